@@ -1,0 +1,10 @@
+# Small helpers shared by every clnn target.
+
+# Warnings on for our own code, and the sanitizers chosen with CLNN_SANITIZE.
+function(clnn_target_defaults target)
+  target_compile_options(${target} PRIVATE -Wall -Wextra)
+  if(CLNN_SANITIZE)
+    target_compile_options(${target} PRIVATE -fsanitize=${CLNN_SANITIZE} -fno-omit-frame-pointer)
+    target_link_options(${target} PRIVATE -fsanitize=${CLNN_SANITIZE})
+  endif()
+endfunction()

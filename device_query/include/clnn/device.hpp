@@ -1,0 +1,59 @@
+// Device discovery: every OpenCL device of every platform, with the limits that shape kernels.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "clnn/error.hpp"
+
+namespace clnn {
+
+enum class DeviceType { gpu, cpu, accelerator, other };
+
+std::string to_string(DeviceType type);
+
+struct DeviceInfo {
+  int platform_index = 0;  // position in clGetPlatformIDs
+  int device_index = 0;    // position among the platform's devices
+  std::string platform_name;
+  std::string platform_version;
+  std::string name;
+  std::string vendor;
+  std::string device_version;
+  std::string driver_version;
+  std::string opencl_c_version;
+  DeviceType type = DeviceType::other;
+  std::uint32_t compute_units = 0;
+  std::uint32_t max_clock_mhz = 0;
+  std::uint64_t global_mem_size = 0;
+  std::uint64_t max_mem_alloc_size = 0;
+  std::uint64_t local_mem_size = 0;
+  bool local_mem_is_dedicated = false;  // CL_LOCAL vs CL_GLOBAL local memory type
+  std::size_t max_work_group_size = 0;
+  std::vector<std::size_t> max_work_item_sizes;
+  std::size_t preferred_work_group_multiple = 1;  // measured on a probe kernel
+  std::size_t simd_width = 1;  // warp/wavefront width where the vendor says, else the multiple
+  bool has_fp64 = false;
+  bool has_fp16 = false;
+  std::vector<std::string> extensions;
+
+  bool has_extension(const std::string& name) const;
+  // "P:D name (platform)": how messages and tables name the device.
+  std::string label() const;
+};
+
+// Every device of every platform, in platform then device order. Empty when there is no OpenCL
+// platform. The list is read once per process.
+const std::vector<DeviceInfo>& list_devices();
+
+// The device a spec names. spec is what CLNN_DEVICE takes: "gpu", "cpu", "P:D" indices, or part
+// of a device name (case-insensitive). An empty spec picks the GPU with the most compute units x
+// clock, else the best CPU. Throws clnn::Error listing the devices that exist when nothing matches.
+DeviceInfo select_device(const std::string& spec);
+
+// Like select_device, over a given list (for tests and tools).
+DeviceInfo select_device(const std::string& spec, const std::vector<DeviceInfo>& devices);
+
+}  // namespace clnn

@@ -1,0 +1,104 @@
+// Messages and OpenCL error names for clnn's exceptions.
+#include "clnn/error.hpp"
+
+#include "cl_api.hpp"
+
+namespace clnn {
+
+namespace {
+
+std::string device_error_message(const std::string& what, int code, const std::string& log) {
+  std::string message = what + " failed: " + cl_error_name(code);
+  if (!log.empty()) message += "\nbuild log:\n" + log;
+  return message;
+}
+
+}  // namespace
+
+DeviceError::DeviceError(const std::string& what, int code, std::string build_log)
+    : Error(device_error_message(what, code, build_log)),
+      code_(code),
+      build_log_(std::move(build_log)) {}
+
+const char* DeviceError::code_name() const {
+  thread_local std::string name;
+  name = cl_error_name(code_);
+  return name.c_str();
+}
+
+IoError::IoError(const std::string& file, const std::string& what)
+    : Error(file + ": " + what), file_(file) {}
+
+std::string cl_error_name(int code) {
+  switch (code) {
+#define CLNN_CL_ERROR(name) \
+  case name:                \
+    return #name;
+    CLNN_CL_ERROR(CL_SUCCESS)
+    CLNN_CL_ERROR(CL_DEVICE_NOT_FOUND)
+    CLNN_CL_ERROR(CL_DEVICE_NOT_AVAILABLE)
+    CLNN_CL_ERROR(CL_COMPILER_NOT_AVAILABLE)
+    CLNN_CL_ERROR(CL_MEM_OBJECT_ALLOCATION_FAILURE)
+    CLNN_CL_ERROR(CL_OUT_OF_RESOURCES)
+    CLNN_CL_ERROR(CL_OUT_OF_HOST_MEMORY)
+    CLNN_CL_ERROR(CL_PROFILING_INFO_NOT_AVAILABLE)
+    CLNN_CL_ERROR(CL_MEM_COPY_OVERLAP)
+    CLNN_CL_ERROR(CL_IMAGE_FORMAT_MISMATCH)
+    CLNN_CL_ERROR(CL_IMAGE_FORMAT_NOT_SUPPORTED)
+    CLNN_CL_ERROR(CL_BUILD_PROGRAM_FAILURE)
+    CLNN_CL_ERROR(CL_MAP_FAILURE)
+    CLNN_CL_ERROR(CL_MISALIGNED_SUB_BUFFER_OFFSET)
+    CLNN_CL_ERROR(CL_EXEC_STATUS_ERROR_FOR_EVENTS_IN_WAIT_LIST)
+    CLNN_CL_ERROR(CL_COMPILE_PROGRAM_FAILURE)
+    CLNN_CL_ERROR(CL_LINKER_NOT_AVAILABLE)
+    CLNN_CL_ERROR(CL_LINK_PROGRAM_FAILURE)
+    CLNN_CL_ERROR(CL_DEVICE_PARTITION_FAILED)
+    CLNN_CL_ERROR(CL_KERNEL_ARG_INFO_NOT_AVAILABLE)
+    CLNN_CL_ERROR(CL_INVALID_VALUE)
+    CLNN_CL_ERROR(CL_INVALID_DEVICE_TYPE)
+    CLNN_CL_ERROR(CL_INVALID_PLATFORM)
+    CLNN_CL_ERROR(CL_INVALID_DEVICE)
+    CLNN_CL_ERROR(CL_INVALID_CONTEXT)
+    CLNN_CL_ERROR(CL_INVALID_QUEUE_PROPERTIES)
+    CLNN_CL_ERROR(CL_INVALID_COMMAND_QUEUE)
+    CLNN_CL_ERROR(CL_INVALID_HOST_PTR)
+    CLNN_CL_ERROR(CL_INVALID_MEM_OBJECT)
+    CLNN_CL_ERROR(CL_INVALID_IMAGE_FORMAT_DESCRIPTOR)
+    CLNN_CL_ERROR(CL_INVALID_IMAGE_SIZE)
+    CLNN_CL_ERROR(CL_INVALID_SAMPLER)
+    CLNN_CL_ERROR(CL_INVALID_BINARY)
+    CLNN_CL_ERROR(CL_INVALID_BUILD_OPTIONS)
+    CLNN_CL_ERROR(CL_INVALID_PROGRAM)
+    CLNN_CL_ERROR(CL_INVALID_PROGRAM_EXECUTABLE)
+    CLNN_CL_ERROR(CL_INVALID_KERNEL_NAME)
+    CLNN_CL_ERROR(CL_INVALID_KERNEL_DEFINITION)
+    CLNN_CL_ERROR(CL_INVALID_KERNEL)
+    CLNN_CL_ERROR(CL_INVALID_ARG_INDEX)
+    CLNN_CL_ERROR(CL_INVALID_ARG_VALUE)
+    CLNN_CL_ERROR(CL_INVALID_ARG_SIZE)
+    CLNN_CL_ERROR(CL_INVALID_KERNEL_ARGS)
+    CLNN_CL_ERROR(CL_INVALID_WORK_DIMENSION)
+    CLNN_CL_ERROR(CL_INVALID_WORK_GROUP_SIZE)
+    CLNN_CL_ERROR(CL_INVALID_WORK_ITEM_SIZE)
+    CLNN_CL_ERROR(CL_INVALID_GLOBAL_OFFSET)
+    CLNN_CL_ERROR(CL_INVALID_EVENT_WAIT_LIST)
+    CLNN_CL_ERROR(CL_INVALID_EVENT)
+    CLNN_CL_ERROR(CL_INVALID_OPERATION)
+    CLNN_CL_ERROR(CL_INVALID_GL_OBJECT)
+    CLNN_CL_ERROR(CL_INVALID_BUFFER_SIZE)
+    CLNN_CL_ERROR(CL_INVALID_MIP_LEVEL)
+    CLNN_CL_ERROR(CL_INVALID_GLOBAL_WORK_SIZE)
+    CLNN_CL_ERROR(CL_INVALID_PROPERTY)
+    CLNN_CL_ERROR(CL_INVALID_IMAGE_DESCRIPTOR)
+    CLNN_CL_ERROR(CL_INVALID_COMPILER_OPTIONS)
+    CLNN_CL_ERROR(CL_INVALID_LINKER_OPTIONS)
+    CLNN_CL_ERROR(CL_INVALID_DEVICE_PARTITION_COUNT)
+#undef CLNN_CL_ERROR
+    case -1001:
+      return "CL_PLATFORM_NOT_FOUND_KHR";
+    default:
+      return "CL error " + std::to_string(code);
+  }
+}
+
+}  // namespace clnn

@@ -1,0 +1,112 @@
+// LaunchPlanner: launch configurations derived from a device's limits.
+#include "clnn/launch.hpp"
+
+#include <algorithm>
+#include <array>
+
+namespace clnn {
+
+namespace {
+
+// Largest power of two not above n (n >= 1).
+std::size_t floor_pow2(std::size_t n) {
+  std::size_t p = 1;
+  while (p * 2 <= n) p *= 2;
+  return p;
+}
+
+bool uses_local_memory(const DeviceInfo& d) {
+  // On CPUs "local" memory is ordinary RAM: staging tiles there only adds copies.
+  return d.type != DeviceType::cpu && d.local_mem_is_dedicated && d.local_mem_size > 0;
+}
+
+std::size_t item_limit(const DeviceInfo& d, std::size_t dim) {
+  return dim < d.max_work_item_sizes.size() ? d.max_work_item_sizes[dim] : d.max_work_group_size;
+}
+
+}  // namespace
+
+std::size_t ElementwisePlan::global_size(std::size_t n) const {
+  std::size_t groups = std::max<std::size_t>(1, (n + local_size - 1) / local_size);
+  return std::min(groups, max_groups) * local_size;
+}
+
+std::size_t MatmulPlan::local_mem_bytes() const {
+  return use_local_memory ? (tile_m + tile_n) * tile_k * sizeof(float) : 0;
+}
+
+std::string MatmulPlan::build_options() const {
+  return "-DTILE_M=" + std::to_string(tile_m) + " -DTILE_N=" + std::to_string(tile_n) +
+         " -DTILE_K=" + std::to_string(tile_k) + " -DWORK_M=" + std::to_string(work_m) +
+         " -DWORK_N=" + std::to_string(work_n) +
+         " -DUSE_LOCAL_MEMORY=" + (use_local_memory ? "1" : "0");
+}
+
+LaunchPlanner::LaunchPlanner(DeviceInfo device) : device_(std::move(device)) {}
+
+std::size_t LaunchPlanner::max_local_size_1d() const {
+  return std::max<std::size_t>(1, std::min(device_.max_work_group_size, item_limit(device_, 0)));
+}
+
+ElementwisePlan LaunchPlanner::elementwise() const {
+  // 256 work-items hide latency on GPUs without starving the scheduler; rounded to whole
+  // SIMD groups so no lane idles, and capped by the device.
+  const std::size_t cap = max_local_size_1d();
+  const std::size_t simd = std::max<std::size_t>(1, device_.simd_width);
+  std::size_t local = std::min<std::size_t>(256, cap);
+  if (local >= simd)
+    local -= local % simd;
+  else
+    local = floor_pow2(local);
+  ElementwisePlan plan;
+  plan.local_size = local;
+  // Enough groups to fill every compute unit several times; grid-stride loops do the rest.
+  const std::size_t groups_per_unit = device_.type == DeviceType::gpu ? 16 : 4;
+  plan.max_groups = std::max<std::size_t>(1, device_.compute_units) * groups_per_unit;
+  return plan;
+}
+
+MatmulPlan LaunchPlanner::matmul() const {
+  struct Candidate {
+    std::size_t tile_m, tile_n, tile_k, work_m, work_n;
+  };
+  // Best first: bigger tiles reuse each loaded element more; the smallest always fits.
+  static constexpr std::array<Candidate, 10> local_candidates{{
+      {128, 128, 32, 8, 8},
+      {128, 128, 16, 8, 8},
+      {64, 64, 16, 4, 4},
+      {64, 64, 8, 4, 4},
+      {32, 32, 8, 2, 2},
+      {32, 32, 8, 4, 4},
+      {16, 16, 8, 2, 2},
+      {8, 8, 8, 2, 2},
+      {4, 4, 4, 2, 2},
+      {1, 1, 1, 1, 1},
+  }};
+  static constexpr std::array<Candidate, 5> cpu_candidates{{
+      {32, 32, 8, 4, 4},
+      {16, 16, 8, 4, 4},
+      {8, 8, 8, 4, 4},
+      {4, 4, 4, 4, 4},
+      {1, 1, 1, 1, 1},
+  }};
+  const bool local = uses_local_memory(device_);
+  // Room to spare: the tiles take at most half of local memory, leaving the rest to the driver
+  // and to a second resident work-group.
+  const std::size_t local_budget = static_cast<std::size_t>(device_.local_mem_size / 2);
+  auto fits = [&](const Candidate& c) {
+    MatmulPlan plan{local, c.tile_m, c.tile_n, c.tile_k, c.work_m, c.work_n};
+    return plan.work_group_size() <= device_.max_work_group_size &&
+           plan.local_x() <= item_limit(device_, 0) && plan.local_y() <= item_limit(device_, 1) &&
+           plan.local_mem_bytes() <= local_budget;
+  };
+  auto pick = [&](const auto& candidates) {
+    for (const Candidate& c : candidates)
+      if (fits(c)) return MatmulPlan{local, c.tile_m, c.tile_n, c.tile_k, c.work_m, c.work_n};
+    const Candidate& c = candidates.back();
+    return MatmulPlan{false, c.tile_m, c.tile_n, c.tile_k, c.work_m, c.work_n};
+  };
+  return local ? pick(local_candidates) : pick(cpu_candidates);
+}
+
+}  // namespace clnn

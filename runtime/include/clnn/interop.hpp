@@ -1,0 +1,19 @@
+// Interop: the OpenCL objects behind clnn's handles, for applications that enqueue their own
+// kernels. The only public header that includes OpenCL. The objects stay owned by clnn.
+#pragma once
+
+#ifndef CL_TARGET_OPENCL_VERSION
+#define CL_TARGET_OPENCL_VERSION 120
+#endif
+#include <CL/cl.h>
+
+#include "clnn/tensor.hpp"
+
+namespace clnn {
+
+cl_context native_context(const Context& ctx);
+cl_device_id native_device(const Context& ctx);
+cl_command_queue native_queue(const Context& ctx);  // in order, profiling enabled
+cl_mem native_buffer(const Tensor& t);               // size() floats
+
+}  // namespace clnn

@@ -1,0 +1,30 @@
+// Internal: device memory, checked against the device's limits before it is allocated.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "cl_api.hpp"
+#include "clnn/device.hpp"
+
+namespace clnn::detail {
+
+// count * element_size in bytes; ShapeError naming `what` on overflow.
+std::size_t checked_bytes(std::int64_t count, std::size_t element_size, const std::string& what);
+
+class Buffer {
+ public:
+  // Throws AllocationError naming `what` when bytes is zero or above the device's
+  // max_mem_alloc_size, DeviceError when the driver refuses.
+  Buffer(cl_context context, const DeviceInfo& device, std::size_t bytes, const std::string& what);
+
+  cl_mem mem() const { return mem_.get(); }
+  std::size_t bytes() const { return bytes_; }
+
+ private:
+  OwnedMem mem_;
+  std::size_t bytes_;
+};
+
+}  // namespace clnn::detail

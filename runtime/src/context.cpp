@@ -1,0 +1,84 @@
+// Context: creating the OpenCL context and queue for a selected device.
+#include "context_impl.hpp"
+
+#include <cstdlib>
+
+#include "cl/kernel_call.hpp"
+#include "log.hpp"
+
+namespace clnn {
+
+namespace detail {
+
+namespace {
+
+cl_device_id find_device_id(const DeviceInfo& info) {
+  auto platforms = platform_ids();
+  if (info.platform_index < 0 || static_cast<std::size_t>(info.platform_index) >= platforms.size())
+    throw Error("device " + info.label() + " is no longer present (platform index out of range)");
+  auto devices = device_ids(platforms[static_cast<std::size_t>(info.platform_index)]);
+  if (info.device_index < 0 || static_cast<std::size_t>(info.device_index) >= devices.size())
+    throw Error("device " + info.label() + " is no longer present (device index out of range)");
+  return devices[static_cast<std::size_t>(info.device_index)];
+}
+
+}  // namespace
+
+ContextImpl::ContextImpl(const DeviceInfo& device_info)
+    : info(device_info), planner(device_info), device(find_device_id(device_info)) {
+  cl_int status = CL_SUCCESS;
+  context = OwnedContext(clCreateContext(nullptr, 1, &device, nullptr, nullptr, &status));
+  check(status, "clCreateContext");
+  queue = OwnedQueue(
+      clCreateCommandQueue(context.get(), device, CL_QUEUE_PROFILING_ENABLE, &status));
+  check(status, "clCreateCommandQueue");
+  programs = std::make_unique<ProgramCache>(context.get(), device, info,
+                                            ProgramCache::default_disk_dir());
+  log_info("using device " + info.label());
+}
+
+cl_kernel ContextImpl::kernel(const std::string& source_name, const std::string& kernel_name,
+                              const std::string& options) {
+  return kernel(programs->get(embedded_kernel_source(source_name), options), kernel_name);
+}
+
+cl_kernel ContextImpl::kernel(cl_program program, const std::string& kernel_name) {
+  auto key = std::make_pair(program, kernel_name);
+  if (auto it = kernels_.find(key); it != kernels_.end()) return it->second.get();
+  cl_int status = CL_SUCCESS;
+  OwnedKernel k(clCreateKernel(program, kernel_name.c_str(), &status));
+  check(status, ("clCreateKernel(" + kernel_name + ")").c_str());
+  return kernels_.emplace(key, std::move(k)).first->second.get();
+}
+
+void ContextImpl::enqueue_elementwise(cl_kernel k, std::size_t n) {
+  auto plan = planner.elementwise();
+  enqueue<1>(queue.get(), k, {plan.global_size(n)}, {plan.local_size});
+}
+
+}  // namespace detail
+
+Context::Context(std::shared_ptr<detail::ContextImpl> impl) : impl_(std::move(impl)) {}
+
+Context Context::create() {
+  const char* spec = std::getenv("CLNN_DEVICE");
+  return create(std::string(spec ? spec : ""));
+}
+
+Context Context::create(const std::string& spec) { return create(select_device(spec)); }
+
+Context Context::create(const DeviceInfo& device) {
+  return Context(std::make_shared<detail::ContextImpl>(device));
+}
+
+const DeviceInfo& Context::device() const { return impl_->info; }
+
+const LaunchPlanner& Context::planner() const { return impl_->planner; }
+
+void Context::finish() const { detail::check(clFinish(impl_->queue.get()), "clFinish"); }
+
+cl_context native_context(const Context& ctx) { return detail::Access::impl(ctx).context.get(); }
+cl_device_id native_device(const Context& ctx) { return detail::Access::impl(ctx).device; }
+cl_command_queue native_queue(const Context& ctx) { return detail::Access::impl(ctx).queue.get(); }
+
+}  // namespace clnn

@@ -1,0 +1,47 @@
+// Internal: what a Context holds, and access to the internals behind the public handles.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "cl/buffer.hpp"
+#include "cl/program_cache.hpp"
+#include "cl_api.hpp"
+#include "clnn/context.hpp"
+#include "clnn/tensor.hpp"
+
+namespace clnn::detail {
+
+struct ContextImpl {
+  explicit ContextImpl(const DeviceInfo& info);
+
+  // A kernel of an embedded source built with options; kernel objects are kept per program.
+  cl_kernel kernel(const std::string& source_name, const std::string& kernel_name,
+                   const std::string& options = {});
+  // A kernel of a built program.
+  cl_kernel kernel(cl_program program, const std::string& kernel_name);
+  // Enqueues a one-dimensional grid-stride kernel over n elements with the elementwise plan.
+  void enqueue_elementwise(cl_kernel kernel, std::size_t n);
+
+  DeviceInfo info;
+  LaunchPlanner planner;
+  cl_device_id device = nullptr;
+  OwnedContext context;
+  OwnedQueue queue;
+  std::unique_ptr<ProgramCache> programs;
+
+ private:
+  std::map<std::pair<cl_program, std::string>, OwnedKernel> kernels_;
+};
+
+// The internals behind Context and Tensor (friend of both).
+struct Access {
+  static ContextImpl& impl(const Context& ctx) { return *ctx.impl_; }
+  static const std::shared_ptr<ContextImpl>& shared_impl(const Context& ctx) { return ctx.impl_; }
+  static ContextImpl& impl(const Tensor& t);
+  static cl_mem mem(const Tensor& t);
+};
+
+}  // namespace clnn::detail

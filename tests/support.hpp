@@ -1,0 +1,44 @@
+// Shared test helpers: the device under test, random data, and error measures.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include "clnn/clnn.hpp"
+
+namespace clnn::test {
+
+// The device under test: CLNN_DEVICE when set, else the default device. Created once.
+inline Context& context() {
+  static Context ctx = Context::create();
+  return ctx;
+}
+
+inline std::vector<float> random_vector(std::size_t n, std::uint32_t seed, float lo = -1.0f,
+                                        float hi = 1.0f) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(lo, hi);
+  std::vector<float> v(n);
+  for (auto& x : v) x = dist(rng);
+  return v;
+}
+
+// ‖out − ref‖ / ‖ref‖ in double precision (absolute when ref is zero); infinity when any output
+// is NaN or infinite, or the sizes differ, so such a result never passes.
+template <typename Ref>
+double relative_error(const std::vector<float>& out, const std::vector<Ref>& ref) {
+  if (out.size() != ref.size()) return std::numeric_limits<double>::infinity();
+  double diff = 0.0, norm = 0.0;
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    if (!std::isfinite(out[i])) return std::numeric_limits<double>::infinity();
+    double d = static_cast<double>(out[i]) - static_cast<double>(ref[i]);
+    diff += d * d;
+    norm += static_cast<double>(ref[i]) * static_cast<double>(ref[i]);
+  }
+  return norm > 0.0 ? std::sqrt(diff / norm) : std::sqrt(diff);
+}
+
+}  // namespace clnn::test

@@ -1,0 +1,165 @@
+// Device discovery and selection: agreement with clinfo, CLNN_DEVICE specs and their errors.
+#include <catch2/catch.hpp>
+
+#include <cstdio>
+#include <cstdlib>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "support.hpp"
+
+namespace {
+
+using clnn::DeviceInfo;
+using clnn::DeviceType;
+
+std::string run_command(const std::string& command) {
+  std::string out;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (!pipe) return out;
+  char chunk[4096];
+  while (std::size_t n = std::fread(chunk, 1, sizeof(chunk), pipe)) out.append(chunk, n);
+  pclose(pipe);
+  return out;
+}
+
+DeviceInfo synthetic(std::string name, DeviceType type, std::uint32_t units, std::uint32_t mhz,
+                     int platform, int device) {
+  DeviceInfo d;
+  d.name = std::move(name);
+  d.platform_name = "Synthetic";
+  d.type = type;
+  d.compute_units = units;
+  d.max_clock_mhz = mhz;
+  d.platform_index = platform;
+  d.device_index = device;
+  return d;
+}
+
+// RAII setting of an environment variable for one test.
+struct ScopedEnv {
+  ScopedEnv(const char* name, const char* value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old, had_ = true;
+    setenv(name, value, 1);
+  }
+  ~ScopedEnv() { had_ ? setenv(name_, old_.c_str(), 1) : unsetenv(name_); }
+  const char* name_;
+  std::string old_;
+  bool had_ = false;
+};
+
+}  // namespace
+
+TEST_CASE("device list is non-empty and complete", "[device]") {
+  const auto& devices = clnn::list_devices();
+  REQUIRE_FALSE(devices.empty());
+  for (const auto& d : devices) {
+    INFO(d.label());
+    CHECK_FALSE(d.name.empty());
+    CHECK_FALSE(d.platform_name.empty());
+    CHECK_FALSE(d.driver_version.empty());
+    CHECK(d.opencl_c_version.find("OpenCL C") != std::string::npos);
+    CHECK(d.compute_units > 0);
+    CHECK(d.global_mem_size > 0);
+    CHECK(d.max_mem_alloc_size > 0);
+    CHECK(d.max_mem_alloc_size <= d.global_mem_size);
+    CHECK(d.local_mem_size > 0);
+    CHECK(d.max_work_group_size > 0);
+    CHECK(d.max_work_item_sizes.size() >= 3);
+    CHECK(d.preferred_work_group_multiple >= 1);
+    CHECK(d.simd_width >= 1);
+    CHECK(d.has_fp64 == d.has_extension("cl_khr_fp64"));
+  }
+}
+
+TEST_CASE("device limits agree with clinfo --json", "[device]") {
+  std::string text = run_command("clinfo --json 2>/dev/null");
+  REQUIRE_FALSE(text.empty());  // clinfo is installed by scripts/setup-deps
+  auto report = nlohmann::json::parse(text);
+  const auto& devices = clnn::list_devices();
+  std::size_t compared = 0;
+  for (const auto& d : devices) {
+    INFO(d.label());
+    const auto& online = report.at("devices").at(d.platform_index).at("online");
+    REQUIRE(static_cast<std::size_t>(d.device_index) < online.size());
+    const auto& c = online.at(d.device_index);
+    CHECK(c.at("CL_DEVICE_NAME").get<std::string>() == d.name);
+    CHECK(c.at("CL_DEVICE_MAX_COMPUTE_UNITS").get<std::uint64_t>() == d.compute_units);
+    CHECK(c.at("CL_DEVICE_LOCAL_MEM_SIZE").get<std::uint64_t>() == d.local_mem_size);
+    CHECK(c.at("CL_DEVICE_MAX_WORK_GROUP_SIZE").get<std::uint64_t>() == d.max_work_group_size);
+    CHECK(c.at("CL_DEVICE_MAX_MEM_ALLOC_SIZE").get<std::uint64_t>() == d.max_mem_alloc_size);
+    CHECK(c.at("CL_DEVICE_GLOBAL_MEM_SIZE").get<std::uint64_t>() == d.global_mem_size);
+    ++compared;
+  }
+  CHECK(compared == devices.size());
+}
+
+TEST_CASE("select_device understands gpu and cpu and indices and names", "[device]") {
+  std::vector<DeviceInfo> devices{
+      synthetic("Small CPU", DeviceType::cpu, 4, 2000, 0, 0),
+      synthetic("Big CPU", DeviceType::cpu, 64, 2000, 0, 1),
+      synthetic("Slow GPU", DeviceType::gpu, 8, 1000, 1, 0),
+      synthetic("Fast GPU Turbo", DeviceType::gpu, 132, 1980, 1, 1),
+  };
+  CHECK(clnn::select_device("", devices).name == "Fast GPU Turbo");
+  CHECK(clnn::select_device("  ", devices).name == "Fast GPU Turbo");
+  CHECK(clnn::select_device("gpu", devices).name == "Fast GPU Turbo");
+  CHECK(clnn::select_device("GPU", devices).name == "Fast GPU Turbo");
+  CHECK(clnn::select_device("cpu", devices).name == "Big CPU");
+  CHECK(clnn::select_device("1:0", devices).name == "Slow GPU");
+  CHECK(clnn::select_device("0:0", devices).name == "Small CPU");
+  CHECK(clnn::select_device("small", devices).name == "Small CPU");
+  CHECK(clnn::select_device("turbo", devices).name == "Fast GPU Turbo");
+
+  SECTION("without a GPU the default is the best CPU") {
+    devices.resize(2);
+    CHECK(clnn::select_device("", devices).name == "Big CPU");
+  }
+}
+
+TEST_CASE("a spec that matches nothing lists the devices", "[device]") {
+  std::vector<DeviceInfo> devices{synthetic("Only CPU", DeviceType::cpu, 4, 2000, 0, 0)};
+  for (const char* spec : {"gpu", "7:0", "0:3", "no such device", "accelerator"}) {
+    INFO(spec);
+    try {
+      clnn::select_device(spec, devices);
+      FAIL("expected clnn::Error");
+    } catch (const clnn::Error& e) {
+      std::string message = e.what();
+      CHECK(message.find(spec) != std::string::npos);
+      CHECK(message.find("0:0 Only CPU") != std::string::npos);
+    }
+  }
+  CHECK_THROWS_AS(clnn::select_device("gpu", {}), clnn::Error);
+  CHECK_THROWS_WITH(clnn::select_device("", {}), Catch::Contains("no OpenCL device was found"));
+}
+
+TEST_CASE("Context::create honours CLNN_DEVICE", "[device][context]") {
+  const DeviceInfo& first = clnn::list_devices().front();
+  {
+    ScopedEnv env("CLNN_DEVICE", "0:0");
+    auto ctx = clnn::Context::create();
+    CHECK(ctx.device().name == first.name);
+    CHECK(ctx.device().platform_index == 0);
+  }
+  {
+    ScopedEnv env("CLNN_DEVICE", first.name.substr(0, 6).c_str());
+    CHECK(clnn::Context::create().device().name.find(first.name.substr(0, 6)) == 0);
+  }
+  {
+    ScopedEnv env("CLNN_DEVICE", "device-that-does-not-exist");
+    CHECK_THROWS_WITH(clnn::Context::create(),
+                      Catch::Contains("device-that-does-not-exist") && Catch::Contains("0:0"));
+  }
+  CHECK(clnn::Context::create("0:0").device().name == first.name);
+}
+
+TEST_CASE("OpenCL errors carry their names", "[device]") {
+  CHECK(clnn::cl_error_name(-5) == "CL_OUT_OF_RESOURCES");
+  CHECK(clnn::cl_error_name(-11) == "CL_BUILD_PROGRAM_FAILURE");
+  CHECK(clnn::cl_error_name(-9999) == "CL error -9999");
+  clnn::DeviceError e("clEnqueueNDRangeKernel", -54);
+  CHECK(std::string(e.what()) == "clEnqueueNDRangeKernel failed: CL_INVALID_WORK_GROUP_SIZE");
+  CHECK(e.code() == -54);
+  CHECK(std::string(e.code_name()) == "CL_INVALID_WORK_GROUP_SIZE");
+}

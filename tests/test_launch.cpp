@@ -1,0 +1,138 @@
+// LaunchPlanner on synthetic devices: every plan respects the device's limits and follows them.
+#include <catch2/catch.hpp>
+
+#include "clnn/launch.hpp"
+
+namespace {
+
+using clnn::DeviceInfo;
+using clnn::DeviceType;
+using clnn::LaunchPlanner;
+
+DeviceInfo gpu(std::uint64_t local_mem, std::size_t max_wg, std::size_t simd,
+               std::uint32_t units = 64) {
+  DeviceInfo d;
+  d.name = "synthetic GPU";
+  d.type = DeviceType::gpu;
+  d.compute_units = units;
+  d.local_mem_size = local_mem;
+  d.local_mem_is_dedicated = true;
+  d.max_work_group_size = max_wg;
+  d.max_work_item_sizes = {max_wg, max_wg, 64};
+  d.preferred_work_group_multiple = simd;
+  d.simd_width = simd;
+  return d;
+}
+
+DeviceInfo cpu() {
+  DeviceInfo d;
+  d.name = "synthetic CPU";
+  d.type = DeviceType::cpu;
+  d.compute_units = 2;
+  d.local_mem_size = 2u << 20;
+  d.local_mem_is_dedicated = false;
+  d.max_work_group_size = 4096;
+  d.max_work_item_sizes = {4096, 4096, 4096};
+  d.preferred_work_group_multiple = 8;
+  d.simd_width = 8;
+  return d;
+}
+
+void check_matmul_limits(const DeviceInfo& d) {
+  auto plan = LaunchPlanner(d).matmul();
+  INFO(plan.build_options());
+  CHECK(plan.work_group_size() <= d.max_work_group_size);
+  CHECK(plan.local_x() <= d.max_work_item_sizes[0]);
+  CHECK(plan.local_y() <= d.max_work_item_sizes[1]);
+  CHECK(plan.local_mem_bytes() <= d.local_mem_size / 2);
+  CHECK(plan.tile_m % plan.work_m == 0);
+  CHECK(plan.tile_n % plan.work_n == 0);
+}
+
+}  // namespace
+
+TEST_CASE("matmul tiles follow local memory size", "[launch]") {
+  auto small = LaunchPlanner(gpu(16 << 10, 1024, 32)).matmul();
+  auto nvidia = LaunchPlanner(gpu(48 << 10, 1024, 32)).matmul();
+  auto amd = LaunchPlanner(gpu(64 << 10, 1024, 64)).matmul();
+  for (auto local : {16 << 10, 32 << 10, 48 << 10, 64 << 10}) check_matmul_limits(gpu(local, 1024, 32));
+
+  CHECK(small.use_local_memory);
+  CHECK(nvidia.use_local_memory);
+  CHECK(amd.use_local_memory);
+  // More local memory buys bigger staged tiles, never smaller ones.
+  CHECK(small.local_mem_bytes() < nvidia.local_mem_bytes());
+  CHECK(nvidia.local_mem_bytes() < amd.local_mem_bytes());
+  CHECK(small.tile_m * small.tile_n < nvidia.tile_m * nvidia.tile_n);
+  CHECK(nvidia.tile_k < amd.tile_k);
+  CHECK(small.local_mem_bytes() <= 8 << 10);
+  CHECK(nvidia.local_mem_bytes() <= 24 << 10);
+  CHECK(amd.local_mem_bytes() <= 32 << 10);
+}
+
+TEST_CASE("matmul work-groups follow the work-group limit", "[launch]") {
+  for (std::size_t max_wg : {1024, 256, 128, 64, 16, 1}) {
+    INFO("max work-group " << max_wg);
+    check_matmul_limits(gpu(48 << 10, max_wg, 32));
+  }
+  auto wide = LaunchPlanner(gpu(48 << 10, 1024, 32)).matmul();
+  auto narrow = LaunchPlanner(gpu(48 << 10, 256, 32)).matmul();
+  auto tiny = LaunchPlanner(gpu(48 << 10, 32, 32)).matmul();
+  CHECK(wide.work_group_size() <= 1024);
+  CHECK(narrow.work_group_size() <= 256);
+  CHECK(tiny.work_group_size() <= 32);
+  CHECK(tiny.tile_m * tiny.tile_n < narrow.tile_m * narrow.tile_n);
+
+  DeviceInfo limited_items = gpu(48 << 10, 1024, 32);
+  limited_items.max_work_item_sizes = {8, 8, 1};
+  check_matmul_limits(limited_items);
+}
+
+TEST_CASE("CPU devices get matmul without local memory", "[launch]") {
+  auto plan = LaunchPlanner(cpu()).matmul();
+  CHECK_FALSE(plan.use_local_memory);
+  CHECK(plan.local_mem_bytes() == 0);
+  CHECK(plan.build_options().find("-DUSE_LOCAL_MEMORY=0") != std::string::npos);
+  check_matmul_limits(cpu());
+  // A GPU whose local memory is emulated in global memory is treated the same way.
+  DeviceInfo emulated = gpu(32 << 10, 256, 32);
+  emulated.local_mem_is_dedicated = false;
+  CHECK_FALSE(LaunchPlanner(emulated).matmul().use_local_memory);
+}
+
+TEST_CASE("elementwise plan follows SIMD width and work-group limit and compute units", "[launch]") {
+  auto nvidia = LaunchPlanner(gpu(48 << 10, 1024, 32, 132)).elementwise();
+  CHECK(nvidia.local_size == 256);
+  CHECK(nvidia.local_size % 32 == 0);
+  auto amd = LaunchPlanner(gpu(64 << 10, 256, 64, 60)).elementwise();
+  CHECK(amd.local_size % 64 == 0);
+  CHECK(amd.local_size <= 256);
+  auto small = LaunchPlanner(gpu(16 << 10, 128, 32, 4)).elementwise();
+  CHECK(small.local_size == 128);
+  auto odd = LaunchPlanner(gpu(16 << 10, 96, 64, 4)).elementwise();
+  CHECK(odd.local_size <= 96);
+  CHECK(odd.local_size == 64);
+  auto narrow = LaunchPlanner(gpu(16 << 10, 48, 64, 4)).elementwise();
+  CHECK(narrow.local_size == 32);  // below one SIMD group: a power of two that fits
+
+  CHECK(nvidia.max_groups > small.max_groups);  // more compute units, more groups
+  CHECK(nvidia.max_groups >= 132);
+}
+
+TEST_CASE("elementwise global size covers n in whole work-groups", "[launch]") {
+  auto plan = LaunchPlanner(gpu(48 << 10, 1024, 32, 4)).elementwise();
+  for (std::size_t n : {1ul, 7ul, 256ul, 257ul, 1000003ul}) {
+    INFO(n);
+    std::size_t global = plan.global_size(n);
+    CHECK(global % plan.local_size == 0);
+    CHECK(global >= plan.local_size);
+    CHECK(global <= plan.max_groups * plan.local_size);
+    CHECK((global >= n || global == plan.max_groups * plan.local_size));
+  }
+}
+
+TEST_CASE("plans are deterministic", "[launch]") {
+  auto d = gpu(48 << 10, 1024, 32);
+  CHECK(LaunchPlanner(d).matmul().build_options() == LaunchPlanner(d).matmul().build_options());
+  CHECK(LaunchPlanner(d).elementwise().local_size == LaunchPlanner(d).elementwise().local_size);
+}
