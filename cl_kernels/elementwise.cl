@@ -1,5 +1,6 @@
-// Elementwise kernels over whole buffers. Each is a grid-stride loop, so the host may launch any
-// number of work-items (the LaunchPlanner's elementwise plan) for any n.
+// Elementwise kernels. Each is a grid-stride loop, so the host may launch any number of
+// work-items (the LaunchPlanner's elementwise plan) for any n. Gradient kernels take beta: 0
+// overwrites the destination without reading it (it may hold garbage), 1 adds to it.
 
 __kernel void fill(__global float* y, const ulong n, const float value) {
   for (ulong i = get_global_id(0); i < n; i += get_global_size(0)) y[i] = value;
@@ -12,4 +13,107 @@ __kernel void copy(__global const float* x, __global float* y, const ulong n) {
 // y = a * x + y
 __kernel void axpy(const float a, __global const float* x, __global float* y, const ulong n) {
   for (ulong i = get_global_id(0); i < n; i += get_global_size(0)) y[i] = a * x[i] + y[i];
+}
+
+// y = a * x + beta * y
+__kernel void axpby(const float a, __global const float* x, const float beta, __global float* y,
+                    const ulong n) {
+  for (ulong i = get_global_id(0); i < n; i += get_global_size(0))
+    y[i] = beta == 0.0f ? a * x[i] : a * x[i] + beta * y[i];
+}
+
+// Activation codes, shared with runtime/src/ops/activation.hpp.
+#define ACT_RELU 0
+#define ACT_LEAKY_RELU 1
+#define ACT_SIGMOID 2
+#define ACT_TANH 3
+#define ACT_ELU 4
+#define ACT_GELU 5
+
+#define INV_SQRT2 0.70710678118654752f
+#define INV_SQRT_2PI 0.39894228040143268f
+
+float activation(const float x, const int op, const float p) {
+  switch (op) {
+    case ACT_RELU: return fmax(x, 0.0f);
+    case ACT_LEAKY_RELU: return x > 0.0f ? x : p * x;
+    // Written so that exp never overflows: large |x| saturates cleanly.
+    case ACT_SIGMOID: return x >= 0.0f ? 1.0f / (1.0f + exp(-x)) : exp(x) / (1.0f + exp(x));
+    case ACT_TANH: return tanh(x);
+    case ACT_ELU: return x > 0.0f ? x : p * (exp(x) - 1.0f);
+    case ACT_GELU: return 0.5f * x * (1.0f + erf(x * INV_SQRT2));
+  }
+  return NAN;
+}
+
+// dy/dx from the input x or the output y, whichever the activation's derivative needs.
+float activation_derivative(const float x, const float y, const int op, const float p) {
+  switch (op) {
+    case ACT_RELU: return x > 0.0f ? 1.0f : 0.0f;
+    case ACT_LEAKY_RELU: return x > 0.0f ? 1.0f : p;
+    case ACT_SIGMOID: return y * (1.0f - y);
+    case ACT_TANH: return 1.0f - y * y;
+    case ACT_ELU: return x > 0.0f ? 1.0f : p * exp(x);
+    case ACT_GELU:
+      return 0.5f * (1.0f + erf(x * INV_SQRT2)) + x * INV_SQRT_2PI * exp(-0.5f * x * x);
+  }
+  return NAN;
+}
+
+__kernel void activation_forward(__global const float* x, __global float* y, const ulong n,
+                                 const int op, const float p) {
+  for (ulong i = get_global_id(0); i < n; i += get_global_size(0)) y[i] = activation(x[i], op, p);
+}
+
+// gx = beta * gx + gy * f'(x). x or y may be a placeholder where op does not read it.
+__kernel void activation_backward(__global const float* x, __global const float* y,
+                                  __global const float* gy, __global float* gx, const ulong n,
+                                  const int op, const float p, const float beta) {
+  for (ulong i = get_global_id(0); i < n; i += get_global_size(0)) {
+    float g = gy[i] * activation_derivative(x[i], y[i], op, p);
+    gx[i] = beta == 0.0f ? g : g + beta * gx[i];
+  }
+}
+
+// Binary operation codes, shared with runtime/src/ops/arithmetic.cpp.
+#define BIN_ADD 0
+#define BIN_SUB 1
+#define BIN_MUL 2
+
+// out[i] = a[i] (op) b[i % nb]: b repeats over a's leading dimensions.
+__kernel void binary_forward(__global const float* a, __global const float* b,
+                             __global float* out, const ulong n, const ulong nb, const int op) {
+  for (ulong i = get_global_id(0); i < n; i += get_global_size(0)) {
+    float x = a[i], y = b[i % nb];
+    out[i] = op == BIN_ADD ? x + y : op == BIN_SUB ? x - y : x * y;
+  }
+}
+
+// gx[i] = beta * gx[i] + s * gy[i] * (has_other ? other[i % n_other] : 1)
+__kernel void scaled_product(__global const float* gy, __global const float* other,
+                             const int has_other, __global float* gx, const ulong n,
+                             const ulong n_other, const float s, const float beta) {
+  for (ulong i = get_global_id(0); i < n; i += get_global_size(0)) {
+    float g = s * gy[i];
+    if (has_other) g *= other[i % n_other];
+    gx[i] = beta == 0.0f ? g : g + beta * gx[i];
+  }
+}
+
+// A permutation of up to 8 dimensions: output element with coordinates (c0..c[rank-1]) over
+// out_dims comes from input offset sum(c[d] * in_strides[d]) (strides already permuted).
+__kernel void permute(__global const float* x, __global float* y, const ulong n, const int rank,
+                      const long8 out_dims, const long8 in_strides, const float beta) {
+  long dims[8] = {out_dims.s0, out_dims.s1, out_dims.s2, out_dims.s3,
+                  out_dims.s4, out_dims.s5, out_dims.s6, out_dims.s7};
+  long strides[8] = {in_strides.s0, in_strides.s1, in_strides.s2, in_strides.s3,
+                     in_strides.s4, in_strides.s5, in_strides.s6, in_strides.s7};
+  for (ulong i = get_global_id(0); i < n; i += get_global_size(0)) {
+    long rest = (long)i, offset = 0;
+    for (int d = rank - 1; d >= 0; --d) {
+      offset += (rest % dims[d]) * strides[d];
+      rest /= dims[d];
+    }
+    y[i] = beta == 0.0f ? x[offset] : x[offset] + beta * y[i];
+  }
 }

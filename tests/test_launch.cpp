@@ -136,3 +136,15 @@ TEST_CASE("plans are deterministic", "[launch]") {
   CHECK(LaunchPlanner(d).matmul().build_options() == LaunchPlanner(d).matmul().build_options());
   CHECK(LaunchPlanner(d).elementwise().local_size == LaunchPlanner(d).elementwise().local_size);
 }
+
+TEST_CASE("reduction plan is a power of two within the limits", "[launch]") {
+  for (auto d : {gpu(48 << 10, 1024, 32), gpu(16 << 10, 96, 64), gpu(512, 1024, 32), cpu()}) {
+    auto plan = LaunchPlanner(d).reduction();
+    INFO(plan.local_size);
+    CHECK((plan.local_size & (plan.local_size - 1)) == 0);
+    CHECK(plan.local_size <= d.max_work_group_size);
+    CHECK(plan.local_size * sizeof(float) <= d.local_mem_size / 2);
+  }
+  CHECK(LaunchPlanner(gpu(16 << 10, 96, 64)).reduction().local_size == 64);
+  CHECK(LaunchPlanner(gpu(512, 1024, 32)).reduction().local_size == 64);
+}

@@ -66,6 +66,15 @@ ElementwisePlan LaunchPlanner::elementwise() const {
   return plan;
 }
 
+ReductionPlan LaunchPlanner::reduction() const {
+  // The tree needs a power of two; partial sums take local_size floats of local memory.
+  const std::size_t by_memory = std::max<std::size_t>(1, device_.local_mem_size / (2 * sizeof(float)));
+  ReductionPlan plan;
+  plan.local_size = floor_pow2(std::min({std::size_t{256}, max_local_size_1d(), by_memory}));
+  plan.max_groups = elementwise().max_groups;
+  return plan;
+}
+
 MatmulPlan LaunchPlanner::matmul() const {
   struct Candidate {
     std::size_t tile_m, tile_n, tile_k, work_m, work_n;

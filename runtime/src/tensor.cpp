@@ -66,7 +66,8 @@ void Tensor::write(const std::vector<float>& values) {
   auto& impl = detail::Access::impl(*this);
   check_host_size(*this, values.size(), "Tensor::write");
   detail::check(clEnqueueWriteBuffer(impl.queue.get(), buffer_->mem(), CL_TRUE, 0,
-                                     buffer_->bytes(), values.data(), 0, nullptr, nullptr),
+                                     values.size() * sizeof(float), values.data(), 0, nullptr,
+                                     nullptr),
                 "clEnqueueWriteBuffer");
 }
 
@@ -74,7 +75,8 @@ std::vector<float> Tensor::to_host() const {
   auto& impl = detail::Access::impl(*this);
   std::vector<float> values(static_cast<std::size_t>(size()));
   detail::check(clEnqueueReadBuffer(impl.queue.get(), buffer_->mem(), CL_TRUE, 0,
-                                    buffer_->bytes(), values.data(), 0, nullptr, nullptr),
+                                    values.size() * sizeof(float), values.data(), 0, nullptr,
+                                    nullptr),
                 "clEnqueueReadBuffer");
   return values;
 }

@@ -36,6 +36,13 @@ struct MatmulPlan {
   std::string build_options() const;
 };
 
+// Reductions with a work-group per row: a power-of-two local size whose partial sums fit in
+// local memory.
+struct ReductionPlan {
+  std::size_t local_size = 1;
+  std::size_t max_groups = 1;
+};
+
 class LaunchPlanner {
  public:
   explicit LaunchPlanner(DeviceInfo device);
@@ -43,6 +50,7 @@ class LaunchPlanner {
 
   ElementwisePlan elementwise() const;
   MatmulPlan matmul() const;
+  ReductionPlan reduction() const;
 
   // The largest work-group size usable in one dimension: max_work_group_size and
   // max_work_item_sizes[0] together.

@@ -1,0 +1,53 @@
+// Loss kernels. Each loss's scalar gradient is read from device memory (gloss[0]), so backward
+// never waits for the host.
+
+// Per row b of logits [rows, classes]: logsumexp(x_b) - x_b[label_b]; NaN for a label that is not
+// a class index.
+__kernel void cross_entropy_rows(__global const float* logits, __global const float* labels,
+                                 __global float* losses, const ulong rows, const ulong classes) {
+  for (ulong b = get_global_id(0); b < rows; b += get_global_size(0)) {
+    __global const float* x = logits + b * classes;
+    const float label = labels[b];
+    if (!(label >= 0.0f && label < (float)classes && label == floor(label))) {
+      losses[b] = NAN;
+      continue;
+    }
+    float m = -INFINITY;
+    for (ulong c = 0; c < classes; ++c) m = fmax(m, x[c]);
+    float total = 0.0f;
+    for (ulong c = 0; c < classes; ++c) total += exp(x[c] - m);
+    losses[b] = m + log(total) - x[(ulong)label];
+  }
+}
+
+// gx[b, c] = beta * gx + gloss[0] * s * (softmax(x_b)[c] - (c == label_b)), s = 1 / rows.
+__kernel void cross_entropy_backward(__global const float* logits, __global const float* labels,
+                                     __global const float* gloss, __global float* gx,
+                                     const ulong rows, const ulong classes, const float s,
+                                     const float beta) {
+  const float g0 = gloss[0] * s;
+  for (ulong b = get_global_id(0); b < rows; b += get_global_size(0)) {
+    __global const float* x = logits + b * classes;
+    const float label = labels[b];
+    float m = -INFINITY;
+    for (ulong c = 0; c < classes; ++c) m = fmax(m, x[c]);
+    float total = 0.0f;
+    for (ulong c = 0; c < classes; ++c) total += exp(x[c] - m);
+    for (ulong c = 0; c < classes; ++c) {
+      float g = g0 * (exp(x[c] - m) / total - ((float)c == label ? 1.0f : 0.0f));
+      const ulong at = b * classes + c;
+      gx[at] = beta == 0.0f ? g : g + beta * gx[at];
+    }
+  }
+}
+
+// gp = beta * gp + gloss[0] * s * (p - t); s = 2/n for the prediction, -2/n for the target.
+__kernel void mse_backward(__global const float* p, __global const float* t,
+                           __global const float* gloss, __global float* gp, const ulong n,
+                           const float s, const float beta) {
+  const float g0 = gloss[0] * s;
+  for (ulong i = get_global_id(0); i < n; i += get_global_size(0)) {
+    float g = g0 * (p[i] - t[i]);
+    gp[i] = beta == 0.0f ? g : g + beta * gp[i];
+  }
+}

@@ -1,0 +1,52 @@
+// Reductions over the middle axis of an [outer, r, inner] view, and the matching broadcast.
+// Destinations take beta like the elementwise gradient kernels: 0 overwrites without reading.
+
+// y[o, k] = beta * y[o, k] + s * sum_j x[o, j, k] * (has_w ? w[o, j, k] : 1)
+// One work-item per (o, k): neighbouring work-items read neighbouring k.
+__kernel void reduce_strided(__global const float* x, __global const float* w, const int has_w,
+                             __global float* y, const ulong outer, const ulong r,
+                             const ulong inner, const float s, const float beta) {
+  const ulong total = outer * inner;
+  for (ulong i = get_global_id(0); i < total; i += get_global_size(0)) {
+    const ulong o = i / inner, k = i % inner;
+    const ulong base = o * r * inner + k;
+    float acc = 0.0f;
+    for (ulong j = 0; j < r; ++j) {
+      float v = x[base + j * inner];
+      acc += has_w ? v * w[base + j * inner] : v;
+    }
+    y[i] = beta == 0.0f ? s * acc : s * acc + beta * y[i];
+  }
+}
+
+// The same for inner == 1: one work-group per row o (grid-stride over rows), its work-items
+// striding over the row, then a tree in local memory. The local size is a power of two.
+__kernel void reduce_rows(__global const float* x, __global const float* w, const int has_w,
+                          __global float* y, const ulong outer, const ulong r, const float s,
+                          const float beta, __local float* partial) {
+  const size_t lid = get_local_id(0), lsize = get_local_size(0);
+  for (ulong o = get_group_id(0); o < outer; o += get_num_groups(0)) {
+    const ulong base = o * r;
+    float acc = 0.0f;
+    for (ulong j = lid; j < r; j += lsize) acc += has_w ? x[base + j] * w[base + j] : x[base + j];
+    partial[lid] = acc;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (size_t step = lsize / 2; step > 0; step /= 2) {
+      if (lid < step) partial[lid] += partial[lid + step];
+      barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (lid == 0) y[o] = beta == 0.0f ? s * partial[0] : s * partial[0] + beta * y[o];
+    barrier(CLK_LOCAL_MEM_FENCE);
+  }
+}
+
+// gx[o, j, k] = beta * gx[o, j, k] + s * gy[o, k]
+__kernel void broadcast_middle(__global const float* gy, __global float* gx, const ulong outer,
+                               const ulong r, const ulong inner, const float s, const float beta) {
+  const ulong total = outer * r * inner;
+  for (ulong i = get_global_id(0); i < total; i += get_global_size(0)) {
+    const ulong k = i % inner, o = i / (r * inner);
+    float g = s * gy[o * inner + k];
+    gx[i] = beta == 0.0f ? g : g + beta * gx[i];
+  }
+}

@@ -1,0 +1,60 @@
+// Executor: compiles a graph for a device and runs it forward (topological order) and backward
+// (reverse topological order, reverse-mode autodiff).
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "clnn/context.hpp"
+#include "clnn/graph.hpp"
+#include "clnn/tensor.hpp"
+
+namespace clnn {
+
+enum class Mode { inference, training };
+
+namespace detail {
+struct ExecutorImpl;
+}
+
+class Executor {
+ public:
+  // Only the nodes the outputs depend on are compiled and run. Parameters are initialized here.
+  Executor(const Context& ctx, const Graph& graph, const std::vector<Value>& outputs, Mode mode);
+  ~Executor();
+  Executor(Executor&&) noexcept;
+  Executor& operator=(Executor&&) noexcept;
+
+  // Feeds an input, by name; values must match its shape's element count.
+  void set_input(const std::string& name, const std::vector<float>& values);
+  void set_input(const std::string& name, const Tensor& values);
+  void set_parameter(const std::string& name, const std::vector<float>& values);
+  // The live parameter tensor (reading it with to_host() copies it out).
+  Tensor parameter(const std::string& name) const;
+  // Parameters the outputs depend on, in graph order.
+  std::vector<Value> parameters() const;
+
+  void forward();
+  // Gradients of `loss` (a scalar output) with respect to every parameter it depends on.
+  // Requires training mode and a forward() since the inputs last changed.
+  void backward(const Value& loss);
+
+  // The tensor of an output (or, in training, of any value backward keeps).
+  Tensor value(const Value& v) const;
+  // d loss / d param from the last backward().
+  Tensor gradient(const Value& param) const;
+
+  Mode mode() const;
+  const Context& context() const;
+  // Device memory the executor holds: values, gradients, parameters and workspace.
+  std::size_t peak_device_bytes() const;
+  // Names of the nodes forward() runs, in order (inputs and parameters excluded).
+  std::vector<std::string> schedule() const;
+
+ private:
+  std::unique_ptr<detail::ExecutorImpl> impl_;
+};
+
+}  // namespace clnn

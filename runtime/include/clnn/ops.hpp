@@ -1,0 +1,56 @@
+// Operators: free functions that add a node to the graph of their operands and return its value.
+// Every operator has a forward and a backward OpenCL kernel path. A shape that does not fit
+// throws ShapeError naming the operator, the node and the shapes.
+#pragma once
+
+#include <vector>
+
+#include "clnn/graph.hpp"
+
+namespace clnn {
+
+// Matrix product of 2-D [M,K]x[K,N] operands, or batched 3-D [B,M,K]x[B,K,N] ones; a 2-D operand
+// is shared by every batch of a 3-D one. transpose_a/transpose_b use an operand's last two
+// dimensions swapped.
+Value matmul(const Value& a, const Value& b, bool transpose_a = false, bool transpose_b = false);
+
+// Elementwise arithmetic on equal shapes, or with the second operand's shape a trailing part of
+// the first's (a bias row [N] added to [B, N], say), repeated over the leading dimensions.
+Value add(const Value& a, const Value& b);
+Value sub(const Value& a, const Value& b);
+Value mul(const Value& a, const Value& b);
+Value scale(const Value& v, float s);
+
+// Activations.
+Value relu(const Value& v);
+Value leaky_relu(const Value& v, float slope = 0.01f);
+Value sigmoid(const Value& v);
+Value tanh(const Value& v);
+Value elu(const Value& v, float alpha = 1.0f);
+Value gelu(const Value& v);  // the exact form, x * Phi(x)
+
+// Along one axis (negative counts from the end); stable for large inputs.
+Value softmax(const Value& v, int axis = -1);
+Value log_softmax(const Value& v, int axis = -1);
+
+// Reductions over `axes` (negative counts from the end; empty: every axis). Reduced axes are
+// dropped from the shape unless keep_dims, where they stay with extent 1.
+Value sum(const Value& v, const std::vector<int>& axes = {}, bool keep_dims = false);
+Value mean(const Value& v, const std::vector<int>& axes = {}, bool keep_dims = false);
+
+// Same elements, new shape; one extent may be -1 and is inferred.
+Value reshape(const Value& v, const Shape& shape);
+// [d0, ..., dn] -> [d0 * ... * d(axis-1), d(axis) * ... * dn].
+Value flatten(const Value& v, int axis = 1);
+// The last two dimensions swapped.
+Value transpose(const Value& v);
+// Dimensions permuted: output dimension i is input dimension perm[i].
+Value transpose(const Value& v, const std::vector<int>& perm);
+
+// Mean of squared differences, a scalar.
+Value mse_loss(const Value& prediction, const Value& target);
+// Mean over the batch of -log softmax(logits)[label]; logits [B, C], labels [B] holding class
+// indices as floats. A label outside [0, C) makes the loss NaN.
+Value softmax_cross_entropy(const Value& logits, const Value& labels);
+
+}  // namespace clnn

@@ -1,0 +1,322 @@
+// Executor: compiles a graph (order, memory plan, parameters) and runs forward and backward.
+#include "clnn/executor.hpp"
+
+#include <algorithm>
+
+#include "context_impl.hpp"
+#include "graph/graph_data.hpp"
+#include "graph/memory_plan.hpp"
+#include "ops/common.hpp"
+
+namespace clnn {
+
+namespace detail {
+
+struct ExecutorImpl {
+  ExecutorImpl(const Context& ctx, const Graph& graph, const std::vector<Value>& outputs,
+               Mode mode);
+
+  const Node& node(int id) const { return graph->nodes[std::size_t(id)]; }
+  int named_node(const std::string& name, NodeKind kind, const char* call) const;
+  void require_value(int id, const char* call) const;
+  void backward(int loss);
+
+  Context ctx;
+  std::shared_ptr<GraphData> graph;
+  Mode mode;
+  std::vector<int> outputs;
+  std::vector<int> order;            // every value that runs, inputs before their consumers
+  std::vector<bool> in_plan;         // per node id
+  std::vector<bool> pinned;          // value stays valid after forward
+  std::vector<bool> requires_grad;   // a parameter lies upstream
+  std::vector<Tensor> values;        // per node id
+  std::vector<Tensor> grads;         // per node id, where requires_grad (training)
+  std::vector<bool> input_set;       // per node id, for inputs
+  Tensor workspace;
+  std::size_t device_bytes = 0;
+  bool forward_done = false;
+  bool backward_done = false;
+};
+
+namespace {
+
+std::vector<const Tensor*> tensors_of(const std::vector<int>& ids, const std::vector<Tensor>& all) {
+  std::vector<const Tensor*> out;
+  for (int id : ids) out.push_back(&all[std::size_t(id)]);
+  return out;
+}
+
+}  // namespace
+
+ExecutorImpl::ExecutorImpl(const Context& context, const Graph& g,
+                           const std::vector<Value>& requested, Mode m)
+    : ctx(context), graph(GraphAccess::data(g)), mode(m) {
+  const std::size_t n = graph->nodes.size();
+  if (requested.empty()) throw Error("Executor: no outputs requested");
+  in_plan.assign(n, false);
+  std::vector<int> stack;
+  for (const Value& v : requested) {
+    if (GraphAccess::data(v) != graph)
+      throw Error("Executor: output '" + v.name() + "' belongs to another graph");
+    outputs.push_back(v.id());
+    stack.push_back(v.id());
+  }
+  // Only what the outputs depend on.
+  while (!stack.empty()) {
+    int v = stack.back();
+    stack.pop_back();
+    if (in_plan[std::size_t(v)]) continue;
+    in_plan[std::size_t(v)] = true;
+    for (int u : node(v).inputs) stack.push_back(u);
+  }
+  std::vector<std::vector<int>> inputs(n);
+  std::vector<std::string> names(n);
+  for (std::size_t v = 0; v < n; ++v) {
+    inputs[v] = graph->nodes[v].inputs;
+    names[v] = graph->nodes[v].name;
+  }
+  order = topological_order(inputs, in_plan, names);
+
+  // Which values need gradients, and which must outlive forward.
+  const bool training = mode == Mode::training;
+  requires_grad.assign(n, false);
+  pinned.assign(n, false);
+  for (int v : outputs) pinned[std::size_t(v)] = true;
+  for (int v : order) {
+    const Node& nd = node(v);
+    if (nd.kind != NodeKind::op) {
+      pinned[std::size_t(v)] = true;
+      requires_grad[std::size_t(v)] = training && nd.kind == NodeKind::parameter;
+      continue;
+    }
+    for (std::size_t i = 0; i < nd.inputs.size(); ++i)
+      if (nd.op->differentiable(i) && requires_grad[std::size_t(nd.inputs[i])])
+        requires_grad[std::size_t(v)] = true;
+    if (training && requires_grad[std::size_t(v)]) {
+      auto needs = nd.op->backward_needs();
+      if (needs.output) pinned[std::size_t(v)] = true;
+      if (needs.inputs)
+        for (int u : nd.inputs) pinned[std::size_t(u)] = true;
+    }
+  }
+
+  // Memory plan, then the tensors over its buffers.
+  std::vector<PlanValue> plan_values(n);
+  std::size_t workspace_floats = 0;
+  for (int v : order) {
+    const Node& nd = node(v);
+    PlanValue& pv = plan_values[std::size_t(v)];
+    pv.bytes = checked_bytes(element_count(nd.shape, nd.name), sizeof(float), nd.name);
+    pv.pinned = pinned[std::size_t(v)];
+    pv.external = nd.kind != NodeKind::op;
+    if (nd.kind == NodeKind::op) {
+      pv.reads = nd.inputs;
+      if (nd.op->aliases_input()) pv.alias_of = nd.inputs[0];
+      std::vector<Shape> shapes;
+      for (int u : nd.inputs) shapes.push_back(node(u).shape);
+      workspace_floats = std::max(workspace_floats, nd.op->workspace_floats(shapes, nd.shape));
+    }
+  }
+  MemoryPlan plan = plan_memory(order, plan_values);
+  auto& impl = Access::impl(ctx);
+  std::vector<std::shared_ptr<Buffer>> slots;
+  for (std::size_t bytes : plan.slot_bytes)
+    slots.push_back(std::make_shared<Buffer>(impl.context.get(), impl.info, bytes, "executor value"));
+  device_bytes = plan.total_bytes();
+  values.resize(n);
+  grads.resize(n);
+  input_set.assign(n, false);
+  for (int v : order) {
+    const Node& nd = node(v);
+    values[std::size_t(v)] =
+        Access::make_tensor(ctx, nd.shape, slots[std::size_t(plan.slot_of[std::size_t(v)])]);
+    if (requires_grad[std::size_t(v)]) {
+      grads[std::size_t(v)] = Tensor::empty(ctx, nd.shape);
+      device_bytes += std::size_t(nd.shape.empty() ? 1 : element_count(nd.shape)) * sizeof(float);
+    }
+  }
+  if (workspace_floats > 0) {
+    workspace = Tensor::empty(ctx, {std::int64_t(workspace_floats)});
+    device_bytes += workspace_floats * sizeof(float);
+  }
+  for (int v : order)
+    if (node(v).kind == NodeKind::parameter)
+      values[std::size_t(v)].write(node(v).initializer(node(v).shape));
+}
+
+int ExecutorImpl::named_node(const std::string& name, NodeKind kind, const char* call) const {
+  auto it = graph->named.find(name);
+  const char* wanted = kind == NodeKind::input ? "input" : "parameter";
+  if (it == graph->named.end())
+    throw Error(std::string(call) + ": the graph has no " + wanted + " named '" + name + "'");
+  if (node(it->second).kind != kind)
+    throw Error(std::string(call) + ": '" + name + "' is not an " + wanted);
+  return it->second;
+}
+
+void ExecutorImpl::require_value(int id, const char* call) const {
+  if (!in_plan[std::size_t(id)])
+    throw Error(std::string(call) + ": node '" + node(id).name +
+                "' is not computed by this executor (no requested output depends on it)");
+}
+
+void ExecutorImpl::backward(int loss) {
+  if (mode != Mode::training) throw Error("backward: the executor was made for inference");
+  require_value(loss, "backward");
+  if (std::find(outputs.begin(), outputs.end(), loss) == outputs.end())
+    throw Error("backward: '" + node(loss).name + "' is not an output of this executor");
+  if (element_count(node(loss).shape) != 1)
+    throw Error("backward: the loss '" + node(loss).name + "' must be a scalar, not of shape " +
+                to_string(node(loss).shape));
+  if (!forward_done) throw Error("backward: call forward() first (since the inputs last changed)");
+
+  auto& impl = Access::impl(ctx);
+  const std::size_t n = graph->nodes.size();
+  std::vector<bool> has_grad(n, false);  // written at least once during this backward
+  if (requires_grad[std::size_t(loss)]) {
+    fill(grads[std::size_t(loss)], 1.0f);
+    has_grad[std::size_t(loss)] = true;
+  }
+  for (auto it = order.rbegin(); it != order.rend(); ++it) {
+    const int v = *it;
+    const Node& nd = node(v);
+    if (nd.kind != NodeKind::op || !has_grad[std::size_t(v)]) continue;
+    std::vector<Tensor*> grad_inputs(nd.inputs.size(), nullptr);
+    std::vector<float> betas(nd.inputs.size(), 0.0f);
+    bool any = false;
+    for (std::size_t i = 0; i < nd.inputs.size(); ++i) {
+      const auto u = std::size_t(nd.inputs[i]);
+      if (!requires_grad[u] || !nd.op->differentiable(i)) continue;
+      grad_inputs[i] = &grads[u];
+      betas[i] = has_grad[u] ? 1.0f : 0.0f;  // gradients that meet at a value are summed
+      has_grad[u] = true;
+      any = true;
+    }
+    if (!any) continue;
+    auto inputs = tensors_of(nd.inputs, values);
+    nd.op->backward(BackwardArgs{impl, inputs, values[std::size_t(v)], grads[std::size_t(v)],
+                                 grad_inputs, betas, workspace});
+  }
+  // Parameters the loss does not depend on have a zero gradient, not a stale one.
+  for (int v : order)
+    if (node(v).kind == NodeKind::parameter && !has_grad[std::size_t(v)])
+      fill(grads[std::size_t(v)], 0.0f);
+  backward_done = true;
+}
+
+}  // namespace detail
+
+Executor::Executor(const Context& ctx, const Graph& graph, const std::vector<Value>& outputs,
+                   Mode mode)
+    : impl_(std::make_unique<detail::ExecutorImpl>(ctx, graph, outputs, mode)) {}
+Executor::~Executor() = default;
+Executor::Executor(Executor&&) noexcept = default;
+Executor& Executor::operator=(Executor&&) noexcept = default;
+
+void Executor::set_input(const std::string& name, const std::vector<float>& host) {
+  int id = impl_->named_node(name, detail::NodeKind::input, "set_input");
+  if (!impl_->in_plan[std::size_t(id)]) return;  // no output depends on it
+  const Tensor& t = impl_->values[std::size_t(id)];
+  if (std::uint64_t(t.size()) != host.size())
+    throw ShapeError("set_input: input '" + name + "' of shape " + to_string(t.shape()) +
+                     " takes " + std::to_string(t.size()) + " values, not " +
+                     std::to_string(host.size()));
+  impl_->values[std::size_t(id)].write(host);
+  impl_->input_set[std::size_t(id)] = true;
+  impl_->forward_done = false;
+}
+
+void Executor::set_input(const std::string& name, const Tensor& device_values) {
+  int id = impl_->named_node(name, detail::NodeKind::input, "set_input");
+  if (!impl_->in_plan[std::size_t(id)]) return;
+  Tensor& t = impl_->values[std::size_t(id)];
+  if (t.size() != device_values.size())
+    throw ShapeError("set_input: input '" + name + "' of shape " + to_string(t.shape()) +
+                     " cannot take a tensor of shape " + to_string(device_values.shape()));
+  copy(device_values, t);
+  impl_->input_set[std::size_t(id)] = true;
+  impl_->forward_done = false;
+}
+
+void Executor::set_parameter(const std::string& name, const std::vector<float>& host) {
+  int id = impl_->named_node(name, detail::NodeKind::parameter, "set_parameter");
+  impl_->require_value(id, "set_parameter");
+  Tensor& t = impl_->values[std::size_t(id)];
+  if (std::uint64_t(t.size()) != host.size())
+    throw ShapeError("set_parameter: parameter '" + name + "' of shape " + to_string(t.shape()) +
+                     " takes " + std::to_string(t.size()) + " values, not " +
+                     std::to_string(host.size()));
+  t.write(host);
+  impl_->forward_done = false;
+}
+
+Tensor Executor::parameter(const std::string& name) const {
+  int id = impl_->named_node(name, detail::NodeKind::parameter, "parameter");
+  impl_->require_value(id, "parameter");
+  return impl_->values[std::size_t(id)];
+}
+
+std::vector<Value> Executor::parameters() const {
+  std::vector<Value> params;
+  for (std::size_t v = 0; v < impl_->graph->nodes.size(); ++v)
+    if (impl_->in_plan[v] && impl_->graph->nodes[v].kind == detail::NodeKind::parameter)
+      params.push_back(impl_->graph->value(int(v)));
+  return params;
+}
+
+void Executor::forward() {
+  auto& impl = detail::Access::impl(impl_->ctx);
+  for (int v : impl_->order) {
+    const detail::Node& nd = impl_->node(v);
+    if (nd.kind == detail::NodeKind::input && !impl_->input_set[std::size_t(v)])
+      throw Error("forward: input '" + nd.name + "' was not set (set_input)");
+  }
+  for (int v : impl_->order) {
+    const detail::Node& nd = impl_->node(v);
+    if (nd.kind != detail::NodeKind::op || nd.op->aliases_input()) continue;
+    auto inputs = detail::tensors_of(nd.inputs, impl_->values);
+    nd.op->forward(detail::ForwardArgs{impl, inputs, impl_->values[std::size_t(v)], impl_->workspace});
+  }
+  impl_->forward_done = true;
+  impl_->backward_done = false;
+}
+
+void Executor::backward(const Value& loss) {
+  if (GraphAccess::data(loss) != impl_->graph)
+    throw Error("backward: the loss belongs to another graph");
+  impl_->backward(loss.id());
+}
+
+Tensor Executor::value(const Value& v) const {
+  if (GraphAccess::data(v) != impl_->graph) throw Error("value: the value belongs to another graph");
+  impl_->require_value(v.id(), "value");
+  if (!impl_->pinned[std::size_t(v.id())])
+    throw Error("value: node '" + v.name() +
+                "' is not kept after forward(); request it as an output of the executor");
+  return impl_->values[std::size_t(v.id())];
+}
+
+Tensor Executor::gradient(const Value& param) const {
+  if (GraphAccess::data(param) != impl_->graph)
+    throw Error("gradient: the value belongs to another graph");
+  const detail::Node& nd = impl_->node(param.id());
+  if (nd.kind != detail::NodeKind::parameter)
+    throw Error("gradient: '" + nd.name + "' is not a parameter");
+  if (impl_->mode != Mode::training) throw Error("gradient: the executor was made for inference");
+  impl_->require_value(param.id(), "gradient");
+  if (!impl_->backward_done) throw Error("gradient: call backward() first");
+  return impl_->grads[std::size_t(param.id())];
+}
+
+Mode Executor::mode() const { return impl_->mode; }
+const Context& Executor::context() const { return impl_->ctx; }
+std::size_t Executor::peak_device_bytes() const { return impl_->device_bytes; }
+
+std::vector<std::string> Executor::schedule() const {
+  std::vector<std::string> names;
+  for (int v : impl_->order)
+    if (impl_->node(v).kind == detail::NodeKind::op) names.push_back(impl_->node(v).name);
+  return names;
+}
+
+}  // namespace clnn

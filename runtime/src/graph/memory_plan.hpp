@@ -1,0 +1,29 @@
+// Internal: the memory plan. Assigns each value a device buffer ("slot") so that values whose
+// lifetimes do not overlap share one; pinned values (inputs, parameters, outputs and, in
+// training, what backward reads) keep theirs for good.
+#pragma once
+
+#include <cstddef>
+#include <vector>
+
+namespace clnn::detail {
+
+struct PlanValue {
+  std::size_t bytes = 0;
+  std::vector<int> reads;  // values this node reads in forward
+  bool pinned = false;
+  // Written before forward runs (an input or a parameter): its buffer is its own from the start.
+  bool external = false;
+  int alias_of = -1;  // shares the buffer of that value (a reshape)
+};
+
+struct MemoryPlan {
+  std::vector<int> slot_of;              // per value; -1 for values outside the order
+  std::vector<std::size_t> slot_bytes;   // per slot
+  std::size_t total_bytes() const;
+};
+
+// values is indexed by value id; order lists the ids that run, inputs before their consumers.
+MemoryPlan plan_memory(const std::vector<int>& order, const std::vector<PlanValue>& values);
+
+}  // namespace clnn::detail

@@ -1,0 +1,85 @@
+// SGD and Adam: one update kernel per parameter, on the device.
+#include "clnn/optim.hpp"
+
+#include <cmath>
+
+#include "cl/kernel_call.hpp"
+#include "context_impl.hpp"
+#include "ops/common.hpp"
+
+namespace clnn::optim {
+
+namespace {
+
+using detail::mem;
+
+std::vector<Tensor> zeros_like_parameters(const Executor& ex) {
+  std::vector<Tensor> state;
+  for (const Value& p : ex.parameters()) state.push_back(Tensor::zeros(ex.context(), p.shape()));
+  return state;
+}
+
+void check_positive(float value, const char* what) {
+  if (!(value > 0.0f)) throw Error(std::string(what) + " must be positive");
+}
+
+}  // namespace
+
+SGD::SGD(Executor& executor, SGDOptions options) : executor_(executor), options_(options) {
+  check_positive(options_.lr, "SGD: lr");
+  if (options_.momentum < 0.0f) throw Error("SGD: momentum must not be negative");
+  if (options_.nesterov && options_.momentum == 0.0f)
+    throw Error("SGD: Nesterov momentum needs a momentum above 0");
+  if (options_.momentum != 0.0f) velocity_ = zeros_like_parameters(executor_);
+}
+
+void SGD::step() {
+  auto& ctx = detail::Access::impl(executor_.context());
+  cl_kernel k = ctx.kernel("optim", "sgd_step");
+  auto params = executor_.parameters();
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    Tensor p = executor_.parameter(params[i].name());
+    Tensor g = executor_.gradient(params[i]);
+    const Tensor& v = velocity_.empty() ? g : velocity_[i];  // unused without momentum
+    detail::set_args(k, mem(p), mem(g), mem(v), detail::count(p), options_.lr, options_.momentum,
+                     options_.weight_decay, cl_int(options_.nesterov));
+    ctx.enqueue_elementwise(k, std::size_t(p.size()));
+  }
+}
+
+Adam::Adam(Executor& executor, AdamOptions options) : executor_(executor), options_(options) {
+  check_positive(options_.lr, "Adam: lr");
+  check_positive(options_.eps, "Adam: eps");
+  if (!(options_.beta1 >= 0.0f && options_.beta1 < 1.0f && options_.beta2 >= 0.0f &&
+        options_.beta2 < 1.0f))
+    throw Error("Adam: beta1 and beta2 must lie in [0, 1)");
+  m_ = zeros_like_parameters(executor_);
+  v_ = zeros_like_parameters(executor_);
+}
+
+void Adam::step() {
+  ++steps_;
+  const float c1 = float(1.0 - std::pow(double(options_.beta1), double(steps_)));
+  const float c2 = float(1.0 - std::pow(double(options_.beta2), double(steps_)));
+  auto& ctx = detail::Access::impl(executor_.context());
+  cl_kernel k = ctx.kernel("optim", "adam_step");
+  auto params = executor_.parameters();
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    Tensor p = executor_.parameter(params[i].name());
+    Tensor g = executor_.gradient(params[i]);
+    detail::set_args(k, mem(p), mem(g), mem(m_[i]), mem(v_[i]), detail::count(p), options_.lr,
+                     options_.beta1, options_.beta2, options_.eps, options_.weight_decay,
+                     cl_int(options_.decoupled_weight_decay), c1, c2);
+    ctx.enqueue_elementwise(k, std::size_t(p.size()));
+  }
+}
+
+AdamOptions adamw(float lr, float weight_decay) {
+  AdamOptions o;
+  o.lr = lr;
+  o.weight_decay = weight_decay;
+  o.decoupled_weight_decay = true;
+  return o;
+}
+
+}  // namespace clnn::optim

@@ -1,0 +1,127 @@
+// Activations (relu, leaky_relu, sigmoid, tanh, elu, gelu) and softmax / log_softmax.
+#include <memory>
+
+#include "cl/kernel_call.hpp"
+#include "clnn/error.hpp"
+#include "clnn/ops.hpp"
+#include "context_impl.hpp"
+#include "ops/common.hpp"
+#include "ops/op.hpp"
+#include "ops/shape_util.hpp"
+
+namespace clnn::detail {
+
+namespace {
+
+// Codes of cl_kernels/elementwise.cl; the derivative reads x or y as marked.
+struct Activation {
+  const char* name;
+  cl_int code;
+  bool derivative_from_output;
+};
+constexpr Activation kRelu{"relu", 0, false};
+constexpr Activation kLeakyRelu{"leaky_relu", 1, false};
+constexpr Activation kSigmoid{"sigmoid", 2, true};
+constexpr Activation kTanh{"tanh", 3, true};
+constexpr Activation kElu{"elu", 4, false};
+constexpr Activation kGelu{"gelu", 5, false};
+
+class ActivationOp : public Op {
+ public:
+  ActivationOp(Activation act, float param) : act_(act), param_(param) {}
+  std::string type() const override { return act_.name; }
+  Shape infer_shape(const std::vector<Shape>& in) const override { return in[0]; }
+
+  void forward(const ForwardArgs& args) const override {
+    cl_kernel k = args.ctx.kernel("elementwise", "activation_forward");
+    set_args(k, mem(*args.inputs[0]), mem(args.output), count(args.output), act_.code, param_);
+    args.ctx.enqueue_elementwise(k, static_cast<std::size_t>(args.output.size()));
+  }
+
+  void backward(const BackwardArgs& args) const override {
+    Tensor* gx = args.grad_inputs[0];
+    if (!gx) return;
+    // The operand the derivative does not read may have been released: gy stands in for it.
+    const Tensor& x = act_.derivative_from_output ? args.grad_output : *args.inputs[0];
+    const Tensor& y = act_.derivative_from_output ? args.output : args.grad_output;
+    cl_kernel k = args.ctx.kernel("elementwise", "activation_backward");
+    set_args(k, mem(x), mem(y), mem(args.grad_output), mem(*gx), count(*gx), act_.code, param_,
+             args.betas[0]);
+    args.ctx.enqueue_elementwise(k, static_cast<std::size_t>(gx->size()));
+  }
+
+  Needs backward_needs() const override {
+    return {!act_.derivative_from_output, act_.derivative_from_output};
+  }
+
+ private:
+  Activation act_;
+  float param_;
+};
+
+class SoftmaxOp : public Op {
+ public:
+  SoftmaxOp(int axis, bool log_mode) : axis_(axis), log_(log_mode) {}
+  std::string type() const override { return log_ ? "log_softmax" : "softmax"; }
+
+  Shape infer_shape(const std::vector<Shape>& in) const override {
+    normalize_axis(axis_, in[0].size(), type());
+    return in[0];
+  }
+
+  void forward(const ForwardArgs& args) const override {
+    auto v = view(args.output.shape());
+    cl_kernel k = args.ctx.kernel("softmax", "softmax_forward");
+    set_args(k, mem(*args.inputs[0]), mem(args.output), cl_ulong(v.outer), cl_ulong(v.r),
+             cl_ulong(v.inner), cl_int(log_));
+    args.ctx.enqueue_elementwise(k, v.outer * v.inner);
+  }
+
+  void backward(const BackwardArgs& args) const override {
+    Tensor* gx = args.grad_inputs[0];
+    if (!gx) return;
+    auto v = view(args.output.shape());
+    cl_kernel k = args.ctx.kernel("softmax", "softmax_backward");
+    set_args(k, mem(args.output), mem(args.grad_output), mem(*gx), cl_ulong(v.outer),
+             cl_ulong(v.r), cl_ulong(v.inner), cl_int(log_), args.betas[0]);
+    args.ctx.enqueue_elementwise(k, v.outer * v.inner);
+  }
+
+  Needs backward_needs() const override { return {false, true}; }
+
+ private:
+  MiddleAxis view(const Shape& shape) const {
+    std::size_t axis = normalize_axis(axis_, shape.size(), type());
+    return middle_axis(shape, axis, axis + 1);
+  }
+  int axis_;
+  bool log_;
+};
+
+Value activation(const Value& v, Activation act, float param = 0.0f) {
+  return GraphAccess::add(std::make_shared<ActivationOp>(act, param), {v});
+}
+
+}  // namespace
+
+}  // namespace clnn::detail
+
+namespace clnn {
+
+Value relu(const Value& v) { return detail::activation(v, detail::kRelu); }
+Value leaky_relu(const Value& v, float slope) {
+  return detail::activation(v, detail::kLeakyRelu, slope);
+}
+Value sigmoid(const Value& v) { return detail::activation(v, detail::kSigmoid); }
+Value tanh(const Value& v) { return detail::activation(v, detail::kTanh); }
+Value elu(const Value& v, float alpha) { return detail::activation(v, detail::kElu, alpha); }
+Value gelu(const Value& v) { return detail::activation(v, detail::kGelu); }
+
+Value softmax(const Value& v, int axis) {
+  return GraphAccess::add(std::make_shared<detail::SoftmaxOp>(axis, false), {v});
+}
+Value log_softmax(const Value& v, int axis) {
+  return GraphAccess::add(std::make_shared<detail::SoftmaxOp>(axis, true), {v});
+}
+
+}  // namespace clnn

@@ -1,0 +1,56 @@
+// Launches shared by several op families.
+#include "ops/common.hpp"
+
+#include "cl/kernel_call.hpp"
+#include "context_impl.hpp"
+
+namespace clnn::detail {
+
+cl_mem mem(const Tensor& t) { return Access::mem(t); }
+
+cl_ulong count(const Tensor& t) { return static_cast<cl_ulong>(t.size()); }
+
+void axpby(ContextImpl& ctx, float a, const Tensor& x, float beta, const Tensor& y,
+           std::size_t n) {
+  cl_kernel k = ctx.kernel("elementwise", "axpby");
+  set_args(k, a, mem(x), beta, mem(y), static_cast<cl_ulong>(n));
+  ctx.enqueue_elementwise(k, n);
+}
+
+void scaled_product(ContextImpl& ctx, const Tensor& gy, const Tensor* other, std::size_t other_n,
+                    const Tensor& gx, float s, float beta) {
+  cl_kernel k = ctx.kernel("elementwise", "scaled_product");
+  // Without `other` the kernel never reads it; gy stands in so the argument is a valid buffer.
+  set_args(k, mem(gy), mem(other ? *other : gy), static_cast<cl_int>(other != nullptr), mem(gx),
+           count(gy), static_cast<cl_ulong>(other ? other_n : 1), s, beta);
+  ctx.enqueue_elementwise(k, static_cast<std::size_t>(gy.size()));
+}
+
+void reduce_middle(ContextImpl& ctx, const Tensor& x, const Tensor* w, const Tensor& y,
+                   MiddleAxis view, float s, float beta) {
+  const cl_mem wmem = mem(w ? *w : x);
+  const cl_int has_w = w != nullptr;
+  if (view.inner == 1) {
+    auto plan = ctx.planner.reduction();
+    cl_kernel k = ctx.kernel("reduce", "reduce_rows");
+    set_args(k, mem(x), wmem, has_w, mem(y), static_cast<cl_ulong>(view.outer),
+             static_cast<cl_ulong>(view.r), s, beta, LocalBytes{plan.local_size * sizeof(float)});
+    std::size_t groups = std::min(view.outer, plan.max_groups);
+    enqueue<1>(ctx.queue.get(), k, {groups * plan.local_size}, {plan.local_size});
+    return;
+  }
+  cl_kernel k = ctx.kernel("reduce", "reduce_strided");
+  set_args(k, mem(x), wmem, has_w, mem(y), static_cast<cl_ulong>(view.outer),
+           static_cast<cl_ulong>(view.r), static_cast<cl_ulong>(view.inner), s, beta);
+  ctx.enqueue_elementwise(k, view.outer * view.inner);
+}
+
+void broadcast_middle(ContextImpl& ctx, const Tensor& gy, const Tensor& gx, MiddleAxis view,
+                      float s, float beta) {
+  cl_kernel k = ctx.kernel("reduce", "broadcast_middle");
+  set_args(k, mem(gy), mem(gx), static_cast<cl_ulong>(view.outer), static_cast<cl_ulong>(view.r),
+           static_cast<cl_ulong>(view.inner), s, beta);
+  ctx.enqueue_elementwise(k, view.outer * view.r * view.inner);
+}
+
+}  // namespace clnn::detail

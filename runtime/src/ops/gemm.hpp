@@ -1,0 +1,36 @@
+// Internal: batched GEMM on device buffers, through clnn's tiled kernel or CLBlast.
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+#include "cl_api.hpp"
+
+namespace clnn::detail {
+
+struct ContextImpl;
+
+// C[b] = alpha * op(A[b]) op(B[b]) + beta * C[b] for b < batch, row-major; op(A) is M x K,
+// op(B) is K x N. A stride of 0 shares that operand across the batch. beta == 0 never reads C.
+struct GemmCall {
+  bool trans_a = false, trans_b = false;
+  std::size_t m = 0, n = 0, k = 0, batch = 1;
+  float alpha = 1.0f, beta = 0.0f;
+  cl_mem a = nullptr;
+  std::size_t offset_a = 0, lda = 0, stride_a = 0;
+  cl_mem b = nullptr;
+  std::size_t offset_b = 0, ldb = 0, stride_b = 0;
+  cl_mem c = nullptr;
+  std::size_t offset_c = 0, ldc = 0, stride_c = 0;
+};
+
+enum class GemmBackend { automatic, own, clblast };
+
+// CLNN_GEMM=own|clblast forces a backend; otherwise automatic picks by device and shape.
+GemmBackend gemm_backend_from_env();
+GemmBackend choose_gemm_backend(const ContextImpl& ctx, const GemmCall& call);
+std::string to_string(GemmBackend backend);
+
+void gemm(ContextImpl& ctx, const GemmCall& call, GemmBackend backend = GemmBackend::automatic);
+
+}  // namespace clnn::detail

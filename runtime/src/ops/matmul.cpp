@@ -1,0 +1,129 @@
+// matmul: 2-D and batched 3-D products with optional transposes, forward and backward, all
+// through gemm().
+#include <memory>
+
+#include "clnn/error.hpp"
+#include "clnn/ops.hpp"
+#include "ops/common.hpp"
+#include "ops/gemm.hpp"
+#include "ops/op.hpp"
+
+namespace clnn::detail {
+
+namespace {
+
+// A stored operand: [rows, cols] per batch, batched (3-D) or shared by every batch (2-D).
+struct Matrix {
+  cl_mem mem;
+  std::size_t rows, cols;
+  bool batched;
+};
+
+Matrix matrix(const Tensor& t) {
+  const Shape& s = t.shape();
+  if (s.size() == 3)
+    return {mem(t), std::size_t(s[1]), std::size_t(s[2]), true};
+  return {mem(t), std::size_t(s[0]), std::size_t(s[1]), false};
+}
+
+std::size_t batch_stride(const Matrix& x) { return x.batched ? x.rows * x.cols : 0; }
+
+// z = op(x) op(y) + beta z over `batch` batches. A shared z receives the sum over the batches.
+void product(ContextImpl& ctx, const Matrix& x, bool tx, const Matrix& y, bool ty, const Matrix& z,
+             float beta, std::size_t batch) {
+  GemmCall g;
+  g.trans_a = tx;
+  g.trans_b = ty;
+  g.m = tx ? x.cols : x.rows;
+  g.k = tx ? x.rows : x.cols;
+  g.n = ty ? y.rows : y.cols;
+  g.beta = beta;
+  g.a = x.mem, g.lda = x.cols, g.stride_a = batch_stride(x);
+  g.b = y.mem, g.ldb = y.cols, g.stride_b = batch_stride(y);
+  g.c = z.mem, g.ldc = z.cols, g.stride_c = batch_stride(z);
+  if (batch == 1) return gemm(ctx, g);
+  // Consecutive batches of a stored matrix stack into one [batch * rows, cols] matrix, which
+  // turns two common cases into a single plain GEMM.
+  if (z.batched && x.batched && !y.batched && !tx) {  // shared right operand: stack rows of x, z
+    g.m *= batch;
+    return gemm(ctx, g);
+  }
+  if (!z.batched && x.batched && y.batched && tx && !ty) {  // sum over batches: stack along k
+    g.k *= batch;
+    return gemm(ctx, g);
+  }
+  if (z.batched) {
+    g.batch = batch;
+    return gemm(ctx, g);
+  }
+  // A shared z sums the batches' products: one launch per batch, in queue order.
+  for (std::size_t b = 0; b < batch; ++b) {
+    GemmCall one = g;
+    one.offset_a = b * g.stride_a;
+    one.offset_b = b * g.stride_b;
+    one.beta = b == 0 ? beta : 1.0f;
+    gemm(ctx, one);
+  }
+}
+
+class MatmulOp : public Op {
+ public:
+  MatmulOp(bool ta, bool tb) : ta_(ta), tb_(tb) {}
+  std::string type() const override { return "matmul"; }
+
+  Shape infer_shape(const std::vector<Shape>& in) const override {
+    const Shape &a = in[0], &b = in[1];
+    if (a.size() < 2 || a.size() > 3 || b.size() < 2 || b.size() > 3)
+      throw ShapeError(shape_mismatch("matmul", "operands must be 2-D or 3-D", a, b));
+    const auto ra = a.size(), rb = b.size();
+    std::int64_t m = ta_ ? a[ra - 1] : a[ra - 2], ka = ta_ ? a[ra - 2] : a[ra - 1];
+    std::int64_t kb = tb_ ? b[rb - 1] : b[rb - 2], n = tb_ ? b[rb - 2] : b[rb - 1];
+    if (ka != kb) throw ShapeError(shape_mismatch("matmul", "inner dimensions differ", a, b));
+    if (ra == 3 && rb == 3 && a[0] != b[0])
+      throw ShapeError(shape_mismatch("matmul", "batch sizes differ", a, b));
+    if (ra == 3) return {a[0], m, n};
+    if (rb == 3) return {b[0], m, n};
+    return {m, n};
+  }
+
+  void forward(const ForwardArgs& args) const override {
+    product(args.ctx, matrix(*args.inputs[0]), ta_, matrix(*args.inputs[1]), tb_,
+            matrix(args.output), 0.0f, batch(args.output));
+  }
+
+  void backward(const BackwardArgs& args) const override {
+    const Matrix a = matrix(*args.inputs[0]), b = matrix(*args.inputs[1]);
+    const Matrix dc = matrix(args.grad_output);
+    const std::size_t n = batch(args.output);
+    if (Tensor* ga = args.grad_inputs[0]) {
+      if (!ta_)
+        product(args.ctx, dc, false, b, !tb_, matrix(*ga), args.betas[0], n);
+      else
+        product(args.ctx, b, tb_, dc, true, matrix(*ga), args.betas[0], n);
+    }
+    if (Tensor* gb = args.grad_inputs[1]) {
+      if (!tb_)
+        product(args.ctx, a, !ta_, dc, false, matrix(*gb), args.betas[1], n);
+      else
+        product(args.ctx, dc, true, a, ta_, matrix(*gb), args.betas[1], n);
+    }
+  }
+
+ private:
+  static std::size_t batch(const Tensor& out) {
+    return out.shape().size() == 3 ? std::size_t(out.shape()[0]) : 1;
+  }
+  bool ta_, tb_;
+};
+
+}  // namespace
+
+}  // namespace clnn::detail
+
+namespace clnn {
+
+Value matmul(const Value& a, const Value& b, bool transpose_a, bool transpose_b) {
+  return GraphAccess::add(std::make_shared<detail::MatmulOp>(transpose_a, transpose_b), {a, b});
+}
+
+}  // namespace clnn

@@ -1,0 +1,66 @@
+// Internal: the operator interface. Each op family (ops/<family>.cpp) implements it: shape
+// inference when the node is added, forward, and backward (the chain rule for each input).
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "clnn/shape.hpp"
+#include "clnn/tensor.hpp"
+
+namespace clnn::detail {
+
+struct ContextImpl;
+
+struct ForwardArgs {
+  ContextImpl& ctx;
+  const std::vector<const Tensor*>& inputs;
+  Tensor& output;
+  const Tensor& workspace;  // workspace_floats() floats, undefined when that is 0
+};
+
+struct BackwardArgs {
+  ContextImpl& ctx;
+  // Inputs and output hold their forward values where backward_needs() says so.
+  const std::vector<const Tensor*>& inputs;
+  const Tensor& output;
+  const Tensor& grad_output;
+  // d loss / d input i; nullptr where no gradient is wanted.
+  const std::vector<Tensor*>& grad_inputs;
+  // 0: overwrite grad_inputs[i] (never read it); 1: add to it (a gradient that meets others).
+  const std::vector<float>& betas;
+  const Tensor& workspace;
+};
+
+class Op {
+ public:
+  virtual ~Op() = default;
+  virtual std::string type() const = 0;
+  // The output shape; throws ShapeError with a message that the graph prefixes with the node.
+  virtual Shape infer_shape(const std::vector<Shape>& inputs) const = 0;
+  virtual void forward(const ForwardArgs& args) const = 0;
+  virtual void backward(const BackwardArgs& args) const = 0;
+
+  // What backward reads, so that the memory plan may reuse everything else.
+  struct Needs {
+    bool inputs = true;
+    bool output = false;
+  };
+  virtual Needs backward_needs() const { return {}; }
+  // Whether a gradient flows to input i (labels, say, get none).
+  virtual bool differentiable(std::size_t /*input*/) const { return true; }
+  // The output shares input 0's buffer (reshape): no kernel runs forward.
+  virtual bool aliases_input() const { return false; }
+  // Scratch floats forward or backward needs; one buffer serves every node in turn.
+  virtual std::size_t workspace_floats(const std::vector<Shape>& /*inputs*/,
+                                       const Shape& /*output*/) const {
+    return 0;
+  }
+};
+
+// A ShapeError message for an op: "<type>: <message>: [a] vs [b]".
+std::string shape_mismatch(const std::string& op, const std::string& message, const Shape& a,
+                           const Shape& b);
+
+}  // namespace clnn::detail

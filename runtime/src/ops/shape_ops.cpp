@@ -1,0 +1,162 @@
+// reshape and flatten (views of the same buffer) and transpose (a permuting copy).
+#include <algorithm>
+#include <memory>
+#include <numeric>
+
+#include "cl/kernel_call.hpp"
+#include "clnn/ops.hpp"
+#include "context_impl.hpp"
+#include "ops/common.hpp"
+#include "ops/op.hpp"
+#include "ops/shape_util.hpp"
+
+namespace clnn::detail {
+
+namespace {
+
+class ReshapeOp : public Op {
+ public:
+  ReshapeOp(Shape target, std::string name) : target_(std::move(target)), name_(std::move(name)) {}
+  std::string type() const override { return name_; }
+
+  Shape infer_shape(const std::vector<Shape>& in) const override {
+    const std::int64_t total = element_count(in[0], name_);
+    Shape out = target_;
+    std::int64_t known = 1;
+    int inferred = -1;
+    for (std::size_t d = 0; d < out.size(); ++d) {
+      if (out[d] == -1 && inferred < 0) {
+        inferred = static_cast<int>(d);
+      } else if (out[d] <= 0) {
+        throw ShapeError(shape_mismatch(name_, "bad target extent", in[0], target_));
+      } else {
+        known *= out[d];
+      }
+    }
+    if (inferred >= 0) {
+      if (known == 0 || total % known != 0)
+        throw ShapeError(shape_mismatch(name_, "cannot infer the -1 extent", in[0], target_));
+      out[static_cast<std::size_t>(inferred)] = total / known;
+    }
+    if (element_count(out, name_) != total)
+      throw ShapeError(shape_mismatch(name_, "element counts differ", in[0], target_));
+    return out;
+  }
+
+  void forward(const ForwardArgs&) const override {}  // the output is a view of the input
+  void backward(const BackwardArgs& args) const override {
+    if (Tensor* gx = args.grad_inputs[0])
+      axpby(args.ctx, 1.0f, args.grad_output, args.betas[0], *gx, std::size_t(gx->size()));
+  }
+  Needs backward_needs() const override { return {false, false}; }
+  bool aliases_input() const override { return true; }
+
+ private:
+  Shape target_;
+  std::string name_;
+};
+
+constexpr std::size_t kMaxPermuteRank = 8;
+
+std::vector<cl_long> row_major_strides(const Shape& shape) {
+  std::vector<cl_long> strides(shape.size(), 1);
+  for (std::size_t d = shape.size(); d-- > 1;) strides[d - 1] = strides[d] * shape[d];
+  return strides;
+}
+
+cl_long8 to_long8(const std::vector<cl_long>& values) {
+  cl_long8 packed{};
+  for (std::size_t i = 0; i < values.size(); ++i) packed.s[i] = values[i];
+  return packed;
+}
+
+// y (of shape out_dims) = x read through in_strides (one per output dimension).
+void permute(ContextImpl& ctx, const Tensor& x, const Tensor& y, const Shape& out_dims,
+             const std::vector<cl_long>& in_strides, float beta) {
+  cl_kernel k = ctx.kernel("elementwise", "permute");
+  set_args(k, mem(x), mem(y), count(y), static_cast<cl_int>(out_dims.size()),
+           to_long8(std::vector<cl_long>(out_dims.begin(), out_dims.end())), to_long8(in_strides),
+           beta);
+  ctx.enqueue_elementwise(k, static_cast<std::size_t>(y.size()));
+}
+
+class TransposeOp : public Op {
+ public:
+  explicit TransposeOp(std::vector<int> perm) : perm_(std::move(perm)) {}
+  std::string type() const override { return "transpose"; }
+
+  Shape infer_shape(const std::vector<Shape>& in) const override {
+    const Shape& x = in[0];
+    std::vector<int> sorted = perm_;
+    std::sort(sorted.begin(), sorted.end());
+    std::vector<int> identity(x.size());
+    std::iota(identity.begin(), identity.end(), 0);
+    if (sorted != identity)
+      throw ShapeError("transpose: the permutation does not fit a tensor of shape " + to_string(x));
+    if (x.size() > kMaxPermuteRank)
+      throw ShapeError("transpose: rank " + std::to_string(x.size()) + " is above 8");
+    Shape out;
+    for (int p : perm_) out.push_back(x[std::size_t(p)]);
+    return out;
+  }
+
+  void forward(const ForwardArgs& args) const override {
+    auto strides = row_major_strides(args.inputs[0]->shape());
+    std::vector<cl_long> permuted;
+    for (int p : perm_) permuted.push_back(strides[std::size_t(p)]);
+    permute(args.ctx, *args.inputs[0], args.output, args.output.shape(), permuted, 0.0f);
+  }
+
+  void backward(const BackwardArgs& args) const override {
+    Tensor* gx = args.grad_inputs[0];
+    if (!gx) return;
+    // Input dimension perm[i] is output dimension i: read gy through the inverse permutation.
+    auto gy_strides = row_major_strides(args.grad_output.shape());
+    std::vector<cl_long> strides(perm_.size());
+    for (std::size_t i = 0; i < perm_.size(); ++i) strides[std::size_t(perm_[i])] = gy_strides[i];
+    permute(args.ctx, args.grad_output, *gx, gx->shape(), strides, args.betas[0]);
+  }
+
+  Needs backward_needs() const override { return {false, false}; }
+
+ private:
+  std::vector<int> perm_;
+};
+
+}  // namespace
+
+}  // namespace clnn::detail
+
+namespace clnn {
+
+Value reshape(const Value& v, const Shape& shape) {
+  return GraphAccess::add(std::make_shared<detail::ReshapeOp>(shape, "reshape"), {v});
+}
+
+Value flatten(const Value& v, int axis) {
+  const Shape& s = v.shape();
+  // axis may equal the rank (everything goes to the first dimension).
+  const long rank = long(s.size());
+  const long a = axis < 0 ? axis + rank : axis;
+  if (a < 0 || a > rank)
+    throw ShapeError("flatten: axis " + std::to_string(axis) + " is out of range for shape " +
+                     to_string(s));
+  std::int64_t outer = 1, inner = 1;
+  for (long d = 0; d < rank; ++d) (d < a ? outer : inner) *= s[std::size_t(d)];
+  return GraphAccess::add(std::make_shared<detail::ReshapeOp>(Shape{outer, inner}, "flatten"), {v});
+}
+
+Value transpose(const Value& v) {
+  const std::size_t rank = v.shape().size();
+  if (rank < 2) throw ShapeError("transpose: shape " + to_string(v.shape()) + " has no two axes to swap");
+  std::vector<int> perm(rank);
+  std::iota(perm.begin(), perm.end(), 0);
+  std::swap(perm[rank - 1], perm[rank - 2]);
+  return transpose(v, perm);
+}
+
+Value transpose(const Value& v, const std::vector<int>& perm) {
+  return GraphAccess::add(std::make_shared<detail::TransposeOp>(perm), {v});
+}
+
+}  // namespace clnn

@@ -1,0 +1,116 @@
+// One check for any operator: forward against the double-precision reference, backward against
+// the reference backward (with the output gradient a random tensor R, through
+// loss = sum(op(x) * R)), the reference backward against central finite differences, a second
+// backward over poisoned gradients giving identical results, and inference mode agreeing with
+// training mode.
+#pragma once
+
+#include <catch2/catch.hpp>
+
+#include <functional>
+#include <limits>
+#include <string>
+
+#include "clnn/clnn.hpp"
+#include "reference/ops.hpp"
+#include "support.hpp"
+
+namespace clnn::test {
+
+using reference::Vec;
+
+struct OpCheck {
+  std::vector<Shape> shapes;
+  std::function<Value(const std::vector<Value>&)> build;
+  std::function<Vec(const std::vector<Vec>&)> forward;
+  // Gradient of sum(forward(x) * gy) with respect to each input (empty for non-differentiable).
+  std::function<std::vector<Vec>(const std::vector<Vec>&, const Vec& gy)> backward;
+  std::vector<bool> differentiable;  // default: every input
+  // Generates input i; default: uniform in [-1, 1].
+  std::function<std::vector<float>(std::size_t input, std::size_t n, std::uint32_t seed)> make;
+  double forward_tolerance = 1e-5;
+  double backward_tolerance = 1e-4;
+};
+
+inline std::vector<double> to_double(const std::vector<float>& v) { return {v.begin(), v.end()}; }
+
+inline void run_op_check(const OpCheck& check, std::uint32_t seed = 1) {
+  const std::size_t count = check.shapes.size();
+  auto differentiable = [&](std::size_t i) {
+    return check.differentiable.empty() || check.differentiable[i];
+  };
+  std::vector<std::vector<float>> host(count);
+  std::vector<Vec> ref_inputs(count);
+  for (std::size_t i = 0; i < count; ++i) {
+    std::size_t n = reference::numel(check.shapes[i]);
+    host[i] = check.make ? check.make(i, n, seed + std::uint32_t(i))
+                         : random_vector(n, seed + std::uint32_t(i));
+    ref_inputs[i] = to_double(host[i]);
+  }
+  const Vec ref_out = check.forward(ref_inputs);
+
+  Graph g;
+  std::vector<Value> operands;
+  for (std::size_t i = 0; i < count; ++i) {
+    std::string name = "x" + std::to_string(i);
+    operands.push_back(differentiable(i) ? g.parameter(name, check.shapes[i], init::zeros())
+                                         : g.input(name, check.shapes[i]));
+  }
+  Value out = check.build(operands);
+  Value weights = g.input("R", out.shape());
+  Value loss = sum(mul(out, weights));
+  const auto r = random_vector(reference::numel(out.shape()), seed + 100);
+  const Vec ref_grads_out = to_double(r);
+
+  Executor ex(context(), g, {out, loss}, Mode::training);
+  for (std::size_t i = 0; i < count; ++i) {
+    std::string name = "x" + std::to_string(i);
+    differentiable(i) ? ex.set_parameter(name, host[i]) : ex.set_input(name, host[i]);
+  }
+  ex.set_input("R", r);
+  ex.forward();
+  const auto device_out = ex.value(out).to_host();
+  CHECK(relative_error(device_out, ref_out) < check.forward_tolerance);
+
+  ex.backward(loss);
+  const auto ref_grads = check.backward(ref_inputs, ref_grads_out);
+  std::vector<std::vector<float>> first(count);
+  for (std::size_t i = 0; i < count; ++i) {
+    if (!differentiable(i)) continue;
+    INFO("gradient of input " << i);
+    first[i] = ex.gradient(operands[i]).to_host();
+    CHECK(relative_error(first[i], ref_grads[i]) < check.backward_tolerance);
+
+    // The reference's own gradient against central differences of the reference forward.
+    auto objective = [&](const Vec& xi) {
+      auto inputs = ref_inputs;
+      inputs[i] = xi;
+      return reference::dot(check.forward(inputs), ref_grads_out);
+    };
+    auto numeric = reference::numerical_gradient(objective, ref_inputs[i]);
+    std::vector<float> ref_as_float(ref_grads[i].begin(), ref_grads[i].end());
+    CHECK(relative_error(ref_as_float, numeric) < 1e-5);
+  }
+
+  // Again over gradients poisoned with NaN: backward must overwrite, never read, stale values.
+  for (std::size_t i = 0; i < count; ++i) {
+    if (!differentiable(i)) continue;
+    Tensor grad = ex.gradient(operands[i]);
+    fill(grad, std::numeric_limits<float>::quiet_NaN());
+  }
+  ex.forward();
+  ex.backward(loss);
+  for (std::size_t i = 0; i < count; ++i)
+    if (differentiable(i)) CHECK(ex.gradient(operands[i]).to_host() == first[i]);
+
+  // Inference mode reuses buffers; the output must not change.
+  Executor inference(context(), g, {out}, Mode::inference);
+  for (std::size_t i = 0; i < count; ++i) {
+    std::string name = "x" + std::to_string(i);
+    differentiable(i) ? inference.set_parameter(name, host[i]) : inference.set_input(name, host[i]);
+  }
+  inference.forward();
+  CHECK(inference.value(out).to_host() == device_out);
+}
+
+}  // namespace clnn::test

@@ -1,0 +1,274 @@
+// Naive double-precision references for the operators: the oracle every kernel is checked
+// against. Tensors are flat row-major vectors with their shapes given alongside.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "clnn/shape.hpp"
+
+namespace clnn::reference {
+
+using Vec = std::vector<double>;
+
+inline std::size_t numel(const Shape& s) {
+  std::size_t n = 1;
+  for (auto d : s) n *= std::size_t(d);
+  return n;
+}
+
+// ---- matmul: C[b] = op(A[b]) op(B[b]); 2-D operands are shared by every batch ----------------
+
+struct MatmulDims {
+  std::size_t batch, m, n, k;
+  bool a_batched, b_batched;
+};
+
+inline MatmulDims matmul_dims(const Shape& a, const Shape& b, bool ta, bool tb) {
+  const auto ra = a.size(), rb = b.size();
+  MatmulDims d{};
+  d.a_batched = ra == 3;
+  d.b_batched = rb == 3;
+  d.batch = d.a_batched ? std::size_t(a[0]) : d.b_batched ? std::size_t(b[0]) : 1;
+  d.m = std::size_t(ta ? a[ra - 1] : a[ra - 2]);
+  d.k = std::size_t(ta ? a[ra - 2] : a[ra - 1]);
+  d.n = std::size_t(tb ? b[rb - 2] : b[rb - 1]);
+  return d;
+}
+
+inline double a_at(const Vec& a, const MatmulDims& d, bool ta, std::size_t bt, std::size_t i,
+                   std::size_t kk) {
+  std::size_t base = d.a_batched ? bt * d.m * d.k : 0;
+  return ta ? a[base + kk * d.m + i] : a[base + i * d.k + kk];
+}
+inline double b_at(const Vec& b, const MatmulDims& d, bool tb, std::size_t bt, std::size_t kk,
+                   std::size_t j) {
+  std::size_t base = d.b_batched ? bt * d.k * d.n : 0;
+  return tb ? b[base + j * d.k + kk] : b[base + kk * d.n + j];
+}
+
+inline Vec matmul(const Vec& a, const Shape& sa, const Vec& b, const Shape& sb, bool ta, bool tb) {
+  auto d = matmul_dims(sa, sb, ta, tb);
+  Vec c(d.batch * d.m * d.n, 0.0);
+  for (std::size_t bt = 0; bt < d.batch; ++bt)
+    for (std::size_t i = 0; i < d.m; ++i)
+      for (std::size_t j = 0; j < d.n; ++j) {
+        double acc = 0;
+        for (std::size_t kk = 0; kk < d.k; ++kk)
+          acc += a_at(a, d, ta, bt, i, kk) * b_at(b, d, tb, bt, kk, j);
+        c[(bt * d.m + i) * d.n + j] = acc;
+      }
+  return c;
+}
+
+// Gradients of sum(C * gc) with respect to A and B, accumulated element by element.
+inline std::pair<Vec, Vec> matmul_backward(const Vec& a, const Shape& sa, const Vec& b,
+                                           const Shape& sb, bool ta, bool tb, const Vec& gc) {
+  auto d = matmul_dims(sa, sb, ta, tb);
+  Vec ga(a.size(), 0.0), gb(b.size(), 0.0);
+  for (std::size_t bt = 0; bt < d.batch; ++bt)
+    for (std::size_t i = 0; i < d.m; ++i)
+      for (std::size_t j = 0; j < d.n; ++j) {
+        const double g = gc[(bt * d.m + i) * d.n + j];
+        for (std::size_t kk = 0; kk < d.k; ++kk) {
+          std::size_t abase = d.a_batched ? bt * d.m * d.k : 0;
+          std::size_t bbase = d.b_batched ? bt * d.k * d.n : 0;
+          std::size_t ai = abase + (ta ? kk * d.m + i : i * d.k + kk);
+          std::size_t bi = bbase + (tb ? j * d.k + kk : kk * d.n + j);
+          ga[ai] += g * b[bi];
+          gb[bi] += g * a[ai];
+        }
+      }
+  return {ga, gb};
+}
+
+// ---- elementwise ------------------------------------------------------------------------------
+
+enum class Binary { add, sub, mul };
+
+inline Vec binary(Binary op, const Vec& a, const Vec& b) {
+  Vec out(a.size());
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    double y = b[i % b.size()];
+    out[i] = op == Binary::add ? a[i] + y : op == Binary::sub ? a[i] - y : a[i] * y;
+  }
+  return out;
+}
+
+inline std::pair<Vec, Vec> binary_backward(Binary op, const Vec& a, const Vec& b, const Vec& g) {
+  Vec ga(a.size(), 0.0), gb(b.size(), 0.0);
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    std::size_t j = i % b.size();
+    ga[i] = op == Binary::mul ? g[i] * b[j] : g[i];
+    gb[j] += op == Binary::mul ? g[i] * a[i] : op == Binary::sub ? -g[i] : g[i];
+  }
+  return {ga, gb};
+}
+
+enum class Act { relu, leaky_relu, sigmoid, tanh, elu, gelu };
+
+inline double activation(Act act, double x, double p) {
+  switch (act) {
+    case Act::relu: return x > 0 ? x : 0;
+    case Act::leaky_relu: return x > 0 ? x : p * x;
+    case Act::sigmoid: return 1.0 / (1.0 + std::exp(-x));
+    case Act::tanh: return std::tanh(x);
+    case Act::elu: return x > 0 ? x : p * (std::exp(x) - 1);
+    case Act::gelu: return 0.5 * x * (1 + std::erf(x / std::sqrt(2.0)));
+  }
+  return NAN;
+}
+
+inline double activation_derivative(Act act, double x, double p) {
+  const double pi = 3.14159265358979323846;
+  switch (act) {
+    case Act::relu: return x > 0 ? 1 : 0;
+    case Act::leaky_relu: return x > 0 ? 1 : p;
+    case Act::sigmoid: {
+      double s = activation(act, x, p);
+      return s * (1 - s);
+    }
+    case Act::tanh: return 1 - std::tanh(x) * std::tanh(x);
+    case Act::elu: return x > 0 ? 1 : p * std::exp(x);
+    case Act::gelu:
+      return 0.5 * (1 + std::erf(x / std::sqrt(2.0))) + x * std::exp(-0.5 * x * x) / std::sqrt(2 * pi);
+  }
+  return NAN;
+}
+
+// ---- along an axis: [outer, r, inner] views -----------------------------------------------------
+
+struct Middle {
+  std::size_t outer = 1, r = 1, inner = 1;
+};
+
+inline Middle middle(const Shape& s, std::size_t begin, std::size_t end) {
+  Middle m;
+  for (std::size_t d = 0; d < s.size(); ++d)
+    (d < begin ? m.outer : d < end ? m.r : m.inner) *= std::size_t(s[d]);
+  return m;
+}
+
+inline Vec softmax(const Vec& x, Middle v, bool log_mode) {
+  Vec y(x.size());
+  for (std::size_t o = 0; o < v.outer; ++o)
+    for (std::size_t k = 0; k < v.inner; ++k) {
+      auto at = [&](std::size_t j) { return (o * v.r + j) * v.inner + k; };
+      double m = -INFINITY, total = 0;
+      for (std::size_t j = 0; j < v.r; ++j) m = std::max(m, x[at(j)]);
+      for (std::size_t j = 0; j < v.r; ++j) total += std::exp(x[at(j)] - m);
+      for (std::size_t j = 0; j < v.r; ++j)
+        y[at(j)] = log_mode ? x[at(j)] - m - std::log(total) : std::exp(x[at(j)] - m) / total;
+    }
+  return y;
+}
+
+inline Vec softmax_backward(const Vec& x, Middle v, bool log_mode, const Vec& gy) {
+  Vec s = softmax(x, v, false), gx(x.size());
+  for (std::size_t o = 0; o < v.outer; ++o)
+    for (std::size_t k = 0; k < v.inner; ++k) {
+      auto at = [&](std::size_t j) { return (o * v.r + j) * v.inner + k; };
+      double dot = 0;
+      for (std::size_t j = 0; j < v.r; ++j) dot += log_mode ? gy[at(j)] : gy[at(j)] * s[at(j)];
+      for (std::size_t j = 0; j < v.r; ++j)
+        gx[at(j)] = log_mode ? gy[at(j)] - s[at(j)] * dot : s[at(j)] * (gy[at(j)] - dot);
+    }
+  return gx;
+}
+
+// Sum over the axes in `reduced` (a flag per axis).
+inline Vec sum_axes(const Vec& x, const Shape& s, const std::vector<bool>& reduced, Shape& out_shape) {
+  out_shape.clear();
+  for (std::size_t d = 0; d < s.size(); ++d)
+    if (!reduced[d]) out_shape.push_back(s[d]);
+  Vec y(numel(out_shape), 0.0);
+  std::vector<std::size_t> coord(s.size(), 0);
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    std::size_t rest = i, out = 0;
+    for (std::size_t d = s.size(); d-- > 0;) {
+      coord[d] = rest % std::size_t(s[d]);
+      rest /= std::size_t(s[d]);
+    }
+    for (std::size_t d = 0; d < s.size(); ++d)
+      if (!reduced[d]) out = out * std::size_t(s[d]) + coord[d];
+    y[out] += x[i];
+  }
+  return y;
+}
+
+// Output dimension i is input dimension perm[i].
+inline Vec permute(const Vec& x, const Shape& s, const std::vector<int>& perm) {
+  const std::size_t rank = s.size();
+  Shape out_shape(rank);
+  for (std::size_t i = 0; i < rank; ++i) out_shape[i] = s[std::size_t(perm[i])];
+  std::vector<std::size_t> in_strides(rank, 1);
+  for (std::size_t d = rank; d-- > 1;) in_strides[d - 1] = in_strides[d] * std::size_t(s[d]);
+  Vec y(x.size());
+  for (std::size_t i = 0; i < y.size(); ++i) {
+    std::size_t rest = i, offset = 0;
+    for (std::size_t d = rank; d-- > 0;) {
+      offset += (rest % std::size_t(out_shape[d])) * in_strides[std::size_t(perm[d])];
+      rest /= std::size_t(out_shape[d]);
+    }
+    y[i] = x[offset];
+  }
+  return y;
+}
+
+// ---- losses ---------------------------------------------------------------------------------
+
+inline double mse(const Vec& p, const Vec& t) {
+  double acc = 0;
+  for (std::size_t i = 0; i < p.size(); ++i) acc += (p[i] - t[i]) * (p[i] - t[i]);
+  return acc / double(p.size());
+}
+
+inline double cross_entropy(const Vec& logits, const Vec& labels, std::size_t classes) {
+  const std::size_t rows = labels.size();
+  double total = 0;
+  for (std::size_t b = 0; b < rows; ++b) {
+    double m = -INFINITY, s = 0;
+    for (std::size_t c = 0; c < classes; ++c) m = std::max(m, logits[b * classes + c]);
+    for (std::size_t c = 0; c < classes; ++c) s += std::exp(logits[b * classes + c] - m);
+    total += m + std::log(s) - logits[b * classes + std::size_t(labels[b])];
+  }
+  return total / double(rows);
+}
+
+inline Vec cross_entropy_backward(const Vec& logits, const Vec& labels, std::size_t classes,
+                                  double g) {
+  const std::size_t rows = labels.size();
+  Middle v{rows, classes, 1};
+  Vec p = softmax(logits, v, false);
+  for (std::size_t b = 0; b < rows; ++b) p[b * classes + std::size_t(labels[b])] -= 1.0;
+  for (auto& x : p) x *= g / double(rows);
+  return p;
+}
+
+// ---- finite differences ---------------------------------------------------------------------
+
+// Central differences of a scalar function f at x, in double.
+inline Vec numerical_gradient(const std::function<double(const Vec&)>& f, Vec x, double h = 1e-5) {
+  Vec g(x.size());
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    const double saved = x[i];
+    x[i] = saved + h;
+    const double up = f(x);
+    x[i] = saved - h;
+    const double down = f(x);
+    x[i] = saved;
+    g[i] = (up - down) / (2 * h);
+  }
+  return g;
+}
+
+inline double dot(const Vec& a, const Vec& b) {
+  double acc = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) acc += a[i] * b[i];
+  return acc;
+}
+
+}  // namespace clnn::reference

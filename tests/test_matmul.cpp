@@ -1,0 +1,143 @@
+// GEMM through both backends (the tiled kernel and CLBlast) and the matmul operator.
+#include <catch2/catch.hpp>
+
+#include <limits>
+
+#include "context_impl.hpp"
+#include "op_harness.hpp"
+#include "ops/gemm.hpp"
+
+using namespace clnn;
+using clnn::test::context;
+using clnn::test::OpCheck;
+using clnn::test::random_vector;
+using clnn::test::relative_error;
+using reference::Vec;
+
+namespace {
+
+constexpr float kCanary = -777.25f;
+
+// C (ldc = n + 3, batch stride with 5 spare floats, all spares canaries) = alpha op(A) op(B) + beta C
+void check_gemm(detail::GemmBackend backend, std::size_t batch, std::size_t m, std::size_t n,
+                std::size_t k, bool ta, bool tb, float alpha, float beta) {
+  INFO("backend " << detail::to_string(backend) << " batch " << batch << " m " << m << " n " << n
+                  << " k " << k << " ta " << ta << " tb " << tb << " beta " << beta);
+  const std::size_t ldc = n + 3, stride_c = m * ldc + 5;
+  auto a = random_vector(batch * m * k, 1), b = random_vector(batch * k * n, 2);
+  std::vector<float> c(batch * stride_c, kCanary);
+  auto c_initial = random_vector(batch * m * n, 3);
+  for (std::size_t bt = 0; bt < batch; ++bt)
+    for (std::size_t i = 0; i < m; ++i)
+      for (std::size_t j = 0; j < n; ++j)
+        c[bt * stride_c + i * ldc + j] =
+            beta == 0.0f ? std::numeric_limits<float>::quiet_NaN() : c_initial[(bt * m + i) * n + j];
+
+  Tensor ta_dev = Tensor::from_host(context(), {std::int64_t(a.size())}, a);
+  Tensor tb_dev = Tensor::from_host(context(), {std::int64_t(b.size())}, b);
+  Tensor tc_dev = Tensor::from_host(context(), {std::int64_t(c.size())}, c);
+  detail::GemmCall call;
+  call.trans_a = ta, call.trans_b = tb;
+  call.m = m, call.n = n, call.k = k, call.batch = batch;
+  call.alpha = alpha, call.beta = beta;
+  call.a = detail::Access::mem(ta_dev), call.lda = ta ? m : k, call.stride_a = m * k;
+  call.b = detail::Access::mem(tb_dev), call.ldb = tb ? k : n, call.stride_b = k * n;
+  call.c = detail::Access::mem(tc_dev), call.ldc = ldc, call.stride_c = stride_c;
+  detail::gemm(detail::Access::impl(context()), call, backend);
+  auto result = tc_dev.to_host();
+
+  Shape sa = ta ? Shape{std::int64_t(batch), std::int64_t(k), std::int64_t(m)}
+                : Shape{std::int64_t(batch), std::int64_t(m), std::int64_t(k)};
+  Shape sb = tb ? Shape{std::int64_t(batch), std::int64_t(n), std::int64_t(k)}
+                : Shape{std::int64_t(batch), std::int64_t(k), std::int64_t(n)};
+  Vec ref = reference::matmul(Vec(a.begin(), a.end()), sa, Vec(b.begin(), b.end()), sb, ta, tb);
+  std::vector<float> got;
+  Vec want;
+  for (std::size_t bt = 0; bt < batch; ++bt)
+    for (std::size_t i = 0; i < m; ++i)
+      for (std::size_t j = 0; j < n; ++j) {
+        got.push_back(result[bt * stride_c + i * ldc + j]);
+        double r = alpha * ref[(bt * m + i) * n + j];
+        if (beta != 0.0f) r += beta * double(c_initial[(bt * m + i) * n + j]);
+        want.push_back(r);
+      }
+  CHECK(relative_error(got, want) < 1e-4);
+  std::size_t canaries_lost = 0;
+  for (std::size_t bt = 0; bt < batch; ++bt)
+    for (std::size_t off = 0; off < stride_c; ++off) {
+      std::size_t i = off / ldc, j = off % ldc;
+      bool inside = i < m && j < n;
+      if (!inside && result[bt * stride_c + off] != kCanary) ++canaries_lost;
+    }
+  CHECK(canaries_lost == 0);
+}
+
+}  // namespace
+
+TEST_CASE("gemm matches the reference on both backends", "[matmul]") {
+  for (auto backend : {detail::GemmBackend::own, detail::GemmBackend::clblast}) {
+    for (bool ta : {false, true})
+      for (bool tb : {false, true}) {
+        check_gemm(backend, 1, 33, 17, 129, ta, tb, 1.0f, 0.0f);
+        check_gemm(backend, 3, 7, 65, 5, ta, tb, 0.5f, 0.75f);
+      }
+    check_gemm(backend, 1, 1, 1, 1, false, false, 1.0f, 0.0f);
+    check_gemm(backend, 2, 130, 67, 3, false, false, -1.0f, 1.0f);
+  }
+}
+
+TEST_CASE("gemm on sizes that match no tile", "[matmul]") {
+  auto plan = context().planner().matmul();
+  std::size_t odd_m = plan.tile_m * 2 + 1, odd_n = plan.tile_n + 3, odd_k = plan.tile_k * 3 + 5;
+  check_gemm(detail::GemmBackend::own, 1, odd_m, odd_n, odd_k, false, false, 1.0f, 0.0f);
+  check_gemm(detail::GemmBackend::own, 2, odd_n, odd_m, odd_k, true, true, 1.0f, 0.0f);
+}
+
+namespace {
+
+OpCheck matmul_check(Shape sa, Shape sb, bool ta, bool tb) {
+  OpCheck c;
+  c.shapes = {sa, sb};
+  c.build = [=](const std::vector<Value>& v) { return matmul(v[0], v[1], ta, tb); };
+  c.forward = [=](const std::vector<Vec>& x) { return reference::matmul(x[0], sa, x[1], sb, ta, tb); };
+  c.backward = [=](const std::vector<Vec>& x, const Vec& g) {
+    auto [ga, gb] = reference::matmul_backward(x[0], sa, x[1], sb, ta, tb, g);
+    return std::vector<Vec>{ga, gb};
+  };
+  c.forward_tolerance = 1e-4;
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("matmul forward and backward: 2-D with transposes", "[matmul][ops]") {
+  for (bool ta : {false, true})
+    for (bool tb : {false, true}) {
+      INFO("ta " << ta << " tb " << tb);
+      Shape sa = ta ? Shape{7, 33} : Shape{33, 7};
+      Shape sb = tb ? Shape{3, 7} : Shape{7, 3};
+      clnn::test::run_op_check(matmul_check(sa, sb, ta, tb));
+    }
+  clnn::test::run_op_check(matmul_check({1, 1}, {1, 1}, false, false));
+}
+
+TEST_CASE("matmul forward and backward: batched and shared operands", "[matmul][ops]") {
+  clnn::test::run_op_check(matmul_check({3, 5, 7}, {3, 7, 4}, false, false));
+  clnn::test::run_op_check(matmul_check({3, 7, 5}, {3, 4, 7}, true, true));
+  clnn::test::run_op_check(matmul_check({4, 5, 7}, {7, 6}, false, false));  // shared weight
+  clnn::test::run_op_check(matmul_check({4, 7, 5}, {7, 6}, true, false));
+  clnn::test::run_op_check(matmul_check({5, 7}, {4, 7, 6}, false, false));  // shared left
+  clnn::test::run_op_check(matmul_check({4, 5, 7}, {6, 7}, false, true));
+}
+
+TEST_CASE("matmul rejects shapes that do not fit", "[matmul][errors]") {
+  Graph g;
+  Value a = g.input("a", {4, 5});
+  Value b = g.input("b", {6, 3});
+  CHECK_THROWS_AS(matmul(a, b), ShapeError);
+  CHECK_THROWS_WITH(matmul(a, b), Catch::Contains("matmul_1") && Catch::Contains("[4, 5]") &&
+                                      Catch::Contains("[6, 3]") && Catch::Contains("inner"));
+  CHECK_NOTHROW(matmul(a, g.input("c", {3, 5}), false, true));
+  CHECK_THROWS_AS(matmul(g.input("d", {2, 4, 5}), g.input("e", {3, 5, 2})), ShapeError);
+  CHECK_THROWS_AS(matmul(g.input("f", {5}), g.input("h", {5, 2})), ShapeError);
+}

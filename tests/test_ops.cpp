@@ -1,0 +1,321 @@
+// Elementwise arithmetic, activations, softmax, reductions, shape ops and losses: forward and
+// backward against the double-precision reference (see op_harness.hpp).
+#include <catch2/catch.hpp>
+
+#include "op_harness.hpp"
+
+using namespace clnn;
+using clnn::test::OpCheck;
+using clnn::test::run_op_check;
+using reference::Vec;
+
+namespace {
+
+OpCheck binary_check(reference::Binary op, Shape sa, Shape sb) {
+  OpCheck c;
+  c.shapes = {sa, sb};
+  c.build = [op](const std::vector<Value>& v) {
+    return op == reference::Binary::add ? add(v[0], v[1])
+           : op == reference::Binary::sub ? sub(v[0], v[1])
+                                          : mul(v[0], v[1]);
+  };
+  c.forward = [op](const std::vector<Vec>& x) { return reference::binary(op, x[0], x[1]); };
+  c.backward = [op](const std::vector<Vec>& x, const Vec& g) {
+    auto [ga, gb] = reference::binary_backward(op, x[0], x[1], g);
+    return std::vector<Vec>{ga, gb};
+  };
+  return c;
+}
+
+OpCheck activation_check(reference::Act act, double p, std::function<Value(const Value&)> build,
+                         Shape shape) {
+  OpCheck c;
+  c.shapes = {shape};
+  c.build = [build](const std::vector<Value>& v) { return build(v[0]); };
+  c.forward = [=](const std::vector<Vec>& x) {
+    Vec y(x[0].size());
+    for (std::size_t i = 0; i < y.size(); ++i) y[i] = reference::activation(act, x[0][i], p);
+    return y;
+  };
+  c.backward = [=](const std::vector<Vec>& x, const Vec& g) {
+    Vec gx(x[0].size());
+    for (std::size_t i = 0; i < gx.size(); ++i)
+      gx[i] = g[i] * reference::activation_derivative(act, x[0][i], p);
+    return std::vector<Vec>{gx};
+  };
+  // Inputs spread over [-3, 3], away from relu's kink where finite differences mislead.
+  c.make = [](std::size_t, std::size_t n, std::uint32_t seed) {
+    auto v = clnn::test::random_vector(n, seed, -3.0f, 3.0f);
+    for (auto& x : v)
+      if (std::fabs(x) < 1e-3f) x = 0.5f;
+    return v;
+  };
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("add sub mul on equal shapes and with a trailing-part operand", "[ops][elementwise]") {
+  using reference::Binary;
+  for (Binary op : {Binary::add, Binary::sub, Binary::mul}) {
+    INFO("op " << int(op));
+    run_op_check(binary_check(op, {7, 33}, {7, 33}));
+    run_op_check(binary_check(op, {1}, {1}));
+    run_op_check(binary_check(op, {5, 129}, {129}));      // a bias row
+    run_op_check(binary_check(op, {3, 4, 5, 2}, {5, 2}));  // a trailing block
+  }
+}
+
+TEST_CASE("mul of a value with itself sums both gradients", "[ops][elementwise]") {
+  OpCheck c;
+  c.shapes = {{9, 4}};
+  c.build = [](const std::vector<Value>& v) { return mul(v[0], v[0]); };
+  c.forward = [](const std::vector<Vec>& x) { return reference::binary(reference::Binary::mul, x[0], x[0]); };
+  c.backward = [](const std::vector<Vec>& x, const Vec& g) {
+    Vec gx(x[0].size());
+    for (std::size_t i = 0; i < gx.size(); ++i) gx[i] = 2 * x[0][i] * g[i];
+    return std::vector<Vec>{gx};
+  };
+  run_op_check(c);
+}
+
+TEST_CASE("scale", "[ops][elementwise]") {
+  OpCheck c;
+  c.shapes = {{33, 3}};
+  c.build = [](const std::vector<Value>& v) { return scale(v[0], -2.5f); };
+  c.forward = [](const std::vector<Vec>& x) {
+    Vec y = x[0];
+    for (auto& e : y) e *= -2.5;
+    return y;
+  };
+  c.backward = [](const std::vector<Vec>&, const Vec& g) {
+    Vec gx = g;
+    for (auto& e : gx) e *= -2.5;
+    return std::vector<Vec>{gx};
+  };
+  run_op_check(c);
+}
+
+TEST_CASE("activations", "[ops][activation]") {
+  using reference::Act;
+  for (Shape shape : {Shape{1}, Shape{7}, Shape{129, 3}}) {
+    INFO(to_string(shape));
+    run_op_check(activation_check(Act::relu, 0, [](const Value& v) { return relu(v); }, shape));
+    run_op_check(activation_check(Act::leaky_relu, 0.1,
+                                  [](const Value& v) { return leaky_relu(v, 0.1f); }, shape));
+    run_op_check(activation_check(Act::sigmoid, 0, [](const Value& v) { return sigmoid(v); }, shape));
+    run_op_check(activation_check(Act::tanh, 0, [](const Value& v) { return clnn::tanh(v); }, shape));
+    run_op_check(activation_check(Act::elu, 0.7, [](const Value& v) { return elu(v, 0.7f); }, shape));
+    run_op_check(activation_check(Act::gelu, 0, [](const Value& v) { return gelu(v); }, shape));
+  }
+}
+
+TEST_CASE("sigmoid and tanh saturate cleanly on large inputs", "[ops][activation]") {
+  Graph g;
+  Value x = g.input("x", {4});
+  Value s = sigmoid(x), t = clnn::tanh(x);
+  Executor ex(clnn::test::context(), g, {s, t}, Mode::inference);
+  ex.set_input("x", {-200.0f, -90.0f, 90.0f, 200.0f});
+  ex.forward();
+  auto sv = ex.value(s).to_host(), tv = ex.value(t).to_host();
+  const std::vector<float> s_want{0.0f, 0.0f, 1.0f, 1.0f}, t_want{-1.0f, -1.0f, 1.0f, 1.0f};
+  for (std::size_t i = 0; i < 4; ++i) {
+    CHECK(sv[i] >= 0.0f);
+    CHECK(sv[i] <= 1.0f);
+    CHECK(std::fabs(sv[i] - s_want[i]) < 1e-7f);
+    CHECK(std::fabs(tv[i] - t_want[i]) < 1e-7f);
+  }
+}
+
+TEST_CASE("softmax and log_softmax along any axis", "[ops][softmax]") {
+  for (bool log_mode : {false, true})
+    for (auto [shape, axis] : std::vector<std::pair<Shape, int>>{
+             {{5, 10}, -1}, {{5, 10}, 0}, {{3, 4, 7}, 1}, {{1, 1}, 1}, {{2, 129}, 1}}) {
+      INFO("log " << log_mode << " shape " << to_string(shape) << " axis " << axis);
+      std::size_t a = std::size_t(axis < 0 ? axis + int(shape.size()) : axis);
+      auto view = reference::middle(shape, a, a + 1);
+      OpCheck c;
+      c.shapes = {shape};
+      c.build = [=](const std::vector<Value>& v) {
+        return log_mode ? log_softmax(v[0], axis) : softmax(v[0], axis);
+      };
+      c.forward = [=](const std::vector<Vec>& x) { return reference::softmax(x[0], view, log_mode); };
+      c.backward = [=](const std::vector<Vec>& x, const Vec& g) {
+        return std::vector<Vec>{reference::softmax_backward(x[0], view, log_mode, g)};
+      };
+      run_op_check(c);
+    }
+}
+
+TEST_CASE("softmax is stable for large inputs", "[ops][softmax]") {
+  Graph g;
+  Value x = g.input("x", {2, 3});
+  Value s = softmax(x), ls = log_softmax(x);
+  Executor ex(clnn::test::context(), g, {s, ls}, Mode::inference);
+  ex.set_input("x", {1000.0f, 1000.0f, 1000.0f, -1000.0f, 0.0f, 1000.0f});
+  ex.forward();
+  auto sv = ex.value(s).to_host(), lv = ex.value(ls).to_host();
+  CHECK(sv[0] == Approx(1.0 / 3));
+  CHECK(sv[5] == Approx(1.0));
+  CHECK(sv[3] == 0.0f);
+  CHECK(lv[0] == Approx(-std::log(3.0)));
+  CHECK(lv[3] == Approx(-2000.0));
+  for (float v : lv) CHECK(std::isfinite(v));
+}
+
+TEST_CASE("sum and mean over axes", "[ops][reduce]") {
+  struct Case {
+    Shape shape;
+    std::vector<int> axes;
+    bool keep;
+  };
+  for (const Case& k : std::vector<Case>{{{7, 33}, {1}, false},
+                                         {{7, 33}, {0}, false},
+                                         {{3, 4, 5}, {0, 2}, false},
+                                         {{3, 4, 5}, {-1, -2}, true},
+                                         {{3, 4, 5}, {}, false},
+                                         {{1000}, {}, false},
+                                         {{2, 3, 4, 5}, {1, 3}, true}})
+    for (bool use_mean : {false, true}) {
+      INFO(to_string(k.shape) << " mean " << use_mean);
+      std::vector<bool> reduced(k.shape.size(), k.axes.empty());
+      for (int a : k.axes) reduced[std::size_t(a < 0 ? a + int(k.shape.size()) : a)] = true;
+      double count = 1;
+      for (std::size_t d = 0; d < reduced.size(); ++d)
+        if (reduced[d]) count *= double(k.shape[d]);
+      OpCheck c;
+      c.shapes = {k.shape};
+      c.build = [=](const std::vector<Value>& v) {
+        return use_mean ? mean(v[0], k.axes, k.keep) : sum(v[0], k.axes, k.keep);
+      };
+      c.forward = [=](const std::vector<Vec>& x) {
+        Shape out;
+        Vec y = reference::sum_axes(x[0], k.shape, reduced, out);
+        if (use_mean)
+          for (auto& e : y) e /= count;
+        return y;
+      };
+      c.backward = [=](const std::vector<Vec>& x, const Vec& g) {
+        // Each input element receives the gradient of the output it was summed into.
+        Vec gx(x[0].size());
+        for (std::size_t i = 0; i < gx.size(); ++i) {
+          Vec onehot(x[0].size(), 0.0);
+          onehot[i] = 1.0;
+          Shape out;
+          gx[i] = reference::dot(reference::sum_axes(onehot, k.shape, reduced, out), g);
+          if (use_mean) gx[i] /= count;
+        }
+        return std::vector<Vec>{gx};
+      };
+      c.forward_tolerance = 1e-5;
+      run_op_check(c);
+    }
+  Graph g;
+  CHECK(sum(g.input("x", {3, 4, 5}), {0, 2}).shape() == Shape{4});
+  CHECK(sum(g.input("y", {3, 4, 5}), {0, 2}, true).shape() == Shape{1, 4, 1});
+  CHECK(mean(g.input("z", {3, 4})).shape() == Shape{});
+  CHECK_THROWS_AS(sum(g.input("w", {3, 4}), {2}), ShapeError);
+}
+
+TEST_CASE("reshape flatten and transpose", "[ops][shape]") {
+  auto identity_check = [](Shape in, std::function<Value(const Value&)> build) {
+    OpCheck c;
+    c.shapes = {in};
+    c.build = [build](const std::vector<Value>& v) { return build(v[0]); };
+    c.forward = [](const std::vector<Vec>& x) { return x[0]; };
+    c.backward = [](const std::vector<Vec>&, const Vec& g) { return std::vector<Vec>{g}; };
+    return c;
+  };
+  run_op_check(identity_check({6, 4}, [](const Value& v) { return reshape(v, {3, -1, 2}); }));
+  run_op_check(identity_check({2, 3, 4, 5}, [](const Value& v) { return flatten(v); }));
+  run_op_check(identity_check({7}, [](const Value& v) { return reshape(v, {7, 1}); }));
+
+  for (auto [shape, perm] : std::vector<std::pair<Shape, std::vector<int>>>{
+           {{7, 33}, {1, 0}}, {{2, 3, 4}, {2, 0, 1}}, {{2, 3, 4, 5}, {3, 1, 0, 2}}, {{1, 5}, {1, 0}}}) {
+    INFO(to_string(shape));
+    std::vector<int> inverse(perm.size());
+    for (std::size_t i = 0; i < perm.size(); ++i) inverse[std::size_t(perm[i])] = int(i);
+    Shape out_shape;
+    for (int p : perm) out_shape.push_back(shape[std::size_t(p)]);
+    OpCheck c;
+    c.shapes = {shape};
+    c.build = [perm = perm](const std::vector<Value>& v) { return transpose(v[0], perm); };
+    c.forward = [shape = shape, perm = perm](const std::vector<Vec>& x) {
+      return reference::permute(x[0], shape, perm);
+    };
+    c.backward = [=](const std::vector<Vec>&, const Vec& g) {
+      return std::vector<Vec>{reference::permute(g, out_shape, inverse)};
+    };
+    run_op_check(c);
+  }
+  Graph g;
+  Value x = g.input("x", {2, 3, 4});
+  CHECK(flatten(x).shape() == Shape{2, 12});
+  CHECK(flatten(x, 2).shape() == Shape{6, 4});
+  CHECK(flatten(x, 0).shape() == Shape{1, 24});
+  CHECK(transpose(x).shape() == Shape{2, 4, 3});
+  CHECK_THROWS_AS(reshape(x, {5, -1}), ShapeError);
+  CHECK_THROWS_AS(reshape(x, {-1, -1}), ShapeError);
+  CHECK_THROWS_AS(reshape(x, {25}), ShapeError);
+  CHECK_THROWS_AS(transpose(x, {0, 0, 1}), ShapeError);
+  CHECK_THROWS_AS(transpose(g.input("v", {5})), ShapeError);
+}
+
+TEST_CASE("mse_loss", "[ops][loss]") {
+  for (Shape shape : {Shape{1}, Shape{64, 1}, Shape{7, 33}}) {
+    OpCheck c;
+    c.shapes = {shape, shape};
+    c.build = [](const std::vector<Value>& v) { return mse_loss(v[0], v[1]); };
+    c.forward = [](const std::vector<Vec>& x) { return Vec{reference::mse(x[0], x[1])}; };
+    c.backward = [](const std::vector<Vec>& x, const Vec& g) {
+      Vec gp(x[0].size()), gt(x[0].size());
+      for (std::size_t i = 0; i < gp.size(); ++i) {
+        gp[i] = g[0] * 2 * (x[0][i] - x[1][i]) / double(gp.size());
+        gt[i] = -gp[i];
+      }
+      return std::vector<Vec>{gp, gt};
+    };
+    c.forward_tolerance = 1e-5;
+    run_op_check(c);
+  }
+  Graph g;
+  CHECK_THROWS_AS(mse_loss(g.input("p", {3, 2}), g.input("t", {2, 3})), ShapeError);
+}
+
+TEST_CASE("softmax_cross_entropy", "[ops][loss]") {
+  for (auto [rows, classes] : std::vector<std::pair<std::int64_t, std::int64_t>>{{1, 1}, {7, 10}, {33, 3}}) {
+    OpCheck c;
+    c.shapes = {{rows, classes}, {rows}};
+    c.differentiable = {true, false};
+    c.make = [classes = classes](std::size_t input, std::size_t n, std::uint32_t seed) {
+      if (input == 0) return clnn::test::random_vector(n, seed, -4.0f, 4.0f);
+      std::vector<float> labels(n);
+      for (std::size_t i = 0; i < n; ++i) labels[i] = float((i * 7 + seed) % std::size_t(classes));
+      return labels;
+    };
+    c.build = [](const std::vector<Value>& v) { return softmax_cross_entropy(v[0], v[1]); };
+    c.forward = [classes = classes](const std::vector<Vec>& x) {
+      return Vec{reference::cross_entropy(x[0], x[1], std::size_t(classes))};
+    };
+    c.backward = [classes = classes](const std::vector<Vec>& x, const Vec& g) {
+      return std::vector<Vec>{reference::cross_entropy_backward(x[0], x[1], std::size_t(classes), g[0]), {}};
+    };
+    run_op_check(c);
+  }
+}
+
+TEST_CASE("softmax_cross_entropy is stable and flags bad labels", "[ops][loss]") {
+  Graph g;
+  Value logits = g.input("logits", {2, 3});
+  Value labels = g.input("labels", {2});
+  Value loss = softmax_cross_entropy(logits, labels);
+  Executor ex(clnn::test::context(), g, {loss}, Mode::inference);
+  ex.set_input("logits", {1000.0f, 0.0f, -1000.0f, 500.0f, 500.0f, 0.0f});
+  ex.set_input("labels", {0.0f, 1.0f});
+  ex.forward();
+  CHECK(ex.value(loss).to_host()[0] == Approx(std::log(2.0) / 2));
+  ex.set_input("labels", {0.0f, 3.0f});
+  ex.forward();
+  CHECK(std::isnan(ex.value(loss).to_host()[0]));
+  CHECK_THROWS_AS(softmax_cross_entropy(g.input("l2", {2, 3}), g.input("y2", {3})), ShapeError);
+}
