@@ -32,7 +32,9 @@ struct OpCheck {
   double backward_tolerance = 1e-4;
 };
 
-inline std::vector<double> to_double(const std::vector<float>& v) { return {v.begin(), v.end()}; }
+inline std::vector<double> to_double(const std::vector<float>& v) {
+  return {v.begin(), v.end()};
+}
 
 inline void run_op_check(const OpCheck& check, std::uint32_t seed = 1) {
   const std::size_t count = check.shapes.size();

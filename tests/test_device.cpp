@@ -73,7 +73,11 @@ TEST_CASE("device list is non-empty and complete", "[device]") {
 }
 
 TEST_CASE("device limits agree with clinfo --json", "[device]") {
-  std::string text = run_command("clinfo --json 2>/dev/null");
+  // CLNN_CLINFO_JSON names a saved `clinfo --json`: on a GPU in exclusive compute mode a second
+  // process started from here would not see the device this process holds.
+  const char* saved = std::getenv("CLNN_CLINFO_JSON");
+  std::string text = saved ? run_command(std::string("cat '") + saved + "'")
+                           : run_command("clinfo --json 2>/dev/null");
   REQUIRE_FALSE(text.empty());  // clinfo is installed by scripts/setup-deps
   auto report = nlohmann::json::parse(text);
   const auto& devices = clnn::list_devices();

@@ -55,7 +55,8 @@ TEST_CASE("matmul tiles follow local memory size", "[launch]") {
   auto small = LaunchPlanner(gpu(16 << 10, 1024, 32)).matmul();
   auto nvidia = LaunchPlanner(gpu(48 << 10, 1024, 32)).matmul();
   auto amd = LaunchPlanner(gpu(64 << 10, 1024, 64)).matmul();
-  for (auto local : {16 << 10, 32 << 10, 48 << 10, 64 << 10}) check_matmul_limits(gpu(local, 1024, 32));
+  for (auto local : {16 << 10, 32 << 10, 48 << 10, 64 << 10})
+    check_matmul_limits(gpu(local, 1024, 32));
 
   CHECK(small.use_local_memory);
   CHECK(nvidia.use_local_memory);
@@ -100,7 +101,8 @@ TEST_CASE("CPU devices get matmul without local memory", "[launch]") {
   CHECK_FALSE(LaunchPlanner(emulated).matmul().use_local_memory);
 }
 
-TEST_CASE("elementwise plan follows SIMD width and work-group limit and compute units", "[launch]") {
+TEST_CASE("elementwise plan follows SIMD width and work-group limit and compute units",
+          "[launch]") {
   auto nvidia = LaunchPlanner(gpu(48 << 10, 1024, 32, 132)).elementwise();
   CHECK(nvidia.local_size == 256);
   CHECK(nvidia.local_size % 32 == 0);

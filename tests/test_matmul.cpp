@@ -18,20 +18,22 @@ namespace {
 
 constexpr float kCanary = -777.25f;
 
-// C (ldc = n + 3, batch stride with 5 spare floats, all spares canaries) = alpha op(A) op(B) + beta C
+// C (ldc = n + 3, batch stride with 5 spare floats, all spares canaries) = alpha op(A) op(B) + beta
+// C shared_b: one B (stride 0) for every batch.
 void check_gemm(detail::GemmBackend backend, std::size_t batch, std::size_t m, std::size_t n,
-                std::size_t k, bool ta, bool tb, float alpha, float beta) {
+                std::size_t k, bool ta, bool tb, float alpha, float beta, bool shared_b = false) {
   INFO("backend " << detail::to_string(backend) << " batch " << batch << " m " << m << " n " << n
-                  << " k " << k << " ta " << ta << " tb " << tb << " beta " << beta);
+                  << " k " << k << " ta " << ta << " tb " << tb << " beta " << beta << " shared b "
+                  << shared_b);
   const std::size_t ldc = n + 3, stride_c = m * ldc + 5;
-  auto a = random_vector(batch * m * k, 1), b = random_vector(batch * k * n, 2);
+  auto a = random_vector(batch * m * k, 1), b = random_vector((shared_b ? 1 : batch) * k * n, 2);
   std::vector<float> c(batch * stride_c, kCanary);
   auto c_initial = random_vector(batch * m * n, 3);
   for (std::size_t bt = 0; bt < batch; ++bt)
     for (std::size_t i = 0; i < m; ++i)
       for (std::size_t j = 0; j < n; ++j)
-        c[bt * stride_c + i * ldc + j] =
-            beta == 0.0f ? std::numeric_limits<float>::quiet_NaN() : c_initial[(bt * m + i) * n + j];
+        c[bt * stride_c + i * ldc + j] = beta == 0.0f ? std::numeric_limits<float>::quiet_NaN()
+                                                      : c_initial[(bt * m + i) * n + j];
 
   Tensor ta_dev = Tensor::from_host(context(), {std::int64_t(a.size())}, a);
   Tensor tb_dev = Tensor::from_host(context(), {std::int64_t(b.size())}, b);
@@ -41,7 +43,7 @@ void check_gemm(detail::GemmBackend backend, std::size_t batch, std::size_t m, s
   call.m = m, call.n = n, call.k = k, call.batch = batch;
   call.alpha = alpha, call.beta = beta;
   call.a = detail::Access::mem(ta_dev), call.lda = ta ? m : k, call.stride_a = m * k;
-  call.b = detail::Access::mem(tb_dev), call.ldb = tb ? k : n, call.stride_b = k * n;
+  call.b = detail::Access::mem(tb_dev), call.ldb = tb ? k : n, call.stride_b = shared_b ? 0 : k * n;
   call.c = detail::Access::mem(tc_dev), call.ldc = ldc, call.stride_c = stride_c;
   detail::gemm(detail::Access::impl(context()), call, backend);
   auto result = tc_dev.to_host();
@@ -50,6 +52,7 @@ void check_gemm(detail::GemmBackend backend, std::size_t batch, std::size_t m, s
                 : Shape{std::int64_t(batch), std::int64_t(m), std::int64_t(k)};
   Shape sb = tb ? Shape{std::int64_t(batch), std::int64_t(n), std::int64_t(k)}
                 : Shape{std::int64_t(batch), std::int64_t(k), std::int64_t(n)};
+  if (shared_b) sb.erase(sb.begin());
   Vec ref = reference::matmul(Vec(a.begin(), a.end()), sa, Vec(b.begin(), b.end()), sb, ta, tb);
   std::vector<float> got;
   Vec want;
@@ -82,6 +85,7 @@ TEST_CASE("gemm matches the reference on both backends", "[matmul]") {
         check_gemm(backend, 3, 7, 65, 5, ta, tb, 0.5f, 0.75f);
       }
     check_gemm(backend, 1, 1, 1, 1, false, false, 1.0f, 0.0f);
+    check_gemm(backend, 4, 9, 11, 6, false, true, 1.0f, 0.0f, true);
     check_gemm(backend, 2, 130, 67, 3, false, false, -1.0f, 1.0f);
   }
 }
@@ -99,7 +103,9 @@ OpCheck matmul_check(Shape sa, Shape sb, bool ta, bool tb) {
   OpCheck c;
   c.shapes = {sa, sb};
   c.build = [=](const std::vector<Value>& v) { return matmul(v[0], v[1], ta, tb); };
-  c.forward = [=](const std::vector<Vec>& x) { return reference::matmul(x[0], sa, x[1], sb, ta, tb); };
+  c.forward = [=](const std::vector<Vec>& x) {
+    return reference::matmul(x[0], sa, x[1], sb, ta, tb);
+  };
   c.backward = [=](const std::vector<Vec>& x, const Vec& g) {
     auto [ga, gb] = reference::matmul_backward(x[0], sa, x[1], sb, ta, tb, g);
     return std::vector<Vec>{ga, gb};
@@ -110,24 +116,41 @@ OpCheck matmul_check(Shape sa, Shape sb, bool ta, bool tb) {
 
 }  // namespace
 
+// Runs body once with each GEMM backend forced on the test context.
+template <typename Body>
+void with_each_backend(Body body) {
+  auto& impl = detail::Access::impl(context());
+  const auto saved = impl.gemm_backend;
+  for (auto backend : {detail::GemmBackend::own, detail::GemmBackend::clblast}) {
+    INFO("backend " << detail::to_string(backend));
+    impl.gemm_backend = backend;
+    body();
+  }
+  impl.gemm_backend = saved;
+}
+
 TEST_CASE("matmul forward and backward: 2-D with transposes", "[matmul][ops]") {
-  for (bool ta : {false, true})
-    for (bool tb : {false, true}) {
-      INFO("ta " << ta << " tb " << tb);
-      Shape sa = ta ? Shape{7, 33} : Shape{33, 7};
-      Shape sb = tb ? Shape{3, 7} : Shape{7, 3};
-      clnn::test::run_op_check(matmul_check(sa, sb, ta, tb));
-    }
-  clnn::test::run_op_check(matmul_check({1, 1}, {1, 1}, false, false));
+  with_each_backend([] {
+    for (bool ta : {false, true})
+      for (bool tb : {false, true}) {
+        INFO("ta " << ta << " tb " << tb);
+        Shape sa = ta ? Shape{7, 33} : Shape{33, 7};
+        Shape sb = tb ? Shape{3, 7} : Shape{7, 3};
+        clnn::test::run_op_check(matmul_check(sa, sb, ta, tb));
+      }
+    clnn::test::run_op_check(matmul_check({1, 1}, {1, 1}, false, false));
+  });
 }
 
 TEST_CASE("matmul forward and backward: batched and shared operands", "[matmul][ops]") {
-  clnn::test::run_op_check(matmul_check({3, 5, 7}, {3, 7, 4}, false, false));
-  clnn::test::run_op_check(matmul_check({3, 7, 5}, {3, 4, 7}, true, true));
-  clnn::test::run_op_check(matmul_check({4, 5, 7}, {7, 6}, false, false));  // shared weight
-  clnn::test::run_op_check(matmul_check({4, 7, 5}, {7, 6}, true, false));
-  clnn::test::run_op_check(matmul_check({5, 7}, {4, 7, 6}, false, false));  // shared left
-  clnn::test::run_op_check(matmul_check({4, 5, 7}, {6, 7}, false, true));
+  with_each_backend([] {
+    clnn::test::run_op_check(matmul_check({3, 5, 7}, {3, 7, 4}, false, false));
+    clnn::test::run_op_check(matmul_check({3, 7, 5}, {3, 4, 7}, true, true));
+    clnn::test::run_op_check(matmul_check({4, 5, 7}, {7, 6}, false, false));  // shared weight
+    clnn::test::run_op_check(matmul_check({4, 7, 5}, {7, 6}, true, false));
+    clnn::test::run_op_check(matmul_check({5, 7}, {4, 7, 6}, false, false));  // shared left
+    clnn::test::run_op_check(matmul_check({4, 5, 7}, {6, 7}, false, true));
+  });
 }
 
 TEST_CASE("matmul rejects shapes that do not fit", "[matmul][errors]") {

@@ -15,7 +15,7 @@ OpCheck binary_check(reference::Binary op, Shape sa, Shape sb) {
   OpCheck c;
   c.shapes = {sa, sb};
   c.build = [op](const std::vector<Value>& v) {
-    return op == reference::Binary::add ? add(v[0], v[1])
+    return op == reference::Binary::add   ? add(v[0], v[1])
            : op == reference::Binary::sub ? sub(v[0], v[1])
                                           : mul(v[0], v[1]);
   };
@@ -61,7 +61,7 @@ TEST_CASE("add sub mul on equal shapes and with a trailing-part operand", "[ops]
     INFO("op " << int(op));
     run_op_check(binary_check(op, {7, 33}, {7, 33}));
     run_op_check(binary_check(op, {1}, {1}));
-    run_op_check(binary_check(op, {5, 129}, {129}));      // a bias row
+    run_op_check(binary_check(op, {5, 129}, {129}));       // a bias row
     run_op_check(binary_check(op, {3, 4, 5, 2}, {5, 2}));  // a trailing block
   }
 }
@@ -70,7 +70,9 @@ TEST_CASE("mul of a value with itself sums both gradients", "[ops][elementwise]"
   OpCheck c;
   c.shapes = {{9, 4}};
   c.build = [](const std::vector<Value>& v) { return mul(v[0], v[0]); };
-  c.forward = [](const std::vector<Vec>& x) { return reference::binary(reference::Binary::mul, x[0], x[0]); };
+  c.forward = [](const std::vector<Vec>& x) {
+    return reference::binary(reference::Binary::mul, x[0], x[0]);
+  };
   c.backward = [](const std::vector<Vec>& x, const Vec& g) {
     Vec gx(x[0].size());
     for (std::size_t i = 0; i < gx.size(); ++i) gx[i] = 2 * x[0][i] * g[i];
@@ -100,13 +102,18 @@ TEST_CASE("activations", "[ops][activation]") {
   using reference::Act;
   for (Shape shape : {Shape{1}, Shape{7}, Shape{129, 3}}) {
     INFO(to_string(shape));
-    run_op_check(activation_check(Act::relu, 0, [](const Value& v) { return relu(v); }, shape));
-    run_op_check(activation_check(Act::leaky_relu, 0.1,
-                                  [](const Value& v) { return leaky_relu(v, 0.1f); }, shape));
-    run_op_check(activation_check(Act::sigmoid, 0, [](const Value& v) { return sigmoid(v); }, shape));
-    run_op_check(activation_check(Act::tanh, 0, [](const Value& v) { return clnn::tanh(v); }, shape));
-    run_op_check(activation_check(Act::elu, 0.7, [](const Value& v) { return elu(v, 0.7f); }, shape));
-    run_op_check(activation_check(Act::gelu, 0, [](const Value& v) { return gelu(v); }, shape));
+    run_op_check(activation_check(
+        Act::relu, 0, [](const Value& v) { return relu(v); }, shape));
+    run_op_check(activation_check(
+        Act::leaky_relu, 0.1, [](const Value& v) { return leaky_relu(v, 0.1f); }, shape));
+    run_op_check(activation_check(
+        Act::sigmoid, 0, [](const Value& v) { return sigmoid(v); }, shape));
+    run_op_check(activation_check(
+        Act::tanh, 0, [](const Value& v) { return clnn::tanh(v); }, shape));
+    run_op_check(activation_check(
+        Act::elu, 0.7, [](const Value& v) { return elu(v, 0.7f); }, shape));
+    run_op_check(activation_check(
+        Act::gelu, 0, [](const Value& v) { return gelu(v); }, shape));
   }
 }
 
@@ -139,7 +146,9 @@ TEST_CASE("softmax and log_softmax along any axis", "[ops][softmax]") {
       c.build = [=](const std::vector<Value>& v) {
         return log_mode ? log_softmax(v[0], axis) : softmax(v[0], axis);
       };
-      c.forward = [=](const std::vector<Vec>& x) { return reference::softmax(x[0], view, log_mode); };
+      c.forward = [=](const std::vector<Vec>& x) {
+        return reference::softmax(x[0], view, log_mode);
+      };
       c.backward = [=](const std::vector<Vec>& x, const Vec& g) {
         return std::vector<Vec>{reference::softmax_backward(x[0], view, log_mode, g)};
       };
@@ -230,8 +239,11 @@ TEST_CASE("reshape flatten and transpose", "[ops][shape]") {
   run_op_check(identity_check({2, 3, 4, 5}, [](const Value& v) { return flatten(v); }));
   run_op_check(identity_check({7}, [](const Value& v) { return reshape(v, {7, 1}); }));
 
-  for (auto [shape, perm] : std::vector<std::pair<Shape, std::vector<int>>>{
-           {{7, 33}, {1, 0}}, {{2, 3, 4}, {2, 0, 1}}, {{2, 3, 4, 5}, {3, 1, 0, 2}}, {{1, 5}, {1, 0}}}) {
+  for (auto [shape, perm] :
+       std::vector<std::pair<Shape, std::vector<int>>>{{{7, 33}, {1, 0}},
+                                                       {{2, 3, 4}, {2, 0, 1}},
+                                                       {{2, 3, 4, 5}, {3, 1, 0, 2}},
+                                                       {{1, 5}, {1, 0}}}) {
     INFO(to_string(shape));
     std::vector<int> inverse(perm.size());
     for (std::size_t i = 0; i < perm.size(); ++i) inverse[std::size_t(perm[i])] = int(i);
@@ -283,7 +295,8 @@ TEST_CASE("mse_loss", "[ops][loss]") {
 }
 
 TEST_CASE("softmax_cross_entropy", "[ops][loss]") {
-  for (auto [rows, classes] : std::vector<std::pair<std::int64_t, std::int64_t>>{{1, 1}, {7, 10}, {33, 3}}) {
+  for (auto [rows, classes] :
+       std::vector<std::pair<std::int64_t, std::int64_t>>{{1, 1}, {7, 10}, {33, 3}}) {
     OpCheck c;
     c.shapes = {{rows, classes}, {rows}};
     c.differentiable = {true, false};
@@ -298,7 +311,8 @@ TEST_CASE("softmax_cross_entropy", "[ops][loss]") {
       return Vec{reference::cross_entropy(x[0], x[1], std::size_t(classes))};
     };
     c.backward = [classes = classes](const std::vector<Vec>& x, const Vec& g) {
-      return std::vector<Vec>{reference::cross_entropy_backward(x[0], x[1], std::size_t(classes), g[0]), {}};
+      return std::vector<Vec>{
+          reference::cross_entropy_backward(x[0], x[1], std::size_t(classes), g[0]), {}};
     };
     run_op_check(c);
   }

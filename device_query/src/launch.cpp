@@ -68,7 +68,8 @@ ElementwisePlan LaunchPlanner::elementwise() const {
 
 ReductionPlan LaunchPlanner::reduction() const {
   // The tree needs a power of two; partial sums take local_size floats of local memory.
-  const std::size_t by_memory = std::max<std::size_t>(1, device_.local_mem_size / (2 * sizeof(float)));
+  const std::size_t by_memory =
+      std::max<std::size_t>(1, device_.local_mem_size / (2 * sizeof(float)));
   ReductionPlan plan;
   plan.local_size = floor_pow2(std::min({std::size_t{256}, max_local_size_1d(), by_memory}));
   plan.max_groups = elementwise().max_groups;

@@ -30,9 +30,8 @@ bool parse_indices(const std::string& spec, int& platform, int& device) {
   auto colon = spec.find(':');
   if (colon == std::string::npos || colon == 0 || colon + 1 == spec.size()) return false;
   auto all_digits = [](const std::string& s) {
-    return s.size() <= 6 && std::all_of(s.begin(), s.end(), [](unsigned char c) {
-             return std::isdigit(c) != 0;
-           });
+    return s.size() <= 6 &&
+           std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c) != 0; });
   };
   std::string p = spec.substr(0, colon), d = spec.substr(colon + 1);
   if (!all_digits(p) || !all_digits(d)) return false;
@@ -57,7 +56,9 @@ std::vector<const DeviceInfo*> matching(const std::vector<DeviceInfo>& devices,
   return found;
 }
 
-bool type_is(const DeviceInfo& d, const std::string& type) { return to_string(d.type) == type; }
+bool type_is(const DeviceInfo& d, const std::string& type) {
+  return to_string(d.type) == type;
+}
 bool name_contains(const DeviceInfo& d, const std::string& part) {
   return lowercase(d.name).find(part) != std::string::npos;
 }
@@ -76,7 +77,9 @@ bool name_contains(const DeviceInfo& d, const std::string& part) {
 
 }  // namespace
 
-DeviceInfo select_device(const std::string& spec) { return select_device(spec, list_devices()); }
+DeviceInfo select_device(const std::string& spec) {
+  return select_device(spec, list_devices());
+}
 
 DeviceInfo select_device(const std::string& raw_spec, const std::vector<DeviceInfo>& devices) {
   const std::string spec = trim(raw_spec);

@@ -86,7 +86,8 @@ void print_table(const std::vector<clnn::DeviceInfo>& devices) {
                                       fmt::join(d.max_work_item_sizes, " x ")));
     row("preferred multiple / SIMD",
         fmt::format("{} / {}", d.preferred_work_group_multiple, d.simd_width));
-    row("fp64 / fp16", fmt::format("{} / {}", d.has_fp64 ? "yes" : "no", d.has_fp16 ? "yes" : "no"));
+    row("fp64 / fp16",
+        fmt::format("{} / {}", d.has_fp64 ? "yes" : "no", d.has_fp16 ? "yes" : "no"));
     row("plan: elementwise",
         fmt::format("work-group {}, up to {} groups", e.local_size, e.max_groups));
     row("plan: matmul",
@@ -105,8 +106,9 @@ int main(int argc, char** argv) {
     if (std::strcmp(argv[i], "--json") == 0) {
       as_json = true;
     } else if (std::strcmp(argv[i], "--help") == 0 || std::strcmp(argv[i], "-h") == 0) {
-      std::puts("usage: clnn-devices [--json]\n"
-                "Lists every OpenCL device with its limits and the launch plans clnn derives.");
+      std::puts(
+          "usage: clnn-devices [--json]\n"
+          "Lists every OpenCL device with its limits and the launch plans clnn derives.");
       return 0;
     } else {
       std::fprintf(stderr, "clnn-devices: unknown option '%s' (try --help)\n", argv[i]);

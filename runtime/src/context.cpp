@@ -5,6 +5,7 @@
 
 #include "cl/kernel_call.hpp"
 #include "log.hpp"
+#include "ops/gemm.hpp"
 
 namespace clnn {
 
@@ -29,11 +30,12 @@ ContextImpl::ContextImpl(const DeviceInfo& device_info)
   cl_int status = CL_SUCCESS;
   context = OwnedContext(clCreateContext(nullptr, 1, &device, nullptr, nullptr, &status));
   check(status, "clCreateContext");
-  queue = OwnedQueue(
-      clCreateCommandQueue(context.get(), device, CL_QUEUE_PROFILING_ENABLE, &status));
+  queue =
+      OwnedQueue(clCreateCommandQueue(context.get(), device, CL_QUEUE_PROFILING_ENABLE, &status));
   check(status, "clCreateCommandQueue");
-  programs = std::make_unique<ProgramCache>(context.get(), device, info,
-                                            ProgramCache::default_disk_dir());
+  programs =
+      std::make_unique<ProgramCache>(context.get(), device, info, ProgramCache::default_disk_dir());
+  gemm_backend = gemm_backend_from_env();
   log_info("using device " + info.label());
 }
 
@@ -65,20 +67,34 @@ Context Context::create() {
   return create(std::string(spec ? spec : ""));
 }
 
-Context Context::create(const std::string& spec) { return create(select_device(spec)); }
+Context Context::create(const std::string& spec) {
+  return create(select_device(spec));
+}
 
 Context Context::create(const DeviceInfo& device) {
   return Context(std::make_shared<detail::ContextImpl>(device));
 }
 
-const DeviceInfo& Context::device() const { return impl_->info; }
+const DeviceInfo& Context::device() const {
+  return impl_->info;
+}
 
-const LaunchPlanner& Context::planner() const { return impl_->planner; }
+const LaunchPlanner& Context::planner() const {
+  return impl_->planner;
+}
 
-void Context::finish() const { detail::check(clFinish(impl_->queue.get()), "clFinish"); }
+void Context::finish() const {
+  detail::check(clFinish(impl_->queue.get()), "clFinish");
+}
 
-cl_context native_context(const Context& ctx) { return detail::Access::impl(ctx).context.get(); }
-cl_device_id native_device(const Context& ctx) { return detail::Access::impl(ctx).device; }
-cl_command_queue native_queue(const Context& ctx) { return detail::Access::impl(ctx).queue.get(); }
+cl_context native_context(const Context& ctx) {
+  return detail::Access::impl(ctx).context.get();
+}
+cl_device_id native_device(const Context& ctx) {
+  return detail::Access::impl(ctx).device;
+}
+cl_command_queue native_queue(const Context& ctx) {
+  return detail::Access::impl(ctx).queue.get();
+}
 
 }  // namespace clnn

@@ -14,6 +14,8 @@
 
 namespace clnn::detail {
 
+enum class GemmBackend { automatic, own, clblast };
+
 struct ContextImpl {
   explicit ContextImpl(const DeviceInfo& info);
 
@@ -31,6 +33,7 @@ struct ContextImpl {
   OwnedContext context;
   OwnedQueue queue;
   std::unique_ptr<ProgramCache> programs;
+  GemmBackend gemm_backend = GemmBackend::automatic;  // matmul's backend (CLNN_GEMM)
 
  private:
   std::map<std::pair<cl_program, std::string>, OwnedKernel> kernels_;

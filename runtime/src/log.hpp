@@ -9,7 +9,11 @@ enum class LogLevel { quiet = 0, info = 1, debug = 2 };
 
 LogLevel log_level();
 void log(LogLevel level, const std::string& message);
-inline void log_debug(const std::string& message) { log(LogLevel::debug, message); }
-inline void log_info(const std::string& message) { log(LogLevel::info, message); }
+inline void log_debug(const std::string& message) {
+  log(LogLevel::debug, message);
+}
+inline void log_info(const std::string& message) {
+  log(LogLevel::info, message);
+}
 
 }  // namespace clnn::detail

@@ -17,7 +17,8 @@ std::int64_t element_count(const Shape& shape, const std::string& what) {
   std::int64_t count = 1;
   for (std::int64_t extent : shape) {
     if (extent <= 0)
-      throw ShapeError(what + ": shape " + to_string(shape) + " has an extent that is not positive");
+      throw ShapeError(what + ": shape " + to_string(shape) +
+                       " has an extent that is not positive");
     if (count > std::numeric_limits<std::int64_t>::max() / extent)
       throw ShapeError(what + ": shape " + to_string(shape) + " has too many elements");
     count *= extent;

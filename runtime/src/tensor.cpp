@@ -48,8 +48,7 @@ Tensor Tensor::zeros(const Context& ctx, const Shape& shape) {
   return t;
 }
 
-Tensor Tensor::from_host(const Context& ctx, const Shape& shape,
-                         const std::vector<float>& values) {
+Tensor Tensor::from_host(const Context& ctx, const Shape& shape, const std::vector<float>& values) {
   if (static_cast<std::uint64_t>(element_count(shape, "tensor")) != values.size())
     throw ShapeError("Tensor::from_host: " + std::to_string(values.size()) +
                      " values given for shape " + to_string(shape));
@@ -58,29 +57,35 @@ Tensor Tensor::from_host(const Context& ctx, const Shape& shape,
   return t;
 }
 
-std::int64_t Tensor::size() const { return defined() ? element_count(shape_) : 0; }
+std::int64_t Tensor::size() const {
+  return defined() ? element_count(shape_) : 0;
+}
 
-Context Tensor::context() const { return Context(ctx_); }
+Context Tensor::context() const {
+  return Context(ctx_);
+}
 
 void Tensor::write(const std::vector<float>& values) {
   auto& impl = detail::Access::impl(*this);
   check_host_size(*this, values.size(), "Tensor::write");
-  detail::check(clEnqueueWriteBuffer(impl.queue.get(), buffer_->mem(), CL_TRUE, 0,
-                                     values.size() * sizeof(float), values.data(), 0, nullptr,
-                                     nullptr),
-                "clEnqueueWriteBuffer");
+  detail::check(
+      clEnqueueWriteBuffer(impl.queue.get(), buffer_->mem(), CL_TRUE, 0,
+                           values.size() * sizeof(float), values.data(), 0, nullptr, nullptr),
+      "clEnqueueWriteBuffer");
 }
 
 std::vector<float> Tensor::to_host() const {
   auto& impl = detail::Access::impl(*this);
   std::vector<float> values(static_cast<std::size_t>(size()));
-  detail::check(clEnqueueReadBuffer(impl.queue.get(), buffer_->mem(), CL_TRUE, 0,
-                                    values.size() * sizeof(float), values.data(), 0, nullptr,
-                                    nullptr),
-                "clEnqueueReadBuffer");
+  detail::check(
+      clEnqueueReadBuffer(impl.queue.get(), buffer_->mem(), CL_TRUE, 0,
+                          values.size() * sizeof(float), values.data(), 0, nullptr, nullptr),
+      "clEnqueueReadBuffer");
   return values;
 }
 
-cl_mem native_buffer(const Tensor& t) { return detail::Access::mem(t); }
+cl_mem native_buffer(const Tensor& t) {
+  return detail::Access::mem(t);
+}
 
 }  // namespace clnn

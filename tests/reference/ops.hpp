@@ -112,12 +112,18 @@ enum class Act { relu, leaky_relu, sigmoid, tanh, elu, gelu };
 
 inline double activation(Act act, double x, double p) {
   switch (act) {
-    case Act::relu: return x > 0 ? x : 0;
-    case Act::leaky_relu: return x > 0 ? x : p * x;
-    case Act::sigmoid: return 1.0 / (1.0 + std::exp(-x));
-    case Act::tanh: return std::tanh(x);
-    case Act::elu: return x > 0 ? x : p * (std::exp(x) - 1);
-    case Act::gelu: return 0.5 * x * (1 + std::erf(x / std::sqrt(2.0)));
+    case Act::relu:
+      return x > 0 ? x : 0;
+    case Act::leaky_relu:
+      return x > 0 ? x : p * x;
+    case Act::sigmoid:
+      return 1.0 / (1.0 + std::exp(-x));
+    case Act::tanh:
+      return std::tanh(x);
+    case Act::elu:
+      return x > 0 ? x : p * (std::exp(x) - 1);
+    case Act::gelu:
+      return 0.5 * x * (1 + std::erf(x / std::sqrt(2.0)));
   }
   return NAN;
 }
@@ -125,16 +131,21 @@ inline double activation(Act act, double x, double p) {
 inline double activation_derivative(Act act, double x, double p) {
   const double pi = 3.14159265358979323846;
   switch (act) {
-    case Act::relu: return x > 0 ? 1 : 0;
-    case Act::leaky_relu: return x > 0 ? 1 : p;
+    case Act::relu:
+      return x > 0 ? 1 : 0;
+    case Act::leaky_relu:
+      return x > 0 ? 1 : p;
     case Act::sigmoid: {
       double s = activation(act, x, p);
       return s * (1 - s);
     }
-    case Act::tanh: return 1 - std::tanh(x) * std::tanh(x);
-    case Act::elu: return x > 0 ? 1 : p * std::exp(x);
+    case Act::tanh:
+      return 1 - std::tanh(x) * std::tanh(x);
+    case Act::elu:
+      return x > 0 ? 1 : p * std::exp(x);
     case Act::gelu:
-      return 0.5 * (1 + std::erf(x / std::sqrt(2.0))) + x * std::exp(-0.5 * x * x) / std::sqrt(2 * pi);
+      return 0.5 * (1 + std::erf(x / std::sqrt(2.0))) +
+             x * std::exp(-0.5 * x * x) / std::sqrt(2 * pi);
   }
   return NAN;
 }
@@ -180,7 +191,8 @@ inline Vec softmax_backward(const Vec& x, Middle v, bool log_mode, const Vec& gy
 }
 
 // Sum over the axes in `reduced` (a flag per axis).
-inline Vec sum_axes(const Vec& x, const Shape& s, const std::vector<bool>& reduced, Shape& out_shape) {
+inline Vec sum_axes(const Vec& x, const Shape& s, const std::vector<bool>& reduced,
+                    Shape& out_shape) {
   out_shape.clear();
   for (std::size_t d = 0; d < s.size(); ++d)
     if (!reduced[d]) out_shape.push_back(s[d]);

@@ -14,6 +14,6 @@ namespace clnn {
 cl_context native_context(const Context& ctx);
 cl_device_id native_device(const Context& ctx);
 cl_command_queue native_queue(const Context& ctx);  // in order, profiling enabled
-cl_mem native_buffer(const Tensor& t);               // size() floats
+cl_mem native_buffer(const Tensor& t);              // size() floats
 
 }  // namespace clnn

@@ -13,7 +13,8 @@ KernelSource KernelSource::from_text(std::string name, std::string_view text) {
 const KernelSource& embedded_kernel_source(const std::string& name) {
   for (const auto& source : embedded_kernel_sources())
     if (source.name == name) return source;
-  throw Error("no embedded OpenCL source named '" + name + "' (is it listed in runtime/CMakeLists.txt?)");
+  throw Error("no embedded OpenCL source named '" + name +
+              "' (is it listed in runtime/CMakeLists.txt?)");
 }
 
 }  // namespace clnn::detail

@@ -51,7 +51,8 @@ std::optional<std::string> parse_entry(const std::string& data, const std::strin
   if (data.size() - offset < key_size || data.compare(offset, key_size, key) != 0)
     return std::nullopt;
   offset += key_size;
-  if (!read_pod(data, offset, binary_size) || !read_pod(data, offset, checksum)) return std::nullopt;
+  if (!read_pod(data, offset, binary_size) || !read_pod(data, offset, checksum))
+    return std::nullopt;
   if (binary_size == 0 || binary_size != data.size() - offset) return std::nullopt;
   std::string binary = data.substr(offset);
   if (fnv1a64(binary) != checksum) return std::nullopt;
@@ -129,9 +130,9 @@ OwnedProgram ProgramCache::build_from_source(const KernelSource& source,
   std::string all_options = full_options(options);
   status = clBuildProgram(program.get(), 1, &device_, all_options.c_str(), nullptr, nullptr);
   if (status != CL_SUCCESS) {
-    throw DeviceError("building OpenCL program '" + source.name + "' with options '" +
-                          all_options + "'",
-                      status, build_log(program.get(), device_));
+    throw DeviceError(
+        "building OpenCL program '" + source.name + "' with options '" + all_options + "'", status,
+        build_log(program.get(), device_));
   }
   return program;
 }

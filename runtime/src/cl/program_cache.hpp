@@ -9,8 +9,8 @@
 #include <string>
 #include <utility>
 
-#include "cl_api.hpp"
 #include "cl/kernel_source.hpp"
+#include "cl_api.hpp"
 #include "clnn/device.hpp"
 
 namespace clnn::detail {

@@ -25,13 +25,13 @@ struct ExecutorImpl {
   std::shared_ptr<GraphData> graph;
   Mode mode;
   std::vector<int> outputs;
-  std::vector<int> order;            // every value that runs, inputs before their consumers
-  std::vector<bool> in_plan;         // per node id
-  std::vector<bool> pinned;          // value stays valid after forward
-  std::vector<bool> requires_grad;   // a parameter lies upstream
-  std::vector<Tensor> values;        // per node id
-  std::vector<Tensor> grads;         // per node id, where requires_grad (training)
-  std::vector<bool> input_set;       // per node id, for inputs
+  std::vector<int> order;           // every value that runs, inputs before their consumers
+  std::vector<bool> in_plan;        // per node id
+  std::vector<bool> pinned;         // value stays valid after forward
+  std::vector<bool> requires_grad;  // a parameter lies upstream
+  std::vector<Tensor> values;       // per node id
+  std::vector<Tensor> grads;        // per node id, where requires_grad (training)
+  std::vector<bool> input_set;      // per node id, for inputs
   Tensor workspace;
   std::size_t device_bytes = 0;
   bool forward_done = false;
@@ -121,7 +121,8 @@ ExecutorImpl::ExecutorImpl(const Context& context, const Graph& g,
   auto& impl = Access::impl(ctx);
   std::vector<std::shared_ptr<Buffer>> slots;
   for (std::size_t bytes : plan.slot_bytes)
-    slots.push_back(std::make_shared<Buffer>(impl.context.get(), impl.info, bytes, "executor value"));
+    slots.push_back(
+        std::make_shared<Buffer>(impl.context.get(), impl.info, bytes, "executor value"));
   device_bytes = plan.total_bytes();
   values.resize(n);
   grads.resize(n);
@@ -275,7 +276,8 @@ void Executor::forward() {
     const detail::Node& nd = impl_->node(v);
     if (nd.kind != detail::NodeKind::op || nd.op->aliases_input()) continue;
     auto inputs = detail::tensors_of(nd.inputs, impl_->values);
-    nd.op->forward(detail::ForwardArgs{impl, inputs, impl_->values[std::size_t(v)], impl_->workspace});
+    nd.op->forward(
+        detail::ForwardArgs{impl, inputs, impl_->values[std::size_t(v)], impl_->workspace});
   }
   impl_->forward_done = true;
   impl_->backward_done = false;
@@ -288,7 +290,8 @@ void Executor::backward(const Value& loss) {
 }
 
 Tensor Executor::value(const Value& v) const {
-  if (GraphAccess::data(v) != impl_->graph) throw Error("value: the value belongs to another graph");
+  if (GraphAccess::data(v) != impl_->graph)
+    throw Error("value: the value belongs to another graph");
   impl_->require_value(v.id(), "value");
   if (!impl_->pinned[std::size_t(v.id())])
     throw Error("value: node '" + v.name() +
@@ -308,9 +311,15 @@ Tensor Executor::gradient(const Value& param) const {
   return impl_->grads[std::size_t(param.id())];
 }
 
-Mode Executor::mode() const { return impl_->mode; }
-const Context& Executor::context() const { return impl_->ctx; }
-std::size_t Executor::peak_device_bytes() const { return impl_->device_bytes; }
+Mode Executor::mode() const {
+  return impl_->mode;
+}
+const Context& Executor::context() const {
+  return impl_->ctx;
+}
+std::size_t Executor::peak_device_bytes() const {
+  return impl_->device_bytes;
+}
 
 std::vector<std::string> Executor::schedule() const {
   std::vector<std::string> names;

@@ -2,8 +2,8 @@
 #include <algorithm>
 #include <queue>
 
-#include "graph/graph_data.hpp"
 #include "clnn/error.hpp"
+#include "graph/graph_data.hpp"
 
 namespace clnn {
 
@@ -14,7 +14,9 @@ std::string shape_mismatch(const std::string& op, const std::string& message, co
   return op + ": " + message + ": " + to_string(a) + " vs " + to_string(b);
 }
 
-std::shared_ptr<GraphData> GraphData::shared_from_this_ptr() { return self.lock(); }
+std::shared_ptr<GraphData> GraphData::shared_from_this_ptr() {
+  return self.lock();
+}
 
 int GraphData::add_node(Node node) {
   int id = static_cast<int>(nodes.size());
@@ -84,7 +86,9 @@ const std::string& Value::name() const {
   return data_of(graph_).nodes.at(static_cast<std::size_t>(id_)).name;
 }
 
-Graph::Graph() : data_(std::make_shared<detail::GraphData>()) { data_->self = data_; }
+Graph::Graph() : data_(std::make_shared<detail::GraphData>()) {
+  data_->self = data_;
+}
 
 Value Graph::input(const std::string& name, const Shape& shape) {
   check_new_name(*data_, name, "input");
@@ -98,8 +102,7 @@ Value Graph::input(const std::string& name, const Shape& shape) {
   return data_->value(id);
 }
 
-Value Graph::parameter(const std::string& name, const Shape& shape,
-                       init::Initializer initializer) {
+Value Graph::parameter(const std::string& name, const Shape& shape, init::Initializer initializer) {
   check_new_name(*data_, name, "parameter");
   element_count(shape, "parameter '" + name + "'");
   if (!initializer) throw Error("parameter '" + name + "' has no initializer");
@@ -113,7 +116,9 @@ Value Graph::parameter(const std::string& name, const Shape& shape,
   return data_->value(id);
 }
 
-std::size_t Graph::node_count() const { return data_->nodes.size(); }
+std::size_t Graph::node_count() const {
+  return data_->nodes.size();
+}
 
 std::shared_ptr<detail::GraphData> GraphAccess::data(const Value& v) {
   data_of(v.graph_);

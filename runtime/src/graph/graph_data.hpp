@@ -19,12 +19,12 @@ struct Node {
   std::string name;
   Shape shape;
   std::vector<int> inputs;
-  std::shared_ptr<Op> op;            // for op nodes
-  init::Initializer initializer;     // for parameters
+  std::shared_ptr<Op> op;         // for op nodes
+  init::Initializer initializer;  // for parameters
 };
 
 struct GraphData {
-  std::deque<Node> nodes;  // a deque: references to nodes stay valid as the graph grows
+  std::deque<Node> nodes;            // a deque: references to nodes stay valid as the graph grows
   std::map<std::string, int> named;  // inputs and parameters by name
   std::map<std::string, int> op_counts;  // for naming op nodes "matmul_1", "matmul_2", ...
 

@@ -23,8 +23,7 @@ MemoryPlan plan_memory(const std::vector<int>& order, const std::vector<PlanValu
     root[std::size_t(v)] = r;
     last_use[std::size_t(r)] = std::max(last_use[std::size_t(r)], int(pos));
     if (value.pinned) pinned[std::size_t(r)] = true;
-    for (int u : value.reads)
-      last_use[std::size_t(root[std::size_t(u)])] = int(pos);
+    for (int u : value.reads) last_use[std::size_t(root[std::size_t(u)])] = int(pos);
   }
 
   // Storage goes back to the pool right after its last reader runs.
@@ -52,7 +51,8 @@ MemoryPlan plan_memory(const std::vector<int>& order, const std::vector<PlanValu
       auto best = free_slots.end();
       for (auto it = free_slots.begin(); it != free_slots.end(); ++it) {
         std::size_t have = plan.slot_bytes[std::size_t(*it)];
-        if (have >= need && (best == free_slots.end() || have < plan.slot_bytes[std::size_t(*best)]))
+        if (have >= need &&
+            (best == free_slots.end() || have < plan.slot_bytes[std::size_t(*best)]))
           best = it;
       }
       if (best != free_slots.end()) {

@@ -18,8 +18,8 @@ struct PlanValue {
 };
 
 struct MemoryPlan {
-  std::vector<int> slot_of;              // per value; -1 for values outside the order
-  std::vector<std::size_t> slot_bytes;   // per slot
+  std::vector<int> slot_of;             // per value; -1 for values outside the order
+  std::vector<std::size_t> slot_bytes;  // per slot
   std::size_t total_bytes() const;
 };
 

@@ -16,7 +16,7 @@ class Sampler {
  public:
   explicit Sampler(std::uint64_t seed) : rng_(seed) {}
   double uniform() { return double(rng_() >> 11) * 0x1.0p-53; }  // [0, 1)
-  double normal() {  // Box-Muller
+  double normal() {                                              // Box-Muller
     double u1 = 1.0 - uniform(), u2 = uniform();
     return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * M_PI * u2);
   }
@@ -25,9 +25,12 @@ class Sampler {
   std::mt19937_64 rng_;
 };
 
-std::size_t count(const Shape& shape) { return std::size_t(element_count(shape, "parameter")); }
+std::size_t count(const Shape& shape) {
+  return std::size_t(element_count(shape, "parameter"));
+}
 
-Initializer uniform_with_bound(std::uint64_t seed, double (*bound)(const Fans&, float), float gain) {
+Initializer uniform_with_bound(std::uint64_t seed, double (*bound)(const Fans&, float),
+                               float gain) {
   return [=](const Shape& shape) {
     const double a = bound(fans(shape), gain);
     Sampler s(seed);
@@ -58,7 +61,9 @@ Fans fans(const Shape& shape) {
   return {double(shape[1]) * receptive, double(shape[0]) * receptive};
 }
 
-Initializer zeros() { return constant(0.0f); }
+Initializer zeros() {
+  return constant(0.0f);
+}
 
 Initializer constant(float value) {
   return [value](const Shape& shape) { return std::vector<float>(count(shape), value); };

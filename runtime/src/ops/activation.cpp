@@ -82,8 +82,8 @@ class SoftmaxOp : public Op {
     if (!gx) return;
     auto v = view(args.output.shape());
     cl_kernel k = args.ctx.kernel("softmax", "softmax_backward");
-    set_args(k, mem(args.output), mem(args.grad_output), mem(*gx), cl_ulong(v.outer),
-             cl_ulong(v.r), cl_ulong(v.inner), cl_int(log_), args.betas[0]);
+    set_args(k, mem(args.output), mem(args.grad_output), mem(*gx), cl_ulong(v.outer), cl_ulong(v.r),
+             cl_ulong(v.inner), cl_int(log_), args.betas[0]);
     args.ctx.enqueue_elementwise(k, v.outer * v.inner);
   }
 
@@ -108,14 +108,24 @@ Value activation(const Value& v, Activation act, float param = 0.0f) {
 
 namespace clnn {
 
-Value relu(const Value& v) { return detail::activation(v, detail::kRelu); }
+Value relu(const Value& v) {
+  return detail::activation(v, detail::kRelu);
+}
 Value leaky_relu(const Value& v, float slope) {
   return detail::activation(v, detail::kLeakyRelu, slope);
 }
-Value sigmoid(const Value& v) { return detail::activation(v, detail::kSigmoid); }
-Value tanh(const Value& v) { return detail::activation(v, detail::kTanh); }
-Value elu(const Value& v, float alpha) { return detail::activation(v, detail::kElu, alpha); }
-Value gelu(const Value& v) { return detail::activation(v, detail::kGelu); }
+Value sigmoid(const Value& v) {
+  return detail::activation(v, detail::kSigmoid);
+}
+Value tanh(const Value& v) {
+  return detail::activation(v, detail::kTanh);
+}
+Value elu(const Value& v, float alpha) {
+  return detail::activation(v, detail::kElu, alpha);
+}
+Value gelu(const Value& v) {
+  return detail::activation(v, detail::kGelu);
+}
 
 Value softmax(const Value& v, int axis) {
   return GraphAccess::add(std::make_shared<detail::SoftmaxOp>(axis, false), {v});

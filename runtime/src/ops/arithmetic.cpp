@@ -27,8 +27,7 @@ class BinaryOp : public Op {
   Shape infer_shape(const std::vector<Shape>& in) const override {
     const Shape &a = in[0], &b = in[1];
     if (a == b) return a;
-    if (b.size() < a.size() && std::equal(b.begin(), b.end(), a.end() - long(b.size())))
-      return a;
+    if (b.size() < a.size() && std::equal(b.begin(), b.end(), a.end() - long(b.size()))) return a;
     throw ShapeError(shape_mismatch(
         type(), "shapes must be equal or the second a trailing part of the first", a, b));
   }
@@ -74,7 +73,8 @@ class ScaleOp : public Op {
   }
   void backward(const BackwardArgs& args) const override {
     if (Tensor* gx = args.grad_inputs[0])
-      axpby(args.ctx, s_, args.grad_output, args.betas[0], *gx, static_cast<std::size_t>(gx->size()));
+      axpby(args.ctx, s_, args.grad_output, args.betas[0], *gx,
+            static_cast<std::size_t>(gx->size()));
   }
   Needs backward_needs() const override { return {false, false}; }
 

@@ -6,12 +6,15 @@
 
 namespace clnn::detail {
 
-cl_mem mem(const Tensor& t) { return Access::mem(t); }
+cl_mem mem(const Tensor& t) {
+  return Access::mem(t);
+}
 
-cl_ulong count(const Tensor& t) { return static_cast<cl_ulong>(t.size()); }
+cl_ulong count(const Tensor& t) {
+  return static_cast<cl_ulong>(t.size());
+}
 
-void axpby(ContextImpl& ctx, float a, const Tensor& x, float beta, const Tensor& y,
-           std::size_t n) {
+void axpby(ContextImpl& ctx, float a, const Tensor& x, float beta, const Tensor& y, std::size_t n) {
   cl_kernel k = ctx.kernel("elementwise", "axpby");
   set_args(k, a, mem(x), beta, mem(y), static_cast<cl_ulong>(n));
   ctx.enqueue_elementwise(k, n);

@@ -15,8 +15,7 @@ cl_mem mem(const Tensor& t);
 cl_ulong count(const Tensor& t);
 
 // y = a * x + beta * y over n elements (beta 0 does not read y).
-void axpby(ContextImpl& ctx, float a, const Tensor& x, float beta, const Tensor& y,
-           std::size_t n);
+void axpby(ContextImpl& ctx, float a, const Tensor& x, float beta, const Tensor& y, std::size_t n);
 
 // gx = beta * gx + s * gy * (other ? other[i % other_n] : 1) over gy's elements.
 void scaled_product(ContextImpl& ctx, const Tensor& gy, const Tensor* other, std::size_t other_n,

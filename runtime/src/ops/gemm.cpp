@@ -6,6 +6,7 @@
 
 #include <climits>
 #include <cstdlib>
+#include <vector>
 
 #include "cl/kernel_call.hpp"
 #include "context_impl.hpp"
@@ -14,7 +15,7 @@ namespace clnn::detail {
 
 namespace {
 
-void gemm_own(ContextImpl& ctx, const GemmCall& g) {
+void gemm_own(ContextImpl& ctx, const GemmCall& g, cl_event* event) {
   // The kernel indexes one matrix with int arithmetic.
   auto fits_int = [](std::size_t rows, std::size_t ld) { return rows * ld < std::size_t{INT_MAX}; };
   const std::size_t a_rows = g.trans_a ? g.k : g.m, b_rows = g.trans_b ? g.n : g.k;
@@ -32,20 +33,72 @@ void gemm_own(ContextImpl& ctx, const GemmCall& g) {
            static_cast<cl_ulong>(g.stride_c));
   const std::size_t groups_n = (g.n + plan.tile_n - 1) / plan.tile_n;
   const std::size_t groups_m = (g.m + plan.tile_m - 1) / plan.tile_m;
-  enqueue<3>(ctx.queue.get(), kernel, {groups_n * plan.local_x(), groups_m * plan.local_y(), g.batch},
-             {plan.local_x(), plan.local_y(), 1});
+  enqueue<3>(ctx.queue.get(), kernel,
+             {groups_n * plan.local_x(), groups_m * plan.local_y(), g.batch},
+             {plan.local_x(), plan.local_y(), 1}, event);
 }
 
-void gemm_clblast(ContextImpl& ctx, const GemmCall& g) {
+std::string clblast_status_name(clblast::StatusCode status) {
+  switch (status) {
+    case clblast::StatusCode::kNotImplemented:
+      return "kNotImplemented";
+    case clblast::StatusCode::kInvalidDimension:
+      return "kInvalidDimension";
+    case clblast::StatusCode::kInvalidLeadDimA:
+      return "kInvalidLeadDimA";
+    case clblast::StatusCode::kInvalidLeadDimB:
+      return "kInvalidLeadDimB";
+    case clblast::StatusCode::kInvalidLeadDimC:
+      return "kInvalidLeadDimC";
+    case clblast::StatusCode::kInsufficientMemoryA:
+      return "kInsufficientMemoryA";
+    case clblast::StatusCode::kInsufficientMemoryB:
+      return "kInsufficientMemoryB";
+    case clblast::StatusCode::kInsufficientMemoryC:
+      return "kInsufficientMemoryC";
+    case clblast::StatusCode::kInvalidBatchCount:
+      return "kInvalidBatchCount";
+    case clblast::StatusCode::kInvalidLocalMemUsage:
+      return "kInvalidLocalMemUsage";
+    case clblast::StatusCode::kDatabaseError:
+      return "kDatabaseError";
+    case clblast::StatusCode::kUnknownError:
+      return "kUnknownError";
+    case clblast::StatusCode::kUnexpectedError:
+      return "kUnexpectedError";
+    default:
+      return cl_error_name(static_cast<int>(status));  // an OpenCL error passed on
+  }
+}
+
+void gemm_clblast(ContextImpl& ctx, const GemmCall& g, cl_event* event) {
   using clblast::Transpose;
   cl_command_queue queue = ctx.queue.get();
-  auto status = clblast::GemmStridedBatched<float>(
-      clblast::Layout::kRowMajor, g.trans_a ? Transpose::kYes : Transpose::kNo,
-      g.trans_b ? Transpose::kYes : Transpose::kNo, g.m, g.n, g.k, g.alpha, g.a, g.offset_a, g.lda,
-      g.stride_a, g.b, g.offset_b, g.ldb, g.stride_b, g.beta, g.c, g.offset_c, g.ldc, g.stride_c,
-      g.batch, &queue, nullptr);
+  const auto layout = clblast::Layout::kRowMajor;
+  const auto ta = g.trans_a ? Transpose::kYes : Transpose::kNo;
+  const auto tb = g.trans_b ? Transpose::kYes : Transpose::kNo;
+  clblast::StatusCode status;
+  if (g.batch == 1) {
+    status =
+        clblast::Gemm<float>(layout, ta, tb, g.m, g.n, g.k, g.alpha, g.a, g.offset_a, g.lda, g.b,
+                             g.offset_b, g.ldb, g.beta, g.c, g.offset_c, g.ldc, &queue, event);
+  } else {
+    // The batched form with explicit offsets, which also serves a shared (stride 0) operand.
+    std::vector<std::size_t> oa(g.batch), ob(g.batch), oc(g.batch);
+    for (std::size_t i = 0; i < g.batch; ++i) {
+      oa[i] = g.offset_a + i * g.stride_a;
+      ob[i] = g.offset_b + i * g.stride_b;
+      oc[i] = g.offset_c + i * g.stride_c;
+    }
+    std::vector<float> alphas(g.batch, g.alpha), betas(g.batch, g.beta);
+    status = clblast::GemmBatched<float>(layout, ta, tb, g.m, g.n, g.k, alphas.data(), g.a,
+                                         oa.data(), g.lda, g.b, ob.data(), g.ldb, betas.data(), g.c,
+                                         oc.data(), g.ldc, g.batch, &queue, event);
+  }
   if (status != clblast::StatusCode::kSuccess)
-    throw DeviceError("CLBlast GemmStridedBatched", static_cast<int>(status));
+    throw Error("CLBlast GEMM (" + std::to_string(g.m) + "x" + std::to_string(g.n) + "x" +
+                std::to_string(g.k) + ", batch " + std::to_string(g.batch) +
+                ") failed: " + clblast_status_name(status));
 }
 
 }  // namespace
@@ -71,22 +124,21 @@ std::string to_string(GemmBackend backend) {
 }
 
 GemmBackend choose_gemm_backend(const ContextImpl& ctx, const GemmCall& call) {
-  static const GemmBackend forced = gemm_backend_from_env();
-  if (forced != GemmBackend::automatic) return forced;
-  // CLBlast's tuned kernels pay off on GPUs for large products; small ones (and CPUs) run the
-  // tiled kernel, which needs no extra launches for padding or transposition.
-  const double flops = 2.0 * double(call.m) * double(call.n) * double(call.k) * double(call.batch);
-  return ctx.info.type == DeviceType::gpu && flops >= 2.0 * 512 * 512 * 512 ? GemmBackend::clblast
-                                                                           : GemmBackend::own;
+  if (ctx.gemm_backend != GemmBackend::automatic) return ctx.gemm_backend;
+  // Measured with clnn-bench matmul (PoCL on 2 cores and the H100): CLBlast's tuned kernels are
+  // ahead from about 64^3 multiply-adds on both; below that its fixed costs lose to the tiled
+  // kernel. Issue 7's tuner replaces this rule with per-device measurements.
+  const double volume = double(call.m) * double(call.n) * double(call.k) * double(call.batch);
+  return volume >= 64.0 * 64.0 * 64.0 ? GemmBackend::clblast : GemmBackend::own;
 }
 
-void gemm(ContextImpl& ctx, const GemmCall& call, GemmBackend backend) {
+void gemm(ContextImpl& ctx, const GemmCall& call, GemmBackend backend, cl_event* event) {
   if (call.m == 0 || call.n == 0 || call.batch == 0) return;
   if (backend == GemmBackend::automatic) backend = choose_gemm_backend(ctx, call);
   if (backend == GemmBackend::clblast)
-    gemm_clblast(ctx, call);
+    gemm_clblast(ctx, call, event);
   else
-    gemm_own(ctx, call);
+    gemm_own(ctx, call, event);
 }
 
 }  // namespace clnn::detail

@@ -5,10 +5,9 @@
 #include <string>
 
 #include "cl_api.hpp"
+#include "context_impl.hpp"
 
 namespace clnn::detail {
-
-struct ContextImpl;
 
 // C[b] = alpha * op(A[b]) op(B[b]) + beta * C[b] for b < batch, row-major; op(A) is M x K,
 // op(B) is K x N. A stride of 0 shares that operand across the batch. beta == 0 never reads C.
@@ -24,13 +23,14 @@ struct GemmCall {
   std::size_t offset_c = 0, ldc = 0, stride_c = 0;
 };
 
-enum class GemmBackend { automatic, own, clblast };
-
-// CLNN_GEMM=own|clblast forces a backend; otherwise automatic picks by device and shape.
+// CLNN_GEMM=own|clblast forces a backend for a context (ContextImpl::gemm_backend); automatic
+// picks by device and shape.
 GemmBackend gemm_backend_from_env();
 GemmBackend choose_gemm_backend(const ContextImpl& ctx, const GemmCall& call);
 std::string to_string(GemmBackend backend);
 
-void gemm(ContextImpl& ctx, const GemmCall& call, GemmBackend backend = GemmBackend::automatic);
+// event, when given, receives the launch's event (profiling) for the caller to release.
+void gemm(ContextImpl& ctx, const GemmCall& call, GemmBackend backend = GemmBackend::automatic,
+          cl_event* event = nullptr);
 
 }  // namespace clnn::detail

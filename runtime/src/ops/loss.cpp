@@ -56,8 +56,8 @@ class SoftmaxCrossEntropyOp : public Op {
   Shape infer_shape(const std::vector<Shape>& in) const override {
     const Shape &logits = in[0], &labels = in[1];
     if (logits.size() != 2 || labels.size() != 1 || labels[0] != logits[0])
-      throw ShapeError(shape_mismatch(type(), "expected logits [B, C] and labels [B]", logits,
-                                      labels));
+      throw ShapeError(
+          shape_mismatch(type(), "expected logits [B, C] and labels [B]", logits, labels));
     return {};
   }
 
@@ -67,8 +67,8 @@ class SoftmaxCrossEntropyOp : public Op {
     cl_kernel k = args.ctx.kernel("loss", "cross_entropy_rows");
     set_args(k, mem(logits), mem(labels), mem(args.workspace), cl_ulong(rows), cl_ulong(classes));
     args.ctx.enqueue_elementwise(k, rows);
-    reduce_middle(args.ctx, args.workspace, nullptr, args.output, {1, rows, 1},
-                  1.0f / float(rows), 0.0f);
+    reduce_middle(args.ctx, args.workspace, nullptr, args.output, {1, rows, 1}, 1.0f / float(rows),
+                  0.0f);
   }
 
   void backward(const BackwardArgs& args) const override {

@@ -21,12 +21,13 @@ struct Matrix {
 
 Matrix matrix(const Tensor& t) {
   const Shape& s = t.shape();
-  if (s.size() == 3)
-    return {mem(t), std::size_t(s[1]), std::size_t(s[2]), true};
+  if (s.size() == 3) return {mem(t), std::size_t(s[1]), std::size_t(s[2]), true};
   return {mem(t), std::size_t(s[0]), std::size_t(s[1]), false};
 }
 
-std::size_t batch_stride(const Matrix& x) { return x.batched ? x.rows * x.cols : 0; }
+std::size_t batch_stride(const Matrix& x) {
+  return x.batched ? x.rows * x.cols : 0;
+}
 
 // z = op(x) op(y) + beta z over `batch` batches. A shared z receives the sum over the batches.
 void product(ContextImpl& ctx, const Matrix& x, bool tx, const Matrix& y, bool ty, const Matrix& z,

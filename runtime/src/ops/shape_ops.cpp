@@ -148,7 +148,8 @@ Value flatten(const Value& v, int axis) {
 
 Value transpose(const Value& v) {
   const std::size_t rank = v.shape().size();
-  if (rank < 2) throw ShapeError("transpose: shape " + to_string(v.shape()) + " has no two axes to swap");
+  if (rank < 2)
+    throw ShapeError("transpose: shape " + to_string(v.shape()) + " has no two axes to swap");
   std::vector<int> perm(rank);
   std::iota(perm.begin(), perm.end(), 0);
   std::swap(perm[rank - 1], perm[rank - 2]);

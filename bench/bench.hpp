@@ -1,0 +1,28 @@
+// clnn-bench internals: what a suite gets and gives back.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "clnn/context.hpp"
+
+namespace clnn::bench {
+
+struct Options {
+  std::vector<std::int64_t> sizes;  // empty: the suite's defaults for the device
+};
+
+// One measurement: its parameters and figures under self-explaining keys.
+using Record = nlohmann::json;
+
+// Median seconds per call of `enqueue` (which enqueues one operation): after a warm-up, each run
+// enqueues `repeat` calls back to back and waits for the queue, so launch overhead is amortized
+// and every kernel an operation enqueues is counted.
+double median_seconds(const Context& ctx, const std::function<void()>& enqueue, int runs = 5);
+
+std::vector<Record> matmul_suite(const Context& ctx, const Options& options);
+
+}  // namespace clnn::bench

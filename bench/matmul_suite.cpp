@@ -1,0 +1,84 @@
+// The matmul suite: clnn's tiled SGEMM against CLBlast's on square fp32 matrices, each checked
+// against the other before it is timed.
+#include <fmt/format.h>
+
+#include <cmath>
+
+#include "bench.hpp"
+#include "clnn/tensor.hpp"
+#include "context_impl.hpp"
+#include "ops/gemm.hpp"
+
+namespace clnn::bench {
+
+namespace {
+
+std::vector<std::int64_t> default_sizes(const DeviceInfo& device) {
+  std::vector<std::int64_t> sizes{128, 256, 512, 1024, 2048};
+  if (device.type == DeviceType::gpu) sizes.insert(sizes.end(), {4096, 8192});
+  return sizes;
+}
+
+std::vector<float> pseudo_random(std::size_t n, std::uint32_t seed) {
+  std::vector<float> v(n);
+  for (auto& x : v) {
+    seed = seed * 1664525u + 1013904223u;
+    x = float(seed >> 8) / float(1 << 24) - 0.5f;
+  }
+  return v;
+}
+
+double relative_difference(const std::vector<float>& a, const std::vector<float>& b) {
+  double diff = 0, norm = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (!std::isfinite(a[i]) || !std::isfinite(b[i])) return INFINITY;
+    diff += double(a[i] - b[i]) * double(a[i] - b[i]);
+    norm += double(b[i]) * double(b[i]);
+  }
+  return std::sqrt(diff / norm);
+}
+
+}  // namespace
+
+std::vector<Record> matmul_suite(const Context& ctx, const Options& options) {
+  auto& impl = detail::Access::impl(ctx);
+  auto sizes = options.sizes.empty() ? default_sizes(ctx.device()) : options.sizes;
+  fmt::print("{:>6}  {:>12}  {:>15}  {:>7}  {:>10}\n", "n", "clnn GFLOP/s", "CLBlast GFLOP/s",
+             "ratio", "rel. diff");
+  std::vector<Record> records;
+  for (std::int64_t n : sizes) {
+    const auto elements = std::size_t(n * n);
+    Tensor a = Tensor::from_host(ctx, {n, n}, pseudo_random(elements, 1));
+    Tensor b = Tensor::from_host(ctx, {n, n}, pseudo_random(elements, 2));
+    Tensor c_own = Tensor::empty(ctx, {n, n}), c_blas = Tensor::empty(ctx, {n, n});
+    auto call_into = [&](const Tensor& c) {
+      detail::GemmCall g;
+      g.m = g.n = g.k = std::size_t(n);
+      g.a = detail::Access::mem(a), g.lda = std::size_t(n);
+      g.b = detail::Access::mem(b), g.ldb = std::size_t(n);
+      g.c = detail::Access::mem(c), g.ldc = std::size_t(n);
+      return g;
+    };
+    auto own = [&] { detail::gemm(impl, call_into(c_own), detail::GemmBackend::own); };
+    auto blas = [&] { detail::gemm(impl, call_into(c_blas), detail::GemmBackend::clblast); };
+    own();
+    blas();
+    const double diff = relative_difference(c_own.to_host(), c_blas.to_host());
+    const double flops = 2.0 * double(n) * double(n) * double(n);
+    const double own_s = median_seconds(ctx, own), blas_s = median_seconds(ctx, blas);
+    Record r;
+    r["n"] = n;
+    r["gflops"] = flops / own_s * 1e-9;
+    r["clblast_gflops"] = flops / blas_s * 1e-9;
+    r["ratio"] = blas_s / own_s;
+    r["ms"] = own_s * 1e3;
+    r["clblast_ms"] = blas_s * 1e3;
+    r["relative_difference"] = diff;
+    fmt::print("{:>6}  {:>12.1f}  {:>15.1f}  {:>7.2f}  {:>10.1e}\n", n, r["gflops"].get<double>(),
+               r["clblast_gflops"].get<double>(), r["ratio"].get<double>(), diff);
+    records.push_back(r);
+  }
+  return records;
+}
+
+}  // namespace clnn::bench

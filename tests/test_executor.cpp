@@ -1,0 +1,265 @@
+// The executor: the seed two-layer network against an independent computation, fan-out
+// accumulation, pruning of unused branches, the memory plan, and every error it reports.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+
+#include "graph/graph_data.hpp"
+#include "graph/memory_plan.hpp"
+#include "support.hpp"
+
+using namespace clnn;
+using clnn::test::context;
+using clnn::test::random_vector;
+using clnn::test::relative_error;
+
+namespace {
+
+using Matrix = std::vector<std::vector<double>>;
+
+Matrix to_matrix(const std::vector<float>& v, std::size_t rows, std::size_t cols) {
+  Matrix m(rows, std::vector<double>(cols));
+  for (std::size_t i = 0; i < rows; ++i)
+    for (std::size_t j = 0; j < cols; ++j) m[i][j] = v[i * cols + j];
+  return m;
+}
+
+Matrix product(const Matrix& a, const Matrix& b) {
+  Matrix c(a.size(), std::vector<double>(b[0].size(), 0.0));
+  for (std::size_t i = 0; i < a.size(); ++i)
+    for (std::size_t j = 0; j < b[0].size(); ++j)
+      for (std::size_t k = 0; k < b.size(); ++k) c[i][j] += a[i][k] * b[k][j];
+  return c;
+}
+
+Matrix transposed(const Matrix& a) {
+  Matrix t(a[0].size(), std::vector<double>(a.size()));
+  for (std::size_t i = 0; i < a.size(); ++i)
+    for (std::size_t j = 0; j < a[0].size(); ++j) t[j][i] = a[i][j];
+  return t;
+}
+
+std::vector<double> flat(const Matrix& m) {
+  std::vector<double> out;
+  for (const auto& row : m) out.insert(out.end(), row.begin(), row.end());
+  return out;
+}
+
+double sigmoid(double x) {
+  return 1.0 / (1.0 + std::exp(-x));
+}
+
+}  // namespace
+
+TEST_CASE("the seed network's gradients match the chain rule", "[executor]") {
+  const std::size_t n = 5, in = 2, hidden = 8;
+  Graph g;
+  Value X = g.input("X", {std::int64_t(n), std::int64_t(in)});
+  Value Y = g.input("Y", {std::int64_t(n), 1});
+  Value W = g.parameter("W", {std::int64_t(in), std::int64_t(hidden)}, init::xavier_uniform(1));
+  Value W2 = g.parameter("W2", {std::int64_t(hidden), 1}, init::xavier_uniform(2));
+  Value O = sigmoid(matmul(sigmoid(matmul(X, W)), W2));
+  Value J = mse_loss(O, Y);
+
+  auto x = random_vector(n * in, 10), y = random_vector(n, 11, 0.0f, 1.0f);
+  auto w = random_vector(in * hidden, 12), w2 = random_vector(hidden, 13);
+  Executor ex(context(), g, {J}, Mode::training);
+  ex.set_input("X", x);
+  ex.set_input("Y", y);
+  ex.set_parameter("W", w);
+  ex.set_parameter("W2", w2);
+  ex.forward();
+  ex.backward(J);
+
+  // Z = XW, A = s(Z), G = AW', O = s(G), J = mean((O - Y)^2)
+  Matrix Xm = to_matrix(x, n, in), Wm = to_matrix(w, in, hidden), W2m = to_matrix(w2, hidden, 1);
+  Matrix A = product(Xm, Wm);
+  for (auto& row : A)
+    for (auto& e : row) e = sigmoid(e);
+  Matrix Om = product(A, W2m);
+  double J_ref = 0;
+  Matrix delta1(n, std::vector<double>(1));
+  for (std::size_t i = 0; i < n; ++i) {
+    double o = sigmoid(Om[i][0]);
+    J_ref += (o - y[i]) * (o - y[i]) / double(n);
+    delta1[i][0] = 2.0 / double(n) * (o - y[i]) * o * (1 - o);  // -(Y - O) f'(G), scaled by mean
+  }
+  Matrix dW2 = product(transposed(A), delta1);  // A^T d1
+  Matrix delta2 = product(delta1, transposed(W2m));
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t j = 0; j < hidden; ++j) delta2[i][j] *= A[i][j] * (1 - A[i][j]);
+  Matrix dW = product(transposed(Xm), delta2);  // X^T d2
+
+  CHECK(ex.value(J).to_host()[0] == Approx(J_ref).epsilon(1e-5));
+  CHECK(relative_error(ex.gradient(W2).to_host(), flat(dW2)) < 1e-4);
+  CHECK(relative_error(ex.gradient(W).to_host(), flat(dW)) < 1e-4);
+
+  auto first = ex.gradient(W).to_host();
+  ex.forward();
+  ex.backward(J);
+  CHECK(ex.gradient(W).to_host() == first);  // two backward runs agree exactly
+}
+
+TEST_CASE("gradients that meet at a value are summed", "[executor]") {
+  auto build = [](Graph& g, bool branch_a, bool branch_b) {
+    Value X = g.input("X", {4, 3});
+    Value W = g.parameter("W", {3, 5}, init::xavier_uniform(7));
+    Value h = matmul(X, W);  // fans out to both branches
+    Value a = sum(relu(h));
+    Value b = sum(sigmoid(h));
+    return branch_a && branch_b ? add(a, b) : branch_a ? a : b;
+  };
+  auto x = random_vector(12, 3);
+  auto gradient_of = [&](bool branch_a, bool branch_b) {
+    Graph g;
+    Value loss = build(g, branch_a, branch_b);
+    Executor ex(context(), g, {loss}, Mode::training);
+    ex.set_input("X", x);
+    ex.forward();
+    ex.backward(loss);
+    return ex.gradient(ex.parameters().at(0)).to_host();
+  };
+  auto both = gradient_of(true, true), a = gradient_of(true, false), b = gradient_of(false, true);
+  std::vector<double> expected(both.size());
+  for (std::size_t i = 0; i < both.size(); ++i) expected[i] = double(a[i]) + double(b[i]);
+  CHECK(relative_error(both, expected) < 1e-6);
+}
+
+TEST_CASE("only what the outputs depend on runs", "[executor]") {
+  Graph g;
+  Value X = g.input("X", {2, 3});
+  Value unused_input = g.input("U", {2, 3});
+  Value W = g.parameter("W", {3, 3}, init::he_uniform(1));
+  Value used = relu(matmul(X, W));
+  Value unused = sigmoid(matmul(unused_input, W));
+  Executor ex(context(), g, {used}, Mode::inference);
+  auto schedule = ex.schedule();
+  CHECK(schedule == std::vector<std::string>{"matmul_1", "relu_1"});
+  CHECK(std::find(schedule.begin(), schedule.end(), unused.name()) == schedule.end());
+  ex.set_input("X", random_vector(6, 1));
+  CHECK_NOTHROW(ex.forward());  // U was never set, and nothing needs it
+  CHECK_THROWS_WITH(ex.value(unused),
+                    Catch::Contains("sigmoid_1") && Catch::Contains("not computed"));
+  CHECK(ex.parameters().size() == 1);
+}
+
+TEST_CASE("the memory plan reuses dead buffers in inference", "[executor][memory]") {
+  Graph g;
+  Value x = g.input("x", {64, 64});
+  Value W1 = g.parameter("W1", {64, 64}, init::xavier_uniform(2));
+  Value h = matmul(x, W1);
+  for (int i = 0; i < 10; ++i) h = tanh(h);
+  Value W = g.parameter("W", {64, 64}, init::xavier_uniform(3));
+  Value out = matmul(h, W);
+  Executor inference(context(), g, {out}, Mode::inference);
+  Executor training(context(), g, {out}, Mode::training);
+  const std::size_t value_bytes = 64 * 64 * sizeof(float);
+  // x, W1, W, out and two rotating buffers for the chain.
+  CHECK(inference.peak_device_bytes() <= 6 * value_bytes);
+  // Training keeps every tanh output (backward reads them) and a gradient for each value.
+  CHECK(training.peak_device_bytes() >= 24 * value_bytes);
+
+  auto input = random_vector(64 * 64, 5);
+  inference.set_input("x", input);
+  training.set_input("x", input);
+  inference.forward();
+  training.forward();
+  CHECK(inference.value(out).to_host() == training.value(out).to_host());
+  CHECK_THROWS_WITH(inference.value(h), Catch::Contains("not kept"));
+  CHECK_NOTHROW(training.value(h));
+}
+
+TEST_CASE("plan_memory shares buffers only between values whose lives do not overlap",
+          "[executor][memory]") {
+  using detail::PlanValue;
+  // 0 (input) -> 1 -> 2 -> 3 (output); 4 aliases 1 and is read by 3.
+  std::vector<PlanValue> values(5);
+  for (auto& v : values) v.bytes = 100;
+  values[0].external = values[0].pinned = true;
+  values[1].reads = {0};
+  values[4].reads = {1};
+  values[4].alias_of = 1;
+  values[2].reads = {1};
+  values[3].reads = {2, 4};
+  values[3].pinned = true;
+  auto plan = detail::plan_memory({0, 1, 4, 2, 3}, values);
+  CHECK(plan.slot_of[4] == plan.slot_of[1]);
+  CHECK(plan.slot_of[2] != plan.slot_of[1]);  // 1 lives on through its alias until 3
+  CHECK(plan.slot_of[3] != plan.slot_of[1]);
+  CHECK(plan.slot_of[3] != plan.slot_of[2]);
+  CHECK(plan.slot_of[0] != plan.slot_of[1]);
+
+  // A chain frees as it goes; an external value never shares.
+  std::vector<PlanValue> chain(6);
+  for (std::size_t i = 0; i < chain.size(); ++i) {
+    chain[i].bytes = 100;
+    if (i > 0) chain[i].reads = {int(i) - 1};
+  }
+  chain[0].external = chain[0].pinned = true;
+  chain[5].pinned = true;
+  auto chain_plan = detail::plan_memory({0, 1, 2, 3, 4, 5}, chain);
+  CHECK(chain_plan.slot_bytes.size() == 3);
+  for (std::size_t i = 1; i < 6; ++i) CHECK(chain_plan.slot_of[i] != chain_plan.slot_of[0]);
+}
+
+TEST_CASE("a cycle is an error that names a node on it", "[executor][errors]") {
+  std::vector<std::vector<int>> inputs{{}, {0, 2}, {1}, {2}};
+  std::vector<bool> wanted(4, true);
+  CHECK_THROWS_WITH(detail::topological_order(inputs, wanted, {"in", "a", "b", "c"}),
+                    Catch::Contains("cycle") && (Catch::Contains("'a'") || Catch::Contains("'b'")));
+  inputs[1] = {0};
+  CHECK(detail::topological_order(inputs, wanted, {"in", "a", "b", "c"}) ==
+        std::vector<int>{0, 1, 2, 3});
+}
+
+TEST_CASE("executor errors name what was wrong", "[executor][errors]") {
+  Graph g;
+  Value X = g.input("X", {3, 2});
+  Value W = g.parameter("W", {2, 1}, init::zeros());
+  Value out = matmul(X, W);
+  Value loss = mean(out);
+  Executor ex(context(), g, {out, loss}, Mode::training);
+
+  CHECK_THROWS_WITH(ex.set_input("nope", {1.0f}), Catch::Contains("no input named 'nope'"));
+  CHECK_THROWS_WITH(ex.set_input("W", {1.0f, 2.0f}), Catch::Contains("'W' is not an input"));
+  CHECK_THROWS_AS(ex.set_input("X", std::vector<float>(5)), ShapeError);
+  CHECK_THROWS_WITH(ex.set_input("X", std::vector<float>(5)), Catch::Contains("takes 6 values"));
+  CHECK_THROWS_AS(ex.set_parameter("W", std::vector<float>(3)), ShapeError);
+  CHECK_THROWS_WITH(ex.forward(), Catch::Contains("input 'X' was not set"));
+  CHECK_THROWS_WITH(ex.backward(loss), Catch::Contains("forward() first"));
+  ex.set_input("X", random_vector(6, 2));
+  ex.forward();
+  CHECK_THROWS_WITH(ex.backward(out), Catch::Contains("must be a scalar"));
+  CHECK_THROWS_WITH(ex.gradient(W), Catch::Contains("backward() first"));
+  ex.backward(loss);
+  CHECK_THROWS_WITH(ex.gradient(X), Catch::Contains("'X' is not a parameter"));
+  CHECK_THROWS_WITH(ex.gradient(out), Catch::Contains("is not a parameter"));
+  ex.set_input("X", random_vector(6, 3));
+  CHECK_THROWS_WITH(ex.backward(loss), Catch::Contains("forward() first"));
+
+  Executor inference(context(), g, {loss}, Mode::inference);
+  inference.set_input("X", random_vector(6, 2));
+  inference.forward();
+  CHECK_THROWS_WITH(inference.backward(loss), Catch::Contains("inference"));
+  CHECK_THROWS_WITH(inference.gradient(W), Catch::Contains("inference"));
+
+  Graph other;
+  Value foreign = other.input("X", {3, 2});
+  CHECK_THROWS_WITH(ex.backward(foreign), Catch::Contains("another graph"));
+  CHECK_THROWS_AS(add(X, foreign), Error);
+  CHECK_THROWS_WITH(g.input("X", {1}), Catch::Contains("already has a node"));
+  CHECK_THROWS_AS(g.input("Z", {0, 3}), ShapeError);
+  CHECK_THROWS_AS(g.parameter("P", {-2}, init::zeros()), ShapeError);
+  CHECK_THROWS_AS(Executor(context(), g, {}, Mode::inference), Error);
+}
+
+TEST_CASE("set_input takes device tensors too", "[executor]") {
+  Graph g;
+  Value X = g.input("X", {2, 2});
+  Value out = scale(X, 2.0f);
+  Executor ex(context(), g, {out}, Mode::inference);
+  ex.set_input("X", Tensor::from_host(context(), {4}, {1, 2, 3, 4}));
+  ex.forward();
+  CHECK(ex.value(out).to_host() == std::vector<float>{2, 4, 6, 8});
+  CHECK_THROWS_AS(ex.set_input("X", Tensor::zeros(context(), {5})), ShapeError);
+}

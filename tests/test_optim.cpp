@@ -1,0 +1,137 @@
+// Optimizers against host references, step by step, and initializers.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+
+#include "support.hpp"
+
+using namespace clnn;
+using clnn::test::context;
+using clnn::test::random_vector;
+using clnn::test::relative_error;
+
+namespace {
+
+// loss = sum(p * R) + 0.5 * sum(p * p): the gradient is R + p, which changes as p moves.
+struct Problem {
+  Graph g;
+  Value p = g.parameter("p", {7, 5}, init::uniform(-1.0f, 1.0f, 3));
+  Value r = g.input("R", {7, 5});
+  Value loss = add(sum(mul(p, r)), scale(sum(mul(p, p)), 0.5f));
+  std::vector<float> r_host = random_vector(35, 9);
+  std::vector<float> initial = init::uniform(-1.0f, 1.0f, 3)({7, 5});
+};
+
+template <typename Optimizer, typename HostStep>
+void run_steps(Problem& problem, Optimizer make_optimizer, HostStep host_step) {
+  Executor ex(context(), problem.g, {problem.loss}, Mode::training);
+  ex.set_input("R", problem.r_host);
+  auto optimizer = make_optimizer(ex);
+  std::vector<double> p(problem.initial.begin(), problem.initial.end());
+  for (int step = 1; step <= 4; ++step) {
+    ex.forward();
+    ex.backward(problem.loss);
+    optimizer.step();
+    std::vector<double> grad(p.size());
+    for (std::size_t i = 0; i < p.size(); ++i) grad[i] = problem.r_host[i] + p[i];
+    host_step(p, grad, step);
+    CHECK(relative_error(ex.parameter("p").to_host(), p) < 1e-5);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("SGD with momentum, Nesterov and weight decay matches the host", "[optim]") {
+  for (auto [momentum, nesterov, wd] : std::vector<std::tuple<float, bool, float>>{
+           {0.0f, false, 0.0f}, {0.9f, false, 0.0f}, {0.9f, true, 0.01f}, {0.5f, false, 0.1f}}) {
+    INFO("momentum " << momentum << " nesterov " << nesterov << " wd " << wd);
+    Problem problem;
+    optim::SGDOptions o;
+    o.lr = 0.1f, o.momentum = momentum, o.nesterov = nesterov, o.weight_decay = wd;
+    std::vector<double> v(35, 0.0);
+    run_steps(
+        problem, [&](Executor& ex) { return optim::SGD(ex, o); },
+        [&](std::vector<double>& p, const std::vector<double>& g, int) {
+          for (std::size_t i = 0; i < p.size(); ++i) {
+            double grad = g[i] + wd * p[i];
+            if (momentum != 0.0f) {
+              v[i] = momentum * v[i] + grad;
+              grad = nesterov ? grad + momentum * v[i] : v[i];
+            }
+            p[i] -= o.lr * grad;
+          }
+        });
+  }
+}
+
+TEST_CASE("Adam and AdamW match the host", "[optim]") {
+  for (bool decoupled : {false, true}) {
+    INFO("decoupled " << decoupled);
+    Problem problem;
+    optim::AdamOptions o = decoupled ? optim::adamw(0.05f, 0.1f) : optim::AdamOptions{};
+    if (!decoupled) o.lr = 0.05f, o.weight_decay = 0.01f;
+    std::vector<double> m(35, 0.0), v(35, 0.0);
+    run_steps(
+        problem, [&](Executor& ex) { return optim::Adam(ex, o); },
+        [&](std::vector<double>& p, const std::vector<double>& g, int t) {
+          for (std::size_t i = 0; i < p.size(); ++i) {
+            double grad = g[i];
+            if (decoupled)
+              p[i] -= double(o.lr) * o.weight_decay * p[i];
+            else
+              grad += o.weight_decay * p[i];
+            m[i] = o.beta1 * m[i] + (1 - o.beta1) * grad;
+            v[i] = o.beta2 * v[i] + (1 - o.beta2) * grad * grad;
+            double mh = m[i] / (1 - std::pow(double(o.beta1), t));
+            double vh = v[i] / (1 - std::pow(double(o.beta2), t));
+            p[i] -= o.lr * mh / (std::sqrt(vh) + o.eps);
+          }
+        });
+  }
+}
+
+TEST_CASE("optimizer options are checked", "[optim][errors]") {
+  Problem problem;
+  Executor ex(context(), problem.g, {problem.loss}, Mode::training);
+  optim::SGDOptions bad_lr;
+  bad_lr.lr = 0.0f;
+  CHECK_THROWS_AS(optim::SGD(ex, bad_lr), Error);
+  optim::SGDOptions nesterov;
+  nesterov.nesterov = true;
+  CHECK_THROWS_WITH(optim::SGD(ex, nesterov), Catch::Contains("Nesterov"));
+  optim::AdamOptions bad_beta;
+  bad_beta.beta1 = 1.0f;
+  CHECK_THROWS_AS(optim::Adam(ex, bad_beta), Error);
+}
+
+TEST_CASE("initializers are seeded and follow their fans", "[init]") {
+  const Shape shape{200, 300};
+  auto a = init::xavier_uniform(5)(shape), b = init::xavier_uniform(5)(shape);
+  CHECK(a == b);
+  CHECK(a != init::xavier_uniform(6)(shape));
+  const double bound = std::sqrt(6.0 / 500.0);
+  double sq = 0;
+  for (float x : a) {
+    CHECK(std::fabs(x) <= bound);
+    sq += double(x) * x;
+  }
+  CHECK(std::sqrt(sq / double(a.size())) == Approx(bound / std::sqrt(3.0)).epsilon(0.02));
+
+  auto stddev = [](const std::vector<float>& v) {
+    double s = 0, s2 = 0;
+    for (float x : v) s += x, s2 += double(x) * x;
+    double m = s / double(v.size());
+    return std::sqrt(s2 / double(v.size()) - m * m);
+  };
+  CHECK(stddev(init::he_normal(1)(shape)) == Approx(std::sqrt(2.0 / 200)).epsilon(0.02));
+  CHECK(stddev(init::xavier_normal(1)(shape)) == Approx(std::sqrt(2.0 / 500)).epsilon(0.02));
+  CHECK(stddev(init::he_uniform(1)(shape)) ==
+        Approx(std::sqrt(6.0 / 200) / std::sqrt(3.0)).epsilon(0.02));
+  CHECK(init::constant(2.5f)({3}) == std::vector<float>{2.5f, 2.5f, 2.5f});
+  CHECK(init::zeros()({2, 2}) == std::vector<float>(4, 0.0f));
+
+  auto conv = init::fans({16, 3, 5, 5});
+  CHECK(conv.in == 75);
+  CHECK(conv.out == 400);
+  CHECK(init::fans({7}).in == 7);
+}
