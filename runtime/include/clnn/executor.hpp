@@ -35,6 +35,10 @@ class Executor {
   Tensor parameter(const std::string& name) const;
   // Parameters the outputs depend on, in graph order.
   std::vector<Value> parameters() const;
+  // Graph state (Graph::state), like parameters but updated by the operators, not trained.
+  void set_state(const std::string& name, const std::vector<float>& values);
+  Tensor state(const std::string& name) const;
+  std::vector<Value> states() const;
 
   void forward();
   // Gradients of `loss` (a scalar output) with respect to every parameter it depends on.

@@ -47,6 +47,9 @@ class Graph {
   Value input(const std::string& name, const Shape& shape);
   // A named trainable parameter, filled by the initializer when an Executor is made.
   Value parameter(const std::string& name, const Shape& shape, init::Initializer initializer);
+  // Named state that operators update as they run but that is not trained (batch_norm's running
+  // statistics); filled by the initializer when an Executor is made.
+  Value state(const std::string& name, const Shape& shape, init::Initializer initializer);
   std::size_t node_count() const;
 
  private:

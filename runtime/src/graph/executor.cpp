@@ -31,11 +31,17 @@ struct ExecutorImpl {
   std::vector<bool> requires_grad;  // a parameter lies upstream
   std::vector<Tensor> values;       // per node id
   std::vector<Tensor> grads;        // per node id, where requires_grad (training)
+  std::vector<Tensor> saved;        // per node id, what an op keeps for backward (training)
   std::vector<bool> input_set;      // per node id, for inputs
   Tensor workspace;
   std::size_t device_bytes = 0;
+  std::uint64_t step = 0;  // forward() calls so far
   bool forward_done = false;
   bool backward_done = false;
+
+  std::vector<Value> nodes_of_kind(NodeKind kind) const;
+  void write_named(const std::string& name, NodeKind kind, const std::vector<float>& host,
+                   const char* call);
 };
 
 namespace {
@@ -89,9 +95,13 @@ ExecutorImpl::ExecutorImpl(const Context& context, const Graph& g,
       requires_grad[std::size_t(v)] = training && nd.kind == NodeKind::parameter;
       continue;
     }
-    for (std::size_t i = 0; i < nd.inputs.size(); ++i)
+    for (std::size_t i = 0; i < nd.inputs.size(); ++i) {
       if (nd.op->differentiable(i) && requires_grad[std::size_t(nd.inputs[i])])
         requires_grad[std::size_t(v)] = true;
+      if (nd.op->writes_input(i) && node(nd.inputs[i]).kind != NodeKind::state)
+        throw Error("Executor: node '" + nd.name + "' updates its operand '" +
+                    node(nd.inputs[i]).name + "', which must be graph state (Graph::state)");
+    }
     if (training && requires_grad[std::size_t(v)]) {
       auto needs = nd.op->backward_needs();
       if (needs.output) pinned[std::size_t(v)] = true;
@@ -127,13 +137,22 @@ ExecutorImpl::ExecutorImpl(const Context& context, const Graph& g,
   values.resize(n);
   grads.resize(n);
   input_set.assign(n, false);
+  saved.resize(n);
   for (int v : order) {
     const Node& nd = node(v);
     values[std::size_t(v)] =
         Access::make_tensor(ctx, nd.shape, slots[std::size_t(plan.slot_of[std::size_t(v)])]);
     if (requires_grad[std::size_t(v)]) {
       grads[std::size_t(v)] = Tensor::empty(ctx, nd.shape);
-      device_bytes += std::size_t(nd.shape.empty() ? 1 : element_count(nd.shape)) * sizeof(float);
+      device_bytes += std::size_t(element_count(nd.shape)) * sizeof(float);
+    }
+    if (training && nd.kind == NodeKind::op) {
+      std::vector<Shape> shapes;
+      for (int u : nd.inputs) shapes.push_back(node(u).shape);
+      if (std::size_t floats = nd.op->saved_floats(shapes, nd.shape)) {
+        saved[std::size_t(v)] = Tensor::empty(ctx, {std::int64_t(floats)});
+        device_bytes += floats * sizeof(float);
+      }
     }
   }
   if (workspace_floats > 0) {
@@ -141,17 +160,40 @@ ExecutorImpl::ExecutorImpl(const Context& context, const Graph& g,
     device_bytes += workspace_floats * sizeof(float);
   }
   for (int v : order)
-    if (node(v).kind == NodeKind::parameter)
+    if (node(v).kind == NodeKind::parameter || node(v).kind == NodeKind::state)
       values[std::size_t(v)].write(node(v).initializer(node(v).shape));
+}
+
+std::vector<Value> ExecutorImpl::nodes_of_kind(NodeKind kind) const {
+  std::vector<Value> found;
+  for (std::size_t v = 0; v < graph->nodes.size(); ++v)
+    if (in_plan[v] && graph->nodes[v].kind == kind) found.push_back(graph->value(int(v)));
+  return found;
+}
+
+void ExecutorImpl::write_named(const std::string& name, NodeKind kind,
+                               const std::vector<float>& host, const char* call) {
+  int id = named_node(name, kind, call);
+  require_value(id, call);
+  Tensor& t = values[std::size_t(id)];
+  if (std::uint64_t(t.size()) != host.size())
+    throw ShapeError(std::string(call) + ": '" + name + "' of shape " + to_string(t.shape()) +
+                     " takes " + std::to_string(t.size()) + " values, not " +
+                     std::to_string(host.size()));
+  t.write(host);
+  forward_done = false;
 }
 
 int ExecutorImpl::named_node(const std::string& name, NodeKind kind, const char* call) const {
   auto it = graph->named.find(name);
-  const char* wanted = kind == NodeKind::input ? "input" : "parameter";
+  const char* wanted = kind == NodeKind::input       ? "input"
+                       : kind == NodeKind::parameter ? "parameter"
+                                                     : "state";
   if (it == graph->named.end())
     throw Error(std::string(call) + ": the graph has no " + wanted + " named '" + name + "'");
   if (node(it->second).kind != kind)
-    throw Error(std::string(call) + ": '" + name + "' is not an " + wanted);
+    throw Error(std::string(call) + ": '" + name + "' is not " +
+                (kind == NodeKind::input ? "an " : "a ") + wanted);
   return it->second;
 }
 
@@ -196,7 +238,7 @@ void ExecutorImpl::backward(int loss) {
     if (!any) continue;
     auto inputs = tensors_of(nd.inputs, values);
     nd.op->backward(BackwardArgs{impl, inputs, values[std::size_t(v)], grads[std::size_t(v)],
-                                 grad_inputs, betas, workspace});
+                                 grad_inputs, betas, workspace, saved[std::size_t(v)], step});
   }
   // Parameters the loss does not depend on have a zero gradient, not a stale one.
   for (int v : order)
@@ -240,16 +282,20 @@ void Executor::set_input(const std::string& name, const Tensor& device_values) {
 }
 
 void Executor::set_parameter(const std::string& name, const std::vector<float>& host) {
-  int id = impl_->named_node(name, detail::NodeKind::parameter, "set_parameter");
-  impl_->require_value(id, "set_parameter");
-  Tensor& t = impl_->values[std::size_t(id)];
-  if (std::uint64_t(t.size()) != host.size())
-    throw ShapeError("set_parameter: parameter '" + name + "' of shape " + to_string(t.shape()) +
-                     " takes " + std::to_string(t.size()) + " values, not " +
-                     std::to_string(host.size()));
-  t.write(host);
-  impl_->forward_done = false;
+  impl_->write_named(name, detail::NodeKind::parameter, host, "set_parameter");
 }
+
+void Executor::set_state(const std::string& name, const std::vector<float>& host) {
+  impl_->write_named(name, detail::NodeKind::state, host, "set_state");
+}
+
+Tensor Executor::state(const std::string& name) const {
+  int id = impl_->named_node(name, detail::NodeKind::state, "state");
+  impl_->require_value(id, "state");
+  return impl_->values[std::size_t(id)];
+}
+
+std::vector<Value> Executor::states() const { return impl_->nodes_of_kind(detail::NodeKind::state); }
 
 Tensor Executor::parameter(const std::string& name) const {
   int id = impl_->named_node(name, detail::NodeKind::parameter, "parameter");
@@ -258,11 +304,7 @@ Tensor Executor::parameter(const std::string& name) const {
 }
 
 std::vector<Value> Executor::parameters() const {
-  std::vector<Value> params;
-  for (std::size_t v = 0; v < impl_->graph->nodes.size(); ++v)
-    if (impl_->in_plan[v] && impl_->graph->nodes[v].kind == detail::NodeKind::parameter)
-      params.push_back(impl_->graph->value(int(v)));
-  return params;
+  return impl_->nodes_of_kind(detail::NodeKind::parameter);
 }
 
 void Executor::forward() {
@@ -272,12 +314,15 @@ void Executor::forward() {
     if (nd.kind == detail::NodeKind::input && !impl_->input_set[std::size_t(v)])
       throw Error("forward: input '" + nd.name + "' was not set (set_input)");
   }
+  ++impl_->step;
+  const bool training = impl_->mode == Mode::training;
   for (int v : impl_->order) {
     const detail::Node& nd = impl_->node(v);
     if (nd.kind != detail::NodeKind::op || nd.op->aliases_input()) continue;
     auto inputs = detail::tensors_of(nd.inputs, impl_->values);
-    nd.op->forward(
-        detail::ForwardArgs{impl, inputs, impl_->values[std::size_t(v)], impl_->workspace});
+    nd.op->forward(detail::ForwardArgs{impl, inputs, impl_->values[std::size_t(v)],
+                                       impl_->workspace, impl_->saved[std::size_t(v)], training,
+                                       impl_->step});
   }
   impl_->forward_done = true;
   impl_->backward_done = false;

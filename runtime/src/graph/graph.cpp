@@ -102,18 +102,34 @@ Value Graph::input(const std::string& name, const Shape& shape) {
   return data_->value(id);
 }
 
-Value Graph::parameter(const std::string& name, const Shape& shape, init::Initializer initializer) {
-  check_new_name(*data_, name, "parameter");
-  element_count(shape, "parameter '" + name + "'");
-  if (!initializer) throw Error("parameter '" + name + "' has no initializer");
+namespace {
+
+Value add_initialized(detail::GraphData& g, detail::NodeKind kind, const char* what,
+                      const std::string& name, const Shape& shape, init::Initializer initializer) {
+  check_new_name(g, name, what);
+  element_count(shape, std::string(what) + " '" + name + "'");
+  if (!initializer) throw Error(std::string(what) + " '" + name + "' has no initializer");
   detail::Node node;
-  node.kind = detail::NodeKind::parameter;
+  node.kind = kind;
   node.name = name;
   node.shape = shape;
   node.initializer = std::move(initializer);
-  int id = data_->add_node(std::move(node));
-  data_->named[name] = id;
-  return data_->value(id);
+  int id = g.add_node(std::move(node));
+  g.named[name] = id;
+  return g.value(id);
+}
+
+}  // namespace
+
+Value Graph::parameter(const std::string& name, const Shape& shape,
+                       init::Initializer initializer) {
+  return add_initialized(*data_, detail::NodeKind::parameter, "parameter", name, shape,
+                         std::move(initializer));
+}
+
+Value Graph::state(const std::string& name, const Shape& shape, init::Initializer initializer) {
+  return add_initialized(*data_, detail::NodeKind::state, "state", name, shape,
+                         std::move(initializer));
 }
 
 std::size_t Graph::node_count() const {

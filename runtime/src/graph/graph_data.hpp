@@ -12,7 +12,7 @@
 
 namespace clnn::detail {
 
-enum class NodeKind { input, parameter, op };
+enum class NodeKind { input, parameter, state, op };
 
 struct Node {
   NodeKind kind = NodeKind::op;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,9 @@ struct ForwardArgs {
   const std::vector<const Tensor*>& inputs;
   Tensor& output;
   const Tensor& workspace;  // workspace_floats() floats, undefined when that is 0
+  const Tensor& saved;      // saved_floats() floats kept for backward (training), else undefined
+  bool training;            // the executor's mode: dropout and batch_norm behave differently
+  std::uint64_t step;       // counts forward() calls: seeds per-step randomness (dropout)
 };
 
 struct BackwardArgs {
@@ -31,6 +35,8 @@ struct BackwardArgs {
   // 0: overwrite grad_inputs[i] (never read it); 1: add to it (a gradient that meets others).
   const std::vector<float>& betas;
   const Tensor& workspace;
+  const Tensor& saved;  // what forward saved
+  std::uint64_t step;   // the step of the forward() this backward follows
 };
 
 class Op {
@@ -57,6 +63,15 @@ class Op {
                                        const Shape& /*output*/) const {
     return 0;
   }
+  // Floats of a node's own buffer that forward fills for backward (batch statistics, say);
+  // allocated in training only.
+  virtual std::size_t saved_floats(const std::vector<Shape>& /*inputs*/,
+                                   const Shape& /*output*/) const {
+    return 0;
+  }
+  // Inputs that forward writes in training (batch_norm's running statistics): they must be
+  // graph state, which the executor keeps for good.
+  virtual bool writes_input(std::size_t /*input*/) const { return false; }
 };
 
 // A ShapeError message for an op: "<type>: <message>: [a] vs [b]".
