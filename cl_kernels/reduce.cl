@@ -1,12 +1,15 @@
 // Reductions over the middle axis of an [outer, r, inner] view, and the matching broadcast.
 // Destinations take beta like the elementwise gradient kernels: 0 overwrites without reading.
+// The reductions read x and w from element offset on (a block of a workspace).
 
 // y[o, k] = beta * y[o, k] + s * sum_j x[o, j, k] * (has_w ? w[o, j, k] : 1)
 // One work-item per (o, k): neighbouring work-items read neighbouring k.
 __kernel void reduce_strided(__global const float* x, __global const float* w, const int has_w,
-                             __global float* y, const ulong outer, const ulong r,
+                             const ulong offset, __global float* y, const ulong outer, const ulong r,
                              const ulong inner, const float s, const float beta) {
   const ulong total = outer * inner;
+  x += offset;
+  w += offset;
   for (ulong i = get_global_id(0); i < total; i += get_global_size(0)) {
     const ulong o = i / inner, k = i % inner;
     const ulong base = o * r * inner + k;
@@ -22,9 +25,11 @@ __kernel void reduce_strided(__global const float* x, __global const float* w, c
 // The same for inner == 1: one work-group per row o (grid-stride over rows), its work-items
 // striding over the row, then a tree in local memory. The local size is a power of two.
 __kernel void reduce_rows(__global const float* x, __global const float* w, const int has_w,
-                          __global float* y, const ulong outer, const ulong r, const float s,
+                          const ulong offset, __global float* y, const ulong outer, const ulong r, const float s,
                           const float beta, __local float* partial) {
   const size_t lid = get_local_id(0), lsize = get_local_size(0);
+  x += offset;
+  w += offset;
   for (ulong o = get_group_id(0); o < outer; o += get_num_groups(0)) {
     const ulong base = o * r;
     float acc = 0.0f;

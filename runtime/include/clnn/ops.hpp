@@ -3,6 +3,8 @@
 // throws ShapeError naming the operator, the node and the shapes.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "clnn/graph.hpp"
@@ -52,5 +54,48 @@ Value mse_loss(const Value& prediction, const Value& target);
 // Mean over the batch of -log softmax(logits)[label]; logits [B, C], labels [B] holding class
 // indices as floats. A label outside [0, C) makes the loss NaN.
 Value softmax_cross_entropy(const Value& logits, const Value& labels);
+
+// ---- convolution, pooling, normalization ------------------------------------------------------
+
+// Per spatial dimension (1, 2 or 3 of them); an empty vector means strides and dilations of 1 and
+// pads of 0.
+struct ConvOptions {
+  std::vector<std::int64_t> strides;
+  std::vector<std::int64_t> pads_begin;
+  std::vector<std::int64_t> pads_end;
+  std::vector<std::int64_t> dilations;
+  std::int64_t groups = 1;  // groups == channels: depthwise
+};
+
+// x [N, C, spatial...] (NCW, NCHW or NCDHW) convolved with w [K, C/groups, k...], plus bias [K].
+Value conv(const Value& x, const Value& w, const std::optional<Value>& bias = std::nullopt,
+           const ConvOptions& options = {});
+
+struct PoolOptions {
+  std::vector<std::int64_t> kernel;  // one per spatial dimension
+  std::vector<std::int64_t> strides;  // empty: the kernel
+  std::vector<std::int64_t> pads_begin;
+  std::vector<std::int64_t> pads_end;
+  bool ceil_mode = false;
+  bool count_include_pad = true;  // avg_pool: padding counts in the divisor
+};
+
+Value max_pool(const Value& x, const PoolOptions& options);
+Value avg_pool(const Value& x, const PoolOptions& options);
+// The mean over every spatial position: [N, C, spatial...] -> [N, C, 1...].
+Value global_avg_pool(const Value& x);
+
+// Normalizes x [N, C, ...] per channel. Training: batch statistics, and running_mean /
+// running_var (Graph::state, [C]) move toward them by momentum (the running variance takes the
+// unbiased batch variance); inference: the running statistics.
+Value batch_norm(const Value& x, const Value& gamma, const Value& beta, const Value& running_mean,
+                 const Value& running_var, float momentum = 0.1f, float eps = 1e-5f);
+
+// Training: each element is zeroed with probability p and the rest scaled by 1 / (1 - p), from a
+// generator seeded by `seed` and the step; inference: the identity.
+Value dropout(const Value& x, float p, std::uint64_t seed);
+
+// Joins values along an axis; the other extents must agree.
+Value concat(const std::vector<Value>& values, int axis);
 
 }  // namespace clnn

@@ -30,20 +30,20 @@ void scaled_product(ContextImpl& ctx, const Tensor& gy, const Tensor* other, std
 }
 
 void reduce_middle(ContextImpl& ctx, const Tensor& x, const Tensor* w, const Tensor& y,
-                   MiddleAxis view, float s, float beta) {
+                   MiddleAxis view, float s, float beta, std::size_t x_offset) {
   const cl_mem wmem = mem(w ? *w : x);
   const cl_int has_w = w != nullptr;
   if (view.inner == 1) {
     auto plan = ctx.planner.reduction();
     cl_kernel k = ctx.kernel("reduce", "reduce_rows");
-    set_args(k, mem(x), wmem, has_w, mem(y), static_cast<cl_ulong>(view.outer),
+    set_args(k, mem(x), wmem, has_w, cl_ulong(x_offset), mem(y), static_cast<cl_ulong>(view.outer),
              static_cast<cl_ulong>(view.r), s, beta, LocalBytes{plan.local_size * sizeof(float)});
     std::size_t groups = std::min(view.outer, plan.max_groups);
     enqueue<1>(ctx.queue.get(), k, {groups * plan.local_size}, {plan.local_size});
     return;
   }
   cl_kernel k = ctx.kernel("reduce", "reduce_strided");
-  set_args(k, mem(x), wmem, has_w, mem(y), static_cast<cl_ulong>(view.outer),
+  set_args(k, mem(x), wmem, has_w, cl_ulong(x_offset), mem(y), static_cast<cl_ulong>(view.outer),
            static_cast<cl_ulong>(view.r), static_cast<cl_ulong>(view.inner), s, beta);
   ctx.enqueue_elementwise(k, view.outer * view.inner);
 }

@@ -26,9 +26,10 @@ struct MiddleAxis {
   std::size_t outer, r, inner;
 };
 
-// y[o, k] = beta * y[o, k] + s * sum_j x[o, j, k] * (w ? w[o, j, k] : 1)
+// y[o, k] = beta * y[o, k] + s * sum_j x[o, j, k] * (w ? w[o, j, k] : 1); x and w are read
+// from element x_offset on.
 void reduce_middle(ContextImpl& ctx, const Tensor& x, const Tensor* w, const Tensor& y,
-                   MiddleAxis view, float s, float beta);
+                   MiddleAxis view, float s, float beta, std::size_t x_offset = 0);
 
 // gx[o, j, k] = beta * gx[o, j, k] + s * gy[o, k]
 void broadcast_middle(ContextImpl& ctx, const Tensor& gy, const Tensor& gx, MiddleAxis view,

@@ -1,0 +1,94 @@
+// Convolution through column matrices (vol2col + GEMM). Every convolution is three-dimensional
+// here: 1-D and 2-D ones have leading spatial extents of 1. The geometry travels as
+// g = (C, D, H, W, KD, KH, KW, SD, SH, SW, PD, PH, PW, DD, DH, DW) (components s0 .. sf) and
+// o = (OD, OH, OW, -).
+// A chunk of nb samples starting at n0 is worked at a time; its column matrix is
+// col[r, q], r = ((c * KD + a) * KH + b) * KW + e over all channels, q = n * P + position,
+// P = OD * OH * OW. Buffers in the executor's workspace are addressed with offsets.
+
+// col = the input patches of samples n0 .. n0 + nb - 1 (zero where the patch is padding).
+__kernel void vol2col(__global const float* x, __global float* col, const ulong col_offset,
+                      const int16 g, const int4 o, const int n0, const int nb) {
+  const long P = (long)o.s0 * o.s1 * o.s2, nbP = nb * P;
+  const long total = (long)g.s0 * g.s4 * g.s5 * g.s6 * nbP;
+  col += col_offset;
+  for (long i = get_global_id(0); i < total; i += get_global_size(0)) {
+    const long r = i / nbP, q = i % nbP;
+    long t = r;
+    const int e = t % g.s6; t /= g.s6;
+    const int b = t % g.s5; t /= g.s5;
+    const int a = t % g.s4;
+    const int c = t / g.s4;
+    t = q;
+    const int ow = t % o.s2; t /= o.s2;
+    const int oh = t % o.s1; t /= o.s1;
+    const int od = t % o.s0;
+    const long n = n0 + t / o.s0;
+    const int id = od * g.s7 - g.sa + a * g.sd;
+    const int ih = oh * g.s8 - g.sb + b * g.se;
+    const int iw = ow * g.s9 - g.sc + e * g.sf;
+    const bool inside = id >= 0 && id < g.s1 && ih >= 0 && ih < g.s2 && iw >= 0 && iw < g.s3;
+    col[i] = inside ? x[(((n * g.s0 + c) * g.s1 + id) * g.s2 + ih) * g.s3 + iw] : 0.0f;
+  }
+}
+
+// gx (samples n0 ..) = beta * gx + the sum of every column entry that read each input element:
+// a gather, so no two work-items write one element.
+__kernel void col2vol(__global const float* gcol, const ulong col_offset, __global float* gx,
+                      const int16 g, const int4 o, const int n0, const int nb, const float beta) {
+  const long P = (long)o.s0 * o.s1 * o.s2, nbP = nb * P;
+  const long per_sample = (long)g.s0 * g.s1 * g.s2 * g.s3;
+  const long total = nb * per_sample;
+  gcol += col_offset;
+  gx += n0 * per_sample;
+  for (long i = get_global_id(0); i < total; i += get_global_size(0)) {
+    long t = i;
+    const int iw = t % g.s3; t /= g.s3;
+    const int ih = t % g.s2; t /= g.s2;
+    const int id = t % g.s1; t /= g.s1;
+    const int c = t % g.s0;
+    const long n = t / g.s0;
+    float sum = 0.0f;
+    for (int a = 0; a < g.s4; ++a) {
+      const int td = id + g.sa - a * g.sd;
+      if (td < 0 || td % g.s7 != 0 || td / g.s7 >= o.s0) continue;
+      for (int b = 0; b < g.s5; ++b) {
+        const int th = ih + g.sb - b * g.se;
+        if (th < 0 || th % g.s8 != 0 || th / g.s8 >= o.s1) continue;
+        for (int e = 0; e < g.s6; ++e) {
+          const int tw = iw + g.sc - e * g.sf;
+          if (tw < 0 || tw % g.s9 != 0 || tw / g.s9 >= o.s2) continue;
+          const long r = ((c * g.s4 + a) * g.s5 + b) * g.s6 + e;
+          const long q = n * P + ((long)(td / g.s7) * o.s1 + th / g.s8) * o.s2 + tw / g.s9;
+          sum += gcol[r * nbP + q];
+        }
+      }
+    }
+    gx[i] = beta == 0.0f ? sum : sum + beta * gx[i];
+  }
+}
+
+// y[n0 + n, k, p] = yt[k, n * P + p] + bias[k]: the GEMM's [K, nb * P] result in NCDHW order.
+__kernel void chunk_to_nkp(__global const float* yt, const ulong yt_offset, __global float* y,
+                           __global const float* bias, const int has_bias, const int K,
+                           const long P, const int n0, const int nb) {
+  const long total = (long)nb * K * P;
+  yt += yt_offset;
+  y += (long)n0 * K * P;
+  for (long i = get_global_id(0); i < total; i += get_global_size(0)) {
+    const long p = i % P, k = (i / P) % K, n = i / (P * K);
+    y[i] = yt[k * nb * P + n * P + p] + (has_bias ? bias[k] : 0.0f);
+  }
+}
+
+// gyt[k, n * P + p] = gy[n0 + n, k, p]: the output gradient as the GEMMs want it.
+__kernel void nkp_to_chunk(__global const float* gy, __global float* gyt, const ulong gyt_offset,
+                           const int K, const long P, const int n0, const int nb) {
+  const long total = (long)nb * K * P;
+  gyt += gyt_offset;
+  gy += (long)n0 * K * P;
+  for (long i = get_global_id(0); i < total; i += get_global_size(0)) {
+    const long p = i % P, n = i / P % nb, k = i / (P * nb);
+    gyt[i] = gy[(n * K + k) * P + p];
+  }
+}

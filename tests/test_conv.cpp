@@ -1,0 +1,139 @@
+// Convolution in 1, 2 and 3 dimensions: forward and the gradients of input, weights and bias
+// against the double-precision reference, and the shapes it rejects.
+#include <catch2/catch.hpp>
+
+#include "op_harness.hpp"
+#include "reference/conv.hpp"
+
+using namespace clnn;
+using clnn::test::OpCheck;
+using clnn::test::run_op_check;
+using reference::Vec;
+
+namespace {
+
+reference::Geometry geometry(const Shape& x, const Shape& w, const ConvOptions& o) {
+  reference::Geometry g(x, std::vector<std::int64_t>(w.begin() + 2, w.end()), o.strides,
+                        o.pads_begin, o.pads_end, o.dilations);
+  g.k = long(w[0]);
+  g.groups = long(o.groups);
+  return g;
+}
+
+OpCheck conv_check(Shape x, Shape w, bool bias, ConvOptions o) {
+  OpCheck c;
+  c.shapes = {x, w};
+  if (bias) c.shapes.push_back({w[0]});
+  c.build = [o](const std::vector<Value>& v) {
+    return conv(v[0], v[1], v.size() == 3 ? std::optional<Value>(v[2]) : std::nullopt, o);
+  };
+  const auto g = geometry(x, w, o);
+  c.forward = [g](const std::vector<Vec>& in) {
+    return reference::conv(g, in[0], in[1], in.size() == 3 ? &in[2] : nullptr);
+  };
+  c.backward = [g, bias](const std::vector<Vec>& in, const Vec& gy) {
+    Vec gx, gw, gb;
+    reference::conv_backward(g, in[0], in[1], gy, gx, gw, gb);
+    std::vector<Vec> grads{gx, gw};
+    if (bias) grads.push_back(gb);
+    return grads;
+  };
+  c.forward_tolerance = 1e-4;
+  return c;
+}
+
+ConvOptions options(std::vector<std::int64_t> strides, std::vector<std::int64_t> pads_begin,
+                    std::vector<std::int64_t> pads_end, std::vector<std::int64_t> dilations,
+                    std::int64_t groups = 1) {
+  ConvOptions o;
+  o.strides = std::move(strides);
+  o.pads_begin = std::move(pads_begin);
+  o.pads_end = std::move(pads_end);
+  o.dilations = std::move(dilations);
+  o.groups = groups;
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("conv2d: padding and bias", "[conv]") {
+  run_op_check(conv_check({2, 3, 7, 6}, {4, 3, 3, 3}, true, options({}, {1, 1}, {1, 1}, {})));
+  run_op_check(conv_check({1, 1, 5, 5}, {1, 1, 5, 5}, false, {}));  // kernel = input, batch 1
+  run_op_check(conv_check({3, 2, 4, 9}, {5, 2, 1, 1}, true, {}));   // 1x1
+}
+
+TEST_CASE("conv2d: strides, asymmetric pads and dilation", "[conv]") {
+  run_op_check(conv_check({2, 3, 9, 8}, {4, 3, 3, 2}, true, options({2, 1}, {1, 0}, {0, 2}, {})));
+  run_op_check(conv_check({2, 2, 11, 10}, {3, 2, 3, 3}, true, options({1, 2}, {2, 1}, {1, 2}, {2, 3})));
+}
+
+TEST_CASE("conv2d: groups and depthwise", "[conv]") {
+  run_op_check(conv_check({2, 4, 6, 7}, {6, 2, 3, 3}, true, options({}, {1, 1}, {1, 1}, {}, 2)));
+  run_op_check(conv_check({2, 3, 6, 5}, {3, 1, 3, 3}, true, options({}, {1, 1}, {1, 1}, {}, 3)));
+  run_op_check(conv_check({1, 3, 6, 5}, {6, 1, 3, 2}, false, options({2, 1}, {1, 0}, {0, 1}, {}, 3)));
+}
+
+TEST_CASE("conv1d", "[conv]") {
+  run_op_check(conv_check({2, 3, 11}, {2, 3, 3}, true, options({2}, {1}, {0}, {})));
+  run_op_check(conv_check({3, 4, 13}, {4, 2, 4}, true, options({1}, {0}, {3}, {2}, 2)));
+}
+
+TEST_CASE("conv3d: strides, asymmetric pads, dilation and groups", "[conv]") {
+  run_op_check(conv_check({2, 2, 5, 4, 5}, {3, 2, 3, 3, 3}, true,
+                          options({1, 2, 1}, {1, 1, 0}, {0, 1, 2}, {1, 1, 2})));
+  run_op_check(conv_check({1, 4, 4, 5, 3}, {4, 1, 2, 3, 2}, true,
+                          options({2, 1, 1}, {0, 1, 1}, {1, 1, 0}, {}, 4)));
+}
+
+TEST_CASE("conv splits large batches into chunks", "[conv]") {
+  // 16 channels x 25 taps x 100 x 100 positions: a few samples per chunk, so the gradients of
+  // weights and bias add across chunks.
+  const Shape xs{10, 16, 100, 100}, ws{4, 16, 5, 5};
+  const ConvOptions o = options({}, {2, 2}, {2, 2}, {});
+  const auto x = clnn::test::random_vector(reference::numel(xs), 1);
+  const auto w = clnn::test::random_vector(reference::numel(ws), 2);
+  const auto b = clnn::test::random_vector(4, 3);
+  Graph g;
+  Value X = g.parameter("x", xs, init::zeros());
+  Value W = g.parameter("w", ws, init::zeros());
+  Value B = g.parameter("b", {4}, init::zeros());
+  Value Y = conv(X, W, B, o);
+  Value R = g.input("R", Y.shape());
+  Value loss = sum(mul(Y, R));
+  Executor ex(clnn::test::context(), g, {Y, loss}, Mode::training);
+  ex.set_parameter("x", x);
+  ex.set_parameter("w", w);
+  ex.set_parameter("b", b);
+  const auto r = clnn::test::random_vector(reference::numel(Y.shape()), 4);
+  ex.set_input("R", r);
+  ex.forward();
+  ex.backward(loss);
+
+  auto geo = geometry(xs, ws, o);
+  Vec xd(x.begin(), x.end()), wd(w.begin(), w.end()), bd(b.begin(), b.end()), rd(r.begin(), r.end());
+  CHECK(clnn::test::relative_error(ex.value(Y).to_host(), reference::conv(geo, xd, wd, &bd)) < 1e-4);
+  Vec gx, gw, gb;
+  reference::conv_backward(geo, xd, wd, rd, gx, gw, gb);
+  CHECK(clnn::test::relative_error(ex.gradient(X).to_host(), gx) < 1e-4);
+  CHECK(clnn::test::relative_error(ex.gradient(W).to_host(), gw) < 1e-4);
+  CHECK(clnn::test::relative_error(ex.gradient(B).to_host(), gb) < 1e-4);
+}
+
+TEST_CASE("conv rejects sizes that make no sense", "[conv][errors]") {
+  Graph g;
+  Value x = g.input("x", {2, 4, 5, 5});
+  auto w = [&](Shape s) { return g.parameter("w" + std::to_string(g.node_count()), s, init::zeros()); };
+  CHECK_THROWS_WITH(conv(x, w({3, 4, 7, 7})),
+                    Catch::Contains("conv_1") && Catch::Contains("more than the padded input"));
+  CHECK_NOTHROW(conv(x, w({3, 4, 7, 7}), std::nullopt, options({}, {1, 1}, {1, 1}, {})));
+  CHECK_THROWS_WITH(conv(x, w({3, 2, 3, 3}), std::nullopt, options({}, {}, {}, {}, 3)),
+                    Catch::Contains("not divisible by 3 groups"));
+  CHECK_THROWS_AS(conv(x, w({3, 4, 3, 3}), std::nullopt, options({0, 1}, {}, {}, {})), ShapeError);
+  CHECK_THROWS_AS(conv(x, w({3, 4, 3, 3}), std::nullopt, options({-1, 1}, {}, {}, {})), ShapeError);
+  CHECK_THROWS_AS(conv(x, w({3, 4, 3, 3}), std::nullopt, options({1}, {}, {}, {})), ShapeError);
+  CHECK_THROWS_AS(conv(x, w({3, 4, 3, 3}), std::nullopt, options({}, {-1, 0}, {}, {})), ShapeError);
+  CHECK_THROWS_AS(conv(x, w({3, 3, 3, 3})), ShapeError);     // channels differ
+  CHECK_THROWS_AS(conv(x, w({3, 4, 3})), ShapeError);        // rank differs
+  CHECK_THROWS_AS(conv(x, w({3, 4, 3, 3}), w({4})), ShapeError);  // bias is not [K]
+  CHECK_THROWS_AS(conv(g.input("v", {4, 5}), w({3, 4, 3})), ShapeError);
+}
