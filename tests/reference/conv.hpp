@@ -2,6 +2,7 @@
 // library: every operator is three-dimensional, with 1-D and 2-D inputs given leading extents 1.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <limits>
@@ -116,6 +117,85 @@ inline void conv_backward(const Geometry& g, const Vec& x, const Vec& w, const V
       for (long p = 0; p < g.out[0] * g.out[1] * g.out[2]; ++p)
         gb[std::size_t(kk)] += gy[std::size_t((nn * g.k + kk) * g.out[0] * g.out[1] * g.out[2] + p)];
     }
+}
+
+// ---- pooling (no dilation): windows of g.ker taps at stride g.stride --------------------------
+
+// The in-input taps of window (od, oh, ow) of plane (n, c), as input offsets in scan order.
+inline std::vector<long> window_taps(const Geometry& g, long nn, long cc, long od, long oh, long ow) {
+  std::vector<long> taps;
+  for (long a = 0; a < g.ker[0]; ++a)
+    for (long b = 0; b < g.ker[1]; ++b)
+      for (long e = 0; e < g.ker[2]; ++e) {
+        long id = od * g.stride[0] - g.pad[0] + a, ih = oh * g.stride[1] - g.pad[1] + b,
+             iw = ow * g.stride[2] - g.pad[2] + e;
+        if (id >= 0 && id < g.in[0] && ih >= 0 && ih < g.in[1] && iw >= 0 && iw < g.in[2])
+          taps.push_back(g.in_at(nn, cc, id, ih, iw));
+      }
+  return taps;
+}
+
+inline double avg_divisor(const Geometry& g, long od, long oh, long ow, bool include_pad) {
+  const long o[3] = {od, oh, ow};
+  double count = 1;
+  for (int d = 0; d < 3; ++d) {
+    long lo = o[d] * g.stride[d] - g.pad[d], hi = lo + g.ker[d];
+    lo = std::max(lo, include_pad ? -g.pad[d] : 0L);
+    hi = std::min(hi, include_pad ? g.in[d] + g.pad_end[d] : g.in[d]);
+    count *= double(std::max(hi - lo, 0L));
+  }
+  return count;
+}
+
+// Calls f(out_index, taps, divisor) for every pooling window.
+template <typename F>
+void for_each_window(const Geometry& g, bool include_pad, F f) {
+  for (long nn = 0; nn < g.n; ++nn)
+    for (long cc = 0; cc < g.c; ++cc)
+      for (long od = 0; od < g.out[0]; ++od)
+        for (long oh = 0; oh < g.out[1]; ++oh)
+          for (long ow = 0; ow < g.out[2]; ++ow)
+            f(std::size_t(g.out_at(nn, cc, g.c, od, oh, ow)), window_taps(g, nn, cc, od, oh, ow),
+              avg_divisor(g, od, oh, ow, include_pad));
+}
+
+inline Vec max_pool(const Geometry& g, const Vec& x) {
+  Vec y(std::size_t(g.out_size(g.c)), 0.0);
+  for_each_window(g, true, [&](std::size_t o, const std::vector<long>& taps, double) {
+    double m = -std::numeric_limits<double>::infinity();
+    for (long t : taps) m = std::max(m, x[std::size_t(t)]);
+    y[o] = taps.empty() ? 0.0 : m;
+  });
+  return y;
+}
+
+inline Vec max_pool_backward(const Geometry& g, const Vec& x, const Vec& gy) {
+  Vec gx(x.size(), 0.0);
+  for_each_window(g, true, [&](std::size_t o, const std::vector<long>& taps, double) {
+    long best = -1;
+    for (long t : taps)
+      if (best < 0 || x[std::size_t(t)] > x[std::size_t(best)]) best = t;
+    if (best >= 0) gx[std::size_t(best)] += gy[o];
+  });
+  return gx;
+}
+
+inline Vec avg_pool(const Geometry& g, const Vec& x, bool include_pad) {
+  Vec y(std::size_t(g.out_size(g.c)), 0.0);
+  for_each_window(g, include_pad, [&](std::size_t o, const std::vector<long>& taps, double div) {
+    double s = 0;
+    for (long t : taps) s += x[std::size_t(t)];
+    y[o] = div > 0 ? s / div : 0.0;
+  });
+  return y;
+}
+
+inline Vec avg_pool_backward(const Geometry& g, const Vec& x, const Vec& gy, bool include_pad) {
+  Vec gx(x.size(), 0.0);
+  for_each_window(g, include_pad, [&](std::size_t o, const std::vector<long>& taps, double div) {
+    for (long t : taps) gx[std::size_t(t)] += gy[o] / div;
+  });
+  return gx;
 }
 
 }  // namespace clnn::reference

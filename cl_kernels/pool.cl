@@ -1,0 +1,140 @@
+// Max and average pooling over three spatial dimensions (1-D and 2-D inputs have leading extents
+// of 1), forward and backward. Geometry as in conv.cl: g = (C, D, H, W, KD, KH, KW, SD, SH, SW,
+// PD, PH, PW, DD, DH, DW), o = (OD, OH, OW, -); e = (end pads PD', PH', PW', count_include_pad).
+// Backward gathers: each input element sums over the windows that contain it, so no two
+// work-items write one element.
+
+// Offset of input position (d, h, w) of plane (n, c), or -1 when it lies in the padding.
+long tap_offset(const int16 g, const long plane, const int d, const int h, const int w) {
+  if (d < 0 || d >= g.s1 || h < 0 || h >= g.s2 || w < 0 || w >= g.s3) return -1;
+  return ((plane * g.s1 + d) * g.s2 + h) * g.s3 + w;
+}
+
+// The input offset of the first maximum of window (od, oh, ow) of `plane`; -1 if the window
+// holds no input element.
+long window_argmax(__global const float* x, const int16 g, const long plane, const int od,
+                   const int oh, const int ow) {
+  long best = -1;
+  float best_value = -INFINITY;
+  for (int a = 0; a < g.s4; ++a)
+    for (int b = 0; b < g.s5; ++b)
+      for (int e = 0; e < g.s6; ++e) {
+        const long at = tap_offset(g, plane, od * g.s7 - g.sa + a * g.sd,
+                                   oh * g.s8 - g.sb + b * g.se, ow * g.s9 - g.sc + e * g.sf);
+        if (at >= 0 && (best < 0 || x[at] > best_value)) {
+          best = at;
+          best_value = x[at];
+        }
+      }
+  return best;
+}
+
+// The divisor of average window (od, oh, ow): its taps inside the padded input when padding
+// counts, else those inside the input.
+float window_divisor(const int16 g, const int4 e, const int od, const int oh, const int ow) {
+  const int start[3] = {od * g.s7 - g.sa, oh * g.s8 - g.sb, ow * g.s9 - g.sc};
+  const int extent[3] = {g.s1, g.s2, g.s3}, size[3] = {g.s4, g.s5, g.s6};
+  const int pad_begin[3] = {g.sa, g.sb, g.sc}, pad_end[3] = {e.s0, e.s1, e.s2};
+  float count = 1.0f;
+  for (int d = 0; d < 3; ++d) {
+    int lo = start[d], hi = start[d] + size[d];
+    if (e.s3) {
+      lo = max(lo, -pad_begin[d]);
+      hi = min(hi, extent[d] + pad_end[d]);
+    } else {
+      lo = max(lo, 0);
+      hi = min(hi, extent[d]);
+    }
+    count *= (float)max(hi - lo, 0);
+  }
+  return count;
+}
+
+__kernel void max_pool_forward(__global const float* x, __global float* y, const int16 g,
+                               const int4 o, const long planes) {
+  const long P = (long)o.s0 * o.s1 * o.s2, total = planes * P;
+  for (long i = get_global_id(0); i < total; i += get_global_size(0)) {
+    const long plane = i / P;
+    long t = i % P;
+    const int ow = t % o.s2; t /= o.s2;
+    const int oh = t % o.s1;
+    const int od = t / o.s1;
+    const long at = window_argmax(x, g, plane, od, oh, ow);
+    y[i] = at >= 0 ? x[at] : 0.0f;
+  }
+}
+
+__kernel void avg_pool_forward(__global const float* x, __global float* y, const int16 g,
+                               const int4 o, const int4 e, const long planes) {
+  const long P = (long)o.s0 * o.s1 * o.s2, total = planes * P;
+  for (long i = get_global_id(0); i < total; i += get_global_size(0)) {
+    const long plane = i / P;
+    long t = i % P;
+    const int ow = t % o.s2; t /= o.s2;
+    const int oh = t % o.s1;
+    const int od = t / o.s1;
+    float sum = 0.0f;
+    for (int a = 0; a < g.s4; ++a)
+      for (int b = 0; b < g.s5; ++b)
+        for (int c = 0; c < g.s6; ++c) {
+          const long at = tap_offset(g, plane, od * g.s7 - g.sa + a * g.sd,
+                                     oh * g.s8 - g.sb + b * g.se, ow * g.s9 - g.sc + c * g.sf);
+          if (at >= 0) sum += x[at];
+        }
+    const float divisor = window_divisor(g, e, od, oh, ow);
+    y[i] = divisor > 0.0f ? sum / divisor : 0.0f;
+  }
+}
+
+// For input position (id, ih, iw): calls BODY once per output window (od, oh, ow) holding it.
+#define FOR_EACH_WINDOW(BODY)                                                         \
+  for (int a = 0; a < g.s4; ++a) {                                                     \
+    const int td = id + g.sa - a * g.sd;                                               \
+    if (td < 0 || td % g.s7 != 0 || td / g.s7 >= o.s0) continue;                       \
+    const int od = td / g.s7;                                                          \
+    for (int b = 0; b < g.s5; ++b) {                                                   \
+      const int th = ih + g.sb - b * g.se;                                             \
+      if (th < 0 || th % g.s8 != 0 || th / g.s8 >= o.s1) continue;                     \
+      const int oh = th / g.s8;                                                        \
+      for (int c = 0; c < g.s6; ++c) {                                                 \
+        const int tw = iw + g.sc - c * g.sf;                                           \
+        if (tw < 0 || tw % g.s9 != 0 || tw / g.s9 >= o.s2) continue;                   \
+        const int ow = tw / g.s9;                                                      \
+        const long out = (plane * o.s0 + od) * o.s1 * o.s2 + (long)oh * o.s2 + ow;     \
+        BODY                                                                           \
+      }                                                                                \
+    }                                                                                  \
+  }
+
+// gx = beta * gx + gy of every window whose (first) maximum is this element.
+__kernel void max_pool_backward(__global const float* x, __global const float* gy,
+                                __global float* gx, const int16 g, const int4 o,
+                                const long planes, const float beta) {
+  const long per_plane = (long)g.s1 * g.s2 * g.s3, total = planes * per_plane;
+  for (long i = get_global_id(0); i < total; i += get_global_size(0)) {
+    const long plane = i / per_plane;
+    long t = i % per_plane;
+    const int iw = t % g.s3; t /= g.s3;
+    const int ih = t % g.s2;
+    const int id = t / g.s2;
+    float sum = 0.0f;
+    FOR_EACH_WINDOW(if (window_argmax(x, g, plane, od, oh, ow) == i) sum += gy[out];)
+    gx[i] = beta == 0.0f ? sum : sum + beta * gx[i];
+  }
+}
+
+// gx = beta * gx + sum over the windows holding this element of gy / divisor.
+__kernel void avg_pool_backward(__global const float* gy, __global float* gx, const int16 g,
+                                const int4 o, const int4 e, const long planes, const float beta) {
+  const long per_plane = (long)g.s1 * g.s2 * g.s3, total = planes * per_plane;
+  for (long i = get_global_id(0); i < total; i += get_global_size(0)) {
+    const long plane = i / per_plane;
+    long t = i % per_plane;
+    const int iw = t % g.s3; t /= g.s3;
+    const int ih = t % g.s2;
+    const int id = t / g.s2;
+    float sum = 0.0f;
+    FOR_EACH_WINDOW(sum += gy[out] / window_divisor(g, e, od, oh, ow);)
+    gx[i] = beta == 0.0f ? sum : sum + beta * gx[i];
+  }
+}

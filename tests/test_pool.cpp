@@ -1,0 +1,97 @@
+// Max and average pooling in 1, 2 and 3 dimensions, and global average pooling, against the
+// double-precision reference.
+#include <catch2/catch.hpp>
+
+#include "op_harness.hpp"
+#include "reference/conv.hpp"
+
+using namespace clnn;
+using clnn::test::OpCheck;
+using clnn::test::run_op_check;
+using reference::Vec;
+
+namespace {
+
+PoolOptions pool(std::vector<std::int64_t> kernel, std::vector<std::int64_t> strides = {},
+                 std::vector<std::int64_t> pads_begin = {}, std::vector<std::int64_t> pads_end = {},
+                 bool ceil_mode = false, bool count_include_pad = true) {
+  PoolOptions o;
+  o.kernel = std::move(kernel);
+  o.strides = std::move(strides);
+  o.pads_begin = std::move(pads_begin);
+  o.pads_end = std::move(pads_end);
+  o.ceil_mode = ceil_mode;
+  o.count_include_pad = count_include_pad;
+  return o;
+}
+
+OpCheck pool_check(bool is_max, Shape x, PoolOptions o) {
+  reference::Geometry g(x, o.kernel, o.strides.empty() ? o.kernel : o.strides, o.pads_begin,
+                        o.pads_end, {}, o.ceil_mode);
+  const bool include = o.count_include_pad;
+  OpCheck c;
+  c.shapes = {x};
+  c.build = [=](const std::vector<Value>& v) { return is_max ? max_pool(v[0], o) : avg_pool(v[0], o); };
+  c.forward = [=](const std::vector<Vec>& in) {
+    return is_max ? reference::max_pool(g, in[0]) : reference::avg_pool(g, in[0], include);
+  };
+  c.backward = [=](const std::vector<Vec>& in, const Vec& gy) {
+    return std::vector<Vec>{is_max ? reference::max_pool_backward(g, in[0], gy)
+                                   : reference::avg_pool_backward(g, in[0], gy, include)};
+  };
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("max_pool and avg_pool in 2-D", "[pool]") {
+  for (bool is_max : {true, false}) {
+    INFO("max " << is_max);
+    run_op_check(pool_check(is_max, {2, 3, 8, 8}, pool({2, 2})));
+    run_op_check(pool_check(is_max, {1, 2, 7, 9}, pool({3, 3}, {2, 2}, {1, 1}, {1, 1})));
+    run_op_check(pool_check(is_max, {2, 2, 7, 6}, pool({3, 2}, {2, 2}, {1, 0}, {0, 1}, true)));
+    run_op_check(pool_check(is_max, {1, 1, 5, 5}, pool({5, 5})));
+  }
+  run_op_check(pool_check(false, {2, 2, 7, 6}, pool({3, 3}, {2, 2}, {1, 1}, {1, 1}, true, false)));
+  run_op_check(pool_check(false, {1, 3, 5, 5}, pool({2, 2}, {1, 1}, {1, 1}, {0, 0}, false, false)));
+}
+
+TEST_CASE("max_pool and avg_pool in 1-D and 3-D", "[pool]") {
+  for (bool is_max : {true, false}) {
+    INFO("max " << is_max);
+    run_op_check(pool_check(is_max, {2, 3, 11}, pool({3}, {2}, {1}, {0})));
+    run_op_check(pool_check(is_max, {1, 2, 5, 6, 4}, pool({2, 3, 2}, {2, 2, 1}, {1, 1, 0}, {0, 1, 1})));
+    run_op_check(pool_check(is_max, {1, 2, 5, 5, 5}, pool({2, 2, 2}, {2, 2, 2}, {}, {}, true)));
+  }
+}
+
+TEST_CASE("global_avg_pool", "[pool]") {
+  for (Shape x : {Shape{2, 3, 5, 4}, Shape{2, 3, 7}, Shape{1, 2, 3, 4, 5}}) {
+    reference::Geometry g(x, std::vector<std::int64_t>(x.begin() + 2, x.end()), {}, {}, {}, {});
+    OpCheck c;
+    c.shapes = {x};
+    c.build = [](const std::vector<Value>& v) { return global_avg_pool(v[0]); };
+    c.forward = [g](const std::vector<Vec>& in) { return reference::avg_pool(g, in[0], true); };
+    c.backward = [g](const std::vector<Vec>& in, const Vec& gy) {
+      return std::vector<Vec>{reference::avg_pool_backward(g, in[0], gy, true)};
+    };
+    run_op_check(c);
+  }
+  Graph g;
+  CHECK(global_avg_pool(g.input("x", {2, 3, 5, 4})).shape() == Shape{2, 3, 1, 1});
+  CHECK_THROWS_AS(global_avg_pool(g.input("y", {2, 3})), ShapeError);
+}
+
+TEST_CASE("pooling shapes: ceil mode and errors", "[pool][errors]") {
+  Graph g;
+  Value x = g.input("x", {1, 1, 6, 6});
+  CHECK(max_pool(x, pool({3, 3}, {2, 2})).shape() == Shape{1, 1, 2, 2});
+  CHECK(max_pool(x, pool({3, 3}, {2, 2}, {}, {}, true)).shape() == Shape{1, 1, 3, 3});
+  CHECK(max_pool(x, pool({2, 2}, {2, 2}, {1, 1}, {1, 1}, true)).shape() == Shape{1, 1, 4, 4});
+  CHECK_THROWS_WITH(max_pool(x, pool({7, 7})),
+                    Catch::Contains("max_pool_") && Catch::Contains("padded input"));
+  CHECK_THROWS_AS(max_pool(x, pool({2})), ShapeError);
+  CHECK_THROWS_AS(max_pool(x, pool({2, 2}, {0, 1})), ShapeError);
+  CHECK_THROWS_AS(avg_pool(x, pool({2, 2}, {}, {2, 2}, {2, 2})), ShapeError);
+  CHECK_THROWS_AS(avg_pool(g.input("v", {4, 5}), pool({2})), ShapeError);
+}
