@@ -117,3 +117,18 @@ __kernel void permute(__global const float* x, __global float* y, const ulong n,
     y[i] = beta == 0.0f ? x[offset] : x[offset] + beta * y[i];
   }
 }
+
+// dst[o, dst_at + j, k] = beta * dst[...] + src[o, src_at + j, k] for j < r: a block of the
+// middle axis of [outer, src_r, inner] copied into [outer, dst_r, inner] (concat and its
+// gradient).
+__kernel void copy_block(__global const float* src, const ulong src_r, const ulong src_at,
+                         __global float* dst, const ulong dst_r, const ulong dst_at,
+                         const ulong outer, const ulong r, const ulong inner, const float beta) {
+  const ulong total = outer * r * inner;
+  for (ulong i = get_global_id(0); i < total; i += get_global_size(0)) {
+    const ulong k = i % inner, j = (i / inner) % r, o = i / (inner * r);
+    const ulong to = (o * dst_r + dst_at + j) * inner + k;
+    const float v = src[(o * src_r + src_at + j) * inner + k];
+    dst[to] = beta == 0.0f ? v : v + beta * dst[to];
+  }
+}

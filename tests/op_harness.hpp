@@ -26,6 +26,8 @@ struct OpCheck {
   // Gradient of sum(forward(x) * gy) with respect to each input (empty for non-differentiable).
   std::function<std::vector<Vec>(const std::vector<Vec>&, const Vec& gy)> backward;
   std::vector<bool> differentiable;  // default: every input
+  std::vector<bool> state;           // inputs that are graph state (batch_norm's statistics)
+  bool inference_matches = true;     // whether inference mode gives training mode's output
   // Generates input i; default: uniform in [-1, 1].
   std::function<std::vector<float>(std::size_t input, std::size_t n, std::uint32_t seed)> make;
   double forward_tolerance = 1e-5;
@@ -40,6 +42,17 @@ inline void run_op_check(const OpCheck& check, std::uint32_t seed = 1) {
   const std::size_t count = check.shapes.size();
   auto differentiable = [&](std::size_t i) {
     return check.differentiable.empty() || check.differentiable[i];
+  };
+  auto is_state = [&](std::size_t i) { return !check.state.empty() && check.state[i]; };
+  // Parameters for differentiable inputs, graph state or plain inputs for the rest.
+  auto feed = [&](Executor& ex, std::size_t i, const std::vector<float>& values) {
+    const std::string name = "x" + std::to_string(i);
+    if (differentiable(i))
+      ex.set_parameter(name, values);
+    else if (is_state(i))
+      ex.set_state(name, values);
+    else
+      ex.set_input(name, values);
   };
   std::vector<std::vector<float>> host(count);
   std::vector<Vec> ref_inputs(count);
@@ -56,6 +69,7 @@ inline void run_op_check(const OpCheck& check, std::uint32_t seed = 1) {
   for (std::size_t i = 0; i < count; ++i) {
     std::string name = "x" + std::to_string(i);
     operands.push_back(differentiable(i) ? g.parameter(name, check.shapes[i], init::zeros())
+                       : is_state(i)     ? g.state(name, check.shapes[i], init::zeros())
                                          : g.input(name, check.shapes[i]));
   }
   Value out = check.build(operands);
@@ -65,10 +79,7 @@ inline void run_op_check(const OpCheck& check, std::uint32_t seed = 1) {
   const Vec ref_grads_out = to_double(r);
 
   Executor ex(context(), g, {out, loss}, Mode::training);
-  for (std::size_t i = 0; i < count; ++i) {
-    std::string name = "x" + std::to_string(i);
-    differentiable(i) ? ex.set_parameter(name, host[i]) : ex.set_input(name, host[i]);
-  }
+  for (std::size_t i = 0; i < count; ++i) feed(ex, i, host[i]);
   ex.set_input("R", r);
   ex.forward();
   const auto device_out = ex.value(out).to_host();
@@ -106,11 +117,9 @@ inline void run_op_check(const OpCheck& check, std::uint32_t seed = 1) {
     if (differentiable(i)) CHECK(ex.gradient(operands[i]).to_host() == first[i]);
 
   // Inference mode reuses buffers; the output must not change.
+  if (!check.inference_matches) return;
   Executor inference(context(), g, {out}, Mode::inference);
-  for (std::size_t i = 0; i < count; ++i) {
-    std::string name = "x" + std::to_string(i);
-    differentiable(i) ? inference.set_parameter(name, host[i]) : inference.set_input(name, host[i]);
-  }
+  for (std::size_t i = 0; i < count; ++i) feed(inference, i, host[i]);
   inference.forward();
   CHECK(inference.value(out).to_host() == device_out);
 }

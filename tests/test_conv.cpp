@@ -64,13 +64,15 @@ TEST_CASE("conv2d: padding and bias", "[conv]") {
 
 TEST_CASE("conv2d: strides, asymmetric pads and dilation", "[conv]") {
   run_op_check(conv_check({2, 3, 9, 8}, {4, 3, 3, 2}, true, options({2, 1}, {1, 0}, {0, 2}, {})));
-  run_op_check(conv_check({2, 2, 11, 10}, {3, 2, 3, 3}, true, options({1, 2}, {2, 1}, {1, 2}, {2, 3})));
+  run_op_check(
+      conv_check({2, 2, 11, 10}, {3, 2, 3, 3}, true, options({1, 2}, {2, 1}, {1, 2}, {2, 3})));
 }
 
 TEST_CASE("conv2d: groups and depthwise", "[conv]") {
   run_op_check(conv_check({2, 4, 6, 7}, {6, 2, 3, 3}, true, options({}, {1, 1}, {1, 1}, {}, 2)));
   run_op_check(conv_check({2, 3, 6, 5}, {3, 1, 3, 3}, true, options({}, {1, 1}, {1, 1}, {}, 3)));
-  run_op_check(conv_check({1, 3, 6, 5}, {6, 1, 3, 2}, false, options({2, 1}, {1, 0}, {0, 1}, {}, 3)));
+  run_op_check(
+      conv_check({1, 3, 6, 5}, {6, 1, 3, 2}, false, options({2, 1}, {1, 0}, {0, 1}, {}, 3)));
 }
 
 TEST_CASE("conv1d", "[conv]") {
@@ -110,8 +112,10 @@ TEST_CASE("conv splits large batches into chunks", "[conv]") {
   ex.backward(loss);
 
   auto geo = geometry(xs, ws, o);
-  Vec xd(x.begin(), x.end()), wd(w.begin(), w.end()), bd(b.begin(), b.end()), rd(r.begin(), r.end());
-  CHECK(clnn::test::relative_error(ex.value(Y).to_host(), reference::conv(geo, xd, wd, &bd)) < 1e-4);
+  Vec xd(x.begin(), x.end()), wd(w.begin(), w.end()), bd(b.begin(), b.end()),
+      rd(r.begin(), r.end());
+  CHECK(clnn::test::relative_error(ex.value(Y).to_host(), reference::conv(geo, xd, wd, &bd)) <
+        1e-4);
   Vec gx, gw, gb;
   reference::conv_backward(geo, xd, wd, rd, gx, gw, gb);
   CHECK(clnn::test::relative_error(ex.gradient(X).to_host(), gx) < 1e-4);
@@ -122,7 +126,9 @@ TEST_CASE("conv splits large batches into chunks", "[conv]") {
 TEST_CASE("conv rejects sizes that make no sense", "[conv][errors]") {
   Graph g;
   Value x = g.input("x", {2, 4, 5, 5});
-  auto w = [&](Shape s) { return g.parameter("w" + std::to_string(g.node_count()), s, init::zeros()); };
+  auto w = [&](Shape s) {
+    return g.parameter("w" + std::to_string(g.node_count()), s, init::zeros());
+  };
   CHECK_THROWS_WITH(conv(x, w({3, 4, 7, 7})),
                     Catch::Contains("conv_1") && Catch::Contains("more than the padded input"));
   CHECK_NOTHROW(conv(x, w({3, 4, 7, 7}), std::nullopt, options({}, {1, 1}, {1, 1}, {})));
@@ -132,8 +138,8 @@ TEST_CASE("conv rejects sizes that make no sense", "[conv][errors]") {
   CHECK_THROWS_AS(conv(x, w({3, 4, 3, 3}), std::nullopt, options({-1, 1}, {}, {}, {})), ShapeError);
   CHECK_THROWS_AS(conv(x, w({3, 4, 3, 3}), std::nullopt, options({1}, {}, {}, {})), ShapeError);
   CHECK_THROWS_AS(conv(x, w({3, 4, 3, 3}), std::nullopt, options({}, {-1, 0}, {}, {})), ShapeError);
-  CHECK_THROWS_AS(conv(x, w({3, 3, 3, 3})), ShapeError);     // channels differ
-  CHECK_THROWS_AS(conv(x, w({3, 4, 3})), ShapeError);        // rank differs
+  CHECK_THROWS_AS(conv(x, w({3, 3, 3, 3})), ShapeError);          // channels differ
+  CHECK_THROWS_AS(conv(x, w({3, 4, 3})), ShapeError);             // rank differs
   CHECK_THROWS_AS(conv(x, w({3, 4, 3, 3}), w({4})), ShapeError);  // bias is not [K]
   CHECK_THROWS_AS(conv(g.input("v", {4, 5}), w({3, 4, 3})), ShapeError);
 }

@@ -31,7 +31,9 @@ OpCheck pool_check(bool is_max, Shape x, PoolOptions o) {
   const bool include = o.count_include_pad;
   OpCheck c;
   c.shapes = {x};
-  c.build = [=](const std::vector<Value>& v) { return is_max ? max_pool(v[0], o) : avg_pool(v[0], o); };
+  c.build = [=](const std::vector<Value>& v) {
+    return is_max ? max_pool(v[0], o) : avg_pool(v[0], o);
+  };
   c.forward = [=](const std::vector<Vec>& in) {
     return is_max ? reference::max_pool(g, in[0]) : reference::avg_pool(g, in[0], include);
   };
@@ -60,7 +62,8 @@ TEST_CASE("max_pool and avg_pool in 1-D and 3-D", "[pool]") {
   for (bool is_max : {true, false}) {
     INFO("max " << is_max);
     run_op_check(pool_check(is_max, {2, 3, 11}, pool({3}, {2}, {1}, {0})));
-    run_op_check(pool_check(is_max, {1, 2, 5, 6, 4}, pool({2, 3, 2}, {2, 2, 1}, {1, 1, 0}, {0, 1, 1})));
+    run_op_check(
+        pool_check(is_max, {1, 2, 5, 6, 4}, pool({2, 3, 2}, {2, 2, 1}, {1, 1, 0}, {0, 1, 1})));
     run_op_check(pool_check(is_max, {1, 2, 5, 5, 5}, pool({2, 2, 2}, {2, 2, 2}, {}, {}, true)));
   }
 }

@@ -37,7 +37,8 @@ struct Geometry {
       if (!pads_begin.empty()) pad[t] = long(pads_begin[d]);
       if (!pads_end.empty()) pad_end[t] = long(pads_end[d]);
       if (!dilations.empty()) dil[t] = long(dilations[d]);
-      double span = double(in[t] + pad[t] + pad_end[t] - dil[t] * (ker[t] - 1) - 1) / double(stride[t]);
+      double span =
+          double(in[t] + pad[t] + pad_end[t] - dil[t] * (ker[t] - 1) - 1) / double(stride[t]);
       out[t] = long(ceil ? std::ceil(span) : std::floor(span)) + 1;
       if (ceil && (out[t] - 1) * stride[t] >= in[t] + pad[t]) --out[t];
     }
@@ -82,15 +83,16 @@ inline Vec conv(const Geometry& g, const Vec& x, const Vec& w, const Vec* bias) 
     for (long kk = 0; kk < g.k; ++kk) {
       const long grp = kk / kg;
       for (long ci = 0; ci < cg; ++ci)
-        for_each_tap(g, [&](long od, long oh, long ow, long a, long b, long e, long id, long ih,
-                            long iw) {
-          y[std::size_t(g.out_at(nn, kk, g.k, od, oh, ow))] +=
-              x[std::size_t(g.in_at(nn, grp * cg + ci, id, ih, iw))] *
-              w[std::size_t(weight_at(g, kk, ci, a, b, e))];
-        });
+        for_each_tap(
+            g, [&](long od, long oh, long ow, long a, long b, long e, long id, long ih, long iw) {
+              y[std::size_t(g.out_at(nn, kk, g.k, od, oh, ow))] +=
+                  x[std::size_t(g.in_at(nn, grp * cg + ci, id, ih, iw))] *
+                  w[std::size_t(weight_at(g, kk, ci, a, b, e))];
+            });
       if (bias)
         for (long p = 0; p < g.out[0] * g.out[1] * g.out[2]; ++p)
-          y[std::size_t((nn * g.k + kk) * g.out[0] * g.out[1] * g.out[2] + p)] += (*bias)[std::size_t(kk)];
+          y[std::size_t((nn * g.k + kk) * g.out[0] * g.out[1] * g.out[2] + p)] +=
+              (*bias)[std::size_t(kk)];
     }
   return y;
 }
@@ -106,23 +108,25 @@ inline void conv_backward(const Geometry& g, const Vec& x, const Vec& w, const V
     for (long kk = 0; kk < g.k; ++kk) {
       const long grp = kk / kg;
       for (long ci = 0; ci < cg; ++ci)
-        for_each_tap(g, [&](long od, long oh, long ow, long a, long b, long e, long id, long ih,
-                            long iw) {
-          const double go = gy[std::size_t(g.out_at(nn, kk, g.k, od, oh, ow))];
-          const auto xi = std::size_t(g.in_at(nn, grp * cg + ci, id, ih, iw));
-          const auto wi = std::size_t(weight_at(g, kk, ci, a, b, e));
-          gx[xi] += go * w[wi];
-          gw[wi] += go * x[xi];
-        });
+        for_each_tap(
+            g, [&](long od, long oh, long ow, long a, long b, long e, long id, long ih, long iw) {
+              const double go = gy[std::size_t(g.out_at(nn, kk, g.k, od, oh, ow))];
+              const auto xi = std::size_t(g.in_at(nn, grp * cg + ci, id, ih, iw));
+              const auto wi = std::size_t(weight_at(g, kk, ci, a, b, e));
+              gx[xi] += go * w[wi];
+              gw[wi] += go * x[xi];
+            });
       for (long p = 0; p < g.out[0] * g.out[1] * g.out[2]; ++p)
-        gb[std::size_t(kk)] += gy[std::size_t((nn * g.k + kk) * g.out[0] * g.out[1] * g.out[2] + p)];
+        gb[std::size_t(kk)] +=
+            gy[std::size_t((nn * g.k + kk) * g.out[0] * g.out[1] * g.out[2] + p)];
     }
 }
 
 // ---- pooling (no dilation): windows of g.ker taps at stride g.stride --------------------------
 
 // The in-input taps of window (od, oh, ow) of plane (n, c), as input offsets in scan order.
-inline std::vector<long> window_taps(const Geometry& g, long nn, long cc, long od, long oh, long ow) {
+inline std::vector<long> window_taps(const Geometry& g, long nn, long cc, long od, long oh,
+                                     long ow) {
   std::vector<long> taps;
   for (long a = 0; a < g.ker[0]; ++a)
     for (long b = 0; b < g.ker[1]; ++b)

@@ -72,7 +72,7 @@ Value conv(const Value& x, const Value& w, const std::optional<Value>& bias = st
            const ConvOptions& options = {});
 
 struct PoolOptions {
-  std::vector<std::int64_t> kernel;  // one per spatial dimension
+  std::vector<std::int64_t> kernel;   // one per spatial dimension
   std::vector<std::int64_t> strides;  // empty: the kernel
   std::vector<std::int64_t> pads_begin;
   std::vector<std::int64_t> pads_end;

@@ -128,7 +128,7 @@ class ConvOp : public Op {
  private:
   struct Plan {
     Window win;
-    std::int64_t k = 0;            // filters
+    std::int64_t k = 0;  // filters
     std::int64_t groups = 1;
     std::int64_t k_per_group = 0;  // filters per group
     std::int64_t ck = 0;           // column rows per group: C/G * kernel positions
@@ -173,8 +173,8 @@ class ConvOp : public Op {
   static void vol2col(ContextImpl& ctx, const Plan& p, const Tensor& x, const Tensor& workspace,
                       std::int64_t n0, std::int64_t nb) {
     cl_kernel k = ctx.kernel("conv", "vol2col");
-    set_args(k, mem(x), mem(workspace), cl_ulong(0), p.win.packed(), p.win.packed_out(),
-             cl_int(n0), cl_int(nb));
+    set_args(k, mem(x), mem(workspace), cl_ulong(0), p.win.packed(), p.win.packed_out(), cl_int(n0),
+             cl_int(nb));
     ctx.enqueue_elementwise(k, std::size_t(p.ck * p.groups * nb * p.positions));
   }
 

@@ -45,8 +45,8 @@ class PoolOp : public Op {
     const Window w = window(gx->shape());
     cl_kernel k = args.ctx.kernel("pool", max_ ? "max_pool_backward" : "avg_pool_backward");
     if (max_)
-      set_args(k, mem(*args.inputs[0]), mem(args.grad_output), mem(*gx), w.packed(),
-               w.packed_out(), cl_long(w.n * w.c), args.betas[0]);
+      set_args(k, mem(*args.inputs[0]), mem(args.grad_output), mem(*gx), w.packed(), w.packed_out(),
+               cl_long(w.n * w.c), args.betas[0]);
     else
       set_args(k, mem(args.grad_output), mem(*gx), w.packed(), w.packed_out(), ends(w),
                cl_long(w.n * w.c), args.betas[0]);

@@ -123,11 +123,82 @@ class TransposeOp : public Op {
   std::vector<int> perm_;
 };
 
+class ConcatOp : public Op {
+ public:
+  explicit ConcatOp(int axis) : axis_(axis) {}
+  std::string type() const override { return "concat"; }
+
+  Shape infer_shape(const std::vector<Shape>& in) const override {
+    const std::size_t axis = normalize_axis(axis_, in[0].size(), type());
+    Shape out = in[0];
+    out[axis] = 0;
+    for (const Shape& s : in) {
+      Shape a = s, b = in[0];
+      if (a.size() != b.size())
+        throw ShapeError(shape_mismatch(type(), "operands differ in rank", in[0], s));
+      a[axis] = b[axis] = 0;
+      if (a != b)
+        throw ShapeError(shape_mismatch(type(), "operands differ off the concat axis", in[0], s));
+      out[axis] += s[axis];
+    }
+    return out;
+  }
+
+  void forward(const ForwardArgs& args) const override {
+    for_each_block(args.output.shape(), args.inputs,
+                   [&](const Tensor& part, MiddleAxis v, std::size_t total, std::size_t at) {
+                     copy_block(args.ctx, part, v.r, 0, args.output, total, at, v, 0.0f);
+                   });
+  }
+
+  void backward(const BackwardArgs& args) const override {
+    std::size_t i = 0;
+    for_each_block(args.output.shape(), args.inputs,
+                   [&](const Tensor&, MiddleAxis v, std::size_t total, std::size_t at) {
+                     if (Tensor* g = args.grad_inputs[i])
+                       copy_block(args.ctx, args.grad_output, total, at, *g, v.r, 0, v,
+                                  args.betas[i]);
+                     ++i;
+                   });
+  }
+
+  Needs backward_needs() const override { return {false, false}; }
+
+ private:
+  // Calls f(input, its [outer, r, inner] view, the output's extent on the axis, its offset there).
+  template <typename F>
+  void for_each_block(const Shape& out, const std::vector<const Tensor*>& inputs, F f) const {
+    const std::size_t axis = normalize_axis(axis_, out.size(), type());
+    const std::size_t total = std::size_t(out[axis]);
+    std::size_t at = 0;
+    for (const Tensor* t : inputs) {
+      MiddleAxis v = middle_axis(t->shape(), axis, axis + 1);
+      f(*t, v, total, at);
+      at += v.r;
+    }
+  }
+
+  static void copy_block(ContextImpl& ctx, const Tensor& src, std::size_t src_r, std::size_t src_at,
+                         const Tensor& dst, std::size_t dst_r, std::size_t dst_at, MiddleAxis v,
+                         float beta) {
+    cl_kernel k = ctx.kernel("elementwise", "copy_block");
+    set_args(k, mem(src), cl_ulong(src_r), cl_ulong(src_at), mem(dst), cl_ulong(dst_r),
+             cl_ulong(dst_at), cl_ulong(v.outer), cl_ulong(v.r), cl_ulong(v.inner), beta);
+    ctx.enqueue_elementwise(k, v.outer * v.r * v.inner);
+  }
+
+  int axis_;
+};
+
 }  // namespace
 
 }  // namespace clnn::detail
 
 namespace clnn {
+
+Value concat(const std::vector<Value>& values, int axis) {
+  return GraphAccess::add(std::make_shared<detail::ConcatOp>(axis), values);
+}
 
 Value reshape(const Value& v, const Shape& shape) {
   return GraphAccess::add(std::make_shared<detail::ReshapeOp>(shape, "reshape"), {v});

@@ -11,13 +11,12 @@ namespace {
 
 // One value per spatial dimension: `values` itself, or `fallback` repeated when it is empty.
 std::vector<std::int64_t> per_dimension(const std::string& op, const char* what,
-                                        const std::vector<std::int64_t>& values,
-                                        std::size_t dims, std::int64_t fallback,
-                                        std::int64_t minimum) {
+                                        const std::vector<std::int64_t>& values, std::size_t dims,
+                                        std::int64_t fallback, std::int64_t minimum) {
   if (values.empty()) return std::vector<std::int64_t>(dims, fallback);
   if (values.size() != dims)
-    throw ShapeError(op + ": " + what + " has " + std::to_string(values.size()) +
-                     " entries for " + std::to_string(dims) + " spatial dimensions");
+    throw ShapeError(op + ": " + what + " has " + std::to_string(values.size()) + " entries for " +
+                     std::to_string(dims) + " spatial dimensions");
   for (auto v : values)
     if (v < minimum)
       throw ShapeError(op + ": " + what + " " + to_string(Shape(values)) + " has an entry below " +
@@ -55,9 +54,10 @@ Window make_window(const std::string& op, const Shape& x, const WindowSpec& spec
     const std::int64_t span = w.dilation[t] * (w.kernel[t] - 1) + 1;
     const std::int64_t padded = w.in[t] + w.pad_begin[t] + w.pad_end[t];
     if (span > padded)
-      throw ShapeError(op + ": the kernel spans " + std::to_string(span) + " in spatial dimension " +
-                       std::to_string(d) + ", more than the padded input's " +
-                       std::to_string(padded) + " (input " + to_string(x) + ")");
+      throw ShapeError(op + ": the kernel spans " + std::to_string(span) +
+                       " in spatial dimension " + std::to_string(d) +
+                       ", more than the padded input's " + std::to_string(padded) + " (input " +
+                       to_string(x) + ")");
     std::int64_t steps = padded - span;
     w.out[t] = (spec.ceil_mode ? (steps + w.stride[t] - 1) / w.stride[t] : steps / w.stride[t]) + 1;
     // With ceil mode the last window must start inside the input or its leading padding.
@@ -76,10 +76,10 @@ Shape window_output_shape(const Window& w, std::int64_t channels) {
 
 cl_int16 Window::packed() const {
   cl_int16 g{};
-  const std::int64_t values[16] = {c,         in[0],        in[1],        in[2],
-                                   kernel[0], kernel[1],    kernel[2],    stride[0],
-                                   stride[1], stride[2],    pad_begin[0], pad_begin[1],
-                                   pad_begin[2], dilation[0], dilation[1], dilation[2]};
+  const std::int64_t values[16] = {
+      c,           in[0],      in[1],     in[2],        kernel[0],    kernel[1],    kernel[2],
+      stride[0],   stride[1],  stride[2], pad_begin[0], pad_begin[1], pad_begin[2], dilation[0],
+      dilation[1], dilation[2]};
   for (int i = 0; i < 16; ++i) g.s[i] = cl_int(values[i]);
   return g;
 }

@@ -1,0 +1,126 @@
+// Batch normalization over [N, C, S] (S: the product of the spatial extents) and dropout.
+
+// The sum of every work-item's value over a work-group whose local size is a power of two;
+// every work-item gets the total.
+float work_group_total(const float value, __local float* partial) {
+  const size_t lid = get_local_id(0);
+  partial[lid] = value;
+  barrier(CLK_LOCAL_MEM_FENCE);
+  for (size_t step = get_local_size(0) / 2; step > 0; step /= 2) {
+    if (lid < step) partial[lid] += partial[lid + step];
+    barrier(CLK_LOCAL_MEM_FENCE);
+  }
+  const float total = partial[0];
+  barrier(CLK_LOCAL_MEM_FENCE);
+  return total;
+}
+
+// Sums x[n, c, s] * (has_w ? w[n, c, s] : 1) over n and s for channel c, in one work-group.
+float channel_sum(__global const float* x, __global const float* w, const int has_w,
+                  const long N, const long C, const long S, const long c, __local float* partial) {
+  float acc = 0.0f;
+  for (long i = get_local_id(0); i < N * S; i += get_local_size(0)) {
+    const long at = ((i / S) * C + c) * S + i % S;
+    acc += has_w ? x[at] * w[at] : x[at];
+  }
+  return work_group_total(acc, partial);
+}
+
+// Batch statistics, one work-group per channel: saved = (mean[C], invstd[C]); the running
+// statistics move toward the batch's by momentum (the running variance takes the unbiased one).
+__kernel void bn_statistics(__global const float* x, __global float* saved,
+                            __global float* running_mean, __global float* running_var,
+                            const long N, const long C, const long S, const float momentum,
+                            const float eps, __local float* partial) {
+  const long M = N * S;
+  for (long c = get_group_id(0); c < C; c += get_num_groups(0)) {
+    const float mean = channel_sum(x, x, 0, N, C, S, c, partial) / (float)M;
+    float acc = 0.0f;  // two passes: the variance from the mean, not from E[x^2] - mean^2
+    for (long i = get_local_id(0); i < M; i += get_local_size(0)) {
+      const float d = x[((i / S) * C + c) * S + i % S] - mean;
+      acc += d * d;
+    }
+    const float var = work_group_total(acc, partial) / (float)M;
+    if (get_local_id(0) == 0) {
+      saved[c] = mean;
+      saved[C + c] = rsqrt(var + eps);
+      running_mean[c] = (1.0f - momentum) * running_mean[c] + momentum * mean;
+      const float unbiased = M > 1 ? var * (float)M / (float)(M - 1) : var;
+      running_var[c] = (1.0f - momentum) * running_var[c] + momentum * unbiased;
+    }
+  }
+}
+
+// y = (x - mean[c]) * invstd[c] * gamma[c] + beta[c]. From the running statistics (scale holds
+// variances, turned into invstd with eps) or from saved ones (scale, from scale_offset on, holds
+// invstd).
+__kernel void bn_apply(__global const float* x, __global float* y, __global const float* mean,
+                       __global const float* scale, const ulong scale_offset,
+                       const int scale_is_variance, const float eps, __global const float* gamma,
+                       __global const float* beta, const long C, const long S, const long total) {
+  scale += scale_offset;
+  for (long i = get_global_id(0); i < total; i += get_global_size(0)) {
+    const long c = (i / S) % C;
+    const float invstd = scale_is_variance ? rsqrt(scale[c] + eps) : scale[c];
+    y[i] = (x[i] - mean[c]) * invstd * gamma[c] + beta[c];
+  }
+}
+
+// Per channel: sums[c] = sum(gy), sums[C + c] = sum(gy * xhat); gamma's and beta's gradients
+// from them (each with its beta; has_* says whether it is wanted).
+__kernel void bn_backward_sums(__global const float* x, __global const float* gy,
+                               __global const float* saved, __global float* sums,
+                               __global float* ggamma, const int has_ggamma, const float beta_gamma,
+                               __global float* gbeta, const int has_gbeta, const float beta_beta,
+                               const long N, const long C, const long S, __local float* partial) {
+  for (long c = get_group_id(0); c < C; c += get_num_groups(0)) {
+    const float mean = saved[c], invstd = saved[C + c];
+    const float sum_gy = channel_sum(gy, gy, 0, N, C, S, c, partial);
+    // sum(gy * (x - mean)) * invstd = sum(gy * x) * invstd - mean * invstd * sum(gy)
+    const float sum_gy_x = channel_sum(gy, x, 1, N, C, S, c, partial);
+    const float sum_gy_xhat = (sum_gy_x - mean * sum_gy) * invstd;
+    if (get_local_id(0) == 0) {
+      sums[c] = sum_gy;
+      sums[C + c] = sum_gy_xhat;
+      if (has_ggamma)
+        ggamma[c] = beta_gamma == 0.0f ? sum_gy_xhat : sum_gy_xhat + beta_gamma * ggamma[c];
+      if (has_gbeta) gbeta[c] = beta_beta == 0.0f ? sum_gy : sum_gy + beta_beta * gbeta[c];
+    }
+  }
+}
+
+// gx = beta * gx + gamma * invstd / M * (M * gy - sum(gy) - xhat * sum(gy * xhat))
+__kernel void bn_backward_input(__global const float* x, __global const float* gy,
+                                __global const float* saved, __global const float* sums,
+                                __global const float* gamma, __global float* gx, const long N,
+                                const long C, const long S, const float beta) {
+  const long total = N * C * S;
+  const float M = (float)(N * S);
+  for (long i = get_global_id(0); i < total; i += get_global_size(0)) {
+    const long c = (i / S) % C;
+    const float invstd = saved[C + c];
+    const float xhat = (x[i] - saved[c]) * invstd;
+    const float g = gamma[c] * invstd / M * (M * gy[i] - sums[c] - xhat * sums[C + c]);
+    gx[i] = beta == 0.0f ? g : g + beta * gx[i];
+  }
+}
+
+// A uniform number in [0, 1) from (seed, step, index): splitmix64's finalizer over their mix.
+float dropout_uniform(const ulong seed, const ulong step, const ulong index) {
+  ulong z = seed + 0x9e3779b97f4a7c15UL * (step + 1) + index * 0xbf58476d1ce4e5b9UL;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9UL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebUL;
+  z ^= z >> 31;
+  return (float)(z >> 40) * (1.0f / 16777216.0f);
+}
+
+// y = keep ? x / (1 - p) : 0, keeping each element with probability 1 - p. backward uses the same
+// mask: gx = beta * gx + (keep ? gy / (1 - p) : 0).
+__kernel void dropout_apply(__global const float* x, __global float* y, const ulong n,
+                            const float p, const ulong seed, const ulong step, const float beta) {
+  const float scale = 1.0f / (1.0f - p);
+  for (ulong i = get_global_id(0); i < n; i += get_global_size(0)) {
+    const float v = dropout_uniform(seed, step, i) >= p ? x[i] * scale : 0.0f;
+    y[i] = beta == 0.0f ? v : v + beta * y[i];
+  }
+}

@@ -1,0 +1,163 @@
+// batch_norm (batch statistics and running statistics) and dropout (seeded, training only).
+#include <memory>
+
+#include "cl/kernel_call.hpp"
+#include "clnn/error.hpp"
+#include "clnn/ops.hpp"
+#include "context_impl.hpp"
+#include "ops/common.hpp"
+#include "ops/op.hpp"
+
+namespace clnn::detail {
+
+namespace {
+
+// x [N, C, spatial...] as N, C and S = the product of the spatial extents.
+struct ChannelView {
+  cl_long n, c, s;
+};
+
+ChannelView channel_view(const Shape& x) {
+  ChannelView v{x[0], x[1], 1};
+  for (std::size_t d = 2; d < x.size(); ++d) v.s *= x[d];
+  return v;
+}
+
+// One work-group per channel, as many as the plan allows at once.
+void enqueue_per_channel(ContextImpl& ctx, cl_kernel k, cl_long channels) {
+  auto plan = ctx.planner.reduction();
+  std::size_t groups = std::min<std::size_t>(std::size_t(channels), plan.max_groups);
+  enqueue<1>(ctx.queue.get(), k, {groups * plan.local_size}, {plan.local_size});
+}
+
+class BatchNormOp : public Op {
+ public:
+  BatchNormOp(float momentum, float eps) : momentum_(momentum), eps_(eps) {}
+  std::string type() const override { return "batch_norm"; }
+
+  Shape infer_shape(const std::vector<Shape>& in) const override {
+    const Shape& x = in[0];
+    if (x.size() < 2) throw ShapeError("batch_norm: input " + to_string(x) + " has no channels");
+    const Shape channels{x[1]};
+    const char* names[] = {"", "gamma", "beta", "running_mean", "running_var"};
+    for (std::size_t i = 1; i < 5; ++i)
+      if (in[i] != channels)
+        throw ShapeError(
+            shape_mismatch("batch_norm", std::string(names[i]) + " must be [C]", x, in[i]));
+    return x;
+  }
+
+  void forward(const ForwardArgs& args) const override {
+    const Tensor &x = *args.inputs[0], &gamma = *args.inputs[1], &beta = *args.inputs[2];
+    const Tensor &running_mean = *args.inputs[3], &running_var = *args.inputs[4];
+    const ChannelView v = channel_view(x.shape());
+    auto& ctx = args.ctx;
+    cl_kernel apply = ctx.kernel("norm", "bn_apply");
+    if (args.training) {
+      const auto local = ctx.planner.reduction().local_size;
+      cl_kernel stats = ctx.kernel("norm", "bn_statistics");
+      set_args(stats, mem(x), mem(args.saved), mem(running_mean), mem(running_var), v.n, v.c, v.s,
+               momentum_, eps_, LocalBytes{local * sizeof(float)});
+      enqueue_per_channel(ctx, stats, v.c);
+      // saved = (mean[C], invstd[C]): the invstd block starts C floats in.
+      set_args(apply, mem(x), mem(args.output), mem(args.saved), mem(args.saved), cl_ulong(v.c),
+               cl_int(0), eps_, mem(gamma), mem(beta), v.c, v.s, count(x));
+    } else {
+      set_args(apply, mem(x), mem(args.output), mem(running_mean), mem(running_var), cl_ulong(0),
+               cl_int(1), eps_, mem(gamma), mem(beta), v.c, v.s, count(x));
+    }
+    ctx.enqueue_elementwise(apply, std::size_t(x.size()));
+  }
+
+  void backward(const BackwardArgs& args) const override {
+    const Tensor &x = *args.inputs[0], &gamma = *args.inputs[1];
+    Tensor *gx = args.grad_inputs[0], *ggamma = args.grad_inputs[1], *gbeta = args.grad_inputs[2];
+    const ChannelView v = channel_view(x.shape());
+    auto& ctx = args.ctx;
+    const auto local = ctx.planner.reduction().local_size;
+    cl_kernel sums = ctx.kernel("norm", "bn_backward_sums");
+    set_args(sums, mem(x), mem(args.grad_output), mem(args.saved), mem(args.workspace),
+             mem(ggamma ? *ggamma : x), cl_int(ggamma != nullptr), args.betas[1],
+             mem(gbeta ? *gbeta : x), cl_int(gbeta != nullptr), args.betas[2], v.n, v.c, v.s,
+             LocalBytes{local * sizeof(float)});
+    enqueue_per_channel(ctx, sums, v.c);
+    if (gx) {
+      cl_kernel input = ctx.kernel("norm", "bn_backward_input");
+      set_args(input, mem(x), mem(args.grad_output), mem(args.saved), mem(args.workspace),
+               mem(gamma), mem(*gx), v.n, v.c, v.s, args.betas[0]);
+      ctx.enqueue_elementwise(input, std::size_t(x.size()));
+    }
+  }
+
+  Needs backward_needs() const override { return {true, false}; }
+  bool differentiable(std::size_t input) const override { return input < 3; }
+  bool writes_input(std::size_t input) const override { return input == 3 || input == 4; }
+  std::size_t saved_floats(const std::vector<Shape>& in, const Shape&) const override {
+    return std::size_t(2 * in[0][1]);
+  }
+  std::size_t workspace_floats(const std::vector<Shape>& in, const Shape&) const override {
+    return std::size_t(2 * in[0][1]);
+  }
+
+ private:
+  float momentum_, eps_;
+};
+
+class DropoutOp : public Op {
+ public:
+  DropoutOp(float p, std::uint64_t seed) : p_(p), seed_(seed) {}
+  std::string type() const override { return "dropout"; }
+  Shape infer_shape(const std::vector<Shape>& in) const override { return in[0]; }
+
+  void forward(const ForwardArgs& args) const override {
+    const std::size_t n = std::size_t(args.output.size());
+    if (!args.training || p_ == 0.0f)
+      return axpby(args.ctx, 1.0f, *args.inputs[0], 0.0f, args.output, n);
+    apply(args.ctx, *args.inputs[0], args.output, args.step, 0.0f);
+  }
+
+  void backward(const BackwardArgs& args) const override {
+    if (Tensor* gx = args.grad_inputs[0]) {
+      if (p_ == 0.0f)
+        axpby(args.ctx, 1.0f, args.grad_output, args.betas[0], *gx, std::size_t(gx->size()));
+      else
+        apply(args.ctx, args.grad_output, *gx, args.step, args.betas[0]);
+    }
+  }
+
+  Needs backward_needs() const override { return {false, false}; }
+
+ private:
+  // The same mask for the same step: backward regenerates forward's.
+  void apply(ContextImpl& ctx, const Tensor& in, const Tensor& out, std::uint64_t step,
+             float beta) const {
+    cl_kernel k = ctx.kernel("norm", "dropout_apply");
+    set_args(k, mem(in), mem(out), count(out), p_, cl_ulong(seed_), cl_ulong(step), beta);
+    ctx.enqueue_elementwise(k, std::size_t(out.size()));
+  }
+
+  float p_;
+  std::uint64_t seed_;
+};
+
+}  // namespace
+
+}  // namespace clnn::detail
+
+namespace clnn {
+
+Value batch_norm(const Value& x, const Value& gamma, const Value& beta, const Value& running_mean,
+                 const Value& running_var, float momentum, float eps) {
+  if (!(momentum >= 0.0f && momentum <= 1.0f))
+    throw Error("batch_norm: momentum must lie in [0, 1]");
+  if (!(eps > 0.0f)) throw Error("batch_norm: eps must be positive");
+  return GraphAccess::add(std::make_shared<detail::BatchNormOp>(momentum, eps),
+                          {x, gamma, beta, running_mean, running_var});
+}
+
+Value dropout(const Value& x, float p, std::uint64_t seed) {
+  if (!(p >= 0.0f && p < 1.0f)) throw Error("dropout: p must lie in [0, 1)");
+  return GraphAccess::add(std::make_shared<detail::DropoutOp>(p, seed), {x});
+}
+
+}  // namespace clnn

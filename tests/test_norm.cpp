@@ -1,0 +1,225 @@
+// batch_norm (gradients, running statistics, inference), dropout (mask statistics, seeding,
+// identity in inference) and concat.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+
+#include "op_harness.hpp"
+
+using namespace clnn;
+using clnn::test::context;
+using clnn::test::OpCheck;
+using clnn::test::random_vector;
+using clnn::test::relative_error;
+using clnn::test::run_op_check;
+using reference::Vec;
+
+namespace {
+
+// Per channel of x [N, C, S...]: mean and biased variance.
+void channel_stats(const Vec& x, long n, long c, long s, Vec& mean, Vec& var) {
+  mean.assign(std::size_t(c), 0.0);
+  var.assign(std::size_t(c), 0.0);
+  for (long i = 0; i < n * c * s; ++i) mean[std::size_t((i / s) % c)] += x[std::size_t(i)];
+  for (auto& m : mean) m /= double(n * s);
+  for (long i = 0; i < n * c * s; ++i) {
+    double d = x[std::size_t(i)] - mean[std::size_t((i / s) % c)];
+    var[std::size_t((i / s) % c)] += d * d;
+  }
+  for (auto& v : var) v /= double(n * s);
+}
+
+Vec batch_norm_ref(const Vec& x, const Vec& gamma, const Vec& beta, const Vec& mean, const Vec& var,
+                   long c, long s, double eps) {
+  Vec y(x.size());
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    auto ch = std::size_t((long(i) / s) % c);
+    y[i] = (x[i] - mean[ch]) / std::sqrt(var[ch] + eps) * gamma[ch] + beta[ch];
+  }
+  return y;
+}
+
+}  // namespace
+
+TEST_CASE("batch_norm forward and backward in training", "[norm]") {
+  for (Shape x : {Shape{4, 3}, Shape{2, 3, 5, 4}, Shape{3, 2, 3, 2, 2}}) {
+    INFO(to_string(x));
+    const long n = long(x[0]), c = long(x[1]);
+    const long s = long(reference::numel(x)) / (n * c);
+    OpCheck check;
+    check.shapes = {x, {x[1]}, {x[1]}, {x[1]}, {x[1]}};
+    check.differentiable = {true, true, true, false, false};
+    check.state = {false, false, false, true, true};
+    check.inference_matches = false;
+    check.make = [](std::size_t i, std::size_t count, std::uint32_t seed) {
+      return i == 4 ? std::vector<float>(count, 1.0f) : random_vector(count, seed, -2.0f, 2.0f);
+    };
+    auto forward = [=](const std::vector<Vec>& in) {
+      Vec mean, var;
+      channel_stats(in[0], n, c, s, mean, var);
+      return batch_norm_ref(in[0], in[1], in[2], mean, var, c, s, 1e-5);
+    };
+    check.forward = forward;
+    check.build = [](const std::vector<Value>& v) {
+      return batch_norm(v[0], v[1], v[2], v[3], v[4]);
+    };
+    check.backward = [=](const std::vector<Vec>& in, const Vec& gy) {
+      Vec mean, var;
+      channel_stats(in[0], n, c, s, mean, var);
+      Vec gx(in[0].size()), ggamma(std::size_t(c), 0.0), gbeta(std::size_t(c), 0.0);
+      Vec sum_gy(std::size_t(c), 0.0), sum_gy_xhat(std::size_t(c), 0.0);
+      auto xhat = [&](std::size_t i) {
+        auto ch = std::size_t((long(i) / s) % c);
+        return (in[0][i] - mean[ch]) / std::sqrt(var[ch] + 1e-5);
+      };
+      for (std::size_t i = 0; i < gx.size(); ++i) {
+        auto ch = std::size_t((long(i) / s) % c);
+        sum_gy[ch] += gy[i];
+        sum_gy_xhat[ch] += gy[i] * xhat(i);
+      }
+      const double m = double(n * s);
+      for (std::size_t i = 0; i < gx.size(); ++i) {
+        auto ch = std::size_t((long(i) / s) % c);
+        gx[i] = in[1][ch] / std::sqrt(var[ch] + 1e-5) / m *
+                (m * gy[i] - sum_gy[ch] - xhat(i) * sum_gy_xhat[ch]);
+      }
+      return std::vector<Vec>{gx, sum_gy_xhat, sum_gy, {}, {}};
+    };
+    check.forward_tolerance = 1e-5;
+    run_op_check(check);
+  }
+}
+
+TEST_CASE("batch_norm keeps running statistics and uses them in inference", "[norm]") {
+  const Shape xs{4, 3, 2, 2};
+  Graph g;
+  Value x = g.input("x", xs);
+  Value gamma = g.parameter("gamma", {3}, init::constant(1.5f));
+  Value beta = g.parameter("beta", {3}, init::constant(-0.5f));
+  Value rm = g.state("rm", {3}, init::zeros());
+  Value rv = g.state("rv", {3}, init::constant(1.0f));
+  Value y = batch_norm(x, gamma, beta, rm, rv, 0.2f, 1e-5f);
+  auto host = random_vector(48, 3, -2.0f, 3.0f);
+
+  Executor train(context(), g, {y}, Mode::training);
+  train.set_input("x", host);
+  train.forward();
+  train.forward();  // two steps: the statistics move twice
+  Vec xd(host.begin(), host.end()), mean, var;
+  channel_stats(xd, 4, 3, 4, mean, var);
+  Vec want_mean(3), want_var(3);
+  for (std::size_t c = 0; c < 3; ++c) {
+    double unbiased = var[c] * 16.0 / 15.0;
+    want_mean[c] = 0.8 * (0.8 * 0.0 + 0.2 * mean[c]) + 0.2 * mean[c];
+    want_var[c] = 0.8 * (0.8 * 1.0 + 0.2 * unbiased) + 0.2 * unbiased;
+  }
+  CHECK(relative_error(train.state("rm").to_host(), want_mean) < 1e-5);
+  CHECK(relative_error(train.state("rv").to_host(), want_var) < 1e-5);
+
+  Executor infer(context(), g, {y}, Mode::inference);
+  infer.set_state("rm", train.state("rm").to_host());
+  infer.set_state("rv", train.state("rv").to_host());
+  infer.set_input("x", host);
+  infer.forward();
+  CHECK(relative_error(infer.value(y).to_host(),
+                       batch_norm_ref(xd, {1.5, 1.5, 1.5}, {-0.5, -0.5, -0.5}, want_mean, want_var,
+                                      3, 4, 1e-5)) < 1e-5);
+  CHECK(infer.state("rm").to_host() == train.state("rm").to_host());  // inference leaves them
+
+  Graph bad;
+  Value bx = bad.input("x", {2, 3});
+  Value p = bad.parameter("p", {3}, init::zeros());
+  Value out = batch_norm(bx, p, p, p, p);
+  CHECK_THROWS_WITH(Executor(context(), bad, {out}, Mode::training),
+                    Catch::Contains("must be graph state"));
+  CHECK_THROWS_AS(batch_norm(bx, bad.input("q", {2}), p, p, p), ShapeError);
+}
+
+TEST_CASE("dropout drops with probability p and is the identity in inference", "[norm]") {
+  const std::int64_t n = 200000;
+  Graph g;
+  Value x = g.parameter("x", {n}, init::constant(1.0f));
+  Value y = dropout(x, 0.3f, 42);
+  Value r = g.input("R", {n});
+  Value loss = sum(mul(y, r));
+  Executor ex(context(), g, {y, loss}, Mode::training);
+  auto rh = random_vector(std::size_t(n), 5);
+  ex.set_input("R", rh);
+  ex.forward();
+  auto first = ex.value(y).to_host();
+  std::size_t zeros = 0, wrongly_scaled = 0;
+  for (float v : first) {
+    if (v == 0.0f)
+      ++zeros;
+    else if (std::fabs(v - 1.0 / 0.7) > 1e-6)
+      ++wrongly_scaled;
+  }
+  CHECK(wrongly_scaled == 0);
+  CHECK(double(zeros) / double(n) == Approx(0.3).margin(0.005));
+
+  ex.backward(loss);  // the gradient uses forward's mask
+  auto grad = ex.gradient(x).to_host();
+  std::vector<double> want(first.size());
+  for (std::size_t i = 0; i < want.size(); ++i) want[i] = double(rh[i]) * first[i];
+  CHECK(relative_error(grad, want) < 1e-6);
+
+  ex.forward();  // a new step draws a new mask
+  auto second = ex.value(y).to_host();
+  CHECK(second != first);
+  Executor again(context(), g, {y}, Mode::training);
+  again.forward();
+  CHECK(again.value(y).to_host() == first);  // same seed and step, same mask
+
+  Executor infer(context(), g, {y}, Mode::inference);
+  infer.forward();
+  CHECK(infer.value(y).to_host() == std::vector<float>(std::size_t(n), 1.0f));
+  CHECK_THROWS_AS(dropout(x, 1.0f, 1), Error);
+  CHECK_THROWS_AS(dropout(x, -0.1f, 1), Error);
+}
+
+TEST_CASE("concat along an axis", "[norm][shape]") {
+  struct Case {
+    std::vector<Shape> shapes;
+    int axis;
+  };
+  for (const Case& k : std::vector<Case>{{{{2, 3}, {2, 5}}, 1},
+                                         {{{2, 3}, {4, 3}, {1, 3}}, 0},
+                                         {{{2, 3, 4}, {2, 1, 4}}, -2},
+                                         {{{1, 2, 2, 2}, {1, 3, 2, 2}}, 1}}) {
+    const std::size_t axis = std::size_t(k.axis < 0 ? k.axis + int(k.shapes[0].size()) : k.axis);
+    OpCheck c;
+    c.shapes = k.shapes;
+    c.build = [&k](const std::vector<Value>& v) { return concat(v, k.axis); };
+    // Blocks of the middle axis, input by input, for each outer index.
+    auto split = [&](std::size_t i) { return reference::middle(k.shapes[i], axis, axis + 1); };
+    c.forward = [=](const std::vector<Vec>& in) {
+      Vec out;
+      auto outer = split(0).outer;
+      for (std::size_t o = 0; o < outer; ++o)
+        for (std::size_t i = 0; i < in.size(); ++i) {
+          auto v = split(i);
+          out.insert(out.end(), in[i].begin() + long(o * v.r * v.inner),
+                     in[i].begin() + long((o + 1) * v.r * v.inner));
+        }
+      return out;
+    };
+    c.backward = [=](const std::vector<Vec>& in, const Vec& gy) {
+      std::vector<Vec> grads(in.size());
+      std::size_t at = 0;
+      auto outer = split(0).outer;
+      for (std::size_t o = 0; o < outer; ++o)
+        for (std::size_t i = 0; i < in.size(); ++i) {
+          auto v = split(i);
+          grads[i].insert(grads[i].end(), gy.begin() + long(at),
+                          gy.begin() + long(at + v.r * v.inner));
+          at += v.r * v.inner;
+        }
+      return grads;
+    };
+    run_op_check(c);
+  }
+  Graph g;
+  CHECK_THROWS_AS(concat({g.input("a", {2, 3}), g.input("b", {3, 3})}, 1), ShapeError);
+  CHECK_THROWS_AS(concat({g.input("c", {2, 3}), g.input("d", {2, 3, 1})}, 0), ShapeError);
+  CHECK_THROWS_AS(concat({g.input("e", {2, 3})}, 2), ShapeError);
+}
