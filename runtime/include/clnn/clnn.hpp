@@ -8,6 +8,7 @@
 #include "clnn/graph.hpp"
 #include "clnn/init.hpp"
 #include "clnn/launch.hpp"
+#include "clnn/nn.hpp"
 #include "clnn/ops.hpp"
 #include "clnn/optim.hpp"
 #include "clnn/shape.hpp"

@@ -16,6 +16,9 @@ Initializer uniform(float low, float high, std::uint64_t seed);
 Initializer xavier_uniform(std::uint64_t seed, float gain = 1.0f);
 Initializer xavier_normal(std::uint64_t seed, float gain = 1.0f);
 Initializer he_uniform(std::uint64_t seed);
+// U(-b, b) with b = sqrt(6 / ((1 + a^2) fan_in)); a = sqrt(5) gives PyTorch's default for linear
+// and convolution weights, b = 1 / sqrt(fan_in).
+Initializer kaiming_uniform(std::uint64_t seed, float a);
 Initializer he_normal(std::uint64_t seed);
 
 // fan_in and fan_out of a weight shape, as described above.

@@ -94,6 +94,13 @@ Initializer he_uniform(std::uint64_t seed) {
       seed, [](const Fans& f, float) { return std::sqrt(6.0 / f.in); }, 1.0f);
 }
 
+Initializer kaiming_uniform(std::uint64_t seed, float a) {
+  return uniform_with_bound(
+      seed,
+      [](const Fans& f, float slope) { return std::sqrt(6.0 / ((1.0 + slope * slope) * f.in)); },
+      a);
+}
+
 Initializer he_normal(std::uint64_t seed) {
   return normal_with_std(
       seed, [](const Fans& f, float) { return std::sqrt(2.0 / f.in); }, 1.0f);
