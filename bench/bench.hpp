@@ -24,5 +24,6 @@ using Record = nlohmann::json;
 double median_seconds(const Context& ctx, const std::function<void()>& enqueue, int runs = 5);
 
 std::vector<Record> matmul_suite(const Context& ctx, const Options& options);
+std::vector<Record> conv_suite(const Context& ctx, const Options& options);
 
 }  // namespace clnn::bench

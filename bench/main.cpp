@@ -6,6 +6,7 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <sstream>
 
 #include "bench.hpp"
@@ -39,7 +40,15 @@ namespace {
 
 const char* kUsage =
     "usage: clnn-bench SUITE|--all [--sizes a,b,...] [--json FILE] [--device SPEC]\n"
-    "suites: matmul (clnn's tiled SGEMM and CLBlast, square fp32)\n";
+    "suites: matmul (clnn's tiled SGEMM and CLBlast, square fp32)\n"
+    "        conv   (convolution layers, forward and forward + backward)\n";
+
+using Suite = std::vector<clnn::bench::Record> (*)(const clnn::Context&,
+                                                   const clnn::bench::Options&);
+const std::map<std::string, Suite> kSuites{
+    {"conv", clnn::bench::conv_suite},
+    {"matmul", clnn::bench::matmul_suite},
+};
 
 std::vector<std::int64_t> parse_sizes(const std::string& text) {
   std::vector<std::int64_t> sizes;
@@ -73,10 +82,10 @@ int main(int argc, char** argv) {
       else if (arg == "--device")
         device = value();
       else if (arg == "--all")
-        suites = {"matmul"};
+        for (const auto& [name, run] : kSuites) suites.push_back(name);
       else if (arg == "--help" || arg == "-h")
         return std::cout << kUsage, 0;
-      else if (arg == "matmul")
+      else if (kSuites.count(arg))
         suites.push_back(arg);
       else
         throw std::invalid_argument("unknown suite or option '" + arg + "'");
@@ -91,7 +100,8 @@ int main(int argc, char** argv) {
     fmt::print("device: {}\n", ctx.device().label());
     nlohmann::json all = nlohmann::json::array();
     for (const auto& suite : suites) {
-      auto records = clnn::bench::matmul_suite(ctx, options);
+      fmt::print("\n[{}]\n", suite);
+      auto records = kSuites.at(suite)(ctx, options);
       for (auto& r : records) {
         r["suite"] = suite;
         r["device"] = ctx.device().name;
