@@ -164,3 +164,33 @@ TEST_CASE("matmul rejects shapes that do not fit", "[matmul][errors]") {
   CHECK_THROWS_AS(matmul(g.input("d", {2, 4, 5}), g.input("e", {3, 5, 2})), ShapeError);
   CHECK_THROWS_AS(matmul(g.input("f", {5}), g.input("h", {5, 2})), ShapeError);
 }
+
+TEST_CASE("gemm splits a long K over few tiles and sums the slices", "[matmul]") {
+  auto& impl = detail::Access::impl(context());
+  const std::size_t m = 20, n = 30, k = 3001;
+  for (auto backend : {detail::GemmBackend::own, detail::GemmBackend::clblast})
+    for (bool ta : {false, true})
+      for (bool tb : {false, true}) {
+        INFO("backend " << detail::to_string(backend) << " ta " << ta << " tb " << tb);
+        auto a = random_vector(m * k, 1), b = random_vector(k * n, 2), c0 = random_vector(m * n, 3);
+        Tensor A = Tensor::from_host(context(), {std::int64_t(m * k)}, a);
+        Tensor B = Tensor::from_host(context(), {std::int64_t(k * n)}, b);
+        Tensor C = Tensor::from_host(context(), {std::int64_t(m * n)}, c0);
+        detail::GemmCall call;
+        call.trans_a = ta, call.trans_b = tb, call.m = m, call.n = n, call.k = k;
+        call.alpha = 0.5f, call.beta = -1.0f;
+        call.a = detail::Access::mem(A), call.lda = ta ? m : k;
+        call.b = detail::Access::mem(B), call.ldb = tb ? k : n;
+        call.c = detail::Access::mem(C), call.ldc = n;
+        REQUIRE(detail::split_k_slices(impl, call) > 1);
+        detail::gemm(impl, call, backend);
+        Shape sa =
+            ta ? Shape{std::int64_t(k), std::int64_t(m)} : Shape{std::int64_t(m), std::int64_t(k)};
+        Shape sb =
+            tb ? Shape{std::int64_t(n), std::int64_t(k)} : Shape{std::int64_t(k), std::int64_t(n)};
+        Vec ref =
+            reference::matmul(Vec(a.begin(), a.end()), sa, Vec(b.begin(), b.end()), sb, ta, tb);
+        for (std::size_t i = 0; i < ref.size(); ++i) ref[i] = 0.5 * ref[i] - double(c0[i]);
+        CHECK(relative_error(C.to_host(), ref) < 1e-4);
+      }
+}

@@ -58,6 +58,13 @@ void ContextImpl::enqueue_elementwise(cl_kernel k, std::size_t n) {
   enqueue<1>(queue.get(), k, {plan.global_size(n)}, {plan.local_size});
 }
 
+cl_mem ContextImpl::scratch(std::size_t floats) {
+  const std::size_t bytes = checked_bytes(std::int64_t(floats), sizeof(float), "scratch");
+  if (!scratch_ || scratch_->bytes() < bytes)
+    scratch_ = std::make_unique<Buffer>(context.get(), info, bytes, "scratch");
+  return scratch_->mem();
+}
+
 }  // namespace detail
 
 Context::Context(std::shared_ptr<detail::ContextImpl> impl) : impl_(std::move(impl)) {}

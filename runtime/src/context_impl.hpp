@@ -26,6 +26,9 @@ struct ContextImpl {
   cl_kernel kernel(cl_program program, const std::string& kernel_name);
   // Enqueues a one-dimensional grid-stride kernel over n elements with the elementwise plan.
   void enqueue_elementwise(cl_kernel kernel, std::size_t n);
+  // A device buffer of at least `floats` floats for a library routine's temporaries (split-K
+  // partial products); grows as needed and is shared, which the in-order queue makes safe.
+  cl_mem scratch(std::size_t floats);
 
   DeviceInfo info;
   LaunchPlanner planner;
@@ -37,6 +40,7 @@ struct ContextImpl {
 
  private:
   std::map<std::pair<cl_program, std::string>, OwnedKernel> kernels_;
+  std::unique_ptr<Buffer> scratch_;
 };
 
 // The internals behind Context and Tensor (friend of both).

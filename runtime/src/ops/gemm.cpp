@@ -4,6 +4,7 @@
 
 #include <clblast.h>
 
+#include <algorithm>
 #include <climits>
 #include <cstdlib>
 #include <vector>
@@ -132,13 +133,65 @@ GemmBackend choose_gemm_backend(const ContextImpl& ctx, const GemmCall& call) {
   return volume >= 64.0 * 64.0 * 64.0 ? GemmBackend::clblast : GemmBackend::own;
 }
 
-void gemm(ContextImpl& ctx, const GemmCall& call, GemmBackend backend, cl_event* event) {
+std::size_t split_k_slices(const ContextImpl& ctx, const GemmCall& g) {
+  const MatmulPlan plan = ctx.planner.matmul();
+  const std::size_t tiles =
+      ((g.m + plan.tile_m - 1) / plan.tile_m) * ((g.n + plan.tile_n - 1) / plan.tile_n) * g.batch;
+  const std::size_t units = std::max<std::size_t>(1, ctx.info.compute_units);
+  constexpr std::size_t kMinSliceK = 256;
+  if (tiles >= units || g.k < 2 * kMinSliceK) return 1;
+  return std::min(g.k / kMinSliceK, (2 * units + tiles - 1) / tiles);
+}
+
+namespace {
+
+// One launch (or CLBlast call) for the whole product.
+void gemm_unsplit(ContextImpl& ctx, const GemmCall& call, GemmBackend backend, cl_event* event) {
   if (call.m == 0 || call.n == 0 || call.batch == 0) return;
   if (backend == GemmBackend::automatic) backend = choose_gemm_backend(ctx, call);
   if (backend == GemmBackend::clblast)
     gemm_clblast(ctx, call, event);
   else
     gemm_own(ctx, call, event);
+}
+
+// The product as `slices` partial products over slices of K into scratch, then summed into C.
+void gemm_split_k(ContextImpl& ctx, const GemmCall& g, std::size_t slices, GemmBackend backend) {
+  const std::size_t mn = g.m * g.n;
+  const std::size_t slice_k = (g.k + slices - 1) / slices;
+  slices = (g.k + slice_k - 1) / slice_k;
+  cl_mem partial = ctx.scratch(slices * mn);
+  // Element (row, k0) of op(A) and (k0, col) of op(B) start each slice.
+  const std::size_t a_step = g.trans_a ? slice_k * g.lda : slice_k;
+  const std::size_t b_step = g.trans_b ? slice_k : slice_k * g.ldb;
+  auto slice_call = [&](std::size_t first, std::size_t count, std::size_t k) {
+    GemmCall s = g;
+    s.k = k;
+    s.batch = count;
+    s.alpha = 1.0f;
+    s.beta = 0.0f;
+    s.offset_a = g.offset_a + first * a_step, s.stride_a = a_step;
+    s.offset_b = g.offset_b + first * b_step, s.stride_b = b_step;
+    s.c = partial, s.offset_c = first * mn, s.ldc = g.n, s.stride_c = mn;
+    gemm_unsplit(ctx, s, backend, nullptr);  // never split again: scratch holds the partials
+  };
+  slice_call(0, slices - 1, slice_k);
+  slice_call(slices - 1, 1, g.k - (slices - 1) * slice_k);
+  cl_kernel k = ctx.kernel("matmul", "gemm_sum_slices");
+  set_args(k, partial, cl_int(slices), cl_ulong(mn), g.alpha, g.beta, g.c, cl_ulong(g.offset_c));
+  ctx.enqueue_elementwise(k, mn);
+}
+
+}  // namespace
+
+void gemm(ContextImpl& ctx, const GemmCall& call, GemmBackend backend, cl_event* event) {
+  if (call.m == 0 || call.n == 0 || call.batch == 0) return;
+  // Split K for a single product into a contiguous C (no event: several launches).
+  if (!event && call.batch == 1 && call.ldc == call.n) {
+    if (std::size_t slices = split_k_slices(ctx, call); slices > 1)
+      return gemm_split_k(ctx, call, slices, backend);
+  }
+  gemm_unsplit(ctx, call, backend, event);
 }
 
 }  // namespace clnn::detail

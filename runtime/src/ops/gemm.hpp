@@ -29,6 +29,11 @@ GemmBackend gemm_backend_from_env();
 GemmBackend choose_gemm_backend(const ContextImpl& ctx, const GemmCall& call);
 std::string to_string(GemmBackend backend);
 
+// How many slices of K gemm() splits a single product into: more than one when C has too few
+// tiles to occupy the device but K is long (a weight gradient sums over every sample and
+// position). The slices' partial products go to ContextImpl::scratch and are then summed.
+std::size_t split_k_slices(const ContextImpl& ctx, const GemmCall& call);
+
 // event, when given, receives the launch's event (profiling) for the caller to release.
 void gemm(ContextImpl& ctx, const GemmCall& call, GemmBackend backend = GemmBackend::automatic,
           cl_event* event = nullptr);
