@@ -1,4 +1,6 @@
 // Tensor: allocation, host transfers and access to the buffer behind it.
+#include <utility>
+
 #include "clnn/interop.hpp"
 #include "context_impl.hpp"
 
@@ -82,6 +84,45 @@ std::vector<float> Tensor::to_host() const {
                           values.size() * sizeof(float), values.data(), 0, nullptr, nullptr),
       "clEnqueueReadBuffer");
   return values;
+}
+
+Upload Tensor::write_async(const float* values, std::size_t count) {
+  auto& impl = detail::Access::impl(*this);
+  if (static_cast<std::uint64_t>(size()) != count)
+    throw ShapeError("Tensor::write_async: " + std::to_string(count) +
+                     " values given for a tensor of shape " + to_string(shape_));
+  cl_event event = nullptr;
+  detail::check(clEnqueueWriteBuffer(impl.queue.get(), buffer_->mem(), CL_FALSE, 0,
+                                     count * sizeof(float), values, 0, nullptr, &event),
+                "clEnqueueWriteBuffer");
+  return Upload(event);
+}
+
+Upload::Upload(Upload&& other) noexcept : event_(std::exchange(other.event_, nullptr)) {}
+
+Upload& Upload::operator=(Upload&& other) noexcept {
+  if (this != &other) {
+    finish_quietly();
+    event_ = std::exchange(other.event_, nullptr);
+  }
+  return *this;
+}
+
+Upload::~Upload() { finish_quietly(); }
+
+void Upload::finish_quietly() noexcept {
+  if (!event_) return;
+  clWaitForEvents(1, &event_);  // no error can escape a destructor or a move
+  clReleaseEvent(event_);
+  event_ = nullptr;
+}
+
+void Upload::wait() {
+  if (!event_) return;
+  cl_event event = std::exchange(event_, nullptr);
+  cl_int status = clWaitForEvents(1, &event);
+  clReleaseEvent(event);
+  detail::check(status, "clWaitForEvents (upload)");
 }
 
 cl_mem native_buffer(const Tensor& t) {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "clnn/context.hpp"
+#include "clnn/data.hpp"
 #include "clnn/device.hpp"
 #include "clnn/error.hpp"
 #include "clnn/executor.hpp"

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -30,6 +31,9 @@ class Executor {
   // Feeds an input, by name; values must match its shape's element count.
   void set_input(const std::string& name, const std::vector<float>& values);
   void set_input(const std::string& name, const Tensor& values);
+  // Enqueues the input's upload behind the work already enqueued and returns at once; values
+  // must stay alive until the Upload is waited for.
+  Upload set_input_async(const std::string& name, const float* values, std::size_t count);
   void set_parameter(const std::string& name, const std::vector<float>& values);
   // The live parameter tensor (reading it with to_host() copies it out).
   Tensor parameter(const std::string& name) const;
@@ -51,6 +55,9 @@ class Executor {
   Tensor gradient(const Value& param) const;
 
   Mode mode() const;
+  // forward() calls so far; it seeds per-step randomness (dropout). Checkpoints restore it.
+  std::uint64_t step() const;
+  void set_step(std::uint64_t step);
   const Context& context() const;
   // Device memory the executor holds: values, gradients, parameters and workspace.
   std::size_t peak_device_bytes() const;

@@ -3,11 +3,30 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "clnn/executor.hpp"
 
 namespace clnn::optim {
+
+// What the trainer and checkpoints need of any optimizer.
+class Optimizer {
+ public:
+  virtual ~Optimizer() = default;
+  virtual void step() = 0;
+  virtual float lr() const = 0;
+  virtual void set_lr(float lr) = 0;
+  // The per-parameter state, named "<parameter>/<slot>", in a fixed order (live tensors).
+  virtual std::vector<std::pair<std::string, Tensor>> slots() const = 0;
+  // Steps taken (Adam's bias correction depends on it).
+  std::int64_t steps() const { return steps_; }
+  void set_steps(std::int64_t steps) { steps_ = steps; }
+
+ protected:
+  std::int64_t steps_ = 0;
+};
 
 struct SGDOptions {
   float lr = 0.01f;
@@ -17,10 +36,13 @@ struct SGDOptions {
 };
 
 // v = momentum * v + (g + wd * p);  p -= lr * (nesterov ? g + wd * p + momentum * v : v)
-class SGD {
+class SGD : public Optimizer {
  public:
   SGD(Executor& executor, SGDOptions options);
-  void step();
+  void step() override;
+  float lr() const override { return options_.lr; }
+  void set_lr(float lr) override { options_.lr = lr; }
+  std::vector<std::pair<std::string, Tensor>> slots() const override;
   SGDOptions& options() { return options_; }
 
  private:
@@ -38,18 +60,19 @@ struct AdamOptions {
   bool decoupled_weight_decay = false;  // true: AdamW (p -= lr * wd * p), else L2 in the gradient
 };
 
-class Adam {
+class Adam : public Optimizer {
  public:
   Adam(Executor& executor, AdamOptions options);
-  void step();
+  void step() override;
+  float lr() const override { return options_.lr; }
+  void set_lr(float lr) override { options_.lr = lr; }
+  std::vector<std::pair<std::string, Tensor>> slots() const override;
   AdamOptions& options() { return options_; }
-  std::int64_t steps() const { return steps_; }
 
  private:
   Executor& executor_;
   AdamOptions options_;
   std::vector<Tensor> m_, v_;
-  std::int64_t steps_ = 0;
 };
 
 // Adam with decoupled weight decay.

@@ -7,11 +7,32 @@
 #include "clnn/context.hpp"
 #include "clnn/shape.hpp"
 
+struct _cl_event;  // OpenCL's event type, kept opaque here
+
 namespace clnn {
 
 namespace detail {
 class Buffer;
 }
+
+// An upload in flight (Tensor::write_async): the host values must stay alive and unchanged until
+// wait() returns. The destructor waits.
+class Upload {
+ public:
+  Upload() = default;
+  Upload(Upload&& other) noexcept;
+  Upload& operator=(Upload&& other) noexcept;
+  Upload(const Upload&) = delete;
+  Upload& operator=(const Upload&) = delete;
+  ~Upload();
+  void wait();
+
+ private:
+  explicit Upload(_cl_event* event) : event_(event) {}
+  void finish_quietly() noexcept;
+  _cl_event* event_ = nullptr;
+  friend class Tensor;
+};
 
 class Tensor {
  public:
@@ -26,6 +47,9 @@ class Tensor {
   std::vector<float> to_host() const;
   // Overwrites the contents with `values`, which must have size() elements.
   void write(const std::vector<float>& values);
+  // Enqueues the same without waiting: it runs after the work already enqueued on the context's
+  // queue, while the host goes on.
+  Upload write_async(const float* values, std::size_t count);
 
   bool defined() const { return buffer_ != nullptr; }
   const Shape& shape() const { return shape_; }

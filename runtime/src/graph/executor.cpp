@@ -281,6 +281,15 @@ void Executor::set_input(const std::string& name, const Tensor& device_values) {
   impl_->forward_done = false;
 }
 
+Upload Executor::set_input_async(const std::string& name, const float* values, std::size_t count) {
+  int id = impl_->named_node(name, detail::NodeKind::input, "set_input_async");
+  if (!impl_->in_plan[std::size_t(id)]) return Upload();
+  Upload upload = impl_->values[std::size_t(id)].write_async(values, count);
+  impl_->input_set[std::size_t(id)] = true;
+  impl_->forward_done = false;
+  return upload;
+}
+
 void Executor::set_parameter(const std::string& name, const std::vector<float>& host) {
   impl_->write_named(name, detail::NodeKind::parameter, host, "set_parameter");
 }

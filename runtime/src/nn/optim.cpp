@@ -23,6 +23,16 @@ void check_positive(float value, const char* what) {
   if (!(value > 0.0f)) throw Error(std::string(what) + " must be positive");
 }
 
+// Each slot tensor named after its parameter.
+std::vector<std::pair<std::string, Tensor>> named_slots(const Executor& ex, const char* slot,
+                                                        const std::vector<Tensor>& tensors) {
+  std::vector<std::pair<std::string, Tensor>> out;
+  auto params = ex.parameters();
+  for (std::size_t i = 0; i < tensors.size(); ++i)
+    out.emplace_back(params[i].name() + "/" + slot, tensors[i]);
+  return out;
+}
+
 }  // namespace
 
 SGD::SGD(Executor& executor, SGDOptions options) : executor_(executor), options_(options) {
@@ -33,7 +43,19 @@ SGD::SGD(Executor& executor, SGDOptions options) : executor_(executor), options_
   if (options_.momentum != 0.0f) velocity_ = zeros_like_parameters(executor_);
 }
 
+std::vector<std::pair<std::string, Tensor>> SGD::slots() const {
+  return named_slots(executor_, "velocity", velocity_);
+}
+
+std::vector<std::pair<std::string, Tensor>> Adam::slots() const {
+  auto out = named_slots(executor_, "adam_m", m_);
+  auto v = named_slots(executor_, "adam_v", v_);
+  out.insert(out.end(), v.begin(), v.end());
+  return out;
+}
+
 void SGD::step() {
+  ++steps_;
   auto& ctx = detail::Access::impl(executor_.context());
   cl_kernel k = ctx.kernel("optim", "sgd_step");
   auto params = executor_.parameters();
