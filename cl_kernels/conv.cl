@@ -32,6 +32,40 @@ __kernel void vol2col(__global const float* x, __global float* col, const ulong 
   }
 }
 
+// The same, one work-item per line of OW output positions: fewer index divisions and
+// contiguous writes, which suits CPUs (LaunchPlanner::prefers_row_loops).
+__kernel void vol2col_rows(__global const float* x, __global float* col, const ulong col_offset,
+                           const int16 g, const int4 o, const int n0, const int nb) {
+  const long P = (long)o.s0 * o.s1 * o.s2, nbP = nb * P;
+  const long lines = (long)nb * o.s0 * o.s1;
+  const long total = (long)g.s0 * g.s4 * g.s5 * g.s6 * lines;
+  col += col_offset;
+  for (long i = get_global_id(0); i < total; i += get_global_size(0)) {
+    const long r = i / lines;
+    long t = i % lines;
+    const int oh = t % o.s1; t /= o.s1;
+    const int od = t % o.s0;
+    const long n = t / o.s0;
+    long u = r;
+    const int e = u % g.s6; u /= g.s6;
+    const int b = u % g.s5; u /= g.s5;
+    const int a = u % g.s4;
+    const int c = u / g.s4;
+    const int id = od * g.s7 - g.sa + a * g.sd;
+    const int ih = oh * g.s8 - g.sb + b * g.se;
+    __global float* dst = col + r * nbP + ((n * o.s0 + od) * o.s1 + oh) * o.s2;
+    if (id < 0 || id >= g.s1 || ih < 0 || ih >= g.s2) {
+      for (int ow = 0; ow < o.s2; ++ow) dst[ow] = 0.0f;
+      continue;
+    }
+    __global const float* src = x + ((((n0 + n) * g.s0 + c) * g.s1 + id) * g.s2 + ih) * g.s3;
+    for (int ow = 0; ow < o.s2; ++ow) {
+      const int iw = ow * g.s9 - g.sc + e * g.sf;
+      dst[ow] = iw >= 0 && iw < g.s3 ? src[iw] : 0.0f;
+    }
+  }
+}
+
 // gx (samples n0 ..) = beta * gx + the sum of every column entry that read each input element:
 // a gather, so no two work-items write one element.
 __kernel void col2vol(__global const float* gcol, const ulong col_offset, __global float* gx,

@@ -22,59 +22,6 @@ __kernel void axpby(const float a, __global const float* x, const float beta, __
     y[i] = beta == 0.0f ? a * x[i] : a * x[i] + beta * y[i];
 }
 
-// Activation codes, shared with runtime/src/ops/activation.hpp.
-#define ACT_RELU 0
-#define ACT_LEAKY_RELU 1
-#define ACT_SIGMOID 2
-#define ACT_TANH 3
-#define ACT_ELU 4
-#define ACT_GELU 5
-
-#define INV_SQRT2 0.70710678118654752f
-#define INV_SQRT_2PI 0.39894228040143268f
-
-float activation(const float x, const int op, const float p) {
-  switch (op) {
-    case ACT_RELU: return fmax(x, 0.0f);
-    case ACT_LEAKY_RELU: return x > 0.0f ? x : p * x;
-    // Written so that exp never overflows: large |x| saturates cleanly.
-    case ACT_SIGMOID: return x >= 0.0f ? 1.0f / (1.0f + exp(-x)) : exp(x) / (1.0f + exp(x));
-    case ACT_TANH: return tanh(x);
-    case ACT_ELU: return x > 0.0f ? x : p * (exp(x) - 1.0f);
-    case ACT_GELU: return 0.5f * x * (1.0f + erf(x * INV_SQRT2));
-  }
-  return NAN;
-}
-
-// dy/dx from the input x or the output y, whichever the activation's derivative needs.
-float activation_derivative(const float x, const float y, const int op, const float p) {
-  switch (op) {
-    case ACT_RELU: return x > 0.0f ? 1.0f : 0.0f;
-    case ACT_LEAKY_RELU: return x > 0.0f ? 1.0f : p;
-    case ACT_SIGMOID: return y * (1.0f - y);
-    case ACT_TANH: return 1.0f - y * y;
-    case ACT_ELU: return x > 0.0f ? 1.0f : p * exp(x);
-    case ACT_GELU:
-      return 0.5f * (1.0f + erf(x * INV_SQRT2)) + x * INV_SQRT_2PI * exp(-0.5f * x * x);
-  }
-  return NAN;
-}
-
-__kernel void activation_forward(__global const float* x, __global float* y, const ulong n,
-                                 const int op, const float p) {
-  for (ulong i = get_global_id(0); i < n; i += get_global_size(0)) y[i] = activation(x[i], op, p);
-}
-
-// gx = beta * gx + gy * f'(x). x or y may be a placeholder where op does not read it.
-__kernel void activation_backward(__global const float* x, __global const float* y,
-                                  __global const float* gy, __global float* gx, const ulong n,
-                                  const int op, const float p, const float beta) {
-  for (ulong i = get_global_id(0); i < n; i += get_global_size(0)) {
-    float g = gy[i] * activation_derivative(x[i], y[i], op, p);
-    gx[i] = beta == 0.0f ? g : g + beta * gx[i];
-  }
-}
-
 // Binary operation codes, shared with runtime/src/ops/arithmetic.cpp.
 #define BIN_ADD 0
 #define BIN_SUB 1

@@ -51,3 +51,18 @@ __kernel void mse_backward(__global const float* p, __global const float* t,
     gp[i] = beta == 0.0f ? g : g + beta * gp[i];
   }
 }
+
+// counter[0] += the rows of logits [rows, classes] whose first largest entry is the label. One
+// work-item: a batch's rows are few, and the sum stays exact and in queue order.
+__kernel void count_correct(__global const float* logits, __global const float* labels,
+                            const ulong rows, const ulong classes, __global float* counter) {
+  if (get_global_id(0) != 0) return;
+  float correct = 0.0f;
+  for (ulong b = 0; b < rows; ++b) {
+    ulong best = 0;
+    for (ulong c = 1; c < classes; ++c)
+      if (logits[b * classes + c] > logits[b * classes + best]) best = c;
+    if ((float)best == labels[b]) correct += 1.0f;
+  }
+  counter[0] += correct;
+}

@@ -50,7 +50,10 @@ float window_divisor(const int16 g, const int4 e, const int od, const int oh, co
   return count;
 }
 
-__kernel void max_pool_forward(__global const float* x, __global float* y, const int16 g,
+// y = each window's maximum; with has_argmax, argmax = the input offset it came from (for
+// backward; -1 for a window over padding only).
+__kernel void max_pool_forward(__global const float* x, __global float* y,
+                               __global int* argmax, const int has_argmax, const int16 g,
                                const int4 o, const long planes) {
   const long P = (long)o.s0 * o.s1 * o.s2, total = planes * P;
   for (long i = get_global_id(0); i < total; i += get_global_size(0)) {
@@ -61,6 +64,7 @@ __kernel void max_pool_forward(__global const float* x, __global float* y, const
     const int od = t / o.s1;
     const long at = window_argmax(x, g, plane, od, oh, ow);
     y[i] = at >= 0 ? x[at] : 0.0f;
+    if (has_argmax) argmax[i] = (int)at;
   }
 }
 
@@ -107,7 +111,7 @@ __kernel void avg_pool_forward(__global const float* x, __global float* y, const
   }
 
 // gx = beta * gx + gy of every window whose (first) maximum is this element.
-__kernel void max_pool_backward(__global const float* x, __global const float* gy,
+__kernel void max_pool_backward(__global const int* argmax, __global const float* gy,
                                 __global float* gx, const int16 g, const int4 o,
                                 const long planes, const float beta) {
   const long per_plane = (long)g.s1 * g.s2 * g.s3, total = planes * per_plane;
@@ -118,9 +122,17 @@ __kernel void max_pool_backward(__global const float* x, __global const float* g
     const int ih = t % g.s2;
     const int id = t / g.s2;
     float sum = 0.0f;
-    FOR_EACH_WINDOW(if (window_argmax(x, g, plane, od, oh, ow) == i) sum += gy[out];)
+    FOR_EACH_WINDOW(if (argmax[out] == i) sum += gy[out];)
     gx[i] = beta == 0.0f ? sum : sum + beta * gx[i];
   }
+}
+
+// For windows that never overlap (each input element in one window at most): gx[argmax] += gy,
+// one work-item per window, after gx was zeroed or holds the gradient to add to.
+__kernel void max_pool_backward_scatter(__global const int* argmax, __global const float* gy,
+                                        __global float* gx, const long outputs) {
+  for (long i = get_global_id(0); i < outputs; i += get_global_size(0))
+    if (argmax[i] >= 0) gx[argmax[i]] += gy[i];
 }
 
 // gx = beta * gx + sum over the windows holding this element of gy / divisor.

@@ -8,7 +8,9 @@
 
 namespace {
 
-double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
+double sigmoid(double x) {
+  return 1.0 / (1.0 + std::exp(-x));
+}
 
 double relative_error(const std::vector<float>& got, const std::vector<double>& want) {
   double diff = 0, norm = 0;

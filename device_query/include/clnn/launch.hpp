@@ -56,6 +56,11 @@ class LaunchPlanner {
   // max_work_item_sizes[0] together.
   std::size_t max_local_size_1d() const;
 
+  // Whether gather/scatter kernels should give each work-item a whole row to loop over rather
+  // than one element: CPUs run loops cheaply and pay for the index divisions per element; GPUs
+  // want one element per work-item so that neighbouring work-items touch neighbouring memory.
+  bool prefers_row_loops() const { return device_.type == DeviceType::cpu; }
+
  private:
   DeviceInfo device_;
 };

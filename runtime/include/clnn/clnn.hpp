@@ -1,6 +1,7 @@
 // clnn: the umbrella header of the public API.
 #pragma once
 
+#include "clnn/checkpoint.hpp"
 #include "clnn/context.hpp"
 #include "clnn/data.hpp"
 #include "clnn/device.hpp"
@@ -14,3 +15,4 @@
 #include "clnn/optim.hpp"
 #include "clnn/shape.hpp"
 #include "clnn/tensor.hpp"
+#include "clnn/train.hpp"

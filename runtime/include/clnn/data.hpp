@@ -45,6 +45,9 @@ struct Normalization {
 // The mean and standard deviation of a set's pixels (scaled to [0, 1]).
 Normalization pixel_statistics(const ImageSet& set);
 
+// Image `index` of `set`, normalized, into rows * cols floats at `out`.
+void normalize_image(const ImageSet& set, std::int64_t index, Normalization norm, float* out);
+
 // Batches of a set in a seeded order: epoch e visits the images in a permutation drawn from
 // (seed, e), so a run resumed at an epoch sees exactly the batches it would have seen.
 class Batcher {

@@ -1,16 +1,16 @@
 // ProgramCache: memory and disk caches of built programs. Disk entries hold the full key and a
-// checksum, are written to a temporary file and renamed, and any that fails to validate or to
-// load is rebuilt from source; a disk that cannot be used only turns the disk cache off.
+// checksum and are written atomically; any that fails to validate or to load is rebuilt from
+// source, and a disk that cannot be used only turns the disk cache off.
 #include "cl/program_cache.hpp"
 
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
-#include <random>
 #include <vector>
 
 #include "cl/hash.hpp"
+#include "io/atomic_file.hpp"
 #include "log.hpp"
 
 namespace clnn::detail {
@@ -182,25 +182,10 @@ void ProgramCache::save_to_disk(const std::string& key, cl_program program) {
   append_pod(entry, fnv1a64(binary));
   entry += binary;
 
-  // Written beside its final name and renamed, so readers never see half a file.
-  fs::path path = disk_path(key);
-  fs::path temp = path;
-  temp += ".tmp" + std::to_string(std::random_device{}());
-  {
-    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-    out.write(entry.data(), static_cast<std::streamsize>(entry.size()));
-    if (!out.flush()) {
-      std::error_code ignored;
-      fs::remove(temp, ignored);
-      disable_disk("cannot write " + temp.string());
-      return;
-    }
-  }
-  std::error_code ec;
-  fs::rename(temp, path, ec);
-  if (ec) {
-    fs::remove(temp, ec);
-    disable_disk("cannot rename into " + path.string());
+  try {
+    write_file_atomically(disk_path(key), entry);
+  } catch (const IoError& e) {
+    disable_disk(e.what());
   }
 }
 

@@ -304,7 +304,9 @@ Tensor Executor::state(const std::string& name) const {
   return impl_->values[std::size_t(id)];
 }
 
-std::vector<Value> Executor::states() const { return impl_->nodes_of_kind(detail::NodeKind::state); }
+std::vector<Value> Executor::states() const {
+  return impl_->nodes_of_kind(detail::NodeKind::state);
+}
 
 Tensor Executor::parameter(const std::string& name) const {
   int id = impl_->named_node(name, detail::NodeKind::parameter, "parameter");
@@ -363,6 +365,13 @@ Tensor Executor::gradient(const Value& param) const {
   impl_->require_value(param.id(), "gradient");
   if (!impl_->backward_done) throw Error("gradient: call backward() first");
   return impl_->grads[std::size_t(param.id())];
+}
+
+std::uint64_t Executor::step() const {
+  return impl_->step;
+}
+void Executor::set_step(std::uint64_t step) {
+  impl_->step = step;
 }
 
 Mode Executor::mode() const {

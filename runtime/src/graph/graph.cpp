@@ -121,8 +121,7 @@ Value add_initialized(detail::GraphData& g, detail::NodeKind kind, const char* w
 
 }  // namespace
 
-Value Graph::parameter(const std::string& name, const Shape& shape,
-                       init::Initializer initializer) {
+Value Graph::parameter(const std::string& name, const Shape& shape, init::Initializer initializer) {
   return add_initialized(*data_, detail::NodeKind::parameter, "parameter", name, shape,
                          std::move(initializer));
 }

@@ -8,6 +8,13 @@
 
 namespace clnn::data {
 
+void normalize_image(const ImageSet& set, std::int64_t index, Normalization norm, float* out) {
+  const std::size_t pixels = std::size_t(set.rows * set.cols);
+  const std::uint8_t* src = set.pixels.data() + std::size_t(index) * pixels;
+  const float scale = 1.0f / (255.0f * norm.stddev), shift = norm.mean / norm.stddev;
+  for (std::size_t p = 0; p < pixels; ++p) out[p] = float(src[p]) * scale - shift;
+}
+
 Batcher::Batcher(const ImageSet& set, std::int64_t batch_size, std::uint64_t seed,
                  Normalization norm, bool shuffle, std::int64_t limit)
     : set_(set),
@@ -39,13 +46,10 @@ bool Batcher::next(std::vector<float>& images, std::vector<float>& labels) {
   const std::size_t pixels = std::size_t(set_.rows * set_.cols);
   images.resize(std::size_t(batch_size_) * pixels);
   labels.resize(std::size_t(batch_size_));
-  const float scale = 1.0f / (255.0f * norm_.stddev), shift = norm_.mean / norm_.stddev;
   for (std::int64_t b = 0; b < batch_size_; ++b) {
-    const std::size_t image = std::size_t(order_[std::size_t(position_ + b)]);
-    const std::uint8_t* src = set_.pixels.data() + image * pixels;
-    float* dst = images.data() + std::size_t(b) * pixels;
-    for (std::size_t p = 0; p < pixels; ++p) dst[p] = float(src[p]) * scale - shift;
-    labels[std::size_t(b)] = float(set_.labels[image]);
+    const std::int64_t image = order_[std::size_t(position_ + b)];
+    normalize_image(set_, image, norm_, images.data() + std::size_t(b) * pixels);
+    labels[std::size_t(b)] = float(set_.labels[std::size_t(image)]);
   }
   position_ += batch_size_;
   return true;

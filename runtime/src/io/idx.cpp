@@ -50,14 +50,16 @@ std::uint32_t big_endian_u32(const std::vector<std::uint8_t>& b, std::size_t at)
 
 IdxArray read_idx(const std::string& path) {
   std::vector<std::uint8_t> bytes = read_all(path);
-  if (bytes.size() < 4) throw IoError(path, "too short for an IDX header (" + std::to_string(bytes.size()) + " bytes)");
+  if (bytes.size() < 4)
+    throw IoError(path, "too short for an IDX header (" + std::to_string(bytes.size()) + " bytes)");
   if (bytes[0] != 0 || bytes[1] != 0)
     throw IoError(path, "bad magic number: the first two bytes are not zero");
   if (bytes[2] != 0x08)
     throw IoError(path, "bad magic number: element type " + std::to_string(bytes[2]) +
                             " is not 8 (unsigned byte)");
   const std::size_t rank = bytes[3];
-  if (rank == 0 || rank > 4) throw IoError(path, "bad magic number: " + std::to_string(rank) + " dimensions");
+  if (rank == 0 || rank > 4)
+    throw IoError(path, "bad magic number: " + std::to_string(rank) + " dimensions");
   const std::size_t header = 4 + 4 * rank;
   if (bytes.size() < header)
     throw IoError(path, "truncated header: " + std::to_string(bytes.size()) + " bytes of " +
@@ -91,14 +93,16 @@ ImageSet read_image_set(const std::string& images_path, const std::string& label
     throw IoError(images_path, "expected 3 dimensions (count, rows, cols), found " +
                                    std::to_string(images.dims.size()));
   if (labels.dims.size() != 1)
-    throw IoError(labels_path, "expected 1 dimension (count), found " + std::to_string(labels.dims.size()));
+    throw IoError(labels_path,
+                  "expected 1 dimension (count), found " + std::to_string(labels.dims.size()));
   if (images.dims[0] != labels.dims[0])
     throw IoError(labels_path, std::to_string(labels.dims[0]) + " labels for " +
                                    std::to_string(images.dims[0]) + " images in " + images_path);
   for (std::size_t i = 0; i < labels.values.size(); ++i)
     if (labels.values[i] >= classes)
       throw IoError(labels_path, "label " + std::to_string(labels.values[i]) + " of image " +
-                                     std::to_string(i) + " is not below " + std::to_string(classes));
+                                     std::to_string(i) + " is not below " +
+                                     std::to_string(classes));
   ImageSet set;
   set.count = images.dims[0];
   set.rows = images.dims[1];
@@ -112,10 +116,13 @@ ImageSet read_image_set(const std::string& images_path, const std::string& label
 FashionMnist load_fashion_mnist(const std::string& dir) {
   auto file = [&](const char* name) { return dir + "/" + name; };
   FashionMnist data;
-  data.train = read_image_set(file("train-images-idx3-ubyte.gz"), file("train-labels-idx1-ubyte.gz"), 10);
-  data.test = read_image_set(file("t10k-images-idx3-ubyte.gz"), file("t10k-labels-idx1-ubyte.gz"), 10);
+  data.train =
+      read_image_set(file("train-images-idx3-ubyte.gz"), file("train-labels-idx1-ubyte.gz"), 10);
+  data.test =
+      read_image_set(file("t10k-images-idx3-ubyte.gz"), file("t10k-labels-idx1-ubyte.gz"), 10);
   if (data.train.rows != data.test.rows || data.train.cols != data.test.cols)
-    throw IoError(file("t10k-images-idx3-ubyte.gz"), "test images differ in size from training images");
+    throw IoError(file("t10k-images-idx3-ubyte.gz"),
+                  "test images differ in size from training images");
   return data;
 }
 

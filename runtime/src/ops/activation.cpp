@@ -13,7 +13,7 @@ namespace clnn::detail {
 
 namespace {
 
-// Codes of cl_kernels/elementwise.cl; the derivative reads x or y as marked.
+// Codes of cl_kernels/activation.cl; the derivative reads x or y as marked.
 struct Activation {
   const char* name;
   cl_int code;
@@ -33,8 +33,8 @@ class ActivationOp : public Op {
   Shape infer_shape(const std::vector<Shape>& in) const override { return in[0]; }
 
   void forward(const ForwardArgs& args) const override {
-    cl_kernel k = args.ctx.kernel("elementwise", "activation_forward");
-    set_args(k, mem(*args.inputs[0]), mem(args.output), count(args.output), act_.code, param_);
+    cl_kernel k = args.ctx.kernel("activation", "activation_forward", options());
+    set_args(k, mem(*args.inputs[0]), mem(args.output), count(args.output), param_);
     args.ctx.enqueue_elementwise(k, static_cast<std::size_t>(args.output.size()));
   }
 
@@ -44,9 +44,8 @@ class ActivationOp : public Op {
     // The operand the derivative does not read may have been released: gy stands in for it.
     const Tensor& x = act_.derivative_from_output ? args.grad_output : *args.inputs[0];
     const Tensor& y = act_.derivative_from_output ? args.output : args.grad_output;
-    cl_kernel k = args.ctx.kernel("elementwise", "activation_backward");
-    set_args(k, mem(x), mem(y), mem(args.grad_output), mem(*gx), count(*gx), act_.code, param_,
-             args.betas[0]);
+    cl_kernel k = args.ctx.kernel("activation", "activation_backward", options());
+    set_args(k, mem(x), mem(y), mem(args.grad_output), mem(*gx), count(*gx), param_, args.betas[0]);
     args.ctx.enqueue_elementwise(k, static_cast<std::size_t>(gx->size()));
   }
 
@@ -55,6 +54,7 @@ class ActivationOp : public Op {
   }
 
  private:
+  std::string options() const { return "-DACTIVATION=" + std::to_string(act_.code); }
   Activation act_;
   float param_;
 };

@@ -172,10 +172,12 @@ class ConvOp : public Op {
 
   static void vol2col(ContextImpl& ctx, const Plan& p, const Tensor& x, const Tensor& workspace,
                       std::int64_t n0, std::int64_t nb) {
-    cl_kernel k = ctx.kernel("conv", "vol2col");
+    const bool rows = ctx.planner.prefers_row_loops();
+    cl_kernel k = ctx.kernel("conv", rows ? "vol2col_rows" : "vol2col");
     set_args(k, mem(x), mem(workspace), cl_ulong(0), p.win.packed(), p.win.packed_out(), cl_int(n0),
              cl_int(nb));
-    ctx.enqueue_elementwise(k, std::size_t(p.ck * p.groups * nb * p.positions));
+    const std::int64_t per_item = rows ? p.win.out[2] : 1;  // a row of OW positions, or one
+    ctx.enqueue_elementwise(k, std::size_t(p.ck * p.groups * nb * p.positions / per_item));
   }
 
   ConvOptions options_;

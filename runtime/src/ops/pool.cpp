@@ -30,9 +30,10 @@ class PoolOp : public Op {
   void forward(const ForwardArgs& args) const override {
     const Window w = window(args.inputs[0]->shape());
     cl_kernel k = args.ctx.kernel("pool", max_ ? "max_pool_forward" : "avg_pool_forward");
-    if (max_)
-      set_args(k, mem(*args.inputs[0]), mem(args.output), w.packed(), w.packed_out(),
-               cl_long(w.n * w.c));
+    if (max_)  // in training the argmax of each window is saved for backward
+      set_args(k, mem(*args.inputs[0]), mem(args.output),
+               mem(args.saved.defined() ? args.saved : args.output), cl_int(args.saved.defined()),
+               w.packed(), w.packed_out(), cl_long(w.n * w.c));
     else
       set_args(k, mem(*args.inputs[0]), mem(args.output), w.packed(), w.packed_out(), ends(w),
                cl_long(w.n * w.c));
@@ -43,18 +44,32 @@ class PoolOp : public Op {
     Tensor* gx = args.grad_inputs[0];
     if (!gx) return;
     const Window w = window(gx->shape());
-    cl_kernel k = args.ctx.kernel("pool", max_ ? "max_pool_backward" : "avg_pool_backward");
+    auto& ctx = args.ctx;
+    if (max_ && !windows_overlap(w)) {
+      // Each input element lies in one window at most: scatter each window's gradient.
+      if (args.betas[0] == 0.0f) fill(*gx, 0.0f);
+      cl_kernel k = ctx.kernel("pool", "max_pool_backward_scatter");
+      set_args(k, mem(args.saved), mem(args.grad_output), mem(*gx), count(args.grad_output));
+      ctx.enqueue_elementwise(k, std::size_t(args.grad_output.size()));
+      return;
+    }
+    cl_kernel k = ctx.kernel("pool", max_ ? "max_pool_backward" : "avg_pool_backward");
     if (max_)
-      set_args(k, mem(*args.inputs[0]), mem(args.grad_output), mem(*gx), w.packed(), w.packed_out(),
+      set_args(k, mem(args.saved), mem(args.grad_output), mem(*gx), w.packed(), w.packed_out(),
                cl_long(w.n * w.c), args.betas[0]);
     else
       set_args(k, mem(args.grad_output), mem(*gx), w.packed(), w.packed_out(), ends(w),
                cl_long(w.n * w.c), args.betas[0]);
-    args.ctx.enqueue_elementwise(k, std::size_t(gx->size()));
+    ctx.enqueue_elementwise(k, std::size_t(gx->size()));
   }
 
-  // Max pooling finds each window's maximum again in backward; averaging needs nothing.
-  Needs backward_needs() const override { return {max_, false}; }
+  // The argmax of every window (as int), kept from forward for backward.
+  std::size_t saved_floats(const std::vector<Shape>&, const Shape& out) const override {
+    return max_ ? std::size_t(element_count(out)) : 0;
+  }
+
+  // Backward reads only the saved argmax (max) or nothing (average).
+  Needs backward_needs() const override { return {false, false}; }
 
  private:
   Window window(const Shape& x) const {
@@ -65,6 +80,12 @@ class PoolOp : public Op {
     spec.pads_end = options_.pads_end;
     spec.ceil_mode = options_.ceil_mode;
     return make_window(type(), x, spec);
+  }
+
+  static bool windows_overlap(const Window& w) {
+    for (std::size_t t = 0; t < 3; ++t)
+      if (w.stride[t] < w.kernel[t] * w.dilation[t] - (w.dilation[t] - 1)) return true;
+    return false;
   }
 
   cl_int4 ends(const Window& w) const {

@@ -1,0 +1,81 @@
+// Trainer: epochs of minibatch training of an image classifier, with a progress line, test-set
+// evaluation (accuracy and confusion matrix), a metrics CSV and SVG of the curves, learning-rate
+// schedules and checkpoints to resume from.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <iosfwd>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "clnn/context.hpp"
+#include "clnn/data.hpp"
+#include "clnn/executor.hpp"
+#include "clnn/graph.hpp"
+
+namespace clnn::train {
+
+enum class OptimizerKind { sgd, adam };
+enum class Schedule { constant, step, cosine };
+
+struct Options {
+  std::int64_t epochs = 1;
+  std::int64_t batch_size = 64;
+  OptimizerKind optimizer = OptimizerKind::adam;
+  float lr = 1e-3f;
+  float momentum = 0.9f;  // SGD's
+  float weight_decay = 0.0f;
+  Schedule schedule = Schedule::constant;
+  std::int64_t step_epochs = 1;  // Schedule::step: the rate falls every this many epochs
+  float step_gamma = 0.5f;       // ... by this factor. Schedule::cosine falls every step to 0.
+  std::uint64_t seed = 1;        // batch order and dropout
+  std::int64_t limit = 0;        // > 0: train on the first `limit` images only
+  std::string metrics_csv;       // one row per epoch, and an SVG of the curves beside it
+  std::string checkpoint;        // written after every epoch
+  std::int64_t progress_steps = 50;
+  std::ostream* log = nullptr;  // progress and results; nullptr: standard output
+};
+
+// Builds the classifier on images [B, 1, rows, cols] and returns logits [B, classes].
+using Model = std::function<Value(Graph& graph, const Value& images)>;
+
+struct EpochMetrics {
+  std::int64_t epoch = 0;  // 1-based
+  double lr = 0, train_loss = 0, train_accuracy = 0, test_loss = 0, test_accuracy = 0;
+  double seconds = 0, images_per_second = 0;
+};
+
+struct Evaluation {
+  double loss = 0, accuracy = 0;
+  std::int64_t classes = 0;
+  std::vector<std::int64_t> confusion;  // confusion[true_class * classes + predicted_class]
+};
+
+// The confusion matrix as a table.
+std::string format_confusion(const Evaluation& evaluation);
+
+class Trainer {
+ public:
+  Trainer(const Context& ctx, Model model, const data::ImageSet& train, const data::ImageSet& test,
+          Options options);
+  ~Trainer();
+
+  // Loads a checkpoint: training continues after the epoch it was written at, exactly as it
+  // would have without the interruption.
+  void resume(const std::string& checkpoint);
+  // Trains from the current epoch to options.epochs, evaluating on the test set after each.
+  std::vector<EpochMetrics> fit();
+  Evaluation evaluate(const data::ImageSet& set);
+
+  std::int64_t epoch() const;  // epochs completed
+  Executor& executor();
+  std::int64_t parameter_count() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace clnn::train

@@ -1,0 +1,310 @@
+// Trainer: the training loop (uploads of the next batch overlap the device's work, losses and
+// hits are summed on the device and read only for progress lines), evaluation, metrics and
+// checkpoints.
+#include "clnn/train.hpp"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+
+#include "cl/kernel_call.hpp"
+#include "clnn/checkpoint.hpp"
+#include "clnn/error.hpp"
+#include "clnn/ops.hpp"
+#include "clnn/optim.hpp"
+#include "context_impl.hpp"
+#include "io/metrics.hpp"
+#include "ops/common.hpp"
+
+namespace clnn::train {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+std::string duration_text(double seconds) {
+  const long s = long(seconds + 0.5);
+  std::ostringstream out;
+  out << s / 60 << ":" << std::setw(2) << std::setfill('0') << s % 60;
+  return out.str();
+}
+
+// counter[0] += correct predictions of logits for labels, on the device.
+void count_correct(detail::ContextImpl& ctx, const Tensor& logits, const Tensor& labels,
+                   const Tensor& counter) {
+  cl_kernel k = ctx.kernel("loss", "count_correct");
+  detail::set_args(k, detail::mem(logits), detail::mem(labels), cl_ulong(logits.shape()[0]),
+                   cl_ulong(logits.shape()[1]), detail::mem(counter));
+  detail::enqueue<1>(ctx.queue.get(), k, {1}, {1});
+}
+
+// The graph of the model on one batch: images in, logits and loss out.
+struct Network {
+  Graph graph;
+  Value images, labels, logits, loss;
+  Network(const Model& model, std::int64_t batch, const data::ImageSet& set) {
+    images = graph.input("images", {batch, 1, set.rows, set.cols});
+    labels = graph.input("labels", {batch});
+    logits = model(graph, images);
+    if (logits.shape() != Shape{batch, set.classes})
+      throw ShapeError("Trainer: the model's logits have shape " + to_string(logits.shape()) +
+                       ", not [" + std::to_string(batch) + ", " + std::to_string(set.classes) +
+                       "]");
+    loss = softmax_cross_entropy(logits, labels);
+  }
+};
+
+}  // namespace
+
+struct Trainer::Impl {
+  Impl(const Context& context, Model m, const data::ImageSet& train_set,
+       const data::ImageSet& test_set, Options o)
+      : ctx(context),
+        model(std::move(m)),
+        train(train_set),
+        test(test_set),
+        options(std::move(o)),
+        out(options.log ? *options.log : std::cout),
+        terminal(!options.log && isatty(STDOUT_FILENO)),
+        norm(data::pixel_statistics(train_set)),
+        net(model, options.batch_size, train_set),
+        ex(ctx, net.graph, {net.logits, net.loss}, Mode::training),
+        batcher(train_set, options.batch_size, options.seed, norm, true, options.limit),
+        loss_sum(Tensor::zeros(ctx, {1})),
+        correct(Tensor::zeros(ctx, {1})) {
+    if (options.epochs < 1) throw Error("Trainer: epochs must be at least 1");
+    if (test_set.rows != train_set.rows || test_set.cols != train_set.cols)
+      throw Error("Trainer: test images differ in size from training images");
+    if (options.optimizer == OptimizerKind::sgd) {
+      optim::SGDOptions so;
+      so.lr = options.lr;
+      so.momentum = options.momentum;
+      so.weight_decay = options.weight_decay;
+      optimizer = std::make_unique<optim::SGD>(ex, so);
+    } else {
+      optim::AdamOptions ao;
+      ao.lr = options.lr;
+      ao.weight_decay = options.weight_decay;
+      optimizer = std::make_unique<optim::Adam>(ex, ao);
+    }
+  }
+
+  float lr_at(std::int64_t epoch_index, std::int64_t step, std::int64_t steps) const {
+    switch (options.schedule) {
+      case Schedule::step:
+        return options.lr * std::pow(options.step_gamma, float(epoch_index / options.step_epochs));
+      case Schedule::cosine: {
+        const double t = double(epoch_index * steps + step), total = double(options.epochs * steps);
+        return float(options.lr * 0.5 * (1.0 + std::cos(M_PI * t / total)));
+      }
+      case Schedule::constant:
+        break;
+    }
+    return options.lr;
+  }
+
+  void progress(std::int64_t step, std::int64_t steps, double elapsed, bool last) {
+    const double loss = loss_sum.to_host()[0] / double(step);
+    const double accuracy = correct.to_host()[0] / double(step * options.batch_size);
+    const double rate = double(step * options.batch_size) / elapsed;
+    std::ostringstream line;
+    line << "epoch " << epoch + 1 << "/" << options.epochs << "  step " << step << "/" << steps
+         << std::fixed << std::setprecision(4) << "  loss " << loss << "  accuracy " << accuracy
+         << std::setprecision(0) << "  " << rate << " images/s  ETA "
+         << duration_text(double(steps - step) * elapsed / double(step));
+    if (terminal)
+      out << "\r" << line.str() << (last ? "\n" : "") << std::flush;
+    else
+      out << line.str() << "\n";
+  }
+
+  EpochMetrics run_epoch() {
+    const std::int64_t steps = batcher.batches_per_epoch();
+    batcher.start_epoch(epoch);
+    fill(loss_sum, 0.0f);
+    fill(correct, 0.0f);
+    auto& impl = detail::Access::impl(ctx);
+    // Two host batches: while the device trains on one, the next is prepared and its upload
+    // enqueued behind the step's kernels.
+    std::vector<float> images[2], labels[2];
+    Upload uploads[2][2];
+    auto upload = [&](int slot) {
+      uploads[slot][0] = ex.set_input_async("images", images[slot].data(), images[slot].size());
+      uploads[slot][1] = ex.set_input_async("labels", labels[slot].data(), labels[slot].size());
+    };
+    batcher.next(images[0], labels[0]);
+    upload(0);
+    const auto start = Clock::now();
+    for (std::int64_t step = 0; step < steps; ++step) {
+      optimizer->set_lr(lr_at(epoch, step, steps));
+      ex.forward();
+      ex.backward(net.loss);
+      optimizer->step();
+      axpy(1.0f, ex.value(net.loss), loss_sum);
+      count_correct(impl, ex.value(net.logits), ex.value(net.labels), correct);
+      const int next = int((step + 1) % 2);
+      uploads[next][0].wait();  // its host buffer is free once that upload is done
+      uploads[next][1].wait();
+      if (step + 1 < steps && batcher.next(images[next], labels[next])) upload(next);
+      const bool last = step + 1 == steps;
+      if ((step + 1) % options.progress_steps == 0 || last)
+        progress(step + 1, steps, seconds_since(start), last);
+    }
+    EpochMetrics m;
+    m.epoch = epoch + 1;
+    m.lr = optimizer->lr();
+    m.train_loss = loss_sum.to_host()[0] / double(steps);
+    m.train_accuracy = correct.to_host()[0] / double(steps * options.batch_size);
+    m.seconds = seconds_since(start);
+    m.images_per_second = double(steps * options.batch_size) / m.seconds;
+    return m;
+  }
+
+  Evaluation evaluate(const data::ImageSet& set) {
+    const std::int64_t batch = options.batch_size;
+    if (!eval_net) {
+      eval_net = std::make_unique<Network>(model, batch, set);
+      eval_ex = std::make_unique<Executor>(ctx, eval_net->graph,
+                                           std::vector<Value>{eval_net->logits}, Mode::inference);
+    }
+    for (const Value& p : ex.parameters()) {
+      Tensor dst = eval_ex->parameter(p.name());
+      copy(ex.parameter(p.name()), dst);
+    }
+    for (const Value& s : ex.states()) {
+      Tensor dst = eval_ex->state(s.name());
+      copy(ex.state(s.name()), dst);
+    }
+    Evaluation e;
+    e.classes = set.classes;
+    e.confusion.assign(std::size_t(e.classes * e.classes), 0);
+    const std::size_t pixels = std::size_t(set.rows * set.cols);
+    std::vector<float> images(std::size_t(batch) * pixels);
+    double loss = 0;
+    for (std::int64_t first = 0; first < set.count; first += batch) {
+      // The last batch is padded with zeros; its padding rows are not counted.
+      const std::int64_t rows = std::min(batch, set.count - first);
+      std::fill(images.begin(), images.end(), 0.0f);
+      for (std::int64_t b = 0; b < rows; ++b)
+        data::normalize_image(set, first + b, norm, images.data() + std::size_t(b) * pixels);
+      eval_ex->set_input("images", images);
+      eval_ex->forward();
+      auto logits = eval_ex->value(eval_net->logits).to_host();
+      for (std::int64_t b = 0; b < rows; ++b) {
+        const float* row = logits.data() + b * set.classes;
+        std::int64_t best = 0;
+        double top = row[0];
+        for (std::int64_t c = 1; c < set.classes; ++c)
+          if (row[c] > row[best]) best = c, top = row[c];
+        double total = 0;
+        for (std::int64_t c = 0; c < set.classes; ++c) total += std::exp(double(row[c]) - top);
+        const std::int64_t label = set.labels[std::size_t(first + b)];
+        loss += top + std::log(total) - double(row[label]);
+        ++e.confusion[std::size_t(label * set.classes + best)];
+      }
+    }
+    std::int64_t hits = 0;
+    for (std::int64_t c = 0; c < set.classes; ++c)
+      hits += e.confusion[std::size_t(c * set.classes + c)];
+    e.accuracy = double(hits) / double(set.count);
+    e.loss = loss / double(set.count);
+    return e;
+  }
+
+  Context ctx;
+  Model model;
+  const data::ImageSet& train;
+  const data::ImageSet& test;
+  Options options;
+  std::ostream& out;
+  bool terminal;
+  data::Normalization norm;
+  Network net;
+  Executor ex;
+  std::unique_ptr<optim::Optimizer> optimizer;
+  data::Batcher batcher;
+  Tensor loss_sum, correct;
+  std::unique_ptr<Network> eval_net;
+  std::unique_ptr<Executor> eval_ex;
+  std::int64_t epoch = 0;
+  std::vector<EpochMetrics> history;
+};
+
+Trainer::Trainer(const Context& ctx, Model model, const data::ImageSet& train,
+                 const data::ImageSet& test, Options options)
+    : impl_(std::make_unique<Impl>(ctx, std::move(model), train, test, std::move(options))) {}
+
+Trainer::~Trainer() = default;
+
+void Trainer::resume(const std::string& checkpoint) {
+  auto position = load_checkpoint(checkpoint, impl_->ex, impl_->optimizer.get());
+  impl_->epoch = position.epoch;
+  if (!impl_->options.metrics_csv.empty())
+    impl_->history = detail::read_metrics_csv(impl_->options.metrics_csv, position.epoch);
+}
+
+std::vector<EpochMetrics> Trainer::fit() {
+  auto& m = *impl_;
+  std::vector<EpochMetrics> run;
+  while (m.epoch < m.options.epochs) {
+    EpochMetrics metrics = m.run_epoch();
+    Evaluation test = m.evaluate(m.test);
+    metrics.test_loss = test.loss;
+    metrics.test_accuracy = test.accuracy;
+    ++m.epoch;
+    m.out << std::fixed << std::setprecision(4) << "epoch " << m.epoch << ": train loss "
+          << metrics.train_loss << " accuracy " << metrics.train_accuracy << ", test loss "
+          << test.loss << " accuracy " << test.accuracy << std::setprecision(1) << ", "
+          << metrics.seconds << " s, " << std::setprecision(0) << metrics.images_per_second
+          << " images/s\n";
+    m.history.push_back(metrics);
+    run.push_back(metrics);
+    if (!m.options.metrics_csv.empty()) detail::write_metrics(m.options.metrics_csv, m.history);
+    if (!m.options.checkpoint.empty())
+      save_checkpoint(m.options.checkpoint, m.ex, m.optimizer.get(),
+                      {m.epoch, m.ex.step(), m.optimizer->steps()});
+  }
+  return run;
+}
+
+Evaluation Trainer::evaluate(const data::ImageSet& set) {
+  return impl_->evaluate(set);
+}
+std::int64_t Trainer::epoch() const {
+  return impl_->epoch;
+}
+Executor& Trainer::executor() {
+  return impl_->ex;
+}
+
+std::int64_t Trainer::parameter_count() const {
+  std::int64_t count = 0;
+  for (const Value& p : impl_->ex.parameters()) count += element_count(p.shape());
+  return count;
+}
+
+std::string format_confusion(const Evaluation& e) {
+  std::ostringstream out;
+  out << "true\\pred";
+  for (std::int64_t c = 0; c < e.classes; ++c) out << std::setw(6) << c;
+  out << "\n";
+  for (std::int64_t t = 0; t < e.classes; ++t) {
+    out << std::setw(9) << t;
+    for (std::int64_t c = 0; c < e.classes; ++c)
+      out << std::setw(6) << e.confusion[std::size_t(t * e.classes + c)];
+    out << "\n";
+  }
+  return out.str();
+}
+
+}  // namespace clnn::train
