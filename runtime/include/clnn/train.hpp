@@ -65,8 +65,9 @@ class Trainer {
   // Loads a checkpoint: training continues after the epoch it was written at, exactly as it
   // would have without the interruption.
   void resume(const std::string& checkpoint);
-  // Trains from the current epoch to options.epochs, evaluating on the test set after each.
-  std::vector<EpochMetrics> fit();
+  // Trains from the current epoch to options.epochs (or to `until`, when given: a run stopped
+  // early), evaluating on the test set after each.
+  std::vector<EpochMetrics> fit(std::int64_t until = 0);
   Evaluation evaluate(const data::ImageSet& set);
 
   std::int64_t epoch() const;  // epochs completed

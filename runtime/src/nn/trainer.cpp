@@ -125,7 +125,7 @@ struct Trainer::Impl {
     if (terminal)
       out << "\r" << line.str() << (last ? "\n" : "") << std::flush;
     else
-      out << line.str() << "\n";
+      out << line.str() << std::endl;  // flushed: logs are watched as they grow
   }
 
   EpochMetrics run_epoch() {
@@ -253,10 +253,11 @@ void Trainer::resume(const std::string& checkpoint) {
     impl_->history = detail::read_metrics_csv(impl_->options.metrics_csv, position.epoch);
 }
 
-std::vector<EpochMetrics> Trainer::fit() {
+std::vector<EpochMetrics> Trainer::fit(std::int64_t until) {
   auto& m = *impl_;
+  const std::int64_t last = until > 0 ? std::min(until, m.options.epochs) : m.options.epochs;
   std::vector<EpochMetrics> run;
-  while (m.epoch < m.options.epochs) {
+  while (m.epoch < last) {
     EpochMetrics metrics = m.run_epoch();
     Evaluation test = m.evaluate(m.test);
     metrics.test_loss = test.loss;
