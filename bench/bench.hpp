@@ -13,6 +13,8 @@ namespace clnn::bench {
 
 struct Options {
   std::vector<std::int64_t> sizes;  // empty: the suite's defaults for the device
+  std::string data_dir = "/usr/share/datasets/fashion-mnist";
+  std::int64_t steps = 0;  // train: batches to time (0: the suite's default)
 };
 
 // One measurement: its parameters and figures under self-explaining keys.
@@ -25,5 +27,6 @@ double median_seconds(const Context& ctx, const std::function<void()>& enqueue, 
 
 std::vector<Record> matmul_suite(const Context& ctx, const Options& options);
 std::vector<Record> conv_suite(const Context& ctx, const Options& options);
+std::vector<Record> train_suite(const Context& ctx, const Options& options);
 
 }  // namespace clnn::bench

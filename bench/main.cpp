@@ -39,15 +39,18 @@ double median_seconds(const Context& ctx, const std::function<void()>& enqueue, 
 namespace {
 
 const char* kUsage =
-    "usage: clnn-bench SUITE|--all [--sizes a,b,...] [--json FILE] [--device SPEC]\n"
+    "usage: clnn-bench SUITE...|--all [--sizes a,b,...] [--json FILE] [--device SPEC]\n"
+    "                  [--data DIR] [--steps N]\n"
     "suites: matmul (clnn's tiled SGEMM and CLBlast, square fp32)\n"
-    "        conv   (convolution layers, forward and forward + backward)\n";
+    "        conv   (convolution layers, forward and forward + backward)\n"
+    "        train  (Fashion-MNIST, the large model, batch 128: images/s)\n";
 
 using Suite = std::vector<clnn::bench::Record> (*)(const clnn::Context&,
                                                    const clnn::bench::Options&);
 const std::map<std::string, Suite> kSuites{
     {"conv", clnn::bench::conv_suite},
     {"matmul", clnn::bench::matmul_suite},
+    {"train", clnn::bench::train_suite},
 };
 
 std::vector<std::int64_t> parse_sizes(const std::string& text) {
@@ -81,6 +84,10 @@ int main(int argc, char** argv) {
         json_path = value();
       else if (arg == "--device")
         device = value();
+      else if (arg == "--data")
+        options.data_dir = value();
+      else if (arg == "--steps")
+        options.steps = parse_sizes(value()).at(0);
       else if (arg == "--all")
         for (const auto& [name, run] : kSuites) suites.push_back(name);
       else if (arg == "--help" || arg == "-h")
