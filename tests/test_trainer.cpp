@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <unistd.h>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -15,8 +16,12 @@ using clnn::test::context;
 
 namespace {
 
+// CLNN_TEST_FASHION_DIR points elsewhere than the Debian package's folder (a copied bundle).
 const data::FashionMnist& fashion() {
-  static const data::FashionMnist data = data::load_fashion_mnist();
+  static const data::FashionMnist data = [] {
+    const char* dir = std::getenv("CLNN_TEST_FASHION_DIR");
+    return data::load_fashion_mnist(dir ? dir : data::kFashionMnistDir);
+  }();
   return data;
 }
 
