@@ -5,6 +5,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <iomanip>
 #include <sstream>
 
 #include "clnn/error.hpp"
@@ -21,6 +22,12 @@ std::string svg_path(const std::string& csv_path) {
   return std::filesystem::path(csv_path).replace_extension(".svg").string();
 }
 
+std::string short_number(double v) {
+  std::ostringstream out;
+  out << std::setprecision(3) << v;
+  return out.str();
+}
+
 // One panel: a series per (label, colour, values) over epochs, scaled into the box at (x0, y0).
 void panel(std::ostringstream& svg, double x0, double y0, const char* title,
            const std::vector<train::EpochMetrics>& h,
@@ -35,8 +42,12 @@ void panel(std::ostringstream& svg, double x0, double y0, const char* title,
       << "<text x='" << w / 2 << "' y='-10' text-anchor='middle' font-size='14'>" << title
       << "</text>\n"
       << "<rect width='" << w << "' height='" << ht << "' fill='none' stroke='#888'/>\n"
-      << "<text x='-6' y='10' text-anchor='end' font-size='10'>" << hi << "</text>\n"
-      << "<text x='-6' y='" << ht << "' text-anchor='end' font-size='10'>" << lo << "</text>\n"
+      << "<text x='-6' y='10' text-anchor='end' font-size='10'>" << short_number(hi)
+      << "</text>\n<text x='-6' y='" << ht << "' text-anchor='end' font-size='10'>"
+      << short_number(lo) << "</text>\n<text x='0' y='" << ht + 14
+      << "' text-anchor='middle' font-size='10'>" << h.front().epoch << "</text>\n<text x='" << w
+      << "' y='" << ht + 14 << "' text-anchor='middle' font-size='10'>" << h.back().epoch
+      << "</text>\n"
       << "<text x='" << w / 2 << "' y='" << ht + 24
       << "' text-anchor='middle' font-size='11'>epoch</text>\n";
   const double span = std::max<double>(1, double(h.size() - 1));
@@ -56,13 +67,14 @@ void panel(std::ostringstream& svg, double x0, double y0, const char* title,
 
 std::string training_curves_svg(const std::vector<train::EpochMetrics>& h) {
   static const char* colours[] = {"#1f77b4", "#d62728"};
+  if (h.empty()) return "<svg xmlns='http://www.w3.org/2000/svg' width='10' height='10'/>\n";
   std::ostringstream svg;
-  svg << "<svg xmlns='http://www.w3.org/2000/svg' width='860' height='300' "
+  svg << "<svg xmlns='http://www.w3.org/2000/svg' width='930' height='300' "
          "font-family='sans-serif'>\n"
       << "<rect width='100%' height='100%' fill='white'/>\n";
   using M = train::EpochMetrics;
-  panel(svg, 50, 40, "loss", h, {{"train", &M::train_loss}, {"test", &M::test_loss}}, colours);
-  panel(svg, 480, 40, "accuracy", h, {{"train", &M::train_accuracy}, {"test", &M::test_accuracy}},
+  panel(svg, 70, 40, "loss", h, {{"train", &M::train_loss}, {"test", &M::test_loss}}, colours);
+  panel(svg, 520, 40, "accuracy", h, {{"train", &M::train_accuracy}, {"test", &M::test_accuracy}},
         colours);
   svg << "</svg>\n";
   return svg.str();
