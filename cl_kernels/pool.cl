@@ -4,6 +4,18 @@
 // Backward gathers: each input element sums over the windows that contain it, so no two
 // work-items write one element.
 
+// Element i of planes of D x H x W as (plane, d, h, w).
+void split_position(const long i, const int D, const int H, const int W, long* plane, int* d,
+                    int* h, int* w) {
+  const long per_plane = (long)D * H * W;
+  *plane = i / per_plane;
+  long t = i % per_plane;
+  *w = t % W;
+  t /= W;
+  *h = t % H;
+  *d = t / H;
+}
+
 // Offset of input position (d, h, w) of plane (n, c), or -1 when it lies in the padding.
 long tap_offset(const int16 g, const long plane, const int d, const int h, const int w) {
   if (d < 0 || d >= g.s1 || h < 0 || h >= g.s2 || w < 0 || w >= g.s3) return -1;
@@ -57,11 +69,9 @@ __kernel void max_pool_forward(__global const float* x, __global float* y,
                                const int4 o, const long planes) {
   const long P = (long)o.s0 * o.s1 * o.s2, total = planes * P;
   for (long i = get_global_id(0); i < total; i += get_global_size(0)) {
-    const long plane = i / P;
-    long t = i % P;
-    const int ow = t % o.s2; t /= o.s2;
-    const int oh = t % o.s1;
-    const int od = t / o.s1;
+    long plane;
+    int od, oh, ow;
+    split_position(i, o.s0, o.s1, o.s2, &plane, &od, &oh, &ow);
     const long at = window_argmax(x, g, plane, od, oh, ow);
     y[i] = at >= 0 ? x[at] : 0.0f;
     if (has_argmax) argmax[i] = (int)at;
@@ -72,11 +82,9 @@ __kernel void avg_pool_forward(__global const float* x, __global float* y, const
                                const int4 o, const int4 e, const long planes) {
   const long P = (long)o.s0 * o.s1 * o.s2, total = planes * P;
   for (long i = get_global_id(0); i < total; i += get_global_size(0)) {
-    const long plane = i / P;
-    long t = i % P;
-    const int ow = t % o.s2; t /= o.s2;
-    const int oh = t % o.s1;
-    const int od = t / o.s1;
+    long plane;
+    int od, oh, ow;
+    split_position(i, o.s0, o.s1, o.s2, &plane, &od, &oh, &ow);
     float sum = 0.0f;
     for (int a = 0; a < g.s4; ++a)
       for (int b = 0; b < g.s5; ++b)
@@ -116,11 +124,9 @@ __kernel void max_pool_backward(__global const int* argmax, __global const float
                                 const long planes, const float beta) {
   const long per_plane = (long)g.s1 * g.s2 * g.s3, total = planes * per_plane;
   for (long i = get_global_id(0); i < total; i += get_global_size(0)) {
-    const long plane = i / per_plane;
-    long t = i % per_plane;
-    const int iw = t % g.s3; t /= g.s3;
-    const int ih = t % g.s2;
-    const int id = t / g.s2;
+    long plane;
+    int id, ih, iw;
+    split_position(i, g.s1, g.s2, g.s3, &plane, &id, &ih, &iw);
     float sum = 0.0f;
     FOR_EACH_WINDOW(if (argmax[out] == i) sum += gy[out];)
     gx[i] = beta == 0.0f ? sum : sum + beta * gx[i];
@@ -140,11 +146,9 @@ __kernel void avg_pool_backward(__global const float* gy, __global float* gx, co
                                 const int4 o, const int4 e, const long planes, const float beta) {
   const long per_plane = (long)g.s1 * g.s2 * g.s3, total = planes * per_plane;
   for (long i = get_global_id(0); i < total; i += get_global_size(0)) {
-    const long plane = i / per_plane;
-    long t = i % per_plane;
-    const int iw = t % g.s3; t /= g.s3;
-    const int ih = t % g.s2;
-    const int id = t / g.s2;
+    long plane;
+    int id, ih, iw;
+    split_position(i, g.s1, g.s2, g.s3, &plane, &id, &ih, &iw);
     float sum = 0.0f;
     FOR_EACH_WINDOW(sum += gy[out] / window_divisor(g, e, od, oh, ow);)
     gx[i] = beta == 0.0f ? sum : sum + beta * gx[i];

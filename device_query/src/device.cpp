@@ -61,20 +61,23 @@ std::string trimmed(std::string s) {
   return s;
 }
 
-std::string platform_string(cl_platform_id platform, cl_platform_info what) {
+// A string property through its clGet*Info call (size query, then the value).
+template <typename Object, typename Info>
+std::string info_string(cl_int(CL_API_CALL* query)(Object, Info, std::size_t, void*, std::size_t*),
+                        Object object, Info what, const char* call) {
   std::size_t size = 0;
-  check(clGetPlatformInfo(platform, what, 0, nullptr, &size), "clGetPlatformInfo");
+  check(query(object, what, 0, nullptr, &size), call);
   std::string value(size, '\0');
-  check(clGetPlatformInfo(platform, what, size, value.data(), nullptr), "clGetPlatformInfo");
+  check(query(object, what, size, value.data(), nullptr), call);
   return trimmed(value);
 }
 
+std::string platform_string(cl_platform_id platform, cl_platform_info what) {
+  return info_string(clGetPlatformInfo, platform, what, "clGetPlatformInfo");
+}
+
 std::string device_string(cl_device_id device, cl_device_info what) {
-  std::size_t size = 0;
-  check(clGetDeviceInfo(device, what, 0, nullptr, &size), "clGetDeviceInfo");
-  std::string value(size, '\0');
-  check(clGetDeviceInfo(device, what, size, value.data(), nullptr), "clGetDeviceInfo");
-  return trimmed(value);
+  return info_string(clGetDeviceInfo, device, what, "clGetDeviceInfo");
 }
 
 template <typename T>

@@ -40,6 +40,26 @@ struct ExecutorImpl {
   bool backward_done = false;
 
   std::vector<Value> nodes_of_kind(NodeKind kind) const;
+  // The live tensor of a named parameter or state.
+  Tensor named_value(const std::string& name, NodeKind kind, const char* call) const {
+    int id = named_node(name, kind, call);
+    require_value(id, call);
+    return values[std::size_t(id)];
+  }
+  // The tensor of an input about to be set, checked to take `count` values; nullptr when no
+  // output depends on the input. The input counts as set from here on.
+  Tensor* input_to_set(const std::string& name, std::int64_t count, const char* call) {
+    int id = named_node(name, NodeKind::input, call);
+    if (!in_plan[std::size_t(id)]) return nullptr;
+    Tensor& t = values[std::size_t(id)];
+    if (t.size() != count)
+      throw ShapeError(std::string(call) + ": input '" + name + "' of shape " +
+                       to_string(t.shape()) + " takes " + std::to_string(t.size()) +
+                       " values, not " + std::to_string(count));
+    input_set[std::size_t(id)] = true;
+    forward_done = false;
+    return &t;
+  }
   void write_named(const std::string& name, NodeKind kind, const std::vector<float>& host,
                    const char* call);
 };
@@ -257,37 +277,18 @@ Executor::Executor(Executor&&) noexcept = default;
 Executor& Executor::operator=(Executor&&) noexcept = default;
 
 void Executor::set_input(const std::string& name, const std::vector<float>& host) {
-  int id = impl_->named_node(name, detail::NodeKind::input, "set_input");
-  if (!impl_->in_plan[std::size_t(id)]) return;  // no output depends on it
-  const Tensor& t = impl_->values[std::size_t(id)];
-  if (std::uint64_t(t.size()) != host.size())
-    throw ShapeError("set_input: input '" + name + "' of shape " + to_string(t.shape()) +
-                     " takes " + std::to_string(t.size()) + " values, not " +
-                     std::to_string(host.size()));
-  impl_->values[std::size_t(id)].write(host);
-  impl_->input_set[std::size_t(id)] = true;
-  impl_->forward_done = false;
+  if (Tensor* t = impl_->input_to_set(name, std::int64_t(host.size()), "set_input")) t->write(host);
 }
 
 void Executor::set_input(const std::string& name, const Tensor& device_values) {
-  int id = impl_->named_node(name, detail::NodeKind::input, "set_input");
-  if (!impl_->in_plan[std::size_t(id)]) return;
-  Tensor& t = impl_->values[std::size_t(id)];
-  if (t.size() != device_values.size())
-    throw ShapeError("set_input: input '" + name + "' of shape " + to_string(t.shape()) +
-                     " cannot take a tensor of shape " + to_string(device_values.shape()));
-  copy(device_values, t);
-  impl_->input_set[std::size_t(id)] = true;
-  impl_->forward_done = false;
+  if (Tensor* t = impl_->input_to_set(name, device_values.size(), "set_input"))
+    copy(device_values, *t);
 }
 
 Upload Executor::set_input_async(const std::string& name, const float* values, std::size_t count) {
-  int id = impl_->named_node(name, detail::NodeKind::input, "set_input_async");
-  if (!impl_->in_plan[std::size_t(id)]) return Upload();
-  Upload upload = impl_->values[std::size_t(id)].write_async(values, count);
-  impl_->input_set[std::size_t(id)] = true;
-  impl_->forward_done = false;
-  return upload;
+  if (Tensor* t = impl_->input_to_set(name, std::int64_t(count), "set_input_async"))
+    return t->write_async(values, count);
+  return Upload();
 }
 
 void Executor::set_parameter(const std::string& name, const std::vector<float>& host) {
@@ -299,9 +300,7 @@ void Executor::set_state(const std::string& name, const std::vector<float>& host
 }
 
 Tensor Executor::state(const std::string& name) const {
-  int id = impl_->named_node(name, detail::NodeKind::state, "state");
-  impl_->require_value(id, "state");
-  return impl_->values[std::size_t(id)];
+  return impl_->named_value(name, detail::NodeKind::state, "state");
 }
 
 std::vector<Value> Executor::states() const {
@@ -309,9 +308,7 @@ std::vector<Value> Executor::states() const {
 }
 
 Tensor Executor::parameter(const std::string& name) const {
-  int id = impl_->named_node(name, detail::NodeKind::parameter, "parameter");
-  impl_->require_value(id, "parameter");
-  return impl_->values[std::size_t(id)];
+  return impl_->named_value(name, detail::NodeKind::parameter, "parameter");
 }
 
 std::vector<Value> Executor::parameters() const {
