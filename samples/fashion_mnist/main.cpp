@@ -16,7 +16,7 @@ const char* kUsage =
     "  --model default|large   the network (default: default)\n"
     "  --epochs N              epochs to train (default: 2)\n"
     "  --batch N               batch size (default: 64)\n"
-    "  --lr X                  learning rate (default: 0.002 with Adam, 0.05 with SGD)\n"
+    "  --lr X                  learning rate (default: 0.003 with Adam, 0.05 with SGD)\n"
     "  --optimizer adam|sgd    (default: adam; sgd has momentum 0.9)\n"
     "  --schedule constant|step|cosine  learning-rate schedule (default: cosine)\n"
     "  --device SPEC           gpu, cpu, P:D or part of a name (default: CLNN_DEVICE, else best)\n"
@@ -113,7 +113,7 @@ int main(int argc, char** argv) {
       o.optimizer = clnn::train::OptimizerKind::sgd;
     else if (args.optimizer != "adam")
       throw clnn::Error("unknown optimizer '" + args.optimizer + "'");
-    o.lr = args.lr > 0 ? args.lr : o.optimizer == clnn::train::OptimizerKind::sgd ? 0.05f : 0.002f;
+    o.lr = args.lr > 0 ? args.lr : o.optimizer == clnn::train::OptimizerKind::sgd ? 0.05f : 0.003f;
     if (args.schedule == "step")
       o.schedule = clnn::train::Schedule::step;
     else if (args.schedule == "cosine")
