@@ -118,7 +118,7 @@ ExecutorImpl::ExecutorImpl(const Context& context, const Graph& g,
     for (std::size_t i = 0; i < nd.inputs.size(); ++i) {
       if (nd.op->differentiable(i) && requires_grad[std::size_t(nd.inputs[i])])
         requires_grad[std::size_t(v)] = true;
-      if (nd.op->writes_input(i) && node(nd.inputs[i]).kind != NodeKind::state)
+      if (training && nd.op->writes_input(i) && node(nd.inputs[i]).kind != NodeKind::state)
         throw Error("Executor: node '" + nd.name + "' updates its operand '" +
                     node(nd.inputs[i]).name + "', which must be graph state (Graph::state)");
     }

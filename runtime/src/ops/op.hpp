@@ -69,8 +69,8 @@ class Op {
                                    const Shape& /*output*/) const {
     return 0;
   }
-  // Inputs that forward writes in training (batch_norm's running statistics): they must be
-  // graph state, which the executor keeps for good.
+  // Inputs that forward writes in training (batch_norm's running statistics): in a training
+  // executor they must be graph state, which the executor keeps for good.
   virtual bool writes_input(std::size_t /*input*/) const { return false; }
 };
 

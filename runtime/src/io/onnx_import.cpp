@@ -1,0 +1,409 @@
+// ONNX import: nodes become clnn operators, initializers parameters (or graph state where an
+// operator updates them), int64 tensors (shapes, axes) host constants.
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <numeric>
+
+#include "clnn/init.hpp"
+#include "clnn/onnx.hpp"
+#include "clnn/ops.hpp"
+#include "io/onnx_tensor.hpp"
+
+namespace clnn::onnx {
+
+namespace {
+
+using detail::HostTensor;
+using Ints = std::vector<std::int64_t>;
+
+// A node's attributes by name, with defaults.
+class Attributes {
+ public:
+  explicit Attributes(const ::onnx::NodeProto& node) {
+    for (const auto& a : node.attribute()) map_[a.name()] = &a;
+  }
+  bool has(const std::string& name) const { return map_.count(name) != 0; }
+  std::int64_t i(const std::string& name, std::int64_t fallback) const {
+    auto it = map_.find(name);
+    return it == map_.end() ? fallback : it->second->i();
+  }
+  float f(const std::string& name, float fallback) const {
+    auto it = map_.find(name);
+    return it == map_.end() ? fallback : it->second->f();
+  }
+  std::string s(const std::string& name, const std::string& fallback) const {
+    auto it = map_.find(name);
+    return it == map_.end() ? fallback : it->second->s();
+  }
+  Ints ints(const std::string& name) const {
+    auto it = map_.find(name);
+    return it == map_.end() ? Ints{} : Ints(it->second->ints().begin(), it->second->ints().end());
+  }
+  const ::onnx::TensorProto* tensor(const std::string& name) const {
+    auto it = map_.find(name);
+    return it == map_.end() ? nullptr : &it->second->t();
+  }
+  std::vector<std::string> names() const {
+    std::vector<std::string> out;
+    for (const auto& [name, a] : map_) out.push_back(name);
+    return out;
+  }
+
+ private:
+  std::map<std::string, const ::onnx::AttributeProto*> map_;
+};
+
+class Importer {
+ public:
+  Importer(const ::onnx::ModelProto& model, std::string folder)
+      : model_(model), folder_(std::move(folder)) {}
+
+  Model run() {
+    Model out;
+    for (const auto& opset : model_.opset_import())
+      if (opset.domain().empty() || opset.domain() == "ai.onnx") out.opset = opset.version();
+    if (out.opset == 0) throw UnsupportedError("the model imports no default-domain opset");
+    if (out.opset < 7 || out.opset > 17)
+      throw UnsupportedError("opset " + std::to_string(out.opset) + " (clnn imports 7 to 17)");
+    opset_ = out.opset;
+    const auto& graph = model_.graph();
+    for (const auto& t : graph.initializer()) initializers_[t.name()] = &t;
+    for (const auto& input : graph.input()) {
+      if (initializers_.count(input.name())) continue;  // older models list initializers too
+      const auto& type = input.type().tensor_type();
+      if (type.elem_type() != ::onnx::TensorProto::FLOAT)
+        throw UnsupportedError("input '" + input.name() + "' is not float32");
+      Shape shape;
+      for (const auto& d : type.shape().dim()) {
+        if (!d.has_dim_value() || d.dim_value() <= 0)
+          throw UnsupportedError("input '" + input.name() + "' has a symbolic or empty dimension");
+        shape.push_back(d.dim_value());
+      }
+      Value v = g_.input(input.name(), shape);
+      values_[input.name()] = v;
+      out.inputs.emplace_back(input.name(), v);
+    }
+    for (const auto& node : graph.node()) convert(node);
+    for (const auto& output : graph.output())
+      out.outputs.emplace_back(output.name(), value(output.name(), "the graph outputs"));
+    out.graph = g_;
+    return out;
+  }
+
+ private:
+  using Converter = std::function<std::vector<Value>(const ::onnx::NodeProto&, const Attributes&)>;
+
+  std::string where(const ::onnx::NodeProto& node) const {
+    const std::string name = !node.name().empty()     ? node.name()
+                             : node.output_size() > 0 ? node.output(0)
+                                                      : std::string("unnamed");
+    return "node '" + name + "' (" + node.op_type() + ")";
+  }
+
+  [[noreturn]] void unsupported(const ::onnx::NodeProto& node, const std::string& what) const {
+    throw UnsupportedError(where(node) + ": " + what);
+  }
+
+  // A float value by name: an earlier output, an input, or an initializer made a parameter (or
+  // graph state) on first use.
+  Value value(const std::string& name, const std::string& user, bool as_state = false) {
+    if (auto it = values_.find(name); it != values_.end()) return it->second;
+    auto init = initializers_.find(name);
+    if (init == initializers_.end())
+      throw IoError(folder_, user + " reads '" + name + "', which nothing defines");
+    HostTensor t = detail::decode_tensor(*init->second, "initializer '" + name + "'", folder_);
+    if (!t.is_float)
+      throw UnsupportedError(user + " takes the integer tensor '" + name + "' as data");
+    auto data = std::make_shared<std::vector<float>>(std::move(t.floats));
+    init::Initializer fill = [data](const Shape&) { return *data; };
+    Value v = as_state ? g_.state(name, t.shape, fill) : g_.parameter(name, t.shape, fill);
+    values_[name] = v;
+    return v;
+  }
+
+  // An int64 tensor known when importing (an initializer or Constant): shapes, axes.
+  Ints constant_ints(const ::onnx::NodeProto& node, const std::string& name) {
+    if (auto it = int_constants_.find(name); it != int_constants_.end()) return it->second;
+    auto init = initializers_.find(name);
+    if (init == initializers_.end())
+      unsupported(node, "'" + name + "' must be a constant integer tensor");
+    HostTensor t = detail::decode_tensor(*init->second, "initializer '" + name + "'", folder_);
+    if (t.is_float) unsupported(node, "'" + name + "' must be an integer tensor");
+    return int_constants_[name] = t.ints;
+  }
+
+  Value input(const ::onnx::NodeProto& node, int i, bool as_state = false) {
+    if (i >= node.input_size() || node.input(i).empty())
+      throw IoError(folder_, where(node) + ": missing input " + std::to_string(i));
+    return value(node.input(i), where(node), as_state);
+  }
+
+  bool has_input(const ::onnx::NodeProto& node, int i) const {
+    return i < node.input_size() && !node.input(i).empty();
+  }
+
+  void check_attributes(const ::onnx::NodeProto& node, const Attributes& a,
+                        const std::vector<std::string>& known) {
+    for (const auto& name : a.names())
+      if (std::find(known.begin(), known.end(), name) == known.end())
+        unsupported(node, "attribute '" + name + "'");
+  }
+
+  void convert(const ::onnx::NodeProto& node) {
+    if (node.output_size() == 0) throw IoError(folder_, where(node) + ": the node has no outputs");
+    if (!node.domain().empty() && node.domain() != "ai.onnx")
+      unsupported(node, "domain '" + node.domain() + "'");
+    static const std::map<std::string, std::vector<std::string>> known_attributes{
+        {"Relu", {}},
+        {"Sigmoid", {}},
+        {"Tanh", {}},
+        {"LeakyRelu", {"alpha"}},
+        {"Elu", {"alpha"}},
+        {"Softmax", {"axis"}},
+        {"LogSoftmax", {"axis"}},
+        {"Add", {}},
+        {"Sub", {}},
+        {"Mul", {}},
+        {"MatMul", {}},
+        {"Gemm", {"alpha", "beta", "transA", "transB"}},
+        {"Conv", {"auto_pad", "dilations", "group", "kernel_shape", "pads", "strides"}},
+        {"MaxPool",
+         {"auto_pad", "ceil_mode", "dilations", "kernel_shape", "pads", "storage_order",
+          "strides"}},
+        {"AveragePool",
+         {"auto_pad", "ceil_mode", "count_include_pad", "kernel_shape", "pads", "strides"}},
+        {"GlobalAveragePool", {}},
+        {"BatchNormalization", {"epsilon", "momentum", "spatial"}},
+        {"Flatten", {"axis"}},
+        {"Reshape", {"allowzero"}},
+        {"Transpose", {"perm"}},
+        {"Concat", {"axis"}},
+        {"Dropout", {"ratio", "seed", "is_test"}},
+        {"Identity", {}},
+        {"Constant", {"value"}},
+    };
+    auto known = known_attributes.find(node.op_type());
+    if (known == known_attributes.end()) unsupported(node, "operator " + node.op_type());
+    Attributes a(node);
+    check_attributes(node, a, known->second);
+    std::vector<Value> outputs;
+    try {
+      outputs = lower(node, a);
+    } catch (const ShapeError& e) {
+      throw ShapeError(where(node) + ": " + e.what());
+    }
+    if (node.op_type() == "Constant") return;
+    for (int i = 0; i < node.output_size(); ++i) {
+      if (node.output(i).empty()) continue;
+      if (std::size_t(i) >= outputs.size()) unsupported(node, "output " + std::to_string(i));
+      values_[node.output(i)] = outputs[std::size_t(i)];
+    }
+  }
+
+  // Per spatial dimension pads and options, from ONNX's pads [b..., e...] or auto_pad.
+  void window(const ::onnx::NodeProto& node, const Attributes& a, const Shape& x,
+              const Ints& kernel, const Ints& strides, const Ints& dilations, Ints& begin,
+              Ints& end) {
+    const std::size_t dims = kernel.size();
+    Ints pads = a.ints("pads");
+    const std::string autopad = a.s("auto_pad", "NOTSET");
+    begin.assign(dims, 0);
+    end.assign(dims, 0);
+    if (autopad == "NOTSET") {
+      if (!pads.empty() && pads.size() != 2 * dims)
+        throw ShapeError("pads must have 2 entries per spatial dimension");
+      for (std::size_t d = 0; d < dims && !pads.empty(); ++d)
+        begin[d] = pads[d], end[d] = pads[d + dims];
+    } else if (autopad == "SAME_UPPER" || autopad == "SAME_LOWER") {
+      for (std::size_t d = 0; d < dims; ++d) {
+        const std::int64_t in = x[d + 2], s = strides.empty() ? 1 : strides[d];
+        const std::int64_t dil = dilations.empty() ? 1 : dilations[d];
+        const std::int64_t out = (in + s - 1) / s;
+        const std::int64_t total =
+            std::max<std::int64_t>(0, (out - 1) * s + (kernel[d] - 1) * dil + 1 - in);
+        begin[d] = autopad == "SAME_UPPER" ? total / 2 : total - total / 2;
+        end[d] = total - begin[d];
+      }
+    } else if (autopad != "VALID") {
+      unsupported(node, "auto_pad " + autopad);
+    }
+  }
+
+  // ONNX softmax before opset 13 works on x flattened to 2-D at `axis`.
+  Value softmax_like(const ::onnx::NodeProto& node, const Attributes& a, bool log_mode) {
+    Value x = input(node, 0);
+    const auto rank = std::int64_t(x.shape().size());
+    if (opset_ >= 13) {
+      int axis = int(a.i("axis", -1));
+      return log_mode ? log_softmax(x, axis) : softmax(x, axis);
+    }
+    std::int64_t axis = a.i("axis", 1);
+    if (axis < 0) axis += rank;
+    Value flat = flatten(x, int(axis));
+    Value y = log_mode ? log_softmax(flat, 1) : softmax(flat, 1);
+    return reshape(y, x.shape());
+  }
+
+  std::vector<Value> lower(const ::onnx::NodeProto& node, const Attributes& a) {
+    const std::string& op = node.op_type();
+    if (op == "Relu") return {relu(input(node, 0))};
+    if (op == "Sigmoid") return {sigmoid(input(node, 0))};
+    if (op == "Tanh") return {clnn::tanh(input(node, 0))};
+    if (op == "LeakyRelu") return {leaky_relu(input(node, 0), a.f("alpha", 0.01f))};
+    if (op == "Elu") return {elu(input(node, 0), a.f("alpha", 1.0f))};
+    if (op == "Softmax") return {softmax_like(node, a, false)};
+    if (op == "LogSoftmax") return {softmax_like(node, a, true)};
+    if (op == "Identity") return {reshape(input(node, 0), input(node, 0).shape())};
+    if (op == "Add" || op == "Sub" || op == "Mul") {
+      Value x = input(node, 0), y = input(node, 1);
+      if (!suffix_broadcast(x.shape(), y.shape()))
+        unsupported(node, "broadcasting " + to_string(x.shape()) + " with " + to_string(y.shape()));
+      return {op == "Add" ? add(x, y) : op == "Sub" ? sub(x, y) : mul(x, y)};
+    }
+    if (op == "MatMul") {
+      Value x = input(node, 0), y = input(node, 1);
+      if (x.shape().size() < 2 || x.shape().size() > 3 || y.shape().size() < 2 ||
+          y.shape().size() > 3)
+        unsupported(node, "MatMul of " + to_string(x.shape()) + " and " + to_string(y.shape()));
+      return {matmul(x, y)};
+    }
+    if (op == "Gemm") {
+      Value y =
+          matmul(input(node, 0), input(node, 1), a.i("transA", 0) != 0, a.i("transB", 0) != 0);
+      if (float alpha = a.f("alpha", 1.0f); alpha != 1.0f) y = scale(y, alpha);
+      if (has_input(node, 2)) {
+        Value c = input(node, 2);
+        if (float beta = a.f("beta", 1.0f); beta != 1.0f) c = scale(c, beta);
+        Shape cs = c.shape();
+        while (!cs.empty() && cs.front() == 1 && cs.size() > 1) cs.erase(cs.begin());
+        if (cs != c.shape()) c = reshape(c, cs);
+        if (!suffix_broadcast(y.shape(), c.shape()))
+          unsupported(
+              node, "C of shape " + to_string(c.shape()) + " broadcast to " + to_string(y.shape()));
+        y = add(y, c);
+      }
+      return {y};
+    }
+    if (op == "Conv") {
+      Value x = input(node, 0), w = input(node, 1);
+      Ints kernel(w.shape().begin() + 2, w.shape().end());
+      if (a.has("kernel_shape") && a.ints("kernel_shape") != kernel)
+        throw ShapeError("kernel_shape differs from the weights'");
+      ConvOptions o;
+      o.strides = a.ints("strides");
+      o.dilations = a.ints("dilations");
+      o.groups = a.i("group", 1);
+      window(node, a, x.shape(), kernel, o.strides, o.dilations, o.pads_begin, o.pads_end);
+      std::optional<Value> bias;
+      if (has_input(node, 2)) bias = input(node, 2);
+      return {conv(x, w, bias, o)};
+    }
+    if (op == "MaxPool" || op == "AveragePool") {
+      Value x = input(node, 0);
+      PoolOptions o;
+      o.kernel = a.ints("kernel_shape");
+      o.strides = a.ints("strides");
+      if (o.strides.empty())
+        o.strides.assign(o.kernel.size(), 1);  // ONNX's default, not the kernel
+      o.ceil_mode = a.i("ceil_mode", 0) != 0;
+      o.count_include_pad = a.i("count_include_pad", 0) != 0;
+      Ints dilations = a.ints("dilations");
+      if (std::any_of(dilations.begin(), dilations.end(), [](std::int64_t d) { return d != 1; }))
+        unsupported(node, "dilated pooling");
+      if (a.i("storage_order", 0) != 0) unsupported(node, "storage_order 1");
+      if (node.output_size() > 1 && !node.output(1).empty())
+        unsupported(node, "the Indices output");
+      window(node, a, x.shape(), o.kernel, o.strides, {}, o.pads_begin, o.pads_end);
+      return {op == "MaxPool" ? max_pool(x, o) : avg_pool(x, o)};
+    }
+    if (op == "GlobalAveragePool") return {global_avg_pool(input(node, 0))};
+    if (op == "BatchNormalization") {
+      if (node.output_size() > 1) unsupported(node, "training-mode outputs");
+      return {batch_norm(input(node, 0), input(node, 1), input(node, 2), input(node, 3, true),
+                         input(node, 4, true), 0.1f, a.f("epsilon", 1e-5f))};
+    }
+    if (op == "Flatten") {
+      Value x = input(node, 0);
+      std::int64_t axis = a.i("axis", 1);
+      return {flatten(x, int(axis))};
+    }
+    if (op == "Reshape") {
+      Value x = input(node, 0);
+      Ints target = opset_ >= 5 ? constant_ints(node, node.input(1)) : a.ints("shape");
+      const bool allow_zero = a.i("allowzero", 0) != 0;
+      for (std::size_t d = 0; d < target.size(); ++d)
+        if (target[d] == 0 && !allow_zero) {
+          if (d >= x.shape().size())
+            throw ShapeError("a 0 in the target shape past the input's rank");
+          target[d] = x.shape()[d];
+        }
+      return {reshape(x, target)};
+    }
+    if (op == "Transpose") {
+      Value x = input(node, 0);
+      Ints perm = a.ints("perm");
+      std::vector<int> p(x.shape().size());
+      if (perm.empty())
+        std::iota(p.rbegin(), p.rend(), 0);
+      else
+        std::transform(perm.begin(), perm.end(), p.begin(), [](std::int64_t v) { return int(v); });
+      if (perm.size() > p.size()) throw ShapeError("perm longer than the rank");
+      return {transpose(x, p)};
+    }
+    if (op == "Concat") {
+      std::vector<Value> parts;
+      for (int i = 0; i < node.input_size(); ++i) parts.push_back(input(node, i));
+      return {concat(parts, int(a.i("axis", 0)))};
+    }
+    if (op == "Dropout") {
+      if (node.output_size() > 1 && !node.output(1).empty()) unsupported(node, "the mask output");
+      Value x = input(node, 0);
+      return {reshape(x, x.shape())};  // inference: the identity
+    }
+    if (op == "Constant") {
+      const ::onnx::TensorProto* t = a.tensor("value");
+      if (!t) unsupported(node, "a Constant without a tensor 'value'");
+      HostTensor h = detail::decode_tensor(*t, where(node), folder_);
+      if (!h.is_float) {
+        int_constants_[node.output(0)] = h.ints;
+      } else {
+        auto data = std::make_shared<std::vector<float>>(std::move(h.floats));
+        values_[node.output(0)] =
+            g_.state(node.output(0), h.shape, [data](const Shape&) { return *data; });
+      }
+      return {};
+    }
+    unsupported(node, "operator " + op);
+  }
+
+  static bool suffix_broadcast(const Shape& a, const Shape& b) {
+    return a == b ||
+           (b.size() < a.size() && std::equal(b.begin(), b.end(), a.end() - long(b.size())));
+  }
+
+  const ::onnx::ModelProto& model_;
+  std::string folder_;
+  std::int64_t opset_ = 0;
+  Graph g_;
+  std::map<std::string, Value> values_;
+  std::map<std::string, const ::onnx::TensorProto*> initializers_;
+  std::map<std::string, Ints> int_constants_;
+};
+
+}  // namespace
+
+Model load(const std::string& path) {
+  auto model = detail::read_message<::onnx::ModelProto>(path);
+  if (!model.has_graph()) throw IoError(path, "the model has no graph");
+  std::string folder = std::filesystem::path(path).parent_path().string();
+  try {
+    return Importer(model, folder.empty() ? "." : folder).run();
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {  // protobuf's checks, std::stoull on bad external data
+    throw IoError(path, std::string("malformed model: ") + e.what());
+  }
+}
+
+}  // namespace clnn::onnx

@@ -1,0 +1,131 @@
+// clnn-onnx-check DIR...: runs ONNX backend test folders (model.onnx and test_data_set_*/
+// input_*.pb, output_*.pb) on the default device and compares like the ONNX backend runner
+// (|got - want| <= 1e-5 + 1e-3 |want|). A DIR without model.onnx is searched for test folders.
+// One line per test, then "N passed, M failed, K unsupported"; exit 1 when any failed.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "clnn/clnn.hpp"
+#include "clnn/onnx.hpp"
+#include "io/onnx_tensor.hpp"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr double kRtol = 1e-3, kAtol = 1e-5;
+
+std::vector<fs::path> sorted_entries(const fs::path& dir, const std::string& prefix) {
+  std::vector<fs::path> found;
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.path().filename().string().rfind(prefix, 0) == 0) found.push_back(e.path());
+  std::sort(found.begin(), found.end());
+  return found;
+}
+
+clnn::detail::HostTensor read_tensor(const fs::path& path) {
+  auto proto = clnn::detail::read_message<::onnx::TensorProto>(path.string());
+  return clnn::detail::decode_tensor(proto, path.string(), path.parent_path().string());
+}
+
+// "" when every data set matches; else what differs.
+std::string run_test(const clnn::Context& ctx, const fs::path& dir) {
+  clnn::onnx::Model model = clnn::onnx::load((dir / "model.onnx").string());
+  std::vector<clnn::Value> outputs;
+  for (auto& [name, v] : model.outputs) outputs.push_back(v);
+  clnn::Executor ex(ctx, model.graph, outputs, clnn::Mode::inference);
+  for (const fs::path& set : sorted_entries(dir, "test_data_set_")) {
+    auto inputs = sorted_entries(set, "input_");
+    if (inputs.size() != model.inputs.size())
+      return set.filename().string() + ": " + std::to_string(inputs.size()) + " inputs for " +
+             std::to_string(model.inputs.size());
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+      auto t = read_tensor(inputs[i]);
+      if (!t.is_float)
+        throw clnn::onnx::UnsupportedError("integer input " + inputs[i].filename().string());
+      ex.set_input(model.inputs[i].first, t.floats);
+    }
+    ex.forward();
+    auto expected = sorted_entries(set, "output_");
+    for (std::size_t o = 0; o < expected.size() && o < outputs.size(); ++o) {
+      auto want = read_tensor(expected[o]);
+      if (!want.is_float) throw clnn::onnx::UnsupportedError("integer output");
+      auto got = ex.value(outputs[o]).to_host();
+      if (std::size_t(clnn::element_count(outputs[o].shape())) != want.floats.size() ||
+          got.size() != want.floats.size())
+        return "output " + std::to_string(o) + " has shape " + clnn::to_string(outputs[o].shape()) +
+               ", expected " + clnn::to_string(want.shape);
+      double worst = 0;
+      std::size_t worst_at = 0, bad = 0;
+      for (std::size_t i = 0; i < got.size(); ++i) {
+        const double g = got[i], w = want.floats[i];
+        const bool ok =
+            std::isnan(w) ? std::isnan(g) : std::fabs(g - w) <= kAtol + kRtol * std::fabs(w);
+        if (!ok) {
+          ++bad;
+          const double err = std::isnan(g) ? INFINITY : std::fabs(g - w);
+          if (err >= worst) worst = err, worst_at = i;
+        }
+      }
+      if (bad)
+        return set.filename().string() + " output " + std::to_string(o) + ": " +
+               std::to_string(bad) + " values differ, worst at " + std::to_string(worst_at) + ": " +
+               std::to_string(got[worst_at]) + " vs " + std::to_string(want.floats[worst_at]);
+    }
+  }
+  return "";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: clnn-onnx-check DIR...\n");
+    return 2;
+  }
+  std::vector<fs::path> tests;
+  for (int i = 1; i < argc; ++i) {
+    fs::path dir = argv[i];
+    if (fs::exists(dir / "model.onnx")) {
+      tests.push_back(dir);
+    } else if (fs::is_directory(dir)) {
+      for (const auto& sub : sorted_entries(dir, ""))
+        if (fs::exists(sub / "model.onnx")) tests.push_back(sub);
+    } else {
+      std::fprintf(stderr, "clnn-onnx-check: %s holds no ONNX test\n", dir.c_str());
+      return 2;
+    }
+  }
+  try {
+    clnn::Context ctx = clnn::Context::create();
+    int passed = 0, failed = 0, unsupported = 0;
+    for (const fs::path& dir : tests) {
+      const std::string name = dir.filename().string();
+      try {
+        std::string problem = run_test(ctx, dir);
+        if (problem.empty()) {
+          ++passed;
+          std::printf("pass         %s\n", name.c_str());
+        } else {
+          ++failed;
+          std::printf("FAIL         %s: %s\n", name.c_str(), problem.c_str());
+        }
+      } catch (const clnn::onnx::UnsupportedError& e) {
+        ++unsupported;
+        std::printf("unsupported  %s: %s\n", name.c_str(), e.what());
+      } catch (const clnn::Error& e) {
+        ++failed;
+        std::printf("FAIL         %s: %s\n", name.c_str(), e.what());
+      }
+    }
+    std::printf("%d passed, %d failed, %d unsupported\n", passed, failed, unsupported);
+    return failed > 0 ? 1 : 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "clnn-onnx-check: %s\n", e.what());
+    return 1;
+  }
+}

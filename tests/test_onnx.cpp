@@ -1,0 +1,143 @@
+// ONNX import: malformed and hostile models give clean errors, never a crash.
+#include <catch2/catch.hpp>
+
+#include <onnx/onnx_pb.h>
+
+#include <unistd.h>
+#include <filesystem>
+#include <fstream>
+
+#include "clnn/onnx.hpp"
+#include "support.hpp"
+
+namespace fs = std::filesystem;
+using namespace clnn;
+
+namespace {
+
+const fs::path kNodeTests = "/usr/share/libonnx-testdata/data/node";
+
+struct TempDir {
+  fs::path dir = fs::temp_directory_path() / ("clnn-onnx-" + std::to_string(getpid()));
+  TempDir() { fs::create_directories(dir / "model"); }
+  ~TempDir() { fs::remove_all(dir); }
+};
+
+std::string read(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {(std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>()};
+}
+
+void write(const fs::path& p, const std::string& bytes) {
+  std::ofstream(p, std::ios::binary) << bytes;
+}
+
+// A one-node model: y = Relu(x) + w, w an initializer; the caller may change it before writing.
+::onnx::ModelProto relu_add_model() {
+  ::onnx::ModelProto m;
+  m.set_ir_version(8);
+  auto* opset = m.add_opset_import();
+  opset->set_version(13);
+  auto* g = m.mutable_graph();
+  auto* x = g->add_input();
+  x->set_name("x");
+  x->mutable_type()->mutable_tensor_type()->set_elem_type(::onnx::TensorProto::FLOAT);
+  x->mutable_type()->mutable_tensor_type()->mutable_shape()->add_dim()->set_dim_value(3);
+  auto* w = g->add_initializer();
+  w->set_name("w");
+  w->set_data_type(::onnx::TensorProto::FLOAT);
+  w->add_dims(3);
+  for (float v : {1.0f, 2.0f, 3.0f}) w->add_float_data(v);
+  auto* relu = g->add_node();
+  relu->set_op_type("Relu");
+  relu->add_input("x");
+  relu->add_output("r");
+  auto* add = g->add_node();
+  add->set_op_type("Add");
+  add->add_input("r");
+  add->add_input("w");
+  add->add_output("y");
+  g->add_output()->set_name("y");
+  return m;
+}
+
+}  // namespace
+
+TEST_CASE("an ONNX model runs with its initializers as parameters", "[onnx]") {
+  TempDir t;
+  const auto path = t.dir / "model" / "m.onnx";
+  write(path, relu_add_model().SerializeAsString());
+  clnn::onnx::Model model = clnn::onnx::load(path.string());
+  REQUIRE(model.inputs.size() == 1);
+  REQUIRE(model.outputs.size() == 1);
+  CHECK(model.opset == 13);
+  Executor ex(clnn::test::context(), model.graph, {model.outputs[0].second}, Mode::inference);
+  ex.set_input("x", {-1.0f, 0.5f, 2.0f});
+  ex.forward();
+  CHECK(ex.value(model.outputs[0].second).to_host() == std::vector<float>{1.0f, 2.5f, 5.0f});
+  CHECK(ex.parameter("w").to_host() == std::vector<float>{1, 2, 3});
+}
+
+TEST_CASE("malformed ONNX models are clean errors", "[onnx][errors]") {
+  TempDir t;
+  const auto path = t.dir / "model" / "m.onnx";
+
+  auto model = relu_add_model();
+  model.mutable_graph()->mutable_node(0)->set_op_type("NoSuchOp");
+  write(path, model.SerializeAsString());
+  CHECK_THROWS_AS(clnn::onnx::load(path.string()), clnn::onnx::UnsupportedError);
+  CHECK_THROWS_WITH(clnn::onnx::load(path.string()),
+                    Catch::Contains("NoSuchOp") && Catch::Contains("'r'"));
+
+  model = relu_add_model();
+  model.mutable_graph()->mutable_node(1)->set_input(1, "missing");
+  write(path, model.SerializeAsString());
+  CHECK_THROWS_WITH(clnn::onnx::load(path.string()), Catch::Contains("'missing'"));
+
+  model = relu_add_model();
+  model.mutable_graph()->mutable_initializer(0)->add_dims(5);  // 15 elements, 3 values
+  write(path, model.SerializeAsString());
+  CHECK_THROWS_WITH(clnn::onnx::load(path.string()), Catch::Contains("3 values for 15 elements"));
+
+  model = relu_add_model();
+  auto* w = model.mutable_graph()->mutable_initializer(0);
+  w->clear_float_data();
+  w->set_data_location(::onnx::TensorProto::EXTERNAL);
+  auto* location = w->add_external_data();
+  location->set_key("location");
+  location->set_value("../../secret.bin");
+  write(t.dir / "secret.bin", std::string(12, '\0'));
+  write(path, model.SerializeAsString());
+  CHECK_THROWS_WITH(clnn::onnx::load(path.string()), Catch::Contains("outside the model's folder"));
+  location->set_value("weights.bin");
+  write(t.dir / "model" / "weights.bin", std::string(12, '\0'));
+  write(path, model.SerializeAsString());
+  CHECK_NOTHROW(clnn::onnx::load(path.string()));
+
+  CHECK_THROWS_AS(clnn::onnx::load((t.dir / "none.onnx").string()), IoError);
+}
+
+TEST_CASE("truncated and fuzzed ONNX files never crash", "[onnx][errors]") {
+  TempDir t;
+  const auto original = read(kNodeTests / "test_conv_with_strides_padding" / "model.onnx");
+  REQUIRE_FALSE(original.empty());
+  const auto path = t.dir / "model" / "m.onnx";
+  std::size_t loaded = 0, rejected = 0;
+  auto attempt = [&](const std::string& bytes) {
+    write(path, bytes);
+    try {
+      clnn::onnx::load(path.string());
+      ++loaded;
+    } catch (const Error&) {
+      ++rejected;  // any clnn::Error is a clean refusal; anything else fails the test
+    }
+  };
+  for (std::size_t cut = 0; cut < original.size(); cut += 3) attempt(original.substr(0, cut));
+  for (std::size_t at = 0; at < original.size(); ++at) {
+    std::string fuzzed = original;
+    fuzzed[at] = char(fuzzed[at] ^ (0x5b + at % 7));
+    attempt(fuzzed);
+  }
+  CHECK(rejected > 0);
+  CHECK(loaded + rejected == original.size() / 3 + (original.size() % 3 ? 1 : 0) + original.size());
+}
