@@ -1,6 +1,6 @@
 // Activations, forward and backward. The host builds this file once per activation with
 // -DACTIVATION=<code> (codes as in runtime/src/ops/activation.cpp; the activation's parameter is
-// the kernel argument p): with the operation fixed at compile time the loops vectorize.
+// the kernel arguments p and q): with the operation fixed at compile time the loops vectorize.
 
 #ifndef ACTIVATION
 #define ACTIVATION 0
@@ -12,11 +12,16 @@
 #define ACT_TANH 3
 #define ACT_ELU 4
 #define ACT_GELU 5
+#define ACT_SQRT 6
+#define ACT_EXP 7
+#define ACT_SELU 8          // p: alpha, q: gamma
+#define ACT_HARD_SIGMOID 9  // p: alpha, q: beta
+#define ACT_CLIP 10         // p: min, q: max
 
 #define INV_SQRT2 0.70710678118654752f
 #define INV_SQRT_2PI 0.39894228040143268f
 
-float activation(const float x, const float p) {
+float activation(const float x, const float p, const float q) {
   switch (ACTIVATION) {
     case ACT_RELU: return fmax(x, 0.0f);
     case ACT_LEAKY_RELU: return x > 0.0f ? x : p * x;
@@ -25,12 +30,17 @@ float activation(const float x, const float p) {
     case ACT_TANH: return tanh(x);
     case ACT_ELU: return x > 0.0f ? x : p * (exp(x) - 1.0f);
     case ACT_GELU: return 0.5f * x * (1.0f + erf(x * INV_SQRT2));
+    case ACT_SQRT: return sqrt(x);
+    case ACT_EXP: return exp(x);
+    case ACT_SELU: return x > 0.0f ? q * x : q * p * (exp(x) - 1.0f);
+    case ACT_HARD_SIGMOID: return clamp(p * x + q, 0.0f, 1.0f);
+    case ACT_CLIP: return fmin(fmax(x, p), q);
   }
   return NAN;
 }
 
 // dy/dx from the input x or the output y, whichever the activation's derivative needs.
-float activation_derivative(const float x, const float y, const float p) {
+float activation_derivative(const float x, const float y, const float p, const float q) {
   switch (ACTIVATION) {
     case ACT_RELU: return x > 0.0f ? 1.0f : 0.0f;
     case ACT_LEAKY_RELU: return x > 0.0f ? 1.0f : p;
@@ -39,21 +49,26 @@ float activation_derivative(const float x, const float y, const float p) {
     case ACT_ELU: return x > 0.0f ? 1.0f : p * exp(x);
     case ACT_GELU:
       return 0.5f * (1.0f + erf(x * INV_SQRT2)) + x * INV_SQRT_2PI * exp(-0.5f * x * x);
+    case ACT_SQRT: return 0.5f / y;
+    case ACT_EXP: return y;
+    case ACT_SELU: return x > 0.0f ? q : q * p * exp(x);
+    case ACT_HARD_SIGMOID: return p * x + q > 0.0f && p * x + q < 1.0f ? p : 0.0f;
+    case ACT_CLIP: return x >= p && x <= q ? 1.0f : 0.0f;
   }
   return NAN;
 }
 
 __kernel void activation_forward(__global const float* x, __global float* y, const ulong n,
-                                 const float p) {
-  for (ulong i = get_global_id(0); i < n; i += get_global_size(0)) y[i] = activation(x[i], p);
+                                 const float p, const float q) {
+  for (ulong i = get_global_id(0); i < n; i += get_global_size(0)) y[i] = activation(x[i], p, q);
 }
 
 // gx = beta * gx + gy * f'(x). x or y may be a placeholder where op does not read it.
 __kernel void activation_backward(__global const float* x, __global const float* y,
                                   __global const float* gy, __global float* gx, const ulong n,
-                                  const float p, const float beta) {
+                                  const float p, const float q, const float beta) {
   for (ulong i = get_global_id(0); i < n; i += get_global_size(0)) {
-    float g = gy[i] * activation_derivative(x[i], y[i], p);
+    float g = gy[i] * activation_derivative(x[i], y[i], p, q);
     gx[i] = beta == 0.0f ? g : g + beta * gx[i];
   }
 }

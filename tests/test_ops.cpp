@@ -28,24 +28,24 @@ OpCheck binary_check(reference::Binary op, Shape sa, Shape sb) {
 }
 
 OpCheck activation_check(reference::Act act, double p, std::function<Value(const Value&)> build,
-                         Shape shape) {
+                         Shape shape, double q = 0, float lo = -3.0f) {
   OpCheck c;
   c.shapes = {shape};
   c.build = [build](const std::vector<Value>& v) { return build(v[0]); };
   c.forward = [=](const std::vector<Vec>& x) {
     Vec y(x[0].size());
-    for (std::size_t i = 0; i < y.size(); ++i) y[i] = reference::activation(act, x[0][i], p);
+    for (std::size_t i = 0; i < y.size(); ++i) y[i] = reference::activation(act, x[0][i], p, q);
     return y;
   };
   c.backward = [=](const std::vector<Vec>& x, const Vec& g) {
     Vec gx(x[0].size());
     for (std::size_t i = 0; i < gx.size(); ++i)
-      gx[i] = g[i] * reference::activation_derivative(act, x[0][i], p);
+      gx[i] = g[i] * reference::activation_derivative(act, x[0][i], p, q);
     return std::vector<Vec>{gx};
   };
-  // Inputs spread over [-3, 3], away from relu's kink where finite differences mislead.
-  c.make = [](std::size_t, std::size_t n, std::uint32_t seed) {
-    auto v = clnn::test::random_vector(n, seed, -3.0f, 3.0f);
+  // Inputs spread over [lo, 3], away from relu's kink where finite differences mislead.
+  c.make = [lo](std::size_t, std::size_t n, std::uint32_t seed) {
+    auto v = clnn::test::random_vector(n, seed, lo, 3.0f);
     for (auto& x : v)
       if (std::fabs(x) < 1e-3f) x = 0.5f;
     return v;
@@ -115,6 +115,25 @@ TEST_CASE("activations", "[ops][activation]") {
     run_op_check(activation_check(
         Act::gelu, 0, [](const Value& v) { return gelu(v); }, shape));
   }
+}
+
+TEST_CASE("sqrt exp selu hard_sigmoid and clip", "[ops][activation]") {
+  using reference::Act;
+  for (Shape shape : {Shape{1}, Shape{129, 3}}) {
+    INFO(to_string(shape));
+    run_op_check(activation_check(Act::sqrt, 0, [](const Value& v) { return clnn::sqrt(v); },
+                                  shape, 0, 0.1f));
+    run_op_check(activation_check(Act::exp, 0, [](const Value& v) { return clnn::exp(v); }, shape));
+    run_op_check(activation_check(
+        Act::selu, 1.5, [](const Value& v) { return selu(v, 1.5f, 1.1f); }, shape, 1.1));
+    run_op_check(activation_check(
+        Act::hard_sigmoid, 0.3, [](const Value& v) { return hard_sigmoid(v, 0.3f, 0.4f); }, shape,
+        0.4));
+    run_op_check(activation_check(
+        Act::clip, -1.0, [](const Value& v) { return clip(v, -1.0f, 1.5f); }, shape, 1.5));
+  }
+  Graph g;
+  CHECK_THROWS_AS(clip(g.input("x", {2}), 1.0f, -1.0f), Error);
 }
 
 TEST_CASE("sigmoid and tanh saturate cleanly on large inputs", "[ops][activation]") {

@@ -108,9 +108,9 @@ inline std::pair<Vec, Vec> binary_backward(Binary op, const Vec& a, const Vec& b
   return {ga, gb};
 }
 
-enum class Act { relu, leaky_relu, sigmoid, tanh, elu, gelu };
+enum class Act { relu, leaky_relu, sigmoid, tanh, elu, gelu, sqrt, exp, selu, hard_sigmoid, clip };
 
-inline double activation(Act act, double x, double p) {
+inline double activation(Act act, double x, double p, double q = 0) {
   switch (act) {
     case Act::relu:
       return x > 0 ? x : 0;
@@ -124,11 +124,16 @@ inline double activation(Act act, double x, double p) {
       return x > 0 ? x : p * (std::exp(x) - 1);
     case Act::gelu:
       return 0.5 * x * (1 + std::erf(x / std::sqrt(2.0)));
+    case Act::sqrt: return std::sqrt(x);
+    case Act::exp: return std::exp(x);
+    case Act::selu: return x > 0 ? q * x : q * p * (std::exp(x) - 1);
+    case Act::hard_sigmoid: return std::min(1.0, std::max(0.0, p * x + q));
+    case Act::clip: return std::min(q, std::max(p, x));
   }
   return NAN;
 }
 
-inline double activation_derivative(Act act, double x, double p) {
+inline double activation_derivative(Act act, double x, double p, double q = 0) {
   const double pi = 3.14159265358979323846;
   switch (act) {
     case Act::relu:
@@ -146,6 +151,11 @@ inline double activation_derivative(Act act, double x, double p) {
     case Act::gelu:
       return 0.5 * (1 + std::erf(x / std::sqrt(2.0))) +
              x * std::exp(-0.5 * x * x) / std::sqrt(2 * pi);
+    case Act::sqrt: return 0.5 / std::sqrt(x);
+    case Act::exp: return std::exp(x);
+    case Act::selu: return x > 0 ? q : q * p * std::exp(x);
+    case Act::hard_sigmoid: return p * x + q > 0 && p * x + q < 1 ? p : 0;
+    case Act::clip: return x >= p && x <= q ? 1 : 0;
   }
   return NAN;
 }

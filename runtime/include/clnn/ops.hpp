@@ -30,6 +30,11 @@ Value sigmoid(const Value& v);
 Value tanh(const Value& v);
 Value elu(const Value& v, float alpha = 1.0f);
 Value gelu(const Value& v);  // the exact form, x * Phi(x)
+Value sqrt(const Value& v);
+Value exp(const Value& v);
+Value selu(const Value& v, float alpha = 1.67326319f, float gamma = 1.05070102f);
+Value hard_sigmoid(const Value& v, float alpha = 0.2f, float beta = 0.5f);  // clamp(ax + b, 0, 1)
+Value clip(const Value& v, float min, float max);
 
 // Along one axis (negative counts from the end); stable for large inputs.
 Value softmax(const Value& v, int axis = -1);

@@ -2,6 +2,7 @@
 // operator updates them), int64 tensors (shapes, axes) host constants.
 #include <filesystem>
 #include <functional>
+#include <limits>
 #include <map>
 #include <numeric>
 
@@ -133,6 +134,17 @@ class Importer {
     return int_constants_[name] = t.ints;
   }
 
+  // A float scalar known when importing (Clip's bounds).
+  float constant_float(const ::onnx::NodeProto& node, const std::string& name) {
+    const ::onnx::TensorProto* t = nullptr;
+    if (auto it = initializers_.find(name); it != initializers_.end()) t = it->second;
+    if (auto it = float_constants_.find(name); it != float_constants_.end()) return it->second;
+    if (!t) unsupported(node, "'" + name + "' must be a constant");
+    HostTensor h = detail::decode_tensor(*t, "initializer '" + name + "'", folder_);
+    if (!h.is_float || h.floats.size() != 1) unsupported(node, "'" + name + "' must be a float scalar");
+    return h.floats[0];
+  }
+
   Value input(const ::onnx::NodeProto& node, int i, bool as_state = false) {
     if (i >= node.input_size() || node.input(i).empty())
       throw IoError(folder_, where(node) + ": missing input " + std::to_string(i));
@@ -181,7 +193,8 @@ class Importer {
         {"Concat", {"axis"}},
         {"Dropout", {"ratio", "seed", "is_test"}},
         {"Identity", {}},
-        {"Constant", {"value"}},
+        {"Constant", {"value"}}, {"Sqrt", {}}, {"Exp", {}}, {"Selu", {"alpha", "gamma"}},
+        {"HardSigmoid", {"alpha", "beta"}}, {"Clip", {"min", "max"}}, {"GlobalMaxPool", {}},
     };
     auto known = known_attributes.find(node.op_type());
     if (known == known_attributes.end()) unsupported(node, "operator " + node.op_type());
@@ -255,6 +268,30 @@ class Importer {
     if (op == "Softmax") return {softmax_like(node, a, false)};
     if (op == "LogSoftmax") return {softmax_like(node, a, true)};
     if (op == "Identity") return {reshape(input(node, 0), input(node, 0).shape())};
+    if (op == "Sqrt") return {clnn::sqrt(input(node, 0))};
+    if (op == "Exp") return {clnn::exp(input(node, 0))};
+    if (op == "Selu")
+      return {selu(input(node, 0), a.f("alpha", 1.67326319217681884765625f),
+                   a.f("gamma", 1.05070102214813232421875f))};
+    if (op == "HardSigmoid") return {hard_sigmoid(input(node, 0), a.f("alpha", 0.2f), a.f("beta", 0.5f))};
+    if (op == "Clip") {
+      float lo = -std::numeric_limits<float>::infinity(), hi = std::numeric_limits<float>::infinity();
+      if (opset_ < 11) {
+        lo = a.f("min", lo);
+        hi = a.f("max", hi);
+      } else {
+        if (has_input(node, 1)) lo = constant_float(node, node.input(1));
+        if (has_input(node, 2)) hi = constant_float(node, node.input(2));
+      }
+      return {clip(input(node, 0), lo, hi)};
+    }
+    if (op == "GlobalMaxPool") {
+      Value x = input(node, 0);
+      if (x.shape().size() < 3) throw ShapeError("GlobalMaxPool needs spatial dimensions");
+      PoolOptions o;
+      o.kernel.assign(x.shape().begin() + 2, x.shape().end());
+      return {max_pool(x, o)};
+    }
     if (op == "Add" || op == "Sub" || op == "Mul") {
       Value x = input(node, 0), y = input(node, 1);
       if (!suffix_broadcast(x.shape(), y.shape()))
@@ -368,6 +405,7 @@ class Importer {
       if (!h.is_float) {
         int_constants_[node.output(0)] = h.ints;
       } else {
+        if (h.floats.size() == 1) float_constants_[node.output(0)] = h.floats[0];
         auto data = std::make_shared<std::vector<float>>(std::move(h.floats));
         values_[node.output(0)] =
             g_.state(node.output(0), h.shape, [data](const Shape&) { return *data; });
@@ -389,6 +427,7 @@ class Importer {
   std::map<std::string, Value> values_;
   std::map<std::string, const ::onnx::TensorProto*> initializers_;
   std::map<std::string, Ints> int_constants_;
+  std::map<std::string, float> float_constants_;  // scalar Constant outputs
 };
 
 }  // namespace

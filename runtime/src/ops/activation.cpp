@@ -25,16 +25,21 @@ constexpr Activation kSigmoid{"sigmoid", 2, true};
 constexpr Activation kTanh{"tanh", 3, true};
 constexpr Activation kElu{"elu", 4, false};
 constexpr Activation kGelu{"gelu", 5, false};
+constexpr Activation kSqrt{"sqrt", 6, true};
+constexpr Activation kExp{"exp", 7, true};
+constexpr Activation kSelu{"selu", 8, false};
+constexpr Activation kHardSigmoid{"hard_sigmoid", 9, false};
+constexpr Activation kClip{"clip", 10, false};
 
 class ActivationOp : public Op {
  public:
-  ActivationOp(Activation act, float param) : act_(act), param_(param) {}
+  ActivationOp(Activation act, float p, float q) : act_(act), p_(p), q_(q) {}
   std::string type() const override { return act_.name; }
   Shape infer_shape(const std::vector<Shape>& in) const override { return in[0]; }
 
   void forward(const ForwardArgs& args) const override {
     cl_kernel k = args.ctx.kernel("activation", "activation_forward", options());
-    set_args(k, mem(*args.inputs[0]), mem(args.output), count(args.output), param_);
+    set_args(k, mem(*args.inputs[0]), mem(args.output), count(args.output), p_, q_);
     args.ctx.enqueue_elementwise(k, static_cast<std::size_t>(args.output.size()));
   }
 
@@ -45,7 +50,7 @@ class ActivationOp : public Op {
     const Tensor& x = act_.derivative_from_output ? args.grad_output : *args.inputs[0];
     const Tensor& y = act_.derivative_from_output ? args.output : args.grad_output;
     cl_kernel k = args.ctx.kernel("activation", "activation_backward", options());
-    set_args(k, mem(x), mem(y), mem(args.grad_output), mem(*gx), count(*gx), param_, args.betas[0]);
+    set_args(k, mem(x), mem(y), mem(args.grad_output), mem(*gx), count(*gx), p_, q_, args.betas[0]);
     args.ctx.enqueue_elementwise(k, static_cast<std::size_t>(gx->size()));
   }
 
@@ -56,7 +61,7 @@ class ActivationOp : public Op {
  private:
   std::string options() const { return "-DACTIVATION=" + std::to_string(act_.code); }
   Activation act_;
-  float param_;
+  float p_, q_;  // the activation's parameters (slope, alpha, bounds, ...)
 };
 
 class SoftmaxOp : public Op {
@@ -98,8 +103,8 @@ class SoftmaxOp : public Op {
   bool log_;
 };
 
-Value activation(const Value& v, Activation act, float param = 0.0f) {
-  return GraphAccess::add(std::make_shared<ActivationOp>(act, param), {v});
+Value activation(const Value& v, Activation act, float p = 0.0f, float q = 0.0f) {
+  return GraphAccess::add(std::make_shared<ActivationOp>(act, p, q), {v});
 }
 
 }  // namespace
@@ -125,6 +130,23 @@ Value elu(const Value& v, float alpha) {
 }
 Value gelu(const Value& v) {
   return detail::activation(v, detail::kGelu);
+}
+Value sqrt(const Value& v) {
+  return detail::activation(v, detail::kSqrt);
+}
+Value exp(const Value& v) {
+  return detail::activation(v, detail::kExp);
+}
+Value selu(const Value& v, float alpha, float gamma) {
+  return detail::activation(v, detail::kSelu, alpha, gamma);
+}
+Value hard_sigmoid(const Value& v, float alpha, float beta) {
+  return detail::activation(v, detail::kHardSigmoid, alpha, beta);
+}
+Value clip(const Value& v, float min, float max) {
+  if (!(min <= max))
+    throw Error("clip: min " + std::to_string(min) + " is above max " + std::to_string(max));
+  return detail::activation(v, detail::kClip, min, max);
 }
 
 Value softmax(const Value& v, int axis) {
