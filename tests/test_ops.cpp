@@ -66,6 +66,62 @@ TEST_CASE("add sub mul on equal shapes and with a trailing-part operand", "[ops]
   }
 }
 
+TEST_CASE("binary operations with numpy broadcasting", "[ops][elementwise]") {
+  using reference::Binary;
+  struct Case {
+    Shape a, b;
+  };
+  const std::vector<Case> cases{{{3, 4, 5}, {5}},  {{3, 4, 5}, {4, 1}}, {{3, 1, 5}, {1, 4, 1}},
+                                {{1}, {2, 3}},     {{4, 1}, {4, 6}},    {{2, 3, 4, 5}, {3, 1, 1}},
+                                {{7, 33}, {7, 33}}};
+  for (Binary op : {Binary::add, Binary::sub, Binary::mul, Binary::div, Binary::pow, Binary::prelu})
+    for (const Case& k : cases) {
+      INFO("op " << int(op) << " " << to_string(k.a) << " with " << to_string(k.b));
+      OpCheck c;
+      c.shapes = {k.a, k.b};
+      c.build = [op](const std::vector<Value>& v) {
+        switch (op) {
+          case Binary::add:
+            return add(v[0], v[1]);
+          case Binary::sub:
+            return sub(v[0], v[1]);
+          case Binary::mul:
+            return mul(v[0], v[1]);
+          case Binary::div:
+            return div(v[0], v[1]);
+          case Binary::pow:
+            return clnn::pow(v[0], v[1]);
+          case Binary::prelu:
+            break;
+        }
+        return prelu(v[0], v[1]);
+      };
+      c.forward = [=](const std::vector<Vec>& x) {
+        return reference::broadcast_binary(op, x[0], k.a, x[1], k.b);
+      };
+      c.backward = [=](const std::vector<Vec>& x, const Vec& g) {
+        auto [ga, gb] = reference::broadcast_binary_backward(op, x[0], k.a, x[1], k.b, g);
+        return std::vector<Vec>{ga, gb};
+      };
+      // Divisors and bases away from 0 (pow's gradient needs a > 0); prelu's x away from its kink.
+      c.make = [op](std::size_t input, std::size_t n, std::uint32_t seed) {
+        const bool positive =
+            (op == Binary::div && input == 1) || (op == Binary::pow && input == 0);
+        auto v =
+            clnn::test::random_vector(n, seed, positive ? 0.5f : -1.0f, positive ? 2.0f : 1.0f);
+        for (auto& x : v)
+          if (std::fabs(x) < 1e-3f) x = 0.25f;
+        return v;
+      };
+      c.forward_tolerance = 1e-5;
+      run_op_check(c);
+    }
+  Graph g;
+  CHECK_THROWS_WITH(add(g.input("p", {3, 4}), g.input("q", {3, 5})),
+                    Catch::Contains("do not broadcast") && Catch::Contains("[3, 4]"));
+  CHECK(add(g.input("r", {3, 1}), g.input("s", {1, 4})).shape() == Shape{3, 4});
+}
+
 TEST_CASE("mul of a value with itself sums both gradients", "[ops][elementwise]") {
   OpCheck c;
   c.shapes = {{9, 4}};
@@ -121,9 +177,10 @@ TEST_CASE("sqrt exp selu hard_sigmoid and clip", "[ops][activation]") {
   using reference::Act;
   for (Shape shape : {Shape{1}, Shape{129, 3}}) {
     INFO(to_string(shape));
-    run_op_check(activation_check(Act::sqrt, 0, [](const Value& v) { return clnn::sqrt(v); },
-                                  shape, 0, 0.1f));
-    run_op_check(activation_check(Act::exp, 0, [](const Value& v) { return clnn::exp(v); }, shape));
+    run_op_check(activation_check(
+        Act::sqrt, 0, [](const Value& v) { return clnn::sqrt(v); }, shape, 0, 0.1f));
+    run_op_check(activation_check(
+        Act::exp, 0, [](const Value& v) { return clnn::exp(v); }, shape));
     run_op_check(activation_check(
         Act::selu, 1.5, [](const Value& v) { return selu(v, 1.5f, 1.1f); }, shape, 1.1));
     run_op_check(activation_check(

@@ -87,7 +87,97 @@ inline std::pair<Vec, Vec> matmul_backward(const Vec& a, const Shape& sa, const 
 
 // ---- elementwise ------------------------------------------------------------------------------
 
-enum class Binary { add, sub, mul };
+enum class Binary { add, sub, mul, div, pow, prelu };
+
+inline double binary_value(Binary op, double x, double y) {
+  switch (op) {
+    case Binary::add:
+      return x + y;
+    case Binary::sub:
+      return x - y;
+    case Binary::mul:
+      return x * y;
+    case Binary::div:
+      return x / y;
+    case Binary::pow:
+      return std::pow(x, y);
+    case Binary::prelu:
+      return x < 0 ? y * x : x;
+  }
+  return NAN;
+}
+
+// d/dx (which 0) or d/dy (which 1).
+inline double binary_partial(Binary op, double x, double y, int which) {
+  switch (op) {
+    case Binary::add:
+      return 1;
+    case Binary::sub:
+      return which ? -1 : 1;
+    case Binary::mul:
+      return which ? x : y;
+    case Binary::div:
+      return which ? -x / (y * y) : 1 / y;
+    case Binary::pow:
+      return which ? std::pow(x, y) * std::log(x) : y * std::pow(x, y - 1);
+    case Binary::prelu:
+      return which ? (x < 0 ? x : 0) : (x < 0 ? y : 1);
+  }
+  return NAN;
+}
+
+// numpy broadcasting: the output shape, and for each output element the two operand indices.
+struct Broadcast {
+  Shape out;
+  std::vector<std::size_t> ia, ib;
+};
+
+inline Broadcast broadcast(const Shape& sa, const Shape& sb) {
+  Broadcast r;
+  const std::size_t rank = std::max(sa.size(), sb.size());
+  auto padded = [&](const Shape& s) {
+    Shape p(rank - s.size(), 1);
+    p.insert(p.end(), s.begin(), s.end());
+    return p;
+  };
+  Shape pa = padded(sa), pb = padded(sb);
+  for (std::size_t k = 0; k < rank; ++k) r.out.push_back(std::max(pa[k], pb[k]));
+  std::size_t n = 1;
+  for (auto d : r.out) n *= std::size_t(d);
+  for (std::size_t i = 0; i < n; ++i) {
+    std::size_t rest = i, a = 0, b = 0, stride_a = 1, stride_b = 1;
+    for (std::size_t k = rank; k-- > 0;) {
+      std::size_t c = rest % std::size_t(r.out[k]);
+      rest /= std::size_t(r.out[k]);
+      a += (pa[k] == 1 ? 0 : c) * stride_a;
+      b += (pb[k] == 1 ? 0 : c) * stride_b;
+      stride_a *= std::size_t(pa[k]);
+      stride_b *= std::size_t(pb[k]);
+    }
+    r.ia.push_back(a);
+    r.ib.push_back(b);
+  }
+  return r;
+}
+
+inline Vec broadcast_binary(Binary op, const Vec& a, const Shape& sa, const Vec& b,
+                            const Shape& sb) {
+  Broadcast m = broadcast(sa, sb);
+  Vec out(m.ia.size());
+  for (std::size_t i = 0; i < out.size(); ++i) out[i] = binary_value(op, a[m.ia[i]], b[m.ib[i]]);
+  return out;
+}
+
+inline std::pair<Vec, Vec> broadcast_binary_backward(Binary op, const Vec& a, const Shape& sa,
+                                                     const Vec& b, const Shape& sb, const Vec& g) {
+  Broadcast m = broadcast(sa, sb);
+  Vec ga(a.size(), 0.0), gb(b.size(), 0.0);
+  for (std::size_t i = 0; i < g.size(); ++i) {
+    ga[m.ia[i]] += g[i] * binary_partial(op, a[m.ia[i]], b[m.ib[i]], 0);
+    gb[m.ib[i]] += g[i] * binary_partial(op, a[m.ia[i]], b[m.ib[i]], 1);
+  }
+  return {ga, gb};
+}
 
 inline Vec binary(Binary op, const Vec& a, const Vec& b) {
   Vec out(a.size());
@@ -124,11 +214,16 @@ inline double activation(Act act, double x, double p, double q = 0) {
       return x > 0 ? x : p * (std::exp(x) - 1);
     case Act::gelu:
       return 0.5 * x * (1 + std::erf(x / std::sqrt(2.0)));
-    case Act::sqrt: return std::sqrt(x);
-    case Act::exp: return std::exp(x);
-    case Act::selu: return x > 0 ? q * x : q * p * (std::exp(x) - 1);
-    case Act::hard_sigmoid: return std::min(1.0, std::max(0.0, p * x + q));
-    case Act::clip: return std::min(q, std::max(p, x));
+    case Act::sqrt:
+      return std::sqrt(x);
+    case Act::exp:
+      return std::exp(x);
+    case Act::selu:
+      return x > 0 ? q * x : q * p * (std::exp(x) - 1);
+    case Act::hard_sigmoid:
+      return std::min(1.0, std::max(0.0, p * x + q));
+    case Act::clip:
+      return std::min(q, std::max(p, x));
   }
   return NAN;
 }
@@ -151,11 +246,16 @@ inline double activation_derivative(Act act, double x, double p, double q = 0) {
     case Act::gelu:
       return 0.5 * (1 + std::erf(x / std::sqrt(2.0))) +
              x * std::exp(-0.5 * x * x) / std::sqrt(2 * pi);
-    case Act::sqrt: return 0.5 / std::sqrt(x);
-    case Act::exp: return std::exp(x);
-    case Act::selu: return x > 0 ? q : q * p * std::exp(x);
-    case Act::hard_sigmoid: return p * x + q > 0 && p * x + q < 1 ? p : 0;
-    case Act::clip: return x >= p && x <= q ? 1 : 0;
+    case Act::sqrt:
+      return 0.5 / std::sqrt(x);
+    case Act::exp:
+      return std::exp(x);
+    case Act::selu:
+      return x > 0 ? q : q * p * std::exp(x);
+    case Act::hard_sigmoid:
+      return p * x + q > 0 && p * x + q < 1 ? p : 0;
+    case Act::clip:
+      return x >= p && x <= q ? 1 : 0;
   }
   return NAN;
 }

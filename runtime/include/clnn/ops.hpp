@@ -16,11 +16,16 @@ namespace clnn {
 // dimensions swapped.
 Value matmul(const Value& a, const Value& b, bool transpose_a = false, bool transpose_b = false);
 
-// Elementwise arithmetic on equal shapes, or with the second operand's shape a trailing part of
-// the first's (a bias row [N] added to [B, N], say), repeated over the leading dimensions.
+// Elementwise arithmetic with numpy broadcasting: shapes align from the right and each pair of
+// extents is equal or one of them 1 (a bias row [N] added to [B, N], say). Equal shapes and a
+// trailing-part second operand take the fastest kernels.
 Value add(const Value& a, const Value& b);
 Value sub(const Value& a, const Value& b);
 Value mul(const Value& a, const Value& b);
+Value div(const Value& a, const Value& b);
+Value pow(const Value& a, const Value& b);  // a^b; the gradient for b needs a > 0
+// x < 0 ? slope * x : x, slope broadcast to x.
+Value prelu(const Value& x, const Value& slope);
 Value scale(const Value& v, float s);
 
 // Activations.

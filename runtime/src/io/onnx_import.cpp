@@ -65,8 +65,10 @@ class Importer {
     for (const auto& opset : model_.opset_import())
       if (opset.domain().empty() || opset.domain() == "ai.onnx") out.opset = opset.version();
     if (out.opset == 0) throw UnsupportedError("the model imports no default-domain opset");
-    if (out.opset < 7 || out.opset > 17)
-      throw UnsupportedError("opset " + std::to_string(out.opset) + " (clnn imports 7 to 17)");
+    // Opsets before 7 differ from later ones in attributes (consumed_inputs, broadcast, ...),
+    // which the attribute checks refuse; where only a default moved, the converter follows it.
+    if (out.opset < 1 || out.opset > 17)
+      throw UnsupportedError("opset " + std::to_string(out.opset) + " (clnn imports 1 to 17)");
     opset_ = out.opset;
     const auto& graph = model_.graph();
     for (const auto& t : graph.initializer()) initializers_[t.name()] = &t;
@@ -141,7 +143,8 @@ class Importer {
     if (auto it = float_constants_.find(name); it != float_constants_.end()) return it->second;
     if (!t) unsupported(node, "'" + name + "' must be a constant");
     HostTensor h = detail::decode_tensor(*t, "initializer '" + name + "'", folder_);
-    if (!h.is_float || h.floats.size() != 1) unsupported(node, "'" + name + "' must be a float scalar");
+    if (!h.is_float || h.floats.size() != 1)
+      unsupported(node, "'" + name + "' must be a float scalar");
     return h.floats[0];
   }
 
@@ -178,6 +181,9 @@ class Importer {
         {"Sub", {}},
         {"Mul", {}},
         {"MatMul", {}},
+        {"Div", {}},
+        {"Pow", {}},
+        {"PRelu", {}},
         {"Gemm", {"alpha", "beta", "transA", "transB"}},
         {"Conv", {"auto_pad", "dilations", "group", "kernel_shape", "pads", "strides"}},
         {"MaxPool",
@@ -193,8 +199,13 @@ class Importer {
         {"Concat", {"axis"}},
         {"Dropout", {"ratio", "seed", "is_test"}},
         {"Identity", {}},
-        {"Constant", {"value"}}, {"Sqrt", {}}, {"Exp", {}}, {"Selu", {"alpha", "gamma"}},
-        {"HardSigmoid", {"alpha", "beta"}}, {"Clip", {"min", "max"}}, {"GlobalMaxPool", {}},
+        {"Constant", {"value"}},
+        {"Sqrt", {}},
+        {"Exp", {}},
+        {"Selu", {"alpha", "gamma"}},
+        {"HardSigmoid", {"alpha", "beta"}},
+        {"Clip", {"min", "max"}},
+        {"GlobalMaxPool", {}},
     };
     auto known = known_attributes.find(node.op_type());
     if (known == known_attributes.end()) unsupported(node, "operator " + node.op_type());
@@ -273,9 +284,11 @@ class Importer {
     if (op == "Selu")
       return {selu(input(node, 0), a.f("alpha", 1.67326319217681884765625f),
                    a.f("gamma", 1.05070102214813232421875f))};
-    if (op == "HardSigmoid") return {hard_sigmoid(input(node, 0), a.f("alpha", 0.2f), a.f("beta", 0.5f))};
+    if (op == "HardSigmoid")
+      return {hard_sigmoid(input(node, 0), a.f("alpha", 0.2f), a.f("beta", 0.5f))};
     if (op == "Clip") {
-      float lo = -std::numeric_limits<float>::infinity(), hi = std::numeric_limits<float>::infinity();
+      float lo = -std::numeric_limits<float>::infinity(),
+            hi = std::numeric_limits<float>::infinity();
       if (opset_ < 11) {
         lo = a.f("min", lo);
         hi = a.f("max", hi);
@@ -292,11 +305,21 @@ class Importer {
       o.kernel.assign(x.shape().begin() + 2, x.shape().end());
       return {max_pool(x, o)};
     }
-    if (op == "Add" || op == "Sub" || op == "Mul") {
-      Value x = input(node, 0), y = input(node, 1);
-      if (!suffix_broadcast(x.shape(), y.shape()))
-        unsupported(node, "broadcasting " + to_string(x.shape()) + " with " + to_string(y.shape()));
-      return {op == "Add" ? add(x, y) : op == "Sub" ? sub(x, y) : mul(x, y)};
+    if (op == "Add") return {add(input(node, 0), input(node, 1))};
+    if (op == "Sub") return {sub(input(node, 0), input(node, 1))};
+    if (op == "Mul") return {mul(input(node, 0), input(node, 1))};
+    if (op == "Div") return {div(input(node, 0), input(node, 1))};
+    if (op == "Pow") return {clnn::pow(input(node, 0), input(node, 1))};
+    if (op == "PRelu") {
+      Value x = input(node, 0), slope = input(node, 1);
+      // Before opset 7 a slope of C values applied per channel (axis 1).
+      if (opset_ < 7 && slope.shape().size() == 1 && x.shape().size() > 2 &&
+          slope.shape()[0] == x.shape()[1]) {
+        Shape per_channel{slope.shape()[0]};
+        per_channel.resize(x.shape().size() - 1, 1);
+        slope = reshape(slope, per_channel);
+      }
+      return {prelu(x, slope)};
     }
     if (op == "MatMul") {
       Value x = input(node, 0), y = input(node, 1);
@@ -312,13 +335,7 @@ class Importer {
       if (has_input(node, 2)) {
         Value c = input(node, 2);
         if (float beta = a.f("beta", 1.0f); beta != 1.0f) c = scale(c, beta);
-        Shape cs = c.shape();
-        while (!cs.empty() && cs.front() == 1 && cs.size() > 1) cs.erase(cs.begin());
-        if (cs != c.shape()) c = reshape(c, cs);
-        if (!suffix_broadcast(y.shape(), c.shape()))
-          unsupported(
-              node, "C of shape " + to_string(c.shape()) + " broadcast to " + to_string(y.shape()));
-        y = add(y, c);
+        y = add(y, c);  // C broadcasts to [M, N]
       }
       return {y};
     }
@@ -357,6 +374,7 @@ class Importer {
     if (op == "GlobalAveragePool") return {global_avg_pool(input(node, 0))};
     if (op == "BatchNormalization") {
       if (node.output_size() > 1) unsupported(node, "training-mode outputs");
+      if (a.i("spatial", 1) != 1) unsupported(node, "spatial 0 (per-element statistics)");
       return {batch_norm(input(node, 0), input(node, 1), input(node, 2), input(node, 3, true),
                          input(node, 4, true), 0.1f, a.f("epsilon", 1e-5f))};
     }
@@ -391,7 +409,8 @@ class Importer {
     if (op == "Concat") {
       std::vector<Value> parts;
       for (int i = 0; i < node.input_size(); ++i) parts.push_back(input(node, i));
-      return {concat(parts, int(a.i("axis", 0)))};
+      if (!a.has("axis") && opset_ >= 4) throw ShapeError("Concat needs an axis");
+      return {concat(parts, int(a.i("axis", 1)))};  // before opset 4 the axis defaulted to 1
     }
     if (op == "Dropout") {
       if (node.output_size() > 1 && !node.output(1).empty()) unsupported(node, "the mask output");
@@ -413,11 +432,6 @@ class Importer {
       return {};
     }
     unsupported(node, "operator " + op);
-  }
-
-  static bool suffix_broadcast(const Shape& a, const Shape& b) {
-    return a == b ||
-           (b.size() < a.size() && std::equal(b.begin(), b.end(), a.end() - long(b.size())));
   }
 
   const ::onnx::ModelProto& model_;

@@ -1,5 +1,4 @@
-// add, sub, mul (equal shapes, or a trailing-part operand repeated over leading dimensions)
-// and scale.
+// add, sub, mul, div, pow and prelu with numpy broadcasting, and scale.
 #include <algorithm>
 #include <memory>
 
@@ -14,35 +13,123 @@ namespace clnn::detail {
 
 namespace {
 
-// Codes of cl_kernels/elementwise.cl.
-enum BinaryCode : cl_int { kAdd = 0, kSub = 1, kMul = 2 };
+// Codes of cl_kernels/broadcast.cl (add, sub and mul also of elementwise.cl's fast kernels).
+enum BinaryCode : cl_int { kAdd = 0, kSub = 1, kMul = 2, kDiv = 3, kPow = 4, kPrelu = 5 };
+
+constexpr std::size_t kMaxBroadcastRank = 8;
+
+// numpy broadcasting: right-aligned extents must agree or one of them be 1.
+Shape broadcast_shape(const std::string& op, const Shape& a, const Shape& b) {
+  Shape out(std::max(a.size(), b.size()), 1);
+  for (std::size_t k = 0; k < out.size(); ++k) {
+    const std::int64_t x = k < out.size() - a.size() ? 1 : a[k - (out.size() - a.size())];
+    const std::int64_t y = k < out.size() - b.size() ? 1 : b[k - (out.size() - b.size())];
+    if (x != y && x != 1 && y != 1)
+      throw ShapeError(shape_mismatch(op, "shapes do not broadcast", a, b));
+    out[k] = std::max(x, y);
+  }
+  if (out.size() > kMaxBroadcastRank)
+    throw ShapeError(op + ": rank " + std::to_string(out.size()) + " is above 8");
+  return out;
+}
+
+cl_long8 pack(const std::vector<std::int64_t>& values) {
+  cl_long8 packed{};
+  for (std::size_t i = 0; i < values.size(); ++i) packed.s[i] = values[i];
+  return packed;
+}
+
+// An operand's extents left-padded with 1s to the output's rank, and its strides there (0 where
+// it is broadcast).
+struct Operand {
+  Shape dims;
+  std::vector<std::int64_t> strides;
+};
+
+Operand aligned(const Shape& shape, const Shape& out) {
+  Operand o{Shape(out.size() - shape.size(), 1), std::vector<std::int64_t>(out.size(), 0)};
+  o.dims.insert(o.dims.end(), shape.begin(), shape.end());
+  std::int64_t stride = 1;
+  for (std::size_t k = out.size(); k-- > 0;) {
+    o.strides[k] = o.dims[k] == 1 && out[k] != 1 ? 0 : stride;
+    stride *= o.dims[k];
+  }
+  return o;
+}
+
+bool is_suffix(const Shape& part, const Shape& whole) {
+  return part.size() <= whole.size() &&
+         std::equal(part.begin(), part.end(), whole.end() - long(part.size()));
+}
 
 class BinaryOp : public Op {
  public:
   explicit BinaryOp(BinaryCode code) : code_(code) {}
   std::string type() const override {
-    return code_ == kAdd ? "add" : code_ == kSub ? "sub" : "mul";
+    static const char* names[] = {"add", "sub", "mul", "div", "pow", "prelu"};
+    return names[code_];
   }
 
   Shape infer_shape(const std::vector<Shape>& in) const override {
-    const Shape &a = in[0], &b = in[1];
-    if (a == b) return a;
-    if (b.size() < a.size() && std::equal(b.begin(), b.end(), a.end() - long(b.size()))) return a;
-    throw ShapeError(shape_mismatch(
-        type(), "shapes must be equal or the second a trailing part of the first", a, b));
+    return broadcast_shape(type(), in[0], in[1]);
   }
 
   void forward(const ForwardArgs& args) const override {
     const Tensor &a = *args.inputs[0], &b = *args.inputs[1];
-    cl_kernel k = args.ctx.kernel("elementwise", "binary_forward");
-    set_args(k, mem(a), mem(b), mem(args.output), count(a), count(b), static_cast<cl_int>(code_));
-    args.ctx.enqueue_elementwise(k, static_cast<std::size_t>(a.size()));
+    if (fast(a.shape(), b.shape(), args.output.shape())) {
+      cl_kernel k = args.ctx.kernel("elementwise", "binary_forward");
+      set_args(k, mem(a), mem(b), mem(args.output), count(a), count(b), cl_int(code_));
+      args.ctx.enqueue_elementwise(k, std::size_t(a.size()));
+      return;
+    }
+    const Shape& out = args.output.shape();
+    cl_kernel k = args.ctx.kernel("broadcast", "broadcast_binary");
+    set_args(k, mem(a), mem(b), mem(args.output), count(args.output), cl_int(out.size()), pack(out),
+             pack(aligned(a.shape(), out).strides), pack(aligned(b.shape(), out).strides),
+             cl_int(code_));
+    args.ctx.enqueue_elementwise(k, std::size_t(args.output.size()));
   }
 
   void backward(const BackwardArgs& args) const override {
+    const Tensor &a = *args.inputs[0], &b = *args.inputs[1], &gy = args.grad_output;
+    const Shape& out = gy.shape();
+    if (fast(a.shape(), b.shape(), out)) return backward_fast(args);
+    for (int which = 0; which < 2; ++which) {
+      Tensor* g = args.grad_inputs[std::size_t(which)];
+      if (!g) continue;
+      const bool direct = g->shape() == out;  // else fold the broadcast gradient back
+      const Tensor& target = direct ? *g : args.workspace;
+      cl_kernel k = args.ctx.kernel("broadcast", "broadcast_binary_grad");
+      set_args(k, mem(a), mem(b), mem(gy), mem(target), count(gy), cl_int(out.size()), pack(out),
+               pack(aligned(a.shape(), out).strides), pack(aligned(b.shape(), out).strides),
+               cl_int(code_), cl_int(which), direct ? args.betas[std::size_t(which)] : 0.0f);
+      args.ctx.enqueue_elementwise(k, std::size_t(gy.size()));
+      if (direct) continue;
+      cl_kernel sum = args.ctx.kernel("broadcast", "sum_to_shape");
+      set_args(sum, mem(args.workspace), mem(*g), count(*g), cl_int(out.size()), pack(out),
+               pack(aligned(g->shape(), out).dims), args.betas[std::size_t(which)]);
+      args.ctx.enqueue_elementwise(sum, std::size_t(g->size()));
+    }
+  }
+
+  Needs backward_needs() const override { return {code_ != kAdd && code_ != kSub, false}; }
+
+  std::size_t workspace_floats(const std::vector<Shape>& in, const Shape& out) const override {
+    return fast(in[0], in[1], out) || (in[0] == out && in[1] == out)
+               ? 0
+               : std::size_t(element_count(out));
+  }
+
+ private:
+  // add, sub and mul of an output-shaped a with an equal or trailing-part b have direct kernels.
+  bool fast(const Shape& a, const Shape& b, const Shape& out) const {
+    return code_ <= kMul && a == out && is_suffix(b, out);
+  }
+
+  void backward_fast(const BackwardArgs& args) const {
     const Tensor& gy = args.grad_output;
-    const std::size_t n = static_cast<std::size_t>(gy.size());
-    const std::size_t nb = static_cast<std::size_t>(element_count(args.inputs[1]->shape()));
+    const std::size_t n = std::size_t(gy.size());
+    const std::size_t nb = std::size_t(element_count(args.inputs[1]->shape()));
     const Tensor* a = code_ == kMul ? args.inputs[0] : nullptr;
     const Tensor* b = code_ == kMul ? args.inputs[1] : nullptr;
     if (Tensor* ga = args.grad_inputs[0])
@@ -56,9 +143,6 @@ class BinaryOp : public Op {
     }
   }
 
-  Needs backward_needs() const override { return {code_ == kMul, false}; }
-
- private:
   BinaryCode code_;
 };
 
@@ -98,6 +182,15 @@ Value sub(const Value& a, const Value& b) {
 }
 Value mul(const Value& a, const Value& b) {
   return GraphAccess::add(std::make_shared<BinaryOp>(detail::kMul), {a, b});
+}
+Value div(const Value& a, const Value& b) {
+  return GraphAccess::add(std::make_shared<BinaryOp>(detail::kDiv), {a, b});
+}
+Value pow(const Value& a, const Value& b) {
+  return GraphAccess::add(std::make_shared<BinaryOp>(detail::kPow), {a, b});
+}
+Value prelu(const Value& x, const Value& slope) {
+  return GraphAccess::add(std::make_shared<BinaryOp>(detail::kPrelu), {x, slope});
 }
 Value scale(const Value& v, float s) {
   return GraphAccess::add(std::make_shared<detail::ScaleOp>(s), {v});

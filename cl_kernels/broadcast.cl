@@ -1,0 +1,108 @@
+// Binary operations with numpy broadcasting over up to 8 dimensions, their gradients, and the
+// sum that folds a broadcast gradient back to an operand's shape. Shapes travel as long8 extents
+// (outermost first, rank of them used); an operand's strides are 0 along the dimensions it is
+// broadcast over. Destinations take beta: 0 overwrites without reading.
+
+#define BIN_ADD 0
+#define BIN_SUB 1
+#define BIN_MUL 2
+#define BIN_DIV 3
+#define BIN_POW 4
+#define BIN_PRELU 5  // x < 0 ? y * x : x, y the slope
+
+float binary(const float x, const float y, const int op) {
+  switch (op) {
+    case BIN_ADD: return x + y;
+    case BIN_SUB: return x - y;
+    case BIN_MUL: return x * y;
+    case BIN_DIV: return x / y;
+    case BIN_POW: return pow(x, y);
+    case BIN_PRELU: return x < 0.0f ? y * x : x;
+  }
+  return NAN;
+}
+
+// d binary / d x (which == 0) or d binary / d y (which == 1).
+float binary_derivative(const float x, const float y, const int op, const int which) {
+  switch (op) {
+    case BIN_ADD: return 1.0f;
+    case BIN_SUB: return which ? -1.0f : 1.0f;
+    case BIN_MUL: return which ? x : y;
+    case BIN_DIV: return which ? -x / (y * y) : 1.0f / y;
+    case BIN_POW: return which ? pow(x, y) * log(x) : y * pow(x, y - 1.0f);
+    case BIN_PRELU: return which ? (x < 0.0f ? x : 0.0f) : (x < 0.0f ? y : 1.0f);
+  }
+  return NAN;
+}
+
+// Element i of the output, decomposed over dims, read through strides.
+long strided_offset(long i, const int rank, const long8 dims, const long8 strides) {
+  const long d[8] = {dims.s0, dims.s1, dims.s2, dims.s3, dims.s4, dims.s5, dims.s6, dims.s7};
+  const long s[8] = {strides.s0, strides.s1, strides.s2, strides.s3,
+                     strides.s4, strides.s5, strides.s6, strides.s7};
+  long offset = 0;
+  for (int k = rank - 1; k >= 0; --k) {
+    offset += (i % d[k]) * s[k];
+    i /= d[k];
+  }
+  return offset;
+}
+
+__kernel void broadcast_binary(__global const float* a, __global const float* b,
+                               __global float* out, const ulong n, const int rank,
+                               const long8 dims, const long8 a_strides, const long8 b_strides,
+                               const int op) {
+  for (ulong i = get_global_id(0); i < n; i += get_global_size(0))
+    out[i] = binary(a[strided_offset(i, rank, dims, a_strides)],
+                    b[strided_offset(i, rank, dims, b_strides)], op);
+}
+
+// g[i] = beta * g[i] + gy[i] * d out / d operand `which`, over the output's elements.
+__kernel void broadcast_binary_grad(__global const float* a, __global const float* b,
+                                    __global const float* gy, __global float* g, const ulong n,
+                                    const int rank, const long8 dims, const long8 a_strides,
+                                    const long8 b_strides, const int op, const int which,
+                                    const float beta) {
+  for (ulong i = get_global_id(0); i < n; i += get_global_size(0)) {
+    const float v = gy[i] * binary_derivative(a[strided_offset(i, rank, dims, a_strides)],
+                                              b[strided_offset(i, rank, dims, b_strides)], op,
+                                              which);
+    g[i] = beta == 0.0f ? v : v + beta * g[i];
+  }
+}
+
+// dst[j] = beta * dst[j] + the sum of src over every output element that element j of an
+// operand of extents dst_dims was broadcast to (out_dims: the output's extents, same rank).
+__kernel void sum_to_shape(__global const float* src, __global float* dst, const ulong m,
+                           const int rank, const long8 out_dims, const long8 dst_dims,
+                           const float beta) {
+  const long od[8] = {out_dims.s0, out_dims.s1, out_dims.s2, out_dims.s3,
+                      out_dims.s4, out_dims.s5, out_dims.s6, out_dims.s7};
+  const long dd[8] = {dst_dims.s0, dst_dims.s1, dst_dims.s2, dst_dims.s3,
+                      dst_dims.s4, dst_dims.s5, dst_dims.s6, dst_dims.s7};
+  long repeats = 1;  // output elements per operand element
+  for (int k = 0; k < rank; ++k) repeats *= dd[k] == od[k] ? 1 : od[k];
+  for (ulong j = get_global_id(0); j < m; j += get_global_size(0)) {
+    long coord[8];
+    long rest = (long)j;
+    for (int k = rank - 1; k >= 0; --k) {
+      coord[k] = rest % dd[k];
+      rest /= dd[k];
+    }
+    float total = 0.0f;
+    for (long r = 0; r < repeats; ++r) {
+      long free = r, offset = 0, stride = 1;
+      for (int k = rank - 1; k >= 0; --k) {
+        long c = coord[k];
+        if (dd[k] != od[k]) {  // broadcast here: the repeat index walks this dimension
+          c = free % od[k];
+          free /= od[k];
+        }
+        offset += c * stride;
+        stride *= od[k];
+      }
+      total += src[offset];
+    }
+    dst[j] = beta == 0.0f ? total : total + beta * dst[j];
+  }
+}
