@@ -11,6 +11,7 @@
 #include "clnn/init.hpp"
 #include "clnn/launch.hpp"
 #include "clnn/nn.hpp"
+#include "clnn/onnx.hpp"
 #include "clnn/ops.hpp"
 #include "clnn/optim.hpp"
 #include "clnn/shape.hpp"
