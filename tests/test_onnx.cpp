@@ -141,3 +141,61 @@ TEST_CASE("truncated and fuzzed ONNX files never crash", "[onnx][errors]") {
   CHECK(rejected > 0);
   CHECK(loaded + rejected == original.size() / 3 + (original.size() % 3 ? 1 : 0) + original.size());
 }
+
+TEST_CASE("a trained model exported to ONNX and imported again gives the same outputs", "[onnx]") {
+  TempDir t;
+  Graph g;
+  nn::Sequential net;
+  net.emplace<nn::Conv2d>(g, "conv", 1, 4, 3, nn::ConvLayerOptions{1, 1});
+  net.emplace<nn::BatchNorm>(g, "bn", 4);
+  net.emplace<nn::ReLU>();
+  net.emplace<nn::MaxPool>(2);
+  net.emplace<nn::Conv2d>(g, "conv2", 4, 6, 3, nn::ConvLayerOptions{2, 0, 1, 2});
+  net.emplace<nn::AvgPool>(2, 1);
+  net.emplace<nn::Flatten>();
+  net.emplace<nn::Dropout>(0.5f, 3);
+  net.emplace<nn::Linear>(g, "fc", 6 * 1 * 1, 5);
+  Value x = g.input("x", {3, 1, 12, 12});
+  Value logits = net(x);
+  Value probs = softmax(scale(clnn::sigmoid(logits), 2.0f));
+  Value y = g.input("y", {3});
+  Value loss = softmax_cross_entropy(logits, y);
+
+  // One training step moves the parameters and batch-norm statistics off their initial values.
+  auto images = clnn::test::random_vector(3 * 144, 1);
+  Executor train(clnn::test::context(), g, {loss}, Mode::training);
+  optim::SGDOptions so;
+  so.lr = 0.1f;
+  optim::SGD sgd(train, so);
+  train.set_input("x", images);
+  train.set_input("y", {0, 3, 4});
+  train.forward();
+  train.backward(loss);
+  sgd.step();
+
+  const auto path = (t.dir / "model" / "trained.onnx").string();
+  clnn::onnx::save(g, path, {logits, probs}, &train);
+  CHECK_THROWS_AS(clnn::onnx::save(g, path + "2", {loss}, &train), clnn::onnx::UnsupportedError);
+
+  Executor original(clnn::test::context(), g, {logits, probs}, Mode::inference);
+  for (const Value& p : train.parameters())
+    original.set_parameter(p.name(), train.parameter(p.name()).to_host());
+  for (const Value& s : train.states())
+    original.set_state(s.name(), train.state(s.name()).to_host());
+  original.set_input("x", images);
+  original.forward();
+
+  clnn::onnx::Model model = clnn::onnx::load(path);
+  REQUIRE(model.outputs.size() == 2);
+  Executor imported(clnn::test::context(), model.graph,
+                    {model.outputs[0].second, model.outputs[1].second}, Mode::inference);
+  imported.set_input("x", images);
+  imported.forward();
+  auto want_logits = original.value(logits).to_host();
+  CHECK(clnn::test::relative_error(imported.value(model.outputs[0].second).to_host(),
+                                   std::vector<double>(want_logits.begin(), want_logits.end())) <
+        1e-6);
+  auto want = original.value(probs).to_host();
+  CHECK(clnn::test::relative_error(imported.value(model.outputs[1].second).to_host(),
+                                   std::vector<double>(want.begin(), want.end())) < 1e-6);
+}

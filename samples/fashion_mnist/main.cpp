@@ -25,12 +25,13 @@ const char* kUsage =
     "  --save FILE             write a checkpoint after every epoch\n"
     "  --resume FILE           continue from a checkpoint\n"
     "  --metrics FILE          per-epoch CSV (and an SVG of the curves beside it)\n"
+    "  --export FILE           write the trained model as ONNX (images in, logits out)\n"
     "  --limit N               train on the first N images only\n"
     "  --seed N                batch order and dropout (default: 1)\n";
 
 struct Args {
   std::string model = "default", device, data = clnn::data::kFashionMnistDir, save, resume, metrics,
-              optimizer = "adam", schedule = "cosine";
+              export_path, optimizer = "adam", schedule = "cosine";
   std::int64_t epochs = 2, batch = 64, limit = 0;
   float lr = 0.0f;
   std::uint64_t seed = 1;
@@ -64,6 +65,8 @@ Args parse(int argc, char** argv) {
       a.resume = v;
     else if (arg == "--metrics")
       a.metrics = v;
+    else if (arg == "--export")
+      a.export_path = v;
     else if (arg == "--optimizer")
       a.optimizer = v;
     else if (arg == "--schedule")
@@ -136,6 +139,10 @@ int main(int argc, char** argv) {
     clnn::train::Evaluation test = trainer.evaluate(data.test);
     std::cout << "confusion matrix (rows: true class, columns: predicted):\n"
               << clnn::train::format_confusion(test);
+    if (!args.export_path.empty()) {
+      trainer.export_onnx(args.export_path);
+      std::printf("exported the model to %s\n", args.export_path.c_str());
+    }
     std::printf("test accuracy: %.4f\n", test.accuracy);
     return 0;
   } catch (const clnn::Error& e) {

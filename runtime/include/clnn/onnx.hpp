@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "clnn/error.hpp"
+#include "clnn/executor.hpp"
 #include "clnn/graph.hpp"
 
 namespace clnn::onnx {
@@ -28,5 +29,12 @@ struct Model {
 // Reads and converts a model. Sizes are checked before anything is allocated, and external data
 // may not leave the model's folder.
 Model load(const std::string& path);
+
+// Writes the part of `graph` that `outputs` depend on as an ONNX model (opset 13) for inference:
+// inputs stay inputs, parameters and state become initializers holding their values in
+// `trained` (the initializers' values without it). UnsupportedError names a node ONNX cannot
+// express (a loss, say); the file is written atomically.
+void save(const Graph& graph, const std::string& path, const std::vector<Value>& outputs,
+          const Executor* trained = nullptr);
 
 }  // namespace clnn::onnx

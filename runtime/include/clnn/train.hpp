@@ -69,6 +69,9 @@ class Trainer {
   // early), evaluating on the test set after each.
   std::vector<EpochMetrics> fit(std::int64_t until = 0);
   Evaluation evaluate(const data::ImageSet& set);
+  // Writes the trained classifier (images in, logits out, batch of options.batch_size) as an
+  // ONNX model: onnx::save of the model with the trained parameters and state.
+  void export_onnx(const std::string& path);
 
   std::int64_t epoch() const;  // epochs completed
   Executor& executor();

@@ -16,6 +16,7 @@
 #include "cl/kernel_call.hpp"
 #include "clnn/checkpoint.hpp"
 #include "clnn/error.hpp"
+#include "clnn/onnx.hpp"
 #include "clnn/ops.hpp"
 #include "clnn/optim.hpp"
 #include "context_impl.hpp"
@@ -170,13 +171,17 @@ struct Trainer::Impl {
     return m;
   }
 
+  // The inference network and executor, made on first use.
+  void ensure_eval(const data::ImageSet& set) {
+    if (eval_net) return;
+    eval_net = std::make_unique<Network>(model, options.batch_size, set);
+    eval_ex = std::make_unique<Executor>(ctx, eval_net->graph, std::vector<Value>{eval_net->logits},
+                                         Mode::inference);
+  }
+
   Evaluation evaluate(const data::ImageSet& set) {
     const std::int64_t batch = options.batch_size;
-    if (!eval_net) {
-      eval_net = std::make_unique<Network>(model, batch, set);
-      eval_ex = std::make_unique<Executor>(ctx, eval_net->graph,
-                                           std::vector<Value>{eval_net->logits}, Mode::inference);
-    }
+    ensure_eval(set);
     for (const Value& p : ex.parameters()) {
       Tensor dst = eval_ex->parameter(p.name());
       copy(ex.parameter(p.name()), dst);
@@ -280,6 +285,11 @@ std::vector<EpochMetrics> Trainer::fit(std::int64_t until) {
 
 Evaluation Trainer::evaluate(const data::ImageSet& set) {
   return impl_->evaluate(set);
+}
+
+void Trainer::export_onnx(const std::string& path) {
+  impl_->ensure_eval(impl_->test);
+  onnx::save(impl_->eval_net->graph, path, {impl_->eval_net->logits}, &impl_->ex);
 }
 std::int64_t Trainer::epoch() const {
   return impl_->epoch;

@@ -18,18 +18,19 @@ struct Activation {
   const char* name;
   cl_int code;
   bool derivative_from_output;
+  const char* onnx;  // the ONNX operator, or nullptr
 };
-constexpr Activation kRelu{"relu", 0, false};
-constexpr Activation kLeakyRelu{"leaky_relu", 1, false};
-constexpr Activation kSigmoid{"sigmoid", 2, true};
-constexpr Activation kTanh{"tanh", 3, true};
-constexpr Activation kElu{"elu", 4, false};
-constexpr Activation kGelu{"gelu", 5, false};
-constexpr Activation kSqrt{"sqrt", 6, true};
-constexpr Activation kExp{"exp", 7, true};
-constexpr Activation kSelu{"selu", 8, false};
-constexpr Activation kHardSigmoid{"hard_sigmoid", 9, false};
-constexpr Activation kClip{"clip", 10, false};
+constexpr Activation kRelu{"relu", 0, false, "Relu"};
+constexpr Activation kLeakyRelu{"leaky_relu", 1, false, "LeakyRelu"};
+constexpr Activation kSigmoid{"sigmoid", 2, true, "Sigmoid"};
+constexpr Activation kTanh{"tanh", 3, true, "Tanh"};
+constexpr Activation kElu{"elu", 4, false, "Elu"};
+constexpr Activation kGelu{"gelu", 5, false, nullptr};
+constexpr Activation kSqrt{"sqrt", 6, true, "Sqrt"};
+constexpr Activation kExp{"exp", 7, true, "Exp"};
+constexpr Activation kSelu{"selu", 8, false, "Selu"};
+constexpr Activation kHardSigmoid{"hard_sigmoid", 9, false, "HardSigmoid"};
+constexpr Activation kClip{"clip", 10, false, "Clip"};
 
 class ActivationOp : public Op {
  public:
@@ -56,6 +57,17 @@ class ActivationOp : public Op {
 
   Needs backward_needs() const override {
     return {!act_.derivative_from_output, act_.derivative_from_output};
+  }
+
+  bool to_onnx(OnnxNode& node) const override {
+    if (!act_.onnx) return false;  // GELU has no operator before opset 20
+    node.op_type = act_.onnx;
+    const std::string type = act_.onnx;
+    if (type == "LeakyRelu" || type == "Elu") node.floats["alpha"] = p_;
+    if (type == "Selu") node.floats = {{"alpha", p_}, {"gamma", q_}};
+    if (type == "HardSigmoid") node.floats = {{"alpha", p_}, {"beta", q_}};
+    if (type == "Clip") node.float_inputs = {p_, q_};
+    return true;
   }
 
  private:
@@ -93,6 +105,12 @@ class SoftmaxOp : public Op {
   }
 
   Needs backward_needs() const override { return {false, true}; }
+
+  bool to_onnx(OnnxNode& node) const override {
+    node.op_type = log_ ? "LogSoftmax" : "Softmax";
+    node.ints["axis"] = axis_;
+    return true;
+  }
 
  private:
   MiddleAxis view(const Shape& shape) const {

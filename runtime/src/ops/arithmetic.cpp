@@ -114,6 +114,12 @@ class BinaryOp : public Op {
 
   Needs backward_needs() const override { return {code_ != kAdd && code_ != kSub, false}; }
 
+  bool to_onnx(OnnxNode& node) const override {
+    static const char* names[] = {"Add", "Sub", "Mul", "Div", "Pow", "PRelu"};
+    node.op_type = names[code_];
+    return true;
+  }
+
   std::size_t workspace_floats(const std::vector<Shape>& in, const Shape& out) const override {
     return fast(in[0], in[1], out) || (in[0] == out && in[1] == out)
                ? 0
@@ -161,6 +167,12 @@ class ScaleOp : public Op {
             static_cast<std::size_t>(gx->size()));
   }
   Needs backward_needs() const override { return {false, false}; }
+
+  bool to_onnx(OnnxNode& node) const override {
+    node.op_type = "Mul";
+    node.float_inputs = {s_};
+    return true;
+  }
 
  private:
   float s_;

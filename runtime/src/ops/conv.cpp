@@ -125,6 +125,22 @@ class ConvOp : public Op {
     return std::size_t(p.chunk * p.per_sample_floats());
   }
 
+  bool to_onnx(OnnxNode& node) const override {
+    node.op_type = "Conv";
+    node.ints["group"] = options_.groups;
+    if (!options_.strides.empty()) node.int_lists["strides"] = options_.strides;
+    if (!options_.dilations.empty()) node.int_lists["dilations"] = options_.dilations;
+    if (!options_.pads_begin.empty() || !options_.pads_end.empty()) {
+      std::vector<std::int64_t> pads = options_.pads_begin, end = options_.pads_end;
+      const std::size_t dims = std::max(pads.size(), end.size());
+      pads.resize(dims, 0);
+      end.resize(dims, 0);
+      pads.insert(pads.end(), end.begin(), end.end());
+      node.int_lists["pads"] = pads;
+    }
+    return true;
+  }
+
  private:
   struct Plan {
     Window win;

@@ -110,6 +110,14 @@ class MatmulOp : public Op {
     }
   }
 
+  bool to_onnx(OnnxNode& node) const override {
+    if (!ta_ && !tb_) {
+      node.op_type = "MatMul";
+      return true;
+    }
+    return false;  // transposed operands would need Transpose nodes; not exported yet
+  }
+
  private:
   static std::size_t batch(const Tensor& out) {
     return out.shape().size() == 3 ? std::size_t(out.shape()[0]) : 1;

@@ -99,6 +99,13 @@ class BatchNormOp : public Op {
     return std::size_t(2 * in[0][1]);
   }
 
+  bool to_onnx(OnnxNode& node) const override {
+    node.op_type = "BatchNormalization";
+    node.floats["epsilon"] = eps_;
+    node.floats["momentum"] = 1.0f - momentum_;  // ONNX weighs the running statistics
+    return true;
+  }
+
  private:
   float momentum_, eps_;
 };
@@ -126,6 +133,12 @@ class DropoutOp : public Op {
   }
 
   Needs backward_needs() const override { return {false, false}; }
+
+  // An exported model runs inference, where dropout is the identity.
+  bool to_onnx(OnnxNode& node) const override {
+    node.op_type = "Identity";
+    return true;
+  }
 
  private:
   // The same mask for the same step: backward regenerates forward's.

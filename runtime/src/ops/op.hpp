@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,18 @@ struct BackwardArgs {
   std::uint64_t step;   // the step of the forward() this backward follows
 };
 
+// How an operator appears in an ONNX graph of opset 13 (io/onnx_export.cpp writes it).
+struct OnnxNode {
+  std::string op_type;
+  std::map<std::string, std::int64_t> ints;
+  std::map<std::string, float> floats;
+  std::map<std::string, std::vector<std::int64_t>> int_lists;
+  // Constant inputs after the operator's own: int64 tensors (Reshape's shape) and float scalars
+  // (Clip's bounds, scale's factor), in this order.
+  std::vector<std::vector<std::int64_t>> int_inputs;
+  std::vector<float> float_inputs;
+};
+
 class Op {
  public:
   virtual ~Op() = default;
@@ -69,6 +82,8 @@ class Op {
                                    const Shape& /*output*/) const {
     return 0;
   }
+  // Describes the operator for ONNX export; false when ONNX has no equivalent (losses).
+  virtual bool to_onnx(OnnxNode& /*node*/) const { return false; }
   // Inputs that forward writes in training (batch_norm's running statistics): in a training
   // executor they must be graph state, which the executor keeps for good.
   virtual bool writes_input(std::size_t /*input*/) const { return false; }

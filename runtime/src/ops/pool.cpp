@@ -71,6 +71,20 @@ class PoolOp : public Op {
   // Backward reads only the saved argmax (max) or nothing (average).
   Needs backward_needs() const override { return {false, false}; }
 
+  bool to_onnx(OnnxNode& node) const override {
+    node.op_type = max_ ? "MaxPool" : "AveragePool";
+    node.int_lists["kernel_shape"] = options_.kernel;
+    node.int_lists["strides"] = options_.strides.empty() ? options_.kernel : options_.strides;
+    std::vector<std::int64_t> pads = options_.pads_begin, end = options_.pads_end;
+    pads.resize(options_.kernel.size(), 0);
+    end.resize(options_.kernel.size(), 0);
+    pads.insert(pads.end(), end.begin(), end.end());
+    node.int_lists["pads"] = pads;
+    node.ints["ceil_mode"] = options_.ceil_mode ? 1 : 0;
+    if (!max_) node.ints["count_include_pad"] = options_.count_include_pad ? 1 : 0;
+    return true;
+  }
+
  private:
   Window window(const Shape& x) const {
     WindowSpec spec;

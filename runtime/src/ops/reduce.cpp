@@ -44,6 +44,20 @@ class SumOp : public Op {
 
   Needs backward_needs() const override { return {false, false}; }
 
+  bool to_onnx(OnnxNode& node) const override {
+    std::vector<std::int64_t> axes;
+    for (std::size_t d = begin_; d < end_; ++d) axes.push_back(std::int64_t(d));
+    node.ints["keepdims"] = keep_dims_ ? 1 : 0;
+    if (mean_) {
+      node.op_type = "ReduceMean";  // opset 13: axes is an attribute
+      node.int_lists["axes"] = axes;
+    } else {
+      node.op_type = "ReduceSum";  // opset 13: axes is an input
+      node.int_inputs = {axes};
+    }
+    return !axes.empty();
+  }
+
  private:
   float scale(const MiddleAxis& v) const { return mean_ ? 1.0f / float(v.r) : 1.0f; }
   std::size_t begin_, end_;

@@ -50,6 +50,11 @@ class ReshapeOp : public Op {
   }
   Needs backward_needs() const override { return {false, false}; }
   bool aliases_input() const override { return true; }
+  bool to_onnx(OnnxNode& node) const override {
+    node.op_type = "Reshape";
+    node.int_inputs = {target_};
+    return true;
+  }
 
  private:
   Shape target_;
@@ -118,6 +123,11 @@ class TransposeOp : public Op {
   }
 
   Needs backward_needs() const override { return {false, false}; }
+  bool to_onnx(OnnxNode& node) const override {
+    node.op_type = "Transpose";
+    node.int_lists["perm"] = std::vector<std::int64_t>(perm_.begin(), perm_.end());
+    return true;
+  }
 
  private:
   std::vector<int> perm_;
@@ -163,6 +173,11 @@ class ConcatOp : public Op {
   }
 
   Needs backward_needs() const override { return {false, false}; }
+  bool to_onnx(OnnxNode& node) const override {
+    node.op_type = "Concat";
+    node.ints["axis"] = axis_;
+    return true;
+  }
 
  private:
   // Calls f(input, its [outer, r, inner] view, the output's extent on the axis, its offset there).
