@@ -102,16 +102,18 @@ __kernel void col2vol(__global const float* gcol, const ulong col_offset, __glob
   }
 }
 
-// y[n0 + n, k, p] = yt[k, n * P + p] + bias[k]: the GEMM's [K, nb * P] result in NCDHW order.
+// y[n0 + n, k, p] = beta * y + yt[k, n * P + p] + bias[k]: the GEMM's [K, nb * P] result in
+// NCDHW order.
 __kernel void chunk_to_nkp(__global const float* yt, const ulong yt_offset, __global float* y,
                            __global const float* bias, const int has_bias, const int K,
-                           const long P, const int n0, const int nb) {
+                           const long P, const int n0, const int nb, const float beta) {
   const long total = (long)nb * K * P;
   yt += yt_offset;
   y += (long)n0 * K * P;
   for (long i = get_global_id(0); i < total; i += get_global_size(0)) {
     const long p = i % P, k = (i / P) % K, n = i / (P * K);
-    y[i] = yt[k * nb * P + n * P + p] + (has_bias ? bias[k] : 0.0f);
+    const float v = yt[k * nb * P + n * P + p] + (has_bias ? bias[k] : 0.0f);
+    y[i] = beta == 0.0f ? v : v + beta * y[i];
   }
 }
 
