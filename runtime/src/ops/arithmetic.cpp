@@ -33,11 +33,6 @@ Shape broadcast_shape(const std::string& op, const Shape& a, const Shape& b) {
   return out;
 }
 
-cl_long8 pack(const std::vector<std::int64_t>& values) {
-  cl_long8 packed{};
-  for (std::size_t i = 0; i < values.size(); ++i) packed.s[i] = values[i];
-  return packed;
-}
 
 // An operand's extents left-padded with 1s to the output's rank, and its strides there (0 where
 // it is broadcast).
@@ -83,11 +78,8 @@ class BinaryOp : public Op {
       return;
     }
     const Shape& out = args.output.shape();
-    cl_kernel k = args.ctx.kernel("broadcast", "broadcast_binary");
-    set_args(k, mem(a), mem(b), mem(args.output), count(args.output), cl_int(out.size()), pack(out),
-             pack(aligned(a.shape(), out).strides), pack(aligned(b.shape(), out).strides),
-             cl_int(code_));
-    args.ctx.enqueue_elementwise(k, std::size_t(args.output.size()));
+    broadcast_binary(args.ctx, a, aligned(a.shape(), out).strides, b, aligned(b.shape(), out).strides,
+                     args.output, code_);
   }
 
   void backward(const BackwardArgs& args) const override {
@@ -100,15 +92,13 @@ class BinaryOp : public Op {
       const bool direct = g->shape() == out;  // else fold the broadcast gradient back
       const Tensor& target = direct ? *g : args.workspace;
       cl_kernel k = args.ctx.kernel("broadcast", "broadcast_binary_grad");
-      set_args(k, mem(a), mem(b), mem(gy), mem(target), count(gy), cl_int(out.size()), pack(out),
-               pack(aligned(a.shape(), out).strides), pack(aligned(b.shape(), out).strides),
+      set_args(k, mem(a), mem(b), mem(gy), mem(target), count(gy), cl_int(out.size()), pack_long8(out),
+               pack_long8(aligned(a.shape(), out).strides), pack_long8(aligned(b.shape(), out).strides),
                cl_int(code_), cl_int(which), direct ? args.betas[std::size_t(which)] : 0.0f);
       args.ctx.enqueue_elementwise(k, std::size_t(gy.size()));
       if (direct) continue;
-      cl_kernel sum = args.ctx.kernel("broadcast", "sum_to_shape");
-      set_args(sum, mem(args.workspace), mem(*g), count(*g), cl_int(out.size()), pack(out),
-               pack(aligned(g->shape(), out).dims), args.betas[std::size_t(which)]);
-      args.ctx.enqueue_elementwise(sum, std::size_t(g->size()));
+      sum_to_shape(args.ctx, args.workspace, out, *g, aligned(g->shape(), out).dims,
+                   args.betas[std::size_t(which)]);
     }
   }
 

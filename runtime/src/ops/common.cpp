@@ -14,6 +14,35 @@ cl_ulong count(const Tensor& t) {
   return static_cast<cl_ulong>(t.size());
 }
 
+cl_long8 pack_long8(const std::vector<std::int64_t>& values) {
+  cl_long8 packed{};
+  for (std::size_t i = 0; i < values.size() && i < 8; ++i) packed.s[i] = values[i];
+  return packed;
+}
+
+std::vector<std::int64_t> row_major_strides(const Shape& shape) {
+  std::vector<std::int64_t> strides(shape.size(), 1);
+  for (std::size_t d = shape.size(); d-- > 1;) strides[d - 1] = strides[d] * shape[d];
+  return strides;
+}
+
+void broadcast_binary(ContextImpl& ctx, const Tensor& a, const std::vector<std::int64_t>& a_strides,
+                      const Tensor& b, const std::vector<std::int64_t>& b_strides,
+                      const Tensor& out, int op) {
+  cl_kernel k = ctx.kernel("broadcast", "broadcast_binary");
+  set_args(k, mem(a), mem(b), mem(out), count(out), cl_int(out.shape().size()),
+           pack_long8(out.shape()), pack_long8(a_strides), pack_long8(b_strides), cl_int(op));
+  ctx.enqueue_elementwise(k, std::size_t(out.size()));
+}
+
+void sum_to_shape(ContextImpl& ctx, const Tensor& src, const Shape& out_dims, const Tensor& dst,
+                  const Shape& dst_dims, float beta) {
+  cl_kernel k = ctx.kernel("broadcast", "sum_to_shape");
+  set_args(k, mem(src), mem(dst), count(dst), cl_int(out_dims.size()), pack_long8(out_dims),
+           pack_long8(dst_dims), beta);
+  ctx.enqueue_elementwise(k, std::size_t(dst.size()));
+}
+
 void axpby(ContextImpl& ctx, float a, const Tensor& x, float beta, const Tensor& y, std::size_t n) {
   cl_kernel k = ctx.kernel("elementwise", "axpby");
   set_args(k, a, mem(x), beta, mem(y), static_cast<cl_ulong>(n));

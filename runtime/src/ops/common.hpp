@@ -2,6 +2,8 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <vector>
 
 #include "cl_api.hpp"
 #include "clnn/tensor.hpp"
@@ -11,6 +13,21 @@ namespace clnn::detail {
 struct ContextImpl;
 
 cl_mem mem(const Tensor& t);
+
+// Up to 8 extents or strides as the kernels take them (unused entries 0).
+cl_long8 pack_long8(const std::vector<std::int64_t>& values);
+// Row-major strides of a shape, in elements.
+std::vector<std::int64_t> row_major_strides(const Shape& shape);
+
+// out = a (op) b elementwise over out's shape, each operand read through its own strides (0 where
+// it is broadcast); op is a code of cl_kernels/broadcast.cl. out may be a.
+void broadcast_binary(ContextImpl& ctx, const Tensor& a, const std::vector<std::int64_t>& a_strides,
+                      const Tensor& b, const std::vector<std::int64_t>& b_strides,
+                      const Tensor& out, int op);
+// dst = beta * dst + src summed over the dimensions where dst_dims is 1 and out_dims is not
+// (same rank).
+void sum_to_shape(ContextImpl& ctx, const Tensor& src, const Shape& out_dims, const Tensor& dst,
+                  const Shape& dst_dims, float beta);
 // Element count as the kernels take it.
 cl_ulong count(const Tensor& t);
 

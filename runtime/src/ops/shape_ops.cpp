@@ -63,24 +63,12 @@ class ReshapeOp : public Op {
 
 constexpr std::size_t kMaxPermuteRank = 8;
 
-std::vector<cl_long> row_major_strides(const Shape& shape) {
-  std::vector<cl_long> strides(shape.size(), 1);
-  for (std::size_t d = shape.size(); d-- > 1;) strides[d - 1] = strides[d] * shape[d];
-  return strides;
-}
-
-cl_long8 to_long8(const std::vector<cl_long>& values) {
-  cl_long8 packed{};
-  for (std::size_t i = 0; i < values.size(); ++i) packed.s[i] = values[i];
-  return packed;
-}
-
 // y (of shape out_dims) = x read through in_strides (one per output dimension).
 void permute(ContextImpl& ctx, const Tensor& x, const Tensor& y, const Shape& out_dims,
-             const std::vector<cl_long>& in_strides, float beta) {
+             const std::vector<std::int64_t>& in_strides, float beta) {
   cl_kernel k = ctx.kernel("elementwise", "permute");
   set_args(k, mem(x), mem(y), count(y), static_cast<cl_int>(out_dims.size()),
-           to_long8(std::vector<cl_long>(out_dims.begin(), out_dims.end())), to_long8(in_strides),
+           pack_long8(out_dims), pack_long8(in_strides),
            beta);
   ctx.enqueue_elementwise(k, static_cast<std::size_t>(y.size()));
 }
@@ -107,7 +95,7 @@ class TransposeOp : public Op {
 
   void forward(const ForwardArgs& args) const override {
     auto strides = row_major_strides(args.inputs[0]->shape());
-    std::vector<cl_long> permuted;
+    std::vector<std::int64_t> permuted;
     for (int p : perm_) permuted.push_back(strides[std::size_t(p)]);
     permute(args.ctx, *args.inputs[0], args.output, args.output.shape(), permuted, 0.0f);
   }
@@ -117,7 +105,7 @@ class TransposeOp : public Op {
     if (!gx) return;
     // Input dimension perm[i] is output dimension i: read gy through the inverse permutation.
     auto gy_strides = row_major_strides(args.grad_output.shape());
-    std::vector<cl_long> strides(perm_.size());
+    std::vector<std::int64_t> strides(perm_.size());
     for (std::size_t i = 0; i < perm_.size(); ++i) strides[std::size_t(perm_[i])] = gy_strides[i];
     permute(args.ctx, args.grad_output, *gx, gx->shape(), strides, args.betas[0]);
   }
