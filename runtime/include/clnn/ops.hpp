@@ -81,6 +81,15 @@ struct ConvOptions {
 Value conv(const Value& x, const Value& w, const std::optional<Value>& bias = std::nullopt,
            const ConvOptions& options = {});
 
+// Transposed convolution (the gradient of conv with respect to its input, as a layer):
+// x [N, C, in...], w [C, M/groups, k...], bias [M] -> [N, M, out...] with
+// out = stride (in - 1) + output_padding + dilation (k - 1) + 1 - pads_begin - pads_end.
+struct ConvTransposeOptions : ConvOptions {
+  std::vector<std::int64_t> output_padding;  // each below its stride or dilation
+};
+Value conv_transpose(const Value& x, const Value& w, const std::optional<Value>& bias = std::nullopt,
+                     const ConvTransposeOptions& options = {});
+
 struct PoolOptions {
   std::vector<std::int64_t> kernel;   // one per spatial dimension
   std::vector<std::int64_t> strides;  // empty: the kernel

@@ -182,6 +182,9 @@ class Importer {
         {"Mul", {}},
         {"MatMul", {}},
         {"Div", {}},
+        {"ConvTranspose",
+         {"auto_pad", "dilations", "group", "kernel_shape", "output_padding", "output_shape", "pads",
+          "strides"}},
         {"Pow", {}},
         {"PRelu", {}},
         {"Gemm", {"alpha", "beta", "transA", "transB"}},
@@ -352,6 +355,50 @@ class Importer {
       std::optional<Value> bias;
       if (has_input(node, 2)) bias = input(node, 2);
       return {conv(x, w, bias, o)};
+    }
+    if (op == "ConvTranspose") {
+      Value x = input(node, 0), w = input(node, 1);
+      const std::size_t dims = x.shape().size() - 2;
+      Ints kernel(w.shape().begin() + 2, w.shape().end());
+      if (a.has("kernel_shape") && a.ints("kernel_shape") != kernel)
+        throw ShapeError("kernel_shape differs from the weights'");
+      ConvTransposeOptions o;
+      o.groups = a.i("group", 1);
+      o.strides = a.ints("strides");
+      o.dilations = a.ints("dilations");
+      o.output_padding = a.ints("output_padding");
+      if (o.strides.empty()) o.strides.assign(dims, 1);
+      if (o.dilations.empty()) o.dilations.assign(dims, 1);
+      if (o.output_padding.empty()) o.output_padding.assign(dims, 0);
+      const std::string autopad = a.s("auto_pad", "NOTSET");
+      Ints output_shape = a.ints("output_shape");
+      if (output_shape.size() == dims + 2) output_shape.erase(output_shape.begin(), output_shape.begin() + 2);
+      if (autopad != "NOTSET" && autopad != "VALID" && output_shape.empty())
+        for (std::size_t d = 0; d < dims; ++d) output_shape.push_back(x.shape()[d + 2] * o.strides[d]);
+      if (!output_shape.empty()) {
+        // The padding that gives the requested output (ONNX's rule; SAME_UPPER pads the start less).
+        for (std::size_t d = 0; d < dims; ++d) {
+          const std::int64_t total = o.strides[d] * (x.shape()[d + 2] - 1) + o.output_padding[d] +
+                                     (kernel[d] - 1) * o.dilations[d] + 1 - output_shape[d];
+          if (total < 0) {  // a larger output than the input covers: extra zeros at the end
+            o.output_padding[d] -= total;
+            o.pads_begin.push_back(0);
+            o.pads_end.push_back(0);
+            continue;
+          }
+          const std::int64_t half = total / 2;
+          o.pads_begin.push_back(autopad == "SAME_UPPER" ? half : total - half);
+          o.pads_end.push_back(autopad == "SAME_UPPER" ? total - half : half);
+        }
+      } else if (autopad == "NOTSET") {
+        Ints pads = a.ints("pads");
+        if (!pads.empty() && pads.size() != 2 * dims) throw ShapeError("pads must have 2 entries per spatial dimension");
+        for (std::size_t d = 0; d < dims && !pads.empty(); ++d)
+          o.pads_begin.push_back(pads[d]), o.pads_end.push_back(pads[d + dims]);
+      }
+      std::optional<Value> bias;
+      if (has_input(node, 2)) bias = input(node, 2);
+      return {conv_transpose(x, w, bias, o)};
     }
     if (op == "MaxPool" || op == "AveragePool") {
       Value x = input(node, 0);

@@ -220,11 +220,115 @@ class ConvOp : public Op {
   ConvOptions options_;
 };
 
+// Transposed convolution as the virtual convolution y' = conv(y, w) read backwards: forward is
+// that convolution's input gradient, the input gradient its forward, the weight gradient its
+// weight gradient with the roles of x and y exchanged.
+class ConvTransposeOp : public Op {
+ public:
+  explicit ConvTransposeOp(ConvTransposeOptions options) : options_(std::move(options)) {}
+  std::string type() const override { return "conv_transpose"; }
+
+  Shape infer_shape(const std::vector<Shape>& in) const override {
+    const Shape &x = in[0], &w = in[1];
+    if (x.size() < 3 || x.size() > 5 || w.size() != x.size())
+      throw ShapeError(shape_mismatch(type(), "input and weights must be 3-, 4- or 5-D alike", x, w));
+    const std::int64_t groups = options_.groups;
+    if (groups < 1 || x[1] % groups != 0 || w[0] != x[1])
+      throw ShapeError(shape_mismatch(
+          type(), "weights must be [C, M / groups, k...] with C divisible by groups", x, w));
+    const std::size_t dims = x.size() - 2;
+    auto entry = [&](const std::vector<std::int64_t>& v, std::size_t d, std::int64_t fallback) {
+      if (!v.empty() && v.size() != dims)
+        throw ShapeError(type() + ": an option has " + std::to_string(v.size()) + " entries for " +
+                         std::to_string(dims) + " spatial dimensions");
+      return v.empty() ? fallback : v[d];
+    };
+    Shape y{x[0], w[1] * groups};
+    for (std::size_t d = 0; d < dims; ++d) {
+      const std::int64_t s = entry(options_.strides, d, 1), dil = entry(options_.dilations, d, 1);
+      const std::int64_t op = entry(options_.output_padding, d, 0);
+      if (s < 1 || dil < 1 || op < 0 || (op >= s && op >= dil))
+        throw ShapeError(type() + ": strides and dilations must be positive and output_padding "
+                                  "below one of them");
+      const std::int64_t out = s * (x[d + 2] - 1) + op + dil * (w[d + 2] - 1) + 1 -
+                               entry(options_.pads_begin, d, 0) - entry(options_.pads_end, d, 0);
+      if (out < 1) throw ShapeError(shape_mismatch(type(), "the padding leaves no output", x, w));
+      y.push_back(out);
+    }
+    if (in.size() == 3 && in[2] != Shape{y[1]})
+      throw ShapeError(shape_mismatch(type(), "bias must be [M]", y, in[2]));
+    const ConvPlan p = plan(y, w);  // the virtual convolution must map y back onto x
+    if (window_output_shape(p.win, w[0]) != x)
+      throw ShapeError(shape_mismatch(type(), "inconsistent geometry", x, y));
+    return y;
+  }
+
+  void forward(const ForwardArgs& args) const override {
+    const Tensor &x = *args.inputs[0], &w = *args.inputs[1];
+    ColumnConv c(args.ctx, plan(args.output.shape(), w.shape()), args.workspace);
+    c.backward(x, w, x, &args.output, nullptr, nullptr, {0.0f, 0.0f, 0.0f});
+    if (args.inputs.size() == 3) {  // y += bias[m], m the channel
+      const Shape& y = args.output.shape();
+      std::vector<std::int64_t> channel(y.size(), 0);
+      channel[1] = 1;
+      broadcast_binary(args.ctx, args.output, row_major_strides(y), *args.inputs[2], channel,
+                       args.output, 0 /* BIN_ADD */);
+    }
+  }
+
+  void backward(const BackwardArgs& args) const override {
+    const Tensor &x = *args.inputs[0], &w = *args.inputs[1], &gy = args.grad_output;
+    ColumnConv c(args.ctx, plan(gy.shape(), w.shape()), args.workspace);
+    if (Tensor* gx = args.grad_inputs[0]) c.forward(gy, w, nullptr, *gx, args.betas[0]);
+    if (Tensor* gw = args.grad_inputs[1])
+      c.backward(gy, w, x, nullptr, gw, nullptr, {0.0f, args.betas[1], 0.0f});
+    if (args.grad_inputs.size() == 3 && args.grad_inputs[2]) {
+      Shape channel(gy.shape().size(), 1);
+      channel[1] = gy.shape()[1];
+      sum_to_shape(args.ctx, gy, gy.shape(), *args.grad_inputs[2], channel, args.betas[2]);
+    }
+  }
+
+  Needs backward_needs() const override { return {true, false}; }
+  std::size_t workspace_floats(const std::vector<Shape>& in, const Shape& out) const override {
+    return plan(out, in[1]).workspace_floats();
+  }
+
+  bool to_onnx(OnnxNode& node) const override {
+    node.op_type = "ConvTranspose";
+    node.ints["group"] = options_.groups;
+    if (!options_.strides.empty()) node.int_lists["strides"] = options_.strides;
+    if (!options_.dilations.empty()) node.int_lists["dilations"] = options_.dilations;
+    if (!options_.output_padding.empty()) node.int_lists["output_padding"] = options_.output_padding;
+    std::vector<std::int64_t> pads = options_.pads_begin, end = options_.pads_end;
+    const std::size_t dims = std::max(pads.size(), end.size());
+    pads.resize(dims, 0);
+    end.resize(dims, 0);
+    pads.insert(pads.end(), end.begin(), end.end());
+    if (!pads.empty()) node.int_lists["pads"] = pads;
+    return true;
+  }
+
+ private:
+  ConvPlan plan(const Shape& y, const Shape& w) const {
+    return ConvPlan::make(type(), y, w, options_);
+  }
+  ConvTransposeOptions options_;
+};
+
 }  // namespace
 
 }  // namespace clnn::detail
 
 namespace clnn {
+
+Value conv_transpose(const Value& x, const Value& w, const std::optional<Value>& bias,
+                     const ConvTransposeOptions& options) {
+  std::vector<Value> operands{x, w};
+  if (bias) operands.push_back(*bias);
+  return GraphAccess::add(std::make_shared<detail::ConvTransposeOp>(options), operands);
+}
+
 
 Value conv(const Value& x, const Value& w, const std::optional<Value>& bias,
            const ConvOptions& options) {
