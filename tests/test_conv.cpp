@@ -158,8 +158,16 @@ struct Transposed {
     const std::size_t dims = x.size() - 2;
     const std::int64_t cg = x[1] / groups, mg = w[1];
     std::vector<std::int64_t> in(dims), tap(dims);
-    const std::int64_t in_count = [&] { std::int64_t n = 1; for (std::size_t k = 2; k < x.size(); ++k) n *= x[k]; return n; }();
-    const std::int64_t tap_count = [&] { std::int64_t n = 1; for (std::size_t k = 2; k < w.size(); ++k) n *= w[k]; return n; }();
+    const std::int64_t in_count = [&] {
+      std::int64_t n = 1;
+      for (std::size_t k = 2; k < x.size(); ++k) n *= x[k];
+      return n;
+    }();
+    const std::int64_t tap_count = [&] {
+      std::int64_t n = 1;
+      for (std::size_t k = 2; k < w.size(); ++k) n *= w[k];
+      return n;
+    }();
     for (std::int64_t n = 0; n < x[0]; ++n)
       for (std::int64_t c = 0; c < x[1]; ++c)
         for (std::int64_t m = 0; m < mg; ++m)
@@ -177,15 +185,18 @@ struct Transposed {
               if (!inside) continue;
               for (std::size_t k = 0; k < dims; ++k) yoff = yoff * y[k + 2] + o[k];
               const std::int64_t ych = (c / cg) * mg + m;
-              f(std::size_t((n * x[1] + c) * in_count + i), std::size_t((c * mg + m) * tap_count + t),
-                std::size_t((n * y[1] + ych) * (std::int64_t(reference::numel(y)) / (y[0] * y[1])) + yoff));
+              f(std::size_t((n * x[1] + c) * in_count + i),
+                std::size_t((c * mg + m) * tap_count + t),
+                std::size_t((n * y[1] + ych) * (std::int64_t(reference::numel(y)) / (y[0] * y[1])) +
+                            yoff));
             }
   }
 };
 
 OpCheck transpose_check(Shape x, Shape w, bool bias, std::vector<std::int64_t> s,
                         std::vector<std::int64_t> pb, std::vector<std::int64_t> pe,
-                        std::vector<std::int64_t> d, std::vector<std::int64_t> op, std::int64_t groups) {
+                        std::vector<std::int64_t> d, std::vector<std::int64_t> op,
+                        std::int64_t groups) {
   ConvTransposeOptions o;
   o.strides = s, o.pads_begin = pb, o.pads_end = pe, o.dilations = d, o.output_padding = op;
   o.groups = groups;
@@ -202,9 +213,11 @@ OpCheck transpose_check(Shape x, Shape w, bool bias, std::vector<std::int64_t> s
   const std::int64_t per_channel = std::int64_t(reference::numel(y)) / (y[0] * y[1]);
   c.forward = [=](const std::vector<Vec>& in) {
     Vec out(reference::numel(y), 0.0);
-    t.each([&](std::size_t xi, std::size_t wi, std::size_t yi) { out[yi] += in[0][xi] * in[1][wi]; });
+    t.each(
+        [&](std::size_t xi, std::size_t wi, std::size_t yi) { out[yi] += in[0][xi] * in[1][wi]; });
     if (in.size() == 3)
-      for (std::size_t i = 0; i < out.size(); ++i) out[i] += in[2][std::size_t(std::int64_t(i) / per_channel % y[1])];
+      for (std::size_t i = 0; i < out.size(); ++i)
+        out[i] += in[2][std::size_t(std::int64_t(i) / per_channel % y[1])];
     return out;
   };
   c.backward = [=](const std::vector<Vec>& in, const Vec& gy) {
@@ -213,7 +226,8 @@ OpCheck transpose_check(Shape x, Shape w, bool bias, std::vector<std::int64_t> s
       gx[xi] += gy[yi] * in[1][wi];
       gw[wi] += gy[yi] * in[0][xi];
     });
-    for (std::size_t i = 0; i < gy.size(); ++i) gb[std::size_t(std::int64_t(i) / per_channel % y[1])] += gy[i];
+    for (std::size_t i = 0; i < gy.size(); ++i)
+      gb[std::size_t(std::int64_t(i) / per_channel % y[1])] += gy[i];
     std::vector<Vec> grads{gx, gw};
     if (in.size() == 3) grads.push_back(gb);
     return grads;
@@ -225,12 +239,15 @@ OpCheck transpose_check(Shape x, Shape w, bool bias, std::vector<std::int64_t> s
 }  // namespace
 
 TEST_CASE("conv_transpose in 1, 2 and 3 dimensions", "[conv]") {
-  run_op_check(transpose_check({2, 3, 5, 4}, {3, 2, 3, 3}, true, {1, 1}, {0, 0}, {0, 0}, {1, 1}, {0, 0}, 1));
-  run_op_check(transpose_check({1, 2, 4, 3}, {2, 3, 3, 2}, true, {2, 3}, {1, 0}, {0, 1}, {1, 2}, {1, 0}, 1));
-  run_op_check(transpose_check({2, 4, 3, 3}, {4, 1, 2, 2}, false, {2, 2}, {0, 0}, {0, 0}, {1, 1}, {0, 0}, 2));
+  run_op_check(
+      transpose_check({2, 3, 5, 4}, {3, 2, 3, 3}, true, {1, 1}, {0, 0}, {0, 0}, {1, 1}, {0, 0}, 1));
+  run_op_check(
+      transpose_check({1, 2, 4, 3}, {2, 3, 3, 2}, true, {2, 3}, {1, 0}, {0, 1}, {1, 2}, {1, 0}, 1));
+  run_op_check(transpose_check({2, 4, 3, 3}, {4, 1, 2, 2}, false, {2, 2}, {0, 0}, {0, 0}, {1, 1},
+                               {0, 0}, 2));
   run_op_check(transpose_check({2, 2, 5}, {2, 3, 3}, true, {2}, {1}, {1}, {1}, {1}, 1));
-  run_op_check(transpose_check({1, 2, 2, 3, 2}, {2, 2, 2, 2, 2}, true, {2, 1, 2}, {0, 1, 0}, {1, 0, 0},
-                               {1, 1, 1}, {0, 0, 1}, 1));
+  run_op_check(transpose_check({1, 2, 2, 3, 2}, {2, 2, 2, 2, 2}, true, {2, 1, 2}, {0, 1, 0},
+                               {1, 0, 0}, {1, 1, 1}, {0, 0, 1}, 1));
   Graph g;
   Value x = g.input("x", {1, 4, 5, 5});
   CHECK_THROWS_AS(conv_transpose(x, g.input("w", {3, 2, 3, 3})), ShapeError);  // w[0] != C

@@ -27,7 +27,7 @@ PoolOptions pool(std::vector<std::int64_t> kernel, std::vector<std::int64_t> str
 
 OpCheck pool_check(bool is_max, Shape x, PoolOptions o) {
   reference::Geometry g(x, o.kernel, o.strides.empty() ? o.kernel : o.strides, o.pads_begin,
-                        o.pads_end, {}, o.ceil_mode);
+                        o.pads_end, o.dilations, o.ceil_mode);
   const bool include = o.count_include_pad;
   OpCheck c;
   c.shapes = {x};
@@ -56,6 +56,16 @@ TEST_CASE("max_pool and avg_pool in 2-D", "[pool]") {
   }
   run_op_check(pool_check(false, {2, 2, 7, 6}, pool({3, 3}, {2, 2}, {1, 1}, {1, 1}, true, false)));
   run_op_check(pool_check(false, {1, 3, 5, 5}, pool({2, 2}, {1, 1}, {1, 1}, {0, 0}, false, false)));
+}
+
+TEST_CASE("dilated max_pool", "[pool]") {
+  PoolOptions o = pool({2, 3}, {1, 2}, {1, 0}, {0, 1});
+  o.dilations = {2, 2};
+  run_op_check(pool_check(true, {2, 2, 9, 10}, o));  // overlapping windows: the gathering path
+  o.strides = {4, 6};
+  run_op_check(pool_check(true, {1, 2, 9, 13}, o));  // disjoint windows: the scattering path
+  Graph g;
+  CHECK_THROWS_AS(avg_pool(g.input("x", {1, 1, 9, 9}), o), ShapeError);
 }
 
 TEST_CASE("max_pool and avg_pool in 1-D and 3-D", "[pool]") {

@@ -131,8 +131,9 @@ inline std::vector<long> window_taps(const Geometry& g, long nn, long cc, long o
   for (long a = 0; a < g.ker[0]; ++a)
     for (long b = 0; b < g.ker[1]; ++b)
       for (long e = 0; e < g.ker[2]; ++e) {
-        long id = od * g.stride[0] - g.pad[0] + a, ih = oh * g.stride[1] - g.pad[1] + b,
-             iw = ow * g.stride[2] - g.pad[2] + e;
+        long id = od * g.stride[0] - g.pad[0] + a * g.dil[0],
+             ih = oh * g.stride[1] - g.pad[1] + b * g.dil[1],
+             iw = ow * g.stride[2] - g.pad[2] + e * g.dil[2];
         if (id >= 0 && id < g.in[0] && ih >= 0 && ih < g.in[1] && iw >= 0 && iw < g.in[2])
           taps.push_back(g.in_at(nn, cc, id, ih, iw));
       }

@@ -87,7 +87,8 @@ Value conv(const Value& x, const Value& w, const std::optional<Value>& bias = st
 struct ConvTransposeOptions : ConvOptions {
   std::vector<std::int64_t> output_padding;  // each below its stride or dilation
 };
-Value conv_transpose(const Value& x, const Value& w, const std::optional<Value>& bias = std::nullopt,
+Value conv_transpose(const Value& x, const Value& w,
+                     const std::optional<Value>& bias = std::nullopt,
                      const ConvTransposeOptions& options = {});
 
 struct PoolOptions {
@@ -95,6 +96,7 @@ struct PoolOptions {
   std::vector<std::int64_t> strides;  // empty: the kernel
   std::vector<std::int64_t> pads_begin;
   std::vector<std::int64_t> pads_end;
+  std::vector<std::int64_t> dilations;  // max_pool only; empty: 1s
   bool ceil_mode = false;
   bool count_include_pad = true;  // avg_pool: padding counts in the divisor
 };

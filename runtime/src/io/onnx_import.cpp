@@ -183,8 +183,8 @@ class Importer {
         {"MatMul", {}},
         {"Div", {}},
         {"ConvTranspose",
-         {"auto_pad", "dilations", "group", "kernel_shape", "output_padding", "output_shape", "pads",
-          "strides"}},
+         {"auto_pad", "dilations", "group", "kernel_shape", "output_padding", "output_shape",
+          "pads", "strides"}},
         {"Pow", {}},
         {"PRelu", {}},
         {"Gemm", {"alpha", "beta", "transA", "transB"}},
@@ -326,10 +326,22 @@ class Importer {
     }
     if (op == "MatMul") {
       Value x = input(node, 0), y = input(node, 1);
-      if (x.shape().size() < 2 || x.shape().size() > 3 || y.shape().size() < 2 ||
-          y.shape().size() > 3)
-        unsupported(node, "MatMul of " + to_string(x.shape()) + " and " + to_string(y.shape()));
-      return {matmul(x, y)};
+      const Shape &sx = x.shape(), &sy = y.shape();
+      if (sx.size() < 2 || sy.size() < 2)
+        unsupported(node, "MatMul of " + to_string(sx) + " and " + to_string(sy));
+      if (sx.size() <= 3 && sy.size() <= 3) return {matmul(x, y)};
+      // More batch dimensions: equal ones fold into one.
+      if (sx.size() != sy.size() || !std::equal(sx.begin(), sx.end() - 2, sy.begin()))
+        unsupported(node, "MatMul broadcasting batch dimensions of " + to_string(sx) + " and " +
+                              to_string(sy));
+      const std::int64_t batch =
+          std::accumulate(sx.begin(), sx.end() - 2, std::int64_t{1}, std::multiplies<>());
+      Value z = matmul(reshape(x, {batch, sx[sx.size() - 2], sx.back()}),
+                       reshape(y, {batch, sy[sy.size() - 2], sy.back()}));
+      Shape out(sx.begin(), sx.end() - 2);
+      out.push_back(sx[sx.size() - 2]);
+      out.push_back(sy.back());
+      return {reshape(z, out)};
     }
     if (op == "Gemm") {
       Value y =
@@ -372,11 +384,14 @@ class Importer {
       if (o.output_padding.empty()) o.output_padding.assign(dims, 0);
       const std::string autopad = a.s("auto_pad", "NOTSET");
       Ints output_shape = a.ints("output_shape");
-      if (output_shape.size() == dims + 2) output_shape.erase(output_shape.begin(), output_shape.begin() + 2);
+      if (output_shape.size() == dims + 2)
+        output_shape.erase(output_shape.begin(), output_shape.begin() + 2);
       if (autopad != "NOTSET" && autopad != "VALID" && output_shape.empty())
-        for (std::size_t d = 0; d < dims; ++d) output_shape.push_back(x.shape()[d + 2] * o.strides[d]);
+        for (std::size_t d = 0; d < dims; ++d)
+          output_shape.push_back(x.shape()[d + 2] * o.strides[d]);
       if (!output_shape.empty()) {
-        // The padding that gives the requested output (ONNX's rule; SAME_UPPER pads the start less).
+        // The padding that gives the requested output (ONNX's rule; SAME_UPPER pads the start
+        // less).
         for (std::size_t d = 0; d < dims; ++d) {
           const std::int64_t total = o.strides[d] * (x.shape()[d + 2] - 1) + o.output_padding[d] +
                                      (kernel[d] - 1) * o.dilations[d] + 1 - output_shape[d];
@@ -392,7 +407,8 @@ class Importer {
         }
       } else if (autopad == "NOTSET") {
         Ints pads = a.ints("pads");
-        if (!pads.empty() && pads.size() != 2 * dims) throw ShapeError("pads must have 2 entries per spatial dimension");
+        if (!pads.empty() && pads.size() != 2 * dims)
+          throw ShapeError("pads must have 2 entries per spatial dimension");
         for (std::size_t d = 0; d < dims && !pads.empty(); ++d)
           o.pads_begin.push_back(pads[d]), o.pads_end.push_back(pads[d + dims]);
       }
@@ -409,13 +425,11 @@ class Importer {
         o.strides.assign(o.kernel.size(), 1);  // ONNX's default, not the kernel
       o.ceil_mode = a.i("ceil_mode", 0) != 0;
       o.count_include_pad = a.i("count_include_pad", 0) != 0;
-      Ints dilations = a.ints("dilations");
-      if (std::any_of(dilations.begin(), dilations.end(), [](std::int64_t d) { return d != 1; }))
-        unsupported(node, "dilated pooling");
+      o.dilations = a.ints("dilations");
       if (a.i("storage_order", 0) != 0) unsupported(node, "storage_order 1");
       if (node.output_size() > 1 && !node.output(1).empty())
         unsupported(node, "the Indices output");
-      window(node, a, x.shape(), o.kernel, o.strides, {}, o.pads_begin, o.pads_end);
+      window(node, a, x.shape(), o.kernel, o.strides, o.dilations, o.pads_begin, o.pads_end);
       return {op == "MaxPool" ? max_pool(x, o) : avg_pool(x, o)};
     }
     if (op == "GlobalAveragePool") return {global_avg_pool(input(node, 0))};

@@ -33,7 +33,6 @@ Shape broadcast_shape(const std::string& op, const Shape& a, const Shape& b) {
   return out;
 }
 
-
 // An operand's extents left-padded with 1s to the output's rank, and its strides there (0 where
 // it is broadcast).
 struct Operand {
@@ -78,8 +77,8 @@ class BinaryOp : public Op {
       return;
     }
     const Shape& out = args.output.shape();
-    broadcast_binary(args.ctx, a, aligned(a.shape(), out).strides, b, aligned(b.shape(), out).strides,
-                     args.output, code_);
+    broadcast_binary(args.ctx, a, aligned(a.shape(), out).strides, b,
+                     aligned(b.shape(), out).strides, args.output, code_);
   }
 
   void backward(const BackwardArgs& args) const override {
@@ -92,9 +91,10 @@ class BinaryOp : public Op {
       const bool direct = g->shape() == out;  // else fold the broadcast gradient back
       const Tensor& target = direct ? *g : args.workspace;
       cl_kernel k = args.ctx.kernel("broadcast", "broadcast_binary_grad");
-      set_args(k, mem(a), mem(b), mem(gy), mem(target), count(gy), cl_int(out.size()), pack_long8(out),
-               pack_long8(aligned(a.shape(), out).strides), pack_long8(aligned(b.shape(), out).strides),
-               cl_int(code_), cl_int(which), direct ? args.betas[std::size_t(which)] : 0.0f);
+      set_args(k, mem(a), mem(b), mem(gy), mem(target), count(gy), cl_int(out.size()),
+               pack_long8(out), pack_long8(aligned(a.shape(), out).strides),
+               pack_long8(aligned(b.shape(), out).strides), cl_int(code_), cl_int(which),
+               direct ? args.betas[std::size_t(which)] : 0.0f);
       args.ctx.enqueue_elementwise(k, std::size_t(gy.size()));
       if (direct) continue;
       sum_to_shape(args.ctx, args.workspace, out, *g, aligned(g->shape(), out).dims,

@@ -25,7 +25,7 @@ constexpr std::size_t kWorkspaceBudget = std::size_t{1} << 25;
 // y [N, K, out...], worked a chunk of samples at a time.
 struct ConvPlan {
   Window win;
-  std::int64_t k = 0;            // filters
+  std::int64_t k = 0;  // filters
   std::int64_t groups = 1;
   std::int64_t k_per_group = 0;  // filters per group
   std::int64_t ck = 0;           // column rows per group: C/G * kernel positions
@@ -81,8 +81,8 @@ class ColumnConv {
       gemm(ctx_, g);
       cl_kernel k = ctx_.kernel("conv", "chunk_to_nkp");
       set_args(k, mem(ws_), cl_ulong(p_.yt_offset()), mem(y), mem(bias ? *bias : w),
-               cl_int(bias != nullptr), cl_int(p_.k), cl_long(p_.positions), cl_int(n0),
-               cl_int(nb), beta);
+               cl_int(bias != nullptr), cl_int(p_.k), cl_long(p_.positions), cl_int(n0), cl_int(nb),
+               beta);
       ctx_.enqueue_elementwise(k, std::size_t(p_.k) * cols);
     }
   }
@@ -95,8 +95,8 @@ class ColumnConv {
       const std::size_t cols = std::size_t(nb * p_.positions);
       const bool first = n0 == 0;  // later chunks add to what earlier ones wrote
       cl_kernel k = ctx_.kernel("conv", "nkp_to_chunk");
-      set_args(k, mem(gy), mem(ws_), cl_ulong(p_.yt_offset()), cl_int(p_.k),
-               cl_long(p_.positions), cl_int(n0), cl_int(nb));
+      set_args(k, mem(gy), mem(ws_), cl_ulong(p_.yt_offset()), cl_int(p_.k), cl_long(p_.positions),
+               cl_int(n0), cl_int(nb));
       ctx_.enqueue_elementwise(k, std::size_t(p_.k) * cols);
       if (gb)  // the bias gradient sums gyt's rows
         reduce_middle(ctx_, ws_, nullptr, *gb, {std::size_t(p_.k), cols, 1}, 1.0f,
@@ -216,7 +216,9 @@ class ConvOp : public Op {
   }
 
  private:
-  ConvPlan plan(const Shape& x, const Shape& w) const { return ConvPlan::make("conv", x, w, options_); }
+  ConvPlan plan(const Shape& x, const Shape& w) const {
+    return ConvPlan::make("conv", x, w, options_);
+  }
   ConvOptions options_;
 };
 
@@ -231,7 +233,8 @@ class ConvTransposeOp : public Op {
   Shape infer_shape(const std::vector<Shape>& in) const override {
     const Shape &x = in[0], &w = in[1];
     if (x.size() < 3 || x.size() > 5 || w.size() != x.size())
-      throw ShapeError(shape_mismatch(type(), "input and weights must be 3-, 4- or 5-D alike", x, w));
+      throw ShapeError(
+          shape_mismatch(type(), "input and weights must be 3-, 4- or 5-D alike", x, w));
     const std::int64_t groups = options_.groups;
     if (groups < 1 || x[1] % groups != 0 || w[0] != x[1])
       throw ShapeError(shape_mismatch(
@@ -248,8 +251,9 @@ class ConvTransposeOp : public Op {
       const std::int64_t s = entry(options_.strides, d, 1), dil = entry(options_.dilations, d, 1);
       const std::int64_t op = entry(options_.output_padding, d, 0);
       if (s < 1 || dil < 1 || op < 0 || (op >= s && op >= dil))
-        throw ShapeError(type() + ": strides and dilations must be positive and output_padding "
-                                  "below one of them");
+        throw ShapeError(type() +
+                         ": strides and dilations must be positive and output_padding "
+                         "below one of them");
       const std::int64_t out = s * (x[d + 2] - 1) + op + dil * (w[d + 2] - 1) + 1 -
                                entry(options_.pads_begin, d, 0) - entry(options_.pads_end, d, 0);
       if (out < 1) throw ShapeError(shape_mismatch(type(), "the padding leaves no output", x, w));
@@ -299,7 +303,8 @@ class ConvTransposeOp : public Op {
     node.ints["group"] = options_.groups;
     if (!options_.strides.empty()) node.int_lists["strides"] = options_.strides;
     if (!options_.dilations.empty()) node.int_lists["dilations"] = options_.dilations;
-    if (!options_.output_padding.empty()) node.int_lists["output_padding"] = options_.output_padding;
+    if (!options_.output_padding.empty())
+      node.int_lists["output_padding"] = options_.output_padding;
     std::vector<std::int64_t> pads = options_.pads_begin, end = options_.pads_end;
     const std::size_t dims = std::max(pads.size(), end.size());
     pads.resize(dims, 0);
@@ -328,7 +333,6 @@ Value conv_transpose(const Value& x, const Value& w, const std::optional<Value>&
   if (bias) operands.push_back(*bias);
   return GraphAccess::add(std::make_shared<detail::ConvTransposeOp>(options), operands);
 }
-
 
 Value conv(const Value& x, const Value& w, const std::optional<Value>& bias,
            const ConvOptions& options) {

@@ -20,6 +20,8 @@ class PoolOp : public Op {
   std::string type() const override { return max_ ? "max_pool" : "avg_pool"; }
 
   Shape infer_shape(const std::vector<Shape>& in) const override {
+    for (auto d : options_.dilations)
+      if (!max_ && d != 1) throw ShapeError("avg_pool: dilated windows are not supported");
     Window w = window(in[0]);
     for (std::size_t t = 0; t < 3; ++t)
       if (w.pad_begin[t] >= w.kernel[t] || w.pad_end[t] >= w.kernel[t])
@@ -81,6 +83,7 @@ class PoolOp : public Op {
     pads.insert(pads.end(), end.begin(), end.end());
     node.int_lists["pads"] = pads;
     node.ints["ceil_mode"] = options_.ceil_mode ? 1 : 0;
+    if (!options_.dilations.empty()) node.int_lists["dilations"] = options_.dilations;
     if (!max_) node.ints["count_include_pad"] = options_.count_include_pad ? 1 : 0;
     return true;
   }
@@ -92,6 +95,7 @@ class PoolOp : public Op {
     spec.strides = options_.strides.empty() ? options_.kernel : options_.strides;
     spec.pads_begin = options_.pads_begin;
     spec.pads_end = options_.pads_end;
+    spec.dilations = options_.dilations;
     spec.ceil_mode = options_.ceil_mode;
     return make_window(type(), x, spec);
   }

@@ -67,9 +67,8 @@ constexpr std::size_t kMaxPermuteRank = 8;
 void permute(ContextImpl& ctx, const Tensor& x, const Tensor& y, const Shape& out_dims,
              const std::vector<std::int64_t>& in_strides, float beta) {
   cl_kernel k = ctx.kernel("elementwise", "permute");
-  set_args(k, mem(x), mem(y), count(y), static_cast<cl_int>(out_dims.size()),
-           pack_long8(out_dims), pack_long8(in_strides),
-           beta);
+  set_args(k, mem(x), mem(y), count(y), static_cast<cl_int>(out_dims.size()), pack_long8(out_dims),
+           pack_long8(in_strides), beta);
   ctx.enqueue_elementwise(k, static_cast<std::size_t>(y.size()));
 }
 
