@@ -79,22 +79,8 @@ ExecutorImpl::ExecutorImpl(const Context& context, const Graph& g,
     : ctx(context), graph(GraphAccess::data(g)), mode(m) {
   const std::size_t n = graph->nodes.size();
   if (requested.empty()) throw Error("Executor: no outputs requested");
-  in_plan.assign(n, false);
-  std::vector<int> stack;
-  for (const Value& v : requested) {
-    if (GraphAccess::data(v) != graph)
-      throw Error("Executor: output '" + v.name() + "' belongs to another graph");
-    outputs.push_back(v.id());
-    stack.push_back(v.id());
-  }
-  // Only what the outputs depend on.
-  while (!stack.empty()) {
-    int v = stack.back();
-    stack.pop_back();
-    if (in_plan[std::size_t(v)]) continue;
-    in_plan[std::size_t(v)] = true;
-    for (int u : node(v).inputs) stack.push_back(u);
-  }
+  in_plan = dependencies(*graph, requested, "Executor: output");  // only what outputs need
+  for (const Value& v : requested) outputs.push_back(v.id());
   std::vector<std::vector<int>> inputs(n);
   std::vector<std::string> names(n);
   for (std::size_t v = 0; v < n; ++v) {

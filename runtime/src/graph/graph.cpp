@@ -24,6 +24,25 @@ int GraphData::add_node(Node node) {
   return id;
 }
 
+std::vector<bool> dependencies(const GraphData& graph, const std::vector<Value>& values,
+                               const std::string& who) {
+  std::vector<bool> found(graph.nodes.size(), false);
+  std::vector<int> stack;
+  for (const Value& v : values) {
+    if (GraphAccess::data(v).get() != &graph)
+      throw Error(who + ": '" + v.name() + "' belongs to another graph");
+    stack.push_back(v.id());
+  }
+  while (!stack.empty()) {
+    const int v = stack.back();
+    stack.pop_back();
+    if (found[std::size_t(v)]) continue;
+    found[std::size_t(v)] = true;
+    for (int u : graph.nodes[std::size_t(v)].inputs) stack.push_back(u);
+  }
+  return found;
+}
+
 std::vector<int> topological_order(const std::vector<std::vector<int>>& inputs,
                                    const std::vector<bool>& wanted,
                                    const std::vector<std::string>& names) {

@@ -34,6 +34,11 @@ struct GraphData {
   std::weak_ptr<GraphData> self;
 };
 
+// Which nodes the given ones depend on (themselves included), by node id. Throws clnn::Error
+// naming `who` when a value belongs to another graph.
+std::vector<bool> dependencies(const GraphData& graph, const std::vector<Value>& values,
+                               const std::string& who);
+
 // Nodes 0..count-1 ordered so that every node comes after its inputs (Kahn's algorithm over the
 // nodes in `wanted`). Throws clnn::Error naming a node on a cycle.
 std::vector<int> topological_order(const std::vector<std::vector<int>>& inputs,

@@ -41,19 +41,7 @@ void add_int_initializer(::onnx::GraphProto* g, const std::string& name,
 void save(const Graph& graph, const std::string& path, const std::vector<Value>& outputs,
           const Executor* trained) {
   auto data = GraphAccess::data(graph);
-  std::vector<bool> wanted(data->nodes.size(), false);
-  std::vector<int> stack;
-  for (const Value& v : outputs) {
-    if (GraphAccess::data(v) != data) throw Error("onnx::save: an output belongs to another graph");
-    stack.push_back(v.id());
-  }
-  while (!stack.empty()) {
-    int id = stack.back();
-    stack.pop_back();
-    if (wanted[std::size_t(id)]) continue;
-    wanted[std::size_t(id)] = true;
-    for (int u : data->nodes[std::size_t(id)].inputs) stack.push_back(u);
-  }
+  const std::vector<bool> wanted = detail::dependencies(*data, outputs, "onnx::save: output");
 
   ::onnx::ModelProto model;
   model.set_ir_version(8);

@@ -21,6 +21,16 @@ namespace {
 // samples as fit this many floats (at least one sample).
 constexpr std::size_t kWorkspaceBudget = std::size_t{1} << 25;
 
+// ONNX's pads: the begins of every spatial dimension, then the ends.
+std::vector<std::int64_t> onnx_pads(const ConvOptions& o) {
+  std::vector<std::int64_t> pads = o.pads_begin, end = o.pads_end;
+  const std::size_t dims = std::max(pads.size(), end.size());
+  pads.resize(dims, 0);
+  end.resize(dims, 0);
+  pads.insert(pads.end(), end.begin(), end.end());
+  return pads;
+}
+
 // The geometry of one convolution y = conv(x, w): x [N, C, in...], w [K, C/G, k...],
 // y [N, K, out...], worked a chunk of samples at a time.
 struct ConvPlan {
@@ -204,14 +214,7 @@ class ConvOp : public Op {
     node.ints["group"] = options_.groups;
     if (!options_.strides.empty()) node.int_lists["strides"] = options_.strides;
     if (!options_.dilations.empty()) node.int_lists["dilations"] = options_.dilations;
-    if (!options_.pads_begin.empty() || !options_.pads_end.empty()) {
-      std::vector<std::int64_t> pads = options_.pads_begin, end = options_.pads_end;
-      const std::size_t dims = std::max(pads.size(), end.size());
-      pads.resize(dims, 0);
-      end.resize(dims, 0);
-      pads.insert(pads.end(), end.begin(), end.end());
-      node.int_lists["pads"] = pads;
-    }
+    if (auto pads = onnx_pads(options_); !pads.empty()) node.int_lists["pads"] = pads;
     return true;
   }
 
@@ -305,12 +308,7 @@ class ConvTransposeOp : public Op {
     if (!options_.dilations.empty()) node.int_lists["dilations"] = options_.dilations;
     if (!options_.output_padding.empty())
       node.int_lists["output_padding"] = options_.output_padding;
-    std::vector<std::int64_t> pads = options_.pads_begin, end = options_.pads_end;
-    const std::size_t dims = std::max(pads.size(), end.size());
-    pads.resize(dims, 0);
-    end.resize(dims, 0);
-    pads.insert(pads.end(), end.begin(), end.end());
-    if (!pads.empty()) node.int_lists["pads"] = pads;
+    if (auto pads = onnx_pads(options_); !pads.empty()) node.int_lists["pads"] = pads;
     return true;
   }
 
