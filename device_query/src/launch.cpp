@@ -66,6 +66,17 @@ ElementwisePlan LaunchPlanner::elementwise() const {
   return plan;
 }
 
+bool LaunchPlanner::fits(const MatmulPlan& plan) const {
+  if (plan.tile_m % plan.work_m != 0 || plan.tile_n % plan.work_n != 0) return false;
+  if (plan.use_local_memory && !uses_local_memory(device_)) return false;
+  // Room to spare: the tiles take at most half of local memory, leaving the rest to the driver
+  // and to a second resident work-group.
+  const std::size_t local_budget = static_cast<std::size_t>(device_.local_mem_size / 2);
+  return plan.work_group_size() <= device_.max_work_group_size &&
+         plan.local_x() <= item_limit(device_, 0) && plan.local_y() <= item_limit(device_, 1) &&
+         plan.local_mem_bytes() <= local_budget;
+}
+
 ReductionPlan LaunchPlanner::reduction() const {
   // The tree needs a power of two; partial sums take local_size floats of local memory.
   const std::size_t by_memory =
@@ -101,18 +112,13 @@ MatmulPlan LaunchPlanner::matmul() const {
       {1, 1, 1, 1, 1},
   }};
   const bool local = uses_local_memory(device_);
-  // Room to spare: the tiles take at most half of local memory, leaving the rest to the driver
-  // and to a second resident work-group.
-  const std::size_t local_budget = static_cast<std::size_t>(device_.local_mem_size / 2);
-  auto fits = [&](const Candidate& c) {
-    MatmulPlan plan{local, c.tile_m, c.tile_n, c.tile_k, c.work_m, c.work_n};
-    return plan.work_group_size() <= device_.max_work_group_size &&
-           plan.local_x() <= item_limit(device_, 0) && plan.local_y() <= item_limit(device_, 1) &&
-           plan.local_mem_bytes() <= local_budget;
+  auto fits_candidate = [&](const Candidate& c) {
+    return fits(MatmulPlan{local, c.tile_m, c.tile_n, c.tile_k, c.work_m, c.work_n});
   };
   auto pick = [&](const auto& candidates) {
     for (const Candidate& c : candidates)
-      if (fits(c)) return MatmulPlan{local, c.tile_m, c.tile_n, c.tile_k, c.work_m, c.work_n};
+      if (fits_candidate(c))
+        return MatmulPlan{local, c.tile_m, c.tile_n, c.tile_k, c.work_m, c.work_n};
     const Candidate& c = candidates.back();
     return MatmulPlan{false, c.tile_m, c.tile_n, c.tile_k, c.work_m, c.work_n};
   };

@@ -36,6 +36,10 @@ ContextImpl::ContextImpl(const DeviceInfo& device_info)
   programs =
       std::make_unique<ProgramCache>(context.get(), device, info, ProgramCache::default_disk_dir());
   gemm_backend = gemm_backend_from_env();
+  const char* tune = std::getenv("CLNN_TUNE");
+  const std::string tune_mode = tune ? tune : "";
+  if (tune_mode != "off") tuning = std::make_unique<TuningCache>(info, TuningCache::default_file());
+  tune_full = tune_mode == "full";
   log_info("using device " + info.label());
 }
 

@@ -8,6 +8,7 @@
 
 #include "cl/buffer.hpp"
 #include "cl/program_cache.hpp"
+#include "tune/tuning_cache.hpp"
 #include "cl_api.hpp"
 #include "clnn/context.hpp"
 #include "clnn/tensor.hpp"
@@ -37,6 +38,8 @@ struct ContextImpl {
   OwnedQueue queue;
   std::unique_ptr<ProgramCache> programs;
   GemmBackend gemm_backend = GemmBackend::automatic;  // matmul's backend (CLNN_GEMM)
+  std::unique_ptr<TuningCache> tuning;                // null with CLNN_TUNE=off
+  bool tune_full = false;                             // CLNN_TUNE=full
 
  private:
   std::map<std::pair<cl_program, std::string>, OwnedKernel> kernels_;

@@ -50,6 +50,8 @@ class LaunchPlanner {
 
   ElementwisePlan elementwise() const;
   MatmulPlan matmul() const;
+  // Whether a matmul configuration (planned or tuned) respects the device's limits.
+  bool fits(const MatmulPlan& plan) const;
   ReductionPlan reduction() const;
 
   // The largest work-group size usable in one dimension: max_work_group_size and

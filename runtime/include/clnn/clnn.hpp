@@ -17,3 +17,4 @@
 #include "clnn/shape.hpp"
 #include "clnn/tensor.hpp"
 #include "clnn/train.hpp"
+#include "clnn/tune.hpp"

@@ -17,12 +17,36 @@ namespace clnn::detail {
 namespace {
 
 void gemm_own(ContextImpl& ctx, const GemmCall& g, cl_event* event) {
+  gemm_with_plan(ctx, g, gemm_plan(ctx, g), event);
+}
+
+}  // namespace
+
+std::vector<std::int64_t> gemm_tuning_shape(const GemmCall& g) {
+  return {std::int64_t(g.m), std::int64_t(g.n), std::int64_t(g.k), g.trans_a, g.trans_b};
+}
+
+MatmulPlan gemm_plan(const ContextImpl& ctx, const GemmCall& g) {
+  if (ctx.tuning) {
+    if (auto c = ctx.tuning->nearest("gemm", gemm_tuning_shape(g))) {
+      try {
+        MatmulPlan tuned{c->at("local").get<bool>(),         c->at("tile_m").get<std::size_t>(),
+                         c->at("tile_n").get<std::size_t>(), c->at("tile_k").get<std::size_t>(),
+                         c->at("work_m").get<std::size_t>(), c->at("work_n").get<std::size_t>()};
+        if (tuned.work_m > 0 && tuned.work_n > 0 && ctx.planner.fits(tuned)) return tuned;
+      } catch (const std::exception&) {  // a malformed entry: the plan serves
+      }
+    }
+  }
+  return ctx.planner.matmul();
+}
+
+void gemm_with_plan(ContextImpl& ctx, const GemmCall& g, const MatmulPlan& plan, cl_event* event) {
   // The kernel indexes one matrix with int arithmetic.
   auto fits_int = [](std::size_t rows, std::size_t ld) { return rows * ld < std::size_t{INT_MAX}; };
   const std::size_t a_rows = g.trans_a ? g.k : g.m, b_rows = g.trans_b ? g.n : g.k;
   if (!fits_int(a_rows, g.lda) || !fits_int(b_rows, g.ldb) || !fits_int(g.m, g.ldc))
     throw Error("matmul: a matrix of over 2^31 elements is beyond the tiled kernel");
-  const MatmulPlan plan = ctx.planner.matmul();
   std::string options = plan.build_options() + " -DTRANS_A=" + (g.trans_a ? "1" : "0") +
                         " -DTRANS_B=" + (g.trans_b ? "1" : "0");
   cl_kernel kernel = ctx.kernel("matmul", "gemm", options);
@@ -38,6 +62,8 @@ void gemm_own(ContextImpl& ctx, const GemmCall& g, cl_event* event) {
              {groups_n * plan.local_x(), groups_m * plan.local_y(), g.batch},
              {plan.local_x(), plan.local_y(), 1}, event);
 }
+
+namespace {
 
 std::string clblast_status_name(clblast::StatusCode status) {
   switch (status) {

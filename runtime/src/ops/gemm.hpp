@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <string>
+#include <vector>
 
 #include "cl_api.hpp"
 #include "context_impl.hpp"
@@ -33,6 +34,15 @@ std::string to_string(GemmBackend backend);
 // tiles to occupy the device but K is long (a weight gradient sums over every sample and
 // position). The slices' partial products go to ContextImpl::scratch and are then summed.
 std::size_t split_k_slices(const ContextImpl& ctx, const GemmCall& call);
+
+// The configuration clnn's kernel runs a call with: the tuned one of the nearest shape when
+// the tuning cache has one that fits the device, else the LaunchPlanner's.
+MatmulPlan gemm_plan(const ContextImpl& ctx, const GemmCall& call);
+// The tuning cache's key for a call.
+std::vector<std::int64_t> gemm_tuning_shape(const GemmCall& call);
+// Runs clnn's kernel with a given configuration (the tuner's candidates).
+void gemm_with_plan(ContextImpl& ctx, const GemmCall& call, const MatmulPlan& plan,
+                    cl_event* event);
 
 // event, when given, receives the launch's event (profiling) for the caller to release.
 void gemm(ContextImpl& ctx, const GemmCall& call, GemmBackend backend = GemmBackend::automatic,

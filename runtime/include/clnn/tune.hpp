@@ -1,0 +1,33 @@
+// Tuning: timing candidate launch configurations around the LaunchPlanner's plan on this device,
+// each checked against the planned kernel's result, and keeping the fastest in a cache file
+// ($CLNN_CACHE_DIR/tuning-v1.json, keyed by device, driver, kernel and shape). Later runs use the
+// entry of the nearest shape; without one the plan runs at once, so start-up never waits.
+// CLNN_TUNE=off ignores the cache; fast (the default) and full choose how many candidates a
+// tuning call tries.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "clnn/context.hpp"
+
+namespace clnn {
+
+enum class TuneEffort { fast, full };
+
+struct TuneResult {
+  std::string kernel;
+  std::size_t candidates = 0;  // configurations timed
+  std::size_t rejected = 0;    // configurations whose result differed from the plan's
+  double planned_ms = 0;       // the LaunchPlanner's configuration
+  double best_ms = 0;          // the winner (the plan when nothing beat it)
+  std::string best;            // the winner, as text
+};
+
+// Tunes clnn's own matmul kernel for C[M,N] = op(A) op(B) and stores the winner.
+TuneResult tune_matmul(const Context& ctx, std::int64_t m, std::int64_t n, std::int64_t k,
+                       bool transpose_a = false, bool transpose_b = false);
+TuneResult tune_matmul(const Context& ctx, std::int64_t m, std::int64_t n, std::int64_t k,
+                       bool transpose_a, bool transpose_b, TuneEffort effort);
+
+}  // namespace clnn

@@ -1,0 +1,134 @@
+// tune_matmul: candidates around the plan, each checked against the planned kernel's result and
+// timed with profiling events; the fastest goes into the tuning cache.
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <sstream>
+
+#include "clnn/error.hpp"
+#include "clnn/tune.hpp"
+#include "context_impl.hpp"
+#include "ops/gemm.hpp"
+
+namespace clnn {
+
+namespace {
+
+using detail::GemmCall;
+
+std::string describe(const MatmulPlan& p) {
+  std::ostringstream s;
+  s << "tile " << p.tile_m << "x" << p.tile_n << "x" << p.tile_k << ", " << p.work_m << "x"
+    << p.work_n << " per item" << (p.use_local_memory ? ", local memory" : "");
+  return s.str();
+}
+
+// Configurations near the plan that fit the device; fast keeps square tiles and blocks.
+std::vector<MatmulPlan> candidates(const LaunchPlanner& planner, bool full) {
+  const MatmulPlan planned = planner.matmul();
+  std::vector<MatmulPlan> out;
+  for (std::size_t tm : {16, 32, 64, 128})
+    for (std::size_t tn : {16, 32, 64, 128})
+      for (std::size_t tk : {8, 16, 32})
+        for (std::size_t wm : {1, 2, 4, 8})
+          for (std::size_t wn : {1, 2, 4, 8}) {
+            if (!full && (tm != tn || wm != wn)) continue;
+            MatmulPlan p{planned.use_local_memory, tm, tn, tk, wm, wn};
+            if (tm % wm == 0 && tn % wn == 0 && planner.fits(p)) out.push_back(p);
+          }
+  return out;
+}
+
+double event_ms(cl_event event) {
+  cl_ulong start = 0, end = 0;
+  detail::check(
+      clGetEventProfilingInfo(event, CL_PROFILING_COMMAND_START, sizeof(start), &start, nullptr),
+      "clGetEventProfilingInfo");
+  detail::check(
+      clGetEventProfilingInfo(event, CL_PROFILING_COMMAND_END, sizeof(end), &end, nullptr),
+      "clGetEventProfilingInfo");
+  return double(end - start) * 1e-6;
+}
+
+// Median of three timed runs after one untimed run (which builds the program).
+double time_plan(detail::ContextImpl& ctx, const GemmCall& call, const MatmulPlan& plan) {
+  detail::gemm_with_plan(ctx, call, plan, nullptr);
+  std::vector<double> times;
+  for (int r = 0; r < 3; ++r) {
+    cl_event event = nullptr;
+    detail::gemm_with_plan(ctx, call, plan, &event);
+    detail::OwnedEvent owned(event);
+    detail::check(clWaitForEvents(1, &event), "clWaitForEvents");
+    times.push_back(event_ms(event));
+  }
+  std::sort(times.begin(), times.end());
+  return times[1];
+}
+
+}  // namespace
+
+TuneResult tune_matmul(const Context& ctx, std::int64_t m, std::int64_t n, std::int64_t k,
+                       bool transpose_a, bool transpose_b) {
+  auto& impl = detail::Access::impl(ctx);
+  return tune_matmul(ctx, m, n, k, transpose_a, transpose_b,
+                     impl.tune_full ? TuneEffort::full : TuneEffort::fast);
+}
+
+TuneResult tune_matmul(const Context& ctx, std::int64_t m, std::int64_t n, std::int64_t k,
+                       bool transpose_a, bool transpose_b, TuneEffort effort) {
+  if (m <= 0 || n <= 0 || k <= 0) throw ShapeError("tune_matmul: sizes must be positive");
+  auto& impl = detail::Access::impl(ctx);
+  std::mt19937 rng(1);
+  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+  auto random_tensor = [&](std::int64_t count) {
+    std::vector<float> v(static_cast<std::size_t>(count));
+    for (auto& x : v) x = uniform(rng);
+    return Tensor::from_host(ctx, {count}, v);
+  };
+  Tensor a = random_tensor(m * k), b = random_tensor(k * n);
+  Tensor reference = Tensor::empty(ctx, {m * n}), out = Tensor::empty(ctx, {m * n});
+  GemmCall call;
+  call.trans_a = transpose_a, call.trans_b = transpose_b;
+  call.m = std::size_t(m), call.n = std::size_t(n), call.k = std::size_t(k);
+  call.a = detail::Access::mem(a), call.lda = std::size_t(transpose_a ? m : k);
+  call.b = detail::Access::mem(b), call.ldb = std::size_t(transpose_b ? k : n);
+  call.ldc = std::size_t(n);
+
+  const MatmulPlan planned = impl.planner.matmul();
+  call.c = detail::Access::mem(reference);
+  TuneResult result;
+  result.kernel = "gemm";
+  result.planned_ms = result.best_ms = time_plan(impl, call, planned);
+  result.best = describe(planned);
+  MatmulPlan best = planned;
+  const auto want = reference.to_host();
+  call.c = detail::Access::mem(out);
+  for (const MatmulPlan& p : candidates(impl.planner, effort == TuneEffort::full)) {
+    ++result.candidates;
+    const double ms = time_plan(impl, call, p);
+    // A candidate wins only with the planned kernel's result (sums may round differently).
+    const auto got = out.to_host();
+    double diff = 0, norm = 0;
+    for (std::size_t i = 0; i < got.size(); ++i) {
+      diff += double(got[i] - want[i]) * double(got[i] - want[i]);
+      norm += double(want[i]) * double(want[i]);
+    }
+    if (!(std::sqrt(diff / std::max(norm, 1e-30)) < 1e-5)) {
+      ++result.rejected;
+      continue;
+    }
+    if (ms < result.best_ms) result.best_ms = ms, best = p, result.best = describe(p);
+  }
+  if (impl.tuning)
+    impl.tuning->store("gemm", detail::gemm_tuning_shape(call),
+                       {{"local", best.use_local_memory},
+                        {"tile_m", best.tile_m},
+                        {"tile_n", best.tile_n},
+                        {"tile_k", best.tile_k},
+                        {"work_m", best.work_m},
+                        {"work_n", best.work_n}},
+                       result.best_ms);
+  return result;
+}
+
+}  // namespace clnn

@@ -1,0 +1,105 @@
+// TuningCache: a JSON file of tuned configurations, one per (device, driver, kernel, shape).
+#include "tune/tuning_cache.hpp"
+
+#include <cmath>
+#include <fstream>
+#include <limits>
+
+#include "cl/program_cache.hpp"
+#include "clnn/error.hpp"
+#include "io/atomic_file.hpp"
+#include "log.hpp"
+
+namespace clnn::detail {
+
+namespace {
+
+constexpr int kVersion = 1;
+
+double log_distance(const std::vector<std::int64_t>& a, const std::vector<std::int64_t>& b) {
+  double d = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    const double x = std::log2(double(std::max<std::int64_t>(a[i], 1))) -
+                     std::log2(double(std::max<std::int64_t>(b[i], 1)));
+    d += x * x;
+  }
+  return d;
+}
+
+}  // namespace
+
+std::optional<std::filesystem::path> TuningCache::default_file() {
+  auto programs = ProgramCache::default_disk_dir();  // <root>/programs
+  if (!programs) return std::nullopt;
+  return programs->parent_path() / "tuning-v1.json";
+}
+
+TuningCache::TuningCache(const DeviceInfo& device, std::optional<std::filesystem::path> file)
+    : device_(device.name), driver_(device.driver_version), file_(std::move(file)) {
+  if (!file_) return;
+  std::ifstream in(*file_);
+  if (!in) return;
+  try {
+    const auto doc = nlohmann::json::parse(in);
+    if (doc.at("version").get<int>() != kVersion) return;
+    for (const auto& e : doc.at("entries")) {
+      if (e.at("device") != device_ || e.at("driver") != driver_) continue;
+      entries_.push_back({e.at("kernel").get<std::string>(),
+                          e.at("shape").get<std::vector<std::int64_t>>(), e.at("config"),
+                          e.at("ms").get<double>()});
+    }
+  } catch (const std::exception& e) {
+    log_debug("tuning cache: ignoring " + file_->string() + ": " + e.what());
+    entries_.clear();
+  }
+}
+
+std::optional<nlohmann::json> TuningCache::nearest(const std::string& kernel,
+                                                   const std::vector<std::int64_t>& shape) const {
+  const Entry* best = nullptr;
+  double best_distance = std::numeric_limits<double>::infinity();
+  for (const Entry& e : entries_) {
+    if (e.kernel != kernel || e.shape.size() != shape.size()) continue;
+    const double d = log_distance(e.shape, shape);
+    if (d < best_distance) best = &e, best_distance = d;
+  }
+  if (!best) return std::nullopt;
+  return best->config;
+}
+
+void TuningCache::store(const std::string& kernel, const std::vector<std::int64_t>& shape,
+                        const nlohmann::json& config, double milliseconds) {
+  bool replaced = false;
+  for (Entry& e : entries_)
+    if (e.kernel == kernel && e.shape == shape)
+      e = {kernel, shape, config, milliseconds}, replaced = true;
+  if (!replaced) entries_.push_back({kernel, shape, config, milliseconds});
+  if (!file_) return;
+  // Entries of other devices in the file are kept.
+  nlohmann::json others = nlohmann::json::array();
+  if (std::ifstream in(*file_); in) {
+    try {
+      auto doc = nlohmann::json::parse(in);
+      if (doc.at("version").get<int>() == kVersion)
+        for (auto& e : doc.at("entries"))
+          if (e.at("device") != device_ || e.at("driver") != driver_) others.push_back(e);
+    } catch (const std::exception&) {  // a corrupt file is replaced whole
+    }
+  }
+  for (const Entry& e : entries_)
+    others.push_back({{"device", device_},
+                      {"driver", driver_},
+                      {"kernel", e.kernel},
+                      {"shape", e.shape},
+                      {"config", e.config},
+                      {"ms", e.milliseconds}});
+  try {
+    std::filesystem::create_directories(file_->parent_path());
+    write_file_atomically(*file_,
+                          nlohmann::json{{"version", kVersion}, {"entries", others}}.dump(1));
+  } catch (const std::exception& e) {
+    log_debug(std::string("tuning cache: kept in memory only: ") + e.what());
+  }
+}
+
+}  // namespace clnn::detail
