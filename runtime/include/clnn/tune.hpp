@@ -8,8 +8,10 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "clnn/context.hpp"
+#include "clnn/executor.hpp"
 
 namespace clnn {
 
@@ -29,5 +31,9 @@ TuneResult tune_matmul(const Context& ctx, std::int64_t m, std::int64_t n, std::
                        bool transpose_a = false, bool transpose_b = false);
 TuneResult tune_matmul(const Context& ctx, std::int64_t m, std::int64_t n, std::int64_t k,
                        bool transpose_a, bool transpose_b, TuneEffort effort);
+
+// Runs one forward and backward pass of `executor` (inputs set, training mode) and tunes clnn's
+// matmul kernel for every distinct product it launched; returns one result per product.
+std::vector<TuneResult> tune_executor(Executor& executor, const Value& loss, TuneEffort effort);
 
 }  // namespace clnn

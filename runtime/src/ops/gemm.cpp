@@ -17,6 +17,7 @@ namespace clnn::detail {
 namespace {
 
 void gemm_own(ContextImpl& ctx, const GemmCall& g, cl_event* event) {
+  if (ctx.gemm_recorder) ctx.gemm_recorder->push_back(gemm_tuning_shape(g));
   gemm_with_plan(ctx, g, gemm_plan(ctx, g), event);
 }
 

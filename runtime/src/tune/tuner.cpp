@@ -131,4 +131,25 @@ TuneResult tune_matmul(const Context& ctx, std::int64_t m, std::int64_t n, std::
   return result;
 }
 
+std::vector<TuneResult> tune_executor(Executor& executor, const Value& loss, TuneEffort effort) {
+  auto& impl = detail::Access::impl(executor.context());
+  std::vector<std::vector<std::int64_t>> shapes;
+  impl.gemm_recorder = &shapes;
+  try {
+    executor.forward();
+    executor.backward(loss);
+  } catch (...) {
+    impl.gemm_recorder = nullptr;
+    throw;
+  }
+  impl.gemm_recorder = nullptr;
+  std::sort(shapes.begin(), shapes.end());
+  shapes.erase(std::unique(shapes.begin(), shapes.end()), shapes.end());
+  std::vector<TuneResult> results;
+  for (const auto& s : shapes)
+    results.push_back(
+        tune_matmul(executor.context(), s[0], s[1], s[2], s[3] != 0, s[4] != 0, effort));
+  return results;
+}
+
 }  // namespace clnn
