@@ -75,6 +75,10 @@ TEST_CASE("a tuned matmul configuration is stored, used and correct", "[tune][ma
     CHECK(r.planned_ms > 0);
     CHECK(r.best_ms <= r.planned_ms);
     CHECK_FALSE(r.best.empty());
+    CHECK(r.own_wall_ms > 0);
+    CHECK(r.clblast_wall_ms > 0);
+    CHECK((r.backend == "own" || r.backend == "clblast"));
+    CHECK(r.backend == (r.clblast_wall_ms < r.own_wall_ms ? "clblast" : "own"));
   }
   REQUIRE(fs::exists(temp.dir / "tuning-v1.json"));
 
@@ -85,6 +89,9 @@ TEST_CASE("a tuned matmul configuration is stored, used and correct", "[tune][ma
   auto stored = impl.tuning->nearest("gemm", detail::gemm_tuning_shape(call));
   REQUIRE(stored);
   const MatmulPlan used = detail::gemm_plan(impl, call);
+  // The backend that won at this shape is the one matmul now picks.
+  CHECK(detail::to_string(detail::choose_gemm_backend(impl, call)) ==
+        stored->at("backend").get<std::string>());
   CHECK(used.tile_m == stored->at("tile_m").get<std::size_t>());
   CHECK(used.work_n == stored->at("work_n").get<std::size_t>());
 

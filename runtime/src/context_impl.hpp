@@ -40,7 +40,7 @@ struct ContextImpl {
   GemmBackend gemm_backend = GemmBackend::automatic;  // matmul's backend (CLNN_GEMM)
   std::unique_ptr<TuningCache> tuning;                // null with CLNN_TUNE=off
   bool tune_full = false;                             // CLNN_TUNE=full
-  // When set, clnn's GEMM kernel notes the tuning shape of every call (clnn-tune's recording).
+  // When set, gemm() notes the tuning shape of every product (clnn-tune's recording).
   std::vector<std::vector<std::int64_t>>* gemm_recorder = nullptr;
 
  private:

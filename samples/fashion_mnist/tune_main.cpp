@@ -16,8 +16,11 @@ const char* kUsage =
     "                 [--matmul M,N,K[,TA,TB]]...\n";
 
 void print(const clnn::TuneResult& r, const std::string& what) {
-  std::printf("%-28s planned %8.3f ms, best %8.3f ms (%s), %zu candidates, %zu rejected\n",
-              what.c_str(), r.planned_ms, r.best_ms, r.best.c_str(), r.candidates, r.rejected);
+  std::printf(
+      "%-26s planned %8.3f ms, best %8.3f ms (%s), %zu candidates, %zu rejected; "
+      "CLBlast %.3f ms: runs %s\n",
+      what.c_str(), r.planned_ms, r.best_ms, r.best.c_str(), r.candidates, r.rejected,
+      r.clblast_wall_ms, r.backend.c_str());
 }
 
 }  // namespace

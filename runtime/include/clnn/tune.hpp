@@ -24,6 +24,9 @@ struct TuneResult {
   double planned_ms = 0;       // the LaunchPlanner's configuration
   double best_ms = 0;          // the winner (the plan when nothing beat it)
   std::string best;            // the winner, as text
+  double own_wall_ms = 0;      // the winner and CLBlast, timed alike on the host
+  double clblast_wall_ms = 0;
+  std::string backend;         // "own" or "clblast": what matmul now runs for this shape
 };
 
 // Tunes clnn's own matmul kernel for C[M,N] = op(A) op(B) and stores the winner.

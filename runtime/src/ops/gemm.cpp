@@ -17,7 +17,6 @@ namespace clnn::detail {
 namespace {
 
 void gemm_own(ContextImpl& ctx, const GemmCall& g, cl_event* event) {
-  if (ctx.gemm_recorder) ctx.gemm_recorder->push_back(gemm_tuning_shape(g));
   gemm_with_plan(ctx, g, gemm_plan(ctx, g), event);
 }
 
@@ -153,9 +152,14 @@ std::string to_string(GemmBackend backend) {
 
 GemmBackend choose_gemm_backend(const ContextImpl& ctx, const GemmCall& call) {
   if (ctx.gemm_backend != GemmBackend::automatic) return ctx.gemm_backend;
-  // Measured with clnn-bench matmul (PoCL on 2 cores and the H100): CLBlast's tuned kernels are
-  // ahead from about 64^3 multiply-adds on both; below that its fixed costs lose to the tiled
-  // kernel. Issue 7's tuner replaces this rule with per-device measurements.
+  // A tuned shape nearby says which backend won there (tune_matmul times both).
+  if (ctx.tuning)
+    if (auto entry = ctx.tuning->nearest("gemm", gemm_tuning_shape(call));
+        entry && entry->contains("backend"))
+      return entry->at("backend") == "clblast" ? GemmBackend::clblast : GemmBackend::own;
+  // Untuned: measured with clnn-bench matmul (PoCL on 2 cores and the H100), CLBlast's kernels
+  // are ahead from about 64^3 multiply-adds on both; below that its fixed costs lose to the tiled
+  // kernel.
   const double volume = double(call.m) * double(call.n) * double(call.k) * double(call.batch);
   return volume >= 64.0 * 64.0 * 64.0 ? GemmBackend::clblast : GemmBackend::own;
 }
@@ -213,6 +217,7 @@ void gemm_split_k(ContextImpl& ctx, const GemmCall& g, std::size_t slices, GemmB
 
 void gemm(ContextImpl& ctx, const GemmCall& call, GemmBackend backend, cl_event* event) {
   if (call.m == 0 || call.n == 0 || call.batch == 0) return;
+  if (ctx.gemm_recorder) ctx.gemm_recorder->push_back(gemm_tuning_shape(call));
   // Split K for a single product into a contiguous C (no event: several launches).
   if (!event && call.batch == 1 && call.ldc == call.n) {
     if (std::size_t slices = split_k_slices(ctx, call); slices > 1)

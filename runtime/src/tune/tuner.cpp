@@ -1,6 +1,7 @@
 // tune_matmul: candidates around the plan, each checked against the planned kernel's result and
 // timed with profiling events; the fastest goes into the tuning cache.
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <random>
 #include <sstream>
@@ -65,6 +66,24 @@ double time_plan(detail::ContextImpl& ctx, const GemmCall& call, const MatmulPla
   return times[1];
 }
 
+// Median milliseconds of three runs of `run` after a warm-up, each waited for.
+template <typename Run>
+double wall_ms(detail::ContextImpl& ctx, Run run) {
+  run();
+  detail::check(clFinish(ctx.queue.get()), "clFinish");
+  std::vector<double> times;
+  for (int r = 0; r < 3; ++r) {
+    const auto start = std::chrono::steady_clock::now();
+    run();
+    detail::check(clFinish(ctx.queue.get()), "clFinish");
+    times.push_back(
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+            .count());
+  }
+  std::sort(times.begin(), times.end());
+  return times[1];
+}
+
 }  // namespace
 
 TuneResult tune_matmul(const Context& ctx, std::int64_t m, std::int64_t n, std::int64_t k,
@@ -119,6 +138,12 @@ TuneResult tune_matmul(const Context& ctx, std::int64_t m, std::int64_t n, std::
     }
     if (ms < result.best_ms) result.best_ms = ms, best = p, result.best = describe(p);
   }
+  // Which backend serves this shape best: the tuned kernel or CLBlast, timed alike (wall clock
+  // around the queue, since CLBlast may launch several kernels per product).
+  result.own_wall_ms = wall_ms(impl, [&] { detail::gemm_with_plan(impl, call, best, nullptr); });
+  result.clblast_wall_ms =
+      wall_ms(impl, [&] { detail::gemm(impl, call, detail::GemmBackend::clblast); });
+  result.backend = result.clblast_wall_ms < result.own_wall_ms ? "clblast" : "own";
   if (impl.tuning)
     impl.tuning->store("gemm", detail::gemm_tuning_shape(call),
                        {{"local", best.use_local_memory},
@@ -126,7 +151,8 @@ TuneResult tune_matmul(const Context& ctx, std::int64_t m, std::int64_t n, std::
                         {"tile_n", best.tile_n},
                         {"tile_k", best.tile_k},
                         {"work_m", best.work_m},
-                        {"work_n", best.work_n}},
+                        {"work_n", best.work_n},
+                        {"backend", result.backend}},
                        result.best_ms);
   return result;
 }
