@@ -150,3 +150,49 @@ TEST_CASE("reduction plan is a power of two within the limits", "[launch]") {
   CHECK(LaunchPlanner(gpu(16 << 10, 96, 64)).reduction().local_size == 64);
   CHECK(LaunchPlanner(gpu(512, 1024, 32)).reduction().local_size == 64);
 }
+
+TEST_CASE("every plan respects the limits of vendor-like devices and follows them", "[launch]") {
+  struct Case {
+    const char* name;
+    DeviceInfo device;
+  };
+  DeviceInfo nvidia = gpu(48 << 10, 1024, 32, 132);
+  DeviceInfo amd = gpu(64 << 10, 256, 64, 60);
+  DeviceInfo intel = gpu(64 << 10, 512, 16, 96);
+  DeviceInfo small = gpu(16 << 10, 128, 32, 8);
+  small.max_work_item_sizes = {128, 128, 64};
+  const std::vector<Case> cases{{"nvidia", nvidia}, {"amd", amd}, {"intel", intel},
+                                {"pocl", cpu()},    {"small", small}};
+  for (const Case& c : cases) {
+    INFO(c.name);
+    const LaunchPlanner planner(c.device);
+    const auto e = planner.elementwise();
+    CHECK(e.local_size <= c.device.max_work_group_size);
+    CHECK((e.local_size % c.device.simd_width == 0 || e.local_size < c.device.simd_width));
+    CHECK(e.max_groups >= c.device.compute_units);
+    const auto m = planner.matmul();
+    CHECK(planner.fits(m));
+    CHECK(m.use_local_memory == (c.device.type == DeviceType::gpu));
+    const auto r = planner.reduction();
+    CHECK((r.local_size & (r.local_size - 1)) == 0);
+    CHECK(r.local_size <= c.device.max_work_group_size);
+    CHECK(r.local_size * sizeof(float) <= c.device.local_mem_size / 2);
+    CHECK(planner.prefers_row_loops() == (c.device.type == DeviceType::cpu));
+  }
+  // The limits move the plans.
+  CHECK(LaunchPlanner(amd).elementwise().local_size % 64 == 0);
+  CHECK(LaunchPlanner(small).matmul().work_group_size() <= 128);
+  CHECK(LaunchPlanner(small).matmul().local_mem_bytes() < LaunchPlanner(nvidia).matmul().local_mem_bytes());
+  CHECK(LaunchPlanner(small).reduction().local_size <= 128);
+  CHECK(LaunchPlanner(small).elementwise().max_groups < LaunchPlanner(nvidia).elementwise().max_groups);
+}
+
+TEST_CASE("fits rejects configurations beyond the device", "[launch]") {
+  const LaunchPlanner nvidia(gpu(48 << 10, 1024, 32));
+  CHECK(nvidia.fits({true, 64, 64, 16, 4, 4}));
+  CHECK_FALSE(nvidia.fits({true, 128, 128, 64, 8, 8}));   // 64 KiB of tiles: over half of 48 KiB
+  CHECK_FALSE(nvidia.fits({true, 128, 128, 8, 2, 2}));    // 4096 work-items
+  CHECK_FALSE(nvidia.fits({true, 64, 64, 8, 3, 4}));      // blocks do not divide the tile
+  CHECK_FALSE(LaunchPlanner(cpu()).fits({true, 32, 32, 8, 4, 4}));  // no local memory on CPUs
+  CHECK(LaunchPlanner(cpu()).fits({false, 32, 32, 8, 4, 4}));
+}
