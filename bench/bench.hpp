@@ -27,6 +27,7 @@ double median_seconds(const Context& ctx, const std::function<void()>& enqueue, 
 
 std::vector<Record> matmul_suite(const Context& ctx, const Options& options);
 std::vector<Record> conv_suite(const Context& ctx, const Options& options);
+std::vector<Record> elementwise_suite(const Context& ctx, const Options& options);
 std::vector<Record> train_suite(const Context& ctx, const Options& options);
 
 }  // namespace clnn::bench

@@ -43,12 +43,14 @@ const char* kUsage =
     "                  [--data DIR] [--steps N]\n"
     "suites: matmul (clnn's tiled SGEMM and CLBlast, square fp32)\n"
     "        conv   (convolution layers, forward and forward + backward)\n"
-    "        train  (Fashion-MNIST, the large model, batch 128: images/s)\n";
+    "        train  (Fashion-MNIST, the large model, batch 128: images/s)\n"
+    "        elementwise (copy, axpy, relu: GB/s)\n";
 
 using Suite = std::vector<clnn::bench::Record> (*)(const clnn::Context&,
                                                    const clnn::bench::Options&);
 const std::map<std::string, Suite> kSuites{
     {"conv", clnn::bench::conv_suite},
+    {"elementwise", clnn::bench::elementwise_suite},
     {"matmul", clnn::bench::matmul_suite},
     {"train", clnn::bench::train_suite},
 };

@@ -60,8 +60,11 @@ ElementwisePlan LaunchPlanner::elementwise() const {
     local = floor_pow2(local);
   ElementwisePlan plan;
   plan.local_size = local;
-  // Enough groups to fill every compute unit several times; grid-stride loops do the rest.
-  const std::size_t groups_per_unit = device_.type == DeviceType::gpu ? 16 : 4;
+  // GPUs: enough groups to fill every compute unit several times; grid-stride loops do the
+  // rest. CPUs (PoCL) run a work-group's items as one vectorized loop, where long per-item
+  // loops defeat vectorization: there each item gets about one element (clnn-bench elementwise
+  // measured 1.4 GB/s for copy with 4 groups per unit and 30 GB/s with 4096).
+  const std::size_t groups_per_unit = device_.type == DeviceType::gpu ? 16 : 4096;
   plan.max_groups = std::max<std::size_t>(1, device_.compute_units) * groups_per_unit;
   return plan;
 }
