@@ -22,25 +22,31 @@ __kernel void reduce_strided(__global const float* x, __global const float* w, c
   }
 }
 
-// The same for inner == 1: one work-group per row o (grid-stride over rows), its work-items
-// striding over the row, then a tree in local memory. The local size is a power of two.
+// The same for inner == 1, each row cut into `segments` contiguous pieces: one work-group per
+// piece (grid-stride over pieces), its work-items striding over the piece, then a tree in local
+// memory; y[o * segments + piece] gets the piece's sum. With one segment that is y[o]; with more,
+// a second pass sums the pieces (a long row then keeps many work-groups busy). The local size is
+// a power of two.
 __kernel void reduce_rows(__global const float* x, __global const float* w, const int has_w,
-                          const ulong offset, __global float* y, const ulong outer, const ulong r, const float s,
-                          const float beta, __local float* partial) {
+                          const ulong offset, __global float* y, const ulong outer, const ulong r,
+                          const ulong segments, const float s, const float beta,
+                          __local float* partial) {
   const size_t lid = get_local_id(0), lsize = get_local_size(0);
+  const ulong piece = (r + segments - 1) / segments;
   x += offset;
   w += offset;
-  for (ulong o = get_group_id(0); o < outer; o += get_num_groups(0)) {
-    const ulong base = o * r;
+  for (ulong g = get_group_id(0); g < outer * segments; g += get_num_groups(0)) {
+    const ulong o = g / segments, first = (g % segments) * piece;
+    const ulong begin = o * r + first, end = o * r + min(r, first + piece);
     float acc = 0.0f;
-    for (ulong j = lid; j < r; j += lsize) acc += has_w ? x[base + j] * w[base + j] : x[base + j];
+    for (ulong j = begin + lid; j < end; j += lsize) acc += has_w ? x[j] * w[j] : x[j];
     partial[lid] = acc;
     barrier(CLK_LOCAL_MEM_FENCE);
     for (size_t step = lsize / 2; step > 0; step /= 2) {
       if (lid < step) partial[lid] += partial[lid + step];
       barrier(CLK_LOCAL_MEM_FENCE);
     }
-    if (lid == 0) y[o] = beta == 0.0f ? s * partial[0] : s * partial[0] + beta * y[o];
+    if (lid == 0) y[g] = beta == 0.0f ? s * partial[0] : s * partial[0] + beta * y[g];
     barrier(CLK_LOCAL_MEM_FENCE);
   }
 }

@@ -409,3 +409,27 @@ TEST_CASE("softmax_cross_entropy is stable and flags bad labels", "[ops][loss]")
   CHECK(std::isnan(ex.value(loss).to_host()[0]));
   CHECK_THROWS_AS(softmax_cross_entropy(g.input("l2", {2, 3}), g.input("y2", {3})), ShapeError);
 }
+
+TEST_CASE("long reductions are split across work-groups and stay exact", "[ops][reduce]") {
+  // Rows long enough for the two-pass reduction, of lengths that match no piece size.
+  for (Shape shape : {Shape{1000003}, Shape{3, 400003}, Shape{2, 5, 70001}}) {
+    INFO(to_string(shape));
+    const auto host = clnn::test::random_vector(reference::numel(shape), 9);
+    Graph g;
+    Value x = g.input("x", shape);
+    Value total = sum(x);
+    Value rows = mean(x, {-1});
+    Executor ex(clnn::test::context(), g, {total, rows}, Mode::inference);
+    ex.set_input("x", host);
+    ex.forward();
+    const std::size_t r = std::size_t(shape.back()), outer = host.size() / r;
+    Vec want_rows(outer, 0.0);
+    double want_total = 0;
+    for (std::size_t i = 0; i < host.size(); ++i) {
+      want_total += host[i];
+      want_rows[i / r] += host[i] / double(r);
+    }
+    CHECK(clnn::test::relative_error(ex.value(total).to_host(), Vec{want_total}) < 1e-4);
+    CHECK(clnn::test::relative_error(ex.value(rows).to_host(), want_rows) < 1e-4);
+  }
+}
