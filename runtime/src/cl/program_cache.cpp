@@ -6,11 +6,10 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <vector>
 
 #include "cl/hash.hpp"
-#include "io/atomic_file.hpp"
+#include "io/files.hpp"
 #include "log.hpp"
 
 namespace clnn::detail {
@@ -139,9 +138,12 @@ OwnedProgram ProgramCache::build_from_source(const KernelSource& source,
 
 OwnedProgram ProgramCache::load_from_disk(const std::string& key, const std::string& options) {
   fs::path path = disk_path(key);
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return {};
-  std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string data;
+  try {
+    data = read_file(path, kMaxBinaryBytes + key.size() + 64);
+  } catch (const IoError&) {
+    return {};  // no entry (or an unreadable one): build from source
+  }
   auto binary = parse_entry(data, key);
   if (!binary) {
     log_debug("program cache: ignoring invalid entry " + path.string());

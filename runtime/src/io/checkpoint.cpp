@@ -2,13 +2,11 @@
 #include "clnn/checkpoint.hpp"
 
 #include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <map>
 
 #include "cl/hash.hpp"
 #include "clnn/error.hpp"
-#include "io/atomic_file.hpp"
+#include "io/files.hpp"
 
 namespace clnn {
 
@@ -107,14 +105,8 @@ void save_checkpoint(const std::string& path, const Executor& ex, const optim::O
 
 TrainingPosition load_checkpoint(const std::string& path, Executor& ex,
                                  optim::Optimizer* optimizer) {
-  std::error_code ec;
-  const auto size = std::filesystem::file_size(path, ec);
-  if (ec) throw IoError(path, "cannot read the checkpoint: " + ec.message());
-  std::ifstream in(path, std::ios::binary);
-  std::string bytes(size, '\0');
-  if (!in.read(bytes.data(), std::streamsize(size)))
-    throw IoError(path, "cannot read the checkpoint");
-
+  const std::string bytes = detail::read_file(path);
+  const std::size_t size = bytes.size();
   if (size < sizeof(kMagic) + sizeof(std::uint64_t) ||
       std::memcmp(bytes.data(), kMagic, sizeof(kMagic)) != 0)
     throw IoError(path, "not a clnn checkpoint (bad magic)");

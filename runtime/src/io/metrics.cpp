@@ -9,7 +9,7 @@
 #include <sstream>
 
 #include "clnn/error.hpp"
-#include "io/atomic_file.hpp"
+#include "io/files.hpp"
 
 namespace clnn::detail {
 

@@ -3,10 +3,10 @@
 
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 
 #include "clnn/error.hpp"
 #include "clnn/onnx.hpp"
+#include "io/files.hpp"
 
 namespace clnn::detail {
 
@@ -14,18 +14,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// The largest model or tensor file read: protobuf's own limit.
 constexpr std::uint64_t kMaxFileBytes = std::uint64_t{1} << 31;
-
-std::string read_file(const std::string& path) {
-  std::error_code ec;
-  const auto size = fs::file_size(path, ec);
-  if (ec) throw IoError(path, "cannot read: " + ec.message());
-  if (size > kMaxFileBytes) throw IoError(path, "larger than 2 GiB");
-  std::string bytes(size, '\0');
-  std::ifstream in(path, std::ios::binary);
-  if (!in.read(bytes.data(), std::streamsize(size))) throw IoError(path, "cannot read");
-  return bytes;
-}
 
 // The bytes of an external-data tensor, from a file inside `folder`.
 std::string external_bytes(const ::onnx::TensorProto& t, const std::string& where,
@@ -44,7 +34,7 @@ std::string external_bytes(const ::onnx::TensorProto& t, const std::string& wher
   auto [b, f] = std::mismatch(base.begin(), base.end(), file.begin(), file.end());
   if (fs::path(location).is_absolute() || b != base.end())
     throw IoError(where, "external data '" + location + "' lies outside the model's folder");
-  std::string bytes = read_file(file.string());
+  std::string bytes = read_file(file, kMaxFileBytes);
   if (offset > bytes.size() || (has_length && length > bytes.size() - offset))
     throw IoError(file.string(), "external data range past the end of the file");
   return bytes.substr(offset, has_length ? length : std::string::npos);
@@ -121,7 +111,7 @@ HostTensor decode_tensor(const ::onnx::TensorProto& t, const std::string& where,
 
 template <typename Message>
 Message read_message(const std::string& path) {
-  const std::string bytes = read_file(path);
+  const std::string bytes = read_file(path, kMaxFileBytes);
   Message message;
   if (!message.ParseFromString(bytes)) throw IoError(path, "not a valid protobuf message");
   return message;

@@ -2,12 +2,11 @@
 #include "tune/tuning_cache.hpp"
 
 #include <cmath>
-#include <fstream>
 #include <limits>
 
 #include "cl/program_cache.hpp"
 #include "clnn/error.hpp"
-#include "io/atomic_file.hpp"
+#include "io/files.hpp"
 #include "log.hpp"
 
 namespace clnn::detail {
@@ -26,6 +25,23 @@ double log_distance(const std::vector<std::int64_t>& a, const std::vector<std::i
   return d;
 }
 
+// Every entry of the file (of all devices); empty when there is no file or it is unreadable,
+// corrupt or of another version.
+nlohmann::json file_entries(const std::filesystem::path& file) {
+  try {
+    const auto doc = nlohmann::json::parse(read_file(file));
+    if (doc.at("version").get<int>() == kVersion && doc.at("entries").is_array())
+      return doc.at("entries");
+  } catch (const std::exception& e) {
+    log_debug("tuning cache: ignoring " + file.string() + ": " + e.what());
+  }
+  return nlohmann::json::array();
+}
+
+bool same_device(const nlohmann::json& e, const std::string& device, const std::string& driver) {
+  return e.at("device") == device && e.at("driver") == driver;
+}
+
 }  // namespace
 
 std::optional<std::filesystem::path> TuningCache::default_file() {
@@ -37,25 +53,20 @@ std::optional<std::filesystem::path> TuningCache::default_file() {
 TuningCache::TuningCache(const DeviceInfo& device, std::optional<std::filesystem::path> file)
     : device_(device.name), driver_(device.driver_version), file_(std::move(file)) {
   if (!file_) return;
-  std::ifstream in(*file_);
-  if (!in) return;
   try {
-    const auto doc = nlohmann::json::parse(in);
-    if (doc.at("version").get<int>() != kVersion) return;
-    for (const auto& e : doc.at("entries")) {
-      if (e.at("device") != device_ || e.at("driver") != driver_) continue;
-      entries_.push_back({e.at("kernel").get<std::string>(),
-                          e.at("shape").get<std::vector<std::int64_t>>(), e.at("config"),
-                          e.at("ms").get<double>()});
-    }
-  } catch (const std::exception& e) {
+    for (const auto& e : file_entries(*file_))
+      if (same_device(e, device_, driver_))
+        entries_.push_back({e.at("kernel").get<std::string>(),
+                            e.at("shape").get<std::vector<std::int64_t>>(), e.at("config"),
+                            e.at("ms").get<double>()});
+  } catch (const std::exception& e) {  // a malformed entry: the whole file is ignored
     log_debug("tuning cache: ignoring " + file_->string() + ": " + e.what());
     entries_.clear();
   }
 }
 
-std::optional<nlohmann::json> TuningCache::nearest(const std::string& kernel,
-                                                   const std::vector<std::int64_t>& shape) const {
+const nlohmann::json* TuningCache::nearest(const std::string& kernel,
+                                           const std::vector<std::int64_t>& shape) const {
   const Entry* best = nullptr;
   double best_distance = std::numeric_limits<double>::infinity();
   for (const Entry& e : entries_) {
@@ -63,8 +74,7 @@ std::optional<nlohmann::json> TuningCache::nearest(const std::string& kernel,
     const double d = log_distance(e.shape, shape);
     if (d < best_distance) best = &e, best_distance = d;
   }
-  if (!best) return std::nullopt;
-  return best->config;
+  return best ? &best->config : nullptr;
 }
 
 void TuningCache::store(const std::string& kernel, const std::vector<std::int64_t>& shape,
@@ -75,16 +85,13 @@ void TuningCache::store(const std::string& kernel, const std::vector<std::int64_
       e = {kernel, shape, config, milliseconds}, replaced = true;
   if (!replaced) entries_.push_back({kernel, shape, config, milliseconds});
   if (!file_) return;
-  // Entries of other devices in the file are kept.
+  // Entries of other devices in the file are kept; a corrupt file is replaced whole.
   nlohmann::json others = nlohmann::json::array();
-  if (std::ifstream in(*file_); in) {
-    try {
-      auto doc = nlohmann::json::parse(in);
-      if (doc.at("version").get<int>() == kVersion)
-        for (auto& e : doc.at("entries"))
-          if (e.at("device") != device_ || e.at("driver") != driver_) others.push_back(e);
-    } catch (const std::exception&) {  // a corrupt file is replaced whole
-    }
+  try {
+    for (const auto& e : file_entries(*file_))
+      if (!same_device(e, device_, driver_)) others.push_back(e);
+  } catch (const std::exception&) {
+    others = nlohmann::json::array();
   }
   for (const Entry& e : entries_)
     others.push_back({{"device", device_},

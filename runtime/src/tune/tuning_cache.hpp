@@ -21,9 +21,9 @@ class TuningCache {
   TuningCache(const DeviceInfo& device, std::optional<std::filesystem::path> file);
 
   // The configuration stored for `kernel` at the shape nearest to `shape` (log distance over
-  // the extents; same rank only), if any.
-  std::optional<nlohmann::json> nearest(const std::string& kernel,
-                                        const std::vector<std::int64_t>& shape) const;
+  // the extents; same rank only), or nullptr. Valid until the next store.
+  const nlohmann::json* nearest(const std::string& kernel,
+                                const std::vector<std::int64_t>& shape) const;
   // Stores (or replaces) the configuration for exactly this kernel and shape, and writes the
   // file atomically; a file that cannot be written only keeps the entry in memory.
   void store(const std::string& kernel, const std::vector<std::int64_t>& shape,

@@ -1,8 +1,10 @@
-// Internal: whole-file writes that readers never see half done.
+// Internal: whole-file reads, and whole-file writes that readers never see half done.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <string>
 #include <string_view>
 
 namespace clnn::detail {
@@ -12,5 +14,9 @@ namespace clnn::detail {
 // is removed on failure. before_rename runs between the two steps (tests interrupt there).
 void write_file_atomically(const std::filesystem::path& path, std::string_view bytes,
                            const std::function<void()>& before_rename = {});
+
+// The whole file; IoError naming it when it cannot be read or is larger than max_bytes.
+std::string read_file(const std::filesystem::path& path,
+                      std::uint64_t max_bytes = std::uint64_t{1} << 31);
 
 }  // namespace clnn::detail

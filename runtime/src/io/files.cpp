@@ -1,5 +1,5 @@
-// write_file_atomically: temporary file, flush, rename.
-#include "io/atomic_file.hpp"
+// Whole-file reads; write_file_atomically: temporary file, flush, rename.
+#include "io/files.hpp"
 
 #include <fstream>
 #include <random>
@@ -34,6 +34,18 @@ void write_file_atomically(const std::filesystem::path& path, std::string_view b
     discard();
     throw;
   }
+}
+
+std::string read_file(const std::filesystem::path& path, std::uint64_t max_bytes) {
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(path, ec);
+  if (ec) throw IoError(path.string(), "cannot read: " + ec.message());
+  if (size > max_bytes)
+    throw IoError(path.string(), "larger than " + std::to_string(max_bytes) + " bytes");
+  std::string bytes(size, '\0');
+  std::ifstream in(path, std::ios::binary);
+  if (!in.read(bytes.data(), std::streamsize(size))) throw IoError(path.string(), "cannot read");
+  return bytes;
 }
 
 }  // namespace clnn::detail
