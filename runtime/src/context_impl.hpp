@@ -54,7 +54,6 @@ struct Access {
   static const std::shared_ptr<ContextImpl>& shared_impl(const Context& ctx) { return ctx.impl_; }
   static ContextImpl& impl(const Tensor& t);
   static cl_mem mem(const Tensor& t);
-  static const std::shared_ptr<Buffer>& buffer(const Tensor& t) { return t.buffer_; }
   // A tensor of `shape` over `buffer`, which must hold at least that many floats.
   static Tensor make_tensor(const Context& ctx, Shape shape, std::shared_ptr<Buffer> buffer) {
     return Tensor(ctx.impl_, std::move(shape), std::move(buffer));
