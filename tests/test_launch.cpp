@@ -193,6 +193,18 @@ TEST_CASE("fits rejects configurations beyond the device", "[launch]") {
   CHECK_FALSE(nvidia.fits({true, 128, 128, 64, 8, 8}));   // 64 KiB of tiles: over half of 48 KiB
   CHECK_FALSE(nvidia.fits({true, 128, 128, 8, 2, 2}));    // 4096 work-items
   CHECK_FALSE(nvidia.fits({true, 64, 64, 8, 3, 4}));      // blocks do not divide the tile
-  CHECK_FALSE(LaunchPlanner(cpu()).fits({true, 32, 32, 8, 4, 4}));  // no local memory on CPUs
   CHECK(LaunchPlanner(cpu()).fits({false, 32, 32, 8, 4, 4}));
+  DeviceInfo no_local = cpu();
+  no_local.local_mem_size = 0;
+  CHECK_FALSE(LaunchPlanner(no_local).fits({true, 32, 32, 8, 4, 4}));
+  CHECK(LaunchPlanner(no_local).fits({false, 32, 32, 8, 4, 4}));
+  // Each kernel's own rules.
+  using clnn::MatmulKernel;
+  CHECK(nvidia.fits({true, 128, 128, 8, 8, 8, MatmulKernel::vec4}));
+  CHECK_FALSE(nvidia.fits({true, 128, 128, 4, 8, 8, MatmulKernel::vec4}));  // partial float4 loads
+  CHECK_FALSE(nvidia.fits({true, 64, 64, 8, 4, 4, MatmulKernel::vec4}));    // blocks are 8x8
+  CHECK_FALSE(nvidia.fits({false, 64, 64, 8, 8, 8, MatmulKernel::vec4}));   // stages tiles
+  CHECK(LaunchPlanner(cpu()).fits({false, 8, 64, 1, 8, 16, MatmulKernel::cpu}));
+  CHECK_FALSE(LaunchPlanner(cpu()).fits({false, 8, 60, 1, 8, 12, MatmulKernel::cpu}));  // width
+  CHECK_FALSE(LaunchPlanner(cpu()).fits({false, 16, 64, 1, 8, 16, MatmulKernel::cpu}));  // rows
 }

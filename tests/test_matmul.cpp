@@ -18,14 +18,22 @@ namespace {
 
 constexpr float kCanary = -777.25f;
 
-// C (ldc = n + 3, batch stride with 5 spare floats, all spares canaries) = alpha op(A) op(B) + beta
-// C shared_b: one B (stride 0) for every batch.
-void check_gemm(detail::GemmBackend backend, std::size_t batch, std::size_t m, std::size_t n,
+// How check_gemm runs the product: through gemm() with a backend, or one kernel configuration.
+struct GemmRoute {
+  detail::GemmBackend backend = detail::GemmBackend::automatic;
+  const MatmulPlan* plan = nullptr;
+  std::size_t pad = 3;  // spare floats after each row and batch of C (4 keeps C aligned)
+};
+
+// C (ldc = n + pad, batch stride with pad spare floats, all spares canaries) = alpha op(A) op(B)
+// + beta C. shared_b: one B (stride 0) for every batch.
+void check_gemm(const GemmRoute& route, std::size_t batch, std::size_t m, std::size_t n,
                 std::size_t k, bool ta, bool tb, float alpha, float beta, bool shared_b = false) {
-  INFO("backend " << detail::to_string(backend) << " batch " << batch << " m " << m << " n " << n
-                  << " k " << k << " ta " << ta << " tb " << tb << " beta " << beta << " shared b "
-                  << shared_b);
-  const std::size_t ldc = n + 3, stride_c = m * ldc + 5;
+  INFO("backend " << detail::to_string(route.backend) << " plan "
+                  << (route.plan ? route.plan->describe() : "-") << " batch " << batch << " m "
+                  << m << " n " << n << " k " << k << " ta " << ta << " tb " << tb << " beta "
+                  << beta << " shared b " << shared_b);
+  const std::size_t ldc = n + route.pad, stride_c = m * ldc + route.pad;
   auto a = random_vector(batch * m * k, 1), b = random_vector((shared_b ? 1 : batch) * k * n, 2);
   std::vector<float> c(batch * stride_c, kCanary);
   auto c_initial = random_vector(batch * m * n, 3);
@@ -45,7 +53,10 @@ void check_gemm(detail::GemmBackend backend, std::size_t batch, std::size_t m, s
   call.a = detail::Access::mem(ta_dev), call.lda = ta ? m : k, call.stride_a = m * k;
   call.b = detail::Access::mem(tb_dev), call.ldb = tb ? k : n, call.stride_b = shared_b ? 0 : k * n;
   call.c = detail::Access::mem(tc_dev), call.ldc = ldc, call.stride_c = stride_c;
-  detail::gemm(detail::Access::impl(context()), call, backend);
+  if (route.plan)
+    detail::gemm_with_plan(detail::Access::impl(context()), call, *route.plan, nullptr);
+  else
+    detail::gemm(detail::Access::impl(context()), call, route.backend);
   auto result = tc_dev.to_host();
 
   Shape sa = ta ? Shape{std::int64_t(batch), std::int64_t(k), std::int64_t(m)}
@@ -75,6 +86,11 @@ void check_gemm(detail::GemmBackend backend, std::size_t batch, std::size_t m, s
   CHECK(canaries_lost == 0);
 }
 
+void check_gemm(detail::GemmBackend backend, std::size_t batch, std::size_t m, std::size_t n,
+                std::size_t k, bool ta, bool tb, float alpha, float beta, bool shared_b = false) {
+  check_gemm(GemmRoute{backend}, batch, m, n, k, ta, tb, alpha, beta, shared_b);
+}
+
 }  // namespace
 
 TEST_CASE("gemm matches the reference on both backends", "[matmul]") {
@@ -83,10 +99,43 @@ TEST_CASE("gemm matches the reference on both backends", "[matmul]") {
       for (bool tb : {false, true}) {
         check_gemm(backend, 1, 33, 17, 129, ta, tb, 1.0f, 0.0f);
         check_gemm(backend, 3, 7, 65, 5, ta, tb, 0.5f, 0.75f);
+        check_gemm(backend, 2, 68, 132, 36, ta, tb, 1.0f, 0.5f);  // aligned: the vec4 kernel
       }
     check_gemm(backend, 1, 1, 1, 1, false, false, 1.0f, 0.0f);
     check_gemm(backend, 4, 9, 11, 6, false, true, 1.0f, 0.0f, true);
     check_gemm(backend, 2, 130, 67, 3, false, false, -1.0f, 1.0f);
+  }
+}
+
+TEST_CASE("every matmul kernel matches the reference", "[matmul]") {
+  // Configurations of each kernel, runnable on any device with local memory (emulated on CPUs);
+  // the planner picks among them by device, the tuner times them all.
+  const std::vector<MatmulPlan> plans{
+      {true, 32, 32, 8, 8, 8, MatmulKernel::vec4},   {true, 64, 32, 16, 8, 8, MatmulKernel::vec4},
+      {true, 32, 64, 16, 8, 8, MatmulKernel::vec4},  {false, 3, 8, 1, 3, 4, MatmulKernel::cpu},
+      {false, 8, 32, 1, 8, 16, MatmulKernel::cpu},   {false, 6, 16, 1, 6, 8, MatmulKernel::cpu},
+      {true, 16, 16, 8, 2, 2, MatmulKernel::tiled},  {false, 8, 8, 8, 4, 2, MatmulKernel::tiled},
+  };
+  auto& impl = detail::Access::impl(context());
+  for (const MatmulPlan& plan : plans) {
+    REQUIRE(impl.planner.fits(plan));
+    const bool aligned_only = plan.kernel == MatmulKernel::vec4;
+    GemmRoute route{detail::GemmBackend::own, &plan, aligned_only ? 4u : 3u};
+    for (bool ta : {false, true})
+      for (bool tb : {false, true}) {
+        // Sizes that fill no tile, with several tiles and steps of K.
+        check_gemm(route, 1, 68, 36, 44, ta, tb, 1.0f, 0.0f);
+        check_gemm(route, 3, 4, 72, 12, ta, tb, 0.5f, 0.75f);
+        if (!aligned_only) check_gemm(route, 2, 13, 21, 7, ta, tb, -1.0f, 1.0f);
+      }
+    check_gemm(route, 4, 12, 8, 20, false, true, 1.0f, 0.0f, true);
+    if (aligned_only) {
+      detail::GemmCall odd;
+      odd.m = 4, odd.n = 4, odd.k = 5, odd.lda = 5, odd.ldb = 4, odd.ldc = 4;
+      CHECK_FALSE(detail::gemm_is_aligned(odd));
+      CHECK_THROWS_WITH(detail::gemm_with_plan(impl, odd, plan, nullptr),
+                        Catch::Contains("cannot run this call"));
+    }
   }
 }
 
@@ -167,7 +216,10 @@ TEST_CASE("matmul rejects shapes that do not fit", "[matmul][errors]") {
 
 TEST_CASE("gemm splits a long K over few tiles and sums the slices", "[matmul]") {
   auto& impl = detail::Access::impl(context());
-  const std::size_t m = 20, n = 30, k = 3001;
+  // One tile of C, too few for the device.
+  const auto plan = impl.planner.matmul_any_shape();
+  const std::size_t m = std::min<std::size_t>(20, plan.tile_m);
+  const std::size_t n = std::min<std::size_t>(30, plan.tile_n), k = 3001;
   for (auto backend : {detail::GemmBackend::own, detail::GemmBackend::clblast})
     for (bool ta : {false, true})
       for (bool tb : {false, true}) {

@@ -155,6 +155,8 @@ DeviceInfo read_device(cl_platform_id platform, cl_device_id device) {
   check(clGetDeviceInfo(device, CL_DEVICE_MAX_WORK_ITEM_SIZES, dims * sizeof(std::size_t),
                         info.max_work_item_sizes.data(), nullptr),
         "clGetDeviceInfo(CL_DEVICE_MAX_WORK_ITEM_SIZES)");
+  info.native_vector_width =
+      std::max<cl_uint>(1, device_value<cl_uint>(device, CL_DEVICE_NATIVE_VECTOR_WIDTH_FLOAT));
   info.extensions = split_words(device_string(device, CL_DEVICE_EXTENSIONS));
   info.has_fp64 = info.has_extension("cl_khr_fp64");
   info.has_fp16 = info.has_extension("cl_khr_fp16");

@@ -31,8 +31,30 @@ std::size_t ElementwisePlan::global_size(std::size_t n) const {
   return std::min(groups, max_groups) * local_size;
 }
 
+std::string to_string(MatmulKernel kernel) {
+  switch (kernel) {
+    case MatmulKernel::vec4:
+      return "vec4";
+    case MatmulKernel::cpu:
+      return "cpu";
+    case MatmulKernel::tiled:
+      break;
+  }
+  return "tiled";
+}
+
 std::size_t MatmulPlan::local_mem_bytes() const {
-  return use_local_memory ? (tile_m + tile_n) * tile_k * sizeof(float) : 0;
+  if (!use_local_memory) return 0;
+  const std::size_t buffers = kernel == MatmulKernel::vec4 ? 2 : 1;  // vec4 double-buffers
+  return buffers * (tile_m + tile_n) * tile_k * sizeof(float);
+}
+
+std::string MatmulPlan::source_name() const {
+  return kernel == MatmulKernel::tiled ? "matmul" : "matmul_" + to_string(kernel);
+}
+
+std::string MatmulPlan::kernel_name() const {
+  return kernel == MatmulKernel::tiled ? "gemm" : "gemm_" + to_string(kernel);
 }
 
 std::string MatmulPlan::build_options() const {
@@ -40,6 +62,12 @@ std::string MatmulPlan::build_options() const {
          " -DTILE_K=" + std::to_string(tile_k) + " -DWORK_M=" + std::to_string(work_m) +
          " -DWORK_N=" + std::to_string(work_n) +
          " -DUSE_LOCAL_MEMORY=" + (use_local_memory ? "1" : "0");
+}
+
+std::string MatmulPlan::describe() const {
+  return to_string(kernel) + " tile " + std::to_string(tile_m) + "x" + std::to_string(tile_n) +
+         "x" + std::to_string(tile_k) + ", " + std::to_string(work_m) + "x" +
+         std::to_string(work_n) + " per item" + (use_local_memory ? ", local memory" : "");
 }
 
 LaunchPlanner::LaunchPlanner(DeviceInfo device) : device_(std::move(device)) {}
@@ -70,8 +98,28 @@ ElementwisePlan LaunchPlanner::elementwise() const {
 }
 
 bool LaunchPlanner::fits(const MatmulPlan& plan) const {
+  if (plan.work_m == 0 || plan.work_n == 0 || plan.tile_k == 0) return false;
   if (plan.tile_m % plan.work_m != 0 || plan.tile_n % plan.work_n != 0) return false;
-  if (plan.use_local_memory && !uses_local_memory(device_)) return false;
+  // Staged tiles need local memory; where it is emulated in global memory (CPUs) they run, only
+  // slower, so the planner does not choose them there but tests and the tuner may.
+  if (plan.use_local_memory && device_.local_mem_size == 0) return false;
+  switch (plan.kernel) {
+    case MatmulKernel::tiled:
+      break;
+    case MatmulKernel::vec4:
+      // 8x8 blocks; every work-item loads whole float4s of both tiles (16 * tile_k divisible by
+      // the tile sizes).
+      if (!plan.use_local_memory || plan.work_m != 8 || plan.work_n != 8 || plan.tile_k % 4 != 0 ||
+          (16 * plan.tile_k) % plan.tile_m != 0 || (16 * plan.tile_k) % plan.tile_n != 0)
+        return false;
+      break;
+    case MatmulKernel::cpu:
+      // OpenCL vector widths; one row of work-items.
+      if (plan.use_local_memory || plan.tile_m != plan.work_m ||
+          (plan.work_n != 4 && plan.work_n != 8 && plan.work_n != 16))
+        return false;
+      break;
+  }
   // Room to spare: the tiles take at most half of local memory, leaving the rest to the driver
   // and to a second resident work-group.
   const std::size_t local_budget = static_cast<std::size_t>(device_.local_mem_size / 2);
@@ -91,6 +139,33 @@ ReductionPlan LaunchPlanner::reduction() const {
 }
 
 MatmulPlan LaunchPlanner::matmul() const {
+  if (uses_local_memory(device_)) {
+    // 128x128 blocks with 256 work-items where the device allows, smaller blocks on smaller
+    // devices; the longest step along K that local memory holds (fewer barriers per step).
+    for (std::size_t tile : {128, 64, 32})
+      for (std::size_t tile_k : {16, 8}) {
+        const MatmulPlan plan{true, tile, tile, tile_k, 8, 8, MatmulKernel::vec4};
+        if (fits(plan)) return plan;
+      }
+    return matmul_tiled();
+  }
+  // CPUs: a block of rows as tall as the registers allow, one native vector wide; four
+  // work-items a group share rows of A. Without AVX-512 (16 floats) there are half as many
+  // vector registers, hence fewer rows.
+  const std::size_t width = device_.native_vector_width >= 16  ? 16
+                            : device_.native_vector_width >= 8 ? 8
+                                                               : 4;
+  const std::size_t rows = width == 16 ? 8 : 6;
+  const MatmulPlan plan{false, rows, 4 * width, 1, rows, width, MatmulKernel::cpu};
+  return fits(plan) ? plan : matmul_tiled();
+}
+
+MatmulPlan LaunchPlanner::matmul_any_shape() const {
+  const MatmulPlan plan = matmul();
+  return plan.kernel == MatmulKernel::vec4 ? matmul_tiled() : plan;
+}
+
+MatmulPlan LaunchPlanner::matmul_tiled() const {
   struct Candidate {
     std::size_t tile_m, tile_n, tile_k, work_m, work_n;
   };
@@ -115,13 +190,11 @@ MatmulPlan LaunchPlanner::matmul() const {
       {1, 1, 1, 1, 1},
   }};
   const bool local = uses_local_memory(device_);
-  auto fits_candidate = [&](const Candidate& c) {
-    return fits(MatmulPlan{local, c.tile_m, c.tile_n, c.tile_k, c.work_m, c.work_n});
-  };
   auto pick = [&](const auto& candidates) {
-    for (const Candidate& c : candidates)
-      if (fits_candidate(c))
-        return MatmulPlan{local, c.tile_m, c.tile_n, c.tile_k, c.work_m, c.work_n};
+    for (const Candidate& c : candidates) {
+      const MatmulPlan plan{local, c.tile_m, c.tile_n, c.tile_k, c.work_m, c.work_n};
+      if (fits(plan)) return plan;
+    }
     const Candidate& c = candidates.back();
     return MatmulPlan{false, c.tile_m, c.tile_n, c.tile_k, c.work_m, c.work_n};
   };

@@ -12,10 +12,14 @@
 namespace {
 
 const char* kUsage =
-    "usage: clnn-tune [--device SPEC] [--full] [--model default|large] [--batch N]\n"
+    "usage: clnn-tune [--device SPEC] [--full] [--verbose] [--model default|large] [--batch N]\n"
     "                 [--matmul M,N,K[,TA,TB]]...\n";
 
+bool verbose = false;  // --verbose: every candidate's time too
+
 void print(const clnn::TuneResult& r, const std::string& what) {
+  if (verbose)
+    for (const auto& [config, ms] : r.timings) std::printf("    %9.3f ms  %s\n", ms, config.c_str());
   std::printf(
       "%-26s planned %8.3f ms, best %8.3f ms (%s), %zu candidates, %zu rejected; "
       "CLBlast %.3f ms: runs %s\n",
@@ -39,6 +43,8 @@ int main(int argc, char** argv) {
       };
       if (arg == "--device")
         device = value();
+      else if (arg == "--verbose")
+        verbose = true;
       else if (arg == "--full")
         full = true;
       else if (arg == "--model")

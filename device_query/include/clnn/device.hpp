@@ -35,6 +35,9 @@ struct DeviceInfo {
   std::vector<std::size_t> max_work_item_sizes;
   std::size_t preferred_work_group_multiple = 1;  // measured on a probe kernel
   std::size_t simd_width = 1;  // warp/wavefront width where the vendor says, else the multiple
+  // Floats per native SIMD register of one work-item (CL_DEVICE_NATIVE_VECTOR_WIDTH_FLOAT): 16 on
+  // AVX-512 CPUs, 8 with AVX, 1 on GPUs, which vectorize across work-items instead.
+  std::uint32_t native_vector_width = 1;
   bool has_fp64 = false;
   bool has_fp16 = false;
   std::vector<std::string> extensions;

@@ -19,21 +19,35 @@ struct ElementwisePlan {
   std::size_t global_size(std::size_t n) const;
 };
 
-// Tiled matmul C[M,N] = A[M,K] B[K,N]: a work-group computes a tile_m x tile_n block of C, each
-// work-item a work_m x work_n register block, stepping tile_k along K. With use_local_memory the
-// operand tiles are staged in local memory; without (CPU devices) they are read from global
-// memory through the cache.
+// The matmul kernels (cl_kernels/matmul*.cl), all computing C[M,N] = A[M,K] B[K,N] with a
+// work-group per tile_m x tile_n block of C and a work_m x work_n register block per work-item:
+// - tiled: any device and shape; steps tile_k along K, staging the operand tiles in local memory
+//   when use_local_memory (GPUs), else reading them through the cache.
+// - vec4: GPUs with local memory, for calls whose sizes, leading dimensions and offsets are
+//   multiples of 4: float4 loads, double-buffered local tiles, 8x8 blocks per work-item.
+// - cpu: CPUs, any shape: each work-item's block lives in work_m vector registers of work_n
+//   floats; tile_m == work_m, and tile_n / work_n work-items of a group share their rows of A.
+enum class MatmulKernel { tiled, vec4, cpu };
+
+std::string to_string(MatmulKernel kernel);
+
 struct MatmulPlan {
   bool use_local_memory = true;
   std::size_t tile_m = 1, tile_n = 1, tile_k = 1;
   std::size_t work_m = 1, work_n = 1;
+  MatmulKernel kernel = MatmulKernel::tiled;
   std::size_t local_x() const { return tile_n / work_n; }  // work-items along N
   std::size_t local_y() const { return tile_m / work_m; }  // work-items along M
   std::size_t work_group_size() const { return local_x() * local_y(); }
   // Bytes of local memory the staged tiles take (0 without local memory).
   std::size_t local_mem_bytes() const;
+  // The kernel's source file (cl_kernels/<file>.cl) and function.
+  std::string source_name() const;
+  std::string kernel_name() const;
   // "-D" options that compile the kernel for this plan.
   std::string build_options() const;
+  // "vec4 tile 128x128x8, 8x8 per item, local memory": for tools and logs.
+  std::string describe() const;
 };
 
 // Reductions with a work-group per row: a power-of-two local size whose partial sums fit in
@@ -49,8 +63,13 @@ class LaunchPlanner {
   const DeviceInfo& device() const { return device_; }
 
   ElementwisePlan elementwise() const;
+  // The fastest kernel's plan for products it can take (vec4 needs aligned calls).
   MatmulPlan matmul() const;
-  // Whether a matmul configuration (planned or tuned) respects the device's limits.
+  // The plan for any call: matmul() unless that is vec4, whose calls must be aligned; then the
+  // tiled kernel's.
+  MatmulPlan matmul_any_shape() const;
+  // Whether a matmul configuration (planned or tuned) respects the device's limits and its
+  // kernel's rules.
   bool fits(const MatmulPlan& plan) const;
   ReductionPlan reduction() const;
 
@@ -64,6 +83,8 @@ class LaunchPlanner {
   bool prefers_row_loops() const { return device_.type == DeviceType::cpu; }
 
  private:
+  MatmulPlan matmul_tiled() const;
+
   DeviceInfo device_;
 };
 

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "clnn/context.hpp"
@@ -27,6 +28,8 @@ struct TuneResult {
   double own_wall_ms = 0;      // the winner and CLBlast, timed alike on the host
   double clblast_wall_ms = 0;
   std::string backend;         // "own" or "clblast": what matmul now runs for this shape
+  // Every accepted candidate, as text, with its median milliseconds (tools print them).
+  std::vector<std::pair<std::string, double>> timings;
 };
 
 // Tunes clnn's own matmul kernel for C[M,N] = op(A) op(B) and stores the winner.

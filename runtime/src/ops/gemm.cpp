@@ -26,19 +26,46 @@ std::vector<std::int64_t> gemm_tuning_shape(const GemmCall& g) {
   return {std::int64_t(g.m), std::int64_t(g.n), std::int64_t(g.k), g.trans_a, g.trans_b};
 }
 
+bool gemm_is_aligned(const GemmCall& g) {
+  for (std::size_t v : {g.m, g.n, g.k, g.lda, g.ldb, g.ldc, g.offset_a, g.offset_b, g.offset_c,
+                        g.stride_a, g.stride_b, g.stride_c})
+    if (v % 4 != 0) return false;
+  return true;
+}
+
+namespace {
+
+MatmulKernel kernel_from_name(const std::string& name) {
+  for (MatmulKernel k : {MatmulKernel::tiled, MatmulKernel::vec4, MatmulKernel::cpu})
+    if (to_string(k) == name) return k;
+  throw Error("unknown matmul kernel '" + name + "'");
+}
+
+bool plan_serves(const ContextImpl& ctx, const MatmulPlan& plan, const GemmCall& g) {
+  return ctx.planner.fits(plan) && (plan.kernel != MatmulKernel::vec4 || gemm_is_aligned(g));
+}
+
+}  // namespace
+
 MatmulPlan gemm_plan(const ContextImpl& ctx, const GemmCall& g) {
   if (ctx.tuning) {
     if (auto c = ctx.tuning->nearest("gemm", gemm_tuning_shape(g))) {
       try {
         MatmulPlan tuned{c->at("local").get<bool>(),         c->at("tile_m").get<std::size_t>(),
                          c->at("tile_n").get<std::size_t>(), c->at("tile_k").get<std::size_t>(),
-                         c->at("work_m").get<std::size_t>(), c->at("work_n").get<std::size_t>()};
-        if (tuned.work_m > 0 && tuned.work_n > 0 && ctx.planner.fits(tuned)) return tuned;
+                         c->at("work_m").get<std::size_t>(), c->at("work_n").get<std::size_t>(),
+                         kernel_from_name(c->value("kernel", std::string("tiled")))};
+        if (plan_serves(ctx, tuned, g)) return tuned;
       } catch (const std::exception&) {  // a malformed entry: the plan serves
       }
     }
   }
-  return ctx.planner.matmul();
+  return gemm_planner_plan(ctx, g);
+}
+
+MatmulPlan gemm_planner_plan(const ContextImpl& ctx, const GemmCall& g) {
+  const MatmulPlan plan = ctx.planner.matmul();
+  return plan_serves(ctx, plan, g) ? plan : ctx.planner.matmul_any_shape();
 }
 
 void gemm_with_plan(ContextImpl& ctx, const GemmCall& g, const MatmulPlan& plan, cl_event* event) {
@@ -47,9 +74,11 @@ void gemm_with_plan(ContextImpl& ctx, const GemmCall& g, const MatmulPlan& plan,
   const std::size_t a_rows = g.trans_a ? g.k : g.m, b_rows = g.trans_b ? g.n : g.k;
   if (!fits_int(a_rows, g.lda) || !fits_int(b_rows, g.ldb) || !fits_int(g.m, g.ldc))
     throw Error("matmul: a matrix of over 2^31 elements is beyond the tiled kernel");
+  if (!plan_serves(ctx, plan, g))
+    throw Error("matmul: the configuration " + plan.describe() + " cannot run this call");
   std::string options = plan.build_options() + " -DTRANS_A=" + (g.trans_a ? "1" : "0") +
                         " -DTRANS_B=" + (g.trans_b ? "1" : "0");
-  cl_kernel kernel = ctx.kernel("matmul", "gemm", options);
+  cl_kernel kernel = ctx.kernel(plan.source_name(), plan.kernel_name(), options);
   set_args(kernel, static_cast<cl_int>(g.m), static_cast<cl_int>(g.n), static_cast<cl_int>(g.k),
            g.alpha, g.a, static_cast<cl_ulong>(g.offset_a), static_cast<cl_int>(g.lda),
            static_cast<cl_ulong>(g.stride_a), g.b, static_cast<cl_ulong>(g.offset_b),
@@ -165,7 +194,7 @@ GemmBackend choose_gemm_backend(const ContextImpl& ctx, const GemmCall& call) {
 }
 
 std::size_t split_k_slices(const ContextImpl& ctx, const GemmCall& g) {
-  const MatmulPlan plan = ctx.planner.matmul();
+  const MatmulPlan plan = gemm_plan(ctx, g);
   const std::size_t tiles =
       ((g.m + plan.tile_m - 1) / plan.tile_m) * ((g.n + plan.tile_n - 1) / plan.tile_n) * g.batch;
   const std::size_t units = std::max<std::size_t>(1, ctx.info.compute_units);

@@ -35,9 +35,15 @@ std::string to_string(GemmBackend backend);
 // position). The slices' partial products go to ContextImpl::scratch and are then summed.
 std::size_t split_k_slices(const ContextImpl& ctx, const GemmCall& call);
 
+// Whether the vec4 kernel can take a call: sizes, leading dimensions, offsets and batch strides
+// all multiples of 4.
+bool gemm_is_aligned(const GemmCall& call);
+
 // The configuration clnn's kernel runs a call with: the tuned one of the nearest shape when
 // the tuning cache has one that fits the device, else the LaunchPlanner's.
 MatmulPlan gemm_plan(const ContextImpl& ctx, const GemmCall& call);
+// The LaunchPlanner's configuration for a call, ignoring the tuning cache.
+MatmulPlan gemm_planner_plan(const ContextImpl& ctx, const GemmCall& call);
 // The tuning cache's key for a call.
 std::vector<std::int64_t> gemm_tuning_shape(const GemmCall& call);
 // Runs clnn's kernel with a given configuration (the tuner's candidates).

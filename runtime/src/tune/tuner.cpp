@@ -4,7 +4,6 @@
 #include <chrono>
 #include <cmath>
 #include <random>
-#include <sstream>
 
 #include "clnn/error.hpp"
 #include "clnn/tune.hpp"
@@ -17,26 +16,36 @@ namespace {
 
 using detail::GemmCall;
 
-std::string describe(const MatmulPlan& p) {
-  std::ostringstream s;
-  s << "tile " << p.tile_m << "x" << p.tile_n << "x" << p.tile_k << ", " << p.work_m << "x"
-    << p.work_n << " per item" << (p.use_local_memory ? ", local memory" : "");
-  return s.str();
-}
-
-// Configurations near the plan that fit the device; fast keeps square tiles and blocks.
-std::vector<MatmulPlan> candidates(const LaunchPlanner& planner, bool full) {
+// Configurations of every kernel the device can run that fit it and can take the call; fast
+// keeps square tiles and blocks, and the CPU kernel's native width.
+std::vector<MatmulPlan> candidates(const LaunchPlanner& planner, const GemmCall& call, bool full) {
   const MatmulPlan planned = planner.matmul();
   std::vector<MatmulPlan> out;
+  auto consider = [&](const MatmulPlan& p) {
+    if (planner.fits(p) && (p.kernel != MatmulKernel::vec4 || detail::gemm_is_aligned(call)))
+      out.push_back(p);
+  };
   for (std::size_t tm : {16, 32, 64, 128})
     for (std::size_t tn : {16, 32, 64, 128})
       for (std::size_t tk : {8, 16, 32})
         for (std::size_t wm : {1, 2, 4, 8})
-          for (std::size_t wn : {1, 2, 4, 8}) {
-            if (!full && (tm != tn || wm != wn)) continue;
-            MatmulPlan p{planned.use_local_memory, tm, tn, tk, wm, wn};
-            if (tm % wm == 0 && tn % wn == 0 && planner.fits(p)) out.push_back(p);
-          }
+          for (std::size_t wn : {1, 2, 4, 8})
+            if (full || (tm == tn && wm == wn))
+              consider({planned.use_local_memory, tm, tn, tk, wm, wn});
+  // Each device's own kind of fast kernel: vec4 where tiles are staged in local memory, the
+  // vector-register kernel on CPUs.
+  if (planned.use_local_memory) {
+    for (std::size_t tm : {32, 64, 128, 256})
+      for (std::size_t tn : {32, 64, 128, 256})
+        for (std::size_t tk : {8, 16, 32})
+          if (full || tk <= 16) consider({true, tm, tn, tk, 8, 8, MatmulKernel::vec4});
+  } else {
+    for (std::size_t wm : {2, 4, 6, 8, 12, 16})
+      for (std::size_t wn : {4, 8, 16})
+        for (std::size_t items : {1, 2, 4, 8})
+          if (full || (wn == planned.work_n && wm % 4 == 0 && items >= 2))
+            consider({false, wm, wn * items, 1, wm, wn, MatmulKernel::cpu});
+  }
   return out;
 }
 
@@ -113,16 +122,16 @@ TuneResult tune_matmul(const Context& ctx, std::int64_t m, std::int64_t n, std::
   call.b = detail::Access::mem(b), call.ldb = std::size_t(transpose_b ? k : n);
   call.ldc = std::size_t(n);
 
-  const MatmulPlan planned = impl.planner.matmul();
+  const MatmulPlan planned = detail::gemm_planner_plan(impl, call);
   call.c = detail::Access::mem(reference);
   TuneResult result;
   result.kernel = "gemm";
   result.planned_ms = result.best_ms = time_plan(impl, call, planned);
-  result.best = describe(planned);
+  result.best = planned.describe();
   MatmulPlan best = planned;
   const auto want = reference.to_host();
   call.c = detail::Access::mem(out);
-  for (const MatmulPlan& p : candidates(impl.planner, effort == TuneEffort::full)) {
+  for (const MatmulPlan& p : candidates(impl.planner, call, effort == TuneEffort::full)) {
     ++result.candidates;
     const double ms = time_plan(impl, call, p);
     // A candidate wins only with the planned kernel's result (sums may round differently).
@@ -136,7 +145,8 @@ TuneResult tune_matmul(const Context& ctx, std::int64_t m, std::int64_t n, std::
       ++result.rejected;
       continue;
     }
-    if (ms < result.best_ms) result.best_ms = ms, best = p, result.best = describe(p);
+    result.timings.emplace_back(p.describe(), ms);
+    if (ms < result.best_ms) result.best_ms = ms, best = p, result.best = p.describe();
   }
   // Which backend serves this shape best: the tuned kernel or CLBlast, timed alike (wall clock
   // around the queue, since CLBlast may launch several kernels per product).
@@ -152,6 +162,7 @@ TuneResult tune_matmul(const Context& ctx, std::int64_t m, std::int64_t n, std::
                         {"tile_k", best.tile_k},
                         {"work_m", best.work_m},
                         {"work_n", best.work_n},
+                        {"kernel", to_string(best.kernel)},
                         {"backend", result.backend}},
                        result.best_ms);
   return result;
