@@ -20,6 +20,9 @@
 #ifndef TILE_K
 #define TILE_K 8
 #endif
+#ifndef GROUP_ROWS
+#define GROUP_ROWS 8
+#endif
 #ifndef TRANS_A
 #define TRANS_A 0
 #endif
@@ -33,14 +36,20 @@
 #define A_LOADS (TILE_M * TILE_K / 4 / THREADS)  // float4 loads per work-item and tile
 #define B_LOADS (TILE_N * TILE_K / 4 / THREADS)
 
+// A float4 at p, which the host's alignment rules put on a 16-byte boundary: dereferenced as a
+// float4 so the compiler emits one vector load or store (vload4 and vstore4 may not assume the
+// alignment, and split into four).
+#define AT4(p) (*(__global float4*)(p))
+#define AT4_CONST(p) (*(__global const float4*)(p))
+
 // Loads float4 number f (of A_LOADS * THREADS) of the A tile at (m0, k0), zero outside A.
 inline float4 load_a(__global const float* A, int lda, int M, int K, int m0, int k0, int f) {
 #if TRANS_A  // stored K x M: float4s run along m
   const int k = k0 + f / (TILE_M / 4), m = m0 + 4 * (f % (TILE_M / 4));
-  return (k < K && m < M) ? vload4(0, A + (long)k * lda + m) : (float4)(0.0f);
+  return (k < K && m < M) ? AT4_CONST(A + (long)k * lda + m) : (float4)(0.0f);
 #else  // stored M x K: float4s run along k
   const int m = m0 + f / (TILE_K / 4), k = k0 + 4 * (f % (TILE_K / 4));
-  return (m < M && k < K) ? vload4(0, A + (long)m * lda + k) : (float4)(0.0f);
+  return (m < M && k < K) ? AT4_CONST(A + (long)m * lda + k) : (float4)(0.0f);
 #endif
 }
 
@@ -60,10 +69,10 @@ inline void store_a(__local float4 (*As)[TILE_M / 4], int f, float4 v) {
 inline float4 load_b(__global const float* B, int ldb, int N, int K, int n0, int k0, int f) {
 #if TRANS_B  // stored N x K: float4s run along k
   const int n = n0 + f / (TILE_K / 4), k = k0 + 4 * (f % (TILE_K / 4));
-  return (n < N && k < K) ? vload4(0, B + (long)n * ldb + k) : (float4)(0.0f);
+  return (n < N && k < K) ? AT4_CONST(B + (long)n * ldb + k) : (float4)(0.0f);
 #else  // stored K x N: float4s run along n
   const int k = k0 + f / (TILE_N / 4), n = n0 + 4 * (f % (TILE_N / 4));
-  return (k < K && n < N) ? vload4(0, B + (long)k * ldb + n) : (float4)(0.0f);
+  return (k < K && n < N) ? AT4_CONST(B + (long)k * ldb + n) : (float4)(0.0f);
 #endif
 }
 
@@ -94,7 +103,7 @@ inline void store_c(__global float* C, int ldc, int M, int N, int m, int n, cons
     if (m + i >= M) return;
     __global float* c = C + (long)(m + i) * ldc + n;
     const float4 r = alpha * acc[i];
-    vstore4(beta == 0.0f ? r : mad((float4)(beta), vload4(0, c), r), 0, c);
+    AT4(c) = beta == 0.0f ? r : mad((float4)(beta), AT4(c), r);
   }
 }
 
@@ -107,7 +116,15 @@ void gemm_vec4(const int M, const int N, const int K, const float alpha,
   __local float4 As[2][TILE_K][TILE_M / 4];
   __local float4 Bs[2][TILE_K][TILE_N / 4];
   const int tx = get_local_id(0), ty = get_local_id(1), tid = ty * LX + tx;
-  const int n0 = get_group_id(0) * TILE_N, m0 = get_group_id(1) * TILE_M;
+  // Blocks run in bands of GROUP_ROWS block-rows, column by column within a band, instead of
+  // row by row: the blocks resident at once then share a few panels of A and of B, which stay
+  // in the L2 cache, where whole rows of blocks would stream all of B through it per row.
+  const int groups_n = get_num_groups(0), groups_m = get_num_groups(1);
+  const int linear = get_group_id(1) * groups_n + get_group_id(0);
+  const int band = linear / (GROUP_ROWS * groups_n), in_band = linear % (GROUP_ROWS * groups_n);
+  const int band_rows = min(GROUP_ROWS, groups_m - band * GROUP_ROWS);
+  const int n0 = (in_band / band_rows) * TILE_N;
+  const int m0 = (band * GROUP_ROWS + in_band % band_rows) * TILE_M;
   const ulong batch = get_global_id(2);
   A += offset_a + batch * stride_a;
   B += offset_b + batch * stride_b;

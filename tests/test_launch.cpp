@@ -171,7 +171,7 @@ TEST_CASE("every plan respects the limits of vendor-like devices and follows the
     CHECK((e.local_size % c.device.simd_width == 0 || e.local_size < c.device.simd_width));
     CHECK(e.max_groups >= c.device.compute_units);
     const auto m = planner.matmul();
-    CHECK(planner.fits(m));
+    CHECK(planner.plannable(m));
     CHECK(m.use_local_memory == (c.device.type == DeviceType::gpu));
     const auto r = planner.reduction();
     CHECK((r.local_size & (r.local_size - 1)) == 0);
@@ -187,10 +187,30 @@ TEST_CASE("every plan respects the limits of vendor-like devices and follows the
   CHECK(LaunchPlanner(small).elementwise().max_groups < LaunchPlanner(nvidia).elementwise().max_groups);
 }
 
+TEST_CASE("matmul blocks shrink until a product occupies the device", "[launch]") {
+  const LaunchPlanner nvidia(gpu(48 << 10, 1024, 32, 132));
+  const auto big = nvidia.matmul(4096, 4096, 1);
+  CHECK(big.tile_m == nvidia.matmul().tile_m);
+  CHECK(big.tile_n == nvidia.matmul().tile_n);
+  const auto mid = nvidia.matmul(1024, 1024, 1);  // 64 blocks of 128x128 for 132 units
+  CHECK(mid.tile_m * mid.tile_n < big.tile_m * big.tile_n);
+  CHECK((1024 / mid.tile_m) * (1024 / mid.tile_n) >= 132 * 3 / 4);
+  CHECK(nvidia.matmul(1024, 1024, 8).tile_m == big.tile_m);  // a batch fills it too
+  const auto tiny = nvidia.matmul(8, 8, 1);
+  CHECK(nvidia.plannable(tiny));
+  CHECK(tiny.tile_m >= 32);
+  const LaunchPlanner few_units(gpu(48 << 10, 1024, 32, 4));
+  CHECK(few_units.matmul(1024, 1024, 1).tile_m == few_units.matmul().tile_m);
+  const LaunchPlanner host(cpu());
+  CHECK(host.matmul(1024, 1024, 1).tile_n == host.matmul().tile_n);
+}
+
 TEST_CASE("fits rejects configurations beyond the device", "[launch]") {
   const LaunchPlanner nvidia(gpu(48 << 10, 1024, 32));
   CHECK(nvidia.fits({true, 64, 64, 16, 4, 4}));
-  CHECK_FALSE(nvidia.fits({true, 128, 128, 64, 8, 8}));   // 64 KiB of tiles: over half of 48 KiB
+  CHECK_FALSE(nvidia.fits({true, 128, 128, 64, 8, 8}));   // 64 KiB of tiles: over 48 KiB
+  CHECK(nvidia.fits({true, 128, 128, 32, 8, 8}));         // 32 KiB: fits, with none to spare
+  CHECK_FALSE(nvidia.plannable({true, 128, 128, 32, 8, 8}));
   CHECK_FALSE(nvidia.fits({true, 128, 128, 8, 2, 2}));    // 4096 work-items
   CHECK_FALSE(nvidia.fits({true, 64, 64, 8, 3, 4}));      // blocks do not divide the tile
   CHECK(LaunchPlanner(cpu()).fits({false, 32, 32, 8, 4, 4}));

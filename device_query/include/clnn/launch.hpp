@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "clnn/device.hpp"
@@ -65,12 +66,17 @@ class LaunchPlanner {
   ElementwisePlan elementwise() const;
   // The fastest kernel's plan for products it can take (vec4 needs aligned calls).
   MatmulPlan matmul() const;
+  // The same for a batch of M x N products: smaller blocks where the largest would leave
+  // compute units idle.
+  MatmulPlan matmul(std::size_t m, std::size_t n, std::size_t batch) const;
   // The plan for any call: matmul() unless that is vec4, whose calls must be aligned; then the
   // tiled kernel's.
   MatmulPlan matmul_any_shape() const;
   // Whether a matmul configuration (planned or tuned) respects the device's limits and its
   // kernel's rules.
   bool fits(const MatmulPlan& plan) const;
+  // Whether the planner would choose it: it fits with local memory to spare.
+  bool plannable(const MatmulPlan& plan) const;
   ReductionPlan reduction() const;
 
   // The largest work-group size usable in one dimension: max_work_group_size and
@@ -84,6 +90,7 @@ class LaunchPlanner {
 
  private:
   MatmulPlan matmul_tiled() const;
+  std::optional<MatmulPlan> vec4_plan(std::size_t tile_m, std::size_t tile_n) const;
 
   DeviceInfo device_;
 };

@@ -133,7 +133,13 @@ TuneResult tune_matmul(const Context& ctx, std::int64_t m, std::int64_t n, std::
   call.c = detail::Access::mem(out);
   for (const MatmulPlan& p : candidates(impl.planner, call, effort == TuneEffort::full)) {
     ++result.candidates;
-    const double ms = time_plan(impl, call, p);
+    double ms = 0;
+    try {
+      ms = time_plan(impl, call, p);
+    } catch (const Error&) {  // the driver refused it (registers, local memory): not a winner
+      ++result.rejected;
+      continue;
+    }
     // A candidate wins only with the planned kernel's result (sums may round differently).
     const auto got = out.to_host();
     double diff = 0, norm = 0;
