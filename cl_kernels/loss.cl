@@ -53,16 +53,24 @@ __kernel void mse_backward(__global const float* p, __global const float* t,
 }
 
 // counter[0] += the rows of logits [rows, classes] whose first largest entry is the label. One
-// work-item: a batch's rows are few, and the sum stays exact and in queue order.
+// work-group (a power-of-two size, the reduction plan's): its work-items stride over the rows,
+// then a tree in local memory; counts are whole numbers, so the float sum stays exact.
 __kernel void count_correct(__global const float* logits, __global const float* labels,
-                            const ulong rows, const ulong classes, __global float* counter) {
-  if (get_global_id(0) != 0) return;
+                            const ulong rows, const ulong classes, __global float* counter,
+                            __local float* partial) {
+  const size_t lid = get_local_id(0), size = get_local_size(0);
   float correct = 0.0f;
-  for (ulong b = 0; b < rows; ++b) {
+  for (ulong b = lid; b < rows; b += size) {
     ulong best = 0;
     for (ulong c = 1; c < classes; ++c)
       if (logits[b * classes + c] > logits[b * classes + best]) best = c;
     if ((float)best == labels[b]) correct += 1.0f;
   }
-  counter[0] += correct;
+  partial[lid] = correct;
+  barrier(CLK_LOCAL_MEM_FENCE);
+  for (size_t step = size / 2; step > 0; step /= 2) {
+    if (lid < step) partial[lid] += partial[lid + step];
+    barrier(CLK_LOCAL_MEM_FENCE);
+  }
+  if (lid == 0) counter[0] += partial[0];
 }

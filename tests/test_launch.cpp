@@ -196,6 +196,9 @@ TEST_CASE("matmul blocks shrink until a product occupies the device", "[launch]"
   CHECK(mid.tile_m * mid.tile_n < big.tile_m * big.tile_n);
   CHECK((1024 / mid.tile_m) * (1024 / mid.tile_n) >= 132 * 3 / 4);
   CHECK(nvidia.matmul(1024, 1024, 8).tile_m == big.tile_m);  // a batch fills it too
+  const auto skinny = nvidia.matmul(64, 100352, 1);  // a convolution's 64 output channels
+  CHECK(skinny.tile_m == 64);
+  CHECK(skinny.tile_n == big.tile_n);
   const auto tiny = nvidia.matmul(8, 8, 1);
   CHECK(nvidia.plannable(tiny));
   CHECK(tiny.tile_m >= 32);

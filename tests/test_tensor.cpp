@@ -41,7 +41,7 @@ TEST_CASE("tensors round-trip through the device", "[tensor]") {
 }
 
 TEST_CASE("fill and copy and axpy match the reference", "[tensor][elementwise]") {
-  for (std::int64_t n : {1, 3, 7, 33, 129, 1000, 65537}) {
+  for (std::int64_t n : {1, 3, 4, 7, 8, 33, 129, 1000, 65537}) {
     INFO(n);
     auto size = static_cast<std::size_t>(n);
     Tensor t = Tensor::from_host(context(), {n}, std::vector<float>(size, kPoison));

@@ -181,6 +181,16 @@ MatmulPlan LaunchPlanner::matmul(std::size_t m, std::size_t n, std::size_t batch
   };
   const std::size_t wanted = std::max<std::size_t>(1, device_.compute_units * 3 / 4);
   MatmulPlan plan = largest;
+  // First no block mostly outside the product: a convolution's 64 output channels in blocks of
+  // 128 rows would compute twice what they keep.
+  while (true) {
+    const std::size_t tile_m = m <= plan.tile_m / 2 ? plan.tile_m / 2 : plan.tile_m;
+    const std::size_t tile_n = n <= plan.tile_n / 2 ? plan.tile_n / 2 : plan.tile_n;
+    if (tile_m == plan.tile_m && tile_n == plan.tile_n) break;
+    auto smaller = tile_m >= 32 && tile_n >= 32 ? vec4_plan(tile_m, tile_n) : std::nullopt;
+    if (!smaller) break;
+    plan = *smaller;
+  }
   while (blocks(plan) < wanted) {
     const std::size_t tile_m = plan.tile_m >= plan.tile_n ? plan.tile_m / 2 : plan.tile_m;
     const std::size_t tile_n = plan.tile_m >= plan.tile_n ? plan.tile_n : plan.tile_n / 2;

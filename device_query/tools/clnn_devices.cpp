@@ -13,21 +13,42 @@ namespace {
 
 using nlohmann::json;
 
+std::string bytes_text(std::uint64_t bytes) {
+  if (bytes >= (1ull << 30)) return fmt::format("{:.1f} GiB", bytes / double(1ull << 30));
+  if (bytes >= (1ull << 20)) return fmt::format("{:.1f} MiB", bytes / double(1ull << 20));
+  return fmt::format("{} KiB", bytes >> 10);
+}
+
+json matmul_json(const clnn::MatmulPlan& m) {
+  return {{"kernel", clnn::to_string(m.kernel)},
+          {"use_local_memory", m.use_local_memory},
+          {"tile_m", m.tile_m},
+          {"tile_n", m.tile_n},
+          {"tile_k", m.tile_k},
+          {"work_m", m.work_m},
+          {"work_n", m.work_n},
+          {"work_group", {m.local_x(), m.local_y()}},
+          {"local_mem_bytes", m.local_mem_bytes()}};
+}
+
 json plan_json(const clnn::LaunchPlanner& planner) {
   auto e = planner.elementwise();
-  auto m = planner.matmul();
+  auto r = planner.reduction();
   return {
       {"elementwise", {{"local_size", e.local_size}, {"max_groups", e.max_groups}}},
-      {"matmul",
-       {{"use_local_memory", m.use_local_memory},
-        {"tile_m", m.tile_m},
-        {"tile_n", m.tile_n},
-        {"tile_k", m.tile_k},
-        {"work_m", m.work_m},
-        {"work_n", m.work_n},
-        {"work_group", {m.local_x(), m.local_y()}},
-        {"local_mem_bytes", m.local_mem_bytes()}}},
+      {"reduction", {{"local_size", r.local_size}, {"max_groups", r.max_groups}}},
+      {"matmul", matmul_json(planner.matmul())},
+      {"matmul_any_shape", matmul_json(planner.matmul_any_shape())},
+      {"row_loops", planner.prefers_row_loops()},
   };
+}
+
+std::string matmul_text(const clnn::MatmulPlan& m) {
+  return fmt::format("{} tile {}x{}x{}, {}x{} per item, work-group {}x{}, {}",
+                     clnn::to_string(m.kernel), m.tile_m, m.tile_n, m.tile_k, m.work_m, m.work_n,
+                     m.local_x(), m.local_y(),
+                     m.use_local_memory ? bytes_text(m.local_mem_bytes()) + " local memory"
+                                        : std::string("no local memory"));
 }
 
 json device_json(const clnn::DeviceInfo& d) {
@@ -52,6 +73,7 @@ json device_json(const clnn::DeviceInfo& d) {
       {"max_work_item_sizes", d.max_work_item_sizes},
       {"preferred_work_group_multiple", d.preferred_work_group_multiple},
       {"simd_width", d.simd_width},
+      {"native_vector_width", d.native_vector_width},
       {"has_fp64", d.has_fp64},
       {"has_fp16", d.has_fp16},
       {"extensions", d.extensions},
@@ -59,17 +81,10 @@ json device_json(const clnn::DeviceInfo& d) {
   };
 }
 
-std::string bytes_text(std::uint64_t bytes) {
-  if (bytes >= (1ull << 30)) return fmt::format("{:.1f} GiB", bytes / double(1ull << 30));
-  if (bytes >= (1ull << 20)) return fmt::format("{:.1f} MiB", bytes / double(1ull << 20));
-  return fmt::format("{} KiB", bytes >> 10);
-}
-
 void print_table(const std::vector<clnn::DeviceInfo>& devices) {
   for (const auto& d : devices) {
     clnn::LaunchPlanner planner(d);
     auto e = planner.elementwise();
-    auto m = planner.matmul();
     fmt::print("{}:{}  {}\n", d.platform_index, d.device_index, d.name);
     auto row = [](const char* key, const std::string& value) {
       fmt::print("    {:<26}{}\n", key, value);
@@ -86,15 +101,18 @@ void print_table(const std::vector<clnn::DeviceInfo>& devices) {
                                       fmt::join(d.max_work_item_sizes, " x ")));
     row("preferred multiple / SIMD",
         fmt::format("{} / {}", d.preferred_work_group_multiple, d.simd_width));
+    row("native vector width", fmt::format("{} floats", d.native_vector_width));
     row("fp64 / fp16",
         fmt::format("{} / {}", d.has_fp64 ? "yes" : "no", d.has_fp16 ? "yes" : "no"));
     row("plan: elementwise",
         fmt::format("work-group {}, up to {} groups", e.local_size, e.max_groups));
-    row("plan: matmul",
-        fmt::format("tile {}x{}x{}, {}x{} per item, work-group {}x{}, {}", m.tile_m, m.tile_n,
-                    m.tile_k, m.work_m, m.work_n, m.local_x(), m.local_y(),
-                    m.use_local_memory ? bytes_text(m.local_mem_bytes()) + " local memory"
-                                       : std::string("no local memory")));
+    const auto r = planner.reduction();
+    row("plan: reduction",
+        fmt::format("work-group {}, up to {} groups", r.local_size, r.max_groups));
+    row("plan: matmul", matmul_text(planner.matmul()));
+    row("plan: matmul, any shape", matmul_text(planner.matmul_any_shape()));
+    row("plan: gathers", planner.prefers_row_loops() ? "a row per work-item"
+                                                     : "an element per work-item");
   }
 }
 

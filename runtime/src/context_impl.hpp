@@ -27,6 +27,8 @@ struct ContextImpl {
   cl_kernel kernel(cl_program program, const std::string& kernel_name);
   // Enqueues a one-dimensional grid-stride kernel over n elements with the elementwise plan.
   void enqueue_elementwise(cl_kernel kernel, std::size_t n);
+  // The same for a kernel that steps through n floats four at a time (FLOAT4_STEPS).
+  void enqueue_float4s(cl_kernel kernel, std::size_t n) { enqueue_elementwise(kernel, (n + 3) / 4); }
   // A device buffer of at least `floats` floats for a library routine's temporaries (split-K
   // partial products); grows as needed and is shared, which the in-order queue makes safe.
   cl_mem scratch(std::size_t floats);

@@ -41,7 +41,7 @@ class ActivationOp : public Op {
   void forward(const ForwardArgs& args) const override {
     cl_kernel k = args.ctx.kernel("activation", "activation_forward", options());
     set_args(k, mem(*args.inputs[0]), mem(args.output), count(args.output), p_, q_);
-    args.ctx.enqueue_elementwise(k, static_cast<std::size_t>(args.output.size()));
+    args.ctx.enqueue_float4s(k, static_cast<std::size_t>(args.output.size()));
   }
 
   void backward(const BackwardArgs& args) const override {
@@ -52,7 +52,7 @@ class ActivationOp : public Op {
     const Tensor& y = act_.derivative_from_output ? args.output : args.grad_output;
     cl_kernel k = args.ctx.kernel("activation", "activation_backward", options());
     set_args(k, mem(x), mem(y), mem(args.grad_output), mem(*gx), count(*gx), p_, q_, args.betas[0]);
-    args.ctx.enqueue_elementwise(k, static_cast<std::size_t>(gx->size()));
+    args.ctx.enqueue_float4s(k, static_cast<std::size_t>(gx->size()));
   }
 
   Needs backward_needs() const override {

@@ -22,7 +22,7 @@ void fill(Tensor& t, float value) {
   auto& impl = Access::impl(t);
   cl_kernel k = impl.kernel("elementwise", "fill");
   detail::set_args(k, Access::mem(t), static_cast<cl_ulong>(t.size()), value);
-  impl.enqueue_elementwise(k, static_cast<std::size_t>(t.size()));
+  impl.enqueue_float4s(k, static_cast<std::size_t>(t.size()));
 }
 
 void copy(const Tensor& src, Tensor& dst) {
@@ -30,7 +30,7 @@ void copy(const Tensor& src, Tensor& dst) {
   auto& impl = Access::impl(dst);
   cl_kernel k = impl.kernel("elementwise", "copy");
   detail::set_args(k, Access::mem(src), Access::mem(dst), static_cast<cl_ulong>(dst.size()));
-  impl.enqueue_elementwise(k, static_cast<std::size_t>(dst.size()));
+  impl.enqueue_float4s(k, static_cast<std::size_t>(dst.size()));
 }
 
 void axpy(float a, const Tensor& x, Tensor& y) {
@@ -38,7 +38,7 @@ void axpy(float a, const Tensor& x, Tensor& y) {
   auto& impl = Access::impl(y);
   cl_kernel k = impl.kernel("elementwise", "axpy");
   detail::set_args(k, a, Access::mem(x), Access::mem(y), static_cast<cl_ulong>(y.size()));
-  impl.enqueue_elementwise(k, static_cast<std::size_t>(y.size()));
+  impl.enqueue_float4s(k, static_cast<std::size_t>(y.size()));
 }
 
 }  // namespace clnn
