@@ -35,6 +35,13 @@
 #define THREADS (LX * LY)
 #define A_LOADS (TILE_M * TILE_K / 4 / THREADS)  // float4 loads per work-item and tile
 #define B_LOADS (TILE_N * TILE_K / 4 / THREADS)
+// Each row of a local tile is padded by PAD4 float4s: the transposing stores (A, or B with
+// TRANS_B) write four rows at once, which without padding fall in the same memory bank.
+#ifndef PAD4
+#define PAD4 1
+#endif
+#define A_ROW (TILE_M + 4 * PAD4)  // floats per row of the A tile
+#define B_ROW (TILE_N + 4 * PAD4)
 
 // A float4 at p, which the host's alignment rules put on a 16-byte boundary: dereferenced as a
 // float4 so the compiler emits one vector load or store (vload4 and vstore4 may not assume the
@@ -53,16 +60,16 @@ inline float4 load_a(__global const float* A, int lda, int M, int K, int m0, int
 #endif
 }
 
-inline void store_a(__local float4 (*As)[TILE_M / 4], int f, float4 v) {
+inline void store_a(__local float4 (*As)[TILE_M / 4 + PAD4], int f, float4 v) {
 #if TRANS_A
   As[f / (TILE_M / 4)][f % (TILE_M / 4)] = v;
 #else
   const int m = f / (TILE_K / 4), k = 4 * (f % (TILE_K / 4));
   __local float* column = (__local float*)As;
-  column[(k + 0) * TILE_M + m] = v.x;
-  column[(k + 1) * TILE_M + m] = v.y;
-  column[(k + 2) * TILE_M + m] = v.z;
-  column[(k + 3) * TILE_M + m] = v.w;
+  column[(k + 0) * A_ROW + m] = v.x;
+  column[(k + 1) * A_ROW + m] = v.y;
+  column[(k + 2) * A_ROW + m] = v.z;
+  column[(k + 3) * A_ROW + m] = v.w;
 #endif
 }
 
@@ -76,14 +83,14 @@ inline float4 load_b(__global const float* B, int ldb, int N, int K, int n0, int
 #endif
 }
 
-inline void store_b(__local float4 (*Bs)[TILE_N / 4], int f, float4 v) {
+inline void store_b(__local float4 (*Bs)[TILE_N / 4 + PAD4], int f, float4 v) {
 #if TRANS_B
   const int n = f / (TILE_K / 4), k = 4 * (f % (TILE_K / 4));
   __local float* row = (__local float*)Bs;
-  row[(k + 0) * TILE_N + n] = v.x;
-  row[(k + 1) * TILE_N + n] = v.y;
-  row[(k + 2) * TILE_N + n] = v.z;
-  row[(k + 3) * TILE_N + n] = v.w;
+  row[(k + 0) * B_ROW + n] = v.x;
+  row[(k + 1) * B_ROW + n] = v.y;
+  row[(k + 2) * B_ROW + n] = v.z;
+  row[(k + 3) * B_ROW + n] = v.w;
 #else
   Bs[f / (TILE_N / 4)][f % (TILE_N / 4)] = v;
 #endif
@@ -113,8 +120,8 @@ void gemm_vec4(const int M, const int N, const int K, const float alpha,
                __global const float* B, const ulong offset_b, const int ldb, const ulong stride_b,
                const float beta,
                __global float* C, const ulong offset_c, const int ldc, const ulong stride_c) {
-  __local float4 As[2][TILE_K][TILE_M / 4];
-  __local float4 Bs[2][TILE_K][TILE_N / 4];
+  __local float4 As[2][TILE_K][TILE_M / 4 + PAD4];
+  __local float4 Bs[2][TILE_K][TILE_N / 4 + PAD4];
   const int tx = get_local_id(0), ty = get_local_id(1), tid = ty * LX + tx;
   // Blocks run in bands of GROUP_ROWS block-rows, column by column within a band, instead of
   // row by row: the blocks resident at once then share a few panels of A and of B, which stay

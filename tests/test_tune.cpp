@@ -54,6 +54,7 @@ TEST_CASE("the tuning cache keeps entries per device and finds the nearest shape
   CHECK(a.size() == 2);
   CHECK(a.nearest("gemm", {100, 80, 60, 0, 0})->at("tile_m") == 16);
   CHECK(a.nearest("gemm", {900, 1200, 700, 0, 0})->at("tile_m") == 64);
+  CHECK_FALSE(a.nearest("gemm", {2048, 2048, 2048, 0, 0}));  // too far from both: the plan runs
   CHECK_FALSE(a.nearest("conv", {64, 64, 64, 0, 0}));
   CHECK_FALSE(a.nearest("gemm", {64, 64}));
   CHECK(detail::TuningCache(device_named("B"), file)

@@ -46,8 +46,9 @@ std::string to_string(MatmulKernel kernel) {
 
 std::size_t MatmulPlan::local_mem_bytes() const {
   if (!use_local_memory) return 0;
-  const std::size_t buffers = kernel == MatmulKernel::vec4 ? 2 : 1;  // vec4 double-buffers
-  return buffers * (tile_m + tile_n) * tile_k * sizeof(float);
+  if (kernel == MatmulKernel::vec4)  // double-buffered, each row padded by a float4
+    return 2 * (tile_m + tile_n + 8) * tile_k * sizeof(float);
+  return (tile_m + tile_n) * tile_k * sizeof(float);
 }
 
 std::string MatmulPlan::source_name() const {

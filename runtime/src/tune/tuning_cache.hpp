@@ -21,7 +21,8 @@ class TuningCache {
   TuningCache(const DeviceInfo& device, std::optional<std::filesystem::path> file);
 
   // The configuration stored for `kernel` at the shape nearest to `shape` (log distance over
-  // the extents; same rank only), or nullptr. Valid until the next store.
+  // the extents; same rank only; within about a factor of 2), or nullptr. Valid until the next
+  // store.
   const nlohmann::json* nearest(const std::string& kernel,
                                 const std::vector<std::int64_t>& shape) const;
   // Stores (or replaces) the configuration for exactly this kernel and shape, and writes the
