@@ -187,6 +187,22 @@ TEST_CASE("every plan respects the limits of vendor-like devices and follows the
   CHECK(LaunchPlanner(small).elementwise().max_groups < LaunchPlanner(nvidia).elementwise().max_groups);
 }
 
+TEST_CASE("the CPU matmul plan follows the native vector width", "[launch]") {
+  DeviceInfo avx512 = cpu(), avx2 = cpu(), sse = cpu();
+  avx512.native_vector_width = 16;
+  avx2.native_vector_width = 8;
+  sse.native_vector_width = 4;
+  for (const DeviceInfo& d : {avx512, avx2, sse}) {
+    INFO("native width " << d.native_vector_width);
+    const auto plan = LaunchPlanner(d).matmul();
+    CHECK(plan.kernel == clnn::MatmulKernel::cpu);
+    CHECK(plan.work_n == d.native_vector_width);
+    CHECK(LaunchPlanner(d).plannable(plan));
+  }
+  // Half as many vector registers without AVX-512: fewer rows per block.
+  CHECK(LaunchPlanner(avx2).matmul().work_m < LaunchPlanner(avx512).matmul().work_m);
+}
+
 TEST_CASE("matmul blocks shrink until a product occupies the device", "[launch]") {
   const LaunchPlanner nvidia(gpu(48 << 10, 1024, 32, 132));
   const auto big = nvidia.matmul(4096, 4096, 1);
