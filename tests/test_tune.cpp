@@ -3,10 +3,12 @@
 #include <catch2/catch.hpp>
 
 #include <unistd.h>
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
+#include "clnn/clnn.hpp"
 #include "context_impl.hpp"
 #include "ops/gemm.hpp"
 #include "reference/ops.hpp"
@@ -118,4 +120,64 @@ TEST_CASE("a tuned matmul configuration is stored, used and correct", "[tune][ma
   CHECK(detail::gemm_plan(off_impl, call).describe() ==
         detail::gemm_planner_plan(off_impl, call).describe());
   CHECK_THROWS_AS(tune_matmul(ctx, 0, 4, 4), ShapeError);
+}
+
+TEST_CASE("tune_executor tunes the elementwise and reduction plans over whole passes", "[tune]") {
+  TempCacheDir temp;
+  Context ctx = Context::create();
+  auto& impl = detail::Access::impl(ctx);
+  // A small network whose forward and backward run through both plans: convolution helpers,
+  // batch norm and bias reductions, activations, pooling, the loss.
+  Graph g;
+  Value images = g.input("images", {8, 2, 10, 10});
+  Value labels = g.input("labels", {8});
+  Value conv = nn::Conv2d(g, "conv", 2, 4, 3, nn::ConvLayerOptions{1, 1})(images);
+  Value act = relu(nn::BatchNorm(g, "bn", 4)(conv));
+  PoolOptions pool;
+  pool.kernel = {2, 2};
+  Value logits = nn::Linear(g, "fc", 4 * 5 * 5, 3)(flatten(max_pool(act, pool)));
+  Value loss = softmax_cross_entropy(logits, labels);
+  Executor ex(ctx, g, {loss}, Mode::training);
+  ex.set_input("images", clnn::test::random_vector(8 * 2 * 10 * 10, 4));
+  ex.set_input("labels", {0, 1, 2, 0, 1, 2, 0, 1});
+  ex.forward();
+  ex.backward(loss);
+  const float loss_before = ex.value(loss).to_host()[0];
+
+  const auto results = tune_executor(ex, loss, TuneEffort::fast);
+  auto find = [&](const std::string& kernel) {
+    auto it = std::find_if(results.begin(), results.end(),
+                           [&](const TuneResult& r) { return r.kernel == kernel; });
+    REQUIRE(it != results.end());
+    return *it;
+  };
+  for (const char* kernel : {"elementwise", "reduction"}) {
+    INFO(kernel);
+    const TuneResult r = find(kernel);
+    CHECK(r.candidates > 0);
+    CHECK(r.best_ms <= r.planned_ms);
+    CHECK(r.timings.size() == r.candidates - r.rejected);
+  }
+  // The winners are in force, stored, and what a later context starts with at once.
+  const auto* stored = impl.tuning->nearest("elementwise", {});
+  REQUIRE(stored);
+  CHECK(stored->at("local_size").get<std::size_t>() == impl.elementwise_plan.local_size);
+  CHECK(stored->at("max_groups").get<std::size_t>() == impl.elementwise_plan.max_groups);
+  Context later = Context::create();
+  auto& later_impl = detail::Access::impl(later);
+  CHECK(later_impl.elementwise_plan.local_size == impl.elementwise_plan.local_size);
+  CHECK(later_impl.elementwise_plan.max_groups == impl.elementwise_plan.max_groups);
+  CHECK(later_impl.reduction_plan.local_size == impl.reduction_plan.local_size);
+  // Training with them gives the same loss.
+  ex.forward();
+  CHECK(ex.value(loss).to_host()[0] == Approx(loss_before).epsilon(1e-5));
+
+  // An entry the device cannot take is ignored: the planner's plan runs.
+  impl.tuning->store("reduction", {}, {{"local_size", 3}, {"max_groups", 1}}, 1.0);
+  impl.tuning->store("elementwise", {}, {{"local_size", 1 << 30}, {"max_groups", 1}}, 1.0);
+  Context refused = Context::create();
+  CHECK(detail::Access::impl(refused).reduction_plan.local_size ==
+        refused.planner().reduction().local_size);
+  CHECK(detail::Access::impl(refused).elementwise_plan.local_size ==
+        refused.planner().elementwise().local_size);
 }

@@ -143,6 +143,16 @@ ReductionPlan LaunchPlanner::reduction() const {
   return plan;
 }
 
+bool LaunchPlanner::fits(const ElementwisePlan& plan) const {
+  return plan.local_size >= 1 && plan.local_size <= max_local_size_1d() && plan.max_groups >= 1;
+}
+
+bool LaunchPlanner::fits(const ReductionPlan& plan) const {
+  const std::size_t size = plan.local_size;
+  return size >= 1 && (size & (size - 1)) == 0 && size <= max_local_size_1d() &&
+         size * sizeof(float) <= device_.local_mem_size / 2 && plan.max_groups >= 1;
+}
+
 MatmulPlan LaunchPlanner::matmul() const {
   if (uses_local_memory(device_)) {
     // 128x128 blocks with 256 work-items where the device allows, smaller blocks on smaller

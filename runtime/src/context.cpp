@@ -25,6 +25,25 @@ cl_device_id find_device_id(const DeviceInfo& info) {
 
 }  // namespace
 
+void load_launch_plans(ContextImpl& ctx) {
+  ctx.elementwise_plan = ctx.planner.elementwise();
+  ctx.reduction_plan = ctx.planner.reduction();
+  if (!ctx.tuning) return;
+  try {  // a malformed or unfit entry leaves the plan in force
+    if (const auto* e = ctx.tuning->nearest(kElementwiseTuningKey, {})) {
+      const ElementwisePlan tuned{e->at("local_size").get<std::size_t>(),
+                                  e->at("max_groups").get<std::size_t>()};
+      if (ctx.planner.fits(tuned)) ctx.elementwise_plan = tuned;
+    }
+    if (const auto* r = ctx.tuning->nearest(kReductionTuningKey, {})) {
+      const ReductionPlan tuned{r->at("local_size").get<std::size_t>(),
+                                r->at("max_groups").get<std::size_t>()};
+      if (ctx.planner.fits(tuned)) ctx.reduction_plan = tuned;
+    }
+  } catch (const std::exception&) {
+  }
+}
+
 ContextImpl::ContextImpl(const DeviceInfo& device_info)
     : info(device_info), planner(device_info), device(find_device_id(device_info)) {
   cl_int status = CL_SUCCESS;
@@ -40,6 +59,7 @@ ContextImpl::ContextImpl(const DeviceInfo& device_info)
   const std::string tune_mode = tune ? tune : "";
   if (tune_mode != "off") tuning = std::make_unique<TuningCache>(info, TuningCache::default_file());
   tune_full = tune_mode == "full";
+  load_launch_plans(*this);
   log_info("using device " + info.label());
 }
 
@@ -58,8 +78,7 @@ cl_kernel ContextImpl::kernel(cl_program program, const std::string& kernel_name
 }
 
 void ContextImpl::enqueue_elementwise(cl_kernel k, std::size_t n) {
-  auto plan = planner.elementwise();
-  enqueue<1>(queue.get(), k, {plan.global_size(n)}, {plan.local_size});
+  enqueue<1>(queue.get(), k, {elementwise_plan.global_size(n)}, {elementwise_plan.local_size});
 }
 
 cl_mem ContextImpl::scratch(std::size_t floats) {

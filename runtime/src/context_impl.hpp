@@ -35,6 +35,10 @@ struct ContextImpl {
 
   DeviceInfo info;
   LaunchPlanner planner;
+  // The one-dimensional launch plans in force: the planner's, or the tuned ones the tuning cache
+  // holds for this device (tune_executor times them over whole training steps).
+  ElementwisePlan elementwise_plan;
+  ReductionPlan reduction_plan;
   cl_device_id device = nullptr;
   OwnedContext context;
   OwnedQueue queue;
@@ -49,6 +53,14 @@ struct ContextImpl {
   std::map<std::pair<cl_program, std::string>, OwnedKernel> kernels_;
   std::unique_ptr<Buffer> scratch_;
 };
+
+// Tuning-cache keys of the device-wide one-dimensional plans (stored with an empty shape).
+inline constexpr const char* kElementwiseTuningKey = "elementwise";
+inline constexpr const char* kReductionTuningKey = "reduction";
+
+// Sets ctx's elementwise and reduction plans: tuned ones from its tuning cache where they fit the
+// device, else the planner's.
+void load_launch_plans(ContextImpl& ctx);
 
 // The internals behind Context and Tensor (friend of both).
 struct Access {

@@ -78,6 +78,10 @@ class LaunchPlanner {
   // Whether the planner would choose it: it fits with local memory to spare.
   bool plannable(const MatmulPlan& plan) const;
   ReductionPlan reduction() const;
+  // Whether an elementwise or reduction plan (planned or tuned) respects the device's limits:
+  // a work-group size the device takes (a power of two within local memory for reductions).
+  bool fits(const ElementwisePlan& plan) const;
+  bool fits(const ReductionPlan& plan) const;
 
   // The largest work-group size usable in one dimension: max_work_group_size and
   // max_work_item_sizes[0] together.

@@ -19,7 +19,7 @@ namespace clnn {
 enum class TuneEffort { fast, full };
 
 struct TuneResult {
-  std::string kernel;
+  std::string kernel;          // "gemm", "elementwise" or "reduction"
   std::size_t candidates = 0;  // configurations timed
   std::size_t rejected = 0;    // configurations whose result differed from the plan's
   double planned_ms = 0;       // the LaunchPlanner's configuration
@@ -39,7 +39,11 @@ TuneResult tune_matmul(const Context& ctx, std::int64_t m, std::int64_t n, std::
                        bool transpose_a, bool transpose_b, TuneEffort effort);
 
 // Runs one forward and backward pass of `executor` (inputs set, training mode) and tunes clnn's
-// matmul kernel for every distinct product it launched; returns one result per product.
+// matmul kernel for every distinct product it launched. Then it tunes the device-wide
+// elementwise and reduction launch plans, which every other kernel family launches through: each
+// candidate is timed over whole forward and backward passes, and must reproduce the loss and
+// every parameter's gradient. Returns one result per product, then "elementwise" and
+// "reduction".
 std::vector<TuneResult> tune_executor(Executor& executor, const Value& loss, TuneEffort effort);
 
 }  // namespace clnn

@@ -44,7 +44,7 @@ std::string duration_text(double seconds) {
 void count_correct(detail::ContextImpl& ctx, const Tensor& logits, const Tensor& labels,
                    const Tensor& counter) {
   cl_kernel k = ctx.kernel("loss", "count_correct");
-  const std::size_t local = ctx.planner.reduction().local_size;
+  const std::size_t local = ctx.reduction_plan.local_size;
   detail::set_args(k, detail::mem(logits), detail::mem(labels), cl_ulong(logits.shape()[0]),
                    cl_ulong(logits.shape()[1]), detail::mem(counter),
                    detail::LocalBytes{local * sizeof(float)});

@@ -63,7 +63,7 @@ void reduce_middle(ContextImpl& ctx, const Tensor& x, const Tensor* w, const Ten
   const cl_mem wmem = mem(w ? *w : x);
   const cl_int has_w = w != nullptr;
   if (view.inner == 1) {
-    const auto plan = ctx.planner.reduction();
+    const auto plan = ctx.reduction_plan;
     auto rows = [&](cl_mem in, cl_mem weights, cl_int weighted, std::size_t offset, cl_mem out,
                     std::size_t outer, std::size_t r, std::size_t segments, float scale, float b) {
       cl_kernel k = ctx.kernel("reduce", "reduce_rows");

@@ -25,7 +25,7 @@ ChannelView channel_view(const Shape& x) {
 
 // One work-group per channel, as many as the plan allows at once.
 void enqueue_per_channel(ContextImpl& ctx, cl_kernel k, cl_long channels) {
-  auto plan = ctx.planner.reduction();
+  auto plan = ctx.reduction_plan;
   std::size_t groups = std::min<std::size_t>(std::size_t(channels), plan.max_groups);
   enqueue<1>(ctx.queue.get(), k, {groups * plan.local_size}, {plan.local_size});
 }
@@ -54,7 +54,7 @@ class BatchNormOp : public Op {
     auto& ctx = args.ctx;
     cl_kernel apply = ctx.kernel("norm", "bn_apply");
     if (args.training) {
-      const auto local = ctx.planner.reduction().local_size;
+      const auto local = ctx.reduction_plan.local_size;
       cl_kernel stats = ctx.kernel("norm", "bn_statistics");
       set_args(stats, mem(x), mem(args.saved), mem(running_mean), mem(running_var), v.n, v.c, v.s,
                momentum_, eps_, LocalBytes{local * sizeof(float)});
@@ -74,7 +74,7 @@ class BatchNormOp : public Op {
     Tensor *gx = args.grad_inputs[0], *ggamma = args.grad_inputs[1], *gbeta = args.grad_inputs[2];
     const ChannelView v = channel_view(x.shape());
     auto& ctx = args.ctx;
-    const auto local = ctx.planner.reduction().local_size;
+    const auto local = ctx.reduction_plan.local_size;
     cl_kernel sums = ctx.kernel("norm", "bn_backward_sums");
     set_args(sums, mem(x), mem(args.grad_output), mem(args.saved), mem(args.workspace),
              mem(ggamma ? *ggamma : x), cl_int(ggamma != nullptr), args.betas[1],

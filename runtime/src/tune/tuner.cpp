@@ -1,7 +1,6 @@
 // tune_matmul: candidates around the plan, each checked against the planned kernel's result and
 // timed with profiling events; the fastest goes into the tuning cache.
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <random>
 
@@ -9,6 +8,7 @@
 #include "clnn/tune.hpp"
 #include "context_impl.hpp"
 #include "ops/gemm.hpp"
+#include "tune/wall_time.hpp"
 
 namespace clnn {
 
@@ -70,24 +70,6 @@ double time_plan(detail::ContextImpl& ctx, const GemmCall& call, const MatmulPla
     detail::OwnedEvent owned(event);
     detail::check(clWaitForEvents(1, &event), "clWaitForEvents");
     times.push_back(event_ms(event));
-  }
-  std::sort(times.begin(), times.end());
-  return times[1];
-}
-
-// Median milliseconds of three runs of `run` after a warm-up, each waited for.
-template <typename Run>
-double wall_ms(detail::ContextImpl& ctx, Run run) {
-  run();
-  detail::check(clFinish(ctx.queue.get()), "clFinish");
-  std::vector<double> times;
-  for (int r = 0; r < 3; ++r) {
-    const auto start = std::chrono::steady_clock::now();
-    run();
-    detail::check(clFinish(ctx.queue.get()), "clFinish");
-    times.push_back(
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
-            .count());
   }
   std::sort(times.begin(), times.end());
   return times[1];
@@ -156,9 +138,10 @@ TuneResult tune_matmul(const Context& ctx, std::int64_t m, std::int64_t n, std::
   }
   // Which backend serves this shape best: the tuned kernel or CLBlast, timed alike (wall clock
   // around the queue, since CLBlast may launch several kernels per product).
-  result.own_wall_ms = wall_ms(impl, [&] { detail::gemm_with_plan(impl, call, best, nullptr); });
+  result.own_wall_ms =
+      detail::wall_ms(impl, [&] { detail::gemm_with_plan(impl, call, best, nullptr); });
   result.clblast_wall_ms =
-      wall_ms(impl, [&] { detail::gemm(impl, call, detail::GemmBackend::clblast); });
+      detail::wall_ms(impl, [&] { detail::gemm(impl, call, detail::GemmBackend::clblast); });
   result.backend = result.clblast_wall_ms < result.own_wall_ms ? "clblast" : "own";
   if (impl.tuning)
     impl.tuning->store("gemm", detail::gemm_tuning_shape(call),
@@ -172,27 +155,6 @@ TuneResult tune_matmul(const Context& ctx, std::int64_t m, std::int64_t n, std::
                         {"backend", result.backend}},
                        result.best_ms);
   return result;
-}
-
-std::vector<TuneResult> tune_executor(Executor& executor, const Value& loss, TuneEffort effort) {
-  auto& impl = detail::Access::impl(executor.context());
-  std::vector<std::vector<std::int64_t>> shapes;
-  impl.gemm_recorder = &shapes;
-  try {
-    executor.forward();
-    executor.backward(loss);
-  } catch (...) {
-    impl.gemm_recorder = nullptr;
-    throw;
-  }
-  impl.gemm_recorder = nullptr;
-  std::sort(shapes.begin(), shapes.end());
-  shapes.erase(std::unique(shapes.begin(), shapes.end()), shapes.end());
-  std::vector<TuneResult> results;
-  for (const auto& s : shapes)
-    results.push_back(
-        tune_matmul(executor.context(), s[0], s[1], s[2], s[3] != 0, s[4] != 0, effort));
-  return results;
 }
 
 }  // namespace clnn

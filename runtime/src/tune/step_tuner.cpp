@@ -1,0 +1,152 @@
+// tune_executor: every matmul product of a training step, then the elementwise and reduction
+// launch plans, timed over whole forward and backward passes so that every kernel family that
+// launches through them (activations, losses, convolution helpers, pooling, normalization,
+// optimizers' elementwise steps, their backward kernels) counts.
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "clnn/error.hpp"
+#include "clnn/tune.hpp"
+#include "context_impl.hpp"
+#include "tune/wall_time.hpp"
+
+namespace clnn {
+
+namespace {
+
+constexpr double kMargin = 0.97;
+
+// The loss and every parameter's gradient after one pass, flattened: what a candidate plan must
+// reproduce.
+std::vector<float> step_results(Executor& ex, const Value& loss) {
+  std::vector<float> out = ex.value(loss).to_host();
+  for (const Value& p : ex.parameters()) {
+    const auto g = ex.gradient(p).to_host();
+    out.insert(out.end(), g.begin(), g.end());
+  }
+  return out;
+}
+
+// Whether got matches want to 1e-4 relative (L2): sums in another order round differently.
+bool same_results(const std::vector<float>& got, const std::vector<float>& want) {
+  if (got.size() != want.size()) return false;
+  double diff = 0, norm = 0;
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    diff += double(got[i] - want[i]) * double(got[i] - want[i]);
+    norm += double(want[i]) * double(want[i]);
+  }
+  return std::sqrt(diff / std::max(norm, 1e-30)) < 1e-4;
+}
+
+// Times `candidates` of one plan kind over whole passes, each installed with `install`; keeps
+// the fastest whose results match the plan in force before.
+template <typename Plan, typename Install, typename Describe>
+TuneResult tune_plan(Executor& ex, const Value& loss, const std::string& kernel, Plan planned,
+                     const std::vector<Plan>& candidates, Install install, Describe describe) {
+  auto& impl = detail::Access::impl(ex.context());
+  const std::uint64_t step = ex.step();
+  auto pass = [&] {
+    ex.set_step(step);  // the same dropout masks in every pass
+    ex.forward();
+    ex.backward(loss);
+  };
+  TuneResult result;
+  result.kernel = kernel;
+  result.backend = "own";
+  install(planned);
+  result.planned_ms = result.best_ms = detail::wall_ms(impl, pass);
+  result.best = describe(planned);
+  const auto want = step_results(ex, loss);
+  Plan best = planned;
+  for (const Plan& p : candidates) {
+    ++result.candidates;
+    install(p);
+    double ms = 0;
+    try {
+      ms = detail::wall_ms(impl, pass);
+    } catch (const Error&) {  // the driver refused the launch: not a winner
+      ++result.rejected;
+      continue;
+    }
+    if (!same_results(step_results(ex, loss), want)) {
+      ++result.rejected;
+      continue;
+    }
+    result.timings.emplace_back(describe(p), ms);
+    // Whole passes time noisily: a candidate must beat the plan by 3% to replace it.
+    if (ms < result.best_ms && ms < kMargin * result.planned_ms)
+      result.best_ms = ms, best = p, result.best = describe(p);
+  }
+  install(best);
+  ex.set_step(step);
+  if (impl.tuning)
+    impl.tuning->store(kernel, {}, {{"local_size", best.local_size}, {"max_groups", best.max_groups}},
+                       result.best_ms);
+  return result;
+}
+
+std::string describe_launch(std::size_t local, std::size_t groups) {
+  return "work-group " + std::to_string(local) + ", up to " + std::to_string(groups) + " groups";
+}
+
+// Sizes around the planned one: powers of two from half to twice it (fast) or wider (full).
+std::vector<std::size_t> around(std::size_t planned, bool full) {
+  std::vector<std::size_t> out;
+  for (double f : {1.0 / 4, 1.0 / 2, 1.0, 2.0, 4.0})
+    if (full || (f >= 0.5 && f <= 2.0))
+      out.push_back(std::max<std::size_t>(1, std::size_t(double(planned) * f)));
+  return out;
+}
+
+}  // namespace
+
+std::vector<TuneResult> tune_executor(Executor& executor, const Value& loss, TuneEffort effort) {
+  auto& impl = detail::Access::impl(executor.context());
+  std::vector<std::vector<std::int64_t>> shapes;
+  impl.gemm_recorder = &shapes;
+  try {
+    executor.forward();
+    executor.backward(loss);
+  } catch (...) {
+    impl.gemm_recorder = nullptr;
+    throw;
+  }
+  impl.gemm_recorder = nullptr;
+  std::sort(shapes.begin(), shapes.end());
+  shapes.erase(std::unique(shapes.begin(), shapes.end()), shapes.end());
+  std::vector<TuneResult> results;
+  for (const auto& s : shapes)
+    results.push_back(
+        tune_matmul(executor.context(), s[0], s[1], s[2], s[3] != 0, s[4] != 0, effort));
+
+  // With the products tuned, the one-dimensional plans: around the planner's, each checked.
+  const bool full = effort == TuneEffort::full;
+  const LaunchPlanner& planner = impl.planner;
+  const ElementwisePlan e_planned = planner.elementwise();
+  std::vector<ElementwisePlan> e_candidates;
+  for (std::size_t local : around(e_planned.local_size, full))
+    for (std::size_t groups : around(e_planned.max_groups, full)) {
+      const ElementwisePlan p{local, groups};
+      if (planner.fits(p) && (local != e_planned.local_size || groups != e_planned.max_groups))
+        e_candidates.push_back(p);
+    }
+  results.push_back(tune_plan(
+      executor, loss, detail::kElementwiseTuningKey, e_planned, e_candidates,
+      [&](const ElementwisePlan& p) { impl.elementwise_plan = p; },
+      [](const ElementwisePlan& p) { return describe_launch(p.local_size, p.max_groups); }));
+
+  const ReductionPlan r_planned = planner.reduction();
+  std::vector<ReductionPlan> r_candidates;
+  for (std::size_t local : around(r_planned.local_size, full)) {
+    const ReductionPlan p{local, r_planned.max_groups};
+    if (planner.fits(p) && local != r_planned.local_size) r_candidates.push_back(p);
+  }
+  results.push_back(tune_plan(
+      executor, loss, detail::kReductionTuningKey, r_planned, r_candidates,
+      [&](const ReductionPlan& p) { impl.reduction_plan = p; },
+      [](const ReductionPlan& p) { return describe_launch(p.local_size, p.max_groups); }));
+  return results;
+}
+
+}  // namespace clnn
