@@ -4,6 +4,7 @@
 #include <array>
 #include <cstddef>
 
+#include "cl/profiler.hpp"
 #include "cl_api.hpp"
 
 namespace clnn::detail {
@@ -32,9 +33,13 @@ void set_args(cl_kernel kernel, const Args&... args) {
 template <std::size_t N>
 void enqueue(cl_command_queue queue, cl_kernel kernel, const std::array<std::size_t, N>& global,
              const std::array<std::size_t, N>& local, cl_event* event = nullptr) {
+  cl_event own = nullptr;
+  if (profiling_enabled() && !event) event = &own;
   check(clEnqueueNDRangeKernel(queue, kernel, N, nullptr, global.data(), local.data(), 0, nullptr,
                                event),
         "clEnqueueNDRangeKernel");
+  if (profiling_enabled()) profile_launch(kernel, *event);
+  if (own) clReleaseEvent(own);
 }
 
 }  // namespace clnn::detail

@@ -1,0 +1,15 @@
+// Internal: CLNN_PROFILE=1 times every kernel clnn launches (waiting for each, so only for
+// finding where time goes) and prints the totals per kernel to stderr when the process exits.
+// Launches inside CLBlast are not seen.
+#pragma once
+
+#include "cl_api.hpp"
+
+namespace clnn::detail {
+
+bool profiling_enabled();
+// Adds a finished launch's device time (its event, from a queue with profiling enabled) to the
+// kernel's total; waits for the event.
+void profile_launch(cl_kernel kernel, cl_event event);
+
+}  // namespace clnn::detail
