@@ -2,6 +2,7 @@
 // against the double-precision reference, and the shapes it rejects.
 #include <catch2/catch.hpp>
 
+#include "context_impl.hpp"
 #include "op_harness.hpp"
 #include "reference/conv.hpp"
 
@@ -85,6 +86,24 @@ TEST_CASE("conv3d: strides, asymmetric pads, dilation and groups", "[conv]") {
                           options({1, 2, 1}, {1, 1, 0}, {0, 1, 2}, {1, 1, 2})));
   run_op_check(conv_check({1, 4, 4, 5, 3}, {4, 1, 2, 3, 2}, true,
                           options({2, 1, 1}, {0, 1, 1}, {1, 1, 0}, {}, 4)));
+}
+
+TEST_CASE("both column-building kernels match the reference", "[conv]") {
+  // vol2col (a work-item per output position, GPUs) and vol2col_rows (per line, CPUs): the
+  // device picks one; each is checked here whatever the device.
+  auto& impl = clnn::detail::Access::impl(clnn::test::context());
+  const bool saved = impl.row_loops;
+  for (bool rows : {false, true}) {
+    INFO("row loops " << rows);
+    impl.row_loops = rows;
+    run_op_check(conv_check({2, 3, 7, 6}, {4, 3, 3, 3}, true, options({}, {1, 1}, {1, 1}, {})));
+    run_op_check(
+        conv_check({2, 2, 11, 10}, {3, 2, 3, 3}, true, options({1, 2}, {2, 1}, {1, 2}, {2, 3})));
+    run_op_check(conv_check({2, 4, 6, 7}, {6, 2, 3, 3}, true, options({}, {1, 1}, {1, 1}, {}, 2)));
+    run_op_check(conv_check({2, 2, 5, 4, 5}, {3, 2, 3, 3, 3}, true,
+                            options({1, 2, 1}, {1, 1, 0}, {0, 1, 2}, {1, 1, 2})));
+  }
+  impl.row_loops = saved;
 }
 
 TEST_CASE("conv splits large batches into chunks", "[conv]") {

@@ -42,7 +42,8 @@ Vec batch_norm_ref(const Vec& x, const Vec& gamma, const Vec& beta, const Vec& m
 }  // namespace
 
 TEST_CASE("batch_norm forward and backward in training", "[norm]") {
-  for (Shape x : {Shape{4, 3}, Shape{2, 3, 5, 4}, Shape{3, 2, 3, 2, 2}}) {
+  // Channels of fewer and of more elements per sample than a work-group has work-items.
+  for (Shape x : {Shape{4, 3}, Shape{2, 3, 5, 4}, Shape{3, 2, 3, 2, 2}, Shape{3, 2, 17, 19}}) {
     INFO(to_string(x));
     const long n = long(x[0]), c = long(x[1]);
     const long s = long(reference::numel(x)) / (n * c);

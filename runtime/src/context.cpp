@@ -26,6 +26,7 @@ cl_device_id find_device_id(const DeviceInfo& info) {
 }  // namespace
 
 void load_launch_plans(ContextImpl& ctx) {
+  ctx.row_loops = ctx.planner.prefers_row_loops();
   ctx.elementwise_plan = ctx.planner.elementwise();
   ctx.reduction_plan = ctx.planner.reduction();
   if (!ctx.tuning) return;

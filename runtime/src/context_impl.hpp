@@ -39,6 +39,8 @@ struct ContextImpl {
   // holds for this device (tune_executor times them over whole training steps).
   ElementwisePlan elementwise_plan;
   ReductionPlan reduction_plan;
+  // Gather kernels' style (LaunchPlanner::prefers_row_loops); tests run both.
+  bool row_loops = false;
   cl_device_id device = nullptr;
   OwnedContext context;
   OwnedQueue queue;

@@ -151,12 +151,15 @@ class ColumnConv {
   }
 
   void vol2col(const Tensor& x, std::int64_t n0, std::int64_t nb) {
-    const bool rows = ctx_.planner.prefers_row_loops();
+    const bool rows = ctx_.row_loops;
     cl_kernel k = ctx_.kernel("conv", rows ? "vol2col_rows" : "vol2col");
     set_args(k, mem(x), mem(ws_), cl_ulong(0), p_.win.packed(), p_.win.packed_out(), cl_int(n0),
              cl_int(nb));
-    const std::int64_t per_item = rows ? p_.win.out[2] : 1;  // a row of OW positions, or one
-    ctx_.enqueue_elementwise(k, std::size_t(p_.ck * p_.groups * nb * p_.positions / per_item));
+    // vol2col_rows: a work-item per line of OW positions of one patch element; vol2col: one per
+    // output position, looping over its patch.
+    const std::int64_t items =
+        rows ? p_.ck * p_.groups * nb * p_.positions / p_.win.out[2] : nb * p_.positions;
+    ctx_.enqueue_elementwise(k, std::size_t(items));
   }
 
   ContextImpl& ctx_;
