@@ -7,36 +7,37 @@
 // P = OD * OH * OW. Buffers in the executor's workspace are addressed with offsets.
 
 // col = the input patches of samples n0 .. n0 + nb - 1 (zero where the patch is padding). One
-// work-item per output position q, looping over the patch: the position's coordinates are
-// divided out once, and the patch's by nested loops, where an index division per element made
-// this the slowest kernel of a training step on the H100. Neighbouring work-items write
-// neighbouring columns of each row, so the writes coalesce.
+// work-item per channel and output position (c, q), looping over that channel's part of the
+// patch: coordinates are divided out once per work-item, where an index division per element
+// made this the slowest kernel of a training step on the H100, and there are still C times as
+// many work-items as positions to fill the device. Neighbouring work-items write neighbouring
+// columns of each row, so the writes coalesce.
 __kernel void vol2col(__global const float* x, __global float* col, const ulong col_offset,
                       const int16 g, const int4 o, const int n0, const int nb) {
   const long P = (long)o.s0 * o.s1 * o.s2, nbP = nb * P;
-  const long volume = (long)g.s1 * g.s2 * g.s3;
+  const long volume = (long)g.s1 * g.s2 * g.s3, taps = (long)g.s4 * g.s5 * g.s6;
   col += col_offset;
-  for (long q = get_global_id(0); q < nbP; q += get_global_size(0)) {
+  for (long i = get_global_id(0); i < g.s0 * nbP; i += get_global_size(0)) {
+    const int c = i / nbP;
+    const long q = i - c * nbP;
     long t = q;
     const int ow = t % o.s2; t /= o.s2;
     const int oh = t % o.s1; t /= o.s1;
     const int od = t % o.s0;
     const long n = n0 + t / o.s0;
     const int d0 = od * g.s7 - g.sa, h0 = oh * g.s8 - g.sb, w0 = ow * g.s9 - g.sc;
-    __global float* dst = col + q;
-    for (int c = 0; c < g.s0; ++c) {
-      __global const float* xc = x + (n * g.s0 + c) * volume;
-      for (int a = 0; a < g.s4; ++a) {
-        const int id = d0 + a * g.sd;
-        const bool d_in = id >= 0 && id < g.s1;
-        for (int b = 0; b < g.s5; ++b) {
-          const int ih = h0 + b * g.se;
-          const bool dh_in = d_in && ih >= 0 && ih < g.s2;
-          const long row = ((long)id * g.s2 + ih) * g.s3;
-          for (int e = 0; e < g.s6; ++e, dst += nbP) {
-            const int iw = w0 + e * g.sf;
-            *dst = dh_in && iw >= 0 && iw < g.s3 ? xc[row + iw] : 0.0f;
-          }
+    __global const float* xc = x + (n * g.s0 + c) * volume;
+    __global float* dst = col + c * taps * nbP + q;
+    for (int a = 0; a < g.s4; ++a) {
+      const int id = d0 + a * g.sd;
+      const bool d_in = id >= 0 && id < g.s1;
+      for (int b = 0; b < g.s5; ++b) {
+        const int ih = h0 + b * g.se;
+        const bool dh_in = d_in && ih >= 0 && ih < g.s2;
+        const long row = ((long)id * g.s2 + ih) * g.s3;
+        for (int e = 0; e < g.s6; ++e, dst += nbP) {
+          const int iw = w0 + e * g.sf;
+          *dst = dh_in && iw >= 0 && iw < g.s3 ? xc[row + iw] : 0.0f;
         }
       }
     }

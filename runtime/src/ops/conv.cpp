@@ -156,9 +156,9 @@ class ColumnConv {
     set_args(k, mem(x), mem(ws_), cl_ulong(0), p_.win.packed(), p_.win.packed_out(), cl_int(n0),
              cl_int(nb));
     // vol2col_rows: a work-item per line of OW positions of one patch element; vol2col: one per
-    // output position, looping over its patch.
-    const std::int64_t items =
-        rows ? p_.ck * p_.groups * nb * p_.positions / p_.win.out[2] : nb * p_.positions;
+    // channel and output position, looping over the channel's part of the patch.
+    const std::int64_t items = rows ? p_.ck * p_.groups * nb * p_.positions / p_.win.out[2]
+                                    : p_.win.c * nb * p_.positions;
     ctx_.enqueue_elementwise(k, std::size_t(items));
   }
 
