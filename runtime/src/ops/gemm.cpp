@@ -186,10 +186,11 @@ GemmBackend choose_gemm_backend(const ContextImpl& ctx, const GemmCall& call) {
     if (auto entry = ctx.tuning->nearest("gemm", gemm_tuning_shape(call));
         entry && entry->contains("backend"))
       return entry->at("backend") == "clblast" ? GemmBackend::clblast : GemmBackend::own;
-  // Untuned: the vec4 and cpu kernels beat CLBlast at every size clnn-bench matmul measured
-  // (1.2x to 3.8x on the H100, 2.6x to 5x on PoCL). The general tiled kernel, which serves the
-  // GPU calls vec4 cannot take, is behind CLBlast from about 64^3 multiply-adds; below that
-  // CLBlast's fixed costs lose.
+  // Untuned: clnn-bench matmul measured the cpu kernel 2.2x to 5x ahead of CLBlast on PoCL at
+  // every size, and vec4 1.4x to 2.2x ahead on the H100 from 1024 up and 1.7x at 128 (at 256 and
+  // 512 CLBlast led, 0.92x and 0.55x: too few 8x8 blocks to fill the device; the tuner picks
+  // per shape). The general tiled kernel, which serves the GPU calls vec4 cannot take, is behind
+  // CLBlast from about 64^3 multiply-adds; below that CLBlast's fixed costs lose.
   if (gemm_plan(ctx, call).kernel != MatmulKernel::tiled) return GemmBackend::own;
   const double volume = double(call.m) * double(call.n) * double(call.k) * double(call.batch);
   return volume >= 64.0 * 64.0 * 64.0 ? GemmBackend::clblast : GemmBackend::own;
