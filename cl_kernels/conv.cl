@@ -80,6 +80,20 @@ __kernel void vol2col_rows(__global const float* x, __global float* col, const u
 
 // gx (samples n0 ..) = beta * gx + the sum of every column entry that read each input element:
 // a gather, so no two work-items write one element.
+// The output coordinate o along one axis whose window tap reaches input coordinate t + o * stride
+// (t = input + pad - tap * dilation): o = t / stride when that divides and lies inside the
+// extent. Unit strides, the common case, skip the division (per tap and element it dominated
+// the kernel).
+inline bool tap_output(const int t, const int stride, const int extent, int* o) {
+  if (stride == 1) {
+    *o = t;
+    return t >= 0 && t < extent;
+  }
+  if (t < 0 || t % stride != 0) return false;
+  *o = t / stride;
+  return *o < extent;
+}
+
 __kernel void col2vol(__global const float* gcol, const ulong col_offset, __global float* gx,
                       const int16 g, const int4 o, const int n0, const int nb, const float beta) {
   const long P = (long)o.s0 * o.s1 * o.s2, nbP = nb * P;
@@ -96,17 +110,17 @@ __kernel void col2vol(__global const float* gcol, const ulong col_offset, __glob
     const long n = t / g.s0;
     float sum = 0.0f;
     for (int a = 0; a < g.s4; ++a) {
-      const int td = id + g.sa - a * g.sd;
-      if (td < 0 || td % g.s7 != 0 || td / g.s7 >= o.s0) continue;
+      int od;
+      if (!tap_output(id + g.sa - a * g.sd, g.s7, o.s0, &od)) continue;
       for (int b = 0; b < g.s5; ++b) {
-        const int th = ih + g.sb - b * g.se;
-        if (th < 0 || th % g.s8 != 0 || th / g.s8 >= o.s1) continue;
+        int oh;
+        if (!tap_output(ih + g.sb - b * g.se, g.s8, o.s1, &oh)) continue;
+        const long r0 = ((c * g.s4 + a) * g.s5 + b) * g.s6;
+        const long q0 = n * P + ((long)od * o.s1 + oh) * o.s2;
         for (int e = 0; e < g.s6; ++e) {
-          const int tw = iw + g.sc - e * g.sf;
-          if (tw < 0 || tw % g.s9 != 0 || tw / g.s9 >= o.s2) continue;
-          const long r = ((c * g.s4 + a) * g.s5 + b) * g.s6 + e;
-          const long q = n * P + ((long)(td / g.s7) * o.s1 + th / g.s8) * o.s2 + tw / g.s9;
-          sum += gcol[r * nbP + q];
+          int ow;
+          if (!tap_output(iw + g.sc - e * g.sf, g.s9, o.s2, &ow)) continue;
+          sum += gcol[(r0 + e) * nbP + q0 + ow];
         }
       }
     }
