@@ -14,14 +14,6 @@
 
 namespace clnn::detail {
 
-namespace {
-
-void gemm_own(ContextImpl& ctx, const GemmCall& g, cl_event* event) {
-  gemm_with_plan(ctx, g, gemm_plan(ctx, g), event);
-}
-
-}  // namespace
-
 std::vector<std::int64_t> gemm_tuning_shape(const GemmCall& g) {
   return {std::int64_t(g.m), std::int64_t(g.n), std::int64_t(g.k), g.trans_a, g.trans_b};
 }
@@ -47,20 +39,42 @@ bool plan_serves(const ContextImpl& ctx, const MatmulPlan& plan, const GemmCall&
 
 }  // namespace
 
-MatmulPlan gemm_plan(const ContextImpl& ctx, const GemmCall& g) {
-  if (ctx.tuning) {
-    if (auto c = ctx.tuning->nearest("gemm", gemm_tuning_shape(g))) {
-      try {
-        MatmulPlan tuned{c->at("local").get<bool>(),         c->at("tile_m").get<std::size_t>(),
-                         c->at("tile_n").get<std::size_t>(), c->at("tile_k").get<std::size_t>(),
-                         c->at("work_m").get<std::size_t>(), c->at("work_n").get<std::size_t>(),
-                         kernel_from_name(c->value("kernel", std::string("tiled")))};
-        if (plan_serves(ctx, tuned, g)) return tuned;
-      } catch (const std::exception&) {  // a malformed entry: the plan serves
-      }
+GemmChoice choose_gemm(const ContextImpl& ctx, const GemmCall& g) {
+  // One look at the tuning cache: a tuned shape nearby gives both the configuration and the
+  // backend that won there (tune_matmul times both).
+  const nlohmann::json* entry =
+      ctx.tuning ? ctx.tuning->nearest("gemm", gemm_tuning_shape(g)) : nullptr;
+  GemmChoice choice{ctx.gemm_backend, gemm_planner_plan(ctx, g)};
+  if (entry) {
+    try {
+      const MatmulPlan tuned{
+          entry->at("local").get<bool>(),         entry->at("tile_m").get<std::size_t>(),
+          entry->at("tile_n").get<std::size_t>(), entry->at("tile_k").get<std::size_t>(),
+          entry->at("work_m").get<std::size_t>(), entry->at("work_n").get<std::size_t>(),
+          kernel_from_name(entry->value("kernel", std::string("tiled")))};
+      if (plan_serves(ctx, tuned, g)) choice.plan = tuned;
+    } catch (const std::exception&) {  // a malformed entry: the plan serves
     }
   }
-  return gemm_planner_plan(ctx, g);
+  if (choice.backend != GemmBackend::automatic) return choice;  // CLNN_GEMM
+  if (entry && entry->contains("backend")) {
+    choice.backend = entry->at("backend") == "clblast" ? GemmBackend::clblast : GemmBackend::own;
+    return choice;
+  }
+  // Untuned: clnn-bench matmul measured the cpu kernel 2.2x to 5x ahead of CLBlast on PoCL at
+  // every size, and vec4 1.4x to 2.2x ahead on the H100 from 1024 up and 1.7x at 128 (at 256 and
+  // 512 CLBlast led, 0.92x and 0.55x: too few 8x8 blocks to fill the device; the tuner picks
+  // per shape). The general tiled kernel, which serves the GPU calls vec4 cannot take, is behind
+  // CLBlast from about 64^3 multiply-adds; below that CLBlast's fixed costs lose.
+  const double volume = double(g.m) * double(g.n) * double(g.k) * double(g.batch);
+  choice.backend = choice.plan.kernel != MatmulKernel::tiled || volume < 64.0 * 64.0 * 64.0
+                       ? GemmBackend::own
+                       : GemmBackend::clblast;
+  return choice;
+}
+
+MatmulPlan gemm_plan(const ContextImpl& ctx, const GemmCall& g) {
+  return choose_gemm(ctx, g).plan;
 }
 
 MatmulPlan gemm_planner_plan(const ContextImpl& ctx, const GemmCall& g) {
@@ -180,24 +194,12 @@ std::string to_string(GemmBackend backend) {
 }
 
 GemmBackend choose_gemm_backend(const ContextImpl& ctx, const GemmCall& call) {
-  if (ctx.gemm_backend != GemmBackend::automatic) return ctx.gemm_backend;
-  // A tuned shape nearby says which backend won there (tune_matmul times both).
-  if (ctx.tuning)
-    if (auto entry = ctx.tuning->nearest("gemm", gemm_tuning_shape(call));
-        entry && entry->contains("backend"))
-      return entry->at("backend") == "clblast" ? GemmBackend::clblast : GemmBackend::own;
-  // Untuned: clnn-bench matmul measured the cpu kernel 2.2x to 5x ahead of CLBlast on PoCL at
-  // every size, and vec4 1.4x to 2.2x ahead on the H100 from 1024 up and 1.7x at 128 (at 256 and
-  // 512 CLBlast led, 0.92x and 0.55x: too few 8x8 blocks to fill the device; the tuner picks
-  // per shape). The general tiled kernel, which serves the GPU calls vec4 cannot take, is behind
-  // CLBlast from about 64^3 multiply-adds; below that CLBlast's fixed costs lose.
-  if (gemm_plan(ctx, call).kernel != MatmulKernel::tiled) return GemmBackend::own;
-  const double volume = double(call.m) * double(call.n) * double(call.k) * double(call.batch);
-  return volume >= 64.0 * 64.0 * 64.0 ? GemmBackend::clblast : GemmBackend::own;
+  return choose_gemm(ctx, call).backend;
 }
 
-std::size_t split_k_slices(const ContextImpl& ctx, const GemmCall& g) {
-  const MatmulPlan plan = gemm_plan(ctx, g);
+namespace {
+
+std::size_t split_k_slices(const ContextImpl& ctx, const GemmCall& g, const MatmulPlan& plan) {
   const std::size_t tiles =
       ((g.m + plan.tile_m - 1) / plan.tile_m) * ((g.n + plan.tile_n - 1) / plan.tile_n) * g.batch;
   const std::size_t units = std::max<std::size_t>(1, ctx.info.compute_units);
@@ -208,16 +210,23 @@ std::size_t split_k_slices(const ContextImpl& ctx, const GemmCall& g) {
   return std::min(g.k / kMinSliceK, (2 * units + tiles - 1) / tiles);
 }
 
+}  // namespace
+
+std::size_t split_k_slices(const ContextImpl& ctx, const GemmCall& g) {
+  return split_k_slices(ctx, g, gemm_plan(ctx, g));
+}
+
 namespace {
 
-// One launch (or CLBlast call) for the whole product.
-void gemm_unsplit(ContextImpl& ctx, const GemmCall& call, GemmBackend backend, cl_event* event) {
-  if (call.m == 0 || call.n == 0 || call.batch == 0) return;
-  if (backend == GemmBackend::automatic) backend = choose_gemm_backend(ctx, call);
+// One launch (or CLBlast call) for the whole product, as chosen; backend, unless automatic,
+// overrides the choice's.
+void gemm_unsplit(ContextImpl& ctx, const GemmCall& call, const GemmChoice& choice,
+                  GemmBackend backend, cl_event* event) {
+  if (backend == GemmBackend::automatic) backend = choice.backend;
   if (backend == GemmBackend::clblast)
     gemm_clblast(ctx, call, event);
   else
-    gemm_own(ctx, call, event);
+    gemm_with_plan(ctx, call, choice.plan, event);
 }
 
 // The product as `slices` partial products over slices of K into scratch, then summed into C.
@@ -238,7 +247,8 @@ void gemm_split_k(ContextImpl& ctx, const GemmCall& g, std::size_t slices, GemmB
     s.offset_a = g.offset_a + first * a_step, s.stride_a = a_step;
     s.offset_b = g.offset_b + first * b_step, s.stride_b = b_step;
     s.c = partial, s.offset_c = first * mn, s.ldc = g.n, s.stride_c = mn;
-    gemm_unsplit(ctx, s, backend, nullptr);  // never split again: scratch holds the partials
+    // Never split again: scratch holds the partials.
+    gemm_unsplit(ctx, s, choose_gemm(ctx, s), backend, nullptr);
   };
   slice_call(0, slices - 1, slice_k);
   slice_call(slices - 1, 1, g.k - (slices - 1) * slice_k);
@@ -252,12 +262,13 @@ void gemm_split_k(ContextImpl& ctx, const GemmCall& g, std::size_t slices, GemmB
 void gemm(ContextImpl& ctx, const GemmCall& call, GemmBackend backend, cl_event* event) {
   if (call.m == 0 || call.n == 0 || call.batch == 0) return;
   if (ctx.gemm_recorder) ctx.gemm_recorder->push_back(gemm_tuning_shape(call));
+  const GemmChoice choice = choose_gemm(ctx, call);
   // Split K for a single product into a contiguous C (no event: several launches).
   if (!event && call.batch == 1 && call.ldc == call.n) {
-    if (std::size_t slices = split_k_slices(ctx, call); slices > 1)
+    if (std::size_t slices = split_k_slices(ctx, call, choice.plan); slices > 1)
       return gemm_split_k(ctx, call, slices, backend);
   }
-  gemm_unsplit(ctx, call, backend, event);
+  gemm_unsplit(ctx, call, choice, backend, event);
 }
 
 }  // namespace clnn::detail

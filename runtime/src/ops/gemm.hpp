@@ -27,6 +27,16 @@ struct GemmCall {
 // CLNN_GEMM=own|clblast forces a backend for a context (ContextImpl::gemm_backend); automatic
 // picks by device and shape.
 GemmBackend gemm_backend_from_env();
+
+// What a call runs with: the backend (CLNN_GEMM's, else the tuned shape's, else by kernel and
+// size) and clnn's kernel configuration (the tuned one of the nearest shape when the tuning
+// cache has one that fits the device and the call, else the LaunchPlanner's). One lookup in the
+// tuning cache per call.
+struct GemmChoice {
+  GemmBackend backend = GemmBackend::automatic;
+  MatmulPlan plan;
+};
+GemmChoice choose_gemm(const ContextImpl& ctx, const GemmCall& call);
 GemmBackend choose_gemm_backend(const ContextImpl& ctx, const GemmCall& call);
 std::string to_string(GemmBackend backend);
 
@@ -39,8 +49,7 @@ std::size_t split_k_slices(const ContextImpl& ctx, const GemmCall& call);
 // all multiples of 4.
 bool gemm_is_aligned(const GemmCall& call);
 
-// The configuration clnn's kernel runs a call with: the tuned one of the nearest shape when
-// the tuning cache has one that fits the device, else the LaunchPlanner's.
+// choose_gemm's configuration.
 MatmulPlan gemm_plan(const ContextImpl& ctx, const GemmCall& call);
 // The LaunchPlanner's configuration for a call, ignoring the tuning cache.
 MatmulPlan gemm_planner_plan(const ContextImpl& ctx, const GemmCall& call);
