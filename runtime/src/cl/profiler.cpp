@@ -66,15 +66,21 @@ bool profiling_enabled() {
   return enabled;
 }
 
-void profile_launch(cl_kernel kernel, cl_event event) {
+double event_ms(cl_event event) {
   cl_ulong start = 0, end = 0;
-  if (clWaitForEvents(1, &event) != CL_SUCCESS ||
-      clGetEventProfilingInfo(event, CL_PROFILING_COMMAND_START, sizeof(start), &start,
-                              nullptr) != CL_SUCCESS ||
-      clGetEventProfilingInfo(event, CL_PROFILING_COMMAND_END, sizeof(end), &end, nullptr) !=
-          CL_SUCCESS)
-    return;  // a diagnostic: a launch it cannot time is left out
-  profile().add(kernel_name(kernel), double(end - start) * 1e-6);
+  check(clGetEventProfilingInfo(event, CL_PROFILING_COMMAND_START, sizeof(start), &start, nullptr),
+        "clGetEventProfilingInfo");
+  check(clGetEventProfilingInfo(event, CL_PROFILING_COMMAND_END, sizeof(end), &end, nullptr),
+        "clGetEventProfilingInfo");
+  return double(end - start) * 1e-6;
+}
+
+void profile_launch(cl_kernel kernel, cl_event event) {
+  try {
+    check(clWaitForEvents(1, &event), "clWaitForEvents");
+    profile().add(kernel_name(kernel), event_ms(event));
+  } catch (const Error&) {  // a diagnostic: a launch it cannot time is left out
+  }
 }
 
 }  // namespace clnn::detail

@@ -8,6 +8,9 @@
 namespace clnn::detail {
 
 bool profiling_enabled();
+// Device milliseconds of a finished launch, from its event (the queue has profiling enabled);
+// throws clnn::Error when the driver cannot say.
+double event_ms(cl_event event);
 // Adds a finished launch's device time (its event, from a queue with profiling enabled) to the
 // kernel's total; waits for the event.
 void profile_launch(cl_kernel kernel, cl_event event);

@@ -3,13 +3,12 @@
 // launches through them (activations, losses, convolution helpers, pooling, normalization,
 // optimizers' elementwise steps, their backward kernels) counts.
 #include <algorithm>
-#include <cmath>
 #include <string>
 
 #include "clnn/error.hpp"
 #include "clnn/tune.hpp"
 #include "context_impl.hpp"
-#include "tune/wall_time.hpp"
+#include "tune/measure.hpp"
 
 namespace clnn {
 
@@ -28,15 +27,9 @@ std::vector<float> step_results(Executor& ex, const Value& loss) {
   return out;
 }
 
-// Whether got matches want to 1e-4 relative (L2): sums in another order round differently.
+// Whether got matches want to 1e-4 relative (L2): whole passes sum more terms than one product.
 bool same_results(const std::vector<float>& got, const std::vector<float>& want) {
-  if (got.size() != want.size()) return false;
-  double diff = 0, norm = 0;
-  for (std::size_t i = 0; i < got.size(); ++i) {
-    diff += double(got[i] - want[i]) * double(got[i] - want[i]);
-    norm += double(want[i]) * double(want[i]);
-  }
-  return std::sqrt(diff / std::max(norm, 1e-30)) < 1e-4;
+  return got.size() == want.size() && detail::relative_l2(got, want) < 1e-4;
 }
 
 // Times `candidates` of one plan kind over whole passes, each installed with `install`; keeps

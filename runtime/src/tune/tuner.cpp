@@ -1,14 +1,14 @@
 // tune_matmul: candidates around the plan, each checked against the planned kernel's result and
 // timed with profiling events; the fastest goes into the tuning cache.
 #include <algorithm>
-#include <cmath>
 #include <random>
 
+#include "cl/profiler.hpp"
 #include "clnn/error.hpp"
 #include "clnn/tune.hpp"
 #include "context_impl.hpp"
 #include "ops/gemm.hpp"
-#include "tune/wall_time.hpp"
+#include "tune/measure.hpp"
 
 namespace clnn {
 
@@ -49,17 +49,6 @@ std::vector<MatmulPlan> candidates(const LaunchPlanner& planner, const GemmCall&
   return out;
 }
 
-double event_ms(cl_event event) {
-  cl_ulong start = 0, end = 0;
-  detail::check(
-      clGetEventProfilingInfo(event, CL_PROFILING_COMMAND_START, sizeof(start), &start, nullptr),
-      "clGetEventProfilingInfo");
-  detail::check(
-      clGetEventProfilingInfo(event, CL_PROFILING_COMMAND_END, sizeof(end), &end, nullptr),
-      "clGetEventProfilingInfo");
-  return double(end - start) * 1e-6;
-}
-
 // Median of three timed runs after one untimed run (which builds the program).
 double time_plan(detail::ContextImpl& ctx, const GemmCall& call, const MatmulPlan& plan) {
   detail::gemm_with_plan(ctx, call, plan, nullptr);
@@ -69,7 +58,7 @@ double time_plan(detail::ContextImpl& ctx, const GemmCall& call, const MatmulPla
     detail::gemm_with_plan(ctx, call, plan, &event);
     detail::OwnedEvent owned(event);
     detail::check(clWaitForEvents(1, &event), "clWaitForEvents");
-    times.push_back(event_ms(event));
+    times.push_back(detail::event_ms(event));
   }
   std::sort(times.begin(), times.end());
   return times[1];
@@ -123,13 +112,7 @@ TuneResult tune_matmul(const Context& ctx, std::int64_t m, std::int64_t n, std::
       continue;
     }
     // A candidate wins only with the planned kernel's result (sums may round differently).
-    const auto got = out.to_host();
-    double diff = 0, norm = 0;
-    for (std::size_t i = 0; i < got.size(); ++i) {
-      diff += double(got[i] - want[i]) * double(got[i] - want[i]);
-      norm += double(want[i]) * double(want[i]);
-    }
-    if (!(std::sqrt(diff / std::max(norm, 1e-30)) < 1e-5)) {
+    if (!(detail::relative_l2(out.to_host(), want) < 1e-5)) {
       ++result.rejected;
       continue;
     }

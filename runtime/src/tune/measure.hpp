@@ -1,8 +1,10 @@
-// Internal: host wall-clock timing of queued work, for the tuners.
+// Internal: what the tuners measure: host wall-clock time of queued work, and how far a
+// candidate's result is from the plan's.
 #pragma once
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <vector>
 
 #include "context_impl.hpp"
@@ -26,6 +28,17 @@ double wall_ms(ContextImpl& ctx, Run run) {
   }
   std::sort(times.begin(), times.end());
   return times[1];
+}
+
+// The L2 norm of got - want relative to want's (NaN when either holds one): sums in another
+// order round differently, so candidates are compared to the plan's result within a bound.
+inline double relative_l2(const std::vector<float>& got, const std::vector<float>& want) {
+  double diff = 0, norm = 0;
+  for (std::size_t i = 0; i < got.size() && i < want.size(); ++i) {
+    diff += double(got[i] - want[i]) * double(got[i] - want[i]);
+    norm += double(want[i]) * double(want[i]);
+  }
+  return std::sqrt(diff / std::max(norm, 1e-30));
 }
 
 }  // namespace clnn::detail
