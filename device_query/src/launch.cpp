@@ -192,22 +192,23 @@ MatmulPlan LaunchPlanner::matmul(std::size_t m, std::size_t n, std::size_t batch
   };
   const std::size_t wanted = std::max<std::size_t>(1, device_.compute_units * 3 / 4);
   MatmulPlan plan = largest;
+  // Moves to tile_m x tile_n blocks where the device takes them; false where it cannot.
+  auto shrink_to = [&](std::size_t tile_m, std::size_t tile_n) {
+    auto smaller = tile_m >= 32 && tile_n >= 32 ? vec4_plan(tile_m, tile_n) : std::nullopt;
+    if (smaller) plan = *smaller;
+    return smaller.has_value();
+  };
   // First no block mostly outside the product: a convolution's 64 output channels in blocks of
   // 128 rows would compute twice what they keep.
-  while (true) {
+  while (m <= plan.tile_m / 2 || n <= plan.tile_n / 2) {
     const std::size_t tile_m = m <= plan.tile_m / 2 ? plan.tile_m / 2 : plan.tile_m;
     const std::size_t tile_n = n <= plan.tile_n / 2 ? plan.tile_n / 2 : plan.tile_n;
-    if (tile_m == plan.tile_m && tile_n == plan.tile_n) break;
-    auto smaller = tile_m >= 32 && tile_n >= 32 ? vec4_plan(tile_m, tile_n) : std::nullopt;
-    if (!smaller) break;
-    plan = *smaller;
+    if (!shrink_to(tile_m, tile_n)) break;
   }
   while (blocks(plan) < wanted) {
-    const std::size_t tile_m = plan.tile_m >= plan.tile_n ? plan.tile_m / 2 : plan.tile_m;
-    const std::size_t tile_n = plan.tile_m >= plan.tile_n ? plan.tile_n : plan.tile_n / 2;
-    auto smaller = tile_m >= 32 && tile_n >= 32 ? vec4_plan(tile_m, tile_n) : std::nullopt;
-    if (!smaller) break;
-    plan = *smaller;
+    const bool rows = plan.tile_m >= plan.tile_n;
+    if (!shrink_to(rows ? plan.tile_m / 2 : plan.tile_m, rows ? plan.tile_n : plan.tile_n / 2))
+      break;
   }
   return plan;
 }
