@@ -15,6 +15,7 @@ struct Options {
   std::vector<std::int64_t> sizes;  // empty: the suite's defaults for the device
   std::string data_dir = "/usr/share/datasets/fashion-mnist";
   std::int64_t steps = 0;  // train: batches to time (0: the suite's default)
+  std::vector<std::int64_t> layers;  // conv: the layers to run, numbered from 1 (empty: all)
 };
 
 // One measurement: its parameters and figures under self-explaining keys.

@@ -3,6 +3,8 @@
 // convolution's; the PyTorch peer (compare/torch_conv.py) times the same graph.
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "bench.hpp"
 #include "clnn/clnn.hpp"
 
@@ -29,11 +31,15 @@ const std::vector<Layer>& layers() {
 
 }  // namespace
 
-std::vector<Record> conv_suite(const Context& ctx, const Options&) {
+std::vector<Record> conv_suite(const Context& ctx, const Options& options) {
   fmt::print("{:<34}  {:>10}  {:>10}  {:>12}  {:>12}\n", "layer", "fwd ms", "fwd TFLOP/s",
              "fwd+bwd ms", "fwd+bwd TFLOP/s");
   std::vector<Record> records;
-  for (const Layer& layer : layers()) {
+  for (std::size_t number = 1; number <= layers().size(); ++number) {
+    const auto& chosen = options.layers;
+    if (!chosen.empty() && std::find(chosen.begin(), chosen.end(), number) == chosen.end())
+      continue;
+    const Layer& layer = layers()[number - 1];
     const std::size_t dims = layer.x.size() - 2;
     ConvOptions o;
     o.pads_begin.assign(dims, layer.pad);

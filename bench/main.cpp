@@ -40,7 +40,7 @@ namespace {
 
 const char* kUsage =
     "usage: clnn-bench SUITE...|--all [--sizes a,b,...] [--json FILE] [--device SPEC]\n"
-    "                  [--data DIR] [--steps N]\n"
+    "                  [--data DIR] [--steps N] [--layers a,b,...]\n"
     "suites: matmul (clnn's tiled SGEMM and CLBlast, square fp32)\n"
     "        conv   (convolution layers, forward and forward + backward)\n"
     "        train  (Fashion-MNIST, the large model, batch 128: images/s)\n"
@@ -88,6 +88,8 @@ int main(int argc, char** argv) {
         device = value();
       else if (arg == "--data")
         options.data_dir = value();
+      else if (arg == "--layers")
+        options.layers = parse_sizes(value());
       else if (arg == "--steps")
         options.steps = parse_sizes(value()).at(0);
       else if (arg == "--all")
