@@ -224,6 +224,20 @@ TEST_CASE("matmul blocks shrink until a product occupies the device", "[launch]"
   CHECK(host.matmul(1024, 1024, 1).tile_n == host.matmul().tile_n);
 }
 
+TEST_CASE("a product that splits K keeps blocks that fit it", "[launch]") {
+  // A weight gradient, 64 filters by 576 taps: 9 blocks of 64x64 would leave most of 132 units
+  // idle, which matmul(m, n, batch) answers with smaller blocks and split-K with slices.
+  const LaunchPlanner nvidia(gpu(48 << 10, 1024, 32, 132));
+  const auto shrunk = nvidia.matmul(64, 576, 1);
+  const auto for_split = nvidia.matmul_for_split_k(64, 576);
+  CHECK(for_split.tile_m == 64);  // not mostly outside the 64 rows
+  CHECK(for_split.tile_n == nvidia.matmul().tile_n);
+  CHECK(shrunk.tile_m * shrunk.tile_n < for_split.tile_m * for_split.tile_n);
+  CHECK(nvidia.plannable(for_split));
+  const LaunchPlanner host(cpu());
+  CHECK(host.matmul_for_split_k(64, 576).tile_n == host.matmul().tile_n);
+}
+
 TEST_CASE("fits rejects configurations beyond the device", "[launch]") {
   const LaunchPlanner nvidia(gpu(48 << 10, 1024, 32));
   CHECK(nvidia.fits({true, 64, 64, 16, 4, 4}));

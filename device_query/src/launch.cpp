@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <array>
+#include <functional>
 #include <optional>
 
 namespace clnn {
@@ -181,17 +182,17 @@ std::optional<MatmulPlan> LaunchPlanner::vec4_plan(std::size_t tile_m, std::size
   return std::nullopt;
 }
 
-MatmulPlan LaunchPlanner::matmul(std::size_t m, std::size_t n, std::size_t batch) const {
-  const MatmulPlan largest = matmul();
-  if (largest.kernel != MatmulKernel::vec4) return largest;
-  // Halve the blocks (rows first) while the product has too few of them to occupy about every
-  // compute unit: on the H100, 1024^3 ran 1.7x faster in 64x128 blocks (128 of them) than in
-  // 128x128 (64).
+namespace {
+
+// Halves blocks, as LaunchPlanner::matmul(m, n, batch) does, while fewer than `wanted` of them
+// cover the product (wanted 0: only while they lie mostly outside it).
+MatmulPlan shrink_blocks(MatmulPlan plan, std::size_t m, std::size_t n, std::size_t batch,
+                         std::size_t wanted,
+                         const std::function<std::optional<MatmulPlan>(std::size_t, std::size_t)>&
+                             vec4_plan) {
   auto blocks = [&](const MatmulPlan& p) {
     return ((m + p.tile_m - 1) / p.tile_m) * ((n + p.tile_n - 1) / p.tile_n) * batch;
   };
-  const std::size_t wanted = std::max<std::size_t>(1, device_.compute_units * 3 / 4);
-  MatmulPlan plan = largest;
   // Moves to tile_m x tile_n blocks where the device takes them; false where it cannot.
   auto shrink_to = [&](std::size_t tile_m, std::size_t tile_n) {
     auto smaller = tile_m >= 32 && tile_n >= 32 ? vec4_plan(tile_m, tile_n) : std::nullopt;
@@ -211,6 +212,26 @@ MatmulPlan LaunchPlanner::matmul(std::size_t m, std::size_t n, std::size_t batch
       break;
   }
   return plan;
+}
+
+}  // namespace
+
+MatmulPlan LaunchPlanner::matmul(std::size_t m, std::size_t n, std::size_t batch) const {
+  const MatmulPlan largest = matmul();
+  if (largest.kernel != MatmulKernel::vec4) return largest;
+  // Halve the blocks (rows first) while the product has too few of them to occupy about every
+  // compute unit: on the H100, 1024^3 ran 1.7x faster in 64x128 blocks (128 of them) than in
+  // 128x128 (64).
+  const std::size_t wanted = std::max<std::size_t>(1, device_.compute_units * 3 / 4);
+  return shrink_blocks(largest, m, n, batch, wanted,
+                       [this](std::size_t tm, std::size_t tn) { return vec4_plan(tm, tn); });
+}
+
+MatmulPlan LaunchPlanner::matmul_for_split_k(std::size_t m, std::size_t n) const {
+  const MatmulPlan largest = matmul();
+  if (largest.kernel != MatmulKernel::vec4) return largest;
+  return shrink_blocks(largest, m, n, 1, 0,
+                       [this](std::size_t tm, std::size_t tn) { return vec4_plan(tm, tn); });
 }
 
 MatmulPlan LaunchPlanner::matmul_any_shape() const {

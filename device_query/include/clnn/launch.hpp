@@ -69,6 +69,9 @@ class LaunchPlanner {
   // The same for a batch of M x N products: smaller blocks where the largest would leave
   // compute units idle.
   MatmulPlan matmul(std::size_t m, std::size_t n, std::size_t batch) const;
+  // The plan for an M x N product whose caller occupies the device by splitting K instead: blocks
+  // are halved only while they lie mostly outside the product.
+  MatmulPlan matmul_for_split_k(std::size_t m, std::size_t n) const;
   // The plan for any call: matmul() unless that is vec4, whose calls must be aligned; then the
   // tiled kernel's.
   MatmulPlan matmul_any_shape() const;

@@ -33,6 +33,18 @@ MatmulKernel kernel_from_name(const std::string& name) {
   throw Error("unknown matmul kernel '" + name + "'");
 }
 
+// Split-K gives each slice at least this much of K.
+constexpr std::size_t kMinSliceK = 256;
+
+// Whether a product occupies the device by splitting K rather than through smaller blocks: a
+// single product into a contiguous C whose K is long beside M and N (a weight gradient sums over
+// every sample and position). Blocks shrunk for occupancy get work-groups too small to run fast:
+// on the H100 a 64 x 576 product with K = 50176 took 1.95 ms in 32 x 32 blocks. Square products
+// stay unsplit: 1024^3 ran faster in 64 x 128 blocks than in 3 slices of them.
+bool splits_k(const GemmCall& g) {
+  return g.batch == 1 && g.ldc == g.n && g.k >= 2 * kMinSliceK && g.k >= 2 * std::max(g.m, g.n);
+}
+
 bool plan_serves(const ContextImpl& ctx, const MatmulPlan& plan, const GemmCall& g) {
   return ctx.planner.fits(plan) && (plan.kernel != MatmulKernel::vec4 || gemm_is_aligned(g));
 }
@@ -78,7 +90,8 @@ MatmulPlan gemm_plan(const ContextImpl& ctx, const GemmCall& g) {
 }
 
 MatmulPlan gemm_planner_plan(const ContextImpl& ctx, const GemmCall& g) {
-  const MatmulPlan plan = ctx.planner.matmul(g.m, g.n, g.batch);
+  const MatmulPlan plan =
+      splits_k(g) ? ctx.planner.matmul_for_split_k(g.m, g.n) : ctx.planner.matmul(g.m, g.n, g.batch);
   return plan_serves(ctx, plan, g) ? plan : ctx.planner.matmul_any_shape();
 }
 
@@ -203,7 +216,6 @@ std::size_t split_k_slices(const ContextImpl& ctx, const GemmCall& g, const Matm
   const std::size_t tiles =
       ((g.m + plan.tile_m - 1) / plan.tile_m) * ((g.n + plan.tile_n - 1) / plan.tile_n) * g.batch;
   const std::size_t units = std::max<std::size_t>(1, ctx.info.compute_units);
-  constexpr std::size_t kMinSliceK = 256;
   // Over half the units busy is enough not to pay for partial products and their sum (on the H100
   // 1024^3 ran faster unsplit in 128 blocks of 64x128 than in 3 slices of them).
   if (2 * tiles > units || g.k < 2 * kMinSliceK) return 1;
@@ -232,7 +244,9 @@ void gemm_unsplit(ContextImpl& ctx, const GemmCall& call, const GemmChoice& choi
 // The product as `slices` partial products over slices of K into scratch, then summed into C.
 void gemm_split_k(ContextImpl& ctx, const GemmCall& g, std::size_t slices, GemmBackend backend) {
   const std::size_t mn = g.m * g.n;
-  const std::size_t slice_k = (g.k + slices - 1) / slices;
+  // Slices of a multiple of 4 keep an aligned call aligned, so they run on the vec4 kernel (the
+  // H100's weight gradients had gone to CLBlast's slower kernel through odd offsets).
+  const std::size_t slice_k = ((g.k + slices - 1) / slices + 3) / 4 * 4;
   slices = (g.k + slice_k - 1) / slice_k;
   cl_mem partial = ctx.scratch(slices * mn);
   // Element (row, k0) of op(A) and (k0, col) of op(B) start each slice.
