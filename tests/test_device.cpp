@@ -90,6 +90,8 @@ TEST_CASE("device limits agree with clinfo --json", "[device]") {
     CHECK(c.at("CL_DEVICE_NAME").get<std::string>() == d.name);
     CHECK(c.at("CL_DEVICE_MAX_COMPUTE_UNITS").get<std::uint64_t>() == d.compute_units);
     CHECK(c.at("CL_DEVICE_LOCAL_MEM_SIZE").get<std::uint64_t>() == d.local_mem_size);
+    CHECK(c.at("CL_DEVICE_GLOBAL_MEM_CACHE_SIZE").get<std::uint64_t>() ==
+          d.global_mem_cache_size);
     CHECK(c.at("CL_DEVICE_MAX_WORK_GROUP_SIZE").get<std::uint64_t>() == d.max_work_group_size);
     // Memory sizes are left out: PoCL reports the host's free memory, which moves between runs.
     ++compared;

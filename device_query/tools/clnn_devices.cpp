@@ -69,6 +69,7 @@ json device_json(const clnn::DeviceInfo& d) {
       {"max_mem_alloc_size", d.max_mem_alloc_size},
       {"local_mem_size", d.local_mem_size},
       {"local_mem_is_dedicated", d.local_mem_is_dedicated},
+      {"global_mem_cache_size", d.global_mem_cache_size},
       {"max_work_group_size", d.max_work_group_size},
       {"max_work_item_sizes", d.max_work_item_sizes},
       {"preferred_work_group_multiple", d.preferred_work_group_multiple},
@@ -93,8 +94,10 @@ void print_table(const std::vector<clnn::DeviceInfo>& devices) {
     row("type / vendor", clnn::to_string(d.type) + " / " + d.vendor);
     row("driver / OpenCL C", d.driver_version + " / " + d.opencl_c_version);
     row("compute units x clock", fmt::format("{} x {} MHz", d.compute_units, d.max_clock_mhz));
-    row("global memory", fmt::format("{} (largest buffer {})", bytes_text(d.global_mem_size),
-                                     bytes_text(d.max_mem_alloc_size)));
+    row("global memory", fmt::format("{} (largest buffer {}, cache {})",
+                                     bytes_text(d.global_mem_size),
+                                     bytes_text(d.max_mem_alloc_size),
+                                     bytes_text(d.global_mem_cache_size)));
     row("local memory", fmt::format("{} ({})", bytes_text(d.local_mem_size),
                                     d.local_mem_is_dedicated ? "dedicated" : "global"));
     row("max work-group", fmt::format("{} (items {})", d.max_work_group_size,

@@ -30,6 +30,7 @@ struct DeviceInfo {
   std::uint64_t global_mem_size = 0;
   std::uint64_t max_mem_alloc_size = 0;
   std::uint64_t local_mem_size = 0;
+  std::uint64_t global_mem_cache_size = 0;  // bytes of cache in front of global memory (L2)
   bool local_mem_is_dedicated = false;  // CL_LOCAL vs CL_GLOBAL local memory type
   std::size_t max_work_group_size = 0;
   std::vector<std::size_t> max_work_item_sizes;
