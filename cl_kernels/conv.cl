@@ -154,3 +154,36 @@ __kernel void nkp_to_chunk(__global const float* gy, __global float* gyt, const 
     gyt[i] = gy[(n * K + k) * P + p];
   }
 }
+
+// wt[z, c, k, t] = w[z * Kg + k, c, T - 1 - t] for group z, channel c < Cg, filter k < Kg and tap
+// t < T: the filters of a unit-stride convolution's input gradient, which is the convolution of
+// the output gradient with the filters flipped and their channel and filter roles exchanged.
+__kernel void flip_filters(__global const float* w, __global float* wt, const ulong wt_offset,
+                           const int Kg, const int Cg, const int T, const int groups) {
+  const long total = (long)groups * Cg * Kg * T;
+  wt += wt_offset;
+  for (long i = get_global_id(0); i < total; i += get_global_size(0)) {
+    const int t = i % T;
+    long u = i / T;
+    const int k = u % Kg;
+    u /= Kg;
+    const int c = u % Cg, z = u / Cg;
+    wt[i] = w[(((long)z * Kg + k) * Cg + c) * T + (T - 1 - t)];
+  }
+}
+
+// The implicit GEMM's table (matmul_vec4.cl, CONV_GATHER): for each column-matrix row r < K,
+// r = ((c * KD + a) * KH + b) * KW + e, the offset of x[c, a * DD, b * DH, e * DW] within a
+// sample's group of channels, and the tap's reach a * DD, b * DH, e * DW.
+__kernel void conv_taps(__global int4* taps, const int16 g, const int K) {
+  for (int r = get_global_id(0); r < K; r += get_global_size(0)) {
+    int t = r;
+    const int e = t % g.s6;
+    t /= g.s6;
+    const int b = t % g.s5;
+    t /= g.s5;
+    const int a = t % g.s4, c = t / g.s4;
+    const int ad = a * g.sd, bh = b * g.se, ew = e * g.sf;
+    taps[r] = (int4)(((c * g.s1 + ad) * g.s2 + bh) * g.s3 + ew, ad, bh, ew);
+  }
+}

@@ -10,6 +10,9 @@
 // (broadcast). Both tiles are staged k-major in local memory, A transposed on the way in, and
 // double-buffered: the next tile's global loads are in flight while the current one is used,
 // with one barrier per step. TILE_K is a multiple of 4.
+//
+// With -DCONV_GATHER=1 the same kernel is a convolution as an implicit GEMM (see the note before
+// gather_b), and with -DA_SCALAR=1 A's rows need not be float4-aligned.
 
 #ifndef TILE_M
 #define TILE_M 128
@@ -28,6 +31,16 @@
 #endif
 #ifndef TRANS_B
 #define TRANS_B 0
+#endif
+
+#ifndef CONV_GATHER
+#define CONV_GATHER 0
+#endif
+#ifndef A_SCALAR
+#define A_SCALAR 0
+#endif
+#ifndef PADDED_ROWS
+#define PADDED_ROWS 0
 #endif
 
 #define LX (TILE_N / 8)
@@ -56,7 +69,14 @@ inline float4 load_a(__global const float* A, int lda, int M, int K, int m0, int
   return (k < K && m < M) ? AT4_CONST(A + (long)k * lda + m) : (float4)(0.0f);
 #else  // stored M x K: float4s run along k
   const int m = m0 + f / (TILE_K / 4), k = k0 + 4 * (f % (TILE_K / 4));
+#if A_SCALAR  // K or lda not a multiple of 4 (a convolution's C * taps): four loads
+  if (m >= M) return (float4)(0.0f);
+  __global const float* p = A + (long)m * lda + k;
+  return (float4)(k < K ? p[0] : 0.0f, k + 1 < K ? p[1] : 0.0f, k + 2 < K ? p[2] : 0.0f,
+                  k + 3 < K ? p[3] : 0.0f);
+#else
   return (m < M && k < K) ? AT4_CONST(A + (long)m * lda + k) : (float4)(0.0f);
+#endif
 #endif
 }
 
@@ -114,12 +134,104 @@ inline void store_c(__global float* C, int ldc, int M, int N, int m, int n, cons
   }
 }
 
+#if CONV_GATHER
+// Convolution as an implicit GEMM: y = alpha * conv(x, A) + bias + beta * y, where B is the
+// column matrix of the input x, which is never built: B[r, q] with r = ((c * KD + a) * KH + b) *
+// KW + e is x[n, c] at the window origin of output position q plus the tap (a, b, e), zero in the
+// padding. The geometry g and o are conv.cl's, with o.s3 = OW4, the output row width OW rounded
+// up to a multiple of 4: columns q run over n, od, oh and ow < OW4, and those with ow >= OW are
+// computed but not stored (PADDED_ROWS, where OW4 > OW). So four neighbouring columns always
+// lie in one row, share the row's checks, and their work-items read neighbouring memory. B points at x, ldb is the distance
+// between samples of x, stride_b between groups (the batch); C points at y [N, groups * M,
+// OD * OH * OW], ldc is the distance between its samples and stride_c between groups. TRANS_B
+// is 0.
+//
+// A work-item's load slot reads row r of the same four columns at every step of k: their window
+// origin is worked out once (Column), and each row's offset and reach come from the table
+// taps[r] = (offset of x[c, a * DD, b * DH, e * DW] from x[0, 0, 0, 0], a * DD, b * DH, e * DW),
+// which conv.cl's conv_taps fills: no index is divided inside the loop.
+typedef struct {
+  long origin;  // offset of the window origin in x (it may lie in the padding)
+  int d, h, w;  // its coordinates; h lies far outside past the last column
+} Column;
+
+// Splits column q into its sample n and its position (t = od * OH + oh, ow) in padded rows.
+inline int split_column(int q, const int4 o, int* t, int* ow) {
+  const int padded = o.s0 * o.s1 * o.s3, n = q / padded, p = q - n * padded;
+  *t = p / o.s3;
+  *ow = p - *t * o.s3;
+  return n;
+}
+
+inline Column column_origin(int q, int N, int ldb, const int16 g, const int4 o) {
+  Column s;
+  int t, ow;
+  const int n = split_column(q, o, &t, &ow);
+  s.w = ow * g.s9 - g.sc;
+  s.h = t % o.s1 * g.s8 - g.sb;
+  s.d = t / o.s1 * g.s7 - g.sa;
+  s.origin = (long)n * ldb + ((long)s.d * g.s2 + s.h) * g.s3 + s.w;
+  if (q >= N) s.h = INT_MIN / 2;  // every tap falls outside
+  return s;
+}
+
+// Row r of four neighbouring columns (s->w the first one's; strides SW apart).
+inline float4 gather_b(__global const float* x, __global const int4* taps, const Column* s,
+                       int K, int r, const int16 g) {
+  float v[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+  if (r < K) {
+    const int4 t = taps[r];
+    // One unsigned comparison per coordinate checks both ends.
+    if ((uint)(s->d + t.y) < (uint)g.s1 && (uint)(s->h + t.z) < (uint)g.s2) {
+      __global const float* p = x + s->origin + t.x;
+      const int w = s->w + t.w;
+      for (int j = 0; j < 4; ++j)
+        if ((uint)(w + j * g.s9) < (uint)g.s3) v[j] = p[j * g.s9];
+    }
+  }
+  return (float4)(v[0], v[1], v[2], v[3]);
+}
+
+// Writes a 4x4 piece of the output at filter m, columns q .. q + 3 (one padded row's).
+inline void store_y(__global float* y, int ldc, const int4 o, int M, int N, int m, int q,
+                    const float4* acc, float alpha, float beta, __global const float* bias) {
+  if (q >= N) return;
+  int t, ow;
+  const int n = split_column(q, o, &t, &ow);
+  const int P = o.s0 * o.s1 * o.s2;
+  for (int i = 0; i < 4; ++i) {
+    if (m + i >= M) return;
+    __global float* c = y + (long)n * ldc + (long)(m + i) * P + t * o.s2 + ow;
+    const float4 r = alpha * acc[i] + (bias ? bias[m + i] : 0.0f);
+#if PADDED_ROWS  // element by element, up to the row's end
+    const float v[4] = {r.x, r.y, r.z, r.w};
+    for (int j = 0; j < 4 && ow + j < o.s2; ++j)
+      c[j] = beta == 0.0f ? v[j] : mad(beta, c[j], v[j]);
+#else  // rows of a multiple of 4: whole float4s, aligned
+    AT4(c) = beta == 0.0f ? r : mad((float4)(beta), AT4(c), r);
+#endif
+  }
+}
+
+#define LOAD_B(l, k0) \
+  gather_b(B, taps, &columns[l], K, (k0) + (tid + (l) * THREADS) / (TILE_N / 4), geometry)
+#define KERNEL_NAME conv_vec4
+#else
+#define LOAD_B(l, k0) load_b(B, ldb, N, K, n0, k0, tid + (l) * THREADS)
+#define KERNEL_NAME gemm_vec4
+#endif
+
 __kernel __attribute__((reqd_work_group_size(LX, LY, 1)))
-void gemm_vec4(const int M, const int N, const int K, const float alpha,
+void KERNEL_NAME(const int M, const int N, const int K, const float alpha,
                __global const float* A, const ulong offset_a, const int lda, const ulong stride_a,
                __global const float* B, const ulong offset_b, const int ldb, const ulong stride_b,
                const float beta,
-               __global float* C, const ulong offset_c, const int ldc, const ulong stride_c) {
+               __global float* C, const ulong offset_c, const int ldc, const ulong stride_c
+#if CONV_GATHER
+               , const int16 geometry, const int4 out, __global const float* bias,
+               __global const int4* taps
+#endif
+               ) {
   __local float4 As[2][TILE_K][TILE_M / 4 + PAD4];
   __local float4 Bs[2][TILE_K][TILE_N / 4 + PAD4];
   const int tx = get_local_id(0), ty = get_local_id(1), tid = ty * LX + tx;
@@ -136,6 +248,13 @@ void gemm_vec4(const int M, const int N, const int K, const float alpha,
   A += offset_a + batch * stride_a;
   B += offset_b + batch * stride_b;
   C += offset_c + batch * stride_c;
+#if CONV_GATHER
+  Column columns[B_LOADS];
+  for (int l = 0; l < B_LOADS; ++l)
+    columns[l] = column_origin(n0 + 4 * ((tid + l * THREADS) % (TILE_N / 4)), N, ldb, geometry,
+                               out);
+  if (bias) bias += batch * M;
+#endif
 
   // acc[h][g][i]: row 4*ty + i + h*TILE_M/2, columns 4*tx + g*TILE_N/2 + (0..3).
   float4 acc[2][2][4];
@@ -145,7 +264,7 @@ void gemm_vec4(const int M, const int N, const int K, const float alpha,
 
   float4 next_a[A_LOADS], next_b[B_LOADS];
   for (int l = 0; l < A_LOADS; ++l) next_a[l] = load_a(A, lda, M, K, m0, 0, tid + l * THREADS);
-  for (int l = 0; l < B_LOADS; ++l) next_b[l] = load_b(B, ldb, N, K, n0, 0, tid + l * THREADS);
+  for (int l = 0; l < B_LOADS; ++l) next_b[l] = LOAD_B(l, 0);
   for (int l = 0; l < A_LOADS; ++l) store_a(As[0], tid + l * THREADS, next_a[l]);
   for (int l = 0; l < B_LOADS; ++l) store_b(Bs[0], tid + l * THREADS, next_b[l]);
   barrier(CLK_LOCAL_MEM_FENCE);
@@ -156,8 +275,7 @@ void gemm_vec4(const int M, const int N, const int K, const float alpha,
     if (more) {
       for (int l = 0; l < A_LOADS; ++l)
         next_a[l] = load_a(A, lda, M, K, m0, k0 + TILE_K, tid + l * THREADS);
-      for (int l = 0; l < B_LOADS; ++l)
-        next_b[l] = load_b(B, ldb, N, K, n0, k0 + TILE_K, tid + l * THREADS);
+      for (int l = 0; l < B_LOADS; ++l) next_b[l] = LOAD_B(l, k0 + TILE_K);
     }
 #pragma unroll
     for (int kk = 0; kk < TILE_K; ++kk) {
@@ -178,7 +296,12 @@ void gemm_vec4(const int M, const int N, const int K, const float alpha,
   }
 
   for (int h = 0; h < 2; ++h)
-    for (int g = 0; g < 2; ++g)
-      store_c(C, ldc, M, N, m0 + 4 * ty + h * (TILE_M / 2), n0 + 4 * tx + g * (TILE_N / 2),
-              acc[h][g], alpha, beta);
+    for (int g = 0; g < 2; ++g) {
+      const int m = m0 + 4 * ty + h * (TILE_M / 2), n = n0 + 4 * tx + g * (TILE_N / 2);
+#if CONV_GATHER
+      store_y(C, ldc, out, M, N, m, n, acc[h][g], alpha, beta, bias);
+#else
+      store_c(C, ldc, M, N, m, n, acc[h][g], alpha, beta);
+#endif
+    }
 }

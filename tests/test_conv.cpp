@@ -4,6 +4,8 @@
 
 #include "context_impl.hpp"
 #include "op_harness.hpp"
+#include "ops/conv_implicit.hpp"
+#include "ops/spatial.hpp"
 #include "reference/conv.hpp"
 
 using namespace clnn;
@@ -104,6 +106,50 @@ TEST_CASE("both column-building kernels match the reference", "[conv]") {
                             options({1, 2, 1}, {1, 1, 0}, {0, 1, 2}, {1, 1, 2})));
   }
   impl.row_loops = saved;
+}
+
+TEST_CASE("the implicit GEMM matches the reference", "[conv]") {
+  // Forward and input gradient through matmul_vec4.cl's CONV_GATHER, whatever the device (a CPU
+  // runs it when told to). Output rows of 4k positions are stored as float4s, others (6, 5, 10)
+  // element by element from rows padded to a multiple of 4.
+  using clnn::detail::ConvRoute;
+  auto& impl = clnn::detail::Access::impl(clnn::test::context());
+  const ConvRoute saved = impl.conv_route;
+  impl.conv_route = ConvRoute::implicit;
+  auto implicit = [&](const Shape& x, const Shape& w, const ConvOptions& o) {
+    clnn::detail::WindowSpec spec;
+    spec.kernel.assign(w.begin() + 2, w.end());
+    spec.strides = o.strides, spec.pads_begin = o.pads_begin, spec.pads_end = o.pads_end;
+    spec.dilations = o.dilations;
+    return clnn::detail::ImplicitConv{impl, clnn::detail::make_window("conv", x, spec), w[0],
+                                      o.groups};
+  };
+  struct Case {
+    Shape x, w;
+    ConvOptions o;
+    bool input_gradient;  // whether that runs implicitly too
+  };
+  const std::vector<Case> cases{
+      {{2, 3, 8, 6}, {4, 3, 3, 3}, options({}, {1, 1}, {1, 1}, {}), true},  // rows of 27 taps
+      {{3, 4, 6, 6}, {5, 4, 3, 3}, options({}, {1, 1}, {1, 1}, {}), true},  // aligned rows of 36
+      {{2, 4, 12, 12}, {40, 4, 3, 3}, options({}, {1, 1}, {1, 1}, {}), true},  // several blocks
+      {{2, 2, 12, 10}, {3, 2, 3, 3}, options({}, {2, 1}, {2, 3}, {2, 3}), true},  // dilated
+      {{2, 4, 6, 6}, {6, 2, 3, 3}, options({}, {1, 1}, {1, 1}, {}, 2), true},     // groups
+      {{2, 3, 6, 6}, {3, 1, 3, 3}, options({}, {1, 1}, {1, 1}, {}, 3), true},     // depthwise
+      {{2, 3, 8, 8}, {4, 3, 3, 3}, options({2, 2}, {1, 1}, {1, 1}, {}), false},   // strided
+      {{2, 3, 12}, {2, 3, 3}, options({}, {1}, {1}, {}), true},                    // 1-D
+      {{1, 2, 5, 5}, {2, 2, 3, 3}, options({}, {1, 1}, {1, 1}, {}), true},  // rows of 5 in 8
+      {{2, 2, 4, 4, 5}, {3, 2, 3, 3, 3}, options({}, {1, 1, 1}, {1, 1, 1}, {}), true},  // 3-D
+  };
+  for (const Case& c : cases) {
+    INFO("x " << to_string(c.x) << " w " << to_string(c.w));
+    CHECK(implicit(c.x, c.w, c.o).serves_forward());
+    CHECK(implicit(c.x, c.w, c.o).serves_input_gradient() == c.input_gradient);
+    run_op_check(conv_check(c.x, c.w, true, c.o));
+  }
+  impl.conv_route = ConvRoute::columns;
+  CHECK_FALSE(implicit({2, 3, 8, 6}, {4, 3, 3, 3}, options({}, {1, 1}, {1, 1}, {})).serves_forward());
+  impl.conv_route = saved;
 }
 
 TEST_CASE("conv splits large batches into chunks", "[conv]") {

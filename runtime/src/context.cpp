@@ -56,6 +56,10 @@ ContextImpl::ContextImpl(const DeviceInfo& device_info)
   programs =
       std::make_unique<ProgramCache>(context.get(), device, info, ProgramCache::default_disk_dir());
   gemm_backend = gemm_backend_from_env();
+  const char* conv = std::getenv("CLNN_CONV");
+  const std::string conv_mode = conv ? conv : "";
+  if (conv_mode == "columns") conv_route = ConvRoute::columns;
+  if (conv_mode == "implicit") conv_route = ConvRoute::implicit;
   const char* tune = std::getenv("CLNN_TUNE");
   const std::string tune_mode = tune ? tune : "";
   if (tune_mode != "off") tuning = std::make_unique<TuningCache>(info, TuningCache::default_file());

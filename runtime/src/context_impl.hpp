@@ -16,6 +16,9 @@
 namespace clnn::detail {
 
 enum class GemmBackend { automatic, own, clblast };
+// How convolutions run: as implicit GEMMs where they can and it pays (automatic), always through
+// column matrices, or as implicit GEMMs wherever they can (ops/conv_implicit.hpp).
+enum class ConvRoute { automatic, columns, implicit };
 
 struct ContextImpl {
   explicit ContextImpl(const DeviceInfo& info);
@@ -41,6 +44,7 @@ struct ContextImpl {
   ReductionPlan reduction_plan;
   // Gather kernels' style (LaunchPlanner::prefers_row_loops); tests run both.
   bool row_loops = false;
+  ConvRoute conv_route = ConvRoute::automatic;  // CLNN_CONV=columns|implicit
   cl_device_id device = nullptr;
   OwnedContext context;
   OwnedQueue queue;

@@ -1,6 +1,7 @@
-// conv: 1-, 2- and 3-D convolution with strides, asymmetric padding, dilation and groups, through
-// column matrices and GEMM, a chunk of samples at a time. Forward and all three gradients run on
-// the device.
+// conv: 1-, 2- and 3-D convolution with strides, asymmetric padding, dilation and groups. Forward
+// and the input gradient run as implicit GEMMs where the device and geometry allow
+// (ops/conv_implicit.hpp), everything else through column matrices and GEMM, a chunk of samples
+// at a time. Forward and all three gradients run on the device.
 #include <algorithm>
 #include <memory>
 
@@ -9,6 +10,7 @@
 #include "clnn/ops.hpp"
 #include "context_impl.hpp"
 #include "ops/common.hpp"
+#include "ops/conv_implicit.hpp"
 #include "ops/gemm.hpp"
 #include "ops/op.hpp"
 #include "ops/spatial.hpp"
@@ -167,6 +169,36 @@ class ColumnConv {
   const Tensor& ws_;
 };
 
+// A convolution's passes, each as an implicit GEMM where that serves, else through column
+// matrices in the workspace.
+class ConvPasses {
+ public:
+  ConvPasses(ContextImpl& ctx, const ConvPlan& plan, const Tensor& workspace)
+      : implicit_{ctx, plan.win, plan.k, plan.groups}, columns_(ctx, plan, workspace) {}
+
+  // y = beta * y + conv(x, w) + bias
+  void forward(const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor& y, float beta) {
+    if (implicit_.serves_forward())
+      implicit_.forward(x, w, bias, y, beta);
+    else
+      columns_.forward(x, w, bias, y, beta);
+  }
+
+  // Gradients from gy (each optional; betas[0..2] for x, w and bias).
+  void backward(const Tensor& x, const Tensor& w, const Tensor& gy, const Tensor* gx,
+                const Tensor* gw, const Tensor* gb, const std::vector<float>& betas) {
+    if (gx && implicit_.serves_input_gradient()) {
+      implicit_.input_gradient(gy, w, *gx, betas[0]);
+      gx = nullptr;
+    }
+    if (gx || gw || gb) columns_.backward(x, w, gy, gx, gw, gb, betas);
+  }
+
+ private:
+  ImplicitConv implicit_;
+  ColumnConv columns_;
+};
+
 class ConvOp : public Op {
  public:
   explicit ConvOp(ConvOptions options) : options_(std::move(options)) {}
@@ -195,14 +227,14 @@ class ConvOp : public Op {
 
   void forward(const ForwardArgs& args) const override {
     const Tensor* bias = args.inputs.size() == 3 ? args.inputs[2] : nullptr;
-    ColumnConv c(args.ctx, plan(args.inputs[0]->shape(), args.inputs[1]->shape()), args.workspace);
+    ConvPasses c(args.ctx, plan(args.inputs[0]->shape(), args.inputs[1]->shape()), args.workspace);
     c.forward(*args.inputs[0], *args.inputs[1], bias, args.output, 0.0f);
   }
 
   void backward(const BackwardArgs& args) const override {
     const Tensor &x = *args.inputs[0], &w = *args.inputs[1];
     Tensor* gb = args.grad_inputs.size() == 3 ? args.grad_inputs[2] : nullptr;
-    ColumnConv c(args.ctx, plan(x.shape(), w.shape()), args.workspace);
+    ConvPasses c(args.ctx, plan(x.shape(), w.shape()), args.workspace);
     c.backward(x, w, args.grad_output, args.grad_inputs[0], args.grad_inputs[1], gb, args.betas);
   }
 
@@ -275,7 +307,7 @@ class ConvTransposeOp : public Op {
 
   void forward(const ForwardArgs& args) const override {
     const Tensor &x = *args.inputs[0], &w = *args.inputs[1];
-    ColumnConv c(args.ctx, plan(args.output.shape(), w.shape()), args.workspace);
+    ConvPasses c(args.ctx, plan(args.output.shape(), w.shape()), args.workspace);
     c.backward(x, w, x, &args.output, nullptr, nullptr, {0.0f, 0.0f, 0.0f});
     if (args.inputs.size() == 3) {  // y += bias[m], m the channel
       const Shape& y = args.output.shape();
@@ -288,7 +320,7 @@ class ConvTransposeOp : public Op {
 
   void backward(const BackwardArgs& args) const override {
     const Tensor &x = *args.inputs[0], &w = *args.inputs[1], &gy = args.grad_output;
-    ColumnConv c(args.ctx, plan(gy.shape(), w.shape()), args.workspace);
+    ConvPasses c(args.ctx, plan(gy.shape(), w.shape()), args.workspace);
     if (Tensor* gx = args.grad_inputs[0]) c.forward(gy, w, nullptr, *gx, args.betas[0]);
     if (Tensor* gw = args.grad_inputs[1])
       c.backward(gy, w, x, nullptr, gw, nullptr, {0.0f, args.betas[1], 0.0f});
