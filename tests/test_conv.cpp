@@ -322,3 +322,16 @@ TEST_CASE("conv_transpose in 1, 2 and 3 dimensions", "[conv]") {
   CHECK_THROWS_AS(conv_transpose(x, g.input("w2", {4, 2, 3, 3}), std::nullopt, bad), ShapeError);
   CHECK(conv_transpose(x, g.input("w3", {4, 2, 3, 3})).shape() == Shape{1, 2, 7, 7});
 }
+
+TEST_CASE("conv_transpose through the implicit GEMM", "[conv]") {
+  // Its forward pass is a convolution's input gradient, its input gradient a forward pass.
+  using clnn::detail::ConvRoute;
+  auto& impl = clnn::detail::Access::impl(clnn::test::context());
+  const ConvRoute saved = impl.conv_route;
+  impl.conv_route = ConvRoute::implicit;
+  run_op_check(
+      transpose_check({2, 3, 5, 4}, {3, 2, 3, 3}, true, {1, 1}, {0, 0}, {0, 0}, {1, 1}, {0, 0}, 1));
+  run_op_check(transpose_check({2, 4, 3, 3}, {4, 1, 2, 2}, false, {1, 1}, {1, 0}, {0, 1}, {2, 1},
+                               {0, 0}, 2));
+  impl.conv_route = saved;
+}

@@ -48,21 +48,26 @@ constexpr double kImplicitFromColumnBytes = 96.0 * (1 << 20);
 // Whether the implicit GEMM should replace the column route for a convolution over win, which
 // writes and reads a column matrix of C / G * taps rows by N * P columns per group. The gather
 // costs more per element than a GEMM's float4 loads, so it pays where that matrix is large. On
-// the H100 the 14x14 bench layers (column matrices of 58 and 80 MB) ran forward at 0.62x and
-// 0.80x the column route's speed, and their input gradients slower too; layers with 231 and 453
-// MB ran 1.17x and 1.08x as fast. (NVIDIA reports a 4 MB global memory cache, so the driver's
-// figure cannot place this line.) Where the filters' rows are not float4-aligned, the column
-// route cannot use the vec4 kernel, and the implicit GEMM ran twice as fast (25 taps).
+// the H100 the forward passes of the 14x14 bench layers, with column matrices of 58 and 80 MB,
+// ran at 0.92x and 0.88x the column route's speed, and their input gradients slower too. Layers
+// with 231 and 453 MB ran 1.43x and 1.32x as fast. (NVIDIA reports a 4 MB global memory cache,
+// so the driver's figure cannot place this line.) Where the filters' rows are not float4-aligned,
+// the column route cannot use the vec4 kernel; the implicit GEMM ran 2.5x as fast (25 taps).
 bool pays(const ContextImpl& ctx, const Window& win, std::int64_t groups) {
   if (ctx.conv_route == ConvRoute::implicit) return true;
   if (ctx.conv_route == ConvRoute::columns) return false;
   if (ctx.planner.matmul().kernel != MatmulKernel::vec4) return false;  // CPUs: rows of A in cache
-  // At most an eighth of the work on the columns that pad rows (rows of 7, 14, 15 or 4k).
-  if (8 * (padded_row(win) - win.out[2]) > padded_row(win)) return false;
   const std::int64_t rows = win.c / groups * win.kernel_positions();
   if (rows % 4 != 0) return true;
   const double column_bytes = 4.0 * double(rows * groups) * double(win.n * win.out_positions());
   return column_bytes >= kImplicitFromColumnBytes;
+}
+
+// Whether the columns that pad the output rows of a run over win are few enough: at most an
+// eighth of the work (rows of 4k, 7, 14 or 15), unless the implicit route is forced.
+bool little_padding(const ContextImpl& ctx, const Window& win) {
+  return ctx.conv_route == ConvRoute::implicit ||
+         8 * (padded_row(win) - win.out[2]) <= padded_row(win);
 }
 
 // The row table of the kernel's gather (conv.cl's conv_taps) takes this many floats of scratch.
@@ -105,7 +110,7 @@ void launch(ContextImpl& ctx, const Window& win, std::int64_t filters, std::int6
 }  // namespace
 
 bool ImplicitConv::serves_forward() const {
-  return pays(ctx, win, groups) && can_run(ctx, win, filters, groups);
+  return pays(ctx, win, groups) && little_padding(ctx, win) && can_run(ctx, win, filters, groups);
 }
 
 bool ImplicitConv::serves_input_gradient() const {
@@ -114,7 +119,9 @@ bool ImplicitConv::serves_input_gradient() const {
   // Each block computes at least 32 rows, here input channels per group: with fewer, most of the
   // work is thrown away (the first bench layer's single channel ran 2.5x slower than columns).
   if (ctx.conv_route == ConvRoute::automatic && win.c / groups < 32) return false;
-  return pays(ctx, win, groups) && can_run(ctx, input_gradient_window(), win.c, groups);
+  const Window gradient = input_gradient_window();
+  return pays(ctx, win, groups) && little_padding(ctx, gradient) &&
+         can_run(ctx, gradient, win.c, groups);
 }
 
 void ImplicitConv::forward(const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor& y,

@@ -18,10 +18,11 @@ struct ImplicitConv {
   std::int64_t filters = 1, groups = 1;
 
   // Whether the context runs this convolution's forward pass this way: ContextImpl::conv_route
-  // asks for it or, automatic, the GPU's column route would be slower; whole float4s of output
-  // positions per sample; 32-bit indices suffice.
+  // asks for it or, automatic, the GPU's column route would be slower and few columns pad the
+  // output rows; and 32-bit indices suffice.
   bool serves_forward() const;
-  // The same for the input gradient, which needs unit strides as well.
+  // The same for the input gradient, which needs unit strides as well (and, automatic, 32 input
+  // channels per group).
   bool serves_input_gradient() const;
 
   // y = beta * y + conv(x, w) + bias (bias may be null).
