@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <array>
-#include <functional>
 #include <optional>
 
 namespace clnn {
@@ -182,14 +181,8 @@ std::optional<MatmulPlan> LaunchPlanner::vec4_plan(std::size_t tile_m, std::size
   return std::nullopt;
 }
 
-namespace {
-
-// Halves blocks, as LaunchPlanner::matmul(m, n, batch) does, while fewer than `wanted` of them
-// cover the product (wanted 0: only while they lie mostly outside it).
-MatmulPlan shrink_blocks(MatmulPlan plan, std::size_t m, std::size_t n, std::size_t batch,
-                         std::size_t wanted,
-                         const std::function<std::optional<MatmulPlan>(std::size_t, std::size_t)>&
-                             vec4_plan) {
+MatmulPlan LaunchPlanner::shrink_blocks(MatmulPlan plan, std::size_t m, std::size_t n,
+                                        std::size_t batch, std::size_t wanted) const {
   auto blocks = [&](const MatmulPlan& p) {
     return ((m + p.tile_m - 1) / p.tile_m) * ((n + p.tile_n - 1) / p.tile_n) * batch;
   };
@@ -214,8 +207,6 @@ MatmulPlan shrink_blocks(MatmulPlan plan, std::size_t m, std::size_t n, std::siz
   return plan;
 }
 
-}  // namespace
-
 MatmulPlan LaunchPlanner::matmul(std::size_t m, std::size_t n, std::size_t batch) const {
   const MatmulPlan largest = matmul();
   if (largest.kernel != MatmulKernel::vec4) return largest;
@@ -223,15 +214,13 @@ MatmulPlan LaunchPlanner::matmul(std::size_t m, std::size_t n, std::size_t batch
   // compute unit: on the H100, 1024^3 ran 1.7x faster in 64x128 blocks (128 of them) than in
   // 128x128 (64).
   const std::size_t wanted = std::max<std::size_t>(1, device_.compute_units * 3 / 4);
-  return shrink_blocks(largest, m, n, batch, wanted,
-                       [this](std::size_t tm, std::size_t tn) { return vec4_plan(tm, tn); });
+  return shrink_blocks(largest, m, n, batch, wanted);
 }
 
 MatmulPlan LaunchPlanner::matmul_for_split_k(std::size_t m, std::size_t n) const {
   const MatmulPlan largest = matmul();
   if (largest.kernel != MatmulKernel::vec4) return largest;
-  return shrink_blocks(largest, m, n, 1, 0,
-                       [this](std::size_t tm, std::size_t tn) { return vec4_plan(tm, tn); });
+  return shrink_blocks(largest, m, n, 1, 0);
 }
 
 MatmulPlan LaunchPlanner::matmul_any_shape() const {

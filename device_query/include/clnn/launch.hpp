@@ -98,6 +98,10 @@ class LaunchPlanner {
  private:
   MatmulPlan matmul_tiled() const;
   std::optional<MatmulPlan> vec4_plan(std::size_t tile_m, std::size_t tile_n) const;
+  // Halves vec4 blocks while they lie mostly outside an M x N product, then while fewer than
+  // `wanted` of them (times batch) cover it.
+  MatmulPlan shrink_blocks(MatmulPlan plan, std::size_t m, std::size_t n, std::size_t batch,
+                           std::size_t wanted) const;
 
   DeviceInfo device_;
 };
