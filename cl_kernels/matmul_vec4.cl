@@ -80,16 +80,21 @@ inline float4 load_a(__global const float* A, int lda, int M, int K, int m0, int
 #endif
 }
 
+// Stores float4 number f of a tile whose float4s run along k into its k-major local copy (rows
+// of `row` floats): the four values go to column f / (TILE_K / 4) of four consecutive rows.
+inline void store_transposed(__local float* tile, int row, int f, float4 v) {
+  const int column = f / (TILE_K / 4), k = 4 * (f % (TILE_K / 4));
+  tile[(k + 0) * row + column] = v.x;
+  tile[(k + 1) * row + column] = v.y;
+  tile[(k + 2) * row + column] = v.z;
+  tile[(k + 3) * row + column] = v.w;
+}
+
 inline void store_a(__local float4 (*As)[TILE_M / 4 + PAD4], int f, float4 v) {
 #if TRANS_A
   As[f / (TILE_M / 4)][f % (TILE_M / 4)] = v;
 #else
-  const int m = f / (TILE_K / 4), k = 4 * (f % (TILE_K / 4));
-  __local float* column = (__local float*)As;
-  column[(k + 0) * A_ROW + m] = v.x;
-  column[(k + 1) * A_ROW + m] = v.y;
-  column[(k + 2) * A_ROW + m] = v.z;
-  column[(k + 3) * A_ROW + m] = v.w;
+  store_transposed((__local float*)As, A_ROW, f, v);
 #endif
 }
 
@@ -105,12 +110,7 @@ inline float4 load_b(__global const float* B, int ldb, int N, int K, int n0, int
 
 inline void store_b(__local float4 (*Bs)[TILE_N / 4 + PAD4], int f, float4 v) {
 #if TRANS_B
-  const int n = f / (TILE_K / 4), k = 4 * (f % (TILE_K / 4));
-  __local float* row = (__local float*)Bs;
-  row[(k + 0) * B_ROW + n] = v.x;
-  row[(k + 1) * B_ROW + n] = v.y;
-  row[(k + 2) * B_ROW + n] = v.z;
-  row[(k + 3) * B_ROW + n] = v.w;
+  store_transposed((__local float*)Bs, B_ROW, f, v);
 #else
   Bs[f / (TILE_N / 4)][f % (TILE_N / 4)] = v;
 #endif
