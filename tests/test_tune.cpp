@@ -89,6 +89,7 @@ TEST_CASE("a tuned matmul configuration is stored, used and correct", "[tune][ma
   auto& impl = detail::Access::impl(ctx);
   detail::GemmCall call;
   call.m = std::size_t(m), call.n = std::size_t(n), call.k = std::size_t(k), call.trans_b = true;
+  REQUIRE(impl.tuning);  // null under CLNN_TUNE=off, which these tests cannot run with
   auto stored = impl.tuning->nearest("gemm", detail::gemm_tuning_shape(call));
   REQUIRE(stored);
   const MatmulPlan used = detail::gemm_plan(impl, call);
@@ -159,6 +160,7 @@ TEST_CASE("tune_executor tunes the elementwise and reduction plans over whole pa
     CHECK(r.timings.size() == r.candidates - r.rejected);
   }
   // The winners are in force, stored, and what a later context starts with at once.
+  REQUIRE(impl.tuning);
   const auto* stored = impl.tuning->nearest("elementwise", {});
   REQUIRE(stored);
   CHECK(stored->at("local_size").get<std::size_t>() == impl.elementwise_plan.local_size);
