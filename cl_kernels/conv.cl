@@ -155,34 +155,41 @@ __kernel void nkp_to_chunk(__global const float* gy, __global float* gyt, const 
   }
 }
 
-// wt[z, c, k, t] = w[z * Kg + k, c, T - 1 - t] for group z, channel c < Cg, filter k < Kg and tap
-// t < T: the filters of a unit-stride convolution's input gradient, which is the convolution of
-// the output gradient with the filters flipped and their channel and filter roles exchanged.
-__kernel void flip_filters(__global const float* w, __global float* wt, const ulong wt_offset,
-                           const int Kg, const int Cg, const int T, const int groups) {
+// The filters as the implicit GEMM's A (matmul_vec4.cl, CONV_GATHER), whose rows of the column
+// matrix run tap-major (see conv_taps). For group z, filter k < Kg, channel c < Cg and tap t < T:
+// - forward (flip = 0): out[z, k, t, c] = w[z * Kg + k, c, t];
+// - input gradient (flip = 1): out[z, c, t, k] = w[z * Kg + k, c, T - 1 - t], the filters of
+//   the convolution of the output gradient that gives a unit-stride convolution's input
+//   gradient: flipped, with their channel and filter roles exchanged.
+__kernel void tap_major_filters(__global const float* w, __global float* out,
+                                const ulong out_offset, const int Kg, const int Cg, const int T,
+                                const int groups, const int flip) {
   const long total = (long)groups * Cg * Kg * T;
-  wt += wt_offset;
+  const int R = flip ? Cg : Kg, S = flip ? Kg : Cg;  // A's rows, and its columns per tap
+  out += out_offset;
   for (long i = get_global_id(0); i < total; i += get_global_size(0)) {
-    const int t = i % T;
-    long u = i / T;
-    const int k = u % Kg;
-    u /= Kg;
-    const int c = u % Cg, z = u / Cg;
-    wt[i] = w[(((long)z * Kg + k) * Cg + c) * T + (T - 1 - t)];
+    const int s = i % S;
+    long u = i / S;
+    const int t = u % T;
+    u /= T;
+    const int row = u % R, z = u / R;
+    const int k = flip ? s : row, c = flip ? row : s, tap = flip ? T - 1 - t : t;
+    out[i] = w[(((long)z * Kg + k) * Cg + c) * T + tap];
   }
 }
 
-// The implicit GEMM's table (matmul_vec4.cl, CONV_GATHER): for each column-matrix row r < K,
-// r = ((c * KD + a) * KH + b) * KW + e, the offset of x[c, a * DD, b * DH, e * DW] within a
-// sample's group of channels, and the tap's reach a * DD, b * DH, e * DW.
+// The implicit GEMM's table: for each row r < K of its column matrix, in tap-major order
+// r = t * Cg + c with t = (a * KH + b) * KW + e and Cg = K / taps, the offset of
+// x[c, a * DD, b * DH, e * DW] within a sample's group of channels, and the tap's reach a * DD,
+// b * DH, e * DW. Tap-major rows let a k-step that lies within one tap share its bounds checks.
 __kernel void conv_taps(__global int4* taps, const int16 g, const int K) {
+  const int T = g.s4 * g.s5 * g.s6, Cg = K / T;
   for (int r = get_global_id(0); r < K; r += get_global_size(0)) {
-    int t = r;
+    const int c = r % Cg;
+    int t = r / Cg;
     const int e = t % g.s6;
     t /= g.s6;
-    const int b = t % g.s5;
-    t /= g.s5;
-    const int a = t % g.s4, c = t / g.s4;
+    const int b = t % g.s5, a = t / g.s5;
     const int ad = a * g.sd, bh = b * g.se, ew = e * g.sf;
     taps[r] = (int4)(((c * g.s1 + ad) * g.s2 + bh) * g.s3 + ew, ad, bh, ew);
   }

@@ -121,11 +121,12 @@ void gemm(const int M, const int N, const int K, const float alpha,
   }
 }
 
-// c[offset_c + i] = alpha * sum_s partial[s * mn + i] + beta * c[...]: the slices of a split-K
-// product summed into C (contiguous, mn elements). beta == 0 never reads C.
-__kernel void gemm_sum_slices(__global const float* partial, const int slices, const ulong mn,
-                              const float alpha, const float beta, __global float* c,
-                              const ulong offset_c) {
+// c[offset_c + i] = alpha * sum_s partial[offset_p + s * mn + i] + beta * c[...]: the slices
+// of a split-K product summed into C (contiguous, mn elements). beta == 0 never reads C.
+__kernel void gemm_sum_slices(__global const float* partial, const ulong offset_p,
+                              const int slices, const ulong mn, const float alpha,
+                              const float beta, __global float* c, const ulong offset_c) {
+  partial += offset_p;
   c += offset_c;
   for (ulong i = get_global_id(0); i < mn; i += get_global_size(0)) {
     float acc = 0.0f;

@@ -39,8 +39,11 @@
 #ifndef A_SCALAR
 #define A_SCALAR 0
 #endif
-#ifndef PADDED_ROWS
-#define PADDED_ROWS 0
+#ifndef ALIGNED_POSITIONS
+#define ALIGNED_POSITIONS 0
+#endif
+#ifndef WHOLE_TAPS
+#define WHOLE_TAPS 0
 #endif
 
 #define LX (TILE_N / 8)
@@ -136,38 +139,28 @@ inline void store_c(__global float* C, int ldc, int M, int N, int m, int n, cons
 
 #if CONV_GATHER
 // Convolution as an implicit GEMM: y = alpha * conv(x, A) + bias + beta * y, where B is the
-// column matrix of the input x, which is never built: B[r, q] with r = ((c * KD + a) * KH + b) *
-// KW + e is x[n, c] at the window origin of output position q plus the tap (a, b, e), zero in the
-// padding. The geometry g and o are conv.cl's, with o.s3 = OW4, the output row width OW rounded
-// up to a multiple of 4: columns q run over n, od, oh and ow < OW4, and those with ow >= OW are
-// computed but not stored (PADDED_ROWS, where OW4 > OW). So four neighbouring columns always
-// lie in one row, share the row's checks, and their work-items read neighbouring memory. B points at x, ldb is the distance
-// between samples of x, stride_b between groups (the batch); C points at y [N, groups * M,
-// OD * OH * OW], ldc is the distance between its samples and stride_c between groups. TRANS_B
-// is 0.
+// column matrix of the input x, which is never built. Its rows run tap-major: B[r, q] with
+// r = t * Cg + c and tap t = (a * KH + b) * KW + e is x[n, c] at the window origin of output
+// position q plus the tap (a, b, e), zero in the padding; A holds the filters in the same order
+// (conv.cl's tap_major_filters). Columns q run over samples n and output positions p,
+// q = n * P + p with P = OD * OH * OW. The geometry g and o are conv.cl's. B points at x, ldb is
+// the distance between samples of x, stride_b between groups (the batch); C points at y
+// [N, groups * M, P], ldc is the distance between its samples and stride_c between groups.
+// TRANS_B is 0.
 //
-// A work-item's load slot reads row r of the same four columns at every step of k: their window
-// origin is worked out once (Column), and each row's offset and reach come from the table
-// taps[r] = (offset of x[c, a * DD, b * DH, e * DW] from x[0, 0, 0, 0], a * DD, b * DH, e * DW),
-// which conv.cl's conv_taps fills: no index is divided inside the loop.
+// A work-item reads the same four columns (its lanes) at every step of k: their window origins
+// are worked out once (Column), and each row's offset and reach come from the table taps[r] =
+// (offset of x[c, a * DD, b * DH, e * DW] from x[0, 0, 0, 0], a * DD, b * DH, e * DW), which
+// conv.cl's conv_taps fills: no index is divided inside the loop.
 typedef struct {
   long origin;  // offset of the window origin in x (it may lie in the padding)
-  int d, h, w;  // its coordinates; h lies far outside past the last column
+  int d, h, w;  // its coordinates; h lies far outside for a column past the last
 } Column;
 
-// Splits column q into its sample n and its position (t = od * OH + oh, ow) in padded rows.
-inline int split_column(int q, const int4 o, int* t, int* ow) {
-  const int padded = o.s0 * o.s1 * o.s3, n = q / padded, p = q - n * padded;
-  *t = p / o.s3;
-  *ow = p - *t * o.s3;
-  return n;
-}
-
 inline Column column_origin(int q, int N, int ldb, const int16 g, const int4 o) {
+  const int P = o.s0 * o.s1 * o.s2, n = q / P, p = q - n * P, t = p / o.s2;
   Column s;
-  int t, ow;
-  const int n = split_column(q, o, &t, &ow);
-  s.w = ow * g.s9 - g.sc;
+  s.w = (p - t * o.s2) * g.s9 - g.sc;
   s.h = t % o.s1 * g.s8 - g.sb;
   s.d = t / o.s1 * g.s7 - g.sa;
   s.origin = (long)n * ldb + ((long)s.d * g.s2 + s.h) * g.s3 + s.w;
@@ -175,49 +168,76 @@ inline Column column_origin(int q, int N, int ldb, const int16 g, const int4 o) 
   return s;
 }
 
-// Row r of four neighbouring columns (s->w the first one's; strides SW apart).
-inline float4 gather_b(__global const float* x, __global const int4* taps, const Column* s,
+// Whether the tap t of lane s falls inside x (one unsigned comparison checks both ends).
+inline bool tap_inside(const Column* s, const int4 t, const int16 g) {
+  return (uint)(s->d + t.y) < (uint)g.s1 && (uint)(s->h + t.z) < (uint)g.s2 &&
+         (uint)(s->w + t.w) < (uint)g.s3;
+}
+
+// Row r of a work-item's four columns.
+inline float4 gather_b(__global const float* x, __global const int4* taps, const Column* lane,
                        int K, int r, const int16 g) {
-  float v[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-  if (r < K) {
-    const int4 t = taps[r];
-    // One unsigned comparison per coordinate checks both ends.
-    if ((uint)(s->d + t.y) < (uint)g.s1 && (uint)(s->h + t.z) < (uint)g.s2) {
-      __global const float* p = x + s->origin + t.x;
-      const int w = s->w + t.w;
-      for (int j = 0; j < 4; ++j)
-        if ((uint)(w + j * g.s9) < (uint)g.s3) v[j] = p[j * g.s9];
-    }
-  }
+  if (r >= K) return (float4)(0.0f);
+  const int4 t = taps[r];
+  float v[4];
+  for (int j = 0; j < 4; ++j) v[j] = tap_inside(&lane[j], t, g) ? x[lane[j].origin + t.x] : 0.0f;
   return (float4)(v[0], v[1], v[2], v[3]);
 }
 
-// Writes a 4x4 piece of the output at filter m, columns q .. q + 3 (one padded row's).
+#if WHOLE_TAPS
+// A work-item's B loads of one k-step: rows r, r + TILE_M / 16, ... of its four columns. With
+// WHOLE_TAPS the host guarantees that every k-step lies within one tap (the channels per tap are
+// a multiple of TILE_K), so each lane checks the tap's bounds once for all the rows, which are
+// channels one after another: their elements lie a channel's volume apart.
+inline void gather_step(float4* b, __global const float* x, __global const int4* taps,
+                        const Column* lane, int r, const int16 g) {
+  const int4 t = taps[r];
+  const bool in0 = tap_inside(&lane[0], t, g), in1 = tap_inside(&lane[1], t, g),
+             in2 = tap_inside(&lane[2], t, g), in3 = tap_inside(&lane[3], t, g);
+  const long channels_apart = (long)g.s1 * g.s2 * g.s3 * (TILE_M / 16);
+  __global const float *p0 = x + lane[0].origin + t.x, *p1 = x + lane[1].origin + t.x,
+                       *p2 = x + lane[2].origin + t.x, *p3 = x + lane[3].origin + t.x;
+  for (long l = 0, at = 0; l < B_LOADS; ++l, at += channels_apart)
+    b[l] = (float4)(in0 ? p0[at] : 0.0f, in1 ? p1[at] : 0.0f, in2 ? p2[at] : 0.0f,
+                    in3 ? p3[at] : 0.0f);
+}
+#endif
+
+// Writes a 4x4 piece of the output at filter m, columns q .. q + 3.
 inline void store_y(__global float* y, int ldc, const int4 o, int M, int N, int m, int q,
                     const float4* acc, float alpha, float beta, __global const float* bias) {
-  if (q >= N) return;
-  int t, ow;
-  const int n = split_column(q, o, &t, &ow);
   const int P = o.s0 * o.s1 * o.s2;
-  for (int i = 0; i < 4; ++i) {
-    if (m + i >= M) return;
-    __global float* c = y + (long)n * ldc + (long)(m + i) * P + t * o.s2 + ow;
+  for (int i = 0; i < 4 && m + i < M; ++i) {
     const float4 r = alpha * acc[i] + (bias ? bias[m + i] : 0.0f);
-#if PADDED_ROWS  // element by element, up to the row's end
-    const float v[4] = {r.x, r.y, r.z, r.w};
-    for (int j = 0; j < 4 && ow + j < o.s2; ++j)
-      c[j] = beta == 0.0f ? v[j] : mad(beta, c[j], v[j]);
-#else  // rows of a multiple of 4: whole float4s, aligned
+#if ALIGNED_POSITIONS  // P a multiple of 4: the four columns lie in one sample, a float4 of y
+    if (q >= N) return;
+    const int n = q / P;
+    __global float* c = y + (long)n * ldc + (long)(m + i) * P + (q - n * P);
     AT4(c) = beta == 0.0f ? r : mad((float4)(beta), AT4(c), r);
+#else  // element by element: the columns may straddle two samples
+    const float v[4] = {r.x, r.y, r.z, r.w};
+    for (int j = 0; j < 4 && q + j < N; ++j) {
+      const int n = (q + j) / P;
+      __global float* c = y + (long)n * ldc + (long)(m + i) * P + (q + j - n * P);
+      *c = beta == 0.0f ? v[j] : mad(beta, *c, v[j]);
+    }
 #endif
   }
 }
 
-#define LOAD_B(l, k0) \
-  gather_b(B, taps, &columns[l], K, (k0) + (tid + (l) * THREADS) / (TILE_N / 4), geometry)
+// A work-item's B loads all fall in the same four columns (THREADS is a multiple of TILE_N / 4),
+// rows TILE_M / 16 apart.
+#if WHOLE_TAPS
+#define LOAD_B_STEP(k0) gather_step(next_b, B, taps, lanes, (k0) + tid / (TILE_N / 4), geometry)
+#else
+#define LOAD_B_STEP(k0)                                                                      \
+  for (int l = 0; l < B_LOADS; ++l)                                                          \
+    next_b[l] = gather_b(B, taps, lanes, k_end, (k0) + (tid + l * THREADS) / (TILE_N / 4), geometry)
+#endif
 #define KERNEL_NAME conv_vec4
 #else
-#define LOAD_B(l, k0) load_b(B, ldb, N, K, n0, k0, tid + (l) * THREADS)
+#define LOAD_B_STEP(k0) \
+  for (int l = 0; l < B_LOADS; ++l) next_b[l] = load_b(B, ldb, N, k_end, n0, k0, tid + l * THREADS)
 #define KERNEL_NAME gemm_vec4
 #endif
 
@@ -229,7 +249,7 @@ void KERNEL_NAME(const int M, const int N, const int K, const float alpha,
                __global float* C, const ulong offset_c, const int ldc, const ulong stride_c
 #if CONV_GATHER
                , const int16 geometry, const int4 out, __global const float* bias,
-               __global const int4* taps
+               __global const int4* taps, const int slice_k, const ulong slice_stride_c
 #endif
                ) {
   __local float4 As[2][TILE_K][TILE_M / 4 + PAD4];
@@ -244,15 +264,25 @@ void KERNEL_NAME(const int M, const int N, const int K, const float alpha,
   const int band_rows = min(GROUP_ROWS, groups_m - band * GROUP_ROWS);
   const int n0 = (in_band / band_rows) * TILE_N;
   const int m0 = (band * GROUP_ROWS + in_band % band_rows) * TILE_M;
+#if CONV_GATHER
+  // The third dimension runs over groups and, within each, slices of K (split-K): slice s sums
+  // rows [s * slice_k, (s + 1) * slice_k) into its own copy of y, slice_stride_c apart.
+  const int slices = (K + slice_k - 1) / slice_k, slice = get_global_id(2) % slices;
+  const ulong batch = get_global_id(2) / slices;
+  const int k_begin = slice * slice_k, k_end = min(K, k_begin + slice_k);
+  C += slice * slice_stride_c;
+  if (slice > 0) bias = 0;  // added once
+#else
   const ulong batch = get_global_id(2);
+  const int k_begin = 0, k_end = K;
+#endif
   A += offset_a + batch * stride_a;
   B += offset_b + batch * stride_b;
   C += offset_c + batch * stride_c;
 #if CONV_GATHER
-  Column columns[B_LOADS];
-  for (int l = 0; l < B_LOADS; ++l)
-    columns[l] = column_origin(n0 + 4 * ((tid + l * THREADS) % (TILE_N / 4)), N, ldb, geometry,
-                               out);
+  Column lanes[4];
+  for (int j = 0; j < 4; ++j)
+    lanes[j] = column_origin(n0 + 4 * (tid % (TILE_N / 4)) + j, N, ldb, geometry, out);
   if (bias) bias += batch * M;
 #endif
 
@@ -263,19 +293,20 @@ void KERNEL_NAME(const int M, const int N, const int K, const float alpha,
       for (int i = 0; i < 4; ++i) acc[h][g][i] = (float4)(0.0f);
 
   float4 next_a[A_LOADS], next_b[B_LOADS];
-  for (int l = 0; l < A_LOADS; ++l) next_a[l] = load_a(A, lda, M, K, m0, 0, tid + l * THREADS);
-  for (int l = 0; l < B_LOADS; ++l) next_b[l] = LOAD_B(l, 0);
+  for (int l = 0; l < A_LOADS; ++l)
+    next_a[l] = load_a(A, lda, M, k_end, m0, k_begin, tid + l * THREADS);
+  LOAD_B_STEP(k_begin);
   for (int l = 0; l < A_LOADS; ++l) store_a(As[0], tid + l * THREADS, next_a[l]);
   for (int l = 0; l < B_LOADS; ++l) store_b(Bs[0], tid + l * THREADS, next_b[l]);
   barrier(CLK_LOCAL_MEM_FENCE);
 
   int buffer = 0;
-  for (int k0 = 0; k0 < K; k0 += TILE_K) {
-    const bool more = k0 + TILE_K < K;
+  for (int k0 = k_begin; k0 < k_end; k0 += TILE_K) {
+    const bool more = k0 + TILE_K < k_end;
     if (more) {
       for (int l = 0; l < A_LOADS; ++l)
-        next_a[l] = load_a(A, lda, M, K, m0, k0 + TILE_K, tid + l * THREADS);
-      for (int l = 0; l < B_LOADS; ++l) next_b[l] = LOAD_B(l, k0 + TILE_K);
+        next_a[l] = load_a(A, lda, M, k_end, m0, k0 + TILE_K, tid + l * THREADS);
+      LOAD_B_STEP(k0 + TILE_K);
     }
 #pragma unroll
     for (int kk = 0; kk < TILE_K; ++kk) {

@@ -111,7 +111,8 @@ TEST_CASE("both column-building kernels match the reference", "[conv]") {
 TEST_CASE("the implicit GEMM matches the reference", "[conv]") {
   // Forward and input gradient through matmul_vec4.cl's CONV_GATHER, whatever the device (a CPU
   // runs it when told to). Output rows of 4k positions are stored as float4s, others (6, 5, 10)
-  // element by element from rows padded to a multiple of 4.
+  // element by element from rows padded to a multiple of 4. Channel counts that are multiples of
+  // the k-step gather a whole tap per step, others row by row.
   using clnn::detail::ConvRoute;
   auto& impl = clnn::detail::Access::impl(clnn::test::context());
   const ConvRoute saved = impl.conv_route;
@@ -140,6 +141,13 @@ TEST_CASE("the implicit GEMM matches the reference", "[conv]") {
       {{2, 3, 12}, {2, 3, 3}, options({}, {1}, {1}, {}), true},                    // 1-D
       {{1, 2, 5, 5}, {2, 2, 3, 3}, options({}, {1, 1}, {1, 1}, {}), true},  // rows of 5 in 8
       {{2, 2, 4, 4, 5}, {3, 2, 3, 3, 3}, options({}, {1, 1, 1}, {1, 1, 1}, {}), true},  // 3-D
+      // Channels per tap in whole k-steps (WHOLE_TAPS) where the step is 8 (CPUs) or 16 too:
+      {{2, 16, 7, 6}, {12, 16, 3, 3}, options({}, {1, 1}, {1, 1}, {}), true},
+      {{2, 16, 6, 5}, {16, 8, 3, 3}, options({}, {2, 2}, {2, 2}, {2, 2}, 2), true},  // dilated
+      {{1, 8, 4, 5, 6}, {8, 8, 3, 3, 3}, options({1, 2, 1}, {1, 1, 1}, {1, 1, 1}, {}), false},
+      // One block over 576 rows: split into slices of K, forward and input gradient.
+      {{1, 64, 4, 4}, {8, 64, 3, 3}, options({}, {1, 1}, {1, 1}, {}), true},
+      {{1, 8, 4, 4}, {64, 8, 3, 3}, options({}, {1, 1}, {1, 1}, {}), true},
   };
   for (const Case& c : cases) {
     INFO("x " << to_string(c.x) << " w " << to_string(c.w));

@@ -261,3 +261,61 @@ TEST_CASE("fits rejects configurations beyond the device", "[launch]") {
   CHECK_FALSE(LaunchPlanner(cpu()).fits({false, 8, 60, 1, 8, 12, MatmulKernel::cpu}));  // width
   CHECK_FALSE(LaunchPlanner(cpu()).fits({false, 16, 64, 1, 8, 16, MatmulKernel::cpu}));  // rows
 }
+
+TEST_CASE("an implicit convolution keeps large blocks and lengthens their steps", "[launch]") {
+  const LaunchPlanner nvidia(gpu(48 << 10, 1024, 32, 132));
+  const auto largest = nvidia.matmul();
+  auto blocks = [](const clnn::MatmulPlan& p, std::size_t m, std::size_t n) {
+    return ((m + p.tile_m - 1) / p.tile_m) * ((n + p.tile_n - 1) / p.tile_n);
+  };
+  // 256 filters by 6272 columns: 98 blocks of the largest size stay whole (a product would
+  // shrink them to occupy 3/4 of the units), and with one block per unit, steps of 16 fit.
+  const auto whole = nvidia.implicit_conv(256, 6272, 1);
+  CHECK(whole.tile_m == largest.tile_m);
+  CHECK(whole.tile_n == largest.tile_n);
+  CHECK(nvidia.matmul(256, 6272, 1).tile_m * nvidia.matmul(256, 6272, 1).tile_n <
+        whole.tile_m * whole.tile_n);
+  CHECK(whole.tile_k == 16);
+  CHECK(nvidia.fits(whole));
+  // Many blocks per unit keep the planner's step, which leaves local memory for a second one.
+  const auto many = nvidia.implicit_conv(64, 100352, 1);
+  CHECK(many.tile_m == 64);
+  CHECK(blocks(many, 64, 100352) > 132);
+  CHECK(many.tile_k == largest.tile_k);
+  CHECK(nvidia.plannable(many));
+  // Few columns: blocks shrink until half the units have one.
+  const auto few = nvidia.implicit_conv(64, 2048, 1);
+  CHECK(blocks(few, 64, 2048) >= 132 / 2);
+  // A small device (16 KiB of local memory, 128 work-items) keeps to its limits; the CPU to its
+  // own kernel.
+  const LaunchPlanner small(gpu(16 << 10, 128, 32, 8));
+  for (std::size_t m : {16, 32, 64, 512})
+    for (std::size_t n : {64, 100000}) CHECK(small.fits(small.implicit_conv(m, n, 1)));
+  const LaunchPlanner host(cpu());
+  CHECK(host.implicit_conv(64, 100000, 1).kernel == host.matmul().kernel);
+}
+
+TEST_CASE("split-K slices fill waves of resident blocks", "[launch]") {
+  const LaunchPlanner nvidia(gpu(48 << 10, 1024, 32, 132));
+  const clnn::MatmulPlan big{true, 128, 128, 16, 8, 8, clnn::MatmulKernel::vec4};   // 33 KiB
+  const clnn::MatmulPlan small{true, 64, 128, 8, 8, 8, clnn::MatmulKernel::vec4};   // 13 KiB
+  // 98 blocks, one per unit at a time: 2 or 3 slices take 2 or 3 waves of as many rows in all,
+  // 4 slices 3 waves of a quarter of the rows.
+  CHECK(nvidia.k_slices(big, 98, 2304) == 4);
+  // Three blocks per unit: 196 blocks in 2 slices still fit one wave; 784 take two either way.
+  CHECK(nvidia.k_slices(small, 196, 800) == 2);
+  CHECK(nvidia.k_slices(small, 784, 576) == 1);
+  // Too few rows for slices of 256: no split.
+  CHECK(nvidia.k_slices(big, 4, 300) == 1);
+  const std::size_t lone = nvidia.k_slices(big, 1, 100000);  // one block: a slice per unit
+  CHECK(lone > 100);
+  CHECK(lone <= 132);
+  // Local memory decides how many blocks a unit holds: 196 blocks of one per unit take two
+  // waves, which two slices of half the rows beat; where a unit holds two, one wave serves.
+  CHECK(nvidia.k_slices(big, 196, 800) == 2);
+  const LaunchPlanner roomy(gpu(96 << 10, 1024, 32, 132));
+  CHECK(roomy.k_slices(big, 196, 800) == 1);
+  // On 4 units, 98 blocks take 25 waves; slices would save too little to pay their sums.
+  const LaunchPlanner few_units(gpu(48 << 10, 1024, 32, 4));
+  CHECK(few_units.k_slices(big, 98, 2304) == 1);
+}

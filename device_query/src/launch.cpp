@@ -223,6 +223,54 @@ MatmulPlan LaunchPlanner::matmul_for_split_k(std::size_t m, std::size_t n) const
   return shrink_blocks(largest, m, n, 1, 0);
 }
 
+MatmulPlan LaunchPlanner::implicit_conv(std::size_t m, std::size_t n, std::size_t batch) const {
+  const MatmulPlan largest = matmul();
+  if (largest.kernel != MatmulKernel::vec4) return largest;
+  // A gathered element costs more than a loaded one, so large blocks, which gather each for
+  // more rows, pay even where they leave some compute units idle: on the H100, 256 filters ran
+  // 1.1x as fast in 98 blocks of 128 x 128 as in 196 of 64 x 128.
+  MatmulPlan plan =
+      shrink_blocks(largest, m, n, batch, std::max<std::size_t>(1, device_.compute_units / 2));
+  // With no more blocks than compute units, none shares a unit with another, so local memory
+  // need not be left for one: the longest k-step that fits it takes half the steps, barriers and
+  // tap checks. That product ran 1.37x as fast with steps of 16 as of 8; layers with several
+  // blocks per unit ran up to 1.2x faster with steps of 8, which leave room for them.
+  const std::size_t blocks =
+      ((m + plan.tile_m - 1) / plan.tile_m) * ((n + plan.tile_n - 1) / plan.tile_n) * batch;
+  if (blocks <= device_.compute_units) {
+    MatmulPlan longer = plan;
+    longer.tile_k = 16;
+    if (plan.tile_k < 16 && fits(longer)) plan = longer;
+  }
+  return plan;
+}
+
+std::size_t LaunchPlanner::k_slices(const MatmulPlan& plan, std::size_t blocks,
+                                    std::size_t k) const {
+  // A block's time grows with its rows, and the device runs blocks in waves of those its compute
+  // units hold at once. Registers limit that too, which OpenCL does not tell (NVIDIA's
+  // CL_KERNEL_WORK_GROUP_SIZE read 256 for every block size), so local memory alone counts.
+  // On the H100 (48 KiB reported per work-group), this chose every split that paid among 1 to 4
+  // slices of the bench layers' convolutions: 98 blocks of 33 KiB ran no faster in 2 or 3 slices
+  // (2 and 3 waves), and 1.2x as fast in 4 (3 waves of a quarter of the rows); 196 blocks of
+  // 13 KiB 1.4x as fast in 2 (one wave). The partial sums cost a pass over the output per slice:
+  // a split must save an eighth of the time.
+  constexpr std::size_t kMinSliceRows = 256;
+  const std::size_t step = std::max<std::size_t>(1, plan.tile_k);
+  const std::size_t resident = std::max<std::size_t>(
+      1, device_.local_mem_size / std::max<std::size_t>(1, plan.local_mem_bytes()));
+  const std::size_t slots = std::max<std::size_t>(1, device_.compute_units * resident);
+  std::size_t best = 1, best_cost = 0, unsplit = 0;
+  for (std::size_t slices = 1; slices == 1 || k / slices >= kMinSliceRows; ++slices) {
+    const std::size_t rows = ((k + slices - 1) / slices + step - 1) / step * step;
+    if (slices > 1 && (k + rows - 1) / rows < slices) continue;  // fewer slices of this size
+    const std::size_t cost = (blocks * slices + slots - 1) / slots * rows;
+    if (slices == 1 || cost < best_cost) best = slices, best_cost = cost;
+    if (slices == 1) unsplit = cost;
+  }
+  return 8 * best_cost <= 7 * unsplit ? best : 1;
+}
+
 MatmulPlan LaunchPlanner::matmul_any_shape() const {
   const MatmulPlan plan = matmul();
   return plan.kernel == MatmulKernel::vec4 ? matmul_tiled() : plan;

@@ -72,6 +72,14 @@ class LaunchPlanner {
   // The plan for an M x N product whose caller occupies the device by splitting K instead: blocks
   // are halved only while they lie mostly outside the product.
   MatmulPlan matmul_for_split_k(std::size_t m, std::size_t n) const;
+  // The plan for a convolution as an implicit GEMM (vec4 with CONV_GATHER) of `batch` products
+  // of M filters by N columns: blocks shrunk only where they would leave most compute units
+  // idle, and long k-steps where each unit runs at most one block.
+  MatmulPlan implicit_conv(std::size_t m, std::size_t n, std::size_t batch) const;
+  // Slices of K (split-K) for `blocks` blocks of a vec4 plan over K rows, each slice a whole
+  // number of k-steps: the count that minimizes waves x rows per slice, with slices of at least
+  // 256 rows; a compute unit is taken to hold as many blocks at once as its local memory does.
+  std::size_t k_slices(const MatmulPlan& plan, std::size_t blocks, std::size_t k) const;
   // The plan for any call: matmul() unless that is vec4, whose calls must be aligned; then the
   // tiled kernel's.
   MatmulPlan matmul_any_shape() const;

@@ -3,6 +3,7 @@
 // convolution of the output gradient with flipped filters.
 #include "ops/conv_implicit.hpp"
 
+#include <algorithm>
 #include <climits>
 #include <optional>
 
@@ -18,100 +19,161 @@ namespace {
 // makes run this path) gets the smallest vec4 block.
 std::optional<MatmulPlan> product_plan(const ContextImpl& ctx, std::int64_t m, std::int64_t n,
                                        std::int64_t groups) {
-  MatmulPlan plan = ctx.planner.matmul(std::size_t(m), std::size_t(n), std::size_t(groups));
+  MatmulPlan plan = ctx.planner.implicit_conv(std::size_t(m), std::size_t(n), std::size_t(groups));
   if (plan.kernel != MatmulKernel::vec4) plan = {true, 32, 32, 8, 8, 8, MatmulKernel::vec4};
   if (!ctx.planner.fits(plan)) return std::nullopt;
   return plan;
 }
 
-// The output row width rounded up to a multiple of 4: the kernel's columns run over padded rows.
-std::int64_t padded_row(const Window& win) { return (win.out[2] + 3) / 4 * 4; }
+// The product's columns: samples x output positions.
+std::int64_t columns(const Window& win) { return win.n * win.out_positions(); }
 
-// The product's columns: samples x output positions in padded rows.
-std::int64_t columns(const Window& win) {
-  return win.n * win.out[0] * win.out[1] * padded_row(win);
-}
-
-bool can_run(const ContextImpl& ctx, const Window& win, std::int64_t filters,
-             std::int64_t groups) {
+// The plan for a convolution over win with `filters` filters, if the kernel can run it.
+std::optional<MatmulPlan> runnable_plan(const ContextImpl& ctx, const Window& win,
+                                        std::int64_t filters, std::int64_t groups) {
   // The kernel indexes columns, and samples of x and y, with int arithmetic.
   for (std::int64_t extent : {columns(win), win.c * win.in_positions(),
                               filters * win.out_positions()})
-    if (extent >= INT_MAX) return false;
-  return product_plan(ctx, filters / groups, columns(win), groups).has_value();
+    if (extent >= INT_MAX) return std::nullopt;
+  return product_plan(ctx, filters / groups, columns(win), groups);
+}
+
+// Whether each k-step of the plan lies within one tap of the tap-major rows (WHOLE_TAPS).
+bool whole_taps(const Window& win, std::int64_t groups, const MatmulPlan& plan) {
+  return win.c / groups % std::int64_t(plan.tile_k) == 0;
 }
 
 // Column matrices from this size up are written and read through the column route more slowly
-// than the implicit GEMM gathers them (measured on the H100, below).
+// than the implicit GEMM gathers them row by row (measured on the H100, below).
 constexpr double kImplicitFromColumnBytes = 96.0 * (1 << 20);
 
 // Whether the implicit GEMM should replace the column route for a convolution over win, which
-// writes and reads a column matrix of C / G * taps rows by N * P columns per group. The gather
-// costs more per element than a GEMM's float4 loads, so it pays where that matrix is large. On
-// the H100 the forward passes of the 14x14 bench layers, with column matrices of 58 and 80 MB,
-// ran at 0.92x and 0.88x the column route's speed, and their input gradients slower too. Layers
-// with 231 and 453 MB ran 1.43x and 1.32x as fast. (NVIDIA reports a 4 MB global memory cache,
-// so the driver's figure cannot place this line.) Where the filters' rows are not float4-aligned,
-// the column route cannot use the vec4 kernel; the implicit GEMM ran 2.5x as fast (25 taps).
-bool pays(const ContextImpl& ctx, const Window& win, std::int64_t groups) {
+// writes and reads a column matrix of C / G * taps rows by N * P columns per group. On the H100:
+// - where every k-step lies within one tap, the gather checks each tap's bounds once for all
+//   its channels, and the forward passes of every bench layer with 16 or more channels ran 1.1x
+//   (the 14x14 ones, column matrices of 58 and 80 MB) to 1.6x (the 3-D one) as fast as the
+//   column route;
+// - gathered row by row, it pays only for a large column matrix: the 14x14 layers ran at 0.9x,
+//   layers with 231 and 453 MB at 1.4x and 1.3x (NVIDIA reports a 4 MB global memory cache, so
+//   the driver's figure cannot place this line);
+// - where the filters' rows are not float4-aligned, the column route cannot use the vec4 kernel;
+//   the implicit GEMM ran 2.5x as fast (25 taps).
+bool pays(const ContextImpl& ctx, const Window& win, std::int64_t groups, const MatmulPlan& plan) {
   if (ctx.conv_route == ConvRoute::implicit) return true;
   if (ctx.conv_route == ConvRoute::columns) return false;
   if (ctx.planner.matmul().kernel != MatmulKernel::vec4) return false;  // CPUs: rows of A in cache
+  if (whole_taps(win, groups, plan)) return true;
   const std::int64_t rows = win.c / groups * win.kernel_positions();
   if (rows % 4 != 0) return true;
   const double column_bytes = 4.0 * double(rows * groups) * double(win.n * win.out_positions());
   return column_bytes >= kImplicitFromColumnBytes;
 }
 
-// Whether the columns that pad the output rows of a run over win are few enough: at most an
-// eighth of the work (rows of 4k, 7, 14 or 15), unless the implicit route is forced.
-bool little_padding(const ContextImpl& ctx, const Window& win) {
-  return ctx.conv_route == ConvRoute::implicit ||
-         8 * (padded_row(win) - win.out[2]) <= padded_row(win);
+// Whether the route serves a convolution over win with `filters` filters.
+bool serves(const ContextImpl& ctx, const Window& win, std::int64_t filters, std::int64_t groups) {
+  const std::optional<MatmulPlan> plan = runnable_plan(ctx, win, filters, groups);
+  return plan && pays(ctx, win, groups, *plan);
 }
 
-// The row table of the kernel's gather (conv.cl's conv_taps) takes this many floats of scratch.
-std::size_t taps_floats(const Window& win, std::int64_t groups) {
-  return std::size_t(4 * (win.c / groups) * win.kernel_positions());
+// Scratch holds the gather's row table (conv.cl's conv_taps), the filters in tap-major order
+// where the caller rearranges them, and the slices' partial outputs where K is split; each part
+// starts on a float4.
+struct ScratchLayout {
+  std::size_t filters = 0, partials = 0, total = 0;
+};
+
+std::size_t float4_aligned(std::size_t floats) { return (floats + 3) / 4 * 4; }
+
+// A launch over win: the plan, and the slices of K that sum into copies of y (split-K).
+struct Launch {
+  MatmulPlan plan;
+  std::int64_t slice_k = 0, slices = 1;
+};
+
+Launch plan_launch(const ContextImpl& ctx, const Window& win, std::int64_t filters,
+                   std::int64_t groups) {
+  Launch l;
+  const std::int64_t m = filters / groups, n = columns(win);
+  const std::int64_t k = win.c / groups * win.kernel_positions();
+  const MatmulPlan& plan = l.plan = *product_plan(ctx, m, n, groups);
+  const std::size_t blocks = std::size_t((m + plan.tile_m - 1) / plan.tile_m) *
+                             std::size_t((n + plan.tile_n - 1) / plan.tile_n) * std::size_t(groups);
+  const std::size_t slices = ctx.planner.k_slices(plan, blocks, std::size_t(k));
+  // Slices of whole k-steps keep every step within one tap.
+  l.slice_k = (k + std::int64_t(slices) - 1) / std::int64_t(slices);
+  l.slice_k = (l.slice_k + std::int64_t(plan.tile_k) - 1) / std::int64_t(plan.tile_k) *
+              std::int64_t(plan.tile_k);
+  l.slices = (k + l.slice_k - 1) / l.slice_k;
+  return l;
 }
 
-// y = beta * y + conv(x, w) + bias over win, w at offset_w; the row table goes to the start of
-// taps (taps_floats).
+ScratchLayout scratch_layout(const Window& win, std::int64_t filters, std::int64_t groups,
+                             const Launch& l, bool rearranged_filters) {
+  const std::size_t rows = std::size_t(win.c / groups * win.kernel_positions());
+  ScratchLayout s;
+  s.filters = float4_aligned(4 * rows);  // the table: an int4 per row
+  s.partials = s.filters + (rearranged_filters ? float4_aligned(std::size_t(filters) * rows) : 0);
+  const std::int64_t outputs = win.n * filters * win.out_positions();
+  s.total = s.partials + (l.slices > 1 ? std::size_t(l.slices * outputs) : 0);
+  return s;
+}
+
+// Writes the filters w (filters x channels x taps per group) into scratch at offset in the
+// kernel's tap-major order (conv.cl's tap_major_filters); flipped, with channels and filters
+// exchanged, for the input gradient.
+void arrange_filters(ContextImpl& ctx, cl_mem w, cl_mem scratch, std::size_t offset,
+                     std::int64_t filters, std::int64_t channels, std::int64_t taps,
+                     std::int64_t groups, bool flip) {
+  cl_kernel arrange = ctx.kernel("conv", "tap_major_filters");
+  set_args(arrange, w, scratch, cl_ulong(offset), cl_int(filters / groups),
+           cl_int(channels / groups), cl_int(taps), cl_int(groups), cl_int(flip ? 1 : 0));
+  ctx.enqueue_elementwise(arrange, std::size_t(filters * (channels / groups) * taps));
+}
+
+// y = beta * y + conv(x, w) + bias over win, w at offset_w in tap-major order, with scratch laid
+// out as `layout`.
 void launch(ContextImpl& ctx, const Window& win, std::int64_t filters, std::int64_t groups,
-            cl_mem x, cl_mem w, std::size_t offset_w, cl_mem bias, cl_mem y, float beta,
-            cl_mem taps) {
+            const Launch& l, cl_mem x, cl_mem w, std::size_t offset_w, cl_mem bias, cl_mem y,
+            float beta, cl_mem scratch, const ScratchLayout& layout) {
   const std::int64_t positions = win.out_positions(), volume = win.in_positions();
   const std::int64_t m = filters / groups, n = columns(win);
   const std::int64_t k = win.c / groups * win.kernel_positions();
   cl_kernel fill = ctx.kernel("conv", "conv_taps");
-  set_args(fill, taps, win.packed(), cl_int(k));
+  set_args(fill, scratch, win.packed(), cl_int(k));
   ctx.enqueue_elementwise(fill, std::size_t(k));
 
-  const MatmulPlan plan = *product_plan(ctx, m, n, groups);
+  const MatmulPlan& plan = l.plan;
   std::string options = plan.build_options() + " -DTRANS_A=0 -DTRANS_B=0 -DCONV_GATHER=1";
+  if (whole_taps(win, groups, plan)) options += " -DWHOLE_TAPS=1";
   if (k % 4 != 0) options += " -DA_SCALAR=1";  // the filters' rows are not float4-aligned
-  // Rows padded to a multiple of 4 are stored element by element; others as float4s, which a
-  // run-time choice between the two had slowed by 13% on the H100.
-  if (padded_row(win) != win.out[2]) options += " -DPADDED_ROWS=1";
+  // Samples of a multiple of 4 positions are stored in float4s; others element by element (a
+  // run-time choice between the two had slowed the kernel by 13% on the H100).
+  if (positions % 4 == 0) options += " -DALIGNED_POSITIONS=1";
   cl_kernel kernel = ctx.kernel(plan.source_name(), "conv_vec4", options);
-  cl_int4 out = win.packed_out();
-  out.s[3] = cl_int(padded_row(win));
+  const std::int64_t outputs = win.n * filters * positions;
+  const bool split = l.slices > 1;
   set_args(kernel, cl_int(m), cl_int(n), cl_int(k), 1.0f, w, cl_ulong(offset_w), cl_int(k),
            cl_ulong(m * k), x, cl_ulong(0), cl_int(win.c * volume),
-           cl_ulong(win.c / groups * volume), beta, y, cl_ulong(0), cl_int(filters * positions),
-           cl_ulong(m * positions), win.packed(), out, bias, taps);
+           cl_ulong(win.c / groups * volume), split ? 0.0f : beta, split ? scratch : y,
+           cl_ulong(split ? layout.partials : 0), cl_int(filters * positions),
+           cl_ulong(m * positions), win.packed(), win.packed_out(), bias, scratch,
+           cl_int(l.slice_k), cl_ulong(outputs));
   const std::size_t groups_n = std::size_t(n + plan.tile_n - 1) / plan.tile_n;
   const std::size_t groups_m = std::size_t(m + plan.tile_m - 1) / plan.tile_m;
   enqueue<3>(ctx.queue.get(), kernel,
-             {groups_n * plan.local_x(), groups_m * plan.local_y(), std::size_t(groups)},
+             {groups_n * plan.local_x(), groups_m * plan.local_y(), std::size_t(groups * l.slices)},
              {plan.local_x(), plan.local_y(), 1});
+  if (split) {
+    cl_kernel sum = ctx.kernel("matmul", "gemm_sum_slices");
+    set_args(sum, scratch, cl_ulong(layout.partials), cl_int(l.slices), cl_ulong(outputs), 1.0f,
+             beta, y, cl_ulong(0));
+    ctx.enqueue_elementwise(sum, std::size_t(outputs));
+  }
 }
 
 }  // namespace
 
-bool ImplicitConv::serves_forward() const {
-  return pays(ctx, win, groups) && little_padding(ctx, win) && can_run(ctx, win, filters, groups);
-}
+bool ImplicitConv::serves_forward() const { return serves(ctx, win, filters, groups); }
 
 bool ImplicitConv::serves_input_gradient() const {
   for (std::int64_t s : win.stride)
@@ -119,31 +181,33 @@ bool ImplicitConv::serves_input_gradient() const {
   // Each block computes at least 32 rows, here input channels per group: with fewer, most of the
   // work is thrown away (the first bench layer's single channel ran 2.5x slower than columns).
   if (ctx.conv_route == ConvRoute::automatic && win.c / groups < 32) return false;
-  const Window gradient = input_gradient_window();
-  return pays(ctx, win, groups) && little_padding(ctx, gradient) &&
-         can_run(ctx, gradient, win.c, groups);
+  return serves(ctx, input_gradient_window(), win.c, groups);
 }
 
 void ImplicitConv::forward(const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor& y,
                            float beta) const {
-  launch(ctx, win, filters, groups, mem(x), mem(w), 0, bias ? mem(*bias) : nullptr, mem(y), beta,
-         ctx.scratch(taps_floats(win, groups)));
+  // The filters' order is already tap-major with one channel per group, or one tap.
+  const std::int64_t taps = win.kernel_positions();
+  const bool in_order = win.c / groups == 1 || taps == 1;
+  const Launch l = plan_launch(ctx, win, filters, groups);
+  const ScratchLayout layout = scratch_layout(win, filters, groups, l, !in_order);
+  cl_mem scratch = ctx.scratch(layout.total);
+  if (!in_order)
+    arrange_filters(ctx, mem(w), scratch, layout.filters, filters, win.c, taps, groups, false);
+  launch(ctx, win, filters, groups, l, mem(x), in_order ? mem(w) : scratch,
+         in_order ? 0 : layout.filters, bias ? mem(*bias) : nullptr, mem(y), beta, scratch, layout);
 }
 
 void ImplicitConv::input_gradient(const Tensor& gy, const Tensor& w, const Tensor& gx,
                                   float beta) const {
-  // Scratch holds the gather's row table, then the flipped filters.
   const Window window = input_gradient_window();
-  const std::size_t table = taps_floats(window, groups);
-  const std::int64_t taps = win.kernel_positions();
-  const std::int64_t filters_per_group = filters / groups, channels_per_group = win.c / groups;
-  const std::size_t weights = std::size_t(filters * channels_per_group * taps);
-  cl_mem scratch = ctx.scratch(table + weights);
-  cl_kernel flip = ctx.kernel("conv", "flip_filters");
-  set_args(flip, mem(w), scratch, cl_ulong(table), cl_int(filters_per_group),
-           cl_int(channels_per_group), cl_int(taps), cl_int(groups));
-  ctx.enqueue_elementwise(flip, weights);
-  launch(ctx, window, win.c, groups, mem(gy), scratch, table, nullptr, mem(gx), beta, scratch);
+  const Launch l = plan_launch(ctx, window, win.c, groups);
+  const ScratchLayout layout = scratch_layout(window, win.c, groups, l, true);
+  cl_mem scratch = ctx.scratch(layout.total);
+  arrange_filters(ctx, mem(w), scratch, layout.filters, filters, win.c, win.kernel_positions(),
+                  groups, true);
+  launch(ctx, window, win.c, groups, l, mem(gy), scratch, layout.filters, nullptr, mem(gx), beta,
+         scratch, layout);
 }
 
 Window ImplicitConv::input_gradient_window() const {

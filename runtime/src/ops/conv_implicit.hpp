@@ -18,8 +18,8 @@ struct ImplicitConv {
   std::int64_t filters = 1, groups = 1;
 
   // Whether the context runs this convolution's forward pass this way: ContextImpl::conv_route
-  // asks for it or, automatic, the GPU's column route would be slower and few columns pad the
-  // output rows; and 32-bit indices suffice.
+  // asks for it or, automatic, the GPU's column route would be slower; and 32-bit indices
+  // suffice.
   bool serves_forward() const;
   // The same for the input gradient, which needs unit strides as well (and, automatic, 32 input
   // channels per group).
@@ -29,7 +29,7 @@ struct ImplicitConv {
   void forward(const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor& y,
                float beta) const;
   // gx = beta * gx + the gradient of the input from gy: the convolution of gy with the filters
-  // flipped (into ContextImpl::scratch).
+  // flipped (into ContextImpl::scratch). forward, too, rearranges the filters there.
   void input_gradient(const Tensor& gy, const Tensor& w, const Tensor& gx, float beta) const;
 
  private:

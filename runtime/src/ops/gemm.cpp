@@ -267,7 +267,8 @@ void gemm_split_k(ContextImpl& ctx, const GemmCall& g, std::size_t slices, GemmB
   slice_call(0, slices - 1, slice_k);
   slice_call(slices - 1, 1, g.k - (slices - 1) * slice_k);
   cl_kernel k = ctx.kernel("matmul", "gemm_sum_slices");
-  set_args(k, partial, cl_int(slices), cl_ulong(mn), g.alpha, g.beta, g.c, cl_ulong(g.offset_c));
+  set_args(k, partial, cl_ulong(0), cl_int(slices), cl_ulong(mn), g.alpha, g.beta, g.c,
+           cl_ulong(g.offset_c));
   ctx.enqueue_elementwise(k, mn);
 }
 
