@@ -1,13 +1,13 @@
-// clnn-bench SUITE [--sizes a,b,...] [--json FILE] [--device SPEC]: a table on stdout and, with
-// --json, one object per measurement with its parameters, clnn's figure and the peer's.
+// clnn-bench SUITE... [--sizes a,b,...] [--json FILE] [--device SPEC] (--help lists the rest): a
+// table on stdout and, with --json, one object per measurement with its parameters, clnn's figure
+// and the peer's.
 #include <fmt/format.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
-#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <map>
-#include <sstream>
 
 #include "bench.hpp"
 
@@ -38,14 +38,6 @@ double median_seconds(const Context& ctx, const std::function<void()>& enqueue, 
 
 namespace {
 
-const char* kUsage =
-    "usage: clnn-bench SUITE...|--all [--sizes a,b,...] [--json FILE] [--device SPEC]\n"
-    "                  [--data DIR] [--steps N] [--layers a,b,...]\n"
-    "suites: matmul (clnn's tiled SGEMM and CLBlast, square fp32)\n"
-    "        conv   (convolution layers, forward and forward + backward)\n"
-    "        train  (Fashion-MNIST, the large model, batch 128: images/s)\n"
-    "        elementwise (copy, axpy, relu: GB/s)\n";
-
 using Suite = std::vector<clnn::bench::Record> (*)(const clnn::Context&,
                                                    const clnn::bench::Options&);
 const std::map<std::string, Suite> kSuites{
@@ -55,55 +47,36 @@ const std::map<std::string, Suite> kSuites{
     {"train", clnn::bench::train_suite},
 };
 
-std::vector<std::int64_t> parse_sizes(const std::string& text) {
-  std::vector<std::int64_t> sizes;
-  std::stringstream in(text);
-  for (std::string item; std::getline(in, item, ',');) {
-    std::size_t used = 0;
-    long long value = std::stoll(item, &used);
-    if (used != item.size() || value <= 0) throw std::invalid_argument(item);
-    sizes.push_back(value);
-  }
-  return sizes;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
   std::vector<std::string> suites;
   std::string json_path, device;
+  bool every_suite = false;
   clnn::bench::Options options;
-  try {
-    for (int i = 1; i < argc; ++i) {
-      std::string arg = argv[i];
-      auto value = [&]() -> std::string {
-        if (i + 1 >= argc) throw std::invalid_argument(arg + " needs a value");
-        return argv[++i];
-      };
-      if (arg == "--sizes")
-        options.sizes = parse_sizes(value());
-      else if (arg == "--json")
-        json_path = value();
-      else if (arg == "--device")
-        device = value();
-      else if (arg == "--data")
-        options.data_dir = value();
-      else if (arg == "--layers")
-        options.layers = parse_sizes(value());
-      else if (arg == "--steps")
-        options.steps = parse_sizes(value()).at(0);
-      else if (arg == "--all")
-        for (const auto& [name, run] : kSuites) suites.push_back(name);
-      else if (arg == "--help" || arg == "-h")
-        return std::cout << kUsage, 0;
-      else if (kSuites.count(arg))
-        suites.push_back(arg);
-      else
-        throw std::invalid_argument("unknown suite or option '" + arg + "'");
-    }
-    if (suites.empty()) throw std::invalid_argument("no suite named");
-  } catch (const std::exception& e) {
-    std::cerr << "clnn-bench: " << e.what() << "\n" << kUsage;
+  CLI::App app{
+      "Benchmarks against named peers. Suites: matmul (clnn's SGEMM and CLBlast, square fp32), "
+      "conv (convolution layers, forward and forward + backward), train (Fashion-MNIST, the "
+      "large model, batch 128: images/s), elementwise (copy, axpy, relu: GB/s).",
+      "clnn-bench"};
+  app.add_option("suites", suites, "the suites to run")->check(CLI::IsMember(kSuites));
+  app.add_flag("--all", every_suite, "every suite");
+  app.add_option("--sizes", options.sizes, "matmul: the sizes n (default: the device's)")
+      ->delimiter(',')
+      ->check(CLI::Range(1, 1000000000));
+  app.add_option("--layers", options.layers, "conv: the layers to run, from 1 (default: all)")
+      ->delimiter(',')
+      ->check(CLI::Range(1, 1000000000));
+  app.add_option("--steps", options.steps, "train: the batches to time")
+      ->check(CLI::Range(1, 1000000000));
+  app.add_option("--data", options.data_dir, "the Fashion-MNIST files")->capture_default_str();
+  app.add_option("--json", json_path, "also write the results as JSON here");
+  app.add_option("--device", device, "gpu, cpu, P:D or part of a name");
+  CLI11_PARSE(app, argc, argv);
+  if (every_suite)
+    for (const auto& [name, run] : kSuites) suites.push_back(name);
+  if (suites.empty()) {
+    std::cerr << "clnn-bench: no suite named\n" << app.help();
     return 2;
   }
   try {

@@ -2,7 +2,7 @@
 #include <fmt/format.h>
 
 #include <cstdio>
-#include <cstring>
+#include <CLI/CLI.hpp>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -123,19 +123,10 @@ void print_table(const std::vector<clnn::DeviceInfo>& devices) {
 
 int main(int argc, char** argv) {
   bool as_json = false;
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--json") == 0) {
-      as_json = true;
-    } else if (std::strcmp(argv[i], "--help") == 0 || std::strcmp(argv[i], "-h") == 0) {
-      std::puts(
-          "usage: clnn-devices [--json]\n"
-          "Lists every OpenCL device with its limits and the launch plans clnn derives.");
-      return 0;
-    } else {
-      std::fprintf(stderr, "clnn-devices: unknown option '%s' (try --help)\n", argv[i]);
-      return 2;
-    }
-  }
+  CLI::App app{"Lists every OpenCL device with its limits and the launch plans clnn derives.",
+               "clnn-devices"};
+  app.add_flag("--json", as_json, "as JSON");
+  CLI11_PARSE(app, argc, argv);
   try {
     const auto& devices = clnn::list_devices();
     if (as_json) {

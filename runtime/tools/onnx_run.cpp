@@ -1,9 +1,9 @@
 // clnn-run MODEL.onnx: runs an ONNX model on the chosen device with random inputs (or tensors
 // from .pb files) and prints each output's shape and the median time of the runs.
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <cstring>
 #include <map>
 #include <random>
 #include <string>
@@ -12,46 +12,29 @@
 #include "clnn/onnx.hpp"
 #include "io/onnx_tensor.hpp"
 
-namespace {
-
-const char* kUsage =
-    "usage: clnn-run MODEL.onnx [--device SPEC] [--runs N] [--input NAME=FILE.pb]...\n"
-    "Inputs not given are uniform random in [-1, 1]. Prints the outputs' shapes, their first\n"
-    "values and the median time of N runs (default 10).\n";
-
-}  // namespace
-
 int main(int argc, char** argv) {
   std::string model_path, device;
   int runs = 10;
+  std::vector<std::string> input_specs;
+  CLI::App app{
+      "Runs an ONNX model with random inputs in [-1, 1] (or tensors from .pb files) and prints "
+      "the outputs' shapes, their first values and the median time of the runs.",
+      "clnn-run"};
+  app.add_option("model", model_path, "the .onnx file")->required();
+  app.add_option("--device", device, "gpu, cpu, P:D or part of a name");
+  app.add_option("--runs", runs, "timed runs")->check(CLI::Range(1, 1000000))->capture_default_str();
+  app.add_option("--input", input_specs, "an input from a file, NAME=FILE.pb")
+      ->check(CLI::Validator(
+          [](std::string& spec) -> std::string {
+            return spec.find('=') == std::string::npos ? "not NAME=FILE: " + spec : "";
+          },
+          "NAME=FILE"));
+  CLI11_PARSE(app, argc, argv);
   std::map<std::string, std::string> input_files;
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "clnn-run: %s needs a value\n%s", arg.c_str(), kUsage);
-        std::exit(2);
-      }
-      return argv[++i];
-    };
-    if (arg == "--help" || arg == "-h") return std::fputs(kUsage, stdout), 0;
-    if (arg == "--device") {
-      device = value();
-    } else if (arg == "--runs") {
-      runs = std::max(1, std::atoi(value().c_str()));
-    } else if (arg == "--input") {
-      std::string spec = value();
-      auto eq = spec.find('=');
-      if (eq == std::string::npos)
-        return std::fprintf(stderr, "clnn-run: --input takes NAME=FILE\n"), 2;
-      input_files[spec.substr(0, eq)] = spec.substr(eq + 1);
-    } else if (model_path.empty()) {
-      model_path = arg;
-    } else {
-      return std::fprintf(stderr, "clnn-run: unexpected '%s'\n%s", arg.c_str(), kUsage), 2;
-    }
+  for (const std::string& spec : input_specs) {
+    const auto eq = spec.find('=');
+    input_files[spec.substr(0, eq)] = spec.substr(eq + 1);
   }
-  if (model_path.empty()) return std::fputs(kUsage, stderr), 2;
   try {
     clnn::Context ctx = device.empty() ? clnn::Context::create() : clnn::Context::create(device);
     clnn::onnx::Model model = clnn::onnx::load(model_path);

@@ -2,32 +2,13 @@
 // The main job of scripts/run-demo; its last line is "test accuracy: 0.XXXX".
 #include <clnn/clnn.hpp>
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
-#include <cstring>
-#include <iostream>
 #include <string>
 
 #include "models.hpp"
 
 namespace {
-
-const char* kUsage =
-    "usage: clnn-fashion [options]\n"
-    "  --model default|large   the network (default: default)\n"
-    "  --epochs N              epochs to train (default: 2)\n"
-    "  --batch N               batch size (default: 64)\n"
-    "  --lr X                  learning rate (default: 0.003 with Adam, 0.05 with SGD)\n"
-    "  --optimizer adam|sgd    (default: adam; sgd has momentum 0.9)\n"
-    "  --schedule constant|step|cosine  learning-rate schedule (default: cosine)\n"
-    "  --device SPEC           gpu, cpu, P:D or part of a name (default: CLNN_DEVICE, else best)\n"
-    "  --data DIR              the Fashion-MNIST files (default: "
-    "/usr/share/datasets/fashion-mnist)\n"
-    "  --save FILE             write a checkpoint after every epoch\n"
-    "  --resume FILE           continue from a checkpoint\n"
-    "  --metrics FILE          per-epoch CSV (and an SVG of the curves beside it)\n"
-    "  --export FILE           write the trained model as ONNX (images in, logits out)\n"
-    "  --limit N               train on the first N images only\n"
-    "  --seed N                batch order and dropout (default: 1)\n";
 
 struct Args {
   std::string model = "default", device, data = clnn::data::kFashionMnistDir, save, resume, metrics,
@@ -37,66 +18,39 @@ struct Args {
   std::uint64_t seed = 1;
 };
 
-Args parse(int argc, char** argv) {
-  Args a;
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg == "--help" || arg == "-h") {
-      std::fputs(kUsage, stdout);
-      std::exit(0);
-    }
-    if (i + 1 >= argc) throw std::invalid_argument(arg + " needs a value");
-    std::string v = argv[++i];
-    auto number = [&](auto& out) {
-      std::size_t used = 0;
-      double x = std::stod(v, &used);
-      if (used != v.size() || x < 0) throw std::invalid_argument("bad value for " + arg + ": " + v);
-      out = static_cast<std::remove_reference_t<decltype(out)>>(x);
-    };
-    if (arg == "--model")
-      a.model = v;
-    else if (arg == "--device")
-      a.device = v;
-    else if (arg == "--data")
-      a.data = v;
-    else if (arg == "--save")
-      a.save = v;
-    else if (arg == "--resume")
-      a.resume = v;
-    else if (arg == "--metrics")
-      a.metrics = v;
-    else if (arg == "--export")
-      a.export_path = v;
-    else if (arg == "--optimizer")
-      a.optimizer = v;
-    else if (arg == "--schedule")
-      a.schedule = v;
-    else if (arg == "--epochs")
-      number(a.epochs);
-    else if (arg == "--batch")
-      number(a.batch);
-    else if (arg == "--limit")
-      number(a.limit);
-    else if (arg == "--lr")
-      number(a.lr);
-    else if (arg == "--seed")
-      number(a.seed);
-    else
-      throw std::invalid_argument("unknown option " + arg);
-  }
-  return a;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
   Args args;
-  try {
-    args = parse(argc, argv);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "clnn-fashion: %s\n%s", e.what(), kUsage);
-    return 2;
-  }
+  CLI::App app{"Trains a CNN on Fashion-MNIST and reports the test accuracy.", "clnn-fashion"};
+  app.add_option("--model", args.model, "the network")
+      ->check(CLI::IsMember({"default", "large"}))
+      ->capture_default_str();
+  app.add_option("--epochs", args.epochs, "epochs to train")
+      ->check(CLI::Range(1, 1000000))
+      ->capture_default_str();
+  app.add_option("--batch", args.batch, "batch size")
+      ->check(CLI::Range(1, 1000000))
+      ->capture_default_str();
+  app.add_option("--lr", args.lr, "learning rate (0, the default: 0.003 with Adam, 0.05 with SGD)")
+      ->check(CLI::Range(0.0, 1000.0));
+  app.add_option("--optimizer", args.optimizer, "sgd has momentum 0.9")
+      ->check(CLI::IsMember({"adam", "sgd"}))
+      ->capture_default_str();
+  app.add_option("--schedule", args.schedule, "learning-rate schedule")
+      ->check(CLI::IsMember({"constant", "step", "cosine"}))
+      ->capture_default_str();
+  app.add_option("--device", args.device,
+                 "gpu, cpu, P:D or part of a name (default: CLNN_DEVICE, else the best)");
+  app.add_option("--data", args.data, "the Fashion-MNIST files")->capture_default_str();
+  app.add_option("--save", args.save, "write a checkpoint here after every epoch");
+  app.add_option("--resume", args.resume, "continue from this checkpoint");
+  app.add_option("--metrics", args.metrics, "per-epoch CSV (and an SVG of the curves beside it)");
+  app.add_option("--export", args.export_path, "write the trained model here as ONNX");
+  app.add_option("--limit", args.limit, "train on the first N images only (0: all)")
+      ->check(CLI::Range(0, 1000000000));
+  app.add_option("--seed", args.seed, "batch order and dropout")->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
   try {
     clnn::Context ctx =
         args.device.empty() ? clnn::Context::create() : clnn::Context::create(args.device);

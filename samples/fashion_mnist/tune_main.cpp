@@ -4,6 +4,7 @@
 // Later runs on this device use them at once.
 #include <clnn/clnn.hpp>
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <sstream>
 #include <string>
@@ -11,10 +12,6 @@
 #include "models.hpp"
 
 namespace {
-
-const char* kUsage =
-    "usage: clnn-tune [--device SPEC] [--full] [--verbose] [--model default|large] [--batch N]\n"
-    "                 [--matmul M,N,K[,TA,TB]]...\n";
 
 bool verbose = false;  // --verbose: every candidate's time too
 
@@ -29,44 +26,53 @@ void print(const clnn::TuneResult& r, const std::string& what) {
     std::printf(" (a whole training pass)\n");
 }
 
+// A product M,N,K[,TA,TB] as {M, N, K, TA, TB}; "" where text is one, else what is wrong.
+std::string parse_product(const std::string& text, std::vector<std::int64_t>* product) {
+  std::vector<std::int64_t> p;
+  std::stringstream in(text);
+  for (std::string item; std::getline(in, item, ',');) {
+    std::size_t used = 0;
+    try {
+      p.push_back(std::stoll(item, &used));
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used == 0 || used != item.size() || p.back() < 0) return "not M,N,K[,TA,TB]: " + text;
+  }
+  if (p.size() != 3 && p.size() != 5) return "not M,N,K[,TA,TB]: " + text;
+  p.resize(5, 0);
+  if (product) *product = p;
+  return "";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::string device, model;
   std::int64_t batch = 64;
   bool full = false;
-  std::vector<std::vector<std::int64_t>> products;
-  try {
-    for (int i = 1; i < argc; ++i) {
-      std::string arg = argv[i];
-      auto value = [&]() -> std::string {
-        if (i + 1 >= argc) throw std::invalid_argument(arg + " needs a value");
-        return argv[++i];
-      };
-      if (arg == "--device")
-        device = value();
-      else if (arg == "--verbose")
-        verbose = true;
-      else if (arg == "--full")
-        full = true;
-      else if (arg == "--model")
-        model = value();
-      else if (arg == "--batch")
-        batch = std::stoll(value());
-      else if (arg == "--matmul") {
-        std::vector<std::int64_t> p;
-        std::stringstream in(value());
-        for (std::string item; std::getline(in, item, ',');) p.push_back(std::stoll(item));
-        if (p.size() != 3 && p.size() != 5)
-          throw std::invalid_argument("--matmul takes M,N,K[,TA,TB]");
-        p.resize(5, 0);
-        products.push_back(p);
-      } else
-        throw std::invalid_argument("unknown option " + arg);
-    }
-    if (products.empty() && model.empty()) throw std::invalid_argument("nothing to tune");
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "clnn-tune: %s\n%s", e.what(), kUsage);
+  std::vector<std::string> product_texts;
+  CLI::App app{
+      "Tunes clnn's kernels ahead of time, for given matrix products or for a Fashion-MNIST "
+      "model's training step, into the tuning cache.",
+      "clnn-tune"};
+  app.add_option("--device", device, "gpu, cpu, P:D or part of a name");
+  app.add_flag("--full", full, "try every candidate, not only the usual shapes");
+  app.add_flag("--verbose", verbose, "print every candidate's time");
+  app.add_option("--model", model, "tune this model's step")
+      ->check(CLI::IsMember({"default", "large"}));
+  app.add_option("--batch", batch, "the model's batch size")
+      ->check(CLI::Range(1, 1000000000))
+      ->capture_default_str();
+  app.add_option("--matmul", product_texts, "a product M,N,K[,TA,TB] (transposed A, B: 1)")
+      ->check(CLI::Validator(
+          [](std::string& text) { return parse_product(text, nullptr); }, "M,N,K[,TA,TB]"));
+  CLI11_PARSE(app, argc, argv);
+  std::vector<std::vector<std::int64_t>> products(product_texts.size());
+  for (std::size_t i = 0; i < products.size(); ++i) parse_product(product_texts[i], &products[i]);
+  if (products.empty() && model.empty()) {
+    std::fprintf(stderr, "clnn-tune: nothing to tune (--matmul or --model)\n%s",
+                 app.help().c_str());
     return 2;
   }
   try {

@@ -5,7 +5,7 @@
 
 #include <cmath>
 #include <cstdio>
-#include <cstring>
+#include <CLI/CLI.hpp>
 #include <random>
 #include <string>
 
@@ -101,16 +101,12 @@ double train(const clnn::Context& ctx, const Task& task) {
 
 int main(int argc, char** argv) {
   std::string which = "all", device;
-  for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--task") && i + 1 < argc) {
-      which = argv[++i];
-    } else if (!std::strcmp(argv[i], "--device") && i + 1 < argc) {
-      device = argv[++i];
-    } else {
-      std::fprintf(stderr, "usage: clnn-mlp [--task xor|spirals|all] [--device SPEC]\n");
-      return 2;
-    }
-  }
+  CLI::App app{"Trains small MLPs (XOR, two spirals) and checks their accuracy.", "clnn-mlp"};
+  app.add_option("--task", which, "the task")
+      ->check(CLI::IsMember({"xor", "spirals", "all"}))
+      ->capture_default_str();
+  app.add_option("--device", device, "gpu, cpu, P:D or part of a name");
+  CLI11_PARSE(app, argc, argv);
   try {
     clnn::Context ctx = device.empty() ? clnn::Context::create() : clnn::Context::create(device);
     std::printf("device: %s\n", ctx.device().label().c_str());
