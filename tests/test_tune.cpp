@@ -10,6 +10,7 @@
 
 #include "clnn/clnn.hpp"
 #include "context_impl.hpp"
+#include "ops/conv_implicit.hpp"
 #include "ops/gemm.hpp"
 #include "reference/ops.hpp"
 #include "support.hpp"
@@ -182,4 +183,54 @@ TEST_CASE("tune_executor tunes the elementwise and reduction plans over whole pa
         refused.planner().reduction().local_size);
   CHECK(detail::Access::impl(refused).elementwise_plan.local_size ==
         refused.planner().elementwise().local_size);
+}
+
+TEST_CASE("a tuned convolution configuration is stored, used and correct", "[tune][conv]") {
+  TempCacheDir temp;
+  const Shape xs{2, 16, 6, 5}, ws{8, 16, 3, 3};
+  ConvOptions o;
+  o.pads_begin = o.pads_end = {1, 1};
+  // y = conv(x, w) through a context's implicit GEMM, forced where the device would not take it.
+  auto forward = [&](Context& ctx) {
+    detail::Access::impl(ctx).conv_route = detail::ConvRoute::implicit;
+    Graph g;
+    Value y = conv(g.input("x", xs), g.input("w", ws), std::nullopt, o);
+    Executor ex(ctx, g, {y}, Mode::inference);
+    ex.set_input("x", clnn::test::random_vector(std::size_t(2 * 16 * 6 * 5), 1));
+    ex.set_input("w", clnn::test::random_vector(std::size_t(8 * 16 * 9), 2));
+    ex.forward();
+    return ex.value(y).to_host();
+  };
+  Context ctx = Context::create();
+  auto& impl = detail::Access::impl(ctx);
+  impl.conv_route = detail::ConvRoute::implicit;
+  const auto results = tune_conv(ctx, xs, ws, o);
+  REQUIRE(results.size() == 2);  // the forward pass and the input gradient
+  for (const TuneResult& r : results) {
+    CHECK(r.kernel == "conv");
+    CHECK(r.candidates > 1);
+    CHECK(r.best_ms <= r.planned_ms);
+    CHECK(r.timings.size() == r.candidates - r.rejected);
+  }
+  // The winner is stored under the launch's shape, and a later launch runs it.
+  const detail::ImplicitLaunch launch =
+      detail::implicit_conv_for(impl, xs, ws, o).forward_launch();
+  REQUIRE(impl.tuning);
+  REQUIRE(impl.tuning->nearest("conv", detail::implicit_tuning_shape(launch)));
+  CHECK(detail::chosen_config(impl, launch).describe() == results[0].best);
+  // A configuration that is not the plan's, stored by hand, runs and gives the plan's result.
+  const detail::ImplicitConfig planned = detail::planned_config(impl, launch);
+  const std::int64_t slices = planned.slices == 1 ? 2 : 1;
+  impl.tuning->store("conv", detail::implicit_tuning_shape(launch),
+                     {{"tile_m", 32}, {"tile_n", 64}, {"tile_k", 8}, {"slices", slices}}, 1.0);
+  Context later = Context::create();
+  CHECK(detail::chosen_config(detail::Access::impl(later), launch).slices == slices);
+  setenv("CLNN_TUNE", "off", 1);
+  Context off = Context::create();
+  unsetenv("CLNN_TUNE");
+  CHECK(clnn::test::relative_error(forward(later), forward(off)) < 1e-5);
+  // A conv that takes the column route has nothing to tune; bad shapes are refused.
+  impl.conv_route = detail::ConvRoute::columns;
+  CHECK(tune_conv(ctx, xs, ws, o).empty());
+  CHECK_THROWS_AS(tune_conv(ctx, xs, {8, 4, 3, 3}, o), ShapeError);
 }

@@ -19,6 +19,7 @@ enum class GemmBackend { automatic, own, clblast };
 // How convolutions run: as implicit GEMMs where they can and it pays (automatic), always through
 // column matrices, or as implicit GEMMs wherever they can (ops/conv_implicit.hpp).
 enum class ConvRoute { automatic, columns, implicit };
+struct ImplicitLaunch;  // ops/conv_implicit.hpp
 
 struct ContextImpl {
   explicit ContextImpl(const DeviceInfo& info);
@@ -54,6 +55,8 @@ struct ContextImpl {
   bool tune_full = false;                             // CLNN_TUNE=full
   // When set, gemm() notes the tuning shape of every product (clnn-tune's recording).
   std::vector<std::vector<std::int64_t>>* gemm_recorder = nullptr;
+  // The same for the implicit GEMM's convolution launches.
+  std::vector<ImplicitLaunch>* conv_recorder = nullptr;
 
  private:
   std::map<std::pair<cl_program, std::string>, OwnedKernel> kernels_;

@@ -1,7 +1,7 @@
-// clnn-tune: tunes clnn's matmul kernel ahead of time, for given products or for every product a
-// Fashion-MNIST model's training step launches (then the elementwise and reduction plans over
-// that model's whole passes), and stores the winners in the tuning cache (see clnn/tune.hpp).
-// Later runs on this device use them at once.
+// clnn-tune: tunes clnn's kernels ahead of time, for given products and convolutions or for
+// every product and convolution a Fashion-MNIST model's training step launches (then the
+// elementwise and reduction plans over that model's whole passes), and stores the winners in the
+// tuning cache (see clnn/tune.hpp). Later runs on this device use them at once.
 #include <clnn/clnn.hpp>
 
 #include <CLI/CLI.hpp>
@@ -22,6 +22,8 @@ void print(const clnn::TuneResult& r, const std::string& what) {
               what.c_str(), r.planned_ms, r.best_ms, r.best.c_str(), r.candidates, r.rejected);
   if (r.kernel == "gemm")
     std::printf("; CLBlast %.3f ms: runs %s\n", r.clblast_wall_ms, r.backend.c_str());
+  else if (r.kernel == "conv")
+    std::printf("\n");
   else
     std::printf(" (a whole training pass)\n");
 }
@@ -45,16 +47,51 @@ std::string parse_product(const std::string& text, std::vector<std::int64_t>* pr
   return "";
 }
 
+// A convolution X/W/PAD (x's and w's shapes, comma-separated, and the padding on every side) as
+// its shapes and options; "" where text is one, else what is wrong.
+struct ConvSpec {
+  clnn::Shape x, w;
+  clnn::ConvOptions options;
+};
+
+std::string parse_conv(const std::string& text, ConvSpec* spec) {
+  const std::string wrong = "not X/W/PAD (e.g. 32,256,14,14/256,256,3,3/1): " + text;
+  std::vector<std::vector<std::int64_t>> parts;
+  std::stringstream in(text);
+  for (std::string part; std::getline(in, part, '/');) {
+    parts.emplace_back();
+    std::stringstream numbers(part);
+    for (std::string item; std::getline(numbers, item, ',');) {
+      std::size_t used = 0;
+      try {
+        parts.back().push_back(std::stoll(item, &used));
+      } catch (const std::exception&) {
+        return wrong;
+      }
+      if (used != item.size() || parts.back().back() < 0) return wrong;
+    }
+  }
+  if (parts.size() != 3 || parts[0].size() < 3 || parts[1].size() != parts[0].size() ||
+      parts[2].size() != 1)
+    return wrong;
+  if (spec) {
+    spec->x = parts[0], spec->w = parts[1];
+    spec->options.pads_begin.assign(parts[0].size() - 2, parts[2][0]);
+    spec->options.pads_end = spec->options.pads_begin;
+  }
+  return "";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::string device, model;
   std::int64_t batch = 64;
   bool full = false;
-  std::vector<std::string> product_texts;
+  std::vector<std::string> product_texts, conv_texts;
   CLI::App app{
-      "Tunes clnn's kernels ahead of time, for given matrix products or for a Fashion-MNIST "
-      "model's training step, into the tuning cache.",
+      "Tunes clnn's kernels ahead of time, for given matrix products and convolutions or for a "
+      "Fashion-MNIST model's training step, into the tuning cache.",
       "clnn-tune"};
   app.add_option("--device", device, "gpu, cpu, P:D or part of a name");
   app.add_flag("--full", full, "try every candidate, not only the usual shapes");
@@ -67,11 +104,18 @@ int main(int argc, char** argv) {
   app.add_option("--matmul", product_texts, "a product M,N,K[,TA,TB] (transposed A, B: 1)")
       ->check(CLI::Validator(
           [](std::string& text) { return parse_product(text, nullptr); }, "M,N,K[,TA,TB]"));
+  app.add_option("--conv", conv_texts,
+                 "a convolution X/W/PAD: x's and w's shapes and the padding (e.g. "
+                 "32,256,14,14/256,256,3,3/1), where it runs as an implicit GEMM")
+      ->check(CLI::Validator([](std::string& text) { return parse_conv(text, nullptr); },
+                             "X/W/PAD"));
   CLI11_PARSE(app, argc, argv);
+  std::vector<ConvSpec> convs(conv_texts.size());
+  for (std::size_t i = 0; i < convs.size(); ++i) parse_conv(conv_texts[i], &convs[i]);
   std::vector<std::vector<std::int64_t>> products(product_texts.size());
   for (std::size_t i = 0; i < products.size(); ++i) parse_product(product_texts[i], &products[i]);
-  if (products.empty() && model.empty()) {
-    std::fprintf(stderr, "clnn-tune: nothing to tune (--matmul or --model)\n%s",
+  if (products.empty() && convs.empty() && model.empty()) {
+    std::fprintf(stderr, "clnn-tune: nothing to tune (--matmul, --conv or --model)\n%s",
                  app.help().c_str());
     return 2;
   }
@@ -83,6 +127,15 @@ int main(int argc, char** argv) {
       print(clnn::tune_matmul(ctx, p[0], p[1], p[2], p[3] != 0, p[4] != 0, effort),
             "matmul " + std::to_string(p[0]) + "x" + std::to_string(p[1]) + "x" +
                 std::to_string(p[2]));
+    for (std::size_t i = 0; i < convs.size(); ++i) {
+      const auto results = clnn::tune_conv(ctx, convs[i].x, convs[i].w, convs[i].options, effort);
+      const char* passes[] = {"conv forward", "conv input gradient"};
+      for (std::size_t p = 0; p < results.size(); ++p)
+        print(results[p], std::string(passes[p]) + " " + conv_texts[i]);
+      if (results.empty())
+        std::printf("conv %s takes the column route here: tune its products with --matmul\n",
+                    conv_texts[i].c_str());
+    }
     if (!model.empty()) {
       clnn::Graph g;
       clnn::Value images = g.input("images", {batch, 1, 28, 28});

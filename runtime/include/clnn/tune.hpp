@@ -13,13 +13,14 @@
 
 #include "clnn/context.hpp"
 #include "clnn/executor.hpp"
+#include "clnn/ops.hpp"
 
 namespace clnn {
 
 enum class TuneEffort { fast, full };
 
 struct TuneResult {
-  std::string kernel;          // "gemm", "elementwise" or "reduction"
+  std::string kernel;          // "gemm", "conv", "elementwise" or "reduction"
   std::size_t candidates = 0;  // configurations timed
   std::size_t rejected = 0;    // configurations whose result differed from the plan's
   double planned_ms = 0;       // the LaunchPlanner's configuration
@@ -38,12 +39,20 @@ TuneResult tune_matmul(const Context& ctx, std::int64_t m, std::int64_t n, std::
 TuneResult tune_matmul(const Context& ctx, std::int64_t m, std::int64_t n, std::int64_t k,
                        bool transpose_a, bool transpose_b, TuneEffort effort);
 
+// Tunes the convolution conv(x, w) with these options where it runs as an implicit GEMM (GPUs;
+// see CLNN_CONV): its forward pass, then its input gradient, one result each (none where both
+// take the column route, whose products tune_matmul tunes). Candidates are blocks, k-steps and
+// slices of K; the winner is stored per shape ("conv").
+std::vector<TuneResult> tune_conv(const Context& ctx, const Shape& x, const Shape& w,
+                                  const ConvOptions& options = {},
+                                  TuneEffort effort = TuneEffort::fast);
+
 // Runs one forward and backward pass of `executor` (inputs set, training mode) and tunes clnn's
-// matmul kernel for every distinct product it launched. Then it tunes the device-wide
-// elementwise and reduction launch plans, which every other kernel family launches through: each
-// candidate is timed over whole forward and backward passes, and must reproduce the loss and
-// every parameter's gradient. Returns one result per product, then "elementwise" and
-// "reduction".
+// matmul kernel for every distinct product it launched, and the implicit GEMM for every distinct
+// convolution launch. Then it tunes the device-wide elementwise and reduction launch plans, which
+// every other kernel family launches through: each candidate is timed over whole forward and
+// backward passes, and must reproduce the loss and every parameter's gradient. Returns one
+// result per product, then per convolution launch, then "elementwise" and "reduction".
 std::vector<TuneResult> tune_executor(Executor& executor, const Value& loss, TuneEffort effort);
 
 }  // namespace clnn

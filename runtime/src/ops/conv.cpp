@@ -70,6 +70,16 @@ struct ConvPlan {
   std::size_t yt_offset() const { return std::size_t(ck * groups * chunk * positions); }
 };
 
+}  // namespace
+
+ImplicitConv implicit_conv_for(ContextImpl& ctx, const Shape& x, const Shape& w,
+                               const ConvOptions& options) {
+  const ConvPlan p = ConvPlan::make("conv", x, w, options);
+  return {ctx, p.win, p.k, p.groups};
+}
+
+namespace {
+
 // Convolution through column matrices in a workspace: y = conv(x, w) + bias, and the gradients
 // of input, weights and bias. (Transposed convolution runs the same steps in other roles.)
 class ColumnConv {

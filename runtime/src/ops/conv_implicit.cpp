@@ -84,37 +84,25 @@ struct ScratchLayout {
 
 std::size_t float4_aligned(std::size_t floats) { return (floats + 3) / 4 * 4; }
 
-// A launch over win: the plan, and the slices of K that sum into copies of y (split-K).
-struct Launch {
-  MatmulPlan plan;
-  std::int64_t slice_k = 0, slices = 1;
-};
+// The rows of a launch's column matrix.
+std::int64_t rows(const ImplicitLaunch& l) { return l.win.c / l.groups * l.win.kernel_positions(); }
 
-Launch plan_launch(const ContextImpl& ctx, const Window& win, std::int64_t filters,
-                   std::int64_t groups) {
-  Launch l;
-  const std::int64_t m = filters / groups, n = columns(win);
-  const std::int64_t k = win.c / groups * win.kernel_positions();
-  const MatmulPlan& plan = l.plan = *product_plan(ctx, m, n, groups);
-  const std::size_t blocks = std::size_t((m + plan.tile_m - 1) / plan.tile_m) *
-                             std::size_t((n + plan.tile_n - 1) / plan.tile_n) * std::size_t(groups);
-  const std::size_t slices = ctx.planner.k_slices(plan, blocks, std::size_t(k));
-  // Slices of whole k-steps keep every step within one tap.
-  l.slice_k = (k + std::int64_t(slices) - 1) / std::int64_t(slices);
-  l.slice_k = (l.slice_k + std::int64_t(plan.tile_k) - 1) / std::int64_t(plan.tile_k) *
-              std::int64_t(plan.tile_k);
-  l.slices = (k + l.slice_k - 1) / l.slice_k;
-  return l;
+// The rows per slice of K: whole k-steps, which keep every step within one tap.
+std::int64_t slice_rows(const ImplicitLaunch& l, const ImplicitConfig& config) {
+  const std::int64_t k = rows(l), step = std::int64_t(config.plan.tile_k);
+  const std::int64_t slices = std::max<std::int64_t>(1, config.slices);
+  return std::max(step, ((k + slices - 1) / slices + step - 1) / step * step);
 }
 
-ScratchLayout scratch_layout(const Window& win, std::int64_t filters, std::int64_t groups,
-                             const Launch& l, bool rearranged_filters) {
-  const std::size_t rows = std::size_t(win.c / groups * win.kernel_positions());
+ScratchLayout scratch_layout(const ImplicitLaunch& l, const ImplicitConfig& config,
+                             bool rearranged_filters) {
+  const std::size_t k = std::size_t(rows(l));
+  const std::int64_t slices = (rows(l) + slice_rows(l, config) - 1) / slice_rows(l, config);
   ScratchLayout s;
-  s.filters = float4_aligned(4 * rows);  // the table: an int4 per row
-  s.partials = s.filters + (rearranged_filters ? float4_aligned(std::size_t(filters) * rows) : 0);
-  const std::int64_t outputs = win.n * filters * win.out_positions();
-  s.total = s.partials + (l.slices > 1 ? std::size_t(l.slices * outputs) : 0);
+  s.filters = float4_aligned(4 * k);  // the table: an int4 per row
+  s.partials = s.filters + (rearranged_filters ? float4_aligned(std::size_t(l.filters) * k) : 0);
+  const std::int64_t outputs = l.win.n * l.filters * l.win.out_positions();
+  s.total = s.partials + (slices > 1 ? std::size_t(slices * outputs) : 0);
   return s;
 }
 
@@ -130,48 +118,90 @@ void arrange_filters(ContextImpl& ctx, cl_mem w, cl_mem scratch, std::size_t off
   ctx.enqueue_elementwise(arrange, std::size_t(filters * (channels / groups) * taps));
 }
 
-// y = beta * y + conv(x, w) + bias over win, w at offset_w in tap-major order, with scratch laid
-// out as `layout`.
-void launch(ContextImpl& ctx, const Window& win, std::int64_t filters, std::int64_t groups,
-            const Launch& l, cl_mem x, cl_mem w, std::size_t offset_w, cl_mem bias, cl_mem y,
-            float beta, cl_mem scratch, const ScratchLayout& layout) {
+// y = beta * y + conv(x, w) + bias for a launch, w at offset_w in tap-major order, with scratch
+// laid out as `layout`.
+void launch(ContextImpl& ctx, const ImplicitLaunch& l, const ImplicitConfig& config, cl_mem x,
+            cl_mem w, std::size_t offset_w, cl_mem bias, cl_mem y, float beta, cl_mem scratch,
+            const ScratchLayout& layout) {
+  const Window& win = l.win;
   const std::int64_t positions = win.out_positions(), volume = win.in_positions();
-  const std::int64_t m = filters / groups, n = columns(win);
-  const std::int64_t k = win.c / groups * win.kernel_positions();
+  const std::int64_t m = l.filters / l.groups, n = columns(win), k = rows(l);
   cl_kernel fill = ctx.kernel("conv", "conv_taps");
   set_args(fill, scratch, win.packed(), cl_int(k));
   ctx.enqueue_elementwise(fill, std::size_t(k));
 
-  const MatmulPlan& plan = l.plan;
+  const MatmulPlan& plan = config.plan;
   std::string options = plan.build_options() + " -DTRANS_A=0 -DTRANS_B=0 -DCONV_GATHER=1";
-  if (whole_taps(win, groups, plan)) options += " -DWHOLE_TAPS=1";
+  if (whole_taps(win, l.groups, plan)) options += " -DWHOLE_TAPS=1";
   if (k % 4 != 0) options += " -DA_SCALAR=1";  // the filters' rows are not float4-aligned
   // Samples of a multiple of 4 positions are stored in float4s; others element by element (a
   // run-time choice between the two had slowed the kernel by 13% on the H100).
   if (positions % 4 == 0) options += " -DALIGNED_POSITIONS=1";
   cl_kernel kernel = ctx.kernel(plan.source_name(), "conv_vec4", options);
-  const std::int64_t outputs = win.n * filters * positions;
-  const bool split = l.slices > 1;
+  const std::int64_t outputs = win.n * l.filters * positions;
+  const std::int64_t slice_k = slice_rows(l, config), slices = (k + slice_k - 1) / slice_k;
+  const bool split = slices > 1;
   set_args(kernel, cl_int(m), cl_int(n), cl_int(k), 1.0f, w, cl_ulong(offset_w), cl_int(k),
            cl_ulong(m * k), x, cl_ulong(0), cl_int(win.c * volume),
-           cl_ulong(win.c / groups * volume), split ? 0.0f : beta, split ? scratch : y,
-           cl_ulong(split ? layout.partials : 0), cl_int(filters * positions),
-           cl_ulong(m * positions), win.packed(), win.packed_out(), bias, scratch,
-           cl_int(l.slice_k), cl_ulong(outputs));
+           cl_ulong(win.c / l.groups * volume), split ? 0.0f : beta, split ? scratch : y,
+           cl_ulong(split ? layout.partials : 0), cl_int(l.filters * positions),
+           cl_ulong(m * positions), win.packed(), win.packed_out(), bias, scratch, cl_int(slice_k),
+           cl_ulong(outputs));
   const std::size_t groups_n = std::size_t(n + plan.tile_n - 1) / plan.tile_n;
   const std::size_t groups_m = std::size_t(m + plan.tile_m - 1) / plan.tile_m;
   enqueue<3>(ctx.queue.get(), kernel,
-             {groups_n * plan.local_x(), groups_m * plan.local_y(), std::size_t(groups * l.slices)},
+             {groups_n * plan.local_x(), groups_m * plan.local_y(), std::size_t(l.groups * slices)},
              {plan.local_x(), plan.local_y(), 1});
   if (split) {
     cl_kernel sum = ctx.kernel("matmul", "gemm_sum_slices");
-    set_args(sum, scratch, cl_ulong(layout.partials), cl_int(l.slices), cl_ulong(outputs), 1.0f,
+    set_args(sum, scratch, cl_ulong(layout.partials), cl_int(slices), cl_ulong(outputs), 1.0f,
              beta, y, cl_ulong(0));
     ctx.enqueue_elementwise(sum, std::size_t(outputs));
   }
 }
 
 }  // namespace
+
+std::string ImplicitConfig::describe() const {
+  return plan.describe() + (slices > 1 ? ", K in " + std::to_string(slices) + " slices" : "");
+}
+
+ImplicitConfig planned_config(const ContextImpl& ctx, const ImplicitLaunch& l) {
+  const std::int64_t m = l.filters / l.groups, n = columns(l.win), k = rows(l);
+  ImplicitConfig config{*product_plan(ctx, m, n, l.groups)};
+  const MatmulPlan& plan = config.plan;
+  const std::size_t blocks = std::size_t((m + plan.tile_m - 1) / plan.tile_m) *
+                             std::size_t((n + plan.tile_n - 1) / plan.tile_n) *
+                             std::size_t(l.groups);
+  config.slices = std::int64_t(ctx.planner.k_slices(plan, blocks, std::size_t(k)));
+  return config;
+}
+
+std::vector<std::int64_t> implicit_tuning_shape(const ImplicitLaunch& l) {
+  return {l.filters / l.groups, l.win.c / l.groups, columns(l.win), rows(l)};
+}
+
+ImplicitConfig chosen_config(const ContextImpl& ctx, const ImplicitLaunch& l) {
+  const nlohmann::json* entry =
+      ctx.tuning ? ctx.tuning->nearest("conv", implicit_tuning_shape(l)) : nullptr;
+  if (entry) {
+    try {
+      const ImplicitConfig tuned{
+          {true, entry->at("tile_m").get<std::size_t>(), entry->at("tile_n").get<std::size_t>(),
+           entry->at("tile_k").get<std::size_t>(), 8, 8, MatmulKernel::vec4},
+          entry->at("slices").get<std::int64_t>()};
+      if (ctx.planner.fits(tuned.plan) && tuned.slices >= 1) return tuned;
+    } catch (const std::exception&) {  // a malformed entry: the plan serves
+    }
+  }
+  return planned_config(ctx, l);
+}
+
+void run_implicit(ContextImpl& ctx, const ImplicitLaunch& l, const ImplicitConfig& config,
+                  cl_mem x, cl_mem w, cl_mem y) {
+  const ScratchLayout layout = scratch_layout(l, config, false);
+  launch(ctx, l, config, x, w, 0, nullptr, y, 0.0f, ctx.scratch(layout.total), layout);
+}
 
 bool ImplicitConv::serves_forward() const { return serves(ctx, win, filters, groups); }
 
@@ -186,28 +216,31 @@ bool ImplicitConv::serves_input_gradient() const {
 
 void ImplicitConv::forward(const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor& y,
                            float beta) const {
+  const ImplicitLaunch l = forward_launch();
+  if (ctx.conv_recorder) ctx.conv_recorder->push_back(l);
   // The filters' order is already tap-major with one channel per group, or one tap.
   const std::int64_t taps = win.kernel_positions();
   const bool in_order = win.c / groups == 1 || taps == 1;
-  const Launch l = plan_launch(ctx, win, filters, groups);
-  const ScratchLayout layout = scratch_layout(win, filters, groups, l, !in_order);
+  const ImplicitConfig config = chosen_config(ctx, l);
+  const ScratchLayout layout = scratch_layout(l, config, !in_order);
   cl_mem scratch = ctx.scratch(layout.total);
   if (!in_order)
     arrange_filters(ctx, mem(w), scratch, layout.filters, filters, win.c, taps, groups, false);
-  launch(ctx, win, filters, groups, l, mem(x), in_order ? mem(w) : scratch,
-         in_order ? 0 : layout.filters, bias ? mem(*bias) : nullptr, mem(y), beta, scratch, layout);
+  launch(ctx, l, config, mem(x), in_order ? mem(w) : scratch, in_order ? 0 : layout.filters,
+         bias ? mem(*bias) : nullptr, mem(y), beta, scratch, layout);
 }
 
 void ImplicitConv::input_gradient(const Tensor& gy, const Tensor& w, const Tensor& gx,
                                   float beta) const {
-  const Window window = input_gradient_window();
-  const Launch l = plan_launch(ctx, window, win.c, groups);
-  const ScratchLayout layout = scratch_layout(window, win.c, groups, l, true);
+  const ImplicitLaunch l = input_gradient_launch();
+  if (ctx.conv_recorder) ctx.conv_recorder->push_back(l);
+  const ImplicitConfig config = chosen_config(ctx, l);
+  const ScratchLayout layout = scratch_layout(l, config, true);
   cl_mem scratch = ctx.scratch(layout.total);
   arrange_filters(ctx, mem(w), scratch, layout.filters, filters, win.c, win.kernel_positions(),
                   groups, true);
-  launch(ctx, window, win.c, groups, l, mem(gy), scratch, layout.filters, nullptr, mem(gx), beta,
-         scratch, layout);
+  launch(ctx, l, config, mem(gy), scratch, layout.filters, nullptr, mem(gx), beta, scratch,
+         layout);
 }
 
 Window ImplicitConv::input_gradient_window() const {

@@ -4,12 +4,43 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
+#include <vector>
 
+#include "clnn/ops.hpp"
 #include "clnn/tensor.hpp"
+#include "clnn/tune.hpp"
 #include "context_impl.hpp"
 #include "ops/spatial.hpp"
 
 namespace clnn::detail {
+
+// One launch of the implicit GEMM: the convolution over win of `filters` filters in `groups`
+// groups (a forward pass, or the convolution of gy that gives an input gradient).
+struct ImplicitLaunch {
+  Window win;
+  std::int64_t filters = 1, groups = 1;
+};
+
+// How a launch runs: its block, and the slices of K it sums into copies of y (split-K).
+struct ImplicitConfig {
+  MatmulPlan plan;
+  std::int64_t slices = 1;
+
+  std::string describe() const;
+};
+
+// The planner's configuration for a launch the kernel can run.
+ImplicitConfig planned_config(const ContextImpl& ctx, const ImplicitLaunch& l);
+// The configuration a launch runs with: the tuning cache's for the nearest shape (key "conv")
+// where it fits the device, else the planner's.
+ImplicitConfig chosen_config(const ContextImpl& ctx, const ImplicitLaunch& l);
+// A launch's shape in the tuning cache: filters and channels per group, columns, rows.
+std::vector<std::int64_t> implicit_tuning_shape(const ImplicitLaunch& l);
+// y = conv(x, w) for a launch, run with `config`, where w already holds the filters in the
+// kernel's tap-major order (the tuner times configurations so).
+void run_implicit(ContextImpl& ctx, const ImplicitLaunch& l, const ImplicitConfig& config,
+                  cl_mem x, cl_mem w, cl_mem y);
 
 // y = conv(x, w) over `win`, with `filters` filters in `groups` groups.
 struct ImplicitConv {
@@ -32,10 +63,22 @@ struct ImplicitConv {
   // flipped (into ContextImpl::scratch). forward, too, rearranges the filters there.
   void input_gradient(const Tensor& gy, const Tensor& w, const Tensor& gx, float beta) const;
 
+  // The launches of the two passes (each noted in ContextImpl::conv_recorder when it runs).
+  ImplicitLaunch forward_launch() const { return {win, filters, groups}; }
+  ImplicitLaunch input_gradient_launch() const { return {input_gradient_window(), win.c, groups}; }
+
  private:
   // The input gradient's convolution: gy as the input, unit strides, the padding that maps it
   // back onto x's extents.
   Window input_gradient_window() const;
 };
+
+// Times configurations of a launch around its plan, checks each against the plan's result, and
+// stores the fastest in the tuning cache (tune/conv_tuner.cpp).
+TuneResult tune_implicit_conv(const Context& ctx, const ImplicitLaunch& l, TuneEffort effort);
+
+// The implicit GEMM of conv(x, w) with these options (shapes already checked; ops/conv.cpp).
+ImplicitConv implicit_conv_for(ContextImpl& ctx, const Shape& x, const Shape& w,
+                               const ConvOptions& options);
 
 }  // namespace clnn::detail

@@ -8,13 +8,12 @@
 #include "clnn/error.hpp"
 #include "clnn/tune.hpp"
 #include "context_impl.hpp"
+#include "ops/conv_implicit.hpp"
 #include "tune/measure.hpp"
 
 namespace clnn {
 
 namespace {
-
-constexpr double kMargin = 0.97;
 
 // The loss and every parameter's gradient after one pass, flattened: what a candidate plan must
 // reproduce.
@@ -67,8 +66,7 @@ TuneResult tune_plan(Executor& ex, const Value& loss, const std::string& kernel,
       continue;
     }
     result.timings.emplace_back(describe(p), ms);
-    // Whole passes time noisily: a candidate must beat the plan by 3% to replace it.
-    if (ms < result.best_ms && ms < kMargin * result.planned_ms)
+    if (ms < result.best_ms && ms < detail::kHostTimingMargin * result.planned_ms)
       result.best_ms = ms, best = p, result.best = describe(p);
   }
   install(best);
@@ -97,21 +95,32 @@ std::vector<std::size_t> around(std::size_t planned, bool full) {
 std::vector<TuneResult> tune_executor(Executor& executor, const Value& loss, TuneEffort effort) {
   auto& impl = detail::Access::impl(executor.context());
   std::vector<std::vector<std::int64_t>> shapes;
+  std::vector<detail::ImplicitLaunch> convolutions;
   impl.gemm_recorder = &shapes;
+  impl.conv_recorder = &convolutions;
   try {
     executor.forward();
     executor.backward(loss);
   } catch (...) {
     impl.gemm_recorder = nullptr;
+    impl.conv_recorder = nullptr;
     throw;
   }
   impl.gemm_recorder = nullptr;
+  impl.conv_recorder = nullptr;
   std::sort(shapes.begin(), shapes.end());
   shapes.erase(std::unique(shapes.begin(), shapes.end()), shapes.end());
   std::vector<TuneResult> results;
   for (const auto& s : shapes)
     results.push_back(
         tune_matmul(executor.context(), s[0], s[1], s[2], s[3] != 0, s[4] != 0, effort));
+  std::vector<std::vector<std::int64_t>> tuned;  // one launch per tuning shape
+  for (const detail::ImplicitLaunch& l : convolutions) {
+    const auto shape = detail::implicit_tuning_shape(l);
+    if (std::find(tuned.begin(), tuned.end(), shape) != tuned.end()) continue;
+    tuned.push_back(shape);
+    results.push_back(detail::tune_implicit_conv(executor.context(), l, effort));
+  }
 
   // With the products tuned, the one-dimensional plans: around the planner's, each checked.
   const bool full = effort == TuneEffort::full;

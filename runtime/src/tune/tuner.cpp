@@ -78,13 +78,7 @@ TuneResult tune_matmul(const Context& ctx, std::int64_t m, std::int64_t n, std::
   if (m <= 0 || n <= 0 || k <= 0) throw ShapeError("tune_matmul: sizes must be positive");
   auto& impl = detail::Access::impl(ctx);
   std::mt19937 rng(1);
-  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
-  auto random_tensor = [&](std::int64_t count) {
-    std::vector<float> v(static_cast<std::size_t>(count));
-    for (auto& x : v) x = uniform(rng);
-    return Tensor::from_host(ctx, {count}, v);
-  };
-  Tensor a = random_tensor(m * k), b = random_tensor(k * n);
+  Tensor a = detail::random_tensor(ctx, m * k, rng), b = detail::random_tensor(ctx, k * n, rng);
   Tensor reference = Tensor::empty(ctx, {m * n}), out = Tensor::empty(ctx, {m * n});
   GemmCall call;
   call.trans_a = transpose_a, call.trans_b = transpose_b;
