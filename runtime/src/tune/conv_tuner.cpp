@@ -22,8 +22,11 @@ TuneResult tune_implicit_conv(const Context& ctx, const ImplicitLaunch& l, TuneE
   Tensor w = random_tensor(ctx, l.filters * channels * taps, rng);  // any order serves for timing
   const std::int64_t outputs = l.win.n * l.filters * l.win.out_positions();
   Tensor reference = Tensor::empty(ctx, {outputs}), out = Tensor::empty(ctx, {outputs});
+  const cl_mem x_mem = Access::mem(x), w_mem = Access::mem(w);
   auto run = [&](const ImplicitConfig& c, const Tensor& y) {
-    return [&, c] { run_implicit(impl, l, c, Access::mem(x), Access::mem(w), Access::mem(y)); };
+    return [&impl, &l, c, x_mem, w_mem, y_mem = Access::mem(y)] {
+      run_implicit(impl, l, c, x_mem, w_mem, y_mem);
+    };
   };
 
   const ImplicitConfig planned = planned_config(impl, l);
