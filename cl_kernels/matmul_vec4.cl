@@ -230,9 +230,10 @@ inline void store_y(__global float* y, int ldc, const int4 o, int M, int N, int 
 #if WHOLE_TAPS
 #define LOAD_B_STEP(k0) gather_step(next_b, B, taps, lanes, (k0) + tid / (TILE_N / 4), geometry)
 #else
-#define LOAD_B_STEP(k0)                                                                      \
-  for (int l = 0; l < B_LOADS; ++l)                                                          \
-    next_b[l] = gather_b(B, taps, lanes, k_end, (k0) + (tid + l * THREADS) / (TILE_N / 4), geometry)
+#define LOAD_B_STEP(k0)                                                      \
+  for (int l = 0; l < B_LOADS; ++l)                                          \
+    next_b[l] = gather_b(B, taps, lanes, k_end, (k0) + (tid + l * THREADS) / (TILE_N / 4), \
+                         geometry)
 #endif
 #define KERNEL_NAME conv_vec4
 #else

@@ -22,7 +22,9 @@ int main(int argc, char** argv) {
       "clnn-run"};
   app.add_option("model", model_path, "the .onnx file")->required();
   app.add_option("--device", device, "gpu, cpu, P:D or part of a name");
-  app.add_option("--runs", runs, "timed runs")->check(CLI::Range(1, 1000000))->capture_default_str();
+  app.add_option("--runs", runs, "timed runs")
+      ->check(CLI::Range(1, 1000000))
+      ->capture_default_str();
   app.add_option("--input", input_specs, "an input from a file, NAME=FILE.pb")
       ->check(CLI::Validator(
           [](std::string& spec) -> std::string {

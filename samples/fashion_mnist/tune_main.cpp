@@ -148,7 +148,8 @@ int main(int argc, char** argv) {
       const auto results = clnn::tune_executor(ex, loss, effort);
       for (const auto& r : results)
         print(r, r.kernel == "gemm" ? model + " model product" : model + " model " + r.kernel);
-      if (results.size() <= 2) std::printf("the %s model launched no matrix products\n", model.c_str());
+      if (results.size() <= 2)  // only the elementwise and reduction plans
+        std::printf("the %s model launched no products or convolutions to tune\n", model.c_str());
     }
     return 0;
   } catch (const clnn::Error& e) {
