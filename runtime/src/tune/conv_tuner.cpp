@@ -52,22 +52,12 @@ TuneResult tune_implicit_conv(const Context& ctx, const ImplicitLaunch& l, TuneE
           if (slices > 1 && rows / slices < std::int64_t(tile_k)) continue;
           const ImplicitConfig c{plan, slices};
           if (c.describe() == planned.describe()) continue;
-          ++result.candidates;
-          double ms = 0;
-          try {
-            ms = wall_ms(impl, run(c, out));
-          } catch (const Error&) {  // the driver refused it (registers, local memory)
-            ++result.rejected;
-            continue;
-          }
           // Slices sum in another order: a candidate must match the plan's result closely.
-          if (!(relative_l2(out.to_host(), want) < 1e-5)) {
-            ++result.rejected;
-            continue;
-          }
-          result.timings.emplace_back(c.describe(), ms);
-          if (ms < result.best_ms && ms < kHostTimingMargin * result.planned_ms)
-            result.best_ms = ms, best = c, result.best = c.describe();
+          const auto ms = accepted_ms(
+              result, c.describe(), [&] { return wall_ms(impl, run(c, out)); },
+              [&] { return relative_l2(out.to_host(), want) < 1e-5; });
+          if (ms && *ms < result.best_ms && *ms < kHostTimingMargin * result.planned_ms)
+            result.best_ms = *ms, best = c, result.best = c.describe();
         }
       }
   result.own_wall_ms = result.best_ms;

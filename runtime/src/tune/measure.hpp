@@ -5,9 +5,13 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <optional>
 #include <random>
+#include <string>
 #include <vector>
 
+#include "clnn/error.hpp"
+#include "clnn/tune.hpp"
 #include "context_impl.hpp"
 
 namespace clnn::detail {
@@ -15,8 +19,7 @@ namespace clnn::detail {
 // Median milliseconds of three timings of `run` after a warm-up, each waited for: wall clock
 // around the queue, so everything a run enqueues counts (CLBlast may launch several kernels).
 // Short work is repeated within a timing to last about 10 ms, so that the wait for the queue
-// does not swamp it (with 2 ms, a 0.1 ms convolution's winner ran 6% slower than its plan in
-// clnn-bench on the H100).
+// does not swamp it.
 template <typename Run>
 double wall_ms(ContextImpl& ctx, Run run) {
   using Clock = std::chrono::steady_clock;
@@ -36,6 +39,28 @@ double wall_ms(ContextImpl& ctx, Run run) {
   }
   std::sort(times.begin(), times.end());
   return times[1];
+}
+
+// Counts a candidate in result and times it: its milliseconds from `time` where the driver ran it
+// and `matches` then finds its result the plan's (also listed in result.timings as `name`), else
+// nothing, counted as rejected.
+template <typename Time, typename Matches>
+std::optional<double> accepted_ms(TuneResult& result, const std::string& name, Time time,
+                                  Matches matches) {
+  ++result.candidates;
+  double ms = 0;
+  try {
+    ms = time();
+  } catch (const Error&) {  // the driver refused it (registers, local memory): not a winner
+    ++result.rejected;
+    return std::nullopt;
+  }
+  if (!matches()) {
+    ++result.rejected;
+    return std::nullopt;
+  }
+  result.timings.emplace_back(name, ms);
+  return ms;
 }
 
 // Host timings are noisy: a candidate timed so must beat the plan by 3% to replace it.

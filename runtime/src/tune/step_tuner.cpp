@@ -52,27 +52,18 @@ TuneResult tune_plan(Executor& ex, const Value& loss, const std::string& kernel,
   const auto want = step_results(ex, loss);
   Plan best = planned;
   for (const Plan& p : candidates) {
-    ++result.candidates;
     install(p);
-    double ms = 0;
-    try {
-      ms = detail::wall_ms(impl, pass);
-    } catch (const Error&) {  // the driver refused the launch: not a winner
-      ++result.rejected;
-      continue;
-    }
-    if (!same_results(step_results(ex, loss), want)) {
-      ++result.rejected;
-      continue;
-    }
-    result.timings.emplace_back(describe(p), ms);
-    if (ms < result.best_ms && ms < detail::kHostTimingMargin * result.planned_ms)
-      result.best_ms = ms, best = p, result.best = describe(p);
+    const auto ms = detail::accepted_ms(
+        result, describe(p), [&] { return detail::wall_ms(impl, pass); },
+        [&] { return same_results(step_results(ex, loss), want); });
+    if (ms && *ms < result.best_ms && *ms < detail::kHostTimingMargin * result.planned_ms)
+      result.best_ms = *ms, best = p, result.best = describe(p);
   }
   install(best);
   ex.set_step(step);
   if (impl.tuning)
-    impl.tuning->store(kernel, {}, {{"local_size", best.local_size}, {"max_groups", best.max_groups}},
+    impl.tuning->store(kernel, {},
+                       {{"local_size", best.local_size}, {"max_groups", best.max_groups}},
                        result.best_ms);
   return result;
 }

@@ -97,21 +97,11 @@ TuneResult tune_matmul(const Context& ctx, std::int64_t m, std::int64_t n, std::
   const auto want = reference.to_host();
   call.c = detail::Access::mem(out);
   for (const MatmulPlan& p : candidates(impl.planner, call, effort == TuneEffort::full)) {
-    ++result.candidates;
-    double ms = 0;
-    try {
-      ms = time_plan(impl, call, p);
-    } catch (const Error&) {  // the driver refused it (registers, local memory): not a winner
-      ++result.rejected;
-      continue;
-    }
     // A candidate wins only with the planned kernel's result (sums may round differently).
-    if (!(detail::relative_l2(out.to_host(), want) < 1e-5)) {
-      ++result.rejected;
-      continue;
-    }
-    result.timings.emplace_back(p.describe(), ms);
-    if (ms < result.best_ms) result.best_ms = ms, best = p, result.best = p.describe();
+    const auto ms = detail::accepted_ms(
+        result, p.describe(), [&] { return time_plan(impl, call, p); },
+        [&] { return detail::relative_l2(out.to_host(), want) < 1e-5; });
+    if (ms && *ms < result.best_ms) result.best_ms = *ms, best = p, result.best = p.describe();
   }
   // Which backend serves this shape best: the tuned kernel or CLBlast, timed alike (wall clock
   // around the queue, since CLBlast may launch several kernels per product).
