@@ -11,8 +11,8 @@
 // double-buffered: the next tile's global loads are in flight while the current one is used,
 // with one barrier per step. TILE_K is a multiple of 4.
 //
-// With -DCONV_GATHER=1 the same kernel is a convolution as an implicit GEMM (see the note before
-// gather_b), and with -DA_SCALAR=1 A's rows need not be float4-aligned.
+// With -DCONV_GATHER=1 the same kernel is a convolution as an implicit GEMM (see the note at
+// #if CONV_GATHER), and with -DA_SCALAR=1 A's rows need not be float4-aligned.
 
 #ifndef TILE_M
 #define TILE_M 128
@@ -206,11 +206,11 @@ inline void gather_step(float4* b, __global const float* x, __global const int4*
 // Writes a 4x4 piece of the output at filter m, columns q .. q + 3.
 inline void store_y(__global float* y, int ldc, const int4 o, int M, int N, int m, int q,
                     const float4* acc, float alpha, float beta, __global const float* bias) {
+  if (q >= N) return;
   const int P = o.s0 * o.s1 * o.s2;
   for (int i = 0; i < 4 && m + i < M; ++i) {
     const float4 r = alpha * acc[i] + (bias ? bias[m + i] : 0.0f);
 #if ALIGNED_POSITIONS  // P a multiple of 4: the four columns lie in one sample, a float4 of y
-    if (q >= N) return;
     const int n = q / P;
     __global float* c = y + (long)n * ldc + (long)(m + i) * P + (q - n * P);
     AT4(c) = beta == 0.0f ? r : mad((float4)(beta), AT4(c), r);

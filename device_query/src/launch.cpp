@@ -183,9 +183,6 @@ std::optional<MatmulPlan> LaunchPlanner::vec4_plan(std::size_t tile_m, std::size
 
 MatmulPlan LaunchPlanner::shrink_blocks(MatmulPlan plan, std::size_t m, std::size_t n,
                                         std::size_t batch, std::size_t wanted) const {
-  auto blocks = [&](const MatmulPlan& p) {
-    return ((m + p.tile_m - 1) / p.tile_m) * ((n + p.tile_n - 1) / p.tile_n) * batch;
-  };
   // Moves to tile_m x tile_n blocks where the device takes them; false where it cannot.
   auto shrink_to = [&](std::size_t tile_m, std::size_t tile_n) {
     auto smaller = tile_m >= 32 && tile_n >= 32 ? vec4_plan(tile_m, tile_n) : std::nullopt;
@@ -199,7 +196,7 @@ MatmulPlan LaunchPlanner::shrink_blocks(MatmulPlan plan, std::size_t m, std::siz
     const std::size_t tile_n = n <= plan.tile_n / 2 ? plan.tile_n / 2 : plan.tile_n;
     if (!shrink_to(tile_m, tile_n)) break;
   }
-  while (blocks(plan) < wanted) {
+  while (plan.blocks(m, n, batch) < wanted) {
     const bool rows = plan.tile_m >= plan.tile_n;
     if (!shrink_to(rows ? plan.tile_m / 2 : plan.tile_m, rows ? plan.tile_n : plan.tile_n / 2))
       break;
@@ -235,9 +232,7 @@ MatmulPlan LaunchPlanner::implicit_conv(std::size_t m, std::size_t n, std::size_
   // need not be left for one: the longest k-step that fits it takes half the steps, barriers and
   // tap checks. That product ran 1.37x as fast with steps of 16 as of 8; layers with several
   // blocks per unit ran up to 1.2x faster with steps of 8, which leave room for them.
-  const std::size_t blocks =
-      ((m + plan.tile_m - 1) / plan.tile_m) * ((n + plan.tile_n - 1) / plan.tile_n) * batch;
-  if (blocks <= device_.compute_units) {
+  if (plan.blocks(m, n, batch) <= device_.compute_units) {
     MatmulPlan longer = plan;
     longer.tile_k = 16;
     if (plan.tile_k < 16 && fits(longer)) plan = longer;
@@ -255,7 +250,6 @@ std::size_t LaunchPlanner::k_slices(const MatmulPlan& plan, std::size_t blocks,
   // (2 and 3 waves), and 1.2x as fast in 4 (3 waves of a quarter of the rows); 196 blocks of
   // 13 KiB 1.4x as fast in 2 (one wave). The partial sums cost a pass over the output per slice:
   // a split must save an eighth of the time.
-  constexpr std::size_t kMinSliceRows = 256;
   const std::size_t step = std::max<std::size_t>(1, plan.tile_k);
   const std::size_t resident = std::max<std::size_t>(
       1, device_.local_mem_size / std::max<std::size_t>(1, plan.local_mem_bytes()));

@@ -40,6 +40,10 @@ struct MatmulPlan {
   std::size_t local_x() const { return tile_n / work_n; }  // work-items along N
   std::size_t local_y() const { return tile_m / work_m; }  // work-items along M
   std::size_t work_group_size() const { return local_x() * local_y(); }
+  // Work-groups (blocks) covering `batch` M x N products.
+  std::size_t blocks(std::size_t m, std::size_t n, std::size_t batch = 1) const {
+    return ((m + tile_m - 1) / tile_m) * ((n + tile_n - 1) / tile_n) * batch;
+  }
   // Bytes of local memory the staged tiles take (0 without local memory).
   std::size_t local_mem_bytes() const;
   // The kernel's source file (cl_kernels/<file>.cl) and function.
@@ -60,6 +64,9 @@ struct ReductionPlan {
 
 class LaunchPlanner {
  public:
+  // Split-K gives each slice of K at least this many rows.
+  static constexpr std::size_t kMinSliceRows = 256;
+
   explicit LaunchPlanner(DeviceInfo device);
   const DeviceInfo& device() const { return device_; }
 
@@ -78,7 +85,8 @@ class LaunchPlanner {
   MatmulPlan implicit_conv(std::size_t m, std::size_t n, std::size_t batch) const;
   // Slices of K (split-K) for `blocks` blocks of a vec4 plan over K rows, each slice a whole
   // number of k-steps: the count that minimizes waves x rows per slice, with slices of at least
-  // 256 rows; a compute unit is taken to hold as many blocks at once as its local memory does.
+  // kMinSliceRows; a compute unit is taken to hold as many blocks at once as its local memory
+  // does.
   std::size_t k_slices(const MatmulPlan& plan, std::size_t blocks, std::size_t k) const;
   // The plan for any call: matmul() unless that is vec4, whose calls must be aligned; then the
   // tiled kernel's.

@@ -14,40 +14,39 @@ namespace clnn::detail {
 
 namespace {
 
-// The block for a convolution's product, filters per group by samples x positions, batched
-// over the groups: the planner's. A device whose planner picks another kernel (a CPU that a test
-// makes run this path) gets the smallest vec4 block.
-std::optional<MatmulPlan> product_plan(const ContextImpl& ctx, std::int64_t m, std::int64_t n,
-                                       std::int64_t groups) {
-  MatmulPlan plan = ctx.planner.implicit_conv(std::size_t(m), std::size_t(n), std::size_t(groups));
+// A launch's product: filters per group (m) by samples x output positions (columns) over
+// channels per group x taps (rows), batched over the groups; and its output's size.
+std::int64_t filters_per_group(const ImplicitLaunch& l) { return l.filters / l.groups; }
+std::int64_t columns(const ImplicitLaunch& l) { return l.win.n * l.win.out_positions(); }
+std::int64_t rows(const ImplicitLaunch& l) { return l.win.c / l.groups * l.win.kernel_positions(); }
+std::int64_t outputs(const ImplicitLaunch& l) {
+  return l.win.n * l.filters * l.win.out_positions();
+}
+
+// The planner's block for a launch, if the kernel can run it. A device whose planner picks
+// another kernel (a CPU that a test makes run this path) gets the smallest vec4 block.
+std::optional<MatmulPlan> product_plan(const ContextImpl& ctx, const ImplicitLaunch& l) {
+  // The kernel indexes columns, and samples of x and y, with int arithmetic.
+  for (std::int64_t extent :
+       {columns(l), l.win.c * l.win.in_positions(), l.filters * l.win.out_positions()})
+    if (extent >= INT_MAX) return std::nullopt;
+  MatmulPlan plan = ctx.planner.implicit_conv(std::size_t(filters_per_group(l)),
+                                              std::size_t(columns(l)), std::size_t(l.groups));
   if (plan.kernel != MatmulKernel::vec4) plan = {true, 32, 32, 8, 8, 8, MatmulKernel::vec4};
   if (!ctx.planner.fits(plan)) return std::nullopt;
   return plan;
 }
 
-// The product's columns: samples x output positions.
-std::int64_t columns(const Window& win) { return win.n * win.out_positions(); }
-
-// The plan for a convolution over win with `filters` filters, if the kernel can run it.
-std::optional<MatmulPlan> runnable_plan(const ContextImpl& ctx, const Window& win,
-                                        std::int64_t filters, std::int64_t groups) {
-  // The kernel indexes columns, and samples of x and y, with int arithmetic.
-  for (std::int64_t extent : {columns(win), win.c * win.in_positions(),
-                              filters * win.out_positions()})
-    if (extent >= INT_MAX) return std::nullopt;
-  return product_plan(ctx, filters / groups, columns(win), groups);
-}
-
 // Whether each k-step of the plan lies within one tap of the tap-major rows (WHOLE_TAPS).
-bool whole_taps(const Window& win, std::int64_t groups, const MatmulPlan& plan) {
-  return win.c / groups % std::int64_t(plan.tile_k) == 0;
+bool whole_taps(const ImplicitLaunch& l, const MatmulPlan& plan) {
+  return l.win.c / l.groups % std::int64_t(plan.tile_k) == 0;
 }
 
 // Column matrices from this size up are written and read through the column route more slowly
 // than the implicit GEMM gathers them row by row (measured on the H100, below).
 constexpr double kImplicitFromColumnBytes = 96.0 * (1 << 20);
 
-// Whether the implicit GEMM should replace the column route for a convolution over win, which
+// Whether the implicit GEMM should replace the column route for a launch, which
 // writes and reads a column matrix of C / G * taps rows by N * P columns per group. On the H100:
 // - where every k-step lies within one tap, the gather checks each tap's bounds once for all
 //   its channels, and the forward passes of every bench layer with 16 or more channels ran 1.1x
@@ -58,21 +57,20 @@ constexpr double kImplicitFromColumnBytes = 96.0 * (1 << 20);
 //   the driver's figure cannot place this line);
 // - where the filters' rows are not float4-aligned, the column route cannot use the vec4 kernel;
 //   the implicit GEMM ran 2.5x as fast (25 taps).
-bool pays(const ContextImpl& ctx, const Window& win, std::int64_t groups, const MatmulPlan& plan) {
+bool pays(const ContextImpl& ctx, const ImplicitLaunch& l, const MatmulPlan& plan) {
   if (ctx.conv_route == ConvRoute::implicit) return true;
   if (ctx.conv_route == ConvRoute::columns) return false;
   if (ctx.planner.matmul().kernel != MatmulKernel::vec4) return false;  // CPUs: rows of A in cache
-  if (whole_taps(win, groups, plan)) return true;
-  const std::int64_t rows = win.c / groups * win.kernel_positions();
-  if (rows % 4 != 0) return true;
-  const double column_bytes = 4.0 * double(rows * groups) * double(win.n * win.out_positions());
+  if (whole_taps(l, plan)) return true;
+  if (rows(l) % 4 != 0) return true;
+  const double column_bytes = 4.0 * double(rows(l) * l.groups) * double(columns(l));
   return column_bytes >= kImplicitFromColumnBytes;
 }
 
-// Whether the route serves a convolution over win with `filters` filters.
-bool serves(const ContextImpl& ctx, const Window& win, std::int64_t filters, std::int64_t groups) {
-  const std::optional<MatmulPlan> plan = runnable_plan(ctx, win, filters, groups);
-  return plan && pays(ctx, win, groups, *plan);
+// Whether the route serves a launch.
+bool serves(const ContextImpl& ctx, const ImplicitLaunch& l) {
+  const std::optional<MatmulPlan> plan = product_plan(ctx, l);
+  return plan && pays(ctx, l, *plan);
 }
 
 // Scratch holds the gather's row table (conv.cl's conv_taps), the filters in tap-major order
@@ -84,9 +82,6 @@ struct ScratchLayout {
 
 std::size_t float4_aligned(std::size_t floats) { return (floats + 3) / 4 * 4; }
 
-// The rows of a launch's column matrix.
-std::int64_t rows(const ImplicitLaunch& l) { return l.win.c / l.groups * l.win.kernel_positions(); }
-
 // The rows per slice of K: whole k-steps, which keep every step within one tap.
 std::int64_t slice_rows(const ImplicitLaunch& l, const ImplicitConfig& config) {
   const std::int64_t k = rows(l), step = std::int64_t(config.plan.tile_k);
@@ -94,15 +89,20 @@ std::int64_t slice_rows(const ImplicitLaunch& l, const ImplicitConfig& config) {
   return std::max(step, ((k + slices - 1) / slices + step - 1) / step * step);
 }
 
+// The slices those rows make (fewer than config.slices where rounding leaves some empty).
+std::int64_t slice_count(const ImplicitLaunch& l, const ImplicitConfig& config) {
+  const std::int64_t per_slice = slice_rows(l, config);
+  return (rows(l) + per_slice - 1) / per_slice;
+}
+
 ScratchLayout scratch_layout(const ImplicitLaunch& l, const ImplicitConfig& config,
                              bool rearranged_filters) {
   const std::size_t k = std::size_t(rows(l));
-  const std::int64_t slices = (rows(l) + slice_rows(l, config) - 1) / slice_rows(l, config);
+  const std::int64_t slices = slice_count(l, config);
   ScratchLayout s;
   s.filters = float4_aligned(4 * k);  // the table: an int4 per row
   s.partials = s.filters + (rearranged_filters ? float4_aligned(std::size_t(l.filters) * k) : 0);
-  const std::int64_t outputs = l.win.n * l.filters * l.win.out_positions();
-  s.total = s.partials + (slices > 1 ? std::size_t(slices * outputs) : 0);
+  s.total = s.partials + (slices > 1 ? std::size_t(slices * outputs(l)) : 0);
   return s;
 }
 
@@ -125,28 +125,27 @@ void launch(ContextImpl& ctx, const ImplicitLaunch& l, const ImplicitConfig& con
             const ScratchLayout& layout) {
   const Window& win = l.win;
   const std::int64_t positions = win.out_positions(), volume = win.in_positions();
-  const std::int64_t m = l.filters / l.groups, n = columns(win), k = rows(l);
+  const std::int64_t m = filters_per_group(l), n = columns(l), k = rows(l);
   cl_kernel fill = ctx.kernel("conv", "conv_taps");
   set_args(fill, scratch, win.packed(), cl_int(k));
   ctx.enqueue_elementwise(fill, std::size_t(k));
 
   const MatmulPlan& plan = config.plan;
   std::string options = plan.build_options() + " -DTRANS_A=0 -DTRANS_B=0 -DCONV_GATHER=1";
-  if (whole_taps(win, l.groups, plan)) options += " -DWHOLE_TAPS=1";
+  if (whole_taps(l, plan)) options += " -DWHOLE_TAPS=1";
   if (k % 4 != 0) options += " -DA_SCALAR=1";  // the filters' rows are not float4-aligned
   // Samples of a multiple of 4 positions are stored in float4s; others element by element (a
   // run-time choice between the two had slowed the kernel by 13% on the H100).
   if (positions % 4 == 0) options += " -DALIGNED_POSITIONS=1";
   cl_kernel kernel = ctx.kernel(plan.source_name(), "conv_vec4", options);
-  const std::int64_t outputs = win.n * l.filters * positions;
-  const std::int64_t slice_k = slice_rows(l, config), slices = (k + slice_k - 1) / slice_k;
+  const std::int64_t slices = slice_count(l, config);
   const bool split = slices > 1;
   set_args(kernel, cl_int(m), cl_int(n), cl_int(k), 1.0f, w, cl_ulong(offset_w), cl_int(k),
            cl_ulong(m * k), x, cl_ulong(0), cl_int(win.c * volume),
            cl_ulong(win.c / l.groups * volume), split ? 0.0f : beta, split ? scratch : y,
            cl_ulong(split ? layout.partials : 0), cl_int(l.filters * positions),
-           cl_ulong(m * positions), win.packed(), win.packed_out(), bias, scratch, cl_int(slice_k),
-           cl_ulong(outputs));
+           cl_ulong(m * positions), win.packed(), win.packed_out(), bias, scratch,
+           cl_int(slice_rows(l, config)), cl_ulong(outputs(l)));
   const std::size_t groups_n = std::size_t(n + plan.tile_n - 1) / plan.tile_n;
   const std::size_t groups_m = std::size_t(m + plan.tile_m - 1) / plan.tile_m;
   enqueue<3>(ctx.queue.get(), kernel,
@@ -154,9 +153,9 @@ void launch(ContextImpl& ctx, const ImplicitLaunch& l, const ImplicitConfig& con
              {plan.local_x(), plan.local_y(), 1});
   if (split) {
     cl_kernel sum = ctx.kernel("matmul", "gemm_sum_slices");
-    set_args(sum, scratch, cl_ulong(layout.partials), cl_int(slices), cl_ulong(outputs), 1.0f,
+    set_args(sum, scratch, cl_ulong(layout.partials), cl_int(slices), cl_ulong(outputs(l)), 1.0f,
              beta, y, cl_ulong(0));
-    ctx.enqueue_elementwise(sum, std::size_t(outputs));
+    ctx.enqueue_elementwise(sum, std::size_t(outputs(l)));
   }
 }
 
@@ -167,18 +166,15 @@ std::string ImplicitConfig::describe() const {
 }
 
 ImplicitConfig planned_config(const ContextImpl& ctx, const ImplicitLaunch& l) {
-  const std::int64_t m = l.filters / l.groups, n = columns(l.win), k = rows(l);
-  ImplicitConfig config{*product_plan(ctx, m, n, l.groups)};
-  const MatmulPlan& plan = config.plan;
-  const std::size_t blocks = std::size_t((m + plan.tile_m - 1) / plan.tile_m) *
-                             std::size_t((n + plan.tile_n - 1) / plan.tile_n) *
-                             std::size_t(l.groups);
-  config.slices = std::int64_t(ctx.planner.k_slices(plan, blocks, std::size_t(k)));
+  ImplicitConfig config{*product_plan(ctx, l)};
+  const std::size_t blocks = config.plan.blocks(std::size_t(filters_per_group(l)),
+                                                std::size_t(columns(l)), std::size_t(l.groups));
+  config.slices = std::int64_t(ctx.planner.k_slices(config.plan, blocks, std::size_t(rows(l))));
   return config;
 }
 
 std::vector<std::int64_t> implicit_tuning_shape(const ImplicitLaunch& l) {
-  return {l.filters / l.groups, l.win.c / l.groups, columns(l.win), rows(l)};
+  return {filters_per_group(l), l.win.c / l.groups, columns(l), rows(l)};
 }
 
 ImplicitConfig chosen_config(const ContextImpl& ctx, const ImplicitLaunch& l) {
@@ -203,7 +199,7 @@ void run_implicit(ContextImpl& ctx, const ImplicitLaunch& l, const ImplicitConfi
   launch(ctx, l, config, x, w, 0, nullptr, y, 0.0f, ctx.scratch(layout.total), layout);
 }
 
-bool ImplicitConv::serves_forward() const { return serves(ctx, win, filters, groups); }
+bool ImplicitConv::serves_forward() const { return serves(ctx, forward_launch()); }
 
 bool ImplicitConv::serves_input_gradient() const {
   for (std::int64_t s : win.stride)
@@ -211,7 +207,7 @@ bool ImplicitConv::serves_input_gradient() const {
   // Each block computes at least 32 rows, here input channels per group: with fewer, most of the
   // work is thrown away (the first bench layer's single channel ran 2.5x slower than columns).
   if (ctx.conv_route == ConvRoute::automatic && win.c / groups < 32) return false;
-  return serves(ctx, input_gradient_window(), win.c, groups);
+  return serves(ctx, input_gradient_launch());
 }
 
 void ImplicitConv::forward(const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor& y,

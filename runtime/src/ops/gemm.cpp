@@ -33,16 +33,14 @@ MatmulKernel kernel_from_name(const std::string& name) {
   throw Error("unknown matmul kernel '" + name + "'");
 }
 
-// Split-K gives each slice at least this much of K.
-constexpr std::size_t kMinSliceK = 256;
-
 // Whether a product occupies the device by splitting K rather than through smaller blocks: a
 // single product into a contiguous C whose K is long beside M and N (a weight gradient sums over
 // every sample and position). Blocks shrunk for occupancy get work-groups too small to run fast:
 // on the H100 a 64 x 576 product with K = 50176 took 1.95 ms in 32 x 32 blocks. Square products
 // stay unsplit: 1024^3 ran faster in 64 x 128 blocks than in 3 slices of them.
 bool splits_k(const GemmCall& g) {
-  return g.batch == 1 && g.ldc == g.n && g.k >= 2 * kMinSliceK && g.k >= 2 * std::max(g.m, g.n);
+  return g.batch == 1 && g.ldc == g.n && g.k >= 2 * LaunchPlanner::kMinSliceRows &&
+         g.k >= 2 * std::max(g.m, g.n);
 }
 
 bool plan_serves(const ContextImpl& ctx, const MatmulPlan& plan, const GemmCall& g) {
@@ -90,8 +88,8 @@ MatmulPlan gemm_plan(const ContextImpl& ctx, const GemmCall& g) {
 }
 
 MatmulPlan gemm_planner_plan(const ContextImpl& ctx, const GemmCall& g) {
-  const MatmulPlan plan =
-      splits_k(g) ? ctx.planner.matmul_for_split_k(g.m, g.n) : ctx.planner.matmul(g.m, g.n, g.batch);
+  const MatmulPlan plan = splits_k(g) ? ctx.planner.matmul_for_split_k(g.m, g.n)
+                                      : ctx.planner.matmul(g.m, g.n, g.batch);
   return plan_serves(ctx, plan, g) ? plan : ctx.planner.matmul_any_shape();
 }
 
@@ -213,13 +211,12 @@ GemmBackend choose_gemm_backend(const ContextImpl& ctx, const GemmCall& call) {
 namespace {
 
 std::size_t split_k_slices(const ContextImpl& ctx, const GemmCall& g, const MatmulPlan& plan) {
-  const std::size_t tiles =
-      ((g.m + plan.tile_m - 1) / plan.tile_m) * ((g.n + plan.tile_n - 1) / plan.tile_n) * g.batch;
+  const std::size_t tiles = plan.blocks(g.m, g.n, g.batch), rows = LaunchPlanner::kMinSliceRows;
   const std::size_t units = std::max<std::size_t>(1, ctx.info.compute_units);
   // Over half the units busy is enough not to pay for partial products and their sum (on the H100
   // 1024^3 ran faster unsplit in 128 blocks of 64x128 than in 3 slices of them).
-  if (2 * tiles > units || g.k < 2 * kMinSliceK) return 1;
-  return std::min(g.k / kMinSliceK, (2 * units + tiles - 1) / tiles);
+  if (2 * tiles > units || g.k < 2 * rows) return 1;
+  return std::min(g.k / rows, (2 * units + tiles - 1) / tiles);
 }
 
 }  // namespace
