@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <optional>
 #include <sstream>
 #include <string>
 
@@ -28,22 +29,28 @@ void print(const clnn::TuneResult& r, const std::string& what) {
     std::printf(" (a whole training pass)\n");
 }
 
-// A product M,N,K[,TA,TB] as {M, N, K, TA, TB}; "" where text is one, else what is wrong.
-std::string parse_product(const std::string& text, std::vector<std::int64_t>* product) {
-  std::vector<std::int64_t> p;
+// Whole numbers of at least 0 separated by commas; nothing where text holds anything else.
+std::optional<std::vector<std::int64_t>> parse_numbers(const std::string& text) {
+  std::vector<std::int64_t> numbers;
   std::stringstream in(text);
   for (std::string item; std::getline(in, item, ',');) {
     std::size_t used = 0;
     try {
-      p.push_back(std::stoll(item, &used));
+      numbers.push_back(std::stoll(item, &used));
     } catch (const std::exception&) {
-      used = 0;
+      return std::nullopt;
     }
-    if (used == 0 || used != item.size() || p.back() < 0) return "not M,N,K[,TA,TB]: " + text;
+    if (used != item.size() || numbers.back() < 0) return std::nullopt;
   }
-  if (p.size() != 3 && p.size() != 5) return "not M,N,K[,TA,TB]: " + text;
-  p.resize(5, 0);
-  if (product) *product = p;
+  return numbers;
+}
+
+// A product M,N,K[,TA,TB] as {M, N, K, TA, TB}; "" where text is one, else what is wrong.
+std::string parse_product(const std::string& text, std::vector<std::int64_t>* product) {
+  std::optional<std::vector<std::int64_t>> p = parse_numbers(text);
+  if (!p || (p->size() != 3 && p->size() != 5)) return "not M,N,K[,TA,TB]: " + text;
+  p->resize(5, 0);
+  if (product) *product = *p;
   return "";
 }
 
@@ -59,17 +66,9 @@ std::string parse_conv(const std::string& text, ConvSpec* spec) {
   std::vector<std::vector<std::int64_t>> parts;
   std::stringstream in(text);
   for (std::string part; std::getline(in, part, '/');) {
-    parts.emplace_back();
-    std::stringstream numbers(part);
-    for (std::string item; std::getline(numbers, item, ',');) {
-      std::size_t used = 0;
-      try {
-        parts.back().push_back(std::stoll(item, &used));
-      } catch (const std::exception&) {
-        return wrong;
-      }
-      if (used != item.size() || parts.back().back() < 0) return wrong;
-    }
+    const auto numbers = parse_numbers(part);
+    if (!numbers) return wrong;
+    parts.push_back(*numbers);
   }
   if (parts.size() != 3 || parts[0].size() < 3 || parts[1].size() != parts[0].size() ||
       parts[2].size() != 1)
