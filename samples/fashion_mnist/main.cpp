@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <map>
 #include <string>
 
 #include "models.hpp"
@@ -17,6 +18,14 @@ struct Args {
   float lr = 0.0f;
   std::uint64_t seed = 1;
 };
+
+// The names --optimizer and --schedule take, and what each selects.
+const std::map<std::string, clnn::train::OptimizerKind> kOptimizers{
+    {"adam", clnn::train::OptimizerKind::adam}, {"sgd", clnn::train::OptimizerKind::sgd}};
+const std::map<std::string, clnn::train::Schedule> kSchedules{
+    {"constant", clnn::train::Schedule::constant},
+    {"step", clnn::train::Schedule::step},
+    {"cosine", clnn::train::Schedule::cosine}};
 
 }  // namespace
 
@@ -35,10 +44,10 @@ int main(int argc, char** argv) {
   app.add_option("--lr", args.lr, "learning rate (0, the default: 0.003 with Adam, 0.05 with SGD)")
       ->check(CLI::Range(0.0, 1000.0));
   app.add_option("--optimizer", args.optimizer, "sgd has momentum 0.9")
-      ->check(CLI::IsMember({"adam", "sgd"}))
+      ->check(CLI::IsMember(kOptimizers))
       ->capture_default_str();
   app.add_option("--schedule", args.schedule, "learning-rate schedule")
-      ->check(CLI::IsMember({"constant", "step", "cosine"}))
+      ->check(CLI::IsMember(kSchedules))
       ->capture_default_str();
   app.add_option("--device", args.device,
                  "gpu, cpu, P:D or part of a name (default: CLNN_DEVICE, else the best)");
@@ -66,17 +75,9 @@ int main(int argc, char** argv) {
     o.limit = args.limit;
     o.checkpoint = args.save;
     o.metrics_csv = args.metrics;
-    if (args.optimizer == "sgd")
-      o.optimizer = clnn::train::OptimizerKind::sgd;
-    else if (args.optimizer != "adam")
-      throw clnn::Error("unknown optimizer '" + args.optimizer + "'");
+    o.optimizer = kOptimizers.at(args.optimizer);  // both checked by the parser
+    o.schedule = kSchedules.at(args.schedule);
     o.lr = args.lr > 0 ? args.lr : o.optimizer == clnn::train::OptimizerKind::sgd ? 0.05f : 0.003f;
-    if (args.schedule == "step")
-      o.schedule = clnn::train::Schedule::step;
-    else if (args.schedule == "cosine")
-      o.schedule = clnn::train::Schedule::cosine;
-    else if (args.schedule != "constant")
-      throw clnn::Error("unknown schedule '" + args.schedule + "'");
 
     clnn::train::Trainer trainer(ctx, clnn::samples::fashion_model(args.model), data.train,
                                  data.test, o);
