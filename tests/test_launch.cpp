@@ -211,6 +211,13 @@ TEST_CASE("matmul blocks shrink until a product occupies the device", "[launch]"
   const auto mid = nvidia.matmul(1024, 1024, 1);  // 64 blocks of 128x128 for 132 units
   CHECK(mid.tile_m * mid.tile_n < big.tile_m * big.tile_n);
   CHECK((1024 / mid.tile_m) * (1024 / mid.tile_n) >= 132 * 3 / 4);
+  // At most one block per unit: the longest k-step that fits; many per unit: the planner's,
+  // which leaves room for a second.
+  CHECK((1024 / mid.tile_m) * (1024 / mid.tile_n) <= 132);
+  CHECK(mid.tile_k == 16);
+  CHECK(nvidia.fits(mid));
+  CHECK(big.tile_k == nvidia.matmul().tile_k);
+  CHECK(big.tile_k < 16);
   CHECK(nvidia.matmul(1024, 1024, 8).tile_m == big.tile_m);  // a batch fills it too
   const auto skinny = nvidia.matmul(64, 100352, 1);  // a convolution's 64 output channels
   CHECK(skinny.tile_m == 64);
@@ -222,6 +229,28 @@ TEST_CASE("matmul blocks shrink until a product occupies the device", "[launch]"
   CHECK(few_units.matmul(1024, 1024, 1).tile_m == few_units.matmul().tile_m);
   const LaunchPlanner host(cpu());
   CHECK(host.matmul(1024, 1024, 1).tile_n == host.matmul().tile_n);
+}
+
+TEST_CASE("known registers lengthen the steps of blocks two of which they hold", "[launch]") {
+  DeviceInfo h100 = gpu(48 << 10, 1024, 32, 132);
+  const LaunchPlanner unknown(h100);
+  h100.registers_per_group = 65536;
+  const LaunchPlanner known(h100);
+  // 64 x 128 blocks (128 work-items), many per unit: a weight gradient's slices.
+  const auto slices = known.matmul(64, 576, 52), slices_unknown = unknown.matmul(64, 576, 52);
+  CHECK(slices.tile_m * slices.tile_n == 64 * 128);
+  CHECK(slices.tile_k == 16);
+  CHECK(known.fits(slices));
+  CHECK(slices_unknown.tile_k == 8);  // tiles within half of local memory
+  CHECK(known.matmul_for_split_k(64, 576).tile_k == 16);
+  // 128 x 128 blocks (256 work-items) would leave room for one work-group: steps stay short.
+  CHECK(known.matmul(4096, 4096, 1).tile_m == 128);
+  CHECK(known.matmul(4096, 4096, 1).tile_k == 8);
+  // Half as many registers hold one work-group of 128 work-items with steps of 16.
+  h100.registers_per_group = 32768;
+  CHECK(LaunchPlanner(h100).matmul(64, 576, 52).tile_k == 8);
+  // The implicit convolution keeps its own rule (its kernel takes more registers).
+  CHECK(known.implicit_conv(64, 100352, 1).tile_k == unknown.implicit_conv(64, 100352, 1).tile_k);
 }
 
 TEST_CASE("a product that splits K keeps blocks that fit it", "[launch]") {

@@ -7,7 +7,11 @@
 
 #include "cl_api.hpp"
 
-// Vendor queries for the SIMD width (cl_nv_device_attribute_query, cl_amd_device_attribute_query).
+// Vendor queries for the SIMD width and registers (cl_nv_device_attribute_query,
+// cl_amd_device_attribute_query).
+#ifndef CL_DEVICE_REGISTERS_PER_BLOCK_NV
+#define CL_DEVICE_REGISTERS_PER_BLOCK_NV 0x4002
+#endif
 #ifndef CL_DEVICE_WARP_SIZE_NV
 #define CL_DEVICE_WARP_SIZE_NV 0x4003
 #endif
@@ -165,9 +169,10 @@ DeviceInfo read_device(cl_platform_id platform, cl_device_id device) {
   std::size_t multiple = measure_preferred_multiple(device);
   info.preferred_work_group_multiple = multiple > 0 ? multiple : 1;
   cl_uint vendor_simd = 0;
-  if (info.has_extension("cl_nv_device_attribute_query"))
+  if (info.has_extension("cl_nv_device_attribute_query")) {
     vendor_simd = optional_device_uint(device, CL_DEVICE_WARP_SIZE_NV);
-  else if (info.has_extension("cl_amd_device_attribute_query"))
+    info.registers_per_group = optional_device_uint(device, CL_DEVICE_REGISTERS_PER_BLOCK_NV);
+  } else if (info.has_extension("cl_amd_device_attribute_query"))
     vendor_simd = optional_device_uint(device, CL_DEVICE_WAVEFRONT_WIDTH_AMD);
   info.simd_width = vendor_simd > 0 ? vendor_simd : info.preferred_work_group_multiple;
   return info;

@@ -211,13 +211,35 @@ MatmulPlan LaunchPlanner::matmul(std::size_t m, std::size_t n, std::size_t batch
   // compute unit: on the H100, 1024^3 ran 1.7x faster in 64x128 blocks (128 of them) than in
   // 128x128 (64).
   const std::size_t wanted = std::max<std::size_t>(1, device_.compute_units * 3 / 4);
-  return shrink_blocks(largest, m, n, batch, wanted);
+  const MatmulPlan plan = shrink_blocks(largest, m, n, batch, wanted);
+  return registers_hold_long_steps(plan) ? with_k_step(plan, 16)
+                                         : longest_k_step_if_alone(plan, m, n, batch);
 }
 
 MatmulPlan LaunchPlanner::matmul_for_split_k(std::size_t m, std::size_t n) const {
   const MatmulPlan largest = matmul();
   if (largest.kernel != MatmulKernel::vec4) return largest;
-  return shrink_blocks(largest, m, n, 1, 0);
+  const MatmulPlan plan = shrink_blocks(largest, m, n, 1, 0);
+  return registers_hold_long_steps(plan) ? with_k_step(plan, 16) : plan;
+}
+
+bool LaunchPlanner::registers_hold_long_steps(const MatmulPlan& plan) const {
+  // The GEMM kernel with steps of 16 took 147 to 167 registers a work-item on the H100, whose
+  // compute units hold 64K: two work-groups of 128 work-items (64 x 128 blocks) fit, and ran
+  // 1.11x to 1.16x as fast as with steps of 8 (a weight gradient's slices, 1024^3); one of 256
+  // (128 x 128) did not, and ran 0.74x as fast. Local memory does not bound them there: a unit
+  // holds more than the 48 KiB one work-group may take. Where the registers are unknown, the
+  // planner keeps to steps whose tiles leave half of local memory free.
+  constexpr std::size_t kRegistersPerItem = 168;
+  const MatmulPlan longer = with_k_step(plan, 16);
+  return plan.kernel == MatmulKernel::vec4 && device_.registers_per_group > 0 && fits(longer) &&
+         2 * longer.work_group_size() * kRegistersPerItem <= device_.registers_per_group;
+}
+
+MatmulPlan LaunchPlanner::with_k_step(MatmulPlan plan, std::size_t tile_k) const {
+  MatmulPlan longer = plan;
+  longer.tile_k = tile_k;
+  return plan.tile_k < tile_k && fits(longer) ? longer : plan;
 }
 
 MatmulPlan LaunchPlanner::implicit_conv(std::size_t m, std::size_t n, std::size_t batch) const {
@@ -226,18 +248,22 @@ MatmulPlan LaunchPlanner::implicit_conv(std::size_t m, std::size_t n, std::size_
   // A gathered element costs more than a loaded one, so large blocks, which gather each for
   // more rows, pay even where they leave some compute units idle: on the H100, 256 filters ran
   // 1.1x as fast in 98 blocks of 128 x 128 as in 196 of 64 x 128.
-  MatmulPlan plan =
+  const MatmulPlan plan =
       shrink_blocks(largest, m, n, batch, std::max<std::size_t>(1, device_.compute_units / 2));
-  // With no more blocks than compute units, none shares a unit with another, so local memory
-  // need not be left for one: the longest k-step that fits it takes half the steps, barriers and
-  // tap checks. That product ran 1.37x as fast with steps of 16 as of 8; layers with several
-  // blocks per unit ran up to 1.2x faster with steps of 8, which leave room for them.
-  if (plan.blocks(m, n, batch) <= device_.compute_units) {
-    MatmulPlan longer = plan;
-    longer.tile_k = 16;
-    if (plan.tile_k < 16 && fits(longer)) plan = longer;
-  }
-  return plan;
+  return longest_k_step_if_alone(plan, m, n, batch);
+}
+
+MatmulPlan LaunchPlanner::longest_k_step_if_alone(MatmulPlan plan, std::size_t m, std::size_t n,
+                                                  std::size_t batch) const {
+  // With no more blocks than compute units, none shares a unit with another, so neither local
+  // memory nor registers need be left for one: the longest k-step that fits takes half the
+  // steps, barriers (and, in a convolution, tap checks). On the H100, 1024^3 ran 1.16x as fast
+  // in 128 blocks of 64 x 128 with steps of 16 as of 8, and the 256-filter convolution 1.37x;
+  // products of several blocks per unit ran up to 1.35x faster with steps of 8, whose fewer
+  // registers and smaller tiles leave room for two.
+  if (plan.kernel != MatmulKernel::vec4 || plan.blocks(m, n, batch) > device_.compute_units)
+    return plan;
+  return with_k_step(plan, 16);
 }
 
 std::size_t LaunchPlanner::k_slices(const MatmulPlan& plan, std::size_t blocks,

@@ -74,6 +74,7 @@ json device_json(const clnn::DeviceInfo& d) {
       {"max_work_item_sizes", d.max_work_item_sizes},
       {"preferred_work_group_multiple", d.preferred_work_group_multiple},
       {"simd_width", d.simd_width},
+      {"registers_per_group", d.registers_per_group},
       {"native_vector_width", d.native_vector_width},
       {"has_fp64", d.has_fp64},
       {"has_fp16", d.has_fp16},
@@ -105,6 +106,8 @@ void print_table(const std::vector<clnn::DeviceInfo>& devices) {
     row("preferred multiple / SIMD",
         fmt::format("{} / {}", d.preferred_work_group_multiple, d.simd_width));
     row("native vector width", fmt::format("{} floats", d.native_vector_width));
+    row("registers per work-group",
+        d.registers_per_group ? std::to_string(d.registers_per_group) : std::string("unknown"));
     row("fp64 / fp16",
         fmt::format("{} / {}", d.has_fp64 ? "yes" : "no", d.has_fp16 ? "yes" : "no"));
     row("plan: elementwise",

@@ -36,6 +36,9 @@ struct DeviceInfo {
   std::vector<std::size_t> max_work_item_sizes;
   std::size_t preferred_work_group_multiple = 1;  // measured on a probe kernel
   std::size_t simd_width = 1;  // warp/wavefront width where the vendor says, else the multiple
+  // 32-bit registers a work-group may use, where the vendor says (NVIDIA: what a compute unit
+  // holds); 0 where unknown.
+  std::uint32_t registers_per_group = 0;
   // Floats per native SIMD register of one work-item (CL_DEVICE_NATIVE_VECTOR_WIDTH_FLOAT): 16 on
   // AVX-512 CPUs, 8 with AVX, 1 on GPUs, which vectorize across work-items instead.
   std::uint32_t native_vector_width = 1;

@@ -74,7 +74,7 @@ class LaunchPlanner {
   // The fastest kernel's plan for products it can take (vec4 needs aligned calls).
   MatmulPlan matmul() const;
   // The same for a batch of M x N products: smaller blocks where the largest would leave
-  // compute units idle.
+  // compute units idle, and long k-steps where each unit runs at most one block.
   MatmulPlan matmul(std::size_t m, std::size_t n, std::size_t batch) const;
   // The plan for an M x N product whose caller occupies the device by splitting K instead: blocks
   // are halved only while they lie mostly outside the product.
@@ -118,6 +118,15 @@ class LaunchPlanner {
   // `wanted` of them (times batch) cover it.
   MatmulPlan shrink_blocks(MatmulPlan plan, std::size_t m, std::size_t n, std::size_t batch,
                            std::size_t wanted) const;
+  // Steps of 16 along K for a vec4 plan whose blocks of an M x N product (times batch) each get
+  // a compute unit of their own.
+  MatmulPlan longest_k_step_if_alone(MatmulPlan plan, std::size_t m, std::size_t n,
+                                     std::size_t batch) const;
+  // Whether a compute unit's registers hold two work-groups of the GEMM kernel's plan with steps
+  // of 16 (only where the device says how many it has).
+  bool registers_hold_long_steps(const MatmulPlan& plan) const;
+  // The plan with steps of tile_k where they are longer and fit; else the plan.
+  MatmulPlan with_k_step(MatmulPlan plan, std::size_t tile_k) const;
 
   DeviceInfo device_;
 };

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <climits>
 #include <cstdlib>
+#include <numeric>
 #include <vector>
 
 #include "cl/kernel_call.hpp"
@@ -103,6 +104,8 @@ void gemm_with_plan(ContextImpl& ctx, const GemmCall& g, const MatmulPlan& plan,
     throw Error("matmul: the configuration " + plan.describe() + " cannot run this call");
   std::string options = plan.build_options() + " -DTRANS_A=" + (g.trans_a ? "1" : "0") +
                         " -DTRANS_B=" + (g.trans_b ? "1" : "0");
+  if (plan.kernel == MatmulKernel::vec4 && g.k % plan.tile_k == 0)  // no step reaches past K
+    options += " -DWHOLE_K_STEPS=1";
   cl_kernel kernel = ctx.kernel(plan.source_name(), plan.kernel_name(), options);
   set_args(kernel, static_cast<cl_int>(g.m), static_cast<cl_int>(g.n), static_cast<cl_int>(g.k),
            g.alpha, g.a, static_cast<cl_ulong>(g.offset_a), static_cast<cl_int>(g.lda),
@@ -238,12 +241,16 @@ void gemm_unsplit(ContextImpl& ctx, const GemmCall& call, const GemmChoice& choi
     gemm_with_plan(ctx, call, choice.plan, event);
 }
 
-// The product as `slices` partial products over slices of K into scratch, then summed into C.
-void gemm_split_k(ContextImpl& ctx, const GemmCall& g, std::size_t slices, GemmBackend backend) {
+// The product as `slices` partial products over slices of K into scratch, then summed into C;
+// plan is the whole product's.
+void gemm_split_k(ContextImpl& ctx, const GemmCall& g, std::size_t slices, const MatmulPlan& plan,
+                  GemmBackend backend) {
   const std::size_t mn = g.m * g.n;
   // Slices of a multiple of 4 keep an aligned call aligned, so they run on the vec4 kernel (the
-  // H100's weight gradients had gone to CLBlast's slower kernel through odd offsets).
-  const std::size_t slice_k = ((g.k + slices - 1) / slices + 3) / 4 * 4;
+  // H100's weight gradients had gone to CLBlast's slower kernel through odd offsets); of whole
+  // k-steps, so its loads need no check of K.
+  const std::size_t multiple = std::lcm<std::size_t>(4, std::max<std::size_t>(1, plan.tile_k));
+  const std::size_t slice_k = ((g.k + slices - 1) / slices + multiple - 1) / multiple * multiple;
   slices = (g.k + slice_k - 1) / slice_k;
   cl_mem partial = ctx.scratch(slices * mn);
   // Element (row, k0) of op(A) and (k0, col) of op(B) start each slice.
@@ -278,7 +285,7 @@ void gemm(ContextImpl& ctx, const GemmCall& call, GemmBackend backend, cl_event*
   // Split K for a single product into a contiguous C (no event: several launches).
   if (!event && call.batch == 1 && call.ldc == call.n) {
     if (std::size_t slices = split_k_slices(ctx, call, choice.plan); slices > 1)
-      return gemm_split_k(ctx, call, slices, backend);
+      return gemm_split_k(ctx, call, slices, choice.plan, backend);
   }
   gemm_unsplit(ctx, call, choice, backend, event);
 }
