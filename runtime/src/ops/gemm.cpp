@@ -230,21 +230,20 @@ std::size_t split_k_slices(const ContextImpl& ctx, const GemmCall& g) {
 
 namespace {
 
-// One launch (or CLBlast call) for the whole product, as chosen; backend, unless automatic,
-// overrides the choice's.
+// One launch (or CLBlast call) for the whole product, as chosen.
 void gemm_unsplit(ContextImpl& ctx, const GemmCall& call, const GemmChoice& choice,
-                  GemmBackend backend, cl_event* event) {
-  if (backend == GemmBackend::automatic) backend = choice.backend;
-  if (backend == GemmBackend::clblast)
+                  cl_event* event) {
+  if (choice.backend == GemmBackend::clblast)
     gemm_clblast(ctx, call, event);
   else
     gemm_with_plan(ctx, call, choice.plan, event);
 }
 
 // The product as `slices` partial products over slices of K into scratch, then summed into C;
-// plan is the whole product's.
-void gemm_split_k(ContextImpl& ctx, const GemmCall& g, std::size_t slices, const MatmulPlan& plan,
-                  GemmBackend backend) {
+// the slices run as the whole product was chosen to (so the tuner times what runs).
+void gemm_split_k(ContextImpl& ctx, const GemmCall& g, std::size_t slices,
+                  const GemmChoice& choice) {
+  const MatmulPlan& plan = choice.plan;
   const std::size_t mn = g.m * g.n;
   // Slices of a multiple of 4 keep an aligned call aligned, so they run on the vec4 kernel (the
   // H100's weight gradients had gone to CLBlast's slower kernel through odd offsets); of whole
@@ -266,7 +265,7 @@ void gemm_split_k(ContextImpl& ctx, const GemmCall& g, std::size_t slices, const
     s.offset_b = g.offset_b + first * b_step, s.stride_b = b_step;
     s.c = partial, s.offset_c = first * mn, s.ldc = g.n, s.stride_c = mn;
     // Never split again: scratch holds the partials.
-    gemm_unsplit(ctx, s, choose_gemm(ctx, s), backend, nullptr);
+    gemm_unsplit(ctx, s, choice, nullptr);
   };
   slice_call(0, slices - 1, slice_k);
   slice_call(slices - 1, 1, g.k - (slices - 1) * slice_k);
@@ -278,16 +277,22 @@ void gemm_split_k(ContextImpl& ctx, const GemmCall& g, std::size_t slices, const
 
 }  // namespace
 
-void gemm(ContextImpl& ctx, const GemmCall& call, GemmBackend backend, cl_event* event) {
-  if (call.m == 0 || call.n == 0 || call.batch == 0) return;
-  if (ctx.gemm_recorder) ctx.gemm_recorder->push_back(gemm_tuning_shape(call));
-  const GemmChoice choice = choose_gemm(ctx, call);
+void gemm_as_chosen(ContextImpl& ctx, const GemmCall& call, const GemmChoice& choice,
+                    cl_event* event) {
   // Split K for a single product into a contiguous C (no event: several launches).
   if (!event && call.batch == 1 && call.ldc == call.n) {
     if (std::size_t slices = split_k_slices(ctx, call, choice.plan); slices > 1)
-      return gemm_split_k(ctx, call, slices, choice.plan, backend);
+      return gemm_split_k(ctx, call, slices, choice);
   }
-  gemm_unsplit(ctx, call, choice, backend, event);
+  gemm_unsplit(ctx, call, choice, event);
+}
+
+void gemm(ContextImpl& ctx, const GemmCall& call, GemmBackend backend, cl_event* event) {
+  if (call.m == 0 || call.n == 0 || call.batch == 0) return;
+  if (ctx.gemm_recorder) ctx.gemm_recorder->push_back(gemm_tuning_shape(call));
+  GemmChoice choice = choose_gemm(ctx, call);
+  if (backend != GemmBackend::automatic) choice.backend = backend;
+  gemm_as_chosen(ctx, call, choice, event);
 }
 
 }  // namespace clnn::detail

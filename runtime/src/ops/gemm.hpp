@@ -59,6 +59,10 @@ std::vector<std::int64_t> gemm_tuning_shape(const GemmCall& call);
 void gemm_with_plan(ContextImpl& ctx, const GemmCall& call, const MatmulPlan& plan,
                     cl_event* event);
 
+// Runs a call with a given choice as gemm() runs its own: split over K where split_k_slices
+// says, every slice with the choice (the tuner times candidates through it).
+void gemm_as_chosen(ContextImpl& ctx, const GemmCall& call, const GemmChoice& choice,
+                    cl_event* event = nullptr);
 // event, when given, receives the launch's event (profiling) for the caller to release.
 void gemm(ContextImpl& ctx, const GemmCall& call, GemmBackend backend = GemmBackend::automatic,
           cl_event* event = nullptr);
