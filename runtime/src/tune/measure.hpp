@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -41,30 +40,33 @@ double wall_ms(ContextImpl& ctx, Run run) {
   return times[1];
 }
 
-// Counts a candidate in result and times it: its milliseconds from `time` where the driver ran it
-// and `matches` then finds its result the plan's (also listed in result.timings as `name`), else
-// nothing, counted as rejected.
+// Host timings are noisy: a candidate timed so must beat the plan by 3% to replace it.
+inline constexpr double kHostTimingMargin = 0.97;
+
+// Counts a candidate in result and times it with `time`. Where the driver ran it and `matches`
+// then finds its result the plan's, its time is listed in result.timings as `name`; else it is
+// counted as rejected. True where it also beats the best so far and, by kHostTimingMargin, the
+// plan: then result.best_ms and result.best are its, and the caller keeps its configuration.
 template <typename Time, typename Matches>
-std::optional<double> accepted_ms(TuneResult& result, const std::string& name, Time time,
-                                  Matches matches) {
+bool candidate_wins(TuneResult& result, const std::string& name, Time time, Matches matches) {
   ++result.candidates;
   double ms = 0;
   try {
     ms = time();
   } catch (const Error&) {  // the driver refused it (registers, local memory): not a winner
     ++result.rejected;
-    return std::nullopt;
+    return false;
   }
   if (!matches()) {
     ++result.rejected;
-    return std::nullopt;
+    return false;
   }
   result.timings.emplace_back(name, ms);
-  return ms;
+  if (ms >= result.best_ms || ms >= kHostTimingMargin * result.planned_ms) return false;
+  result.best_ms = ms;
+  result.best = name;
+  return true;
 }
-
-// Host timings are noisy: a candidate timed so must beat the plan by 3% to replace it.
-inline constexpr double kHostTimingMargin = 0.97;
 
 // count floats uniform in [-1, 1] on ctx's device, from rng: the tuners' operands.
 inline Tensor random_tensor(const Context& ctx, std::int64_t count, std::mt19937& rng) {

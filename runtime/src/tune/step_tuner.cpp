@@ -53,11 +53,10 @@ TuneResult tune_plan(Executor& ex, const Value& loss, const std::string& kernel,
   Plan best = planned;
   for (const Plan& p : candidates) {
     install(p);
-    const auto ms = detail::accepted_ms(
-        result, describe(p), [&] { return detail::wall_ms(impl, pass); },
-        [&] { return same_results(step_results(ex, loss), want); });
-    if (ms && *ms < result.best_ms && *ms < detail::kHostTimingMargin * result.planned_ms)
-      result.best_ms = *ms, best = p, result.best = describe(p);
+    if (detail::candidate_wins(
+            result, describe(p), [&] { return detail::wall_ms(impl, pass); },
+            [&] { return same_results(step_results(ex, loss), want); }))
+      best = p;
   }
   install(best);
   ex.set_step(step);
