@@ -337,8 +337,7 @@ void KERNEL_NAME(const int M, const int N, const int K, const float alpha,
   for (int j = 0; j < 4; ++j)
     lanes[j] = column_origin(n0 + 4 * (tid % (TILE_N / 4)) + j, N, ldb, geometry, out);
   if (bias) bias += batch * M;
-#endif
-#if !CONV_GATHER
+#else
   __global const float* a_at[A_LOADS];
   for (int l = 0; l < A_LOADS; ++l) a_at[l] = a_start(A, lda, M, m0, tid + l * THREADS);
   __global const float* b_at[B_LOADS];

@@ -211,19 +211,17 @@ MatmulPlan LaunchPlanner::matmul(std::size_t m, std::size_t n, std::size_t batch
   // compute unit: on the H100, 1024^3 ran 1.7x faster in 64x128 blocks (128 of them) than in
   // 128x128 (64).
   const std::size_t wanted = std::max<std::size_t>(1, device_.compute_units * 3 / 4);
-  const MatmulPlan plan = shrink_blocks(largest, m, n, batch, wanted);
-  return registers_hold_long_steps(plan) ? with_k_step(plan, 16)
-                                         : longest_k_step_if_alone(plan, m, n, batch);
+  const MatmulPlan plan = long_steps_if_registers_hold(shrink_blocks(largest, m, n, batch, wanted));
+  return longest_k_step_if_alone(plan, m, n, batch);
 }
 
 MatmulPlan LaunchPlanner::matmul_for_split_k(std::size_t m, std::size_t n) const {
   const MatmulPlan largest = matmul();
   if (largest.kernel != MatmulKernel::vec4) return largest;
-  const MatmulPlan plan = shrink_blocks(largest, m, n, 1, 0);
-  return registers_hold_long_steps(plan) ? with_k_step(plan, 16) : plan;
+  return long_steps_if_registers_hold(shrink_blocks(largest, m, n, 1, 0));
 }
 
-bool LaunchPlanner::registers_hold_long_steps(const MatmulPlan& plan) const {
+MatmulPlan LaunchPlanner::long_steps_if_registers_hold(const MatmulPlan& plan) const {
   // The GEMM kernel with steps of 16 took 147 to 167 registers a work-item on the H100, whose
   // compute units hold 64K: two work-groups of 128 work-items (64 x 128 blocks) fit, and ran
   // 1.11x to 1.16x as fast as with steps of 8 (a weight gradient's slices, 1024^3); one of 256
@@ -231,9 +229,9 @@ bool LaunchPlanner::registers_hold_long_steps(const MatmulPlan& plan) const {
   // holds more than the 48 KiB one work-group may take. Where the registers are unknown, the
   // planner keeps to steps whose tiles leave half of local memory free.
   constexpr std::size_t kRegistersPerItem = 168;
-  const MatmulPlan longer = with_k_step(plan, 16);
-  return plan.kernel == MatmulKernel::vec4 && device_.registers_per_group > 0 && fits(longer) &&
-         2 * longer.work_group_size() * kRegistersPerItem <= device_.registers_per_group;
+  const std::size_t two_groups = 2 * plan.work_group_size() * kRegistersPerItem;
+  const bool fit = plan.kernel == MatmulKernel::vec4 && two_groups <= device_.registers_per_group;
+  return fit ? with_k_step(plan, 16) : plan;
 }
 
 MatmulPlan LaunchPlanner::with_k_step(MatmulPlan plan, std::size_t tile_k) const {

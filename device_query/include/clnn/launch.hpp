@@ -122,9 +122,9 @@ class LaunchPlanner {
   // a compute unit of their own.
   MatmulPlan longest_k_step_if_alone(MatmulPlan plan, std::size_t m, std::size_t n,
                                      std::size_t batch) const;
-  // Whether a compute unit's registers hold two work-groups of the GEMM kernel's plan with steps
-  // of 16 (only where the device says how many it has).
-  bool registers_hold_long_steps(const MatmulPlan& plan) const;
+  // The GEMM kernel's plan with steps of 16 where a compute unit's registers hold two
+  // work-groups of it (only where the device says how many it has); else the plan.
+  MatmulPlan long_steps_if_registers_hold(const MatmulPlan& plan) const;
   // The plan with steps of tile_k where they are longer and fit; else the plan.
   MatmulPlan with_k_step(MatmulPlan plan, std::size_t tile_k) const;
 
