@@ -5,6 +5,7 @@
 #include "context_impl.hpp"
 #include "op_harness.hpp"
 #include "ops/conv_implicit.hpp"
+#include "ops/conv_winograd.hpp"
 #include "ops/spatial.hpp"
 #include "reference/conv.hpp"
 
@@ -157,6 +158,58 @@ TEST_CASE("the implicit GEMM matches the reference", "[conv]") {
   }
   impl.conv_route = ConvRoute::columns;
   CHECK_FALSE(implicit({2, 3, 8, 6}, {4, 3, 3, 3}, options({}, {1, 1}, {1, 1}, {})).serves_forward());
+  impl.conv_route = saved;
+}
+
+TEST_CASE("Winograd's F(2x2, 3x3) matches the reference", "[conv]") {
+  // Forward and input gradient through winograd.cl, whatever the device (a CPU runs it when
+  // told to): odd output extents (a last tile half outside), paddings of 0 to 2 and uneven ones,
+  // channel and filter counts off float4s (the GEMM's general kernel), tiles off float4s.
+  using clnn::detail::ConvRoute;
+  auto& impl = clnn::detail::Access::impl(clnn::test::context());
+  const ConvRoute saved = impl.conv_route;
+  impl.conv_route = ConvRoute::winograd;
+  auto winograd = [&](const Shape& x, const Shape& w, const ConvOptions& o) {
+    clnn::detail::WindowSpec spec;
+    spec.kernel.assign(w.begin() + 2, w.end());
+    spec.strides = o.strides, spec.pads_begin = o.pads_begin, spec.pads_end = o.pads_end;
+    spec.dilations = o.dilations;
+    return clnn::detail::WinogradConv{impl, clnn::detail::make_window("conv", x, spec), w[0],
+                                      o.groups};
+  };
+  struct Case {
+    Shape x, w;
+    ConvOptions o;
+  };
+  const std::vector<Case> served{
+      {{2, 3, 7, 6}, {4, 3, 3, 3}, options({}, {1, 1}, {1, 1}, {})},    // 7 rows: odd output
+      {{1, 8, 8, 8}, {8, 8, 3, 3}, options({}, {1, 1}, {1, 1}, {})},    // aligned: vec4 GEMM
+      {{3, 5, 6, 9}, {6, 5, 3, 3}, options({}, {0, 0}, {0, 0}, {})},    // no padding
+      {{2, 4, 5, 5}, {3, 4, 3, 3}, options({}, {2, 0}, {1, 2}, {})},    // uneven padding
+      {{1, 2, 3, 3}, {2, 2, 3, 3}, options({}, {2, 2}, {2, 2}, {})},    // padding of 2
+  };
+  for (const Case& c : served) {
+    INFO("x " << to_string(c.x) << " w " << to_string(c.w));
+    CHECK(winograd(c.x, c.w, c.o).serves_forward());
+    CHECK(winograd(c.x, c.w, c.o).serves_input_gradient());
+    run_op_check(conv_check(c.x, c.w, true, c.o));
+  }
+  const std::vector<Case> others{
+      {{2, 3, 8, 8}, {4, 3, 3, 3}, options({2, 2}, {1, 1}, {1, 1}, {})},     // strided
+      {{2, 3, 8, 8}, {4, 3, 3, 3}, options({}, {2, 2}, {2, 2}, {2, 2})},     // dilated
+      {{2, 4, 6, 6}, {6, 2, 3, 3}, options({}, {1, 1}, {1, 1}, {}, 2)},      // groups
+      {{2, 3, 8, 8}, {4, 3, 5, 5}, options({}, {2, 2}, {2, 2}, {})},         // 5x5
+      {{2, 3, 8, 8}, {4, 3, 3, 1}, options({}, {1, 0}, {1, 0}, {})},         // 3x1
+      {{2, 3, 12}, {2, 3, 3}, options({}, {1}, {1}, {})},                    // 1-D
+      {{1, 2, 4, 4, 5}, {3, 2, 3, 3, 3}, options({}, {1, 1, 1}, {1, 1, 1}, {})},  // 3-D
+  };
+  for (const Case& c : others) {
+    INFO("x " << to_string(c.x) << " w " << to_string(c.w));
+    CHECK_FALSE(winograd(c.x, c.w, c.o).serves_forward());
+    run_op_check(conv_check(c.x, c.w, true, c.o));  // the other routes serve
+  }
+  impl.conv_route = ConvRoute::columns;
+  CHECK_FALSE(winograd({2, 3, 7, 6}, {4, 3, 3, 3}, options({}, {1, 1}, {1, 1}, {})).serves_forward());
   impl.conv_route = saved;
 }
 

@@ -16,9 +16,10 @@
 namespace clnn::detail {
 
 enum class GemmBackend { automatic, own, clblast };
-// How convolutions run: as implicit GEMMs where they can and it pays (automatic), always through
-// column matrices, or as implicit GEMMs wherever they can (ops/conv_implicit.hpp).
-enum class ConvRoute { automatic, columns, implicit };
+// How convolutions run: each pass the fastest way it can (automatic), always through column
+// matrices, as implicit GEMMs wherever they can (ops/conv_implicit.hpp), or by Winograd's
+// transforms wherever they can (ops/conv_winograd.hpp), the rest as automatic.
+enum class ConvRoute { automatic, columns, implicit, winograd };
 struct ImplicitLaunch;  // ops/conv_implicit.hpp
 
 struct ContextImpl {
@@ -45,7 +46,7 @@ struct ContextImpl {
   ReductionPlan reduction_plan;
   // Gather kernels' style (LaunchPlanner::prefers_row_loops); tests run both.
   bool row_loops = false;
-  ConvRoute conv_route = ConvRoute::automatic;  // CLNN_CONV=columns|implicit
+  ConvRoute conv_route = ConvRoute::automatic;  // CLNN_CONV=columns|implicit|winograd
   cl_device_id device = nullptr;
   OwnedContext context;
   OwnedQueue queue;

@@ -11,6 +11,7 @@
 #include "context_impl.hpp"
 #include "ops/common.hpp"
 #include "ops/conv_implicit.hpp"
+#include "ops/conv_winograd.hpp"
 #include "ops/gemm.hpp"
 #include "ops/op.hpp"
 #include "ops/spatial.hpp"
@@ -179,16 +180,20 @@ class ColumnConv {
   const Tensor& ws_;
 };
 
-// A convolution's passes, each as an implicit GEMM where that serves, else through column
-// matrices in the workspace.
+// A convolution's passes, each by Winograd's transforms or as an implicit GEMM where that
+// serves, else through column matrices in the workspace.
 class ConvPasses {
  public:
   ConvPasses(ContextImpl& ctx, const ConvPlan& plan, const Tensor& workspace)
-      : implicit_{ctx, plan.win, plan.k, plan.groups}, columns_(ctx, plan, workspace) {}
+      : winograd_{ctx, plan.win, plan.k, plan.groups},
+        implicit_{ctx, plan.win, plan.k, plan.groups},
+        columns_(ctx, plan, workspace) {}
 
   // y = beta * y + conv(x, w) + bias
   void forward(const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor& y, float beta) {
-    if (implicit_.serves_forward())
+    if (winograd_.serves_forward())
+      winograd_.forward(x, w, bias, y, beta);
+    else if (implicit_.serves_forward())
       implicit_.forward(x, w, bias, y, beta);
     else
       columns_.forward(x, w, bias, y, beta);
@@ -197,6 +202,10 @@ class ConvPasses {
   // Gradients from gy (each optional; betas[0..2] for x, w and bias).
   void backward(const Tensor& x, const Tensor& w, const Tensor& gy, const Tensor* gx,
                 const Tensor* gw, const Tensor* gb, const std::vector<float>& betas) {
+    if (gx && winograd_.serves_input_gradient()) {
+      winograd_.input_gradient(gy, w, *gx, betas[0]);
+      gx = nullptr;
+    }
     if (gx && implicit_.serves_input_gradient()) {
       implicit_.input_gradient(gy, w, *gx, betas[0]);
       gx = nullptr;
@@ -205,6 +214,7 @@ class ConvPasses {
   }
 
  private:
+  WinogradConv winograd_;
   ImplicitConv implicit_;
   ColumnConv columns_;
 };

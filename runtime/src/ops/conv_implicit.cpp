@@ -206,7 +206,7 @@ bool ImplicitConv::serves_input_gradient() const {
     if (s != 1) return false;
   // Each block computes at least 32 rows, here input channels per group: with fewer, most of the
   // work is thrown away (the first bench layer's single channel ran 2.5x slower than columns).
-  if (ctx.conv_route == ConvRoute::automatic && win.c / groups < 32) return false;
+  if (ctx.conv_route != ConvRoute::implicit && win.c / groups < 32) return false;
   return serves(ctx, input_gradient_launch());
 }
 

@@ -1,0 +1,34 @@
+// Internal: 3x3 convolutions by Winograd's F(2x2, 3x3) (cl_kernels/winograd.cl): filters and
+// input tiles transformed into 16 matrices each, one batched GEMM, and the products transformed
+// back into the output. 2.25x fewer multiplications than the implicit GEMM, for more memory
+// traffic, which pays where channels and filters are many.
+#pragma once
+
+#include <cstdint>
+
+#include "clnn/tensor.hpp"
+#include "context_impl.hpp"
+#include "ops/spatial.hpp"
+
+namespace clnn::detail {
+
+struct WinogradConv {
+  ContextImpl& ctx;
+  Window win;
+  std::int64_t filters = 1, groups = 1;
+
+  // Whether the context runs this convolution's forward pass, or its input gradient, this way:
+  // a 2-D convolution with 3x3 filters, unit strides and dilations and one group, and
+  // ContextImpl::conv_route asks for it or, automatic, a GPU with enough channels and filters.
+  bool serves_forward() const;
+  bool serves_input_gradient() const;
+
+  // y = beta * y + conv(x, w) + bias (bias may be null).
+  void forward(const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor& y,
+               float beta) const;
+  // gx = beta * gx + the gradient of the input from gy: gy convolved with the filters turned by
+  // 180 degrees, their channels and filters exchanged.
+  void input_gradient(const Tensor& gy, const Tensor& w, const Tensor& gx, float beta) const;
+};
+
+}  // namespace clnn::detail
