@@ -132,7 +132,9 @@ int main(int argc, char** argv) {
       for (std::size_t p = 0; p < results.size(); ++p)
         print(results[p], std::string(passes[p]) + " " + conv_texts[i]);
       if (results.empty())
-        std::printf("conv %s takes the column route here: tune its products with --matmul\n",
+        std::printf(
+            "conv %s runs no implicit GEMM here (column matrices or Winograd's transforms): "
+            "tune its products with --matmul or --model\n",
                     conv_texts[i].c_str());
     }
     if (!model.empty()) {

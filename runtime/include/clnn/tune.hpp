@@ -41,7 +41,8 @@ TuneResult tune_matmul(const Context& ctx, std::int64_t m, std::int64_t n, std::
 
 // Tunes the convolution conv(x, w) with these options where it runs as an implicit GEMM (GPUs;
 // see CLNN_CONV): its forward pass, then its input gradient, one result each (none where both
-// take the column route, whose products tune_matmul tunes). Candidates are blocks, k-steps and
+// take the column route or Winograd's transforms, whose products tune_matmul tunes; the two
+// passes take Winograd's alike). Candidates are blocks, k-steps and
 // slices of K; the winner is stored per shape ("conv").
 std::vector<TuneResult> tune_conv(const Context& ctx, const Shape& x, const Shape& w,
                                   const ConvOptions& options = {},

@@ -8,6 +8,7 @@
 #include "clnn/tune.hpp"
 #include "context_impl.hpp"
 #include "ops/conv_implicit.hpp"
+#include "ops/conv_winograd.hpp"
 #include "tune/measure.hpp"
 
 namespace clnn {
@@ -80,10 +81,12 @@ std::vector<TuneResult> tune_conv(const Context& ctx, const Shape& x, const Shap
   }
   const detail::ImplicitConv c =
       detail::implicit_conv_for(detail::Access::impl(ctx), x, w, options);
+  // Passes that Winograd's transforms take run no implicit GEMM to tune.
+  const detail::WinogradConv winograd{c.ctx, c.win, c.filters, c.groups};
   std::vector<TuneResult> results;
-  if (c.serves_forward())
+  if (c.serves_forward() && !winograd.serves_forward())
     results.push_back(detail::tune_implicit_conv(ctx, c.forward_launch(), effort));
-  if (c.serves_input_gradient())
+  if (c.serves_input_gradient() && !winograd.serves_input_gradient())
     results.push_back(detail::tune_implicit_conv(ctx, c.input_gradient_launch(), effort));
   return results;
 }
