@@ -1,7 +1,7 @@
 // Internal: 3x3 convolutions by Winograd's F(2x2, 3x3) (cl_kernels/winograd.cl): filters and
 // input tiles transformed into 16 matrices each, one batched GEMM, and the products transformed
 // back into the output. 2.25x fewer multiplications than the implicit GEMM, for more memory
-// traffic, which pays where channels and filters are many.
+// traffic, which pays where channels and filters are many (64 or more, on GPUs).
 #pragma once
 
 #include <cstdint>
