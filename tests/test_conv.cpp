@@ -4,6 +4,7 @@
 
 #include "context_impl.hpp"
 #include "op_harness.hpp"
+#include "ops/conv_direct.hpp"
 #include "ops/conv_implicit.hpp"
 #include "ops/conv_winograd.hpp"
 #include "ops/spatial.hpp"
@@ -213,6 +214,53 @@ TEST_CASE("Winograd's F(2x2, 3x3) matches the reference", "[conv]") {
   impl.conv_route = saved;
 }
 
+TEST_CASE("direct gradients for few column rows match the reference", "[conv]") {
+  // conv_direct.cl's input and weight gradients, whatever the device (a CPU runs them when told
+  // to): strides, dilations and uneven pads in 1 to 3 dimensions, runs of columns that end inside
+  // a tile, filters and rows that do not fill a work-group's pairs evenly.
+  using clnn::detail::ConvRoute;
+  auto& impl = clnn::detail::Access::impl(clnn::test::context());
+  const ConvRoute saved = impl.conv_route;
+  impl.conv_route = ConvRoute::direct;
+  auto direct = [&](const Shape& x, const Shape& w, const ConvOptions& o) {
+    clnn::detail::WindowSpec spec;
+    spec.kernel.assign(w.begin() + 2, w.end());
+    spec.strides = o.strides, spec.pads_begin = o.pads_begin, spec.pads_end = o.pads_end;
+    spec.dilations = o.dilations;
+    return clnn::detail::DirectConv{impl, clnn::detail::make_window("conv", x, spec), w[0],
+                                    o.groups};
+  };
+  struct Case {
+    Shape x, w;
+    ConvOptions o;
+  };
+  const std::vector<Case> served{
+      {{3, 1, 9, 8}, {5, 1, 5, 5}, options({}, {2, 2}, {2, 2}, {})},        // a first layer
+      {{2, 3, 9, 8}, {4, 3, 3, 2}, options({2, 1}, {1, 0}, {0, 2}, {})},     // strided, uneven
+      {{2, 2, 11, 10}, {3, 2, 3, 3}, options({1, 2}, {2, 1}, {1, 2}, {2, 3})},  // dilated
+      {{2, 3, 11}, {7, 3, 3}, options({2}, {1}, {0}, {})},                   // 1-D
+      {{2, 2, 5, 4, 5}, {3, 2, 3, 3, 3}, options({1, 2, 1}, {1, 1, 0}, {0, 1, 2}, {1, 1, 2})},
+      {{1, 2, 40, 40}, {9, 2, 3, 3}, options({}, {1, 1}, {1, 1}, {})},  // many runs of columns
+  };
+  for (const Case& c : served) {
+    INFO("x " << to_string(c.x) << " w " << to_string(c.w));
+    CHECK(direct(c.x, c.w, c.o).serves_gradients());
+    run_op_check(conv_check(c.x, c.w, true, c.o));
+  }
+  const std::vector<Case> others{
+      {{2, 4, 6, 7}, {6, 2, 3, 3}, options({}, {1, 1}, {1, 1}, {}, 2)},  // groups
+      {{2, 8, 6, 6}, {4, 8, 3, 3}, options({}, {1, 1}, {1, 1}, {})},     // 72 rows
+  };
+  for (const Case& c : others) {
+    INFO("x " << to_string(c.x) << " w " << to_string(c.w));
+    CHECK_FALSE(direct(c.x, c.w, c.o).serves_gradients());
+    run_op_check(conv_check(c.x, c.w, true, c.o));
+  }
+  impl.conv_route = ConvRoute::columns;
+  CHECK_FALSE(direct({3, 1, 9, 8}, {5, 1, 5, 5}, options({}, {2, 2}, {2, 2}, {})).serves_gradients());
+  impl.conv_route = saved;
+}
+
 TEST_CASE("conv splits large batches into chunks", "[conv]") {
   // 16 channels x 25 taps x 100 x 100 positions: a few samples per chunk, so the gradients of
   // weights and bias add across chunks.
@@ -394,5 +442,19 @@ TEST_CASE("conv_transpose through the implicit GEMM", "[conv]") {
       transpose_check({2, 3, 5, 4}, {3, 2, 3, 3}, true, {1, 1}, {0, 0}, {0, 0}, {1, 1}, {0, 0}, 1));
   run_op_check(transpose_check({2, 4, 3, 3}, {4, 1, 2, 2}, false, {1, 1}, {1, 0}, {0, 1}, {2, 1},
                                {0, 0}, 2));
+  impl.conv_route = saved;
+}
+
+TEST_CASE("conv_transpose through the direct gradients", "[conv]") {
+  // Its forward pass is a convolution's input gradient, its weight gradient one with x and gy
+  // exchanged.
+  using clnn::detail::ConvRoute;
+  auto& impl = clnn::detail::Access::impl(clnn::test::context());
+  const ConvRoute saved = impl.conv_route;
+  impl.conv_route = ConvRoute::direct;
+  run_op_check(
+      transpose_check({2, 3, 5, 4}, {3, 2, 3, 3}, true, {1, 1}, {0, 0}, {0, 0}, {1, 1}, {0, 0}, 1));
+  run_op_check(
+      transpose_check({1, 2, 4, 3}, {2, 3, 3, 2}, true, {2, 3}, {1, 0}, {0, 1}, {1, 2}, {1, 0}, 1));
   impl.conv_route = saved;
 }

@@ -61,6 +61,7 @@ ContextImpl::ContextImpl(const DeviceInfo& device_info)
   if (conv_mode == "columns") conv_route = ConvRoute::columns;
   if (conv_mode == "implicit") conv_route = ConvRoute::implicit;
   if (conv_mode == "winograd") conv_route = ConvRoute::winograd;
+  if (conv_mode == "direct") conv_route = ConvRoute::direct;
   const char* tune = std::getenv("CLNN_TUNE");
   const std::string tune_mode = tune ? tune : "";
   if (tune_mode != "off") tuning = std::make_unique<TuningCache>(info, TuningCache::default_file());

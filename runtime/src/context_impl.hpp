@@ -17,9 +17,10 @@ namespace clnn::detail {
 
 enum class GemmBackend { automatic, own, clblast };
 // How convolutions run: each pass the fastest way it can (automatic), always through column
-// matrices, as implicit GEMMs wherever they can (ops/conv_implicit.hpp), or by Winograd's
-// transforms wherever they can (ops/conv_winograd.hpp), the rest as automatic.
-enum class ConvRoute { automatic, columns, implicit, winograd };
+// matrices, or wherever they can as implicit GEMMs (ops/conv_implicit.hpp), by Winograd's
+// transforms (ops/conv_winograd.hpp) or, the gradients, directly (ops/conv_direct.hpp), the rest
+// as automatic.
+enum class ConvRoute { automatic, columns, implicit, winograd, direct };
 struct ImplicitLaunch;  // ops/conv_implicit.hpp
 
 struct ContextImpl {
@@ -46,7 +47,7 @@ struct ContextImpl {
   ReductionPlan reduction_plan;
   // Gather kernels' style (LaunchPlanner::prefers_row_loops); tests run both.
   bool row_loops = false;
-  ConvRoute conv_route = ConvRoute::automatic;  // CLNN_CONV=columns|implicit|winograd
+  ConvRoute conv_route = ConvRoute::automatic;  // CLNN_CONV=columns|implicit|winograd|direct
   cl_device_id device = nullptr;
   OwnedContext context;
   OwnedQueue queue;

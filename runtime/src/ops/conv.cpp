@@ -10,6 +10,7 @@
 #include "clnn/ops.hpp"
 #include "context_impl.hpp"
 #include "ops/common.hpp"
+#include "ops/conv_direct.hpp"
 #include "ops/conv_implicit.hpp"
 #include "ops/conv_winograd.hpp"
 #include "ops/gemm.hpp"
@@ -180,12 +181,13 @@ class ColumnConv {
   const Tensor& ws_;
 };
 
-// A convolution's passes, each by Winograd's transforms or as an implicit GEMM where that
-// serves, else through column matrices in the workspace.
+// A convolution's passes, each by Winograd's transforms, as an implicit GEMM or (gradients)
+// directly where that serves, else through column matrices in the workspace.
 class ConvPasses {
  public:
   ConvPasses(ContextImpl& ctx, const ConvPlan& plan, const Tensor& workspace)
       : winograd_{ctx, plan.win, plan.k, plan.groups},
+        direct_{ctx, plan.win, plan.k, plan.groups},
         implicit_{ctx, plan.win, plan.k, plan.groups},
         columns_(ctx, plan, workspace) {}
 
@@ -210,11 +212,22 @@ class ConvPasses {
       implicit_.input_gradient(gy, w, *gx, betas[0]);
       gx = nullptr;
     }
+    if (direct_.serves_gradients()) {
+      if (gx) direct_.input_gradient(gy, w, *gx, betas[0]);
+      if (gw) direct_.weight_gradient(x, gy, *gw, betas[1]);
+      if (gb) {  // the sum of gy over samples and positions
+        Shape channel(gy.shape().size(), 1);
+        channel[1] = gy.shape()[1];
+        sum_to_shape(direct_.ctx, gy, gy.shape(), *gb, channel, betas[2]);
+      }
+      return;
+    }
     if (gx || gw || gb) columns_.backward(x, w, gy, gx, gw, gb, betas);
   }
 
  private:
   WinogradConv winograd_;
+  DirectConv direct_;
   ImplicitConv implicit_;
   ColumnConv columns_;
 };

@@ -1,0 +1,100 @@
+// Direct gradients of convolutions whose column matrices have few rows (one group, C x taps of
+// at most a few dozen: a network's first layer), ops/conv_direct.cpp. There the column route's
+// products have too few rows and columns for an efficient GEMM, and the implicit GEMM's blocks
+// would mostly compute nothing; these kernels read x and gy where they lie instead.
+// Geometry g and o are conv.cl's: (C, D, H, W, KD, KH, KW, SD, SH, SW, PD, PH, PW, DD, DH, DW)
+// and (OD, OH, OW, 0). x is [N, C, D, H, W], gy [N, K, OD, OH, OW], w [K, C, KD, KH, KW].
+
+// Where tap a (of kernel extent along one dimension) of input coordinate z meets the output:
+// z = out * stride - pad + a * dilation; -1 where it meets none.
+inline int meets(int z, int a, int stride, int pad, int dilation, int extent) {
+  const int shifted = z + pad - a * dilation;
+  if (shifted < 0 || shifted % stride != 0) return -1;
+  const int out = shifted / stride;
+  return out < extent ? out : -1;
+}
+
+// gx = beta * gx + the input gradient: a work-item per element of x sums gy * w over the filters
+// and the taps that reach it.
+__kernel void conv_input_gradient_direct(__global const float* gy, __global const float* w,
+                                         __global float* gx, const int16 g, const int4 o,
+                                         const int N, const int K, const float beta) {
+  const int C = g.s0, D = g.s1, H = g.s2, W = g.s3, T = g.s4 * g.s5 * g.s6;
+  const int P = o.s0 * o.s1 * o.s2, V = D * H * W;
+  for (long i = get_global_id(0); i < (long)N * C * V; i += get_global_size(0)) {
+    const int v = i % V, c = i / V % C, n = i / ((long)V * C);
+    const int xw = v % W, xh = v / W % H, xd = v / (W * H);
+    float sum = 0.0f;
+    for (int a = 0; a < g.s4; ++a) {
+      const int od = meets(xd, a, g.s7, g.sa, g.sd, o.s0);
+      if (od < 0) continue;
+      for (int b = 0; b < g.s5; ++b) {
+        const int oh = meets(xh, b, g.s8, g.sb, g.se, o.s1);
+        if (oh < 0) continue;
+        for (int e = 0; e < g.s6; ++e) {
+          const int ow = meets(xw, e, g.s9, g.sc, g.sf, o.s2);
+          if (ow < 0) continue;
+          __global const float* gy_at = gy + (long)n * K * P + (od * o.s1 + oh) * o.s2 + ow;
+          __global const float* w_at = w + (long)c * T + (a * g.s5 + b) * g.s6 + e;
+          for (int k = 0; k < K; ++k) sum = mad(gy_at[(long)k * P], w_at[(long)k * C * T], sum);
+        }
+      }
+    }
+    gx[i] = (beta == 0.0f ? 0.0f : beta * gx[i]) + sum;
+  }
+}
+
+// The weight gradient gw[k, r] (r = c * T + t, w's own order) = sum over columns q (samples and
+// output positions) of gy[k, q] * col[r, q], col the column matrix, never stored: work-group j
+// sums its run of `columns` columns into partial[j], TILE_Q columns at a time staged in local
+// memory (rows padded by one float against bank conflicts), each work-item owning the pairs
+// (k, r) lid, lid + ITEMS, .... Built with FILTERS (K), ROWS (C * T), ITEMS (work-group size).
+#ifndef TILE_Q
+#define TILE_Q 32
+#endif
+#define PAIRS ((FILTERS * ROWS + ITEMS - 1) / ITEMS)
+
+__kernel __attribute__((reqd_work_group_size(ITEMS, 1, 1)))
+void conv_weight_gradient_direct(__global const float* x, __global const float* gy,
+                                 __global float* partial, const int16 g, const int4 o,
+                                 const int N, const int columns) {
+  __local float gy_tile[FILTERS][TILE_Q + 1];
+  __local float col_tile[ROWS][TILE_Q + 1];
+  const int T = g.s4 * g.s5 * g.s6, P = o.s0 * o.s1 * o.s2, Q = N * P;
+  const int lid = get_local_id(0);
+  const int q_begin = get_group_id(0) * columns, q_end = min(Q, q_begin + columns);
+  float acc[PAIRS];
+  for (int s = 0; s < PAIRS; ++s) acc[s] = 0.0f;
+  for (int q0 = q_begin; q0 < q_end; q0 += TILE_Q) {
+    for (int j = lid; j < FILTERS * TILE_Q; j += ITEMS) {
+      const int k = j / TILE_Q, q = q0 + j % TILE_Q, n = q / P;
+      gy_tile[k][j % TILE_Q] = q < q_end ? gy[((long)n * FILTERS + k) * P + (q - n * P)] : 0.0f;
+    }
+    for (int j = lid; j < ROWS * TILE_Q; j += ITEMS) {
+      const int r = j / TILE_Q, q = q0 + j % TILE_Q, n = q / P, p = q - n * P;
+      const int c = r / T, t = r % T, e = t % g.s6, b = t / g.s6 % g.s5, a = t / (g.s6 * g.s5);
+      const int ow = p % o.s2, oh = p / o.s2 % o.s1, od = p / (o.s2 * o.s1);
+      const int z = od * g.s7 - g.sa + a * g.sd, y = oh * g.s8 - g.sb + b * g.se,
+                xx = ow * g.s9 - g.sc + e * g.sf;
+      const bool inside = q < q_end && (uint)z < (uint)g.s1 && (uint)y < (uint)g.s2 &&
+                          (uint)xx < (uint)g.s3;
+      col_tile[r][j % TILE_Q] =
+          inside ? x[(((long)n * g.s0 + c) * g.s1 + z) * g.s2 * g.s3 + (long)y * g.s3 + xx] : 0.0f;
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int s = 0; s < PAIRS; ++s) {
+      const int pair = lid + s * ITEMS;
+      if (pair < FILTERS * ROWS) {
+        const int k = pair / ROWS, r = pair % ROWS;
+        float sum = acc[s];
+        for (int qq = 0; qq < TILE_Q; ++qq) sum = mad(gy_tile[k][qq], col_tile[r][qq], sum);
+        acc[s] = sum;
+      }
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+  }
+  for (int s = 0; s < PAIRS; ++s) {
+    const int pair = lid + s * ITEMS;
+    if (pair < FILTERS * ROWS) partial[(long)get_group_id(0) * FILTERS * ROWS + pair] = acc[s];
+  }
+}
