@@ -212,15 +212,16 @@ class ConvPasses {
       implicit_.input_gradient(gy, w, *gx, betas[0]);
       gx = nullptr;
     }
-    if (direct_.serves_gradients()) {
+    if ((gx || gw) && direct_.serves_gradients()) {
       if (gx) direct_.input_gradient(gy, w, *gx, betas[0]);
       if (gw) direct_.weight_gradient(x, gy, *gw, betas[1]);
-      if (gb) {  // the sum of gy over samples and positions
-        Shape channel(gy.shape().size(), 1);
-        channel[1] = gy.shape()[1];
-        sum_to_shape(direct_.ctx, gy, gy.shape(), *gb, channel, betas[2]);
-      }
-      return;
+      gx = gw = nullptr;
+    }
+    if (gb && !gx && !gw) {  // alone, the sum of gy over samples and positions
+      Shape channel(gy.shape().size(), 1);
+      channel[1] = gy.shape()[1];
+      sum_to_shape(direct_.ctx, gy, gy.shape(), *gb, channel, betas[2]);
+      gb = nullptr;
     }
     if (gx || gw || gb) columns_.backward(x, w, gy, gx, gw, gb, betas);
   }
