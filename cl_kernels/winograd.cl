@@ -6,6 +6,9 @@
 // Layouts: U[xi][f][c] (F x C per point), V[xi][c][t] and M[xi][f][t] (T_LD per row), where
 // t = (n * TH + ty) * TW + tx numbers the tiles of all samples.
 
+// Tile t of the numbering above: its sample n, row ty and column tx, as (n, ty, tx).
+inline int3 tile_at(int t, int TH, int TW) { return (int3)(t / (TW * TH), t / TW % TH, t % TW); }
+
 // U = G g G^T for one filter g (3x3), G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1].
 // For each (f, c): with flip = 0, g = w[f, c]; with flip = 1 (the input gradient, where f runs
 // over the forward pass's channels and c over its filters), g = w[c, f] turned by 180 degrees.
@@ -45,9 +48,9 @@ __kernel void winograd_inputs(__global const float* x, __global float* v, const 
   const int TH = tiles.s0, TW = tiles.s1, T = N * TH * TW;
   for (long i = get_global_id(0); i < (long)C * T; i += get_global_size(0)) {
     const int c = i / T, t = i % T;
-    const int tx = t % TW, ty = t / TW % TH, n = t / (TW * TH);
-    const int h0 = 2 * ty - tiles.s2, w0 = 2 * tx - tiles.s3;
-    __global const float* plane = x + ((long)n * C + c) * H * W;
+    const int3 at = tile_at(t, TH, TW);
+    const int h0 = 2 * at.y - tiles.s2, w0 = 2 * at.z - tiles.s3;
+    __global const float* plane = x + ((long)at.x * C + c) * H * W;
     float d[4][4];
     for (int a = 0; a < 4; ++a)
       for (int b = 0; b < 4; ++b) {
@@ -82,7 +85,7 @@ __kernel void winograd_outputs(__global const float* m, const ulong m_offset, __
   const int TH = tiles.s0, TW = tiles.s1, T = N * TH * TW;
   for (long i = get_global_id(0); i < (long)F * T; i += get_global_size(0)) {
     const int f = i / T, t = i % T;
-    const int tx = t % TW, ty = t / TW % TH, n = t / (TW * TH);
+    const int3 at = tile_at(t, TH, TW);
     const long point = (long)F * T_LD;
     __global const float* in = m + (long)f * T_LD + t;
     float p[4][4];
@@ -94,12 +97,12 @@ __kernel void winograd_outputs(__global const float* m, const ulong m_offset, __
       q[1][b] = p[1][b] - p[2][b] - p[3][b];
     }
     const float add = bias ? bias[f] : 0.0f;
-    __global float* plane = y + ((long)n * F + f) * OH * OW;
+    __global float* plane = y + ((long)at.x * F + f) * OH * OW;
     for (int a = 0; a < 2; ++a) {  // (A^T p) A
       const float r[2] = {q[a][0] + q[a][1] + q[a][2], q[a][1] - q[a][2] - q[a][3]};
-      const int h = 2 * ty + a;
+      const int h = 2 * at.y + a;
       for (int b = 0; b < 2; ++b) {
-        const int w = 2 * tx + b;
+        const int w = 2 * at.z + b;
         if (h < OH && w < OW) {
           __global float* out = plane + h * OW + w;
           *out = (beta == 0.0f ? 0.0f : beta * *out) + r[b] + add;

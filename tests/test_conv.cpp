@@ -59,6 +59,31 @@ ConvOptions options(std::vector<std::int64_t> strides, std::vector<std::int64_t>
   return o;
 }
 
+// Runs a test's convolutions on one route (ContextImpl::conv_route) until it ends.
+class RouteScope {
+ public:
+  explicit RouteScope(clnn::detail::ConvRoute route)
+      : impl_(clnn::detail::Access::impl(clnn::test::context())), saved_(impl_.conv_route) {
+    impl_.conv_route = route;
+  }
+  ~RouteScope() { impl_.conv_route = saved_; }
+  void set(clnn::detail::ConvRoute route) { impl_.conv_route = route; }
+
+ private:
+  clnn::detail::ContextImpl& impl_;
+  clnn::detail::ConvRoute saved_;
+};
+
+// conv(x, w) with these options as the routes take it.
+clnn::detail::ConvGeometry conv_geometry(const Shape& x, const Shape& w, const ConvOptions& o) {
+  clnn::detail::WindowSpec spec;
+  spec.kernel.assign(w.begin() + 2, w.end());
+  spec.strides = o.strides, spec.pads_begin = o.pads_begin, spec.pads_end = o.pads_end;
+  spec.dilations = o.dilations;
+  return {clnn::detail::Access::impl(clnn::test::context()),
+          clnn::detail::make_window("conv", x, spec), w[0], o.groups};
+}
+
 }  // namespace
 
 TEST_CASE("conv2d: padding and bias", "[conv]") {
@@ -116,16 +141,9 @@ TEST_CASE("the implicit GEMM matches the reference", "[conv]") {
   // element by element from rows padded to a multiple of 4. Channel counts that are multiples of
   // the k-step gather a whole tap per step, others row by row.
   using clnn::detail::ConvRoute;
-  auto& impl = clnn::detail::Access::impl(clnn::test::context());
-  const ConvRoute saved = impl.conv_route;
-  impl.conv_route = ConvRoute::implicit;
-  auto implicit = [&](const Shape& x, const Shape& w, const ConvOptions& o) {
-    clnn::detail::WindowSpec spec;
-    spec.kernel.assign(w.begin() + 2, w.end());
-    spec.strides = o.strides, spec.pads_begin = o.pads_begin, spec.pads_end = o.pads_end;
-    spec.dilations = o.dilations;
-    return clnn::detail::ImplicitConv{impl, clnn::detail::make_window("conv", x, spec), w[0],
-                                      o.groups};
+  RouteScope scope(ConvRoute::implicit);
+  auto implicit = [](const Shape& x, const Shape& w, const ConvOptions& o) {
+    return clnn::detail::ImplicitConv{conv_geometry(x, w, o)};
   };
   struct Case {
     Shape x, w;
@@ -157,9 +175,8 @@ TEST_CASE("the implicit GEMM matches the reference", "[conv]") {
     CHECK(implicit(c.x, c.w, c.o).serves_input_gradient() == c.input_gradient);
     run_op_check(conv_check(c.x, c.w, true, c.o));
   }
-  impl.conv_route = ConvRoute::columns;
+  scope.set(ConvRoute::columns);
   CHECK_FALSE(implicit({2, 3, 8, 6}, {4, 3, 3, 3}, options({}, {1, 1}, {1, 1}, {})).serves_forward());
-  impl.conv_route = saved;
 }
 
 TEST_CASE("Winograd's F(2x2, 3x3) matches the reference", "[conv]") {
@@ -167,16 +184,9 @@ TEST_CASE("Winograd's F(2x2, 3x3) matches the reference", "[conv]") {
   // told to): odd output extents (a last tile half outside), paddings of 0 to 2 and uneven ones,
   // channel and filter counts off float4s (the GEMM's general kernel), tiles off float4s.
   using clnn::detail::ConvRoute;
-  auto& impl = clnn::detail::Access::impl(clnn::test::context());
-  const ConvRoute saved = impl.conv_route;
-  impl.conv_route = ConvRoute::winograd;
-  auto winograd = [&](const Shape& x, const Shape& w, const ConvOptions& o) {
-    clnn::detail::WindowSpec spec;
-    spec.kernel.assign(w.begin() + 2, w.end());
-    spec.strides = o.strides, spec.pads_begin = o.pads_begin, spec.pads_end = o.pads_end;
-    spec.dilations = o.dilations;
-    return clnn::detail::WinogradConv{impl, clnn::detail::make_window("conv", x, spec), w[0],
-                                      o.groups};
+  RouteScope scope(ConvRoute::winograd);
+  auto winograd = [](const Shape& x, const Shape& w, const ConvOptions& o) {
+    return clnn::detail::WinogradConv{conv_geometry(x, w, o)};
   };
   struct Case {
     Shape x, w;
@@ -209,9 +219,8 @@ TEST_CASE("Winograd's F(2x2, 3x3) matches the reference", "[conv]") {
     CHECK_FALSE(winograd(c.x, c.w, c.o).serves_forward());
     run_op_check(conv_check(c.x, c.w, true, c.o));  // the other routes serve
   }
-  impl.conv_route = ConvRoute::columns;
+  scope.set(ConvRoute::columns);
   CHECK_FALSE(winograd({2, 3, 7, 6}, {4, 3, 3, 3}, options({}, {1, 1}, {1, 1}, {})).serves_forward());
-  impl.conv_route = saved;
 }
 
 TEST_CASE("direct gradients for few column rows match the reference", "[conv]") {
@@ -219,16 +228,9 @@ TEST_CASE("direct gradients for few column rows match the reference", "[conv]") 
   // to): strides, dilations and uneven pads in 1 to 3 dimensions, runs of columns that end inside
   // a tile, filters and rows that do not fill a work-group's pairs evenly.
   using clnn::detail::ConvRoute;
-  auto& impl = clnn::detail::Access::impl(clnn::test::context());
-  const ConvRoute saved = impl.conv_route;
-  impl.conv_route = ConvRoute::direct;
-  auto direct = [&](const Shape& x, const Shape& w, const ConvOptions& o) {
-    clnn::detail::WindowSpec spec;
-    spec.kernel.assign(w.begin() + 2, w.end());
-    spec.strides = o.strides, spec.pads_begin = o.pads_begin, spec.pads_end = o.pads_end;
-    spec.dilations = o.dilations;
-    return clnn::detail::DirectConv{impl, clnn::detail::make_window("conv", x, spec), w[0],
-                                    o.groups};
+  RouteScope scope(ConvRoute::direct);
+  auto direct = [](const Shape& x, const Shape& w, const ConvOptions& o) {
+    return clnn::detail::DirectConv{conv_geometry(x, w, o)};
   };
   struct Case {
     Shape x, w;
@@ -256,9 +258,8 @@ TEST_CASE("direct gradients for few column rows match the reference", "[conv]") 
     CHECK_FALSE(direct(c.x, c.w, c.o).serves_gradients());
     run_op_check(conv_check(c.x, c.w, true, c.o));
   }
-  impl.conv_route = ConvRoute::columns;
+  scope.set(ConvRoute::columns);
   CHECK_FALSE(direct({3, 1, 9, 8}, {5, 1, 5, 5}, options({}, {2, 2}, {2, 2}, {})).serves_gradients());
-  impl.conv_route = saved;
 }
 
 TEST_CASE("conv splits large batches into chunks", "[conv]") {
@@ -434,27 +435,19 @@ TEST_CASE("conv_transpose in 1, 2 and 3 dimensions", "[conv]") {
 
 TEST_CASE("conv_transpose through the implicit GEMM", "[conv]") {
   // Its forward pass is a convolution's input gradient, its input gradient a forward pass.
-  using clnn::detail::ConvRoute;
-  auto& impl = clnn::detail::Access::impl(clnn::test::context());
-  const ConvRoute saved = impl.conv_route;
-  impl.conv_route = ConvRoute::implicit;
+  RouteScope scope(clnn::detail::ConvRoute::implicit);
   run_op_check(
       transpose_check({2, 3, 5, 4}, {3, 2, 3, 3}, true, {1, 1}, {0, 0}, {0, 0}, {1, 1}, {0, 0}, 1));
   run_op_check(transpose_check({2, 4, 3, 3}, {4, 1, 2, 2}, false, {1, 1}, {1, 0}, {0, 1}, {2, 1},
                                {0, 0}, 2));
-  impl.conv_route = saved;
 }
 
 TEST_CASE("conv_transpose through the direct gradients", "[conv]") {
   // Its forward pass is a convolution's input gradient, its weight gradient one with x and gy
   // exchanged.
-  using clnn::detail::ConvRoute;
-  auto& impl = clnn::detail::Access::impl(clnn::test::context());
-  const ConvRoute saved = impl.conv_route;
-  impl.conv_route = ConvRoute::direct;
+  RouteScope scope(clnn::detail::ConvRoute::direct);
   run_op_check(
       transpose_check({2, 3, 5, 4}, {3, 2, 3, 3}, true, {1, 1}, {0, 0}, {0, 0}, {1, 1}, {0, 0}, 1));
   run_op_check(
       transpose_check({1, 2, 4, 3}, {2, 3, 3, 2}, true, {2, 3}, {1, 0}, {0, 1}, {1, 2}, {1, 0}, 1));
-  impl.conv_route = saved;
 }

@@ -6,16 +6,11 @@
 #include <cstdint>
 
 #include "clnn/tensor.hpp"
-#include "context_impl.hpp"
-#include "ops/spatial.hpp"
+#include "ops/conv_geometry.hpp"
 
 namespace clnn::detail {
 
-struct DirectConv {
-  ContextImpl& ctx;
-  Window win;
-  std::int64_t filters = 1, groups = 1;
-
+struct DirectConv : ConvGeometry {
   // Whether the context runs this convolution's gradients this way: one group, at most
   // kMaxRows column rows (channels x taps), tiles that fit local memory, and
   // ContextImpl::conv_route asks for it or, automatic, a GPU.

@@ -11,6 +11,7 @@
 #include "clnn/tensor.hpp"
 #include "clnn/tune.hpp"
 #include "context_impl.hpp"
+#include "ops/conv_geometry.hpp"
 #include "ops/spatial.hpp"
 
 namespace clnn::detail {
@@ -42,12 +43,8 @@ std::vector<std::int64_t> implicit_tuning_shape(const ImplicitLaunch& l);
 void run_implicit(ContextImpl& ctx, const ImplicitLaunch& l, const ImplicitConfig& config,
                   cl_mem x, cl_mem w, cl_mem y);
 
-// y = conv(x, w) over `win`, with `filters` filters in `groups` groups.
-struct ImplicitConv {
-  ContextImpl& ctx;
-  Window win;
-  std::int64_t filters = 1, groups = 1;
-
+// y = conv(x, w) as implicit GEMMs.
+struct ImplicitConv : ConvGeometry {
   // Whether the context runs this convolution's forward pass this way: ContextImpl::conv_route
   // asks for it or, automatic, the GPU's column route would be slower; and 32-bit indices
   // suffice.

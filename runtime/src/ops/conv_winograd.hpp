@@ -7,16 +7,11 @@
 #include <cstdint>
 
 #include "clnn/tensor.hpp"
-#include "context_impl.hpp"
-#include "ops/spatial.hpp"
+#include "ops/conv_geometry.hpp"
 
 namespace clnn::detail {
 
-struct WinogradConv {
-  ContextImpl& ctx;
-  Window win;
-  std::int64_t filters = 1, groups = 1;
-
+struct WinogradConv : ConvGeometry {
   // Whether the context runs this convolution's forward pass, or its input gradient, this way:
   // a 2-D convolution with 3x3 filters, unit strides and dilations and one group, and
   // ContextImpl::conv_route asks for it or, automatic, a GPU with enough channels and filters.

@@ -82,7 +82,7 @@ std::vector<TuneResult> tune_conv(const Context& ctx, const Shape& x, const Shap
   const detail::ImplicitConv c =
       detail::implicit_conv_for(detail::Access::impl(ctx), x, w, options);
   // Passes that Winograd's transforms take run no implicit GEMM to tune.
-  const detail::WinogradConv winograd{c.ctx, c.win, c.filters, c.groups};
+  const detail::WinogradConv winograd{c};
   std::vector<TuneResult> results;
   if (c.serves_forward() && !winograd.serves_forward())
     results.push_back(detail::tune_implicit_conv(ctx, c.forward_launch(), effort));
