@@ -48,10 +48,8 @@ __kernel void conv_input_gradient_direct(__global const float* gy, __global cons
 // output positions) of gy[k, q] * col[r, q], col the column matrix, never stored: work-group j
 // sums its run of `columns` columns into partial[j], TILE_Q columns at a time staged in local
 // memory (rows padded by one float against bank conflicts), each work-item owning the pairs
-// (k, r) lid, lid + ITEMS, .... Built with FILTERS (K), ROWS (C * T), ITEMS (work-group size).
-#ifndef TILE_Q
-#define TILE_Q 32
-#endif
+// (k, r) lid, lid + ITEMS, .... Built with FILTERS (K), ROWS (C * T), ITEMS (work-group size)
+// and TILE_Q.
 #define PAIRS ((FILTERS * ROWS + ITEMS - 1) / ITEMS)
 
 __kernel __attribute__((reqd_work_group_size(ITEMS, 1, 1)))

@@ -135,7 +135,7 @@ int main(int argc, char** argv) {
         std::printf(
             "conv %s runs no implicit GEMM here (column matrices or Winograd's transforms): "
             "tune its products with --matmul or --model\n",
-                    conv_texts[i].c_str());
+            conv_texts[i].c_str());
     }
     if (!model.empty()) {
       clnn::Graph g;

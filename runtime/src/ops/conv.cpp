@@ -181,14 +181,22 @@ class ColumnConv {
   const Tensor& ws_;
 };
 
+// gb = beta * gb + gy summed over samples and positions: a bias's gradient.
+void channel_sums(ContextImpl& ctx, const Tensor& gy, const Tensor& gb, float beta) {
+  Shape channel(gy.shape().size(), 1);
+  channel[1] = gy.shape()[1];
+  sum_to_shape(ctx, gy, gy.shape(), gb, channel, beta);
+}
+
 // A convolution's passes, each by Winograd's transforms, as an implicit GEMM or (gradients)
 // directly where that serves, else through column matrices in the workspace.
 class ConvPasses {
  public:
   ConvPasses(ContextImpl& ctx, const ConvPlan& plan, const Tensor& workspace)
-      : winograd_{ctx, plan.win, plan.k, plan.groups},
-        direct_{ctx, plan.win, plan.k, plan.groups},
-        implicit_{ctx, plan.win, plan.k, plan.groups},
+      : geometry_{ctx, plan.win, plan.k, plan.groups},
+        winograd_{geometry_},
+        direct_{geometry_},
+        implicit_{geometry_},
         columns_(ctx, plan, workspace) {}
 
   // y = beta * y + conv(x, w) + bias
@@ -217,16 +225,15 @@ class ConvPasses {
       if (gw) direct_.weight_gradient(x, gy, *gw, betas[1]);
       gx = gw = nullptr;
     }
-    if (gb && !gx && !gw) {  // alone, the sum of gy over samples and positions
-      Shape channel(gy.shape().size(), 1);
-      channel[1] = gy.shape()[1];
-      sum_to_shape(direct_.ctx, gy, gy.shape(), *gb, channel, betas[2]);
+    if (gb && !gx && !gw) {  // alone: no column route to share gy's transposed copy with
+      channel_sums(geometry_.ctx, gy, *gb, betas[2]);
       gb = nullptr;
     }
     if (gx || gw || gb) columns_.backward(x, w, gy, gx, gw, gb, betas);
   }
 
  private:
+  ConvGeometry geometry_;  // what each route below takes
   WinogradConv winograd_;
   DirectConv direct_;
   ImplicitConv implicit_;
@@ -358,11 +365,8 @@ class ConvTransposeOp : public Op {
     if (Tensor* gx = args.grad_inputs[0]) c.forward(gy, w, nullptr, *gx, args.betas[0]);
     if (Tensor* gw = args.grad_inputs[1])
       c.backward(gy, w, x, nullptr, gw, nullptr, {0.0f, args.betas[1], 0.0f});
-    if (args.grad_inputs.size() == 3 && args.grad_inputs[2]) {
-      Shape channel(gy.shape().size(), 1);
-      channel[1] = gy.shape()[1];
-      sum_to_shape(args.ctx, gy, gy.shape(), *args.grad_inputs[2], channel, args.betas[2]);
-    }
+    if (args.grad_inputs.size() == 3 && args.grad_inputs[2])
+      channel_sums(args.ctx, gy, *args.grad_inputs[2], args.betas[2]);
   }
 
   Needs backward_needs() const override { return {true, false}; }

@@ -12,7 +12,7 @@ namespace clnn::detail {
 
 namespace {
 
-constexpr std::size_t kTileColumns = 32;  // conv_direct.cl's TILE_Q
+constexpr std::size_t kTileColumns = 32;  // conv_direct.cl's TILE_Q: columns staged at a time
 
 std::int64_t rows(const Window& win) { return win.c * win.kernel_positions(); }
 
@@ -23,7 +23,8 @@ std::size_t local_bytes(const Window& win, std::int64_t filters) {
 
 std::string build_options(const ContextImpl& ctx, const Window& win, std::int64_t filters) {
   return "-DFILTERS=" + std::to_string(filters) + " -DROWS=" + std::to_string(rows(win)) +
-         " -DITEMS=" + std::to_string(ctx.reduction_plan.local_size);
+         " -DITEMS=" + std::to_string(ctx.reduction_plan.local_size) +
+         " -DTILE_Q=" + std::to_string(kTileColumns);
 }
 
 }  // namespace
