@@ -156,7 +156,8 @@ __kernel void nkp_to_chunk(__global const float* gy, __global float* gyt, const 
 }
 
 // The filters as the implicit GEMM's A (matmul_vec4.cl, CONV_GATHER), whose rows of the column
-// matrix run tap-major (see conv_taps). For group z, filter k < Kg, channel c < Cg and tap t < T:
+// matrix run tap-major (ops/conv_implicit.cpp's tap_table). For group z, filter k < Kg,
+// channel c < Cg and tap t < T:
 // - forward (flip = 0): out[z, k, t, c] = w[z * Kg + k, c, t];
 // - input gradient (flip = 1): out[z, c, t, k] = w[z * Kg + k, c, T - 1 - t], the filters of
 //   the convolution of the output gradient that gives a unit-stride convolution's input
@@ -175,22 +176,5 @@ __kernel void tap_major_filters(__global const float* w, __global float* out,
     const int row = u % R, z = u / R;
     const int k = flip ? s : row, c = flip ? row : s, tap = flip ? T - 1 - t : t;
     out[i] = w[(((long)z * Kg + k) * Cg + c) * T + tap];
-  }
-}
-
-// The implicit GEMM's table: for each row r < K of its column matrix, in tap-major order
-// r = t * Cg + c with t = (a * KH + b) * KW + e and Cg = K / taps, the offset of
-// x[c, a * DD, b * DH, e * DW] within a sample's group of channels, and the tap's reach a * DD,
-// b * DH, e * DW. Tap-major rows let a k-step that lies within one tap share its bounds checks.
-__kernel void conv_taps(__global int4* taps, const int16 g, const int K) {
-  const int T = g.s4 * g.s5 * g.s6, Cg = K / T;
-  for (int r = get_global_id(0); r < K; r += get_global_size(0)) {
-    const int c = r % Cg;
-    int t = r / Cg;
-    const int e = t % g.s6;
-    t /= g.s6;
-    const int b = t % g.s5, a = t / g.s5;
-    const int ad = a * g.sd, bh = b * g.se, ew = e * g.sf;
-    taps[r] = (int4)(((c * g.s1 + ad) * g.s2 + bh) * g.s3 + ew, ad, bh, ew);
   }
 }

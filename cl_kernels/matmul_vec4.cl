@@ -12,7 +12,9 @@
 // with one barrier per step. TILE_K is a multiple of 4.
 //
 // With -DCONV_GATHER=1 the same kernel is a convolution as an implicit GEMM (see the note at
-// #if CONV_GATHER), and with -DA_SCALAR=1 A's rows need not be float4-aligned.
+// #if CONV_GATHER), and with -DA_SCALAR=1 A's rows need not be float4-aligned. With
+// -DTAP_ROWS=T (TRANS_B only) B's rows are the taps of a convolution's zero-padded input (see
+// b_row).
 
 #ifndef TILE_M
 #define TILE_M 128
@@ -44,6 +46,9 @@
 #endif
 #ifndef WHOLE_TAPS
 #define WHOLE_TAPS 0
+#endif
+#ifndef TAP_ROWS
+#define TAP_ROWS 0
 #endif
 
 #define LX (TILE_N / 8)
@@ -94,9 +99,22 @@ inline int a_k(int f) {
 #endif
 }
 
+#if TAP_ROWS
+// Where row n of B starts when B is a weight gradient's column matrix read from a zero-padded
+// input laid out channel by channel, ldb apart (ops/conv_shifted.cpp): row n = c * TAP_ROWS + t
+// for tap t = (a * TAP_KH + b) * TAP_KW + e is channel c from the tap's offset on.
+inline long b_row(int n, int ldb) {
+  const int c = n / TAP_ROWS, t = n - c * TAP_ROWS, e = t % TAP_KW, ab = t / TAP_KW;
+  return (long)c * ldb + (long)(ab / TAP_KH) * TAP_STEP_D + (long)(ab % TAP_KH) * TAP_STEP_H +
+         (long)e * TAP_STEP_W;
+}
+#else
+inline long b_row(int n, int ldb) { return (long)n * ldb; }
+#endif
+
 inline __global const float* b_start(__global const float* B, int ldb, int N, int n0, int f) {
 #if TRANS_B  // stored N x K: float4s run along k
-  return B + (long)min(n0 + f / (TILE_K / 4), N - 1) * ldb + 4 * (f % (TILE_K / 4));
+  return B + b_row(min(n0 + f / (TILE_K / 4), N - 1), ldb) + 4 * (f % (TILE_K / 4));
 #else  // stored K x N: float4s run along n
   return B + (long)(f / (TILE_N / 4)) * ldb + min(n0 + 4 * (f % (TILE_N / 4)), N - 4);
 #endif
@@ -118,6 +136,7 @@ inline float4 load_k(__global const float* p, int k, int k_end) {
   return k < k_end ? AT4_CONST(p) : (float4)(0.0f);
 #endif
 }
+
 
 #else
 // The convolution's A (filters, stored M x K) loads float4 number f of the tile at (m0, k0) by
@@ -193,7 +212,7 @@ inline void store_c(__global float* C, int ldc, int M, int N, int m, int n, cons
 // A work-item reads the same four columns (its lanes) at every step of k: their window origins
 // are worked out once (Column), and each row's offset and reach come from the table taps[r] =
 // (offset of x[c, a * DD, b * DH, e * DW] from x[0, 0, 0, 0], a * DD, b * DH, e * DW), which
-// conv.cl's conv_taps fills: no index is divided inside the loop.
+// ops/conv_implicit.cpp's tap_table holds: no index is divided inside the loop.
 typedef struct {
   long origin;  // offset of the window origin in x (it may lie in the padding)
   int d, h, w;  // its coordinates; h lies far outside for a column past the last

@@ -6,6 +6,7 @@
 #include "op_harness.hpp"
 #include "ops/conv_direct.hpp"
 #include "ops/conv_implicit.hpp"
+#include "ops/conv_shifted.hpp"
 #include "ops/conv_winograd.hpp"
 #include "ops/spatial.hpp"
 #include "reference/conv.hpp"
@@ -260,6 +261,86 @@ TEST_CASE("direct gradients for few column rows match the reference", "[conv]") 
   }
   scope.set(ConvRoute::columns);
   CHECK_FALSE(direct({3, 1, 9, 8}, {5, 1, 5, 5}, options({}, {2, 2}, {2, 2}, {})).serves_gradients());
+}
+
+TEST_CASE("the weight gradient over shifted padded copies matches the reference", "[conv]") {
+  // conv_shifted.cpp's weight and bias gradients, whatever the device (a CPU runs them when told
+  // to): pads of 0 to 2, uneven ones, dilations, a 1x1 filter whose output outgrows the padded
+  // blocks, 1 to 3 dimensions.
+  using clnn::detail::ConvRoute;
+  RouteScope scope(ConvRoute::shifted);
+  const std::size_t room = std::size_t(1) << 25;  // the column route's workspace at most
+  auto shifted = [](const Shape& x, const Shape& w, const ConvOptions& o) {
+    return clnn::detail::ShiftedConv{conv_geometry(x, w, o)};
+  };
+  struct Case {
+    Shape x, w;
+    ConvOptions o;
+  };
+  const std::vector<Case> served{
+      {{2, 4, 7, 6}, {4, 4, 3, 3}, options({}, {1, 1}, {1, 1}, {})},
+      {{3, 4, 6, 9}, {8, 4, 3, 3}, options({}, {2, 0}, {0, 2}, {})},          // uneven
+      {{2, 4, 9, 8}, {4, 4, 3, 3}, options({}, {2, 2}, {2, 2}, {2, 2})},      // dilated
+      {{2, 4, 6, 6}, {8, 4, 3, 3}, options({}, {0, 0}, {0, 0}, {})},          // no padding
+      {{2, 4, 5, 5}, {4, 4, 1, 1}, options({}, {1, 1}, {1, 1}, {})},          // 1x1, padded
+      {{2, 4, 11}, {4, 4, 3}, options({}, {1}, {0}, {})},                     // 1-D
+      {{2, 4, 4, 5, 3}, {4, 4, 3, 3, 3}, options({}, {1, 0, 1}, {0, 1, 1}, {1, 1, 2})},  // 3-D
+      {{2, 4, 8, 8}, {8, 4, 5, 5}, options({}, {2, 2}, {2, 2}, {})},          // 5x5
+  };
+  for (const Case& c : served) {
+    INFO("x " << to_string(c.x) << " w " << to_string(c.w));
+    CHECK(shifted(c.x, c.w, c.o).serves_weight_gradient(room));
+    run_op_check(conv_check(c.x, c.w, true, c.o));
+  }
+  const std::vector<Case> others{
+      {{2, 4, 8, 8}, {4, 4, 3, 3}, options({2, 2}, {1, 1}, {1, 1}, {})},   // strided
+      {{2, 4, 6, 7}, {8, 2, 3, 3}, options({}, {1, 1}, {1, 1}, {}, 2)},    // groups
+      {{2, 4, 6, 6}, {3, 4, 3, 3}, options({}, {1, 1}, {1, 1}, {})},       // 3 filters
+      {{2, 3, 6, 6}, {4, 3, 3, 3}, options({}, {1, 1}, {1, 1}, {})},       // 27 column rows
+  };
+  for (const Case& c : others) {
+    INFO("x " << to_string(c.x) << " w " << to_string(c.w));
+    CHECK_FALSE(shifted(c.x, c.w, c.o).serves_weight_gradient(room));
+    run_op_check(conv_check(c.x, c.w, true, c.o));
+  }
+  const Case& first = served.front();
+  CHECK_FALSE(shifted(first.x, first.w, first.o).serves_weight_gradient(100));  // no room
+
+  SECTION("filters shared by two convolutions sum both gradients") {
+    const Shape xs{2, 4, 7, 6}, ws{4, 4, 3, 3};
+    const ConvOptions o = first.o;
+    Graph g;
+    Value X1 = g.input("x1", xs), X2 = g.input("x2", xs);
+    Value W = g.parameter("w", ws, init::zeros());
+    Value B = g.parameter("b", {4}, init::zeros());
+    Value Y1 = conv(X1, W, B, o), Y2 = conv(X2, W, B, o);
+    Value R = g.input("R", Y1.shape());
+    Value loss = sum(mul(add(Y1, Y2), R));
+    Executor ex(clnn::test::context(), g, {loss}, Mode::training);
+    const auto x1 = clnn::test::random_vector(reference::numel(xs), 1);
+    const auto x2 = clnn::test::random_vector(reference::numel(xs), 2);
+    const auto w = clnn::test::random_vector(reference::numel(ws), 3);
+    const auto b = clnn::test::random_vector(4, 4);
+    const auto r = clnn::test::random_vector(reference::numel(Y1.shape()), 5);
+    ex.set_input("x1", x1);
+    ex.set_input("x2", x2);
+    ex.set_parameter("w", w);
+    ex.set_parameter("b", b);
+    ex.set_input("R", r);
+    ex.forward();
+    ex.backward(loss);
+    const auto geo = geometry(xs, ws, o);
+    const Vec wd(w.begin(), w.end()), rd(r.begin(), r.end());
+    Vec gw(wd.size(), 0.0), gb(4, 0.0);
+    for (const auto* x : {&x1, &x2}) {
+      Vec gx_one, gw_one, gb_one;
+      reference::conv_backward(geo, Vec(x->begin(), x->end()), wd, rd, gx_one, gw_one, gb_one);
+      for (std::size_t i = 0; i < gw.size(); ++i) gw[i] += gw_one[i];
+      for (std::size_t i = 0; i < gb.size(); ++i) gb[i] += gb_one[i];
+    }
+    CHECK(clnn::test::relative_error(ex.gradient(W).to_host(), gw) < 1e-4);
+    CHECK(clnn::test::relative_error(ex.gradient(B).to_host(), gb) < 1e-4);
+  }
 }
 
 TEST_CASE("conv splits large batches into chunks", "[conv]") {

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "context_impl.hpp"
 #include "support.hpp"
 
 namespace {
@@ -167,4 +168,18 @@ TEST_CASE("OpenCL errors carry their names", "[device]") {
   CHECK(std::string(e.what()) == "clEnqueueNDRangeKernel failed: CL_INVALID_WORK_GROUP_SIZE");
   CHECK(e.code() == -54);
   CHECK(std::string(e.code_name()) == "CL_INVALID_WORK_GROUP_SIZE");
+}
+
+TEST_CASE("a context uploads each lookup table once", "[device][context]") {
+  auto& impl = clnn::detail::Access::impl(clnn::test::context());
+  const std::vector<cl_int> table{3, -1, 4, 1, 5}, other{3, -1, 4, 1, 6};
+  cl_mem first = impl.int_table(table);
+  CHECK(impl.int_table(table) == first);
+  CHECK(impl.int_table(other) != first);
+  std::vector<cl_int> back(table.size());
+  clnn::detail::check(clEnqueueReadBuffer(impl.queue.get(), first, CL_TRUE, 0,
+                                          back.size() * sizeof(cl_int), back.data(), 0, nullptr,
+                                          nullptr),
+                      "clEnqueueReadBuffer");
+  CHECK(back == table);
 }

@@ -1,6 +1,7 @@
 // Context: creating the OpenCL context and queue for a selected device.
 #include "context_impl.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "cl/kernel_call.hpp"
@@ -62,6 +63,7 @@ ContextImpl::ContextImpl(const DeviceInfo& device_info)
   if (conv_mode == "implicit") conv_route = ConvRoute::implicit;
   if (conv_mode == "winograd") conv_route = ConvRoute::winograd;
   if (conv_mode == "direct") conv_route = ConvRoute::direct;
+  if (conv_mode == "shifted") conv_route = ConvRoute::shifted;
   const char* tune = std::getenv("CLNN_TUNE");
   const std::string tune_mode = tune ? tune : "";
   if (tune_mode != "off") tuning = std::make_unique<TuningCache>(info, TuningCache::default_file());
@@ -89,10 +91,27 @@ void ContextImpl::enqueue_elementwise(cl_kernel k, std::size_t n) {
 }
 
 cl_mem ContextImpl::scratch(std::size_t floats) {
-  const std::size_t bytes = checked_bytes(std::int64_t(floats), sizeof(float), "scratch");
+  const std::size_t bytes =
+      checked_bytes(std::int64_t(std::max<std::size_t>(floats, 1)), sizeof(float), "scratch");
   if (!scratch_ || scratch_->bytes() < bytes)
     scratch_ = std::make_unique<Buffer>(context.get(), info, bytes, "scratch");
   return scratch_->mem();
+}
+
+cl_mem ContextImpl::int_table(const std::vector<cl_int>& contents) {
+  std::unique_ptr<Buffer>& table = int_tables_[contents];
+  if (!table) {
+    auto made = std::make_unique<Buffer>(context.get(), info,
+                                         std::max<std::size_t>(1, contents.size()) * sizeof(cl_int),
+                                         "lookup table");
+    if (!contents.empty())
+      check(clEnqueueWriteBuffer(queue.get(), made->mem(), CL_TRUE, 0,
+                                 contents.size() * sizeof(cl_int), contents.data(), 0, nullptr,
+                                 nullptr),
+            "clEnqueueWriteBuffer");
+    table = std::move(made);
+  }
+  return table->mem();
 }
 
 }  // namespace detail

@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "cl/buffer.hpp"
 #include "cl/program_cache.hpp"
@@ -18,9 +19,9 @@ namespace clnn::detail {
 enum class GemmBackend { automatic, own, clblast };
 // How convolutions run: each pass the fastest way it can (automatic), always through column
 // matrices, or wherever they can as implicit GEMMs (ops/conv_implicit.hpp), by Winograd's
-// transforms (ops/conv_winograd.hpp) or, the gradients, directly (ops/conv_direct.hpp), the rest
-// as automatic.
-enum class ConvRoute { automatic, columns, implicit, winograd, direct };
+// transforms (ops/conv_winograd.hpp), the gradients directly (ops/conv_direct.hpp) or the weight
+// gradient over shifted copies of the padded input (ops/conv_shifted.hpp), the rest as automatic.
+enum class ConvRoute { automatic, columns, implicit, winograd, direct, shifted };
 struct ImplicitLaunch;  // ops/conv_implicit.hpp
 
 struct ContextImpl {
@@ -38,6 +39,10 @@ struct ContextImpl {
   // A device buffer of at least `floats` floats for a library routine's temporaries (split-K
   // partial products); grows as needed and is shared, which the in-order queue makes safe.
   cl_mem scratch(std::size_t floats);
+  // A device copy of a small table of ints (a kernel's lookup table), uploaded the first time
+  // these contents are asked for and kept with the context, so a launch that needs one costs no
+  // kernel or copy after the first.
+  cl_mem int_table(const std::vector<cl_int>& contents);
 
   DeviceInfo info;
   LaunchPlanner planner;
@@ -47,7 +52,7 @@ struct ContextImpl {
   ReductionPlan reduction_plan;
   // Gather kernels' style (LaunchPlanner::prefers_row_loops); tests run both.
   bool row_loops = false;
-  ConvRoute conv_route = ConvRoute::automatic;  // CLNN_CONV=columns|implicit|winograd|direct
+  ConvRoute conv_route = ConvRoute::automatic;  // CLNN_CONV=columns|implicit|winograd|direct|shifted
   cl_device_id device = nullptr;
   OwnedContext context;
   OwnedQueue queue;
@@ -63,6 +68,7 @@ struct ContextImpl {
  private:
   std::map<std::pair<cl_program, std::string>, OwnedKernel> kernels_;
   std::unique_ptr<Buffer> scratch_;
+  std::map<std::vector<cl_int>, std::unique_ptr<Buffer>> int_tables_;
 };
 
 // Tuning-cache keys of the device-wide one-dimensional plans (stored with an empty shape).

@@ -12,6 +12,7 @@
 #include "ops/common.hpp"
 #include "ops/conv_direct.hpp"
 #include "ops/conv_implicit.hpp"
+#include "ops/conv_shifted.hpp"
 #include "ops/conv_winograd.hpp"
 #include "ops/gemm.hpp"
 #include "ops/op.hpp"
@@ -188,8 +189,9 @@ void channel_sums(ContextImpl& ctx, const Tensor& gy, const Tensor& gb, float be
   sum_to_shape(ctx, gy, gy.shape(), gb, channel, beta);
 }
 
-// A convolution's passes, each by Winograd's transforms, as an implicit GEMM or (gradients)
-// directly where that serves, else through column matrices in the workspace.
+// A convolution's passes, each by Winograd's transforms, as an implicit GEMM, (gradients)
+// directly or (the weight gradient) over shifted copies of the input where that serves, else
+// through column matrices in the workspace.
 class ConvPasses {
  public:
   ConvPasses(ContextImpl& ctx, const ConvPlan& plan, const Tensor& workspace)
@@ -197,6 +199,9 @@ class ConvPasses {
         winograd_{geometry_},
         direct_{geometry_},
         implicit_{geometry_},
+        shifted_{geometry_},
+        workspace_(workspace),
+        workspace_floats_(plan.workspace_floats()),
         columns_(ctx, plan, workspace) {}
 
   // y = beta * y + conv(x, w) + bias
@@ -225,6 +230,10 @@ class ConvPasses {
       if (gw) direct_.weight_gradient(x, gy, *gw, betas[1]);
       gx = gw = nullptr;
     }
+    if (gw && shifted_.serves_weight_gradient(workspace_floats_)) {
+      shifted_.weight_gradient(x, gy, *gw, gb, betas[1], betas[2], workspace_);
+      gw = gb = nullptr;
+    }
     if (gb && !gx && !gw) {  // alone: no column route to share gy's transposed copy with
       channel_sums(geometry_.ctx, gy, *gb, betas[2]);
       gb = nullptr;
@@ -237,6 +246,9 @@ class ConvPasses {
   WinogradConv winograd_;
   DirectConv direct_;
   ImplicitConv implicit_;
+  ShiftedConv shifted_;
+  const Tensor& workspace_;
+  std::size_t workspace_floats_;
   ColumnConv columns_;
 };
 

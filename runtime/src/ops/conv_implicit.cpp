@@ -9,6 +9,7 @@
 
 #include "cl/kernel_call.hpp"
 #include "ops/common.hpp"
+#include "ops/gemm.hpp"
 
 namespace clnn::detail {
 
@@ -32,7 +33,7 @@ std::optional<MatmulPlan> product_plan(const ContextImpl& ctx, const ImplicitLau
     if (extent >= INT_MAX) return std::nullopt;
   MatmulPlan plan = ctx.planner.implicit_conv(std::size_t(filters_per_group(l)),
                                               std::size_t(columns(l)), std::size_t(l.groups));
-  if (plan.kernel != MatmulKernel::vec4) plan = {true, 32, 32, 8, 8, 8, MatmulKernel::vec4};
+  if (plan.kernel != MatmulKernel::vec4) plan = smallest_vec4_plan();
   if (!ctx.planner.fits(plan)) return std::nullopt;
   return plan;
 }
@@ -73,11 +74,10 @@ bool serves(const ContextImpl& ctx, const ImplicitLaunch& l) {
   return plan && pays(ctx, l, *plan);
 }
 
-// Scratch holds the gather's row table (conv.cl's conv_taps), the filters in tap-major order
-// where the caller rearranges them, and the slices' partial outputs where K is split; each part
-// starts on a float4.
+// Scratch holds the filters in tap-major order where the caller rearranges them, then the
+// slices' partial outputs where K is split, starting on a float4.
 struct ScratchLayout {
-  std::size_t filters = 0, partials = 0, total = 0;
+  std::size_t partials = 0, total = 0;
 };
 
 std::size_t float4_aligned(std::size_t floats) { return (floats + 3) / 4 * 4; }
@@ -100,8 +100,7 @@ ScratchLayout scratch_layout(const ImplicitLaunch& l, const ImplicitConfig& conf
   const std::size_t k = std::size_t(rows(l));
   const std::int64_t slices = slice_count(l, config);
   ScratchLayout s;
-  s.filters = float4_aligned(4 * k);  // the table: an int4 per row
-  s.partials = s.filters + (rearranged_filters ? float4_aligned(std::size_t(l.filters) * k) : 0);
+  s.partials = rearranged_filters ? float4_aligned(std::size_t(l.filters) * k) : 0;
   s.total = s.partials + (slices > 1 ? std::size_t(slices * outputs(l)) : 0);
   return s;
 }
@@ -118,6 +117,27 @@ void arrange_filters(ContextImpl& ctx, cl_mem w, cl_mem scratch, std::size_t off
   ctx.enqueue_elementwise(arrange, std::size_t(filters * (channels / groups) * taps));
 }
 
+// The gather's table (matmul_vec4.cl, CONV_GATHER): for each of the K rows of the column matrix,
+// in tap-major order r = t * Cg + c with t = (a * KH + b) * KW + e and Cg = K / taps, the offset
+// of x[c, a * DD, b * DH, e * DW] within a sample's group of channels, and the tap's reach
+// a * DD, b * DH, e * DW. Tap-major rows let a k-step that lies within one tap share its bounds
+// checks.
+std::vector<cl_int> tap_table(const Window& win, std::int64_t k) {
+  const std::int64_t channels = k / win.kernel_positions();
+  std::vector<cl_int> table;
+  table.reserve(std::size_t(4 * k));
+  for (std::int64_t a = 0; a < win.kernel[0]; ++a)
+    for (std::int64_t b = 0; b < win.kernel[1]; ++b)
+      for (std::int64_t e = 0; e < win.kernel[2]; ++e) {
+        const std::int64_t ad = a * win.dilation[0], bh = b * win.dilation[1],
+                           ew = e * win.dilation[2];
+        for (std::int64_t c = 0; c < channels; ++c)
+          for (std::int64_t v : {((c * win.in[0] + ad) * win.in[1] + bh) * win.in[2] + ew, ad, bh, ew})
+            table.push_back(cl_int(v));
+      }
+  return table;
+}
+
 // y = beta * y + conv(x, w) + bias for a launch, w at offset_w in tap-major order, with scratch
 // laid out as `layout`.
 void launch(ContextImpl& ctx, const ImplicitLaunch& l, const ImplicitConfig& config, cl_mem x,
@@ -126,9 +146,6 @@ void launch(ContextImpl& ctx, const ImplicitLaunch& l, const ImplicitConfig& con
   const Window& win = l.win;
   const std::int64_t positions = win.out_positions(), volume = win.in_positions();
   const std::int64_t m = filters_per_group(l), n = columns(l), k = rows(l);
-  cl_kernel fill = ctx.kernel("conv", "conv_taps");
-  set_args(fill, scratch, win.packed(), cl_int(k));
-  ctx.enqueue_elementwise(fill, std::size_t(k));
 
   const MatmulPlan& plan = config.plan;
   std::string options = plan.build_options() + " -DTRANS_A=0 -DTRANS_B=0 -DCONV_GATHER=1";
@@ -144,7 +161,8 @@ void launch(ContextImpl& ctx, const ImplicitLaunch& l, const ImplicitConfig& con
            cl_ulong(m * k), x, cl_ulong(0), cl_int(win.c * volume),
            cl_ulong(win.c / l.groups * volume), split ? 0.0f : beta, split ? scratch : y,
            cl_ulong(split ? layout.partials : 0), cl_int(l.filters * positions),
-           cl_ulong(m * positions), win.packed(), win.packed_out(), bias, scratch,
+           cl_ulong(m * positions), win.packed(), win.packed_out(), bias,
+           ctx.int_table(tap_table(win, k)),
            cl_int(slice_rows(l, config)), cl_ulong(outputs(l)));
   const std::size_t groups_n = std::size_t(n + plan.tile_n - 1) / plan.tile_n;
   const std::size_t groups_m = std::size_t(m + plan.tile_m - 1) / plan.tile_m;
@@ -221,8 +239,8 @@ void ImplicitConv::forward(const Tensor& x, const Tensor& w, const Tensor* bias,
   const ScratchLayout layout = scratch_layout(l, config, !in_order);
   cl_mem scratch = ctx.scratch(layout.total);
   if (!in_order)
-    arrange_filters(ctx, mem(w), scratch, layout.filters, filters, win.c, taps, groups, false);
-  launch(ctx, l, config, mem(x), in_order ? mem(w) : scratch, in_order ? 0 : layout.filters,
+    arrange_filters(ctx, mem(w), scratch, 0, filters, win.c, taps, groups, false);
+  launch(ctx, l, config, mem(x), in_order ? mem(w) : scratch, 0,
          bias ? mem(*bias) : nullptr, mem(y), beta, scratch, layout);
 }
 
@@ -233,10 +251,8 @@ void ImplicitConv::input_gradient(const Tensor& gy, const Tensor& w, const Tenso
   const ImplicitConfig config = chosen_config(ctx, l);
   const ScratchLayout layout = scratch_layout(l, config, true);
   cl_mem scratch = ctx.scratch(layout.total);
-  arrange_filters(ctx, mem(w), scratch, layout.filters, filters, win.c, win.kernel_positions(),
-                  groups, true);
-  launch(ctx, l, config, mem(gy), scratch, layout.filters, nullptr, mem(gx), beta, scratch,
-         layout);
+  arrange_filters(ctx, mem(w), scratch, 0, filters, win.c, win.kernel_positions(), groups, true);
+  launch(ctx, l, config, mem(gy), scratch, 0, nullptr, mem(gx), beta, scratch, layout);
 }
 
 Window ImplicitConv::input_gradient_window() const {

@@ -45,7 +45,16 @@ bool splits_k(const GemmCall& g) {
 }
 
 bool plan_serves(const ContextImpl& ctx, const MatmulPlan& plan, const GemmCall& g) {
+  if (g.b_rows.taps && plan.kernel != MatmulKernel::vec4) return false;  // only vec4 reads them
   return ctx.planner.fits(plan) && (plan.kernel != MatmulKernel::vec4 || gemm_is_aligned(g));
+}
+
+// Build options for B's tap rows (matmul_vec4.cl's b_row).
+std::string tap_row_options(const TapRows& r) {
+  if (!r.taps) return "";
+  return " -DTAP_ROWS=" + std::to_string(r.taps) + " -DTAP_KH=" + std::to_string(r.kh) +
+         " -DTAP_KW=" + std::to_string(r.kw) + " -DTAP_STEP_D=" + std::to_string(r.step_d) +
+         " -DTAP_STEP_H=" + std::to_string(r.step_h) + " -DTAP_STEP_W=" + std::to_string(r.step_w);
 }
 
 }  // namespace
@@ -66,6 +75,10 @@ GemmChoice choose_gemm(const ContextImpl& ctx, const GemmCall& g) {
       if (plan_serves(ctx, tuned, g)) choice.plan = tuned;
     } catch (const std::exception&) {  // a malformed entry: the plan serves
     }
+  }
+  if (g.b_rows.taps) {  // only clnn's vec4 kernel reads tap rows
+    choice.backend = GemmBackend::own;
+    return choice;
   }
   if (choice.backend != GemmBackend::automatic) return choice;  // CLNN_GEMM
   if (entry && entry->contains("backend")) {
@@ -88,22 +101,30 @@ MatmulPlan gemm_plan(const ContextImpl& ctx, const GemmCall& g) {
   return choose_gemm(ctx, g).plan;
 }
 
+MatmulPlan smallest_vec4_plan() { return {true, 32, 32, 8, 8, 8, MatmulKernel::vec4}; }
+
 MatmulPlan gemm_planner_plan(const ContextImpl& ctx, const GemmCall& g) {
   const MatmulPlan plan = splits_k(g) ? ctx.planner.matmul_for_split_k(g.m, g.n)
                                       : ctx.planner.matmul(g.m, g.n, g.batch);
-  return plan_serves(ctx, plan, g) ? plan : ctx.planner.matmul_any_shape();
+  if (plan_serves(ctx, plan, g)) return plan;
+  return g.b_rows.taps ? smallest_vec4_plan() : ctx.planner.matmul_any_shape();
 }
 
 void gemm_with_plan(ContextImpl& ctx, const GemmCall& g, const MatmulPlan& plan, cl_event* event) {
   // The kernel indexes one matrix with int arithmetic.
   auto fits_int = [](std::size_t rows, std::size_t ld) { return rows * ld < std::size_t{INT_MAX}; };
-  const std::size_t a_rows = g.trans_a ? g.k : g.m, b_rows = g.trans_b ? g.n : g.k;
+  if (g.b_rows.taps && !g.trans_b) throw Error("matmul: tap rows are rows of a transposed B");
+  // Tap rows: B's rows are the taps of (n / taps) channels, ldb apart.
+  const std::size_t a_rows = g.trans_a ? g.k : g.m;
+  const std::size_t b_rows = g.b_rows.taps ? (g.n + g.b_rows.taps - 1) / g.b_rows.taps
+                             : g.trans_b ? g.n
+                                         : g.k;
   if (!fits_int(a_rows, g.lda) || !fits_int(b_rows, g.ldb) || !fits_int(g.m, g.ldc))
     throw Error("matmul: a matrix of over 2^31 elements is beyond the tiled kernel");
   if (!plan_serves(ctx, plan, g))
     throw Error("matmul: the configuration " + plan.describe() + " cannot run this call");
   std::string options = plan.build_options() + " -DTRANS_A=" + (g.trans_a ? "1" : "0") +
-                        " -DTRANS_B=" + (g.trans_b ? "1" : "0");
+                        " -DTRANS_B=" + (g.trans_b ? "1" : "0") + tap_row_options(g.b_rows);
   if (plan.kernel == MatmulKernel::vec4 && g.k % plan.tile_k == 0)  // no step reaches past K
     options += " -DWHOLE_K_STEPS=1";
   cl_kernel kernel = ctx.kernel(plan.source_name(), plan.kernel_name(), options);

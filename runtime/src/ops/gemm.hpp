@@ -10,6 +10,15 @@
 
 namespace clnn::detail {
 
+// B (transposed: N x K) as a weight gradient's column matrix read from a zero-padded input that
+// lies channel by channel, ldb floats apart (ops/conv_shifted.cpp): row n = c * taps + t, with
+// tap t = (a * kh + b) * kw + e, starts at c * ldb + a * step_d + b * step_h + e * step_w. Only
+// clnn's vec4 kernel reads B so; its rows need not be float4-aligned.
+struct TapRows {
+  std::size_t taps = 0;  // 0: B's rows lie ldb apart, as usual
+  std::size_t kh = 1, kw = 1, step_d = 0, step_h = 0, step_w = 0;
+};
+
 // C[b] = alpha * op(A[b]) op(B[b]) + beta * C[b] for b < batch, row-major; op(A) is M x K,
 // op(B) is K x N. A stride of 0 shares that operand across the batch. beta == 0 never reads C.
 struct GemmCall {
@@ -22,6 +31,7 @@ struct GemmCall {
   std::size_t offset_b = 0, ldb = 0, stride_b = 0;
   cl_mem c = nullptr;
   std::size_t offset_c = 0, ldc = 0, stride_c = 0;
+  TapRows b_rows;  // trans_b calls only
 };
 
 // CLNN_GEMM=own|clblast forces a backend for a context (ContextImpl::gemm_backend); automatic
@@ -48,6 +58,10 @@ std::size_t split_k_slices(const ContextImpl& ctx, const GemmCall& call);
 // Whether the vec4 kernel can take a call: sizes, leading dimensions, offsets and batch strides
 // all multiples of 4.
 bool gemm_is_aligned(const GemmCall& call);
+
+// The vec4 kernel's smallest block: what runs a call only that kernel takes (an implicit
+// convolution, tap rows) on a device whose planner picks another kernel (a CPU, in tests).
+MatmulPlan smallest_vec4_plan();
 
 // choose_gemm's configuration.
 MatmulPlan gemm_plan(const ContextImpl& ctx, const GemmCall& call);
