@@ -23,6 +23,9 @@ namespace {
 
 std::int64_t float4_aligned(std::int64_t floats) { return (floats + 3) / 4 * 4; }
 
+// Positions per tile of the spread (conv_shifted.cl's TILE_P): a 128-byte line of floats.
+constexpr std::int64_t kTilePositions = 32;
+
 // The blocks: [channel][E0][E1][E2][samples], samples innermost and padded to a float4, so a tap,
 // which moves a row by whole positions, keeps every row on a float4.
 //
@@ -72,8 +75,12 @@ void spread(ContextImpl& ctx, const ShiftedLayout& l, cl_mem src, std::int64_t c
             std::int64_t dst_offset, std::int64_t total) {
   Triple blocks = l.extent;
   blocks[l.outer] = outer;
-  std::string options = "-DNB=" + std::to_string(l.batch) + " -DSAMPLES=" +
-                        std::to_string(l.samples) + " -DCHANNELS=" + std::to_string(channels);
+  const std::size_t items = ctx.reduction_plan.local_size;
+  std::string options = "-DITEMS=" + std::to_string(items) +
+                        " -DTILE_P=" + std::to_string(kTilePositions) +
+                        " -DNB=" + std::to_string(l.batch) +
+                        " -DSAMPLES=" + std::to_string(l.samples) +
+                        " -DCHANNELS=" + std::to_string(channels);
   for (std::size_t d = 0; d < 3; ++d) {
     const std::string axis = std::to_string(d) + "=";
     options += " -DE" + axis + std::to_string(blocks[d]) + " -DB" + axis +
@@ -81,17 +88,26 @@ void spread(ContextImpl& ctx, const ShiftedLayout& l, cl_mem src, std::int64_t c
   }
   cl_kernel k = ctx.kernel("conv_shifted", "spread_channels", options);
   set_args(k, src, dst, cl_ulong(dst_offset), cl_int(total));
-  ctx.enqueue_elementwise(k, std::size_t(total / 4));
+  // A work-group per tile of kTilePositions positions by 4 * items / kTilePositions samples.
+  const std::int64_t positions = blocks[0] * blocks[1] * blocks[2];
+  const std::int64_t tile_samples = 4 * std::int64_t(items) / kTilePositions;
+  const std::int64_t tiles = (positions + kTilePositions - 1) / kTilePositions *
+                             ((l.batch + tile_samples - 1) / tile_samples) *
+                             ((total + positions * l.batch - 1) / (positions * l.batch));
+  enqueue<1>(ctx.queue.get(), k, {std::size_t(tiles) * items}, {items});
 }
 
 }  // namespace
 
 bool ShiftedConv::serves_weight_gradient(std::size_t workspace_floats) const {
   if (groups != 1 || filters % 4 != 0 || win.c * win.kernel_positions() % 4 != 0) return false;
+  // The spread's work-groups hold tiles of whole float4s of samples.
+  if (ctx.reduction_plan.local_size % kTilePositions != 0) return false;
   for (std::size_t d = 0; d < 3; ++d)
     if (win.stride[d] != 1) return false;
   const ShiftedLayout l = layout_for(win, filters);
-  if (std::size_t(l.total()) > workspace_floats || l.total() >= INT_MAX) return false;
+  // The spread kernel's int indices run to a channel past the end.
+  if (std::size_t(l.total()) > workspace_floats || l.total() + l.channel() >= INT_MAX) return false;
   if (ctx.conv_route == ConvRoute::shifted) return true;
   if (ctx.conv_route != ConvRoute::automatic) return false;
   if (ctx.planner.matmul().kernel != MatmulKernel::vec4) return false;  // CPUs: the column GEMM
