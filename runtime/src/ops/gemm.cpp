@@ -62,8 +62,11 @@ std::string tap_row_options(const TapRows& r) {
 GemmChoice choose_gemm(const ContextImpl& ctx, const GemmCall& g) {
   // One look at the tuning cache: a tuned shape nearby gives both the configuration and the
   // backend that won there (tune_matmul times both).
-  const nlohmann::json* entry =
-      ctx.tuning ? ctx.tuning->nearest("gemm", gemm_tuning_shape(g)) : nullptr;
+  // Products over tap rows run the planner's plan: the tuner times plain products, whose B
+  // streams from memory where tap rows are read from a few megabytes in cache.
+  const nlohmann::json* entry = ctx.tuning && !g.b_rows.taps
+                                    ? ctx.tuning->nearest("gemm", gemm_tuning_shape(g))
+                                    : nullptr;
   GemmChoice choice{ctx.gemm_backend, gemm_planner_plan(ctx, g)};
   if (entry) {
     try {
@@ -310,7 +313,7 @@ void gemm_as_chosen(ContextImpl& ctx, const GemmCall& call, const GemmChoice& ch
 
 void gemm(ContextImpl& ctx, const GemmCall& call, GemmBackend backend, cl_event* event) {
   if (call.m == 0 || call.n == 0 || call.batch == 0) return;
-  if (ctx.gemm_recorder) ctx.gemm_recorder->push_back(gemm_tuning_shape(call));
+  if (ctx.gemm_recorder && !call.b_rows.taps) ctx.gemm_recorder->push_back(gemm_tuning_shape(call));
   GemmChoice choice = choose_gemm(ctx, call);
   if (backend != GemmBackend::automatic) choice.backend = backend;
   gemm_as_chosen(ctx, call, choice, event);

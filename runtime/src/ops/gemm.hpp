@@ -41,7 +41,8 @@ GemmBackend gemm_backend_from_env();
 // What a call runs with: the backend (CLNN_GEMM's, else the tuned shape's, else by kernel and
 // size) and clnn's kernel configuration (the tuned one of the nearest shape when the tuning
 // cache has one that fits the device and the call, else the LaunchPlanner's). One lookup in the
-// tuning cache per call.
+// tuning cache per call. Products over tap rows always run the LaunchPlanner's configuration on
+// clnn's own kernel.
 struct GemmChoice {
   GemmBackend backend = GemmBackend::automatic;
   MatmulPlan plan;
