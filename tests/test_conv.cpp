@@ -75,6 +75,12 @@ class RouteScope {
   clnn::detail::ConvRoute saved_;
 };
 
+// A convolution a route test runs: input and filter shapes and options.
+struct Case {
+  Shape x, w;
+  ConvOptions o;
+};
+
 // conv(x, w) with these options as the routes take it.
 clnn::detail::ConvGeometry conv_geometry(const Shape& x, const Shape& w, const ConvOptions& o) {
   clnn::detail::WindowSpec spec;
@@ -146,12 +152,12 @@ TEST_CASE("the implicit GEMM matches the reference", "[conv]") {
   auto implicit = [](const Shape& x, const Shape& w, const ConvOptions& o) {
     return clnn::detail::ImplicitConv{conv_geometry(x, w, o)};
   };
-  struct Case {
+  struct ImplicitCase {
     Shape x, w;
     ConvOptions o;
     bool input_gradient;  // whether that runs implicitly too
   };
-  const std::vector<Case> cases{
+  const std::vector<ImplicitCase> cases{
       {{2, 3, 8, 6}, {4, 3, 3, 3}, options({}, {1, 1}, {1, 1}, {}), true},  // rows of 27 taps
       {{3, 4, 6, 6}, {5, 4, 3, 3}, options({}, {1, 1}, {1, 1}, {}), true},  // aligned rows of 36
       {{2, 4, 12, 12}, {40, 4, 3, 3}, options({}, {1, 1}, {1, 1}, {}), true},  // several blocks
@@ -170,7 +176,7 @@ TEST_CASE("the implicit GEMM matches the reference", "[conv]") {
       {{1, 64, 4, 4}, {8, 64, 3, 3}, options({}, {1, 1}, {1, 1}, {}), true},
       {{1, 8, 4, 4}, {64, 8, 3, 3}, options({}, {1, 1}, {1, 1}, {}), true},
   };
-  for (const Case& c : cases) {
+  for (const ImplicitCase& c : cases) {
     INFO("x " << to_string(c.x) << " w " << to_string(c.w));
     CHECK(implicit(c.x, c.w, c.o).serves_forward());
     CHECK(implicit(c.x, c.w, c.o).serves_input_gradient() == c.input_gradient);
@@ -188,10 +194,6 @@ TEST_CASE("Winograd's F(2x2, 3x3) matches the reference", "[conv]") {
   RouteScope scope(ConvRoute::winograd);
   auto winograd = [](const Shape& x, const Shape& w, const ConvOptions& o) {
     return clnn::detail::WinogradConv{conv_geometry(x, w, o)};
-  };
-  struct Case {
-    Shape x, w;
-    ConvOptions o;
   };
   const std::vector<Case> served{
       {{2, 3, 7, 6}, {4, 3, 3, 3}, options({}, {1, 1}, {1, 1}, {})},    // 7 rows: odd output
@@ -233,10 +235,6 @@ TEST_CASE("direct gradients for few column rows match the reference", "[conv]") 
   auto direct = [](const Shape& x, const Shape& w, const ConvOptions& o) {
     return clnn::detail::DirectConv{conv_geometry(x, w, o)};
   };
-  struct Case {
-    Shape x, w;
-    ConvOptions o;
-  };
   const std::vector<Case> served{
       {{3, 1, 9, 8}, {5, 1, 5, 5}, options({}, {2, 2}, {2, 2}, {})},        // a first layer
       {{2, 3, 9, 8}, {4, 3, 3, 2}, options({2, 1}, {1, 0}, {0, 2}, {})},     // strided, uneven
@@ -272,10 +270,6 @@ TEST_CASE("the weight gradient over shifted padded copies matches the reference"
   const std::size_t room = std::size_t(1) << 25;  // the column route's workspace at most
   auto shifted = [](const Shape& x, const Shape& w, const ConvOptions& o) {
     return clnn::detail::ShiftedConv{conv_geometry(x, w, o)};
-  };
-  struct Case {
-    Shape x, w;
-    ConvOptions o;
   };
   const std::vector<Case> served{
       {{2, 4, 7, 6}, {4, 4, 3, 3}, options({}, {1, 1}, {1, 1}, {})},
