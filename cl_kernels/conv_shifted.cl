@@ -15,7 +15,8 @@ __kernel __attribute__((reqd_work_group_size(ITEMS, 1, 1)))
 void spread_channels(__global const float* src, __global float* dst, const ulong dst_offset,
                      const int total) {
   __local float tile[TILE_N][TILE_P + 1];  // padded: the writes read a column
-  const int position_tiles = (BLOCK + TILE_P - 1) / TILE_P, sample_tiles = (NB + TILE_N - 1) / TILE_N;
+  const int position_tiles = (BLOCK + TILE_P - 1) / TILE_P,
+            sample_tiles = (NB + TILE_N - 1) / TILE_N;
   const int group = get_group_id(0), item = get_local_id(0);
   const int p0 = group % position_tiles * TILE_P;
   const int n0 = group / position_tiles % sample_tiles * TILE_N;
@@ -41,6 +42,7 @@ void spread_channels(__global const float* src, __global float* dst, const ulong
   const int p = p0 + column, n = n0 + 4 * quad;
   const long at = ((long)c * BLOCK + p) * NB + n;
   if (p < BLOCK && n < NB && at < total)
-    *(__global float4*)(dst + at) = (float4)(tile[4 * quad][column], tile[4 * quad + 1][column],
-                                             tile[4 * quad + 2][column], tile[4 * quad + 3][column]);
+    *(__global float4*)(dst + at) =
+        (float4)(tile[4 * quad][column], tile[4 * quad + 1][column], tile[4 * quad + 2][column],
+                 tile[4 * quad + 3][column]);
 }

@@ -137,7 +137,6 @@ inline float4 load_k(__global const float* p, int k, int k_end) {
 #endif
 }
 
-
 #else
 // The convolution's A (filters, stored M x K) loads float4 number f of the tile at (m0, k0) by
 // its indices, zero outside A. There the pointer loads above had run 4% slower on the H100.

@@ -52,7 +52,8 @@ struct ContextImpl {
   ReductionPlan reduction_plan;
   // Gather kernels' style (LaunchPlanner::prefers_row_loops); tests run both.
   bool row_loops = false;
-  ConvRoute conv_route = ConvRoute::automatic;  // CLNN_CONV=columns|implicit|winograd|direct|shifted
+  // CLNN_CONV=columns|implicit|winograd|direct|shifted, else automatic.
+  ConvRoute conv_route = ConvRoute::automatic;
   cl_device_id device = nullptr;
   OwnedContext context;
   OwnedQueue queue;

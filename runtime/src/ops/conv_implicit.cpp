@@ -132,7 +132,8 @@ std::vector<cl_int> tap_table(const Window& win, std::int64_t k) {
         const std::int64_t ad = a * win.dilation[0], bh = b * win.dilation[1],
                            ew = e * win.dilation[2];
         for (std::int64_t c = 0; c < channels; ++c)
-          for (std::int64_t v : {((c * win.in[0] + ad) * win.in[1] + bh) * win.in[2] + ew, ad, bh, ew})
+          for (std::int64_t v :
+               {((c * win.in[0] + ad) * win.in[1] + bh) * win.in[2] + ew, ad, bh, ew})
             table.push_back(cl_int(v));
       }
   return table;

@@ -313,7 +313,8 @@ void gemm_as_chosen(ContextImpl& ctx, const GemmCall& call, const GemmChoice& ch
 
 void gemm(ContextImpl& ctx, const GemmCall& call, GemmBackend backend, cl_event* event) {
   if (call.m == 0 || call.n == 0 || call.batch == 0) return;
-  if (ctx.gemm_recorder && !call.b_rows.taps) ctx.gemm_recorder->push_back(gemm_tuning_shape(call));
+  if (ctx.gemm_recorder && !call.b_rows.taps)
+    ctx.gemm_recorder->push_back(gemm_tuning_shape(call));
   GemmChoice choice = choose_gemm(ctx, call);
   if (backend != GemmBackend::automatic) choice.backend = backend;
   gemm_as_chosen(ctx, call, choice, event);
