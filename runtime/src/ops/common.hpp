@@ -14,6 +14,13 @@ struct ContextImpl;
 
 cl_mem mem(const Tensor& t);
 
+// A count of floats rounded up to whole float4s: where a part of a buffer that the vec4 kernels
+// read as float4s may start, or a row padded for them.
+template <typename Int>
+constexpr Int float4_aligned(Int floats) {
+  return (floats + 3) / 4 * 4;
+}
+
 // Up to 8 extents or strides as the kernels take them (unused entries 0).
 cl_long8 pack_long8(const std::vector<std::int64_t>& values);
 // Row-major strides of a shape, in elements.

@@ -80,8 +80,6 @@ struct ScratchLayout {
   std::size_t partials = 0, total = 0;
 };
 
-std::size_t float4_aligned(std::size_t floats) { return (floats + 3) / 4 * 4; }
-
 // The rows per slice of K: whole k-steps, which keep every step within one tap.
 std::int64_t slice_rows(const ImplicitLaunch& l, const ImplicitConfig& config) {
   const std::int64_t k = rows(l), step = std::int64_t(config.plan.tile_k);

@@ -21,8 +21,6 @@ namespace clnn::detail {
 
 namespace {
 
-std::int64_t float4_aligned(std::int64_t floats) { return (floats + 3) / 4 * 4; }
-
 // Positions per tile of the spread (conv_shifted.cl's TILE_P): a 128-byte line of floats.
 constexpr std::int64_t kTilePositions = 32;
 

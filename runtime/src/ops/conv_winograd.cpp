@@ -20,9 +20,9 @@ struct WinogradLaunch {
   std::int64_t tiles_w() const { return (out_w + 1) / 2; }
   std::int64_t tiles() const { return n * tiles_h() * tiles_w(); }
   // The rows of V and M hold the tiles padded to a float4, so the GEMM runs on aligned rows.
-  std::int64_t row() const { return (tiles() + 3) / 4 * 4; }
+  std::int64_t row() const { return float4_aligned(tiles()); }
   // Scratch holds U, then V, then M, each starting on a float4.
-  std::size_t v_offset() const { return std::size_t((16 * filters * channels + 3) / 4 * 4); }
+  std::size_t v_offset() const { return std::size_t(float4_aligned(16 * filters * channels)); }
   std::size_t m_offset() const { return v_offset() + std::size_t(16 * channels * row()); }
   std::size_t scratch_floats() const { return m_offset() + std::size_t(16 * filters * row()); }
 };
