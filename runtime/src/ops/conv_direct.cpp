@@ -35,9 +35,7 @@ bool DirectConv::serves_gradients() const {
   for (std::int64_t extent : {win.n * win.c * win.in_positions(),
                               win.n * filters * win.out_positions(), win.n * win.out_positions()})
     if (extent >= INT_MAX) return false;
-  if (ctx.conv_route == ConvRoute::direct) return true;
-  if (ctx.conv_route != ConvRoute::automatic) return false;
-  return ctx.planner.matmul().kernel == MatmulKernel::vec4;  // GPUs (CPUs: the column GEMM)
+  return takes(ConvRoute::direct, true);
 }
 
 void DirectConv::input_gradient(const Tensor& gy, const Tensor& w, const Tensor& gx,

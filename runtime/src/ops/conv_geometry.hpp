@@ -14,6 +14,15 @@ struct ConvGeometry {
   ContextImpl& ctx;
   Window win;
   std::int64_t filters = 1, groups = 1;
+
+  // Whether ContextImpl::conv_route lets `route` run a pass its geometry allows: always where
+  // CLNN_CONV forces it, never where it forces another, and when automatic on GPUs (the
+  // planner's vec4 kernel; CPUs take the column GEMM) where the route's own measure says it pays.
+  bool takes(ConvRoute route, bool pays_on_gpu) const {
+    if (ctx.conv_route == route) return true;
+    if (ctx.conv_route != ConvRoute::automatic) return false;
+    return ctx.planner.matmul().kernel == MatmulKernel::vec4 && pays_on_gpu;
+  }
 };
 
 }  // namespace clnn::detail

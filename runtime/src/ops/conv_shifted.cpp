@@ -106,10 +106,8 @@ bool ShiftedConv::serves_weight_gradient(std::size_t workspace_floats) const {
   const ShiftedLayout l = layout_for(win, filters);
   // The spread kernel's int indices run to a channel past the end.
   if (std::size_t(l.total()) > workspace_floats || l.total() + l.channel() >= INT_MAX) return false;
-  if (ctx.conv_route == ConvRoute::shifted) return true;
-  if (ctx.conv_route != ConvRoute::automatic) return false;
-  if (ctx.planner.matmul().kernel != MatmulKernel::vec4) return false;  // CPUs: the column GEMM
-  return double(l.columns()) <= kMaxPaddedShare * double(win.n * win.out_positions());
+  return takes(ConvRoute::shifted,
+               double(l.columns()) <= kMaxPaddedShare * double(win.n * win.out_positions()));
 }
 
 void ShiftedConv::weight_gradient(const Tensor& x, const Tensor& gy, const Tensor& gw,

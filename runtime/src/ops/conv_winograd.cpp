@@ -48,10 +48,9 @@ bool applies(const Window& win, std::int64_t filters, std::int64_t groups) {
 // as without, and 0.93x as fast with its 1- and 32-channel layers on it too.
 constexpr std::int64_t kMinChannels = 64;
 
-bool pays(const ContextImpl& ctx, std::int64_t channels, std::int64_t filters) {
-  if (ctx.conv_route == ConvRoute::winograd) return true;
-  if (ctx.conv_route != ConvRoute::automatic) return false;
-  if (ctx.planner.matmul().kernel != MatmulKernel::vec4) return false;  // CPUs: FLOPs are cheap
+// Whether the transforms pay on a GPU for a pass over this many channels into this many filters
+// (CPUs, where FLOPs are cheap, take this route only when told to).
+bool pays(std::int64_t channels, std::int64_t filters) {
   return channels >= kMinChannels && filters >= kMinChannels;
 }
 
@@ -89,11 +88,11 @@ void run(ContextImpl& ctx, const WinogradLaunch& l, cl_mem x, cl_mem w, bool fli
 }  // namespace
 
 bool WinogradConv::serves_forward() const {
-  return applies(win, filters, groups) && pays(ctx, win.c, filters);
+  return applies(win, filters, groups) && takes(ConvRoute::winograd, pays(win.c, filters));
 }
 
 bool WinogradConv::serves_input_gradient() const {
-  return applies(win, filters, groups) && pays(ctx, filters, win.c);
+  return applies(win, filters, groups) && takes(ConvRoute::winograd, pays(filters, win.c));
 }
 
 void WinogradConv::forward(const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor& y,
