@@ -44,11 +44,6 @@ bool splits_k(const GemmCall& g) {
          g.k >= 2 * std::max(g.m, g.n);
 }
 
-bool plan_serves(const ContextImpl& ctx, const MatmulPlan& plan, const GemmCall& g) {
-  if (g.b_rows.taps && plan.kernel != MatmulKernel::vec4) return false;  // only vec4 reads them
-  return ctx.planner.fits(plan) && (plan.kernel != MatmulKernel::vec4 || gemm_is_aligned(g));
-}
-
 // Build options for B's tap rows (matmul_vec4.cl's b_row).
 std::string tap_row_options(const TapRows& r) {
   if (!r.taps) return "";
@@ -58,6 +53,11 @@ std::string tap_row_options(const TapRows& r) {
 }
 
 }  // namespace
+
+bool gemm_plan_serves(const LaunchPlanner& planner, const MatmulPlan& plan, const GemmCall& g) {
+  if (g.b_rows.taps && plan.kernel != MatmulKernel::vec4) return false;  // only vec4 reads them
+  return planner.fits(plan) && (plan.kernel != MatmulKernel::vec4 || gemm_is_aligned(g));
+}
 
 GemmChoice choose_gemm(const ContextImpl& ctx, const GemmCall& g) {
   // One look at the tuning cache: a tuned shape nearby gives both the configuration and the
@@ -75,7 +75,7 @@ GemmChoice choose_gemm(const ContextImpl& ctx, const GemmCall& g) {
           entry->at("tile_n").get<std::size_t>(), entry->at("tile_k").get<std::size_t>(),
           entry->at("work_m").get<std::size_t>(), entry->at("work_n").get<std::size_t>(),
           kernel_from_name(entry->value("kernel", std::string("tiled")))};
-      if (plan_serves(ctx, tuned, g)) choice.plan = tuned;
+      if (gemm_plan_serves(ctx.planner, tuned, g)) choice.plan = tuned;
     } catch (const std::exception&) {  // a malformed entry: the plan serves
     }
   }
@@ -109,7 +109,7 @@ MatmulPlan smallest_vec4_plan() { return {true, 32, 32, 8, 8, 8, MatmulKernel::v
 MatmulPlan gemm_planner_plan(const ContextImpl& ctx, const GemmCall& g) {
   const MatmulPlan plan = splits_k(g) ? ctx.planner.matmul_for_split_k(g.m, g.n)
                                       : ctx.planner.matmul(g.m, g.n, g.batch);
-  if (plan_serves(ctx, plan, g)) return plan;
+  if (gemm_plan_serves(ctx.planner, plan, g)) return plan;
   return g.b_rows.taps ? smallest_vec4_plan() : ctx.planner.matmul_any_shape();
 }
 
@@ -124,7 +124,7 @@ void gemm_with_plan(ContextImpl& ctx, const GemmCall& g, const MatmulPlan& plan,
                                          : g.k;
   if (!fits_int(a_rows, g.lda) || !fits_int(b_rows, g.ldb) || !fits_int(g.m, g.ldc))
     throw Error("matmul: a matrix of over 2^31 elements is beyond the tiled kernel");
-  if (!plan_serves(ctx, plan, g))
+  if (!gemm_plan_serves(ctx.planner, plan, g))
     throw Error("matmul: the configuration " + plan.describe() + " cannot run this call");
   std::string options = plan.build_options() + " -DTRANS_A=" + (g.trans_a ? "1" : "0") +
                         " -DTRANS_B=" + (g.trans_b ? "1" : "0") + tap_row_options(g.b_rows);

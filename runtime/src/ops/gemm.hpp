@@ -59,6 +59,9 @@ std::size_t split_k_slices(const ContextImpl& ctx, const GemmCall& call);
 // Whether the vec4 kernel can take a call: sizes, leading dimensions, offsets and batch strides
 // all multiples of 4.
 bool gemm_is_aligned(const GemmCall& call);
+// Whether a configuration can run a call: it fits the device, and a vec4 one gets an aligned
+// call; tap rows take nothing but vec4.
+bool gemm_plan_serves(const LaunchPlanner& planner, const MatmulPlan& plan, const GemmCall& call);
 
 // The vec4 kernel's smallest block: what runs a call only that kernel takes (an implicit
 // convolution, tap rows) on a device whose planner picks another kernel (a CPU, in tests).

@@ -21,8 +21,7 @@ std::vector<MatmulPlan> candidates(const LaunchPlanner& planner, const GemmCall&
   const MatmulPlan planned = planner.matmul();
   std::vector<MatmulPlan> out;
   auto consider = [&](const MatmulPlan& p) {
-    if (planner.fits(p) && (p.kernel != MatmulKernel::vec4 || detail::gemm_is_aligned(call)))
-      out.push_back(p);
+    if (detail::gemm_plan_serves(planner, p, call)) out.push_back(p);
   };
   for (std::size_t tm : {16, 32, 64, 128})
     for (std::size_t tn : {16, 32, 64, 128})
