@@ -4,6 +4,7 @@
 #include <onnx/onnx_pb.h>
 
 #include <unistd.h>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 
@@ -61,6 +62,63 @@ void write(const fs::path& p, const std::string& bytes) {
   return m;
 }
 
+// A model of one node 'n' of type `op` reading x (shape x_shape) and, when w_shape is given, an
+// initializer w of zeros: y = op(x[, w]). Attributes and more inputs are the caller's to add.
+::onnx::ModelProto one_node_model(const std::string& op, const Shape& x_shape,
+                                  const Shape& w_shape = {}) {
+  ::onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.add_opset_import()->set_version(13);
+  auto* g = m.mutable_graph();
+  auto* x = g->add_input();
+  x->set_name("x");
+  auto* type = x->mutable_type()->mutable_tensor_type();
+  type->set_elem_type(::onnx::TensorProto::FLOAT);
+  for (auto d : x_shape) type->mutable_shape()->add_dim()->set_dim_value(d);
+  auto* node = g->add_node();
+  node->set_name("n");
+  node->set_op_type(op);
+  node->add_input("x");
+  node->add_output("y");
+  if (!w_shape.empty()) {
+    auto* w = g->add_initializer();
+    w->set_name("w");
+    w->set_data_type(::onnx::TensorProto::FLOAT);
+    for (auto d : w_shape) w->add_dims(d);
+    w->set_raw_data(std::string(std::size_t(element_count(w_shape)) * 4, '\0'));
+    node->add_input("w");
+  }
+  g->add_output()->set_name("y");
+  return m;
+}
+
+::onnx::AttributeProto* attribute(::onnx::ModelProto& m, const std::string& name,
+                                  ::onnx::AttributeProto::AttributeType type) {
+  auto* a = m.mutable_graph()->mutable_node(0)->add_attribute();
+  a->set_name(name);
+  a->set_type(type);
+  return a;
+}
+
+void set_ints(::onnx::ModelProto& m, const std::string& name, const std::vector<std::int64_t>& v) {
+  auto* a = attribute(m, name, ::onnx::AttributeProto::INTS);
+  for (auto x : v) a->add_ints(x);
+}
+
+void set_int(::onnx::ModelProto& m, const std::string& name, std::int64_t v) {
+  attribute(m, name, ::onnx::AttributeProto::INT)->set_i(v);
+}
+
+// An int64 initializer read as the node's next input (Reshape's shape).
+void add_int_input(::onnx::ModelProto& m, const std::vector<std::int64_t>& values) {
+  auto* t = m.mutable_graph()->add_initializer();
+  t->set_name("ints");
+  t->set_data_type(::onnx::TensorProto::INT64);
+  t->add_dims(std::int64_t(values.size()));
+  for (auto v : values) t->add_int64_data(v);
+  m.mutable_graph()->mutable_node(0)->add_input("ints");
+}
+
 }  // namespace
 
 TEST_CASE("an ONNX model runs with its initializers as parameters", "[onnx]") {
@@ -115,6 +173,129 @@ TEST_CASE("malformed ONNX models are clean errors", "[onnx][errors]") {
   CHECK_NOTHROW(clnn::onnx::load(path.string()));
 
   CHECK_THROWS_AS(clnn::onnx::load((t.dir / "none.onnx").string()), IoError);
+}
+
+TEST_CASE("hostile attributes and shapes are clean errors naming the node", "[onnx][errors]") {
+  TempDir t;
+  const auto path = (t.dir / "model" / "m.onnx").string();
+  const std::int64_t huge = std::int64_t{1} << 62;
+  auto refused = [&](const ::onnx::ModelProto& m, const std::string& what) {
+    write(path, m.SerializeAsString());
+    try {
+      clnn::onnx::load(path);
+      FAIL("loaded, but should refuse: " << what);
+    } catch (const Error& e) {  // a signal or another exception type fails the test case
+      INFO(e.what());
+      CHECK((dynamic_cast<const ShapeError*>(&e) || dynamic_cast<const IoError*>(&e) ||
+             dynamic_cast<const clnn::onnx::UnsupportedError*>(&e)));
+      CHECK_THAT(e.what(), Catch::Contains("node 'n'") && Catch::Contains(what));
+    }
+  };
+
+  SECTION("Transpose: a perm longer than the rank, or out of range") {
+    auto m = one_node_model("Transpose", {2, 3});
+    set_ints(m, "perm", std::vector<std::int64_t>(16, 0));
+    refused(m, "perm");
+    m = one_node_model("Transpose", {2, 3});
+    set_ints(m, "perm", {0, std::int64_t{1} << 33});
+    refused(m, "perm");
+  }
+  SECTION("ConvTranspose: weights of the wrong rank, options of the wrong length") {
+    auto m = one_node_model("ConvTranspose", {1, 2, 4, 4}, {2, 3});
+    set_ints(m, "output_shape", {8, 8});
+    refused(m, "weights");
+    for (const char* option : {"strides", "output_padding", "dilations", "output_shape"}) {
+      m = one_node_model("ConvTranspose", {1, 2, 4, 4}, {2, 3, 3, 3});
+      set_ints(m, option, {1});
+      refused(m, option);
+    }
+  }
+  SECTION("Conv: short or zero strides with SAME padding, weights of rank 1") {
+    auto m = one_node_model("Conv", {1, 2, 5, 5}, {3, 2, 3, 3});
+    attribute(m, "auto_pad", ::onnx::AttributeProto::STRING)->set_s("SAME_UPPER");
+    set_ints(m, "strides", {2});
+    refused(m, "strides");
+    m = one_node_model("Conv", {1, 2, 5, 5}, {3, 2, 3, 3});
+    attribute(m, "auto_pad", ::onnx::AttributeProto::STRING)->set_s("SAME_LOWER");
+    set_ints(m, "strides", {0, 1});
+    refused(m, "strides");
+    m = one_node_model("Conv", {1, 2, 5, 5}, {3});
+    refused(m, "rank");
+    m = one_node_model("Conv", {5}, {3});
+    refused(m, "rank");
+  }
+  SECTION("sizes that overflow 64 bits") {
+    auto m = one_node_model("Reshape", {2, 3});
+    add_int_input(m, {huge, huge, -1});
+    refused(m, "overflows");
+    m = one_node_model("MaxPool", {1, 1, 4, 4});
+    set_ints(m, "kernel_shape", {1, 1});
+    set_ints(m, "pads", {huge, huge, huge, huge});
+    refused(m, "pads");
+    m = one_node_model("Conv", {1, 1, 4, 4}, {1, 1, 1, 1});
+    set_ints(m, "dilations", {huge, 1});
+    refused(m, "dilations");
+    m = one_node_model("ConvTranspose", {1, 1, 4, 4}, {1, 1, 1, 1});
+    set_ints(m, "strides", {huge, 1});
+    refused(m, "strides");
+  }
+  SECTION("axes beyond the rank are refused, not truncated") {
+    auto m = one_node_model("Softmax", {2, 3});
+    set_int(m, "axis", std::int64_t{1} << 40);
+    refused(m, "axis");
+    m = one_node_model("Flatten", {2, 3});
+    set_int(m, "axis", (std::int64_t{1} << 32) + 1);
+    refused(m, "axis");
+    m = one_node_model("Concat", {2, 3});
+    set_int(m, "axis", -3);
+    refused(m, "axis");
+  }
+  SECTION("attributes of the wrong type, twice, or unknown") {
+    auto m = one_node_model("Softmax", {2, 3});
+    attribute(m, "axis", ::onnx::AttributeProto::FLOAT)->set_f(1.0f);
+    refused(m, "'axis' must be an integer");
+    m = one_node_model("Softmax", {2, 3});
+    set_int(m, "axis", 1);
+    set_int(m, "axis", 0);
+    refused(m, "twice");
+    m = one_node_model("LeakyRelu", {2, 3});
+    attribute(m, "alpha", ::onnx::AttributeProto::FLOAT)->set_f(NAN);
+    refused(m, "alpha");
+    m = one_node_model("Relu", {2, 3});
+    set_int(m, "alpha", 1);
+    refused(m, "attribute 'alpha'");
+    m = one_node_model("Gemm", {2, 3}, {3, 2});
+    set_int(m, "transA", 7);
+    refused(m, "transA");
+  }
+  SECTION("missing inputs and attributes") {
+    auto m = one_node_model("Add", {2, 3});
+    refused(m, "missing input 1");
+    m = one_node_model("MaxPool", {1, 1, 4, 4});
+    refused(m, "kernel_shape");
+  }
+}
+
+TEST_CASE("bad external-data offsets are clean errors", "[onnx][errors]") {
+  TempDir t;
+  const auto path = t.dir / "model" / "m.onnx";
+  write(t.dir / "model" / "weights.bin", std::string(12, '\0'));
+  for (const char* offset : {"abc", "-4", "99999999999999999999999", "4x", ""}) {
+    auto model = relu_add_model();
+    auto* w = model.mutable_graph()->mutable_initializer(0);
+    w->clear_float_data();
+    w->set_data_location(::onnx::TensorProto::EXTERNAL);
+    auto* location = w->add_external_data();
+    location->set_key("location");
+    location->set_value("weights.bin");
+    auto* entry = w->add_external_data();
+    entry->set_key("offset");
+    entry->set_value(offset);
+    write(path, model.SerializeAsString());
+    CHECK_THROWS_AS(clnn::onnx::load(path.string()), IoError);
+    CHECK_THROWS_WITH(clnn::onnx::load(path.string()), Catch::Contains("offset") &&
+                                                           Catch::Contains("byte count"));
+  }
 }
 
 TEST_CASE("truncated and fuzzed ONNX files never crash", "[onnx][errors]") {

@@ -1,6 +1,7 @@
 // ONNX tensors: every size checked against the data actually present before it is trusted.
 #include "io/onnx_tensor.hpp"
 
+#include <charconv>
 #include <cstring>
 #include <filesystem>
 
@@ -17,6 +18,17 @@ namespace fs = std::filesystem;
 // The largest model or tensor file read: protobuf's own limit.
 constexpr std::uint64_t kMaxFileBytes = std::uint64_t{1} << 31;
 
+// An external-data offset or length: a decimal count of bytes.
+std::uint64_t byte_count(const std::string& where, const std::string& key,
+                         const std::string& text) {
+  std::uint64_t value = 0;
+  const char* end = text.data() + text.size();
+  auto [stop, error] = std::from_chars(text.data(), end, value);
+  if (text.empty() || error != std::errc() || stop != end)
+    throw IoError(where, "external data " + key + " '" + text + "' is not a byte count");
+  return value;
+}
+
 // The bytes of an external-data tensor, from a file inside `folder`.
 std::string external_bytes(const ::onnx::TensorProto& t, const std::string& where,
                            const std::string& folder) {
@@ -25,8 +37,9 @@ std::string external_bytes(const ::onnx::TensorProto& t, const std::string& wher
   bool has_length = false;
   for (const auto& entry : t.external_data()) {
     if (entry.key() == "location") location = entry.value();
-    if (entry.key() == "offset") offset = std::stoull(entry.value());
-    if (entry.key() == "length") length = std::stoull(entry.value()), has_length = true;
+    if (entry.key() == "offset") offset = byte_count(where, "offset", entry.value());
+    if (entry.key() == "length")
+      length = byte_count(where, "length", entry.value()), has_length = true;
   }
   if (location.empty()) throw IoError(where, "external data without a location");
   const fs::path base = fs::weakly_canonical(folder);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <memory>
 
+#include "checked_int.hpp"
 #include "cl/kernel_call.hpp"
 #include "clnn/error.hpp"
 #include "clnn/ops.hpp"
@@ -259,17 +260,18 @@ class ConvOp : public Op {
 
   Shape infer_shape(const std::vector<Shape>& in) const override {
     const Shape &x = in[0], &w = in[1];
-    if (w.size() != x.size())
-      throw ShapeError(shape_mismatch("conv", "weights must have the input's rank", x, w));
+    if (x.size() < 3 || x.size() > 5 || w.size() != x.size())
+      throw ShapeError(
+          shape_mismatch("conv", "input and weights must be 3-, 4- or 5-D alike", x, w));
     const std::int64_t groups = options_.groups;
     if (groups < 1) throw ShapeError("conv: groups must be at least 1");
-    if (x.size() >= 2 && x[1] % groups != 0)
+    if (x[1] % groups != 0)
       throw ShapeError("conv: " + std::to_string(x[1]) + " input channels are not divisible by " +
                        std::to_string(groups) + " groups");
     if (w[0] % groups != 0)
       throw ShapeError("conv: " + std::to_string(w[0]) + " filters are not divisible by " +
                        std::to_string(groups) + " groups");
-    if (x.size() >= 2 && w[1] * groups != x[1])
+    if ((CheckedInt(w[1]) * groups).value() != x[1])
       throw ShapeError(shape_mismatch(
           "conv", "weights must be [K, C / groups, k...] for the input's channels", x, w));
     const ConvPlan p = plan(x, w);
@@ -337,7 +339,7 @@ class ConvTransposeOp : public Op {
                          std::to_string(dims) + " spatial dimensions");
       return v.empty() ? fallback : v[d];
     };
-    Shape y{x[0], w[1] * groups};
+    Shape y{x[0], (CheckedInt(w[1]) * groups).value()};
     for (std::size_t d = 0; d < dims; ++d) {
       const std::int64_t s = entry(options_.strides, d, 1), dil = entry(options_.dilations, d, 1);
       const std::int64_t op = entry(options_.output_padding, d, 0);
@@ -345,8 +347,10 @@ class ConvTransposeOp : public Op {
         throw ShapeError(type() +
                          ": strides and dilations must be positive and output_padding "
                          "below one of them");
-      const std::int64_t out = s * (x[d + 2] - 1) + op + dil * (w[d + 2] - 1) + 1 -
-                               entry(options_.pads_begin, d, 0) - entry(options_.pads_end, d, 0);
+      const std::int64_t out = (CheckedInt(s) * (CheckedInt(x[d + 2]) - 1) + op +
+                                CheckedInt(dil) * (w[d + 2] - 1) + 1 -
+                                entry(options_.pads_begin, d, 0) - entry(options_.pads_end, d, 0))
+                                   .value();
       if (out < 1) throw ShapeError(shape_mismatch(type(), "the padding leaves no output", x, w));
       y.push_back(out);
     }

@@ -3,6 +3,7 @@
 #include <memory>
 #include <numeric>
 
+#include "checked_int.hpp"
 #include "cl/kernel_call.hpp"
 #include "clnn/ops.hpp"
 #include "context_impl.hpp"
@@ -22,7 +23,7 @@ class ReshapeOp : public Op {
   Shape infer_shape(const std::vector<Shape>& in) const override {
     const std::int64_t total = element_count(in[0], name_);
     Shape out = target_;
-    std::int64_t known = 1;
+    CheckedInt known = 1;
     int inferred = -1;
     for (std::size_t d = 0; d < out.size(); ++d) {
       if (out[d] == -1 && inferred < 0) {
@@ -30,13 +31,13 @@ class ReshapeOp : public Op {
       } else if (out[d] <= 0) {
         throw ShapeError(shape_mismatch(name_, "bad target extent", in[0], target_));
       } else {
-        known *= out[d];
+        known = known * out[d];
       }
     }
     if (inferred >= 0) {
-      if (known == 0 || total % known != 0)
+      if (total % known.value() != 0)
         throw ShapeError(shape_mismatch(name_, "cannot infer the -1 extent", in[0], target_));
-      out[static_cast<std::size_t>(inferred)] = total / known;
+      out[static_cast<std::size_t>(inferred)] = total / known.value();
     }
     if (element_count(out, name_) != total)
       throw ShapeError(shape_mismatch(name_, "element counts differ", in[0], target_));
@@ -128,7 +129,7 @@ class ConcatOp : public Op {
   Shape infer_shape(const std::vector<Shape>& in) const override {
     const std::size_t axis = normalize_axis(axis_, in[0].size(), type());
     Shape out = in[0];
-    out[axis] = 0;
+    CheckedInt extent = 0;
     for (const Shape& s : in) {
       Shape a = s, b = in[0];
       if (a.size() != b.size())
@@ -136,8 +137,9 @@ class ConcatOp : public Op {
       a[axis] = b[axis] = 0;
       if (a != b)
         throw ShapeError(shape_mismatch(type(), "operands differ off the concat axis", in[0], s));
-      out[axis] += s[axis];
+      extent = extent + s[axis];
     }
+    out[axis] = extent.value();
     return out;
   }
 

@@ -3,6 +3,7 @@
 
 #include <climits>
 
+#include "checked_int.hpp"
 #include "clnn/error.hpp"
 
 namespace clnn::detail {
@@ -17,10 +18,12 @@ std::vector<std::int64_t> per_dimension(const std::string& op, const char* what,
   if (values.size() != dims)
     throw ShapeError(op + ": " + what + " has " + std::to_string(values.size()) + " entries for " +
                      std::to_string(dims) + " spatial dimensions");
+  // The kernels take every extent, stride, pad and dilation as a cl_int.
   for (auto v : values)
-    if (v < minimum)
-      throw ShapeError(op + ": " + what + " " + to_string(Shape(values)) + " has an entry below " +
-                       std::to_string(minimum));
+    if (v < minimum || v > INT_MAX)
+      throw ShapeError(op + ": " + what + " " + to_string(Shape(values)) +
+                       " has an entry outside [" + std::to_string(minimum) + ", " +
+                       std::to_string(INT_MAX) + "]");
   return values;
 }
 
@@ -52,7 +55,7 @@ Window make_window(const std::string& op, const Shape& x, const WindowSpec& spec
     w.pad_end[t] = pads_end[d];
     w.dilation[t] = dilations[d];
     const std::int64_t span = w.dilation[t] * (w.kernel[t] - 1) + 1;
-    const std::int64_t padded = w.in[t] + w.pad_begin[t] + w.pad_end[t];
+    const std::int64_t padded = (CheckedInt(w.in[t]) + w.pad_begin[t] + w.pad_end[t]).value();
     if (span > padded)
       throw ShapeError(op + ": the kernel spans " + std::to_string(span) +
                        " in spatial dimension " + std::to_string(d) +
@@ -63,8 +66,10 @@ Window make_window(const std::string& op, const Shape& x, const WindowSpec& spec
     // With ceil mode the last window must start inside the input or its leading padding.
     if (spec.ceil_mode && (w.out[t] - 1) * w.stride[t] >= w.in[t] + w.pad_begin[t]) --w.out[t];
   }
-  for (std::int64_t v : {w.n * w.c * w.in_positions(), w.c * w.kernel_positions()})
-    if (v > INT_MAX) throw ShapeError(op + ": input " + to_string(x) + " is too large");
+  const CheckedInt inputs = CheckedInt(w.n) * w.c * w.in[0] * w.in[1] * w.in[2];
+  const CheckedInt taps = CheckedInt(w.c) * w.kernel[0] * w.kernel[1] * w.kernel[2];
+  if (inputs.value() > INT_MAX || taps.value() > INT_MAX)
+    throw ShapeError(op + ": input " + to_string(x) + " is too large");
   return w;
 }
 
