@@ -7,6 +7,7 @@
 #include "clnn/device.hpp"
 #include "clnn/error.hpp"
 #include "clnn/executor.hpp"
+#include "clnn/files.hpp"
 #include "clnn/graph.hpp"
 #include "clnn/init.hpp"
 #include "clnn/launch.hpp"

@@ -9,9 +9,14 @@
 
 namespace clnn::detail {
 
-// Writes `bytes` to a temporary file beside `path`, flushes it and renames it over `path`: a
-// reader finds the old file or the new one. Throws IoError naming the file; the temporary file
-// is removed on failure. before_rename runs between the two steps (tests interrupt there).
+// The file a write to `path` replaces: `path`, or the file its symbolic links lead to. IoError
+// when that is not a regular file (nor absent) or its folder does not exist.
+std::filesystem::path write_target(const std::filesystem::path& path);
+
+// Writes `bytes` to a temporary file beside write_target(path), flushes it and renames it over
+// that file: a reader finds the old file or the new one. Throws IoError naming the file; the
+// temporary file is removed on failure. before_rename runs between the two steps (tests
+// interrupt there).
 void write_file_atomically(const std::filesystem::path& path, std::string_view bytes,
                            const std::function<void()>& before_rename = {});
 

@@ -18,10 +18,6 @@ namespace {
 constexpr const char* kHeader =
     "epoch,lr,train_loss,train_accuracy,test_loss,test_accuracy,seconds,images_per_second";
 
-std::string svg_path(const std::string& csv_path) {
-  return std::filesystem::path(csv_path).replace_extension(".svg").string();
-}
-
 std::string short_number(double v) {
   std::ostringstream out;
   out << std::setprecision(3) << v;
@@ -64,6 +60,10 @@ void panel(std::ostringstream& svg, double x0, double y0, const char* title,
 }
 
 }  // namespace
+
+std::string svg_path(const std::string& csv_path) {
+  return std::filesystem::path(csv_path).replace_extension(".svg").string();
+}
 
 std::string training_curves_svg(const std::vector<train::EpochMetrics>& h) {
   static const char* colours[] = {"#1f77b4", "#d62728"};

@@ -8,6 +8,9 @@
 
 namespace clnn::detail {
 
+// Where the curves of the CSV at csv_path go: the same name ending in .svg.
+std::string svg_path(const std::string& csv_path);
+
 // Writes the CSV at csv_path and the curves beside it (the same name ending in .svg).
 void write_metrics(const std::string& csv_path, const std::vector<train::EpochMetrics>& history);
 

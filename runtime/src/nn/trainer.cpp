@@ -16,6 +16,7 @@
 #include "cl/kernel_call.hpp"
 #include "clnn/checkpoint.hpp"
 #include "clnn/error.hpp"
+#include "clnn/files.hpp"
 #include "clnn/onnx.hpp"
 #include "clnn/ops.hpp"
 #include "clnn/optim.hpp"
@@ -86,6 +87,14 @@ struct Trainer::Impl {
         loss_sum(Tensor::zeros(ctx, {1})),
         correct(Tensor::zeros(ctx, {1})) {
     if (options.epochs < 1) throw Error("Trainer: epochs must be at least 1");
+    if (!std::isfinite(options.lr) || options.lr <= 0)
+      throw Error("Trainer: lr " + std::to_string(options.lr) + " is not a positive number");
+    // The files written after each epoch are checked now, not after the first epoch's work.
+    if (!options.metrics_csv.empty()) {
+      check_writable(options.metrics_csv);
+      check_writable(detail::svg_path(options.metrics_csv));
+    }
+    if (!options.checkpoint.empty()) check_writable(options.checkpoint);
     if (test_set.rows != train_set.rows || test_set.cols != train_set.cols)
       throw Error("Trainer: test images differ in size from training images");
     if (options.optimizer == OptimizerKind::sgd) {
