@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <map>
 #include <random>
 #include <string>
@@ -11,6 +12,30 @@
 #include "clnn/clnn.hpp"
 #include "clnn/onnx.hpp"
 #include "io/onnx_tensor.hpp"
+
+namespace {
+
+std::string input_names(const clnn::onnx::Model& model) {
+  std::string names;
+  for (const auto& [name, v] : model.inputs) names += (names.empty() ? "'" : ", '") + name + "'";
+  return names.empty() ? "none" : names;
+}
+
+// The values of a TensorProto file given for the input `name` of shape `shape`.
+std::vector<float> read_input(const std::string& file, const std::string& name,
+                              const clnn::Shape& shape) {
+  auto proto = clnn::detail::read_message<::onnx::TensorProto>(file);
+  const std::string folder = std::filesystem::path(file).parent_path().string();
+  clnn::detail::HostTensor t = clnn::detail::decode_tensor(proto, file, folder.empty() ? "." : folder);
+  if (!t.is_float)
+    throw clnn::IoError(file, "holds an integer tensor; input '" + name + "' takes float32");
+  if (clnn::element_count(t.shape) != clnn::element_count(shape))
+    throw clnn::IoError(file, "holds a tensor of shape " + clnn::to_string(t.shape) +
+                                  "; input '" + name + "' has shape " + clnn::to_string(shape));
+  return t.floats;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   std::string model_path, device;
@@ -43,13 +68,17 @@ int main(int argc, char** argv) {
     std::vector<clnn::Value> outputs;
     for (auto& [name, v] : model.outputs) outputs.push_back(v);
     clnn::Executor ex(ctx, model.graph, outputs, clnn::Mode::inference);
+    for (const auto& [name, file] : input_files)
+      if (std::none_of(model.inputs.begin(), model.inputs.end(),
+                       [&](const auto& input) { return input.first == name; }))
+        throw clnn::Error("--input " + name + "=" + file + ": the model has no input '" + name +
+                          "' (its inputs: " + input_names(model) + ")");
     std::mt19937 rng(1);
     std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
     for (auto& [name, v] : model.inputs) {
       std::vector<float> values;
       if (auto it = input_files.find(name); it != input_files.end()) {
-        auto proto = clnn::detail::read_message<::onnx::TensorProto>(it->second);
-        values = clnn::detail::decode_tensor(proto, it->second, ".").floats;
+        values = read_input(it->second, name, v.shape());
       } else {
         values.resize(std::size_t(clnn::element_count(v.shape())));
         for (auto& x : values) x = uniform(rng);

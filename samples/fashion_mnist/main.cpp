@@ -3,6 +3,8 @@
 #include <clnn/clnn.hpp>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <map>
 #include <string>
@@ -27,6 +29,27 @@ const std::map<std::string, clnn::train::Schedule> kSchedules{
     {"step", clnn::train::Schedule::step},
     {"cosine", clnn::train::Schedule::cosine}};
 
+// 0 (the optimizer's default) or a finite rate in [1e-8, 1000]: CLI::Range lets NaN through,
+// and a rate that rounds to 0 as a float would silently become the default.
+const CLI::Validator learning_rate(
+    [](std::string& text) -> std::string {
+      double v = 0;
+      if (!CLI::detail::lexical_cast(text, v)) return "not a number: " + text;
+      if (v == 0 || (std::isfinite(v) && v >= 1e-8 && v <= 1000)) return "";
+      return "the learning rate must be 0 (the default) or in [1e-8, 1000], not " + text;
+    },
+    "0 or [1e-8, 1000]");
+
+// Digits only: CLI11 reads "-1" into an unsigned seed as 2^64 - 1.
+const CLI::Validator whole_number(
+    [](std::string& text) -> std::string {
+      const bool digits = !text.empty() && std::all_of(text.begin(), text.end(), [](char c) {
+        return c >= '0' && c <= '9';
+      });
+      return digits ? "" : "not a whole number of 0 or more: " + text;
+    },
+    "UINT");
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -42,7 +65,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 1000000))
       ->capture_default_str();
   app.add_option("--lr", args.lr, "learning rate (0, the default: 0.003 with Adam, 0.05 with SGD)")
-      ->check(CLI::Range(0.0, 1000.0));
+      ->check(learning_rate);
   app.add_option("--optimizer", args.optimizer, "sgd has momentum 0.9")
       ->check(CLI::IsMember(kOptimizers))
       ->capture_default_str();
@@ -58,12 +81,16 @@ int main(int argc, char** argv) {
   app.add_option("--export", args.export_path, "write the trained model here as ONNX");
   app.add_option("--limit", args.limit, "train on the first N images only (0: all)")
       ->check(CLI::Range(0, 1000000000));
-  app.add_option("--seed", args.seed, "batch order and dropout")->capture_default_str();
+  app.add_option("--seed", args.seed, "batch order and dropout")
+      ->check(whole_number)
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   try {
     clnn::Context ctx =
         args.device.empty() ? clnn::Context::create() : clnn::Context::create(args.device);
     std::printf("device: %s\n", ctx.device().label().c_str());
+    // --save and --metrics are checked by the Trainer; --export is written only at the end.
+    if (!args.export_path.empty()) clnn::check_writable(args.export_path);
     clnn::data::FashionMnist data = clnn::data::load_fashion_mnist(args.data);
     std::printf("data: %lld training and %lld test images from %s\n", (long long)data.train.count,
                 (long long)data.test.count, args.data.c_str());
@@ -100,7 +127,7 @@ int main(int argc, char** argv) {
     }
     std::printf("test accuracy: %.4f\n", test.accuracy);
     return 0;
-  } catch (const clnn::Error& e) {
+  } catch (const std::exception& e) {  // clnn::Error, or the standard library's (bad_alloc)
     std::fprintf(stderr, "clnn-fashion: %s\n", e.what());
     return 1;
   }
