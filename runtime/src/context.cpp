@@ -104,7 +104,8 @@ cl_mem ContextImpl::int_table(const std::vector<cl_int>& contents) {
     auto made = std::make_unique<Buffer>(context.get(), info,
                                          std::max<std::size_t>(1, contents.size()) * sizeof(cl_int),
                                          "lookup table");
-    if (!contents.empty())
+    if (!contents.empty()) {
+      check(fault::injected(fault::Site::enqueue), "clEnqueueWriteBuffer");  // tests' seam
       check(clEnqueueWriteBuffer(queue.get(), made->mem(), CL_TRUE, 0,
                                  contents.size() * sizeof(cl_int), contents.data(), 0, nullptr,
                                  nullptr),
@@ -113,6 +114,7 @@ cl_mem ContextImpl::int_table(const std::vector<cl_int>& contents) {
   }
   return table->mem();
 }
+    }
 
 }  // namespace detail
 

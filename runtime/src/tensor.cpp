@@ -1,6 +1,7 @@
 // Tensor: allocation, host transfers and access to the buffer behind it.
 #include <utility>
 
+#include "cl/fault.hpp"
 #include "clnn/interop.hpp"
 #include "context_impl.hpp"
 
@@ -70,6 +71,7 @@ Context Tensor::context() const {
 void Tensor::write(const std::vector<float>& values) {
   auto& impl = detail::Access::impl(*this);
   check_host_size(*this, values.size(), "Tensor::write");
+  detail::check(detail::fault::injected(detail::fault::Site::enqueue), "clEnqueueWriteBuffer");
   detail::check(
       clEnqueueWriteBuffer(impl.queue.get(), buffer_->mem(), CL_TRUE, 0,
                            values.size() * sizeof(float), values.data(), 0, nullptr, nullptr),
@@ -79,6 +81,7 @@ void Tensor::write(const std::vector<float>& values) {
 std::vector<float> Tensor::to_host() const {
   auto& impl = detail::Access::impl(*this);
   std::vector<float> values(static_cast<std::size_t>(size()));
+  detail::check(detail::fault::injected(detail::fault::Site::enqueue), "clEnqueueReadBuffer");
   detail::check(
       clEnqueueReadBuffer(impl.queue.get(), buffer_->mem(), CL_TRUE, 0,
                           values.size() * sizeof(float), values.data(), 0, nullptr, nullptr),
@@ -92,6 +95,7 @@ Upload Tensor::write_async(const float* values, std::size_t count) {
     throw ShapeError("Tensor::write_async: " + std::to_string(count) +
                      " values given for a tensor of shape " + to_string(shape_));
   cl_event event = nullptr;
+  detail::check(detail::fault::injected(detail::fault::Site::enqueue), "clEnqueueWriteBuffer");
   detail::check(clEnqueueWriteBuffer(impl.queue.get(), buffer_->mem(), CL_FALSE, 0,
                                      count * sizeof(float), values, 0, nullptr, &event),
                 "clEnqueueWriteBuffer");

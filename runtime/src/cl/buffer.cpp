@@ -3,6 +3,8 @@
 
 #include <limits>
 
+#include "cl/fault.hpp"
+
 namespace clnn::detail {
 
 std::size_t checked_bytes(std::int64_t count, std::size_t element_size, const std::string& what) {
@@ -21,8 +23,9 @@ Buffer::Buffer(cl_context context, const DeviceInfo& device, std::size_t bytes,
     throw AllocationError(what + ": " + std::to_string(bytes) + " bytes is more than the device '" +
                           device.name + "' allows in one buffer (max_mem_alloc_size " +
                           std::to_string(device.max_mem_alloc_size) + " bytes)");
-  cl_int status = CL_SUCCESS;
-  mem_ = OwnedMem(clCreateBuffer(context, CL_MEM_READ_WRITE, bytes, nullptr, &status));
+  cl_int status = fault::injected(fault::Site::allocate);
+  if (status == CL_SUCCESS)
+    mem_ = OwnedMem(clCreateBuffer(context, CL_MEM_READ_WRITE, bytes, nullptr, &status));
   check(status, ("clCreateBuffer(" + std::to_string(bytes) + " bytes for " + what + ")").c_str());
 }
 

@@ -4,6 +4,7 @@
 #include <array>
 #include <cstddef>
 
+#include "cl/fault.hpp"
 #include "cl/profiler.hpp"
 #include "cl_api.hpp"
 
@@ -35,9 +36,11 @@ void enqueue(cl_command_queue queue, cl_kernel kernel, const std::array<std::siz
              const std::array<std::size_t, N>& local, cl_event* event = nullptr) {
   cl_event own = nullptr;
   if (profiling_enabled() && !event) event = &own;
-  check(clEnqueueNDRangeKernel(queue, kernel, N, nullptr, global.data(), local.data(), 0, nullptr,
-                               event),
-        "clEnqueueNDRangeKernel");
+  cl_int status = fault::injected(fault::Site::enqueue);
+  if (status == CL_SUCCESS)
+    status = clEnqueueNDRangeKernel(queue, kernel, N, nullptr, global.data(), local.data(), 0,
+                                    nullptr, event);
+  check(status, "clEnqueueNDRangeKernel");
   if (profiling_enabled()) profile_launch(kernel, *event);
   if (own) clReleaseEvent(own);
 }

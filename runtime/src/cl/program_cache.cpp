@@ -8,6 +8,7 @@
 #include <cstring>
 #include <vector>
 
+#include "cl/fault.hpp"
 #include "cl/hash.hpp"
 #include "io/files.hpp"
 #include "log.hpp"
@@ -127,7 +128,9 @@ OwnedProgram ProgramCache::build_from_source(const KernelSource& source,
   OwnedProgram program(clCreateProgramWithSource(context_, 1, &text, &length, &status));
   check(status, "clCreateProgramWithSource");
   std::string all_options = full_options(options);
-  status = clBuildProgram(program.get(), 1, &device_, all_options.c_str(), nullptr, nullptr);
+  status = fault::injected(fault::Site::build);
+  if (status == CL_SUCCESS)
+    status = clBuildProgram(program.get(), 1, &device_, all_options.c_str(), nullptr, nullptr);
   if (status != CL_SUCCESS) {
     throw DeviceError(
         "building OpenCL program '" + source.name + "' with options '" + all_options + "'", status,
@@ -156,7 +159,10 @@ OwnedProgram ProgramCache::load_from_disk(const std::string& key, const std::str
       clCreateProgramWithBinary(context_, 1, &device_, &size, &bytes, &binary_status, &status));
   std::string all_options = full_options(options);
   if (status != CL_SUCCESS || binary_status != CL_SUCCESS ||
+  // A binary the driver refuses, at creation or at the build (an injected failure included),
+  // is rebuilt from source.
       clBuildProgram(program.get(), 1, &device_, all_options.c_str(), nullptr, nullptr) !=
+      fault::injected(fault::Site::build) != CL_SUCCESS ||
           CL_SUCCESS) {
     log_debug("program cache: driver rejected " + path.string() + ", rebuilding");
     return {};

@@ -46,19 +46,20 @@ struct ExecutorImpl {
     require_value(id, call);
     return values[std::size_t(id)];
   }
-  // The tensor of an input about to be set, checked to take `count` values; nullptr when no
-  // output depends on the input. The input counts as set from here on.
-  Tensor* input_to_set(const std::string& name, std::int64_t count, const char* call) {
+  // The id of an input about to be set, checked to take `count` values; -1 when no output
+  // depends on the input. The input counts as unset until the caller's write has succeeded
+  // (input_set), so a write that throws cannot leave a half-written input in use.
+  int input_to_set(const std::string& name, std::int64_t count, const char* call) {
     int id = named_node(name, NodeKind::input, call);
-    if (!in_plan[std::size_t(id)]) return nullptr;
-    Tensor& t = values[std::size_t(id)];
+    if (!in_plan[std::size_t(id)]) return -1;
+    const Tensor& t = values[std::size_t(id)];
     if (t.size() != count)
       throw ShapeError(std::string(call) + ": input '" + name + "' of shape " +
                        to_string(t.shape()) + " takes " + std::to_string(t.size()) +
                        " values, not " + std::to_string(count));
-    input_set[std::size_t(id)] = true;
+    input_set[std::size_t(id)] = false;
     forward_done = false;
-    return &t;
+    return id;
   }
   void write_named(const std::string& name, NodeKind kind, const std::vector<float>& host,
                    const char* call);
@@ -71,6 +72,41 @@ std::vector<const Tensor*> tensors_of(const std::vector<int>& ids, const std::ve
   for (int id : ids) out.push_back(&all[std::size_t(id)]);
   return out;
 }
+
+// The device memory an executor is about to take, checked before any of it is allocated so that a
+// model too large for the device is an AllocationError naming the tensor, not a driver error (or,
+// where the driver allocates lazily, a failure somewhere in the first step).
+class DeviceBudget {
+ public:
+  explicit DeviceBudget(const DeviceInfo& device) : device_(device) {}
+
+  void add(const std::string& what, std::size_t bytes) {
+    if (bytes > device_.max_mem_alloc_size)
+      throw AllocationError("Executor: " + what + " takes " + std::to_string(bytes) +
+                            " bytes, more than the device '" + device_.name +
+                            "' allows in one buffer (max_mem_alloc_size " +
+                            std::to_string(device_.max_mem_alloc_size) + " bytes)");
+    if (bytes > largest_bytes_) largest_bytes_ = bytes, largest_ = what;
+    total_ += bytes;
+  }
+
+  void check_total() const {
+    if (total_ > device_.global_mem_size)
+      throw AllocationError("Executor: the model takes " + std::to_string(total_) +
+                            " bytes of device memory, more than the device '" + device_.name +
+                            "' has (global_mem_size " + std::to_string(device_.global_mem_size) +
+                            " bytes); the largest tensor is " + largest_ + " (" +
+                            std::to_string(largest_bytes_) + " bytes)");
+  }
+
+  std::size_t total() const { return total_; }
+
+ private:
+  const DeviceInfo& device_;
+  std::size_t total_ = 0;  // no overflow: each term is at most max_mem_alloc_size
+  std::size_t largest_bytes_ = 0;
+  std::string largest_;
+};
 
 }  // namespace
 
@@ -135,11 +171,41 @@ ExecutorImpl::ExecutorImpl(const Context& context, const Graph& g,
   }
   MemoryPlan plan = plan_memory(order, plan_values);
   auto& impl = Access::impl(ctx);
+
+  // Every buffer is sized and checked against the device before the first is allocated; a slot
+  // is named after the first value it holds.
+  DeviceBudget budget(impl.info);
+  std::vector<std::string> slot_names(plan.slot_bytes.size());
+  std::vector<std::size_t> saved_floats(n, 0);
+  for (int v : order) {
+    const Node& nd = node(v);
+    std::string& slot_name = slot_names[std::size_t(plan.slot_of[std::size_t(v)])];
+    if (slot_name.empty()) {
+      slot_name = "'" + nd.name + "' of shape " + to_string(nd.shape);
+      budget.add(slot_name, plan.slot_bytes[std::size_t(plan.slot_of[std::size_t(v)])]);
+    }
+    if (requires_grad[std::size_t(v)])
+      budget.add("the gradient of '" + nd.name + "'", plan_values[std::size_t(v)].bytes);
+    if (training && nd.kind == NodeKind::op) {
+      std::vector<Shape> shapes;
+      for (int u : nd.inputs) shapes.push_back(node(u).shape);
+      saved_floats[std::size_t(v)] = nd.op->saved_floats(shapes, nd.shape);
+      if (saved_floats[std::size_t(v)] > 0)
+        budget.add("what '" + nd.name + "' keeps for backward",
+                   checked_bytes(std::int64_t(saved_floats[std::size_t(v)]), sizeof(float),
+                                 nd.name));
+    }
+  }
+  if (workspace_floats > 0)
+    budget.add("the workspace",
+               checked_bytes(std::int64_t(workspace_floats), sizeof(float), "workspace"));
+  budget.check_total();
+
   std::vector<std::shared_ptr<Buffer>> slots;
-  for (std::size_t bytes : plan.slot_bytes)
-    slots.push_back(
-        std::make_shared<Buffer>(impl.context.get(), impl.info, bytes, "executor value"));
-  device_bytes = plan.total_bytes();
+  for (std::size_t i = 0; i < plan.slot_bytes.size(); ++i)
+    slots.push_back(std::make_shared<Buffer>(impl.context.get(), impl.info, plan.slot_bytes[i],
+                                             "the value " + slot_names[i]));
+  device_bytes = budget.total();
   values.resize(n);
   grads.resize(n);
   input_set.assign(n, false);
@@ -148,23 +214,11 @@ ExecutorImpl::ExecutorImpl(const Context& context, const Graph& g,
     const Node& nd = node(v);
     values[std::size_t(v)] =
         Access::make_tensor(ctx, nd.shape, slots[std::size_t(plan.slot_of[std::size_t(v)])]);
-    if (requires_grad[std::size_t(v)]) {
-      grads[std::size_t(v)] = Tensor::empty(ctx, nd.shape);
-      device_bytes += std::size_t(element_count(nd.shape)) * sizeof(float);
-    }
-    if (training && nd.kind == NodeKind::op) {
-      std::vector<Shape> shapes;
-      for (int u : nd.inputs) shapes.push_back(node(u).shape);
-      if (std::size_t floats = nd.op->saved_floats(shapes, nd.shape)) {
-        saved[std::size_t(v)] = Tensor::empty(ctx, {std::int64_t(floats)});
-        device_bytes += floats * sizeof(float);
-      }
-    }
+    if (requires_grad[std::size_t(v)]) grads[std::size_t(v)] = Tensor::empty(ctx, nd.shape);
+    if (std::size_t floats = saved_floats[std::size_t(v)])
+      saved[std::size_t(v)] = Tensor::empty(ctx, {std::int64_t(floats)});
   }
-  if (workspace_floats > 0) {
-    workspace = Tensor::empty(ctx, {std::int64_t(workspace_floats)});
-    device_bytes += workspace_floats * sizeof(float);
-  }
+  if (workspace_floats > 0) workspace = Tensor::empty(ctx, {std::int64_t(workspace_floats)});
   for (int v : order)
     if (node(v).kind == NodeKind::parameter || node(v).kind == NodeKind::state)
       values[std::size_t(v)].write(node(v).initializer(node(v).shape));
@@ -186,8 +240,8 @@ void ExecutorImpl::write_named(const std::string& name, NodeKind kind,
     throw ShapeError(std::string(call) + ": '" + name + "' of shape " + to_string(t.shape()) +
                      " takes " + std::to_string(t.size()) + " values, not " +
                      std::to_string(host.size()));
-  t.write(host);
   forward_done = false;
+  t.write(host);
 }
 
 int ExecutorImpl::named_node(const std::string& name, NodeKind kind, const char* call) const {
@@ -218,6 +272,7 @@ void ExecutorImpl::backward(int loss) {
     throw Error("backward: the loss '" + node(loss).name + "' must be a scalar, not of shape " +
                 to_string(node(loss).shape));
   if (!forward_done) throw Error("backward: call forward() first (since the inputs last changed)");
+  backward_done = false;  // until this backward has written every gradient
 
   auto& impl = Access::impl(ctx);
   const std::size_t n = graph->nodes.size();
@@ -263,18 +318,25 @@ Executor::Executor(Executor&&) noexcept = default;
 Executor& Executor::operator=(Executor&&) noexcept = default;
 
 void Executor::set_input(const std::string& name, const std::vector<float>& host) {
-  if (Tensor* t = impl_->input_to_set(name, std::int64_t(host.size()), "set_input")) t->write(host);
+  const int id = impl_->input_to_set(name, std::int64_t(host.size()), "set_input");
+  if (id < 0) return;
+  impl_->values[std::size_t(id)].write(host);
+  impl_->input_set[std::size_t(id)] = true;
 }
 
 void Executor::set_input(const std::string& name, const Tensor& device_values) {
-  if (Tensor* t = impl_->input_to_set(name, device_values.size(), "set_input"))
-    copy(device_values, *t);
+  const int id = impl_->input_to_set(name, device_values.size(), "set_input");
+  if (id < 0) return;
+  copy(device_values, impl_->values[std::size_t(id)]);
+  impl_->input_set[std::size_t(id)] = true;
 }
 
 Upload Executor::set_input_async(const std::string& name, const float* values, std::size_t count) {
-  if (Tensor* t = impl_->input_to_set(name, std::int64_t(count), "set_input_async"))
-    return t->write_async(values, count);
-  return Upload();
+  const int id = impl_->input_to_set(name, std::int64_t(count), "set_input_async");
+  if (id < 0) return Upload();
+  Upload upload = impl_->values[std::size_t(id)].write_async(values, count);
+  impl_->input_set[std::size_t(id)] = true;
+  return upload;
 }
 
 void Executor::set_parameter(const std::string& name, const std::vector<float>& host) {
@@ -308,16 +370,19 @@ void Executor::forward() {
     if (nd.kind == detail::NodeKind::input && !impl_->input_set[std::size_t(v)])
       throw Error("forward: input '" + nd.name + "' was not set (set_input)");
   }
-  ++impl_->step;
+  // A forward() that throws is not a step: retried, it draws the same dropout masks.
+  const std::uint64_t step = impl_->step + 1;
   const bool training = impl_->mode == Mode::training;
+  impl_->forward_done = impl_->backward_done = false;  // until every value is written again
   for (int v : impl_->order) {
     const detail::Node& nd = impl_->node(v);
     if (nd.kind != detail::NodeKind::op || nd.op->aliases_input()) continue;
     auto inputs = detail::tensors_of(nd.inputs, impl_->values);
     nd.op->forward(detail::ForwardArgs{impl, inputs, impl_->values[std::size_t(v)],
                                        impl_->workspace, impl_->saved[std::size_t(v)], training,
-                                       impl_->step});
+                                       step});
   }
+  impl_->step = step;
   impl_->forward_done = true;
   impl_->backward_done = false;
 }

@@ -54,8 +54,9 @@ std::vector<std::pair<std::string, Tensor>> Adam::slots() const {
   return out;
 }
 
+// steps_ counts a step once all its updates are enqueued: one that throws (a kernel that fails to
+// build or enqueue) leaves the count, and Adam's bias correction, as they were.
 void SGD::step() {
-  ++steps_;
   auto& ctx = detail::Access::impl(executor_.context());
   cl_kernel k = ctx.kernel("optim", "sgd_step");
   auto params = executor_.parameters();
@@ -67,6 +68,7 @@ void SGD::step() {
                      options_.weight_decay, cl_int(options_.nesterov));
     ctx.enqueue_elementwise(k, std::size_t(p.size()));
   }
+  ++steps_;
 }
 
 Adam::Adam(Executor& executor, AdamOptions options) : executor_(executor), options_(options) {
@@ -80,9 +82,9 @@ Adam::Adam(Executor& executor, AdamOptions options) : executor_(executor), optio
 }
 
 void Adam::step() {
-  ++steps_;
-  const float c1 = float(1.0 - std::pow(double(options_.beta1), double(steps_)));
-  const float c2 = float(1.0 - std::pow(double(options_.beta2), double(steps_)));
+  const auto step = double(steps_ + 1);
+  const float c1 = float(1.0 - std::pow(double(options_.beta1), step));
+  const float c2 = float(1.0 - std::pow(double(options_.beta2), step));
   auto& ctx = detail::Access::impl(executor_.context());
   cl_kernel k = ctx.kernel("optim", "adam_step");
   auto params = executor_.parameters();
@@ -94,6 +96,7 @@ void Adam::step() {
                      cl_int(options_.decoupled_weight_decay), c1, c2);
     ctx.enqueue_elementwise(k, std::size_t(p.size()));
   }
+  ++steps_;
 }
 
 AdamOptions adamw(float lr, float weight_decay) {

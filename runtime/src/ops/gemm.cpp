@@ -185,12 +185,15 @@ void gemm_clblast(ContextImpl& ctx, const GemmCall& g, cl_event* event) {
   const auto layout = clblast::Layout::kRowMajor;
   const auto ta = g.trans_a ? Transpose::kYes : Transpose::kNo;
   const auto tb = g.trans_b ? Transpose::kYes : Transpose::kNo;
-  clblast::StatusCode status;
-  if (g.batch == 1) {
+  // The seam treats the whole CLBlast call as one enqueue (its own buffers, builds and launches
+  // are out of reach); an injected error comes back as CLBlast returns the OpenCL errors it meets.
+  auto status = static_cast<clblast::StatusCode>(fault::injected(fault::Site::enqueue));
+  const bool run = status == clblast::StatusCode::kSuccess;
+  if (run && g.batch == 1) {
     status =
         clblast::Gemm<float>(layout, ta, tb, g.m, g.n, g.k, g.alpha, g.a, g.offset_a, g.lda, g.b,
                              g.offset_b, g.ldb, g.beta, g.c, g.offset_c, g.ldc, &queue, event);
-  } else {
+  } else if (run) {
     // The batched form with explicit offsets, which also serves a shared (stride 0) operand.
     std::vector<std::size_t> oa(g.batch), ob(g.batch), oc(g.batch);
     for (std::size_t i = 0; i < g.batch; ++i) {
@@ -203,10 +206,12 @@ void gemm_clblast(ContextImpl& ctx, const GemmCall& g, cl_event* event) {
                                          oa.data(), g.lda, g.b, ob.data(), g.ldb, betas.data(), g.c,
                                          oc.data(), g.ldc, g.batch, &queue, event);
   }
-  if (status != clblast::StatusCode::kSuccess)
-    throw Error("CLBlast GEMM (" + std::to_string(g.m) + "x" + std::to_string(g.n) + "x" +
-                std::to_string(g.k) + ", batch " + std::to_string(g.batch) +
-                ") failed: " + clblast_status_name(status));
+  if (status == clblast::StatusCode::kSuccess) return;
+  const std::string what = "CLBlast GEMM (" + std::to_string(g.m) + "x" + std::to_string(g.n) +
+                           "x" + std::to_string(g.k) + ", batch " + std::to_string(g.batch) + ")";
+  // CLBlast passes OpenCL's errors through unchanged and numbers its own from -1007 down.
+  if (static_cast<int>(status) > -1000) throw DeviceError(what, static_cast<int>(status));
+  throw Error(what + " failed: " + clblast_status_name(status));
 }
 
 }  // namespace
