@@ -78,7 +78,8 @@ cl_kernel ContextImpl::kernel(const std::string& source_name, const std::string&
 }
 
 cl_kernel ContextImpl::kernel(cl_program program, const std::string& kernel_name) {
-  auto key = std::make_pair(program, kernel_name);
+  auto key = std::make_tuple(program, kernel_name, std::this_thread::get_id());
+  std::lock_guard<std::mutex> lock(mutex_);
   if (auto it = kernels_.find(key); it != kernels_.end()) return it->second.get();
   cl_int status = CL_SUCCESS;
   OwnedKernel k(clCreateKernel(program, kernel_name.c_str(), &status));
@@ -93,12 +94,15 @@ void ContextImpl::enqueue_elementwise(cl_kernel k, std::size_t n) {
 cl_mem ContextImpl::scratch(std::size_t floats) {
   const std::size_t bytes =
       checked_bytes(std::int64_t(std::max<std::size_t>(floats, 1)), sizeof(float), "scratch");
-  if (!scratch_ || scratch_->bytes() < bytes)
-    scratch_ = std::make_unique<Buffer>(context.get(), info, bytes, "scratch");
-  return scratch_->mem();
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::unique_ptr<Buffer>& mine = scratch_[std::this_thread::get_id()];
+  if (!mine || mine->bytes() < bytes)
+    mine = std::make_unique<Buffer>(context.get(), info, bytes, "scratch");
+  return mine->mem();
 }
 
 cl_mem ContextImpl::int_table(const std::vector<cl_int>& contents) {
+  std::lock_guard<std::mutex> lock(mutex_);
   std::unique_ptr<Buffer>& table = int_tables_[contents];
   if (!table) {
     auto made = std::make_unique<Buffer>(context.get(), info,
@@ -110,11 +114,11 @@ cl_mem ContextImpl::int_table(const std::vector<cl_int>& contents) {
                                  contents.size() * sizeof(cl_int), contents.data(), 0, nullptr,
                                  nullptr),
             "clEnqueueWriteBuffer");
+    }
     table = std::move(made);
   }
   return table->mem();
 }
-    }
 
 }  // namespace detail
 

@@ -3,7 +3,10 @@
 
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -27,7 +30,14 @@ struct ImplicitLaunch;  // ops/conv_implicit.hpp
 struct ContextImpl {
   explicit ContextImpl(const DeviceInfo& info);
 
-  // A kernel of an embedded source built with options; kernel objects are kept per program.
+  // Threads may share a context (its members below are set at creation and then only read, except
+  // by the tuners, which need the context to themselves), so what it hands out is either
+  // immutable (programs, lookup tables) or kept per calling thread (kernels, scratch).
+
+  // A kernel of an embedded source built with options; kernel objects are kept per program and
+  // per thread, because a kernel's arguments are state that clSetKernelArg changes without any
+  // lock (the OpenCL spec exempts it from thread safety): two threads launching one cl_kernel
+  // could each enqueue the other's arguments.
   cl_kernel kernel(const std::string& source_name, const std::string& kernel_name,
                    const std::string& options = {});
   // A kernel of a built program.
@@ -37,7 +47,8 @@ struct ContextImpl {
   // The same for a kernel that steps through n floats four at a time (FLOAT4_STEPS).
   void enqueue_float4s(cl_kernel kernel, std::size_t n) { enqueue_elementwise(kernel, (n + 3) / 4); }
   // A device buffer of at least `floats` floats for a library routine's temporaries (split-K
-  // partial products); grows as needed and is shared, which the in-order queue makes safe.
+  // partial products); grows as needed. One per thread: the in-order queue orders one thread's
+  // launches, but another thread's could land between a routine's write and read of it.
   cl_mem scratch(std::size_t floats);
   // A device copy of a small table of ints (a kernel's lookup table), uploaded the first time
   // these contents are asked for and kept with the context, so a launch that needs one costs no
@@ -67,8 +78,11 @@ struct ContextImpl {
   std::vector<ImplicitLaunch>* conv_recorder = nullptr;
 
  private:
-  std::map<std::pair<cl_program, std::string>, OwnedKernel> kernels_;
-  std::unique_ptr<Buffer> scratch_;
+  // Guards the three maps; what they hand out is used outside the lock (see above). A thread's
+  // entries stay until the context goes, reused by a later thread given the same id.
+  std::mutex mutex_;
+  std::map<std::tuple<cl_program, std::string, std::thread::id>, OwnedKernel> kernels_;
+  std::map<std::thread::id, std::unique_ptr<Buffer>> scratch_;
   std::map<std::vector<cl_int>, std::unique_ptr<Buffer>> int_tables_;
 };
 

@@ -14,7 +14,10 @@ struct ContextImpl;
 struct Access;
 }  // namespace detail
 
-// A handle: copies share the same device context. Use one Context from one thread at a time.
+// A handle: copies share the same device context. Threads may share a Context: each may build
+// and run its own Executors, tensors and optimizers on it at once (their launches interleave on
+// the one in-order queue). An Executor, Tensor or Optimizer is used by one thread at a time, and
+// the tuners (clnn/tune.hpp) need the Context to themselves while they run.
 class Context {
  public:
   // The device named by the environment variable CLNN_DEVICE, else the best GPU, else a CPU.

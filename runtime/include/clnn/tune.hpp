@@ -3,7 +3,8 @@
 // ($CLNN_CACHE_DIR/tuning-v1.json, keyed by device, driver, kernel and shape). Later runs use the
 // entry of the nearest shape; without one the plan runs at once, so start-up never waits.
 // CLNN_TUNE=off ignores the cache; fast (the default) and full choose how many candidates a
-// tuning call tries.
+// tuning call tries. A tuning call needs its Context to itself: it swaps the context's launch
+// plans and records its launches while it times, which other threads' work would see.
 #pragma once
 
 #include <cstdint>

@@ -95,6 +95,7 @@ std::optional<fs::path> ProgramCache::default_disk_dir() {
 
 cl_program ProgramCache::get(const KernelSource& source, const std::string& options) {
   auto memory_key = std::make_pair(source.hash, options);
+  std::lock_guard<std::mutex> lock(mutex_);
   if (auto it = programs_.find(memory_key); it != programs_.end()) {
     ++stats_.memory_hits;
     return it->second.get();
@@ -158,11 +159,11 @@ OwnedProgram ProgramCache::load_from_disk(const std::string& key, const std::str
   OwnedProgram program(
       clCreateProgramWithBinary(context_, 1, &device_, &size, &bytes, &binary_status, &status));
   std::string all_options = full_options(options);
-  if (status != CL_SUCCESS || binary_status != CL_SUCCESS ||
   // A binary the driver refuses, at creation or at the build (an injected failure included),
   // is rebuilt from source.
-      clBuildProgram(program.get(), 1, &device_, all_options.c_str(), nullptr, nullptr) !=
+  if (status != CL_SUCCESS || binary_status != CL_SUCCESS ||
       fault::injected(fault::Site::build) != CL_SUCCESS ||
+      clBuildProgram(program.get(), 1, &device_, all_options.c_str(), nullptr, nullptr) !=
           CL_SUCCESS) {
     log_debug("program cache: driver rejected " + path.string() + ", rebuilding");
     return {};

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <filesystem>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
@@ -31,8 +32,14 @@ class ProgramCache {
   // carrying the build log.
   cl_program get(const KernelSource& source, const std::string& options);
 
-  const ProgramCacheStats& stats() const { return stats_; }
-  bool disk_enabled() const { return disk_dir_.has_value(); }
+  ProgramCacheStats stats() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return stats_;
+  }
+  bool disk_enabled() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return disk_dir_.has_value();
+  }
 
   // CLNN_CACHE_DIR ("off" disables), else $XDG_CACHE_HOME/clnn, else ~/.cache/clnn.
   static std::optional<std::filesystem::path> default_disk_dir();
@@ -49,6 +56,9 @@ class ProgramCache {
   cl_device_id device_;
   std::string device_identity_;  // device name, driver and platform version
   std::optional<std::filesystem::path> disk_dir_;
+  // Threads sharing a context share its cache; a build holds the lock so that two threads
+  // wanting one program build it once. The programs handed out are immutable once built.
+  mutable std::mutex mutex_;
   std::map<std::pair<std::string, std::string>, OwnedProgram> programs_;
   ProgramCacheStats stats_;
 };
