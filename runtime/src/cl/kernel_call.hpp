@@ -41,6 +41,7 @@ void enqueue(cl_command_queue queue, cl_kernel kernel, const std::array<std::siz
     status = clEnqueueNDRangeKernel(queue, kernel, N, nullptr, global.data(), local.data(), 0,
                                     nullptr, event);
   check(status, "clEnqueueNDRangeKernel");
+  note_launch(kernel);
   if (profiling_enabled()) profile_launch(kernel, *event);
   if (own) clReleaseEvent(own);
 }

@@ -1,7 +1,8 @@
-// CLNN_PROFILE: per-kernel device time totals, printed at exit.
+// CLNN_PROFILE: per-kernel device time totals, printed at exit; the launch census of tests.
 #include "cl/profiler.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -56,6 +57,10 @@ std::string kernel_name(cl_kernel kernel) {
   return name;
 }
 
+std::atomic<bool> census_on{false};
+std::mutex census_mutex;
+std::set<std::string> census;
+
 }  // namespace
 
 bool profiling_enabled() {
@@ -81,6 +86,20 @@ void profile_launch(cl_kernel kernel, cl_event event) {
     profile().add(kernel_name(kernel), event_ms(event));
   } catch (const Error&) {  // a diagnostic: a launch it cannot time is left out
   }
+}
+
+void record_launches(bool on) { census_on = on; }
+
+void note_launch(cl_kernel kernel) {
+  if (!census_on) return;
+  const std::string name = kernel_name(kernel);
+  std::lock_guard<std::mutex> lock(census_mutex);
+  census.insert(name);
+}
+
+std::set<std::string> launched_kernels() {
+  std::lock_guard<std::mutex> lock(census_mutex);
+  return census;
 }
 
 }  // namespace clnn::detail

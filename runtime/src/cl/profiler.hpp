@@ -3,6 +3,9 @@
 // Launches inside CLBlast are not seen.
 #pragma once
 
+#include <set>
+#include <string>
+
 #include "cl_api.hpp"
 
 namespace clnn::detail {
@@ -14,5 +17,12 @@ double event_ms(cl_event event);
 // Adds a finished launch's device time (its event, from a queue with profiling enabled) to the
 // kernel's total; waits for the event.
 void profile_launch(cl_kernel kernel, cl_event event);
+
+// A census of launches for tests that must prove a run reached every kernel
+// (tests/test_oclgrind.cpp): while on, each launched kernel's name is kept; while off (the
+// default), a launch costs one atomic load.
+void record_launches(bool on);
+void note_launch(cl_kernel kernel);
+std::set<std::string> launched_kernels();
 
 }  // namespace clnn::detail
