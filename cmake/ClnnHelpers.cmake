@@ -8,3 +8,13 @@ function(clnn_target_defaults target)
     target_link_options(${target} PRIVATE -fsanitize=${CLNN_SANITIZE})
   endif()
 endfunction()
+  if(CLNN_FUZZ)  # libFuzzer's coverage in every target; only the fuzz targets link libFuzzer
+    target_compile_options(${target} PRIVATE -fsanitize=fuzzer-no-link)
+  endif()
+endfunction()
+
+# A libFuzzer target (tests/fuzz): libFuzzer provides its main.
+function(clnn_fuzz_target target)
+  clnn_target_defaults(${target})
+  target_compile_options(${target} PRIVATE -fsanitize=fuzzer)
+  target_link_options(${target} PRIVATE -fsanitize=fuzzer)
