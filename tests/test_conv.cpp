@@ -142,7 +142,7 @@ TEST_CASE("both column-building kernels match the reference", "[conv]") {
   impl.row_loops = saved;
 }
 
-TEST_CASE("the implicit GEMM matches the reference", "[conv]") {
+TEST_CASE("the implicit GEMM matches the reference", "[conv][slow]") {
   // Forward and input gradient through matmul_vec4.cl's CONV_GATHER, whatever the device (a CPU
   // runs it when told to). Output rows of 4k positions are stored as float4s, others (6, 5, 10)
   // element by element from rows padded to a multiple of 4. Channel counts that are multiples of
@@ -226,7 +226,7 @@ TEST_CASE("Winograd's F(2x2, 3x3) matches the reference", "[conv]") {
   CHECK_FALSE(winograd({2, 3, 7, 6}, {4, 3, 3, 3}, options({}, {1, 1}, {1, 1}, {})).serves_forward());
 }
 
-TEST_CASE("direct gradients for few column rows match the reference", "[conv]") {
+TEST_CASE("direct gradients for few column rows match the reference", "[conv][slow]") {
   // conv_direct.cl's input and weight gradients, whatever the device (a CPU runs them when told
   // to): strides, dilations and uneven pads in 1 to 3 dimensions, runs of columns that end inside
   // a tile, filters and rows that do not fill a work-group's pairs evenly.
@@ -261,7 +261,8 @@ TEST_CASE("direct gradients for few column rows match the reference", "[conv]") 
   CHECK_FALSE(direct({3, 1, 9, 8}, {5, 1, 5, 5}, options({}, {2, 2}, {2, 2}, {})).serves_gradients());
 }
 
-TEST_CASE("the weight gradient over shifted padded copies matches the reference", "[conv]") {
+TEST_CASE("the weight gradient over shifted padded copies matches the reference",
+          "[conv][slow]") {
   // conv_shifted.cpp's weight and bias gradients, whatever the device (a CPU runs them when told
   // to): pads of 0 to 2, uneven ones, dilations, a 1x1 filter whose output outgrows the padded
   // blocks, 1 to 3 dimensions.

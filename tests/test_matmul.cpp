@@ -93,7 +93,7 @@ void check_gemm(detail::GemmBackend backend, std::size_t batch, std::size_t m, s
 
 }  // namespace
 
-TEST_CASE("gemm matches the reference on both backends", "[matmul]") {
+TEST_CASE("gemm matches the reference on both backends", "[matmul][slow]") {
   for (auto backend : {detail::GemmBackend::own, detail::GemmBackend::clblast}) {
     for (bool ta : {false, true})
       for (bool tb : {false, true}) {
@@ -107,7 +107,7 @@ TEST_CASE("gemm matches the reference on both backends", "[matmul]") {
   }
 }
 
-TEST_CASE("every matmul kernel matches the reference", "[matmul]") {
+TEST_CASE("every matmul kernel matches the reference", "[matmul][slow]") {
   // Configurations of each kernel, runnable on any device with local memory (emulated on CPUs);
   // the planner picks among them by device, the tuner times them all.
   const std::vector<MatmulPlan> plans{

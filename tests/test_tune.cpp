@@ -68,7 +68,7 @@ TEST_CASE("the tuning cache keeps entries per device and finds the nearest shape
   CHECK(detail::TuningCache(device_named("A"), file).size() == 0);  // a corrupt file is ignored
 }
 
-TEST_CASE("a tuned matmul configuration is stored, used and correct", "[tune][matmul]") {
+TEST_CASE("a tuned matmul configuration is stored, used and correct", "[tune][matmul][slow]") {
   TempCacheDir temp;
   const std::int64_t m = 48, n = 40, k = 56;
   {
