@@ -1,10 +1,16 @@
 // Shared test helpers: the device under test, random data, and error measures.
 #pragma once
 
+#include <unistd.h>
+
 #include <cmath>
 #include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <limits>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "clnn/clnn.hpp"
@@ -15,6 +21,26 @@ namespace clnn::test {
 inline Context& context() {
   static Context ctx = Context::create();
   return ctx;
+}
+
+// A fresh folder under the system's temporary folder, removed with its contents at the end.
+struct TempDir {
+  explicit TempDir(const std::string& tag)
+      : dir(std::filesystem::temp_directory_path() /
+            ("clnn-" + tag + "-" + std::to_string(getpid()))) {
+    std::filesystem::create_directories(dir);
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(dir, ignored);
+  }
+  std::filesystem::path dir;
+};
+
+// A whole file's bytes (empty when it cannot be read).
+inline std::string read_bytes(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
 inline std::vector<float> random_vector(std::size_t n, std::uint32_t seed, float lo = -1.0f,

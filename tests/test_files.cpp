@@ -3,50 +3,37 @@
 #include <catch2/catch.hpp>
 
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
 
 #include "clnn/error.hpp"
 #include "clnn/files.hpp"
 #include "io/files.hpp"
+#include "support.hpp"
 
 namespace fs = std::filesystem;
 
-namespace {
-
-struct TempDir {
-  fs::path dir = fs::temp_directory_path() / ("clnn-files-" + std::to_string(getpid()));
-  TempDir() { fs::create_directories(dir); }
-  ~TempDir() { fs::remove_all(dir); }
-};
-
-std::string read(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {(std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>()};
-}
-
-}  // namespace
+using clnn::test::read_bytes;
+using clnn::test::TempDir;
 
 TEST_CASE("atomic writes replace regular files and follow links to them", "[files]") {
-  TempDir t;
+  TempDir t("files");
   const fs::path file = t.dir / "out.csv";
   clnn::detail::write_file_atomically(file, "one");
-  CHECK(read(file) == "one");
+  CHECK(read_bytes(file) == "one");
   clnn::detail::write_file_atomically(file, "two");
-  CHECK(read(file) == "two");
+  CHECK(read_bytes(file) == "two");
 
   // A link stays a link; the file it leads to (relative to the link's folder) is replaced.
   fs::create_directories(t.dir / "real");
   fs::create_symlink("real/target.csv", t.dir / "link.csv");
   clnn::detail::write_file_atomically(t.dir / "link.csv", "through");
   CHECK(fs::is_symlink(t.dir / "link.csv"));
-  CHECK(read(t.dir / "real" / "target.csv") == "through");
+  CHECK(read_bytes(t.dir / "real" / "target.csv") == "through");
   fs::create_symlink("link.csv", t.dir / "link2.csv");  // a chain of links
   clnn::detail::write_file_atomically(t.dir / "link2.csv", "chained");
   CHECK(fs::is_symlink(t.dir / "link2.csv"));
-  CHECK(read(t.dir / "real" / "target.csv") == "chained");
+  CHECK(read_bytes(t.dir / "real" / "target.csv") == "chained");
   CHECK_NOTHROW(clnn::check_writable((t.dir / "link2.csv").string()));
   // No temporary file is left behind.
   std::size_t files = 0;
@@ -57,7 +44,7 @@ TEST_CASE("atomic writes replace regular files and follow links to them", "[file
 
 TEST_CASE("a device, fifo, directory or link loop at the path is an IoError, left as it is",
           "[files][errors]") {
-  TempDir t;
+  TempDir t("files");
   const fs::path fifo = t.dir / "metrics.csv";
   REQUIRE(mkfifo(fifo.c_str(), 0600) == 0);
   fs::create_directories(t.dir / "folder");

@@ -3,10 +3,10 @@
 
 #include <onnx/onnx_pb.h>
 
-#include <unistd.h>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 
 #include "clnn/onnx.hpp"
 #include "support.hpp"
@@ -18,16 +18,10 @@ namespace {
 
 const fs::path kNodeTests = "/usr/share/libonnx-testdata/data/node";
 
-struct TempDir {
-  fs::path dir = fs::temp_directory_path() / ("clnn-onnx-" + std::to_string(getpid()));
-  TempDir() { fs::create_directories(dir / "model"); }
-  ~TempDir() { fs::remove_all(dir); }
+// A temporary folder with a model/ folder inside, where the tests write their models.
+struct TempDir : clnn::test::TempDir {
+  TempDir() : clnn::test::TempDir("onnx") { fs::create_directories(dir / "model"); }
 };
-
-std::string read(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {(std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>()};
-}
 
 void write(const fs::path& p, const std::string& bytes) {
   std::ofstream(p, std::ios::binary) << bytes;
@@ -238,6 +232,21 @@ TEST_CASE("hostile attributes and shapes are clean errors naming the node", "[on
     m = one_node_model("ConvTranspose", {1, 1, 4, 4}, {1, 1, 1, 1});
     set_ints(m, "strides", {huge, 1});
     refused(m, "strides");
+    // Extents in range whose arithmetic is not: SAME padding's output, ConvTranspose's implied
+    // output_shape, and a concatenation.
+    const std::int64_t longest = std::numeric_limits<std::int64_t>::max();
+    m = one_node_model("Conv", {1, 1, longest}, {1, 1, 1});
+    attribute(m, "auto_pad", ::onnx::AttributeProto::STRING)->set_s("SAME_UPPER");
+    set_ints(m, "strides", {2});
+    refused(m, "overflows");
+    m = one_node_model("ConvTranspose", {1, 1, huge}, {1, 1, 1});
+    attribute(m, "auto_pad", ::onnx::AttributeProto::STRING)->set_s("SAME_LOWER");
+    set_ints(m, "strides", {4});
+    refused(m, "overflows");
+    m = one_node_model("Concat", {huge + 1});
+    m.mutable_graph()->mutable_node(0)->add_input("x");
+    set_int(m, "axis", 0);
+    refused(m, "overflows");
   }
   SECTION("axes beyond the rank are refused, not truncated") {
     auto m = one_node_model("Softmax", {2, 3});
@@ -300,7 +309,7 @@ TEST_CASE("bad external-data offsets are clean errors", "[onnx][errors]") {
 
 TEST_CASE("truncated and fuzzed ONNX files never crash", "[onnx][errors]") {
   TempDir t;
-  const auto original = read(kNodeTests / "test_conv_with_strides_padding" / "model.onnx");
+  const auto original = clnn::test::read_bytes(kNodeTests / "test_conv_with_strides_padding" / "model.onnx");
   REQUIRE_FALSE(original.empty());
   const auto path = t.dir / "model" / "m.onnx";
   std::size_t loaded = 0, rejected = 0;

@@ -26,7 +26,8 @@ std::vector<float> read_input(const std::string& file, const std::string& name,
                               const clnn::Shape& shape) {
   auto proto = clnn::detail::read_message<::onnx::TensorProto>(file);
   const std::string folder = std::filesystem::path(file).parent_path().string();
-  clnn::detail::HostTensor t = clnn::detail::decode_tensor(proto, file, folder.empty() ? "." : folder);
+  clnn::detail::HostTensor t =
+      clnn::detail::decode_tensor(proto, file, folder.empty() ? "." : folder);
   if (!t.is_float)
     throw clnn::IoError(file, "holds an integer tensor; input '" + name + "' takes float32");
   if (clnn::element_count(t.shape) != clnn::element_count(shape))
@@ -65,20 +66,25 @@ int main(int argc, char** argv) {
   try {
     clnn::Context ctx = device.empty() ? clnn::Context::create() : clnn::Context::create(device);
     clnn::onnx::Model model = clnn::onnx::load(model_path);
-    std::vector<clnn::Value> outputs;
-    for (auto& [name, v] : model.outputs) outputs.push_back(v);
-    clnn::Executor ex(ctx, model.graph, outputs, clnn::Mode::inference);
     for (const auto& [name, file] : input_files)
       if (std::none_of(model.inputs.begin(), model.inputs.end(),
                        [&](const auto& input) { return input.first == name; }))
         throw clnn::Error("--input " + name + "=" + file + ": the model has no input '" + name +
                           "' (its inputs: " + input_names(model) + ")");
+    // Files are read and checked before the model's buffers are allocated.
+    std::map<std::string, std::vector<float>> file_values;
+    for (auto& [name, v] : model.inputs)
+      if (auto it = input_files.find(name); it != input_files.end())
+        file_values[name] = read_input(it->second, name, v.shape());
+    std::vector<clnn::Value> outputs;
+    for (auto& [name, v] : model.outputs) outputs.push_back(v);
+    clnn::Executor ex(ctx, model.graph, outputs, clnn::Mode::inference);
     std::mt19937 rng(1);
     std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
     for (auto& [name, v] : model.inputs) {
       std::vector<float> values;
-      if (auto it = input_files.find(name); it != input_files.end()) {
-        values = read_input(it->second, name, v.shape());
+      if (auto it = file_values.find(name); it != file_values.end()) {
+        values = std::move(it->second);
       } else {
         values.resize(std::size_t(clnn::element_count(v.shape())));
         for (auto& x : values) x = uniform(rng);

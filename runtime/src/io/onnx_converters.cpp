@@ -4,6 +4,7 @@
 #include <limits>
 #include <map>
 #include <numeric>
+#include <optional>
 
 #include "checked_int.hpp"
 #include "clnn/ops.hpp"
@@ -70,6 +71,12 @@ Ints weight_kernel(const Node& n, const Value& x, const Value& w) {
   return kernel;
 }
 
+// An option the clnn operator defaults itself: as the model gives it, or empty when absent (so
+// an exported model states no more than the imported one did).
+Ints as_given(const Node& n, const std::string& name, const Ints& values) {
+  return n.ints(name, 0, kMaxWindowValue).empty() ? Ints{} : values;
+}
+
 std::optional<Value> optional_input(const Node& n, int i) {
   if (n.has_input(i)) return n.input(i);
   return std::nullopt;
@@ -79,11 +86,13 @@ Outputs lower_conv(const Node& n) {
   Value x = n.input(0, kMinSpatialRank, kMaxSpatialRank), w = n.input(1);
   const std::size_t dims = x.shape().size() - 2;
   const Ints kernel = weight_kernel(n, x, w);
+  const Ints strides = n.per_dimension("strides", dims, 1, 1);
+  const Ints dilations = n.per_dimension("dilations", dims, 1, 1);
   ConvOptions o;
-  o.strides = n.per_dimension("strides", dims, 1, 1);
-  o.dilations = n.per_dimension("dilations", dims, 1, 1);
+  o.strides = as_given(n, "strides", strides);
+  o.dilations = as_given(n, "dilations", dilations);
   o.groups = n.integer("group", 1, 1, kMaxWindowValue);
-  window(n, x.shape(), kernel, o.strides, o.dilations, o.pads_begin, o.pads_end);
+  window(n, x.shape(), kernel, strides, dilations, o.pads_begin, o.pads_end);
   return {conv(x, w, optional_input(n, 2), o)};
 }
 
@@ -139,10 +148,11 @@ Outputs lower_pool(const Node& n) {
   PoolOptions o;
   o.kernel = n.per_dimension("kernel_shape", dims, 1, 1);
   o.strides = n.per_dimension("strides", dims, 1, 1);  // ONNX's default, not the kernel
-  o.dilations = n.per_dimension("dilations", dims, 1, 1);
+  const Ints dilations = n.per_dimension("dilations", dims, 1, 1);
+  o.dilations = as_given(n, "dilations", dilations);
   o.ceil_mode = n.flag("ceil_mode", false);
   o.count_include_pad = n.flag("count_include_pad", false);
-  window(n, x.shape(), o.kernel, o.strides, o.dilations, o.pads_begin, o.pads_end);
+  window(n, x.shape(), o.kernel, o.strides, dilations, o.pads_begin, o.pads_end);
   return {max ? max_pool(x, o) : avg_pool(x, o)};
 }
 
@@ -173,8 +183,8 @@ Outputs lower_softmax(const Node& n) {
 Outputs lower_clip(const Node& n) {
   float lo = -std::numeric_limits<float>::infinity(), hi = std::numeric_limits<float>::infinity();
   if (n.opset() < 11) {
-    lo = n.real("min", lo);
-    hi = n.real("max", hi);
+    lo = n.bound("min", lo);
+    hi = n.bound("max", hi);
   } else {
     if (n.has_input(1)) lo = n.constant_float(1);
     if (n.has_input(2)) hi = n.constant_float(2);
@@ -286,13 +296,12 @@ Outputs lower_constant(const Node& n) {
   return {};
 }
 
-// Operators of one input and no attributes.
+// The table's rows for operators that map one to one onto a clnn function.
 template <Value (*f)(const Value&)>
 Outputs unary(const Node& n) {
   return {f(n.input(0))};
 }
 
-// Operators of two inputs that broadcast.
 template <Value (*f)(const Value&, const Value&)>
 Outputs binary(const Node& n) {
   return {f(n.input(0), n.input(1))};

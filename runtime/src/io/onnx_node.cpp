@@ -105,6 +105,7 @@ float Node::constant_float(int i) const {
   const HostTensor* t = source_.constant(proto_.input(i));
   if (!t || !t->is_float || t->floats.size() != 1)
     unsupported("input '" + proto_.input(i) + "' must be a constant float scalar");
+  if (std::isnan(t->floats[0])) invalid("input '" + proto_.input(i) + "' is not a number");
   return t->floats[0];
 }
 
@@ -152,6 +153,13 @@ float Node::real(const std::string& name, float fallback) const {
   return a->f();
 }
 
+float Node::bound(const std::string& name, float fallback) const {
+  const Attribute* a = find(name, Attribute::FLOAT);
+  if (!a) return fallback;
+  if (std::isnan(a->f())) invalid("attribute '" + name + "' is not a number");
+  return a->f();
+}
+
 std::string Node::text(const std::string& name, const std::string& fallback,
                        std::initializer_list<const char*> allowed) const {
   const Attribute* a = find(name, Attribute::STRING);
@@ -173,8 +181,8 @@ Ints Node::ints(const std::string& name, std::int64_t lo, std::int64_t hi) const
 
 Ints Node::per_dimension(const std::string& name, std::size_t dims, std::int64_t fallback,
                          std::int64_t lo, std::int64_t hi) const {
-  if (!has(name)) return Ints(dims, fallback);
   Ints values = ints(name, lo, hi);
+  if (values.empty()) return Ints(dims, fallback);  // absent, or an empty list: the default
   if (values.size() != dims)
     invalid("attribute '" + name + "' has " + std::to_string(values.size()) + " entries for " +
             std::to_string(dims) + " spatial dimensions");

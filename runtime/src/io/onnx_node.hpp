@@ -13,9 +13,11 @@
 
 #include "clnn/graph.hpp"
 #include "io/onnx_tensor.hpp"
+#include "ops/spatial.hpp"
 
 namespace clnn::onnx::detail {
 
+using clnn::detail::kMaxWindowValue;
 using Ints = std::vector<std::int64_t>;
 using HostTensor = clnn::detail::HostTensor;
 
@@ -33,9 +35,6 @@ class ValueSource {
   virtual std::int64_t opset() const = 0;
   virtual const std::string& path() const = 0;  // the model file, for IoError
 };
-
-// The largest kernel extent, stride, dilation or pad: the kernels take them as cl_int.
-constexpr std::int64_t kMaxWindowValue = 2147483647;
 
 class Node {
  public:
@@ -66,12 +65,13 @@ class Node {
   std::int64_t integer(const std::string& name, std::int64_t fallback, std::int64_t lo,
                        std::int64_t hi) const;
   bool flag(const std::string& name, bool fallback) const;  // 0 or 1
-  float real(const std::string& name, float fallback) const;  // finite
+  float real(const std::string& name, float fallback) const;   // finite
+  float bound(const std::string& name, float fallback) const;  // a number or an infinity
   std::string text(const std::string& name, const std::string& fallback,
                    std::initializer_list<const char*> allowed) const;
   Ints ints(const std::string& name, std::int64_t lo, std::int64_t hi) const;
-  // One value per spatial dimension: `fallback` repeated when absent, else exactly `dims`
-  // entries in [lo, hi].
+  // One value per spatial dimension: `fallback` repeated when absent or empty, else exactly
+  // `dims` entries in [lo, hi].
   Ints per_dimension(const std::string& name, std::size_t dims, std::int64_t fallback,
                      std::int64_t lo, std::int64_t hi = kMaxWindowValue) const;
   // An axis in [-rank, rank) (or up to rank inclusive with `end_allowed`), as an int in range.

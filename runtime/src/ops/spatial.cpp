@@ -18,12 +18,11 @@ std::vector<std::int64_t> per_dimension(const std::string& op, const char* what,
   if (values.size() != dims)
     throw ShapeError(op + ": " + what + " has " + std::to_string(values.size()) + " entries for " +
                      std::to_string(dims) + " spatial dimensions");
-  // The kernels take every extent, stride, pad and dilation as a cl_int.
   for (auto v : values)
-    if (v < minimum || v > INT_MAX)
+    if (v < minimum || v > kMaxWindowValue)
       throw ShapeError(op + ": " + what + " " + to_string(Shape(values)) +
                        " has an entry outside [" + std::to_string(minimum) + ", " +
-                       std::to_string(INT_MAX) + "]");
+                       std::to_string(kMaxWindowValue) + "]");
   return values;
 }
 
@@ -66,9 +65,9 @@ Window make_window(const std::string& op, const Shape& x, const WindowSpec& spec
     // With ceil mode the last window must start inside the input or its leading padding.
     if (spec.ceil_mode && (w.out[t] - 1) * w.stride[t] >= w.in[t] + w.pad_begin[t]) --w.out[t];
   }
-  const CheckedInt inputs = CheckedInt(w.n) * w.c * w.in[0] * w.in[1] * w.in[2];
+  // x's element count is checked when its node is made; the taps are not.
   const CheckedInt taps = CheckedInt(w.c) * w.kernel[0] * w.kernel[1] * w.kernel[2];
-  if (inputs.value() > INT_MAX || taps.value() > INT_MAX)
+  if (w.n * w.c * w.in_positions() > INT_MAX || taps.value() > INT_MAX)
     throw ShapeError(op + ": input " + to_string(x) + " is too large");
   return w;
 }

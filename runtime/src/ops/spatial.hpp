@@ -14,6 +14,9 @@ namespace clnn::detail {
 
 using Triple = std::array<std::int64_t, 3>;
 
+// The largest kernel extent, stride, pad or dilation: the kernels take them as cl_int.
+constexpr std::int64_t kMaxWindowValue = 2147483647;
+
 struct Window {
   std::int64_t n = 1, c = 1;  // batch and channels of the input
   Triple in{1, 1, 1}, kernel{1, 1, 1}, stride{1, 1, 1}, pad_begin{0, 0, 0}, pad_end{0, 0, 0},
