@@ -285,6 +285,19 @@ TEST_CASE("hostile attributes and shapes are clean errors naming the node", "[on
   }
 }
 
+TEST_CASE("an imported model exports as it was imported and imports again", "[onnx]") {
+  // The importer must not add attributes the model left out: AveragePool takes no dilations.
+  TempDir t;
+  for (const char* test : {"test_averagepool_2d_default", "test_conv_with_strides_padding",
+                           "test_maxpool_2d_default"}) {
+    INFO(test);
+    clnn::onnx::Model model = clnn::onnx::load((kNodeTests / test / "model.onnx").string());
+    const std::string path = (t.dir / "model" / "again.onnx").string();
+    clnn::onnx::save(model.graph, path, {model.outputs[0].second});
+    CHECK_NOTHROW(clnn::onnx::load(path));
+  }
+}
+
 TEST_CASE("bad external-data offsets are clean errors", "[onnx][errors]") {
   TempDir t;
   const auto path = t.dir / "model" / "m.onnx";
