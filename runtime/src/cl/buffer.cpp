@@ -15,14 +15,18 @@ std::size_t checked_bytes(std::int64_t count, std::size_t element_size, const st
   return static_cast<std::size_t>(count) * element_size;
 }
 
-Buffer::Buffer(cl_context context, const DeviceInfo& device, std::size_t bytes,
-               const std::string& what)
-    : bytes_(bytes) {
+void check_allocation(const DeviceInfo& device, std::size_t bytes, const std::string& what) {
   if (bytes == 0) throw AllocationError(what + ": cannot allocate an empty device buffer");
   if (bytes > device.max_mem_alloc_size)
     throw AllocationError(what + ": " + std::to_string(bytes) + " bytes is more than the device '" +
                           device.name + "' allows in one buffer (max_mem_alloc_size " +
                           std::to_string(device.max_mem_alloc_size) + " bytes)");
+}
+
+Buffer::Buffer(cl_context context, const DeviceInfo& device, std::size_t bytes,
+               const std::string& what)
+    : bytes_(bytes) {
+  check_allocation(device, bytes, what);
   cl_int status = fault::injected(fault::Site::allocate);
   if (status == CL_SUCCESS)
     mem_ = OwnedMem(clCreateBuffer(context, CL_MEM_READ_WRITE, bytes, nullptr, &status));

@@ -13,10 +13,12 @@ namespace clnn::detail {
 // count * element_size in bytes; ShapeError naming `what` on overflow.
 std::size_t checked_bytes(std::int64_t count, std::size_t element_size, const std::string& what);
 
+// AllocationError naming `what` when bytes is zero or above the device's max_mem_alloc_size.
+void check_allocation(const DeviceInfo& device, std::size_t bytes, const std::string& what);
+
 class Buffer {
  public:
-  // Throws AllocationError naming `what` when bytes is zero or above the device's
-  // max_mem_alloc_size, DeviceError when the driver refuses.
+  // Throws check_allocation's AllocationError, or DeviceError when the driver refuses.
   Buffer(cl_context context, const DeviceInfo& device, std::size_t bytes, const std::string& what);
 
   cl_mem mem() const { return mem_.get(); }

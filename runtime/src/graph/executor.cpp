@@ -81,11 +81,7 @@ class DeviceBudget {
   explicit DeviceBudget(const DeviceInfo& device) : device_(device) {}
 
   void add(const std::string& what, std::size_t bytes) {
-    if (bytes > device_.max_mem_alloc_size)
-      throw AllocationError("Executor: " + what + " takes " + std::to_string(bytes) +
-                            " bytes, more than the device '" + device_.name +
-                            "' allows in one buffer (max_mem_alloc_size " +
-                            std::to_string(device_.max_mem_alloc_size) + " bytes)");
+    check_allocation(device_, bytes, "Executor: " + what);
     if (bytes > largest_bytes_) largest_bytes_ = bytes, largest_ = what;
     total_ += bytes;
   }
@@ -154,6 +150,7 @@ ExecutorImpl::ExecutorImpl(const Context& context, const Graph& g,
 
   // Memory plan, then the tensors over its buffers.
   std::vector<PlanValue> plan_values(n);
+  std::vector<std::size_t> saved_floats(n, 0);  // what each op keeps for backward (training)
   std::size_t workspace_floats = 0;
   for (int v : order) {
     const Node& nd = node(v);
@@ -167,6 +164,7 @@ ExecutorImpl::ExecutorImpl(const Context& context, const Graph& g,
       std::vector<Shape> shapes;
       for (int u : nd.inputs) shapes.push_back(node(u).shape);
       workspace_floats = std::max(workspace_floats, nd.op->workspace_floats(shapes, nd.shape));
+      if (training) saved_floats[std::size_t(v)] = nd.op->saved_floats(shapes, nd.shape);
     }
   }
   MemoryPlan plan = plan_memory(order, plan_values);
@@ -176,7 +174,6 @@ ExecutorImpl::ExecutorImpl(const Context& context, const Graph& g,
   // is named after the first value it holds.
   DeviceBudget budget(impl.info);
   std::vector<std::string> slot_names(plan.slot_bytes.size());
-  std::vector<std::size_t> saved_floats(n, 0);
   for (int v : order) {
     const Node& nd = node(v);
     std::string& slot_name = slot_names[std::size_t(plan.slot_of[std::size_t(v)])];
@@ -186,15 +183,10 @@ ExecutorImpl::ExecutorImpl(const Context& context, const Graph& g,
     }
     if (requires_grad[std::size_t(v)])
       budget.add("the gradient of '" + nd.name + "'", plan_values[std::size_t(v)].bytes);
-    if (training && nd.kind == NodeKind::op) {
-      std::vector<Shape> shapes;
-      for (int u : nd.inputs) shapes.push_back(node(u).shape);
-      saved_floats[std::size_t(v)] = nd.op->saved_floats(shapes, nd.shape);
-      if (saved_floats[std::size_t(v)] > 0)
-        budget.add("what '" + nd.name + "' keeps for backward",
-                   checked_bytes(std::int64_t(saved_floats[std::size_t(v)]), sizeof(float),
-                                 nd.name));
-    }
+    if (saved_floats[std::size_t(v)] > 0)
+      budget.add("what '" + nd.name + "' keeps for backward",
+                 checked_bytes(std::int64_t(saved_floats[std::size_t(v)]), sizeof(float),
+                               nd.name));
   }
   if (workspace_floats > 0)
     budget.add("the workspace",
@@ -384,7 +376,6 @@ void Executor::forward() {
   }
   impl_->step = step;
   impl_->forward_done = true;
-  impl_->backward_done = false;
 }
 
 void Executor::backward(const Value& loss) {

@@ -20,7 +20,8 @@ std::vector<Tensor> zeros_like_parameters(const Executor& ex) {
 }
 
 void check_positive(float value, const char* what) {
-  if (!(value > 0.0f)) throw Error(std::string(what) + " must be positive");
+  if (!(value > 0.0f) || !std::isfinite(value))
+    throw Error(std::string(what) + " must be positive and finite, not " + std::to_string(value));
 }
 
 // Each slot tensor named after its parameter.

@@ -87,8 +87,6 @@ struct Trainer::Impl {
         loss_sum(Tensor::zeros(ctx, {1})),
         correct(Tensor::zeros(ctx, {1})) {
     if (options.epochs < 1) throw Error("Trainer: epochs must be at least 1");
-    if (!std::isfinite(options.lr) || options.lr <= 0)
-      throw Error("Trainer: lr " + std::to_string(options.lr) + " is not a positive number");
     // The files written after each epoch are checked now, not after the first epoch's work.
     if (!options.metrics_csv.empty()) {
       check_writable(options.metrics_csv);
