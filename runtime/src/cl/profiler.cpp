@@ -57,7 +57,6 @@ std::string kernel_name(cl_kernel kernel) {
   return name;
 }
 
-std::atomic<bool> census_on{false};
 std::mutex census_mutex;
 std::set<std::string> census;
 
@@ -88,10 +87,11 @@ void profile_launch(cl_kernel kernel, cl_event event) {
   }
 }
 
+std::atomic<bool> census_on{false};
+
 void record_launches(bool on) { census_on = on; }
 
-void note_launch(cl_kernel kernel) {
-  if (!census_on) return;
+void add_to_census(cl_kernel kernel) {
   const std::string name = kernel_name(kernel);
   std::lock_guard<std::mutex> lock(census_mutex);
   census.insert(name);

@@ -3,6 +3,7 @@
 // Launches inside CLBlast are not seen.
 #pragma once
 
+#include <atomic>
 #include <set>
 #include <string>
 
@@ -22,7 +23,11 @@ void profile_launch(cl_kernel kernel, cl_event event);
 // (tests/test_oclgrind.cpp): while on, each launched kernel's name is kept; while off (the
 // default), a launch costs one atomic load.
 void record_launches(bool on);
-void note_launch(cl_kernel kernel);
 std::set<std::string> launched_kernels();
+extern std::atomic<bool> census_on;
+void add_to_census(cl_kernel kernel);
+inline void note_launch(cl_kernel kernel) {
+  if (census_on.load(std::memory_order_relaxed)) add_to_census(kernel);
+}
 
 }  // namespace clnn::detail
