@@ -11,7 +11,7 @@
 #include "cl/kernel_source.hpp"
 #include "cl/profiler.hpp"
 #include "context_impl.hpp"
-#include "op_harness.hpp"
+#include "op_checks.hpp"
 #include "ops/gemm.hpp"
 #include "reference/conv.hpp"
 #include "reference/elementwise.hpp"
@@ -20,6 +20,7 @@ using namespace clnn;
 using clnn::detail::ConvRoute;
 using clnn::test::context;
 using clnn::test::OpCheck;
+using clnn::test::pool_check;
 using clnn::test::random_vector;
 using clnn::test::relative_error;
 using clnn::test::run_op_check;
@@ -82,24 +83,6 @@ OpCheck conv_check(Shape x, Shape w, ConvOptions o) {
     return std::vector<Vec>{gx, gw, gb};
   };
   c.forward_tolerance = 1e-4;
-  return c;
-}
-
-OpCheck pool_check(bool is_max, Shape x, PoolOptions o) {
-  reference::Geometry g(x, o.kernel, o.strides.empty() ? o.kernel : o.strides, o.pads_begin,
-                        o.pads_end, o.dilations, o.ceil_mode);
-  OpCheck c;
-  c.shapes = {x};
-  c.build = [=](const std::vector<Value>& v) {
-    return is_max ? max_pool(v[0], o) : avg_pool(v[0], o);
-  };
-  c.forward = [=](const std::vector<Vec>& in) {
-    return is_max ? reference::max_pool(g, in[0]) : reference::avg_pool(g, in[0], true);
-  };
-  c.backward = [=](const std::vector<Vec>& in, const Vec& gy) {
-    return std::vector<Vec>{is_max ? reference::max_pool_backward(g, in[0], gy)
-                                   : reference::avg_pool_backward(g, in[0], gy, true)};
-  };
   return c;
 }
 
@@ -249,19 +232,7 @@ TEST_CASE("oclgrind: softmax, reductions and losses", "[oclgrind]") {
     run_op_check(c);
   }
 
-  OpCheck mse;
-  mse.shapes = {{7, 5}, {7, 5}};
-  mse.build = [](const std::vector<Value>& v) { return mse_loss(v[0], v[1]); };
-  mse.forward = [](const std::vector<Vec>& x) { return Vec{reference::mse(x[0], x[1])}; };
-  mse.backward = [](const std::vector<Vec>& x, const Vec& g) {
-    Vec gp(x[0].size()), gt(x[0].size());
-    for (std::size_t i = 0; i < gp.size(); ++i) {
-      gp[i] = g[0] * 2 * (x[0][i] - x[1][i]) / double(gp.size());
-      gt[i] = -gp[i];
-    }
-    return std::vector<Vec>{gp, gt};
-  };
-  run_op_check(mse);
+  run_op_check(clnn::test::mse_check({7, 5}));
 
   OpCheck ce;
   ce.shapes = {{7, 10}, {7}};

@@ -2,7 +2,7 @@
 // backward against the double-precision reference (see op_harness.hpp).
 #include <catch2/catch.hpp>
 
-#include "op_harness.hpp"
+#include "op_checks.hpp"
 
 using namespace clnn;
 using clnn::test::OpCheck;
@@ -351,18 +351,7 @@ TEST_CASE("reshape flatten and transpose", "[ops][shape]") {
 
 TEST_CASE("mse_loss", "[ops][loss]") {
   for (Shape shape : {Shape{1}, Shape{64, 1}, Shape{7, 33}}) {
-    OpCheck c;
-    c.shapes = {shape, shape};
-    c.build = [](const std::vector<Value>& v) { return mse_loss(v[0], v[1]); };
-    c.forward = [](const std::vector<Vec>& x) { return Vec{reference::mse(x[0], x[1])}; };
-    c.backward = [](const std::vector<Vec>& x, const Vec& g) {
-      Vec gp(x[0].size()), gt(x[0].size());
-      for (std::size_t i = 0; i < gp.size(); ++i) {
-        gp[i] = g[0] * 2 * (x[0][i] - x[1][i]) / double(gp.size());
-        gt[i] = -gp[i];
-      }
-      return std::vector<Vec>{gp, gt};
-    };
+    OpCheck c = clnn::test::mse_check(shape);
     c.forward_tolerance = 1e-5;
     run_op_check(c);
   }

@@ -2,11 +2,11 @@
 // double-precision reference.
 #include <catch2/catch.hpp>
 
-#include "op_harness.hpp"
-#include "reference/conv.hpp"
+#include "op_checks.hpp"
 
 using namespace clnn;
 using clnn::test::OpCheck;
+using clnn::test::pool_check;
 using clnn::test::run_op_check;
 using reference::Vec;
 
@@ -23,25 +23,6 @@ PoolOptions pool(std::vector<std::int64_t> kernel, std::vector<std::int64_t> str
   o.ceil_mode = ceil_mode;
   o.count_include_pad = count_include_pad;
   return o;
-}
-
-OpCheck pool_check(bool is_max, Shape x, PoolOptions o) {
-  reference::Geometry g(x, o.kernel, o.strides.empty() ? o.kernel : o.strides, o.pads_begin,
-                        o.pads_end, o.dilations, o.ceil_mode);
-  const bool include = o.count_include_pad;
-  OpCheck c;
-  c.shapes = {x};
-  c.build = [=](const std::vector<Value>& v) {
-    return is_max ? max_pool(v[0], o) : avg_pool(v[0], o);
-  };
-  c.forward = [=](const std::vector<Vec>& in) {
-    return is_max ? reference::max_pool(g, in[0]) : reference::avg_pool(g, in[0], include);
-  };
-  c.backward = [=](const std::vector<Vec>& in, const Vec& gy) {
-    return std::vector<Vec>{is_max ? reference::max_pool_backward(g, in[0], gy)
-                                   : reference::avg_pool_backward(g, in[0], gy, include)};
-  };
-  return c;
 }
 
 }  // namespace

@@ -1,0 +1,47 @@
+// OpChecks that more than one test file runs: the pooling and mean-squared-error operators
+// against their double-precision references (test_pool, test_ops, and the Oclgrind run).
+#pragma once
+
+#include "op_harness.hpp"
+#include "reference/conv.hpp"
+
+namespace clnn::test {
+
+// max_pool or avg_pool of x [N, C, spatial...] with options o.
+inline OpCheck pool_check(bool is_max, Shape x, PoolOptions o) {
+  reference::Geometry g(x, o.kernel, o.strides.empty() ? o.kernel : o.strides, o.pads_begin,
+                        o.pads_end, o.dilations, o.ceil_mode);
+  const bool include = o.count_include_pad;
+  OpCheck c;
+  c.shapes = {x};
+  c.build = [=](const std::vector<Value>& v) {
+    return is_max ? max_pool(v[0], o) : avg_pool(v[0], o);
+  };
+  c.forward = [=](const std::vector<Vec>& in) {
+    return is_max ? reference::max_pool(g, in[0]) : reference::avg_pool(g, in[0], include);
+  };
+  c.backward = [=](const std::vector<Vec>& in, const Vec& gy) {
+    return std::vector<Vec>{is_max ? reference::max_pool_backward(g, in[0], gy)
+                                   : reference::avg_pool_backward(g, in[0], gy, include)};
+  };
+  return c;
+}
+
+// mse_loss of a prediction and a target of one shape.
+inline OpCheck mse_check(const Shape& shape) {
+  OpCheck c;
+  c.shapes = {shape, shape};
+  c.build = [](const std::vector<Value>& v) { return mse_loss(v[0], v[1]); };
+  c.forward = [](const std::vector<Vec>& x) { return Vec{reference::mse(x[0], x[1])}; };
+  c.backward = [](const std::vector<Vec>& x, const Vec& g) {
+    Vec gp(x[0].size()), gt(x[0].size());
+    for (std::size_t i = 0; i < gp.size(); ++i) {
+      gp[i] = g[0] * 2 * (x[0][i] - x[1][i]) / double(gp.size());
+      gt[i] = -gp[i];
+    }
+    return std::vector<Vec>{gp, gt};
+  };
+  return c;
+}
+
+}  // namespace clnn::test
