@@ -1,4 +1,4 @@
-// OpChecks that more than one test file runs: the pooling and mean-squared-error operators
+// OpChecks that more than one test file runs: shape operators, pooling and mean-squared error
 // against their double-precision references (test_pool, test_ops, and the Oclgrind run).
 #pragma once
 
@@ -6,6 +6,17 @@
 #include "reference/conv.hpp"
 
 namespace clnn::test {
+
+// An operator that passes its one input through unchanged (reshape, flatten, a permutation
+// the caller undoes...): the output equals the input and so does the gradient.
+inline OpCheck identity_check(Shape in, std::function<Value(const Value&)> build) {
+  OpCheck c;
+  c.shapes = {in};
+  c.build = [build](const std::vector<Value>& v) { return build(v[0]); };
+  c.forward = [](const std::vector<Vec>& x) { return x[0]; };
+  c.backward = [](const std::vector<Vec>&, const Vec& g) { return std::vector<Vec>{g}; };
+  return c;
+}
 
 // max_pool or avg_pool of x [N, C, spatial...] with options o.
 inline OpCheck pool_check(bool is_max, Shape x, PoolOptions o) {

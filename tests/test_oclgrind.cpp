@@ -20,6 +20,7 @@ using namespace clnn;
 using clnn::detail::ConvRoute;
 using clnn::test::context;
 using clnn::test::OpCheck;
+using clnn::test::identity_check;
 using clnn::test::pool_check;
 using clnn::test::random_vector;
 using clnn::test::relative_error;
@@ -35,16 +36,6 @@ void count_launches() {
 }
 
 detail::ContextImpl& impl() { return detail::Access::impl(context()); }
-
-// The same operator as an OpCheck whose output is its only input, unchanged.
-OpCheck identity_check(Shape in, std::function<Value(const Value&)> build) {
-  OpCheck c;
-  c.shapes = {in};
-  c.build = [build](const std::vector<Value>& v) { return build(v[0]); };
-  c.forward = [](const std::vector<Vec>& x) { return x[0]; };
-  c.backward = [](const std::vector<Vec>&, const Vec& g) { return std::vector<Vec>{g}; };
-  return c;
-}
 
 OpCheck binary_check(reference::Binary op, Shape sa, Shape sb) {
   OpCheck c;

@@ -5,6 +5,7 @@
 #include "op_checks.hpp"
 
 using namespace clnn;
+using clnn::test::identity_check;
 using clnn::test::OpCheck;
 using clnn::test::run_op_check;
 using reference::Vec;
@@ -303,14 +304,6 @@ TEST_CASE("sum and mean over axes", "[ops][reduce]") {
 }
 
 TEST_CASE("reshape flatten and transpose", "[ops][shape]") {
-  auto identity_check = [](Shape in, std::function<Value(const Value&)> build) {
-    OpCheck c;
-    c.shapes = {in};
-    c.build = [build](const std::vector<Value>& v) { return build(v[0]); };
-    c.forward = [](const std::vector<Vec>& x) { return x[0]; };
-    c.backward = [](const std::vector<Vec>&, const Vec& g) { return std::vector<Vec>{g}; };
-    return c;
-  };
   run_op_check(identity_check({6, 4}, [](const Value& v) { return reshape(v, {3, -1, 2}); }));
   run_op_check(identity_check({2, 3, 4, 5}, [](const Value& v) { return flatten(v); }));
   run_op_check(identity_check({7}, [](const Value& v) { return reshape(v, {7, 1}); }));
