@@ -1,5 +1,5 @@
-// OpChecks that more than one test file runs: shape operators, pooling and mean-squared error
-// against their double-precision references (test_pool, test_ops, and the Oclgrind run).
+// OpChecks that more than one test file runs (test_pool, test_ops and the Oclgrind run): shape
+// operators, reductions, pooling and mean-squared error against their references.
 #pragma once
 
 #include "op_harness.hpp"
@@ -15,6 +15,40 @@ inline OpCheck identity_check(Shape in, std::function<Value(const Value&)> build
   c.build = [build](const std::vector<Value>& v) { return build(v[0]); };
   c.forward = [](const std::vector<Vec>& x) { return x[0]; };
   c.backward = [](const std::vector<Vec>&, const Vec& g) { return std::vector<Vec>{g}; };
+  return c;
+}
+
+// sum (or mean) of x over `axes` (all when empty), keeping the reduced axes as 1s or not.
+inline OpCheck reduce_check(Shape shape, std::vector<int> axes, bool keep, bool use_mean) {
+  std::vector<bool> reduced(shape.size(), axes.empty());
+  for (int a : axes) reduced[std::size_t(a < 0 ? a + int(shape.size()) : a)] = true;
+  double count = 1;
+  for (std::size_t d = 0; d < reduced.size(); ++d)
+    if (reduced[d]) count *= double(shape[d]);
+  OpCheck c;
+  c.shapes = {shape};
+  c.build = [=](const std::vector<Value>& v) {
+    return use_mean ? mean(v[0], axes, keep) : sum(v[0], axes, keep);
+  };
+  c.forward = [=](const std::vector<Vec>& x) {
+    Shape out;
+    Vec y = reference::sum_axes(x[0], shape, reduced, out);
+    if (use_mean)
+      for (auto& e : y) e /= count;
+    return y;
+  };
+  c.backward = [=](const std::vector<Vec>& x, const Vec& g) {
+    // Each input element receives the gradient of the output it was summed into.
+    Vec gx(x[0].size());
+    for (std::size_t i = 0; i < gx.size(); ++i) {
+      Vec onehot(x[0].size(), 0.0);
+      onehot[i] = 1.0;
+      Shape out;
+      gx[i] = reference::dot(reference::sum_axes(onehot, shape, reduced, out), g);
+      if (use_mean) gx[i] /= count;
+    }
+    return std::vector<Vec>{gx};
+  };
   return c;
 }
 

@@ -201,26 +201,7 @@ TEST_CASE("oclgrind: softmax, reductions and losses", "[oclgrind]") {
   }
   // Over the outer and the inner axes: the strided and the row reductions.
   for (const std::vector<int>& axes : {std::vector<int>{0}, std::vector<int>{2}}) {
-    std::vector<bool> reduced(3, false);
-    reduced[std::size_t(axes[0])] = true;
-    OpCheck c;
-    c.shapes = {shape};
-    c.build = [=](const std::vector<Value>& v) { return sum(v[0], axes); };
-    c.forward = [=](const std::vector<Vec>& x) {
-      Shape out;
-      return reference::sum_axes(x[0], shape, reduced, out);
-    };
-    c.backward = [=](const std::vector<Vec>& x, const Vec& g) {
-      Vec gx(x[0].size());
-      for (std::size_t i = 0; i < gx.size(); ++i) {
-        Vec onehot(x[0].size(), 0.0);
-        onehot[i] = 1.0;
-        Shape out;
-        gx[i] = reference::dot(reference::sum_axes(onehot, shape, reduced, out), g);
-      }
-      return std::vector<Vec>{gx};
-    };
-    run_op_check(c);
+    run_op_check(clnn::test::reduce_check(shape, axes, false, false));
   }
 
   run_op_check(clnn::test::mse_check({7, 5}));

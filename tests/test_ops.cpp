@@ -264,35 +264,7 @@ TEST_CASE("sum and mean over axes", "[ops][reduce]") {
                                          {{2, 3, 4, 5}, {1, 3}, true}})
     for (bool use_mean : {false, true}) {
       INFO(to_string(k.shape) << " mean " << use_mean);
-      std::vector<bool> reduced(k.shape.size(), k.axes.empty());
-      for (int a : k.axes) reduced[std::size_t(a < 0 ? a + int(k.shape.size()) : a)] = true;
-      double count = 1;
-      for (std::size_t d = 0; d < reduced.size(); ++d)
-        if (reduced[d]) count *= double(k.shape[d]);
-      OpCheck c;
-      c.shapes = {k.shape};
-      c.build = [=](const std::vector<Value>& v) {
-        return use_mean ? mean(v[0], k.axes, k.keep) : sum(v[0], k.axes, k.keep);
-      };
-      c.forward = [=](const std::vector<Vec>& x) {
-        Shape out;
-        Vec y = reference::sum_axes(x[0], k.shape, reduced, out);
-        if (use_mean)
-          for (auto& e : y) e /= count;
-        return y;
-      };
-      c.backward = [=](const std::vector<Vec>& x, const Vec& g) {
-        // Each input element receives the gradient of the output it was summed into.
-        Vec gx(x[0].size());
-        for (std::size_t i = 0; i < gx.size(); ++i) {
-          Vec onehot(x[0].size(), 0.0);
-          onehot[i] = 1.0;
-          Shape out;
-          gx[i] = reference::dot(reference::sum_axes(onehot, k.shape, reduced, out), g);
-          if (use_mean) gx[i] /= count;
-        }
-        return std::vector<Vec>{gx};
-      };
+      OpCheck c = clnn::test::reduce_check(k.shape, k.axes, k.keep, use_mean);
       c.forward_tolerance = 1e-5;
       run_op_check(c);
     }
