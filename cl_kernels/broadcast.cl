@@ -1,5 +1,6 @@
-// Binary operations with numpy broadcasting over up to 8 dimensions, their gradients, and the
-// sum that folds a broadcast gradient back to an operand's shape. Shapes travel as long8 extents
+// Binary operations with numpy broadcasting over up to 8 dimensions and their gradients (the
+// sum that folds a broadcast gradient back to an operand's shape is the reduction engine's,
+// runtime/src/ops/reduction.cpp). Shapes travel as long8 extents
 // (outermost first, rank of them used); an operand's strides are 0 along the dimensions it is
 // broadcast over. Destinations take beta: 0 overwrites without reading.
 
@@ -68,41 +69,5 @@ __kernel void broadcast_binary_grad(__global const float* a, __global const floa
                                               b[strided_offset(i, rank, dims, b_strides)], op,
                                               which);
     g[i] = beta == 0.0f ? v : v + beta * g[i];
-  }
-}
-
-// dst[j] = beta * dst[j] + the sum of src over every output element that element j of an
-// operand of extents dst_dims was broadcast to (out_dims: the output's extents, same rank).
-__kernel void sum_to_shape(__global const float* src, __global float* dst, const ulong m,
-                           const int rank, const long8 out_dims, const long8 dst_dims,
-                           const float beta) {
-  const long od[8] = {out_dims.s0, out_dims.s1, out_dims.s2, out_dims.s3,
-                      out_dims.s4, out_dims.s5, out_dims.s6, out_dims.s7};
-  const long dd[8] = {dst_dims.s0, dst_dims.s1, dst_dims.s2, dst_dims.s3,
-                      dst_dims.s4, dst_dims.s5, dst_dims.s6, dst_dims.s7};
-  long repeats = 1;  // output elements per operand element
-  for (int k = 0; k < rank; ++k) repeats *= dd[k] == od[k] ? 1 : od[k];
-  for (ulong j = get_global_id(0); j < m; j += get_global_size(0)) {
-    long coord[8];
-    long rest = (long)j;
-    for (int k = rank - 1; k >= 0; --k) {
-      coord[k] = rest % dd[k];
-      rest /= dd[k];
-    }
-    float total = 0.0f;
-    for (long r = 0; r < repeats; ++r) {
-      long free = r, offset = 0, stride = 1;
-      for (int k = rank - 1; k >= 0; --k) {
-        long c = coord[k];
-        if (dd[k] != od[k]) {  // broadcast here: the repeat index walks this dimension
-          c = free % od[k];
-          free /= od[k];
-        }
-        offset += c * stride;
-        stride *= od[k];
-      }
-      total += src[offset];
-    }
-    dst[j] = beta == 0.0f ? total : total + beta * dst[j];
   }
 }

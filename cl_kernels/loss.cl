@@ -52,15 +52,16 @@ __kernel void mse_backward(__global const float* p, __global const float* t,
   }
 }
 
-// counter[0] += the rows of logits [rows, classes] whose first largest entry is the label. One
-// work-group (a power-of-two size, the reduction plan's): its work-items stride over the rows,
-// then a tree in local memory; counts are whole numbers, so the float sum stays exact.
+// counts[g] = how many of the rows work-group g takes (grid-stride over the rows of logits
+// [rows, classes]) have the label as their first largest entry; the host's reduction engine then
+// adds the groups' counts. Counts are whole numbers, so the float sums stay exact. The local
+// size is a power of two.
 __kernel void count_correct(__global const float* logits, __global const float* labels,
-                            const ulong rows, const ulong classes, __global float* counter,
+                            const ulong rows, const ulong classes, __global float* counts,
                             __local float* partial) {
-  const size_t lid = get_local_id(0), size = get_local_size(0);
+  const size_t lid = get_local_id(0);
   float correct = 0.0f;
-  for (ulong b = lid; b < rows; b += size) {
+  for (ulong b = get_global_id(0); b < rows; b += get_global_size(0)) {
     ulong best = 0;
     for (ulong c = 1; c < classes; ++c)
       if (logits[b * classes + c] > logits[b * classes + best]) best = c;
@@ -68,9 +69,9 @@ __kernel void count_correct(__global const float* logits, __global const float* 
   }
   partial[lid] = correct;
   barrier(CLK_LOCAL_MEM_FENCE);
-  for (size_t step = size / 2; step > 0; step /= 2) {
+  for (size_t step = get_local_size(0) / 2; step > 0; step /= 2) {
     if (lid < step) partial[lid] += partial[lid + step];
     barrier(CLK_LOCAL_MEM_FENCE);
   }
-  if (lid == 0) counter[0] += partial[0];
+  if (lid == 0) counts[get_group_id(0)] = partial[0];
 }

@@ -1,40 +1,44 @@
 // Reductions over the middle axis of an [outer, r, inner] view, and the matching broadcast.
-// Destinations take beta like the elementwise gradient kernels: 0 overwrites without reading.
-// The reductions read x and w from element offset on (a block of a workspace).
+// The host's reduction engine (runtime/src/ops/reduction.cpp) chains these passes: a pass may
+// cut r into `segments` pieces whose partial sums a later pass adds, so no work-item sums a long
+// run serially. Destinations take beta like the elementwise gradient kernels: 0 overwrites
+// without reading. x and w are read from element x_at on, y written from y_at on (blocks of a
+// workspace or of scratch).
 
-// y[o, k] = beta * y[o, k] + s * sum_j x[o, j, k] * (has_w ? w[o, j, k] : 1)
-// One work-item per (o, k): neighbouring work-items read neighbouring k.
+// y[(o * segments + p) * inner + k] = beta * y[..] + s * sum over j in piece p of
+// x[o, j, k] * (has_w ? w[o, j, k] : 1). One work-item per output: neighbouring work-items read
+// neighbouring k, so each step of the loop reads whole rows of x.
 __kernel void reduce_strided(__global const float* x, __global const float* w, const int has_w,
-                             const ulong offset, __global float* y, const ulong outer, const ulong r,
-                             const ulong inner, const float s, const float beta) {
-  const ulong total = outer * inner;
-  x += offset;
-  w += offset;
+                             const ulong x_at, __global float* y, const ulong y_at,
+                             const ulong outer, const ulong r, const ulong inner,
+                             const ulong segments, const float s, const float beta) {
+  const ulong total = outer * segments * inner, piece = (r + segments - 1) / segments;
+  x += x_at;
+  w += x_at;
+  y += y_at;
   for (ulong i = get_global_id(0); i < total; i += get_global_size(0)) {
-    const ulong o = i / inner, k = i % inner;
-    const ulong base = o * r * inner + k;
+    const ulong k = i % inner, g = i / inner;
+    const ulong o = g / segments, first = (g % segments) * piece;
+    const ulong end = min(r, first + piece);
     float acc = 0.0f;
-    for (ulong j = 0; j < r; ++j) {
-      float v = x[base + j * inner];
-      acc += has_w ? v * w[base + j * inner] : v;
-    }
+    for (ulong j = first, at = (o * r + first) * inner + k; j < end; ++j, at += inner)
+      acc += has_w ? x[at] * w[at] : x[at];
     y[i] = beta == 0.0f ? s * acc : s * acc + beta * y[i];
   }
 }
 
-// The same for inner == 1, each row cut into `segments` contiguous pieces: one work-group per
-// piece (grid-stride over pieces), its work-items striding over the piece, then a tree in local
-// memory; y[o * segments + piece] gets the piece's sum. With one segment that is y[o]; with more,
-// a second pass sums the pieces (a long row then keeps many work-groups busy). The local size is
-// a power of two.
+// The same for inner == 1: one work-group per piece of a row (grid-stride over pieces), its
+// work-items striding over the piece, then a tree in local memory; y[o * segments + p] gets the
+// piece's sum. The local size is a power of two.
 __kernel void reduce_rows(__global const float* x, __global const float* w, const int has_w,
-                          const ulong offset, __global float* y, const ulong outer, const ulong r,
-                          const ulong segments, const float s, const float beta,
+                          const ulong x_at, __global float* y, const ulong y_at, const ulong outer,
+                          const ulong r, const ulong segments, const float s, const float beta,
                           __local float* partial) {
   const size_t lid = get_local_id(0), lsize = get_local_size(0);
   const ulong piece = (r + segments - 1) / segments;
-  x += offset;
-  w += offset;
+  x += x_at;
+  w += x_at;
+  y += y_at;
   for (ulong g = get_group_id(0); g < outer * segments; g += get_num_groups(0)) {
     const ulong o = g / segments, first = (g % segments) * piece;
     const ulong begin = o * r + first, end = o * r + min(r, first + piece);

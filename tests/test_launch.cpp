@@ -177,6 +177,10 @@ TEST_CASE("every plan respects the limits of vendor-like devices and follows the
     CHECK((r.local_size & (r.local_size - 1)) == 0);
     CHECK(r.local_size <= c.device.max_work_group_size);
     CHECK(r.local_size * sizeof(float) <= c.device.local_mem_size / 2);
+    // "A few thousand" elements a work-item at most, so a pass stays parallel.
+    CHECK(r.max_serial >= 256);
+    CHECK(r.max_serial <= 4096);
+    CHECK(planner.fits(r));
     CHECK(planner.prefers_row_loops() == (c.device.type == DeviceType::cpu));
   }
   // The limits move the plans.

@@ -36,7 +36,8 @@ json plan_json(const clnn::LaunchPlanner& planner) {
   auto r = planner.reduction();
   return {
       {"elementwise", {{"local_size", e.local_size}, {"max_groups", e.max_groups}}},
-      {"reduction", {{"local_size", r.local_size}, {"max_groups", r.max_groups}}},
+      {"reduction",
+       {{"local_size", r.local_size}, {"max_groups", r.max_groups}, {"max_serial", r.max_serial}}},
       {"matmul", matmul_json(planner.matmul())},
       {"matmul_any_shape", matmul_json(planner.matmul_any_shape())},
       {"row_loops", planner.prefers_row_loops()},
@@ -114,7 +115,8 @@ void print_table(const std::vector<clnn::DeviceInfo>& devices) {
         fmt::format("work-group {}, up to {} groups", e.local_size, e.max_groups));
     const auto r = planner.reduction();
     row("plan: reduction",
-        fmt::format("work-group {}, up to {} groups", r.local_size, r.max_groups));
+        fmt::format("work-group {}, up to {} groups, up to {} elements a work-item",
+                    r.local_size, r.max_groups, r.max_serial));
     row("plan: matmul", matmul_text(planner.matmul()));
     row("plan: matmul, any shape", matmul_text(planner.matmul_any_shape()));
     row("plan: gathers", planner.prefers_row_loops() ? "a row per work-item"

@@ -39,7 +39,8 @@ void load_launch_plans(ContextImpl& ctx) {
     }
     if (const auto* r = ctx.tuning->nearest(kReductionTuningKey, {})) {
       const ReductionPlan tuned{r->at("local_size").get<std::size_t>(),
-                                r->at("max_groups").get<std::size_t>()};
+                                r->at("max_groups").get<std::size_t>(),
+                                ctx.reduction_plan.max_serial};
       if (ctx.planner.fits(tuned)) ctx.reduction_plan = tuned;
     }
   } catch (const std::exception&) {

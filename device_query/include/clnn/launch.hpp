@@ -55,11 +55,15 @@ struct MatmulPlan {
   std::string describe() const;
 };
 
-// Reductions with a work-group per row: a power-of-two local size whose partial sums fit in
-// local memory.
+// Reductions (runtime/src/ops/reduction.cpp): a work-group per piece of a contiguous row, with a
+// power-of-two local size whose partial sums fit in local memory, or a work-item per output of
+// a strided one; max_groups as many as fill the device. A pass never leaves one work-item more
+// than max_serial elements to sum in a row: longer runs are cut into pieces summed by a second
+// pass.
 struct ReductionPlan {
   std::size_t local_size = 1;
   std::size_t max_groups = 1;
+  std::size_t max_serial = 1;
 };
 
 class LaunchPlanner {

@@ -5,6 +5,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -41,15 +42,25 @@ std::string duration_text(double seconds) {
   return out.str();
 }
 
-// counter[0] += correct predictions of logits for labels, on the device.
+// counter[0] += correct predictions of logits for labels, on the device: counts per work-group
+// into scratch, then summed.
 void count_correct(detail::ContextImpl& ctx, const Tensor& logits, const Tensor& labels,
                    const Tensor& counter) {
+  using detail::Place;
+  const ReductionPlan& plan = ctx.reduction_plan;
+  const std::size_t rows = std::size_t(logits.shape()[0]);
+  const std::size_t groups =
+      std::clamp<std::size_t>((rows + plan.local_size - 1) / plan.local_size, 1, plan.max_groups);
+  detail::ReductionPasses sum(plan, groups);
+  sum.sum_middle({Place::Of::scratch, 0}, false, {1, groups, 1}, {Place::Of::output, 0}, 1.0f,
+                 1.0f);
+  const cl_mem counts = ctx.scratch(sum.scratch_floats());
   cl_kernel k = ctx.kernel("loss", "count_correct");
-  const std::size_t local = ctx.reduction_plan.local_size;
-  detail::set_args(k, detail::mem(logits), detail::mem(labels), cl_ulong(logits.shape()[0]),
-                   cl_ulong(logits.shape()[1]), detail::mem(counter),
-                   detail::LocalBytes{local * sizeof(float)});
-  detail::enqueue<1>(ctx.queue.get(), k, {local}, {local});
+  detail::set_args(k, detail::mem(logits), detail::mem(labels), cl_ulong(rows),
+                   cl_ulong(logits.shape()[1]), counts,
+                   detail::LocalBytes{plan.local_size * sizeof(float)});
+  detail::enqueue<1>(ctx.queue.get(), k, {groups * plan.local_size}, {plan.local_size});
+  sum.run(ctx, counts, counts, detail::mem(counter));
 }
 
 // The graph of the model on one batch: images in, logits and loss out.

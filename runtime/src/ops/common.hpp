@@ -1,4 +1,5 @@
-// Internal: launches that several op families share (scaled copies, reductions, broadcasts).
+// Internal: launches that several op families share (scaled copies, broadcasts); reductions
+// are ops/reduction.hpp's.
 #pragma once
 
 #include <cstddef>
@@ -7,6 +8,7 @@
 
 #include "cl_api.hpp"
 #include "clnn/tensor.hpp"
+#include "ops/reduction.hpp"
 
 namespace clnn::detail {
 
@@ -31,10 +33,6 @@ std::vector<std::int64_t> row_major_strides(const Shape& shape);
 void broadcast_binary(ContextImpl& ctx, const Tensor& a, const std::vector<std::int64_t>& a_strides,
                       const Tensor& b, const std::vector<std::int64_t>& b_strides,
                       const Tensor& out, int op);
-// dst = beta * dst + src summed over the dimensions where dst_dims is 1 and out_dims is not
-// (same rank).
-void sum_to_shape(ContextImpl& ctx, const Tensor& src, const Shape& out_dims, const Tensor& dst,
-                  const Shape& dst_dims, float beta);
 // Element count as the kernels take it.
 cl_ulong count(const Tensor& t);
 
@@ -44,16 +42,6 @@ void axpby(ContextImpl& ctx, float a, const Tensor& x, float beta, const Tensor&
 // gx = beta * gx + s * gy * (other ? other[i % other_n] : 1) over gy's elements.
 void scaled_product(ContextImpl& ctx, const Tensor& gy, const Tensor* other, std::size_t other_n,
                     const Tensor& gx, float s, float beta);
-
-// Views of a buffer as [outer, r, inner].
-struct MiddleAxis {
-  std::size_t outer, r, inner;
-};
-
-// y[o, k] = beta * y[o, k] + s * sum_j x[o, j, k] * (w ? w[o, j, k] : 1); x and w are read
-// from element x_offset on.
-void reduce_middle(ContextImpl& ctx, const Tensor& x, const Tensor* w, const Tensor& y,
-                   MiddleAxis view, float s, float beta, std::size_t x_offset = 0);
 
 // gx[o, j, k] = beta * gx[o, j, k] + s * gy[o, k]
 void broadcast_middle(ContextImpl& ctx, const Tensor& gy, const Tensor& gx, MiddleAxis view,

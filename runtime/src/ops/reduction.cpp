@@ -1,0 +1,136 @@
+// The reduction engine: plans passes of reduce_rows / reduce_strided and runs them.
+#include "ops/reduction.hpp"
+
+#include <algorithm>
+
+#include "cl/kernel_call.hpp"
+#include "context_impl.hpp"
+#include "ops/common.hpp"
+
+namespace clnn::detail {
+
+namespace {
+
+std::size_t ceil_div(std::size_t a, std::size_t b) { return (a + b - 1) / b; }
+
+std::size_t ceil_pow2(std::size_t n) {
+  std::size_t p = 1;
+  while (p < n) p *= 2;
+  return p;
+}
+
+// Cutting a row into more pieces than its length needs pays only while pieces stay this long:
+// a piece is a work-group's worth of reads for reduce_rows, a work-item's for reduce_strided.
+constexpr std::size_t kMinRowPiece = 4096;
+constexpr std::size_t kMinStridedPiece = 256;
+
+}  // namespace
+
+ReductionPasses::ReductionPasses(const ReductionPlan& plan, std::size_t scratch_base)
+    : plan_(plan), scratch_floats_(scratch_base) {}
+
+Place ReductionPasses::temporary(std::size_t floats) {
+  const Place p{Place::Of::scratch, scratch_floats_};
+  scratch_floats_ += float4_aligned(floats);
+  return p;
+}
+
+void ReductionPasses::sum_middle(Place src, bool weighted, MiddleAxis v, Place dst, float s,
+                                 float beta) {
+  const bool rows = v.inner == 1;
+  const std::size_t serial = rows ? plan_.local_size * plan_.max_serial : plan_.max_serial;
+  // Enough pieces that no work-item sums more than max_serial elements, and more while that
+  // fills a device the outputs alone would leave idle.
+  const std::size_t to_fill =
+      rows ? std::min(plan_.max_groups / std::max<std::size_t>(v.outer, 1), v.r / kMinRowPiece)
+           : std::min(ceil_div(plan_.max_groups * plan_.local_size,
+                               std::max<std::size_t>(v.outer * v.inner, 1)),
+                      v.r / kMinStridedPiece);
+  const std::size_t segments =
+      std::min(std::max({ceil_div(v.r, serial), to_fill, std::size_t{1}}),
+               std::max<std::size_t>(v.r, 1));
+  const std::size_t piece = ceil_div(std::max<std::size_t>(v.r, 1), segments);
+  // A short row takes a smaller work-group than the plan's: a power of two covering it.
+  const std::size_t local = rows ? std::min(plan_.local_size, ceil_pow2(piece)) : 0;
+  if (segments == 1) {
+    passes_.push_back({rows, src, weighted, v, 1, local, dst, s, beta});
+    return;
+  }
+  const Place pieces = temporary(v.outer * segments * v.inner);
+  passes_.push_back({rows, src, weighted, v, segments, local, pieces, 1.0f, 0.0f});
+  sum_middle(pieces, false, {v.outer, segments, v.inner}, dst, s, beta);
+}
+
+void ReductionPasses::run(ContextImpl& ctx, cl_mem input, cl_mem weights, cl_mem output) const {
+  const cl_mem scratch = scratch_floats_ > 0 ? ctx.scratch(scratch_floats_) : nullptr;
+  auto buffer = [&](Place p) {
+    return p.of == Place::Of::input ? input : p.of == Place::Of::output ? output : scratch;
+  };
+  for (const Pass& p : passes_) {
+    const cl_mem x = buffer(p.src), w = p.weighted ? weights : x;
+    const cl_int has_w = p.weighted;
+    const cl_ulong x_at = p.src.at, y_at = p.dst.at;
+    const cl_ulong outer = p.view.outer, r = p.view.r, segments = p.segments;
+    if (p.rows) {
+      cl_kernel k = ctx.kernel("reduce", "reduce_rows");
+      set_args(k, x, w, has_w, x_at, buffer(p.dst), y_at, outer, r, segments, p.s, p.beta,
+               LocalBytes{p.local_size * sizeof(float)});
+      const std::size_t groups = std::min(p.view.outer * p.segments, plan_.max_groups);
+      enqueue<1>(ctx.queue.get(), k, {std::max<std::size_t>(groups, 1) * p.local_size},
+                 {p.local_size});
+    } else {
+      cl_kernel k = ctx.kernel("reduce", "reduce_strided");
+      set_args(k, x, w, has_w, x_at, buffer(p.dst), y_at, outer, r, cl_ulong(p.view.inner),
+               segments, p.s, p.beta);
+      ctx.enqueue_elementwise(k, p.view.outer * p.segments * p.view.inner);
+    }
+  }
+}
+
+void reduce_middle(ContextImpl& ctx, const Tensor& x, const Tensor* w, const Tensor& y,
+                   MiddleAxis view, float s, float beta, std::size_t x_offset) {
+  ReductionPasses passes(ctx.reduction_plan);
+  passes.sum_middle({Place::Of::input, x_offset}, w != nullptr, view, {Place::Of::output, 0}, s,
+                    beta);
+  passes.run(ctx, mem(x), mem(w ? *w : x), mem(y));
+}
+
+void sum_to_shape(ContextImpl& ctx, const Tensor& src, const Shape& out_dims, const Tensor& dst,
+                  const Shape& dst_dims, float beta) {
+  if (dst.size() == 0) return;
+  // Runs of neighbouring dimensions that are all kept or all summed act as one dimension.
+  struct Run {
+    std::size_t extent;
+    bool summed;
+  };
+  std::vector<Run> runs;
+  for (std::size_t d = 0; d < out_dims.size(); ++d) {
+    if (out_dims[d] == 1) continue;
+    const bool summed = dst_dims[d] != out_dims[d];
+    if (!runs.empty() && runs.back().summed == summed)
+      runs.back().extent *= std::size_t(out_dims[d]);
+    else
+      runs.push_back({std::size_t(out_dims[d]), summed});
+  }
+  if (std::none_of(runs.begin(), runs.end(), [](const Run& r) { return r.summed; }))
+    return axpby(ctx, 1.0f, src, beta, dst, std::size_t(dst.size()));
+  // The innermost summed run first (for a bias, [N, C, H*W]: contiguous rows of H*W, then N
+  // at stride C), each pass into scratch but the last, which writes dst.
+  ReductionPasses passes(ctx.reduction_plan);
+  Place from{Place::Of::input, 0};
+  for (std::size_t i = runs.size(); i-- > 0;) {
+    if (!runs[i].summed) continue;
+    std::size_t outer = 1, inner = 1;
+    for (std::size_t j = 0; j < i; ++j) outer *= runs[j].extent;
+    for (std::size_t j = i + 1; j < runs.size(); ++j) inner *= runs[j].extent;
+    const bool last = std::none_of(runs.begin(), runs.begin() + std::ptrdiff_t(i),
+                                   [](const Run& r) { return r.summed; });
+    const Place to = last ? Place{Place::Of::output, 0} : passes.temporary(outer * inner);
+    passes.sum_middle(from, false, {outer, runs[i].extent, inner}, to, 1.0f, last ? beta : 0.0f);
+    from = to;
+    runs[i].extent = 1;
+  }
+  passes.run(ctx, mem(src), mem(src), mem(dst));
+}
+
+}  // namespace clnn::detail
