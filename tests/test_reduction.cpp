@@ -1,11 +1,13 @@
 // The reduction engine (ops/reduction.hpp) against the double-precision reference: middle-axis
-// sums with and without weights, chains of passes, and sums of broadcast gradients to a shape.
+// sums with and without weights, chains of passes, sums of broadcast gradients to a shape, and
+// the trainer's count of correct predictions.
 #include <catch2/catch.hpp>
 
 #include <cmath>
 #include <limits>
 
 #include "context_impl.hpp"
+#include "nn/accuracy.hpp"
 #include "op_harness.hpp"
 #include "ops/reduction.hpp"
 #include "reference/ops.hpp"
@@ -135,4 +137,28 @@ TEST_CASE("sum_to_shape folds a broadcast gradient back to its operand", "[reduc
     check({3, 4, positions}, {1, 4, 1}, 0.0f);
     check({3, 4, positions}, {1, 4, 1}, 1.0f);
   }
+}
+
+TEST_CASE("count_correct adds the rows whose first largest logit is the label", "[reduction]") {
+  auto& ctx = detail::Access::impl(context());
+  for (std::size_t rows : {1, 3, 127, 50001})
+    for (std::size_t classes : {1, 3, 10}) {
+      INFO("rows " << rows << " classes " << classes);
+      auto logits = random_vector(rows * classes, 31);
+      std::vector<float> labels(rows);
+      double expected = 5;  // the counter's value before
+      for (std::size_t b = 0; b < rows; ++b) {
+        if (b % 7 == 0 && classes > 1) logits[b * classes + 1] = logits[b * classes];  // a tie
+        std::size_t best = 0;
+        for (std::size_t c = 1; c < classes; ++c)
+          if (logits[b * classes + c] > logits[b * classes + best]) best = c;
+        labels[b] = float(b % 2 == 0 ? best : (b * 5) % classes);
+        expected += labels[b] == float(best);
+      }
+      Tensor l = Tensor::from_host(context(), {std::int64_t(rows), std::int64_t(classes)}, logits);
+      Tensor y = Tensor::from_host(context(), {std::int64_t(rows)}, labels);
+      Tensor counter = Tensor::from_host(context(), {1}, {5.0f});
+      detail::count_correct(ctx, l, y, counter);
+      CHECK(counter.to_host()[0] == float(expected));
+    }
 }

@@ -23,6 +23,7 @@
 #include "clnn/optim.hpp"
 #include "context_impl.hpp"
 #include "io/metrics.hpp"
+#include "nn/accuracy.hpp"
 #include "ops/common.hpp"
 
 namespace clnn::train {
@@ -40,27 +41,6 @@ std::string duration_text(double seconds) {
   std::ostringstream out;
   out << s / 60 << ":" << std::setw(2) << std::setfill('0') << s % 60;
   return out.str();
-}
-
-// counter[0] += correct predictions of logits for labels, on the device: counts per work-group
-// into scratch, then summed.
-void count_correct(detail::ContextImpl& ctx, const Tensor& logits, const Tensor& labels,
-                   const Tensor& counter) {
-  using detail::Place;
-  const ReductionPlan& plan = ctx.reduction_plan;
-  const std::size_t rows = std::size_t(logits.shape()[0]);
-  const std::size_t groups =
-      std::clamp<std::size_t>((rows + plan.local_size - 1) / plan.local_size, 1, plan.max_groups);
-  detail::ReductionPasses sum(plan, groups);
-  sum.sum_middle({Place::Of::scratch, 0}, false, {1, groups, 1}, {Place::Of::output, 0}, 1.0f,
-                 1.0f);
-  const cl_mem counts = ctx.scratch(sum.scratch_floats());
-  cl_kernel k = ctx.kernel("loss", "count_correct");
-  detail::set_args(k, detail::mem(logits), detail::mem(labels), cl_ulong(rows),
-                   cl_ulong(logits.shape()[1]), counts,
-                   detail::LocalBytes{plan.local_size * sizeof(float)});
-  detail::enqueue<1>(ctx.queue.get(), k, {groups * plan.local_size}, {plan.local_size});
-  sum.run(ctx, counts, counts, detail::mem(counter));
 }
 
 // The graph of the model on one batch: images in, logits and loss out.
@@ -172,7 +152,7 @@ struct Trainer::Impl {
       ex.backward(net.loss);
       optimizer->step();
       axpy(1.0f, ex.value(net.loss), loss_sum);
-      count_correct(impl, ex.value(net.logits), ex.value(net.labels), correct);
+      detail::count_correct(impl, ex.value(net.logits), ex.value(net.labels), correct);
       const int next = int((step + 1) % 2);
       uploads[next][0].wait();  // its host buffer is free once that upload is done
       uploads[next][1].wait();
