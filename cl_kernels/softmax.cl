@@ -1,5 +1,6 @@
-// Softmax and log-softmax along the middle axis of an [outer, r, inner] view, one work-item per
-// (o, k). The maximum is subtracted first, so large inputs never overflow.
+// Softmax and log-softmax along the middle axis of an [outer, r, inner] view: one work-item per
+// (o, k), or for long contiguous rows (inner == 1) one work-group per row. The maximum is
+// subtracted first, so large inputs never overflow.
 
 __kernel void softmax_forward(__global const float* x, __global float* y, const ulong outer,
                               const ulong r, const ulong inner, const int log_mode) {
@@ -31,6 +32,64 @@ __kernel void softmax_backward(__global const float* y, __global const float* gy
     for (ulong j = 0; j < r; ++j) {
       const ulong at = base + j * inner;
       float g = log_mode ? gy[at] - exp(y[at]) * dot : y[at] * (gy[at] - dot);
+      gx[at] = beta == 0.0f ? g : g + beta * gx[at];
+    }
+  }
+}
+
+// The maximum (is_max) or sum of every work-item's value over the work-group (a power of two);
+// every work-item gets it.
+float group_combine(const float value, const int is_max, __local float* partial) {
+  const size_t lid = get_local_id(0);
+  partial[lid] = value;
+  barrier(CLK_LOCAL_MEM_FENCE);
+  for (size_t step = get_local_size(0) / 2; step > 0; step /= 2) {
+    if (lid < step)
+      partial[lid] = is_max ? fmax(partial[lid], partial[lid + step])
+                            : partial[lid] + partial[lid + step];
+    barrier(CLK_LOCAL_MEM_FENCE);
+  }
+  const float result = partial[0];
+  barrier(CLK_LOCAL_MEM_FENCE);
+  return result;
+}
+
+// softmax_forward for inner == 1, a work-group per row (grid-stride over the rows).
+__kernel void softmax_rows_forward(__global const float* x, __global float* y, const ulong outer,
+                                   const ulong r, const int log_mode, __local float* partial) {
+  const size_t lid = get_local_id(0), lsize = get_local_size(0);
+  for (ulong o = get_group_id(0); o < outer; o += get_num_groups(0)) {
+    __global const float* row = x + o * r;
+    __global float* out = y + o * r;
+    float m = -INFINITY;
+    for (ulong j = lid; j < r; j += lsize) m = fmax(m, row[j]);
+    m = group_combine(m, 1, partial);
+    float total_exp = 0.0f;
+    for (ulong j = lid; j < r; j += lsize) total_exp += exp(row[j] - m);
+    total_exp = group_combine(total_exp, 0, partial);
+    const float log_total = log(total_exp);
+    for (ulong j = lid; j < r; j += lsize) {
+      const float shifted = row[j] - m;
+      out[j] = log_mode ? shifted - log_total : exp(shifted) / total_exp;
+    }
+  }
+}
+
+// softmax_backward for inner == 1, a work-group per row.
+__kernel void softmax_rows_backward(__global const float* y, __global const float* gy,
+                                    __global float* gx, const ulong outer, const ulong r,
+                                    const int log_mode, const float beta,
+                                    __local float* partial) {
+  const size_t lid = get_local_id(0), lsize = get_local_size(0);
+  for (ulong o = get_group_id(0); o < outer; o += get_num_groups(0)) {
+    const ulong base = o * r;
+    float dot = 0.0f;
+    for (ulong j = lid; j < r; j += lsize)
+      dot += log_mode ? gy[base + j] : gy[base + j] * y[base + j];
+    dot = group_combine(dot, 0, partial);
+    for (ulong j = lid; j < r; j += lsize) {
+      const ulong at = base + j;
+      const float g = log_mode ? gy[at] - exp(y[at]) * dot : y[at] * (gy[at] - dot);
       gx[at] = beta == 0.0f ? g : g + beta * gx[at];
     }
   }

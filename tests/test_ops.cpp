@@ -214,7 +214,8 @@ TEST_CASE("sigmoid and tanh saturate cleanly on large inputs", "[ops][activation
 TEST_CASE("softmax and log_softmax along any axis", "[ops][softmax]") {
   for (bool log_mode : {false, true})
     for (auto [shape, axis] : std::vector<std::pair<Shape, int>>{
-             {{5, 10}, -1}, {{5, 10}, 0}, {{3, 4, 7}, 1}, {{1, 1}, 1}, {{2, 129}, 1}}) {
+             {{5, 10}, -1}, {{5, 10}, 0}, {{3, 4, 7}, 1}, {{1, 1}, 1}, {{2, 129}, 1},
+             {{3, 64}, 1}, {{2, 3001}, -1}}) {
       INFO("log " << log_mode << " shape " << to_string(shape) << " axis " << axis);
       std::size_t a = std::size_t(axis < 0 ? axis + int(shape.size()) : axis);
       auto view = reference::middle(shape, a, a + 1);

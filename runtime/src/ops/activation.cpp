@@ -88,20 +88,36 @@ class SoftmaxOp : public Op {
 
   void forward(const ForwardArgs& args) const override {
     auto v = view(args.output.shape());
-    cl_kernel k = args.ctx.kernel("softmax", "softmax_forward");
+    auto& ctx = args.ctx;
+    if (by_rows(v)) {
+      cl_kernel k = ctx.kernel("softmax", "softmax_rows_forward");
+      const std::size_t local = row_local_size(ctx.reduction_plan, v.r);
+      set_args(k, mem(*args.inputs[0]), mem(args.output), cl_ulong(v.outer), cl_ulong(v.r),
+               cl_int(log_), LocalBytes{local * sizeof(float)});
+      return enqueue_rows(ctx, k, ctx.reduction_plan, v.outer, local);
+    }
+    cl_kernel k = ctx.kernel("softmax", "softmax_forward");
     set_args(k, mem(*args.inputs[0]), mem(args.output), cl_ulong(v.outer), cl_ulong(v.r),
              cl_ulong(v.inner), cl_int(log_));
-    args.ctx.enqueue_elementwise(k, v.outer * v.inner);
+    ctx.enqueue_elementwise(k, v.outer * v.inner);
   }
 
   void backward(const BackwardArgs& args) const override {
     Tensor* gx = args.grad_inputs[0];
     if (!gx) return;
     auto v = view(args.output.shape());
-    cl_kernel k = args.ctx.kernel("softmax", "softmax_backward");
+    auto& ctx = args.ctx;
+    if (by_rows(v)) {
+      cl_kernel k = ctx.kernel("softmax", "softmax_rows_backward");
+      const std::size_t local = row_local_size(ctx.reduction_plan, v.r);
+      set_args(k, mem(args.output), mem(args.grad_output), mem(*gx), cl_ulong(v.outer),
+               cl_ulong(v.r), cl_int(log_), args.betas[0], LocalBytes{local * sizeof(float)});
+      return enqueue_rows(ctx, k, ctx.reduction_plan, v.outer, local);
+    }
+    cl_kernel k = ctx.kernel("softmax", "softmax_backward");
     set_args(k, mem(args.output), mem(args.grad_output), mem(*gx), cl_ulong(v.outer), cl_ulong(v.r),
              cl_ulong(v.inner), cl_int(log_), args.betas[0]);
-    args.ctx.enqueue_elementwise(k, v.outer * v.inner);
+    ctx.enqueue_elementwise(k, v.outer * v.inner);
   }
 
   Needs backward_needs() const override { return {false, true}; }
@@ -117,6 +133,10 @@ class SoftmaxOp : public Op {
     std::size_t axis = normalize_axis(axis_, shape.size(), type());
     return middle_axis(shape, axis, axis + 1);
   }
+  // Contiguous rows longer than this take a work-group each: a work-item would walk them three
+  // times alone. Shorter ones (a classifier's ten classes) fill the device better one per item.
+  static constexpr std::size_t kMinGroupRow = 64;
+  static bool by_rows(const MiddleAxis& v) { return v.inner == 1 && v.r >= kMinGroupRow; }
   int axis_;
   bool log_;
 };

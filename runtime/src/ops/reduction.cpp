@@ -26,6 +26,16 @@ constexpr std::size_t kMinStridedPiece = 256;
 
 }  // namespace
 
+std::size_t row_local_size(const ReductionPlan& plan, std::size_t row) {
+  return std::min(plan.local_size, ceil_pow2(row));
+}
+
+void enqueue_rows(ContextImpl& ctx, cl_kernel kernel, const ReductionPlan& plan,
+                  std::size_t rows, std::size_t local) {
+  const std::size_t groups = std::clamp<std::size_t>(rows, 1, plan.max_groups);
+  enqueue<1>(ctx.queue.get(), kernel, {groups * local}, {local});
+}
+
 ReductionPasses::ReductionPasses(const ReductionPlan& plan, std::size_t scratch_base)
     : plan_(plan), scratch_floats_(scratch_base) {}
 
@@ -51,7 +61,7 @@ void ReductionPasses::sum_middle(Place src, bool weighted, MiddleAxis v, Place d
                std::max<std::size_t>(v.r, 1));
   const std::size_t piece = ceil_div(std::max<std::size_t>(v.r, 1), segments);
   // A short row takes a smaller work-group than the plan's: a power of two covering it.
-  const std::size_t local = rows ? std::min(plan_.local_size, ceil_pow2(piece)) : 0;
+  const std::size_t local = rows ? row_local_size(plan_, piece) : 0;
   if (segments == 1) {
     passes_.push_back({rows, src, weighted, v, 1, local, dst, s, beta});
     return;
@@ -75,9 +85,7 @@ void ReductionPasses::run(ContextImpl& ctx, cl_mem input, cl_mem weights, cl_mem
       cl_kernel k = ctx.kernel("reduce", "reduce_rows");
       set_args(k, x, w, has_w, x_at, buffer(p.dst), y_at, outer, r, segments, p.s, p.beta,
                LocalBytes{p.local_size * sizeof(float)});
-      const std::size_t groups = std::min(p.view.outer * p.segments, plan_.max_groups);
-      enqueue<1>(ctx.queue.get(), k, {std::max<std::size_t>(groups, 1) * p.local_size},
-                 {p.local_size});
+      enqueue_rows(ctx, k, plan_, p.view.outer * p.segments, p.local_size);
     } else {
       cl_kernel k = ctx.kernel("reduce", "reduce_strided");
       set_args(k, x, w, has_w, x_at, buffer(p.dst), y_at, outer, r, cl_ulong(p.view.inner),

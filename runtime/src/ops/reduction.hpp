@@ -61,6 +61,13 @@ class ReductionPasses {
   std::vector<Pass> passes_;
 };
 
+// The work-group for a kernel that gives each contiguous row of `row` elements a group: the
+// plan's, or for a shorter row the power of two that covers it.
+std::size_t row_local_size(const ReductionPlan& plan, std::size_t row);
+// Enqueues such a kernel over `rows` rows (grid-stride beyond the plan's max_groups).
+void enqueue_rows(ContextImpl& ctx, cl_kernel kernel, const ReductionPlan& plan,
+                  std::size_t rows, std::size_t local);
+
 // y[o, k] = beta * y[o, k] + s * sum_j x[o, j, k] * (w ? w[o, j, k] : 1); x and w are read
 // from element x_offset on.
 void reduce_middle(ContextImpl& ctx, const Tensor& x, const Tensor* w, const Tensor& y,
