@@ -15,46 +15,77 @@ float work_group_total(const float value, __local float* partial) {
   return total;
 }
 
-// Walks `at` over the offsets of channel c's elements x[n, c, s] that fall to this work-item:
-// i = n * S + s from the local id on, in steps of the local size. n and s advance by adding the
-// step's quotient and remainder with a carry, not by dividing per element (64-bit division
-// made these loops the slowest kernels of a training step on the H100).
-#define FOR_CHANNEL_ELEMENTS(at, N, C, S, c)                                                  \
-  for (long n_ = get_local_id(0) / (S), s_ = get_local_id(0) % (S),                           \
-            dn_ = get_local_size(0) / (S), ds_ = get_local_size(0) % (S), at = 0;             \
-       n_ < (N) && ((at = (n_ * (C) + (c)) * (S) + s_), 1);                                   \
-       s_ += ds_, n_ += dn_ + (s_ >= (S)), s_ -= s_ >= (S) ? (S) : 0)
+// Walks `at` over the offsets of channel c's elements x[n, c, s] with i = n * S + s in
+// [first, end) that fall to this work-item: from first + the local id on, in steps of the local
+// size. n and s advance by adding the step's quotient and remainder with a carry, not by
+// dividing per element (64-bit division made these loops the slowest kernels of a training step
+// on the H100).
+#define FOR_CHANNEL_RANGE(at, first, end, C, S, c)                                             \
+  for (long i_ = (first) + (long)get_local_id(0), n_ = i_ / (S), s_ = i_ % (S),                \
+            dn_ = get_local_size(0) / (S), ds_ = get_local_size(0) % (S), at = 0;              \
+       i_ < (end) && ((at = (n_ * (C) + (c)) * (S) + s_), 1);                                  \
+       i_ += get_local_size(0), s_ += ds_, n_ += dn_ + (s_ >= (S)), s_ -= s_ >= (S) ? (S) : 0)
 
-// Sums x[n, c, s] over n and s for channel c, in one work-group.
-float channel_sum(__global const float* x, const long N, const long C, const long S, const long c,
-                  __local float* partial) {
-  float acc = 0.0f;
-  FOR_CHANNEL_ELEMENTS(at, N, C, S, c) acc += x[at];
-  return work_group_total(acc, partial);
+// The statistics and the gradient's sums run over a channel's M = N * S elements cut into
+// `pieces` ranges, a work-group per (channel, piece), so a few channels still fill the device;
+// a work-item per channel then combines the pieces. Piece g = c * pieces + p covers
+// [p * len, min(M, (p + 1) * len)) of channel c, len = ceil(M / pieces): piece_range gives
+// (first, end).
+long2 piece_range(const long g, const long pieces, const long M) {
+  const long len = (M + pieces - 1) / pieces, first = (g % pieces) * len;
+  return (long2)(first, min(M, first + len));
 }
 
-// Batch statistics, one work-group per channel: saved = (mean[C], invstd[C]); the running
-// statistics move toward the batch's by momentum (the running variance takes the unbiased one).
-__kernel void bn_statistics(__global const float* x, __global float* saved,
-                            __global float* running_mean, __global float* running_var,
-                            const long N, const long C, const long S, const float momentum,
-                            const float eps, __local float* partial) {
+// Per piece: partial[3g..3g+2] = (count, mean, sum of squared deviations from that mean).
+__kernel void bn_piece_statistics(__global const float* x, __global float* partials,
+                                  const long N, const long C, const long S, const long pieces,
+                                  __local float* partial) {
   const long M = N * S;
-  for (long c = get_group_id(0); c < C; c += get_num_groups(0)) {
-    const float mean = channel_sum(x, N, C, S, c, partial) / (float)M;
-    float acc = 0.0f;  // two passes: the variance from the mean, not from E[x^2] - mean^2
-    FOR_CHANNEL_ELEMENTS(at, N, C, S, c) {
+  for (long g = get_group_id(0); g < C * pieces; g += get_num_groups(0)) {
+    const long2 range = piece_range(g, pieces, M);
+    const long c = g / pieces, first = range.x, end = range.y;
+    const long count = max(end - first, 0L);
+    float acc = 0.0f;
+    FOR_CHANNEL_RANGE(at, first, end, C, S, c) acc += x[at];
+    const float mean = work_group_total(acc, partial) / (float)max(count, 1L);
+    acc = 0.0f;  // two passes: deviations from the mean, not E[x^2] - mean^2
+    FOR_CHANNEL_RANGE(at, first, end, C, S, c) {
       const float d = x[at] - mean;
       acc += d * d;
     }
-    const float var = work_group_total(acc, partial) / (float)M;
+    const float m2 = work_group_total(acc, partial);
     if (get_local_id(0) == 0) {
-      saved[c] = mean;
-      saved[C + c] = rsqrt(var + eps);
-      running_mean[c] = (1.0f - momentum) * running_mean[c] + momentum * mean;
-      const float unbiased = M > 1 ? var * (float)M / (float)(M - 1) : var;
-      running_var[c] = (1.0f - momentum) * running_var[c] + momentum * unbiased;
+      partials[3 * g] = (float)count;
+      partials[3 * g + 1] = mean;
+      partials[3 * g + 2] = m2;
     }
+  }
+}
+
+// Per channel, from its pieces (Chan et al.'s pairwise update): saved = (mean[C], invstd[C]);
+// the running statistics move toward the batch's by momentum (the running variance takes the
+// unbiased one).
+__kernel void bn_finish_statistics(__global const float* partials, __global float* saved,
+                                   __global float* running_mean, __global float* running_var,
+                                   const long N, const long C, const long S, const long pieces,
+                                   const float momentum, const float eps) {
+  const long M = N * S;
+  for (long c = get_global_id(0); c < C; c += get_global_size(0)) {
+    float count = 0.0f, mean = 0.0f, m2 = 0.0f;
+    for (long p = 0; p < pieces; ++p) {
+      __global const float* part = partials + 3 * (c * pieces + p);
+      if (part[0] == 0.0f) continue;
+      const float total = count + part[0], delta = part[1] - mean;
+      mean += delta * part[0] / total;
+      m2 += part[2] + delta * delta * count * part[0] / total;
+      count = total;
+    }
+    const float var = m2 / (float)M;
+    saved[c] = mean;
+    saved[C + c] = rsqrt(var + eps);
+    running_mean[c] = (1.0f - momentum) * running_mean[c] + momentum * mean;
+    const float unbiased = M > 1 ? var * (float)M / (float)(M - 1) : var;
+    running_var[c] = (1.0f - momentum) * running_var[c] + momentum * unbiased;
   }
 }
 
@@ -73,32 +104,47 @@ __kernel void bn_apply(__global const float* x, __global float* y, __global cons
   }
 }
 
-// Per channel: sums[c] = sum(gy), sums[C + c] = sum(gy * xhat); gamma's and beta's gradients
-// from them (each with its beta; has_* says whether it is wanted).
-__kernel void bn_backward_sums(__global const float* x, __global const float* gy,
-                               __global const float* saved, __global float* sums,
-                               __global float* ggamma, const int has_ggamma, const float beta_gamma,
-                               __global float* gbeta, const int has_gbeta, const float beta_beta,
-                               const long N, const long C, const long S, __local float* partial) {
-  for (long c = get_group_id(0); c < C; c += get_num_groups(0)) {
-    const float mean = saved[c], invstd = saved[C + c];
-    // Both sums in one pass over gy and x.
-    float acc_gy = 0.0f, acc_gy_x = 0.0f;
-    FOR_CHANNEL_ELEMENTS(at, N, C, S, c) {
+// Per piece: partials[2g..2g+1] = (sum(gy), sum(gy * x)) over the piece.
+__kernel void bn_piece_sums(__global const float* x, __global const float* gy,
+                            __global float* partials, const long N, const long C, const long S,
+                            const long pieces, __local float* partial) {
+  const long M = N * S;
+  for (long g = get_group_id(0); g < C * pieces; g += get_num_groups(0)) {
+    const long2 range = piece_range(g, pieces, M);
+    const long c = g / pieces, first = range.x, end = range.y;
+    float acc_gy = 0.0f, acc_gy_x = 0.0f;  // both sums in one pass over gy and x
+    FOR_CHANNEL_RANGE(at, first, end, C, S, c) {
       acc_gy += gy[at];
       acc_gy_x += gy[at] * x[at];
     }
     const float sum_gy = work_group_total(acc_gy, partial);
-    // sum(gy * (x - mean)) * invstd = sum(gy * x) * invstd - mean * invstd * sum(gy)
     const float sum_gy_x = work_group_total(acc_gy_x, partial);
-    const float sum_gy_xhat = (sum_gy_x - mean * sum_gy) * invstd;
     if (get_local_id(0) == 0) {
-      sums[c] = sum_gy;
-      sums[C + c] = sum_gy_xhat;
-      if (has_ggamma)
-        ggamma[c] = beta_gamma == 0.0f ? sum_gy_xhat : sum_gy_xhat + beta_gamma * ggamma[c];
-      if (has_gbeta) gbeta[c] = beta_beta == 0.0f ? sum_gy : sum_gy + beta_beta * gbeta[c];
+      partials[2 * g] = sum_gy;
+      partials[2 * g + 1] = sum_gy_x;
     }
+  }
+}
+
+// Per channel, from its pieces: sums[c] = sum(gy), sums[C + c] = sum(gy * xhat); gamma's and
+// beta's gradients from them (each with its beta; has_* says whether it is wanted).
+__kernel void bn_finish_sums(__global const float* partials, __global const float* saved,
+                             __global float* sums, __global float* ggamma, const int has_ggamma,
+                             const float beta_gamma, __global float* gbeta, const int has_gbeta,
+                             const float beta_beta, const long C, const long pieces) {
+  for (long c = get_global_id(0); c < C; c += get_global_size(0)) {
+    float sum_gy = 0.0f, sum_gy_x = 0.0f;
+    for (long p = 0; p < pieces; ++p) {
+      sum_gy += partials[2 * (c * pieces + p)];
+      sum_gy_x += partials[2 * (c * pieces + p) + 1];
+    }
+    // sum(gy * (x - mean)) * invstd = sum(gy * x) * invstd - mean * invstd * sum(gy)
+    const float sum_gy_xhat = (sum_gy_x - saved[c] * sum_gy) * saved[C + c];
+    sums[c] = sum_gy;
+    sums[C + c] = sum_gy_xhat;
+    if (has_ggamma)
+      ggamma[c] = beta_gamma == 0.0f ? sum_gy_xhat : sum_gy_xhat + beta_gamma * ggamma[c];
+    if (has_gbeta) gbeta[c] = beta_beta == 0.0f ? sum_gy : sum_gy + beta_beta * gbeta[c];
   }
 }
 

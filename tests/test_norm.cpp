@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "context_impl.hpp"
 #include "op_harness.hpp"
 
 using namespace clnn;
@@ -42,52 +43,66 @@ Vec batch_norm_ref(const Vec& x, const Vec& gamma, const Vec& beta, const Vec& m
 }  // namespace
 
 TEST_CASE("batch_norm forward and backward in training", "[norm]") {
-  // Channels of fewer and of more elements per sample than a work-group has work-items.
-  for (Shape x : {Shape{4, 3}, Shape{2, 3, 5, 4}, Shape{3, 2, 3, 2, 2}, Shape{3, 2, 17, 19}}) {
-    INFO(to_string(x));
-    const long n = long(x[0]), c = long(x[1]);
-    const long s = long(reference::numel(x)) / (n * c);
-    OpCheck check;
-    check.shapes = {x, {x[1]}, {x[1]}, {x[1]}, {x[1]}};
-    check.differentiable = {true, true, true, false, false};
-    check.state = {false, false, false, true, true};
-    check.inference_matches = false;
-    check.make = [](std::size_t i, std::size_t count, std::uint32_t seed) {
-      return i == 4 ? std::vector<float>(count, 1.0f) : random_vector(count, seed, -2.0f, 2.0f);
-    };
-    auto forward = [=](const std::vector<Vec>& in) {
-      Vec mean, var;
-      channel_stats(in[0], n, c, s, mean, var);
-      return batch_norm_ref(in[0], in[1], in[2], mean, var, c, s, 1e-5);
-    };
-    check.forward = forward;
-    check.build = [](const std::vector<Value>& v) {
-      return batch_norm(v[0], v[1], v[2], v[3], v[4]);
-    };
-    check.backward = [=](const std::vector<Vec>& in, const Vec& gy) {
-      Vec mean, var;
-      channel_stats(in[0], n, c, s, mean, var);
-      Vec gx(in[0].size()), ggamma(std::size_t(c), 0.0), gbeta(std::size_t(c), 0.0);
-      Vec sum_gy(std::size_t(c), 0.0), sum_gy_xhat(std::size_t(c), 0.0);
-      auto xhat = [&](std::size_t i) {
-        auto ch = std::size_t((long(i) / s) % c);
-        return (in[0][i] - mean[ch]) / std::sqrt(var[ch] + 1e-5);
+  // Channels of fewer and of more elements per sample than a work-group has work-items, under
+  // the planner's plan and under a tiny one (4 work-items, at most 3 elements each) that cuts
+  // channels into pieces as a GPU does long ones: 40 elements into 4, 969 into 80 of 12 and
+  // one of 9.
+  auto& plan = detail::Access::impl(context()).reduction_plan;
+  const ReductionPlan planned = plan;
+  struct Restore {
+    ReductionPlan& plan;
+    ReductionPlan saved;
+    ~Restore() { plan = saved; }
+  } restore{plan, planned};
+  for (const ReductionPlan& use : {planned, ReductionPlan{4, 3, 3}}) {
+    for (Shape x : {Shape{4, 3}, Shape{2, 3, 5, 4}, Shape{3, 2, 3, 2, 2}, Shape{3, 2, 17, 19}}) {
+      plan = use;
+      INFO(to_string(x) << " reduction plan: " << use.local_size << " work-items, "
+                        << use.max_serial << " elements each");
+      const long n = long(x[0]), c = long(x[1]);
+      const long s = long(reference::numel(x)) / (n * c);
+      OpCheck check;
+      check.shapes = {x, {x[1]}, {x[1]}, {x[1]}, {x[1]}};
+      check.differentiable = {true, true, true, false, false};
+      check.state = {false, false, false, true, true};
+      check.inference_matches = false;
+      check.make = [](std::size_t i, std::size_t count, std::uint32_t seed) {
+        return i == 4 ? std::vector<float>(count, 1.0f) : random_vector(count, seed, -2.0f, 2.0f);
       };
-      for (std::size_t i = 0; i < gx.size(); ++i) {
-        auto ch = std::size_t((long(i) / s) % c);
-        sum_gy[ch] += gy[i];
-        sum_gy_xhat[ch] += gy[i] * xhat(i);
-      }
-      const double m = double(n * s);
-      for (std::size_t i = 0; i < gx.size(); ++i) {
-        auto ch = std::size_t((long(i) / s) % c);
-        gx[i] = in[1][ch] / std::sqrt(var[ch] + 1e-5) / m *
-                (m * gy[i] - sum_gy[ch] - xhat(i) * sum_gy_xhat[ch]);
-      }
-      return std::vector<Vec>{gx, sum_gy_xhat, sum_gy, {}, {}};
-    };
-    check.forward_tolerance = 1e-5;
-    run_op_check(check);
+      auto forward = [=](const std::vector<Vec>& in) {
+        Vec mean, var;
+        channel_stats(in[0], n, c, s, mean, var);
+        return batch_norm_ref(in[0], in[1], in[2], mean, var, c, s, 1e-5);
+      };
+      check.forward = forward;
+      check.build = [](const std::vector<Value>& v) {
+        return batch_norm(v[0], v[1], v[2], v[3], v[4]);
+      };
+      check.backward = [=](const std::vector<Vec>& in, const Vec& gy) {
+        Vec mean, var;
+        channel_stats(in[0], n, c, s, mean, var);
+        Vec gx(in[0].size()), ggamma(std::size_t(c), 0.0), gbeta(std::size_t(c), 0.0);
+        Vec sum_gy(std::size_t(c), 0.0), sum_gy_xhat(std::size_t(c), 0.0);
+        auto xhat = [&](std::size_t i) {
+          auto ch = std::size_t((long(i) / s) % c);
+          return (in[0][i] - mean[ch]) / std::sqrt(var[ch] + 1e-5);
+        };
+        for (std::size_t i = 0; i < gx.size(); ++i) {
+          auto ch = std::size_t((long(i) / s) % c);
+          sum_gy[ch] += gy[i];
+          sum_gy_xhat[ch] += gy[i] * xhat(i);
+        }
+        const double m = double(n * s);
+        for (std::size_t i = 0; i < gx.size(); ++i) {
+          auto ch = std::size_t((long(i) / s) % c);
+          gx[i] = in[1][ch] / std::sqrt(var[ch] + 1e-5) / m *
+                  (m * gy[i] - sum_gy[ch] - xhat(i) * sum_gy_xhat[ch]);
+        }
+        return std::vector<Vec>{gx, sum_gy_xhat, sum_gy, {}, {}};
+      };
+      check.forward_tolerance = 1e-5;
+      run_op_check(check);
+    }
   }
 }
 

@@ -23,11 +23,19 @@ ChannelView channel_view(const Shape& x) {
   return v;
 }
 
-// One work-group per channel, as many as the plan allows at once.
-void enqueue_per_channel(ContextImpl& ctx, cl_kernel k, cl_long channels) {
-  auto plan = ctx.reduction_plan;
-  std::size_t groups = std::min<std::size_t>(std::size_t(channels), plan.max_groups);
-  enqueue<1>(ctx.queue.get(), k, {groups * plan.local_size}, {plan.local_size});
+// The pieces each channel's N * S elements are cut into (cl_kernels/norm.cl): as for a row of
+// the reduction engine, enough that a few channels fill the device.
+std::size_t pieces_per_channel(const ReductionPlan& plan, const ChannelView& v) {
+  return row_pieces(plan, std::size_t(v.c), std::size_t(v.n * v.s));
+}
+
+// A work-group per (channel, piece), then a work-item per channel combining its pieces from
+// scratch.
+void enqueue_pieces(ContextImpl& ctx, cl_kernel piece, cl_kernel finish, const ChannelView& v,
+                    std::size_t pieces) {
+  const auto& plan = ctx.reduction_plan;
+  enqueue_rows(ctx, piece, plan, std::size_t(v.c) * pieces, plan.local_size);
+  ctx.enqueue_elementwise(finish, std::size_t(v.c));
 }
 
 class BatchNormOp : public Op {
@@ -54,11 +62,15 @@ class BatchNormOp : public Op {
     auto& ctx = args.ctx;
     cl_kernel apply = ctx.kernel("norm", "bn_apply");
     if (args.training) {
-      const auto local = ctx.reduction_plan.local_size;
-      cl_kernel stats = ctx.kernel("norm", "bn_statistics");
-      set_args(stats, mem(x), mem(args.saved), mem(running_mean), mem(running_var), v.n, v.c, v.s,
-               momentum_, eps_, LocalBytes{local * sizeof(float)});
-      enqueue_per_channel(ctx, stats, v.c);
+      const std::size_t pieces = pieces_per_channel(ctx.reduction_plan, v);
+      const cl_mem partials = ctx.scratch(3 * std::size_t(v.c) * pieces);
+      cl_kernel stats = ctx.kernel("norm", "bn_piece_statistics");
+      set_args(stats, mem(x), partials, v.n, v.c, v.s, cl_long(pieces),
+               LocalBytes{ctx.reduction_plan.local_size * sizeof(float)});
+      cl_kernel finish = ctx.kernel("norm", "bn_finish_statistics");
+      set_args(finish, partials, mem(args.saved), mem(running_mean), mem(running_var), v.n, v.c,
+               v.s, cl_long(pieces), momentum_, eps_);
+      enqueue_pieces(ctx, stats, finish, v, pieces);
       // saved = (mean[C], invstd[C]): the invstd block starts C floats in.
       set_args(apply, mem(x), mem(args.output), mem(args.saved), mem(args.saved), cl_ulong(v.c),
                cl_int(0), eps_, mem(gamma), mem(beta), v.c, v.s, count(x));
@@ -74,13 +86,16 @@ class BatchNormOp : public Op {
     Tensor *gx = args.grad_inputs[0], *ggamma = args.grad_inputs[1], *gbeta = args.grad_inputs[2];
     const ChannelView v = channel_view(x.shape());
     auto& ctx = args.ctx;
-    const auto local = ctx.reduction_plan.local_size;
-    cl_kernel sums = ctx.kernel("norm", "bn_backward_sums");
-    set_args(sums, mem(x), mem(args.grad_output), mem(args.saved), mem(args.workspace),
-             mem(ggamma ? *ggamma : x), cl_int(ggamma != nullptr), args.betas[1],
-             mem(gbeta ? *gbeta : x), cl_int(gbeta != nullptr), args.betas[2], v.n, v.c, v.s,
-             LocalBytes{local * sizeof(float)});
-    enqueue_per_channel(ctx, sums, v.c);
+    const std::size_t pieces = pieces_per_channel(ctx.reduction_plan, v);
+    const cl_mem partials = ctx.scratch(2 * std::size_t(v.c) * pieces);
+    cl_kernel sums = ctx.kernel("norm", "bn_piece_sums");
+    set_args(sums, mem(x), mem(args.grad_output), partials, v.n, v.c, v.s, cl_long(pieces),
+             LocalBytes{ctx.reduction_plan.local_size * sizeof(float)});
+    cl_kernel finish = ctx.kernel("norm", "bn_finish_sums");
+    set_args(finish, partials, mem(args.saved), mem(args.workspace), mem(ggamma ? *ggamma : x),
+             cl_int(ggamma != nullptr), args.betas[1], mem(gbeta ? *gbeta : x),
+             cl_int(gbeta != nullptr), args.betas[2], v.c, cl_long(pieces));
+    enqueue_pieces(ctx, sums, finish, v, pieces);
     if (gx) {
       cl_kernel input = ctx.kernel("norm", "bn_backward_input");
       set_args(input, mem(x), mem(args.grad_output), mem(args.saved), mem(args.workspace),

@@ -26,6 +26,14 @@ constexpr std::size_t kMinStridedPiece = 256;
 
 }  // namespace
 
+std::size_t row_pieces(const ReductionPlan& plan, std::size_t rows, std::size_t length) {
+  const std::size_t to_fill =
+      std::min(plan.max_groups / std::max<std::size_t>(rows, 1), length / kMinRowPiece);
+  const std::size_t by_length = ceil_div(length, plan.local_size * plan.max_serial);
+  return std::min(std::max({by_length, to_fill, std::size_t{1}}),
+                  std::max<std::size_t>(length, 1));
+}
+
 std::size_t row_local_size(const ReductionPlan& plan, std::size_t row) {
   return std::min(plan.local_size, ceil_pow2(row));
 }
@@ -48,17 +56,15 @@ Place ReductionPasses::temporary(std::size_t floats) {
 void ReductionPasses::sum_middle(Place src, bool weighted, MiddleAxis v, Place dst, float s,
                                  float beta) {
   const bool rows = v.inner == 1;
-  const std::size_t serial = rows ? plan_.local_size * plan_.max_serial : plan_.max_serial;
-  // Enough pieces that no work-item sums more than max_serial elements, and more while that
-  // fills a device the outputs alone would leave idle.
-  const std::size_t to_fill =
-      rows ? std::min(plan_.max_groups / std::max<std::size_t>(v.outer, 1), v.r / kMinRowPiece)
-           : std::min(ceil_div(plan_.max_groups * plan_.local_size,
-                               std::max<std::size_t>(v.outer * v.inner, 1)),
-                      v.r / kMinStridedPiece);
+  // Strided: as row_pieces, with a work-item per piece and output.
   const std::size_t segments =
-      std::min(std::max({ceil_div(v.r, serial), to_fill, std::size_t{1}}),
-               std::max<std::size_t>(v.r, 1));
+      rows ? row_pieces(plan_, v.outer, v.r)
+           : std::min(std::max({ceil_div(v.r, plan_.max_serial),
+                                std::min(ceil_div(plan_.max_groups * plan_.local_size,
+                                                  std::max<std::size_t>(v.outer * v.inner, 1)),
+                                         v.r / kMinStridedPiece),
+                                std::size_t{1}}),
+                      std::max<std::size_t>(v.r, 1));
   const std::size_t piece = ceil_div(std::max<std::size_t>(v.r, 1), segments);
   // A short row takes a smaller work-group than the plan's: a power of two covering it.
   const std::size_t local = rows ? row_local_size(plan_, piece) : 0;

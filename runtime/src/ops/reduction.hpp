@@ -61,6 +61,11 @@ class ReductionPasses {
   std::vector<Pass> passes_;
 };
 
+// How many pieces a kernel that sums `rows` contiguous rows of `length` elements with a
+// work-group per piece cuts each row into: enough that no work-item sums more than max_serial
+// elements, and more while that fills a device the rows alone would leave idle.
+std::size_t row_pieces(const ReductionPlan& plan, std::size_t rows, std::size_t length);
+
 // The work-group for a kernel that gives each contiguous row of `row` elements a group: the
 // plan's, or for a shorter row the power of two that covers it.
 std::size_t row_local_size(const ReductionPlan& plan, std::size_t row);
