@@ -9,21 +9,30 @@
 - gpu-train (kind "train"): clnn-fashion's default and large models (torch_train.py), batch 64,
   128 and 512, Adam (lr 1e-3), cross-entropy; each batch is normalized on the host and copied to
   the GPU every step, as clnn's trainer does. Images per second over 100 steps (or one epoch if
-  shorter) after a warm-up: eager, and torch.compile(mode="max-autotune") with the warm-up
-  running until it is compiled (compile time excluded).
+  shorter) after a warm-up: eager, and torch.compile of the model (--train-compile-mode,
+  "reduce-overhead" by default: CUDA graphs) with the warm-up running until it is compiled and
+  recorded (compile time excluded). On an H200, "max-autotune" took 235 s to compile the large
+  model at batch 512 and gave 158k images/s; "reduce-overhead" took 17 s and gave 162k, so
+  max-autotune is left to be asked for: its six runs would take about 13 minutes, more than one
+  call on the GPU machine may last.
 - cpu-infer (kind "cpu-infer"): the zoo's ONNX files (written by --export) at batch 1 and 32
   through ONNX Runtime's CPUExecutionProvider, and the same models in PyTorch eager on the CPU,
-  one thread per core; median of a few runs after a warm-up, each measurement capped near 3 s.
+  one thread per core this process may use (16 on the GPU machine); median of a few runs after a
+  warm-up, each measurement capped near 3 s (one timed run for the heaviest).
 
 usage (on the GPU machine, from the repository root; see shared/GPU.md):
   python3 bench/compare/torch_models.py --export zoo     # zoo/<model>_b1.onnx and _b32.onnx
+      [--models resnet18,...]                           # (about 30 s for the zoo there)
   python3 bench/compare/torch_models.py --json torch_models.json [--what gpu-infer,cpu-infer]
       [--models resnet18,default] [--zoo zoo] [--data /usr/share/datasets/fashion-mnist]
+      [--train-compile-mode reduce-overhead]
 --export skips files that exist (it writes each through a .part file). --json writes a JSON list
 of records keyed by (model, kind, batch), rewritten after each record so a run cut short keeps
 what it measured; a measurement that fails records an "error" string and the run goes on.
-models_table.py joins them with clnn-bench's. One whole --json run takes about 6 minutes on an
-H200, most of it torch.compile."""
+models_table.py joins them with clnn-bench's. The GPU machine has no /usr/share/datasets: carry
+the Fashion-MNIST .gz files (in gpu-bundle/) and pass --data. One whole --json run should take
+about 5 minutes on an H200 (its parts were timed there: GPU inference 2.3 minutes, training 1.3,
+the CPU 1.2)."""
 import argparse
 import inspect
 import json
@@ -31,6 +40,7 @@ import os
 import statistics
 import sys
 import time
+import warnings
 
 import numpy as np
 import torch
@@ -119,7 +129,8 @@ def export(directory, names):
     os.makedirs(directory, exist_ok=True)
     kwargs = {}
     if "dynamo" in inspect.signature(torch.onnx.export).parameters:
-        kwargs["dynamo"] = False  # the TorchScript exporter
+        kwargs["dynamo"] = False  # the TorchScript exporter, which warns that it is the legacy one
+        warnings.filterwarnings("ignore", message=".*legacy TorchScript-based ONNX export")
     failed = 0
     for name in names:
         model = None
@@ -203,7 +214,9 @@ def gpu_infer(names, emit):
 
 # --- GPU training -------------------------------------------------------------------------------
 
-def train_images_per_second(name, batch, images, labels, compiled, record):
+def train_images_per_second(name, batch, images, labels, compile_mode, record):
+    """compile_mode None: eager."""
+    compiled = compile_mode is not None
     torch.manual_seed(0)
     model = TRAIN[name]().cuda().train()
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
@@ -211,7 +224,7 @@ def train_images_per_second(name, batch, images, labels, compiled, record):
     forward = model
     if compiled:
         torch._dynamo.reset()
-        forward = torch.compile(model, mode="max-autotune")
+        forward = torch.compile(model, mode=compile_mode)
     order = np.random.default_rng(1).permutation(len(images))
     per_epoch = len(images) // batch
     steps = min(TRAIN_STEPS, per_epoch)
@@ -242,7 +255,7 @@ def train_images_per_second(name, batch, images, labels, compiled, record):
     return steps * batch / (time.perf_counter() - start)
 
 
-def gpu_train(names, data, emit):
+def gpu_train(names, data, compile_mode, emit):
     device = torch.cuda.get_device_name()
     images = labels = None
     problem = None
@@ -254,14 +267,15 @@ def gpu_train(names, data, emit):
         problem = e
     for name in names:
         for batch in TRAIN_BATCHES:
-            r = {"model": name, "kind": "train", "batch": batch, "device": device}
-            for key, compiled in (("torch_eager_images_per_second", False),
-                                  ("torch_compile_images_per_second", True)):
+            r = {"model": name, "kind": "train", "batch": batch, "device": device,
+                 "torch_compile_mode": compile_mode}
+            for key, mode in (("torch_eager_images_per_second", None),
+                              ("torch_compile_images_per_second", compile_mode)):
                 if problem is not None:
                     note_error(r, key, problem)
                 else:
                     measure(r, key, lambda: train_images_per_second(name, batch, images, labels,
-                                                                    compiled, r))
+                                                                    mode, r))
                 torch._dynamo.reset()
                 torch.cuda.empty_cache()
             log(f"train {name} batch {batch}: eager {fmt(r.get('torch_eager_images_per_second'))} "
@@ -382,6 +396,10 @@ def main():
     parser.add_argument("--zoo", default="zoo", help="where --export wrote the ONNX files")
     parser.add_argument("--data", default="/usr/share/datasets/fashion-mnist",
                         help="the Fashion-MNIST .gz files")
+    parser.add_argument("--train-compile-mode", default="reduce-overhead",
+                        choices=["default", "reduce-overhead", "max-autotune",
+                                 "max-autotune-no-cudagraphs"],
+                        help="torch.compile's mode for training (default: reduce-overhead)")
     args = parser.parse_args()
     what = [w for w in args.what.split(",") if w]
     if not what or any(w not in WHAT for w in what):
@@ -419,7 +437,7 @@ def main():
             if w == "gpu-infer":
                 gpu_infer(zoo_names, emit)
             elif w == "gpu-train":
-                gpu_train(train_names, args.data, emit)
+                gpu_train(train_names, args.data, args.train_compile_mode, emit)
             else:
                 cpu_infer(zoo_names, args.zoo, emit)
         except Exception as e:  # noqa: BLE001  (e.g. no GPU: the other parts still run)
