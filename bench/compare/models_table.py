@@ -132,6 +132,10 @@ def table(name, clnn_records, peer_records, markdown, with_peers=True):
     title = f"{TITLES[name]}: clnn on {devices(clnn)}"
     if with_peers:
         title += f"; peers on {devices(peers)}"
+        modes = sorted({str(r["torch_compile_mode"]) for r in peers.values()
+                        if r.get("torch_compile_mode")})
+        if modes:
+            title += f"; torch.compile mode {', '.join(modes)}"
     render(title, header, rows, notes, markdown)
 
 
