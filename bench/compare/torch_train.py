@@ -19,7 +19,15 @@ def read_idx(path):
     return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * rank).reshape(dims)
 
 
+def default_model():
+    """clnn-fashion's default model (samples/fashion_mnist/models.cpp)."""
+    return nn.Sequential(nn.Conv2d(1, 16, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Conv2d(16, 32, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                         nn.Linear(32 * 7 * 7, 10))
+
+
 def large_model():
+    """clnn-fashion's large model (samples/fashion_mnist/models.cpp)."""
     def block(cin, cout):
         return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
     return nn.Sequential(*block(1, 32), *block(32, 32), nn.MaxPool2d(2),

@@ -1,0 +1,451 @@
+#!/usr/bin/env python3
+"""The peer figures for clnn-bench's models suite: whole models through PyTorch and ONNX Runtime.
+
+- gpu-infer (kind "infer"): torchvision's resnet18, resnet50, mobilenet_v2, vgg11, alexnet,
+  squeezenet1_1 (3x224x224) and r3d_18 (3x16x112x112), random weights (seed 0), eval mode, batch 1
+  and 32, on the GPU in fp32 with TF32 off, under inference_mode: PyTorch eager (cuDNN,
+  benchmark mode) and torch.compile (default mode; compile time excluded), median milliseconds
+  per forward over 5 samples of about 50 ms each, timed with CUDA events.
+- gpu-train (kind "train"): clnn-fashion's default and large models (torch_train.py), batch 64,
+  128 and 512, Adam (lr 1e-3), cross-entropy; each batch is normalized on the host and copied to
+  the GPU every step, as clnn's trainer does. Images per second over 100 steps (or one epoch if
+  shorter) after a warm-up: eager, and torch.compile of the model (--train-compile-mode,
+  "reduce-overhead" by default: CUDA graphs) with the warm-up running until it is compiled and
+  recorded (compile time excluded). On an H200, "max-autotune" took 235 s to compile the large
+  model at batch 512 and gave 158k images/s; "reduce-overhead" took 17 s and gave 162k, so
+  max-autotune is left to be asked for: its six runs would take about 13 minutes, more than one
+  call on the GPU machine may last.
+- cpu-infer (kind "cpu-infer"): the zoo's ONNX files (written by --export) at batch 1 and 32
+  through ONNX Runtime's CPUExecutionProvider, and the same models in PyTorch eager on the CPU,
+  one thread per core this process may use (16 on the GPU machine); median of a few runs after a
+  warm-up, each measurement capped near 3 s (one timed run for the heaviest).
+
+usage (on the GPU machine, from the repository root; see shared/GPU.md):
+  python3 bench/compare/torch_models.py --export zoo     # zoo/<model>_b1.onnx and _b32.onnx
+      [--models resnet18,...]                           # (about 30 s for the zoo there)
+  python3 bench/compare/torch_models.py --json torch_models.json [--what gpu-infer,cpu-infer]
+      [--models resnet18,default] [--zoo zoo] [--data /usr/share/datasets/fashion-mnist]
+      [--train-compile-mode reduce-overhead]
+--export skips files that exist (it writes each through a .part file). --json writes a JSON list
+of records keyed by (model, kind, batch), rewritten after each record so a run cut short keeps
+what it measured; a measurement that fails records an "error" string and the run goes on.
+models_table.py joins them with clnn-bench's. The GPU machine has no /usr/share/datasets: carry
+the Fashion-MNIST .gz files (in gpu-bundle/) and pass --data. One whole --json run should take
+about 5 minutes on an H200 (its parts were timed there: GPU inference 2.3 minutes, training 1.3,
+the CPU 1.2)."""
+import argparse
+import inspect
+import json
+import os
+import statistics
+import sys
+import time
+import warnings
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from torch_conv import median_ms  # noqa: E402  (5 samples of ~50 ms, CUDA events)
+from torch_train import default_model, large_model, read_idx  # noqa: E402
+
+ZOO = {  # name: input shape of one sample
+    "resnet18": (3, 224, 224),
+    "resnet50": (3, 224, 224),
+    "mobilenet_v2": (3, 224, 224),
+    "vgg11": (3, 224, 224),
+    "alexnet": (3, 224, 224),
+    "squeezenet1_1": (3, 224, 224),
+    "r3d_18": (3, 16, 112, 112),
+}
+ZOO_BATCHES = (1, 32)
+TRAIN = {"default": default_model, "large": large_model}
+TRAIN_BATCHES = (64, 128, 512)
+TRAIN_STEPS = 100
+WHAT = ("gpu-infer", "gpu-train", "cpu-infer")
+CPU_CAP_SECONDS = 3.0
+
+START = time.perf_counter()
+
+
+def log(text):
+    print(f"[{time.perf_counter() - START:6.1f} s] {text}", flush=True)
+
+
+def zoo_model(name):
+    """A torchvision model with random weights (seed 0), in eval mode, on the CPU."""
+    import torchvision
+    torch.manual_seed(0)
+    if name == "r3d_18":
+        model = torchvision.models.video.r3d_18(weights=None)
+    else:
+        model = getattr(torchvision.models, name)(weights=None)
+    return model.eval()
+
+
+def cpu_threads():
+    """The cores this process may run on (os.cpu_count() where affinity is unknown)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def cpu_name():
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "CPU"
+
+
+def note_error(record, key, e):
+    text = (f"{type(e).__name__}: {e}".strip().splitlines() or [""])[0][:300]
+    record["error"] = f"{record['error']}; {key}: {text}" if "error" in record else f"{key}: {text}"
+    log(f"  {record['model']} {record['kind']} batch {record['batch']}: {key} failed: {text}")
+
+
+def measure(record, key, fn):
+    """record[key] = fn(), or an entry in record["error"] saying why not."""
+    try:
+        record[key] = fn()
+    except Exception as e:  # noqa: BLE001  (one failed measurement must not end the run)
+        note_error(record, key, e)
+
+
+def write(path, records):
+    with open(path + ".part", "w") as out:
+        json.dump(records, out, indent=2)
+    os.replace(path + ".part", path)
+
+
+# --- export -------------------------------------------------------------------------------------
+
+def export(directory, names):
+    os.makedirs(directory, exist_ok=True)
+    kwargs = {}
+    if "dynamo" in inspect.signature(torch.onnx.export).parameters:
+        kwargs["dynamo"] = False  # the TorchScript exporter, which warns that it is the legacy one
+        warnings.filterwarnings("ignore", message=".*legacy TorchScript-based ONNX export")
+    failed = 0
+    for name in names:
+        model = None
+        for batch in ZOO_BATCHES:
+            path = os.path.join(directory, f"{name}_b{batch}.onnx")
+            if os.path.exists(path):
+                print(f"{path}: exists, skipped", flush=True)
+                continue
+            try:
+                if model is None:
+                    model = zoo_model(name)
+                start = time.perf_counter()
+                x = torch.randn(batch, *ZOO[name])
+                with torch.no_grad():
+                    torch.onnx.export(model, (x,), path + ".part", opset_version=17,
+                                      do_constant_folding=True, input_names=["input"],
+                                      output_names=["output"], **kwargs)
+                os.replace(path + ".part", path)
+                print(f"{path}: {os.path.getsize(path) / 1e6:.1f} MB in "
+                      f"{time.perf_counter() - start:.1f} s; ops {op_types(path)}", flush=True)
+            except Exception as e:  # noqa: BLE001
+                failed += 1
+                print(f"{path}: FAILED: {type(e).__name__}: {e}", flush=True)
+    return failed
+
+
+def op_types(path):
+    try:
+        import onnx
+        graph = onnx.load(path).graph
+        return ",".join(sorted({node.op_type for node in graph.node}))
+    except Exception as e:  # noqa: BLE001
+        return f"(not read: {type(e).__name__})"
+
+
+# --- GPU inference ------------------------------------------------------------------------------
+
+def forward_ms(fn, x):
+    for _ in range(3):
+        fn(x)
+    return median_ms(lambda: fn(x))
+
+
+def gpu_infer(names, emit):
+    device = torch.cuda.get_device_name()
+    for name in names:
+        records = [{"model": name, "kind": "infer", "batch": b, "device": device} for b in ZOO_BATCHES]
+        model = problem = None
+        try:
+            model = zoo_model(name).cuda()
+        except Exception as e:  # noqa: BLE001
+            problem = e
+        for r in records:
+            if model is None:
+                note_error(r, "torch_eager_ms", problem)
+            else:
+                x = torch.randn(r["batch"], *ZOO[name], device="cuda")
+                with torch.inference_mode():
+                    measure(r, "torch_eager_ms", lambda: forward_ms(model, x))
+
+                    def compiled():
+                        torch._dynamo.reset()
+                        start = time.perf_counter()
+                        fast = torch.compile(model)
+                        for _ in range(2):
+                            fast(x)
+                        torch.cuda.synchronize()
+                        r["torch_compile_seconds"] = time.perf_counter() - start
+                        return forward_ms(fast, x)
+
+                    measure(r, "torch_compile_ms", compiled)
+                x = None
+            log(f"infer {name} batch {r['batch']}: eager {fmt(r.get('torch_eager_ms'))} ms, "
+                f"compile {fmt(r.get('torch_compile_ms'))} ms "
+                f"(compiling took {fmt(r.get('torch_compile_seconds'))} s)")
+            emit(r)
+        model = None
+        torch._dynamo.reset()
+        torch.cuda.empty_cache()
+
+
+# --- GPU training -------------------------------------------------------------------------------
+
+def train_images_per_second(name, batch, images, labels, compile_mode, record):
+    """compile_mode None: eager."""
+    compiled = compile_mode is not None
+    torch.manual_seed(0)
+    model = TRAIN[name]().cuda().train()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loss_fn = nn.CrossEntropyLoss()
+    forward = model
+    if compiled:
+        torch._dynamo.reset()
+        forward = torch.compile(model, mode=compile_mode)
+    order = np.random.default_rng(1).permutation(len(images))
+    per_epoch = len(images) // batch
+    steps = min(TRAIN_STEPS, per_epoch)
+
+    def step(i):
+        idx = order[(i % per_epoch) * batch:(i % per_epoch + 1) * batch]
+        x = torch.from_numpy(images[idx][:, None]).cuda()
+        y = torch.from_numpy(labels[idx]).cuda()
+        if compiled:
+            torch.compiler.cudagraph_mark_step_begin()
+        opt.zero_grad(set_to_none=True)
+        loss = loss_fn(forward(x), y)
+        loss.backward()
+        opt.step()
+
+    warm = 5 if compiled else 3  # compiled: compile, then CUDA graphs' warm-up and recording
+    start = time.perf_counter()
+    for i in range(warm):
+        step(i)
+    torch.cuda.synchronize()
+    if compiled:
+        record["torch_compile_seconds"] = time.perf_counter() - start
+    record["steps"] = steps
+    start = time.perf_counter()
+    for i in range(warm, warm + steps):
+        step(i)
+    torch.cuda.synchronize()
+    return steps * batch / (time.perf_counter() - start)
+
+
+def gpu_train(names, data, compile_mode, emit):
+    device = torch.cuda.get_device_name()
+    images = labels = None
+    problem = None
+    try:
+        images = read_idx(f"{data}/train-images-idx3-ubyte.gz").astype(np.float32) / 255.0
+        labels = read_idx(f"{data}/train-labels-idx1-ubyte.gz").astype(np.int64)
+        images = (images - images.mean()) / images.std()
+    except Exception as e:  # noqa: BLE001
+        problem = e
+    for name in names:
+        for batch in TRAIN_BATCHES:
+            r = {"model": name, "kind": "train", "batch": batch, "device": device,
+                 "torch_compile_mode": compile_mode}
+            for key, mode in (("torch_eager_images_per_second", None),
+                              ("torch_compile_images_per_second", compile_mode)):
+                if problem is not None:
+                    note_error(r, key, problem)
+                else:
+                    measure(r, key, lambda: train_images_per_second(name, batch, images, labels,
+                                                                    mode, r))
+                torch._dynamo.reset()
+                torch.cuda.empty_cache()
+            log(f"train {name} batch {batch}: eager {fmt(r.get('torch_eager_images_per_second'))} "
+                f"images/s, compile {fmt(r.get('torch_compile_images_per_second'))} images/s "
+                f"(compiling took {fmt(r.get('torch_compile_seconds'))} s)")
+            emit(r)
+
+
+# --- CPU inference ------------------------------------------------------------------------------
+
+def median_capped(fn, cap=CPU_CAP_SECONDS, most=10):
+    """Median seconds of fn() after a warm-up; as many runs as fit in about cap seconds (at most
+    `most`, at least 1)."""
+    start = time.perf_counter()
+    fn()
+    if time.perf_counter() - start < cap / 10:
+        fn()  # a second warm-up where it is cheap
+    times = []
+    while not times or (len(times) < most and sum(times) + statistics.median(times) <= cap):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), len(times)
+
+
+def cpu_infer(names, zoo, emit):
+    threads = cpu_threads()
+    torch.set_num_threads(threads)
+    device = f"{cpu_name()}, {threads} threads"
+    try:
+        import onnxruntime as ort
+        ort_problem = None
+    except Exception as e:  # noqa: BLE001
+        ort, ort_problem = None, e
+    for name in names:
+        model = model_problem = None
+        try:
+            model = zoo_model(name)
+        except Exception as e:  # noqa: BLE001
+            model_problem = e
+        for batch in ZOO_BATCHES:
+            r = {"model": name, "kind": "cpu-infer", "batch": batch, "device": device}
+            x = np.random.default_rng(0).standard_normal((batch, *ZOO[name]), dtype=np.float32)
+            path = os.path.join(zoo, f"{name}_b{batch}.onnx")
+            if not os.path.exists(path):
+                r["skipped"] = f"ort_cpu_ms: no {path} (run --export {zoo} first)"
+            elif ort is None:
+                note_error(r, "ort_cpu_ms", ort_problem)
+            else:
+                def ort_ms():
+                    options = ort.SessionOptions()
+                    options.intra_op_num_threads = threads
+                    session = ort.InferenceSession(path, options,
+                                                   providers=["CPUExecutionProvider"])
+                    seconds, runs = median_capped(lambda: session.run(None, {"input": x}))
+                    r["ort_cpu_runs"] = runs
+                    return seconds * 1e3
+                measure(r, "ort_cpu_ms", ort_ms)
+
+            def torch_ms():
+                if model is None:
+                    raise model_problem
+                xt = torch.from_numpy(x)
+                with torch.inference_mode():
+                    seconds, runs = median_capped(lambda: model(xt))
+                r["torch_cpu_runs"] = runs
+                return seconds * 1e3
+            measure(r, "torch_cpu_ms", torch_ms)
+            log(f"cpu-infer {name} batch {batch}: onnxruntime {fmt(r.get('ort_cpu_ms'))} ms, "
+                f"torch {fmt(r.get('torch_cpu_ms'))} ms")
+            emit(r)
+
+
+# --- main ---------------------------------------------------------------------------------------
+
+def fmt(value):
+    if value is None:
+        return "—"
+    if value >= 1000:
+        return f"{value:.0f}"
+    return f"{value:.3g}" if value < 1 else f"{value:.4g}"
+
+
+COLUMNS = {
+    "infer": [("torch_eager_ms", "eager ms"), ("torch_compile_ms", "compile ms")],
+    "train": [("torch_eager_images_per_second", "eager img/s"),
+              ("torch_compile_images_per_second", "compile img/s")],
+    "cpu-infer": [("ort_cpu_ms", "ORT ms"), ("torch_cpu_ms", "torch ms")],
+}
+
+
+def table(records):
+    for kind, columns in COLUMNS.items():
+        rows = [r for r in records if r["kind"] == kind]
+        if not rows:
+            continue
+        print(f"\n{kind} ({rows[0]['device']})")
+        print(f"{'model':<14} {'batch':>5} " + " ".join(f"{title:>14}" for _, title in columns))
+        for r in rows:
+            print(f"{r['model']:<14} {r['batch']:>5} "
+                  + " ".join(f"{fmt(r.get(key)):>14}" for key, _ in columns)
+                  + ("  (see below)" if "error" in r or "skipped" in r else ""))
+    for r in records:
+        for key in ("error", "skipped"):
+            if key in r:
+                print(f"{r['model']} {r['kind']} batch {r['batch']}: {key}: {r[key]}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    mode = parser.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--export", metavar="DIR", help="write the zoo's ONNX files into DIR")
+    mode.add_argument("--json", metavar="OUT", help="measure the peers, write records to OUT")
+    parser.add_argument("--what", default=",".join(WHAT),
+                        help=f"comma-separated subset of {','.join(WHAT)} (default: all)")
+    parser.add_argument("--models", help="comma-separated subset of the models (default: all): "
+                        + ",".join(list(ZOO) + list(TRAIN)))
+    parser.add_argument("--zoo", default="zoo", help="where --export wrote the ONNX files")
+    parser.add_argument("--data", default="/usr/share/datasets/fashion-mnist",
+                        help="the Fashion-MNIST .gz files")
+    parser.add_argument("--train-compile-mode", default="reduce-overhead",
+                        choices=["default", "reduce-overhead", "max-autotune",
+                                 "max-autotune-no-cudagraphs"],
+                        help="torch.compile's mode for training (default: reduce-overhead)")
+    args = parser.parse_args()
+    what = [w for w in args.what.split(",") if w]
+    if not what or any(w not in WHAT for w in what):
+        parser.error(f"--what takes a comma-separated subset of {','.join(WHAT)}")
+    models = list(ZOO) + list(TRAIN)
+    if args.models:
+        chosen = [m for m in args.models.split(",") if m]
+        unknown = [m for m in chosen if m not in models]
+        if unknown:
+            parser.error(f"unknown models {','.join(unknown)} (known: {','.join(models)})")
+        models = chosen
+    zoo_names = [m for m in ZOO if m in models]
+    train_names = [m for m in TRAIN if m in models]
+
+    if args.export:
+        failed = export(args.export, zoo_names)
+        sys.exit(1 if failed else 0)
+
+    log(f"torch {torch.__version__}, CUDA {torch.version.cuda}, "
+        f"GPU {torch.cuda.get_device_name() if torch.cuda.is_available() else 'none'}, "
+        f"{cpu_threads()} CPU threads (os.cpu_count() {os.cpu_count()})")
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cudnn.benchmark = True
+    records = []
+
+    def emit(record):
+        records.append(record)
+        write(args.json, records)
+
+    for w in what:
+        try:
+            if w in ("gpu-infer", "gpu-train") and not torch.cuda.is_available():
+                raise RuntimeError("no CUDA device")
+            if w == "gpu-infer":
+                gpu_infer(zoo_names, emit)
+            elif w == "gpu-train":
+                gpu_train(train_names, args.data, args.train_compile_mode, emit)
+            else:
+                cpu_infer(zoo_names, args.zoo, emit)
+        except Exception as e:  # noqa: BLE001  (e.g. no GPU: the other parts still run)
+            log(f"{w} stopped: {type(e).__name__}: {e}")
+    write(args.json, records)
+    log(f"wrote {len(records)} records to {args.json}")
+    table(records)
+
+
+if __name__ == "__main__":
+    main()
