@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "clnn/context.hpp"
+#include "clnn/tensor.hpp"
 
 namespace clnn::bench {
 
@@ -16,6 +17,9 @@ struct Options {
   std::string data_dir = "/usr/share/datasets/fashion-mnist";
   std::int64_t steps = 0;  // train: batches to time (0: the suite's default)
   std::vector<std::int64_t> layers;  // conv: the layers to run, numbered from 1 (empty: all)
+  std::string zoo = "zoo";           // models: the folder of ONNX models
+  std::vector<std::string> models;   // models: the models to run (empty: all)
+  bool profile = false;              // models: a per-op profile of one step for each row
 };
 
 // One measurement: its parameters and figures under self-explaining keys.
@@ -25,10 +29,15 @@ using Record = nlohmann::json;
 // enqueues `repeat` calls back to back and waits for the queue, so launch overhead is amortized
 // and every kernel an operation enqueues is counted.
 double median_seconds(const Context& ctx, const std::function<void()>& enqueue, int runs = 5);
+// GB/s of clnn's copy kernel from x to y (bytes read and written per second, median_seconds).
+double copy_gbps(const Context& ctx, const Tensor& x, Tensor& y);
 
 std::vector<Record> matmul_suite(const Context& ctx, const Options& options);
 std::vector<Record> conv_suite(const Context& ctx, const Options& options);
 std::vector<Record> elementwise_suite(const Context& ctx, const Options& options);
 std::vector<Record> train_suite(const Context& ctx, const Options& options);
+std::vector<Record> models_suite(const Context& ctx, const Options& options);
+// The models the models suite knows, for --models.
+const std::vector<std::string>& model_names();
 
 }  // namespace clnn::bench

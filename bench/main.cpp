@@ -4,37 +4,11 @@
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
-#include <algorithm>
 #include <fstream>
 #include <iostream>
 #include <map>
 
 #include "bench.hpp"
-
-namespace clnn::bench {
-
-double median_seconds(const Context& ctx, const std::function<void()>& enqueue, int runs) {
-  enqueue();  // warm-up: builds programs, touches memory
-  ctx.finish();
-  // Enough calls per run that one run takes about 50 ms.
-  auto start = std::chrono::steady_clock::now();
-  enqueue();
-  ctx.finish();
-  double once = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  const int repeat = std::clamp(int(0.05 / std::max(once, 1e-7)), 1, 1000);
-  std::vector<double> times;
-  for (int r = 0; r < runs; ++r) {
-    start = std::chrono::steady_clock::now();
-    for (int i = 0; i < repeat; ++i) enqueue();
-    ctx.finish();
-    times.push_back(
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / repeat);
-  }
-  std::sort(times.begin(), times.end());
-  return times[times.size() / 2];
-}
-
-}  // namespace clnn::bench
 
 namespace {
 
@@ -44,6 +18,7 @@ const std::map<std::string, Suite> kSuites{
     {"conv", clnn::bench::conv_suite},
     {"elementwise", clnn::bench::elementwise_suite},
     {"matmul", clnn::bench::matmul_suite},
+    {"models", clnn::bench::models_suite},
     {"train", clnn::bench::train_suite},
 };
 
@@ -57,7 +32,9 @@ int main(int argc, char** argv) {
   CLI::App app{
       "Benchmarks against named peers. Suites: matmul (clnn's SGEMM and CLBlast, square fp32), "
       "conv (convolution layers, forward and forward + backward), train (Fashion-MNIST, the "
-      "large model, batch 128: images/s), elementwise (copy, axpy, relu: GB/s).",
+      "large model, batch 128: images/s), elementwise (copy, axpy, relu: GB/s), models (whole "
+      "networks: clnn-fashion's models training and inference, an ONNX zoo of torchvision "
+      "models; --profile adds a per-op profile of a step).",
       "clnn-bench"};
   app.add_option("suites", suites, "the suites to run")->check(CLI::IsMember(kSuites));
   app.add_flag("--all", every_suite, "every suite");
@@ -67,8 +44,15 @@ int main(int argc, char** argv) {
   app.add_option("--layers", options.layers, "conv: the layers to run, from 1 (default: all)")
       ->delimiter(',')
       ->check(CLI::Range(1, 1000000000));
-  app.add_option("--steps", options.steps, "train: the batches to time")
+  app.add_option("--steps", options.steps, "train, models: the batches to time")
       ->check(CLI::Range(1, 1000000000));
+  app.add_option("--zoo", options.zoo, "models: the folder of <model>_b<batch>.onnx files")
+      ->capture_default_str();
+  app.add_option("--models", options.models, "models: the models to run (default: all)")
+      ->delimiter(',')
+      ->check(CLI::IsMember(clnn::bench::model_names()));
+  app.add_flag("--profile", options.profile,
+               "models: a per-op profile of one step for each row, against the roofline");
   app.add_option("--data", options.data_dir, "the Fashion-MNIST files")->capture_default_str();
   app.add_option("--json", json_path, "also write the results as JSON here");
   app.add_option("--device", device, "gpu, cpu, P:D or part of a name");

@@ -183,3 +183,29 @@ TEST_CASE("a context uploads each lookup table once", "[device][context]") {
                       "clEnqueueReadBuffer");
   CHECK(back == table);
 }
+
+TEST_CASE("peak_gflops: lanes per compute unit by vendor and kind", "[device]") {
+  // An H100 SXM: 132 SMs of 128 lanes at 1980 MHz, 66.9 TFLOP/s as NVIDIA quotes it.
+  DeviceInfo h100 = synthetic("NVIDIA H100 80GB HBM3", DeviceType::gpu, 132, 1980, 0, 0);
+  h100.vendor = "NVIDIA Corporation";
+  CHECK(clnn::peak_gflops(h100) == Approx(132 * 128 * 2 * 1.98));
+  // An MI300X (gfx942, packed FP32): 304 CUs at 2100 MHz, 163.4 TFLOP/s as AMD quotes it.
+  DeviceInfo mi300 = synthetic("gfx942:sramecc+:xnack-", DeviceType::gpu, 304, 2100, 0, 0);
+  mi300.vendor = "Advanced Micro Devices, Inc.";
+  CHECK(clnn::peak_gflops(mi300) == Approx(163430.4));
+  // Without dual issue (gfx1030): 64 lanes.
+  DeviceInfo rdna2 = synthetic("gfx1030", DeviceType::gpu, 40, 2000, 0, 0);
+  rdna2.vendor = "Advanced Micro Devices, Inc.";
+  CHECK(clnn::peak_gflops(rdna2) == Approx(40 * 64 * 2 * 2.0));
+  // Intel counts EUs: an Arc A770's 512 EUs of 8 lanes at 2400 MHz.
+  DeviceInfo arc = synthetic("Intel(R) Arc(TM) A770 Graphics", DeviceType::gpu, 512, 2400, 0, 0);
+  arc.vendor = "Intel(R) Corporation";
+  CHECK(clnn::peak_gflops(arc) == Approx(512 * 8 * 2 * 2.4));
+  // A CPU: cores x float vector width x 2 FMA ports, whatever its vendor says (PoCL names AMD).
+  DeviceInfo cpu = synthetic("pthread-haswell-AMD EPYC", DeviceType::cpu, 2, 2445, 0, 0);
+  cpu.vendor = "AuthenticAMD";
+  cpu.native_vector_width = 8;
+  CHECK(clnn::peak_gflops(cpu) == Approx(2 * 8 * 2 * 2 * 2.445));
+  // Unknown units or clock: no figure.
+  CHECK(clnn::peak_gflops(synthetic("x", DeviceType::gpu, 0, 1000, 0, 0)) == 0);
+}

@@ -51,6 +51,11 @@ struct DeviceInfo {
   std::string label() const;
 };
 
+// The device's peak FP32 rate in GFLOP/s (a multiply-add counts 2), from its compute units,
+// clock and vendor (device_query/src/peak.cpp says what each kind is assumed to have); 0 when the
+// device does not say its units or clock. A roofline's ceiling, not a promise.
+double peak_gflops(const DeviceInfo& device);
+
 // Every device of every platform, in platform then device order. Empty when there is no OpenCL
 // platform. The list is read once per process.
 const std::vector<DeviceInfo>& list_devices();

@@ -34,15 +34,17 @@ void set_args(cl_kernel kernel, const Args&... args) {
 template <std::size_t N>
 void enqueue(cl_command_queue queue, cl_kernel kernel, const std::array<std::size_t, N>& global,
              const std::array<std::size_t, N>& local, cl_event* event = nullptr) {
+  // Read once: another thread may switch the profiler while this launch is enqueued.
+  const bool timed = profiling_enabled();
   cl_event own = nullptr;
-  if (profiling_enabled() && !event) event = &own;
+  if (timed && !event) event = &own;
   cl_int status = fault::injected(fault::Site::enqueue);
   if (status == CL_SUCCESS)
     status = clEnqueueNDRangeKernel(queue, kernel, N, nullptr, global.data(), local.data(), 0,
                                     nullptr, event);
   check(status, "clEnqueueNDRangeKernel");
   note_launch(kernel);
-  if (profiling_enabled()) profile_launch(kernel, *event);
+  if (timed) profile_launch(kernel, *event);
   if (own) clReleaseEvent(own);
 }
 

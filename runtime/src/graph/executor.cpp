@@ -2,7 +2,9 @@
 #include "clnn/executor.hpp"
 
 #include <algorithm>
+#include <optional>
 
+#include "cl/profiler.hpp"
 #include "context_impl.hpp"
 #include "graph/graph_data.hpp"
 #include "graph/memory_plan.hpp"
@@ -63,6 +65,16 @@ struct ExecutorImpl {
   }
   void write_named(const std::string& name, NodeKind kind, const std::vector<float>& host,
                    const char* call);
+  // Opens the profiler's scope of a node's pass ("conv backward", with the op's cost) while the
+  // profiler is on; otherwise leaves it closed, costing nothing.
+  void open_scope(std::optional<ProfileScope>& scope, const Node& nd, Pass pass,
+                  const std::vector<bool>& wanted) const {
+    if (!profiling_enabled()) return;
+    std::vector<Shape> shapes;
+    for (int u : nd.inputs) shapes.push_back(node(u).shape);
+    const Cost cost = nd.op->cost(CostArgs{pass, shapes, nd.shape, mode == Mode::training, wanted});
+    scope.emplace(nd.op->type() + " " + pass_name(pass), cost.flops, cost.bytes);
+  }
 };
 
 namespace {
@@ -289,6 +301,10 @@ void ExecutorImpl::backward(int loss) {
       any = true;
     }
     if (!any) continue;
+    std::vector<bool> wanted;
+    for (Tensor* g : grad_inputs) wanted.push_back(g != nullptr);
+    std::optional<ProfileScope> scope;
+    open_scope(scope, nd, Pass::backward, wanted);
     auto inputs = tensors_of(nd.inputs, values);
     nd.op->backward(BackwardArgs{impl, inputs, values[std::size_t(v)], grads[std::size_t(v)],
                                  grad_inputs, betas, workspace, saved[std::size_t(v)], step});
@@ -369,6 +385,8 @@ void Executor::forward() {
   for (int v : impl_->order) {
     const detail::Node& nd = impl_->node(v);
     if (nd.kind != detail::NodeKind::op || nd.op->aliases_input()) continue;
+    std::optional<detail::ProfileScope> scope;
+    impl_->open_scope(scope, nd, detail::Pass::forward, {});
     auto inputs = detail::tensors_of(nd.inputs, impl_->values);
     nd.op->forward(detail::ForwardArgs{impl, inputs, impl_->values[std::size_t(v)],
                                        impl_->workspace, impl_->saved[std::size_t(v)], training,

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "cl/kernel_call.hpp"
+#include "cl/profiler.hpp"
 #include "context_impl.hpp"
 #include "ops/common.hpp"
 
@@ -34,6 +35,15 @@ std::vector<std::pair<std::string, Tensor>> named_slots(const Executor& ex, cons
   return out;
 }
 
+// The profiler's scope of one update of every parameter, which does `flops` operations and reads
+// or writes `floats` floats per parameter element (counted from cl_kernels/optim.cl).
+detail::ProfileScope update_scope(const Executor& ex, double flops, double floats) {
+  double elements = 0;
+  if (detail::profiling_enabled())  // only the profiler needs the count
+    for (const Value& p : ex.parameters()) elements += double(element_count(p.shape()));
+  return detail::ProfileScope("optimizer", flops * elements, 4.0 * floats * elements);
+}
+
 }  // namespace
 
 SGD::SGD(Executor& executor, SGDOptions options) : executor_(executor), options_(options) {
@@ -58,6 +68,9 @@ std::vector<std::pair<std::string, Tensor>> Adam::slots() const {
 // steps_ counts a step once all its updates are enqueued: one that throws (a kernel that fails to
 // build or enqueue) leaves the count, and Adam's bias correction, as they were.
 void SGD::step() {
+  // With momentum: read p, g, v and write v, p; without: read p, g and write p.
+  const bool momentum = !velocity_.empty();
+  auto scope = update_scope(executor_, momentum ? 6.0 : 4.0, momentum ? 5.0 : 3.0);
   auto& ctx = detail::Access::impl(executor_.context());
   cl_kernel k = ctx.kernel("optim", "sgd_step");
   auto params = executor_.parameters();
@@ -86,6 +99,7 @@ void Adam::step() {
   const auto step = double(steps_ + 1);
   const float c1 = float(1.0 - std::pow(double(options_.beta1), step));
   const float c2 = float(1.0 - std::pow(double(options_.beta2), step));
+  auto scope = update_scope(executor_, 15.0, 7.0);  // read p, g, m, v; write m, v, p
   auto& ctx = detail::Access::impl(executor_.context());
   cl_kernel k = ctx.kernel("optim", "adam_step");
   auto params = executor_.parameters();

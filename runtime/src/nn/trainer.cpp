@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "cl/kernel_call.hpp"
+#include "cl/profiler.hpp"
 #include "clnn/checkpoint.hpp"
 #include "clnn/error.hpp"
 #include "clnn/files.hpp"
@@ -131,6 +132,10 @@ struct Trainer::Impl {
 
   EpochMetrics run_epoch() {
     const std::int64_t steps = batcher.batches_per_epoch();
+    // The running sums' cost for the profiler: the loss added, the logits and labels read once.
+    const double logits = double(element_count(net.logits.shape()));
+    const double metrics_flops = 2.0 + logits;
+    const double metrics_bytes = 4.0 * (3.0 + logits + double(options.batch_size));
     batcher.start_epoch(epoch);
     fill(loss_sum, 0.0f);
     fill(correct, 0.0f);
@@ -151,8 +156,11 @@ struct Trainer::Impl {
       ex.forward();
       ex.backward(net.loss);
       optimizer->step();
-      axpy(1.0f, ex.value(net.loss), loss_sum);
-      detail::count_correct(impl, ex.value(net.logits), ex.value(net.labels), correct);
+      {
+        detail::ProfileScope scope("metrics", metrics_flops, metrics_bytes);
+        axpy(1.0f, ex.value(net.loss), loss_sum);
+        detail::count_correct(impl, ex.value(net.logits), ex.value(net.labels), correct);
+      }
       const int next = int((step + 1) % 2);
       uploads[next][0].wait();  // its host buffer is free once that upload is done
       uploads[next][1].wait();
@@ -180,6 +188,9 @@ struct Trainer::Impl {
   }
 
   Evaluation evaluate(const data::ImageSet& set) {
+    // Its launches (the evaluation executor's passes too) form one row of the profile, apart
+    // from the training step's.
+    detail::ProfileScope scope(detail::kEvaluationScope, 0.0, 0.0);
     const std::int64_t batch = options.batch_size;
     ensure_eval(set);
     for (const Value& p : ex.parameters()) {

@@ -253,6 +253,23 @@ class ConvPasses {
   ColumnConv columns_;
 };
 
+// A convolution's cost (ops/op.hpp), given the default's bytes (each operand once): with weights
+// w [K, C / groups, taps...] over `positions` [N, K, ...] (the output, or a transposed
+// convolution's input), 2·N·K·(C/groups)·taps·positions forward and the same again for each
+// wanted gradient of x and w; a bias costs one operation per output element.
+Cost conv_cost(Cost c, const CostArgs& args, const Shape& positions) {
+  const Shape& w = args.inputs[1];
+  const double per_position = double(element_count(w)) / double(w[0]);  // (C/groups)·taps
+  const double product = 2.0 * double(element_count(positions)) * per_position;
+  const double bias = args.inputs.size() == 3 ? double(element_count(args.output)) : 0.0;
+  if (args.pass == Pass::forward)
+    c.flops = product + bias;
+  else
+    c.flops =
+        product * double(int(args.wants(0)) + int(args.wants(1))) + (args.wants(2) ? bias : 0.0);
+  return c;
+}
+
 class ConvOp : public Op {
  public:
   explicit ConvOp(ConvOptions options) : options_(std::move(options)) {}
@@ -297,6 +314,10 @@ class ConvOp : public Op {
 
   std::size_t workspace_floats(const std::vector<Shape>& in, const Shape&) const override {
     return plan(in[0], in[1]).workspace_floats();
+  }
+
+  Cost cost(const CostArgs& args) const override {
+    return conv_cost(Op::cost(args), args, args.output);
   }
 
   bool to_onnx(OnnxNode& node) const override {
@@ -388,6 +409,11 @@ class ConvTransposeOp : public Op {
   Needs backward_needs() const override { return {true, false}; }
   std::size_t workspace_floats(const std::vector<Shape>& in, const Shape& out) const override {
     return plan(out, in[1]).workspace_floats();
+  }
+
+  // The virtual convolution's, whose output positions are this one's input.
+  Cost cost(const CostArgs& args) const override {
+    return conv_cost(Op::cost(args), args, args.inputs[0]);
   }
 
   bool to_onnx(OnnxNode& node) const override {

@@ -187,6 +187,7 @@ void gemm_clblast(ContextImpl& ctx, const GemmCall& g, cl_event* event) {
   const auto tb = g.trans_b ? Transpose::kYes : Transpose::kNo;
   // The seam treats the whole CLBlast call as one enqueue (its own buffers, builds and launches
   // are out of reach); an injected error comes back as CLBlast returns the OpenCL errors it meets.
+  LibraryCallTimer timer("clblast_gemm", event);  // the profiler's view of the whole call
   auto status = static_cast<clblast::StatusCode>(fault::injected(fault::Site::enqueue));
   const bool run = status == clblast::StatusCode::kSuccess;
   if (run && g.batch == 1) {
@@ -206,7 +207,7 @@ void gemm_clblast(ContextImpl& ctx, const GemmCall& g, cl_event* event) {
                                          oa.data(), g.lda, g.b, ob.data(), g.ldb, betas.data(), g.c,
                                          oc.data(), g.ldc, g.batch, &queue, event);
   }
-  if (status == clblast::StatusCode::kSuccess) return;
+  if (status == clblast::StatusCode::kSuccess) return timer.finished();
   const std::string what = "CLBlast GEMM (" + std::to_string(g.m) + "x" + std::to_string(g.n) +
                            "x" + std::to_string(g.k) + ", batch " + std::to_string(g.batch) + ")";
   // CLBlast passes OpenCL's errors through unchanged and numbers its own from -1007 down.

@@ -110,6 +110,18 @@ class MatmulOp : public Op {
     }
   }
 
+  // 2·M·N·K per product forward; each wanted gradient is a product of the same size.
+  Cost cost(const CostArgs& args) const override {
+    Cost c = Op::cost(args);
+    const Shape& a = args.inputs[0];
+    const double k = double(ta_ ? a[a.size() - 2] : a[a.size() - 1]);
+    const double product = 2.0 * double(element_count(args.output)) * k;
+    c.flops = args.pass == Pass::forward
+                  ? product
+                  : product * double(int(args.wants(0)) + int(args.wants(1)));
+    return c;
+  }
+
   bool to_onnx(OnnxNode& node) const override {
     if (!ta_ && !tb_) {
       node.op_type = "MatMul";

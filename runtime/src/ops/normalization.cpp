@@ -114,6 +114,18 @@ class BatchNormOp : public Op {
     return std::size_t(2 * in[0][1]);
   }
 
+  // Counted from the kernels' passes over x (the per-channel vectors are small beside it):
+  // training forward reads x for the statistics, then reads it again and writes y (sum and sum
+  // of squares 3 operations per element, normalizing 2); inference reads x once and writes y;
+  // backward sums over x and dy, then reads both again and writes dx (about 5 operations per
+  // element in each pass).
+  Cost cost(const CostArgs& args) const override {
+    const double elements = double(element_count(args.inputs[0]));
+    if (args.pass == Pass::backward) return {10.0 * elements, 4.0 * 5.0 * elements};
+    if (args.training) return {5.0 * elements, 4.0 * 3.0 * elements};
+    return {2.0 * elements, 4.0 * 2.0 * elements};
+  }
+
   bool to_onnx(OnnxNode& node) const override {
     node.op_type = "BatchNormalization";
     node.floats["epsilon"] = eps_;

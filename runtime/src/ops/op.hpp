@@ -52,6 +52,32 @@ struct OnnxNode {
   std::vector<float> float_inputs;
 };
 
+// What one pass of a node costs at the least, for the profiler's roofline (clnn-bench models
+// --profile): floating-point operations (a multiply-add counts 2) and bytes of device memory read
+// and written.
+struct Cost {
+  double flops = 0;
+  double bytes = 0;
+};
+enum class Pass { forward, backward };
+// Bytes of a float32 tensor of this shape.
+inline double float_bytes(const Shape& shape) {
+  return 4.0 * double(element_count(shape));
+}
+inline const char* pass_name(Pass pass) {
+  return pass == Pass::forward ? "forward" : "backward";
+}
+
+struct CostArgs {
+  Pass pass;
+  const std::vector<Shape>& inputs;
+  const Shape& output;
+  bool training;  // the executor's mode
+  // Backward: whether input i gets a gradient (not the images a network starts from, say).
+  const std::vector<bool>& wanted;
+  bool wants(std::size_t input) const { return input < wanted.size() && wanted[input]; }
+};
+
 class Op {
  public:
   virtual ~Op() = default;
@@ -87,6 +113,13 @@ class Op {
   // Inputs that forward writes in training (batch_norm's running statistics): in a training
   // executor they must be graph state, which the executor keeps for good.
   virtual bool writes_input(std::size_t /*input*/) const { return false; }
+
+  // The cost of a pass. The default suits elementwise operators, broadcasts and reductions: each
+  // operand read once and the result written once (backward: what backward_needs says it reads
+  // and the output's gradient, and each wanted input gradient written), one operation per
+  // element of the largest of them. Operators whose work grows with something else (a product's
+  // inner dimension, a window) override it.
+  virtual Cost cost(const CostArgs& args) const;
 };
 
 // A ShapeError message for an op: "<type>: <message>: [a] vs [b]".

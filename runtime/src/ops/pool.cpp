@@ -73,6 +73,21 @@ class PoolOp : public Op {
   // Backward reads only the saved argmax (max) or nothing (average).
   Needs backward_needs() const override { return {false, false}; }
 
+  // Forward reads every window whole (overlapping windows read some elements again) and does one
+  // operation per element read; backward reads each output gradient (and argmax) once and writes
+  // each input gradient.
+  Cost cost(const CostArgs& args) const override {
+    const double outputs = double(element_count(args.output));
+    const double reads = outputs * double(window(args.inputs[0]).kernel_positions());
+    Cost c;
+    c.flops = reads;
+    if (args.pass == Pass::forward)
+      c.bytes = 4.0 * reads + float_bytes(args.output);
+    else
+      c.bytes = (max_ ? 8.0 : 4.0) * outputs + float_bytes(args.inputs[0]);
+    return c;
+  }
+
   bool to_onnx(OnnxNode& node) const override {
     node.op_type = max_ ? "MaxPool" : "AveragePool";
     node.int_lists["kernel_shape"] = options_.kernel;

@@ -1,0 +1,158 @@
+// The profiler's scopes (take_profile over a small graph's passes) and the ops' cost model.
+#include <catch2/catch.hpp>
+
+#include "cl/profiler.hpp"
+#include "clnn/clnn.hpp"
+#include "graph/graph_data.hpp"
+#include "support.hpp"
+
+namespace {
+
+using clnn::Shape;
+using clnn::Value;
+using clnn::detail::Cost;
+using clnn::detail::Pass;
+
+// The cost model's figure for the pass of the node that made v.
+Cost cost_of(const Value& v, Pass pass, const std::vector<bool>& wanted = {}) {
+  auto graph = clnn::GraphAccess::data(v);
+  const clnn::detail::Node& node = graph->nodes[std::size_t(v.id())];
+  std::vector<Shape> shapes;
+  for (int u : node.inputs) shapes.push_back(graph->nodes[std::size_t(u)].shape);
+  return node.op->cost(clnn::detail::CostArgs{pass, shapes, node.shape, true, wanted});
+}
+
+// Profiling on for one test case, then back as it was.
+struct ProfilingOn {
+  ProfilingOn() : was(clnn::detail::profiling_enabled()) { clnn::detail::set_profiling(true); }
+  ~ProfilingOn() { clnn::detail::set_profiling(was); }
+  bool was;
+};
+
+const clnn::detail::ProfileRow* find_row(const std::vector<clnn::detail::ProfileRow>& rows,
+                                         const std::string& label) {
+  for (const auto& r : rows)
+    if (r.label == label) return &r;
+  return nullptr;
+}
+
+}  // namespace
+
+TEST_CASE("cost model: matmul counts 2 M N K per product", "[profile]") {
+  clnn::Graph g;
+  Value a = g.input("a", {8, 16}), b = g.input("b", {16, 4});
+  Value c = clnn::matmul(a, b);
+  CHECK(cost_of(c, Pass::forward).flops == 2.0 * 8 * 4 * 16);
+  CHECK(cost_of(c, Pass::forward).bytes == 4.0 * (8 * 16 + 16 * 4 + 8 * 4));
+  CHECK(cost_of(c, Pass::backward, {true, true}).flops == 2 * 2.0 * 8 * 4 * 16);
+  CHECK(cost_of(c, Pass::backward, {false, true}).flops == 2.0 * 8 * 4 * 16);
+  // Transposed and batched: a is [3, 16, 8] read as [3, 8, 16].
+  Value at = g.input("at", {3, 16, 8});
+  CHECK(cost_of(clnn::matmul(at, b, true), Pass::forward).flops == 2.0 * 3 * 8 * 4 * 16);
+}
+
+TEST_CASE("cost model: convolution counts groups, taps and output positions", "[profile]") {
+  clnn::Graph g;
+  SECTION("2-D, 2 groups, bias") {
+    Value x = g.input("x", {2, 6, 10, 10}), w = g.input("w", {4, 3, 3, 3}),
+          bias = g.input("b", {4});
+    clnn::ConvOptions o;
+    o.pads_begin = o.pads_end = {1, 1};
+    o.groups = 2;
+    Value y = clnn::conv(x, w, bias, o);
+    REQUIRE(y.shape() == Shape{2, 4, 10, 10});
+    const double products = 2.0 * 800 * (3 * 9);  // 2·N·K·positions · (C/groups)·taps
+    CHECK(cost_of(y, Pass::forward).flops == products + 800);
+    CHECK(cost_of(y, Pass::backward, {true, true, true}).flops == 2 * products + 800);
+    CHECK(cost_of(y, Pass::backward, {false, true, false}).flops == products);
+  }
+  SECTION("3-D") {
+    Value x = g.input("x", {1, 2, 4, 4, 4}), w = g.input("w", {3, 2, 3, 3, 3});
+    Value y = clnn::conv(x, w);
+    REQUIRE(y.shape() == Shape{1, 3, 2, 2, 2});
+    CHECK(cost_of(y, Pass::forward).flops == 2.0 * 24 * (2 * 27));
+    CHECK(cost_of(y, Pass::backward, {true, true}).flops == 2 * 2.0 * 24 * (2 * 27));
+  }
+}
+
+TEST_CASE("cost model: pooling reads whole windows; elementwise ops take the default",
+          "[profile]") {
+  clnn::Graph g;
+  Value x = g.input("x", {1, 1, 4, 4});
+  clnn::PoolOptions o;
+  o.kernel = {2, 2};
+  Value y = clnn::max_pool(x, o);
+  CHECK(cost_of(y, Pass::forward).flops == 16);
+  CHECK(cost_of(y, Pass::forward).bytes == 4.0 * (16 + 4));
+  Value r = clnn::relu(x);
+  CHECK(cost_of(r, Pass::forward).flops == 16);
+  CHECK(cost_of(r, Pass::forward).bytes == 4.0 * (16 + 16));
+}
+
+TEST_CASE("take_profile: a row per node pass, with launches, cost and kernels", "[profile]") {
+  clnn::Context ctx = clnn::Context::create();  // its own: the profiler's rows are the process's
+  clnn::Graph g;
+  Value x = g.input("x", {4, 8});
+  Value w = g.parameter("w", {8, 3}, clnn::init::uniform(-1.0f, 1.0f, 1));
+  Value loss = clnn::sum(clnn::relu(clnn::matmul(x, w)));
+  clnn::Executor ex(ctx, g, {loss}, clnn::Mode::training);
+  ex.set_input("x", clnn::test::random_vector(32, 2));
+
+  ex.forward();  // with the profiler off, nothing is kept
+  ctx.finish();
+  clnn::detail::take_profile();  // whatever earlier cases of this process left
+  ex.forward();
+  ctx.finish();
+  CHECK(clnn::detail::take_profile().empty());
+
+  {
+    ProfilingOn on;
+    ex.forward();
+    ex.backward(loss);
+    ctx.finish();
+  }
+  const auto rows = clnn::detail::take_profile();
+  for (const char* label : {"matmul forward", "relu forward", "sum forward", "matmul backward",
+                            "relu backward", "sum backward"}) {
+    INFO(label);
+    const auto* row = find_row(rows, label);
+    REQUIRE(row);
+    CHECK(row->entries == 1);
+    CHECK(row->launches >= 1);
+    CHECK(row->ms >= 0);
+    CHECK_FALSE(row->kernel_ms.empty());
+    CHECK(row->bytes > 0);
+  }
+  CHECK(find_row(rows, "matmul forward")->flops == 2.0 * 4 * 3 * 8);
+  // x is an input: backward computes w's gradient only.
+  CHECK(find_row(rows, "matmul backward")->flops == 2.0 * 4 * 3 * 8);
+  // Backward seeds the loss's gradient outside every node.
+  const auto* other = find_row(rows, clnn::detail::kOtherScope);
+  REQUIRE(other);
+  CHECK(other->launches >= 1);
+  CHECK(clnn::detail::take_profile().empty());  // taken
+}
+
+TEST_CASE("take_profile: a scope inside another belongs to it", "[profile]") {
+  clnn::Context ctx = clnn::Context::create();
+  clnn::Tensor t = clnn::Tensor::zeros(ctx, {16});
+  ctx.finish();
+  clnn::detail::take_profile();
+  {
+    ProfilingOn on;
+    clnn::detail::ProfileScope outer("outer", 1.0, 2.0);
+    clnn::fill(t, 1.0f);
+    {
+      clnn::detail::ProfileScope inner("inner", 3.0, 4.0);
+      clnn::fill(t, 2.0f);
+    }
+    ctx.finish();
+  }
+  const auto rows = clnn::detail::take_profile();
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0].label == "outer");
+  CHECK(rows[0].launches == 2);
+  CHECK(rows[0].entries == 1);
+  CHECK(rows[0].flops == 1.0);
+  CHECK(rows[0].bytes == 2.0);
+}
