@@ -4,8 +4,8 @@
 
 #include <cmath>
 
-#include "context_impl.hpp"
 #include "op_harness.hpp"
+#include "plan_override.hpp"
 
 using namespace clnn;
 using clnn::test::context;
@@ -47,16 +47,10 @@ TEST_CASE("batch_norm forward and backward in training", "[norm]") {
   // the planner's plan and under a tiny one (4 work-items, at most 3 elements each) that cuts
   // channels into pieces as a GPU does long ones: 40 elements into 4, 969 into 80 of 12 and
   // one of 9.
-  auto& plan = detail::Access::impl(context()).reduction_plan;
-  const ReductionPlan planned = plan;
-  struct Restore {
-    ReductionPlan& plan;
-    ReductionPlan saved;
-    ~Restore() { plan = saved; }
-  } restore{plan, planned};
-  for (const ReductionPlan& use : {planned, ReductionPlan{4, 3, 3}}) {
+  test::ReductionPlanOverride plan;
+  for (const ReductionPlan& use : {plan.planned(), ReductionPlan{4, 3, 3}}) {
     for (Shape x : {Shape{4, 3}, Shape{2, 3, 5, 4}, Shape{3, 2, 3, 2, 2}, Shape{3, 2, 17, 19}}) {
-      plan = use;
+      plan.use(use);
       INFO(to_string(x) << " reduction plan: " << use.local_size << " work-items, "
                         << use.max_serial << " elements each");
       const long n = long(x[0]), c = long(x[1]);

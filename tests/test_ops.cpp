@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "op_checks.hpp"
+#include "plan_override.hpp"
 
 using namespace clnn;
 using clnn::test::identity_check;
@@ -212,26 +213,35 @@ TEST_CASE("sigmoid and tanh saturate cleanly on large inputs", "[ops][activation
 }
 
 TEST_CASE("softmax and log_softmax along any axis", "[ops][softmax]") {
-  for (bool log_mode : {false, true})
-    for (auto [shape, axis] : std::vector<std::pair<Shape, int>>{
-             {{5, 10}, -1}, {{5, 10}, 0}, {{3, 4, 7}, 1}, {{1, 1}, 1}, {{2, 129}, 1},
-             {{3, 64}, 1}, {{2, 3001}, -1}}) {
-      INFO("log " << log_mode << " shape " << to_string(shape) << " axis " << axis);
-      std::size_t a = std::size_t(axis < 0 ? axis + int(shape.size()) : axis);
-      auto view = reference::middle(shape, a, a + 1);
-      OpCheck c;
-      c.shapes = {shape};
-      c.build = [=](const std::vector<Value>& v) {
-        return log_mode ? log_softmax(v[0], axis) : softmax(v[0], axis);
-      };
-      c.forward = [=](const std::vector<Vec>& x) {
-        return reference::softmax(x[0], view, log_mode);
-      };
-      c.backward = [=](const std::vector<Vec>& x, const Vec& g) {
-        return std::vector<Vec>{reference::softmax_backward(x[0], view, log_mode, g)};
-      };
-      run_op_check(c);
-    }
+  // Under the device's plan and a GPU's (long contiguous rows: a work-group each).
+  test::ReductionPlanOverride plan;
+  for (const ReductionPlan& use : {plan.planned(), plan.as_gpu()})
+    for (bool log_mode : {false, true})
+      for (auto [shape, axis] : std::vector<std::pair<Shape, int>>{{{5, 10}, -1},
+                                                                   {{5, 10}, 0},
+                                                                   {{3, 4, 7}, 1},
+                                                                   {{1, 1}, 1},
+                                                                   {{2, 129}, 1},
+                                                                   {{3, 64}, 1},
+                                                                   {{2, 3001}, -1}}) {
+        INFO("log " << log_mode << " shape " << to_string(shape) << " axis " << axis
+                    << " item per row " << use.item_per_row);
+        plan.use(use);
+        std::size_t a = std::size_t(axis < 0 ? axis + int(shape.size()) : axis);
+        auto view = reference::middle(shape, a, a + 1);
+        OpCheck c;
+        c.shapes = {shape};
+        c.build = [=](const std::vector<Value>& v) {
+          return log_mode ? log_softmax(v[0], axis) : softmax(v[0], axis);
+        };
+        c.forward = [=](const std::vector<Vec>& x) {
+          return reference::softmax(x[0], view, log_mode);
+        };
+        c.backward = [=](const std::vector<Vec>& x, const Vec& g) {
+          return std::vector<Vec>{reference::softmax_backward(x[0], view, log_mode, g)};
+        };
+        run_op_check(c);
+      }
 }
 
 TEST_CASE("softmax is stable for large inputs", "[ops][softmax]") {

@@ -10,6 +10,7 @@
 #include "nn/accuracy.hpp"
 #include "op_harness.hpp"
 #include "ops/reduction.hpp"
+#include "plan_override.hpp"
 #include "reference/ops.hpp"
 
 using namespace clnn;
@@ -66,17 +67,21 @@ void check_middle(detail::MiddleAxis v, bool weighted, float s, float beta, std:
 TEST_CASE("reduce_middle sums rows and strided runs of every length", "[reduction]") {
   auto& ctx = detail::Access::impl(context());
   const std::size_t max_serial = ctx.reduction_plan.max_serial;
-  for (std::size_t r : {1, 3, 127, 50001})
-    for (std::size_t inner : {1, 3, 127}) {
-      if (r * inner > 1000000) continue;  // 50,001 x 127 adds nothing but time
-      for (std::size_t outer : {1, 3})
-        for (bool weighted : {false, true})
-          for (float beta : {0.0f, 1.0f})
-            check_middle({outer, r, inner}, weighted, 0.5f, beta, 0, max_serial,
-                         [&](const Tensor& x, const Tensor* w, const Tensor& y) {
-                           detail::reduce_middle(ctx, x, w, y, {outer, r, inner}, 0.5f, beta);
-                         });
-    }
+  // Under the device's plan and a GPU's (rows: a work-group each).
+  test::ReductionPlanOverride plan;
+  for (const ReductionPlan& use : {plan.planned(), plan.as_gpu()})
+    for (std::size_t r : {1, 3, 127, 50001})
+      for (std::size_t inner : {1, 3, 127}) {
+        if (r * inner > 1000000) continue;  // 50,001 x 127 adds nothing but time
+        plan.use(use);
+        for (std::size_t outer : {1, 3})
+          for (bool weighted : {false, true})
+            for (float beta : {0.0f, 1.0f})
+              check_middle({outer, r, inner}, weighted, 0.5f, beta, 0, max_serial,
+                           [&](const Tensor& x, const Tensor* w, const Tensor& y) {
+                             detail::reduce_middle(ctx, x, w, y, {outer, r, inner}, 0.5f, beta);
+                           });
+      }
   check_middle({2, 127, 3}, true, -1.5f, 1.0f, 7, max_serial,
                [&](const Tensor& x, const Tensor* w, const Tensor& y) {
                  detail::reduce_middle(ctx, x, w, y, {2, 127, 3}, -1.5f, 1.0f, 7);
@@ -94,11 +99,10 @@ TEST_CASE("a small reduction plan chains many passes through scratch", "[reducti
         check_middle({2, r, inner}, inner == 1, 2.0f, beta, 5, tiny.max_serial,
                      [&](const Tensor& x, const Tensor* w, const Tensor& y) {
                        detail::ReductionPasses passes(tiny);
-                       passes.sum_middle({detail::Place::Of::input, 5}, w != nullptr,
-                                         {2, r, inner}, {detail::Place::Of::output, 0}, 2.0f,
-                                         beta);
-                       passes.run(ctx, detail::Access::mem(x),
-                                  detail::Access::mem(w ? *w : x), detail::Access::mem(y));
+                       passes.sum_middle({detail::Place::Of::input, 5}, w != nullptr, {2, r, inner},
+                                         {detail::Place::Of::output, 0}, 2.0f, beta);
+                       passes.run(ctx, detail::Access::mem(x), detail::Access::mem(w ? *w : x),
+                                  detail::Access::mem(y));
                      });
 }
 

@@ -174,7 +174,7 @@ def forward_ms(fn, x):
     return median_ms(lambda: fn(x))
 
 
-def gpu_infer(names, emit):
+def gpu_infer(names, emit, with_compile=True):
     device = torch.cuda.get_device_name()
     for name in names:
         records = [{"model": name, "kind": "infer", "batch": b, "device": device} for b in ZOO_BATCHES]
@@ -201,7 +201,8 @@ def gpu_infer(names, emit):
                         r["torch_compile_seconds"] = time.perf_counter() - start
                         return forward_ms(fast, x)
 
-                    measure(r, "torch_compile_ms", compiled)
+                    if with_compile:
+                        measure(r, "torch_compile_ms", compiled)
                 x = None
             log(f"infer {name} batch {r['batch']}: eager {fmt(r.get('torch_eager_ms'))} ms, "
                 f"compile {fmt(r.get('torch_compile_ms'))} ms "
@@ -400,6 +401,9 @@ def main():
                         choices=["default", "reduce-overhead", "max-autotune",
                                  "max-autotune-no-cudagraphs"],
                         help="torch.compile's mode for training (default: reduce-overhead)")
+    parser.add_argument("--no-infer-compile", action="store_true",
+                        help="skip torch.compile for the zoo's GPU inference (3-19 s of compiling "
+                             "per model and batch on the H200)")
     args = parser.parse_args()
     what = [w for w in args.what.split(",") if w]
     if not what or any(w not in WHAT for w in what):
@@ -435,7 +439,7 @@ def main():
             if w in ("gpu-infer", "gpu-train") and not torch.cuda.is_available():
                 raise RuntimeError("no CUDA device")
             if w == "gpu-infer":
-                gpu_infer(zoo_names, emit)
+                gpu_infer(zoo_names, emit, not args.no_infer_compile)
             elif w == "gpu-train":
                 gpu_train(train_names, args.data, args.train_compile_mode, emit)
             else:

@@ -144,6 +144,9 @@ ReductionPlan LaunchPlanner::reduction() const {
   // enough that one output never serializes a kernel (a work-item per channel summing 50,000
   // elements was 97% of a training step on the H200).
   plan.max_serial = 2048;
+  // Measured on PoCL (2 cores): squeezenet's global pooling, 1,000 rows of 169, took 4.4 ms as
+  // a work-group per row.
+  plan.item_per_row = prefers_row_loops();
   return plan;
 }
 

@@ -38,9 +38,9 @@ void load_launch_plans(ContextImpl& ctx) {
       if (ctx.planner.fits(tuned)) ctx.elementwise_plan = tuned;
     }
     if (const auto* r = ctx.tuning->nearest(kReductionTuningKey, {})) {
-      const ReductionPlan tuned{r->at("local_size").get<std::size_t>(),
-                                r->at("max_groups").get<std::size_t>(),
-                                ctx.reduction_plan.max_serial};
+      ReductionPlan tuned = ctx.reduction_plan;
+      tuned.local_size = r->at("local_size").get<std::size_t>();
+      tuned.max_groups = r->at("max_groups").get<std::size_t>();
       if (ctx.planner.fits(tuned)) ctx.reduction_plan = tuned;
     }
   } catch (const std::exception&) {

@@ -59,11 +59,13 @@ struct MatmulPlan {
 // power-of-two local size whose partial sums fit in local memory, or a work-item per output of
 // a strided one; max_groups as many as fill the device. A pass never leaves one work-item more
 // than max_serial elements to sum in a row: longer runs are cut into pieces summed by a second
-// pass.
+// pass. On CPUs (item_per_row) a contiguous row is a work-item's, like a strided run: a
+// work-group's tree in local memory costs a CPU more than the row.
 struct ReductionPlan {
   std::size_t local_size = 1;
   std::size_t max_groups = 1;
   std::size_t max_serial = 1;
+  bool item_per_row = false;
 };
 
 class LaunchPlanner {

@@ -89,7 +89,7 @@ class SoftmaxOp : public Op {
   void forward(const ForwardArgs& args) const override {
     auto v = view(args.output.shape());
     auto& ctx = args.ctx;
-    if (by_rows(v)) {
+    if (by_rows(ctx.reduction_plan, v)) {
       cl_kernel k = ctx.kernel("softmax", "softmax_rows_forward");
       const std::size_t local = row_local_size(ctx.reduction_plan, v.r);
       set_args(k, mem(*args.inputs[0]), mem(args.output), cl_ulong(v.outer), cl_ulong(v.r),
@@ -107,7 +107,7 @@ class SoftmaxOp : public Op {
     if (!gx) return;
     auto v = view(args.output.shape());
     auto& ctx = args.ctx;
-    if (by_rows(v)) {
+    if (by_rows(ctx.reduction_plan, v)) {
       cl_kernel k = ctx.kernel("softmax", "softmax_rows_backward");
       const std::size_t local = row_local_size(ctx.reduction_plan, v.r);
       set_args(k, mem(args.output), mem(args.grad_output), mem(*gx), cl_ulong(v.outer),
@@ -133,10 +133,13 @@ class SoftmaxOp : public Op {
     std::size_t axis = normalize_axis(axis_, shape.size(), type());
     return middle_axis(shape, axis, axis + 1);
   }
-  // Contiguous rows longer than this take a work-group each: a work-item would walk them three
-  // times alone. Shorter ones (a classifier's ten classes) fill the device better one per item.
+  // On GPUs, contiguous rows longer than this take a work-group each: a work-item would walk
+  // them three times alone. Shorter ones (a classifier's ten classes) fill the device better one
+  // per item, and so does every row on a CPU (ReductionPlan::item_per_row).
   static constexpr std::size_t kMinGroupRow = 64;
-  static bool by_rows(const MiddleAxis& v) { return v.inner == 1 && v.r >= kMinGroupRow; }
+  static bool by_rows(const ReductionPlan& plan, const MiddleAxis& v) {
+    return !plan.item_per_row && v.inner == 1 && v.r >= kMinGroupRow;
+  }
   int axis_;
   bool log_;
 };

@@ -55,7 +55,7 @@ Place ReductionPasses::temporary(std::size_t floats) {
 
 void ReductionPasses::sum_middle(Place src, bool weighted, MiddleAxis v, Place dst, float s,
                                  float beta) {
-  const bool rows = v.inner == 1;
+  const bool rows = v.inner == 1 && !plan_.item_per_row;
   // Strided: as row_pieces, with a work-item per piece and output.
   const std::size_t segments =
       rows ? row_pieces(plan_, v.outer, v.r)

@@ -131,7 +131,8 @@ std::vector<TuneResult> tune_executor(Executor& executor, const Value& loss, Tun
   const ReductionPlan r_planned = planner.reduction();
   std::vector<ReductionPlan> r_candidates;
   for (std::size_t local : around(r_planned.local_size, full)) {
-    const ReductionPlan p{local, r_planned.max_groups, r_planned.max_serial};
+    ReductionPlan p = r_planned;
+    p.local_size = local;
     if (planner.fits(p) && local != r_planned.local_size) r_candidates.push_back(p);
   }
   results.push_back(tune_plan(

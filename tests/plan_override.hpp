@@ -1,0 +1,32 @@
+// Test helper: runs part of a test under another reduction plan on the shared test context, so
+// the kernels a GPU's plan picks (a work-group per row, long rows cut into pieces) run on PoCL
+// too; the context's plan comes back at the end of the scope.
+#pragma once
+
+#include "context_impl.hpp"
+#include "support.hpp"
+
+namespace clnn::test {
+
+class ReductionPlanOverride {
+ public:
+  ReductionPlanOverride() : plan_(detail::Access::impl(context()).reduction_plan), saved_(plan_) {}
+  ~ReductionPlanOverride() { plan_ = saved_; }
+  ReductionPlanOverride(const ReductionPlanOverride&) = delete;
+  ReductionPlanOverride& operator=(const ReductionPlanOverride&) = delete;
+
+  void use(const ReductionPlan& plan) { plan_ = plan; }
+  const ReductionPlan& planned() const { return saved_; }
+  // The planned plan as a GPU's: rows get a work-group each.
+  ReductionPlan as_gpu() const {
+    ReductionPlan p = saved_;
+    p.item_per_row = false;
+    return p;
+  }
+
+ private:
+  ReductionPlan& plan_;
+  const ReductionPlan saved_;
+};
+
+}  // namespace clnn::test
