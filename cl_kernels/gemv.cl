@@ -8,7 +8,7 @@
 // split over K runs slice get_group_id(1) of slice_k elements, whose partial sums land c_slice
 // floats after the previous slice's (the host passes alpha 1, beta 0 and its scratch as C, and
 // gemm_sum_slices sums them). beta == 0 never reads C.
-// The host checks that every index fits an int; products with a batch offset are ulong.
+// The host checks that every index within one matrix fits an int.
 
 #ifndef SKINNY
 #define SKINNY 1
@@ -19,6 +19,14 @@
 #ifndef TEAM  // gemv_rows: work-items summing one row, a power of two dividing LOCAL_SIZE
 #define TEAM LOCAL_SIZE
 #endif
+// Vectors summed in one walk over a slice of K, so their accumulators stay in registers (a CPU's
+// hold fewer than 16 of them); the next ones walk it again, from cache.
+#ifndef PASS
+#define PASS SKINNY
+#endif
+#ifndef WIDTH  // gemv_cols: float4s of outputs per work-item (CPUs: a run of a row per walk)
+#define WIDTH 1
+#endif
 // The big matrix's contiguous runs start at multiples of 4 floats (its offset, its other stride
 // and its batch stride are multiples of 4): they load as aligned float4s.
 #ifndef BIG_FLOAT4
@@ -27,6 +35,11 @@
 // gemv_rows: the vectors are contiguous along K (small_k == 1) and start at multiples of 4 floats.
 #ifndef SMALL_FLOAT4
 #define SMALL_FLOAT4 0
+#endif
+// gemv_rows: the vectors lie side by side (small_s == 1, small_k > 1: x(k, s) and x(k, s + 1)
+// are neighbours), so each element of a row meets a contiguous run of them.
+#ifndef SMALL_ALONG_S
+#define SMALL_ALONG_S 0
 #endif
 
 inline void store(__global float* c, const float alpha, const float acc, const float beta) {
@@ -64,13 +77,39 @@ void gemv_rows(const int L, const int K, const int slice_k, const float alpha,
     __global const float* row = big + big_offset + b * big_batch + (ulong)l * big_l;
     __global const float* x = small + small_offset + b * small_batch;
     const int whole = k0 + (k1 - k0) / 4 * 4;  // k0 is a multiple of 4
-    for (int k = k0 + 4 * t; k < whole; k += 4 * TEAM) {
+#pragma unroll
+    for (int s0 = 0; s0 < SKINNY; s0 += PASS) {
+      // Four lanes per vector (one per element of a float4 of the row), added up once at the
+      // end: a multiply-add per element, where a dot product would add across lanes every step.
+      float4 lanes[PASS];
+#pragma unroll
+      for (int i = 0; i < PASS; ++i) lanes[i] = 0.0f;
+      for (int k = k0 + 4 * t; k < whole; k += 4 * TEAM) {
 #if BIG_FLOAT4
-      const float4 w = *(__global const float4*)(row + k);
+        const float4 w = *(__global const float4*)(row + k);
 #else
-      const float4 w = vload4(0, row + k);
+        const float4 w = vload4(0, row + k);
 #endif
-      for (int s = 0; s < SKINNY; ++s) acc[s] += dot(w, small4(x, k, small_k, small_s, s));
+#if SMALL_ALONG_S
+        // Lane e of every vector takes element k + e: one run of PASS neighbours per element.
+        __global const float* xk = x + k * small_k + s0;
+#pragma unroll
+        for (int i = 0; i < PASS; ++i) {
+          if (s0 + i >= SKINNY) break;
+          lanes[i].x = mad(w.x, xk[i], lanes[i].x);
+          lanes[i].y = mad(w.y, xk[small_k + i], lanes[i].y);
+          lanes[i].z = mad(w.z, xk[2 * small_k + i], lanes[i].z);
+          lanes[i].w = mad(w.w, xk[3 * small_k + i], lanes[i].w);
+        }
+#else
+#pragma unroll
+        for (int i = 0; i < PASS; ++i)
+          if (s0 + i < SKINNY) lanes[i] = mad(w, small4(x, k, small_k, small_s, s0 + i), lanes[i]);
+#endif
+      }
+#pragma unroll
+      for (int i = 0; i < PASS; ++i)
+        if (s0 + i < SKINNY) acc[s0 + i] = (lanes[i].x + lanes[i].y) + (lanes[i].z + lanes[i].w);
     }
     for (int k = whole + t; k < k1; k += TEAM)  // K's last elements, in the last slice
       for (int s = 0; s < SKINNY; ++s) acc[s] = mad(row[k], x[k * small_k + s * small_s], acc[s]);
@@ -102,11 +141,13 @@ inline float4 big4(__global const float* p, const int valid) {
     return vload4(0, p);
 #endif
   }
+  if (valid <= 0) return 0.0f;
   return (float4)(p[0], valid > 1 ? p[1] : 0.0f, valid > 2 ? p[2] : 0.0f, 0.0f);
 }
 
-// Big contiguous along L: each work-item owns outputs l .. l + 3 and walks its slice of K;
-// neighbouring work-items load neighbouring float4s, and all of a group read the same x(k, s).
+// Big contiguous along L: each work-item owns outputs l .. l + 4 * WIDTH - 1 and walks its slice
+// of K; neighbouring work-items load neighbouring float4s (WIDTH 1, GPUs), and all of a group
+// read the same x(k, s).
 __kernel __attribute__((reqd_work_group_size(LOCAL_SIZE, 1, 1)))
 void gemv_cols(const int L, const int K, const int slice_k, const float alpha,
                __global const float* big, const ulong big_offset, const int big_k,
@@ -114,23 +155,38 @@ void gemv_cols(const int L, const int K, const int slice_k, const float alpha,
                const int small_k, const int small_s, const ulong small_batch, const float beta,
                __global float* c, const ulong c_offset, const int c_l, const int c_s,
                const ulong c_batch, const ulong c_slice) {
-  const int l = 4 * get_global_id(0);
+  const int l = 4 * WIDTH * get_global_id(0);
   if (l >= L) return;
-  const int valid = min(4, L - l);
   const int slice = get_group_id(1);
   const ulong b = get_group_id(2);
   const int k0 = slice * slice_k, k1 = min(K, k0 + slice_k);
   __global const float* col = big + big_offset + b * big_batch + l;
   __global const float* x = small + small_offset + b * small_batch;
-  float4 acc[SKINNY];
-  for (int s = 0; s < SKINNY; ++s) acc[s] = 0.0f;
-  for (int k = k0; k < k1; ++k) {
-    const float4 w = big4(col + k * big_k, valid);
-    for (int s = 0; s < SKINNY; ++s) acc[s] = mad(w, (float4)(x[k * small_k + s * small_s]), acc[s]);
-  }
   __global float* out = c + c_offset + b * c_batch + slice * c_slice + (ulong)l * c_l;
-  for (int s = 0; s < SKINNY; ++s) {
-    const float v[4] = {acc[s].x, acc[s].y, acc[s].z, acc[s].w};
-    for (int i = 0; i < valid; ++i) store(out + i * c_l + s * c_s, alpha, v[i], beta);
+#pragma unroll
+  for (int s0 = 0; s0 < SKINNY; s0 += PASS) {
+    float4 acc[WIDTH][PASS];
+#pragma unroll
+    for (int j = 0; j < WIDTH; ++j)
+#pragma unroll
+      for (int i = 0; i < PASS; ++i) acc[j][i] = 0.0f;
+    for (int k = k0; k < k1; ++k) {
+      float xs[PASS];
+#pragma unroll
+      for (int i = 0; i < PASS; ++i)
+        xs[i] = s0 + i < SKINNY ? x[k * small_k + (s0 + i) * small_s] : 0.0f;
+#pragma unroll
+      for (int j = 0; j < WIDTH; ++j) {
+        const float4 w = big4(col + k * big_k + 4 * j, L - l - 4 * j);
+#pragma unroll
+        for (int i = 0; i < PASS; ++i) acc[j][i] = mad(w, (float4)(xs[i]), acc[j][i]);
+      }
+    }
+    for (int j = 0; j < WIDTH; ++j)
+      for (int i = 0; i < PASS && s0 + i < SKINNY; ++i) {
+        const float v[4] = {acc[j][i].x, acc[j][i].y, acc[j][i].z, acc[j][i].w};
+        for (int e = 0; e < 4 && l + 4 * j + e < L; ++e)
+          store(out + (4 * j + e) * c_l + (s0 + i) * c_s, alpha, v[e], beta);
+      }
   }
 }

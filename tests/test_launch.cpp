@@ -400,10 +400,24 @@ TEST_CASE("skinny-product plans follow the device and the shape", "[launch]") {
   const GemvPlan tight = plan(small, GemvLayout::rows, 4096, 25088, 16);
   CHECK(tight.local_mem_bytes() <= (1u << 10));
   CHECK(tight.local_size <= 64);
-  // A CPU: a few work-groups per core are enough.
+  // GPUs keep every vector in registers at once, four outputs per work-item of columns.
+  CHECK(plan(h200, GemvLayout::rows, 4096, 4096, 16).pass == 16);
+  CHECK(plan(h200, GemvLayout::columns, 4096, 4096, 16).pass == 16);
+  CHECK(cols.width == 1);
+  // A CPU: a work-item streams a row alone, or a run of 32 outputs of each row, with at most 8
+  // vectors' accumulators at a time; a few work-groups per core are enough.
   const LaunchPlanner host(cpu());
-  CHECK(plan(host, GemvLayout::rows, 4096, 4096).slices == 1);
-  CHECK(plan(host, GemvLayout::columns, 4096, 4096).slices == 1);
+  const GemvPlan host_rows = plan(host, GemvLayout::rows, 4096, 4096);
+  CHECK(host_rows.team == 1);
+  CHECK(host_rows.slices == 1);
+  CHECK(plan(host, GemvLayout::rows, 4096, 25088).slice_k <= LaunchPlanner::kMaxItemK);
+  const GemvPlan host_cols = plan(host, GemvLayout::columns, 4096, 4096);
+  CHECK(4 * host_cols.width == 32);
+  CHECK(host_cols.slices == 1);
+  const GemvPlan host_sixteen = plan(host, GemvLayout::columns, 4096, 4096, 16);
+  CHECK(host_sixteen.pass == 8);
+  CHECK(host_sixteen.width == 1);
+  CHECK(plan(host, GemvLayout::rows, 4096, 4096, 3).pass == 3);
   // What fits refuses.
   GemvPlan bad = fc6;
   bad.team = 3;
@@ -416,5 +430,11 @@ TEST_CASE("skinny-product plans follow the device and the shape", "[launch]") {
   CHECK_FALSE(h200.fits(bad));
   bad = fc6;
   bad.slice_k = 6;
+  CHECK_FALSE(h200.fits(bad));
+  bad = fc6;
+  bad.pass = 2;  // more than its one vector
+  CHECK_FALSE(h200.fits(bad));
+  bad = fc6;
+  bad.width = 2;  // rows have one output per team
   CHECK_FALSE(h200.fits(bad));
 }

@@ -5,28 +5,36 @@
 #include <limits>
 
 #include "context_impl.hpp"
+#include "gemv_styles.hpp"
 #include "op_harness.hpp"
 #include "ops/gemm.hpp"
 #include "ops/gemv.hpp"
 
 using namespace clnn;
 using clnn::test::context;
+using clnn::test::GemvStyle;
+using clnn::test::kCpuStyle;
+using clnn::test::kGpuSmallGroups;
+using clnn::test::kGpuStyle;
 using clnn::test::OpCheck;
 using clnn::test::random_vector;
 using clnn::test::relative_error;
+using clnn::test::styled;
 using reference::Vec;
 
 namespace {
 
 constexpr float kCanary = -777.25f;
 
-// How check_gemm runs the product: through gemm() with a backend, or one kernel configuration.
+// How check_gemm runs the product: through gemm() with a backend, one kernel configuration, or
+// the matrix-vector kernels in a style.
 struct GemmRoute {
   detail::GemmBackend backend = detail::GemmBackend::automatic;
   const MatmulPlan* plan = nullptr;
   std::size_t pad = 3;  // spare floats after each row and batch of C (4 keeps C aligned)
   // Floats before A, B and C in their buffers: NaN before A and B, canaries before C.
   std::size_t offset = 0;
+  const GemvStyle* gemv_style = nullptr;
 };
 
 // C (ldc = n + pad, batch stride with pad spare floats, all spares canaries) = alpha op(A) op(B)
@@ -34,7 +42,9 @@ struct GemmRoute {
 void check_gemm(const GemmRoute& route, std::size_t batch, std::size_t m, std::size_t n,
                 std::size_t k, bool ta, bool tb, float alpha, float beta, bool shared_b = false) {
   INFO("backend " << detail::to_string(route.backend) << " plan "
-                  << (route.plan ? route.plan->describe() : "-") << " batch " << batch << " m "
+                  << (route.plan ? route.plan->describe() : "-") << " gemv style "
+                  << (route.gemv_style ? route.gemv_style->local_size : 0) << "/"
+                  << (route.gemv_style ? route.gemv_style->team : 0) << " batch " << batch << " m "
                   << m << " n " << n << " k " << k << " ta " << ta << " tb " << tb << " alpha "
                   << alpha << " beta " << beta << " shared b " << shared_b << " pad "
                   << route.pad << " offset " << route.offset);
@@ -64,10 +74,13 @@ void check_gemm(const GemmRoute& route, std::size_t batch, std::size_t m, std::s
   call.b = detail::Access::mem(tb_dev), call.ldb = tb ? k : n, call.stride_b = shared_b ? 0 : k * n;
   call.c = detail::Access::mem(tc_dev), call.ldc = ldc, call.stride_c = stride_c;
   call.offset_a = call.offset_b = call.offset_c = off;
+  auto& impl = detail::Access::impl(context());
   if (route.plan)
-    detail::gemm_with_plan(detail::Access::impl(context()), call, *route.plan, nullptr);
+    detail::gemm_with_plan(impl, call, *route.plan, nullptr);
+  else if (route.gemv_style)
+    detail::gemv_with_plan(impl, call, styled(impl, call, *route.gemv_style));
   else
-    detail::gemm(detail::Access::impl(context()), call, route.backend);
+    detail::gemm(impl, call, route.backend);
   auto result = tc_dev.to_host();
   std::size_t canaries_before = 0;
   for (std::size_t i = 0; i < off; ++i) canaries_before += result[i] == kCanary;
@@ -308,18 +321,22 @@ namespace {
 
 // check_gemm through the matrix-vector kernels with C's vectors as rows (M = skinny) and as
 // columns (N = skinny), in every transpose, cycling through C's layouts and operand offsets
-// (aligned and not) and through alpha and beta.
+// (aligned and not), through alpha and beta, and through the device's own plans and those a
+// GPU and a CPU would run.
 void check_skinny(std::size_t skinny, std::size_t long_side, std::size_t k, std::size_t batch = 1,
                   bool shared_b = false) {
   static const std::array<std::pair<std::size_t, std::size_t>, 4> kPadOffset{
       {{3, 0}, {0, 4}, {0, 1}, {4, 8}}};  // (pad, offset); pad 0 lets K split
+  static const std::array<const GemvStyle*, 4> kStyles{nullptr, &kGpuStyle, &kCpuStyle,
+                                                       &kGpuSmallGroups};
   static std::size_t turn = 0;
   for (bool m_skinny : {true, false})
     for (bool ta : {false, true})
       for (bool tb : {false, true}) {
         const auto [pad, offset] = kPadOffset[turn % kPadOffset.size()];
+        const GemvStyle* style = kStyles[turn / 3 % kStyles.size()];
         const bool adds = turn++ % 2 == 1;
-        GemmRoute route{detail::GemmBackend::gemv, nullptr, pad, offset};
+        GemmRoute route{detail::GemmBackend::gemv, nullptr, pad, offset, style};
         const std::size_t m = m_skinny ? skinny : long_side, n = m_skinny ? long_side : skinny;
         check_gemm(route, batch, m, n, k, ta, tb, adds ? -0.5f : 1.5f, adds ? 1.0f : 0.0f,
                    shared_b);
@@ -368,4 +385,26 @@ TEST_CASE("a skinny product over few outputs splits K into slices", "[matmul]") 
     call.ldc = 2;  // C not contiguous: partial sums cannot be laid out as it is
     CHECK(detail::gemv_plan(impl, call).slices == 1);
   }
+}
+
+TEST_CASE("GPU and CPU plans of the matrix-vector kernels match the reference", "[matmul]") {
+  // Whatever this device plans, each kernel runs as a GPU (teams, every vector at once) and a CPU
+  // (a work-item per row or 32 outputs, 8 vectors at a time) would run it: split and not, float4
+  // loads and not, with K's tail and the vectors' passes uneven.
+  struct Size {
+    std::size_t skinny, long_side, k;
+  };
+  for (const GemvStyle* style : {&kGpuStyle, &kGpuSmallGroups, &kCpuStyle})
+    for (const Size& size : {Size{16, 130, 1031}, Size{11, 1000, 5000}, Size{1, 37, 50001}})
+      for (bool m_skinny : {true, false})
+        for (bool ta : {false, true})
+          for (bool tb : {false, true})
+            for (auto [pad, offset] : {std::pair<std::size_t, std::size_t>{0, 0}, {3, 1}}) {
+              INFO("style " << style->local_size << "/" << style->team << "/" << style->pass
+                            << "/" << style->width);
+              GemmRoute route{detail::GemmBackend::gemv, nullptr, pad, offset, style};
+              const std::size_t m = m_skinny ? size.skinny : size.long_side;
+              const std::size_t n = m_skinny ? size.long_side : size.skinny;
+              check_gemm(route, 1, m, n, size.k, ta, tb, 0.75f, pad == 0 ? 0.0f : 1.0f);
+            }
 }

@@ -86,7 +86,8 @@ std::string to_string(GemvLayout layout) {
 }
 
 std::size_t GemvPlan::outputs_per_group() const {
-  return layout == GemvLayout::rows ? local_size / std::max<std::size_t>(1, team) : 4 * local_size;
+  return layout == GemvLayout::rows ? local_size / std::max<std::size_t>(1, team)
+                                    : 4 * width * local_size;
 }
 
 std::size_t GemvPlan::groups(std::size_t long_side) const {
@@ -99,13 +100,16 @@ std::size_t GemvPlan::local_mem_bytes() const {
 
 std::string GemvPlan::build_options() const {
   return "-DSKINNY=" + std::to_string(skinny) + " -DLOCAL_SIZE=" + std::to_string(local_size) +
-         " -DTEAM=" + std::to_string(team);
+         " -DTEAM=" + std::to_string(team) + " -DPASS=" + std::to_string(pass) +
+         " -DWIDTH=" + std::to_string(width);
 }
 
 std::string GemvPlan::describe() const {
   std::string text = to_string(layout) + ", " + std::to_string(local_size) + " work-items";
   if (layout == GemvLayout::rows) text += ", teams of " + std::to_string(team);
+  if (width > 1) text += ", " + std::to_string(4 * width) + " outputs each";
   text += ", " + std::to_string(skinny) + (skinny == 1 ? " vector" : " vectors");
+  if (pass < skinny) text += " " + std::to_string(pass) + " at a time";
   if (slices > 1)
     text += ", " + std::to_string(slices) + " slices of " + std::to_string(slice_k);
   return text;
@@ -342,7 +346,20 @@ GemvPlan LaunchPlanner::gemv(const GemvShape& shape, bool may_split) const {
   }
   // Not below a SIMD group where there are outputs to fill one, so no lane idles.
   const std::size_t simd = std::min(most, floor_pow2(std::max<std::size_t>(1, device_.simd_width)));
-  if (rows) {
+  plan.pass = plan.skinny;
+  if (prefers_row_loops()) {
+    // CPUs: work-items run one after another, so each streams a contiguous run of the big matrix
+    // alone (a row; or 32 outputs of each row, not 4 outputs a page apart) with its accumulators
+    // in vector registers (AVX2 has 16). clnn-bench skinny on PoCL (2 busy cores, so ranges):
+    // a batch-1 4096 -> 4096 layer ran at 0.3-0.5 of copy's bandwidth in teams of 256 and
+    // 0.5-0.8 a row per work-item, its input gradient at 0.1-0.2 with 4 outputs per work-item
+    // and 0.3-0.6 with 32; at batch 16, 16 vectors at once took 71 ms, 8 at a time 40-51.
+    // Groups of 16 leave enough of them to share among the cores.
+    plan.pass = std::min<std::size_t>(plan.skinny, 8);
+    plan.team = 1;
+    plan.width = rows ? 1 : std::max<std::size_t>(1, 8 / plan.pass);
+    plan.local_size = std::min<std::size_t>(most, 16);
+  } else if (rows) {
     // Each work-item of a team gets about kItemFloat4s float4s of its row: shorter rows take
     // smaller teams, several to a work-group, so no team is mostly idle.
     constexpr std::size_t kItemFloat4s = 8;
@@ -381,11 +398,12 @@ GemvPlan LaunchPlanner::gemv(const GemvShape& shape, bool may_split) const {
 
 bool LaunchPlanner::fits(const GemvPlan& plan) const {
   auto pow2 = [](std::size_t n) { return n >= 1 && (n & (n - 1)) == 0; };
-  const bool team_ok = plan.layout == GemvLayout::rows
-                           ? pow2(plan.team) && plan.team <= plan.local_size
-                           : plan.team == 1;
-  return plan.skinny >= 1 && plan.skinny <= kMaxSkinny && pow2(plan.local_size) &&
-         plan.local_size <= max_local_size_1d() && team_ok && plan.slices >= 1 &&
+  const bool shape_ok = plan.layout == GemvLayout::rows
+                            ? pow2(plan.team) && plan.team <= plan.local_size && plan.width == 1
+                            : plan.team == 1 && plan.width >= 1;
+  return plan.skinny >= 1 && plan.skinny <= kMaxSkinny && plan.pass >= 1 &&
+         plan.pass <= plan.skinny && shape_ok && pow2(plan.local_size) &&
+         plan.local_size <= max_local_size_1d() && plan.slices >= 1 &&
          plan.slice_k >= 4 && plan.slice_k % 4 == 0 &&
          plan.local_mem_bytes() <= device_.local_mem_size;
 }

@@ -58,10 +58,11 @@ struct MatmulPlan {
 // Skinny products (cl_kernels/gemv.cl): C = op(A) op(B) where M or N is at most
 // LaunchPlanner::kMaxSkinny, seen as `skinny` vectors of length K against one big matrix of
 // `long_side` x K (the other side of C), which is streamed once. Two layouts of the big matrix:
-// - rows: contiguous along K (Linear's forward, y = W x with W [out, K]): a team of work-items
-//   walks each row a float4 at a time and sums its share in a local-memory tree.
+// - rows: contiguous along K (Linear's forward, y = W x with W [out, K]): on GPUs a team of
+//   work-items walks each row a float4 at a time and sums its share in a local-memory tree; on
+//   CPUs, which run loops cheaply, a work-item streams a row alone.
 // - columns: contiguous along the long side (x W with W [K, N], an input gradient): each
-//   work-item owns four neighbouring outputs and walks K.
+//   work-item owns four neighbouring outputs (GPUs; more on CPUs) and walks K.
 // Where those work-groups would leave compute units idle, or a work-item would walk more than
 // kMaxItemK elements of K, K is cut into slices whose partial products a second pass sums.
 enum class GemvLayout { rows, columns };
@@ -78,10 +79,12 @@ struct GemvPlan {
   std::size_t skinny = 1;      // vectors held per work-item (compiled in)
   std::size_t local_size = 1;  // a power of two
   std::size_t team = 1;        // rows: work-items summing one row (a power of two); columns: 1
+  std::size_t pass = 1;        // vectors summed per walk over a slice (up to skinny)
+  std::size_t width = 1;       // columns: float4s of outputs per work-item; rows: 1
   std::size_t slices = 1;      // slices of K, one partial product each (1: no second pass)
   std::size_t slice_k = 4;     // elements of K per slice, a multiple of 4 (the last takes the rest)
-  // Outputs along the long side that one work-group computes: a row per team, or four per
-  // work-item.
+  // Outputs along the long side that one work-group computes: a row per team, or 4 * width
+  // per work-item.
   std::size_t outputs_per_group() const;
   // Work-groups along the long side (per slice and per product of a batch).
   std::size_t groups(std::size_t long_side) const;

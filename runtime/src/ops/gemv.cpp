@@ -52,8 +52,9 @@ bool can_split(ContextImpl& ctx, const GemmCall& g) {
   return contiguous && !ctx.is_scratch(g.a) && !ctx.is_scratch(g.b) && !ctx.is_scratch(g.c);
 }
 
-// Build options for the operands' alignment: float4 loads where every contiguous run of the big
-// matrix (and, in rows, of the vectors) starts at a multiple of 4 floats.
+// Build options for the operands' layout: float4 loads where every contiguous run of the big
+// matrix (and, in rows, of the vectors) starts at a multiple of 4 floats; in rows, vectors that
+// lie side by side are read as runs across them.
 std::string alignment_options(const GemvView& v) {
   auto whole_float4s = [](std::initializer_list<std::size_t> values) {
     return std::all_of(values.begin(), values.end(), [](std::size_t x) { return x % 4 == 0; });
@@ -63,8 +64,9 @@ std::string alignment_options(const GemvView& v) {
   const bool small = rows && v.small_k == 1 &&
                      whole_float4s({v.small_offset, v.shape.skinny > 1 ? v.small_s : 0,
                                     v.small_batch});
+  const bool along_s = rows && v.shape.skinny > 1 && v.small_s == 1 && v.small_k != 1;
   return std::string(" -DBIG_FLOAT4=") + (big ? "1" : "0") + " -DSMALL_FLOAT4=" +
-         (small ? "1" : "0");
+         (small ? "1" : "0") + " -DSMALL_ALONG_S=" + (along_s ? "1" : "0");
 }
 
 // One launch of the plan: every slice of K for every output, written alpha * sum + beta * C to
@@ -95,11 +97,18 @@ void gemv(ContextImpl& ctx, const GemmCall& g, cl_event* event) {
   if (!gemm_is_skinny(g))
     throw Error("gemv: a " + std::to_string(g.m) + " x " + std::to_string(g.n) +
                 " product has no side of at most " + std::to_string(LaunchPlanner::kMaxSkinny));
+  gemv_with_plan(ctx, g, gemv_plan(ctx, g, event != nullptr), event);
+}
+
+void gemv_with_plan(ContextImpl& ctx, const GemmCall& g, const GemvPlan& plan, cl_event* event) {
   if (g.b_rows.taps) throw Error("gemv: tap rows are read by the vec4 GEMM kernel only");
   check_int_indexable(g);
-  if (g.m == 0 || g.n == 0 || g.batch == 0) return;
   const GemvView v = gemv_view(g);
-  const GemvPlan plan = gemv_plan(ctx, g, event != nullptr);
+  if (!ctx.planner.fits(plan) || plan.layout != v.shape.layout ||
+      plan.skinny != std::max<std::size_t>(1, v.shape.skinny) ||
+      (plan.slices > 1 && (event || !can_split(ctx, g))))
+    throw Error("gemv: the plan " + plan.describe() + " cannot run this call");
+  if (g.m == 0 || g.n == 0 || g.batch == 0) return;
   if (plan.slices == 1)
     return launch(ctx, v, plan, g.alpha, g.beta, g.c, g.offset_c, g.stride_c, 0, event);
   // Partial sums of each slice laid out as C is (contiguous), then summed into it.

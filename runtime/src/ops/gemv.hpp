@@ -29,8 +29,12 @@ GemvView gemv_view(const GemmCall& call);
 // of whose operands lie in scratch) and no event is wanted.
 GemvPlan gemv_plan(ContextImpl& ctx, const GemmCall& call, bool wants_event = false);
 
-// Runs a skinny call; throws for one that is not. event, when given, receives the one launch's
-// event (then K is not split).
+// Runs a skinny call with gemv_plan's plan; throws for one that is not. event, when given,
+// receives the one launch's event (then K is not split).
 void gemv(ContextImpl& ctx, const GemmCall& call, cl_event* event = nullptr);
+// The same with a given plan (tests run other devices' plans): it must fit the device and the
+// call (its layout and vectors), and slice K only where gemv_plan may.
+void gemv_with_plan(ContextImpl& ctx, const GemmCall& call, const GemvPlan& plan,
+                    cl_event* event = nullptr);
 
 }  // namespace clnn::detail
