@@ -7,12 +7,20 @@
 
 namespace clnn::bench {
 
+std::vector<std::int64_t> elementwise_sizes(const DeviceInfo& device) {
+  std::vector<std::int64_t> sizes{1 << 20, 1 << 24};
+  if (device.type == DeviceType::gpu) sizes.push_back(1 << 28);
+  return sizes;
+}
+
+double copy_gbps(const Context& ctx, std::int64_t n) {
+  Tensor x = Tensor::zeros(ctx, {n}), y = Tensor::zeros(ctx, {n});
+  return 2.0 * double(n) * sizeof(float) / median_seconds(ctx, [&] { copy(x, y); }) * 1e-9;
+}
+
 std::vector<Record> elementwise_suite(const Context& ctx, const Options& options) {
-  std::vector<std::int64_t> sizes = options.sizes;
-  if (sizes.empty()) {
-    sizes = {1 << 20, 1 << 24};
-    if (ctx.device().type == DeviceType::gpu) sizes.push_back(1 << 28);
-  }
+  const std::vector<std::int64_t> sizes =
+      options.sizes.empty() ? elementwise_sizes(ctx.device()) : options.sizes;
   fmt::print("{:>12}  {:>10}  {:>10}  {:>10}\n", "n", "copy GB/s", "axpy GB/s", "relu GB/s");
   std::vector<Record> records;
   for (std::int64_t n : sizes) {
@@ -23,12 +31,11 @@ std::vector<Record> elementwise_suite(const Context& ctx, const Options& options
     Executor ex(ctx, g, {out}, Mode::inference);
     ex.set_input("x", x);
     const double bytes = double(n) * sizeof(float);
-    const double copy_s = median_seconds(ctx, [&] { copy(x, y); });
     const double axpy_s = median_seconds(ctx, [&] { axpy(2.0f, x, y); });
     const double relu_s = median_seconds(ctx, [&] { ex.forward(); });
     Record r;
     r["n"] = n;
-    r["copy_gbps"] = 2 * bytes / copy_s * 1e-9;
+    r["copy_gbps"] = copy_gbps(ctx, n);
     r["axpy_gbps"] = 3 * bytes / axpy_s * 1e-9;
     r["relu_gbps"] = 2 * bytes / relu_s * 1e-9;
     fmt::print("{:>12}  {:>10.1f}  {:>10.1f}  {:>10.1f}\n", n, r["copy_gbps"].get<double>(),

@@ -5,6 +5,7 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -34,6 +35,25 @@ double median_seconds(const Context& ctx, const std::function<void()>& enqueue, 
   return times[times.size() / 2];
 }
 
+std::vector<float> pseudo_random(std::size_t n, std::uint32_t seed) {
+  std::vector<float> v(n);
+  for (auto& x : v) {
+    seed = seed * 1664525u + 1013904223u;
+    x = float(seed >> 8) / float(1 << 24) - 0.5f;
+  }
+  return v;
+}
+
+double relative_difference(const std::vector<float>& a, const std::vector<float>& b) {
+  double diff = 0, norm = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (!std::isfinite(a[i]) || !std::isfinite(b[i])) return INFINITY;
+    diff += double(a[i] - b[i]) * double(a[i] - b[i]);
+    norm += double(b[i]) * double(b[i]);
+  }
+  return std::sqrt(diff / norm);
+}
+
 }  // namespace clnn::bench
 
 namespace {
@@ -44,6 +64,7 @@ const std::map<std::string, Suite> kSuites{
     {"conv", clnn::bench::conv_suite},
     {"elementwise", clnn::bench::elementwise_suite},
     {"matmul", clnn::bench::matmul_suite},
+    {"skinny", clnn::bench::skinny_suite},
     {"train", clnn::bench::train_suite},
 };
 
@@ -57,7 +78,8 @@ int main(int argc, char** argv) {
   CLI::App app{
       "Benchmarks against named peers. Suites: matmul (clnn's SGEMM and CLBlast, square fp32), "
       "conv (convolution layers, forward and forward + backward), train (Fashion-MNIST, the "
-      "large model, batch 128: images/s), elementwise (copy, axpy, relu: GB/s).",
+      "large model, batch 128: images/s), elementwise (copy, axpy, relu: GB/s), skinny (products with a side of C of at most 16: GB/s "
+      "of the big operand against copy's).",
       "clnn-bench"};
   app.add_option("suites", suites, "the suites to run")->check(CLI::IsMember(kSuites));
   app.add_flag("--all", every_suite, "every suite");
