@@ -79,11 +79,17 @@ void gemv_rows(const int L, const int K, const int slice_k, const float alpha,
     const int whole = k0 + (k1 - k0) / 4 * 4;  // k0 is a multiple of 4
 #pragma unroll
     for (int s0 = 0; s0 < SKINNY; s0 += PASS) {
+#if SMALL_ALONG_S
+      // Element k + e of the row meets a run of PASS neighbouring vectors' elements: one sum per
+      // vector, so a CPU adds the run as a vector.
+      float sums[PASS];
+#else
       // Four lanes per vector (one per element of a float4 of the row), added up once at the
       // end: a multiply-add per element, where a dot product would add across lanes every step.
-      float4 lanes[PASS];
+      float4 sums[PASS];
+#endif
 #pragma unroll
-      for (int i = 0; i < PASS; ++i) lanes[i] = 0.0f;
+      for (int i = 0; i < PASS; ++i) sums[i] = 0.0f;
       for (int k = k0 + 4 * t; k < whole; k += 4 * TEAM) {
 #if BIG_FLOAT4
         const float4 w = *(__global const float4*)(row + k);
@@ -91,25 +97,26 @@ void gemv_rows(const int L, const int K, const int slice_k, const float alpha,
         const float4 w = vload4(0, row + k);
 #endif
 #if SMALL_ALONG_S
-        // Lane e of every vector takes element k + e: one run of PASS neighbours per element.
         __global const float* xk = x + k * small_k + s0;
+        const float we[4] = {w.x, w.y, w.z, w.w};
 #pragma unroll
-        for (int i = 0; i < PASS; ++i) {
-          if (s0 + i >= SKINNY) break;
-          lanes[i].x = mad(w.x, xk[i], lanes[i].x);
-          lanes[i].y = mad(w.y, xk[small_k + i], lanes[i].y);
-          lanes[i].z = mad(w.z, xk[2 * small_k + i], lanes[i].z);
-          lanes[i].w = mad(w.w, xk[3 * small_k + i], lanes[i].w);
-        }
+        for (int e = 0; e < 4; ++e)
+#pragma unroll
+          for (int i = 0; i < PASS; ++i)
+            if (s0 + i < SKINNY) sums[i] = mad(we[e], xk[e * small_k + i], sums[i]);
 #else
 #pragma unroll
         for (int i = 0; i < PASS; ++i)
-          if (s0 + i < SKINNY) lanes[i] = mad(w, small4(x, k, small_k, small_s, s0 + i), lanes[i]);
+          if (s0 + i < SKINNY) sums[i] = mad(w, small4(x, k, small_k, small_s, s0 + i), sums[i]);
 #endif
       }
 #pragma unroll
       for (int i = 0; i < PASS; ++i)
-        if (s0 + i < SKINNY) acc[s0 + i] = (lanes[i].x + lanes[i].y) + (lanes[i].z + lanes[i].w);
+#if SMALL_ALONG_S
+        if (s0 + i < SKINNY) acc[s0 + i] = sums[i];
+#else
+        if (s0 + i < SKINNY) acc[s0 + i] = (sums[i].x + sums[i].y) + (sums[i].z + sums[i].w);
+#endif
     }
     for (int k = whole + t; k < k1; k += TEAM)  // K's last elements, in the last slice
       for (int s = 0; s < SKINNY; ++s) acc[s] = mad(row[k], x[k * small_k + s * small_s], acc[s]);

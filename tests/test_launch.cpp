@@ -405,7 +405,7 @@ TEST_CASE("skinny-product plans follow the device and the shape", "[launch]") {
   CHECK(plan(h200, GemvLayout::columns, 4096, 4096, 16).pass == 16);
   CHECK(cols.width == 1);
   // A CPU: a work-item streams a row alone, or a run of 32 outputs of each row, with at most 8
-  // vectors' accumulators at a time; a few work-groups per core are enough.
+  // vectors' accumulators at a time; a few work-groups per core are enough for rows.
   const LaunchPlanner host(cpu());
   const GemvPlan host_rows = plan(host, GemvLayout::rows, 4096, 4096);
   CHECK(host_rows.team == 1);
@@ -413,7 +413,9 @@ TEST_CASE("skinny-product plans follow the device and the shape", "[launch]") {
   CHECK(plan(host, GemvLayout::rows, 4096, 25088).slice_k <= LaunchPlanner::kMaxItemK);
   const GemvPlan host_cols = plan(host, GemvLayout::columns, 4096, 4096);
   CHECK(4 * host_cols.width == 32);
-  CHECK(host_cols.slices == 1);
+  CHECK(host_cols.slice_k <= 1024);  // a slice's rows keep their pages in the TLB
+  CHECK(host.max_walk(host_cols) == 1024);
+  CHECK(h200.max_walk(cols) == LaunchPlanner::kMaxItemK);
   const GemvPlan host_sixteen = plan(host, GemvLayout::columns, 4096, 4096, 16);
   CHECK(host_sixteen.pass == 8);
   CHECK(host_sixteen.width == 1);

@@ -132,6 +132,9 @@ class LaunchPlanner {
   static constexpr std::size_t kMaxSkinny = 16;
   // Elements of K one work-item of a skinny product walks at most (in one slice).
   static constexpr std::size_t kMaxItemK = 4096;
+  // Elements of K a work-item of a skinny product walks at most in one slice: kMaxItemK, less
+  // where its accesses stride across pages.
+  std::size_t max_walk(const GemvPlan& plan) const;
   // The plan for a skinny product; without may_split, one slice however long K is (a caller
   // that needs a single launch, or cannot give scratch memory to partial sums).
   GemvPlan gemv(const GemvShape& shape, bool may_split = true) const;
