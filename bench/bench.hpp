@@ -29,10 +29,21 @@ using Record = nlohmann::json;
 // enqueues `repeat` calls back to back and waits for the queue, so launch overhead is amortized
 // and every kernel an operation enqueues is counted.
 double median_seconds(const Context& ctx, const std::function<void()>& enqueue, int runs = 5);
-// GB/s of clnn's copy kernel from x to y (bytes read and written per second, median_seconds).
-double copy_gbps(const Context& ctx, const Tensor& x, Tensor& y);
+
+// n pseudo-random floats in [-0.5, 0.5), the same for a seed on every run.
+std::vector<float> pseudo_random(std::size_t n, std::uint32_t seed);
+// The L2 norm of a - b relative to b's (infinite where either holds a NaN or infinity).
+double relative_difference(const std::vector<float>& a, const std::vector<float>& b);
+
+// The elementwise suite's default sizes for a device, smallest first: the last one is beyond
+// its caches.
+std::vector<std::int64_t> elementwise_sizes(const DeviceInfo& device);
+// Bytes read and written per second by clnn's copy of n floats: the elementwise suite's copy
+// figure, which memory-bound kernels elsewhere are measured against.
+double copy_gbps(const Context& ctx, std::int64_t n);
 
 std::vector<Record> matmul_suite(const Context& ctx, const Options& options);
+std::vector<Record> skinny_suite(const Context& ctx, const Options& options);
 std::vector<Record> conv_suite(const Context& ctx, const Options& options);
 std::vector<Record> elementwise_suite(const Context& ctx, const Options& options);
 std::vector<Record> train_suite(const Context& ctx, const Options& options);

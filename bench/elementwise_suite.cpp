@@ -7,12 +7,15 @@
 
 namespace clnn::bench {
 
+std::vector<std::int64_t> elementwise_sizes(const DeviceInfo& device) {
+  std::vector<std::int64_t> sizes{1 << 20, 1 << 24};
+  if (device.type == DeviceType::gpu) sizes.push_back(1 << 28);
+  return sizes;
+}
+
 std::vector<Record> elementwise_suite(const Context& ctx, const Options& options) {
-  std::vector<std::int64_t> sizes = options.sizes;
-  if (sizes.empty()) {
-    sizes = {1 << 20, 1 << 24};
-    if (ctx.device().type == DeviceType::gpu) sizes.push_back(1 << 28);
-  }
+  const std::vector<std::int64_t> sizes =
+      options.sizes.empty() ? elementwise_sizes(ctx.device()) : options.sizes;
   fmt::print("{:>12}  {:>10}  {:>10}  {:>10}\n", "n", "copy GB/s", "axpy GB/s", "relu GB/s");
   std::vector<Record> records;
   for (std::int64_t n : sizes) {
@@ -27,7 +30,7 @@ std::vector<Record> elementwise_suite(const Context& ctx, const Options& options
     const double relu_s = median_seconds(ctx, [&] { ex.forward(); });
     Record r;
     r["n"] = n;
-    r["copy_gbps"] = copy_gbps(ctx, x, y);
+    r["copy_gbps"] = copy_gbps(ctx, n);
     r["axpy_gbps"] = 3 * bytes / axpy_s * 1e-9;
     r["relu_gbps"] = 2 * bytes / relu_s * 1e-9;
     fmt::print("{:>12}  {:>10.1f}  {:>10.1f}  {:>10.1f}\n", n, r["copy_gbps"].get<double>(),

@@ -2,8 +2,6 @@
 // against the other before it is timed.
 #include <fmt/format.h>
 
-#include <cmath>
-
 #include "bench.hpp"
 #include "clnn/tensor.hpp"
 #include "context_impl.hpp"
@@ -17,25 +15,6 @@ std::vector<std::int64_t> default_sizes(const DeviceInfo& device) {
   std::vector<std::int64_t> sizes{128, 256, 512, 1024, 2048};
   if (device.type == DeviceType::gpu) sizes.insert(sizes.end(), {4096, 8192});
   return sizes;
-}
-
-std::vector<float> pseudo_random(std::size_t n, std::uint32_t seed) {
-  std::vector<float> v(n);
-  for (auto& x : v) {
-    seed = seed * 1664525u + 1013904223u;
-    x = float(seed >> 8) / float(1 << 24) - 0.5f;
-  }
-  return v;
-}
-
-double relative_difference(const std::vector<float>& a, const std::vector<float>& b) {
-  double diff = 0, norm = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (!std::isfinite(a[i]) || !std::isfinite(b[i])) return INFINITY;
-    diff += double(a[i] - b[i]) * double(a[i] - b[i]);
-    norm += double(b[i]) * double(b[i]);
-  }
-  return std::sqrt(diff / norm);
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
-// Measurements shared by the suites: the median time of an operation, the copy bandwidth.
+// Measurements shared by the suites: the median time of an operation, the copy bandwidth,
+// pseudo-random inputs and how far two results differ.
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 
 #include "bench.hpp"
 #include "clnn/clnn.hpp"
@@ -28,9 +30,28 @@ double median_seconds(const Context& ctx, const std::function<void()>& enqueue, 
   return times[times.size() / 2];
 }
 
-double copy_gbps(const Context& ctx, const Tensor& x, Tensor& y) {
-  const double seconds = median_seconds(ctx, [&] { copy(x, y); });
-  return 2.0 * double(x.size()) * sizeof(float) / seconds * 1e-9;  // read x, write y
+double copy_gbps(const Context& ctx, std::int64_t n) {
+  Tensor x = Tensor::zeros(ctx, {n}), y = Tensor::zeros(ctx, {n});
+  return 2.0 * double(n) * sizeof(float) / median_seconds(ctx, [&] { copy(x, y); }) * 1e-9;
+}
+
+std::vector<float> pseudo_random(std::size_t n, std::uint32_t seed) {
+  std::vector<float> v(n);
+  for (auto& x : v) {
+    seed = seed * 1664525u + 1013904223u;
+    x = float(seed >> 8) / float(1 << 24) - 0.5f;
+  }
+  return v;
+}
+
+double relative_difference(const std::vector<float>& a, const std::vector<float>& b) {
+  double diff = 0, norm = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (!std::isfinite(a[i]) || !std::isfinite(b[i])) return INFINITY;
+    diff += double(a[i] - b[i]) * double(a[i] - b[i]);
+    norm += double(b[i]) * double(b[i]);
+  }
+  return std::sqrt(diff / norm);
 }
 
 }  // namespace clnn::bench

@@ -38,10 +38,8 @@ std::vector<std::pair<std::string, double>> top_kernels(const detail::ProfileRow
 }  // namespace
 
 Roofline Roofline::measure(const Context& ctx) {
-  // Beyond every cache, so that copies stream from memory (the H200's L2 holds 50 MB).
-  const std::int64_t n = ctx.device().type == DeviceType::gpu ? 1 << 26 : 1 << 24;
-  Tensor x = Tensor::zeros(ctx, {n}), y = Tensor::zeros(ctx, {n});
-  return {copy_gbps(ctx, x, y), peak_gflops(ctx.device())};
+  // The elementwise suite's largest size, beyond every cache (the H200's L2 holds 50 MB).
+  return {copy_gbps(ctx, elementwise_sizes(ctx.device()).back()), peak_gflops(ctx.device())};
 }
 
 double Roofline::ideal_seconds(double flops, double bytes) const {

@@ -352,3 +352,95 @@ TEST_CASE("split-K slices fill waves of resident blocks", "[launch]") {
   const LaunchPlanner few_units(gpu(48 << 10, 1024, 32, 4));
   CHECK(few_units.k_slices(big, 98, 2304) == 1);
 }
+
+TEST_CASE("skinny-product plans follow the device and the shape", "[launch]") {
+  using clnn::GemvLayout;
+  using clnn::GemvPlan;
+  using clnn::GemvShape;
+  const LaunchPlanner h200(gpu(48 << 10, 1024, 32, 132));
+  auto plan = [](const LaunchPlanner& p, GemvLayout layout, std::size_t long_side, std::size_t k,
+                 std::size_t skinny = 1, std::size_t batch = 1) {
+    const GemvPlan g = p.gemv(GemvShape{layout, long_side, k, skinny, batch});
+    INFO(g.describe());
+    CHECK(p.fits(g));
+    CHECK(g.slice_k % 4 == 0);
+    CHECK(g.slices * g.slice_k >= k);         // the slices cover K
+    CHECK((g.slices - 1) * g.slice_k < std::max<std::size_t>(k, 1));  // and none is empty
+    return g;
+  };
+  // Batch-1 fully connected, 25088 -> 4096: a whole work-group per row, enough rows to fill the
+  // device, no slices; no work-item walks more than kMaxItemK of its row.
+  const GemvPlan fc6 = plan(h200, GemvLayout::rows, 4096, 25088);
+  CHECK(fc6.team == fc6.local_size);
+  CHECK(fc6.local_size == 256);
+  CHECK(fc6.slices == 1);
+  CHECK(25088 / fc6.team <= LaunchPlanner::kMaxItemK);
+  // Short rows share a work-group between teams.
+  const GemvPlan short_rows = plan(h200, GemvLayout::rows, 1000, 127);
+  CHECK(short_rows.team < short_rows.local_size);
+  CHECK(short_rows.team >= 2);
+  CHECK(plan(h200, GemvLayout::rows, 1000, 3).team == 1);
+  // Few rows over a long K: slices fill the device, each a few float4s per work-item at least.
+  const GemvPlan few = plan(h200, GemvLayout::rows, 16, 25088);
+  CHECK(few.slices > 1);
+  CHECK(few.slice_k >= 16 * few.team);
+  CHECK(few.groups(16) * few.slices <= 132 * 2048 / few.local_size);
+  // Columns: work-items along the long side; K sliced where few outputs leave units idle, and
+  // always where a work-item would walk too far.
+  const GemvPlan cols = plan(h200, GemvLayout::columns, 4096, 4096);
+  CHECK(cols.team == 1);
+  CHECK(cols.local_size % 32 == 0);
+  CHECK(cols.slices > 1);
+  CHECK(cols.groups(4096) * cols.slices >= 132);
+  CHECK(plan(h200, GemvLayout::columns, 3, 1000000).slice_k <= LaunchPlanner::kMaxItemK);
+  // A large batch fills the device alone.
+  CHECK(plan(h200, GemvLayout::columns, 4096, 4096, 1, 512).slices == 1);
+  // More vectors need longer slices for their partial sums to stay cheap.
+  CHECK(plan(h200, GemvLayout::columns, 1024, 65536, 16).slice_k >= 16 * 16);
+  // Without slices: one launch however long K is.
+  CHECK(h200.gemv(GemvShape{GemvLayout::columns, 3, 1000000, 1, 1}, false).slices == 1);
+  // The rows' tree keeps to half of local memory, and the work-group limit holds.
+  const LaunchPlanner small(gpu(2 << 10, 64, 32, 8));
+  const GemvPlan tight = plan(small, GemvLayout::rows, 4096, 25088, 16);
+  CHECK(tight.local_mem_bytes() <= (1u << 10));
+  CHECK(tight.local_size <= 64);
+  // GPUs keep every vector in registers at once, four outputs per work-item of columns.
+  CHECK(plan(h200, GemvLayout::rows, 4096, 4096, 16).pass == 16);
+  CHECK(plan(h200, GemvLayout::columns, 4096, 4096, 16).pass == 16);
+  CHECK(cols.width == 1);
+  // A CPU: a work-item streams a row alone, or a run of 32 outputs of each row, with at most 8
+  // vectors' accumulators at a time; a few work-groups per core are enough for rows.
+  const LaunchPlanner host(cpu());
+  const GemvPlan host_rows = plan(host, GemvLayout::rows, 4096, 4096);
+  CHECK(host_rows.team == 1);
+  CHECK(host_rows.slices == 1);
+  CHECK(plan(host, GemvLayout::rows, 4096, 25088).slice_k <= LaunchPlanner::kMaxItemK);
+  const GemvPlan host_cols = plan(host, GemvLayout::columns, 4096, 4096);
+  CHECK(4 * host_cols.width == 32);
+  CHECK(host_cols.slice_k <= 1024);  // a slice's rows keep their pages in the TLB
+  CHECK(host.max_walk(host_cols) == 1024);
+  CHECK(h200.max_walk(cols) == LaunchPlanner::kMaxItemK);
+  const GemvPlan host_sixteen = plan(host, GemvLayout::columns, 4096, 4096, 16);
+  CHECK(host_sixteen.pass == 8);
+  CHECK(host_sixteen.width == 1);
+  CHECK(plan(host, GemvLayout::rows, 4096, 4096, 3).pass == 3);
+  // What fits refuses.
+  GemvPlan bad = fc6;
+  bad.team = 3;
+  CHECK_FALSE(h200.fits(bad));
+  bad = fc6;
+  bad.skinny = 17;
+  CHECK_FALSE(h200.fits(bad));
+  bad = fc6;
+  bad.local_size = 2048;
+  CHECK_FALSE(h200.fits(bad));
+  bad = fc6;
+  bad.slice_k = 6;
+  CHECK_FALSE(h200.fits(bad));
+  bad = fc6;
+  bad.pass = 2;  // more than its one vector
+  CHECK_FALSE(h200.fits(bad));
+  bad = fc6;
+  bad.width = 2;  // rows have one output per team
+  CHECK_FALSE(h200.fits(bad));
+}

@@ -1,28 +1,40 @@
 // GEMM through both backends (the tiled kernel and CLBlast) and the matmul operator.
 #include <catch2/catch.hpp>
 
+#include <array>
 #include <limits>
 
 #include "context_impl.hpp"
+#include "gemv_styles.hpp"
 #include "op_harness.hpp"
 #include "ops/gemm.hpp"
+#include "ops/gemv.hpp"
 
 using namespace clnn;
 using clnn::test::context;
+using clnn::test::GemvStyle;
+using clnn::test::kCpuStyle;
+using clnn::test::kGpuSmallGroups;
+using clnn::test::kGpuStyle;
 using clnn::test::OpCheck;
 using clnn::test::random_vector;
 using clnn::test::relative_error;
+using clnn::test::styled;
 using reference::Vec;
 
 namespace {
 
 constexpr float kCanary = -777.25f;
 
-// How check_gemm runs the product: through gemm() with a backend, or one kernel configuration.
+// How check_gemm runs the product: through gemm() with a backend, one kernel configuration, or
+// the matrix-vector kernels in a style.
 struct GemmRoute {
   detail::GemmBackend backend = detail::GemmBackend::automatic;
   const MatmulPlan* plan = nullptr;
   std::size_t pad = 3;  // spare floats after each row and batch of C (4 keeps C aligned)
+  // Floats before A, B and C in their buffers: NaN before A and B, canaries before C.
+  std::size_t offset = 0;
+  const GemvStyle* gemv_style = nullptr;
 };
 
 // C (ldc = n + pad, batch stride with pad spare floats, all spares canaries) = alpha op(A) op(B)
@@ -30,10 +42,13 @@ struct GemmRoute {
 void check_gemm(const GemmRoute& route, std::size_t batch, std::size_t m, std::size_t n,
                 std::size_t k, bool ta, bool tb, float alpha, float beta, bool shared_b = false) {
   INFO("backend " << detail::to_string(route.backend) << " plan "
-                  << (route.plan ? route.plan->describe() : "-") << " batch " << batch << " m "
-                  << m << " n " << n << " k " << k << " ta " << ta << " tb " << tb << " beta "
-                  << beta << " shared b " << shared_b);
-  const std::size_t ldc = n + route.pad, stride_c = m * ldc + route.pad;
+                  << (route.plan ? route.plan->describe() : "-") << " gemv style "
+                  << (route.gemv_style ? route.gemv_style->local_size : 0) << "/"
+                  << (route.gemv_style ? route.gemv_style->team : 0) << " batch " << batch << " m "
+                  << m << " n " << n << " k " << k << " ta " << ta << " tb " << tb << " alpha "
+                  << alpha << " beta " << beta << " shared b " << shared_b << " pad "
+                  << route.pad << " offset " << route.offset);
+  const std::size_t ldc = n + route.pad, stride_c = m * ldc + route.pad, off = route.offset;
   auto a = random_vector(batch * m * k, 1), b = random_vector((shared_b ? 1 : batch) * k * n, 2);
   std::vector<float> c(batch * stride_c, kCanary);
   auto c_initial = random_vector(batch * m * n, 3);
@@ -43,9 +58,14 @@ void check_gemm(const GemmRoute& route, std::size_t batch, std::size_t m, std::s
         c[bt * stride_c + i * ldc + j] = beta == 0.0f ? std::numeric_limits<float>::quiet_NaN()
                                                       : c_initial[(bt * m + i) * n + j];
 
-  Tensor ta_dev = Tensor::from_host(context(), {std::int64_t(a.size())}, a);
-  Tensor tb_dev = Tensor::from_host(context(), {std::int64_t(b.size())}, b);
-  Tensor tc_dev = Tensor::from_host(context(), {std::int64_t(c.size())}, c);
+  // Each operand `off` floats into its buffer.
+  auto after = [off](float fill, const std::vector<float>& v) {
+    std::vector<float> padded(off, fill);
+    padded.insert(padded.end(), v.begin(), v.end());
+    return Tensor::from_host(context(), {std::int64_t(padded.size())}, padded);
+  };
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  Tensor ta_dev = after(nan, a), tb_dev = after(nan, b), tc_dev = after(kCanary, c);
   detail::GemmCall call;
   call.trans_a = ta, call.trans_b = tb;
   call.m = m, call.n = n, call.k = k, call.batch = batch;
@@ -53,11 +73,19 @@ void check_gemm(const GemmRoute& route, std::size_t batch, std::size_t m, std::s
   call.a = detail::Access::mem(ta_dev), call.lda = ta ? m : k, call.stride_a = m * k;
   call.b = detail::Access::mem(tb_dev), call.ldb = tb ? k : n, call.stride_b = shared_b ? 0 : k * n;
   call.c = detail::Access::mem(tc_dev), call.ldc = ldc, call.stride_c = stride_c;
+  call.offset_a = call.offset_b = call.offset_c = off;
+  auto& impl = detail::Access::impl(context());
   if (route.plan)
-    detail::gemm_with_plan(detail::Access::impl(context()), call, *route.plan, nullptr);
+    detail::gemm_with_plan(impl, call, *route.plan, nullptr);
+  else if (route.gemv_style)
+    detail::gemv_with_plan(impl, call, styled(impl, call, *route.gemv_style));
   else
-    detail::gemm(detail::Access::impl(context()), call, route.backend);
+    detail::gemm(impl, call, route.backend);
   auto result = tc_dev.to_host();
+  std::size_t canaries_before = 0;
+  for (std::size_t i = 0; i < off; ++i) canaries_before += result[i] == kCanary;
+  CHECK(canaries_before == off);
+  result.erase(result.begin(), result.begin() + std::ptrdiff_t(off));
 
   Shape sa = ta ? Shape{std::int64_t(batch), std::int64_t(k), std::int64_t(m)}
                 : Shape{std::int64_t(batch), std::int64_t(m), std::int64_t(k)};
@@ -167,12 +195,14 @@ OpCheck matmul_check(Shape sa, Shape sb, bool ta, bool tb) {
 
 }  // namespace
 
-// Runs body once with each GEMM backend forced on the test context.
+// Runs body once with each GEMM backend forced on the test context, and once choosing (these
+// products are skinny: the matrix-vector kernels).
 template <typename Body>
 void with_each_backend(Body body) {
   auto& impl = detail::Access::impl(context());
   const auto saved = impl.gemm_backend;
-  for (auto backend : {detail::GemmBackend::own, detail::GemmBackend::clblast}) {
+  for (auto backend : {detail::GemmBackend::automatic, detail::GemmBackend::own,
+                       detail::GemmBackend::clblast}) {
     INFO("backend " << detail::to_string(backend));
     impl.gemm_backend = backend;
     body();
@@ -247,4 +277,134 @@ TEST_CASE("gemm splits a long K over few tiles and sums the slices", "[matmul]")
         for (std::size_t i = 0; i < ref.size(); ++i) ref[i] = 0.5 * ref[i] - double(c0[i]);
         CHECK(relative_error(C.to_host(), ref) < 1e-4);
       }
+}
+
+TEST_CASE("skinny products take the matrix-vector kernels unless a backend is forced",
+          "[matmul]") {
+  auto& impl = detail::Access::impl(context());
+  const auto saved = impl.gemm_backend;
+  impl.gemm_backend = detail::GemmBackend::automatic;
+  auto backend = [&](std::size_t m, std::size_t n) {
+    detail::GemmCall call;
+    call.m = m, call.n = n, call.k = 64, call.lda = 64, call.ldb = n, call.ldc = n;
+    return detail::choose_gemm_backend(impl, call);
+  };
+  using detail::GemmBackend;
+  for (auto [m, n] : {std::pair<std::size_t, std::size_t>{1, 4096}, {16, 1000}, {1000, 16}, {3, 3},
+                      {16, 17}, {1, 1}}) {
+    INFO("m " << m << " n " << n);
+    CHECK(backend(m, n) == GemmBackend::gemv);
+  }
+  for (auto [m, n] : {std::pair<std::size_t, std::size_t>{17, 1000}, {1000, 17}, {17, 17}}) {
+    INFO("m " << m << " n " << n);
+    CHECK(backend(m, n) != GemmBackend::gemv);
+  }
+  // CLNN_GEMM's forcing holds for skinny products too.
+  for (auto forced : {GemmBackend::own, GemmBackend::clblast}) {
+    impl.gemm_backend = forced;
+    CHECK(backend(1, 4096) == forced);
+  }
+  impl.gemm_backend = GemmBackend::automatic;
+  // Products over tap rows stay on the vec4 kernel, the only one that reads them.
+  detail::GemmCall taps;
+  taps.m = 8, taps.n = 18, taps.k = 64, taps.trans_b = true, taps.b_rows.taps = 9;
+  CHECK(detail::choose_gemm_backend(impl, taps) == GemmBackend::own);
+  CHECK_THROWS_WITH(detail::gemv(impl, taps), Catch::Contains("tap rows"));
+  // The matrix-vector kernels refuse a product with no skinny side.
+  detail::GemmCall wide;
+  wide.m = wide.n = 17, wide.k = 4, wide.lda = 4, wide.ldb = wide.ldc = 17;
+  CHECK_THROWS_WITH(detail::gemv(impl, wide), Catch::Contains("no side of at most 16"));
+  impl.gemm_backend = saved;
+}
+
+namespace {
+
+// check_gemm through the matrix-vector kernels with C's vectors as rows (M = skinny) and as
+// columns (N = skinny), in every transpose, cycling through C's layouts and operand offsets
+// (aligned and not), through alpha and beta, and through the device's own plans and those a
+// GPU and a CPU would run.
+void check_skinny(std::size_t skinny, std::size_t long_side, std::size_t k, std::size_t batch = 1,
+                  bool shared_b = false) {
+  static const std::array<std::pair<std::size_t, std::size_t>, 4> kPadOffset{
+      {{3, 0}, {0, 4}, {0, 1}, {4, 8}}};  // (pad, offset); pad 0 lets K split
+  static const std::array<const GemvStyle*, 4> kStyles{nullptr, &kGpuStyle, &kCpuStyle,
+                                                       &kGpuSmallGroups};
+  static std::size_t turn = 0;
+  for (bool m_skinny : {true, false})
+    for (bool ta : {false, true})
+      for (bool tb : {false, true}) {
+        const auto [pad, offset] = kPadOffset[turn % kPadOffset.size()];
+        const GemvStyle* style = kStyles[turn / 3 % kStyles.size()];
+        const bool adds = turn++ % 2 == 1;
+        GemmRoute route{detail::GemmBackend::gemv, nullptr, pad, offset, style};
+        const std::size_t m = m_skinny ? skinny : long_side, n = m_skinny ? long_side : skinny;
+        check_gemm(route, batch, m, n, k, ta, tb, adds ? -0.5f : 1.5f, adds ? 1.0f : 0.0f,
+                   shared_b);
+      }
+}
+
+}  // namespace
+
+TEST_CASE("skinny products match the reference at awkward sizes", "[matmul]") {
+  for (std::size_t skinny : {1, 3, 16})
+    for (std::size_t long_side : {1, 3, 127, 1000})
+      for (std::size_t k : {1, 3, 127}) check_skinny(skinny, long_side, k);
+}
+
+TEST_CASE("skinny products with a long K, split over it or not", "[matmul]") {
+  // Long sides paired with vector counts so that the reference stays quick.
+  for (auto [skinny, long_side] : {std::pair<std::size_t, std::size_t>{1, 1000},
+                                   {3, 127},
+                                   {16, 3},
+                                   {16, 1},
+                                   {1, 3}})
+    check_skinny(skinny, long_side, 50001);
+}
+
+TEST_CASE("batched skinny products, with a shared operand", "[matmul]") {
+  // B shared: the big matrix where the vectors are rows of A (M = 1), the vectors where they
+  // are columns of B (N = 1); then 16 vectors of a batch of two.
+  for (std::size_t k : {3, 127, 50001}) {
+    check_skinny(1, 127, k, 3, true);
+    check_skinny(16, 3, k, 2, false);
+  }
+}
+
+TEST_CASE("a skinny product over few outputs splits K into slices", "[matmul]") {
+  auto& impl = detail::Access::impl(context());
+  Tensor unused = Tensor::zeros(context(), {1});  // planning reads no operand
+  for (bool ta : {false, true}) {
+    // Three outputs, each a dot product of 50001: too few work-groups alone.
+    detail::GemmCall call;
+    call.trans_a = ta, call.m = 3, call.n = 1, call.k = 50001, call.lda = ta ? 3 : 50001;
+    call.ldb = 1, call.ldc = 1;
+    call.a = call.b = call.c = detail::Access::mem(unused);
+    INFO(detail::gemv_plan(impl, call).describe());
+    CHECK(detail::gemv_plan(impl, call).slices > 1);
+    CHECK(detail::gemv_plan(impl, call, true).slices == 1);  // an event names one launch
+    call.ldc = 2;  // C not contiguous: partial sums cannot be laid out as it is
+    CHECK(detail::gemv_plan(impl, call).slices == 1);
+  }
+}
+
+TEST_CASE("GPU and CPU plans of the matrix-vector kernels match the reference", "[matmul]") {
+  // Whatever this device plans, each kernel runs as a GPU (teams, every vector at once) and a CPU
+  // (a work-item per row or 32 outputs, 8 vectors at a time) would run it: split and not, float4
+  // loads and not, with K's tail and the vectors' passes uneven.
+  struct Size {
+    std::size_t skinny, long_side, k;
+  };
+  for (const GemvStyle* style : {&kGpuStyle, &kGpuSmallGroups, &kCpuStyle})
+    for (const Size& size : {Size{16, 130, 1031}, Size{11, 1000, 5000}, Size{1, 37, 50001}})
+      for (bool m_skinny : {true, false})
+        for (bool ta : {false, true})
+          for (bool tb : {false, true})
+            for (auto [pad, offset] : {std::pair<std::size_t, std::size_t>{0, 0}, {3, 1}}) {
+              INFO("style " << style->local_size << "/" << style->team << "/" << style->pass
+                            << "/" << style->width);
+              GemmRoute route{detail::GemmBackend::gemv, nullptr, pad, offset, style};
+              const std::size_t m = m_skinny ? size.skinny : size.long_side;
+              const std::size_t n = m_skinny ? size.long_side : size.skinny;
+              check_gemm(route, 1, m, n, size.k, ta, tb, 0.75f, pad == 0 ? 0.0f : 1.0f);
+            }
 }

@@ -11,6 +11,7 @@
 #include "cl/kernel_source.hpp"
 #include "cl/profiler.hpp"
 #include "context_impl.hpp"
+#include "gemv_styles.hpp"
 #include "op_checks.hpp"
 #include "ops/gemm.hpp"
 #include "reference/conv.hpp"
@@ -78,9 +79,11 @@ OpCheck conv_check(Shape x, Shape w, ConvOptions o) {
 }
 
 // C = op(A) op(B) through one kernel configuration, checked against the reference.
-void check_gemm(const MatmulPlan& plan, std::size_t m, std::size_t n, std::size_t k, bool ta,
-                bool tb) {
-  INFO(plan.describe() << " m " << m << " n " << n << " k " << k << " ta " << ta << " tb " << tb);
+// plan null: through the matrix-vector kernels in a style (the product must be skinny).
+void check_gemm(const MatmulPlan* plan, std::size_t m, std::size_t n, std::size_t k, bool ta,
+                bool tb, const clnn::test::GemvStyle* style = nullptr) {
+  INFO((plan ? plan->describe() : "gemv") << " m " << m << " n " << n << " k " << k << " ta "
+                                          << ta << " tb " << tb);
   const auto a = random_vector(m * k, 1), b = random_vector(k * n, 2);
   Tensor da = Tensor::from_host(context(), {std::int64_t(a.size())}, a);
   Tensor db = Tensor::from_host(context(), {std::int64_t(b.size())}, b);
@@ -91,7 +94,10 @@ void check_gemm(const MatmulPlan& plan, std::size_t m, std::size_t n, std::size_
   call.a = detail::Access::mem(da), call.lda = ta ? m : k, call.stride_a = m * k;
   call.b = detail::Access::mem(db), call.ldb = tb ? k : n, call.stride_b = k * n;
   call.c = detail::Access::mem(dc), call.ldc = n, call.stride_c = m * n;
-  detail::gemm_with_plan(impl(), call, plan, nullptr);
+  if (plan)
+    detail::gemm_with_plan(impl(), call, *plan, nullptr);
+  else
+    detail::gemv_with_plan(impl(), call, clnn::test::styled(impl(), call, *style));
   const Shape sa{1, std::int64_t(ta ? k : m), std::int64_t(ta ? m : k)};
   const Shape sb{1, std::int64_t(tb ? n : k), std::int64_t(tb ? k : n)};
   CHECK(relative_error(dc.to_host(), reference::matmul(Vec(a.begin(), a.end()), sa,
@@ -231,9 +237,17 @@ TEST_CASE("oclgrind: every matmul kernel, and split K", "[oclgrind]") {
                                  MatmulPlan{false, 3, 8, 1, 3, 4, MatmulKernel::cpu},
                                  MatmulPlan{true, 32, 32, 8, 8, 8, MatmulKernel::vec4}}) {
     REQUIRE(impl().planner.fits(plan));
-    check_gemm(plan, 36, 20, 12, false, true);  // multiples of 4: vec4 serves them too
-    check_gemm(plan, 12, 40, 16, true, false);
+    check_gemm(&plan, 36, 20, 12, false, true);  // multiples of 4: vec4 serves them too
+    check_gemm(&plan, 12, 40, 16, true, false);
   }
+  // Skinny products (CLNN_GEMM=own here keeps gemm() off them), as GPUs and CPUs run them:
+  // rows and columns of the big matrix contiguous, with three outputs split over K and forty not.
+  for (const auto* style : {&clnn::test::kGpuSmallGroups, &clnn::test::kCpuStyle})
+    for (bool ta : {false, true})
+      for (bool tb : {false, true}) {
+        check_gemm(nullptr, 2, 40, 20, ta, tb, style);
+        check_gemm(nullptr, 3, 1, 600, ta, tb, style);
+      }
   // K long beside M and N: the product runs in slices of K summed by gemm_sum_slices.
   OpCheck product;
   product.shapes = {{4, 512}, {512, 4}};

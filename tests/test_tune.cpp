@@ -124,6 +124,28 @@ TEST_CASE("a tuned matmul configuration is stored, used and correct", "[tune][ma
   CHECK_THROWS_AS(tune_matmul(ctx, 0, 4, 4), ShapeError);
 }
 
+TEST_CASE("tuning a skinny product reports the matrix-vector kernels that serve it",
+          "[tune][matmul]") {
+  TempCacheDir temp;
+  Context ctx = Context::create();
+  auto& impl = detail::Access::impl(ctx);
+  const std::int64_t m = 1, n = 300, k = 200;  // a batch-1 fully connected layer
+  const TuneResult r = tune_matmul(ctx, m, n, k, false, true, TuneEffort::fast);
+  CHECK(r.backend == "gemv");
+  CHECK(r.gemv_wall_ms > 0);
+  CHECK(r.own_wall_ms > 0);
+  CHECK(r.clblast_wall_ms > 0);
+  // The entry keeps the tiles' winner, which serves the shape where CLNN_GEMM forces a
+  // backend; unforced, the product still runs on the matrix-vector kernels.
+  detail::GemmCall call;
+  call.m = std::size_t(m), call.n = std::size_t(n), call.k = std::size_t(k), call.trans_b = true;
+  REQUIRE(impl.tuning);
+  const auto* stored = impl.tuning->nearest("gemm", detail::gemm_tuning_shape(call));
+  REQUIRE(stored);
+  CHECK(stored->at("backend").get<std::string>() != "gemv");
+  CHECK(detail::choose_gemm_backend(impl, call) == detail::GemmBackend::gemv);
+}
+
 TEST_CASE("tune_executor tunes the elementwise and reduction plans over whole passes", "[tune]") {
   TempCacheDir temp;
   Context ctx = Context::create();

@@ -16,6 +16,15 @@ std::size_t floor_pow2(std::size_t n) {
   return p;
 }
 
+// Smallest power of two not below n.
+std::size_t ceil_pow2(std::size_t n) {
+  std::size_t p = 1;
+  while (p < n) p *= 2;
+  return p;
+}
+
+std::size_t ceil_div(std::size_t a, std::size_t b) { return (a + b - 1) / b; }
+
 bool uses_local_memory(const DeviceInfo& d) {
   // On CPUs "local" memory is ordinary RAM: staging tiles there only adds copies.
   return d.type != DeviceType::cpu && d.local_mem_is_dedicated && d.local_mem_size > 0;
@@ -70,6 +79,40 @@ std::string MatmulPlan::describe() const {
   return to_string(kernel) + " tile " + std::to_string(tile_m) + "x" + std::to_string(tile_n) +
          "x" + std::to_string(tile_k) + ", " + std::to_string(work_m) + "x" +
          std::to_string(work_n) + " per item" + (use_local_memory ? ", local memory" : "");
+}
+
+std::string to_string(GemvLayout layout) {
+  return layout == GemvLayout::rows ? "rows" : "columns";
+}
+
+std::size_t GemvPlan::outputs_per_group() const {
+  return layout == GemvLayout::rows ? local_size / std::max<std::size_t>(1, team)
+                                    : 4 * width * local_size;
+}
+
+std::size_t GemvPlan::groups(std::size_t long_side) const {
+  return std::max<std::size_t>(1, ceil_div(long_side, outputs_per_group()));
+}
+
+std::size_t GemvPlan::local_mem_bytes() const {
+  return layout == GemvLayout::rows && team > 1 ? local_size * skinny * sizeof(float) : 0;
+}
+
+std::string GemvPlan::build_options() const {
+  return "-DSKINNY=" + std::to_string(skinny) + " -DLOCAL_SIZE=" + std::to_string(local_size) +
+         " -DTEAM=" + std::to_string(team) + " -DPASS=" + std::to_string(pass) +
+         " -DWIDTH=" + std::to_string(width);
+}
+
+std::string GemvPlan::describe() const {
+  std::string text = to_string(layout) + ", " + std::to_string(local_size) + " work-items";
+  if (layout == GemvLayout::rows) text += ", teams of " + std::to_string(team);
+  if (width > 1) text += ", " + std::to_string(4 * width) + " outputs each";
+  text += ", " + std::to_string(skinny) + (skinny == 1 ? " vector" : " vectors");
+  if (pass < skinny) text += " " + std::to_string(pass) + " at a time";
+  if (slices > 1)
+    text += ", " + std::to_string(slices) + " slices of " + std::to_string(slice_k);
+  return text;
 }
 
 LaunchPlanner::LaunchPlanner(DeviceInfo device) : device_(std::move(device)) {}
@@ -295,6 +338,91 @@ std::size_t LaunchPlanner::k_slices(const MatmulPlan& plan, std::size_t blocks,
     if (slices == 1) unsplit = cost;
   }
   return 8 * best_cost <= 7 * unsplit ? best : 1;
+}
+
+std::size_t LaunchPlanner::max_walk(const GemvPlan& plan) const {
+  // A CPU's work-item walking columns reads a short run of each row, a page apart: slices of at
+  // most 1024 rows keep their pages in the TLB for the group's other work-items and the next
+  // pass. clnn-bench skinny on PoCL: 4096 -> 4096 input gradients of 8 vectors took 65-73 ms in
+  // one slice, 44-50 in slices of 1024; of one vector, 25088 -> 4096 took 90-125 and 80-83.
+  const bool pages = prefers_row_loops() && plan.layout == GemvLayout::columns;
+  return pages ? std::min<std::size_t>(kMaxItemK, 1024) : kMaxItemK;
+}
+
+GemvPlan LaunchPlanner::gemv(const GemvShape& shape, bool may_split) const {
+  GemvPlan plan;
+  plan.layout = shape.layout;
+  plan.skinny = std::clamp<std::size_t>(shape.skinny, 1, kMaxSkinny);
+  const bool rows = shape.layout == GemvLayout::rows;
+  // Work-groups of up to 256 work-items, as the elementwise kernels (powers of two: the rows'
+  // tree halves them), whose rows' tree takes at most half of local memory.
+  std::size_t most = floor_pow2(std::min<std::size_t>(256, max_local_size_1d()));
+  if (rows) {
+    const std::size_t per_item = plan.skinny * sizeof(float);
+    most = std::min(most, floor_pow2(std::max<std::size_t>(1, device_.local_mem_size / 2 / per_item)));
+  }
+  // Not below a SIMD group where there are outputs to fill one, so no lane idles.
+  const std::size_t simd = std::min(most, floor_pow2(std::max<std::size_t>(1, device_.simd_width)));
+  plan.pass = plan.skinny;
+  if (prefers_row_loops()) {
+    // CPUs: work-items run one after another, so each streams a contiguous run of the big matrix
+    // alone (a row; or 32 outputs of each row, not 4 outputs a page apart) with its accumulators
+    // in vector registers (AVX2 has 16). clnn-bench skinny on PoCL (2 busy cores, so ranges):
+    // a batch-1 4096 -> 4096 layer ran at 0.3-0.5 of copy's bandwidth in teams of 256 and
+    // 0.5-0.8 a row per work-item, its input gradient at 0.1-0.2 with 4 outputs per work-item
+    // and 0.3-0.6 with 32; at batch 16, 16 vectors at once took 71 ms, 8 at a time 40-51.
+    // Groups of 16 leave enough of them to share among the cores.
+    plan.pass = std::min<std::size_t>(plan.skinny, 8);
+    plan.team = 1;
+    plan.width = rows ? 1 : std::max<std::size_t>(1, 8 / plan.pass);
+    plan.local_size = std::min<std::size_t>(most, 16);
+  } else if (rows) {
+    // Each work-item of a team gets about kItemFloat4s float4s of its row: shorter rows take
+    // smaller teams, several to a work-group, so no team is mostly idle.
+    constexpr std::size_t kItemFloat4s = 8;
+    plan.team = std::min(most, floor_pow2(std::max<std::size_t>(1, ceil_div(shape.k, 4 * kItemFloat4s))));
+    plan.local_size = std::min(most, std::max(simd, plan.team * ceil_pow2(shape.long_side)));
+  } else {
+    // Groups of 64 (two NVIDIA warps, one AMD wavefront) cover 256 outputs: a product with few
+    // outputs still spreads over several units before K is sliced.
+    plan.team = 1;
+    const std::size_t items = ceil_pow2(ceil_div(shape.long_side, 4));
+    plan.local_size = std::min(most, std::max(simd, std::min<std::size_t>(64, items)));
+  }
+  // Slices of K where the work-groups of all outputs would not occupy the device, or where a
+  // work-item would walk more than kMaxItemK elements. A GPU streams at full speed with its
+  // units full of work-items (2048 is what an NVIDIA unit holds); a CPU runs a work-group per
+  // thread, and a few per unit balance them. Each slice writes partial sums that the second
+  // pass reads back: at least 16 elements of K per vector keep that traffic within an eighth of
+  // the big matrix's, and at least 4 float4s per work-item of a team keep the tree's share small.
+  // The sum walks every slice of an output: at most 256 of them unless kMaxItemK needs more.
+  const std::size_t units = std::max<std::size_t>(1, device_.compute_units);
+  const std::size_t wanted =
+      device_.type == DeviceType::gpu ? std::max<std::size_t>(1, units * 2048 / plan.local_size)
+                                      : units * 4;
+  const std::size_t groups = plan.groups(shape.long_side) * std::max<std::size_t>(1, shape.batch);
+  std::size_t slices = 1;
+  if (may_split) {
+    const std::size_t min_slice = std::max<std::size_t>({64, 16 * plan.skinny, 16 * plan.team});
+    const std::size_t for_units = std::min({ceil_div(wanted, groups), std::size_t{256},
+                                             std::max<std::size_t>(1, shape.k / min_slice)});
+    slices = std::max(for_units, ceil_div(shape.k, plan.team * max_walk(plan)));
+  }
+  plan.slice_k = std::max<std::size_t>(4, ceil_div(ceil_div(shape.k, slices), 4) * 4);
+  plan.slices = std::max<std::size_t>(1, ceil_div(shape.k, plan.slice_k));
+  return plan;
+}
+
+bool LaunchPlanner::fits(const GemvPlan& plan) const {
+  auto pow2 = [](std::size_t n) { return n >= 1 && (n & (n - 1)) == 0; };
+  const bool shape_ok = plan.layout == GemvLayout::rows
+                            ? pow2(plan.team) && plan.team <= plan.local_size && plan.width == 1
+                            : plan.team == 1 && plan.width >= 1;
+  return plan.skinny >= 1 && plan.skinny <= kMaxSkinny && plan.pass >= 1 &&
+         plan.pass <= plan.skinny && shape_ok && pow2(plan.local_size) &&
+         plan.local_size <= max_local_size_1d() && plan.slices >= 1 &&
+         plan.slice_k >= 4 && plan.slice_k % 4 == 0 &&
+         plan.local_mem_bytes() <= device_.local_mem_size;
 }
 
 MatmulPlan LaunchPlanner::matmul_any_shape() const {

@@ -102,6 +102,12 @@ cl_mem ContextImpl::scratch(std::size_t floats) {
   return mine->mem();
 }
 
+bool ContextImpl::is_scratch(cl_mem mem) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  const auto mine = scratch_.find(std::this_thread::get_id());
+  return mine != scratch_.end() && mine->second && mine->second->mem() == mem;
+}
+
 cl_mem ContextImpl::int_table(const std::vector<cl_int>& contents) {
   std::lock_guard<std::mutex> lock(mutex_);
   std::unique_ptr<Buffer>& table = int_tables_[contents];

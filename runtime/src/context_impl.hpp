@@ -19,7 +19,9 @@
 
 namespace clnn::detail {
 
-enum class GemmBackend { automatic, own, clblast };
+// What runs a GEMM: chosen per call (automatic), clnn's tiled kernels (own), CLBlast, or, for
+// skinny products, clnn's matrix-vector kernels (gemv; ops/gemv.hpp).
+enum class GemmBackend { automatic, own, clblast, gemv };
 // How convolutions run: each pass the fastest way it can (automatic), always through column
 // matrices, or wherever they can as implicit GEMMs (ops/conv_implicit.hpp), by Winograd's
 // transforms (ops/conv_winograd.hpp), the gradients directly (ops/conv_direct.hpp) or the weight
@@ -50,6 +52,9 @@ struct ContextImpl {
   // partial products); grows as needed. One per thread: the in-order queue orders one thread's
   // launches, but another thread's could land between a routine's write and read of it.
   cl_mem scratch(std::size_t floats);
+  // Whether mem is the calling thread's scratch buffer: a routine given operands there (the
+  // Winograd route's products) must not take scratch for its own temporaries.
+  bool is_scratch(cl_mem mem);
   // A device copy of a small table of ints (a kernel's lookup table), uploaded the first time
   // these contents are asked for and kept with the context, so a launch that needs one costs no
   // kernel or copy after the first.

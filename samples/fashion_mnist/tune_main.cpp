@@ -21,7 +21,10 @@ void print(const clnn::TuneResult& r, const std::string& what) {
     for (const auto& [config, ms] : r.timings) std::printf("    %9.3f ms  %s\n", ms, config.c_str());
   std::printf("%-26s planned %8.3f ms, best %8.3f ms (%s), %zu candidates, %zu rejected",
               what.c_str(), r.planned_ms, r.best_ms, r.best.c_str(), r.candidates, r.rejected);
-  if (r.kernel == "gemm")
+  if (r.kernel == "gemm" && r.backend == "gemv")
+    std::printf("; CLBlast %.3f ms, matrix-vector %.3f ms: runs gemv\n", r.clblast_wall_ms,
+                r.gemv_wall_ms);
+  else if (r.kernel == "gemm")
     std::printf("; CLBlast %.3f ms: runs %s\n", r.clblast_wall_ms, r.backend.c_str());
   else if (r.kernel == "conv")
     std::printf("\n");

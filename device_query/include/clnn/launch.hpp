@@ -55,6 +55,47 @@ struct MatmulPlan {
   std::string describe() const;
 };
 
+// Skinny products (cl_kernels/gemv.cl): C = op(A) op(B) where M or N is at most
+// LaunchPlanner::kMaxSkinny, seen as `skinny` vectors of length K against one big matrix of
+// `long_side` x K (the other side of C), which is streamed once. Two layouts of the big matrix:
+// - rows: contiguous along K (Linear's forward, y = W x with W [out, K]): on GPUs a team of
+//   work-items walks each row a float4 at a time and sums its share in a local-memory tree; on
+//   CPUs, which run loops cheaply, a work-item streams a row alone.
+// - columns: contiguous along the long side (x W with W [K, N], an input gradient): each
+//   work-item owns four neighbouring outputs (GPUs; more on CPUs) and walks K.
+// Where those work-groups would leave compute units idle, or a work-item would walk more than
+// kMaxItemK elements of K, K is cut into slices whose partial products a second pass sums.
+enum class GemvLayout { rows, columns };
+
+std::string to_string(GemvLayout layout);
+
+struct GemvShape {
+  GemvLayout layout = GemvLayout::rows;
+  std::size_t long_side = 1, k = 1, skinny = 1, batch = 1;
+};
+
+struct GemvPlan {
+  GemvLayout layout = GemvLayout::rows;
+  std::size_t skinny = 1;      // vectors held per work-item (compiled in)
+  std::size_t local_size = 1;  // a power of two
+  std::size_t team = 1;        // rows: work-items summing one row (a power of two); columns: 1
+  std::size_t pass = 1;        // vectors summed per walk over a slice (up to skinny)
+  std::size_t width = 1;       // columns: float4s of outputs per work-item; rows: 1
+  std::size_t slices = 1;      // slices of K, one partial product each (1: no second pass)
+  std::size_t slice_k = 4;     // elements of K per slice, a multiple of 4 (the last takes the rest)
+  // Outputs along the long side that one work-group computes: a row per team, or 4 * width
+  // per work-item.
+  std::size_t outputs_per_group() const;
+  // Work-groups along the long side (per slice and per product of a batch).
+  std::size_t groups(std::size_t long_side) const;
+  // Bytes of local memory the rows' tree takes (0 for columns and single-item teams).
+  std::size_t local_mem_bytes() const;
+  std::string build_options() const;
+  // "rows, 256 work-items, teams of 256, 1 vector, 4 slices of 6272": for tools and logs.
+  std::string describe() const;
+};
+
+
 // Reductions (runtime/src/ops/reduction.cpp): a work-group per piece of a contiguous row, with a
 // power-of-two local size whose partial sums fit in local memory, or a work-item per output of
 // a strided one; max_groups as many as fill the device. A pass never leaves one work-item more
@@ -94,6 +135,18 @@ class LaunchPlanner {
   // kMinSliceRows; a compute unit is taken to hold as many blocks at once as its local memory
   // does.
   std::size_t k_slices(const MatmulPlan& plan, std::size_t blocks, std::size_t k) const;
+  // Skinny products: at most this many vectors against the big matrix.
+  static constexpr std::size_t kMaxSkinny = 16;
+  // Elements of K one work-item of a skinny product walks at most (in one slice).
+  static constexpr std::size_t kMaxItemK = 4096;
+  // Elements of K a work-item of a skinny product walks at most in one slice: kMaxItemK, less
+  // where its accesses stride across pages.
+  std::size_t max_walk(const GemvPlan& plan) const;
+  // The plan for a skinny product; without may_split, one slice however long K is (a caller
+  // that needs a single launch, or cannot give scratch memory to partial sums).
+  GemvPlan gemv(const GemvShape& shape, bool may_split = true) const;
+  // Whether a skinny-product configuration respects the device's limits and its kernel's rules.
+  bool fits(const GemvPlan& plan) const;
   // The plan for any call: matmul() unless that is vec4, whose calls must be aligned; then the
   // tiled kernel's.
   MatmulPlan matmul_any_shape() const;

@@ -29,7 +29,9 @@ struct TuneResult {
   std::string best;            // the winner, as text
   double own_wall_ms = 0;      // the winner and CLBlast, timed alike on the host
   double clblast_wall_ms = 0;
-  std::string backend;         // "own" or "clblast": what matmul now runs for this shape
+  double gemv_wall_ms = 0;     // skinny products: the matrix-vector kernels, which serve them
+  // "own", "clblast" or (skinny products) "gemv": what matmul now runs for this shape
+  std::string backend;
   // Every accepted candidate, as text, with its median milliseconds (tools print them).
   std::vector<std::pair<std::string, double>> timings;
 };

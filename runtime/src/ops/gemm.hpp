@@ -35,11 +35,12 @@ struct GemmCall {
 };
 
 // CLNN_GEMM=own|clblast forces a backend for a context (ContextImpl::gemm_backend); automatic
-// picks by device and shape.
+// picks by device and shape: skinny products (ops/gemv.hpp) take the matrix-vector kernels,
+// the others by device, size and the tuning cache.
 GemmBackend gemm_backend_from_env();
 
-// What a call runs with: the backend (CLNN_GEMM's, else the tuned shape's, else by kernel and
-// size) and clnn's kernel configuration (the tuned one of the nearest shape when the tuning
+// What a call runs with: the backend (CLNN_GEMM's, else gemv for a skinny call, else the tuned
+// shape's, else by kernel and size) and clnn's kernel configuration (the tuned one of the nearest shape when the tuning
 // cache has one that fits the device and the call, else the LaunchPlanner's). One lookup in the
 // tuning cache per call. Products over tap rows always run the LaunchPlanner's configuration on
 // clnn's own kernel.
@@ -55,6 +56,15 @@ std::string to_string(GemmBackend backend);
 // tiles to occupy the device but K is long (a weight gradient sums over every sample and
 // position). The slices' partial products go to ContextImpl::scratch and are then summed.
 std::size_t split_k_slices(const ContextImpl& ctx, const GemmCall& call);
+
+// Throws where a matrix of the call (A, B or C, by its rows and leading dimension) holds 2^31
+// floats or more: clnn's GEMM and matrix-vector kernels index one matrix with int arithmetic.
+void check_int_indexable(const GemmCall& call);
+
+// C[offset_c + i] = alpha * sum_s partial[s * n + i] + beta * C[offset_c + i] for i < n: the
+// partial products of a product split over K summed into a contiguous C (gemm_sum_slices).
+void sum_slices(ContextImpl& ctx, cl_mem partial, std::size_t slices, std::size_t n, float alpha,
+                float beta, cl_mem c, std::size_t offset_c);
 
 // Whether the vec4 kernel can take a call: sizes, leading dimensions, offsets and batch strides
 // all multiples of 4.

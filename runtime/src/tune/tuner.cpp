@@ -98,7 +98,14 @@ TuneResult tune_matmul(const Context& ctx, std::int64_t m, std::int64_t n, std::
   // Which backend serves this shape best: the tuned kernel or CLBlast, timed alike.
   result.own_wall_ms = result.best_ms;
   result.clblast_wall_ms = time_plan(impl, call, best, detail::GemmBackend::clblast);
-  result.backend = result.clblast_wall_ms < result.own_wall_ms ? "clblast" : "own";
+  const std::string tiles = result.clblast_wall_ms < result.own_wall_ms ? "clblast" : "own";
+  result.backend = tiles;
+  // A skinny product runs as a matrix-vector product whatever the tiles' winner (which serves it
+  // where CLNN_GEMM forces a backend): timed alike for the report.
+  if (detail::choose_gemm_backend(impl, call) == detail::GemmBackend::gemv) {
+    result.gemv_wall_ms = time_plan(impl, call, best, detail::GemmBackend::gemv);
+    result.backend = "gemv";
+  }
   if (impl.tuning)
     impl.tuning->store("gemm", detail::gemm_tuning_shape(call),
                        {{"local", best.use_local_memory},
@@ -108,7 +115,7 @@ TuneResult tune_matmul(const Context& ctx, std::int64_t m, std::int64_t n, std::
                         {"work_m", best.work_m},
                         {"work_n", best.work_n},
                         {"kernel", to_string(best.kernel)},
-                        {"backend", result.backend}},
+                        {"backend", tiles}},
                        result.best_ms);
   return result;
 }
