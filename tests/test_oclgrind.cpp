@@ -14,6 +14,7 @@
 #include "gemv_styles.hpp"
 #include "op_checks.hpp"
 #include "ops/gemm.hpp"
+#include "plan_override.hpp"
 #include "reference/conv.hpp"
 #include "reference/elementwise.hpp"
 
@@ -208,6 +209,22 @@ TEST_CASE("oclgrind: softmax, reductions and losses", "[oclgrind]") {
   // Over the outer and the inner axes: the strided and the row reductions.
   for (const std::vector<int>& axes : {std::vector<int>{0}, std::vector<int>{2}}) {
     run_op_check(clnn::test::reduce_check(shape, axes, false, false));
+  }
+  {
+    // A GPU's plan: contiguous rows get a work-group each, softmax's long rows too.
+    test::ReductionPlanOverride plan;
+    plan.use(plan.as_gpu());
+    run_op_check(clnn::test::reduce_check(shape, {2}, false, false));
+    const Shape rows{2, 70};
+    const auto view = reference::middle(rows, 1, 2);
+    OpCheck c;
+    c.shapes = {rows};
+    c.build = [](const std::vector<Value>& v) { return softmax(v[0], 1); };
+    c.forward = [=](const std::vector<Vec>& x) { return reference::softmax(x[0], view, false); };
+    c.backward = [=](const std::vector<Vec>& x, const Vec& g) {
+      return std::vector<Vec>{reference::softmax_backward(x[0], view, false, g)};
+    };
+    run_op_check(c);
   }
 
   run_op_check(clnn::test::mse_check({7, 5}));
