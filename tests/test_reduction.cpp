@@ -91,19 +91,21 @@ TEST_CASE("reduce_middle sums rows and strided runs of every length", "[reductio
 TEST_CASE("a small reduction plan chains many passes through scratch", "[reduction]") {
   auto& ctx = detail::Access::impl(context());
   // Four work-items a group, three groups, three elements a work-item: 50,001 elements per
-  // output take five passes as rows and ten strided.
-  const ReductionPlan tiny{4, 3, 3};
-  for (std::size_t inner : {1, 3})
-    for (std::size_t r : {1, 3, 127, 50001})
-      for (float beta : {0.0f, 1.0f})
-        check_middle({2, r, inner}, inner == 1, 2.0f, beta, 5, tiny.max_serial,
-                     [&](const Tensor& x, const Tensor* w, const Tensor& y) {
-                       detail::ReductionPasses passes(tiny);
-                       passes.sum_middle({detail::Place::Of::input, 5}, w != nullptr, {2, r, inner},
-                                         {detail::Place::Of::output, 0}, 2.0f, beta);
-                       passes.run(ctx, detail::Access::mem(x), detail::Access::mem(w ? *w : x),
-                                  detail::Access::mem(y));
-                     });
+  // output take five passes as rows and ten strided. One work-item of one element: every pass
+  // halves the run, so the chain still ends (about sixteen passes).
+  for (const ReductionPlan& tiny : {ReductionPlan{4, 3, 3}, ReductionPlan{1, 3, 1}})
+    for (std::size_t inner : {1, 3})
+      for (std::size_t r : {1, 3, 127, 50001})
+        for (float beta : {0.0f, 1.0f})
+          check_middle({2, r, inner}, inner == 1, 2.0f, beta, 5, tiny.max_serial,
+                       [&](const Tensor& x, const Tensor* w, const Tensor& y) {
+                         detail::ReductionPasses passes(tiny);
+                         passes.sum_middle({detail::Place::Of::input, 5}, w != nullptr,
+                                           {2, r, inner}, {detail::Place::Of::output, 0}, 2.0f,
+                                           beta);
+                         passes.run(ctx, detail::Access::mem(x), detail::Access::mem(w ? *w : x),
+                                    detail::Access::mem(y));
+                       });
 }
 
 TEST_CASE("sum_to_shape folds a broadcast gradient back to its operand", "[reduction]") {

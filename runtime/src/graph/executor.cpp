@@ -67,9 +67,12 @@ struct ExecutorImpl {
                    const char* call);
   // Opens the profiler's scope of a node's pass ("conv backward", with the op's cost) while the
   // profiler is on; otherwise leaves it closed, costing nothing.
+  // grad_inputs: the input gradients a backward pass computes (empty for forward).
   void open_scope(std::optional<ProfileScope>& scope, const Node& nd, Pass pass,
-                  const std::vector<bool>& wanted) const {
+                  const std::vector<Tensor*>& grad_inputs = {}) const {
     if (!profiling_enabled()) return;
+    std::vector<bool> wanted;
+    for (Tensor* g : grad_inputs) wanted.push_back(g != nullptr);
     std::vector<Shape> shapes;
     for (int u : nd.inputs) shapes.push_back(node(u).shape);
     const Cost cost = nd.op->cost(CostArgs{pass, shapes, nd.shape, mode == Mode::training, wanted});
@@ -301,10 +304,8 @@ void ExecutorImpl::backward(int loss) {
       any = true;
     }
     if (!any) continue;
-    std::vector<bool> wanted;
-    for (Tensor* g : grad_inputs) wanted.push_back(g != nullptr);
     std::optional<ProfileScope> scope;
-    open_scope(scope, nd, Pass::backward, wanted);
+    open_scope(scope, nd, Pass::backward, grad_inputs);
     auto inputs = tensors_of(nd.inputs, values);
     nd.op->backward(BackwardArgs{impl, inputs, values[std::size_t(v)], grads[std::size_t(v)],
                                  grad_inputs, betas, workspace, saved[std::size_t(v)], step});

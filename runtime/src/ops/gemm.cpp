@@ -61,6 +61,13 @@ bool gemm_plan_serves(const LaunchPlanner& planner, const MatmulPlan& plan, cons
 }
 
 GemmChoice choose_gemm(const ContextImpl& ctx, const GemmCall& g) {
+  // A skinny product streams its big operand once through the matrix-vector kernels, where the
+  // GEMM tiles (and CLBlast's) would compute mostly padding: on the H200 alexnet at batch 1 took
+  // 1.01 ms to PyTorch's 0.49 with its fully connected layers on the tiles. Decided before the
+  // tuning cache is read, which a batch-1 layer would otherwise pay for on every call. Only
+  // CLNN_GEMM (and tap rows, which only vec4 reads) keep such a product off them.
+  if (!g.b_rows.taps && ctx.gemm_backend == GemmBackend::automatic && gemm_is_skinny(g))
+    return {GemmBackend::gemv, gemm_planner_plan(ctx, g)};
   // One look at the tuning cache: a tuned shape nearby gives both the configuration and the
   // backend that won there (tune_matmul times both).
   // Products over tap rows run the planner's plan: the tuner times plain products, whose B
@@ -85,13 +92,6 @@ GemmChoice choose_gemm(const ContextImpl& ctx, const GemmCall& g) {
     return choice;
   }
   if (choice.backend != GemmBackend::automatic) return choice;  // CLNN_GEMM
-  // A skinny product streams its big operand once through the matrix-vector kernels, where the
-  // GEMM tiles (and CLBlast's) would compute mostly padding: on the H200 alexnet at batch 1 took
-  // 1.01 ms to PyTorch's 0.49 with its fully connected layers on the tiles.
-  if (gemm_is_skinny(g)) {
-    choice.backend = GemmBackend::gemv;
-    return choice;
-  }
   if (entry && entry->contains("backend")) {
     choice.backend = entry->at("backend") == "clblast" ? GemmBackend::clblast : GemmBackend::own;
     return choice;

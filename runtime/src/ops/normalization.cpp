@@ -115,14 +115,15 @@ class BatchNormOp : public Op {
   }
 
   // Counted from the kernels' passes over x (the per-channel vectors are small beside it):
-  // training forward reads x for the statistics, then reads it again and writes y (sum and sum
-  // of squares 3 operations per element, normalizing 2); inference reads x once and writes y;
+  // training forward reads x twice for the statistics (the mean, then the squared deviations
+  // from it: 3 operations per element), then again to write y (normalizing: 2); inference
+  // reads x once and writes y;
   // backward sums over x and dy, then reads both again and writes dx (about 5 operations per
   // element in each pass).
   Cost cost(const CostArgs& args) const override {
     const double elements = double(element_count(args.inputs[0]));
     if (args.pass == Pass::backward) return {10.0 * elements, 4.0 * 5.0 * elements};
-    if (args.training) return {5.0 * elements, 4.0 * 3.0 * elements};
+    if (args.training) return {5.0 * elements, 4.0 * 4.0 * elements};
     return {2.0 * elements, 4.0 * 2.0 * elements};
   }
 

@@ -57,14 +57,16 @@ void ReductionPasses::sum_middle(Place src, bool weighted, MiddleAxis v, Place d
                                  float beta) {
   const bool rows = v.inner == 1 && !plan_.item_per_row;
   // Strided: as row_pieces, with a work-item per piece and output.
-  const std::size_t segments =
+  const std::size_t wanted =
       rows ? row_pieces(plan_, v.outer, v.r)
-           : std::min(std::max({ceil_div(v.r, plan_.max_serial),
-                                std::min(ceil_div(plan_.max_groups * plan_.local_size,
-                                                  std::max<std::size_t>(v.outer * v.inner, 1)),
-                                         v.r / kMinStridedPiece),
-                                std::size_t{1}}),
-                      std::max<std::size_t>(v.r, 1));
+           : std::max({ceil_div(v.r, plan_.max_serial),
+                       std::min(ceil_div(plan_.max_groups * plan_.local_size,
+                                         std::max<std::size_t>(v.outer * v.inner, 1)),
+                                v.r / kMinStridedPiece),
+                       std::size_t{1}});
+  // Every cut at least halves the run a later pass sums, so the chain ends whatever the plan
+  // (a max_serial of 1 would otherwise cut r into r pieces of one, forever).
+  const std::size_t segments = std::min(wanted, std::max<std::size_t>(v.r / 2, 1));
   const std::size_t piece = ceil_div(std::max<std::size_t>(v.r, 1), segments);
   // A short row takes a smaller work-group than the plan's: a power of two covering it.
   const std::size_t local = rows ? row_local_size(plan_, piece) : 0;
