@@ -49,6 +49,7 @@ import torch.nn as nn
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from torch_conv import median_ms  # noqa: E402  (5 samples of ~50 ms, CUDA events)
 from torch_train import default_model, large_model, read_idx  # noqa: E402
+from models_table import fmt  # noqa: E402  (one number format for both tables)
 
 ZOO = {  # name: input shape of one sample
     "resnet18": (3, 224, 224),
@@ -351,14 +352,6 @@ def cpu_infer(names, zoo, emit):
 
 
 # --- main ---------------------------------------------------------------------------------------
-
-def fmt(value):
-    if value is None:
-        return "—"
-    if value >= 1000:
-        return f"{value:.0f}"
-    return f"{value:.3g}" if value < 1 else f"{value:.4g}"
-
 
 COLUMNS = {
     "infer": [("torch_eager_ms", "eager ms"), ("torch_compile_ms", "compile ms")],
