@@ -77,6 +77,12 @@ __kernel void winograd_inputs(__global const float* x, __global float* v, const 
 
 // y = beta * y + A^T m A + bias[f] for each output tile (2x2 of filter f), from the 16 products
 // m of the tile, A^T = [1 1 1 0; 0 1 -1 -1]. shape: (N, F, OH, OW); tiles: (TH, TW).
+#ifdef EPILOGUE_LO  // an activation folded in (ops/epilogue.hpp)
+#define FINISH(v) fmin(fmax((v), EPILOGUE_LO), EPILOGUE_HI)
+#else
+#define FINISH(v) (v)
+#endif
+
 __kernel void winograd_outputs(__global const float* m, const ulong m_offset, __global float* y,
                                __global const float* bias, const int4 shape, const int2 tiles,
                                const int T_LD, const float beta) {
@@ -105,7 +111,7 @@ __kernel void winograd_outputs(__global const float* m, const ulong m_offset, __
         const int w = 2 * at.z + b;
         if (h < OH && w < OW) {
           __global float* out = plane + h * OW + w;
-          *out = (beta == 0.0f ? 0.0f : beta * *out) + r[b] + add;
+          *out = FINISH((beta == 0.0f ? 0.0f : beta * *out) + r[b] + add);
         }
       }
     }

@@ -3,6 +3,7 @@
 
 #include "cl/profiler.hpp"
 #include "clnn/clnn.hpp"
+#include "context_impl.hpp"
 #include "graph/graph_data.hpp"
 #include "support.hpp"
 
@@ -155,4 +156,72 @@ TEST_CASE("take_profile: a scope inside another belongs to it", "[profile]") {
   CHECK(rows[0].entries == 1);
   CHECK(rows[0].flops == 1.0);
   CHECK(rows[0].bytes == 2.0);
+}
+
+namespace {
+
+// One forward() of ex, as the profiler's rows by label.
+std::map<std::string, clnn::detail::ProfileRow> forward_rows(clnn::Executor& ex) {
+  ProfilingOn on;
+  clnn::detail::take_profile();
+  ex.forward();
+  std::map<std::string, clnn::detail::ProfileRow> rows;
+  for (auto& row : clnn::detail::take_profile()) rows[row.label] = row;
+  return rows;
+}
+
+}  // namespace
+
+TEST_CASE("an inference executor folds relu and clip into the convolution before them",
+          "[profile][executor]") {
+  using clnn::detail::ConvRoute;
+  // x -> conv+bias -> relu -> conv -> clip -> out, and a relu whose convolution is an output
+  // too, so stays a kernel of its own; 9x7 and 8x6 positions (the implicit GEMM stores a
+  // multiple of 4 as float4s).
+  for (std::int64_t width : {7, 6}) {
+    clnn::Graph g;
+    Value x = g.input("x", {2, 8, 9 - (7 - width), width});
+    Value w1 = g.parameter("w1", {8, 8, 3, 3}, clnn::init::uniform(-0.5f, 0.5f, 1));
+    Value b1 = g.parameter("b1", {8}, clnn::init::uniform(-0.5f, 0.5f, 2));
+    Value w2 = g.parameter("w2", {8, 8, 3, 3}, clnn::init::uniform(-0.5f, 0.5f, 3));
+    clnn::ConvOptions o;
+    o.pads_begin = o.pads_end = {1, 1};
+    Value out = clnn::clip(clnn::conv(clnn::relu(clnn::conv(x, w1, b1, o)), w2, std::nullopt, o),
+                           -0.5f, 0.25f);
+    Value kept = clnn::conv(x, w2, std::nullopt, o);
+    Value kept_relu = clnn::relu(kept);
+    const auto input = clnn::test::random_vector(std::size_t(clnn::element_count(x.shape())), 4);
+
+    auto& impl = clnn::detail::Access::impl(clnn::test::context());
+    struct Restore {
+      clnn::detail::ContextImpl& impl;
+      ConvRoute saved;
+      ~Restore() { impl.conv_route = saved; }
+    } restore{impl, impl.conv_route};
+    for (ConvRoute route :
+         {ConvRoute::automatic, ConvRoute::columns, ConvRoute::implicit, ConvRoute::winograd}) {
+      INFO("route " << int(route));
+      impl.conv_route = route;
+      clnn::Executor inference(clnn::test::context(), g, {out, kept, kept_relu},
+                               clnn::Mode::inference);
+      clnn::Executor training(clnn::test::context(), g, {out, kept, kept_relu},
+                              clnn::Mode::training);
+      inference.set_input("x", input);
+      training.set_input("x", input);
+      auto folded = forward_rows(inference);
+      auto unfolded = forward_rows(training);
+      // Bit for bit: the epilogue is the activation kernel's own fmin(fmax()).
+      for (const Value& v : {out, kept, kept_relu})
+        CHECK(inference.value(v).to_host() == training.value(v).to_host());
+      // Training runs each activation as its own node; inference only the kept relu.
+      CHECK(unfolded["relu forward"].entries == 2);
+      CHECK(unfolded["clip forward"].entries == 1);
+      CHECK(folded["relu forward"].entries == 1);
+      CHECK(folded.count("clip forward") == 0);
+      // Routes that write y in their last kernel apply the epilogue there; the column route runs
+      // the activation kernel over y after its product.
+      const bool in_kernel = route == ConvRoute::implicit || route == ConvRoute::winograd;
+      CHECK(folded["conv forward"].kernel_ms.count("activation_forward") == (in_kernel ? 0 : 1));
+    }
+  }
 }

@@ -35,6 +35,10 @@ struct ExecutorImpl {
   std::vector<Tensor> grads;        // per node id, where requires_grad (training)
   std::vector<Tensor> saved;        // per node id, what an op keeps for backward (training)
   std::vector<bool> input_set;      // per node id, for inputs
+  // Inference: per node id, the epilogue its forward applies, and whether it is an epilogue
+  // folded into its operand's producer (it then shares that value and runs no kernel).
+  std::vector<Epilogue> epilogues;
+  std::vector<bool> folded;
   Tensor workspace;
   std::size_t device_bytes = 0;
   std::uint64_t step = 0;  // forward() calls so far
@@ -65,6 +69,7 @@ struct ExecutorImpl {
   }
   void write_named(const std::string& name, NodeKind kind, const std::vector<float>& host,
                    const char* call);
+  void fold_epilogues();
   // Opens the profiler's scope of a node's pass ("conv backward", with the op's cost) while the
   // profiler is on; otherwise leaves it closed, costing nothing.
   // grad_inputs: the input gradients a backward pass computes (empty for forward).
@@ -163,6 +168,10 @@ ExecutorImpl::ExecutorImpl(const Context& context, const Graph& g,
     }
   }
 
+  epilogues.assign(n, Epilogue{});
+  folded.assign(n, false);
+  if (!training) fold_epilogues();
+
   // Memory plan, then the tensors over its buffers.
   std::vector<PlanValue> plan_values(n);
   std::vector<std::size_t> saved_floats(n, 0);  // what each op keeps for backward (training)
@@ -175,7 +184,7 @@ ExecutorImpl::ExecutorImpl(const Context& context, const Graph& g,
     pv.external = nd.kind != NodeKind::op;
     if (nd.kind == NodeKind::op) {
       pv.reads = nd.inputs;
-      if (nd.op->aliases_input()) pv.alias_of = nd.inputs[0];
+      if (nd.op->aliases_input() || folded[std::size_t(v)]) pv.alias_of = nd.inputs[0];
       std::vector<Shape> shapes;
       for (int u : nd.inputs) shapes.push_back(node(u).shape);
       workspace_floats = std::max(workspace_floats, nd.op->workspace_floats(shapes, nd.shape));
@@ -229,6 +238,28 @@ ExecutorImpl::ExecutorImpl(const Context& context, const Graph& g,
   for (int v : order)
     if (node(v).kind == NodeKind::parameter || node(v).kind == NodeKind::state)
       values[std::size_t(v)].write(node(v).initializer(node(v).shape));
+}
+
+// A relu or clip whose operand has no other reader, and is not an output, becomes its
+// producer's epilogue where the producer takes one. Inference only: backward would need the
+// value before the activation.
+void ExecutorImpl::fold_epilogues() {
+  std::vector<int> readers(graph->nodes.size(), 0);
+  for (int v : order)
+    for (int u : node(v).inputs) ++readers[std::size_t(u)];
+  for (int v : order) {
+    const Node& nd = node(v);
+    if (nd.kind != NodeKind::op) continue;
+    const std::optional<Epilogue> epilogue = nd.op->as_epilogue();
+    if (!epilogue) continue;
+    const auto u = std::size_t(nd.inputs[0]);
+    const Node& producer = node(int(u));
+    if (producer.kind != NodeKind::op || !producer.op->takes_epilogue() || readers[u] != 1 ||
+        pinned[u] || epilogues[u].on)
+      continue;
+    epilogues[u] = *epilogue;
+    folded[std::size_t(v)] = true;
+  }
 }
 
 std::vector<Value> ExecutorImpl::nodes_of_kind(NodeKind kind) const {
@@ -385,13 +416,14 @@ void Executor::forward() {
   impl_->forward_done = impl_->backward_done = false;  // until every value is written again
   for (int v : impl_->order) {
     const detail::Node& nd = impl_->node(v);
-    if (nd.kind != detail::NodeKind::op || nd.op->aliases_input()) continue;
+    if (nd.kind != detail::NodeKind::op || nd.op->aliases_input() || impl_->folded[std::size_t(v)])
+      continue;
     std::optional<detail::ProfileScope> scope;
     impl_->open_scope(scope, nd, detail::Pass::forward, {});
     auto inputs = detail::tensors_of(nd.inputs, impl_->values);
     nd.op->forward(detail::ForwardArgs{impl, inputs, impl_->values[std::size_t(v)],
                                        impl_->workspace, impl_->saved[std::size_t(v)], training,
-                                       step});
+                                       step, impl_->epilogues[std::size_t(v)]});
   }
   impl_->step = step;
   impl_->forward_done = true;

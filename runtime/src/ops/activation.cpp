@@ -1,4 +1,7 @@
-// Activations (relu, leaky_relu, sigmoid, tanh, elu, gelu) and softmax / log_softmax.
+// Activations (relu, leaky_relu, sigmoid, tanh, elu, gelu) and softmax / log_softmax; relu and
+// clip as epilogues (ops/epilogue.hpp).
+#include <cmath>
+#include <cstdio>
 #include <memory>
 
 #include "cl/kernel_call.hpp"
@@ -32,6 +35,18 @@ constexpr Activation kSelu{"selu", 8, false, "Selu"};
 constexpr Activation kHardSigmoid{"hard_sigmoid", 9, false, "HardSigmoid"};
 constexpr Activation kClip{"clip", 10, false, "Clip"};
 
+std::string activation_options(const Activation& act) {
+  return "-DACTIVATION=" + std::to_string(act.code);
+}
+
+// y = act(x) elementwise; y may be x.
+void activation_forward(ContextImpl& ctx, const Activation& act, float p, float q, const Tensor& x,
+                        const Tensor& y) {
+  cl_kernel k = ctx.kernel("activation", "activation_forward", activation_options(act));
+  set_args(k, mem(x), mem(y), count(y), p, q);
+  ctx.enqueue_float4s(k, static_cast<std::size_t>(y.size()));
+}
+
 class ActivationOp : public Op {
  public:
   ActivationOp(Activation act, float p, float q) : act_(act), p_(p), q_(q) {}
@@ -39,9 +54,7 @@ class ActivationOp : public Op {
   Shape infer_shape(const std::vector<Shape>& in) const override { return in[0]; }
 
   void forward(const ForwardArgs& args) const override {
-    cl_kernel k = args.ctx.kernel("activation", "activation_forward", options());
-    set_args(k, mem(*args.inputs[0]), mem(args.output), count(args.output), p_, q_);
-    args.ctx.enqueue_float4s(k, static_cast<std::size_t>(args.output.size()));
+    activation_forward(args.ctx, act_, p_, q_, *args.inputs[0], args.output);
   }
 
   void backward(const BackwardArgs& args) const override {
@@ -50,13 +63,19 @@ class ActivationOp : public Op {
     // The operand the derivative does not read may have been released: gy stands in for it.
     const Tensor& x = act_.derivative_from_output ? args.grad_output : *args.inputs[0];
     const Tensor& y = act_.derivative_from_output ? args.output : args.grad_output;
-    cl_kernel k = args.ctx.kernel("activation", "activation_backward", options());
+    cl_kernel k = args.ctx.kernel("activation", "activation_backward", activation_options(act_));
     set_args(k, mem(x), mem(y), mem(args.grad_output), mem(*gx), count(*gx), p_, q_, args.betas[0]);
     args.ctx.enqueue_float4s(k, static_cast<std::size_t>(gx->size()));
   }
 
   Needs backward_needs() const override {
     return {!act_.derivative_from_output, act_.derivative_from_output};
+  }
+
+  std::optional<Epilogue> as_epilogue() const override {
+    if (act_.code == kRelu.code) return Epilogue{true, 0.0f, INFINITY};
+    if (act_.code == kClip.code) return Epilogue{true, p_, q_};
+    return std::nullopt;
   }
 
   bool to_onnx(OnnxNode& node) const override {
@@ -71,7 +90,6 @@ class ActivationOp : public Op {
   }
 
  private:
-  std::string options() const { return "-DACTIVATION=" + std::to_string(act_.code); }
   Activation act_;
   float p_, q_;  // the activation's parameters (slope, alpha, bounds, ...)
 };
@@ -148,7 +166,26 @@ Value activation(const Value& v, Activation act, float p = 0.0f, float q = 0.0f)
   return GraphAccess::add(std::make_shared<ActivationOp>(act, p, q), {v});
 }
 
+// A float as an exact OpenCL C literal (hexadecimal, so no digit is lost).
+std::string float_literal(float v) {
+  if (std::isinf(v)) return v > 0 ? "INFINITY" : "(-INFINITY)";
+  char text[48];
+  std::snprintf(text, sizeof text, "(%af)", double(v));
+  return text;
+}
+
 }  // namespace
+
+std::string epilogue_options(const Epilogue& e) {
+  if (!e.on) return "";
+  return " -DEPILOGUE_LO=" + float_literal(e.lo) + " -DEPILOGUE_HI=" + float_literal(e.hi);
+}
+
+void apply_epilogue(ContextImpl& ctx, const Tensor& y, const Epilogue& e) {
+  if (!e.on) return;
+  // Clip with lo and hi is relu where they are 0 and infinity: the same fmin(fmax()).
+  activation_forward(ctx, kClip, e.lo, e.hi, y, y);
+}
 
 }  // namespace clnn::detail
 

@@ -205,14 +205,17 @@ class ConvPasses {
         workspace_floats_(plan.workspace_floats()),
         columns_(ctx, plan, workspace) {}
 
-  // y = beta * y + conv(x, w) + bias
-  void forward(const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor& y, float beta) {
-    if (winograd_.serves_forward())
-      winograd_.forward(x, w, bias, y, beta);
-    else if (implicit_.serves_forward())
-      implicit_.forward(x, w, bias, y, beta);
-    else
+  // y = epilogue(beta * y + conv(x, w) + bias)
+  void forward(const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor& y, float beta,
+               const Epilogue& epilogue = {}) {
+    if (winograd_.serves_forward()) {
+      winograd_.forward(x, w, bias, y, beta, epilogue);
+    } else if (implicit_.serves_forward()) {
+      implicit_.forward(x, w, bias, y, beta, epilogue);
+    } else {
       columns_.forward(x, w, bias, y, beta);
+      apply_epilogue(geometry_.ctx, y, epilogue);
+    }
   }
 
   // Gradients from gy (each optional; betas[0..2] for x, w and bias).
@@ -300,8 +303,10 @@ class ConvOp : public Op {
   void forward(const ForwardArgs& args) const override {
     const Tensor* bias = args.inputs.size() == 3 ? args.inputs[2] : nullptr;
     ConvPasses c(args.ctx, plan(args.inputs[0]->shape(), args.inputs[1]->shape()), args.workspace);
-    c.forward(*args.inputs[0], *args.inputs[1], bias, args.output, 0.0f);
+    c.forward(*args.inputs[0], *args.inputs[1], bias, args.output, 0.0f, args.epilogue);
   }
+
+  bool takes_epilogue() const override { return true; }
 
   void backward(const BackwardArgs& args) const override {
     const Tensor &x = *args.inputs[0], &w = *args.inputs[1];

@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "context_impl.hpp"
+#include "ops/epilogue.hpp"
 #include "ops/spatial.hpp"
 
 namespace clnn::detail {

@@ -137,11 +137,12 @@ std::vector<cl_int> tap_table(const Window& win, std::int64_t k) {
   return table;
 }
 
-// y = beta * y + conv(x, w) + bias for a launch, w at offset_w in tap-major order, with scratch
-// laid out as `layout`.
-void launch(ContextImpl& ctx, const ImplicitLaunch& l, const ImplicitConfig& config, cl_mem x,
+// y = epilogue(beta * y + conv(x, w) + bias) for a launch, w at offset_w in tap-major order, with
+// scratch laid out as `layout`. Returns whether the epilogue was applied: not where K is split,
+// whose sum of slices writes y.
+bool launch(ContextImpl& ctx, const ImplicitLaunch& l, const ImplicitConfig& config, cl_mem x,
             cl_mem w, std::size_t offset_w, cl_mem bias, cl_mem y, float beta, cl_mem scratch,
-            const ScratchLayout& layout) {
+            const ScratchLayout& layout, const Epilogue& epilogue = {}) {
   const Window& win = l.win;
   const std::int64_t positions = win.out_positions(), volume = win.in_positions();
   const std::int64_t m = filters_per_group(l), n = columns(l), k = rows(l);
@@ -153,9 +154,10 @@ void launch(ContextImpl& ctx, const ImplicitLaunch& l, const ImplicitConfig& con
   // Samples of a multiple of 4 positions are stored in float4s; others element by element (a
   // run-time choice between the two had slowed the kernel by 13% on the H100).
   if (positions % 4 == 0) options += " -DALIGNED_POSITIONS=1";
-  cl_kernel kernel = ctx.kernel(plan.source_name(), "conv_vec4", options);
   const std::int64_t slices = slice_count(l, config);
   const bool split = slices > 1;
+  if (!split) options += epilogue_options(epilogue);
+  cl_kernel kernel = ctx.kernel(plan.source_name(), "conv_vec4", options);
   set_args(kernel, cl_int(m), cl_int(n), cl_int(k), 1.0f, w, cl_ulong(offset_w), cl_int(k),
            cl_ulong(m * k), x, cl_ulong(0), cl_int(win.c * volume),
            cl_ulong(win.c / l.groups * volume), split ? 0.0f : beta, split ? scratch : y,
@@ -174,6 +176,7 @@ void launch(ContextImpl& ctx, const ImplicitLaunch& l, const ImplicitConfig& con
              beta, y, cl_ulong(0));
     ctx.enqueue_elementwise(sum, std::size_t(outputs(l)));
   }
+  return !split;
 }
 
 }  // namespace
@@ -228,7 +231,7 @@ bool ImplicitConv::serves_input_gradient() const {
 }
 
 void ImplicitConv::forward(const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor& y,
-                           float beta) const {
+                           float beta, const Epilogue& epilogue) const {
   const ImplicitLaunch l = forward_launch();
   if (ctx.conv_recorder) ctx.conv_recorder->push_back(l);
   // The filters' order is already tap-major with one channel per group, or one tap.
@@ -239,8 +242,9 @@ void ImplicitConv::forward(const Tensor& x, const Tensor& w, const Tensor* bias,
   cl_mem scratch = ctx.scratch(layout.total);
   if (!in_order)
     arrange_filters(ctx, mem(w), scratch, 0, filters, win.c, taps, groups, false);
-  launch(ctx, l, config, mem(x), in_order ? mem(w) : scratch, 0,
-         bias ? mem(*bias) : nullptr, mem(y), beta, scratch, layout);
+  if (!launch(ctx, l, config, mem(x), in_order ? mem(w) : scratch, 0,
+              bias ? mem(*bias) : nullptr, mem(y), beta, scratch, layout, epilogue))
+    apply_epilogue(ctx, y, epilogue);
 }
 
 void ImplicitConv::input_gradient(const Tensor& gy, const Tensor& w, const Tensor& gx,

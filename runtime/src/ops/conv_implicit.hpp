@@ -53,9 +53,9 @@ struct ImplicitConv : ConvGeometry {
   // channels per group).
   bool serves_input_gradient() const;
 
-  // y = beta * y + conv(x, w) + bias (bias may be null).
-  void forward(const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor& y,
-               float beta) const;
+  // y = epilogue(beta * y + conv(x, w) + bias) (bias may be null).
+  void forward(const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor& y, float beta,
+               const Epilogue& epilogue) const;
   // gx = beta * gx + the gradient of the input from gy: the convolution of gy with the filters
   // flipped (into ContextImpl::scratch). forward, too, rearranges the filters there.
   void input_gradient(const Tensor& gy, const Tensor& w, const Tensor& gx, float beta) const;

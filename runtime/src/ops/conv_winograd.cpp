@@ -55,7 +55,7 @@ bool pays(std::int64_t channels, std::int64_t filters) {
 }
 
 void run(ContextImpl& ctx, const WinogradLaunch& l, cl_mem x, cl_mem w, bool flip, cl_mem bias,
-         cl_mem y, float beta) {
+         cl_mem y, float beta, const Epilogue& epilogue) {
   cl_mem scratch = ctx.scratch(l.scratch_floats());
   cl_kernel filters = ctx.kernel("winograd", "winograd_filters");
   set_args(filters, w, scratch, cl_ulong(0), cl_int(l.filters), cl_int(l.channels),
@@ -78,7 +78,7 @@ void run(ContextImpl& ctx, const WinogradLaunch& l, cl_mem x, cl_mem w, bool fli
   g.c = scratch, g.offset_c = l.m_offset(), g.ldc = g.n, g.stride_c = g.m * g.n;
   gemm(ctx, g);
 
-  cl_kernel outputs = ctx.kernel("winograd", "winograd_outputs");
+  cl_kernel outputs = ctx.kernel("winograd", "winograd_outputs", epilogue_options(epilogue));
   set_args(outputs, scratch, cl_ulong(l.m_offset()), y, bias,
            cl_int4{{cl_int(l.n), cl_int(l.filters), cl_int(l.out_h), cl_int(l.out_w)}},
            cl_int2{{cl_int(l.tiles_h()), cl_int(l.tiles_w())}}, cl_int(l.row()), beta);
@@ -96,11 +96,11 @@ bool WinogradConv::serves_input_gradient() const {
 }
 
 void WinogradConv::forward(const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor& y,
-                           float beta) const {
+                           float beta, const Epilogue& epilogue) const {
   const WinogradLaunch l{win.n,          win.c,       win.in[1],        win.in[2],
                          filters,        win.out[1],  win.out[2],       win.pad_begin[1],
                          win.pad_begin[2]};
-  run(ctx, l, mem(x), mem(w), false, bias ? mem(*bias) : nullptr, mem(y), beta);
+  run(ctx, l, mem(x), mem(w), false, bias ? mem(*bias) : nullptr, mem(y), beta, epilogue);
 }
 
 void WinogradConv::input_gradient(const Tensor& gy, const Tensor& w, const Tensor& gx,
@@ -110,7 +110,7 @@ void WinogradConv::input_gradient(const Tensor& gy, const Tensor& w, const Tenso
   const WinogradLaunch l{win.n,     filters,   win.out[1],           win.out[2],
                          win.c,     win.in[1], win.in[2],            2 - win.pad_begin[1],
                          2 - win.pad_begin[2]};
-  run(ctx, l, mem(gy), mem(w), true, nullptr, mem(gx), beta);
+  run(ctx, l, mem(gy), mem(w), true, nullptr, mem(gx), beta, Epilogue{});
 }
 
 }  // namespace clnn::detail

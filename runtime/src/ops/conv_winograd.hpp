@@ -18,9 +18,9 @@ struct WinogradConv : ConvGeometry {
   bool serves_forward() const;
   bool serves_input_gradient() const;
 
-  // y = beta * y + conv(x, w) + bias (bias may be null).
-  void forward(const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor& y,
-               float beta) const;
+  // y = epilogue(beta * y + conv(x, w) + bias) (bias may be null).
+  void forward(const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor& y, float beta,
+               const Epilogue& epilogue) const;
   // gx = beta * gx + the gradient of the input from gy: gy convolved with the filters turned by
   // 180 degrees, their channels and filters exchanged.
   void input_gradient(const Tensor& gy, const Tensor& w, const Tensor& gx, float beta) const;

@@ -5,11 +5,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "clnn/shape.hpp"
 #include "clnn/tensor.hpp"
+#include "ops/epilogue.hpp"
 
 namespace clnn::detail {
 
@@ -23,6 +25,7 @@ struct ForwardArgs {
   const Tensor& saved;      // saved_floats() floats kept for backward (training), else undefined
   bool training;            // the executor's mode: dropout and batch_norm behave differently
   std::uint64_t step;       // counts forward() calls: seeds per-step randomness (dropout)
+  Epilogue epilogue{};      // applied to the output, given only to ops that take one
 };
 
 struct BackwardArgs {
@@ -93,6 +96,11 @@ class Op {
     bool output = false;
   };
   virtual Needs backward_needs() const { return {}; }
+  // Whether forward applies ForwardArgs::epilogue to its output.
+  virtual bool takes_epilogue() const { return false; }
+  // The epilogue this op is, if it is one (relu, clip): what an inference executor folds into
+  // the op that produces its operand.
+  virtual std::optional<Epilogue> as_epilogue() const { return std::nullopt; }
   // Whether a gradient flows to input i (labels, say, get none).
   virtual bool differentiable(std::size_t /*input*/) const { return true; }
   // The output shares input 0's buffer (reshape): no kernel runs forward.
