@@ -30,6 +30,30 @@ DepthwiseConv depthwise(const Case& c) {
   return DepthwiseConv{conv_geometry(c.x, c.w, c.o)};
 }
 
+// Runs the route's kernels as a GPU does (a work-item per element, work-group trees for the
+// weight gradient) or as a CPU does (the *_rows kernels), whatever the device, until it ends;
+// optionally under a reduction plan with other limits.
+class Style {
+ public:
+  explicit Style(bool gpu, std::size_t max_serial = 0, std::size_t max_groups = 0)
+      : impl_(detail::Access::impl(context())), saved_rows_(impl_.row_loops) {
+    impl_.row_loops = !gpu;
+    ReductionPlan plan = plans_.planned();
+    plan.item_per_row = !gpu;
+    if (max_serial) plan.max_serial = max_serial;
+    if (max_groups) plan.max_groups = max_groups;
+    plans_.use(plan);
+  }
+  ~Style() { impl_.row_loops = saved_rows_; }
+  Style(const Style&) = delete;
+  Style& operator=(const Style&) = delete;
+
+ private:
+  detail::ContextImpl& impl_;
+  const bool saved_rows_;
+  clnn::test::ReductionPlanOverride plans_;
+};
+
 // Multipliers 1 and 2, strides 1 and 2, pads of 0 and 1 (uneven), dilation 2, 1 to 3
 // dimensions, odd extents, 3 and 37 channels, batches of 1 and 3, and 25 and 27 taps (the weight
 // gradient's second block of taps ends short of its width).
@@ -102,40 +126,47 @@ void check_betas(const Case& c, float beta, float prior_fill) {
 
 TEST_CASE("the depthwise route matches the reference", "[conv]") {
   // Through the graph: forward, gradients of x, w and bias, finite differences, NaN-poisoned
-  // gradients and repeats (run_op_check).
+  // gradients and repeats (run_op_check), in both styles.
   RouteScope scope(ConvRoute::depthwise);
-  for (const Case& c : cases()) {
-    INFO("x " << to_string(c.x) << " w " << to_string(c.w));
-    CHECK(depthwise(c).serves());
-    run_op_check(conv_check(c.x, c.w, c.w[0] % 2 == 0, c.o));
+  for (bool gpu : {false, true}) {
+    Style style(gpu);
+    for (const Case& c : cases()) {
+      INFO("x " << to_string(c.x) << " w " << to_string(c.w) << " GPU style " << gpu);
+      CHECK(depthwise(c).serves());
+      run_op_check(conv_check(c.x, c.w, c.w[0] % 2 == 0, c.o));
+    }
   }
 }
 
 TEST_CASE("the depthwise passes take beta 0 without reading and beta 1 by adding", "[conv]") {
   RouteScope scope(ConvRoute::depthwise);
-  for (const Case& c : {cases()[2], cases()[8], cases()[9], cases()[11]}) {
-    check_betas(c, 0.0f, std::numeric_limits<float>::quiet_NaN());
-    check_betas(c, 1.0f, 0.0f);
+  for (bool gpu : {false, true}) {
+    Style style(gpu);
+    for (const Case& c : {cases()[2], cases()[8], cases()[9], cases()[11]}) {
+      check_betas(c, 0.0f, std::numeric_limits<float>::quiet_NaN());
+      check_betas(c, 1.0f, 0.0f);
+    }
   }
 }
 
-TEST_CASE("the depthwise weight gradient sums its pieces under every reduction plan", "[conv]") {
-  // Long columns (2 x 40 x 40 positions) cut into pieces whose sums the reduction engine adds,
-  // under the planned plan and a GPU's (a work-group tree per piece), with short serial runs
-  // (many pieces, several passes) and few groups (each strides over several pieces).
+TEST_CASE("the depthwise passes cut long lines and long sums under every plan", "[conv]") {
+  // Long columns (2 x 40 x 40 positions; 2 x 150) cut into pieces whose sums the reduction
+  // engine adds, in both styles, with short serial runs (lines in segments of 3, many pieces,
+  // several passes) and few groups (each strides over several pieces).
   RouteScope scope(ConvRoute::depthwise);
-  clnn::test::ReductionPlanOverride plans;
+  const std::vector<Case> long_ones{
+      {{2, 3, 40, 40}, {6, 1, 3, 3}, options({}, {1, 1}, {1, 1}, {}, 3)},
+      {{2, 3, 301}, {3, 1, 5}, options({2}, {2}, {1}, {2}, 3)},
+  };
   for (bool gpu : {false, true})
     for (std::size_t max_serial : {std::size_t(2048), std::size_t(3)})
       for (std::size_t max_groups : {std::size_t(1024), std::size_t(2)}) {
-        INFO("gpu plan " << gpu << " max_serial " << max_serial << " max_groups " << max_groups);
-        ReductionPlan plan = gpu ? plans.as_gpu() : plans.planned();
-        plan.max_serial = max_serial;
-        plan.max_groups = max_groups;
-        plans.use(plan);
-        const Case c{{2, 3, 40, 40}, {6, 1, 3, 3}, options({}, {1, 1}, {1, 1}, {}, 3)};
-        check_betas(c, 0.0f, std::numeric_limits<float>::quiet_NaN());
-        check_betas(c, 1.0f, 0.0f);
+        INFO("GPU style " << gpu << " max_serial " << max_serial << " max_groups " << max_groups);
+        Style style(gpu, max_serial, max_groups);
+        for (const Case& c : long_ones) {
+          check_betas(c, 0.0f, std::numeric_limits<float>::quiet_NaN());
+          check_betas(c, 1.0f, 0.0f);
+        }
       }
 }
 

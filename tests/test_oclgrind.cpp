@@ -306,18 +306,21 @@ TEST_CASE("oclgrind: convolution on every route", "[oclgrind]") {
     run_op_check(conv_check({2, 4, 5, 4}, {4, 4, 3, 3}, padded({1, 1})));
   }
   {
-    // Multiplier 2, strided; the weight gradient as a CPU runs it (a work-item per piece) and
-    // as a GPU does (a work-group tree), in several pieces.
+    // Multiplier 2, strided, as a CPU runs it (the *_rows kernels, lines in segments of 4) and as
+    // a GPU does (a work-item per element, work-group trees), the weight gradient in pieces.
     RouteScope scope(ConvRoute::depthwise);
     ConvOptions o = padded({1, 1}, {2, 1});
     o.groups = 3;
     test::ReductionPlanOverride plan;
     for (bool gpu : {false, true}) {
-      ReductionPlan p = gpu ? plan.as_gpu() : plan.planned();
+      ReductionPlan p = plan.planned();
+      p.item_per_row = !gpu;
       p.max_serial = 4;
       plan.use(p);
-      run_op_check(conv_check({2, 3, 5, 4}, {6, 1, 3, 3}, o));
+      impl().row_loops = !gpu;
+      run_op_check(conv_check({2, 3, 5, 9}, {6, 1, 3, 3}, o));
     }
+    impl().row_loops = saved_rows;
   }
 }
 
