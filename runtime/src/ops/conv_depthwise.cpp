@@ -40,9 +40,10 @@ std::int64_t taps_per_block(const Window& win) {
 
 bool DepthwiseConv::serves() const {
   if (groups != win.c || filters % groups != 0) return false;
-  // The kernels index a sample of y, and every coordinate of a window (up to the padded
+  // The kernels index within y and w, and every coordinate of a window (up to the padded
   // extent), with int arithmetic.
   if (win.n * filters * win.out_positions() >= INT_MAX) return false;
+  if (filters * win.kernel_positions() >= INT_MAX) return false;
   for (std::size_t d = 0; d < 3; ++d)
     if (win.in[d] + win.pad_begin[d] + win.pad_end[d] >= INT_MAX) return false;
   if (ctx.conv_route == ConvRoute::depthwise) return true;

@@ -1,7 +1,7 @@
 // Internal: depthwise convolutions (groups == channels, any channel multiplier) gathered
 // directly (cl_kernels/conv_depthwise.cl). The GEMM routes run them as one product per channel
 // with a single filter row per group (mobilenet_v2's 3x3 layers left 63/64 of each block of the
-// implicit GEMM idle); here each output is the short sum over its channel's taps it is.
+// implicit GEMM idle); here each output is summed over its one channel's taps, and nothing else.
 #pragma once
 
 #include <cstdint>
