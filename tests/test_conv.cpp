@@ -3,7 +3,9 @@
 #include <catch2/catch.hpp>
 
 #include "context_impl.hpp"
+#include "conv_checks.hpp"
 #include "op_harness.hpp"
+#include "ops/conv_depthwise.hpp"
 #include "ops/conv_direct.hpp"
 #include "ops/conv_implicit.hpp"
 #include "ops/conv_shifted.hpp"
@@ -12,86 +14,15 @@
 #include "reference/conv.hpp"
 
 using namespace clnn;
+using clnn::test::conv_check;
+using clnn::test::conv_geometry;
+using clnn::test::geometry;
 using clnn::test::OpCheck;
+using clnn::test::options;
+using clnn::test::RouteScope;
 using clnn::test::run_op_check;
 using reference::Vec;
-
-namespace {
-
-reference::Geometry geometry(const Shape& x, const Shape& w, const ConvOptions& o) {
-  reference::Geometry g(x, std::vector<std::int64_t>(w.begin() + 2, w.end()), o.strides,
-                        o.pads_begin, o.pads_end, o.dilations);
-  g.k = long(w[0]);
-  g.groups = long(o.groups);
-  return g;
-}
-
-OpCheck conv_check(Shape x, Shape w, bool bias, ConvOptions o) {
-  OpCheck c;
-  c.shapes = {x, w};
-  if (bias) c.shapes.push_back({w[0]});
-  c.build = [o](const std::vector<Value>& v) {
-    return conv(v[0], v[1], v.size() == 3 ? std::optional<Value>(v[2]) : std::nullopt, o);
-  };
-  const auto g = geometry(x, w, o);
-  c.forward = [g](const std::vector<Vec>& in) {
-    return reference::conv(g, in[0], in[1], in.size() == 3 ? &in[2] : nullptr);
-  };
-  c.backward = [g, bias](const std::vector<Vec>& in, const Vec& gy) {
-    Vec gx, gw, gb;
-    reference::conv_backward(g, in[0], in[1], gy, gx, gw, gb);
-    std::vector<Vec> grads{gx, gw};
-    if (bias) grads.push_back(gb);
-    return grads;
-  };
-  c.forward_tolerance = 1e-4;
-  return c;
-}
-
-ConvOptions options(std::vector<std::int64_t> strides, std::vector<std::int64_t> pads_begin,
-                    std::vector<std::int64_t> pads_end, std::vector<std::int64_t> dilations,
-                    std::int64_t groups = 1) {
-  ConvOptions o;
-  o.strides = std::move(strides);
-  o.pads_begin = std::move(pads_begin);
-  o.pads_end = std::move(pads_end);
-  o.dilations = std::move(dilations);
-  o.groups = groups;
-  return o;
-}
-
-// Runs a test's convolutions on one route (ContextImpl::conv_route) until it ends.
-class RouteScope {
- public:
-  explicit RouteScope(clnn::detail::ConvRoute route)
-      : impl_(clnn::detail::Access::impl(clnn::test::context())), saved_(impl_.conv_route) {
-    impl_.conv_route = route;
-  }
-  ~RouteScope() { impl_.conv_route = saved_; }
-  void set(clnn::detail::ConvRoute route) { impl_.conv_route = route; }
-
- private:
-  clnn::detail::ContextImpl& impl_;
-  clnn::detail::ConvRoute saved_;
-};
-
-// A convolution a route test runs: input and filter shapes and options.
-struct Case {
-  Shape x, w;
-  ConvOptions o;
-};
-
-// conv(x, w) with these options as the routes take it.
-clnn::detail::ConvGeometry conv_geometry(const Shape& x, const Shape& w, const ConvOptions& o) {
-  clnn::detail::WindowSpec spec;
-  spec.kernel.assign(w.begin() + 2, w.end());
-  spec.strides = o.strides, spec.pads_begin = o.pads_begin, spec.pads_end = o.pads_end;
-  spec.dilations = o.dilations;
-  return {clnn::detail::Access::impl(clnn::test::context()),
-          clnn::detail::make_window("conv", x, spec), w[0], o.groups};
-}
-
-}  // namespace
+using Case = clnn::test::ConvCase;
 
 TEST_CASE("conv2d: padding and bias", "[conv]") {
   run_op_check(conv_check({2, 3, 7, 6}, {4, 3, 3, 3}, true, options({}, {1, 1}, {1, 1}, {})));
@@ -526,4 +457,19 @@ TEST_CASE("conv_transpose through the direct gradients", "[conv]") {
       transpose_check({2, 3, 5, 4}, {3, 2, 3, 3}, true, {1, 1}, {0, 0}, {0, 0}, {1, 1}, {0, 0}, 1));
   run_op_check(
       transpose_check({1, 2, 4, 3}, {2, 3, 3, 2}, true, {2, 3}, {1, 0}, {0, 1}, {1, 2}, {1, 0}, 1));
+}
+
+TEST_CASE("conv_transpose with one output channel per group through the depthwise route",
+          "[conv]") {
+  // Its virtual convolution conv(y, w) then has one group per channel of y: the forward pass is
+  // the depthwise input gradient, the weight gradient the depthwise one with x and gy exchanged.
+  RouteScope scope(clnn::detail::ConvRoute::depthwise);
+  const Case virtual_conv{{2, 3, 11, 8}, {3, 1, 3, 3}, options({2, 2}, {1, 0}, {0, 1}, {}, 3)};
+  CHECK(clnn::detail::DepthwiseConv{conv_geometry(virtual_conv.x, virtual_conv.w, virtual_conv.o)}
+            .serves());
+  run_op_check(
+      transpose_check({2, 3, 5, 4}, {3, 1, 3, 3}, true, {2, 2}, {1, 0}, {0, 1}, {1, 1}, {1, 0}, 3));
+  run_op_check(transpose_check({2, 4, 3, 3}, {4, 1, 2, 2}, false, {1, 1}, {1, 0}, {0, 1}, {2, 1},
+                               {0, 0}, 2));  // multiplier 2
+  run_op_check(transpose_check({1, 2, 5}, {2, 1, 3}, true, {2}, {1}, {1}, {2}, {1}, 2));  // 1-D
 }

@@ -66,6 +66,7 @@ OpCheck conv_check(Shape x, Shape w, ConvOptions o) {
   reference::Geometry g(x, std::vector<std::int64_t>(w.begin() + 2, w.end()), o.strides,
                         o.pads_begin, o.pads_end, o.dilations);
   g.k = long(w[0]);
+  g.groups = long(o.groups);
   OpCheck c;
   c.shapes = {x, w, {w[0]}};
   c.build = [o](const std::vector<Value>& v) { return conv(v[0], v[1], v[2], o); };
@@ -303,6 +304,23 @@ TEST_CASE("oclgrind: convolution on every route", "[oclgrind]") {
   {
     RouteScope scope(ConvRoute::shifted);
     run_op_check(conv_check({2, 4, 5, 4}, {4, 4, 3, 3}, padded({1, 1})));
+  }
+  {
+    // Multiplier 2, strided, as a CPU runs it (the *_rows kernels, lines in segments of 4) and as
+    // a GPU does (a work-item per element, work-group trees), the weight gradient in pieces.
+    RouteScope scope(ConvRoute::depthwise);
+    ConvOptions o = padded({1, 1}, {2, 1});
+    o.groups = 3;
+    test::ReductionPlanOverride plan;
+    for (bool gpu : {false, true}) {
+      ReductionPlan p = plan.planned();
+      p.item_per_row = !gpu;
+      p.max_serial = 4;
+      plan.use(p);
+      impl().row_loops = !gpu;
+      run_op_check(conv_check({2, 3, 5, 9}, {6, 1, 3, 3}, o));
+    }
+    impl().row_loops = saved_rows;
   }
 }
 

@@ -65,6 +65,7 @@ ContextImpl::ContextImpl(const DeviceInfo& device_info)
   if (conv_mode == "winograd") conv_route = ConvRoute::winograd;
   if (conv_mode == "direct") conv_route = ConvRoute::direct;
   if (conv_mode == "shifted") conv_route = ConvRoute::shifted;
+  if (conv_mode == "depthwise") conv_route = ConvRoute::depthwise;
   const char* tune = std::getenv("CLNN_TUNE");
   const std::string tune_mode = tune ? tune : "";
   if (tune_mode != "off") tuning = std::make_unique<TuningCache>(info, TuningCache::default_file());

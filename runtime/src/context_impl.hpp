@@ -24,9 +24,10 @@ namespace clnn::detail {
 enum class GemmBackend { automatic, own, clblast, gemv };
 // How convolutions run: each pass the fastest way it can (automatic), always through column
 // matrices, or wherever they can as implicit GEMMs (ops/conv_implicit.hpp), by Winograd's
-// transforms (ops/conv_winograd.hpp), the gradients directly (ops/conv_direct.hpp) or the weight
-// gradient over shifted copies of the padded input (ops/conv_shifted.hpp), the rest as automatic.
-enum class ConvRoute { automatic, columns, implicit, winograd, direct, shifted };
+// transforms (ops/conv_winograd.hpp), the gradients directly (ops/conv_direct.hpp), the weight
+// gradient over shifted copies of the padded input (ops/conv_shifted.hpp) or, one group per
+// channel, gathered per channel (ops/conv_depthwise.hpp), the rest as automatic.
+enum class ConvRoute { automatic, columns, implicit, winograd, direct, shifted, depthwise };
 struct ImplicitLaunch;  // ops/conv_implicit.hpp
 
 struct ContextImpl {
@@ -68,7 +69,7 @@ struct ContextImpl {
   ReductionPlan reduction_plan;
   // Gather kernels' style (LaunchPlanner::prefers_row_loops); tests run both.
   bool row_loops = false;
-  // CLNN_CONV=columns|implicit|winograd|direct|shifted, else automatic.
+  // CLNN_CONV=columns|implicit|winograd|direct|shifted|depthwise, else automatic.
   ConvRoute conv_route = ConvRoute::automatic;
   cl_device_id device = nullptr;
   OwnedContext context;

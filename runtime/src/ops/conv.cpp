@@ -1,7 +1,8 @@
-// conv: 1-, 2- and 3-D convolution with strides, asymmetric padding, dilation and groups. Forward
-// and the input gradient run as implicit GEMMs where the device and geometry allow
-// (ops/conv_implicit.hpp), everything else through column matrices and GEMM, a chunk of samples
-// at a time. Forward and all three gradients run on the device.
+// conv: 1-, 2- and 3-D convolution with strides, asymmetric padding, dilation and groups.
+// Depthwise convolutions are gathered per channel (ops/conv_depthwise.hpp); forward and the input
+// gradient run as implicit GEMMs where the device and geometry allow (ops/conv_implicit.hpp),
+// everything else through column matrices and GEMM, a chunk of samples at a time. Forward and all
+// three gradients run on the device.
 #include <algorithm>
 #include <memory>
 
@@ -11,6 +12,7 @@
 #include "clnn/ops.hpp"
 #include "context_impl.hpp"
 #include "ops/common.hpp"
+#include "ops/conv_depthwise.hpp"
 #include "ops/conv_direct.hpp"
 #include "ops/conv_implicit.hpp"
 #include "ops/conv_shifted.hpp"
@@ -190,13 +192,14 @@ void channel_sums(ContextImpl& ctx, const Tensor& gy, const Tensor& gb, float be
   sum_to_shape(ctx, gy, gy.shape(), gb, channel, beta);
 }
 
-// A convolution's passes, each by Winograd's transforms, as an implicit GEMM, (gradients)
-// directly or (the weight gradient) over shifted copies of the input where that serves, else
-// through column matrices in the workspace.
+// A convolution's passes, each (depthwise) gathered per channel, by Winograd's transforms, as an
+// implicit GEMM, (gradients) directly or (the weight gradient) over shifted copies of the input
+// where that serves, else through column matrices in the workspace.
 class ConvPasses {
  public:
   ConvPasses(ContextImpl& ctx, const ConvPlan& plan, const Tensor& workspace)
       : geometry_{ctx, plan.win, plan.k, plan.groups},
+        depthwise_{geometry_},
         winograd_{geometry_},
         direct_{geometry_},
         implicit_{geometry_},
@@ -208,7 +211,9 @@ class ConvPasses {
   // y = epilogue(beta * y + conv(x, w) + bias)
   void forward(const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor& y, float beta,
                const Epilogue& epilogue = {}) {
-    if (winograd_.serves_forward()) {
+    if (depthwise_.serves()) {
+      depthwise_.forward(x, w, bias, y, beta, epilogue);
+    } else if (winograd_.serves_forward()) {
       winograd_.forward(x, w, bias, y, beta, epilogue);
     } else if (implicit_.serves_forward()) {
       implicit_.forward(x, w, bias, y, beta, epilogue);
@@ -221,6 +226,11 @@ class ConvPasses {
   // Gradients from gy (each optional; betas[0..2] for x, w and bias).
   void backward(const Tensor& x, const Tensor& w, const Tensor& gy, const Tensor* gx,
                 const Tensor* gw, const Tensor* gb, const std::vector<float>& betas) {
+    if ((gx || gw) && depthwise_.serves()) {
+      if (gx) depthwise_.input_gradient(gy, w, *gx, betas[0]);
+      if (gw) depthwise_.weight_gradient(x, gy, *gw, betas[1]);
+      gx = gw = nullptr;
+    }
     if (gx && winograd_.serves_input_gradient()) {
       winograd_.input_gradient(gy, w, *gx, betas[0]);
       gx = nullptr;
@@ -247,6 +257,7 @@ class ConvPasses {
 
  private:
   ConvGeometry geometry_;  // what each route below takes
+  DepthwiseConv depthwise_;
   WinogradConv winograd_;
   DirectConv direct_;
   ImplicitConv implicit_;

@@ -1,0 +1,302 @@
+// Depthwise convolutions (groups == channels, ops/conv_depthwise.cpp): filter k reads channel
+// k / M alone, M the channel multiplier, so every output is a short sum over one channel's taps
+// and no GEMM is needed. On GPUs, forward and input gradient gather a work-item per element,
+// neighbours along the innermost dimension, and the weight gradient sums over samples and
+// positions in work-groups. CPUs (LaunchPlanner::prefers_row_loops) take the *_rows kernels: a
+// work-item per segment of a line along the innermost dimension, whose loops over a tap's range
+// of positions need no index division or bounds check per element. Geometry g and o are
+// conv.cl's: (C, D, H, W, KD, KH, KW, SD, SH, SW, PD, PH, PW, DD, DH, DW) and (OD, OH, OW, 0).
+// x is [N, C, D, H, W], w [C * M, 1, KD, KH, KW], y [N, C * M, OD, OH, OW]. The host keeps
+// padded extents and y within int range.
+
+#ifdef EPILOGUE_LO  // an activation folded in (ops/epilogue.hpp)
+#define FINISH(v) fmin(fmax((v), EPILOGUE_LO), EPILOGUE_HI)
+#else
+#define FINISH(v) (v)
+#endif
+
+// y = epilogue(beta * y + conv(x, w) + bias (has_bias)): a work-item per element of y sums its
+// window.
+__kernel void depthwise_forward(__global const float* x, __global const float* w,
+                                __global const float* bias, const int has_bias,
+                                __global float* y, const int16 g, const int4 o, const int N,
+                                const int M, const float beta) {
+  const int C = g.s0, K = C * M, T = g.s4 * g.s5 * g.s6;
+  const int P = o.s0 * o.s1 * o.s2, V = g.s1 * g.s2 * g.s3;
+  for (long i = get_global_id(0); i < (long)N * K * P; i += get_global_size(0)) {
+    const int p = i % P, k = i / P % K;
+    const long n = i / ((long)P * K);
+    const int ow = p % o.s2, oh = p / o.s2 % o.s1, od = p / (o.s2 * o.s1);
+    __global const float* x_at = x + (n * C + k / M) * V;
+    __global const float* w_at = w + (long)k * T;
+    float sum = 0.0f;
+    for (int a = 0; a < g.s4; ++a) {
+      const int z = od * g.s7 - g.sa + a * g.sd;
+      if ((uint)z >= (uint)g.s1) continue;
+      for (int b = 0; b < g.s5; ++b) {
+        const int yy = oh * g.s8 - g.sb + b * g.se;
+        if ((uint)yy >= (uint)g.s2) continue;
+        for (int e = 0; e < g.s6; ++e) {
+          const int xx = ow * g.s9 - g.sc + e * g.sf;
+          if ((uint)xx >= (uint)g.s3) continue;
+          sum = mad(x_at[(z * g.s2 + yy) * g.s3 + xx], w_at[(a * g.s5 + b) * g.s6 + e], sum);
+        }
+      }
+    }
+    if (has_bias) sum += bias[k];
+    y[i] = FINISH((beta == 0.0f ? 0.0f : beta * y[i]) + sum);
+  }
+}
+
+// Where tap a (of kernel extent along one dimension) of input coordinate z meets the output:
+// z = out * stride - pad + a * dilation; -1 where it meets none.
+inline int depthwise_meets(int z, int a, int stride, int pad, int dilation, int extent) {
+  const int shifted = z + pad - a * dilation;
+  if (shifted < 0 || shifted % stride != 0) return -1;
+  const int out = shifted / stride;
+  return out < extent ? out : -1;
+}
+
+// gx = beta * gx + the input gradient: a work-item per element of x gathers gy * w over the
+// taps that reach it and the M filters of its channel.
+__kernel void depthwise_input_gradient(__global const float* gy, __global const float* w,
+                                       __global float* gx, const int16 g, const int4 o,
+                                       const int N, const int M, const float beta) {
+  const int C = g.s0, T = g.s4 * g.s5 * g.s6;
+  const int P = o.s0 * o.s1 * o.s2, V = g.s1 * g.s2 * g.s3;
+  for (long i = get_global_id(0); i < (long)N * C * V; i += get_global_size(0)) {
+    const int v = i % V, c = i / V % C;
+    const long n = i / ((long)V * C);
+    const int xw = v % g.s3, xh = v / g.s3 % g.s2, xd = v / (g.s3 * g.s2);
+    // The channel's M filters: gy's channels c * M ..., w's rows c * M ....
+    __global const float* gy_at = gy + (n * C + c) * M * P;
+    __global const float* w_at = w + (long)c * M * T;
+    float sum = 0.0f;
+    for (int a = 0; a < g.s4; ++a) {
+      const int od = depthwise_meets(xd, a, g.s7, g.sa, g.sd, o.s0);
+      if (od < 0) continue;
+      for (int b = 0; b < g.s5; ++b) {
+        const int oh = depthwise_meets(xh, b, g.s8, g.sb, g.se, o.s1);
+        if (oh < 0) continue;
+        for (int e = 0; e < g.s6; ++e) {
+          const int ow = depthwise_meets(xw, e, g.s9, g.sc, g.sf, o.s2);
+          if (ow < 0) continue;
+          const int p = (od * o.s1 + oh) * o.s2 + ow, t = (a * g.s5 + b) * g.s6 + e;
+          for (int m = 0; m < M; ++m) sum = mad(gy_at[(long)m * P + p], w_at[m * T + t], sum);
+        }
+      }
+    }
+    gx[i] = (beta == 0.0f ? 0.0f : beta * gx[i]) + sum;
+  }
+}
+
+// The weight gradient gw[k, t] = sum over samples n and output positions p of
+// gy[n, k, p] * x[n, k / M, the position tap t of p reads] (0 in the padding). A work-group per
+// (filter k, block of TAPS taps, piece j of the N * P columns), grid-stride over them: its
+// ITEMS work-items stride over the piece, each holding TAPS sums (one read of gy serves all),
+// then a tree in local memory per tap. out[(k * T + t) * pieces + j] = beta * out[..] + the
+// piece's sum: with one piece out is gw; with more, scratch that the reduction engine sums.
+// Built with ITEMS (a power of two) and TAPS; the defaults only let the other kernels build.
+#ifndef ITEMS
+#define ITEMS 1
+#endif
+#ifndef TAPS
+#define TAPS 1
+#endif
+__kernel __attribute__((reqd_work_group_size(ITEMS, 1, 1)))
+void depthwise_weight_gradient(__global const float* x, __global const float* gy,
+                               __global float* out, const int16 g, const int4 o, const int N,
+                               const int M, const int pieces, const float beta) {
+  __local float tree[ITEMS];
+  const int C = g.s0, K = C * M, T = g.s4 * g.s5 * g.s6;
+  const int P = o.s0 * o.s1 * o.s2, V = g.s1 * g.s2 * g.s3;
+  const int blocks = (T + TAPS - 1) / TAPS, lid = get_local_id(0);
+  const long Q = (long)N * P, piece = (Q + pieces - 1) / pieces;
+  for (long group = get_group_id(0); group < (long)K * blocks * pieces;
+       group += get_num_groups(0)) {
+    const int j = group % pieces, block = group / pieces % blocks, k = group / pieces / blocks;
+    const int t0 = block * TAPS;
+    // Each tap's offset from a window's origin, once per group.
+    int dz[TAPS], dy[TAPS], dx[TAPS];
+    float acc[TAPS];
+    for (int s = 0; s < TAPS; ++s) {
+      const int t = min(t0 + s, T - 1);
+      const int e = t % g.s6, b = t / g.s6 % g.s5, a = t / (g.s6 * g.s5);
+      dz[s] = a * g.sd - g.sa;
+      dy[s] = b * g.se - g.sb;
+      dx[s] = e * g.sf - g.sc;
+      acc[s] = 0.0f;
+    }
+    const long end = min(Q, (j + 1) * piece);
+    for (long q = j * piece + lid; q < end; q += ITEMS) {
+      const long n = q / P;
+      const int p = q - n * P;
+      const int ow = p % o.s2, oh = p / o.s2 % o.s1, od = p / (o.s2 * o.s1);
+      const float d = gy[(n * K + k) * P + p];
+      __global const float* x_at = x + (n * C + k / M) * V;
+      for (int s = 0; s < TAPS; ++s) {
+        const int z = od * g.s7 + dz[s], yy = oh * g.s8 + dy[s], xx = ow * g.s9 + dx[s];
+        if ((uint)z < (uint)g.s1 && (uint)yy < (uint)g.s2 && (uint)xx < (uint)g.s3)
+          acc[s] = mad(d, x_at[(z * g.s2 + yy) * g.s3 + xx], acc[s]);
+      }
+    }
+    // The last block's taps past T repeat tap T - 1 and are not written.
+    for (int s = 0; s < TAPS && t0 + s < T; ++s) {
+      tree[lid] = acc[s];
+      barrier(CLK_LOCAL_MEM_FENCE);
+      for (int step = ITEMS / 2; step > 0; step /= 2) {
+        if (lid < step) tree[lid] += tree[lid + step];
+        barrier(CLK_LOCAL_MEM_FENCE);
+      }
+      if (lid == 0) {
+        const long at = ((long)k * T + t0 + s) * pieces + j;
+        out[at] = (beta == 0.0f ? 0.0f : beta * out[at]) + tree[0];
+      }
+    }
+  }
+}
+
+// ceil(n / d) for d > 0 and any n.
+inline int depthwise_ceil_div(int n, int d) { return n > 0 ? (n + d - 1) / d : -(-n / d); }
+
+// The positions out of [begin, end) along a line whose tap at offset `off` (stride s) reads
+// inside an input line of `extent`: 0 <= out * s + off < extent.
+inline int2 depthwise_span(int off, int s, int extent, int begin, int end) {
+  return (int2)(max(begin, depthwise_ceil_div(-off, s)),
+                min(end, depthwise_ceil_div(extent - off, s)));
+}
+
+// depthwise_forward, a work-item per segment of `seg` positions of a line of y.
+__kernel void depthwise_forward_rows(__global const float* x, __global const float* w,
+                                     __global const float* bias, const int has_bias,
+                                     __global float* y, const int16 g, const int4 o, const int N,
+                                     const int M, const int seg, const float beta) {
+  const int C = g.s0, K = C * M, T = g.s4 * g.s5 * g.s6, V = g.s1 * g.s2 * g.s3;
+  const int segs = (o.s2 + seg - 1) / seg;
+  for (long i = get_global_id(0); i < (long)N * K * o.s0 * o.s1 * segs;
+       i += get_global_size(0)) {
+    const long line = i / segs;
+    const int oh = line % o.s1, od = line / o.s1 % o.s0, k = line / ((long)o.s1 * o.s0) % K;
+    const long n = line / ((long)o.s1 * o.s0 * K);
+    const int begin = i % segs * seg, end = min(o.s2, begin + seg);
+    __global float* y_line = y + line * o.s2;
+    const float start = has_bias ? bias[k] : 0.0f;
+    if (beta == 0.0f)
+      for (int ow = begin; ow < end; ++ow) y_line[ow] = start;
+    else
+      for (int ow = begin; ow < end; ++ow) y_line[ow] = mad(beta, y_line[ow], start);
+    __global const float* x_at = x + (n * C + k / M) * V;
+    __global const float* w_at = w + (long)k * T;
+    for (int a = 0; a < g.s4; ++a) {
+      const int z = od * g.s7 - g.sa + a * g.sd;
+      if ((uint)z >= (uint)g.s1) continue;
+      for (int b = 0; b < g.s5; ++b) {
+        const int yy = oh * g.s8 - g.sb + b * g.se;
+        if ((uint)yy >= (uint)g.s2) continue;
+        __global const float* x_line = x_at + (z * g.s2 + yy) * g.s3;
+        for (int e = 0; e < g.s6; ++e) {
+          const int off = e * g.sf - g.sc;
+          const int2 span = depthwise_span(off, g.s9, g.s3, begin, end);
+          const float tap = w_at[(a * g.s5 + b) * g.s6 + e];
+          for (int ow = span.s0; ow < span.s1; ++ow)
+            y_line[ow] = mad(x_line[ow * g.s9 + off], tap, y_line[ow]);
+        }
+      }
+    }
+  }
+}
+
+// depthwise_input_gradient, a work-item per segment of `seg` positions of a line of x: each tap
+// adds gy's line times the tap at the positions it reached, every stride-th one.
+__kernel void depthwise_input_gradient_rows(__global const float* gy, __global const float* w,
+                                            __global float* gx, const int16 g, const int4 o,
+                                            const int N, const int M, const int seg,
+                                            const float beta) {
+  const int C = g.s0, T = g.s4 * g.s5 * g.s6, P = o.s0 * o.s1 * o.s2;
+  const int segs = (g.s3 + seg - 1) / seg;
+  for (long i = get_global_id(0); i < (long)N * C * g.s1 * g.s2 * segs;
+       i += get_global_size(0)) {
+    const long line = i / segs;
+    const int xh = line % g.s2, xd = line / g.s2 % g.s1, c = line / ((long)g.s2 * g.s1) % C;
+    const long n = line / ((long)g.s2 * g.s1 * C);
+    const int begin = i % segs * seg, end = min(g.s3, begin + seg);
+    __global float* gx_line = gx + line * g.s3;
+    if (beta == 0.0f)
+      for (int xw = begin; xw < end; ++xw) gx_line[xw] = 0.0f;
+    else
+      for (int xw = begin; xw < end; ++xw) gx_line[xw] *= beta;
+    for (int a = 0; a < g.s4; ++a) {
+      const int od = depthwise_meets(xd, a, g.s7, g.sa, g.sd, o.s0);
+      if (od < 0) continue;
+      for (int b = 0; b < g.s5; ++b) {
+        const int oh = depthwise_meets(xh, b, g.s8, g.sb, g.se, o.s1);
+        if (oh < 0) continue;
+        for (int m = 0; m < M; ++m) {
+          const long k = (long)c * M + m;
+          __global const float* gy_line = gy + (n * C * M + k) * P + (od * o.s1 + oh) * o.s2;
+          for (int e = 0; e < g.s6; ++e) {
+            // Output position ow reaches xw = ow * SW + off; those within [begin, end).
+            const int off = e * g.sf - g.sc;
+            const int lo = max(0, depthwise_ceil_div(begin - off, g.s9));
+            const int hi = min(o.s2, depthwise_ceil_div(end - off, g.s9));
+            const float tap = w[k * T + (a * g.s5 + b) * g.s6 + e];
+            for (int ow = lo; ow < hi; ++ow)
+              gx_line[ow * g.s9 + off] = mad(gy_line[ow], tap, gx_line[ow * g.s9 + off]);
+          }
+        }
+      }
+    }
+  }
+}
+
+// depthwise_weight_gradient for CPUs (ReductionPlan::item_per_row): a work-item per (filter k,
+// block of TAPS taps, piece j), the piece a run of `per_piece` units, each a segment of `seg`
+// positions of a line of gy over samples and (OD, OH). out as there.
+__kernel void depthwise_weight_gradient_rows(__global const float* x, __global const float* gy,
+                                             __global float* out, const int16 g, const int4 o,
+                                             const int N, const int M, const int seg,
+                                             const int pieces, const long per_piece,
+                                             const float beta) {
+  const int C = g.s0, K = C * M, T = g.s4 * g.s5 * g.s6;
+  const int P = o.s0 * o.s1 * o.s2, V = g.s1 * g.s2 * g.s3;
+  const int blocks = (T + TAPS - 1) / TAPS, segs = (o.s2 + seg - 1) / seg;
+  const long units = (long)N * o.s0 * o.s1 * segs;
+  for (long i = get_global_id(0); i < (long)K * blocks * pieces; i += get_global_size(0)) {
+    const int j = i % pieces, block = i / pieces % blocks, k = i / pieces / blocks;
+    const int t0 = block * TAPS;
+    int dz[TAPS], dy[TAPS], dx[TAPS];
+    float acc[TAPS];
+    for (int s = 0; s < TAPS; ++s) {
+      const int t = min(t0 + s, T - 1);
+      const int e = t % g.s6, b = t / g.s6 % g.s5, a = t / (g.s6 * g.s5);
+      dz[s] = a * g.sd - g.sa;
+      dy[s] = b * g.se - g.sb;
+      dx[s] = e * g.sf - g.sc;
+      acc[s] = 0.0f;
+    }
+    const long last = min(units, (j + 1) * per_piece);
+    for (long u = j * per_piece; u < last; ++u) {
+      const long line = u / segs;  // over (n, od, oh)
+      const int oh = line % o.s1, od = line / o.s1 % o.s0;
+      const long n = line / ((long)o.s1 * o.s0);
+      const int begin = u % segs * seg, end = min(o.s2, begin + seg);
+      __global const float* gy_line = gy + (n * K + k) * P + (od * o.s1 + oh) * o.s2;
+      __global const float* x_at = x + (n * C + k / M) * V;
+      for (int s = 0; s < TAPS; ++s) {
+        const int z = od * g.s7 + dz[s], yy = oh * g.s8 + dy[s];
+        if ((uint)z >= (uint)g.s1 || (uint)yy >= (uint)g.s2) continue;
+        __global const float* x_line = x_at + (z * g.s2 + yy) * g.s3;
+        const int off = dx[s];
+        const int2 span = depthwise_span(off, g.s9, g.s3, begin, end);
+        float sum = acc[s];
+        for (int ow = span.s0; ow < span.s1; ++ow)
+          sum = mad(gy_line[ow], x_line[ow * g.s9 + off], sum);
+        acc[s] = sum;
+      }
+    }
+    for (int s = 0; s < TAPS && t0 + s < T; ++s) {
+      const long at = ((long)k * T + t0 + s) * pieces + j;
+      out[at] = (beta == 0.0f ? 0.0f : beta * out[at]) + acc[s];
+    }
+  }
+}

@@ -1,0 +1,134 @@
+// Depthwise convolution: forward and both gradients gathered directly
+// (cl_kernels/conv_depthwise.cl).
+#include "ops/conv_depthwise.hpp"
+
+#include <algorithm>
+#include <climits>
+#include <string>
+
+#include "cl/kernel_call.hpp"
+#include "ops/common.hpp"
+#include "ops/reduction.hpp"
+
+namespace clnn::detail {
+
+namespace {
+
+// The channel multiplier: filters per input channel.
+cl_int multiplier(const DepthwiseConv& c) {
+  return cl_int(c.filters / c.groups);
+}
+
+// The *_rows kernels' segments of a line of `extent` positions: as even as they can be, and no
+// longer than the reduction plan lets one work-item run.
+cl_int segment(const ContextImpl& ctx, std::int64_t extent) {
+  const std::int64_t most = std::int64_t(std::max<std::size_t>(ctx.reduction_plan.max_serial, 1));
+  const std::int64_t segments = (extent + most - 1) / most;
+  return cl_int((extent + segments - 1) / segments);
+}
+
+// The weight gradient's blocks of taps, and taps per block (TAPS).
+std::int64_t tap_blocks(const Window& win) {
+  return (win.kernel_positions() + DepthwiseConv::kMaxTapsPerItem - 1) /
+         DepthwiseConv::kMaxTapsPerItem;
+}
+std::int64_t taps_per_block(const Window& win) {
+  return (win.kernel_positions() + tap_blocks(win) - 1) / tap_blocks(win);
+}
+
+}  // namespace
+
+bool DepthwiseConv::serves() const {
+  if (groups != win.c || filters % groups != 0) return false;
+  // The kernels index within y and w, and every coordinate of a window (up to the padded
+  // extent), with int arithmetic.
+  if (win.n * filters * win.out_positions() >= INT_MAX) return false;
+  if (filters * win.kernel_positions() >= INT_MAX) return false;
+  for (std::size_t d = 0; d < 3; ++d)
+    if (win.in[d] + win.pad_begin[d] + win.pad_end[d] >= INT_MAX) return false;
+  if (ctx.conv_route == ConvRoute::depthwise) return true;
+  // One channel in one group is an ordinary convolution (a first layer) that the other routes
+  // were measured on; everywhere else the gather does only the work the convolution has, on
+  // CPUs as on GPUs.
+  return ctx.conv_route == ConvRoute::automatic && groups > 1;
+}
+
+void DepthwiseConv::forward(const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor& y,
+                            float beta, const Epilogue& epilogue) const {
+  const cl_mem b = mem(bias ? *bias : w);
+  const cl_int has_bias = bias != nullptr, n = cl_int(win.n);
+  if (ctx.row_loops) {
+    cl_kernel k = ctx.kernel("conv_depthwise", "depthwise_forward_rows");
+    const cl_int seg = segment(ctx, win.out[2]);
+    set_args(k, mem(x), mem(w), b, has_bias, mem(y), win.packed(), win.packed_out(), n,
+             multiplier(*this), seg, beta);
+    const std::int64_t segments = (win.out[2] + seg - 1) / seg;
+    ctx.enqueue_elementwise(k, std::size_t(win.n * filters * win.out[0] * win.out[1] * segments));
+    apply_epilogue(ctx, y, epilogue);  // the rows are summed in y, tap by tap
+    return;
+  }
+  cl_kernel k = ctx.kernel("conv_depthwise", "depthwise_forward", epilogue_options(epilogue));
+  set_args(k, mem(x), mem(w), b, has_bias, mem(y), win.packed(), win.packed_out(), n,
+           multiplier(*this), beta);
+  ctx.enqueue_elementwise(k, std::size_t(win.n * filters * win.out_positions()));
+}
+
+void DepthwiseConv::input_gradient(const Tensor& gy, const Tensor& w, const Tensor& gx,
+                                   float beta) const {
+  if (ctx.row_loops) {
+    cl_kernel k = ctx.kernel("conv_depthwise", "depthwise_input_gradient_rows");
+    const cl_int seg = segment(ctx, win.in[2]);
+    set_args(k, mem(gy), mem(w), mem(gx), win.packed(), win.packed_out(), cl_int(win.n),
+             multiplier(*this), seg, beta);
+    const std::int64_t segments = (win.in[2] + seg - 1) / seg;
+    ctx.enqueue_elementwise(k, std::size_t(win.n * win.c * win.in[0] * win.in[1] * segments));
+    return;
+  }
+  cl_kernel k = ctx.kernel("conv_depthwise", "depthwise_input_gradient");
+  set_args(k, mem(gy), mem(w), mem(gx), win.packed(), win.packed_out(), cl_int(win.n),
+           multiplier(*this), beta);
+  ctx.enqueue_elementwise(k, std::size_t(win.n * win.c * win.in_positions()));
+}
+
+void DepthwiseConv::weight_gradient(const Tensor& x, const Tensor& gy, const Tensor& gw,
+                                    float beta) const {
+  // GPUs: a work-group per (filter, block of taps, piece of the columns), summing with a tree in
+  // local memory. CPUs (item_per_row), as the reduction engine: a work-item per piece.
+  const bool rows_style = ctx.reduction_plan.item_per_row;
+  ReductionPlan plan = ctx.reduction_plan;
+  if (rows_style) plan.local_size = 1;
+  const std::size_t rows = std::size_t(filters * tap_blocks(win));
+  const std::size_t columns = std::size_t(win.n * win.out_positions());
+  // Pieces short enough that no work-item sums more than max_serial columns, and as many more as
+  // fill the device where the filters alone would not.
+  const std::size_t pieces = row_pieces(plan, rows, columns);
+  const std::size_t outputs = std::size_t(filters * win.kernel_positions());
+  // With several pieces their sums go to scratch, [filters * taps, pieces], and the reduction
+  // engine adds them into gw.
+  ReductionPasses sum(ctx.reduction_plan, pieces > 1 ? outputs * pieces : 0);
+  if (pieces > 1)
+    sum.sum_middle({Place::Of::scratch, 0}, false, {outputs, pieces, 1}, {Place::Of::output, 0},
+                   1.0f, beta);
+  const cl_mem out = pieces > 1 ? ctx.scratch(sum.scratch_floats()) : mem(gw);
+  const float out_beta = pieces > 1 ? 0.0f : beta;
+  const std::string taps = "-DTAPS=" + std::to_string(taps_per_block(win));
+  if (rows_style) {
+    // Pieces of whole segments of lines: at most a segment past max_serial columns each.
+    const cl_int seg = segment(ctx, win.out[2]);
+    const std::int64_t units = win.n * win.out[0] * win.out[1] * ((win.out[2] + seg - 1) / seg);
+    const std::int64_t per_piece = (units + std::int64_t(pieces) - 1) / std::int64_t(pieces);
+    cl_kernel k = ctx.kernel("conv_depthwise", "depthwise_weight_gradient_rows", taps);
+    set_args(k, mem(x), mem(gy), out, win.packed(), win.packed_out(), cl_int(win.n),
+             multiplier(*this), seg, cl_int(pieces), cl_long(per_piece), out_beta);
+    ctx.enqueue_elementwise(k, rows * pieces);
+  } else {
+    const std::string options = taps + " -DITEMS=" + std::to_string(plan.local_size);
+    cl_kernel k = ctx.kernel("conv_depthwise", "depthwise_weight_gradient", options);
+    set_args(k, mem(x), mem(gy), out, win.packed(), win.packed_out(), cl_int(win.n),
+             multiplier(*this), cl_int(pieces), out_beta);
+    enqueue_rows(ctx, k, plan, rows * pieces, plan.local_size);
+  }
+  if (pieces > 1) sum.run(ctx, out, out, mem(gw));
+}
+
+}  // namespace clnn::detail

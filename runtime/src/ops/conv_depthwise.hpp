@@ -1,0 +1,33 @@
+// Internal: depthwise convolutions (groups == channels, any channel multiplier) gathered
+// directly (cl_kernels/conv_depthwise.cl). The GEMM routes run them as one product per channel
+// with a single filter row per group (mobilenet_v2's 3x3 layers left 63/64 of each block of the
+// implicit GEMM idle); here each output is summed over its one channel's taps, and nothing else.
+#pragma once
+
+#include <cstdint>
+
+#include "clnn/tensor.hpp"
+#include "ops/conv_geometry.hpp"
+
+namespace clnn::detail {
+
+struct DepthwiseConv : ConvGeometry {
+  // Whether the context runs this convolution's passes this way: one group per input channel,
+  // padded extents and the output within the kernels' int indices, and ContextImpl::conv_route
+  // asks for it or is automatic (on every device) with more than one group.
+  bool serves() const;
+
+  // y = epilogue(beta * y + conv(x, w) + bias) (bias may be null).
+  void forward(const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor& y, float beta,
+               const Epilogue& epilogue) const;
+  // gx = beta * gx + the input gradient from gy.
+  void input_gradient(const Tensor& gy, const Tensor& w, const Tensor& gx, float beta) const;
+  // gw = beta * gw + the weight gradient from x and gy.
+  void weight_gradient(const Tensor& x, const Tensor& gy, const Tensor& gw, float beta) const;
+
+  // The weight gradient's work-items hold a sum per tap of a block of at most this many (3x3
+  // filters in one block, 5x5 and 3x3x3 in two): registers, not local memory, hold them.
+  static constexpr std::int64_t kMaxTapsPerItem = 16;
+};
+
+}  // namespace clnn::detail
