@@ -279,6 +279,10 @@ std::size_t split_k_slices(const ContextImpl& ctx, const GemmCall& g) {
   return split_k_slices(ctx, g, gemm_plan(ctx, g));
 }
 
+bool operand_in_scratch(ContextImpl& ctx, const GemmCall& g) {
+  return ctx.is_scratch(g.a) || ctx.is_scratch(g.b) || ctx.is_scratch(g.c);
+}
+
 namespace {
 
 // One launch (or CLBlast call) for the whole product, as chosen.
@@ -328,8 +332,9 @@ void gemm_split_k(ContextImpl& ctx, const GemmCall& g, std::size_t slices,
 void gemm_as_chosen(ContextImpl& ctx, const GemmCall& call, const GemmChoice& choice,
                     cl_event* event) {
   if (choice.backend == GemmBackend::gemv) return gemv(ctx, call, event);  // its own slices
-  // Split K for a single product into a contiguous C (no event: several launches).
-  if (!event && call.batch == 1 && call.ldc == call.n) {
+  // Split K for a single product into a contiguous C (no event: several launches), with scratch
+  // free for the partial products.
+  if (!event && call.batch == 1 && call.ldc == call.n && !operand_in_scratch(ctx, call)) {
     if (std::size_t slices = split_k_slices(ctx, call, choice.plan); slices > 1)
       return gemm_split_k(ctx, call, slices, choice);
   }

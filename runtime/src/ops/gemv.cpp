@@ -49,7 +49,7 @@ namespace {
 // so the partials, laid out alike) contiguous, and no operand in scratch.
 bool can_split(ContextImpl& ctx, const GemmCall& g) {
   const bool contiguous = g.ldc == g.n && (g.batch == 1 || g.stride_c == g.m * g.n);
-  return contiguous && !ctx.is_scratch(g.a) && !ctx.is_scratch(g.b) && !ctx.is_scratch(g.c);
+  return contiguous && !operand_in_scratch(ctx, g);
 }
 
 // Build options for the operands' layout: float4 loads where every contiguous run of the big
