@@ -132,10 +132,10 @@ void check_int_indexable(const GemmCall& g) {
     throw Error("matmul: a matrix of over 2^31 elements is beyond clnn's kernels");
 }
 
-void sum_slices(ContextImpl& ctx, cl_mem partial, std::size_t slices, std::size_t n, float alpha,
-                float beta, cl_mem c, std::size_t offset_c) {
+void sum_slices(ContextImpl& ctx, cl_mem partial, std::size_t offset_partial, std::size_t slices,
+                std::size_t n, float alpha, float beta, cl_mem c, std::size_t offset_c) {
   cl_kernel k = ctx.kernel("matmul", "gemm_sum_slices");
-  set_args(k, partial, cl_ulong(0), cl_int(slices), cl_ulong(n), alpha, beta, c,
+  set_args(k, partial, cl_ulong(offset_partial), cl_int(slices), cl_ulong(n), alpha, beta, c,
            cl_ulong(offset_c));
   ctx.enqueue_elementwise(k, n);
 }
@@ -324,7 +324,7 @@ void gemm_split_k(ContextImpl& ctx, const GemmCall& g, std::size_t slices,
   };
   slice_call(0, slices - 1, slice_k);
   slice_call(slices - 1, 1, g.k - (slices - 1) * slice_k);
-  sum_slices(ctx, partial, slices, mn, g.alpha, g.beta, g.c, g.offset_c);
+  sum_slices(ctx, partial, 0, slices, mn, g.alpha, g.beta, g.c, g.offset_c);
 }
 
 }  // namespace

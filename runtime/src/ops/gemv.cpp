@@ -115,7 +115,7 @@ void gemv_with_plan(ContextImpl& ctx, const GemmCall& g, const GemvPlan& plan, c
   const std::size_t total = g.m * g.n * g.batch;
   cl_mem partial = ctx.scratch(plan.slices * total);
   launch(ctx, v, plan, 1.0f, 0.0f, partial, 0, g.m * g.n, total, nullptr);
-  sum_slices(ctx, partial, plan.slices, total, g.alpha, g.beta, g.c, g.offset_c);
+  sum_slices(ctx, partial, 0, plan.slices, total, g.alpha, g.beta, g.c, g.offset_c);
 }
 
 }  // namespace clnn::detail
