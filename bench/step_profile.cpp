@@ -12,19 +12,6 @@ namespace clnn::bench {
 
 namespace {
 
-// Turns the profiler on for its lifetime, then back to what it was (on under CLNN_PROFILE=1),
-// also when a step throws.
-class ProfilingOn {
- public:
-  ProfilingOn() : was_(detail::profiling_enabled()) { detail::set_profiling(true); }
-  ~ProfilingOn() { detail::set_profiling(was_); }
-  ProfilingOn(const ProfilingOn&) = delete;
-  ProfilingOn& operator=(const ProfilingOn&) = delete;
-
- private:
-  bool was_;
-};
-
 std::vector<std::pair<std::string, double>> top_kernels(const detail::ProfileRow& row,
                                                         double steps) {
   std::vector<std::pair<std::string, double>> kernels;
@@ -53,7 +40,7 @@ std::vector<OpRow> profile_steps(const Context& ctx, const Roofline& roofline, d
   std::vector<detail::ProfileRow> taken;
   {
     ctx.finish();
-    ProfilingOn on;
+    detail::ProfilingOn on;
     detail::take_profile();  // what ran before is not this step's
     run();
     ctx.finish();

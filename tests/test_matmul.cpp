@@ -279,6 +279,43 @@ TEST_CASE("gemm splits a long K over few tiles and sums the slices", "[matmul]")
       }
 }
 
+TEST_CASE("gemm keeps a product unsplit when an operand lies in scratch", "[matmul]") {
+  // The partial products of a split take scratch: an operand there (the Winograd route's) would
+  // be overwritten by them. Here C, whose beta * C would be read after the partials took its place.
+  auto& impl = detail::Access::impl(context());
+  const auto plan = impl.planner.matmul_any_shape();
+  const std::size_t m = std::min<std::size_t>(20, plan.tile_m);
+  const std::size_t n = std::min<std::size_t>(30, plan.tile_n), k = 3001;
+  auto a = random_vector(m * k, 1), b = random_vector(k * n, 2), c0 = random_vector(m * n, 3);
+  Tensor A = Tensor::from_host(context(), {std::int64_t(m * k)}, a);
+  Tensor B = Tensor::from_host(context(), {std::int64_t(k * n)}, b);
+  // Scratch large enough for any split's partials, so that a split would not reallocate it.
+  cl_mem scratch = impl.scratch(k * m * n);
+  detail::GemmCall call;
+  call.m = m, call.n = n, call.k = k, call.alpha = 0.5f, call.beta = -1.0f;
+  call.a = detail::Access::mem(A), call.lda = k;
+  call.b = detail::Access::mem(B), call.ldb = n;
+  call.c = scratch, call.ldc = n;
+  REQUIRE(detail::split_k_slices(impl, call) > 1);  // the shape alone would split
+  Vec ref =
+      reference::matmul(Vec(a.begin(), a.end()), {std::int64_t(m), std::int64_t(k)},
+                        Vec(b.begin(), b.end()), {std::int64_t(k), std::int64_t(n)}, false, false);
+  for (std::size_t i = 0; i < ref.size(); ++i) ref[i] = 0.5 * ref[i] - double(c0[i]);
+  for (auto backend : {detail::GemmBackend::own, detail::GemmBackend::clblast}) {
+    INFO("backend " << detail::to_string(backend));
+    const std::size_t bytes = m * n * sizeof(float);
+    detail::check(clEnqueueWriteBuffer(impl.queue.get(), scratch, CL_TRUE, 0, bytes, c0.data(), 0,
+                                       nullptr, nullptr),
+                  "clEnqueueWriteBuffer");
+    detail::gemm(impl, call, backend);
+    std::vector<float> c(m * n);
+    detail::check(clEnqueueReadBuffer(impl.queue.get(), scratch, CL_TRUE, 0, bytes, c.data(), 0,
+                                      nullptr, nullptr),
+                  "clEnqueueReadBuffer");
+    CHECK(relative_error(c, ref) < 1e-4);
+  }
+}
+
 TEST_CASE("skinny products take the matrix-vector kernels unless a backend is forced",
           "[matmul]") {
   auto& impl = detail::Access::impl(context());
@@ -384,6 +421,8 @@ TEST_CASE("a skinny product over few outputs splits K into slices", "[matmul]") 
     CHECK(detail::gemv_plan(impl, call).slices > 1);
     CHECK(detail::gemv_plan(impl, call, true).slices == 1);  // an event names one launch
     call.ldc = 2;  // C not contiguous: partial sums cannot be laid out as it is
+    CHECK(detail::gemv_plan(impl, call).slices == 1);
+    call.ldc = 1, call.c = impl.scratch(1);  // C in scratch, which the partial sums would take
     CHECK(detail::gemv_plan(impl, call).slices == 1);
   }
 }

@@ -13,6 +13,7 @@ using clnn::Shape;
 using clnn::Value;
 using clnn::detail::Cost;
 using clnn::detail::Pass;
+using clnn::detail::ProfilingOn;
 
 // The cost model's figure for the pass of the node that made v.
 Cost cost_of(const Value& v, Pass pass, const std::vector<bool>& wanted = {}) {
@@ -22,13 +23,6 @@ Cost cost_of(const Value& v, Pass pass, const std::vector<bool>& wanted = {}) {
   for (int u : node.inputs) shapes.push_back(graph->nodes[std::size_t(u)].shape);
   return node.op->cost(clnn::detail::CostArgs{pass, shapes, node.shape, true, wanted});
 }
-
-// Profiling on for one test case, then back as it was.
-struct ProfilingOn {
-  ProfilingOn() : was(clnn::detail::profiling_enabled()) { clnn::detail::set_profiling(true); }
-  ~ProfilingOn() { clnn::detail::set_profiling(was); }
-  bool was;
-};
 
 const clnn::detail::ProfileRow* find_row(const std::vector<clnn::detail::ProfileRow>& rows,
                                          const std::string& label) {

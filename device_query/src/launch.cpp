@@ -5,25 +5,15 @@
 #include <array>
 #include <optional>
 
+#include "int_math.hpp"
+
 namespace clnn {
 
 namespace {
 
-// Largest power of two not above n (n >= 1).
-std::size_t floor_pow2(std::size_t n) {
-  std::size_t p = 1;
-  while (p * 2 <= n) p *= 2;
-  return p;
-}
-
-// Smallest power of two not below n.
-std::size_t ceil_pow2(std::size_t n) {
-  std::size_t p = 1;
-  while (p < n) p *= 2;
-  return p;
-}
-
-std::size_t ceil_div(std::size_t a, std::size_t b) { return (a + b - 1) / b; }
+using detail::ceil_div;
+using detail::ceil_pow2;
+using detail::floor_pow2;
 
 bool uses_local_memory(const DeviceInfo& d) {
   // On CPUs "local" memory is ordinary RAM: staging tiles there only adds copies.

@@ -24,6 +24,19 @@ bool profiling_enabled();
 // launches already enqueued are not timed.
 void set_profiling(bool on);
 
+// Turns the profiler on for its lifetime, then back to what it was (on under CLNN_PROFILE=1),
+// also when its scope is left by an exception: a tool's profiled steps, a test's.
+class ProfilingOn {
+ public:
+  ProfilingOn() : was_(profiling_enabled()) { set_profiling(true); }
+  ~ProfilingOn() { set_profiling(was_); }
+  ProfilingOn(const ProfilingOn&) = delete;
+  ProfilingOn& operator=(const ProfilingOn&) = delete;
+
+ private:
+  bool was_;
+};
+
 // Device milliseconds of a finished launch, from its event (the queue has profiling enabled);
 // throws clnn::Error when the driver cannot say.
 double event_ms(cl_event event);

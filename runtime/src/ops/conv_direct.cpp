@@ -7,6 +7,7 @@
 
 #include "cl/kernel_call.hpp"
 #include "ops/common.hpp"
+#include "ops/gemm.hpp"
 
 namespace clnn::detail {
 
@@ -66,10 +67,7 @@ void DirectConv::weight_gradient(const Tensor& x, const Tensor& gy, const Tensor
            cl_int(per_group));
   const std::size_t local = ctx.reduction_plan.local_size;
   enqueue<1>(ctx.queue.get(), k, {used * local}, {local});
-  cl_kernel sum = ctx.kernel("matmul", "gemm_sum_slices");
-  set_args(sum, partial, cl_ulong(0), cl_int(used), cl_ulong(outputs), 1.0f, beta, mem(gw),
-           cl_ulong(0));
-  ctx.enqueue_elementwise(sum, outputs);
+  sum_slices(ctx, partial, 0, used, outputs, 1.0f, beta, mem(gw), 0);
 }
 
 }  // namespace clnn::detail

@@ -170,12 +170,9 @@ bool launch(ContextImpl& ctx, const ImplicitLaunch& l, const ImplicitConfig& con
   enqueue<3>(ctx.queue.get(), kernel,
              {groups_n * plan.local_x(), groups_m * plan.local_y(), std::size_t(l.groups * slices)},
              {plan.local_x(), plan.local_y(), 1});
-  if (split) {
-    cl_kernel sum = ctx.kernel("matmul", "gemm_sum_slices");
-    set_args(sum, scratch, cl_ulong(layout.partials), cl_int(slices), cl_ulong(outputs(l)), 1.0f,
-             beta, y, cl_ulong(0));
-    ctx.enqueue_elementwise(sum, std::size_t(outputs(l)));
-  }
+  if (split)
+    sum_slices(ctx, scratch, layout.partials, std::size_t(slices), std::size_t(outputs(l)), 1.0f,
+               beta, y, 0);
   return !split;
 }
 

@@ -132,10 +132,10 @@ void check_int_indexable(const GemmCall& g) {
     throw Error("matmul: a matrix of over 2^31 elements is beyond clnn's kernels");
 }
 
-void sum_slices(ContextImpl& ctx, cl_mem partial, std::size_t slices, std::size_t n, float alpha,
-                float beta, cl_mem c, std::size_t offset_c) {
+void sum_slices(ContextImpl& ctx, cl_mem partial, std::size_t offset_partial, std::size_t slices,
+                std::size_t n, float alpha, float beta, cl_mem c, std::size_t offset_c) {
   cl_kernel k = ctx.kernel("matmul", "gemm_sum_slices");
-  set_args(k, partial, cl_ulong(0), cl_int(slices), cl_ulong(n), alpha, beta, c,
+  set_args(k, partial, cl_ulong(offset_partial), cl_int(slices), cl_ulong(n), alpha, beta, c,
            cl_ulong(offset_c));
   ctx.enqueue_elementwise(k, n);
 }
@@ -279,6 +279,10 @@ std::size_t split_k_slices(const ContextImpl& ctx, const GemmCall& g) {
   return split_k_slices(ctx, g, gemm_plan(ctx, g));
 }
 
+bool operand_in_scratch(ContextImpl& ctx, const GemmCall& g) {
+  return ctx.is_scratch(g.a) || ctx.is_scratch(g.b) || ctx.is_scratch(g.c);
+}
+
 namespace {
 
 // One launch (or CLBlast call) for the whole product, as chosen.
@@ -320,7 +324,7 @@ void gemm_split_k(ContextImpl& ctx, const GemmCall& g, std::size_t slices,
   };
   slice_call(0, slices - 1, slice_k);
   slice_call(slices - 1, 1, g.k - (slices - 1) * slice_k);
-  sum_slices(ctx, partial, slices, mn, g.alpha, g.beta, g.c, g.offset_c);
+  sum_slices(ctx, partial, 0, slices, mn, g.alpha, g.beta, g.c, g.offset_c);
 }
 
 }  // namespace
@@ -328,8 +332,9 @@ void gemm_split_k(ContextImpl& ctx, const GemmCall& g, std::size_t slices,
 void gemm_as_chosen(ContextImpl& ctx, const GemmCall& call, const GemmChoice& choice,
                     cl_event* event) {
   if (choice.backend == GemmBackend::gemv) return gemv(ctx, call, event);  // its own slices
-  // Split K for a single product into a contiguous C (no event: several launches).
-  if (!event && call.batch == 1 && call.ldc == call.n) {
+  // Split K for a single product into a contiguous C (no event: several launches), with scratch
+  // free for the partial products.
+  if (!event && call.batch == 1 && call.ldc == call.n && !operand_in_scratch(ctx, call)) {
     if (std::size_t slices = split_k_slices(ctx, call, choice.plan); slices > 1)
       return gemm_split_k(ctx, call, slices, choice);
   }

@@ -54,17 +54,24 @@ std::string to_string(GemmBackend backend);
 
 // How many slices of K gemm() splits a single product into: more than one when C has too few
 // tiles to occupy the device but K is long (a weight gradient sums over every sample and
-// position). The slices' partial products go to ContextImpl::scratch and are then summed.
+// position). The slices' partial products go to ContextImpl::scratch and are then summed, so
+// gemm() splits no call with an operand in scratch (operand_in_scratch), whatever this says.
 std::size_t split_k_slices(const ContextImpl& ctx, const GemmCall& call);
+
+// Whether A, B or C of a call lies in the calling thread's scratch (the Winograd route's
+// products): such a call must not take scratch for partial sums, which would overwrite it (or,
+// growing scratch, free it).
+bool operand_in_scratch(ContextImpl& ctx, const GemmCall& call);
 
 // Throws where a matrix of the call (A, B or C, by its rows and leading dimension) holds 2^31
 // floats or more: clnn's GEMM and matrix-vector kernels index one matrix with int arithmetic.
 void check_int_indexable(const GemmCall& call);
 
-// C[offset_c + i] = alpha * sum_s partial[s * n + i] + beta * C[offset_c + i] for i < n: the
-// partial products of a product split over K summed into a contiguous C (gemm_sum_slices).
-void sum_slices(ContextImpl& ctx, cl_mem partial, std::size_t slices, std::size_t n, float alpha,
-                float beta, cl_mem c, std::size_t offset_c);
+// C[offset_c + i] = alpha * sum_s partial[offset_partial + s * n + i] + beta * C[offset_c + i]
+// for i < n: the partial products of a product split over K summed into a contiguous C
+// (gemm_sum_slices).
+void sum_slices(ContextImpl& ctx, cl_mem partial, std::size_t offset_partial, std::size_t slices,
+                std::size_t n, float alpha, float beta, cl_mem c, std::size_t offset_c);
 
 // Whether the vec4 kernel can take a call: sizes, leading dimensions, offsets and batch strides
 // all multiples of 4.
@@ -88,7 +95,8 @@ void gemm_with_plan(ContextImpl& ctx, const GemmCall& call, const MatmulPlan& pl
                     cl_event* event);
 
 // Runs a call with a given choice as gemm() runs its own: split over K where split_k_slices
-// says, every slice with the choice (the tuner times candidates through it).
+// says and no operand lies in scratch, every slice with the choice (the tuner times candidates
+// through it).
 void gemm_as_chosen(ContextImpl& ctx, const GemmCall& call, const GemmChoice& choice,
                     cl_event* event = nullptr);
 // event, when given, receives the launch's event (profiling) for the caller to release.

@@ -45,11 +45,12 @@ GemvView gemv_view(const GemmCall& g) {
 
 namespace {
 
-// Whether the partial sums of slices can go to scratch and be summed by gemm_sum_slices: C (and
-// so the partials, laid out alike) contiguous, and no operand in scratch.
-bool can_split(ContextImpl& ctx, const GemmCall& g) {
+// Whether K may be sliced: no event wanted (it names one launch), and the partial sums of slices
+// can go to scratch and be summed by gemm_sum_slices: C (and so the partials, laid out alike)
+// contiguous, and no operand in scratch.
+bool can_split(ContextImpl& ctx, const GemmCall& g, bool wants_event) {
   const bool contiguous = g.ldc == g.n && (g.batch == 1 || g.stride_c == g.m * g.n);
-  return contiguous && !ctx.is_scratch(g.a) && !ctx.is_scratch(g.b) && !ctx.is_scratch(g.c);
+  return !wants_event && contiguous && !operand_in_scratch(ctx, g);
 }
 
 // Build options for the operands' layout: float4 loads where every contiguous run of the big
@@ -87,26 +88,13 @@ void launch(ContextImpl& ctx, const GemvView& v, const GemvPlan& plan, float alp
              {plan.local_size, 1, 1}, event);
 }
 
-}  // namespace
-
-GemvPlan gemv_plan(ContextImpl& ctx, const GemmCall& g, bool wants_event) {
-  return ctx.planner.gemv(gemv_view(g).shape, !wants_event && can_split(ctx, g));
-}
-
-void gemv(ContextImpl& ctx, const GemmCall& g, cl_event* event) {
-  if (!gemm_is_skinny(g))
-    throw Error("gemv: a " + std::to_string(g.m) + " x " + std::to_string(g.n) +
-                " product has no side of at most " + std::to_string(LaunchPlanner::kMaxSkinny));
-  gemv_with_plan(ctx, g, gemv_plan(ctx, g, event != nullptr), event);
-}
-
-void gemv_with_plan(ContextImpl& ctx, const GemmCall& g, const GemvPlan& plan, cl_event* event) {
+// Runs a plan over the call's view v; may_split: can_split's answer for the call.
+void run(ContextImpl& ctx, const GemmCall& g, const GemvView& v, const GemvPlan& plan,
+         bool may_split, cl_event* event) {
   if (g.b_rows.taps) throw Error("gemv: tap rows are read by the vec4 GEMM kernel only");
   check_int_indexable(g);
-  const GemvView v = gemv_view(g);
   if (!ctx.planner.fits(plan) || plan.layout != v.shape.layout ||
-      plan.skinny != std::max<std::size_t>(1, v.shape.skinny) ||
-      (plan.slices > 1 && (event || !can_split(ctx, g))))
+      plan.skinny != std::max<std::size_t>(1, v.shape.skinny) || (plan.slices > 1 && !may_split))
     throw Error("gemv: the plan " + plan.describe() + " cannot run this call");
   if (g.m == 0 || g.n == 0 || g.batch == 0) return;
   if (plan.slices == 1)
@@ -115,7 +103,27 @@ void gemv_with_plan(ContextImpl& ctx, const GemmCall& g, const GemvPlan& plan, c
   const std::size_t total = g.m * g.n * g.batch;
   cl_mem partial = ctx.scratch(plan.slices * total);
   launch(ctx, v, plan, 1.0f, 0.0f, partial, 0, g.m * g.n, total, nullptr);
-  sum_slices(ctx, partial, plan.slices, total, g.alpha, g.beta, g.c, g.offset_c);
+  sum_slices(ctx, partial, 0, plan.slices, total, g.alpha, g.beta, g.c, g.offset_c);
+}
+
+}  // namespace
+
+GemvPlan gemv_plan(ContextImpl& ctx, const GemmCall& g, bool wants_event) {
+  return ctx.planner.gemv(gemv_view(g).shape, can_split(ctx, g, wants_event));
+}
+
+void gemv(ContextImpl& ctx, const GemmCall& g, cl_event* event) {
+  if (!gemm_is_skinny(g))
+    throw Error("gemv: a " + std::to_string(g.m) + " x " + std::to_string(g.n) +
+                " product has no side of at most " + std::to_string(LaunchPlanner::kMaxSkinny));
+  // gemv_plan's plan, with the view and the split rule worked out once for planning and running.
+  const GemvView v = gemv_view(g);
+  const bool may_split = can_split(ctx, g, event != nullptr);
+  run(ctx, g, v, ctx.planner.gemv(v.shape, may_split), may_split, event);
+}
+
+void gemv_with_plan(ContextImpl& ctx, const GemmCall& g, const GemvPlan& plan, cl_event* event) {
+  run(ctx, g, gemv_view(g), plan, can_split(ctx, g, event != nullptr), event);
 }
 
 }  // namespace clnn::detail

@@ -5,19 +5,12 @@
 
 #include "cl/kernel_call.hpp"
 #include "context_impl.hpp"
+#include "int_math.hpp"
 #include "ops/common.hpp"
 
 namespace clnn::detail {
 
 namespace {
-
-std::size_t ceil_div(std::size_t a, std::size_t b) { return (a + b - 1) / b; }
-
-std::size_t ceil_pow2(std::size_t n) {
-  std::size_t p = 1;
-  while (p < n) p *= 2;
-  return p;
-}
 
 // Cutting a row into more pieces than its length needs pays only while pieces stay this long:
 // a piece is a work-group's worth of reads for reduce_rows, a work-item's for reduce_strided.
