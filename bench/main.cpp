@@ -34,7 +34,7 @@ int main(int argc, char** argv) {
       "Benchmarks against named peers. Suites: matmul (clnn's SGEMM and CLBlast, square fp32), "
       "conv (convolution layers, forward and forward + backward), train (Fashion-MNIST, the "
       "large model, batch 128: images/s), elementwise (copy, axpy, relu: GB/s), skinny (products "
-      "with a side of C of at most 32: GB/s of the big operand against copy's), models (whole "
+      "with a side of C of at most 16: GB/s of the big operand against copy's), models (whole "
       "networks: clnn-fashion's models training and inference, an ONNX zoo of torchvision "
       "models; --profile adds a per-op profile of a step).",
       "clnn-bench"};

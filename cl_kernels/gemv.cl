@@ -1,4 +1,4 @@
-// Skinny products, batched: C = alpha * op(A) op(B) + beta * C where M or N is at most 32 (see
+// Skinny products, batched: C = alpha * op(A) op(B) + beta * C where M or N is at most 16 (see
 // ops/gemv.hpp and LaunchPlanner::gemv). The host hands over SKINNY vectors of length K and one
 // big matrix of L (the long side of C) by K, which is streamed once, as strided views:
 //   big(l, k) = big[l * big_l + k * big_k]     (gemv_rows: big_k is 1; gemv_cols: big_l is 1)

@@ -429,7 +429,7 @@ TEST_CASE("skinny-product plans follow the device and the shape", "[launch]") {
   bad.team = 3;
   CHECK_FALSE(h200.fits(bad));
   bad = fc6;
-  bad.skinny = LaunchPlanner::kMaxSkinny + 1;
+  bad.skinny = 17;
   CHECK_FALSE(h200.fits(bad));
   bad = fc6;
   bad.local_size = 2048;

@@ -353,7 +353,7 @@ GemvPlan LaunchPlanner::gemv(const GemvShape& shape, bool may_split) const {
   }
   // Not below a SIMD group where there are outputs to fill one, so no lane idles.
   const std::size_t simd = std::min(most, floor_pow2(std::max<std::size_t>(1, device_.simd_width)));
-  plan.pass = std::min(plan.skinny, kMaxGpuPass);
+  plan.pass = plan.skinny;
   if (prefers_row_loops()) {
     // CPUs: work-items run one after another, so each streams a contiguous run of the big matrix
     // alone (a row; or 32 outputs of each row, not 4 outputs a page apart) with its accumulators

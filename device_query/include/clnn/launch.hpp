@@ -135,12 +135,8 @@ class LaunchPlanner {
   // kMinSliceRows; a compute unit is taken to hold as many blocks at once as its local memory
   // does.
   std::size_t k_slices(const MatmulPlan& plan, std::size_t blocks, std::size_t k) const;
-  // Skinny products: at most this many vectors against the big matrix. 32 takes batch-32 fully
-  // connected layers, whose GEMM tiles ran at a tenth of the H200's roofline (alexnet's fc6-8:
-  // 0.59 ms, where streaming their 234 MB of weights takes about 0.06).
-  static constexpr std::size_t kMaxSkinny = 32;
-  // Vectors summed per walk over a slice on GPUs: their accumulators stay in registers.
-  static constexpr std::size_t kMaxGpuPass = 16;
+  // Skinny products: at most this many vectors against the big matrix.
+  static constexpr std::size_t kMaxSkinny = 16;
   // Elements of K one work-item of a skinny product walks at most (in one slice).
   static constexpr std::size_t kMaxItemK = 4096;
   // Elements of K a work-item of a skinny product walks at most in one slice: kMaxItemK, less
