@@ -39,6 +39,8 @@ const Case kCases[] = {
     input_gradient("fc 4096->4096 input gradient", 1, 4096, 4096),
     forward("fc 4096->4096, batch 16", 16, 4096, 4096),
     input_gradient("fc 4096->4096 input gradient, batch 16", 16, 4096, 4096),
+    {"4096x4096 by 4 columns (N = 4)", 4096, 4, 4096, false},
+    {"4096x4096 by 8 columns (N = 8)", 4096, 8, 4096, false},
     {"4096x4096 by 16 columns (N = 16)", 4096, 16, 4096, false},
 };
 

@@ -42,7 +42,9 @@ bool DepthwiseConv::serves() const {
   if (groups != win.c || filters % groups != 0) return false;
   // The kernels index within y and w, and every coordinate of a window (up to the padded
   // extent), with int arithmetic.
-  if (win.n * filters * win.out_positions() >= INT_MAX) return false;
+  // x and y are indexed with int, with room for a grid-stride step past their end.
+  if (win.n * filters * win.out_positions() >= INT_MAX / 2) return false;
+  if (win.n * win.c * win.in_positions() >= INT_MAX / 2) return false;
   if (filters * win.kernel_positions() >= INT_MAX) return false;
   for (std::size_t d = 0; d < 3; ++d)
     if (win.in[d] + win.pad_begin[d] + win.pad_end[d] >= INT_MAX) return false;
@@ -67,7 +69,11 @@ void DepthwiseConv::forward(const Tensor& x, const Tensor& w, const Tensor* bias
     apply_epilogue(ctx, y, epilogue);  // the rows are summed in y, tap by tap
     return;
   }
-  cl_kernel k = ctx.kernel("conv_depthwise", "depthwise_forward", epilogue_options(epilogue));
+  const std::string extents = " -DKD=" + std::to_string(win.kernel[0]) +
+                              " -DKH=" + std::to_string(win.kernel[1]) +
+                              " -DKW=" + std::to_string(win.kernel[2]);
+  cl_kernel k =
+      ctx.kernel("conv_depthwise", "depthwise_forward", extents + epilogue_options(epilogue));
   set_args(k, mem(x), mem(w), b, has_bias, mem(y), win.packed(), win.packed_out(), n,
            multiplier(*this), beta);
   ctx.enqueue_elementwise(k, std::size_t(win.n * filters * win.out_positions()));
