@@ -116,6 +116,21 @@ __kernel void depthwise_input_gradient(__global const float* gy, __global const 
 #ifndef TAPS
 #define TAPS 1
 #endif
+
+// The offsets from a window's origin of taps t0 .. t0 + TAPS - 1 (past the last tap T - 1, the
+// last again), and their sums zeroed: the weight gradients' per-block set-up.
+inline void tap_offsets(const int t0, const int T, const int16 g, int* dz, int* dy, int* dx,
+                        float* acc) {
+  for (int s = 0; s < TAPS; ++s) {
+    const int t = min(t0 + s, T - 1);
+    const int e = t % g.s6, b = t / g.s6 % g.s5, a = t / (g.s6 * g.s5);
+    dz[s] = a * g.sd - g.sa;
+    dy[s] = b * g.se - g.sb;
+    dx[s] = e * g.sf - g.sc;
+    acc[s] = 0.0f;
+  }
+}
+
 __kernel __attribute__((reqd_work_group_size(ITEMS, 1, 1)))
 void depthwise_weight_gradient(__global const float* x, __global const float* gy,
                                __global float* out, const int16 g, const int4 o, const int N,
@@ -132,14 +147,7 @@ void depthwise_weight_gradient(__global const float* x, __global const float* gy
     // Each tap's offset from a window's origin, once per group.
     int dz[TAPS], dy[TAPS], dx[TAPS];
     float acc[TAPS];
-    for (int s = 0; s < TAPS; ++s) {
-      const int t = min(t0 + s, T - 1);
-      const int e = t % g.s6, b = t / g.s6 % g.s5, a = t / (g.s6 * g.s5);
-      dz[s] = a * g.sd - g.sa;
-      dy[s] = b * g.se - g.sb;
-      dx[s] = e * g.sf - g.sc;
-      acc[s] = 0.0f;
-    }
+    tap_offsets(t0, T, g, dz, dy, dx, acc);
     const long end = min(Q, (j + 1) * piece);
     for (long q = j * piece + lid; q < end; q += ITEMS) {
       const long n = q / P;
@@ -279,14 +287,7 @@ __kernel void depthwise_weight_gradient_rows(__global const float* x, __global c
     const int t0 = block * TAPS;
     int dz[TAPS], dy[TAPS], dx[TAPS];
     float acc[TAPS];
-    for (int s = 0; s < TAPS; ++s) {
-      const int t = min(t0 + s, T - 1);
-      const int e = t % g.s6, b = t / g.s6 % g.s5, a = t / (g.s6 * g.s5);
-      dz[s] = a * g.sd - g.sa;
-      dy[s] = b * g.se - g.sb;
-      dx[s] = e * g.sf - g.sc;
-      acc[s] = 0.0f;
-    }
+    tap_offsets(t0, T, g, dz, dy, dx, acc);
     const long last = min(units, (j + 1) * per_piece);
     for (long u = j * per_piece; u < last; ++u) {
       const long line = u / segs;  // over (n, od, oh)
