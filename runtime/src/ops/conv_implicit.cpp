@@ -137,12 +137,11 @@ std::vector<cl_int> tap_table(const Window& win, std::int64_t k) {
   return table;
 }
 
-// y = epilogue(beta * y + conv(x, w) + bias) for a launch, w at offset_w in tap-major order, with
-// scratch laid out as `layout`. Returns whether the epilogue was applied: not where K is split,
-// whose sum of slices writes y.
-bool launch(ContextImpl& ctx, const ImplicitLaunch& l, const ImplicitConfig& config, cl_mem x,
+// y = beta * y + conv(x, w) + bias for a launch, w at offset_w in tap-major order, with scratch
+// laid out as `layout`.
+void launch(ContextImpl& ctx, const ImplicitLaunch& l, const ImplicitConfig& config, cl_mem x,
             cl_mem w, std::size_t offset_w, cl_mem bias, cl_mem y, float beta, cl_mem scratch,
-            const ScratchLayout& layout, const Epilogue& epilogue = {}) {
+            const ScratchLayout& layout) {
   const Window& win = l.win;
   const std::int64_t positions = win.out_positions(), volume = win.in_positions();
   const std::int64_t m = filters_per_group(l), n = columns(l), k = rows(l);
@@ -154,10 +153,9 @@ bool launch(ContextImpl& ctx, const ImplicitLaunch& l, const ImplicitConfig& con
   // Samples of a multiple of 4 positions are stored in float4s; others element by element (a
   // run-time choice between the two had slowed the kernel by 13% on the H100).
   if (positions % 4 == 0) options += " -DALIGNED_POSITIONS=1";
+  cl_kernel kernel = ctx.kernel(plan.source_name(), "conv_vec4", options);
   const std::int64_t slices = slice_count(l, config);
   const bool split = slices > 1;
-  if (!split) options += epilogue_options(epilogue);
-  cl_kernel kernel = ctx.kernel(plan.source_name(), "conv_vec4", options);
   set_args(kernel, cl_int(m), cl_int(n), cl_int(k), 1.0f, w, cl_ulong(offset_w), cl_int(k),
            cl_ulong(m * k), x, cl_ulong(0), cl_int(win.c * volume),
            cl_ulong(win.c / l.groups * volume), split ? 0.0f : beta, split ? scratch : y,
@@ -173,7 +171,6 @@ bool launch(ContextImpl& ctx, const ImplicitLaunch& l, const ImplicitConfig& con
   if (split)
     sum_slices(ctx, scratch, layout.partials, std::size_t(slices), std::size_t(outputs(l)), 1.0f,
                beta, y, 0);
-  return !split;
 }
 
 }  // namespace
@@ -239,9 +236,13 @@ void ImplicitConv::forward(const Tensor& x, const Tensor& w, const Tensor* bias,
   cl_mem scratch = ctx.scratch(layout.total);
   if (!in_order)
     arrange_filters(ctx, mem(w), scratch, 0, filters, win.c, taps, groups, false);
-  if (!launch(ctx, l, config, mem(x), in_order ? mem(w) : scratch, 0,
-              bias ? mem(*bias) : nullptr, mem(y), beta, scratch, layout, epilogue))
-    apply_epilogue(ctx, y, epilogue);
+  launch(ctx, l, config, mem(x), in_order ? mem(w) : scratch, 0,
+         bias ? mem(*bias) : nullptr, mem(y), beta, scratch, layout);
+  // Not in the kernel's store: with it there, r3d_18's conv_vec4 took 97 ms at batch 32 on the
+  // H200 (three calls) against 89 in an earlier call without, and resnet50's 7.7 ms against 7.4,
+  // while PyTorch's times held within 1%; the kernel sits at its register limit (matmul_vec4.cl).
+  // Until a measurement in one call clears it, the activation runs after the product.
+  apply_epilogue(ctx, y, epilogue);
 }
 
 void ImplicitConv::input_gradient(const Tensor& gy, const Tensor& w, const Tensor& gx,
