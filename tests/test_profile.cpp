@@ -3,7 +3,7 @@
 
 #include "cl/profiler.hpp"
 #include "clnn/clnn.hpp"
-#include "context_impl.hpp"
+#include "conv_checks.hpp"
 #include "graph/graph_data.hpp"
 #include "support.hpp"
 
@@ -186,16 +186,11 @@ TEST_CASE("an inference executor folds relu and clip into the convolution before
     Value kept_relu = clnn::relu(kept);
     const auto input = clnn::test::random_vector(std::size_t(clnn::element_count(x.shape())), 4);
 
-    auto& impl = clnn::detail::Access::impl(clnn::test::context());
-    struct Restore {
-      clnn::detail::ContextImpl& impl;
-      ConvRoute saved;
-      ~Restore() { impl.conv_route = saved; }
-    } restore{impl, impl.conv_route};
+    clnn::test::RouteScope scope(ConvRoute::automatic);
     for (ConvRoute route :
          {ConvRoute::automatic, ConvRoute::columns, ConvRoute::implicit, ConvRoute::winograd}) {
       INFO("route " << int(route));
-      impl.conv_route = route;
+      scope.set(route);
       clnn::Executor inference(clnn::test::context(), g, {out, kept, kept_relu},
                                clnn::Mode::inference);
       clnn::Executor training(clnn::test::context(), g, {out, kept, kept_relu},
