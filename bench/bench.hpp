@@ -20,6 +20,7 @@ struct Options {
   std::string zoo = "zoo";           // models: the folder of ONNX models
   std::vector<std::string> models;   // models: the models to run (empty: all)
   bool profile = false;              // models: a per-op profile of one step for each row
+  bool profile_nodes = false;        // models: the profile with a row per node, not per op
 };
 
 // One measurement: its parameters and figures under self-explaining keys.

@@ -55,6 +55,8 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember(clnn::bench::model_names()));
   app.add_flag("--profile", options.profile,
                "models: a per-op profile of one step for each row, against the roofline");
+  app.add_flag("--profile-nodes", options.profile_nodes,
+               "models: --profile with a row per node (layer) rather than per op");
   app.add_option("--data", options.data_dir, "the Fashion-MNIST files")->capture_default_str();
   app.add_option("--json", json_path, "also write the results as JSON here");
   app.add_option("--device", device, "gpu, cpu, P:D or part of a name");

@@ -13,6 +13,7 @@
 #include "bench.hpp"
 #include "clnn/clnn.hpp"
 #include "clnn/onnx.hpp"
+#include "cl/profiler.hpp"
 #include "models.hpp"
 #include "step_profile.hpp"
 
@@ -206,8 +207,13 @@ const std::vector<std::string>& model_names() {
 }
 
 std::vector<Record> models_suite(const Context& ctx, const Options& options) {
-  Suite suite{ctx, options, std::nullopt, 0, {}};
-  if (options.profile) {
+  Options opts = options;
+  if (opts.profile_nodes) {
+    opts.profile = true;
+    detail::set_profiling_by_node(true);
+  }
+  Suite suite{ctx, opts, std::nullopt, 0, {}};
+  if (opts.profile) {
     suite.roofline = Roofline::measure(ctx);
     fmt::print("roofline: {:.1f} GB/s (clnn's copy), {:.0f} GFLOP/s (peak_gflops)\n",
                suite.roofline->gbps, suite.roofline->gflops);
@@ -215,7 +221,7 @@ std::vector<Record> models_suite(const Context& ctx, const Options& options) {
   fmt::print("{:<14} {:<5} {:>5}  {}\n", "model", "kind", "batch", "figure");
   run_builtin(suite);
   run_zoo(suite);
-  if (options.profile)
+  if (opts.profile)
     fmt::print(
         "\n{} flagged profile rows (over {:.0f}% of a step at under {:.0f}% of its roofline)\n",
         suite.flags, 100 * kFlagShare, 100 * kFlagRoofline);

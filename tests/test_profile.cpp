@@ -128,6 +128,36 @@ TEST_CASE("take_profile: a row per node pass, with launches, cost and kernels", 
   CHECK(clnn::detail::take_profile().empty());  // taken
 }
 
+TEST_CASE("take_profile by node: a row per node and pass, named after the node", "[profile]") {
+  clnn::Context ctx = clnn::Context::create();
+  clnn::Graph g;
+  Value x = g.input("x", {4, 8});
+  Value w = g.parameter("w", {8, 3}, clnn::init::uniform(-1.0f, 1.0f, 1));
+  Value y = clnn::relu(clnn::relu(clnn::matmul(x, w)));
+  clnn::Executor ex(ctx, g, {y}, clnn::Mode::inference);
+  ex.set_input("x", clnn::test::random_vector(32, 2));
+  ctx.finish();
+  clnn::detail::take_profile();
+  {
+    ProfilingOn on;
+    clnn::detail::set_profiling_by_node(true);
+    ex.forward();
+    ctx.finish();
+    clnn::detail::set_profiling_by_node(false);
+  }
+  const auto rows = clnn::detail::take_profile();
+  // Two relu nodes, two rows; none under the op alone.
+  for (const char* label : {"matmul forward 'matmul_1'", "relu forward 'relu_1'",
+                            "relu forward 'relu_2'"}) {
+    INFO(label);
+    const auto* row = find_row(rows, label);
+    REQUIRE(row);
+    CHECK(row->entries == 1);
+    CHECK(row->launches >= 1);
+  }
+  CHECK_FALSE(find_row(rows, "relu forward"));
+}
+
 TEST_CASE("take_profile: a scope inside another belongs to it", "[profile]") {
   clnn::Context ctx = clnn::Context::create();
   clnn::Tensor t = clnn::Tensor::zeros(ctx, {16});

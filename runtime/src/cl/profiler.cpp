@@ -21,6 +21,14 @@ std::atomic<bool>& profiling_switch() {
   return on;
 }
 
+std::atomic<bool>& by_node_switch() {
+  static std::atomic<bool> on{[] {
+    const char* v = std::getenv("CLNN_PROFILE");
+    return v && std::string(v) == "nodes";
+  }()};
+  return on;
+}
+
 // The scope this thread's launches go to; null outside every scope.
 thread_local const std::string* current_scope = nullptr;
 
@@ -130,6 +138,14 @@ bool profiling_enabled() {
 
 void set_profiling(bool on) {
   profiling_switch().store(on);
+}
+
+bool profiling_by_node() {
+  return by_node_switch().load(std::memory_order_relaxed);
+}
+
+void set_profiling_by_node(bool on) {
+  by_node_switch().store(on);
 }
 
 double event_ms(cl_event event) {

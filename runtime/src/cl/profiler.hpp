@@ -24,6 +24,11 @@ bool profiling_enabled();
 // launches already enqueued are not timed.
 void set_profiling(bool on);
 
+// Whether an executor's node passes are profiled one row per node ("conv forward 'conv2'")
+// rather than one per op and pass ("conv forward"): CLNN_PROFILE=nodes, or set from a tool.
+bool profiling_by_node();
+void set_profiling_by_node(bool on);
+
 // Turns the profiler on for its lifetime, then back to what it was (on under CLNN_PROFILE=1),
 // also when its scope is left by an exception: a tool's profiled steps, a test's.
 class ProfilingOn {

@@ -81,7 +81,9 @@ struct ExecutorImpl {
     std::vector<Shape> shapes;
     for (int u : nd.inputs) shapes.push_back(node(u).shape);
     const Cost cost = nd.op->cost(CostArgs{pass, shapes, nd.shape, mode == Mode::training, wanted});
-    scope.emplace(nd.op->type() + " " + pass_name(pass), cost.flops, cost.bytes);
+    std::string label = nd.op->type() + " " + pass_name(pass);
+    if (profiling_by_node()) label += " '" + nd.name + "'";
+    scope.emplace(std::move(label), cost.flops, cost.bytes);
   }
 };
 
