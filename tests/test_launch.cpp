@@ -316,6 +316,13 @@ TEST_CASE("an implicit convolution keeps large blocks and lengthens their steps"
   CHECK(blocks(many, 64, 100352) > 132);
   CHECK(many.tile_k == largest.tile_k);
   CHECK(nvidia.plannable(many));
+  // Filters of several taps (3x3x3) take steps of 16 however many blocks there are.
+  const auto taps = nvidia.implicit_conv(64, 100352, 1, 27);
+  CHECK(taps.tile_m == many.tile_m);
+  CHECK(taps.tile_n == many.tile_n);
+  CHECK(taps.tile_k == 16);
+  CHECK(taps.tile_k > many.tile_k);
+  CHECK(nvidia.fits(taps));
   // Few columns: blocks shrink until half the units have one.
   const auto few = nvidia.implicit_conv(64, 2048, 1);
   CHECK(blocks(few, 64, 2048) >= 132 / 2);
@@ -323,7 +330,8 @@ TEST_CASE("an implicit convolution keeps large blocks and lengthens their steps"
   // own kernel.
   const LaunchPlanner small(gpu(16 << 10, 128, 32, 8));
   for (std::size_t m : {16, 32, 64, 512})
-    for (std::size_t n : {64, 100000}) CHECK(small.fits(small.implicit_conv(m, n, 1)));
+    for (std::size_t n : {64, 100000})
+      for (std::size_t taps : {1, 9}) CHECK(small.fits(small.implicit_conv(m, n, 1, taps)));
   const LaunchPlanner host(cpu());
   CHECK(host.implicit_conv(64, 100000, 1).kernel == host.matmul().kernel);
 }

@@ -127,9 +127,11 @@ class LaunchPlanner {
   // are halved only while they lie mostly outside the product.
   MatmulPlan matmul_for_split_k(std::size_t m, std::size_t n) const;
   // The plan for a convolution as an implicit GEMM (vec4 with CONV_GATHER) of `batch` products
-  // of M filters by N columns: blocks shrunk only where they would leave most compute units
-  // idle, and long k-steps where each unit runs at most one block.
-  MatmulPlan implicit_conv(std::size_t m, std::size_t n, std::size_t batch) const;
+  // of M filters by N columns over `taps` kernel positions: blocks shrunk only where they would
+  // leave most compute units idle, and long k-steps where the filters have several taps or each
+  // unit runs at most one block.
+  MatmulPlan implicit_conv(std::size_t m, std::size_t n, std::size_t batch,
+                           std::size_t taps = 1) const;
   // Slices of K (split-K) for `blocks` blocks of a vec4 plan over K rows, each slice a whole
   // number of k-steps: the count that minimizes waves x rows per slice, with slices of at least
   // kMinSliceRows; a compute unit is taken to hold as many blocks at once as its local memory

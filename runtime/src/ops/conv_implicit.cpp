@@ -32,7 +32,8 @@ std::optional<MatmulPlan> product_plan(const ContextImpl& ctx, const ImplicitLau
        {columns(l), l.win.c * l.win.in_positions(), l.filters * l.win.out_positions()})
     if (extent >= INT_MAX) return std::nullopt;
   MatmulPlan plan = ctx.planner.implicit_conv(std::size_t(filters_per_group(l)),
-                                              std::size_t(columns(l)), std::size_t(l.groups));
+                                              std::size_t(columns(l)), std::size_t(l.groups),
+                                              std::size_t(l.win.kernel_positions()));
   if (plan.kernel != MatmulKernel::vec4) plan = smallest_vec4_plan();
   if (!ctx.planner.fits(plan)) return std::nullopt;
   return plan;

@@ -37,12 +37,15 @@ MatmulKernel kernel_from_name(const std::string& name) {
 
 // Whether a product occupies the device by splitting K rather than through smaller blocks: a
 // single product into a contiguous C whose K is long beside M and N (a weight gradient sums over
-// every sample and position). Blocks shrunk for occupancy get work-groups too small to run fast:
-// on the H100 a 64 x 576 product with K = 50176 took 1.95 ms in 32 x 32 blocks. Square products
-// stay unsplit: 1024^3 ran faster in 64 x 128 blocks than in 3 slices of them.
+// every sample and position), or beside a short side (a fully connected layer at a small batch).
+// Blocks shrunk for occupancy get work-groups too small to run fast: on the H100 a 64 x 576
+// product with K = 50176 took 1.95 ms in 32 x 32 blocks; on the H200 alexnet's 4096 -> 4096
+// layer at batch 32 (32 x 4096 x 4096) 0.36 ms in 32 x 32 blocks, 0.07 in 32 x 128 blocks with K
+// split. Square products stay unsplit: 1024^3 ran faster in 64 x 128 blocks than in 3 slices.
 bool splits_k(const GemmCall& g) {
-  return g.batch == 1 && g.ldc == g.n && g.k >= 2 * LaunchPlanner::kMinSliceRows &&
-         g.k >= 2 * std::max(g.m, g.n);
+  constexpr std::size_t kShortSide = 64;
+  const bool long_k = g.k >= 2 * std::max(g.m, g.n) || std::min(g.m, g.n) <= kShortSide;
+  return g.batch == 1 && g.ldc == g.n && g.k >= 2 * LaunchPlanner::kMinSliceRows && long_k;
 }
 
 // Build options for B's tap rows (matmul_vec4.cl's b_row).
@@ -65,8 +68,9 @@ GemmChoice choose_gemm(const ContextImpl& ctx, const GemmCall& g) {
   // GEMM tiles (and CLBlast's) would compute mostly padding: on the H200 alexnet at batch 1 took
   // 1.01 ms to PyTorch's 0.49 with its fully connected layers on the tiles. Decided before the
   // tuning cache is read, which a batch-1 layer would otherwise pay for on every call. Only
-  // CLNN_GEMM (and tap rows, which only vec4 reads) keep such a product off them.
-  if (!g.b_rows.taps && ctx.gemm_backend == GemmBackend::automatic && gemm_is_skinny(g))
+  // CLNN_GEMM (and tap rows, which only vec4 reads) keep such a product off them, and on GPUs
+  // many vectors side by side (gemv_pays).
+  if (!g.b_rows.taps && ctx.gemm_backend == GemmBackend::automatic && gemv_pays(ctx.info, g))
     return {GemmBackend::gemv, gemm_planner_plan(ctx, g)};
   // One look at the tuning cache: a tuned shape nearby gives both the configuration and the
   // backend that won there (tune_matmul times both).
