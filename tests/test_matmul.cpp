@@ -354,6 +354,25 @@ TEST_CASE("skinny products take the matrix-vector kernels unless a backend is fo
   impl.gemm_backend = saved;
 }
 
+TEST_CASE("on GPUs, more than 4 vectors side by side take the vec4 GEMM tiles", "[matmul]") {
+  DeviceInfo gpu, cpu;
+  gpu.type = DeviceType::gpu, cpu.type = DeviceType::cpu;
+  // A 4096 x 4096 matrix by n columns of B: side by side in B [4096, n], along K in B^T.
+  auto call = [](std::size_t n, bool trans_b) {
+    detail::GemmCall c;
+    c.m = 4096, c.n = n, c.k = 4096, c.lda = 4096, c.trans_b = trans_b;
+    c.ldb = trans_b ? 4096 : n, c.ldc = n;
+    return c;
+  };
+  CHECK(detail::gemv_pays(gpu, call(4, false)));
+  CHECK_FALSE(detail::gemv_pays(gpu, call(8, false)));
+  CHECK_FALSE(detail::gemv_pays(gpu, call(16, false)));
+  CHECK(detail::gemv_pays(gpu, call(16, true)));
+  CHECK(detail::gemv_pays(cpu, call(16, false)));
+  CHECK(detail::gemv_pays(gpu, call(10, false)));  // off float4s: the tiles would run slower kernels
+  CHECK_FALSE(detail::gemv_pays(cpu, call(17, true)));  // not skinny
+}
+
 namespace {
 
 // check_gemm through the matrix-vector kernels with C's vectors as rows (M = skinny) and as

@@ -45,6 +45,24 @@ GemvView gemv_view(const GemmCall& g) {
 
 namespace {
 
+// In rows, vectors that lie side by side (gemv.cl's SMALL_ALONG_S).
+bool side_by_side(const GemvView& v) {
+  return v.shape.layout == GemvLayout::rows && v.shape.skinny > 1 && v.small_s == 1 &&
+         v.small_k != 1;
+}
+
+}  // namespace
+
+bool gemv_pays(const DeviceInfo& device, const GemmCall& g) {
+  if (!gemm_is_skinny(g)) return false;
+  const GemvView v = gemv_view(g);
+  constexpr std::size_t kMostSideBySide = 4;
+  return device.type == DeviceType::cpu || !side_by_side(v) || v.shape.skinny <= kMostSideBySide ||
+         !gemm_is_aligned(g);
+}
+
+namespace {
+
 // Whether K may be sliced: no event wanted (it names one launch), and the partial sums of slices
 // can go to scratch and be summed by gemm_sum_slices: C (and so the partials, laid out alike)
 // contiguous, and no operand in scratch.
@@ -65,7 +83,7 @@ std::string alignment_options(const GemvView& v) {
   const bool small = rows && v.small_k == 1 &&
                      whole_float4s({v.small_offset, v.shape.skinny > 1 ? v.small_s : 0,
                                     v.small_batch});
-  const bool along_s = rows && v.shape.skinny > 1 && v.small_s == 1 && v.small_k != 1;
+  const bool along_s = side_by_side(v);
   return std::string(" -DBIG_FLOAT4=") + (big ? "1" : "0") + " -DSMALL_FLOAT4=" +
          (small ? "1" : "0") + " -DSMALL_ALONG_S=" + (along_s ? "1" : "0");
 }
