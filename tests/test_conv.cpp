@@ -2,6 +2,8 @@
 // against the double-precision reference, and the shapes it rejects.
 #include <catch2/catch.hpp>
 
+#include <cmath>
+
 #include "context_impl.hpp"
 #include "conv_checks.hpp"
 #include "op_harness.hpp"
@@ -11,6 +13,7 @@
 #include "ops/conv_shifted.hpp"
 #include "ops/conv_winograd.hpp"
 #include "ops/spatial.hpp"
+#include "ops/winograd_transform.hpp"
 #include "reference/conv.hpp"
 
 using namespace clnn;
@@ -117,10 +120,51 @@ TEST_CASE("the implicit GEMM matches the reference", "[conv][slow]") {
   CHECK_FALSE(implicit({2, 3, 8, 6}, {4, 3, 3, 3}, options({}, {1, 1}, {1, 1}, {})).serves_forward());
 }
 
-TEST_CASE("Winograd's F(2x2, 3x3) matches the reference", "[conv]") {
+TEST_CASE("Winograd's transforms compute the correlation of a tile", "[conv]") {
+  // y = A^T [(G g G^T) . (B^T d B)] A against the direct sum, in double, for each F(m, r) the
+  // construction may be asked for.
+  using clnn::detail::winograd_transform;
+  for (auto [m, r] : {std::pair<int, int>{2, 3}, {2, 5}, {4, 3}, {3, 3}, {1, 2}, {2, 7}}) {
+    INFO("F(" << m << ", " << r << ")");
+    const auto t = winograd_transform(m, r);
+    const int n = t.alpha;
+    REQUIRE(n == m + r - 1);
+    std::vector<double> g(std::size_t(r * r)), d(std::size_t(n * n));
+    for (std::size_t i = 0; i < g.size(); ++i) g[i] = std::sin(1.0 + double(i));
+    for (std::size_t i = 0; i < d.size(); ++i) d[i] = std::cos(0.5 + double(i));
+    auto at = [](const std::vector<double>& v, int cols, int i, int j) {
+      return v[std::size_t(i * cols + j)];
+    };
+    std::vector<double> product(std::size_t(n * n));
+    for (int a = 0; a < n; ++a)
+      for (int b = 0; b < n; ++b) {
+        double u = 0, v = 0;
+        for (int i = 0; i < r; ++i)
+          for (int j = 0; j < r; ++j) u += at(t.g, r, a, i) * at(g, r, i, j) * at(t.g, r, b, j);
+        for (int i = 0; i < n; ++i)
+          for (int j = 0; j < n; ++j) v += at(t.bt, n, a, i) * at(d, n, i, j) * at(t.bt, n, b, j);
+        product[std::size_t(a * n + b)] = u * v;
+      }
+    for (int y = 0; y < m; ++y)
+      for (int x = 0; x < m; ++x) {
+        double got = 0, want = 0;
+        for (int a = 0; a < n; ++a)
+          for (int b = 0; b < n; ++b)
+            got += at(t.at, n, y, a) * at(product, n, a, b) * at(t.at, n, x, b);
+        for (int i = 0; i < r; ++i)
+          for (int j = 0; j < r; ++j) want += at(g, r, i, j) * at(d, n, y + i, x + j);
+        CHECK(got == Approx(want).epsilon(1e-9).margin(1e-9));
+      }
+  }
+  CHECK_THROWS_WITH(winograd_transform(6, 5), Catch::Contains("at most 8 points"));
+  CHECK_THROWS_WITH(winograd_transform(2, 1), Catch::Contains("F(2, 1)"));
+}
+
+TEST_CASE("Winograd's F(4x4, 3x3) and F(2x2, 5x5) match the reference", "[conv]") {
   // Forward and input gradient through winograd.cl, whatever the device (a CPU runs it when
-  // told to): odd output extents (a last tile half outside), paddings of 0 to 2 and uneven ones,
-  // channel and filter counts off float4s (the GEMM's general kernel), tiles off float4s.
+  // told to): odd output extents (a last tile half outside), paddings of 0 to the filter's reach
+  // and uneven ones, channel and filter counts off float4s (the GEMM's general kernel), tiles off
+  // float4s.
   using clnn::detail::ConvRoute;
   RouteScope scope(ConvRoute::winograd);
   auto winograd = [](const Shape& x, const Shape& w, const ConvOptions& o) {
@@ -132,6 +176,9 @@ TEST_CASE("Winograd's F(2x2, 3x3) matches the reference", "[conv]") {
       {{3, 5, 6, 9}, {6, 5, 3, 3}, options({}, {0, 0}, {0, 0}, {})},    // no padding
       {{2, 4, 5, 5}, {3, 4, 3, 3}, options({}, {2, 0}, {1, 2}, {})},    // uneven padding
       {{1, 2, 3, 3}, {2, 2, 3, 3}, options({}, {2, 2}, {2, 2}, {})},    // padding of 2
+      {{2, 3, 8, 7}, {4, 3, 5, 5}, options({}, {2, 2}, {2, 2}, {})},    // 5x5, odd output
+      {{1, 8, 9, 9}, {8, 8, 5, 5}, options({}, {0, 0}, {0, 0}, {})},    // 5x5, no padding
+      {{2, 4, 5, 6}, {3, 4, 5, 5}, options({}, {4, 1}, {3, 0}, {})},    // 5x5, uneven padding
   };
   for (const Case& c : served) {
     INFO("x " << to_string(c.x) << " w " << to_string(c.w));
@@ -143,7 +190,8 @@ TEST_CASE("Winograd's F(2x2, 3x3) matches the reference", "[conv]") {
       {{2, 3, 8, 8}, {4, 3, 3, 3}, options({2, 2}, {1, 1}, {1, 1}, {})},     // strided
       {{2, 3, 8, 8}, {4, 3, 3, 3}, options({}, {2, 2}, {2, 2}, {2, 2})},     // dilated
       {{2, 4, 6, 6}, {6, 2, 3, 3}, options({}, {1, 1}, {1, 1}, {}, 2)},      // groups
-      {{2, 3, 8, 8}, {4, 3, 5, 5}, options({}, {2, 2}, {2, 2}, {})},         // 5x5
+      {{2, 3, 8, 8}, {4, 3, 7, 7}, options({}, {3, 3}, {3, 3}, {})},         // 7x7
+      {{2, 3, 8, 8}, {4, 3, 5, 3}, options({}, {2, 1}, {2, 1}, {})},         // 5x3
       {{2, 3, 8, 8}, {4, 3, 3, 1}, options({}, {1, 0}, {1, 0}, {})},         // 3x1
       {{2, 3, 12}, {2, 3, 3}, options({}, {1}, {1}, {})},                    // 1-D
       {{1, 2, 4, 4, 5}, {3, 2, 3, 3, 3}, options({}, {1, 1, 1}, {1, 1, 1}, {})},  // 3-D

@@ -166,14 +166,6 @@ Value activation(const Value& v, Activation act, float p = 0.0f, float q = 0.0f)
   return GraphAccess::add(std::make_shared<ActivationOp>(act, p, q), {v});
 }
 
-// A float as an exact OpenCL C literal (hexadecimal, so no digit is lost).
-std::string float_literal(float v) {
-  if (std::isinf(v)) return v > 0 ? "INFINITY" : "(-INFINITY)";
-  char text[48];
-  std::snprintf(text, sizeof text, "(%af)", double(v));
-  return text;
-}
-
 }  // namespace
 
 std::string epilogue_options(const Epilogue& e) {

@@ -1,6 +1,9 @@
 // Launches shared by several op families.
 #include "ops/common.hpp"
 
+#include <cmath>
+#include <cstdio>
+
 #include "cl/kernel_call.hpp"
 #include "context_impl.hpp"
 
@@ -56,6 +59,13 @@ void broadcast_middle(ContextImpl& ctx, const Tensor& gy, const Tensor& gx, Midd
   set_args(k, mem(gy), mem(gx), static_cast<cl_ulong>(view.outer), static_cast<cl_ulong>(view.r),
            static_cast<cl_ulong>(view.inner), s, beta);
   ctx.enqueue_elementwise(k, view.outer * view.r * view.inner);
+}
+
+std::string float_literal(float v) {
+  if (std::isinf(v)) return v > 0 ? "INFINITY" : "(-INFINITY)";
+  char text[48];
+  std::snprintf(text, sizeof text, "(%af)", double(v));
+  return text;
 }
 
 }  // namespace clnn::detail

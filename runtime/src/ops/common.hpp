@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "cl_api.hpp"
@@ -35,6 +36,9 @@ void broadcast_binary(ContextImpl& ctx, const Tensor& a, const std::vector<std::
                       const Tensor& out, int op);
 // Element count as the kernels take it.
 cl_ulong count(const Tensor& t);
+
+// A float as an exact OpenCL C literal for a build option (hexadecimal, so no digit is lost).
+std::string float_literal(float v);
 
 // y = a * x + beta * y over n elements (beta 0 does not read y).
 void axpby(ContextImpl& ctx, float a, const Tensor& x, float beta, const Tensor& y, std::size_t n);

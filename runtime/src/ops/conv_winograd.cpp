@@ -1,4 +1,4 @@
-// Winograd F(2x2, 3x3) convolution: transforms (cl_kernels/winograd.cl) around a batched GEMM.
+// Winograd F(m x m, r x r) convolution: transforms (cl_kernels/winograd.cl) around a batched GEMM.
 #include "ops/conv_winograd.hpp"
 
 #include <climits>
@@ -6,37 +6,54 @@
 #include "cl/kernel_call.hpp"
 #include "ops/common.hpp"
 #include "ops/gemm.hpp"
+#include "ops/winograd_transform.hpp"
 
 namespace clnn::detail {
 
 namespace {
 
-// One convolution run this way: `filters` filters over `channels` channels of x [N, channels,
-// H, W], padded by pad_h and pad_w before, into y [N, filters, OH, OW].
-struct WinogradLaunch {
-  std::int64_t n, channels, h, w, filters, out_h, out_w, pad_h, pad_w;
+// The output tile for r x r filters: F(4x4, 3x3) and F(2x2, 5x5), or none (0). Per output and
+// channel they take alpha^2 / m^2 multiplications (2.25 and 9) where the implicit GEMM takes r^2
+// (9 and 25). On the H200 at batch 32, F(4x4, 3x3) against F(2x2, 3x3) (two rounds each, one
+// call): vgg11 6.00 ms against 7.87, resnet18 2.88 against 3.15, resnet50 10.40 against 10.65,
+// alexnet 1.24 against 1.29; at batch 1 up to 3% slower (resnet50 2.26 against 2.19, alexnet
+// 0.34 against 0.33). F(2x2, 5x5) took alexnet's 64 -> 192 5x5 layer (27x27, batch 32) off the
+// implicit GEMM's 0.85 ms: the model ran 1.30 ms against 2.14.
+int output_tile(std::int64_t r) { return r == 3 ? 4 : r == 5 ? 2 : 0; }
 
-  std::int64_t tiles_h() const { return (out_h + 1) / 2; }
-  std::int64_t tiles_w() const { return (out_w + 1) / 2; }
+// One convolution run this way: `filters` filters over `channels` channels of x [N, channels,
+// H, W], padded by pad_h and pad_w before, into y [N, filters, OH, OW], in tiles of m x m
+// outputs from alpha x alpha inputs.
+struct WinogradLaunch {
+  std::int64_t n, channels, h, w, filters, out_h, out_w, pad_h, pad_w, m, alpha;
+
+  std::int64_t points() const { return alpha * alpha; }
+  std::int64_t tiles_h() const { return (out_h + m - 1) / m; }
+  std::int64_t tiles_w() const { return (out_w + m - 1) / m; }
   std::int64_t tiles() const { return n * tiles_h() * tiles_w(); }
   // The rows of V and M hold the tiles padded to a float4, so the GEMM runs on aligned rows.
   std::int64_t row() const { return float4_aligned(tiles()); }
   // Scratch holds U, then V, then M, each starting on a float4.
-  std::size_t v_offset() const { return std::size_t(float4_aligned(16 * filters * channels)); }
-  std::size_t m_offset() const { return v_offset() + std::size_t(16 * channels * row()); }
-  std::size_t scratch_floats() const { return m_offset() + std::size_t(16 * filters * row()); }
+  std::size_t v_offset() const {
+    return std::size_t(float4_aligned(points() * filters * channels));
+  }
+  std::size_t m_offset() const { return v_offset() + std::size_t(points() * channels * row()); }
+  std::size_t scratch_floats() const { return m_offset() + std::size_t(points() * filters * row()); }
 };
 
-// Whether the geometry is one F(2x2, 3x3) computes: 2-D, 3x3, unit strides and dilations, one
-// group, and extents the kernels index with int arithmetic.
+// Whether the geometry is one the transforms compute: 2-D, 3x3 or 5x5, unit strides and
+// dilations, one group, and extents the kernels index with int arithmetic.
 bool applies(const Window& win, std::int64_t filters, std::int64_t groups) {
   if (win.spatial_dims != 2 || groups != 1) return false;
+  const std::int64_t r = win.kernel[1], m = output_tile(r);
+  if (m == 0) return false;
   for (std::size_t d = 1; d < 3; ++d)
-    if (win.kernel[d] != 3 || win.stride[d] != 1 || win.dilation[d] != 1) return false;
-  const std::int64_t tiles = win.n * ((win.out[1] + 1) / 2) * ((win.out[2] + 1) / 2);
+    if (win.kernel[d] != r || win.stride[d] != 1 || win.dilation[d] != 1) return false;
+  const std::int64_t alpha = m + r - 1;
+  const std::int64_t tiles = win.n * ((win.out[1] + m - 1) / m) * ((win.out[2] + m - 1) / m);
   for (std::int64_t extent : {win.n * win.c * win.in_positions(),
-                              win.n * filters * win.out_positions(), 16 * filters * tiles,
-                              16 * win.c * tiles})
+                              win.n * filters * win.out_positions(), alpha * alpha * filters * tiles,
+                              alpha * alpha * win.c * tiles})
     if (extent >= INT_MAX) return false;
   return true;
 }
@@ -56,29 +73,32 @@ bool pays(std::int64_t channels, std::int64_t filters) {
 
 void run(ContextImpl& ctx, const WinogradLaunch& l, cl_mem x, cl_mem w, bool flip, cl_mem bias,
          cl_mem y, float beta, const Epilogue& epilogue) {
+  const std::string transform =
+      winograd_transform(int(l.m), int(l.alpha - l.m + 1)).build_options();
   cl_mem scratch = ctx.scratch(l.scratch_floats());
-  cl_kernel filters = ctx.kernel("winograd", "winograd_filters");
+  cl_kernel filters = ctx.kernel("winograd", "winograd_filters", transform);
   set_args(filters, w, scratch, cl_ulong(0), cl_int(l.filters), cl_int(l.channels),
            cl_int(flip ? 1 : 0));
   ctx.enqueue_elementwise(filters, std::size_t(l.filters * l.channels));
 
-  cl_kernel inputs = ctx.kernel("winograd", "winograd_inputs");
+  cl_kernel inputs = ctx.kernel("winograd", "winograd_inputs", transform);
   set_args(inputs, x, scratch, cl_ulong(l.v_offset()),
            cl_int4{{cl_int(l.n), cl_int(l.channels), cl_int(l.h), cl_int(l.w)}},
            cl_int4{{cl_int(l.tiles_h()), cl_int(l.tiles_w()), cl_int(l.pad_h), cl_int(l.pad_w)}},
            cl_int(l.row()));
   ctx.enqueue_elementwise(inputs, std::size_t(l.channels * l.tiles()));
 
-  // M[xi] = U[xi] V[xi] for the 16 points xi.
+  // M[xi] = U[xi] V[xi] for the alpha^2 points xi.
   GemmCall g;
-  g.batch = 16;
+  g.batch = std::size_t(l.points());
   g.m = std::size_t(l.filters), g.n = std::size_t(l.row()), g.k = std::size_t(l.channels);
   g.a = scratch, g.lda = g.k, g.stride_a = g.m * g.k;
   g.b = scratch, g.offset_b = l.v_offset(), g.ldb = g.n, g.stride_b = g.k * g.n;
   g.c = scratch, g.offset_c = l.m_offset(), g.ldc = g.n, g.stride_c = g.m * g.n;
   gemm(ctx, g);
 
-  cl_kernel outputs = ctx.kernel("winograd", "winograd_outputs", epilogue_options(epilogue));
+  cl_kernel outputs =
+      ctx.kernel("winograd", "winograd_outputs", transform + epilogue_options(epilogue));
   set_args(outputs, scratch, cl_ulong(l.m_offset()), y, bias,
            cl_int4{{cl_int(l.n), cl_int(l.filters), cl_int(l.out_h), cl_int(l.out_w)}},
            cl_int2{{cl_int(l.tiles_h()), cl_int(l.tiles_w())}}, cl_int(l.row()), beta);
@@ -97,19 +117,21 @@ bool WinogradConv::serves_input_gradient() const {
 
 void WinogradConv::forward(const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor& y,
                            float beta, const Epilogue& epilogue) const {
-  const WinogradLaunch l{win.n,          win.c,       win.in[1],        win.in[2],
-                         filters,        win.out[1],  win.out[2],       win.pad_begin[1],
-                         win.pad_begin[2]};
+  const std::int64_t r = win.kernel[1], m = output_tile(r);
+  const WinogradLaunch l{win.n,      win.c,      win.in[1],        win.in[2],
+                         filters,    win.out[1], win.out[2],       win.pad_begin[1],
+                         win.pad_begin[2], m,    m + r - 1};
   run(ctx, l, mem(x), mem(w), false, bias ? mem(*bias) : nullptr, mem(y), beta, epilogue);
 }
 
 void WinogradConv::input_gradient(const Tensor& gy, const Tensor& w, const Tensor& gx,
                                   float beta) const {
   // Output position i of the gradient meets gy at i + pad - tap: with the taps turned, a window
-  // starting at i - (2 - pad).
+  // starting at i - (r - 1 - pad).
+  const std::int64_t r = win.kernel[1], m = output_tile(r);
   const WinogradLaunch l{win.n,     filters,   win.out[1],           win.out[2],
-                         win.c,     win.in[1], win.in[2],            2 - win.pad_begin[1],
-                         2 - win.pad_begin[2]};
+                         win.c,     win.in[1], win.in[2],            r - 1 - win.pad_begin[1],
+                         r - 1 - win.pad_begin[2], m, m + r - 1};
   run(ctx, l, mem(gy), mem(w), true, nullptr, mem(gx), beta, Epilogue{});
 }
 

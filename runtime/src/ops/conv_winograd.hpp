@@ -1,7 +1,8 @@
-// Internal: 3x3 convolutions by Winograd's F(2x2, 3x3) (cl_kernels/winograd.cl): filters and
-// input tiles transformed into 16 matrices each, one batched GEMM, and the products transformed
-// back into the output. 2.25x fewer multiplications than the implicit GEMM, for more memory
-// traffic, which pays where channels and filters are many (64 or more, on GPUs).
+// Internal: 3x3 and 5x5 convolutions by Winograd's F(4x4, 3x3) and F(2x2, 5x5)
+// (cl_kernels/winograd.cl, ops/winograd_transform.hpp): filters and input tiles transformed into
+// 36 matrices each, one batched GEMM, and the products transformed back into the output. 4x and
+// 2.8x fewer multiplications than the implicit GEMM, for more memory traffic, which pays where
+// channels and filters are many (64 or more, on GPUs).
 #pragma once
 
 #include <cstdint>
@@ -13,7 +14,7 @@ namespace clnn::detail {
 
 struct WinogradConv : ConvGeometry {
   // Whether the context runs this convolution's forward pass, or its input gradient, this way:
-  // a 2-D convolution with 3x3 filters, unit strides and dilations and one group, and
+  // a 2-D convolution with 3x3 or 5x5 filters, unit strides and dilations and one group, and
   // ContextImpl::conv_route asks for it or, automatic, a GPU with enough channels and filters.
   bool serves_forward() const;
   bool serves_input_gradient() const;
