@@ -37,17 +37,6 @@ DeviceInfo synthetic(std::string name, DeviceType type, std::uint32_t units, std
   return d;
 }
 
-// RAII setting of an environment variable for one test.
-struct ScopedEnv {
-  ScopedEnv(const char* name, const char* value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old, had_ = true;
-    setenv(name, value, 1);
-  }
-  ~ScopedEnv() { had_ ? setenv(name_, old_.c_str(), 1) : unsetenv(name_); }
-  const char* name_;
-  std::string old_;
-  bool had_ = false;
-};
 
 }  // namespace
 
@@ -143,17 +132,17 @@ TEST_CASE("a spec that matches nothing lists the devices", "[device]") {
 TEST_CASE("Context::create honours CLNN_DEVICE", "[device][context]") {
   const DeviceInfo& first = clnn::list_devices().front();
   {
-    ScopedEnv env("CLNN_DEVICE", "0:0");
+    clnn::test::ScopedEnv env("CLNN_DEVICE", "0:0");
     auto ctx = clnn::Context::create();
     CHECK(ctx.device().name == first.name);
     CHECK(ctx.device().platform_index == 0);
   }
   {
-    ScopedEnv env("CLNN_DEVICE", first.name.substr(0, 6).c_str());
+    clnn::test::ScopedEnv env("CLNN_DEVICE", first.name.substr(0, 6).c_str());
     CHECK(clnn::Context::create().device().name.find(first.name.substr(0, 6)) == 0);
   }
   {
-    ScopedEnv env("CLNN_DEVICE", "device-that-does-not-exist");
+    clnn::test::ScopedEnv env("CLNN_DEVICE", "device-that-does-not-exist");
     CHECK_THROWS_WITH(clnn::Context::create(),
                       Catch::Contains("device-that-does-not-exist") && Catch::Contains("0:0"));
   }

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,14 +33,9 @@ const char* site_name(Site site) {
 // does not change the calls the next makes. With `disk`, programs come from the disk cache (a
 // few milliseconds); without, every program is built from source (tens of milliseconds each).
 Context fresh_context(bool disk, detail::GemmBackend gemm = detail::GemmBackend::automatic) {
-  const char* dir = std::getenv("CLNN_CACHE_DIR");
-  const std::string saved = dir ? dir : "";
-  if (!disk) setenv("CLNN_CACHE_DIR", "off", 1);
+  std::optional<test::ScopedEnv> no_disk;
+  if (!disk) no_disk.emplace("CLNN_CACHE_DIR", "off");
   Context ctx = Context::create(test::context().device());
-  if (dir)
-    setenv("CLNN_CACHE_DIR", saved.c_str(), 1);
-  else
-    unsetenv("CLNN_CACHE_DIR");
   if (gemm != detail::GemmBackend::automatic) detail::Access::impl(ctx).gemm_backend = gemm;
   return ctx;
 }

@@ -2,7 +2,6 @@
 #include "context_impl.hpp"
 
 #include <algorithm>
-#include <cstdlib>
 
 #include "cl/kernel_call.hpp"
 #include "log.hpp"
@@ -49,27 +48,20 @@ void load_launch_plans(ContextImpl& ctx) {
 
 ContextImpl::ContextImpl(const DeviceInfo& device_info)
     : info(device_info), planner(device_info), device(find_device_id(device_info)) {
+  const Settings settings = Settings::from_environment();  // a wrong value fails here
   cl_int status = CL_SUCCESS;
   context = OwnedContext(clCreateContext(nullptr, 1, &device, nullptr, nullptr, &status));
   check(status, "clCreateContext");
   queue =
       OwnedQueue(clCreateCommandQueue(context.get(), device, CL_QUEUE_PROFILING_ENABLE, &status));
   check(status, "clCreateCommandQueue");
-  programs =
-      std::make_unique<ProgramCache>(context.get(), device, info, ProgramCache::default_disk_dir());
-  gemm_backend = gemm_backend_from_env();
-  const char* conv = std::getenv("CLNN_CONV");
-  const std::string conv_mode = conv ? conv : "";
-  if (conv_mode == "columns") conv_route = ConvRoute::columns;
-  if (conv_mode == "implicit") conv_route = ConvRoute::implicit;
-  if (conv_mode == "winograd") conv_route = ConvRoute::winograd;
-  if (conv_mode == "direct") conv_route = ConvRoute::direct;
-  if (conv_mode == "shifted") conv_route = ConvRoute::shifted;
-  if (conv_mode == "depthwise") conv_route = ConvRoute::depthwise;
-  const char* tune = std::getenv("CLNN_TUNE");
-  const std::string tune_mode = tune ? tune : "";
-  if (tune_mode != "off") tuning = std::make_unique<TuningCache>(info, TuningCache::default_file());
-  tune_full = tune_mode == "full";
+  programs = std::make_unique<ProgramCache>(context.get(), device, info,
+                                            ProgramCache::default_disk_dir(settings.cache_dir));
+  gemm_backend = settings.gemm;
+  conv_route = settings.conv;
+  if (settings.tune != TuneMode::off)
+    tuning = std::make_unique<TuningCache>(info, TuningCache::default_file(settings.cache_dir));
+  tune_full = settings.tune == TuneMode::full;
   load_launch_plans(*this);
   log_info("using device " + info.label());
 }
@@ -133,8 +125,7 @@ cl_mem ContextImpl::int_table(const std::vector<cl_int>& contents) {
 Context::Context(std::shared_ptr<detail::ContextImpl> impl) : impl_(std::move(impl)) {}
 
 Context Context::create() {
-  const char* spec = std::getenv("CLNN_DEVICE");
-  return create(std::string(spec ? spec : ""));
+  return create(detail::Settings::from_environment().device);
 }
 
 Context Context::create(const std::string& spec) {

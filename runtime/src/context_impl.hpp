@@ -16,18 +16,10 @@
 #include "cl_api.hpp"
 #include "clnn/context.hpp"
 #include "clnn/tensor.hpp"
+#include "settings.hpp"
 
 namespace clnn::detail {
 
-// What runs a GEMM: chosen per call (automatic), clnn's tiled kernels (own), CLBlast, or, for
-// skinny products, clnn's matrix-vector kernels (gemv; ops/gemv.hpp).
-enum class GemmBackend { automatic, own, clblast, gemv };
-// How convolutions run: each pass the fastest way it can (automatic), always through column
-// matrices, or wherever they can as implicit GEMMs (ops/conv_implicit.hpp), by Winograd's
-// transforms (ops/conv_winograd.hpp), the gradients directly (ops/conv_direct.hpp), the weight
-// gradient over shifted copies of the padded input (ops/conv_shifted.hpp) or, one group per
-// channel, gathered per channel (ops/conv_depthwise.hpp), the rest as automatic.
-enum class ConvRoute { automatic, columns, implicit, winograd, direct, shifted, depthwise };
 struct ImplicitLaunch;  // ops/conv_implicit.hpp
 
 struct ContextImpl {
@@ -69,8 +61,7 @@ struct ContextImpl {
   ReductionPlan reduction_plan;
   // Gather kernels' style (LaunchPlanner::prefers_row_loops); tests run both.
   bool row_loops = false;
-  // CLNN_CONV=columns|implicit|winograd|direct|shifted|depthwise, else automatic.
-  ConvRoute conv_route = ConvRoute::automatic;
+  ConvRoute conv_route = ConvRoute::automatic;  // CLNN_CONV
   cl_device_id device = nullptr;
   OwnedContext context;
   OwnedQueue queue;

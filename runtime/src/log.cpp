@@ -2,19 +2,14 @@
 #include "log.hpp"
 
 #include <cstdio>
-#include <cstdlib>
 #include <string>
+
+#include "settings.hpp"
 
 namespace clnn::detail {
 
 LogLevel log_level() {
-  static const LogLevel level = [] {
-    const char* env = std::getenv("CLNN_LOG");
-    std::string value = env ? env : "";
-    if (value == "debug") return LogLevel::debug;
-    if (value == "info") return LogLevel::info;
-    return LogLevel::quiet;
-  }();
+  static const LogLevel level = log_setting();
   return level;
 }
 

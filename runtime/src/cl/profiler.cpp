@@ -3,17 +3,17 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <cstdlib>
 #include <mutex>
 #include <utility>
+
+#include "settings.hpp"
 
 namespace clnn::detail {
 
 namespace {
 
 bool profile_from_env() {
-  const char* v = std::getenv("CLNN_PROFILE");
-  return v && *v && std::string(v) != "0";
+  return profile_setting() != ProfileMode::off;
 }
 
 std::atomic<bool>& profiling_switch() {
@@ -22,10 +22,7 @@ std::atomic<bool>& profiling_switch() {
 }
 
 std::atomic<bool>& by_node_switch() {
-  static std::atomic<bool> on{[] {
-    const char* v = std::getenv("CLNN_PROFILE");
-    return v && std::string(v) == "nodes";
-  }()};
+  static std::atomic<bool> on{profile_setting() == ProfileMode::nodes};
   return on;
 }
 

@@ -77,11 +77,10 @@ ProgramCache::ProgramCache(cl_context context, cl_device_id device, const Device
   if (ec) disable_disk("cannot create " + disk_dir_->string() + ": " + ec.message());
 }
 
-std::optional<fs::path> ProgramCache::default_disk_dir() {
-  const char* configured = std::getenv("CLNN_CACHE_DIR");
+std::optional<fs::path> ProgramCache::default_disk_dir(const std::string& configured) {
   fs::path root;
-  if (configured && *configured) {
-    if (std::string(configured) == "off") return std::nullopt;
+  if (!configured.empty()) {
+    if (configured == "off") return std::nullopt;
     root = configured;
   } else if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg) {
     root = fs::path(xdg) / "clnn";

@@ -41,8 +41,9 @@ class ProgramCache {
     return disk_dir_.has_value();
   }
 
-  // CLNN_CACHE_DIR ("off" disables), else $XDG_CACHE_HOME/clnn, else ~/.cache/clnn.
-  static std::optional<std::filesystem::path> default_disk_dir();
+  // <root>/programs, where the root is `configured` (CLNN_CACHE_DIR; "off" disables), else
+  // $XDG_CACHE_HOME/clnn, else ~/.cache/clnn.
+  static std::optional<std::filesystem::path> default_disk_dir(const std::string& configured);
 
  private:
   std::string disk_key(const KernelSource& source, const std::string& options) const;

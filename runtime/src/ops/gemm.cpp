@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <climits>
-#include <cstdlib>
 #include <numeric>
 #include <vector>
 
@@ -239,14 +238,6 @@ void gemm_clblast(ContextImpl& ctx, const GemmCall& g, cl_event* event) {
 }
 
 }  // namespace
-
-GemmBackend gemm_backend_from_env() {
-  const char* env = std::getenv("CLNN_GEMM");
-  std::string value = env ? env : "";
-  if (value == "own") return GemmBackend::own;
-  if (value == "clblast") return GemmBackend::clblast;
-  return GemmBackend::automatic;
-}
 
 std::string to_string(GemmBackend backend) {
   switch (backend) {

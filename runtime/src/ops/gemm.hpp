@@ -34,11 +34,9 @@ struct GemmCall {
   TapRows b_rows;  // trans_b calls only
 };
 
-// CLNN_GEMM=own|clblast forces a backend for a context (ContextImpl::gemm_backend); automatic
-// picks by device and shape: skinny products (ops/gemv.hpp) take the matrix-vector kernels,
-// the others by device, size and the tuning cache.
-GemmBackend gemm_backend_from_env();
-
+// CLNN_GEMM=own|clblast forces a backend for a context (ContextImpl::gemm_backend, settings.hpp);
+// automatic picks by device and shape: skinny products (ops/gemv.hpp) take the matrix-vector
+// kernels, the others by device, size and the tuning cache.
 // What a call runs with: the backend (CLNN_GEMM's, else gemv for a skinny call, else the tuned
 // shape's, else by kernel and size) and clnn's kernel configuration (the tuned one of the nearest shape when the tuning
 // cache has one that fits the device and the call, else the LaunchPlanner's). One lookup in the

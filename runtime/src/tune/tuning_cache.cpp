@@ -43,8 +43,8 @@ bool same_device(const nlohmann::json& e, const std::string& device, const std::
 
 }  // namespace
 
-std::optional<std::filesystem::path> TuningCache::default_file() {
-  auto programs = ProgramCache::default_disk_dir();  // <root>/programs
+std::optional<std::filesystem::path> TuningCache::default_file(const std::string& configured) {
+  auto programs = ProgramCache::default_disk_dir(configured);  // <root>/programs
   if (!programs) return std::nullopt;
   return programs->parent_path() / "tuning-v1.json";
 }

@@ -32,8 +32,9 @@ class TuningCache {
 
   std::size_t size() const { return entries_.size(); }
 
-  // $CLNN_CACHE_DIR/tuning-v1.json (see ProgramCache::default_disk_dir for the folder rules).
-  static std::optional<std::filesystem::path> default_file();
+  // <root>/tuning-v1.json (see ProgramCache::default_disk_dir for the root; `configured` is
+  // CLNN_CACHE_DIR).
+  static std::optional<std::filesystem::path> default_file(const std::string& configured);
 
  private:
   struct Entry {
