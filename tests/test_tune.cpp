@@ -13,6 +13,7 @@
 #include "ops/conv_implicit.hpp"
 #include "ops/gemm.hpp"
 #include "reference/ops.hpp"
+#include "tune/measure.hpp"
 #include "support.hpp"
 
 namespace fs = std::filesystem;
@@ -20,20 +21,27 @@ using namespace clnn;
 
 namespace {
 
+// CLNN_CACHE_DIR in a fresh folder for one test.
 struct TempCacheDir {
-  fs::path dir = fs::temp_directory_path() / ("clnn-tune-" + std::to_string(getpid()));
-  std::string old;
-  bool had = false;
-  TempCacheDir() {
-    fs::remove_all(dir);
-    if (const char* v = std::getenv("CLNN_CACHE_DIR")) old = v, had = true;
-    setenv("CLNN_CACHE_DIR", dir.c_str(), 1);
-  }
-  ~TempCacheDir() {
-    had ? setenv("CLNN_CACHE_DIR", old.c_str(), 1) : unsetenv("CLNN_CACHE_DIR");
-    fs::remove_all(dir);
-  }
+  test::TempDir temp{"tune"};
+  fs::path dir = temp.dir;
+  test::ScopedEnv env{"CLNN_CACHE_DIR", temp.dir.c_str()};
 };
+
+// The winner is the plan, or the fastest accepted candidate where it beat the plan by the
+// tuners' margin; no accepted candidate ran faster than what won.
+void check_winner(const TuneResult& r) {
+  const bool plan_won = r.best_ms == r.planned_ms;
+  const bool candidate_won =
+      r.best_ms < detail::kHostTimingMargin * r.planned_ms &&
+      std::any_of(r.timings.begin(), r.timings.end(),
+                  [&](const auto& t) { return t.first == r.best && t.second == r.best_ms; });
+  CHECK((plan_won || candidate_won));
+  for (const auto& [name, ms] : r.timings) {
+    INFO(name << " " << ms << " ms, won " << r.best << " " << r.best_ms << " ms");
+    CHECK(ms >= std::min(r.best_ms, detail::kHostTimingMargin * r.planned_ms));
+  }
+}
 
 DeviceInfo device_named(const std::string& name) {
   DeviceInfo d;
@@ -77,7 +85,7 @@ TEST_CASE("a tuned matmul configuration is stored, used and correct", "[tune][ma
     CHECK(r.kernel == "gemm");
     CHECK(r.candidates > 1);
     CHECK(r.planned_ms > 0);
-    CHECK(r.best_ms <= r.planned_ms);
+    check_winner(r);
     CHECK_FALSE(r.best.empty());
     CHECK(r.own_wall_ms > 0);
     CHECK(r.clblast_wall_ms > 0);
@@ -179,7 +187,7 @@ TEST_CASE("tune_executor tunes the elementwise and reduction plans over whole pa
     INFO(kernel);
     const TuneResult r = find(kernel);
     CHECK(r.candidates > 0);
-    CHECK(r.best_ms <= r.planned_ms);
+    check_winner(r);
     CHECK(r.timings.size() == r.candidates - r.rejected);
   }
   // The winners are in force, stored, and what a later context starts with at once.
@@ -231,7 +239,7 @@ TEST_CASE("a tuned convolution configuration is stored, used and correct", "[tun
   for (const TuneResult& r : results) {
     CHECK(r.kernel == "conv");
     CHECK(r.candidates > 1);
-    CHECK(r.best_ms <= r.planned_ms);
+    check_winner(r);
     CHECK(r.timings.size() == r.candidates - r.rejected);
   }
   // The winner is stored under the launch's shape, and a later launch runs it.

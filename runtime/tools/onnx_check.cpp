@@ -1,10 +1,12 @@
-// clnn-onnx-check DIR...: runs ONNX backend test folders (model.onnx and test_data_set_*/
-// input_*.pb, output_*.pb) on the default device and compares like the ONNX backend runner
-// (|got - want| <= 1e-5 + 1e-3 |want|). A DIR without model.onnx is searched for test folders.
-// One line per test, then "N passed, M failed, K unsupported"; exit 1 when any failed.
+// clnn-onnx-check [--min-passed N] DIR...: runs ONNX backend test folders (model.onnx and
+// test_data_set_*/input_*.pb, output_*.pb) on the default device and compares like the ONNX
+// backend runner (|got - want| <= 1e-5 + 1e-3 |want|). A DIR without model.onnx is searched for
+// test folders. One line per test, then "N passed, M failed, K unsupported"; exit 1 when any
+// failed or fewer than N passed (a suite where everything turned unsupported must not pass).
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -83,12 +85,23 @@ std::string run_test(const clnn::Context& ctx, const fs::path& dir) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2) {
-    std::fprintf(stderr, "usage: clnn-onnx-check DIR...\n");
+  int first = 1;
+  long min_passed = 0;
+  if (argc > 2 && std::string(argv[1]) == "--min-passed") {
+    char* end = nullptr;
+    min_passed = std::strtol(argv[2], &end, 10);
+    if (*argv[2] == '\0' || *end != '\0' || min_passed < 0) {
+      std::fprintf(stderr, "clnn-onnx-check: --min-passed takes a count, not '%s'\n", argv[2]);
+      return 2;
+    }
+    first = 3;
+  }
+  if (argc <= first) {
+    std::fprintf(stderr, "usage: clnn-onnx-check [--min-passed N] DIR...\n");
     return 2;
   }
   std::vector<fs::path> tests;
-  for (int i = 1; i < argc; ++i) {
+  for (int i = first; i < argc; ++i) {
     fs::path dir = argv[i];
     if (fs::exists(dir / "model.onnx")) {
       tests.push_back(dir);
@@ -123,7 +136,9 @@ int main(int argc, char** argv) {
       }
     }
     std::printf("%d passed, %d failed, %d unsupported\n", passed, failed, unsupported);
-    return failed > 0 ? 1 : 0;
+    if (passed < min_passed)
+      std::printf("fewer passed than the %ld expected (--min-passed)\n", min_passed);
+    return failed > 0 || passed < min_passed ? 1 : 0;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "clnn-onnx-check: %s\n", e.what());
     return 1;
