@@ -155,9 +155,9 @@ TEST_CASE("the memory plan reuses dead buffers in inference", "[executor][memory
   Executor training(context(), g, {out}, Mode::training);
   const std::size_t value_bytes = 64 * 64 * sizeof(float);
   // x, W1, W, out and two rotating buffers for the chain.
-  CHECK(inference.peak_device_bytes() <= 6 * value_bytes);
+  CHECK(inference.memory_bytes() <= 6 * value_bytes);
   // Training keeps every tanh output (backward reads them) and a gradient for each value.
-  CHECK(training.peak_device_bytes() >= 24 * value_bytes);
+  CHECK(training.memory_bytes() >= 24 * value_bytes);
 
   auto input = random_vector(64 * 64, 5);
   inference.set_input("x", input);

@@ -109,8 +109,9 @@ int main(int argc, char** argv) {
         std::printf("%s%g", i ? ", " : "", double(values[i]));
       std::printf("%s]\n", values.size() > 5 ? ", ..." : "");
     }
-    std::printf("device %s: median %.3f ms over %d runs\n", ctx.device().name.c_str(),
-                times[times.size() / 2] * 1e3, runs);
+    std::printf("device %s: median %.3f ms over %d runs, %.1f MiB of device memory\n",
+                ctx.device().name.c_str(), times[times.size() / 2] * 1e3, runs,
+                double(ex.memory_bytes()) / (1 << 20));
     return 0;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "clnn-run: %s\n", e.what());

@@ -108,9 +108,11 @@ int main(int argc, char** argv) {
 
     clnn::train::Trainer trainer(ctx, clnn::samples::fashion_model(args.model), data.train,
                                  data.test, o);
-    std::printf("model: %s, %lld parameters; %lld epochs of batch %lld, %s lr %g\n",
+    std::printf("model: %s, %lld parameters; %lld epochs of batch %lld, %s lr %g; %.1f MiB of "
+                "device memory for training\n",
                 args.model.c_str(), (long long)trainer.parameter_count(), (long long)o.epochs,
-                (long long)o.batch_size, args.optimizer.c_str(), double(o.lr));
+                (long long)o.batch_size, args.optimizer.c_str(), double(o.lr),
+                double(trainer.executor().memory_bytes()) / (1 << 20));
     if (!args.resume.empty()) {
       trainer.resume(args.resume);
       std::printf("resumed from %s after epoch %lld\n", args.resume.c_str(),

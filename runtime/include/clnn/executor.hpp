@@ -59,8 +59,9 @@ class Executor {
   std::uint64_t step() const;
   void set_step(std::uint64_t step);
   const Context& context() const;
-  // Device memory the executor holds: values, gradients, parameters and workspace.
-  std::size_t peak_device_bytes() const;
+  // Device memory the executor holds at its peak, in bytes: values (after the memory plan has
+  // shared their buffers), gradients, parameters, what ops keep for backward and the workspace.
+  std::size_t memory_bytes() const;
   // Names of the nodes forward() runs, in order (inputs and parameters excluded).
   std::vector<std::string> schedule() const;
 

@@ -472,7 +472,7 @@ Mode Executor::mode() const {
 const Context& Executor::context() const {
   return impl_->ctx;
 }
-std::size_t Executor::peak_device_bytes() const {
+std::size_t Executor::memory_bytes() const {
   return impl_->device_bytes;
 }
 
