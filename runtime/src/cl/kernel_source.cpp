@@ -1,4 +1,5 @@
-// Lookup of embedded kernel sources and hashing of run-time ones.
+// Kernel sources: the embedded ones by name, and any text with its content hash (the program
+// cache's key).
 #include "cl/kernel_source.hpp"
 
 #include "cl/hash.hpp"

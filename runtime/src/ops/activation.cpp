@@ -1,5 +1,5 @@
-// Activations (relu, leaky_relu, sigmoid, tanh, elu, gelu) and softmax / log_softmax; relu and
-// clip as epilogues (ops/epilogue.hpp).
+// Elementwise activations (relu, leaky_relu, sigmoid, tanh, elu, gelu, selu, hard_sigmoid,
+// clip, sqrt, exp) and softmax / log_softmax; relu and clip as epilogues (ops/epilogue.hpp).
 #include <cmath>
 #include <cstdio>
 #include <memory>

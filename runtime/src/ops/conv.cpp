@@ -1,8 +1,9 @@
-// conv: 1-, 2- and 3-D convolution with strides, asymmetric padding, dilation and groups.
-// Depthwise convolutions are gathered per channel (ops/conv_depthwise.hpp); forward and the input
-// gradient run as implicit GEMMs where the device and geometry allow (ops/conv_implicit.hpp),
-// everything else through column matrices and GEMM, a chunk of samples at a time. Forward and all
-// three gradients run on the device.
+// conv: 1-, 2- and 3-D convolution with strides, asymmetric padding, dilation and groups, the op
+// and its passes. Each pass takes one route: depthwise convolutions gathered per channel
+// (ops/conv_depthwise.hpp), 3x3 and 5x5 ones by Winograd's transforms (ops/conv_winograd.hpp),
+// forward and input gradient as implicit GEMMs (ops/conv_implicit.hpp), gradients directly
+// (ops/conv_direct.hpp) or over shifted copies of the input (ops/conv_shifted.hpp), and
+// everything else here, through column matrices and GEMM, a chunk of samples at a time.
 #include <algorithm>
 #include <memory>
 

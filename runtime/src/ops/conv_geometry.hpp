@@ -1,6 +1,6 @@
 // Internal: one convolution as each of its routes takes it (ops/conv_implicit.hpp,
-// conv_winograd.hpp, conv_direct.hpp, conv_depthwise.hpp): y = conv(x, w) over `win`, with
-// `filters` filters in `groups` groups, run in `ctx`.
+// conv_winograd.hpp, conv_direct.hpp, conv_shifted.hpp, conv_depthwise.hpp): y = conv(x, w)
+// over `win`, with `filters` filters in `groups` groups, run in `ctx`.
 #pragma once
 
 #include <cstdint>

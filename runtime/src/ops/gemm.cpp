@@ -1,5 +1,6 @@
-// GEMM launches: the tiled kernel of cl_kernels/matmul.cl with the LaunchPlanner's tiles, or
-// CLBlast's strided-batched GEMM.
+// GEMM: the choice of backend and configuration for a call (skinny ones to ops/gemv.cpp, the
+// tuning cache, the LaunchPlanner's plan), split-K, and the launches of clnn's kernels
+// (matmul.cl's tiled, matmul_vec4.cl, matmul_cpu.cl) or of CLBlast's GEMM.
 #include "ops/gemm.hpp"
 
 #include <clblast.h>
