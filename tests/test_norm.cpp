@@ -2,7 +2,9 @@
 // identity in inference) and concat.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
+#include <functional>
 
 #include "op_harness.hpp"
 #include "plan_override.hpp"
@@ -40,6 +42,36 @@ Vec batch_norm_ref(const Vec& x, const Vec& gamma, const Vec& beta, const Vec& m
   return y;
 }
 
+// batch_norm in training of in = {x, gamma, beta, ...} [n, c, s], and its gradients with respect
+// to x, gamma and beta for the output's gradient gy.
+Vec training_ref(const std::vector<Vec>& in, long n, long c, long s) {
+  Vec mean, var;
+  channel_stats(in[0], n, c, s, mean, var);
+  return batch_norm_ref(in[0], in[1], in[2], mean, var, c, s, 1e-5);
+}
+
+std::vector<Vec> training_backward_ref(const std::vector<Vec>& in, const Vec& gy, long n, long c,
+                                       long s) {
+  Vec mean, var;
+  channel_stats(in[0], n, c, s, mean, var);
+  Vec gx(in[0].size()), sum_gy(std::size_t(c), 0.0), sum_gy_xhat(std::size_t(c), 0.0);
+  auto channel = [=](std::size_t i) { return std::size_t((long(i) / s) % c); };
+  auto xhat = [&](std::size_t i) {
+    return (in[0][i] - mean[channel(i)]) / std::sqrt(var[channel(i)] + 1e-5);
+  };
+  for (std::size_t i = 0; i < gx.size(); ++i) {
+    sum_gy[channel(i)] += gy[i];
+    sum_gy_xhat[channel(i)] += gy[i] * xhat(i);
+  }
+  const double m = double(n * s);
+  for (std::size_t i = 0; i < gx.size(); ++i) {
+    const std::size_t ch = channel(i);
+    gx[i] = in[1][ch] / std::sqrt(var[ch] + 1e-5) / m *
+            (m * gy[i] - sum_gy[ch] - xhat(i) * sum_gy_xhat[ch]);
+  }
+  return std::vector<Vec>{gx, sum_gy_xhat, sum_gy, {}, {}};
+}
+
 }  // namespace
 
 TEST_CASE("batch_norm forward and backward in training", "[norm]") {
@@ -63,38 +95,63 @@ TEST_CASE("batch_norm forward and backward in training", "[norm]") {
       check.make = [](std::size_t i, std::size_t count, std::uint32_t seed) {
         return i == 4 ? std::vector<float>(count, 1.0f) : random_vector(count, seed, -2.0f, 2.0f);
       };
-      auto forward = [=](const std::vector<Vec>& in) {
-        Vec mean, var;
-        channel_stats(in[0], n, c, s, mean, var);
-        return batch_norm_ref(in[0], in[1], in[2], mean, var, c, s, 1e-5);
-      };
-      check.forward = forward;
+      check.forward = [=](const std::vector<Vec>& in) { return training_ref(in, n, c, s); };
       check.build = [](const std::vector<Value>& v) {
         return batch_norm(v[0], v[1], v[2], v[3], v[4]);
       };
       check.backward = [=](const std::vector<Vec>& in, const Vec& gy) {
-        Vec mean, var;
-        channel_stats(in[0], n, c, s, mean, var);
-        Vec gx(in[0].size()), ggamma(std::size_t(c), 0.0), gbeta(std::size_t(c), 0.0);
-        Vec sum_gy(std::size_t(c), 0.0), sum_gy_xhat(std::size_t(c), 0.0);
-        auto xhat = [&](std::size_t i) {
-          auto ch = std::size_t((long(i) / s) % c);
-          return (in[0][i] - mean[ch]) / std::sqrt(var[ch] + 1e-5);
-        };
-        for (std::size_t i = 0; i < gx.size(); ++i) {
-          auto ch = std::size_t((long(i) / s) % c);
-          sum_gy[ch] += gy[i];
-          sum_gy_xhat[ch] += gy[i] * xhat(i);
-        }
-        const double m = double(n * s);
-        for (std::size_t i = 0; i < gx.size(); ++i) {
-          auto ch = std::size_t((long(i) / s) % c);
-          gx[i] = in[1][ch] / std::sqrt(var[ch] + 1e-5) / m *
-                  (m * gy[i] - sum_gy[ch] - xhat(i) * sum_gy_xhat[ch]);
-        }
-        return std::vector<Vec>{gx, sum_gy_xhat, sum_gy, {}, {}};
+        return training_backward_ref(in, gy, n, c, s);
       };
       check.forward_tolerance = 1e-5;
+      run_op_check(check);
+    }
+  }
+}
+
+TEST_CASE("a relu or clip after batch_norm folds into it in training", "[norm]") {
+  // The executor folds the activation into batch_norm, whose backward masks the gradient where
+  // the activation's derivative is 0: checked against batch_norm's reference followed by the
+  // activation's, at both step widths (S = 12 and 7), with values on both sides of each bound.
+  struct Activation {
+    const char* name;
+    std::function<Value(const Value&)> build;
+    double lo, hi;
+    bool passes_lo;
+  };
+  const Activation activations[] = {
+      {"relu", [](const Value& v) { return relu(v); }, 0.0, INFINITY, false},
+      {"clip", [](const Value& v) { return clip(v, -0.5f, 1.0f); }, -0.5, 1.0, true}};
+  for (const Activation& act : activations) {
+    for (Shape x : {Shape{3, 2, 3, 4}, Shape{2, 3, 7}}) {
+      INFO(act.name << " after batch_norm of " << to_string(x));
+      const long n = long(x[0]), c = long(x[1]);
+      const long s = long(reference::numel(x)) / (n * c);
+      auto passes = [act](double v) {
+        return (act.passes_lo ? v >= act.lo : v > act.lo) && v <= act.hi;
+      };
+      OpCheck check;
+      check.shapes = {x, {x[1]}, {x[1]}, {x[1]}, {x[1]}};
+      check.differentiable = {true, true, true, false, false};
+      check.state = {false, false, false, true, true};
+      check.inference_matches = false;
+      check.make = [](std::size_t i, std::size_t count, std::uint32_t seed) {
+        return i == 4 ? std::vector<float>(count, 1.0f) : random_vector(count, seed, -2.0f, 2.0f);
+      };
+      check.build = [&](const std::vector<Value>& v) {
+        return act.build(batch_norm(v[0], v[1], v[2], v[3], v[4]));
+      };
+      check.forward = [=](const std::vector<Vec>& in) {
+        Vec y = training_ref(in, n, c, s);
+        for (double& v : y) v = std::min(std::max(v, act.lo), act.hi);
+        return y;
+      };
+      check.backward = [=](const std::vector<Vec>& in, const Vec& gy) {
+        const Vec y = training_ref(in, n, c, s);
+        Vec masked = gy;
+        for (std::size_t i = 0; i < y.size(); ++i)
+          if (!passes(y[i])) masked[i] = 0.0;
+        return training_backward_ref(in, masked, n, c, s);
+      };
       run_op_check(check);
     }
   }

@@ -244,3 +244,42 @@ TEST_CASE("an inference executor folds relu and clip into the convolution before
     }
   }
 }
+
+TEST_CASE("a training executor folds a relu into the batch_norm before it", "[profile][executor]") {
+  // x -> batch_norm -> relu -> sum(* r): folded, unless batch_norm's output is asked for too.
+  clnn::Graph g;
+  Value x = g.parameter("x", {4, 3, 5, 4}, clnn::init::uniform(-1.0f, 1.0f, 1));
+  Value r = g.input("r", x.shape());
+  Value gamma = g.parameter("gamma", {3}, clnn::init::uniform(0.5f, 1.5f, 2));
+  Value beta = g.parameter("beta", {3}, clnn::init::uniform(-0.5f, 0.5f, 3));
+  Value mean = g.state("mean", {3}, clnn::init::zeros());
+  Value var = g.state("var", {3}, clnn::init::constant(1.0f));
+  Value normalized = clnn::batch_norm(x, gamma, beta, mean, var);
+  Value loss = clnn::sum(clnn::mul(clnn::relu(normalized), r));
+  clnn::Executor folded(clnn::test::context(), g, {loss}, clnn::Mode::training);
+  clnn::Executor unfolded(clnn::test::context(), g, {loss, normalized}, clnn::Mode::training);
+  std::map<std::string, clnn::detail::ProfileRow> rows[2];
+  std::vector<float> results[2];
+  const auto input = clnn::test::random_vector(std::size_t(clnn::element_count(r.shape())), 4);
+  for (int i = 0; i < 2; ++i) {
+    clnn::Executor& ex = i == 0 ? folded : unfolded;
+    ex.set_input("r", input);
+    ProfilingOn on;
+    clnn::detail::take_profile();
+    ex.forward();
+    ex.backward(loss);
+    for (auto& row : clnn::detail::take_profile()) rows[i][row.label] = row;
+    results[i] = ex.value(loss).to_host();
+    for (const Value& p : {x, gamma, beta}) {
+      const auto grad = ex.gradient(p).to_host();
+      results[i].insert(results[i].end(), grad.begin(), grad.end());
+    }
+  }
+  // The same mask (batch_norm's backward recomputes the value before the relu with forward's
+  // expression), so the same loss and gradients bit for bit.
+  CHECK(results[0] == results[1]);
+  CHECK(rows[0].count("relu forward") == 0);
+  CHECK(rows[0].count("relu backward") == 0);
+  CHECK(rows[1]["relu forward"].entries == 1);
+  CHECK(rows[1]["relu backward"].entries == 1);
+}

@@ -35,8 +35,9 @@ struct ExecutorImpl {
   std::vector<Tensor> grads;        // per node id, where requires_grad (training)
   std::vector<Tensor> saved;        // per node id, what an op keeps for backward (training)
   std::vector<bool> input_set;      // per node id, for inputs
-  // Inference: per node id, the epilogue its forward applies, and whether it is an epilogue
-  // folded into its operand's producer (it then shares that value and runs no kernel).
+  // Per node id, the epilogue its forward applies (and in training its backward), and whether it
+  // is an epilogue folded into its operand's producer (it then shares that value and its
+  // gradient, and runs no kernel).
   std::vector<Epilogue> epilogues;
   std::vector<bool> folded;
   Tensor workspace;
@@ -69,7 +70,7 @@ struct ExecutorImpl {
   }
   void write_named(const std::string& name, NodeKind kind, const std::vector<float>& host,
                    const char* call);
-  void fold_epilogues();
+  void fold_epilogues(bool training);
   // Opens the profiler's scope of a node's pass ("conv backward", with the op's cost) while the
   // profiler is on; otherwise leaves it closed, costing nothing.
   // grad_inputs: the input gradients a backward pass computes (empty for forward).
@@ -148,6 +149,7 @@ ExecutorImpl::ExecutorImpl(const Context& context, const Graph& g,
   requires_grad.assign(n, false);
   pinned.assign(n, false);
   for (int v : outputs) pinned[std::size_t(v)] = true;
+  fold_epilogues(training);
   for (int v : order) {
     const Node& nd = node(v);
     if (nd.kind != NodeKind::op) {
@@ -162,7 +164,7 @@ ExecutorImpl::ExecutorImpl(const Context& context, const Graph& g,
         throw Error("Executor: node '" + nd.name + "' updates its operand '" +
                     node(nd.inputs[i]).name + "', which must be graph state (Graph::state)");
     }
-    if (training && requires_grad[std::size_t(v)]) {
+    if (training && requires_grad[std::size_t(v)] && !folded[std::size_t(v)]) {
       auto needs = nd.op->backward_needs();
       if (needs.output) pinned[std::size_t(v)] = true;
       if (needs.inputs)
@@ -170,9 +172,6 @@ ExecutorImpl::ExecutorImpl(const Context& context, const Graph& g,
     }
   }
 
-  epilogues.assign(n, Epilogue{});
-  folded.assign(n, false);
-  if (!training) fold_epilogues();
 
   // Memory plan, then the tensors over its buffers.
   std::vector<PlanValue> plan_values(n);
@@ -207,7 +206,7 @@ ExecutorImpl::ExecutorImpl(const Context& context, const Graph& g,
       slot_name = "'" + nd.name + "' of shape " + to_string(nd.shape);
       budget.add(slot_name, plan.slot_bytes[std::size_t(plan.slot_of[std::size_t(v)])]);
     }
-    if (requires_grad[std::size_t(v)])
+    if (requires_grad[std::size_t(v)] && !folded[std::size_t(v)])
       budget.add("the gradient of '" + nd.name + "'", plan_values[std::size_t(v)].bytes);
     if (saved_floats[std::size_t(v)] > 0)
       budget.add("what '" + nd.name + "' keeps for backward",
@@ -232,7 +231,9 @@ ExecutorImpl::ExecutorImpl(const Context& context, const Graph& g,
     const Node& nd = node(v);
     values[std::size_t(v)] =
         Access::make_tensor(ctx, nd.shape, slots[std::size_t(plan.slot_of[std::size_t(v)])]);
-    if (requires_grad[std::size_t(v)]) grads[std::size_t(v)] = Tensor::empty(ctx, nd.shape);
+    if (requires_grad[std::size_t(v)])
+      grads[std::size_t(v)] = folded[std::size_t(v)] ? grads[std::size_t(nd.inputs[0])]
+                                                     : Tensor::empty(ctx, nd.shape);
     if (std::size_t floats = saved_floats[std::size_t(v)])
       saved[std::size_t(v)] = Tensor::empty(ctx, {std::int64_t(floats)});
   }
@@ -243,9 +244,11 @@ ExecutorImpl::ExecutorImpl(const Context& context, const Graph& g,
 }
 
 // A relu or clip whose operand has no other reader, and is not an output, becomes its
-// producer's epilogue where the producer takes one. Inference only: backward would need the
-// value before the activation.
-void ExecutorImpl::fold_epilogues() {
+// producer's epilogue where the producer takes one; in training, where the producer's backward
+// applies the epilogue's derivative too (the value before the activation is gone).
+void ExecutorImpl::fold_epilogues(bool training) {
+  epilogues.assign(graph->nodes.size(), Epilogue{});
+  folded.assign(graph->nodes.size(), false);
   std::vector<int> readers(graph->nodes.size(), 0);
   for (int v : order)
     for (int u : node(v).inputs) ++readers[std::size_t(u)];
@@ -256,8 +259,9 @@ void ExecutorImpl::fold_epilogues() {
     if (!epilogue) continue;
     const auto u = std::size_t(nd.inputs[0]);
     const Node& producer = node(int(u));
-    if (producer.kind != NodeKind::op || !producer.op->takes_epilogue() || readers[u] != 1 ||
-        pinned[u] || epilogues[u].on)
+    if (producer.kind != NodeKind::op || !producer.op->takes_epilogue() ||
+        (training && !producer.op->backward_takes_epilogue()) || readers[u] != 1 || pinned[u] ||
+        epilogues[u].on)
       continue;
     epilogues[u] = *epilogue;
     folded[std::size_t(v)] = true;
@@ -325,6 +329,10 @@ void ExecutorImpl::backward(int loss) {
     const int v = *it;
     const Node& nd = node(v);
     if (nd.kind != NodeKind::op || !has_grad[std::size_t(v)]) continue;
+    if (folded[std::size_t(v)]) {  // its producer shares its gradient and masks it
+      has_grad[std::size_t(nd.inputs[0])] = true;
+      continue;
+    }
     std::vector<Tensor*> grad_inputs(nd.inputs.size(), nullptr);
     std::vector<float> betas(nd.inputs.size(), 0.0f);
     bool any = false;
@@ -341,7 +349,8 @@ void ExecutorImpl::backward(int loss) {
     open_scope(scope, nd, Pass::backward, grad_inputs);
     auto inputs = tensors_of(nd.inputs, values);
     nd.op->backward(BackwardArgs{impl, inputs, values[std::size_t(v)], grads[std::size_t(v)],
-                                 grad_inputs, betas, workspace, saved[std::size_t(v)], step});
+                                 grad_inputs, betas, workspace, saved[std::size_t(v)], step,
+                                 epilogues[std::size_t(v)]});
   }
   // Parameters the loss does not depend on have a zero gradient, not a stale one.
   for (int v : order)

@@ -73,8 +73,8 @@ class ActivationOp : public Op {
   }
 
   std::optional<Epilogue> as_epilogue() const override {
-    if (act_.code == kRelu.code) return Epilogue{true, 0.0f, INFINITY};
-    if (act_.code == kClip.code) return Epilogue{true, p_, q_};
+    if (act_.code == kRelu.code) return Epilogue{true, 0.0f, INFINITY, false};
+    if (act_.code == kClip.code) return Epilogue{true, p_, q_, true};
     return std::nullopt;
   }
 
@@ -170,7 +170,8 @@ Value activation(const Value& v, Activation act, float p = 0.0f, float q = 0.0f)
 
 std::string epilogue_options(const Epilogue& e) {
   if (!e.on) return "";
-  return " -DEPILOGUE_LO=" + float_literal(e.lo) + " -DEPILOGUE_HI=" + float_literal(e.hi);
+  return " -DEPILOGUE_LO=" + float_literal(e.lo) + " -DEPILOGUE_HI=" + float_literal(e.hi) +
+         (e.passes_lo ? " -DEPILOGUE_PASSES_LO" : "");
 }
 
 void apply_epilogue(ContextImpl& ctx, const Tensor& y, const Epilogue& e) {

@@ -1,7 +1,8 @@
-// Internal: activations folded into the op that produces their operand. An inference executor
-// fuses a relu or clip whose operand has no other reader into that operand's producer where the
-// producer takes one (Op::takes_epilogue): the value is then written once, where it was written,
-// read and written again.
+// Internal: activations folded into the op that produces their operand. An executor fuses a relu
+// or clip whose operand has no other reader into that operand's producer where the producer takes
+// one (Op::takes_epilogue; in training, Op::backward_takes_epilogue too): the value is then
+// written once, where it was written, read and written again, and in training the producer's
+// backward masks the gradient where the activation's backward would have.
 #pragma once
 
 #include <string>
@@ -18,10 +19,14 @@ struct ContextImpl;
 struct Epilogue {
   bool on = false;
   float lo = 0.0f, hi = 0.0f;
+  // Where the derivative is 1, as the activation kernels have it: [lo, hi] for clip
+  // (passes_lo), (lo, hi] for relu (0 itself passes nothing).
+  bool passes_lo = false;
 };
 
 // Build options that define EPILOGUE_LO and EPILOGUE_HI for a kernel's FINISH macro
-// (matmul_vec4.cl, winograd.cl); empty when the epilogue is off.
+// (matmul_vec4.cl, winograd.cl, norm.cl), and EPILOGUE_PASSES_LO where passes_lo; empty when the
+// epilogue is off.
 std::string epilogue_options(const Epilogue& epilogue);
 
 // y = min(max(y, lo), hi) in place: for a producer whose route did not apply the epilogue.

@@ -1,5 +1,6 @@
 // batch_norm (batch statistics and running statistics) and dropout (seeded, training only).
 #include <memory>
+#include <string>
 
 #include "cl/kernel_call.hpp"
 #include "clnn/error.hpp"
@@ -7,36 +8,53 @@
 #include "context_impl.hpp"
 #include "ops/common.hpp"
 #include "ops/op.hpp"
+#include "ops/reduction.hpp"
 
 namespace clnn::detail {
 
 namespace {
 
-// x [N, C, spatial...] as N, C and S = the product of the spatial extents.
+// x [N, C, spatial...] as N, C and S = the product of the spatial extents, read in steps of
+// `vec` floats (4 where S is a multiple of 4: cl_kernels/norm.cl's VEC).
 struct ChannelView {
-  cl_long n, c, s;
+  cl_long n, c, s, vec;
+  cl_long steps_per_row() const { return s / vec; }
+  cl_ulong steps() const { return cl_ulong(n * c * steps_per_row()); }
 };
 
 ChannelView channel_view(const Shape& x) {
-  ChannelView v{x[0], x[1], 1};
+  ChannelView v{x[0], x[1], 1, 1};
   for (std::size_t d = 2; d < x.size(); ++d) v.s *= x[d];
+  v.vec = v.s % 4 == 0 ? 4 : 1;
   return v;
 }
 
-// The pieces each channel's N * S elements are cut into (cl_kernels/norm.cl): as for a row of
-// the reduction engine, enough that a few channels fill the device.
-std::size_t pieces_per_channel(const ReductionPlan& plan, const ChannelView& v) {
-  return row_pieces(plan, std::size_t(v.c), std::size_t(v.n * v.s));
+// The build options of norm.cl's batch-norm kernels for this view and epilogue.
+std::string norm_options(const ChannelView& v, const Epilogue& epilogue) {
+  return "-DVEC=" + std::to_string(v.vec) + epilogue_options(epilogue);
 }
 
-// A work-group per (channel, piece), then a work-item per channel combining its pieces from
-// scratch.
-void enqueue_pieces(ContextImpl& ctx, cl_kernel piece, cl_kernel finish, const ChannelView& v,
-                    std::size_t pieces) {
-  const auto& plan = ctx.reduction_plan;
-  enqueue_rows(ctx, piece, plan, std::size_t(v.c) * pieces, plan.local_size);
-  ctx.enqueue_elementwise(finish, std::size_t(v.c));
-}
+// The launches of a statistic over each channel's N * S elements (cl_kernels/norm.cl): a
+// work-group per (channel, piece), the pieces cut as for a row of the reduction engine, enough
+// that a few channels fill the device; then a work-group per channel merging its pieces. Each
+// kernel takes `floats` floats of local memory per work-item.
+struct ChannelPieces {
+  ChannelPieces(const ReductionPlan& plan, const ChannelView& v, std::size_t floats)
+      : plan(plan),
+        channels(std::size_t(v.c)),
+        pieces(row_pieces(plan, channels, std::size_t(v.n * v.steps_per_row()))),
+        finish_local(row_local_size(plan, pieces)),
+        floats(floats) {}
+  LocalBytes piece_memory() const { return {plan.local_size * floats * sizeof(float)}; }
+  LocalBytes finish_memory() const { return {finish_local * floats * sizeof(float)}; }
+  void enqueue(ContextImpl& ctx, cl_kernel piece, cl_kernel finish) const {
+    enqueue_rows(ctx, piece, plan, channels * pieces, plan.local_size);
+    enqueue_rows(ctx, finish, plan, channels, finish_local);
+  }
+
+  const ReductionPlan& plan;
+  std::size_t channels, pieces, finish_local, floats;
+};
 
 class BatchNormOp : public Op {
  public:
@@ -60,50 +78,59 @@ class BatchNormOp : public Op {
     const Tensor &running_mean = *args.inputs[3], &running_var = *args.inputs[4];
     const ChannelView v = channel_view(x.shape());
     auto& ctx = args.ctx;
-    cl_kernel apply = ctx.kernel("norm", "bn_apply");
+    const std::string options = norm_options(v, args.epilogue);
+    cl_kernel apply = ctx.kernel("norm", "bn_apply", options);
     if (args.training) {
-      const std::size_t pieces = pieces_per_channel(ctx.reduction_plan, v);
-      const cl_mem partials = ctx.scratch(3 * std::size_t(v.c) * pieces);
-      cl_kernel stats = ctx.kernel("norm", "bn_piece_statistics");
-      set_args(stats, mem(x), partials, v.n, v.c, v.s, cl_long(pieces),
-               LocalBytes{ctx.reduction_plan.local_size * sizeof(float)});
-      cl_kernel finish = ctx.kernel("norm", "bn_finish_statistics");
-      set_args(finish, partials, mem(args.saved), mem(running_mean), mem(running_var), v.n, v.c,
-               v.s, cl_long(pieces), momentum_, eps_);
-      enqueue_pieces(ctx, stats, finish, v, pieces);
+      const ChannelPieces launch(ctx.reduction_plan, v, 3);  // (count, mean, squared deviations)
+      const cl_mem partials = ctx.scratch(3 * launch.channels * launch.pieces);
+      cl_kernel stats = ctx.kernel("norm", "bn_piece_statistics", options);
+      set_args(stats, mem(x), partials, v.n, v.c, v.steps_per_row(), cl_long(launch.pieces),
+               launch.piece_memory());
+      cl_kernel finish = ctx.kernel("norm", "bn_finish_statistics", options);
+      set_args(finish, partials, mem(args.saved), mem(running_mean), mem(running_var), v.c,
+               cl_long(launch.pieces), momentum_, eps_, launch.finish_memory());
+      launch.enqueue(ctx, stats, finish);
       // saved = (mean[C], invstd[C]): the invstd block starts C floats in.
       set_args(apply, mem(x), mem(args.output), mem(args.saved), mem(args.saved), cl_ulong(v.c),
-               cl_int(0), eps_, mem(gamma), mem(beta), v.c, v.s, count(x));
+               cl_int(0), eps_, mem(gamma), mem(beta), v.c, v.steps_per_row(), v.steps());
     } else {
       set_args(apply, mem(x), mem(args.output), mem(running_mean), mem(running_var), cl_ulong(0),
-               cl_int(1), eps_, mem(gamma), mem(beta), v.c, v.s, count(x));
+               cl_int(1), eps_, mem(gamma), mem(beta), v.c, v.steps_per_row(), v.steps());
     }
-    ctx.enqueue_elementwise(apply, std::size_t(x.size()));
+    ctx.enqueue_elementwise(apply, std::size_t(v.steps()));
   }
 
+  // Backward masks the output's gradient by the epilogue forward applied (recomputing the value
+  // before it from x), so a relu after a batch norm costs no pass of its own in training either.
   void backward(const BackwardArgs& args) const override {
-    const Tensor &x = *args.inputs[0], &gamma = *args.inputs[1];
+    const Tensor &x = *args.inputs[0], &gamma = *args.inputs[1], &beta = *args.inputs[2];
     Tensor *gx = args.grad_inputs[0], *ggamma = args.grad_inputs[1], *gbeta = args.grad_inputs[2];
     const ChannelView v = channel_view(x.shape());
     auto& ctx = args.ctx;
-    const std::size_t pieces = pieces_per_channel(ctx.reduction_plan, v);
-    const cl_mem partials = ctx.scratch(2 * std::size_t(v.c) * pieces);
-    cl_kernel sums = ctx.kernel("norm", "bn_piece_sums");
-    set_args(sums, mem(x), mem(args.grad_output), partials, v.n, v.c, v.s, cl_long(pieces),
-             LocalBytes{ctx.reduction_plan.local_size * sizeof(float)});
-    cl_kernel finish = ctx.kernel("norm", "bn_finish_sums");
+    const std::string options = norm_options(v, args.epilogue);
+    const ChannelPieces launch(ctx.reduction_plan, v, 2);  // (sum(gy), sum(gy * (x - mean)))
+    const cl_mem partials = ctx.scratch(2 * launch.channels * launch.pieces);
+    cl_kernel sums = ctx.kernel("norm", "bn_piece_sums", options);
+    set_args(sums, mem(x), mem(args.grad_output), mem(args.saved), mem(gamma), mem(beta),
+             partials, v.n, v.c, v.steps_per_row(), cl_long(launch.pieces),
+             launch.piece_memory());
+    cl_kernel finish = ctx.kernel("norm", "bn_finish_sums", options);
     set_args(finish, partials, mem(args.saved), mem(args.workspace), mem(ggamma ? *ggamma : x),
              cl_int(ggamma != nullptr), args.betas[1], mem(gbeta ? *gbeta : x),
-             cl_int(gbeta != nullptr), args.betas[2], v.c, cl_long(pieces));
-    enqueue_pieces(ctx, sums, finish, v, pieces);
+             cl_int(gbeta != nullptr), args.betas[2], v.c, cl_long(launch.pieces),
+             launch.finish_memory());
+    launch.enqueue(ctx, sums, finish);
     if (gx) {
-      cl_kernel input = ctx.kernel("norm", "bn_backward_input");
+      cl_kernel input = ctx.kernel("norm", "bn_backward_input", options);
       set_args(input, mem(x), mem(args.grad_output), mem(args.saved), mem(args.workspace),
-               mem(gamma), mem(*gx), v.n, v.c, v.s, args.betas[0]);
-      ctx.enqueue_elementwise(input, std::size_t(x.size()));
+               mem(gamma), mem(beta), mem(*gx), v.c, v.steps_per_row(), float(v.n * v.s),
+               v.steps(), args.betas[0]);
+      ctx.enqueue_elementwise(input, std::size_t(v.steps()));
     }
   }
 
+  bool takes_epilogue() const override { return true; }
+  bool backward_takes_epilogue() const override { return true; }
   Needs backward_needs() const override { return {true, false}; }
   bool differentiable(std::size_t input) const override { return input < 3; }
   bool writes_input(std::size_t input) const override { return input == 3 || input == 4; }
@@ -115,15 +142,14 @@ class BatchNormOp : public Op {
   }
 
   // Counted from the kernels' passes over x (the per-channel vectors are small beside it):
-  // training forward reads x twice for the statistics (the mean, then the squared deviations
-  // from it: 3 operations per element), then again to write y (normalizing: 2); inference
-  // reads x once and writes y;
+  // training forward reads x once for the statistics (merging each value in: about 5
+  // operations), then again to write y (normalizing: 2); inference reads x once and writes y;
   // backward sums over x and dy, then reads both again and writes dx (about 5 operations per
   // element in each pass).
   Cost cost(const CostArgs& args) const override {
     const double elements = double(element_count(args.inputs[0]));
     if (args.pass == Pass::backward) return {10.0 * elements, 4.0 * 5.0 * elements};
-    if (args.training) return {5.0 * elements, 4.0 * 4.0 * elements};
+    if (args.training) return {7.0 * elements, 4.0 * 3.0 * elements};
     return {2.0 * elements, 4.0 * 2.0 * elements};
   }
 

@@ -41,6 +41,9 @@ struct BackwardArgs {
   const Tensor& workspace;
   const Tensor& saved;  // what forward saved
   std::uint64_t step;   // the step of the forward() this backward follows
+  // The epilogue forward applied (ops that take one in training): grad_output is the gradient
+  // after it, which backward masks by the epilogue's derivative.
+  Epilogue epilogue{};
 };
 
 // How an operator appears in an ONNX graph of opset 13 (io/onnx_export.cpp writes it).
@@ -98,8 +101,11 @@ class Op {
   virtual Needs backward_needs() const { return {}; }
   // Whether forward applies ForwardArgs::epilogue to its output.
   virtual bool takes_epilogue() const { return false; }
-  // The epilogue this op is, if it is one (relu, clip): what an inference executor folds into
-  // the op that produces its operand.
+  // Whether backward applies the epilogue's derivative too (BackwardArgs::epilogue), so that a
+  // training executor may fold one in as well.
+  virtual bool backward_takes_epilogue() const { return false; }
+  // The epilogue this op is, if it is one (relu, clip): what an executor folds into the op that
+  // produces its operand.
   virtual std::optional<Epilogue> as_epilogue() const { return std::nullopt; }
   // Whether a gradient flows to input i (labels, say, get none).
   virtual bool differentiable(std::size_t /*input*/) const { return true; }
