@@ -137,6 +137,12 @@ class LaunchPlanner {
   // kMinSliceRows; a compute unit is taken to hold as many blocks at once as its local memory
   // does.
   std::size_t k_slices(const MatmulPlan& plan, std::size_t blocks, std::size_t k) const;
+  // The blocks of a plan a split-K product keeps on each compute unit: as many as the unit's
+  // registers hold where the device reports them (kRegistersPerItem a work-item), at least 2.
+  std::size_t split_k_blocks_per_unit(const MatmulPlan& plan) const;
+  // Registers a work-item of the vec4 GEMM kernel takes: 147 to 167 with steps of 16 on the
+  // H100 (its 8x8 register tile is the same in every block shape).
+  static constexpr std::size_t kRegistersPerItem = 168;
   // Skinny products: at most this many vectors against the big matrix.
   static constexpr std::size_t kMaxSkinny = 16;
   // Elements of K one work-item of a skinny product walks at most (in one slice).

@@ -266,7 +266,8 @@ std::size_t split_k_slices(const ContextImpl& ctx, const GemmCall& g, const Matm
   // Over half the units busy is enough not to pay for partial products and their sum (on the H100
   // 1024^3 ran faster unsplit in 128 blocks of 64x128 than in 3 slices of them).
   if (2 * tiles > units || g.k < 2 * rows) return 1;
-  return std::min(g.k / rows, (2 * units + tiles - 1) / tiles);
+  const std::size_t wanted = units * ctx.planner.split_k_blocks_per_unit(plan);
+  return std::min(g.k / rows, (wanted + tiles - 1) / tiles);
 }
 
 }  // namespace
