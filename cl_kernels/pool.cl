@@ -4,10 +4,22 @@
 // Backward gathers: each input element sums over the windows that contain it, so no two
 // work-items write one element.
 
-// Element i of planes of D x H x W as (plane, d, h, w).
+// Element i of planes of D x H x W as (plane, d, h, w), in 32-bit arithmetic where i and the
+// plane fit it (64-bit division had made max pooling run at a quarter of the copy bandwidth on
+// the H200).
 void split_position(const long i, const int D, const int H, const int W, long* plane, int* d,
                     int* h, int* w) {
   const long per_plane = (long)D * H * W;
+  if (i <= UINT_MAX && per_plane <= UINT_MAX) {
+    uint t = (uint)i;
+    *plane = t / (uint)per_plane;
+    t %= (uint)per_plane;
+    *w = t % (uint)W;
+    t /= (uint)W;
+    *h = t % (uint)H;
+    *d = t / (uint)H;
+    return;
+  }
   *plane = i / per_plane;
   long t = i % per_plane;
   *w = t % W;
@@ -139,6 +151,29 @@ __kernel void max_pool_backward_scatter(__global const int* argmax, __global con
                                         __global float* gx, const long outputs) {
   for (long i = get_global_id(0); i < outputs; i += get_global_size(0))
     if (argmax[i] >= 0) gx[argmax[i]] += gy[i];
+}
+
+// For windows that tile the input (strides equal to the kernel, no padding or dilation, every
+// element in a window): each window writes all its elements, gy at its (first) maximum and 0
+// elsewhere, so gx needs no fill first.
+__kernel void max_pool_backward_tiles(__global const int* argmax, __global const float* gy,
+                                      __global float* gx, const int16 g, const int4 o,
+                                      const long planes, const float beta) {
+  const long total = planes * o.s0 * o.s1 * o.s2;
+  for (long i = get_global_id(0); i < total; i += get_global_size(0)) {
+    long plane;
+    int od, oh, ow;
+    split_position(i, o.s0, o.s1, o.s2, &plane, &od, &oh, &ow);
+    const long best = argmax[i];
+    const float grad = gy[i];
+    for (int a = 0; a < g.s4; ++a)
+      for (int b = 0; b < g.s5; ++b)
+        for (int e = 0; e < g.s6; ++e) {
+          const long at = tap_offset(g, plane, od * g.s7 + a, oh * g.s8 + b, ow * g.s9 + e);
+          const float v = at == best ? grad : 0.0f;
+          gx[at] = beta == 0.0f ? v : v + beta * gx[at];
+        }
+  }
 }
 
 // gx = beta * gx + sum over the windows holding this element of gy / divisor.

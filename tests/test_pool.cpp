@@ -56,6 +56,8 @@ TEST_CASE("max_pool and avg_pool in 1-D and 3-D", "[pool]") {
     run_op_check(
         pool_check(is_max, {1, 2, 5, 6, 4}, pool({2, 3, 2}, {2, 2, 1}, {1, 1, 0}, {0, 1, 1})));
     run_op_check(pool_check(is_max, {1, 2, 5, 5, 5}, pool({2, 2, 2}, {2, 2, 2}, {}, {}, true)));
+    // Windows that tile the input (max: backward writes each window whole, no fill).
+    run_op_check(pool_check(is_max, {2, 2, 4, 6, 2}, pool({2, 3, 1}, {2, 3, 1})));
   }
 }
 

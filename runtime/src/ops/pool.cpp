@@ -47,6 +47,13 @@ class PoolOp : public Op {
     if (!gx) return;
     const Window w = window(gx->shape());
     auto& ctx = args.ctx;
+    if (max_ && windows_tile(w)) {  // one pass writes every element: no fill
+      cl_kernel k = ctx.kernel("pool", "max_pool_backward_tiles");
+      set_args(k, mem(args.saved), mem(args.grad_output), mem(*gx), w.packed(), w.packed_out(),
+               cl_long(w.n * w.c), args.betas[0]);
+      ctx.enqueue_elementwise(k, std::size_t(args.grad_output.size()));
+      return;
+    }
     if (max_ && !windows_overlap(w)) {
       // Each input element lies in one window at most: scatter each window's gradient.
       if (args.betas[0] == 0.0f) fill(*gx, 0.0f);
@@ -113,6 +120,16 @@ class PoolOp : public Op {
     spec.dilations = options_.dilations;
     spec.ceil_mode = options_.ceil_mode;
     return make_window(type(), x, spec);
+  }
+
+  // Whether the windows cover the input exactly once: strides equal to the kernel, no padding
+  // or dilation, and extents that are whole numbers of windows.
+  static bool windows_tile(const Window& w) {
+    for (std::size_t t = 0; t < 3; ++t)
+      if (w.stride[t] != w.kernel[t] || w.dilation[t] != 1 || w.pad_begin[t] != 0 ||
+          w.pad_end[t] != 0 || w.in[t] != w.out[t] * w.stride[t])
+        return false;
+    return true;
   }
 
   static bool windows_overlap(const Window& w) {
