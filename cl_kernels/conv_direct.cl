@@ -46,8 +46,7 @@ __kernel void conv_input_gradient_direct(__global const float* gy, __global cons
 
 // The weight gradient gw[k, r] (r = c * T + t, w's own order) = sum over columns q (samples and
 // output positions) of gy[k, q] * col[r, q], col the column matrix, never stored: work-group j
-// of J sums its run of `columns` columns into partial[(k * ROWS + r) * J + j] (a row of J
-// partial sums per output, for a row reduction), TILE_Q columns at a time staged in local
+// sums its run of `columns` columns into partial[j], TILE_Q columns at a time staged in local
 // memory (rows padded by one float against bank conflicts), each work-item owning the pairs
 // (k, r) lid, lid + ITEMS, .... Built with FILTERS (K), ROWS (C * T), ITEMS (work-group size)
 // and TILE_Q.
@@ -94,6 +93,6 @@ void conv_weight_gradient_direct(__global const float* x, __global const float* 
   }
   for (int s = 0; s < PAIRS; ++s) {
     const int pair = lid + s * ITEMS;
-    if (pair < FILTERS * ROWS) partial[(long)pair * get_num_groups(0) + get_group_id(0)] = acc[s];
+    if (pair < FILTERS * ROWS) partial[(long)get_group_id(0) * FILTERS * ROWS + pair] = acc[s];
   }
 }

@@ -20,11 +20,22 @@ std::size_t local_bytes(const Window& win, std::int64_t filters, std::size_t til
   return std::size_t(filters + rows(win)) * (tile_q + 1) * sizeof(float);
 }
 
-// Columns the weight-gradient kernel stages at a time (conv_direct.cl's TILE_Q): 64 where the
-// tiles leave half of local memory free, else 32. Longer tiles give each work-item more products
-// per pair of barriers.
+// Work-groups of the weight-gradient kernel run at least this many tiles of columns each, so
+// that small batches do not trade their work for partial sums, and at most this many per compute
+// unit: the kernel holds few registers and little local memory, and two a unit had left the
+// H200 mostly idle (the large model's first layer at batch 512: 0.19 ms, 0.12 with eight).
+constexpr std::size_t kMinTiles = 4, kGroupsPerUnit = 8;
+
+// Columns the weight-gradient kernel stages at a time (conv_direct.cl's TILE_Q): 64 where there
+// are columns enough for every work-group and the tiles leave half of local memory free, else 32.
+// Longer tiles give each work-item more products per pair of barriers; shorter ones more
+// work-groups (the default model's first layer at batch 64 ran 0.040 ms in 196 work-groups of 4
+// tiles of 64, 0.032 in 262 of 6 tiles of 32).
 std::size_t tile_columns(const ContextImpl& ctx, const Window& win, std::int64_t filters) {
-  return local_bytes(win, filters, 64) <= ctx.info.local_mem_size / 2 ? 64 : 32;
+  const std::size_t columns = std::size_t(win.n * win.out_positions());
+  const std::size_t units = std::max<cl_uint>(1, ctx.info.compute_units);
+  const bool plenty = columns / 64 >= kMinTiles * kGroupsPerUnit * units;
+  return plenty && local_bytes(win, filters, 64) <= ctx.info.local_mem_size / 2 ? 64 : 32;
 }
 
 std::string build_options(const ContextImpl& ctx, const Window& win, std::int64_t filters) {
@@ -55,23 +66,18 @@ void DirectConv::input_gradient(const Tensor& gy, const Tensor& w, const Tensor&
 
 void DirectConv::weight_gradient(const Tensor& x, const Tensor& gy, const Tensor& gw,
                                  float beta) const {
-  // A work-group per run of columns, up to eight per compute unit: the kernel holds few registers
-  // and little local memory, and two a unit had left the H200 mostly idle (the large model's
-  // first layer at batch 512: 0.19 ms, 0.12 with eight). Each runs at least kMinTiles tiles, so
-  // that small batches do not trade their work for partial sums (the default model's first
-  // layer at batch 64 took 784 groups of one tile and lost more in the sum than it gained).
-  // Each output's partial sums form a row, added by the reduction engine.
-  constexpr std::size_t kMinTiles = 4;
+  // A work-group per run of columns; the partial sums of each, [groups, outputs], added by the
+  // reduction engine.
   const std::size_t tile_q = tile_columns(ctx, win, filters);
   const std::size_t columns = std::size_t(win.n * win.out_positions());
   const std::size_t tiles = (columns + tile_q - 1) / tile_q;
   const std::size_t units = std::max<cl_uint>(1, ctx.info.compute_units);
-  const std::size_t groups = std::min((tiles + kMinTiles - 1) / kMinTiles, 8 * units);
+  const std::size_t groups = std::min((tiles + kMinTiles - 1) / kMinTiles, kGroupsPerUnit * units);
   const std::size_t per_group = (tiles + groups - 1) / groups * tile_q;
   const std::size_t used = (columns + per_group - 1) / per_group;
   const std::size_t outputs = std::size_t(filters * rows(win));
   ReductionPasses sum(ctx.reduction_plan, used * outputs);
-  sum.sum_middle({Place::Of::scratch, 0}, false, {outputs, used, 1}, {Place::Of::output, 0}, 1.0f,
+  sum.sum_middle({Place::Of::scratch, 0}, false, {1, used, outputs}, {Place::Of::output, 0}, 1.0f,
                  beta);
   cl_mem partial = ctx.scratch(sum.scratch_floats());
   cl_kernel k = ctx.kernel("conv_direct", "conv_weight_gradient_direct",
