@@ -12,20 +12,40 @@ using clnn::test::relative_error;
 
 namespace {
 
-// loss = sum(p * R) + 0.5 * sum(p * p): the gradient is R + p, which changes as p moves.
+// loss = sum_i sum(p_i * R_i) + 0.5 * sum(p_i * p_i) over parameters p_i of awkward sizes, more
+// than one launch of the update kernels takes (8): the gradient is R + p, which changes as p
+// moves. The host steps every parameter's elements one after another, as one vector.
 struct Problem {
   Graph g;
-  Value p = g.parameter("p", {7, 5}, init::uniform(-1.0f, 1.0f, 3));
-  Value r = g.input("R", {7, 5});
-  Value loss = add(sum(mul(p, r)), scale(sum(mul(p, p)), 0.5f));
-  std::vector<float> r_host = random_vector(35, 9);
-  std::vector<float> initial = init::uniform(-1.0f, 1.0f, 3)({7, 5});
+  std::vector<Shape> shapes{{7, 5}, {1}, {3}, {127}, {2, 2}, {5}, {1}, {9}, {4, 4}, {3}};
+  std::vector<float> r_host, initial;
+  Value loss;
+  Problem() {
+    std::vector<Value> terms;
+    for (std::size_t i = 0; i < shapes.size(); ++i) {
+      const std::string n = std::to_string(i);
+      Value p = g.parameter("p" + n, shapes[i], init::uniform(-1.0f, 1.0f, std::uint32_t(3 + i)));
+      Value r = g.input("R" + n, shapes[i]);
+      terms.push_back(add(sum(mul(p, r)), scale(sum(mul(p, p)), 0.5f)));
+      const auto first = init::uniform(-1.0f, 1.0f, std::uint32_t(3 + i))(shapes[i]);
+      initial.insert(initial.end(), first.begin(), first.end());
+    }
+    loss = terms[0];
+    for (std::size_t i = 1; i < terms.size(); ++i) loss = add(loss, terms[i]);
+    r_host = random_vector(initial.size(), 9);
+  }
 };
 
 template <typename Optimizer, typename HostStep>
 void run_steps(Problem& problem, Optimizer make_optimizer, HostStep host_step) {
   Executor ex(context(), problem.g, {problem.loss}, Mode::training);
-  ex.set_input("R", problem.r_host);
+  std::size_t at = 0;
+  for (std::size_t i = 0; i < problem.shapes.size(); ++i) {
+    const auto n = std::size_t(element_count(problem.shapes[i]));
+    ex.set_input("R" + std::to_string(i), {problem.r_host.begin() + std::ptrdiff_t(at),
+                                           problem.r_host.begin() + std::ptrdiff_t(at + n)});
+    at += n;
+  }
   auto optimizer = make_optimizer(ex);
   std::vector<double> p(problem.initial.begin(), problem.initial.end());
   for (int step = 1; step <= 4; ++step) {
@@ -35,7 +55,15 @@ void run_steps(Problem& problem, Optimizer make_optimizer, HostStep host_step) {
     std::vector<double> grad(p.size());
     for (std::size_t i = 0; i < p.size(); ++i) grad[i] = problem.r_host[i] + p[i];
     host_step(p, grad, step);
-    CHECK(relative_error(ex.parameter("p").to_host(), p) < 1e-5);
+    std::size_t first = 0;
+    for (std::size_t i = 0; i < problem.shapes.size(); ++i) {
+      INFO("step " << step << ", parameter " << i);
+      const auto device = ex.parameter("p" + std::to_string(i)).to_host();
+      const std::vector<double> want(p.begin() + std::ptrdiff_t(first),
+                                     p.begin() + std::ptrdiff_t(first + device.size()));
+      CHECK(relative_error(device, want) < 1e-5);
+      first += device.size();
+    }
   }
 }
 
@@ -48,7 +76,7 @@ TEST_CASE("SGD with momentum, Nesterov and weight decay matches the host", "[opt
     Problem problem;
     optim::SGDOptions o;
     o.lr = 0.1f, o.momentum = momentum, o.nesterov = nesterov, o.weight_decay = wd;
-    std::vector<double> v(35, 0.0);
+    std::vector<double> v(problem.initial.size(), 0.0);
     run_steps(
         problem, [&](Executor& ex) { return optim::SGD(ex, o); },
         [&](std::vector<double>& p, const std::vector<double>& g, int) {
@@ -70,7 +98,7 @@ TEST_CASE("Adam and AdamW match the host", "[optim]") {
     Problem problem;
     optim::AdamOptions o = decoupled ? optim::adamw(0.05f, 0.1f) : optim::AdamOptions{};
     if (!decoupled) o.lr = 0.05f, o.weight_decay = 0.01f;
-    std::vector<double> m(35, 0.0), v(35, 0.0);
+    std::vector<double> m(problem.initial.size(), 0.0), v(m.size(), 0.0);
     run_steps(
         problem, [&](Executor& ex) { return optim::Adam(ex, o); },
         [&](std::vector<double>& p, const std::vector<double>& g, int t) {

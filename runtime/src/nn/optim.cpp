@@ -1,6 +1,8 @@
-// SGD and Adam: one update kernel per parameter, on the device.
+// SGD and Adam: update kernels over up to eight parameters a launch, on the device.
 #include "clnn/optim.hpp"
 
+#include <algorithm>
+#include <array>
 #include <cmath>
 
 #include "cl/kernel_call.hpp"
@@ -44,6 +46,34 @@ detail::ProfileScope update_scope(const Executor& ex, double flops, double float
   return detail::ProfileScope("optimizer", flops * elements, 4.0 * floats * elements);
 }
 
+// Parameters a launch of cl_kernels/optim.cl updates (its SLOTS).
+constexpr std::size_t kSlots = 8;
+
+// Enqueues kernel k, whose scalar arguments (the first `scalars`) are set, over the executor's
+// parameters kSlots at a time: per launch the slots' ends, then each slot's buffers,
+// buffers(i) for parameter i (p and its gradient first). An unused slot repeats the last used
+// one with no elements.
+template <std::size_t N, typename Buffers>
+void enqueue_updates(const Executor& ex, cl_kernel k, cl_uint scalars, Buffers buffers) {
+  auto& ctx = detail::Access::impl(ex.context());
+  const auto params = ex.parameters();
+  for (std::size_t first = 0; first < params.size(); first += kSlots) {
+    const std::size_t used = std::min(kSlots, params.size() - first);
+    cl_ulong8 ends{};
+    cl_ulong end = 0;
+    cl_uint arg = scalars + 1;
+    for (std::size_t j = 0; j < kSlots; ++j) {
+      const std::size_t i = first + std::min(j, used - 1);
+      if (j < used) end += cl_ulong(element_count(params[i].shape()));
+      ends.s[j] = end;
+      const std::array<cl_mem, N> slot = buffers(i);
+      for (cl_mem m : slot) detail::set_arg(k, arg++, m);
+    }
+    detail::set_arg(k, scalars, ends);
+    if (end > 0) ctx.enqueue_elementwise(k, std::size_t(end));
+  }
+}
+
 }  // namespace
 
 SGD::SGD(Executor& executor, SGDOptions options) : executor_(executor), options_(options) {
@@ -73,15 +103,14 @@ void SGD::step() {
   auto scope = update_scope(executor_, momentum ? 6.0 : 4.0, momentum ? 5.0 : 3.0);
   auto& ctx = detail::Access::impl(executor_.context());
   cl_kernel k = ctx.kernel("optim", "sgd_step");
-  auto params = executor_.parameters();
-  for (std::size_t i = 0; i < params.size(); ++i) {
-    Tensor p = executor_.parameter(params[i].name());
-    Tensor g = executor_.gradient(params[i]);
-    const Tensor& v = velocity_.empty() ? g : velocity_[i];  // unused without momentum
-    detail::set_args(k, mem(p), mem(g), mem(v), detail::count(p), options_.lr, options_.momentum,
-                     options_.weight_decay, cl_int(options_.nesterov));
-    ctx.enqueue_elementwise(k, std::size_t(p.size()));
-  }
+  detail::set_args(k, options_.lr, options_.momentum, options_.weight_decay,
+                   cl_int(options_.nesterov));
+  const auto params = executor_.parameters();
+  enqueue_updates<3>(executor_, k, 4, [&](std::size_t i) {
+    const Tensor g = executor_.gradient(params[i]);
+    const Tensor& v = momentum ? velocity_[i] : g;  // unused without momentum
+    return std::array<cl_mem, 3>{mem(executor_.parameter(params[i].name())), mem(g), mem(v)};
+  });
   ++steps_;
 }
 
@@ -102,15 +131,13 @@ void Adam::step() {
   auto scope = update_scope(executor_, 15.0, 7.0);  // read p, g, m, v; write m, v, p
   auto& ctx = detail::Access::impl(executor_.context());
   cl_kernel k = ctx.kernel("optim", "adam_step");
-  auto params = executor_.parameters();
-  for (std::size_t i = 0; i < params.size(); ++i) {
-    Tensor p = executor_.parameter(params[i].name());
-    Tensor g = executor_.gradient(params[i]);
-    detail::set_args(k, mem(p), mem(g), mem(m_[i]), mem(v_[i]), detail::count(p), options_.lr,
-                     options_.beta1, options_.beta2, options_.eps, options_.weight_decay,
-                     cl_int(options_.decoupled_weight_decay), c1, c2);
-    ctx.enqueue_elementwise(k, std::size_t(p.size()));
-  }
+  detail::set_args(k, options_.lr, options_.beta1, options_.beta2, options_.eps,
+                   options_.weight_decay, cl_int(options_.decoupled_weight_decay), c1, c2);
+  const auto params = executor_.parameters();
+  enqueue_updates<4>(executor_, k, 8, [&](std::size_t i) {
+    return std::array<cl_mem, 4>{mem(executor_.parameter(params[i].name())),
+                                 mem(executor_.gradient(params[i])), mem(m_[i]), mem(v_[i])};
+  });
   ++steps_;
 }
 
