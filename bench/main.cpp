@@ -19,6 +19,7 @@ const std::map<std::string, Suite> kSuites{
     {"elementwise", clnn::bench::elementwise_suite},
     {"matmul", clnn::bench::matmul_suite},
     {"models", clnn::bench::models_suite},
+    {"overhead", clnn::bench::overhead_suite},
     {"skinny", clnn::bench::skinny_suite},
     {"train", clnn::bench::train_suite},
 };
@@ -36,11 +37,13 @@ int main(int argc, char** argv) {
       "large model, batch 128: images/s), elementwise (copy, axpy, relu: GB/s), skinny (products "
       "with a side of C of at most 16: GB/s of the big operand against copy's), models (whole "
       "networks: clnn-fashion's models training and inference, an ONNX zoo of torchvision "
-      "models; --profile adds a per-op profile of a step).",
+      "models; --profile adds a per-op profile of a step), overhead (a chain of 1,000 small relu "
+      "nodes: host, device and wall microseconds per launch).",
       "clnn-bench"};
   app.add_option("suites", suites, "the suites to run")->check(CLI::IsMember(kSuites));
   app.add_flag("--all", every_suite, "every suite");
-  app.add_option("--sizes", options.sizes, "matmul: the sizes n (default: the device's)")
+  app.add_option("--sizes", options.sizes,
+                 "matmul, elementwise, overhead: the sizes n (default: the suite's)")
       ->delimiter(',')
       ->check(CLI::Range(1, 1000000000));
   app.add_option("--layers", options.layers, "conv: the layers to run, from 1 (default: all)")
