@@ -263,6 +263,12 @@ inline void gather_step(float4* b, __global const float* x, __global const int4*
 }
 #endif
 
+#ifdef EPILOGUE_LO  // an activation folded in (ops/epilogue.hpp): unsplit launches only
+#define FINISH(v) fmin(fmax((v), EPILOGUE_LO), EPILOGUE_HI)
+#else
+#define FINISH(v) (v)
+#endif
+
 // Writes a 4x4 piece of the output at filter m, columns q .. q + 3.
 inline void store_y(__global float* y, int ldc, const int4 o, int M, int N, int m, int q,
                     const float4* acc, float alpha, float beta, __global const float* bias) {
@@ -273,13 +279,13 @@ inline void store_y(__global float* y, int ldc, const int4 o, int M, int N, int 
 #if ALIGNED_POSITIONS  // P a multiple of 4: the four columns lie in one sample, a float4 of y
     const int n = q / P;
     __global float* c = y + (long)n * ldc + (long)(m + i) * P + (q - n * P);
-    AT4(c) = beta == 0.0f ? r : mad((float4)(beta), AT4(c), r);
+    AT4(c) = FINISH(beta == 0.0f ? r : mad((float4)(beta), AT4(c), r));
 #else  // element by element: the columns may straddle two samples
     const float v[4] = {r.x, r.y, r.z, r.w};
     for (int j = 0; j < 4 && q + j < N; ++j) {
       const int n = (q + j) / P;
       __global float* c = y + (long)n * ldc + (long)(m + i) * P + (q + j - n * P);
-      *c = beta == 0.0f ? v[j] : mad(beta, *c, v[j]);
+      *c = FINISH(beta == 0.0f ? v[j] : mad(beta, *c, v[j]));
     }
 #endif
   }

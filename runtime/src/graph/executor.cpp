@@ -32,7 +32,7 @@ struct ExecutorImpl {
   std::vector<bool> pinned;         // value stays valid after forward
   std::vector<bool> requires_grad;  // a parameter lies upstream
   std::vector<Tensor> values;       // per node id
-  std::vector<Tensor> grads;        // per node id, where requires_grad (training)
+  std::vector<Tensor> grads;  // per node id, where a backward may reach it (training)
   std::vector<Tensor> saved;        // per node id, what an op keeps for backward (training)
   std::vector<bool> input_set;      // per node id, for inputs
   // Per node id, the epilogue its forward applies (and in training its backward), and whether it
@@ -71,6 +71,7 @@ struct ExecutorImpl {
   void write_named(const std::string& name, NodeKind kind, const std::vector<float>& host,
                    const char* call);
   void fold_epilogues(bool training);
+  MemoryPlan plan_gradients(const std::vector<PlanValue>& values) const;
   // Opens the profiler's scope of a node's pass ("conv backward", with the op's cost) while the
   // profiler is on; otherwise leaves it closed, costing nothing.
   // grad_inputs: the input gradients a backward pass computes (empty for forward).
@@ -195,10 +196,13 @@ ExecutorImpl::ExecutorImpl(const Context& context, const Graph& g,
   MemoryPlan plan = plan_memory(order, plan_values);
   auto& impl = Access::impl(ctx);
 
+  const MemoryPlan grad_plan = training ? plan_gradients(plan_values) : MemoryPlan{};
+
   // Every buffer is sized and checked against the device before the first is allocated; a slot
-  // is named after the first value it holds.
+  // is named after the first value (or gradient) it holds.
   DeviceBudget budget(impl.info);
   std::vector<std::string> slot_names(plan.slot_bytes.size());
+  std::vector<std::string> grad_slot_names(grad_plan.slot_bytes.size());
   for (int v : order) {
     const Node& nd = node(v);
     std::string& slot_name = slot_names[std::size_t(plan.slot_of[std::size_t(v)])];
@@ -206,8 +210,13 @@ ExecutorImpl::ExecutorImpl(const Context& context, const Graph& g,
       slot_name = "'" + nd.name + "' of shape " + to_string(nd.shape);
       budget.add(slot_name, plan.slot_bytes[std::size_t(plan.slot_of[std::size_t(v)])]);
     }
-    if (requires_grad[std::size_t(v)] && !folded[std::size_t(v)])
-      budget.add("the gradient of '" + nd.name + "'", plan_values[std::size_t(v)].bytes);
+    if (requires_grad[std::size_t(v)] && grad_plan.slot_of[std::size_t(v)] >= 0) {
+      const auto slot = std::size_t(grad_plan.slot_of[std::size_t(v)]);
+      if (grad_slot_names[slot].empty()) {
+        grad_slot_names[slot] = "the gradient of '" + nd.name + "'";
+        budget.add(grad_slot_names[slot], grad_plan.slot_bytes[slot]);
+      }
+    }
     if (saved_floats[std::size_t(v)] > 0)
       budget.add("what '" + nd.name + "' keeps for backward",
                  checked_bytes(std::int64_t(saved_floats[std::size_t(v)]), sizeof(float),
@@ -218,10 +227,13 @@ ExecutorImpl::ExecutorImpl(const Context& context, const Graph& g,
                checked_bytes(std::int64_t(workspace_floats), sizeof(float), "workspace"));
   budget.check_total();
 
-  std::vector<std::shared_ptr<Buffer>> slots;
+  std::vector<std::shared_ptr<Buffer>> slots, grad_slots;
   for (std::size_t i = 0; i < plan.slot_bytes.size(); ++i)
     slots.push_back(std::make_shared<Buffer>(impl.context.get(), impl.info, plan.slot_bytes[i],
                                              "the value " + slot_names[i]));
+  for (std::size_t i = 0; i < grad_plan.slot_bytes.size(); ++i)
+    grad_slots.push_back(std::make_shared<Buffer>(impl.context.get(), impl.info,
+                                                  grad_plan.slot_bytes[i], grad_slot_names[i]));
   device_bytes = budget.total();
   values.resize(n);
   grads.resize(n);
@@ -231,9 +243,9 @@ ExecutorImpl::ExecutorImpl(const Context& context, const Graph& g,
     const Node& nd = node(v);
     values[std::size_t(v)] =
         Access::make_tensor(ctx, nd.shape, slots[std::size_t(plan.slot_of[std::size_t(v)])]);
-    if (requires_grad[std::size_t(v)])
-      grads[std::size_t(v)] = folded[std::size_t(v)] ? grads[std::size_t(nd.inputs[0])]
-                                                     : Tensor::empty(ctx, nd.shape);
+    if (requires_grad[std::size_t(v)] && grad_plan.slot_of[std::size_t(v)] >= 0)
+      grads[std::size_t(v)] = Access::make_tensor(
+          ctx, nd.shape, grad_slots[std::size_t(grad_plan.slot_of[std::size_t(v)])]);
     if (std::size_t floats = saved_floats[std::size_t(v)])
       saved[std::size_t(v)] = Tensor::empty(ctx, {std::int64_t(floats)});
   }
@@ -241,6 +253,48 @@ ExecutorImpl::ExecutorImpl(const Context& context, const Graph& g,
   for (int v : order)
     if (node(v).kind == NodeKind::parameter || node(v).kind == NodeKind::state)
       values[std::size_t(v)].write(node(v).initializer(node(v).shape));
+}
+
+// The gradients' memory plan: plan_memory over the backward steps. A gradient is born at the step
+// of the first node that writes it (in reverse order, its operand's last consumer) and read last
+// at its own node's step; parameters' and outputs' gradients (a loss's is filled before the
+// first step) keep their buffers for good. A folded epilogue's operand shares its gradient. A
+// step's read of its own gradient goes with the next gradient born, which holds that buffer a
+// little longer than needed and never too short.
+MemoryPlan ExecutorImpl::plan_gradients(const std::vector<PlanValue>& values) const {
+  const std::size_t n = graph->nodes.size();
+  std::vector<PlanValue> grads_of(n);
+  std::vector<int> steps;
+  std::vector<bool> born(n, false);
+  for (int v : order) {
+    if (!requires_grad[std::size_t(v)]) continue;
+    grads_of[std::size_t(v)].bytes = values[std::size_t(v)].bytes;
+    const bool kept = node(v).kind != NodeKind::op ||
+                      std::find(outputs.begin(), outputs.end(), v) != outputs.end();
+    if (!kept) continue;
+    grads_of[std::size_t(v)].external = grads_of[std::size_t(v)].pinned = true;
+    born[std::size_t(v)] = true;
+    steps.push_back(v);
+  }
+  std::vector<int> pending_reads;
+  for (auto it = order.rbegin(); it != order.rend(); ++it) {
+    const int v = *it;
+    const Node& nd = node(v);
+    if (nd.kind != NodeKind::op || !requires_grad[std::size_t(v)]) continue;
+    if (born[std::size_t(v)]) pending_reads.push_back(v);  // else no backward reaches it
+    for (std::size_t i = 0; i < nd.inputs.size(); ++i) {
+      const int u = nd.inputs[i];
+      if (!requires_grad[std::size_t(u)] || !nd.op->differentiable(i) || born[std::size_t(u)])
+        continue;
+      born[std::size_t(u)] = true;
+      PlanValue& grad = grads_of[std::size_t(u)];
+      if (folded[std::size_t(v)] && born[std::size_t(v)]) grad.alias_of = v;
+      grad.reads = std::move(pending_reads);
+      pending_reads.clear();
+      steps.push_back(u);
+    }
+  }
+  return plan_memory(steps, grads_of);
 }
 
 // A relu or clip whose operand has no other reader, and is not an output, becomes its

@@ -20,6 +20,15 @@ namespace {
 std::int64_t filters_per_group(const ImplicitLaunch& l) { return l.filters / l.groups; }
 std::int64_t columns(const ImplicitLaunch& l) { return l.win.n * l.win.out_positions(); }
 std::int64_t rows(const ImplicitLaunch& l) { return l.win.c / l.groups * l.win.kernel_positions(); }
+
+// The most rows (K) for which the kernel applies a folded activation as it stores y. Built with
+// it, conv_vec4 ran about 6% slower over its whole loop (H200, same call, two rounds each: r3d_18
+// at batch 32 81.4 ms against 76.2, resnet50 7.67 against 7.32). The activation's own pass
+// reads and writes y, 8 bytes an output, where the kernel does 2K flops an output: at half the
+// H200's 67 TFLOP/s and its 3.9 TB/s, 6% of the kernel outweighs the pass once K is above about
+// 570. squeezenet1_1's layers (K of 16 to 576) ran no slower with it and saved the 0.26-0.30 ms
+// of their passes (2.39 ms against 2.55).
+constexpr std::int64_t kMaxRowsForStoredEpilogue = 576;
 std::int64_t outputs(const ImplicitLaunch& l) {
   return l.win.n * l.filters * l.win.out_positions();
 }
@@ -139,10 +148,11 @@ std::vector<cl_int> tap_table(const Window& win, std::int64_t k) {
 }
 
 // y = beta * y + conv(x, w) + bias for a launch, w at offset_w in tap-major order, with scratch
-// laid out as `layout`.
-void launch(ContextImpl& ctx, const ImplicitLaunch& l, const ImplicitConfig& config, cl_mem x,
+// laid out as `layout`; and the epilogue where the launch is not split over K (it stores y
+// once) and K is short enough to pay. Returns whether it applied the epilogue.
+bool launch(ContextImpl& ctx, const ImplicitLaunch& l, const ImplicitConfig& config, cl_mem x,
             cl_mem w, std::size_t offset_w, cl_mem bias, cl_mem y, float beta, cl_mem scratch,
-            const ScratchLayout& layout) {
+            const ScratchLayout& layout, const Epilogue& epilogue = {}) {
   const Window& win = l.win;
   const std::int64_t positions = win.out_positions(), volume = win.in_positions();
   const std::int64_t m = filters_per_group(l), n = columns(l), k = rows(l);
@@ -154,9 +164,11 @@ void launch(ContextImpl& ctx, const ImplicitLaunch& l, const ImplicitConfig& con
   // Samples of a multiple of 4 positions are stored in float4s; others element by element (a
   // run-time choice between the two had slowed the kernel by 13% on the H100).
   if (positions % 4 == 0) options += " -DALIGNED_POSITIONS=1";
-  cl_kernel kernel = ctx.kernel(plan.source_name(), "conv_vec4", options);
   const std::int64_t slices = slice_count(l, config);
   const bool split = slices > 1;
+  const bool stores_epilogue = !split && epilogue.on && k <= kMaxRowsForStoredEpilogue;
+  if (stores_epilogue) options += epilogue_options(epilogue);
+  cl_kernel kernel = ctx.kernel(plan.source_name(), "conv_vec4", options);
   set_args(kernel, cl_int(m), cl_int(n), cl_int(k), 1.0f, w, cl_ulong(offset_w), cl_int(k),
            cl_ulong(m * k), x, cl_ulong(0), cl_int(win.c * volume),
            cl_ulong(win.c / l.groups * volume), split ? 0.0f : beta, split ? scratch : y,
@@ -172,6 +184,7 @@ void launch(ContextImpl& ctx, const ImplicitLaunch& l, const ImplicitConfig& con
   if (split)
     sum_slices(ctx, scratch, layout.partials, std::size_t(slices), std::size_t(outputs(l)), 1.0f,
                beta, y, 0);
+  return stores_epilogue;
 }
 
 }  // namespace
@@ -237,13 +250,9 @@ void ImplicitConv::forward(const Tensor& x, const Tensor& w, const Tensor* bias,
   cl_mem scratch = ctx.scratch(layout.total);
   if (!in_order)
     arrange_filters(ctx, mem(w), scratch, 0, filters, win.c, taps, groups, false);
-  launch(ctx, l, config, mem(x), in_order ? mem(w) : scratch, 0,
-         bias ? mem(*bias) : nullptr, mem(y), beta, scratch, layout);
-  // Not in the kernel's store: with it there, r3d_18's conv_vec4 took 97 ms at batch 32 on the
-  // H200 (three calls) against 89 in an earlier call without, and resnet50's 7.7 ms against 7.4,
-  // while PyTorch's times held within 1%; the kernel sits at its register limit (matmul_vec4.cl).
-  // Until a measurement in one call clears it, the activation runs after the product.
-  apply_epilogue(ctx, y, epilogue);
+  const bool applied = launch(ctx, l, config, mem(x), in_order ? mem(w) : scratch, 0,
+                              bias ? mem(*bias) : nullptr, mem(y), beta, scratch, layout, epilogue);
+  if (!applied) apply_epilogue(ctx, y, epilogue);
 }
 
 void ImplicitConv::input_gradient(const Tensor& gy, const Tensor& w, const Tensor& gx,
