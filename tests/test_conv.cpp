@@ -521,3 +521,35 @@ TEST_CASE("conv_transpose with one output channel per group through the depthwis
                                {0, 0}, 2));  // multiplier 2
   run_op_check(transpose_check({1, 2, 5}, {2, 1, 3}, true, {2}, {1}, {1}, {2}, {1}, 2));  // 1-D
 }
+
+TEST_CASE("a route CLNN_CONV forces is the only one that takes a pass", "[conv][route]") {
+  // 64 -> 64 3x3 filters: Winograd, the implicit GEMM and the shifted weight gradient all apply
+  // (the direct gradients take at most 64 column rows; these have 576). A forced route takes what
+  // it can, every other route nothing, whatever the device; the column route is the fallback.
+  using detail::ConvRoute;
+  ConvOptions o;
+  o.pads_begin = o.pads_end = {1, 1};
+  const detail::ConvGeometry g = conv_geometry({2, 64, 8, 8}, {64, 64, 3, 3}, o);
+  const detail::WinogradConv winograd{g};
+  const detail::ImplicitConv implicit{g};
+  const detail::ShiftedConv shifted{g};
+  const detail::DirectConv direct{g};
+  ConvOptions dw = o;
+  dw.groups = 64;
+  const detail::DepthwiseConv depthwise{conv_geometry({2, 64, 8, 8}, {64, 1, 3, 3}, dw)};
+  test::RouteScope scope(ConvRoute::automatic);
+  for (ConvRoute route : {ConvRoute::winograd, ConvRoute::implicit, ConvRoute::shifted,
+                          ConvRoute::direct, ConvRoute::depthwise, ConvRoute::columns}) {
+    INFO("forced route " << int(route));
+    scope.set(route);
+    CHECK(winograd.serves_forward() == (route == ConvRoute::winograd));
+    CHECK(winograd.serves_input_gradient() == (route == ConvRoute::winograd));
+    CHECK(implicit.serves_forward() == (route == ConvRoute::implicit));
+    CHECK(implicit.serves_input_gradient() == (route == ConvRoute::implicit));
+    CHECK(shifted.serves_weight_gradient(std::size_t{1} << 24) == (route == ConvRoute::shifted));
+    CHECK_FALSE(direct.serves_gradients());  // 576 rows: not even when forced
+    CHECK(depthwise.serves() == (route == ConvRoute::depthwise));
+  }
+  scope.set(ConvRoute::automatic);
+  CHECK(depthwise.serves());  // on every device
+}

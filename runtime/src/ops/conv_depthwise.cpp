@@ -48,11 +48,10 @@ bool DepthwiseConv::serves() const {
   if (filters * win.kernel_positions() >= INT_MAX) return false;
   for (std::size_t d = 0; d < 3; ++d)
     if (win.in[d] + win.pad_begin[d] + win.pad_end[d] >= INT_MAX) return false;
-  if (ctx.conv_route == ConvRoute::depthwise) return true;
   // One channel in one group is an ordinary convolution (a first layer) that the other routes
   // were measured on; everywhere else the gather does only the work the convolution has, on
   // CPUs as on GPUs.
-  return ctx.conv_route == ConvRoute::automatic && groups > 1;
+  return takes(ConvRoute::depthwise, groups > 1, groups > 1);
 }
 
 void DepthwiseConv::forward(const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor& y,

@@ -17,12 +17,14 @@ struct ConvGeometry {
   std::int64_t filters = 1, groups = 1;
 
   // Whether ContextImpl::conv_route lets `route` run a pass its geometry allows: always where
-  // CLNN_CONV forces it, never where it forces another, and when automatic on GPUs (the
-  // planner's vec4 kernel; CPUs take the column GEMM) where the route's own measure says it pays.
-  bool takes(ConvRoute route, bool pays_on_gpu) const {
+  // CLNN_CONV forces it, never where it forces another, and when automatic where the route's
+  // own measure says it pays, on GPUs (the device's type) or elsewhere (most routes were
+  // measured on GPUs only: other devices take the column GEMM). Every route but the column one,
+  // the fallback, decides through this rule.
+  bool takes(ConvRoute route, bool pays_on_gpu, bool pays_elsewhere = false) const {
     if (ctx.conv_route == route) return true;
     if (ctx.conv_route != ConvRoute::automatic) return false;
-    return ctx.planner.matmul().kernel == MatmulKernel::vec4 && pays_on_gpu;
+    return ctx.info.type == DeviceType::gpu ? pays_on_gpu : pays_elsewhere;
   }
 };
 

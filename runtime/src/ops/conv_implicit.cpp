@@ -68,21 +68,13 @@ constexpr double kImplicitFromColumnBytes = 96.0 * (1 << 20);
 //   the driver's figure cannot place this line);
 // - where the filters' rows are not float4-aligned, the column route cannot use the vec4 kernel;
 //   the implicit GEMM ran 2.5x as fast (25 taps).
-bool pays(const ContextImpl& ctx, const ImplicitLaunch& l, const MatmulPlan& plan) {
-  if (ctx.conv_route == ConvRoute::implicit) return true;
-  if (ctx.conv_route == ConvRoute::columns) return false;
-  if (ctx.planner.matmul().kernel != MatmulKernel::vec4) return false;  // CPUs: rows of A in cache
+bool pays(const ImplicitLaunch& l, const MatmulPlan& plan) {
   if (whole_taps(l, plan)) return true;
   if (rows(l) % 4 != 0) return true;
   const double column_bytes = 4.0 * double(rows(l) * l.groups) * double(columns(l));
   return column_bytes >= kImplicitFromColumnBytes;
 }
 
-// Whether the route serves a launch.
-bool serves(const ContextImpl& ctx, const ImplicitLaunch& l) {
-  const std::optional<MatmulPlan> plan = product_plan(ctx, l);
-  return plan && pays(ctx, l, *plan);
-}
 
 // Scratch holds the filters in tap-major order where the caller rearranges them, then the
 // slices' partial outputs where K is split, starting on a float4.
@@ -227,15 +219,20 @@ void run_implicit(ContextImpl& ctx, const ImplicitLaunch& l, const ImplicitConfi
   launch(ctx, l, config, x, w, 0, nullptr, y, 0.0f, ctx.scratch(layout.total), layout);
 }
 
-bool ImplicitConv::serves_forward() const { return serves(ctx, forward_launch()); }
+bool ImplicitConv::serves_forward() const {
+  const ImplicitLaunch l = forward_launch();
+  const std::optional<MatmulPlan> plan = product_plan(ctx, l);
+  return plan && takes(ConvRoute::implicit, pays(l, *plan));
+}
 
 bool ImplicitConv::serves_input_gradient() const {
   for (std::int64_t s : win.stride)
     if (s != 1) return false;
+  const ImplicitLaunch l = input_gradient_launch();
+  const std::optional<MatmulPlan> plan = product_plan(ctx, l);
   // Each block computes at least 32 rows, here input channels per group: with fewer, most of the
   // work is thrown away (the first bench layer's single channel ran 2.5x slower than columns).
-  if (ctx.conv_route != ConvRoute::implicit && win.c / groups < 32) return false;
-  return serves(ctx, input_gradient_launch());
+  return plan && takes(ConvRoute::implicit, win.c / groups >= 32 && pays(l, *plan));
 }
 
 void ImplicitConv::forward(const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor& y,
