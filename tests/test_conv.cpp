@@ -3,7 +3,9 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <map>
 
+#include "cl/profiler.hpp"
 #include "context_impl.hpp"
 #include "conv_checks.hpp"
 #include "op_harness.hpp"
@@ -552,4 +554,52 @@ TEST_CASE("a route CLNN_CONV forces is the only one that takes a pass", "[conv][
   }
   scope.set(ConvRoute::automatic);
   CHECK(depthwise.serves());  // on every device
+}
+
+TEST_CASE("Executor::schedule names each pass's route as the pass takes it", "[conv][route]") {
+  // x -> conv (64 -> 64, 3x3) -> relu -> sum(* r), in training (x a parameter, so that its
+  // gradient is wanted too): forward, then backward in reverse. Forced routes make the schedule the same on every device; the profile of a step
+  // shows the kernels of the routes it names.
+  using detail::ConvRoute;
+  Graph g;
+  Value x = g.parameter("x", {2, 64, 8, 8}, init::uniform(-1.0f, 1.0f, 2));
+  Value w = g.parameter("w", {64, 64, 3, 3}, init::uniform(-0.1f, 0.1f, 1));
+  Value b = g.parameter("b", {64}, init::zeros());
+  ConvOptions o;
+  o.pads_begin = o.pads_end = {1, 1};
+  Value y = relu(conv(x, w, b, o));
+  Value loss = sum(mul(y, g.input("r", y.shape())));
+  test::RouteScope scope(ConvRoute::winograd);
+  Executor ex(test::context(), g, {loss}, Mode::training);
+  const auto passes = ex.schedule();
+  std::map<std::string, Executor::ScheduledPass> by;
+  for (const auto& p : passes) by[p.node + " " + p.pass] = p;
+  REQUIRE(by.count("conv_1 forward") == 1);
+  CHECK(by["conv_1 forward"].op == "conv");
+  CHECK(by["conv_1 forward"].route == "winograd F(4x4, 3x3)");
+  CHECK(by["conv_1 backward"].route ==
+        "x: winograd F(4x4, 3x3); w: columns + GEMM; bias: columns + GEMM");
+  CHECK(by["conv_1 forward"].workspace_bytes > 0);
+  CHECK(by["relu_1 forward"].route.empty());
+  CHECK(passes.front().pass == "forward");
+  CHECK(passes.back().node == "conv_1");  // backward runs in reverse
+  CHECK(passes.back().pass == "backward");
+
+  scope.set(ConvRoute::columns);
+  Executor columns(test::context(), g, {y}, Mode::inference);  // x: a parameter, set already
+  CHECK(columns.schedule().size() == 2);
+  CHECK(columns.schedule()[0].route == "columns + GEMM, activation folded in");
+  CHECK(columns.schedule()[1].route == "folded into 'conv_1'");
+
+  // What the schedule names is what runs: the forward pass's kernels are Winograd's.
+  scope.set(ConvRoute::winograd);
+  ex.set_input("r", test::random_vector(2 * 64 * 8 * 8, 3));
+  detail::ProfilingOn on;
+  detail::take_profile();
+  ex.forward();
+  test::context().finish();
+  bool winograd_ran = false;
+  for (const auto& row : detail::take_profile())
+    if (row.label == "conv forward") winograd_ran = row.kernel_ms.count("winograd_outputs") == 1;
+  CHECK(winograd_ran);
 }

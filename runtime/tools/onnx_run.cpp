@@ -42,6 +42,7 @@ int main(int argc, char** argv) {
   std::string model_path, device;
   int runs = 10;
   std::vector<std::string> input_specs;
+  bool show_schedule = false;
   CLI::App app{
       "Runs an ONNX model with random inputs in [-1, 1] (or tensors from .pb files) and prints "
       "the outputs' shapes, their first values and the median time of the runs.",
@@ -57,6 +58,8 @@ int main(int argc, char** argv) {
             return spec.find('=') == std::string::npos ? "not NAME=FILE: " + spec : "";
           },
           "NAME=FILE"));
+  app.add_flag("--schedule", show_schedule,
+               "print each node's pass: the route and plan it takes, its workspace");
   CLI11_PARSE(app, argc, argv);
   std::map<std::string, std::string> input_files;
   for (const std::string& spec : input_specs) {
@@ -79,6 +82,7 @@ int main(int argc, char** argv) {
     std::vector<clnn::Value> outputs;
     for (auto& [name, v] : model.outputs) outputs.push_back(v);
     clnn::Executor ex(ctx, model.graph, outputs, clnn::Mode::inference);
+    if (show_schedule) std::printf("%s", ex.schedule_table().c_str());
     std::mt19937 rng(1);
     std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
     for (auto& [name, v] : model.inputs) {

@@ -19,6 +19,7 @@ struct Args {
   std::int64_t epochs = 2, batch = 64, limit = 0;
   float lr = 0.0f;
   std::uint64_t seed = 1;
+  bool show_schedule = false;
 };
 
 // The names --optimizer and --schedule take, and what each selects.
@@ -81,6 +82,9 @@ int main(int argc, char** argv) {
   app.add_option("--export", args.export_path, "write the trained model here as ONNX");
   app.add_option("--limit", args.limit, "train on the first N images only (0: all)")
       ->check(CLI::Range(0, 1000000000));
+  app.add_flag("--show-schedule", args.show_schedule,
+               "print each node's forward and backward pass: the route and plan it takes, its "
+               "workspace");
   app.add_option("--seed", args.seed, "batch order and dropout")
       ->check(whole_number)
       ->capture_default_str();
@@ -113,6 +117,7 @@ int main(int argc, char** argv) {
                 args.model.c_str(), (long long)trainer.parameter_count(), (long long)o.epochs,
                 (long long)o.batch_size, args.optimizer.c_str(), double(o.lr),
                 double(trainer.executor().memory_bytes()) / (1 << 20));
+    if (args.show_schedule) std::printf("%s", trainer.executor().schedule_table().c_str());
     if (!args.resume.empty()) {
       trainer.resume(args.resume);
       std::printf("resumed from %s after epoch %lld\n", args.resume.c_str(),

@@ -62,8 +62,23 @@ class Executor {
   // Device memory the executor holds at its peak, in bytes: values (after the memory plan has
   // shared their buffers), gradients, parameters, what ops keep for backward and the workspace.
   std::size_t memory_bytes() const;
-  // Names of the nodes forward() runs, in order (inputs and parameters excluded).
-  std::vector<std::string> schedule() const;
+  // The passes forward() and (training) backward() run, in order: per node (inputs and
+  // parameters excluded) and pass, the route and plan its kernels take where the op has several
+  // ways (a convolution's route, a product's backend and blocks), decided as the pass decides
+  // them, and the workspace it may use. clnn-run --schedule and clnn-fashion --show-schedule
+  // print it.
+  struct ScheduledPass {
+    std::string node;  // the node's name
+    std::string op;    // its type: "conv", "relu", ...
+    std::string pass;  // "forward" or "backward"
+    // "winograd F(4x4, 3x3)", "x: implicit GEMM ...; w: columns + GEMM", "folded into
+    // 'conv_1'", or empty where the op has one way.
+    std::string route;
+    std::size_t workspace_bytes = 0;
+  };
+  std::vector<ScheduledPass> schedule() const;
+  // The schedule as a table of text, a pass a line.
+  std::string schedule_table() const;
 
  private:
   std::unique_ptr<detail::ExecutorImpl> impl_;

@@ -2,6 +2,7 @@
 #include "clnn/executor.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <optional>
 
 #include "cl/profiler.hpp"
@@ -539,11 +540,55 @@ std::size_t Executor::memory_bytes() const {
   return impl_->device_bytes;
 }
 
-std::vector<std::string> Executor::schedule() const {
-  std::vector<std::string> names;
+std::string Executor::schedule_table() const {
+  std::string out;
+  for (const ScheduledPass& p : schedule()) {
+    char head[160];
+    std::snprintf(head, sizeof head, "%-24s %-22s %-8s", p.node.c_str(), p.op.c_str(),
+                  p.pass.c_str());
+    out += head;
+    if (!p.route.empty()) out += " " + p.route;
+    if (p.workspace_bytes > 0) {
+      char ws[48];
+      const bool mib = p.workspace_bytes >= (1 << 20);
+      std::snprintf(ws, sizeof ws, " (workspace %.1f %s)",
+                    double(p.workspace_bytes) / (mib ? 1 << 20 : 1 << 10), mib ? "MiB" : "KiB");
+      out += ws;
+    }
+    out += "\n";
+  }
+  return out;
+}
+
+std::vector<Executor::ScheduledPass> Executor::schedule() const {
+  auto& impl = detail::Access::impl(impl_->ctx);
+  const bool training = impl_->mode == Mode::training;
+  auto entry = [&](int v, detail::Pass pass) {
+    const detail::Node& nd = impl_->node(v);
+    std::vector<Shape> shapes;
+    for (int u : nd.inputs) shapes.push_back(impl_->node(u).shape);
+    std::vector<bool> wanted;
+    for (std::size_t i = 0; i < nd.inputs.size(); ++i)
+      wanted.push_back(pass == detail::Pass::backward && nd.op->differentiable(i) &&
+                       impl_->requires_grad[std::size_t(nd.inputs[i])]);
+    ScheduledPass s{nd.name, nd.op->type(), detail::pass_name(pass), "", 0};
+    if (impl_->folded[std::size_t(v)])
+      s.route = "folded into '" + impl_->node(nd.inputs[0]).name + "'";
+    else
+      s.route = nd.op->describe(detail::DescribeArgs{impl, shapes, nd.shape, pass, wanted,
+                                                     impl_->epilogues[std::size_t(v)]});
+    s.workspace_bytes = nd.op->workspace_floats(shapes, nd.shape) * sizeof(float);
+    return s;
+  };
+  std::vector<ScheduledPass> passes;
   for (int v : impl_->order)
-    if (impl_->node(v).kind == detail::NodeKind::op) names.push_back(impl_->node(v).name);
-  return names;
+    if (impl_->node(v).kind == detail::NodeKind::op && !impl_->node(v).op->aliases_input())
+      passes.push_back(entry(v, detail::Pass::forward));
+  if (training)
+    for (auto it = impl_->order.rbegin(); it != impl_->order.rend(); ++it)
+      if (impl_->node(*it).kind == detail::NodeKind::op && impl_->requires_grad[std::size_t(*it)])
+        passes.push_back(entry(*it, detail::Pass::backward));
+  return passes;
 }
 
 }  // namespace clnn

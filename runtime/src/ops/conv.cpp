@@ -193,6 +193,15 @@ void channel_sums(ContextImpl& ctx, const Tensor& gy, const Tensor& gb, float be
   sum_to_shape(ctx, gy, gy.shape(), gb, channel, beta);
 }
 
+// The routes a convolution's passes take: the table below decides them, in one place, from
+// each route's serves_*() (its geometry, the device and ContextImpl::conv_route).
+enum class Route { none, depthwise, winograd, implicit, direct, shifted, channel_sums, columns };
+
+// Which route computes each wanted gradient (none where it is not wanted).
+struct BackwardRoutes {
+  Route gx = Route::none, gw = Route::none, gb = Route::none;
+};
+
 // A convolution's passes, each (depthwise) gathered per channel, by Winograd's transforms, as an
 // implicit GEMM, (gradients) directly or (the weight gradient) over shifted copies of the input
 // where that serves, else through column matrices in the workspace.
@@ -209,51 +218,105 @@ class ConvPasses {
         workspace_floats_(plan.workspace_floats()),
         columns_(ctx, plan, workspace) {}
 
+  Route forward_route() const {
+    if (depthwise_.serves()) return Route::depthwise;
+    if (winograd_.serves_forward()) return Route::winograd;
+    if (implicit_.serves_forward()) return Route::implicit;
+    return Route::columns;
+  }
+
+  // The routes of the wanted gradients: depthwise takes both where it serves, then the input
+  // gradient by Winograd or the implicit GEMM, then the direct kernels take what is left of
+  // both, the shifted copies the weight gradient (and the bias's with it); a bias gradient
+  // alone is a channel sum; the column route takes the rest together (sharing gy's copy).
+  BackwardRoutes backward_routes(bool gx, bool gw, bool gb) const {
+    BackwardRoutes r;
+    auto open = [](bool wanted, Route route) { return wanted && route == Route::none; };
+    if ((gx || gw) && depthwise_.serves()) {
+      if (gx) r.gx = Route::depthwise;
+      if (gw) r.gw = Route::depthwise;
+    }
+    if (open(gx, r.gx) && winograd_.serves_input_gradient()) r.gx = Route::winograd;
+    if (open(gx, r.gx) && implicit_.serves_input_gradient()) r.gx = Route::implicit;
+    if ((open(gx, r.gx) || open(gw, r.gw)) && direct_.serves_gradients()) {
+      if (open(gx, r.gx)) r.gx = Route::direct;
+      if (open(gw, r.gw)) r.gw = Route::direct;
+    }
+    if (open(gw, r.gw) && shifted_.serves_weight_gradient(workspace_floats_)) {
+      r.gw = Route::shifted;
+      if (gb) r.gb = Route::shifted;
+    }
+    if (open(gb, r.gb) && !open(gx, r.gx) && !open(gw, r.gw)) r.gb = Route::channel_sums;
+    for (Route* route : {&r.gx, &r.gw, &r.gb})
+      if (*route == Route::none) *route = Route::columns;
+    if (!gx) r.gx = Route::none;
+    if (!gw) r.gw = Route::none;
+    if (!gb) r.gb = Route::none;
+    return r;
+  }
+
   // y = epilogue(beta * y + conv(x, w) + bias)
   void forward(const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor& y, float beta,
                const Epilogue& epilogue = {}) {
-    if (depthwise_.serves()) {
-      depthwise_.forward(x, w, bias, y, beta, epilogue);
-    } else if (winograd_.serves_forward()) {
-      winograd_.forward(x, w, bias, y, beta, epilogue);
-    } else if (implicit_.serves_forward()) {
-      implicit_.forward(x, w, bias, y, beta, epilogue);
-    } else {
-      columns_.forward(x, w, bias, y, beta);
-      apply_epilogue(geometry_.ctx, y, epilogue);
+    switch (forward_route()) {
+      case Route::depthwise:
+        return depthwise_.forward(x, w, bias, y, beta, epilogue);
+      case Route::winograd:
+        return winograd_.forward(x, w, bias, y, beta, epilogue);
+      case Route::implicit:
+        return implicit_.forward(x, w, bias, y, beta, epilogue);
+      default:
+        columns_.forward(x, w, bias, y, beta);
+        apply_epilogue(geometry_.ctx, y, epilogue);
     }
   }
 
   // Gradients from gy (each optional; betas[0..2] for x, w and bias).
   void backward(const Tensor& x, const Tensor& w, const Tensor& gy, const Tensor* gx,
                 const Tensor* gw, const Tensor* gb, const std::vector<float>& betas) {
-    if ((gx || gw) && depthwise_.serves()) {
-      if (gx) depthwise_.input_gradient(gy, w, *gx, betas[0]);
-      if (gw) depthwise_.weight_gradient(x, gy, *gw, betas[1]);
-      gx = gw = nullptr;
+    const BackwardRoutes r = backward_routes(gx, gw, gb);
+    if (r.gx == Route::depthwise) depthwise_.input_gradient(gy, w, *gx, betas[0]);
+    if (r.gw == Route::depthwise) depthwise_.weight_gradient(x, gy, *gw, betas[1]);
+    if (r.gx == Route::winograd) winograd_.input_gradient(gy, w, *gx, betas[0]);
+    if (r.gx == Route::implicit) implicit_.input_gradient(gy, w, *gx, betas[0]);
+    if (r.gx == Route::direct) direct_.input_gradient(gy, w, *gx, betas[0]);
+    if (r.gw == Route::direct) direct_.weight_gradient(x, gy, *gw, betas[1]);
+    if (r.gw == Route::shifted)
+      shifted_.weight_gradient(x, gy, *gw, r.gb == Route::shifted ? gb : nullptr, betas[1],
+                               betas[2], workspace_);
+    if (r.gb == Route::channel_sums) channel_sums(geometry_.ctx, gy, *gb, betas[2]);
+    auto by_columns = [](Route route, const Tensor* t) {
+      return route == Route::columns ? t : nullptr;
+    };
+    if (r.gx == Route::columns || r.gw == Route::columns || r.gb == Route::columns)
+      columns_.backward(x, w, gy, by_columns(r.gx, gx), by_columns(r.gw, gw),
+                        by_columns(r.gb, gb), betas);
+  }
+
+  // A route in words, with its plan where it has one: what Executor::schedule() shows.
+  std::string describe(Route route, bool input_gradient = false) const {
+    switch (route) {
+      case Route::depthwise:
+        return "depthwise";
+      case Route::winograd:
+        return "winograd " + winograd_.describe();
+      case Route::implicit:
+        return "implicit GEMM " + chosen_config(geometry_.ctx, input_gradient
+                                                                   ? implicit_.input_gradient_launch()
+                                                                   : implicit_.forward_launch())
+                                      .describe();
+      case Route::direct:
+        return "direct";
+      case Route::shifted:
+        return "shifted copies + GEMM";
+      case Route::channel_sums:
+        return "channel sums";
+      case Route::columns:
+        return "columns + GEMM";
+      case Route::none:
+        break;
     }
-    if (gx && winograd_.serves_input_gradient()) {
-      winograd_.input_gradient(gy, w, *gx, betas[0]);
-      gx = nullptr;
-    }
-    if (gx && implicit_.serves_input_gradient()) {
-      implicit_.input_gradient(gy, w, *gx, betas[0]);
-      gx = nullptr;
-    }
-    if ((gx || gw) && direct_.serves_gradients()) {
-      if (gx) direct_.input_gradient(gy, w, *gx, betas[0]);
-      if (gw) direct_.weight_gradient(x, gy, *gw, betas[1]);
-      gx = gw = nullptr;
-    }
-    if (gw && shifted_.serves_weight_gradient(workspace_floats_)) {
-      shifted_.weight_gradient(x, gy, *gw, gb, betas[1], betas[2], workspace_);
-      gw = gb = nullptr;
-    }
-    if (gb && !gx && !gw) {  // alone: no column route to share gy's transposed copy with
-      channel_sums(geometry_.ctx, gy, *gb, betas[2]);
-      gb = nullptr;
-    }
-    if (gx || gw || gb) columns_.backward(x, w, gy, gx, gw, gb, betas);
+    return "";
   }
 
  private:
@@ -335,6 +398,22 @@ class ConvOp : public Op {
 
   Cost cost(const CostArgs& args) const override {
     return conv_cost(Op::cost(args), args, args.output);
+  }
+
+  // "winograd F(4x4, 3x3)"; backward "x: implicit GEMM ...; w: shifted copies + GEMM".
+  std::string describe(const DescribeArgs& args) const override {
+    static const Tensor unused;  // describing touches no workspace
+    const ConvPasses c(args.ctx, plan(args.inputs[0], args.inputs[1]), unused);
+    if (args.pass == Pass::forward)
+      return c.describe(c.forward_route()) + (args.epilogue.on ? ", activation folded in" : "");
+    auto wants = [&](std::size_t i) { return i < args.wanted.size() && args.wanted[i]; };
+    const BackwardRoutes r = c.backward_routes(wants(0), wants(1), wants(2));
+    std::string out;
+    for (auto [name, route] : {std::pair{"x", r.gx}, {"w", r.gw}, {"bias", r.gb}})
+      if (route != Route::none)
+        out += (out.empty() ? "" : "; ") + std::string(name) + ": " +
+               c.describe(route, /*input_gradient=*/route == r.gx && name[0] == 'x');
+    return out;
   }
 
   bool to_onnx(OnnxNode& node) const override {

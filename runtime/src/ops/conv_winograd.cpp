@@ -117,6 +117,11 @@ bool WinogradConv::serves_forward() const {
   return applies(win, filters, groups) && takes(ConvRoute::winograd, pays(win.c, filters));
 }
 
+std::string WinogradConv::describe() const {
+  const std::string r = std::to_string(win.kernel[1]), m = std::to_string(output_tile(win.kernel[1]));
+  return "F(" + m + "x" + m + ", " + r + "x" + r + ")";
+}
+
 bool WinogradConv::serves_input_gradient() const {
   return applies(win, filters, groups) && takes(ConvRoute::winograd, pays(filters, win.c));
 }

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "clnn/tensor.hpp"
 #include "ops/conv_geometry.hpp"
@@ -18,6 +19,8 @@ struct WinogradConv : ConvGeometry {
   // ContextImpl::conv_route asks for it or, automatic, a GPU with enough channels and filters.
   bool serves_forward() const;
   bool serves_input_gradient() const;
+  // The transform, as "F(4x4, 3x3)".
+  std::string describe() const;
 
   // y = epilogue(beta * y + conv(x, w) + bias) (bias may be null).
   void forward(const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor& y, float beta,

@@ -338,6 +338,17 @@ void gemm_as_chosen(ContextImpl& ctx, const GemmCall& call, const GemmChoice& ch
   gemm_unsplit(ctx, call, choice, event);
 }
 
+std::string describe_gemm(ContextImpl& ctx, const GemmCall& call) {
+  const GemmChoice choice = choose_gemm(ctx, call);
+  if (choice.backend == GemmBackend::gemv) return "gemv " + gemv_plan(ctx, call).describe();
+  if (choice.backend == GemmBackend::clblast) return "clblast";
+  std::string out = choice.plan.describe();
+  if (call.batch == 1 && call.ldc == call.n)
+    if (std::size_t slices = split_k_slices(ctx, call, choice.plan); slices > 1)
+      out += ", K in " + std::to_string(slices) + " slices";
+  return out;
+}
+
 void gemm(ContextImpl& ctx, const GemmCall& call, GemmBackend backend, cl_event* event) {
   if (call.m == 0 || call.n == 0 || call.batch == 0) return;
   if (ctx.gemm_recorder && !call.b_rows.taps)

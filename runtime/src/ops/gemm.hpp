@@ -47,6 +47,8 @@ struct GemmChoice {
   MatmulPlan plan;
 };
 GemmChoice choose_gemm(const ContextImpl& ctx, const GemmCall& call);
+// The backend and plan gemm() would run a call with, in words (Executor::schedule()).
+std::string describe_gemm(ContextImpl& ctx, const GemmCall& call);
 GemmBackend choose_gemm_backend(const ContextImpl& ctx, const GemmCall& call);
 std::string to_string(GemmBackend backend);
 

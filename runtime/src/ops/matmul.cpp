@@ -1,6 +1,8 @@
 // matmul: 2-D and batched 3-D products with optional transposes, forward and backward, all
 // through gemm().
 #include <memory>
+#include <string>
+#include <utility>
 
 #include "clnn/error.hpp"
 #include "clnn/ops.hpp"
@@ -29,9 +31,16 @@ std::size_t batch_stride(const Matrix& x) {
   return x.batched ? x.rows * x.cols : 0;
 }
 
-// z = op(x) op(y) + beta z over `batch` batches. A shared z receives the sum over the batches.
-void product(ContextImpl& ctx, const Matrix& x, bool tx, const Matrix& y, bool ty, const Matrix& z,
-             float beta, std::size_t batch) {
+// The operand of that shape, without storage: what describe() plans with.
+Matrix matrix(const Shape& s) {
+  if (s.size() == 3) return {nullptr, std::size_t(s[1]), std::size_t(s[2]), true};
+  return {nullptr, std::size_t(s[0]), std::size_t(s[1]), false};
+}
+
+// The GEMM call of z = op(x) op(y) + beta z over `batch` batches, and how many times it runs
+// (once; or, where a shared z sums the batches' products, once a batch at offsets).
+std::pair<GemmCall, std::size_t> product_call(const Matrix& x, bool tx, const Matrix& y, bool ty,
+                                              const Matrix& z, float beta, std::size_t batch) {
   GemmCall g;
   g.trans_a = tx;
   g.trans_b = ty;
@@ -42,23 +51,31 @@ void product(ContextImpl& ctx, const Matrix& x, bool tx, const Matrix& y, bool t
   g.a = x.mem, g.lda = x.cols, g.stride_a = batch_stride(x);
   g.b = y.mem, g.ldb = y.cols, g.stride_b = batch_stride(y);
   g.c = z.mem, g.ldc = z.cols, g.stride_c = batch_stride(z);
-  if (batch == 1) return gemm(ctx, g);
+  if (batch == 1) return {g, 1};
   // Consecutive batches of a stored matrix stack into one [batch * rows, cols] matrix, which
   // turns two common cases into a single plain GEMM.
   if (z.batched && x.batched && !y.batched && !tx) {  // shared right operand: stack rows of x, z
     g.m *= batch;
-    return gemm(ctx, g);
+    return {g, 1};
   }
   if (!z.batched && x.batched && y.batched && tx && !ty) {  // sum over batches: stack along k
     g.k *= batch;
-    return gemm(ctx, g);
+    return {g, 1};
   }
   if (z.batched) {
     g.batch = batch;
-    return gemm(ctx, g);
+    return {g, 1};
   }
+  return {g, batch};
+}
+
+// z = op(x) op(y) + beta z over `batch` batches. A shared z receives the sum over the batches.
+void product(ContextImpl& ctx, const Matrix& x, bool tx, const Matrix& y, bool ty, const Matrix& z,
+             float beta, std::size_t batch) {
+  const auto [g, launches] = product_call(x, tx, y, ty, z, beta, batch);
+  if (launches == 1) return gemm(ctx, g);
   // A shared z sums the batches' products: one launch per batch, in queue order.
-  for (std::size_t b = 0; b < batch; ++b) {
+  for (std::size_t b = 0; b < launches; ++b) {
     GemmCall one = g;
     one.offset_a = b * g.stride_a;
     one.offset_b = b * g.stride_b;
@@ -97,17 +114,28 @@ class MatmulOp : public Op {
     const Matrix dc = matrix(args.grad_output);
     const std::size_t n = batch(args.output);
     if (Tensor* ga = args.grad_inputs[0]) {
-      if (!ta_)
-        product(args.ctx, dc, false, b, !tb_, matrix(*ga), args.betas[0], n);
-      else
-        product(args.ctx, b, tb_, dc, true, matrix(*ga), args.betas[0], n);
+      const Operands p = gradient_of_a(b, dc);
+      product(args.ctx, p.x, p.tx, p.y, p.ty, matrix(*ga), args.betas[0], n);
     }
     if (Tensor* gb = args.grad_inputs[1]) {
-      if (!tb_)
-        product(args.ctx, a, !ta_, dc, false, matrix(*gb), args.betas[1], n);
-      else
-        product(args.ctx, dc, true, a, ta_, matrix(*gb), args.betas[1], n);
+      const Operands p = gradient_of_b(a, dc);
+      product(args.ctx, p.x, p.tx, p.y, p.ty, matrix(*gb), args.betas[1], n);
     }
+  }
+
+  // The backend and plan of each product: "own vec4 ..."; backward "a: ...; b: ...".
+  std::string describe(const DescribeArgs& args) const override {
+    const Matrix a = matrix(args.inputs[0]), b = matrix(args.inputs[1]), c = matrix(args.output);
+    const std::size_t n = args.output.size() == 3 ? std::size_t(args.output[0]) : 1;
+    auto plan = [&](const Operands& p, const Matrix& z) {
+      return describe_gemm(args.ctx, product_call(p.x, p.tx, p.y, p.ty, z, 0.0f, n).first);
+    };
+    if (args.pass == Pass::forward) return plan({a, ta_, b, tb_}, c);
+    std::string out;
+    if (args.wanted.size() > 0 && args.wanted[0]) out = "a: " + plan(gradient_of_a(b, c), a);
+    if (args.wanted.size() > 1 && args.wanted[1])
+      out += (out.empty() ? "b: " : "; b: ") + plan(gradient_of_b(a, c), b);
+    return out;
   }
 
   // 2·M·N·K per product forward; each wanted gradient is a product of the same size.
@@ -133,6 +161,20 @@ class MatmulOp : public Op {
  private:
   static std::size_t batch(const Tensor& out) {
     return out.shape().size() == 3 ? std::size_t(out.shape()[0]) : 1;
+  }
+  // The operands of each gradient's product from the other operand and dc, the output's
+  // gradient: da = dc op(b)^T (or its transpose), db = op(a)^T dc (or its transpose).
+  struct Operands {
+    Matrix x;
+    bool tx;
+    Matrix y;
+    bool ty;
+  };
+  Operands gradient_of_a(const Matrix& b, const Matrix& dc) const {
+    return ta_ ? Operands{b, tb_, dc, true} : Operands{dc, false, b, !tb_};
+  }
+  Operands gradient_of_b(const Matrix& a, const Matrix& dc) const {
+    return tb_ ? Operands{dc, true, a, ta_} : Operands{a, !ta_, dc, false};
   }
   bool ta_, tb_;
 };

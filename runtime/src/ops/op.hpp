@@ -84,6 +84,16 @@ struct CostArgs {
   bool wants(std::size_t input) const { return input < wanted.size() && wanted[input]; }
 };
 
+// A pass of a node as the executor would run it, for Op::describe.
+struct DescribeArgs {
+  ContextImpl& ctx;
+  const std::vector<Shape>& inputs;
+  const Shape& output;
+  Pass pass;
+  const std::vector<bool>& wanted;  // backward: the input gradients it computes
+  const Epilogue& epilogue;         // forward: the activation folded in, if any
+};
+
 class Op {
  public:
   virtual ~Op() = default;
@@ -127,6 +137,10 @@ class Op {
   // Inputs that forward writes in training (batch_norm's running statistics): in a training
   // executor they must be graph state, which the executor keeps for good.
   virtual bool writes_input(std::size_t /*input*/) const { return false; }
+
+  // The route and plan a pass takes, in words, decided as the pass decides it but without
+  // running it (Executor::schedule()); empty where the op has one way, named by its type.
+  virtual std::string describe(const DescribeArgs& /*args*/) const { return ""; }
 
   // The cost of a pass. The default suits elementwise operators, broadcasts and reductions: each
   // operand read once and the result written once (backward: what backward_needs says it reads
