@@ -172,6 +172,40 @@ TEST_CASE("the memory plan reuses dead buffers of values and gradients", "[execu
   CHECK_NOTHROW(training.value(h));
 }
 
+TEST_CASE("gradients of branches that end at an input keep their buffers until read",
+          "[executor][memory]") {
+  // loss = sum((x W1 + (x4 W4) W2) * R), x and x4 inputs, x W1 [4, 5] broadcast over the other
+  // branch's [2, 4, 5]. add's backward writes x W1's gradient, which x W1's own backward reads
+  // last of all and which no later gradient is born in; meanwhile (x4 W4)'s gradient, [2, 4, 2],
+  // is born, and a buffer freed too early would be the best fit for it. dW1 = x^T (R0 + R1).
+  Graph g;
+  Value x = g.input("x", {4, 3});
+  Value x4 = g.input("x4", {2, 4, 3});
+  Value r = g.input("R", {2, 4, 5});
+  Value W1 = g.parameter("W1", {3, 5}, init::uniform(-1.0f, 1.0f, 1));
+  Value W4 = g.parameter("W4", {3, 2}, init::uniform(-1.0f, 1.0f, 2));
+  Value W2 = g.parameter("W2", {2, 5}, init::uniform(-1.0f, 1.0f, 3));
+  // One statement each: x W1 runs first, so its backward runs last.
+  Value big = matmul(x, W1);
+  Value t = matmul(x4, W4);
+  Value small = matmul(t, W2);
+  Value loss = sum(mul(add(big, small), r));
+  Executor ex(context(), g, {loss}, Mode::training);
+  const auto xh = random_vector(12, 3), x4h = random_vector(24, 4), rh = random_vector(40, 5);
+  ex.set_input("x", xh);
+  ex.set_input("x4", x4h);
+  ex.set_input("R", rh);
+  ex.forward();
+  ex.backward(loss);
+  std::vector<double> want(15, 0.0);
+  for (std::size_t i = 0; i < 3; ++i)
+    for (std::size_t j = 0; j < 5; ++j)
+      for (std::size_t b = 0; b < 2; ++b)
+        for (std::size_t k = 0; k < 4; ++k)
+          want[i * 5 + j] += double(xh[k * 3 + i]) * rh[(b * 4 + k) * 5 + j];
+  CHECK(relative_error(ex.gradient(W1).to_host(), want) < 1e-5);
+}
+
 TEST_CASE("plan_memory shares buffers only between values whose lives do not overlap",
           "[executor][memory]") {
   using detail::PlanValue;

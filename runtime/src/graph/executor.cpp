@@ -258,13 +258,13 @@ ExecutorImpl::ExecutorImpl(const Context& context, const Graph& g,
 
 // The gradients' memory plan: plan_memory over the backward steps. A gradient is born at the step
 // of the first node that writes it (in reverse order, its operand's last consumer) and read last
-// at its own node's step; parameters' and outputs' gradients (a loss's is filled before the
-// first step) keep their buffers for good. A folded epilogue's operand shares its gradient. A
-// step's read of its own gradient goes with the next gradient born, which holds that buffer a
-// little longer than needed and never too short.
+// at its own node's step, which a marker there (a value of no size sharing the gradient's
+// buffer) records even where that step gives birth to nothing; parameters' and outputs'
+// gradients (a loss's is filled before the first step) keep their buffers for good. A folded
+// epilogue's operand shares its gradient.
 MemoryPlan ExecutorImpl::plan_gradients(const std::vector<PlanValue>& values) const {
   const std::size_t n = graph->nodes.size();
-  std::vector<PlanValue> grads_of(n);
+  std::vector<PlanValue> grads_of(n);  // then a marker per step
   std::vector<int> steps;
   std::vector<bool> born(n, false);
   for (int v : order) {
@@ -277,23 +277,24 @@ MemoryPlan ExecutorImpl::plan_gradients(const std::vector<PlanValue>& values) co
     born[std::size_t(v)] = true;
     steps.push_back(v);
   }
-  std::vector<int> pending_reads;
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
     const int v = *it;
     const Node& nd = node(v);
     if (nd.kind != NodeKind::op || !requires_grad[std::size_t(v)]) continue;
-    if (born[std::size_t(v)]) pending_reads.push_back(v);  // else no backward reaches it
+    if (!born[std::size_t(v)]) continue;  // no backward reaches it
     for (std::size_t i = 0; i < nd.inputs.size(); ++i) {
       const int u = nd.inputs[i];
       if (!requires_grad[std::size_t(u)] || !nd.op->differentiable(i) || born[std::size_t(u)])
         continue;
       born[std::size_t(u)] = true;
-      PlanValue& grad = grads_of[std::size_t(u)];
-      if (folded[std::size_t(v)] && born[std::size_t(v)]) grad.alias_of = v;
-      grad.reads = std::move(pending_reads);
-      pending_reads.clear();
+      if (folded[std::size_t(v)]) grads_of[std::size_t(u)].alias_of = v;
       steps.push_back(u);
     }
+    PlanValue marker;
+    marker.alias_of = v;
+    marker.reads = {v};
+    steps.push_back(int(grads_of.size()));
+    grads_of.push_back(marker);
   }
   return plan_memory(steps, grads_of);
 }
