@@ -89,4 +89,19 @@ inline OpCheck mse_check(const Shape& shape) {
   return c;
 }
 
+// batch_norm's inputs over x [N, C, spatial...] in training: x, gamma and beta differentiable,
+// the running statistics graph state (the variance 1), values in [-2, 2]; the caller adds the
+// build and the references.
+inline OpCheck batch_norm_inputs(const Shape& x) {
+  OpCheck c;
+  c.shapes = {x, {x[1]}, {x[1]}, {x[1]}, {x[1]}};
+  c.differentiable = {true, true, true, false, false};
+  c.state = {false, false, false, true, true};
+  c.inference_matches = false;
+  c.make = [](std::size_t i, std::size_t count, std::uint32_t seed) {
+    return i == 4 ? std::vector<float>(count, 1.0f) : random_vector(count, seed, -2.0f, 2.0f);
+  };
+  return c;
+}
+
 }  // namespace clnn::test

@@ -6,7 +6,7 @@
 #include <cmath>
 #include <functional>
 
-#include "op_harness.hpp"
+#include "op_checks.hpp"
 #include "plan_override.hpp"
 
 using namespace clnn;
@@ -87,14 +87,7 @@ TEST_CASE("batch_norm forward and backward in training", "[norm]") {
                         << use.max_serial << " elements each");
       const long n = long(x[0]), c = long(x[1]);
       const long s = long(reference::numel(x)) / (n * c);
-      OpCheck check;
-      check.shapes = {x, {x[1]}, {x[1]}, {x[1]}, {x[1]}};
-      check.differentiable = {true, true, true, false, false};
-      check.state = {false, false, false, true, true};
-      check.inference_matches = false;
-      check.make = [](std::size_t i, std::size_t count, std::uint32_t seed) {
-        return i == 4 ? std::vector<float>(count, 1.0f) : random_vector(count, seed, -2.0f, 2.0f);
-      };
+      OpCheck check = clnn::test::batch_norm_inputs(x);
       check.forward = [=](const std::vector<Vec>& in) { return training_ref(in, n, c, s); };
       check.build = [](const std::vector<Value>& v) {
         return batch_norm(v[0], v[1], v[2], v[3], v[4]);
@@ -129,14 +122,7 @@ TEST_CASE("a relu or clip after batch_norm folds into it in training", "[norm]")
       auto passes = [act](double v) {
         return (act.passes_lo ? v >= act.lo : v > act.lo) && v <= act.hi;
       };
-      OpCheck check;
-      check.shapes = {x, {x[1]}, {x[1]}, {x[1]}, {x[1]}};
-      check.differentiable = {true, true, true, false, false};
-      check.state = {false, false, false, true, true};
-      check.inference_matches = false;
-      check.make = [](std::size_t i, std::size_t count, std::uint32_t seed) {
-        return i == 4 ? std::vector<float>(count, 1.0f) : random_vector(count, seed, -2.0f, 2.0f);
-      };
+      OpCheck check = clnn::test::batch_norm_inputs(x);
       check.build = [&](const std::vector<Value>& v) {
         return act.build(batch_norm(v[0], v[1], v[2], v[3], v[4]));
       };

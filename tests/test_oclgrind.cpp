@@ -21,6 +21,7 @@
 using namespace clnn;
 using clnn::detail::ConvRoute;
 using clnn::test::context;
+using clnn::test::batch_norm_inputs;
 using clnn::test::OpCheck;
 using clnn::test::identity_check;
 using clnn::test::pool_check;
@@ -351,14 +352,7 @@ TEST_CASE("oclgrind: batch_norm and dropout", "[oclgrind]") {
       var[std::size_t((i / s) % c)] += d * d / double(n * s);
     }
   };
-  OpCheck bn;
-  bn.shapes = {{n, c, 2, 3}, {c}, {c}, {c}, {c}};
-  bn.differentiable = {true, true, true, false, false};
-  bn.state = {false, false, false, true, true};
-  bn.inference_matches = false;
-  bn.make = [](std::size_t i, std::size_t count, std::uint32_t seed) {
-    return i == 4 ? std::vector<float>(count, 1.0f) : random_vector(count, seed, -2.0f, 2.0f);
-  };
+  OpCheck bn = batch_norm_inputs({n, c, 2, 3});
   bn.build = [](const std::vector<Value>& v) { return batch_norm(v[0], v[1], v[2], v[3], v[4]); };
   bn.forward = [=](const std::vector<Vec>& in) {
     Vec mean, var, y(in[0].size());
