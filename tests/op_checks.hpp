@@ -1,9 +1,10 @@
 // OpChecks that more than one test file runs (test_pool, test_ops and the Oclgrind run): shape
-// operators, reductions, pooling and mean-squared error against their references.
+// operators, reductions, pooling, batch norm and mean-squared error against their references.
 #pragma once
 
 #include "op_harness.hpp"
 #include "reference/conv.hpp"
+#include "reference/norm.hpp"
 
 namespace clnn::test {
 
@@ -89,10 +90,11 @@ inline OpCheck mse_check(const Shape& shape) {
   return c;
 }
 
-// batch_norm's inputs over x [N, C, spatial...] in training: x, gamma and beta differentiable,
-// the running statistics graph state (the variance 1), values in [-2, 2]; the caller adds the
-// build and the references.
-inline OpCheck batch_norm_inputs(const Shape& x) {
+// batch_norm in training over x [N, C, spatial...] against reference/norm.hpp: x, gamma and
+// beta differentiable, the running statistics graph state (the variance 1), values in [-2, 2].
+inline OpCheck batch_norm_check(const Shape& x) {
+  const long n = long(x[0]), c_ = long(x[1]);
+  const long s = long(reference::numel(x)) / (n * c_);
   OpCheck c;
   c.shapes = {x, {x[1]}, {x[1]}, {x[1]}, {x[1]}};
   c.differentiable = {true, true, true, false, false};
@@ -100,6 +102,13 @@ inline OpCheck batch_norm_inputs(const Shape& x) {
   c.inference_matches = false;
   c.make = [](std::size_t i, std::size_t count, std::uint32_t seed) {
     return i == 4 ? std::vector<float>(count, 1.0f) : random_vector(count, seed, -2.0f, 2.0f);
+  };
+  c.build = [](const std::vector<Value>& v) { return batch_norm(v[0], v[1], v[2], v[3], v[4]); };
+  c.forward = [=](const std::vector<Vec>& in) {
+    return reference::batch_norm_training(in, n, c_, s);
+  };
+  c.backward = [=](const std::vector<Vec>& in, const Vec& gy) {
+    return reference::batch_norm_training_backward(in, gy, n, c_, s);
   };
   return c;
 }

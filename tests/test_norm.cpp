@@ -17,63 +17,6 @@ using clnn::test::relative_error;
 using clnn::test::run_op_check;
 using reference::Vec;
 
-namespace {
-
-// Per channel of x [N, C, S...]: mean and biased variance.
-void channel_stats(const Vec& x, long n, long c, long s, Vec& mean, Vec& var) {
-  mean.assign(std::size_t(c), 0.0);
-  var.assign(std::size_t(c), 0.0);
-  for (long i = 0; i < n * c * s; ++i) mean[std::size_t((i / s) % c)] += x[std::size_t(i)];
-  for (auto& m : mean) m /= double(n * s);
-  for (long i = 0; i < n * c * s; ++i) {
-    double d = x[std::size_t(i)] - mean[std::size_t((i / s) % c)];
-    var[std::size_t((i / s) % c)] += d * d;
-  }
-  for (auto& v : var) v /= double(n * s);
-}
-
-Vec batch_norm_ref(const Vec& x, const Vec& gamma, const Vec& beta, const Vec& mean, const Vec& var,
-                   long c, long s, double eps) {
-  Vec y(x.size());
-  for (std::size_t i = 0; i < x.size(); ++i) {
-    auto ch = std::size_t((long(i) / s) % c);
-    y[i] = (x[i] - mean[ch]) / std::sqrt(var[ch] + eps) * gamma[ch] + beta[ch];
-  }
-  return y;
-}
-
-// batch_norm in training of in = {x, gamma, beta, ...} [n, c, s], and its gradients with respect
-// to x, gamma and beta for the output's gradient gy.
-Vec training_ref(const std::vector<Vec>& in, long n, long c, long s) {
-  Vec mean, var;
-  channel_stats(in[0], n, c, s, mean, var);
-  return batch_norm_ref(in[0], in[1], in[2], mean, var, c, s, 1e-5);
-}
-
-std::vector<Vec> training_backward_ref(const std::vector<Vec>& in, const Vec& gy, long n, long c,
-                                       long s) {
-  Vec mean, var;
-  channel_stats(in[0], n, c, s, mean, var);
-  Vec gx(in[0].size()), sum_gy(std::size_t(c), 0.0), sum_gy_xhat(std::size_t(c), 0.0);
-  auto channel = [=](std::size_t i) { return std::size_t((long(i) / s) % c); };
-  auto xhat = [&](std::size_t i) {
-    return (in[0][i] - mean[channel(i)]) / std::sqrt(var[channel(i)] + 1e-5);
-  };
-  for (std::size_t i = 0; i < gx.size(); ++i) {
-    sum_gy[channel(i)] += gy[i];
-    sum_gy_xhat[channel(i)] += gy[i] * xhat(i);
-  }
-  const double m = double(n * s);
-  for (std::size_t i = 0; i < gx.size(); ++i) {
-    const std::size_t ch = channel(i);
-    gx[i] = in[1][ch] / std::sqrt(var[ch] + 1e-5) / m *
-            (m * gy[i] - sum_gy[ch] - xhat(i) * sum_gy_xhat[ch]);
-  }
-  return std::vector<Vec>{gx, sum_gy_xhat, sum_gy, {}, {}};
-}
-
-}  // namespace
-
 TEST_CASE("batch_norm forward and backward in training", "[norm]") {
   // Channels of fewer and of more elements per sample than a work-group has work-items, under
   // the planner's plan and under a tiny one (4 work-items, at most 3 elements each) that cuts
@@ -85,16 +28,7 @@ TEST_CASE("batch_norm forward and backward in training", "[norm]") {
       plan.use(use);
       INFO(to_string(x) << " reduction plan: " << use.local_size << " work-items, "
                         << use.max_serial << " elements each");
-      const long n = long(x[0]), c = long(x[1]);
-      const long s = long(reference::numel(x)) / (n * c);
-      OpCheck check = clnn::test::batch_norm_inputs(x);
-      check.forward = [=](const std::vector<Vec>& in) { return training_ref(in, n, c, s); };
-      check.build = [](const std::vector<Value>& v) {
-        return batch_norm(v[0], v[1], v[2], v[3], v[4]);
-      };
-      check.backward = [=](const std::vector<Vec>& in, const Vec& gy) {
-        return training_backward_ref(in, gy, n, c, s);
-      };
+      OpCheck check = clnn::test::batch_norm_check(x);
       check.forward_tolerance = 1e-5;
       run_op_check(check);
     }
@@ -122,21 +56,21 @@ TEST_CASE("a relu or clip after batch_norm folds into it in training", "[norm]")
       auto passes = [act](double v) {
         return (act.passes_lo ? v >= act.lo : v > act.lo) && v <= act.hi;
       };
-      OpCheck check = clnn::test::batch_norm_inputs(x);
+      OpCheck check = clnn::test::batch_norm_check(x);
       check.build = [&](const std::vector<Value>& v) {
         return act.build(batch_norm(v[0], v[1], v[2], v[3], v[4]));
       };
       check.forward = [=](const std::vector<Vec>& in) {
-        Vec y = training_ref(in, n, c, s);
+        Vec y = reference::batch_norm_training(in, n, c, s);
         for (double& v : y) v = std::min(std::max(v, act.lo), act.hi);
         return y;
       };
       check.backward = [=](const std::vector<Vec>& in, const Vec& gy) {
-        const Vec y = training_ref(in, n, c, s);
+        const Vec y = reference::batch_norm_training(in, n, c, s);
         Vec masked = gy;
         for (std::size_t i = 0; i < y.size(); ++i)
           if (!passes(y[i])) masked[i] = 0.0;
-        return training_backward_ref(in, masked, n, c, s);
+        return reference::batch_norm_training_backward(in, masked, n, c, s);
       };
       run_op_check(check);
     }
@@ -159,7 +93,7 @@ TEST_CASE("batch_norm keeps running statistics and uses them in inference", "[no
   train.forward();
   train.forward();  // two steps: the statistics move twice
   Vec xd(host.begin(), host.end()), mean, var;
-  channel_stats(xd, 4, 3, 4, mean, var);
+  reference::channel_stats(xd, 4, 3, 4, mean, var);
   Vec want_mean(3), want_var(3);
   for (std::size_t c = 0; c < 3; ++c) {
     double unbiased = var[c] * 16.0 / 15.0;
@@ -175,8 +109,8 @@ TEST_CASE("batch_norm keeps running statistics and uses them in inference", "[no
   infer.set_input("x", host);
   infer.forward();
   CHECK(relative_error(infer.value(y).to_host(),
-                       batch_norm_ref(xd, {1.5, 1.5, 1.5}, {-0.5, -0.5, -0.5}, want_mean, want_var,
-                                      3, 4, 1e-5)) < 1e-5);
+                       reference::batch_norm_ref(xd, {1.5, 1.5, 1.5}, {-0.5, -0.5, -0.5},
+                                                 want_mean, want_var, 3, 4, 1e-5)) < 1e-5);
   CHECK(infer.state("rm").to_host() == train.state("rm").to_host());  // inference leaves them
 
   Graph bad;

@@ -21,7 +21,7 @@
 using namespace clnn;
 using clnn::detail::ConvRoute;
 using clnn::test::context;
-using clnn::test::batch_norm_inputs;
+using clnn::test::batch_norm_check;
 using clnn::test::OpCheck;
 using clnn::test::identity_check;
 using clnn::test::pool_check;
@@ -341,46 +341,7 @@ TEST_CASE("oclgrind: pooling", "[oclgrind]") {
 
 TEST_CASE("oclgrind: batch_norm and dropout", "[oclgrind]") {
   count_launches();
-  const long n = 3, c = 2, s = 6;
-  // Per channel: mean and biased variance of x [n, c, s].
-  auto stats = [=](const Vec& x, Vec& mean, Vec& var) {
-    mean.assign(c, 0.0), var.assign(c, 0.0);
-    for (long i = 0; i < n * c * s; ++i) mean[std::size_t((i / s) % c)] += x[std::size_t(i)];
-    for (auto& m : mean) m /= double(n * s);
-    for (long i = 0; i < n * c * s; ++i) {
-      const double d = x[std::size_t(i)] - mean[std::size_t((i / s) % c)];
-      var[std::size_t((i / s) % c)] += d * d / double(n * s);
-    }
-  };
-  OpCheck bn = batch_norm_inputs({n, c, 2, 3});
-  bn.build = [](const std::vector<Value>& v) { return batch_norm(v[0], v[1], v[2], v[3], v[4]); };
-  bn.forward = [=](const std::vector<Vec>& in) {
-    Vec mean, var, y(in[0].size());
-    stats(in[0], mean, var);
-    for (std::size_t i = 0; i < y.size(); ++i) {
-      const auto ch = std::size_t((long(i) / s) % c);
-      y[i] = (in[0][i] - mean[ch]) / std::sqrt(var[ch] + 1e-5) * in[1][ch] + in[2][ch];
-    }
-    return y;
-  };
-  bn.backward = [=](const std::vector<Vec>& in, const Vec& gy) {
-    Vec mean, var, gx(in[0].size()), sum_gy(c, 0.0), sum_gy_xhat(c, 0.0);
-    stats(in[0], mean, var);
-    auto channel = [=](std::size_t i) { return std::size_t((long(i) / s) % c); };
-    auto xhat = [&](std::size_t i) {
-      return (in[0][i] - mean[channel(i)]) / std::sqrt(var[channel(i)] + 1e-5);
-    };
-    for (std::size_t i = 0; i < gx.size(); ++i) {
-      sum_gy[channel(i)] += gy[i];
-      sum_gy_xhat[channel(i)] += gy[i] * xhat(i);
-    }
-    const double m = double(n * s);
-    for (std::size_t i = 0; i < gx.size(); ++i)
-      gx[i] = in[1][channel(i)] / std::sqrt(var[channel(i)] + 1e-5) / m *
-              (m * gy[i] - sum_gy[channel(i)] - xhat(i) * sum_gy_xhat[channel(i)]);
-    return std::vector<Vec>{gx, sum_gy_xhat, sum_gy, {}, {}};
-  };
-  run_op_check(bn);
+  run_op_check(batch_norm_check({3, 2, 2, 3}));
 
   Graph g;
   Value x = g.parameter("x", {300}, init::uniform(0.5f, 1.5f, 3));
