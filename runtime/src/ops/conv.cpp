@@ -247,11 +247,9 @@ class ConvPasses {
       if (gb) r.gb = Route::shifted;
     }
     if (open(gb, r.gb) && !open(gx, r.gx) && !open(gw, r.gw)) r.gb = Route::channel_sums;
-    for (Route* route : {&r.gx, &r.gw, &r.gb})
-      if (*route == Route::none) *route = Route::columns;
-    if (!gx) r.gx = Route::none;
-    if (!gw) r.gw = Route::none;
-    if (!gb) r.gb = Route::none;
+    if (open(gx, r.gx)) r.gx = Route::columns;
+    if (open(gw, r.gw)) r.gw = Route::columns;
+    if (open(gb, r.gb)) r.gb = Route::columns;
     return r;
   }
 
