@@ -88,6 +88,7 @@ void ContextImpl::enqueue_elementwise(cl_kernel k, std::size_t n) {
 cl_mem ContextImpl::scratch(std::size_t floats) {
   const std::size_t bytes =
       checked_bytes(std::int64_t(std::max<std::size_t>(floats, 1)), sizeof(float), "scratch");
+  if (LaunchRecording* r = active_recording()) return r->scratch().get(context.get(), info, bytes);
   std::lock_guard<std::mutex> lock(mutex_);
   std::unique_ptr<Buffer>& mine = scratch_[std::this_thread::get_id()];
   if (!mine || mine->bytes() < bytes)
@@ -96,6 +97,7 @@ cl_mem ContextImpl::scratch(std::size_t floats) {
 }
 
 bool ContextImpl::is_scratch(cl_mem mem) {
+  if (LaunchRecording* r = active_recording()) return r->scratch().holds(mem);
   std::lock_guard<std::mutex> lock(mutex_);
   const auto mine = scratch_.find(std::this_thread::get_id());
   return mine != scratch_.end() && mine->second && mine->second->mem() == mem;

@@ -1,6 +1,7 @@
 // Internal: what a Context holds, and access to the internals behind the public handles.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -43,7 +44,8 @@ struct ContextImpl {
   void enqueue_float4s(cl_kernel kernel, std::size_t n) { enqueue_elementwise(kernel, (n + 3) / 4); }
   // A device buffer of at least `floats` floats for a library routine's temporaries (split-K
   // partial products); grows as needed. One per thread: the in-order queue orders one thread's
-  // launches, but another thread's could land between a routine's write and read of it.
+  // launches, but another thread's could land between a routine's write and read of it. While
+  // this thread records launches, the recording's own (cl/launch_recording.hpp).
   cl_mem scratch(std::size_t floats);
   // Whether mem is the calling thread's scratch buffer: a routine given operands there (the
   // Winograd route's products) must not take scratch for its own temporaries.
@@ -73,6 +75,27 @@ struct ContextImpl {
   std::vector<std::vector<std::int64_t>>* gemm_recorder = nullptr;
   // The same for the implicit GEMM's convolution launches.
   std::vector<ImplicitLaunch>* conv_recorder = nullptr;
+  // Whether executors record their passes' launches and replay them (tests compare both ways).
+  bool replay_launches = true;
+
+  // What ops choose their launches by besides shapes and the device: an executor replays
+  // recorded launches only while this is what they were recorded under (the tuners and tests
+  // change it between runs of one executor), and never while a tuner notes the products.
+  using LaunchChoices = std::tuple<ConvRoute, GemmBackend, bool, std::size_t, std::size_t,
+                                   std::size_t, std::size_t, std::size_t, bool, std::uint64_t>;
+  LaunchChoices launch_choices() const {
+    return {conv_route,
+            gemm_backend,
+            row_loops,
+            elementwise_plan.local_size,
+            elementwise_plan.max_groups,
+            reduction_plan.local_size,
+            reduction_plan.max_groups,
+            reduction_plan.max_serial,
+            reduction_plan.item_per_row,
+            tuning ? tuning->version() : 0};
+  }
+  bool may_record() const { return replay_launches && !gemm_recorder && !conv_recorder; }
 
  private:
   // Guards the three maps; what they hand out is used outside the lock (see above). A thread's

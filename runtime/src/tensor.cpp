@@ -2,6 +2,7 @@
 #include <utility>
 
 #include "cl/fault.hpp"
+#include "cl/launch_recording.hpp"
 #include "clnn/interop.hpp"
 #include "context_impl.hpp"
 
@@ -71,6 +72,7 @@ Context Tensor::context() const {
 void Tensor::write(const std::vector<float>& values) {
   auto& impl = detail::Access::impl(*this);
   check_host_size(*this, values.size(), "Tensor::write");
+  detail::note_unrepeatable();  // a pass that moves host data cannot be replayed
   detail::check(detail::fault::injected(detail::fault::Site::enqueue), "clEnqueueWriteBuffer");
   detail::check(
       clEnqueueWriteBuffer(impl.queue.get(), buffer_->mem(), CL_TRUE, 0,
@@ -81,6 +83,7 @@ void Tensor::write(const std::vector<float>& values) {
 std::vector<float> Tensor::to_host() const {
   auto& impl = detail::Access::impl(*this);
   std::vector<float> values(static_cast<std::size_t>(size()));
+  detail::note_unrepeatable();  // a pass that moves host data cannot be replayed
   detail::check(detail::fault::injected(detail::fault::Site::enqueue), "clEnqueueReadBuffer");
   detail::check(
       clEnqueueReadBuffer(impl.queue.get(), buffer_->mem(), CL_TRUE, 0,
@@ -95,6 +98,7 @@ Upload Tensor::write_async(const float* values, std::size_t count) {
     throw ShapeError("Tensor::write_async: " + std::to_string(count) +
                      " values given for a tensor of shape " + to_string(shape_));
   cl_event event = nullptr;
+  detail::note_unrepeatable();  // a pass that moves host data cannot be replayed
   detail::check(detail::fault::injected(detail::fault::Site::enqueue), "clEnqueueWriteBuffer");
   detail::check(clEnqueueWriteBuffer(impl.queue.get(), buffer_->mem(), CL_FALSE, 0,
                                      count * sizeof(float), values, 0, nullptr, &event),

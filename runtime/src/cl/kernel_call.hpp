@@ -3,8 +3,10 @@
 
 #include <array>
 #include <cstddef>
+#include <type_traits>
 
 #include "cl/fault.hpp"
+#include "cl/launch_recording.hpp"
 #include "cl/profiler.hpp"
 #include "cl_api.hpp"
 
@@ -17,11 +19,14 @@ struct LocalBytes {
 
 inline void set_arg(cl_kernel kernel, cl_uint index, LocalBytes local) {
   check(clSetKernelArg(kernel, index, local.bytes, nullptr), "clSetKernelArg(local)");
+  if (LaunchRecording* r = active_recording()) r->note_arg(kernel, index, local.bytes, nullptr, false);
 }
 
 template <typename T>
 void set_arg(cl_kernel kernel, cl_uint index, const T& value) {
   check(clSetKernelArg(kernel, index, sizeof(T), &value), "clSetKernelArg");
+  if (LaunchRecording* r = active_recording())
+    r->note_arg(kernel, index, sizeof(T), &value, std::is_same_v<T, cl_mem>);
 }
 
 template <typename... Args>
@@ -30,22 +35,15 @@ void set_args(cl_kernel kernel, const Args&... args) {
   (set_arg(kernel, index++, args), ...);
 }
 
-// Enqueues an N-dimensional launch; global sizes must be multiples of local sizes.
+// Enqueues a launch of `dims` dimensions (global sizes multiples of local sizes): noted by the
+// recording active on this thread, timed while the profiler is on, failed by the fault seam.
+void enqueue_nd(cl_command_queue queue, cl_kernel kernel, cl_uint dims, const std::size_t* global,
+                const std::size_t* local, cl_event* event);
+
 template <std::size_t N>
 void enqueue(cl_command_queue queue, cl_kernel kernel, const std::array<std::size_t, N>& global,
              const std::array<std::size_t, N>& local, cl_event* event = nullptr) {
-  // Read once: another thread may switch the profiler while this launch is enqueued.
-  const bool timed = profiling_enabled();
-  cl_event own = nullptr;
-  if (timed && !event) event = &own;
-  cl_int status = fault::injected(fault::Site::enqueue);
-  if (status == CL_SUCCESS)
-    status = clEnqueueNDRangeKernel(queue, kernel, N, nullptr, global.data(), local.data(), 0,
-                                    nullptr, event);
-  check(status, "clEnqueueNDRangeKernel");
-  note_launch(kernel);
-  if (timed) profile_launch(kernel, *event);
-  if (own) clReleaseEvent(own);
+  enqueue_nd(queue, kernel, cl_uint(N), global.data(), local.data(), event);
 }
 
 }  // namespace clnn::detail

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <optional>
 
+#include "cl/launch_recording.hpp"
 #include "cl/profiler.hpp"
 #include "context_impl.hpp"
 #include "graph/graph_data.hpp"
@@ -42,6 +43,22 @@ struct ExecutorImpl {
   std::vector<Epilogue> epilogues;
   std::vector<bool> folded;
   Tensor workspace;
+  // The schedule: each node pass's launches, recorded as it first runs and replayed after (no
+  // routes chosen, no strings built, no caches read); a pass that cannot be replayed runs live.
+  struct PassLaunches {
+    std::unique_ptr<RecordedLaunches> recorded;
+    bool live = false;  // its recording failed: it runs its host code every time
+  };
+  std::vector<PassLaunches> forward_launches, backward_launches;  // per node id
+  RecordingScratch recording_scratch;
+  std::optional<ContextImpl::LaunchChoices> recorded_under;
+  // Drops recorded launches that the context's current choices (routes, plans, tuning) would
+  // no longer make; called as each forward and backward begins.
+  void check_recordings();
+  // Runs a node's pass: replays it where it was recorded, else calls `run` (recording it where
+  // it may be replayed).
+  template <typename Run>
+  void run_pass(PassLaunches& pass, const Node& nd, Run&& run);
   std::size_t device_bytes = 0;
   std::uint64_t step = 0;  // forward() calls so far
   bool forward_done = false;
@@ -256,6 +273,28 @@ ExecutorImpl::ExecutorImpl(const Context& context, const Graph& g,
       values[std::size_t(v)].write(node(v).initializer(node(v).shape));
 }
 
+void ExecutorImpl::check_recordings() {
+  const auto& impl = Access::impl(ctx);
+  const auto choices = impl.launch_choices();
+  if (recorded_under == choices && impl.may_record()) return;
+  forward_launches.clear();
+  forward_launches.resize(graph->nodes.size());
+  backward_launches.clear();
+  backward_launches.resize(graph->nodes.size());
+  recorded_under = choices;
+}
+
+template <typename Run>
+void ExecutorImpl::run_pass(PassLaunches& pass, const Node& nd, Run&& run) {
+  auto& impl = Access::impl(ctx);
+  if (pass.recorded) return pass.recorded->replay(impl.queue.get());
+  if (pass.live || !impl.may_record() || nd.op->launches_change_by_step()) return run();
+  LaunchRecording recording(recording_scratch);
+  run();  // an exception leaves the pass unrecorded
+  pass.recorded = recording.finish();
+  pass.live = !pass.recorded;
+}
+
 // The gradients' memory plan: plan_memory over the backward steps. A gradient is born at the step
 // of the first node that writes it (in reverse order, its operand's last consumer) and read last
 // at its own node's step, which a marker there (a value of no size sharing the gradient's
@@ -373,6 +412,7 @@ void ExecutorImpl::backward(int loss) {
                 to_string(node(loss).shape));
   if (!forward_done) throw Error("backward: call forward() first (since the inputs last changed)");
   backward_done = false;  // until this backward has written every gradient
+  check_recordings();
 
   auto& impl = Access::impl(ctx);
   const std::size_t n = graph->nodes.size();
@@ -403,10 +443,12 @@ void ExecutorImpl::backward(int loss) {
     if (!any) continue;
     std::optional<ProfileScope> scope;
     open_scope(scope, nd, Pass::backward, grad_inputs);
-    auto inputs = tensors_of(nd.inputs, values);
-    nd.op->backward(BackwardArgs{impl, inputs, values[std::size_t(v)], grads[std::size_t(v)],
-                                 grad_inputs, betas, workspace, saved[std::size_t(v)], step,
-                                 epilogues[std::size_t(v)]});
+    run_pass(backward_launches[std::size_t(v)], nd, [&] {
+      auto inputs = tensors_of(nd.inputs, values);
+      nd.op->backward(BackwardArgs{impl, inputs, values[std::size_t(v)], grads[std::size_t(v)],
+                                   grad_inputs, betas, workspace, saved[std::size_t(v)], step,
+                                   epilogues[std::size_t(v)]});
+    });
   }
   // Parameters the loss does not depend on have a zero gradient, not a stale one.
   for (int v : order)
@@ -481,16 +523,19 @@ void Executor::forward() {
   const std::uint64_t step = impl_->step + 1;
   const bool training = impl_->mode == Mode::training;
   impl_->forward_done = impl_->backward_done = false;  // until every value is written again
+  impl_->check_recordings();
   for (int v : impl_->order) {
     const detail::Node& nd = impl_->node(v);
     if (nd.kind != detail::NodeKind::op || nd.op->aliases_input() || impl_->folded[std::size_t(v)])
       continue;
     std::optional<detail::ProfileScope> scope;
     impl_->open_scope(scope, nd, detail::Pass::forward, {});
-    auto inputs = detail::tensors_of(nd.inputs, impl_->values);
-    nd.op->forward(detail::ForwardArgs{impl, inputs, impl_->values[std::size_t(v)],
-                                       impl_->workspace, impl_->saved[std::size_t(v)], training,
-                                       step, impl_->epilogues[std::size_t(v)]});
+    impl_->run_pass(impl_->forward_launches[std::size_t(v)], nd, [&] {
+      auto inputs = detail::tensors_of(nd.inputs, impl_->values);
+      nd.op->forward(detail::ForwardArgs{impl, inputs, impl_->values[std::size_t(v)],
+                                         impl_->workspace, impl_->saved[std::size_t(v)],
+                                         training, step, impl_->epilogues[std::size_t(v)]});
+    });
   }
   impl_->step = step;
   impl_->forward_done = true;
@@ -549,6 +594,7 @@ std::string Executor::schedule_table() const {
                   p.pass.c_str());
     out += head;
     if (!p.route.empty()) out += " " + p.route;
+    if (p.launches > 0) out += " [" + std::to_string(p.launches) + " launches]";
     if (p.workspace_bytes > 0) {
       char ws[48];
       const bool mib = p.workspace_bytes >= (1 << 20);
@@ -572,13 +618,17 @@ std::vector<Executor::ScheduledPass> Executor::schedule() const {
     for (std::size_t i = 0; i < nd.inputs.size(); ++i)
       wanted.push_back(pass == detail::Pass::backward && nd.op->differentiable(i) &&
                        impl_->requires_grad[std::size_t(nd.inputs[i])]);
-    ScheduledPass s{nd.name, nd.op->type(), detail::pass_name(pass), "", 0};
+    ScheduledPass s{nd.name, nd.op->type(), detail::pass_name(pass), "", 0, 0};
     if (impl_->folded[std::size_t(v)])
       s.route = "folded into '" + impl_->node(nd.inputs[0]).name + "'";
     else
       s.route = nd.op->describe(detail::DescribeArgs{impl, shapes, nd.shape, pass, wanted,
                                                      impl_->epilogues[std::size_t(v)]});
     s.workspace_bytes = nd.op->workspace_floats(shapes, nd.shape) * sizeof(float);
+    const auto& launches =
+        pass == detail::Pass::forward ? impl_->forward_launches : impl_->backward_launches;
+    if (std::size_t(v) < launches.size() && launches[std::size_t(v)].recorded)
+      s.launches = launches[std::size_t(v)].recorded->size();
     return s;
   };
   std::vector<ScheduledPass> passes;

@@ -211,6 +211,7 @@ void gemm_clblast(ContextImpl& ctx, const GemmCall& g, cl_event* event) {
   // The seam treats the whole CLBlast call as one enqueue (its own buffers, builds and launches
   // are out of reach); an injected error comes back as CLBlast returns the OpenCL errors it meets.
   LibraryCallTimer timer("clblast_gemm", event);  // the profiler's view of the whole call
+  note_unrepeatable();  // its launches are CLBlast's, out of a recording's sight
   auto status = static_cast<clblast::StatusCode>(fault::injected(fault::Site::enqueue));
   const bool run = status == clblast::StatusCode::kSuccess;
   if (run && g.batch == 1) {

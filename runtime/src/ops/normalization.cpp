@@ -187,6 +187,7 @@ class DropoutOp : public Op {
   }
 
   Needs backward_needs() const override { return {false, false}; }
+  bool launches_change_by_step() const override { return p_ != 0.0f; }
 
   // An exported model runs inference, where dropout is the identity.
   bool to_onnx(OnnxNode& node) const override {

@@ -138,6 +138,11 @@ class Op {
   // executor they must be graph state, which the executor keeps for good.
   virtual bool writes_input(std::size_t /*input*/) const { return false; }
 
+  // Whether a pass's launches change with the step (ForwardArgs::step, dropout's masks): such
+  // passes run their host code every time instead of replaying the launches an executor
+  // recorded (cl/launch_recording.hpp); every other pass must launch the same each time.
+  virtual bool launches_change_by_step() const { return false; }
+
   // The route and plan a pass takes, in words, decided as the pass decides it but without
   // running it (Executor::schedule()); empty where the op has one way, named by its type.
   virtual std::string describe(const DescribeArgs& /*args*/) const { return ""; }

@@ -82,6 +82,7 @@ const nlohmann::json* TuningCache::nearest(const std::string& kernel,
 
 void TuningCache::store(const std::string& kernel, const std::vector<std::int64_t>& shape,
                         const nlohmann::json& config, double milliseconds) {
+  ++version_;
   bool replaced = false;
   for (Entry& e : entries_)
     if (e.kernel == kernel && e.shape == shape)

@@ -31,6 +31,8 @@ class TuningCache {
              const nlohmann::json& config, double milliseconds);
 
   std::size_t size() const { return entries_.size(); }
+  // Counts stores: what was chosen from the cache before may differ after.
+  std::uint64_t version() const { return version_; }
 
   // <root>/tuning-v1.json (see ProgramCache::default_disk_dir for the root; `configured` is
   // CLNN_CACHE_DIR).
@@ -46,6 +48,7 @@ class TuningCache {
   std::string device_, driver_;
   std::optional<std::filesystem::path> file_;
   std::vector<Entry> entries_;
+  std::uint64_t version_ = 0;
 };
 
 }  // namespace clnn::detail
