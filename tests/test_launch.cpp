@@ -346,8 +346,12 @@ TEST_CASE("split-K slices fill waves of resident blocks", "[launch]") {
   // Three blocks per unit: 196 blocks in 2 slices still fit one wave; 784 take two either way.
   CHECK(nvidia.k_slices(small, 196, 800) == 2);
   CHECK(nvidia.k_slices(small, 784, 576) == 1);
-  // Too few rows for slices of 256: no split.
-  CHECK(nvidia.k_slices(big, 4, 300) == 1);
+  // Too few rows for slices of 256: no split, unless the blocks would leave most units idle (a
+  // batch-1 convolution's), which slices of at least 64 rows then occupy: 4 of 80 rows here.
+  CHECK(nvidia.k_slices(big, 132, 300) == 1);
+  CHECK(nvidia.k_slices(big, 4, 300) == 4);
+  CHECK(nvidia.k_slices(big, 10, 960) == 12);  // 120 blocks of 80 rows: one wave of 132
+  CHECK(LaunchPlanner(cpu()).k_slices(big, 4, 300) == 1);  // a CPU's units are its cores
   const std::size_t lone = nvidia.k_slices(big, 1, 100000);  // one block: a slice per unit
   CHECK(lone > 100);
   CHECK(lone <= 132);

@@ -321,12 +321,18 @@ std::size_t LaunchPlanner::k_slices(const MatmulPlan& plan, std::size_t blocks,
   // (2 and 3 waves), and 1.2x as fast in 4 (3 waves of a quarter of the rows); 196 blocks of
   // 13 KiB 1.4x as fast in 2 (one wave). The partial sums cost a pass over the output per slice:
   // a split must save an eighth of the time.
+  // A GPU product of blocks so few that slices of kMinSliceRows would still leave most compute
+  // units without one (a batch-1 convolution: 10 blocks over K = 960 rows, 30 in 3 slices for 132
+  // units) takes slices as short as kMinStarvedSliceRows.
   const std::size_t step = std::max<std::size_t>(1, plan.tile_k);
+  const bool starved =
+      device_.type == DeviceType::gpu && blocks * (k / kMinSliceRows) < device_.compute_units;
+  const std::size_t min_rows = starved ? kMinStarvedSliceRows : kMinSliceRows;
   const std::size_t resident = std::max<std::size_t>(
       1, device_.local_mem_size / std::max<std::size_t>(1, plan.local_mem_bytes()));
   const std::size_t slots = std::max<std::size_t>(1, device_.compute_units * resident);
   std::size_t best = 1, best_cost = 0, unsplit = 0;
-  for (std::size_t slices = 1; slices == 1 || k / slices >= kMinSliceRows; ++slices) {
+  for (std::size_t slices = 1; slices == 1 || k / slices >= min_rows; ++slices) {
     const std::size_t rows = ((k + slices - 1) / slices + step - 1) / step * step;
     if (slices > 1 && (k + rows - 1) / rows < slices) continue;  // fewer slices of this size
     const std::size_t cost = (blocks * slices + slots - 1) / slots * rows;

@@ -111,8 +111,10 @@ struct ReductionPlan {
 
 class LaunchPlanner {
  public:
-  // Split-K gives each slice of K at least this many rows.
+  // Split-K gives each slice of K at least this many rows; k_slices goes down to the second
+  // where a GPU would otherwise stay mostly idle.
   static constexpr std::size_t kMinSliceRows = 256;
+  static constexpr std::size_t kMinStarvedSliceRows = 64;
 
   explicit LaunchPlanner(DeviceInfo device);
   const DeviceInfo& device() const { return device_; }
@@ -134,7 +136,7 @@ class LaunchPlanner {
                            std::size_t taps = 1) const;
   // Slices of K (split-K) for `blocks` blocks of a vec4 plan over K rows, each slice a whole
   // number of k-steps: the count that minimizes waves x rows per slice, with slices of at least
-  // kMinSliceRows; a compute unit is taken to hold as many blocks at once as its local memory
+  // kMinSliceRows (kMinStarvedSliceRows for few blocks on a GPU); a compute unit is taken to hold as many blocks at once as its local memory
   // does.
   std::size_t k_slices(const MatmulPlan& plan, std::size_t blocks, std::size_t k) const;
   // The blocks of a plan a split-K product keeps on each compute unit: as many as the unit's
