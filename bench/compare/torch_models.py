@@ -175,10 +175,11 @@ def forward_ms(fn, x):
     return median_ms(lambda: fn(x))
 
 
-def gpu_infer(names, emit, with_compile=True):
+def gpu_infer(names, emit, compile_mode="default", batches=ZOO_BATCHES):
+    """compile_mode None skips torch.compile."""
     device = torch.cuda.get_device_name()
     for name in names:
-        records = [{"model": name, "kind": "infer", "batch": b, "device": device} for b in ZOO_BATCHES]
+        records = [{"model": name, "kind": "infer", "batch": b, "device": device} for b in batches]
         model = problem = None
         try:
             model = zoo_model(name).cuda()
@@ -195,14 +196,15 @@ def gpu_infer(names, emit, with_compile=True):
                     def compiled():
                         torch._dynamo.reset()
                         start = time.perf_counter()
-                        fast = torch.compile(model)
-                        for _ in range(2):
+                        fast = torch.compile(model, mode=compile_mode)
+                        r["torch_compile_mode"] = compile_mode
+                        for _ in range(3):  # reduce-overhead records its CUDA graph on the third
                             fast(x)
                         torch.cuda.synchronize()
                         r["torch_compile_seconds"] = time.perf_counter() - start
                         return forward_ms(fast, x)
 
-                    if with_compile:
+                    if compile_mode:
                         measure(r, "torch_compile_ms", compiled)
                 x = None
             log(f"infer {name} batch {r['batch']}: eager {fmt(r.get('torch_eager_ms'))} ms, "
@@ -397,6 +399,12 @@ def main():
     parser.add_argument("--no-infer-compile", action="store_true",
                         help="skip torch.compile for the zoo's GPU inference (3-19 s of compiling "
                              "per model and batch on the H200)")
+    parser.add_argument("--infer-compile-mode", default="default",
+                        choices=["default", "reduce-overhead", "max-autotune"],
+                        help="torch.compile's mode for the zoo's GPU inference (default: default; "
+                             "reduce-overhead replays CUDA graphs, the launch-overhead peer)")
+    parser.add_argument("--batches", help="comma-separated subset of the zoo's inference batches "
+                        f"(default: {','.join(map(str, ZOO_BATCHES))})")
     args = parser.parse_args()
     what = [w for w in args.what.split(",") if w]
     if not what or any(w not in WHAT for w in what):
@@ -432,7 +440,9 @@ def main():
             if w in ("gpu-infer", "gpu-train") and not torch.cuda.is_available():
                 raise RuntimeError("no CUDA device")
             if w == "gpu-infer":
-                gpu_infer(zoo_names, emit, not args.no_infer_compile)
+                batches = [int(b) for b in args.batches.split(",")] if args.batches else ZOO_BATCHES
+                gpu_infer(zoo_names, emit, None if args.no_infer_compile else args.infer_compile_mode,
+                          batches)
             elif w == "gpu-train":
                 gpu_train(train_names, args.data, args.train_compile_mode, emit)
             else:
