@@ -249,6 +249,31 @@ TEST_CASE("an inference executor folds relu and clip into the convolution before
   }
 }
 
+TEST_CASE("an implicit GEMM split over K applies the folded activation as it sums the slices",
+          "[profile][executor]") {
+  // One block of 8 filters over 576 rows: split on every device (test_conv's implicit cases).
+  clnn::Graph g;
+  Value x = g.input("x", {1, 64, 4, 4});
+  Value w = g.parameter("w", {8, 64, 3, 3}, clnn::init::uniform(-0.5f, 0.5f, 1));
+  Value b = g.parameter("b", {8}, clnn::init::uniform(-0.5f, 0.5f, 2));
+  clnn::ConvOptions o;
+  o.pads_begin = o.pads_end = {1, 1};
+  Value out = clnn::relu(clnn::conv(x, w, b, o));
+  clnn::test::RouteScope scope(clnn::detail::ConvRoute::implicit);
+  clnn::Executor inference(clnn::test::context(), g, {out}, clnn::Mode::inference);
+  clnn::Executor training(clnn::test::context(), g, {out}, clnn::Mode::training);
+  const auto input = clnn::test::random_vector(64 * 16, 3);
+  inference.set_input("x", input);
+  training.set_input("x", input);
+  auto folded = forward_rows(inference);
+  forward_rows(training);
+  CHECK(inference.value(out).to_host() == training.value(out).to_host());
+  const auto& kernels = folded["conv forward"].kernel_ms;
+  CHECK(kernels.count("gemm_sum_slices") == 1);
+  CHECK(folded.count("relu forward") == 0);
+  CHECK(kernels.count("activation_forward") == 0);
+}
+
 TEST_CASE("a training executor folds a relu into the batch_norm before it", "[profile][executor]") {
   // x -> batch_norm -> relu -> sum(* r): folded, unless batch_norm's output is asked for too.
   clnn::Graph g;

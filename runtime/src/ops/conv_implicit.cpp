@@ -140,8 +140,9 @@ std::vector<cl_int> tap_table(const Window& win, std::int64_t k) {
 }
 
 // y = beta * y + conv(x, w) + bias for a launch, w at offset_w in tap-major order, with scratch
-// laid out as `layout`; and the epilogue where the launch is not split over K (it stores y
-// once) and K is short enough to pay. Returns whether it applied the epilogue.
+// laid out as `layout`; and the epilogue: stored by the kernel where the launch is not split
+// over K and K is short enough to pay, applied by the sum of the slices where it is split.
+// Returns whether it applied the epilogue.
 bool launch(ContextImpl& ctx, const ImplicitLaunch& l, const ImplicitConfig& config, cl_mem x,
             cl_mem w, std::size_t offset_w, cl_mem bias, cl_mem y, float beta, cl_mem scratch,
             const ScratchLayout& layout, const Epilogue& epilogue = {}) {
@@ -158,6 +159,7 @@ bool launch(ContextImpl& ctx, const ImplicitLaunch& l, const ImplicitConfig& con
   if (positions % 4 == 0) options += " -DALIGNED_POSITIONS=1";
   const std::int64_t slices = slice_count(l, config);
   const bool split = slices > 1;
+  // Split, the sum of the slices applies it.
   const bool stores_epilogue = !split && epilogue.on && k <= kMaxRowsForStoredEpilogue;
   if (stores_epilogue) options += epilogue_options(epilogue);
   cl_kernel kernel = ctx.kernel(plan.source_name(), "conv_vec4", options);
@@ -175,8 +177,8 @@ bool launch(ContextImpl& ctx, const ImplicitLaunch& l, const ImplicitConfig& con
              {plan.local_x(), plan.local_y(), 1});
   if (split)
     sum_slices(ctx, scratch, layout.partials, std::size_t(slices), std::size_t(outputs(l)), 1.0f,
-               beta, y, 0);
-  return stores_epilogue;
+               beta, y, 0, epilogue);
+  return stores_epilogue || (split && epilogue.on);
 }
 
 }  // namespace

@@ -137,8 +137,9 @@ void check_int_indexable(const GemmCall& g) {
 }
 
 void sum_slices(ContextImpl& ctx, cl_mem partial, std::size_t offset_partial, std::size_t slices,
-                std::size_t n, float alpha, float beta, cl_mem c, std::size_t offset_c) {
-  cl_kernel k = ctx.kernel("matmul", "gemm_sum_slices");
+                std::size_t n, float alpha, float beta, cl_mem c, std::size_t offset_c,
+                const Epilogue& epilogue) {
+  cl_kernel k = ctx.kernel("matmul", "gemm_sum_slices", epilogue_options(epilogue));
   set_args(k, partial, cl_ulong(offset_partial), cl_int(slices), cl_ulong(n), alpha, beta, c,
            cl_ulong(offset_c));
   ctx.enqueue_elementwise(k, n);

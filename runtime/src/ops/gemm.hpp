@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "cl_api.hpp"
+#include "ops/epilogue.hpp"
 #include "context_impl.hpp"
 
 namespace clnn::detail {
@@ -67,11 +68,12 @@ bool operand_in_scratch(ContextImpl& ctx, const GemmCall& call);
 // floats or more: clnn's GEMM and matrix-vector kernels index one matrix with int arithmetic.
 void check_int_indexable(const GemmCall& call);
 
-// C[offset_c + i] = alpha * sum_s partial[offset_partial + s * n + i] + beta * C[offset_c + i]
-// for i < n: the partial products of a product split over K summed into a contiguous C
-// (gemm_sum_slices).
+// C[offset_c + i] = epilogue(alpha * sum_s partial[offset_partial + s * n + i] +
+// beta * C[offset_c + i]) for i < n: the partial products of a product split over K summed into
+// a contiguous C (gemm_sum_slices).
 void sum_slices(ContextImpl& ctx, cl_mem partial, std::size_t offset_partial, std::size_t slices,
-                std::size_t n, float alpha, float beta, cl_mem c, std::size_t offset_c);
+                std::size_t n, float alpha, float beta, cl_mem c, std::size_t offset_c,
+                const Epilogue& epilogue = {});
 
 // Whether the vec4 kernel can take a call: sizes, leading dimensions, offsets and batch strides
 // all multiples of 4.
