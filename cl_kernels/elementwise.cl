@@ -77,6 +77,20 @@ __kernel void permute(__global const float* x, __global float* y, const ulong n,
   }
 }
 
+// dst[o, dst_at + j, k] = a[o, j, k] for j < a_r, then b[o, j - a_r, k] for j < a_r + b_r: two
+// whole operands of concat written in one launch (a launch costs more than these copies at
+// batch 1).
+__kernel void copy_two_blocks(__global const float* a, const ulong a_r, __global const float* b,
+                              const ulong b_r, __global float* dst, const ulong dst_r,
+                              const ulong dst_at, const ulong outer, const ulong inner) {
+  const ulong r = a_r + b_r, total = outer * r * inner;
+  for (ulong i = get_global_id(0); i < total; i += get_global_size(0)) {
+    const ulong k = i % inner, j = (i / inner) % r, o = i / (inner * r);
+    const float v = j < a_r ? a[(o * a_r + j) * inner + k] : b[(o * b_r + j - a_r) * inner + k];
+    dst[(o * dst_r + dst_at + j) * inner + k] = v;
+  }
+}
+
 // dst[o, dst_at + j, k] = beta * dst[...] + src[o, src_at + j, k] for j < r: a block of the
 // middle axis of [outer, src_r, inner] copied into [outer, dst_r, inner] (concat and its
 // gradient).

@@ -172,7 +172,10 @@ TEST_CASE("concat along an axis", "[norm][shape]") {
   for (const Case& k : std::vector<Case>{{{{2, 3}, {2, 5}}, 1},
                                          {{{2, 3}, {4, 3}, {1, 3}}, 0},
                                          {{{2, 3, 4}, {2, 1, 4}}, -2},
-                                         {{{1, 2, 2, 2}, {1, 3, 2, 2}}, 1}}) {
+                                         {{{1, 2, 2, 2}, {1, 3, 2, 2}}, 1},
+                                         // two pairs and one left over (one launch a pair)
+                                         {{{2, 1, 3}, {2, 2, 3}, {2, 3, 3}, {2, 1, 3}, {2, 2, 3}},
+                                          1}}) {
     const std::size_t axis = std::size_t(k.axis < 0 ? k.axis + int(k.shapes[0].size()) : k.axis);
     OpCheck c;
     c.shapes = k.shapes;

@@ -143,11 +143,32 @@ class ConcatOp : public Op {
     return out;
   }
 
+  // The operands two at a time, one launch a pair.
   void forward(const ForwardArgs& args) const override {
+    struct Block {
+      const Tensor* part;
+      MiddleAxis v;
+      std::size_t at;
+    };
+    std::vector<Block> blocks;
+    std::size_t total = 0;
     for_each_block(args.output.shape(), args.inputs,
-                   [&](const Tensor& part, MiddleAxis v, std::size_t total, std::size_t at) {
-                     copy_block(args.ctx, part, v.r, 0, args.output, total, at, v, 0.0f);
+                   [&](const Tensor& part, MiddleAxis v, std::size_t extent, std::size_t at) {
+                     blocks.push_back({&part, v, at});
+                     total = extent;
                    });
+    for (std::size_t i = 0; i < blocks.size(); i += 2) {
+      const Block& a = blocks[i];
+      if (i + 1 == blocks.size()) {
+        copy_block(args.ctx, *a.part, a.v.r, 0, args.output, total, a.at, a.v, 0.0f);
+        break;
+      }
+      const Block& b = blocks[i + 1];
+      cl_kernel k = args.ctx.kernel("elementwise", "copy_two_blocks");
+      set_args(k, mem(*a.part), cl_ulong(a.v.r), mem(*b.part), cl_ulong(b.v.r), mem(args.output),
+               cl_ulong(total), cl_ulong(a.at), cl_ulong(a.v.outer), cl_ulong(a.v.inner));
+      args.ctx.enqueue_elementwise(k, a.v.outer * (a.v.r + b.v.r) * a.v.inner);
+    }
   }
 
   void backward(const BackwardArgs& args) const override {
