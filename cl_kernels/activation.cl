@@ -1,22 +1,12 @@
 // Activations, forward and backward. The host builds this file once per activation with
-// -DACTIVATION=<code> (codes as in runtime/src/ops/activation.cpp; the activation's parameter is
+// -DACTIVATION=<code> (an ACT_ code of kernel_codes.h; the activation's parameters are
 // the kernel arguments p and q): with the operation fixed at compile time the loops vectorize.
 
 #ifndef ACTIVATION
 #define ACTIVATION 0
 #endif
 
-#define ACT_RELU 0
-#define ACT_LEAKY_RELU 1
-#define ACT_SIGMOID 2
-#define ACT_TANH 3
-#define ACT_ELU 4
-#define ACT_GELU 5
-#define ACT_SQRT 6
-#define ACT_EXP 7
-#define ACT_SELU 8          // p: alpha, q: gamma
-#define ACT_HARD_SIGMOID 9  // p: alpha, q: beta
-#define ACT_CLIP 10         // p: min, q: max
+#include "kernel_codes.h"
 
 #define INV_SQRT2 0.70710678118654752f
 #define INV_SQRT_2PI 0.39894228040143268f

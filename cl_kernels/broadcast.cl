@@ -4,12 +4,7 @@
 // (outermost first, rank of them used); an operand's strides are 0 along the dimensions it is
 // broadcast over. Destinations take beta: 0 overwrites without reading.
 
-#define BIN_ADD 0
-#define BIN_SUB 1
-#define BIN_MUL 2
-#define BIN_DIV 3
-#define BIN_POW 4
-#define BIN_PRELU 5  // x < 0 ? y * x : x, y the slope
+#include "kernel_codes.h"
 
 float binary(const float x, const float y, const int op) {
   switch (op) {

@@ -11,11 +11,7 @@
 // division costs a fraction of a long's (on the H200, mobilenet_v2's depthwise layers at batch 32
 // took 1.7 ms with long indices, 12% of the copy bandwidth their reads and writes allow).
 
-#ifdef EPILOGUE_LO  // an activation folded in (ops/epilogue.hpp)
-#define FINISH(v) fmin(fmax((v), EPILOGUE_LO), EPILOGUE_HI)
-#else
-#define FINISH(v) (v)
-#endif
+#include "epilogue.h"
 
 // The filters' extents, compiled in for depthwise_forward (the host always builds it so): its tap
 // loops unroll, and with no branch around a load (a tap in the padding reads its plane's first

@@ -34,10 +34,7 @@ __kernel void axpby(const float a, __global const float* x, const float beta, __
     y[i] = beta == 0.0f ? a * x[i] : a * x[i] + beta * y[i];
 }
 
-// Binary operation codes, shared with runtime/src/ops/arithmetic.cpp.
-#define BIN_ADD 0
-#define BIN_SUB 1
-#define BIN_MUL 2
+#include "kernel_codes.h"  // the binary operations' codes
 
 // out[i] = a[i] (op) b[i % nb]: b repeats over a's leading dimensions.
 __kernel void binary_forward(__global const float* a, __global const float* b,

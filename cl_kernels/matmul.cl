@@ -123,11 +123,7 @@ void gemm(const int M, const int N, const int K, const float alpha,
 
 // c[offset_c + i] = alpha * sum_s partial[offset_p + s * mn + i] + beta * c[...]: the slices
 // of a split-K product summed into C (contiguous, mn elements). beta == 0 never reads C.
-#ifdef EPILOGUE_LO  // an activation folded in (ops/epilogue.hpp): a split convolution's
-#define SUM_FINISH(v) fmin(fmax((v), EPILOGUE_LO), EPILOGUE_HI)
-#else
-#define SUM_FINISH(v) (v)
-#endif
+#include "epilogue.h"  // a split convolution's activation, applied by the sum
 
 __kernel void gemm_sum_slices(__global const float* partial, const ulong offset_p,
                               const int slices, const ulong mn, const float alpha,
@@ -137,6 +133,6 @@ __kernel void gemm_sum_slices(__global const float* partial, const ulong offset_
   for (ulong i = get_global_id(0); i < mn; i += get_global_size(0)) {
     float acc = 0.0f;
     for (int s = 0; s < slices; ++s) acc += partial[s * mn + i];
-    c[i] = SUM_FINISH(beta == 0.0f ? alpha * acc : alpha * acc + beta * c[i]);
+    c[i] = FINISH(beta == 0.0f ? alpha * acc : alpha * acc + beta * c[i]);
   }
 }

@@ -263,11 +263,7 @@ inline void gather_step(float4* b, __global const float* x, __global const int4*
 }
 #endif
 
-#ifdef EPILOGUE_LO  // an activation folded in (ops/epilogue.hpp): unsplit launches only
-#define FINISH(v) fmin(fmax((v), EPILOGUE_LO), EPILOGUE_HI)
-#else
-#define FINISH(v) (v)
-#endif
+#include "epilogue.h"  // unsplit launches only
 
 // Writes a 4x4 piece of the output at filter m, columns q .. q + 3.
 inline void store_y(__global float* y, int ldc, const int4 o, int M, int N, int m, int q,

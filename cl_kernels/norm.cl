@@ -19,16 +19,7 @@ typedef float floatv;
 #define HSUM(v) (v)
 #endif
 
-#ifdef EPILOGUE_LO
-#define FINISH(v) fmin(fmax((v), EPILOGUE_LO), EPILOGUE_HI)
-#ifdef EPILOGUE_PASSES_LO
-#define PASSES(v) ((v) >= EPILOGUE_LO && (v) <= EPILOGUE_HI)
-#else
-#define PASSES(v) ((v) > EPILOGUE_LO && (v) <= EPILOGUE_HI)
-#endif
-#else
-#define FINISH(v) (v)
-#endif
+#include "epilogue.h"
 
 // x normalized with its channel's statistics, scaled and shifted: forward's output before the
 // epilogue, and what backward recomputes to mask the gradient by it (the same expression, so the

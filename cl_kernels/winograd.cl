@@ -113,11 +113,7 @@ __kernel void winograd_inputs(__global const float* x, __global float* v, const 
 
 // y = beta * y + A^T p A + bias[f] for each output tile (m x m of filter f), from the alpha^2
 // products p of the tile. shape: (N, F, OH, OW); tiles: (TH, TW).
-#ifdef EPILOGUE_LO  // an activation folded in (ops/epilogue.hpp)
-#define FINISH(v) fmin(fmax((v), EPILOGUE_LO), EPILOGUE_HI)
-#else
-#define FINISH(v) (v)
-#endif
+#include "epilogue.h"
 
 __kernel void winograd_outputs(__global const float* m, const ulong m_offset, __global float* y,
                                __global const float* bias, const int4 shape, const int2 tiles,

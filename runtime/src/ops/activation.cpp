@@ -8,6 +8,7 @@
 #include "clnn/error.hpp"
 #include "clnn/ops.hpp"
 #include "context_impl.hpp"
+#include "kernel_codes.h"
 #include "ops/common.hpp"
 #include "ops/op.hpp"
 #include "ops/shape_util.hpp"
@@ -16,24 +17,24 @@ namespace clnn::detail {
 
 namespace {
 
-// Codes of cl_kernels/activation.cl; the derivative reads x or y as marked.
+// Codes of cl_kernels/activation.cl (kernel_codes.h); the derivative reads x or y as marked.
 struct Activation {
   const char* name;
   cl_int code;
   bool derivative_from_output;
   const char* onnx;  // the ONNX operator, or nullptr
 };
-constexpr Activation kRelu{"relu", 0, false, "Relu"};
-constexpr Activation kLeakyRelu{"leaky_relu", 1, false, "LeakyRelu"};
-constexpr Activation kSigmoid{"sigmoid", 2, true, "Sigmoid"};
-constexpr Activation kTanh{"tanh", 3, true, "Tanh"};
-constexpr Activation kElu{"elu", 4, false, "Elu"};
-constexpr Activation kGelu{"gelu", 5, false, nullptr};
-constexpr Activation kSqrt{"sqrt", 6, true, "Sqrt"};
-constexpr Activation kExp{"exp", 7, true, "Exp"};
-constexpr Activation kSelu{"selu", 8, false, "Selu"};
-constexpr Activation kHardSigmoid{"hard_sigmoid", 9, false, "HardSigmoid"};
-constexpr Activation kClip{"clip", 10, false, "Clip"};
+constexpr Activation kRelu{"relu", ACT_RELU, false, "Relu"};
+constexpr Activation kLeakyRelu{"leaky_relu", ACT_LEAKY_RELU, false, "LeakyRelu"};
+constexpr Activation kSigmoid{"sigmoid", ACT_SIGMOID, true, "Sigmoid"};
+constexpr Activation kTanh{"tanh", ACT_TANH, true, "Tanh"};
+constexpr Activation kElu{"elu", ACT_ELU, false, "Elu"};
+constexpr Activation kGelu{"gelu", ACT_GELU, false, nullptr};
+constexpr Activation kSqrt{"sqrt", ACT_SQRT, true, "Sqrt"};
+constexpr Activation kExp{"exp", ACT_EXP, true, "Exp"};
+constexpr Activation kSelu{"selu", ACT_SELU, false, "Selu"};
+constexpr Activation kHardSigmoid{"hard_sigmoid", ACT_HARD_SIGMOID, false, "HardSigmoid"};
+constexpr Activation kClip{"clip", ACT_CLIP, false, "Clip"};
 
 std::string activation_options(const Activation& act) {
   return "-DACTIVATION=" + std::to_string(act.code);

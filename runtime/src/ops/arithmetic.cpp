@@ -6,6 +6,7 @@
 #include "clnn/error.hpp"
 #include "clnn/ops.hpp"
 #include "context_impl.hpp"
+#include "kernel_codes.h"
 #include "ops/common.hpp"
 #include "ops/op.hpp"
 
@@ -14,7 +15,14 @@ namespace clnn::detail {
 namespace {
 
 // Codes of cl_kernels/broadcast.cl (add, sub and mul also of elementwise.cl's fast kernels).
-enum BinaryCode : cl_int { kAdd = 0, kSub = 1, kMul = 2, kDiv = 3, kPow = 4, kPrelu = 5 };
+enum BinaryCode : cl_int {
+  kAdd = BIN_ADD,
+  kSub = BIN_SUB,
+  kMul = BIN_MUL,
+  kDiv = BIN_DIV,
+  kPow = BIN_POW,
+  kPrelu = BIN_PRELU
+};
 
 constexpr std::size_t kMaxBroadcastRank = 8;
 

@@ -12,6 +12,7 @@
 #include "clnn/error.hpp"
 #include "clnn/ops.hpp"
 #include "context_impl.hpp"
+#include "kernel_codes.h"
 #include "ops/common.hpp"
 #include "ops/conv_depthwise.hpp"
 #include "ops/conv_direct.hpp"
@@ -486,7 +487,7 @@ class ConvTransposeOp : public Op {
       std::vector<std::int64_t> channel(y.size(), 0);
       channel[1] = 1;
       broadcast_binary(args.ctx, args.output, row_major_strides(y), *args.inputs[2], channel,
-                       args.output, 0 /* BIN_ADD */);
+                       args.output, BIN_ADD);
     }
   }
 

@@ -5,6 +5,7 @@
 #include "clnn/error.hpp"
 #include "clnn/ops.hpp"
 #include "context_impl.hpp"
+#include "kernel_codes.h"
 #include "ops/common.hpp"
 #include "ops/op.hpp"
 
@@ -26,7 +27,7 @@ class MseLossOp : public Op {
     const std::size_t n = std::size_t(p.size());
     // workspace = p - t, then the loss is sum(workspace^2) / n.
     cl_kernel k = args.ctx.kernel("elementwise", "binary_forward");
-    set_args(k, mem(p), mem(t), mem(args.workspace), count(p), count(t), cl_int{1});
+    set_args(k, mem(p), mem(t), mem(args.workspace), count(p), count(t), cl_int{BIN_SUB});
     args.ctx.enqueue_elementwise(k, n);
     reduce_middle(args.ctx, args.workspace, &args.workspace, args.output, {1, n, 1},
                   1.0f / float(n), 0.0f);
