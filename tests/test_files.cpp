@@ -8,7 +8,7 @@
 
 #include "clnn/error.hpp"
 #include "clnn/files.hpp"
-#include "io/files.hpp"
+#include "files.hpp"
 #include "support.hpp"
 
 namespace fs = std::filesystem;

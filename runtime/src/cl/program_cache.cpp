@@ -10,7 +10,7 @@
 
 #include "cl/fault.hpp"
 #include "cl/hash.hpp"
-#include "io/files.hpp"
+#include "files.hpp"
 #include "log.hpp"
 
 namespace clnn::detail {

@@ -6,7 +6,7 @@
 
 #include "cl/hash.hpp"
 #include "clnn/error.hpp"
-#include "io/files.hpp"
+#include "files.hpp"
 
 namespace clnn {
 

@@ -9,7 +9,7 @@
 #include <sstream>
 
 #include "clnn/error.hpp"
-#include "io/files.hpp"
+#include "files.hpp"
 
 namespace clnn::detail {
 

@@ -3,7 +3,7 @@
 
 #include "clnn/onnx.hpp"
 #include "graph/graph_data.hpp"
-#include "io/files.hpp"
+#include "files.hpp"
 
 namespace clnn::onnx {
 

@@ -7,7 +7,7 @@
 
 #include "clnn/error.hpp"
 #include "clnn/onnx.hpp"
-#include "io/files.hpp"
+#include "files.hpp"
 
 namespace clnn::detail {
 

@@ -1,4 +1,4 @@
-// batch_norm (batch statistics and running statistics) and dropout (seeded, training only).
+// batch_norm (batch statistics and running statistics).
 #include <memory>
 #include <string>
 
@@ -164,50 +164,6 @@ class BatchNormOp : public Op {
   float momentum_, eps_;
 };
 
-class DropoutOp : public Op {
- public:
-  DropoutOp(float p, std::uint64_t seed) : p_(p), seed_(seed) {}
-  std::string type() const override { return "dropout"; }
-  Shape infer_shape(const std::vector<Shape>& in) const override { return in[0]; }
-
-  void forward(const ForwardArgs& args) const override {
-    const std::size_t n = std::size_t(args.output.size());
-    if (!args.training || p_ == 0.0f)
-      return axpby(args.ctx, 1.0f, *args.inputs[0], 0.0f, args.output, n);
-    apply(args.ctx, *args.inputs[0], args.output, args.step, 0.0f);
-  }
-
-  void backward(const BackwardArgs& args) const override {
-    if (Tensor* gx = args.grad_inputs[0]) {
-      if (p_ == 0.0f)
-        axpby(args.ctx, 1.0f, args.grad_output, args.betas[0], *gx, std::size_t(gx->size()));
-      else
-        apply(args.ctx, args.grad_output, *gx, args.step, args.betas[0]);
-    }
-  }
-
-  Needs backward_needs() const override { return {false, false}; }
-  bool launches_change_by_step() const override { return p_ != 0.0f; }
-
-  // An exported model runs inference, where dropout is the identity.
-  bool to_onnx(OnnxNode& node) const override {
-    node.op_type = "Identity";
-    return true;
-  }
-
- private:
-  // The same mask for the same step: backward regenerates forward's.
-  void apply(ContextImpl& ctx, const Tensor& in, const Tensor& out, std::uint64_t step,
-             float beta) const {
-    cl_kernel k = ctx.kernel("norm", "dropout_apply");
-    set_args(k, mem(in), mem(out), count(out), p_, cl_ulong(seed_), cl_ulong(step), beta);
-    ctx.enqueue_elementwise(k, std::size_t(out.size()));
-  }
-
-  float p_;
-  std::uint64_t seed_;
-};
-
 }  // namespace
 
 }  // namespace clnn::detail
@@ -221,11 +177,6 @@ Value batch_norm(const Value& x, const Value& gamma, const Value& beta, const Va
   if (!(eps > 0.0f)) throw Error("batch_norm: eps must be positive");
   return GraphAccess::add(std::make_shared<detail::BatchNormOp>(momentum, eps),
                           {x, gamma, beta, running_mean, running_var});
-}
-
-Value dropout(const Value& x, float p, std::uint64_t seed) {
-  if (!(p >= 0.0f && p < 1.0f)) throw Error("dropout: p must lie in [0, 1)");
-  return GraphAccess::add(std::make_shared<detail::DropoutOp>(p, seed), {x});
 }
 
 }  // namespace clnn

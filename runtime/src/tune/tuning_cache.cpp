@@ -5,7 +5,7 @@
 
 #include "cl/program_cache.hpp"
 #include "clnn/error.hpp"
-#include "io/files.hpp"
+#include "files.hpp"
 #include "log.hpp"
 
 namespace clnn::detail {

@@ -1,6 +1,6 @@
 // Whole-file reads; write_file_atomically: temporary file, flush, rename, only over a regular
 // file; check_writable: the same checks and a trial file, before long work.
-#include "io/files.hpp"
+#include "files.hpp"
 
 #include <fstream>
 #include <random>
