@@ -1,7 +1,7 @@
 // Messages and OpenCL error names for clnn's exceptions.
 #include "clnn/error.hpp"
 
-#include "cl_api.hpp"
+#include <CL/cl.h>
 
 namespace clnn {
 
