@@ -74,6 +74,23 @@ __kernel void permute(__global const float* x, __global float* y, const ulong n,
   }
 }
 
+// Element i of an [outer, r, inner] block as (o, j, k): in 32-bit arithmetic where the block
+// has fewer than 2^32 elements: a GPU's 64-bit division takes several times as long (squeezenet1_1's
+// concat copies at batch 32 on the H200: 1450 GB/s with it, 2180 without).
+inline void split_block_index(const ulong i, const ulong total, const ulong r, const ulong inner,
+                              ulong* o, ulong* j, ulong* k) {
+  if (total <= 0xffffffffUL) {
+    const uint t = (uint)i, in = (uint)inner, q = t / in;
+    *k = t - q * in;
+    *j = q % (uint)r;
+    *o = q / (uint)r;
+  } else {
+    *k = i % inner;
+    *j = (i / inner) % r;
+    *o = i / (inner * r);
+  }
+}
+
 // dst[o, dst_at + j, k] = a[o, j, k] for j < a_r, then b[o, j - a_r, k] for j < a_r + b_r: two
 // whole operands of concat written in one launch (a launch costs more than these copies at
 // batch 1).
@@ -82,7 +99,8 @@ __kernel void copy_two_blocks(__global const float* a, const ulong a_r, __global
                               const ulong dst_at, const ulong outer, const ulong inner) {
   const ulong r = a_r + b_r, total = outer * r * inner;
   for (ulong i = get_global_id(0); i < total; i += get_global_size(0)) {
-    const ulong k = i % inner, j = (i / inner) % r, o = i / (inner * r);
+    ulong o, j, k;
+    split_block_index(i, total, r, inner, &o, &j, &k);
     const float v = j < a_r ? a[(o * a_r + j) * inner + k] : b[(o * b_r + j - a_r) * inner + k];
     dst[(o * dst_r + dst_at + j) * inner + k] = v;
   }
@@ -96,7 +114,8 @@ __kernel void copy_block(__global const float* src, const ulong src_r, const ulo
                          const ulong outer, const ulong r, const ulong inner, const float beta) {
   const ulong total = outer * r * inner;
   for (ulong i = get_global_id(0); i < total; i += get_global_size(0)) {
-    const ulong k = i % inner, j = (i / inner) % r, o = i / (inner * r);
+    ulong o, j, k;
+    split_block_index(i, total, r, inner, &o, &j, &k);
     const ulong to = (o * dst_r + dst_at + j) * inner + k;
     const float v = src[(o * src_r + src_at + j) * inner + k];
     dst[to] = beta == 0.0f ? v : v + beta * dst[to];
