@@ -21,8 +21,6 @@
 
 namespace clnn::detail {
 
-struct ImplicitLaunch;  // ops/conv_implicit.hpp
-
 struct ContextImpl {
   explicit ContextImpl(const DeviceInfo& info);
 
@@ -71,16 +69,12 @@ struct ContextImpl {
   GemmBackend gemm_backend = GemmBackend::automatic;  // matmul's backend (CLNN_GEMM)
   std::unique_ptr<TuningCache> tuning;                // null with CLNN_TUNE=off
   bool tune_full = false;                             // CLNN_TUNE=full
-  // When set, gemm() notes the tuning shape of every product (clnn-tune's recording).
-  std::vector<std::vector<std::int64_t>>* gemm_recorder = nullptr;
-  // The same for the implicit GEMM's convolution launches.
-  std::vector<ImplicitLaunch>* conv_recorder = nullptr;
   // Whether executors record their passes' launches and replay them (tests compare both ways).
   bool replay_launches = true;
 
   // What ops choose their launches by besides shapes and the device: an executor replays
   // recorded launches only while this is what they were recorded under (the tuners and tests
-  // change it between runs of one executor), and never while a tuner notes the products.
+  // change it between runs of one executor).
   using LaunchChoices = std::tuple<ConvRoute, GemmBackend, bool, std::size_t, std::size_t,
                                    std::size_t, std::size_t, std::size_t, bool, std::uint64_t>;
   LaunchChoices launch_choices() const {
@@ -95,7 +89,7 @@ struct ContextImpl {
             reduction_plan.item_per_row,
             tuning ? tuning->version() : 0};
   }
-  bool may_record() const { return replay_launches && !gemm_recorder && !conv_recorder; }
+  bool may_record() const { return replay_launches; }
 
  private:
   // Guards the three maps; what they hand out is used outside the lock (see above). A thread's

@@ -18,6 +18,7 @@ enum class Mode { inference, training };
 
 namespace detail {
 struct ExecutorImpl;
+struct ExecutorAccess;
 }
 
 class Executor {
@@ -85,6 +86,7 @@ class Executor {
   std::string schedule_table() const;
 
  private:
+  friend struct detail::ExecutorAccess;
   std::unique_ptr<detail::ExecutorImpl> impl_;
 };
 

@@ -11,6 +11,7 @@
 #include "graph/graph_data.hpp"
 #include "graph/memory_plan.hpp"
 #include "ops/common.hpp"
+#include "tune/tuning_notes.hpp"
 
 namespace clnn {
 
@@ -48,6 +49,7 @@ struct ExecutorImpl {
   struct PassLaunches {
     std::unique_ptr<RecordedLaunches> recorded;
     bool live = false;  // its recording failed: it runs its host code every time
+    TuningNotes tuning;  // what it asked of the tuning cache when it last ran its host code
   };
   std::vector<PassLaunches> forward_launches, backward_launches;  // per node id
   RecordingScratch recording_scratch;
@@ -105,6 +107,11 @@ struct ExecutorImpl {
     if (profiling_by_node()) label += " '" + nd.name + "'";
     scope.emplace(std::move(label), cost.flops, cost.bytes);
   }
+};
+
+// The internals behind an Executor (friend of it), for the library's tools (tune_executor).
+struct ExecutorAccess {
+  static const ExecutorImpl& impl(const Executor& ex) { return *ex.impl_; }
 };
 
 namespace {
@@ -288,6 +295,7 @@ template <typename Run>
 void ExecutorImpl::run_pass(PassLaunches& pass, const Node& nd, Run&& run) {
   auto& impl = Access::impl(ctx);
   if (pass.recorded) return pass.recorded->replay(impl.queue.get());
+  NotingTuning noting(pass.tuning);
   if (pass.live || !impl.may_record() || nd.op->launches_change_by_step()) return run();
   LaunchRecording recording(recording_scratch);
   run();  // an exception leaves the pass unrecorded
@@ -641,5 +649,22 @@ std::vector<Executor::ScheduledPass> Executor::schedule() const {
         passes.push_back(entry(*it, detail::Pass::backward));
   return passes;
 }
+
+namespace detail {
+
+TuningNotes schedule_tuning_notes(const Executor& executor) {
+  TuningNotes all;
+  const ExecutorImpl& impl = ExecutorAccess::impl(executor);
+  for (const auto* passes : {&impl.forward_launches, &impl.backward_launches})
+    for (const auto& pass : *passes) {
+      all.products.insert(all.products.end(), pass.tuning.products.begin(),
+                          pass.tuning.products.end());
+      all.convolutions.insert(all.convolutions.end(), pass.tuning.convolutions.begin(),
+                              pass.tuning.convolutions.end());
+    }
+  return all;
+}
+
+}  // namespace detail
 
 }  // namespace clnn

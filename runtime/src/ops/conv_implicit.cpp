@@ -10,6 +10,7 @@
 #include "cl/kernel_call.hpp"
 #include "ops/common.hpp"
 #include "ops/gemm.hpp"
+#include "tune/tuning_notes.hpp"
 
 namespace clnn::detail {
 
@@ -240,7 +241,7 @@ bool ImplicitConv::serves_input_gradient() const {
 void ImplicitConv::forward(const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor& y,
                            float beta, const Epilogue& epilogue) const {
   const ImplicitLaunch l = forward_launch();
-  if (ctx.conv_recorder) ctx.conv_recorder->push_back(l);
+  if (TuningNotes* notes = active_tuning_notes()) notes->convolutions.push_back(l);
   // The filters' order is already tap-major with one channel per group, or one tap.
   const std::int64_t taps = win.kernel_positions();
   const bool in_order = win.c / groups == 1 || taps == 1;
@@ -257,7 +258,7 @@ void ImplicitConv::forward(const Tensor& x, const Tensor& w, const Tensor* bias,
 void ImplicitConv::input_gradient(const Tensor& gy, const Tensor& w, const Tensor& gx,
                                   float beta) const {
   const ImplicitLaunch l = input_gradient_launch();
-  if (ctx.conv_recorder) ctx.conv_recorder->push_back(l);
+  if (TuningNotes* notes = active_tuning_notes()) notes->convolutions.push_back(l);
   const ImplicitConfig config = chosen_config(ctx, l);
   const ScratchLayout layout = scratch_layout(l, config, true);
   cl_mem scratch = ctx.scratch(layout.total);

@@ -60,7 +60,7 @@ struct ImplicitConv : ConvGeometry {
   // flipped (into ContextImpl::scratch). forward, too, rearranges the filters there.
   void input_gradient(const Tensor& gy, const Tensor& w, const Tensor& gx, float beta) const;
 
-  // The launches of the two passes (each noted in ContextImpl::conv_recorder when it runs).
+  // The launches of the two passes (each noted in the active TuningNotes when it runs).
   ImplicitLaunch forward_launch() const { return {win, filters, groups}; }
   ImplicitLaunch input_gradient_launch() const { return {input_gradient_window(), win.c, groups}; }
 

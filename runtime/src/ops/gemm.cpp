@@ -13,6 +13,7 @@
 #include "cl/kernel_call.hpp"
 #include "context_impl.hpp"
 #include "ops/gemv.hpp"
+#include "tune/tuning_notes.hpp"
 
 namespace clnn::detail {
 
@@ -353,8 +354,8 @@ std::string describe_gemm(ContextImpl& ctx, const GemmCall& call) {
 
 void gemm(ContextImpl& ctx, const GemmCall& call, GemmBackend backend, cl_event* event) {
   if (call.m == 0 || call.n == 0 || call.batch == 0) return;
-  if (ctx.gemm_recorder && !call.b_rows.taps)
-    ctx.gemm_recorder->push_back(gemm_tuning_shape(call));
+  if (TuningNotes* notes = active_tuning_notes(); notes && !call.b_rows.taps)
+    notes->products.push_back(gemm_tuning_shape(call));
   GemmChoice choice = choose_gemm(ctx, call);
   if (backend != GemmBackend::automatic) choice.backend = backend;
   gemm_as_chosen(ctx, call, choice, event);

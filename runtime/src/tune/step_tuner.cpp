@@ -1,7 +1,8 @@
-// tune_executor: every matmul product of a training step, then the elementwise and reduction
-// launch plans, timed over whole forward and backward passes so that every kernel family that
-// launches through them (activations, losses, convolution helpers, pooling, normalization,
-// optimizers' elementwise steps, their backward kernels) counts.
+// tune_executor: every matmul product and implicit convolution of a training step (as its
+// schedule noted them), then the elementwise and reduction launch plans, timed over whole forward
+// and backward passes so that every kernel family that launches through them (activations,
+// losses, convolution helpers, pooling, normalization, optimizers' elementwise steps, their
+// backward kernels) counts.
 #include <algorithm>
 #include <string>
 
@@ -10,6 +11,7 @@
 #include "context_impl.hpp"
 #include "ops/conv_implicit.hpp"
 #include "tune/measure.hpp"
+#include "tune/tuning_notes.hpp"
 
 namespace clnn {
 
@@ -84,20 +86,13 @@ std::vector<std::size_t> around(std::size_t planned, bool full) {
 
 std::vector<TuneResult> tune_executor(Executor& executor, const Value& loss, TuneEffort effort) {
   auto& impl = detail::Access::impl(executor.context());
-  std::vector<std::vector<std::int64_t>> shapes;
-  std::vector<detail::ImplicitLaunch> convolutions;
-  impl.gemm_recorder = &shapes;
-  impl.conv_recorder = &convolutions;
-  try {
-    executor.forward();
-    executor.backward(loss);
-  } catch (...) {
-    impl.gemm_recorder = nullptr;
-    impl.conv_recorder = nullptr;
-    throw;
-  }
-  impl.gemm_recorder = nullptr;
-  impl.conv_recorder = nullptr;
+  // One step, so that every pass of the schedule has run (or been recorded) and noted what it
+  // asks of the tuning cache.
+  executor.forward();
+  executor.backward(loss);
+  detail::TuningNotes notes = detail::schedule_tuning_notes(executor);
+  std::vector<std::vector<std::int64_t>>& shapes = notes.products;
+  const std::vector<detail::ImplicitLaunch>& convolutions = notes.convolutions;
   std::sort(shapes.begin(), shapes.end());
   shapes.erase(std::unique(shapes.begin(), shapes.end()), shapes.end());
   std::vector<TuneResult> results;
