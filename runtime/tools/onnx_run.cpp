@@ -59,7 +59,8 @@ int main(int argc, char** argv) {
           },
           "NAME=FILE"));
   app.add_flag("--schedule", show_schedule,
-               "print each node's pass: the route and plan it takes, its workspace");
+               "after the runs, print each node's pass: the route and plan it takes, its "
+               "workspace, the kernels it replays");
   CLI11_PARSE(app, argc, argv);
   std::map<std::string, std::string> input_files;
   for (const std::string& spec : input_specs) {
@@ -82,7 +83,6 @@ int main(int argc, char** argv) {
     std::vector<clnn::Value> outputs;
     for (auto& [name, v] : model.outputs) outputs.push_back(v);
     clnn::Executor ex(ctx, model.graph, outputs, clnn::Mode::inference);
-    if (show_schedule) std::printf("%s", ex.schedule_table().c_str());
     std::mt19937 rng(1);
     std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
     for (auto& [name, v] : model.inputs) {
@@ -106,6 +106,8 @@ int main(int argc, char** argv) {
             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     }
     std::sort(times.begin(), times.end());
+    // After the runs, so that each pass shows the kernels it replays.
+    if (show_schedule) std::printf("%s", ex.schedule_table().c_str());
     for (auto& [name, v] : model.outputs) {
       auto values = ex.value(v).to_host();
       std::printf("output %-20s %s  [", name.c_str(), clnn::to_string(v.shape()).c_str());

@@ -83,8 +83,8 @@ int main(int argc, char** argv) {
   app.add_option("--limit", args.limit, "train on the first N images only (0: all)")
       ->check(CLI::Range(0, 1000000000));
   app.add_flag("--show-schedule", args.show_schedule,
-               "print each node's forward and backward pass: the route and plan it takes, its "
-               "workspace");
+               "after training, print each node's forward and backward pass: the route and "
+               "plan it takes, its workspace, the kernels it replays");
   app.add_option("--seed", args.seed, "batch order and dropout")
       ->check(whole_number)
       ->capture_default_str();
@@ -117,7 +117,6 @@ int main(int argc, char** argv) {
                 args.model.c_str(), (long long)trainer.parameter_count(), (long long)o.epochs,
                 (long long)o.batch_size, args.optimizer.c_str(), double(o.lr),
                 double(trainer.executor().memory_bytes()) / (1 << 20));
-    if (args.show_schedule) std::printf("%s", trainer.executor().schedule_table().c_str());
     if (!args.resume.empty()) {
       trainer.resume(args.resume);
       std::printf("resumed from %s after epoch %lld\n", args.resume.c_str(),
@@ -125,6 +124,8 @@ int main(int argc, char** argv) {
     }
     std::fflush(stdout);
     trainer.fit();
+    // After training, so that each pass shows the kernels it replays.
+    if (args.show_schedule) std::printf("%s", trainer.executor().schedule_table().c_str());
     clnn::train::Evaluation test = trainer.evaluate(data.test);
     std::cout << "confusion matrix (rows: true class, columns: predicted):\n"
               << clnn::train::format_confusion(test);

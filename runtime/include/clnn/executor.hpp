@@ -76,10 +76,11 @@ class Executor {
     // 'conv_1'", or empty where the op has one way.
     std::string route;
     std::size_t workspace_bytes = 0;
-    // The kernel launches the pass replays: recorded as it first ran, enqueued since without its
-    // host code. 0 before its first run, and where it runs its host code every time (dropout's
-    // masks change by step; a library's GEMM launches what clnn does not see).
-    std::size_t launches = 0;
+    // The kernels the pass replays, a name per launch in order: recorded as it first ran,
+    // enqueued since without its host code. Empty before its first run, and where it runs its
+    // host code every time (dropout's masks change by step; a library's GEMM launches what clnn
+    // does not see).
+    std::vector<std::string> kernels;
   };
   std::vector<ScheduledPass> schedule() const;
   // The schedule as a table of text, a pass a line.

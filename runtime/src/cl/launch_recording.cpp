@@ -23,6 +23,17 @@ void RecordedLaunches::replay(cl_command_queue queue) const {
     enqueue_nd(queue, l.kernel.get(), l.dims, l.global.data(), l.local.data(), nullptr);
 }
 
+std::vector<std::string> RecordedLaunches::kernel_names() const {
+  std::vector<std::string> names;
+  for (const Launch& l : launches_) {
+    char name[256] = {};
+    check(clGetKernelInfo(l.kernel.get(), CL_KERNEL_FUNCTION_NAME, sizeof name - 1, name, nullptr),
+          "clGetKernelInfo(CL_KERNEL_FUNCTION_NAME)");
+    names.emplace_back(name);
+  }
+  return names;
+}
+
 cl_mem RecordingScratch::get(cl_context context, const DeviceInfo& device, std::size_t bytes) {
   if (!buffer_ || buffer_->bytes() < bytes)
     buffer_ = std::make_unique<Buffer>(context, device, bytes, "scratch of recorded launches");

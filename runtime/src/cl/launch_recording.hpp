@@ -12,6 +12,7 @@
 #include <array>
 #include <cstddef>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "cl/buffer.hpp"
@@ -26,6 +27,8 @@ class RecordedLaunches {
  public:
   void replay(cl_command_queue queue) const;
   std::size_t size() const { return launches_.size(); }
+  // The kernel of each launch, by name.
+  std::vector<std::string> kernel_names() const;
 
  private:
   friend class LaunchRecording;

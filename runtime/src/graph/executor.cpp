@@ -602,7 +602,11 @@ std::string Executor::schedule_table() const {
                   p.pass.c_str());
     out += head;
     if (!p.route.empty()) out += " " + p.route;
-    if (p.launches > 0) out += " [" + std::to_string(p.launches) + " launches]";
+    if (!p.kernels.empty()) {
+      out += " [";
+      for (std::size_t i = 0; i < p.kernels.size(); ++i) out += (i ? ", " : "") + p.kernels[i];
+      out += "]";
+    }
     if (p.workspace_bytes > 0) {
       char ws[48];
       const bool mib = p.workspace_bytes >= (1 << 20);
@@ -626,7 +630,7 @@ std::vector<Executor::ScheduledPass> Executor::schedule() const {
     for (std::size_t i = 0; i < nd.inputs.size(); ++i)
       wanted.push_back(pass == detail::Pass::backward && nd.op->differentiable(i) &&
                        impl_->requires_grad[std::size_t(nd.inputs[i])]);
-    ScheduledPass s{nd.name, nd.op->type(), detail::pass_name(pass), "", 0, 0};
+    ScheduledPass s{nd.name, nd.op->type(), detail::pass_name(pass), "", 0, {}};
     if (impl_->folded[std::size_t(v)])
       s.route = "folded into '" + impl_->node(nd.inputs[0]).name + "'";
     else
@@ -636,7 +640,7 @@ std::vector<Executor::ScheduledPass> Executor::schedule() const {
     const auto& launches =
         pass == detail::Pass::forward ? impl_->forward_launches : impl_->backward_launches;
     if (std::size_t(v) < launches.size() && launches[std::size_t(v)].recorded)
-      s.launches = launches[std::size_t(v)].recorded->size();
+      s.kernels = launches[std::size_t(v)].recorded->kernel_names();
     return s;
   };
   std::vector<ScheduledPass> passes;
