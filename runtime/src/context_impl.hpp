@@ -89,7 +89,6 @@ struct ContextImpl {
             reduction_plan.item_per_row,
             tuning ? tuning->version() : 0};
   }
-  bool may_record() const { return replay_launches; }
 
  private:
   // Guards the three maps; what they hand out is used outside the lock (see above). A thread's

@@ -1,10 +1,10 @@
 // LaunchRecording: captures a pass's launches; RecordedLaunches replays them.
 #include "cl/launch_recording.hpp"
 
-#include <cstring>
 #include <string>
 
 #include "cl/kernel_call.hpp"
+#include "cl/profiler.hpp"
 
 namespace clnn::detail {
 
@@ -25,12 +25,7 @@ void RecordedLaunches::replay(cl_command_queue queue) const {
 
 std::vector<std::string> RecordedLaunches::kernel_names() const {
   std::vector<std::string> names;
-  for (const Launch& l : launches_) {
-    char name[256] = {};
-    check(clGetKernelInfo(l.kernel.get(), CL_KERNEL_FUNCTION_NAME, sizeof name - 1, name, nullptr),
-          "clGetKernelInfo(CL_KERNEL_FUNCTION_NAME)");
-    names.emplace_back(name);
-  }
+  for (const Launch& l : launches_) names.push_back(kernel_name(l.kernel.get()));
   return names;
 }
 
@@ -93,15 +88,13 @@ void LaunchRecording::note_launch(cl_kernel kernel, cl_uint dims, const std::siz
     }
   // The launch's own kernel object: the program and name of the one launched.
   cl_program program = nullptr;
-  char name[256] = {};
   check(clGetKernelInfo(kernel, CL_KERNEL_PROGRAM, sizeof program, &program, nullptr),
         "clGetKernelInfo(CL_KERNEL_PROGRAM)");
-  check(clGetKernelInfo(kernel, CL_KERNEL_FUNCTION_NAME, sizeof name - 1, name, nullptr),
-        "clGetKernelInfo(CL_KERNEL_FUNCTION_NAME)");
+  const std::string name = kernel_name(kernel);
   cl_int status = CL_SUCCESS;
   RecordedLaunches::Launch launch;
-  launch.kernel = OwnedKernel(clCreateKernel(program, name, &status));
-  check(status, ("clCreateKernel(" + std::string(name) + ")").c_str());
+  launch.kernel = OwnedKernel(clCreateKernel(program, name.c_str(), &status));
+  check(status, ("clCreateKernel(" + name + ")").c_str());
   for (cl_uint i = 0; i < expected; ++i) {
     const Arg& a = args[i];
     check(clSetKernelArg(launch.kernel.get(), i, a.size, a.value.empty() ? nullptr : a.value.data()),

@@ -106,14 +106,6 @@ Profile& profile() {
   return p;
 }
 
-std::string kernel_name(cl_kernel kernel) {
-  char name[256] = {};
-  if (clGetKernelInfo(kernel, CL_KERNEL_FUNCTION_NAME, sizeof(name) - 1, name, nullptr) !=
-      CL_SUCCESS)
-    return "(unnamed kernel)";
-  return name;
-}
-
 // Waits for a launch and adds its time under `name`; a diagnostic, so a launch it cannot time
 // is left out rather than failing the work it measures.
 void profile_event(const std::string& name, cl_event event) {
@@ -128,6 +120,14 @@ std::mutex census_mutex;
 std::set<std::string> census;
 
 }  // namespace
+
+std::string kernel_name(cl_kernel kernel) {
+  char name[256] = {};
+  if (clGetKernelInfo(kernel, CL_KERNEL_FUNCTION_NAME, sizeof(name) - 1, name, nullptr) !=
+      CL_SUCCESS)
+    return "(unnamed kernel)";
+  return name;
+}
 
 bool profiling_enabled() {
   return profiling_switch().load(std::memory_order_relaxed);

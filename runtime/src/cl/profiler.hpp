@@ -17,6 +17,9 @@
 
 namespace clnn::detail {
 
+// A kernel's function name, or "(unnamed kernel)" where the driver cannot say.
+std::string kernel_name(cl_kernel kernel);
+
 // Whether launches are timed now. Reading it costs one relaxed atomic load.
 bool profiling_enabled();
 // Turns the profiler on or off for the whole process (the initial state is CLNN_PROFILE's).

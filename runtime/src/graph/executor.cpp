@@ -283,7 +283,7 @@ ExecutorImpl::ExecutorImpl(const Context& context, const Graph& g,
 void ExecutorImpl::check_recordings() {
   const auto& impl = Access::impl(ctx);
   const auto choices = impl.launch_choices();
-  if (recorded_under == choices && impl.may_record()) return;
+  if (recorded_under == choices && impl.replay_launches) return;
   forward_launches.clear();
   forward_launches.resize(graph->nodes.size());
   backward_launches.clear();
@@ -296,7 +296,7 @@ void ExecutorImpl::run_pass(PassLaunches& pass, const Node& nd, Run&& run) {
   auto& impl = Access::impl(ctx);
   if (pass.recorded) return pass.recorded->replay(impl.queue.get());
   NotingTuning noting(pass.tuning);
-  if (pass.live || !impl.may_record() || nd.op->launches_change_by_step()) return run();
+  if (pass.live || !impl.replay_launches || nd.op->launches_change_by_step()) return run();
   LaunchRecording recording(recording_scratch);
   run();  // an exception leaves the pass unrecorded
   pass.recorded = recording.finish();
