@@ -27,30 +27,37 @@ __kernel void reduce_strided(__global const float* x, __global const float* w, c
   }
 }
 
-// The same for inner == 1: one work-group per piece of a row (grid-stride over pieces), its
-// work-items striding over the piece, then a tree in local memory; y[o * segments + p] gets the
-// piece's sum. The local size is a power of two.
+// The same for inner == 1: `lanes` work-items per piece of a row (a power of two dividing the
+// work-group, which sums local size / lanes pieces at once, grid-stride over pieces), each
+// striding over the piece, then a tree in local memory within the lanes; y[o * segments + p] gets
+// the piece's sum. Short rows share a group: a row of 169 (global average pooling over 13x13)
+// took a whole 256-item group and a tree of eight barriers per row.
 __kernel void reduce_rows(__global const float* x, __global const float* w, const int has_w,
                           const ulong x_at, __global float* y, const ulong y_at, const ulong outer,
                           const ulong r, const ulong segments, const float s, const float beta,
-                          __local float* partial) {
-  const size_t lid = get_local_id(0), lsize = get_local_size(0);
+                          const int lanes, __local float* partial) {
+  const size_t lid = get_local_id(0), lane = lid % lanes;
+  const ulong per_group = get_local_size(0) / lanes, total = outer * segments;
   const ulong piece = (r + segments - 1) / segments;
   x += x_at;
   w += x_at;
   y += y_at;
-  for (ulong g = get_group_id(0); g < outer * segments; g += get_num_groups(0)) {
-    const ulong o = g / segments, first = (g % segments) * piece;
-    const ulong begin = o * r + first, end = o * r + min(r, first + piece);
+  for (ulong g0 = get_group_id(0) * per_group; g0 < total; g0 += get_num_groups(0) * per_group) {
+    const ulong g = g0 + lid / lanes;
     float acc = 0.0f;
-    for (ulong j = begin + lid; j < end; j += lsize) acc += has_w ? x[j] * w[j] : x[j];
+    if (g < total) {
+      const ulong o = g / segments, first = (g % segments) * piece;
+      const ulong begin = o * r + first, end = o * r + min(r, first + piece);
+      for (ulong j = begin + lane; j < end; j += lanes) acc += has_w ? x[j] * w[j] : x[j];
+    }
     partial[lid] = acc;
     barrier(CLK_LOCAL_MEM_FENCE);
-    for (size_t step = lsize / 2; step > 0; step /= 2) {
-      if (lid < step) partial[lid] += partial[lid + step];
+    for (int step = lanes / 2; step > 0; step /= 2) {
+      if (lane < step) partial[lid] += partial[lid + step];
       barrier(CLK_LOCAL_MEM_FENCE);
     }
-    if (lid == 0) y[g] = beta == 0.0f ? s * partial[0] : s * partial[0] + beta * y[g];
+    if (lane == 0 && g < total)
+      y[g] = beta == 0.0f ? s * partial[lid] : s * partial[lid] + beta * y[g];
     barrier(CLK_LOCAL_MEM_FENCE);
   }
 }

@@ -74,13 +74,16 @@ TEST_CASE("reduce_middle sums rows and strided runs of every length", "[reductio
       for (std::size_t inner : {1, 3, 127}) {
         if (r * inner > 1000000) continue;  // 50,001 x 127 adds nothing but time
         plan.use(use);
-        for (std::size_t outer : {1, 3})
+        // 517 short rows: several share a work-group, and groups stride over the rest.
+        for (std::size_t outer : {1, 3, 517}) {
+          if (outer * r * inner > 1000000) continue;
           for (bool weighted : {false, true})
             for (float beta : {0.0f, 1.0f})
               check_middle({outer, r, inner}, weighted, 0.5f, beta, 0, max_serial,
                            [&](const Tensor& x, const Tensor* w, const Tensor& y) {
                              detail::reduce_middle(ctx, x, w, y, {outer, r, inner}, 0.5f, beta);
                            });
+        }
       }
   check_middle({2, 127, 3}, true, -1.5f, 1.0f, 7, max_serial,
                [&](const Tensor& x, const Tensor* w, const Tensor& y) {
@@ -96,16 +99,19 @@ TEST_CASE("a small reduction plan chains many passes through scratch", "[reducti
   for (const ReductionPlan& tiny : {ReductionPlan{4, 3, 3}, ReductionPlan{1, 3, 1}})
     for (std::size_t inner : {1, 3})
       for (std::size_t r : {1, 3, 127, 50001})
-        for (float beta : {0.0f, 1.0f})
-          check_middle({2, r, inner}, inner == 1, 2.0f, beta, 5, tiny.max_serial,
-                       [&](const Tensor& x, const Tensor* w, const Tensor& y) {
-                         detail::ReductionPasses passes(tiny);
-                         passes.sum_middle({detail::Place::Of::input, 5}, w != nullptr,
-                                           {2, r, inner}, {detail::Place::Of::output, 0}, 2.0f,
-                                           beta);
-                         passes.run(ctx, detail::Access::mem(x), detail::Access::mem(w ? *w : x),
-                                    detail::Access::mem(y));
-                       });
+        for (std::size_t outer : {2, 37})
+          for (float beta : {0.0f, 1.0f}) {
+            if (outer * r > 100000) continue;
+            check_middle({outer, r, inner}, inner == 1, 2.0f, beta, 5, tiny.max_serial,
+                         [&](const Tensor& x, const Tensor* w, const Tensor& y) {
+                           detail::ReductionPasses passes(tiny);
+                           passes.sum_middle({detail::Place::Of::input, 5}, w != nullptr,
+                                             {outer, r, inner}, {detail::Place::Of::output, 0},
+                                             2.0f, beta);
+                           passes.run(ctx, detail::Access::mem(x), detail::Access::mem(w ? *w : x),
+                                      detail::Access::mem(y));
+                         });
+          }
 }
 
 TEST_CASE("sum_to_shape folds a broadcast gradient back to its operand", "[reduction]") {

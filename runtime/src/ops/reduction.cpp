@@ -16,6 +16,15 @@ namespace {
 // a piece is a work-group's worth of reads for reduce_rows, a work-item's for reduce_strided.
 constexpr std::size_t kMinRowPiece = 4096;
 constexpr std::size_t kMinStridedPiece = 256;
+// reduce_rows gives a piece as many lanes (work-items) as leave each about this many elements:
+// short rows then share a work-group instead of idling most of one through its tree.
+constexpr std::size_t kRowElementsPerLane = 8;
+
+// The lanes reduce_rows gives a piece of `piece` elements: a power of two up to the work-group.
+std::size_t row_lanes(const ReductionPlan& plan, std::size_t piece) {
+  return std::min(plan.local_size,
+                  ceil_pow2(ceil_div(std::max<std::size_t>(piece, 1), kRowElementsPerLane)));
+}
 
 }  // namespace
 
@@ -23,16 +32,15 @@ std::size_t row_pieces(const ReductionPlan& plan, std::size_t rows, std::size_t 
   const std::size_t to_fill =
       std::min(plan.max_groups / std::max<std::size_t>(rows, 1), length / kMinRowPiece);
   const std::size_t by_length = ceil_div(length, plan.local_size * plan.max_serial);
-  return std::min(std::max({by_length, to_fill, std::size_t{1}}),
-                  std::max<std::size_t>(length, 1));
+  return std::min(std::max({by_length, to_fill, std::size_t{1}}), std::max<std::size_t>(length, 1));
 }
 
 std::size_t row_local_size(const ReductionPlan& plan, std::size_t row) {
   return std::min(plan.local_size, ceil_pow2(row));
 }
 
-void enqueue_rows(ContextImpl& ctx, cl_kernel kernel, const ReductionPlan& plan,
-                  std::size_t rows, std::size_t local) {
+void enqueue_rows(ContextImpl& ctx, cl_kernel kernel, const ReductionPlan& plan, std::size_t rows,
+                  std::size_t local) {
   const std::size_t groups = std::clamp<std::size_t>(rows, 1, plan.max_groups);
   enqueue<1>(ctx.queue.get(), kernel, {groups * local}, {local});
 }
@@ -61,14 +69,16 @@ void ReductionPasses::sum_middle(Place src, bool weighted, MiddleAxis v, Place d
   // (a max_serial of 1 would otherwise cut r into r pieces of one, forever).
   const std::size_t segments = std::min(wanted, std::max<std::size_t>(v.r / 2, 1));
   const std::size_t piece = ceil_div(std::max<std::size_t>(v.r, 1), segments);
-  // A short row takes a smaller work-group than the plan's: a power of two covering it.
-  const std::size_t local = rows ? row_local_size(plan_, piece) : 0;
+  // Short pieces share a work-group, which is no larger than the pieces fill.
+  const std::size_t lanes = rows ? row_lanes(plan_, piece) : 0;
+  const std::size_t local =
+      rows ? std::min(plan_.local_size, lanes * ceil_pow2(v.outer * segments)) : 0;
   if (segments == 1) {
-    passes_.push_back({rows, src, weighted, v, 1, local, dst, s, beta});
+    passes_.push_back({rows, src, weighted, v, 1, local, lanes, dst, s, beta});
     return;
   }
   const Place pieces = temporary(v.outer * segments * v.inner);
-  passes_.push_back({rows, src, weighted, v, segments, local, pieces, 1.0f, 0.0f});
+  passes_.push_back({rows, src, weighted, v, segments, local, lanes, pieces, 1.0f, 0.0f});
   sum_middle(pieces, false, {v.outer, segments, v.inner}, dst, s, beta);
 }
 
@@ -85,8 +95,10 @@ void ReductionPasses::run(ContextImpl& ctx, cl_mem input, cl_mem weights, cl_mem
     if (p.rows) {
       cl_kernel k = ctx.kernel("reduce", "reduce_rows");
       set_args(k, x, w, has_w, x_at, buffer(p.dst), y_at, outer, r, segments, p.s, p.beta,
-               LocalBytes{p.local_size * sizeof(float)});
-      enqueue_rows(ctx, k, plan_, p.view.outer * p.segments, p.local_size);
+               cl_int(p.lanes), LocalBytes{p.local_size * sizeof(float)});
+      const std::size_t pieces_per_group = p.local_size / p.lanes;
+      enqueue_rows(ctx, k, plan_, ceil_div(p.view.outer * p.segments, pieces_per_group),
+                   p.local_size);
     } else {
       cl_kernel k = ctx.kernel("reduce", "reduce_strided");
       set_args(k, x, w, has_w, x_at, buffer(p.dst), y_at, outer, r, cl_ulong(p.view.inner),

@@ -52,7 +52,7 @@ class ReductionPasses {
     Place src;
     bool weighted;
     MiddleAxis view;
-    std::size_t segments, local_size;
+    std::size_t segments, local_size, lanes;  // reduce_rows: lanes per piece
     Place dst;
     float s, beta;
   };
