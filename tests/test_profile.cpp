@@ -147,8 +147,8 @@ TEST_CASE("take_profile by node: a row per node and pass, named after the node",
   }
   const auto rows = clnn::detail::take_profile();
   // Two relu nodes, two rows; none under the op alone.
-  for (const char* label : {"matmul forward 'matmul_1'", "relu forward 'relu_1'",
-                            "relu forward 'relu_2'"}) {
+  for (const char* label :
+       {"matmul forward 'matmul_1'", "relu forward 'relu_1'", "relu forward 'relu_2'"}) {
     INFO(label);
     const auto* row = find_row(rows, label);
     REQUIRE(row);
@@ -311,4 +311,63 @@ TEST_CASE("a training executor folds a relu into the batch_norm before it", "[pr
   CHECK(rows[0].count("relu backward") == 0);
   CHECK(rows[1]["relu forward"].entries == 1);
   CHECK(rows[1]["relu backward"].entries == 1);
+}
+
+TEST_CASE("an inference executor assembles a concat of convolutions in place",
+          "[profile][executor]") {
+  using clnn::detail::ConvRoute;
+  // concat(relu(conv1x1(x)), conv3x3(2 x), relu(conv3x3 of 8 filters over 576 rows)): the
+  // implicit GEMM writes its channels of the concat itself (split over K at batch 1, where the
+  // slices' sum writes them), other routes copy theirs. 2 x lives between the first producers
+  // and the concat, in the buffer the concat's would share if it were taken at the concat. A
+  // concat whose operand is read elsewhere too is left as it is.
+  for (std::int64_t n : {1, 2})
+    for (std::int64_t width : {4, 5}) {
+      INFO("batch " << n << " width " << width);
+      clnn::Graph g;
+      Value x = g.input("x", {n, 64, 4, width});
+      auto param = [&](const char* name, const Shape& s, std::uint64_t seed) {
+        return g.parameter(name, s, clnn::init::uniform(-0.5f, 0.5f, seed));
+      };
+      clnn::ConvOptions same;
+      same.pads_begin = same.pads_end = {1, 1};
+      Value a = clnn::relu(clnn::conv(x, param("wa", {5, 64, 1, 1}, 1), param("ba", {5}, 2)));
+      Value d = clnn::relu(clnn::conv(x, param("wd", {8, 64, 3, 3}, 4), param("bd", {8}, 5), same));
+      Value b = clnn::conv(clnn::scale(x, 2.0f), param("wb", {6, 64, 3, 3}, 3), std::nullopt, same);
+      Value out = clnn::relu(clnn::concat({a, b, d}, 1));
+      Value kept = clnn::conv(x, param("wk", {3, 64, 1, 1}, 6));
+      Value not_assembled = clnn::concat({kept, clnn::scale(kept, -1.0f)}, 1);
+      const auto input = clnn::test::random_vector(std::size_t(clnn::element_count(x.shape())), 7);
+
+      clnn::test::RouteScope scope(ConvRoute::automatic);
+      for (ConvRoute route :
+           {ConvRoute::automatic, ConvRoute::columns, ConvRoute::implicit, ConvRoute::winograd}) {
+        INFO("route " << int(route));
+        scope.set(route);
+        clnn::Executor inference(clnn::test::context(), g, {out, not_assembled},
+                                 clnn::Mode::inference);
+        clnn::Executor training(clnn::test::context(), g, {out, not_assembled},
+                                clnn::Mode::training);
+        inference.set_input("x", input);
+        training.set_input("x", input);
+        auto assembled = forward_rows(inference);
+        forward_rows(training);
+        for (const Value& v : {out, not_assembled})
+          CHECK(inference.value(v).to_host() == training.value(v).to_host());
+        CHECK(assembled["concat forward"].entries == 1);  // only the one read elsewhere
+        // At batch 1 every implicit GEMM writes its channels itself, split over K or not; at
+        // batch 2 the split ones (the 576-row products on a CPU's small blocks) copy theirs.
+        if (route == ConvRoute::implicit && n == 1)
+          CHECK(assembled["conv forward"].kernel_ms.count("copy_block") == 0);
+        if (route == ConvRoute::columns)  // each copied its own
+          CHECK(assembled["conv forward"].kernel_ms.count("copy_block") == 1);
+        std::size_t placed = 0;
+        for (const auto& pass : inference.schedule()) {
+          if (pass.op == "concat" && pass.node == out.name())
+            CHECK(pass.route == "assembled in place by its operands' producers");
+          placed += pass.route.find("written into 'concat") != std::string::npos;
+        }
+        CHECK(placed == 3);
+      }
+    }
 }

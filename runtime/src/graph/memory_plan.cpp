@@ -40,29 +40,34 @@ MemoryPlan plan_memory(const std::vector<int>& order, const std::vector<PlanValu
     plan.slot_bytes.push_back(values[std::size_t(v)].bytes);
   }
   std::vector<int> free_slots;
+  // Gives value v a slot: the smallest free one that holds it, else a new one.
+  auto take_slot = [&](int v) {
+    const std::size_t need = values[std::size_t(v)].bytes;
+    auto best = free_slots.end();
+    for (auto it = free_slots.begin(); it != free_slots.end(); ++it) {
+      std::size_t have = plan.slot_bytes[std::size_t(*it)];
+      if (have >= need && (best == free_slots.end() || have < plan.slot_bytes[std::size_t(*best)]))
+        best = it;
+    }
+    if (best != free_slots.end()) {
+      plan.slot_of[std::size_t(v)] = *best;
+      free_slots.erase(best);
+    } else {
+      plan.slot_of[std::size_t(v)] = int(plan.slot_bytes.size());
+      plan.slot_bytes.push_back(need);
+    }
+  };
   for (std::size_t pos = 0; pos < order.size(); ++pos) {
     const int v = order[pos];
     const int r = root[std::size_t(v)];
-    if (r != v) {
+    // A value written into another's buffer gives that buffer life from here on.
+    if (const int into = values[std::size_t(v)].written_into;
+        into >= 0 && plan.slot_of[std::size_t(into)] < 0)
+      take_slot(into);
+    if (r != v)
       plan.slot_of[std::size_t(v)] = plan.slot_of[std::size_t(r)];
-    } else if (!values[std::size_t(v)].external) {
-      const std::size_t need = values[std::size_t(v)].bytes;
-      // Best fit: the smallest free slot that holds the value; else a new slot.
-      auto best = free_slots.end();
-      for (auto it = free_slots.begin(); it != free_slots.end(); ++it) {
-        std::size_t have = plan.slot_bytes[std::size_t(*it)];
-        if (have >= need &&
-            (best == free_slots.end() || have < plan.slot_bytes[std::size_t(*best)]))
-          best = it;
-      }
-      if (best != free_slots.end()) {
-        plan.slot_of[std::size_t(v)] = *best;
-        free_slots.erase(best);
-      } else {
-        plan.slot_of[std::size_t(v)] = int(plan.slot_bytes.size());
-        plan.slot_bytes.push_back(need);
-      }
-    }
+    else if (!values[std::size_t(v)].external && plan.slot_of[std::size_t(v)] < 0)
+      take_slot(v);
     for (int u : release_at[pos]) free_slots.push_back(plan.slot_of[std::size_t(u)]);
   }
   return plan;

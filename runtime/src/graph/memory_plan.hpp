@@ -15,6 +15,9 @@ struct PlanValue {
   // Written before forward runs (an input or a parameter): its buffer is its own from the start.
   bool external = false;
   int alias_of = -1;  // shares the buffer of that value (a reshape)
+  // Writes part of that later value (a concat assembled in place): its buffer is taken here,
+  // before this value's own.
+  int written_into = -1;
 };
 
 struct MemoryPlan {

@@ -44,6 +44,24 @@ void axpby(ContextImpl& ctx, float a, const Tensor& x, float beta, const Tensor&
   ctx.enqueue_elementwise(k, n);
 }
 
+void copy_block(ContextImpl& ctx, const Tensor& src, std::size_t src_r, std::size_t src_at,
+                const Tensor& dst, std::size_t dst_r, std::size_t dst_at, MiddleAxis v,
+                float beta) {
+  cl_kernel k = ctx.kernel("elementwise", "copy_block");
+  set_args(k, mem(src), cl_ulong(src_r), cl_ulong(src_at), mem(dst), cl_ulong(dst_r),
+           cl_ulong(dst_at), cl_ulong(v.outer), cl_ulong(v.r), cl_ulong(v.inner), beta);
+  ctx.enqueue_elementwise(k, v.outer * v.r * v.inner);
+}
+
+void copy_to_placement(ContextImpl& ctx, const Tensor& y, const Placement& placement) {
+  if (y.size() == 0) return;
+  const Shape& s = y.shape();
+  const auto channels = std::size_t(s[1]), samples = std::size_t(s[0]);
+  const std::size_t inner = std::size_t(y.size()) / (samples * channels);
+  copy_block(ctx, y, channels, 0, *placement.into, std::size_t(placement.into->shape()[1]),
+             std::size_t(placement.channel), {samples, channels, inner}, 0.0f);
+}
+
 void scaled_product(ContextImpl& ctx, const Tensor& gy, const Tensor* other, std::size_t other_n,
                     const Tensor& gx, float s, float beta) {
   cl_kernel k = ctx.kernel("elementwise", "scaled_product");

@@ -9,6 +9,7 @@
 
 #include "cl_api.hpp"
 #include "clnn/tensor.hpp"
+#include "ops/op.hpp"
 #include "ops/reduction.hpp"
 
 namespace clnn::detail {
@@ -46,6 +47,17 @@ void axpby(ContextImpl& ctx, float a, const Tensor& x, float beta, const Tensor&
 // gx = beta * gx + s * gy * (other ? other[i % other_n] : 1) over gy's elements.
 void scaled_product(ContextImpl& ctx, const Tensor& gy, const Tensor* other, std::size_t other_n,
                     const Tensor& gx, float s, float beta);
+
+// dst[o, dst_at + j, k] = beta * dst[...] + src[o, src_at + j, k] for j < v.r: a block of the
+// middle axis of [outer, src_r, inner] copied into [outer, dst_r, inner] (concat, its gradient,
+// and outputs placed into a concat).
+void copy_block(ContextImpl& ctx, const Tensor& src, std::size_t src_r, std::size_t src_at,
+                const Tensor& dst, std::size_t dst_r, std::size_t dst_at, MiddleAxis v,
+                float beta);
+
+// Copies y, an op's output [N, C, ...], where `placement` says (ops/op.hpp): for a route that
+// wrote its own output first.
+void copy_to_placement(ContextImpl& ctx, const Tensor& y, const Placement& placement);
 
 // gx[o, j, k] = beta * gx[o, j, k] + s * gy[o, k]
 void broadcast_middle(ContextImpl& ctx, const Tensor& gy, const Tensor& gx, MiddleAxis view,

@@ -177,8 +177,8 @@ class ColumnConv {
              cl_int(nb));
     // vol2col_rows: a work-item per line of OW positions of one patch element; vol2col: one per
     // channel and output position, looping over the channel's part of the patch.
-    const std::int64_t items = rows ? p_.ck * p_.groups * nb * p_.positions / p_.win.out[2]
-                                    : p_.win.c * nb * p_.positions;
+    const std::int64_t items =
+        rows ? p_.ck * p_.groups * nb * p_.positions / p_.win.out[2] : p_.win.c * nb * p_.positions;
     ctx_.enqueue_elementwise(k, std::size_t(items));
   }
 
@@ -255,19 +255,24 @@ class ConvPasses {
   }
 
   // y = epilogue(beta * y + conv(x, w) + bias)
+  // y = epilogue(beta * y + conv(x, w) + bias), written where `placement` says if it says: the
+  // implicit GEMM writes there itself, other routes write y and copy it.
   void forward(const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor& y, float beta,
-               const Epilogue& epilogue = {}) {
+               const Epilogue& epilogue = {}, const Placement& placement = {}) {
     switch (forward_route()) {
       case Route::depthwise:
-        return depthwise_.forward(x, w, bias, y, beta, epilogue);
+        depthwise_.forward(x, w, bias, y, beta, epilogue);
+        break;
       case Route::winograd:
-        return winograd_.forward(x, w, bias, y, beta, epilogue);
+        winograd_.forward(x, w, bias, y, beta, epilogue);
+        break;
       case Route::implicit:
-        return implicit_.forward(x, w, bias, y, beta, epilogue);
+        return implicit_.forward(x, w, bias, y, beta, epilogue, placement);
       default:
         columns_.forward(x, w, bias, y, beta);
         apply_epilogue(geometry_.ctx, y, epilogue);
     }
+    if (placement.into) copy_to_placement(geometry_.ctx, y, placement);
   }
 
   // Gradients from gy (each optional; betas[0..2] for x, w and bias).
@@ -288,8 +293,8 @@ class ConvPasses {
       return route == Route::columns ? t : nullptr;
     };
     if (r.gx == Route::columns || r.gw == Route::columns || r.gb == Route::columns)
-      columns_.backward(x, w, gy, by_columns(r.gx, gx), by_columns(r.gw, gw),
-                        by_columns(r.gb, gb), betas);
+      columns_.backward(x, w, gy, by_columns(r.gx, gx), by_columns(r.gw, gw), by_columns(r.gb, gb),
+                        betas);
   }
 
   // A route in words, with its plan where it has one: what Executor::schedule() shows.
@@ -300,10 +305,10 @@ class ConvPasses {
       case Route::winograd:
         return "winograd " + winograd_.describe();
       case Route::implicit:
-        return "implicit GEMM " + chosen_config(geometry_.ctx, input_gradient
-                                                                   ? implicit_.input_gradient_launch()
-                                                                   : implicit_.forward_launch())
-                                      .describe();
+        return "implicit GEMM " +
+               chosen_config(geometry_.ctx, input_gradient ? implicit_.input_gradient_launch()
+                                                           : implicit_.forward_launch())
+                   .describe();
       case Route::direct:
         return "direct";
       case Route::shifted:
@@ -377,10 +382,12 @@ class ConvOp : public Op {
   void forward(const ForwardArgs& args) const override {
     const Tensor* bias = args.inputs.size() == 3 ? args.inputs[2] : nullptr;
     ConvPasses c(args.ctx, plan(args.inputs[0]->shape(), args.inputs[1]->shape()), args.workspace);
-    c.forward(*args.inputs[0], *args.inputs[1], bias, args.output, 0.0f, args.epilogue);
+    c.forward(*args.inputs[0], *args.inputs[1], bias, args.output, 0.0f, args.epilogue,
+              args.placement);
   }
 
   bool takes_epilogue() const override { return true; }
+  bool takes_placement() const override { return true; }
 
   void backward(const BackwardArgs& args) const override {
     const Tensor &x = *args.inputs[0], &w = *args.inputs[1];
@@ -463,10 +470,10 @@ class ConvTransposeOp : public Op {
         throw ShapeError(type() +
                          ": strides and dilations must be positive and output_padding "
                          "below one of them");
-      const std::int64_t out = (CheckedInt(s) * (CheckedInt(x[d + 2]) - 1) + op +
-                                CheckedInt(dil) * (w[d + 2] - 1) + 1 -
-                                entry(options_.pads_begin, d, 0) - entry(options_.pads_end, d, 0))
-                                   .value();
+      const std::int64_t out =
+          (CheckedInt(s) * (CheckedInt(x[d + 2]) - 1) + op + CheckedInt(dil) * (w[d + 2] - 1) + 1 -
+           entry(options_.pads_begin, d, 0) - entry(options_.pads_end, d, 0))
+              .value();
       if (out < 1) throw ShapeError(shape_mismatch(type(), "the padding leaves no output", x, w));
       y.push_back(out);
     }

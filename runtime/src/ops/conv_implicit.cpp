@@ -18,9 +18,15 @@ namespace {
 
 // A launch's product: filters per group (m) by samples x output positions (columns) over
 // channels per group x taps (rows), batched over the groups; and its output's size.
-std::int64_t filters_per_group(const ImplicitLaunch& l) { return l.filters / l.groups; }
-std::int64_t columns(const ImplicitLaunch& l) { return l.win.n * l.win.out_positions(); }
-std::int64_t rows(const ImplicitLaunch& l) { return l.win.c / l.groups * l.win.kernel_positions(); }
+std::int64_t filters_per_group(const ImplicitLaunch& l) {
+  return l.filters / l.groups;
+}
+std::int64_t columns(const ImplicitLaunch& l) {
+  return l.win.n * l.win.out_positions();
+}
+std::int64_t rows(const ImplicitLaunch& l) {
+  return l.win.c / l.groups * l.win.kernel_positions();
+}
 
 // The most rows (K) for which the kernel applies a folded activation as it stores y. Built with
 // it, conv_vec4 ran about 6% slower over its whole loop (H200, same call, two rounds each: r3d_18
@@ -41,9 +47,9 @@ std::optional<MatmulPlan> product_plan(const ContextImpl& ctx, const ImplicitLau
   for (std::int64_t extent :
        {columns(l), l.win.c * l.win.in_positions(), l.filters * l.win.out_positions()})
     if (extent >= INT_MAX) return std::nullopt;
-  MatmulPlan plan = ctx.planner.implicit_conv(std::size_t(filters_per_group(l)),
-                                              std::size_t(columns(l)), std::size_t(l.groups),
-                                              std::size_t(l.win.kernel_positions()));
+  MatmulPlan plan =
+      ctx.planner.implicit_conv(std::size_t(filters_per_group(l)), std::size_t(columns(l)),
+                                std::size_t(l.groups), std::size_t(l.win.kernel_positions()));
   if (plan.kernel != MatmulKernel::vec4) plan = smallest_vec4_plan();
   if (!ctx.planner.fits(plan)) return std::nullopt;
   return plan;
@@ -75,7 +81,6 @@ bool pays(const ImplicitLaunch& l, const MatmulPlan& plan) {
   const double column_bytes = 4.0 * double(rows(l) * l.groups) * double(columns(l));
   return column_bytes >= kImplicitFromColumnBytes;
 }
-
 
 // Scratch holds the filters in tap-major order where the caller rearranges them, then the
 // slices' partial outputs where K is split, starting on a float4.
@@ -140,13 +145,21 @@ std::vector<cl_int> tap_table(const Window& win, std::int64_t k) {
   return table;
 }
 
+// Where a launch writes y: sample n from element offset + n * sample_stride of `mem` on.
+struct OutputAt {
+  cl_mem mem;
+  std::size_t offset;
+  std::int64_t sample_stride;
+  bool placed;  // in a concat's channels (ops/op.hpp's Placement)
+};
+
 // y = beta * y + conv(x, w) + bias for a launch, w at offset_w in tap-major order, with scratch
 // laid out as `layout`; and the epilogue: stored by the kernel where the launch is not split
-// over K and K is short enough to pay, applied by the sum of the slices where it is split.
-// Returns whether it applied the epilogue.
+// over K and K is short enough to pay (or y is placed, where no later pass could reach it),
+// applied by the sum of the slices where it is split. Returns whether it applied the epilogue.
 bool launch(ContextImpl& ctx, const ImplicitLaunch& l, const ImplicitConfig& config, cl_mem x,
-            cl_mem w, std::size_t offset_w, cl_mem bias, cl_mem y, float beta, cl_mem scratch,
-            const ScratchLayout& layout, const Epilogue& epilogue = {}) {
+            cl_mem w, std::size_t offset_w, cl_mem bias, const OutputAt& y, float beta,
+            cl_mem scratch, const ScratchLayout& layout, const Epilogue& epilogue = {}) {
   const Window& win = l.win;
   const std::int64_t positions = win.out_positions(), volume = win.in_positions();
   const std::int64_t m = filters_per_group(l), n = columns(l), k = rows(l);
@@ -161,15 +174,16 @@ bool launch(ContextImpl& ctx, const ImplicitLaunch& l, const ImplicitConfig& con
   const std::int64_t slices = slice_count(l, config);
   const bool split = slices > 1;
   // Split, the sum of the slices applies it.
-  const bool stores_epilogue = !split && epilogue.on && k <= kMaxRowsForStoredEpilogue;
+  const bool stores_epilogue =
+      !split && epilogue.on && (k <= kMaxRowsForStoredEpilogue || y.placed);
   if (stores_epilogue) options += epilogue_options(epilogue);
   cl_kernel kernel = ctx.kernel(plan.source_name(), "conv_vec4", options);
   set_args(kernel, cl_int(m), cl_int(n), cl_int(k), 1.0f, w, cl_ulong(offset_w), cl_int(k),
            cl_ulong(m * k), x, cl_ulong(0), cl_int(win.c * volume),
-           cl_ulong(win.c / l.groups * volume), split ? 0.0f : beta, split ? scratch : y,
-           cl_ulong(split ? layout.partials : 0), cl_int(l.filters * positions),
-           cl_ulong(m * positions), win.packed(), win.packed_out(), bias,
-           ctx.int_table(tap_table(win, k)),
+           cl_ulong(win.c / l.groups * volume), split ? 0.0f : beta, split ? scratch : y.mem,
+           cl_ulong(split ? layout.partials : y.offset),
+           cl_int(split ? l.filters * positions : y.sample_stride), cl_ulong(m * positions),
+           win.packed(), win.packed_out(), bias, ctx.int_table(tap_table(win, k)),
            cl_int(slice_rows(l, config)), cl_ulong(outputs(l)));
   const std::size_t groups_n = std::size_t(n + plan.tile_n - 1) / plan.tile_n;
   const std::size_t groups_m = std::size_t(m + plan.tile_m - 1) / plan.tile_m;
@@ -178,8 +192,25 @@ bool launch(ContextImpl& ctx, const ImplicitLaunch& l, const ImplicitConfig& con
              {plan.local_x(), plan.local_y(), 1});
   if (split)
     sum_slices(ctx, scratch, layout.partials, std::size_t(slices), std::size_t(outputs(l)), 1.0f,
-               beta, y, 0, epilogue);
+               beta, y.mem, y.offset, epilogue);
   return stores_epilogue || (split && epilogue.on);
+}
+
+// y itself, samples one after another.
+OutputAt contiguous(const ImplicitLaunch& l, cl_mem y) {
+  return {y, 0, l.filters * l.win.out_positions(), false};
+}
+
+// The channels of `placement` where the launch can write them: its samples are placement's
+// samples if the kernel stores them (its int sample stride permitting), or if the slices' sum
+// does and there is one sample (the sum writes one contiguous run).
+std::optional<OutputAt> placed_output(const ImplicitLaunch& l, const ImplicitConfig& config,
+                                      const Placement& placement) {
+  if (!placement.into) return std::nullopt;
+  const std::int64_t positions = l.win.out_positions();
+  const std::int64_t stride = placement.into->shape()[1] * positions;
+  if (stride >= INT_MAX || (slice_count(l, config) > 1 && l.win.n > 1)) return std::nullopt;
+  return OutputAt{mem(*placement.into), std::size_t(placement.channel * positions), stride, true};
 }
 
 }  // namespace
@@ -216,10 +247,11 @@ ImplicitConfig chosen_config(const ContextImpl& ctx, const ImplicitLaunch& l) {
   return planned_config(ctx, l);
 }
 
-void run_implicit(ContextImpl& ctx, const ImplicitLaunch& l, const ImplicitConfig& config,
-                  cl_mem x, cl_mem w, cl_mem y) {
+void run_implicit(ContextImpl& ctx, const ImplicitLaunch& l, const ImplicitConfig& config, cl_mem x,
+                  cl_mem w, cl_mem y) {
   const ScratchLayout layout = scratch_layout(l, config, false);
-  launch(ctx, l, config, x, w, 0, nullptr, y, 0.0f, ctx.scratch(layout.total), layout);
+  launch(ctx, l, config, x, w, 0, nullptr, contiguous(l, y), 0.0f, ctx.scratch(layout.total),
+         layout);
 }
 
 bool ImplicitConv::serves_forward() const {
@@ -239,7 +271,7 @@ bool ImplicitConv::serves_input_gradient() const {
 }
 
 void ImplicitConv::forward(const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor& y,
-                           float beta, const Epilogue& epilogue) const {
+                           float beta, const Epilogue& epilogue, const Placement& placement) const {
   const ImplicitLaunch l = forward_launch();
   if (TuningNotes* notes = active_tuning_notes()) notes->convolutions.push_back(l);
   // The filters' order is already tap-major with one channel per group, or one tap.
@@ -248,11 +280,14 @@ void ImplicitConv::forward(const Tensor& x, const Tensor& w, const Tensor* bias,
   const ImplicitConfig config = chosen_config(ctx, l);
   const ScratchLayout layout = scratch_layout(l, config, !in_order);
   cl_mem scratch = ctx.scratch(layout.total);
-  if (!in_order)
-    arrange_filters(ctx, mem(w), scratch, 0, filters, win.c, taps, groups, false);
-  const bool applied = launch(ctx, l, config, mem(x), in_order ? mem(w) : scratch, 0,
-                              bias ? mem(*bias) : nullptr, mem(y), beta, scratch, layout, epilogue);
+  if (!in_order) arrange_filters(ctx, mem(w), scratch, 0, filters, win.c, taps, groups, false);
+  const std::optional<OutputAt> placed = placed_output(l, config, placement);
+  const bool applied =
+      launch(ctx, l, config, mem(x), in_order ? mem(w) : scratch, 0, bias ? mem(*bias) : nullptr,
+             placed ? *placed : contiguous(l, mem(y)), beta, scratch, layout, epilogue);
+  if (placed) return;  // the launch stored the epilogue
   if (!applied) apply_epilogue(ctx, y, epilogue);
+  if (placement.into) copy_to_placement(ctx, y, placement);
 }
 
 void ImplicitConv::input_gradient(const Tensor& gy, const Tensor& w, const Tensor& gx,
@@ -263,7 +298,8 @@ void ImplicitConv::input_gradient(const Tensor& gy, const Tensor& w, const Tenso
   const ScratchLayout layout = scratch_layout(l, config, true);
   cl_mem scratch = ctx.scratch(layout.total);
   arrange_filters(ctx, mem(w), scratch, 0, filters, win.c, win.kernel_positions(), groups, true);
-  launch(ctx, l, config, mem(gy), scratch, 0, nullptr, mem(gx), beta, scratch, layout);
+  launch(ctx, l, config, mem(gy), scratch, 0, nullptr, contiguous(l, mem(gx)), beta, scratch,
+         layout);
 }
 
 Window ImplicitConv::input_gradient_window() const {

@@ -12,6 +12,7 @@
 #include "clnn/tune.hpp"
 #include "context_impl.hpp"
 #include "ops/conv_geometry.hpp"
+#include "ops/op.hpp"
 #include "ops/spatial.hpp"
 
 namespace clnn::detail {
@@ -53,9 +54,10 @@ struct ImplicitConv : ConvGeometry {
   // channels per group).
   bool serves_input_gradient() const;
 
-  // y = epilogue(beta * y + conv(x, w) + bias) (bias may be null).
+  // y = epilogue(beta * y + conv(x, w) + bias) (bias may be null), written where `placement`
+  // says if it says (straight from the kernel where it can, else copied from y).
   void forward(const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor& y, float beta,
-               const Epilogue& epilogue) const;
+               const Epilogue& epilogue, const Placement& placement = {}) const;
   // gx = beta * gx + the gradient of the input from gy: the convolution of gy with the filters
   // flipped (into ContextImpl::scratch). forward, too, rearranges the filters there.
   void input_gradient(const Tensor& gy, const Tensor& w, const Tensor& gx, float beta) const;

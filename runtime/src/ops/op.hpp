@@ -17,6 +17,14 @@ namespace clnn::detail {
 
 struct ContextImpl;
 
+// Where forward writes its output when an executor assembles a channel concat in place: into
+// `into` (shaped [N, C, ...], the concat's value) from channel `channel` on, instead of into
+// ForwardArgs::output. Given only to ops that take it (Op::takes_placement).
+struct Placement {
+  const Tensor* into = nullptr;
+  std::int64_t channel = 0;
+};
+
 struct ForwardArgs {
   ContextImpl& ctx;
   const std::vector<const Tensor*>& inputs;
@@ -26,6 +34,7 @@ struct ForwardArgs {
   bool training;            // the executor's mode: dropout and batch_norm behave differently
   std::uint64_t step;       // counts forward() calls: seeds per-step randomness (dropout)
   Epilogue epilogue{};      // applied to the output, given only to ops that take one
+  Placement placement{};    // where the output goes instead, given only to ops that take one
 };
 
 struct BackwardArgs {
@@ -117,6 +126,12 @@ class Op {
   // The epilogue this op is, if it is one (relu, clip): what an executor folds into the op that
   // produces its operand.
   virtual std::optional<Epilogue> as_epilogue() const { return std::nullopt; }
+  // Whether forward writes its output where ForwardArgs::placement says (inference only).
+  virtual bool takes_placement() const { return false; }
+  // Whether forward only lays its operands side by side along axis 1 of its `rank`-D output (a
+  // concat of channels): an inference executor may then have their producers write them there
+  // in place (Op::takes_placement) and skip the copies.
+  virtual bool joins_channels(std::size_t /*rank*/) const { return false; }
   // Whether a gradient flows to input i (labels, say, get none).
   virtual bool differentiable(std::size_t /*input*/) const { return true; }
   // The output shares input 0's buffer (reshape): no kernel runs forward.

@@ -183,6 +183,9 @@ class ConcatOp : public Op {
   }
 
   Needs backward_needs() const override { return {false, false}; }
+  bool joins_channels(std::size_t rank) const override {
+    return normalize_axis(axis_, rank, type()) == 1;
+  }
   bool to_onnx(OnnxNode& node) const override {
     node.op_type = "Concat";
     node.ints["axis"] = axis_;
@@ -201,15 +204,6 @@ class ConcatOp : public Op {
       f(*t, v, total, at);
       at += v.r;
     }
-  }
-
-  static void copy_block(ContextImpl& ctx, const Tensor& src, std::size_t src_r, std::size_t src_at,
-                         const Tensor& dst, std::size_t dst_r, std::size_t dst_at, MiddleAxis v,
-                         float beta) {
-    cl_kernel k = ctx.kernel("elementwise", "copy_block");
-    set_args(k, mem(src), cl_ulong(src_r), cl_ulong(src_at), mem(dst), cl_ulong(dst_r),
-             cl_ulong(dst_at), cl_ulong(v.outer), cl_ulong(v.r), cl_ulong(v.inner), beta);
-    ctx.enqueue_elementwise(k, v.outer * v.r * v.inner);
   }
 
   int axis_;
