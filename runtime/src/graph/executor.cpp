@@ -67,6 +67,21 @@ struct ExecutorImpl {
   // it may be replayed).
   template <typename Run>
   void run_pass(PassLaunches& pass, const Node& nd, Run&& run);
+  // What backward(loss) runs, planned at its first call for that loss: each node's step with its
+  // input gradients and whether each adds to what an earlier step wrote; and the parameters it
+  // never reaches (their gradients are zeroed).
+  struct BackwardStep {
+    int node;
+    std::vector<Tensor*> grad_inputs;
+    std::vector<float> betas;
+  };
+  struct BackwardPlan {
+    int loss;
+    std::vector<BackwardStep> steps;
+    std::vector<int> unreached;
+  };
+  std::optional<BackwardPlan> backward_plan;
+  BackwardPlan plan_backward(int loss);
   std::size_t device_bytes = 0;
   std::uint64_t step = 0;  // forward() calls so far
   bool forward_done = false;
@@ -467,13 +482,28 @@ void ExecutorImpl::backward(int loss) {
   backward_done = false;  // until this backward has written every gradient
   check_recordings();
 
+  if (!backward_plan || backward_plan->loss != loss) backward_plan = plan_backward(loss);
   auto& impl = Access::impl(ctx);
-  const std::size_t n = graph->nodes.size();
-  std::vector<bool> has_grad(n, false);  // written at least once during this backward
-  if (requires_grad[std::size_t(loss)]) {
-    fill(grads[std::size_t(loss)], 1.0f);
-    has_grad[std::size_t(loss)] = true;
+  if (requires_grad[std::size_t(loss)]) fill(grads[std::size_t(loss)], 1.0f);
+  for (const BackwardStep& s : backward_plan->steps) {
+    const Node& nd = node(s.node);
+    std::optional<ProfileScope> scope;
+    open_scope(scope, nd, Pass::backward, s.grad_inputs);
+    run_pass(backward_launches[std::size_t(s.node)], nd, [&] {
+      auto inputs = tensors_of(nd.inputs, values);
+      nd.op->backward(BackwardArgs{
+          impl, inputs, values[std::size_t(s.node)], grads[std::size_t(s.node)], s.grad_inputs,
+          s.betas, workspace, saved[std::size_t(s.node)], step, epilogues[std::size_t(s.node)]});
+    });
   }
+  for (int v : backward_plan->unreached) fill(grads[std::size_t(v)], 0.0f);
+  backward_done = true;
+}
+
+ExecutorImpl::BackwardPlan ExecutorImpl::plan_backward(int loss) {
+  BackwardPlan plan{loss, {}, {}};
+  std::vector<bool> has_grad(graph->nodes.size(), false);  // written by an earlier step
+  has_grad[std::size_t(loss)] = requires_grad[std::size_t(loss)];
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
     const int v = *it;
     const Node& nd = node(v);
@@ -482,32 +512,24 @@ void ExecutorImpl::backward(int loss) {
       has_grad[std::size_t(nd.inputs[0])] = true;
       continue;
     }
-    std::vector<Tensor*> grad_inputs(nd.inputs.size(), nullptr);
-    std::vector<float> betas(nd.inputs.size(), 0.0f);
+    BackwardStep s{v, std::vector<Tensor*>(nd.inputs.size(), nullptr),
+                   std::vector<float>(nd.inputs.size(), 0.0f)};
     bool any = false;
     for (std::size_t i = 0; i < nd.inputs.size(); ++i) {
       const auto u = std::size_t(nd.inputs[i]);
       if (!requires_grad[u] || !nd.op->differentiable(i)) continue;
-      grad_inputs[i] = &grads[u];
-      betas[i] = has_grad[u] ? 1.0f : 0.0f;  // gradients that meet at a value are summed
+      s.grad_inputs[i] = &grads[u];
+      s.betas[i] = has_grad[u] ? 1.0f : 0.0f;  // gradients that meet at a value are summed
       has_grad[u] = true;
       any = true;
     }
-    if (!any) continue;
-    std::optional<ProfileScope> scope;
-    open_scope(scope, nd, Pass::backward, grad_inputs);
-    run_pass(backward_launches[std::size_t(v)], nd, [&] {
-      auto inputs = tensors_of(nd.inputs, values);
-      nd.op->backward(BackwardArgs{impl, inputs, values[std::size_t(v)], grads[std::size_t(v)],
-                                   grad_inputs, betas, workspace, saved[std::size_t(v)], step,
-                                   epilogues[std::size_t(v)]});
-    });
+    if (any) plan.steps.push_back(std::move(s));
   }
   // Parameters the loss does not depend on have a zero gradient, not a stale one.
   for (int v : order)
     if (node(v).kind == NodeKind::parameter && !has_grad[std::size_t(v)])
-      fill(grads[std::size_t(v)], 0.0f);
-  backward_done = true;
+      plan.unreached.push_back(v);
+  return plan;
 }
 
 }  // namespace detail
