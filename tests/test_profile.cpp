@@ -1,5 +1,6 @@
 // The profiler's scopes (take_profile over a small graph's passes) and the ops' cost model.
 #include <catch2/catch.hpp>
+#include <functional>
 
 #include "cl/profiler.hpp"
 #include "clnn/clnn.hpp"
@@ -370,4 +371,74 @@ TEST_CASE("an inference executor assembles a concat of convolutions in place",
         CHECK(placed == 3);
       }
     }
+}
+
+TEST_CASE("an inference executor prepares its filters once and again after they are written",
+          "[profile][executor]") {
+  using clnn::detail::ConvRoute;
+  // 3x3 filters over 8 channels: the implicit GEMM reads them tap-major, Winograd transformed.
+  clnn::Graph g;
+  Value x = g.input("x", {2, 8, 6, 7});
+  Value w = g.parameter("w", {8, 8, 3, 3}, clnn::init::uniform(-0.5f, 0.5f, 1));
+  clnn::ConvOptions same;
+  same.pads_begin = same.pads_end = {1, 1};
+  Value out = clnn::conv(x, w, std::nullopt, same);
+  const auto input = clnn::test::random_vector(2 * 8 * 6 * 7, 2);
+  clnn::test::RouteScope scope(ConvRoute::automatic);
+  for (auto [route, preparing] : {std::pair{ConvRoute::implicit, "tap_major_filters"},
+                                  std::pair{ConvRoute::winograd, "winograd_filters"}}) {
+    INFO("route " << int(route));
+    scope.set(route);
+    clnn::Executor inference(clnn::test::context(), g, {out}, clnn::Mode::inference);
+    clnn::Executor training(clnn::test::context(), g, {out}, clnn::Mode::training);
+    inference.set_input("x", input);
+    training.set_input("x", input);
+    // Each way of writing a parameter, then a forward that must see it.
+    std::vector<std::function<void(clnn::Executor&)>> writes{
+        [](clnn::Executor&) {},  // none: the first forward prepares, the second does not
+        [](clnn::Executor&) {},
+        [&](clnn::Executor& ex) { ex.set_parameter("w", clnn::test::random_vector(576, 3)); },
+        [&](clnn::Executor& ex) {
+          clnn::Tensor t = ex.parameter("w");
+          t.write(clnn::test::random_vector(576, 4));
+        },
+        [&](clnn::Executor& ex) {
+          clnn::Tensor t = ex.parameter("w");
+          clnn::fill(t, 0.25f);
+        },
+        [&](clnn::Executor& ex) {
+          clnn::Tensor t = ex.parameter("w");
+          clnn::copy(clnn::Tensor::from_host(clnn::test::context(), {8, 8, 3, 3},
+                                             clnn::test::random_vector(576, 5)),
+                     t);
+        },
+        [&](clnn::Executor& ex) {
+          clnn::Tensor t = ex.parameter("w");
+          clnn::axpy(-0.5f,
+                     clnn::Tensor::from_host(clnn::test::context(), {8, 8, 3, 3},
+                                             clnn::test::random_vector(576, 6)),
+                     t);
+        }};
+    for (std::size_t i = 0; i < writes.size(); ++i) {
+      INFO("write " << i);
+      writes[i](inference);
+      writes[i](training);
+      auto rows = forward_rows(inference);
+      training.forward();
+      CHECK(inference.value(out).to_host() == training.value(out).to_host());
+      CHECK(rows["conv forward"].kernel_ms.count(preparing) == (i == 1 ? 0u : 1u));
+    }
+  }
+  // A route changed under an executor: it prepares for the new one.
+  scope.set(ConvRoute::implicit);
+  clnn::Executor inference(clnn::test::context(), g, {out}, clnn::Mode::inference);
+  inference.set_input("x", input);
+  inference.forward();
+  scope.set(ConvRoute::winograd);
+  auto rows = forward_rows(inference);
+  CHECK(rows["conv forward"].kernel_ms.count("winograd_filters") == 1);
+  clnn::Executor training(clnn::test::context(), g, {out}, clnn::Mode::training);
+  training.set_input("x", input);
+  training.forward();
+  CHECK(inference.value(out).to_host() == training.value(out).to_host());
 }

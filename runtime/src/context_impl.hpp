@@ -113,6 +113,9 @@ struct Access {
   static const std::shared_ptr<ContextImpl>& shared_impl(const Context& ctx) { return ctx.impl_; }
   static ContextImpl& impl(const Tensor& t);
   static cl_mem mem(const Tensor& t);
+  // The tensor's buffer's count of public writes (Buffer::writes), and one more of them.
+  static std::uint64_t writes(const Tensor& t);
+  static void note_write(const Tensor& t);
   // A tensor of `shape` over `buffer`, which must hold at least that many floats.
   static Tensor make_tensor(const Context& ctx, Shape shape, std::shared_ptr<Buffer> buffer) {
     return Tensor(ctx.impl_, std::move(shape), std::move(buffer));

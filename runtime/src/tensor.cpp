@@ -20,6 +20,14 @@ cl_mem Access::mem(const Tensor& t) {
   return t.buffer_->mem();
 }
 
+std::uint64_t Access::writes(const Tensor& t) {
+  return t.defined() ? t.buffer_->writes() : 0;
+}
+
+void Access::note_write(const Tensor& t) {
+  if (t.defined()) t.buffer_->note_write();
+}
+
 }  // namespace detail
 
 namespace {
@@ -73,6 +81,7 @@ void Tensor::write(const std::vector<float>& values) {
   auto& impl = detail::Access::impl(*this);
   check_host_size(*this, values.size(), "Tensor::write");
   detail::note_unrepeatable();  // a pass that moves host data cannot be replayed
+  buffer_->note_write();
   detail::check(detail::fault::injected(detail::fault::Site::enqueue), "clEnqueueWriteBuffer");
   detail::check(
       clEnqueueWriteBuffer(impl.queue.get(), buffer_->mem(), CL_TRUE, 0,
@@ -99,6 +108,7 @@ Upload Tensor::write_async(const float* values, std::size_t count) {
                      " values given for a tensor of shape " + to_string(shape_));
   cl_event event = nullptr;
   detail::note_unrepeatable();  // a pass that moves host data cannot be replayed
+  buffer_->note_write();
   detail::check(detail::fault::injected(detail::fault::Site::enqueue), "clEnqueueWriteBuffer");
   detail::check(clEnqueueWriteBuffer(impl.queue.get(), buffer_->mem(), CL_FALSE, 0,
                                      count * sizeof(float), values, 0, nullptr, &event),
@@ -134,6 +144,7 @@ void Upload::wait() {
 }
 
 cl_mem native_buffer(const Tensor& t) {
+  detail::Access::note_write(t);  // the caller may write through it
   return detail::Access::mem(t);
 }
 

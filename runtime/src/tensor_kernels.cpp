@@ -20,6 +20,7 @@ void check_same_size(const Tensor& a, const Tensor& b, const char* op) {
 
 void fill(Tensor& t, float value) {
   auto& impl = Access::impl(t);
+  Access::note_write(t);
   cl_kernel k = impl.kernel("elementwise", "fill");
   detail::set_args(k, Access::mem(t), static_cast<cl_ulong>(t.size()), value);
   impl.enqueue_float4s(k, static_cast<std::size_t>(t.size()));
@@ -28,6 +29,7 @@ void fill(Tensor& t, float value) {
 void copy(const Tensor& src, Tensor& dst) {
   check_same_size(src, dst, "copy");
   auto& impl = Access::impl(dst);
+  Access::note_write(dst);
   cl_kernel k = impl.kernel("elementwise", "copy");
   detail::set_args(k, Access::mem(src), Access::mem(dst), static_cast<cl_ulong>(dst.size()));
   impl.enqueue_float4s(k, static_cast<std::size_t>(dst.size()));
@@ -36,6 +38,7 @@ void copy(const Tensor& src, Tensor& dst) {
 void axpy(float a, const Tensor& x, Tensor& y) {
   check_same_size(x, y, "axpy");
   auto& impl = Access::impl(y);
+  Access::note_write(y);
   cl_kernel k = impl.kernel("elementwise", "axpy");
   detail::set_args(k, a, Access::mem(x), Access::mem(y), static_cast<cl_ulong>(y.size()));
   impl.enqueue_float4s(k, static_cast<std::size_t>(y.size()));

@@ -14,6 +14,9 @@ namespace clnn {
 cl_context native_context(const Context& ctx);
 cl_device_id native_device(const Context& ctx);
 cl_command_queue native_queue(const Context& ctx);  // in order, profiling enabled
-cl_mem native_buffer(const Tensor& t);              // size() floats
+// size() floats. Each call counts as a write of the tensor: an inference Executor prepares what it
+// keeps from its parameters (rearranged filters) anew after one, so ask for the buffer again after
+// writing a parameter through it by other means than clnn's.
+cl_mem native_buffer(const Tensor& t);
 
 }  // namespace clnn

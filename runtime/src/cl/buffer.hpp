@@ -1,6 +1,7 @@
 // Internal: device memory, checked against the device's limits before it is allocated.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -23,10 +24,15 @@ class Buffer {
 
   cl_mem mem() const { return mem_.get(); }
   std::size_t bytes() const { return bytes_; }
+  // Counts the writes of the public Tensor calls (write, write_async, fill, copy, axpy): what an
+  // inference executor prepared from a parameter is stale once its count moves.
+  std::uint64_t writes() const { return writes_.load(std::memory_order_relaxed); }
+  void note_write() { writes_.fetch_add(1, std::memory_order_relaxed); }
 
  private:
   OwnedMem mem_;
   std::size_t bytes_;
+  std::atomic<std::uint64_t> writes_{0};
 };
 
 }  // namespace clnn::detail

@@ -49,6 +49,19 @@ struct ExecutorImpl {
   std::vector<int> placed_in;
   std::vector<std::int64_t> placed_at;
   std::vector<bool> assembled;
+  // Inference: per node id, what it prepares from parameters (Op::prepare) and keeps across
+  // forward() calls, the parameters it reads and their write counts when it last ran, whether
+  // that is current (the context's choices unchanged since), and whether forward reads it.
+  struct Prepared {
+    Tensor floats;
+    std::vector<int> sources;
+    std::vector<std::uint64_t> source_writes;
+    bool current = false;
+    bool usable = false;
+  };
+  std::vector<Prepared> prepared;
+  // Node v's prepared floats for its forward, prepared again first where stale; null if none.
+  const Tensor* prepare(int v);
   Tensor workspace;
   // The schedule: each node pass's launches, recorded as it first runs and replayed after (no
   // routes chosen, no strings built, no caches read); a pass that cannot be replayed runs live.
@@ -226,7 +239,9 @@ ExecutorImpl::ExecutorImpl(const Context& context, const Graph& g,
 
   // Memory plan, then the tensors over its buffers.
   std::vector<PlanValue> plan_values(n);
-  std::vector<std::size_t> saved_floats(n, 0);  // what each op keeps for backward (training)
+  std::vector<std::size_t> saved_floats(n, 0);     // what each op keeps for backward (training)
+  std::vector<std::size_t> prepared_floats(n, 0);  // what each op prepares (inference)
+  prepared.resize(n);
   std::size_t workspace_floats = 0;
   for (int v : order) {
     const Node& nd = node(v);
@@ -242,6 +257,16 @@ ExecutorImpl::ExecutorImpl(const Context& context, const Graph& g,
       for (int u : nd.inputs) shapes.push_back(node(u).shape);
       workspace_floats = std::max(workspace_floats, nd.op->workspace_floats(shapes, nd.shape));
       if (training) saved_floats[std::size_t(v)] = nd.op->saved_floats(shapes, nd.shape);
+      std::vector<int>& sources = prepared[std::size_t(v)].sources;
+      for (std::size_t i : nd.op->prepared_from())
+        if (i < nd.inputs.size()) sources.push_back(nd.inputs[i]);
+      const bool from_parameters =
+          !training && !sources.empty() && std::all_of(sources.begin(), sources.end(), [&](int u) {
+            return node(u).kind == NodeKind::parameter;
+          });
+      if (from_parameters)
+        prepared_floats[std::size_t(v)] =
+            nd.op->prepared_floats(Access::impl(ctx), shapes, nd.shape);
     }
   }
   MemoryPlan plan = plan_memory(order, plan_values);
@@ -268,6 +293,10 @@ ExecutorImpl::ExecutorImpl(const Context& context, const Graph& g,
         budget.add(grad_slot_names[slot], grad_plan.slot_bytes[slot]);
       }
     }
+    if (prepared_floats[std::size_t(v)] > 0)
+      budget.add(
+          "what '" + nd.name + "' prepares from its parameters",
+          checked_bytes(std::int64_t(prepared_floats[std::size_t(v)]), sizeof(float), nd.name));
     if (saved_floats[std::size_t(v)] > 0)
       budget.add("what '" + nd.name + "' keeps for backward",
                  checked_bytes(std::int64_t(saved_floats[std::size_t(v)]), sizeof(float), nd.name));
@@ -298,6 +327,8 @@ ExecutorImpl::ExecutorImpl(const Context& context, const Graph& g,
           ctx, nd.shape, grad_slots[std::size_t(grad_plan.slot_of[std::size_t(v)])]);
     if (std::size_t floats = saved_floats[std::size_t(v)])
       saved[std::size_t(v)] = Tensor::empty(ctx, {std::int64_t(floats)});
+    if (std::size_t floats = prepared_floats[std::size_t(v)])
+      prepared[std::size_t(v)].floats = Tensor::empty(ctx, {std::int64_t(floats)});
   }
   if (workspace_floats > 0) workspace = Tensor::empty(ctx, {std::int64_t(workspace_floats)});
   for (int v : order)
@@ -313,7 +344,27 @@ void ExecutorImpl::check_recordings() {
   forward_launches.resize(graph->nodes.size());
   backward_launches.clear();
   backward_launches.resize(graph->nodes.size());
+  for (Prepared& p : prepared) p.current = false;  // the routes may read other filters now
   recorded_under = choices;
+}
+
+const Tensor* ExecutorImpl::prepare(int v) {
+  Prepared& p = prepared[std::size_t(v)];
+  if (!p.floats.defined()) return nullptr;
+  bool stale = !p.current;
+  for (std::size_t i = 0; i < p.sources.size() && !stale; ++i)
+    stale = Access::writes(values[std::size_t(p.sources[i])]) != p.source_writes[i];
+  if (stale) {
+    const Node& nd = node(v);
+    auto inputs = tensors_of(nd.inputs, values);
+    const bool usable = nd.op->prepare(PrepareArgs{Access::impl(ctx), inputs, nd.shape, p.floats});
+    if (usable != p.usable) forward_launches[std::size_t(v)] = {};  // its launches change
+    p.usable = usable;
+    p.source_writes.clear();
+    for (int u : p.sources) p.source_writes.push_back(Access::writes(values[std::size_t(u)]));
+    p.current = true;
+  }
+  return p.usable ? &p.floats : nullptr;
 }
 
 template <typename Run>
@@ -606,6 +657,7 @@ void Executor::forward() {
       continue;
     std::optional<detail::ProfileScope> scope;
     impl_->open_scope(scope, nd, detail::Pass::forward, {});
+    const Tensor* prepared = impl_->prepare(v);
     impl_->run_pass(impl_->forward_launches[std::size_t(v)], nd, [&] {
       auto inputs = detail::tensors_of(nd.inputs, impl_->values);
       const int into = impl_->placed_in[std::size_t(v)];
@@ -613,7 +665,8 @@ void Executor::forward() {
                                         impl_->placed_at[std::size_t(v)]};
       nd.op->forward(detail::ForwardArgs{impl, inputs, impl_->values[std::size_t(v)],
                                          impl_->workspace, impl_->saved[std::size_t(v)], training,
-                                         step, impl_->epilogues[std::size_t(v)], placement});
+                                         step, impl_->epilogues[std::size_t(v)], placement,
+                                         prepared});
     });
   }
   impl_->step = step;

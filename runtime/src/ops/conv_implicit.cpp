@@ -270,20 +270,33 @@ bool ImplicitConv::serves_input_gradient() const {
   return plan && takes(ConvRoute::implicit, win.c / groups >= 32 && pays(l, *plan));
 }
 
-void ImplicitConv::forward(const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor& y,
-                           float beta, const Epilogue& epilogue, const Placement& placement) const {
-  const ImplicitLaunch l = forward_launch();
-  if (TuningNotes* notes = active_tuning_notes()) notes->convolutions.push_back(l);
+std::size_t ImplicitConv::prepared_filter_floats() const {
   // The filters' order is already tap-major with one channel per group, or one tap.
   const std::int64_t taps = win.kernel_positions();
-  const bool in_order = win.c / groups == 1 || taps == 1;
+  if (win.c / groups == 1 || taps == 1) return 0;
+  return float4_aligned(std::size_t(filters * (win.c / groups) * taps));
+}
+
+void ImplicitConv::prepare_filters(const Tensor& w, const Tensor& prepared) const {
+  arrange_filters(ctx, mem(w), mem(prepared), 0, filters, win.c, win.kernel_positions(), groups,
+                  false);
+}
+
+void ImplicitConv::forward(const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor& y,
+                           float beta, const Epilogue& epilogue, const Placement& placement,
+                           const Tensor* prepared) const {
+  const ImplicitLaunch l = forward_launch();
+  if (TuningNotes* notes = active_tuning_notes()) notes->convolutions.push_back(l);
+  const bool rearrange = prepared_filter_floats() > 0 && !prepared;
   const ImplicitConfig config = chosen_config(ctx, l);
-  const ScratchLayout layout = scratch_layout(l, config, !in_order);
+  const ScratchLayout layout = scratch_layout(l, config, rearrange);
   cl_mem scratch = ctx.scratch(layout.total);
-  if (!in_order) arrange_filters(ctx, mem(w), scratch, 0, filters, win.c, taps, groups, false);
+  if (rearrange)
+    arrange_filters(ctx, mem(w), scratch, 0, filters, win.c, win.kernel_positions(), groups, false);
+  cl_mem filters_mem = rearrange ? scratch : prepared ? mem(*prepared) : mem(w);
   const std::optional<OutputAt> placed = placed_output(l, config, placement);
   const bool applied =
-      launch(ctx, l, config, mem(x), in_order ? mem(w) : scratch, 0, bias ? mem(*bias) : nullptr,
+      launch(ctx, l, config, mem(x), filters_mem, 0, bias ? mem(*bias) : nullptr,
              placed ? *placed : contiguous(l, mem(y)), beta, scratch, layout, epilogue);
   if (placed) return;  // the launch stored the epilogue
   if (!applied) apply_epilogue(ctx, y, epilogue);

@@ -55,9 +55,15 @@ struct ImplicitConv : ConvGeometry {
   bool serves_input_gradient() const;
 
   // y = epilogue(beta * y + conv(x, w) + bias) (bias may be null), written where `placement`
-  // says if it says (straight from the kernel where it can, else copied from y).
+  // says if it says (straight from the kernel where it can, else copied from y). The filters
+  // are read from `prepared` where given (prepare_filters' order), else rearranged first.
   void forward(const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor& y, float beta,
-               const Epilogue& epilogue, const Placement& placement = {}) const;
+               const Epilogue& epilogue, const Placement& placement = {},
+               const Tensor* prepared = nullptr) const;
+  // Floats of the filters in the kernel's tap-major order, 0 where that is the stored order (one
+  // tap, or one channel per group); prepare_filters writes them into `prepared`.
+  std::size_t prepared_filter_floats() const;
+  void prepare_filters(const Tensor& w, const Tensor& prepared) const;
   // gx = beta * gx + the gradient of the input from gy: the convolution of gy with the filters
   // flipped (into ContextImpl::scratch). forward, too, rearranges the filters there.
   void input_gradient(const Tensor& gy, const Tensor& w, const Tensor& gx, float beta) const;

@@ -19,7 +19,9 @@ namespace {
 // alexnet 1.24 against 1.29; at batch 1 up to 3% slower (resnet50 2.26 against 2.19, alexnet
 // 0.34 against 0.33). F(2x2, 5x5) took alexnet's 64 -> 192 5x5 layer (27x27, batch 32) off the
 // implicit GEMM's 0.85 ms: the model ran 1.30 ms against 2.14.
-int output_tile(std::int64_t r) { return r == 3 ? 4 : r == 5 ? 2 : 0; }
+int output_tile(std::int64_t r) {
+  return r == 3 ? 4 : r == 5 ? 2 : 0;
+}
 
 // The kernels' build options for r x r filters (r of 3 or 5), built once: not per launch.
 const std::string& transform_options(std::int64_t r) {
@@ -45,7 +47,9 @@ struct WinogradLaunch {
     return std::size_t(float4_aligned(points() * filters * channels));
   }
   std::size_t m_offset() const { return v_offset() + std::size_t(points() * channels * row()); }
-  std::size_t scratch_floats() const { return m_offset() + std::size_t(points() * filters * row()); }
+  std::size_t scratch_floats() const {
+    return m_offset() + std::size_t(points() * filters * row());
+  }
 };
 
 // Whether the geometry is one the transforms compute: 2-D, 3x3 or 5x5, unit strides and
@@ -58,9 +62,9 @@ bool applies(const Window& win, std::int64_t filters, std::int64_t groups) {
     if (win.kernel[d] != r || win.stride[d] != 1 || win.dilation[d] != 1) return false;
   const std::int64_t alpha = m + r - 1;
   const std::int64_t tiles = win.n * ((win.out[1] + m - 1) / m) * ((win.out[2] + m - 1) / m);
-  for (std::int64_t extent : {win.n * win.c * win.in_positions(),
-                              win.n * filters * win.out_positions(), alpha * alpha * filters * tiles,
-                              alpha * alpha * win.c * tiles})
+  for (std::int64_t extent :
+       {win.n * win.c * win.in_positions(), win.n * filters * win.out_positions(),
+        alpha * alpha * filters * tiles, alpha * alpha * win.c * tiles})
     if (extent >= INT_MAX) return false;
   return true;
 }
@@ -78,14 +82,22 @@ bool pays(std::int64_t channels, std::int64_t filters) {
   return channels >= kMinChannels && filters >= kMinChannels;
 }
 
-void run(ContextImpl& ctx, const WinogradLaunch& l, cl_mem x, cl_mem w, bool flip, cl_mem bias,
-         cl_mem y, float beta, const Epilogue& epilogue) {
-  const std::string& transform = transform_options(l.alpha - l.m + 1);
-  cl_mem scratch = ctx.scratch(l.scratch_floats());
-  cl_kernel filters = ctx.kernel("winograd", "winograd_filters", transform);
-  set_args(filters, w, scratch, cl_ulong(0), cl_int(l.filters), cl_int(l.channels),
+// U, the filters transformed, into u from element `at` on.
+void transform_filters(ContextImpl& ctx, const WinogradLaunch& l, cl_mem w, bool flip, cl_mem u,
+                       std::size_t at) {
+  cl_kernel filters =
+      ctx.kernel("winograd", "winograd_filters", transform_options(l.alpha - l.m + 1));
+  set_args(filters, w, u, cl_ulong(at), cl_int(l.filters), cl_int(l.channels),
            cl_int(flip ? 1 : 0));
   ctx.enqueue_elementwise(filters, std::size_t(l.filters * l.channels));
+}
+
+// The convolution; U read from `prepared_u` where given, else transformed from w into scratch.
+void run(ContextImpl& ctx, const WinogradLaunch& l, cl_mem x, cl_mem w, bool flip, cl_mem bias,
+         cl_mem y, float beta, const Epilogue& epilogue, cl_mem prepared_u = nullptr) {
+  const std::string& transform = transform_options(l.alpha - l.m + 1);
+  cl_mem scratch = ctx.scratch(l.scratch_floats());
+  if (!prepared_u) transform_filters(ctx, l, w, flip, scratch, 0);
 
   cl_kernel inputs = ctx.kernel("winograd", "winograd_inputs", transform);
   set_args(inputs, x, scratch, cl_ulong(l.v_offset()),
@@ -98,7 +110,7 @@ void run(ContextImpl& ctx, const WinogradLaunch& l, cl_mem x, cl_mem w, bool fli
   GemmCall g;
   g.batch = std::size_t(l.points());
   g.m = std::size_t(l.filters), g.n = std::size_t(l.row()), g.k = std::size_t(l.channels);
-  g.a = scratch, g.lda = g.k, g.stride_a = g.m * g.k;
+  g.a = prepared_u ? prepared_u : scratch, g.lda = g.k, g.stride_a = g.m * g.k;
   g.b = scratch, g.offset_b = l.v_offset(), g.ldb = g.n, g.stride_b = g.k * g.n;
   g.c = scratch, g.offset_c = l.m_offset(), g.ldc = g.n, g.stride_c = g.m * g.n;
   gemm(ctx, g);
@@ -111,6 +123,15 @@ void run(ContextImpl& ctx, const WinogradLaunch& l, cl_mem x, cl_mem w, bool fli
   ctx.enqueue_elementwise(outputs, std::size_t(l.filters * l.tiles()));
 }
 
+// The forward pass of c as a launch.
+WinogradLaunch forward_launch(const WinogradConv& c) {
+  const Window& win = c.win;
+  const std::int64_t r = win.kernel[1], m = output_tile(r);
+  return {win.n,      win.c,      win.in[1],        win.in[2],        c.filters,
+          win.out[1], win.out[2], win.pad_begin[1], win.pad_begin[2], m,
+          m + r - 1};
+}
+
 }  // namespace
 
 bool WinogradConv::serves_forward() const {
@@ -118,7 +139,8 @@ bool WinogradConv::serves_forward() const {
 }
 
 std::string WinogradConv::describe() const {
-  const std::string r = std::to_string(win.kernel[1]), m = std::to_string(output_tile(win.kernel[1]));
+  const std::string r = std::to_string(win.kernel[1]),
+                    m = std::to_string(output_tile(win.kernel[1]));
   return "F(" + m + "x" + m + ", " + r + "x" + r + ")";
 }
 
@@ -126,13 +148,19 @@ bool WinogradConv::serves_input_gradient() const {
   return applies(win, filters, groups) && takes(ConvRoute::winograd, pays(filters, win.c));
 }
 
+std::size_t WinogradConv::prepared_filter_floats() const {
+  const WinogradLaunch l = forward_launch(*this);
+  return std::size_t(l.points() * l.filters * l.channels);
+}
+
+void WinogradConv::prepare_filters(const Tensor& w, const Tensor& prepared) const {
+  transform_filters(ctx, forward_launch(*this), mem(w), false, mem(prepared), 0);
+}
+
 void WinogradConv::forward(const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor& y,
-                           float beta, const Epilogue& epilogue) const {
-  const std::int64_t r = win.kernel[1], m = output_tile(r);
-  const WinogradLaunch l{win.n,      win.c,      win.in[1],        win.in[2],
-                         filters,    win.out[1], win.out[2],       win.pad_begin[1],
-                         win.pad_begin[2], m,    m + r - 1};
-  run(ctx, l, mem(x), mem(w), false, bias ? mem(*bias) : nullptr, mem(y), beta, epilogue);
+                           float beta, const Epilogue& epilogue, const Tensor* prepared) const {
+  run(ctx, forward_launch(*this), mem(x), mem(w), false, bias ? mem(*bias) : nullptr, mem(y), beta,
+      epilogue, prepared ? mem(*prepared) : nullptr);
 }
 
 void WinogradConv::input_gradient(const Tensor& gy, const Tensor& w, const Tensor& gx,
@@ -140,9 +168,17 @@ void WinogradConv::input_gradient(const Tensor& gy, const Tensor& w, const Tenso
   // Output position i of the gradient meets gy at i + pad - tap: with the taps turned, a window
   // starting at i - (r - 1 - pad).
   const std::int64_t r = win.kernel[1], m = output_tile(r);
-  const WinogradLaunch l{win.n,     filters,   win.out[1],           win.out[2],
-                         win.c,     win.in[1], win.in[2],            r - 1 - win.pad_begin[1],
-                         r - 1 - win.pad_begin[2], m, m + r - 1};
+  const WinogradLaunch l{win.n,
+                         filters,
+                         win.out[1],
+                         win.out[2],
+                         win.c,
+                         win.in[1],
+                         win.in[2],
+                         r - 1 - win.pad_begin[1],
+                         r - 1 - win.pad_begin[2],
+                         m,
+                         m + r - 1};
   run(ctx, l, mem(gy), mem(w), true, nullptr, mem(gx), beta, Epilogue{});
 }
 

@@ -22,9 +22,13 @@ struct WinogradConv : ConvGeometry {
   // The transform, as "F(4x4, 3x3)".
   std::string describe() const;
 
-  // y = epilogue(beta * y + conv(x, w) + bias) (bias may be null).
+  // y = epilogue(beta * y + conv(x, w) + bias) (bias may be null); the transformed filters are
+  // read from `prepared` where given (prepare_filters' result), else transformed first.
   void forward(const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor& y, float beta,
-               const Epilogue& epilogue) const;
+               const Epilogue& epilogue, const Tensor* prepared = nullptr) const;
+  // Floats of the forward pass's transformed filters (U), which prepare_filters writes.
+  std::size_t prepared_filter_floats() const;
+  void prepare_filters(const Tensor& w, const Tensor& prepared) const;
   // gx = beta * gx + the gradient of the input from gy: gy convolved with the filters turned by
   // 180 degrees, their channels and filters exchanged.
   void input_gradient(const Tensor& gy, const Tensor& w, const Tensor& gx, float beta) const;

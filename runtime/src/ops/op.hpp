@@ -35,6 +35,17 @@ struct ForwardArgs {
   std::uint64_t step;       // counts forward() calls: seeds per-step randomness (dropout)
   Epilogue epilogue{};      // applied to the output, given only to ops that take one
   Placement placement{};    // where the output goes instead, given only to ops that take one
+  // What prepare() wrote from the inputs as they are now, or null where nothing was prepared.
+  const Tensor* prepared = nullptr;
+};
+
+// What an inference executor keeps from one forward() to the next, made from parameters (filters
+// rearranged or transformed for the route forward takes): Op::prepare writes it.
+struct PrepareArgs {
+  ContextImpl& ctx;
+  const std::vector<const Tensor*>& inputs;
+  const Shape& output;
+  const Tensor& prepared;  // prepared_floats() floats
 };
 
 struct BackwardArgs {
@@ -126,6 +137,18 @@ class Op {
   // The epilogue this op is, if it is one (relu, clip): what an executor folds into the op that
   // produces its operand.
   virtual std::optional<Epilogue> as_epilogue() const { return std::nullopt; }
+  // Inference: floats of what forward would read, made by prepare() from the inputs that
+  // prepared_from() names, in place of making it on every call (0: nothing). An executor
+  // prepares it where those inputs are parameters, and again whenever one of them is written or
+  // the context's choices change.
+  virtual std::size_t prepared_floats(ContextImpl& /*ctx*/, const std::vector<Shape>& /*inputs*/,
+                                      const Shape& /*output*/) const {
+    return 0;
+  }
+  virtual std::vector<std::size_t> prepared_from() const { return {}; }
+  // Writes PrepareArgs::prepared; false where forward would not read it (its route changed
+  // since prepared_floats(), and wants none or more), and forward then gets none.
+  virtual bool prepare(const PrepareArgs& /*args*/) const { return false; }
   // Whether forward writes its output where ForwardArgs::placement says (inference only).
   virtual bool takes_placement() const { return false; }
   // Whether forward only lays its operands side by side along axis 1 of its `rank`-D output (a
