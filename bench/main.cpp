@@ -38,7 +38,7 @@ int main(int argc, char** argv) {
       "with a side of C of at most 16: GB/s of the big operand against copy's), models (whole "
       "networks: clnn-fashion's models training and inference, an ONNX zoo of torchvision "
       "models; --profile adds a per-op profile of a step), overhead (a chain of 1,000 small relu "
-      "nodes: host, device and wall microseconds per launch).",
+      "nodes: host, device and wall microseconds per launch, and the driver's enqueue alone).",
       "clnn-bench"};
   app.add_option("suites", suites, "the suites to run")->check(CLI::IsMember(kSuites));
   app.add_flag("--all", every_suite, "every suite");
