@@ -61,7 +61,8 @@ class Executor {
   void set_step(std::uint64_t step);
   const Context& context() const;
   // Device memory the executor holds at its peak, in bytes: values (after the memory plan has
-  // shared their buffers), gradients, parameters, what ops keep for backward and the workspace.
+  // shared their buffers), gradients, parameters, what ops keep for backward, what inference
+  // prepares from parameters (a convolution's filters in its route's order) and the workspace.
   std::size_t memory_bytes() const;
   // The passes forward() and (training) backward() run, in order: per node (inputs and
   // parameters excluded) and pass, the route and plan its kernels take where the op has several

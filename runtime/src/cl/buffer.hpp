@@ -24,8 +24,9 @@ class Buffer {
 
   cl_mem mem() const { return mem_.get(); }
   std::size_t bytes() const { return bytes_; }
-  // Counts the writes of the public Tensor calls (write, write_async, fill, copy, axpy): what an
-  // inference executor prepared from a parameter is stale once its count moves.
+  // Counts writes through clnn's calls (Tensor::write and write_async, fill, copy, axpy,
+  // native_buffer, the optimizers' updates): what an inference executor prepared from a
+  // parameter is stale once its count moves. Other writes may count too (a spare preparation).
   std::uint64_t writes() const { return writes_.load(std::memory_order_relaxed); }
   void note_write() { writes_.fetch_add(1, std::memory_order_relaxed); }
 

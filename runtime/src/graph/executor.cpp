@@ -53,6 +53,7 @@ struct ExecutorImpl {
   // forward() calls, the parameters it reads and their write counts when it last ran, whether
   // that is current (the context's choices unchanged since), and whether forward reads it.
   struct Prepared {
+    bool eligible = false;  // inference, and every source a parameter
     Tensor floats;
     std::vector<int> sources;
     std::vector<std::uint64_t> source_writes;
@@ -264,6 +265,7 @@ ExecutorImpl::ExecutorImpl(const Context& context, const Graph& g,
           !training && !sources.empty() && std::all_of(sources.begin(), sources.end(), [&](int u) {
             return node(u).kind == NodeKind::parameter;
           });
+      prepared[std::size_t(v)].eligible = from_parameters;
       if (from_parameters)
         prepared_floats[std::size_t(v)] =
             nd.op->prepared_floats(Access::impl(ctx), shapes, nd.shape);
@@ -339,23 +341,36 @@ ExecutorImpl::ExecutorImpl(const Context& context, const Graph& g,
 void ExecutorImpl::check_recordings() {
   const auto& impl = Access::impl(ctx);
   const auto choices = impl.launch_choices();
-  if (recorded_under == choices && impl.replay_launches) return;
+  const bool choices_changed = recorded_under != choices;
+  if (!choices_changed && impl.replay_launches) return;
   forward_launches.clear();
   forward_launches.resize(graph->nodes.size());
   backward_launches.clear();
   backward_launches.resize(graph->nodes.size());
-  for (Prepared& p : prepared) p.current = false;  // the routes may read other filters now
+  if (choices_changed)  // the routes may read other filters now
+    for (Prepared& p : prepared) p.current = false;
   recorded_under = choices;
 }
 
 const Tensor* ExecutorImpl::prepare(int v) {
   Prepared& p = prepared[std::size_t(v)];
-  if (!p.floats.defined()) return nullptr;
+  if (!p.eligible) return nullptr;
   bool stale = !p.current;
   for (std::size_t i = 0; i < p.sources.size() && !stale; ++i)
     stale = Access::writes(values[std::size_t(p.sources[i])]) != p.source_writes[i];
   if (stale) {
     const Node& nd = node(v);
+    if (!p.current) {  // the routes may have changed since: the floats they want now
+      std::vector<Shape> shapes;
+      for (int u : nd.inputs) shapes.push_back(node(u).shape);
+      const std::size_t floats = nd.op->prepared_floats(Access::impl(ctx), shapes, nd.shape);
+      const std::size_t held = p.floats.defined() ? std::size_t(p.floats.size()) : 0;
+      if (floats > held) {
+        p.floats = Tensor::empty(ctx, {std::int64_t(floats)});
+        device_bytes += (floats - held) * sizeof(float);
+      }
+    }
+    if (!p.floats.defined()) return nullptr;  // its route reads the filters as stored
     auto inputs = tensors_of(nd.inputs, values);
     const bool usable = nd.op->prepare(PrepareArgs{Access::impl(ctx), inputs, nd.shape, p.floats});
     if (usable != p.usable) forward_launches[std::size_t(v)] = {};  // its launches change

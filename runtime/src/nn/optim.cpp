@@ -109,7 +109,9 @@ void SGD::step() {
   enqueue_updates<3>(executor_, k, 4, [&](std::size_t i) {
     const Tensor g = executor_.gradient(params[i]);
     const Tensor& v = momentum ? velocity_[i] : g;  // unused without momentum
-    return std::array<cl_mem, 3>{mem(executor_.parameter(params[i].name())), mem(g), mem(v)};
+    const Tensor p = executor_.parameter(params[i].name());
+    detail::Access::note_write(p);
+    return std::array<cl_mem, 3>{mem(p), mem(g), mem(v)};
   });
   ++steps_;
 }
@@ -135,8 +137,10 @@ void Adam::step() {
                    options_.weight_decay, cl_int(options_.decoupled_weight_decay), c1, c2);
   const auto params = executor_.parameters();
   enqueue_updates<4>(executor_, k, 8, [&](std::size_t i) {
-    return std::array<cl_mem, 4>{mem(executor_.parameter(params[i].name())),
-                                 mem(executor_.gradient(params[i])), mem(m_[i]), mem(v_[i])};
+    const Tensor p = executor_.parameter(params[i].name());
+    detail::Access::note_write(p);
+    return std::array<cl_mem, 4>{mem(p), mem(executor_.gradient(params[i])), mem(m_[i]),
+                                 mem(v_[i])};
   });
   ++steps_;
 }

@@ -52,8 +52,7 @@ void scaled_product(ContextImpl& ctx, const Tensor& gy, const Tensor* other, std
 // middle axis of [outer, src_r, inner] copied into [outer, dst_r, inner] (concat, its gradient,
 // and outputs placed into a concat).
 void copy_block(ContextImpl& ctx, const Tensor& src, std::size_t src_r, std::size_t src_at,
-                const Tensor& dst, std::size_t dst_r, std::size_t dst_at, MiddleAxis v,
-                float beta);
+                const Tensor& dst, std::size_t dst_r, std::size_t dst_at, MiddleAxis v, float beta);
 
 // Copies y, an op's output [N, C, ...], where `placement` says (ops/op.hpp): for a route that
 // wrote its own output first.

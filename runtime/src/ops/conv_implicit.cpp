@@ -287,6 +287,7 @@ void ImplicitConv::forward(const Tensor& x, const Tensor& w, const Tensor* bias,
                            const Tensor* prepared) const {
   const ImplicitLaunch l = forward_launch();
   if (TuningNotes* notes = active_tuning_notes()) notes->convolutions.push_back(l);
+  if (prepared_filter_floats() == 0) prepared = nullptr;  // read as stored
   const bool rearrange = prepared_filter_floats() > 0 && !prepared;
   const ImplicitConfig config = chosen_config(ctx, l);
   const ScratchLayout layout = scratch_layout(l, config, rearrange);

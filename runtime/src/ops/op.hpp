@@ -17,9 +17,10 @@ namespace clnn::detail {
 
 struct ContextImpl;
 
-// Where forward writes its output when an executor assembles a channel concat in place: into
-// `into` (shaped [N, C, ...], the concat's value) from channel `channel` on, instead of into
-// ForwardArgs::output. Given only to ops that take it (Op::takes_placement).
+// Where forward's output must end up when an executor assembles a channel concat in place: in
+// `into` (shaped [N, C, ...], the concat's value) from channel `channel` on. A route writes it
+// there directly or writes ForwardArgs::output and copies it. Given only to ops that take it
+// (Op::takes_placement).
 struct Placement {
   const Tensor* into = nullptr;
   std::int64_t channel = 0;

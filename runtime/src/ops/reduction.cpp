@@ -13,7 +13,8 @@ namespace clnn::detail {
 namespace {
 
 // Cutting a row into more pieces than its length needs pays only while pieces stay this long:
-// a piece is a work-group's worth of reads for reduce_rows, a work-item's for reduce_strided.
+// a piece is up to a work-group's worth of reads for reduce_rows, a work-item's for
+// reduce_strided.
 constexpr std::size_t kMinRowPiece = 4096;
 constexpr std::size_t kMinStridedPiece = 256;
 // reduce_rows gives a piece as many lanes (work-items) as leave each about this many elements:
