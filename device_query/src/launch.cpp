@@ -416,7 +416,8 @@ GemvPlan LaunchPlanner::gemv(const GemvShape& shape, bool may_split) const {
   const std::size_t groups = plan.groups(shape.long_side) * std::max<std::size_t>(1, shape.batch);
   std::size_t slices = 1;
   if (may_split) {
-    const std::size_t min_slice = std::max<std::size_t>({64, 16 * plan.skinny, 16 * plan.team});
+    const std::size_t floor = device_.type == DeviceType::gpu ? kMinGpuGemvSlice : 64;
+    const std::size_t min_slice = std::max<std::size_t>({floor, 16 * plan.skinny, 16 * plan.team});
     const std::size_t for_units = std::min({ceil_div(wanted, groups), std::size_t{256},
                                              std::max<std::size_t>(1, shape.k / min_slice)});
     slices = std::max(for_units, ceil_div(shape.k, plan.team * max_walk(plan)));
