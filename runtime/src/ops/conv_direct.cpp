@@ -13,9 +13,7 @@ namespace clnn::detail {
 
 namespace {
 
-std::int64_t rows(const Window& win) {
-  return win.c * win.kernel_positions();
-}
+std::int64_t rows(const Window& win) { return win.c * win.kernel_positions(); }
 
 // The weight-gradient kernel's two local tiles, of filters and of rows, tile_q + 1 floats each.
 std::size_t local_bytes(const Window& win, std::int64_t filters, std::size_t tile_q) {
@@ -59,8 +57,8 @@ bool DirectConv::serves_gradients() const {
 
 void DirectConv::input_gradient(const Tensor& gy, const Tensor& w, const Tensor& gx,
                                 float beta) const {
-  cl_kernel k =
-      ctx.kernel("conv_direct", "conv_input_gradient_direct", build_options(ctx, win, filters));
+  cl_kernel k = ctx.kernel("conv_direct", "conv_input_gradient_direct",
+                           build_options(ctx, win, filters));
   set_args(k, mem(gy), mem(w), mem(gx), win.packed(), win.packed_out(), cl_int(win.n),
            cl_int(filters), beta);
   ctx.enqueue_elementwise(k, std::size_t(win.n * win.c * win.in_positions()));
@@ -82,8 +80,8 @@ void DirectConv::weight_gradient(const Tensor& x, const Tensor& gy, const Tensor
   sum.sum_middle({Place::Of::scratch, 0}, false, {1, used, outputs}, {Place::Of::output, 0}, 1.0f,
                  beta);
   cl_mem partial = ctx.scratch(sum.scratch_floats());
-  cl_kernel k =
-      ctx.kernel("conv_direct", "conv_weight_gradient_direct", build_options(ctx, win, filters));
+  cl_kernel k = ctx.kernel("conv_direct", "conv_weight_gradient_direct",
+                           build_options(ctx, win, filters));
   set_args(k, mem(x), mem(gy), partial, win.packed(), win.packed_out(), cl_int(win.n),
            cl_int(per_group));
   const std::size_t local = ctx.reduction_plan.local_size;

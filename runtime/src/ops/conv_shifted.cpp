@@ -45,7 +45,7 @@ struct ShiftedLayout {
     for (std::size_t e = d + 1; e < 3; ++e) s *= extent[e];
     return s;
   }
-  std::int64_t channel() const { return extent[0] * stride(0); }      // B's ldb
+  std::int64_t channel() const { return extent[0] * stride(0); }  // B's ldb
   std::int64_t columns() const { return out_outer * stride(outer); }  // the GEMM's K
   std::int64_t gy_offset() const { return float4_aligned(channels * channel() + reach); }
   std::int64_t total() const { return gy_offset() + filters * columns(); }
@@ -55,9 +55,9 @@ ShiftedLayout layout_for(const Window& win, std::int64_t filters) {
   ShiftedLayout l;
   l.outer = 3 - std::max<std::size_t>(win.spatial_dims, 1);
   for (std::size_t d = l.outer; d < 3; ++d)
-    l.extent[d] =
-        d == l.outer ? win.in[d] + win.pad_begin[d] + win.pad_end[d]
-                     : std::max(win.in[d] + std::max(win.pad_begin[d], win.pad_end[d]), win.out[d]);
+    l.extent[d] = d == l.outer ? win.in[d] + win.pad_begin[d] + win.pad_end[d]
+                               : std::max(win.in[d] + std::max(win.pad_begin[d], win.pad_end[d]),
+                                          win.out[d]);
   l.out_outer = win.out[l.outer];
   l.samples = win.n, l.batch = float4_aligned(win.n);
   l.channels = win.c, l.filters = filters;
@@ -74,10 +74,11 @@ void spread(ContextImpl& ctx, const ShiftedLayout& l, cl_mem src, std::int64_t c
   Triple blocks = l.extent;
   blocks[l.outer] = outer;
   const std::size_t items = ctx.reduction_plan.local_size;
-  std::string options =
-      "-DITEMS=" + std::to_string(items) + " -DTILE_P=" + std::to_string(kTilePositions) +
-      " -DNB=" + std::to_string(l.batch) + " -DSAMPLES=" + std::to_string(l.samples) +
-      " -DCHANNELS=" + std::to_string(channels);
+  std::string options = "-DITEMS=" + std::to_string(items) +
+                        " -DTILE_P=" + std::to_string(kTilePositions) +
+                        " -DNB=" + std::to_string(l.batch) +
+                        " -DSAMPLES=" + std::to_string(l.samples) +
+                        " -DCHANNELS=" + std::to_string(channels);
   for (std::size_t d = 0; d < 3; ++d) {
     const std::string axis = std::to_string(d) + "=";
     options += " -DE" + axis + std::to_string(blocks[d]) + " -DB" + axis +

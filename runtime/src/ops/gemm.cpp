@@ -77,18 +77,17 @@ GemmChoice choose_gemm(const ContextImpl& ctx, const GemmCall& g) {
   // backend that won there (tune_matmul times both).
   // Products over tap rows run the planner's plan: the tuner times plain products, whose B
   // streams from memory where tap rows are read from a few megabytes in cache.
-  const nlohmann::json* entry =
-      ctx.tuning && !g.b_rows.taps ? ctx.tuning->nearest("gemm", gemm_tuning_shape(g)) : nullptr;
+  const nlohmann::json* entry = ctx.tuning && !g.b_rows.taps
+                                    ? ctx.tuning->nearest("gemm", gemm_tuning_shape(g))
+                                    : nullptr;
   GemmChoice choice{ctx.gemm_backend, gemm_planner_plan(ctx, g)};
   if (entry) {
     try {
-      const MatmulPlan tuned{entry->at("local").get<bool>(),
-                             entry->at("tile_m").get<std::size_t>(),
-                             entry->at("tile_n").get<std::size_t>(),
-                             entry->at("tile_k").get<std::size_t>(),
-                             entry->at("work_m").get<std::size_t>(),
-                             entry->at("work_n").get<std::size_t>(),
-                             kernel_from_name(entry->value("kernel", std::string("tiled")))};
+      const MatmulPlan tuned{
+          entry->at("local").get<bool>(),         entry->at("tile_m").get<std::size_t>(),
+          entry->at("tile_n").get<std::size_t>(), entry->at("tile_k").get<std::size_t>(),
+          entry->at("work_m").get<std::size_t>(), entry->at("work_n").get<std::size_t>(),
+          kernel_from_name(entry->value("kernel", std::string("tiled")))};
       if (gemm_plan_serves(ctx.planner, tuned, g)) choice.plan = tuned;
     } catch (const std::exception&) {  // a malformed entry: the plan serves
     }
@@ -118,9 +117,7 @@ MatmulPlan gemm_plan(const ContextImpl& ctx, const GemmCall& g) {
   return choose_gemm(ctx, g).plan;
 }
 
-MatmulPlan smallest_vec4_plan() {
-  return {true, 32, 32, 8, 8, 8, MatmulKernel::vec4};
-}
+MatmulPlan smallest_vec4_plan() { return {true, 32, 32, 8, 8, 8, MatmulKernel::vec4}; }
 
 MatmulPlan gemm_planner_plan(const ContextImpl& ctx, const GemmCall& g) {
   const MatmulPlan plan = splits_k(g) ? ctx.planner.matmul_for_split_k(g.m, g.n)
@@ -134,8 +131,8 @@ void check_int_indexable(const GemmCall& g) {
   // Tap rows: B's rows are the taps of (n / taps) channels, ldb apart.
   const std::size_t a_rows = g.trans_a ? g.k : g.m;
   const std::size_t b_rows = g.b_rows.taps ? (g.n + g.b_rows.taps - 1) / g.b_rows.taps
-                             : g.trans_b   ? g.n
-                                           : g.k;
+                             : g.trans_b ? g.n
+                                         : g.k;
   if (!fits_int(a_rows, g.lda) || !fits_int(b_rows, g.ldb) || !fits_int(g.m, g.ldc))
     throw Error("matmul: a matrix of over 2^31 elements is beyond clnn's kernels");
 }

@@ -6,8 +6,8 @@
 #include <vector>
 
 #include "cl_api.hpp"
-#include "context_impl.hpp"
 #include "ops/epilogue.hpp"
+#include "context_impl.hpp"
 
 namespace clnn::detail {
 
@@ -39,10 +39,10 @@ struct GemmCall {
 // automatic picks by device and shape: skinny products (ops/gemv.hpp) take the matrix-vector
 // kernels, the others by device, size and the tuning cache.
 // What a call runs with: the backend (CLNN_GEMM's, else gemv for a skinny call, else the tuned
-// shape's, else by kernel and size) and clnn's kernel configuration (the tuned one of the nearest
-// shape when the tuning cache has one that fits the device and the call, else the LaunchPlanner's).
-// One lookup in the tuning cache per call. Products over tap rows always run the LaunchPlanner's
-// configuration on clnn's own kernel.
+// shape's, else by kernel and size) and clnn's kernel configuration (the tuned one of the nearest shape when the tuning
+// cache has one that fits the device and the call, else the LaunchPlanner's). One lookup in the
+// tuning cache per call. Products over tap rows always run the LaunchPlanner's configuration on
+// clnn's own kernel.
 struct GemmChoice {
   GemmBackend backend = GemmBackend::automatic;
   MatmulPlan plan;

@@ -80,12 +80,12 @@ std::string alignment_options(const GemvView& v) {
   };
   const bool rows = v.shape.layout == GemvLayout::rows;
   const bool big = whole_float4s({v.big_offset, rows ? v.big_l : v.big_k, v.big_batch});
-  const bool small =
-      rows && v.small_k == 1 &&
-      whole_float4s({v.small_offset, v.shape.skinny > 1 ? v.small_s : 0, v.small_batch});
+  const bool small = rows && v.small_k == 1 &&
+                     whole_float4s({v.small_offset, v.shape.skinny > 1 ? v.small_s : 0,
+                                    v.small_batch});
   const bool along_s = side_by_side(v);
-  return std::string(" -DBIG_FLOAT4=") + (big ? "1" : "0") +
-         " -DSMALL_FLOAT4=" + (small ? "1" : "0") + " -DSMALL_ALONG_S=" + (along_s ? "1" : "0");
+  return std::string(" -DBIG_FLOAT4=") + (big ? "1" : "0") + " -DSMALL_FLOAT4=" +
+         (small ? "1" : "0") + " -DSMALL_ALONG_S=" + (along_s ? "1" : "0");
 }
 
 // One launch of the plan: every slice of K for every output, written alpha * sum + beta * C to
@@ -96,11 +96,11 @@ void launch(ContextImpl& ctx, const GemvView& v, const GemvPlan& plan, float alp
   const bool rows = plan.layout == GemvLayout::rows;
   cl_kernel kernel = ctx.kernel("gemv", rows ? "gemv_rows" : "gemv_cols",
                                 plan.build_options() + alignment_options(v));
-  set_args(kernel, cl_int(v.shape.long_side), cl_int(v.shape.k), cl_int(plan.slice_k), alpha, v.big,
-           cl_ulong(v.big_offset), cl_int(rows ? v.big_l : v.big_k), cl_ulong(v.big_batch), v.small,
-           cl_ulong(v.small_offset), cl_int(v.small_k), cl_int(v.small_s), cl_ulong(v.small_batch),
-           beta, out, cl_ulong(offset), cl_int(v.c_l), cl_int(v.c_s), cl_ulong(c_batch),
-           cl_ulong(c_slice));
+  set_args(kernel, cl_int(v.shape.long_side), cl_int(v.shape.k), cl_int(plan.slice_k), alpha,
+           v.big, cl_ulong(v.big_offset), cl_int(rows ? v.big_l : v.big_k),
+           cl_ulong(v.big_batch), v.small, cl_ulong(v.small_offset), cl_int(v.small_k),
+           cl_int(v.small_s), cl_ulong(v.small_batch), beta, out, cl_ulong(offset),
+           cl_int(v.c_l), cl_int(v.c_s), cl_ulong(c_batch), cl_ulong(c_slice));
   enqueue<3>(ctx.queue.get(), kernel,
              {plan.groups(v.shape.long_side) * plan.local_size, plan.slices, v.shape.batch},
              {plan.local_size, 1, 1}, event);

@@ -111,8 +111,9 @@ class BatchNormOp : public Op {
     const ChannelPieces launch(ctx.reduction_plan, v, 2);  // (sum(gy), sum(gy * (x - mean)))
     const cl_mem partials = ctx.scratch(2 * launch.channels * launch.pieces);
     cl_kernel sums = ctx.kernel("norm", "bn_piece_sums", options);
-    set_args(sums, mem(x), mem(args.grad_output), mem(args.saved), mem(gamma), mem(beta), partials,
-             v.n, v.c, v.steps_per_row(), cl_long(launch.pieces), launch.piece_memory());
+    set_args(sums, mem(x), mem(args.grad_output), mem(args.saved), mem(gamma), mem(beta),
+             partials, v.n, v.c, v.steps_per_row(), cl_long(launch.pieces),
+             launch.piece_memory());
     cl_kernel finish = ctx.kernel("norm", "bn_finish_sums", options);
     set_args(finish, partials, mem(args.saved), mem(args.workspace), mem(ggamma ? *ggamma : x),
              cl_int(ggamma != nullptr), args.betas[1], mem(gbeta ? *gbeta : x),
@@ -122,8 +123,8 @@ class BatchNormOp : public Op {
     if (gx) {
       cl_kernel input = ctx.kernel("norm", "bn_backward_input", options);
       set_args(input, mem(x), mem(args.grad_output), mem(args.saved), mem(args.workspace),
-               mem(gamma), mem(beta), mem(*gx), v.c, v.steps_per_row(), float(v.n * v.s), v.steps(),
-               args.betas[0]);
+               mem(gamma), mem(beta), mem(*gx), v.c, v.steps_per_row(), float(v.n * v.s),
+               v.steps(), args.betas[0]);
       ctx.enqueue_elementwise(input, std::size_t(v.steps()));
     }
   }
