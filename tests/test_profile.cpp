@@ -197,6 +197,20 @@ std::map<std::string, clnn::detail::ProfileRow> forward_rows(clnn::Executor& ex)
   return rows;
 }
 
+// An inference and a training executor of g for `outputs`, input "x" set on both: the training
+// one runs every node as itself (nothing folded, assembled or prepared), so it is the reference
+// the inference one must match bit for bit.
+struct InferenceAndTraining {
+  InferenceAndTraining(const clnn::Graph& g, const std::vector<Value>& outputs,
+                       const std::vector<float>& input)
+      : inference(clnn::test::context(), g, outputs, clnn::Mode::inference),
+        training(clnn::test::context(), g, outputs, clnn::Mode::training) {
+    inference.set_input("x", input);
+    training.set_input("x", input);
+  }
+  clnn::Executor inference, training;
+};
+
 }  // namespace
 
 TEST_CASE("an inference executor folds relu and clip into the convolution before them",
@@ -224,12 +238,8 @@ TEST_CASE("an inference executor folds relu and clip into the convolution before
          {ConvRoute::automatic, ConvRoute::columns, ConvRoute::implicit, ConvRoute::winograd}) {
       INFO("route " << int(route));
       scope.set(route);
-      clnn::Executor inference(clnn::test::context(), g, {out, kept, kept_relu},
-                               clnn::Mode::inference);
-      clnn::Executor training(clnn::test::context(), g, {out, kept, kept_relu},
-                              clnn::Mode::training);
-      inference.set_input("x", input);
-      training.set_input("x", input);
+      InferenceAndTraining pair(g, {out, kept, kept_relu}, input);
+      auto& [inference, training] = pair;
       auto folded = forward_rows(inference);
       auto unfolded = forward_rows(training);
       // Bit for bit: the epilogue is the activation kernel's own fmin(fmax()).
@@ -263,11 +273,8 @@ TEST_CASE("an implicit GEMM split over K applies the folded activation as it sum
   o.pads_begin = o.pads_end = {1, 1};
   Value out = clnn::relu(clnn::conv(x, w, b, o));
   clnn::test::RouteScope scope(clnn::detail::ConvRoute::implicit);
-  clnn::Executor inference(clnn::test::context(), g, {out}, clnn::Mode::inference);
-  clnn::Executor training(clnn::test::context(), g, {out}, clnn::Mode::training);
-  const auto input = clnn::test::random_vector(64 * 16, 3);
-  inference.set_input("x", input);
-  training.set_input("x", input);
+  InferenceAndTraining pair(g, {out}, clnn::test::random_vector(64 * 16, 3));
+  auto& [inference, training] = pair;
   auto folded = forward_rows(inference);
   forward_rows(training);
   CHECK(inference.value(out).to_host() == training.value(out).to_host());
@@ -347,12 +354,8 @@ TEST_CASE("an inference executor assembles a concat of convolutions in place",
            {ConvRoute::automatic, ConvRoute::columns, ConvRoute::implicit, ConvRoute::winograd}) {
         INFO("route " << int(route));
         scope.set(route);
-        clnn::Executor inference(clnn::test::context(), g, {out, not_assembled},
-                                 clnn::Mode::inference);
-        clnn::Executor training(clnn::test::context(), g, {out, not_assembled},
-                                clnn::Mode::training);
-        inference.set_input("x", input);
-        training.set_input("x", input);
+        InferenceAndTraining pair(g, {out, not_assembled}, input);
+        auto& [inference, training] = pair;
         auto assembled = forward_rows(inference);
         forward_rows(training);
         for (const Value& v : {out, not_assembled})
@@ -393,10 +396,8 @@ TEST_CASE("an inference executor prepares its filters once and again after they 
                                   std::pair{ConvRoute::winograd, "winograd_filters"}}) {
     INFO("route " << int(route));
     scope.set(route);
-    clnn::Executor inference(clnn::test::context(), g, {out}, clnn::Mode::inference);
-    clnn::Executor training(clnn::test::context(), g, {out}, clnn::Mode::training);
-    inference.set_input("x", input);
-    training.set_input("x", input);
+    InferenceAndTraining pair(g, {out}, input);
+    auto& [inference, training] = pair;
     // Each way of writing a parameter, then a forward that must see it.
     std::vector<std::function<void(clnn::Executor&)>> writes{
         [](clnn::Executor&) {},  // none: the first forward prepares, the second does not
