@@ -78,8 +78,8 @@ double driver_us_per_launch(const Context& ctx, std::int64_t n) {
 }  // namespace
 
 std::vector<Record> overhead_suite(const Context& ctx, const Options& options) {
-  const std::vector<std::int64_t> sizes =
-      options.sizes.empty() ? std::vector<std::int64_t>{1024} : options.sizes;
+  const std::vector<std::int64_t> sizes = options.sizes.empty() ? std::vector<std::int64_t>{1024}
+                                                                 : options.sizes;
   fmt::print("{} relu nodes in a chain, inference\n", kNodes);
   fmt::print("{:>10}  {:>14}  {:>16}  {:>14}  {:>16}\n", "n", "host us/launch", "device us/launch",
              "wall us/launch", "driver us/launch");

@@ -150,8 +150,8 @@ TEST_CASE("take_profile by node: a row per node and pass, named after the node",
   }
   const auto rows = clnn::detail::take_profile();
   // Two relu nodes, two rows; none under the op alone.
-  for (const char* label :
-       {"matmul forward 'matmul_1'", "relu forward 'relu_1'", "relu forward 'relu_2'"}) {
+  for (const char* label : {"matmul forward 'matmul_1'", "relu forward 'relu_1'",
+                            "relu forward 'relu_2'"}) {
     INFO(label);
     const auto* row = find_row(rows, label);
     REQUIRE(row);

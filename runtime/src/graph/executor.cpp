@@ -35,7 +35,7 @@ struct ExecutorImpl {
   std::vector<bool> pinned;         // value stays valid after forward
   std::vector<bool> requires_grad;  // a parameter lies upstream
   std::vector<Tensor> values;       // per node id
-  std::vector<Tensor> grads;        // per node id, where a backward may reach it (training)
+  std::vector<Tensor> grads;  // per node id, where a backward may reach it (training)
   std::vector<Tensor> saved;        // per node id, what an op keeps for backward (training)
   std::vector<bool> input_set;      // per node id, for inputs
   // Per node id, the epilogue its forward applies (and in training its backward), and whether it
@@ -68,7 +68,7 @@ struct ExecutorImpl {
   // routes chosen, no strings built, no caches read); a pass that cannot be replayed runs live.
   struct PassLaunches {
     std::unique_ptr<RecordedLaunches> recorded;
-    bool live = false;   // its recording failed: it runs its host code every time
+    bool live = false;  // its recording failed: it runs its host code every time
     TuningNotes tuning;  // what it asked of the tuning cache when it last ran its host code
   };
   std::vector<PassLaunches> forward_launches, backward_launches;  // per node id
@@ -301,7 +301,8 @@ ExecutorImpl::ExecutorImpl(const Context& context, const Graph& g,
           checked_bytes(std::int64_t(prepared_floats[std::size_t(v)]), sizeof(float), nd.name));
     if (saved_floats[std::size_t(v)] > 0)
       budget.add("what '" + nd.name + "' keeps for backward",
-                 checked_bytes(std::int64_t(saved_floats[std::size_t(v)]), sizeof(float), nd.name));
+                 checked_bytes(std::int64_t(saved_floats[std::size_t(v)]), sizeof(float),
+                               nd.name));
   }
   if (workspace_floats > 0)
     budget.add("the workspace",

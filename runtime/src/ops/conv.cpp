@@ -177,8 +177,8 @@ class ColumnConv {
              cl_int(nb));
     // vol2col_rows: a work-item per line of OW positions of one patch element; vol2col: one per
     // channel and output position, looping over the channel's part of the patch.
-    const std::int64_t items =
-        rows ? p_.ck * p_.groups * nb * p_.positions / p_.win.out[2] : p_.win.c * nb * p_.positions;
+    const std::int64_t items = rows ? p_.ck * p_.groups * nb * p_.positions / p_.win.out[2]
+                                    : p_.win.c * nb * p_.positions;
     ctx_.enqueue_elementwise(k, std::size_t(items));
   }
 
@@ -254,7 +254,6 @@ class ConvPasses {
     return r;
   }
 
-  // y = epilogue(beta * y + conv(x, w) + bias)
   // Floats of the filters as the forward route reads them where it does not read them as stored
   // (rearranged tap-major, or transformed), else 0; and prepare_filters writes them.
   std::size_t prepared_filter_floats() const {
@@ -312,8 +311,8 @@ class ConvPasses {
       return route == Route::columns ? t : nullptr;
     };
     if (r.gx == Route::columns || r.gw == Route::columns || r.gb == Route::columns)
-      columns_.backward(x, w, gy, by_columns(r.gx, gx), by_columns(r.gw, gw), by_columns(r.gb, gb),
-                        betas);
+      columns_.backward(x, w, gy, by_columns(r.gx, gx), by_columns(r.gw, gw),
+                        by_columns(r.gb, gb), betas);
   }
 
   // A route in words, with its plan where it has one: what Executor::schedule() shows.
@@ -324,10 +323,10 @@ class ConvPasses {
       case Route::winograd:
         return "winograd " + winograd_.describe();
       case Route::implicit:
-        return "implicit GEMM " +
-               chosen_config(geometry_.ctx, input_gradient ? implicit_.input_gradient_launch()
-                                                           : implicit_.forward_launch())
-                   .describe();
+        return "implicit GEMM " + chosen_config(geometry_.ctx, input_gradient
+                                                                   ? implicit_.input_gradient_launch()
+                                                                   : implicit_.forward_launch())
+                                      .describe();
       case Route::direct:
         return "direct";
       case Route::shifted:
@@ -507,10 +506,10 @@ class ConvTransposeOp : public Op {
         throw ShapeError(type() +
                          ": strides and dilations must be positive and output_padding "
                          "below one of them");
-      const std::int64_t out =
-          (CheckedInt(s) * (CheckedInt(x[d + 2]) - 1) + op + CheckedInt(dil) * (w[d + 2] - 1) + 1 -
-           entry(options_.pads_begin, d, 0) - entry(options_.pads_end, d, 0))
-              .value();
+      const std::int64_t out = (CheckedInt(s) * (CheckedInt(x[d + 2]) - 1) + op +
+                                CheckedInt(dil) * (w[d + 2] - 1) + 1 -
+                                entry(options_.pads_begin, d, 0) - entry(options_.pads_end, d, 0))
+                                   .value();
       if (out < 1) throw ShapeError(shape_mismatch(type(), "the padding leaves no output", x, w));
       y.push_back(out);
     }

@@ -18,15 +18,9 @@ namespace {
 
 // A launch's product: filters per group (m) by samples x output positions (columns) over
 // channels per group x taps (rows), batched over the groups; and its output's size.
-std::int64_t filters_per_group(const ImplicitLaunch& l) {
-  return l.filters / l.groups;
-}
-std::int64_t columns(const ImplicitLaunch& l) {
-  return l.win.n * l.win.out_positions();
-}
-std::int64_t rows(const ImplicitLaunch& l) {
-  return l.win.c / l.groups * l.win.kernel_positions();
-}
+std::int64_t filters_per_group(const ImplicitLaunch& l) { return l.filters / l.groups; }
+std::int64_t columns(const ImplicitLaunch& l) { return l.win.n * l.win.out_positions(); }
+std::int64_t rows(const ImplicitLaunch& l) { return l.win.c / l.groups * l.win.kernel_positions(); }
 
 // The most rows (K) for which the kernel applies a folded activation as it stores y. Built with
 // it, conv_vec4 ran about 6% slower over its whole loop (H200, same call, two rounds each: r3d_18
@@ -47,9 +41,9 @@ std::optional<MatmulPlan> product_plan(const ContextImpl& ctx, const ImplicitLau
   for (std::int64_t extent :
        {columns(l), l.win.c * l.win.in_positions(), l.filters * l.win.out_positions()})
     if (extent >= INT_MAX) return std::nullopt;
-  MatmulPlan plan =
-      ctx.planner.implicit_conv(std::size_t(filters_per_group(l)), std::size_t(columns(l)),
-                                std::size_t(l.groups), std::size_t(l.win.kernel_positions()));
+  MatmulPlan plan = ctx.planner.implicit_conv(std::size_t(filters_per_group(l)),
+                                              std::size_t(columns(l)), std::size_t(l.groups),
+                                              std::size_t(l.win.kernel_positions()));
   if (plan.kernel != MatmulKernel::vec4) plan = smallest_vec4_plan();
   if (!ctx.planner.fits(plan)) return std::nullopt;
   return plan;
@@ -247,8 +241,8 @@ ImplicitConfig chosen_config(const ContextImpl& ctx, const ImplicitLaunch& l) {
   return planned_config(ctx, l);
 }
 
-void run_implicit(ContextImpl& ctx, const ImplicitLaunch& l, const ImplicitConfig& config, cl_mem x,
-                  cl_mem w, cl_mem y) {
+void run_implicit(ContextImpl& ctx, const ImplicitLaunch& l, const ImplicitConfig& config,
+                  cl_mem x, cl_mem w, cl_mem y) {
   const ScratchLayout layout = scratch_layout(l, config, false);
   launch(ctx, l, config, x, w, 0, nullptr, contiguous(l, y), 0.0f, ctx.scratch(layout.total),
          layout);

@@ -41,8 +41,8 @@ ImplicitConfig chosen_config(const ContextImpl& ctx, const ImplicitLaunch& l);
 std::vector<std::int64_t> implicit_tuning_shape(const ImplicitLaunch& l);
 // y = conv(x, w) for a launch, run with `config`, where w already holds the filters in the
 // kernel's tap-major order (the tuner times configurations so).
-void run_implicit(ContextImpl& ctx, const ImplicitLaunch& l, const ImplicitConfig& config, cl_mem x,
-                  cl_mem w, cl_mem y);
+void run_implicit(ContextImpl& ctx, const ImplicitLaunch& l, const ImplicitConfig& config,
+                  cl_mem x, cl_mem w, cl_mem y);
 
 // y = conv(x, w) as implicit GEMMs.
 struct ImplicitConv : ConvGeometry {

@@ -19,9 +19,7 @@ namespace {
 // alexnet 1.24 against 1.29; at batch 1 up to 3% slower (resnet50 2.26 against 2.19, alexnet
 // 0.34 against 0.33). F(2x2, 5x5) took alexnet's 64 -> 192 5x5 layer (27x27, batch 32) off the
 // implicit GEMM's 0.85 ms: the model ran 1.30 ms against 2.14.
-int output_tile(std::int64_t r) {
-  return r == 3 ? 4 : r == 5 ? 2 : 0;
-}
+int output_tile(std::int64_t r) { return r == 3 ? 4 : r == 5 ? 2 : 0; }
 
 // The kernels' build options for r x r filters (r of 3 or 5), built once: not per launch.
 const std::string& transform_options(std::int64_t r) {
@@ -47,9 +45,7 @@ struct WinogradLaunch {
     return std::size_t(float4_aligned(points() * filters * channels));
   }
   std::size_t m_offset() const { return v_offset() + std::size_t(points() * channels * row()); }
-  std::size_t scratch_floats() const {
-    return m_offset() + std::size_t(points() * filters * row());
-  }
+  std::size_t scratch_floats() const { return m_offset() + std::size_t(points() * filters * row()); }
 };
 
 // Whether the geometry is one the transforms compute: 2-D, 3x3 or 5x5, unit strides and
@@ -62,9 +58,9 @@ bool applies(const Window& win, std::int64_t filters, std::int64_t groups) {
     if (win.kernel[d] != r || win.stride[d] != 1 || win.dilation[d] != 1) return false;
   const std::int64_t alpha = m + r - 1;
   const std::int64_t tiles = win.n * ((win.out[1] + m - 1) / m) * ((win.out[2] + m - 1) / m);
-  for (std::int64_t extent :
-       {win.n * win.c * win.in_positions(), win.n * filters * win.out_positions(),
-        alpha * alpha * filters * tiles, alpha * alpha * win.c * tiles})
+  for (std::int64_t extent : {win.n * win.c * win.in_positions(),
+                              win.n * filters * win.out_positions(), alpha * alpha * filters * tiles,
+                              alpha * alpha * win.c * tiles})
     if (extent >= INT_MAX) return false;
   return true;
 }
@@ -139,8 +135,7 @@ bool WinogradConv::serves_forward() const {
 }
 
 std::string WinogradConv::describe() const {
-  const std::string r = std::to_string(win.kernel[1]),
-                    m = std::to_string(output_tile(win.kernel[1]));
+  const std::string r = std::to_string(win.kernel[1]), m = std::to_string(output_tile(win.kernel[1]));
   return "F(" + m + "x" + m + ", " + r + "x" + r + ")";
 }
 
@@ -168,17 +163,9 @@ void WinogradConv::input_gradient(const Tensor& gy, const Tensor& w, const Tenso
   // Output position i of the gradient meets gy at i + pad - tap: with the taps turned, a window
   // starting at i - (r - 1 - pad).
   const std::int64_t r = win.kernel[1], m = output_tile(r);
-  const WinogradLaunch l{win.n,
-                         filters,
-                         win.out[1],
-                         win.out[2],
-                         win.c,
-                         win.in[1],
-                         win.in[2],
-                         r - 1 - win.pad_begin[1],
-                         r - 1 - win.pad_begin[2],
-                         m,
-                         m + r - 1};
+  const WinogradLaunch l{win.n,     filters,   win.out[1],           win.out[2],
+                         win.c,     win.in[1], win.in[2],            r - 1 - win.pad_begin[1],
+                         r - 1 - win.pad_begin[2], m, m + r - 1};
   run(ctx, l, mem(gy), mem(w), true, nullptr, mem(gx), beta, Epilogue{});
 }
 

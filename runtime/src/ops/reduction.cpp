@@ -33,15 +33,16 @@ std::size_t row_pieces(const ReductionPlan& plan, std::size_t rows, std::size_t 
   const std::size_t to_fill =
       std::min(plan.max_groups / std::max<std::size_t>(rows, 1), length / kMinRowPiece);
   const std::size_t by_length = ceil_div(length, plan.local_size * plan.max_serial);
-  return std::min(std::max({by_length, to_fill, std::size_t{1}}), std::max<std::size_t>(length, 1));
+  return std::min(std::max({by_length, to_fill, std::size_t{1}}),
+                  std::max<std::size_t>(length, 1));
 }
 
 std::size_t row_local_size(const ReductionPlan& plan, std::size_t row) {
   return std::min(plan.local_size, ceil_pow2(row));
 }
 
-void enqueue_rows(ContextImpl& ctx, cl_kernel kernel, const ReductionPlan& plan, std::size_t rows,
-                  std::size_t local) {
+void enqueue_rows(ContextImpl& ctx, cl_kernel kernel, const ReductionPlan& plan,
+                  std::size_t rows, std::size_t local) {
   const std::size_t groups = std::clamp<std::size_t>(rows, 1, plan.max_groups);
   enqueue<1>(ctx.queue.get(), kernel, {groups * local}, {local});
 }

@@ -71,8 +71,8 @@ std::size_t row_pieces(const ReductionPlan& plan, std::size_t rows, std::size_t 
 // plan's, or for a shorter row the power of two that covers it.
 std::size_t row_local_size(const ReductionPlan& plan, std::size_t row);
 // Enqueues such a kernel over `rows` rows (grid-stride beyond the plan's max_groups).
-void enqueue_rows(ContextImpl& ctx, cl_kernel kernel, const ReductionPlan& plan, std::size_t rows,
-                  std::size_t local);
+void enqueue_rows(ContextImpl& ctx, cl_kernel kernel, const ReductionPlan& plan,
+                  std::size_t rows, std::size_t local);
 
 // y[o, k] = beta * y[o, k] + s * sum_j x[o, j, k] * (w ? w[o, j, k] : 1); x and w are read
 // from element x_offset on.
