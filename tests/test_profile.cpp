@@ -150,8 +150,8 @@ TEST_CASE("take_profile by node: a row per node and pass, named after the node",
   }
   const auto rows = clnn::detail::take_profile();
   // Two relu nodes, two rows; none under the op alone.
-  for (const char* label : {"matmul forward 'matmul_1'", "relu forward 'relu_1'",
-                            "relu forward 'relu_2'"}) {
+  for (const char* label :
+       {"matmul forward 'matmul_1'", "relu forward 'relu_1'", "relu forward 'relu_2'"}) {
     INFO(label);
     const auto* row = find_row(rows, label);
     REQUIRE(row);
@@ -398,6 +398,9 @@ TEST_CASE("an inference executor prepares its filters once and again after they 
     scope.set(route);
     InferenceAndTraining pair(g, {out}, input);
     auto& [inference, training] = pair;
+    // A handle kept from before the first forward, written through later (mark_written).
+    const cl_mem inference_w = clnn::native_buffer(inference.parameter("w"));
+    const cl_mem training_w = clnn::native_buffer(training.parameter("w"));
     // Each way of writing a parameter, then a forward that must see it.
     std::vector<std::function<void(clnn::Executor&)>> writes{
         [](clnn::Executor&) {},  // none: the first forward prepares, the second does not
@@ -419,6 +422,14 @@ TEST_CASE("an inference executor prepares its filters once and again after they 
           REQUIRE(clEnqueueWriteBuffer(clnn::native_queue(clnn::test::context()), m, CL_TRUE, 0,
                                        values.size() * sizeof(float), values.data(), 0, nullptr,
                                        nullptr) == CL_SUCCESS);
+        },
+        [&](clnn::Executor& ex) {
+          const auto values = clnn::test::random_vector(576, 9);
+          REQUIRE(clEnqueueWriteBuffer(clnn::native_queue(clnn::test::context()),
+                                       &ex == &pair.inference ? inference_w : training_w, CL_TRUE,
+                                       0, values.size() * sizeof(float), values.data(), 0, nullptr,
+                                       nullptr) == CL_SUCCESS);
+          clnn::mark_written(ex.parameter("w"));
         },
         [&](clnn::Executor& ex) {
           clnn::Tensor t = ex.parameter("w");

@@ -143,6 +143,10 @@ void Upload::wait() {
   detail::check(status, "clWaitForEvents (upload)");
 }
 
+void mark_written(const Tensor& t) {
+  detail::Access::note_write(t);
+}
+
 cl_mem native_buffer(const Tensor& t) {
   detail::Access::note_write(t);  // the caller may write through it
   return detail::Access::mem(t);

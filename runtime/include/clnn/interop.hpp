@@ -15,8 +15,11 @@ cl_context native_context(const Context& ctx);
 cl_device_id native_device(const Context& ctx);
 cl_command_queue native_queue(const Context& ctx);  // in order, profiling enabled
 // size() floats. Each call counts as a write of the tensor: an inference Executor prepares what it
-// keeps from its parameters (rearranged filters) anew after one, so ask for the buffer again after
-// writing a parameter through it by other means than clnn's.
+// keeps from its parameters (rearranged filters) anew after one.
 cl_mem native_buffer(const Tensor& t);
+// Tells clnn that t's buffer was written by other means than clnn's calls (an application's own
+// kernel or copy through native_buffer's handle), so that an inference Executor prepares what it
+// keeps from that parameter anew before its next forward().
+void mark_written(const Tensor& t);
 
 }  // namespace clnn
