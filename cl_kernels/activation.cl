@@ -25,6 +25,34 @@ float activation(const float x, const float p, const float q) {
     case ACT_SELU: return x > 0.0f ? q * x : q * p * (exp(x) - 1.0f);
     case ACT_HARD_SIGMOID: return clamp(p * x + q, 0.0f, 1.0f);
     case ACT_CLIP: return fmin(fmax(x, p), q);
+    case ACT_ABS: return fabs(x);
+    case ACT_LOG: return log(x);
+    case ACT_RECIPROCAL: return 1.0f / x;
+    case ACT_FLOOR: return floor(x);
+    case ACT_CEIL: return ceil(x);
+    case ACT_ROUND: return rint(x);
+    case ACT_SIGN: return x > 0.0f ? 1.0f : x < 0.0f ? -1.0f : x;
+    case ACT_ERF: return erf(x);
+    // log(1 + e^x) without overflow: x + log(1 + e^-x) for positive x.
+    case ACT_SOFTPLUS: return x > 0.0f ? x + log1p(exp(-x)) : log1p(exp(x));
+    case ACT_SOFTSIGN: return x / (1.0f + fabs(x));
+    case ACT_HARD_SWISH: return x * clamp(x / 6.0f + 0.5f, 0.0f, 1.0f);
+    case ACT_MISH: return x * tanh(x > 0.0f ? x + log1p(exp(-x)) : log1p(exp(x)));
+    case ACT_SIN: return sin(x);
+    case ACT_COS: return cos(x);
+    case ACT_TAN: return tan(x);
+    case ACT_ASIN: return asin(x);
+    case ACT_ACOS: return acos(x);
+    case ACT_ATAN: return atan(x);
+    case ACT_SINH: return sinh(x);
+    case ACT_COSH: return cosh(x);
+    case ACT_ASINH: return asinh(x);
+    case ACT_ACOSH: return acosh(x);
+    case ACT_ATANH: return atanh(x);
+    case ACT_CELU: return fmax(x, 0.0f) + fmin(0.0f, p * (exp(x / p) - 1.0f));
+    case ACT_THRESHOLDED_RELU: return x > p ? x : 0.0f;
+    case ACT_SHRINK: return x < -q ? x + p : x > q ? x - p : 0.0f;
+    case ACT_SHIFT: return x + p;
   }
   return NAN;
 }
@@ -44,6 +72,37 @@ float activation_derivative(const float x, const float y, const float p, const f
     case ACT_SELU: return x > 0.0f ? q : q * p * exp(x);
     case ACT_HARD_SIGMOID: return p * x + q > 0.0f && p * x + q < 1.0f ? p : 0.0f;
     case ACT_CLIP: return x >= p && x <= q ? 1.0f : 0.0f;
+    case ACT_ABS: return x > 0.0f ? 1.0f : x < 0.0f ? -1.0f : 0.0f;
+    case ACT_LOG: return 1.0f / x;
+    case ACT_RECIPROCAL: return -1.0f / (x * x);
+    case ACT_FLOOR:
+    case ACT_CEIL:
+    case ACT_ROUND:
+    case ACT_SIGN: return 0.0f;
+    case ACT_ERF: return M_2_SQRTPI_F * exp(-x * x);
+    case ACT_SOFTPLUS: return x >= 0.0f ? 1.0f / (1.0f + exp(-x)) : exp(x) / (1.0f + exp(x));
+    case ACT_SOFTSIGN: return 1.0f / ((1.0f + fabs(x)) * (1.0f + fabs(x)));
+    case ACT_HARD_SWISH: return x < -3.0f ? 0.0f : x > 3.0f ? 1.0f : x / 3.0f + 0.5f;
+    case ACT_MISH: {
+      const float t = tanh(x > 0.0f ? x + log1p(exp(-x)) : log1p(exp(x)));
+      const float s = x >= 0.0f ? 1.0f / (1.0f + exp(-x)) : exp(x) / (1.0f + exp(x));
+      return t + x * s * (1.0f - t * t);
+    }
+    case ACT_SIN: return cos(x);
+    case ACT_COS: return -sin(x);
+    case ACT_TAN: return 1.0f / (cos(x) * cos(x));
+    case ACT_ASIN: return rsqrt(1.0f - x * x);
+    case ACT_ACOS: return -rsqrt(1.0f - x * x);
+    case ACT_ATAN: return 1.0f / (1.0f + x * x);
+    case ACT_SINH: return cosh(x);
+    case ACT_COSH: return sinh(x);
+    case ACT_ASINH: return rsqrt(x * x + 1.0f);
+    case ACT_ACOSH: return rsqrt(x * x - 1.0f);
+    case ACT_ATANH: return 1.0f / (1.0f - x * x);
+    case ACT_CELU: return x > 0.0f ? 1.0f : exp(x / p);
+    case ACT_THRESHOLDED_RELU: return x > p ? 1.0f : 0.0f;
+    case ACT_SHRINK: return x < -q || x > q ? 1.0f : 0.0f;
+    case ACT_SHIFT: return 1.0f;
   }
   return NAN;
 }

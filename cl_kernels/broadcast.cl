@@ -14,6 +14,8 @@ float binary(const float x, const float y, const int op) {
     case BIN_DIV: return x / y;
     case BIN_POW: return pow(x, y);
     case BIN_PRELU: return x < 0.0f ? y * x : x;
+    case BIN_MAX: return fmax(x, y);
+    case BIN_MIN: return fmin(x, y);
   }
   return NAN;
 }
@@ -27,6 +29,8 @@ float binary_derivative(const float x, const float y, const int op, const int wh
     case BIN_DIV: return which ? -x / (y * y) : 1.0f / y;
     case BIN_POW: return which ? pow(x, y) * log(x) : y * pow(x, y - 1.0f);
     case BIN_PRELU: return which ? (x < 0.0f ? x : 0.0f) : (x < 0.0f ? y : 1.0f);
+    case BIN_MAX: return (which ? y > x : x >= y) ? 1.0f : 0.0f;
+    case BIN_MIN: return (which ? y < x : x <= y) ? 1.0f : 0.0f;
   }
   return NAN;
 }

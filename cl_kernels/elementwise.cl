@@ -121,3 +121,35 @@ __kernel void copy_block(__global const float* src, const ulong src_r, const ulo
     dst[to] = beta == 0.0f ? v : v + beta * dst[to];
   }
 }
+
+// y[c] = beta * y[c] + x at input coordinates in_d = (c_d * mul_d + add_d) / div_d, or `pad`
+// where a division is inexact or an in_d falls outside [0, in_dims_d): slices (steps, reversed),
+// constant padding, broadcasts (mul 0) and the gradients of slice and pad (div the step), up to
+// 8 dimensions.
+__kernel void window(__global const float* x, __global float* y, const ulong n, const int rank,
+                     const long8 out_dims, const long8 in_dims, const long8 in_strides,
+                     const long8 mul, const long8 add, const long8 div, const float pad,
+                     const float beta) {
+  const long od[8] = {out_dims.s0, out_dims.s1, out_dims.s2, out_dims.s3,
+                      out_dims.s4, out_dims.s5, out_dims.s6, out_dims.s7};
+  const long id[8] = {in_dims.s0, in_dims.s1, in_dims.s2, in_dims.s3,
+                      in_dims.s4, in_dims.s5, in_dims.s6, in_dims.s7};
+  const long st[8] = {in_strides.s0, in_strides.s1, in_strides.s2, in_strides.s3,
+                      in_strides.s4, in_strides.s5, in_strides.s6, in_strides.s7};
+  const long m[8] = {mul.s0, mul.s1, mul.s2, mul.s3, mul.s4, mul.s5, mul.s6, mul.s7};
+  const long a[8] = {add.s0, add.s1, add.s2, add.s3, add.s4, add.s5, add.s6, add.s7};
+  const long q[8] = {div.s0, div.s1, div.s2, div.s3, div.s4, div.s5, div.s6, div.s7};
+  for (ulong i = get_global_id(0); i < n; i += get_global_size(0)) {
+    long rest = (long)i, offset = 0;
+    bool inside = true;
+    for (int d = rank - 1; d >= 0; --d) {
+      const long c = rest % od[d], num = c * m[d] + a[d];
+      rest /= od[d];
+      const long in = num / q[d];
+      inside = inside && in * q[d] == num && in >= 0 && in < id[d];
+      offset += in * st[d];
+    }
+    const float v = inside ? x[offset] : pad;
+    y[i] = beta == 0.0f ? v : v + beta * y[i];
+  }
+}

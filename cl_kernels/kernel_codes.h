@@ -11,6 +11,8 @@
 #define BIN_DIV 3
 #define BIN_POW 4
 #define BIN_PRELU 5  // x < 0 ? y * x : x, y the slope
+#define BIN_MAX 6    // ties: the gradient goes to x
+#define BIN_MIN 7
 
 // Activations: activation.cl's -DACTIVATION=<code>, with parameters p and q where marked.
 #define ACT_RELU 0
@@ -24,5 +26,32 @@
 #define ACT_SELU 8          // p: alpha, q: gamma
 #define ACT_HARD_SIGMOID 9  // p: alpha, q: beta
 #define ACT_CLIP 10         // p: min, q: max
+#define ACT_ABS 11
+#define ACT_LOG 12
+#define ACT_RECIPROCAL 13
+#define ACT_FLOOR 14
+#define ACT_CEIL 15
+#define ACT_ROUND 16  // halves to even
+#define ACT_SIGN 17
+#define ACT_ERF 18
+#define ACT_SOFTPLUS 19
+#define ACT_SOFTSIGN 20
+#define ACT_HARD_SWISH 21  // x * clamp(x / 6 + 1/2, 0, 1)
+#define ACT_MISH 22
+#define ACT_SIN 23
+#define ACT_COS 24
+#define ACT_TAN 25
+#define ACT_ASIN 26
+#define ACT_ACOS 27
+#define ACT_ATAN 28
+#define ACT_SINH 29
+#define ACT_COSH 30
+#define ACT_ASINH 31
+#define ACT_ACOSH 32
+#define ACT_ATANH 33
+#define ACT_CELU 34              // p: alpha
+#define ACT_THRESHOLDED_RELU 35  // p: alpha
+#define ACT_SHRINK 36            // p: bias, q: lambd
+#define ACT_SHIFT 37             // x + p
 
 #endif

@@ -213,3 +213,45 @@ TEST_CASE("concat along an axis", "[norm][shape]") {
   CHECK_THROWS_AS(concat({g.input("c", {2, 3}), g.input("d", {2, 3, 1})}, 0), ShapeError);
   CHECK_THROWS_AS(concat({g.input("e", {2, 3})}, 2), ShapeError);
 }
+
+TEST_CASE("layer_norm and instance_norm forward and backward", "[norm]") {
+  SECTION("layer_norm over the last two axes, rows longer than a work-group") {
+    for (Shape x : {Shape{3, 2, 5}, Shape{2, 3, 7, 61}}) {
+      INFO(to_string(x));
+      const Shape normalized(x.end() - 2, x.end());
+      const reference::RowNorm n{std::size_t(element_count(x) / element_count(normalized)),
+                                 std::size_t(element_count(normalized)), 1e-3};
+      OpCheck c;
+      c.shapes = {x, normalized, normalized};
+      c.build = [](const std::vector<Value>& v) { return layer_norm(v[0], v[1], v[2], -2, 1e-3f); };
+      c.forward = [=](const std::vector<Vec>& in) {
+        return reference::row_norm(n, in[0], in[1], in[2]);
+      };
+      c.backward = [=](const std::vector<Vec>& in, const Vec& g) {
+        return reference::row_norm_backward(n, in[0], in[1], g);
+      };
+      run_op_check(c);
+    }
+  }
+  SECTION("instance_norm") {
+    const Shape x{2, 3, 5, 7};
+    const reference::RowNorm n{6, 35, 1e-5, true, 3};
+    OpCheck c;
+    c.shapes = {x, {3}, {3}};
+    c.build = [](const std::vector<Value>& v) { return instance_norm(v[0], v[1], v[2]); };
+    c.forward = [=](const std::vector<Vec>& in) {
+      return reference::row_norm(n, in[0], in[1], in[2]);
+    };
+    c.backward = [=](const std::vector<Vec>& in, const Vec& g) {
+      return reference::row_norm_backward(n, in[0], in[1], g);
+    };
+    run_op_check(c);
+  }
+  Graph g;
+  Value x = g.input("x", {2, 3, 4});
+  CHECK_THROWS_AS(layer_norm(x, g.parameter("w", {3, 4}, init::zeros()), std::nullopt, -1),
+                  ShapeError);
+  CHECK_THROWS_AS(
+      instance_norm(x, g.parameter("c", {4}, init::zeros()), g.parameter("d", {3}, init::zeros())),
+      ShapeError);
+}

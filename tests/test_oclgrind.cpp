@@ -17,6 +17,7 @@
 #include "plan_override.hpp"
 #include "reference/conv.hpp"
 #include "reference/elementwise.hpp"
+#include "reference/window.hpp"
 
 using namespace clnn;
 using clnn::detail::ConvRoute;
@@ -183,6 +184,29 @@ TEST_CASE("oclgrind: elementwise, broadcasting, activations and shapes", "[oclgr
   };
   run_op_check(concat_rows);
   run_op_check(identity_check({3, 5}, [](const Value& v) { return reshape(v, {5, 3}); }));
+
+  // The window kernel: a reversed, strided slice (its gradient is a window too) and padding.
+  const Shape in{3, 7};
+  for (auto [map, build] : {std::pair{reference::slice_map({{1, 1, 2}, {6, -2, 4}}),
+                                      std::function<Value(const Value&)>([](const Value& v) {
+                                        return slice(v, {0, 1}, {1, -1}, {3, -100}, {1, -2});
+                                      })},
+                            std::pair{reference::pad_map(in, {1, 0}, reference::PadKind::constant),
+                                      std::function<Value(const Value&)>([](const Value& v) {
+                                        return pad(v, {1, 0}, {0, -2});
+                                      })}}) {
+    const Shape out = build(Graph().input("probe", in)).shape();
+    OpCheck window;
+    window.shapes = {in};
+    window.build = [build = build](const std::vector<Value>& v) { return build(v[0]); };
+    window.forward = [=, map = map](const std::vector<Vec>& v) {
+      return reference::mapped(v[0], in, out, map);
+    };
+    window.backward = [=, map = map](const std::vector<Vec>&, const Vec& g) {
+      return std::vector<Vec>{reference::mapped_backward(g, in, out, map)};
+    };
+    run_op_check(window);
+  }
 
   const auto x = random_vector(37, 11), y = random_vector(37, 12);
   Tensor tx = Tensor::from_host(context(), {37}, x), ty = Tensor::from_host(context(), {37}, y);

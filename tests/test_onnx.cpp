@@ -113,7 +113,140 @@ void add_int_input(::onnx::ModelProto& m, const std::vector<std::int64_t>& value
   m.mutable_graph()->mutable_node(0)->add_input("ints");
 }
 
+// An initializer holding integers, by name, of the given extents ({} : a scalar).
+void add_int_initializer(::onnx::ModelProto& m, const std::string& name,
+                         const std::vector<std::int64_t>& values, const Shape& dims) {
+  auto* t = m.mutable_graph()->add_initializer();
+  t->set_name(name);
+  t->set_data_type(::onnx::TensorProto::INT64);
+  for (auto d : dims) t->add_dims(d);
+  for (auto v : values) t->add_int64_data(v);
+}
+
+::onnx::NodeProto* add_node(::onnx::ModelProto& m, const std::string& op,
+                            const std::vector<std::string>& inputs, const std::string& output) {
+  auto* node = m.mutable_graph()->add_node();
+  node->set_op_type(op);
+  node->set_name(output);
+  for (const auto& in : inputs) node->add_input(in);
+  node->add_output(output);
+  return node;
+}
+
+// A model with input x (float, x_shape) and no nodes yet; its output is 'y'.
+::onnx::ModelProto empty_model(const Shape& x_shape, std::int64_t opset = 13) {
+  auto m = one_node_model("Identity", x_shape);
+  m.mutable_opset_import(0)->set_version(opset);
+  m.mutable_graph()->clear_node();
+  return m;
+}
+
 }  // namespace
+
+TEST_CASE("shape subgraphs fold while importing; the device graph keeps the reshape only",
+          "[onnx]") {
+  // y = Reshape(x, Concat(Unsqueeze(Gather(Shape(x), 0)), [-1])): [2, 3, 4] -> [2, 12], as
+  // exporters write flattening.
+  TempDir t;
+  const auto path = (t.dir / "model" / "m.onnx").string();
+  auto m = empty_model({2, 3, 4});
+  add_int_initializer(m, "zero", {0}, {});
+  add_int_initializer(m, "axes", {0}, {1});
+  add_int_initializer(m, "minus_one", {-1}, {1});
+  add_node(m, "Shape", {"x"}, "shape");
+  add_node(m, "Gather", {"shape", "zero"}, "batch");
+  add_node(m, "Unsqueeze", {"batch", "axes"}, "batch_1d");
+  add_node(m, "Concat", {"batch_1d", "minus_one"}, "target")->add_attribute()->CopyFrom([] {
+    ::onnx::AttributeProto a;
+    a.set_name("axis");
+    a.set_type(::onnx::AttributeProto::INT);
+    a.set_i(0);
+    return a;
+  }());
+  add_node(m, "Reshape", {"x", "target"}, "y");
+  write(path, m.SerializeAsString());
+  clnn::onnx::Model model = clnn::onnx::load(path);
+  REQUIRE(model.outputs.size() == 1);
+  const Value y = model.outputs[0].second;
+  CHECK(y.shape() == Shape{2, 12});
+  CHECK(model.graph.node_count() == 2);  // the input and the reshape
+  Executor ex(clnn::test::context(), model.graph, {y}, Mode::inference);
+  const auto x = clnn::test::random_vector(24, 3);
+  ex.set_input("x", x);
+  ex.forward();
+  CHECK(ex.value(y).to_host() == x);
+}
+
+TEST_CASE("folding refuses hostile shape arithmetic cleanly, naming the node", "[onnx][errors]") {
+  TempDir t;
+  const auto path = (t.dir / "model" / "m.onnx").string();
+  auto refused = [&](const ::onnx::ModelProto& m, const std::string& node,
+                     const std::string& what) {
+    write(path, m.SerializeAsString());
+    try {
+      clnn::onnx::load(path);
+      FAIL("loaded, but should refuse: " << what);
+    } catch (const Error& e) {
+      INFO(e.what());
+      CHECK_THAT(e.what(), Catch::Contains("node '" + node + "'") && Catch::Contains(what));
+    }
+  };
+  SECTION("ConstantOfShape of 2^40 elements") {
+    auto m = empty_model({2});
+    add_int_initializer(m, "dims", {std::int64_t{1} << 20, std::int64_t{1} << 20}, {2});
+    add_node(m, "ConstantOfShape", {"dims"}, "c");
+    add_node(m, "Add", {"x", "c"}, "y");
+    refused(m, "c", "2^26");
+  }
+  SECTION("Gather of an index past the extent") {
+    auto m = empty_model({2, 3});
+    add_int_initializer(m, "index", {3}, {});
+    add_node(m, "Shape", {"x"}, "s");
+    add_node(m, "Gather", {"s", "index"}, "y");
+    refused(m, "y", "out of range");
+  }
+  SECTION("Slice with a step of 0, Range with a delta of 0") {
+    auto m = empty_model({4});
+    add_int_initializer(m, "z", {0}, {1});
+    add_int_initializer(m, "e", {4}, {1});
+    add_node(m, "Slice", {"x", "z", "e", "z", "z"}, "y");
+    refused(m, "y", "step 0");
+    m = empty_model({4});
+    add_int_initializer(m, "a", {0}, {});
+    add_int_initializer(m, "b", {4}, {});
+    add_int_initializer(m, "d", {0}, {});
+    add_node(m, "Range", {"a", "b", "d"}, "r");
+    add_node(m, "Cast", {"r"}, "y");
+    refused(m, "r", "nonzero delta");
+  }
+  SECTION("integer overflow in shape arithmetic, division by zero") {
+    auto m = empty_model({4});
+    add_int_initializer(m, "big", {std::numeric_limits<std::int64_t>::max()}, {1});
+    add_node(m, "Add", {"big", "big"}, "s");
+    add_node(m, "Reshape", {"x", "s"}, "y");
+    refused(m, "s", "overflows");
+    m = empty_model({4});
+    add_int_initializer(m, "four", {4}, {1});
+    add_int_initializer(m, "zero", {0}, {1});
+    add_node(m, "Div", {"four", "zero"}, "s");
+    add_node(m, "Reshape", {"x", "s"}, "y");
+    refused(m, "s", "division by zero");
+  }
+  SECTION("a comparison of run-time values, a Cast of one to another type") {
+    auto m = empty_model({4});
+    add_node(m, "Less", {"x", "x"}, "y");
+    refused(m, "y", "computed at run time");
+    m = empty_model({4});
+    add_node(m, "Cast", {"x"}, "y")->add_attribute()->CopyFrom([] {
+      ::onnx::AttributeProto a;
+      a.set_name("to");
+      a.set_type(::onnx::AttributeProto::INT);
+      a.set_i(::onnx::TensorProto::FLOAT16);
+      return a;
+    }());
+    refused(m, "y", "element type 10");
+  }
+}
 
 TEST_CASE("an ONNX model runs with its initializers as parameters", "[onnx]") {
   TempDir t;

@@ -30,7 +30,7 @@ OpCheck binary_check(reference::Binary op, Shape sa, Shape sb) {
 }
 
 OpCheck activation_check(reference::Act act, double p, std::function<Value(const Value&)> build,
-                         Shape shape, double q = 0, float lo = -3.0f) {
+                         Shape shape, double q = 0, float lo = -3.0f, float hi = 3.0f) {
   OpCheck c;
   c.shapes = {shape};
   c.build = [build](const std::vector<Value>& v) { return build(v[0]); };
@@ -45,9 +45,9 @@ OpCheck activation_check(reference::Act act, double p, std::function<Value(const
       gx[i] = g[i] * reference::activation_derivative(act, x[0][i], p, q);
     return std::vector<Vec>{gx};
   };
-  // Inputs spread over [lo, 3], away from relu's kink where finite differences mislead.
-  c.make = [lo](std::size_t, std::size_t n, std::uint32_t seed) {
-    auto v = clnn::test::random_vector(n, seed, lo, 3.0f);
+  // Inputs spread over [lo, hi], away from relu's kink where finite differences mislead.
+  c.make = [lo, hi](std::size_t, std::size_t n, std::uint32_t seed) {
+    auto v = clnn::test::random_vector(n, seed, lo, hi);
     for (auto& x : v)
       if (std::fabs(x) < 1e-3f) x = 0.5f;
     return v;
@@ -193,6 +193,89 @@ TEST_CASE("sqrt exp selu hard_sigmoid and clip", "[ops][activation]") {
   }
   Graph g;
   CHECK_THROWS_AS(clip(g.input("x", {2}), 1.0f, -1.0f), Error);
+}
+
+TEST_CASE("math functions and more activations", "[ops][activation]") {
+  using reference::Act;
+  using F = Value (*)(const Value&);
+  // Each over the part of [-3, 3] where it is defined and finite differences hold (away from
+  // the poles of tan and the ends of asin's domain).
+  const struct {
+    Act act;
+    F f;
+    float lo, hi;
+  } plain[] = {
+      {Act::abs, clnn::abs, -3, 3},
+      {Act::log, clnn::log, 0.1f, 3},
+      {Act::reciprocal, reciprocal, 0.2f, 3},
+      {Act::floor, clnn::floor, -3, 3},
+      {Act::ceil, clnn::ceil, -3, 3},
+      {Act::round, clnn::round, -3, 3},
+      {Act::sign, sign, -3, 3},
+      {Act::erf, clnn::erf, -3, 3},
+      {Act::softplus, softplus, -3, 3},
+      {Act::softsign, softsign, -3, 3},
+      {Act::hard_swish, hard_swish, -4, 4},
+      {Act::mish, mish, -3, 3},
+      {Act::sin, clnn::sin, -3, 3},
+      {Act::cos, clnn::cos, -3, 3},
+      {Act::tan, clnn::tan, -1.2f, 1.2f},
+      {Act::asin, clnn::asin, -0.9f, 0.9f},
+      {Act::acos, clnn::acos, -0.9f, 0.9f},
+      {Act::atan, clnn::atan, -3, 3},
+      {Act::sinh, clnn::sinh, -3, 3},
+      {Act::cosh, clnn::cosh, -3, 3},
+      {Act::asinh, clnn::asinh, -3, 3},
+      {Act::acosh, clnn::acosh, 1.1f, 3},
+      {Act::atanh, clnn::atanh, -0.9f, 0.9f},
+  };
+  for (Shape shape : {Shape{1}, Shape{129, 3}}) {
+    for (const auto& t : plain) {
+      INFO(to_string(shape) << " function " << int(t.act));
+      // Tolerances as for exp: float's own functions are within a few ulp.
+      run_op_check(activation_check(
+          t.act, 0, [f = t.f](const Value& v) { return f(v); }, shape, 0, t.lo, t.hi));
+    }
+    run_op_check(activation_check(
+        Act::celu, 0.7, [](const Value& v) { return celu(v, 0.7f); }, shape));
+    run_op_check(activation_check(
+        Act::thresholded_relu, 0.4, [](const Value& v) { return thresholded_relu(v, 0.4f); },
+        shape));
+    run_op_check(activation_check(
+        Act::shrink, 0.3, [](const Value& v) { return shrink(v, 0.3f, 0.8f); }, shape, 0.8));
+    run_op_check(activation_check(
+        Act::shift, -1.25, [](const Value& v) { return add(v, -1.25f); }, shape));
+  }
+  Graph g;
+  CHECK_THROWS_AS(celu(g.input("x", {2}), 0.0f), Error);
+  CHECK_THROWS_AS(shrink(g.input("y", {2}), 0.0f, -1.0f), Error);
+}
+
+TEST_CASE("maximum and minimum broadcast, ties to the first operand", "[ops][elementwise]") {
+  for (bool max : {true, false}) {
+    INFO((max ? "maximum" : "minimum"));
+    OpCheck c;
+    c.shapes = {{5, 33}, {33}};
+    c.build = [max](const std::vector<Value>& v) {
+      return max ? maximum(v[0], v[1]) : minimum(v[0], v[1]);
+    };
+    auto first = [max](double a, double b) { return max ? a >= b : a <= b; };
+    c.forward = [=](const std::vector<Vec>& x) {
+      Vec y(x[0].size());
+      for (std::size_t i = 0; i < y.size(); ++i) {
+        const double a = x[0][i], b = x[1][i % 33];
+        y[i] = first(a, b) ? a : b;
+      }
+      return y;
+    };
+    c.backward = [=](const std::vector<Vec>& x, const Vec& g) {
+      Vec ga(x[0].size(), 0.0), gb(x[1].size(), 0.0);
+      for (std::size_t i = 0; i < g.size(); ++i)
+        (first(x[0][i], x[1][i % 33]) ? ga[i] : gb[i % 33]) += g[i];
+      return std::vector<Vec>{ga, gb};
+    };
+    run_op_check(c);
+  }
 }
 
 TEST_CASE("sigmoid and tanh saturate cleanly on large inputs", "[ops][activation]") {

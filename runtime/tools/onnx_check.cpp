@@ -47,7 +47,7 @@ std::string run_test(const clnn::Context& ctx, const fs::path& dir) {
              std::to_string(model.inputs.size());
     for (std::size_t i = 0; i < inputs.size(); ++i) {
       auto t = read_tensor(inputs[i]);
-      if (!t.is_float)
+      if (!t.is_float())
         throw clnn::onnx::UnsupportedError("integer input " + inputs[i].filename().string());
       ex.set_input(model.inputs[i].first, t.floats);
     }
@@ -55,7 +55,7 @@ std::string run_test(const clnn::Context& ctx, const fs::path& dir) {
     auto expected = sorted_entries(set, "output_");
     for (std::size_t o = 0; o < expected.size() && o < outputs.size(); ++o) {
       auto want = read_tensor(expected[o]);
-      if (!want.is_float) throw clnn::onnx::UnsupportedError("integer output");
+      if (!want.is_float()) throw clnn::onnx::UnsupportedError("integer output");
       auto got = ex.value(outputs[o]).to_host();
       if (std::size_t(clnn::element_count(outputs[o].shape())) != want.floats.size() ||
           got.size() != want.floats.size())

@@ -28,7 +28,7 @@ std::vector<float> read_input(const std::string& file, const std::string& name,
   const std::string folder = std::filesystem::path(file).parent_path().string();
   clnn::detail::HostTensor t =
       clnn::detail::decode_tensor(proto, file, folder.empty() ? "." : folder);
-  if (!t.is_float)
+  if (!t.is_float())
     throw clnn::IoError(file, "holds an integer tensor; input '" + name + "' takes float32");
   if (clnn::element_count(t.shape) != clnn::element_count(shape))
     throw clnn::IoError(file, "holds a tensor of shape " + clnn::to_string(t.shape) +

@@ -63,4 +63,60 @@ inline std::vector<Vec> batch_norm_training_backward(const std::vector<Vec>& in,
   return std::vector<Vec>{gx, sum_gy_xhat, sum_gy, {}, {}};
 }
 
+// Rows of r elements normalized ((x - mean) / sqrt(var + eps)), then y = xhat * gamma[j % r]
+// + beta[j % r]: layer_norm, and instance_norm with gamma and beta repeated per row (rows of
+// spatial positions, one per sample and channel; `per_row` picks gamma[row % channels]).
+struct RowNorm {
+  std::size_t rows, r;
+  double eps;
+  bool per_row = false;  // instance_norm: one gamma and beta per row (channel)
+  std::size_t channels = 1;
+  std::size_t at(std::size_t row, std::size_t j) const { return per_row ? row % channels : j; }
+};
+
+inline Vec row_norm(const RowNorm& n, const Vec& x, const Vec& gamma, const Vec& beta) {
+  Vec y(x.size());
+  for (std::size_t row = 0; row < n.rows; ++row) {
+    double mean = 0, var = 0;
+    for (std::size_t j = 0; j < n.r; ++j) mean += x[row * n.r + j];
+    mean /= double(n.r);
+    for (std::size_t j = 0; j < n.r; ++j) var += std::pow(x[row * n.r + j] - mean, 2);
+    var /= double(n.r);
+    for (std::size_t j = 0; j < n.r; ++j) {
+      const std::size_t i = row * n.r + j;
+      y[i] = (x[i] - mean) / std::sqrt(var + n.eps) * gamma[n.at(row, j)] + beta[n.at(row, j)];
+    }
+  }
+  return y;
+}
+
+// Gradients of x, gamma and beta: gx = rstd (g' - mean(g') - xhat mean(g' xhat)), g' = g gamma.
+inline std::vector<Vec> row_norm_backward(const RowNorm& n, const Vec& x, const Vec& gamma,
+                                          const Vec& g) {
+  Vec gx(x.size()), gg(gamma.size(), 0.0), gb(gamma.size(), 0.0);
+  for (std::size_t row = 0; row < n.rows; ++row) {
+    double mean = 0, var = 0;
+    for (std::size_t j = 0; j < n.r; ++j) mean += x[row * n.r + j];
+    mean /= double(n.r);
+    for (std::size_t j = 0; j < n.r; ++j) var += std::pow(x[row * n.r + j] - mean, 2);
+    var /= double(n.r);
+    const double rstd = 1 / std::sqrt(var + n.eps);
+    double mean_g = 0, mean_gx = 0;
+    for (std::size_t j = 0; j < n.r; ++j) {
+      const std::size_t i = row * n.r + j;
+      const double xhat = (x[i] - mean) * rstd, gs = g[i] * gamma[n.at(row, j)];
+      mean_g += gs / double(n.r);
+      mean_gx += gs * xhat / double(n.r);
+      gg[n.at(row, j)] += g[i] * xhat;
+      gb[n.at(row, j)] += g[i];
+    }
+    for (std::size_t j = 0; j < n.r; ++j) {
+      const std::size_t i = row * n.r + j;
+      const double xhat = (x[i] - mean) * rstd;
+      gx[i] = rstd * (g[i] * gamma[n.at(row, j)] - mean_g - xhat * mean_gx);
+    }
+  }
+  return {gx, gg, gb};
+}
+
 }  // namespace clnn::reference

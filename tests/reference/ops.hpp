@@ -198,7 +198,46 @@ inline std::pair<Vec, Vec> binary_backward(Binary op, const Vec& a, const Vec& b
   return {ga, gb};
 }
 
-enum class Act { relu, leaky_relu, sigmoid, tanh, elu, gelu, sqrt, exp, selu, hard_sigmoid, clip };
+enum class Act {
+  relu,
+  leaky_relu,
+  sigmoid,
+  tanh,
+  elu,
+  gelu,
+  sqrt,
+  exp,
+  selu,
+  hard_sigmoid,
+  clip,
+  abs,
+  log,
+  reciprocal,
+  floor,
+  ceil,
+  round,
+  sign,
+  erf,
+  softplus,
+  softsign,
+  hard_swish,
+  mish,
+  sin,
+  cos,
+  tan,
+  asin,
+  acos,
+  atan,
+  sinh,
+  cosh,
+  asinh,
+  acosh,
+  atanh,
+  celu,
+  thresholded_relu,
+  shrink,
+  shift
+};
 
 inline double activation(Act act, double x, double p, double q = 0) {
   switch (act) {
@@ -224,6 +263,60 @@ inline double activation(Act act, double x, double p, double q = 0) {
       return std::min(1.0, std::max(0.0, p * x + q));
     case Act::clip:
       return std::min(q, std::max(p, x));
+    case Act::abs:
+      return std::fabs(x);
+    case Act::log:
+      return std::log(x);
+    case Act::reciprocal:
+      return 1 / x;
+    case Act::floor:
+      return std::floor(x);
+    case Act::ceil:
+      return std::ceil(x);
+    case Act::round:
+      return std::nearbyint(x);  // the default rounding mode: halves to even
+    case Act::sign:
+      return x > 0 ? 1 : x < 0 ? -1 : 0;
+    case Act::erf:
+      return std::erf(x);
+    case Act::softplus:
+      return std::log1p(std::exp(x));
+    case Act::softsign:
+      return x / (1 + std::fabs(x));
+    case Act::hard_swish:
+      return x * std::min(1.0, std::max(0.0, x / 6 + 0.5));
+    case Act::mish:
+      return x * std::tanh(std::log1p(std::exp(x)));
+    case Act::sin:
+      return std::sin(x);
+    case Act::cos:
+      return std::cos(x);
+    case Act::tan:
+      return std::tan(x);
+    case Act::asin:
+      return std::asin(x);
+    case Act::acos:
+      return std::acos(x);
+    case Act::atan:
+      return std::atan(x);
+    case Act::sinh:
+      return std::sinh(x);
+    case Act::cosh:
+      return std::cosh(x);
+    case Act::asinh:
+      return std::asinh(x);
+    case Act::acosh:
+      return std::acosh(x);
+    case Act::atanh:
+      return std::atanh(x);
+    case Act::celu:
+      return std::max(0.0, x) + std::min(0.0, p * (std::exp(x / p) - 1));
+    case Act::thresholded_relu:
+      return x > p ? x : 0;
+    case Act::shrink:
+      return x < -q ? x + p : x > q ? x - p : 0;
+    case Act::shift:
+      return x + p;
   }
   return NAN;
 }
@@ -256,6 +349,59 @@ inline double activation_derivative(Act act, double x, double p, double q = 0) {
       return p * x + q > 0 && p * x + q < 1 ? p : 0;
     case Act::clip:
       return x >= p && x <= q ? 1 : 0;
+    case Act::abs:
+      return x > 0 ? 1 : x < 0 ? -1 : 0;
+    case Act::log:
+      return 1 / x;
+    case Act::reciprocal:
+      return -1 / (x * x);
+    case Act::floor:
+    case Act::ceil:
+    case Act::round:
+    case Act::sign:
+      return 0;
+    case Act::erf:
+      return 2 / std::sqrt(pi) * std::exp(-x * x);
+    case Act::softplus:
+      return 1 / (1 + std::exp(-x));
+    case Act::softsign:
+      return 1 / ((1 + std::fabs(x)) * (1 + std::fabs(x)));
+    case Act::hard_swish:
+      return x < -3 ? 0 : x > 3 ? 1 : x / 3 + 0.5;
+    case Act::mish: {
+      const double t = std::tanh(std::log1p(std::exp(x))), s = 1 / (1 + std::exp(-x));
+      return t + x * s * (1 - t * t);
+    }
+    case Act::sin:
+      return std::cos(x);
+    case Act::cos:
+      return -std::sin(x);
+    case Act::tan:
+      return 1 / (std::cos(x) * std::cos(x));
+    case Act::asin:
+      return 1 / std::sqrt(1 - x * x);
+    case Act::acos:
+      return -1 / std::sqrt(1 - x * x);
+    case Act::atan:
+      return 1 / (1 + x * x);
+    case Act::sinh:
+      return std::cosh(x);
+    case Act::cosh:
+      return std::sinh(x);
+    case Act::asinh:
+      return 1 / std::sqrt(x * x + 1);
+    case Act::acosh:
+      return 1 / std::sqrt(x * x - 1);
+    case Act::atanh:
+      return 1 / (1 - x * x);
+    case Act::celu:
+      return x > 0 ? 1 : std::exp(x / p);
+    case Act::thresholded_relu:
+      return x > p ? 1 : 0;
+    case Act::shrink:
+      return x < -q || x > q ? 1 : 0;
+    case Act::shift:
+      return 1;
   }
   return NAN;
 }

@@ -24,9 +24,13 @@ Value sub(const Value& a, const Value& b);
 Value mul(const Value& a, const Value& b);
 Value div(const Value& a, const Value& b);
 Value pow(const Value& a, const Value& b);  // a^b; the gradient for b needs a > 0
+// Elementwise maximum and minimum (ties give the gradient to a).
+Value maximum(const Value& a, const Value& b);
+Value minimum(const Value& a, const Value& b);
 // x < 0 ? slope * x : x, slope broadcast to x.
 Value prelu(const Value& x, const Value& slope);
 Value scale(const Value& v, float s);
+Value add(const Value& v, float c);  // v + c
 
 // Activations.
 Value relu(const Value& v);
@@ -40,6 +44,35 @@ Value exp(const Value& v);
 Value selu(const Value& v, float alpha = 1.67326319f, float gamma = 1.05070102f);
 Value hard_sigmoid(const Value& v, float alpha = 0.2f, float beta = 0.5f);  // clamp(ax + b, 0, 1)
 Value clip(const Value& v, float min, float max);
+Value hard_swish(const Value& v);  // x * hard_sigmoid(x) with alpha 1/6, beta 1/2
+Value mish(const Value& v);        // x * tanh(softplus(x))
+Value softplus(const Value& v);    // log(1 + e^x)
+Value softsign(const Value& v);    // x / (1 + |x|)
+Value celu(const Value& v, float alpha = 1.0f);
+Value thresholded_relu(const Value& v, float alpha = 1.0f);  // x > alpha ? x : 0
+// x < -lambd ? x + bias : x > lambd ? x - bias : 0
+Value shrink(const Value& v, float bias = 0.0f, float lambd = 0.5f);
+
+// Elementwise math. floor, ceil, round (halves to even) and sign have a zero gradient.
+Value abs(const Value& v);
+Value log(const Value& v);
+Value reciprocal(const Value& v);
+Value floor(const Value& v);
+Value ceil(const Value& v);
+Value round(const Value& v);
+Value sign(const Value& v);
+Value erf(const Value& v);
+Value sin(const Value& v);
+Value cos(const Value& v);
+Value tan(const Value& v);
+Value asin(const Value& v);
+Value acos(const Value& v);
+Value atan(const Value& v);
+Value sinh(const Value& v);
+Value cosh(const Value& v);
+Value asinh(const Value& v);
+Value acosh(const Value& v);
+Value atanh(const Value& v);
 
 // Along one axis (negative counts from the end); stable for large inputs.
 Value softmax(const Value& v, int axis = -1);
@@ -112,11 +145,39 @@ Value global_avg_pool(const Value& x);
 Value batch_norm(const Value& x, const Value& gamma, const Value& beta, const Value& running_mean,
                  const Value& running_var, float momentum = 0.1f, float eps = 1e-5f);
 
+// Normalizes x over its dimensions from `axis` on (each sample, token, ...), then scales by gamma
+// and shifts by beta, both of the normalized dimensions' shape.
+Value layer_norm(const Value& x, const Value& gamma,
+                 const std::optional<Value>& beta = std::nullopt, int axis = -1, float eps = 1e-5f);
+// Normalizes each channel of each sample of x [N, C, spatial...] over its spatial positions, then
+// gamma [C] and beta [C].
+Value instance_norm(const Value& x, const Value& gamma, const Value& beta, float eps = 1e-5f);
+
 // Training: each element is zeroed with probability p and the rest scaled by 1 / (1 - p), from a
 // generator seeded by `seed` and the step; inference: the identity.
 Value dropout(const Value& x, float p, std::uint64_t seed);
 
 // Joins values along an axis; the other extents must agree.
 Value concat(const std::vector<Value>& values, int axis);
+// Parts of `axis` of the given sizes, which must add up to its extent.
+std::vector<Value> split(const Value& v, int axis, const std::vector<std::int64_t>& sizes);
+
+// Elements start, start + step, ... before end along each of `axes` (Python's rules: negative
+// indices count from the end, out-of-range ones are clamped, a negative step walks backwards);
+// other axes stay whole. steps empty: 1s. The result may not be empty.
+Value slice(const Value& v, const std::vector<int>& axes, const std::vector<std::int64_t>& starts,
+            const std::vector<std::int64_t>& ends, const std::vector<std::int64_t>& steps = {});
+
+// Padding: begin[d] and end[d] elements before and after axis d (negative ones crop). constant
+// fills with `value`; reflect mirrors the input without repeating the edge; edge repeats it.
+enum class PadMode { constant, reflect, edge };
+Value pad(const Value& v, const std::vector<std::int64_t>& begin,
+          const std::vector<std::int64_t>& end, PadMode mode = PadMode::constant,
+          float value = 0.0f);
+
+// v broadcast to `shape` (numpy rules, as ONNX Expand: the result may be larger than shape where
+// v's extents are), and v repeated repeats[d] times along each axis d.
+Value expand(const Value& v, const Shape& shape);
+Value tile(const Value& v, const std::vector<std::int64_t>& repeats);
 
 }  // namespace clnn

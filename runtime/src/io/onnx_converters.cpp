@@ -8,7 +8,9 @@
 
 #include "checked_int.hpp"
 #include "clnn/ops.hpp"
+#include "io/onnx_fold.hpp"
 #include "io/onnx_node.hpp"
+#include "ops/window.hpp"
 
 namespace clnn::onnx::detail {
 
@@ -17,6 +19,7 @@ namespace {
 using clnn::detail::CheckedInt;
 
 constexpr std::int64_t kMaxInt64 = std::numeric_limits<std::int64_t>::max();
+constexpr std::int64_t kMinInt64 = std::numeric_limits<std::int64_t>::min();
 
 // Spatial operators take [N, C, W], [N, C, H, W] or [N, C, D, H, W].
 constexpr std::size_t kMinSpatialRank = 3, kMaxSpatialRank = 5;
@@ -224,6 +227,25 @@ Outputs lower_matmul(const Node& n) {
   return {reshape(z, out)};
 }
 
+// Add, Sub, Mul and Div. Before opset 7, broadcasting was asked for (broadcast 1) and b aligned
+// at `axis` of a (default: its trailing dimensions, numpy's rule).
+Outputs lower_arithmetic(const Node& n) {
+  Value a = n.input(0), b = n.input(1);
+  if (n.opset() < 7 && n.flag("broadcast", false) && n.has("axis")) {
+    const std::size_t rank = a.shape().size();
+    int axis = n.axis("axis", 0, rank);
+    const auto at = std::size_t(axis < 0 ? axis + int(rank) : axis);
+    if (at + b.shape().size() > rank)
+      n.invalid(to_string(b.shape()) + " does not fit " + to_string(a.shape()) + " at axis " +
+                std::to_string(axis));
+    Shape aligned = b.shape();
+    aligned.resize(rank - at, 1);
+    b = reshape(b, aligned);
+  }
+  const std::string& op = n.proto().op_type();
+  return {op == "Add" ? add(a, b) : op == "Sub" ? sub(a, b) : op == "Mul" ? mul(a, b) : div(a, b)};
+}
+
 Outputs lower_gemm(const Node& n) {
   Value y = matmul(n.input(0), n.input(1), n.flag("transA", false), n.flag("transB", false));
   if (float alpha = n.real("alpha", 1.0f); alpha != 1.0f) y = scale(y, alpha);
@@ -237,6 +259,8 @@ Outputs lower_gemm(const Node& n) {
 
 Outputs lower_batch_norm(const Node& n) {
   if (n.proto().output_size() > 1) n.unsupported("training-mode outputs");
+  if (n.flag("training_mode", false)) n.unsupported("training_mode 1");
+  if (!n.flag("is_test", true)) n.unsupported("is_test 0 (training)");  // before opset 7
   if (n.integer("spatial", 1, 0, 1) != 1) n.unsupported("spatial 0 (per-element statistics)");
   return {batch_norm(n.input(0), n.input(1), n.input(2), n.input(3, true), n.input(4, true), 0.1f,
                      n.real("epsilon", 1e-5f))};
@@ -292,8 +316,190 @@ Outputs lower_dropout(const Node& n) {
 }
 
 Outputs lower_constant(const Node& n) {
-  n.define_constant(0, n.tensor("value"));
+  HostTensor t;
+  if (n.has("value_int")) {
+    t.ints = {n.integer("value_int", 0, kMinInt64, kMaxInt64)};
+  } else if (n.has("value_ints")) {
+    t.ints = n.ints("value_ints", kMinInt64, kMaxInt64);
+    t.shape = {std::int64_t(t.ints.size())};
+  } else if (n.has("value_float")) {
+    t.type = clnn::detail::Element::float32;
+    t.floats = {n.real("value_float", 0.0f)};
+  } else {
+    t = n.tensor("value");
+  }
+  n.define_constant(0, std::move(t));
   return {};
+}
+
+Value identity(const Value& x) {
+  return reshape(x, x.shape());
+}
+
+// Cast of a run-time value: only to float, which it already is.
+Outputs lower_cast(const Node& n) {
+  const std::int64_t to = n.integer("to", 0, 0, std::numeric_limits<std::int32_t>::max());
+  if (to != ::onnx::TensorProto::FLOAT)
+    n.unsupported("Cast of a value computed at run time to element type " + std::to_string(to));
+  return {identity(n.input(0))};
+}
+
+Outputs lower_squeeze(const Node& n) {
+  Value x = n.input(0);
+  return {reshape(x, squeezed_shape(n, x.shape()))};
+}
+
+Outputs lower_slice(const Node& n) {
+  Value x = n.input(0);
+  return {clnn::detail::sliced(x, slice_axes(n, x.shape()))};
+}
+
+// Gather with indices known at load: runs of evenly spaced indices become slices, joined.
+Outputs lower_gather(const Node& n) {
+  Value x = n.input(0, 1, 8);
+  const HostTensor* indices = n.known(1);
+  if (!indices || indices->is_float()) n.unsupported("indices computed at run time");
+  const std::size_t rank = x.shape().size();
+  const int given = n.axis("axis", 0, rank);
+  const auto axis = std::size_t(given < 0 ? given + int(rank) : given);
+  const std::int64_t extent = x.shape()[axis];
+  Ints index;
+  for (std::int64_t i : indices->ints) {
+    if (i < -extent || i >= extent)
+      n.invalid("index " + std::to_string(i) + " is out of range for extent " +
+                std::to_string(extent));
+    index.push_back(i < 0 ? i + extent : i);
+  }
+  if (index.empty()) n.unsupported("an empty Gather");
+  // A gather kernel is the target; slices serve the few runs shape and head selection make.
+  constexpr std::size_t kMaxRuns = 64;
+  std::vector<Value> parts;
+  for (std::size_t i = 0; i < index.size();) {
+    std::size_t j = i + 1;
+    const std::int64_t step = j < index.size() ? index[j] - index[i] : 1;
+    if (step != 0)
+      while (j < index.size() && index[j] - index[j - 1] == step) ++j;
+    if (parts.size() == kMaxRuns)
+      n.unsupported("a Gather of more than " + std::to_string(kMaxRuns) + " runs of indices");
+    std::vector<SliceAxis> ranges;
+    for (std::int64_t e : x.shape()) ranges.push_back({0, 1, e});
+    ranges[axis] = {index[i], step, std::int64_t(j - i)};
+    parts.push_back(clnn::detail::sliced(x, ranges));
+    i = j;
+  }
+  Value joined = parts.size() == 1 ? parts[0] : concat(parts, int(axis));
+  Shape out(x.shape().begin(), x.shape().begin() + std::ptrdiff_t(axis));
+  out.insert(out.end(), indices->shape.begin(), indices->shape.end());
+  out.insert(out.end(), x.shape().begin() + std::ptrdiff_t(axis) + 1, x.shape().end());
+  return {reshape(joined, out)};
+}
+
+Outputs lower_split(const Node& n) {
+  Value x = n.input(0, 1, 8);
+  const std::size_t rank = x.shape().size();
+  const int given = n.axis("axis", 0, rank);
+  const std::int64_t extent = x.shape()[std::size_t(given < 0 ? given + int(rank) : given)];
+  Ints sizes = n.opset() >= 13 ? (n.has_input(1) ? n.constant_ints(1) : Ints{})
+                               : n.ints("split", 1, kMaxInt64);
+  const auto outputs = std::int64_t(n.proto().output_size());
+  if (sizes.empty()) {
+    if (extent % outputs != 0)
+      n.invalid("an extent of " + std::to_string(extent) + " does not split into " +
+                std::to_string(outputs) + " equal parts");
+    sizes.assign(std::size_t(outputs), extent / outputs);
+  }
+  if (std::int64_t(sizes.size()) != outputs)
+    n.invalid(std::to_string(sizes.size()) + " sizes for " + std::to_string(outputs) + " outputs");
+  return split(x, given, sizes);
+}
+
+Outputs lower_pad(const Node& n) {
+  Value x = n.input(0, 1, 8);
+  const std::size_t rank = x.shape().size();
+  const std::string mode = n.text("mode", "constant", {"constant", "reflect", "edge"});
+  Ints pads;
+  float value = 0.0f;
+  if (n.opset() < 11) {
+    pads = n.ints("pads", -kMaxWindowValue, kMaxWindowValue);
+    value = n.real("value", 0.0f);
+  } else {
+    pads = n.constant_ints(1);
+    if (n.has_input(2)) value = n.constant_float(2);
+  }
+  if (pads.size() != 2 * rank)
+    n.invalid("pads has " + std::to_string(pads.size()) + " entries for rank " +
+              std::to_string(rank));
+  for (std::int64_t p : pads)
+    if (p < -kMaxWindowValue || p > kMaxWindowValue) n.invalid("a pad of " + std::to_string(p));
+  const Ints begin(pads.begin(), pads.begin() + std::ptrdiff_t(rank)),
+      end(pads.begin() + std::ptrdiff_t(rank), pads.end());
+  const PadMode m = mode == "constant"  ? PadMode::constant
+                    : mode == "reflect" ? PadMode::reflect
+                                        : PadMode::edge;
+  return {pad(x, begin, end, m, value)};
+}
+
+// DepthToSpace and SpaceToDepth: a reshape, a transpose and a reshape.
+Outputs lower_depth_space(const Node& n) {
+  Value x = n.input(0, 4, 4);
+  const std::int64_t b = n.integer("blocksize", 0, 1, kMaxWindowValue);
+  if (!n.has("blocksize")) n.malformed("attribute 'blocksize' is missing");
+  const Shape& s = x.shape();
+  const std::int64_t N = s[0], C = s[1], H = s[2], W = s[3];
+  if (n.proto().op_type() == "SpaceToDepth") {
+    if (H % b || W % b)
+      n.invalid("spatial extents of " + to_string(s) + " not divisible by the block");
+    Value t = transpose(reshape(x, {N, C, H / b, b, W / b, b}), {0, 3, 5, 1, 2, 4});
+    return {reshape(t, {N, C * b * b, H / b, W / b})};
+  }
+  if (C % (b * b)) n.invalid(to_string(s) + " has channels not divisible by blocksize^2");
+  const bool crd = n.text("mode", "DCR", {"DCR", "CRD"}) == "CRD";
+  const std::int64_t c = C / (b * b);
+  Value t = crd ? transpose(reshape(x, {N, c, b, b, H, W}), {0, 1, 4, 2, 5, 3})
+                : transpose(reshape(x, {N, b, b, c, H, W}), {0, 3, 4, 1, 5, 2});
+  return {reshape(t, {N, c, H * b, W * b})};
+}
+
+Outputs lower_reduce(const Node& n) {
+  Value x = n.input(0);
+  const std::string& op = n.proto().op_type();
+  // ReduceSum takes its axes as an input from opset 13; the others from opset 18.
+  const auto found = node_axes(n, "axes", 1, op == "ReduceSum" ? 13 : 18, x.shape().size());
+  const bool keep = n.flag("keepdims", true);
+  if (found.empty() && n.flag("noop_with_empty_axes", false)) return {identity(x)};
+  const std::vector<int> axes(found.begin(), found.end());  // empty: every axis
+  if (op == "ReduceMean") return {mean(x, axes, keep)};
+  if (op == "ReduceSum") return {sum(x, axes, keep)};
+  if (op == "ReduceL1") return {sum(clnn::abs(x), axes, keep)};
+  if (op == "ReduceLogSum") return {clnn::log(sum(x, axes, keep))};
+  const Value squares = sum(mul(x, x), axes, keep);
+  return {op == "ReduceL2" ? clnn::sqrt(squares) : squares};  // ReduceSumSquare
+}
+
+// Sum, Mean, Max and Min of any number of operands, broadcast.
+Outputs lower_variadic(const Node& n) {
+  if (n.input_count() == 0) n.malformed("no inputs");
+  const std::string& op = n.proto().op_type();
+  Value acc = n.input(0);
+  for (int i = 1; i < n.input_count(); ++i) {
+    Value v = n.input(i);
+    acc = op == "Max" ? maximum(acc, v) : op == "Min" ? minimum(acc, v) : add(acc, v);
+  }
+  if (op == "Mean" && n.input_count() > 1) acc = scale(acc, 1.0f / float(n.input_count()));
+  return {n.input_count() == 1 ? identity(acc) : acc};
+}
+
+Outputs lower_layer_norm(const Node& n) {
+  if (n.has_output(1) || n.has_output(2)) n.unsupported("the Mean and InvStdDev outputs");
+  if (n.integer("stash_type", 1, 1, 1) != 1) n.unsupported("stash_type other than float");
+  Value x = n.input(0, 1, 8);
+  return {layer_norm(x, n.input(1), optional_input(n, 2), n.axis("axis", -1, x.shape().size()),
+                     n.real("epsilon", 1e-5f))};
+}
+
+Outputs lower_instance_norm(const Node& n) {
+  return {instance_norm(n.input(0, kMinSpatialRank, kMaxSpatialRank), n.input(1), n.input(2),
+                        n.real("epsilon", 1e-5f))};
 }
 
 // The table's rows for operators that map one to one onto a clnn function.
@@ -307,8 +513,8 @@ Outputs binary(const Node& n) {
   return {f(n.input(0), n.input(1))};
 }
 
-Value identity(const Value& x) {
-  return reshape(x, x.shape());
+Value negate(const Value& x) {
+  return scale(x, -1.0f);
 }
 
 const std::map<std::string, Converter> kConverters{
@@ -319,32 +525,33 @@ const std::map<std::string, Converter> kConverters{
     {"Exp", {{}, unary<clnn::exp>}},
     {"Identity", {{}, unary<identity>}},
     {"LeakyRelu",
-     {{"alpha"}, [](const Node& n) -> Outputs {
-        return {leaky_relu(n.input(0), n.real("alpha", 0.01f))};
-      }}},
+     {{"alpha"},
+      [](const Node& n) -> Outputs { return {leaky_relu(n.input(0), n.real("alpha", 0.01f))}; }}},
     {"Elu",
      {{"alpha"},
       [](const Node& n) -> Outputs { return {elu(n.input(0), n.real("alpha", 1.0f))}; }}},
     {"Selu",
-     {{"alpha", "gamma"}, [](const Node& n) -> Outputs {
+     {{"alpha", "gamma"},
+      [](const Node& n) -> Outputs {
         return {selu(n.input(0), n.real("alpha", 1.67326319217681884765625f),
                      n.real("gamma", 1.05070102214813232421875f))};
       }}},
     {"HardSigmoid",
-     {{"alpha", "beta"}, [](const Node& n) -> Outputs {
+     {{"alpha", "beta"},
+      [](const Node& n) -> Outputs {
         return {hard_sigmoid(n.input(0), n.real("alpha", 0.2f), n.real("beta", 0.5f))};
       }}},
     {"Clip", {{"min", "max"}, lower_clip}},
     {"Softmax", {{"axis"}, lower_softmax}},
     {"LogSoftmax", {{"axis"}, lower_softmax}},
-    {"Add", {{}, binary<add>}},
-    {"Sub", {{}, binary<sub>}},
-    {"Mul", {{}, binary<mul>}},
-    {"Div", {{}, binary<div>}},
+    {"Add", {{"axis", "broadcast"}, lower_arithmetic}},
+    {"Sub", {{"axis", "broadcast"}, lower_arithmetic}},
+    {"Mul", {{"axis", "broadcast"}, lower_arithmetic}},
+    {"Div", {{"axis", "broadcast"}, lower_arithmetic}},
     {"Pow", {{}, binary<clnn::pow>}},
     {"PRelu", {{}, lower_prelu}},
     {"MatMul", {{}, lower_matmul}},
-    {"Gemm", {{"alpha", "beta", "transA", "transB"}, lower_gemm}},
+    {"Gemm", {{"alpha", "beta", "broadcast", "transA", "transB"}, lower_gemm}},
     {"Conv", {{"auto_pad", "dilations", "group", "kernel_shape", "pads", "strides"}, lower_conv}},
     {"ConvTranspose",
      {{"auto_pad", "dilations", "group", "kernel_shape", "output_padding", "output_shape", "pads",
@@ -358,13 +565,97 @@ const std::map<std::string, Converter> kConverters{
       lower_pool}},
     {"GlobalAveragePool", {{}, unary<global_avg_pool>}},
     {"GlobalMaxPool", {{}, lower_global_max_pool}},
-    {"BatchNormalization", {{"epsilon", "momentum", "spatial"}, lower_batch_norm}},
+    {"BatchNormalization",
+     {{"epsilon", "is_test", "momentum", "spatial", "training_mode"}, lower_batch_norm}},
     {"Flatten", {{"axis"}, lower_flatten}},
     {"Reshape", {{"allowzero", "shape"}, lower_reshape}},
     {"Transpose", {{"perm"}, lower_transpose}},
     {"Concat", {{"axis"}, lower_concat}},
     {"Dropout", {{"ratio", "seed", "is_test"}, lower_dropout}},
-    {"Constant", {{"value"}, lower_constant}},
+    {"Constant", {{"value", "value_float", "value_int", "value_ints"}, lower_constant}},
+    // Math functions and activations.
+    {"Neg", {{}, unary<negate>}},
+    {"Abs", {{}, unary<clnn::abs>}},
+    {"Log", {{}, unary<clnn::log>}},
+    {"Reciprocal", {{}, unary<reciprocal>}},
+    {"Floor", {{}, unary<clnn::floor>}},
+    {"Ceil", {{}, unary<clnn::ceil>}},
+    {"Round", {{}, unary<clnn::round>}},
+    {"Sign", {{}, unary<sign>}},
+    {"Erf", {{}, unary<clnn::erf>}},
+    {"Softplus", {{}, unary<softplus>}},
+    {"Softsign", {{}, unary<softsign>}},
+    {"HardSwish", {{}, unary<hard_swish>}},
+    {"Mish", {{}, unary<mish>}},
+    {"Sin", {{}, unary<clnn::sin>}},
+    {"Cos", {{}, unary<clnn::cos>}},
+    {"Tan", {{}, unary<clnn::tan>}},
+    {"Asin", {{}, unary<clnn::asin>}},
+    {"Acos", {{}, unary<clnn::acos>}},
+    {"Atan", {{}, unary<clnn::atan>}},
+    {"Sinh", {{}, unary<clnn::sinh>}},
+    {"Cosh", {{}, unary<clnn::cosh>}},
+    {"Asinh", {{}, unary<clnn::asinh>}},
+    {"Acosh", {{}, unary<clnn::acosh>}},
+    {"Atanh", {{}, unary<clnn::atanh>}},
+    {"Celu",
+     {{"alpha"},
+      [](const Node& n) -> Outputs { return {celu(n.input(0), n.real("alpha", 1.0f))}; }}},
+    {"ThresholdedRelu",
+     {{"alpha"},
+      [](const Node& n) -> Outputs {
+        return {thresholded_relu(n.input(0), n.real("alpha", 1.0f))};
+      }}},
+    {"Shrink",
+     {{"bias", "lambd"},
+      [](const Node& n) -> Outputs {
+        return {shrink(n.input(0), n.real("bias", 0.0f), n.real("lambd", 0.5f))};
+      }}},
+    {"Max", {{}, lower_variadic}},
+    {"Min", {{}, lower_variadic}},
+    {"Sum", {{}, lower_variadic}},
+    {"Mean", {{}, lower_variadic}},
+    // Reductions and normalization.
+    {"ReduceMean", {{"axes", "keepdims"}, lower_reduce}},
+    {"ReduceSum", {{"axes", "keepdims", "noop_with_empty_axes"}, lower_reduce}},
+    {"ReduceSumSquare", {{"axes", "keepdims"}, lower_reduce}},
+    {"ReduceL1", {{"axes", "keepdims"}, lower_reduce}},
+    {"ReduceL2", {{"axes", "keepdims"}, lower_reduce}},
+    {"ReduceLogSum", {{"axes", "keepdims"}, lower_reduce}},
+    {"LayerNormalization", {{"axis", "epsilon", "stash_type"}, lower_layer_norm}},
+    {"InstanceNormalization", {{"epsilon"}, lower_instance_norm}},
+    // Moving data: slices, pads, broadcasts.
+    {"Slice", {{"starts", "ends", "axes"}, lower_slice}},
+    {"Gather", {{"axis"}, lower_gather}},
+    {"Split", {{"axis", "split"}, lower_split}},
+    {"Pad", {{"mode", "pads", "value"}, lower_pad}},
+    {"Expand",
+     {{},
+      [](const Node& n) -> Outputs {
+        const Ints shape = n.constant_ints(1);
+        return {expand(n.input(0), Shape(shape.begin(), shape.end()))};
+      }}},
+    {"Tile", {{}, [](const Node& n) -> Outputs { return {tile(n.input(0), n.constant_ints(1))}; }}},
+    {"Squeeze", {{"axes"}, lower_squeeze}},
+    {"Unsqueeze", {{"axes"}, lower_squeeze}},
+    {"DepthToSpace", {{"blocksize", "mode"}, lower_depth_space}},
+    {"SpaceToDepth", {{"blocksize"}, lower_depth_space}},
+    {"Cast", {{"to"}, lower_cast}},
+    // Evaluated while importing only (constant folding, io/onnx_fold.cpp): shape arithmetic.
+    {"Shape", {{"start", "end"}, nullptr}},
+    {"Size", {{}, nullptr}},
+    {"ConstantOfShape", {{"value"}, nullptr}},
+    {"Range", {{}, nullptr}},
+    {"Equal", {{}, nullptr}},
+    {"Less", {{}, nullptr}},
+    {"LessOrEqual", {{}, nullptr}},
+    {"Greater", {{}, nullptr}},
+    {"GreaterOrEqual", {{}, nullptr}},
+    {"And", {{}, nullptr}},
+    {"Or", {{}, nullptr}},
+    {"Xor", {{}, nullptr}},
+    {"Not", {{}, nullptr}},
+    {"Where", {{}, nullptr}},
 };
 
 }  // namespace

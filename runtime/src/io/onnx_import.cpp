@@ -6,6 +6,7 @@
 
 #include "clnn/init.hpp"
 #include "clnn/onnx.hpp"
+#include "io/onnx_fold.hpp"
 #include "io/onnx_node.hpp"
 #include "io/onnx_tensor.hpp"
 
@@ -69,7 +70,7 @@ class Importer : public detail::ValueSource {
       t = decode(*init->second, "initializer '" + name + "'");  // not kept: weights are large
     else
       throw IoError(path_, user + " reads '" + name + "', which nothing defines");
-    if (!t.is_float)
+    if (!t.is_float())
       throw UnsupportedError(user + " takes the integer tensor '" + name + "' as data");
     auto data = std::make_shared<std::vector<float>>(std::move(t.floats));
     init::Initializer fill = [data](const Shape&) { return *data; };
@@ -91,6 +92,14 @@ class Importer : public detail::ValueSource {
     constants_[name] = std::move(tensor);
   }
 
+  std::optional<Shape> shape_of(const std::string& name) override {
+    if (auto it = values_.find(name); it != values_.end()) return it->second.shape();
+    if (auto it = constants_.find(name); it != constants_.end()) return it->second.shape;
+    if (auto it = initializers_.find(name); it != initializers_.end())
+      return Shape(it->second->dims().begin(), it->second->dims().end());
+    return std::nullopt;
+  }
+
   HostTensor decode(const ::onnx::TensorProto& tensor, const std::string& where) override {
     return clnn::detail::decode_tensor(tensor, where, folder_);
   }
@@ -110,6 +119,13 @@ class Importer : public detail::ValueSource {
     node.allow_only(converter->attributes);
     detail::Outputs outputs;
     try {
+      if (auto folded = detail::fold(node)) {
+        if (proto.output_size() != 1) node.unsupported("more than one output");
+        node.define_constant(0, std::move(*folded));
+        return;
+      }
+      if (!converter->lower)
+        node.unsupported("operator " + proto.op_type() + " on values computed at run time");
       outputs = converter->lower(node);
     } catch (const ShapeError& e) {
       const std::string what = e.what();

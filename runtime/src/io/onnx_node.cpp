@@ -92,10 +92,19 @@ Value Node::input(int i, std::size_t min_rank, std::size_t max_rank) const {
   return v;
 }
 
+const HostTensor* Node::known(int i) const {
+  return has_input(i) ? source_.constant(proto_.input(i)) : nullptr;
+}
+
+std::optional<Shape> Node::known_shape(int i) const {
+  if (!has_input(i)) malformed("missing input " + std::to_string(i));
+  return source_.shape_of(proto_.input(i));
+}
+
 Ints Node::constant_ints(int i) const {
   if (!has_input(i)) malformed("missing input " + std::to_string(i));
   const HostTensor* t = source_.constant(proto_.input(i));
-  if (!t || t->is_float)
+  if (!t || t->is_float())
     unsupported("input '" + proto_.input(i) + "' must be a constant integer tensor");
   return t->ints;
 }
@@ -103,7 +112,7 @@ Ints Node::constant_ints(int i) const {
 float Node::constant_float(int i) const {
   if (!has_input(i)) malformed("missing input " + std::to_string(i));
   const HostTensor* t = source_.constant(proto_.input(i));
-  if (!t || !t->is_float || t->floats.size() != 1)
+  if (!t || !t->is_float() || t->floats.size() != 1)
     unsupported("input '" + proto_.input(i) + "' must be a constant float scalar");
   if (std::isnan(t->floats[0])) invalid("input '" + proto_.input(i) + "' is not a number");
   return t->floats[0];

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,8 @@ class ValueSource {
   // A tensor known while importing (an initializer or a Constant's output), or nullptr.
   virtual const HostTensor* constant(const std::string& name) = 0;
   virtual void define_constant(const std::string& name, HostTensor tensor) = 0;
+  // The shape of a value or a known tensor by name, or nullopt where nothing defines it yet.
+  virtual std::optional<Shape> shape_of(const std::string& name) = 0;
   // A tensor's values; external data is read from the model's folder. `where` names it.
   virtual HostTensor decode(const ::onnx::TensorProto& tensor, const std::string& where) = 0;
   virtual std::int64_t opset() const = 0;
@@ -55,6 +58,8 @@ class Node {
   bool has_input(int i) const;
   Value input(int i, bool as_state = false) const;
   Value input(int i, std::size_t min_rank, std::size_t max_rank) const;
+  const HostTensor* known(int i) const;  // input i when known while importing, else nullptr
+  std::optional<Shape> known_shape(int i) const;  // input i's shape, value or known tensor
   Ints constant_ints(int i) const;     // an integer tensor known while importing
   float constant_float(int i) const;   // a float scalar known while importing
   bool has_output(int i) const;

@@ -76,12 +76,14 @@ HostTensor decode_tensor(const ::onnx::TensorProto& t, const std::string& where,
     values.resize(count);
     if (element == sizeof(T)) {
       std::memcpy(values.data(), raw.data(), raw.size());
-    } else {  // INT32 raw data widened to int64
+    } else if (element == 4) {  // INT32 raw data widened to int64
       for (std::uint64_t i = 0; i < count; ++i) {
         std::int32_t v;
         std::memcpy(&v, raw.data() + i * element, element);
         values[i] = v;
       }
+    } else {  // BOOL: one byte each
+      for (std::uint64_t i = 0; i < count; ++i) values[i] = raw[i] != 0;
     }
   };
   auto check_count = [&](std::size_t have) {
@@ -91,7 +93,7 @@ HostTensor decode_tensor(const ::onnx::TensorProto& t, const std::string& where,
   };
   switch (t.data_type()) {
     case ::onnx::TensorProto::FLOAT:
-      out.is_float = true;
+      out.type = Element::float32;
       if (!raw.empty() || external) {
         from_raw(out.floats, 4);
       } else {
@@ -108,6 +110,7 @@ HostTensor decode_tensor(const ::onnx::TensorProto& t, const std::string& where,
       }
       break;
     case ::onnx::TensorProto::INT32:
+      out.type = Element::int32;
       if (!raw.empty() || external) {
         from_raw(out.ints, 4);
       } else {
@@ -115,9 +118,18 @@ HostTensor decode_tensor(const ::onnx::TensorProto& t, const std::string& where,
         out.ints.assign(t.int32_data().begin(), t.int32_data().end());
       }
       break;
+    case ::onnx::TensorProto::BOOL:  // stored in int32_data when not raw
+      out.type = Element::boolean;
+      if (!raw.empty() || external) {
+        from_raw(out.ints, 1);
+      } else {
+        check_count(std::size_t(t.int32_data_size()));
+        for (auto v : t.int32_data()) out.ints.push_back(v != 0);
+      }
+      break;
     default:
       throw clnn::onnx::UnsupportedError(where + ": element type " + std::to_string(t.data_type()) +
-                                         " (only float32, int64 and int32 are supported)");
+                                         " (only float32, int64, int32 and bool are supported)");
   }
   return out;
 }

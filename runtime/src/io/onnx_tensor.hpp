@@ -11,14 +11,20 @@
 
 namespace clnn::detail {
 
+// The element types a tensor known while importing may have: floats on the device, the others
+// on the host only (shapes, axes, indices, masks), where constant folding computes with them.
+enum class Element { float32, int64, int32, boolean };
+
 struct HostTensor {
   Shape shape;
-  std::vector<float> floats;       // FLOAT tensors
-  std::vector<std::int64_t> ints;  // INT64 and INT32 tensors
-  bool is_float = false;
+  Element type = Element::int64;
+  std::vector<float> floats;       // float32
+  std::vector<std::int64_t> ints;  // int64, int32 and boolean (0 or 1)
+  bool is_float() const { return type == Element::float32; }
+  std::size_t size() const { return is_float() ? floats.size() : ints.size(); }
 };
 
-// Decodes a FLOAT, INT64 or INT32 tensor (inline or raw data; external data relative to
+// Decodes a FLOAT, INT64, INT32 or BOOL tensor (inline or raw data; external data relative to
 // `folder`, which it may not leave). `where` names it in errors; other element types raise
 // onnx::UnsupportedError.
 HostTensor decode_tensor(const ::onnx::TensorProto& t, const std::string& where,

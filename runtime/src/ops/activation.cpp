@@ -1,5 +1,6 @@
-// Elementwise activations (relu, leaky_relu, sigmoid, tanh, elu, gelu, selu, hard_sigmoid,
-// clip, sqrt, exp) and softmax / log_softmax; relu and clip as epilogues (ops/epilogue.hpp).
+// Elementwise activations and math functions (relu, sigmoid, gelu, ..., log, erf, the
+// trigonometric family: one kernel built per function) and softmax / log_softmax; relu and clip
+// as epilogues (ops/epilogue.hpp).
 #include <cmath>
 #include <cstdio>
 #include <memory>
@@ -35,6 +36,34 @@ constexpr Activation kExp{"exp", ACT_EXP, true, "Exp"};
 constexpr Activation kSelu{"selu", ACT_SELU, false, "Selu"};
 constexpr Activation kHardSigmoid{"hard_sigmoid", ACT_HARD_SIGMOID, false, "HardSigmoid"};
 constexpr Activation kClip{"clip", ACT_CLIP, false, "Clip"};
+constexpr Activation kAbs{"abs", ACT_ABS, false, "Abs"};
+constexpr Activation kLog{"log", ACT_LOG, false, "Log"};
+constexpr Activation kReciprocal{"reciprocal", ACT_RECIPROCAL, false, "Reciprocal"};
+constexpr Activation kFloor{"floor", ACT_FLOOR, false, "Floor"};
+constexpr Activation kCeil{"ceil", ACT_CEIL, false, "Ceil"};
+constexpr Activation kRound{"round", ACT_ROUND, false, "Round"};
+constexpr Activation kSign{"sign", ACT_SIGN, false, "Sign"};
+constexpr Activation kErf{"erf", ACT_ERF, false, "Erf"};
+constexpr Activation kSoftplus{"softplus", ACT_SOFTPLUS, false, "Softplus"};
+constexpr Activation kSoftsign{"softsign", ACT_SOFTSIGN, false, "Softsign"};
+constexpr Activation kHardSwish{"hard_swish", ACT_HARD_SWISH, false, "HardSwish"};
+constexpr Activation kMish{"mish", ACT_MISH, false, nullptr};
+constexpr Activation kSin{"sin", ACT_SIN, false, "Sin"};
+constexpr Activation kCos{"cos", ACT_COS, false, "Cos"};
+constexpr Activation kTan{"tan", ACT_TAN, false, "Tan"};
+constexpr Activation kAsin{"asin", ACT_ASIN, false, "Asin"};
+constexpr Activation kAcos{"acos", ACT_ACOS, false, "Acos"};
+constexpr Activation kAtan{"atan", ACT_ATAN, false, "Atan"};
+constexpr Activation kSinh{"sinh", ACT_SINH, false, "Sinh"};
+constexpr Activation kCosh{"cosh", ACT_COSH, false, "Cosh"};
+constexpr Activation kAsinh{"asinh", ACT_ASINH, false, "Asinh"};
+constexpr Activation kAcosh{"acosh", ACT_ACOSH, false, "Acosh"};
+constexpr Activation kAtanh{"atanh", ACT_ATANH, false, "Atanh"};
+constexpr Activation kCelu{"celu", ACT_CELU, false, "Celu"};
+constexpr Activation kThresholdedRelu{"thresholded_relu", ACT_THRESHOLDED_RELU, false,
+                                      "ThresholdedRelu"};
+constexpr Activation kShrink{"shrink", ACT_SHRINK, false, "Shrink"};
+constexpr Activation kShift{"add_scalar", ACT_SHIFT, false, "Add"};
 
 std::string activation_options(const Activation& act) {
   return "-DACTIVATION=" + std::to_string(act.code);
@@ -80,13 +109,16 @@ class ActivationOp : public Op {
   }
 
   bool to_onnx(OnnxNode& node) const override {
-    if (!act_.onnx) return false;  // GELU has no operator before opset 20
+    if (!act_.onnx) return false;  // GELU and Mish have no operator in the exported opset
     node.op_type = act_.onnx;
     const std::string type = act_.onnx;
     if (type == "LeakyRelu" || type == "Elu") node.floats["alpha"] = p_;
     if (type == "Selu") node.floats = {{"alpha", p_}, {"gamma", q_}};
     if (type == "HardSigmoid") node.floats = {{"alpha", p_}, {"beta", q_}};
     if (type == "Clip") node.float_inputs = {p_, q_};
+    if (type == "Celu" || type == "ThresholdedRelu") node.floats["alpha"] = p_;
+    if (type == "Shrink") node.floats = {{"bias", p_}, {"lambd", q_}};
+    if (type == "Add") node.float_inputs = {p_};
     return true;
   }
 
@@ -219,6 +251,90 @@ Value clip(const Value& v, float min, float max) {
   if (!(min <= max))
     throw Error("clip: min " + std::to_string(min) + " is above max " + std::to_string(max));
   return detail::activation(v, detail::kClip, min, max);
+}
+
+Value abs(const Value& v) {
+  return detail::activation(v, detail::kAbs);
+}
+Value log(const Value& v) {
+  return detail::activation(v, detail::kLog);
+}
+Value reciprocal(const Value& v) {
+  return detail::activation(v, detail::kReciprocal);
+}
+Value floor(const Value& v) {
+  return detail::activation(v, detail::kFloor);
+}
+Value ceil(const Value& v) {
+  return detail::activation(v, detail::kCeil);
+}
+Value round(const Value& v) {
+  return detail::activation(v, detail::kRound);
+}
+Value sign(const Value& v) {
+  return detail::activation(v, detail::kSign);
+}
+Value erf(const Value& v) {
+  return detail::activation(v, detail::kErf);
+}
+Value softplus(const Value& v) {
+  return detail::activation(v, detail::kSoftplus);
+}
+Value softsign(const Value& v) {
+  return detail::activation(v, detail::kSoftsign);
+}
+Value hard_swish(const Value& v) {
+  return detail::activation(v, detail::kHardSwish);
+}
+Value mish(const Value& v) {
+  return detail::activation(v, detail::kMish);
+}
+Value sin(const Value& v) {
+  return detail::activation(v, detail::kSin);
+}
+Value cos(const Value& v) {
+  return detail::activation(v, detail::kCos);
+}
+Value tan(const Value& v) {
+  return detail::activation(v, detail::kTan);
+}
+Value asin(const Value& v) {
+  return detail::activation(v, detail::kAsin);
+}
+Value acos(const Value& v) {
+  return detail::activation(v, detail::kAcos);
+}
+Value atan(const Value& v) {
+  return detail::activation(v, detail::kAtan);
+}
+Value sinh(const Value& v) {
+  return detail::activation(v, detail::kSinh);
+}
+Value cosh(const Value& v) {
+  return detail::activation(v, detail::kCosh);
+}
+Value asinh(const Value& v) {
+  return detail::activation(v, detail::kAsinh);
+}
+Value acosh(const Value& v) {
+  return detail::activation(v, detail::kAcosh);
+}
+Value atanh(const Value& v) {
+  return detail::activation(v, detail::kAtanh);
+}
+Value add(const Value& v, float c) {
+  return detail::activation(v, detail::kShift, c);
+}
+Value celu(const Value& v, float alpha) {
+  if (!(alpha != 0.0f)) throw Error("celu: alpha must not be 0");
+  return detail::activation(v, detail::kCelu, alpha);
+}
+Value thresholded_relu(const Value& v, float alpha) {
+  return detail::activation(v, detail::kThresholdedRelu, alpha);
+}
+Value shrink(const Value& v, float bias, float lambd) {
+  if (!(lambd >= 0.0f)) throw Error("shrink: lambd must not be negative");
+  return detail::activation(v, detail::kShrink, bias, lambd);
 }
 
 Value softmax(const Value& v, int axis) {

@@ -1,4 +1,4 @@
-// add, sub, mul, div, pow and prelu with numpy broadcasting, and scale.
+// add, sub, mul, div, pow, prelu, maximum and minimum with numpy broadcasting, and scale.
 #include <algorithm>
 #include <memory>
 
@@ -21,7 +21,9 @@ enum BinaryCode : cl_int {
   kMul = BIN_MUL,
   kDiv = BIN_DIV,
   kPow = BIN_POW,
-  kPrelu = BIN_PRELU
+  kPrelu = BIN_PRELU,
+  kMax = BIN_MAX,
+  kMin = BIN_MIN
 };
 
 constexpr std::size_t kMaxBroadcastRank = 8;
@@ -68,7 +70,7 @@ class BinaryOp : public Op {
  public:
   explicit BinaryOp(BinaryCode code) : code_(code) {}
   std::string type() const override {
-    static const char* names[] = {"add", "sub", "mul", "div", "pow", "prelu"};
+    static const char* names[] = {"add", "sub", "mul", "div", "pow", "prelu", "maximum", "minimum"};
     return names[code_];
   }
 
@@ -113,7 +115,7 @@ class BinaryOp : public Op {
   Needs backward_needs() const override { return {code_ != kAdd && code_ != kSub, false}; }
 
   bool to_onnx(OnnxNode& node) const override {
-    static const char* names[] = {"Add", "Sub", "Mul", "Div", "Pow", "PRelu"};
+    static const char* names[] = {"Add", "Sub", "Mul", "Div", "Pow", "PRelu", "Max", "Min"};
     node.op_type = names[code_];
     return true;
   }
@@ -201,6 +203,12 @@ Value pow(const Value& a, const Value& b) {
 }
 Value prelu(const Value& x, const Value& slope) {
   return GraphAccess::add(std::make_shared<BinaryOp>(detail::kPrelu), {x, slope});
+}
+Value maximum(const Value& a, const Value& b) {
+  return GraphAccess::add(std::make_shared<BinaryOp>(detail::kMax), {a, b});
+}
+Value minimum(const Value& a, const Value& b) {
+  return GraphAccess::add(std::make_shared<BinaryOp>(detail::kMin), {a, b});
 }
 Value scale(const Value& v, float s) {
   return GraphAccess::add(std::make_shared<detail::ScaleOp>(s), {v});

@@ -1,0 +1,56 @@
+// layer_norm and instance_norm, composed of reductions and elementwise operators (each with its
+// kernels and gradient): correct everywhere first; a fused kernel is the target where transformers
+// make layer_norm hot.
+#include <numeric>
+
+#include "clnn/error.hpp"
+#include "clnn/ops.hpp"
+#include "ops/shape_util.hpp"
+
+namespace clnn {
+
+namespace {
+
+// (x - mean) / sqrt(var + eps) over `axes` (kept as extent-1 dimensions for broadcasting).
+Value standardize(const Value& x, const std::vector<int>& axes, float eps) {
+  const Value centered = sub(x, mean(x, axes, true));
+  const Value variance = mean(mul(centered, centered), axes, true);
+  return div(centered, sqrt(add(variance, eps)));
+}
+
+}  // namespace
+
+Value layer_norm(const Value& x, const Value& gamma, const std::optional<Value>& beta, int axis,
+                 float eps) {
+  const std::size_t rank = x.shape().size();
+  const std::size_t first = detail::normalize_axis(axis, rank, "layer_norm");
+  const Shape normalized(x.shape().begin() + std::ptrdiff_t(first), x.shape().end());
+  if (gamma.shape() != normalized || (beta && beta->shape() != normalized))
+    throw ShapeError("layer_norm: gamma " + to_string(gamma.shape()) +
+                     (beta ? " and beta " + to_string(beta->shape()) : std::string()) +
+                     " must have the normalized shape " + to_string(normalized));
+  if (!(eps >= 0.0f)) throw Error("layer_norm: eps must not be negative");
+  std::vector<int> axes(rank - first);
+  std::iota(axes.begin(), axes.end(), int(first));
+  const Value y = mul(standardize(x, axes, eps), gamma);
+  return beta ? add(y, *beta) : y;
+}
+
+Value instance_norm(const Value& x, const Value& gamma, const Value& beta, float eps) {
+  const Shape& s = x.shape();
+  if (s.size() < 3)
+    throw ShapeError("instance_norm: x " + to_string(s) + " needs [N, C, spatial...]");
+  if (gamma.shape() != Shape{s[1]} || beta.shape() != Shape{s[1]})
+    throw ShapeError("instance_norm: gamma " + to_string(gamma.shape()) + " and beta " +
+                     to_string(beta.shape()) + " must have one value per channel of " +
+                     to_string(s));
+  if (!(eps >= 0.0f)) throw Error("instance_norm: eps must not be negative");
+  std::vector<int> axes(s.size() - 2);
+  std::iota(axes.begin(), axes.end(), 2);
+  Shape per_channel(s.size() - 1, 1);
+  per_channel[0] = s[1];
+  return add(mul(standardize(x, axes, eps), reshape(gamma, per_channel)),
+             reshape(beta, per_channel));
+}
+
+}  // namespace clnn

@@ -1,0 +1,135 @@
+// slice, pad (constant, reflect, edge), expand, tile and split against the double-precision
+// reference (tests/reference/window.hpp), forward and backward, at awkward sizes.
+#include <catch2/catch.hpp>
+
+#include "clnn/ops.hpp"
+#include "op_checks.hpp"
+#include "reference/window.hpp"
+
+using namespace clnn;
+using clnn::test::OpCheck;
+using clnn::test::run_op_check;
+using reference::Vec;
+
+namespace {
+
+OpCheck mapped_check(const Shape& in, const Shape& out, reference::CoordinateMap map,
+                     std::function<Value(const Value&)> build, double pad = 0) {
+  OpCheck c;
+  c.shapes = {in};
+  c.build = [build](const std::vector<Value>& v) { return build(v[0]); };
+  c.forward = [=](const std::vector<Vec>& x) { return reference::mapped(x[0], in, out, map, pad); };
+  c.backward = [=](const std::vector<Vec>&, const Vec& g) {
+    return std::vector<Vec>{reference::mapped_backward(g, in, out, map)};
+  };
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("slice: ranges, steps of both signs, clamping", "[ops][window]") {
+  using reference::Range;
+  SECTION("one axis with a step of 2, another reversed") {
+    const Shape in{7, 33};
+    auto c = mapped_check(in, {3, 11}, reference::slice_map({{1, 2, 3}, {32, -3, 11}}),
+                          [](const Value& x) {
+                            return slice(x, {0, 1}, {1, -1}, {6, -100}, {2, -3});
+                          });
+    run_op_check(c);
+  }
+  SECTION("negative starts and ends past the extent, rank 3, one element") {
+    const Shape in{3, 1, 129};
+    auto c =
+        mapped_check(in, {1, 1, 127}, reference::slice_map({{2, 1, 1}, {0, 1, 1}, {1, 1, 127}}),
+                     [](const Value& x) {
+                       return slice(x, {0, 2}, {-1, 1}, {1000, -1});
+                     });
+    run_op_check(c);
+  }
+  Graph g;
+  Value x = g.input("x", {4, 5});
+  CHECK(slice(x, {1}, {0}, {5}).shape() == Shape{4, 5});
+  CHECK_THROWS_AS(slice(x, {1}, {3}, {3}), ShapeError);            // empty
+  CHECK_THROWS_AS(slice(x, {1}, {0}, {5}, {0}), ShapeError);       // step 0
+  CHECK_THROWS_AS(slice(x, {2}, {0}, {5}), ShapeError);            // axis out of range
+  CHECK_THROWS_AS(slice(x, {1, -1}, {0, 0}, {5, 5}), ShapeError);  // repeated axis
+}
+
+TEST_CASE("pad: constant (with cropping), reflect and edge", "[ops][window]") {
+  using reference::PadKind;
+  const Shape in{3, 7, 5};
+  SECTION("constant") {
+    auto c = mapped_check(
+        in, {4, 8, 7}, reference::pad_map(in, {1, 0, 2}, PadKind::constant),
+        [](const Value& x) {
+          return pad(x, {1, 0, 2}, {0, 1, 0}, PadMode::constant, 1.5f);
+        },
+        1.5);
+    run_op_check(c);
+  }
+  SECTION("constant with negative pads crops") {
+    auto c = mapped_check(in, {3, 5, 5}, reference::pad_map(in, {0, -1, 0}, PadKind::constant),
+                          [](const Value& x) {
+                            return pad(x, {0, -1, 0}, {0, -1, 0});
+                          });
+    run_op_check(c);
+  }
+  for (auto [kind, mode] :
+       {std::pair{PadKind::reflect, PadMode::reflect}, std::pair{PadKind::edge, PadMode::edge}}) {
+    INFO("mode " << int(mode));
+    auto c = mapped_check(in, {3, 13, 9}, reference::pad_map(in, {0, 4, 1}, kind),
+                          [mode = mode](const Value& x) {
+                            return pad(x, {0, 4, 1}, {0, 2, 3}, mode);
+                          });
+    run_op_check(c);
+  }
+  Graph g;
+  Value x = g.input("x", {3, 4});
+  CHECK_THROWS_AS(pad(x, {0, 4}, {0, 0}, PadMode::reflect), ShapeError);  // past the edge
+  CHECK_THROWS_AS(pad(x, {0}, {0}), ShapeError);                          // one pair per axis
+}
+
+TEST_CASE("expand and tile", "[ops][window]") {
+  SECTION("expand over leading and inner axes") {
+    const Shape in{3, 1, 5};
+    auto c =
+        mapped_check(in, {2, 3, 33, 5}, reference::broadcast_map(in, 4, false), [](const Value& x) {
+          return expand(x, {2, 1, 33, 1});
+        });
+    run_op_check(c);
+  }
+  SECTION("tile") {
+    const Shape in{3, 7};
+    auto c = mapped_check(in, {6, 21}, reference::broadcast_map(in, 2, true), [](const Value& x) {
+      return tile(x, {2, 3});
+    });
+    run_op_check(c);
+  }
+  Graph g;
+  Value x = g.input("x", {3, 4});
+  CHECK_THROWS_AS(expand(x, {2, 4}), ShapeError);
+  CHECK_THROWS_AS(tile(x, {2}), ShapeError);
+}
+
+TEST_CASE("split into uneven parts, each with its gradient", "[ops][window]") {
+  const Shape in{4, 9};
+  OpCheck c;
+  c.shapes = {in};
+  // The parts joined back in reverse order: every part's gradient flows.
+  c.build = [](const std::vector<Value>& v) {
+    auto parts = split(v[0], 1, {2, 4, 3});
+    return concat({parts[2], parts[0], parts[1]}, 1);
+  };
+  auto map = [](const std::vector<long>& out, std::vector<long>& inc) {
+    inc[0] = out[0];
+    inc[1] = out[1] < 3 ? out[1] + 6 : out[1] - 3;
+    return true;
+  };
+  c.forward = [=](const std::vector<Vec>& x) { return reference::mapped(x[0], in, in, map); };
+  c.backward = [=](const std::vector<Vec>&, const Vec& g) {
+    return std::vector<Vec>{reference::mapped_backward(g, in, in, map)};
+  };
+  run_op_check(c);
+  Graph g;
+  CHECK_THROWS_AS(split(g.input("x", {4, 9}), 1, {2, 4}), ShapeError);
+}
