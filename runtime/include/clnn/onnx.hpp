@@ -2,6 +2,8 @@
 // model can be fine-tuned) or, where an operator updates them, graph state.
 #pragma once
 
+#include <cstdint>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -21,14 +23,28 @@ class UnsupportedError : public Error {
 
 struct Model {
   Graph graph;
-  std::vector<std::pair<std::string, Value>> inputs;   // the graph's inputs, in order
+  std::vector<std::pair<std::string, Value>> inputs;   // the graph's unbound inputs, in order
   std::vector<std::pair<std::string, Value>> outputs;  // the graph's outputs, in order
   std::int64_t opset = 0;                              // of the default domain
 };
 
+// A value given at load for a graph input the model takes as a shape, axes, indices or a mask
+// (int64, int32 or bool: `ints`, booleans as 0 or 1) or as fixed data (float32: `floats`). The
+// model is specialized to it: the importer folds it like a constant, so integer inputs never
+// reach the device.
+struct BoundInput {
+  Shape shape;
+  std::vector<std::int64_t> ints;
+  std::vector<float> floats;
+};
+
+struct LoadOptions {
+  std::map<std::string, BoundInput> bound_inputs;  // by input name
+};
+
 // Reads and converts a model. Sizes are checked before anything is allocated, and external data
-// may not leave the model's folder.
-Model load(const std::string& path);
+// may not leave the model's folder. A graph input that is not float32 must be bound.
+Model load(const std::string& path, const LoadOptions& options = {});
 
 // Writes the part of `graph` that `outputs` depend on as an ONNX model (opset 13) for inference:
 // inputs stay inputs, parameters and state become initializers holding their values in

@@ -10,6 +10,7 @@
 #include "clnn/ops.hpp"
 #include "io/onnx_fold.hpp"
 #include "io/onnx_node.hpp"
+#include "ops/norm_composite.hpp"
 #include "ops/window.hpp"
 
 namespace clnn::onnx::detail {
@@ -311,6 +312,13 @@ Outputs lower_concat(const Node& n) {
 
 Outputs lower_dropout(const Node& n) {
   if (n.has_output(1)) n.unsupported("the mask output");
+  // From opset 12 a training_mode input may ask for the random mask at inference.
+  if (n.has_input(2)) {
+    const HostTensor* training = n.known(2);
+    if (!training || training->is_float() || training->ints.size() != 1)
+      n.unsupported("a training_mode input that is not a boolean known at load");
+    if (training->ints[0]) n.unsupported("training_mode 1 (a random mask at inference)");
+  }
   Value x = n.input(0);
   return {reshape(x, x.shape())};  // inference: the identity
 }
@@ -351,7 +359,10 @@ Outputs lower_squeeze(const Node& n) {
 
 Outputs lower_slice(const Node& n) {
   Value x = n.input(0);
-  return {clnn::detail::sliced(x, slice_axes(n, x.shape()))};
+  const auto axes = slice_axes(n, x.shape());
+  for (const SliceAxis& a : axes)
+    if (a.count == 0) n.unsupported("an empty result (clnn has no empty tensors)");
+  return {clnn::detail::sliced(x, axes)};
 }
 
 // Gather with indices known at load: runs of evenly spaced indices become slices, joined.
@@ -490,11 +501,12 @@ Outputs lower_variadic(const Node& n) {
 }
 
 Outputs lower_layer_norm(const Node& n) {
-  if (n.has_output(1) || n.has_output(2)) n.unsupported("the Mean and InvStdDev outputs");
   if (n.integer("stash_type", 1, 1, 1) != 1) n.unsupported("stash_type other than float");
   Value x = n.input(0, 1, 8);
-  return {layer_norm(x, n.input(1), optional_input(n, 2), n.axis("axis", -1, x.shape().size()),
-                     n.real("epsilon", 1e-5f))};
+  auto parts = clnn::detail::layer_norm_parts(x, n.input(1), optional_input(n, 2),
+                                              n.axis("axis", -1, x.shape().size()),
+                                              n.real("epsilon", 1e-5f));
+  return {parts.y, parts.mean, parts.inv_std};
 }
 
 Outputs lower_instance_norm(const Node& n) {

@@ -2,6 +2,7 @@
 // converter (io/onnx_converters.cpp). Initializers become parameters (or graph state where an
 // operator updates them), int64 tensors (shapes, axes) host constants.
 #include <filesystem>
+#include <limits>
 #include <map>
 
 #include "clnn/init.hpp"
@@ -18,8 +19,8 @@ using detail::HostTensor;
 
 class Importer : public detail::ValueSource {
  public:
-  Importer(const ::onnx::ModelProto& model, std::string path)
-      : model_(model), path_(std::move(path)) {
+  Importer(const ::onnx::ModelProto& model, std::string path, const LoadOptions& options)
+      : model_(model), path_(std::move(path)), options_(options) {
     folder_ = std::filesystem::path(path_).parent_path().string();
     if (folder_.empty()) folder_ = ".";
   }
@@ -36,11 +37,19 @@ class Importer : public detail::ValueSource {
     opset_ = out.opset;
     const auto& graph = model_.graph();
     for (const auto& t : graph.initializer()) initializers_[t.name()] = &t;
+    std::size_t bound = 0;
     for (const auto& input : graph.input()) {
       if (initializers_.count(input.name())) continue;  // older models list initializers too
       const auto& type = input.type().tensor_type();
+      if (auto it = options_.bound_inputs.find(input.name()); it != options_.bound_inputs.end()) {
+        constants_[input.name()] = bind(input, it->second);
+        ++bound;
+        continue;
+      }
       if (type.elem_type() != ::onnx::TensorProto::FLOAT)
-        throw UnsupportedError("input '" + input.name() + "' is not float32");
+        throw UnsupportedError("input '" + input.name() + "' is " + element_name(type.elem_type()) +
+                               ": bind it at load (onnx::LoadOptions::bound_inputs, clnn-run "
+                               "--bind)");
       Shape shape;
       for (const auto& d : type.shape().dim()) {
         if (!d.has_dim_value() || d.dim_value() <= 0)
@@ -51,6 +60,10 @@ class Importer : public detail::ValueSource {
       values_[input.name()] = v;
       out.inputs.emplace_back(input.name(), v);
     }
+    if (bound != options_.bound_inputs.size())
+      for (const auto& [name, value] : options_.bound_inputs)
+        if (!constants_.count(name) || initializers_.count(name))
+          throw Error("a value is bound to '" + name + "', which is not an input of " + path_);
     for (const auto& node : graph.node()) convert(node);
     for (const auto& output : graph.output())
       out.outputs.emplace_back(output.name(), value(output.name(), "the graph outputs", false));
@@ -108,6 +121,58 @@ class Importer : public detail::ValueSource {
   const std::string& path() const override { return path_; }
 
  private:
+  static std::string element_name(std::int32_t type) {
+    switch (type) {
+      case ::onnx::TensorProto::FLOAT: return "float32";
+      case ::onnx::TensorProto::INT64: return "int64";
+      case ::onnx::TensorProto::INT32: return "int32";
+      case ::onnx::TensorProto::BOOL: return "bool";
+      default: return "of element type " + std::to_string(type);
+    }
+  }
+
+  // A bound input as a known tensor, checked against the input's declared type and shape.
+  HostTensor bind(const ::onnx::ValueInfoProto& input, const BoundInput& given) const {
+    const std::string where = "the value bound to input '" + input.name() + "'";
+    const auto& type = input.type().tensor_type();
+    HostTensor t;
+    t.shape = given.shape;
+    switch (type.elem_type()) {
+      case ::onnx::TensorProto::FLOAT: t.type = clnn::detail::Element::float32; break;
+      case ::onnx::TensorProto::INT64: t.type = clnn::detail::Element::int64; break;
+      case ::onnx::TensorProto::INT32: t.type = clnn::detail::Element::int32; break;
+      case ::onnx::TensorProto::BOOL: t.type = clnn::detail::Element::boolean; break;
+      default:
+        throw UnsupportedError("input '" + input.name() + "' is " +
+                               element_name(type.elem_type()));
+    }
+    std::int64_t count = 1;
+    for (std::int64_t d : given.shape) {
+      if (d < 0 || (d > 0 && count > std::numeric_limits<std::int64_t>::max() / d))
+        throw ShapeError(where + " has shape " + to_string(given.shape));
+      count *= d;
+    }
+    const auto& dims = type.shape().dim();
+    bool fits = !type.has_shape() || dims.size() == int(given.shape.size());
+    for (int d = 0; fits && d < dims.size(); ++d)
+      fits = !dims[d].has_dim_value() || dims[d].dim_value() == given.shape[std::size_t(d)];
+    if (!fits) throw ShapeError(where + " has shape " + to_string(given.shape) + ", unlike the input's");
+    const std::size_t have = t.is_float() ? given.floats.size() : given.ints.size();
+    const std::size_t other = t.is_float() ? given.ints.size() : given.floats.size();
+    if (have != std::uint64_t(count) || other != 0)
+      throw ShapeError(where + " holds " + std::to_string(have) + " " + element_name(type.elem_type()) +
+                       " values for " + std::to_string(count) + " elements");
+    for (std::int64_t v : given.ints) {
+      const bool ok = t.type == clnn::detail::Element::boolean ? (v == 0 || v == 1)
+                      : t.type == clnn::detail::Element::int32 ? v == std::int32_t(v)
+                                                                : true;
+      if (!ok) throw ShapeError(where + " holds " + std::to_string(v) + ", out of its type's range");
+    }
+    t.ints = given.ints;
+    t.floats = given.floats;
+    return t;
+  }
+
   void convert(const ::onnx::NodeProto& proto) {
     if (proto.output_size() == 0)
       throw IoError(path_, "node '" + proto.name() + "' (" + proto.op_type() + ") has no outputs");
@@ -143,6 +208,7 @@ class Importer : public detail::ValueSource {
 
   const ::onnx::ModelProto& model_;
   std::string path_, folder_;
+  const LoadOptions& options_;
   std::int64_t opset_ = 0;
   Graph g_;
   std::map<std::string, Value> values_;
@@ -152,11 +218,11 @@ class Importer : public detail::ValueSource {
 
 }  // namespace
 
-Model load(const std::string& path) {
+Model load(const std::string& path, const LoadOptions& options) {
   auto model = clnn::detail::read_message<::onnx::ModelProto>(path);
   if (!model.has_graph()) throw IoError(path, "the model has no graph");
   try {
-    return Importer(model, path).run();
+    return Importer(model, path, options).run();
   } catch (const Error&) {
     throw;
   } catch (const std::exception& e) {  // protobuf's own checks

@@ -5,6 +5,7 @@
 
 #include "clnn/error.hpp"
 #include "clnn/ops.hpp"
+#include "ops/norm_composite.hpp"
 #include "ops/shape_util.hpp"
 
 namespace clnn {
@@ -12,16 +13,22 @@ namespace clnn {
 namespace {
 
 // (x - mean) / sqrt(var + eps) over `axes` (kept as extent-1 dimensions for broadcasting).
-Value standardize(const Value& x, const std::vector<int>& axes, float eps) {
-  const Value centered = sub(x, mean(x, axes, true));
+detail::Standardized standardize(const Value& x, const std::vector<int>& axes, float eps) {
+  detail::Standardized s;
+  s.mean = mean(x, axes, true);
+  const Value centered = sub(x, s.mean);
   const Value variance = mean(mul(centered, centered), axes, true);
-  return div(centered, sqrt(add(variance, eps)));
+  s.inv_std = reciprocal(sqrt(add(variance, eps)));
+  s.y = mul(centered, s.inv_std);
+  return s;
 }
 
 }  // namespace
 
-Value layer_norm(const Value& x, const Value& gamma, const std::optional<Value>& beta, int axis,
-                 float eps) {
+namespace detail {
+
+Standardized layer_norm_parts(const Value& x, const Value& gamma, const std::optional<Value>& beta,
+                              int axis, float eps) {
   const std::size_t rank = x.shape().size();
   const std::size_t first = detail::normalize_axis(axis, rank, "layer_norm");
   const Shape normalized(x.shape().begin() + std::ptrdiff_t(first), x.shape().end());
@@ -32,8 +39,17 @@ Value layer_norm(const Value& x, const Value& gamma, const std::optional<Value>&
   if (!(eps >= 0.0f)) throw Error("layer_norm: eps must not be negative");
   std::vector<int> axes(rank - first);
   std::iota(axes.begin(), axes.end(), int(first));
-  const Value y = mul(standardize(x, axes, eps), gamma);
-  return beta ? add(y, *beta) : y;
+  Standardized s = standardize(x, axes, eps);
+  s.y = mul(s.y, gamma);
+  if (beta) s.y = add(s.y, *beta);
+  return s;
+}
+
+}  // namespace detail
+
+Value layer_norm(const Value& x, const Value& gamma, const std::optional<Value>& beta, int axis,
+                 float eps) {
+  return detail::layer_norm_parts(x, gamma, beta, axis, eps).y;
 }
 
 Value instance_norm(const Value& x, const Value& gamma, const Value& beta, float eps) {
@@ -49,7 +65,7 @@ Value instance_norm(const Value& x, const Value& gamma, const Value& beta, float
   std::iota(axes.begin(), axes.end(), 2);
   Shape per_channel(s.size() - 1, 1);
   per_channel[0] = s[1];
-  return add(mul(standardize(x, axes, eps), reshape(gamma, per_channel)),
+  return add(mul(standardize(x, axes, eps).y, reshape(gamma, per_channel)),
              reshape(beta, per_channel));
 }
 
