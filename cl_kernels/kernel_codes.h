@@ -14,6 +14,12 @@
 #define BIN_MAX 6    // ties: the gradient goes to x
 #define BIN_MIN 7
 
+// Reductions: reduce.cl's -DREDUCE_OP=<code>, how the passes combine elements.
+#define REDUCE_SUM 0
+#define REDUCE_MAX 1
+#define REDUCE_MIN 2
+#define REDUCE_PROD 3
+
 // Activations: activation.cl's -DACTIVATION=<code>, with parameters p and q where marked.
 #define ACT_RELU 0
 #define ACT_LEAKY_RELU 1  // p: slope

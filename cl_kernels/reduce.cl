@@ -5,6 +5,27 @@
 // without reading. x and w are read from element x_at on, y written from y_at on (blocks of a
 // workspace or of scratch).
 
+#include "kernel_codes.h"
+
+// The combination the passes apply, fixed at build time (-DREDUCE_OP, a REDUCE_ code): sums take
+// s, beta and weights; max, min and products are built with s 1, beta 0 and no weights.
+#ifndef REDUCE_OP
+#define REDUCE_OP REDUCE_SUM
+#endif
+#if REDUCE_OP == REDUCE_MAX
+#define REDUCE_INIT (-INFINITY)
+#define COMBINE(a, b) fmax(a, b)
+#elif REDUCE_OP == REDUCE_MIN
+#define REDUCE_INIT INFINITY
+#define COMBINE(a, b) fmin(a, b)
+#elif REDUCE_OP == REDUCE_PROD
+#define REDUCE_INIT 1.0f
+#define COMBINE(a, b) ((a) * (b))
+#else
+#define REDUCE_INIT 0.0f
+#define COMBINE(a, b) ((a) + (b))
+#endif
+
 // y[(o * segments + p) * inner + k] = beta * y[..] + s * sum over j in piece p of
 // x[o, j, k] * (has_w ? w[o, j, k] : 1). One work-item per output: neighbouring work-items read
 // neighbouring k, so each step of the loop reads whole rows of x.
@@ -20,9 +41,9 @@ __kernel void reduce_strided(__global const float* x, __global const float* w, c
     const ulong k = i % inner, g = i / inner;
     const ulong o = g / segments, first = (g % segments) * piece;
     const ulong end = min(r, first + piece);
-    float acc = 0.0f;
+    float acc = REDUCE_INIT;
     for (ulong j = first, at = (o * r + first) * inner + k; j < end; ++j, at += inner)
-      acc += has_w ? x[at] * w[at] : x[at];
+      acc = COMBINE(acc, has_w ? x[at] * w[at] : x[at]);
     y[i] = beta == 0.0f ? s * acc : s * acc + beta * y[i];
   }
 }
@@ -44,16 +65,17 @@ __kernel void reduce_rows(__global const float* x, __global const float* w, cons
   y += y_at;
   for (ulong g0 = get_group_id(0) * per_group; g0 < total; g0 += get_num_groups(0) * per_group) {
     const ulong g = g0 + lid / lanes;
-    float acc = 0.0f;
+    float acc = REDUCE_INIT;
     if (g < total) {
       const ulong o = g / segments, first = (g % segments) * piece;
       const ulong begin = o * r + first, end = o * r + min(r, first + piece);
-      for (ulong j = begin + lane; j < end; j += lanes) acc += has_w ? x[j] * w[j] : x[j];
+      for (ulong j = begin + lane; j < end; j += lanes)
+        acc = COMBINE(acc, has_w ? x[j] * w[j] : x[j]);
     }
     partial[lid] = acc;
     barrier(CLK_LOCAL_MEM_FENCE);
     for (int step = lanes / 2; step > 0; step /= 2) {
-      if (lane < step) partial[lid] += partial[lid + step];
+      if (lane < step) partial[lid] = COMBINE(partial[lid], partial[lid + step]);
       barrier(CLK_LOCAL_MEM_FENCE);
     }
     if (lane == 0 && g < total)
@@ -69,6 +91,25 @@ __kernel void broadcast_middle(__global const float* gy, __global float* gx, con
   for (ulong i = get_global_id(0); i < total; i += get_global_size(0)) {
     const ulong k = i % inner, o = i / (r * inner);
     float g = s * gy[o * inner + k];
+    gx[i] = beta == 0.0f ? g : g + beta * gx[i];
+  }
+}
+
+// The gradient of a max or min over the middle axis: gx[o, j, k] = beta * gx[o, j, k] +
+// (x[o, j, k] == y[o, k] ? gy[o, k] : 0): every element equal to the extremum gets the gradient.
+// For a product, gx = gy * y / x (x nonzero).
+__kernel void reduce_select_backward(__global const float* x, __global const float* y,
+                                     __global const float* gy, __global float* gx,
+                                     const ulong outer, const ulong r, const ulong inner,
+                                     const float beta) {
+  const ulong total = outer * r * inner;
+  for (ulong i = get_global_id(0); i < total; i += get_global_size(0)) {
+    const ulong k = i % inner, o = i / (r * inner), at = o * inner + k;
+#if REDUCE_OP == REDUCE_PROD
+    const float g = gy[at] * y[at] / x[i];
+#else
+    const float g = x[i] == y[at] ? gy[at] : 0.0f;
+#endif
     gx[i] = beta == 0.0f ? g : g + beta * gx[i];
   }
 }

@@ -208,6 +208,33 @@ TEST_CASE("oclgrind: elementwise, broadcasting, activations and shapes", "[oclgr
     run_op_check(window);
   }
 
+  // gather_elements along axis 1 of [3, 4], indices [3, 5] with repeats: both kernels.
+  OpCheck gather;
+  gather.shapes = {{3, 4}, {3, 5}};
+  gather.differentiable = {true, false};
+  gather.make = [](std::size_t input, std::size_t n, std::uint32_t seed) {
+    auto v = random_vector(n, seed);
+    if (input == 1)
+      for (auto& e : v) e = std::floor(e * 4.0f);  // in [-4, 4)
+    return v;
+  };
+  gather.build = [](const std::vector<Value>& v) { return gather_elements(v[0], v[1], 1); };
+  auto column = [](const Vec& indices, std::size_t i) {
+    const long c = long(indices[i]);
+    return std::size_t(c < 0 ? c + 4 : c);
+  };
+  gather.forward = [=](const std::vector<Vec>& v) {
+    Vec y(15);
+    for (std::size_t i = 0; i < 15; ++i) y[i] = v[0][i / 5 * 4 + column(v[1], i)];
+    return y;
+  };
+  gather.backward = [=](const std::vector<Vec>& v, const Vec& g) {
+    Vec gx(12, 0.0);
+    for (std::size_t i = 0; i < 15; ++i) gx[i / 5 * 4 + column(v[1], i)] += g[i];
+    return std::vector<Vec>{gx, {}};
+  };
+  run_op_check(gather);
+
   const auto x = random_vector(37, 11), y = random_vector(37, 12);
   Tensor tx = Tensor::from_host(context(), {37}, x), ty = Tensor::from_host(context(), {37}, y);
   clnn::axpy(-0.75f, tx, ty);
@@ -220,6 +247,28 @@ TEST_CASE("oclgrind: elementwise, broadcasting, activations and shapes", "[oclgr
 
 TEST_CASE("oclgrind: softmax, reductions and losses", "[oclgrind]") {
   count_launches();
+  // A max over the middle axis of [3, 4, 5], and its gradient to the largest elements.
+  OpCheck max_check;
+  max_check.shapes = {{3, 4, 5}};
+  max_check.build = [](const std::vector<Value>& v) { return reduce_max(v[0], {1}); };
+  auto largest = [](const Vec& x, std::size_t o, std::size_t k) {
+    std::size_t best = o * 20 + k;
+    for (std::size_t j = 1; j < 4; ++j)
+      if (x[o * 20 + j * 5 + k] > x[best]) best = o * 20 + j * 5 + k;
+    return best;
+  };
+  max_check.forward = [=](const std::vector<Vec>& x) {
+    Vec y(15);
+    for (std::size_t i = 0; i < 15; ++i) y[i] = x[0][largest(x[0], i / 5, i % 5)];
+    return y;
+  };
+  max_check.backward = [=](const std::vector<Vec>& x, const Vec& g) {
+    Vec gx(60, 0.0);
+    for (std::size_t i = 0; i < 15; ++i) gx[largest(x[0], i / 5, i % 5)] = g[i];
+    return std::vector<Vec>{gx};
+  };
+  run_op_check(max_check);
+
   const Shape shape{3, 4, 5};
   for (int axis : {1, 2}) {
     const auto view = reference::middle(shape, std::size_t(axis), std::size_t(axis) + 1);

@@ -177,6 +177,38 @@ TEST_CASE("shape subgraphs fold while importing; the device graph keeps the resh
   CHECK(ex.value(y).to_host() == x);
 }
 
+TEST_CASE("integer inputs bound at load specialize the model; bad bindings are clean errors",
+          "[onnx][errors]") {
+  TempDir t;
+  const auto path = (t.dir / "model" / "m.onnx").string();
+  auto m = empty_model({2, 6});
+  auto* shape = m.mutable_graph()->add_input();
+  shape->set_name("shape");
+  shape->mutable_type()->mutable_tensor_type()->set_elem_type(::onnx::TensorProto::INT64);
+  shape->mutable_type()->mutable_tensor_type()->mutable_shape()->add_dim()->set_dim_value(2);
+  add_node(m, "Reshape", {"x", "shape"}, "y");
+  write(path, m.SerializeAsString());
+  CHECK_THROWS_WITH(clnn::onnx::load(path), Catch::Contains("input 'shape' is int64") &&
+                                                Catch::Contains("bind it at load"));
+  clnn::onnx::LoadOptions options;
+  options.bound_inputs["shape"] = {{2}, {3, -1}, {}};
+  clnn::onnx::Model model = clnn::onnx::load(path, options);
+  REQUIRE(model.inputs.size() == 1);  // x only
+  CHECK(model.outputs[0].second.shape() == Shape{3, 4});
+
+  auto bad = [&](clnn::onnx::BoundInput b, const std::string& what) {
+    clnn::onnx::LoadOptions o;
+    o.bound_inputs["shape"] = std::move(b);
+    CHECK_THROWS_WITH(clnn::onnx::load(path, o), Catch::Contains(what));
+  };
+  bad({{3}, {1, 3, 4}, {}}, "unlike the input's");  // the declared shape is [2]
+  bad({{2}, {3}, {}}, "holds 1 int64 values for 2");
+  bad({{2}, {}, {3.0f, 4.0f}}, "holds 0 int64 values");
+  clnn::onnx::LoadOptions stray = options;
+  stray.bound_inputs["z"] = {{1}, {1}, {}};
+  CHECK_THROWS_WITH(clnn::onnx::load(path, stray), Catch::Contains("'z', which is not an input"));
+}
+
 TEST_CASE("folding refuses hostile shape arithmetic cleanly, naming the node", "[onnx][errors]") {
   TempDir t;
   const auto path = (t.dir / "model" / "m.onnx").string();

@@ -5,6 +5,8 @@
 #include "op_checks.hpp"
 #include "plan_override.hpp"
 
+#include <cmath>
+
 using namespace clnn;
 using clnn::test::identity_check;
 using clnn::test::OpCheck;
@@ -367,6 +369,78 @@ TEST_CASE("sum and mean over axes", "[ops][reduce]") {
   CHECK(sum(g.input("y", {3, 4, 5}), {0, 2}, true).shape() == Shape{1, 4, 1});
   CHECK(mean(g.input("z", {3, 4})).shape() == Shape{});
   CHECK_THROWS_AS(sum(g.input("w", {3, 4}), {2}), ShapeError);
+}
+
+TEST_CASE("max, min and prod over axes, in one pass and chained", "[ops][reduce]") {
+  enum Kind { max, min, prod };
+  struct Case {
+    Shape shape;
+    std::vector<int> axes;
+  };
+  test::ReductionPlanOverride plan;
+  // The tiny plan (4 work-items of at most 3 elements) chains passes through partial results.
+  for (const ReductionPlan& use : {plan.planned(), plan.as_gpu(), ReductionPlan{4, 3, 3}})
+    for (const Case& k : std::vector<Case>{
+             {{7, 129}, {1}}, {{129, 3}, {0}}, {{3, 4, 5}, {0, 2}}, {{2, 3, 4, 5}, {1, 3}}})
+      for (Kind kind : {max, min, prod}) {
+        plan.use(use);
+        INFO(to_string(k.shape) << " kind " << int(kind) << " plan " << use.local_size);
+        const Shape shape = k.shape;
+        std::vector<bool> reduced(shape.size(), false);
+        for (int a : k.axes) reduced[std::size_t(a)] = true;
+        // The output element each input element folds into.
+        auto target = [=](std::size_t i) {
+          std::size_t out = 0, rest = i;
+          std::vector<std::size_t> c(shape.size());
+          for (std::size_t d = shape.size(); d-- > 0;) {
+            c[d] = rest % std::size_t(shape[d]);
+            rest /= std::size_t(shape[d]);
+          }
+          for (std::size_t d = 0; d < shape.size(); ++d)
+            if (!reduced[d]) out = out * std::size_t(shape[d]) + c[d];
+          return out;
+        };
+        std::size_t outputs = 1;
+        for (std::size_t d = 0; d < shape.size(); ++d)
+          if (!reduced[d]) outputs *= std::size_t(shape[d]);
+        auto reference_forward = [=](const Vec& x) {
+          Vec y(outputs, kind == max ? -INFINITY : kind == min ? INFINITY : 1.0);
+          for (std::size_t i = 0; i < x.size(); ++i) {
+            double& acc = y[target(i)];
+            acc = kind == max   ? std::max(acc, x[i])
+                  : kind == min ? std::min(acc, x[i])
+                                : acc * x[i];
+          }
+          return y;
+        };
+        OpCheck c;
+        c.shapes = {shape};
+        c.build = [=](const std::vector<Value>& v) {
+          return kind == max   ? reduce_max(v[0], k.axes)
+                 : kind == min ? reduce_min(v[0], k.axes)
+                               : reduce_prod(v[0], k.axes);
+        };
+        c.forward = [=](const std::vector<Vec>& x) { return reference_forward(x[0]); };
+        c.backward = [=](const std::vector<Vec>& x, const Vec& g) {
+          const Vec y = reference_forward(x[0]);
+          Vec gx(x[0].size());
+          for (std::size_t i = 0; i < gx.size(); ++i) {
+            const std::size_t o = target(i);
+            gx[i] = kind == prod ? g[o] * y[o] / x[0][i] : x[0][i] == y[o] ? g[o] : 0.0;
+          }
+          return std::vector<Vec>{gx};
+        };
+        // Products of up to 129 factors stay in range near 1.
+        if (kind == prod)
+          c.make = [](std::size_t, std::size_t n, std::uint32_t seed) {
+            return clnn::test::random_vector(n, seed, 0.9f, 1.1f);
+          };
+        c.forward_tolerance = 1e-5;
+        run_op_check(c);
+      }
+  Graph g;
+  CHECK(reduce_max(g.input("x", {3, 4, 5}), {0, 2}, true).shape() == Shape{1, 4, 1});
+  CHECK_THROWS_AS(reduce_min(g.input("y", {3, 4}), {2}), ShapeError);
 }
 
 TEST_CASE("reshape flatten and transpose", "[ops][shape]") {

@@ -2,6 +2,8 @@
 // reference (tests/reference/window.hpp), forward and backward, at awkward sizes.
 #include <catch2/catch.hpp>
 
+#include <cmath>
+
 #include "clnn/ops.hpp"
 #include "op_checks.hpp"
 #include "reference/window.hpp"
@@ -132,4 +134,55 @@ TEST_CASE("split into uneven parts, each with its gradient", "[ops][window]") {
   run_op_check(c);
   Graph g;
   CHECK_THROWS_AS(split(g.input("x", {4, 9}), 1, {2, 4}), ShapeError);
+}
+
+TEST_CASE("gather_elements: repeated and negative indices, a smaller index shape",
+          "[ops][window]") {
+  for (int axis : {0, 1, -1}) {
+    const std::size_t a = std::size_t(axis < 0 ? axis + 3 : axis);
+    const Shape x_shape{5, 7, 3};
+    Shape index_shape{4, 6, 2};
+    index_shape[a] = 9;
+    INFO("axis " << axis);
+    OpCheck c;
+    c.shapes = {x_shape, index_shape};
+    c.differentiable = {true, false};
+    // Whole numbers in [-extent, extent): repeats are certain with 9 draws from 5 or 7 (or 3).
+    c.make = [=](std::size_t input, std::size_t n, std::uint32_t seed) {
+      auto v = clnn::test::random_vector(n, seed);
+      if (input == 1)
+        for (auto& e : v) e = std::floor(e * float(x_shape[a]));
+      return v;
+    };
+    c.build = [axis](const std::vector<Value>& v) { return gather_elements(v[0], v[1], axis); };
+    auto map = [=](const std::vector<Vec>& in) {
+      return [=](const std::vector<long>& out, std::vector<long>& src) {
+        src = out;
+        long index = long(in[1][reference::flat_index(out, index_shape)]);
+        src[a] = index < 0 ? index + long(x_shape[a]) : index;
+        return true;
+      };
+    };
+    c.forward = [=](const std::vector<Vec>& in) {
+      return reference::mapped(in[0], x_shape, index_shape, map(in));
+    };
+    c.backward = [=](const std::vector<Vec>& in, const Vec& g) {
+      return std::vector<Vec>{reference::mapped_backward(g, x_shape, index_shape, map(in)), {}};
+    };
+    run_op_check(c);
+  }
+  Graph g;
+  Value x = g.input("x", {3, 4});
+  CHECK_THROWS_AS(gather_elements(x, g.input("i", {3}), 0), ShapeError);     // rank
+  CHECK_THROWS_AS(gather_elements(x, g.input("j", {3, 5}), 0), ShapeError);  // past x
+  // An index outside the axis, or not a whole number, reads NaN.
+  Value y = gather_elements(x, g.input("k", {1, 3}), 1);
+  Executor ex(clnn::test::context(), g, {y}, Mode::inference);
+  ex.set_input("x", std::vector<float>(12, 1.0f));
+  ex.set_input("k", {-4.0f, 4.0f, 0.5f});
+  ex.forward();
+  const auto got = ex.value(y).to_host();
+  CHECK(got[0] == 1.0f);
+  CHECK(std::isnan(got[1]));
+  CHECK(std::isnan(got[2]));
 }

@@ -21,15 +21,19 @@ std::string input_names(const clnn::onnx::Model& model) {
   return names.empty() ? "none" : names;
 }
 
+clnn::detail::HostTensor read_tensor(const std::string& file) {
+  auto proto = clnn::detail::read_message<::onnx::TensorProto>(file);
+  const std::string folder = std::filesystem::path(file).parent_path().string();
+  return clnn::detail::decode_tensor(proto, file, folder.empty() ? "." : folder);
+}
+
 // The values of a TensorProto file given for the input `name` of shape `shape`.
 std::vector<float> read_input(const std::string& file, const std::string& name,
                               const clnn::Shape& shape) {
-  auto proto = clnn::detail::read_message<::onnx::TensorProto>(file);
-  const std::string folder = std::filesystem::path(file).parent_path().string();
-  clnn::detail::HostTensor t =
-      clnn::detail::decode_tensor(proto, file, folder.empty() ? "." : folder);
+  clnn::detail::HostTensor t = read_tensor(file);
   if (!t.is_float())
-    throw clnn::IoError(file, "holds an integer tensor; input '" + name + "' takes float32");
+    throw clnn::IoError(file, "holds an integer tensor; input '" + name +
+                                  "' takes float32 (bind integer inputs with --bind)");
   if (clnn::element_count(t.shape) != clnn::element_count(shape))
     throw clnn::IoError(file, "holds a tensor of shape " + clnn::to_string(t.shape) +
                                   "; input '" + name + "' has shape " + clnn::to_string(shape));
@@ -41,7 +45,7 @@ std::vector<float> read_input(const std::string& file, const std::string& name,
 int main(int argc, char** argv) {
   std::string model_path, device;
   int runs = 10;
-  std::vector<std::string> input_specs;
+  std::vector<std::string> input_specs, bind_specs;
   bool show_schedule = false;
   CLI::App app{
       "Runs an ONNX model with random inputs in [-1, 1] (or tensors from .pb files) and prints "
@@ -58,6 +62,14 @@ int main(int argc, char** argv) {
             return spec.find('=') == std::string::npos ? "not NAME=FILE: " + spec : "";
           },
           "NAME=FILE"));
+  app.add_option("--bind", bind_specs,
+                 "an input fixed at load from a file, NAME=FILE.pb: integer inputs (shapes, axes, "
+                 "indices) must be bound")
+      ->check(CLI::Validator(
+          [](std::string& spec) -> std::string {
+            return spec.find('=') == std::string::npos ? "not NAME=FILE: " + spec : "";
+          },
+          "NAME=FILE"));
   app.add_flag("--schedule", show_schedule,
                "after the runs, print each node's pass: the route and plan it takes, its "
                "workspace, the kernels it replays");
@@ -69,7 +81,14 @@ int main(int argc, char** argv) {
   }
   try {
     clnn::Context ctx = device.empty() ? clnn::Context::create() : clnn::Context::create(device);
-    clnn::onnx::Model model = clnn::onnx::load(model_path);
+    clnn::onnx::LoadOptions options;
+    for (const std::string& spec : bind_specs) {
+      const auto eq = spec.find('=');
+      const std::string file = spec.substr(eq + 1);
+      clnn::detail::HostTensor t = read_tensor(file);
+      options.bound_inputs[spec.substr(0, eq)] = {t.shape, t.ints, t.floats};
+    }
+    clnn::onnx::Model model = clnn::onnx::load(model_path, options);
     for (const auto& [name, file] : input_files)
       if (std::none_of(model.inputs.begin(), model.inputs.end(),
                        [&](const auto& input) { return input.first == name; }))

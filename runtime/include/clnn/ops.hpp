@@ -82,6 +82,11 @@ Value log_softmax(const Value& v, int axis = -1);
 // dropped from the shape unless keep_dims, where they stay with extent 1.
 Value sum(const Value& v, const std::vector<int>& axes = {}, bool keep_dims = false);
 Value mean(const Value& v, const std::vector<int>& axes = {}, bool keep_dims = false);
+// The gradient of max and min goes to every element equal to the result; prod's is y / x, which
+// needs nonzero elements.
+Value reduce_max(const Value& v, const std::vector<int>& axes = {}, bool keep_dims = false);
+Value reduce_min(const Value& v, const std::vector<int>& axes = {}, bool keep_dims = false);
+Value reduce_prod(const Value& v, const std::vector<int>& axes = {}, bool keep_dims = false);
 
 // Same elements, new shape; one extent may be -1 and is inferred.
 Value reshape(const Value& v, const Shape& shape);
@@ -159,6 +164,11 @@ Value dropout(const Value& x, float p, std::uint64_t seed);
 
 // Joins values along an axis; the other extents must agree.
 Value concat(const std::vector<Value>& values, int axis);
+// ONNX GatherElements: y has the shape of `indices` (x's rank, no larger than x off the axis), and
+// y[c] = x[c with c[axis] replaced by indices[c]]. Indices are floats holding whole numbers,
+// negative ones counting from the end; one outside the axis gives NaN. Not differentiable in the
+// indices.
+Value gather_elements(const Value& x, const Value& indices, int axis);
 // Parts of `axis` of the given sizes, which must add up to its extent.
 std::vector<Value> split(const Value& v, int axis, const std::vector<std::int64_t>& sizes);
 

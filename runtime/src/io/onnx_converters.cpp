@@ -9,6 +9,7 @@
 #include "checked_int.hpp"
 #include "clnn/ops.hpp"
 #include "io/onnx_fold.hpp"
+#include "io/onnx_lowerings.hpp"
 #include "io/onnx_node.hpp"
 #include "ops/norm_composite.hpp"
 #include "ops/window.hpp"
@@ -481,8 +482,21 @@ Outputs lower_reduce(const Node& n) {
   const std::vector<int> axes(found.begin(), found.end());  // empty: every axis
   if (op == "ReduceMean") return {mean(x, axes, keep)};
   if (op == "ReduceSum") return {sum(x, axes, keep)};
+  if (op == "ReduceMax") return {reduce_max(x, axes, keep)};
+  if (op == "ReduceMin") return {reduce_min(x, axes, keep)};
+  if (op == "ReduceProd") return {reduce_prod(x, axes, keep)};
   if (op == "ReduceL1") return {sum(clnn::abs(x), axes, keep)};
   if (op == "ReduceLogSum") return {clnn::log(sum(x, axes, keep))};
+  if (op == "ReduceLogSumExp") {  // max + log(sum(exp(x - max))): no overflow
+    const Value top = reduce_max(x, axes, true);
+    const Value y = add(clnn::log(sum(clnn::exp(sub(x, top)), axes, true)), top);
+    if (keep) return {y};
+    Shape dropped;
+    for (std::size_t d = 0; d < x.shape().size(); ++d)
+      if (!axes.empty() && std::find(axes.begin(), axes.end(), int(d)) == axes.end())
+        dropped.push_back(x.shape()[d]);
+    return {reshape(y, dropped)};
+  }
   const Value squares = sum(mul(x, x), axes, keep);
   return {op == "ReduceL2" ? clnn::sqrt(squares) : squares};  // ReduceSumSquare
 }
@@ -634,11 +648,18 @@ const std::map<std::string, Converter> kConverters{
     {"ReduceL1", {{"axes", "keepdims"}, lower_reduce}},
     {"ReduceL2", {{"axes", "keepdims"}, lower_reduce}},
     {"ReduceLogSum", {{"axes", "keepdims"}, lower_reduce}},
+    {"ReduceLogSumExp", {{"axes", "keepdims"}, lower_reduce}},
+    {"ReduceMax", {{"axes", "keepdims"}, lower_reduce}},
+    {"ReduceMin", {{"axes", "keepdims"}, lower_reduce}},
+    {"ReduceProd", {{"axes", "keepdims"}, lower_reduce}},
     {"LayerNormalization", {{"axis", "epsilon", "stash_type"}, lower_layer_norm}},
     {"InstanceNormalization", {{"epsilon"}, lower_instance_norm}},
     // Moving data: slices, pads, broadcasts.
     {"Slice", {{"starts", "ends", "axes"}, lower_slice}},
     {"Gather", {{"axis"}, lower_gather}},
+    {"GatherElements", {{"axis"}, lower_gather_elements}},
+    {"NegativeLogLikelihoodLoss", {{"ignore_index", "reduction"}, lower_nll_loss}},
+    {"SoftmaxCrossEntropyLoss", {{"ignore_index", "reduction"}, lower_softmax_cross_entropy}},
     {"Split", {{"axis", "split"}, lower_split}},
     {"Pad", {{"mode", "pads", "value"}, lower_pad}},
     {"Expand",

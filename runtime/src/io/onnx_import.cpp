@@ -105,6 +105,13 @@ class Importer : public detail::ValueSource {
     constants_[name] = std::move(tensor);
   }
 
+  Value constant_value(const std::string& name, HostTensor values) override {
+    if (values_.count(name) || constants_.count(name) || initializers_.count(name))
+      throw IoError(path_, "the name '" + name + "' is taken; clnn needs it for a constant");
+    constants_[name] = std::move(values);
+    return value(name, name, true);
+  }
+
   std::optional<Shape> shape_of(const std::string& name) override {
     if (auto it = values_.find(name); it != values_.end()) return it->second.shape();
     if (auto it = constants_.find(name); it != constants_.end()) return it->second.shape;

@@ -118,6 +118,10 @@ float Node::constant_float(int i) const {
   return t->floats[0];
 }
 
+Value Node::constant_value(const std::string& part, HostTensor values) const {
+  return source_.constant_value(proto_.output(0) + "/" + part, std::move(values));
+}
+
 bool Node::has_output(int i) const {
   return i >= 0 && i < proto_.output_size() && !proto_.output(i).empty();
 }

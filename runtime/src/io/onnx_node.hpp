@@ -31,6 +31,9 @@ class ValueSource {
   // A tensor known while importing (an initializer or a Constant's output), or nullptr.
   virtual const HostTensor* constant(const std::string& name) = 0;
   virtual void define_constant(const std::string& name, HostTensor tensor) = 0;
+  // Graph state holding `values` (a float tensor), named `name`: indices and masks that a
+  // converter computed on the host for the device.
+  virtual Value constant_value(const std::string& name, HostTensor values) = 0;
   // The shape of a value or a known tensor by name, or nullopt where nothing defines it yet.
   virtual std::optional<Shape> shape_of(const std::string& name) = 0;
   // A tensor's values; external data is read from the model's folder. `where` names it.
@@ -62,6 +65,8 @@ class Node {
   std::optional<Shape> known_shape(int i) const;  // input i's shape, value or known tensor
   Ints constant_ints(int i) const;     // an integer tensor known while importing
   float constant_float(int i) const;   // a float scalar known while importing
+  // Host values as device data under a name derived from this node's output and `part`.
+  Value constant_value(const std::string& part, HostTensor values) const;
   bool has_output(int i) const;
   void define_constant(int output, HostTensor tensor) const;
 

@@ -1,10 +1,13 @@
-// sum and mean over axes. A node reduces one contiguous run of axes; the builders split any set
-// of axes into such runs, innermost first.
+// sum, mean, max, min and prod over axes. A node reduces one contiguous run of axes; the builders
+// split any set of axes into such runs, innermost first.
 #include <algorithm>
 #include <memory>
 #include <set>
 
+#include "cl/kernel_call.hpp"
 #include "clnn/ops.hpp"
+#include "context_impl.hpp"
+#include "kernel_codes.h"
 #include "ops/common.hpp"
 #include "ops/op.hpp"
 #include "ops/shape_util.hpp"
@@ -13,11 +16,23 @@ namespace clnn::detail {
 
 namespace {
 
-class SumOp : public Op {
+enum class Reduce { sum, mean, max, min, prod };
+
+const char* reduce_name(Reduce kind) {
+  static const char* names[] = {"sum", "mean", "max", "min", "prod"};
+  return names[int(kind)];
+}
+
+// The REDUCE_ code of kernel_codes.h for max, min and prod.
+int combine_code(Reduce kind) {
+  return kind == Reduce::max ? REDUCE_MAX : kind == Reduce::min ? REDUCE_MIN : REDUCE_PROD;
+}
+
+class ReduceOp : public Op {
  public:
-  SumOp(std::size_t begin, std::size_t end, bool keep_dims, bool mean)
-      : begin_(begin), end_(end), keep_dims_(keep_dims), mean_(mean) {}
-  std::string type() const override { return mean_ ? "mean" : "sum"; }
+  ReduceOp(std::size_t begin, std::size_t end, bool keep_dims, Reduce kind)
+      : begin_(begin), end_(end), keep_dims_(keep_dims), kind_(kind) {}
+  std::string type() const override { return reduce_name(kind_); }
 
   Shape infer_shape(const std::vector<Shape>& in) const override {
     Shape out;
@@ -32,48 +47,61 @@ class SumOp : public Op {
 
   void forward(const ForwardArgs& args) const override {
     auto v = middle_axis(args.inputs[0]->shape(), begin_, end_);
-    reduce_middle(args.ctx, *args.inputs[0], nullptr, args.output, v, scale(v), 0.0f);
+    if (summing())
+      reduce_middle(args.ctx, *args.inputs[0], nullptr, args.output, v, scale(v), 0.0f);
+    else
+      combine_middle(args.ctx, combine_code(kind_), *args.inputs[0], args.output, v);
   }
 
   void backward(const BackwardArgs& args) const override {
-    if (Tensor* gx = args.grad_inputs[0]) {
-      auto v = middle_axis(gx->shape(), begin_, end_);
-      broadcast_middle(args.ctx, args.grad_output, *gx, v, scale(v), args.betas[0]);
-    }
+    Tensor* gx = args.grad_inputs[0];
+    if (!gx) return;
+    auto v = middle_axis(gx->shape(), begin_, end_);
+    if (summing())
+      return broadcast_middle(args.ctx, args.grad_output, *gx, v, scale(v), args.betas[0]);
+    cl_kernel k = args.ctx.kernel("reduce", "reduce_select_backward",
+                                  "-DREDUCE_OP=" + std::to_string(combine_code(kind_)));
+    set_args(k, mem(*args.inputs[0]), mem(args.output), mem(args.grad_output), mem(*gx),
+             cl_ulong(v.outer), cl_ulong(v.r), cl_ulong(v.inner), args.betas[0]);
+    args.ctx.enqueue_elementwise(k, std::size_t(gx->size()));
   }
 
-  Needs backward_needs() const override { return {false, false}; }
+  // max, min and prod read x and y to route the gradient.
+  Needs backward_needs() const override { return {!summing(), !summing()}; }
 
   bool to_onnx(OnnxNode& node) const override {
     std::vector<std::int64_t> axes;
     for (std::size_t d = begin_; d < end_; ++d) axes.push_back(std::int64_t(d));
     node.ints["keepdims"] = keep_dims_ ? 1 : 0;
-    if (mean_) {
-      node.op_type = "ReduceMean";  // opset 13: axes is an attribute
+    static const char* onnx[] = {"ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd"};
+    node.op_type = onnx[int(kind_)];
+    if (kind_ == Reduce::sum)
+      node.int_inputs = {axes};  // opset 13: ReduceSum's axes are an input, the others' not
+    else
       node.int_lists["axes"] = axes;
-    } else {
-      node.op_type = "ReduceSum";  // opset 13: axes is an input
-      node.int_inputs = {axes};
-    }
     return !axes.empty();
   }
 
  private:
-  float scale(const MiddleAxis& v) const { return mean_ ? 1.0f / float(v.r) : 1.0f; }
+  bool summing() const { return kind_ == Reduce::sum || kind_ == Reduce::mean; }
+  float scale(const MiddleAxis& v) const {
+    return kind_ == Reduce::mean ? 1.0f / float(v.r) : 1.0f;
+  }
   std::size_t begin_, end_;
-  bool keep_dims_, mean_;
+  bool keep_dims_;
+  Reduce kind_;
 };
 
-Value reduce(const Value& v, const std::vector<int>& axes, bool keep_dims, bool mean) {
+Value reduce(const Value& v, const std::vector<int>& axes, bool keep_dims, Reduce kind) {
   const std::size_t rank = v.shape().size();
-  const std::string op = mean ? "mean" : "sum";
+  const std::string op = reduce_name(kind);
   std::set<std::size_t> chosen;
   for (int axis : axes) chosen.insert(normalize_axis(axis, rank, op));
   if (axes.empty())
     for (std::size_t d = 0; d < rank; ++d) chosen.insert(d);
   Value out = v;
   if (chosen.empty())  // a scalar: nothing to reduce, but the result is still a new node
-    return GraphAccess::add(std::make_shared<SumOp>(0, 0, keep_dims, mean), {v});
+    return GraphAccess::add(std::make_shared<ReduceOp>(0, 0, keep_dims, kind), {v});
   // Runs of consecutive axes, reduced from the last so earlier axis numbers stay valid.
   std::vector<std::pair<std::size_t, std::size_t>> runs;
   for (std::size_t d : chosen) {
@@ -84,7 +112,7 @@ Value reduce(const Value& v, const std::vector<int>& axes, bool keep_dims, bool 
   }
   std::reverse(runs.begin(), runs.end());
   for (auto [begin, end] : runs)
-    out = GraphAccess::add(std::make_shared<SumOp>(begin, end, keep_dims, mean), {out});
+    out = GraphAccess::add(std::make_shared<ReduceOp>(begin, end, keep_dims, kind), {out});
   return out;
 }
 
@@ -95,10 +123,19 @@ Value reduce(const Value& v, const std::vector<int>& axes, bool keep_dims, bool 
 namespace clnn {
 
 Value sum(const Value& v, const std::vector<int>& axes, bool keep_dims) {
-  return detail::reduce(v, axes, keep_dims, false);
+  return detail::reduce(v, axes, keep_dims, detail::Reduce::sum);
 }
 Value mean(const Value& v, const std::vector<int>& axes, bool keep_dims) {
-  return detail::reduce(v, axes, keep_dims, true);
+  return detail::reduce(v, axes, keep_dims, detail::Reduce::mean);
+}
+Value reduce_max(const Value& v, const std::vector<int>& axes, bool keep_dims) {
+  return detail::reduce(v, axes, keep_dims, detail::Reduce::max);
+}
+Value reduce_min(const Value& v, const std::vector<int>& axes, bool keep_dims) {
+  return detail::reduce(v, axes, keep_dims, detail::Reduce::min);
+}
+Value reduce_prod(const Value& v, const std::vector<int>& axes, bool keep_dims) {
+  return detail::reduce(v, axes, keep_dims, detail::Reduce::prod);
 }
 
 }  // namespace clnn

@@ -6,6 +6,7 @@
 #include "cl/kernel_call.hpp"
 #include "context_impl.hpp"
 #include "int_math.hpp"
+#include "kernel_codes.h"
 #include "ops/common.hpp"
 
 namespace clnn::detail {
@@ -47,8 +48,8 @@ void enqueue_rows(ContextImpl& ctx, cl_kernel kernel, const ReductionPlan& plan,
   enqueue<1>(ctx.queue.get(), kernel, {groups * local}, {local});
 }
 
-ReductionPasses::ReductionPasses(const ReductionPlan& plan, std::size_t scratch_base)
-    : plan_(plan), scratch_floats_(scratch_base) {}
+ReductionPasses::ReductionPasses(const ReductionPlan& plan, std::size_t scratch_base, int combine)
+    : plan_(plan), scratch_floats_(scratch_base), combine_(combine) {}
 
 Place ReductionPasses::temporary(std::size_t floats) {
   const Place p{Place::Of::scratch, scratch_floats_};
@@ -86,6 +87,9 @@ void ReductionPasses::sum_middle(Place src, bool weighted, MiddleAxis v, Place d
 
 void ReductionPasses::run(ContextImpl& ctx, cl_mem input, cl_mem weights, cl_mem output) const {
   const cl_mem scratch = scratch_floats_ > 0 ? ctx.scratch(scratch_floats_) : nullptr;
+  // Sums keep the programs built without the option.
+  const std::string options =
+      combine_ == REDUCE_SUM ? "" : "-DREDUCE_OP=" + std::to_string(combine_);
   auto buffer = [&](Place p) {
     return p.of == Place::Of::input ? input : p.of == Place::Of::output ? output : scratch;
   };
@@ -95,14 +99,14 @@ void ReductionPasses::run(ContextImpl& ctx, cl_mem input, cl_mem weights, cl_mem
     const cl_ulong x_at = p.src.at, y_at = p.dst.at;
     const cl_ulong outer = p.view.outer, r = p.view.r, segments = p.segments;
     if (p.rows) {
-      cl_kernel k = ctx.kernel("reduce", "reduce_rows");
+      cl_kernel k = ctx.kernel("reduce", "reduce_rows", options);
       set_args(k, x, w, has_w, x_at, buffer(p.dst), y_at, outer, r, segments, p.s, p.beta,
                cl_int(p.lanes), LocalBytes{p.local_size * sizeof(float)});
       const std::size_t pieces_per_group = p.local_size / p.lanes;
       enqueue_rows(ctx, k, plan_, ceil_div(p.view.outer * p.segments, pieces_per_group),
                    p.local_size);
     } else {
-      cl_kernel k = ctx.kernel("reduce", "reduce_strided");
+      cl_kernel k = ctx.kernel("reduce", "reduce_strided", options);
       set_args(k, x, w, has_w, x_at, buffer(p.dst), y_at, outer, r, cl_ulong(p.view.inner),
                segments, p.s, p.beta);
       ctx.enqueue_elementwise(k, p.view.outer * p.segments * p.view.inner);
@@ -116,6 +120,13 @@ void reduce_middle(ContextImpl& ctx, const Tensor& x, const Tensor* w, const Ten
   passes.sum_middle({Place::Of::input, x_offset}, w != nullptr, view, {Place::Of::output, 0}, s,
                     beta);
   passes.run(ctx, mem(x), mem(w ? *w : x), mem(y));
+}
+
+void combine_middle(ContextImpl& ctx, int combine, const Tensor& x, const Tensor& y,
+                    MiddleAxis view) {
+  ReductionPasses passes(ctx.reduction_plan, 0, combine);
+  passes.sum_middle({Place::Of::input, 0}, false, view, {Place::Of::output, 0}, 1.0f, 0.0f);
+  passes.run(ctx, mem(x), mem(x), mem(y));
 }
 
 void sum_to_shape(ContextImpl& ctx, const Tensor& src, const Shape& out_dims, const Tensor& dst,

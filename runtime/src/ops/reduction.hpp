@@ -33,8 +33,10 @@ struct Place {
 // The passes of one reduction and the scratch they take.
 class ReductionPasses {
  public:
-  // Scratch below `scratch_base` floats is the caller's (it may hold the input).
-  explicit ReductionPasses(const ReductionPlan& plan, std::size_t scratch_base = 0);
+  // Scratch below `scratch_base` floats is the caller's (it may hold the input). `combine` is a
+  // REDUCE_ code of kernel_codes.h: other than sums, the passes take s 1, beta 0, no weights.
+  explicit ReductionPasses(const ReductionPlan& plan, std::size_t scratch_base = 0,
+                           int combine = 0);
 
   // Appends the passes of dst[o, k] = beta * dst[o, k] + s * sum_j src[o, j, k] * w[o, j, k]
   // (w, the weights buffer, laid out as src and read only where `weighted`).
@@ -59,6 +61,7 @@ class ReductionPasses {
   };
   ReductionPlan plan_;
   std::size_t scratch_floats_;
+  int combine_;
   std::vector<Pass> passes_;
 };
 
@@ -78,6 +81,10 @@ void enqueue_rows(ContextImpl& ctx, cl_kernel kernel, const ReductionPlan& plan,
 // from element x_offset on.
 void reduce_middle(ContextImpl& ctx, const Tensor& x, const Tensor* w, const Tensor& y,
                    MiddleAxis view, float s, float beta, std::size_t x_offset = 0);
+
+// y[o, k] = the max, min or product (a REDUCE_ code) of x[o, j, k] over j.
+void combine_middle(ContextImpl& ctx, int combine, const Tensor& x, const Tensor& y,
+                    MiddleAxis view);
 
 // dst = beta * dst + src summed over the dimensions where dst_dims is 1 and out_dims (src's
 // extents, same rank) is not: the gradient of an operand broadcast to out_dims.

@@ -1,0 +1,15 @@
+// Internal: lowerings of the converter table (io/onnx_converters.cpp) that live in files of their
+// own family.
+#pragma once
+
+#include "io/onnx_node.hpp"
+
+namespace clnn::onnx::detail {
+
+// io/onnx_losses.cpp: GatherElements, NegativeLogLikelihoodLoss, SoftmaxCrossEntropyLoss, with
+// indices and targets known at load.
+Outputs lower_gather_elements(const Node& n);
+Outputs lower_nll_loss(const Node& n);
+Outputs lower_softmax_cross_entropy(const Node& n);
+
+}  // namespace clnn::onnx::detail
