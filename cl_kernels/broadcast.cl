@@ -16,6 +16,11 @@ float binary(const float x, const float y, const int op) {
     case BIN_PRELU: return x < 0.0f ? y * x : x;
     case BIN_MAX: return fmax(x, y);
     case BIN_MIN: return fmin(x, y);
+    case BIN_EQUAL: return x == y ? 1.0f : 0.0f;
+    case BIN_LESS: return x < y ? 1.0f : 0.0f;
+    case BIN_LESS_EQUAL: return x <= y ? 1.0f : 0.0f;
+    case BIN_GREATER: return x > y ? 1.0f : 0.0f;
+    case BIN_GREATER_EQUAL: return x >= y ? 1.0f : 0.0f;
   }
   return NAN;
 }
@@ -67,6 +72,29 @@ __kernel void broadcast_binary_grad(__global const float* a, __global const floa
     const float v = gy[i] * binary_derivative(a[strided_offset(i, rank, dims, a_strides)],
                                               b[strided_offset(i, rank, dims, b_strides)], op,
                                               which);
+    g[i] = beta == 0.0f ? v : v + beta * g[i];
+  }
+}
+
+// out = c != 0 ? a : b, each operand read through its strides (where).
+__kernel void broadcast_select(__global const float* c, __global const float* a,
+                               __global const float* b, __global float* out, const ulong n,
+                               const int rank, const long8 dims, const long8 c_strides,
+                               const long8 a_strides, const long8 b_strides) {
+  for (ulong i = get_global_id(0); i < n; i += get_global_size(0))
+    out[i] = c[strided_offset(i, rank, dims, c_strides)] != 0.0f
+                 ? a[strided_offset(i, rank, dims, a_strides)]
+                 : b[strided_offset(i, rank, dims, b_strides)];
+}
+
+// g[i] = beta * g[i] + (gy[i] where the condition picked operand `which` (0: a, 1: b), else 0).
+__kernel void broadcast_select_grad(__global const float* c, __global const float* gy,
+                                    __global float* g, const ulong n, const int rank,
+                                    const long8 dims, const long8 c_strides, const int which,
+                                    const float beta) {
+  for (ulong i = get_global_id(0); i < n; i += get_global_size(0)) {
+    const bool picked = (c[strided_offset(i, rank, dims, c_strides)] != 0.0f) == (which == 0);
+    const float v = picked ? gy[i] : 0.0f;
     g[i] = beta == 0.0f ? v : v + beta * g[i];
   }
 }

@@ -16,6 +16,11 @@ __kernel void fill(__global float* y, const ulong n, const float value) {
   TAIL_STEPS(i, n) y[i] = value;
 }
 
+// y[i] = i: positions along an axis (argmax, hardmax).
+__kernel void iota(__global float* y, const ulong n) {
+  for (ulong i = get_global_id(0); i < n; i += get_global_size(0)) y[i] = (float)i;
+}
+
 __kernel void copy(__global const float* x, __global float* y, const ulong n) {
   FLOAT4_STEPS(i, n) AS_FLOAT4(y)[i] = AS_CONST_FLOAT4(x)[i];
   TAIL_STEPS(i, n) y[i] = x[i];

@@ -13,6 +13,12 @@
 #define BIN_PRELU 5  // x < 0 ? y * x : x, y the slope
 #define BIN_MAX 6    // ties: the gradient goes to x
 #define BIN_MIN 7
+// Comparisons: 1 where true, else 0; no gradient.
+#define BIN_EQUAL 8
+#define BIN_LESS 9
+#define BIN_LESS_EQUAL 10
+#define BIN_GREATER 11
+#define BIN_GREATER_EQUAL 12
 
 // Reductions: reduce.cl's -DREDUCE_OP=<code>, how the passes combine elements.
 #define REDUCE_SUM 0

@@ -235,6 +235,38 @@ TEST_CASE("oclgrind: elementwise, broadcasting, activations and shapes", "[oclgr
   };
   run_op_check(gather);
 
+  // where (both select kernels) with a broadcast b, and argmax (positions: the iota kernel).
+  OpCheck select;
+  select.shapes = {{3, 4}, {3, 4}, {4}};
+  select.differentiable = {false, true, true};
+  select.make = [](std::size_t input, std::size_t n, std::uint32_t seed) {
+    auto v = random_vector(n, seed);
+    if (input == 0)
+      for (auto& e : v) e = e > 0 ? 1.0f : 0.0f;
+    return v;
+  };
+  select.build = [](const std::vector<Value>& v) { return where(v[0], v[1], v[2]); };
+  select.forward = [](const std::vector<Vec>& v) {
+    Vec y(12);
+    for (std::size_t i = 0; i < 12; ++i) y[i] = v[0][i] != 0 ? v[1][i] : v[2][i % 4];
+    return y;
+  };
+  select.backward = [](const std::vector<Vec>& v, const Vec& g) {
+    Vec ga(12, 0.0), gb(4, 0.0);
+    for (std::size_t i = 0; i < 12; ++i) (v[0][i] != 0 ? ga[i] : gb[i % 4]) += g[i];
+    return std::vector<Vec>{{}, ga, gb};
+  };
+  run_op_check(select);
+  {
+    Graph g;
+    Value a = g.input("a", {2, 3});
+    Value top = argmax(a, 1);
+    Executor ex(context(), g, {top}, Mode::inference);
+    ex.set_input("a", {1, 7, 2, 9, 3, 9});
+    ex.forward();
+    CHECK(ex.value(top).to_host() == std::vector<float>{1, 0});
+  }
+
   const auto x = random_vector(37, 11), y = random_vector(37, 12);
   Tensor tx = Tensor::from_host(context(), {37}, x), ty = Tensor::from_host(context(), {37}, y);
   clnn::axpy(-0.75f, tx, ty);

@@ -443,6 +443,67 @@ TEST_CASE("max, min and prod over axes, in one pass and chained", "[ops][reduce]
   CHECK_THROWS_AS(reduce_min(g.input("y", {3, 4}), {2}), ShapeError);
 }
 
+TEST_CASE("comparisons, where, argmax and argmin", "[ops][elementwise]") {
+  SECTION("where broadcasts its three operands; the gradient goes to the operand taken") {
+    OpCheck c;
+    c.shapes = {{4, 7}, {5, 1, 7}, {7}};
+    c.differentiable = {false, true, true};
+    c.make = [](std::size_t input, std::size_t n, std::uint32_t seed) {
+      auto v = clnn::test::random_vector(n, seed);
+      if (input == 0)
+        for (auto& e : v) e = e > 0 ? 1.0f : 0.0f;
+      return v;
+    };
+    c.build = [](const std::vector<Value>& v) { return where(v[0], v[1], v[2]); };
+    c.forward = [](const std::vector<Vec>& x) {
+      Vec y(140);
+      for (std::size_t i = 0; i < 140; ++i) {
+        const std::size_t k = i % 7, row = (i / 7) % 4, plane = i / 28;
+        y[i] = x[0][row * 7 + k] != 0 ? x[1][plane * 7 + k] : x[2][k];
+      }
+      return y;
+    };
+    c.backward = [](const std::vector<Vec>& x, const Vec& g) {
+      Vec ga(35, 0.0), gb(7, 0.0);
+      for (std::size_t i = 0; i < 140; ++i) {
+        const std::size_t k = i % 7, row = (i / 7) % 4, plane = i / 28;
+        (x[0][row * 7 + k] != 0 ? ga[plane * 7 + k] : gb[k]) += g[i];
+      }
+      return std::vector<Vec>{{}, ga, gb};
+    };
+    run_op_check(c);
+  }
+  SECTION("comparisons give 0 and 1; arg positions break ties first or last") {
+    Graph g;
+    Value a = g.input("a", {2, 4}), b = g.input("b", {4});
+    std::vector<Value> outs{equal(a, b),
+                            less(a, b),
+                            less_equal(a, b),
+                            greater(a, b),
+                            greater_equal(a, b),
+                            argmax(a, 1),
+                            argmax(a, 1, true, true),
+                            argmin(a, 0),
+                            argmin(a, -1, false, true)};
+    Executor ex(clnn::test::context(), g, outs, Mode::inference);
+    ex.set_input("a", {1, 5, 5, 2, /**/ 3, 3, 0, 0});
+    ex.set_input("b", {1, 3, 6, 2});
+    ex.forward();
+    auto get = [&](std::size_t i) { return ex.value(outs[i]).to_host(); };
+    using F = std::vector<float>;
+    CHECK(get(0) == F{1, 0, 0, 1, 0, 1, 0, 0});
+    CHECK(get(1) == F{0, 0, 1, 0, 0, 0, 1, 1});
+    CHECK(get(2) == F{1, 0, 1, 1, 0, 1, 1, 1});
+    CHECK(get(3) == F{0, 1, 0, 0, 1, 0, 0, 0});
+    CHECK(get(4) == F{1, 1, 0, 1, 1, 1, 0, 0});
+    CHECK(get(5) == F{1, 0});  // the first of the tied 5s; the first of the tied 3s
+    CHECK(get(6) == F{2, 1});  // the last of them
+    CHECK(outs[6].shape() == Shape{2, 1});
+    CHECK(get(7) == F{0, 1, 1, 1});
+    CHECK(get(8) == F{0, 3});
+  }
+}
+
 TEST_CASE("reshape flatten and transpose", "[ops][shape]") {
   run_op_check(identity_check({6, 4}, [](const Value& v) { return reshape(v, {3, -1, 2}); }));
   run_op_check(identity_check({2, 3, 4, 5}, [](const Value& v) { return flatten(v); }));

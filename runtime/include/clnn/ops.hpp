@@ -27,6 +27,14 @@ Value pow(const Value& a, const Value& b);  // a^b; the gradient for b needs a >
 // Elementwise maximum and minimum (ties give the gradient to a).
 Value maximum(const Value& a, const Value& b);
 Value minimum(const Value& a, const Value& b);
+// Comparisons: 1 where true, else 0 (no gradient); where(c, a, b) takes a where c is nonzero,
+// else b (the gradient goes to the operand taken).
+Value equal(const Value& a, const Value& b);
+Value less(const Value& a, const Value& b);
+Value less_equal(const Value& a, const Value& b);
+Value greater(const Value& a, const Value& b);
+Value greater_equal(const Value& a, const Value& b);
+Value where(const Value& condition, const Value& a, const Value& b);
 // x < 0 ? slope * x : x, slope broadcast to x.
 Value prelu(const Value& x, const Value& slope);
 Value scale(const Value& v, float s);
@@ -87,6 +95,12 @@ Value mean(const Value& v, const std::vector<int>& axes = {}, bool keep_dims = f
 Value reduce_max(const Value& v, const std::vector<int>& axes = {}, bool keep_dims = false);
 Value reduce_min(const Value& v, const std::vector<int>& axes = {}, bool keep_dims = false);
 Value reduce_prod(const Value& v, const std::vector<int>& axes = {}, bool keep_dims = false);
+// The position of the first (or last) largest or smallest element along `axis`, as a float
+// holding a whole number; no gradient.
+Value argmax(const Value& v, int axis, bool keep_dims = false, bool last = false);
+Value argmin(const Value& v, int axis, bool keep_dims = false, bool last = false);
+// Positions along `axis`: a tensor of v's rank, extent 1 but on the axis, holding 0, 1, ....
+Value positions(const Value& v, int axis);
 
 // Same elements, new shape; one extent may be -1 and is inferred.
 Value reshape(const Value& v, const Shape& shape);

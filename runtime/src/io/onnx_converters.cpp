@@ -191,6 +191,16 @@ Outputs lower_clip(const Node& n) {
     lo = n.bound("min", lo);
     hi = n.bound("max", hi);
   } else {
+    // Bounds computed at run time clamp through maximum and minimum.
+    const bool known_lo = !n.has_input(1) || n.known(1), known_hi = !n.has_input(2) || n.known(2);
+    if (!known_lo || !known_hi) {
+      Value y = n.input(0);
+      if (n.has_input(1)) y = known_lo ? clip(y, n.constant_float(1), hi) : maximum(y, n.input(1));
+      if (n.has_input(2))
+        y = known_hi ? clip(y, -std::numeric_limits<float>::infinity(), n.constant_float(2))
+                     : minimum(y, n.input(2));
+      return {y};
+    }
     if (n.has_input(1)) lo = n.constant_float(1);
     if (n.has_input(2)) hi = n.constant_float(2);
   }
@@ -514,6 +524,82 @@ Outputs lower_variadic(const Node& n) {
   return {n.input_count() == 1 ? identity(acc) : acc};
 }
 
+// Input i as device data: a value, or integers or booleans known at load as floats.
+Value as_floats(const Node& n, int i) {
+  const HostTensor* known = n.known(i);
+  if (!known || known->is_float()) return n.input(i);
+  HostTensor t;
+  t.type = clnn::detail::Element::float32;
+  t.shape = known->shape;
+  for (std::int64_t v : known->ints) t.floats.push_back(float(v));
+  return n.constant_value("input" + std::to_string(i), t);
+}
+
+// Comparisons and logic of values computed at run time: 1 for true, 0 for false.
+Outputs lower_logic(const Node& n) {
+  const std::string& op = n.proto().op_type();
+  Value a = as_floats(n, 0);
+  if (op == "Not") return {add(scale(a, -1.0f), 1.0f)};
+  Value b = as_floats(n, 1);
+  if (op == "Equal") return {equal(a, b)};
+  if (op == "Less") return {less(a, b)};
+  if (op == "LessOrEqual") return {less_equal(a, b)};
+  if (op == "Greater") return {greater(a, b)};
+  if (op == "GreaterOrEqual") return {greater_equal(a, b)};
+  if (op == "And") return {mul(a, b)};
+  if (op == "Or") return {maximum(a, b)};
+  return {clnn::abs(sub(a, b))};  // Xor of 0s and 1s
+}
+
+Outputs lower_where(const Node& n) {
+  return {where(as_floats(n, 0), as_floats(n, 1), as_floats(n, 2))};
+}
+
+Outputs lower_arg(const Node& n) {
+  Value x = n.input(0, 1, 8);
+  const int axis = n.axis("axis", 0, x.shape().size());
+  const bool keep = n.flag("keepdims", true), last = n.flag("select_last_index", false);
+  return {n.proto().op_type() == "ArgMax" ? argmax(x, axis, keep, last)
+                                          : argmin(x, axis, keep, last)};
+}
+
+// 1 at the first largest element along the axis, 0 elsewhere. Before opset 13, over x
+// flattened to 2-D at the axis.
+Outputs lower_hardmax(const Node& n) {
+  Value x = n.input(0, 1, 8);
+  const std::size_t rank = x.shape().size();
+  if (n.opset() >= 13) {
+    const int axis = n.axis("axis", -1, rank);
+    return {equal(positions(x, axis), argmax(x, axis, true))};
+  }
+  int axis = n.axis("axis", 1, rank);
+  Value flat = flatten(x, axis < 0 ? axis + int(rank) : axis);
+  return {reshape(equal(positions(flat, 1), argmax(flat, 1, true)), x.shape())};
+}
+
+// The upper (or lower) triangle of the last two dimensions from diagonal k on, zeros elsewhere.
+Outputs lower_trilu(const Node& n) {
+  Value x = n.input(0, 2, 8);
+  const bool upper = n.flag("upper", true);
+  std::int64_t k = 0;
+  if (n.has_input(1)) {
+    const Ints given = n.constant_ints(1);
+    if (given.size() != 1) n.invalid("k must be one integer");
+    k = given[0];
+  }
+  const std::int64_t rows = x.shape()[x.shape().size() - 2], cols = x.shape().back();
+  HostTensor mask, zero;
+  mask.type = zero.type = clnn::detail::Element::float32;
+  mask.shape = {rows, cols};
+  // j - i lies in (-rows, cols): clamping k there changes no comparison.
+  k = std::clamp(k, -rows, cols);
+  for (std::int64_t i = 0; i < rows; ++i)
+    for (std::int64_t j = 0; j < cols; ++j)
+      mask.floats.push_back((upper ? j - i >= k : j - i <= k) ? 1.0f : 0.0f);
+  zero.floats = {0.0f};
+  return {where(n.constant_value("mask", mask), x, n.constant_value("zero", zero))};
+}
+
 Outputs lower_layer_norm(const Node& n) {
   if (n.integer("stash_type", 1, 1, 1) != 1) n.unsupported("stash_type other than float");
   Value x = n.input(0, 1, 8);
@@ -679,16 +765,21 @@ const std::map<std::string, Converter> kConverters{
     {"Size", {{}, nullptr}},
     {"ConstantOfShape", {{"value"}, nullptr}},
     {"Range", {{}, nullptr}},
-    {"Equal", {{}, nullptr}},
-    {"Less", {{}, nullptr}},
-    {"LessOrEqual", {{}, nullptr}},
-    {"Greater", {{}, nullptr}},
-    {"GreaterOrEqual", {{}, nullptr}},
-    {"And", {{}, nullptr}},
-    {"Or", {{}, nullptr}},
-    {"Xor", {{}, nullptr}},
-    {"Not", {{}, nullptr}},
-    {"Where", {{}, nullptr}},
+    // Logic: folded where the inputs are known, else 0s and 1s on the device.
+    {"Equal", {{}, lower_logic}},
+    {"Less", {{}, lower_logic}},
+    {"LessOrEqual", {{}, lower_logic}},
+    {"Greater", {{}, lower_logic}},
+    {"GreaterOrEqual", {{}, lower_logic}},
+    {"And", {{}, lower_logic}},
+    {"Or", {{}, lower_logic}},
+    {"Xor", {{}, lower_logic}},
+    {"Not", {{}, lower_logic}},
+    {"Where", {{}, lower_where}},
+    {"ArgMax", {{"axis", "keepdims", "select_last_index"}, lower_arg}},
+    {"ArgMin", {{"axis", "keepdims", "select_last_index"}, lower_arg}},
+    {"Hardmax", {{"axis"}, lower_hardmax}},
+    {"Trilu", {{"upper"}, lower_trilu}},
 };
 
 }  // namespace

@@ -1,4 +1,5 @@
-// add, sub, mul, div, pow, prelu, maximum and minimum with numpy broadcasting, and scale.
+// add, sub, mul, div, pow, prelu, maximum, minimum, the comparisons and where with numpy
+// broadcasting, and scale.
 #include <algorithm>
 #include <memory>
 
@@ -23,7 +24,12 @@ enum BinaryCode : cl_int {
   kPow = BIN_POW,
   kPrelu = BIN_PRELU,
   kMax = BIN_MAX,
-  kMin = BIN_MIN
+  kMin = BIN_MIN,
+  kEqual = BIN_EQUAL,
+  kLess = BIN_LESS,
+  kLessEqual = BIN_LESS_EQUAL,
+  kGreater = BIN_GREATER,
+  kGreaterEqual = BIN_GREATER_EQUAL
 };
 
 constexpr std::size_t kMaxBroadcastRank = 8;
@@ -70,7 +76,9 @@ class BinaryOp : public Op {
  public:
   explicit BinaryOp(BinaryCode code) : code_(code) {}
   std::string type() const override {
-    static const char* names[] = {"add", "sub", "mul", "div", "pow", "prelu", "maximum", "minimum"};
+    static const char* names[] = {"add",        "sub",     "mul",          "div",   "pow",
+                                  "prelu",      "maximum", "minimum",      "equal", "less",
+                                  "less_equal", "greater", "greater_equal"};
     return names[code_];
   }
 
@@ -115,10 +123,16 @@ class BinaryOp : public Op {
   Needs backward_needs() const override { return {code_ != kAdd && code_ != kSub, false}; }
 
   bool to_onnx(OnnxNode& node) const override {
-    static const char* names[] = {"Add", "Sub", "Mul", "Div", "Pow", "PRelu", "Max", "Min"};
+    static const char* names[] = {"Add",         "Sub",     "Mul",           "Div",   "Pow",
+                                  "PRelu",       "Max",     "Min",           "Equal", "Less",
+                                  "LessOrEqual", "Greater", "GreaterOrEqual"};
+    // A comparison's boolean output is float 0 and 1 in clnn, which Equal & co. do not give.
+    if (code_ >= kEqual) return false;
     node.op_type = names[code_];
     return true;
   }
+
+  bool differentiable(std::size_t) const override { return code_ < kEqual; }
 
   std::size_t workspace_floats(const std::vector<Shape>& in, const Shape& out) const override {
     return fast(in[0], in[1], out) || (in[0] == out && in[1] == out)
@@ -150,6 +164,56 @@ class BinaryOp : public Op {
   }
 
   BinaryCode code_;
+};
+
+// where(c, a, b) = c != 0 ? a : b, the three broadcast together; c gets no gradient.
+class WhereOp : public Op {
+ public:
+  std::string type() const override { return "where"; }
+
+  Shape infer_shape(const std::vector<Shape>& in) const override {
+    return broadcast_shape(type(), broadcast_shape(type(), in[0], in[1]), in[2]);
+  }
+
+  void forward(const ForwardArgs& args) const override {
+    const Shape& out = args.output.shape();
+    cl_kernel k = args.ctx.kernel("broadcast", "broadcast_select");
+    set_args(k, mem(*args.inputs[0]), mem(*args.inputs[1]), mem(*args.inputs[2]), mem(args.output),
+             count(args.output), cl_int(out.size()), pack_long8(out),
+             pack_long8(strides(*args.inputs[0], out)), pack_long8(strides(*args.inputs[1], out)),
+             pack_long8(strides(*args.inputs[2], out)));
+    args.ctx.enqueue_elementwise(k, std::size_t(args.output.size()));
+  }
+
+  void backward(const BackwardArgs& args) const override {
+    const Shape& out = args.grad_output.shape();
+    for (std::size_t which = 0; which < 2; ++which) {
+      Tensor* g = args.grad_inputs[which + 1];
+      if (!g) continue;
+      const bool direct = g->shape() == out;  // else fold the broadcast gradient back
+      const Tensor& target = direct ? *g : args.workspace;
+      cl_kernel k = args.ctx.kernel("broadcast", "broadcast_select_grad");
+      set_args(k, mem(*args.inputs[0]), mem(args.grad_output), mem(target), count(args.grad_output),
+               cl_int(out.size()), pack_long8(out), pack_long8(strides(*args.inputs[0], out)),
+               cl_int(which), direct ? args.betas[which + 1] : 0.0f);
+      args.ctx.enqueue_elementwise(k, std::size_t(args.grad_output.size()));
+      if (!direct)
+        sum_to_shape(args.ctx, args.workspace, out, *g, aligned(g->shape(), out).dims,
+                     args.betas[which + 1]);
+    }
+  }
+
+  Needs backward_needs() const override { return {true, false}; }  // the condition
+  bool differentiable(std::size_t input) const override { return input > 0; }
+
+  std::size_t workspace_floats(const std::vector<Shape>& in, const Shape& out) const override {
+    return in[1] == out && in[2] == out ? 0 : std::size_t(element_count(out));
+  }
+
+ private:
+  static std::vector<std::int64_t> strides(const Tensor& t, const Shape& out) {
+    return aligned(t.shape(), out).strides;
+  }
 };
 
 class ScaleOp : public Op {
@@ -209,6 +273,24 @@ Value maximum(const Value& a, const Value& b) {
 }
 Value minimum(const Value& a, const Value& b) {
   return GraphAccess::add(std::make_shared<BinaryOp>(detail::kMin), {a, b});
+}
+Value equal(const Value& a, const Value& b) {
+  return GraphAccess::add(std::make_shared<BinaryOp>(detail::kEqual), {a, b});
+}
+Value less(const Value& a, const Value& b) {
+  return GraphAccess::add(std::make_shared<BinaryOp>(detail::kLess), {a, b});
+}
+Value less_equal(const Value& a, const Value& b) {
+  return GraphAccess::add(std::make_shared<BinaryOp>(detail::kLessEqual), {a, b});
+}
+Value greater(const Value& a, const Value& b) {
+  return GraphAccess::add(std::make_shared<BinaryOp>(detail::kGreater), {a, b});
+}
+Value greater_equal(const Value& a, const Value& b) {
+  return GraphAccess::add(std::make_shared<BinaryOp>(detail::kGreaterEqual), {a, b});
+}
+Value where(const Value& condition, const Value& a, const Value& b) {
+  return GraphAccess::add(std::make_shared<detail::WhereOp>(), {condition, a, b});
 }
 Value scale(const Value& v, float s) {
   return GraphAccess::add(std::make_shared<detail::ScaleOp>(s), {v});

@@ -92,6 +92,30 @@ class ReduceOp : public Op {
   Reduce kind_;
 };
 
+// 0, 1, ... along one axis of v's shape, extent 1 elsewhere; reads nothing of v.
+class PositionsOp : public Op {
+ public:
+  explicit PositionsOp(int axis) : axis_(axis) {}
+  std::string type() const override { return "positions"; }
+  Shape infer_shape(const std::vector<Shape>& in) const override {
+    const std::size_t axis = normalize_axis(axis_, in[0].size(), type());
+    Shape out(in[0].size(), 1);
+    out[axis] = in[0][axis];
+    return out;
+  }
+  void forward(const ForwardArgs& args) const override {
+    cl_kernel k = args.ctx.kernel("elementwise", "iota");
+    set_args(k, mem(args.output), count(args.output));
+    args.ctx.enqueue_elementwise(k, std::size_t(args.output.size()));
+  }
+  void backward(const BackwardArgs&) const override {}
+  Needs backward_needs() const override { return {false, false}; }
+  bool differentiable(std::size_t) const override { return false; }
+
+ private:
+  int axis_;
+};
+
 Value reduce(const Value& v, const std::vector<int>& axes, bool keep_dims, Reduce kind) {
   const std::size_t rank = v.shape().size();
   const std::string op = reduce_name(kind);
@@ -128,6 +152,34 @@ Value sum(const Value& v, const std::vector<int>& axes, bool keep_dims) {
 Value mean(const Value& v, const std::vector<int>& axes, bool keep_dims) {
   return detail::reduce(v, axes, keep_dims, detail::Reduce::mean);
 }
+Value positions(const Value& v, int axis) {
+  return GraphAccess::add(std::make_shared<detail::PositionsOp>(axis), {v});
+}
+
+namespace {
+
+// The first (or last) position along `axis` where v equals its extremum: the smallest (largest)
+// position among the matches, so every step is a parallel reduction.
+Value arg_extremum(const Value& v, int axis, bool keep_dims, bool last, bool max) {
+  const Value top = max ? reduce_max(v, {axis}, true) : reduce_min(v, {axis}, true);
+  const Value at = positions(v, axis);
+  const float extent = float(v.shape()[detail::normalize_axis(axis, v.shape().size(), "argmax")]);
+  // Positions that do not match read past the axis (first) or before it (last).
+  const Value miss = add(scale(at, 0.0f), last ? -1.0f : extent);
+  const Value candidates = where(equal(v, top), at, miss);
+  return last ? reduce_max(candidates, {axis}, keep_dims)
+              : reduce_min(candidates, {axis}, keep_dims);
+}
+
+}  // namespace
+
+Value argmax(const Value& v, int axis, bool keep_dims, bool last) {
+  return arg_extremum(v, axis, keep_dims, last, true);
+}
+Value argmin(const Value& v, int axis, bool keep_dims, bool last) {
+  return arg_extremum(v, axis, keep_dims, last, false);
+}
+
 Value reduce_max(const Value& v, const std::vector<int>& axes, bool keep_dims) {
   return detail::reduce(v, axes, keep_dims, detail::Reduce::max);
 }
