@@ -567,3 +567,53 @@ TEST_CASE("a trained model exported to ONNX and imported again gives the same ou
   CHECK(clnn::test::relative_error(imported.value(model.outputs[1].second).to_host(),
                                    std::vector<double>(want.begin(), want.end())) < 1e-6);
 }
+
+TEST_CASE("MatMul broadcasts batch dimensions and takes 1-D operands as numpy does", "[onnx]") {
+  TempDir t;
+  const auto path = (t.dir / "model" / "m.onnx").string();
+  struct Case {
+    Shape x, w, out;
+  };
+  for (const Case& c :
+       {Case{{2, 1, 3, 4}, {5, 4, 2}, {2, 5, 3, 2}}, Case{{3, 4}, {2, 4, 5}, {2, 3, 5}},
+        Case{{4}, {2, 4, 3}, {2, 3}}, Case{{2, 3, 4}, {4}, {2, 3}}}) {
+    INFO(to_string(c.x) << " x " << to_string(c.w));
+    auto m = one_node_model("MatMul", c.x, c.w);
+    const auto w = clnn::test::random_vector(std::size_t(element_count(c.w)), 5);
+    m.mutable_graph()->mutable_initializer(0)->set_raw_data(
+        std::string(reinterpret_cast<const char*>(w.data()), w.size() * 4));
+    write(path, m.SerializeAsString());
+    clnn::onnx::Model model = clnn::onnx::load(path);
+    const Value y = model.outputs[0].second;
+    REQUIRE(y.shape() == c.out);
+    const auto x = clnn::test::random_vector(std::size_t(element_count(c.x)), 6);
+    Executor ex(clnn::test::context(), model.graph, {y}, Mode::inference);
+    ex.set_input("x", x);
+    ex.forward();
+    const auto got = ex.value(y).to_host();
+    // numpy's rule by hand: operands padded to rank 4 ([batch..., rows, cols]), 1-D ones as a
+    // row (x) or a column (w), batch extents of 1 repeated.
+    auto pad = [](Shape s, bool row) {
+      if (s.size() == 1) s = row ? Shape{1, s[0]} : Shape{s[0], 1};
+      while (s.size() < 4) s.insert(s.begin(), 1);
+      return s;
+    };
+    const Shape px = pad(c.x, true), pw = pad(c.w, false);
+    const long M = long(px[2]), K = long(px[3]), N = long(pw[3]);
+    const long B0 = std::max(px[0], pw[0]), B1 = std::max(px[1], pw[1]);
+    std::vector<double> want;
+    for (long b0 = 0; b0 < B0; ++b0)
+      for (long b1 = 0; b1 < B1; ++b1)
+        for (long i = 0; i < M; ++i)
+          for (long j = 0; j < N; ++j) {
+            double acc = 0;
+            const long xb = (px[0] == 1 ? 0 : b0) * px[1] + (px[1] == 1 ? 0 : b1);
+            const long wb = (pw[0] == 1 ? 0 : b0) * pw[1] + (pw[1] == 1 ? 0 : b1);
+            for (long q = 0; q < K; ++q)
+              acc += double(x[std::size_t((xb * M + i) * K + q)]) *
+                     double(w[std::size_t((wb * K + q) * N + j)]);
+            want.push_back(acc);
+          }
+    CHECK(clnn::test::relative_error(got, want) < 1e-5);
+  }
+}

@@ -219,23 +219,51 @@ Outputs lower_prelu(const Node& n) {
   return {prelu(x, slope)};
 }
 
+// numpy's matmul: 1-D operands gain (and lose) a dimension, batch dimensions broadcast. A 2-D
+// right operand folds the left's batch into rows (one product); otherwise both are expanded to
+// the common batch and folded into one batch dimension.
 Outputs lower_matmul(const Node& n) {
   Value x = n.input(0), y = n.input(1);
-  const Shape &sx = x.shape(), &sy = y.shape();
-  if (sx.size() < 2 || sy.size() < 2)
-    n.unsupported("MatMul of " + to_string(sx) + " and " + to_string(sy));
-  if (sx.size() <= 3 && sy.size() <= 3) return {matmul(x, y)};
-  // More batch dimensions: equal ones fold into one.
-  if (sx.size() != sy.size() || !std::equal(sx.begin(), sx.end() - 2, sy.begin()))
-    n.unsupported("MatMul broadcasting batch dimensions of " + to_string(sx) + " and " +
-                  to_string(sy));
-  const std::int64_t batch =
-      std::accumulate(sx.begin(), sx.end() - 2, std::int64_t{1}, std::multiplies<>());
-  Value z = matmul(reshape(x, {batch, sx[sx.size() - 2], sx.back()}),
-                   reshape(y, {batch, sy[sy.size() - 2], sy.back()}));
-  Shape out(sx.begin(), sx.end() - 2);
-  out.push_back(sx[sx.size() - 2]);
-  out.push_back(sy.back());
+  const bool x_vector = x.shape().size() == 1, y_vector = y.shape().size() == 1;
+  if (x_vector) x = reshape(x, {1, x.shape()[0]});
+  if (y_vector) y = reshape(y, {y.shape()[0], 1});
+  const Shape sx = x.shape(), sy = y.shape();
+  if (sx.empty() || sy.empty()) n.invalid("MatMul of scalars");
+  const std::int64_t m = sx[sx.size() - 2], k = sx.back(), n_cols = sy.back();
+  if (sy[sy.size() - 2] != k)
+    n.invalid("inner extents of " + to_string(sx) + " and " + to_string(sy) + " differ");
+  Shape batch;  // numpy broadcasting of the batch dimensions
+  const Shape bx(sx.begin(), sx.end() - 2), by(sy.begin(), sy.end() - 2);
+  for (std::size_t d = 0; d < std::max(bx.size(), by.size()); ++d) {
+    const std::int64_t a = d + bx.size() < std::max(bx.size(), by.size())
+                               ? 1
+                               : bx[d + bx.size() - std::max(bx.size(), by.size())];
+    const std::int64_t b = d + by.size() < std::max(bx.size(), by.size())
+                               ? 1
+                               : by[d + by.size() - std::max(bx.size(), by.size())];
+    if (a != b && a != 1 && b != 1)
+      n.invalid("batch dimensions of " + to_string(sx) + " and " + to_string(sy) +
+                " do not broadcast");
+    batch.push_back(a == 1 ? b : a);
+  }
+  const std::int64_t count =
+      std::accumulate(batch.begin(), batch.end(), std::int64_t{1}, std::multiplies<>());
+  Value z;
+  if (by.empty() || count == 1) {
+    z = matmul(reshape(x, {(CheckedInt(count) * m).value(), k}), reshape(y, {k, n_cols}));
+  } else {
+    auto folded = [&](const Value& v, std::int64_t rows, std::int64_t cols) {
+      Shape full = batch;
+      full.push_back(rows);
+      full.push_back(cols);
+      return reshape(v.shape() == full ? v : expand(v, full), {count, rows, cols});
+    };
+    // A 2-D left operand is shared by every batch of the right one.
+    z = matmul(bx.empty() ? reshape(x, {m, k}) : folded(x, m, k), folded(y, k, n_cols));
+  }
+  Shape out = batch;
+  if (!x_vector) out.push_back(m);
+  if (!y_vector) out.push_back(n_cols);
   return {reshape(z, out)};
 }
 
