@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -45,7 +46,7 @@ std::vector<float> read_input(const std::string& file, const std::string& name,
 int main(int argc, char** argv) {
   std::string model_path, device;
   int runs = 10;
-  std::vector<std::string> input_specs, bind_specs;
+  std::vector<std::string> input_specs, bind_specs, expect_specs;
   bool show_schedule = false;
   CLI::App app{
       "Runs an ONNX model with random inputs in [-1, 1] (or tensors from .pb files) and prints "
@@ -65,6 +66,14 @@ int main(int argc, char** argv) {
   app.add_option("--bind", bind_specs,
                  "an input fixed at load from a file, NAME=FILE.pb: integer inputs (shapes, axes, "
                  "indices) must be bound")
+      ->check(CLI::Validator(
+          [](std::string& spec) -> std::string {
+            return spec.find('=') == std::string::npos ? "not NAME=FILE: " + spec : "";
+          },
+          "NAME=FILE"));
+  app.add_option("--expect", expect_specs,
+                 "an output's expected values, NAME=FILE.pb: prints the relative error "
+                 "|got - want| / |want| (2-norms) after the runs")
       ->check(CLI::Validator(
           [](std::string& spec) -> std::string {
             return spec.find('=') == std::string::npos ? "not NAME=FILE: " + spec : "";
@@ -133,6 +142,23 @@ int main(int argc, char** argv) {
       for (std::size_t i = 0; i < std::min<std::size_t>(values.size(), 5); ++i)
         std::printf("%s%g", i ? ", " : "", double(values[i]));
       std::printf("%s]\n", values.size() > 5 ? ", ..." : "");
+    }
+    for (const std::string& spec : expect_specs) {
+      const auto eq = spec.find('=');
+      const std::string name = spec.substr(0, eq);
+      auto it = std::find_if(model.outputs.begin(), model.outputs.end(),
+                             [&](const auto& o) { return o.first == name; });
+      if (it == model.outputs.end())
+        throw clnn::Error("--expect " + spec + ": the model has no output '" + name + "'");
+      const auto want = read_input(spec.substr(eq + 1), name, it->second.shape());
+      const auto got = ex.value(it->second).to_host();
+      double diff = 0, norm = 0;
+      for (std::size_t i = 0; i < got.size(); ++i) {
+        diff += (double(got[i]) - want[i]) * (double(got[i]) - want[i]);
+        norm += double(want[i]) * want[i];
+      }
+      std::printf("expect %-20s relative error %.3g\n", name.c_str(),
+                  norm > 0 ? std::sqrt(diff / norm) : std::sqrt(diff));
     }
     std::printf("device %s: median %.3f ms over %d runs, %.1f MiB of device memory\n",
                 ctx.device().name.c_str(), times[times.size() / 2] * 1e3, runs,
