@@ -617,3 +617,27 @@ TEST_CASE("MatMul broadcasts batch dimensions and takes 1-D operands as numpy do
     CHECK(clnn::test::relative_error(got, want) < 1e-5);
   }
 }
+
+TEST_CASE("Mod folds with the divisor's sign, or the dividend's with fmod", "[onnx]") {
+  TempDir t;
+  const auto path = (t.dir / "model" / "m.onnx").string();
+  for (bool c_style : {false, true}) {
+    // [-7, 7] mod [3, -3] is [2, -2] (Python's rule) or [-1, 1] (C's); an offset that makes
+    // the right one [2, 1] reshapes x [2] to [2, 1], and the wrong one would fail the load.
+    auto m = empty_model({2});
+    add_int_initializer(m, "a", {-7, 7}, {2});
+    add_int_initializer(m, "b", {3, -3}, {2});
+    add_int_initializer(m, "offset",
+                        c_style ? std::vector<std::int64_t>{3, 0} : std::vector<std::int64_t>{0, 3},
+                        {2});
+    auto* f = add_node(m, "Mod", {"a", "b"}, "r")->add_attribute();
+    f->set_name("fmod");
+    f->set_type(::onnx::AttributeProto::INT);
+    f->set_i(c_style ? 1 : 0);
+    add_node(m, "Add", {"r", "offset"}, "target");
+    add_node(m, "Reshape", {"x", "target"}, "y");
+    write(path, m.SerializeAsString());
+    INFO("fmod " << c_style);
+    CHECK(clnn::onnx::load(path).outputs[0].second.shape() == Shape{2, 1});
+  }
+}

@@ -48,6 +48,9 @@ def main():
     if "dynamo" in inspect.signature(torch.onnx.export).parameters:
         kwargs["dynamo"] = False
         warnings.filterwarnings("ignore", message=".*legacy TorchScript-based ONNX export")
+    # The fused attention fast paths have no ONNX export: the plain modules export.
+    if hasattr(torch.backends, "mha"):
+        torch.backends.mha.set_fastpath_enabled(False)
     failed = 0
     for name in args.models.split(","):
         try:

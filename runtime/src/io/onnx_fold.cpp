@@ -178,6 +178,22 @@ HostTensor fold_arithmetic(const Node& n, const std::vector<const HostTensor*>& 
   return elementwise(n, operands, std::divides<>(), int_divide);
 }
 
+// Mod: fmod 0 takes the divisor's sign (Python's %), fmod 1 the dividend's (C's fmod).
+HostTensor fold_mod(const Node& n, const std::vector<const HostTensor*>& in) {
+  const bool c_style = n.flag("fmod", false);
+  const std::vector<const HostTensor*> operands{&required(n, in, 0), &required(n, in, 1)};
+  if (operands[0]->is_float() && !c_style) n.invalid("Mod of floats needs fmod 1");
+  return elementwise(
+      n, operands, [](double a, double b) { return std::fmod(a, b); },
+      [c_style](const Node& node, std::int64_t a, std::int64_t b) {
+        if (b == 0) node.invalid("integer division by zero");
+        if (b == -1) return std::int64_t{0};  // also where a / b would overflow
+        std::int64_t r = a % b;
+        if (!c_style && r != 0 && (r < 0) != (b < 0)) r += b;
+        return r;
+      });
+}
+
 HostTensor fold_compare(const Node& n, const std::vector<const HostTensor*>& in) {
   const std::string& op = n.proto().op_type();
   const std::vector<const HostTensor*> operands{&required(n, in, 0), &required(n, in, 1)};
@@ -510,6 +526,7 @@ const std::map<std::string, Folder> kFolders{
     {"Sub", fold_arithmetic},
     {"Mul", fold_arithmetic},
     {"Div", fold_arithmetic},
+    {"Mod", fold_mod},
     {"Equal", fold_compare},
     {"Less", fold_compare},
     {"LessOrEqual", fold_compare},
