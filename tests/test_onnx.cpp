@@ -641,3 +641,29 @@ TEST_CASE("Mod folds with the divisor's sign, or the dividend's with fmod", "[on
     CHECK(clnn::onnx::load(path).outputs[0].second.shape() == Shape{2, 1});
   }
 }
+
+TEST_CASE("ScatterND and Transpose fold on tensors known at load", "[onnx]") {
+  TempDir t;
+  const auto path = (t.dir / "model" / "m.onnx").string();
+  for (const std::string reduction : {"none", "add"}) {
+    // [1, 2] with element 1 replaced by 6 ([1, 6]) or added to ([1, 8]), transposed: x [6] or
+    // [8] reshaped by it; a wrong result fails the reshape.
+    auto m = empty_model({reduction == "add" ? 8 : 6});
+    add_int_initializer(m, "data", {1, 2}, {2, 1});
+    add_int_initializer(m, "indices", {1}, {1, 1});
+    add_int_initializer(m, "updates", {6}, {1, 1});
+    auto* a = add_node(m, "ScatterND", {"data", "indices", "updates"}, "s")->add_attribute();
+    a->set_name("reduction");
+    a->set_type(::onnx::AttributeProto::STRING);
+    a->set_s(reduction);
+    add_node(m, "Transpose", {"s"}, "row");
+    add_int_initializer(m, "flat", {-1}, {1});
+    add_node(m, "Reshape", {"row", "flat"}, "target");
+    add_node(m, "Reshape", {"x", "target"}, "y");
+    m.mutable_opset_import(0)->set_version(16);
+    write(path, m.SerializeAsString());
+    INFO(reduction);
+    const Shape want = reduction == "add" ? Shape{1, 8} : Shape{1, 6};
+    CHECK(clnn::onnx::load(path).outputs[0].second.shape() == want);
+  }
+}

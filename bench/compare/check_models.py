@@ -29,7 +29,11 @@ def make(name):
         model = torch.nn.TransformerEncoder(layer, num_layers=6, enable_nested_tensor=False)
         return model.eval(), torch.randn(1, 128, 512)
     import torchvision
-    return getattr(torchvision.models, name)(weights=None).eval(), torch.randn(1, 3, 224, 224)
+    model = getattr(torchvision.models, name)(weights=None).eval()
+    # ViT's classifier starts at zero, which would make every output 0 whatever came before it.
+    for p in model.heads.parameters() if name == "vit_b_16" else []:
+        torch.nn.init.normal_(p, std=0.02)
+    return model, torch.randn(1, 3, 224, 224)
 
 
 def save_tensor(t, path):

@@ -794,6 +794,7 @@ const std::map<std::string, Converter> kConverters{
     {"ConstantOfShape", {{"value"}, nullptr}},
     {"Range", {{}, nullptr}},
     {"Mod", {{"fmod"}, nullptr}},
+    {"ScatterND", {{"reduction"}, nullptr}},
     // Logic: folded where the inputs are known, else 0s and 1s on the device.
     {"Equal", {{}, lower_logic}},
     {"Less", {{}, lower_logic}},

@@ -510,6 +510,78 @@ HostTensor fold_slice(const Node& n, const std::vector<const HostTensor*>& in) {
   });
 }
 
+HostTensor fold_transpose(const Node& n, const std::vector<const HostTensor*>& in) {
+  const HostTensor& x = required(n, in, 0);
+  const std::size_t rank = x.shape.size();
+  Ints perm = n.ints("perm", 0, std::int64_t(rank) - 1);
+  if (!n.has("perm"))
+    for (std::size_t d = rank; d-- > 0;) perm.push_back(std::int64_t(d));
+  std::vector<bool> seen(rank, false);
+  for (std::int64_t p : perm) {
+    if (seen[std::size_t(p)]) n.invalid("perm repeats " + std::to_string(p));
+    seen[std::size_t(p)] = true;
+  }
+  if (perm.size() != rank) n.invalid("perm does not name every axis of " + to_string(x.shape));
+  Shape shape;
+  for (std::int64_t p : perm) shape.push_back(x.shape[std::size_t(p)]);
+  std::vector<std::size_t> strides(rank, 1);
+  for (std::size_t d = rank; d-- > 1;) strides[d - 1] = strides[d] * std::size_t(x.shape[d]);
+  return gathered(n, x, shape, [&](std::size_t i) {
+    std::size_t offset = 0;
+    for (std::size_t d = rank; d-- > 0;) {
+      offset += (i % std::size_t(shape[d])) * strides[std::size_t(perm[d])];
+      i /= std::size_t(shape[d]);
+    }
+    return offset;
+  });
+}
+
+// ScatterND: a copy of data where each index tuple (the last extent of indices, k of them) names
+// a slice of data's trailing rank - k dimensions that the matching slice of updates replaces (or
+// adds to, or multiplies: `reduction`).
+HostTensor fold_scatter_nd(const Node& n, const std::vector<const HostTensor*>& in) {
+  HostTensor out = required(n, in, 0);
+  const HostTensor &indices = integers(n, in, 1), &updates = required(n, in, 2);
+  const std::string reduction = n.text("reduction", "none", {"none", "add", "mul"});
+  if (updates.type != out.type) n.invalid("updates differ from data in element type");
+  if (indices.shape.empty()) n.invalid("indices must have at least one dimension");
+  const auto k = std::size_t(indices.shape.back());
+  const std::size_t rank = out.shape.size();
+  if (k < 1 || k > rank)
+    n.invalid("index tuples of " + std::to_string(k) + " for rank " + std::to_string(rank));
+  Shape expected(indices.shape.begin(), indices.shape.end() - 1);
+  expected.insert(expected.end(), out.shape.begin() + std::ptrdiff_t(k), out.shape.end());
+  if (updates.shape != expected)
+    n.invalid("updates " + to_string(updates.shape) + " should be " + to_string(expected));
+  std::size_t slice = 1;
+  for (std::size_t d = k; d < rank; ++d) slice *= std::size_t(out.shape[d]);
+  const std::size_t tuples = indices.ints.size() / k;
+  for (std::size_t t = 0; t < tuples; ++t) {
+    std::size_t at = 0;
+    for (std::size_t d = 0; d < k; ++d) {
+      std::int64_t i = indices.ints[t * k + d];
+      const std::int64_t extent = out.shape[d];
+      if (i < -extent || i >= extent) n.invalid("index " + std::to_string(i) + " is out of range");
+      at = at * std::size_t(extent) + std::size_t(i < 0 ? i + extent : i);
+    }
+    for (std::size_t j = 0; j < slice; ++j) {
+      const std::size_t to = at * slice + j, from = t * slice + j;
+      if (out.is_float()) {
+        float& v = out.floats[to];
+        const float u = updates.floats[from];
+        v = reduction == "add" ? v + u : reduction == "mul" ? v * u : u;
+      } else {
+        std::int64_t& v = out.ints[to];
+        const std::int64_t u = updates.ints[from];
+        v = reduction == "add"   ? (CheckedInt(v) + u).value()
+            : reduction == "mul" ? (CheckedInt(v) * u).value()
+                                 : u;
+      }
+    }
+  }
+  return out;
+}
+
 HostTensor fold_expand(const Node& n, const std::vector<const HostTensor*>& in) {
   const HostTensor& x = required(n, in, 0);
   const HostTensor& dims = integers(n, in, 1);
@@ -556,6 +628,8 @@ const std::map<std::string, Folder> kFolders{
     {"Gather", fold_gather},
     {"Slice", fold_slice},
     {"Expand", fold_expand},
+    {"Transpose", fold_transpose},
+    {"ScatterND", fold_scatter_nd},
     {"Identity",
      [](const Node& n, const std::vector<const HostTensor*>& in) { return required(n, in, 0); }},
 };
