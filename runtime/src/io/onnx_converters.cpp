@@ -12,6 +12,7 @@
 #include "io/onnx_lowerings.hpp"
 #include "io/onnx_node.hpp"
 #include "ops/norm_composite.hpp"
+#include "ops/shape_util.hpp"
 #include "ops/window.hpp"
 
 namespace clnn::onnx::detail {
@@ -232,20 +233,12 @@ Outputs lower_matmul(const Node& n) {
   const std::int64_t m = sx[sx.size() - 2], k = sx.back(), n_cols = sy.back();
   if (sy[sy.size() - 2] != k)
     n.invalid("inner extents of " + to_string(sx) + " and " + to_string(sy) + " differ");
-  Shape batch;  // numpy broadcasting of the batch dimensions
   const Shape bx(sx.begin(), sx.end() - 2), by(sy.begin(), sy.end() - 2);
-  for (std::size_t d = 0; d < std::max(bx.size(), by.size()); ++d) {
-    const std::int64_t a = d + bx.size() < std::max(bx.size(), by.size())
-                               ? 1
-                               : bx[d + bx.size() - std::max(bx.size(), by.size())];
-    const std::int64_t b = d + by.size() < std::max(bx.size(), by.size())
-                               ? 1
-                               : by[d + by.size() - std::max(bx.size(), by.size())];
-    if (a != b && a != 1 && b != 1)
-      n.invalid("batch dimensions of " + to_string(sx) + " and " + to_string(sy) +
-                " do not broadcast");
-    batch.push_back(a == 1 ? b : a);
-  }
+  const std::optional<Shape> broadcast = clnn::detail::broadcast_shapes(bx, by);
+  if (!broadcast)
+    n.invalid("batch dimensions of " + to_string(sx) + " and " + to_string(sy) +
+              " do not broadcast");
+  const Shape& batch = *broadcast;
   const std::int64_t count =
       std::accumulate(batch.begin(), batch.end(), std::int64_t{1}, std::multiplies<>());
   Value z;

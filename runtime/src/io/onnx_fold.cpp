@@ -10,6 +10,7 @@
 #include <set>
 
 #include "checked_int.hpp"
+#include "ops/shape_util.hpp"
 
 namespace clnn::onnx::detail {
 
@@ -72,17 +73,10 @@ const HostTensor& integers(const Node& n, const std::vector<const HostTensor*>& 
   return t;
 }
 
-// numpy broadcasting of two shapes.
 Shape broadcast(const Node& n, const Shape& a, const Shape& b) {
-  Shape out(std::max(a.size(), b.size()), 1);
-  for (std::size_t k = 0; k < out.size(); ++k) {
-    const std::int64_t x = k < out.size() - a.size() ? 1 : a[k - (out.size() - a.size())];
-    const std::int64_t y = k < out.size() - b.size() ? 1 : b[k - (out.size() - b.size())];
-    if (x != y && x != 1 && y != 1)
-      n.invalid("shapes " + to_string(a) + " and " + to_string(b) + " do not broadcast");
-    out[k] = x == 1 ? y : x;
-  }
-  return out;
+  const std::optional<Shape> out = clnn::detail::broadcast_shapes(a, b);
+  if (!out) n.invalid("shapes " + to_string(a) + " and " + to_string(b) + " do not broadcast");
+  return *out;
 }
 
 // For each element of `out`, the element of a tensor of shape `s` (broadcast to it) it reads.

@@ -10,6 +10,7 @@
 #include "kernel_codes.h"
 #include "ops/common.hpp"
 #include "ops/op.hpp"
+#include "ops/shape_util.hpp"
 
 namespace clnn::detail {
 
@@ -34,19 +35,13 @@ enum BinaryCode : cl_int {
 
 constexpr std::size_t kMaxBroadcastRank = 8;
 
-// numpy broadcasting: right-aligned extents must agree or one of them be 1.
+// numpy broadcasting (ops/shape_util.hpp), up to the kernels' rank.
 Shape broadcast_shape(const std::string& op, const Shape& a, const Shape& b) {
-  Shape out(std::max(a.size(), b.size()), 1);
-  for (std::size_t k = 0; k < out.size(); ++k) {
-    const std::int64_t x = k < out.size() - a.size() ? 1 : a[k - (out.size() - a.size())];
-    const std::int64_t y = k < out.size() - b.size() ? 1 : b[k - (out.size() - b.size())];
-    if (x != y && x != 1 && y != 1)
-      throw ShapeError(shape_mismatch(op, "shapes do not broadcast", a, b));
-    out[k] = std::max(x, y);
-  }
-  if (out.size() > kMaxBroadcastRank)
-    throw ShapeError(op + ": rank " + std::to_string(out.size()) + " is above 8");
-  return out;
+  const std::optional<Shape> out = broadcast_shapes(a, b);
+  if (!out) throw ShapeError(shape_mismatch(op, "shapes do not broadcast", a, b));
+  if (out->size() > kMaxBroadcastRank)
+    throw ShapeError(op + ": rank " + std::to_string(out->size()) + " is above 8");
+  return *out;
 }
 
 // An operand's extents left-padded with 1s to the output's rank, and its strides there (0 where

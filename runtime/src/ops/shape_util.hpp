@@ -1,6 +1,8 @@
 // Internal: axis arithmetic shared by the ops that work along axes.
 #pragma once
 
+#include <algorithm>
+#include <optional>
 #include <string>
 
 #include "clnn/error.hpp"
@@ -17,6 +19,19 @@ inline std::size_t normalize_axis(int axis, std::size_t rank, const std::string&
     throw ShapeError(op + ": axis " + std::to_string(axis) + " is out of range for rank " +
                      std::to_string(rank));
   return static_cast<std::size_t>(a);
+}
+
+// numpy broadcasting: extents aligned from the right must agree or one of them be 1 (which
+// gives way, even to 0); nullopt where they do not.
+inline std::optional<Shape> broadcast_shapes(const Shape& a, const Shape& b) {
+  Shape out(std::max(a.size(), b.size()), 1);
+  for (std::size_t k = 0; k < out.size(); ++k) {
+    const std::int64_t x = k < out.size() - a.size() ? 1 : a[k - (out.size() - a.size())];
+    const std::int64_t y = k < out.size() - b.size() ? 1 : b[k - (out.size() - b.size())];
+    if (x != y && x != 1 && y != 1) return std::nullopt;
+    out[k] = x == 1 ? y : x;
+  }
+  return out;
 }
 
 // shape viewed as [outer, r, inner] with r the product of dimensions [begin, end).

@@ -130,16 +130,12 @@ class ExpandOp : public Op {
 
   Shape infer_shape(const std::vector<Shape>& in) const override {
     const Shape& x = in[0];
-    Shape out(std::max(x.size(), target_.size()), 1);
-    for (std::size_t k = 0; k < out.size(); ++k) {
-      const std::int64_t a = k < out.size() - x.size() ? 1 : x[k - (out.size() - x.size())];
-      const std::int64_t b =
-          k < out.size() - target_.size() ? 1 : target_[k - (out.size() - target_.size())];
-      if (a != b && a != 1 && b != 1)
-        throw ShapeError(shape_mismatch("expand", "shapes do not broadcast", x, target_));
-      if (b <= 0) throw ShapeError(shape_mismatch("expand", "bad target extent", x, target_));
-      out[k] = a == 1 ? b : a;
-    }
+    for (std::int64_t d : target_)
+      if (d <= 0) throw ShapeError(shape_mismatch("expand", "bad target extent", x, target_));
+    const std::optional<Shape> broadcast = broadcast_shapes(x, target_);
+    if (!broadcast)
+      throw ShapeError(shape_mismatch("expand", "shapes do not broadcast", x, target_));
+    const Shape& out = *broadcast;
     check_rank("expand", out);
     element_count(out, "expand");
     return out;
