@@ -22,6 +22,16 @@ std::string input_names(const clnn::onnx::Model& model) {
   return names.empty() ? "none" : names;
 }
 
+// NAME=FILE options (checked to hold a '=') by name.
+std::map<std::string, std::string> by_name(const std::vector<std::string>& specs) {
+  std::map<std::string, std::string> files;
+  for (const std::string& spec : specs) {
+    const auto eq = spec.find('=');
+    files[spec.substr(0, eq)] = spec.substr(eq + 1);
+  }
+  return files;
+}
+
 clnn::detail::HostTensor read_tensor(const std::string& file) {
   auto proto = clnn::detail::read_message<::onnx::TensorProto>(file);
   const std::string folder = std::filesystem::path(file).parent_path().string();
@@ -48,6 +58,11 @@ int main(int argc, char** argv) {
   int runs = 10;
   std::vector<std::string> input_specs, bind_specs, expect_specs;
   bool show_schedule = false;
+  const CLI::Validator name_equals_file(
+      [](std::string& spec) -> std::string {
+        return spec.find('=') == std::string::npos ? "not NAME=FILE: " + spec : "";
+      },
+      "NAME=FILE");
   CLI::App app{
       "Runs an ONNX model with random inputs in [-1, 1] (or tensors from .pb files) and prints "
       "the outputs' shapes, their first values and the median time of the runs.",
@@ -58,44 +73,28 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 1000000))
       ->capture_default_str();
   app.add_option("--input", input_specs, "an input from a file, NAME=FILE.pb")
-      ->check(CLI::Validator(
-          [](std::string& spec) -> std::string {
-            return spec.find('=') == std::string::npos ? "not NAME=FILE: " + spec : "";
-          },
-          "NAME=FILE"));
+      ->check(name_equals_file);
   app.add_option("--bind", bind_specs,
                  "an input fixed at load from a file, NAME=FILE.pb: integer inputs (shapes, axes, "
                  "indices) must be bound")
-      ->check(CLI::Validator(
-          [](std::string& spec) -> std::string {
-            return spec.find('=') == std::string::npos ? "not NAME=FILE: " + spec : "";
-          },
-          "NAME=FILE"));
+      ->check(name_equals_file);
   app.add_option("--expect", expect_specs,
                  "an output's expected values, NAME=FILE.pb: prints the relative error "
                  "|got - want| / |want| (2-norms) after the runs")
-      ->check(CLI::Validator(
-          [](std::string& spec) -> std::string {
-            return spec.find('=') == std::string::npos ? "not NAME=FILE: " + spec : "";
-          },
-          "NAME=FILE"));
+      ->check(name_equals_file);
   app.add_flag("--schedule", show_schedule,
                "after the runs, print each node's pass: the route and plan it takes, its "
                "workspace, the kernels it replays");
   CLI11_PARSE(app, argc, argv);
-  std::map<std::string, std::string> input_files;
-  for (const std::string& spec : input_specs) {
-    const auto eq = spec.find('=');
-    input_files[spec.substr(0, eq)] = spec.substr(eq + 1);
-  }
+  const std::map<std::string, std::string> input_files = by_name(input_specs),
+                                           bound_files = by_name(bind_specs),
+                                           expected_files = by_name(expect_specs);
   try {
     clnn::Context ctx = device.empty() ? clnn::Context::create() : clnn::Context::create(device);
     clnn::onnx::LoadOptions options;
-    for (const std::string& spec : bind_specs) {
-      const auto eq = spec.find('=');
-      const std::string file = spec.substr(eq + 1);
+    for (const auto& [name, file] : bound_files) {
       clnn::detail::HostTensor t = read_tensor(file);
-      options.bound_inputs[spec.substr(0, eq)] = {t.shape, t.ints, t.floats};
+      options.bound_inputs[name] = {t.shape, t.ints, t.floats};
     }
     clnn::onnx::Model model = clnn::onnx::load(model_path, options);
     for (const auto& [name, file] : input_files)
@@ -143,14 +142,13 @@ int main(int argc, char** argv) {
         std::printf("%s%g", i ? ", " : "", double(values[i]));
       std::printf("%s]\n", values.size() > 5 ? ", ..." : "");
     }
-    for (const std::string& spec : expect_specs) {
-      const auto eq = spec.find('=');
-      const std::string name = spec.substr(0, eq);
+    for (const auto& [name, file] : expected_files) {
       auto it = std::find_if(model.outputs.begin(), model.outputs.end(),
                              [&](const auto& o) { return o.first == name; });
       if (it == model.outputs.end())
-        throw clnn::Error("--expect " + spec + ": the model has no output '" + name + "'");
-      const auto want = read_input(spec.substr(eq + 1), name, it->second.shape());
+        throw clnn::Error("--expect " + name + "=" + file + ": the model has no output '" + name +
+                          "'");
+      const auto want = read_input(file, name, it->second.shape());
       const auto got = ex.value(it->second).to_host();
       double diff = 0, norm = 0;
       for (std::size_t i = 0; i < got.size(); ++i) {

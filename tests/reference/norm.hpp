@@ -2,6 +2,8 @@
 // spatial extents): its statistics, inference and training forward, and the training backward.
 #pragma once
 
+#include <utility>
+
 #include <cmath>
 #include <cstddef>
 #include <vector>
@@ -74,17 +76,23 @@ struct RowNorm {
   std::size_t at(std::size_t row, std::size_t j) const { return per_row ? row % channels : j; }
 };
 
+// A row's mean and 1 / sqrt(variance + eps).
+inline std::pair<double, double> row_stats(const RowNorm& n, const Vec& x, std::size_t row) {
+  double mean = 0, var = 0;
+  for (std::size_t j = 0; j < n.r; ++j) mean += x[row * n.r + j];
+  mean /= double(n.r);
+  for (std::size_t j = 0; j < n.r; ++j) var += std::pow(x[row * n.r + j] - mean, 2);
+  var /= double(n.r);
+  return {mean, 1 / std::sqrt(var + n.eps)};
+}
+
 inline Vec row_norm(const RowNorm& n, const Vec& x, const Vec& gamma, const Vec& beta) {
   Vec y(x.size());
   for (std::size_t row = 0; row < n.rows; ++row) {
-    double mean = 0, var = 0;
-    for (std::size_t j = 0; j < n.r; ++j) mean += x[row * n.r + j];
-    mean /= double(n.r);
-    for (std::size_t j = 0; j < n.r; ++j) var += std::pow(x[row * n.r + j] - mean, 2);
-    var /= double(n.r);
+    const auto [mean, rstd] = row_stats(n, x, row);
     for (std::size_t j = 0; j < n.r; ++j) {
       const std::size_t i = row * n.r + j;
-      y[i] = (x[i] - mean) / std::sqrt(var + n.eps) * gamma[n.at(row, j)] + beta[n.at(row, j)];
+      y[i] = (x[i] - mean) * rstd * gamma[n.at(row, j)] + beta[n.at(row, j)];
     }
   }
   return y;
@@ -95,12 +103,7 @@ inline std::vector<Vec> row_norm_backward(const RowNorm& n, const Vec& x, const 
                                           const Vec& g) {
   Vec gx(x.size()), gg(gamma.size(), 0.0), gb(gamma.size(), 0.0);
   for (std::size_t row = 0; row < n.rows; ++row) {
-    double mean = 0, var = 0;
-    for (std::size_t j = 0; j < n.r; ++j) mean += x[row * n.r + j];
-    mean /= double(n.r);
-    for (std::size_t j = 0; j < n.r; ++j) var += std::pow(x[row * n.r + j] - mean, 2);
-    var /= double(n.r);
-    const double rstd = 1 / std::sqrt(var + n.eps);
+    const auto [mean, rstd] = row_stats(n, x, row);
     double mean_g = 0, mean_gx = 0;
     for (std::size_t j = 0; j < n.r; ++j) {
       const std::size_t i = row * n.r + j;
