@@ -43,6 +43,7 @@ std::vector<std::int64_t> elementwise_sizes(const DeviceInfo& device);
 // figure, which memory-bound kernels elsewhere are measured against.
 double copy_gbps(const Context& ctx, std::int64_t n);
 
+std::vector<Record> attention_suite(const Context& ctx, const Options& options);
 std::vector<Record> matmul_suite(const Context& ctx, const Options& options);
 std::vector<Record> skinny_suite(const Context& ctx, const Options& options);
 std::vector<Record> conv_suite(const Context& ctx, const Options& options);

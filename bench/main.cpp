@@ -15,13 +15,10 @@ namespace {
 using Suite = std::vector<clnn::bench::Record> (*)(const clnn::Context&,
                                                    const clnn::bench::Options&);
 const std::map<std::string, Suite> kSuites{
-    {"conv", clnn::bench::conv_suite},
-    {"elementwise", clnn::bench::elementwise_suite},
-    {"matmul", clnn::bench::matmul_suite},
-    {"models", clnn::bench::models_suite},
-    {"overhead", clnn::bench::overhead_suite},
-    {"skinny", clnn::bench::skinny_suite},
-    {"train", clnn::bench::train_suite},
+    {"attention", clnn::bench::attention_suite},     {"conv", clnn::bench::conv_suite},
+    {"elementwise", clnn::bench::elementwise_suite}, {"matmul", clnn::bench::matmul_suite},
+    {"models", clnn::bench::models_suite},           {"overhead", clnn::bench::overhead_suite},
+    {"skinny", clnn::bench::skinny_suite},           {"train", clnn::bench::train_suite},
 };
 
 }  // namespace
@@ -32,7 +29,9 @@ int main(int argc, char** argv) {
   bool every_suite = false;
   clnn::bench::Options options;
   CLI::App app{
-      "Benchmarks against named peers. Suites: matmul (clnn's SGEMM and CLBlast, square fp32), "
+      "Benchmarks against named peers. Suites: attention (fused scaled dot-product attention, "
+      "fp32, forward and forward + backward; PyTorch through compare/torch_attention.py), matmul "
+      "(clnn's SGEMM and CLBlast, square fp32), "
       "conv (convolution layers, forward and forward + backward), train (Fashion-MNIST, the "
       "large model, batch 128: images/s), elementwise (copy, axpy, relu: GB/s), skinny (products "
       "with a side of C of at most 16: GB/s of the big operand against copy's), models (whole "
@@ -43,7 +42,8 @@ int main(int argc, char** argv) {
   app.add_option("suites", suites, "the suites to run")->check(CLI::IsMember(kSuites));
   app.add_flag("--all", every_suite, "every suite");
   app.add_option("--sizes", options.sizes,
-                 "matmul, elementwise, overhead: the sizes n (default: the suite's)")
+                 "matmul, elementwise, overhead: the sizes n; attention: the sequence lengths "
+                 "(default: the suite's)")
       ->delimiter(',')
       ->check(CLI::Range(1, 1000000000));
   app.add_option("--layers", options.layers, "conv: the layers to run, from 1 (default: all)")

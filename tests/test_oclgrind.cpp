@@ -8,6 +8,7 @@
 #include <set>
 #include <sstream>
 
+#include "attention_checks.hpp"
 #include "cl/kernel_source.hpp"
 #include "cl/profiler.hpp"
 #include "context_impl.hpp"
@@ -207,6 +208,9 @@ TEST_CASE("oclgrind: elementwise, broadcasting, activations and shapes", "[oclgr
     };
     run_op_check(window);
   }
+
+  // Attention with a mask and causality: forward, delta, and both gradient kernels.
+  run_op_check(test::attention_check({{1, 3, 4}, {1, 5, 4}, {1, 5, 4}, Shape{3, 5}, true}));
 
   // gather_elements along axis 1 of [3, 4], indices [3, 5] with repeats: both kernels.
   OpCheck gather;

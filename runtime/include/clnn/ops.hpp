@@ -172,6 +172,16 @@ Value layer_norm(const Value& x, const Value& gamma,
 // gamma [C] and beta [C].
 Value instance_norm(const Value& x, const Value& gamma, const Value& beta, float eps = 1e-5f);
 
+// softmax(q k^T * scale + mask) v for each head: q [batch..., lq, d], k [batch..., lk, d],
+// v [batch..., lk, dv] -> [batch..., lq, dv], at most two batch dimensions ([batch, heads]) and
+// head sizes up to 256. The mask is added to the scores and broadcasts to [batch..., lq, lk]
+// (-infinity hides a key; it gets no gradient); causal hides the keys after each query (key j
+// from query i where j > i). scale defaults to 1 / sqrt(d). A query that sees no key gets
+// zeros. One fused kernel per pass: memory grows with the lengths, not with their product.
+Value scaled_dot_product_attention(const Value& q, const Value& k, const Value& v,
+                                   const std::optional<Value>& mask = std::nullopt,
+                                   bool causal = false, std::optional<float> scale = std::nullopt);
+
 // Training: each element is zeroed with probability p and the rest scaled by 1 / (1 - p), from a
 // generator seeded by `seed` and the step; inference: the identity.
 Value dropout(const Value& x, float p, std::uint64_t seed);

@@ -1,0 +1,391 @@
+// Fused scaled dot-product attention, softmax(Q K^T * scale + mask) V per head, forward and
+// backward, in blocks that never hold the whole score matrix (FlashAttention's online softmax):
+// memory grows with the sequence, not with its square.
+//
+// q [heads, lq, D], k [heads, lk, D], v [heads, lk, DV], out [heads, lq, DV]; rows contiguous.
+// A work-group owns a block of rows of one head (queries, or keys in attention_backward_kv) and
+// walks the other side in blocks staged in local memory. Its LANES x GROUPS work-items split the
+// block: item (lane, group) owns TR consecutive rows from group * TR, and of each product with
+// the other side the columns lane + LANES * j.
+//
+// Scores are kept in base 2: Q is staged times scale * log2(e) (the host's qscale), so that
+// exp2 gives the softmax, and lse holds log2 of each row's sum of exp2 of its scores; backward
+// reads it to rebuild the probabilities without a second softmax.
+//
+// Options: D, DV (head sizes), TR, GROUPS, BLOCK (rows of the other side per step), HAS_MASK
+// (an additive mask read through strides), CAUSAL (query i sees keys 0..i).
+
+#define LANES 16
+#define ITEMS (LANES * GROUPS)
+#define ROWS (TR * GROUPS)  // rows a work-group owns
+#define LOG2E 1.4426950408889634f
+#define LN2 0.6931471805599453f
+
+#define PAD16(n) (((n) + 15) / 16 * 16)
+#define DP PAD16(D)
+#define DVP PAD16(DV)
+// Local rows are padded by 4 floats so that float4 reads of neighbouring rows fall in different
+// banks.
+#define QPITCH (DP + 4)
+#define VPITCH (DVP + 4)
+#define OC (DVP / LANES)  // output columns per item of a product with V's width
+#define KC (DP / LANES)   // of a product with Q's or K's width
+
+// rows x width floats of src (row-major, `valid` rows present) into dst with rows `pitch` apart,
+// zero outside, times `mul`.
+inline void stage_rows(__local float* dst, const int pitch, __global const float* src,
+                       const int width, const int padded_width, const int rows, const int valid,
+                       const float mul) {
+  for (int e = get_local_id(0); e < rows * padded_width; e += ITEMS) {
+    const int r = e / padded_width, c = e % padded_width;
+    dst[r * pitch + c] = (r < valid && c < width) ? src[r * width + c] * mul : 0.0f;
+  }
+}
+
+// acc[i][j] += the dot product of a's row (row0 + i) and b's row (lane + LANES * j) over `len`
+// floats (a multiple of 4; pitches multiples of 4 keep the float4 reads aligned).
+#define PRODUCT_NT(acc, NC, a, pa, row0, b, pb, lane, len)                            \
+  for (int d_ = 0; d_ < (len); d_ += 4) {                                             \
+    float4 av_[TR], bv_[NC];                                                          \
+    _Pragma("unroll") for (int i_ = 0; i_ < TR; ++i_) av_[i_] =                       \
+        *(__local const float4*)((a) + ((row0) + i_) * (pa) + d_);                    \
+    _Pragma("unroll") for (int j_ = 0; j_ < NC; ++j_) bv_[j_] =                       \
+        *(__local const float4*)((b) + ((lane) + LANES * j_) * (pb) + d_);            \
+    _Pragma("unroll") for (int i_ = 0; i_ < TR; ++i_)                                 \
+        _Pragma("unroll") for (int j_ = 0; j_ < NC; ++j_) {                           \
+      acc[i_][j_] = fma(av_[i_].x, bv_[j_].x, acc[i_][j_]);                           \
+      acc[i_][j_] = fma(av_[i_].y, bv_[j_].y, acc[i_][j_]);                           \
+      acc[i_][j_] = fma(av_[i_].z, bv_[j_].z, acc[i_][j_]);                           \
+      acc[i_][j_] = fma(av_[i_].w, bv_[j_].w, acc[i_][j_]);                           \
+    }                                                                                 \
+  }
+
+// acc[i][j] += sum over t < len of a[row0 + i][t] * b[t][lane + LANES * j].
+#define PRODUCT_NN(acc, NC, a, pa, row0, b, pb, lane, len)                            \
+  for (int t_ = 0; t_ < (len); t_ += 4) {                                             \
+    float4 av_[TR];                                                                   \
+    _Pragma("unroll") for (int i_ = 0; i_ < TR; ++i_) av_[i_] =                       \
+        *(__local const float4*)((a) + ((row0) + i_) * (pa) + t_);                    \
+    _Pragma("unroll") for (int j_ = 0; j_ < NC; ++j_) {                               \
+      const int c_ = (lane) + LANES * j_;                                             \
+      const float b0_ = (b)[(t_ + 0) * (pb) + c_], b1_ = (b)[(t_ + 1) * (pb) + c_];   \
+      const float b2_ = (b)[(t_ + 2) * (pb) + c_], b3_ = (b)[(t_ + 3) * (pb) + c_];   \
+      _Pragma("unroll") for (int i_ = 0; i_ < TR; ++i_) {                             \
+        acc[i_][j_] = fma(av_[i_].x, b0_, acc[i_][j_]);                               \
+        acc[i_][j_] = fma(av_[i_].y, b1_, acc[i_][j_]);                               \
+        acc[i_][j_] = fma(av_[i_].z, b2_, acc[i_][j_]);                               \
+        acc[i_][j_] = fma(av_[i_].w, b3_, acc[i_][j_]);                               \
+      }                                                                               \
+    }                                                                                 \
+  }
+
+#define ZERO(acc, NC)                                                         \
+  _Pragma("unroll") for (int i_ = 0; i_ < TR; ++i_)                           \
+      _Pragma("unroll") for (int j_ = 0; j_ < NC; ++j_) acc[i_][j_] = 0.0f;
+
+// The mask of one head: element (query, key) at query * strides.s2 + key * strides.s3; heads
+// count as (head / inner, head % inner) against strides s0 and s1.
+inline __global const float* head_mask(__global const float* mask, const int head,
+                                       const int inner, const long4 strides) {
+  return mask + (head / inner) * strides.s0 + (head % inner) * strides.s1;
+}
+
+// A score in base 2 as the softmax sees it: -infinity where the key is past the end, masked
+// out by causality, or the query is past the end.
+inline float visible_score(const float s, const int query, const int key, const int lq,
+                           const int lk, __global const float* mask, const long4 strides) {
+  if (query >= lq || key >= lk) return -INFINITY;
+#if CAUSAL
+  if (key > query) return -INFINITY;
+#endif
+#if HAS_MASK
+  return s + LOG2E * mask[query * strides.s2 + key * strides.s3];
+#else
+  return s;
+#endif
+}
+
+// exp2(s - lse): a probability rebuilt from the forward's log-sum; 0 for a row that saw no key.
+inline float probability(const float s, const float lse) {
+  return (s == -INFINITY || lse == -INFINITY) ? 0.0f : exp2(s - lse);
+}
+
+#define PPITCH (BLOCK + 4)  // scores staged as [ROWS][BLOCK]
+#define LOCAL_FLOAT4S(n) (((n) + 3) / 4)
+#define LARGER(a, b) ((a) > (b) ? (a) : (b))
+
+__kernel __attribute__((reqd_work_group_size(ITEMS, 1, 1))) void attention_forward(
+    __global const float* q, __global const float* k, __global const float* v,
+    __global const float* mask, __global float* out, __global float* lse, const int lq,
+    const int lk, const float qscale, const int inner, const long4 mask_strides) {
+  // Keys and then the block's probabilities share one buffer: every item has read the keys
+  // before any writes a probability (the barrier after the row maxima lies between).
+  __local float4 qs4[LOCAL_FLOAT4S(ROWS * QPITCH)];
+  __local float4 kp4[LOCAL_FLOAT4S(LARGER(BLOCK * QPITCH, ROWS * PPITCH))];
+  __local float4 vs4[LOCAL_FLOAT4S(BLOCK * VPITCH)];
+  __local float partial[ROWS * LANES];
+  __local float* qs = (__local float*)qs4;
+  __local float* ks = (__local float*)kp4;
+  __local float* ps = (__local float*)kp4;
+  __local float* vs = (__local float*)vs4;
+
+  const int lane = get_local_id(0) % LANES, row0 = get_local_id(0) / LANES * TR;
+  const int head = get_group_id(1), q0 = get_group_id(0) * ROWS;
+  __global const float* m_head = head_mask(mask, head, inner, mask_strides);
+  stage_rows(qs, QPITCH, q + ((long)head * lq + q0) * D, D, DP, ROWS, min(ROWS, lq - q0), qscale);
+
+  float o[TR][OC], l[TR], m[TR];
+  ZERO(o, OC);
+#pragma unroll
+  for (int i = 0; i < TR; ++i) {
+    l[i] = 0.0f;
+    m[i] = -INFINITY;
+  }
+#if CAUSAL
+  const int end = min(lk, q0 + ROWS);
+#else
+  const int end = lk;
+#endif
+  for (int k0 = 0; k0 < end; k0 += BLOCK) {
+    barrier(CLK_LOCAL_MEM_FENCE);
+    const int valid = min(BLOCK, lk - k0);
+    stage_rows(ks, QPITCH, k + ((long)head * lk + k0) * D, D, DP, BLOCK, valid, 1.0f);
+    stage_rows(vs, VPITCH, v + ((long)head * lk + k0) * DV, DV, DVP, BLOCK, valid, 1.0f);
+    barrier(CLK_LOCAL_MEM_FENCE);
+
+    float s[TR][BLOCK / LANES];
+    ZERO(s, BLOCK / LANES);
+    PRODUCT_NT(s, BLOCK / LANES, qs, QPITCH, row0, ks, QPITCH, lane, DP);
+#pragma unroll
+    for (int i = 0; i < TR; ++i) {
+      float most = -INFINITY;
+#pragma unroll
+      for (int j = 0; j < BLOCK / LANES; ++j) {
+        s[i][j] = visible_score(s[i][j], q0 + row0 + i, k0 + lane + LANES * j, lq, lk, m_head,
+                                mask_strides);
+        most = fmax(most, s[i][j]);
+      }
+      partial[(row0 + i) * LANES + lane] = most;
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+#pragma unroll
+    for (int i = 0; i < TR; ++i) {
+      float most = m[i];
+      for (int t = 0; t < LANES; ++t) most = fmax(most, partial[(row0 + i) * LANES + t]);
+      // A row that has seen no key yet keeps everything at 0 (exp2(-inf - 0)).
+      const float base = most == -INFINITY ? 0.0f : most;
+      const float rescale = exp2(m[i] - base);
+      m[i] = most;
+      l[i] *= rescale;
+#pragma unroll
+      for (int j = 0; j < OC; ++j) o[i][j] *= rescale;
+#pragma unroll
+      for (int j = 0; j < BLOCK / LANES; ++j) {
+        const float p = exp2(s[i][j] - base);
+        l[i] += p;
+        ps[(row0 + i) * PPITCH + lane + LANES * j] = p;
+      }
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    PRODUCT_NN(o, OC, ps, PPITCH, row0, vs, VPITCH, lane, BLOCK);
+  }
+
+  // Each item summed its own columns of l: add the lanes up.
+  barrier(CLK_LOCAL_MEM_FENCE);
+#pragma unroll
+  for (int i = 0; i < TR; ++i) partial[(row0 + i) * LANES + lane] = l[i];
+  barrier(CLK_LOCAL_MEM_FENCE);
+#pragma unroll
+  for (int i = 0; i < TR; ++i) {
+    const int query = q0 + row0 + i;
+    if (query >= lq) break;
+    float sum = 0.0f;
+    for (int t = 0; t < LANES; ++t) sum += partial[(row0 + i) * LANES + t];
+    const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
+    __global float* out_row = out + ((long)head * lq + query) * DV;
+#pragma unroll
+    for (int j = 0; j < OC; ++j)
+      if (lane + LANES * j < DV) out_row[lane + LANES * j] = o[i][j] * inv;
+    if (lane == 0) lse[(long)head * lq + query] = sum > 0.0f ? m[i] + log2(sum) : -INFINITY;
+  }
+}
+
+// delta[r] = sum over c of out[r][c] * gout[r][c]: the term the softmax's gradient subtracts.
+// LANES items per row.
+__kernel __attribute__((reqd_work_group_size(ITEMS, 1, 1))) void attention_backward_delta(
+    __global const float* out, __global const float* gout, __global float* delta,
+    const long rows) {
+  __local float partial[ITEMS];
+  const int lane = get_local_id(0) % LANES;
+  const long row = get_global_id(0) / LANES;
+  float sum = 0.0f;
+  if (row < rows)
+    for (int c = lane; c < DV; c += LANES) sum += out[row * DV + c] * gout[row * DV + c];
+  partial[get_local_id(0)] = sum;
+  barrier(CLK_LOCAL_MEM_FENCE);
+  if (lane == 0 && row < rows) {
+    float total = 0.0f;
+    for (int t = 0; t < LANES; ++t) total += partial[get_local_id(0) + t];
+    delta[row] = total;
+  }
+}
+
+// The probabilities of the staged block, rebuilt, and the scores' gradient (p * (dp - delta)),
+// for item rows (r_ = row0 + i) against columns (c_ = lane + LANES * j); query_of and key_of say
+// which of them is the query and which the key.
+#define SCORE_GRADIENTS(s, dp, p_out, ds_out, query_of, key_of, lse_of, delta_of)      \
+  _Pragma("unroll") for (int i = 0; i < TR; ++i)                                      \
+    _Pragma("unroll") for (int j = 0; j < BLOCK / LANES; ++j) {                       \
+      const int r_ = row0 + i, c_ = lane + LANES * j;                                 \
+      const float p_ = probability(                                                   \
+          visible_score(s[i][j], query_of, key_of, lq, lk, m_head, mask_strides), lse_of); \
+      const float ds_ = p_ * (dp[i][j] - (delta_of));                                 \
+      p_out;                                                                          \
+      ds_out;                                                                         \
+    }
+
+// gk and gv for a block of ROWS keys of one head, walking the queries in steps of BLOCK:
+// gv = P^T gout, gk = scale * dS^T q.
+__kernel __attribute__((reqd_work_group_size(ITEMS, 1, 1))) void attention_backward_kv(
+    __global const float* q, __global const float* k, __global const float* v,
+    __global const float* mask, __global const float* gout, __global const float* lse,
+    __global const float* delta, __global float* gk, __global float* gv, const int lq,
+    const int lk, const float qscale, const int inner, const long4 mask_strides,
+    const float beta_k, const float beta_v) {
+  __local float4 ks4[LOCAL_FLOAT4S(ROWS * QPITCH)];
+  __local float4 vs4[LOCAL_FLOAT4S(ROWS * VPITCH)];
+  __local float4 qs4[LOCAL_FLOAT4S(BLOCK * QPITCH)];
+  __local float4 gs4[LOCAL_FLOAT4S(BLOCK * VPITCH)];
+  __local float4 pt4[LOCAL_FLOAT4S(ROWS * PPITCH)];
+  __local float4 dst4[LOCAL_FLOAT4S(ROWS * PPITCH)];
+  __local float lse_s[BLOCK], delta_s[BLOCK];
+  __local float *ks = (__local float*)ks4, *vs = (__local float*)vs4;
+  __local float *qs = (__local float*)qs4, *gs = (__local float*)gs4;
+  __local float *pt = (__local float*)pt4, *dst = (__local float*)dst4;
+
+  const int lane = get_local_id(0) % LANES, row0 = get_local_id(0) / LANES * TR;
+  const int head = get_group_id(1), k0 = get_group_id(0) * ROWS;
+  __global const float* m_head = head_mask(mask, head, inner, mask_strides);
+  const int valid_keys = min(ROWS, lk - k0);
+  stage_rows(ks, QPITCH, k + ((long)head * lk + k0) * D, D, DP, ROWS, valid_keys, 1.0f);
+  stage_rows(vs, VPITCH, v + ((long)head * lk + k0) * DV, DV, DVP, ROWS, valid_keys, 1.0f);
+
+  float dk[TR][KC], dv[TR][OC];
+  ZERO(dk, KC);
+  ZERO(dv, OC);
+#if CAUSAL
+  const int first = k0 / BLOCK * BLOCK;  // queries before k0 see none of these keys
+#else
+  const int first = 0;
+#endif
+  for (int q0 = first; q0 < lq; q0 += BLOCK) {
+    barrier(CLK_LOCAL_MEM_FENCE);
+    const int valid = min(BLOCK, lq - q0);
+    stage_rows(qs, QPITCH, q + ((long)head * lq + q0) * D, D, DP, BLOCK, valid, qscale);
+    stage_rows(gs, VPITCH, gout + ((long)head * lq + q0) * DV, DV, DVP, BLOCK, valid, 1.0f);
+    for (int t = get_local_id(0); t < BLOCK; t += ITEMS) {
+      lse_s[t] = t < valid ? lse[(long)head * lq + q0 + t] : -INFINITY;
+      delta_s[t] = t < valid ? delta[(long)head * lq + q0 + t] : 0.0f;
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+
+    float s[TR][BLOCK / LANES], dp[TR][BLOCK / LANES];
+    ZERO(s, BLOCK / LANES);
+    ZERO(dp, BLOCK / LANES);
+    PRODUCT_NT(s, BLOCK / LANES, ks, QPITCH, row0, qs, QPITCH, lane, DP);
+    PRODUCT_NT(dp, BLOCK / LANES, vs, VPITCH, row0, gs, VPITCH, lane, DVP);
+    SCORE_GRADIENTS(s, dp, pt[r_ * PPITCH + c_] = p_, dst[r_ * PPITCH + c_] = ds_, q0 + c_,
+                    k0 + r_, lse_s[c_], delta_s[c_]);
+    barrier(CLK_LOCAL_MEM_FENCE);
+    PRODUCT_NN(dv, OC, pt, PPITCH, row0, gs, VPITCH, lane, BLOCK);
+    PRODUCT_NN(dk, KC, dst, PPITCH, row0, qs, QPITCH, lane, BLOCK);
+  }
+
+  // qs held q * scale * log2(e): ln 2 takes the log2(e) back out.
+#pragma unroll
+  for (int i = 0; i < TR; ++i) {
+    const int key = k0 + row0 + i;
+    if (key >= lk) break;
+    __global float* gk_row = gk + ((long)head * lk + key) * D;
+    __global float* gv_row = gv + ((long)head * lk + key) * DV;
+#pragma unroll
+    for (int j = 0; j < KC; ++j) {
+      const int c = lane + LANES * j;
+      if (c < D) gk_row[c] = LN2 * dk[i][j] + (beta_k == 0.0f ? 0.0f : beta_k * gk_row[c]);
+    }
+#pragma unroll
+    for (int j = 0; j < OC; ++j) {
+      const int c = lane + LANES * j;
+      if (c < DV) gv_row[c] = dv[i][j] + (beta_v == 0.0f ? 0.0f : beta_v * gv_row[c]);
+    }
+  }
+}
+
+// gq for a block of ROWS queries of one head, walking the keys in steps of BLOCK:
+// gq = scale * dS k.
+__kernel __attribute__((reqd_work_group_size(ITEMS, 1, 1))) void attention_backward_q(
+    __global const float* q, __global const float* k, __global const float* v,
+    __global const float* mask, __global const float* gout, __global const float* lse,
+    __global const float* delta, __global float* gq, const int lq, const int lk,
+    const float qscale, const float scale, const int inner, const long4 mask_strides,
+    const float beta_q) {
+  __local float4 qs4[LOCAL_FLOAT4S(ROWS * QPITCH)];
+  __local float4 gs4[LOCAL_FLOAT4S(ROWS * VPITCH)];
+  __local float4 ks4[LOCAL_FLOAT4S(BLOCK * QPITCH)];
+  __local float4 vs4[LOCAL_FLOAT4S(BLOCK * VPITCH)];
+  __local float4 ds4[LOCAL_FLOAT4S(ROWS * PPITCH)];
+  __local float *qs = (__local float*)qs4, *gs = (__local float*)gs4;
+  __local float *ks = (__local float*)ks4, *vs = (__local float*)vs4;
+  __local float* dss = (__local float*)ds4;
+
+  const int lane = get_local_id(0) % LANES, row0 = get_local_id(0) / LANES * TR;
+  const int head = get_group_id(1), q0 = get_group_id(0) * ROWS;
+  __global const float* m_head = head_mask(mask, head, inner, mask_strides);
+  const int valid_queries = min(ROWS, lq - q0);
+  stage_rows(qs, QPITCH, q + ((long)head * lq + q0) * D, D, DP, ROWS, valid_queries, qscale);
+  stage_rows(gs, VPITCH, gout + ((long)head * lq + q0) * DV, DV, DVP, ROWS, valid_queries, 1.0f);
+  float row_lse[TR], row_delta[TR];
+#pragma unroll
+  for (int i = 0; i < TR; ++i) {
+    const int query = q0 + row0 + i;
+    row_lse[i] = query < lq ? lse[(long)head * lq + query] : -INFINITY;
+    row_delta[i] = query < lq ? delta[(long)head * lq + query] : 0.0f;
+  }
+
+  float dq[TR][KC];
+  ZERO(dq, KC);
+#if CAUSAL
+  const int end = min(lk, q0 + ROWS);
+#else
+  const int end = lk;
+#endif
+  for (int k0 = 0; k0 < end; k0 += BLOCK) {
+    barrier(CLK_LOCAL_MEM_FENCE);
+    const int valid = min(BLOCK, lk - k0);
+    stage_rows(ks, QPITCH, k + ((long)head * lk + k0) * D, D, DP, BLOCK, valid, 1.0f);
+    stage_rows(vs, VPITCH, v + ((long)head * lk + k0) * DV, DV, DVP, BLOCK, valid, 1.0f);
+    barrier(CLK_LOCAL_MEM_FENCE);
+
+    float s[TR][BLOCK / LANES], dp[TR][BLOCK / LANES];
+    ZERO(s, BLOCK / LANES);
+    ZERO(dp, BLOCK / LANES);
+    PRODUCT_NT(s, BLOCK / LANES, qs, QPITCH, row0, ks, QPITCH, lane, DP);
+    PRODUCT_NT(dp, BLOCK / LANES, gs, VPITCH, row0, vs, VPITCH, lane, DVP);
+    SCORE_GRADIENTS(s, dp, (void)0, dss[r_ * PPITCH + c_] = ds_, q0 + r_, k0 + c_, row_lse[i],
+                    row_delta[i]);
+    barrier(CLK_LOCAL_MEM_FENCE);
+    PRODUCT_NN(dq, KC, dss, PPITCH, row0, ks, QPITCH, lane, BLOCK);
+  }
+
+#pragma unroll
+  for (int i = 0; i < TR; ++i) {
+    const int query = q0 + row0 + i;
+    if (query >= lq) break;
+    __global float* gq_row = gq + ((long)head * lq + query) * D;
+#pragma unroll
+    for (int j = 0; j < KC; ++j) {
+      const int c = lane + LANES * j;
+      if (c < D) gq_row[c] = scale * dq[i][j] + (beta_q == 0.0f ? 0.0f : beta_q * gq_row[c]);
+    }
+  }
+}

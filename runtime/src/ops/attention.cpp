@@ -1,0 +1,281 @@
+// scaled_dot_product_attention: one fused kernel per pass (cl_kernels/attention.cl) that walks
+// the keys in blocks with an online softmax, so no pass holds the score matrix; backward rebuilds
+// the probabilities from the forward's per-row log-sums.
+#include <algorithm>
+#include <cmath>
+#include <memory>
+#include <string>
+
+#include "cl/kernel_call.hpp"
+#include "clnn/error.hpp"
+#include "clnn/ops.hpp"
+#include "context_impl.hpp"
+#include "ops/common.hpp"
+#include "ops/op.hpp"
+
+namespace clnn::detail {
+
+namespace {
+
+constexpr std::size_t kLanes = 16;  // LANES in attention.cl
+constexpr std::int64_t kMaxHeadSize = 256;
+constexpr double kLog2e = 1.4426950408889634;
+
+std::int64_t pad16(std::int64_t n) {
+  return (n + 15) / 16 * 16;
+}
+
+// The kernels of a pass and the blocks they take.
+enum class Pass3 { forward, backward_kv, backward_q };
+
+// Rows per work-item, item rows per group (GROUPS) and the other side's block (BLOCK) of one
+// kernel: the largest that fits the device's local memory and work-group limit.
+struct Tiles {
+  std::int64_t tr = 1, groups = 1, block = 16;
+  std::int64_t rows() const { return tr * groups; }
+  std::size_t items() const { return std::size_t(groups) * kLanes; }
+};
+
+// Bytes of local memory a kernel takes (mirrors its __local arrays).
+std::size_t local_bytes(Pass3 kernel, const Tiles& t, std::int64_t d, std::int64_t dv) {
+  const std::int64_t qp = pad16(d) + 4, vp = pad16(dv) + 4, pp = t.block + 4, rows = t.rows();
+  std::int64_t floats = 0;
+  switch (kernel) {
+    case Pass3::forward:
+      floats = rows * qp + std::max(t.block * qp, rows * pp) + t.block * vp + rows * 16;
+      break;
+    case Pass3::backward_kv:
+      floats = rows * (qp + vp) + t.block * (qp + vp) + 2 * rows * pp + 2 * t.block;
+      break;
+    case Pass3::backward_q:
+      floats = rows * (qp + vp) + t.block * (qp + vp) + rows * pp;
+      break;
+  }
+  return std::size_t(floats) * 4;
+}
+
+Tiles choose_tiles(const ContextImpl& ctx, Pass3 kernel, std::int64_t d, std::int64_t dv) {
+  const std::size_t max_items = std::min<std::size_t>(ctx.planner.max_local_size_1d(), 128);
+  const std::int64_t groups = std::int64_t(max_items / kLanes);
+  if (groups < 1)
+    throw Error("scaled_dot_product_attention: the device's work-groups are smaller than " +
+                std::to_string(kLanes) + " items");
+  // Forward keeps the output rows in registers next to the scores: 8 rows an item where local
+  // memory holds them; backward keeps two gradients, so 4.
+  static const Tiles forward[] = {{8, 0, 64}, {8, 0, 32}, {4, 0, 32},
+                                  {4, 0, 16}, {2, 0, 16}, {1, 0, 16}};
+  static const Tiles backward[] = {{4, 0, 32}, {4, 0, 16}, {2, 0, 16}, {1, 0, 16}};
+  const std::uint64_t local = ctx.info.local_mem_size;
+  auto pick = [&](const auto& candidates) {
+    for (Tiles t : candidates) {
+      t.groups = groups;
+      if (local_bytes(kernel, t, d, dv) <= local) return t;
+    }
+    throw Error("scaled_dot_product_attention: head sizes " + std::to_string(d) + " and " +
+                std::to_string(dv) + " need more local memory than the device's " +
+                std::to_string(local) + " bytes");
+  };
+  return kernel == Pass3::forward ? pick(forward) : pick(backward);
+}
+
+struct Geometry {
+  std::int64_t outer = 1, inner = 1;  // batch dimensions (at most two) as heads = outer * inner
+  std::int64_t lq = 0, lk = 0, d = 0, dv = 0;
+  std::int64_t heads() const { return outer * inner; }
+};
+
+Geometry geometry(const std::vector<Shape>& in) {
+  const Shape &q = in[0], &k = in[1], &v = in[2];
+  Geometry g;
+  const std::size_t rank = q.size();
+  if (rank > 2) g.outer = q[0];
+  if (rank > 3) g.inner = q[1];
+  g.lq = q[rank - 2];
+  g.d = q[rank - 1];
+  g.lk = k[rank - 2];
+  g.dv = v[rank - 1];
+  return g;
+}
+
+std::string build_options(const Geometry& g, const Tiles& t, bool mask, bool causal) {
+  return "-DD=" + std::to_string(g.d) + " -DDV=" + std::to_string(g.dv) +
+         " -DTR=" + std::to_string(t.tr) + " -DGROUPS=" + std::to_string(t.groups) +
+         " -DBLOCK=" + std::to_string(t.block) + " -DHAS_MASK=" + (mask ? "1" : "0") +
+         " -DCAUSAL=" + (causal ? "1" : "0");
+}
+
+class AttentionOp : public Op {
+ public:
+  AttentionOp(bool has_mask, bool causal, std::optional<float> scale)
+      : has_mask_(has_mask), causal_(causal), scale_(scale) {}
+  std::string type() const override { return "scaled_dot_product_attention"; }
+
+  Shape infer_shape(const std::vector<Shape>& in) const override {
+    const Shape &q = in[0], &k = in[1], &v = in[2];
+    const std::size_t rank = q.size();
+    if (rank < 2 || rank > 4 || k.size() != rank || v.size() != rank)
+      throw ShapeError(type() + ": q " + to_string(q) + ", k " + to_string(k) + " and v " +
+                       to_string(v) + " must be [batch..., length, head size] with at most " +
+                       "two batch dimensions, all of one rank");
+    if (!std::equal(q.begin(), q.end() - 2, k.begin()) ||
+        !std::equal(q.begin(), q.end() - 2, v.begin()))
+      throw ShapeError(type() + ": q " + to_string(q) + ", k " + to_string(k) + " and v " +
+                       to_string(v) + " must have the same batch dimensions");
+    if (k[rank - 1] != q[rank - 1] || v[rank - 2] != k[rank - 2])
+      throw ShapeError(type() + ": k " + to_string(k) + " must have q's head size (" +
+                       std::to_string(q[rank - 1]) + ") and v " + to_string(v) + " k's length");
+    const Geometry g = geometry(in);
+    if (g.d > kMaxHeadSize || g.dv > kMaxHeadSize)
+      throw ShapeError(type() + ": head sizes above " + std::to_string(kMaxHeadSize) +
+                       " are not supported: q " + to_string(q) + ", v " + to_string(v));
+    Shape out = q;
+    out[rank - 1] = g.dv;
+    if (in.size() > 3) mask_strides(in);  // checks the mask
+    return out;
+  }
+
+  void forward(const ForwardArgs& args) const override {
+    const auto shapes = shapes_of(args.inputs);
+    const Geometry g = geometry(shapes);
+    const Tiles t = choose_tiles(args.ctx, Pass3::forward, g.d, g.dv);
+    const Tensor& lse = args.saved.defined() ? args.saved : args.workspace;
+    cl_kernel k = kernel(args.ctx, "attention_forward", g, t);
+    set_args(k, mem(*args.inputs[0]), mem(*args.inputs[1]), mem(*args.inputs[2]),
+             mask_mem(args.inputs), mem(args.output), mem(lse), cl_int(g.lq), cl_int(g.lk),
+             float(scale(g) * kLog2e), cl_int(g.inner), mask_strides(shapes));
+    launch(args.ctx, k, g.lq, g, t);
+  }
+
+  void backward(const BackwardArgs& args) const override {
+    const auto shapes = shapes_of(args.inputs);
+    const Geometry g = geometry(shapes);
+    Tensor *gq = args.grad_inputs[0], *gk = args.grad_inputs[1], *gv = args.grad_inputs[2];
+    const Tensor &q = *args.inputs[0], &k = *args.inputs[1], &v = *args.inputs[2];
+    const Tensor& delta = args.workspace;
+    // The delta kernel shares the q kernel's program (it uses only its work-group size).
+    const Tiles tq = choose_tiles(args.ctx, Pass3::backward_q, g.d, g.dv);
+    cl_kernel kd = kernel(args.ctx, "attention_backward_delta", g, tq);
+    const std::size_t rows = std::size_t(g.heads() * g.lq);
+    set_args(kd, mem(args.output), mem(args.grad_output), mem(delta), cl_long(rows));
+    const std::size_t groups = (rows * kLanes + tq.items() - 1) / tq.items();
+    enqueue<1>(args.ctx.queue.get(), kd, {groups * tq.items()}, {tq.items()});
+    const float qscale = float(scale(g) * kLog2e);
+    // In the inputs' order: where q, k and v are one value, the later ones add to the first.
+    if (gq) {
+      cl_kernel kq = kernel(args.ctx, "attention_backward_q", g, tq);
+      set_args(kq, mem(q), mem(k), mem(v), mask_mem(args.inputs), mem(args.grad_output),
+               mem(args.saved), mem(delta), mem(*gq), cl_int(g.lq), cl_int(g.lk), qscale,
+               float(scale(g)), cl_int(g.inner), mask_strides(shapes), args.betas[0]);
+      launch(args.ctx, kq, g.lq, g, tq);
+    }
+    if (gk || gv) {
+      const Tiles t = choose_tiles(args.ctx, Pass3::backward_kv, g.d, g.dv);
+      cl_kernel kk = kernel(args.ctx, "attention_backward_kv", g, t);
+      // One kernel writes both: the one nobody wants goes to the scratch buffer.
+      const cl_mem gk_mem = gk ? mem(*gk) : args.ctx.scratch(std::size_t(k.size()));
+      const cl_mem gv_mem = gv ? mem(*gv) : args.ctx.scratch(std::size_t(v.size()));
+      set_args(kk, mem(q), mem(k), mem(v), mask_mem(args.inputs), mem(args.grad_output),
+               mem(args.saved), mem(delta), gk_mem, gv_mem, cl_int(g.lq), cl_int(g.lk), qscale,
+               cl_int(g.inner), mask_strides(shapes), gk ? args.betas[1] : 0.0f,
+               gv ? args.betas[2] : 0.0f);
+      launch(args.ctx, kk, g.lk, g, t);
+    }
+  }
+
+  Needs backward_needs() const override { return {true, true}; }
+  bool differentiable(std::size_t input) const override { return input < 3; }
+
+  // Forward's per-row log-sums (backward rebuilds the probabilities from them); in inference
+  // forward writes them to the workspace, which backward uses for the rows' delta terms.
+  std::size_t saved_floats(const std::vector<Shape>& in, const Shape&) const override {
+    return std::size_t(geometry(in).heads() * geometry(in).lq);
+  }
+  std::size_t workspace_floats(const std::vector<Shape>& in, const Shape& out) const override {
+    return saved_floats(in, out);
+  }
+
+  // The least work: the two products forward; backward the scores again, then dP, dV, dK and dQ
+  // (the kernels recompute the scores and dP once more for dQ, kept out of the roofline).
+  Cost cost(const CostArgs& args) const override {
+    const Geometry g = geometry(args.inputs);
+    const double pairs = double(g.heads()) * double(g.lq) * double(g.lk);
+    Cost c = Op::cost(args);
+    c.flops = args.pass == Pass::forward ? 2.0 * pairs * double(g.d + g.dv)
+                                         : 2.0 * pairs * double(3 * g.d + 2 * g.dv);
+    return c;
+  }
+
+ private:
+  static std::vector<Shape> shapes_of(const std::vector<const Tensor*>& inputs) {
+    std::vector<Shape> shapes;
+    for (const Tensor* t : inputs) shapes.push_back(t->shape());
+    return shapes;
+  }
+
+  double scale(const Geometry& g) const {
+    return scale_ ? double(*scale_) : 1.0 / std::sqrt(double(g.d));
+  }
+
+  static cl_mem mask_mem(const std::vector<const Tensor*>& inputs) {
+    return mem(*inputs[inputs.size() > 3 ? 3 : 0]);  // without a mask the kernel never reads it
+  }
+
+  // The mask's strides against [outer, inner, lq, lk] (0 where it is broadcast); checks that it
+  // broadcasts to [batch..., lq, lk].
+  cl_long4 mask_strides(const std::vector<Shape>& in) const {
+    cl_long4 strides{};
+    if (in.size() < 4) return strides;
+    const Shape& mask = in[3];
+    const Geometry g = geometry(in);
+    Shape full(in[0].begin(), in[0].end() - 2);
+    full.push_back(g.lq);
+    full.push_back(g.lk);
+    if (mask.size() > full.size())
+      throw ShapeError(shape_mismatch(type(), "the mask must broadcast to the scores", mask, full));
+    // Right-aligned: the mask's last dimension against lk, and so on; full's dimension d is
+    // slot d of [outer, inner, lq, lk] where it is lq or lk, else batch dimension d.
+    std::int64_t stride = 1;
+    for (std::size_t i = mask.size(); i-- > 0;) {
+      const std::size_t d = full.size() - (mask.size() - i);
+      if (mask[i] != 1 && mask[i] != full[d])
+        throw ShapeError(
+            shape_mismatch(type(), "the mask must broadcast to the scores", mask, full));
+      const std::size_t slot = d + 2 >= full.size() ? d + 4 - full.size() : d;
+      if (mask[i] != 1) strides.s[slot] = stride;
+      stride *= mask[i];
+    }
+    return strides;
+  }
+
+  cl_kernel kernel(ContextImpl& ctx, const std::string& name, const Geometry& g,
+                   const Tiles& t) const {
+    return ctx.kernel("attention", name, build_options(g, t, has_mask_, causal_));
+  }
+
+  static void launch(ContextImpl& ctx, cl_kernel k, std::int64_t rows, const Geometry& g,
+                     const Tiles& t) {
+    const std::size_t blocks = std::size_t((rows + t.rows() - 1) / t.rows());
+    enqueue<2>(ctx.queue.get(), k, {blocks * t.items(), std::size_t(g.heads())}, {t.items(), 1});
+  }
+
+  bool has_mask_, causal_;
+  std::optional<float> scale_;
+};
+
+}  // namespace
+
+}  // namespace clnn::detail
+
+namespace clnn {
+
+Value scaled_dot_product_attention(const Value& q, const Value& k, const Value& v,
+                                   const std::optional<Value>& mask, bool causal,
+                                   std::optional<float> scale) {
+  if (scale && !std::isfinite(*scale))
+    throw Error("scaled_dot_product_attention: the scale must be finite");
+  auto op = std::make_shared<detail::AttentionOp>(mask.has_value(), causal, scale);
+  if (mask) return GraphAccess::add(op, {q, k, v, *mask});
+  return GraphAccess::add(op, {q, k, v});
+}
+
+}  // namespace clnn
