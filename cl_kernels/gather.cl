@@ -1,6 +1,6 @@
-// gather_elements (ONNX GatherElements) and its gradient over up to 8 dimensions. Indices are
-// floats holding whole numbers (negative ones count from the end of the axis); an index outside
-// the axis reads NaN. Shapes travel as long8 extents, outermost first.
+// gather_elements (ONNX GatherElements, up to 8 dimensions) and embedding, with their gradients.
+// Indices are floats holding whole numbers (negative ones count from the end of the axis); an
+// index outside the axis reads NaN. Shapes travel as long8 extents, outermost first.
 
 #define UNPACK8(v) {v.s0, v.s1, v.s2, v.s3, v.s4, v.s5, v.s6, v.s7}
 
@@ -62,4 +62,37 @@ __kernel void gather_elements_backward(__global const float* indices, __global c
       }
     gx[i] = beta == 0.0f ? sum : sum + beta * gx[i];
   }
+}
+
+// embedding: y [n, d] row i = table [rows, d] row indices[i] (negative indices count from the
+// end; one outside the table gives a row of NaN).
+__kernel void embedding_forward(__global const float* table, __global const float* indices,
+                                __global float* y, const ulong n, const ulong rows,
+                                const ulong d) {
+  for (ulong e = get_global_id(0); e < n * d; e += get_global_size(0)) {
+    const float v = indices[e / d];
+    long r = (long)v;
+    if (r < 0) r += (long)rows;
+    const bool inside = v == (float)(long)v && r >= 0 && r < (long)rows;
+    y[e] = inside ? table[r * d + e % d] : NAN;
+  }
+}
+
+// gtable = beta * gtable + the sum of gy's rows whose index names the row: a work-group per
+// table row walks every index in order (no atomics, the same sum every run), its work-items
+// taking the columns.
+__kernel void embedding_backward(__global const float* indices, __global const float* gy,
+                                 __global float* gtable, const ulong n, const ulong rows,
+                                 const ulong d, const float beta) {
+  for (ulong r = get_group_id(0); r < rows; r += get_num_groups(0))
+    for (ulong c = get_local_id(0); c < d; c += get_local_size(0)) {
+      float sum = 0.0f;
+      for (ulong i = 0; i < n; ++i) {
+        const float v = indices[i];
+        long at = (long)v;
+        if (at < 0) at += (long)rows;
+        if (at == (long)r && v == (float)(long)v) sum += gy[i * d + c];
+      }
+      gtable[r * d + c] = beta == 0.0f ? sum : sum + beta * gtable[r * d + c];
+    }
 }

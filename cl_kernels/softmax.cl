@@ -2,6 +2,8 @@
 // (o, k), or for long contiguous rows (inner == 1) one work-group per row. The maximum is
 // subtracted first, so large inputs never overflow.
 
+#include "group_combine.h"
+
 __kernel void softmax_forward(__global const float* x, __global float* y, const ulong outer,
                               const ulong r, const ulong inner, const int log_mode) {
   const ulong total = outer * inner;
@@ -35,23 +37,6 @@ __kernel void softmax_backward(__global const float* y, __global const float* gy
       gx[at] = beta == 0.0f ? g : g + beta * gx[at];
     }
   }
-}
-
-// The maximum (is_max) or sum of every work-item's value over the work-group (a power of two);
-// every work-item gets it.
-float group_combine(const float value, const int is_max, __local float* partial) {
-  const size_t lid = get_local_id(0);
-  partial[lid] = value;
-  barrier(CLK_LOCAL_MEM_FENCE);
-  for (size_t step = get_local_size(0) / 2; step > 0; step /= 2) {
-    if (lid < step)
-      partial[lid] = is_max ? fmax(partial[lid], partial[lid + step])
-                            : partial[lid] + partial[lid + step];
-    barrier(CLK_LOCAL_MEM_FENCE);
-  }
-  const float result = partial[0];
-  barrier(CLK_LOCAL_MEM_FENCE);
-  return result;
 }
 
 // softmax_forward for inner == 1, a work-group per row (grid-stride over the rows).

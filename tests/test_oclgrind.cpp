@@ -18,6 +18,7 @@
 #include "plan_override.hpp"
 #include "reference/conv.hpp"
 #include "reference/elementwise.hpp"
+#include "reference/norm.hpp"
 #include "reference/window.hpp"
 
 using namespace clnn;
@@ -211,6 +212,46 @@ TEST_CASE("oclgrind: elementwise, broadcasting, activations and shapes", "[oclgr
 
   // Attention with a mask and causality: forward, delta, and both gradient kernels.
   run_op_check(test::attention_check({{1, 3, 4}, {1, 5, 4}, {1, 5, 4}, Shape{3, 5}, true}));
+
+  // layer_norm over rows of 5 (both kernels), with gamma's and beta's reductions.
+  const reference::RowNorm rows{3, 5, 1e-5};
+  OpCheck norm;
+  norm.shapes = {{3, 5}, {5}, {5}};
+  norm.build = [](const std::vector<Value>& v) { return layer_norm(v[0], v[1], v[2]); };
+  norm.forward = [=](const std::vector<Vec>& in) {
+    return reference::row_norm(rows, in[0], in[1], in[2]);
+  };
+  norm.backward = [=](const std::vector<Vec>& in, const Vec& g) {
+    return reference::row_norm_backward(rows, in[0], in[1], g);
+  };
+  run_op_check(norm);
+
+  // embedding of a [4, 3] table by indices [5] with repeats: both kernels.
+  OpCheck table;
+  table.shapes = {{4, 3}, {5}};
+  table.differentiable = {true, false};
+  table.make = [](std::size_t input, std::size_t n, std::uint32_t seed) {
+    auto v = random_vector(n, seed);
+    if (input == 1)
+      for (auto& e : v) e = std::floor(e * 4.0f);  // in [-4, 4)
+    return v;
+  };
+  table.build = [](const std::vector<Value>& v) { return embedding(v[0], v[1]); };
+  auto row_of = [](const Vec& indices, std::size_t i) {
+    const long r = long(indices[i]);
+    return std::size_t(r < 0 ? r + 4 : r);
+  };
+  table.forward = [=](const std::vector<Vec>& v) {
+    Vec y(15);
+    for (std::size_t i = 0; i < 15; ++i) y[i] = v[0][row_of(v[1], i / 3) * 3 + i % 3];
+    return y;
+  };
+  table.backward = [=](const std::vector<Vec>& v, const Vec& g) {
+    Vec gt(12, 0.0);
+    for (std::size_t i = 0; i < 15; ++i) gt[row_of(v[1], i / 3) * 3 + i % 3] += g[i];
+    return std::vector<Vec>{gt, {}};
+  };
+  run_op_check(table);
 
   // gather_elements along axis 1 of [3, 4], indices [3, 5] with repeats: both kernels.
   OpCheck gather;

@@ -186,3 +186,35 @@ TEST_CASE("gather_elements: repeated and negative indices, a smaller index shape
   CHECK(std::isnan(got[1]));
   CHECK(std::isnan(got[2]));
 }
+
+TEST_CASE("embedding: repeated and negative indices; the gradient sums the repeats",
+          "[ops][window]") {
+  const Shape table{7, 13}, indices{3, 5};
+  const Shape out{3, 5, 13};
+  OpCheck c;
+  c.shapes = {table, indices};
+  c.differentiable = {true, false};
+  c.make = [](std::size_t input, std::size_t n, std::uint32_t seed) {
+    auto v = clnn::test::random_vector(n, seed);
+    if (input == 1)
+      for (auto& e : v) e = std::floor(e * 7.0f);  // whole numbers in [-7, 7): repeats certain
+    return v;
+  };
+  c.build = [](const std::vector<Value>& v) { return embedding(v[0], v[1]); };
+  auto map = [=](const std::vector<Vec>& in) {
+    return [=](const std::vector<long>& o, std::vector<long>& src) {
+      const long index = long(in[1][std::size_t(o[0] * 5 + o[1])]);
+      src = {index < 0 ? index + 7 : index, o[2]};
+      return true;
+    };
+  };
+  c.forward = [=](const std::vector<Vec>& in) {
+    return reference::mapped(in[0], table, out, map(in));
+  };
+  c.backward = [=](const std::vector<Vec>& in, const Vec& g) {
+    return std::vector<Vec>{reference::mapped_backward(g, table, out, map(in)), {}};
+  };
+  run_op_check(c);
+  Graph g;
+  CHECK_THROWS_AS(embedding(g.input("t", {7}), g.input("i", {3})), ShapeError);
+}

@@ -193,6 +193,11 @@ Value concat(const std::vector<Value>& values, int axis);
 // negative ones counting from the end; one outside the axis gives NaN. Not differentiable in the
 // indices.
 Value gather_elements(const Value& x, const Value& indices, int axis);
+// Rows of a table [rows, size] picked by indices [...] -> [..., size]: indices are floats holding
+// whole numbers (negative ones count from the end; one outside the table gives NaN). Its
+// gradient sums into the table rows, the same every run (no atomics); not differentiable in the
+// indices.
+Value embedding(const Value& table, const Value& indices);
 // Parts of `axis` of the given sizes, which must add up to its extent.
 std::vector<Value> split(const Value& v, int axis, const std::vector<std::int64_t>& sizes);
 

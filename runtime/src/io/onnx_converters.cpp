@@ -624,9 +624,12 @@ Outputs lower_trilu(const Node& n) {
 Outputs lower_layer_norm(const Node& n) {
   if (n.integer("stash_type", 1, 1, 1) != 1) n.unsupported("stash_type other than float");
   Value x = n.input(0, 1, 8);
-  auto parts = clnn::detail::layer_norm_parts(x, n.input(1), optional_input(n, 2),
-                                              n.axis("axis", -1, x.shape().size()),
-                                              n.real("epsilon", 1e-5f));
+  const int axis = n.axis("axis", -1, x.shape().size());
+  const float eps = n.real("epsilon", 1e-5f);
+  // The fused operator keeps its statistics inside; the composed one gives them as values.
+  if (!n.has_output(1) && !n.has_output(2))
+    return {layer_norm(x, n.input(1), optional_input(n, 2), axis, eps)};
+  auto parts = clnn::detail::layer_norm_parts(x, n.input(1), optional_input(n, 2), axis, eps);
   return {parts.y, parts.mean, parts.inv_std};
 }
 

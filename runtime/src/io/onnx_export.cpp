@@ -46,7 +46,7 @@ void save(const Graph& graph, const std::string& path, const std::vector<Value>&
   ::onnx::ModelProto model;
   model.set_ir_version(8);
   model.set_producer_name("clnn");
-  model.add_opset_import()->set_version(13);
+  model.add_opset_import()->set_version(17);
   auto* g = model.mutable_graph();
   g->set_name("clnn");
   // Node ids grow as the graph is built, so id order is a topological order.

@@ -1,5 +1,5 @@
-// gather_elements: each output element reads x where an index tensor says, along one axis
-// (cl_kernels/gather.cl); the gradient sums back into x without atomics.
+// gather_elements and embedding: each output element reads x where an index tensor says
+// (cl_kernels/gather.cl); the gradients sum back into x without atomics.
 #include <memory>
 
 #include "cl/kernel_call.hpp"
@@ -61,6 +61,52 @@ class GatherElementsOp : public Op {
   int axis_;
 };
 
+class EmbeddingOp : public Op {
+ public:
+  std::string type() const override { return "embedding"; }
+
+  Shape infer_shape(const std::vector<Shape>& in) const override {
+    const Shape &table = in[0], &indices = in[1];
+    if (table.size() != 2)
+      throw ShapeError(type() + ": the table " + to_string(table) + " must be [rows, size]");
+    Shape out = indices;
+    out.push_back(table[1]);
+    return out;
+  }
+
+  void forward(const ForwardArgs& args) const override {
+    const Tensor &table = *args.inputs[0], &indices = *args.inputs[1];
+    cl_kernel k = args.ctx.kernel("gather", "embedding_forward");
+    set_args(k, mem(table), mem(indices), mem(args.output), count(indices),
+             cl_ulong(table.shape()[0]), cl_ulong(table.shape()[1]));
+    args.ctx.enqueue_elementwise(k, std::size_t(args.output.size()));
+  }
+
+  void backward(const BackwardArgs& args) const override {
+    Tensor* gtable = args.grad_inputs[0];
+    if (!gtable) return;
+    const Tensor& indices = *args.inputs[1];
+    const std::size_t rows = std::size_t(gtable->shape()[0]), d = std::size_t(gtable->shape()[1]);
+    cl_kernel k = args.ctx.kernel("gather", "embedding_backward");
+    set_args(k, mem(indices), mem(args.grad_output), mem(*gtable), count(indices), cl_ulong(rows),
+             cl_ulong(d), args.betas[0]);
+    enqueue_rows(args.ctx, k, args.ctx.reduction_plan, rows,
+                 row_local_size(args.ctx.reduction_plan, d));
+  }
+
+  // Backward reads the indices.
+  Needs backward_needs() const override { return {true, false}; }
+  bool differentiable(std::size_t input) const override { return input == 0; }
+
+  // Backward: every table row compares every index.
+  Cost cost(const CostArgs& args) const override {
+    Cost c = Op::cost(args);
+    if (args.pass == Pass::backward)
+      c.flops = double(args.inputs[0][0]) * double(element_count(args.inputs[1]));
+    return c;
+  }
+};
+
 }  // namespace
 
 }  // namespace clnn::detail
@@ -69,6 +115,10 @@ namespace clnn {
 
 Value gather_elements(const Value& x, const Value& indices, int axis) {
   return GraphAccess::add(std::make_shared<detail::GatherElementsOp>(axis), {x, indices});
+}
+
+Value embedding(const Value& table, const Value& indices) {
+  return GraphAccess::add(std::make_shared<detail::EmbeddingOp>(), {table, indices});
 }
 
 }  // namespace clnn

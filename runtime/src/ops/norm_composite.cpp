@@ -1,6 +1,6 @@
-// layer_norm and instance_norm, composed of reductions and elementwise operators (each with its
-// kernels and gradient): correct everywhere first; a fused kernel is the target where transformers
-// make layer_norm hot.
+// instance_norm, and layer_norm with its statistics as values (ONNX's optional outputs), composed
+// of reductions and elementwise operators, each with its kernels and gradient. Plain layer_norm
+// is the fused operator of ops/layer_norm.cpp.
 #include <numeric>
 
 #include "clnn/error.hpp"
@@ -27,16 +27,21 @@ detail::Standardized standardize(const Value& x, const std::vector<int>& axes, f
 
 namespace detail {
 
-Standardized layer_norm_parts(const Value& x, const Value& gamma, const std::optional<Value>& beta,
-                              int axis, float eps) {
-  const std::size_t rank = x.shape().size();
-  const std::size_t first = detail::normalize_axis(axis, rank, "layer_norm");
-  const Shape normalized(x.shape().begin() + std::ptrdiff_t(first), x.shape().end());
-  if (gamma.shape() != normalized || (beta && beta->shape() != normalized))
-    throw ShapeError("layer_norm: gamma " + to_string(gamma.shape()) +
-                     (beta ? " and beta " + to_string(beta->shape()) : std::string()) +
+void check_layer_norm(const Shape& x, const Shape& gamma, const Shape* beta, int axis, float eps) {
+  const std::size_t first = detail::normalize_axis(axis, x.size(), "layer_norm");
+  const Shape normalized(x.begin() + std::ptrdiff_t(first), x.end());
+  if (gamma != normalized || (beta && *beta != normalized))
+    throw ShapeError("layer_norm: gamma " + to_string(gamma) +
+                     (beta ? " and beta " + to_string(*beta) : std::string()) +
                      " must have the normalized shape " + to_string(normalized));
   if (!(eps >= 0.0f)) throw Error("layer_norm: eps must not be negative");
+}
+
+Standardized layer_norm_parts(const Value& x, const Value& gamma, const std::optional<Value>& beta,
+                              int axis, float eps) {
+  check_layer_norm(x.shape(), gamma.shape(), beta ? &beta->shape() : nullptr, axis, eps);
+  const std::size_t rank = x.shape().size();
+  const std::size_t first = detail::normalize_axis(axis, rank, "layer_norm");
   std::vector<int> axes(rank - first);
   std::iota(axes.begin(), axes.end(), int(first));
   Standardized s = standardize(x, axes, eps);
@@ -46,11 +51,6 @@ Standardized layer_norm_parts(const Value& x, const Value& gamma, const std::opt
 }
 
 }  // namespace detail
-
-Value layer_norm(const Value& x, const Value& gamma, const std::optional<Value>& beta, int axis,
-                 float eps) {
-  return detail::layer_norm_parts(x, gamma, beta, axis, eps).y;
-}
 
 Value instance_norm(const Value& x, const Value& gamma, const Value& beta, float eps) {
   const Shape& s = x.shape();

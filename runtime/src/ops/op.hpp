@@ -67,7 +67,7 @@ struct BackwardArgs {
   Epilogue epilogue{};
 };
 
-// How an operator appears in an ONNX graph of opset 13 (io/onnx_export.cpp writes it).
+// How an operator appears in an ONNX graph of opset 17 (io/onnx_export.cpp writes it).
 struct OnnxNode {
   std::string op_type;
   std::map<std::string, std::int64_t> ints;
