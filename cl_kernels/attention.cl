@@ -6,7 +6,8 @@
 // A work-group owns a block of rows of one head (queries, or keys in attention_backward_kv) and
 // walks the other side in blocks staged in local memory. Its LANES x GROUPS work-items split the
 // block: item (lane, group) owns TR consecutive rows from group * TR, and of each product with
-// the other side the columns lane + LANES * j.
+// the other side the columns lane + LANES * j (PRODUCT_NT: rows of the other side), or
+// lane * NC + j (PRODUCT_NN: columns of V, Q or K).
 //
 // Scores are kept in base 2: Q is staged times scale * log2(e) (the host's qscale), so that
 // exp2 gives the softmax, and lse holds log2 of each row's sum of exp2 of its scores; backward
@@ -60,21 +61,34 @@ inline void stage_rows(__local float* dst, const int pitch, __global const float
     }                                                                                 \
   }
 
-// acc[i][j] += sum over t < len of a[row0 + i][t] * b[t][lane + LANES * j].
+// acc[i][j] += sum over t < len of a[row0 + i][t] * b[t][lane * NC + j]: an item's columns of
+// b are contiguous, read four at a time where NC is a multiple of 4 (b's pitch is).
 #define PRODUCT_NN(acc, NC, a, pa, row0, b, pb, lane, len)                            \
   for (int t_ = 0; t_ < (len); t_ += 4) {                                             \
     float4 av_[TR];                                                                   \
     _Pragma("unroll") for (int i_ = 0; i_ < TR; ++i_) av_[i_] =                       \
         *(__local const float4*)((a) + ((row0) + i_) * (pa) + t_);                    \
-    _Pragma("unroll") for (int j_ = 0; j_ < NC; ++j_) {                               \
-      const int c_ = (lane) + LANES * j_;                                             \
-      const float b0_ = (b)[(t_ + 0) * (pb) + c_], b1_ = (b)[(t_ + 1) * (pb) + c_];   \
-      const float b2_ = (b)[(t_ + 2) * (pb) + c_], b3_ = (b)[(t_ + 3) * (pb) + c_];   \
+    _Pragma("unroll") for (int u_ = 0; u_ < 4; ++u_) {                                \
+      __local const float* row_ = (b) + (t_ + u_) * (pb) + (lane) * (NC);             \
+      float bv_[(NC) + 3];                                                            \
+      if ((NC) % 4 == 0) {                                                            \
+        _Pragma("unroll") for (int j_ = 0; j_ < (NC); j_ += 4) {                      \
+          const float4 w_ = *(__local const float4*)(row_ + j_);                      \
+          bv_[j_] = w_.x;                                                             \
+          bv_[j_ + 1] = w_.y;                                                         \
+          bv_[j_ + 2] = w_.z;                                                         \
+          bv_[j_ + 3] = w_.w;                                                         \
+        }                                                                             \
+      } else {                                                                        \
+        _Pragma("unroll") for (int j_ = 0; j_ < (NC); ++j_) bv_[j_] = row_[j_];       \
+      }                                                                               \
       _Pragma("unroll") for (int i_ = 0; i_ < TR; ++i_) {                             \
-        acc[i_][j_] = fma(av_[i_].x, b0_, acc[i_][j_]);                               \
-        acc[i_][j_] = fma(av_[i_].y, b1_, acc[i_][j_]);                               \
-        acc[i_][j_] = fma(av_[i_].z, b2_, acc[i_][j_]);                               \
-        acc[i_][j_] = fma(av_[i_].w, b3_, acc[i_][j_]);                               \
+        const float a_ = u_ == 0 ? av_[i_].x                                          \
+                       : u_ == 1 ? av_[i_].y                                          \
+                       : u_ == 2 ? av_[i_].z                                          \
+                                 : av_[i_].w;                                         \
+        _Pragma("unroll") for (int j_ = 0; j_ < (NC); ++j_) acc[i_][j_] =             \
+            fma(a_, bv_[j_], acc[i_][j_]);                                            \
       }                                                                               \
     }                                                                                 \
   }
@@ -123,7 +137,8 @@ __kernel __attribute__((reqd_work_group_size(ITEMS, 1, 1))) void attention_forwa
   __local float4 qs4[LOCAL_FLOAT4S(ROWS * QPITCH)];
   __local float4 kp4[LOCAL_FLOAT4S(LARGER(BLOCK * QPITCH, ROWS * PPITCH))];
   __local float4 vs4[LOCAL_FLOAT4S(BLOCK * VPITCH)];
-  __local float partial[ROWS * LANES];
+  __local float4 partial4[ROWS * LANES / 4];
+  __local float* partial = (__local float*)partial4;
   __local float* qs = (__local float*)qs4;
   __local float* ks = (__local float*)kp4;
   __local float* ps = (__local float*)kp4;
@@ -171,7 +186,11 @@ __kernel __attribute__((reqd_work_group_size(ITEMS, 1, 1))) void attention_forwa
 #pragma unroll
     for (int i = 0; i < TR; ++i) {
       float most = m[i];
-      for (int t = 0; t < LANES; ++t) most = fmax(most, partial[(row0 + i) * LANES + t]);
+#pragma unroll
+      for (int t = 0; t < LANES / 4; ++t) {
+        const float4 w = partial4[(row0 + i) * (LANES / 4) + t];
+        most = fmax(most, fmax(fmax(w.x, w.y), fmax(w.z, w.w)));
+      }
       // A row that has seen no key yet keeps everything at 0 (exp2(-inf - 0)).
       const float base = most == -INFINITY ? 0.0f : most;
       const float rescale = exp2(m[i] - base);
@@ -205,7 +224,7 @@ __kernel __attribute__((reqd_work_group_size(ITEMS, 1, 1))) void attention_forwa
     __global float* out_row = out + ((long)head * lq + query) * DV;
 #pragma unroll
     for (int j = 0; j < OC; ++j)
-      if (lane + LANES * j < DV) out_row[lane + LANES * j] = o[i][j] * inv;
+      if (lane * OC + j < DV) out_row[lane * OC + j] = o[i][j] * inv;
     if (lane == 0) lse[(long)head * lq + query] = sum > 0.0f ? m[i] + log2(sum) : -INFINITY;
   }
 }
@@ -310,12 +329,12 @@ __kernel __attribute__((reqd_work_group_size(ITEMS, 1, 1))) void attention_backw
     __global float* gv_row = gv + ((long)head * lk + key) * DV;
 #pragma unroll
     for (int j = 0; j < KC; ++j) {
-      const int c = lane + LANES * j;
+      const int c = lane * KC + j;
       if (c < D) gk_row[c] = LN2 * dk[i][j] + (beta_k == 0.0f ? 0.0f : beta_k * gk_row[c]);
     }
 #pragma unroll
     for (int j = 0; j < OC; ++j) {
-      const int c = lane + LANES * j;
+      const int c = lane * OC + j;
       if (c < DV) gv_row[c] = dv[i][j] + (beta_v == 0.0f ? 0.0f : beta_v * gv_row[c]);
     }
   }
@@ -384,7 +403,7 @@ __kernel __attribute__((reqd_work_group_size(ITEMS, 1, 1))) void attention_backw
     __global float* gq_row = gq + ((long)head * lq + query) * D;
 #pragma unroll
     for (int j = 0; j < KC; ++j) {
-      const int c = lane + LANES * j;
+      const int c = lane * KC + j;
       if (c < D) gq_row[c] = scale * dq[i][j] + (beta_q == 0.0f ? 0.0f : beta_q * gq_row[c]);
     }
   }

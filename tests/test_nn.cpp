@@ -99,3 +99,69 @@ TEST_CASE("a small CNN learns to tell two patterns apart", "[nn]") {
         (out[std::size_t(2 * n + 1)] > out[std::size_t(2 * n)]) == (labels[std::size_t(n)] > 0.5f);
   CHECK(correct >= 30);
 }
+
+namespace {
+
+// Attention of x through mha's parameters spelled out with unfused operators: the heads'
+// scores as a batched product, softmax, and the product with v.
+Value attention_by_hand(nn::MultiheadAttention& mha, const Value& x, std::int64_t heads) {
+  const Shape& s = x.shape();
+  const std::int64_t size = s[2] / heads;
+  auto split = [&](const Value& y) {  // [batch * heads, length, size]: matmul takes 3-D
+    return reshape(transpose(reshape(y, {s[0], s[1], heads, size}), {0, 2, 1, 3}),
+                   {s[0] * heads, s[1], size});
+  };
+  const Value q = split(add(matmul(x, mha.q.weight), *mha.q.bias));
+  const Value k = split(add(matmul(x, mha.k.weight), *mha.k.bias));
+  const Value v = split(add(matmul(x, mha.v.weight), *mha.v.bias));
+  const Value p = softmax(scale(matmul(q, k, false, true), float(1.0 / std::sqrt(double(size)))));
+  const Value merged =
+      reshape(transpose(reshape(matmul(p, v), {s[0], heads, s[1], size}), {0, 2, 1, 3}), s);
+  return add(matmul(merged, mha.out.weight), *mha.out.bias);
+}
+
+}  // namespace
+
+TEST_CASE("transformer layers agree with the same computation spelled out", "[nn]") {
+  Graph g;
+  const Value x = g.input("x", {2, 5, 8});
+  nn::MultiheadAttention mha(g, "mha", 8, 2);
+  nn::TransformerOptions o;
+  o.feedforward = 12;
+  o.dropout = 0.0f;
+  nn::TransformerEncoderLayer post(g, "post", 8, 2, o);
+  o.norm_first = true;
+  o.gelu = true;
+  nn::TransformerEncoderLayer pre(g, "pre", 8, 2, o);
+  auto ffn = [](nn::TransformerEncoderLayer& l, const Value& h, bool use_gelu) {
+    const Value hidden = add(matmul(h, l.linear1.weight), *l.linear1.bias);
+    return add(matmul(use_gelu ? gelu(hidden) : relu(hidden), l.linear2.weight), *l.linear2.bias);
+  };
+  auto norm = [](nn::LayerNorm& n, const Value& h) { return layer_norm(h, n.weight, n.bias); };
+
+  const Value fused = mha(x), by_hand = attention_by_hand(mha, x, 2);
+  const Value post_fused = post(x);
+  const Value post_h = norm(post.norm1, add(x, attention_by_hand(post.attention, x, 2)));
+  const Value post_by_hand = norm(post.norm2, add(post_h, ffn(post, post_h, false)));
+  const Value pre_fused = pre(x);
+  const Value pre_h = add(x, attention_by_hand(pre.attention, norm(pre.norm1, x), 2));
+  const Value pre_by_hand = add(pre_h, ffn(pre, norm(pre.norm2, pre_h), true));
+
+  Executor ex(context(), g, {fused, by_hand, post_fused, post_by_hand, pre_fused, pre_by_hand},
+              Mode::inference);
+  ex.set_input("x", random_vector(80, 3));
+  ex.forward();
+  for (auto [a, b] : {std::pair{fused, by_hand}, std::pair{post_fused, post_by_hand},
+                      std::pair{pre_fused, pre_by_hand}}) {
+    const auto want = ex.value(b).to_host();
+    CHECK(clnn::test::relative_error(ex.value(a).to_host(),
+                                     std::vector<double>(want.begin(), want.end())) < 1e-5);
+  }
+  CHECK(mha.q.weight.name() == "mha.q.weight");
+  CHECK(post.norm1.weight.name() == "post.norm1.weight");
+  CHECK_THROWS_AS(nn::MultiheadAttention(g, "bad", 8, 3), Error);
+  CHECK_THROWS_AS(mha(g.input("flat", {2, 8})), ShapeError);
+
+  nn::Embedding words(g, "words", 11, 4);
+  CHECK(words(g.input("ids", {2, 3})).shape() == Shape{2, 3, 4});
+}

@@ -521,6 +521,7 @@ TEST_CASE("a trained model exported to ONNX and imported again gives the same ou
   net.emplace<nn::Conv2d>(g, "conv2", 4, 6, 3, nn::ConvLayerOptions{2, 0, 1, 2});
   net.emplace<nn::AvgPool>(2, 1);
   net.emplace<nn::Flatten>();
+  net.emplace<nn::LayerNorm>(g, "ln", Shape{6});
   net.emplace<nn::Dropout>(0.5f, 3);
   net.emplace<nn::Linear>(g, "fc", 6 * 1 * 1, 5);
   Value x = g.input("x", {3, 1, 12, 12});

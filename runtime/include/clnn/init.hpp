@@ -13,6 +13,8 @@ namespace clnn::init {
 Initializer zeros();
 Initializer constant(float value);
 Initializer uniform(float low, float high, std::uint64_t seed);
+// N(0, stddev^2), whatever the fans (embeddings: PyTorch's N(0, 1)).
+Initializer normal(float stddev, std::uint64_t seed);
 Initializer xavier_uniform(std::uint64_t seed, float gain = 1.0f);
 Initializer xavier_normal(std::uint64_t seed, float gain = 1.0f);
 Initializer he_uniform(std::uint64_t seed);

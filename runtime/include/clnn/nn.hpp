@@ -170,6 +170,75 @@ class GELU : public Module {
   Value forward(const Value& x) override { return gelu(x); }
 };
 
+// Normalizes the last dimensions (normalized_shape) of x; weight (gamma) starts at 1 and bias
+// (beta) at 0, named "<layer>.weight" and "<layer>.bias" as PyTorch names them.
+class LayerNorm : public Module {
+ public:
+  LayerNorm(Graph& g, const std::string& name, const Shape& normalized_shape, float eps = 1e-5f);
+  Value forward(const Value& x) override;
+  Value weight, bias;
+
+ private:
+  int axis_;
+  float eps_;
+};
+
+// indices [...] (floats holding whole numbers) -> rows of weight [count, dim], N(0, 1) as in
+// PyTorch: [..., dim].
+class Embedding : public Module {
+ public:
+  Embedding(Graph& g, const std::string& name, std::int64_t count, std::int64_t dim,
+            std::uint64_t seed = 0);
+  Value forward(const Value& indices) override { return embedding(weight, indices); }
+  Value weight;
+};
+
+// Multi-head attention over [batch, length, embed_dim] (batch first): q, k and v projections,
+// heads of embed_dim / heads, the fused scaled_dot_product_attention, and an output projection
+// ("<layer>.q", ".k", ".v", ".out", each a Linear). forward(x) is self-attention.
+class MultiheadAttention : public Module {
+ public:
+  MultiheadAttention(Graph& g, const std::string& name, std::int64_t embed_dim, std::int64_t heads,
+                     bool bias = true, std::uint64_t seed = 0);
+  Value forward(const Value& x) override { return attend(x, x, x); }
+  // The mask is added to each head's scores [batch, heads, lq, lk] (broadcasting).
+  Value attend(const Value& query, const Value& key, const Value& value,
+               const std::optional<Value>& mask = std::nullopt, bool causal = false);
+  Linear q, k, v, out;
+
+ private:
+  // [batch, length, embed_dim] -> [batch, heads, length, head size], and back.
+  Value split_heads(const Value& x) const;
+  Value merge_heads(const Value& x) const;
+  std::int64_t heads_;
+};
+
+struct TransformerOptions {
+  std::int64_t feedforward = 2048;  // the hidden size of the feed-forward block
+  float dropout = 0.1f;
+  bool gelu = false;        // the feed-forward activation: GELU, else ReLU (PyTorch's default)
+  bool norm_first = false;  // layer norm before each block (pre-norm, as ViT), else after
+  float eps = 1e-5f;
+};
+
+// PyTorch's TransformerEncoderLayer (batch first): self-attention and a feed-forward block, each
+// with dropout and a residual connection, with layer norm after (or before) each.
+class TransformerEncoderLayer : public Module {
+ public:
+  TransformerEncoderLayer(Graph& g, const std::string& name, std::int64_t d_model,
+                          std::int64_t heads, TransformerOptions options = {},
+                          std::uint64_t seed = 0);
+  Value forward(const Value& x) override;
+  MultiheadAttention attention;
+  Linear linear1, linear2;
+  LayerNorm norm1, norm2;
+
+ private:
+  Value feedforward(const Value& x);
+  TransformerOptions options_;
+  std::uint64_t seed_;
+};
+
 // Layers applied in order.
 class Sequential : public Module {
  public:

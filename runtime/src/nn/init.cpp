@@ -84,6 +84,11 @@ Initializer xavier_uniform(std::uint64_t seed, float gain) {
       seed, [](const Fans& f, float g) { return g * std::sqrt(6.0 / (f.in + f.out)); }, gain);
 }
 
+Initializer normal(float stddev, std::uint64_t seed) {
+  return normal_with_std(
+      seed, [](const Fans&, float sd) { return double(sd); }, stddev);
+}
+
 Initializer xavier_normal(std::uint64_t seed, float gain) {
   return normal_with_std(
       seed, [](const Fans& f, float g) { return g * std::sqrt(2.0 / (f.in + f.out)); }, gain);

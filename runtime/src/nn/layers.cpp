@@ -1,18 +1,16 @@
 // The nn layers: parameter creation with PyTorch's default initialization, and forward.
 #include <cmath>
 
-#include "cl/hash.hpp"
 #include "clnn/error.hpp"
 #include "clnn/init.hpp"
 #include "clnn/nn.hpp"
+#include "nn/layer_seed.hpp"
 
 namespace clnn::nn {
 
 namespace {
 
-std::uint64_t seed_for(const std::string& name, std::uint64_t seed) {
-  return seed != 0 ? seed : detail::fnv1a64(name);
-}
+using detail_seed::layer_seed;
 
 void check_positive(std::int64_t value, const std::string& layer, const char* what) {
   if (value <= 0) throw Error(layer + ": " + what + " must be positive");
@@ -47,7 +45,7 @@ Linear::Linear(Graph& g, const std::string& name, std::int64_t in_features,
                std::int64_t out_features, bool with_bias, std::uint64_t seed) {
   check_positive(in_features, name, "in_features");
   check_positive(out_features, name, "out_features");
-  seed = seed_for(name, seed);
+  seed = layer_seed(name, seed);
   const Shape shape{in_features, out_features};
   weight = default_weight(g, name, shape, seed);
   if (with_bias) bias = default_bias(g, name, shape, out_features, seed);
@@ -67,7 +65,7 @@ Conv::Conv(Graph& g, const std::string& name, int dims, std::int64_t in_channels
   check_positive(o.groups, name, "groups");
   if (in_channels % o.groups != 0 || out_channels % o.groups != 0)
     throw Error(name + ": channels must be divisible by groups");
-  seed = seed_for(name, seed);
+  seed = layer_seed(name, seed);
   Shape shape{out_channels, in_channels / o.groups};
   shape.insert(shape.end(), std::size_t(dims), kernel);
   weight = default_weight(g, name, shape, seed);
