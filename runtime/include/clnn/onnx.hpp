@@ -25,6 +25,10 @@ struct Model {
   Graph graph;
   std::vector<std::pair<std::string, Value>> inputs;   // the graph's unbound inputs, in order
   std::vector<std::pair<std::string, Value>> outputs;  // the graph's outputs, in order
+  // Every tensor on the device by its ONNX name: inputs, node outputs and the initializers in
+  // use. Where fine-tuning takes features from: put a new head on values.at("features") and
+  // train; the initializers are parameters already.
+  std::map<std::string, Value> values;
   std::int64_t opset = 0;                              // of the default domain
 };
 
@@ -46,7 +50,7 @@ struct LoadOptions {
 // may not leave the model's folder. A graph input that is not float32 must be bound.
 Model load(const std::string& path, const LoadOptions& options = {});
 
-// Writes the part of `graph` that `outputs` depend on as an ONNX model (opset 13) for inference:
+// Writes the part of `graph` that `outputs` depend on as an ONNX model (opset 17) for inference:
 // inputs stay inputs, parameters and state become initializers holding their values in
 // `trained` (the initializers' values without it). UnsupportedError names a node ONNX cannot
 // express (a loss, say); the file is written atomically.

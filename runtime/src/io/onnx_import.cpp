@@ -67,6 +67,7 @@ class Importer : public detail::ValueSource {
     for (const auto& node : graph.node()) convert(node);
     for (const auto& output : graph.output())
       out.outputs.emplace_back(output.name(), value(output.name(), "the graph outputs", false));
+    out.values = values_;
     out.graph = g_;
     return out;
   }
