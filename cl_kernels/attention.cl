@@ -13,10 +13,9 @@
 // exp2 gives the softmax, and lse holds log2 of each row's sum of exp2 of its scores; backward
 // reads it to rebuild the probabilities without a second softmax.
 //
-// Options: D, DV (head sizes), TR, GROUPS, BLOCK (rows of the other side per step), HAS_MASK
+// Options: D, DV (head sizes), TR, LANES, GROUPS, BLOCK (rows of the other side per step), HAS_MASK
 // (an additive mask read through strides), CAUSAL (query i sees keys 0..i).
 
-#define LANES 16
 #define ITEMS (LANES * GROUPS)
 #define ROWS (TR * GROUPS)  // rows a work-group owns
 #define LOG2E 1.4426950408889634f
@@ -33,10 +32,19 @@
 #define KC (DP / LANES)   // of a product with Q's or K's width
 
 // rows x width floats of src (row-major, `valid` rows present) into dst with rows `pitch` apart,
-// zero outside, times `mul`.
+// zero outside, times `mul`; four at a time where rows are whole float4s.
 inline void stage_rows(__local float* dst, const int pitch, __global const float* src,
                        const int width, const int padded_width, const int rows, const int valid,
                        const float mul) {
+  if (width % 4 == 0) {
+    const int quads = padded_width / 4;
+    for (int e = get_local_id(0); e < rows * quads; e += ITEMS) {
+      const int r = e / quads, c = e % quads * 4;
+      const float4 v = (r < valid && c < width) ? vload4(0, src + r * width + c) * mul : 0.0f;
+      *(__local float4*)(dst + r * pitch + c) = v;
+    }
+    return;
+  }
   for (int e = get_local_id(0); e < rows * padded_width; e += ITEMS) {
     const int r = e / padded_width, c = e % padded_width;
     dst[r * pitch + c] = (r < valid && c < width) ? src[r * width + c] * mul : 0.0f;

@@ -20,6 +20,16 @@
 #define BIN_GREATER 11
 #define BIN_GREATER_EQUAL 12
 
+// Resize (resize.cl): coordinate transformation modes, and how nearest rounds ties.
+#define RESIZE_HALF_PIXEL 0
+#define RESIZE_ASYMMETRIC 1
+#define RESIZE_ALIGN_CORNERS 2
+#define RESIZE_PYTORCH_HALF_PIXEL 3
+#define RESIZE_PREFER_FLOOR 0
+#define RESIZE_PREFER_CEIL 1
+#define RESIZE_FLOOR 2
+#define RESIZE_CEIL 3
+
 // Reductions: reduce.cl's -DREDUCE_OP=<code>, how the passes combine elements.
 #define REDUCE_SUM 0
 #define REDUCE_MAX 1

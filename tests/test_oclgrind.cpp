@@ -226,6 +226,27 @@ TEST_CASE("oclgrind: elementwise, broadcasting, activations and shapes", "[oclgr
   };
   run_op_check(norm);
 
+  // resize, linear, [1, 2, 3] -> [1, 2, 5]: both kernels.
+  ResizeOptions linear;
+  linear.mode = ResizeMode::linear;
+  OpCheck resized;
+  resized.shapes = {{1, 2, 3}};
+  resized.build = [=](const std::vector<Value>& v) { return resize(v[0], {1, 2, 5}, linear); };
+  const auto taps = reference::resize_taps({1, 2, 3}, {1, 2, 5}, linear);
+  resized.forward = [=](const std::vector<Vec>& in) {
+    Vec y(10, 0.0);
+    for (std::size_t k = 0; k < taps.out.size(); ++k)
+      y[taps.out[k]] += taps.weight[k] * in[0][taps.in[k]];
+    return y;
+  };
+  resized.backward = [=](const std::vector<Vec>&, const Vec& g) {
+    Vec gx(6, 0.0);
+    for (std::size_t k = 0; k < taps.out.size(); ++k)
+      gx[taps.in[k]] += taps.weight[k] * g[taps.out[k]];
+    return std::vector<Vec>{gx};
+  };
+  run_op_check(resized);
+
   // embedding of a [4, 3] table by indices [5] with repeats: both kernels.
   OpCheck table;
   table.shapes = {{4, 3}, {5}};

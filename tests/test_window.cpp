@@ -218,3 +218,57 @@ TEST_CASE("embedding: repeated and negative indices; the gradient sums the repea
   Graph g;
   CHECK_THROWS_AS(embedding(g.input("t", {7}), g.input("i", {3})), ShapeError);
 }
+
+TEST_CASE("resize: nearest and linear in every coordinate mode, up and down", "[ops][window]") {
+  struct Case {
+    Shape in, out;
+    ResizeOptions o;
+  };
+  ResizeOptions nearest_asym;
+  nearest_asym.coordinates = ResizeCoordinates::asymmetric;
+  nearest_asym.rounding = ResizeRounding::floor;
+  nearest_asym.scales = {1.0f, 1.0f, 2.5f, 0.6f};
+  ResizeOptions nearest_ceil = nearest_asym;
+  nearest_ceil.scales.clear();
+  nearest_ceil.coordinates = ResizeCoordinates::half_pixel;
+  nearest_ceil.rounding = ResizeRounding::round_prefer_ceil;
+  ResizeOptions linear;
+  linear.mode = ResizeMode::linear;
+  ResizeOptions corners = linear;
+  corners.coordinates = ResizeCoordinates::align_corners;
+  ResizeOptions torch = linear;
+  torch.coordinates = ResizeCoordinates::pytorch_half_pixel;
+  for (const Case& c :
+       {Case{{2, 3, 4, 5}, {2, 3, 10, 3}, nearest_asym},
+        Case{{2, 3, 4, 5}, {2, 3, 7, 2}, nearest_ceil}, Case{{1, 2, 5, 4}, {1, 2, 9, 7}, linear},
+        Case{{1, 2, 5, 4}, {1, 2, 3, 1}, corners}, Case{{2, 6, 5}, {2, 6, 1}, torch},
+        Case{{3, 7}, {5, 16}, torch}}) {
+    INFO(to_string(c.in) << " -> " << to_string(c.out));
+    const auto taps = [c](const std::vector<Vec>&) {
+      return reference::resize_taps(c.in, c.out, c.o);
+    };
+    OpCheck check;
+    check.shapes = {c.in};
+    check.build = [c](const std::vector<Value>& v) { return resize(v[0], c.out, c.o); };
+    check.forward = [=](const std::vector<Vec>& in) {
+      const auto t = taps(in);
+      Vec y(reference::numel(c.out), 0.0);
+      for (std::size_t k = 0; k < t.out.size(); ++k) y[t.out[k]] += t.weight[k] * in[0][t.in[k]];
+      return y;
+    };
+    check.backward = [=](const std::vector<Vec>& in, const Vec& g) {
+      const auto t = taps(in);
+      Vec gx(reference::numel(c.in), 0.0);
+      for (std::size_t k = 0; k < t.out.size(); ++k) gx[t.in[k]] += t.weight[k] * g[t.out[k]];
+      return std::vector<Vec>{gx};
+    };
+    run_op_check(check);
+  }
+  Graph g;
+  const Value x = g.input("x", {2, 3});
+  CHECK_THROWS_AS(resize(x, {2, 3, 1}), ShapeError);
+  CHECK_THROWS_AS(resize(x, {2, 0}), ShapeError);
+  ResizeOptions bad;
+  bad.scales = {1.0f, -2.0f};
+  CHECK_THROWS_AS(resize(x, {2, 3}, bad), ShapeError);
+}

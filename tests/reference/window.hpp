@@ -3,9 +3,12 @@
 // padding); the gradient adds each output's gradient into the element it read.
 #pragma once
 
+#include <algorithm>
+#include <cmath>
 #include <functional>
 #include <vector>
 
+#include "clnn/ops.hpp"
 #include "reference/ops.hpp"
 
 namespace clnn::reference {
@@ -87,6 +90,82 @@ inline CoordinateMap broadcast_map(const Shape& in_shape, std::size_t out_rank, 
     }
     return true;
   };
+}
+
+}  // namespace clnn::reference
+
+namespace clnn::reference {
+
+// resize as a list of (output, input, weight) taps, the same rules as clnn::resize in double:
+// forward sums the taps into the outputs, backward the output gradients into the inputs.
+struct ResizeTaps {
+  std::vector<std::size_t> out, in;
+  std::vector<double> weight;
+};
+
+inline double resize_source(ResizeCoordinates c, long o, long in, long out, double scale) {
+  switch (c) {
+    case ResizeCoordinates::asymmetric:
+      return double(o) / scale;
+    case ResizeCoordinates::align_corners:
+      return out == 1 ? 0.0 : double(o) * double(in - 1) / double(out - 1);
+    case ResizeCoordinates::pytorch_half_pixel:
+      return out > 1 ? (o + 0.5) / scale - 0.5 : 0.0;
+    case ResizeCoordinates::half_pixel:
+      break;
+  }
+  return (o + 0.5) / scale - 0.5;
+}
+
+inline ResizeTaps resize_taps(const Shape& in, const Shape& out, const ResizeOptions& o) {
+  const std::size_t rank = in.size();
+  // Per axis and output index: (input index, weight) pairs.
+  std::vector<std::vector<std::vector<std::pair<long, double>>>> axis(rank);
+  for (std::size_t d = 0; d < rank; ++d) {
+    const double scale = o.scales.empty() ? double(out[d]) / double(in[d]) : double(o.scales[d]);
+    for (long j = 0; j < out[d]; ++j) {
+      const double x = resize_source(o.coordinates, j, in[d], out[d], scale);
+      auto clamp_index = [&](double v) { return std::clamp(long(v), 0L, long(in[d]) - 1); };
+      std::vector<std::pair<long, double>> taps;
+      if (o.mode == ResizeMode::nearest) {
+        const double f = std::floor(x), frac = x - f;
+        double r = frac == 0.5 ? (o.rounding == ResizeRounding::round_prefer_ceil ? f + 1 : f)
+                               : std::round(x);
+        if (o.rounding == ResizeRounding::floor) r = f;
+        if (o.rounding == ResizeRounding::ceil) r = std::ceil(x);
+        taps.push_back({clamp_index(r), 1.0});
+      } else {
+        const double f = std::floor(x);
+        const long lo = clamp_index(f), hi = clamp_index(f + 1);
+        const double w = lo == hi ? 0.0 : x - f;
+        taps.push_back({lo, 1.0 - w});
+        if (w != 0.0) taps.push_back({hi, w});
+      }
+      axis[d].push_back(taps);
+    }
+  }
+  ResizeTaps t;
+  for (std::size_t i = 0; i < numel(out); ++i) {
+    const std::vector<long> c = coordinates(i, out);
+    // Every combination of the axes' taps.
+    std::vector<std::pair<std::vector<long>, double>> corners{{{}, 1.0}};
+    for (std::size_t d = 0; d < rank; ++d) {
+      std::vector<std::pair<std::vector<long>, double>> next;
+      for (const auto& [prefix, w] : corners)
+        for (const auto& [index, tw] : axis[d][std::size_t(c[d])]) {
+          auto p = prefix;
+          p.push_back(index);
+          next.push_back({p, w * tw});
+        }
+      corners = next;
+    }
+    for (const auto& [src, w] : corners) {
+      t.out.push_back(i);
+      t.in.push_back(flat_index(src, in));
+      t.weight.push_back(w);
+    }
+  }
+  return t;
 }
 
 }  // namespace clnn::reference

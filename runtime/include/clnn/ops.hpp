@@ -214,6 +214,23 @@ Value pad(const Value& v, const std::vector<std::int64_t>& begin,
           const std::vector<std::int64_t>& end, PadMode mode = PadMode::constant,
           float value = 0.0f);
 
+// x resized to the shape `out` (ONNX Resize): each output coordinate maps to a source
+// coordinate per axis, (o + 0.5) / scale - 0.5 (half_pixel; pytorch_half_pixel the same but 0
+// where the output extent is 1), o / scale (asymmetric) or o (in - 1) / (out - 1)
+// (align_corners), with scale the axis' entry of `scales` or else out / in. nearest rounds it
+// (ties as `rounding` says) and clamps it to the axis; linear interpolates between the indices
+// around it, clamped (the edge repeats).
+enum class ResizeMode { nearest, linear };
+enum class ResizeCoordinates { half_pixel, asymmetric, align_corners, pytorch_half_pixel };
+enum class ResizeRounding { round_prefer_floor, round_prefer_ceil, floor, ceil };
+struct ResizeOptions {
+  ResizeMode mode = ResizeMode::nearest;
+  ResizeCoordinates coordinates = ResizeCoordinates::half_pixel;
+  ResizeRounding rounding = ResizeRounding::round_prefer_floor;
+  std::vector<float> scales;  // one per axis, or empty
+};
+Value resize(const Value& x, const Shape& out, const ResizeOptions& options = {});
+
 // v broadcast to `shape` (numpy rules, as ONNX Expand: the result may be larger than shape where
 // v's extents are), and v repeated repeats[d] times along each axis d.
 Value expand(const Value& v, const Shape& shape);

@@ -1,6 +1,7 @@
 // The ONNX operators clnn imports: one table row per operator type, naming the attributes it
 // reads and how it becomes clnn operators. Every read goes through Node's checked accessors.
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <map>
 #include <numeric>
@@ -503,6 +504,81 @@ Outputs lower_depth_space(const Node& n) {
   return {reshape(t, {N, c, H * b, W * b})};
 }
 
+// Resize (and its opset-10 form): the output shape from sizes or scales known at load; nearest
+// and linear with the coordinate modes resize() has.
+Outputs lower_resize(const Node& n) {
+  Value x = n.input(0, 1, 8);
+  const Shape& in = x.shape();
+  const std::size_t rank = in.size();
+  ResizeOptions o;
+  const std::string mode = n.text("mode", "nearest", {"nearest", "linear", "cubic"});
+  if (mode == "cubic") n.unsupported("mode cubic");
+  o.mode = mode == "linear" ? ResizeMode::linear : ResizeMode::nearest;
+  int scales_at = 1, sizes_at = -1;
+  if (n.opset() < 11) {  // Resize-10: asymmetric coordinates, nearest rounds down
+    o.coordinates = ResizeCoordinates::asymmetric;
+    o.rounding = ResizeRounding::floor;
+  } else {
+    scales_at = 2, sizes_at = 3;
+    const std::string c =
+        n.text("coordinate_transformation_mode", "half_pixel",
+               {"half_pixel", "half_pixel_symmetric", "pytorch_half_pixel", "align_corners",
+                "asymmetric", "tf_half_pixel_for_nn", "tf_crop_and_resize"});
+    if (c == "half_pixel_symmetric" || c == "tf_half_pixel_for_nn" || c == "tf_crop_and_resize")
+      n.unsupported("coordinate_transformation_mode " + c);
+    o.coordinates = c == "pytorch_half_pixel" ? ResizeCoordinates::pytorch_half_pixel
+                    : c == "align_corners"    ? ResizeCoordinates::align_corners
+                    : c == "asymmetric"       ? ResizeCoordinates::asymmetric
+                                              : ResizeCoordinates::half_pixel;
+    const std::string r = n.text("nearest_mode", "round_prefer_floor",
+                                 {"round_prefer_floor", "round_prefer_ceil", "floor", "ceil"});
+    o.rounding = r == "round_prefer_ceil" ? ResizeRounding::round_prefer_ceil
+                 : r == "floor"           ? ResizeRounding::floor
+                 : r == "ceil"            ? ResizeRounding::ceil
+                                          : ResizeRounding::round_prefer_floor;
+    if (n.integer("exclude_outside", 0, 0, 1) != 0) n.unsupported("exclude_outside 1");
+    if (n.integer("antialias", 0, 0, 1) != 0) n.unsupported("antialias 1");
+    if (n.text("keep_aspect_ratio_policy", "stretch", {"stretch", "not_larger", "not_smaller"}) !=
+        "stretch")
+      n.unsupported("keep_aspect_ratio_policy other than stretch");
+  }
+  // The axes the scales or sizes name (opset 18), else every axis.
+  std::vector<std::size_t> axes;
+  for (std::int64_t a : n.ints("axes", -std::int64_t(rank), std::int64_t(rank) - 1))
+    axes.push_back(std::size_t(a < 0 ? a + std::int64_t(rank) : a));
+  if (axes.empty())
+    for (std::size_t d = 0; d < rank; ++d) axes.push_back(d);
+  auto given = [&](int i) {
+    return i >= 0 && n.has_input(i) && n.known_shape(i) && element_count(*n.known_shape(i)) > 0;
+  };
+  Shape out = in;
+  if (given(sizes_at)) {
+    if (given(scales_at)) n.invalid("both scales and sizes are given");
+    const Ints sizes = n.constant_ints(sizes_at);
+    if (sizes.size() != axes.size()) n.invalid("sizes must have one entry per axis");
+    for (std::size_t i = 0; i < axes.size(); ++i) {
+      if (sizes[i] <= 0 || sizes[i] > kMaxWindowValue) n.invalid("a size out of range");
+      out[axes[i]] = sizes[i];
+    }
+  } else if (given(scales_at)) {
+    const HostTensor* scales = n.known(scales_at);
+    if (!scales || !scales->is_float()) n.unsupported("scales not known at load");
+    if (scales->floats.size() != axes.size()) n.invalid("scales must have one entry per axis");
+    o.scales.assign(rank, 1.0f);
+    for (std::size_t i = 0; i < axes.size(); ++i) {
+      const float s = scales->floats[i];
+      const double extent = std::floor(double(in[axes[i]]) * double(s));
+      if (!(s > 0.0f) || !(extent >= 1.0) || extent > double(kMaxWindowValue))
+        n.invalid("a scale out of range");
+      o.scales[axes[i]] = s;
+      out[axes[i]] = std::int64_t(extent);
+    }
+  } else {
+    n.invalid("neither scales nor sizes is given");
+  }
+  return {resize(x, out, o)};
+}
+
 Outputs lower_reduce(const Node& n) {
   Value x = n.input(0);
   const std::string& op = n.proto().op_type();
@@ -782,6 +858,10 @@ const std::map<std::string, Converter> kConverters{
     {"Squeeze", {{"axes"}, lower_squeeze}},
     {"Unsqueeze", {{"axes"}, lower_squeeze}},
     {"DepthToSpace", {{"blocksize", "mode"}, lower_depth_space}},
+    {"Resize",
+     {{"mode", "coordinate_transformation_mode", "nearest_mode", "cubic_coeff_a", "exclude_outside",
+       "extrapolation_value", "antialias", "axes", "keep_aspect_ratio_policy"},
+      lower_resize}},
     {"SpaceToDepth", {{"blocksize"}, lower_depth_space}},
     {"Cast", {{"to"}, lower_cast}},
     // Evaluated while importing only (constant folding, io/onnx_fold.cpp): shape arithmetic.

@@ -3,6 +3,7 @@
 // the probabilities from the forward's per-row log-sums.
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <memory>
 #include <string>
 
@@ -17,7 +18,6 @@ namespace clnn::detail {
 
 namespace {
 
-constexpr std::size_t kLanes = 16;  // LANES in attention.cl
 constexpr std::int64_t kMaxHeadSize = 256;
 constexpr double kLog2e = 1.4426950408889634;
 
@@ -28,12 +28,12 @@ std::int64_t pad16(std::int64_t n) {
 // The kernels of a pass and the blocks they take.
 enum class Pass3 { forward, backward_kv, backward_q };
 
-// Rows per work-item, item rows per group (GROUPS) and the other side's block (BLOCK) of one
-// kernel: the largest that fits the device's local memory and work-group limit.
+// Rows per work-item (TR), items across the other side (LANES), item rows per group (GROUPS)
+// and the other side's block (BLOCK) of one kernel.
 struct Tiles {
-  std::int64_t tr = 1, groups = 1, block = 16;
+  std::int64_t tr = 1, lanes = 16, groups = 1, block = 16;
   std::int64_t rows() const { return tr * groups; }
-  std::size_t items() const { return std::size_t(groups) * kLanes; }
+  std::size_t items() const { return std::size_t(groups * lanes); }
 };
 
 // Bytes of local memory a kernel takes (mirrors its __local arrays).
@@ -42,7 +42,7 @@ std::size_t local_bytes(Pass3 kernel, const Tiles& t, std::int64_t d, std::int64
   std::int64_t floats = 0;
   switch (kernel) {
     case Pass3::forward:
-      floats = rows * qp + std::max(t.block * qp, rows * pp) + t.block * vp + rows * 16;
+      floats = rows * qp + std::max(t.block * qp, rows * pp) + t.block * vp + rows * t.lanes;
       break;
     case Pass3::backward_kv:
       floats = rows * (qp + vp) + t.block * (qp + vp) + 2 * rows * pp + 2 * t.block;
@@ -55,25 +55,27 @@ std::size_t local_bytes(Pass3 kernel, const Tiles& t, std::int64_t d, std::int64
 }
 
 Tiles choose_tiles(const ContextImpl& ctx, Pass3 kernel, std::int64_t d, std::int64_t dv) {
-  const std::size_t max_items = std::min<std::size_t>(ctx.planner.max_local_size_1d(), 128);
-  const std::int64_t groups = std::int64_t(max_items / kLanes);
-  if (groups < 1)
-    throw Error("scaled_dot_product_attention: the device's work-groups are smaller than " +
-                std::to_string(kLanes) + " items");
-  // Forward keeps the output rows in registers next to the scores: 8 rows an item where local
-  // memory holds them; backward keeps two gradients, so 4.
-  static const Tiles forward[] = {{8, 0, 64}, {8, 0, 32}, {4, 0, 32},
-                                  {4, 0, 16}, {2, 0, 16}, {1, 0, 16}};
-  static const Tiles backward[] = {{4, 0, 32}, {4, 0, 16}, {2, 0, 16}, {1, 0, 16}};
+  const std::size_t max_items = ctx.planner.max_local_size_1d();
+  // The first that fits the device's local memory and work-group size. Forward keeps the output
+  // rows in registers next to the scores: 8 rows an item where local memory holds them;
+  // backward keeps two gradients, so 4.
+  static const Tiles forward[] = {{8, 16, 8, 32}, {4, 16, 8, 32}, {4, 16, 4, 16},
+                                  {2, 16, 4, 16}, {1, 16, 2, 16}, {1, 16, 1, 16}};
+  static const Tiles backward[] = {
+      {4, 16, 8, 32}, {4, 16, 4, 16}, {2, 16, 4, 16}, {1, 16, 2, 16}, {1, 16, 1, 16}};
   const std::uint64_t local = ctx.info.local_mem_size;
   auto pick = [&](const auto& candidates) {
     for (Tiles t : candidates) {
-      t.groups = groups;
-      if (local_bytes(kernel, t, d, dv) <= local) return t;
+      if (const char* lanes = std::getenv("CLNN_ATTENTION_LANES")) {  // EXPERIMENT
+        t.groups = t.groups * t.lanes / std::atoi(lanes);
+        t.lanes = std::atoi(lanes);
+        if (const char* g = std::getenv("CLNN_ATTENTION_GROUPS")) t.groups = std::atoi(g);
+      }
+      if (t.items() <= max_items && local_bytes(kernel, t, d, dv) <= local) return t;
     }
     throw Error("scaled_dot_product_attention: head sizes " + std::to_string(d) + " and " +
                 std::to_string(dv) + " need more local memory than the device's " +
-                std::to_string(local) + " bytes");
+                std::to_string(local) + " bytes, or larger work-groups");
   };
   return kernel == Pass3::forward ? pick(forward) : pick(backward);
 }
@@ -99,9 +101,9 @@ Geometry geometry(const std::vector<Shape>& in) {
 
 std::string build_options(const Geometry& g, const Tiles& t, bool mask, bool causal) {
   return "-DD=" + std::to_string(g.d) + " -DDV=" + std::to_string(g.dv) +
-         " -DTR=" + std::to_string(t.tr) + " -DGROUPS=" + std::to_string(t.groups) +
-         " -DBLOCK=" + std::to_string(t.block) + " -DHAS_MASK=" + (mask ? "1" : "0") +
-         " -DCAUSAL=" + (causal ? "1" : "0");
+         " -DTR=" + std::to_string(t.tr) + " -DLANES=" + std::to_string(t.lanes) +
+         " -DGROUPS=" + std::to_string(t.groups) + " -DBLOCK=" + std::to_string(t.block) +
+         " -DHAS_MASK=" + (mask ? "1" : "0") + " -DCAUSAL=" + (causal ? "1" : "0");
 }
 
 class AttentionOp : public Op {
@@ -157,7 +159,7 @@ class AttentionOp : public Op {
     cl_kernel kd = kernel(args.ctx, "attention_backward_delta", g, tq);
     const std::size_t rows = std::size_t(g.heads() * g.lq);
     set_args(kd, mem(args.output), mem(args.grad_output), mem(delta), cl_long(rows));
-    const std::size_t groups = (rows * kLanes + tq.items() - 1) / tq.items();
+    const std::size_t groups = (rows * std::size_t(tq.lanes) + tq.items() - 1) / tq.items();
     enqueue<1>(args.ctx.queue.get(), kd, {groups * tq.items()}, {tq.items()});
     const float qscale = float(scale(g) * kLog2e);
     // In the inputs' order: where q, k and v are one value, the later ones add to the first.
