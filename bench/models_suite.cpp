@@ -22,8 +22,11 @@ namespace clnn::bench {
 namespace {
 
 const std::vector<std::string> kBuiltIn{"default", "large"};
-const std::vector<std::string> kZoo{"resnet18", "resnet50",      "mobilenet_v2", "vgg11",
-                                    "alexnet",  "squeezenet1_1", "r3d_18"};
+const std::vector<std::string> kZoo{
+    "resnet18",    "resnet50",           "mobilenet_v2",  "vgg11",
+    "alexnet",     "squeezenet1_1",      "r3d_18",        "mobilenet_v3_large",
+    "densenet121", "shufflenet_v2_x1_0", "convnext_tiny", "vit_b_16",
+    "swin_t",      "transformer_encoder"};
 const std::vector<std::int64_t> kTrainBatches{64, 128, 512};
 const std::vector<std::int64_t> kInferBatches{1, 32};
 // A step's profile is averaged over this many steps: one alone varies with what else the

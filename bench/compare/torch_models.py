@@ -2,7 +2,9 @@
 """The peer figures for clnn-bench's models suite: whole models through PyTorch and ONNX Runtime.
 
 - gpu-infer (kind "infer"): torchvision's resnet18, resnet50, mobilenet_v2, vgg11, alexnet,
-  squeezenet1_1 (3x224x224) and r3d_18 (3x16x112x112), random weights (seed 0), eval mode, batch 1
+  squeezenet1_1 (3x224x224) and r3d_18 (3x16x112x112), and issue 19's mobilenet_v3_large,
+  densenet121, shufflenet_v2_x1_0, convnext_tiny, vit_b_16, swin_t and a 6-layer
+  nn.TransformerEncoder (1x128x512; check_models.py makes them), random weights (seed 0), eval mode, batch 1
   and 32, on the GPU in fp32 with TF32 off, under inference_mode: PyTorch eager (cuDNN,
   benchmark mode) and torch.compile (default mode; compile time excluded), median milliseconds
   per forward over 5 samples of about 50 ms each, timed with CUDA events.
@@ -50,6 +52,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from torch_conv import median_ms  # noqa: E402  (5 samples of ~50 ms, CUDA events)
 from torch_train import default_model, large_model, read_idx  # noqa: E402
 from models_table import fmt  # noqa: E402  (one number format for both tables)
+import check_models  # noqa: E402  (issue 19's models, made the same way for both scripts)
 
 ZOO = {  # name: input shape of one sample
     "resnet18": (3, 224, 224),
@@ -59,6 +62,14 @@ ZOO = {  # name: input shape of one sample
     "alexnet": (3, 224, 224),
     "squeezenet1_1": (3, 224, 224),
     "r3d_18": (3, 16, 112, 112),
+    # Issue 19's models (bench/compare/check_models.py checks them against float64).
+    "mobilenet_v3_large": (3, 224, 224),
+    "densenet121": (3, 224, 224),
+    "shufflenet_v2_x1_0": (3, 224, 224),
+    "convnext_tiny": (3, 224, 224),
+    "vit_b_16": (3, 224, 224),
+    "swin_t": (3, 224, 224),
+    "transformer_encoder": (128, 512),
 }
 ZOO_BATCHES = (1, 32)
 TRAIN = {"default": default_model, "large": large_model}
@@ -78,6 +89,8 @@ def zoo_model(name):
     """A torchvision model with random weights (seed 0), in eval mode, on the CPU."""
     import torchvision
     torch.manual_seed(0)
+    if name in check_models.MODELS:
+        return check_models.make(name)[0]
     if name == "r3d_18":
         model = torchvision.models.video.r3d_18(weights=None)
     else:
@@ -132,6 +145,9 @@ def export(directory, names):
     if "dynamo" in inspect.signature(torch.onnx.export).parameters:
         kwargs["dynamo"] = False  # the TorchScript exporter, which warns that it is the legacy one
         warnings.filterwarnings("ignore", message=".*legacy TorchScript-based ONNX export")
+    # The fused attention fast paths have no ONNX export: the plain modules export.
+    if hasattr(torch.backends, "mha"):
+        torch.backends.mha.set_fastpath_enabled(False)
     failed = 0
     for name in names:
         model = None
