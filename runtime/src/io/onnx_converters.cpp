@@ -406,14 +406,7 @@ Outputs lower_gather(const Node& n) {
   const std::size_t rank = x.shape().size();
   const int given = n.axis("axis", 0, rank);
   const auto axis = std::size_t(given < 0 ? given + int(rank) : given);
-  const std::int64_t extent = x.shape()[axis];
-  Ints index;
-  for (std::int64_t i : indices->ints) {
-    if (i < -extent || i >= extent)
-      n.invalid("index " + std::to_string(i) + " is out of range for extent " +
-                std::to_string(extent));
-    index.push_back(i < 0 ? i + extent : i);
-  }
+  const Ints index = gather_indices(n, indices->ints, x.shape()[axis]);
   if (index.empty()) n.unsupported("an empty Gather");
   // A gather kernel is the target; slices serve the few runs shape and head selection make.
   constexpr std::size_t kMaxRuns = 64;

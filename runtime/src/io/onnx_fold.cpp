@@ -457,6 +457,22 @@ HostTensor fold_concat(const Node& n, const std::vector<const HostTensor*>& in) 
   return out;
 }
 
+}  // namespace
+
+std::vector<std::int64_t> gather_indices(const Node& n, const std::vector<std::int64_t>& indices,
+                                         std::int64_t extent) {
+  std::vector<std::int64_t> index;
+  for (std::int64_t i : indices) {
+    if (i < -extent || i >= extent)
+      n.invalid("index " + std::to_string(i) + " is out of range for extent " +
+                std::to_string(extent));
+    index.push_back(i < 0 ? i + extent : i);
+  }
+  return index;
+}
+
+namespace {
+
 HostTensor fold_gather(const Node& n, const std::vector<const HostTensor*>& in) {
   const HostTensor &x = required(n, in, 0), &indices = integers(n, in, 1);
   const std::size_t rank = x.shape.size();
@@ -469,17 +485,11 @@ HostTensor fold_gather(const Node& n, const std::vector<const HostTensor*>& in) 
   shape.insert(shape.end(), x.shape.begin() + std::ptrdiff_t(a) + 1, x.shape.end());
   std::size_t inner = 1;
   for (std::size_t d = a + 1; d < rank; ++d) inner *= std::size_t(x.shape[d]);
-  std::vector<std::size_t> index;
-  for (std::int64_t i : indices.ints) {
-    if (i < -extent || i >= extent)
-      n.invalid("index " + std::to_string(i) + " is out of range for extent " +
-                std::to_string(extent));
-    index.push_back(std::size_t(i < 0 ? i + extent : i));
-  }
+  const std::vector<std::int64_t> index = gather_indices(n, indices.ints, extent);
   const std::size_t count = index.size();
   return gathered(n, x, shape, [&](std::size_t i) {
     const std::size_t k = i % inner, j = (i / inner) % count, o = i / inner / count;
-    return (o * std::size_t(extent) + index[j]) * inner + k;
+    return (o * std::size_t(extent) + std::size_t(index[j])) * inner + k;
   });
 }
 

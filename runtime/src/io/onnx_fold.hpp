@@ -29,6 +29,10 @@ std::vector<SliceAxis> slice_axes(const Node& n, const Shape& shape);
 // of shape `in`.
 Shape squeezed_shape(const Node& n, const Shape& in);
 
+// Gather's indices into an axis of `extent`, each checked and negative ones counted from the end.
+std::vector<std::int64_t> gather_indices(const Node& n, const std::vector<std::int64_t>& indices,
+                                         std::int64_t extent);
+
 // Axes from an attribute (before `input_from`) or a constant input, each in [-rank, rank),
 // normalized and checked for repeats.
 std::vector<std::size_t> node_axes(const Node& n, const std::string& name, int input,
