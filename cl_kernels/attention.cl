@@ -14,7 +14,9 @@
 // reads it to rebuild the probabilities without a second softmax.
 //
 // Options: D, DV (head sizes), TR, LANES, GROUPS, BLOCK (rows of the other side per step), HAS_MASK
-// (an additive mask read through strides), CAUSAL (query i sees keys 0..i).
+// (an additive mask read through strides), CAUSAL (query i sees keys 0..i), and the pass whose
+// kernels a program holds (ATTENTION_FORWARD, ATTENTION_BACKWARD_KV, or ATTENTION_BACKWARD_Q:
+// the delta kernel and q's): each kernel's local arrays are sized by its own pass's tiles.
 
 #define ITEMS (LANES * GROUPS)
 #define ROWS (TR * GROUPS)  // rows a work-group owns
@@ -78,7 +80,7 @@ inline void stage_rows(__local float* dst, const int pitch, __global const float
         *(__local const float4*)((a) + ((row0) + i_) * (pa) + t_);                    \
     _Pragma("unroll") for (int u_ = 0; u_ < 4; ++u_) {                                \
       __local const float* row_ = (b) + (t_ + u_) * (pb) + (lane) * (NC);             \
-      float bv_[(NC) + 3];                                                            \
+      float bv_[(NC) + 3]; /* + 3: the dead float4 branch where NC % 4 stays in bounds */ \
       if ((NC) % 4 == 0) {                                                            \
         _Pragma("unroll") for (int j_ = 0; j_ < (NC); j_ += 4) {                      \
           const float4 w_ = *(__local const float4*)(row_ + j_);                      \
@@ -136,6 +138,7 @@ inline float probability(const float s, const float lse) {
 #define LOCAL_FLOAT4S(n) (((n) + 3) / 4)
 #define LARGER(a, b) ((a) > (b) ? (a) : (b))
 
+#ifdef ATTENTION_FORWARD
 __kernel __attribute__((reqd_work_group_size(ITEMS, 1, 1))) void attention_forward(
     __global const float* q, __global const float* k, __global const float* v,
     __global const float* mask, __global float* out, __global float* lse, const int lq,
@@ -236,9 +239,11 @@ __kernel __attribute__((reqd_work_group_size(ITEMS, 1, 1))) void attention_forwa
     if (lane == 0) lse[(long)head * lq + query] = sum > 0.0f ? m[i] + log2(sum) : -INFINITY;
   }
 }
+#endif
 
 // delta[r] = sum over c of out[r][c] * gout[r][c]: the term the softmax's gradient subtracts.
 // LANES items per row.
+#ifdef ATTENTION_BACKWARD_Q
 __kernel __attribute__((reqd_work_group_size(ITEMS, 1, 1))) void attention_backward_delta(
     __global const float* out, __global const float* gout, __global float* delta,
     const long rows) {
@@ -256,6 +261,7 @@ __kernel __attribute__((reqd_work_group_size(ITEMS, 1, 1))) void attention_backw
     delta[row] = total;
   }
 }
+#endif
 
 // The probabilities of the staged block, rebuilt, and the scores' gradient (p * (dp - delta)),
 // for item rows (r_ = row0 + i) against columns (c_ = lane + LANES * j); query_of and key_of say
@@ -273,6 +279,7 @@ __kernel __attribute__((reqd_work_group_size(ITEMS, 1, 1))) void attention_backw
 
 // gk and gv for a block of ROWS keys of one head, walking the queries in steps of BLOCK:
 // gv = P^T gout, gk = scale * dS^T q.
+#ifdef ATTENTION_BACKWARD_KV
 __kernel __attribute__((reqd_work_group_size(ITEMS, 1, 1))) void attention_backward_kv(
     __global const float* q, __global const float* k, __global const float* v,
     __global const float* mask, __global const float* gout, __global const float* lse,
@@ -347,9 +354,11 @@ __kernel __attribute__((reqd_work_group_size(ITEMS, 1, 1))) void attention_backw
     }
   }
 }
+#endif
 
 // gq for a block of ROWS queries of one head, walking the keys in steps of BLOCK:
 // gq = scale * dS k.
+#ifdef ATTENTION_BACKWARD_Q
 __kernel __attribute__((reqd_work_group_size(ITEMS, 1, 1))) void attention_backward_q(
     __global const float* q, __global const float* k, __global const float* v,
     __global const float* mask, __global const float* gout, __global const float* lse,
@@ -416,3 +425,4 @@ __kernel __attribute__((reqd_work_group_size(ITEMS, 1, 1))) void attention_backw
     }
   }
 }
+#endif

@@ -89,7 +89,8 @@ __kernel void resize_forward(__global const float* x, __global float* y, const u
 
 // gx[c] = beta * gx[c] + the sum over the outputs o that read c of gy[o] times o's weight on c.
 // Along each axis the source coordinate grows with o, so the outputs that can read index c lie
-// in a window around (c + 0.5) * scale, which the loop walks (align_corners: the whole axis).
+// in a window around (c + 0.5) * scale (align_corners: c (out - 1) / (in - 1)), which the loop
+// walks.
 __kernel void resize_backward(__global const float* gy, __global float* gx, const ulong n,
                               const int rank, const long8 in_dims, const long8 out_dims,
                               const float8 scales, const int linear, const int mode,
@@ -108,12 +109,15 @@ __kernel void resize_backward(__global const float* gy, __global float* gx, cons
         count[d] = 1;
       } else {
         // Outputs whose source coordinate lies within 1 of c (those that read it): o is about
-        // (x + 0.5) * scale in every mode but align_corners, give or take half a scale.
-        const long centre = (long)(((float)c[d] + 0.5f) * sc[d]);
-        const long reach = (long)ceil(2.0f * sc[d]) + 2;
+        // (x + 0.5) * scale, give or take half a scale, in every mode but align_corners, where
+        // it is x (out - 1) / (in - 1).
+        const bool corners = mode == RESIZE_ALIGN_CORNERS;
+        const float per = corners ? (float)(out[d] - 1) / (float)max(in[d] - 1, 1L) : sc[d];
+        const long centre = (long)(((float)c[d] + (corners ? 0.0f : 0.5f)) * per);
+        const long reach = (long)ceil(2.0f * per) + 2;
         first[d] = max(centre - reach, 0L);
         count[d] = min(centre + reach, out[d] - 1) - first[d] + 1;
-        if (mode == RESIZE_ALIGN_CORNERS || out[d] == 1) {  // other spacing: the whole axis
+        if (in[d] == 1 || out[d] == 1) {  // every output reads index 0: the whole axis
           first[d] = 0;
           count[d] = out[d];
         }

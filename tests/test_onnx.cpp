@@ -668,3 +668,30 @@ TEST_CASE("ScatterND and Transpose fold on tensors known at load", "[onnx]") {
     CHECK(clnn::onnx::load(path).outputs[0].second.shape() == want);
   }
 }
+
+TEST_CASE("Resize takes sizes beside an empty scales placeholder; a bad scale is a clean error",
+          "[onnx]") {
+  TempDir t;
+  const auto path = (t.dir / "model" / "m.onnx").string();
+  // Opset 11 and 12 need a scales input even where sizes give the shape: exporters write [0].
+  auto m = empty_model({1, 1, 2, 3}, 11);
+  auto* empty = m.mutable_graph()->add_initializer();
+  empty->set_name("no_scales");
+  empty->set_data_type(::onnx::TensorProto::FLOAT);
+  empty->add_dims(0);
+  add_int_initializer(m, "sizes", {1, 1, 4, 7}, {4});
+  add_node(m, "Resize", {"x", "", "no_scales", "sizes"}, "y");
+  write(path, m.SerializeAsString());
+  CHECK(clnn::onnx::load(path).outputs[0].second.shape() == Shape{1, 1, 4, 7});
+
+  // A scale that leaves no output (0.1 of 3 rounds down to 0) is refused.
+  auto bad = empty_model({1, 1, 2, 3}, 13);
+  auto* scales = bad.mutable_graph()->add_initializer();
+  scales->set_name("scales");
+  scales->set_data_type(::onnx::TensorProto::FLOAT);
+  scales->add_dims(4);
+  for (float v : {1.0f, 1.0f, 2.0f, 0.1f}) scales->add_float_data(v);
+  add_node(bad, "Resize", {"x", "", "scales"}, "y");
+  write(path, bad.SerializeAsString());
+  CHECK_THROWS_WITH(clnn::onnx::load(path), Catch::Contains("scale out of range"));
+}

@@ -271,4 +271,6 @@ TEST_CASE("resize: nearest and linear in every coordinate mode, up and down", "[
   ResizeOptions bad;
   bad.scales = {1.0f, -2.0f};
   CHECK_THROWS_AS(resize(x, {2, 3}, bad), ShapeError);
+  bad.scales = {1.0f, 0.5f};  // gives 1 column, not 12: the gradient's window would miss outputs
+  CHECK_THROWS_AS(resize(x, {2, 12}, bad), ShapeError);
 }

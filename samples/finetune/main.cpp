@@ -18,7 +18,7 @@ struct Args {
   bool list = false;
 };
 
-// The largest relative difference between two runs' outputs (L2 of the difference over L2).
+// How far two runs' outputs differ: the L2 norm of the difference over b's.
 double relative_difference(const std::vector<float>& a, const std::vector<float>& b) {
   double diff = 0, norm = 0;
   for (std::size_t i = 0; i < a.size(); ++i) {

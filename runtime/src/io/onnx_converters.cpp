@@ -497,6 +497,9 @@ Outputs lower_depth_space(const Node& n) {
   return {reshape(t, {N, c, H * b, W * b})};
 }
 
+// node_axes' opset for an axes input Resize never has (its axes are always an attribute).
+constexpr std::int64_t kNoAxesInput = std::numeric_limits<std::int64_t>::max();
+
 // Resize (and its opset-10 form): the output shape from sizes or scales known at load; nearest
 // and linear with the coordinate modes resize() has.
 Outputs lower_resize(const Node& n) {
@@ -535,14 +538,15 @@ Outputs lower_resize(const Node& n) {
         "stretch")
       n.unsupported("keep_aspect_ratio_policy other than stretch");
   }
-  // The axes the scales or sizes name (opset 18), else every axis.
-  std::vector<std::size_t> axes;
-  for (std::int64_t a : n.ints("axes", -std::int64_t(rank), std::int64_t(rank) - 1))
-    axes.push_back(std::size_t(a < 0 ? a + std::int64_t(rank) : a));
+  // The axes the scales or sizes name (an attribute from opset 18), else every axis.
+  std::vector<std::size_t> axes = node_axes(n, "axes", -1, kNoAxesInput, rank);
   if (axes.empty())
     for (std::size_t d = 0; d < rank; ++d) axes.push_back(d);
+  // An input that is absent or empty ([0]: opset 11 and 12 need a placeholder for scales).
   auto given = [&](int i) {
-    return i >= 0 && n.has_input(i) && n.known_shape(i) && element_count(*n.known_shape(i)) > 0;
+    if (i < 0 || !n.has_input(i) || !n.known_shape(i)) return false;
+    const Shape shape = *n.known_shape(i);
+    return std::none_of(shape.begin(), shape.end(), [](std::int64_t e) { return e == 0; });
   };
   Shape out = in;
   if (given(sizes_at)) {

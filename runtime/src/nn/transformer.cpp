@@ -14,6 +14,12 @@ namespace {
 using detail_seed::layer_seed;
 using detail_seed::part_seed;
 
+// The shape LayerNorm normalizes, checked before any parameter is made.
+const Shape& normalized(const std::string& name, const Shape& shape) {
+  if (shape.empty()) throw Error(name + ": normalized_shape must not be empty");
+  return shape;
+}
+
 Value maybe_dropout(const Value& x, float p, std::uint64_t seed) {
   return p > 0.0f ? dropout(x, p, seed) : x;
 }
@@ -21,12 +27,11 @@ Value maybe_dropout(const Value& x, float p, std::uint64_t seed) {
 }  // namespace
 
 LayerNorm::LayerNorm(Graph& g, const std::string& name, const Shape& normalized_shape, float eps)
-    : weight(g.parameter(name + ".weight", normalized_shape, init::constant(1.0f))),
+    : weight(
+          g.parameter(name + ".weight", normalized(name, normalized_shape), init::constant(1.0f))),
       bias(g.parameter(name + ".bias", normalized_shape, init::zeros())),
       axis_(-int(normalized_shape.size())),
-      eps_(eps) {
-  if (normalized_shape.empty()) throw Error(name + ": normalized_shape must not be empty");
-}
+      eps_(eps) {}
 
 Value LayerNorm::forward(const Value& x) {
   return layer_norm(x, weight, bias, axis_, eps_);

@@ -3,6 +3,7 @@
 // the probabilities from the forward's per-row log-sums.
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <memory>
 #include <string>
 
@@ -96,11 +97,15 @@ Geometry geometry(const std::vector<Shape>& in) {
   return g;
 }
 
-std::string build_options(const Geometry& g, const Tiles& t, bool mask, bool causal) {
-  return "-DD=" + std::to_string(g.d) + " -DDV=" + std::to_string(g.dv) +
-         " -DTR=" + std::to_string(t.tr) + " -DLANES=" + std::to_string(t.lanes) +
-         " -DGROUPS=" + std::to_string(t.groups) + " -DBLOCK=" + std::to_string(t.block) +
-         " -DHAS_MASK=" + (mask ? "1" : "0") + " -DCAUSAL=" + (causal ? "1" : "0");
+// The options of the program that holds `pass`'s kernels.
+std::string build_options(Pass3 pass, const Geometry& g, const Tiles& t, bool mask, bool causal) {
+  static const char* const kPassMacros[] = {" -DATTENTION_FORWARD", " -DATTENTION_BACKWARD_KV",
+                                            " -DATTENTION_BACKWARD_Q"};
+  return std::string(kPassMacros[int(pass)]) + " -DD=" + std::to_string(g.d) +
+         " -DDV=" + std::to_string(g.dv) + " -DTR=" + std::to_string(t.tr) +
+         " -DLANES=" + std::to_string(t.lanes) + " -DGROUPS=" + std::to_string(t.groups) +
+         " -DBLOCK=" + std::to_string(t.block) + " -DHAS_MASK=" + (mask ? "1" : "0") +
+         " -DCAUSAL=" + (causal ? "1" : "0");
 }
 
 class AttentionOp : public Op {
@@ -124,6 +129,10 @@ class AttentionOp : public Op {
       throw ShapeError(type() + ": k " + to_string(k) + " must have q's head size (" +
                        std::to_string(q[rank - 1]) + ") and v " + to_string(v) + " k's length");
     const Geometry g = geometry(in);
+    // The kernels count rows in ints.
+    if (g.lq > std::numeric_limits<int>::max() / 2 || g.lk > std::numeric_limits<int>::max() / 2)
+      throw ShapeError(type() + ": lengths above 2^30 are not supported: q " + to_string(q) +
+                       ", k " + to_string(k));
     if (g.d > kMaxHeadSize || g.dv > kMaxHeadSize)
       throw ShapeError(type() + ": head sizes above " + std::to_string(kMaxHeadSize) +
                        " are not supported: q " + to_string(q) + ", v " + to_string(v));
@@ -138,7 +147,7 @@ class AttentionOp : public Op {
     const Geometry g = geometry(shapes);
     const Tiles t = choose_tiles(args.ctx, Pass3::forward, g.d, g.dv);
     const Tensor& lse = args.saved.defined() ? args.saved : args.workspace;
-    cl_kernel k = kernel(args.ctx, "attention_forward", g, t);
+    cl_kernel k = kernel(args.ctx, Pass3::forward, "attention_forward", g, t);
     set_args(k, mem(*args.inputs[0]), mem(*args.inputs[1]), mem(*args.inputs[2]),
              mask_mem(args.inputs), mem(args.output), mem(lse), cl_int(g.lq), cl_int(g.lk),
              float(scale(g) * kLog2e), cl_int(g.inner), mask_strides(shapes));
@@ -151,9 +160,9 @@ class AttentionOp : public Op {
     Tensor *gq = args.grad_inputs[0], *gk = args.grad_inputs[1], *gv = args.grad_inputs[2];
     const Tensor &q = *args.inputs[0], &k = *args.inputs[1], &v = *args.inputs[2];
     const Tensor& delta = args.workspace;
-    // The delta kernel shares the q kernel's program (it uses only its work-group size).
+    // The delta kernel is in the q kernel's program (it uses only its work-group size).
     const Tiles tq = choose_tiles(args.ctx, Pass3::backward_q, g.d, g.dv);
-    cl_kernel kd = kernel(args.ctx, "attention_backward_delta", g, tq);
+    cl_kernel kd = kernel(args.ctx, Pass3::backward_q, "attention_backward_delta", g, tq);
     const std::size_t rows = std::size_t(g.heads() * g.lq);
     set_args(kd, mem(args.output), mem(args.grad_output), mem(delta), cl_long(rows));
     const std::size_t groups = (rows * std::size_t(tq.lanes) + tq.items() - 1) / tq.items();
@@ -161,7 +170,7 @@ class AttentionOp : public Op {
     const float qscale = float(scale(g) * kLog2e);
     // In the inputs' order: where q, k and v are one value, the later ones add to the first.
     if (gq) {
-      cl_kernel kq = kernel(args.ctx, "attention_backward_q", g, tq);
+      cl_kernel kq = kernel(args.ctx, Pass3::backward_q, "attention_backward_q", g, tq);
       set_args(kq, mem(q), mem(k), mem(v), mask_mem(args.inputs), mem(args.grad_output),
                mem(args.saved), mem(delta), mem(*gq), cl_int(g.lq), cl_int(g.lk), qscale,
                float(scale(g)), cl_int(g.inner), mask_strides(shapes), args.betas[0]);
@@ -169,7 +178,7 @@ class AttentionOp : public Op {
     }
     if (gk || gv) {
       const Tiles t = choose_tiles(args.ctx, Pass3::backward_kv, g.d, g.dv);
-      cl_kernel kk = kernel(args.ctx, "attention_backward_kv", g, t);
+      cl_kernel kk = kernel(args.ctx, Pass3::backward_kv, "attention_backward_kv", g, t);
       // One kernel writes both: the one nobody wants goes to the scratch buffer.
       const cl_mem gk_mem = gk ? mem(*gk) : args.ctx.scratch(std::size_t(k.size()));
       const cl_mem gv_mem = gv ? mem(*gv) : args.ctx.scratch(std::size_t(v.size()));
@@ -246,9 +255,9 @@ class AttentionOp : public Op {
     return strides;
   }
 
-  cl_kernel kernel(ContextImpl& ctx, const std::string& name, const Geometry& g,
+  cl_kernel kernel(ContextImpl& ctx, Pass3 pass, const std::string& name, const Geometry& g,
                    const Tiles& t) const {
-    return ctx.kernel("attention", name, build_options(g, t, has_mask_, causal_));
+    return ctx.kernel("attention", name, build_options(pass, g, t, has_mask_, causal_));
   }
 
   static void launch(ContextImpl& ctx, cl_kernel k, std::int64_t rows, const Geometry& g,

@@ -98,11 +98,11 @@ class EmbeddingOp : public Op {
   Needs backward_needs() const override { return {true, false}; }
   bool differentiable(std::size_t input) const override { return input == 0; }
 
-  // Backward: every table row compares every index.
+  // Backward: for every column, every table row compares every index.
   Cost cost(const CostArgs& args) const override {
     Cost c = Op::cost(args);
     if (args.pass == Pass::backward)
-      c.flops = double(args.inputs[0][0]) * double(element_count(args.inputs[1]));
+      c.flops = double(element_count(args.inputs[0])) * double(element_count(args.inputs[1]));
     return c;
   }
 };

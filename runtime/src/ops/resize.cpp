@@ -60,9 +60,16 @@ class ResizeOp : public Op {
     if (!options_.scales.empty() && options_.scales.size() != x.size())
       throw ShapeError(type() + ": " + std::to_string(options_.scales.size()) + " scales for x " +
                        to_string(x));
-    for (float s : options_.scales)
-      if (!(s > 0.0f) || !std::isfinite(s))
-        throw ShapeError(type() + ": scales must be positive and finite");
+    for (std::size_t d = 0; d < options_.scales.size(); ++d) {
+      const float s = options_.scales[d];
+      // ONNX's rule, which the gradient's search window relies on: the output extent is the
+      // input's times the scale, rounded down.
+      if (!(s > 0.0f) || !std::isfinite(s) ||
+          out_[d] != std::int64_t(std::floor(double(x[d]) * double(s))))
+        throw ShapeError(type() + ": scale " + std::to_string(s) + " of axis " + std::to_string(d) +
+                         " must be positive and give its output extent " + std::to_string(out_[d]) +
+                         " from " + std::to_string(x[d]));
+    }
     return out_;
   }
 
