@@ -134,6 +134,26 @@ inline float probability(const float s, const float lse) {
   return (s == -INFINITY || lse == -INFINITY) ? 0.0f : exp2(s - lse);
 }
 
+// The keys a block of queries from q0 sees: all, or under causality those up to its last query.
+inline int keys_seen(const int lk, const int q0) {
+#if CAUSAL
+  return min(lk, q0 + ROWS);
+#else
+  return lk;
+#endif
+}
+
+// Stages keys and values k0 .. k0 + BLOCK of a head for the work-group, between barriers (the
+// first: every item is done with the previous block).
+inline void stage_key_block(__local float* ks, __local float* vs, __global const float* k,
+                            __global const float* v, const int head, const int lk, const int k0) {
+  barrier(CLK_LOCAL_MEM_FENCE);
+  const int valid = min(BLOCK, lk - k0);
+  stage_rows(ks, QPITCH, k + ((long)head * lk + k0) * D, D, DP, BLOCK, valid, 1.0f);
+  stage_rows(vs, VPITCH, v + ((long)head * lk + k0) * DV, DV, DVP, BLOCK, valid, 1.0f);
+  barrier(CLK_LOCAL_MEM_FENCE);
+}
+
 #define PPITCH (BLOCK + 4)  // scores staged as [ROWS][BLOCK]
 #define LOCAL_FLOAT4S(n) (((n) + 3) / 4)
 #define LARGER(a, b) ((a) > (b) ? (a) : (b))
@@ -167,17 +187,8 @@ __kernel __attribute__((reqd_work_group_size(ITEMS, 1, 1))) void attention_forwa
     l[i] = 0.0f;
     m[i] = -INFINITY;
   }
-#if CAUSAL
-  const int end = min(lk, q0 + ROWS);
-#else
-  const int end = lk;
-#endif
-  for (int k0 = 0; k0 < end; k0 += BLOCK) {
-    barrier(CLK_LOCAL_MEM_FENCE);
-    const int valid = min(BLOCK, lk - k0);
-    stage_rows(ks, QPITCH, k + ((long)head * lk + k0) * D, D, DP, BLOCK, valid, 1.0f);
-    stage_rows(vs, VPITCH, v + ((long)head * lk + k0) * DV, DV, DVP, BLOCK, valid, 1.0f);
-    barrier(CLK_LOCAL_MEM_FENCE);
+  for (int k0 = 0; k0 < keys_seen(lk, q0); k0 += BLOCK) {
+    stage_key_block(ks, vs, k, v, head, lk, k0);
 
     float s[TR][BLOCK / LANES];
     ZERO(s, BLOCK / LANES);
@@ -390,17 +401,8 @@ __kernel __attribute__((reqd_work_group_size(ITEMS, 1, 1))) void attention_backw
 
   float dq[TR][KC];
   ZERO(dq, KC);
-#if CAUSAL
-  const int end = min(lk, q0 + ROWS);
-#else
-  const int end = lk;
-#endif
-  for (int k0 = 0; k0 < end; k0 += BLOCK) {
-    barrier(CLK_LOCAL_MEM_FENCE);
-    const int valid = min(BLOCK, lk - k0);
-    stage_rows(ks, QPITCH, k + ((long)head * lk + k0) * D, D, DP, BLOCK, valid, 1.0f);
-    stage_rows(vs, VPITCH, v + ((long)head * lk + k0) * DV, DV, DVP, BLOCK, valid, 1.0f);
-    barrier(CLK_LOCAL_MEM_FENCE);
+  for (int k0 = 0; k0 < keys_seen(lk, q0); k0 += BLOCK) {
+    stage_key_block(ks, vs, k, v, head, lk, k0);
 
     float s[TR][BLOCK / LANES], dp[TR][BLOCK / LANES];
     ZERO(s, BLOCK / LANES);

@@ -6,30 +6,14 @@ Writes JSON records (length, causal, torch_forward_ms, torch_step_ms, the backen
 to the path given by --json."""
 import argparse
 import json
-import statistics
+import os
+import sys
 
 import torch
 import torch.nn.functional as F
 
-
-def median_ms(fn):
-    fn()
-    torch.cuda.synchronize()
-    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    start.record()
-    fn()
-    end.record()
-    end.synchronize()
-    repeat = max(1, min(1000, int(50.0 / max(start.elapsed_time(end), 1e-4))))
-    times = []
-    for _ in range(5):
-        start.record()
-        for _ in range(repeat):
-            fn()
-        end.record()
-        end.synchronize()
-        times.append(start.elapsed_time(end) / repeat)
-    return statistics.median(times)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from torch_conv import median_ms  # noqa: E402  (5 samples of ~50 ms, CUDA events)
 
 
 def backend(q, k, v, causal):
