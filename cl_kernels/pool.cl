@@ -102,6 +102,26 @@ __kernel void max_pool_forward(__global const float* x, __global float* y,
   }
 }
 
+// The input offset of each window's first maximum as a float (ONNX MaxPool's Indices output,
+// over the whole of x; -1 for a window over padding only). With column_major the spatial
+// position counts in column-major order within its plane (ONNX's storage_order 1).
+__kernel void max_pool_indices(__global const float* x, __global float* y, const int16 g,
+                               const int4 o, const long planes, const int column_major) {
+  const long P = (long)o.s0 * o.s1 * o.s2, total = planes * P;
+  const long plane_size = (long)g.s1 * g.s2 * g.s3;
+  for (long i = get_global_id(0); i < total; i += get_global_size(0)) {
+    long plane;
+    int od, oh, ow;
+    split_position(i, o.s0, o.s1, o.s2, &plane, &od, &oh, &ow);
+    long at = window_argmax(x, g, plane, od, oh, ow);
+    if (column_major && at >= 0) {
+      const long r = at % plane_size, w = r % g.s3, h = r / g.s3 % g.s2, d = r / (g.s3 * g.s2);
+      at = plane * plane_size + (w * g.s2 + h) * g.s1 + d;
+    }
+    y[i] = (float)at;
+  }
+}
+
 __kernel void avg_pool_forward(__global const float* x, __global float* y, const int16 g,
                                const int4 o, const int4 e, const long planes) {
   const long P = (long)o.s0 * o.s1 * o.s2, total = planes * P;

@@ -1,10 +1,12 @@
 // OpChecks that more than one test file runs (test_pool, test_ops and the Oclgrind run): shape
-// operators, reductions, pooling, batch norm and mean-squared error against their references.
+// operators, reductions, pooling, top_k, batch norm and mean-squared error against their
+// references.
 #pragma once
 
 #include "op_harness.hpp"
 #include "reference/conv.hpp"
 #include "reference/norm.hpp"
+#include "reference/window.hpp"
 
 namespace clnn::test {
 
@@ -70,6 +72,44 @@ inline OpCheck pool_check(bool is_max, Shape x, PoolOptions o) {
     return std::vector<Vec>{is_max ? reference::max_pool_backward(g, in[0], gy)
                                    : reference::avg_pool_backward(g, in[0], gy, include)};
   };
+  return c;
+}
+
+// Few distinct values (whole numbers in [-3, 3)): ties are certain, and order must break them.
+inline std::vector<float> tied_values(std::size_t, std::size_t n, std::uint32_t seed) {
+  auto v = random_vector(n, seed);
+  for (auto& e : v) e = std::floor(e * 3.0f);
+  return v;
+}
+
+// max_pool_indices of x, with ties: each window's first maximum must win.
+inline OpCheck max_pool_indices_check(Shape x, PoolOptions o, bool column_major) {
+  reference::Geometry g(x, o.kernel, o.strides.empty() ? o.kernel : o.strides, o.pads_begin,
+                        o.pads_end, o.dilations, o.ceil_mode);
+  OpCheck c;
+  c.shapes = {x};
+  c.differentiable = {false};
+  c.make = tied_values;
+  c.build = [=](const std::vector<Value>& v) { return max_pool_indices(v[0], o, column_major); };
+  c.forward = [=](const std::vector<Vec>& in) {
+    return reference::max_pool_indices(g, in[0], column_major);
+  };
+  c.backward = [](const std::vector<Vec>&, const Vec&) { return std::vector<Vec>{{}}; };
+  return c;
+}
+
+// top_k's positions along `axis` of x, with ties (to the lower position).
+inline OpCheck top_k_positions_check(Shape x, std::int64_t k, int axis, bool largest) {
+  const std::size_t a = std::size_t(axis < 0 ? axis + int(x.size()) : axis);
+  OpCheck c;
+  c.shapes = {x};
+  c.differentiable = {false};
+  c.make = tied_values;
+  c.build = [=](const std::vector<Value>& v) { return top_k(v[0], k, axis, largest).positions; };
+  c.forward = [=](const std::vector<Vec>& in) {
+    return reference::top_k_positions(in[0], x, a, k, largest);
+  };
+  c.backward = [](const std::vector<Vec>&, const Vec&) { return std::vector<Vec>{{}}; };
   return c;
 }
 

@@ -109,8 +109,8 @@ TEST_CASE("batch_norm keeps running statistics and uses them in inference", "[no
   infer.set_input("x", host);
   infer.forward();
   CHECK(relative_error(infer.value(y).to_host(),
-                       reference::batch_norm_ref(xd, {1.5, 1.5, 1.5}, {-0.5, -0.5, -0.5},
-                                                 want_mean, want_var, 3, 4, 1e-5)) < 1e-5);
+                       reference::batch_norm_ref(xd, {1.5, 1.5, 1.5}, {-0.5, -0.5, -0.5}, want_mean,
+                                                 want_var, 3, 4, 1e-5)) < 1e-5);
   CHECK(infer.state("rm").to_host() == train.state("rm").to_host());  // inference leaves them
 
   Graph bad;
@@ -169,13 +169,13 @@ TEST_CASE("concat along an axis", "[norm][shape]") {
     std::vector<Shape> shapes;
     int axis;
   };
-  for (const Case& k : std::vector<Case>{{{{2, 3}, {2, 5}}, 1},
-                                         {{{2, 3}, {4, 3}, {1, 3}}, 0},
-                                         {{{2, 3, 4}, {2, 1, 4}}, -2},
-                                         {{{1, 2, 2, 2}, {1, 3, 2, 2}}, 1},
-                                         // two pairs and one left over (one launch a pair)
-                                         {{{2, 1, 3}, {2, 2, 3}, {2, 3, 3}, {2, 1, 3}, {2, 2, 3}},
-                                          1}}) {
+  for (const Case& k :
+       std::vector<Case>{{{{2, 3}, {2, 5}}, 1},
+                         {{{2, 3}, {4, 3}, {1, 3}}, 0},
+                         {{{2, 3, 4}, {2, 1, 4}}, -2},
+                         {{{1, 2, 2, 2}, {1, 3, 2, 2}}, 1},
+                         // two pairs and one left over (one launch a pair)
+                         {{{2, 1, 3}, {2, 2, 3}, {2, 3, 3}, {2, 1, 3}, {2, 2, 3}}, 1}}) {
     const std::size_t axis = std::size_t(k.axis < 0 ? k.axis + int(k.shapes[0].size()) : k.axis);
     OpCheck c;
     c.shapes = k.shapes;
@@ -214,7 +214,7 @@ TEST_CASE("concat along an axis", "[norm][shape]") {
   CHECK_THROWS_AS(concat({g.input("e", {2, 3})}, 2), ShapeError);
 }
 
-TEST_CASE("layer_norm and instance_norm forward and backward", "[norm]") {
+TEST_CASE("layer_norm, instance_norm and group_norm forward and backward", "[norm]") {
   SECTION("layer_norm over the last two axes, rows longer than a work-group") {
     for (Shape x : {Shape{3, 2, 5}, Shape{2, 3, 7, 61}}) {
       INFO(to_string(x));
@@ -233,19 +233,32 @@ TEST_CASE("layer_norm and instance_norm forward and backward", "[norm]") {
       run_op_check(c);
     }
   }
-  SECTION("instance_norm") {
-    const Shape x{2, 3, 5, 7};
-    const reference::RowNorm n{6, 35, 1e-5, true, 3};
-    OpCheck c;
-    c.shapes = {x, {3}, {3}};
-    c.build = [](const std::vector<Value>& v) { return instance_norm(v[0], v[1], v[2]); };
-    c.forward = [=](const std::vector<Vec>& in) {
-      return reference::row_norm(n, in[0], in[1], in[2]);
+  SECTION("instance_norm and group_norm") {
+    struct Case {
+      Shape x;
+      std::int64_t groups;  // 0: instance_norm
     };
-    c.backward = [=](const std::vector<Vec>& in, const Vec& g) {
-      return reference::row_norm_backward(n, in[0], in[1], g);
-    };
-    run_op_check(c);
+    for (const Case& k : {Case{{2, 3, 5, 7}, 0}, Case{{2, 6, 5, 3}, 2}, Case{{3, 4, 7}, 1},
+                          Case{{1, 6, 2, 2, 3}, 3}}) {
+      INFO(to_string(k.x) << " groups " << k.groups);
+      const std::size_t c = std::size_t(k.x[1]), groups = k.groups ? std::size_t(k.groups) : c;
+      const std::size_t spatial = std::size_t(element_count(k.x)) / std::size_t(k.x[0]) / c;
+      const reference::RowNorm n{std::size_t(k.x[0]) * groups, c / groups * spatial, 1e-5, groups,
+                                 spatial};
+      OpCheck check;
+      check.shapes = {k.x, {k.x[1]}, {k.x[1]}};
+      const std::int64_t g = k.groups;
+      check.build = [g](const std::vector<Value>& v) {
+        return g ? group_norm(v[0], g, v[1], v[2]) : instance_norm(v[0], v[1], v[2]);
+      };
+      check.forward = [=](const std::vector<Vec>& in) {
+        return reference::row_norm(n, in[0], in[1], in[2]);
+      };
+      check.backward = [=](const std::vector<Vec>& in, const Vec& gy) {
+        return reference::row_norm_backward(n, in[0], in[1], gy);
+      };
+      run_op_check(check);
+    }
   }
   Graph g;
   Value x = g.input("x", {2, 3, 4});
@@ -254,4 +267,8 @@ TEST_CASE("layer_norm and instance_norm forward and backward", "[norm]") {
   CHECK_THROWS_AS(
       instance_norm(x, g.parameter("c", {4}, init::zeros()), g.parameter("d", {3}, init::zeros())),
       ShapeError);
+  const Value gamma = g.parameter("e", {3}, init::zeros()),
+              beta = g.parameter("f", {3}, init::zeros());
+  CHECK_THROWS_AS(group_norm(x, 2, gamma, beta), ShapeError);  // 2 groups of 3 channels
+  CHECK_THROWS_AS(group_norm(x, 0, gamma, beta), ShapeError);
 }

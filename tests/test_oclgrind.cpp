@@ -23,14 +23,16 @@
 
 using namespace clnn;
 using clnn::detail::ConvRoute;
-using clnn::test::context;
 using clnn::test::batch_norm_check;
-using clnn::test::OpCheck;
+using clnn::test::context;
 using clnn::test::identity_check;
+using clnn::test::max_pool_indices_check;
+using clnn::test::OpCheck;
 using clnn::test::pool_check;
 using clnn::test::random_vector;
 using clnn::test::relative_error;
 using clnn::test::run_op_check;
+using clnn::test::top_k_positions_check;
 using reference::Vec;
 
 namespace {
@@ -41,7 +43,9 @@ void count_launches() {
   detail::record_launches(true);
 }
 
-detail::ContextImpl& impl() { return detail::Access::impl(context()); }
+detail::ContextImpl& impl() {
+  return detail::Access::impl(context());
+}
 
 OpCheck binary_check(reference::Binary op, Shape sa, Shape sb) {
   OpCheck c;
@@ -88,8 +92,8 @@ OpCheck conv_check(Shape x, Shape w, ConvOptions o) {
 // plan null: through the matrix-vector kernels in a style (the product must be skinny).
 void check_gemm(const MatmulPlan* plan, std::size_t m, std::size_t n, std::size_t k, bool ta,
                 bool tb, const clnn::test::GemvStyle* style = nullptr) {
-  INFO((plan ? plan->describe() : "gemv") << " m " << m << " n " << n << " k " << k << " ta "
-                                          << ta << " tb " << tb);
+  INFO((plan ? plan->describe() : "gemv")
+       << " m " << m << " n " << n << " k " << k << " ta " << ta << " tb " << tb);
   const auto a = random_vector(m * k, 1), b = random_vector(k * n, 2);
   Tensor da = Tensor::from_host(context(), {std::int64_t(a.size())}, a);
   Tensor db = Tensor::from_host(context(), {std::int64_t(b.size())}, b);
@@ -273,6 +277,8 @@ TEST_CASE("oclgrind: elementwise, broadcasting, activations and shapes", "[oclgr
     return std::vector<Vec>{gt, {}};
   };
   run_op_check(table);
+
+  run_op_check(top_k_positions_check({3, 5, 2}, 3, 1, true));
 
   // gather_elements along axis 1 of [3, 4], indices [3, 5] with repeats: both kernels.
   OpCheck gather;
@@ -508,6 +514,7 @@ TEST_CASE("oclgrind: pooling", "[oclgrind]") {
     run_op_check(pool_check(is_max, {2, 2, 7, 5}, disjoint));  // the last row and column left out
     run_op_check(pool_check(is_max, {1, 2, 7, 5}, overlapping));
   }
+  run_op_check(max_pool_indices_check({1, 2, 7, 5}, overlapping, true));
 }
 
 TEST_CASE("oclgrind: batch_norm and dropout", "[oclgrind]") {

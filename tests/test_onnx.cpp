@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <map>
 
 #include "clnn/onnx.hpp"
 #include "support.hpp"
@@ -480,14 +481,15 @@ TEST_CASE("bad external-data offsets are clean errors", "[onnx][errors]") {
     entry->set_value(offset);
     write(path, model.SerializeAsString());
     CHECK_THROWS_AS(clnn::onnx::load(path.string()), IoError);
-    CHECK_THROWS_WITH(clnn::onnx::load(path.string()), Catch::Contains("offset") &&
-                                                           Catch::Contains("byte count"));
+    CHECK_THROWS_WITH(clnn::onnx::load(path.string()),
+                      Catch::Contains("offset") && Catch::Contains("byte count"));
   }
 }
 
 TEST_CASE("truncated and fuzzed ONNX files never crash", "[onnx][errors]") {
   TempDir t;
-  const auto original = clnn::test::read_bytes(kNodeTests / "test_conv_with_strides_padding" / "model.onnx");
+  const auto original =
+      clnn::test::read_bytes(kNodeTests / "test_conv_with_strides_padding" / "model.onnx");
   REQUIRE_FALSE(original.empty());
   const auto path = t.dir / "model" / "m.onnx";
   std::size_t loaded = 0, rejected = 0;
@@ -694,4 +696,121 @@ TEST_CASE("Resize takes sizes beside an empty scales placeholder; a bad scale is
   add_node(bad, "Resize", {"x", "", "scales"}, "y");
   write(path, bad.SerializeAsString());
   CHECK_THROWS_WITH(clnn::onnx::load(path), Catch::Contains("scale out of range"));
+}
+
+namespace {
+
+// numpy's einsum by its definition, for equations of letters with an explicit output: every
+// assignment of the labels, the operands' product added to its output element.
+std::vector<double> naive_einsum(const std::string& equation, const std::vector<Shape>& shapes,
+                                 const std::vector<std::vector<float>>& operands) {
+  const std::size_t arrow = equation.find("->");
+  std::vector<std::string> terms{""};
+  for (char c : equation.substr(0, arrow))
+    if (c == ',')
+      terms.emplace_back();
+    else
+      terms.back().push_back(c);
+  const std::string out = equation.substr(arrow + 2);
+  std::map<char, long> extent;
+  for (std::size_t i = 0; i < terms.size(); ++i)
+    for (std::size_t d = 0; d < terms[i].size(); ++d)
+      extent[terms[i][d]] = std::max(extent[terms[i][d]], long(shapes[i][d]));
+  std::vector<char> labels;
+  for (const auto& [l, e] : extent) labels.push_back(l);
+  long out_size = 1;
+  for (char l : out) out_size *= extent[l];
+  std::vector<double> y(std::size_t(out_size), 0.0);
+  std::map<char, long> at;
+  for (char l : labels) at[l] = 0;
+  // Row-major offset of `term` in an operand of `shape` (extents of 1 broadcast).
+  auto offset = [&](const std::string& term, const Shape& shape) {
+    long o = 0;
+    for (std::size_t d = 0; d < term.size(); ++d)
+      o = o * long(shape[d]) + (shape[d] == 1 ? 0 : at[term[d]]);
+    return std::size_t(o);
+  };
+  while (true) {
+    double p = 1.0;
+    for (std::size_t i = 0; i < terms.size(); ++i)
+      p *= double(operands[i][offset(terms[i], shapes[i])]);
+    long o = 0;
+    for (char l : out) o = o * extent[l] + at[l];
+    y[std::size_t(o)] += p;
+    std::size_t d = labels.size();
+    while (d > 0 && ++at[labels[d - 1]] == extent[labels[d - 1]]) at[labels[--d]] = 0;
+    if (d == 0) break;
+  }
+  return y;
+}
+
+}  // namespace
+
+TEST_CASE("Einsum: products, diagonals, sums, broadcast ellipses against its definition",
+          "[onnx]") {
+  TempDir t;
+  const auto path = (t.dir / "model" / "m.onnx").string();
+  struct Case {
+    std::string equation, reference;  // the reference spells the output and ellipsis out
+    std::vector<Shape> shapes;
+    Shape out;
+  };
+  const std::vector<Case> cases{
+      {"bij,bjk->bik", "bij,bjk->bik", {{2, 3, 4}, {2, 4, 5}}, {2, 3, 5}},
+      {"bhqd,bhkd->bhqk", "bhqd,bhkd->bhqk", {{2, 3, 5, 4}, {2, 3, 6, 4}}, {2, 3, 5, 6}},
+      {"bhqk, bhkd -> bhqd", "bhqk,bhkd->bhqd", {{2, 3, 5, 6}, {2, 3, 6, 4}}, {2, 3, 5, 4}},
+      {"ij->ji", "ij->ji", {{3, 5}}, {5, 3}},
+      {"bii->bi", "bii->bi", {{2, 4, 4}}, {2, 4}},
+      {"i,i", "i,i->", {{7}, {7}}, {}},
+      {"ij,jk", "ij,jk->ik", {{3, 4}, {4, 5}}, {3, 5}},
+      {"...ij,...jk->...ik", "zij,jk->zik", {{2, 3, 4}, {4, 5}}, {2, 3, 5}},
+      {"ij,ij->ij", "ij,ij->ij", {{3, 4}, {3, 4}}, {3, 4}},
+      {"i,j->ij", "i,j->ij", {{3}, {4}}, {3, 4}},
+      {"bij->j", "bij->j", {{2, 3, 5}}, {5}},
+      {"abc,cd,de->abe", "abc,cd,de->abe", {{2, 3, 4}, {4, 5}, {5, 3}}, {2, 3, 3}},
+      {"bn,anm,bm->ba", "bn,anm,bm->ba", {{2, 3}, {4, 3, 5}, {2, 5}}, {2, 4}},
+      {"ijk,k->ij", "ijk,k->ij", {{2, 1, 4}, {4}}, {2, 1}},
+  };
+  for (const Case& c : cases) {
+    INFO(c.equation);
+    auto m = empty_model(c.shapes[0], 13);
+    auto* node = add_node(m, "Einsum", {"x"}, "y");
+    auto* eq = node->add_attribute();
+    eq->set_name("equation");
+    eq->set_type(::onnx::AttributeProto::STRING);
+    eq->set_s(c.equation);
+    std::vector<std::vector<float>> operands;
+    for (std::size_t i = 0; i < c.shapes.size(); ++i) {
+      operands.push_back(
+          clnn::test::random_vector(std::size_t(element_count(c.shapes[i])), 11 + unsigned(i)));
+      if (i == 0) continue;
+      auto* w = m.mutable_graph()->add_initializer();
+      w->set_name("w" + std::to_string(i));
+      w->set_data_type(::onnx::TensorProto::FLOAT);
+      for (auto d : c.shapes[i]) w->add_dims(d);
+      w->set_raw_data(
+          std::string(reinterpret_cast<const char*>(operands[i].data()), operands[i].size() * 4));
+      node->add_input(w->name());
+    }
+    write(path, m.SerializeAsString());
+    clnn::onnx::Model model = clnn::onnx::load(path);
+    const Value y = model.outputs[0].second;
+    REQUIRE(y.shape() == c.out);
+    Executor ex(clnn::test::context(), model.graph, {y}, Mode::inference);
+    ex.set_input("x", operands[0]);
+    ex.forward();
+    CHECK(clnn::test::relative_error(ex.value(y).to_host(),
+                                     naive_einsum(c.reference, c.shapes, operands)) < 1e-5);
+  }
+  // Malformed equations are clean errors naming the node.
+  for (const std::string bad : {"ij->k", "ij,jk->ik", "i.j->ij", "ij->ii", "i->i", "ij$->ij"}) {
+    INFO(bad);
+    auto m = empty_model({3, 4}, 13);
+    auto* eq = add_node(m, "Einsum", {"x"}, "y")->add_attribute();
+    eq->set_name("equation");
+    eq->set_type(::onnx::AttributeProto::STRING);
+    eq->set_s(bad);
+    write(path, m.SerializeAsString());
+    CHECK_THROWS_AS(clnn::onnx::load(path), Error);
+  }
 }

@@ -5,6 +5,7 @@
 #include "op_checks.hpp"
 
 using namespace clnn;
+using clnn::test::max_pool_indices_check;
 using clnn::test::OpCheck;
 using clnn::test::pool_check;
 using clnn::test::run_op_check;
@@ -59,6 +60,29 @@ TEST_CASE("max_pool and avg_pool in 1-D and 3-D", "[pool]") {
     // Windows that tile the input (max: backward writes each window whole, no fill).
     run_op_check(pool_check(is_max, {2, 2, 4, 6, 2}, pool({2, 3, 1}, {2, 3, 1})));
   }
+}
+
+TEST_CASE("max_pool_indices: each window's first maximum, row- and column-major", "[pool]") {
+  struct Case {
+    Shape x;
+    PoolOptions o;
+  };
+  PoolOptions dilated = pool({2, 3}, {1, 2}, {1, 0}, {0, 1});
+  dilated.dilations = {2, 2};
+  const std::vector<Case> cases{
+      {{2, 3, 11}, pool({3}, {2}, {1}, {0})},
+      {{1, 2, 7, 9}, pool({3, 3}, {2, 2}, {1, 1}, {1, 1})},
+      {{2, 2, 7, 6}, pool({3, 2}, {2, 2}, {1, 0}, {0, 1}, true)},
+      {{2, 2, 9, 10}, dilated},
+      {{1, 2, 5, 6, 4}, pool({2, 3, 2}, {2, 2, 1}, {1, 1, 0}, {0, 1, 1})},
+  };
+  for (const Case& k : cases)
+    for (bool column_major : {false, true}) {
+      INFO(to_string(k.x) << " column-major " << column_major);
+      run_op_check(max_pool_indices_check(k.x, k.o, column_major));
+    }
+  Graph g;
+  CHECK_THROWS_AS(max_pool_indices(g.input("x", {1, 1, 4097, 4097}), pool({2, 2})), ShapeError);
 }
 
 TEST_CASE("global_avg_pool", "[pool]") {

@@ -1,8 +1,12 @@
-// slice, pad (constant, reflect, edge), expand, tile and split against the double-precision
-// reference (tests/reference/window.hpp), forward and backward, at awkward sizes.
+// slice, pad (constant, reflect, edge), expand, tile, split, gather_elements, embedding, top_k and
+// resize against the double-precision reference (tests/reference/window.hpp), forward and
+// backward, at awkward sizes.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
+#include <numeric>
 
 #include "clnn/ops.hpp"
 #include "op_checks.hpp"
@@ -185,6 +189,61 @@ TEST_CASE("gather_elements: repeated and negative indices, a smaller index shape
   CHECK(got[0] == 1.0f);
   CHECK(std::isnan(got[1]));
   CHECK(std::isnan(got[2]));
+}
+
+TEST_CASE("top_k: values and positions along any axis, ties to the lower position",
+          "[ops][window]") {
+  const Shape x_shape{4, 9, 3};
+  for (int axis : {0, 1, -1})
+    for (bool largest : {true, false}) {
+      const std::size_t a = std::size_t(axis < 0 ? axis + 3 : axis);
+      const std::int64_t k = axis == 1 ? 5 : 2;
+      Shape out_shape = x_shape;
+      out_shape[a] = k;
+      INFO("axis " << axis << " largest " << largest);
+      auto positions = [=](const std::vector<Vec>& in) {
+        return reference::top_k_positions(in[0], x_shape, a, k, largest);
+      };
+      auto map = [=](const std::vector<Vec>& in) {
+        const Vec p = positions(in);
+        return [=](const std::vector<long>& out, std::vector<long>& src) {
+          src = out;
+          src[a] = long(p[reference::flat_index(out, out_shape)]);
+          return true;
+        };
+      };
+      OpCheck values;
+      values.shapes = {x_shape};
+      values.build = [=](const std::vector<Value>& v) {
+        return top_k(v[0], k, axis, largest).values;
+      };
+      values.forward = [=](const std::vector<Vec>& in) {
+        return reference::mapped(in[0], x_shape, out_shape, map(in));
+      };
+      // Distinct random values: the reference's central differences move no element past
+      // another (the positions case below has ties).
+      values.backward = [=](const std::vector<Vec>& in, const Vec& g) {
+        return std::vector<Vec>{reference::mapped_backward(g, x_shape, out_shape, map(in))};
+      };
+      run_op_check(values);
+
+      run_op_check(clnn::test::top_k_positions_check(x_shape, k, axis, largest));
+    }
+  Graph g;
+  Value x = g.input("x", {3, 4});
+  CHECK_THROWS_AS(top_k(x, 5, 1), ShapeError);
+  CHECK_THROWS_AS(top_k(x, 0, 1), ShapeError);
+  CHECK_THROWS_AS(top_k(x, 1, 2), ShapeError);
+  // NaN ranks above every number: first when largest, last when smallest.
+  const TopK high = top_k(x, 4, 1, true), low = top_k(x, 4, 1, false);
+  Executor ex(clnn::test::context(), g, {high.positions, low.positions}, Mode::inference);
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  ex.set_input("x", {1, nan, 3, 2, 0, 0, -1, nan, nan, 5, nan, 4});
+  ex.forward();
+  CHECK(ex.value(high.positions).to_host() ==
+        std::vector<float>{1, 2, 3, 0, 3, 0, 1, 2, 0, 2, 1, 3});
+  CHECK(ex.value(low.positions).to_host() ==
+        std::vector<float>{0, 3, 2, 1, 2, 0, 1, 3, 3, 1, 0, 2});
 }
 
 TEST_CASE("embedding: repeated and negative indices; the gradient sums the repeats",

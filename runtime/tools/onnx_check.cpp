@@ -105,9 +105,11 @@ Outcome run_test(const clnn::Context& ctx, const fs::path& dir) {
       std::size_t worst_at = 0, bad = 0;
       for (std::size_t i = 0; i < got.size(); ++i) {
         const double g = got[i], w = want.floats[i];
+        // Equal infinities match, as in numpy's allclose.
         const bool ok = !want.is_float() ? g == w
-                        : std::isnan(w)  ? std::isnan(g)
-                                         : std::fabs(g - w) <= kAtol + kRtol * std::fabs(w);
+                        : std::isnan(w)
+                            ? std::isnan(g)
+                            : g == w || std::fabs(g - w) <= kAtol + kRtol * std::fabs(w);
         if (!ok) {
           ++bad;
           const double err = std::isnan(g) ? INFINITY : std::fabs(g - w);
@@ -117,8 +119,8 @@ Outcome run_test(const clnn::Context& ctx, const fs::path& dir) {
       if (bad) {
         outcome.problem = set.filename().string() + " output " + std::to_string(o) + ": " +
                           std::to_string(bad) + " values differ, worst at " +
-                          std::to_string(worst_at) + ": " + std::to_string(got[worst_at]) +
-                          " vs " + std::to_string(want.floats[worst_at]);
+                          std::to_string(worst_at) + ": " + std::to_string(got[worst_at]) + " vs " +
+                          std::to_string(want.floats[worst_at]);
         return outcome;
       }
     }

@@ -174,6 +174,25 @@ inline Vec max_pool(const Geometry& g, const Vec& x) {
   return y;
 }
 
+// The offset in x of each window's first maximum (-1 for none); column_major counts the position
+// within its plane column-major (ONNX's storage_order 1).
+inline Vec max_pool_indices(const Geometry& g, const Vec& x, bool column_major) {
+  Vec y(std::size_t(g.out_size(g.c)), 0.0);
+  const long plane = g.in[0] * g.in[1] * g.in[2];
+  for_each_window(g, true, [&](std::size_t o, const std::vector<long>& taps, double) {
+    long best = -1;
+    for (long t : taps)
+      if (best < 0 || x[std::size_t(t)] > x[std::size_t(best)]) best = t;
+    if (best >= 0 && column_major) {
+      const long r = best % plane, w = r % g.in[2], h = r / g.in[2] % g.in[1],
+                 d = r / (g.in[2] * g.in[1]);
+      best = best - r + (w * g.in[1] + h) * g.in[0] + d;
+    }
+    y[o] = double(best);
+  });
+  return y;
+}
+
 inline Vec max_pool_backward(const Geometry& g, const Vec& x, const Vec& gy) {
   Vec gx(x.size(), 0.0);
   for_each_window(g, true, [&](std::size_t o, const std::vector<long>& taps, double) {

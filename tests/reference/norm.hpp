@@ -65,15 +65,16 @@ inline std::vector<Vec> batch_norm_training_backward(const std::vector<Vec>& in,
   return std::vector<Vec>{gx, sum_gy_xhat, sum_gy, {}, {}};
 }
 
-// Rows of r elements normalized ((x - mean) / sqrt(var + eps)), then y = xhat * gamma[j % r]
-// + beta[j % r]: layer_norm, and instance_norm with gamma and beta repeated per row (rows of
-// spatial positions, one per sample and channel; `per_row` picks gamma[row % channels]).
+// Rows of r elements normalized ((x - mean) / sqrt(var + eps)), then y = xhat * gamma[at] +
+// beta[at]: layer_norm (at = j % r), and instance_norm and group_norm, whose rows are the groups
+// of each sample (`groups` per sample) of channels of `spatial` positions, gamma per channel.
 struct RowNorm {
   std::size_t rows, r;
   double eps;
-  bool per_row = false;  // instance_norm: one gamma and beta per row (channel)
-  std::size_t channels = 1;
-  std::size_t at(std::size_t row, std::size_t j) const { return per_row ? row % channels : j; }
+  std::size_t groups = 0, spatial = 0;  // 0: layer_norm
+  std::size_t at(std::size_t row, std::size_t j) const {
+    return spatial ? (row % groups) * (r / spatial) + j / spatial : j;
+  }
 };
 
 // A row's mean and 1 / sqrt(variance + eps).

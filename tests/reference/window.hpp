@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <numeric>
 #include <vector>
 
 #include "clnn/ops.hpp"
@@ -166,6 +167,29 @@ inline ResizeTaps resize_taps(const Shape& in, const Shape& out, const ResizeOpt
     }
   }
   return t;
+}
+
+// The positions of the k largest (or smallest) elements of each row of x along `axis`, in order
+// (ties to the lower position), as the index tensor of gather_elements (k along the axis).
+inline Vec top_k_positions(const Vec& x, const Shape& shape, std::size_t axis, std::int64_t k,
+                           bool largest) {
+  std::size_t outer = 1, inner = 1;
+  for (std::size_t d = 0; d < axis; ++d) outer *= std::size_t(shape[d]);
+  for (std::size_t d = axis + 1; d < shape.size(); ++d) inner *= std::size_t(shape[d]);
+  const auto n = std::size_t(shape[axis]);
+  Vec out(outer * std::size_t(k) * inner);
+  for (std::size_t o = 0; o < outer; ++o)
+    for (std::size_t in = 0; in < inner; ++in) {
+      std::vector<std::size_t> order(n);
+      std::iota(order.begin(), order.end(), 0);
+      auto value = [&](std::size_t j) { return x[(o * n + j) * inner + in]; };
+      std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+        return largest ? value(a) > value(b) : value(a) < value(b);
+      });
+      for (std::size_t r = 0; r < std::size_t(k); ++r)
+        out[(o * std::size_t(k) + r) * inner + in] = double(order[r]);
+    }
+  return out;
 }
 
 }  // namespace clnn::reference

@@ -101,6 +101,14 @@ Value argmax(const Value& v, int axis, bool keep_dims = false, bool last = false
 Value argmin(const Value& v, int axis, bool keep_dims = false, bool last = false);
 // Positions along `axis`: a tensor of v's rank, extent 1 but on the axis, holding 0, 1, ....
 Value positions(const Value& v, int axis);
+// The k largest (or smallest) elements along `axis`, in order, and their positions along it (floats
+// holding whole numbers). Ties go to the lower position; NaN ranks above every number. values
+// has a gradient (to the elements picked), positions none. Each element reads its whole row once
+// (a row of n costs n^2 comparisons): meant for rows up to tens of thousands.
+struct TopK {
+  Value values, positions;
+};
+TopK top_k(const Value& v, std::int64_t k, int axis = -1, bool largest = true);
 
 // Same elements, new shape; one extent may be -1 and is inferred.
 Value reshape(const Value& v, const Shape& shape);
@@ -155,6 +163,11 @@ struct PoolOptions {
 
 Value max_pool(const Value& x, const PoolOptions& options);
 Value avg_pool(const Value& x, const PoolOptions& options);
+// Where each max_pool window's first maximum lies: its offset in x (all of it, [N, C, ...]
+// flattened) as a float holding a whole number, -1 for a window over padding only; no gradient.
+// x may hold at most 2^24 elements (floats count exactly that far). column_major counts the
+// position within its plane in column-major order (ONNX's storage_order 1).
+Value max_pool_indices(const Value& x, const PoolOptions& options, bool column_major = false);
 // The mean over every spatial position: [N, C, spatial...] -> [N, C, 1...].
 Value global_avg_pool(const Value& x);
 
@@ -171,6 +184,10 @@ Value layer_norm(const Value& x, const Value& gamma,
 // Normalizes each channel of each sample of x [N, C, spatial...] over its spatial positions, then
 // gamma [C] and beta [C].
 Value instance_norm(const Value& x, const Value& gamma, const Value& beta, float eps = 1e-5f);
+// Normalizes each of `groups` groups of channels of each sample of x [N, C, spatial...] (C / groups
+// channels each, with their spatial positions) together, then gamma [C] and beta [C].
+Value group_norm(const Value& x, std::int64_t groups, const Value& gamma, const Value& beta,
+                 float eps = 1e-5f);
 
 // softmax(q k^T * scale + mask) v for each head: q [batch..., lq, d], k [batch..., lk, d],
 // v [batch..., lk, dv] -> [batch..., lq, dv], at most two batch dimensions ([batch, heads]) and

@@ -150,8 +150,6 @@ Outputs lower_pool(const Node& n) {
   const std::size_t dims = x.shape().size() - 2;
   const bool max = n.proto().op_type() == "MaxPool";
   if (!n.has("kernel_shape")) n.malformed("attribute 'kernel_shape' is missing");
-  if (n.has_output(1)) n.unsupported("the Indices output");
-  if (n.integer("storage_order", 0, 0, 1) != 0) n.unsupported("storage_order 1");
   PoolOptions o;
   o.kernel = n.per_dimension("kernel_shape", dims, 1, 1);
   o.strides = n.per_dimension("strides", dims, 1, 1);  // ONNX's default, not the kernel
@@ -159,8 +157,14 @@ Outputs lower_pool(const Node& n) {
   o.dilations = as_given(n, "dilations", dilations);
   o.ceil_mode = n.flag("ceil_mode", false);
   o.count_include_pad = n.flag("count_include_pad", false);
+  if (!max &&
+      std::any_of(dilations.begin(), dilations.end(), [](std::int64_t d) { return d != 1; }))
+    n.unsupported("AveragePool with dilations");  // opset 19
   window(n, x.shape(), o.kernel, o.strides, dilations, o.pads_begin, o.pads_end);
-  return {max ? max_pool(x, o) : avg_pool(x, o)};
+  if (!max) return {avg_pool(x, o)};
+  const bool column_major = n.flag("storage_order", false);  // for Indices only
+  if (n.has_output(1)) return {max_pool(x, o), max_pool_indices(x, o, column_major)};
+  return {max_pool(x, o)};
 }
 
 Outputs lower_global_max_pool(const Node& n) {
@@ -344,7 +348,6 @@ Outputs lower_concat(const Node& n) {
 }
 
 Outputs lower_dropout(const Node& n) {
-  if (n.has_output(1)) n.unsupported("the mask output");
   // From opset 12 a training_mode input may ask for the random mask at inference.
   if (n.has_input(2)) {
     const HostTensor* training = n.known(2);
@@ -353,7 +356,13 @@ Outputs lower_dropout(const Node& n) {
     if (training->ints[0]) n.unsupported("training_mode 1 (a random mask at inference)");
   }
   Value x = n.input(0);
-  return {reshape(x, x.shape())};  // inference: the identity
+  if (!n.has_output(1)) return {reshape(x, x.shape())};  // inference: the identity
+  // The mask keeps every element: ones, broadcast from one constant.
+  HostTensor one;
+  one.type = clnn::detail::Element::float32;
+  one.shape = Shape(x.shape().size(), 1);
+  one.floats = {1.0f};
+  return {reshape(x, x.shape()), expand(n.constant_value("mask", one), x.shape())};
 }
 
 Outputs lower_constant(const Node& n) {
@@ -382,6 +391,15 @@ Outputs lower_cast(const Node& n) {
   const std::int64_t to = n.integer("to", 0, 0, std::numeric_limits<std::int32_t>::max());
   if (to != ::onnx::TensorProto::FLOAT)
     n.unsupported("Cast of a value computed at run time to element type " + std::to_string(to));
+  return {identity(n.input(0))};
+}
+
+// CastLike of a value computed at run time: to float, which it already is (a target on the
+// device is float data).
+Outputs lower_cast_like(const Node& n) {
+  const HostTensor* target = n.known(1);
+  if (target && !target->is_float())
+    n.unsupported("CastLike of a value computed at run time to integers or booleans");
   return {identity(n.input(0))};
 }
 
@@ -439,6 +457,17 @@ Outputs lower_split(const Node& n) {
   Ints sizes = n.opset() >= 13 ? (n.has_input(1) ? n.constant_ints(1) : Ints{})
                                : n.ints("split", 1, kMaxInt64);
   const auto outputs = std::int64_t(n.proto().output_size());
+  if (n.has("num_outputs")) {  // opset 18: parts of ceil(extent / count), the last one smaller
+    if (!sizes.empty()) n.invalid("both split and num_outputs are given");
+    const std::int64_t count = n.integer("num_outputs", 1, 1, kMaxInt64);
+    if (count != outputs)
+      n.invalid("num_outputs " + std::to_string(count) + " for " + std::to_string(outputs) +
+                " outputs");
+    const std::int64_t part = (extent + count - 1) / count;
+    if (part * (count - 1) >= extent) n.unsupported("an empty part (clnn has no empty tensors)");
+    sizes.assign(std::size_t(count - 1), part);
+    sizes.push_back(extent - part * (count - 1));
+  }
   if (sizes.empty()) {
     if (extent % outputs != 0)
       n.invalid("an extent of " + std::to_string(extent) + " does not split into " +
@@ -447,6 +476,8 @@ Outputs lower_split(const Node& n) {
   }
   if (std::int64_t(sizes.size()) != outputs)
     n.invalid(std::to_string(sizes.size()) + " sizes for " + std::to_string(outputs) + " outputs");
+  if (std::count(sizes.begin(), sizes.end(), 0))
+    n.unsupported("an empty part (clnn has no empty tensors)");
   return split(x, given, sizes);
 }
 
@@ -462,6 +493,18 @@ Outputs lower_pad(const Node& n) {
   } else {
     pads = n.constant_ints(1);
     if (n.has_input(2)) value = n.constant_float(2);
+    if (n.has_input(3)) {  // opset 18: the axes the pads name, the others unpadded
+      const std::vector<std::size_t> axes = node_axes(n, "axes", 3, 18, rank);
+      if (pads.size() != 2 * axes.size())
+        n.invalid("pads has " + std::to_string(pads.size()) + " entries for " +
+                  std::to_string(axes.size()) + " axes");
+      Ints full(2 * rank, 0);
+      for (std::size_t i = 0; i < axes.size(); ++i) {
+        full[axes[i]] = pads[i];
+        full[rank + axes[i]] = pads[axes.size() + i];
+      }
+      pads = full;
+    }
   }
   if (pads.size() != 2 * rank)
     n.invalid("pads has " + std::to_string(pads.size()) + " entries for rank " +
@@ -706,6 +749,96 @@ Outputs lower_layer_norm(const Node& n) {
   return {parts.y, parts.mean, parts.inv_std};
 }
 
+// GroupNormalization: scale and bias per group in opset 18 (per channel from opset 21).
+Outputs lower_group_norm(const Node& n) {
+  if (n.integer("stash_type", 1, 1, 1) != 1) n.unsupported("stash_type other than float");
+  Value x = n.input(0, kMinSpatialRank, 8);
+  if (!n.has("num_groups")) n.malformed("attribute 'num_groups' is missing");
+  const std::int64_t channels = x.shape()[1];
+  const std::int64_t groups = n.integer("num_groups", 1, 1, channels);
+  if (channels % groups != 0)
+    n.invalid(std::to_string(groups) + " groups do not divide " + std::to_string(channels) +
+              " channels");
+  Value scale_in = n.input(1), bias = n.input(2);
+  if (n.opset() < 21 && scale_in.shape() == Shape{groups} && bias.shape() == Shape{groups}) {
+    const Shape spread{groups, channels / groups};
+    scale_in = reshape(expand(reshape(scale_in, {groups, 1}), spread), {channels});
+    bias = reshape(expand(reshape(bias, {groups, 1}), spread), {channels});
+  }
+  return {group_norm(x, groups, scale_in, bias, n.real("epsilon", 1e-5f))};
+}
+
+// TopK: k from the attribute (before opset 10) or an input known at load; the positions are
+// floats holding whole numbers. `sorted` 0 allows any order, so the sorted one serves.
+Outputs lower_top_k(const Node& n) {
+  Value x = n.input(0, 1, 8);
+  const std::size_t rank = x.shape().size();
+  const int given = n.axis("axis", -1, rank);
+  const std::int64_t extent = x.shape()[std::size_t(given < 0 ? given + int(rank) : given)];
+  std::int64_t k = 0;
+  if (n.opset() < 10) {
+    k = n.integer("k", 0, 0, kMaxInt64);
+  } else {
+    const Ints ks = n.constant_ints(1);
+    if (ks.size() != 1) n.invalid("K must be one integer");
+    k = ks[0];
+  }
+  if (k == 0) n.unsupported("k = 0 (an empty result; clnn has no empty tensors)");
+  if (k < 0 || k > extent)
+    n.invalid("k = " + std::to_string(k) + " for an axis of " + std::to_string(extent));
+  n.flag("sorted", true);
+  const TopK top = top_k(x, k, given, n.flag("largest", true));
+  return {top.values, top.positions};
+}
+
+// LRN: x / (bias + alpha / size * the sum of squares over `size` neighbouring channels)^beta.
+// The window sum is an average pool over the channels (zeros past the ends) times size.
+Outputs lower_lrn(const Node& n) {
+  Value x = n.input(0, kMinSpatialRank, 8);
+  if (!n.has("size")) n.malformed("attribute 'size' is missing");
+  const Shape& s = x.shape();
+  const std::int64_t size = n.integer("size", 1, 1, kMaxWindowValue);
+  const float alpha = n.real("alpha", 1e-4f), beta = n.real("beta", 0.75f),
+              bias = n.real("bias", 1.0f);
+  if (!(bias > 0.0f)) n.unsupported("bias " + std::to_string(bias) + " (clnn takes bias > 0)");
+  const std::int64_t channels = s[1], spatial = element_count(s) / (s[0] * channels);
+  PoolOptions window;
+  window.kernel = {size, 1};
+  window.strides = {1, 1};
+  window.pads_begin = {(size - 1) / 2, 0};
+  window.pads_end = {size - 1 - (size - 1) / 2, 0};
+  window.count_include_pad = true;
+  const Value squares = reshape(mul(x, x), {s[0], 1, channels, spatial});
+  const Value mean_square = reshape(avg_pool(squares, window), s);
+  // base^-beta as exp(-beta log base): base >= bias > 0.
+  const Value base = add(scale(mean_square, alpha), bias);
+  return {mul(x, clnn::exp(scale(clnn::log(base), -beta)))};
+}
+
+// RMSNormalization (opset 23): x / sqrt(mean(x^2 over the axes from `axis` on) + epsilon) * scale.
+Outputs lower_rms_norm(const Node& n) {
+  if (n.integer("stash_type", 1, 1, 1) != 1) n.unsupported("stash_type other than float");
+  Value x = n.input(0, 1, 8);
+  const std::size_t rank = x.shape().size();
+  const int given = n.axis("axis", -1, rank);
+  std::vector<int> axes;
+  for (int d = given < 0 ? given + int(rank) : given; d < int(rank); ++d) axes.push_back(d);
+  const Value mean_square = mean(mul(x, x), axes, true);
+  const Value normalized =
+      mul(x, reciprocal(clnn::sqrt(add(mean_square, n.real("epsilon", 1e-5f)))));
+  return {mul(normalized, n.input(1))};
+}
+
+// Gelu (opset 20): exact, or with the tanh approximation
+// 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))).
+Outputs lower_gelu(const Node& n) {
+  Value x = n.input(0);
+  if (n.text("approximate", "none", {"none", "tanh"}) == "none") return {gelu(x)};
+  const float sqrt_2_over_pi = 0.7978845608028654f;
+  const Value inner = scale(add(x, scale(mul(mul(x, x), x), 0.044715f)), sqrt_2_over_pi);
+  return {mul(scale(x, 0.5f), add(clnn::tanh(inner), 1.0f))};
+}
+
 Outputs lower_instance_norm(const Node& n) {
   return {instance_norm(n.input(0, kMinSpatialRank, kMaxSpatialRank), n.input(1), n.input(2),
                         n.real("epsilon", 1e-5f))};
@@ -760,6 +893,7 @@ const std::map<std::string, Converter> kConverters{
     {"Pow", {{}, binary<clnn::pow>}},
     {"PRelu", {{}, lower_prelu}},
     {"MatMul", {{}, lower_matmul}},
+    {"Einsum", {{"equation"}, lower_einsum}},
     {"Gemm", {{"alpha", "beta", "broadcast", "transA", "transB"}, lower_gemm}},
     {"Conv", {{"auto_pad", "dilations", "group", "kernel_shape", "pads", "strides"}, lower_conv}},
     {"ConvTranspose",
@@ -770,7 +904,8 @@ const std::map<std::string, Converter> kConverters{
      {{"auto_pad", "ceil_mode", "dilations", "kernel_shape", "pads", "storage_order", "strides"},
       lower_pool}},
     {"AveragePool",
-     {{"auto_pad", "ceil_mode", "count_include_pad", "kernel_shape", "pads", "strides"},
+     {{"auto_pad", "ceil_mode", "count_include_pad", "dilations", "kernel_shape", "pads",
+       "strides"},
       lower_pool}},
     {"GlobalAveragePool", {{}, unary<global_avg_pool>}},
     {"GlobalMaxPool", {{}, lower_global_max_pool}},
@@ -792,6 +927,7 @@ const std::map<std::string, Converter> kConverters{
     {"Round", {{}, unary<clnn::round>}},
     {"Sign", {{}, unary<sign>}},
     {"Erf", {{}, unary<clnn::erf>}},
+    {"Gelu", {{"approximate"}, lower_gelu}},
     {"Softplus", {{}, unary<softplus>}},
     {"Softsign", {{}, unary<softsign>}},
     {"HardSwish", {{}, unary<hard_swish>}},
@@ -837,13 +973,16 @@ const std::map<std::string, Converter> kConverters{
     {"ReduceProd", {{"axes", "keepdims"}, lower_reduce}},
     {"LayerNormalization", {{"axis", "epsilon", "stash_type"}, lower_layer_norm}},
     {"InstanceNormalization", {{"epsilon"}, lower_instance_norm}},
+    {"LRN", {{"alpha", "beta", "bias", "size"}, lower_lrn}},
+    {"RMSNormalization", {{"axis", "epsilon", "stash_type"}, lower_rms_norm}},
+    {"GroupNormalization", {{"epsilon", "num_groups", "stash_type"}, lower_group_norm}},
     // Moving data: slices, pads, broadcasts.
     {"Slice", {{"starts", "ends", "axes"}, lower_slice}},
     {"Gather", {{"axis"}, lower_gather}},
     {"GatherElements", {{"axis"}, lower_gather_elements}},
     {"NegativeLogLikelihoodLoss", {{"ignore_index", "reduction"}, lower_nll_loss}},
     {"SoftmaxCrossEntropyLoss", {{"ignore_index", "reduction"}, lower_softmax_cross_entropy}},
-    {"Split", {{"axis", "split"}, lower_split}},
+    {"Split", {{"axis", "num_outputs", "split"}, lower_split}},
     {"Pad", {{"mode", "pads", "value"}, lower_pad}},
     {"Expand",
      {{},
@@ -860,7 +999,8 @@ const std::map<std::string, Converter> kConverters{
        "extrapolation_value", "antialias", "axes", "keep_aspect_ratio_policy"},
       lower_resize}},
     {"SpaceToDepth", {{"blocksize"}, lower_depth_space}},
-    {"Cast", {{"to"}, lower_cast}},
+    {"Cast", {{"to", "saturate"}, lower_cast}},  // saturate: float8 targets only
+    {"CastLike", {{"saturate"}, lower_cast_like}},
     // Evaluated while importing only (constant folding, io/onnx_fold.cpp): shape arithmetic.
     {"Shape", {{"start", "end"}, nullptr}},
     {"Size", {{}, nullptr}},
@@ -881,6 +1021,7 @@ const std::map<std::string, Converter> kConverters{
     {"Where", {{}, lower_where}},
     {"ArgMax", {{"axis", "keepdims", "select_last_index"}, lower_arg}},
     {"ArgMin", {{"axis", "keepdims", "select_last_index"}, lower_arg}},
+    {"TopK", {{"axis", "k", "largest", "sorted"}, lower_top_k}},
     {"Hardmax", {{"axis"}, lower_hardmax}},
     {"Trilu", {{"upper"}, lower_trilu}},
 };

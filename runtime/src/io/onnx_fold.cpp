@@ -300,8 +300,27 @@ std::optional<HostTensor> fold_shape(const Node& n) {
   return out;
 }
 
+// `out` converted to `type`.
+HostTensor cast_to(const Node& n, HostTensor out, Element type) {
+  if (out.is_float() && type != Element::float32) {
+    for (float v : out.floats) {
+      if (!std::isfinite(v) || std::fabs(v) >= 9.2e18f) n.invalid("a float out of integer range");
+      out.ints.push_back(type == Element::boolean ? v != 0.0f : std::int64_t(v));
+    }
+    out.floats.clear();
+  } else if (!out.is_float() && type == Element::float32) {
+    for (auto v : out.ints) out.floats.push_back(float(v));
+    out.ints.clear();
+  } else if (type == Element::boolean) {
+    for (auto& v : out.ints) v = v != 0;
+  } else if (type == Element::int32) {
+    for (auto& v : out.ints) v = std::int32_t(v);  // ONNX's wrap-around, as a C cast
+  }
+  out.type = type;
+  return out;
+}
+
 HostTensor fold_cast(const Node& n, const std::vector<const HostTensor*>& in) {
-  HostTensor out = required(n, in, 0);
   const std::int64_t to = n.integer("to", 0, 0, 1 << 20);
   Element type;
   switch (to) {
@@ -320,22 +339,12 @@ HostTensor fold_cast(const Node& n, const std::vector<const HostTensor*>& in) {
     default:
       n.unsupported("Cast to element type " + std::to_string(to));
   }
-  if (out.is_float() && type != Element::float32) {
-    for (float v : out.floats) {
-      if (!std::isfinite(v) || std::fabs(v) >= 9.2e18f) n.invalid("a float out of integer range");
-      out.ints.push_back(type == Element::boolean ? v != 0.0f : std::int64_t(v));
-    }
-    out.floats.clear();
-  } else if (!out.is_float() && type == Element::float32) {
-    for (auto v : out.ints) out.floats.push_back(float(v));
-    out.ints.clear();
-  } else if (type == Element::boolean) {
-    for (auto& v : out.ints) v = v != 0;
-  } else if (type == Element::int32) {
-    for (auto& v : out.ints) v = std::int32_t(v);  // ONNX's wrap-around, as a C cast
-  }
-  out.type = type;
-  return out;
+  return cast_to(n, required(n, in, 0), type);
+}
+
+// CastLike: to the element type of input 1.
+HostTensor fold_cast_like(const Node& n, const std::vector<const HostTensor*>& in) {
+  return cast_to(n, required(n, in, 0), required(n, in, 1).type);
 }
 
 HostTensor fold_constant_of_shape(const Node& n, const std::vector<const HostTensor*>& in) {
@@ -542,11 +551,11 @@ HostTensor fold_transpose(const Node& n, const std::vector<const HostTensor*>& i
 
 // ScatterND: a copy of data where each index tuple (the last extent of indices, k of them) names
 // a slice of data's trailing rank - k dimensions that the matching slice of updates replaces (or
-// adds to, or multiplies: `reduction`).
+// adds to, multiplies, or keeps the larger or smaller of: `reduction`).
 HostTensor fold_scatter_nd(const Node& n, const std::vector<const HostTensor*>& in) {
   HostTensor out = required(n, in, 0);
   const HostTensor &indices = integers(n, in, 1), &updates = required(n, in, 2);
-  const std::string reduction = n.text("reduction", "none", {"none", "add", "mul"});
+  const std::string reduction = n.text("reduction", "none", {"none", "add", "mul", "max", "min"});
   if (updates.type != out.type) n.invalid("updates differ from data in element type");
   if (indices.shape.empty()) n.invalid("indices must have at least one dimension");
   const auto k = std::size_t(indices.shape.back());
@@ -573,12 +582,18 @@ HostTensor fold_scatter_nd(const Node& n, const std::vector<const HostTensor*>& 
       if (out.is_float()) {
         float& v = out.floats[to];
         const float u = updates.floats[from];
-        v = reduction == "add" ? v + u : reduction == "mul" ? v * u : u;
+        v = reduction == "add"   ? v + u
+            : reduction == "mul" ? v * u
+            : reduction == "max" ? std::max(v, u)
+            : reduction == "min" ? std::min(v, u)
+                                 : u;
       } else {
         std::int64_t& v = out.ints[to];
         const std::int64_t u = updates.ints[from];
         v = reduction == "add"   ? (CheckedInt(v) + u).value()
             : reduction == "mul" ? (CheckedInt(v) * u).value()
+            : reduction == "max" ? std::max(v, u)
+            : reduction == "min" ? std::min(v, u)
                                  : u;
       }
     }
@@ -623,6 +638,7 @@ const std::map<std::string, Folder> kFolders{
     {"Mean", fold_variadic},
     {"Where", fold_where},
     {"Cast", fold_cast},
+    {"CastLike", fold_cast_like},
     {"ConstantOfShape", fold_constant_of_shape},
     {"Range", fold_range},
     {"Reshape", fold_reshape},

@@ -32,8 +32,9 @@ class Importer : public detail::ValueSource {
     if (out.opset == 0) throw UnsupportedError("the model imports no default-domain opset");
     // Opsets before 7 differ from later ones in attributes (consumed_inputs, broadcast, ...),
     // which the attribute checks refuse; where only a default moved, the converter follows it.
-    if (out.opset < 1 || out.opset > 17)
-      throw UnsupportedError("opset " + std::to_string(out.opset) + " (clnn imports 1 to 17)");
+    if (out.opset < 1 || out.opset > detail::kMaxOpset)
+      throw UnsupportedError("opset " + std::to_string(out.opset) + " (clnn imports 1 to " +
+                             std::to_string(detail::kMaxOpset) + ")");
     opset_ = out.opset;
     const auto& graph = model_.graph();
     for (const auto& t : graph.initializer()) initializers_[t.name()] = &t;
@@ -131,11 +132,16 @@ class Importer : public detail::ValueSource {
  private:
   static std::string element_name(std::int32_t type) {
     switch (type) {
-      case ::onnx::TensorProto::FLOAT: return "float32";
-      case ::onnx::TensorProto::INT64: return "int64";
-      case ::onnx::TensorProto::INT32: return "int32";
-      case ::onnx::TensorProto::BOOL: return "bool";
-      default: return "of element type " + std::to_string(type);
+      case ::onnx::TensorProto::FLOAT:
+        return "float32";
+      case ::onnx::TensorProto::INT64:
+        return "int64";
+      case ::onnx::TensorProto::INT32:
+        return "int32";
+      case ::onnx::TensorProto::BOOL:
+        return "bool";
+      default:
+        return "of element type " + std::to_string(type);
     }
   }
 
@@ -146,13 +152,20 @@ class Importer : public detail::ValueSource {
     HostTensor t;
     t.shape = given.shape;
     switch (type.elem_type()) {
-      case ::onnx::TensorProto::FLOAT: t.type = clnn::detail::Element::float32; break;
-      case ::onnx::TensorProto::INT64: t.type = clnn::detail::Element::int64; break;
-      case ::onnx::TensorProto::INT32: t.type = clnn::detail::Element::int32; break;
-      case ::onnx::TensorProto::BOOL: t.type = clnn::detail::Element::boolean; break;
+      case ::onnx::TensorProto::FLOAT:
+        t.type = clnn::detail::Element::float32;
+        break;
+      case ::onnx::TensorProto::INT64:
+        t.type = clnn::detail::Element::int64;
+        break;
+      case ::onnx::TensorProto::INT32:
+        t.type = clnn::detail::Element::int32;
+        break;
+      case ::onnx::TensorProto::BOOL:
+        t.type = clnn::detail::Element::boolean;
+        break;
       default:
-        throw UnsupportedError("input '" + input.name() + "' is " +
-                               element_name(type.elem_type()));
+        throw UnsupportedError("input '" + input.name() + "' is " + element_name(type.elem_type()));
     }
     std::int64_t count = 1;
     for (std::int64_t d : given.shape) {
@@ -164,17 +177,20 @@ class Importer : public detail::ValueSource {
     bool fits = !type.has_shape() || dims.size() == int(given.shape.size());
     for (int d = 0; fits && d < dims.size(); ++d)
       fits = !dims[d].has_dim_value() || dims[d].dim_value() == given.shape[std::size_t(d)];
-    if (!fits) throw ShapeError(where + " has shape " + to_string(given.shape) + ", unlike the input's");
+    if (!fits)
+      throw ShapeError(where + " has shape " + to_string(given.shape) + ", unlike the input's");
     const std::size_t have = t.is_float() ? given.floats.size() : given.ints.size();
     const std::size_t other = t.is_float() ? given.ints.size() : given.floats.size();
     if (have != std::uint64_t(count) || other != 0)
-      throw ShapeError(where + " holds " + std::to_string(have) + " " + element_name(type.elem_type()) +
-                       " values for " + std::to_string(count) + " elements");
+      throw ShapeError(where + " holds " + std::to_string(have) + " " +
+                       element_name(type.elem_type()) + " values for " + std::to_string(count) +
+                       " elements");
     for (std::int64_t v : given.ints) {
       const bool ok = t.type == clnn::detail::Element::boolean ? (v == 0 || v == 1)
                       : t.type == clnn::detail::Element::int32 ? v == std::int32_t(v)
-                                                                : true;
-      if (!ok) throw ShapeError(where + " holds " + std::to_string(v) + ", out of its type's range");
+                                                               : true;
+      if (!ok)
+        throw ShapeError(where + " holds " + std::to_string(v) + ", out of its type's range");
     }
     t.ints = given.ints;
     t.floats = given.floats;

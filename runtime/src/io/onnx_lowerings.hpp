@@ -12,4 +12,7 @@ Outputs lower_gather_elements(const Node& n);
 Outputs lower_nll_loss(const Node& n);
 Outputs lower_softmax_cross_entropy(const Node& n);
 
+// io/onnx_einsum.cpp.
+Outputs lower_einsum(const Node& n);
+
 }  // namespace clnn::onnx::detail

@@ -14,13 +14,20 @@ using Attribute = ::onnx::AttributeProto;
 
 const char* type_name(Attribute::AttributeType type) {
   switch (type) {
-    case Attribute::FLOAT: return "a float";
-    case Attribute::INT: return "an integer";
-    case Attribute::STRING: return "a string";
-    case Attribute::TENSOR: return "a tensor";
-    case Attribute::FLOATS: return "a list of floats";
-    case Attribute::INTS: return "a list of integers";
-    default: return "another type";
+    case Attribute::FLOAT:
+      return "a float";
+    case Attribute::INT:
+      return "an integer";
+    case Attribute::STRING:
+      return "a string";
+    case Attribute::TENSOR:
+      return "a tensor";
+    case Attribute::FLOATS:
+      return "a list of floats";
+    case Attribute::INTS:
+      return "a list of integers";
+    default:
+      return "another type";
   }
 }
 
@@ -29,13 +36,20 @@ const char* type_name(Attribute::AttributeType type) {
 bool holds(const Attribute& a, Attribute::AttributeType type) {
   if (a.type() != Attribute::UNDEFINED) return a.type() == type;
   switch (type) {
-    case Attribute::FLOAT: return a.has_f();
-    case Attribute::INT: return a.has_i();
-    case Attribute::STRING: return a.has_s();
-    case Attribute::TENSOR: return a.has_t();
-    case Attribute::INTS: return a.ints_size() > 0;
-    case Attribute::FLOATS: return a.floats_size() > 0;
-    default: return false;
+    case Attribute::FLOAT:
+      return a.has_f();
+    case Attribute::INT:
+      return a.has_i();
+    case Attribute::STRING:
+      return a.has_s();
+    case Attribute::TENSOR:
+      return a.has_t();
+    case Attribute::INTS:
+      return a.ints_size() > 0;
+    case Attribute::FLOATS:
+      return a.floats_size() > 0;
+    default:
+      return false;
   }
 }
 
@@ -55,8 +69,8 @@ void Node::allow_only(const std::vector<std::string>& known) const {
 
 std::string Node::where() const {
   const std::string name = !proto_.name().empty()     ? proto_.name()
-                            : proto_.output_size() > 0 ? proto_.output(0)
-                                                       : std::string("unnamed");
+                           : proto_.output_size() > 0 ? proto_.output(0)
+                                                      : std::string("unnamed");
   return "node '" + name + "' (" + proto_.op_type() + ")";
 }
 
@@ -134,8 +148,7 @@ void Node::define_constant(int output, HostTensor tensor) const {
 const Attribute* Node::find(const std::string& name, Attribute::AttributeType type) const {
   auto it = attributes_.find(name);
   if (it == attributes_.end()) return nullptr;
-  if (!holds(*it->second, type))
-    malformed("attribute '" + name + "' must be " + type_name(type));
+  if (!holds(*it->second, type)) malformed("attribute '" + name + "' must be " + type_name(type));
   return it->second;
 }
 
@@ -182,6 +195,12 @@ std::string Node::text(const std::string& name, const std::string& fallback,
   std::string options;
   for (const char* option : allowed) options += (options.empty() ? "" : ", ") + std::string(option);
   unsupported("attribute '" + name + "' = '" + a->s() + "' (clnn takes " + options + ")");
+}
+
+std::string Node::text(const std::string& name) const {
+  const Attribute* a = find(name, Attribute::STRING);
+  if (!a) malformed("attribute '" + name + "' is missing");
+  return a->s();
 }
 
 Ints Node::ints(const std::string& name, std::int64_t lo, std::int64_t hi) const {

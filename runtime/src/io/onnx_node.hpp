@@ -19,6 +19,10 @@
 namespace clnn::onnx::detail {
 
 using clnn::detail::kMaxWindowValue;
+
+// The newest opset clnn imports. Each operator's converter follows the changes of its versions up
+// to this one (most from 18 on added element types clnn does not have).
+constexpr std::int64_t kMaxOpset = 23;
 using Ints = std::vector<std::int64_t>;
 using HostTensor = clnn::detail::HostTensor;
 
@@ -63,8 +67,8 @@ class Node {
   Value input(int i, std::size_t min_rank, std::size_t max_rank) const;
   const HostTensor* known(int i) const;  // input i when known while importing, else nullptr
   std::optional<Shape> known_shape(int i) const;  // input i's shape, value or known tensor
-  Ints constant_ints(int i) const;     // an integer tensor known while importing
-  float constant_float(int i) const;   // a float scalar known while importing
+  Ints constant_ints(int i) const;                // an integer tensor known while importing
+  float constant_float(int i) const;              // a float scalar known while importing
   // Host values as device data under a name derived from this node's output and `part`.
   Value constant_value(const std::string& part, HostTensor values) const;
   bool has_output(int i) const;
@@ -74,11 +78,12 @@ class Node {
   bool has(const std::string& name) const { return attributes_.count(name) != 0; }
   std::int64_t integer(const std::string& name, std::int64_t fallback, std::int64_t lo,
                        std::int64_t hi) const;
-  bool flag(const std::string& name, bool fallback) const;  // 0 or 1
+  bool flag(const std::string& name, bool fallback) const;     // 0 or 1
   float real(const std::string& name, float fallback) const;   // finite
   float bound(const std::string& name, float fallback) const;  // a number or an infinity
   std::string text(const std::string& name, const std::string& fallback,
                    std::initializer_list<const char*> allowed) const;
+  std::string text(const std::string& name) const;  // required, any string
   Ints ints(const std::string& name, std::int64_t lo, std::int64_t hi) const;
   // One value per spatial dimension: `fallback` repeated when absent or empty, else exactly
   // `dims` entries in [lo, hi].
@@ -93,8 +98,7 @@ class Node {
   // The attribute, or nullptr when absent; malformed() when it holds another type.
   const ::onnx::AttributeProto* find(const std::string& name,
                                      ::onnx::AttributeProto::AttributeType type) const;
-  void check_range(const std::string& name, std::int64_t v, std::int64_t lo,
-                   std::int64_t hi) const;
+  void check_range(const std::string& name, std::int64_t v, std::int64_t lo, std::int64_t hi) const;
 
   ValueSource& source_;
   const ::onnx::NodeProto& proto_;

@@ -1,6 +1,6 @@
-// instance_norm, and layer_norm with its statistics as values (ONNX's optional outputs), composed
-// of reductions and elementwise operators, each with its kernels and gradient. Plain layer_norm
-// is the fused operator of ops/layer_norm.cpp.
+// instance_norm, group_norm, and layer_norm with its statistics as values (ONNX's optional
+// outputs), composed of reductions and elementwise operators, each with its kernels and gradient.
+// Plain layer_norm is the fused operator of ops/layer_norm.cpp.
 #include <numeric>
 
 #include "clnn/error.hpp"
@@ -52,21 +52,39 @@ Standardized layer_norm_parts(const Value& x, const Value& gamma, const std::opt
 
 }  // namespace detail
 
-Value instance_norm(const Value& x, const Value& gamma, const Value& beta, float eps) {
+namespace {
+
+// x [N, C, spatial...] standardized over each group of C / groups channels with their spatial
+// positions, then scaled and shifted per channel by gamma [C] and beta [C].
+Value grouped_norm(const std::string& name, const Value& x, std::int64_t groups, const Value& gamma,
+                   const Value& beta, float eps) {
   const Shape& s = x.shape();
-  if (s.size() < 3)
-    throw ShapeError("instance_norm: x " + to_string(s) + " needs [N, C, spatial...]");
+  if (s.size() < 3) throw ShapeError(name + ": x " + to_string(s) + " needs [N, C, spatial...]");
   if (gamma.shape() != Shape{s[1]} || beta.shape() != Shape{s[1]})
-    throw ShapeError("instance_norm: gamma " + to_string(gamma.shape()) + " and beta " +
+    throw ShapeError(name + ": gamma " + to_string(gamma.shape()) + " and beta " +
                      to_string(beta.shape()) + " must have one value per channel of " +
                      to_string(s));
-  if (!(eps >= 0.0f)) throw Error("instance_norm: eps must not be negative");
-  std::vector<int> axes(s.size() - 2);
-  std::iota(axes.begin(), axes.end(), 2);
+  if (groups < 1 || s[1] % groups != 0)
+    throw ShapeError(name + ": " + std::to_string(groups) + " groups do not divide the " +
+                     std::to_string(s[1]) + " channels of " + to_string(s));
+  if (!(eps >= 0.0f)) throw Error(name + ": eps must not be negative");
+  const Value grouped = reshape(x, {s[0], groups, -1});
+  const Value y = reshape(standardize(grouped, {2}, eps).y, s);
   Shape per_channel(s.size() - 1, 1);
   per_channel[0] = s[1];
-  return add(mul(standardize(x, axes, eps).y, reshape(gamma, per_channel)),
-             reshape(beta, per_channel));
+  return add(mul(y, reshape(gamma, per_channel)), reshape(beta, per_channel));
+}
+
+}  // namespace
+
+Value instance_norm(const Value& x, const Value& gamma, const Value& beta, float eps) {
+  const Shape& s = x.shape();
+  return grouped_norm("instance_norm", x, s.size() < 2 ? 1 : s[1], gamma, beta, eps);
+}
+
+Value group_norm(const Value& x, std::int64_t groups, const Value& gamma, const Value& beta,
+                 float eps) {
+  return grouped_norm("group_norm", x, groups, gamma, beta, eps);
 }
 
 }  // namespace clnn

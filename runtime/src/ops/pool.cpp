@@ -14,14 +14,29 @@ namespace clnn::detail {
 
 namespace {
 
+// max_pool, avg_pool, and the positions of max_pool's maxima.
+enum class Pooling { max, average, max_indices };
+
 class PoolOp : public Op {
  public:
-  PoolOp(bool max, PoolOptions options) : max_(max), options_(std::move(options)) {}
-  std::string type() const override { return max_ ? "max_pool" : "avg_pool"; }
+  PoolOp(Pooling kind, PoolOptions options, bool column_major = false)
+      : kind_(kind),
+        max_(kind == Pooling::max),
+        column_major_(column_major),
+        options_(std::move(options)) {}
+  std::string type() const override {
+    return kind_ == Pooling::max           ? "max_pool"
+           : kind_ == Pooling::max_indices ? "max_pool_indices"
+                                           : "avg_pool";
+  }
 
   Shape infer_shape(const std::vector<Shape>& in) const override {
     for (auto d : options_.dilations)
-      if (!max_ && d != 1) throw ShapeError("avg_pool: dilated windows are not supported");
+      if (kind_ == Pooling::average && d != 1)
+        throw ShapeError("avg_pool: dilated windows are not supported");
+    if (kind_ == Pooling::max_indices && element_count(in[0]) > (std::int64_t{1} << 24))
+      throw ShapeError(type() + ": " + to_string(in[0]) +
+                       " has more elements than floats index exactly (2^24)");
     Window w = window(in[0]);
     for (std::size_t t = 0; t < 3; ++t)
       if (w.pad_begin[t] >= w.kernel[t] || w.pad_end[t] >= w.kernel[t])
@@ -31,6 +46,13 @@ class PoolOp : public Op {
 
   void forward(const ForwardArgs& args) const override {
     const Window w = window(args.inputs[0]->shape());
+    if (kind_ == Pooling::max_indices) {
+      cl_kernel k = args.ctx.kernel("pool", "max_pool_indices");
+      set_args(k, mem(*args.inputs[0]), mem(args.output), w.packed(), w.packed_out(),
+               cl_long(w.n * w.c), cl_int(column_major_ ? 1 : 0));
+      args.ctx.enqueue_elementwise(k, std::size_t(args.output.size()));
+      return;
+    }
     cl_kernel k = args.ctx.kernel("pool", max_ ? "max_pool_forward" : "avg_pool_forward");
     if (max_)  // in training the argmax of each window is saved for backward
       set_args(k, mem(*args.inputs[0]), mem(args.output),
@@ -44,7 +66,7 @@ class PoolOp : public Op {
 
   void backward(const BackwardArgs& args) const override {
     Tensor* gx = args.grad_inputs[0];
-    if (!gx) return;
+    if (!gx || kind_ == Pooling::max_indices) return;
     const Window w = window(gx->shape());
     auto& ctx = args.ctx;
     if (max_ && windows_tile(w)) {  // one pass writes every element: no fill
@@ -79,6 +101,7 @@ class PoolOp : public Op {
 
   // Backward reads only the saved argmax (max) or nothing (average).
   Needs backward_needs() const override { return {false, false}; }
+  bool differentiable(std::size_t) const override { return kind_ != Pooling::max_indices; }
 
   // Forward reads every window whole (overlapping windows read some elements again) and does one
   // operation per element read; backward reads each output gradient (and argmax) once and writes
@@ -96,6 +119,7 @@ class PoolOp : public Op {
   }
 
   bool to_onnx(OnnxNode& node) const override {
+    if (kind_ == Pooling::max_indices) return false;  // MaxPool's second output
     node.op_type = max_ ? "MaxPool" : "AveragePool";
     node.int_lists["kernel_shape"] = options_.kernel;
     node.int_lists["strides"] = options_.strides.empty() ? options_.kernel : options_.strides;
@@ -145,7 +169,9 @@ class PoolOp : public Op {
     return e;
   }
 
-  bool max_;
+  Pooling kind_;
+  bool max_;           // kind_ == Pooling::max
+  bool column_major_;  // max_indices: spatial positions counted column-major
   PoolOptions options_;
 };
 
@@ -156,11 +182,16 @@ class PoolOp : public Op {
 namespace clnn {
 
 Value max_pool(const Value& x, const PoolOptions& options) {
-  return GraphAccess::add(std::make_shared<detail::PoolOp>(true, options), {x});
+  return GraphAccess::add(std::make_shared<detail::PoolOp>(detail::Pooling::max, options), {x});
 }
 
 Value avg_pool(const Value& x, const PoolOptions& options) {
-  return GraphAccess::add(std::make_shared<detail::PoolOp>(false, options), {x});
+  return GraphAccess::add(std::make_shared<detail::PoolOp>(detail::Pooling::average, options), {x});
+}
+
+Value max_pool_indices(const Value& x, const PoolOptions& options, bool column_major) {
+  return GraphAccess::add(
+      std::make_shared<detail::PoolOp>(detail::Pooling::max_indices, options, column_major), {x});
 }
 
 Value global_avg_pool(const Value& x) {
