@@ -8,6 +8,7 @@
 #include <fstream>
 #include <limits>
 #include <map>
+#include <set>
 
 #include "clnn/onnx.hpp"
 #include "support.hpp"
@@ -189,8 +190,9 @@ TEST_CASE("integer inputs bound at load specialize the model; bad bindings are c
   shape->mutable_type()->mutable_tensor_type()->mutable_shape()->add_dim()->set_dim_value(2);
   add_node(m, "Reshape", {"x", "shape"}, "y");
   write(path, m.SerializeAsString());
-  CHECK_THROWS_WITH(clnn::onnx::load(path), Catch::Contains("input 'shape' is int64") &&
-                                                Catch::Contains("bind it at load"));
+  CHECK_THROWS_WITH(clnn::onnx::load(path),
+                    Catch::Contains("input 1 ('shape') holds integers computed at run time") &&
+                        Catch::Contains("bind it at load"));
   clnn::onnx::LoadOptions options;
   options.bound_inputs["shape"] = {{2}, {3, -1}, {}};
   clnn::onnx::Model model = clnn::onnx::load(path, options);
@@ -812,5 +814,84 @@ TEST_CASE("Einsum: products, diagonals, sums, broadcast ellipses against its def
     eq->set_s(bad);
     write(path, m.SerializeAsString());
     CHECK_THROWS_AS(clnn::onnx::load(path), Error);
+  }
+}
+
+TEST_CASE("integer inputs left unbound are fed at run time: ids index tables, masks cast",
+          "[onnx]") {
+  TempDir t;
+  const auto path = (t.dir / "model" / "m.onnx").string();
+  ::onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.add_opset_import()->set_version(17);
+  auto* g = m.mutable_graph();
+  for (const char* name : {"ids", "mask"}) {
+    auto* in = g->add_input();
+    in->set_name(name);
+    auto* type = in->mutable_type()->mutable_tensor_type();
+    type->set_elem_type(::onnx::TensorProto::INT64);
+    for (auto d : {2, 3}) type->mutable_shape()->add_dim()->set_dim_value(d);
+  }
+  const auto rows = clnn::test::random_vector(20, 3);  // a [5, 4] table, and [4, 5] by columns
+  for (const char* name : {"rows", "columns"}) {
+    auto* w = g->add_initializer();
+    w->set_name(name);
+    w->set_data_type(::onnx::TensorProto::FLOAT);
+    w->add_dims(std::string(name) == "rows" ? 5 : 4);
+    w->add_dims(std::string(name) == "rows" ? 4 : 5);
+    w->set_raw_data(std::string(reinterpret_cast<const char*>(rows.data()), rows.size() * 4));
+  }
+  add_node(m, "Gather", {"rows", "ids"}, "by_row");
+  auto* axis = add_node(m, "Gather", {"columns", "ids"}, "by_column")->add_attribute();
+  axis->set_name("axis");
+  axis->set_type(::onnx::AttributeProto::INT);
+  axis->set_i(1);
+  // An id shifted by a constant stays an integer (and indexes).
+  add_int_initializer(m, "one", {1}, {});
+  add_node(m, "Sub", {"ids", "one"}, "shifted");
+  add_node(m, "Gather", {"rows", "shifted"}, "by_shifted");
+  auto* cast = add_node(m, "Cast", {"mask"}, "mask_f");
+  auto* to = cast->add_attribute();
+  to->set_name("to");
+  to->set_type(::onnx::AttributeProto::INT);
+  to->set_i(::onnx::TensorProto::FLOAT);
+  for (const char* out : {"by_row", "by_column", "by_shifted", "mask_f"})
+    g->add_output()->set_name(out);
+  write(path, m.SerializeAsString());
+
+  clnn::onnx::Model model = clnn::onnx::load(path);
+  CHECK(model.integer_inputs == std::set<std::string>{"ids", "mask"});
+  std::vector<Value> outputs;
+  for (const auto& [name, v] : model.outputs) outputs.push_back(v);
+  REQUIRE(outputs[0].shape() == Shape{2, 3, 4});
+  REQUIRE(outputs[1].shape() == Shape{4, 2, 3});
+  Executor ex(clnn::test::context(), model.graph, outputs, Mode::inference);
+  const std::vector<float> ids{4, 0, 2, 2, -1, 1}, mask{1, 1, 0, 1, 0, 0};
+  ex.set_input("ids", ids);
+  ex.set_input("mask", mask);
+  ex.forward();
+  auto at = [](long id, long extent) { return id < 0 ? id + extent : id; };
+  std::vector<float> by_row, by_column, by_shifted;
+  for (float id : ids)
+    for (long c = 0; c < 4; ++c) {
+      by_row.push_back(rows[std::size_t(at(long(id), 5) * 4 + c)]);
+      by_shifted.push_back(rows[std::size_t(at(long(id) - 1, 5) * 4 + c)]);
+    }
+  for (long r = 0; r < 4; ++r)
+    for (float id : ids) by_column.push_back(rows[std::size_t(r * 5 + at(long(id), 5))]);
+  CHECK(ex.value(outputs[0]).to_host() == by_row);
+  CHECK(ex.value(outputs[1]).to_host() == by_column);
+  CHECK(ex.value(outputs[2]).to_host() == by_shifted);
+  CHECK(ex.value(outputs[3]).to_host() == mask);
+
+  // Integer division differs from float division: refused, naming the node and the input.
+  add_node(m, "Div", {"ids", "ids"}, "halves");
+  m.mutable_graph()->add_output()->set_name("halves");
+  write(path, m.SerializeAsString());
+  try {
+    clnn::onnx::load(path);
+    FAIL("a Div of run-time integers loaded");
+  } catch (const clnn::onnx::UnsupportedError& e) {
+    CHECK(std::string(e.what()).find("(Div): input 0 ('ids') holds integers") != std::string::npos);
   }
 }

@@ -1,10 +1,11 @@
-// clnn-onnx-check [--min-passed N] DIR...: runs ONNX backend test folders (model.onnx and
-// test_data_set_*/input_*.pb, output_*.pb) on the default device and compares like the ONNX
-// backend runner (|got - want| <= 1e-5 + 1e-3 |want|). A DIR without model.onnx is searched for
-// test folders. Integer inputs (shapes, axes, indices) are bound at load (onnx::LoadOptions).
-// One line per test, then "N passed (B with integer inputs bound at load), M failed, K
-// unsupported"; exit 1 when any
-// failed or fewer than N passed (a suite where everything turned unsupported must not pass).
+// clnn-onnx-check [--min-passed N] [--integers-on-device] DIR...: runs ONNX backend test folders
+// (model.onnx and test_data_set_*/input_*.pb, output_*.pb) on the default device and compares
+// like the ONNX backend runner (|got - want| <= 1e-5 + 1e-3 |want|). A DIR without model.onnx is
+// searched for test folders. Integer inputs (shapes, axes, indices) are bound at load
+// (onnx::LoadOptions), or with --integers-on-device fed at run time as floats (the model must
+// then take them as values computed at run time). One line per test, then "N passed (B with
+// integer inputs bound at load), M failed, K unsupported"; exit 1 when any failed or fewer than
+// N passed (a suite where everything turned unsupported must not pass).
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -55,12 +56,15 @@ std::vector<std::string> graph_inputs(const fs::path& model_file) {
 
 struct Outcome {
   std::string problem;  // "" when every data set matches
-  bool bound = false;   // integer inputs were bound at load
+  bool bound = false;   // integer inputs were bound at load (or fed, with --integers-on-device)
 };
+
+// Floats count integers exactly below 2^24.
+constexpr std::int64_t kMaxExactInteger = std::int64_t{1} << 24;
 
 // Each data set: integer inputs (shapes, axes, indices) are bound at load, so the model is
 // loaded per data set; float inputs are fed.
-Outcome run_test(const clnn::Context& ctx, const fs::path& dir) {
+Outcome run_test(const clnn::Context& ctx, const fs::path& dir, bool integers_on_device) {
   const fs::path model_file = dir / "model.onnx";
   const std::vector<std::string> names = graph_inputs(model_file);
   Outcome outcome;
@@ -77,6 +81,13 @@ Outcome run_test(const clnn::Context& ctx, const fs::path& dir) {
       auto t = read_tensor(inputs[i]);
       if (t.is_float()) {
         fed[names[i]] = t.floats;
+      } else if (integers_on_device) {
+        for (std::int64_t v : t.ints) {
+          if (v <= -kMaxExactInteger || v >= kMaxExactInteger)
+            throw clnn::onnx::UnsupportedError("an integer input beyond 2^24");
+          fed[names[i]].push_back(float(v));
+        }
+        outcome.bound = true;
       } else {
         options.bound_inputs[names[i]] = {t.shape, t.ints, {}};
         outcome.bound = true;
@@ -133,19 +144,32 @@ Outcome run_test(const clnn::Context& ctx, const fs::path& dir) {
 int main(int argc, char** argv) {
   int first = 1;
   long min_passed = 0;
-  if (argc > 2 && std::string(argv[1]) == "--min-passed") {
-    char* end = nullptr;
-    min_passed = std::strtol(argv[2], &end, 10);
-    if (*argv[2] == '\0' || *end != '\0' || min_passed < 0) {
-      std::fprintf(stderr, "clnn-onnx-check: --min-passed takes a count, not '%s'\n", argv[2]);
+  bool integers_on_device = false;
+  while (first < argc && std::string(argv[first]).rfind("--", 0) == 0) {
+    const std::string flag = argv[first];
+    if (flag == "--integers-on-device") {
+      integers_on_device = true;
+      ++first;
+    } else if (flag == "--min-passed" && first + 1 < argc) {
+      char* end = nullptr;
+      const char* count = argv[first + 1];
+      min_passed = std::strtol(count, &end, 10);
+      if (*count == '\0' || *end != '\0' || min_passed < 0) {
+        std::fprintf(stderr, "clnn-onnx-check: --min-passed takes a count, not '%s'\n", count);
+        return 2;
+      }
+      first += 2;
+    } else {
+      std::fprintf(stderr, "clnn-onnx-check: unknown option %s\n", flag.c_str());
       return 2;
     }
-    first = 3;
   }
   if (argc <= first) {
-    std::fprintf(stderr, "usage: clnn-onnx-check [--min-passed N] DIR...\n");
+    std::fprintf(stderr, "usage: clnn-onnx-check [--min-passed N] [--integers-on-device] DIR...\n");
     return 2;
   }
+  const char* integer_note =
+      integers_on_device ? "integer inputs fed at run time" : "integer inputs bound at load";
   std::vector<fs::path> tests;
   for (int i = first; i < argc; ++i) {
     fs::path dir = argv[i];
@@ -165,12 +189,12 @@ int main(int argc, char** argv) {
     for (const fs::path& dir : tests) {
       const std::string name = dir.filename().string();
       try {
-        const Outcome outcome = run_test(ctx, dir);
+        const Outcome outcome = run_test(ctx, dir, integers_on_device);
         if (outcome.problem.empty()) {
           ++passed;
           bound += outcome.bound;
-          std::printf("pass         %s%s\n", name.c_str(),
-                      outcome.bound ? " (integer inputs bound at load)" : "");
+          std::printf("pass         %s%s%s%s\n", name.c_str(), outcome.bound ? " (" : "",
+                      outcome.bound ? integer_note : "", outcome.bound ? ")" : "");
         } else {
           ++failed;
           std::printf("FAIL         %s: %s\n", name.c_str(), outcome.problem.c_str());
@@ -183,8 +207,8 @@ int main(int argc, char** argv) {
         std::printf("FAIL         %s: %s\n", name.c_str(), e.what());
       }
     }
-    std::printf("%d passed (%d with integer inputs bound at load), %d failed, %d unsupported\n",
-                passed, bound, failed, unsupported);
+    std::printf("%d passed (%d with %s), %d failed, %d unsupported\n", passed, bound, integer_note,
+                failed, unsupported);
     if (passed < min_passed)
       std::printf("fewer passed than the %ld expected (--min-passed)\n", min_passed);
     return failed > 0 || passed < min_passed ? 1 : 0;

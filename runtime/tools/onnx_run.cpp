@@ -38,17 +38,32 @@ clnn::detail::HostTensor read_tensor(const std::string& file) {
   return clnn::detail::decode_tensor(proto, file, folder.empty() ? "." : folder);
 }
 
-// The values of a TensorProto file given for the input `name` of shape `shape`.
-std::vector<float> read_input(const std::string& file, const std::string& name,
-                              const clnn::Shape& shape) {
+// The values of a TensorProto file for the input or output `name` of shape `shape`, as floats
+// (integers below 2^24, which floats hold exactly).
+std::vector<float> read_values(const std::string& file, const std::string& name,
+                               const clnn::Shape& shape) {
   clnn::detail::HostTensor t = read_tensor(file);
-  if (!t.is_float())
-    throw clnn::IoError(file, "holds an integer tensor; input '" + name +
-                                  "' takes float32 (bind integer inputs with --bind)");
   if (clnn::element_count(t.shape) != clnn::element_count(shape))
-    throw clnn::IoError(file, "holds a tensor of shape " + clnn::to_string(t.shape) +
-                                  "; input '" + name + "' has shape " + clnn::to_string(shape));
+    throw clnn::IoError(file, "holds a tensor of shape " + clnn::to_string(t.shape) + "; '" + name +
+                                  "' has shape " + clnn::to_string(shape));
+  constexpr std::int64_t kMaxExact = std::int64_t{1} << 24;
+  for (std::int64_t v : t.ints) {
+    if (v <= -kMaxExact || v >= kMaxExact)
+      throw clnn::IoError(file,
+                          "holds " + std::to_string(v) + ", beyond 2^24 (bind it with --bind)");
+    t.floats.push_back(float(v));
+  }
   return t.floats;
+}
+
+// An input's values: floats, or integers for an input of integers.
+std::vector<float> read_input(const std::string& file, const std::string& name,
+                              const clnn::Shape& shape, bool integers) {
+  if (read_tensor(file).is_float() == integers)
+    throw clnn::IoError(file, std::string("holds ") + (integers ? "floats" : "integers") +
+                                  "; input '" + name + "' takes " +
+                                  (integers ? "integers" : "float32"));
+  return read_values(file, name, shape);
 }
 
 }  // namespace
@@ -64,7 +79,8 @@ int main(int argc, char** argv) {
       },
       "NAME=FILE");
   CLI::App app{
-      "Runs an ONNX model with random inputs in [-1, 1] (or tensors from .pb files) and prints "
+      "Runs an ONNX model with random inputs in [-1, 1] (integer inputs 0 or 1), or tensors from "
+      ".pb files, and prints "
       "the outputs' shapes, their first values and the median time of the runs.",
       "clnn-run"};
   app.add_option("model", model_path, "the .onnx file")->required();
@@ -106,7 +122,8 @@ int main(int argc, char** argv) {
     std::map<std::string, std::vector<float>> file_values;
     for (auto& [name, v] : model.inputs)
       if (auto it = input_files.find(name); it != input_files.end())
-        file_values[name] = read_input(it->second, name, v.shape());
+        file_values[name] =
+            read_input(it->second, name, v.shape(), model.integer_inputs.count(name) != 0);
     std::vector<clnn::Value> outputs;
     for (auto& [name, v] : model.outputs) outputs.push_back(v);
     clnn::Executor ex(ctx, model.graph, outputs, clnn::Mode::inference);
@@ -118,7 +135,9 @@ int main(int argc, char** argv) {
         values = std::move(it->second);
       } else {
         values.resize(std::size_t(clnn::element_count(v.shape())));
-        for (auto& x : values) x = uniform(rng);
+        // Integers (ids, masks) are 0 or 1: an index any table has, a mask of either kind.
+        const bool integers = model.integer_inputs.count(name) != 0;
+        for (auto& x : values) x = integers ? float(rng() % 2) : uniform(rng);
       }
       ex.set_input(name, values);
       std::printf("input  %-20s %s\n", name.c_str(), clnn::to_string(v.shape()).c_str());
@@ -148,7 +167,7 @@ int main(int argc, char** argv) {
       if (it == model.outputs.end())
         throw clnn::Error("--expect " + name + "=" + file + ": the model has no output '" + name +
                           "'");
-      const auto want = read_input(file, name, it->second.shape());
+      const auto want = read_values(file, name, it->second.shape());
       const auto got = ex.value(it->second).to_host();
       double diff = 0, norm = 0;
       for (std::size_t i = 0; i < got.size(); ++i) {

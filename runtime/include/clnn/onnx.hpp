@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -29,7 +30,11 @@ struct Model {
   // use. Where fine-tuning takes features from: put a new head on values.at("features") and
   // train; the initializers are parameters already.
   std::map<std::string, Value> values;
-  std::int64_t opset = 0;                              // of the default domain
+  // Inputs of integers or booleans (ids, masks) left unbound: fed as floats holding whole numbers
+  // (exact below 2^24) or 0 and 1. The device takes integers computed at run time as indices
+  // (Gather, GatherElements), in comparisons, casts, additions and shape operators only.
+  std::set<std::string> integer_inputs;
+  std::int64_t opset = 0;  // of the default domain
 };
 
 // A value given at load for a graph input the model takes as a shape, axes, indices or a mask

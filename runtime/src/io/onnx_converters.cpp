@@ -89,6 +89,17 @@ std::optional<Value> optional_input(const Node& n, int i) {
   return std::nullopt;
 }
 
+// Input i as device data: a value, or integers or booleans known at load as floats.
+Value as_floats(const Node& n, int i) {
+  const HostTensor* known = n.known(i);
+  if (!known || known->is_float()) return n.input(i);
+  HostTensor t;
+  t.type = clnn::detail::Element::float32;
+  t.shape = known->shape;
+  for (std::int64_t v : known->ints) t.floats.push_back(float(v));
+  return n.constant_value("input" + std::to_string(i), t);
+}
+
 Outputs lower_conv(const Node& n) {
   Value x = n.input(0, kMinSpatialRank, kMaxSpatialRank), w = n.input(1);
   const std::size_t dims = x.shape().size() - 2;
@@ -268,7 +279,7 @@ Outputs lower_matmul(const Node& n) {
 // Add, Sub, Mul and Div. Before opset 7, broadcasting was asked for (broadcast 1) and b aligned
 // at `axis` of a (default: its trailing dimensions, numpy's rule).
 Outputs lower_arithmetic(const Node& n) {
-  Value a = n.input(0), b = n.input(1);
+  Value a = as_floats(n, 0), b = as_floats(n, 1);
   if (n.opset() < 7 && n.flag("broadcast", false) && n.has("axis")) {
     const std::size_t rank = a.shape().size();
     int axis = n.axis("axis", 0, rank);
@@ -341,7 +352,7 @@ Outputs lower_transpose(const Node& n) {
 Outputs lower_concat(const Node& n) {
   if (n.input_count() == 0) n.malformed("no inputs");
   std::vector<Value> parts;
-  for (int i = 0; i < n.input_count(); ++i) parts.push_back(n.input(i));
+  for (int i = 0; i < n.input_count(); ++i) parts.push_back(as_floats(n, i));
   if (!n.has("axis") && n.opset() >= 4) n.malformed("attribute 'axis' is missing");
   // Before opset 4 the axis defaulted to 1.
   return {concat(parts, n.axis("axis", 1, parts.front().shape().size()))};
@@ -386,12 +397,22 @@ Value identity(const Value& x) {
   return reshape(x, x.shape());
 }
 
-// Cast of a run-time value: only to float, which it already is.
+// Cast of a value computed at run time: to float, which it already is; to integers, truncated
+// toward zero (integers stay as they are); to booleans, 1 where it is not 0.
 Outputs lower_cast(const Node& n) {
   const std::int64_t to = n.integer("to", 0, 0, std::numeric_limits<std::int32_t>::max());
-  if (to != ::onnx::TensorProto::FLOAT)
-    n.unsupported("Cast of a value computed at run time to element type " + std::to_string(to));
-  return {identity(n.input(0))};
+  Value x = n.input(0);
+  switch (to) {
+    case ::onnx::TensorProto::FLOAT:
+      return {identity(x)};
+    case ::onnx::TensorProto::INT64:
+    case ::onnx::TensorProto::INT32:
+      return {mul(sign(x), clnn::floor(clnn::abs(x)))};
+    case ::onnx::TensorProto::BOOL:
+      return {clnn::abs(sign(x))};
+    default:
+      n.unsupported("Cast of a value computed at run time to element type " + std::to_string(to));
+  }
 }
 
 // CastLike of a value computed at run time: to float, which it already is (a target on the
@@ -416,14 +437,39 @@ Outputs lower_slice(const Node& n) {
   return {clnn::detail::sliced(x, axes)};
 }
 
+// Gather along `axis` by indices computed at run time: x with the axis moved first, as a table
+// of rows, read by embedding; the indices' dimensions then move to where the axis was.
+Value gather_rows(const Value& x, std::size_t axis, const Value& indices) {
+  const Shape& s = x.shape();
+  const std::size_t rank = s.size(), q = indices.shape().size();
+  std::vector<int> first{int(axis)};
+  for (std::size_t d = 0; d < rank; ++d)
+    if (d != axis) first.push_back(int(d));
+  const Value moved = axis == 0 ? x : transpose(x, first);
+  const std::int64_t rows = s[axis], row = element_count(s) / rows;
+  const Value picked =
+      embedding(reshape(moved, {rows, row}), reshape(indices, {element_count(indices.shape())}));
+  Shape out = indices.shape();
+  for (std::size_t d = 1; d < rank; ++d) out.push_back(moved.shape()[d]);
+  const Value y = reshape(picked, out);
+  if (axis == 0) return y;
+  // [indices..., s[:axis]..., s[axis+1:]...] -> [s[:axis]..., indices..., s[axis+1:]...]
+  std::vector<int> perm;
+  for (std::size_t d = 0; d < axis; ++d) perm.push_back(int(q + d));
+  for (std::size_t d = 0; d < q; ++d) perm.push_back(int(d));
+  for (std::size_t d = q + axis; d < q + rank - 1; ++d) perm.push_back(int(d));
+  return transpose(y, perm);
+}
+
 // Gather with indices known at load: runs of evenly spaced indices become slices, joined.
 Outputs lower_gather(const Node& n) {
   Value x = n.input(0, 1, 8);
   const HostTensor* indices = n.known(1);
-  if (!indices || indices->is_float()) n.unsupported("indices computed at run time");
   const std::size_t rank = x.shape().size();
   const int given = n.axis("axis", 0, rank);
   const auto axis = std::size_t(given < 0 ? given + int(rank) : given);
+  if (!indices) return {gather_rows(x, axis, n.input(1))};
+  if (indices->is_float()) n.invalid("float indices");
   const Ints index = gather_indices(n, indices->ints, x.shape()[axis]);
   if (index.empty()) n.unsupported("an empty Gather");
   // A gather kernel is the target; slices serve the few runs shape and head selection make.
@@ -652,24 +698,13 @@ Outputs lower_reduce(const Node& n) {
 Outputs lower_variadic(const Node& n) {
   if (n.input_count() == 0) n.malformed("no inputs");
   const std::string& op = n.proto().op_type();
-  Value acc = n.input(0);
+  Value acc = as_floats(n, 0);
   for (int i = 1; i < n.input_count(); ++i) {
-    Value v = n.input(i);
+    Value v = as_floats(n, i);
     acc = op == "Max" ? maximum(acc, v) : op == "Min" ? minimum(acc, v) : add(acc, v);
   }
   if (op == "Mean" && n.input_count() > 1) acc = scale(acc, 1.0f / float(n.input_count()));
   return {n.input_count() == 1 ? identity(acc) : acc};
-}
-
-// Input i as device data: a value, or integers or booleans known at load as floats.
-Value as_floats(const Node& n, int i) {
-  const HostTensor* known = n.known(i);
-  if (!known || known->is_float()) return n.input(i);
-  HostTensor t;
-  t.type = clnn::detail::Element::float32;
-  t.shape = known->shape;
-  for (std::int64_t v : known->ints) t.floats.push_back(float(v));
-  return n.constant_value("input" + std::to_string(i), t);
 }
 
 // Comparisons and logic of values computed at run time: 1 for true, 0 for false.

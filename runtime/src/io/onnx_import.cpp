@@ -4,10 +4,12 @@
 #include <filesystem>
 #include <limits>
 #include <map>
+#include <set>
 
 #include "clnn/init.hpp"
 #include "clnn/onnx.hpp"
 #include "io/onnx_fold.hpp"
+#include "io/onnx_integers.hpp"
 #include "io/onnx_node.hpp"
 #include "io/onnx_tensor.hpp"
 
@@ -47,10 +49,18 @@ class Importer : public detail::ValueSource {
         ++bound;
         continue;
       }
-      if (type.elem_type() != ::onnx::TensorProto::FLOAT)
-        throw UnsupportedError("input '" + input.name() + "' is " + element_name(type.elem_type()) +
-                               ": bind it at load (onnx::LoadOptions::bound_inputs, clnn-run "
-                               "--bind)");
+      const auto element = type.elem_type();
+      const bool integers =
+          element == ::onnx::TensorProto::INT64 || element == ::onnx::TensorProto::INT32;
+      if (element != ::onnx::TensorProto::FLOAT && element != ::onnx::TensorProto::BOOL &&
+          !integers)
+        throw UnsupportedError("input '" + input.name() + "' is " + element_name(element));
+      if (element != ::onnx::TensorProto::FLOAT) out.integer_inputs.insert(input.name());
+      // Booleans are floats holding 0 and 1 wherever they flow; integers are watched.
+      if (integers) {
+        device_integers_.insert(input.name());
+        integer_inputs_.insert(input.name());
+      }
       Shape shape;
       for (const auto& d : type.shape().dim()) {
         if (!d.has_dim_value() || d.dim_value() <= 0)
@@ -206,6 +216,7 @@ class Importer : public detail::ValueSource {
     if (!default_domain) node.unsupported("domain '" + proto.domain() + "'");
     if (!converter) node.unsupported("operator " + proto.op_type());
     node.allow_only(converter->attributes);
+    const bool read_integers = check_integer_inputs(node);
     detail::Outputs outputs;
     try {
       if (auto folded = detail::fold(node)) {
@@ -227,7 +238,28 @@ class Importer : public detail::ValueSource {
         values_[proto.output(i)] = outputs[std::size_t(i)];
       else if (!constants_.count(proto.output(i)))
         node.unsupported("output " + std::to_string(i));
+      if (detail::gives_integers(node, i, read_integers)) device_integers_.insert(proto.output(i));
     }
+  }
+
+  // Refuses integers computed at run time (floats on the device) where the operator would
+  // treat them other than ONNX treats integers; whether the node reads any.
+  bool check_integer_inputs(const detail::Node& node) const {
+    bool any = false;
+    const auto& proto = node.proto();
+    for (int i = 0; i < proto.input_size(); ++i) {
+      if (!device_integers_.count(proto.input(i))) continue;
+      if (!detail::takes_run_time_integers(node, i))
+        node.unsupported("input " + std::to_string(i) + " ('" + proto.input(i) +
+                         "') holds integers computed at run time, which clnn takes as indices, "
+                         "in comparisons, casts, sums and shape operators only" +
+                         (integer_inputs_.count(proto.input(i))
+                              ? std::string("; bind it at load (onnx::LoadOptions::bound_inputs, "
+                                            "clnn-run --bind)")
+                              : std::string()));
+      any = true;
+    }
+    return any;
   }
 
   const ::onnx::ModelProto& model_;
@@ -238,6 +270,8 @@ class Importer : public detail::ValueSource {
   std::map<std::string, Value> values_;
   std::map<std::string, const ::onnx::TensorProto*> initializers_;
   std::map<std::string, HostTensor> constants_;  // decoded initializers and Constant outputs
+  std::set<std::string> device_integers_;        // values holding integers, as floats
+  std::set<std::string> integer_inputs_;         // graph inputs among them
 };
 
 }  // namespace

@@ -79,10 +79,11 @@ Value nll(const Node& n, const Value& x, int weight_input) {
 
 Outputs lower_gather_elements(const Node& n) {
   Value x = n.input(0, 1, 8);
+  const int axis = n.axis("axis", 0, x.shape().size());
+  if (!n.known(1)) return {gather_elements(x, n.input(1), axis)};  // computed at run time
   const std::optional<Shape> shape = n.known_shape(1);
   if (!shape) n.malformed("input 1 is not defined");
-  return {gather_elements(x, n.constant_value("indices", index_floats(n, 1, *shape)),
-                          n.axis("axis", 0, x.shape().size()))};
+  return {gather_elements(x, n.constant_value("indices", index_floats(n, 1, *shape)), axis)};
 }
 
 Outputs lower_nll_loss(const Node& n) {
