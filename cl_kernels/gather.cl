@@ -4,6 +4,15 @@
 
 #define UNPACK8(v) {v.s0, v.s1, v.s2, v.s3, v.s4, v.s5, v.s6, v.s7}
 
+// The position a float index names along an axis of `extent` (negative ones count from the
+// end), or -1 when it is not a whole number inside the axis.
+long resolve_index(const float v, const long extent) {
+  long at = (long)v;
+  if (v != (float)at) return -1;
+  if (at < 0) at += extent;
+  return at >= 0 && at < extent ? at : -1;
+}
+
 // y (indices' shape) [c] = x[c with c[axis] = indices[c]].
 __kernel void gather_elements_forward(__global const float* x, __global const float* indices,
                                       __global float* y, const ulong n, const int rank,
@@ -17,10 +26,8 @@ __kernel void gather_elements_forward(__global const float* x, __global const fl
       long c = rest % id[d];
       rest /= id[d];
       if (d == axis) {
-        const float v = indices[i];
-        c = (long)v;
-        if (c < 0) c += xd[d];
-        inside = inside && v == (float)(long)v && c >= 0 && c < xd[d];
+        c = resolve_index(indices[i], xd[d]);
+        inside = inside && c >= 0;
       }
       offset += c * stride;
       stride *= xd[d];
@@ -54,12 +61,9 @@ __kernel void gather_elements_backward(__global const float* indices, __global c
     }
     float sum = 0.0f;
     if (inside)
-      for (long j = 0; j < id[axis]; ++j) {
-        const float v = indices[base + j * axis_stride];
-        long c = (long)v;
-        if (c < 0) c += xd[axis];
-        if (c == target && v == (float)(long)v) sum += gy[base + j * axis_stride];
-      }
+      for (long j = 0; j < id[axis]; ++j)
+        if (resolve_index(indices[base + j * axis_stride], xd[axis]) == target)
+          sum += gy[base + j * axis_stride];
     gx[i] = beta == 0.0f ? sum : sum + beta * gx[i];
   }
 }
@@ -70,11 +74,8 @@ __kernel void embedding_forward(__global const float* table, __global const floa
                                 __global float* y, const ulong n, const ulong rows,
                                 const ulong d) {
   for (ulong e = get_global_id(0); e < n * d; e += get_global_size(0)) {
-    const float v = indices[e / d];
-    long r = (long)v;
-    if (r < 0) r += (long)rows;
-    const bool inside = v == (float)(long)v && r >= 0 && r < (long)rows;
-    y[e] = inside ? table[r * d + e % d] : NAN;
+    const long r = resolve_index(indices[e / d], (long)rows);
+    y[e] = r >= 0 ? table[r * d + e % d] : NAN;
   }
 }
 
@@ -87,12 +88,8 @@ __kernel void embedding_backward(__global const float* indices, __global const f
   for (ulong r = get_group_id(0); r < rows; r += get_num_groups(0))
     for (ulong c = get_local_id(0); c < d; c += get_local_size(0)) {
       float sum = 0.0f;
-      for (ulong i = 0; i < n; ++i) {
-        const float v = indices[i];
-        long at = (long)v;
-        if (at < 0) at += (long)rows;
-        if (at == (long)r && v == (float)(long)v) sum += gy[i * d + c];
-      }
+      for (ulong i = 0; i < n; ++i)
+        if (resolve_index(indices[i], (long)rows) == (long)r) sum += gy[i * d + c];
       gtable[r * d + c] = beta == 0.0f ? sum : sum + beta * gtable[r * d + c];
     }
 }
