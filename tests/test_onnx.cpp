@@ -895,3 +895,28 @@ TEST_CASE("integer inputs left unbound are fed at run time: ids index tables, ma
     CHECK(std::string(e.what()).find("(Div): input 0 ('ids') holds integers") != std::string::npos);
   }
 }
+
+TEST_CASE("symbolic input dimensions take the extents LoadOptions::dims gives, else 1", "[onnx]") {
+  TempDir t;
+  const auto path = (t.dir / "model" / "m.onnx").string();
+  auto m = relu_add_model();
+  // x: [batch, tokens, 3], y = Relu(x) + w (w [3] broadcasts).
+  auto* shape =
+      m.mutable_graph()->mutable_input(0)->mutable_type()->mutable_tensor_type()->mutable_shape();
+  shape->clear_dim();
+  shape->add_dim()->set_dim_param("batch");
+  shape->add_dim()->set_dim_param("tokens");
+  shape->add_dim()->set_dim_value(3);
+  write(path, m.SerializeAsString());
+  clnn::onnx::Model ones = clnn::onnx::load(path);
+  CHECK(ones.inputs[0].second.shape() == Shape{1, 1, 3});
+  CHECK(ones.dims == std::map<std::string, std::int64_t>{{"batch", 1}, {"tokens", 1}});
+  clnn::onnx::LoadOptions options;
+  options.dims = {{"batch", 4}, {"tokens", 7}};
+  clnn::onnx::Model given = clnn::onnx::load(path, options);
+  CHECK(given.inputs[0].second.shape() == Shape{4, 7, 3});
+  CHECK(given.outputs[0].second.shape() == Shape{4, 7, 3});
+  options.dims["batch"] = 0;
+  CHECK_THROWS_WITH(clnn::onnx::load(path, options),
+                    Catch::Contains("dimension 'batch' of input 'x' is given 0"));
+}

@@ -71,7 +71,7 @@ std::vector<float> read_input(const std::string& file, const std::string& name,
 int main(int argc, char** argv) {
   std::string model_path, device;
   int runs = 10;
-  std::vector<std::string> input_specs, bind_specs, expect_specs;
+  std::vector<std::string> input_specs, bind_specs, expect_specs, dim_specs;
   bool show_schedule = false;
   const CLI::Validator name_equals_file(
       [](std::string& spec) -> std::string {
@@ -90,6 +90,18 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--input", input_specs, "an input from a file, NAME=FILE.pb")
       ->check(name_equals_file);
+  app.add_option("--dim", dim_specs,
+                 "a symbolic input dimension's extent, NAME=N (batch_size=32); others are 1")
+      ->check(CLI::Validator(
+          [](std::string& spec) -> std::string {
+            const auto eq = spec.find('=');
+            return eq == std::string::npos || eq + 1 == spec.size() ||
+                           spec.find_first_not_of("0123456789", eq + 1) != std::string::npos ||
+                           spec.size() - eq > 10
+                       ? "not NAME=N: " + spec
+                       : "";
+          },
+          "NAME=N"));
   app.add_option("--bind", bind_specs,
                  "an input fixed at load from a file, NAME=FILE.pb: integer inputs (shapes, axes, "
                  "indices) must be bound")
@@ -108,11 +120,19 @@ int main(int argc, char** argv) {
   try {
     clnn::Context ctx = device.empty() ? clnn::Context::create() : clnn::Context::create(device);
     clnn::onnx::LoadOptions options;
+    for (const auto& [name, extent] : by_name(dim_specs)) options.dims[name] = std::stoll(extent);
+    const auto& dims = options.dims;
     for (const auto& [name, file] : bound_files) {
       clnn::detail::HostTensor t = read_tensor(file);
       options.bound_inputs[name] = {t.shape, t.ints, t.floats};
     }
     clnn::onnx::Model model = clnn::onnx::load(model_path, options);
+    for (const auto& [name, extent] : model.dims)
+      std::printf("dim    %-20s %lld%s\n", name.empty() ? "(unnamed)" : name.c_str(),
+                  static_cast<long long>(extent), dims.count(name) ? "" : " (not given: 1)");
+    for (const auto& [name, extent] : dims)
+      if (!model.dims.count(name))
+        throw clnn::Error("--dim " + name + ": no input of the model has that dimension");
     for (const auto& [name, file] : input_files)
       if (std::none_of(model.inputs.begin(), model.inputs.end(),
                        [&](const auto& input) { return input.first == name; }))

@@ -34,6 +34,8 @@ struct Model {
   // (exact below 2^24) or 0 and 1. The device takes integers computed at run time as indices
   // (Gather, GatherElements), in comparisons, casts, additions and shape operators only.
   std::set<std::string> integer_inputs;
+  // The inputs' symbolic dimensions by name ("" for unnamed ones) and the extents they took.
+  std::map<std::string, std::int64_t> dims;
   std::int64_t opset = 0;  // of the default domain
 };
 
@@ -49,10 +51,14 @@ struct BoundInput {
 
 struct LoadOptions {
   std::map<std::string, BoundInput> bound_inputs;  // by input name
+  // Extents of the inputs' symbolic dimensions (ONNX's dim_param: "batch_size", "sequence"),
+  // by name. clnn's graphs are static: a symbolic dimension not named here, or one with neither
+  // a name nor a value, takes 1.
+  std::map<std::string, std::int64_t> dims;
 };
 
 // Reads and converts a model. Sizes are checked before anything is allocated, and external data
-// may not leave the model's folder. A graph input that is not float32 must be bound.
+// may not leave the model's folder.
 Model load(const std::string& path, const LoadOptions& options = {});
 
 // Writes the part of `graph` that `outputs` depend on as an ONNX model (opset 17) for inference:

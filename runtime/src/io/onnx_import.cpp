@@ -27,6 +27,9 @@ class Importer : public detail::ValueSource {
     if (folder_.empty()) folder_ = ".";
   }
 
+  // The largest extent a symbolic dimension may be given.
+  static constexpr std::int64_t kMaxSymbolicExtent = std::numeric_limits<std::int32_t>::max();
+
   Model run() {
     Model out;
     for (const auto& opset : model_.opset_import())
@@ -63,9 +66,20 @@ class Importer : public detail::ValueSource {
       }
       Shape shape;
       for (const auto& d : type.shape().dim()) {
-        if (!d.has_dim_value() || d.dim_value() <= 0)
-          throw UnsupportedError("input '" + input.name() + "' has a symbolic or empty dimension");
-        shape.push_back(d.dim_value());
+        if (d.has_dim_value()) {
+          if (d.dim_value() <= 0)
+            throw UnsupportedError("input '" + input.name() + "' has an empty dimension");
+          shape.push_back(d.dim_value());
+          continue;
+        }
+        // Symbolic (or unknown): the extent the options give its name, else 1.
+        const auto given = options_.dims.find(d.dim_param());
+        const std::int64_t extent = given == options_.dims.end() ? 1 : given->second;
+        if (extent < 1 || extent > kMaxSymbolicExtent)
+          throw ShapeError("dimension '" + d.dim_param() + "' of input '" + input.name() +
+                           "' is given " + std::to_string(extent) + " (1 to 2^31 - 1)");
+        out.dims[d.dim_param()] = extent;
+        shape.push_back(extent);
       }
       Value v = g_.input(input.name(), shape);
       values_[input.name()] = v;
