@@ -920,3 +920,99 @@ TEST_CASE("symbolic input dimensions take the extents LoadOptions::dims gives, e
   CHECK_THROWS_WITH(clnn::onnx::load(path, options),
                     Catch::Contains("dimension 'batch' of input 'x' is given 0"));
 }
+
+TEST_CASE("attention as exporters write it runs as the fused operator, same outputs", "[onnx]") {
+  TempDir t;
+  const auto path = (t.dir / "model" / "m.onnx").string();
+  // q, k, v: [2, 3, L, 8] (k and v S = 5 keys); softmax(q k^T * scale + mask) v, the scale
+  // spelled as PyTorch does (both operands times its root) or as a division of the scores.
+  const std::int64_t L = 4, S = 5, D = 8;
+  for (const bool divided : {false, true})
+    for (const bool masked : {false, true}) {
+      INFO("divided " << divided << " masked " << masked);
+      ::onnx::ModelProto m;
+      m.set_ir_version(8);
+      m.add_opset_import()->set_version(17);
+      auto* g = m.mutable_graph();
+      auto input = [&](const std::string& name, const Shape& shape) {
+        auto* in = g->add_input();
+        in->set_name(name);
+        auto* type = in->mutable_type()->mutable_tensor_type();
+        type->set_elem_type(::onnx::TensorProto::FLOAT);
+        for (auto d : shape) type->mutable_shape()->add_dim()->set_dim_value(d);
+      };
+      input("q", {2, 3, L, D});
+      input("k", {2, 3, S, D});
+      input("v", {2, 3, S, D});
+      input("mask", {L, S});
+      auto scalar = [&](const std::string& name, float value) {
+        auto* c = g->add_initializer();
+        c->set_name(name);
+        c->set_data_type(::onnx::TensorProto::FLOAT);
+        c->add_float_data(value);
+      };
+      const float root = std::sqrt(1.0f / std::sqrt(float(D)));
+      auto* kt = add_node(m, "Transpose", {"k"}, "kt");
+      auto* perm = kt->add_attribute();
+      perm->set_name("perm");
+      perm->set_type(::onnx::AttributeProto::INTS);
+      for (auto p : {0, 1, 3, 2}) perm->add_ints(p);
+      if (divided) {
+        scalar("root_d", std::sqrt(float(D)));
+        add_node(m, "MatMul", {"q", "kt"}, "product");
+        add_node(m, "Div", {"product", "root_d"}, "scores");
+      } else {
+        scalar("root", root);
+        add_node(m, "Mul", {"q", "root"}, "qs");
+        add_node(m, "Mul", {"kt", "root"}, "kts");
+        add_node(m, "MatMul", {"qs", "kts"}, "scores");
+      }
+      if (masked) add_node(m, "Add", {"scores", "mask"}, "masked");
+      auto* softmax = add_node(m, "Softmax", {masked ? "masked" : "scores"}, "p");
+      auto* axis = softmax->add_attribute();
+      axis->set_name("axis");
+      axis->set_type(::onnx::AttributeProto::INT);
+      axis->set_i(-1);
+      add_node(m, "MatMul", {"p", "v"}, "y");
+      g->add_output()->set_name("y");
+      if (!masked) g->mutable_input()->RemoveLast();
+      write(path, m.SerializeAsString());
+
+      clnn::onnx::Model model = clnn::onnx::load(path);
+      const Value y = model.outputs[0].second;
+      Executor ex(clnn::test::context(), model.graph, {y}, Mode::inference);
+      std::map<std::string, std::vector<float>> in;
+      for (const auto& [name, v] : model.inputs) {
+        in[name] = clnn::test::random_vector(std::size_t(element_count(v.shape())), 21);
+        ex.set_input(name, in[name]);
+      }
+      ex.forward();
+      bool fused = false;
+      for (const auto& pass : ex.schedule()) fused |= pass.op == "scaled_dot_product_attention";
+      CHECK(fused);
+      // The definition, per head in double precision.
+      std::vector<double> want;
+      for (std::int64_t h = 0; h < 6; ++h)
+        for (std::int64_t i = 0; i < L; ++i) {
+          std::vector<double> s(static_cast<std::size_t>(S));
+          double top = -1e300, total = 0;
+          for (std::int64_t j = 0; j < S; ++j) {
+            double dot = 0;
+            for (std::int64_t d = 0; d < D; ++d)
+              dot += double(in["q"][std::size_t((h * L + i) * D + d)]) *
+                     in["k"][std::size_t((h * S + j) * D + d)];
+            s[std::size_t(j)] =
+                dot / std::sqrt(double(D)) + (masked ? in["mask"][std::size_t(i * S + j)] : 0.0);
+            top = std::max(top, s[std::size_t(j)]);
+          }
+          for (auto& e : s) total += (e = std::exp(e - top));
+          for (std::int64_t d = 0; d < D; ++d) {
+            double acc = 0;
+            for (std::int64_t j = 0; j < S; ++j)
+              acc += s[std::size_t(j)] / total * in["v"][std::size_t((h * S + j) * D + d)];
+            want.push_back(acc);
+          }
+        }
+      CHECK(clnn::test::relative_error(ex.value(y).to_host(), want) < 1e-5);
+    }
+}

@@ -58,7 +58,7 @@ def make(name):
     import torchvision
     model = getattr(torchvision.models, name)(weights=None).eval()
     # ViT's classifier starts at zero, which would make every output 0 whatever came before it.
-    for p in model.heads.parameters() if name == "vit_b_16" else []:
+    for p in model.heads.parameters() if name.startswith("vit_") else []:
         torch.nn.init.normal_(p, std=0.02)
     return model, {"input": torch.randn(1, 3, 224, 224)}
 

@@ -240,6 +240,7 @@ Outputs lower_prelu(const Node& n) {
 // right operand folds the left's batch into rows (one product); otherwise both are expanded to
 // the common batch and folded into one batch dimension.
 Outputs lower_matmul(const Node& n) {
+  if (std::optional<Value> attention = fused_attention(n)) return {*attention};
   Value x = n.input(0), y = n.input(1);
   const bool x_vector = x.shape().size() == 1, y_vector = y.shape().size() == 1;
   if (x_vector) x = reshape(x, {1, x.shape()[0]});

@@ -89,7 +89,10 @@ class Importer : public detail::ValueSource {
       for (const auto& [name, value] : options_.bound_inputs)
         if (!constants_.count(name) || initializers_.count(name))
           throw Error("a value is bound to '" + name + "', which is not an input of " + path_);
-    for (const auto& node : graph.node()) convert(node);
+    for (const auto& node : graph.node()) {
+      for (const auto& output : node.output()) producers_[output] = &node;
+      convert(node);
+    }
     for (const auto& output : graph.output())
       out.outputs.emplace_back(output.name(), value(output.name(), "the graph outputs", false));
     out.values = values_;
@@ -148,6 +151,11 @@ class Importer : public detail::ValueSource {
 
   HostTensor decode(const ::onnx::TensorProto& tensor, const std::string& where) override {
     return clnn::detail::decode_tensor(tensor, where, folder_);
+  }
+
+  const ::onnx::NodeProto* producer(const std::string& name) override {
+    auto it = producers_.find(name);
+    return it == producers_.end() ? nullptr : it->second;
   }
 
   std::int64_t opset() const override { return opset_; }
@@ -284,8 +292,9 @@ class Importer : public detail::ValueSource {
   std::map<std::string, Value> values_;
   std::map<std::string, const ::onnx::TensorProto*> initializers_;
   std::map<std::string, HostTensor> constants_;  // decoded initializers and Constant outputs
-  std::set<std::string> device_integers_;        // values holding integers, as floats
-  std::set<std::string> integer_inputs_;         // graph inputs among them
+  std::map<std::string, const ::onnx::NodeProto*> producers_;  // of the nodes converted so far
+  std::set<std::string> device_integers_;                      // values holding integers, as floats
+  std::set<std::string> integer_inputs_;                       // graph inputs among them
 };
 
 }  // namespace

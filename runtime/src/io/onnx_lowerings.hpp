@@ -2,6 +2,8 @@
 // own family.
 #pragma once
 
+#include <optional>
+
 #include "io/onnx_node.hpp"
 
 namespace clnn::onnx::detail {
@@ -14,5 +16,9 @@ Outputs lower_softmax_cross_entropy(const Node& n);
 
 // io/onnx_einsum.cpp.
 Outputs lower_einsum(const Node& n);
+
+// io/onnx_attention.cpp: scaled_dot_product_attention for MatMul n when it ends the unfused
+// attention pattern (MatMul, scale, mask, Softmax, MatMul), else nullopt.
+std::optional<Value> fused_attention(const Node& n);
 
 }  // namespace clnn::onnx::detail

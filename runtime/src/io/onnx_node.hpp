@@ -42,6 +42,8 @@ class ValueSource {
   virtual std::optional<Shape> shape_of(const std::string& name) = 0;
   // A tensor's values; external data is read from the model's folder. `where` names it.
   virtual HostTensor decode(const ::onnx::TensorProto& tensor, const std::string& where) = 0;
+  // The node that produced a value, or nullptr (an input, an initializer, a Constant folded).
+  virtual const ::onnx::NodeProto* producer(const std::string& name) = 0;
   virtual std::int64_t opset() const = 0;
   virtual const std::string& path() const = 0;  // the model file, for IoError
 };
@@ -71,6 +73,7 @@ class Node {
   float constant_float(int i) const;              // a float scalar known while importing
   // Host values as device data under a name derived from this node's output and `part`.
   Value constant_value(const std::string& part, HostTensor values) const;
+  ValueSource& source() const { return source_; }  // for converters that read past a node
   bool has_output(int i) const;
   void define_constant(int output, HostTensor tensor) const;
 

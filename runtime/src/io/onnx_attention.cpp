@@ -1,0 +1,137 @@
+// Attention as exporters write it, found at its last MatMul and run as the fused operator:
+//
+//   MatMul(Softmax(MatMul(Q [* a], Transpose(K) [* b]) [* c or / c] [+ mask], axis -1), V)
+//
+// (PyTorch scales both Q and K^T by the square root of the scale; older graphs divide the
+// scores.) scaled_dot_product_attention never holds the scores; the unfused nodes stay in the
+// graph but no executor runs them once nothing reads them.
+#include <cmath>
+
+#include "clnn/ops.hpp"
+#include "io/onnx_lowerings.hpp"
+
+namespace clnn::onnx::detail {
+
+namespace {
+
+// The attention kernel's limits (ops/attention.cpp): two batch dimensions, head sizes to 256.
+constexpr std::size_t kMaxRank = 4;
+constexpr std::int64_t kMaxHeadSize = 256;
+
+// A float scalar known at load, by name.
+std::optional<float> known_scalar(ValueSource& source, const std::string& name) {
+  const HostTensor* t = source.constant(name);
+  if (!t || !t->is_float() || t->floats.size() != 1) return std::nullopt;
+  return t->floats[0];
+}
+
+// The node producing `name` if it is of type `op` in the default domain.
+const ::onnx::NodeProto* produced_by(ValueSource& source, const std::string& name,
+                                     const std::string& op) {
+  const ::onnx::NodeProto* p = source.producer(name);
+  const bool default_domain = p && (p->domain().empty() || p->domain() == "ai.onnx");
+  return default_domain && p->op_type() == op ? p : nullptr;
+}
+
+// `name` with a multiplication by a known scalar peeled off (into `factor`).
+std::string unscaled(ValueSource& source, const std::string& name, float& factor) {
+  const ::onnx::NodeProto* mul = produced_by(source, name, "Mul");
+  if (!mul || mul->input_size() != 2) return name;
+  for (int i = 0; i < 2; ++i)
+    if (auto s = known_scalar(source, mul->input(i))) {
+      factor *= *s;
+      return mul->input(1 - i);
+    }
+  return name;
+}
+
+// Whether a Transpose node swaps the last two of `rank` dimensions and nothing else.
+bool swaps_last_two(const ::onnx::NodeProto& t, std::size_t rank) {
+  std::vector<std::int64_t> perm;
+  for (const auto& a : t.attribute())
+    if (a.name() == "perm") perm.assign(a.ints().begin(), a.ints().end());
+  if (perm.size() != rank || rank < 2) return false;
+  for (std::size_t d = 0; d + 2 < rank; ++d)
+    if (perm[d] != std::int64_t(d)) return false;
+  return perm[rank - 2] == std::int64_t(rank - 1) && perm[rank - 1] == std::int64_t(rank - 2);
+}
+
+int softmax_axis(const ::onnx::NodeProto& softmax) {
+  for (const auto& a : softmax.attribute())
+    if (a.name() == "axis") return int(a.i());
+  return -1;
+}
+
+// The fused operator for the pattern ending at MatMul n, or nullopt where it is not there.
+std::optional<Value> match_attention(const Node& n) {
+  ValueSource& source = n.source();
+  const std::string& probabilities = n.proto().input(0);
+  const ::onnx::NodeProto* softmax = produced_by(source, probabilities, "Softmax");
+  if (!softmax || softmax->input_size() != 1 || n.opset() < 13) return std::nullopt;
+  const Shape v_shape = n.input(1).shape();
+  const std::size_t rank = v_shape.size();
+  if (rank < 3 || rank > kMaxRank) return std::nullopt;
+  const int axis = softmax_axis(*softmax);
+  if (axis != -1 && axis != int(rank) - 1) return std::nullopt;
+  // The scores: an optional mask added, an optional scale, the product.
+  std::string scores = softmax->input(0);
+  std::optional<Value> mask;
+  if (const ::onnx::NodeProto* add = produced_by(source, scores, "Add"); add) {
+    // The scores are the operand a product, a scale or a division made; the mask the other.
+    auto scored = [&](const std::string& name) {
+      return produced_by(source, name, "MatMul") || produced_by(source, name, "Mul") ||
+             produced_by(source, name, "Div");
+    };
+    if (add->input_size() != 2) return std::nullopt;
+    const int at = scored(add->input(0)) ? 0 : scored(add->input(1)) ? 1 : -1;
+    if (at < 0) return std::nullopt;
+    mask = source.value(add->input(1 - at), n.where(), false);
+    scores = add->input(at);
+  }
+  float scale = 1.0f;
+  if (const ::onnx::NodeProto* div = produced_by(source, scores, "Div"); div) {
+    const std::optional<float> d =
+        div->input_size() == 2 ? known_scalar(source, div->input(1)) : std::nullopt;
+    if (!d || *d == 0.0f) return std::nullopt;
+    scale /= *d;
+    scores = div->input(0);
+  } else {
+    scores = unscaled(source, scores, scale);
+  }
+  const ::onnx::NodeProto* product = produced_by(source, scores, "MatMul");
+  if (!product || product->input_size() != 2) return std::nullopt;
+  const std::string q_name = unscaled(source, product->input(0), scale);
+  const std::string kt_name = unscaled(source, product->input(1), scale);
+  const Value q = source.value(q_name, n.where(), false);
+  const ::onnx::NodeProto* transpose_k = produced_by(source, kt_name, "Transpose");
+  const bool swapped =
+      transpose_k && transpose_k->input_size() == 1 && swaps_last_two(*transpose_k, rank);
+  const Value k = swapped ? source.value(transpose_k->input(0), n.where(), false)
+                          : transpose(source.value(kt_name, n.where(), false));
+  const Value v = n.input(1);
+  // Shapes the fused operator takes: equal batch dimensions, [.., L, D], [.., S, D], [.., S, Dv].
+  const Shape &qs = q.shape(), &ks = k.shape();
+  if (qs.size() != rank || ks.size() != rank || !std::isfinite(scale) || scale == 0.0f)
+    return std::nullopt;
+  for (std::size_t d = 0; d + 2 < rank; ++d)
+    if (qs[d] != v_shape[d] || ks[d] != v_shape[d]) return std::nullopt;
+  const std::int64_t head = qs[rank - 1], keys = ks[rank - 2];
+  if (ks[rank - 1] != head || v_shape[rank - 2] != keys || head > kMaxHeadSize ||
+      v_shape[rank - 1] > kMaxHeadSize)
+    return std::nullopt;
+  return scaled_dot_product_attention(q, k, v, mask, false, scale);
+}
+
+}  // namespace
+
+std::optional<Value> fused_attention(const Node& n) {
+  // Anything the pattern cannot take (an integer mask, a mask that does not broadcast, ...)
+  // leaves the MatMul to the plain path, which reports what is wrong with the graph, if anything.
+  try {
+    return match_attention(n);
+  } catch (const Error&) {
+    return std::nullopt;
+  }
+}
+
+}  // namespace clnn::onnx::detail
