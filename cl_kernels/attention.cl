@@ -3,7 +3,7 @@
 // memory grows with the sequence, not with its square.
 //
 // q [heads, lq, D], k [heads, lk, D], v [heads, lk, DV], out [heads, lq, DV]; rows contiguous.
-// A work-group owns a block of rows of one head (queries, or keys in attention_backward_kv) and
+// A work-group owns a block of rows of one head (queries, or keys in attention_backward) and
 // walks the other side in blocks staged in local memory. Its LANES x GROUPS work-items split the
 // block: item (lane, group) owns TR consecutive rows from group * TR, and of each product with
 // the other side the columns lane + LANES * j (PRODUCT_NT: rows of the other side), or
@@ -15,8 +15,8 @@
 //
 // Options: D, DV (head sizes), TR, LANES, GROUPS, BLOCK (rows of the other side per step), HAS_MASK
 // (an additive mask read through strides), CAUSAL (query i sees keys 0..i), and the pass whose
-// kernels a program holds (ATTENTION_FORWARD, ATTENTION_BACKWARD_KV, or ATTENTION_BACKWARD_Q:
-// the delta kernel and q's): each kernel's local arrays are sized by its own pass's tiles.
+// kernels a program holds (ATTENTION_FORWARD, or ATTENTION_BACKWARD: the delta kernel, the
+// gradients' and the sum of gq's copies): each kernel's local arrays are sized by its pass's tiles.
 
 #define ITEMS (LANES * GROUPS)
 #define ROWS (TR * GROUPS)  // rows a work-group owns
@@ -252,9 +252,9 @@ __kernel __attribute__((reqd_work_group_size(ITEMS, 1, 1))) void attention_forwa
 }
 #endif
 
+#ifdef ATTENTION_BACKWARD
 // delta[r] = sum over c of out[r][c] * gout[r][c]: the term the softmax's gradient subtracts.
 // LANES items per row.
-#ifdef ATTENTION_BACKWARD_Q
 __kernel __attribute__((reqd_work_group_size(ITEMS, 1, 1))) void attention_backward_delta(
     __global const float* out, __global const float* gout, __global float* delta,
     const long rows) {
@@ -272,11 +272,9 @@ __kernel __attribute__((reqd_work_group_size(ITEMS, 1, 1))) void attention_backw
     delta[row] = total;
   }
 }
-#endif
 
 // The probabilities of the staged block, rebuilt, and the scores' gradient (p * (dp - delta)),
-// for item rows (r_ = row0 + i) against columns (c_ = lane + LANES * j); query_of and key_of say
-// which of them is the query and which the key.
+// for item rows (keys r_ = row0 + i) against columns (queries c_ = lane + LANES * j).
 #define SCORE_GRADIENTS(s, dp, p_out, ds_out, query_of, key_of, lse_of, delta_of)      \
   _Pragma("unroll") for (int i = 0; i < TR; ++i)                                      \
     _Pragma("unroll") for (int j = 0; j < BLOCK / LANES; ++j) {                       \
@@ -288,15 +286,61 @@ __kernel __attribute__((reqd_work_group_size(ITEMS, 1, 1))) void attention_backw
       ds_out;                                                                         \
     }
 
-// gk and gv for a block of ROWS keys of one head, walking the queries in steps of BLOCK:
-// gv = P^T gout, gk = scale * dS^T q.
-#ifdef ATTENTION_BACKWARD_KV
-__kernel __attribute__((reqd_work_group_size(ITEMS, 1, 1))) void attention_backward_kv(
+#define TQ (BLOCK / GROUPS)  // queries of a block per item row group in the product for gq
+
+// acc[i][j] += sum over r < len of a[r][col0 + i] * b[r][lane * NC + j]: a read down its
+// columns (an item's TQ columns contiguous), b's columns as in PRODUCT_NN.
+#define PRODUCT_TN(acc, NC, a, pa, col0, b, pb, lane, len)                            \
+  for (int r_ = 0; r_ < (len); ++r_) {                                                \
+    float av_[TQ + 3], bv_[(NC) + 3]; /* + 3: as in PRODUCT_NN */                     \
+    __local const float* arow_ = (a) + r_ * (pa) + (col0);                            \
+    __local const float* brow_ = (b) + r_ * (pb) + (lane) * (NC);                     \
+    if (TQ % 4 == 0) {                                                                \
+      _Pragma("unroll") for (int i_ = 0; i_ < TQ; i_ += 4) {                          \
+        const float4 w_ = *(__local const float4*)(arow_ + i_);                       \
+        av_[i_] = w_.x;                                                               \
+        av_[i_ + 1] = w_.y;                                                           \
+        av_[i_ + 2] = w_.z;                                                           \
+        av_[i_ + 3] = w_.w;                                                           \
+      }                                                                               \
+    } else {                                                                          \
+      _Pragma("unroll") for (int i_ = 0; i_ < TQ; ++i_) av_[i_] = arow_[i_];          \
+    }                                                                                 \
+    if ((NC) % 4 == 0) {                                                              \
+      _Pragma("unroll") for (int j_ = 0; j_ < (NC); j_ += 4) {                        \
+        const float4 w_ = *(__local const float4*)(brow_ + j_);                       \
+        bv_[j_] = w_.x;                                                               \
+        bv_[j_ + 1] = w_.y;                                                           \
+        bv_[j_ + 2] = w_.z;                                                           \
+        bv_[j_ + 3] = w_.w;                                                           \
+      }                                                                               \
+    } else {                                                                          \
+      _Pragma("unroll") for (int j_ = 0; j_ < (NC); ++j_) bv_[j_] = brow_[j_];        \
+    }                                                                                 \
+    _Pragma("unroll") for (int i_ = 0; i_ < TQ; ++i_)                                 \
+        _Pragma("unroll") for (int j_ = 0; j_ < (NC); ++j_) acc[i_][j_] =             \
+            fma(av_[i_], bv_[j_], acc[i_][j_]);                                       \
+  }
+
+#define WANT_K 1
+#define WANT_V 2
+#define WANT_Q 4
+
+// All three gradients in one pass over each head's (key, query) pairs, so the scores and dP are
+// built once: a work-group owns key blocks get_group_id(0), + get_num_groups(0), ... (its chunk;
+// interleaved so that causal chunks do alike work) of ROWS keys, and for each walks the queries in
+// steps of BLOCK: gv = P^T gout and gk = scale * dS^T q in registers, written once the queries are
+// done, and gq += scale * dS k, added into rows of gq that only this work-group touches, in a
+// fixed order: without atomics, and deterministic. With several chunks each has its own copy of
+// gq (chunk_floats apart; attention_backward_dq_sum adds them up), else gq itself, beta_q its
+// factor on the old value. `wants` says which gradients to write (WANT_K | WANT_V | WANT_Q).
+__kernel __attribute__((reqd_work_group_size(ITEMS, 1, 1))) void attention_backward(
     __global const float* q, __global const float* k, __global const float* v,
     __global const float* mask, __global const float* gout, __global const float* lse,
-    __global const float* delta, __global float* gk, __global float* gv, const int lq,
-    const int lk, const float qscale, const int inner, const long4 mask_strides,
-    const float beta_k, const float beta_v) {
+    __global const float* delta, __global float* gk, __global float* gv, __global float* gq,
+    const int lq, const int lk, const float qscale, const float scale, const int inner,
+    const long4 mask_strides, const float beta_k, const float beta_v, const float beta_q,
+    const int wants, const long chunk_floats) {
   __local float4 ks4[LOCAL_FLOAT4S(ROWS * QPITCH)];
   __local float4 vs4[LOCAL_FLOAT4S(ROWS * VPITCH)];
   __local float4 qs4[LOCAL_FLOAT4S(BLOCK * QPITCH)];
@@ -309,122 +353,108 @@ __kernel __attribute__((reqd_work_group_size(ITEMS, 1, 1))) void attention_backw
   __local float *pt = (__local float*)pt4, *dst = (__local float*)dst4;
 
   const int lane = get_local_id(0) % LANES, row0 = get_local_id(0) / LANES * TR;
-  const int head = get_group_id(1), k0 = get_group_id(0) * ROWS;
+  const int qrow0 = get_local_id(0) / LANES * TQ;  // an item's queries in the product for gq
+  const int head = get_group_id(1);
   __global const float* m_head = head_mask(mask, head, inner, mask_strides);
-  const int valid_keys = min(ROWS, lk - k0);
-  stage_rows(ks, QPITCH, k + ((long)head * lk + k0) * D, D, DP, ROWS, valid_keys, 1.0f);
-  stage_rows(vs, VPITCH, v + ((long)head * lk + k0) * DV, DV, DVP, ROWS, valid_keys, 1.0f);
+  __global float* gq_head = gq + get_group_id(0) * chunk_floats + (long)head * lq * D;
+  const int key_blocks = (lk + ROWS - 1) / ROWS;
 
-  float dk[TR][KC], dv[TR][OC];
-  ZERO(dk, KC);
-  ZERO(dv, OC);
+  for (int kb = get_group_id(0); kb < key_blocks; kb += get_num_groups(0)) {
+    const int k0 = kb * ROWS;
+    const bool first_block = kb == get_group_id(0);  // writes gq's rows, later blocks add
+    barrier(CLK_LOCAL_MEM_FENCE);  // every item is done with the previous block's keys
+    const int valid_keys = min(ROWS, lk - k0);
+    stage_rows(ks, QPITCH, k + ((long)head * lk + k0) * D, D, DP, ROWS, valid_keys, 1.0f);
+    stage_rows(vs, VPITCH, v + ((long)head * lk + k0) * DV, DV, DVP, ROWS, valid_keys, 1.0f);
+
+    float dk[TR][KC], dv[TR][OC];
+    ZERO(dk, KC);
+    ZERO(dv, OC);
 #if CAUSAL
-  const int first = k0 / BLOCK * BLOCK;  // queries before k0 see none of these keys
+    const int first = k0 / BLOCK * BLOCK;  // queries before k0 see none of these keys
+    // ... so the chunk's first block writes their rows of gq here.
+    if ((wants & WANT_Q) && first_block)
+      for (int e = get_local_id(0); e < min(first, lq) * D; e += ITEMS)
+        gq_head[e] = beta_q == 0.0f ? 0.0f : beta_q * gq_head[e];
 #else
-  const int first = 0;
+    const int first = 0;
 #endif
-  for (int q0 = first; q0 < lq; q0 += BLOCK) {
-    barrier(CLK_LOCAL_MEM_FENCE);
-    const int valid = min(BLOCK, lq - q0);
-    stage_rows(qs, QPITCH, q + ((long)head * lq + q0) * D, D, DP, BLOCK, valid, qscale);
-    stage_rows(gs, VPITCH, gout + ((long)head * lq + q0) * DV, DV, DVP, BLOCK, valid, 1.0f);
-    for (int t = get_local_id(0); t < BLOCK; t += ITEMS) {
-      lse_s[t] = t < valid ? lse[(long)head * lq + q0 + t] : -INFINITY;
-      delta_s[t] = t < valid ? delta[(long)head * lq + q0 + t] : 0.0f;
-    }
-    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int q0 = first; q0 < lq; q0 += BLOCK) {
+      barrier(CLK_LOCAL_MEM_FENCE);
+      const int valid = min(BLOCK, lq - q0);
+      stage_rows(qs, QPITCH, q + ((long)head * lq + q0) * D, D, DP, BLOCK, valid, qscale);
+      stage_rows(gs, VPITCH, gout + ((long)head * lq + q0) * DV, DV, DVP, BLOCK, valid, 1.0f);
+      for (int t = get_local_id(0); t < BLOCK; t += ITEMS) {
+        lse_s[t] = t < valid ? lse[(long)head * lq + q0 + t] : -INFINITY;
+        delta_s[t] = t < valid ? delta[(long)head * lq + q0 + t] : 0.0f;
+      }
+      barrier(CLK_LOCAL_MEM_FENCE);
 
-    float s[TR][BLOCK / LANES], dp[TR][BLOCK / LANES];
-    ZERO(s, BLOCK / LANES);
-    ZERO(dp, BLOCK / LANES);
-    PRODUCT_NT(s, BLOCK / LANES, ks, QPITCH, row0, qs, QPITCH, lane, DP);
-    PRODUCT_NT(dp, BLOCK / LANES, vs, VPITCH, row0, gs, VPITCH, lane, DVP);
-    SCORE_GRADIENTS(s, dp, pt[r_ * PPITCH + c_] = p_, dst[r_ * PPITCH + c_] = ds_, q0 + c_,
-                    k0 + r_, lse_s[c_], delta_s[c_]);
-    barrier(CLK_LOCAL_MEM_FENCE);
-    PRODUCT_NN(dv, OC, pt, PPITCH, row0, gs, VPITCH, lane, BLOCK);
-    PRODUCT_NN(dk, KC, dst, PPITCH, row0, qs, QPITCH, lane, BLOCK);
-  }
-
-  // qs held q * scale * log2(e): ln 2 takes the log2(e) back out.
+      float s[TR][BLOCK / LANES], dp[TR][BLOCK / LANES];
+      ZERO(s, BLOCK / LANES);
+      ZERO(dp, BLOCK / LANES);
+      PRODUCT_NT(s, BLOCK / LANES, ks, QPITCH, row0, qs, QPITCH, lane, DP);
+      PRODUCT_NT(dp, BLOCK / LANES, vs, VPITCH, row0, gs, VPITCH, lane, DVP);
+      SCORE_GRADIENTS(s, dp, pt[r_ * PPITCH + c_] = p_, dst[r_ * PPITCH + c_] = ds_, q0 + c_,
+                      k0 + r_, lse_s[c_], delta_s[c_]);
+      barrier(CLK_LOCAL_MEM_FENCE);
+      if (wants & WANT_V) PRODUCT_NN(dv, OC, pt, PPITCH, row0, gs, VPITCH, lane, BLOCK);
+      if (wants & WANT_K) PRODUCT_NN(dk, KC, dst, PPITCH, row0, qs, QPITCH, lane, BLOCK);
+      float dq[TQ][KC];
 #pragma unroll
-  for (int i = 0; i < TR; ++i) {
-    const int key = k0 + row0 + i;
-    if (key >= lk) break;
-    __global float* gk_row = gk + ((long)head * lk + key) * D;
-    __global float* gv_row = gv + ((long)head * lk + key) * DV;
+      for (int i = 0; i < TQ; ++i)
 #pragma unroll
-    for (int j = 0; j < KC; ++j) {
-      const int c = lane * KC + j;
-      if (c < D) gk_row[c] = LN2 * dk[i][j] + (beta_k == 0.0f ? 0.0f : beta_k * gk_row[c]);
+        for (int j = 0; j < KC; ++j) dq[i][j] = 0.0f;
+      if (wants & WANT_Q) PRODUCT_TN(dq, KC, dst, PPITCH, qrow0, ks, QPITCH, lane, ROWS);
+      // Through qs (every item is done with it) to gq, whose rows items then write side by side.
+      // (Stored straight from the registers, PoCL 3.1 wrote rows past the block's queries.)
+      barrier(CLK_LOCAL_MEM_FENCE);
+#pragma unroll
+      for (int i = 0; i < TQ; ++i)
+#pragma unroll
+        for (int j = 0; j < KC; ++j) qs[(qrow0 + i) * QPITCH + lane * KC + j] = dq[i][j];
+      barrier(CLK_LOCAL_MEM_FENCE);
+      if (wants & WANT_Q) {
+        // ks holds k unscaled: dst is the scores' gradient, so scale alone remains.
+        const float keep = first_block ? beta_q : 1.0f;
+        __global float* gq_block = gq_head + (long)q0 * D;
+        for (int e = get_local_id(0); e < valid * D; e += ITEMS) {
+          const float add = scale * qs[e / D * QPITCH + e % D];
+          gq_block[e] = add + (keep == 0.0f ? 0.0f : keep * gq_block[e]);
+        }
+      }
     }
+
+    // qs held q * scale * log2(e): ln 2 takes the log2(e) back out.
 #pragma unroll
-    for (int j = 0; j < OC; ++j) {
-      const int c = lane * OC + j;
-      if (c < DV) gv_row[c] = dv[i][j] + (beta_v == 0.0f ? 0.0f : beta_v * gv_row[c]);
+    for (int i = 0; i < TR; ++i) {
+      const int key = k0 + row0 + i;
+      if (key >= lk) break;
+      __global float* gk_row = gk + ((long)head * lk + key) * D;
+      __global float* gv_row = gv + ((long)head * lk + key) * DV;
+#pragma unroll
+      for (int j = 0; j < KC; ++j) {
+        const int c = lane * KC + j;
+        if ((wants & WANT_K) && c < D)
+          gk_row[c] = LN2 * dk[i][j] + (beta_k == 0.0f ? 0.0f : beta_k * gk_row[c]);
+      }
+#pragma unroll
+      for (int j = 0; j < OC; ++j) {
+        const int c = lane * OC + j;
+        if ((wants & WANT_V) && c < DV)
+          gv_row[c] = dv[i][j] + (beta_v == 0.0f ? 0.0f : beta_v * gv_row[c]);
+      }
     }
   }
 }
-#endif
 
-// gq for a block of ROWS queries of one head, walking the keys in steps of BLOCK:
-// gq = scale * dS k.
-#ifdef ATTENTION_BACKWARD_Q
-__kernel __attribute__((reqd_work_group_size(ITEMS, 1, 1))) void attention_backward_q(
-    __global const float* q, __global const float* k, __global const float* v,
-    __global const float* mask, __global const float* gout, __global const float* lse,
-    __global const float* delta, __global float* gq, const int lq, const int lk,
-    const float qscale, const float scale, const int inner, const long4 mask_strides,
-    const float beta_q) {
-  __local float4 qs4[LOCAL_FLOAT4S(ROWS * QPITCH)];
-  __local float4 gs4[LOCAL_FLOAT4S(ROWS * VPITCH)];
-  __local float4 ks4[LOCAL_FLOAT4S(BLOCK * QPITCH)];
-  __local float4 vs4[LOCAL_FLOAT4S(BLOCK * VPITCH)];
-  __local float4 ds4[LOCAL_FLOAT4S(ROWS * PPITCH)];
-  __local float *qs = (__local float*)qs4, *gs = (__local float*)gs4;
-  __local float *ks = (__local float*)ks4, *vs = (__local float*)vs4;
-  __local float* dss = (__local float*)ds4;
-
-  const int lane = get_local_id(0) % LANES, row0 = get_local_id(0) / LANES * TR;
-  const int head = get_group_id(1), q0 = get_group_id(0) * ROWS;
-  __global const float* m_head = head_mask(mask, head, inner, mask_strides);
-  const int valid_queries = min(ROWS, lq - q0);
-  stage_rows(qs, QPITCH, q + ((long)head * lq + q0) * D, D, DP, ROWS, valid_queries, qscale);
-  stage_rows(gs, VPITCH, gout + ((long)head * lq + q0) * DV, DV, DVP, ROWS, valid_queries, 1.0f);
-  float row_lse[TR], row_delta[TR];
-#pragma unroll
-  for (int i = 0; i < TR; ++i) {
-    const int query = q0 + row0 + i;
-    row_lse[i] = query < lq ? lse[(long)head * lq + query] : -INFINITY;
-    row_delta[i] = query < lq ? delta[(long)head * lq + query] : 0.0f;
-  }
-
-  float dq[TR][KC];
-  ZERO(dq, KC);
-  for (int k0 = 0; k0 < keys_seen(lk, q0); k0 += BLOCK) {
-    stage_key_block(ks, vs, k, v, head, lk, k0);
-
-    float s[TR][BLOCK / LANES], dp[TR][BLOCK / LANES];
-    ZERO(s, BLOCK / LANES);
-    ZERO(dp, BLOCK / LANES);
-    PRODUCT_NT(s, BLOCK / LANES, qs, QPITCH, row0, ks, QPITCH, lane, DP);
-    PRODUCT_NT(dp, BLOCK / LANES, gs, VPITCH, row0, vs, VPITCH, lane, DVP);
-    SCORE_GRADIENTS(s, dp, (void)0, dss[r_ * PPITCH + c_] = ds_, q0 + r_, k0 + c_, row_lse[i],
-                    row_delta[i]);
-    barrier(CLK_LOCAL_MEM_FENCE);
-    PRODUCT_NN(dq, KC, dss, PPITCH, row0, ks, QPITCH, lane, BLOCK);
-  }
-
-#pragma unroll
-  for (int i = 0; i < TR; ++i) {
-    const int query = q0 + row0 + i;
-    if (query >= lq) break;
-    __global float* gq_row = gq + ((long)head * lq + query) * D;
-#pragma unroll
-    for (int j = 0; j < KC; ++j) {
-      const int c = lane * KC + j;
-      if (c < D) gq_row[c] = scale * dq[i][j] + (beta_q == 0.0f ? 0.0f : beta_q * gq_row[c]);
-    }
-  }
+// gq = beta * gq + the sum of `chunks` copies of it (`count` floats apart), in their order.
+__kernel void attention_backward_dq_sum(__global const float* partial, __global float* gq,
+                                        const long count, const int chunks, const float beta) {
+  const long e = get_global_id(0);
+  if (e >= count) return;
+  float sum = 0.0f;
+  for (int c = 0; c < chunks; ++c) sum += partial[c * count + e];
+  gq[e] = sum + (beta == 0.0f ? 0.0f : beta * gq[e]);
 }
 #endif

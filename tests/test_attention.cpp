@@ -49,6 +49,22 @@ TEST_CASE("scaled_dot_product_attention under a GPU's 48 KiB of local memory", "
   run_op_check(attention_check({{1, 20, 100}, {1, 40, 100}, {1, 40, 12}, Shape{20, 40}}));
 }
 
+TEST_CASE("scaled_dot_product_attention: backward's work-groups walk several key blocks",
+          "[attention]") {
+  // Two compute units: backward wants 4 work-groups, so 2 heads share each head's 3 key blocks
+  // (of 32 keys where local memory allows) between 2 of them, with a copy of gq each, and 8
+  // heads take one each.
+  struct ComputeUnits {
+    std::uint32_t& units = detail::Access::impl(test::context()).info.compute_units;
+    const std::uint32_t saved = units;
+    ~ComputeUnits() { units = saved; }
+  } cu;
+  cu.units = 2;
+  run_op_check(
+      attention_check({{1, 2, 70, 16}, {1, 2, 70, 16}, {1, 2, 70, 16}, std::nullopt, true}));
+  run_op_check(attention_check({{8, 37, 16}, {8, 70, 16}, {8, 70, 12}, Shape{37, 70}}));
+}
+
 TEST_CASE("scaled_dot_product_attention: self-attention sums the three gradients", "[attention]") {
   const Shape x{2, 9, 8};
   reference::Attention a;

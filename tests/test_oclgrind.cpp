@@ -214,8 +214,10 @@ TEST_CASE("oclgrind: elementwise, broadcasting, activations and shapes", "[oclgr
     run_op_check(window);
   }
 
-  // Attention with a mask and causality: forward, delta, and both gradient kernels.
+  // Attention with a mask and causality: forward, delta and the gradients' kernel; then keys over
+  // two blocks (of 16 at most here), which two work-groups share: the sum of gq's copies.
   run_op_check(test::attention_check({{1, 3, 4}, {1, 5, 4}, {1, 5, 4}, Shape{3, 5}, true}));
+  run_op_check(test::attention_check({{1, 3, 4}, {1, 20, 4}, {1, 20, 4}}));
 
   // layer_norm over rows of 5 (both kernels), with gamma's and beta's reductions.
   const reference::RowNorm rows{3, 5, 1e-5};

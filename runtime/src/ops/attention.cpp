@@ -25,8 +25,8 @@ std::int64_t pad16(std::int64_t n) {
   return (n + 15) / 16 * 16;
 }
 
-// The kernels of a pass and the blocks they take.
-enum class Pass3 { forward, backward_kv, backward_q };
+// The passes, each a program of its own.
+enum class Pass2 { forward, backward };
 
 // Rows per work-item (TR), items across the other side (LANES), item rows per group (GROUPS)
 // and the other side's block (BLOCK) of one kernel.
@@ -37,31 +37,25 @@ struct Tiles {
 };
 
 // Bytes of local memory a kernel takes (mirrors its __local arrays).
-std::size_t local_bytes(Pass3 kernel, const Tiles& t, std::int64_t d, std::int64_t dv) {
+std::size_t local_bytes(Pass2 kernel, const Tiles& t, std::int64_t d, std::int64_t dv) {
   const std::int64_t qp = pad16(d) + 4, vp = pad16(dv) + 4, pp = t.block + 4, rows = t.rows();
-  std::int64_t floats = 0;
-  switch (kernel) {
-    case Pass3::forward:
-      floats = rows * qp + std::max(t.block * qp, rows * pp) + t.block * vp + rows * t.lanes;
-      break;
-    case Pass3::backward_kv:
-      floats = rows * (qp + vp) + t.block * (qp + vp) + 2 * rows * pp + 2 * t.block;
-      break;
-    case Pass3::backward_q:
-      floats = rows * (qp + vp) + t.block * (qp + vp) + rows * pp;
-      break;
-  }
+  const std::int64_t floats =
+      kernel == Pass2::forward
+          ? rows * qp + std::max(t.block * qp, rows * pp) + t.block * vp + rows * t.lanes
+          : rows * (qp + vp) + t.block * (qp + vp) + 2 * rows * pp + 2 * t.block;
   return std::size_t(floats) * 4;
 }
 
-Tiles choose_tiles(const ContextImpl& ctx, Pass3 kernel, std::int64_t d, std::int64_t dv) {
+Tiles choose_tiles(const ContextImpl& ctx, Pass2 kernel, std::int64_t d, std::int64_t dv) {
   const std::size_t max_items = ctx.planner.max_local_size_1d();
   // The first that fits the device's local memory and work-group size. Forward keeps the output
   // rows in registers next to the scores: 8 rows an item where local memory holds them, across
   // 8 lanes (8 x 4 scores and 8 x 8 outputs an item at head size 64); backward keeps two
   // gradients, so 4 rows across 16 lanes. On the H200 at [32, 8, 512, 64] (clnn-bench
-  // attention, 2026-12-03): forward 0.686 ms with 8 lanes against 0.780 with 16; backward
-  // 2.48 ms with 16 lanes for both kernels, 2.56-2.59 with 8 for either, 3.2-3.6 with 2 rows.
+  // attention, 2026-12-03): forward 0.686 ms with 8 lanes against 0.780 with 16; forward +
+  // backward (one kernel for the three gradients) 2.59 ms with {4, 16, 8, 32}, 3.37 with
+  // {8, 16, 4, 32}, 3.45 with a block of 16, 3.50 with 8 lanes, 3.99 with 2 rows.
+  // Backward's BLOCK is a multiple of GROUPS (its product for gq splits a block's queries).
   static const Tiles forward[] = {{8, 8, 8, 32},  {8, 16, 8, 32}, {4, 16, 8, 32}, {4, 16, 4, 16},
                                   {2, 16, 4, 16}, {1, 16, 2, 16}, {1, 16, 1, 16}};
   static const Tiles backward[] = {
@@ -75,7 +69,19 @@ Tiles choose_tiles(const ContextImpl& ctx, Pass3 kernel, std::int64_t d, std::in
                 std::to_string(dv) + " need more local memory than the device's " +
                 std::to_string(local) + " bytes, or larger work-groups");
   };
-  return kernel == Pass3::forward ? pick(forward) : pick(backward);
+  return kernel == Pass2::forward ? pick(forward) : pick(backward);
+}
+
+// How many work-groups share a head's key blocks in backward when it writes gq: each keeps its
+// own copy of gq (memory of the chunks times q's), so the fewest that fill the device, a power
+// of two (an even split of lengths that are). On the H200 (132 compute units) at
+// [32, 8, 512, 64], forward + backward: 3.29 ms with 1, 2.59 with 2, 2.94 with 3 (16 key
+// blocks split unevenly), 2.55 with 4; causal 1.95, 1.65, 1.87, 1.67.
+std::int64_t key_chunks(const ContextImpl& ctx, std::int64_t heads, std::int64_t key_blocks) {
+  const std::int64_t wanted = 2 * std::int64_t(std::max<std::uint32_t>(ctx.info.compute_units, 1));
+  std::int64_t chunks = 1;
+  while (heads * chunks < wanted && chunks < key_blocks) chunks *= 2;
+  return std::min(chunks, key_blocks);
 }
 
 struct Geometry {
@@ -98,9 +104,8 @@ Geometry geometry(const std::vector<Shape>& in) {
 }
 
 // The options of the program that holds `pass`'s kernels.
-std::string build_options(Pass3 pass, const Geometry& g, const Tiles& t, bool mask, bool causal) {
-  static const char* const kPassMacros[] = {" -DATTENTION_FORWARD", " -DATTENTION_BACKWARD_KV",
-                                            " -DATTENTION_BACKWARD_Q"};
+std::string build_options(Pass2 pass, const Geometry& g, const Tiles& t, bool mask, bool causal) {
+  static const char* const kPassMacros[] = {" -DATTENTION_FORWARD", " -DATTENTION_BACKWARD"};
   return std::string(kPassMacros[int(pass)]) + " -DD=" + std::to_string(g.d) +
          " -DDV=" + std::to_string(g.dv) + " -DTR=" + std::to_string(t.tr) +
          " -DLANES=" + std::to_string(t.lanes) + " -DGROUPS=" + std::to_string(t.groups) +
@@ -145,9 +150,9 @@ class AttentionOp : public Op {
   void forward(const ForwardArgs& args) const override {
     const auto shapes = shapes_of(args.inputs);
     const Geometry g = geometry(shapes);
-    const Tiles t = choose_tiles(args.ctx, Pass3::forward, g.d, g.dv);
+    const Tiles t = choose_tiles(args.ctx, Pass2::forward, g.d, g.dv);
     const Tensor& lse = args.saved.defined() ? args.saved : args.workspace;
-    cl_kernel k = kernel(args.ctx, Pass3::forward, "attention_forward", g, t);
+    cl_kernel k = kernel(args.ctx, Pass2::forward, "attention_forward", g, t);
     set_args(k, mem(*args.inputs[0]), mem(*args.inputs[1]), mem(*args.inputs[2]),
              mask_mem(args.inputs), mem(args.output), mem(lse), cl_int(g.lq), cl_int(g.lk),
              float(scale(g) * kLog2e), cl_int(g.inner), mask_strides(shapes));
@@ -158,35 +163,49 @@ class AttentionOp : public Op {
     const auto shapes = shapes_of(args.inputs);
     const Geometry g = geometry(shapes);
     Tensor *gq = args.grad_inputs[0], *gk = args.grad_inputs[1], *gv = args.grad_inputs[2];
+    if (!gq && !gk && !gv) return;
     const Tensor &q = *args.inputs[0], &k = *args.inputs[1], &v = *args.inputs[2];
     const Tensor& delta = args.workspace;
-    // The delta kernel is in the q kernel's program (it uses only its work-group size).
-    const Tiles tq = choose_tiles(args.ctx, Pass3::backward_q, g.d, g.dv);
-    cl_kernel kd = kernel(args.ctx, Pass3::backward_q, "attention_backward_delta", g, tq);
+    const Tiles t = choose_tiles(args.ctx, Pass2::backward, g.d, g.dv);
+    cl_kernel kd = kernel(args.ctx, Pass2::backward, "attention_backward_delta", g, t);
     const std::size_t rows = std::size_t(g.heads() * g.lq);
     set_args(kd, mem(args.output), mem(args.grad_output), mem(delta), cl_long(rows));
-    const std::size_t groups = (rows * std::size_t(tq.lanes) + tq.items() - 1) / tq.items();
-    enqueue<1>(args.ctx.queue.get(), kd, {groups * tq.items()}, {tq.items()});
-    const float qscale = float(scale(g) * kLog2e);
-    // In the inputs' order: where q, k and v are one value, the later ones add to the first.
-    if (gq) {
-      cl_kernel kq = kernel(args.ctx, Pass3::backward_q, "attention_backward_q", g, tq);
-      set_args(kq, mem(q), mem(k), mem(v), mask_mem(args.inputs), mem(args.grad_output),
-               mem(args.saved), mem(delta), mem(*gq), cl_int(g.lq), cl_int(g.lk), qscale,
-               float(scale(g)), cl_int(g.inner), mask_strides(shapes), args.betas[0]);
-      launch(args.ctx, kq, g.lq, g, tq);
+    const std::size_t groups = (rows * std::size_t(t.lanes) + t.items() - 1) / t.items();
+    enqueue<1>(args.ctx.queue.get(), kd, {groups * t.items()}, {t.items()});
+
+    // gq goes to copies of its own, one a chunk, where several work-groups share a head's keys,
+    // or where it is also gk or gv (one value for q and k, say): the kernel's groups write gk's
+    // rows while others still add to gq's. The copies' sum comes last, so then the first of the
+    // value's writers in that order (k, v, q) takes the value's beta and the others add.
+    const std::int64_t key_blocks = (g.lk + t.rows() - 1) / t.rows();
+    const std::int64_t chunks = gq ? key_chunks(args.ctx, g.heads(), key_blocks) : key_blocks;
+    const bool q_shared = gq && (gq == gk || gq == gv);
+    const bool copies = gq && (chunks > 1 || q_shared);
+    float beta_q = args.betas[0], beta_k = args.betas[1], beta_v = args.betas[2];
+    if (q_shared) {
+      if (gk == gq) beta_k = args.betas[0];
+      if (gv == gq) beta_v = gk == gq ? 1.0f : args.betas[0];
+      beta_q = 1.0f;
     }
-    if (gk || gv) {
-      const Tiles t = choose_tiles(args.ctx, Pass3::backward_kv, g.d, g.dv);
-      cl_kernel kk = kernel(args.ctx, Pass3::backward_kv, "attention_backward_kv", g, t);
-      // One kernel writes both: the one nobody wants goes to the scratch buffer.
-      const cl_mem gk_mem = gk ? mem(*gk) : args.ctx.scratch(std::size_t(k.size()));
-      const cl_mem gv_mem = gv ? mem(*gv) : args.ctx.scratch(std::size_t(v.size()));
-      set_args(kk, mem(q), mem(k), mem(v), mask_mem(args.inputs), mem(args.grad_output),
-               mem(args.saved), mem(delta), gk_mem, gv_mem, cl_int(g.lq), cl_int(g.lk), qscale,
-               cl_int(g.inner), mask_strides(shapes), gk ? args.betas[1] : 0.0f,
-               gv ? args.betas[2] : 0.0f);
-      launch(args.ctx, kk, g.lk, g, t);
+    const std::int64_t q_floats = g.heads() * g.lq * g.d;
+    const cl_mem gq_mem = copies ? args.ctx.scratch(std::size_t(chunks * q_floats))
+                          : gq   ? mem(*gq)
+                                 : mem(delta);  // never written
+    const int wants = (gk ? 1 : 0) | (gv ? 2 : 0) | (gq ? 4 : 0);
+    cl_kernel kb = kernel(args.ctx, Pass2::backward, "attention_backward", g, t);
+    set_args(kb, mem(q), mem(k), mem(v), mask_mem(args.inputs), mem(args.grad_output),
+             mem(args.saved), mem(delta), gk ? mem(*gk) : mem(delta), gv ? mem(*gv) : mem(delta),
+             gq_mem, cl_int(g.lq), cl_int(g.lk), float(scale(g) * kLog2e), float(scale(g)),
+             cl_int(g.inner), mask_strides(shapes), beta_k, beta_v, copies ? 0.0f : beta_q,
+             cl_int(wants), cl_long(copies ? q_floats : 0));
+    enqueue<2>(args.ctx.queue.get(), kb, {std::size_t(chunks) * t.items(), std::size_t(g.heads())},
+               {t.items(), 1});
+    if (copies) {
+      cl_kernel ks = kernel(args.ctx, Pass2::backward, "attention_backward_dq_sum", g, t);
+      set_args(ks, gq_mem, mem(*gq), cl_long(q_floats), cl_int(chunks), beta_q);
+      const std::size_t local = std::min<std::size_t>(256, args.ctx.planner.max_local_size_1d());
+      enqueue<1>(args.ctx.queue.get(), ks, {(std::size_t(q_floats) + local - 1) / local * local},
+                 {local});
     }
   }
 
@@ -202,8 +221,7 @@ class AttentionOp : public Op {
     return saved_floats(in, out);
   }
 
-  // The least work: the two products forward; backward the scores again, then dP, dV, dK and dQ
-  // (the kernels recompute the scores and dP once more for dQ, kept out of the roofline).
+  // The least work: the two products forward; backward the scores again, then dP, dV, dK and dQ.
   Cost cost(const CostArgs& args) const override {
     const Geometry g = geometry(args.inputs);
     const double pairs = double(g.heads()) * double(g.lq) * double(g.lk);
@@ -255,7 +273,7 @@ class AttentionOp : public Op {
     return strides;
   }
 
-  cl_kernel kernel(ContextImpl& ctx, Pass3 pass, const std::string& name, const Geometry& g,
+  cl_kernel kernel(ContextImpl& ctx, Pass2 pass, const std::string& name, const Geometry& g,
                    const Tiles& t) const {
     return ctx.kernel("attention", name, build_options(pass, g, t, has_mask_, causal_));
   }
