@@ -79,17 +79,55 @@ __kernel void embedding_forward(__global const float* table, __global const floa
   }
 }
 
+// embedding's gradient, deterministic and without atomics, in three steps: each index becomes
+// the key row * n + position (an index outside the table the row `rows`; padding past n sorts
+// last), the keys are sorted (bitonic steps), and each table row sums the gy rows of its run of
+// keys, in position order. O(n log^2 n) for the sort, O(n d) for the sums.
+__kernel void embedding_keys(__global const float* indices, __global ulong* keys, const ulong n,
+                             const ulong padded, const ulong rows) {
+  for (ulong i = get_global_id(0); i < padded; i += get_global_size(0)) {
+    if (i >= n) {
+      keys[i] = ULONG_MAX;
+      continue;
+    }
+    const long r = resolve_index(indices[i], (long)rows);
+    keys[i] = (r < 0 ? rows : (ulong)r) * n + i;
+  }
+}
+
+// One step of a bitonic sort of `padded` keys (a power of two): element i and its partner
+// i ^ j swap into ascending order where (i & k) == 0, descending elsewhere.
+__kernel void bitonic_step(__global ulong* keys, const ulong padded, const ulong j,
+                           const ulong k) {
+  for (ulong i = get_global_id(0); i < padded; i += get_global_size(0)) {
+    const ulong partner = i ^ j;
+    if (partner <= i) continue;
+    const ulong a = keys[i], b = keys[partner];
+    if ((a > b) == ((i & k) == 0)) {
+      keys[i] = b;
+      keys[partner] = a;
+    }
+  }
+}
+
 // gtable = beta * gtable + the sum of gy's rows whose index names the row: a work-group per
-// table row walks every index in order (no atomics, the same sum every run), its work-items
-// taking the columns.
-__kernel void embedding_backward(__global const float* indices, __global const float* gy,
+// table row finds its run of sorted keys (a binary search), its work-items take the columns.
+__kernel void embedding_backward(__global const ulong* keys, __global const float* gy,
                                  __global float* gtable, const ulong n, const ulong rows,
                                  const ulong d, const float beta) {
-  for (ulong r = get_group_id(0); r < rows; r += get_num_groups(0))
+  for (ulong r = get_group_id(0); r < rows; r += get_num_groups(0)) {
+    ulong first = 0, last = n;
+    while (first < last) {
+      const ulong mid = first + (last - first) / 2;
+      if (keys[mid] < r * n)
+        first = mid + 1;
+      else
+        last = mid;
+    }
     for (ulong c = get_local_id(0); c < d; c += get_local_size(0)) {
       float sum = 0.0f;
-      for (ulong i = 0; i < n; ++i)
-        if (resolve_index(indices[i], (long)rows) == (long)r) sum += gy[i * d + c];
+      for (ulong s = first; s < n && keys[s] < (r + 1) * n; ++s) sum += gy[(keys[s] % n) * d + c];
       gtable[r * d + c] = beta == 0.0f ? sum : sum + beta * gtable[r * d + c];
     }
+  }
 }

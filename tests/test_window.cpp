@@ -248,32 +248,43 @@ TEST_CASE("top_k: values and positions along any axis, ties to the lower positio
 
 TEST_CASE("embedding: repeated and negative indices; the gradient sums the repeats",
           "[ops][window]") {
-  const Shape table{7, 13}, indices{3, 5};
-  const Shape out{3, 5, 13};
-  OpCheck c;
-  c.shapes = {table, indices};
-  c.differentiable = {true, false};
-  c.make = [](std::size_t input, std::size_t n, std::uint32_t seed) {
-    auto v = clnn::test::random_vector(n, seed);
-    if (input == 1)
-      for (auto& e : v) e = std::floor(e * 7.0f);  // whole numbers in [-7, 7): repeats certain
-    return v;
+  struct Case {
+    Shape table, indices;
   };
-  c.build = [](const std::vector<Value>& v) { return embedding(v[0], v[1]); };
-  auto map = [=](const std::vector<Vec>& in) {
-    return [=](const std::vector<long>& o, std::vector<long>& src) {
-      const long index = long(in[1][std::size_t(o[0] * 5 + o[1])]);
-      src = {index < 0 ? index + 7 : index, o[2]};
-      return true;
+  // A few indices, and more than a thousand (a sort of a length not a power of two) over a
+  // table with rows nothing names.
+  for (const Case& k : {Case{{7, 13}, {3, 5}}, Case{{600, 5}, {3, 347}}}) {
+    INFO(to_string(k.table) << " by " << to_string(k.indices));
+    const long rows = long(k.table[0]), d = long(k.table[1]), n = long(element_count(k.indices));
+    Shape out = k.indices;
+    out.push_back(d);
+    OpCheck c;
+    c.shapes = {k.table, k.indices};
+    c.differentiable = {true, false};
+    c.make = [=](std::size_t input, std::size_t count, std::uint32_t seed) {
+      auto v = clnn::test::random_vector(count, seed);
+      // Whole numbers in [-rows, rows) for the small table (repeats certain), [0, 400) for the
+      // large one (some rows never named).
+      if (input == 1)
+        for (auto& e : v) e = rows < 100 ? std::floor(e * float(rows)) : std::floor((e + 1) * 200);
+      return v;
     };
-  };
-  c.forward = [=](const std::vector<Vec>& in) {
-    return reference::mapped(in[0], table, out, map(in));
-  };
-  c.backward = [=](const std::vector<Vec>& in, const Vec& g) {
-    return std::vector<Vec>{reference::mapped_backward(g, table, out, map(in)), {}};
-  };
-  run_op_check(c);
+    c.build = [](const std::vector<Value>& v) { return embedding(v[0], v[1]); };
+    auto map = [=](const std::vector<Vec>& in) {
+      return [=](const std::vector<long>& o, std::vector<long>& src) {
+        const long index = long(in[1][std::size_t(o[0] * (n / long(k.indices[0])) + o[1])]);
+        src = {index < 0 ? index + rows : index, o[2]};
+        return true;
+      };
+    };
+    c.forward = [=](const std::vector<Vec>& in) {
+      return reference::mapped(in[0], k.table, out, map(in));
+    };
+    c.backward = [=](const std::vector<Vec>& in, const Vec& g) {
+      return std::vector<Vec>{reference::mapped_backward(g, k.table, out, map(in)), {}};
+    };
+    run_op_check(c);
+  }
   Graph g;
   CHECK_THROWS_AS(embedding(g.input("t", {7}), g.input("i", {3})), ShapeError);
 }

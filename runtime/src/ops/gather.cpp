@@ -1,5 +1,6 @@
 // gather_elements and embedding: each output element reads x where an index tensor says
 // (cl_kernels/gather.cl); the gradients sum back into x without atomics.
+#include <cmath>
 #include <memory>
 
 #include "cl/kernel_call.hpp"
@@ -69,6 +70,10 @@ class EmbeddingOp : public Op {
     const Shape &table = in[0], &indices = in[1];
     if (table.size() != 2)
       throw ShapeError(type() + ": the table " + to_string(table) + " must be [rows, size]");
+    // The backward's keys (row * index count + position) must fit 64 bits.
+    if (double(table[0] + 1) * double(element_count(indices)) > 0x1p62)
+      throw ShapeError(type() + ": a table of " + std::to_string(table[0]) + " rows and " +
+                       std::to_string(element_count(indices)) + " indices is beyond clnn");
     Shape out = indices;
     out.push_back(table[1]);
     return out;
@@ -86,24 +91,51 @@ class EmbeddingOp : public Op {
     Tensor* gtable = args.grad_inputs[0];
     if (!gtable) return;
     const Tensor& indices = *args.inputs[1];
+    auto& ctx = args.ctx;
     const std::size_t rows = std::size_t(gtable->shape()[0]), d = std::size_t(gtable->shape()[1]);
-    cl_kernel k = args.ctx.kernel("gather", "embedding_backward");
-    set_args(k, mem(indices), mem(args.grad_output), mem(*gtable), count(indices), cl_ulong(rows),
-             cl_ulong(d), args.betas[0]);
-    enqueue_rows(args.ctx, k, args.ctx.reduction_plan, rows,
-                 row_local_size(args.ctx.reduction_plan, d));
+    const std::size_t n = std::size_t(indices.size()), padded = padded_count(n);
+    // The indices' keys, sorted (cl_kernels/gather.cl), in the workspace.
+    cl_kernel keys = ctx.kernel("gather", "embedding_keys");
+    set_args(keys, mem(indices), mem(args.workspace), cl_ulong(n), cl_ulong(padded),
+             cl_ulong(rows));
+    ctx.enqueue_elementwise(keys, padded);
+    cl_kernel step = ctx.kernel("gather", "bitonic_step");
+    for (std::size_t k = 2; k <= padded; k <<= 1)
+      for (std::size_t j = k >> 1; j > 0; j >>= 1) {
+        set_args(step, mem(args.workspace), cl_ulong(padded), cl_ulong(j), cl_ulong(k));
+        ctx.enqueue_elementwise(step, padded);
+      }
+    cl_kernel sums = ctx.kernel("gather", "embedding_backward");
+    set_args(sums, mem(args.workspace), mem(args.grad_output), mem(*gtable), cl_ulong(n),
+             cl_ulong(rows), cl_ulong(d), args.betas[0]);
+    enqueue_rows(ctx, sums, ctx.reduction_plan, rows, row_local_size(ctx.reduction_plan, d));
+  }
+
+  // Backward sorts a 64-bit key per index, padded to a power of two.
+  std::size_t workspace_floats(const std::vector<Shape>& in, const Shape&) const override {
+    return 2 * padded_count(std::size_t(element_count(in[1])));
   }
 
   // Backward reads the indices.
   Needs backward_needs() const override { return {true, false}; }
   bool differentiable(std::size_t input) const override { return input == 0; }
 
-  // Backward: for every column, every table row compares every index.
+  // Backward: the sort's compare-exchange steps over the keys, and each index's gy row summed.
   Cost cost(const CostArgs& args) const override {
     Cost c = Op::cost(args);
-    if (args.pass == Pass::backward)
-      c.flops = double(element_count(args.inputs[0])) * double(element_count(args.inputs[1]));
+    if (args.pass == Pass::backward) {
+      const double n = double(padded_count(std::size_t(element_count(args.inputs[1]))));
+      const double steps = std::log2(n) * (std::log2(n) + 1) / 2;
+      c.bytes += 16.0 * n * steps;
+    }
     return c;
+  }
+
+ private:
+  static std::size_t padded_count(std::size_t n) {
+    std::size_t p = 1;
+    while (p < n) p <<= 1;
+    return p;
   }
 };
 
