@@ -72,7 +72,7 @@ int main(int argc, char** argv) {
   std::string model_path, device;
   int runs = 10;
   std::vector<std::string> input_specs, bind_specs, expect_specs, dim_specs;
-  bool show_schedule = false;
+  bool show_schedule = false, unfused_attention = false;
   const CLI::Validator name_equals_file(
       [](std::string& spec) -> std::string {
         return spec.find('=') == std::string::npos ? "not NAME=FILE: " + spec : "";
@@ -110,6 +110,8 @@ int main(int argc, char** argv) {
                  "an output's expected values, NAME=FILE.pb: prints the relative error "
                  "|got - want| / |want| (2-norms) after the runs")
       ->check(name_equals_file);
+  app.add_flag("--unfused-attention", unfused_attention,
+               "run attention as the graph spells it, not as the fused operator");
   app.add_flag("--schedule", show_schedule,
                "after the runs, print each node's pass: the route and plan it takes, its "
                "workspace, the kernels it replays");
@@ -120,6 +122,7 @@ int main(int argc, char** argv) {
   try {
     clnn::Context ctx = device.empty() ? clnn::Context::create() : clnn::Context::create(device);
     clnn::onnx::LoadOptions options;
+    options.fuse_attention = !unfused_attention;
     for (const auto& [name, extent] : by_name(dim_specs)) options.dims[name] = std::stoll(extent);
     const auto& dims = options.dims;
     for (const auto& [name, file] : bound_files) {

@@ -55,6 +55,9 @@ struct LoadOptions {
   // by name. clnn's graphs are static: a symbolic dimension not named here, or one with neither
   // a name nor a value, takes 1.
   std::map<std::string, std::int64_t> dims;
+  // Attention as exporters write it (MatMul, scale, mask, Softmax, MatMul) runs as the fused
+  // scaled_dot_product_attention; false keeps the operators as the graph has them.
+  bool fuse_attention = true;
 };
 
 // Reads and converts a model. Sizes are checked before anything is allocated, and external data

@@ -125,6 +125,7 @@ std::optional<Value> match_attention(const Node& n) {
 }  // namespace
 
 std::optional<Value> fused_attention(const Node& n) {
+  if (!n.source().fuse_attention()) return std::nullopt;
   // Anything the pattern cannot take (an integer mask, a mask that does not broadcast, ...)
   // leaves the MatMul to the plain path, which reports what is wrong with the graph, if anything.
   try {

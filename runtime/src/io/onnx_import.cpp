@@ -153,6 +153,8 @@ class Importer : public detail::ValueSource {
     return clnn::detail::decode_tensor(tensor, where, folder_);
   }
 
+  bool fuse_attention() const override { return options_.fuse_attention; }
+
   const ::onnx::NodeProto* producer(const std::string& name) override {
     auto it = producers_.find(name);
     return it == producers_.end() ? nullptr : it->second;
