@@ -1016,3 +1016,48 @@ TEST_CASE("attention as exporters write it runs as the fused operator, same outp
       CHECK(clnn::test::relative_error(ex.value(y).to_host(), want) < 1e-5);
     }
 }
+
+TEST_CASE(
+    "positions and indices export through Casts: TopK, MaxPool's Indices, Gather, "
+    "GatherElements",
+    "[onnx]") {
+  TempDir t;
+  Graph g;
+  const Value x = g.input("x", {2, 3, 7, 6});
+  const Value ids = g.input("ids", {2, 5});
+  const Value table = g.parameter("table", {9, 4}, init::uniform(-1.0f, 1.0f, 3));
+  PoolOptions o;
+  o.kernel = {3, 2};
+  o.strides = {2, 2};
+  o.pads_begin = {1, 0};
+  o.pads_end = {1, 0};
+  const TopK top = top_k(reshape(x, {6, 42}), 5, -1, false);
+  const std::vector<Value> outputs{max_pool_indices(x, o, true),
+                                   max_pool(x, o),
+                                   top.values,
+                                   top.positions,
+                                   gather_elements(x, g.input("at", {2, 3, 2, 6}), 2),
+                                   embedding(table, ids)};
+  const auto path = (t.dir / "model" / "indices.onnx").string();
+  clnn::onnx::save(g, path, outputs);
+
+  std::map<std::string, std::vector<float>> feed{{"x", clnn::test::random_vector(2 * 3 * 7 * 6, 5)},
+                                                 {"ids", {0, 8, 3, 3, -1, 5, 2, 7, 1, 4}},
+                                                 {"at", std::vector<float>(2 * 3 * 2 * 6)}};
+  for (std::size_t i = 0; i < feed["at"].size(); ++i) feed["at"][i] = float((i * 5) % 7);
+  Executor original(clnn::test::context(), g, outputs, Mode::inference);
+  for (const auto& [name, values] : feed) original.set_input(name, values);
+  original.forward();
+
+  clnn::onnx::Model model = clnn::onnx::load(path);
+  REQUIRE(model.outputs.size() == outputs.size());
+  std::vector<Value> imported_outputs;
+  for (const auto& [name, v] : model.outputs) imported_outputs.push_back(v);
+  Executor imported(clnn::test::context(), model.graph, imported_outputs, Mode::inference);
+  for (const auto& [name, values] : feed) imported.set_input(name, values);
+  imported.forward();
+  for (std::size_t i = 0; i < outputs.size(); ++i) {
+    INFO("output " << i);
+    CHECK(imported.value(imported_outputs[i]).to_host() == original.value(outputs[i]).to_host());
+  }
+}

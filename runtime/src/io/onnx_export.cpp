@@ -1,9 +1,11 @@
 // ONNX export: the graph's nodes in order, each operator described by Op::to_onnx.
 #include <onnx/onnx_pb.h>
 
+#include <algorithm>
+
 #include "clnn/onnx.hpp"
-#include "graph/graph_data.hpp"
 #include "files.hpp"
+#include "graph/graph_data.hpp"
 
 namespace clnn::onnx {
 
@@ -74,10 +76,30 @@ void save(const Graph& graph, const std::string& path, const std::vector<Value>&
         if (!n.op->to_onnx(desc))
           throw UnsupportedError("onnx::save: node '" + n.name + "' (" + n.op->type() +
                                  ") has no ONNX equivalent");
+        // Inputs ONNX takes as int64 go through a Cast first; so does an int64 output after.
+        auto cast = [&](const std::string& from, const std::string& to, int type) {
+          auto* c = g->add_node();
+          c->set_name(to);
+          c->set_op_type("Cast");
+          c->add_input(from);
+          c->add_output(to);
+          auto* a = c->add_attribute();
+          a->set_name("to");
+          a->set_type(::onnx::AttributeProto::INT);
+          a->set_i(type);
+        };
+        std::vector<std::string> inputs;
+        for (std::size_t i = 0; i < n.inputs.size(); ++i) {
+          inputs.push_back(data->nodes[std::size_t(n.inputs[i])].name);
+          if (std::count(desc.index_inputs.begin(), desc.index_inputs.end(), i)) {
+            cast(inputs.back(), n.name + "_index" + std::to_string(i), ::onnx::TensorProto::INT64);
+            inputs.back() = n.name + "_index" + std::to_string(i);
+          }
+        }
         auto* node = g->add_node();
         node->set_name(n.name);
         node->set_op_type(desc.op_type);
-        for (int u : n.inputs) node->add_input(data->nodes[std::size_t(u)].name);
+        for (const std::string& input : inputs) node->add_input(input);
         for (std::size_t i = 0; i < desc.int_inputs.size(); ++i) {
           const std::string name = n.name + "_int" + std::to_string(i);
           add_int_initializer(g, name, desc.int_inputs[i]);
@@ -88,7 +110,10 @@ void save(const Graph& graph, const std::string& path, const std::vector<Value>&
           add_float_initializer(g, name, {}, {desc.float_inputs[i]});
           node->add_input(name);
         }
-        node->add_output(n.name);
+        for (int i = 0; i < desc.output; ++i)
+          node->add_output(n.name + "_unused" + std::to_string(i));
+        node->add_output(desc.index_output ? n.name + "_positions" : n.name);
+        if (desc.index_output) cast(n.name + "_positions", n.name, ::onnx::TensorProto::FLOAT);
         for (const auto& [key, value] : desc.ints) {
           auto* a = node->add_attribute();
           a->set_name(key);

@@ -57,6 +57,13 @@ class GatherElementsOp : public Op {
   Needs backward_needs() const override { return {true, false}; }
   bool differentiable(std::size_t input) const override { return input == 0; }
 
+  bool to_onnx(OnnxNode& node) const override {
+    node.op_type = "GatherElements";
+    node.ints["axis"] = axis_;
+    node.index_inputs = {1};
+    return true;
+  }
+
  private:
   std::size_t axis(const Shape& x) const { return normalize_axis(axis_, x.size(), type()); }
   int axis_;
@@ -109,6 +116,12 @@ class EmbeddingOp : public Op {
     set_args(sums, mem(args.workspace), mem(args.grad_output), mem(*gtable), cl_ulong(n),
              cl_ulong(rows), cl_ulong(d), args.betas[0]);
     enqueue_rows(ctx, sums, ctx.reduction_plan, rows, row_local_size(ctx.reduction_plan, d));
+  }
+
+  bool to_onnx(OnnxNode& node) const override {
+    node.op_type = "Gather";  // rows of the table: axis 0
+    node.index_inputs = {1};
+    return true;
   }
 
   // Backward sorts a 64-bit key per index, padded to a power of two.

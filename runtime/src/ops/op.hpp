@@ -77,6 +77,13 @@ struct OnnxNode {
   // (Clip's bounds, scale's factor), in this order.
   std::vector<std::vector<std::int64_t>> int_inputs;
   std::vector<float> float_inputs;
+  // The operator's inputs that ONNX takes as int64 (indices clnn holds as floats): the exporter
+  // casts them.
+  std::vector<std::size_t> index_inputs;
+  // Which output of the ONNX node the value is (the others get unused names), and whether it is
+  // int64 there (positions), which the exporter casts to float.
+  int output = 0;
+  bool index_output = false;
 };
 
 // What one pass of a node costs at the least, for the profiler's roofline (clnn-bench models

@@ -119,8 +119,12 @@ class PoolOp : public Op {
   }
 
   bool to_onnx(OnnxNode& node) const override {
-    if (kind_ == Pooling::max_indices) return false;  // MaxPool's second output
-    node.op_type = max_ ? "MaxPool" : "AveragePool";
+    node.op_type = kind_ == Pooling::average ? "AveragePool" : "MaxPool";
+    if (kind_ == Pooling::max_indices) {  // MaxPool's second output, int64
+      node.output = 1;
+      node.index_output = true;
+      node.ints["storage_order"] = column_major_ ? 1 : 0;
+    }
     node.int_lists["kernel_shape"] = options_.kernel;
     node.int_lists["strides"] = options_.strides.empty() ? options_.kernel : options_.strides;
     std::vector<std::int64_t> pads = options_.pads_begin, end = options_.pads_end;
@@ -130,7 +134,8 @@ class PoolOp : public Op {
     node.int_lists["pads"] = pads;
     node.ints["ceil_mode"] = options_.ceil_mode ? 1 : 0;
     if (!options_.dilations.empty()) node.int_lists["dilations"] = options_.dilations;
-    if (!max_) node.ints["count_include_pad"] = options_.count_include_pad ? 1 : 0;
+    if (kind_ == Pooling::average)
+      node.ints["count_include_pad"] = options_.count_include_pad ? 1 : 0;
     return true;
   }
 

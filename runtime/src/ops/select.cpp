@@ -47,6 +47,18 @@ class TopKPositionsOp : public Op {
     args.ctx.enqueue_elementwise(k, std::size_t(x.size()));
   }
 
+  // ONNX's TopK gives the values and then the positions (int64).
+  bool to_onnx(OnnxNode& node) const override {
+    node.op_type = "TopK";
+    node.ints["axis"] = axis_;
+    node.ints["largest"] = largest_ ? 1 : 0;
+    node.ints["sorted"] = 1;
+    node.int_inputs = {{k_}};
+    node.output = 1;
+    node.index_output = true;
+    return true;
+  }
+
   void backward(const BackwardArgs&) const override {}
   bool differentiable(std::size_t) const override { return false; }
 
