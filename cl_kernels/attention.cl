@@ -71,6 +71,21 @@ inline void stage_rows(__local float* dst, const int pitch, __global const float
     }                                                                                 \
   }
 
+// dst[0 .. count) = src[0 .. count) from local memory, four floats at a time where count is a
+// multiple of 4 (dst holds count + 3: the dead float4 branch stays in bounds when it is not).
+#define LOAD_LOCAL_ROW(dst, src, count)                                               \
+  if ((count) % 4 == 0) {                                                             \
+    _Pragma("unroll") for (int k_ = 0; k_ < (count); k_ += 4) {                       \
+      const float4 w_ = *(__local const float4*)((src) + k_);                         \
+      (dst)[k_] = w_.x;                                                               \
+      (dst)[k_ + 1] = w_.y;                                                           \
+      (dst)[k_ + 2] = w_.z;                                                           \
+      (dst)[k_ + 3] = w_.w;                                                           \
+    }                                                                                 \
+  } else {                                                                            \
+    _Pragma("unroll") for (int k_ = 0; k_ < (count); ++k_) (dst)[k_] = (src)[k_];     \
+  }
+
 // acc[i][j] += sum over t < len of a[row0 + i][t] * b[t][lane * NC + j]: an item's columns of
 // b are contiguous, read four at a time where NC is a multiple of 4 (b's pitch is).
 #define PRODUCT_NN(acc, NC, a, pa, row0, b, pb, lane, len)                            \
@@ -80,18 +95,8 @@ inline void stage_rows(__local float* dst, const int pitch, __global const float
         *(__local const float4*)((a) + ((row0) + i_) * (pa) + t_);                    \
     _Pragma("unroll") for (int u_ = 0; u_ < 4; ++u_) {                                \
       __local const float* row_ = (b) + (t_ + u_) * (pb) + (lane) * (NC);             \
-      float bv_[(NC) + 3]; /* + 3: the dead float4 branch where NC % 4 stays in bounds */ \
-      if ((NC) % 4 == 0) {                                                            \
-        _Pragma("unroll") for (int j_ = 0; j_ < (NC); j_ += 4) {                      \
-          const float4 w_ = *(__local const float4*)(row_ + j_);                      \
-          bv_[j_] = w_.x;                                                             \
-          bv_[j_ + 1] = w_.y;                                                         \
-          bv_[j_ + 2] = w_.z;                                                         \
-          bv_[j_ + 3] = w_.w;                                                         \
-        }                                                                             \
-      } else {                                                                        \
-        _Pragma("unroll") for (int j_ = 0; j_ < (NC); ++j_) bv_[j_] = row_[j_];       \
-      }                                                                               \
+      float bv_[(NC) + 3];                                                            \
+      LOAD_LOCAL_ROW(bv_, row_, NC)                                                   \
       _Pragma("unroll") for (int i_ = 0; i_ < TR; ++i_) {                             \
         const float a_ = u_ == 0 ? av_[i_].x                                          \
                        : u_ == 1 ? av_[i_].y                                          \
@@ -292,31 +297,11 @@ __kernel __attribute__((reqd_work_group_size(ITEMS, 1, 1))) void attention_backw
 // columns (an item's TQ columns contiguous), b's columns as in PRODUCT_NN.
 #define PRODUCT_TN(acc, NC, a, pa, col0, b, pb, lane, len)                            \
   for (int r_ = 0; r_ < (len); ++r_) {                                                \
-    float av_[TQ + 3], bv_[(NC) + 3]; /* + 3: as in PRODUCT_NN */                     \
+    float av_[TQ + 3], bv_[(NC) + 3]; /* + 3: see LOAD_LOCAL_ROW */                   \
     __local const float* arow_ = (a) + r_ * (pa) + (col0);                            \
     __local const float* brow_ = (b) + r_ * (pb) + (lane) * (NC);                     \
-    if (TQ % 4 == 0) {                                                                \
-      _Pragma("unroll") for (int i_ = 0; i_ < TQ; i_ += 4) {                          \
-        const float4 w_ = *(__local const float4*)(arow_ + i_);                       \
-        av_[i_] = w_.x;                                                               \
-        av_[i_ + 1] = w_.y;                                                           \
-        av_[i_ + 2] = w_.z;                                                           \
-        av_[i_ + 3] = w_.w;                                                           \
-      }                                                                               \
-    } else {                                                                          \
-      _Pragma("unroll") for (int i_ = 0; i_ < TQ; ++i_) av_[i_] = arow_[i_];          \
-    }                                                                                 \
-    if ((NC) % 4 == 0) {                                                              \
-      _Pragma("unroll") for (int j_ = 0; j_ < (NC); j_ += 4) {                        \
-        const float4 w_ = *(__local const float4*)(brow_ + j_);                       \
-        bv_[j_] = w_.x;                                                               \
-        bv_[j_ + 1] = w_.y;                                                           \
-        bv_[j_ + 2] = w_.z;                                                           \
-        bv_[j_ + 3] = w_.w;                                                           \
-      }                                                                               \
-    } else {                                                                          \
-      _Pragma("unroll") for (int j_ = 0; j_ < (NC); ++j_) bv_[j_] = brow_[j_];        \
-    }                                                                                 \
+    LOAD_LOCAL_ROW(av_, arow_, TQ)                                                    \
+    LOAD_LOCAL_ROW(bv_, brow_, NC)                                                    \
     _Pragma("unroll") for (int i_ = 0; i_ < TQ; ++i_)                                 \
         _Pragma("unroll") for (int j_ = 0; j_ < (NC); ++j_) acc[i_][j_] =             \
             fma(av_[i_], bv_[j_], acc[i_][j_]);                                       \
