@@ -448,6 +448,9 @@ TEST_CASE("hostile attributes and shapes are clean errors naming the node", "[on
   SECTION("missing inputs and attributes") {
     auto m = one_node_model("Add", {2, 3});
     refused(m, "missing input 1");
+    m = one_node_model("MatMul", {2, 3});  // the attention pattern's check reads inputs first
+    m.mutable_graph()->mutable_node(0)->clear_input();
+    refused(m, "missing input 0");
     m = one_node_model("MaxPool", {1, 1, 4, 4});
     refused(m, "kernel_shape");
   }

@@ -65,6 +65,7 @@ int softmax_axis(const ::onnx::NodeProto& softmax) {
 // The fused operator for the pattern ending at MatMul n, or nullopt where it is not there.
 std::optional<Value> match_attention(const Node& n) {
   ValueSource& source = n.source();
+  if (n.input_count() != 2) return std::nullopt;  // the plain path says what is wrong
   const std::string& probabilities = n.proto().input(0);
   const ::onnx::NodeProto* softmax = produced_by(source, probabilities, "Softmax");
   if (!softmax || softmax->input_size() != 1 || n.opset() < 13) return std::nullopt;
