@@ -103,10 +103,11 @@ class BinaryOp : public Op {
       if (!g) continue;
       const bool direct = g->shape() == out;  // else fold the broadcast gradient back
       const Tensor& target = direct ? *g : args.workspace;
+      const BroadcastView v =
+          collapsed(out, aligned(a.shape(), out).strides, aligned(b.shape(), out).strides);
       cl_kernel k = args.ctx.kernel("broadcast", "broadcast_binary_grad");
-      set_args(k, mem(a), mem(b), mem(gy), mem(target), count(gy), cl_int(out.size()),
-               pack_long8(out), pack_long8(aligned(a.shape(), out).strides),
-               pack_long8(aligned(b.shape(), out).strides), cl_int(code_), cl_int(which),
+      set_args(k, mem(a), mem(b), mem(gy), mem(target), count(gy), cl_int(v.dims.size()),
+               pack_long8(v.dims), pack_long8(v.a), pack_long8(v.b), cl_int(code_), cl_int(which),
                direct ? args.betas[std::size_t(which)] : 0.0f);
       args.ctx.enqueue_elementwise(k, std::size_t(gy.size()));
       if (direct) continue;

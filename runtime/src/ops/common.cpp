@@ -29,12 +29,32 @@ std::vector<std::int64_t> row_major_strides(const Shape& shape) {
   return strides;
 }
 
+BroadcastView collapsed(const Shape& out, const std::vector<std::int64_t>& a_strides,
+                        const std::vector<std::int64_t>& b_strides) {
+  BroadcastView v;
+  // Innermost first: a dimension joins the one inside it where both operands step through it
+  // as one run (a stride equal to the inner one's times its extent; 0 and 0 for a broadcast).
+  for (std::size_t k = out.size(); k-- > 0;) {
+    if (out[k] == 1) continue;
+    if (!v.dims.empty() && a_strides[k] == v.a.front() * v.dims.front() &&
+        b_strides[k] == v.b.front() * v.dims.front()) {
+      v.dims.front() *= out[k];
+      continue;
+    }
+    v.dims.insert(v.dims.begin(), out[k]);
+    v.a.insert(v.a.begin(), a_strides[k]);
+    v.b.insert(v.b.begin(), b_strides[k]);
+  }
+  return v;
+}
+
 void broadcast_binary(ContextImpl& ctx, const Tensor& a, const std::vector<std::int64_t>& a_strides,
                       const Tensor& b, const std::vector<std::int64_t>& b_strides,
                       const Tensor& out, int op) {
+  const BroadcastView v = collapsed(out.shape(), a_strides, b_strides);
   cl_kernel k = ctx.kernel("broadcast", "broadcast_binary");
-  set_args(k, mem(a), mem(b), mem(out), count(out), cl_int(out.shape().size()),
-           pack_long8(out.shape()), pack_long8(a_strides), pack_long8(b_strides), cl_int(op));
+  set_args(k, mem(a), mem(b), mem(out), count(out), cl_int(v.dims.size()), pack_long8(v.dims),
+           pack_long8(v.a), pack_long8(v.b), cl_int(op));
   ctx.enqueue_elementwise(k, std::size_t(out.size()));
 }
 

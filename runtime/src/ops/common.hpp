@@ -30,6 +30,15 @@ cl_long8 pack_long8(const std::vector<std::int64_t>& values);
 // Row-major strides of a shape, in elements.
 std::vector<std::int64_t> row_major_strides(const Shape& shape);
 
+// An output shape and two operands' strides over it with the dimensions both operands walk as
+// one run merged (and extents of 1 dropped): [6304, 768] + [768] is two dimensions whatever the
+// ranks, a scalar operand one. The kernels' index arithmetic is per dimension.
+struct BroadcastView {
+  std::vector<std::int64_t> dims, a, b;
+};
+BroadcastView collapsed(const Shape& out, const std::vector<std::int64_t>& a_strides,
+                        const std::vector<std::int64_t>& b_strides);
+
 // out = a (op) b elementwise over out's shape, each operand read through its own strides (0 where
 // it is broadcast); op is a code of cl_kernels/broadcast.cl. out may be a.
 void broadcast_binary(ContextImpl& ctx, const Tensor& a, const std::vector<std::int64_t>& a_strides,
