@@ -38,11 +38,10 @@ clnn::detail::HostTensor read_tensor(const std::string& file) {
   return clnn::detail::decode_tensor(proto, file, folder.empty() ? "." : folder);
 }
 
-// The values of a TensorProto file for the input or output `name` of shape `shape`, as floats
+// A tensor read from `file` for the input or output `name` of shape `shape`, as floats
 // (integers below 2^24, which floats hold exactly).
-std::vector<float> read_values(const std::string& file, const std::string& name,
-                               const clnn::Shape& shape) {
-  clnn::detail::HostTensor t = read_tensor(file);
+std::vector<float> as_floats(clnn::detail::HostTensor t, const std::string& file,
+                             const std::string& name, const clnn::Shape& shape) {
   if (clnn::element_count(t.shape) != clnn::element_count(shape))
     throw clnn::IoError(file, "holds a tensor of shape " + clnn::to_string(t.shape) + "; '" + name +
                                   "' has shape " + clnn::to_string(shape));
@@ -59,11 +58,12 @@ std::vector<float> read_values(const std::string& file, const std::string& name,
 // An input's values: floats, or integers for an input of integers.
 std::vector<float> read_input(const std::string& file, const std::string& name,
                               const clnn::Shape& shape, bool integers) {
-  if (read_tensor(file).is_float() == integers)
+  clnn::detail::HostTensor t = read_tensor(file);
+  if (t.is_float() == integers)
     throw clnn::IoError(file, std::string("holds ") + (integers ? "floats" : "integers") +
                                   "; input '" + name + "' takes " +
                                   (integers ? "integers" : "float32"));
-  return read_values(file, name, shape);
+  return as_floats(std::move(t), file, name, shape);
 }
 
 }  // namespace
@@ -190,7 +190,7 @@ int main(int argc, char** argv) {
       if (it == model.outputs.end())
         throw clnn::Error("--expect " + name + "=" + file + ": the model has no output '" + name +
                           "'");
-      const auto want = read_values(file, name, it->second.shape());
+      const auto want = as_floats(read_tensor(file), file, name, it->second.shape());
       const auto got = ex.value(it->second).to_host();
       double diff = 0, norm = 0;
       for (std::size_t i = 0; i < got.size(); ++i) {
