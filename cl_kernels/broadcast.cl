@@ -40,19 +40,6 @@ float binary_derivative(const float x, const float y, const int op, const int wh
   return NAN;
 }
 
-// Element i of the output, decomposed over dims, read through strides.
-long strided_offset(long i, const int rank, const long8 dims, const long8 strides) {
-  const long d[8] = {dims.s0, dims.s1, dims.s2, dims.s3, dims.s4, dims.s5, dims.s6, dims.s7};
-  const long s[8] = {strides.s0, strides.s1, strides.s2, strides.s3,
-                     strides.s4, strides.s5, strides.s6, strides.s7};
-  long offset = 0;
-  for (int k = rank - 1; k >= 0; --k) {
-    offset += (i % d[k]) * s[k];
-    i /= d[k];
-  }
-  return offset;
-}
-
 // The offsets of output element i in two operands, one decomposition of i serving both: unrolled
 // over the long8's components (a dynamically indexed array went to slow memory), in 32-bit
 // arithmetic where the output has fewer than 2^32 elements (so do the operands). The 64-bit,
@@ -78,6 +65,14 @@ void strided_offsets(const ulong i, const ulong n, const int rank, const long8 d
     OFFSETS(uint)
   else
     OFFSETS(ulong)
+}
+
+// The offset of output element i in one operand.
+ulong strided_offset(const ulong i, const ulong n, const int rank, const long8 dims,
+                     const long8 strides) {
+  ulong at, unused;
+  strided_offsets(i, n, rank, dims, strides, strides, &at, &unused);
+  return at;
 }
 
 __kernel void broadcast_binary(__global const float* a, __global const float* b,
@@ -110,9 +105,9 @@ __kernel void broadcast_select(__global const float* c, __global const float* a,
                                const int rank, const long8 dims, const long8 c_strides,
                                const long8 a_strides, const long8 b_strides) {
   for (ulong i = get_global_id(0); i < n; i += get_global_size(0))
-    out[i] = c[strided_offset(i, rank, dims, c_strides)] != 0.0f
-                 ? a[strided_offset(i, rank, dims, a_strides)]
-                 : b[strided_offset(i, rank, dims, b_strides)];
+    out[i] = c[strided_offset(i, n, rank, dims, c_strides)] != 0.0f
+                 ? a[strided_offset(i, n, rank, dims, a_strides)]
+                 : b[strided_offset(i, n, rank, dims, b_strides)];
 }
 
 // g[i] = beta * g[i] + (gy[i] where the condition picked operand `which` (0: a, 1: b), else 0).
@@ -121,7 +116,8 @@ __kernel void broadcast_select_grad(__global const float* c, __global const floa
                                     const long8 dims, const long8 c_strides, const int which,
                                     const float beta) {
   for (ulong i = get_global_id(0); i < n; i += get_global_size(0)) {
-    const bool picked = (c[strided_offset(i, rank, dims, c_strides)] != 0.0f) == (which == 0);
+    const bool picked =
+        (c[strided_offset(i, n, rank, dims, c_strides)] != 0.0f) == (which == 0);
     const float v = picked ? gy[i] : 0.0f;
     g[i] = beta == 0.0f ? v : v + beta * g[i];
   }
