@@ -61,24 +61,6 @@ __kernel void scaled_product(__global const float* gy, __global const float* oth
   }
 }
 
-// A permutation of up to 8 dimensions: output element with coordinates (c0..c[rank-1]) over
-// out_dims comes from input offset sum(c[d] * in_strides[d]) (strides already permuted).
-__kernel void permute(__global const float* x, __global float* y, const ulong n, const int rank,
-                      const long8 out_dims, const long8 in_strides, const float beta) {
-  long dims[8] = {out_dims.s0, out_dims.s1, out_dims.s2, out_dims.s3,
-                  out_dims.s4, out_dims.s5, out_dims.s6, out_dims.s7};
-  long strides[8] = {in_strides.s0, in_strides.s1, in_strides.s2, in_strides.s3,
-                     in_strides.s4, in_strides.s5, in_strides.s6, in_strides.s7};
-  for (ulong i = get_global_id(0); i < n; i += get_global_size(0)) {
-    long rest = (long)i, offset = 0;
-    for (int d = rank - 1; d >= 0; --d) {
-      offset += (rest % dims[d]) * strides[d];
-      rest /= dims[d];
-    }
-    y[i] = beta == 0.0f ? x[offset] : x[offset] + beta * y[i];
-  }
-}
-
 // Element i of an [outer, r, inner] block as (o, j, k): in 32-bit arithmetic where the block
 // has fewer than 2^32 elements: a GPU's 64-bit division takes several times as long (squeezenet1_1's
 // concat copies at batch 32 on the H200: 1450 GB/s with it, 2180 without).
@@ -130,31 +112,37 @@ __kernel void copy_block(__global const float* src, const ulong src_r, const ulo
 // y[c] = beta * y[c] + x at input coordinates in_d = (c_d * mul_d + add_d) / div_d, or `pad`
 // where a division is inexact or an in_d falls outside [0, in_dims_d): slices (steps, reversed),
 // constant padding, broadcasts (mul 0) and the gradients of slice and pad (div the step), up to
-// 8 dimensions.
+// 8 dimensions (the host merges the ones that read as one run). Unrolled over the long8's
+// components and in 32-bit arithmetic where the host says every coordinate fits (`narrow`): the
+// 64-bit loop over run-time-indexed arrays held swin_t's slices at 8% of the H200's bandwidth.
+#define WINDOW_STEP(T, c)                                                 \
+  if ((c) < rank) {                                                       \
+    const T e_ = (T)out_dims.s##c, q_ = r_ / e_, at_ = r_ - q_ * e_;      \
+    T in_ = at_ * (T)mul.s##c + (T)add.s##c;                              \
+    r_ = q_;                                                              \
+    if (div.s##c != 1) {                                                  \
+      const T num_ = in_, d_ = (T)div.s##c;                               \
+      in_ = num_ / d_;                                                    \
+      inside = inside && in_ * d_ == num_;                                \
+    }                                                                     \
+    inside = inside && in_ >= 0 && in_ < (T)in_dims.s##c;                 \
+    at += in_ * (T)in_strides.s##c;                                       \
+  }
+#define WINDOW_LOOP(T)                                                                     \
+  for (ulong i = get_global_id(0); i < n; i += get_global_size(0)) {                      \
+    T r_ = (T)i, at = 0;                                                                  \
+    bool inside = true;                                                                   \
+    WINDOW_STEP(T, 7) WINDOW_STEP(T, 6) WINDOW_STEP(T, 5) WINDOW_STEP(T, 4)                \
+    WINDOW_STEP(T, 3) WINDOW_STEP(T, 2) WINDOW_STEP(T, 1) WINDOW_STEP(T, 0)                \
+    const float v = inside ? x[at] : pad;                                                 \
+    y[i] = beta == 0.0f ? v : v + beta * y[i];                                            \
+  }
 __kernel void window(__global const float* x, __global float* y, const ulong n, const int rank,
                      const long8 out_dims, const long8 in_dims, const long8 in_strides,
                      const long8 mul, const long8 add, const long8 div, const float pad,
-                     const float beta) {
-  const long od[8] = {out_dims.s0, out_dims.s1, out_dims.s2, out_dims.s3,
-                      out_dims.s4, out_dims.s5, out_dims.s6, out_dims.s7};
-  const long id[8] = {in_dims.s0, in_dims.s1, in_dims.s2, in_dims.s3,
-                      in_dims.s4, in_dims.s5, in_dims.s6, in_dims.s7};
-  const long st[8] = {in_strides.s0, in_strides.s1, in_strides.s2, in_strides.s3,
-                      in_strides.s4, in_strides.s5, in_strides.s6, in_strides.s7};
-  const long m[8] = {mul.s0, mul.s1, mul.s2, mul.s3, mul.s4, mul.s5, mul.s6, mul.s7};
-  const long a[8] = {add.s0, add.s1, add.s2, add.s3, add.s4, add.s5, add.s6, add.s7};
-  const long q[8] = {div.s0, div.s1, div.s2, div.s3, div.s4, div.s5, div.s6, div.s7};
-  for (ulong i = get_global_id(0); i < n; i += get_global_size(0)) {
-    long rest = (long)i, offset = 0;
-    bool inside = true;
-    for (int d = rank - 1; d >= 0; --d) {
-      const long c = rest % od[d], num = c * m[d] + a[d];
-      rest /= od[d];
-      const long in = num / q[d];
-      inside = inside && in * q[d] == num && in >= 0 && in < id[d];
-      offset += in * st[d];
-    }
-    const float v = inside ? x[offset] : pad;
-    y[i] = beta == 0.0f ? v : v + beta * y[i];
-  }
+                     const float beta, const int narrow) {
+  if (narrow)
+    WINDOW_LOOP(int)
+  else
+    WINDOW_LOOP(long)
 }

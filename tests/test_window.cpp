@@ -117,6 +117,43 @@ TEST_CASE("expand and tile", "[ops][window]") {
   CHECK_THROWS_AS(tile(x, {2}), ShapeError);
 }
 
+// The host merges axes that read as one run (whole inner axes under a shifted outer one, adjacent
+// broadcast axes): the merged launches must read what the unmerged ones did.
+TEST_CASE("window: slices, pads and expands whose axes merge", "[ops][window]") {
+  SECTION("a slice along the second axis with whole inner axes (swin's roll)") {
+    const Shape in{2, 9, 5, 3};
+    auto c = mapped_check(in, {2, 4, 5, 3},
+                          reference::slice_map({{0, 1, 2}, {5, 1, 4}, {0, 1, 5}, {0, 1, 3}}),
+                          [](const Value& x) { return slice(x, {1}, {5}, {9}); });
+    run_op_check(c);
+  }
+  SECTION("a stepped slice above whole axes, a unit axis in between") {
+    const Shape in{7, 1, 4, 6};
+    auto c = mapped_check(in, {3, 1, 4, 6},
+                          reference::slice_map({{1, 2, 3}, {0, 1, 1}, {0, 1, 4}, {0, 1, 6}}),
+                          [](const Value& x) { return slice(x, {0}, {1}, {7}, {2}); });
+    run_op_check(c);
+  }
+  SECTION("padding of a middle axis above a whole inner axis") {
+    const Shape in{3, 4, 17};
+    auto c = mapped_check(
+        in, {3, 7, 17}, reference::pad_map(in, {0, 2, 0}, reference::PadKind::constant),
+        [](const Value& x) {
+          return pad(x, {0, 2, 0}, {0, 1, 0}, PadMode::constant, -0.5f);
+        },
+        -0.5);
+    run_op_check(c);
+  }
+  SECTION("adjacent broadcast axes") {
+    const Shape in{1, 1, 5};
+    auto c =
+        mapped_check(in, {4, 3, 5}, reference::broadcast_map(in, 3, false), [](const Value& x) {
+          return expand(x, {4, 3, 5});
+        });
+    run_op_check(c);
+  }
+}
+
 TEST_CASE("split into uneven parts, each with its gradient", "[ops][window]") {
   const Shape in{4, 9};
   OpCheck c;

@@ -6,6 +6,7 @@
 #include "ops/window.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <limits>
 #include <memory>
 
@@ -28,19 +29,75 @@ struct AxisMap {
   std::int64_t mul = 1, add = 0, div = 1;
 };
 
+// One axis of a window launch: output extent, input extent and the map between them.
+struct WindowAxis {
+  std::int64_t out, in;
+  AxisMap map;
+};
+
+bool is_identity(const WindowAxis& a) {
+  return a.map.mul == 1 && a.map.add == 0 && a.map.div == 1 && a.out == a.in;
+}
+
+// The axes with each one merged into the one inside it where the two read as one run: the inner
+// axis is copied whole and the outer one is shifted by whole rows (mul 1, div 1: slices along it,
+// padding of it), or both are broadcast. A slice of [32, 56, 56, 96] along its second axis is two
+// axes so, not four.
+std::vector<WindowAxis> merged(std::vector<WindowAxis> axes) {
+  std::vector<WindowAxis> out;  // innermost first
+  for (std::size_t k = axes.size(); k-- > 0;) {
+    WindowAxis a = axes[k];
+    if (a.out == 1 && a.in == 1 && a.map.add == 0) continue;  // always coordinate 0
+    if (!out.empty()) {
+      WindowAxis& inner = out.back();
+      if (is_identity(inner) && a.map.mul == 1 && a.map.div == 1) {
+        inner = {a.out * inner.out, a.in * inner.in, {1, a.map.add * inner.in, 1}};
+        continue;
+      }
+      const bool broadcasts = a.map.mul == 0 && a.map.add == 0 && a.in == 1;
+      if (broadcasts && inner.map.mul == 0 && inner.map.add == 0 && inner.in == 1) {
+        inner.out *= a.out;
+        continue;
+      }
+    }
+    out.push_back(a);
+  }
+  std::reverse(out.begin(), out.end());
+  return out;
+}
+
+// Whether every coordinate and offset of a window fits the kernel's 32-bit arithmetic.
+bool fits_int32(const std::vector<WindowAxis>& axes, std::int64_t out_size, std::int64_t in_size) {
+  constexpr std::int64_t limit = std::numeric_limits<std::int32_t>::max();
+  if (out_size > limit || in_size > limit) return false;
+  for (const WindowAxis& a : axes) {
+    if (std::abs(a.map.mul) > limit || std::abs(a.map.add) > limit || std::abs(a.map.div) > limit ||
+        std::abs(a.map.mul) * a.out + std::abs(a.map.add) > limit)
+      return false;
+  }
+  return true;
+}
+
 // y = beta * y + x (of shape x_shape, y's rank) read through `maps`.
 void window(ContextImpl& ctx, const Tensor& x, const Shape& x_shape, const Tensor& y,
             const std::vector<AxisMap>& maps, float pad, float beta) {
+  std::vector<WindowAxis> axes;
+  for (std::size_t d = 0; d < maps.size(); ++d) axes.push_back({y.shape()[d], x_shape[d], maps[d]});
+  axes = merged(std::move(axes));
+  Shape out_dims, in_dims;
   std::vector<std::int64_t> mul, add, div;
-  for (const AxisMap& m : maps) {
-    mul.push_back(m.mul);
-    add.push_back(m.add);
-    div.push_back(m.div);
+  for (const WindowAxis& a : axes) {
+    out_dims.push_back(a.out);
+    in_dims.push_back(a.in);
+    mul.push_back(a.map.mul);
+    add.push_back(a.map.add);
+    div.push_back(a.map.div);
   }
+  const bool narrow = fits_int32(axes, y.size(), element_count(x_shape, "window"));
   cl_kernel k = ctx.kernel("elementwise", "window");
-  set_args(k, mem(x), mem(y), count(y), cl_int(maps.size()), pack_long8(y.shape()),
-           pack_long8(x_shape), pack_long8(row_major_strides(x_shape)), pack_long8(mul),
-           pack_long8(add), pack_long8(div), pad, beta);
+  set_args(k, mem(x), mem(y), count(y), cl_int(axes.size()), pack_long8(out_dims),
+           pack_long8(in_dims), pack_long8(row_major_strides(in_dims)), pack_long8(mul),
+           pack_long8(add), pack_long8(div), pad, beta, cl_int(narrow));
   ctx.enqueue_elementwise(k, std::size_t(y.size()));
 }
 
