@@ -5,6 +5,7 @@
 // broadcast over. Destinations take beta: 0 overwrites without reading.
 
 #include "kernel_codes.h"
+#include "strided_index.h"
 
 float binary(const float x, const float y, const int op) {
   switch (op) {
@@ -38,41 +39,6 @@ float binary_derivative(const float x, const float y, const int op, const int wh
     case BIN_MIN: return (which ? y < x : x <= y) ? 1.0f : 0.0f;
   }
   return NAN;
-}
-
-// The offsets of output element i in two operands, one decomposition of i serving both: unrolled
-// over the long8's components (a dynamically indexed array went to slow memory), in 32-bit
-// arithmetic where the output has fewer than 2^32 elements (so do the operands). The 64-bit,
-// per-operand form held broadcast adds at 3-7% of the copy bandwidth on the H200.
-#define OFFSET_STEP(T, c)                                      \
-  if ((c) < rank) {                                            \
-    const T e_ = (T)dims.s##c, q_ = r_ / e_, at_ = r_ - q_ * e_; \
-    oa_ += at_ * (T)sa.s##c;                                   \
-    ob_ += at_ * (T)sb.s##c;                                   \
-    r_ = q_;                                                   \
-  }
-#define OFFSETS(T)                                                                \
-  {                                                                               \
-    T r_ = (T)i, oa_ = 0, ob_ = 0;                                                \
-    OFFSET_STEP(T, 7) OFFSET_STEP(T, 6) OFFSET_STEP(T, 5) OFFSET_STEP(T, 4)         \
-    OFFSET_STEP(T, 3) OFFSET_STEP(T, 2) OFFSET_STEP(T, 1) OFFSET_STEP(T, 0)         \
-    *oa = oa_;                                                                    \
-    *ob = ob_;                                                                    \
-  }
-void strided_offsets(const ulong i, const ulong n, const int rank, const long8 dims,
-                     const long8 sa, const long8 sb, ulong* oa, ulong* ob) {
-  if (n <= UINT_MAX)
-    OFFSETS(uint)
-  else
-    OFFSETS(ulong)
-}
-
-// The offset of output element i in one operand.
-ulong strided_offset(const ulong i, const ulong n, const int rank, const long8 dims,
-                     const long8 strides) {
-  ulong at, unused;
-  strided_offsets(i, n, rank, dims, strides, strides, &at, &unused);
-  return at;
 }
 
 __kernel void broadcast_binary(__global const float* a, __global const float* b,

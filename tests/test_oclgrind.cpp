@@ -163,8 +163,10 @@ TEST_CASE("oclgrind: elementwise, broadcasting, activations and shapes", "[oclgr
   };
   run_op_check(relu_check);
 
-  const Shape shape{2, 3, 4};
-  const std::vector<int> perm{2, 0, 1};
+  // A transpose both sides of which span half a tile: through local-memory tiles and element by
+  // element.
+  const Shape shape{2, 17, 20};
+  const std::vector<int> perm{0, 2, 1};
   OpCheck permute;
   permute.shapes = {shape};
   permute.build = [=](const std::vector<Value>& v) { return transpose(v[0], perm); };
@@ -172,9 +174,14 @@ TEST_CASE("oclgrind: elementwise, broadcasting, activations and shapes", "[oclgr
     return reference::permute(x[0], shape, perm);
   };
   permute.backward = [](const std::vector<Vec>&, const Vec& g) {
-    return std::vector<Vec>{reference::permute(g, {4, 2, 3}, {1, 2, 0})};
+    return std::vector<Vec>{reference::permute(g, {2, 20, 17}, {0, 2, 1})};
   };
-  run_op_check(permute);
+  const bool saved_style = impl().row_loops;
+  for (bool rows : {false, true}) {
+    impl().row_loops = rows;
+    run_op_check(permute);
+  }
+  impl().row_loops = saved_style;
 
   // Concatenated along rows, each input is one contiguous block of the output.
   OpCheck concat_rows;

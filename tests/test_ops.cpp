@@ -2,6 +2,7 @@
 // backward against the double-precision reference (see op_harness.hpp).
 #include <catch2/catch.hpp>
 
+#include "context_impl.hpp"
 #include "op_checks.hpp"
 #include "plan_override.hpp"
 
@@ -509,27 +510,37 @@ TEST_CASE("reshape flatten and transpose", "[ops][shape]") {
   run_op_check(identity_check({2, 3, 4, 5}, [](const Value& v) { return flatten(v); }));
   run_op_check(identity_check({7}, [](const Value& v) { return reshape(v, {7, 1}); }));
 
-  for (auto [shape, perm] :
-       std::vector<std::pair<Shape, std::vector<int>>>{{{7, 33}, {1, 0}},
-                                                       {{2, 3, 4}, {2, 0, 1}},
-                                                       {{2, 3, 4, 5}, {3, 1, 0, 2}},
-                                                       {{1, 5}, {1, 0}}}) {
-    INFO(to_string(shape));
-    std::vector<int> inverse(perm.size());
-    for (std::size_t i = 0; i < perm.size(); ++i) inverse[std::size_t(perm[i])] = int(i);
-    Shape out_shape;
-    for (int p : perm) out_shape.push_back(shape[std::size_t(p)]);
-    OpCheck c;
-    c.shapes = {shape};
-    c.build = [perm = perm](const std::vector<Value>& v) { return transpose(v[0], perm); };
-    c.forward = [shape = shape, perm = perm](const std::vector<Vec>& x) {
-      return reference::permute(x[0], shape, perm);
-    };
-    c.backward = [=](const std::vector<Vec>&, const Vec& g) {
-      return std::vector<Vec>{reference::permute(g, out_shape, inverse)};
-    };
-    run_op_check(c);
-  }
+  // Element by element (CPUs) and through local-memory tiles (GPUs, where both sides of the
+  // transposed pair span half a tile: the last three shapes, with partial blocks and batches).
+  auto& impl = clnn::detail::Access::impl(clnn::test::context());
+  const bool saved = impl.row_loops;
+  for (bool rows : {false, true})
+    for (auto [shape, perm] :
+         std::vector<std::pair<Shape, std::vector<int>>>{{{7, 33}, {1, 0}},
+                                                         {{2, 3, 4}, {2, 0, 1}},
+                                                         {{2, 3, 4, 5}, {3, 1, 0, 2}},
+                                                         {{1, 5}, {1, 0}},
+                                                         {{33, 17}, {1, 0}},
+                                                         {{3, 37, 50}, {0, 2, 1}},
+                                                         {{2, 40, 3, 18}, {0, 3, 2, 1}}}) {
+      INFO(to_string(shape) << " row loops " << rows);
+      impl.row_loops = rows;
+      std::vector<int> inverse(perm.size());
+      for (std::size_t i = 0; i < perm.size(); ++i) inverse[std::size_t(perm[i])] = int(i);
+      Shape out_shape;
+      for (int p : perm) out_shape.push_back(shape[std::size_t(p)]);
+      OpCheck c;
+      c.shapes = {shape};
+      c.build = [perm = perm](const std::vector<Value>& v) { return transpose(v[0], perm); };
+      c.forward = [shape = shape, perm = perm](const std::vector<Vec>& x) {
+        return reference::permute(x[0], shape, perm);
+      };
+      c.backward = [=](const std::vector<Vec>&, const Vec& g) {
+        return std::vector<Vec>{reference::permute(g, out_shape, inverse)};
+      };
+      run_op_check(c);
+    }
+  impl.row_loops = saved;
   Graph g;
   Value x = g.input("x", {2, 3, 4});
   CHECK(flatten(x).shape() == Shape{2, 12});

@@ -100,8 +100,7 @@ std::string GemvPlan::describe() const {
   if (width > 1) text += ", " + std::to_string(4 * width) + " outputs each";
   text += ", " + std::to_string(skinny) + (skinny == 1 ? " vector" : " vectors");
   if (pass < skinny) text += " " + std::to_string(pass) + " at a time";
-  if (slices > 1)
-    text += ", " + std::to_string(slices) + " slices of " + std::to_string(slice_k);
+  if (slices > 1) text += ", " + std::to_string(slices) + " slices of " + std::to_string(slice_k);
   return text;
 }
 
@@ -181,6 +180,20 @@ ReductionPlan LaunchPlanner::reduction() const {
   // a work-group per row.
   plan.item_per_row = prefers_row_loops();
   return plan;
+}
+
+TransposePlan LaunchPlanner::transpose() const {
+  // 32 columns: a warp's (half a wavefront's) accesses along one row of the block are one
+  // transaction; 8 rows of work-items (256 in all) each carry 4 of the block's rows.
+  constexpr std::size_t tile = 32;
+  const std::size_t by_group = device_.max_work_group_size / tile;
+  const std::size_t by_dim =
+      device_.max_work_item_sizes.size() > 1 ? device_.max_work_item_sizes[1] : 1;
+  const std::size_t rows = floor_pow2(std::min({std::size_t{8}, by_group, by_dim}));
+  if (max_local_size_1d() < tile || rows == 0 ||
+      device_.local_mem_size < tile * (tile + 1) * sizeof(float))
+    return {};
+  return {tile, rows};
 }
 
 bool LaunchPlanner::fits(const ElementwisePlan& plan) const {
@@ -347,9 +360,9 @@ std::size_t LaunchPlanner::split_k_blocks_per_unit(const MatmulPlan& plan) const
   // (32 x 128) split K: the large model's 32-filter weight gradient at batch 512 ran at 14.7
   // TFLOP/s in 88 slices, where the registers hold 6 such blocks a unit.
   const std::size_t items = std::max<std::size_t>(1, plan.work_group_size());
-  const std::size_t by_registers =
-      plan.kernel == MatmulKernel::vec4 ? device_.registers_per_group / (items * kRegistersPerItem)
-                                        : 0;
+  const std::size_t by_registers = plan.kernel == MatmulKernel::vec4
+                                       ? device_.registers_per_group / (items * kRegistersPerItem)
+                                       : 0;
   return std::max<std::size_t>(2, by_registers);
 }
 
@@ -372,7 +385,8 @@ GemvPlan LaunchPlanner::gemv(const GemvShape& shape, bool may_split) const {
   std::size_t most = floor_pow2(std::min<std::size_t>(256, max_local_size_1d()));
   if (rows) {
     const std::size_t per_item = plan.skinny * sizeof(float);
-    most = std::min(most, floor_pow2(std::max<std::size_t>(1, device_.local_mem_size / 2 / per_item)));
+    most =
+        std::min(most, floor_pow2(std::max<std::size_t>(1, device_.local_mem_size / 2 / per_item)));
   }
   // Not below a SIMD group where there are outputs to fill one, so no lane idles.
   const std::size_t simd = std::min(most, floor_pow2(std::max<std::size_t>(1, device_.simd_width)));
@@ -393,7 +407,8 @@ GemvPlan LaunchPlanner::gemv(const GemvShape& shape, bool may_split) const {
     // Each work-item of a team gets about kItemFloat4s float4s of its row: shorter rows take
     // smaller teams, several to a work-group, so no team is mostly idle.
     constexpr std::size_t kItemFloat4s = 8;
-    plan.team = std::min(most, floor_pow2(std::max<std::size_t>(1, ceil_div(shape.k, 4 * kItemFloat4s))));
+    plan.team =
+        std::min(most, floor_pow2(std::max<std::size_t>(1, ceil_div(shape.k, 4 * kItemFloat4s))));
     plan.local_size = std::min(most, std::max(simd, plan.team * ceil_pow2(shape.long_side)));
   } else {
     // Groups of 64 (two NVIDIA warps, one AMD wavefront) cover 256 outputs: a product with few
@@ -410,16 +425,16 @@ GemvPlan LaunchPlanner::gemv(const GemvShape& shape, bool may_split) const {
   // the big matrix's, and at least 4 float4s per work-item of a team keep the tree's share small.
   // The sum walks every slice of an output: at most 256 of them unless kMaxItemK needs more.
   const std::size_t units = std::max<std::size_t>(1, device_.compute_units);
-  const std::size_t wanted =
-      device_.type == DeviceType::gpu ? std::max<std::size_t>(1, units * 2048 / plan.local_size)
-                                      : units * 4;
+  const std::size_t wanted = device_.type == DeviceType::gpu
+                                 ? std::max<std::size_t>(1, units * 2048 / plan.local_size)
+                                 : units * 4;
   const std::size_t groups = plan.groups(shape.long_side) * std::max<std::size_t>(1, shape.batch);
   std::size_t slices = 1;
   if (may_split) {
     const std::size_t floor = device_.type == DeviceType::gpu ? kMinGpuGemvSlice : 64;
     const std::size_t min_slice = std::max<std::size_t>({floor, 16 * plan.skinny, 16 * plan.team});
     const std::size_t for_units = std::min({ceil_div(wanted, groups), std::size_t{256},
-                                             std::max<std::size_t>(1, shape.k / min_slice)});
+                                            std::max<std::size_t>(1, shape.k / min_slice)});
     slices = std::max(for_units, ceil_div(shape.k, plan.team * max_walk(plan)));
   }
   plan.slice_k = std::max<std::size_t>(4, ceil_div(ceil_div(shape.k, slices), 4) * 4);
@@ -434,9 +449,8 @@ bool LaunchPlanner::fits(const GemvPlan& plan) const {
                             : plan.team == 1 && plan.width >= 1;
   return plan.skinny >= 1 && plan.skinny <= kMaxSkinny && plan.pass >= 1 &&
          plan.pass <= plan.skinny && shape_ok && pow2(plan.local_size) &&
-         plan.local_size <= max_local_size_1d() && plan.slices >= 1 &&
-         plan.slice_k >= 4 && plan.slice_k % 4 == 0 &&
-         plan.local_mem_bytes() <= device_.local_mem_size;
+         plan.local_size <= max_local_size_1d() && plan.slices >= 1 && plan.slice_k >= 4 &&
+         plan.slice_k % 4 == 0 && plan.local_mem_bytes() <= device_.local_mem_size;
 }
 
 MatmulPlan LaunchPlanner::matmul_any_shape() const {

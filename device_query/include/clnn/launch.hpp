@@ -20,6 +20,13 @@ struct ElementwisePlan {
   std::size_t global_size(std::size_t n) const;
 };
 
+// Tiled transposes (cl_kernels/transpose.cl): a work-group moves a tile x tile block through local
+// memory, `rows` work-items per column, so that both its reads and its writes run along memory.
+struct TransposePlan {
+  std::size_t tile = 0;  // 0: the device cannot hold a block (too few work-items or local memory)
+  std::size_t rows = 0;
+};
+
 // The matmul kernels (cl_kernels/matmul*.cl), all computing C[M,N] = A[M,K] B[K,N] with a
 // work-group per tile_m x tile_n block of C and a work_m x work_n register block per work-item:
 // - tiled: any device and shape; steps tile_k along K, staging the operand tiles in local memory
@@ -95,7 +102,6 @@ struct GemvPlan {
   std::string describe() const;
 };
 
-
 // Reductions (runtime/src/ops/reduction.cpp): a work-group per piece of a contiguous row, with a
 // power-of-two local size whose partial sums fit in local memory, or a work-item per output of
 // a strided one; max_groups as many as fill the device. A pass never leaves one work-item more
@@ -136,8 +142,8 @@ class LaunchPlanner {
                            std::size_t taps = 1) const;
   // Slices of K (split-K) for `blocks` blocks of a vec4 plan over K rows, each slice a whole
   // number of k-steps: the count that minimizes waves x rows per slice, with slices of at least
-  // kMinSliceRows (kMinStarvedSliceRows for few blocks on a GPU); a compute unit is taken to hold as many blocks at once as its local memory
-  // does.
+  // kMinSliceRows (kMinStarvedSliceRows for few blocks on a GPU); a compute unit is taken to hold
+  // as many blocks at once as its local memory does.
   std::size_t k_slices(const MatmulPlan& plan, std::size_t blocks, std::size_t k) const;
   // The blocks of a plan a split-K product keeps on each compute unit: as many as the unit's
   // registers hold where the device reports them (kRegistersPerItem a work-item), at least 2.
@@ -173,6 +179,7 @@ class LaunchPlanner {
   // Whether the planner would choose it: it fits with local memory to spare.
   bool plannable(const MatmulPlan& plan) const;
   ReductionPlan reduction() const;
+  TransposePlan transpose() const;
   // Whether an elementwise or reduction plan (planned or tuned) respects the device's limits:
   // a work-group size the device takes (a power of two within local memory for reductions).
   bool fits(const ElementwisePlan& plan) const;

@@ -9,6 +9,7 @@
 #include "context_impl.hpp"
 #include "ops/common.hpp"
 #include "ops/op.hpp"
+#include "ops/permute.hpp"
 #include "ops/shape_util.hpp"
 
 namespace clnn::detail {
@@ -63,15 +64,6 @@ class ReshapeOp : public Op {
 };
 
 constexpr std::size_t kMaxPermuteRank = 8;
-
-// y (of shape out_dims) = x read through in_strides (one per output dimension).
-void permute(ContextImpl& ctx, const Tensor& x, const Tensor& y, const Shape& out_dims,
-             const std::vector<std::int64_t>& in_strides, float beta) {
-  cl_kernel k = ctx.kernel("elementwise", "permute");
-  set_args(k, mem(x), mem(y), count(y), static_cast<cl_int>(out_dims.size()), pack_long8(out_dims),
-           pack_long8(in_strides), beta);
-  ctx.enqueue_elementwise(k, static_cast<std::size_t>(y.size()));
-}
 
 class TransposeOp : public Op {
  public:
