@@ -21,6 +21,8 @@ namespace clnn::onnx::detail {
 namespace {
 
 using clnn::detail::CheckedInt;
+using clnn::detail::Element;
+using clnn::detail::element_of;
 
 constexpr std::int64_t kMaxInt64 = std::numeric_limits<std::int64_t>::max();
 constexpr std::int64_t kMinInt64 = std::numeric_limits<std::int64_t>::min();
@@ -403,17 +405,19 @@ Value identity(const Value& x) {
 Outputs lower_cast(const Node& n) {
   const std::int64_t to = n.integer("to", 0, 0, std::numeric_limits<std::int32_t>::max());
   Value x = n.input(0);
-  switch (to) {
-    case ::onnx::TensorProto::FLOAT:
+  const std::optional<Element> type = element_of(to);
+  if (!type)
+    n.unsupported("Cast of a value computed at run time to element type " + std::to_string(to));
+  switch (*type) {
+    case Element::float32:
       return {identity(x)};
-    case ::onnx::TensorProto::INT64:
-    case ::onnx::TensorProto::INT32:
+    case Element::int64:
+    case Element::int32:
       return {mul(sign(x), clnn::floor(clnn::abs(x)))};
-    case ::onnx::TensorProto::BOOL:
+    case Element::boolean:
       return {clnn::abs(sign(x))};
-    default:
-      n.unsupported("Cast of a value computed at run time to element type " + std::to_string(to));
   }
+  return {};
 }
 
 // CastLike of a value computed at run time: to float, which it already is (a target on the

@@ -18,6 +18,7 @@ namespace {
 
 using clnn::detail::CheckedInt;
 using clnn::detail::Element;
+using clnn::detail::element_of;
 
 // The largest tensor folding makes (ConstantOfShape, Expand, Range): 2^26 elements, 256 MB of
 // floats; a model asking for more is refused rather than filling the host's memory.
@@ -322,24 +323,9 @@ HostTensor cast_to(const Node& n, HostTensor out, Element type) {
 
 HostTensor fold_cast(const Node& n, const std::vector<const HostTensor*>& in) {
   const std::int64_t to = n.integer("to", 0, 0, 1 << 20);
-  Element type;
-  switch (to) {
-    case ::onnx::TensorProto::FLOAT:
-      type = Element::float32;
-      break;
-    case ::onnx::TensorProto::INT64:
-      type = Element::int64;
-      break;
-    case ::onnx::TensorProto::INT32:
-      type = Element::int32;
-      break;
-    case ::onnx::TensorProto::BOOL:
-      type = Element::boolean;
-      break;
-    default:
-      n.unsupported("Cast to element type " + std::to_string(to));
-  }
-  return cast_to(n, required(n, in, 0), type);
+  const std::optional<Element> type = element_of(to);
+  if (!type) n.unsupported("Cast to element type " + std::to_string(to));
+  return cast_to(n, required(n, in, 0), *type);
 }
 
 // CastLike: to the element type of input 1.

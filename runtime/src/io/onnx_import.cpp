@@ -17,7 +17,10 @@ namespace clnn::onnx {
 
 namespace {
 
+using clnn::detail::Element;
+using clnn::detail::element_of;
 using detail::HostTensor;
+using clnn::detail::onnx_element_name;
 
 class Importer : public detail::ValueSource {
  public:
@@ -52,13 +55,12 @@ class Importer : public detail::ValueSource {
         ++bound;
         continue;
       }
-      const auto element = type.elem_type();
-      const bool integers =
-          element == ::onnx::TensorProto::INT64 || element == ::onnx::TensorProto::INT32;
-      if (element != ::onnx::TensorProto::FLOAT && element != ::onnx::TensorProto::BOOL &&
-          !integers)
-        throw UnsupportedError("input '" + input.name() + "' is " + element_name(element));
-      if (element != ::onnx::TensorProto::FLOAT) out.integer_inputs.insert(input.name());
+      const std::optional<Element> element = element_of(type.elem_type());
+      if (!element)
+        throw UnsupportedError("input '" + input.name() + "' is " +
+                               onnx_element_name(type.elem_type()));
+      const bool integers = element == Element::int64 || element == Element::int32;
+      if (element != Element::float32) out.integer_inputs.insert(input.name());
       // Booleans are floats holding 0 and 1 wherever they flow; integers are watched.
       if (integers) {
         device_integers_.insert(input.name());
@@ -164,43 +166,17 @@ class Importer : public detail::ValueSource {
   const std::string& path() const override { return path_; }
 
  private:
-  static std::string element_name(std::int32_t type) {
-    switch (type) {
-      case ::onnx::TensorProto::FLOAT:
-        return "float32";
-      case ::onnx::TensorProto::INT64:
-        return "int64";
-      case ::onnx::TensorProto::INT32:
-        return "int32";
-      case ::onnx::TensorProto::BOOL:
-        return "bool";
-      default:
-        return "of element type " + std::to_string(type);
-    }
-  }
-
   // A bound input as a known tensor, checked against the input's declared type and shape.
   HostTensor bind(const ::onnx::ValueInfoProto& input, const BoundInput& given) const {
     const std::string where = "the value bound to input '" + input.name() + "'";
     const auto& type = input.type().tensor_type();
     HostTensor t;
     t.shape = given.shape;
-    switch (type.elem_type()) {
-      case ::onnx::TensorProto::FLOAT:
-        t.type = clnn::detail::Element::float32;
-        break;
-      case ::onnx::TensorProto::INT64:
-        t.type = clnn::detail::Element::int64;
-        break;
-      case ::onnx::TensorProto::INT32:
-        t.type = clnn::detail::Element::int32;
-        break;
-      case ::onnx::TensorProto::BOOL:
-        t.type = clnn::detail::Element::boolean;
-        break;
-      default:
-        throw UnsupportedError("input '" + input.name() + "' is " + element_name(type.elem_type()));
-    }
+    const std::optional<Element> element = element_of(type.elem_type());
+    if (!element)
+      throw UnsupportedError("input '" + input.name() + "' is " +
+                             onnx_element_name(type.elem_type()));
+    t.type = *element;
     std::int64_t count = 1;
     for (std::int64_t d : given.shape) {
       if (d < 0 || (d > 0 && count > std::numeric_limits<std::int64_t>::max() / d))
@@ -217,12 +193,12 @@ class Importer : public detail::ValueSource {
     const std::size_t other = t.is_float() ? given.ints.size() : given.floats.size();
     if (have != std::uint64_t(count) || other != 0)
       throw ShapeError(where + " holds " + std::to_string(have) + " " +
-                       element_name(type.elem_type()) + " values for " + std::to_string(count) +
-                       " elements");
+                       onnx_element_name(type.elem_type()) + " values for " +
+                       std::to_string(count) + " elements");
     for (std::int64_t v : given.ints) {
-      const bool ok = t.type == clnn::detail::Element::boolean ? (v == 0 || v == 1)
-                      : t.type == clnn::detail::Element::int32 ? v == std::int32_t(v)
-                                                               : true;
+      const bool ok = t.type == Element::boolean ? (v == 0 || v == 1)
+                      : t.type == Element::int32 ? v == std::int32_t(v)
+                                                 : true;
       if (!ok)
         throw ShapeError(where + " holds " + std::to_string(v) + ", out of its type's range");
     }

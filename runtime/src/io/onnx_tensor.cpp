@@ -55,6 +55,37 @@ std::string external_bytes(const ::onnx::TensorProto& t, const std::string& wher
 
 }  // namespace
 
+std::optional<Element> element_of(std::int64_t onnx_type) {
+  switch (onnx_type) {
+    case ::onnx::TensorProto::FLOAT:
+      return Element::float32;
+    case ::onnx::TensorProto::INT64:
+      return Element::int64;
+    case ::onnx::TensorProto::INT32:
+      return Element::int32;
+    case ::onnx::TensorProto::BOOL:
+      return Element::boolean;
+    default:
+      return std::nullopt;
+  }
+}
+
+std::string onnx_element_name(std::int64_t onnx_type) {
+  const std::optional<Element> element = element_of(onnx_type);
+  if (!element) return "of element type " + std::to_string(onnx_type);
+  switch (*element) {
+    case Element::float32:
+      return "float32";
+    case Element::int64:
+      return "int64";
+    case Element::int32:
+      return "int32";
+    case Element::boolean:
+      return "bool";
+  }
+  return {};
+}
+
 HostTensor decode_tensor(const ::onnx::TensorProto& t, const std::string& where,
                          const std::string& folder) {
   HostTensor out;
@@ -91,45 +122,45 @@ HostTensor decode_tensor(const ::onnx::TensorProto& t, const std::string& where,
       throw IoError(where, "holds " + std::to_string(have) + " values for " +
                                std::to_string(count) + " elements");
   };
-  switch (t.data_type()) {
-    case ::onnx::TensorProto::FLOAT:
-      out.type = Element::float32;
-      if (!raw.empty() || external) {
+  const std::optional<Element> element = element_of(t.data_type());
+  if (!element)
+    throw clnn::onnx::UnsupportedError(where + ": element type " + std::to_string(t.data_type()) +
+                                       " (only float32, int64, int32 and bool are supported)");
+  out.type = *element;
+  const bool inline_data = raw.empty() && !external;
+  switch (*element) {
+    case Element::float32:
+      if (!inline_data) {
         from_raw(out.floats, 4);
       } else {
         check_count(std::size_t(t.float_data_size()));
         out.floats.assign(t.float_data().begin(), t.float_data().end());
       }
       break;
-    case ::onnx::TensorProto::INT64:
-      if (!raw.empty() || external) {
+    case Element::int64:
+      if (!inline_data) {
         from_raw(out.ints, 8);
       } else {
         check_count(std::size_t(t.int64_data_size()));
         out.ints.assign(t.int64_data().begin(), t.int64_data().end());
       }
       break;
-    case ::onnx::TensorProto::INT32:
-      out.type = Element::int32;
-      if (!raw.empty() || external) {
+    case Element::int32:
+      if (!inline_data) {
         from_raw(out.ints, 4);
       } else {
         check_count(std::size_t(t.int32_data_size()));
         out.ints.assign(t.int32_data().begin(), t.int32_data().end());
       }
       break;
-    case ::onnx::TensorProto::BOOL:  // stored in int32_data when not raw
-      out.type = Element::boolean;
-      if (!raw.empty() || external) {
+    case Element::boolean:  // stored in int32_data when not raw
+      if (!inline_data) {
         from_raw(out.ints, 1);
       } else {
         check_count(std::size_t(t.int32_data_size()));
         for (auto v : t.int32_data()) out.ints.push_back(v != 0);
       }
       break;
-    default:
-      throw clnn::onnx::UnsupportedError(where + ": element type " + std::to_string(t.data_type()) +
-                                         " (only float32, int64, int32 and bool are supported)");
   }
   return out;
 }

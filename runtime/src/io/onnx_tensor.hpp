@@ -4,6 +4,7 @@
 #include <onnx/onnx_pb.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,12 @@ namespace clnn::detail {
 // The element types a tensor known while importing may have: floats on the device, the others
 // on the host only (shapes, axes, indices, masks), where constant folding computes with them.
 enum class Element { float32, int64, int32, boolean };
+
+// The Element of an ONNX element type (a TensorProto::DataType); nullopt for the others.
+std::optional<Element> element_of(std::int64_t onnx_type);
+// An ONNX element type as messages name it: "float32", "int64", "int32", "bool", or "of element
+// type N" for the others.
+std::string onnx_element_name(std::int64_t onnx_type);
 
 struct HostTensor {
   Shape shape;
