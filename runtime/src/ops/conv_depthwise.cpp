@@ -36,6 +36,16 @@ std::int64_t taps_per_block(const Window& win) {
   return (win.kernel_positions() + tap_blocks(win) - 1) / tap_blocks(win);
 }
 
+// depthwise_forward's outputs per work-item along W (OWB): 4 share their input lines' loads, as
+// long as those lines stay a few dozen registers.
+std::int64_t outputs_per_item(const Window& win) {
+  std::int64_t outputs = std::min<std::int64_t>(4, win.out[2]);
+  while (outputs > 1 &&
+         (outputs - 1) * win.stride[2] + (win.kernel[2] - 1) * win.dilation[2] + 1 > 32)
+    --outputs;
+  return outputs;
+}
+
 }  // namespace
 
 bool DepthwiseConv::serves() const {
@@ -68,14 +78,17 @@ void DepthwiseConv::forward(const Tensor& x, const Tensor& w, const Tensor* bias
     apply_epilogue(ctx, y, epilogue);  // the rows are summed in y, tap by tap
     return;
   }
-  const std::string extents = " -DKD=" + std::to_string(win.kernel[0]) +
-                              " -DKH=" + std::to_string(win.kernel[1]) +
-                              " -DKW=" + std::to_string(win.kernel[2]);
+  const std::int64_t per_item = outputs_per_item(win);
+  const std::string compiled_in =
+      " -DKD=" + std::to_string(win.kernel[0]) + " -DKH=" + std::to_string(win.kernel[1]) +
+      " -DKW=" + std::to_string(win.kernel[2]) + " -DSW=" + std::to_string(win.stride[2]) +
+      " -DDW=" + std::to_string(win.dilation[2]) + " -DOWB=" + std::to_string(per_item);
   cl_kernel k =
-      ctx.kernel("conv_depthwise", "depthwise_forward", extents + epilogue_options(epilogue));
+      ctx.kernel("conv_depthwise", "depthwise_forward", compiled_in + epilogue_options(epilogue));
   set_args(k, mem(x), mem(w), b, has_bias, mem(y), win.packed(), win.packed_out(), n,
            multiplier(*this), beta);
-  ctx.enqueue_elementwise(k, std::size_t(win.n * filters * win.out_positions()));
+  const std::int64_t blocks = (win.out[2] + per_item - 1) / per_item;
+  ctx.enqueue_elementwise(k, std::size_t(win.n * filters * win.out[0] * win.out[1] * blocks));
 }
 
 void DepthwiseConv::input_gradient(const Tensor& gy, const Tensor& w, const Tensor& gx,
