@@ -11,137 +11,16 @@
 #include <set>
 
 #include "clnn/onnx.hpp"
+#include "onnx_models.hpp"
 #include "support.hpp"
 
 namespace fs = std::filesystem;
 using namespace clnn;
+using namespace clnn::test;
 
 namespace {
 
 const fs::path kNodeTests = "/usr/share/libonnx-testdata/data/node";
-
-// A temporary folder with a model/ folder inside, where the tests write their models.
-struct TempDir : clnn::test::TempDir {
-  TempDir() : clnn::test::TempDir("onnx") { fs::create_directories(dir / "model"); }
-};
-
-void write(const fs::path& p, const std::string& bytes) {
-  std::ofstream(p, std::ios::binary) << bytes;
-}
-
-// A one-node model: y = Relu(x) + w, w an initializer; the caller may change it before writing.
-::onnx::ModelProto relu_add_model() {
-  ::onnx::ModelProto m;
-  m.set_ir_version(8);
-  auto* opset = m.add_opset_import();
-  opset->set_version(13);
-  auto* g = m.mutable_graph();
-  auto* x = g->add_input();
-  x->set_name("x");
-  x->mutable_type()->mutable_tensor_type()->set_elem_type(::onnx::TensorProto::FLOAT);
-  x->mutable_type()->mutable_tensor_type()->mutable_shape()->add_dim()->set_dim_value(3);
-  auto* w = g->add_initializer();
-  w->set_name("w");
-  w->set_data_type(::onnx::TensorProto::FLOAT);
-  w->add_dims(3);
-  for (float v : {1.0f, 2.0f, 3.0f}) w->add_float_data(v);
-  auto* relu = g->add_node();
-  relu->set_op_type("Relu");
-  relu->add_input("x");
-  relu->add_output("r");
-  auto* add = g->add_node();
-  add->set_op_type("Add");
-  add->add_input("r");
-  add->add_input("w");
-  add->add_output("y");
-  g->add_output()->set_name("y");
-  return m;
-}
-
-// A model of one node 'n' of type `op` reading x (shape x_shape) and, when w_shape is given, an
-// initializer w of zeros: y = op(x[, w]). Attributes and more inputs are the caller's to add.
-::onnx::ModelProto one_node_model(const std::string& op, const Shape& x_shape,
-                                  const Shape& w_shape = {}) {
-  ::onnx::ModelProto m;
-  m.set_ir_version(8);
-  m.add_opset_import()->set_version(13);
-  auto* g = m.mutable_graph();
-  auto* x = g->add_input();
-  x->set_name("x");
-  auto* type = x->mutable_type()->mutable_tensor_type();
-  type->set_elem_type(::onnx::TensorProto::FLOAT);
-  for (auto d : x_shape) type->mutable_shape()->add_dim()->set_dim_value(d);
-  auto* node = g->add_node();
-  node->set_name("n");
-  node->set_op_type(op);
-  node->add_input("x");
-  node->add_output("y");
-  if (!w_shape.empty()) {
-    auto* w = g->add_initializer();
-    w->set_name("w");
-    w->set_data_type(::onnx::TensorProto::FLOAT);
-    for (auto d : w_shape) w->add_dims(d);
-    w->set_raw_data(std::string(std::size_t(element_count(w_shape)) * 4, '\0'));
-    node->add_input("w");
-  }
-  g->add_output()->set_name("y");
-  return m;
-}
-
-::onnx::AttributeProto* attribute(::onnx::ModelProto& m, const std::string& name,
-                                  ::onnx::AttributeProto::AttributeType type) {
-  auto* a = m.mutable_graph()->mutable_node(0)->add_attribute();
-  a->set_name(name);
-  a->set_type(type);
-  return a;
-}
-
-void set_ints(::onnx::ModelProto& m, const std::string& name, const std::vector<std::int64_t>& v) {
-  auto* a = attribute(m, name, ::onnx::AttributeProto::INTS);
-  for (auto x : v) a->add_ints(x);
-}
-
-void set_int(::onnx::ModelProto& m, const std::string& name, std::int64_t v) {
-  attribute(m, name, ::onnx::AttributeProto::INT)->set_i(v);
-}
-
-// An int64 initializer read as the node's next input (Reshape's shape).
-void add_int_input(::onnx::ModelProto& m, const std::vector<std::int64_t>& values) {
-  auto* t = m.mutable_graph()->add_initializer();
-  t->set_name("ints");
-  t->set_data_type(::onnx::TensorProto::INT64);
-  t->add_dims(std::int64_t(values.size()));
-  for (auto v : values) t->add_int64_data(v);
-  m.mutable_graph()->mutable_node(0)->add_input("ints");
-}
-
-// An initializer holding integers, by name, of the given extents ({} : a scalar).
-void add_int_initializer(::onnx::ModelProto& m, const std::string& name,
-                         const std::vector<std::int64_t>& values, const Shape& dims) {
-  auto* t = m.mutable_graph()->add_initializer();
-  t->set_name(name);
-  t->set_data_type(::onnx::TensorProto::INT64);
-  for (auto d : dims) t->add_dims(d);
-  for (auto v : values) t->add_int64_data(v);
-}
-
-::onnx::NodeProto* add_node(::onnx::ModelProto& m, const std::string& op,
-                            const std::vector<std::string>& inputs, const std::string& output) {
-  auto* node = m.mutable_graph()->add_node();
-  node->set_op_type(op);
-  node->set_name(output);
-  for (const auto& in : inputs) node->add_input(in);
-  node->add_output(output);
-  return node;
-}
-
-// A model with input x (float, x_shape) and no nodes yet; its output is 'y'.
-::onnx::ModelProto empty_model(const Shape& x_shape, std::int64_t opset = 13) {
-  auto m = one_node_model("Identity", x_shape);
-  m.mutable_opset_import(0)->set_version(opset);
-  m.mutable_graph()->clear_node();
-  return m;
-}
 
 }  // namespace
 
@@ -149,7 +28,7 @@ TEST_CASE("shape subgraphs fold while importing; the device graph keeps the resh
           "[onnx]") {
   // y = Reshape(x, Concat(Unsqueeze(Gather(Shape(x), 0)), [-1])): [2, 3, 4] -> [2, 12], as
   // exporters write flattening.
-  TempDir t;
+  OnnxDir t;
   const auto path = (t.dir / "model" / "m.onnx").string();
   auto m = empty_model({2, 3, 4});
   add_int_initializer(m, "zero", {0}, {});
@@ -181,7 +60,7 @@ TEST_CASE("shape subgraphs fold while importing; the device graph keeps the resh
 
 TEST_CASE("integer inputs bound at load specialize the model; bad bindings are clean errors",
           "[onnx][errors]") {
-  TempDir t;
+  OnnxDir t;
   const auto path = (t.dir / "model" / "m.onnx").string();
   auto m = empty_model({2, 6});
   auto* shape = m.mutable_graph()->add_input();
@@ -213,7 +92,7 @@ TEST_CASE("integer inputs bound at load specialize the model; bad bindings are c
 }
 
 TEST_CASE("folding refuses hostile shape arithmetic cleanly, naming the node", "[onnx][errors]") {
-  TempDir t;
+  OnnxDir t;
   const auto path = (t.dir / "model" / "m.onnx").string();
   auto refused = [&](const ::onnx::ModelProto& m, const std::string& node,
                      const std::string& what) {
@@ -284,7 +163,7 @@ TEST_CASE("folding refuses hostile shape arithmetic cleanly, naming the node", "
 }
 
 TEST_CASE("an ONNX model runs with its initializers as parameters", "[onnx]") {
-  TempDir t;
+  OnnxDir t;
   const auto path = t.dir / "model" / "m.onnx";
   write(path, relu_add_model().SerializeAsString());
   clnn::onnx::Model model = clnn::onnx::load(path.string());
@@ -299,7 +178,7 @@ TEST_CASE("an ONNX model runs with its initializers as parameters", "[onnx]") {
 }
 
 TEST_CASE("malformed ONNX models are clean errors", "[onnx][errors]") {
-  TempDir t;
+  OnnxDir t;
   const auto path = t.dir / "model" / "m.onnx";
 
   auto model = relu_add_model();
@@ -338,7 +217,7 @@ TEST_CASE("malformed ONNX models are clean errors", "[onnx][errors]") {
 }
 
 TEST_CASE("hostile attributes and shapes are clean errors naming the node", "[onnx][errors]") {
-  TempDir t;
+  OnnxDir t;
   const auto path = (t.dir / "model" / "m.onnx").string();
   const std::int64_t huge = std::int64_t{1} << 62;
   auto refused = [&](const ::onnx::ModelProto& m, const std::string& what) {
@@ -458,7 +337,7 @@ TEST_CASE("hostile attributes and shapes are clean errors naming the node", "[on
 
 TEST_CASE("an imported model exports as it was imported and imports again", "[onnx]") {
   // The importer must not add attributes the model left out: AveragePool takes no dilations.
-  TempDir t;
+  OnnxDir t;
   for (const char* test : {"test_averagepool_2d_default", "test_conv_with_strides_padding",
                            "test_maxpool_2d_default"}) {
     INFO(test);
@@ -470,7 +349,7 @@ TEST_CASE("an imported model exports as it was imported and imports again", "[on
 }
 
 TEST_CASE("bad external-data offsets are clean errors", "[onnx][errors]") {
-  TempDir t;
+  OnnxDir t;
   const auto path = t.dir / "model" / "m.onnx";
   write(t.dir / "model" / "weights.bin", std::string(12, '\0'));
   for (const char* offset : {"abc", "-4", "99999999999999999999999", "4x", ""}) {
@@ -492,7 +371,7 @@ TEST_CASE("bad external-data offsets are clean errors", "[onnx][errors]") {
 }
 
 TEST_CASE("truncated and fuzzed ONNX files never crash", "[onnx][errors]") {
-  TempDir t;
+  OnnxDir t;
   const auto original =
       clnn::test::read_bytes(kNodeTests / "test_conv_with_strides_padding" / "model.onnx");
   REQUIRE_FALSE(original.empty());
@@ -518,7 +397,7 @@ TEST_CASE("truncated and fuzzed ONNX files never crash", "[onnx][errors]") {
 }
 
 TEST_CASE("a trained model exported to ONNX and imported again gives the same outputs", "[onnx]") {
-  TempDir t;
+  OnnxDir t;
   Graph g;
   nn::Sequential net;
   net.emplace<nn::Conv2d>(g, "conv", 1, 4, 3, nn::ConvLayerOptions{1, 1});
@@ -577,7 +456,7 @@ TEST_CASE("a trained model exported to ONNX and imported again gives the same ou
 }
 
 TEST_CASE("MatMul broadcasts batch dimensions and takes 1-D operands as numpy does", "[onnx]") {
-  TempDir t;
+  OnnxDir t;
   const auto path = (t.dir / "model" / "m.onnx").string();
   struct Case {
     Shape x, w, out;
@@ -627,7 +506,7 @@ TEST_CASE("MatMul broadcasts batch dimensions and takes 1-D operands as numpy do
 }
 
 TEST_CASE("Mod folds with the divisor's sign, or the dividend's with fmod", "[onnx]") {
-  TempDir t;
+  OnnxDir t;
   const auto path = (t.dir / "model" / "m.onnx").string();
   for (bool c_style : {false, true}) {
     // [-7, 7] mod [3, -3] is [2, -2] (Python's rule) or [-1, 1] (C's); an offset that makes
@@ -651,7 +530,7 @@ TEST_CASE("Mod folds with the divisor's sign, or the dividend's with fmod", "[on
 }
 
 TEST_CASE("ScatterND and Transpose fold on tensors known at load", "[onnx]") {
-  TempDir t;
+  OnnxDir t;
   const auto path = (t.dir / "model" / "m.onnx").string();
   for (const std::string reduction : {"none", "add"}) {
     // [1, 2] with element 1 replaced by 6 ([1, 6]) or added to ([1, 8]), transposed: x [6] or
@@ -678,7 +557,7 @@ TEST_CASE("ScatterND and Transpose fold on tensors known at load", "[onnx]") {
 
 TEST_CASE("Resize takes sizes beside an empty scales placeholder; a bad scale is a clean error",
           "[onnx]") {
-  TempDir t;
+  OnnxDir t;
   const auto path = (t.dir / "model" / "m.onnx").string();
   // Opset 11 and 12 need a scales input even where sizes give the shape: exporters write [0].
   auto m = empty_model({1, 1, 2, 3}, 11);
@@ -753,7 +632,7 @@ std::vector<double> naive_einsum(const std::string& equation, const std::vector<
 
 TEST_CASE("Einsum: products, diagonals, sums, broadcast ellipses against its definition",
           "[onnx]") {
-  TempDir t;
+  OnnxDir t;
   const auto path = (t.dir / "model" / "m.onnx").string();
   struct Case {
     std::string equation, reference;  // the reference spells the output and ellipsis out
@@ -822,7 +701,7 @@ TEST_CASE("Einsum: products, diagonals, sums, broadcast ellipses against its def
 
 TEST_CASE("integer inputs left unbound are fed at run time: ids index tables, masks cast",
           "[onnx]") {
-  TempDir t;
+  OnnxDir t;
   const auto path = (t.dir / "model" / "m.onnx").string();
   ::onnx::ModelProto m;
   m.set_ir_version(8);
@@ -900,7 +779,7 @@ TEST_CASE("integer inputs left unbound are fed at run time: ids index tables, ma
 }
 
 TEST_CASE("symbolic input dimensions take the extents LoadOptions::dims gives, else 1", "[onnx]") {
-  TempDir t;
+  OnnxDir t;
   const auto path = (t.dir / "model" / "m.onnx").string();
   auto m = relu_add_model();
   // x: [batch, tokens, 3], y = Relu(x) + w (w [3] broadcasts).
@@ -924,107 +803,11 @@ TEST_CASE("symbolic input dimensions take the extents LoadOptions::dims gives, e
                     Catch::Contains("dimension 'batch' of input 'x' is given 0"));
 }
 
-TEST_CASE("attention as exporters write it runs as the fused operator, same outputs", "[onnx]") {
-  TempDir t;
-  const auto path = (t.dir / "model" / "m.onnx").string();
-  // q, k, v: [2, 3, L, 8] (k and v S = 5 keys); softmax(q k^T * scale + mask) v, the scale
-  // spelled as PyTorch does (both operands times its root) or as a division of the scores.
-  const std::int64_t L = 4, S = 5, D = 8;
-  for (const bool divided : {false, true})
-    for (const bool masked : {false, true}) {
-      INFO("divided " << divided << " masked " << masked);
-      ::onnx::ModelProto m;
-      m.set_ir_version(8);
-      m.add_opset_import()->set_version(17);
-      auto* g = m.mutable_graph();
-      auto input = [&](const std::string& name, const Shape& shape) {
-        auto* in = g->add_input();
-        in->set_name(name);
-        auto* type = in->mutable_type()->mutable_tensor_type();
-        type->set_elem_type(::onnx::TensorProto::FLOAT);
-        for (auto d : shape) type->mutable_shape()->add_dim()->set_dim_value(d);
-      };
-      input("q", {2, 3, L, D});
-      input("k", {2, 3, S, D});
-      input("v", {2, 3, S, D});
-      input("mask", {L, S});
-      auto scalar = [&](const std::string& name, float value) {
-        auto* c = g->add_initializer();
-        c->set_name(name);
-        c->set_data_type(::onnx::TensorProto::FLOAT);
-        c->add_float_data(value);
-      };
-      const float root = std::sqrt(1.0f / std::sqrt(float(D)));
-      auto* kt = add_node(m, "Transpose", {"k"}, "kt");
-      auto* perm = kt->add_attribute();
-      perm->set_name("perm");
-      perm->set_type(::onnx::AttributeProto::INTS);
-      for (auto p : {0, 1, 3, 2}) perm->add_ints(p);
-      if (divided) {
-        scalar("root_d", std::sqrt(float(D)));
-        add_node(m, "MatMul", {"q", "kt"}, "product");
-        add_node(m, "Div", {"product", "root_d"}, "scores");
-      } else {
-        scalar("root", root);
-        add_node(m, "Mul", {"q", "root"}, "qs");
-        add_node(m, "Mul", {"kt", "root"}, "kts");
-        add_node(m, "MatMul", {"qs", "kts"}, "scores");
-      }
-      if (masked) add_node(m, "Add", {"scores", "mask"}, "masked");
-      auto* softmax = add_node(m, "Softmax", {masked ? "masked" : "scores"}, "p");
-      auto* axis = softmax->add_attribute();
-      axis->set_name("axis");
-      axis->set_type(::onnx::AttributeProto::INT);
-      axis->set_i(-1);
-      add_node(m, "MatMul", {"p", "v"}, "y");
-      g->add_output()->set_name("y");
-      if (!masked) g->mutable_input()->RemoveLast();
-      write(path, m.SerializeAsString());
-
-      clnn::onnx::Model model = clnn::onnx::load(path);
-      const Value y = model.outputs[0].second;
-      Executor ex(clnn::test::context(), model.graph, {y}, Mode::inference);
-      std::map<std::string, std::vector<float>> in;
-      for (const auto& [name, v] : model.inputs) {
-        in[name] = clnn::test::random_vector(std::size_t(element_count(v.shape())), 21);
-        ex.set_input(name, in[name]);
-      }
-      ex.forward();
-      bool fused = false;
-      for (const auto& pass : ex.schedule()) fused |= pass.op == "scaled_dot_product_attention";
-      CHECK(fused);
-      // The definition, per head in double precision.
-      std::vector<double> want;
-      for (std::int64_t h = 0; h < 6; ++h)
-        for (std::int64_t i = 0; i < L; ++i) {
-          std::vector<double> s(static_cast<std::size_t>(S));
-          double top = -1e300, total = 0;
-          for (std::int64_t j = 0; j < S; ++j) {
-            double dot = 0;
-            for (std::int64_t d = 0; d < D; ++d)
-              dot += double(in["q"][std::size_t((h * L + i) * D + d)]) *
-                     in["k"][std::size_t((h * S + j) * D + d)];
-            s[std::size_t(j)] =
-                dot / std::sqrt(double(D)) + (masked ? in["mask"][std::size_t(i * S + j)] : 0.0);
-            top = std::max(top, s[std::size_t(j)]);
-          }
-          for (auto& e : s) total += (e = std::exp(e - top));
-          for (std::int64_t d = 0; d < D; ++d) {
-            double acc = 0;
-            for (std::int64_t j = 0; j < S; ++j)
-              acc += s[std::size_t(j)] / total * in["v"][std::size_t((h * S + j) * D + d)];
-            want.push_back(acc);
-          }
-        }
-      CHECK(clnn::test::relative_error(ex.value(y).to_host(), want) < 1e-5);
-    }
-}
-
 TEST_CASE(
     "positions and indices export through Casts: TopK, MaxPool's Indices, Gather, "
     "GatherElements",
     "[onnx]") {
-  TempDir t;
+  OnnxDir t;
   Graph g;
   const Value x = g.input("x", {2, 3, 7, 6});
   const Value ids = g.input("ids", {2, 5});

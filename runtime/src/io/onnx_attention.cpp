@@ -9,6 +9,7 @@
 
 #include "clnn/ops.hpp"
 #include "io/onnx_lowerings.hpp"
+#include "io/onnx_patterns.hpp"
 
 namespace clnn::onnx::detail {
 
@@ -17,33 +18,6 @@ namespace {
 // The attention kernel's limits (ops/attention.cpp): two batch dimensions, head sizes to 256.
 constexpr std::size_t kMaxRank = 4;
 constexpr std::int64_t kMaxHeadSize = 256;
-
-// A float scalar known at load, by name.
-std::optional<float> known_scalar(ValueSource& source, const std::string& name) {
-  const HostTensor* t = source.constant(name);
-  if (!t || !t->is_float() || t->floats.size() != 1) return std::nullopt;
-  return t->floats[0];
-}
-
-// The node producing `name` if it is of type `op` in the default domain.
-const ::onnx::NodeProto* produced_by(ValueSource& source, const std::string& name,
-                                     const std::string& op) {
-  const ::onnx::NodeProto* p = source.producer(name);
-  const bool default_domain = p && (p->domain().empty() || p->domain() == "ai.onnx");
-  return default_domain && p->op_type() == op ? p : nullptr;
-}
-
-// `name` with a multiplication by a known scalar peeled off (into `factor`).
-std::string unscaled(ValueSource& source, const std::string& name, float& factor) {
-  const ::onnx::NodeProto* mul = produced_by(source, name, "Mul");
-  if (!mul || mul->input_size() != 2) return name;
-  for (int i = 0; i < 2; ++i)
-    if (auto s = known_scalar(source, mul->input(i))) {
-      factor *= *s;
-      return mul->input(1 - i);
-    }
-  return name;
-}
 
 // Whether a Transpose node swaps the last two of `rank` dimensions and nothing else.
 bool swaps_last_two(const ::onnx::NodeProto& t, std::size_t rank) {

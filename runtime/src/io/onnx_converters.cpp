@@ -282,6 +282,8 @@ Outputs lower_matmul(const Node& n) {
 // Add, Sub, Mul and Div. Before opset 7, broadcasting was asked for (broadcast 1) and b aligned
 // at `axis` of a (default: its trailing dimensions, numpy's rule).
 Outputs lower_arithmetic(const Node& n) {
+  if (n.proto().op_type() == "Mul")
+    if (std::optional<Value> gelu = fused_gelu(n)) return {*gelu};
   Value a = as_floats(n, 0), b = as_floats(n, 1);
   if (n.opset() < 7 && n.flag("broadcast", false) && n.has("axis")) {
     const std::size_t rank = a.shape().size();

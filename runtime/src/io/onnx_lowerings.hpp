@@ -21,4 +21,8 @@ Outputs lower_einsum(const Node& n);
 // attention pattern (MatMul, scale, mask, Softmax, MatMul), else nullopt.
 std::optional<Value> fused_attention(const Node& n);
 
+// io/onnx_gelu.cpp: gelu for Mul n when it ends the unfused exact GELU (x * (Erf(x / sqrt(2)) +
+// 1) * 0.5), else nullopt.
+std::optional<Value> fused_gelu(const Node& n);
+
 }  // namespace clnn::onnx::detail

@@ -1,0 +1,176 @@
+// Patterns of ONNX nodes the importer runs as one operator: attention and GELU as exporters
+// write them. Each runs fused (the executor's schedule holds the operator) with the outputs of
+// the definition.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <map>
+
+#include "clnn/executor.hpp"
+#include "clnn/onnx.hpp"
+#include "onnx_models.hpp"
+#include "support.hpp"
+
+using namespace clnn;
+using namespace clnn::test;
+
+namespace {
+
+bool schedule_has(const Executor& ex, const std::string& op) {
+  for (const auto& pass : ex.schedule())
+    if (pass.op == op) return true;
+  return false;
+}
+
+// A float initializer holding one value, of rank `rank` (extents 1).
+void add_scalar(::onnx::ModelProto& m, const std::string& name, float value, int rank = 0) {
+  auto* c = m.mutable_graph()->add_initializer();
+  c->set_name(name);
+  c->set_data_type(::onnx::TensorProto::FLOAT);
+  for (int d = 0; d < rank; ++d) c->add_dims(1);
+  c->add_float_data(value);
+}
+
+}  // namespace
+
+TEST_CASE("attention as exporters write it runs as the fused operator, same outputs", "[onnx]") {
+  OnnxDir t;
+  const auto path = (t.dir / "model" / "m.onnx").string();
+  // q, k, v: [2, 3, L, 8] (k and v S = 5 keys); softmax(q k^T * scale + mask) v, the scale
+  // spelled as PyTorch does (both operands times its root) or as a division of the scores.
+  const std::int64_t L = 4, S = 5, D = 8;
+  for (const bool divided : {false, true})
+    for (const bool masked : {false, true}) {
+      INFO("divided " << divided << " masked " << masked);
+      ::onnx::ModelProto m;
+      m.set_ir_version(8);
+      m.add_opset_import()->set_version(17);
+      auto* g = m.mutable_graph();
+      auto input = [&](const std::string& name, const Shape& shape) {
+        auto* in = g->add_input();
+        in->set_name(name);
+        auto* type = in->mutable_type()->mutable_tensor_type();
+        type->set_elem_type(::onnx::TensorProto::FLOAT);
+        for (auto d : shape) type->mutable_shape()->add_dim()->set_dim_value(d);
+      };
+      input("q", {2, 3, L, D});
+      input("k", {2, 3, S, D});
+      input("v", {2, 3, S, D});
+      input("mask", {L, S});
+      auto scalar = [&](const std::string& name, float value) {
+        auto* c = g->add_initializer();
+        c->set_name(name);
+        c->set_data_type(::onnx::TensorProto::FLOAT);
+        c->add_float_data(value);
+      };
+      const float root = std::sqrt(1.0f / std::sqrt(float(D)));
+      auto* kt = add_node(m, "Transpose", {"k"}, "kt");
+      auto* perm = kt->add_attribute();
+      perm->set_name("perm");
+      perm->set_type(::onnx::AttributeProto::INTS);
+      for (auto p : {0, 1, 3, 2}) perm->add_ints(p);
+      if (divided) {
+        scalar("root_d", std::sqrt(float(D)));
+        add_node(m, "MatMul", {"q", "kt"}, "product");
+        add_node(m, "Div", {"product", "root_d"}, "scores");
+      } else {
+        scalar("root", root);
+        add_node(m, "Mul", {"q", "root"}, "qs");
+        add_node(m, "Mul", {"kt", "root"}, "kts");
+        add_node(m, "MatMul", {"qs", "kts"}, "scores");
+      }
+      if (masked) add_node(m, "Add", {"scores", "mask"}, "masked");
+      auto* softmax = add_node(m, "Softmax", {masked ? "masked" : "scores"}, "p");
+      auto* axis = softmax->add_attribute();
+      axis->set_name("axis");
+      axis->set_type(::onnx::AttributeProto::INT);
+      axis->set_i(-1);
+      add_node(m, "MatMul", {"p", "v"}, "y");
+      g->add_output()->set_name("y");
+      if (!masked) g->mutable_input()->RemoveLast();
+      write(path, m.SerializeAsString());
+
+      clnn::onnx::Model model = clnn::onnx::load(path);
+      const Value y = model.outputs[0].second;
+      Executor ex(clnn::test::context(), model.graph, {y}, Mode::inference);
+      std::map<std::string, std::vector<float>> in;
+      for (const auto& [name, v] : model.inputs) {
+        in[name] = clnn::test::random_vector(std::size_t(element_count(v.shape())), 21);
+        ex.set_input(name, in[name]);
+      }
+      ex.forward();
+      bool fused = false;
+      for (const auto& pass : ex.schedule()) fused |= pass.op == "scaled_dot_product_attention";
+      CHECK(fused);
+      // The definition, per head in double precision.
+      std::vector<double> want;
+      for (std::int64_t h = 0; h < 6; ++h)
+        for (std::int64_t i = 0; i < L; ++i) {
+          std::vector<double> s(static_cast<std::size_t>(S));
+          double top = -1e300, total = 0;
+          for (std::int64_t j = 0; j < S; ++j) {
+            double dot = 0;
+            for (std::int64_t d = 0; d < D; ++d)
+              dot += double(in["q"][std::size_t((h * L + i) * D + d)]) *
+                     in["k"][std::size_t((h * S + j) * D + d)];
+            s[std::size_t(j)] =
+                dot / std::sqrt(double(D)) + (masked ? in["mask"][std::size_t(i * S + j)] : 0.0);
+            top = std::max(top, s[std::size_t(j)]);
+          }
+          for (auto& e : s) total += (e = std::exp(e - top));
+          for (std::int64_t d = 0; d < D; ++d) {
+            double acc = 0;
+            for (std::int64_t j = 0; j < S; ++j)
+              acc += s[std::size_t(j)] / total * in["v"][std::size_t((h * S + j) * D + d)];
+            want.push_back(acc);
+          }
+        }
+      CHECK(clnn::test::relative_error(ex.value(y).to_host(), want) < 1e-5);
+    }
+}
+
+TEST_CASE("GELU as exporters write it runs as the gelu operator, same outputs", "[onnx]") {
+  OnnxDir t;
+  const auto path = (t.dir / "model" / "m.onnx").string();
+  const Shape shape{3, 17};
+  // PyTorch's spelling ((x * (Erf(x / sqrt 2) + 1)) * 0.5), one with the halving first and the
+  // division as a product, and two near misses that must stay unfused: + 2 instead of + 1, and a
+  // scalar of higher rank than x (the result would broadcast to it).
+  enum class Spelling { pytorch, halved_first, plus_two, wider_scalar };
+  for (const Spelling spelling :
+       {Spelling::pytorch, Spelling::halved_first, Spelling::plus_two, Spelling::wider_scalar}) {
+    INFO("spelling " << int(spelling));
+    auto m = empty_model(shape, 17);
+    const float root2 = std::sqrt(2.0f), one = spelling == Spelling::plus_two ? 2.0f : 1.0f;
+    add_scalar(m, "one", one, spelling == Spelling::wider_scalar ? 3 : 0);
+    add_scalar(m, "half", 0.5f);
+    if (spelling == Spelling::halved_first) {
+      add_scalar(m, "inverse_root2", 1.0f / root2, 1);
+      add_node(m, "Mul", {"inverse_root2", "x"}, "scaled");
+      add_node(m, "Mul", {"x", "half"}, "halved");
+      add_node(m, "Erf", {"scaled"}, "erf");
+      add_node(m, "Add", {"one", "erf"}, "sum");
+      add_node(m, "Mul", {"halved", "sum"}, "y");
+    } else {
+      add_scalar(m, "root2", root2);
+      add_node(m, "Div", {"x", "root2"}, "scaled");
+      add_node(m, "Erf", {"scaled"}, "erf");
+      add_node(m, "Add", {"erf", "one"}, "sum");
+      add_node(m, "Mul", {"x", "sum"}, "product");
+      add_node(m, "Mul", {"product", "half"}, "y");
+    }
+    write(path, m.SerializeAsString());
+    clnn::onnx::Model model = clnn::onnx::load(path);
+    const Value y = model.outputs[0].second;
+    Executor ex(context(), model.graph, {y}, Mode::inference);
+    const std::vector<float> x = random_vector(std::size_t(element_count(shape)), 5);
+    ex.set_input("x", x);
+    ex.forward();
+    const bool gelu_pattern = spelling == Spelling::pytorch || spelling == Spelling::halved_first;
+    CHECK(schedule_has(ex, "gelu") == gelu_pattern);
+    CHECK(y.shape() == (spelling == Spelling::wider_scalar ? Shape{1, 3, 17} : shape));
+    std::vector<double> want;
+    for (float v : x) want.push_back(0.5 * v * (double(one) + std::erf(v / std::sqrt(2.0))));
+    CHECK(relative_error(ex.value(y).to_host(), want) < 1e-6);
+  }
+}
