@@ -68,6 +68,8 @@ TEST_CASE("add sub mul on equal shapes and with a trailing-part operand", "[ops]
     run_op_check(binary_check(op, {1}, {1}));
     run_op_check(binary_check(op, {5, 129}, {129}));       // a bias row
     run_op_check(binary_check(op, {3, 4, 5, 2}, {5, 2}));  // a trailing block
+    run_op_check(binary_check(op, {6, 3, 12}, {3, 12}));   // four at a time
+    run_op_check(binary_check(op, {8, 4}, {8, 4}));
   }
 }
 
@@ -76,9 +78,16 @@ TEST_CASE("binary operations with numpy broadcasting", "[ops][elementwise]") {
   struct Case {
     Shape a, b;
   };
-  const std::vector<Case> cases{{{3, 4, 5}, {5}},  {{3, 4, 5}, {4, 1}}, {{3, 1, 5}, {1, 4, 1}},
-                                {{1}, {2, 3}},     {{4, 1}, {4, 6}},    {{2, 3, 4, 5}, {3, 1, 1}},
-                                {{7, 33}, {7, 33}}};
+  const std::vector<Case> cases{{{3, 4, 5}, {5}},
+                                {{3, 4, 5}, {4, 1}},
+                                {{3, 1, 5}, {1, 4, 1}},
+                                {{1}, {2, 3}},
+                                {{4, 1}, {4, 6}},
+                                {{2, 3, 4, 5}, {3, 1, 1}},
+                                {{7, 33}, {7, 33}},
+                                // bias + x as exporters write it, one by one and four at a time
+                                {{129}, {5, 129}},
+                                {{12}, {7, 12}}};
   for (Binary op : {Binary::add, Binary::sub, Binary::mul, Binary::div, Binary::pow, Binary::prelu})
     for (const Case& k : cases) {
       INFO("op " << int(op) << " " << to_string(k.a) << " with " << to_string(k.b));

@@ -84,9 +84,12 @@ class BinaryOp : public Op {
   void forward(const ForwardArgs& args) const override {
     const Tensor &a = *args.inputs[0], &b = *args.inputs[1];
     if (fast(a.shape(), b.shape(), args.output.shape())) {
-      cl_kernel k = args.ctx.kernel("elementwise", "binary_forward");
-      set_args(k, mem(a), mem(b), mem(args.output), count(a), count(b), cl_int(code_));
-      args.ctx.enqueue_elementwise(k, std::size_t(a.size()));
+      binary_repeated(args.ctx, a, b, args.output, code_);
+      return;
+    }
+    // bias + x as exporters write it: the same with the operands swapped.
+    if ((code_ == kAdd || code_ == kMul) && fast(b.shape(), a.shape(), args.output.shape())) {
+      binary_repeated(args.ctx, b, a, args.output, code_);
       return;
     }
     const Shape& out = args.output.shape();

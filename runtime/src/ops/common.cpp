@@ -58,6 +58,18 @@ void broadcast_binary(ContextImpl& ctx, const Tensor& a, const std::vector<std::
   ctx.enqueue_elementwise(k, std::size_t(out.size()));
 }
 
+void binary_repeated(ContextImpl& ctx, const Tensor& a, const Tensor& b, const Tensor& out,
+                     int op) {
+  cl_kernel k = ctx.kernel("elementwise", "binary_forward");
+  set_args(k, mem(a), mem(b), mem(out), count(a), count(b), cl_int(op));
+  const auto n = std::size_t(a.size());
+  // Four at a time where b's size is a multiple of 4 (so then is a's).
+  if (b.size() % 4 == 0)
+    ctx.enqueue_float4s(k, n);
+  else
+    ctx.enqueue_elementwise(k, n);
+}
+
 void axpby(ContextImpl& ctx, float a, const Tensor& x, float beta, const Tensor& y, std::size_t n) {
   cl_kernel k = ctx.kernel("elementwise", "axpby");
   set_args(k, a, mem(x), beta, mem(y), static_cast<cl_ulong>(n));

@@ -26,9 +26,7 @@ class MseLossOp : public Op {
     const Tensor &p = *args.inputs[0], &t = *args.inputs[1];
     const std::size_t n = std::size_t(p.size());
     // workspace = p - t, then the loss is sum(workspace^2) / n.
-    cl_kernel k = args.ctx.kernel("elementwise", "binary_forward");
-    set_args(k, mem(p), mem(t), mem(args.workspace), count(p), count(t), cl_int{BIN_SUB});
-    args.ctx.enqueue_elementwise(k, n);
+    binary_repeated(args.ctx, p, t, args.workspace, BIN_SUB);
     reduce_middle(args.ctx, args.workspace, &args.workspace, args.output, {1, n, 1},
                   1.0f / float(n), 0.0f);
   }
