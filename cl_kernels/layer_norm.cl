@@ -1,5 +1,5 @@
-// layer_norm over contiguous rows of `cols` elements, a work-group per row (grid-stride over the
-// rows): forward keeps each row's mean and 1 / standard deviation for backward, which gives the
+// layer_norm over contiguous rows of `cols` elements, a team of work-items per row (RowTeams,
+// grid-stride over the rows): forward keeps each row's mean and 1 / standard deviation for backward, which gives the
 // input's gradient and each row's normalized values (for gamma's gradient, summed over rows by
 // the reduction engine).
 
@@ -13,7 +13,10 @@ __kernel void layer_norm_forward(__global const float* x, __global const float* 
                                  __global float* stats, const ulong rows, const ulong cols,
                                  const float eps, const int has_beta, __local float* partial) {
   const size_t lid = get_local_id(0), lsize = get_local_size(0);
-  for (ulong row = get_group_id(0); row < rows; row += get_num_groups(0)) {
+  partial += get_local_id(1) * lsize;
+  for (ulong first = team_first_row(); first < rows; first += team_row_step()) {
+    const ulong row = team_row(first, rows);
+    const bool owns = team_owns(first, rows);
     __global const float* xr = x + row * cols;
     float sum = 0.0f;
     for (ulong c = lid; c < cols; c += lsize) sum += xr[c];
@@ -24,6 +27,7 @@ __kernel void layer_norm_forward(__global const float* x, __global const float* 
       squares += d * d;
     }
     const float inv_std = rsqrt(group_combine(squares, 0, partial) / (float)cols + eps);
+    if (!owns) continue;
     __global float* yr = y + row * cols;
     for (ulong c = lid; c < cols; c += lsize)
       yr[c] = (xr[c] - mean) * inv_std * gamma[c] + (has_beta ? beta[c] : 0.0f);
@@ -43,7 +47,9 @@ __kernel void layer_norm_backward(__global const float* x, __global const float*
                                   const ulong cols, const float beta, const int want_gx,
                                   const int want_xhat, __local float* partial) {
   const size_t lid = get_local_id(0), lsize = get_local_size(0);
-  for (ulong row = get_group_id(0); row < rows; row += get_num_groups(0)) {
+  partial += get_local_id(1) * lsize;
+  for (ulong first = team_first_row(); first < rows; first += team_row_step()) {
+    const ulong row = team_row(first, rows);
     const float mean = stats[2 * row], inv_std = stats[2 * row + 1];
     __global const float* xr = x + row * cols;
     __global const float* gr = gy + row * cols;
@@ -55,6 +61,7 @@ __kernel void layer_norm_backward(__global const float* x, __global const float*
     }
     const float h_mean = group_combine(h_sum, 0, partial) / (float)cols;
     const float hx_mean = group_combine(hx_sum, 0, partial) / (float)cols;
+    if (!team_owns(first, rows)) continue;
     for (ulong c = lid; c < cols; c += lsize) {
       const float xh = (xr[c] - mean) * inv_std;
       const float g = inv_std * (gr[c] * gamma[c] - h_mean - xh * hx_mean);

@@ -39,11 +39,14 @@ __kernel void softmax_backward(__global const float* y, __global const float* gy
   }
 }
 
-// softmax_forward for inner == 1, a work-group per row (grid-stride over the rows).
+// softmax_forward for inner == 1, a team of work-items per row (RowTeams, grid-stride over the
+// rows).
 __kernel void softmax_rows_forward(__global const float* x, __global float* y, const ulong outer,
                                    const ulong r, const int log_mode, __local float* partial) {
   const size_t lid = get_local_id(0), lsize = get_local_size(0);
-  for (ulong o = get_group_id(0); o < outer; o += get_num_groups(0)) {
+  partial += get_local_id(1) * lsize;
+  for (ulong first = team_first_row(); first < outer; first += team_row_step()) {
+    const ulong o = team_row(first, outer);
     __global const float* row = x + o * r;
     __global float* out = y + o * r;
     float m = -INFINITY;
@@ -53,6 +56,7 @@ __kernel void softmax_rows_forward(__global const float* x, __global float* y, c
     for (ulong j = lid; j < r; j += lsize) total_exp += exp(row[j] - m);
     total_exp = group_combine(total_exp, 0, partial);
     const float log_total = log(total_exp);
+    if (!team_owns(first, outer)) continue;
     for (ulong j = lid; j < r; j += lsize) {
       const float shifted = row[j] - m;
       out[j] = log_mode ? shifted - log_total : exp(shifted) / total_exp;
@@ -60,18 +64,20 @@ __kernel void softmax_rows_forward(__global const float* x, __global float* y, c
   }
 }
 
-// softmax_backward for inner == 1, a work-group per row.
+// softmax_backward for inner == 1, a team of work-items per row.
 __kernel void softmax_rows_backward(__global const float* y, __global const float* gy,
                                     __global float* gx, const ulong outer, const ulong r,
                                     const int log_mode, const float beta,
                                     __local float* partial) {
   const size_t lid = get_local_id(0), lsize = get_local_size(0);
-  for (ulong o = get_group_id(0); o < outer; o += get_num_groups(0)) {
-    const ulong base = o * r;
+  partial += get_local_id(1) * lsize;
+  for (ulong first = team_first_row(); first < outer; first += team_row_step()) {
+    const ulong base = team_row(first, outer) * r;
     float dot = 0.0f;
     for (ulong j = lid; j < r; j += lsize)
       dot += log_mode ? gy[base + j] : gy[base + j] * y[base + j];
     dot = group_combine(dot, 0, partial);
+    if (!team_owns(first, outer)) continue;
     for (ulong j = lid; j < r; j += lsize) {
       const ulong at = base + j;
       const float g = log_mode ? gy[at] - exp(y[at]) * dot : y[at] * (gy[at] - dot);

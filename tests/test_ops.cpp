@@ -318,7 +318,8 @@ TEST_CASE("softmax and log_softmax along any axis", "[ops][softmax]") {
                                                                    {{1, 1}, 1},
                                                                    {{2, 129}, 1},
                                                                    {{3, 64}, 1},
-                                                                   {{2, 3001}, -1}}) {
+                                                                   {{2, 3001}, -1},
+                                                                   {{37, 49}, 1}}) {
         INFO("log " << log_mode << " shape " << to_string(shape) << " axis " << axis
                     << " item per row " << use.item_per_row);
         plan.use(use);

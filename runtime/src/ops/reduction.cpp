@@ -34,18 +34,33 @@ std::size_t row_pieces(const ReductionPlan& plan, std::size_t rows, std::size_t 
   const std::size_t to_fill =
       std::min(plan.max_groups / std::max<std::size_t>(rows, 1), length / kMinRowPiece);
   const std::size_t by_length = ceil_div(length, plan.local_size * plan.max_serial);
-  return std::min(std::max({by_length, to_fill, std::size_t{1}}),
-                  std::max<std::size_t>(length, 1));
+  return std::min(std::max({by_length, to_fill, std::size_t{1}}), std::max<std::size_t>(length, 1));
 }
 
 std::size_t row_local_size(const ReductionPlan& plan, std::size_t row) {
   return std::min(plan.local_size, ceil_pow2(row));
 }
 
-void enqueue_rows(ContextImpl& ctx, cl_kernel kernel, const ReductionPlan& plan,
-                  std::size_t rows, std::size_t local) {
+void enqueue_rows(ContextImpl& ctx, cl_kernel kernel, const ReductionPlan& plan, std::size_t rows,
+                  std::size_t local) {
   const std::size_t groups = std::clamp<std::size_t>(rows, 1, plan.max_groups);
   enqueue<1>(ctx.queue.get(), kernel, {groups * local}, {local});
+}
+
+RowTeams row_teams(const ContextImpl& ctx, std::size_t row) {
+  const std::size_t local = ctx.reduction_plan.local_size;
+  const std::size_t most_teams =
+      ctx.info.max_work_item_sizes.size() > 1 ? ctx.info.max_work_item_sizes[1] : 1;
+  std::size_t lanes = std::min(local, ceil_pow2((row + 3) / 4));
+  while (local / lanes > most_teams) lanes *= 2;
+  return {lanes, local / lanes};
+}
+
+void enqueue_row_teams(ContextImpl& ctx, cl_kernel kernel, std::size_t rows, RowTeams teams) {
+  const std::size_t groups = std::clamp<std::size_t>((rows + teams.teams - 1) / teams.teams, 1,
+                                                     ctx.reduction_plan.max_groups);
+  enqueue<2>(ctx.queue.get(), kernel, {groups * teams.lanes, teams.teams},
+             {teams.lanes, teams.teams});
 }
 
 ReductionPasses::ReductionPasses(const ReductionPlan& plan, std::size_t scratch_base, int combine)

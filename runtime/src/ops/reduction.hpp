@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <vector>
 
+#include "cl/kernel_call.hpp"
 #include "cl_api.hpp"
 #include "clnn/launch.hpp"
 #include "clnn/tensor.hpp"
@@ -74,8 +75,24 @@ std::size_t row_pieces(const ReductionPlan& plan, std::size_t rows, std::size_t 
 // plan's, or for a shorter row the power of two that covers it.
 std::size_t row_local_size(const ReductionPlan& plan, std::size_t row);
 // Enqueues such a kernel over `rows` rows (grid-stride beyond the plan's max_groups).
-void enqueue_rows(ContextImpl& ctx, cl_kernel kernel, const ReductionPlan& plan,
-                  std::size_t rows, std::size_t local);
+void enqueue_rows(ContextImpl& ctx, cl_kernel kernel, const ReductionPlan& plan, std::size_t rows,
+                  std::size_t local);
+
+// The work-groups of kernels that give each contiguous row a team of work-items (lanes, a power
+// of two, along the first dimension; teams along the second; group_combine over a team): a team
+// as wide as the row's float4s' worth, up to the plan's work-group, so that short rows (swin's
+// 49 keys, convnext's 96 channels) share a work-group instead of idling most of one. Lanes times
+// teams is the plan's work-group, and as many floats of local memory.
+struct RowTeams {
+  std::size_t lanes = 1, teams = 1;
+};
+RowTeams row_teams(const ContextImpl& ctx, std::size_t row);
+// The local memory such a kernel's group_combine takes: a float per work-item.
+inline LocalBytes team_memory(RowTeams t) {
+  return {t.lanes * t.teams * sizeof(float)};
+}
+// Enqueues such a kernel over `rows` rows (grid-stride beyond the plan's max_groups).
+void enqueue_row_teams(ContextImpl& ctx, cl_kernel kernel, std::size_t rows, RowTeams teams);
 
 // y[o, k] = beta * y[o, k] + s * sum_j x[o, j, k] * (w ? w[o, j, k] : 1); x and w are read
 // from element x_offset on.
