@@ -147,21 +147,34 @@ __kernel void copy_block(__global const float* src, const ulong src_r, const ulo
     inside = inside && in_ >= 0 && in_ < (T)in_dims.s##c;                 \
     at += in_ * (T)in_strides.s##c;                                       \
   }
-#define WINDOW_LOOP(T)                                                                     \
+#define WINDOW_LOOP(T, VALUE)                                                                  \
   for (ulong i = get_global_id(0); i < n; i += get_global_size(0)) {                      \
     T r_ = (T)i, at = 0;                                                                  \
     bool inside = true;                                                                   \
     WINDOW_STEP(T, 7) WINDOW_STEP(T, 6) WINDOW_STEP(T, 5) WINDOW_STEP(T, 4)                \
     WINDOW_STEP(T, 3) WINDOW_STEP(T, 2) WINDOW_STEP(T, 1) WINDOW_STEP(T, 0)                \
-    const float v = inside ? x[at] : pad;                                                 \
+    const VALUE v = inside ? x[at] : fill;                                                \
     y[i] = beta == 0.0f ? v : v + beta * y[i];                                            \
+  }
+// VALUE: float or float4; the kernels below spell out their names for tests/test_oclgrind.cpp's
+// census.
+#define WINDOW_BODY(VALUE)                  \
+  {                                         \
+    const VALUE fill = (VALUE)(pad);        \
+    if (narrow)                             \
+      WINDOW_LOOP(int, VALUE)               \
+    else                                    \
+      WINDOW_LOOP(long, VALUE)              \
   }
 __kernel void window(__global const float* x, __global float* y, const ulong n, const int rank,
                      const long8 out_dims, const long8 in_dims, const long8 in_strides,
                      const long8 mul, const long8 add, const long8 div, const float pad,
-                     const float beta, const int narrow) {
-  if (narrow)
-    WINDOW_LOOP(int)
-  else
-    WINDOW_LOOP(long)
-}
+                     const float beta, const int narrow) WINDOW_BODY(float)
+
+// The same in float4s, where the innermost axis is copied four at a time whole (its extents and
+// shift multiples of 4, no step): n, the innermost axis's extents and shift and the other axes'
+// strides are counted in float4s.
+__kernel void window4(__global const float4* x, __global float4* y, const ulong n, const int rank,
+                      const long8 out_dims, const long8 in_dims, const long8 in_strides,
+                      const long8 mul, const long8 add, const long8 div, const float pad,
+                      const float beta, const int narrow) WINDOW_BODY(float4)

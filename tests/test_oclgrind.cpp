@@ -182,6 +182,17 @@ TEST_CASE("oclgrind: elementwise, broadcasting, activations and shapes", "[oclgr
     run_op_check(permute);
   }
   impl().row_loops = saved_style;
+  // The innermost axis kept: four floats at a time.
+  OpCheck permute4;
+  permute4.shapes = {{2, 3, 4}};
+  permute4.build = [](const std::vector<Value>& v) { return transpose(v[0], {1, 0, 2}); };
+  permute4.forward = [](const std::vector<Vec>& x) {
+    return reference::permute(x[0], {2, 3, 4}, {1, 0, 2});
+  };
+  permute4.backward = [](const std::vector<Vec>&, const Vec& g) {
+    return std::vector<Vec>{reference::permute(g, {3, 2, 4}, {1, 0, 2})};
+  };
+  run_op_check(permute4);
 
   // Concatenated along rows, each input is one contiguous block of the output.
   OpCheck concat_rows;
@@ -198,28 +209,31 @@ TEST_CASE("oclgrind: elementwise, broadcasting, activations and shapes", "[oclgr
   run_op_check(concat_rows);
   run_op_check(identity_check({3, 5}, [](const Value& v) { return reshape(v, {5, 3}); }));
 
-  // The window kernel: a reversed, strided slice (its gradient is a window too) and padding.
-  const Shape in{3, 7};
-  for (auto [map, build] : {std::pair{reference::slice_map({{1, 1, 2}, {6, -2, 4}}),
-                                      std::function<Value(const Value&)>([](const Value& v) {
-                                        return slice(v, {0, 1}, {1, -1}, {3, -100}, {1, -2});
-                                      })},
-                            std::pair{reference::pad_map(in, {1, 0}, reference::PadKind::constant),
-                                      std::function<Value(const Value&)>([](const Value& v) {
-                                        return pad(v, {1, 0}, {0, -2});
-                                      })}}) {
+  // The window kernels: a reversed, strided slice (its gradient is a window too), padding, and
+  // whole rows of 8 sliced four floats at a time.
+  auto window_check = [](const Shape& in, reference::CoordinateMap map,
+                         std::function<Value(const Value&)> build) {
     const Shape out = build(Graph().input("probe", in)).shape();
     OpCheck window;
     window.shapes = {in};
-    window.build = [build = build](const std::vector<Value>& v) { return build(v[0]); };
-    window.forward = [=, map = map](const std::vector<Vec>& v) {
+    window.build = [build](const std::vector<Value>& v) { return build(v[0]); };
+    window.forward = [=](const std::vector<Vec>& v) {
       return reference::mapped(v[0], in, out, map);
     };
-    window.backward = [=, map = map](const std::vector<Vec>&, const Vec& g) {
+    window.backward = [=](const std::vector<Vec>&, const Vec& g) {
       return std::vector<Vec>{reference::mapped_backward(g, in, out, map)};
     };
     run_op_check(window);
-  }
+  };
+  window_check({3, 7}, reference::slice_map({{1, 1, 2}, {6, -2, 4}}), [](const Value& v) {
+    return slice(v, {0, 1}, {1, -1}, {3, -100}, {1, -2});
+  });
+  window_check({3, 7}, reference::pad_map({3, 7}, {1, 0}, reference::PadKind::constant),
+               [](const Value& v) {
+                 return pad(v, {1, 0}, {0, -2});
+               });
+  window_check({3, 8}, reference::slice_map({{1, 1, 2}, {0, 1, 8}}),
+               [](const Value& v) { return slice(v, {0}, {1}, {3}); });
 
   // Attention with a mask and causality: forward, delta and the gradients' kernel; then keys over
   // two blocks (of 16 at most here), which two work-groups share: the sum of gq's copies.

@@ -525,14 +525,16 @@ TEST_CASE("reshape flatten and transpose", "[ops][shape]") {
   auto& impl = clnn::detail::Access::impl(clnn::test::context());
   const bool saved = impl.row_loops;
   for (bool rows : {false, true})
-    for (auto [shape, perm] :
-         std::vector<std::pair<Shape, std::vector<int>>>{{{7, 33}, {1, 0}},
-                                                         {{2, 3, 4}, {2, 0, 1}},
-                                                         {{2, 3, 4, 5}, {3, 1, 0, 2}},
-                                                         {{1, 5}, {1, 0}},
-                                                         {{33, 17}, {1, 0}},
-                                                         {{3, 37, 50}, {0, 2, 1}},
-                                                         {{2, 40, 3, 18}, {0, 3, 2, 1}}}) {
+    for (auto [shape, perm] : std::vector<std::pair<Shape, std::vector<int>>>{
+             {{7, 33}, {1, 0}},
+             {{2, 3, 4}, {2, 0, 1}},
+             {{2, 3, 4, 5}, {3, 1, 0, 2}},
+             {{1, 5}, {1, 0}},
+             {{33, 17}, {1, 0}},
+             {{3, 37, 50}, {0, 2, 1}},
+             {{2, 40, 3, 18}, {0, 3, 2, 1}},
+             {{2, 3, 8}, {1, 0, 2}},  // the innermost axis kept: four floats at a time
+             {{2, 5, 3, 4}, {0, 2, 1, 3}}}) {
       INFO(to_string(shape) << " row loops " << rows);
       impl.row_loops = rows;
       std::vector<int> inverse(perm.size());

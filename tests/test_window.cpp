@@ -144,6 +144,21 @@ TEST_CASE("window: slices, pads and expands whose axes merge", "[ops][window]") 
         -0.5);
     run_op_check(c);
   }
+  SECTION("whole rows of float4s: a slice and padding, four floats at a time") {
+    const Shape in{2, 9, 4, 3};
+    auto c = mapped_check(in, {2, 4, 4, 3},
+                          reference::slice_map({{0, 1, 2}, {5, 1, 4}, {0, 1, 4}, {0, 1, 3}}),
+                          [](const Value& x) { return slice(x, {1}, {5}, {9}); });
+    run_op_check(c);
+    const Shape rows{3, 4, 16};
+    auto p = mapped_check(
+        rows, {3, 7, 16}, reference::pad_map(rows, {0, 2, 0}, reference::PadKind::constant),
+        [](const Value& x) {
+          return pad(x, {0, 2, 0}, {0, 1, 0}, PadMode::constant, 2.5f);
+        },
+        2.5);
+    run_op_check(p);
+  }
   SECTION("adjacent broadcast axes") {
     const Shape in{1, 1, 5};
     auto c =

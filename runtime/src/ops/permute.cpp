@@ -43,6 +43,20 @@ std::optional<TiledTranspose> tiled_view(const BroadcastView& v, const Transpose
   return t;
 }
 
+// The merged permutation counted in float4s, where its innermost dimension is contiguous in the
+// input too and every input stride is a whole number of float4s; else nullopt.
+std::optional<BroadcastView> in_float4s(const BroadcastView& v) {
+  if (v.dims.empty() || v.a.back() != 1 || v.dims.back() % 4 != 0) return std::nullopt;
+  BroadcastView f = v;
+  f.dims.back() /= 4;
+  for (std::size_t d = 0; d + 1 < f.a.size(); ++d) {
+    if (f.a[d] % 4 != 0) return std::nullopt;
+    f.a[d] /= 4;
+  }
+  f.b = f.a;
+  return f;
+}
+
 }  // namespace
 
 void permute(ContextImpl& ctx, const Tensor& x, const Tensor& y, const Shape& out_dims,
@@ -52,6 +66,14 @@ void permute(ContextImpl& ctx, const Tensor& x, const Tensor& y, const Shape& ou
   const TransposePlan plan = ctx.planner.transpose();
   const std::optional<TiledTranspose> tiled = ctx.row_loops ? std::nullopt : tiled_view(v, plan);
   if (!tiled) {
+    if (const std::optional<BroadcastView> f = in_float4s(v)) {
+      cl_kernel k = ctx.kernel("transpose", "permute4");
+      const std::size_t n = std::size_t(y.size()) / 4;
+      set_args(k, mem(x), mem(y), cl_ulong(n), cl_int(f->dims.size()), pack_long8(f->dims),
+               pack_long8(f->a), beta);
+      ctx.enqueue_elementwise(k, n);
+      return;
+    }
     cl_kernel k = ctx.kernel("transpose", "permute");
     set_args(k, mem(x), mem(y), count(y), cl_int(v.dims.size()), pack_long8(v.dims),
              pack_long8(v.a), beta);

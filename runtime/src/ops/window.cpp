@@ -84,6 +84,17 @@ void window(ContextImpl& ctx, const Tensor& x, const Shape& x_shape, const Tenso
   std::vector<WindowAxis> axes;
   for (std::size_t d = 0; d < maps.size(); ++d) axes.push_back({y.shape()[d], x_shape[d], maps[d]});
   axes = merged(std::move(axes));
+  // Four at a time where the innermost axis moves whole float4s: copied without a step, its
+  // extents and shift multiples of 4 (each float4 then lies wholly inside or outside x).
+  const bool float4s = !axes.empty() && axes.back().map.mul == 1 && axes.back().map.div == 1 &&
+                       axes.back().out % 4 == 0 && axes.back().in % 4 == 0 &&
+                       axes.back().map.add % 4 == 0;
+  if (float4s) {
+    axes.back().out /= 4;
+    axes.back().in /= 4;
+    axes.back().map.add /= 4;
+  }
+  const std::int64_t unit = float4s ? 4 : 1, n = y.size() / unit;
   Shape out_dims, in_dims;
   std::vector<std::int64_t> mul, add, div;
   for (const WindowAxis& a : axes) {
@@ -93,12 +104,12 @@ void window(ContextImpl& ctx, const Tensor& x, const Shape& x_shape, const Tenso
     add.push_back(a.map.add);
     div.push_back(a.map.div);
   }
-  const bool narrow = fits_int32(axes, y.size(), element_count(x_shape, "window"));
-  cl_kernel k = ctx.kernel("elementwise", "window");
-  set_args(k, mem(x), mem(y), count(y), cl_int(axes.size()), pack_long8(out_dims),
+  const bool narrow = fits_int32(axes, n, element_count(x_shape, "window") / unit);
+  cl_kernel k = ctx.kernel("elementwise", float4s ? "window4" : "window");
+  set_args(k, mem(x), mem(y), cl_ulong(n), cl_int(axes.size()), pack_long8(out_dims),
            pack_long8(in_dims), pack_long8(row_major_strides(in_dims)), pack_long8(mul),
            pack_long8(add), pack_long8(div), pad, beta, cl_int(narrow));
-  ctx.enqueue_elementwise(k, std::size_t(y.size()));
+  ctx.enqueue_elementwise(k, std::size_t(n));
 }
 
 void check_rank(const std::string& op, const Shape& shape) {
