@@ -51,6 +51,27 @@ __kernel void broadcast_binary(__global const float* a, __global const float* b,
   }
 }
 
+// The same four output elements at a time, where the innermost dimension comes in float4s: n and
+// that dimension's extent count float4s, offsets count floats. An operand whose innermost stride
+// is 4 (it runs along it; its other strides are whole float4s) is read as a float4, one whose
+// innermost stride is 0 (broadcast along it: a per-channel scale) as a float repeated.
+float4 operand4(__global const float* p, const ulong at, const long inner_stride) {
+  return inner_stride ? *(__global const float4*)(p + at) : (float4)(p[at]);
+}
+
+__kernel void broadcast_binary4(__global const float* a, __global const float* b,
+                                __global float4* out, const ulong n, const int rank,
+                                const long8 dims, const long8 sa, const long8 sb, const int op,
+                                const long a_inner, const long b_inner) {
+  for (ulong i = get_global_id(0); i < n; i += get_global_size(0)) {
+    ulong at_a, at_b;  // floats: 32-bit arithmetic only where 4 n fits
+    strided_offsets(i, 4 * n, rank, dims, sa, sb, &at_a, &at_b);
+    const float4 x = operand4(a, at_a, a_inner), y = operand4(b, at_b, b_inner);
+    out[i] = (float4)(binary(x.x, y.x, op), binary(x.y, y.y, op), binary(x.z, y.z, op),
+                      binary(x.w, y.w, op));
+  }
+}
+
 // g[i] = beta * g[i] + gy[i] * d out / d operand `which`, over the output's elements.
 __kernel void broadcast_binary_grad(__global const float* a, __global const float* b,
                                     __global const float* gy, __global float* g, const ulong n,

@@ -23,14 +23,17 @@ __kernel void permute(__global const float* x, __global float* y, const ulong n,
   }
 }
 
-// The same four floats at a time, where the innermost dimension is contiguous in both and every
-// extent and stride of it comes in float4s (offsets and n counted in float4s): a quarter of the
-// index arithmetic per byte (vit's head transposes, [B, S, H, 64] to [B, H, S, 64]).
-__kernel void permute4(__global const float4* x, __global float4* y, const ulong n, const int rank,
+// The same four floats at a time, where the innermost dimension is contiguous in both and the
+// input's other strides are whole float4s (ops/common.hpp in_float4s: n and the innermost extent
+// count float4s, offsets floats): a quarter of the index arithmetic per byte (vit's head
+// transposes, [B, S, H, 64] to [B, H, S, 64]).
+__kernel void permute4(__global const float* x, __global float4* y, const ulong n, const int rank,
                        const long8 out_dims, const long8 in_strides, const float beta) {
   for (ulong i = get_global_id(0); i < n; i += get_global_size(0)) {
-    const ulong at = strided_offset(i, n, rank, out_dims, in_strides);
-    y[i] = beta == 0.0f ? x[at] : x[at] + beta * y[i];
+    // Offsets count floats: 32-bit arithmetic only where 4 n fits.
+    const float4 v =
+        *(__global const float4*)(x + strided_offset(i, 4 * n, rank, out_dims, in_strides));
+    y[i] = beta == 0.0f ? v : v + beta * y[i];
   }
 }
 

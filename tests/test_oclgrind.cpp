@@ -148,6 +148,7 @@ TEST_CASE("oclgrind: elementwise, broadcasting, activations and shapes", "[oclgr
   using reference::Binary;
   run_op_check(binary_check(Binary::mul, {5, 7}, {5, 7}));
   run_op_check(binary_check(Binary::add, {3, 1, 5}, {1, 4, 1}));
+  run_op_check(binary_check(Binary::mul, {2, 3, 4}, {3, 1}));  // four at a time
   OpCheck relu_check;
   relu_check.shapes = {{6, 11}};
   relu_check.build = [](const std::vector<Value>& v) { return relu(scale(v[0], 2.0f)); };

@@ -87,7 +87,10 @@ TEST_CASE("binary operations with numpy broadcasting", "[ops][elementwise]") {
                                 {{7, 33}, {7, 33}},
                                 // bias + x as exporters write it, one by one and four at a time
                                 {{129}, {5, 129}},
-                                {{12}, {7, 12}}};
+                                {{12}, {7, 12}},
+                                // four at a time: a per-channel scale, a row broadcast
+                                {{2, 3, 8}, {3, 1}},
+                                {{4, 8}, {2, 1, 8}}};
   for (Binary op : {Binary::add, Binary::sub, Binary::mul, Binary::div, Binary::pow, Binary::prelu})
     for (const Case& k : cases) {
       INFO("op " << int(op) << " " << to_string(k.a) << " with " << to_string(k.b));

@@ -1,8 +1,10 @@
 // Launches shared by several op families.
 #include "ops/common.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <optional>
 
 #include "cl/kernel_call.hpp"
 #include "context_impl.hpp"
@@ -48,10 +50,41 @@ BroadcastView collapsed(const Shape& out, const std::vector<std::int64_t>& a_str
   return v;
 }
 
+namespace {
+
+// Whether an operand's strides over a view read whole float4s along the innermost dimension (it
+// runs along it and its other strides are whole float4s) or one float (broadcast along it).
+bool reads_float4s(const std::vector<std::int64_t>& strides) {
+  if (strides.back() == 0) return true;
+  if (strides.back() != 1) return false;
+  return std::all_of(strides.begin(), strides.end() - 1, [](std::int64_t s) { return s % 4 == 0; });
+}
+
+}  // namespace
+
+std::optional<BroadcastView> in_float4s(const BroadcastView& v) {
+  if (v.dims.empty() || v.dims.back() % 4 != 0 || !reads_float4s(v.a) || !reads_float4s(v.b))
+    return std::nullopt;
+  BroadcastView f = v;
+  f.dims.back() /= 4;
+  f.a.back() *= 4;  // a float4 step: 4 floats where the operand runs along it, 0 where broadcast
+  f.b.back() *= 4;
+  return f;
+}
+
 void broadcast_binary(ContextImpl& ctx, const Tensor& a, const std::vector<std::int64_t>& a_strides,
                       const Tensor& b, const std::vector<std::int64_t>& b_strides,
                       const Tensor& out, int op) {
   const BroadcastView v = collapsed(out.shape(), a_strides, b_strides);
+  if (std::optional<BroadcastView> f = in_float4s(v)) {
+    cl_kernel k = ctx.kernel("broadcast", "broadcast_binary4");
+    const auto n = std::size_t(out.size()) / 4;
+    set_args(k, mem(a), mem(b), mem(out), cl_ulong(n), cl_int(f->dims.size()), pack_long8(f->dims),
+             pack_long8(f->a), pack_long8(f->b), cl_int(op), cl_long(f->a.back()),
+             cl_long(f->b.back()));
+    ctx.enqueue_elementwise(k, n);
+    return;
+  }
   cl_kernel k = ctx.kernel("broadcast", "broadcast_binary");
   set_args(k, mem(a), mem(b), mem(out), count(out), cl_int(v.dims.size()), pack_long8(v.dims),
            pack_long8(v.a), pack_long8(v.b), cl_int(op));

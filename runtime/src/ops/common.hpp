@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,11 @@ struct BroadcastView {
 };
 BroadcastView collapsed(const Shape& out, const std::vector<std::int64_t>& a_strides,
                         const std::vector<std::int64_t>& b_strides);
+
+// The view counted in float4s along its innermost dimension (extent divided by 4, that
+// dimension's strides 4 or 0, offsets still in floats), where each operand either runs along it
+// with its other strides whole float4s or is broadcast along it; else nullopt.
+std::optional<BroadcastView> in_float4s(const BroadcastView& v);
 
 // out = a (op) b elementwise over out's shape, each operand read through its own strides (0 where
 // it is broadcast); op is a code of cl_kernels/broadcast.cl. out may be a.

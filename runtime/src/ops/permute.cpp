@@ -43,20 +43,6 @@ std::optional<TiledTranspose> tiled_view(const BroadcastView& v, const Transpose
   return t;
 }
 
-// The merged permutation counted in float4s, where its innermost dimension is contiguous in the
-// input too and every input stride is a whole number of float4s; else nullopt.
-std::optional<BroadcastView> in_float4s(const BroadcastView& v) {
-  if (v.dims.empty() || v.a.back() != 1 || v.dims.back() % 4 != 0) return std::nullopt;
-  BroadcastView f = v;
-  f.dims.back() /= 4;
-  for (std::size_t d = 0; d + 1 < f.a.size(); ++d) {
-    if (f.a[d] % 4 != 0) return std::nullopt;
-    f.a[d] /= 4;
-  }
-  f.b = f.a;
-  return f;
-}
-
 }  // namespace
 
 void permute(ContextImpl& ctx, const Tensor& x, const Tensor& y, const Shape& out_dims,
