@@ -161,8 +161,8 @@ TEST_CASE("every plan respects the limits of vendor-like devices and follows the
   DeviceInfo intel = gpu(64 << 10, 512, 16, 96);
   DeviceInfo small = gpu(16 << 10, 128, 32, 8);
   small.max_work_item_sizes = {128, 128, 64};
-  const std::vector<Case> cases{{"nvidia", nvidia}, {"amd", amd}, {"intel", intel},
-                                {"pocl", cpu()},    {"small", small}};
+  const std::vector<Case> cases{
+      {"nvidia", nvidia}, {"amd", amd}, {"intel", intel}, {"pocl", cpu()}, {"small", small}};
   for (const Case& c : cases) {
     INFO(c.name);
     const LaunchPlanner planner(c.device);
@@ -186,9 +186,11 @@ TEST_CASE("every plan respects the limits of vendor-like devices and follows the
   // The limits move the plans.
   CHECK(LaunchPlanner(amd).elementwise().local_size % 64 == 0);
   CHECK(LaunchPlanner(small).matmul().work_group_size() <= 128);
-  CHECK(LaunchPlanner(small).matmul().local_mem_bytes() < LaunchPlanner(nvidia).matmul().local_mem_bytes());
+  CHECK(LaunchPlanner(small).matmul().local_mem_bytes() <
+        LaunchPlanner(nvidia).matmul().local_mem_bytes());
   CHECK(LaunchPlanner(small).reduction().local_size <= 128);
-  CHECK(LaunchPlanner(small).elementwise().max_groups < LaunchPlanner(nvidia).elementwise().max_groups);
+  CHECK(LaunchPlanner(small).elementwise().max_groups <
+        LaunchPlanner(nvidia).elementwise().max_groups);
 }
 
 TEST_CASE("the CPU matmul plan follows the native vector width", "[launch]") {
@@ -223,7 +225,7 @@ TEST_CASE("matmul blocks shrink until a product occupies the device", "[launch]"
   CHECK(big.tile_k == nvidia.matmul().tile_k);
   CHECK(big.tile_k < 16);
   CHECK(nvidia.matmul(1024, 1024, 8).tile_m == big.tile_m);  // a batch fills it too
-  const auto skinny = nvidia.matmul(64, 100352, 1);  // a convolution's 64 output channels
+  const auto skinny = nvidia.matmul(64, 100352, 1);          // a convolution's 64 output channels
   CHECK(skinny.tile_m == 64);
   CHECK(skinny.tile_n == big.tile_n);
   const auto tiny = nvidia.matmul(8, 8, 1);
@@ -274,11 +276,11 @@ TEST_CASE("a product that splits K keeps blocks that fit it", "[launch]") {
 TEST_CASE("fits rejects configurations beyond the device", "[launch]") {
   const LaunchPlanner nvidia(gpu(48 << 10, 1024, 32));
   CHECK(nvidia.fits({true, 64, 64, 16, 4, 4}));
-  CHECK_FALSE(nvidia.fits({true, 128, 128, 64, 8, 8}));   // 64 KiB of tiles: over 48 KiB
-  CHECK(nvidia.fits({true, 128, 128, 32, 8, 8}));         // 32 KiB: fits, with none to spare
+  CHECK_FALSE(nvidia.fits({true, 128, 128, 64, 8, 8}));  // 64 KiB of tiles: over 48 KiB
+  CHECK(nvidia.fits({true, 128, 128, 32, 8, 8}));        // 32 KiB: fits, with none to spare
   CHECK_FALSE(nvidia.plannable({true, 128, 128, 32, 8, 8}));
-  CHECK_FALSE(nvidia.fits({true, 128, 128, 8, 2, 2}));    // 4096 work-items
-  CHECK_FALSE(nvidia.fits({true, 64, 64, 8, 3, 4}));      // blocks do not divide the tile
+  CHECK_FALSE(nvidia.fits({true, 128, 128, 8, 2, 2}));  // 4096 work-items
+  CHECK_FALSE(nvidia.fits({true, 64, 64, 8, 3, 4}));    // blocks do not divide the tile
   CHECK(LaunchPlanner(cpu()).fits({false, 32, 32, 8, 4, 4}));
   DeviceInfo no_local = cpu();
   no_local.local_mem_size = 0;
@@ -291,7 +293,7 @@ TEST_CASE("fits rejects configurations beyond the device", "[launch]") {
   CHECK_FALSE(nvidia.fits({true, 64, 64, 8, 4, 4, MatmulKernel::vec4}));    // blocks are 8x8
   CHECK_FALSE(nvidia.fits({false, 64, 64, 8, 8, 8, MatmulKernel::vec4}));   // stages tiles
   CHECK(LaunchPlanner(cpu()).fits({false, 8, 64, 1, 8, 16, MatmulKernel::cpu}));
-  CHECK_FALSE(LaunchPlanner(cpu()).fits({false, 8, 60, 1, 8, 12, MatmulKernel::cpu}));  // width
+  CHECK_FALSE(LaunchPlanner(cpu()).fits({false, 8, 60, 1, 8, 12, MatmulKernel::cpu}));   // width
   CHECK_FALSE(LaunchPlanner(cpu()).fits({false, 16, 64, 1, 8, 16, MatmulKernel::cpu}));  // rows
 }
 
@@ -338,8 +340,8 @@ TEST_CASE("an implicit convolution keeps large blocks and lengthens their steps"
 
 TEST_CASE("split-K slices fill waves of resident blocks", "[launch]") {
   const LaunchPlanner nvidia(gpu(48 << 10, 1024, 32, 132));
-  const clnn::MatmulPlan big{true, 128, 128, 16, 8, 8, clnn::MatmulKernel::vec4};   // 33 KiB
-  const clnn::MatmulPlan small{true, 64, 128, 8, 8, 8, clnn::MatmulKernel::vec4};   // 13 KiB
+  const clnn::MatmulPlan big{true, 128, 128, 16, 8, 8, clnn::MatmulKernel::vec4};  // 33 KiB
+  const clnn::MatmulPlan small{true, 64, 128, 8, 8, 8, clnn::MatmulKernel::vec4};  // 13 KiB
   // 98 blocks, one per unit at a time: 2 or 3 slices take 2 or 3 waves of as many rows in all,
   // 4 slices 3 waves of a quarter of the rows.
   CHECK(nvidia.k_slices(big, 98, 2304) == 4);
@@ -350,7 +352,7 @@ TEST_CASE("split-K slices fill waves of resident blocks", "[launch]") {
   // batch-1 convolution's), which slices of at least 64 rows then occupy: 4 of 80 rows here.
   CHECK(nvidia.k_slices(big, 132, 300) == 1);
   CHECK(nvidia.k_slices(big, 4, 300) == 4);
-  CHECK(nvidia.k_slices(big, 10, 960) == 12);  // 120 blocks of 80 rows: one wave of 132
+  CHECK(nvidia.k_slices(big, 10, 960) == 12);              // 120 blocks of 80 rows: one wave of 132
   CHECK(LaunchPlanner(cpu()).k_slices(big, 4, 300) == 1);  // a CPU's units are its cores
   const std::size_t lone = nvidia.k_slices(big, 1, 100000);  // one block: a slice per unit
   CHECK(lone > 100);
@@ -365,6 +367,23 @@ TEST_CASE("split-K slices fill waves of resident blocks", "[launch]") {
   CHECK(few_units.k_slices(big, 98, 2304) == 1);
 }
 
+TEST_CASE("a plain product splits K where its blocks leave the last wave short", "[launch]") {
+  // An H200 whose units each hold two blocks (split_k_blocks_per_unit): vit_b_16's products of
+  // N = 768 at batch 32 are 300 blocks of 128 x 128, two waves of 264 slots with the second
+  // nearly empty; split, K = 3072 fills the waves; 1024 blocks (a 4096^3 product) take 4 waves
+  // whatever the split, and CPUs never split for waves.
+  DeviceInfo h200 = gpu(48 << 10, 1024, 32, 132);
+  const clnn::MatmulPlan big{true, 128, 128, 16, 8, 8, clnn::MatmulKernel::vec4};
+  const LaunchPlanner nvidia(h200);
+  REQUIRE(nvidia.split_k_blocks_per_unit(big) == 2);
+  const std::size_t slices = nvidia.gemm_k_slices(big, 300, 3072);
+  CHECK(slices > 1);
+  CHECK(3072 / slices >= LaunchPlanner::kMinSliceRows);
+  CHECK(nvidia.gemm_k_slices(big, 1024, 4096) == 1);
+  CHECK(nvidia.gemm_k_slices(big, 300, 400) == 1);  // too few rows for two slices
+  CHECK(LaunchPlanner(cpu()).gemm_k_slices(big, 5, 3072) == 1);
+}
+
 TEST_CASE("skinny-product plans follow the device and the shape", "[launch]") {
   using clnn::GemvLayout;
   using clnn::GemvPlan;
@@ -376,7 +395,7 @@ TEST_CASE("skinny-product plans follow the device and the shape", "[launch]") {
     INFO(g.describe());
     CHECK(p.fits(g));
     CHECK(g.slice_k % 4 == 0);
-    CHECK(g.slices * g.slice_k >= k);         // the slices cover K
+    CHECK(g.slices * g.slice_k >= k);                                 // the slices cover K
     CHECK((g.slices - 1) * g.slice_k < std::max<std::size_t>(k, 1));  // and none is empty
     return g;
   };

@@ -332,8 +332,25 @@ std::size_t LaunchPlanner::k_slices(const MatmulPlan& plan, std::size_t blocks,
   // On the H100 (48 KiB reported per work-group), this chose every split that paid among 1 to 4
   // slices of the bench layers' convolutions: 98 blocks of 33 KiB ran no faster in 2 or 3 slices
   // (2 and 3 waves), and 1.2x as fast in 4 (3 waves of a quarter of the rows); 196 blocks of
-  // 13 KiB 1.4x as fast in 2 (one wave). The partial sums cost a pass over the output per slice:
-  // a split must save an eighth of the time.
+  // 13 KiB 1.4x as fast in 2 (one wave).
+  const std::size_t resident = std::max<std::size_t>(
+      1, device_.local_mem_size / std::max<std::size_t>(1, plan.local_mem_bytes()));
+  return slices_by_waves(plan, blocks, k, resident);
+}
+
+std::size_t LaunchPlanner::gemm_k_slices(const MatmulPlan& plan, std::size_t blocks,
+                                         std::size_t k) const {
+  // vit_b_16 at batch 32 on the H200: its products of N = 768 (300 blocks) ran at 47-53% of the
+  // peak where those of N = 2304 and 3072 ran at 67-70% unsplit; the last wave of a few blocks.
+  // CPUs run work-groups as their threads come free: no waves to fill.
+  if (device_.type != DeviceType::gpu) return 1;
+  return slices_by_waves(plan, blocks, k, split_k_blocks_per_unit(plan));
+}
+
+std::size_t LaunchPlanner::slices_by_waves(const MatmulPlan& plan, std::size_t blocks,
+                                           std::size_t k, std::size_t resident) const {
+  // The partial sums cost a pass over the output per slice: a split must save an eighth of the
+  // time.
   // A GPU product of blocks so few that slices of kMinSliceRows would still leave most compute
   // units without one (a batch-1 convolution: 10 blocks over K = 960 rows, 30 in 3 slices for 132
   // units) takes slices as short as kMinStarvedSliceRows.
@@ -341,8 +358,6 @@ std::size_t LaunchPlanner::k_slices(const MatmulPlan& plan, std::size_t blocks,
   const bool starved =
       device_.type == DeviceType::gpu && blocks * (k / kMinSliceRows) < device_.compute_units;
   const std::size_t min_rows = starved ? kMinStarvedSliceRows : kMinSliceRows;
-  const std::size_t resident = std::max<std::size_t>(
-      1, device_.local_mem_size / std::max<std::size_t>(1, plan.local_mem_bytes()));
   const std::size_t slots = std::max<std::size_t>(1, device_.compute_units * resident);
   std::size_t best = 1, best_cost = 0, unsplit = 0;
   for (std::size_t slices = 1; slices == 1 || k / slices >= min_rows; ++slices) {

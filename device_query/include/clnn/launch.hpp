@@ -145,6 +145,9 @@ class LaunchPlanner {
   // kMinSliceRows (kMinStarvedSliceRows for few blocks on a GPU); a compute unit is taken to hold
   // as many blocks at once as its local memory does.
   std::size_t k_slices(const MatmulPlan& plan, std::size_t blocks, std::size_t k) const;
+  // The same for a plain product (gemm's split-K where its blocks already occupy the device), a
+  // compute unit taken to hold split_k_blocks_per_unit blocks at once; 1 on CPUs.
+  std::size_t gemm_k_slices(const MatmulPlan& plan, std::size_t blocks, std::size_t k) const;
   // The blocks of a plan a split-K product keeps on each compute unit: as many as the unit's
   // registers hold where the device reports them (kRegistersPerItem a work-item), at least 2.
   std::size_t split_k_blocks_per_unit(const MatmulPlan& plan) const;
@@ -196,6 +199,9 @@ class LaunchPlanner {
 
  private:
   MatmulPlan matmul_tiled() const;
+  // k_slices' count for compute units that each hold `resident` blocks at once.
+  std::size_t slices_by_waves(const MatmulPlan& plan, std::size_t blocks, std::size_t k,
+                              std::size_t resident) const;
   std::optional<MatmulPlan> vec4_plan(std::size_t tile_m, std::size_t tile_n) const;
   // Halves vec4 blocks while they lie mostly outside an M x N product, then while fewer than
   // `wanted` of them (times batch) cover it.

@@ -266,9 +266,10 @@ namespace {
 std::size_t split_k_slices(const ContextImpl& ctx, const GemmCall& g, const MatmulPlan& plan) {
   const std::size_t tiles = plan.blocks(g.m, g.n, g.batch), rows = LaunchPlanner::kMinSliceRows;
   const std::size_t units = std::max<std::size_t>(1, ctx.info.compute_units);
-  // Over half the units busy is enough not to pay for partial products and their sum (on the H100
-  // 1024^3 ran faster unsplit in 128 blocks of 64x128 than in 3 slices of them).
-  if (2 * tiles > units || g.k < 2 * rows) return 1;
+  if (g.k < 2 * rows) return 1;
+  // Over half the units busy, slices pay only where they fill the last wave of blocks (on the
+  // H100 1024^3 ran faster unsplit in 128 blocks of 64x128 than in 3 slices of them).
+  if (2 * tiles > units) return ctx.planner.gemm_k_slices(plan, tiles, g.k);
   const std::size_t wanted = units * ctx.planner.split_k_blocks_per_unit(plan);
   return std::min(g.k / rows, (wanted + tiles - 1) / tiles);
 }
