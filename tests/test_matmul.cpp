@@ -327,11 +327,16 @@ TEST_CASE("skinny products take the matrix-vector kernels unless a backend is fo
     return detail::choose_gemm_backend(impl, call);
   };
   using detail::GemmBackend;
-  for (auto [m, n] : {std::pair<std::size_t, std::size_t>{1, 4096}, {16, 1000}, {1000, 16}, {3, 3},
-                      {16, 17}, {1, 1}}) {
+  for (auto [m, n] : {std::pair<std::size_t, std::size_t>{1, 4096}, {16, 1000}, {3, 3}, {16, 17},
+                      {1, 1}}) {
     INFO("m " << m << " n " << n);
     CHECK(backend(m, n) == GemmBackend::gemv);
   }
+  // 16 aligned columns of B side by side: GPUs run them on the vec4 tiles (gemv_pays), CPUs on
+  // the matrix-vector kernels.
+  const bool gpu = impl.info.type == DeviceType::gpu;
+  CHECK((backend(1000, 16) == GemmBackend::gemv) == !gpu);
+  CHECK(backend(1000, 3) == GemmBackend::gemv);
   for (auto [m, n] : {std::pair<std::size_t, std::size_t>{17, 1000}, {1000, 17}, {17, 17}}) {
     INFO("m " << m << " n " << n);
     CHECK(backend(m, n) != GemmBackend::gemv);
