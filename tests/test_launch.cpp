@@ -370,17 +370,17 @@ TEST_CASE("split-K slices fill waves of resident blocks", "[launch]") {
 TEST_CASE("a plain product splits K where its blocks leave the last wave short", "[launch]") {
   // An H200 whose units each hold two blocks (split_k_blocks_per_unit): vit_b_16's products of
   // N = 768 at batch 32 are 300 blocks of 128 x 128, two waves of 264 slots with the second
-  // nearly empty; split, K = 3072 fills the waves; 1024 blocks (a 4096^3 product) take 4 waves
-  // whatever the split, and CPUs never split for waves.
+  // nearly empty; split, K = 3072 fills the waves (K = 768 is too short to); 1024 blocks (a 4096^3
+  // product) take 4 waves whatever the split, and CPUs never split for waves.
   DeviceInfo h200 = gpu(48 << 10, 1024, 32, 132);
   const clnn::MatmulPlan big{true, 128, 128, 16, 8, 8, clnn::MatmulKernel::vec4};
   const LaunchPlanner nvidia(h200);
   REQUIRE(nvidia.split_k_blocks_per_unit(big) == 2);
   const std::size_t slices = nvidia.gemm_k_slices(big, 300, 3072);
   CHECK(slices > 1);
-  CHECK(3072 / slices >= LaunchPlanner::kMinSliceRows);
+  CHECK(3072 / slices >= LaunchPlanner::kMinWaveSliceRows);
   CHECK(nvidia.gemm_k_slices(big, 1024, 4096) == 1);
-  CHECK(nvidia.gemm_k_slices(big, 300, 400) == 1);  // too few rows for two slices
+  CHECK(nvidia.gemm_k_slices(big, 300, 768) == 1);  // too few rows for two slices
   CHECK(LaunchPlanner(cpu()).gemm_k_slices(big, 5, 3072) == 1);
 }
 

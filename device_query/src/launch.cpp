@@ -335,20 +335,24 @@ std::size_t LaunchPlanner::k_slices(const MatmulPlan& plan, std::size_t blocks,
   // 13 KiB 1.4x as fast in 2 (one wave).
   const std::size_t resident = std::max<std::size_t>(
       1, device_.local_mem_size / std::max<std::size_t>(1, plan.local_mem_bytes()));
-  return slices_by_waves(plan, blocks, k, resident);
+  return slices_by_waves(plan, blocks, k, resident, kMinSliceRows);
 }
 
 std::size_t LaunchPlanner::gemm_k_slices(const MatmulPlan& plan, std::size_t blocks,
                                          std::size_t k) const {
   // vit_b_16 at batch 32 on the H200: its products of N = 768 (300 blocks) ran at 47-53% of the
   // peak where those of N = 2304 and 3072 ran at 67-70% unsplit; the last wave of a few blocks.
+  // Slices of 1024 rows and more: the K = 3072 products went from 0.843 to 0.731 ms in 3 slices
+  // (their sum included), where slices of 256 to 384 rows made the K = 768 ones slower (0.233
+  // to 0.255 ms in 3, 0.477 to 0.570 in 2: a block's fixed costs and the sum's pass weigh more).
   // CPUs run work-groups as their threads come free: no waves to fill.
   if (device_.type != DeviceType::gpu) return 1;
-  return slices_by_waves(plan, blocks, k, split_k_blocks_per_unit(plan));
+  return slices_by_waves(plan, blocks, k, split_k_blocks_per_unit(plan), kMinWaveSliceRows);
 }
 
 std::size_t LaunchPlanner::slices_by_waves(const MatmulPlan& plan, std::size_t blocks,
-                                           std::size_t k, std::size_t resident) const {
+                                           std::size_t k, std::size_t resident,
+                                           std::size_t least_rows) const {
   // The partial sums cost a pass over the output per slice: a split must save an eighth of the
   // time.
   // A GPU product of blocks so few that slices of kMinSliceRows would still leave most compute
@@ -357,7 +361,7 @@ std::size_t LaunchPlanner::slices_by_waves(const MatmulPlan& plan, std::size_t b
   const std::size_t step = std::max<std::size_t>(1, plan.tile_k);
   const bool starved =
       device_.type == DeviceType::gpu && blocks * (k / kMinSliceRows) < device_.compute_units;
-  const std::size_t min_rows = starved ? kMinStarvedSliceRows : kMinSliceRows;
+  const std::size_t min_rows = starved ? kMinStarvedSliceRows : least_rows;
   const std::size_t slots = std::max<std::size_t>(1, device_.compute_units * resident);
   std::size_t best = 1, best_cost = 0, unsplit = 0;
   for (std::size_t slices = 1; slices == 1 || k / slices >= min_rows; ++slices) {

@@ -121,6 +121,8 @@ class LaunchPlanner {
   // where a GPU would otherwise stay mostly idle.
   static constexpr std::size_t kMinSliceRows = 256;
   static constexpr std::size_t kMinStarvedSliceRows = 64;
+  // gemm_k_slices' slices, which only fill a last wave, take at least this many rows.
+  static constexpr std::size_t kMinWaveSliceRows = 1024;
 
   explicit LaunchPlanner(DeviceInfo device);
   const DeviceInfo& device() const { return device_; }
@@ -199,9 +201,10 @@ class LaunchPlanner {
 
  private:
   MatmulPlan matmul_tiled() const;
-  // k_slices' count for compute units that each hold `resident` blocks at once.
+  // k_slices' count for compute units that each hold `resident` blocks at once, with slices of
+  // at least least_rows rows (kMinStarvedSliceRows for few blocks on a GPU).
   std::size_t slices_by_waves(const MatmulPlan& plan, std::size_t blocks, std::size_t k,
-                              std::size_t resident) const;
+                              std::size_t resident, std::size_t least_rows) const;
   std::optional<MatmulPlan> vec4_plan(std::size_t tile_m, std::size_t tile_n) const;
   // Halves vec4 blocks while they lie mostly outside an M x N product, then while fewer than
   // `wanted` of them (times batch) cover it.
