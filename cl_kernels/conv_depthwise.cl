@@ -29,6 +29,15 @@
 #endif
 #define SPAN ((OWB - 1) * SW + (KW - 1) * DW + 1)
 
+// Position xx of the input line starting at line_at, 0 in the padding (its plane's first element
+// is read instead, so that no branch surrounds the load).
+inline float line_tap(__global const float* x_at, const int line_at, const bool in_line,
+                      const int xx, const int width) {
+  const bool in = in_line && (uint)xx < (uint)width;
+  const float value = x_at[in ? line_at + xx : 0];
+  return in ? value : 0.0f;
+}
+
 // y = epilogue(beta * y + conv(x, w) + bias (has_bias)): a work-item per OWB neighbouring
 // elements of a line of y sums their windows.
 __kernel void depthwise_forward(__global const float* x, __global const float* w,
@@ -56,6 +65,7 @@ __kernel void depthwise_forward(__global const float* x, __global const float* w
         const int yy = oh * g.s8 - g.sb + b * g.se;
         const bool in_line = in_z && (uint)yy < (uint)g.s2;
         const int line_at = in_line ? (z * g.s2 + yy) * g.s3 : 0;
+#if OWB > 1  // the line's SPAN positions loaded once (the host keeps SPAN below OWB * KW)
         float v[SPAN];
 #pragma unroll
         for (int s = 0; s < SPAN; ++s) {
@@ -64,12 +74,17 @@ __kernel void depthwise_forward(__global const float* x, __global const float* w
           const float value = x_at[in ? line_at + xx : 0];
           v[s] = in ? value : 0.0f;
         }
+#define LINE_AT(s) v[s]
+#else  // one output: its KW taps alone (a dilated filter's span holds positions it skips)
+#define LINE_AT(s) line_tap(x_at, line_at, in_line, x0 + (s), g.s3)
+#endif
 #pragma unroll
         for (int e = 0; e < KW; ++e) {
           const float tap = w_at[(a * KH + b) * KW + e];
 #pragma unroll
-          for (int j = 0; j < OWB; ++j) sum[j] = mad(v[j * SW + e * DW], tap, sum[j]);
+          for (int j = 0; j < OWB; ++j) sum[j] = mad(LINE_AT(j * SW + e * DW), tap, sum[j]);
         }
+#undef LINE_AT
       }
     }
     const float shift = has_bias ? bias[k] : 0.0f;

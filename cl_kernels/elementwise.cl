@@ -145,7 +145,7 @@ __kernel void copy_block(__global const float* src, const ulong src_r, const ulo
       inside = inside && in_ * d_ == num_;                                \
     }                                                                     \
     inside = inside && in_ >= 0 && in_ < (T)in_dims.s##c;                 \
-    at += in_ * (T)in_strides.s##c;                                       \
+    at += (inside ? in_ : 0) * (T)in_strides.s##c; /* outside: no overflow */ \
   }
 #define WINDOW_LOOP(T, VALUE)                                                                  \
   for (ulong i = get_global_id(0); i < n; i += get_global_size(0)) {                      \

@@ -4,14 +4,6 @@
 
 #include "strided_index.h"
 
-// The tiled kernel's block (LaunchPlanner::transpose sets both; the defaults let the program
-// build without them for the element-by-element kernel).
-#ifndef TILE
-#define TILE 32
-#endif
-#ifndef ROWS
-#define ROWS 8
-#endif
 
 // y[i] = beta * y[i] + x read through in_strides: where the output's innermost dimension is also
 // the input's (or short), neighbouring work-items read neighbouring memory anyway.
@@ -44,6 +36,9 @@ __kernel void permute4(__global const float* x, __global float4* y, const ulong 
 // the bandwidth or less on the H200); a work-group instead stages a TILE x TILE block in local
 // memory, reading it along the input's lines and writing it along the output's rows, ROWS
 // work-items per column. Work-groups are numbered batch-major over the blocks.
+// Built only with its block (TILE, ROWS: LaunchPlanner::transpose), so that the other kernels'
+// program asks nothing of the device's work-group limits.
+#ifdef TILE
 __kernel __attribute__((reqd_work_group_size(TILE, ROWS, 1))) void permute_tiled(
     __global const float* x, __global float* y, const ulong lines, const ulong cols,
     const ulong col_stride, const ulong line_stride, const ulong n, const int batch_rank,
@@ -74,3 +69,4 @@ __kernel __attribute__((reqd_work_group_size(TILE, ROWS, 1))) void permute_tiled
     }
   }
 }
+#endif

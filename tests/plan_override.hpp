@@ -29,4 +29,20 @@ class ReductionPlanOverride {
   const ReductionPlan saved_;
 };
 
+// Runs part of a test with the gather and transpose kernels' style set (ContextImpl::row_loops:
+// CPU loops or GPU tiles); the context's style comes back at the end of the scope.
+class RowLoopsOverride {
+ public:
+  RowLoopsOverride() : rows_(detail::Access::impl(context()).row_loops), saved_(rows_) {}
+  ~RowLoopsOverride() { rows_ = saved_; }
+  RowLoopsOverride(const RowLoopsOverride&) = delete;
+  RowLoopsOverride& operator=(const RowLoopsOverride&) = delete;
+
+  void use(bool rows) { rows_ = rows; }
+
+ private:
+  bool& rows_;
+  const bool saved_;
+};
+
 }  // namespace clnn::test

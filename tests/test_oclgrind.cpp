@@ -177,12 +177,13 @@ TEST_CASE("oclgrind: elementwise, broadcasting, activations and shapes", "[oclgr
   permute.backward = [](const std::vector<Vec>&, const Vec& g) {
     return std::vector<Vec>{reference::permute(g, {2, 20, 17}, {0, 2, 1})};
   };
-  const bool saved_style = impl().row_loops;
-  for (bool rows : {false, true}) {
-    impl().row_loops = rows;
-    run_op_check(permute);
+  {
+    test::RowLoopsOverride style;
+    for (bool rows : {false, true}) {
+      style.use(rows);
+      run_op_check(permute);
+    }
   }
-  impl().row_loops = saved_style;
   // The innermost axis kept: four floats at a time.
   OpCheck permute4;
   permute4.shapes = {{2, 3, 4}};

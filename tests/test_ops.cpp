@@ -2,7 +2,6 @@
 // backward against the double-precision reference (see op_harness.hpp).
 #include <catch2/catch.hpp>
 
-#include "context_impl.hpp"
 #include "op_checks.hpp"
 #include "plan_override.hpp"
 
@@ -525,8 +524,7 @@ TEST_CASE("reshape flatten and transpose", "[ops][shape]") {
 
   // Element by element (CPUs) and through local-memory tiles (GPUs, where both sides of the
   // transposed pair span half a tile: the last three shapes, with partial blocks and batches).
-  auto& impl = clnn::detail::Access::impl(clnn::test::context());
-  const bool saved = impl.row_loops;
+  test::RowLoopsOverride style;
   for (bool rows : {false, true})
     for (auto [shape, perm] : std::vector<std::pair<Shape, std::vector<int>>>{
              {{7, 33}, {1, 0}},
@@ -539,7 +537,7 @@ TEST_CASE("reshape flatten and transpose", "[ops][shape]") {
              {{2, 3, 8}, {1, 0, 2}},  // the innermost axis kept: four floats at a time
              {{2, 5, 3, 4}, {0, 2, 1, 3}}}) {
       INFO(to_string(shape) << " row loops " << rows);
-      impl.row_loops = rows;
+      style.use(rows);
       std::vector<int> inverse(perm.size());
       for (std::size_t i = 0; i < perm.size(); ++i) inverse[std::size_t(perm[i])] = int(i);
       Shape out_shape;
@@ -555,7 +553,6 @@ TEST_CASE("reshape flatten and transpose", "[ops][shape]") {
       };
       run_op_check(c);
     }
-  impl.row_loops = saved;
   Graph g;
   Value x = g.input("x", {2, 3, 4});
   CHECK(flatten(x).shape() == Shape{2, 12});

@@ -36,14 +36,16 @@ std::int64_t taps_per_block(const Window& win) {
   return (win.kernel_positions() + tap_blocks(win) - 1) / tap_blocks(win);
 }
 
-// depthwise_forward's outputs per work-item along W (OWB): 4 share their input lines' loads, as
-// long as those lines stay a few dozen registers.
+// depthwise_forward's outputs per work-item along W (OWB): up to 4, sharing their input lines'
+// loads, where the span of a line they read stays a few dozen registers and holds fewer
+// positions than their taps do (a long stride or dilation skips most of it: one output then).
 std::int64_t outputs_per_item(const Window& win) {
-  std::int64_t outputs = std::min<std::int64_t>(4, win.out[2]);
-  while (outputs > 1 &&
-         (outputs - 1) * win.stride[2] + (win.kernel[2] - 1) * win.dilation[2] + 1 > 32)
-    --outputs;
-  return outputs;
+  const std::int64_t kw = win.kernel[2];
+  for (std::int64_t outputs = std::min<std::int64_t>(4, win.out[2]); outputs > 1; --outputs) {
+    const std::int64_t span = (outputs - 1) * win.stride[2] + (kw - 1) * win.dilation[2] + 1;
+    if (span <= 32 && span < outputs * kw) return outputs;
+  }
+  return 1;
 }
 
 }  // namespace

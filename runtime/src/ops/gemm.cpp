@@ -263,13 +263,16 @@ GemmBackend choose_gemm_backend(const ContextImpl& ctx, const GemmCall& call) {
 
 namespace {
 
-std::size_t split_k_slices(const ContextImpl& ctx, const GemmCall& g, const MatmulPlan& plan) {
+std::size_t split_k_slices(const ContextImpl& ctx, const GemmCall& g, const GemmChoice& choice) {
+  const MatmulPlan& plan = choice.plan;
   const std::size_t tiles = plan.blocks(g.m, g.n, g.batch), rows = LaunchPlanner::kMinSliceRows;
   const std::size_t units = std::max<std::size_t>(1, ctx.info.compute_units);
   if (g.k < 2 * rows) return 1;
   // Over half the units busy, slices pay only where they fill the last wave of blocks (on the
   // H100 1024^3 ran faster unsplit in 128 blocks of 64x128 than in 3 slices of them).
-  if (2 * tiles > units) return ctx.planner.gemm_k_slices(plan, tiles, g.k);
+  // (clnn's own kernel only: its plan's blocks are the ones counted)
+  if (2 * tiles > units)
+    return choice.backend == GemmBackend::own ? ctx.planner.gemm_k_slices(plan, tiles, g.k) : 1;
   const std::size_t wanted = units * ctx.planner.split_k_blocks_per_unit(plan);
   return std::min(g.k / rows, (wanted + tiles - 1) / tiles);
 }
@@ -277,7 +280,7 @@ std::size_t split_k_slices(const ContextImpl& ctx, const GemmCall& g, const Matm
 }  // namespace
 
 std::size_t split_k_slices(const ContextImpl& ctx, const GemmCall& g) {
-  return split_k_slices(ctx, g, gemm_plan(ctx, g));
+  return split_k_slices(ctx, g, choose_gemm(ctx, g));
 }
 
 bool operand_in_scratch(ContextImpl& ctx, const GemmCall& g) {
@@ -336,7 +339,7 @@ void gemm_as_chosen(ContextImpl& ctx, const GemmCall& call, const GemmChoice& ch
   // Split K for a single product into a contiguous C (no event: several launches), with scratch
   // free for the partial products.
   if (!event && call.batch == 1 && call.ldc == call.n && !operand_in_scratch(ctx, call)) {
-    if (std::size_t slices = split_k_slices(ctx, call, choice.plan); slices > 1)
+    if (std::size_t slices = split_k_slices(ctx, call, choice); slices > 1)
       return gemm_split_k(ctx, call, slices, choice);
   }
   gemm_unsplit(ctx, call, choice, event);
@@ -348,7 +351,7 @@ std::string describe_gemm(ContextImpl& ctx, const GemmCall& call) {
   if (choice.backend == GemmBackend::clblast) return "clblast";
   std::string out = choice.plan.describe();
   if (call.batch == 1 && call.ldc == call.n)
-    if (std::size_t slices = split_k_slices(ctx, call, choice.plan); slices > 1)
+    if (std::size_t slices = split_k_slices(ctx, call, choice); slices > 1)
       out += ", K in " + std::to_string(slices) + " slices";
   return out;
 }
