@@ -1,7 +1,7 @@
 // GEMM for GPUs, vectorized: C[b] = alpha * op(A[b]) * op(B[b]) + beta * C[b], row-major, with
-// the same arguments as matmul.cl's gemm. Only for aligned calls: M, N, K, the leading dimensions,
-// offsets and batch strides all multiples of 4, so every float4 lies wholly inside or outside a
-// matrix (the host checks; gemm falls back to matmul.cl otherwise).
+// the same arguments as matmul.cl's gemm. Only for aligned calls: N, K, the leading dimensions,
+// offsets and batch strides all multiples of 4, and M where A is transposed, so every float4 lies
+// wholly inside or outside a matrix (the host checks; gemm falls back to matmul.cl otherwise).
 //
 // A work-group of (TILE_N/8) x (TILE_M/8) work-items computes a TILE_M x TILE_N block of C; each
 // work-item an 8x8 block made of four 4x4 pieces, rows 4*ty + i and 4*ty + i + TILE_M/2, columns

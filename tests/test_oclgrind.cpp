@@ -460,6 +460,7 @@ TEST_CASE("oclgrind: every matmul kernel, and split K", "[oclgrind]") {
     REQUIRE(impl().planner.fits(plan));
     check_gemm(&plan, 36, 20, 12, false, true);  // multiples of 4: vec4 serves them too
     check_gemm(&plan, 12, 40, 16, true, false);
+    check_gemm(&plan, 37, 20, 12, false, false);  // odd rows of A: vec4 reads past none
   }
   // Skinny products (CLNN_GEMM=own here keeps gemm() off them), as GPUs and CPUs run them:
   // rows and columns of the big matrix contiguous, with three outputs split over K and forty not.

@@ -75,8 +75,8 @@ void sum_slices(ContextImpl& ctx, cl_mem partial, std::size_t offset_partial, st
                 std::size_t n, float alpha, float beta, cl_mem c, std::size_t offset_c,
                 const Epilogue& epilogue = {});
 
-// Whether the vec4 kernel can take a call: sizes, leading dimensions, offsets and batch strides
-// all multiples of 4.
+// Whether the vec4 kernel can take a call: N, K, leading dimensions, offsets and batch strides
+// all multiples of 4, and M too where A is transposed.
 bool gemm_is_aligned(const GemmCall& call);
 // Whether a configuration can run a call: it fits the device, and a vec4 one gets an aligned
 // call; tap rows take nothing but vec4.
