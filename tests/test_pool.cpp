@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "op_checks.hpp"
+#include "plan_override.hpp"
 
 using namespace clnn;
 using clnn::test::max_pool_indices_check;
@@ -38,6 +39,24 @@ TEST_CASE("max_pool and avg_pool in 2-D", "[pool]") {
   }
   run_op_check(pool_check(false, {2, 2, 7, 6}, pool({3, 3}, {2, 2}, {1, 1}, {1, 1}, true, false)));
   run_op_check(pool_check(false, {1, 3, 5, 5}, pool({2, 2}, {1, 1}, {1, 1}, {0, 0}, false, false)));
+}
+
+TEST_CASE("max_pool forward per element and per line of outputs", "[pool]") {
+  // max_pool_forward (GPUs) and max_pool_forward_rows (CPUs): the device picks one; each is
+  // checked here whatever the device, with padding, dilation and 1-D and 3-D windows.
+  test::RowLoopsOverride rows;
+  PoolOptions dilated = pool({2, 3}, {1, 2}, {1, 0}, {0, 1});
+  dilated.dilations = {2, 2};
+  for (bool per_line : {false, true}) {
+    INFO("per line " << per_line);
+    rows.use(per_line);
+    run_op_check(pool_check(true, {2, 3, 8, 8}, pool({2, 2})));
+    run_op_check(pool_check(true, {1, 2, 7, 9}, pool({3, 3}, {2, 2}, {1, 1}, {1, 1})));
+    run_op_check(pool_check(true, {2, 2, 9, 10}, dilated));
+    run_op_check(pool_check(true, {2, 3, 11}, pool({3}, {2}, {1}, {0})));
+    run_op_check(
+        pool_check(true, {1, 2, 5, 6, 4}, pool({2, 3, 2}, {2, 2, 1}, {1, 1, 0}, {0, 1, 1})));
+  }
 }
 
 TEST_CASE("dilated max_pool", "[pool]") {

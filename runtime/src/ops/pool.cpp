@@ -53,14 +53,19 @@ class PoolOp : public Op {
       args.ctx.enqueue_elementwise(k, std::size_t(args.output.size()));
       return;
     }
-    cl_kernel k = args.ctx.kernel("pool", max_ ? "max_pool_forward" : "avg_pool_forward");
-    if (max_)  // in training the argmax of each window is saved for backward
+    if (max_) {  // in training the argmax of each window is saved for backward
+      const bool rows = args.ctx.row_loops;  // a work-item per line of outputs (CPUs)
+      cl_kernel k = args.ctx.kernel("pool", rows ? "max_pool_forward_rows" : "max_pool_forward");
       set_args(k, mem(*args.inputs[0]), mem(args.output),
                mem(args.saved.defined() ? args.saved : args.output), cl_int(args.saved.defined()),
                w.packed(), w.packed_out(), cl_long(w.n * w.c));
-    else
-      set_args(k, mem(*args.inputs[0]), mem(args.output), w.packed(), w.packed_out(), ends(w),
-               cl_long(w.n * w.c));
+      args.ctx.enqueue_elementwise(
+          k, std::size_t(rows ? w.n * w.c * w.out[0] * w.out[1] : args.output.size()));
+      return;
+    }
+    cl_kernel k = args.ctx.kernel("pool", "avg_pool_forward");
+    set_args(k, mem(*args.inputs[0]), mem(args.output), w.packed(), w.packed_out(), ends(w),
+             cl_long(w.n * w.c));
     args.ctx.enqueue_elementwise(k, std::size_t(args.output.size()));
   }
 
