@@ -12,6 +12,7 @@
 #include "ops/conv_depthwise.hpp"
 #include "ops/conv_direct.hpp"
 #include "ops/conv_implicit.hpp"
+#include "ops/conv_padded.hpp"
 #include "ops/conv_shifted.hpp"
 #include "ops/conv_winograd.hpp"
 #include "ops/spatial.hpp"
@@ -120,6 +121,39 @@ TEST_CASE("the implicit GEMM matches the reference", "[conv][slow]") {
   }
   scope.set(ConvRoute::columns);
   CHECK_FALSE(implicit({2, 3, 8, 6}, {4, 3, 3, 3}, options({}, {1, 1}, {1, 1}, {})).serves_forward());
+}
+
+TEST_CASE("the padded direct convolution matches the reference", "[conv]") {
+  // Forward through conv_padded.cl, whatever the device (CPUs take it unforced). Output lines
+  // shorter and longer than a vector, filter counts of every power of two the plan blocks them
+  // in, 1-, 2- and 3-D, dilation and asymmetric pads; the gradients take the other routes.
+  using clnn::detail::ConvRoute;
+  RouteScope scope(ConvRoute::padded);
+  auto padded = [](const Shape& x, const Shape& w, const ConvOptions& o) {
+    return clnn::detail::PaddedConv{conv_geometry(x, w, o)};
+  };
+  const std::vector<Case> cases{
+      {{2, 3, 7, 6}, {4, 3, 3, 3}, options({}, {1, 1}, {1, 1}, {})},
+      {{1, 1, 12, 12}, {16, 1, 5, 5}, options({}, {2, 2}, {2, 2}, {})},  // 5x5 as the main job's
+      {{1, 2, 6, 6}, {32, 2, 5, 5}, options({}, {2, 2}, {2, 2}, {})},
+      {{1, 5, 9, 37}, {6, 5, 3, 2}, options({}, {0, 1}, {2, 0}, {})},       // rows of 37 in 38
+      {{2, 2, 11, 10}, {3, 2, 3, 3}, options({}, {2, 1}, {1, 2}, {2, 3})},  // dilated
+      {{3, 4, 5, 9}, {5, 4, 1, 1}, {}},                                     // 1x1, 5 filters
+      {{2, 3, 13}, {8, 3, 4}, options({}, {1}, {2}, {2})},                  // 1-D, dilated
+      {{2, 2, 5, 4, 5}, {3, 2, 3, 3, 3}, options({}, {1, 1, 0}, {0, 1, 2}, {1, 1, 2})},  // 3-D
+  };
+  for (const Case& c : cases) {
+    INFO("x " << to_string(c.x) << " w " << to_string(c.w));
+    CHECK(padded(c.x, c.w, c.o).serves_forward(std::size_t{1} << 24));
+    run_op_check(conv_check(c.x, c.w, true, c.o));
+  }
+  // Strides and groups keep to the other routes; so does a copy larger than the workspace.
+  CHECK_FALSE(padded({2, 3, 8, 8}, {4, 3, 3, 3}, options({2, 2}, {1, 1}, {1, 1}, {}))
+                  .serves_forward(std::size_t{1} << 24));
+  CHECK_FALSE(padded({2, 4, 6, 6}, {6, 2, 3, 3}, options({}, {1, 1}, {1, 1}, {}, 2))
+                  .serves_forward(std::size_t{1} << 24));
+  CHECK_FALSE(padded({2, 3, 7, 6}, {4, 3, 3, 3}, options({}, {1, 1}, {1, 1}, {}))
+                  .serves_forward(100));
 }
 
 TEST_CASE("Winograd's transforms compute the correlation of a tile", "[conv]") {
@@ -536,12 +570,14 @@ TEST_CASE("a route CLNN_CONV forces is the only one that takes a pass", "[conv][
   const detail::ImplicitConv implicit{g};
   const detail::ShiftedConv shifted{g};
   const detail::DirectConv direct{g};
+  const detail::PaddedConv padded{g};
   ConvOptions dw = o;
   dw.groups = 64;
   const detail::DepthwiseConv depthwise{conv_geometry({2, 64, 8, 8}, {64, 1, 3, 3}, dw)};
   test::RouteScope scope(ConvRoute::automatic);
   for (ConvRoute route : {ConvRoute::winograd, ConvRoute::implicit, ConvRoute::shifted,
-                          ConvRoute::direct, ConvRoute::depthwise, ConvRoute::columns}) {
+                          ConvRoute::direct, ConvRoute::depthwise, ConvRoute::padded,
+                          ConvRoute::columns}) {
     INFO("forced route " << int(route));
     scope.set(route);
     CHECK(winograd.serves_forward() == (route == ConvRoute::winograd));
@@ -551,6 +587,7 @@ TEST_CASE("a route CLNN_CONV forces is the only one that takes a pass", "[conv][
     CHECK(shifted.serves_weight_gradient(std::size_t{1} << 24) == (route == ConvRoute::shifted));
     CHECK_FALSE(direct.serves_gradients());  // 576 rows: not even when forced
     CHECK(depthwise.serves() == (route == ConvRoute::depthwise));
+    CHECK(padded.serves_forward(std::size_t{1} << 24) == (route == ConvRoute::padded));
   }
   scope.set(ConvRoute::automatic);
   CHECK(depthwise.serves());  // on every device

@@ -506,6 +506,10 @@ TEST_CASE("oclgrind: convolution on every route", "[oclgrind]") {
     run_op_check(conv_check({2, 3, 11}, {7, 3, 3}, padded({1}, {2})));
   }
   {
+    RouteScope scope(ConvRoute::padded);  // forward; the gradients by columns
+    run_op_check(conv_check({2, 3, 5, 4}, {4, 3, 3, 3}, padded({1, 1})));
+  }
+  {
     RouteScope scope(ConvRoute::shifted);
     run_op_check(conv_check({2, 4, 5, 4}, {4, 4, 3, 3}, padded({1, 1})));
   }
@@ -535,10 +539,14 @@ TEST_CASE("oclgrind: pooling", "[oclgrind]") {
   PoolOptions overlapping;
   overlapping.kernel = {3, 3}, overlapping.strides = {2, 2};
   overlapping.pads_begin = overlapping.pads_end = {1, 1};
-  for (bool is_max : {true, false}) {
-    run_op_check(pool_check(is_max, {2, 2, 6, 6}, disjoint));  // the windows tile it, too
-    run_op_check(pool_check(is_max, {2, 2, 7, 5}, disjoint));  // the last row and column left out
-    run_op_check(pool_check(is_max, {1, 2, 7, 5}, overlapping));
+  test::RowLoopsOverride rows;
+  for (bool per_line : {false, true}) {  // max_pool_forward, and its _rows form (CPUs)
+    rows.use(per_line);
+    for (bool is_max : {true, false}) {
+      run_op_check(pool_check(is_max, {2, 2, 6, 6}, disjoint));  // the windows tile it, too
+      run_op_check(pool_check(is_max, {2, 2, 7, 5}, disjoint));  // last row and column left out
+      run_op_check(pool_check(is_max, {1, 2, 7, 5}, overlapping));
+    }
   }
   run_op_check(max_pool_indices_check({1, 2, 7, 5}, overlapping, true));
 }

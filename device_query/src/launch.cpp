@@ -196,6 +196,18 @@ TransposePlan LaunchPlanner::transpose() const {
   return {tile, rows};
 }
 
+PaddedConvPlan LaunchPlanner::padded_conv(std::size_t filters) const {
+  PaddedConvPlan plan;
+  plan.vector = device_.native_vector_width >= 16  ? 16
+                : device_.native_vector_width >= 8 ? 8
+                                                   : 4;
+  // The accumulators, an input vector and a broadcast weight in the vector registers: AVX-512's
+  // 32 hold 16 accumulators of 16 floats, AVX2's 16 hold 8 of 8.
+  const std::size_t most = plan.vector >= 16 ? 16 : 8;
+  while (plan.filters * 2 <= most && filters % (plan.filters * 2) == 0) plan.filters *= 2;
+  return plan;
+}
+
 bool LaunchPlanner::fits(const ElementwisePlan& plan) const {
   return plan.local_size >= 1 && plan.local_size <= max_local_size_1d() && plan.max_groups >= 1;
 }

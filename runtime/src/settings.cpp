@@ -46,7 +46,8 @@ ConvRoute parse_conv() {
                            {"winograd", ConvRoute::winograd},
                            {"direct", ConvRoute::direct},
                            {"shifted", ConvRoute::shifted},
-                           {"depthwise", ConvRoute::depthwise}},
+                           {"depthwise", ConvRoute::depthwise},
+                           {"padded", ConvRoute::padded}},
                           ConvRoute::automatic, "chosen per pass");
 }
 

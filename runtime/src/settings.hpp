@@ -20,7 +20,7 @@ enum class GemmBackend { automatic, own, clblast, gemv };
 // transforms (ops/conv_winograd.hpp), the gradients directly (ops/conv_direct.hpp), the weight
 // gradient over shifted copies of the padded input (ops/conv_shifted.hpp) or, one group per
 // channel, gathered per channel (ops/conv_depthwise.hpp), the rest as automatic.
-enum class ConvRoute { automatic, columns, implicit, winograd, direct, shifted, depthwise };
+enum class ConvRoute { automatic, columns, implicit, winograd, direct, shifted, depthwise, padded };
 // The tuning cache: read, with the tuners trying a fast subset of candidates (fast) or every one
 // (full), or not used (off).
 enum class TuneMode { fast, full, off };

@@ -27,6 +27,14 @@ struct TransposePlan {
   std::size_t rows = 0;
 };
 
+// Direct convolution over a zero-padded copy of the input (cl_kernels/conv_padded.cl): each
+// work-item holds `filters` accumulators of `vector` consecutive output positions, one vector
+// register each, and loads one vector of input per channel and tap for all of them.
+struct PaddedConvPlan {
+  std::size_t vector = 4;   // floats per vector: the device's native width, at least 4
+  std::size_t filters = 1;  // filters per work-item: a power of two dividing the filter count
+};
+
 // The matmul kernels (cl_kernels/matmul*.cl), all computing C[M,N] = A[M,K] B[K,N] with a
 // work-group per tile_m x tile_n block of C and a work_m x work_n register block per work-item:
 // - tiled: any device and shape; steps tile_k along K, staging the operand tiles in local memory
@@ -185,6 +193,7 @@ class LaunchPlanner {
   bool plannable(const MatmulPlan& plan) const;
   ReductionPlan reduction() const;
   TransposePlan transpose() const;
+  PaddedConvPlan padded_conv(std::size_t filters) const;
   // Whether an elementwise or reduction plan (planned or tuned) respects the device's limits:
   // a work-group size the device takes (a power of two within local memory for reductions).
   bool fits(const ElementwisePlan& plan) const;

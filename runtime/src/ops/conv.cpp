@@ -1,7 +1,8 @@
 // conv: 1-, 2- and 3-D convolution with strides, asymmetric padding, dilation and groups, the op
 // and its passes. Each pass takes one route: depthwise convolutions gathered per channel
 // (ops/conv_depthwise.hpp), 3x3 and 5x5 ones by Winograd's transforms (ops/conv_winograd.hpp),
-// forward and input gradient as implicit GEMMs (ops/conv_implicit.hpp), gradients directly
+// forward and input gradient as implicit GEMMs (ops/conv_implicit.hpp), forward on CPUs directly
+// over a padded copy of the input (ops/conv_padded.hpp), gradients directly
 // (ops/conv_direct.hpp) or over shifted copies of the input (ops/conv_shifted.hpp), and
 // everything else here, through column matrices and GEMM, a chunk of samples at a time.
 #include <algorithm>
@@ -17,6 +18,7 @@
 #include "ops/conv_depthwise.hpp"
 #include "ops/conv_direct.hpp"
 #include "ops/conv_implicit.hpp"
+#include "ops/conv_padded.hpp"
 #include "ops/conv_shifted.hpp"
 #include "ops/conv_winograd.hpp"
 #include "ops/gemm.hpp"
@@ -196,7 +198,17 @@ void channel_sums(ContextImpl& ctx, const Tensor& gy, const Tensor& gb, float be
 
 // The routes a convolution's passes take: the table below decides them, in one place, from
 // each route's serves_*() (its geometry, the device and ContextImpl::conv_route).
-enum class Route { none, depthwise, winograd, implicit, direct, shifted, channel_sums, columns };
+enum class Route {
+  none,
+  depthwise,
+  winograd,
+  implicit,
+  padded,
+  direct,
+  shifted,
+  channel_sums,
+  columns
+};
 
 // Which route computes each wanted gradient (none where it is not wanted).
 struct BackwardRoutes {
@@ -214,6 +226,7 @@ class ConvPasses {
         winograd_{geometry_},
         direct_{geometry_},
         implicit_{geometry_},
+        padded_{geometry_},
         shifted_{geometry_},
         workspace_(workspace),
         workspace_floats_(plan.workspace_floats()),
@@ -223,6 +236,7 @@ class ConvPasses {
     if (depthwise_.serves()) return Route::depthwise;
     if (winograd_.serves_forward()) return Route::winograd;
     if (implicit_.serves_forward()) return Route::implicit;
+    if (padded_.serves_forward(workspace_floats_)) return Route::padded;
     return Route::columns;
   }
 
@@ -286,6 +300,9 @@ class ConvPasses {
         break;
       case Route::implicit:
         return implicit_.forward(x, w, bias, y, beta, epilogue, placement, prepared);
+      case Route::padded:
+        padded_.forward(x, w, bias, y, beta, epilogue, workspace_);
+        break;
       default:
         columns_.forward(x, w, bias, y, beta);
         apply_epilogue(geometry_.ctx, y, epilogue);
@@ -327,6 +344,8 @@ class ConvPasses {
                                                                    ? implicit_.input_gradient_launch()
                                                                    : implicit_.forward_launch())
                                       .describe();
+      case Route::padded:
+        return padded_.describe();
       case Route::direct:
         return "direct";
       case Route::shifted:
@@ -347,6 +366,7 @@ class ConvPasses {
   WinogradConv winograd_;
   DirectConv direct_;
   ImplicitConv implicit_;
+  PaddedConv padded_;
   ShiftedConv shifted_;
   const Tensor& workspace_;
   std::size_t workspace_floats_;

@@ -1,0 +1,99 @@
+// Convolution with unit strides computed directly, for CPUs (ops/conv_padded.hpp). pad_planes
+// first copies the input with its zero padding into planes of Dp x Hp x Wp, where output position
+// (d, h, w) and tap (a, b, e) read the copy at
+//   p + (a * DD * Hp + b * DH) * Wp + e * DW,  p = (d * Hp + h) * Wp + w,
+// so VEC consecutive values of p read VEC consecutive floats: one vector load per channel and tap
+// serves FILTERS filters, each a broadcast weight times it added into its own vector register.
+// No column matrix is written or read, and no bound is checked in the loop. Lanes whose h or w
+// lie in the padding's rows and columns are computed and dropped. Every load lies inside the
+// copy: the host leaves VEC spare floats after it.
+//
+// The geometry g and o are Window::packed() and packed_out(); padded is (Dp, Hp, Wp, 0).
+
+#include "epilogue.h"
+
+#ifndef VEC
+#define VEC 16
+#endif
+#ifndef FILTERS
+#define FILTERS 16
+#endif
+
+#define CAT_(a, b) a##b
+#define CAT(a, b) CAT_(a, b)
+#define floatV CAT(float, VEC)
+#define vloadV CAT(vload, VEC)
+
+// xp[n, c, d, h, w] = x[n, c, d - PD, h - PH, w - PW], zero outside x: a work-item per row of
+// the copy (n, c, d, h), written along w.
+__kernel void pad_planes(__global const float* x, __global float* xp, const int16 g,
+                         const int4 padded, const int rows) {
+  const int Dp = padded.s0, Hp = padded.s1, Wp = padded.s2;
+  const int D = g.s1, H = g.s2, W = g.s3;
+  for (int r = get_global_id(0); r < rows; r += get_global_size(0)) {
+    const int hp = r % Hp, dp = r / Hp % Dp, nc = r / Hp / Dp;
+    const int d = dp - g.sa, h = hp - g.sb;
+    __global float* dst = xp + (long)r * Wp;
+    if (d < 0 || d >= D || h < 0 || h >= H) {
+      for (int w = 0; w < Wp; ++w) dst[w] = 0.0f;
+      continue;
+    }
+    __global const float* src = x + (((long)nc * D + d) * H + h) * W;
+    for (int w = 0; w < Wp; ++w) dst[w] = w >= g.sc && w < g.sc + W ? src[w - g.sc] : 0.0f;
+  }
+}
+
+// y[n, k, d, h, w] = epilogue(beta * y + sum over c and taps of w[k, c, tap] xp[...] + bias[k])
+// for FILTERS filters from get_global_id(1) * FILTERS (K is a multiple of FILTERS) and the VEC
+// positions p from get_global_id(0) * VEC of sample get_global_id(2).
+__kernel void conv_padded(__global const float* xp, __global const float* w,
+                          __global const float* bias, const int has_bias, __global float* y,
+                          const int16 g, const int4 o, const int4 padded, const int K,
+                          const float beta) {
+  const int Dp = padded.s0, Hp = padded.s1, Wp = padded.s2;
+  const int OD = o.s0, OH = o.s1, OW = o.s2;
+  const int span = ((OD - 1) * Hp + OH - 1) * Wp + OW;  // one past the last output's p
+  const int p0 = get_global_id(0) * VEC, k0 = get_global_id(1) * FILTERS;
+  const int n = get_global_id(2);
+  if (p0 >= span) return;  // the global size is rounded up to whole work-groups
+  const int C = g.s0, KD = g.s4, KH = g.s5, KW = g.s6, taps = KD * KH * KW;
+  const long plane = (long)Dp * Hp * Wp, filter = (long)C * taps;
+  __global const float* xs = xp + (long)n * C * plane + p0;
+  __global const float* wk = w + (long)k0 * filter;
+
+  floatV acc[FILTERS];
+#pragma unroll
+  for (int i = 0; i < FILTERS; ++i) acc[i] = (floatV)(0.0f);
+  for (int c = 0; c < C; ++c, xs += plane, wk += taps) {
+    int t = 0;
+    for (int a = 0; a < KD; ++a)
+      for (int b = 0; b < KH; ++b) {
+        __global const float* row = xs + (a * g.sd * Hp + b * g.se) * Wp;
+        for (int e = 0; e < KW; ++e, ++t) {
+          const floatV v = vloadV(0, row + e * g.sf);
+#pragma unroll
+          for (int i = 0; i < FILTERS; ++i) acc[i] = mad((floatV)(wk[i * filter + t]), v, acc[i]);
+        }
+      }
+  }
+
+  // Where each lane's output lies within a filter's output, or -1 for a dropped lane.
+  int at[VEC];
+  for (int j = 0; j < VEC; ++j) {
+    const int p = p0 + j, wq = p % Wp, hq = p / Wp % Hp, dq = p / Wp / Hp;
+    at[j] = p < span && wq < OW && hq < OH ? (dq * OH + hq) * OW + wq : -1;
+  }
+  const long positions = (long)OD * OH * OW;
+  float lanes[VEC];
+  for (int i = 0; i < FILTERS; ++i) {
+    const int k = k0 + i;
+    const float shift = has_bias ? bias[k] : 0.0f;
+    __global float* yk = y + ((long)n * K + k) * positions;
+    CAT(vstore, VEC)(acc[i], 0, lanes);
+    for (int j = 0; j < VEC; ++j) {
+      if (at[j] < 0) continue;
+      const float v = lanes[j] + shift;
+      yk[at[j]] = FINISH(beta == 0.0f ? v : v + beta * yk[at[j]]);
+    }
+  }
+}

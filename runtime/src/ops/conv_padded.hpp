@@ -1,0 +1,29 @@
+// Internal: convolutions with unit strides computed directly over a zero-padded copy of the
+// input (cl_kernels/conv_padded.cl), CPUs' forward route. The column route wrote a column matrix
+// of C x taps rows per output position and read it back through the GEMM, then reordered the
+// product into y; here each channel and tap is one vector load of the copy for a block of
+// filters, and y is written once.
+#pragma once
+
+#include <cstdint>
+
+#include "clnn/tensor.hpp"
+#include "ops/conv_geometry.hpp"
+
+namespace clnn::detail {
+
+struct PaddedConv : ConvGeometry {
+  // Whether forward takes this route: one group, unit strides, the padded copy (with its spare
+  // vector) within `workspace_floats` and int indices, and ContextImpl::conv_route asks for it or
+  // is automatic on a CPU.
+  bool serves_forward(std::size_t workspace_floats) const;
+
+  // y = epilogue(beta * y + conv(x, w) + bias) (bias may be null), the padded copy written to the
+  // start of `workspace`.
+  void forward(const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor& y, float beta,
+               const Epilogue& epilogue, const Tensor& workspace) const;
+
+  std::string describe() const;
+};
+
+}  // namespace clnn::detail
