@@ -8,7 +8,9 @@
 // lie in the padding's rows and columns are computed and dropped. Every load lies inside the
 // copy: the host leaves VEC spare floats after it.
 //
-// The geometry g and o are Window::packed() and packed_out(); padded is (Dp, Hp, Wp, 0).
+// The geometry g and o are Window::packed() and packed_out(); padded is (Dp, Hp, Wp, 0). With
+// FLIP the same kernel computes a convolution's input gradient as a convolution of its output
+// gradient.
 
 #include "epilogue.h"
 
@@ -17,6 +19,9 @@
 #endif
 #ifndef FILTERS
 #define FILTERS 16
+#endif
+#ifndef FLIP
+#define FLIP 0
 #endif
 
 #define CAT_(a, b) a##b
@@ -57,14 +62,24 @@ __kernel void conv_padded(__global const float* xp, __global const float* w,
   const int n = get_global_id(2);
   if (p0 >= span) return;  // the global size is rounded up to whole work-groups
   const int C = g.s0, KD = g.s4, KH = g.s5, KW = g.s6, taps = KD * KH * KW;
-  const long plane = (long)Dp * Hp * Wp, filter = (long)C * taps;
+  const long plane = (long)Dp * Hp * Wp;
   __global const float* xs = xp + (long)n * C * plane + p0;
+#if FLIP
+  // An input gradient (ops/conv_padded.cpp): w is the original's [C, K, taps] (its filters are
+  // this convolution's channels), each filter read with its taps reversed.
+  const long filter = taps, channel = (long)K * taps;
+  __global const float* wk = w + (long)k0 * taps + taps - 1;
+#define TAP(t) (-(t))
+#else
+  const long filter = (long)C * taps, channel = taps;
   __global const float* wk = w + (long)k0 * filter;
+#define TAP(t) (t)
+#endif
 
   floatV acc[FILTERS];
 #pragma unroll
   for (int i = 0; i < FILTERS; ++i) acc[i] = (floatV)(0.0f);
-  for (int c = 0; c < C; ++c, xs += plane, wk += taps) {
+  for (int c = 0; c < C; ++c, xs += plane, wk += channel) {
     int t = 0;
     for (int a = 0; a < KD; ++a)
       for (int b = 0; b < KH; ++b) {
@@ -72,7 +87,8 @@ __kernel void conv_padded(__global const float* xp, __global const float* w,
         for (int e = 0; e < KW; ++e, ++t) {
           const floatV v = vloadV(0, row + e * g.sf);
 #pragma unroll
-          for (int i = 0; i < FILTERS; ++i) acc[i] = mad((floatV)(wk[i * filter + t]), v, acc[i]);
+          for (int i = 0; i < FILTERS; ++i)
+            acc[i] = mad((floatV)(wk[i * filter + TAP(t)]), v, acc[i]);
         }
       }
   }

@@ -124,9 +124,10 @@ TEST_CASE("the implicit GEMM matches the reference", "[conv][slow]") {
 }
 
 TEST_CASE("the padded direct convolution matches the reference", "[conv]") {
-  // Forward through conv_padded.cl, whatever the device (CPUs take it unforced). Output lines
-  // shorter and longer than a vector, filter counts of every power of two the plan blocks them
-  // in, 1-, 2- and 3-D, dilation and asymmetric pads; the gradients take the other routes.
+  // Forward and input gradient through conv_padded.cl, whatever the device (CPUs take it
+  // unforced). Output lines shorter and longer than a vector, filter counts of every power of two
+  // the plan blocks them in, 1-, 2- and 3-D, dilation and asymmetric pads; the weight gradient
+  // takes the other routes.
   using clnn::detail::ConvRoute;
   RouteScope scope(ConvRoute::padded);
   auto padded = [](const Shape& x, const Shape& w, const ConvOptions& o) {
@@ -145,8 +146,14 @@ TEST_CASE("the padded direct convolution matches the reference", "[conv]") {
   for (const Case& c : cases) {
     INFO("x " << to_string(c.x) << " w " << to_string(c.w));
     CHECK(padded(c.x, c.w, c.o).serves_forward(std::size_t{1} << 24));
+    CHECK(padded(c.x, c.w, c.o).serves_input_gradient(std::size_t{1} << 24));
     run_op_check(conv_check(c.x, c.w, true, c.o));
   }
+  // A pad wider than the window's reach leaves the input gradient to the other routes.
+  const Case wide{{2, 3, 5, 5}, {4, 3, 1, 3}, options({}, {1, 1}, {1, 1}, {})};
+  CHECK(padded(wide.x, wide.w, wide.o).serves_forward(std::size_t{1} << 24));
+  CHECK_FALSE(padded(wide.x, wide.w, wide.o).serves_input_gradient(std::size_t{1} << 24));
+  run_op_check(conv_check(wide.x, wide.w, true, wide.o));
   // Strides and groups keep to the other routes; so does a copy larger than the workspace.
   CHECK_FALSE(padded({2, 3, 8, 8}, {4, 3, 3, 3}, options({2, 2}, {1, 1}, {1, 1}, {}))
                   .serves_forward(std::size_t{1} << 24));
@@ -588,6 +595,7 @@ TEST_CASE("a route CLNN_CONV forces is the only one that takes a pass", "[conv][
     CHECK_FALSE(direct.serves_gradients());  // 576 rows: not even when forced
     CHECK(depthwise.serves() == (route == ConvRoute::depthwise));
     CHECK(padded.serves_forward(std::size_t{1} << 24) == (route == ConvRoute::padded));
+    CHECK(padded.serves_input_gradient(std::size_t{1} << 24) == (route == ConvRoute::padded));
   }
   scope.set(ConvRoute::automatic);
   CHECK(depthwise.serves());  // on every device

@@ -3,9 +3,11 @@
 
 #include <algorithm>
 #include <climits>
+#include <optional>
 #include <string>
 
 #include "cl/kernel_call.hpp"
+#include "clnn/error.hpp"
 #include "ops/common.hpp"
 
 namespace clnn::detail {
@@ -32,41 +34,87 @@ std::int64_t span(const Window& win) {
   return ((win.out[0] - 1) * p.s[1] + win.out[1] - 1) * std::int64_t(p.s[2]) + win.out[2];
 }
 
-}  // namespace
-
-bool PaddedConv::serves_forward(std::size_t workspace_floats) const {
-  if (groups != 1) return false;
-  for (std::size_t d = 0; d < 3; ++d)
-    if (win.stride[d] != 1) return false;
-  const std::size_t vector = ctx.planner.padded_conv(std::size_t(filters)).vector;
-  const std::int64_t copy = win.n * win.c * padded_plane(win) + std::int64_t(vector);
-  if (copy >= INT_MAX || win.n * filters * win.out_positions() >= INT_MAX) return false;
-  if (std::size_t(copy) > workspace_floats) return false;
-  return takes(ConvRoute::padded, false, true);
+// The input gradient of a convolution with unit strides as a convolution of gy: with the same
+// dilation, each filter flipped and channels and filters exchanged (the kernel's FLIP), and pads
+// of dilation * (kernel - 1) less the original's, so that its output has x's extents. nullopt
+// where a pad would be negative (the original's larger than its window).
+std::optional<Window> input_gradient_window(const Window& win, std::int64_t filters) {
+  Window v = win;
+  v.c = filters;
+  v.in = win.out;
+  v.out = win.in;
+  for (std::size_t d = 0; d < 3; ++d) {
+    const std::int64_t reach = win.dilation[d] * (win.kernel[d] - 1);
+    v.pad_begin[d] = reach - win.pad_begin[d];
+    v.pad_end[d] = reach - win.pad_end[d];
+    if (v.pad_begin[d] < 0 || v.pad_end[d] < 0) return std::nullopt;
+  }
+  return v;
 }
 
-void PaddedConv::forward(const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor& y,
-                         float beta, const Epilogue& epilogue, const Tensor& workspace) const {
+// Whether convolution `v` (unit strides) with `filters` outputs runs here: its padded copy, with
+// the spare vector, within the workspace and int indices.
+bool fits(const ContextImpl& ctx, const Window& v, std::int64_t filters,
+          std::size_t workspace_floats) {
+  for (std::size_t d = 0; d < 3; ++d)
+    if (v.stride[d] != 1) return false;
+  const std::size_t vector = ctx.planner.padded_conv(std::size_t(filters)).vector;
+  const std::int64_t copy = v.n * v.c * padded_plane(v) + std::int64_t(vector);
+  if (copy >= INT_MAX || v.n * filters * v.out_positions() >= INT_MAX) return false;
+  return std::size_t(copy) <= workspace_floats;
+}
+
+// y = epilogue(beta * y + conv_v(x, w) + bias) for convolution `v`: x copied with its padding
+// into the workspace, then conv_padded. flip: w is the original convolution's [filters', v.c,
+// taps] and v its input gradient (input_gradient_window).
+void run(ContextImpl& ctx, const Window& v, std::int64_t filters, const Tensor& x, const Tensor& w,
+         const Tensor* bias, const Tensor& y, float beta, const Epilogue& epilogue,
+         const Tensor& workspace, bool flip) {
   const PaddedConvPlan plan = ctx.planner.padded_conv(std::size_t(filters));
-  const cl_int4 padded = padded_extents(win);
-  const auto rows = cl_int(win.n * win.c * padded.s[0] * padded.s[1]);
+  const cl_int4 padded = padded_extents(v);
+  const auto rows = cl_int(v.n * v.c * padded.s[0] * padded.s[1]);
   cl_kernel pad = ctx.kernel("conv_padded", "pad_planes");
-  set_args(pad, mem(x), mem(workspace), win.packed(), padded, rows);
+  set_args(pad, mem(x), mem(workspace), v.packed(), padded, rows);
   ctx.enqueue_elementwise(pad, std::size_t(rows));
 
   const std::string options = "-DVEC=" + std::to_string(plan.vector) +
                               " -DFILTERS=" + std::to_string(plan.filters) +
-                              epilogue_options(epilogue);
+                              (flip ? " -DFLIP=1" : "") + epilogue_options(epilogue);
   cl_kernel k = ctx.kernel("conv_padded", "conv_padded", options);
   set_args(k, mem(workspace), mem(w), mem(bias ? *bias : w), cl_int(bias != nullptr), mem(y),
-           win.packed(), win.packed_out(), padded, cl_int(filters), beta);
+           v.packed(), v.packed_out(), padded, cl_int(filters), beta);
   // A few work-items a group along the positions, as gemm_cpu's share rows of A.
-  const std::size_t vectors = (std::size_t(span(win)) + plan.vector - 1) / plan.vector;
+  const std::size_t vectors = (std::size_t(span(v)) + plan.vector - 1) / plan.vector;
   const std::size_t local = std::min<std::size_t>(4, vectors);
   enqueue<3>(ctx.queue.get(), k,
              {(vectors + local - 1) / local * local, std::size_t(filters) / plan.filters,
-              std::size_t(win.n)},
+              std::size_t(v.n)},
              {local, 1, 1}, nullptr);
+}
+
+}  // namespace
+
+bool PaddedConv::serves_forward(std::size_t workspace_floats) const {
+  return groups == 1 && fits(ctx, win, filters, workspace_floats) &&
+         takes(ConvRoute::padded, false, true);
+}
+
+bool PaddedConv::serves_input_gradient(std::size_t workspace_floats) const {
+  const std::optional<Window> v = input_gradient_window(win, filters);
+  return groups == 1 && v && fits(ctx, *v, win.c, workspace_floats) &&
+         takes(ConvRoute::padded, false, true);
+}
+
+void PaddedConv::forward(const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor& y,
+                         float beta, const Epilogue& epilogue, const Tensor& workspace) const {
+  run(ctx, win, filters, x, w, bias, y, beta, epilogue, workspace, false);
+}
+
+void PaddedConv::input_gradient(const Tensor& gy, const Tensor& w, const Tensor& gx, float beta,
+                                const Tensor& workspace) const {
+  const std::optional<Window> v = input_gradient_window(win, filters);
+  if (!v) throw Error("conv: no padded input gradient for this geometry");  // serves_ checks
+  run(ctx, *v, win.c, gy, w, nullptr, gx, beta, {}, workspace, true);
 }
 
 std::string PaddedConv::describe() const {

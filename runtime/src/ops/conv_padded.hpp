@@ -1,8 +1,8 @@
 // Internal: convolutions with unit strides computed directly over a zero-padded copy of the
-// input (cl_kernels/conv_padded.cl), CPUs' forward route. The column route wrote a column matrix
-// of C x taps rows per output position and read it back through the GEMM, then reordered the
-// product into y; here each channel and tap is one vector load of the copy for a block of
-// filters, and y is written once.
+// input (cl_kernels/conv_padded.cl), CPUs' route for forward and the input gradient. The column
+// route wrote a column matrix of C x taps rows per output position and read it back through the
+// GEMM, then reordered the product into y; here each channel and tap is one vector load of the copy
+// for a block of filters, and y is written once.
 #pragma once
 
 #include <cstdint>
@@ -22,6 +22,13 @@ struct PaddedConv : ConvGeometry {
   // start of `workspace`.
   void forward(const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor& y, float beta,
                const Epilogue& epilogue, const Tensor& workspace) const;
+
+  // Whether the input gradient takes it: the same, for the convolution of gy that gives it (the
+  // filters flipped, pads of the window's reach less the original's, none negative).
+  bool serves_input_gradient(std::size_t workspace_floats) const;
+  // gx = beta * gx + the input gradient from gy, through that convolution.
+  void input_gradient(const Tensor& gy, const Tensor& w, const Tensor& gx, float beta,
+                      const Tensor& workspace) const;
 
   std::string describe() const;
 };
