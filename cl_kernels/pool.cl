@@ -120,6 +120,47 @@ __kernel void max_pool_forward_rows(__global const float* x, __global float* y,
   }
 }
 
+// The same for whole 2 x 2 windows with strides 2 (no padding or dilation, one plane deep), the
+// common CNN pooling: eight outputs a step from float16 loads of their two
+// input rows, the first maximum in the order (0, 0), (0, 1), (1, 0), (1, 1) as window_argmax
+// takes it (isgreater, as >, never prefers a NaN); the line's last outputs one by one.
+__kernel void max_pool_forward_pairs(__global const float* x, __global float* y,
+                                     __global int* argmax, const int has_argmax, const int16 g,
+                                     const int4 o, const long planes) {
+  const long lines = planes * o.s0 * o.s1;
+  const int W = g.s3;
+  for (long r = get_global_id(0); r < lines; r += get_global_size(0)) {
+    const int oh = r % o.s1, od = r / o.s1 % o.s0;
+    const long plane = r / o.s1 / o.s0, first = r * o.s2;
+    const long row = ((plane * g.s1 + od) * g.s2 + 2 * oh) * W;
+    int ow = 0;
+    for (; ow + 8 <= o.s2; ow += 8) {
+      const long at = row + 2 * ow;
+      const float16 top = vload16(0, x + at), bottom = vload16(0, x + at + W);
+      float8 best = top.even;
+      int8 offset = (int8)(0);
+      int8 take = isgreater(top.odd, best);
+      best = select(best, top.odd, take);
+      offset = select(offset, (int8)(1), take);
+      take = isgreater(bottom.even, best);
+      best = select(best, bottom.even, take);
+      offset = select(offset, (int8)(W), take);
+      take = isgreater(bottom.odd, best);
+      best = select(best, bottom.odd, take);
+      offset = select(offset, (int8)(W + 1), take);
+      vstore8(best, 0, y + first + ow);
+      if (has_argmax)
+        vstore8((int8)((int)at) + (int8)(0, 2, 4, 6, 8, 10, 12, 14) + offset, 0,
+                argmax + first + ow);
+    }
+    for (; ow < o.s2; ++ow) {
+      const long at = window_argmax(x, g, plane, od, oh, ow);
+      y[first + ow] = x[at];
+      if (has_argmax) argmax[first + ow] = (int)at;
+    }
+  }
+}
+
 // The input offset of each window's first maximum as a float (ONNX MaxPool's Indices output,
 // over the whole of x; -1 for a window over padding only). With column_major the spatial
 // position counts in column-major order within its plane (ONNX's storage_order 1).

@@ -55,7 +55,10 @@ class PoolOp : public Op {
     }
     if (max_) {  // in training the argmax of each window is saved for backward
       const bool rows = args.ctx.row_loops;  // a work-item per line of outputs (CPUs)
-      cl_kernel k = args.ctx.kernel("pool", rows ? "max_pool_forward_rows" : "max_pool_forward");
+      const char* name = !rows            ? "max_pool_forward"
+                         : pairs_tile(w) ? "max_pool_forward_pairs"
+                                         : "max_pool_forward_rows";
+      cl_kernel k = args.ctx.kernel("pool", name);
       set_args(k, mem(*args.inputs[0]), mem(args.output),
                mem(args.saved.defined() ? args.saved : args.output), cl_int(args.saved.defined()),
                w.packed(), w.packed_out(), cl_long(w.n * w.c));
@@ -163,6 +166,18 @@ class PoolOp : public Op {
       if (w.stride[t] != w.kernel[t] || w.dilation[t] != 1 || w.pad_begin[t] != 0 ||
           w.pad_end[t] != 0 || w.in[t] != w.out[t] * w.stride[t])
         return false;
+    return true;
+  }
+
+  // Whole 2 x 2 windows with strides 2, one plane deep, no padding or dilation
+  // (max_pool_forward_pairs); the last row or column of an odd extent is left out.
+  static bool pairs_tile(const Window& w) {
+    for (std::size_t t = 0; t < 3; ++t) {
+      const std::int64_t size = t == 0 ? 1 : 2;
+      if (w.kernel[t] != size || w.stride[t] != size || w.dilation[t] != 1 ||
+          w.pad_begin[t] != 0 || w.pad_end[t] != 0 || w.out[t] * size > w.in[t])
+        return false;
+    }
     return true;
   }
 
