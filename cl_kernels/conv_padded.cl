@@ -5,8 +5,9 @@
 // so VEC consecutive values of p read VEC consecutive floats: one vector load per channel and tap
 // serves FILTERS filters, each a broadcast weight times it added into its own vector register.
 // No column matrix is written or read, and no bound is checked in the loop. Lanes whose h or w
-// lie in the padding's rows and columns are computed and dropped. Every load lies inside the
-// copy: the host leaves VEC spare floats after it.
+// lie in the padding's rows and columns are computed and dropped. Every load lies inside its
+// channel's plane of the
+// copy: the host leaves rows of zeros enough for a vector below each plane's last row.
 //
 // The geometry g and o are Window::packed() and packed_out(); padded is (Dp, Hp, Wp, 0). With
 // FLIP the same kernel computes a convolution's input gradient as a convolution of its output
@@ -23,6 +24,9 @@
 #ifndef FLIP
 #define FLIP 0
 #endif
+#ifndef TAPS
+#define TAPS 12
+#endif
 
 #define CAT_(a, b) a##b
 #define CAT(a, b) CAT_(a, b)
@@ -31,9 +35,10 @@
 
 // xp[n, c, d, h, w] = x[n, c, d - PD, h - PH, w - PW], zero outside x: a work-item per row of
 // the copy (n, c, d, h), written along w.
-__kernel void pad_planes(__global const float* x, __global float* xp, const int16 g,
-                         const int4 padded, const int rows) {
+__kernel void pad_planes(__global const float* x, __global float* xp, const ulong xp_offset,
+                         const int16 g, const int4 padded, const int rows) {
   const int Dp = padded.s0, Hp = padded.s1, Wp = padded.s2;
+  xp += xp_offset;
   const int D = g.s1, H = g.s2, W = g.s3;
   for (int r = get_global_id(0); r < rows; r += get_global_size(0)) {
     const int hp = r % Hp, dp = r / Hp % Dp, nc = r / Hp / Dp;
@@ -110,6 +115,51 @@ __kernel void conv_padded(__global const float* xp, __global const float* w,
       if (at[j] < 0) continue;
       const float v = lanes[j] + shift;
       yk[at[j]] = FINISH(beta == 0.0f ? v : v + beta * yk[at[j]]);
+    }
+  }
+}
+
+// gw[k, c, t] = beta * gw + the sum over samples n and positions p of gyp[n, k, p] times
+// xp[n, c, p + offset(t)], gyp being gy copied into the same planes (gy_offset floats into the
+// workspace, after x's copy) with zeros wherever no output lies: a work-item per filter, channel
+// and block of up to TAPS taps, each tap's sums in a vector register until the end.
+__kernel void conv_padded_weight_gradient(__global const float* xp, const ulong gy_offset,
+                                          __global float* gw, const int16 g, const int4 o,
+                                          const int4 padded, const int K, const int N,
+                                          const float beta) {
+  const int Dp = padded.s0, Hp = padded.s1, Wp = padded.s2;
+  const int C = g.s0, KH = g.s5, KW = g.s6, taps = g.s4 * KH * KW;
+  const int blocks = (taps + TAPS - 1) / TAPS, items = K * C * blocks;
+  const int span = ((o.s0 - 1) * Hp + o.s1 - 1) * Wp + o.s2;
+  const long plane = (long)Dp * Hp * Wp;
+  __global const float* gyp = xp + gy_offset;
+  for (int item = get_global_id(0); item < items; item += get_global_size(0)) {
+    const int block = item % blocks, c = item / blocks % C, k = item / blocks / C;
+    const int t0 = block * TAPS;
+    int offset[TAPS];
+    for (int j = 0; j < TAPS; ++j) {
+      const int t = min(t0 + j, taps - 1), e = t % KW, b = t / KW % KH, a = t / KW / KH;
+      offset[j] = (a * g.sd * Hp + b * g.se) * Wp + e * g.sf;
+    }
+    floatV acc[TAPS];
+#pragma unroll
+    for (int j = 0; j < TAPS; ++j) acc[j] = (floatV)(0.0f);
+    for (int n = 0; n < N; ++n) {
+      __global const float* gs = gyp + ((long)n * K + k) * plane;
+      __global const float* xs = xp + ((long)n * C + c) * plane;
+      for (int p = 0; p < span; p += VEC) {
+        const floatV d = vloadV(0, gs + p);
+#pragma unroll
+        for (int j = 0; j < TAPS; ++j) acc[j] = mad(d, vloadV(0, xs + p + offset[j]), acc[j]);
+      }
+    }
+    float lanes[VEC];
+    for (int j = 0; j < TAPS && t0 + j < taps; ++j) {
+      CAT(vstore, VEC)(acc[j], 0, lanes);
+      float sum = 0.0f;
+      for (int l = 0; l < VEC; ++l) sum += lanes[l];
+      __global float* out = gw + ((long)k * C + c) * taps + t0 + j;
+      *out = beta == 0.0f ? sum : sum + beta * *out;
     }
   }
 }

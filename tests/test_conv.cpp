@@ -124,10 +124,10 @@ TEST_CASE("the implicit GEMM matches the reference", "[conv][slow]") {
 }
 
 TEST_CASE("the padded direct convolution matches the reference", "[conv]") {
-  // Forward and input gradient through conv_padded.cl, whatever the device (CPUs take it
+  // Forward and both gradients through conv_padded.cl, whatever the device (CPUs take it
   // unforced). Output lines shorter and longer than a vector, filter counts of every power of two
-  // the plan blocks them in, 1-, 2- and 3-D, dilation and asymmetric pads; the weight gradient
-  // takes the other routes.
+  // the plan blocks them in, taps in one block and in several (5 x 5, 3 x 3 x 3), 1-, 2- and 3-D,
+  // dilation and asymmetric pads; the bias gradient is a channel sum.
   using clnn::detail::ConvRoute;
   RouteScope scope(ConvRoute::padded);
   auto padded = [](const Shape& x, const Shape& w, const ConvOptions& o) {
@@ -147,6 +147,7 @@ TEST_CASE("the padded direct convolution matches the reference", "[conv]") {
     INFO("x " << to_string(c.x) << " w " << to_string(c.w));
     CHECK(padded(c.x, c.w, c.o).serves_forward(std::size_t{1} << 24));
     CHECK(padded(c.x, c.w, c.o).serves_input_gradient(std::size_t{1} << 24));
+    CHECK(padded(c.x, c.w, c.o).serves_weight_gradient(std::size_t{1} << 24));
     run_op_check(conv_check(c.x, c.w, true, c.o));
   }
   // A pad wider than the window's reach leaves the input gradient to the other routes.
@@ -596,6 +597,7 @@ TEST_CASE("a route CLNN_CONV forces is the only one that takes a pass", "[conv][
     CHECK(depthwise.serves() == (route == ConvRoute::depthwise));
     CHECK(padded.serves_forward(std::size_t{1} << 24) == (route == ConvRoute::padded));
     CHECK(padded.serves_input_gradient(std::size_t{1} << 24) == (route == ConvRoute::padded));
+    CHECK(padded.serves_weight_gradient(std::size_t{1} << 24) == (route == ConvRoute::padded));
   }
   scope.set(ConvRoute::automatic);
   CHECK(depthwise.serves());  // on every device

@@ -205,6 +205,7 @@ PaddedConvPlan LaunchPlanner::padded_conv(std::size_t filters) const {
   // 32 hold 16 accumulators of 16 floats, AVX2's 16 hold 8 of 8.
   const std::size_t most = plan.vector >= 16 ? 16 : 8;
   while (plan.filters * 2 <= most && filters % (plan.filters * 2) == 0) plan.filters *= 2;
+  plan.taps = plan.vector >= 16 ? 24 : 12;  // the same registers: sums, gy's vector and x's
   return plan;
 }
 

@@ -29,10 +29,12 @@ struct TransposePlan {
 
 // Direct convolution over a zero-padded copy of the input (cl_kernels/conv_padded.cl): each
 // work-item holds `filters` accumulators of `vector` consecutive output positions, one vector
-// register each, and loads one vector of input per channel and tap for all of them.
+// register each, and loads one vector of input per channel and tap for all of them; the weight
+// gradient's work-items hold a vector of sums for each of up to `taps` taps.
 struct PaddedConvPlan {
   std::size_t vector = 4;   // floats per vector: the device's native width, at least 4
   std::size_t filters = 1;  // filters per work-item: a power of two dividing the filter count
+  std::size_t taps = 12;
 };
 
 // The matmul kernels (cl_kernels/matmul*.cl), all computing C[M,N] = A[M,K] B[K,N] with a

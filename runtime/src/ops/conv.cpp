@@ -241,10 +241,10 @@ class ConvPasses {
   }
 
   // The routes of the wanted gradients: depthwise takes both where it serves, then the input
-  // gradient by Winograd, the implicit GEMM or (CPUs) the padded direct convolution of gy, then
-  // the direct kernels take what is left of both, the shifted copies the weight gradient (and
-  // the bias's with it); a bias gradient alone is a channel sum; the column route takes the rest
-  // together (sharing gy's copy).
+  // gradient by Winograd, the implicit GEMM or (CPUs) the padded direct convolution of gy, the
+  // weight gradient over padded copies (CPUs), then the direct kernels take what is left of
+  // both, the shifted copies the weight gradient (and the bias's with it); a bias gradient alone
+  // is a channel sum; the column route takes the rest together (sharing gy's copy).
   BackwardRoutes backward_routes(bool gx, bool gw, bool gb) const {
     BackwardRoutes r;
     auto open = [](bool wanted, Route route) { return wanted && route == Route::none; };
@@ -255,6 +255,7 @@ class ConvPasses {
     if (open(gx, r.gx) && winograd_.serves_input_gradient()) r.gx = Route::winograd;
     if (open(gx, r.gx) && implicit_.serves_input_gradient()) r.gx = Route::implicit;
     if (open(gx, r.gx) && padded_.serves_input_gradient(workspace_floats_)) r.gx = Route::padded;
+    if (open(gw, r.gw) && padded_.serves_weight_gradient(workspace_floats_)) r.gw = Route::padded;
     if ((open(gx, r.gx) || open(gw, r.gw)) && direct_.serves_gradients()) {
       if (open(gx, r.gx)) r.gx = Route::direct;
       if (open(gw, r.gw)) r.gw = Route::direct;
@@ -321,6 +322,7 @@ class ConvPasses {
     if (r.gx == Route::winograd) winograd_.input_gradient(gy, w, *gx, betas[0]);
     if (r.gx == Route::implicit) implicit_.input_gradient(gy, w, *gx, betas[0]);
     if (r.gx == Route::padded) padded_.input_gradient(gy, w, *gx, betas[0], workspace_);
+    if (r.gw == Route::padded) padded_.weight_gradient(x, gy, *gw, betas[1], workspace_);
     if (r.gx == Route::direct) direct_.input_gradient(gy, w, *gx, betas[0]);
     if (r.gw == Route::direct) direct_.weight_gradient(x, gy, *gw, betas[1]);
     if (r.gw == Route::shifted)

@@ -14,23 +14,23 @@ namespace clnn::detail {
 
 namespace {
 
-// The copy's extents: each spatial extent with both its pads.
-cl_int4 padded_extents(const Window& win) {
+// The copy's extents: each spatial extent with both its pads, and below the last row enough rows
+// of zeros for a vector read from the last output position on (conv_padded.cl).
+cl_int4 padded_extents(const Window& win, std::size_t vector) {
   cl_int4 p{};
   for (int d = 0; d < 3; ++d)
     p.s[d] = cl_int(win.in[std::size_t(d)] + win.pad_begin[std::size_t(d)] +
                     win.pad_end[std::size_t(d)]);
+  p.s[1] += cl_int((vector - 1 + std::size_t(p.s[2]) - 1) / std::size_t(p.s[2]));
   return p;
 }
 
-std::int64_t padded_plane(const Window& win) {
-  const cl_int4 p = padded_extents(win);
+std::int64_t padded_plane(const cl_int4& p) {
   return std::int64_t(p.s[0]) * p.s[1] * p.s[2];
 }
 
 // One past the last output position's index p in the copy's planes.
-std::int64_t span(const Window& win) {
-  const cl_int4 p = padded_extents(win);
+std::int64_t span(const Window& win, const cl_int4& p) {
   return ((win.out[0] - 1) * p.s[1] + win.out[1] - 1) * std::int64_t(p.s[2]) + win.out[2];
 }
 
@@ -52,16 +52,40 @@ std::optional<Window> input_gradient_window(const Window& win, std::int64_t filt
   return v;
 }
 
-// Whether convolution `v` (unit strides) with `filters` outputs runs here: its padded copy, with
-// the spare vector, within the workspace and int indices.
+// gy as its own padded copy: no pads, the copy's planes holding zeros past the output.
+Window output_window(const Window& win, std::int64_t filters) {
+  Window v = win;
+  v.c = filters;
+  v.in = win.out;
+  v.pad_begin = v.pad_end = {0, 0, 0};
+  return v;
+}
+
+// Whether convolution `v` (unit strides) with `filters` outputs runs here: its padded copy (and
+// with `gradient_copy` gy's too) within the workspace and every index within an int.
 bool fits(const ContextImpl& ctx, const Window& v, std::int64_t filters,
-          std::size_t workspace_floats) {
+          std::size_t workspace_floats, bool gradient_copy = false) {
   for (std::size_t d = 0; d < 3; ++d)
     if (v.stride[d] != 1) return false;
-  const std::size_t vector = ctx.planner.padded_conv(std::size_t(filters)).vector;
-  const std::int64_t copy = v.n * v.c * padded_plane(v) + std::int64_t(vector);
-  if (copy >= INT_MAX || v.n * filters * v.out_positions() >= INT_MAX) return false;
-  return std::size_t(copy) <= workspace_floats;
+  const std::int64_t plane =
+      padded_plane(padded_extents(v, ctx.planner.padded_conv(std::size_t(filters)).vector));
+  const std::int64_t copies = v.n * (v.c + (gradient_copy ? filters : 0)) * plane;
+  if (copies >= INT_MAX || v.n * filters * v.out_positions() >= INT_MAX) return false;
+  return std::size_t(copies) <= workspace_floats;
+}
+
+// Copies x into the workspace from `offset` with convolution v's padding.
+void pad(ContextImpl& ctx, const Window& v, const cl_int4& padded, const Tensor& x,
+         const Tensor& workspace, std::size_t offset) {
+  const auto rows = cl_int(v.n * v.c * padded.s[0] * padded.s[1]);
+  cl_kernel k = ctx.kernel("conv_padded", "pad_planes");
+  set_args(k, mem(x), mem(workspace), cl_ulong(offset), v.packed(), padded, rows);
+  ctx.enqueue_elementwise(k, std::size_t(rows));
+}
+
+std::string plan_options(const PaddedConvPlan& plan) {
+  return "-DVEC=" + std::to_string(plan.vector) + " -DFILTERS=" + std::to_string(plan.filters) +
+         " -DTAPS=" + std::to_string(plan.taps);
 }
 
 // y = epilogue(beta * y + conv_v(x, w) + bias) for convolution `v`: x copied with its padding
@@ -71,20 +95,15 @@ void run(ContextImpl& ctx, const Window& v, std::int64_t filters, const Tensor& 
          const Tensor* bias, const Tensor& y, float beta, const Epilogue& epilogue,
          const Tensor& workspace, bool flip) {
   const PaddedConvPlan plan = ctx.planner.padded_conv(std::size_t(filters));
-  const cl_int4 padded = padded_extents(v);
-  const auto rows = cl_int(v.n * v.c * padded.s[0] * padded.s[1]);
-  cl_kernel pad = ctx.kernel("conv_padded", "pad_planes");
-  set_args(pad, mem(x), mem(workspace), v.packed(), padded, rows);
-  ctx.enqueue_elementwise(pad, std::size_t(rows));
-
-  const std::string options = "-DVEC=" + std::to_string(plan.vector) +
-                              " -DFILTERS=" + std::to_string(plan.filters) +
-                              (flip ? " -DFLIP=1" : "") + epilogue_options(epilogue);
+  const cl_int4 padded = padded_extents(v, plan.vector);
+  pad(ctx, v, padded, x, workspace, 0);
+  const std::string options =
+      plan_options(plan) + (flip ? " -DFLIP=1" : "") + epilogue_options(epilogue);
   cl_kernel k = ctx.kernel("conv_padded", "conv_padded", options);
   set_args(k, mem(workspace), mem(w), mem(bias ? *bias : w), cl_int(bias != nullptr), mem(y),
            v.packed(), v.packed_out(), padded, cl_int(filters), beta);
   // A few work-items a group along the positions, as gemm_cpu's share rows of A.
-  const std::size_t vectors = (std::size_t(span(v)) + plan.vector - 1) / plan.vector;
+  const std::size_t vectors = (std::size_t(span(v, padded)) + plan.vector - 1) / plan.vector;
   const std::size_t local = std::min<std::size_t>(4, vectors);
   enqueue<3>(ctx.queue.get(), k,
              {(vectors + local - 1) / local * local, std::size_t(filters) / plan.filters,
@@ -105,6 +124,11 @@ bool PaddedConv::serves_input_gradient(std::size_t workspace_floats) const {
          takes(ConvRoute::padded, false, true);
 }
 
+bool PaddedConv::serves_weight_gradient(std::size_t workspace_floats) const {
+  return groups == 1 && fits(ctx, win, filters, workspace_floats, true) &&
+         takes(ConvRoute::padded, false, true);
+}
+
 void PaddedConv::forward(const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor& y,
                          float beta, const Epilogue& epilogue, const Tensor& workspace) const {
   run(ctx, win, filters, x, w, bias, y, beta, epilogue, workspace, false);
@@ -115,6 +139,20 @@ void PaddedConv::input_gradient(const Tensor& gy, const Tensor& w, const Tensor&
   const std::optional<Window> v = input_gradient_window(win, filters);
   if (!v) throw Error("conv: no padded input gradient for this geometry");  // serves_ checks
   run(ctx, *v, win.c, gy, w, nullptr, gx, beta, {}, workspace, true);
+}
+
+void PaddedConv::weight_gradient(const Tensor& x, const Tensor& gy, const Tensor& gw, float beta,
+                                 const Tensor& workspace) const {
+  const PaddedConvPlan plan = ctx.planner.padded_conv(std::size_t(filters));
+  const cl_int4 padded = padded_extents(win, plan.vector);
+  const std::size_t gy_offset = std::size_t(win.n * win.c * padded_plane(padded));
+  pad(ctx, win, padded, x, workspace, 0);
+  pad(ctx, output_window(win, filters), padded, gy, workspace, gy_offset);
+  cl_kernel k = ctx.kernel("conv_padded", "conv_padded_weight_gradient", plan_options(plan));
+  set_args(k, mem(workspace), cl_ulong(gy_offset), mem(gw), win.packed(), win.packed_out(), padded,
+           cl_int(filters), cl_int(win.n), beta);
+  const std::size_t blocks = (std::size_t(win.kernel_positions()) + plan.taps - 1) / plan.taps;
+  ctx.enqueue_elementwise(k, std::size_t(filters * win.c) * blocks);
 }
 
 std::string PaddedConv::describe() const {

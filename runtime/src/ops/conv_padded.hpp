@@ -1,5 +1,5 @@
 // Internal: convolutions with unit strides computed directly over a zero-padded copy of the
-// input (cl_kernels/conv_padded.cl), CPUs' route for forward and the input gradient. The column
+// input (cl_kernels/conv_padded.cl), CPUs' route for forward and both gradients. The column
 // route wrote a column matrix of C x taps rows per output position and read it back through the
 // GEMM, then reordered the product into y; here each channel and tap is one vector load of the copy
 // for a block of filters, and y is written once.
@@ -29,6 +29,12 @@ struct PaddedConv : ConvGeometry {
   // gx = beta * gx + the input gradient from gy, through that convolution.
   void input_gradient(const Tensor& gy, const Tensor& w, const Tensor& gx, float beta,
                       const Tensor& workspace) const;
+
+  // Whether the weight gradient takes it: the same, with gy's copy in the workspace too.
+  bool serves_weight_gradient(std::size_t workspace_floats) const;
+  // gw = beta * gw + the weight gradient from x and gy, over both copies.
+  void weight_gradient(const Tensor& x, const Tensor& gy, const Tensor& gw, float beta,
+                       const Tensor& workspace) const;
 
   std::string describe() const;
 };
