@@ -123,18 +123,21 @@ __kernel void max_pool_forward_rows(__global const float* x, __global float* y,
 // The same for whole 2 x 2 windows with strides 2 (no padding or dilation, one plane deep), the
 // common CNN pooling: eight outputs a step from float16 loads of their two
 // input rows, the first maximum in the order (0, 0), (0, 1), (1, 0), (1, 1) as window_argmax
-// takes it (isgreater, as >, never prefers a NaN); the line's last outputs one by one.
+// takes it (isgreater, as >, never prefers a NaN).
 __kernel void max_pool_forward_pairs(__global const float* x, __global float* y,
                                      __global int* argmax, const int has_argmax, const int16 g,
                                      const int4 o, const long planes) {
   const long lines = planes * o.s0 * o.s1;
+  const long inputs = planes * g.s1 * g.s2 * g.s3;
   const int W = g.s3;
   for (long r = get_global_id(0); r < lines; r += get_global_size(0)) {
     const int oh = r % o.s1, od = r / o.s1 % o.s0;
     const long plane = r / o.s1 / o.s0, first = r * o.s2;
     const long row = ((plane * g.s1 + od) * g.s2 + 2 * oh) * W;
     int ow = 0;
-    for (; ow + 8 <= o.s2; ow += 8) {
+    // A line's last outputs take the vector too where its loads stay inside x (reading on into
+    // the next rows, whose lanes are not stored): lines of 7 or 14 outputs are common.
+    for (; ow < o.s2 && (ow + 8 <= o.s2 || row + 2 * ow + W + 16 <= inputs); ow += 8) {
       const long at = row + 2 * ow;
       const float16 top = vload16(0, x + at), bottom = vload16(0, x + at + W);
       float8 best = top.even;
@@ -148,10 +151,20 @@ __kernel void max_pool_forward_pairs(__global const float* x, __global float* y,
       take = isgreater(bottom.odd, best);
       best = select(best, bottom.odd, take);
       offset = select(offset, (int8)(W + 1), take);
-      vstore8(best, 0, y + first + ow);
-      if (has_argmax)
-        vstore8((int8)((int)at) + (int8)(0, 2, 4, 6, 8, 10, 12, 14) + offset, 0,
-                argmax + first + ow);
+      const int8 from = (int8)((int)at) + (int8)(0, 2, 4, 6, 8, 10, 12, 14) + offset;
+      if (ow + 8 <= o.s2) {
+        vstore8(best, 0, y + first + ow);
+        if (has_argmax) vstore8(from, 0, argmax + first + ow);
+        continue;
+      }
+      float values[8];
+      int offsets[8];
+      vstore8(best, 0, values);
+      vstore8(from, 0, offsets);
+      for (int j = 0; ow + j < o.s2; ++j) {
+        y[first + ow + j] = values[j];
+        if (has_argmax) argmax[first + ow + j] = offsets[j];
+      }
     }
     for (; ow < o.s2; ++ow) {
       const long at = window_argmax(x, g, plane, od, oh, ow);
@@ -264,6 +277,50 @@ __kernel void max_pool_backward_tiles(__global const int* argmax, __global const
           const float v = at == best ? grad : 0.0f;
           gx[at] = beta == 0.0f ? v : v + beta * gx[at];
         }
+  }
+}
+
+// max_pool_backward_tiles for 2 x 2 windows with strides 2 that tile the input exactly (as
+// max_pool_forward_pairs takes them), on CPUs: a work-item per line of windows, eight a step,
+// each of their four inputs given gy where the saved argmax names it, else 0, and written as
+// float16s along the two input rows.
+__kernel void max_pool_backward_pairs(__global const int* argmax, __global const float* gy,
+                                      __global float* gx, const int16 g, const int4 o,
+                                      const long planes, const float beta) {
+  const long lines = planes * o.s0 * o.s1;
+  const int W = g.s3;
+  const uint16 interleave = (uint16)(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15);
+  for (long r = get_global_id(0); r < lines; r += get_global_size(0)) {
+    const int oh = r % o.s1, od = r / o.s1 % o.s0;
+    const long plane = r / o.s1 / o.s0, first = r * o.s2;
+    const long row = ((plane * g.s1 + od) * g.s2 + 2 * oh) * W;
+    int ow = 0;
+    for (; ow + 8 <= o.s2; ow += 8) {
+      const long at = row + 2 * ow;
+      const int8 best = vload8(0, argmax + first + ow);
+      const int8 left = (int8)((int)at) + (int8)(0, 2, 4, 6, 8, 10, 12, 14);
+      const float8 grad = vload8(0, gy + first + ow), none = (float8)(0.0f);
+      float16 top = shuffle2(select(none, grad, best == left), select(none, grad, best == left + 1),
+                             interleave);
+      float16 bottom = shuffle2(select(none, grad, best == left + W),
+                                select(none, grad, best == left + W + 1), interleave);
+      if (beta != 0.0f) {
+        top = mad((float16)(beta), vload16(0, gx + at), top);
+        bottom = mad((float16)(beta), vload16(0, gx + at + W), bottom);
+      }
+      vstore16(top, 0, gx + at);
+      vstore16(bottom, 0, gx + at + W);
+    }
+    for (; ow < o.s2; ++ow) {
+      const long best = argmax[first + ow];
+      const float grad = gy[first + ow];
+      for (int b = 0; b < 2; ++b)
+        for (int e = 0; e < 2; ++e) {
+          const long at = row + b * W + 2 * ow + e;
+          const float v = at == best ? grad : 0.0f;
+          gx[at] = beta == 0.0f ? v : v + beta * gx[at];
+        }
+    }
   }
 }
 

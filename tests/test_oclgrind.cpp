@@ -548,6 +548,7 @@ TEST_CASE("oclgrind: pooling", "[oclgrind]") {
       run_op_check(pool_check(is_max, {1, 2, 7, 5}, overlapping));
     }
     run_op_check(pool_check(true, {1, 2, 4, 19}, disjoint));  // eight windows a step on CPUs
+    run_op_check(pool_check(true, {1, 2, 4, 18}, disjoint));  // backward too, where they tile
   }
   run_op_check(max_pool_indices_check({1, 2, 7, 5}, overlapping, true));
 }

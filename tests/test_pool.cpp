@@ -52,8 +52,9 @@ TEST_CASE("max_pool forward per element and per line of outputs", "[pool]") {
     rows.use(per_line);
     run_op_check(pool_check(true, {2, 3, 8, 8}, pool({2, 2})));
     // 2 x 2 windows eight at a time on CPUs (max_pool_forward_pairs), an odd extent's last row
-    // and column left out.
+    // and column left out; where they tile the input, backward too (max_pool_backward_pairs).
     run_op_check(pool_check(true, {2, 3, 7, 37}, pool({2, 2})));
+    run_op_check(pool_check(true, {2, 3, 6, 36}, pool({2, 2})));
     run_op_check(pool_check(true, {1, 2, 7, 9}, pool({3, 3}, {2, 2}, {1, 1}, {1, 1})));
     run_op_check(pool_check(true, {2, 2, 9, 10}, dilated));
     run_op_check(pool_check(true, {2, 3, 11}, pool({3}, {2}, {1}, {0})));
@@ -66,30 +67,31 @@ TEST_CASE("max_pool's gradient goes to each window's first maximum, per element 
           "[pool]") {
   // Whole numbers in [-3, 3): ties in most windows, which the reference breaks by order (the
   // harness's finite differences cannot judge ties, so the gradient is compared alone).
-  const Shape shape{2, 3, 7, 37};
   const PoolOptions o = pool({2, 2});
-  const reference::Geometry geometry(shape, o.kernel, o.kernel, {}, {}, {}, false);
-  const auto x = clnn::test::tied_values(0, std::size_t(element_count(shape)), 7);
   clnn::test::RowLoopsOverride rows;
-  for (bool per_line : {false, true}) {
-    INFO("per line " << per_line);
-    rows.use(per_line);
-    Graph g;
-    Value xv = g.parameter("x", shape, init::zeros());
-    Value y = max_pool(xv, o);
-    Value r = g.input("R", y.shape());
-    Value loss = sum(mul(y, r));
-    const auto weights = clnn::test::random_vector(std::size_t(element_count(y.shape())), 8);
-    Executor ex(clnn::test::context(), g, {y, loss}, Mode::training);
-    ex.set_parameter("x", x);
-    ex.set_input("R", weights);
-    ex.forward();
-    ex.backward(loss);
-    const Vec xd(x.begin(), x.end()), rd(weights.begin(), weights.end());
-    CHECK(clnn::test::relative_error(ex.value(y).to_host(), reference::max_pool(geometry, xd)) == 0.0);
-    CHECK(clnn::test::relative_error(ex.gradient(xv).to_host(),
-                               reference::max_pool_backward(geometry, xd, rd)) == 0.0);
-  }
+  for (bool per_line : {false, true})
+    for (const Shape& shape : {Shape{2, 3, 7, 37}, Shape{2, 3, 6, 36}}) {  // windows tile it
+      INFO("per line " << per_line << " x " << to_string(shape));
+      const reference::Geometry geometry(shape, o.kernel, o.kernel, {}, {}, {}, false);
+      const auto x = clnn::test::tied_values(0, std::size_t(element_count(shape)), 7);
+      rows.use(per_line);
+      Graph g;
+      Value xv = g.parameter("x", shape, init::zeros());
+      Value y = max_pool(xv, o);
+      Value r = g.input("R", y.shape());
+      Value loss = sum(mul(y, r));
+      const auto weights = clnn::test::random_vector(std::size_t(element_count(y.shape())), 8);
+      Executor ex(clnn::test::context(), g, {y, loss}, Mode::training);
+      ex.set_parameter("x", x);
+      ex.set_input("R", weights);
+      ex.forward();
+      ex.backward(loss);
+      const Vec xd(x.begin(), x.end()), rd(weights.begin(), weights.end());
+      CHECK(clnn::test::relative_error(ex.value(y).to_host(), reference::max_pool(geometry, xd)) ==
+            0.0);
+      CHECK(clnn::test::relative_error(ex.gradient(xv).to_host(),
+                                       reference::max_pool_backward(geometry, xd, rd)) == 0.0);
+    }
 }
 
 TEST_CASE("dilated max_pool", "[pool]") {

@@ -78,10 +78,13 @@ class PoolOp : public Op {
     const Window w = window(gx->shape());
     auto& ctx = args.ctx;
     if (max_ && windows_tile(w)) {  // one pass writes every element: no fill
-      cl_kernel k = ctx.kernel("pool", "max_pool_backward_tiles");
+      const bool pairs = ctx.row_loops && pairs_tile(w);  // a line of 2 x 2 windows (CPUs)
+      cl_kernel k =
+          ctx.kernel("pool", pairs ? "max_pool_backward_pairs" : "max_pool_backward_tiles");
       set_args(k, mem(args.saved), mem(args.grad_output), mem(*gx), w.packed(), w.packed_out(),
                cl_long(w.n * w.c), args.betas[0]);
-      ctx.enqueue_elementwise(k, std::size_t(args.grad_output.size()));
+      ctx.enqueue_elementwise(k, std::size_t(pairs ? w.n * w.c * w.out[0] * w.out[1]
+                                                   : args.grad_output.size()));
       return;
     }
     if (max_ && !windows_overlap(w)) {
