@@ -27,6 +27,9 @@
 #ifndef TAPS
 #define TAPS 12
 #endif
+#ifndef GRADIENT_FILTERS
+#define GRADIENT_FILTERS 1
+#endif
 
 #define CAT_(a, b) a##b
 #define CAT(a, b) CAT_(a, b)
@@ -121,45 +124,56 @@ __kernel void conv_padded(__global const float* xp, __global const float* w,
 
 // gw[k, c, t] = beta * gw + the sum over samples n and positions p of gyp[n, k, p] times
 // xp[n, c, p + offset(t)], gyp being gy copied into the same planes (gy_offset floats into the
-// workspace, after x's copy) with zeros wherever no output lies: a work-item per filter, channel
-// and block of up to TAPS taps, each tap's sums in a vector register until the end.
+// workspace, after x's copy) with zeros wherever no output lies: a work-item per block of
+// GRADIENT_FILTERS filters, channel and block of up to TAPS taps, each sum in a vector register
+// until the end, so that each vector of gy serves TAPS sums and each vector of x
+// GRADIENT_FILTERS.
 __kernel void conv_padded_weight_gradient(__global const float* xp, const ulong gy_offset,
                                           __global float* gw, const int16 g, const int4 o,
                                           const int4 padded, const int K, const int N,
                                           const float beta) {
   const int Dp = padded.s0, Hp = padded.s1, Wp = padded.s2;
   const int C = g.s0, KH = g.s5, KW = g.s6, taps = g.s4 * KH * KW;
-  const int blocks = (taps + TAPS - 1) / TAPS, items = K * C * blocks;
+  const int blocks = (taps + TAPS - 1) / TAPS, items = K / GRADIENT_FILTERS * C * blocks;
   const int span = ((o.s0 - 1) * Hp + o.s1 - 1) * Wp + o.s2;
   const long plane = (long)Dp * Hp * Wp;
   __global const float* gyp = xp + gy_offset;
   for (int item = get_global_id(0); item < items; item += get_global_size(0)) {
-    const int block = item % blocks, c = item / blocks % C, k = item / blocks / C;
-    const int t0 = block * TAPS;
+    const int block = item % blocks, c = item / blocks % C;
+    const int k0 = item / blocks / C * GRADIENT_FILTERS, t0 = block * TAPS;
     int offset[TAPS];
     for (int j = 0; j < TAPS; ++j) {
       const int t = min(t0 + j, taps - 1), e = t % KW, b = t / KW % KH, a = t / KW / KH;
       offset[j] = (a * g.sd * Hp + b * g.se) * Wp + e * g.sf;
     }
-    floatV acc[TAPS];
+    floatV acc[GRADIENT_FILTERS][TAPS];
 #pragma unroll
-    for (int j = 0; j < TAPS; ++j) acc[j] = (floatV)(0.0f);
+    for (int i = 0; i < GRADIENT_FILTERS; ++i)
+#pragma unroll
+      for (int j = 0; j < TAPS; ++j) acc[i][j] = (floatV)(0.0f);
     for (int n = 0; n < N; ++n) {
-      __global const float* gs = gyp + ((long)n * K + k) * plane;
+      __global const float* gs = gyp + ((long)n * K + k0) * plane;
       __global const float* xs = xp + ((long)n * C + c) * plane;
       for (int p = 0; p < span; p += VEC) {
-        const floatV d = vloadV(0, gs + p);
+        floatV d[GRADIENT_FILTERS];
 #pragma unroll
-        for (int j = 0; j < TAPS; ++j) acc[j] = mad(d, vloadV(0, xs + p + offset[j]), acc[j]);
+        for (int i = 0; i < GRADIENT_FILTERS; ++i) d[i] = vloadV(0, gs + i * plane + p);
+#pragma unroll
+        for (int j = 0; j < TAPS; ++j) {
+          const floatV v = vloadV(0, xs + p + offset[j]);
+#pragma unroll
+          for (int i = 0; i < GRADIENT_FILTERS; ++i) acc[i][j] = mad(d[i], v, acc[i][j]);
+        }
       }
     }
     float lanes[VEC];
-    for (int j = 0; j < TAPS && t0 + j < taps; ++j) {
-      CAT(vstore, VEC)(acc[j], 0, lanes);
-      float sum = 0.0f;
-      for (int l = 0; l < VEC; ++l) sum += lanes[l];
-      __global float* out = gw + ((long)k * C + c) * taps + t0 + j;
-      *out = beta == 0.0f ? sum : sum + beta * *out;
-    }
+    for (int i = 0; i < GRADIENT_FILTERS; ++i)
+      for (int j = 0; j < TAPS && t0 + j < taps; ++j) {
+        CAT(vstore, VEC)(acc[i][j], 0, lanes);
+        float sum = 0.0f;
+        for (int l = 0; l < VEC; ++l) sum += lanes[l];
+        __global float* out = gw + ((long)(k0 + i) * C + c) * taps + t0 + j;
+        *out = beta == 0.0f ? sum : sum + beta * *out;
+      }
   }
 }

@@ -209,6 +209,36 @@ TEST_CASE("the CPU matmul plan follows the native vector width", "[launch]") {
   CHECK(LaunchPlanner(avx2).matmul().work_m < LaunchPlanner(avx512).matmul().work_m);
 }
 
+TEST_CASE("the padded convolution's blocks follow the vector registers", "[launch]") {
+  DeviceInfo avx512 = cpu(), avx2 = cpu();
+  avx512.native_vector_width = 16;
+  avx2.native_vector_width = 8;
+  const LaunchPlanner wide(avx512), narrow(avx2);
+  // Forward: 16 accumulators of 16 floats on AVX-512, 8 of 8 on AVX2, filters permitting.
+  CHECK(wide.padded_conv(64).vector == 16);
+  CHECK(wide.padded_conv(64).filters == 16);
+  CHECK(wide.padded_conv(24).filters == 8);
+  CHECK(wide.padded_conv(5).filters == 1);
+  CHECK(narrow.padded_conv(64).vector == 8);
+  CHECK(narrow.padded_conv(64).filters == 8);
+  // Weight gradient: a filter's taps in as few blocks as the 24 (12) sums hold, then filters.
+  const clnn::PaddedConvPlan three = wide.padded_conv(32, 9), five = wide.padded_conv(32, 25);
+  CHECK(three.taps == 9);
+  CHECK(three.gradient_filters == 2);
+  CHECK(five.taps == 13);  // two blocks of 13 and 12
+  CHECK(five.gradient_filters == 1);
+  CHECK(wide.padded_conv(64, 1).gradient_filters == 16);
+  CHECK(wide.padded_conv(6, 1).gradient_filters == 2);
+  CHECK(narrow.padded_conv(32, 9).gradient_filters == 1);
+  CHECK(narrow.padded_conv(32, 27).taps == 9);  // three blocks
+  for (const auto* planner : {&wide, &narrow})
+    for (std::size_t taps : {1, 4, 9, 25, 27, 49}) {
+      const clnn::PaddedConvPlan p = planner->padded_conv(64, taps);
+      CHECK(p.gradient_filters * p.taps <= 24);
+      CHECK(p.taps * ((taps + p.taps - 1) / p.taps) >= taps);
+    }
+}
+
 TEST_CASE("matmul blocks shrink until a product occupies the device", "[launch]") {
   const LaunchPlanner nvidia(gpu(48 << 10, 1024, 32, 132));
   const auto big = nvidia.matmul(4096, 4096, 1);

@@ -196,7 +196,7 @@ TransposePlan LaunchPlanner::transpose() const {
   return {tile, rows};
 }
 
-PaddedConvPlan LaunchPlanner::padded_conv(std::size_t filters) const {
+PaddedConvPlan LaunchPlanner::padded_conv(std::size_t filters, std::size_t taps) const {
   PaddedConvPlan plan;
   plan.vector = device_.native_vector_width >= 16  ? 16
                 : device_.native_vector_width >= 8 ? 8
@@ -205,7 +205,15 @@ PaddedConvPlan LaunchPlanner::padded_conv(std::size_t filters) const {
   // 32 hold 16 accumulators of 16 floats, AVX2's 16 hold 8 of 8.
   const std::size_t most = plan.vector >= 16 ? 16 : 8;
   while (plan.filters * 2 <= most && filters % (plan.filters * 2) == 0) plan.filters *= 2;
-  plan.taps = plan.vector >= 16 ? 24 : 12;  // the same registers: sums, gy's vector and x's
+  // The weight gradient's sums in the same registers, beside gy's vectors and x's: taps in as
+  // few blocks as hold them, then as many filters as fit beside (2 x 9 for 3 x 3 filters, 1 x 13
+  // for 5 x 5 on AVX-512).
+  const std::size_t sums = plan.vector >= 16 ? 24 : 12;
+  const std::size_t blocks = (std::max<std::size_t>(taps, 1) + sums - 1) / sums;
+  plan.taps = (std::max<std::size_t>(taps, 1) + blocks - 1) / blocks;
+  while (plan.gradient_filters * 2 * plan.taps <= sums && plan.gradient_filters < 16 &&
+         filters % (plan.gradient_filters * 2) == 0)
+    plan.gradient_filters *= 2;
   return plan;
 }
 

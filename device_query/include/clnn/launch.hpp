@@ -29,12 +29,14 @@ struct TransposePlan {
 
 // Direct convolution over a zero-padded copy of the input (cl_kernels/conv_padded.cl): each
 // work-item holds `filters` accumulators of `vector` consecutive output positions, one vector
-// register each, and loads one vector of input per channel and tap for all of them; the weight
-// gradient's work-items hold a vector of sums for each of up to `taps` taps.
+// register each, and loads one vector of input per channel and tap for all of them. The weight
+// gradient's work-items hold a vector of sums for each of `gradient_filters` filters and `taps`
+// taps (a block of the filter's taps), so that each vector loaded serves several sums.
 struct PaddedConvPlan {
   std::size_t vector = 4;   // floats per vector: the device's native width, at least 4
   std::size_t filters = 1;  // filters per work-item: a power of two dividing the filter count
-  std::size_t taps = 12;
+  std::size_t taps = 1;
+  std::size_t gradient_filters = 1;  // a power of two dividing the filter count
 };
 
 // The matmul kernels (cl_kernels/matmul*.cl), all computing C[M,N] = A[M,K] B[K,N] with a
@@ -195,7 +197,7 @@ class LaunchPlanner {
   bool plannable(const MatmulPlan& plan) const;
   ReductionPlan reduction() const;
   TransposePlan transpose() const;
-  PaddedConvPlan padded_conv(std::size_t filters) const;
+  PaddedConvPlan padded_conv(std::size_t filters, std::size_t taps = 1) const;
   // Whether an elementwise or reduction plan (planned or tuned) respects the device's limits:
   // a work-group size the device takes (a power of two within local memory for reductions).
   bool fits(const ElementwisePlan& plan) const;

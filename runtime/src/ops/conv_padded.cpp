@@ -85,7 +85,8 @@ void pad(ContextImpl& ctx, const Window& v, const cl_int4& padded, const Tensor&
 
 std::string plan_options(const PaddedConvPlan& plan) {
   return "-DVEC=" + std::to_string(plan.vector) + " -DFILTERS=" + std::to_string(plan.filters) +
-         " -DTAPS=" + std::to_string(plan.taps);
+         " -DTAPS=" + std::to_string(plan.taps) +
+         " -DGRADIENT_FILTERS=" + std::to_string(plan.gradient_filters);
 }
 
 // y = epilogue(beta * y + conv_v(x, w) + bias) for convolution `v`: x copied with its padding
@@ -143,7 +144,8 @@ void PaddedConv::input_gradient(const Tensor& gy, const Tensor& w, const Tensor&
 
 void PaddedConv::weight_gradient(const Tensor& x, const Tensor& gy, const Tensor& gw, float beta,
                                  const Tensor& workspace) const {
-  const PaddedConvPlan plan = ctx.planner.padded_conv(std::size_t(filters));
+  const PaddedConvPlan plan =
+      ctx.planner.padded_conv(std::size_t(filters), std::size_t(win.kernel_positions()));
   const cl_int4 padded = padded_extents(win, plan.vector);
   const std::size_t gy_offset = std::size_t(win.n * win.c * padded_plane(padded));
   pad(ctx, win, padded, x, workspace, 0);
@@ -152,7 +154,8 @@ void PaddedConv::weight_gradient(const Tensor& x, const Tensor& gy, const Tensor
   set_args(k, mem(workspace), cl_ulong(gy_offset), mem(gw), win.packed(), win.packed_out(), padded,
            cl_int(filters), cl_int(win.n), beta);
   const std::size_t blocks = (std::size_t(win.kernel_positions()) + plan.taps - 1) / plan.taps;
-  ctx.enqueue_elementwise(k, std::size_t(filters * win.c) * blocks);
+  ctx.enqueue_elementwise(k, std::size_t(filters) / plan.gradient_filters * blocks *
+                                 std::size_t(win.c));
 }
 
 std::string PaddedConv::describe() const {
