@@ -234,8 +234,8 @@ TEST_CASE("an inference executor folds relu and clip into the convolution before
     const auto input = clnn::test::random_vector(std::size_t(clnn::element_count(x.shape())), 4);
 
     clnn::test::RouteScope scope(ConvRoute::automatic);
-    for (ConvRoute route :
-         {ConvRoute::automatic, ConvRoute::columns, ConvRoute::implicit, ConvRoute::winograd}) {
+    for (ConvRoute route : {ConvRoute::automatic, ConvRoute::columns, ConvRoute::implicit,
+                            ConvRoute::winograd, ConvRoute::padded}) {
       INFO("route " << int(route));
       scope.set(route);
       InferenceAndTraining pair(g, {out, kept, kept_relu}, input);
@@ -250,13 +250,16 @@ TEST_CASE("an inference executor folds relu and clip into the convolution before
       CHECK(unfolded["clip forward"].entries == 1);
       CHECK(folded["relu forward"].entries == 1);
       CHECK(folded.count("clip forward") == 0);
-      // Winograd's output transform and the implicit GEMM (unsplit: K here is 72 rows) apply the
-      // epilogue as they store; the column route runs the activation kernel over y after its
-      // product. Automatic takes either, by device.
+      // Winograd's output transform, the implicit GEMM (unsplit: K here is 72 rows) and the
+      // padded direct convolution apply the epilogue as they store; the column route runs the
+      // activation kernel over y after its product. Automatic takes one, by device.
       const auto& kernels = folded["conv forward"].kernel_ms;
       if (route == ConvRoute::winograd) CHECK(kernels.count("winograd_outputs") == 1);
       if (route == ConvRoute::implicit) CHECK(kernels.count("conv_vec4") == 1);
-      const bool in_kernel = kernels.count("winograd_outputs") + kernels.count("conv_vec4") > 0;
+      if (route == ConvRoute::padded) CHECK(kernels.count("conv_padded") == 1);
+      const bool in_kernel = kernels.count("winograd_outputs") + kernels.count("conv_vec4") +
+                                 kernels.count("conv_padded") >
+                             0;
       CHECK(kernels.count("activation_forward") == (in_kernel ? 0 : 1));
     }
   }
