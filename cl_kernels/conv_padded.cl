@@ -127,7 +127,8 @@ __kernel void conv_padded(__global const float* xp, __global const float* w,
 // workspace, after x's copy) with zeros wherever no output lies: a work-item per block of
 // GRADIENT_FILTERS filters, channel and block of up to TAPS taps, each sum in a vector register
 // until the end, so that each vector of gy serves TAPS sums and each vector of x
-// GRADIENT_FILTERS.
+// GRADIENT_FILTERS. Lanes where gyp holds a zero still multiply an x value, so an infinite or
+// NaN input element can make a sum NaN where the exact gradient pairs it with nothing.
 __kernel void conv_padded_weight_gradient(__global const float* xp, const ulong gy_offset,
                                           __global float* gw, const int16 g, const int4 o,
                                           const int4 padded, const int K, const int N,

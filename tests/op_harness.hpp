@@ -34,6 +34,27 @@ struct OpCheck {
   double backward_tolerance = 1e-4;
 };
 
+// The op applied twice to the same inputs, as two nodes, and summed: each input's gradient is
+// written by one backward and added to by the other (the passes' beta 1).
+inline OpCheck twice(OpCheck check) {
+  OpCheck c = check;
+  c.build = [build = check.build](const std::vector<Value>& v) {
+    return add(build(v), build(v));
+  };
+  c.forward = [forward = check.forward](const std::vector<Vec>& in) {
+    Vec y = forward(in);
+    for (double& e : y) e *= 2.0;
+    return y;
+  };
+  c.backward = [backward = check.backward](const std::vector<Vec>& in, const Vec& gy) {
+    std::vector<Vec> grads = backward(in, gy);
+    for (Vec& g : grads)
+      for (double& e : g) e *= 2.0;
+    return grads;
+  };
+  return c;
+}
+
 inline std::vector<double> to_double(const std::vector<float>& v) {
   return {v.begin(), v.end()};
 }

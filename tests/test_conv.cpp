@@ -27,6 +27,7 @@ using clnn::test::OpCheck;
 using clnn::test::options;
 using clnn::test::RouteScope;
 using clnn::test::run_op_check;
+using clnn::test::twice;
 using reference::Vec;
 using Case = clnn::test::ConvCase;
 
@@ -135,6 +136,7 @@ TEST_CASE("the padded direct convolution matches the reference", "[conv]") {
   };
   const std::vector<Case> cases{
       {{2, 3, 7, 6}, {4, 3, 3, 3}, options({}, {1, 1}, {1, 1}, {})},
+      {{1, 32, 5, 5}, {4, 32, 3, 3}, options({}, {1, 1}, {1, 1}, {})},  // input gradient: 2 blocks
       {{1, 1, 12, 12}, {16, 1, 5, 5}, options({}, {2, 2}, {2, 2}, {})},  // 5x5 as the main job's
       {{1, 2, 6, 6}, {32, 2, 5, 5}, options({}, {2, 2}, {2, 2}, {})},
       {{1, 5, 9, 37}, {6, 5, 3, 2}, options({}, {0, 1}, {2, 0}, {})},       // rows of 37 in 38
@@ -143,17 +145,33 @@ TEST_CASE("the padded direct convolution matches the reference", "[conv]") {
       {{2, 3, 13}, {8, 3, 4}, options({}, {1}, {2}, {2})},                  // 1-D, dilated
       {{2, 2, 5, 4, 5}, {3, 2, 3, 3, 3}, options({}, {1, 1, 0}, {0, 1, 2}, {1, 1, 2})},  // 3-D
   };
+  // The routes an executor's schedule names for the passes (with the convolution's own
+  // workspace): forward, then "x: ...; w: ...; bias: ...".
+  auto routes = [](const Case& c) {
+    Graph g;
+    Value x = g.parameter("x", c.x, init::zeros());
+    Value w = g.parameter("w", c.w, init::zeros());
+    Value y = conv(x, w, g.parameter("b", {c.w[0]}, init::zeros()), c.o);
+    Executor ex(clnn::test::context(), g, {sum(y)}, Mode::training);
+    std::map<std::string, std::string> by;
+    for (const auto& p : ex.schedule()) by[p.op + " " + p.pass] = p.route;
+    return std::pair{by["conv forward"], by["conv backward"]};
+  };
   for (const Case& c : cases) {
     INFO("x " << to_string(c.x) << " w " << to_string(c.w));
-    CHECK(padded(c.x, c.w, c.o).serves_forward(std::size_t{1} << 24));
-    CHECK(padded(c.x, c.w, c.o).serves_input_gradient(std::size_t{1} << 24));
-    CHECK(padded(c.x, c.w, c.o).serves_weight_gradient(std::size_t{1} << 24));
+    const auto [forward, backward] = routes(c);
+    CHECK_THAT(forward, Catch::StartsWith("padded direct"));
+    CHECK_THAT(backward, Catch::StartsWith("x: padded direct") &&
+                             Catch::Contains("w: padded direct") &&
+                             Catch::EndsWith("bias: channel sums"));
     run_op_check(conv_check(c.x, c.w, true, c.o));
+    // Gradients that a second pass adds to (beta 1): x and w shared by two convolutions.
+    if (c.x[1] >= 4) run_op_check(twice(conv_check(c.x, c.w, false, c.o)));
   }
   // A pad wider than the window's reach leaves the input gradient to the other routes.
   const Case wide{{2, 3, 5, 5}, {4, 3, 1, 3}, options({}, {1, 1}, {1, 1}, {})};
-  CHECK(padded(wide.x, wide.w, wide.o).serves_forward(std::size_t{1} << 24));
-  CHECK_FALSE(padded(wide.x, wide.w, wide.o).serves_input_gradient(std::size_t{1} << 24));
+  CHECK_THAT(routes(wide).second, Catch::StartsWith("x: columns + GEMM") &&
+                                      Catch::Contains("w: padded direct"));
   run_op_check(conv_check(wide.x, wide.w, true, wide.o));
   // Strides and groups keep to the other routes; so does a copy larger than the workspace.
   CHECK_FALSE(padded({2, 3, 8, 8}, {4, 3, 3, 3}, options({2, 2}, {1, 1}, {1, 1}, {}))
@@ -215,7 +233,8 @@ TEST_CASE("Winograd's F(4x4, 3x3) and F(2x2, 5x5) match the reference", "[conv]"
     return clnn::detail::WinogradConv{conv_geometry(x, w, o)};
   };
   const std::vector<Case> served{
-      {{2, 3, 7, 6}, {4, 3, 3, 3}, options({}, {1, 1}, {1, 1}, {})},    // 7 rows: odd output
+      {{2, 3, 7, 6}, {4, 3, 3, 3}, options({}, {1, 1}, {1, 1}, {})},
+      {{1, 32, 5, 5}, {4, 32, 3, 3}, options({}, {1, 1}, {1, 1}, {})},  // input gradient: 2 blocks    // 7 rows: odd output
       {{1, 8, 8, 8}, {8, 8, 3, 3}, options({}, {1, 1}, {1, 1}, {})},    // aligned: vec4 GEMM
       {{3, 5, 6, 9}, {6, 5, 3, 3}, options({}, {0, 0}, {0, 0}, {})},    // no padding
       {{2, 4, 5, 5}, {3, 4, 3, 3}, options({}, {2, 0}, {1, 2}, {})},    // uneven padding

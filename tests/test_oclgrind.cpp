@@ -506,7 +506,7 @@ TEST_CASE("oclgrind: convolution on every route", "[oclgrind]") {
     run_op_check(conv_check({2, 3, 11}, {7, 3, 3}, padded({1}, {2})));
   }
   {
-    RouteScope scope(ConvRoute::padded);  // forward; the gradients by columns
+    RouteScope scope(ConvRoute::padded);  // every pass
     run_op_check(conv_check({2, 3, 5, 4}, {4, 3, 3, 3}, padded({1, 1})));
   }
   {

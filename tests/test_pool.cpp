@@ -55,6 +55,7 @@ TEST_CASE("max_pool forward per element and per line of outputs", "[pool]") {
     // and column left out; where they tile the input, backward too (max_pool_backward_pairs).
     run_op_check(pool_check(true, {2, 3, 7, 37}, pool({2, 2})));
     run_op_check(pool_check(true, {2, 3, 6, 36}, pool({2, 2})));
+    run_op_check(clnn::test::twice(pool_check(true, {2, 3, 6, 36}, pool({2, 2}))));  // beta 1
     run_op_check(pool_check(true, {1, 2, 7, 9}, pool({3, 3}, {2, 2}, {1, 1}, {1, 1})));
     run_op_check(pool_check(true, {2, 2, 9, 10}, dilated));
     run_op_check(pool_check(true, {2, 3, 11}, pool({3}, {2}, {1}, {0})));

@@ -75,7 +75,13 @@ struct ConvPlan {
     return p;
   }
   std::int64_t per_sample_floats() const { return (ck * groups + k) * positions; }
-  std::size_t workspace_floats() const { return std::size_t(chunk * per_sample_floats()); }
+  // A chunk's column matrix and product, or the padded route's copies (CPUs) where they are
+  // within the budget (beyond it the column route runs, a chunk at a time), the larger.
+  std::size_t workspace_floats() const {
+    const std::size_t copies = padded_workspace_floats(win, k, groups);
+    return std::max(std::size_t(chunk * per_sample_floats()),
+                    copies <= kWorkspaceBudget ? copies : 0);
+  }
   // The GEMM result follows the column block.
   std::size_t yt_offset() const { return std::size_t(ck * groups * chunk * positions); }
 };

@@ -2,10 +2,12 @@
 #include "ops/conv_padded.hpp"
 
 #include <algorithm>
+#include <array>
 #include <climits>
 #include <optional>
 #include <string>
 
+#include "checked_int.hpp"
 #include "cl/kernel_call.hpp"
 #include "clnn/error.hpp"
 #include "ops/common.hpp"
@@ -15,18 +17,24 @@ namespace clnn::detail {
 namespace {
 
 // The copy's extents: each spatial extent with both its pads, and below the last row enough rows
-// of zeros for a vector read from the last output position on (conv_padded.cl).
-cl_int4 padded_extents(const Window& win, std::size_t vector) {
-  cl_int4 p{};
-  for (int d = 0; d < 3; ++d)
-    p.s[d] = cl_int(win.in[std::size_t(d)] + win.pad_begin[std::size_t(d)] +
-                    win.pad_end[std::size_t(d)]);
-  p.s[1] += cl_int((vector - 1 + std::size_t(p.s[2]) - 1) / std::size_t(p.s[2]));
+// of zeros for a vector read from the last output position on (conv_padded.cl). In 64 bits:
+// pads may be as large as the window allows; fits() keeps what runs within an int.
+std::array<std::int64_t, 3> extents(const Window& win, std::size_t vector) {
+  std::array<std::int64_t, 3> p{};
+  for (std::size_t d = 0; d < 3; ++d) p[d] = win.in[d] + win.pad_begin[d] + win.pad_end[d];
+  p[1] += (std::int64_t(vector) - 1 + p[2] - 1) / p[2];
   return p;
 }
 
-std::int64_t padded_plane(const cl_int4& p) {
-  return std::int64_t(p.s[0]) * p.s[1] * p.s[2];
+std::int64_t padded_plane(const std::array<std::int64_t, 3>& p) {
+  return (CheckedInt(p[0]) * p[1] * p[2]).value();
+}
+
+cl_int4 padded_extents(const Window& win, std::size_t vector) {
+  const std::array<std::int64_t, 3> e = extents(win, vector);
+  cl_int4 p{};
+  for (int d = 0; d < 3; ++d) p.s[d] = cl_int(e[std::size_t(d)]);
+  return p;
 }
 
 // One past the last output position's index p in the copy's planes.
@@ -61,17 +69,29 @@ Window output_window(const Window& win, std::int64_t filters) {
   return v;
 }
 
-// Whether convolution `v` (unit strides) with `filters` outputs runs here: its padded copy (and
-// with `gradient_copy` gy's too) within the workspace and every index within an int.
+// Floats of convolution v's padded copy (and with `gradient_copy` gy's too) for vectors of
+// `vector` floats; 0 where the route cannot run it: strides, or an index past an int.
+std::int64_t copies(const Window& v, std::int64_t filters, std::size_t vector, bool gradient_copy) {
+  for (std::size_t d = 0; d < 3; ++d)
+    if (v.stride[d] != 1) return 0;
+  try {
+    const std::int64_t floats =
+        (CheckedInt(v.n) * (v.c + (gradient_copy ? filters : 0)) * padded_plane(extents(v, vector)))
+            .value();
+    if (floats >= INT_MAX || (CheckedInt(v.n) * filters * v.out_positions()).value() >= INT_MAX)
+      return 0;
+    return floats;
+  } catch (const Error&) {  // past 64 bits
+    return 0;
+  }
+}
+
+// Whether convolution `v` with `filters` outputs runs here within the workspace.
 bool fits(const ContextImpl& ctx, const Window& v, std::int64_t filters,
           std::size_t workspace_floats, bool gradient_copy = false) {
-  for (std::size_t d = 0; d < 3; ++d)
-    if (v.stride[d] != 1) return false;
-  const std::int64_t plane =
-      padded_plane(padded_extents(v, ctx.planner.padded_conv(std::size_t(filters)).vector));
-  const std::int64_t copies = v.n * (v.c + (gradient_copy ? filters : 0)) * plane;
-  if (copies >= INT_MAX || v.n * filters * v.out_positions() >= INT_MAX) return false;
-  return std::size_t(copies) <= workspace_floats;
+  const std::int64_t floats =
+      copies(v, filters, ctx.planner.padded_conv(std::size_t(filters)).vector, gradient_copy);
+  return floats > 0 && std::size_t(floats) <= workspace_floats;
 }
 
 // Copies x into the workspace from `offset` with convolution v's padding.
@@ -114,6 +134,16 @@ void run(ContextImpl& ctx, const Window& v, std::int64_t filters, const Tensor& 
 
 }  // namespace
 
+std::size_t padded_workspace_floats(const Window& win, std::int64_t filters, std::int64_t groups) {
+  if (groups != 1) return 0;
+  // The widest vector any device plans (LaunchPlanner::padded_conv): the most rows of zeros.
+  constexpr std::size_t kWidest = 16;
+  std::int64_t most = copies(win, filters, kWidest, true);
+  if (const std::optional<Window> v = input_gradient_window(win, filters))
+    most = std::max(most, copies(*v, win.c, kWidest, false));
+  return std::size_t(most);
+}
+
 bool PaddedConv::serves_forward(std::size_t workspace_floats) const {
   return groups == 1 && fits(ctx, win, filters, workspace_floats) &&
          takes(ConvRoute::padded, false, true);
@@ -147,21 +177,21 @@ void PaddedConv::weight_gradient(const Tensor& x, const Tensor& gy, const Tensor
   const PaddedConvPlan plan =
       ctx.planner.padded_conv(std::size_t(filters), std::size_t(win.kernel_positions()));
   const cl_int4 padded = padded_extents(win, plan.vector);
-  const std::size_t gy_offset = std::size_t(win.n * win.c * padded_plane(padded));
+  const std::size_t gy_offset =
+      std::size_t(win.n * win.c * padded_plane(extents(win, plan.vector)));
   pad(ctx, win, padded, x, workspace, 0);
   pad(ctx, output_window(win, filters), padded, gy, workspace, gy_offset);
   cl_kernel k = ctx.kernel("conv_padded", "conv_padded_weight_gradient", plan_options(plan));
   set_args(k, mem(workspace), cl_ulong(gy_offset), mem(gw), win.packed(), win.packed_out(), padded,
            cl_int(filters), cl_int(win.n), beta);
   const std::size_t blocks = (std::size_t(win.kernel_positions()) + plan.taps - 1) / plan.taps;
-  ctx.enqueue_elementwise(k, std::size_t(filters) / plan.gradient_filters * blocks *
-                                 std::size_t(win.c));
+  ctx.enqueue_elementwise(
+      k, std::size_t(filters) / plan.gradient_filters * blocks * std::size_t(win.c));
 }
 
 std::string PaddedConv::describe() const {
-  const PaddedConvPlan plan = ctx.planner.padded_conv(std::size_t(filters));
-  return "padded direct, " + std::to_string(plan.filters) + " filters x " +
-         std::to_string(plan.vector) + " positions per item";
+  return "padded direct, vectors of " +
+         std::to_string(ctx.planner.padded_conv(std::size_t(filters)).vector) + " positions";
 }
 
 }  // namespace clnn::detail

@@ -12,6 +12,11 @@
 
 namespace clnn::detail {
 
+// Workspace floats that the route's copies need on any device (the forward's x, the input
+// gradient's gy, the weight gradient's x and gy): what a convolution asks for beside its column
+// matrices; 0 where the route cannot run it.
+std::size_t padded_workspace_floats(const Window& win, std::int64_t filters, std::int64_t groups);
+
 struct PaddedConv : ConvGeometry {
   // Whether forward takes this route: one group, unit strides, the padded copy (with its spare
   // vector) within `workspace_floats` and int indices, and ContextImpl::conv_route asks for it or
