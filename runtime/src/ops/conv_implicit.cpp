@@ -311,19 +311,7 @@ void ImplicitConv::input_gradient(const Tensor& gy, const Tensor& w, const Tenso
 }
 
 Window ImplicitConv::input_gradient_window() const {
-  Window g = win;
-  g.c = filters;
-  g.in = win.out;
-  g.out = win.in;
-  for (std::size_t d = 0; d < 3; ++d) {
-    // Output position i of the gradient meets gy at i + pad - tap * dilation: with the taps
-    // flipped, that is a window starting at i - (reach - pad).
-    const std::int64_t reach = win.dilation[d] * (win.kernel[d] - 1);
-    g.stride[d] = 1;
-    g.pad_begin[d] = reach - win.pad_begin[d];
-    g.pad_end[d] = reach - win.pad_end[d];
-  }
-  return g;
+  return detail::input_gradient_window(win, filters);
 }
 
 }  // namespace clnn::detail

@@ -42,21 +42,15 @@ std::int64_t span(const Window& win, const cl_int4& p) {
   return ((win.out[0] - 1) * p.s[1] + win.out[1] - 1) * std::int64_t(p.s[2]) + win.out[2];
 }
 
-// The input gradient of a convolution with unit strides as a convolution of gy: with the same
-// dilation, each filter flipped and channels and filters exchanged (the kernel's FLIP), and pads
-// of dilation * (kernel - 1) less the original's, so that its output has x's extents. nullopt
-// where a pad would be negative (the original's larger than its window).
-std::optional<Window> input_gradient_window(const Window& win, std::int64_t filters) {
-  Window v = win;
-  v.c = filters;
-  v.in = win.out;
-  v.out = win.in;
-  for (std::size_t d = 0; d < 3; ++d) {
-    const std::int64_t reach = win.dilation[d] * (win.kernel[d] - 1);
-    v.pad_begin[d] = reach - win.pad_begin[d];
-    v.pad_end[d] = reach - win.pad_end[d];
+// The input gradient of a unit-stride convolution as a convolution of gy (spatial.hpp's
+// input_gradient_window, read by the kernel's FLIP), or nullopt for strides, or where a pad
+// would be negative: the original's larger than its window's reach.
+std::optional<Window> flipped_window(const Window& win, std::int64_t filters) {
+  for (std::size_t d = 0; d < 3; ++d)
+    if (win.stride[d] != 1) return std::nullopt;
+  const Window v = input_gradient_window(win, filters);
+  for (std::size_t d = 0; d < 3; ++d)
     if (v.pad_begin[d] < 0 || v.pad_end[d] < 0) return std::nullopt;
-  }
   return v;
 }
 
@@ -111,7 +105,7 @@ std::string plan_options(const PaddedConvPlan& plan) {
 
 // y = epilogue(beta * y + conv_v(x, w) + bias) for convolution `v`: x copied with its padding
 // into the workspace, then conv_padded. flip: w is the original convolution's [filters', v.c,
-// taps] and v its input gradient (input_gradient_window).
+// taps] and v its input gradient (flipped_window).
 void run(ContextImpl& ctx, const Window& v, std::int64_t filters, const Tensor& x, const Tensor& w,
          const Tensor* bias, const Tensor& y, float beta, const Epilogue& epilogue,
          const Tensor& workspace, bool flip) {
@@ -139,7 +133,7 @@ std::size_t padded_workspace_floats(const Window& win, std::int64_t filters, std
   // The widest vector any device plans (LaunchPlanner::padded_conv): the most rows of zeros.
   constexpr std::size_t kWidest = 16;
   std::int64_t most = copies(win, filters, kWidest, true);
-  if (const std::optional<Window> v = input_gradient_window(win, filters))
+  if (const std::optional<Window> v = flipped_window(win, filters))
     most = std::max(most, copies(*v, win.c, kWidest, false));
   return std::size_t(most);
 }
@@ -150,7 +144,7 @@ bool PaddedConv::serves_forward(std::size_t workspace_floats) const {
 }
 
 bool PaddedConv::serves_input_gradient(std::size_t workspace_floats) const {
-  const std::optional<Window> v = input_gradient_window(win, filters);
+  const std::optional<Window> v = flipped_window(win, filters);
   return groups == 1 && v && fits(ctx, *v, win.c, workspace_floats) &&
          takes(ConvRoute::padded, false, true);
 }
@@ -167,7 +161,7 @@ void PaddedConv::forward(const Tensor& x, const Tensor& w, const Tensor* bias, c
 
 void PaddedConv::input_gradient(const Tensor& gy, const Tensor& w, const Tensor& gx, float beta,
                                 const Tensor& workspace) const {
-  const std::optional<Window> v = input_gradient_window(win, filters);
+  const std::optional<Window> v = flipped_window(win, filters);
   if (!v) throw Error("conv: no padded input gradient for this geometry");  // serves_ checks
   run(ctx, *v, win.c, gy, w, nullptr, gx, beta, {}, workspace, true);
 }

@@ -41,6 +41,12 @@ struct WindowSpec {
 // ShapeError naming `op`.
 Window make_window(const std::string& op, const Shape& x, const WindowSpec& spec);
 
+// A unit-stride convolution's input gradient as a convolution of its output gradient (the
+// filters flipped, channels and filters exchanged): input gy's extents, `filters` channels, unit
+// strides, the same dilation, pads of the window's reach, dilation * (kernel - 1), less the
+// original's (negative where a pad exceeds the reach), and output x's extents.
+Window input_gradient_window(const Window& win, std::int64_t filters);
+
 // Output shape [N, channels, out...] with as many spatial dimensions as the input.
 Shape window_output_shape(const Window& w, std::int64_t channels);
 
