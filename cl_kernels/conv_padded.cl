@@ -36,6 +36,11 @@
 #define floatV CAT(float, VEC)
 #define vloadV CAT(vload, VEC)
 
+// One past the last output's position p in the copy's planes (rows of Wp, planes of Hp rows).
+inline int span_of(const int4 o, const int Hp, const int Wp) {
+  return ((o.s0 - 1) * Hp + o.s1 - 1) * Wp + o.s2;
+}
+
 // xp[n, c, d, h, w] = x[n, c, d - PD, h - PH, w - PW], zero outside x: a work-item per row of
 // the copy (n, c, d, h), written along w.
 __kernel void pad_planes(__global const float* x, __global float* xp, const ulong xp_offset,
@@ -65,7 +70,7 @@ __kernel void conv_padded(__global const float* xp, __global const float* w,
                           const float beta) {
   const int Dp = padded.s0, Hp = padded.s1, Wp = padded.s2;
   const int OD = o.s0, OH = o.s1, OW = o.s2;
-  const int span = ((OD - 1) * Hp + OH - 1) * Wp + OW;  // one past the last output's p
+  const int span = span_of(o, Hp, Wp);
   const int p0 = get_global_id(0) * VEC, k0 = get_global_id(1) * FILTERS;
   const int n = get_global_id(2);
   if (p0 >= span) return;  // the global size is rounded up to whole work-groups
@@ -136,7 +141,7 @@ __kernel void conv_padded_weight_gradient(__global const float* xp, const ulong 
   const int Dp = padded.s0, Hp = padded.s1, Wp = padded.s2;
   const int C = g.s0, KH = g.s5, KW = g.s6, taps = g.s4 * KH * KW;
   const int blocks = (taps + TAPS - 1) / TAPS, items = K / GRADIENT_FILTERS * C * blocks;
-  const int span = ((o.s0 - 1) * Hp + o.s1 - 1) * Wp + o.s2;
+  const int span = span_of(o, Hp, Wp);
   const long plane = (long)Dp * Hp * Wp;
   __global const float* gyp = xp + gy_offset;
   for (int item = get_global_id(0); item < items; item += get_global_size(0)) {

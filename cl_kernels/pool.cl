@@ -28,6 +28,13 @@ void split_position(const long i, const int D, const int H, const int W, long* p
   *d = t / H;
 }
 
+// Line r of outputs (OW of them, the *_rows and *_pairs kernels' unit) as (plane, od, oh).
+void split_line(const long r, const int4 o, long* plane, int* od, int* oh) {
+  *oh = r % o.s1;
+  *od = r / o.s1 % o.s0;
+  *plane = r / o.s1 / o.s0;
+}
+
 // Offset of input position (d, h, w) of plane (n, c), or -1 when it lies in the padding.
 long tap_offset(const int16 g, const long plane, const int d, const int h, const int w) {
   if (d < 0 || d >= g.s1 || h < 0 || h >= g.s2 || w < 0 || w >= g.s3) return -1;
@@ -110,8 +117,10 @@ __kernel void max_pool_forward_rows(__global const float* x, __global float* y,
                                     const int4 o, const long planes) {
   const long lines = planes * o.s0 * o.s1;
   for (long r = get_global_id(0); r < lines; r += get_global_size(0)) {
-    const int oh = r % o.s1, od = r / o.s1 % o.s0;
-    const long plane = r / o.s1 / o.s0, first = r * o.s2;
+    long plane;
+    int od, oh;
+    split_line(r, o, &plane, &od, &oh);
+    const long first = r * o.s2;
     for (int ow = 0; ow < o.s2; ++ow) {
       const long at = window_argmax(x, g, plane, od, oh, ow);
       y[first + ow] = at >= 0 ? x[at] : 0.0f;
@@ -131,9 +140,11 @@ __kernel void max_pool_forward_pairs(__global const float* x, __global float* y,
   const long inputs = planes * g.s1 * g.s2 * g.s3;
   const int W = g.s3;
   for (long r = get_global_id(0); r < lines; r += get_global_size(0)) {
-    const int oh = r % o.s1, od = r / o.s1 % o.s0;
-    const long plane = r / o.s1 / o.s0, first = r * o.s2;
-    const long row = ((plane * g.s1 + od) * g.s2 + 2 * oh) * W;
+    long plane;
+    int od, oh;
+    split_line(r, o, &plane, &od, &oh);
+    const long first = r * o.s2;
+    const long row = tap_offset(g, plane, od, 2 * oh, 0);  // the windows' top row
     int ow = 0;
     // A line's last outputs take the vector too where its loads stay inside x (reading on into
     // the next rows, whose lanes are not stored): lines of 7 or 14 outputs are common.
@@ -291,9 +302,11 @@ __kernel void max_pool_backward_pairs(__global const int* argmax, __global const
   const int W = g.s3;
   const uint16 interleave = (uint16)(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15);
   for (long r = get_global_id(0); r < lines; r += get_global_size(0)) {
-    const int oh = r % o.s1, od = r / o.s1 % o.s0;
-    const long plane = r / o.s1 / o.s0, first = r * o.s2;
-    const long row = ((plane * g.s1 + od) * g.s2 + 2 * oh) * W;
+    long plane;
+    int od, oh;
+    split_line(r, o, &plane, &od, &oh);
+    const long first = r * o.s2;
+    const long row = tap_offset(g, plane, od, 2 * oh, 0);  // the windows' top row
     int ow = 0;
     for (; ow + 8 <= o.s2; ow += 8) {
       const long at = row + 2 * ow;

@@ -30,8 +30,8 @@ std::int64_t padded_plane(const std::array<std::int64_t, 3>& p) {
   return (CheckedInt(p[0]) * p[1] * p[2]).value();
 }
 
-cl_int4 padded_extents(const Window& win, std::size_t vector) {
-  const std::array<std::int64_t, 3> e = extents(win, vector);
+// The extents as the kernels take them (within an int once fits() has passed them).
+cl_int4 as_int4(const std::array<std::int64_t, 3>& e) {
   cl_int4 p{};
   for (int d = 0; d < 3; ++d) p.s[d] = cl_int(e[std::size_t(d)]);
   return p;
@@ -110,7 +110,7 @@ void run(ContextImpl& ctx, const Window& v, std::int64_t filters, const Tensor& 
          const Tensor* bias, const Tensor& y, float beta, const Epilogue& epilogue,
          const Tensor& workspace, bool flip) {
   const PaddedConvPlan plan = ctx.planner.padded_conv(std::size_t(filters));
-  const cl_int4 padded = padded_extents(v, plan.vector);
+  const cl_int4 padded = as_int4(extents(v, plan.vector));
   pad(ctx, v, padded, x, workspace, 0);
   const std::string options =
       plan_options(plan) + (flip ? " -DFLIP=1" : "") + epilogue_options(epilogue);
@@ -170,9 +170,9 @@ void PaddedConv::weight_gradient(const Tensor& x, const Tensor& gy, const Tensor
                                  const Tensor& workspace) const {
   const PaddedConvPlan plan =
       ctx.planner.padded_conv(std::size_t(filters), std::size_t(win.kernel_positions()));
-  const cl_int4 padded = padded_extents(win, plan.vector);
-  const std::size_t gy_offset =
-      std::size_t(win.n * win.c * padded_plane(extents(win, plan.vector)));
+  const std::array<std::int64_t, 3> e = extents(win, plan.vector);
+  const cl_int4 padded = as_int4(e);
+  const std::size_t gy_offset = std::size_t(win.n * win.c * padded_plane(e));
   pad(ctx, win, padded, x, workspace, 0);
   pad(ctx, output_window(win, filters), padded, gy, workspace, gy_offset);
   cl_kernel k = ctx.kernel("conv_padded", "conv_padded_weight_gradient", plan_options(plan));

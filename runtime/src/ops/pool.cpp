@@ -55,15 +55,14 @@ class PoolOp : public Op {
     }
     if (max_) {  // in training the argmax of each window is saved for backward
       const bool rows = args.ctx.row_loops;  // a work-item per line of outputs (CPUs)
-      const char* name = !rows            ? "max_pool_forward"
+      const char* name = !rows           ? "max_pool_forward"
                          : pairs_tile(w) ? "max_pool_forward_pairs"
                                          : "max_pool_forward_rows";
       cl_kernel k = args.ctx.kernel("pool", name);
       set_args(k, mem(*args.inputs[0]), mem(args.output),
                mem(args.saved.defined() ? args.saved : args.output), cl_int(args.saved.defined()),
                w.packed(), w.packed_out(), cl_long(w.n * w.c));
-      args.ctx.enqueue_elementwise(
-          k, std::size_t(rows ? w.n * w.c * w.out[0] * w.out[1] : args.output.size()));
+      args.ctx.enqueue_elementwise(k, rows ? output_lines(w) : std::size_t(args.output.size()));
       return;
     }
     cl_kernel k = args.ctx.kernel("pool", "avg_pool_forward");
@@ -83,8 +82,7 @@ class PoolOp : public Op {
           ctx.kernel("pool", pairs ? "max_pool_backward_pairs" : "max_pool_backward_tiles");
       set_args(k, mem(args.saved), mem(args.grad_output), mem(*gx), w.packed(), w.packed_out(),
                cl_long(w.n * w.c), args.betas[0]);
-      ctx.enqueue_elementwise(k, std::size_t(pairs ? w.n * w.c * w.out[0] * w.out[1]
-                                                   : args.grad_output.size()));
+      ctx.enqueue_elementwise(k, pairs ? output_lines(w) : std::size_t(args.grad_output.size()));
       return;
     }
     if (max_ && !windows_overlap(w)) {
@@ -170,6 +168,11 @@ class PoolOp : public Op {
           w.pad_end[t] != 0 || w.in[t] != w.out[t] * w.stride[t])
         return false;
     return true;
+  }
+
+  // Lines of OW outputs: the work of the *_rows and *_pairs kernels.
+  static std::size_t output_lines(const Window& w) {
+    return std::size_t(w.n * w.c * w.out[0] * w.out[1]);
   }
 
   // Whole 2 x 2 windows with strides 2, one plane deep, no padding or dilation
