@@ -1,6 +1,10 @@
-// The matmul suite: clnn's tiled SGEMM against CLBlast's on square fp32 matrices, each checked
-// against the other before it is timed.
+// The matmul suite: clnn's SGEMM as matmul runs it (its own kernels on GPUs, the host BLAS on CPU
+// devices; the backend is named), clnn's own kernels alone, and CLBlast's, on square fp32
+// matrices, each checked against CLBlast's before it is timed.
 #include <fmt/format.h>
+
+#include <algorithm>
+#include <string>
 
 #include "bench.hpp"
 #include "clnn/tensor.hpp"
@@ -22,14 +26,15 @@ std::vector<std::int64_t> default_sizes(const DeviceInfo& device) {
 std::vector<Record> matmul_suite(const Context& ctx, const Options& options) {
   auto& impl = detail::Access::impl(ctx);
   auto sizes = options.sizes.empty() ? default_sizes(ctx.device()) : options.sizes;
-  fmt::print("{:>6}  {:>12}  {:>15}  {:>7}  {:>10}\n", "n", "clnn GFLOP/s", "CLBlast GFLOP/s",
-             "ratio", "rel. diff");
+  fmt::print("{:>6}  {:>12}  {:>8}  {:>11}  {:>15}  {:>7}  {:>10}\n", "n", "clnn GFLOP/s",
+             "backend", "own GFLOP/s", "CLBlast GFLOP/s", "ratio", "rel. diff");
   std::vector<Record> records;
   for (std::int64_t n : sizes) {
     const auto elements = std::size_t(n * n);
     Tensor a = Tensor::from_host(ctx, {n, n}, pseudo_random(elements, 1));
     Tensor b = Tensor::from_host(ctx, {n, n}, pseudo_random(elements, 2));
-    Tensor c_own = Tensor::empty(ctx, {n, n}), c_blas = Tensor::empty(ctx, {n, n});
+    Tensor c_clnn = Tensor::empty(ctx, {n, n}), c_own = Tensor::empty(ctx, {n, n});
+    Tensor c_blas = Tensor::empty(ctx, {n, n});
     auto call_into = [&](const Tensor& c) {
       detail::GemmCall g;
       g.m = g.n = g.k = std::size_t(n);
@@ -38,22 +43,33 @@ std::vector<Record> matmul_suite(const Context& ctx, const Options& options) {
       g.c = detail::Access::mem(c), g.ldc = std::size_t(n);
       return g;
     };
+    const std::string backend =
+        detail::to_string(detail::choose_gemm_backend(impl, call_into(c_clnn)));
+    auto clnn = [&] { detail::gemm(impl, call_into(c_clnn)); };
     auto own = [&] { detail::gemm(impl, call_into(c_own), detail::GemmBackend::own); };
     auto blas = [&] { detail::gemm(impl, call_into(c_blas), detail::GemmBackend::clblast); };
+    clnn();
     own();
     blas();
-    const double diff = relative_difference(c_own.to_host(), c_blas.to_host());
+    const auto reference = c_blas.to_host();
+    const double diff = std::max(relative_difference(c_clnn.to_host(), reference),
+                                 relative_difference(c_own.to_host(), reference));
     const double flops = 2.0 * double(n) * double(n) * double(n);
-    const double own_s = median_seconds(ctx, own), blas_s = median_seconds(ctx, blas);
+    const double clnn_s = median_seconds(ctx, clnn), own_s = median_seconds(ctx, own);
+    const double blas_s = median_seconds(ctx, blas);
     Record r;
     r["n"] = n;
-    r["gflops"] = flops / own_s * 1e-9;
+    r["backend"] = backend;
+    r["gflops"] = flops / clnn_s * 1e-9;
+    r["own_gflops"] = flops / own_s * 1e-9;
     r["clblast_gflops"] = flops / blas_s * 1e-9;
-    r["ratio"] = blas_s / own_s;
-    r["ms"] = own_s * 1e3;
+    r["ratio"] = blas_s / clnn_s;
+    r["ms"] = clnn_s * 1e3;
+    r["own_ms"] = own_s * 1e3;
     r["clblast_ms"] = blas_s * 1e3;
     r["relative_difference"] = diff;
-    fmt::print("{:>6}  {:>12.1f}  {:>15.1f}  {:>7.2f}  {:>10.1e}\n", n, r["gflops"].get<double>(),
+    fmt::print("{:>6}  {:>12.1f}  {:>8}  {:>11.1f}  {:>15.1f}  {:>7.2f}  {:>10.1e}\n", n,
+               r["gflops"].get<double>(), backend, r["own_gflops"].get<double>(),
                r["clblast_gflops"].get<double>(), r["ratio"].get<double>(), diff);
     records.push_back(r);
   }

@@ -6,6 +6,8 @@
 // col[r, q], r = ((c * KD + a) * KH + b) * KW + e over all channels, q = n * P + position,
 // P = OD * OH * OW. Buffers in the executor's workspace are addressed with offsets.
 
+#include "epilogue.h"
+
 // col = the input patches of samples n0 .. n0 + nb - 1 (zero where the patch is padding). One
 // work-item per channel and output position (c, q), looping over that channel's part of the
 // patch: coordinates are divided out once per work-item, where an index division per element
@@ -176,5 +178,17 @@ __kernel void tap_major_filters(__global const float* w, __global float* out,
     const int row = u % R, z = u / R;
     const int k = flip ? s : row, c = flip ? row : s, tap = flip ? T - 1 - t : t;
     out[i] = w[(((long)z * Kg + k) * Cg + c) * T + tap];
+  }
+}
+
+// y[row, p] = FINISH(y[row, p] + bias[row % K]) for each row (sample, filter) of y [N, K, P]: the
+// bias and epilogue of a convolution whose product left them out (ops/conv_pointwise.cpp). A row
+// per work-item, for CPUs: no index division per element.
+__kernel void channel_bias_rows(__global float* y, __global const float* bias, const int has_bias,
+                                const int K, const long P, const long rows) {
+  for (long row = get_global_id(0); row < rows; row += get_global_size(0)) {
+    __global float* line = y + row * P;
+    const float b = has_bias ? bias[row % K] : 0.0f;
+    for (long p = 0; p < P; ++p) line[p] = FINISH(line[p] + b);
   }
 }

@@ -13,6 +13,7 @@
 #include "ops/conv_direct.hpp"
 #include "ops/conv_implicit.hpp"
 #include "ops/conv_padded.hpp"
+#include "ops/conv_pointwise.hpp"
 #include "ops/conv_shifted.hpp"
 #include "ops/conv_winograd.hpp"
 #include "ops/spatial.hpp"
@@ -180,6 +181,57 @@ TEST_CASE("the padded direct convolution matches the reference", "[conv]") {
                   .serves_forward(std::size_t{1} << 24));
   CHECK_FALSE(padded({2, 3, 7, 6}, {4, 3, 3, 3}, options({}, {1, 1}, {1, 1}, {}))
                   .serves_forward(100));
+}
+
+TEST_CASE("the pointwise convolution matches the reference", "[conv]") {
+  // 1x1 convolutions as products of each sample's plane, whatever the device (CPUs take them
+  // unforced): 1-, 2- and 3-D, one sample and several, one filter and many, with a bias and
+  // without, gradients that a second pass adds to, and relu folded into the forward.
+  using clnn::detail::ConvRoute;
+  RouteScope scope(ConvRoute::pointwise);
+  auto pointwise = [](const Shape& x, const Shape& w, const ConvOptions& o) {
+    return clnn::detail::PointwiseConv{conv_geometry(x, w, o)};
+  };
+  const std::vector<Case> cases{
+      {{3, 4, 5, 9}, {5, 4, 1, 1}, {}},
+      {{1, 16, 7, 7}, {1, 16, 1, 1}, {}},
+      {{2, 3, 13}, {8, 3, 1}, {}},
+      {{2, 2, 3, 4, 5}, {6, 2, 1, 1, 1}, options({}, {0, 0, 0}, {0, 0, 0}, {2, 2, 2})},  // dilated
+  };
+  for (const Case& c : cases) {
+    INFO("x " << to_string(c.x) << " w " << to_string(c.w));
+    Graph g;
+    Value x = g.parameter("x", c.x, init::uniform(-1.0f, 1.0f, 1));
+    Value w = g.parameter("w", c.w, init::uniform(-1.0f, 1.0f, 2));
+    Value b = g.parameter("b", {c.w[0]}, init::uniform(-1.0f, 1.0f, 3));
+    Value y = conv(x, w, b, c.o);
+    Executor ex(clnn::test::context(), g, {sum(y)}, Mode::training);
+    std::map<std::string, std::string> by;
+    for (const auto& p : ex.schedule()) by[p.op + " " + p.pass] = p.route;
+    CHECK(by["conv forward"] == "pointwise GEMM");
+    CHECK(by["conv backward"] == "x: pointwise GEMM; w: pointwise GEMM; bias: channel sums");
+    run_op_check(conv_check(c.x, c.w, true, c.o));
+    run_op_check(conv_check(c.x, c.w, false, c.o));
+    run_op_check(twice(conv_check(c.x, c.w, false, c.o)));
+    // relu folded into the forward (its own pass over y) gives what the column route gives.
+    Value r = relu(y);
+    auto folded = [&](ConvRoute route) {
+      scope.set(route);
+      Executor inference(clnn::test::context(), g, {r}, Mode::inference);
+      inference.forward();
+      return std::pair{inference.value(r).to_host(), inference.schedule()[0].route};
+    };
+    const auto [got, route] = folded(ConvRoute::pointwise);
+    CHECK(route == "pointwise GEMM, activation folded in");
+    CHECK(clnn::test::relative_error(got, folded(ConvRoute::columns).first) < 1e-5);
+    scope.set(ConvRoute::pointwise);
+  }
+  // Other taps, strides, pads and groups keep to the other routes.
+  CHECK(pointwise({2, 4, 6, 6}, {6, 4, 1, 1}, {}).serves());
+  CHECK_FALSE(pointwise({2, 3, 8, 8}, {4, 3, 3, 3}, {}).serves());
+  CHECK_FALSE(pointwise({2, 3, 8, 8}, {4, 3, 1, 1}, options({2, 2}, {0, 0}, {0, 0}, {})).serves());
+  CHECK_FALSE(pointwise({2, 3, 8, 8}, {4, 3, 1, 1}, options({}, {1, 0}, {0, 0}, {})).serves());
+  CHECK_FALSE(pointwise({2, 4, 6, 6}, {6, 2, 1, 1}, options({}, {0, 0}, {0, 0}, {}, 2)).serves());
 }
 
 TEST_CASE("Winograd's transforms compute the correlation of a tile", "[conv]") {
@@ -598,13 +650,14 @@ TEST_CASE("a route CLNN_CONV forces is the only one that takes a pass", "[conv][
   const detail::ShiftedConv shifted{g};
   const detail::DirectConv direct{g};
   const detail::PaddedConv padded{g};
+  const detail::PointwiseConv pointwise{conv_geometry({2, 64, 8, 8}, {64, 64, 1, 1}, {})};
   ConvOptions dw = o;
   dw.groups = 64;
   const detail::DepthwiseConv depthwise{conv_geometry({2, 64, 8, 8}, {64, 1, 3, 3}, dw)};
   test::RouteScope scope(ConvRoute::automatic);
   for (ConvRoute route : {ConvRoute::winograd, ConvRoute::implicit, ConvRoute::shifted,
                           ConvRoute::direct, ConvRoute::depthwise, ConvRoute::padded,
-                          ConvRoute::columns}) {
+                          ConvRoute::pointwise, ConvRoute::columns}) {
     INFO("forced route " << int(route));
     scope.set(route);
     CHECK(winograd.serves_forward() == (route == ConvRoute::winograd));
@@ -617,6 +670,7 @@ TEST_CASE("a route CLNN_CONV forces is the only one that takes a pass", "[conv][
     CHECK(padded.serves_forward(std::size_t{1} << 24) == (route == ConvRoute::padded));
     CHECK(padded.serves_input_gradient(std::size_t{1} << 24) == (route == ConvRoute::padded));
     CHECK(padded.serves_weight_gradient(std::size_t{1} << 24) == (route == ConvRoute::padded));
+    CHECK(pointwise.serves() == (route == ConvRoute::pointwise));
   }
   scope.set(ConvRoute::automatic);
   CHECK(depthwise.serves());  // on every device

@@ -1,6 +1,7 @@
 // GEMM through both backends (the tiled kernel and CLBlast) and the matmul operator.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <array>
 #include <limits>
 
@@ -8,6 +9,7 @@
 #include "gemv_styles.hpp"
 #include "op_harness.hpp"
 #include "ops/gemm.hpp"
+#include "ops/gemm_host.hpp"
 #include "ops/gemv.hpp"
 
 using namespace clnn;
@@ -121,8 +123,10 @@ void check_gemm(detail::GemmBackend backend, std::size_t batch, std::size_t m, s
 
 }  // namespace
 
-TEST_CASE("gemm matches the reference on both backends", "[matmul][slow]") {
-  for (auto backend : {detail::GemmBackend::own, detail::GemmBackend::clblast}) {
+TEST_CASE("gemm matches the reference on every backend", "[matmul][slow]") {
+  // (the host BLAS forced on a GPU runs as automatic)
+  for (auto backend :
+       {detail::GemmBackend::own, detail::GemmBackend::clblast, detail::GemmBackend::blas}) {
     for (bool ta : {false, true})
       for (bool tb : {false, true}) {
         check_gemm(backend, 1, 33, 17, 129, ta, tb, 1.0f, 0.0f);
@@ -210,7 +214,7 @@ void with_each_backend(Body body) {
   auto& impl = detail::Access::impl(context());
   const auto saved = impl.gemm_backend;
   for (auto backend : {detail::GemmBackend::automatic, detail::GemmBackend::own,
-                       detail::GemmBackend::clblast}) {
+                       detail::GemmBackend::clblast, detail::GemmBackend::blas}) {
     INFO("backend " << detail::to_string(backend));
     impl.gemm_backend = backend;
     body();
@@ -254,6 +258,70 @@ TEST_CASE("matmul rejects shapes that do not fit", "[matmul][errors]") {
   CHECK_THROWS_AS(matmul(g.input("f", {5}), g.input("h", {5, 2})), ShapeError);
 }
 
+namespace {
+
+// Whether clnn's own kernel would split a call over K (the host BLAS, automatic on CPUs, splits
+// none: it threads a product itself).
+bool own_splits(const detail::GemmCall& call) {
+  auto& impl = detail::Access::impl(context());
+  const auto saved = impl.gemm_backend;
+  impl.gemm_backend = detail::GemmBackend::own;
+  const bool splits = detail::split_k_slices(impl, call) > 1;
+  impl.gemm_backend = saved;
+  return splits;
+}
+
+}  // namespace
+
+TEST_CASE("the host BLAS runs products on a CPU device's buffers in place", "[matmul]") {
+  auto& impl = detail::Access::impl(context());
+  const bool cpu = impl.info.type == DeviceType::cpu;
+  detail::GemmCall plain;
+  plain.m = plain.n = plain.k = 64, plain.lda = plain.ldb = plain.ldc = 64;
+  detail::GemmCall taps = plain;
+  taps.trans_b = true, taps.n = 18, taps.ldc = 18, taps.b_rows.taps = 9;
+  const auto saved = impl.gemm_backend;
+  for (auto setting : {detail::GemmBackend::automatic, detail::GemmBackend::blas}) {
+    INFO("CLNN_GEMM " << detail::to_string(setting));
+    impl.gemm_backend = setting;
+    // CPUs take it for every product but those over tap rows; elsewhere, even forced, it serves
+    // none and the choice is automatic's.
+    CHECK((detail::choose_gemm_backend(impl, plain) == detail::GemmBackend::blas) == cpu);
+    CHECK(detail::host_blas_serves(impl, plain) == cpu);
+    CHECK_FALSE(detail::host_blas_serves(impl, taps));
+    CHECK(detail::choose_gemm_backend(impl, taps) == detail::GemmBackend::own);
+  }
+  impl.gemm_backend = saved;
+  if (!cpu) {
+    CHECK_THROWS_WITH(detail::gemm_host_blas(impl, plain, nullptr), Catch::Contains("CPU"));
+    return;
+  }
+  // Odd offsets into each buffer (NaN before A and B, canaries before and around C), padded C,
+  // every transpose, batches with a shared B, beta 0 over a NaN-filled C and beta 1.
+  for (bool ta : {false, true})
+    for (bool tb : {false, true}) {
+      check_gemm(GemmRoute{detail::GemmBackend::blas, nullptr, 3, 5}, 3, 7, 9, 11, ta, tb, 0.5f,
+                 0.0f);
+      check_gemm(GemmRoute{detail::GemmBackend::blas, nullptr, 1, 1}, 2, 33, 17, 65, ta, tb,
+                 -1.0f, 1.0f, true);
+    }
+  // A, B and C in one buffer, as the memory plan's arena lays tensors out: mapped once.
+  const std::size_t n = 24;
+  auto values = random_vector(3 * n * n, 4);
+  Tensor arena = Tensor::from_host(context(), {std::int64_t(values.size())}, values);
+  detail::GemmCall one;
+  one.m = one.n = one.k = n, one.lda = one.ldb = one.ldc = n;
+  one.a = one.b = one.c = detail::Access::mem(arena);
+  one.offset_b = n * n, one.offset_c = 2 * n * n;
+  detail::gemm_host_blas(impl, one, nullptr);
+  const auto got = arena.to_host();
+  Vec a(values.begin(), values.begin() + n * n), b(values.begin() + n * n, values.begin() + 2 * n * n);
+  const Vec want = reference::matmul(a, {std::int64_t(n), std::int64_t(n)}, b,
+                                     {std::int64_t(n), std::int64_t(n)}, false, false);
+  CHECK(relative_error(std::vector<float>(got.begin() + 2 * n * n, got.end()), want) < 1e-5);
+  CHECK(std::equal(got.begin(), got.begin() + 2 * n * n, values.begin()));  // A and B untouched
+}
+
 TEST_CASE("gemm splits a long K over few tiles and sums the slices", "[matmul]") {
   auto& impl = detail::Access::impl(context());
   // One tile of C, too few for the device.
@@ -274,7 +342,7 @@ TEST_CASE("gemm splits a long K over few tiles and sums the slices", "[matmul]")
         call.a = detail::Access::mem(A), call.lda = ta ? m : k;
         call.b = detail::Access::mem(B), call.ldb = tb ? k : n;
         call.c = detail::Access::mem(C), call.ldc = n;
-        REQUIRE(detail::split_k_slices(impl, call) > 1);
+        REQUIRE(own_splits(call));
         detail::gemm(impl, call, backend);
         Shape sa =
             ta ? Shape{std::int64_t(k), std::int64_t(m)} : Shape{std::int64_t(m), std::int64_t(k)};
@@ -304,7 +372,7 @@ TEST_CASE("gemm keeps a product unsplit when an operand lies in scratch", "[matm
   call.a = detail::Access::mem(A), call.lda = k;
   call.b = detail::Access::mem(B), call.ldb = n;
   call.c = scratch, call.ldc = n;
-  REQUIRE(detail::split_k_slices(impl, call) > 1);  // the shape alone would split
+  REQUIRE(own_splits(call));  // the shape alone would split
   Vec ref =
       reference::matmul(Vec(a.begin(), a.end()), {std::int64_t(m), std::int64_t(k)},
                         Vec(b.begin(), b.end()), {std::int64_t(k), std::int64_t(n)}, false, false);

@@ -510,6 +510,10 @@ TEST_CASE("oclgrind: convolution on every route", "[oclgrind]") {
     run_op_check(conv_check({2, 3, 5, 4}, {4, 3, 3, 3}, padded({1, 1})));
   }
   {
+    RouteScope scope(ConvRoute::pointwise);  // with a bias: channel_bias_rows
+    run_op_check(conv_check({2, 3, 5, 4}, {4, 3, 1, 1}, {}));
+  }
+  {
     RouteScope scope(ConvRoute::shifted);
     run_op_check(conv_check({2, 4, 5, 4}, {4, 4, 3, 3}, padded({1, 1})));
   }

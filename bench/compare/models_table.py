@@ -9,8 +9,8 @@ usage: models_table.py CLNN.json PEERS.json [--cpu] [--device TEXT] [--markdown]
                of other suites are ignored)
   PEERS.json   torch_models.py --json
   --cpu        clnn ran on the CPU (PoCL): its "infer" records join the peers' "cpu-infer" ones
-               (ONNX Runtime and PyTorch on the CPU); its training rows get no peer (the peers
-               train on the GPU)
+               (ONNX Runtime and PyTorch on the CPU), its "train" records the "cpu-train" ones
+               (PyTorch on the CPU)
   --device     only clnn's records whose device contains TEXT (case-insensitive), for a file that
                holds several runs
   --markdown   Markdown tables, ready for docs/PERFORMANCE.md
@@ -29,9 +29,11 @@ TABLES = {
     "train": ("train", "train", "images_per_second", "images/s",
               [("torch_eager_images_per_second", "PyTorch eager"),
                ("torch_compile_images_per_second", "torch.compile")], True),
+    "cpu-train": ("train", "cpu-train", "images_per_second", "images/s",
+                  [("torch_cpu_images_per_second", "PyTorch CPU")], True),
 }
 TITLES = {"gpu-infer": "Inference, GPU (fp32, TF32 off)", "cpu-infer": "Inference, CPU",
-          "train": "Training on Fashion-MNIST, Adam"}
+          "train": "Training on Fashion-MNIST, Adam", "cpu-train": "Training on Fashion-MNIST, Adam, CPU"}
 
 
 def number(value):
@@ -109,10 +111,10 @@ def render(title, header, rows, notes, markdown):
     print()
 
 
-def table(name, clnn_records, peer_records, markdown, with_peers=True):
+def table(name, clnn_records, peer_records, markdown):
     clnn_kind, peer_kind, clnn_key, unit, peer_cols, higher = TABLES[name]
     clnn = index(clnn_records, clnn_kind, "CLNN.json")
-    peers = index(peer_records, peer_kind, "PEERS.json") if with_peers else {}
+    peers = index(peer_records, peer_kind, "PEERS.json")
     if not clnn and not peers:
         return
     keys = list(peers) + [k for k in clnn if k not in peers]
@@ -129,13 +131,11 @@ def table(name, clnn_records, peer_records, markdown, with_peers=True):
             for key in ("error", "skipped"):
                 if r.get(key):
                     notes.append(f"{model} batch {batch}, {who} {key}: {r[key]}")
-    title = f"{TITLES[name]}: clnn on {devices(clnn)}"
-    if with_peers:
-        title += f"; peers on {devices(peers)}"
-        modes = sorted({str(r["torch_compile_mode"]) for r in peers.values()
-                        if r.get("torch_compile_mode")})
-        if modes:
-            title += f"; torch.compile mode {', '.join(modes)}"
+    title = f"{TITLES[name]}: clnn on {devices(clnn)}; peers on {devices(peers)}"
+    modes = sorted({str(r["torch_compile_mode"]) for r in peers.values()
+                    if r.get("torch_compile_mode")})
+    if modes:
+        title += f"; torch.compile mode {', '.join(modes)}"
     render(title, header, rows, notes, markdown)
 
 
@@ -144,7 +144,7 @@ def main():
     parser.add_argument("clnn", metavar="CLNN.json")
     parser.add_argument("peers", metavar="PEERS.json")
     parser.add_argument("--cpu", action="store_true",
-                        help="clnn ran on the CPU: join its inference with the peers' cpu-infer")
+                        help="clnn ran on the CPU: join it with the peers' cpu-infer and cpu-train")
     parser.add_argument("--device", metavar="TEXT", help="only clnn records whose device has TEXT")
     parser.add_argument("--markdown", action="store_true", help="print Markdown tables")
     args = parser.parse_args()
@@ -160,7 +160,7 @@ def main():
         print("models_table.py: clnn's inference ran on a CPU device; --cpu compares it with the "
               "peers on the CPU", file=sys.stderr)
     table("cpu-infer" if args.cpu else "gpu-infer", clnn, peers, args.markdown)
-    table("train", clnn, peers, args.markdown, with_peers=not args.cpu)
+    table("cpu-train" if args.cpu else "train", clnn, peers, args.markdown)
 
 
 if __name__ == "__main__":

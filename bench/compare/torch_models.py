@@ -17,6 +17,9 @@
   model at batch 512 and gave 158k images/s; "reduce-overhead" took 17 s and gave 162k, so
   max-autotune is left to be asked for: its six runs would take about 13 minutes, more than one
   call on the GPU machine may last.
+- cpu-train (kind "cpu-train"): the same training in PyTorch eager on the CPU (one thread per
+  core this process may use), batch 64 and 128, images per second over up to 100 steps or about
+  CPU_TRAIN_SECONDS after a warm-up.
 - cpu-infer (kind "cpu-infer"): the zoo's ONNX files (written by --export) at batch 1 and 32
   through ONNX Runtime's CPUExecutionProvider, and the same models in PyTorch eager on the CPU,
   one thread per core this process may use (16 on the GPU machine); median of a few runs after a
@@ -75,8 +78,10 @@ ZOO_BATCHES = (1, 32)
 TRAIN = {"default": default_model, "large": large_model}
 TRAIN_BATCHES = (64, 128, 512)
 TRAIN_STEPS = 100
-WHAT = ("gpu-infer", "gpu-train", "cpu-infer")
+CPU_TRAIN_BATCHES = (64, 128)
+WHAT = ("gpu-infer", "gpu-train", "cpu-infer", "cpu-train")
 CPU_CAP_SECONDS = 3.0
+CPU_TRAIN_SECONDS = 10.0
 
 START = time.perf_counter()
 
@@ -234,11 +239,14 @@ def gpu_infer(names, emit, compile_mode="default", batches=ZOO_BATCHES):
 
 # --- GPU training -------------------------------------------------------------------------------
 
-def train_images_per_second(name, batch, images, labels, compile_mode, record):
-    """compile_mode None: eager."""
+def train_images_per_second(name, batch, images, labels, compile_mode, record, device="cuda"):
+    """compile_mode None: eager. On the CPU (device "cpu") the timed steps stop after about
+    CPU_TRAIN_SECONDS."""
     compiled = compile_mode is not None
+    gpu = device == "cuda"
+    sync = torch.cuda.synchronize if gpu else (lambda: None)
     torch.manual_seed(0)
-    model = TRAIN[name]().cuda().train()
+    model = TRAIN[name]().to(device).train()
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = nn.CrossEntropyLoss()
     forward = model
@@ -251,8 +259,8 @@ def train_images_per_second(name, batch, images, labels, compile_mode, record):
 
     def step(i):
         idx = order[(i % per_epoch) * batch:(i % per_epoch + 1) * batch]
-        x = torch.from_numpy(images[idx][:, None]).cuda()
-        y = torch.from_numpy(labels[idx]).cuda()
+        x = torch.from_numpy(images[idx][:, None]).to(device)
+        y = torch.from_numpy(labels[idx]).to(device)
         if compiled:
             torch.compiler.cudagraph_mark_step_begin()
         opt.zero_grad(set_to_none=True)
@@ -264,15 +272,23 @@ def train_images_per_second(name, batch, images, labels, compile_mode, record):
     start = time.perf_counter()
     for i in range(warm):
         step(i)
-    torch.cuda.synchronize()
+    sync()
     if compiled:
         record["torch_compile_seconds"] = time.perf_counter() - start
-    record["steps"] = steps
     start = time.perf_counter()
-    for i in range(warm, warm + steps):
-        step(i)
-    torch.cuda.synchronize()
-    return steps * batch / (time.perf_counter() - start)
+    done = 0
+    while done < steps and (gpu or time.perf_counter() - start < CPU_TRAIN_SECONDS):
+        step(warm + done)
+        done += 1
+    sync()
+    record["steps"] = done
+    return done * batch / (time.perf_counter() - start)
+
+
+def load_train_images(data):
+    images = read_idx(f"{data}/train-images-idx3-ubyte.gz").astype(np.float32) / 255.0
+    labels = read_idx(f"{data}/train-labels-idx1-ubyte.gz").astype(np.int64)
+    return (images - images.mean()) / images.std(), labels
 
 
 def gpu_train(names, data, compile_mode, emit):
@@ -280,9 +296,7 @@ def gpu_train(names, data, compile_mode, emit):
     images = labels = None
     problem = None
     try:
-        images = read_idx(f"{data}/train-images-idx3-ubyte.gz").astype(np.float32) / 255.0
-        labels = read_idx(f"{data}/train-labels-idx1-ubyte.gz").astype(np.int64)
-        images = (images - images.mean()) / images.std()
+        images, labels = load_train_images(data)
     except Exception as e:  # noqa: BLE001
         problem = e
     for name in names:
@@ -301,6 +315,29 @@ def gpu_train(names, data, compile_mode, emit):
             log(f"train {name} batch {batch}: eager {fmt(r.get('torch_eager_images_per_second'))} "
                 f"images/s, compile {fmt(r.get('torch_compile_images_per_second'))} images/s "
                 f"(compiling took {fmt(r.get('torch_compile_seconds'))} s)")
+            emit(r)
+
+
+def cpu_train(names, data, emit):
+    threads = cpu_threads()
+    torch.set_num_threads(threads)
+    device = f"{cpu_name()}, {threads} threads"
+    images = labels = problem = None
+    try:
+        images, labels = load_train_images(data)
+    except Exception as e:  # noqa: BLE001
+        problem = e
+    key = "torch_cpu_images_per_second"
+    for name in names:
+        for batch in CPU_TRAIN_BATCHES:
+            r = {"model": name, "kind": "cpu-train", "batch": batch, "device": device}
+            if problem is not None:
+                note_error(r, key, problem)
+            else:
+                measure(r, key, lambda: train_images_per_second(name, batch, images, labels, None,
+                                                                r, "cpu"))
+            log(f"cpu-train {name} batch {batch}: {fmt(r.get(key))} images/s "
+                f"({r.get('steps')} steps)")
             emit(r)
 
 
@@ -376,6 +413,7 @@ COLUMNS = {
     "train": [("torch_eager_images_per_second", "eager img/s"),
               ("torch_compile_images_per_second", "compile img/s")],
     "cpu-infer": [("ort_cpu_ms", "ORT ms"), ("torch_cpu_ms", "torch ms")],
+    "cpu-train": [("torch_cpu_images_per_second", "torch img/s")],
 }
 
 
@@ -461,6 +499,8 @@ def main():
                           batches)
             elif w == "gpu-train":
                 gpu_train(train_names, args.data, args.train_compile_mode, emit)
+            elif w == "cpu-train":
+                cpu_train(train_names, args.data, emit)
             else:
                 cpu_infer(zoo_names, args.zoo, emit)
         except Exception as e:  # noqa: BLE001  (e.g. no GPU: the other parts still run)

@@ -35,7 +35,9 @@ std::string text_of(const char* variable) {
 }
 
 GemmBackend parse_gemm() {
-  return parse<GemmBackend>("CLNN_GEMM", {{"own", GemmBackend::own}, {"clblast", GemmBackend::clblast}},
+  return parse<GemmBackend>("CLNN_GEMM", {{"own", GemmBackend::own},
+                                                {"clblast", GemmBackend::clblast},
+                                                {"blas", GemmBackend::blas}},
                             GemmBackend::automatic, "chosen per product");
 }
 
@@ -47,7 +49,8 @@ ConvRoute parse_conv() {
                            {"direct", ConvRoute::direct},
                            {"shifted", ConvRoute::shifted},
                            {"depthwise", ConvRoute::depthwise},
-                           {"padded", ConvRoute::padded}},
+                           {"padded", ConvRoute::padded},
+                           {"pointwise", ConvRoute::pointwise}},
                           ConvRoute::automatic, "chosen per pass");
 }
 

@@ -12,15 +12,28 @@
 
 namespace clnn::detail {
 
-// What runs a GEMM: chosen per call (automatic), clnn's tiled kernels (own), CLBlast, or, for
-// skinny products, clnn's matrix-vector kernels (gemv; ops/gemv.hpp).
-enum class GemmBackend { automatic, own, clblast, gemv };
+// What runs a GEMM: chosen per call (automatic), clnn's tiled kernels (own), CLBlast, for skinny
+// products clnn's matrix-vector kernels (gemv; ops/gemv.hpp), or on a CPU device the host's BLAS
+// on the buffers in place (blas; ops/gemm_host.hpp).
+enum class GemmBackend { automatic, own, clblast, gemv, blas };
 // How convolutions run: each pass the fastest way it can (automatic), always through column
 // matrices, or wherever they can as implicit GEMMs (ops/conv_implicit.hpp), by Winograd's
 // transforms (ops/conv_winograd.hpp), the gradients directly (ops/conv_direct.hpp), the weight
 // gradient over shifted copies of the padded input (ops/conv_shifted.hpp) or, one group per
-// channel, gathered per channel (ops/conv_depthwise.hpp), the rest as automatic.
-enum class ConvRoute { automatic, columns, implicit, winograd, direct, shifted, depthwise, padded };
+// channel, gathered per channel (ops/conv_depthwise.hpp), directly over a padded copy
+// (ops/conv_padded.hpp) or, 1x1 ones, as products of each sample's plane
+// (ops/conv_pointwise.hpp), the rest as automatic.
+enum class ConvRoute {
+  automatic,
+  columns,
+  implicit,
+  winograd,
+  direct,
+  shifted,
+  depthwise,
+  padded,
+  pointwise
+};
 // The tuning cache: read, with the tuners trying a fast subset of candidates (fast) or every one
 // (full), or not used (off).
 enum class TuneMode { fast, full, off };

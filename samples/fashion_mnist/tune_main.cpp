@@ -24,6 +24,9 @@ void print(const clnn::TuneResult& r, const std::string& what) {
   if (r.kernel == "gemm" && r.backend == "gemv")
     std::printf("; CLBlast %.3f ms, matrix-vector %.3f ms: runs gemv\n", r.clblast_wall_ms,
                 r.gemv_wall_ms);
+  else if (r.kernel == "gemm" && r.blas_wall_ms > 0)
+    std::printf("; CLBlast %.3f ms, host BLAS %.3f ms: runs %s\n", r.clblast_wall_ms,
+                r.blas_wall_ms, r.backend.c_str());
   else if (r.kernel == "gemm")
     std::printf("; CLBlast %.3f ms: runs %s\n", r.clblast_wall_ms, r.backend.c_str());
   else if (r.kernel == "conv")

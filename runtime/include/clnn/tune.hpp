@@ -1,6 +1,6 @@
 // Tuning: timing candidate launch configurations around the LaunchPlanner's plan on this device,
 // each checked against the planned kernel's result, and keeping the fastest in a cache file
-// ($CLNN_CACHE_DIR/tuning-v1.json, keyed by device, driver, kernel and shape). Later runs use the
+// ($CLNN_CACHE_DIR/tuning-v2.json, keyed by device, driver, kernel and shape). Later runs use the
 // entry of the nearest shape; without one the plan runs at once, so start-up never waits.
 // CLNN_TUNE=off ignores the cache; fast (the default) and full choose how many candidates a
 // tuning call tries. A tuning call needs its Context to itself: it swaps the context's launch
@@ -27,10 +27,11 @@ struct TuneResult {
   double planned_ms = 0;       // the LaunchPlanner's configuration
   double best_ms = 0;          // the winner (the plan when nothing beat it)
   std::string best;            // the winner, as text
-  double own_wall_ms = 0;      // the winner and CLBlast, timed alike on the host
-  double clblast_wall_ms = 0;
+  double own_wall_ms = 0;      // the winner, CLBlast and (CPU devices) the host BLAS, timed
+  double clblast_wall_ms = 0;  // alike on the host
+  double blas_wall_ms = 0;     // 0 where the host BLAS does not serve (GPUs)
   double gemv_wall_ms = 0;     // skinny products: the matrix-vector kernels, which serve them
-  // "own", "clblast" or (skinny products) "gemv": what matmul now runs for this shape
+  // "own", "clblast", "blas" or (skinny products) "gemv": what matmul now runs for this shape
   std::string backend;
   // Every accepted candidate, as text, with its median milliseconds (tools print them).
   std::vector<std::pair<std::string, double>> timings;

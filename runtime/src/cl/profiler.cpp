@@ -188,6 +188,15 @@ LibraryCallTimer::~LibraryCallTimer() {
   if (own_) clReleaseEvent(own_);
 }
 
+HostCallTimer::HostCallTimer(const char* name)
+    : name_(name), on_(profiling_enabled()), start_(std::chrono::steady_clock::now()) {}
+
+void HostCallTimer::finished() {
+  if (!on_) return;
+  const std::chrono::duration<double, std::milli> ms = std::chrono::steady_clock::now() - start_;
+  profile().add_launch(name_, ms.count());
+}
+
 std::atomic<bool> census_on{false};
 
 void record_launches(bool on) {

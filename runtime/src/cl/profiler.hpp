@@ -8,6 +8,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <map>
 #include <set>
 #include <string>
@@ -100,6 +101,21 @@ class LibraryCallTimer {
   const char* name_;
   cl_event* event_ = nullptr;
   cl_event own_ = nullptr;
+};
+
+// A call the host runs itself (the host BLAS's GEMM on a CPU device), timed on the host's clock
+// from construction to finished() and added as one launch named `name`.
+class HostCallTimer {
+ public:
+  explicit HostCallTimer(const char* name);
+  void finished();
+  HostCallTimer(const HostCallTimer&) = delete;
+  HostCallTimer& operator=(const HostCallTimer&) = delete;
+
+ private:
+  const char* name_;
+  bool on_;
+  std::chrono::steady_clock::time_point start_;
 };
 
 // A census of launches for tests that must prove a run reached every kernel

@@ -1,8 +1,9 @@
 // conv: 1-, 2- and 3-D convolution with strides, asymmetric padding, dilation and groups, the op
 // and its passes. Each pass takes one route: depthwise convolutions gathered per channel
 // (ops/conv_depthwise.hpp), 3x3 and 5x5 ones by Winograd's transforms (ops/conv_winograd.hpp),
-// forward and input gradient as implicit GEMMs (ops/conv_implicit.hpp), forward on CPUs directly
-// over a padded copy of the input (ops/conv_padded.hpp), gradients directly
+// forward and input gradient as implicit GEMMs (ops/conv_implicit.hpp), on CPUs 1x1 ones as
+// products of each sample's plane (ops/conv_pointwise.hpp) and the others directly over a padded
+// copy of the input (ops/conv_padded.hpp), gradients directly
 // (ops/conv_direct.hpp) or over shifted copies of the input (ops/conv_shifted.hpp), and
 // everything else here, through column matrices and GEMM, a chunk of samples at a time.
 #include <algorithm>
@@ -19,6 +20,7 @@
 #include "ops/conv_direct.hpp"
 #include "ops/conv_implicit.hpp"
 #include "ops/conv_padded.hpp"
+#include "ops/conv_pointwise.hpp"
 #include "ops/conv_shifted.hpp"
 #include "ops/conv_winograd.hpp"
 #include "ops/gemm.hpp"
@@ -209,6 +211,7 @@ enum class Route {
   depthwise,
   winograd,
   implicit,
+  pointwise,
   padded,
   direct,
   shifted,
@@ -232,6 +235,7 @@ class ConvPasses {
         winograd_{geometry_},
         direct_{geometry_},
         implicit_{geometry_},
+        pointwise_{geometry_},
         padded_{geometry_},
         shifted_{geometry_},
         workspace_(workspace),
@@ -242,13 +246,15 @@ class ConvPasses {
     if (depthwise_.serves()) return Route::depthwise;
     if (winograd_.serves_forward()) return Route::winograd;
     if (implicit_.serves_forward()) return Route::implicit;
+    if (pointwise_.serves()) return Route::pointwise;
     if (padded_.serves_forward(workspace_floats_)) return Route::padded;
     return Route::columns;
   }
 
   // The routes of the wanted gradients: depthwise takes both where it serves, then the input
-  // gradient by Winograd, the implicit GEMM or (CPUs) the padded direct convolution of gy, the
-  // weight gradient over padded copies (CPUs), then the direct kernels take what is left of
+  // gradient by Winograd, the implicit GEMM or (CPUs) the pointwise products or the padded
+  // direct convolution of gy, the weight gradient by the pointwise products or over padded
+  // copies (CPUs), then the direct kernels take what is left of
   // both, the shifted copies the weight gradient (and the bias's with it); a bias gradient alone
   // is a channel sum; the column route takes the rest together (sharing gy's copy).
   BackwardRoutes backward_routes(bool gx, bool gw, bool gb) const {
@@ -260,6 +266,10 @@ class ConvPasses {
     }
     if (open(gx, r.gx) && winograd_.serves_input_gradient()) r.gx = Route::winograd;
     if (open(gx, r.gx) && implicit_.serves_input_gradient()) r.gx = Route::implicit;
+    if (pointwise_.serves()) {
+      if (open(gx, r.gx)) r.gx = Route::pointwise;
+      if (open(gw, r.gw)) r.gw = Route::pointwise;
+    }
     if (open(gx, r.gx) && padded_.serves_input_gradient(workspace_floats_)) r.gx = Route::padded;
     if (open(gw, r.gw) && padded_.serves_weight_gradient(workspace_floats_)) r.gw = Route::padded;
     if ((open(gx, r.gx) || open(gw, r.gw)) && direct_.serves_gradients()) {
@@ -309,6 +319,9 @@ class ConvPasses {
         break;
       case Route::implicit:
         return implicit_.forward(x, w, bias, y, beta, epilogue, placement, prepared);
+      case Route::pointwise:
+        pointwise_.forward(x, w, bias, y, beta, epilogue);
+        break;
       case Route::padded:
         padded_.forward(x, w, bias, y, beta, epilogue, workspace_);
         break;
@@ -327,6 +340,8 @@ class ConvPasses {
     if (r.gw == Route::depthwise) depthwise_.weight_gradient(x, gy, *gw, betas[1]);
     if (r.gx == Route::winograd) winograd_.input_gradient(gy, w, *gx, betas[0]);
     if (r.gx == Route::implicit) implicit_.input_gradient(gy, w, *gx, betas[0]);
+    if (r.gx == Route::pointwise) pointwise_.input_gradient(gy, w, *gx, betas[0]);
+    if (r.gw == Route::pointwise) pointwise_.weight_gradient(x, gy, *gw, betas[1]);
     if (r.gx == Route::padded) padded_.input_gradient(gy, w, *gx, betas[0], workspace_);
     if (r.gw == Route::padded) padded_.weight_gradient(x, gy, *gw, betas[1], workspace_);
     if (r.gx == Route::direct) direct_.input_gradient(gy, w, *gx, betas[0]);
@@ -355,6 +370,8 @@ class ConvPasses {
                                                                    ? implicit_.input_gradient_launch()
                                                                    : implicit_.forward_launch())
                                       .describe();
+      case Route::pointwise:
+        return "pointwise GEMM";
       case Route::padded:
         return padded_.describe();
       case Route::direct:
@@ -377,6 +394,7 @@ class ConvPasses {
   WinogradConv winograd_;
   DirectConv direct_;
   ImplicitConv implicit_;
+  PointwiseConv pointwise_;
   PaddedConv padded_;
   ShiftedConv shifted_;
   const Tensor& workspace_;

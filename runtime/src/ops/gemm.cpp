@@ -1,6 +1,7 @@
 // GEMM: the choice of backend and configuration for a call (skinny ones to ops/gemv.cpp, the
 // tuning cache, the LaunchPlanner's plan), split-K, and the launches of clnn's kernels
-// (matmul.cl's tiled, matmul_vec4.cl, matmul_cpu.cl) or of CLBlast's GEMM.
+// (matmul.cl's tiled, matmul_vec4.cl, matmul_cpu.cl), of CLBlast's GEMM or of the host's BLAS
+// (ops/gemm_host.cpp).
 #include "ops/gemm.hpp"
 
 #include <clblast.h>
@@ -12,6 +13,7 @@
 
 #include "cl/kernel_call.hpp"
 #include "context_impl.hpp"
+#include "ops/gemm_host.hpp"
 #include "ops/gemv.hpp"
 #include "tune/tuning_notes.hpp"
 
@@ -100,9 +102,21 @@ GemmChoice choose_gemm(const ContextImpl& ctx, const GemmCall& g) {
     choice.backend = GemmBackend::own;
     return choice;
   }
+  const bool blas_serves = host_blas_serves(ctx, g);
+  if (choice.backend == GemmBackend::blas && !blas_serves)
+    choice.backend = GemmBackend::automatic;  // CLNN_GEMM=blas off a CPU device: as automatic
   if (choice.backend != GemmBackend::automatic) return choice;  // CLNN_GEMM
   if (entry && entry->contains("backend")) {
-    choice.backend = entry->at("backend") == "clblast" ? GemmBackend::clblast : GemmBackend::own;
+    const auto& name = entry->at("backend");
+    choice.backend = name == "clblast"                ? GemmBackend::clblast
+                     : name == "blas" && blas_serves ? GemmBackend::blas
+                                                      : GemmBackend::own;
+    return choice;
+  }
+  // Untuned on a CPU device: the host BLAS, 5x to 15x ahead of clnn's cpu kernel in clnn-bench
+  // matmul on PoCL (PERFORMANCE.md, "CPUs: GEMM through the host BLAS").
+  if (blas_serves) {
+    choice.backend = GemmBackend::blas;
     return choice;
   }
   // Untuned: clnn-bench matmul measured the cpu kernel 2.2x to 5x ahead of CLBlast on PoCL at
@@ -255,6 +269,8 @@ std::string to_string(GemmBackend backend) {
       return "clblast";
     case GemmBackend::gemv:
       return "gemv";
+    case GemmBackend::blas:
+      return "blas";
     case GemmBackend::automatic:
       break;
   }
@@ -271,7 +287,7 @@ std::size_t split_k_slices(const ContextImpl& ctx, const GemmCall& g, const Gemm
   const MatmulPlan& plan = choice.plan;
   const std::size_t tiles = plan.blocks(g.m, g.n, g.batch), rows = LaunchPlanner::kMinSliceRows;
   const std::size_t units = std::max<std::size_t>(1, ctx.info.compute_units);
-  if (g.k < 2 * rows) return 1;
+  if (g.k < 2 * rows || choice.backend == GemmBackend::blas) return 1;  // the BLAS splits itself
   // Over half the units busy, slices pay only where they fill the last wave of blocks (on the
   // H100 1024^3 ran faster unsplit in 128 blocks of 64x128 than in 3 slices of them).
   // (clnn's own kernel only: its plan's blocks are the ones counted)
@@ -298,6 +314,8 @@ void gemm_unsplit(ContextImpl& ctx, const GemmCall& call, const GemmChoice& choi
                   cl_event* event) {
   if (choice.backend == GemmBackend::clblast)
     gemm_clblast(ctx, call, event);
+  else if (choice.backend == GemmBackend::blas)
+    gemm_host_blas(ctx, call, event);
   else
     gemm_with_plan(ctx, call, choice.plan, event);
 }
@@ -340,6 +358,7 @@ void gemm_split_k(ContextImpl& ctx, const GemmCall& g, std::size_t slices,
 void gemm_as_chosen(ContextImpl& ctx, const GemmCall& call, const GemmChoice& choice,
                     cl_event* event) {
   if (choice.backend == GemmBackend::gemv) return gemv(ctx, call, event);  // its own slices
+  if (choice.backend == GemmBackend::blas) return gemm_host_blas(ctx, call, event);  // no slices
   // Split K for a single product into a contiguous C (no event: several launches), with scratch
   // free for the partial products.
   if (!event && call.batch == 1 && call.ldc == call.n && !operand_in_scratch(ctx, call)) {
@@ -353,6 +372,7 @@ std::string describe_gemm(ContextImpl& ctx, const GemmCall& call) {
   const GemmChoice choice = choose_gemm(ctx, call);
   if (choice.backend == GemmBackend::gemv) return "gemv " + gemv_plan(ctx, call).describe();
   if (choice.backend == GemmBackend::clblast) return "clblast";
+  if (choice.backend == GemmBackend::blas) return "host blas";
   std::string out = choice.plan.describe();
   if (call.batch == 1 && call.ldc == call.n)
     if (std::size_t slices = split_k_slices(ctx, call, choice); slices > 1)
@@ -365,7 +385,10 @@ void gemm(ContextImpl& ctx, const GemmCall& call, GemmBackend backend, cl_event*
   if (TuningNotes* notes = active_tuning_notes(); notes && !call.b_rows.taps)
     notes->products.push_back(gemm_tuning_shape(call));
   GemmChoice choice = choose_gemm(ctx, call);
-  if (backend != GemmBackend::automatic) choice.backend = backend;
+  // A backend asked for, but the host BLAS only where it serves (as CLNN_GEMM=blas).
+  if (backend != GemmBackend::automatic &&
+      (backend != GemmBackend::blas || host_blas_serves(ctx, call)))
+    choice.backend = backend;
   gemm_as_chosen(ctx, call, choice, event);
 }
 

@@ -35,7 +35,7 @@ struct GemmCall {
   TapRows b_rows;  // trans_b calls only
 };
 
-// CLNN_GEMM=own|clblast forces a backend for a context (ContextImpl::gemm_backend, settings.hpp);
+// CLNN_GEMM=own|clblast|blas forces a backend for a context (ContextImpl::gemm_backend, settings.hpp);
 // automatic picks by device and shape: skinny products (ops/gemv.hpp) take the matrix-vector
 // kernels, the others by device, size and the tuning cache.
 // What a call runs with: the backend (CLNN_GEMM's, else gemv for a skinny call, else the tuned
@@ -101,6 +101,7 @@ void gemm_with_plan(ContextImpl& ctx, const GemmCall& call, const MatmulPlan& pl
 // through it).
 void gemm_as_chosen(ContextImpl& ctx, const GemmCall& call, const GemmChoice& choice,
                     cl_event* event = nullptr);
+// backend, when not automatic, overrides the choice's (blas only where the host BLAS serves).
 // event, when given, receives the launch's event (profiling) for the caller to release.
 void gemm(ContextImpl& ctx, const GemmCall& call, GemmBackend backend = GemmBackend::automatic,
           cl_event* event = nullptr);

@@ -7,6 +7,7 @@
 #include "clnn/tune.hpp"
 #include "context_impl.hpp"
 #include "ops/gemm.hpp"
+#include "ops/gemm_host.hpp"
 #include "tune/measure.hpp"
 
 namespace clnn {
@@ -95,10 +96,15 @@ TuneResult tune_matmul(const Context& ctx, std::int64_t m, std::int64_t n, std::
             [&] { return detail::relative_l2(out.to_host(), want) < 1e-5; }))
       best = p;
   }
-  // Which backend serves this shape best: the tuned kernel or CLBlast, timed alike.
+  // Which backend serves this shape best: the tuned kernel, CLBlast or (CPU devices) the host
+  // BLAS, timed alike.
   result.own_wall_ms = result.best_ms;
   result.clblast_wall_ms = time_plan(impl, call, best, detail::GemmBackend::clblast);
-  const std::string tiles = result.clblast_wall_ms < result.own_wall_ms ? "clblast" : "own";
+  std::string tiles = result.clblast_wall_ms < result.own_wall_ms ? "clblast" : "own";
+  if (detail::host_blas_serves(impl, call)) {
+    result.blas_wall_ms = time_plan(impl, call, best, detail::GemmBackend::blas);
+    if (result.blas_wall_ms < std::min(result.own_wall_ms, result.clblast_wall_ms)) tiles = "blas";
+  }
   result.backend = tiles;
   // A skinny product runs as a matrix-vector product whatever the tiles' winner (which serves it
   // where CLNN_GEMM forces a backend): timed alike for the report.

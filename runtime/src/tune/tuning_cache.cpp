@@ -12,7 +12,9 @@ namespace clnn::detail {
 
 namespace {
 
-constexpr int kVersion = 1;
+// 2: GEMM entries on CPU devices time the host BLAS too (version 1's never did, so their "own"
+// winners would keep products off it).
+constexpr int kVersion = 2;
 
 double log_distance(const std::vector<std::int64_t>& a, const std::vector<std::int64_t>& b) {
   double d = 0;
@@ -46,7 +48,7 @@ bool same_device(const nlohmann::json& e, const std::string& device, const std::
 std::optional<std::filesystem::path> TuningCache::default_file(const std::string& configured) {
   auto programs = ProgramCache::default_disk_dir(configured);  // <root>/programs
   if (!programs) return std::nullopt;
-  return programs->parent_path() / "tuning-v1.json";
+  return programs->parent_path() / ("tuning-v" + std::to_string(kVersion) + ".json");
 }
 
 TuningCache::TuningCache(const DeviceInfo& device, std::optional<std::filesystem::path> file)

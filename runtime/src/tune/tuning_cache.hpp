@@ -34,7 +34,7 @@ class TuningCache {
   // Counts stores: what was chosen from the cache before may differ after.
   std::uint64_t version() const { return version_; }
 
-  // <root>/tuning-v1.json (see ProgramCache::default_disk_dir for the root; `configured` is
+  // <root>/tuning-v2.json (see ProgramCache::default_disk_dir for the root; `configured` is
   // CLNN_CACHE_DIR).
   static std::optional<std::filesystem::path> default_file(const std::string& configured);
 

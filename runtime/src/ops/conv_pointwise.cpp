@@ -1,0 +1,74 @@
+// 1x1 convolutions as products of each sample's plane (ops/conv_pointwise.hpp).
+#include "ops/conv_pointwise.hpp"
+
+#include "cl/kernel_call.hpp"
+#include "ops/common.hpp"
+#include "ops/gemm.hpp"
+
+namespace clnn::detail {
+
+namespace {
+
+// The products of every sample at once: op(A) [m, k] shared, B and C one plane per sample.
+GemmCall per_sample(const Window& win, std::size_t m, std::size_t k, cl_mem b, cl_mem c) {
+  const auto positions = std::size_t(win.in_positions());
+  GemmCall g;
+  g.m = m, g.n = positions, g.k = k, g.batch = std::size_t(win.n);
+  g.b = b, g.ldb = positions, g.stride_b = k * positions;
+  g.c = c, g.ldc = positions, g.stride_c = m * positions;
+  return g;
+}
+
+}  // namespace
+
+bool PointwiseConv::serves() const {
+  for (std::size_t d = 0; d < 3; ++d)
+    if (win.kernel[d] != 1 || win.stride[d] != 1 || win.pad_begin[d] != 0 || win.pad_end[d] != 0)
+      return false;
+  return groups == 1 && takes(ConvRoute::pointwise, false, true);
+}
+
+void PointwiseConv::forward(const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor& y,
+                            float beta, const Epilogue& epilogue) const {
+  GemmCall g = per_sample(win, std::size_t(filters), std::size_t(win.c), mem(x), mem(y));
+  g.a = mem(w), g.lda = std::size_t(win.c);
+  g.beta = beta;
+  gemm(ctx, g);
+  if (!bias && !epilogue.on) return;
+  // A line of positions per work-item: no index arithmetic per element on CPUs.
+  cl_kernel k = ctx.kernel("conv", "channel_bias_rows", epilogue_options(epilogue));
+  const auto rows = cl_long(win.n * filters);
+  set_args(k, mem(y), mem(bias ? *bias : w), cl_int(bias != nullptr), cl_int(filters),
+           cl_long(win.in_positions()), rows);
+  ctx.enqueue_elementwise(k, std::size_t(rows));
+}
+
+void PointwiseConv::input_gradient(const Tensor& gy, const Tensor& w, const Tensor& gx,
+                                   float beta) const {
+  GemmCall g = per_sample(win, std::size_t(win.c), std::size_t(filters), mem(gy), mem(gx));
+  g.trans_a = true;
+  g.a = mem(w), g.lda = std::size_t(win.c);
+  g.beta = beta;
+  gemm(ctx, g);
+}
+
+void PointwiseConv::weight_gradient(const Tensor& x, const Tensor& gy, const Tensor& gw,
+                                    float beta) const {
+  // gw [K, C] += gy[n] [K, P] x[n]^T, one product per sample summed into gw (the samples' planes
+  // are not one matrix): on the host BLAS each is a full-rate product over P.
+  const auto positions = std::size_t(win.in_positions());
+  GemmCall g;
+  g.trans_b = true;
+  g.m = std::size_t(filters), g.n = std::size_t(win.c), g.k = positions;
+  g.a = mem(gy), g.lda = positions;
+  g.b = mem(x), g.ldb = positions;
+  g.c = mem(gw), g.ldc = std::size_t(win.c);
+  for (std::int64_t n = 0; n < win.n; ++n) {
+    g.offset_a = std::size_t(n * filters) * positions;
+    g.offset_b = std::size_t(n * win.c) * positions;
+    g.beta = n == 0 ? beta : 1.0f;
+    gemm(ctx, g);
+  }
+}
+
+}  // namespace clnn::detail

@@ -1,0 +1,28 @@
+// Internal: 1x1 convolutions (one tap, unit strides, no pads, one group) as plain products of each
+// sample's [C, P] plane, CPUs' route for forward and both gradients: y[n] = w x[n] on the GEMM
+// (the host BLAS there), with no column matrix and no reordering of the product. The column route
+// copied x into columns and the product back into NCHW order around the same GEMM; the padded
+// route ran 1x1 filters at a fraction of the BLAS's rate (mobilenet_v2's pointwise layers,
+// PERFORMANCE.md "CPUs: pointwise convolutions").
+#pragma once
+
+#include "clnn/tensor.hpp"
+#include "ops/conv_geometry.hpp"
+
+namespace clnn::detail {
+
+struct PointwiseConv : ConvGeometry {
+  // Whether every pass takes this route: a 1x1 convolution of one group with unit strides and no
+  // pads, and ContextImpl::conv_route asks for it or is automatic on a CPU.
+  bool serves() const;
+
+  // y = epilogue(beta * y + conv(x, w) + bias) (bias may be null).
+  void forward(const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor& y, float beta,
+               const Epilogue& epilogue) const;
+  // gx = beta * gx + w^T gy, sample by sample.
+  void input_gradient(const Tensor& gy, const Tensor& w, const Tensor& gx, float beta) const;
+  // gw = beta * gw + sum over samples of gy[n] x[n]^T.
+  void weight_gradient(const Tensor& x, const Tensor& gy, const Tensor& gw, float beta) const;
+};
+
+}  // namespace clnn::detail

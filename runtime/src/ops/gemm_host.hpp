@@ -1,0 +1,20 @@
+// Internal: GEMM through the host's BLAS (OpenBLAS) on a CPU device's own buffers. A CPU device
+// keeps its buffers in host memory, so mapping one hands the BLAS the device's floats in place:
+// no copy, no kernel. On the 2-core machine OpenBLAS ran 1024^3 at 150 GFLOP/s where clnn's best
+// PoCL kernel ran 19 (PERFORMANCE.md, "CPUs: GEMM through the host BLAS").
+#pragma once
+
+#include "ops/gemm.hpp"
+
+namespace clnn::detail {
+
+// Whether the host BLAS can run a call on this context's device: a CPU device (its buffers are
+// host memory), and B stored as a matrix (tap rows are read only by clnn's vec4 kernel).
+bool host_blas_serves(const ContextImpl& ctx, const GemmCall& call);
+
+// Runs the call with cblas_sgemm, one product per batch entry, on the buffers mapped in place;
+// waits for the queue's earlier work (the mapping does) and returns with C unmapped. event, when
+// given, receives the event of C's unmapping, which completes after the product.
+void gemm_host_blas(ContextImpl& ctx, const GemmCall& call, cl_event* event);
+
+}  // namespace clnn::detail
