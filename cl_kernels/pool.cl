@@ -4,6 +4,8 @@
 // Backward gathers: each input element sums over the windows that contain it, so no two
 // work-items write one element.
 
+#include "line_segments.h"
+
 // Element i of planes of D x H x W as (plane, d, h, w), in 32-bit arithmetic where i and the
 // plane fit it (64-bit division had made max pooling run at a quarter of the copy bandwidth on
 // the H200).
@@ -109,22 +111,50 @@ __kernel void max_pool_forward(__global const float* x, __global float* y,
   }
 }
 
-// The same, a work-item per line of OW outputs: no index division per output, which suits CPUs
-// (on PoCL the divisions of split_position had made max pooling a fifth of the default model's
-// inference time).
+// The same, a work-item per segment of SEG outputs of a line in one float16 (line_segments.h):
+// no index division per output, and a tap one or two vector loads where the segment's reads
+// lie inside x's row (unit or stride-2 windows), lanes gathered one by one only at a padded
+// edge. Each lane keeps the first maximum as window_argmax does. A work-item takes a whole
+// plane, so its indices cost no division per segment. (A scalar window_argmax per output had
+// run resnet18's 3x3 stride-2 pooling at 1 GB/s on 2 cores.)
 __kernel void max_pool_forward_rows(__global const float* x, __global float* y,
                                     __global int* argmax, const int has_argmax, const int16 g,
                                     const int4 o, const long planes) {
-  const long lines = planes * o.s0 * o.s1;
-  for (long r = get_global_id(0); r < lines; r += get_global_size(0)) {
-    long plane;
-    int od, oh;
-    split_line(r, o, &plane, &od, &oh);
-    const long first = r * o.s2;
-    for (int ow = 0; ow < o.s2; ++ow) {
-      const long at = window_argmax(x, g, plane, od, oh, ow);
-      y[first + ow] = at >= 0 ? x[at] : 0.0f;
-      if (has_argmax) argmax[first + ow] = (int)at;
+  for (long plane = get_global_id(0); plane < planes; plane += get_global_size(0)) {
+    for (int od = 0; od < o.s0; ++od) {
+      for (int oh = 0; oh < o.s1; ++oh) {
+        for (int begin = 0; begin < o.s2; begin += SEG) {
+          const long r = (plane * o.s0 + od) * o.s1 + oh;  // the line
+          const long plane_at = plane * g.s1 * g.s2 * g.s3;
+          float16 best = (float16)(-INFINITY);
+          int16 at = (int16)(-1);  // in the plane; -1 until a lane meets an input element
+          for (int a = 0; a < g.s4; ++a) {
+            const int d = od * g.s7 - g.sa + a * g.sd;
+            if (d < 0 || d >= g.s1) continue;
+            for (int b = 0; b < g.s5; ++b) {
+              const int h = oh * g.s8 - g.sb + b * g.se;
+              if (h < 0 || h >= g.s2) continue;
+              const int row = (d * g.s2 + h) * g.s3;
+              for (int e = 0; e < g.s6; ++e) {
+                const int first = begin * g.s9 - g.sc + e * g.sf;  // lane 0's column
+                const int16 cols = segment_columns(first, g.s9);
+                const float16 v = segment_load(x + plane_at + row, first, g.s9, g.s3);
+                const int16 take = (cols >= 0) & (cols < g.s3) & ((at < 0) | isgreater(v, best));
+                best = select(best, v, take);
+                at = select(at, (int16)(row) + cols, take);
+              }
+            }
+          }
+          const long out = r * o.s2 + begin;
+          const int count = min(SEG, o.s2 - begin);
+          segment_store(y + out, select(best, (float16)(0.0f), at < 0), count);
+          if (has_argmax) {
+            int index[SEG];
+            vstore16(select((int16)(plane_at) + at, (int16)(-1), at < 0), 0, index);
+            for (int s = 0; s < count; ++s) argmax[out + s] = index[s];
+          }
+        }
+      }
     }
   }
 }

@@ -24,6 +24,7 @@
 #include "ops/conv_shifted.hpp"
 #include "ops/conv_winograd.hpp"
 #include "ops/gemm.hpp"
+#include "ops/gemm_host.hpp"
 #include "ops/op.hpp"
 #include "ops/spatial.hpp"
 
@@ -103,7 +104,10 @@ namespace {
 class ColumnConv {
  public:
   ColumnConv(ContextImpl& ctx, ConvPlan plan, const Tensor& workspace)
-      : ctx_(ctx), p_(std::move(plan)), ws_(workspace) {}
+      : ctx_(ctx),
+        p_(std::move(plan)),
+        ws_(workspace),
+        per_sample_(p_.groups == 1 && host_blas_serves(ctx, GemmCall{})) {}
 
   // y = beta * y + conv(x, w) + bias
   void forward(const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor& y, float beta) {
@@ -111,6 +115,10 @@ class ColumnConv {
       const std::int64_t nb = std::min(p_.chunk, p_.win.n - n0);
       const std::size_t cols = std::size_t(nb * p_.positions);
       vol2col(x, n0, nb);
+      if (per_sample_) {
+        gemm(ctx_, into_samples(w, y, n0, nb, beta));
+        continue;
+      }
       // Per group: yt_g [K/G, nb P] = w_g [K/G, CK] col_g [CK, nb P], all groups in one call.
       GemmCall g = group_gemm();
       g.a = mem(w), g.lda = p_.ck, g.stride_a = p_.k_per_group * p_.ck;
@@ -125,6 +133,8 @@ class ColumnConv {
                beta);
       ctx_.enqueue_elementwise(k, std::size_t(p_.k) * cols);
     }
+    if (per_sample_)  // the products left the bias out
+      add_channel_bias(ctx_, y, bias, p_.win.n, p_.k, p_.positions, {});
   }
 
   // Gradients from gy (each optional; betas[0..2] for x, w and bias).
@@ -173,6 +183,22 @@ class ColumnConv {
   }
 
  private:
+  // One group's y [n0 + n] [K, P] = w [K, CK] col[:, n P .. (n + 1) P] for each sample n < nb of
+  // the chunk, with beta (no bias): straight into y, where chunk_to_nkp would reorder the
+  // chunk's product (and cost as much as the product on CPUs).
+  GemmCall into_samples(const Tensor& w, const Tensor& y, std::int64_t n0, std::int64_t nb,
+                        float beta) const {
+    const auto positions = std::size_t(p_.positions), cols = std::size_t(nb) * positions;
+    GemmCall g;
+    g.m = std::size_t(p_.k), g.n = positions, g.k = std::size_t(p_.ck), g.batch = std::size_t(nb);
+    g.a = mem(w), g.lda = std::size_t(p_.ck);
+    g.b = mem(ws_), g.ldb = cols, g.stride_b = positions;
+    g.c = mem(y), g.offset_c = std::size_t(n0 * p_.k) * positions, g.ldc = positions;
+    g.stride_c = std::size_t(p_.k) * positions;
+    g.beta = beta;
+    return g;
+  }
+
   // A GEMM batched over the groups.
   GemmCall group_gemm() const {
     GemmCall g;
@@ -195,6 +221,9 @@ class ColumnConv {
   ContextImpl& ctx_;
   ConvPlan p_;
   const Tensor& ws_;
+  // Forward's products go straight into y, a sample each (into_samples): where they run on the
+  // host BLAS, whose calls cost no launch.
+  bool per_sample_;
 };
 
 // gb = beta * gb + gy summed over samples and positions: a bias's gradient.

@@ -19,8 +19,8 @@ cl_int multiplier(const DepthwiseConv& c) {
   return cl_int(c.filters / c.groups);
 }
 
-// The *_rows kernels' segments of a line of `extent` positions: as even as they can be, and no
-// longer than the reduction plan lets one work-item run.
+// The other *_rows kernels' segments of a line of `extent` positions: as even as they can be, and
+// no longer than the reduction plan lets one work-item run.
 cl_int segment(const ContextImpl& ctx, std::int64_t extent) {
   const std::int64_t most = std::int64_t(std::max<std::size_t>(ctx.reduction_plan.max_serial, 1));
   const std::int64_t segments = (extent + most - 1) / most;
@@ -71,13 +71,11 @@ void DepthwiseConv::forward(const Tensor& x, const Tensor& w, const Tensor* bias
   const cl_mem b = mem(bias ? *bias : w);
   const cl_int has_bias = bias != nullptr, n = cl_int(win.n);
   if (ctx.row_loops) {
-    cl_kernel k = ctx.kernel("conv_depthwise", "depthwise_forward_rows");
-    const cl_int seg = segment(ctx, win.out[2]);
+    cl_kernel k =
+        ctx.kernel("conv_depthwise", "depthwise_forward_rows", epilogue_options(epilogue));
     set_args(k, mem(x), mem(w), b, has_bias, mem(y), win.packed(), win.packed_out(), n,
-             multiplier(*this), seg, beta);
-    const std::int64_t segments = (win.out[2] + seg - 1) / seg;
-    ctx.enqueue_elementwise(k, std::size_t(win.n * filters * win.out[0] * win.out[1] * segments));
-    apply_epilogue(ctx, y, epilogue);  // the rows are summed in y, tap by tap
+             multiplier(*this), beta);
+    ctx.enqueue_elementwise(k, std::size_t(win.n * filters));  // a plane per work-item
     return;
   }
   const std::int64_t per_item = outputs_per_item(win);

@@ -21,6 +21,17 @@ GemmCall per_sample(const Window& win, std::size_t m, std::size_t k, cl_mem b, c
 
 }  // namespace
 
+void add_channel_bias(ContextImpl& ctx, const Tensor& y, const Tensor* bias, std::int64_t samples,
+                      std::int64_t filters, std::int64_t positions, const Epilogue& epilogue) {
+  if (!bias && !epilogue.on) return;
+  // A line of positions per work-item: no index arithmetic per element on CPUs.
+  cl_kernel k = ctx.kernel("conv", "channel_bias_rows", epilogue_options(epilogue));
+  const auto rows = cl_long(samples * filters);
+  set_args(k, mem(y), mem(bias ? *bias : y), cl_int(bias != nullptr), cl_int(filters),
+           cl_long(positions), rows);
+  ctx.enqueue_elementwise(k, std::size_t(rows));
+}
+
 bool PointwiseConv::serves() const {
   for (std::size_t d = 0; d < 3; ++d)
     if (win.kernel[d] != 1 || win.stride[d] != 1 || win.pad_begin[d] != 0 || win.pad_end[d] != 0)
@@ -34,13 +45,7 @@ void PointwiseConv::forward(const Tensor& x, const Tensor& w, const Tensor* bias
   g.a = mem(w), g.lda = std::size_t(win.c);
   g.beta = beta;
   gemm(ctx, g);
-  if (!bias && !epilogue.on) return;
-  // A line of positions per work-item: no index arithmetic per element on CPUs.
-  cl_kernel k = ctx.kernel("conv", "channel_bias_rows", epilogue_options(epilogue));
-  const auto rows = cl_long(win.n * filters);
-  set_args(k, mem(y), mem(bias ? *bias : w), cl_int(bias != nullptr), cl_int(filters),
-           cl_long(win.in_positions()), rows);
-  ctx.enqueue_elementwise(k, std::size_t(rows));
+  add_channel_bias(ctx, y, bias, win.n, filters, win.in_positions(), epilogue);
 }
 
 void PointwiseConv::input_gradient(const Tensor& gy, const Tensor& w, const Tensor& gx,

@@ -11,6 +11,11 @@
 
 namespace clnn::detail {
 
+// y = epilogue(y + bias[k]) over y [samples, filters, positions] (bias may be null): for routes
+// whose products leave the bias and epilogue out (this one; the column route on CPUs).
+void add_channel_bias(ContextImpl& ctx, const Tensor& y, const Tensor* bias, std::int64_t samples,
+                      std::int64_t filters, std::int64_t positions, const Epilogue& epilogue);
+
 struct PointwiseConv : ConvGeometry {
   // Whether every pass takes this route: a 1x1 convolution of one group with unit strides and no
   // pads, and ContextImpl::conv_route asks for it or is automatic on a CPU.

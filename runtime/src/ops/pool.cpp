@@ -54,15 +54,18 @@ class PoolOp : public Op {
       return;
     }
     if (max_) {  // in training the argmax of each window is saved for backward
-      const bool rows = args.ctx.row_loops;  // a work-item per line of outputs (CPUs)
-      const char* name = !rows           ? "max_pool_forward"
-                         : pairs_tile(w) ? "max_pool_forward_pairs"
-                                         : "max_pool_forward_rows";
+      // CPUs: a work-item per line of 2 x 2 windows, or per plane of others.
+      const bool rows = args.ctx.row_loops, pairs = rows && pairs_tile(w);
+      const char* name = !rows ? "max_pool_forward"
+                         : pairs ? "max_pool_forward_pairs"
+                                 : "max_pool_forward_rows";
       cl_kernel k = args.ctx.kernel("pool", name);
       set_args(k, mem(*args.inputs[0]), mem(args.output),
                mem(args.saved.defined() ? args.saved : args.output), cl_int(args.saved.defined()),
                w.packed(), w.packed_out(), cl_long(w.n * w.c));
-      args.ctx.enqueue_elementwise(k, rows ? output_lines(w) : std::size_t(args.output.size()));
+      args.ctx.enqueue_elementwise(k, !rows   ? std::size_t(args.output.size())
+                                      : pairs ? output_lines(w)
+                                              : std::size_t(w.n * w.c));
       return;
     }
     cl_kernel k = args.ctx.kernel("pool", "avg_pool_forward");
