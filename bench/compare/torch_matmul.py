@@ -1,23 +1,51 @@
 #!/usr/bin/env python3
 """The peer figure for clnn-bench's matmul suite: square fp32 GEMM through PyTorch (cuBLAS) with
-TF32 off, timed with CUDA events after a warm-up; median of several runs. Writes JSON like
+TF32 off, timed with CUDA events after a warm-up; median of several runs. With --device cpu,
+PyTorch on the CPU (one thread per core it may use), timed on the host clock. Writes JSON like
 clnn-bench's records (n, torch_gflops, torch_ms) to the path given by --json."""
 import argparse
 import json
+import os
 import statistics
+import time
 
 import torch
+
+
+def cpu_ms(n):
+    a, b = torch.rand(n, n) - 0.5, torch.rand(n, n) - 0.5
+    c = torch.empty(n, n)
+    torch.matmul(a, b, out=c)
+    start = time.perf_counter()
+    torch.matmul(a, b, out=c)
+    repeat = max(1, min(1000, int(0.2 / max(time.perf_counter() - start, 1e-6))))
+    times = []
+    for _ in range(5):
+        start = time.perf_counter()
+        for _ in range(repeat):
+            torch.matmul(a, b, out=c)
+        times.append((time.perf_counter() - start) * 1e3 / repeat)
+    return statistics.median(times)
 
 
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="128,256,512,1024,2048,4096,8192")
     parser.add_argument("--json", required=True)
+    parser.add_argument("--device", choices=["cuda", "cpu"], default="cuda")
     args = parser.parse_args()
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
     records = []
+    if args.device == "cpu":
+        torch.set_num_threads(len(os.sched_getaffinity(0)))
     for n in [int(s) for s in args.sizes.split(",")]:
+        if args.device == "cpu":
+            ms = cpu_ms(n)
+            records.append({"n": n, "torch_ms": ms, "torch_gflops": 2.0 * n**3 / (ms * 1e-3) * 1e-9,
+                            "device": "cpu", "threads": torch.get_num_threads()})
+            print(f"{n:>6}  torch (CPU) {records[-1]['torch_gflops']:10.1f} GFLOP/s")
+            continue
         a = torch.rand(n, n, device="cuda") - 0.5
         b = torch.rand(n, n, device="cuda") - 0.5
         c = torch.empty(n, n, device="cuda")

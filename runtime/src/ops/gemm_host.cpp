@@ -4,6 +4,8 @@
 
 #include <cblas.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <vector>
 
 #include "cl/fault.hpp"
@@ -76,6 +78,15 @@ class MappedOperands {
   std::vector<Mapping> mappings_;
 };
 
+// The BLAS's threads: one per compute unit of the device, the cores its kernels run on, unless
+// OPENBLAS_NUM_THREADS says otherwise. OpenBLAS would otherwise take OMP_NUM_THREADS, which
+// containers often set to 1: on the GPU machine's 16-core Xeon it ran SGEMM on one core.
+void match_threads(const ContextImpl& ctx) {
+  if (std::getenv("OPENBLAS_NUM_THREADS")) return;
+  const int units = int(std::max<std::uint32_t>(1, ctx.info.compute_units));
+  if (openblas_get_num_threads() != units) openblas_set_num_threads(units);
+}
+
 }  // namespace
 
 bool host_blas_serves(const ContextImpl& ctx, const GemmCall& call) {
@@ -86,6 +97,7 @@ void gemm_host_blas(ContextImpl& ctx, const GemmCall& g, cl_event* event) {
   if (!host_blas_serves(ctx, g)) throw Error("matmul: the host BLAS serves only CPU devices");
   check_int_indexable(g);  // cblas takes int sizes
   note_unrepeatable();     // a host call, out of a recording's sight
+  match_threads(ctx);
   HostCallTimer timer("host_blas_gemm");
   MappedOperands mapped(ctx.queue.get(), g);
   const float* a = mapped.floats(g.a) + g.offset_a;
