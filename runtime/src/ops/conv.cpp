@@ -107,7 +107,7 @@ class ColumnConv {
       : ctx_(ctx),
         p_(std::move(plan)),
         ws_(workspace),
-        per_sample_(p_.groups == 1 && host_blas_serves(ctx, GemmCall{})) {}
+        per_sample_(p_.groups == 1 && host_blas_pays(ctx)) {}
 
   // y = beta * y + conv(x, w) + bias
   void forward(const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor& y, float beta) {

@@ -4,6 +4,7 @@
 #include "cl/kernel_call.hpp"
 #include "ops/common.hpp"
 #include "ops/gemm.hpp"
+#include "ops/gemm_host.hpp"
 
 namespace clnn::detail {
 
@@ -36,7 +37,7 @@ bool PointwiseConv::serves() const {
   for (std::size_t d = 0; d < 3; ++d)
     if (win.kernel[d] != 1 || win.stride[d] != 1 || win.pad_begin[d] != 0 || win.pad_end[d] != 0)
       return false;
-  return groups == 1 && takes(ConvRoute::pointwise, false, true);
+  return groups == 1 && takes(ConvRoute::pointwise, false, host_blas_pays(ctx));
 }
 
 void PointwiseConv::forward(const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor& y,

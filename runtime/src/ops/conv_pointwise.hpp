@@ -18,7 +18,8 @@ void add_channel_bias(ContextImpl& ctx, const Tensor& y, const Tensor* bias, std
 
 struct PointwiseConv : ConvGeometry {
   // Whether every pass takes this route: a 1x1 convolution of one group with unit strides and no
-  // pads, and ContextImpl::conv_route asks for it or is automatic on a CPU.
+  // pads, and ContextImpl::conv_route asks for it or is automatic on a CPU where the host BLAS
+  // pays (host_blas_pays).
   bool serves() const;
 
   // y = epilogue(beta * y + conv(x, w) + bias) (bias may be null).

@@ -114,8 +114,9 @@ GemmChoice choose_gemm(const ContextImpl& ctx, const GemmCall& g) {
     return choice;
   }
   // Untuned on a CPU device: the host BLAS, 5x to 15x ahead of clnn's cpu kernel in clnn-bench
-  // matmul on PoCL (PERFORMANCE.md, "CPUs: GEMM through the host BLAS").
-  if (blas_serves) {
+  // matmul on PoCL (PERFORMANCE.md, "CPUs: GEMM through the host BLAS"), where it runs kernels
+  // for this CPU.
+  if (blas_serves && host_blas_pays(ctx)) {
     choice.backend = GemmBackend::blas;
     return choice;
   }

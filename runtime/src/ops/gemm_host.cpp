@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <string>
 #include <vector>
 
 #include "cl/fault.hpp"
@@ -91,6 +92,11 @@ void match_threads(const ContextImpl& ctx) {
 
 bool host_blas_serves(const ContextImpl& ctx, const GemmCall& call) {
   return ctx.info.type == DeviceType::cpu && !call.b_rows.taps;
+}
+
+bool host_blas_pays(const ContextImpl& ctx) {
+  static const bool tuned_for_this_cpu = std::string(openblas_get_corename()) != "Prescott";
+  return ctx.info.type == DeviceType::cpu && tuned_for_this_cpu;
 }
 
 void gemm_host_blas(ContextImpl& ctx, const GemmCall& g, cl_event* event) {

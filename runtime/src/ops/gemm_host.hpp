@@ -12,6 +12,13 @@ namespace clnn::detail {
 // host memory), and B stored as a matrix (tap rows are read only by clnn's vec4 kernel).
 bool host_blas_serves(const ContextImpl& ctx, const GemmCall& call);
 
+// Whether the host BLAS is worth taking unasked: a CPU device, and OpenBLAS running kernels for
+// this CPU rather than its generic fallback ("Prescott", which it picks for a CPU model it does
+// not know: on the GPU machine's virtual Xeon it ran SGEMM at 250 GFLOP/s on 16 cores, 1,248
+// with OPENBLAS_CORETYPE=SkylakeX). Where it is not, matmul and the convolution routes stay on
+// clnn's kernels; CLNN_GEMM=blas still forces it.
+bool host_blas_pays(const ContextImpl& ctx);
+
 // Runs the call with cblas_sgemm, one product per batch entry, on the buffers mapped in place;
 // waits for the queue's earlier work (the mapping does) and returns with C unmapped. event, when
 // given, receives the event of C's unmapping, which completes after the product.
