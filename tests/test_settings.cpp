@@ -12,9 +12,9 @@ namespace {
 
 // Every variable unset, so that the ones a case sets are the only ones it reads.
 struct CleanEnvironment {
-  ScopedEnv vars[7]{{"CLNN_DEVICE", nullptr},  {"CLNN_CACHE_DIR", nullptr}, {"CLNN_GEMM", nullptr},
+  ScopedEnv vars[8]{{"CLNN_DEVICE", nullptr},  {"CLNN_CACHE_DIR", nullptr}, {"CLNN_GEMM", nullptr},
                     {"CLNN_CONV", nullptr},    {"CLNN_TUNE", nullptr},      {"CLNN_LOG", nullptr},
-                    {"CLNN_PROFILE", nullptr}};
+                    {"CLNN_PROFILE", nullptr}, {"CLNN_PRECISION", nullptr}};
 };
 
 }  // namespace
@@ -29,6 +29,7 @@ TEST_CASE("settings: unset variables take their defaults", "[settings]") {
   CHECK(s.tune == detail::TuneMode::fast);
   CHECK(s.log == detail::LogLevel::quiet);
   CHECK(s.profile == detail::ProfileMode::off);
+  CHECK(s.precision == clnn::Precision::fp32);
   ScopedEnv empty("CLNN_CONV", "");  // empty is unset
   CHECK(detail::Settings::from_environment().conv == detail::ConvRoute::automatic);
 }
@@ -58,6 +59,10 @@ TEST_CASE("settings: each variable's values", "[settings]") {
     CHECK(detail::profile_setting() == detail::ProfileMode::nodes);
   }
   {
+    ScopedEnv e("CLNN_PRECISION", "bf16");
+    CHECK(read().precision == clnn::Precision::bf16);
+  }
+  {
     ScopedEnv dir("CLNN_CACHE_DIR", "/tmp/somewhere"), device("CLNN_DEVICE", "cpu");
     CHECK(read().cache_dir == "/tmp/somewhere");
     CHECK(read().device == "cpu");
@@ -75,7 +80,7 @@ TEST_CASE("settings: a value a variable does not take names the variable and its
   };
   for (const Wrong& w : {Wrong{"CLNN_CONV", "winogard", "winograd"}, {"CLNN_GEMM", "cublas", "clblast"},
                          {"CLNN_TUNE", "yes", "full"}, {"CLNN_LOG", "verbose", "debug"},
-                         {"CLNN_PROFILE", "on", "nodes"}}) {
+                         {"CLNN_PROFILE", "on", "nodes"}, {"CLNN_PRECISION", "fp8", "tf32"}}) {
     INFO(w.variable << "=" << w.value);
     ScopedEnv e(w.variable, w.value);
     CHECK_THROWS_AS(detail::Settings::from_environment(), clnn::Error);

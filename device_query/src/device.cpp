@@ -9,6 +9,10 @@
 
 // Vendor queries for the SIMD width and registers (cl_nv_device_attribute_query,
 // cl_amd_device_attribute_query).
+#ifndef CL_DEVICE_COMPUTE_CAPABILITY_MAJOR_NV
+#define CL_DEVICE_COMPUTE_CAPABILITY_MAJOR_NV 0x4000
+#define CL_DEVICE_COMPUTE_CAPABILITY_MINOR_NV 0x4001
+#endif
 #ifndef CL_DEVICE_REGISTERS_PER_BLOCK_NV
 #define CL_DEVICE_REGISTERS_PER_BLOCK_NV 0x4002
 #endif
@@ -172,6 +176,9 @@ DeviceInfo read_device(cl_platform_id platform, cl_device_id device) {
   if (info.has_extension("cl_nv_device_attribute_query")) {
     vendor_simd = optional_device_uint(device, CL_DEVICE_WARP_SIZE_NV);
     info.registers_per_group = optional_device_uint(device, CL_DEVICE_REGISTERS_PER_BLOCK_NV);
+    info.nv_compute_capability =
+        10 * optional_device_uint(device, CL_DEVICE_COMPUTE_CAPABILITY_MAJOR_NV) +
+        optional_device_uint(device, CL_DEVICE_COMPUTE_CAPABILITY_MINOR_NV);
   } else if (info.has_extension("cl_amd_device_attribute_query"))
     vendor_simd = optional_device_uint(device, CL_DEVICE_WAVEFRONT_WIDTH_AMD);
   info.simd_width = vendor_simd > 0 ? vendor_simd : info.preferred_work_group_multiple;
@@ -207,6 +214,38 @@ std::string to_string(DeviceType type) {
       break;
   }
   return "other";
+}
+
+std::string to_string(Precision precision) {
+  switch (precision) {
+    case Precision::tf32:
+      return "tf32";
+    case Precision::fp16:
+      return "fp16";
+    case Precision::bf16:
+      return "bf16";
+    case Precision::fp32:
+      break;
+  }
+  return "fp32";
+}
+
+Precision precision_from_string(const std::string& name) {
+  for (Precision p : {Precision::fp32, Precision::tf32, Precision::fp16, Precision::bf16})
+    if (to_string(p) == name) return p;
+  throw Error("'" + name + "' is not a precision: fp32, tf32, fp16 or bf16");
+}
+
+std::vector<Precision> native_precisions(const DeviceInfo& device) {
+  std::vector<Precision> native{Precision::fp32};
+  // mma.sync's TF32 shapes came with compute capability 8.0 (Ampere).
+  if (device.nv_compute_capability >= 80) native.push_back(Precision::tf32);
+  return native;
+}
+
+bool runs_natively(const DeviceInfo& device, Precision precision) {
+  const auto native = native_precisions(device);
+  return std::find(native.begin(), native.end(), precision) != native.end();
 }
 
 bool DeviceInfo::has_extension(const std::string& extension) const {

@@ -52,6 +52,13 @@ std::string matmul_text(const clnn::MatmulPlan& m) {
                                         : std::string("no local memory"));
 }
 
+// What clnn runs natively there (a Context asked for another precision runs fp32).
+std::vector<std::string> precision_names(const clnn::DeviceInfo& d) {
+  std::vector<std::string> names;
+  for (clnn::Precision p : clnn::native_precisions(d)) names.push_back(clnn::to_string(p));
+  return names;
+}
+
 json device_json(const clnn::DeviceInfo& d) {
   return {
       {"platform_index", d.platform_index},
@@ -79,6 +86,8 @@ json device_json(const clnn::DeviceInfo& d) {
       {"native_vector_width", d.native_vector_width},
       {"has_fp64", d.has_fp64},
       {"has_fp16", d.has_fp16},
+      {"nv_compute_capability", d.nv_compute_capability},
+      {"native_precisions", precision_names(d)},
       {"extensions", d.extensions},
       {"launch_plan", plan_json(clnn::LaunchPlanner(d))},
   };
@@ -111,6 +120,7 @@ void print_table(const std::vector<clnn::DeviceInfo>& devices) {
         d.registers_per_group ? std::to_string(d.registers_per_group) : std::string("unknown"));
     row("fp64 / fp16",
         fmt::format("{} / {}", d.has_fp64 ? "yes" : "no", d.has_fp16 ? "yes" : "no"));
+    row("native precisions", fmt::format("{}", fmt::join(precision_names(d), " ")));
     row("plan: elementwise",
         fmt::format("work-group {}, up to {} groups", e.local_size, e.max_groups));
     const auto r = planner.reduction();

@@ -2,6 +2,9 @@
 #include "context_impl.hpp"
 
 #include <algorithm>
+#include <mutex>
+#include <set>
+#include <utility>
 
 #include "cl/kernel_call.hpp"
 #include "log.hpp"
@@ -21,6 +24,18 @@ cl_device_id find_device_id(const DeviceInfo& info) {
   if (info.device_index < 0 || static_cast<std::size_t>(info.device_index) >= devices.size())
     throw Error("device " + info.label() + " is no longer present (device index out of range)");
   return devices[static_cast<std::size_t>(info.device_index)];
+}
+
+// The precision a context on `info` runs when asked for `wanted`: fp32 where the device does not
+// run it natively, said once per device and precision (every context would repeat it).
+Precision effective_precision(const DeviceInfo& info, Precision wanted) {
+  if (runs_natively(info, wanted)) return wanted;
+  static std::mutex mutex;
+  static std::set<std::pair<std::string, Precision>> said;
+  std::lock_guard<std::mutex> lock(mutex);
+  if (said.insert({info.label(), wanted}).second)
+    log_note(to_string(wanted) + " is not native on " + info.label() + ": it runs fp32 there");
+  return Precision::fp32;
 }
 
 }  // namespace
@@ -46,9 +61,10 @@ void load_launch_plans(ContextImpl& ctx) {
   }
 }
 
-ContextImpl::ContextImpl(const DeviceInfo& device_info)
+ContextImpl::ContextImpl(const DeviceInfo& device_info, std::optional<Precision> asked)
     : info(device_info), planner(device_info), device(find_device_id(device_info)) {
   const Settings settings = Settings::from_environment();  // a wrong value fails here
+  precision = effective_precision(info, asked.value_or(settings.precision));
   cl_int status = CL_SUCCESS;
   context = OwnedContext(clCreateContext(nullptr, 1, &device, nullptr, nullptr, &status));
   check(status, "clCreateContext");
@@ -135,7 +151,23 @@ Context Context::create(const std::string& spec) {
 }
 
 Context Context::create(const DeviceInfo& device) {
-  return Context(std::make_shared<detail::ContextImpl>(device));
+  return Context(std::make_shared<detail::ContextImpl>(device, std::nullopt));
+}
+
+Context Context::create(Precision precision) {
+  return create(detail::Settings::from_environment().device, precision);
+}
+
+Context Context::create(const std::string& spec, Precision precision) {
+  return create(select_device(spec), precision);
+}
+
+Context Context::create(const DeviceInfo& device, Precision precision) {
+  return Context(std::make_shared<detail::ContextImpl>(device, precision));
+}
+
+Precision Context::precision() const {
+  return impl_->precision;
 }
 
 const DeviceInfo& Context::device() const {

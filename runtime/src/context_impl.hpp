@@ -5,6 +5,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <tuple>
@@ -22,7 +23,8 @@
 namespace clnn::detail {
 
 struct ContextImpl {
-  explicit ContextImpl(const DeviceInfo& info);
+  // precision: the one asked for (else CLNN_PRECISION's).
+  ContextImpl(const DeviceInfo& info, std::optional<Precision> precision);
 
   // Threads may share a context (its members below are set at creation and then only read, except
   // by the tuners, which need the context to themselves), so what it hands out is either
@@ -62,6 +64,9 @@ struct ContextImpl {
   // Gather kernels' style (LaunchPlanner::prefers_row_loops); tests run both.
   bool row_loops = false;
   ConvRoute conv_route = ConvRoute::automatic;  // CLNN_CONV
+  // What GEMMs and convolutions compute in: the precision asked for where the device runs it
+  // natively, else fp32 (kernels that have no other form run fp32 in any case).
+  Precision precision = Precision::fp32;
   cl_device_id device = nullptr;
   OwnedContext context;
   OwnedQueue queue;
@@ -75,11 +80,13 @@ struct ContextImpl {
   // What ops choose their launches by besides shapes and the device: an executor replays
   // recorded launches only while this is what they were recorded under (the tuners and tests
   // change it between runs of one executor).
-  using LaunchChoices = std::tuple<ConvRoute, GemmBackend, bool, std::size_t, std::size_t,
-                                   std::size_t, std::size_t, std::size_t, bool, std::uint64_t>;
+  using LaunchChoices = std::tuple<ConvRoute, GemmBackend, Precision, bool, std::size_t,
+                                   std::size_t, std::size_t, std::size_t, std::size_t, bool,
+                                   std::uint64_t>;
   LaunchChoices launch_choices() const {
     return {conv_route,
             gemm_backend,
+            precision,
             row_loops,
             elementwise_plan.local_size,
             elementwise_plan.max_groups,

@@ -15,7 +15,9 @@ LogLevel log_level() {
 
 void log(LogLevel level, const std::string& message) {
   if (level > log_level()) return;
-  std::fprintf(stderr, "clnn %s: %s\n", level == LogLevel::debug ? "debug" : "info",
+  std::fprintf(stderr, "clnn %s: %s\n", level == LogLevel::debug  ? "debug"
+                                                    : level == LogLevel::info ? "info"
+                                                                              : "note",
                message.c_str());
 }
 

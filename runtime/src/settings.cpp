@@ -73,6 +73,15 @@ ProfileMode parse_profile() {
       ProfileMode::off, "0");
 }
 
+Precision parse_precision() {
+  return parse<Precision>("CLNN_PRECISION",
+                          {{"fp32", Precision::fp32},
+                           {"tf32", Precision::tf32},
+                           {"fp16", Precision::fp16},
+                           {"bf16", Precision::bf16}},
+                          Precision::fp32, "fp32");
+}
+
 }  // namespace
 
 Settings Settings::from_environment() {
@@ -84,6 +93,7 @@ Settings Settings::from_environment() {
   s.tune = parse_tune();
   s.log = parse_log();
   s.profile = parse_profile();
+  s.precision = parse_precision();
   return s;
 }
 

@@ -8,6 +8,7 @@
 
 #include <string>
 
+#include "clnn/device.hpp"
 #include "log.hpp"
 
 namespace clnn::detail {
@@ -48,6 +49,7 @@ struct Settings {
   TuneMode tune = TuneMode::fast;             // CLNN_TUNE
   LogLevel log = LogLevel::quiet;             // CLNN_LOG
   ProfileMode profile = ProfileMode::off;     // CLNN_PROFILE
+  Precision precision = Precision::fp32;      // CLNN_PRECISION: a Context's unless it names one
 
   // Every variable, read and checked; throws clnn::Error for a value one does not take.
   static Settings from_environment();

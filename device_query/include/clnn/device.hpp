@@ -14,6 +14,15 @@ enum class DeviceType { gpu, cpu, accelerator, other };
 
 std::string to_string(DeviceType type);
 
+// The arithmetic GEMMs and convolutions may run in (chosen per Context; see Context::create):
+// fp32 throughout (the default), or fp32 storage with products on tensor cores in TF32 (10-bit
+// mantissa inputs, fp32 sums), or 16-bit storage with fp32 accumulation (fp16, bf16).
+enum class Precision { fp32, tf32, fp16, bf16 };
+
+std::string to_string(Precision precision);
+// The precision to_string names; throws clnn::Error naming the text and the names it takes.
+Precision precision_from_string(const std::string& name);
+
 struct DeviceInfo {
   int platform_index = 0;  // position in clGetPlatformIDs
   int device_index = 0;    // position among the platform's devices
@@ -42,6 +51,9 @@ struct DeviceInfo {
   // Floats per native SIMD register of one work-item (CL_DEVICE_NATIVE_VECTOR_WIDTH_FLOAT): 16 on
   // AVX-512 CPUs, 8 with AVX, 1 on GPUs, which vectorize across work-items instead.
   std::uint32_t native_vector_width = 1;
+  // NVIDIA's compute capability as major * 10 + minor (90 on an H100 or H200), where the device
+  // answers cl_nv_device_attribute_query; 0 elsewhere.
+  std::uint32_t nv_compute_capability = 0;
   bool has_fp64 = false;
   bool has_fp16 = false;
   std::vector<std::string> extensions;
@@ -55,6 +67,11 @@ struct DeviceInfo {
 // clock and vendor (device_query/src/peak.cpp says what each kind is assumed to have); 0 when the
 // device does not say its units or clock. A roofline's ceiling, not a promise.
 double peak_gflops(const DeviceInfo& device);
+
+// The precisions clnn runs natively on a device, fp32 first: TF32 on NVIDIA devices of compute
+// capability 8.0 and up (mma.sync through inline PTX). A Context asked for another runs fp32.
+std::vector<Precision> native_precisions(const DeviceInfo& device);
+bool runs_natively(const DeviceInfo& device, Precision precision);
 
 // Every device of every platform, in platform then device order. Empty when there is no OpenCL
 // platform. The list is read once per process.

@@ -25,6 +25,15 @@ class Context {
   // The device a spec names (see select_device).
   static Context create(const std::string& spec);
   static Context create(const DeviceInfo& device);
+  // The same, with the precision of its GEMMs and convolutions (else CLNN_PRECISION's, else
+  // fp32). A precision the device does not run natively (native_precisions) runs as fp32, and a
+  // note on stderr says so once per device and precision.
+  static Context create(Precision precision);  // on CLNN_DEVICE's device, as create()
+  static Context create(const std::string& spec, Precision precision);
+  static Context create(const DeviceInfo& device, Precision precision);
+
+  // What the context computes in: the precision asked for where the device runs it, else fp32.
+  Precision precision() const;
 
   const DeviceInfo& device() const;
   const LaunchPlanner& planner() const;
