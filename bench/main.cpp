@@ -63,6 +63,11 @@ int main(int argc, char** argv) {
   app.add_option("--data", options.data_dir, "the Fashion-MNIST files")->capture_default_str();
   app.add_option("--json", json_path, "also write the results as JSON here");
   app.add_option("--device", device, "gpu, cpu, P:D or part of a name");
+  std::string precision;
+  app.add_option("--precision", precision,
+                 "fp32, tf32, fp16 or bf16: the context's (default: CLNN_PRECISION's, else fp32; "
+                 "one the device does not run natively runs fp32)")
+      ->check(CLI::IsMember({"fp32", "tf32", "fp16", "bf16"}));
   CLI11_PARSE(app, argc, argv);
   if (every_suite)
     for (const auto& [name, run] : kSuites) suites.push_back(name);
@@ -71,8 +76,14 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
-    clnn::Context ctx = device.empty() ? clnn::Context::create() : clnn::Context::create(device);
-    fmt::print("device: {}\n", ctx.device().label());
+    auto create = [&](clnn::Precision p) {
+      return device.empty() ? clnn::Context::create(p) : clnn::Context::create(device, p);
+    };
+    clnn::Context ctx = !precision.empty() ? create(clnn::precision_from_string(precision))
+                        : device.empty()   ? clnn::Context::create()
+                                           : clnn::Context::create(device);
+    fmt::print("device: {}, precision {}\n", ctx.device().label(),
+               clnn::to_string(ctx.precision()));
     nlohmann::json all = nlohmann::json::array();
     for (const auto& suite : suites) {
       fmt::print("\n[{}]\n", suite);
@@ -80,6 +91,7 @@ int main(int argc, char** argv) {
       for (auto& r : records) {
         r["suite"] = suite;
         r["device"] = ctx.device().name;
+        r["precision"] = clnn::to_string(ctx.precision());
         all.push_back(r);
       }
     }

@@ -1,6 +1,6 @@
 // The matmul suite: clnn's SGEMM as matmul runs it (its own kernels on GPUs, the host BLAS on CPU
-// devices; the backend is named), clnn's own kernels alone, and CLBlast's, on square fp32
-// matrices, each checked against CLBlast's before it is timed.
+// devices, tensor cores in a TF32 context; the backend is named), clnn's own kernels alone, and
+// CLBlast's, on square fp32 matrices, each compared with CLBlast's before it is timed.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -43,8 +43,12 @@ std::vector<Record> matmul_suite(const Context& ctx, const Options& options) {
       g.c = detail::Access::mem(c), g.ldc = std::size_t(n);
       return g;
     };
+    // The backend, or the kernel where that runs on tensor cores (a TF32 context).
+    const detail::GemmChoice choice = detail::choose_gemm(impl, call_into(c_clnn));
     const std::string backend =
-        detail::to_string(detail::choose_gemm_backend(impl, call_into(c_clnn)));
+        choice.plan.kernel == MatmulKernel::tf32 && choice.backend == detail::GemmBackend::own
+            ? to_string(choice.plan.kernel)
+            : detail::to_string(choice.backend);
     auto clnn = [&] { detail::gemm(impl, call_into(c_clnn)); };
     auto own = [&] { detail::gemm(impl, call_into(c_own), detail::GemmBackend::own); };
     auto blas = [&] { detail::gemm(impl, call_into(c_blas), detail::GemmBackend::clblast); };

@@ -14,7 +14,8 @@
 // With -DCONV_GATHER=1 the same kernel is a convolution as an implicit GEMM (see the note at
 // #if CONV_GATHER), and with -DA_SCALAR=1 A's rows need not be float4-aligned. With
 // -DTAP_ROWS=T (TRANS_B only) B's rows are the taps of a convolution's zero-padded input (see
-// b_row).
+// b_row). With -DMMA_TF32=1 (and PAD4=2) the products run on NVIDIA's tensor cores in TF32 (see
+// the note at #if MMA_TF32); loads and local tiles stay as they are.
 
 #ifndef TILE_M
 #define TILE_M 128
@@ -51,9 +52,16 @@
 #define TAP_ROWS 0
 #endif
 
-#define LX (TILE_N / 8)
-#define LY (TILE_M / 8)
+#ifndef WORK_M
+#define WORK_M 8
+#endif
+#ifndef WORK_N
+#define WORK_N 8
+#endif
+#define LX (TILE_N / WORK_N)  // 8 x 8 blocks a work-item, or MMA_TF32's (8 x 16)
+#define LY (TILE_M / WORK_M)
 #define THREADS (LX * LY)
+#define B_ROWS_APART (THREADS / (TILE_N / 4))  // rows of a B tile between a work-item's loads
 #define A_LOADS (TILE_M * TILE_K / 4 / THREADS)  // float4 loads per work-item and tile
 #define B_LOADS (TILE_N * TILE_K / 4 / THREADS)
 // Each row of a local tile is padded by PAD4 float4s: the transposing stores (A, or B with
@@ -63,6 +71,45 @@
 #endif
 #define A_ROW (TILE_M + 4 * PAD4)  // floats per row of the A tile
 #define B_ROW (TILE_N + 4 * PAD4)
+
+#ifndef MMA_TF32
+#define MMA_TF32 0
+#endif
+
+#if MMA_TF32
+// TF32 on tensor cores, for NVIDIA devices of compute capability 8.0 and up (the host builds it
+// only there): the work-group's warps of 32 work-items each multiply a 64 x (4 * WORK_N) piece
+// of the block, WARPS_N pieces across, as 4 x N_TILES tiles of mma.sync m16n8k8 (A row-major
+// 16 x 8, B 8 x 8, fp32 sums) per eight rows of K. Local memory's bandwidth bounds the kernel:
+// a warp reads (64 + 4 * WORK_N) x 8 floats for 4 * N_TILES products, so the wider piece
+// (WORK_N = 16) reads a third less per product. The lanes of a warp read their fragments from the
+// k-major local tiles: lane (group g, thread t of 4) takes rows k + t and k + t + 4 at columns
+// g and g + 8 of A, g of B; with PAD4 = 2 each tile's rows lie 8 floats past a multiple of 32,
+// so a fragment's 32 loads hit 32 different banks. Operands are rounded to TF32 on their way
+// into local memory (to_tf32), once per element instead of once per fragment that reads it.
+#define N_TILES (WORK_N / 2)
+#define WARPS_N (TILE_N / (4 * WORK_N))
+
+// Round to nearest, ties away from zero, to TF32's 10-bit mantissa (as cvt.rna.tf32.f32); the
+// low 13 bits, which the tensor cores ignore, cleared. Infinities and NaNs keep their bits (the
+// carry would move a NaN's payload into its exponent).
+inline float4 to_tf32(float4 x) {
+  const uint4 u = as_uint4(x);
+  const uint4 rounded = (u + 0x1000u) & 0xffffe000u;
+  return as_float4(select(rounded, u, (u & 0x7f800000u) == 0x7f800000u));
+}
+
+// d += a b for one m16n8k8 tile: a holds the lane's four elements of A, b its two of B, d its
+// four of the 16 x 8 sums (rows g and g + 8, columns 2t and 2t + 1).
+inline void mma_tf32(float* d, const uint* a, const uint* b) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+      "{%8,%9}, {%10,%11,%12,%13};"
+      : "=f"(d[0]), "=f"(d[1]), "=f"(d[2]), "=f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]), "f"(d[0]), "f"(d[1]),
+        "f"(d[2]), "f"(d[3]));
+}
+#endif
 
 // A float4 at p, which the host's alignment rules put on a 16-byte boundary: dereferenced as a
 // float4 so the compiler emits one vector load or store (vload4 and vstore4 may not assume the
@@ -164,6 +211,9 @@ inline void store_transposed(__local float* tile, int row, int f, float4 v) {
 }
 
 inline void store_a(__local float4 (*As)[TILE_M / 4 + PAD4], int f, float4 v) {
+#if MMA_TF32
+  v = to_tf32(v);
+#endif
 #if TRANS_A
   As[f / (TILE_M / 4)][f % (TILE_M / 4)] = v;
 #else
@@ -172,6 +222,9 @@ inline void store_a(__local float4 (*As)[TILE_M / 4 + PAD4], int f, float4 v) {
 }
 
 inline void store_b(__local float4 (*Bs)[TILE_N / 4 + PAD4], int f, float4 v) {
+#if MMA_TF32
+  v = to_tf32(v);
+#endif
 #if TRANS_B
   store_transposed((__local float*)Bs, B_ROW, f, v);
 #else
@@ -196,6 +249,18 @@ inline void store_c(__global float* C, int ldc, int M, int N, int m, int n, cons
     AT4(c) = beta == 0.0f ? r : mad((float4)(beta), AT4(c), r);
   }
 }
+
+#if MMA_TF32
+// Writes two neighbouring elements of C at (m, n), n even: alpha * v (+ beta * C). N is a
+// multiple of 4, so n < N puts both inside.
+inline void store_c_pair(__global float* C, int ldc, int M, int N, int m, int n, float2 v,
+                         float alpha, float beta) {
+  if (m >= M || n >= N) return;
+  __global float2* c = (__global float2*)(C + (long)m * ldc + n);
+  const float2 r = alpha * v;
+  *c = beta == 0.0f ? r : mad((float2)(beta), *c, r);
+}
+#endif
 
 #if CONV_GATHER
 // Convolution as an implicit GEMM: y = alpha * conv(x, A) + bias + beta * y, where B is the
@@ -245,7 +310,7 @@ inline float4 gather_b(__global const float* x, __global const int4* taps, const
 }
 
 #if WHOLE_TAPS
-// A work-item's B loads of one k-step: rows r, r + TILE_M / 16, ... of its four columns. With
+// A work-item's B loads of one k-step: rows r, r + B_ROWS_APART, ... of its four columns. With
 // WHOLE_TAPS the host guarantees that every k-step lies within one tap (the channels per tap are
 // a multiple of TILE_K), so each lane checks the tap's bounds once for all the rows, which are
 // channels one after another: their elements lie a channel's volume apart.
@@ -254,7 +319,7 @@ inline void gather_step(float4* b, __global const float* x, __global const int4*
   const int4 t = taps[r];
   const bool in0 = tap_inside(&lane[0], t, g), in1 = tap_inside(&lane[1], t, g),
              in2 = tap_inside(&lane[2], t, g), in3 = tap_inside(&lane[3], t, g);
-  const long channels_apart = (long)g.s1 * g.s2 * g.s3 * (TILE_M / 16);
+  const long channels_apart = (long)g.s1 * g.s2 * g.s3 * B_ROWS_APART;
   __global const float *p0 = x + lane[0].origin + t.x, *p1 = x + lane[1].origin + t.x,
                        *p2 = x + lane[2].origin + t.x, *p3 = x + lane[3].origin + t.x;
   for (long l = 0, at = 0; l < B_LOADS; ++l, at += channels_apart)
@@ -287,8 +352,25 @@ inline void store_y(__global float* y, int ldc, const int4 o, int M, int N, int 
   }
 }
 
+#if MMA_TF32
+// Writes output elements at filter m, columns q and q + 1 (element by element: they may lie in
+// two samples).
+inline void store_y_pair(__global float* y, int ldc, const int4 o, int M, int N, int m, int q,
+                         float2 v, float alpha, float beta, __global const float* bias) {
+  if (m >= M) return;
+  const int P = o.s0 * o.s1 * o.s2;
+  const float values[2] = {v.x, v.y};
+  for (int j = 0; j < 2 && q + j < N; ++j) {
+    const int n = (q + j) / P;
+    __global float* c = y + (long)n * ldc + (long)m * P + (q + j - n * P);
+    const float r = alpha * values[j] + (bias ? bias[m] : 0.0f);
+    *c = FINISH(beta == 0.0f ? r : mad(beta, *c, r));
+  }
+}
+#endif
+
 // A work-item's B loads all fall in the same four columns (THREADS is a multiple of TILE_N / 4),
-// rows TILE_M / 16 apart.
+// rows B_ROWS_APART apart.
 #if WHOLE_TAPS
 #define LOAD_B_STEP(k0) gather_step(next_b, B, taps, lanes, (k0) + tid / (TILE_N / 4), geometry)
 #else
@@ -364,11 +446,22 @@ void KERNEL_NAME(const int M, const int N, const int K, const float alpha,
   for (int l = 0; l < B_LOADS; ++l) b_at[l] = b_start(B, ldb, N, n0, tid + l * THREADS);
 #endif
 
+#if MMA_TF32
+  // acc[i][j]: the lane's four sums of tile (i, j) of its warp's piece, rows wm + 16 * i + gid
+  // (+ 8), columns wn + 8 * j + 2 * tig (+ 1).
+  const int warp = tid / 32, gid = tid % 32 / 4, tig = tid % 4;
+  const int wm = warp / WARPS_N * 64, wn = warp % WARPS_N * (8 * N_TILES);
+  float acc[4][N_TILES][4];
+  for (int i = 0; i < 4; ++i)
+    for (int j = 0; j < N_TILES; ++j)
+      for (int e = 0; e < 4; ++e) acc[i][j][e] = 0.0f;
+#else
   // acc[h][g][i]: row 4*ty + i + h*TILE_M/2, columns 4*tx + g*TILE_N/2 + (0..3).
   float4 acc[2][2][4];
   for (int h = 0; h < 2; ++h)
     for (int g = 0; g < 2; ++g)
       for (int i = 0; i < 4; ++i) acc[h][g][i] = (float4)(0.0f);
+#endif
 
   float4 next_a[A_LOADS], next_b[B_LOADS];
   LOAD_A_STEP(k_begin);
@@ -384,6 +477,26 @@ void KERNEL_NAME(const int M, const int N, const int K, const float alpha,
       LOAD_A_STEP(k0 + TILE_K);
       LOAD_B_STEP(k0 + TILE_K);
     }
+#if MMA_TF32
+#pragma unroll
+    for (int kk = 0; kk < TILE_K; kk += 8) {
+      __local const float* as = (__local const float*)As[buffer] + (kk + tig) * A_ROW + wm + gid;
+      __local const float* bs = (__local const float*)Bs[buffer] + (kk + tig) * B_ROW + wn + gid;
+      uint a[4][4], b[N_TILES][2];
+      for (int i = 0; i < 4; ++i) {
+        a[i][0] = as_uint(as[16 * i]);
+        a[i][1] = as_uint(as[16 * i + 8]);
+        a[i][2] = as_uint(as[4 * A_ROW + 16 * i]);
+        a[i][3] = as_uint(as[4 * A_ROW + 16 * i + 8]);
+      }
+      for (int j = 0; j < N_TILES; ++j) {
+        b[j][0] = as_uint(bs[8 * j]);
+        b[j][1] = as_uint(bs[4 * B_ROW + 8 * j]);
+      }
+      for (int i = 0; i < 4; ++i)
+        for (int j = 0; j < N_TILES; ++j) mma_tf32(acc[i][j], a[i], b[j]);
+    }
+#else
 #pragma unroll
     for (int kk = 0; kk < TILE_K; ++kk) {
       const float4 a0 = As[buffer][kk][ty], a1 = As[buffer][kk][ty + TILE_M / 8];
@@ -393,6 +506,7 @@ void KERNEL_NAME(const int M, const int N, const int K, const float alpha,
       OUTER(acc[1][0], a1, b0)
       OUTER(acc[1][1], a1, b1)
     }
+#endif
     if (more) {
       // The other buffer was last read before the previous barrier, so it is free.
       for (int l = 0; l < A_LOADS; ++l) store_a(As[buffer ^ 1], tid + l * THREADS, next_a[l]);
@@ -402,6 +516,21 @@ void KERNEL_NAME(const int M, const int N, const int K, const float alpha,
     buffer ^= 1;
   }
 
+#if MMA_TF32
+  for (int i = 0; i < 4; ++i)
+    for (int j = 0; j < N_TILES; ++j) {
+      const int m = m0 + wm + 16 * i + gid, n = n0 + wn + 8 * j + 2 * tig;
+      const float2 top = (float2)(acc[i][j][0], acc[i][j][1]);
+      const float2 bottom = (float2)(acc[i][j][2], acc[i][j][3]);
+#if CONV_GATHER
+      store_y_pair(C, ldc, out, M, N, m, n, top, alpha, beta, bias);
+      store_y_pair(C, ldc, out, M, N, m + 8, n, bottom, alpha, beta, bias);
+#else
+      store_c_pair(C, ldc, M, N, m, n, top, alpha, beta);
+      store_c_pair(C, ldc, M, N, m + 8, n, bottom, alpha, beta);
+#endif
+    }
+#else
   for (int h = 0; h < 2; ++h)
     for (int g = 0; g < 2; ++g) {
       const int m = m0 + 4 * ty + h * (TILE_M / 2), n = n0 + 4 * tx + g * (TILE_N / 2);
@@ -411,4 +540,5 @@ void KERNEL_NAME(const int M, const int N, const int K, const float alpha,
       store_c(C, ldc, M, N, m, n, acc[h][g], alpha, beta);
 #endif
     }
+#endif
 }

@@ -1,6 +1,8 @@
 // LaunchPlanner on synthetic devices: every plan respects the device's limits and follows them.
 #include <catch2/catch.hpp>
 
+#include <array>
+
 #include "clnn/launch.hpp"
 
 namespace {
@@ -504,4 +506,47 @@ TEST_CASE("skinny-product plans follow the device and the shape", "[launch]") {
   bad = fc6;
   bad.width = 2;  // rows have one output per team
   CHECK_FALSE(h200.fits(bad));
+}
+
+TEST_CASE("tensor-core plans: whole warp pieces, only where the device runs TF32", "[launch]") {
+  using clnn::MatmulKernel;
+  using clnn::Precision;
+  DeviceInfo h200 = gpu(48 << 10, 1024, 32, 132);
+  h200.registers_per_group = 65536;
+  h200.nv_compute_capability = 90;
+  const LaunchPlanner planner(h200);
+  for (auto [m, n, batch] :
+       {std::array<std::size_t, 3>{4096, 4096, 1}, {64, 64, 1}, {8, 8, 1}, {128, 3136, 32}}) {
+    INFO("m " << m << " n " << n << " batch " << batch);
+    const auto vec4 = planner.matmul(m, n, batch);
+    const auto mma = planner.with_tensor_cores(vec4, Precision::tf32);
+    REQUIRE(mma);
+    CHECK(mma->kernel == MatmulKernel::tf32);
+    CHECK(planner.fits(*mma));
+    CHECK(mma->tile_m % 64 == 0);
+    CHECK(mma->tile_n % 32 == 0);
+    CHECK(mma->tile_k % 8 == 0);
+    CHECK(mma->tile_m >= vec4.tile_m);  // the vec4 blocks where they hold whole pieces
+    CHECK(mma->tile_n >= vec4.tile_n);
+    CHECK(mma->work_group_size() % 32 == 0);  // whole warps
+    CHECK(mma->local_mem_bytes() <= h200.local_mem_size);
+    CHECK_THAT(mma->build_options(), Catch::Contains("-DMMA_TF32=1"));
+    CHECK(mma->source_name() == "matmul_vec4");
+    CHECK_FALSE(planner.with_tensor_cores(vec4, Precision::fp32));
+  }
+  // Pieces 64 wide (8 x 16 a work-item) where the block holds them; a block smaller than a
+  // warp's piece is refused.
+  CHECK(planner.fits({true, 128, 128, 16, 8, 16, MatmulKernel::tf32}));
+  CHECK_FALSE(planner.fits({true, 128, 96, 16, 8, 16, MatmulKernel::tf32}));
+  CHECK_FALSE(planner.fits({true, 32, 32, 8, 8, 8, MatmulKernel::tf32}));
+  CHECK_FALSE(planner.fits({true, 64, 32, 4, 8, 8, MatmulKernel::tf32}));
+  // No TF32 before compute capability 8.0, off NVIDIA, or on other SIMD widths.
+  DeviceInfo turing = h200;
+  turing.nv_compute_capability = 75;
+  DeviceInfo amd = gpu(64 << 10, 256, 64, 60);
+  for (const DeviceInfo& d : {turing, amd, cpu()}) {
+    const LaunchPlanner other(d);
+    CHECK_FALSE(other.with_tensor_cores(other.matmul(), Precision::tf32));
+    CHECK_FALSE(other.fits({true, 128, 128, 16, 8, 8, MatmulKernel::tf32}));
+  }
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """The peer figure for clnn-bench's matmul suite: square fp32 GEMM through PyTorch (cuBLAS) with
-TF32 off, timed with CUDA events after a warm-up; median of several runs. With --device cpu,
+TF32 off (with --tf32, on: the peer of clnn-bench matmul --precision tf32), timed with CUDA
+events after a warm-up; median of several runs. With --device cpu,
 PyTorch on the CPU (one thread per core it may use), timed on the host clock. Writes JSON like
 clnn-bench's records (n, torch_gflops, torch_ms) to the path given by --json."""
 import argparse
@@ -33,9 +34,10 @@ def main():
     parser.add_argument("--sizes", default="128,256,512,1024,2048,4096,8192")
     parser.add_argument("--json", required=True)
     parser.add_argument("--device", choices=["cuda", "cpu"], default="cuda")
+    parser.add_argument("--tf32", action="store_true", help="cuBLAS on tensor cores in TF32")
     args = parser.parse_args()
-    torch.backends.cuda.matmul.allow_tf32 = False
-    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = args.tf32
+    torch.backends.cudnn.allow_tf32 = args.tf32
     records = []
     if args.device == "cpu":
         torch.set_num_threads(len(os.sched_getaffinity(0)))
@@ -66,7 +68,8 @@ def main():
             end.synchronize()
             times.append(start.elapsed_time(end) / repeat)
         ms = statistics.median(times)
-        records.append({"n": n, "torch_ms": ms, "torch_gflops": 2.0 * n**3 / (ms * 1e-3) * 1e-9})
+        records.append({"n": n, "torch_ms": ms, "torch_gflops": 2.0 * n**3 / (ms * 1e-3) * 1e-9,
+                        "precision": "tf32" if args.tf32 else "fp32"})
         print(f"{n:>6}  torch {records[-1]['torch_gflops']:10.1f} GFLOP/s")
     with open(args.json, "w") as out:
         json.dump(records, out, indent=2)

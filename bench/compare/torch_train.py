@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """The peer figure for clnn-bench's train suite: clnn-fashion's large model in PyTorch eager fp32
-(TF32 off), batch 128, Adam, one Fashion-MNIST epoch; each batch is normalized on the host and
+(TF32 off; --tf32 turns it on), batch 128 (--batch), Adam, one Fashion-MNIST epoch; each batch is normalized on the host and
 copied to the GPU, as clnn's trainer does. Prints and writes (--json) images per second."""
 import argparse
 import gzip
@@ -39,9 +39,12 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
     parser.add_argument("--json", required=True)
+    parser.add_argument("--batch", type=int, default=128)
+    parser.add_argument("--tf32", action="store_true",
+                        help="TF32 on (convolutions and products): the peer of --precision tf32")
     args = parser.parse_args()
-    torch.backends.cuda.matmul.allow_tf32 = False
-    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = args.tf32
+    torch.backends.cudnn.allow_tf32 = args.tf32
     torch.backends.cudnn.benchmark = True
     images = read_idx(f"{args.data}/train-images-idx3-ubyte.gz").astype(np.float32) / 255.0
     labels = read_idx(f"{args.data}/train-labels-idx1-ubyte.gz").astype(np.int64)
@@ -49,7 +52,7 @@ def main():
     model = large_model().cuda()
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = nn.CrossEntropyLoss()
-    batch = 128
+    batch = args.batch
     order = np.random.default_rng(1).permutation(len(images))
 
     def step(idx):
@@ -70,6 +73,7 @@ def main():
     torch.cuda.synchronize()
     seconds = time.perf_counter() - start
     record = {"model": "large", "batch": batch, "steps": steps, "torch_seconds": seconds,
+              "precision": "tf32" if args.tf32 else "fp32",
               "torch_images_per_second": steps * batch / seconds}
     print(f"torch large model, batch {batch}, {steps} steps: {record['torch_images_per_second']:.0f} images/s ({seconds:.1f} s)")
     with open(args.json, "w") as out:

@@ -37,6 +37,8 @@ std::string to_string(MatmulKernel kernel) {
       return "vec4";
     case MatmulKernel::cpu:
       return "cpu";
+    case MatmulKernel::tf32:
+      return "tf32";
     case MatmulKernel::tiled:
       break;
   }
@@ -47,22 +49,29 @@ std::size_t MatmulPlan::local_mem_bytes() const {
   if (!use_local_memory) return 0;
   if (kernel == MatmulKernel::vec4)  // double-buffered, each row padded by a float4
     return 2 * (tile_m + tile_n + 8) * tile_k * sizeof(float);
+  if (kernel == MatmulKernel::tf32)  // by two float4s (PAD4 = 2)
+    return 2 * (tile_m + tile_n + 16) * tile_k * sizeof(float);
   return (tile_m + tile_n) * tile_k * sizeof(float);
 }
 
 std::string MatmulPlan::source_name() const {
+  if (kernel == MatmulKernel::tf32) return "matmul_vec4";
   return kernel == MatmulKernel::tiled ? "matmul" : "matmul_" + to_string(kernel);
 }
 
 std::string MatmulPlan::kernel_name() const {
+  if (kernel == MatmulKernel::tf32) return "gemm_vec4";
   return kernel == MatmulKernel::tiled ? "gemm" : "gemm_" + to_string(kernel);
 }
 
 std::string MatmulPlan::build_options() const {
+  // Rows of 8 floats past a multiple of 32 put the 4 x 8 lanes of an mma fragment's load in
+  // 32 distinct local memory banks.
+  const std::string mma = kernel == MatmulKernel::tf32 ? " -DMMA_TF32=1 -DPAD4=2" : "";
   return "-DTILE_M=" + std::to_string(tile_m) + " -DTILE_N=" + std::to_string(tile_n) +
          " -DTILE_K=" + std::to_string(tile_k) + " -DWORK_M=" + std::to_string(work_m) +
          " -DWORK_N=" + std::to_string(work_n) +
-         " -DUSE_LOCAL_MEMORY=" + (use_local_memory ? "1" : "0");
+         " -DUSE_LOCAL_MEMORY=" + (use_local_memory ? "1" : "0") + mma;
 }
 
 std::string MatmulPlan::describe() const {
@@ -139,6 +148,16 @@ bool LaunchPlanner::fits(const MatmulPlan& plan) const {
   if (plan.use_local_memory && device_.local_mem_size == 0) return false;
   switch (plan.kernel) {
     case MatmulKernel::tiled:
+      break;
+    case MatmulKernel::tf32:
+      // Whole warp pieces of 64 x (4 * work_n) (8 x work_n accumulators a work-item, 32
+      // work-items a warp), whole k8 steps and whole float4 loads, where mma.sync runs TF32.
+      if (!plan.use_local_memory || plan.work_m != 8 || (plan.work_n != 8 && plan.work_n != 16) ||
+          plan.tile_m % 64 != 0 || plan.tile_n % (4 * plan.work_n) != 0 || plan.tile_k % 8 != 0 ||
+          (plan.tile_k * plan.work_m * plan.work_n / 4) % plan.tile_m != 0 ||
+          (plan.tile_k * plan.work_m * plan.work_n / 4) % plan.tile_n != 0 ||
+          device_.simd_width != 32 || !runs_natively(device_, Precision::tf32))
+        return false;
       break;
     case MatmulKernel::vec4:
       // 8x8 blocks; every work-item loads whole float4s of both tiles (16 * tile_k divisible by
@@ -400,9 +419,8 @@ std::size_t LaunchPlanner::split_k_blocks_per_unit(const MatmulPlan& plan) const
   // (32 x 128) split K: the large model's 32-filter weight gradient at batch 512 ran at 14.7
   // TFLOP/s in 88 slices, where the registers hold 6 such blocks a unit.
   const std::size_t items = std::max<std::size_t>(1, plan.work_group_size());
-  const std::size_t by_registers = plan.kernel == MatmulKernel::vec4
-                                       ? device_.registers_per_group / (items * kRegistersPerItem)
-                                       : 0;
+  const std::size_t by_registers =
+      plan.float4_tiles() ? device_.registers_per_group / (items * kRegistersPerItem) : 0;
   return std::max<std::size_t>(2, by_registers);
 }
 
@@ -491,6 +509,22 @@ bool LaunchPlanner::fits(const GemvPlan& plan) const {
          plan.pass <= plan.skinny && shape_ok && pow2(plan.local_size) &&
          plan.local_size <= max_local_size_1d() && plan.slices >= 1 && plan.slice_k >= 4 &&
          plan.slice_k % 4 == 0 && plan.local_mem_bytes() <= device_.local_mem_size;
+}
+
+std::optional<MatmulPlan> LaunchPlanner::with_tensor_cores(const MatmulPlan& plan,
+                                                           Precision precision) const {
+  if (precision != Precision::tf32 || plan.kernel != MatmulKernel::vec4) return std::nullopt;
+  MatmulPlan mma = plan;
+  mma.kernel = MatmulKernel::tf32;
+  // Blocks no smaller than one warp piece; the vec4 plan's where they hold whole pieces. Pieces
+  // 32 wide: on the H200 (clnn-bench matmul --precision tf32, two calls) 64-wide ones (work_n
+  // 16), which read a third less local memory per product, ran no faster at 8192 (94.9 TFLOP/s
+  // against 97.4) and slower at 1024 (40.8 against 64.0), where they leave half the blocks.
+  mma.tile_m = std::max<std::size_t>(64, plan.tile_m);
+  mma.tile_n = std::max<std::size_t>(32, plan.tile_n);
+  mma.tile_k = std::max<std::size_t>(8, plan.tile_k);
+  if (fits(mma)) return mma;
+  return std::nullopt;
 }
 
 MatmulPlan LaunchPlanner::matmul_any_shape() const {

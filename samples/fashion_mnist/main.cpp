@@ -15,7 +15,7 @@ namespace {
 
 struct Args {
   std::string model = "default", device, data = clnn::data::kFashionMnistDir, save, resume, metrics,
-              export_path, optimizer = "adam", schedule = "cosine";
+              export_path, optimizer = "adam", schedule = "cosine", precision;
   std::int64_t epochs = 2, batch = 64, limit = 0;
   float lr = 0.0f;
   std::uint64_t seed = 1;
@@ -75,6 +75,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--device", args.device,
                  "gpu, cpu, P:D or part of a name (default: CLNN_DEVICE, else the best)");
+  app.add_option("--precision", args.precision,
+                 "fp32, tf32, fp16 or bf16: one the device does not run natively runs fp32, "
+                 "said once (default: CLNN_PRECISION, else fp32)")
+      ->check(CLI::IsMember({"fp32", "tf32", "fp16", "bf16"}));
   app.add_option("--data", args.data, "the Fashion-MNIST files")->capture_default_str();
   app.add_option("--save", args.save, "write a checkpoint here after every epoch");
   app.add_option("--resume", args.resume, "continue from this checkpoint");
@@ -90,9 +94,15 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   try {
-    clnn::Context ctx =
-        args.device.empty() ? clnn::Context::create() : clnn::Context::create(args.device);
-    std::printf("device: %s\n", ctx.device().label().c_str());
+    auto create = [&](clnn::Precision p) {
+      return args.device.empty() ? clnn::Context::create(p) : clnn::Context::create(args.device, p);
+    };
+    clnn::Context ctx = !args.precision.empty()
+                            ? create(clnn::precision_from_string(args.precision))
+                        : args.device.empty() ? clnn::Context::create()
+                                              : clnn::Context::create(args.device);
+    std::printf("device: %s, precision %s\n", ctx.device().label().c_str(),
+                clnn::to_string(ctx.precision()).c_str());
     // --save and --metrics are checked by the Trainer; --export is written only at the end.
     if (!args.export_path.empty()) clnn::check_writable(args.export_path);
     clnn::data::FashionMnist data = clnn::data::load_fashion_mnist(args.data);
@@ -112,11 +122,12 @@ int main(int argc, char** argv) {
 
     clnn::train::Trainer trainer(ctx, clnn::samples::fashion_model(args.model), data.train,
                                  data.test, o);
-    std::printf("model: %s, %lld parameters; %lld epochs of batch %lld, %s lr %g; %.1f MiB of "
-                "device memory for training\n",
-                args.model.c_str(), (long long)trainer.parameter_count(), (long long)o.epochs,
-                (long long)o.batch_size, args.optimizer.c_str(), double(o.lr),
-                double(trainer.executor().memory_bytes()) / (1 << 20));
+    std::printf(
+        "model: %s, %lld parameters; %lld epochs of batch %lld, %s lr %g; %.1f MiB of "
+        "device memory for training\n",
+        args.model.c_str(), (long long)trainer.parameter_count(), (long long)o.epochs,
+        (long long)o.batch_size, args.optimizer.c_str(), double(o.lr),
+        double(trainer.executor().memory_bytes()) / (1 << 20));
     if (!args.resume.empty()) {
       trainer.resume(args.resume);
       std::printf("resumed from %s after epoch %lld\n", args.resume.c_str(),

@@ -225,7 +225,10 @@ std::vector<std::int64_t> implicit_tuning_shape(const ImplicitLaunch& l) {
   return {filters_per_group(l), l.win.c / l.groups, columns(l), rows(l)};
 }
 
-ImplicitConfig chosen_config(const ContextImpl& ctx, const ImplicitLaunch& l) {
+namespace {
+
+// chosen_config's configuration in fp32.
+ImplicitConfig chosen_fp32_config(const ContextImpl& ctx, const ImplicitLaunch& l) {
   const nlohmann::json* entry =
       ctx.tuning ? ctx.tuning->nearest("conv", implicit_tuning_shape(l)) : nullptr;
   if (entry) {
@@ -239,6 +242,15 @@ ImplicitConfig chosen_config(const ContextImpl& ctx, const ImplicitLaunch& l) {
     }
   }
   return planned_config(ctx, l);
+}
+
+}  // namespace
+
+ImplicitConfig chosen_config(const ContextImpl& ctx, const ImplicitLaunch& l) {
+  ImplicitConfig config = chosen_fp32_config(ctx, l);
+  // TF32 where the context runs it: the same loads and slices, the products on tensor cores.
+  if (auto mma = ctx.planner.with_tensor_cores(config.plan, ctx.precision)) config.plan = *mma;
+  return config;
 }
 
 void run_implicit(ContextImpl& ctx, const ImplicitLaunch& l, const ImplicitConfig& config,

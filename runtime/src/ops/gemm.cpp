@@ -37,7 +37,8 @@ bool gemm_is_aligned(const GemmCall& g) {
 namespace {
 
 MatmulKernel kernel_from_name(const std::string& name) {
-  for (MatmulKernel k : {MatmulKernel::tiled, MatmulKernel::vec4, MatmulKernel::cpu})
+  for (MatmulKernel k :
+       {MatmulKernel::tiled, MatmulKernel::vec4, MatmulKernel::cpu, MatmulKernel::tf32})
     if (to_string(k) == name) return k;
   throw Error("unknown matmul kernel '" + name + "'");
 }
@@ -66,11 +67,14 @@ std::string tap_row_options(const TapRows& r) {
 }  // namespace
 
 bool gemm_plan_serves(const LaunchPlanner& planner, const MatmulPlan& plan, const GemmCall& g) {
-  if (g.b_rows.taps && plan.kernel != MatmulKernel::vec4) return false;  // only vec4 reads them
-  return planner.fits(plan) && (plan.kernel != MatmulKernel::vec4 || gemm_is_aligned(g));
+  if (g.b_rows.taps && !plan.float4_tiles()) return false;  // only vec4's loads read them
+  return planner.fits(plan) && (!plan.float4_tiles() || gemm_is_aligned(g));
 }
 
-GemmChoice choose_gemm(const ContextImpl& ctx, const GemmCall& g) {
+namespace {
+
+// choose_gemm's choice in fp32.
+GemmChoice choose_fp32_gemm(const ContextImpl& ctx, const GemmCall& g) {
   // A skinny product streams its big operand once through the matrix-vector kernels, where the
   // GEMM tiles (and CLBlast's) would compute mostly padding: on the H200 alexnet at batch 1 took
   // 1.01 ms to PyTorch's 0.49 with its fully connected layers on the tiles. Decided before the
@@ -132,6 +136,24 @@ GemmChoice choose_gemm(const ContextImpl& ctx, const GemmCall& g) {
   return choice;
 }
 
+}  // namespace
+
+GemmChoice choose_gemm(const ContextImpl& ctx, const GemmCall& g) {
+  const GemmChoice choice = choose_fp32_gemm(ctx, g);
+  // TF32 where the context runs it: the vec4 kernel's plan (tuned or planned) on tensor cores,
+  // in place of CLBlast too unless CLNN_GEMM asks for it. Matrix-vector products, bound by
+  // memory, and products the vec4 kernel cannot take (unaligned ones) stay fp32.
+  if (ctx.precision != Precision::tf32 || choice.backend == GemmBackend::gemv ||
+      choice.backend == GemmBackend::blas || ctx.gemm_backend == GemmBackend::clblast)
+    return choice;
+  const MatmulPlan vec4 =
+      choice.backend == GemmBackend::own ? choice.plan : gemm_planner_plan(ctx, g);
+  if (auto mma = ctx.planner.with_tensor_cores(vec4, ctx.precision);
+      mma && gemm_plan_serves(ctx.planner, *mma, g))
+    return {GemmBackend::own, *mma};
+  return choice;
+}
+
 MatmulPlan gemm_plan(const ContextImpl& ctx, const GemmCall& g) {
   return choose_gemm(ctx, g).plan;
 }
@@ -172,7 +194,7 @@ void gemm_with_plan(ContextImpl& ctx, const GemmCall& g, const MatmulPlan& plan,
     throw Error("matmul: the configuration " + plan.describe() + " cannot run this call");
   std::string options = plan.build_options() + " -DTRANS_A=" + (g.trans_a ? "1" : "0") +
                         " -DTRANS_B=" + (g.trans_b ? "1" : "0") + tap_row_options(g.b_rows);
-  if (plan.kernel == MatmulKernel::vec4 && g.k % plan.tile_k == 0)  // no step reaches past K
+  if (plan.float4_tiles() && g.k % plan.tile_k == 0)  // no step reaches past K
     options += " -DWHOLE_K_STEPS=1";
   cl_kernel kernel = ctx.kernel(plan.source_name(), plan.kernel_name(), options);
   set_args(kernel, static_cast<cl_int>(g.m), static_cast<cl_int>(g.n), static_cast<cl_int>(g.k),
