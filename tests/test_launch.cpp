@@ -525,7 +525,7 @@ TEST_CASE("tensor-core plans: whole warp pieces, only where the device runs TF32
     CHECK(planner.fits(*mma));
     CHECK(mma->tile_m % 64 == 0);
     CHECK(mma->tile_n % 32 == 0);
-    CHECK(mma->tile_k % 8 == 0);
+    CHECK(mma->tile_k == 16);  // steps of 16 wherever local memory holds them
     CHECK(mma->tile_m >= vec4.tile_m);  // the vec4 blocks where they hold whole pieces
     CHECK(mma->tile_n >= vec4.tile_n);
     CHECK(mma->work_group_size() % 32 == 0);  // whole warps
