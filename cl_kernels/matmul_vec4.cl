@@ -15,7 +15,8 @@
 // #if CONV_GATHER), and with -DA_SCALAR=1 A's rows need not be float4-aligned. With
 // -DTAP_ROWS=T (TRANS_B only) B's rows are the taps of a convolution's zero-padded input (see
 // b_row). With -DMMA_TF32=1 (and PAD4=2) the products run on NVIDIA's tensor cores in TF32 (see
-// the note at #if MMA_TF32); loads and local tiles stay as they are.
+// the note at #if MMA_TF32); loads and local tiles stay as they are. With -DMMA16=1 (and PAD4=2)
+// they run in fp16, or bf16 with -DMMA_BF16=1, from local tiles of 16-bit pairs (see #if MMA16).
 
 #ifndef TILE_M
 #define TILE_M 128
@@ -58,7 +59,7 @@
 #ifndef WORK_N
 #define WORK_N 8
 #endif
-#define LX (TILE_N / WORK_N)  // 8 x 8 blocks a work-item, or MMA_TF32's (8 x 16)
+#define LX (TILE_N / WORK_N)  // 8 x 8 blocks a work-item, or the tensor cores' (8 x 16)
 #define LY (TILE_M / WORK_M)
 #define THREADS (LX * LY)
 #define B_ROWS_APART (THREADS / (TILE_N / 4))  // rows of a B tile between a work-item's loads
@@ -75,12 +76,20 @@
 #ifndef MMA_TF32
 #define MMA_TF32 0
 #endif
+#ifndef MMA16
+#define MMA16 0
+#endif
+#ifndef MMA_BF16
+#define MMA_BF16 0
+#endif
+#define MMA (MMA_TF32 || MMA16)
 
-#if MMA_TF32
-// TF32 on tensor cores, for NVIDIA devices of compute capability 8.0 and up (the host builds it
-// only there): the work-group's warps of 32 work-items each multiply a 64 x (4 * WORK_N) piece
-// of the block, WARPS_N pieces across, as 4 x N_TILES tiles of mma.sync m16n8k8 (A row-major
-// 16 x 8, B 8 x 8, fp32 sums) per eight rows of K. Local memory's bandwidth bounds the kernel:
+#if MMA
+// Tensor cores, for NVIDIA devices of compute capability 8.0 and up (the host builds these only
+// there): the work-group's warps of 32 work-items each multiply a 64 x (4 * WORK_N) piece
+// of the block, WARPS_N pieces across, as 4 x N_TILES tiles of mma.sync (16 x 8 sums in fp32)
+// per eight rows of a local tile: m16n8k8 in TF32 (A row-major 16 x 8, B 8 x 8), or m16n8k16
+// in fp16 or bf16 under MMA16, whose rows hold two k each. Local memory's bandwidth bounds the kernel:
 // a warp reads (64 + 4 * WORK_N) x 8 floats for 4 * N_TILES products, so the wider piece
 // (WORK_N = 16) reads a third less per product. The lanes of a warp read their fragments from the
 // k-major local tiles: lane (group g, thread t of 4) takes rows k + t and k + t + 4 at columns
@@ -89,6 +98,10 @@
 // into local memory (to_tf32), once per element instead of once per fragment that reads it.
 #define N_TILES (WORK_N / 2)
 #define WARPS_N (TILE_N / (4 * WORK_N))
+#endif
+
+#if MMA_TF32
+#define MMA_ROWS TILE_K  // rows of a local tile: one k each
 
 // Round to nearest, ties away from zero, to TF32's 10-bit mantissa (as cvt.rna.tf32.f32); the
 // low 13 bits, which the tensor cores ignore, cleared. Infinities and NaNs keep their bits (the
@@ -101,7 +114,7 @@ inline float4 to_tf32(float4 x) {
 
 // d += a b for one m16n8k8 tile: a holds the lane's four elements of A, b its two of B, d its
 // four of the 16 x 8 sums (rows g and g + 8, columns 2t and 2t + 1).
-inline void mma_tf32(float* d, const uint* a, const uint* b) {
+inline void mma_tile(float* d, const uint* a, const uint* b) {
   asm volatile(
       "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
       "{%8,%9}, {%10,%11,%12,%13};"
@@ -110,6 +123,68 @@ inline void mma_tf32(float* d, const uint* a, const uint* b) {
         "f"(d[2]), "f"(d[3]));
 }
 #endif
+
+#if MMA16
+// fp16 or bf16 on tensor cores (compute capability 8.0 and up), fp32 sums: mma.sync m16n8k16.
+// The local tiles hold 32-bit words of two 16-bit values, rows k and k + 1 of one column (the
+// smaller k in the low half, as a fragment register holds them), so a tile has TILE_K / 2 rows
+// of words laid out as TF32's rows of floats, and the lanes' fragment loads are TF32's, word for
+// word: lane (g, t) takes word rows t and t + 4 (k = 2t, 2t + 1 and 2t + 8, 2t + 9). A step of
+// 16 k thus reads as many bytes as TF32's step of 8 for twice the products. Operands are rounded
+// to nearest even on their way in (cvt.rn); fp16 overflows to infinity past 65504.
+//
+// Stores into word rows want the two k of a word in one work-item: where a tile's float4s run
+// along K (A untransposed, B transposed) each float4 gives two words; where they run across it,
+// a work-item's loads come in pairs of neighbouring rows (across_row), and each pair gives a
+// uint4 of four columns.
+#define MMA_ROWS (TILE_K / 2)
+
+// Two values rounded to the 16-bit format and packed, lo in the low half.
+inline uint pack16(float lo, float hi) {
+  uint d;
+#if MMA_BF16
+  asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(d) : "f"(hi), "f"(lo));
+#else
+  asm("cvt.rn.f16x2.f32 %0, %1, %2;" : "=r"(d) : "f"(hi), "f"(lo));
+#endif
+  return d;
+}
+
+// d += a b for one m16n8k16 tile: a holds the lane's four words of A (rows g and g + 8, k pairs
+// t and t + 4), b its two of B; d as mma_tile's for TF32.
+inline void mma_tile(float* d, const uint* a, const uint* b) {
+  asm volatile(
+#if MMA_BF16
+      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+#else
+      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+#endif
+      "{%8,%9}, {%10,%11,%12,%13};"
+      : "=f"(d[0]), "=f"(d[1]), "=f"(d[2]), "=f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]), "f"(d[0]), "f"(d[1]),
+        "f"(d[2]), "f"(d[3]));
+}
+#endif
+
+// Row (k within a step) and float4 column of float4 number f = tid + l * THREADS of a tile whose
+// float4s run across K, per_row of them a row. Elsewhere rows follow f; under MMA16 load l + 1
+// takes the row under load l's (l even), so that the two fill one row of words.
+inline int across_row(int f, int per_row) {
+#if MMA16
+  const int l = f / THREADS, t = f % THREADS;
+  return 2 * ((t + l / 2 * THREADS) / per_row) + (l & 1);
+#else
+  return f / per_row;
+#endif
+}
+
+inline int across_column(int f, int per_row) {
+#if MMA16
+  return f % THREADS % per_row;  // THREADS is a multiple of per_row
+#else
+  return f % per_row;
+#endif
+}
 
 // A float4 at p, which the host's alignment rules put on a 16-byte boundary: dereferenced as a
 // float4 so the compiler emits one vector load or store (vload4 and vstore4 may not assume the
@@ -131,7 +206,8 @@ inline void mma_tf32(float* d, const uint* a, const uint* b) {
 // Where float4 number f (of A_LOADS * THREADS) of the A tile at row m0 lies at k = 0.
 inline __global const float* a_start(__global const float* A, int lda, int M, int m0, int f) {
 #if TRANS_A  // stored K x M: float4s run along m
-  return A + (long)(f / (TILE_M / 4)) * lda + min(m0 + 4 * (f % (TILE_M / 4)), M - 4);
+  return A + (long)across_row(f, TILE_M / 4) * lda +
+         min(m0 + 4 * across_column(f, TILE_M / 4), M - 4);
 #else  // stored M x K: float4s run along k
   return A + (long)min(m0 + f / (TILE_K / 4), M - 1) * lda + 4 * (f % (TILE_K / 4));
 #endif
@@ -140,7 +216,7 @@ inline __global const float* a_start(__global const float* A, int lda, int M, in
 // The k of that float4 within a step.
 inline int a_k(int f) {
 #if TRANS_A
-  return f / (TILE_M / 4);
+  return across_row(f, TILE_M / 4);
 #else
   return 4 * (f % (TILE_K / 4));
 #endif
@@ -163,7 +239,8 @@ inline __global const float* b_start(__global const float* B, int ldb, int N, in
 #if TRANS_B  // stored N x K: float4s run along k
   return B + b_row(min(n0 + f / (TILE_K / 4), N - 1), ldb) + 4 * (f % (TILE_K / 4));
 #else  // stored K x N: float4s run along n
-  return B + (long)(f / (TILE_N / 4)) * ldb + min(n0 + 4 * (f % (TILE_N / 4)), N - 4);
+  return B + (long)across_row(f, TILE_N / 4) * ldb +
+         min(n0 + 4 * across_column(f, TILE_N / 4), N - 4);
 #endif
 }
 
@@ -171,7 +248,7 @@ inline int b_k(int f) {
 #if TRANS_B
   return 4 * (f % (TILE_K / 4));
 #else
-  return f / (TILE_N / 4);
+  return across_row(f, TILE_N / 4);
 #endif
 }
 
@@ -232,6 +309,48 @@ inline void store_b(__local float4 (*Bs)[TILE_N / 4 + PAD4], int f, float4 v) {
 #endif
 }
 
+#if MMA16
+// Float4 number f of a tile whose float4s run along K (k .. k + 3 of one column): two words.
+inline void store_along16(__local uint* tile, int row, int f, float4 v) {
+  const int column = f / (TILE_K / 4), pair = 2 * (f % (TILE_K / 4));
+  tile[pair * row + column] = pack16(v.x, v.y);
+  tile[(pair + 1) * row + column] = pack16(v.z, v.w);
+}
+
+// Float4s number f (an even load) and f + THREADS (the next) of a tile whose float4s run across
+// K, per_row a row: rows k and k + 1 of four columns, a uint4 of words.
+inline void store_across16(__local uint* tile, int row, int per_row, int f, float4 lo,
+                           float4 hi) {
+  __local uint* at = tile + across_row(f, per_row) / 2 * row + 4 * across_column(f, per_row);
+  *(__local uint4*)at = (uint4)(pack16(lo.x, hi.x), pack16(lo.y, hi.y), pack16(lo.z, hi.z),
+                                pack16(lo.w, hi.w));
+}
+
+#if TRANS_A
+#define STORE_A_STEP(tile)                   \
+  for (int l = 0; l < A_LOADS; l += 2)       \
+  store_across16((__local uint*)(tile), A_ROW, TILE_M / 4, tid + l * THREADS, next_a[l], \
+                 next_a[l + 1])
+#else
+#define STORE_A_STEP(tile) \
+  for (int l = 0; l < A_LOADS; ++l) store_along16((__local uint*)(tile), A_ROW, tid + l * THREADS, next_a[l])
+#endif
+#if TRANS_B
+#define STORE_B_STEP(tile) \
+  for (int l = 0; l < B_LOADS; ++l) store_along16((__local uint*)(tile), B_ROW, tid + l * THREADS, next_b[l])
+#else
+#define STORE_B_STEP(tile)                   \
+  for (int l = 0; l < B_LOADS; l += 2)       \
+  store_across16((__local uint*)(tile), B_ROW, TILE_N / 4, tid + l * THREADS, next_b[l], \
+                 next_b[l + 1])
+#endif
+#else
+#define STORE_A_STEP(tile) \
+  for (int l = 0; l < A_LOADS; ++l) store_a(tile, tid + l * THREADS, next_a[l])
+#define STORE_B_STEP(tile) \
+  for (int l = 0; l < B_LOADS; ++l) store_b(tile, tid + l * THREADS, next_b[l])
+#endif
+
 #define OUTER(acc, a, b)                      \
   acc[0] = mad((float4)(a.x), b, acc[0]);     \
   acc[1] = mad((float4)(a.y), b, acc[1]);     \
@@ -250,7 +369,7 @@ inline void store_c(__global float* C, int ldc, int M, int N, int m, int n, cons
   }
 }
 
-#if MMA_TF32
+#if MMA
 // Writes two neighbouring elements of C at (m, n), n even: alpha * v (+ beta * C). N is a
 // multiple of 4, so n < N puts both inside.
 inline void store_c_pair(__global float* C, int ldc, int M, int N, int m, int n, float2 v,
@@ -310,7 +429,8 @@ inline float4 gather_b(__global const float* x, __global const int4* taps, const
 }
 
 #if WHOLE_TAPS
-// A work-item's B loads of one k-step: rows r, r + B_ROWS_APART, ... of its four columns. With
+// A work-item's B loads of one k-step: rows r, r + B_ROWS_APART, ... of its four columns (under
+// MMA16 pairs of rows, r and r + 1, r + 2 * B_ROWS_APART and one more, ...: across_row). With
 // WHOLE_TAPS the host guarantees that every k-step lies within one tap (the channels per tap are
 // a multiple of TILE_K), so each lane checks the tap's bounds once for all the rows, which are
 // channels one after another: their elements lie a channel's volume apart.
@@ -319,12 +439,18 @@ inline void gather_step(float4* b, __global const float* x, __global const int4*
   const int4 t = taps[r];
   const bool in0 = tap_inside(&lane[0], t, g), in1 = tap_inside(&lane[1], t, g),
              in2 = tap_inside(&lane[2], t, g), in3 = tap_inside(&lane[3], t, g);
-  const long channels_apart = (long)g.s1 * g.s2 * g.s3 * B_ROWS_APART;
+  const long volume = (long)g.s1 * g.s2 * g.s3;
   __global const float *p0 = x + lane[0].origin + t.x, *p1 = x + lane[1].origin + t.x,
                        *p2 = x + lane[2].origin + t.x, *p3 = x + lane[3].origin + t.x;
-  for (long l = 0, at = 0; l < B_LOADS; ++l, at += channels_apart)
+  for (int l = 0; l < B_LOADS; ++l) {
+#if MMA16
+    const long at = volume * (l / 2 * 2 * B_ROWS_APART + (l & 1));
+#else
+    const long at = volume * l * B_ROWS_APART;
+#endif
     b[l] = (float4)(in0 ? p0[at] : 0.0f, in1 ? p1[at] : 0.0f, in2 ? p2[at] : 0.0f,
                     in3 ? p3[at] : 0.0f);
+  }
 }
 #endif
 
@@ -352,7 +478,7 @@ inline void store_y(__global float* y, int ldc, const int4 o, int M, int N, int 
   }
 }
 
-#if MMA_TF32
+#if MMA
 // Writes output elements at filter m, columns q and q + 1 (element by element: they may lie in
 // two samples).
 inline void store_y_pair(__global float* y, int ldc, const int4 o, int M, int N, int m, int q,
@@ -372,11 +498,12 @@ inline void store_y_pair(__global float* y, int ldc, const int4 o, int M, int N,
 // A work-item's B loads all fall in the same four columns (THREADS is a multiple of TILE_N / 4),
 // rows B_ROWS_APART apart.
 #if WHOLE_TAPS
-#define LOAD_B_STEP(k0) gather_step(next_b, B, taps, lanes, (k0) + tid / (TILE_N / 4), geometry)
+#define LOAD_B_STEP(k0) \
+  gather_step(next_b, B, taps, lanes, (k0) + across_row(tid, TILE_N / 4), geometry)
 #else
 #define LOAD_B_STEP(k0)                                                      \
   for (int l = 0; l < B_LOADS; ++l)                                          \
-    next_b[l] = gather_b(B, taps, lanes, k_end, (k0) + (tid + l * THREADS) / (TILE_N / 4), \
+    next_b[l] = gather_b(B, taps, lanes, k_end, (k0) + across_row(tid + l * THREADS, TILE_N / 4), \
                          geometry)
 #endif
 #define LOAD_A_STEP(k0) \
@@ -407,8 +534,13 @@ void KERNEL_NAME(const int M, const int N, const int K, const float alpha,
                __global const int4* taps, const int slice_k, const ulong slice_stride_c
 #endif
                ) {
+#if MMA16  // rows of words, declared as uint4s for store_across16's 16-byte alignment
+  __local uint4 As[2][MMA_ROWS][A_ROW / 4];
+  __local uint4 Bs[2][MMA_ROWS][B_ROW / 4];
+#else
   __local float4 As[2][TILE_K][TILE_M / 4 + PAD4];
   __local float4 Bs[2][TILE_K][TILE_N / 4 + PAD4];
+#endif
   const int tx = get_local_id(0), ty = get_local_id(1), tid = ty * LX + tx;
   // Blocks run in bands of GROUP_ROWS block-rows, column by column within a band, instead of
   // row by row: the blocks resident at once then share a few panels of A and of B, which stay
@@ -446,7 +578,7 @@ void KERNEL_NAME(const int M, const int N, const int K, const float alpha,
   for (int l = 0; l < B_LOADS; ++l) b_at[l] = b_start(B, ldb, N, n0, tid + l * THREADS);
 #endif
 
-#if MMA_TF32
+#if MMA
   // acc[i][j]: the lane's four sums of tile (i, j) of its warp's piece, rows wm + 16 * i + gid
   // (+ 8), columns wn + 8 * j + 2 * tig (+ 1).
   const int warp = tid / 32, gid = tid % 32 / 4, tig = tid % 4;
@@ -466,8 +598,8 @@ void KERNEL_NAME(const int M, const int N, const int K, const float alpha,
   float4 next_a[A_LOADS], next_b[B_LOADS];
   LOAD_A_STEP(k_begin);
   LOAD_B_STEP(k_begin);
-  for (int l = 0; l < A_LOADS; ++l) store_a(As[0], tid + l * THREADS, next_a[l]);
-  for (int l = 0; l < B_LOADS; ++l) store_b(Bs[0], tid + l * THREADS, next_b[l]);
+  STORE_A_STEP(As[0]);
+  STORE_B_STEP(Bs[0]);
   barrier(CLK_LOCAL_MEM_FENCE);
 
   int buffer = 0;
@@ -477,24 +609,24 @@ void KERNEL_NAME(const int M, const int N, const int K, const float alpha,
       LOAD_A_STEP(k0 + TILE_K);
       LOAD_B_STEP(k0 + TILE_K);
     }
-#if MMA_TF32
+#if MMA
 #pragma unroll
-    for (int kk = 0; kk < TILE_K; kk += 8) {
-      __local const float* as = (__local const float*)As[buffer] + (kk + tig) * A_ROW + wm + gid;
-      __local const float* bs = (__local const float*)Bs[buffer] + (kk + tig) * B_ROW + wn + gid;
+    for (int kk = 0; kk < MMA_ROWS; kk += 8) {  // a k8 (TF32) or k16 (MMA16) step of tiles
+      __local const uint* as = (__local const uint*)As[buffer] + (kk + tig) * A_ROW + wm + gid;
+      __local const uint* bs = (__local const uint*)Bs[buffer] + (kk + tig) * B_ROW + wn + gid;
       uint a[4][4], b[N_TILES][2];
       for (int i = 0; i < 4; ++i) {
-        a[i][0] = as_uint(as[16 * i]);
-        a[i][1] = as_uint(as[16 * i + 8]);
-        a[i][2] = as_uint(as[4 * A_ROW + 16 * i]);
-        a[i][3] = as_uint(as[4 * A_ROW + 16 * i + 8]);
+        a[i][0] = as[16 * i];
+        a[i][1] = as[16 * i + 8];
+        a[i][2] = as[4 * A_ROW + 16 * i];
+        a[i][3] = as[4 * A_ROW + 16 * i + 8];
       }
       for (int j = 0; j < N_TILES; ++j) {
-        b[j][0] = as_uint(bs[8 * j]);
-        b[j][1] = as_uint(bs[4 * B_ROW + 8 * j]);
+        b[j][0] = bs[8 * j];
+        b[j][1] = bs[4 * B_ROW + 8 * j];
       }
       for (int i = 0; i < 4; ++i)
-        for (int j = 0; j < N_TILES; ++j) mma_tf32(acc[i][j], a[i], b[j]);
+        for (int j = 0; j < N_TILES; ++j) mma_tile(acc[i][j], a[i], b[j]);
     }
 #else
 #pragma unroll
@@ -509,14 +641,14 @@ void KERNEL_NAME(const int M, const int N, const int K, const float alpha,
 #endif
     if (more) {
       // The other buffer was last read before the previous barrier, so it is free.
-      for (int l = 0; l < A_LOADS; ++l) store_a(As[buffer ^ 1], tid + l * THREADS, next_a[l]);
-      for (int l = 0; l < B_LOADS; ++l) store_b(Bs[buffer ^ 1], tid + l * THREADS, next_b[l]);
+      STORE_A_STEP(As[buffer ^ 1]);
+      STORE_B_STEP(Bs[buffer ^ 1]);
     }
     barrier(CLK_LOCAL_MEM_FENCE);
     buffer ^= 1;
   }
 
-#if MMA_TF32
+#if MMA
   for (int i = 0; i < 4; ++i)
     for (int j = 0; j < N_TILES; ++j) {
       const int m = m0 + wm + 16 * i + gid, n = n0 + wn + 8 * j + 2 * tig;

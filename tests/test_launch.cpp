@@ -508,45 +508,61 @@ TEST_CASE("skinny-product plans follow the device and the shape", "[launch]") {
   CHECK_FALSE(h200.fits(bad));
 }
 
-TEST_CASE("tensor-core plans: whole warp pieces, only where the device runs TF32", "[launch]") {
+TEST_CASE("tensor-core plans: whole warp pieces, only where the device runs the precision",
+          "[launch]") {
   using clnn::MatmulKernel;
   using clnn::Precision;
   DeviceInfo h200 = gpu(48 << 10, 1024, 32, 132);
   h200.registers_per_group = 65536;
   h200.nv_compute_capability = 90;
   const LaunchPlanner planner(h200);
-  for (auto [m, n, batch] :
-       {std::array<std::size_t, 3>{4096, 4096, 1}, {64, 64, 1}, {8, 8, 1}, {128, 3136, 32}}) {
-    INFO("m " << m << " n " << n << " batch " << batch);
-    const auto vec4 = planner.matmul(m, n, batch);
-    const auto mma = planner.with_tensor_cores(vec4, Precision::tf32);
-    REQUIRE(mma);
-    CHECK(mma->kernel == MatmulKernel::tf32);
-    CHECK(planner.fits(*mma));
-    CHECK(mma->tile_m % 64 == 0);
-    CHECK(mma->tile_n % 32 == 0);
-    CHECK(mma->tile_k == 16);  // steps of 16 wherever local memory holds them
-    CHECK(mma->tile_m >= vec4.tile_m);  // the vec4 blocks where they hold whole pieces
-    CHECK(mma->tile_n >= vec4.tile_n);
-    CHECK(mma->work_group_size() % 32 == 0);  // whole warps
-    CHECK(mma->local_mem_bytes() <= h200.local_mem_size);
-    CHECK_THAT(mma->build_options(), Catch::Contains("-DMMA_TF32=1"));
-    CHECK(mma->source_name() == "matmul_vec4");
-    CHECK_FALSE(planner.with_tensor_cores(vec4, Precision::fp32));
+  struct Form {
+    Precision precision;
+    MatmulKernel kernel;
+    std::size_t tile_k;  // steps of 16 wherever local memory holds them
+    const char* option;
+  };
+  for (const Form& form : {Form{Precision::tf32, MatmulKernel::tf32, 16, "-DMMA_TF32=1"},
+                           Form{Precision::fp16, MatmulKernel::fp16, 16, "-DMMA16=1"},
+                           Form{Precision::bf16, MatmulKernel::bf16, 16, "-DMMA_BF16=1"}}) {
+    for (auto [m, n, batch] :
+         {std::array<std::size_t, 3>{4096, 4096, 1}, {64, 64, 1}, {8, 8, 1}, {128, 3136, 32}}) {
+      INFO(clnn::to_string(form.precision) << " m " << m << " n " << n << " batch " << batch);
+      const auto vec4 = planner.matmul(m, n, batch);
+      const auto mma = planner.with_tensor_cores(vec4, form.precision);
+      REQUIRE(mma);
+      CHECK(mma->kernel == form.kernel);
+      CHECK(mma->tensor_cores());
+      CHECK(planner.fits(*mma));
+      CHECK(mma->tile_m % 64 == 0);
+      CHECK(mma->tile_n % 32 == 0);
+      CHECK(mma->tile_k == form.tile_k);
+      CHECK(mma->tile_m >= vec4.tile_m);  // the vec4 blocks where they hold whole pieces
+      CHECK(mma->tile_n >= vec4.tile_n);
+      CHECK(mma->work_group_size() % 32 == 0);  // whole warps
+      CHECK(mma->local_mem_bytes() <= h200.local_mem_size);
+      CHECK_THAT(mma->build_options(), Catch::Contains(form.option));
+      CHECK(mma->source_name() == "matmul_vec4");
+    }
+    CHECK_FALSE(planner.with_tensor_cores(planner.matmul(), Precision::fp32));
+    // Pieces 64 wide (8 x 16 a work-item) where the block holds them; a block smaller than a
+    // warp's piece is refused, and so is a step shorter than the precision's mma.
+    CHECK(planner.fits({true, 128, 128, 16, 8, 16, form.kernel}));
+    CHECK_FALSE(planner.fits({true, 128, 96, 16, 8, 16, form.kernel}));
+    CHECK_FALSE(planner.fits({true, 32, 32, 8, 8, 8, form.kernel}));
+    CHECK_FALSE(planner.fits({true, 64, 32, 4, 8, 8, form.kernel}));
+    CHECK(planner.fits({true, 64, 32, 8, 8, 8, form.kernel}) == (form.kernel == MatmulKernel::tf32));
+    // No tensor cores before compute capability 8.0, off NVIDIA, or on other SIMD widths.
+    DeviceInfo turing = h200;
+    turing.nv_compute_capability = 75;
+    DeviceInfo amd = gpu(64 << 10, 256, 64, 60);
+    for (const DeviceInfo& d : {turing, amd, cpu()}) {
+      const LaunchPlanner other(d);
+      CHECK_FALSE(other.with_tensor_cores(other.matmul(), form.precision));
+      CHECK_FALSE(other.fits({true, 128, 128, 32, 8, 8, form.kernel}));
+    }
   }
-  // Pieces 64 wide (8 x 16 a work-item) where the block holds them; a block smaller than a
-  // warp's piece is refused.
-  CHECK(planner.fits({true, 128, 128, 16, 8, 16, MatmulKernel::tf32}));
-  CHECK_FALSE(planner.fits({true, 128, 96, 16, 8, 16, MatmulKernel::tf32}));
-  CHECK_FALSE(planner.fits({true, 32, 32, 8, 8, 8, MatmulKernel::tf32}));
-  CHECK_FALSE(planner.fits({true, 64, 32, 4, 8, 8, MatmulKernel::tf32}));
-  // No TF32 before compute capability 8.0, off NVIDIA, or on other SIMD widths.
-  DeviceInfo turing = h200;
-  turing.nv_compute_capability = 75;
-  DeviceInfo amd = gpu(64 << 10, 256, 64, 60);
-  for (const DeviceInfo& d : {turing, amd, cpu()}) {
-    const LaunchPlanner other(d);
-    CHECK_FALSE(other.with_tensor_cores(other.matmul(), Precision::tf32));
-    CHECK_FALSE(other.fits({true, 128, 128, 16, 8, 8, MatmulKernel::tf32}));
-  }
+  // The 16-bit forms stage twice the K in the same local memory.
+  CHECK(clnn::MatmulPlan{true, 128, 128, 32, 8, 8, MatmulKernel::fp16}.local_mem_bytes() ==
+        clnn::MatmulPlan{true, 128, 128, 16, 8, 8, MatmulKernel::tf32}.local_mem_bytes());
 }

@@ -1,8 +1,8 @@
-// Precisions: what a context runs where, and TF32 products (GEMM and the implicit-GEMM
-// convolution on tensor cores) against the double-precision reference of their TF32-rounded
-// inputs. The inline-PTX kernels build only on NVIDIA devices of compute capability 8.0 and up
-// (the GPU machine); elsewhere a TF32 context runs the same calls in fp32, bit for bit, and
-// these cases check that instead.
+// Precisions: what a context runs where, and tensor-core products in TF32, fp16 and bf16 (GEMM
+// and the implicit-GEMM convolution) against the double-precision reference of their inputs
+// rounded to the format. The inline-PTX kernels build only on NVIDIA devices of compute
+// capability 8.0 and up (the GPU machine); elsewhere such a context runs the same calls in fp32,
+// bit for bit, and these cases check that instead.
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -22,6 +22,8 @@ using reference::Vec;
 
 namespace {
 
+const Precision kTensorCorePrecisions[] = {Precision::tf32, Precision::fp16, Precision::bf16};
+
 // x rounded to TF32 as the kernel rounds it: to nearest, ties away from zero (cvt.rna.tf32.f32).
 float to_tf32(float x) {
   std::uint32_t u;
@@ -31,9 +33,30 @@ float to_tf32(float x) {
   return x;
 }
 
-std::vector<float> rounded(const std::vector<float>& v) {
+// x rounded to bf16 (fp32's top 16 bits), to nearest even (cvt.rn.bf16x2.f32).
+float to_bf16(float x) {
+  std::uint32_t u;
+  std::memcpy(&u, &x, sizeof u);
+  if ((u & 0x7f800000u) != 0x7f800000u) u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+  std::memcpy(&x, &u, sizeof u);
+  return x;
+}
+
+// x rounded to fp16, to nearest even (cvt.rn.f16x2.f32): 11 significant bits down to 2^-14,
+// a fixed quantum of 2^-24 below (subnormals), infinite from halfway past the largest, 65504.
+float to_fp16(float x) {
+  if (!std::isfinite(x)) return x;
+  if (std::fabs(x) >= 65520.0f) return std::copysign(INFINITY, x);
+  int exponent;
+  std::frexp(x, &exponent);  // |x| in [2^(exponent - 1), 2^exponent)
+  const int quantum = std::max(exponent - 11, -24);
+  return std::ldexp(std::nearbyint(std::ldexp(x, -quantum)), quantum);
+}
+
+std::vector<float> rounded(Precision p, const std::vector<float>& v) {
+  float (*round)(float) = p == Precision::tf32 ? to_tf32 : p == Precision::fp16 ? to_fp16 : to_bf16;
   std::vector<float> r(v.size());
-  for (std::size_t i = 0; i < v.size(); ++i) r[i] = to_tf32(v[i]);
+  for (std::size_t i = 0; i < v.size(); ++i) r[i] = round(v[i]);
   return r;
 }
 
@@ -43,16 +66,13 @@ Vec as_doubles(const std::vector<float>& v, bool absolute = false) {
   return d;
 }
 
-// A context on the device under test that asks for TF32.
-Context tf32_context() {
-  return Context::create(clnn::test::context().device(), Precision::tf32);
-}
+// A context on the device under test that asks for p.
+Context context_in(Precision p) { return Context::create(clnn::test::context().device(), p); }
 
-bool tensor_cores() {
-  return runs_natively(clnn::test::context().device(), Precision::tf32);
-}
+bool tensor_cores(Precision p) { return runs_natively(clnn::test::context().device(), p); }
 
-// The bound on |got - want| for sums of `terms` products of TF32 values (exact in fp32) summed in
+// The bound on |got - want| for sums of `terms` products of values rounded to TF32, fp16 or bf16
+// (each product exact in fp32: at most 11 + 11 significant bits) summed in
 // fp32, each addition off by at most one unit in the last place of the running sum, which is at
 // most `magnitude` (the sum of the products' magnitudes): 2^-23 a term, two to spare.
 double fp32_sum_bound(std::size_t terms, double magnitude) {
@@ -93,15 +113,15 @@ TEST_CASE("a context runs the precision asked for where the device has it, else 
           "[precision]") {
   const DeviceInfo& device = clnn::test::context().device();
   CHECK(clnn::test::context().precision() == Precision::fp32);  // the default
-  CHECK(tf32_context().precision() == (tensor_cores() ? Precision::tf32 : Precision::fp32));
-  // fp16 and bf16 are not native on any device yet: they run fp32.
-  for (Precision p : {Precision::fp16, Precision::bf16}) {
-    CHECK_FALSE(runs_natively(device, p));
-    CHECK(Context::create(device, p).precision() == Precision::fp32);
+  for (Precision p : kTensorCorePrecisions) {
+    INFO(to_string(p));
+    CHECK(context_in(p).precision() == (tensor_cores(p) ? p : Precision::fp32));
+    // All three come together, with compute capability 8.0.
+    CHECK(tensor_cores(p) == (device.nv_compute_capability >= 80));
   }
   {
-    clnn::test::ScopedEnv env("CLNN_PRECISION", "tf32");
-    CHECK(Context::create(device).precision() == tf32_context().precision());
+    clnn::test::ScopedEnv env("CLNN_PRECISION", "bf16");
+    CHECK(Context::create(device).precision() == context_in(Precision::bf16).precision());
     // An explicit precision wins over the variable.
     CHECK(Context::create(device, Precision::fp32).precision() == Precision::fp32);
   }
@@ -115,75 +135,77 @@ TEST_CASE("native precisions follow the device", "[precision]") {
   CHECK(native_precisions(d) == std::vector<Precision>{Precision::fp32});
   for (std::uint32_t cc : {80u, 90u}) {
     d.nv_compute_capability = cc;
-    CHECK(native_precisions(d) == std::vector<Precision>{Precision::fp32, Precision::tf32});
+    CHECK(native_precisions(d) == std::vector<Precision>{Precision::fp32, Precision::tf32,
+                                                         Precision::fp16, Precision::bf16});
   }
   CHECK(to_string(Precision::bf16) == "bf16");
 }
 
-TEST_CASE("tf32 GEMM matches the reference of its rounded inputs", "[precision][matmul]") {
-  Context ctx = tf32_context();
+TEST_CASE("tensor-core GEMM matches the reference of its rounded inputs",
+          "[precision][matmul]") {
   const std::vector<GemmShape> shapes{
-      {1, 64, 32, 8, false, false, 1.0f, 0.0f},      // one warp's piece
-      {2, 132, 68, 36, false, false, 1.0f, 0.5f},    // edges, a batch, beta
+      {1, 64, 32, 16, false, false, 1.0f, 0.0f},     // one warp's piece
+      {2, 132, 68, 36, false, false, 1.0f, 0.5f},    // edges, a batch, beta, K past the steps
       {1, 128, 256, 520, false, true, 0.5f, 0.0f},   // long K, B transposed
       {1, 68, 96, 44, true, false, -1.0f, 1.0f},     // A transposed
       {3, 260, 132, 100, true, true, 1.0f, 0.25f},   // both
       {1, 512, 512, 4096, false, false, 1.0f, 0.0f}  // split over K where the planner says
   };
-  for (const GemmShape& s : shapes) {
-    INFO("batch " << s.batch << " m " << s.m << " n " << s.n << " k " << s.k << " ta " << s.ta
-                  << " tb " << s.tb);
-    // Values of a few bits past TF32's ten, so that rounding shows.
-    const auto a = random_vector(s.batch * s.m * s.k, 11, -2.0f, 2.0f);
-    const auto b = random_vector(s.batch * s.k * s.n, 12, -2.0f, 2.0f);
-    const auto c = random_vector(s.batch * s.m * s.n, 13);
-    const auto [got, chosen] = run_gemm(ctx, s, a, b, c);
-    INFO("chosen: " << chosen);
-    if (!tensor_cores()) {  // fp32, as an fp32 context runs it
-      CHECK(chosen.find("tf32") == std::string::npos);
-      const auto [fp32, fp32_chosen] = run_gemm(clnn::test::context(), s, a, b, c);
-      CHECK(chosen == fp32_chosen);
-      CHECK(got == fp32);
-      continue;
+  for (Precision p : kTensorCorePrecisions) {
+    Context ctx = context_in(p);
+    for (const GemmShape& s : shapes) {
+      INFO(to_string(p) << " batch " << s.batch << " m " << s.m << " n " << s.n << " k " << s.k
+                        << " ta " << s.ta << " tb " << s.tb);
+      // Values of more bits than the formats keep, so that rounding shows.
+      const auto a = random_vector(s.batch * s.m * s.k, 11, -2.0f, 2.0f);
+      const auto b = random_vector(s.batch * s.k * s.n, 12, -2.0f, 2.0f);
+      const auto c = random_vector(s.batch * s.m * s.n, 13);
+      const auto [got, chosen] = run_gemm(ctx, s, a, b, c);
+      INFO("chosen: " << chosen);
+      if (!tensor_cores(p)) {  // fp32, as an fp32 context runs it
+        CHECK(chosen.find(to_string(p)) == std::string::npos);
+        const auto [fp32, fp32_chosen] = run_gemm(clnn::test::context(), s, a, b, c);
+        CHECK(chosen == fp32_chosen);
+        CHECK(got == fp32);
+        continue;
+      }
+      CHECK_THAT(chosen, Catch::StartsWith(to_string(p)));
+      const Shape sa = s.ta ? Shape{std::int64_t(s.batch), std::int64_t(s.k), std::int64_t(s.m)}
+                            : Shape{std::int64_t(s.batch), std::int64_t(s.m), std::int64_t(s.k)};
+      const Shape sb = s.tb ? Shape{std::int64_t(s.batch), std::int64_t(s.n), std::int64_t(s.k)}
+                            : Shape{std::int64_t(s.batch), std::int64_t(s.k), std::int64_t(s.n)};
+      const auto ra = rounded(p, a), rb = rounded(p, b);
+      const Vec want = reference::matmul(as_doubles(ra), sa, as_doubles(rb), sb, s.ta, s.tb);
+      const Vec magnitude =
+          reference::matmul(as_doubles(ra, true), sa, as_doubles(rb, true), sb, s.ta, s.tb);
+      // Against the unrounded inputs the products differ by up to 2^-10 (TF32, fp16) or 2^-7
+      // (bf16) of their magnitude: the reference of the rounded ones shows the format's rounding.
+      const Vec unrounded = reference::matmul(as_doubles(a), sa, as_doubles(b), sb, s.ta, s.tb);
+      std::size_t outside = 0, differ_from_fp32 = 0;
+      for (std::size_t i = 0; i < got.size(); ++i) {
+        const double w = s.alpha * want[i] + s.beta * double(c[i]);
+        const double bound =
+            fp32_sum_bound(s.k, std::fabs(s.alpha) * magnitude[i] + std::fabs(s.beta * c[i]));
+        outside += std::fabs(got[i] - w) > bound;
+        differ_from_fp32 += got[i] != float(s.alpha * unrounded[i] + s.beta * double(c[i]));
+      }
+      CHECK(outside == 0);
+      CHECK(differ_from_fp32 > 0);  // the precision ran, not fp32
     }
-    CHECK_THAT(chosen, Catch::StartsWith("tf32"));
-    const Shape sa = s.ta ? Shape{std::int64_t(s.batch), std::int64_t(s.k), std::int64_t(s.m)}
-                          : Shape{std::int64_t(s.batch), std::int64_t(s.m), std::int64_t(s.k)};
-    const Shape sb = s.tb ? Shape{std::int64_t(s.batch), std::int64_t(s.n), std::int64_t(s.k)}
-                          : Shape{std::int64_t(s.batch), std::int64_t(s.k), std::int64_t(s.n)};
+    // An unaligned product, which the tensor-core kernels do not take, runs fp32.
+    const GemmShape odd{1, 33, 17, 129, false, false, 1.0f, 0.0f};
+    const auto a = random_vector(33 * 129, 1), b = random_vector(129 * 17, 2);
+    const std::vector<float> c(33 * 17, 0.0f);
+    const auto [got, chosen] = run_gemm(ctx, odd, a, b, c);
+    CHECK(chosen.find(to_string(p)) == std::string::npos);
     const Vec want =
-        reference::matmul(as_doubles(rounded(a)), sa, as_doubles(rounded(b)), sb, s.ta, s.tb);
-    const Vec magnitude = reference::matmul(as_doubles(rounded(a), true), sa,
-                                            as_doubles(rounded(b), true), sb, s.ta, s.tb);
-    // Against the unrounded inputs the products differ by up to 2^-10 of their magnitude (each
-    // operand off by 2^-11): the reference of the rounded ones shows the rounding is TF32's.
-    const Vec unrounded = reference::matmul(as_doubles(a), sa, as_doubles(b), sb, s.ta, s.tb);
-    std::size_t outside = 0, differ_from_fp32 = 0;
-    for (std::size_t i = 0; i < got.size(); ++i) {
-      const double w = s.alpha * want[i] + s.beta * double(c[i]);
-      const double bound =
-          fp32_sum_bound(s.k, std::fabs(s.alpha) * magnitude[i] + std::fabs(s.beta * c[i]));
-      outside += std::fabs(got[i] - w) > bound;
-      differ_from_fp32 += got[i] != float(s.alpha * unrounded[i] + s.beta * double(c[i]));
-    }
-    CHECK(outside == 0);
-    CHECK(differ_from_fp32 > 0);  // TF32 ran, not fp32
+        reference::matmul(as_doubles(a), {1, 33, 129}, as_doubles(b), {1, 129, 17}, false, false);
+    CHECK(clnn::test::relative_error(got, want) < 1e-5);
   }
-  // An unaligned product, which the tensor-core kernel does not take, runs fp32.
-  const GemmShape odd{1, 33, 17, 129, false, false, 1.0f, 0.0f};
-  const auto a = random_vector(33 * 129, 1), b = random_vector(129 * 17, 2);
-  const std::vector<float> c(33 * 17, 0.0f);
-  const auto [got, chosen] = run_gemm(ctx, odd, a, b, c);
-  CHECK(chosen.find("tf32") == std::string::npos);
-  const Vec want =
-      reference::matmul(as_doubles(a), {1, 33, 129}, as_doubles(b), {1, 129, 17}, false, false);
-  CHECK(clnn::test::relative_error(got, want) < 1e-5);
 }
 
-TEST_CASE("tf32 implicit-GEMM convolution matches the reference of its rounded inputs",
+TEST_CASE("tensor-core implicit-GEMM convolution matches the reference of its rounded inputs",
           "[precision][conv]") {
-  Context ctx = tf32_context();
-  detail::Access::impl(ctx).conv_route = detail::ConvRoute::implicit;
   struct Case {
     Shape x, w;
     ConvOptions o;
@@ -192,45 +214,52 @@ TEST_CASE("tf32 implicit-GEMM convolution matches the reference of its rounded i
   padded.pads_begin = padded.pads_end = {1, 1};
   ConvOptions strided;
   strided.strides = {2, 2};
-  const std::vector<Case> cases{{{2, 16, 9, 11}, {64, 16, 3, 3}, padded},
-                                {{3, 5, 8, 8}, {70, 5, 3, 3}, strided},
-                                {{1, 32, 6, 7}, {128, 32, 1, 1}, {}}};
-  for (const Case& c : cases) {
-    INFO("x " << to_string(c.x) << " w " << to_string(c.w));
-    Graph g;
-    Value x = g.input("x", c.x);
-    Value w = g.input("w", c.w);
-    Value bias = g.input("b", {c.w[0]});
-    Value y = conv(x, w, bias, c.o);
-    Executor ex(ctx, g, {y}, Mode::inference);
-    const std::string route = ex.schedule()[0].route;
-    INFO("route: " << route);
-    const auto hx = random_vector(std::size_t(element_count(c.x)), 21, -2.0f, 2.0f);
-    const auto hw = random_vector(std::size_t(element_count(c.w)), 22, -2.0f, 2.0f);
-    const auto hb = random_vector(std::size_t(c.w[0]), 23);
-    ex.set_input("x", hx);
-    ex.set_input("w", hw);
-    ex.set_input("b", hb);
-    ex.forward();
-    const auto got = ex.value(y).to_host();
-    if (!tensor_cores()) {
-      CHECK(route.find("tf32") == std::string::npos);
-      continue;  // fp32's implicit GEMM, which test_conv checks
+  const std::vector<Case> cases{
+      {{2, 16, 9, 11}, {64, 16, 3, 3}, padded},
+      {{3, 5, 8, 8}, {70, 5, 3, 3}, strided},  // C * taps not a multiple of 4
+      {{1, 32, 6, 7}, {128, 32, 1, 1}, {}},
+      {{2, 64, 7, 9}, {64, 64, 3, 3}, padded}};  // whole taps a step
+  for (Precision p : kTensorCorePrecisions) {
+    Context ctx = context_in(p);
+    detail::Access::impl(ctx).conv_route = detail::ConvRoute::implicit;
+    for (const Case& c : cases) {
+      INFO(to_string(p) << " x " << to_string(c.x) << " w " << to_string(c.w));
+      Graph g;
+      Value x = g.input("x", c.x);
+      Value w = g.input("w", c.w);
+      Value bias = g.input("b", {c.w[0]});
+      Value y = conv(x, w, bias, c.o);
+      Executor ex(ctx, g, {y}, Mode::inference);
+      const std::string route = ex.schedule()[0].route;
+      INFO("route: " << route);
+      const auto hx = random_vector(std::size_t(element_count(c.x)), 21, -2.0f, 2.0f);
+      const auto hw = random_vector(std::size_t(element_count(c.w)), 22, -2.0f, 2.0f);
+      const auto hb = random_vector(std::size_t(c.w[0]), 23);
+      ex.set_input("x", hx);
+      ex.set_input("w", hw);
+      ex.set_input("b", hb);
+      ex.forward();
+      const auto got = ex.value(y).to_host();
+      if (!tensor_cores(p)) {
+        CHECK(route.find(to_string(p)) == std::string::npos);
+        continue;  // fp32's implicit GEMM, which test_conv checks
+      }
+      CHECK_THAT(route, Catch::StartsWith("implicit GEMM " + to_string(p)));
+      const reference::Geometry geo = clnn::test::geometry(c.x, c.w, c.o);
+      const Vec db = as_doubles(hb);
+      const auto rx = rounded(p, hx), rw = rounded(p, hw);
+      const Vec want = reference::conv(geo, as_doubles(rx), as_doubles(rw), &db);
+      const Vec magnitude = reference::conv(geo, as_doubles(rx, true), as_doubles(rw, true), nullptr);
+      const std::size_t terms = std::size_t(c.w[1] * c.w[2] * c.w[3]);
+      REQUIRE(got.size() == want.size());
+      const std::size_t positions = std::size_t(geo.out[0] * geo.out[1] * geo.out[2]);
+      std::size_t outside = 0;
+      for (std::size_t i = 0; i < got.size(); ++i) {
+        const double bias_term = std::fabs(db[i / positions % db.size()]);  // the bias: one more
+        outside +=
+            std::fabs(got[i] - want[i]) > fp32_sum_bound(terms + 1, magnitude[i] + bias_term);
+      }
+      CHECK(outside == 0);
     }
-    CHECK_THAT(route, Catch::StartsWith("implicit GEMM tf32"));
-    const reference::Geometry geo = clnn::test::geometry(c.x, c.w, c.o);
-    const Vec db = as_doubles(hb);
-    const Vec want = reference::conv(geo, as_doubles(rounded(hx)), as_doubles(rounded(hw)), &db);
-    const Vec magnitude =
-        reference::conv(geo, as_doubles(rounded(hx), true), as_doubles(rounded(hw), true), nullptr);
-    const std::size_t terms = std::size_t(c.w[1] * c.w[2] * c.w[3]);
-    REQUIRE(got.size() == want.size());
-    const std::size_t positions = std::size_t(geo.out[0] * geo.out[1] * geo.out[2]);
-    std::size_t outside = 0;
-    for (std::size_t i = 0; i < got.size(); ++i) {
-      const double bias_term = std::fabs(db[i / positions % db.size()]);  // the bias: one more
-      outside += std::fabs(got[i] - want[i]) > fp32_sum_bound(terms + 1, magnitude[i] + bias_term);
-    }
-    CHECK(outside == 0);
   }
 }

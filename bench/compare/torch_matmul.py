@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """The peer figure for clnn-bench's matmul suite: square fp32 GEMM through PyTorch (cuBLAS) with
-TF32 off (with --tf32, on: the peer of clnn-bench matmul --precision tf32), timed with CUDA
+TF32 off (with --precision tf32 or --tf32, on: the peer of clnn-bench matmul --precision tf32;
+with --precision fp16 or bf16, cuBLAS on 16-bit matrices, fp32 sums), timed with CUDA
 events after a warm-up; median of several runs. With --device cpu,
 PyTorch on the CPU (one thread per core it may use), timed on the host clock. Writes JSON like
 clnn-bench's records (n, torch_gflops, torch_ms) to the path given by --json."""
@@ -34,10 +35,14 @@ def main():
     parser.add_argument("--sizes", default="128,256,512,1024,2048,4096,8192")
     parser.add_argument("--json", required=True)
     parser.add_argument("--device", choices=["cuda", "cpu"], default="cuda")
-    parser.add_argument("--tf32", action="store_true", help="cuBLAS on tensor cores in TF32")
+    parser.add_argument("--precision", choices=["fp32", "tf32", "fp16", "bf16"], default="fp32")
+    parser.add_argument("--tf32", action="store_true", help="as --precision tf32")
     args = parser.parse_args()
-    torch.backends.cuda.matmul.allow_tf32 = args.tf32
-    torch.backends.cudnn.allow_tf32 = args.tf32
+    if args.tf32:
+        args.precision = "tf32"
+    torch.backends.cuda.matmul.allow_tf32 = args.precision == "tf32"
+    torch.backends.cudnn.allow_tf32 = args.precision == "tf32"
+    dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(args.precision, torch.float32)
     records = []
     if args.device == "cpu":
         torch.set_num_threads(len(os.sched_getaffinity(0)))
@@ -48,9 +53,9 @@ def main():
                             "device": "cpu", "threads": torch.get_num_threads()})
             print(f"{n:>6}  torch (CPU) {records[-1]['torch_gflops']:10.1f} GFLOP/s")
             continue
-        a = torch.rand(n, n, device="cuda") - 0.5
-        b = torch.rand(n, n, device="cuda") - 0.5
-        c = torch.empty(n, n, device="cuda")
+        a = (torch.rand(n, n, device="cuda") - 0.5).to(dtype)
+        b = (torch.rand(n, n, device="cuda") - 0.5).to(dtype)
+        c = torch.empty(n, n, device="cuda", dtype=dtype)
         torch.matmul(a, b, out=c)
         torch.cuda.synchronize()
         start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
@@ -69,7 +74,7 @@ def main():
             times.append(start.elapsed_time(end) / repeat)
         ms = statistics.median(times)
         records.append({"n": n, "torch_ms": ms, "torch_gflops": 2.0 * n**3 / (ms * 1e-3) * 1e-9,
-                        "precision": "tf32" if args.tf32 else "fp32"})
+                        "precision": args.precision})
         print(f"{n:>6}  torch {records[-1]['torch_gflops']:10.1f} GFLOP/s")
     with open(args.json, "w") as out:
         json.dump(records, out, indent=2)

@@ -238,8 +238,10 @@ Precision precision_from_string(const std::string& name) {
 
 std::vector<Precision> native_precisions(const DeviceInfo& device) {
   std::vector<Precision> native{Precision::fp32};
-  // mma.sync's TF32 shapes came with compute capability 8.0 (Ampere).
-  if (device.nv_compute_capability >= 80) native.push_back(Precision::tf32);
+  // mma.sync's TF32 and bf16 shapes, and the f16x2 conversions the kernels use, came with
+  // compute capability 8.0 (Ampere).
+  if (device.nv_compute_capability >= 80)
+    native.insert(native.end(), {Precision::tf32, Precision::fp16, Precision::bf16});
   return native;
 }
 

@@ -24,6 +24,19 @@ std::size_t item_limit(const DeviceInfo& d, std::size_t dim) {
   return dim < d.max_work_item_sizes.size() ? d.max_work_item_sizes[dim] : d.max_work_group_size;
 }
 
+// The precision a tensor-core kernel computes in, and the kernel of a precision (fp32 has none).
+Precision precision_of(MatmulKernel kernel) {
+  if (kernel == MatmulKernel::fp16) return Precision::fp16;
+  if (kernel == MatmulKernel::bf16) return Precision::bf16;
+  return kernel == MatmulKernel::tf32 ? Precision::tf32 : Precision::fp32;
+}
+
+std::optional<MatmulKernel> tensor_core_kernel(Precision precision) {
+  for (MatmulKernel k : {MatmulKernel::tf32, MatmulKernel::fp16, MatmulKernel::bf16})
+    if (precision_of(k) == precision) return k;
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::size_t ElementwisePlan::global_size(std::size_t n) const {
@@ -39,6 +52,10 @@ std::string to_string(MatmulKernel kernel) {
       return "cpu";
     case MatmulKernel::tf32:
       return "tf32";
+    case MatmulKernel::fp16:
+      return "fp16";
+    case MatmulKernel::bf16:
+      return "bf16";
     case MatmulKernel::tiled:
       break;
   }
@@ -51,23 +68,28 @@ std::size_t MatmulPlan::local_mem_bytes() const {
     return 2 * (tile_m + tile_n + 8) * tile_k * sizeof(float);
   if (kernel == MatmulKernel::tf32)  // by two float4s (PAD4 = 2)
     return 2 * (tile_m + tile_n + 16) * tile_k * sizeof(float);
+  if (tensor_cores())  // tf32's rows, each holding two k of 16 bits
+    return (tile_m + tile_n + 16) * tile_k * sizeof(float);
   return (tile_m + tile_n) * tile_k * sizeof(float);
 }
 
 std::string MatmulPlan::source_name() const {
-  if (kernel == MatmulKernel::tf32) return "matmul_vec4";
+  if (tensor_cores()) return "matmul_vec4";
   return kernel == MatmulKernel::tiled ? "matmul" : "matmul_" + to_string(kernel);
 }
 
 std::string MatmulPlan::kernel_name() const {
-  if (kernel == MatmulKernel::tf32) return "gemm_vec4";
+  if (tensor_cores()) return "gemm_vec4";
   return kernel == MatmulKernel::tiled ? "gemm" : "gemm_" + to_string(kernel);
 }
 
 std::string MatmulPlan::build_options() const {
   // Rows of 8 floats past a multiple of 32 put the 4 x 8 lanes of an mma fragment's load in
   // 32 distinct local memory banks.
-  const std::string mma = kernel == MatmulKernel::tf32 ? " -DMMA_TF32=1 -DPAD4=2" : "";
+  std::string mma;
+  if (kernel == MatmulKernel::tf32) mma = " -DMMA_TF32=1 -DPAD4=2";
+  if (kernel == MatmulKernel::fp16) mma = " -DMMA16=1 -DPAD4=2";
+  if (kernel == MatmulKernel::bf16) mma = " -DMMA16=1 -DMMA_BF16=1 -DPAD4=2";
   return "-DTILE_M=" + std::to_string(tile_m) + " -DTILE_N=" + std::to_string(tile_n) +
          " -DTILE_K=" + std::to_string(tile_k) + " -DWORK_M=" + std::to_string(work_m) +
          " -DWORK_N=" + std::to_string(work_n) +
@@ -150,15 +172,24 @@ bool LaunchPlanner::fits(const MatmulPlan& plan) const {
     case MatmulKernel::tiled:
       break;
     case MatmulKernel::tf32:
+    case MatmulKernel::fp16:
+    case MatmulKernel::bf16: {
       // Whole warp pieces of 64 x (4 * work_n) (8 x work_n accumulators a work-item, 32
-      // work-items a warp), whole k8 steps and whole float4 loads, where mma.sync runs TF32.
+      // work-items a warp), whole mma steps of K (8 in TF32, 16 in 16 bits) and whole float4
+      // loads, where mma.sync runs the precision. In 16 bits a work-item's loads of a tile come
+      // in pairs of rows, which fill rows of 16-bit pairs (matmul_vec4.cl's across_row).
+      const bool pairs = plan.kernel != MatmulKernel::tf32;
+      const std::size_t items = plan.work_group_size(), loads_a = plan.tile_m * plan.tile_k / 4,
+                        loads_b = plan.tile_n * plan.tile_k / 4;
       if (!plan.use_local_memory || plan.work_m != 8 || (plan.work_n != 8 && plan.work_n != 16) ||
-          plan.tile_m % 64 != 0 || plan.tile_n % (4 * plan.work_n) != 0 || plan.tile_k % 8 != 0 ||
-          (plan.tile_k * plan.work_m * plan.work_n / 4) % plan.tile_m != 0 ||
-          (plan.tile_k * plan.work_m * plan.work_n / 4) % plan.tile_n != 0 ||
-          device_.simd_width != 32 || !runs_natively(device_, Precision::tf32))
+          plan.tile_m % 64 != 0 || plan.tile_n % (4 * plan.work_n) != 0 ||
+          plan.tile_k % (pairs ? 16 : 8) != 0 || loads_a % items != 0 || loads_b % items != 0 ||
+          (pairs && ((loads_a / items) % 2 != 0 || (loads_b / items) % 2 != 0 ||
+                     (4 * items) % plan.tile_m != 0 || (4 * items) % plan.tile_n != 0)) ||
+          device_.simd_width != 32 || !runs_natively(device_, precision_of(plan.kernel)))
         return false;
       break;
+    }
     case MatmulKernel::vec4:
       // 8x8 blocks; every work-item loads whole float4s of both tiles (16 * tile_k divisible by
       // the tile sizes).
@@ -513,9 +544,10 @@ bool LaunchPlanner::fits(const GemvPlan& plan) const {
 
 std::optional<MatmulPlan> LaunchPlanner::with_tensor_cores(const MatmulPlan& plan,
                                                            Precision precision) const {
-  if (precision != Precision::tf32 || plan.kernel != MatmulKernel::vec4) return std::nullopt;
+  const std::optional<MatmulKernel> kernel = tensor_core_kernel(precision);
+  if (!kernel || plan.kernel != MatmulKernel::vec4) return std::nullopt;
   MatmulPlan mma = plan;
-  mma.kernel = MatmulKernel::tf32;
+  mma.kernel = *kernel;
   // Blocks no smaller than one warp piece; the vec4 plan's where they hold whole pieces. Pieces
   // 32 wide: on the H200 (clnn-bench matmul --precision tf32, two calls) 64-wide ones (work_n
   // 16), which read a third less local memory per product, ran no faster at 8192 (94.9 TFLOP/s
@@ -523,13 +555,17 @@ std::optional<MatmulPlan> LaunchPlanner::with_tensor_cores(const MatmulPlan& pla
   mma.tile_m = std::max<std::size_t>(64, plan.tile_m);
   mma.tile_n = std::max<std::size_t>(32, plan.tile_n);
   // Steps of 16 where local memory holds them, whatever vec4's registers chose: the kernel's
-  // accumulators are half vec4's (126 registers a work-item at 128 x 128 x 16, two work-groups
-  // of 256 a compute unit), and a barrier then serves 32 products a warp instead of 16. On the
-  // H200 128 x 128 blocks went from 98.8 to 110.6 TFLOP/s at 8192 and from 95.3 to 106.4 at 4096.
-  mma.tile_k = 16;
-  if (fits(mma)) return mma;
-  mma.tile_k = std::max<std::size_t>(8, plan.tile_k);
-  if (fits(mma)) return mma;
+  // accumulators are half vec4's (126 registers a work-item at 128 x 128 x 16 in TF32, two
+  // work-groups of 256 a compute unit), and a barrier then serves 32 products a warp instead of
+  // 16. On the H200 TF32's 128 x 128 blocks went from 98.8 to 110.6 TFLOP/s at 8192 and from
+  // 95.3 to 106.4 at 4096. In 16 bits, where the same local memory would hold steps of 32, 16
+  // ran faster from 2048 up (fp16 at 8192: 182.9 TFLOP/s against 154.0; 1024: 88.7 against
+  // 104.2), the extra loads of 32 a step costing registers.
+  const std::size_t step = mma.kernel == MatmulKernel::tf32 ? 8 : 16;
+  for (std::size_t tile_k : {std::size_t(16), std::max(step, plan.tile_k)}) {
+    mma.tile_k = tile_k;
+    if (fits(mma)) return mma;
+  }
   return std::nullopt;
 }
 

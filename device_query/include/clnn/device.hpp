@@ -15,8 +15,10 @@ enum class DeviceType { gpu, cpu, accelerator, other };
 std::string to_string(DeviceType type);
 
 // The arithmetic GEMMs and convolutions may run in (chosen per Context; see Context::create):
-// fp32 throughout (the default), or fp32 storage with products on tensor cores in TF32 (10-bit
-// mantissa inputs, fp32 sums), or 16-bit storage with fp32 accumulation (fp16, bf16).
+// fp32 throughout (the default), or products on tensor cores with fp32 sums from operands
+// rounded to TF32 (10-bit mantissa), fp16 (10 bits, 5-bit exponent: past 65504 is infinite) or
+// bf16 (7 bits, fp32's range). Tensors are stored in fp32 in every precision today; 16-bit
+// storage of activations is the target of fp16 and bf16.
 enum class Precision { fp32, tf32, fp16, bf16 };
 
 std::string to_string(Precision precision);
@@ -68,8 +70,9 @@ struct DeviceInfo {
 // device does not say its units or clock. A roofline's ceiling, not a promise.
 double peak_gflops(const DeviceInfo& device);
 
-// The precisions clnn runs natively on a device, fp32 first: TF32 on NVIDIA devices of compute
-// capability 8.0 and up (mma.sync through inline PTX). A Context asked for another runs fp32.
+// The precisions clnn runs natively on a device, fp32 first: TF32, fp16 and bf16 on NVIDIA
+// devices of compute capability 8.0 and up (mma.sync through inline PTX). A Context asked for
+// another runs fp32.
 std::vector<Precision> native_precisions(const DeviceInfo& device);
 bool runs_natively(const DeviceInfo& device, Precision precision);
 

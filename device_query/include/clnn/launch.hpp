@@ -51,7 +51,9 @@ struct PaddedConvPlan {
 //   each warp of the group multiplies a 64 x 32 piece of the block with mma.sync m16n8k8 in
 //   TF32, fp32 sums (Precision::tf32 on NVIDIA devices of compute capability 8.0 and up); the
 //   8x8 blocks per work-item count its accumulators.
-enum class MatmulKernel { tiled, vec4, cpu, tf32 };
+// - fp16, bf16: the same, the products mma.sync m16n8k16 from operands rounded to 16 bits and
+//   staged as pairs along K (MMA16); steps of K a multiple of 16.
+enum class MatmulKernel { tiled, vec4, cpu, tf32, fp16, bf16 };
 
 std::string to_string(MatmulKernel kernel);
 
@@ -63,8 +65,14 @@ struct MatmulPlan {
   std::size_t local_x() const { return tile_n / work_n; }  // work-items along N
   std::size_t local_y() const { return tile_m / work_m; }  // work-items along M
   std::size_t work_group_size() const { return local_x() * local_y(); }
-  // Whether the kernel stages float4 tiles as vec4 does (vec4 and tf32): aligned calls only.
-  bool float4_tiles() const { return kernel == MatmulKernel::vec4 || kernel == MatmulKernel::tf32; }
+  // Whether the products run on tensor cores (tf32, fp16, bf16).
+  bool tensor_cores() const {
+    return kernel == MatmulKernel::tf32 || kernel == MatmulKernel::fp16 ||
+           kernel == MatmulKernel::bf16;
+  }
+  // Whether the kernel stages float4 tiles as vec4 does (vec4 and the tensor-core forms):
+  // aligned calls only.
+  bool float4_tiles() const { return kernel == MatmulKernel::vec4 || tensor_cores(); }
   // Work-groups (blocks) covering `batch` M x N products.
   std::size_t blocks(std::size_t m, std::size_t n, std::size_t batch = 1) const {
     return ((m + tile_m - 1) / tile_m) * ((n + tile_n - 1) / tile_n) * batch;
@@ -193,8 +201,9 @@ class LaunchPlanner {
   GemvPlan gemv(const GemvShape& shape, bool may_split = true) const;
   // Whether a skinny-product configuration respects the device's limits and its kernel's rules.
   bool fits(const GemvPlan& plan) const;
-  // A vec4 plan's tensor-core form for a precision (tf32): blocks of whole warp pieces (64 x 32),
-  // where the device runs that precision natively; nothing otherwise (fp32 runs vec4).
+  // A vec4 plan's tensor-core form for a precision (tf32, fp16, bf16): blocks of whole warp
+  // pieces (64 x 32), where the device runs that precision natively; nothing otherwise (fp32
+  // runs vec4).
   std::optional<MatmulPlan> with_tensor_cores(const MatmulPlan& plan, Precision precision) const;
   // The plan for any call: matmul() unless that is vec4, whose calls must be aligned; then the
   // tiled kernel's.

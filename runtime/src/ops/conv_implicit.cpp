@@ -248,7 +248,8 @@ ImplicitConfig chosen_fp32_config(const ContextImpl& ctx, const ImplicitLaunch& 
 
 ImplicitConfig chosen_config(const ContextImpl& ctx, const ImplicitLaunch& l) {
   ImplicitConfig config = chosen_fp32_config(ctx, l);
-  // TF32 where the context runs it: the same loads and slices, the products on tensor cores.
+  // TF32, fp16 or bf16 where the context runs it: the same loads and slices, the products on
+  // tensor cores.
   if (auto mma = ctx.planner.with_tensor_cores(config.plan, ctx.precision)) config.plan = *mma;
   return config;
 }

@@ -38,7 +38,8 @@ namespace {
 
 MatmulKernel kernel_from_name(const std::string& name) {
   for (MatmulKernel k :
-       {MatmulKernel::tiled, MatmulKernel::vec4, MatmulKernel::cpu, MatmulKernel::tf32})
+       {MatmulKernel::tiled, MatmulKernel::vec4, MatmulKernel::cpu, MatmulKernel::tf32,
+        MatmulKernel::fp16, MatmulKernel::bf16})
     if (to_string(k) == name) return k;
   throw Error("unknown matmul kernel '" + name + "'");
 }
@@ -140,10 +141,10 @@ GemmChoice choose_fp32_gemm(const ContextImpl& ctx, const GemmCall& g) {
 
 GemmChoice choose_gemm(const ContextImpl& ctx, const GemmCall& g) {
   const GemmChoice choice = choose_fp32_gemm(ctx, g);
-  // TF32 where the context runs it: the vec4 kernel's plan (tuned or planned) on tensor cores,
-  // in place of CLBlast too unless CLNN_GEMM asks for it. Matrix-vector products, bound by
-  // memory, and products the vec4 kernel cannot take (unaligned ones) stay fp32.
-  if (ctx.precision != Precision::tf32 || choice.backend == GemmBackend::gemv ||
+  // TF32, fp16 or bf16 where the context runs it: the vec4 kernel's plan (tuned or planned) on
+  // tensor cores, in place of CLBlast too unless CLNN_GEMM asks for it. Matrix-vector products,
+  // bound by memory, and products the vec4 kernel cannot take (unaligned ones) stay fp32.
+  if (ctx.precision == Precision::fp32 || choice.backend == GemmBackend::gemv ||
       choice.backend == GemmBackend::blas || ctx.gemm_backend == GemmBackend::clblast)
     return choice;
   const MatmulPlan vec4 =
