@@ -42,13 +42,16 @@ ulong slot_start(const int j, const ulong8 ends) {
     }                                                                          \
   }
 
+// Both optimizers read the gradient as grad_scale * g: 1 / the loss scale where the loss was
+// scaled (optim::LossScaler), else 1, which leaves g as it is.
+
 // SGD with momentum, Nesterov and L2 weight decay (PyTorch's formulation):
 //   g' = g + wd * p;  v = momentum * v + g';  p -= lr * (nesterov ? g' + momentum * v : v)
 // Without momentum v is not touched (it may be a placeholder).
 void sgd_update(__global float* p, __global const float* g, __global float* v, const ulong i,
                 const float lr, const float momentum, const float weight_decay,
-                const int nesterov) {
-  float grad = g[i] + weight_decay * p[i];
+                const int nesterov, const float grad_scale) {
+  float grad = grad_scale * g[i] + weight_decay * p[i];
   if (momentum != 0.0f) {
     float velocity = momentum * v[i] + grad;
     v[i] = velocity;
@@ -58,10 +61,11 @@ void sgd_update(__global float* p, __global const float* g, __global float* v, c
 }
 
 #define SGD_SLOT(j) __global float *p##j, __global const float *g##j, __global float *v##j
-#define SGD_UPDATE(j) sgd_update(p##j, g##j, v##j, at, lr, momentum, weight_decay, nesterov)
+#define SGD_UPDATE(j) \
+  sgd_update(p##j, g##j, v##j, at, lr, momentum, weight_decay, nesterov, grad_scale)
 
 __kernel void sgd_step(const float lr, const float momentum, const float weight_decay,
-                       const int nesterov, const ulong8 ends, SGD_SLOT(0), SGD_SLOT(1),
+                       const int nesterov, const float grad_scale, const ulong8 ends, SGD_SLOT(0), SGD_SLOT(1),
                        SGD_SLOT(2), SGD_SLOT(3), SGD_SLOT(4), SGD_SLOT(5), SGD_SLOT(6),
                        SGD_SLOT(7)) {
   FOR_EACH_SLOT_ELEMENT(at, SGD_UPDATE)
@@ -72,9 +76,9 @@ __kernel void sgd_step(const float lr, const float momentum, const float weight_
 void adam_update(__global float* p, __global const float* g, __global float* m, __global float* v,
                  const ulong i, const float lr, const float beta1, const float beta2,
                  const float eps, const float weight_decay, const int decoupled, const float c1,
-                 const float c2) {
+                 const float c2, const float grad_scale) {
   float param = p[i];
-  float grad = g[i];
+  float grad = grad_scale * g[i];
   if (decoupled)
     param -= lr * weight_decay * param;
   else
@@ -89,12 +93,25 @@ void adam_update(__global float* p, __global const float* g, __global float* m, 
 #define ADAM_SLOT(j) \
   __global float *p##j, __global const float *g##j, __global float *m##j, __global float *v##j
 #define ADAM_UPDATE(j) \
-  adam_update(p##j, g##j, m##j, v##j, at, lr, beta1, beta2, eps, weight_decay, decoupled, c1, c2)
+  adam_update(p##j, g##j, m##j, v##j, at, lr, beta1, beta2, eps, weight_decay, decoupled, c1, \
+              c2, grad_scale)
 
 __kernel void adam_step(const float lr, const float beta1, const float beta2, const float eps,
                         const float weight_decay, const int decoupled, const float c1,
-                        const float c2, const ulong8 ends, ADAM_SLOT(0), ADAM_SLOT(1),
+                        const float c2, const float grad_scale, const ulong8 ends, ADAM_SLOT(0), ADAM_SLOT(1),
                         ADAM_SLOT(2), ADAM_SLOT(3), ADAM_SLOT(4), ADAM_SLOT(5), ADAM_SLOT(6),
                         ADAM_SLOT(7)) {
   FOR_EACH_SLOT_ELEMENT(at, ADAM_UPDATE)
+}
+
+// Sets *found to 1 where an element of the slots' gradients is infinite or NaN (read from the
+// exponent bits: fast-math builds may fold isfinite away). Loss scaling skips such a step.
+#define GRAD_SLOT(j) __global const float *g##j
+#define FIND_NONFINITE(j) \
+  if ((as_uint(g##j[at]) & 0x7f800000u) == 0x7f800000u) *found = 1.0f
+
+__kernel void find_nonfinite(__global float* found, const ulong8 ends, GRAD_SLOT(0), GRAD_SLOT(1),
+                             GRAD_SLOT(2), GRAD_SLOT(3), GRAD_SLOT(4), GRAD_SLOT(5),
+                             GRAD_SLOT(6), GRAD_SLOT(7)) {
+  FOR_EACH_SLOT_ELEMENT(at, FIND_NONFINITE)
 }

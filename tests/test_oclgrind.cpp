@@ -626,6 +626,16 @@ TEST_CASE("oclgrind: optimizers and the trainer's step", "[oclgrind]") {
       }
     }
     CHECK(relative_error(ex.parameter("p").to_host(), host) < 1e-5);
+    // Loss scaling's check of the gradients: finite, then with an infinity injected.
+    optim::LossScaler scaler;
+    ex.backward(loss, scaler.scale());
+    CHECK(scaler.gradients_finite(ex));
+    auto bad = r;
+    bad[3] = INFINITY;
+    ex.set_input("R", bad);
+    ex.forward();
+    ex.backward(loss, scaler.scale());
+    CHECK_FALSE(scaler.gradients_finite(ex));
   }
 
   // The trainer counts correct predictions on the device (count_correct); at a rate too small to

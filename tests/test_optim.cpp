@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <optional>
 
 #include "support.hpp"
 
@@ -130,6 +131,144 @@ TEST_CASE("optimizer options are checked", "[optim][errors]") {
   optim::AdamOptions bad_beta;
   bad_beta.beta1 = 1.0f;
   CHECK_THROWS_AS(optim::Adam(ex, bad_beta), Error);
+}
+
+namespace {
+
+// The problem's executor with R set, R0's first element replaced by `first` where given.
+void set_problem_inputs(Executor& ex, const Problem& problem, std::optional<float> first = {}) {
+  std::size_t at = 0;
+  for (std::size_t i = 0; i < problem.shapes.size(); ++i) {
+    const auto n = std::size_t(element_count(problem.shapes[i]));
+    std::vector<float> r(problem.r_host.begin() + std::ptrdiff_t(at),
+                         problem.r_host.begin() + std::ptrdiff_t(at + n));
+    if (i == 0 && first) r[0] = *first;
+    ex.set_input("R" + std::to_string(i), r);
+    at += n;
+  }
+}
+
+std::vector<std::vector<float>> parameters_of(const Executor& ex) {
+  std::vector<std::vector<float>> out;
+  for (const Value& p : ex.parameters()) out.push_back(ex.parameter(p.name()).to_host());
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("loss scaling: a power-of-two scale leaves fp32 updates bit for bit", "[optim]") {
+  // Backward is linear in the loss's seed, and scaling by 2^16 and back is exact in fp32.
+  Problem problem;
+  Executor plain(context(), problem.g, {problem.loss}, Mode::training);
+  Executor scaled(context(), problem.g, {problem.loss}, Mode::training);
+  set_problem_inputs(plain, problem);
+  set_problem_inputs(scaled, problem);
+  optim::Adam plain_adam(plain, optim::AdamOptions{});
+  optim::Adam scaled_adam(scaled, optim::AdamOptions{});
+  optim::LossScaler scaler;
+  for (int step = 0; step < 4; ++step) {
+    plain.forward();
+    plain.backward(problem.loss);
+    plain_adam.step();
+    scaled.forward();
+    const float scale = scaler.scale();
+    CHECK(scale == 65536.0f);
+    scaled.backward(problem.loss, scale);
+    // The gradients are the unscaled ones times the scale, exactly.
+    const Value p0 = scaled.parameters()[0];
+    const auto g = scaled.gradient(p0).to_host(), want = plain.gradient(p0).to_host();
+    for (std::size_t i = 0; i < g.size(); ++i) CHECK(g[i] == want[i] * scale);
+    REQUIRE(scaler.gradients_finite(scaled));
+    scaled_adam.set_grad_scale(1.0f / scale);
+    scaled_adam.step();
+  }
+  CHECK(parameters_of(scaled) == parameters_of(plain));
+  CHECK(scaler.skipped() == 0);
+}
+
+TEST_CASE("loss scaling: non-finite gradients skip the step and back the scale off",
+          "[optim]") {
+  Problem problem;
+  Executor ex(context(), problem.g, {problem.loss}, Mode::training);
+  optim::SGDOptions so;
+  so.lr = 0.1f;
+  optim::SGD sgd(ex, so);
+  optim::LossScalerOptions o;
+  o.growth_interval = 3;
+  optim::LossScaler scaler(o);
+  // One step of scaler and optimizer as the Trainer takes it; whether it updated.
+  auto step = [&] {
+    const float scale = scaler.scale();
+    ex.forward();
+    ex.backward(problem.loss, scale);
+    if (!scaler.gradients_finite(ex)) return false;
+    sgd.set_grad_scale(1.0f / scale);
+    sgd.step();
+    return true;
+  };
+  // An infinity and a NaN in the data reach one gradient element each: no update, the scale
+  // halved each time.
+  for (float bad : {INFINITY, NAN}) {
+    INFO("injected " << bad);
+    set_problem_inputs(ex, problem, bad);
+    const auto before = parameters_of(ex);
+    const float scale = scaler.scale();
+    CHECK_FALSE(step());
+    CHECK(parameters_of(ex) == before);
+    CHECK(sgd.steps() == 0);
+    CHECK(scaler.scale() == scale / 2);
+  }
+  CHECK(scaler.skipped() == 2);
+  // Finite again: steps update, and the scale doubles after growth_interval of them in a row.
+  set_problem_inputs(ex, problem);
+  const float backed_off = scaler.scale();
+  for (int i = 0; i < 3; ++i) {
+    CHECK(scaler.scale() == backed_off);
+    const auto before = parameters_of(ex);
+    CHECK(step());
+    CHECK(parameters_of(ex) != before);
+  }
+  CHECK(scaler.scale() == 2 * backed_off);
+  CHECK(sgd.steps() == 3);
+  // A scale too high for the gradients themselves (2^127 times a gradient of 7 or more
+  // overflows): the scaler backs off until they fit.
+  o.initial_scale = std::ldexp(1.0f, 127);
+  optim::LossScaler high(o);
+  set_problem_inputs(ex, problem, 8.0f);
+  ex.forward();
+  ex.backward(problem.loss, high.scale());
+  CHECK_FALSE(high.gradients_finite(ex));
+  int tries = 1;
+  while (tries < 10) {
+    ex.backward(problem.loss, high.scale());
+    ++tries;
+    if (high.gradients_finite(ex)) break;
+  }
+  CHECK(high.scale() < std::ldexp(1.0f, 127));
+  CHECK(high.skipped() == tries - 1);
+}
+
+TEST_CASE("loss scaling options are checked", "[optim][errors]") {
+  optim::LossScalerOptions o;
+  o.backoff = 1.0f;
+  CHECK_THROWS_WITH(optim::LossScaler(o), Catch::Contains("backoff"));
+  o = {};
+  o.growth = 0.5f;
+  CHECK_THROWS_WITH(optim::LossScaler(o), Catch::Contains("growth"));
+  o = {};
+  o.initial_scale = INFINITY;
+  CHECK_THROWS_WITH(optim::LossScaler(o), Catch::Contains("initial scale"));
+  o = {};
+  o.growth_interval = 0;
+  CHECK_THROWS_AS(optim::LossScaler(o), Error);
+  Problem problem;
+  Executor ex(context(), problem.g, {problem.loss}, Mode::training);
+  set_problem_inputs(ex, problem);
+  ex.forward();
+  CHECK_THROWS_WITH(ex.backward(problem.loss, 0.0f), Catch::Contains("loss scale"));
+  CHECK_THROWS_WITH(ex.backward(problem.loss, NAN), Catch::Contains("loss scale"));
+  optim::SGD sgd(ex, optim::SGDOptions{});
+  CHECK_THROWS_WITH(sgd.set_grad_scale(-1.0f), Catch::Contains("gradient scale"));
 }
 
 TEST_CASE("initializers are seeded and follow their fans", "[init]") {

@@ -137,6 +137,24 @@ TEST_CASE("training resumed from a checkpoint ends where uninterrupted training 
   fs::remove(svg);
 }
 
+TEST_CASE("loss scaling in the trainer leaves fp32 training bit for bit", "[train]") {
+  // In fp32 a power-of-two loss scale changes no bit (test_optim); the trainer takes the scaled
+  // path, checks the gradients and unscales them in the update.
+  std::ostringstream plain_log, scaled_log;
+  train::Trainer plain(context(), small_model, fashion().train, test_subset(),
+                       options(plain_log, 1));
+  train::Options o = options(scaled_log, 1);
+  o.loss_scaling = true;
+  train::Trainer scaled(context(), small_model, fashion().train, test_subset(), o);
+  plain.fit();
+  scaled.fit();
+  for (const Value& p : plain.executor().parameters())
+    CHECK(scaled.executor().parameter(p.name()).to_host() ==
+          plain.executor().parameter(p.name()).to_host());
+  CHECK_THAT(scaled_log.str(), Catch::Contains("loss scale 65536 (0 steps skipped so far)"));
+  CHECK_THAT(plain_log.str(), !Catch::Contains("loss scale"));
+}
+
 TEST_CASE("trainer options and models are checked", "[train][errors]") {
   std::ostringstream log;
   auto wrong = [](Graph& g, const Value& images) {

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """The peer figure for clnn-bench's train suite: clnn-fashion's large model in PyTorch eager fp32
-(TF32 off; --tf32 turns it on), batch 128 (--batch), Adam, one Fashion-MNIST epoch; each batch is normalized on the host and
+(TF32 off; --tf32 turns it on; --amp fp16 or bf16: automatic mixed precision, with GradScaler in
+fp16), batch 128 (--batch), Adam, one Fashion-MNIST epoch; each batch is normalized on the host and
 copied to the GPU, as clnn's trainer does. Prints and writes (--json) images per second."""
 import argparse
 import gzip
@@ -42,6 +43,8 @@ def main():
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--tf32", action="store_true",
                         help="TF32 on (convolutions and products): the peer of --precision tf32")
+    parser.add_argument("--amp", choices=["fp16", "bf16"],
+                        help="autocast to this type, the peer of --precision fp16 or bf16")
     args = parser.parse_args()
     torch.backends.cuda.matmul.allow_tf32 = args.tf32
     torch.backends.cudnn.allow_tf32 = args.tf32
@@ -54,14 +57,18 @@ def main():
     loss_fn = nn.CrossEntropyLoss()
     batch = args.batch
     order = np.random.default_rng(1).permutation(len(images))
+    amp_type = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(args.amp)
+    scaler = torch.amp.GradScaler("cuda", enabled=args.amp == "fp16")
 
     def step(idx):
         x = torch.from_numpy(images[idx][:, None]).cuda()
         y = torch.from_numpy(labels[idx]).cuda()
         opt.zero_grad(set_to_none=True)
-        loss = loss_fn(model(x), y)
-        loss.backward()
-        opt.step()
+        with torch.autocast("cuda", dtype=amp_type or torch.float32, enabled=amp_type is not None):
+            loss = loss_fn(model(x), y)
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
 
     for i in range(2):  # warm-up
         step(order[i * batch:(i + 1) * batch])
@@ -73,7 +80,7 @@ def main():
     torch.cuda.synchronize()
     seconds = time.perf_counter() - start
     record = {"model": "large", "batch": batch, "steps": steps, "torch_seconds": seconds,
-              "precision": "tf32" if args.tf32 else "fp32",
+              "precision": args.amp or ("tf32" if args.tf32 else "fp32"),
               "torch_images_per_second": steps * batch / seconds}
     print(f"torch large model, batch {batch}, {steps} steps: {record['torch_images_per_second']:.0f} images/s ({seconds:.1f} s)")
     with open(args.json, "w") as out:

@@ -46,9 +46,10 @@ class Executor {
   std::vector<Value> states() const;
 
   void forward();
-  // Gradients of `loss` (a scalar output) with respect to every parameter it depends on.
-  // Requires training mode and a forward() since the inputs last changed.
-  void backward(const Value& loss);
+  // Gradients of `loss` (a scalar output) with respect to every parameter it depends on, or of
+  // scale * loss (loss scaling: optim::LossScaler). Requires training mode and a forward() since
+  // the inputs last changed.
+  void backward(const Value& loss, float scale = 1.0f);
 
   // The tensor of an output (or, in training, of any value backward keeps).
   Tensor value(const Value& v) const;

@@ -35,6 +35,9 @@ struct Options {
   std::string metrics_csv;       // one row per epoch, and an SVG of the curves beside it
   std::string checkpoint;        // written after every epoch
   std::int64_t progress_steps = 50;
+  // Dynamic loss scaling (optim::LossScaler): always on where the context runs fp16, whose
+  // gradients would otherwise round to zero where small; this turns it on in any precision.
+  bool loss_scaling = false;
   std::ostream* log = nullptr;  // progress and results; nullptr: standard output
 };
 

@@ -24,7 +24,7 @@ struct ExecutorImpl {
   const Node& node(int id) const { return graph->nodes[std::size_t(id)]; }
   int named_node(const std::string& name, NodeKind kind, const char* call) const;
   void require_value(int id, const char* call) const;
-  void backward(int loss);
+  void backward(int loss, float scale);
 
   Context ctx;
   std::shared_ptr<GraphData> graph;
@@ -537,7 +537,7 @@ void ExecutorImpl::require_value(int id, const char* call) const {
                 "' is not computed by this executor (no requested output depends on it)");
 }
 
-void ExecutorImpl::backward(int loss) {
+void ExecutorImpl::backward(int loss, float scale) {
   if (mode != Mode::training) throw Error("backward: the executor was made for inference");
   require_value(loss, "backward");
   if (std::find(outputs.begin(), outputs.end(), loss) == outputs.end())
@@ -551,7 +551,7 @@ void ExecutorImpl::backward(int loss) {
 
   if (!backward_plan || backward_plan->loss != loss) backward_plan = plan_backward(loss);
   auto& impl = Access::impl(ctx);
-  if (requires_grad[std::size_t(loss)]) fill(grads[std::size_t(loss)], 1.0f);
+  if (requires_grad[std::size_t(loss)]) fill(grads[std::size_t(loss)], scale);
   for (const BackwardStep& s : backward_plan->steps) {
     const Node& nd = node(s.node);
     std::optional<ProfileScope> scope;
@@ -689,10 +689,12 @@ void Executor::forward() {
   impl_->forward_done = true;
 }
 
-void Executor::backward(const Value& loss) {
+void Executor::backward(const Value& loss, float scale) {
   if (GraphAccess::data(loss) != impl_->graph)
     throw Error("backward: the loss belongs to another graph");
-  impl_->backward(loss.id());
+  if (!std::isfinite(scale) || scale == 0.0f)
+    throw Error("backward: the loss scale must be finite and nonzero, not " + std::to_string(scale));
+  impl_->backward(loss.id(), scale);
 }
 
 Tensor Executor::value(const Value& v) const {

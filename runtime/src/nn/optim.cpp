@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <limits>
 
 #include "cl/kernel_call.hpp"
 #include "cl/profiler.hpp"
@@ -104,9 +105,9 @@ void SGD::step() {
   auto& ctx = detail::Access::impl(executor_.context());
   cl_kernel k = ctx.kernel("optim", "sgd_step");
   detail::set_args(k, options_.lr, options_.momentum, options_.weight_decay,
-                   cl_int(options_.nesterov));
+                   cl_int(options_.nesterov), grad_scale_);
   const auto params = executor_.parameters();
-  enqueue_updates<3>(executor_, k, 4, [&](std::size_t i) {
+  enqueue_updates<3>(executor_, k, 5, [&](std::size_t i) {
     const Tensor g = executor_.gradient(params[i]);
     const Tensor& v = momentum ? velocity_[i] : g;  // unused without momentum
     const Tensor p = executor_.parameter(params[i].name());
@@ -134,15 +135,59 @@ void Adam::step() {
   auto& ctx = detail::Access::impl(executor_.context());
   cl_kernel k = ctx.kernel("optim", "adam_step");
   detail::set_args(k, options_.lr, options_.beta1, options_.beta2, options_.eps,
-                   options_.weight_decay, cl_int(options_.decoupled_weight_decay), c1, c2);
+                   options_.weight_decay, cl_int(options_.decoupled_weight_decay), c1, c2,
+                   grad_scale_);
   const auto params = executor_.parameters();
-  enqueue_updates<4>(executor_, k, 8, [&](std::size_t i) {
+  enqueue_updates<4>(executor_, k, 9, [&](std::size_t i) {
     const Tensor p = executor_.parameter(params[i].name());
     detail::Access::note_write(p);
     return std::array<cl_mem, 4>{mem(p), mem(executor_.gradient(params[i])), mem(m_[i]),
                                  mem(v_[i])};
   });
   ++steps_;
+}
+
+void Optimizer::set_grad_scale(float scale) {
+  check_positive(scale, "Optimizer: the gradient scale");
+  grad_scale_ = scale;
+}
+
+LossScaler::LossScaler(LossScalerOptions options)
+    : options_(options), scale_(options.initial_scale) {
+  check_positive(options_.initial_scale, "LossScaler: the initial scale");
+  if (!(options_.growth >= 1.0f) || !std::isfinite(options_.growth))
+    throw Error("LossScaler: growth must be finite and at least 1");
+  if (!(options_.backoff > 0.0f && options_.backoff < 1.0f))
+    throw Error("LossScaler: backoff must lie in (0, 1)");
+  if (options_.growth_interval < 1) throw Error("LossScaler: growth_interval must be at least 1");
+}
+
+bool LossScaler::gradients_finite(const Executor& ex) {
+  auto& ctx = detail::Access::impl(ex.context());
+  if (!found_.defined()) found_ = Tensor::zeros(ex.context(), {1});
+  else fill(found_, 0.0f);
+  {
+    auto scope = update_scope(ex, 1.0, 1.0);  // reads each gradient once
+    cl_kernel k = ctx.kernel("optim", "find_nonfinite");
+    detail::set_arg(k, 0, mem(found_));
+    const auto params = ex.parameters();
+    enqueue_updates<1>(ex, k, 1, [&](std::size_t i) {
+      return std::array<cl_mem, 1>{mem(ex.gradient(params[i]))};
+    });
+  }
+  const bool finite = found_.to_host()[0] == 0.0f;
+  if (!finite) {
+    ++skipped_;
+    finite_in_a_row_ = 0;
+    // Never below the smallest normal float: a scale that keeps failing says the gradients
+    // themselves are not finite, which the caller sees in skipped().
+    scale_ = std::max(scale_ * options_.backoff, std::numeric_limits<float>::min());
+  } else if (++finite_in_a_row_ == options_.growth_interval) {
+    finite_in_a_row_ = 0;
+    const float grown = scale_ * options_.growth;
+    if (std::isfinite(grown)) scale_ = grown;
+  }
+  return finite;
 }
 
 AdamOptions adamw(float lr, float weight_decay) {

@@ -99,6 +99,24 @@ struct Trainer::Impl {
       ao.weight_decay = options.weight_decay;
       optimizer = std::make_unique<optim::Adam>(ex, ao);
     }
+    if (options.loss_scaling || ctx.precision() == Precision::fp16)
+      scaler = std::make_unique<optim::LossScaler>();
+  }
+
+  // Forward, backward and the update of one batch; with loss scaling, no update where a gradient
+  // came out infinite or NaN.
+  void train_step() {
+    ex.forward();
+    if (!scaler) {
+      ex.backward(net.loss);
+      optimizer->step();
+      return;
+    }
+    const float scale = scaler->scale();
+    ex.backward(net.loss, scale);
+    if (!scaler->gradients_finite(ex)) return;
+    optimizer->set_grad_scale(1.0f / scale);
+    optimizer->step();
   }
 
   float lr_at(std::int64_t epoch_index, std::int64_t step, std::int64_t steps) const {
@@ -153,9 +171,7 @@ struct Trainer::Impl {
     const auto start = Clock::now();
     for (std::int64_t step = 0; step < steps; ++step) {
       optimizer->set_lr(lr_at(epoch, step, steps));
-      ex.forward();
-      ex.backward(net.loss);
-      optimizer->step();
+      train_step();
       {
         detail::ProfileScope scope("metrics", metrics_flops, metrics_bytes);
         axpy(1.0f, ex.value(net.loss), loss_sum);
@@ -248,6 +264,7 @@ struct Trainer::Impl {
   Network net;
   Executor ex;
   std::unique_ptr<optim::Optimizer> optimizer;
+  std::unique_ptr<optim::LossScaler> scaler;  // null without loss scaling
   data::Batcher batcher;
   Tensor loss_sum, correct;
   std::unique_ptr<Network> eval_net;
@@ -283,7 +300,11 @@ std::vector<EpochMetrics> Trainer::fit(std::int64_t until) {
           << metrics.train_loss << " accuracy " << metrics.train_accuracy << ", test loss "
           << test.loss << " accuracy " << test.accuracy << std::setprecision(1) << ", "
           << metrics.seconds << " s, " << std::setprecision(0) << metrics.images_per_second
-          << " images/s\n";
+          << " images/s";
+    if (m.scaler)
+      m.out << ", loss scale " << m.scaler->scale() << " (" << m.scaler->skipped()
+            << " steps skipped so far)";
+    m.out << "\n";
     m.history.push_back(metrics);
     run.push_back(metrics);
     if (!m.options.metrics_csv.empty()) detail::write_metrics(m.options.metrics_csv, m.history);
