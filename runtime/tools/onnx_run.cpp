@@ -1,5 +1,6 @@
 // clnn-run MODEL.onnx: runs an ONNX model on the chosen device with random inputs (or tensors
-// from .pb files) and prints each output's shape and the median time of the runs.
+// from .pb files) and prints each output's shape and the median time of the runs; in another
+// precision than fp32, also each output's error against an fp32 run of the same inputs.
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
@@ -66,10 +67,27 @@ std::vector<float> read_input(const std::string& file, const std::string& name,
   return as_floats(std::move(t), file, name, shape);
 }
 
+// |got - want| / |want| in 2-norms; negative where want is all zeros (nothing relative to say).
+double relative_error(const std::vector<float>& got, const std::vector<float>& want) {
+  double diff = 0, norm = 0;
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    diff += (double(got[i]) - want[i]) * (double(got[i]) - want[i]);
+    norm += double(want[i]) * want[i];
+  }
+  return norm > 0 ? std::sqrt(diff / norm) : -std::sqrt(diff);
+}
+
+clnn::Context make_context(const std::string& device, const std::string& precision) {
+  if (precision.empty())
+    return device.empty() ? clnn::Context::create() : clnn::Context::create(device);
+  const clnn::Precision p = clnn::precision_from_string(precision);
+  return device.empty() ? clnn::Context::create(p) : clnn::Context::create(device, p);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string model_path, device;
+  std::string model_path, device, precision;
   int runs = 10;
   std::vector<std::string> input_specs, bind_specs, expect_specs, dim_specs;
   bool show_schedule = false, unfused_attention = false;
@@ -85,6 +103,11 @@ int main(int argc, char** argv) {
       "clnn-run"};
   app.add_option("model", model_path, "the .onnx file")->required();
   app.add_option("--device", device, "gpu, cpu, P:D or part of a name");
+  app.add_option("--precision", precision,
+                 "fp32, tf32, fp16 or bf16: what products compute in (default: CLNN_PRECISION, "
+                 "else fp32); other than fp32, each output's relative error against an fp32 run "
+                 "of the same inputs is printed")
+      ->check(CLI::IsMember({"fp32", "tf32", "fp16", "bf16"}));
   app.add_option("--runs", runs, "timed runs")
       ->check(CLI::Range(1, 1000000))
       ->capture_default_str();
@@ -120,7 +143,7 @@ int main(int argc, char** argv) {
                                            bound_files = by_name(bind_specs),
                                            expected_files = by_name(expect_specs);
   try {
-    clnn::Context ctx = device.empty() ? clnn::Context::create() : clnn::Context::create(device);
+    clnn::Context ctx = make_context(device, precision);
     clnn::onnx::LoadOptions options;
     options.fuse_attention = !unfused_attention;
     for (const auto& [name, extent] : by_name(dim_specs)) options.dims[name] = std::stoll(extent);
@@ -152,6 +175,7 @@ int main(int argc, char** argv) {
     clnn::Executor ex(ctx, model.graph, outputs, clnn::Mode::inference);
     std::mt19937 rng(1);
     std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+    std::map<std::string, std::vector<float>> input_values;  // for the fp32 run
     for (auto& [name, v] : model.inputs) {
       std::vector<float> values;
       if (auto it = file_values.find(name); it != file_values.end()) {
@@ -164,6 +188,7 @@ int main(int argc, char** argv) {
       }
       ex.set_input(name, values);
       std::printf("input  %-20s %s\n", name.c_str(), clnn::to_string(v.shape()).c_str());
+      if (ctx.precision() != clnn::Precision::fp32) input_values[name] = std::move(values);
     }
     std::vector<double> times;
     for (int r = 0; r <= runs; ++r) {  // run 0 warms up: programs are built then
@@ -191,20 +216,33 @@ int main(int argc, char** argv) {
         throw clnn::Error("--expect " + name + "=" + file + ": the model has no output '" + name +
                           "'");
       const auto want = as_floats(read_tensor(file), file, name, it->second.shape());
-      const auto got = ex.value(it->second).to_host();
-      double diff = 0, norm = 0;
-      for (std::size_t i = 0; i < got.size(); ++i) {
-        diff += (double(got[i]) - want[i]) * (double(got[i]) - want[i]);
-        norm += double(want[i]) * want[i];
-      }
-      if (norm > 0)
-        std::printf("expect %-20s relative error %.3g\n", name.c_str(), std::sqrt(diff / norm));
+      const double error = relative_error(ex.value(it->second).to_host(), want);
+      if (error >= 0)
+        std::printf("expect %-20s relative error %.3g\n", name.c_str(), error);
       else  // a reference of zeros checks nothing relative: say so
         std::printf("expect %-20s the expected values are all 0; |got| = %.3g\n", name.c_str(),
-                    std::sqrt(diff));
+                    -error);
     }
-    std::printf("device %s: median %.3f ms over %d runs, %.1f MiB of device memory\n",
-                ctx.device().name.c_str(), times[times.size() / 2] * 1e3, runs,
+    if (ctx.precision() != clnn::Precision::fp32) {
+      // The same model and inputs in fp32 on the same device: what the precision costs.
+      clnn::Context fp32 = make_context(device, "fp32");
+      clnn::Executor reference(fp32, model.graph, outputs, clnn::Mode::inference);
+      for (const auto& [name, values] : input_values) reference.set_input(name, values);
+      reference.forward();
+      for (auto& [name, v] : model.outputs) {
+        const double error = relative_error(ex.value(v).to_host(), reference.value(v).to_host());
+        const std::string p = clnn::to_string(ctx.precision());
+        if (error >= 0)
+          std::printf("fp32   %-20s relative error of %s against fp32 %.3g\n", name.c_str(),
+                      p.c_str(), error);
+        else
+          std::printf("fp32   %-20s the fp32 values are all 0; |%s| = %.3g\n", name.c_str(),
+                      p.c_str(), -error);
+      }
+    }
+    std::printf("device %s (%s): median %.3f ms over %d runs, %.1f MiB of device memory\n",
+                ctx.device().name.c_str(), clnn::to_string(ctx.precision()).c_str(),
+                times[times.size() / 2] * 1e3, runs,
                 double(ex.memory_bytes()) / (1 << 20));
     return 0;
   } catch (const std::exception& e) {
