@@ -196,21 +196,23 @@ def forward_ms(fn, x):
     return median_ms(lambda: fn(x))
 
 
-def gpu_infer(names, emit, compile_mode="default", batches=ZOO_BATCHES):
-    """compile_mode None skips torch.compile."""
+def gpu_infer(names, emit, compile_mode="default", batches=ZOO_BATCHES, half=False):
+    """compile_mode None skips torch.compile; half runs the models and inputs in fp16."""
     device = torch.cuda.get_device_name()
+    dtype = torch.float16 if half else torch.float32
     for name in names:
-        records = [{"model": name, "kind": "infer", "batch": b, "device": device} for b in batches]
+        records = [{"model": name, "kind": "infer", "batch": b, "device": device,
+                    "precision": "fp16" if half else "fp32"} for b in batches]
         model = problem = None
         try:
-            model = zoo_model(name).cuda()
+            model = zoo_model(name).cuda().to(dtype)
         except Exception as e:  # noqa: BLE001
             problem = e
         for r in records:
             if model is None:
                 note_error(r, "torch_eager_ms", problem)
             else:
-                x = torch.randn(r["batch"], *ZOO[name], device="cuda")
+                x = torch.randn(r["batch"], *ZOO[name], device="cuda", dtype=dtype)
                 with torch.inference_mode():
                     measure(r, "torch_eager_ms", lambda: forward_ms(model, x))
 
@@ -457,6 +459,9 @@ def main():
                         choices=["default", "reduce-overhead", "max-autotune"],
                         help="torch.compile's mode for the zoo's GPU inference (default: default; "
                              "reduce-overhead replays CUDA graphs, the launch-overhead peer)")
+    parser.add_argument("--half", action="store_true",
+                        help="GPU inference in fp16 (model and inputs), the peer of clnn-bench "
+                             "models --precision fp16")
     parser.add_argument("--batches", help="comma-separated subset of the zoo's inference batches "
                         f"(default: {','.join(map(str, ZOO_BATCHES))})")
     args = parser.parse_args()
@@ -496,7 +501,7 @@ def main():
             if w == "gpu-infer":
                 batches = [int(b) for b in args.batches.split(",")] if args.batches else ZOO_BATCHES
                 gpu_infer(zoo_names, emit, None if args.no_infer_compile else args.infer_compile_mode,
-                          batches)
+                          batches, args.half)
             elif w == "gpu-train":
                 gpu_train(train_names, args.data, args.train_compile_mode, emit)
             elif w == "cpu-train":
