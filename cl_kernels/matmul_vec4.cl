@@ -89,8 +89,8 @@
 // there): the work-group's warps of 32 work-items each multiply a 64 x (4 * WORK_N) piece
 // of the block, WARPS_N pieces across, as 4 x N_TILES tiles of mma.sync (16 x 8 sums in fp32)
 // per eight rows of a local tile: m16n8k8 in TF32 (A row-major 16 x 8, B 8 x 8), or m16n8k16
-// in fp16 or bf16 under MMA16, whose rows hold two k each. Local memory's bandwidth bounds the kernel:
-// a warp reads (64 + 4 * WORK_N) x 8 floats for 4 * N_TILES products, so the wider piece
+// in fp16 or bf16 under MMA16, whose rows hold two k each. Local memory's bandwidth bounds the
+// kernel: a warp reads (64 + 4 * WORK_N) x 8 words for 4 * N_TILES products, so the wider piece
 // (WORK_N = 16) reads a third less per product. The lanes of a warp read their fragments from the
 // k-major local tiles: lane (group g, thread t of 4) takes rows k + t and k + t + 4 at columns
 // g and g + 8 of A, g of B; with PAD4 = 2 each tile's rows lie 8 floats past a multiple of 32,
@@ -327,20 +327,22 @@ inline void store_across16(__local uint* tile, int row, int per_row, int f, floa
 }
 
 #if TRANS_A
-#define STORE_A_STEP(tile)                   \
-  for (int l = 0; l < A_LOADS; l += 2)       \
+#define STORE_A_STEP(tile)                                                                 \
+  for (int l = 0; l < A_LOADS; l += 2)                                                     \
   store_across16((__local uint*)(tile), A_ROW, TILE_M / 4, tid + l * THREADS, next_a[l], \
                  next_a[l + 1])
 #else
-#define STORE_A_STEP(tile) \
-  for (int l = 0; l < A_LOADS; ++l) store_along16((__local uint*)(tile), A_ROW, tid + l * THREADS, next_a[l])
+#define STORE_A_STEP(tile)            \
+  for (int l = 0; l < A_LOADS; ++l) \
+  store_along16((__local uint*)(tile), A_ROW, tid + l * THREADS, next_a[l])
 #endif
 #if TRANS_B
-#define STORE_B_STEP(tile) \
-  for (int l = 0; l < B_LOADS; ++l) store_along16((__local uint*)(tile), B_ROW, tid + l * THREADS, next_b[l])
+#define STORE_B_STEP(tile)            \
+  for (int l = 0; l < B_LOADS; ++l) \
+  store_along16((__local uint*)(tile), B_ROW, tid + l * THREADS, next_b[l])
 #else
-#define STORE_B_STEP(tile)                   \
-  for (int l = 0; l < B_LOADS; l += 2)       \
+#define STORE_B_STEP(tile)                                                                 \
+  for (int l = 0; l < B_LOADS; l += 2)                                                     \
   store_across16((__local uint*)(tile), B_ROW, TILE_N / 4, tid + l * THREADS, next_b[l], \
                  next_b[l + 1])
 #endif
@@ -501,10 +503,10 @@ inline void store_y_pair(__global float* y, int ldc, const int4 o, int M, int N,
 #define LOAD_B_STEP(k0) \
   gather_step(next_b, B, taps, lanes, (k0) + across_row(tid, TILE_N / 4), geometry)
 #else
-#define LOAD_B_STEP(k0)                                                      \
-  for (int l = 0; l < B_LOADS; ++l)                                          \
-    next_b[l] = gather_b(B, taps, lanes, k_end, (k0) + across_row(tid + l * THREADS, TILE_N / 4), \
-                         geometry)
+#define LOAD_B_STEP(k0)                                                                   \
+  for (int l = 0; l < B_LOADS; ++l)                                                       \
+  next_b[l] = gather_b(B, taps, lanes, k_end, (k0) + across_row(tid + l * THREADS, TILE_N / 4), \
+                       geometry)
 #endif
 #define LOAD_A_STEP(k0) \
   for (int l = 0; l < A_LOADS; ++l) next_a[l] = load_a(A, lda, M, k_end, m0, k0, tid + l * THREADS)

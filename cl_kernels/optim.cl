@@ -65,9 +65,9 @@ void sgd_update(__global float* p, __global const float* g, __global float* v, c
   sgd_update(p##j, g##j, v##j, at, lr, momentum, weight_decay, nesterov, grad_scale)
 
 __kernel void sgd_step(const float lr, const float momentum, const float weight_decay,
-                       const int nesterov, const float grad_scale, const ulong8 ends, SGD_SLOT(0), SGD_SLOT(1),
-                       SGD_SLOT(2), SGD_SLOT(3), SGD_SLOT(4), SGD_SLOT(5), SGD_SLOT(6),
-                       SGD_SLOT(7)) {
+                       const int nesterov, const float grad_scale, const ulong8 ends,
+                       SGD_SLOT(0), SGD_SLOT(1), SGD_SLOT(2), SGD_SLOT(3), SGD_SLOT(4),
+                       SGD_SLOT(5), SGD_SLOT(6), SGD_SLOT(7)) {
   FOR_EACH_SLOT_ELEMENT(at, SGD_UPDATE)
 }
 
@@ -98,9 +98,9 @@ void adam_update(__global float* p, __global const float* g, __global float* m, 
 
 __kernel void adam_step(const float lr, const float beta1, const float beta2, const float eps,
                         const float weight_decay, const int decoupled, const float c1,
-                        const float c2, const float grad_scale, const ulong8 ends, ADAM_SLOT(0), ADAM_SLOT(1),
-                        ADAM_SLOT(2), ADAM_SLOT(3), ADAM_SLOT(4), ADAM_SLOT(5), ADAM_SLOT(6),
-                        ADAM_SLOT(7)) {
+                        const float c2, const float grad_scale, const ulong8 ends,
+                        ADAM_SLOT(0), ADAM_SLOT(1), ADAM_SLOT(2), ADAM_SLOT(3), ADAM_SLOT(4),
+                        ADAM_SLOT(5), ADAM_SLOT(6), ADAM_SLOT(7)) {
   FOR_EACH_SLOT_ELEMENT(at, ADAM_UPDATE)
 }
 

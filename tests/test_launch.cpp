@@ -551,7 +551,8 @@ TEST_CASE("tensor-core plans: whole warp pieces, only where the device runs the 
     CHECK_FALSE(planner.fits({true, 128, 96, 16, 8, 16, form.kernel}));
     CHECK_FALSE(planner.fits({true, 32, 32, 8, 8, 8, form.kernel}));
     CHECK_FALSE(planner.fits({true, 64, 32, 4, 8, 8, form.kernel}));
-    CHECK(planner.fits({true, 64, 32, 8, 8, 8, form.kernel}) == (form.kernel == MatmulKernel::tf32));
+    CHECK(planner.fits({true, 64, 32, 8, 8, 8, form.kernel}) ==
+          (form.kernel == MatmulKernel::tf32));
     // No tensor cores before compute capability 8.0, off NVIDIA, or on other SIMD widths.
     DeviceInfo turing = h200;
     turing.nv_compute_capability = 75;

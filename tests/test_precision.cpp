@@ -249,7 +249,8 @@ TEST_CASE("tensor-core implicit-GEMM convolution matches the reference of its ro
       const Vec db = as_doubles(hb);
       const auto rx = rounded(p, hx), rw = rounded(p, hw);
       const Vec want = reference::conv(geo, as_doubles(rx), as_doubles(rw), &db);
-      const Vec magnitude = reference::conv(geo, as_doubles(rx, true), as_doubles(rw, true), nullptr);
+      const Vec magnitude =
+          reference::conv(geo, as_doubles(rx, true), as_doubles(rw, true), nullptr);
       const std::size_t terms = std::size_t(c.w[1] * c.w[2] * c.w[3]);
       REQUIRE(got.size() == want.size());
       const std::size_t positions = std::size_t(geo.out[0] * geo.out[1] * geo.out[2]);

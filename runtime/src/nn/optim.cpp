@@ -38,13 +38,15 @@ std::vector<std::pair<std::string, Tensor>> named_slots(const Executor& ex, cons
   return out;
 }
 
-// The profiler's scope of one update of every parameter, which does `flops` operations and reads
-// or writes `floats` floats per parameter element (counted from cl_kernels/optim.cl).
-detail::ProfileScope update_scope(const Executor& ex, double flops, double floats) {
+// The profiler's scope of one pass over every parameter (an update, or loss scaling's check),
+// which does `flops` operations and reads or writes `floats` floats per parameter element
+// (counted from cl_kernels/optim.cl).
+detail::ProfileScope update_scope(const Executor& ex, double flops, double floats,
+                                  const char* name = "optimizer") {
   double elements = 0;
   if (detail::profiling_enabled())  // only the profiler needs the count
     for (const Value& p : ex.parameters()) elements += double(element_count(p.shape()));
-  return detail::ProfileScope("optimizer", flops * elements, 4.0 * floats * elements);
+  return detail::ProfileScope(name, flops * elements, 4.0 * floats * elements);
 }
 
 // Parameters a launch of cl_kernels/optim.cl updates (its SLOTS).
@@ -167,7 +169,7 @@ bool LossScaler::gradients_finite(const Executor& ex) {
   if (!found_.defined()) found_ = Tensor::zeros(ex.context(), {1});
   else fill(found_, 0.0f);
   {
-    auto scope = update_scope(ex, 1.0, 1.0);  // reads each gradient once
+    auto scope = update_scope(ex, 1.0, 1.0, "loss scaling");  // reads each gradient once
     cl_kernel k = ctx.kernel("optim", "find_nonfinite");
     detail::set_arg(k, 0, mem(found_));
     const auto params = ex.parameters();
