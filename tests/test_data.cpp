@@ -138,4 +138,20 @@ TEST_CASE("batches follow a seeded order per epoch and are normalized", "[data]"
   CHECK_THROWS_AS(Batcher(set, 11, 1, norm), clnn::Error);
   Batcher limited(set, 2, 1, norm, false, 4);
   CHECK(limited.batches_per_epoch() == 2);
+
+  // Shards of a batch (data-parallel ranks): shard s holds rows s * 2 onwards of the same batch.
+  std::vector<float> shard_images[2], shard_labels[2];
+  for (std::int64_t s = 0; s < 2; ++s) {
+    Batcher sharded(set, 4, 7, norm);
+    sharded.set_shard(s, 2);
+    CHECK(sharded.shard_rows() == 2);
+    CHECK(sharded.batches_per_epoch() == 2);
+    sharded.start_epoch(3);
+    REQUIRE(sharded.next(shard_images[s], shard_labels[s]));
+  }
+  CHECK(shard_labels[0] == std::vector<float>(la.begin(), la.begin() + 2));
+  CHECK(shard_labels[1] == std::vector<float>(la.begin() + 2, la.end()));
+  CHECK(shard_images[1] == std::vector<float>(ia.begin() + 4, ia.end()));
+  CHECK_THROWS_WITH(a.set_shard(0, 3), Catch::Contains("does not split into 3 equal shards"));
+  CHECK_THROWS_WITH(a.set_shard(2, 2), Catch::Contains("shard 2 of 2 does not exist"));
 }

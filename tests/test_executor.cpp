@@ -125,6 +125,33 @@ TEST_CASE("gradients that meet at a value are summed", "[executor]") {
   CHECK(relative_error(both, expected) < 1e-6);
 }
 
+TEST_CASE("backward reports each parameter's gradient as soon as it is complete", "[executor]") {
+  // X -> [W1] -> relu -> [W2] -> sum, and W3 that the loss does not depend on; W1 also feeds the
+  // loss directly, so its gradient is complete only after the last of its two consumers.
+  Graph g;
+  Value X = g.input("X", {4, 3});
+  Value W1 = g.parameter("W1", {3, 3}, init::xavier_uniform(1));
+  Value W2 = g.parameter("W2", {3, 2}, init::xavier_uniform(2));
+  Value W3 = g.parameter("W3", {2}, init::constant(1.0f));
+  Value h = relu(matmul(X, W1));
+  Value loss = add(sum(matmul(h, W2)), sum(mul(W1, W1)));
+  Value unused = sum(W3);
+  Executor ex(context(), g, {loss, unused}, Mode::training);
+  ex.set_input("X", random_vector(12, 4));
+  ex.forward();
+  std::vector<std::size_t> order;
+  std::vector<std::vector<float>> when_reported(3);
+  ex.backward(loss, 1.0f, [&](std::size_t p, const Tensor& gradient) {
+    order.push_back(p);
+    when_reported[p] = gradient.to_host();  // what the kernels enqueued so far have written
+  });
+  REQUIRE(ex.parameters().size() == 3);
+  CHECK(order == std::vector<std::size_t>{1, 0, 2});  // W2 first; W3 (unreached) last
+  for (std::size_t p = 0; p < 3; ++p)
+    CHECK(when_reported[p] == ex.gradient(ex.parameters()[p]).to_host());
+  CHECK(when_reported[2] == std::vector<float>{0.0f, 0.0f});
+}
+
 TEST_CASE("only what the outputs depend on runs", "[executor]") {
   Graph g;
   Value X = g.input("X", {2, 3});

@@ -164,6 +164,23 @@ TEST_CASE("dropout drops with probability p and is the identity in inference", "
   CHECK_THROWS_AS(dropout(x, -0.1f, 1), Error);
 }
 
+TEST_CASE("dropout on a shard of a batch draws the whole batch's masks for its rows", "[norm]") {
+  auto masked = [](std::int64_t rows, std::uint64_t shard) {
+    Graph g;
+    Value x = g.parameter("x", {rows, 37}, init::constant(1.0f));
+    Value y = dropout(x, 0.5f, 9);
+    Executor ex(context(), g, {y}, Mode::training);
+    ex.set_shard(shard);
+    ex.forward();
+    ex.forward();  // the second step's masks
+    return ex.value(y).to_host();
+  };
+  const auto whole = masked(6, 0), first = masked(3, 0), second = masked(3, 1);
+  CHECK(first == std::vector<float>(whole.begin(), whole.begin() + 3 * 37));
+  CHECK(second == std::vector<float>(whole.begin() + 3 * 37, whole.end()));
+  CHECK(first != second);
+}
+
 TEST_CASE("concat along an axis", "[norm][shape]") {
   struct Case {
     std::vector<Shape> shapes;

@@ -57,11 +57,15 @@ class Batcher {
           bool shuffle = true, std::int64_t limit = 0);
 
   void start_epoch(std::int64_t epoch);
-  // Fills images [batch, 1, rows, cols] and labels [batch] (as floats) with the next batch;
-  // false when the epoch has no full batch left.
+  // Data-parallel training: next() fills shard `index` of `count` equal shards of each batch
+  // (rows index * batch / count onwards), which must divide the batch size.
+  void set_shard(std::int64_t index, std::int64_t count);
+  // Fills images [n, 1, rows, cols] and labels [n] (as floats) with the next batch (n its size)
+  // or with the shard's rows of it (n = shard_rows()); false when no full batch is left.
   bool next(std::vector<float>& images, std::vector<float>& labels);
   std::int64_t batches_per_epoch() const { return used_ / batch_size_; }
   std::int64_t batch_size() const { return batch_size_; }
+  std::int64_t shard_rows() const { return batch_size_ / shards_; }
 
  private:
   const ImageSet& set_;
@@ -71,6 +75,7 @@ class Batcher {
   bool shuffle_;
   std::vector<std::int64_t> order_;
   std::int64_t position_ = 0;
+  std::int64_t shard_ = 0, shards_ = 1;
 };
 
 }  // namespace clnn::data

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -50,6 +51,11 @@ class Executor {
   // scale * loss (loss scaling: optim::LossScaler). Requires training mode and a forward() since
   // the inputs last changed.
   void backward(const Value& loss, float scale = 1.0f);
+  // The same, calling gradient_ready(i, g) as soon as the last kernel that writes g, the gradient
+  // of parameters()[i], is enqueued (every parameter once): data-parallel training starts moving
+  // a gradient while the rest of backward runs.
+  using GradientReady = std::function<void(std::size_t parameter, const Tensor& gradient)>;
+  void backward(const Value& loss, float scale, const GradientReady& gradient_ready);
 
   // The tensor of an output (or, in training, of any value backward keeps).
   Tensor value(const Value& v) const;
@@ -60,6 +66,10 @@ class Executor {
   // forward() calls so far; it seeds per-step randomness (dropout). Checkpoints restore it.
   std::uint64_t step() const;
   void set_step(std::uint64_t step);
+  // Data-parallel training splits each batch into equal shards, one per rank; this executor's
+  // batch is shard `shard` (0 by default). Random draws (dropout's masks) take the values the
+  // same rows would in the whole batch, so N ranks train as one would.
+  void set_shard(std::uint64_t shard);
   const Context& context() const;
   // Device memory the executor holds at its peak, in bytes: values (after the memory plan has
   // shared their buffers), gradients, parameters, what ops keep for backward, what inference

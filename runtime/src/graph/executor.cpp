@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <functional>
 #include <optional>
 
 #include "cl/launch_recording.hpp"
@@ -24,7 +25,7 @@ struct ExecutorImpl {
   const Node& node(int id) const { return graph->nodes[std::size_t(id)]; }
   int named_node(const std::string& name, NodeKind kind, const char* call) const;
   void require_value(int id, const char* call) const;
-  void backward(int loss, float scale);
+  void backward(int loss, float scale, const Executor::GradientReady& gradient_ready);
 
   Context ctx;
   std::shared_ptr<GraphData> graph;
@@ -84,20 +85,24 @@ struct ExecutorImpl {
   // What backward(loss) runs, planned at its first call for that loss: each node's step with its
   // input gradients and whether each adds to what an earlier step wrote; and the parameters it
   // never reaches (their gradients are zeroed).
+  // Each step names the parameters (indices in parameters()) whose gradients it completes.
   struct BackwardStep {
     int node;
     std::vector<Tensor*> grad_inputs;
     std::vector<float> betas;
+    std::vector<std::pair<std::size_t, int>> completes = {};  // (index, node id)
   };
   struct BackwardPlan {
     int loss;
     std::vector<BackwardStep> steps;
     std::vector<int> unreached;
+    std::vector<std::size_t> unreached_parameters;  // the same, as indices in parameters()
   };
   std::optional<BackwardPlan> backward_plan;
   BackwardPlan plan_backward(int loss);
   std::size_t device_bytes = 0;
   std::uint64_t step = 0;  // forward() calls so far
+  std::uint64_t shard = 0;  // Executor::set_shard
   bool forward_done = false;
   bool backward_done = false;
 
@@ -537,7 +542,7 @@ void ExecutorImpl::require_value(int id, const char* call) const {
                 "' is not computed by this executor (no requested output depends on it)");
 }
 
-void ExecutorImpl::backward(int loss, float scale) {
+void ExecutorImpl::backward(int loss, float scale, const Executor::GradientReady& gradient_ready) {
   if (mode != Mode::training) throw Error("backward: the executor was made for inference");
   require_value(loss, "backward");
   if (std::find(outputs.begin(), outputs.end(), loss) == outputs.end())
@@ -560,15 +565,22 @@ void ExecutorImpl::backward(int loss, float scale) {
       auto inputs = tensors_of(nd.inputs, values);
       nd.op->backward(BackwardArgs{
           impl, inputs, values[std::size_t(s.node)], grads[std::size_t(s.node)], s.grad_inputs,
-          s.betas, workspace, saved[std::size_t(s.node)], step, epilogues[std::size_t(s.node)]});
+          s.betas, workspace, saved[std::size_t(s.node)], step, epilogues[std::size_t(s.node)],
+          shard});
     });
+    if (gradient_ready)
+      for (auto [index, id] : s.completes) gradient_ready(index, grads[std::size_t(id)]);
   }
   for (int v : backward_plan->unreached) fill(grads[std::size_t(v)], 0.0f);
+  if (gradient_ready)
+    for (std::size_t i = 0; i < backward_plan->unreached.size(); ++i)
+      gradient_ready(backward_plan->unreached_parameters[i],
+                     grads[std::size_t(backward_plan->unreached[i])]);
   backward_done = true;
 }
 
 ExecutorImpl::BackwardPlan ExecutorImpl::plan_backward(int loss) {
-  BackwardPlan plan{loss, {}, {}};
+  BackwardPlan plan{loss, {}, {}, {}};
   std::vector<bool> has_grad(graph->nodes.size(), false);  // written by an earlier step
   has_grad[std::size_t(loss)] = requires_grad[std::size_t(loss)];
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
@@ -592,10 +604,26 @@ ExecutorImpl::BackwardPlan ExecutorImpl::plan_backward(int loss) {
     }
     if (any) plan.steps.push_back(std::move(s));
   }
-  // Parameters the loss does not depend on have a zero gradient, not a stale one.
+  // A parameter's gradient is complete after the last step that writes it; parameters the loss
+  // does not depend on have a zero gradient, not a stale one.
+  std::vector<std::size_t> parameter_index(graph->nodes.size(), 0);
+  std::size_t parameters = 0;
+  for (std::size_t v = 0; v < graph->nodes.size(); ++v)
+    if (in_plan[v] && graph->nodes[v].kind == NodeKind::parameter) parameter_index[v] = parameters++;
+  std::vector<bool> completed(graph->nodes.size(), false);
+  for (auto step = plan.steps.rbegin(); step != plan.steps.rend(); ++step)
+    for (Tensor* g : step->grad_inputs) {
+      if (!g) continue;
+      const auto u = std::size_t(g - grads.data());
+      if (node(int(u)).kind != NodeKind::parameter || completed[u]) continue;
+      completed[u] = true;
+      step->completes.emplace_back(parameter_index[u], int(u));
+    }
   for (int v : order)
-    if (node(v).kind == NodeKind::parameter && !has_grad[std::size_t(v)])
+    if (node(v).kind == NodeKind::parameter && !has_grad[std::size_t(v)]) {
       plan.unreached.push_back(v);
+      plan.unreached_parameters.push_back(parameter_index[std::size_t(v)]);
+    }
   return plan;
 }
 
@@ -682,7 +710,7 @@ void Executor::forward() {
       nd.op->forward(detail::ForwardArgs{impl, inputs, impl_->values[std::size_t(v)],
                                          impl_->workspace, impl_->saved[std::size_t(v)], training,
                                          step, impl_->epilogues[std::size_t(v)], placement,
-                                         prepared});
+                                         prepared, impl_->shard});
     });
   }
   impl_->step = step;
@@ -690,11 +718,19 @@ void Executor::forward() {
 }
 
 void Executor::backward(const Value& loss, float scale) {
+  backward(loss, scale, {});
+}
+
+void Executor::backward(const Value& loss, float scale, const GradientReady& gradient_ready) {
   if (GraphAccess::data(loss) != impl_->graph)
     throw Error("backward: the loss belongs to another graph");
   if (!std::isfinite(scale) || scale == 0.0f)
     throw Error("backward: the loss scale must be finite and nonzero, not " + std::to_string(scale));
-  impl_->backward(loss.id(), scale);
+  impl_->backward(loss.id(), scale, gradient_ready);
+}
+
+void Executor::set_shard(std::uint64_t shard) {
+  impl_->shard = shard;
 }
 
 Tensor Executor::value(const Value& v) const {

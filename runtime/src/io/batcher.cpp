@@ -41,13 +41,25 @@ void Batcher::start_epoch(std::int64_t epoch) {
   position_ = 0;
 }
 
+void Batcher::set_shard(std::int64_t index, std::int64_t count) {
+  if (count < 1 || index < 0 || index >= count)
+    throw Error("Batcher: shard " + std::to_string(index) + " of " + std::to_string(count) +
+                " does not exist");
+  if (batch_size_ % count != 0)
+    throw Error("Batcher: the batch of " + std::to_string(batch_size_) +
+                " does not split into " + std::to_string(count) + " equal shards");
+  shard_ = index;
+  shards_ = count;
+}
+
 bool Batcher::next(std::vector<float>& images, std::vector<float>& labels) {
   if (position_ + batch_size_ > used_) return false;
   const std::size_t pixels = std::size_t(set_.rows * set_.cols);
-  images.resize(std::size_t(batch_size_) * pixels);
-  labels.resize(std::size_t(batch_size_));
-  for (std::int64_t b = 0; b < batch_size_; ++b) {
-    const std::int64_t image = order_[std::size_t(position_ + b)];
+  const std::int64_t rows = shard_rows(), first = position_ + shard_ * rows;
+  images.resize(std::size_t(rows) * pixels);
+  labels.resize(std::size_t(rows));
+  for (std::int64_t b = 0; b < rows; ++b) {
+    const std::int64_t image = order_[std::size_t(first + b)];
     normalize_image(set_, image, norm_, images.data() + std::size_t(b) * pixels);
     labels[std::size_t(b)] = float(set_.labels[std::size_t(image)]);
   }

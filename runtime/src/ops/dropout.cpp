@@ -24,7 +24,7 @@ class DropoutOp : public Op {
     const std::size_t n = std::size_t(args.output.size());
     if (!args.training || p_ == 0.0f)
       return axpby(args.ctx, 1.0f, *args.inputs[0], 0.0f, args.output, n);
-    apply(args.ctx, *args.inputs[0], args.output, args.step, 0.0f);
+    apply(args.ctx, *args.inputs[0], args.output, args.step, args.shard, 0.0f);
   }
 
   void backward(const BackwardArgs& args) const override {
@@ -32,7 +32,7 @@ class DropoutOp : public Op {
       if (p_ == 0.0f)
         axpby(args.ctx, 1.0f, args.grad_output, args.betas[0], *gx, std::size_t(gx->size()));
       else
-        apply(args.ctx, args.grad_output, *gx, args.step, args.betas[0]);
+        apply(args.ctx, args.grad_output, *gx, args.step, args.shard, args.betas[0]);
     }
   }
 
@@ -46,11 +46,13 @@ class DropoutOp : public Op {
   }
 
  private:
-  // The same mask for the same step: backward regenerates forward's.
+  // The same mask for the same step: backward regenerates forward's. Shard s of a batch split
+  // into equal shards draws at the indices its rows have in the whole batch.
   void apply(ContextImpl& ctx, const Tensor& in, const Tensor& out, std::uint64_t step,
-             float beta) const {
+             std::uint64_t shard, float beta) const {
     cl_kernel k = ctx.kernel("dropout", "dropout_apply");
-    set_args(k, mem(in), mem(out), count(out), p_, cl_ulong(seed_), cl_ulong(step), beta);
+    const cl_ulong first = cl_ulong(shard) * count(out);
+    set_args(k, mem(in), mem(out), count(out), first, p_, cl_ulong(seed_), cl_ulong(step), beta);
     ctx.enqueue_elementwise(k, std::size_t(out.size()));
   }
 

@@ -38,6 +38,9 @@ struct ForwardArgs {
   Placement placement{};    // where the output goes instead, given only to ops that take one
   // What prepare() wrote from the inputs as they are now, or null where nothing was prepared.
   const Tensor* prepared = nullptr;
+  // Which shard of the whole batch this executor's batch is (Executor::set_shard): random draws
+  // take the values the same rows of the whole batch would.
+  std::uint64_t shard = 0;
 };
 
 // What an inference executor keeps from one forward() to the next, made from parameters (filters
@@ -65,6 +68,7 @@ struct BackwardArgs {
   // The epilogue forward applied (ops that take one in training): grad_output is the gradient
   // after it, which backward masks by the epilogue's derivative.
   Epilogue epilogue{};
+  std::uint64_t shard = 0;  // as ForwardArgs::shard
 };
 
 // How an operator appears in an ONNX graph of opset 17 (io/onnx_export.cpp writes it).
