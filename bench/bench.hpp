@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "clnn/context.hpp"
+#include "clnn/dist.hpp"
 #include "clnn/tensor.hpp"
 
 namespace clnn::bench {
@@ -21,6 +22,9 @@ struct Options {
   std::vector<std::string> models;   // models: the models to run (empty: all)
   bool profile = false;              // models: a per-op profile of one step for each row
   bool profile_nodes = false;        // models: the profile with a row per node, not per op
+  std::int64_t batch = 128;          // train: the (whole) batch
+  // train: data parallel over these ranks (null: one device), against one rank alone.
+  dist::Communicator* communicator = nullptr;
 };
 
 // One measurement: its parameters and figures under self-explaining keys.

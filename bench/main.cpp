@@ -4,9 +4,11 @@
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
+#include <clnn/mpi.hpp>
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <optional>
 
 #include "bench.hpp"
 
@@ -51,6 +53,17 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 1000000000));
   app.add_option("--steps", options.steps, "train, models: the batches to time")
       ->check(CLI::Range(1, 1000000000));
+  app.add_option("--batch", options.batch, "train: the batch (the whole batch, distributed)")
+      ->check(CLI::Range(1, 1000000))
+      ->capture_default_str();
+  bool distributed = false;
+  double dist_timeout = 600;
+  app.add_flag("--distributed", distributed,
+               "train: data parallel over MPI (under mpirun), after rank 0 alone; rank 0 reports");
+  app.add_option("--dist-timeout", dist_timeout,
+                 "seconds a rank waits for the others (rank 0's run alone included)")
+      ->check(CLI::Range(1.0, 86400.0))
+      ->capture_default_str();
   app.add_option("--zoo", options.zoo, "models: the folder of <model>_b<batch>.onnx files")
       ->capture_default_str();
   app.add_option("--models", options.models, "models: the models to run (default: all)")
@@ -75,18 +88,29 @@ int main(int argc, char** argv) {
     std::cerr << "clnn-bench: no suite named\n" << app.help();
     return 2;
   }
+  if (distributed && suites != std::vector<std::string>{"train"}) {
+    std::cerr << "clnn-bench: --distributed runs the train suite alone\n";
+    return 2;
+  }
+  std::optional<clnn::dist::Mpi> comm;
   try {
+    if (distributed) {
+      comm.emplace(clnn::dist::MpiOptions{dist_timeout});
+      options.communicator = &*comm;
+    }
+    const bool reports = !comm || comm->rank() == 0;
     auto create = [&](clnn::Precision p) {
       return device.empty() ? clnn::Context::create(p) : clnn::Context::create(device, p);
     };
     clnn::Context ctx = !precision.empty() ? create(clnn::precision_from_string(precision))
                         : device.empty()   ? clnn::Context::create()
                                            : clnn::Context::create(device);
-    fmt::print("device: {}, precision {}\n", ctx.device().label(),
-               clnn::to_string(ctx.precision()));
+    if (reports)
+      fmt::print("device: {}, precision {}\n", ctx.device().label(),
+                 clnn::to_string(ctx.precision()));
     nlohmann::json all = nlohmann::json::array();
     for (const auto& suite : suites) {
-      fmt::print("\n[{}]\n", suite);
+      if (reports) fmt::print("\n[{}]\n", suite);
       auto records = kSuites.at(suite)(ctx, options);
       for (auto& r : records) {
         r["suite"] = suite;
@@ -95,13 +119,14 @@ int main(int argc, char** argv) {
         all.push_back(r);
       }
     }
-    if (!json_path.empty()) {
+    if (!json_path.empty() && reports) {
       std::ofstream out(json_path);
       out << all.dump(2) << "\n";
       if (!out) throw clnn::IoError(json_path, "cannot write the results");
     }
   } catch (const std::exception& e) {
     std::cerr << "clnn-bench: " << e.what() << "\n";
+    if (comm && comm->size() > 1) comm->abort(1);  // the other ranks would wait for this one
     return 1;
   }
   return 0;

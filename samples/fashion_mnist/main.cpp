@@ -1,12 +1,16 @@
 // clnn-fashion: trains a CNN on Fashion-MNIST on the chosen device and reports the test accuracy.
-// The main job of scripts/run-demo; its last line is "test accuracy: 0.XXXX".
+// The main job of scripts/run-demo; its last line is "test accuracy: 0.XXXX". Under mpirun with
+// --distributed, every rank trains on its share of each batch (data parallel); rank 0 reports.
 #include <clnn/clnn.hpp>
+#include <clnn/mpi.hpp>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <map>
+#include <optional>
 #include <string>
 
 #include "models.hpp"
@@ -19,7 +23,8 @@ struct Args {
   std::int64_t epochs = 2, batch = 64, limit = 0;
   float lr = 0.0f;
   std::uint64_t seed = 1;
-  bool show_schedule = false;
+  bool show_schedule = false, distributed = false;
+  double dist_timeout = 60.0;
 };
 
 // The names --optimizer and --schedule take, and what each selects.
@@ -50,6 +55,18 @@ const CLI::Validator whole_number(
       return digits ? "" : "not a whole number of 0 or more: " + text;
     },
     "UINT");
+
+// One rank per device: where a machine has several GPUs and no device is named, its ranks take
+// them in turn.
+std::string device_of_rank(const Args& args, int local_rank) {
+  if (!args.device.empty() || std::getenv("CLNN_DEVICE")) return args.device;
+  std::vector<const clnn::DeviceInfo*> gpus;
+  for (const clnn::DeviceInfo& d : clnn::list_devices())
+    if (d.type == clnn::DeviceType::gpu) gpus.push_back(&d);
+  if (gpus.size() < 2) return {};
+  const clnn::DeviceInfo& d = *gpus[std::size_t(local_rank) % gpus.size()];
+  return std::to_string(d.platform_index) + ":" + std::to_string(d.device_index);
+}
 
 }  // namespace
 
@@ -92,22 +109,43 @@ int main(int argc, char** argv) {
   app.add_option("--seed", args.seed, "batch order and dropout")
       ->check(whole_number)
       ->capture_default_str();
+  app.add_flag("--distributed", args.distributed,
+               "data parallel over MPI (run under mpirun): --batch is the whole batch, each rank "
+               "trains on its equal share; rank 0 reports and writes the files");
+  app.add_option("--dist-timeout", args.dist_timeout,
+                 "seconds a rank waits for the others before it names the missing and ends them all")
+      ->check(CLI::Range(1.0, 86400.0))
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  std::optional<clnn::dist::Mpi> comm;
+  int rank = 0;
   try {
-    auto create = [&](clnn::Precision p) {
-      return args.device.empty() ? clnn::Context::create(p) : clnn::Context::create(args.device, p);
+    std::string device = args.device;
+    if (args.distributed) {
+      comm.emplace(clnn::dist::MpiOptions{args.dist_timeout});
+      rank = comm->rank();
+      device = device_of_rank(args, comm->local_rank());
+    }
+    // Rank 0 alone speaks.
+    auto say = [&](const char* format, auto... values) {
+      if (rank == 0) std::printf(format, values...);
     };
-    clnn::Context ctx = !args.precision.empty()
-                            ? create(clnn::precision_from_string(args.precision))
-                        : args.device.empty() ? clnn::Context::create()
-                                              : clnn::Context::create(args.device);
-    std::printf("device: %s, precision %s\n", ctx.device().label().c_str(),
-                clnn::to_string(ctx.precision()).c_str());
+    auto create = [&](clnn::Precision p) {
+      return device.empty() ? clnn::Context::create(p) : clnn::Context::create(device, p);
+    };
+    clnn::Context ctx = !args.precision.empty() ? create(clnn::precision_from_string(args.precision))
+                        : device.empty()        ? clnn::Context::create()
+                                                : clnn::Context::create(device);
+    say("device: %s, precision %s\n", ctx.device().label().c_str(),
+        clnn::to_string(ctx.precision()).c_str());
+    if (comm)
+      say("distributed: %d rank%s, each on %lld images of every batch\n", comm->size(),
+          comm->size() == 1 ? "" : "s", (long long)(args.batch / comm->size()));
     // --save and --metrics are checked by the Trainer; --export is written only at the end.
     if (!args.export_path.empty()) clnn::check_writable(args.export_path);
     clnn::data::FashionMnist data = clnn::data::load_fashion_mnist(args.data);
-    std::printf("data: %lld training and %lld test images from %s\n", (long long)data.train.count,
-                (long long)data.test.count, args.data.c_str());
+    say("data: %lld training and %lld test images from %s\n", (long long)data.train.count,
+        (long long)data.test.count, args.data.c_str());
 
     clnn::train::Options o;
     o.epochs = args.epochs;
@@ -119,35 +157,41 @@ int main(int argc, char** argv) {
     o.optimizer = kOptimizers.at(args.optimizer);  // both checked by the parser
     o.schedule = kSchedules.at(args.schedule);
     o.lr = args.lr > 0 ? args.lr : o.optimizer == clnn::train::OptimizerKind::sgd ? 0.05f : 0.003f;
+    if (comm) o.communicator = &*comm;
 
     clnn::train::Trainer trainer(ctx, clnn::samples::fashion_model(args.model), data.train,
                                  data.test, o);
-    std::printf(
-        "model: %s, %lld parameters; %lld epochs of batch %lld, %s lr %g; %.1f MiB of "
+    say("model: %s, %lld parameters; %lld epochs of batch %lld, %s lr %g; %.1f MiB of "
         "device memory for training\n",
         args.model.c_str(), (long long)trainer.parameter_count(), (long long)o.epochs,
         (long long)o.batch_size, args.optimizer.c_str(), double(o.lr),
         double(trainer.executor().memory_bytes()) / (1 << 20));
     if (!args.resume.empty()) {
       trainer.resume(args.resume);
-      std::printf("resumed from %s after epoch %lld\n", args.resume.c_str(),
-                  (long long)trainer.epoch());
+      say("resumed from %s after epoch %lld\n", args.resume.c_str(), (long long)trainer.epoch());
     }
     std::fflush(stdout);
     trainer.fit();
     // After training, so that each pass shows the kernels it replays.
-    if (args.show_schedule) std::printf("%s", trainer.executor().schedule_table().c_str());
+    if (args.show_schedule) say("%s", trainer.executor().schedule_table().c_str());
     clnn::train::Evaluation test = trainer.evaluate(data.test);
-    std::cout << "confusion matrix (rows: true class, columns: predicted):\n"
-              << clnn::train::format_confusion(test);
-    if (!args.export_path.empty()) {
+    say("confusion matrix (rows: true class, columns: predicted):\n%s",
+        clnn::train::format_confusion(test).c_str());
+    if (!args.export_path.empty() && rank == 0) {
       trainer.export_onnx(args.export_path);
-      std::printf("exported the model to %s\n", args.export_path.c_str());
+      say("exported the model to %s\n", args.export_path.c_str());
     }
-    std::printf("test accuracy: %.4f\n", test.accuracy);
+    say("test accuracy: %.4f\n", test.accuracy);
     return 0;
   } catch (const std::exception& e) {  // clnn::Error, or the standard library's (bad_alloc)
-    std::fprintf(stderr, "clnn-fashion: %s\n", e.what());
+    if (!comm) {
+      std::fprintf(stderr, "clnn-fashion: %s\n", e.what());
+      return 1;
+    }
+    // The other ranks would wait for this one in their next collective: end them all.
+    std::fprintf(stderr, "clnn-fashion: rank %d: %s\n", rank, e.what());
+    std::fflush(stderr);
+    if (comm->size() > 1) comm->abort(1);
     return 1;
   }
 }

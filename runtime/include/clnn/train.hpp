@@ -12,6 +12,7 @@
 
 #include "clnn/context.hpp"
 #include "clnn/data.hpp"
+#include "clnn/dist.hpp"
 #include "clnn/executor.hpp"
 #include "clnn/graph.hpp"
 
@@ -39,6 +40,15 @@ struct Options {
   // gradients would otherwise round to zero where small; this turns it on in any precision.
   bool loss_scaling = false;
   std::ostream* log = nullptr;  // progress and results; nullptr: standard output
+  // Data-parallel training (nullptr: none). Every rank makes the same Trainer and calls the same
+  // functions; batch_size is the whole batch, of which each rank trains on its equal share, and
+  // the gradients are summed over the ranks (in buckets of bucket_bytes, each summed as soon as
+  // backward has made it) so that N ranks take the steps one would. Rank 0's parameters and
+  // state are everyone's at the start (and after resume()); batch-norm statistics are each
+  // rank's own in training, rank 0's in evaluation; only rank 0 writes the log, metrics and
+  // checkpoints.
+  dist::Communicator* communicator = nullptr;
+  std::size_t bucket_bytes = std::size_t(1) << 20;
 };
 
 // Builds the classifier on images [B, 1, rows, cols] and returns logits [B, classes].
@@ -66,11 +76,14 @@ class Trainer {
   ~Trainer();
 
   // Loads a checkpoint: training continues after the epoch it was written at, exactly as it
-  // would have without the interruption.
+  // would have without the interruption. With a communicator, rank 0 reads it (written by any
+  // number of ranks) and the others take what it read.
   void resume(const std::string& checkpoint);
   // Trains from the current epoch to options.epochs (or to `until`, when given: a run stopped
   // early), evaluating on the test set after each.
   std::vector<EpochMetrics> fit(std::int64_t until = 0);
+  // With a communicator, every rank calls it and evaluates its share of the set; all get the
+  // whole set's result.
   Evaluation evaluate(const data::ImageSet& set);
   // Writes the trained classifier (images in, logits out, batch of options.batch_size) as an
   // ONNX model: onnx::save of the model with the trained parameters and state.

@@ -6,7 +6,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
+#include <exception>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -25,6 +27,7 @@
 #include "context_impl.hpp"
 #include "io/metrics.hpp"
 #include "nn/accuracy.hpp"
+#include "nn/gradient_reducer.hpp"
 #include "ops/common.hpp"
 
 namespace clnn::train {
@@ -42,6 +45,15 @@ std::string duration_text(double seconds) {
   std::ostringstream out;
   out << s / 60 << ":" << std::setw(2) << std::setfill('0') << s % 60;
   return out.str();
+}
+
+// The rows of the whole batch each rank trains on.
+std::int64_t rows_per_rank(const Options& options) {
+  const int ranks = options.communicator ? options.communicator->size() : 1;
+  if (options.batch_size % ranks != 0)
+    throw Error("Trainer: the batch of " + std::to_string(options.batch_size) +
+                " does not split into equal shares for " + std::to_string(ranks) + " ranks");
+  return options.batch_size / ranks;
 }
 
 // The graph of the model on one batch: images in, logits and loss out.
@@ -70,21 +82,24 @@ struct Trainer::Impl {
         train(train_set),
         test(test_set),
         options(std::move(o)),
-        out(options.log ? *options.log : std::cout),
-        terminal(!options.log && isatty(STDOUT_FILENO)),
+        comm(options.communicator),
+        rank(comm ? comm->rank() : 0),
+        ranks(comm ? comm->size() : 1),
+        out(rank != 0 ? silent : options.log ? *options.log : std::cout),
+        terminal(rank == 0 && !options.log && isatty(STDOUT_FILENO)),
         norm(data::pixel_statistics(train_set)),
-        net(model, options.batch_size, train_set),
+        net(model, rows_per_rank(options), train_set),
         ex(ctx, net.graph, {net.logits, net.loss}, Mode::training),
         batcher(train_set, options.batch_size, options.seed, norm, true, options.limit),
         loss_sum(Tensor::zeros(ctx, {1})),
         correct(Tensor::zeros(ctx, {1})) {
     if (options.epochs < 1) throw Error("Trainer: epochs must be at least 1");
     // The files written after each epoch are checked now, not after the first epoch's work.
-    if (!options.metrics_csv.empty()) {
+    if (rank == 0 && !options.metrics_csv.empty()) {
       check_writable(options.metrics_csv);
       check_writable(detail::svg_path(options.metrics_csv));
     }
-    if (!options.checkpoint.empty()) check_writable(options.checkpoint);
+    if (rank == 0 && !options.checkpoint.empty()) check_writable(options.checkpoint);
     if (test_set.rows != train_set.rows || test_set.cols != train_set.cols)
       throw Error("Trainer: test images differ in size from training images");
     if (options.optimizer == OptimizerKind::sgd) {
@@ -101,22 +116,56 @@ struct Trainer::Impl {
     }
     if (options.loss_scaling || ctx.precision() == Precision::fp16)
       scaler = std::make_unique<optim::LossScaler>();
+    if (ranks > 1) {
+      batcher.set_shard(rank, ranks);
+      ex.set_shard(std::uint64_t(rank));
+      reducer = std::make_unique<detail::GradientReducer>(ex, *comm, options.bucket_bytes);
+    }
   }
 
   // Forward, backward and the update of one batch; with loss scaling, no update where a gradient
-  // came out infinite or NaN.
+  // came out infinite or NaN. Ranks sum their gradients, so every rank takes the same step.
   void train_step() {
     ex.forward();
-    if (!scaler) {
-      ex.backward(net.loss);
-      optimizer->step();
-      return;
+    const float scale = scaler ? scaler->scale() : 1.0f;
+    if (reducer) {
+      ex.backward(net.loss, scale,
+                  [&](std::size_t p, const Tensor& g) { reducer->gradient_ready(p, g); });
+      reducer->finish();
+    } else {
+      ex.backward(net.loss, scale);
     }
-    const float scale = scaler->scale();
-    ex.backward(net.loss, scale);
-    if (!scaler->gradients_finite(ex)) return;
-    optimizer->set_grad_scale(1.0f / scale);
+    if (scaler && !scaler->gradients_finite(ex)) return;
+    // Each rank's loss is the mean over its share: the mean of their sum is the whole batch's.
+    optimizer->set_grad_scale(1.0f / (scale * float(ranks)));
     optimizer->step();
+  }
+
+  // The sums of the loss and of the hits so far, over every rank.
+  std::array<double, 2> metric_sums() {
+    std::array<double, 2> sums{loss_sum.to_host()[0], correct.to_host()[0]};
+    if (ranks > 1) comm->sum(sums.data(), sums.size());
+    return sums;
+  }
+
+  // Rank 0's tensor on every rank.
+  void broadcast(Tensor tensor) {
+    std::vector<float> values = rank == 0 ? tensor.to_host() : std::vector<float>(tensor.size());
+    comm->broadcast(values.data(), values.size() * sizeof(float), 0);
+    if (rank != 0) tensor.write(values);
+  }
+
+  // Every rank takes rank 0's parameters, state, optimizer state and position.
+  void synchronize() {
+    std::array<std::int64_t, 3> position{epoch, std::int64_t(ex.step()), optimizer->steps()};
+    comm->broadcast(position.data(), sizeof position, 0);
+    epoch = position[0];
+    ex.set_step(std::uint64_t(position[1]));
+    optimizer->set_steps(position[2]);
+    for (const Value& p : ex.parameters()) broadcast(ex.parameter(p.name()));
+    for (const Value& v : ex.states()) broadcast(ex.state(v.name()));
+    for (auto& [name, slot] : optimizer->slots()) broadcast(slot);
+    synchronized = true;
   }
 
   float lr_at(std::int64_t epoch_index, std::int64_t step, std::int64_t steps) const {
@@ -134,8 +183,9 @@ struct Trainer::Impl {
   }
 
   void progress(std::int64_t step, std::int64_t steps, double elapsed, bool last) {
-    const double loss = loss_sum.to_host()[0] / double(step);
-    const double accuracy = correct.to_host()[0] / double(step * options.batch_size);
+    const auto [losses, hits] = metric_sums();
+    const double loss = losses / double(step * ranks);
+    const double accuracy = hits / double(step * options.batch_size);
     const double rate = double(step * options.batch_size) / elapsed;
     std::ostringstream line;
     line << "epoch " << epoch + 1 << "/" << options.epochs << "  step " << step << "/" << steps
@@ -188,8 +238,9 @@ struct Trainer::Impl {
     EpochMetrics m;
     m.epoch = epoch + 1;
     m.lr = optimizer->lr();
-    m.train_loss = loss_sum.to_host()[0] / double(steps);
-    m.train_accuracy = correct.to_host()[0] / double(steps * options.batch_size);
+    const auto [losses, hits] = metric_sums();
+    m.train_loss = losses / double(steps * ranks);
+    m.train_accuracy = hits / double(steps * options.batch_size);
     m.seconds = seconds_since(start);
     m.images_per_second = double(steps * options.batch_size) / m.seconds;
     return m;
@@ -209,6 +260,10 @@ struct Trainer::Impl {
     detail::ProfileScope scope(detail::kEvaluationScope, 0.0, 0.0);
     const std::int64_t batch = options.batch_size;
     ensure_eval(set);
+    // Rank 0's batch-norm statistics are everyone's; each rank evaluates its share of the set.
+    if (ranks > 1)
+      for (const Value& v : ex.states()) broadcast(ex.state(v.name()));
+    const std::int64_t begin = set.count * rank / ranks, end = set.count * (rank + 1) / ranks;
     for (const Value& p : ex.parameters()) {
       Tensor dst = eval_ex->parameter(p.name());
       copy(ex.parameter(p.name()), dst);
@@ -223,9 +278,9 @@ struct Trainer::Impl {
     const std::size_t pixels = std::size_t(set.rows * set.cols);
     std::vector<float> images(std::size_t(batch) * pixels);
     double loss = 0;
-    for (std::int64_t first = 0; first < set.count; first += batch) {
+    for (std::int64_t first = begin; first < end; first += batch) {
       // The last batch is padded with zeros; its padding rows are not counted.
-      const std::int64_t rows = std::min(batch, set.count - first);
+      const std::int64_t rows = std::min(batch, end - first);
       std::fill(images.begin(), images.end(), 0.0f);
       for (std::int64_t b = 0; b < rows; ++b)
         data::normalize_image(set, first + b, norm, images.data() + std::size_t(b) * pixels);
@@ -245,6 +300,13 @@ struct Trainer::Impl {
         ++e.confusion[std::size_t(label * set.classes + best)];
       }
     }
+    if (ranks > 1) {
+      std::vector<double> sums(e.confusion.begin(), e.confusion.end());
+      sums.push_back(loss);
+      comm->sum(sums.data(), sums.size());
+      loss = sums.back();
+      for (std::size_t i = 0; i < e.confusion.size(); ++i) e.confusion[i] = std::int64_t(sums[i]);
+    }
     std::int64_t hits = 0;
     for (std::int64_t c = 0; c < set.classes; ++c)
       hits += e.confusion[std::size_t(c * set.classes + c)];
@@ -258,6 +320,9 @@ struct Trainer::Impl {
   const data::ImageSet& train;
   const data::ImageSet& test;
   Options options;
+  dist::Communicator* comm;  // null without data parallelism
+  int rank, ranks;
+  std::ostream silent{nullptr};  // the log of ranks other than 0
   std::ostream& out;
   bool terminal;
   data::Normalization norm;
@@ -266,6 +331,8 @@ struct Trainer::Impl {
   std::unique_ptr<optim::Optimizer> optimizer;
   std::unique_ptr<optim::LossScaler> scaler;  // null without loss scaling
   data::Batcher batcher;
+  std::unique_ptr<detail::GradientReducer> reducer;  // null on one rank
+  bool synchronized = false;                         // since the ranks last took rank 0's state
   Tensor loss_sum, correct;
   std::unique_ptr<Network> eval_net;
   std::unique_ptr<Executor> eval_ex;
@@ -280,16 +347,33 @@ Trainer::Trainer(const Context& ctx, Model model, const data::ImageSet& train,
 Trainer::~Trainer() = default;
 
 void Trainer::resume(const std::string& checkpoint) {
-  auto position = load_checkpoint(checkpoint, impl_->ex, impl_->optimizer.get());
-  impl_->epoch = position.epoch;
-  if (!impl_->options.metrics_csv.empty())
-    impl_->history = detail::read_metrics_csv(impl_->options.metrics_csv, position.epoch);
+  auto& m = *impl_;
+  if (m.ranks == 1) {
+    m.epoch = load_checkpoint(checkpoint, m.ex, m.optimizer.get()).epoch;
+  } else {
+    // Rank 0 reads it; a fault there ends every rank's resume with an error, not a wait.
+    std::exception_ptr fault;
+    std::int32_t loaded = 1;
+    if (m.rank == 0) try {
+        m.epoch = load_checkpoint(checkpoint, m.ex, m.optimizer.get()).epoch;
+      } catch (const Error&) {
+        fault = std::current_exception();
+        loaded = 0;
+      }
+    m.comm->broadcast(&loaded, sizeof loaded, 0);
+    if (fault) std::rethrow_exception(fault);
+    if (!loaded) throw Error("Trainer: rank 0 could not resume from " + checkpoint);
+    m.synchronize();
+  }
+  if (m.rank == 0 && !m.options.metrics_csv.empty())
+    m.history = detail::read_metrics_csv(m.options.metrics_csv, m.epoch);
 }
 
 std::vector<EpochMetrics> Trainer::fit(std::int64_t until) {
   auto& m = *impl_;
   const std::int64_t last = until > 0 ? std::min(until, m.options.epochs) : m.options.epochs;
   std::vector<EpochMetrics> run;
+  if (m.ranks > 1 && !m.synchronized) m.synchronize();
   while (m.epoch < last) {
     EpochMetrics metrics = m.run_epoch();
     Evaluation test = m.evaluate(m.test);
@@ -307,6 +391,7 @@ std::vector<EpochMetrics> Trainer::fit(std::int64_t until) {
     m.out << "\n";
     m.history.push_back(metrics);
     run.push_back(metrics);
+    if (m.rank != 0) continue;
     if (!m.options.metrics_csv.empty()) detail::write_metrics(m.options.metrics_csv, m.history);
     if (!m.options.checkpoint.empty())
       save_checkpoint(m.options.checkpoint, m.ex, m.optimizer.get(),

@@ -1,0 +1,271 @@
+// Mpi: collectives as MPI's nonblocking ones, polled with a deadline. Beside them, each rank
+// tells every other which collective it is joining (a small message on a communicator of its
+// own), so that a wait that times out can name the ranks that never arrived.
+#include "clnn/mpi.hpp"
+
+#include <mpi.h>
+
+#include <algorithm>
+#include <chrono>
+#include <climits>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <deque>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace clnn::dist {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// MPI counts are ints: longer collectives go in pieces of this many elements.
+constexpr std::size_t kPiece = std::size_t(1) << 30;
+
+std::string mpi_message(int code) {
+  char text[MPI_MAX_ERROR_STRING];
+  int length = 0;
+  if (MPI_Error_string(code, text, &length) != MPI_SUCCESS) return "MPI error " + std::to_string(code);
+  return std::string(text, std::size_t(length));
+}
+
+}  // namespace
+
+struct Mpi::State {
+  MpiOptions options;
+  bool initialized_here = false;
+  bool failed = false;  // a collective failed or timed out: MPI cannot be finalized cleanly
+  MPI_Comm collectives = MPI_COMM_NULL, notices = MPI_COMM_NULL;
+  int rank = 0, size = 1, local_rank = 0;
+  std::uint64_t joined = 0;            // collectives this rank has joined
+  std::vector<std::uint64_t> reached;  // per rank: the last collective it said it joined
+  std::vector<std::uint64_t> inbox;    // per rank: the notice being received
+  std::vector<MPI_Request> receiving;  // per rank (MPI_REQUEST_NULL for this one)
+  struct Notice {
+    std::unique_ptr<std::uint64_t> index;
+    std::vector<MPI_Request> sends;
+  };
+  std::deque<Notice> sent;  // notices whose sends may still be in flight
+
+  void check(int code, const std::string& call) {
+    if (code == MPI_SUCCESS) return;
+    failed = true;
+    throw DistError("MPI: " + call + " failed on rank " + std::to_string(rank) + ": " +
+                    mpi_message(code));
+  }
+
+  void receive_from(int peer) {
+    check(MPI_Irecv(&inbox[std::size_t(peer)], 1, MPI_UINT64_T, peer, 0, notices,
+                    &receiving[std::size_t(peer)]),
+          "MPI_Irecv");
+  }
+
+  // Takes in the notices that have arrived and lets go of the sends that have finished.
+  void poll_notices() {
+    for (int peer = 0; peer < size; ++peer) {
+      if (peer == rank) continue;
+      for (;;) {
+        int arrived = 0;
+        check(MPI_Test(&receiving[std::size_t(peer)], &arrived, MPI_STATUS_IGNORE), "MPI_Test");
+        if (!arrived) break;
+        reached[std::size_t(peer)] = inbox[std::size_t(peer)];
+        receive_from(peer);
+      }
+    }
+    while (!sent.empty()) {
+      int done = 0;
+      auto& sends = sent.front().sends;
+      check(MPI_Testall(int(sends.size()), sends.data(), &done, MPI_STATUSES_IGNORE),
+            "MPI_Testall");
+      if (!done) break;
+      sent.pop_front();
+    }
+  }
+
+  // Joins the next collective: tells every other rank, and returns its number.
+  std::uint64_t join() {
+    poll_notices();
+    Notice notice{std::make_unique<std::uint64_t>(++joined), {}};
+    for (int peer = 0; peer < size; ++peer) {
+      if (peer == rank) continue;
+      notice.sends.push_back(MPI_REQUEST_NULL);
+      check(MPI_Isend(notice.index.get(), 1, MPI_UINT64_T, peer, 0, notices, &notice.sends.back()),
+            "MPI_Isend");
+    }
+    sent.push_back(std::move(notice));
+    return joined;
+  }
+
+  std::string absent_from(std::uint64_t index) const {
+    std::string ranks;
+    int count = 0;
+    for (int peer = 0; peer < size; ++peer)
+      if (peer != rank && reached[std::size_t(peer)] < index) {
+        ranks += (count++ ? ", " : " ") + std::to_string(peer);
+      }
+    if (count == 0) return "every rank joined it, but it did not finish";
+    return (count == 1 ? "rank" : "ranks") + ranks + (count == 1 ? " has" : " have") +
+           " not joined it (stopped, lost or far behind)";
+  }
+};
+
+namespace {
+
+class MpiPending : public Pending {
+ public:
+  MpiPending(Mpi::State& state, const char* what) : state_(state), what_(what) {
+    index_ = state.join();
+  }
+  // An unfinished collective cannot be freed (MPI forbids it): it is left, and MPI with it.
+  ~MpiPending() override {
+    if (!finished_) state_.failed = true;
+  }
+  std::vector<MPI_Request>& requests() { return requests_; }
+
+  bool test() override {
+    if (finished_) return true;
+    state_.poll_notices();
+    int done = 0;
+    state_.check(MPI_Testall(int(requests_.size()), requests_.data(), &done, MPI_STATUSES_IGNORE),
+                 std::string("MPI_Testall (") + what_ + ")");
+    finished_ = done != 0;
+    return finished_;
+  }
+
+  void wait() override {
+    const auto start = Clock::now();
+    const auto deadline = start + std::chrono::duration_cast<Clock::duration>(
+                                      std::chrono::duration<double>(state_.options.timeout_seconds));
+    // Spins briefly (a collective of ranks in step finishes in microseconds), then sleeps
+    // between polls so as not to take a core from the device's own threads (PoCL).
+    for (int polls = 0; !test(); ++polls) {
+      if (Clock::now() > deadline) {
+        state_.failed = true;
+        throw DistError("rank " + std::to_string(state_.rank) + " waited " +
+                        std::to_string(int(std::lround(state_.options.timeout_seconds))) +
+                        " s for " + what_ + " #" + std::to_string(index_) + ": " +
+                        state_.absent_from(index_));
+      }
+      if (polls > 100) std::this_thread::sleep_for(std::chrono::microseconds(100));
+    }
+  }
+
+ private:
+  Mpi::State& state_;
+  const char* what_;
+  std::uint64_t index_ = 0;
+  std::vector<MPI_Request> requests_;
+  bool finished_ = false;
+};
+
+// Starts `start(offset, n)` for each piece of `count` elements.
+template <typename Start>
+std::unique_ptr<Pending> in_pieces(Mpi::State& state, const char* what, std::size_t count,
+                                   Start start) {
+  auto pending = std::make_unique<MpiPending>(state, what);
+  const std::size_t pieces = std::max<std::size_t>(1, (count + kPiece - 1) / kPiece);
+  for (std::size_t piece = 0; piece < pieces; ++piece) {
+    const std::size_t offset = piece * kPiece;
+    pending->requests().push_back(MPI_REQUEST_NULL);
+    state.check(start(offset, int(std::min(kPiece, count - offset)), &pending->requests().back()),
+                what);
+  }
+  return pending;
+}
+
+}  // namespace
+
+Mpi::Mpi(MpiOptions options) : state_(std::make_unique<State>()) {
+  State& s = *state_;
+  if (!(options.timeout_seconds > 0 && options.timeout_seconds <= 86400))
+    throw DistError("Mpi: the timeout must lie in (0, 86400] seconds, not " +
+                    std::to_string(options.timeout_seconds));
+  s.options = options;
+  int initialized = 0;
+  s.check(MPI_Initialized(&initialized), "MPI_Initialized");
+  if (!initialized) {
+    // Only this thread calls MPI.
+    int provided = 0;
+    s.check(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");
+    s.initialized_here = true;
+  }
+  s.check(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler");
+  // Communicators of clnn's own: its messages never meet the application's.
+  s.check(MPI_Comm_dup(MPI_COMM_WORLD, &s.collectives), "MPI_Comm_dup");
+  s.check(MPI_Comm_dup(MPI_COMM_WORLD, &s.notices), "MPI_Comm_dup");
+  s.check(MPI_Comm_rank(s.collectives, &s.rank), "MPI_Comm_rank");
+  s.check(MPI_Comm_size(s.collectives, &s.size), "MPI_Comm_size");
+  MPI_Comm machine = MPI_COMM_NULL;
+  s.check(MPI_Comm_split_type(s.collectives, MPI_COMM_TYPE_SHARED, s.rank, MPI_INFO_NULL,
+                              &machine),
+          "MPI_Comm_split_type");
+  s.check(MPI_Comm_rank(machine, &s.local_rank), "MPI_Comm_rank");
+  s.check(MPI_Comm_free(&machine), "MPI_Comm_free");
+  s.reached.assign(std::size_t(s.size), 0);
+  s.inbox.assign(std::size_t(s.size), 0);
+  s.receiving.assign(std::size_t(s.size), MPI_REQUEST_NULL);
+  for (int peer = 0; peer < s.size; ++peer)
+    if (peer != s.rank) s.receive_from(peer);
+}
+
+Mpi::~Mpi() {
+  State& s = *state_;
+  if (s.failed) return;
+  // Every rank has joined every collective this one has (each waited for them), so only
+  // notices can be in flight: the sends finish, the receives are cancelled.
+  for (MPI_Request& r : s.receiving)
+    if (r != MPI_REQUEST_NULL) {
+      MPI_Cancel(&r);
+      MPI_Wait(&r, MPI_STATUS_IGNORE);
+    }
+  for (auto& notice : s.sent)
+    MPI_Waitall(int(notice.sends.size()), notice.sends.data(), MPI_STATUSES_IGNORE);
+  MPI_Comm_free(&s.notices);
+  MPI_Comm_free(&s.collectives);
+  if (s.initialized_here) MPI_Finalize();
+}
+
+int Mpi::rank() const {
+  return state_->rank;
+}
+int Mpi::size() const {
+  return state_->size;
+}
+int Mpi::local_rank() const {
+  return state_->local_rank;
+}
+
+std::unique_ptr<Pending> Mpi::start_sum(float* values, std::size_t count) {
+  MPI_Comm comm = state_->collectives;
+  return in_pieces(*state_, "a sum", count, [&](std::size_t offset, int n, MPI_Request* r) {
+    return MPI_Iallreduce(MPI_IN_PLACE, values + offset, n, MPI_FLOAT, MPI_SUM, comm, r);
+  });
+}
+
+std::unique_ptr<Pending> Mpi::start_sum(double* values, std::size_t count) {
+  MPI_Comm comm = state_->collectives;
+  return in_pieces(*state_, "a sum", count, [&](std::size_t offset, int n, MPI_Request* r) {
+    return MPI_Iallreduce(MPI_IN_PLACE, values + offset, n, MPI_DOUBLE, MPI_SUM, comm, r);
+  });
+}
+
+std::unique_ptr<Pending> Mpi::start_broadcast(void* bytes, std::size_t count, int root) {
+  if (root < 0 || root >= state_->size)
+    throw DistError("Mpi: broadcast from rank " + std::to_string(root) + " of " +
+                    std::to_string(state_->size));
+  MPI_Comm comm = state_->collectives;
+  auto* data = static_cast<unsigned char*>(bytes);
+  return in_pieces(*state_, "a broadcast", count, [&](std::size_t offset, int n, MPI_Request* r) {
+    return MPI_Ibcast(data + offset, n, MPI_BYTE, root, comm, r);
+  });
+}
+
+void Mpi::abort(int code) {
+  MPI_Abort(MPI_COMM_WORLD, code);
+  std::_Exit(code);  // MPI_Abort does not return; this is for the compiler
+}
+
+}  // namespace clnn::dist
