@@ -10,6 +10,7 @@
 #include "clnn/context.hpp"
 #include "clnn/dist.hpp"
 #include "clnn/tensor.hpp"
+#include "clnn/train.hpp"
 
 namespace clnn::bench {
 
@@ -25,6 +26,7 @@ struct Options {
   std::int64_t batch = 128;          // train: the (whole) batch
   // train: data parallel over these ranks (null: one device), against one rank alone.
   dist::Communicator* communicator = nullptr;
+  std::size_t bucket_bytes = train::Options{}.bucket_bytes;  // train, distributed
 };
 
 // One measurement: its parameters and figures under self-explaining keys.

@@ -56,6 +56,10 @@ int main(int argc, char** argv) {
   app.add_option("--batch", options.batch, "train: the batch (the whole batch, distributed)")
       ->check(CLI::Range(1, 1000000))
       ->capture_default_str();
+  app.add_option("--bucket-bytes", options.bucket_bytes,
+                 "train, distributed: the gradients' buckets (train::Options::bucket_bytes)")
+      ->check(CLI::Range(std::size_t(4), std::size_t(1) << 40))
+      ->capture_default_str();
   bool distributed = false;
   double dist_timeout = 600;
   app.add_flag("--distributed", distributed,

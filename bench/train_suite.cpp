@@ -18,8 +18,9 @@ namespace {
 
 // images/s of `steps` batches, after a short warm-up run that builds every program.
 train::EpochMetrics images_per_second(const Context& ctx, const data::FashionMnist& data,
-                                      const data::ImageSet& eval, std::int64_t batch,
+                                      const data::ImageSet& eval, const Options& options,
                                       std::int64_t steps, dist::Communicator* communicator) {
+  const std::int64_t batch = options.batch;
   train::Options o;
   o.epochs = 1;
   o.batch_size = batch;
@@ -28,6 +29,7 @@ train::EpochMetrics images_per_second(const Context& ctx, const data::FashionMni
   std::ostringstream log;
   o.log = &log;
   o.communicator = communicator;
+  o.bucket_bytes = options.bucket_bytes;
   o.limit = 2 * batch;
   train::Trainer(ctx, samples::fashion_model("large"), data.train, eval, o).fit();
   o.limit = steps * batch;
@@ -54,7 +56,7 @@ std::vector<Record> train_suite(const Context& ctx, const Options& options) {
   // One device alone over the whole batches (rank 0's, while the others wait for it).
   double alone = 0, alone_seconds = 0;
   if (reports) {
-    const auto m = images_per_second(ctx, data, eval, batch, steps, nullptr);
+    const auto m = images_per_second(ctx, data, eval, options, steps, nullptr);
     alone = m.images_per_second;
     alone_seconds = m.seconds;
   }
@@ -71,16 +73,17 @@ std::vector<Record> train_suite(const Context& ctx, const Options& options) {
   if (ranks == 1) return {r};
 
   comm->sum(&alone, 1);
-  const auto together = images_per_second(ctx, data, eval, batch, steps, comm);
+  const auto together = images_per_second(ctx, data, eval, options, steps, comm);
   const double efficiency = together.images_per_second / (double(ranks) * alone);
   r["ranks"] = ranks;
   r["ranks_images_per_second"] = together.images_per_second;
   r["images_per_second_per_rank"] = together.images_per_second / ranks;
   r["scaling_efficiency"] = efficiency;
+  r["bucket_bytes"] = options.bucket_bytes;
   if (reports)
-    fmt::print("{} ranks, {} images each of every batch: {:.0f} images/s in total, {:.0f} a rank "
-               "({:.1f} s); scaling efficiency {:.2f} against one rank alone\n",
-               ranks, batch / ranks, together.images_per_second,
+    fmt::print("{} ranks, {} images each of every batch, buckets of {} bytes: {:.0f} images/s in "
+               "total, {:.0f} a rank ({:.1f} s); scaling efficiency {:.2f} against one rank alone\n",
+               ranks, batch / ranks, options.bucket_bytes, together.images_per_second,
                together.images_per_second / ranks, together.seconds, efficiency);
   return {r};
 }
