@@ -266,6 +266,13 @@ std::unique_ptr<Pending> Mpi::start_broadcast(void* bytes, std::size_t count, in
   });
 }
 
+std::unique_ptr<Pending> Mpi::start_barrier() {
+  auto pending = std::make_unique<MpiPending>(*state_, "a barrier");
+  pending->requests().push_back(MPI_REQUEST_NULL);
+  state_->check(MPI_Ibarrier(state_->collectives, &pending->requests().back()), "MPI_Ibarrier");
+  return pending;
+}
+
 void Mpi::abort(int code) {
   MPI_Abort(MPI_COMM_WORLD, code);
   std::_Exit(code);  // MPI_Abort does not return; this is for the compiler

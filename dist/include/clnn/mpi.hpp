@@ -33,6 +33,7 @@ class Mpi : public Communicator {
   std::unique_ptr<Pending> start_sum(float* values, std::size_t count) override;
   std::unique_ptr<Pending> start_sum(double* values, std::size_t count) override;
   std::unique_ptr<Pending> start_broadcast(void* bytes, std::size_t count, int root) override;
+  std::unique_ptr<Pending> start_barrier() override;
   [[noreturn]] void abort(int code) override;
 
   struct State;

@@ -41,12 +41,15 @@ class Communicator {
   virtual std::unique_ptr<Pending> start_sum(double* values, std::size_t count) = 0;
   // root's bytes, copied to every other rank.
   virtual std::unique_ptr<Pending> start_broadcast(void* bytes, std::size_t count, int root) = 0;
+  // Finishes once every rank has started it.
+  virtual std::unique_ptr<Pending> start_barrier() = 0;
 
   void sum(float* values, std::size_t count) { start_sum(values, count)->wait(); }
   void sum(double* values, std::size_t count) { start_sum(values, count)->wait(); }
   void broadcast(void* bytes, std::size_t count, int root) {
     start_broadcast(bytes, count, root)->wait();
   }
+  void barrier() { start_barrier()->wait(); }
 
   // Ends every rank's process with `code`. After an error on one rank the others would wait for
   // it in their next collective; the application (never the library) calls this to end them.
