@@ -1,0 +1,150 @@
+// Data-parallel training with the ranks as threads of this process, each on a context of its
+// own, behind a Communicator made of a mutex and a condition variable: the Trainer's
+// distributed path (shares, gradient buckets, synchronization, shared evaluation) without MPI,
+// so that the sanitizer passes (ThreadSanitizer runs the [threads] cases) check it too.
+#include <catch2/catch.hpp>
+
+#include <condition_variable>
+#include <cstring>
+#include <exception>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include "dist_support.hpp"
+#include "support.hpp"
+
+using namespace clnn;
+using namespace clnn::test;
+
+namespace {
+
+// Every collective is a meeting: each rank brings its part and waits until all have.
+class Meeting {
+ public:
+  explicit Meeting(int ranks) : ranks_(ranks) {}
+  int ranks() const { return ranks_; }
+
+  // Sums `count` values over the ranks into every rank's `values` (in doubles, then rounded).
+  template <typename T>
+  void sum(T* values, std::size_t count) {
+    meet([&] {
+      if (sum_.size() != count) sum_.assign(count, 0.0);
+      for (std::size_t i = 0; i < count; ++i) sum_[i] += double(values[i]);
+    }, [&] {
+      for (std::size_t i = 0; i < count; ++i) values[i] = T(result_[i]);
+    }, [&] { result_.swap(sum_), sum_.clear(); });
+  }
+
+  void broadcast(int rank, void* bytes, std::size_t count, int root) {
+    auto* data = static_cast<unsigned char*>(bytes);
+    meet([&] {
+      if (rank == root) bytes_.assign(data, data + count);
+    }, [&] {
+      if (rank != root && count) std::memcpy(data, shared_.data(), count);
+    }, [&] { shared_.swap(bytes_); });
+  }
+
+  void barrier() {
+    meet([] {}, [] {}, [] {});
+  }
+
+ private:
+  // bring: this rank's part (under the lock); take: once all have brought, each rank's copy of
+  // the result (under the lock, before any rank can start the next meeting's completion);
+  // complete: run by the last to arrive.
+  template <typename Bring, typename Take, typename Complete>
+  void meet(Bring bring, Take take, Complete complete) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    const std::uint64_t meeting = meetings_;
+    bring();
+    if (++arrived_ == ranks_) {
+      complete();
+      arrived_ = 0;
+      ++meetings_;
+      met_.notify_all();
+    } else {
+      met_.wait(lock, [&] { return meetings_ != meeting; });
+    }
+    take();
+  }
+
+  const int ranks_;
+  std::mutex mutex_;
+  std::condition_variable met_;
+  int arrived_ = 0;
+  std::uint64_t meetings_ = 0;
+  std::vector<double> sum_, result_;
+  std::vector<unsigned char> bytes_, shared_;
+};
+
+// Finished as soon as it is made: the Meeting's collectives block.
+class Done : public dist::Pending {
+ public:
+  bool test() override { return true; }
+  void wait() override {}
+};
+
+class ThreadRank : public dist::Communicator {
+ public:
+  ThreadRank(Meeting& meeting, int rank) : meeting_(meeting), rank_(rank) {}
+  int rank() const override { return rank_; }
+  int size() const override { return meeting_.ranks(); }
+  int local_rank() const override { return rank_; }
+  std::unique_ptr<dist::Pending> start_sum(float* values, std::size_t count) override {
+    meeting_.sum(values, count);
+    return std::make_unique<Done>();
+  }
+  std::unique_ptr<dist::Pending> start_sum(double* values, std::size_t count) override {
+    meeting_.sum(values, count);
+    return std::make_unique<Done>();
+  }
+  std::unique_ptr<dist::Pending> start_broadcast(void* bytes, std::size_t count,
+                                                 int root) override {
+    meeting_.broadcast(rank_, bytes, count, root);
+    return std::make_unique<Done>();
+  }
+  std::unique_ptr<dist::Pending> start_barrier() override {
+    meeting_.barrier();
+    return std::make_unique<Done>();
+  }
+  [[noreturn]] void abort(int) override { std::terminate(); }
+
+ private:
+  Meeting& meeting_;
+  int rank_;
+};
+
+}  // namespace
+
+TEST_CASE("ranks as threads train as one rank does over the same batches", "[dist][threads]") {
+  constexpr int kRanks = 2;
+  Meeting meeting(kRanks);
+  std::vector<std::vector<std::vector<float>>> trained(kRanks);
+  std::vector<double> test_accuracy(kRanks);
+  std::vector<std::exception_ptr> failures(kRanks);
+  std::vector<std::thread> ranks;
+  for (int r = 0; r < kRanks; ++r)
+    ranks.emplace_back([&, r] {
+      try {
+        ThreadRank communicator(meeting, r);
+        std::ostringstream log;
+        auto trainer = dist_trainer(Context::create(), dist_options(log, &communicator));
+        test_accuracy[std::size_t(r)] = trainer->fit().back().test_accuracy;
+        trained[std::size_t(r)] = parameters_of(*trainer);
+      } catch (...) {
+        failures[std::size_t(r)] = std::current_exception();
+      }
+    });
+  for (auto& t : ranks) t.join();
+  for (auto& failure : failures)
+    if (failure) std::rethrow_exception(failure);
+
+  std::ostringstream log;
+  auto alone = dist_trainer(context(), dist_options(log, nullptr));
+  const double alone_accuracy = alone->fit().back().test_accuracy;
+  check_close(trained[0], parameters_of(*alone), 1e-5);
+  CHECK(trained[1] == trained[0]);  // every rank takes the same steps
+  CHECK(test_accuracy[0] == Approx(alone_accuracy));
+  CHECK(test_accuracy[1] == test_accuracy[0]);
+}
