@@ -89,9 +89,10 @@ inline std::vector<std::vector<float>> parameters_of(train::Trainer& trainer) {
 // max |a - b| <= tolerance * max |b|, parameter by parameter.
 inline void check_close(const std::vector<std::vector<float>>& a,
                         const std::vector<std::vector<float>>& b, double tolerance) {
-  REQUIRE(a.size() == b.size());
-  for (std::size_t p = 0; p < a.size(); ++p) {
-    REQUIRE(a[p].size() == b[p].size());
+  CHECK(a.size() == b.size());
+  for (std::size_t p = 0; p < std::min(a.size(), b.size()); ++p) {
+    CHECK(a[p].size() == b[p].size());
+    if (a[p].size() != b[p].size()) continue;
     double difference = 0, scale = 0;
     for (std::size_t i = 0; i < a[p].size(); ++i) {
       difference = std::max(difference, std::abs(double(a[p][i]) - double(b[p][i])));

@@ -39,8 +39,12 @@ TEST_CASE("sums, broadcasts and barriers reach every rank", "[dist]") {
   std::vector<float> floats(1000);
   for (std::size_t i = 0; i < floats.size(); ++i) floats[i] = float(rank + 1) + 0.5f * float(i);
   world->sum(floats.data(), floats.size());
+  // CHECK, not REQUIRE, in these cases: a rank that left a case early would call the next
+  // case's collectives against the others' remaining ones.
+  bool summed = true;
   for (std::size_t i = 0; i < floats.size(); ++i)
-    REQUIRE(floats[i] == float(ranks * (ranks + 1) / 2) + 0.5f * float(i) * float(ranks));
+    summed = summed && floats[i] == float(ranks * (ranks + 1) / 2) + 0.5f * float(i) * float(ranks);
+  CHECK(summed);
 
   std::vector<double> doubles{double(rank), 1e-300};
   auto pending = world->start_sum(doubles.data(), doubles.size());

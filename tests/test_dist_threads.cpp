@@ -1,7 +1,8 @@
-// Data-parallel training with the ranks as threads of this process, each on a context of its
-// own, behind a Communicator made of a mutex and a condition variable: the Trainer's
-// distributed path (shares, gradient buckets, synchronization, shared evaluation) without MPI,
-// so that the sanitizer passes (ThreadSanitizer runs the [threads] cases) check it too.
+// Data-parallel training without MPI, so that the sanitizer passes check the Trainer's
+// distributed path (shares, gradient buckets, synchronization, shared evaluation) too: ranks as
+// threads of this process, each on a context of its own, behind a Communicator made of a mutex
+// and a condition variable (ThreadSanitizer runs the [threads] cases); and one rank whose
+// Communicator mirrors it, for failures injected half-way through a step.
 #include <catch2/catch.hpp>
 
 #include <condition_variable>
@@ -11,6 +12,7 @@
 #include <sstream>
 #include <thread>
 
+#include "cl/fault.hpp"
 #include "dist_support.hpp"
 #include "support.hpp"
 
@@ -115,7 +117,56 @@ class ThreadRank : public dist::Communicator {
   int rank_;
 };
 
+// Rank 0 of two whose other rank always brings what this one does: sums double.
+class Mirror : public dist::Communicator {
+ public:
+  int rank() const override { return 0; }
+  int size() const override { return 2; }
+  int local_rank() const override { return 0; }
+  std::unique_ptr<dist::Pending> start_sum(float* values, std::size_t count) override {
+    for (std::size_t i = 0; i < count; ++i) values[i] *= 2.0f;
+    return std::make_unique<Done>();
+  }
+  std::unique_ptr<dist::Pending> start_sum(double* values, std::size_t count) override {
+    for (std::size_t i = 0; i < count; ++i) values[i] *= 2.0;
+    return std::make_unique<Done>();
+  }
+  std::unique_ptr<dist::Pending> start_broadcast(void*, std::size_t, int) override {
+    return std::make_unique<Done>();
+  }
+  std::unique_ptr<dist::Pending> start_barrier() override { return std::make_unique<Done>(); }
+  [[noreturn]] void abort(int) override { std::terminate(); }
+};
+
 }  // namespace
+
+TEST_CASE("a data-parallel step that fails half-way leaves the next one whole", "[dist][errors]") {
+  using detail::fault::Injection;
+  using detail::fault::Site;
+  Mirror mirror;
+  std::ostringstream log;
+  train::Options o = dist_options(log, &mirror);
+  o.epochs = 1;
+  std::uint64_t calls = 0;
+  {
+    Injection counting(Site::enqueue);
+    dist_trainer(context(), o)->fit();
+    calls = counting.calls();
+  }
+  REQUIRE(calls > 100);
+  auto trainer = dist_trainer(context(), o);
+  {
+    // Half-way through the epoch: inside some step's forward or backward.
+    Injection failing(Site::enqueue, calls / 2, CL_OUT_OF_RESOURCES);
+    CHECK_THROWS_AS(trainer->fit(), DeviceError);
+    CHECK(failing.fired());
+  }
+  const auto metrics = trainer->fit();  // the same epoch again, from its start
+  REQUIRE(metrics.size() == 1);
+  CHECK(std::isfinite(metrics[0].train_loss));
+  for (const auto& values : parameters_of(*trainer))
+    for (float v : values) REQUIRE(std::isfinite(v));
+}
 
 TEST_CASE("ranks as threads train as one rank does over the same batches", "[dist][threads]") {
   constexpr int kRanks = 2;

@@ -22,13 +22,18 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// MPI counts are ints: longer collectives go in pieces of this many elements.
-constexpr std::size_t kPiece = std::size_t(1) << 30;
+// How often a rank that waits tells the others it is still there.
+constexpr auto kHeartbeat = std::chrono::seconds(1);
+
+// MPI counts are ints, and some of its implementations compute count x size in an int too:
+// longer collectives go in pieces of at most this many bytes.
+constexpr std::size_t kPieceBytes = std::size_t(1) << 30;
 
 std::string mpi_message(int code) {
   char text[MPI_MAX_ERROR_STRING];
   int length = 0;
-  if (MPI_Error_string(code, text, &length) != MPI_SUCCESS) return "MPI error " + std::to_string(code);
+  if (MPI_Error_string(code, text, &length) != MPI_SUCCESS)
+    return "MPI error " + std::to_string(code);
   return std::string(text, std::size_t(length));
 }
 
@@ -42,6 +47,8 @@ struct Mpi::State {
   int rank = 0, size = 1, local_rank = 0;
   std::uint64_t joined = 0;            // collectives this rank has joined
   std::vector<std::uint64_t> reached;  // per rank: the last collective it said it joined
+  std::vector<Clock::time_point> heard;  // per rank: when its last notice came
+  Clock::time_point told;                // when this rank last told the others
   std::vector<std::uint64_t> inbox;    // per rank: the notice being received
   std::vector<MPI_Request> receiving;  // per rank (MPI_REQUEST_NULL for this one)
   struct Notice {
@@ -63,18 +70,23 @@ struct Mpi::State {
           "MPI_Irecv");
   }
 
-  // Takes in the notices that have arrived and lets go of the sends that have finished.
+  // Takes in the notices that have arrived, lets go of the sends that have finished, and
+  // tells the others again where this rank is when it has not for kHeartbeat: a rank that has
+  // joined a collective and then stops sending is stopped or lost, not slow.
   void poll_notices() {
+    const auto now = Clock::now();
     for (int peer = 0; peer < size; ++peer) {
       if (peer == rank) continue;
       for (;;) {
         int arrived = 0;
         check(MPI_Test(&receiving[std::size_t(peer)], &arrived, MPI_STATUS_IGNORE), "MPI_Test");
         if (!arrived) break;
-        reached[std::size_t(peer)] = inbox[std::size_t(peer)];
+        reached[std::size_t(peer)] = std::max(reached[std::size_t(peer)], inbox[std::size_t(peer)]);
+        heard[std::size_t(peer)] = now;
         receive_from(peer);
       }
     }
+    if (now - told >= kHeartbeat) tell_peers();
     while (!sent.empty()) {
       int done = 0;
       auto& sends = sent.front().sends;
@@ -87,8 +99,18 @@ struct Mpi::State {
 
   // Joins the next collective: tells every other rank, and returns its number.
   std::uint64_t join() {
+    if (failed)
+      throw DistError("MPI: rank " + std::to_string(rank) +
+                      " cannot start a collective after one has failed");
     poll_notices();
-    Notice notice{std::make_unique<std::uint64_t>(++joined), {}};
+    ++joined;
+    tell_peers();
+    return joined;
+  }
+
+  // Sends every other rank the number of the last collective this one joined.
+  void tell_peers() {
+    Notice notice{std::make_unique<std::uint64_t>(joined), {}};
     for (int peer = 0; peer < size; ++peer) {
       if (peer == rank) continue;
       notice.sends.push_back(MPI_REQUEST_NULL);
@@ -96,7 +118,7 @@ struct Mpi::State {
             "MPI_Isend");
     }
     sent.push_back(std::move(notice));
-    return joined;
+    told = Clock::now();
   }
 
   std::string absent_from(std::uint64_t index) const {
@@ -106,9 +128,20 @@ struct Mpi::State {
       if (peer != rank && reached[std::size_t(peer)] < index) {
         ranks += (count++ ? ", " : " ") + std::to_string(peer);
       }
-    if (count == 0) return "every rank joined it, but it did not finish";
-    return (count == 1 ? "rank" : "ranks") + ranks + (count == 1 ? " has" : " have") +
-           " not joined it (stopped, lost or far behind)";
+    if (count > 0)
+      return (count == 1 ? "rank" : "ranks") + ranks + (count == 1 ? " has" : " have") +
+             " not joined it (stopped, lost or far behind)";
+    const auto now = Clock::now();
+    for (int peer = 0; peer < size; ++peer)
+      if (peer != rank && now - heard[std::size_t(peer)] > 3 * kHeartbeat) {
+        const auto quiet = std::chrono::duration<double>(now - heard[std::size_t(peer)]).count();
+        ranks += (count++ ? ", " : " ") + std::to_string(peer) + " (silent " +
+                 std::to_string(std::lround(quiet)) + " s)";
+      }
+    if (count > 0)
+      return (count == 1 ? "rank" : "ranks") + ranks + " joined it, then went silent " +
+             "(stopped or lost)";
+    return "every rank joined it and is still there, but it did not finish";
   }
 };
 
@@ -136,8 +169,8 @@ class MpiPending : public Pending {
   }
 
   void wait() override {
-    const auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                                      std::chrono::duration<double>(state_.options.timeout_seconds));
+    const std::chrono::duration<double> timeout(state_.options.timeout_seconds);
+    const auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(timeout);
     // MPI moves a nonblocking collective on only inside its calls, a round at a time (a sum of
     // megabytes takes several), so it polls without pause, yielding to a device's threads on the
     // same cores (PoCL). With 2 ranks sharing an H200, sleeping 100 us between polls made each
@@ -164,16 +197,17 @@ class MpiPending : public Pending {
   bool finished_ = false;
 };
 
-// Starts `start(offset, n)` for each piece of `count` elements.
+// Starts `start(offset, n)` for each piece of `count` elements of `size` bytes.
 template <typename Start>
 std::unique_ptr<Pending> in_pieces(Mpi::State& state, const char* what, std::size_t count,
-                                   Start start) {
+                                   std::size_t size, Start start) {
   auto pending = std::make_unique<MpiPending>(state, what);
-  const std::size_t pieces = std::max<std::size_t>(1, (count + kPiece - 1) / kPiece);
-  for (std::size_t piece = 0; piece < pieces; ++piece) {
-    const std::size_t offset = piece * kPiece;
+  const std::size_t piece = kPieceBytes / size;
+  const std::size_t pieces = std::max<std::size_t>(1, (count + piece - 1) / piece);
+  for (std::size_t p = 0; p < pieces; ++p) {
+    const std::size_t offset = p * piece;
     pending->requests().push_back(MPI_REQUEST_NULL);
-    state.check(start(offset, int(std::min(kPiece, count - offset)), &pending->requests().back()),
+    state.check(start(offset, int(std::min(piece, count - offset)), &pending->requests().back()),
                 what);
   }
   return pending;
@@ -187,18 +221,31 @@ Mpi::Mpi(MpiOptions options) : state_(std::make_unique<State>()) {
     throw DistError("Mpi: the timeout must lie in (0, 86400] seconds, not " +
                     std::to_string(options.timeout_seconds));
   s.options = options;
-  int initialized = 0;
+  int initialized = 0, finalized = 0;
   s.check(MPI_Initialized(&initialized), "MPI_Initialized");
+  s.check(MPI_Finalized(&finalized), "MPI_Finalized");
+  if (finalized) throw DistError("Mpi: MPI has been finalized (an earlier Mpi or the application)");
+  int provided = MPI_THREAD_SINGLE;
   if (!initialized) {
-    // Only this thread calls MPI.
-    int provided = 0;
     s.check(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");
     s.initialized_here = true;
+  } else {
+    s.check(MPI_Query_thread(&provided), "MPI_Query_thread");
   }
-  s.check(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler");
-  // Communicators of clnn's own: its messages never meet the application's.
+  // Only the thread that made it calls MPI through it (the application's main thread, where
+  // it initialized MPI).
+  if (provided < MPI_THREAD_FUNNELED && !s.initialized_here) {
+    int main_thread = 0;
+    s.check(MPI_Is_thread_main(&main_thread), "MPI_Is_thread_main");
+    if (!main_thread)
+      throw DistError("Mpi: MPI was initialized without thread support, on another thread");
+  }
+  // Communicators of clnn's own, whose errors come back as codes: its messages never meet the
+  // application's, and the application's error handler stays as it was.
   s.check(MPI_Comm_dup(MPI_COMM_WORLD, &s.collectives), "MPI_Comm_dup");
   s.check(MPI_Comm_dup(MPI_COMM_WORLD, &s.notices), "MPI_Comm_dup");
+  s.check(MPI_Comm_set_errhandler(s.collectives, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler");
+  s.check(MPI_Comm_set_errhandler(s.notices, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler");
   s.check(MPI_Comm_rank(s.collectives, &s.rank), "MPI_Comm_rank");
   s.check(MPI_Comm_size(s.collectives, &s.size), "MPI_Comm_size");
   MPI_Comm machine = MPI_COMM_NULL;
@@ -208,6 +255,8 @@ Mpi::Mpi(MpiOptions options) : state_(std::make_unique<State>()) {
   s.check(MPI_Comm_rank(machine, &s.local_rank), "MPI_Comm_rank");
   s.check(MPI_Comm_free(&machine), "MPI_Comm_free");
   s.reached.assign(std::size_t(s.size), 0);
+  s.heard.assign(std::size_t(s.size), Clock::now());
+  s.told = Clock::now();
   s.inbox.assign(std::size_t(s.size), 0);
   s.receiving.assign(std::size_t(s.size), MPI_REQUEST_NULL);
   for (int peer = 0; peer < s.size; ++peer)
@@ -218,7 +267,19 @@ Mpi::~Mpi() {
   State& s = *state_;
   if (s.failed) return;
   // Every rank has joined every collective this one has (each waited for them), so only
-  // notices can be in flight: the sends finish, the receives are cancelled.
+  // notices can be in flight: each peer's last one is received (briefly waited for), the sends
+  // finish, the receives left are cancelled.
+  const auto deadline = Clock::now() + std::chrono::seconds(5);
+  try {
+    s.reached[std::size_t(s.rank)] = s.joined;
+    while (Clock::now() < deadline && *std::min_element(s.reached.begin(), s.reached.end()) <
+                                          s.joined) {
+      s.poll_notices();
+      std::this_thread::yield();
+    }
+  } catch (const DistError&) {
+    return;  // MPI failed: it cannot be finalized cleanly
+  }
   for (MPI_Request& r : s.receiving)
     if (r != MPI_REQUEST_NULL) {
       MPI_Cancel(&r);
@@ -243,16 +304,20 @@ int Mpi::local_rank() const {
 
 std::unique_ptr<Pending> Mpi::start_sum(float* values, std::size_t count) {
   MPI_Comm comm = state_->collectives;
-  return in_pieces(*state_, "a sum", count, [&](std::size_t offset, int n, MPI_Request* r) {
-    return MPI_Iallreduce(MPI_IN_PLACE, values + offset, n, MPI_FLOAT, MPI_SUM, comm, r);
-  });
+  return in_pieces(*state_, "a sum", count, sizeof(float),
+                   [&](std::size_t offset, int n, MPI_Request* r) {
+                     return MPI_Iallreduce(MPI_IN_PLACE, values + offset, n, MPI_FLOAT, MPI_SUM,
+                                           comm, r);
+                   });
 }
 
 std::unique_ptr<Pending> Mpi::start_sum(double* values, std::size_t count) {
   MPI_Comm comm = state_->collectives;
-  return in_pieces(*state_, "a sum", count, [&](std::size_t offset, int n, MPI_Request* r) {
-    return MPI_Iallreduce(MPI_IN_PLACE, values + offset, n, MPI_DOUBLE, MPI_SUM, comm, r);
-  });
+  return in_pieces(*state_, "a sum", count, sizeof(double),
+                   [&](std::size_t offset, int n, MPI_Request* r) {
+                     return MPI_Iallreduce(MPI_IN_PLACE, values + offset, n, MPI_DOUBLE, MPI_SUM,
+                                           comm, r);
+                   });
 }
 
 std::unique_ptr<Pending> Mpi::start_broadcast(void* bytes, std::size_t count, int root) {
@@ -261,9 +326,10 @@ std::unique_ptr<Pending> Mpi::start_broadcast(void* bytes, std::size_t count, in
                     std::to_string(state_->size));
   MPI_Comm comm = state_->collectives;
   auto* data = static_cast<unsigned char*>(bytes);
-  return in_pieces(*state_, "a broadcast", count, [&](std::size_t offset, int n, MPI_Request* r) {
-    return MPI_Ibcast(data + offset, n, MPI_BYTE, root, comm, r);
-  });
+  return in_pieces(*state_, "a broadcast", count, 1,
+                   [&](std::size_t offset, int n, MPI_Request* r) {
+                     return MPI_Ibcast(data + offset, n, MPI_BYTE, root, comm, r);
+                   });
 }
 
 std::unique_ptr<Pending> Mpi::start_barrier() {

@@ -10,9 +10,9 @@
 namespace clnn::dist {
 
 struct MpiOptions {
-  // The longest a wait may last. It starts when this rank joins a collective, so it covers
-  // whatever the slowest rank does between two collectives (before the first: loading data and
-  // building kernels), and bounds how long a stopped or lost rank can hold the others.
+  // The longest a wait (Pending::wait) may last. It covers whatever the slowest rank does
+  // between two collectives (before the first: loading data and building kernels), and bounds
+  // how long a stopped or lost rank can hold the others.
   double timeout_seconds = 60.0;
 };
 

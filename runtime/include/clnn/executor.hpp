@@ -68,7 +68,8 @@ class Executor {
   void set_step(std::uint64_t step);
   // Data-parallel training splits each batch into equal shards, one per rank; this executor's
   // batch is shard `shard` (0 by default). Random draws (dropout's masks) take the values the
-  // same rows would in the whole batch, so N ranks train as one would.
+  // same rows would in the whole batch, so N ranks train as one would, where the batch is the
+  // outermost dimension of every tensor dropout sees (as in the layers of clnn/nn.hpp).
   void set_shard(std::uint64_t shard);
   const Context& context() const;
   // Device memory the executor holds at its peak, in bytes: values (after the memory plan has

@@ -10,6 +10,7 @@ namespace clnn::detail {
 GradientReducer::GradientReducer(const Executor& executor, dist::Communicator& communicator,
                                  std::size_t bucket_bytes)
     : communicator_(communicator),
+      queue_(Access::impl(executor.context()).queue.get()),
       bucket_floats_(std::max<std::size_t>(1, bucket_bytes / sizeof(float))) {
   std::size_t total = 0;
   for (const Value& p : executor.parameters()) total += std::size_t(element_count(p.shape()));
@@ -17,23 +18,44 @@ GradientReducer::GradientReducer(const Executor& executor, dist::Communicator& c
   offset_.assign(executor.parameters().size(), 0);
 }
 
-void GradientReducer::gradient_ready(std::size_t parameter, const Tensor& gradient) {
-  if (ready_order_.size() == offset_.size()) {  // the first gradient of a new step
-    ready_order_.clear();
-    buckets_.clear();
-    filled_ = 0;
-    gradients_.clear();
+GradientReducer::~GradientReducer() {
+  clFinish(queue_);  // no error can escape a destructor; a failed queue has nothing in flight
+  for (Bucket& bucket : buckets_) {
+    bool finished = !bucket.sum;
+    try {
+      finished = finished || bucket.sum->test();
+    } catch (...) {
+    }
+    if (!finished) {
+      new std::vector<float>(std::move(host_));  // left to MPI, which may still write into it
+      return;
+    }
   }
-  if (gradients_.empty()) gradients_.resize(offset_.size());
-  gradients_[parameter] = gradient;
+}
+
+void GradientReducer::begin_step() {
+  ready_order_.clear();
+  buckets_.clear();  // each sum left unfinished by a failed step has ended the communicator
+  gradients_.assign(offset_.size(), Tensor());
+  filled_ = 0;
+}
+
+void GradientReducer::gradient_ready(std::size_t parameter, const Tensor& gradient) {
   const std::size_t count = std::size_t(gradient.size());
+  if (parameter >= offset_.size() || gradients_[parameter].defined() ||
+      count > host_.size() - filled_)
+    throw Error("GradientReducer: gradient " + std::to_string(parameter) + " of " +
+                std::to_string(offset_.size()) + " reported twice or out of place");
+  gradients_[parameter] = gradient;
   offset_[parameter] = filled_;
   ready_order_.push_back(parameter);
-  auto& impl = Access::impl(gradient);
   cl_event event = nullptr;
-  check(clEnqueueReadBuffer(impl.queue.get(), Access::mem(gradient), CL_FALSE, 0,
-                            count * sizeof(float), host_.data() + filled_, 0, nullptr, &event),
-        "clEnqueueReadBuffer (gradient)");
+  if (count > 0)
+    check(clEnqueueReadBuffer(queue_, Access::mem(gradient), CL_FALSE, 0, count * sizeof(float),
+                              host_.data() + filled_, 0, nullptr, &event),
+          "clEnqueueReadBuffer (gradient)");
+  else
+    check(clEnqueueMarkerWithWaitList(queue_, 0, nullptr, &event), "clEnqueueMarkerWithWaitList");
   filled_ += count;
   const std::size_t begin = buckets_.empty() ? 0 : buckets_.back().end;
   if (filled_ - begin >= bucket_floats_ || ready_order_.size() == offset_.size())
@@ -54,8 +76,7 @@ void GradientReducer::finish() {
   if (ready_order_.size() != offset_.size())
     throw Error("GradientReducer: backward finished " + std::to_string(ready_order_.size()) +
                 " of " + std::to_string(offset_.size()) + " gradients");
-  auto& impl = Access::impl(gradients_[ready_order_[0]]);
-  check(clFlush(impl.queue.get()), "clFlush");  // the reads must reach the device to finish
+  check(clFlush(queue_), "clFlush");  // the reads must reach the device to finish
   // Each bucket's sum starts once its reads have landed (the device still running backward),
   // and earlier sums move on meanwhile.
   for (std::size_t b = 0; b < buckets_.size(); ++b) {
@@ -78,8 +99,9 @@ void GradientReducer::finish() {
   // step's reads, which queue behind these writes.
   for (std::size_t parameter : ready_order_) {
     const Tensor& gradient = gradients_[parameter];
+    if (gradient.size() == 0) continue;
     Access::note_write(gradient);
-    check(clEnqueueWriteBuffer(impl.queue.get(), Access::mem(gradient), CL_FALSE, 0,
+    check(clEnqueueWriteBuffer(queue_, Access::mem(gradient), CL_FALSE, 0,
                                std::size_t(gradient.size()) * sizeof(float),
                                host_.data() + offset_[parameter], 0, nullptr, nullptr),
           "clEnqueueWriteBuffer (gradient)");

@@ -16,8 +16,16 @@ namespace clnn::detail {
 class GradientReducer {
  public:
   // A bucket is summed once it holds bucket_bytes of gradients (or is the last).
-  GradientReducer(const Executor& executor, dist::Communicator& communicator, std::size_t bucket_bytes);
+  GradientReducer(const Executor& executor, dist::Communicator& communicator,
+                  std::size_t bucket_bytes);
+  // Waits for the copies in flight into or out of its host memory; where a sum is still in
+  // flight (a failed step), that memory is left allocated, as MPI may yet write into it.
+  ~GradientReducer();
+  GradientReducer(const GradientReducer&) = delete;
+  GradientReducer& operator=(const GradientReducer&) = delete;
 
+  // Before each backward: forgets what a step that failed half-way left.
+  void begin_step();
   // Executor::backward's gradient_ready: parameters()[parameter]'s gradient is enqueued.
   void gradient_ready(std::size_t parameter, const Tensor& gradient);
   // After backward: every gradient becomes its sum over the ranks (the writes are enqueued).
@@ -32,8 +40,9 @@ class GradientReducer {
   void close_bucket(cl_event last_read);
 
   dist::Communicator& communicator_;
+  cl_command_queue queue_;
   std::size_t bucket_floats_;
-  std::vector<Tensor> gradients_;         // per parameter, as backward made them
+  std::vector<Tensor> gradients_;         // per parameter, as backward reported them
   std::vector<std::size_t> offset_;       // per parameter: where its gradient lies in host_
   std::vector<std::size_t> ready_order_;  // parameters in the order backward finished them
   std::vector<float> host_;               // every gradient, in ready order

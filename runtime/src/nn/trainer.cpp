@@ -95,11 +95,13 @@ struct Trainer::Impl {
         correct(Tensor::zeros(ctx, {1})) {
     if (options.epochs < 1) throw Error("Trainer: epochs must be at least 1");
     // The files written after each epoch are checked now, not after the first epoch's work.
-    if (rank == 0 && !options.metrics_csv.empty()) {
-      check_writable(options.metrics_csv);
-      check_writable(detail::svg_path(options.metrics_csv));
-    }
-    if (rank == 0 && !options.checkpoint.empty()) check_writable(options.checkpoint);
+    on_rank0("write its files", [&] {
+      if (!options.metrics_csv.empty()) {
+        check_writable(options.metrics_csv);
+        check_writable(detail::svg_path(options.metrics_csv));
+      }
+      if (!options.checkpoint.empty()) check_writable(options.checkpoint);
+    });
     if (test_set.rows != train_set.rows || test_set.cols != train_set.cols)
       throw Error("Trainer: test images differ in size from training images");
     if (options.optimizer == OptimizerKind::sgd) {
@@ -129,6 +131,7 @@ struct Trainer::Impl {
     ex.forward();
     const float scale = scaler ? scaler->scale() : 1.0f;
     if (reducer) {
+      reducer->begin_step();
       ex.backward(net.loss, scale,
                   [&](std::size_t p, const Tensor& g) { reducer->gradient_ready(p, g); });
       reducer->finish();
@@ -155,8 +158,49 @@ struct Trainer::Impl {
     if (rank != 0) tensor.write(values);
   }
 
+  // Runs `work` on rank 0 alone and tells every rank how it went: a fault there is rank 0's
+  // exception on rank 0 and an Error naming it on the others, not a wait for a rank that has
+  // stopped calling collectives.
+  void on_rank0(const std::string& what, const std::function<void()>& work) {
+    if (ranks == 1) return work();
+    std::exception_ptr fault;
+    std::int32_t done = 1;
+    if (rank == 0) try {
+        work();
+      } catch (...) {
+        fault = std::current_exception();
+        done = 0;
+      }
+    comm->broadcast(&done, sizeof done, 0);
+    if (fault) std::rethrow_exception(fault);
+    if (!done) throw Error("Trainer: rank 0 could not " + what);
+  }
+
+  // The ranks call collectives in step only where their settings, model and data agree.
+  void check_agreement() {
+    std::int64_t floats = 0;
+    for (const Value& p : ex.parameters()) floats += element_count(p.shape());
+    const std::array<std::int64_t, 9> mine{options.epochs, options.batch_size, options.limit,
+                                           options.progress_steps,
+                                           std::int64_t(options.bucket_bytes),
+                                           std::int64_t(options.seed), floats, train.count,
+                                           test.count};
+    auto root = mine;
+    comm->broadcast(root.data(), sizeof root, 0);
+    std::vector<double> differs(std::size_t(ranks), 0.0);
+    differs[std::size_t(rank)] = root != mine ? 1.0 : 0.0;
+    comm->sum(differs.data(), differs.size());
+    std::string which;
+    for (int r = 0; r < ranks; ++r)
+      if (differs[std::size_t(r)] != 0) which += (which.empty() ? "" : ", ") + std::to_string(r);
+    if (!which.empty())
+      throw Error("Trainer: the options (epochs, batch_size, limit, progress_steps, bucket_bytes, "
+                  "seed), model or data of rank " + which + " differ from rank 0's");
+  }
+
   // Every rank takes rank 0's parameters, state, optimizer state and position.
   void synchronize() {
+    check_agreement();
     std::array<std::int64_t, 3> position{epoch, std::int64_t(ex.step()), optimizer->steps()};
     comm->broadcast(position.data(), sizeof position, 0);
     epoch = position[0];
@@ -348,25 +392,12 @@ Trainer::~Trainer() = default;
 
 void Trainer::resume(const std::string& checkpoint) {
   auto& m = *impl_;
-  if (m.ranks == 1) {
+  m.on_rank0("resume from " + checkpoint, [&] {
     m.epoch = load_checkpoint(checkpoint, m.ex, m.optimizer.get()).epoch;
-  } else {
-    // Rank 0 reads it; a fault there ends every rank's resume with an error, not a wait.
-    std::exception_ptr fault;
-    std::int32_t loaded = 1;
-    if (m.rank == 0) try {
-        m.epoch = load_checkpoint(checkpoint, m.ex, m.optimizer.get()).epoch;
-      } catch (const Error&) {
-        fault = std::current_exception();
-        loaded = 0;
-      }
-    m.comm->broadcast(&loaded, sizeof loaded, 0);
-    if (fault) std::rethrow_exception(fault);
-    if (!loaded) throw Error("Trainer: rank 0 could not resume from " + checkpoint);
-    m.synchronize();
-  }
-  if (m.rank == 0 && !m.options.metrics_csv.empty())
-    m.history = detail::read_metrics_csv(m.options.metrics_csv, m.epoch);
+    if (!m.options.metrics_csv.empty())
+      m.history = detail::read_metrics_csv(m.options.metrics_csv, m.epoch);
+  });
+  if (m.ranks > 1) m.synchronize();
 }
 
 std::vector<EpochMetrics> Trainer::fit(std::int64_t until) {
@@ -391,11 +422,12 @@ std::vector<EpochMetrics> Trainer::fit(std::int64_t until) {
     m.out << "\n";
     m.history.push_back(metrics);
     run.push_back(metrics);
-    if (m.rank != 0) continue;
-    if (!m.options.metrics_csv.empty()) detail::write_metrics(m.options.metrics_csv, m.history);
-    if (!m.options.checkpoint.empty())
-      save_checkpoint(m.options.checkpoint, m.ex, m.optimizer.get(),
-                      {m.epoch, m.ex.step(), m.optimizer->steps()});
+    m.on_rank0("write the metrics or the checkpoint", [&] {
+      if (!m.options.metrics_csv.empty()) detail::write_metrics(m.options.metrics_csv, m.history);
+      if (!m.options.checkpoint.empty())
+        save_checkpoint(m.options.checkpoint, m.ex, m.optimizer.get(),
+                        {m.epoch, m.ex.step(), m.optimizer->steps()});
+    });
   }
   return run;
 }
