@@ -142,6 +142,12 @@ TEST_CASE("distributed training refuses what it cannot do, on every rank", "[dis
   else
     CHECK_THROWS_WITH(trainer->resume(missing), Catch::Contains("rank 0 could not resume"));
 
+  if (world->size() > 1) {  // settings that would put the ranks' collectives out of step
+    train::Options o = dist_options(log, world);
+    if (world->rank() == 1) o.progress_steps = 5;
+    auto differing = dist_trainer(context(), o);
+    CHECK_THROWS_WITH(differing->fit(), Catch::Contains("of rank 1 differ from rank 0's"));
+  }
   if (world->size() > 1) {  // a batch the ranks cannot share equally
     train::Options o = dist_options(log, world);
     o.batch_size = world->size() * 8 + 1;
