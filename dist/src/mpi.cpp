@@ -213,6 +213,18 @@ std::unique_ptr<Pending> in_pieces(Mpi::State& state, const char* what, std::siz
   return pending;
 }
 
+// The elementwise sum over the ranks of `count` values of `type`, in place.
+template <typename T>
+std::unique_ptr<Pending> sum_in_pieces(Mpi::State& state, T* values, std::size_t count,
+                                       MPI_Datatype type) {
+  MPI_Comm comm = state.collectives;
+  return in_pieces(state, "a sum", count, sizeof(T),
+                   [&](std::size_t offset, int n, MPI_Request* r) {
+                     return MPI_Iallreduce(MPI_IN_PLACE, values + offset, n, type, MPI_SUM, comm,
+                                           r);
+                   });
+}
+
 }  // namespace
 
 Mpi::Mpi(MpiOptions options) : state_(std::make_unique<State>()) {
@@ -303,21 +315,11 @@ int Mpi::local_rank() const {
 }
 
 std::unique_ptr<Pending> Mpi::start_sum(float* values, std::size_t count) {
-  MPI_Comm comm = state_->collectives;
-  return in_pieces(*state_, "a sum", count, sizeof(float),
-                   [&](std::size_t offset, int n, MPI_Request* r) {
-                     return MPI_Iallreduce(MPI_IN_PLACE, values + offset, n, MPI_FLOAT, MPI_SUM,
-                                           comm, r);
-                   });
+  return sum_in_pieces(*state_, values, count, MPI_FLOAT);
 }
 
 std::unique_ptr<Pending> Mpi::start_sum(double* values, std::size_t count) {
-  MPI_Comm comm = state_->collectives;
-  return in_pieces(*state_, "a sum", count, sizeof(double),
-                   [&](std::size_t offset, int n, MPI_Request* r) {
-                     return MPI_Iallreduce(MPI_IN_PLACE, values + offset, n, MPI_DOUBLE, MPI_SUM,
-                                           comm, r);
-                   });
+  return sum_in_pieces(*state_, values, count, MPI_DOUBLE);
 }
 
 std::unique_ptr<Pending> Mpi::start_broadcast(void* bytes, std::size_t count, int root) {

@@ -8,9 +8,9 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
-#include <exception>
 #include <cmath>
 #include <cstdio>
+#include <exception>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
