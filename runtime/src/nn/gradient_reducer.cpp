@@ -57,8 +57,7 @@ void GradientReducer::gradient_ready(std::size_t parameter, const Tensor& gradie
   else
     check(clEnqueueMarkerWithWaitList(queue_, 0, nullptr, &event), "clEnqueueMarkerWithWaitList");
   filled_ += count;
-  const std::size_t begin = buckets_.empty() ? 0 : buckets_.back().end;
-  if (filled_ - begin >= bucket_floats_ || ready_order_.size() == offset_.size())
+  if (filled_ - open_bucket_begin() >= bucket_floats_ || ready_order_.size() == offset_.size())
     close_bucket(event);
   else
     clReleaseEvent(event);
@@ -66,7 +65,7 @@ void GradientReducer::gradient_ready(std::size_t parameter, const Tensor& gradie
 
 void GradientReducer::close_bucket(cl_event last_read) {
   Bucket bucket;
-  bucket.begin = buckets_.empty() ? 0 : buckets_.back().end;
+  bucket.begin = open_bucket_begin();
   bucket.end = filled_;
   bucket.read = OwnedEvent(last_read);
   buckets_.push_back(std::move(bucket));

@@ -38,6 +38,8 @@ class GradientReducer {
     std::unique_ptr<dist::Pending> sum;
   };
   void close_bucket(cl_event last_read);
+  // Where the bucket being filled starts in host_: after the last closed one.
+  std::size_t open_bucket_begin() const { return buckets_.empty() ? 0 : buckets_.back().end; }
 
   dist::Communicator& communicator_;
   cl_command_queue queue_;

@@ -10,7 +10,6 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <exception>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
@@ -28,6 +27,7 @@
 #include "io/metrics.hpp"
 #include "nn/accuracy.hpp"
 #include "nn/gradient_reducer.hpp"
+#include "nn/rank_group.hpp"
 #include "ops/common.hpp"
 
 namespace clnn::train {
@@ -82,9 +82,9 @@ struct Trainer::Impl {
         train(train_set),
         test(test_set),
         options(std::move(o)),
-        comm(options.communicator),
-        rank(comm ? comm->rank() : 0),
-        ranks(comm ? comm->size() : 1),
+        group(options.communicator),
+        rank(group.rank()),
+        ranks(group.size()),
         out(rank != 0 ? silent : options.log ? *options.log : std::cout),
         terminal(rank == 0 && !options.log && isatty(STDOUT_FILENO)),
         norm(data::pixel_statistics(train_set)),
@@ -95,7 +95,7 @@ struct Trainer::Impl {
         correct(Tensor::zeros(ctx, {1})) {
     if (options.epochs < 1) throw Error("Trainer: epochs must be at least 1");
     // The files written after each epoch are checked now, not after the first epoch's work.
-    on_rank0("write its files", [&] {
+    group.on_rank0("write its files", [&] {
       if (!options.metrics_csv.empty()) {
         check_writable(options.metrics_csv);
         check_writable(detail::svg_path(options.metrics_csv));
@@ -121,7 +121,8 @@ struct Trainer::Impl {
     if (ranks > 1) {
       batcher.set_shard(rank, ranks);
       ex.set_shard(std::uint64_t(rank));
-      reducer = std::make_unique<detail::GradientReducer>(ex, *comm, options.bucket_bytes);
+      reducer = std::make_unique<detail::GradientReducer>(ex, *options.communicator,
+                                                          options.bucket_bytes);
     }
   }
 
@@ -147,68 +148,22 @@ struct Trainer::Impl {
   // The sums of the loss and of the hits so far, over every rank.
   std::array<double, 2> metric_sums() {
     std::array<double, 2> sums{loss_sum.to_host()[0], correct.to_host()[0]};
-    if (ranks > 1) comm->sum(sums.data(), sums.size());
+    group.sum(sums.data(), sums.size());
     return sums;
   }
 
-  // Rank 0's tensor on every rank.
-  void broadcast(Tensor tensor) {
-    std::vector<float> values = rank == 0 ? tensor.to_host() : std::vector<float>(tensor.size());
-    comm->broadcast(values.data(), values.size() * sizeof(float), 0);
-    if (rank != 0) tensor.write(values);
-  }
-
-  // Runs `work` on rank 0 alone and tells every rank how it went: a fault there is rank 0's
-  // exception on rank 0 and an Error naming it on the others, not a wait for a rank that has
-  // stopped calling collectives.
-  void on_rank0(const std::string& what, const std::function<void()>& work) {
-    if (ranks == 1) return work();
-    std::exception_ptr fault;
-    std::int32_t done = 1;
-    if (rank == 0) try {
-        work();
-      } catch (...) {
-        fault = std::current_exception();
-        done = 0;
-      }
-    comm->broadcast(&done, sizeof done, 0);
-    if (fault) std::rethrow_exception(fault);
-    if (!done) throw Error("Trainer: rank 0 could not " + what);
-  }
-
-  // The ranks call collectives in step only where their settings, model and data agree.
-  void check_agreement() {
+  // Every rank takes rank 0's parameters, state, optimizer state and position, once the ranks
+  // have checked that they would then call collectives in step: their settings, model and data
+  // agree.
+  void synchronize() {
     std::int64_t floats = 0;
     for (const Value& p : ex.parameters()) floats += element_count(p.shape());
-    const std::array<std::int64_t, 9> mine{options.epochs, options.batch_size, options.limit,
-                                           options.progress_steps,
-                                           std::int64_t(options.bucket_bytes),
-                                           std::int64_t(options.seed), floats, train.count,
-                                           test.count};
-    auto root = mine;
-    comm->broadcast(root.data(), sizeof root, 0);
-    std::vector<double> differs(std::size_t(ranks), 0.0);
-    differs[std::size_t(rank)] = root != mine ? 1.0 : 0.0;
-    comm->sum(differs.data(), differs.size());
-    std::string which;
-    for (int r = 0; r < ranks; ++r)
-      if (differs[std::size_t(r)] != 0) which += (which.empty() ? "" : ", ") + std::to_string(r);
-    if (!which.empty())
-      throw Error("Trainer: the options (epochs, batch_size, limit, progress_steps, bucket_bytes, "
-                  "seed), model or data of rank " + which + " differ from rank 0's");
-  }
-
-  // Every rank takes rank 0's parameters, state, optimizer state and position.
-  void synchronize() {
-    check_agreement();
-    std::array<std::int64_t, 3> position{epoch, std::int64_t(ex.step()), optimizer->steps()};
-    comm->broadcast(position.data(), sizeof position, 0);
-    epoch = position[0];
-    ex.set_step(std::uint64_t(position[1]));
-    optimizer->set_steps(position[2]);
-    for (const Value& p : ex.parameters()) broadcast(ex.parameter(p.name()));
-    for (const Value& v : ex.states()) broadcast(ex.state(v.name()));
-    for (auto& [name, slot] : optimizer->slots()) broadcast(slot);
+    group.check_agreement({options.epochs, options.batch_size, options.limit,
+                           options.progress_steps, std::int64_t(options.bucket_bytes),
+                           std::int64_t(options.seed), floats, train.count, test.count},
+                          "options (epochs, batch_size, limit, progress_steps, bucket_bytes, "
+                          "seed), model or data");
+    group.take_rank0_state(ex, *optimizer, epoch);
     synchronized = true;
   }
 
@@ -305,8 +260,7 @@ struct Trainer::Impl {
     const std::int64_t batch = options.batch_size;
     ensure_eval(set);
     // Rank 0's batch-norm statistics are everyone's; each rank evaluates its share of the set.
-    if (ranks > 1)
-      for (const Value& v : ex.states()) broadcast(ex.state(v.name()));
+    for (const Value& v : ex.states()) group.broadcast(ex.state(v.name()));
     const std::int64_t begin = set.count * rank / ranks, end = set.count * (rank + 1) / ranks;
     for (const Value& p : ex.parameters()) {
       Tensor dst = eval_ex->parameter(p.name());
@@ -347,7 +301,7 @@ struct Trainer::Impl {
     if (ranks > 1) {
       std::vector<double> sums(e.confusion.begin(), e.confusion.end());
       sums.push_back(loss);
-      comm->sum(sums.data(), sums.size());
+      group.sum(sums.data(), sums.size());
       loss = sums.back();
       for (std::size_t i = 0; i < e.confusion.size(); ++i) e.confusion[i] = std::int64_t(sums[i]);
     }
@@ -364,7 +318,7 @@ struct Trainer::Impl {
   const data::ImageSet& train;
   const data::ImageSet& test;
   Options options;
-  dist::Communicator* comm;  // null without data parallelism
+  detail::RankGroup group;  // one rank without data parallelism
   int rank, ranks;
   std::ostream silent{nullptr};  // the log of ranks other than 0
   std::ostream& out;
@@ -392,7 +346,7 @@ Trainer::~Trainer() = default;
 
 void Trainer::resume(const std::string& checkpoint) {
   auto& m = *impl_;
-  m.on_rank0("resume from " + checkpoint, [&] {
+  m.group.on_rank0("resume from " + checkpoint, [&] {
     m.epoch = load_checkpoint(checkpoint, m.ex, m.optimizer.get()).epoch;
     if (!m.options.metrics_csv.empty())
       m.history = detail::read_metrics_csv(m.options.metrics_csv, m.epoch);
@@ -422,7 +376,7 @@ std::vector<EpochMetrics> Trainer::fit(std::int64_t until) {
     m.out << "\n";
     m.history.push_back(metrics);
     run.push_back(metrics);
-    m.on_rank0("write the metrics or the checkpoint", [&] {
+    m.group.on_rank0("write the metrics or the checkpoint", [&] {
       if (!m.options.metrics_csv.empty()) detail::write_metrics(m.options.metrics_csv, m.history);
       if (!m.options.checkpoint.empty())
         save_checkpoint(m.options.checkpoint, m.ex, m.optimizer.get(),
