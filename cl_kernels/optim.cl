@@ -42,8 +42,27 @@ ulong slot_start(const int j, const ulong8 ends) {
     }                                                                          \
   }
 
-// Both optimizers read the gradient as grad_scale * g: 1 / the loss scale where the loss was
-// scaled (optim::LossScaler), else 1, which leaves g as it is.
+// A loss scaler's state (optim::LossScaler), kept on the device so that no step waits for the
+// host's decision: backward seeds the loss's gradient with SCALE_AT, find_nonfinite sets
+// FOUND_AT, the update kernels skip a step where it is set and otherwise read the gradient times
+// UNSCALE_AT, and update_loss_scale then moves the scale. The counters are uints.
+#define SCALE_AT 0
+#define FOUND_AT 1
+#define UNSCALE_AT 2  // 1 / the scale
+#define IN_A_ROW_AT 3  // finite steps since the scale last changed
+#define SKIPPED_AT 4
+
+// Whether a step's update is skipped: gate is the loss scaler's state, or null without one.
+bool skip_step(__global const float* gate) {
+  return gate && gate[FOUND_AT] != 0.0f;
+}
+
+// Both optimizers read the gradient as grad_scale * g, times 1 / the loss scale where the loss
+// was scaled: grad_scale is 1 / the number of ranks summing their gradients, else 1, which
+// leaves g as it is.
+float gradient_factor(const float grad_scale, __global const float* gate) {
+  return gate ? grad_scale * gate[UNSCALE_AT] : grad_scale;
+}
 
 // SGD with momentum, Nesterov and L2 weight decay (PyTorch's formulation):
 //   g' = g + wd * p;  v = momentum * v + g';  p -= lr * (nesterov ? g' + momentum * v : v)
@@ -65,9 +84,11 @@ void sgd_update(__global float* p, __global const float* g, __global float* v, c
   sgd_update(p##j, g##j, v##j, at, lr, momentum, weight_decay, nesterov, grad_scale)
 
 __kernel void sgd_step(const float lr, const float momentum, const float weight_decay,
-                       const int nesterov, const float grad_scale, const ulong8 ends,
-                       SGD_SLOT(0), SGD_SLOT(1), SGD_SLOT(2), SGD_SLOT(3), SGD_SLOT(4),
-                       SGD_SLOT(5), SGD_SLOT(6), SGD_SLOT(7)) {
+                       const int nesterov, const float scale, __global const float* gate,
+                       const ulong8 ends, SGD_SLOT(0), SGD_SLOT(1), SGD_SLOT(2), SGD_SLOT(3),
+                       SGD_SLOT(4), SGD_SLOT(5), SGD_SLOT(6), SGD_SLOT(7)) {
+  if (skip_step(gate)) return;
+  const float grad_scale = gradient_factor(scale, gate);
   FOR_EACH_SLOT_ELEMENT(at, SGD_UPDATE)
 }
 
@@ -96,22 +117,63 @@ void adam_update(__global float* p, __global const float* g, __global float* m, 
   adam_update(p##j, g##j, m##j, v##j, at, lr, beta1, beta2, eps, weight_decay, decoupled, c1, \
               c2, grad_scale)
 
+// The step's t is one more than the steps taken (*taken; a step skipped by loss scaling is not
+// taken), and corrections[2 (t - 1)] and [2 (t - 1) + 1] are its c1 and c2, computed on the host
+// in double for the first `known` steps; from there on both round to 1 in float.
 __kernel void adam_step(const float lr, const float beta1, const float beta2, const float eps,
-                        const float weight_decay, const int decoupled, const float c1,
-                        const float c2, const float grad_scale, const ulong8 ends,
-                        ADAM_SLOT(0), ADAM_SLOT(1), ADAM_SLOT(2), ADAM_SLOT(3), ADAM_SLOT(4),
-                        ADAM_SLOT(5), ADAM_SLOT(6), ADAM_SLOT(7)) {
+                        const float weight_decay, const int decoupled,
+                        __global const float* corrections, const uint known,
+                        __global const uint* taken, const float scale,
+                        __global const float* gate, const ulong8 ends, ADAM_SLOT(0),
+                        ADAM_SLOT(1), ADAM_SLOT(2), ADAM_SLOT(3), ADAM_SLOT(4), ADAM_SLOT(5),
+                        ADAM_SLOT(6), ADAM_SLOT(7)) {
+  if (skip_step(gate)) return;
+  const float grad_scale = gradient_factor(scale, gate);
+  const uint t = *taken + 1;
+  const float c1 = t <= known ? corrections[2 * (t - 1)] : 1.0f;
+  const float c2 = t <= known ? corrections[2 * (t - 1) + 1] : 1.0f;
   FOR_EACH_SLOT_ELEMENT(at, ADAM_UPDATE)
 }
 
-// Sets *found to 1 where an element of the slots' gradients is infinite or NaN (read from the
-// exponent bits: fast-math builds may fold isfinite away). Loss scaling skips such a step.
+// After an optimizer's update launches: one more step taken, unless the gate skipped it. (This
+// and update_loss_scale are launches of one work-group, of which the first work-item works.)
+__kernel void count_step(__global uint* taken, __global const float* gate) {
+  if (get_global_id(0) == 0 && !skip_step(gate)) *taken += 1;
+}
+
+// Sets a loss scaler's FOUND_AT to 1 where an element of the slots' gradients is infinite or NaN
+// (read from the exponent bits: fast-math builds may fold isfinite away): that step is skipped.
 #define GRAD_SLOT(j) __global const float *g##j
 #define FIND_NONFINITE(j) \
-  if ((as_uint(g##j[at]) & 0x7f800000u) == 0x7f800000u) *found = 1.0f
+  if ((as_uint(g##j[at]) & 0x7f800000u) == 0x7f800000u) state[FOUND_AT] = 1.0f
 
-__kernel void find_nonfinite(__global float* found, const ulong8 ends, GRAD_SLOT(0), GRAD_SLOT(1),
+__kernel void find_nonfinite(__global float* state, const ulong8 ends, GRAD_SLOT(0), GRAD_SLOT(1),
                              GRAD_SLOT(2), GRAD_SLOT(3), GRAD_SLOT(4), GRAD_SLOT(5),
                              GRAD_SLOT(6), GRAD_SLOT(7)) {
   FOR_EACH_SLOT_ELEMENT(at, FIND_NONFINITE)
+}
+
+// After a step checked by find_nonfinite: a step skipped backs the scale off (never below the
+// smallest normal float: a scale that keeps failing says the gradients themselves are not
+// finite) and counts it; growth_interval finite steps in a row grow it (where that stays
+// finite). FOUND_AT is cleared for the next step.
+__kernel void update_loss_scale(__global float* state, const float growth, const float backoff,
+                                const uint growth_interval) {
+  if (get_global_id(0) != 0) return;
+  __global uint* counters = (__global uint*)state;
+  float scale = state[SCALE_AT];
+  if (state[FOUND_AT] != 0.0f) {
+    scale = fmax(scale * backoff, FLT_MIN);
+    counters[IN_A_ROW_AT] = 0;
+    counters[SKIPPED_AT] += 1;
+  } else if (counters[IN_A_ROW_AT] + 1 == growth_interval) {
+    const float grown = scale * growth;
+    if ((as_uint(grown) & 0x7f800000u) != 0x7f800000u) scale = grown;
+    counters[IN_A_ROW_AT] = 0;
+  } else {
+    counters[IN_A_ROW_AT] += 1;
+  }
+  state[SCALE_AT] = scale;
+  state[UNSCALE_AT] = 1.0f / scale;
+  state[FOUND_AT] = 0.0f;
 }

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "cl/hash.hpp"
 #include "support.hpp"
 
 namespace fs = std::filesystem;
@@ -52,7 +53,7 @@ TEST_CASE("a checkpoint round-trips parameters, state, optimizer slots and posit
   }
   ex.set_state("s", {1, 2, 3, 4, 5});
   const auto path = temp_file("round");
-  save_checkpoint(path.string(), ex, &adam, {7, ex.step(), adam.steps()});
+  save_checkpoint(path.string(), ex, &adam, {7, ex.step(), adam.steps(), {}});
 
   Model fresh;
   Executor other(context(), fresh.g, {fresh.loss}, Mode::training);
@@ -72,6 +73,38 @@ TEST_CASE("a checkpoint round-trips parameters, state, optimizer slots and posit
   fs::remove(path);
 }
 
+TEST_CASE("a checkpoint keeps a loss scaler's state; version 1 files still load",
+          "[checkpoint]") {
+  Model m;
+  Executor ex(context(), m.g, {m.loss}, Mode::training);
+  const auto path = temp_file("scaler");
+  save_checkpoint(path.string(), ex, nullptr, {3, 0, 0, optim::LossScalerState{512.0f, 17, 2}});
+  auto position = load_checkpoint(path.string(), ex, nullptr);
+  REQUIRE(position.loss_scaler);
+  CHECK(position.loss_scaler->scale == 512.0f);
+  CHECK(position.loss_scaler->finite_in_a_row == 17);
+  CHECK(position.loss_scaler->skipped == 2);
+
+  // Version 1: the same bytes without the scaler's 24 after the position (magic 8, version 4,
+  // count 4, position 24), and the checksum made again.
+  save_checkpoint(path.string(), ex, nullptr, {3, 0, 0, {}});
+  std::string bytes = read(path);
+  bytes = bytes.substr(0, 40) + bytes.substr(64, bytes.size() - 64 - 8);
+  bytes[8] = 1;
+  const std::uint64_t sum = detail::fnv1a64(bytes);
+  bytes.append(reinterpret_cast<const char*>(&sum), sizeof sum);
+  write(path, bytes);
+  position = load_checkpoint(path.string(), ex, nullptr);
+  CHECK(position.epoch == 3);
+  CHECK_FALSE(position.loss_scaler);
+
+  // An impossible state is refused.
+  save_checkpoint(path.string(), ex, nullptr, {3, 0, 0, optim::LossScalerState{-1.0f, 0, 0}});
+  CHECK_THROWS_WITH(load_checkpoint(path.string(), ex, nullptr),
+                    Catch::Contains("impossible loss scaler state"));
+  fs::remove(path);
+}
+
 TEST_CASE("corrupt checkpoints are IoErrors and change nothing", "[checkpoint][errors]") {
   Model m;
   Executor ex(context(), m.g, {m.loss}, Mode::training);
@@ -79,7 +112,7 @@ TEST_CASE("corrupt checkpoints are IoErrors and change nothing", "[checkpoint][e
   so.momentum = 0.9f;
   optim::SGD sgd(ex, so);
   const auto path = temp_file("corrupt");
-  save_checkpoint(path.string(), ex, &sgd, {1, 0, 0});
+  save_checkpoint(path.string(), ex, &sgd, {1, 0, 0, {}});
   const std::string good = read(path);
   const auto before = ex.parameter("w").to_host();
   ex.set_parameter("w", {9, 9, 9, 9, 9, 9});
@@ -122,10 +155,10 @@ TEST_CASE("a save interrupted before the rename leaves the previous checkpoint",
   Model m;
   Executor ex(context(), m.g, {m.loss}, Mode::training);
   const auto path = temp_file("interrupted");
-  save_checkpoint(path.string(), ex, nullptr, {1, 0, 0});
+  save_checkpoint(path.string(), ex, nullptr, {1, 0, 0, {}});
   const auto first = ex.parameter("w").to_host();
   ex.set_parameter("w", {1, 2, 3, 4, 5, 6});
-  CHECK_THROWS_WITH(save_checkpoint(path.string(), ex, nullptr, {2, 0, 0},
+  CHECK_THROWS_WITH(save_checkpoint(path.string(), ex, nullptr, {2, 0, 0, {}},
                                     [] { throw IoError("test", "interrupted before the rename"); }),
                     Catch::Contains("interrupted"));
   auto position = load_checkpoint(path.string(), ex, nullptr);

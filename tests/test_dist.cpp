@@ -89,6 +89,22 @@ TEST_CASE("N ranks train as one rank does over the same batches", "[dist]") {
   }
 }
 
+TEST_CASE("with loss scaling, N ranks train as one rank does", "[dist]") {
+  // Each rank's gradients are 2^16 times its own; the sum's unscaling and 1 / the ranks compose
+  // exactly, and every rank reaches the same skip decision from the same sums.
+  std::ostringstream log;
+  train::Options o = dist_options(log, world);
+  o.epochs = 1;
+  o.loss_scaling = true;
+  auto distributed = dist_trainer(context(), o);
+  distributed->fit();
+  train::Options alone_options = dist_options(log, nullptr);
+  alone_options.epochs = 1;
+  auto alone = dist_trainer(context(), alone_options);
+  alone->fit();
+  check_close(parameters_of(*distributed), parameters_of(*alone), 1e-5);
+}
+
 TEST_CASE("a checkpoint written by N ranks resumes on one, and one rank's on N", "[dist]") {
   std::ostringstream log;
   const std::string written_by_n = shared_path("n.ckpt");

@@ -626,16 +626,25 @@ TEST_CASE("oclgrind: optimizers and the trainer's step", "[oclgrind]") {
       }
     }
     CHECK(relative_error(ex.parameter("p").to_host(), host) < 1e-5);
-    // Loss scaling's check of the gradients: finite, then with an infinity injected.
-    optim::LossScaler scaler;
-    ex.backward(loss, scaler.scale());
-    CHECK(scaler.gradients_finite(ex));
+    // Loss scaling's kernels: a finite step updates, one with an infinity injected is skipped
+    // and backs the scale off.
+    optim::LossScaler scaler(ex.context());
+    ex.backward(loss, scaler.device_state());
+    auto before = ex.parameter("p").to_host();
+    scaler.step(ex, *opt);
+    CHECK(ex.parameter("p").to_host() != before);
+    CHECK(opt->steps() == 3);
     auto bad = r;
     bad[3] = INFINITY;
     ex.set_input("R", bad);
     ex.forward();
-    ex.backward(loss, scaler.scale());
-    CHECK_FALSE(scaler.gradients_finite(ex));
+    ex.backward(loss, scaler.device_state());
+    before = ex.parameter("p").to_host();
+    scaler.step(ex, *opt);
+    CHECK(ex.parameter("p").to_host() == before);
+    CHECK(opt->steps() == 3);
+    CHECK(scaler.skipped() == 1);
+    CHECK(scaler.scale() == 32768.0f);
   }
 
   // The trainer counts correct predictions on the device (count_correct); at a rate too small to

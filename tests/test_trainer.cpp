@@ -155,6 +155,40 @@ TEST_CASE("loss scaling in the trainer leaves fp32 training bit for bit", "[trai
   CHECK_THAT(plain_log.str(), !Catch::Contains("loss scale"));
 }
 
+TEST_CASE("a checkpoint keeps the loss scaler's state, and resuming takes it",
+          "[train][checkpoint]") {
+  const auto path =
+      fs::temp_directory_path() / ("clnn-scaler-" + std::to_string(getpid()) + ".ckpt");
+  std::ostringstream log;
+  train::Options o = options(log, 1);
+  o.loss_scaling = true;
+  o.checkpoint = path.string();
+  train::Trainer first(context(), small_model, fashion().train, test_subset(), o);
+  first.fit();
+  // The file holds the scaler: no step skipped, every step finite in a row.
+  Executor& ex = first.executor();
+  optim::SGDOptions so;
+  so.momentum = o.momentum;  // the trainer's SGD, whose velocity slots the file holds
+  optim::SGD sgd(ex, so);
+  TrainingPosition position = load_checkpoint(path.string(), ex, &sgd);
+  REQUIRE(position.loss_scaler);
+  CHECK(position.loss_scaler->scale == 65536.0f);
+  CHECK(position.loss_scaler->skipped == 0);
+  CHECK(position.optimizer_steps == 20);
+  CHECK(position.loss_scaler->finite_in_a_row == 20);
+  // Another state written in: the resumed run goes on from it.
+  position.loss_scaler = optim::LossScalerState{1024.0f, 5, 3};
+  save_checkpoint(path.string(), ex, &sgd, position);
+  std::ostringstream resumed_log;
+  train::Options r = options(resumed_log, 2);
+  r.loss_scaling = true;
+  train::Trainer resumed(context(), small_model, fashion().train, test_subset(), r);
+  resumed.resume(path.string());
+  resumed.fit();
+  CHECK_THAT(resumed_log.str(), Catch::Contains("loss scale 1024 (3 steps skipped so far)"));
+  fs::remove(path);
+}
+
 TEST_CASE("trainer options and models are checked", "[train][errors]") {
   std::ostringstream log;
   auto wrong = [](Graph& g, const Value& images) {

@@ -56,6 +56,9 @@ class Executor {
   // a gradient while the rest of backward runs.
   using GradientReady = std::function<void(std::size_t parameter, const Tensor& gradient)>;
   void backward(const Value& loss, float scale, const GradientReady& gradient_ready);
+  // The same with the scale read on the device, from scale's first element (a LossScaler's
+  // device_state()): a scale the device decided needs no wait for the host.
+  void backward(const Value& loss, const Tensor& scale, const GradientReady& gradient_ready = {});
 
   // The tensor of an output (or, in training, of any value backward keeps).
   Tensor value(const Value& v) const;

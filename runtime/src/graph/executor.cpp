@@ -25,7 +25,9 @@ struct ExecutorImpl {
   const Node& node(int id) const { return graph->nodes[std::size_t(id)]; }
   int named_node(const std::string& name, NodeKind kind, const char* call) const;
   void require_value(int id, const char* call) const;
-  void backward(int loss, float scale, const Executor::GradientReady& gradient_ready);
+  // The loss's gradient is seeded with scale, or with device_scale's first element where given.
+  void backward(int loss, float scale, const Tensor* device_scale,
+                const Executor::GradientReady& gradient_ready);
 
   Context ctx;
   std::shared_ptr<GraphData> graph;
@@ -542,7 +544,8 @@ void ExecutorImpl::require_value(int id, const char* call) const {
                 "' is not computed by this executor (no requested output depends on it)");
 }
 
-void ExecutorImpl::backward(int loss, float scale, const Executor::GradientReady& gradient_ready) {
+void ExecutorImpl::backward(int loss, float scale, const Tensor* device_scale,
+                            const Executor::GradientReady& gradient_ready) {
   if (mode != Mode::training) throw Error("backward: the executor was made for inference");
   require_value(loss, "backward");
   if (std::find(outputs.begin(), outputs.end(), loss) == outputs.end())
@@ -556,7 +559,17 @@ void ExecutorImpl::backward(int loss, float scale, const Executor::GradientReady
 
   if (!backward_plan || backward_plan->loss != loss) backward_plan = plan_backward(loss);
   auto& impl = Access::impl(ctx);
-  if (requires_grad[std::size_t(loss)]) fill(grads[std::size_t(loss)], scale);
+  if (requires_grad[std::size_t(loss)]) {
+    Tensor& seed = grads[std::size_t(loss)];
+    if (device_scale) {
+      Access::note_write(seed);
+      check(clEnqueueCopyBuffer(impl.queue.get(), Access::mem(*device_scale), Access::mem(seed), 0,
+                                0, sizeof(float), 0, nullptr, nullptr),
+            "clEnqueueCopyBuffer (the loss scale)");
+    } else {
+      fill(seed, scale);
+    }
+  }
   for (const BackwardStep& s : backward_plan->steps) {
     const Node& nd = node(s.node);
     std::optional<ProfileScope> scope;
@@ -726,7 +739,16 @@ void Executor::backward(const Value& loss, float scale, const GradientReady& gra
     throw Error("backward: the loss belongs to another graph");
   if (!std::isfinite(scale) || scale == 0.0f)
     throw Error("backward: the loss scale must be finite and nonzero, not " + std::to_string(scale));
-  impl_->backward(loss.id(), scale, gradient_ready);
+  impl_->backward(loss.id(), scale, nullptr, gradient_ready);
+}
+
+void Executor::backward(const Value& loss, const Tensor& scale,
+                        const GradientReady& gradient_ready) {
+  if (GraphAccess::data(loss) != impl_->graph)
+    throw Error("backward: the loss belongs to another graph");
+  if (scale.size() < 1 || &detail::Access::impl(scale) != &detail::Access::impl(impl_->ctx))
+    throw Error("backward: the loss scale must be a tensor of this executor's context, not empty");
+  impl_->backward(loss.id(), 0.0f, &scale, gradient_ready);
 }
 
 void Executor::set_shard(std::uint64_t shard) {

@@ -1,7 +1,9 @@
 // Checkpoint files: encoding, and decoding that trusts nothing before it is checked.
 #include "clnn/checkpoint.hpp"
 
+#include <cmath>
 #include <cstring>
+#include <limits>
 #include <map>
 
 #include "cl/hash.hpp"
@@ -13,7 +15,7 @@ namespace clnn {
 namespace {
 
 constexpr char kMagic[8] = {'C', 'L', 'N', 'N', 'C', 'K', 'P', 'T'};
-constexpr std::uint32_t kVersion = 1;
+constexpr std::uint32_t kVersion = 2;  // 1: without the loss scaler fields
 constexpr std::uint32_t kMaxNameLength = 4096;
 constexpr std::uint32_t kMaxRank = 8;
 
@@ -90,6 +92,11 @@ void save_checkpoint(const std::string& path, const Executor& ex, const optim::O
   put(out, position.epoch);
   put(out, position.executor_step);
   put(out, position.optimizer_steps);
+  const optim::LossScalerState scaler = position.loss_scaler.value_or(optim::LossScalerState{});
+  put(out, std::uint32_t(position.loss_scaler.has_value()));
+  put(out, scaler.scale);
+  put(out, scaler.finite_in_a_row);
+  put(out, scaler.skipped);
   for (const Entry& e : entries) {
     put(out, std::uint32_t(e.kind));
     put(out, std::uint32_t(e.name.size()));
@@ -115,7 +122,8 @@ TrainingPosition load_checkpoint(const std::string& path, Executor& ex,
   std::memcpy(&stored, bytes.data() + body, sizeof(stored));
   Reader r(path, bytes, body);
   r.take(sizeof(kMagic), "the magic");
-  if (auto version = r.get<std::uint32_t>("the version"); version != kVersion)
+  const auto version = r.get<std::uint32_t>("the version");
+  if (version != 1 && version != kVersion)
     r.fail("unsupported checkpoint version " + std::to_string(version));
   if (detail::fnv1a64(std::string_view(bytes.data(), body)) != stored)
     throw IoError(path, "checksum mismatch: the file is corrupt");
@@ -126,6 +134,21 @@ TrainingPosition load_checkpoint(const std::string& path, Executor& ex,
   position.executor_step = r.get<std::uint64_t>("the step");
   position.optimizer_steps = r.get<std::int64_t>("the optimizer steps");
   if (position.epoch < 0 || position.optimizer_steps < 0) r.fail("negative training position");
+  if (version >= 2) {
+    const auto has_scaler = r.get<std::uint32_t>("the loss scaler's flag");
+    optim::LossScalerState scaler;
+    scaler.scale = r.get<float>("the loss scale");
+    scaler.finite_in_a_row = r.get<std::int64_t>("the loss scaler's finite steps");
+    scaler.skipped = r.get<std::int64_t>("the loss scaler's skipped steps");
+    if (has_scaler > 1) r.fail("bad loss scaler flag " + std::to_string(has_scaler));
+    if (has_scaler) {
+      constexpr std::int64_t kMaxCount = std::numeric_limits<std::uint32_t>::max();
+      if (!(scaler.scale > 0.0f) || !std::isfinite(scaler.scale) || scaler.finite_in_a_row < 0 ||
+          scaler.finite_in_a_row > kMaxCount || scaler.skipped < 0 || scaler.skipped > kMaxCount)
+        r.fail("impossible loss scaler state");
+      position.loss_scaler = scaler;
+    }
+  }
 
   std::map<std::string, Decoded> found;
   for (std::uint32_t i = 0; i < count; ++i) {

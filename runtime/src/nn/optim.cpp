@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "cl/kernel_call.hpp"
@@ -77,9 +78,57 @@ void enqueue_updates(const Executor& ex, cl_kernel k, cl_uint scalars, Buffers b
   }
 }
 
+// A uint's bits in a float's place, as the kernels read the counters.
+float uint_bits(std::int64_t value) {
+  const auto bits = std::uint32_t(value);
+  float f;
+  std::memcpy(&f, &bits, sizeof f);
+  return f;
+}
+
+std::int64_t uint_of(float bits) {
+  std::uint32_t value;
+  std::memcpy(&value, &bits, sizeof value);
+  return std::int64_t(value);
+}
+
+void check_count(std::int64_t count, const char* what) {
+  if (count < 0 || count > std::int64_t(std::numeric_limits<std::uint32_t>::max()))
+    throw Error(std::string(what) + " must lie in [0, 2^32), not " + std::to_string(count));
+}
+
 }  // namespace
 
-SGD::SGD(Executor& executor, SGDOptions options) : executor_(executor), options_(options) {
+Optimizer::Optimizer(const Executor& executor)
+    : executor_(executor), taken_(Tensor::zeros(executor.context(), {1})) {}
+
+std::int64_t Optimizer::steps() const {
+  return uint_of(taken_.to_host()[0]);
+}
+
+void Optimizer::set_steps(std::int64_t steps) {
+  check_count(steps, "Optimizer: the steps taken");
+  taken_.write({uint_bits(steps)});
+  steps_bound_ = steps;
+}
+
+void Optimizer::set_grad_scale(float scale) {
+  check_positive(scale, "Optimizer: the gradient scale");
+  grad_scale_ = scale;
+}
+
+// The step is counted once all its updates are enqueued: one that throws (a kernel that fails to
+// build or enqueue) leaves the count, and Adam's bias correction, as they were.
+void Optimizer::update(const Tensor* gate) {
+  enqueue_update(gate);
+  auto& ctx = detail::Access::impl(executor_.context());
+  cl_kernel k = ctx.kernel("optim", "count_step");
+  detail::set_args(k, mem(taken_), gate ? mem(*gate) : cl_mem(nullptr));
+  ctx.enqueue_elementwise(k, 1);
+  ++steps_bound_;
+}
+
+SGD::SGD(Executor& executor, SGDOptions options) : Optimizer(executor), options_(options) {
   check_positive(options_.lr, "SGD: lr");
   if (options_.momentum < 0.0f) throw Error("SGD: momentum must not be negative");
   if (options_.nesterov && options_.momentum == 0.0f)
@@ -98,28 +147,25 @@ std::vector<std::pair<std::string, Tensor>> Adam::slots() const {
   return out;
 }
 
-// steps_ counts a step once all its updates are enqueued: one that throws (a kernel that fails to
-// build or enqueue) leaves the count, and Adam's bias correction, as they were.
-void SGD::step() {
+void SGD::enqueue_update(const Tensor* gate) {
   // With momentum: read p, g, v and write v, p; without: read p, g and write p.
   const bool momentum = !velocity_.empty();
   auto scope = update_scope(executor_, momentum ? 6.0 : 4.0, momentum ? 5.0 : 3.0);
   auto& ctx = detail::Access::impl(executor_.context());
   cl_kernel k = ctx.kernel("optim", "sgd_step");
   detail::set_args(k, options_.lr, options_.momentum, options_.weight_decay,
-                   cl_int(options_.nesterov), grad_scale_);
+                   cl_int(options_.nesterov), grad_scale_, gate ? mem(*gate) : cl_mem(nullptr));
   const auto params = executor_.parameters();
-  enqueue_updates<3>(executor_, k, 5, [&](std::size_t i) {
+  enqueue_updates<3>(executor_, k, 6, [&](std::size_t i) {
     const Tensor g = executor_.gradient(params[i]);
     const Tensor& v = momentum ? velocity_[i] : g;  // unused without momentum
     const Tensor p = executor_.parameter(params[i].name());
     detail::Access::note_write(p);
     return std::array<cl_mem, 3>{mem(p), mem(g), mem(v)};
   });
-  ++steps_;
 }
 
-Adam::Adam(Executor& executor, AdamOptions options) : executor_(executor), options_(options) {
+Adam::Adam(Executor& executor, AdamOptions options) : Optimizer(executor), options_(options) {
   check_positive(options_.lr, "Adam: lr");
   check_positive(options_.eps, "Adam: eps");
   if (!(options_.beta1 >= 0.0f && options_.beta1 < 1.0f && options_.beta2 >= 0.0f &&
@@ -129,67 +175,128 @@ Adam::Adam(Executor& executor, AdamOptions options) : executor_(executor), optio
   v_ = zeros_like_parameters(executor_);
 }
 
-void Adam::step() {
-  const auto step = double(steps_ + 1);
-  const float c1 = float(1.0 - std::pow(double(options_.beta1), step));
-  const float c2 = float(1.0 - std::pow(double(options_.beta2), step));
+void Adam::cover_corrections(std::int64_t t) {
+  if (t <= known_ || saturated_) return;
+  // Doubling: a long run rebuilds it a few times, each a blocking write of 8 bytes a step.
+  const std::int64_t want = std::max<std::int64_t>({t, 2 * known_, 1024});
+  std::vector<float> table;
+  bool saturated = false;
+  for (std::int64_t step = 1; step <= want; ++step) {
+    const float c1 = float(1.0 - std::pow(double(options_.beta1), double(step)));
+    const float c2 = float(1.0 - std::pow(double(options_.beta2), double(step)));
+    if (c1 == 1.0f && c2 == 1.0f) {  // and every later step's
+      saturated = true;
+      break;
+    }
+    table.push_back(c1);
+    table.push_back(c2);
+  }
+  const auto known = std::int64_t(table.size() / 2);
+  if (table.empty()) table.push_back(1.0f);  // a buffer the kernel never reads
+  // Taken only once made: a failed allocation leaves the last table in use.
+  corrections_ = Tensor::from_host(executor_.context(), {std::int64_t(table.size())}, table);
+  known_ = known;
+  saturated_ = saturated;
+}
+
+void Adam::enqueue_update(const Tensor* gate) {
+  cover_corrections(steps_bound() + 1);
   auto scope = update_scope(executor_, 15.0, 7.0);  // read p, g, m, v; write m, v, p
   auto& ctx = detail::Access::impl(executor_.context());
   cl_kernel k = ctx.kernel("optim", "adam_step");
   detail::set_args(k, options_.lr, options_.beta1, options_.beta2, options_.eps,
-                   options_.weight_decay, cl_int(options_.decoupled_weight_decay), c1, c2,
-                   grad_scale_);
+                   options_.weight_decay, cl_int(options_.decoupled_weight_decay),
+                   mem(corrections_), cl_uint(known_), mem(taken()), grad_scale_,
+                   gate ? mem(*gate) : cl_mem(nullptr));
   const auto params = executor_.parameters();
-  enqueue_updates<4>(executor_, k, 9, [&](std::size_t i) {
+  enqueue_updates<4>(executor_, k, 11, [&](std::size_t i) {
     const Tensor p = executor_.parameter(params[i].name());
     detail::Access::note_write(p);
     return std::array<cl_mem, 4>{mem(p), mem(executor_.gradient(params[i])), mem(m_[i]),
                                  mem(v_[i])};
   });
-  ++steps_;
 }
 
-void Optimizer::set_grad_scale(float scale) {
-  check_positive(scale, "Optimizer: the gradient scale");
-  grad_scale_ = scale;
-}
+namespace {
 
-LossScaler::LossScaler(LossScalerOptions options)
-    : options_(options), scale_(options.initial_scale) {
+// cl_kernels/optim.cl's layout of a loss scaler's state.
+enum ScalerAt : std::size_t { kScaleAt, kFoundAt, kUnscaleAt, kInARowAt, kSkippedAt, kScalerFloats };
+
+}  // namespace
+
+LossScaler::LossScaler(const Context& ctx, LossScalerOptions options)
+    : options_(options), state_(Tensor::zeros(ctx, {std::int64_t(kScalerFloats)})) {
   check_positive(options_.initial_scale, "LossScaler: the initial scale");
   if (!(options_.growth >= 1.0f) || !std::isfinite(options_.growth))
     throw Error("LossScaler: growth must be finite and at least 1");
   if (!(options_.backoff > 0.0f && options_.backoff < 1.0f))
     throw Error("LossScaler: backoff must lie in (0, 1)");
-  if (options_.growth_interval < 1) throw Error("LossScaler: growth_interval must be at least 1");
+  if (options_.growth_interval < 1 ||
+      options_.growth_interval > std::int64_t(std::numeric_limits<std::uint32_t>::max()))
+    throw Error("LossScaler: growth_interval must lie in [1, 2^32)");
+  LossScalerState initial;
+  initial.scale = options_.initial_scale;
+  set_state(initial);
 }
 
-bool LossScaler::gradients_finite(const Executor& ex) {
+void LossScaler::step(const Executor& ex, Optimizer& optimizer) {
+  if (&ex != &optimizer.executor_)
+    throw Error("LossScaler: the optimizer updates another executor's parameters");
   auto& ctx = detail::Access::impl(ex.context());
-  if (!found_.defined()) found_ = Tensor::zeros(ex.context(), {1});
-  else fill(found_, 0.0f);
+  if (interrupted_) {  // a step that threw may have left FOUND_AT set: this step starts clear
+    const float zero = 0.0f;
+    detail::Access::note_write(state_);
+    detail::check(clEnqueueFillBuffer(ctx.queue.get(), mem(state_), &zero, sizeof zero,
+                                      kFoundAt * sizeof(float), sizeof(float), 0, nullptr,
+                                      nullptr),
+                  "clEnqueueFillBuffer (the loss scaler's flag)");
+  }
+  interrupted_ = true;
   {
     auto scope = update_scope(ex, 1.0, 1.0, "loss scaling");  // reads each gradient once
     cl_kernel k = ctx.kernel("optim", "find_nonfinite");
-    detail::set_arg(k, 0, mem(found_));
+    detail::set_arg(k, 0, mem(state_));
     const auto params = ex.parameters();
     enqueue_updates<1>(ex, k, 1, [&](std::size_t i) {
       return std::array<cl_mem, 1>{mem(ex.gradient(params[i]))};
     });
   }
-  const bool finite = found_.to_host()[0] == 0.0f;
-  if (!finite) {
-    ++skipped_;
-    finite_in_a_row_ = 0;
-    // Never below the smallest normal float: a scale that keeps failing says the gradients
-    // themselves are not finite, which the caller sees in skipped().
-    scale_ = std::max(scale_ * options_.backoff, std::numeric_limits<float>::min());
-  } else if (++finite_in_a_row_ == options_.growth_interval) {
-    finite_in_a_row_ = 0;
-    const float grown = scale_ * options_.growth;
-    if (std::isfinite(grown)) scale_ = grown;
-  }
-  return finite;
+  optimizer.update(&state_);
+  cl_kernel k = ctx.kernel("optim", "update_loss_scale");
+  detail::set_args(k, mem(state_), options_.growth, options_.backoff,
+                   cl_uint(options_.growth_interval));
+  detail::Access::note_write(state_);
+  ctx.enqueue_elementwise(k, 1);
+  interrupted_ = false;
+}
+
+float LossScaler::scale() const {
+  return state().scale;
+}
+
+std::int64_t LossScaler::skipped() const {
+  return state().skipped;
+}
+
+LossScalerState LossScaler::state() const {
+  const auto values = state_.to_host();
+  LossScalerState s;
+  s.scale = values[kScaleAt];
+  s.finite_in_a_row = uint_of(values[kInARowAt]);
+  s.skipped = uint_of(values[kSkippedAt]);
+  return s;
+}
+
+void LossScaler::set_state(const LossScalerState& s) {
+  check_positive(s.scale, "LossScaler: the scale");
+  check_count(s.finite_in_a_row, "LossScaler: the finite steps in a row");
+  check_count(s.skipped, "LossScaler: the steps skipped");
+  std::vector<float> values(kScalerFloats, 0.0f);
+  values[kScaleAt] = s.scale;
+  values[kUnscaleAt] = 1.0f / s.scale;
+  values[kInARowAt] = uint_bits(s.finite_in_a_row);
+  values[kSkippedAt] = uint_bits(s.skipped);
+  state_.write(values);
 }
 
 AdamOptions adamw(float lr, float weight_decay) {

@@ -117,7 +117,7 @@ struct Trainer::Impl {
       optimizer = std::make_unique<optim::Adam>(ex, ao);
     }
     if (options.loss_scaling || ctx.precision() == Precision::fp16)
-      scaler = std::make_unique<optim::LossScaler>();
+      scaler = std::make_unique<optim::LossScaler>(ctx);
     if (ranks > 1) {
       batcher.set_shard(rank, ranks);
       ex.set_shard(std::uint64_t(rank));
@@ -127,22 +127,26 @@ struct Trainer::Impl {
   }
 
   // Forward, backward and the update of one batch; with loss scaling, no update where a gradient
-  // came out infinite or NaN. Ranks sum their gradients, so every rank takes the same step.
+  // came out infinite or NaN, decided on the device. Ranks sum their gradients, so every rank
+  // takes the same step.
   void train_step() {
     ex.forward();
-    const float scale = scaler ? scaler->scale() : 1.0f;
+    Executor::GradientReady gradient_ready;
     if (reducer) {
       reducer->begin_step();
-      ex.backward(net.loss, scale,
-                  [&](std::size_t p, const Tensor& g) { reducer->gradient_ready(p, g); });
-      reducer->finish();
-    } else {
-      ex.backward(net.loss, scale);
+      gradient_ready = [&](std::size_t p, const Tensor& g) { reducer->gradient_ready(p, g); };
     }
-    if (scaler && !scaler->gradients_finite(ex)) return;
+    if (scaler)
+      ex.backward(net.loss, scaler->device_state(), gradient_ready);
+    else
+      ex.backward(net.loss, 1.0f, gradient_ready);
+    if (reducer) reducer->finish();
     // Each rank's loss is the mean over its share: the mean of their sum is the whole batch's.
-    optimizer->set_grad_scale(1.0f / (scale * float(ranks)));
-    optimizer->step();
+    optimizer->set_grad_scale(1.0f / float(ranks));
+    if (scaler)
+      scaler->step(ex, *optimizer);
+    else
+      optimizer->step();
   }
 
   // The sums of the loss and of the hits so far, over every rank.
@@ -164,6 +168,7 @@ struct Trainer::Impl {
                           "options (epochs, batch_size, limit, progress_steps, bucket_bytes, "
                           "seed), model or data");
     group.take_rank0_state(ex, *optimizer, epoch);
+    if (scaler) group.broadcast(scaler->device_state());
     synchronized = true;
   }
 
@@ -347,7 +352,10 @@ Trainer::~Trainer() = default;
 void Trainer::resume(const std::string& checkpoint) {
   auto& m = *impl_;
   m.group.on_rank0("resume from " + checkpoint, [&] {
-    m.epoch = load_checkpoint(checkpoint, m.ex, m.optimizer.get()).epoch;
+    const TrainingPosition position = load_checkpoint(checkpoint, m.ex, m.optimizer.get());
+    m.epoch = position.epoch;
+    // A checkpoint of a run without loss scaling leaves this run's scaler at its start.
+    if (m.scaler && position.loss_scaler) m.scaler->set_state(*position.loss_scaler);
     if (!m.options.metrics_csv.empty())
       m.history = detail::read_metrics_csv(m.options.metrics_csv, m.epoch);
   });
@@ -378,9 +386,11 @@ std::vector<EpochMetrics> Trainer::fit(std::int64_t until) {
     run.push_back(metrics);
     m.group.on_rank0("write the metrics or the checkpoint", [&] {
       if (!m.options.metrics_csv.empty()) detail::write_metrics(m.options.metrics_csv, m.history);
-      if (!m.options.checkpoint.empty())
-        save_checkpoint(m.options.checkpoint, m.ex, m.optimizer.get(),
-                        {m.epoch, m.ex.step(), m.optimizer->steps()});
+      if (!m.options.checkpoint.empty()) {
+        TrainingPosition position{m.epoch, m.ex.step(), m.optimizer->steps(), std::nullopt};
+        if (m.scaler) position.loss_scaler = m.scaler->state();
+        save_checkpoint(m.options.checkpoint, m.ex, m.optimizer.get(), position);
+      }
     });
   }
   return run;
