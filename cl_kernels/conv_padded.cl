@@ -2,8 +2,10 @@
 // first copies the input with its zero padding into planes of Dp x Hp x Wp, where output position
 // (d, h, w) and tap (a, b, e) read the copy at
 //   p + (a * DD * Hp + b * DH) * Wp + e * DW,  p = (d * Hp + h) * Wp + w,
-// so VEC consecutive values of p read VEC consecutive floats: one vector load per channel and tap
-// serves FILTERS filters, each a broadcast weight times it added into its own vector register.
+// so VEC consecutive values of p read VEC consecutive floats: a work-item's VECS vector loads per
+// channel and tap serve FILTERS filters, each broadcast weight multiplied into VECS vector
+// registers of sums (VECS + FILTERS loads for VECS x FILTERS multiply-adds: with VECS = 1 the
+// loads would bound the kernel, two a cycle for as many multiply-adds).
 // No column matrix is written or read, and no bound is checked in the loop. Lanes whose h or w
 // lie in the padding's rows and columns are computed and dropped. Every load lies inside its
 // channel's plane of the
@@ -20,6 +22,9 @@
 #endif
 #ifndef FILTERS
 #define FILTERS 16
+#endif
+#ifndef VECS
+#define VECS 1
 #endif
 #ifndef FLIP
 #define FLIP 0
@@ -62,8 +67,8 @@ __kernel void pad_planes(__global const float* x, __global float* xp, const ulon
 }
 
 // y[n, k, d, h, w] = epilogue(beta * y + sum over c and taps of w[k, c, tap] xp[...] + bias[k])
-// for FILTERS filters from get_global_id(1) * FILTERS (K is a multiple of FILTERS) and the VEC
-// positions p from get_global_id(0) * VEC of sample get_global_id(2).
+// for FILTERS filters from get_global_id(1) * FILTERS (K is a multiple of FILTERS) and the
+// VECS * VEC positions p from get_global_id(0) * VECS * VEC of sample get_global_id(2).
 __kernel void conv_padded(__global const float* xp, __global const float* w,
                           __global const float* bias, const int has_bias, __global float* y,
                           const int16 g, const int4 o, const int4 padded, const int K,
@@ -71,7 +76,7 @@ __kernel void conv_padded(__global const float* xp, __global const float* w,
   const int Dp = padded.s0, Hp = padded.s1, Wp = padded.s2;
   const int OD = o.s0, OH = o.s1, OW = o.s2;
   const int span = span_of(o, Hp, Wp);
-  const int p0 = get_global_id(0) * VEC, k0 = get_global_id(1) * FILTERS;
+  const int p0 = get_global_id(0) * (VECS * VEC), k0 = get_global_id(1) * FILTERS;
   const int n = get_global_id(2);
   if (p0 >= span) return;  // the global size is rounded up to whole work-groups
   const int C = g.s0, KD = g.s4, KH = g.s5, KW = g.s6, taps = KD * KH * KW;
@@ -89,40 +94,49 @@ __kernel void conv_padded(__global const float* xp, __global const float* w,
 #define TAP(t) (t)
 #endif
 
-  floatV acc[FILTERS];
+  floatV acc[VECS][FILTERS];
 #pragma unroll
-  for (int i = 0; i < FILTERS; ++i) acc[i] = (floatV)(0.0f);
+  for (int j = 0; j < VECS; ++j)
+#pragma unroll
+    for (int i = 0; i < FILTERS; ++i) acc[j][i] = (floatV)(0.0f);
   for (int c = 0; c < C; ++c, xs += plane, wk += channel) {
     int t = 0;
     for (int a = 0; a < KD; ++a)
       for (int b = 0; b < KH; ++b) {
         __global const float* row = xs + (a * g.sd * Hp + b * g.se) * Wp;
         for (int e = 0; e < KW; ++e, ++t) {
-          const floatV v = vloadV(0, row + e * g.sf);
+          floatV v[VECS];
 #pragma unroll
-          for (int i = 0; i < FILTERS; ++i)
-            acc[i] = mad((floatV)(wk[i * filter + TAP(t)]), v, acc[i]);
+          for (int j = 0; j < VECS; ++j) v[j] = vloadV(j, row + e * g.sf);
+#pragma unroll
+          for (int i = 0; i < FILTERS; ++i) {
+            const floatV weight = (floatV)(wk[i * filter + TAP(t)]);
+#pragma unroll
+            for (int j = 0; j < VECS; ++j) acc[j][i] = mad(weight, v[j], acc[j][i]);
+          }
         }
       }
   }
 
-  // Where each lane's output lies within a filter's output, or -1 for a dropped lane.
-  int at[VEC];
-  for (int j = 0; j < VEC; ++j) {
-    const int p = p0 + j, wq = p % Wp, hq = p / Wp % Hp, dq = p / Wp / Hp;
-    at[j] = p < span && wq < OW && hq < OH ? (dq * OH + hq) * OW + wq : -1;
-  }
   const long positions = (long)OD * OH * OW;
-  float lanes[VEC];
-  for (int i = 0; i < FILTERS; ++i) {
-    const int k = k0 + i;
-    const float shift = has_bias ? bias[k] : 0.0f;
-    __global float* yk = y + ((long)n * K + k) * positions;
-    CAT(vstore, VEC)(acc[i], 0, lanes);
-    for (int j = 0; j < VEC; ++j) {
-      if (at[j] < 0) continue;
-      const float v = lanes[j] + shift;
-      yk[at[j]] = FINISH(beta == 0.0f ? v : v + beta * yk[at[j]]);
+  for (int j = 0; j < VECS; ++j) {
+    // Where each lane's output lies within a filter's output, or -1 for a dropped lane.
+    int at[VEC];
+    for (int l = 0; l < VEC; ++l) {
+      const int p = p0 + j * VEC + l, wq = p % Wp, hq = p / Wp % Hp, dq = p / Wp / Hp;
+      at[l] = p < span && wq < OW && hq < OH ? (dq * OH + hq) * OW + wq : -1;
+    }
+    float lanes[VEC];
+    for (int i = 0; i < FILTERS; ++i) {
+      const int k = k0 + i;
+      const float shift = has_bias ? bias[k] : 0.0f;
+      __global float* yk = y + ((long)n * K + k) * positions;
+      CAT(vstore, VEC)(acc[j][i], 0, lanes);
+      for (int l = 0; l < VEC; ++l) {
+        if (at[l] < 0) continue;
+        const float v = lanes[l] + shift;
+        yk[at[l]] = FINISH(beta == 0.0f ? v : v + beta * yk[at[l]]);
+      }
     }
   }
 }

@@ -216,13 +216,23 @@ TEST_CASE("the padded convolution's blocks follow the vector registers", "[launc
   avx512.native_vector_width = 16;
   avx2.native_vector_width = 8;
   const LaunchPlanner wide(avx512), narrow(avx2);
-  // Forward: 16 accumulators of 16 floats on AVX-512, 8 of 8 on AVX2, filters permitting.
+  // Forward: 8 filters x 3 vectors of 16 floats in sums on AVX-512, 4 x 3 of 8 on AVX2; fewer
+  // filters where the count allows no more, with up to 4 vectors.
   CHECK(wide.padded_conv(64).vector == 16);
-  CHECK(wide.padded_conv(64).filters == 16);
+  CHECK(wide.padded_conv(64).filters == 8);
+  CHECK(wide.padded_conv(64).vectors == 3);
+  CHECK(wide.padded_conv(64).reach() == 48);
   CHECK(wide.padded_conv(24).filters == 8);
+  CHECK(wide.padded_conv(12).filters == 4);
+  CHECK(wide.padded_conv(12).vectors == 4);
   CHECK(wide.padded_conv(5).filters == 1);
+  CHECK(wide.padded_conv(5).vectors == 4);
   CHECK(narrow.padded_conv(64).vector == 8);
-  CHECK(narrow.padded_conv(64).filters == 8);
+  CHECK(narrow.padded_conv(64).filters == 4);
+  CHECK(narrow.padded_conv(64).vectors == 3);
+  for (const auto* planner : {&wide, &narrow})  // the padded copies' widest reach (conv_padded)
+    for (std::size_t filters : {1, 2, 3, 4, 8, 64})
+      CHECK(planner->padded_conv(filters).reach() <= 64);
   // Weight gradient: a filter's taps in as few blocks as the 24 (12) sums hold, then filters.
   const clnn::PaddedConvPlan three = wide.padded_conv(32, 9), five = wide.padded_conv(32, 25);
   CHECK(three.taps == 9);

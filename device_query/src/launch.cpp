@@ -251,14 +251,18 @@ PaddedConvPlan LaunchPlanner::padded_conv(std::size_t filters, std::size_t taps)
   plan.vector = device_.native_vector_width >= 16  ? 16
                 : device_.native_vector_width >= 8 ? 8
                                                    : 4;
-  // The accumulators, an input vector and a broadcast weight in the vector registers: AVX-512's
-  // 32 hold 16 accumulators of 16 floats, AVX2's 16 hold 8 of 8.
-  const std::size_t most = plan.vector >= 16 ? 16 : 8;
+  // The sums, the input vectors and a broadcast weight in the vector registers (AVX-512's 32
+  // hold 8 filters x 3 vectors of sums, AVX2's 16 hold 4 x 3), with at least as many vectors
+  // as filters allow: a tap's loads (vectors + filters) then stay under its multiply-adds
+  // (vectors x filters). With one vector of 16 filters they had bound the forward pass: the
+  // 3 x 3, 64-filter bench layer (`clnn-bench conv`) on a 2-core AVX-512 Xeon ran forward at
+  // 0.122 TFLOP/s so, 0.150 as 8 x 3 (0.148 as 8 x 2, 0.139 as 4 x 4).
+  const std::size_t sums = plan.vector >= 16 ? 24 : 12, most = plan.vector >= 16 ? 8 : 4;
   while (plan.filters * 2 <= most && filters % (plan.filters * 2) == 0) plan.filters *= 2;
+  plan.vectors = std::min<std::size_t>(4, sums / plan.filters);
   // The weight gradient's sums in the same registers, beside gy's vectors and x's: taps in as
   // few blocks as hold them, then as many filters as fit beside (2 x 9 for 3 x 3 filters, 1 x 13
   // for 5 x 5 on AVX-512).
-  const std::size_t sums = plan.vector >= 16 ? 24 : 12;
   const std::size_t blocks = (std::max<std::size_t>(taps, 1) + sums - 1) / sums;
   plan.taps = (std::max<std::size_t>(taps, 1) + blocks - 1) / blocks;
   while (plan.gradient_filters * 2 * plan.taps <= sums && plan.gradient_filters < 16 &&

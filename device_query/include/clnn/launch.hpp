@@ -35,8 +35,11 @@ struct TransposePlan {
 struct PaddedConvPlan {
   std::size_t vector = 4;   // floats per vector: the device's native width, at least 4
   std::size_t filters = 1;  // filters per work-item: a power of two dividing the filter count
+  std::size_t vectors = 1;  // vectors of positions per work-item
   std::size_t taps = 1;
   std::size_t gradient_filters = 1;  // a power of two dividing the filter count
+  // The positions one forward work-item reads and writes from its first: vectors * vector.
+  std::size_t reach() const { return vectors * vector; }
 };
 
 // The matmul kernels (cl_kernels/matmul*.cl), all computing C[M,N] = A[M,K] B[K,N] with a

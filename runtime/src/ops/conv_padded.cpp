@@ -84,7 +84,7 @@ std::int64_t copies(const Window& v, std::int64_t filters, std::size_t vector, b
 bool fits(const ContextImpl& ctx, const Window& v, std::int64_t filters,
           std::size_t workspace_floats, bool gradient_copy = false) {
   const std::int64_t floats =
-      copies(v, filters, ctx.planner.padded_conv(std::size_t(filters)).vector, gradient_copy);
+      copies(v, filters, ctx.planner.padded_conv(std::size_t(filters)).reach(), gradient_copy);
   return floats > 0 && std::size_t(floats) <= workspace_floats;
 }
 
@@ -99,6 +99,7 @@ void pad(ContextImpl& ctx, const Window& v, const cl_int4& padded, const Tensor&
 
 std::string plan_options(const PaddedConvPlan& plan) {
   return "-DVEC=" + std::to_string(plan.vector) + " -DFILTERS=" + std::to_string(plan.filters) +
+         " -DVECS=" + std::to_string(plan.vectors) +
          " -DTAPS=" + std::to_string(plan.taps) +
          " -DGRADIENT_FILTERS=" + std::to_string(plan.gradient_filters);
 }
@@ -110,7 +111,7 @@ void run(ContextImpl& ctx, const Window& v, std::int64_t filters, const Tensor& 
          const Tensor* bias, const Tensor& y, float beta, const Epilogue& epilogue,
          const Tensor& workspace, bool flip) {
   const PaddedConvPlan plan = ctx.planner.padded_conv(std::size_t(filters));
-  const cl_int4 padded = as_int4(extents(v, plan.vector));
+  const cl_int4 padded = as_int4(extents(v, plan.reach()));
   pad(ctx, v, padded, x, workspace, 0);
   const std::string options =
       plan_options(plan) + (flip ? " -DFLIP=1" : "") + epilogue_options(epilogue);
@@ -118,10 +119,10 @@ void run(ContextImpl& ctx, const Window& v, std::int64_t filters, const Tensor& 
   set_args(k, mem(workspace), mem(w), mem(bias ? *bias : w), cl_int(bias != nullptr), mem(y),
            v.packed(), v.packed_out(), padded, cl_int(filters), beta);
   // A few work-items a group along the positions, as gemm_cpu's share rows of A.
-  const std::size_t vectors = (std::size_t(span(v, padded)) + plan.vector - 1) / plan.vector;
-  const std::size_t local = std::min<std::size_t>(4, vectors);
+  const std::size_t items = (std::size_t(span(v, padded)) + plan.reach() - 1) / plan.reach();
+  const std::size_t local = std::min<std::size_t>(4, items);
   enqueue<3>(ctx.queue.get(), k,
-             {(vectors + local - 1) / local * local, std::size_t(filters) / plan.filters,
+             {(items + local - 1) / local * local, std::size_t(filters) / plan.filters,
               std::size_t(v.n)},
              {local, 1, 1}, nullptr);
 }
@@ -130,8 +131,8 @@ void run(ContextImpl& ctx, const Window& v, std::int64_t filters, const Tensor& 
 
 std::size_t padded_workspace_floats(const Window& win, std::int64_t filters, std::int64_t groups) {
   if (groups != 1) return 0;
-  // The widest vector any device plans (LaunchPlanner::padded_conv): the most rows of zeros.
-  constexpr std::size_t kWidest = 16;
+  // The widest reach any device plans (LaunchPlanner::padded_conv): the most rows of zeros.
+  constexpr std::size_t kWidest = 64;
   std::int64_t most = copies(win, filters, kWidest, true);
   if (const std::optional<Window> v = flipped_window(win, filters))
     most = std::max(most, copies(*v, win.c, kWidest, false));
@@ -184,8 +185,10 @@ void PaddedConv::weight_gradient(const Tensor& x, const Tensor& gy, const Tensor
 }
 
 std::string PaddedConv::describe() const {
-  return "padded direct, vectors of " +
-         std::to_string(ctx.planner.padded_conv(std::size_t(filters)).vector) + " positions";
+  const PaddedConvPlan plan = ctx.planner.padded_conv(std::size_t(filters));
+  return "padded direct, " + std::to_string(plan.vectors) + " vectors of " +
+         std::to_string(plan.vector) + " positions by " + std::to_string(plan.filters) +
+         " filters";
 }
 
 }  // namespace clnn::detail
