@@ -1,19 +1,20 @@
-// Convolution with unit strides computed directly, for CPUs (ops/conv_padded.hpp). pad_planes
-// first copies the input with its zero padding into planes of Dp x Hp x Wp, where output position
-// (d, h, w) and tap (a, b, e) read the copy at
-//   p + (a * DD * Hp + b * DH) * Wp + e * DW,  p = (d * Hp + h) * Wp + w,
+// Convolution computed directly, for CPUs (ops/conv_padded.hpp). pad_planes first copies the
+// input with its zero padding, dealt into SD x SH x SW phases by each coordinate's remainder
+// modulo its stride (one phase, the padded input itself, with unit strides), each phase planes of
+// Dq x Hq rows of Wq floats. Output position (d, h, w) and tap (a, b, e) then read the copy at
+//   phase(a DD % SD, b DH % SH, e DW % SW) + (a DD / SD * Hq + b DH / SH) * Wq + e DW / SW + p,
+//   p = (d * Hq + h) * Wq + w,
 // so VEC consecutive values of p read VEC consecutive floats: a work-item's VECS vector loads per
 // channel and tap serve FILTERS filters, each broadcast weight multiplied into VECS vector
 // registers of sums (VECS + FILTERS loads for VECS x FILTERS multiply-adds: with VECS = 1 the
-// loads would bound the kernel, two a cycle for as many multiply-adds).
-// No column matrix is written or read, and no bound is checked in the loop. Lanes whose h or w
-// lie in the padding's rows and columns are computed and dropped. Every load lies inside its
-// channel's plane of the
-// copy: the host leaves rows of zeros enough for a vector below each plane's last row.
+// loads would bound the kernel, two a cycle for as many multiply-adds). No column matrix is
+// written or read, and no bound is checked in the loop. Lanes whose h or w lie in the padding's
+// rows and columns are computed and dropped. Every load lies inside its channel's copy: the host
+// leaves rows of zeros enough for a work-item's reads below each phase's last row.
 //
-// The geometry g and o are Window::packed() and packed_out(); padded is (Dp, Hp, Wp, 0). With
+// The geometry g and o are Window::packed() and packed_out(); padded is (Dq, Hq, Wq, 0). With
 // FLIP the same kernel computes a convolution's input gradient as a convolution of its output
-// gradient.
+// gradient (unit strides).
 
 #include "epilogue.h"
 
@@ -25,6 +26,17 @@
 #endif
 #ifndef VECS
 #define VECS 1
+#endif
+// The strides, g's SD, SH and SW, as constants: the phase arithmetic of the taps then costs no
+// division.
+#ifndef STRIDE_D
+#define STRIDE_D 1
+#endif
+#ifndef STRIDE_H
+#define STRIDE_H 1
+#endif
+#ifndef STRIDE_W
+#define STRIDE_W 1
 #endif
 #ifndef FLIP
 #define FLIP 0
@@ -41,28 +53,44 @@
 #define floatV CAT(float, VEC)
 #define vloadV CAT(vload, VEC)
 
-// One past the last output's position p in the copy's planes (rows of Wp, planes of Hp rows).
-inline int span_of(const int4 o, const int Hp, const int Wp) {
-  return ((o.s0 - 1) * Hp + o.s1 - 1) * Wp + o.s2;
+// One past the last output's position p in a phase's planes (rows of Wq, planes of Hq rows).
+inline int span_of(const int4 o, const int Hq, const int Wq) {
+  return ((o.s0 - 1) * Hq + o.s1 - 1) * Wq + o.s2;
 }
 
-// xp[n, c, d, h, w] = x[n, c, d - PD, h - PH, w - PW], zero outside x: a work-item per row of
-// the copy (n, c, d, h), written along w.
+// Element (dq, hq, wq) of phase (pd, ph, pw) is (dq SD + pd, hq SH + ph, wq SW + pw) of the
+// padded input: xp[n, c, phase, dq, hq, wq] = x[n, c, d - PD, h - PH, w - PW] there, zero outside
+// x. A work-item per row of the copy.
 __kernel void pad_planes(__global const float* x, __global float* xp, const ulong xp_offset,
                          const int16 g, const int4 padded, const int rows) {
-  const int Dp = padded.s0, Hp = padded.s1, Wp = padded.s2;
+  const int Dq = padded.s0, Hq = padded.s1, Wq = padded.s2;
+  const int phases = STRIDE_D * STRIDE_H * STRIDE_W;
   xp += xp_offset;
   const int D = g.s1, H = g.s2, W = g.s3;
   for (int r = get_global_id(0); r < rows; r += get_global_size(0)) {
-    const int hp = r % Hp, dp = r / Hp % Dp, nc = r / Hp / Dp;
-    const int d = dp - g.sa, h = hp - g.sb;
-    __global float* dst = xp + (long)r * Wp;
+    const int hq = r % Hq, dq = r / Hq % Dq, phase = r / Hq / Dq % phases;
+    const int nc = r / Hq / Dq / phases, pw = phase % STRIDE_W;
+    const int d = dq * STRIDE_D + phase / (STRIDE_H * STRIDE_W) - g.sa;
+    const int h = hq * STRIDE_H + phase / STRIDE_W % STRIDE_H - g.sb;
+    __global float* dst = xp + (long)r * Wq;
     if (d < 0 || d >= D || h < 0 || h >= H) {
-      for (int w = 0; w < Wp; ++w) dst[w] = 0.0f;
+      for (int w = 0; w < Wq; ++w) dst[w] = 0.0f;
       continue;
     }
     __global const float* src = x + (((long)nc * D + d) * H + h) * W;
-    for (int w = 0; w < Wp; ++w) dst[w] = w >= g.sc && w < g.sc + W ? src[w - g.sc] : 0.0f;
+#if STRIDE_W == 1  // the pads and the row apart: a plain copy, which the compiler vectorizes
+    for (int w = 0; w < g.sc; ++w) dst[w] = 0.0f;
+    __global float* inside = dst + g.sc;
+    for (int w = 0; w < W; ++w) inside[w] = src[w];
+    for (int w = g.sc + W; w < Wq; ++w) dst[w] = 0.0f;
+#else  // the same, every STRIDE_W-th column from pw on
+    const int first = min(Wq, (max(g.sc - pw, 0) + STRIDE_W - 1) / STRIDE_W);
+    const int end = max(first, min(Wq, (g.sc + W - pw + STRIDE_W - 1) / STRIDE_W));
+    for (int wq = 0; wq < first; ++wq) dst[wq] = 0.0f;
+    __global const float* column = src + pw - g.sc;
+    for (int wq = first; wq < end; ++wq) dst[wq] = column[wq * STRIDE_W];
+    for (int wq = end; wq < Wq; ++wq) dst[wq] = 0.0f;
+#endif
   }
 }
 
@@ -73,14 +101,15 @@ __kernel void conv_padded(__global const float* xp, __global const float* w,
                           __global const float* bias, const int has_bias, __global float* y,
                           const int16 g, const int4 o, const int4 padded, const int K,
                           const float beta) {
-  const int Dp = padded.s0, Hp = padded.s1, Wp = padded.s2;
+  const int Dq = padded.s0, Hq = padded.s1, Wq = padded.s2;
+  const int SD = STRIDE_D, SH = STRIDE_H, SW = STRIDE_W;
   const int OD = o.s0, OH = o.s1, OW = o.s2;
-  const int span = span_of(o, Hp, Wp);
+  const int span = span_of(o, Hq, Wq);
   const int p0 = get_global_id(0) * (VECS * VEC), k0 = get_global_id(1) * FILTERS;
   const int n = get_global_id(2);
   if (p0 >= span) return;  // the global size is rounded up to whole work-groups
   const int C = g.s0, KD = g.s4, KH = g.s5, KW = g.s6, taps = KD * KH * KW;
-  const long plane = (long)Dp * Hp * Wp;
+  const long phase = (long)Dq * Hq * Wq, plane = phase * SD * SH * SW;
   __global const float* xs = xp + (long)n * C * plane + p0;
 #if FLIP
   // An input gradient (ops/conv_padded.cpp): w is the original's [C, K, taps] (its filters are
@@ -103,11 +132,15 @@ __kernel void conv_padded(__global const float* xp, __global const float* w,
     int t = 0;
     for (int a = 0; a < KD; ++a)
       for (int b = 0; b < KH; ++b) {
-        __global const float* row = xs + (a * g.sd * Hp + b * g.se) * Wp;
+        const int da = a * g.sd, hb = b * g.se;
+        __global const float* row =
+            xs + (da % SD * SH + hb % SH) * SW * phase + (da / SD * Hq + hb / SH) * Wq;
         for (int e = 0; e < KW; ++e, ++t) {
+          const int ew = e * g.sf;
+          __global const float* at = row + ew % SW * phase + ew / SW;
           floatV v[VECS];
 #pragma unroll
-          for (int j = 0; j < VECS; ++j) v[j] = vloadV(j, row + e * g.sf);
+          for (int j = 0; j < VECS; ++j) v[j] = vloadV(j, at);
 #pragma unroll
           for (int i = 0; i < FILTERS; ++i) {
             const floatV weight = (floatV)(wk[i * filter + TAP(t)]);
@@ -119,12 +152,18 @@ __kernel void conv_padded(__global const float* xp, __global const float* w,
   }
 
   const long positions = (long)OD * OH * OW;
+  // The coordinates of position p0, then of each lane's in turn, without a division.
+  int wq = p0 % Wq, hq = p0 / Wq % Hq, dq = p0 / Wq / Hq;
   for (int j = 0; j < VECS; ++j) {
     // Where each lane's output lies within a filter's output, or -1 for a dropped lane.
     int at[VEC];
     for (int l = 0; l < VEC; ++l) {
-      const int p = p0 + j * VEC + l, wq = p % Wp, hq = p / Wp % Hp, dq = p / Wp / Hp;
+      const int p = p0 + j * VEC + l;
       at[l] = p < span && wq < OW && hq < OH ? (dq * OH + hq) * OW + wq : -1;
+      if (++wq == Wq) {
+        wq = 0;
+        if (++hq == Hq) hq = 0, ++dq;
+      }
     }
     float lanes[VEC];
     for (int i = 0; i < FILTERS; ++i) {

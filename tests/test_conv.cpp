@@ -129,7 +129,7 @@ TEST_CASE("the padded direct convolution matches the reference", "[conv]") {
   // Forward and both gradients through conv_padded.cl, whatever the device (CPUs take it
   // unforced). Output lines shorter and longer than a vector, filter counts of every power of two
   // the plan blocks them in, taps in one block and in several (5 x 5, 3 x 3 x 3), 1-, 2- and 3-D,
-  // dilation and asymmetric pads; the bias gradient is a channel sum.
+  // dilation and asymmetric pads; the bias gradient is a channel sum. Then strided forwards.
   using clnn::detail::ConvRoute;
   RouteScope scope(ConvRoute::padded);
   auto padded = [](const Shape& x, const Shape& w, const ConvOptions& o) {
@@ -174,9 +174,29 @@ TEST_CASE("the padded direct convolution matches the reference", "[conv]") {
   CHECK_THAT(routes(wide).second, Catch::StartsWith("x: columns + GEMM") &&
                                       Catch::Contains("w: padded direct"));
   run_op_check(conv_check(wide.x, wide.w, true, wide.o));
-  // Strides and groups keep to the other routes; so does a copy larger than the workspace.
-  CHECK_FALSE(padded({2, 3, 8, 8}, {4, 3, 3, 3}, options({2, 2}, {1, 1}, {1, 1}, {}))
-                  .serves_forward(std::size_t{1} << 24));
+  // Strided forward passes (their gradients keep to the other routes): the copy dealt into the
+  // strides' phases, 2 and 3, along each dimension.
+  const std::vector<Case> strided{
+      {{2, 3, 9, 8}, {4, 3, 3, 3}, options({2, 2}, {1, 1}, {1, 1}, {})},
+      {{1, 3, 15, 14}, {16, 3, 7, 7}, options({2, 2}, {3, 3}, {3, 3}, {})},  // a ResNet's stem
+      {{2, 8, 8, 7}, {16, 8, 1, 1}, options({2, 2}, {0, 0}, {0, 0}, {})},    // its downsampling
+      {{2, 3, 10, 9}, {5, 3, 3, 3}, options({2, 1}, {1, 1}, {1, 1}, {})},
+      {{2, 3, 9, 10}, {5, 3, 3, 3}, options({1, 2}, {1, 1}, {0, 1}, {})},
+      {{1, 2, 13, 8}, {3, 2, 3, 3}, options({3, 1}, {1, 1}, {1, 1}, {})},
+      {{2, 3, 8, 11}, {4, 3, 2, 5}, options({1, 3}, {1, 2}, {0, 1}, {})},
+      {{1, 2, 11, 12}, {3, 2, 3, 3}, options({2, 2}, {2, 2}, {2, 2}, {2, 2})},  // dilated
+      {{2, 3, 17}, {4, 3, 3}, options({2}, {1}, {1}, {})},                       // 1-D
+      {{1, 2, 7, 6, 9}, {3, 2, 3, 3, 3}, options({2, 2, 2}, {1, 1, 1}, {1, 1, 1}, {})},  // 3-D
+  };
+  for (const Case& c : strided) {
+    INFO("strided: x " << to_string(c.x) << " w " << to_string(c.w));
+    CHECK(padded(c.x, c.w, c.o).serves_forward(std::size_t{1} << 24));
+    CHECK_FALSE(padded(c.x, c.w, c.o).serves_input_gradient(std::size_t{1} << 24));
+    CHECK_FALSE(padded(c.x, c.w, c.o).serves_weight_gradient(std::size_t{1} << 24));
+    CHECK_THAT(routes(c).first, Catch::StartsWith("padded direct"));
+    run_op_check(conv_check(c.x, c.w, true, c.o));
+  }
+  // Groups keep to the other routes; so does a copy larger than the workspace.
   CHECK_FALSE(padded({2, 4, 6, 6}, {6, 2, 3, 3}, options({}, {1, 1}, {1, 1}, {}, 2))
                   .serves_forward(std::size_t{1} << 24));
   CHECK_FALSE(padded({2, 3, 7, 6}, {4, 3, 3, 3}, options({}, {1, 1}, {1, 1}, {}))

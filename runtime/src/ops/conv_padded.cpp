@@ -11,23 +11,28 @@
 #include "cl/kernel_call.hpp"
 #include "clnn/error.hpp"
 #include "ops/common.hpp"
+#include "ops/gemm_host.hpp"
 
 namespace clnn::detail {
 
 namespace {
 
-// The copy's extents: each spatial extent with both its pads, and below the last row enough rows
-// of zeros for a vector read from the last output position on (conv_padded.cl). In 64 bits:
-// pads may be as large as the window allows; fits() keeps what runs within an int.
-std::array<std::int64_t, 3> extents(const Window& win, std::size_t vector) {
+// The copy's extents per phase (conv_padded.cl): each padded extent dealt into its stride's
+// phases, and below each phase's last row enough rows of zeros for the `reach` positions a
+// work-item reads from the last output position on. In 64 bits: pads may be as large as the
+// window allows; fits() keeps what runs within an int.
+std::array<std::int64_t, 3> extents(const Window& win, std::size_t reach) {
   std::array<std::int64_t, 3> p{};
-  for (std::size_t d = 0; d < 3; ++d) p[d] = win.in[d] + win.pad_begin[d] + win.pad_end[d];
-  p[1] += (std::int64_t(vector) - 1 + p[2] - 1) / p[2];
+  for (std::size_t d = 0; d < 3; ++d)
+    p[d] = (win.in[d] + win.pad_begin[d] + win.pad_end[d] + win.stride[d] - 1) / win.stride[d];
+  p[1] += (std::int64_t(reach) - 1 + p[2] - 1) / p[2];
   return p;
 }
 
-std::int64_t padded_plane(const std::array<std::int64_t, 3>& p) {
-  return (CheckedInt(p[0]) * p[1] * p[2]).value();
+// Floats of a channel's copy: every phase's.
+std::int64_t padded_plane(const Window& win, const std::array<std::int64_t, 3>& p) {
+  return (CheckedInt(p[0]) * p[1] * p[2] * win.stride[0] * win.stride[1] * win.stride[2])
+      .value();
 }
 
 // The extents as the kernels take them (within an int once fits() has passed them).
@@ -37,17 +42,20 @@ cl_int4 as_int4(const std::array<std::int64_t, 3>& e) {
   return p;
 }
 
-// One past the last output position's index p in the copy's planes.
+// One past the last output position's index p in a phase's planes.
 std::int64_t span(const Window& win, const cl_int4& p) {
   return ((win.out[0] - 1) * p.s[1] + win.out[1] - 1) * std::int64_t(p.s[2]) + win.out[2];
+}
+
+bool unit_strides(const Window& win) {
+  return win.stride[0] == 1 && win.stride[1] == 1 && win.stride[2] == 1;
 }
 
 // The input gradient of a unit-stride convolution as a convolution of gy (spatial.hpp's
 // input_gradient_window, read by the kernel's FLIP), or nullopt for strides, or where a pad
 // would be negative: the original's larger than its window's reach.
 std::optional<Window> flipped_window(const Window& win, std::int64_t filters) {
-  for (std::size_t d = 0; d < 3; ++d)
-    if (win.stride[d] != 1) return std::nullopt;
+  if (!unit_strides(win)) return std::nullopt;
   const Window v = input_gradient_window(win, filters);
   for (std::size_t d = 0; d < 3; ++d)
     if (v.pad_begin[d] < 0 || v.pad_end[d] < 0) return std::nullopt;
@@ -63,14 +71,15 @@ Window output_window(const Window& win, std::int64_t filters) {
   return v;
 }
 
-// Floats of convolution v's padded copy (and with `gradient_copy` gy's too) for vectors of
-// `vector` floats; 0 where the route cannot run it: strides, or an index past an int.
-std::int64_t copies(const Window& v, std::int64_t filters, std::size_t vector, bool gradient_copy) {
-  for (std::size_t d = 0; d < 3; ++d)
-    if (v.stride[d] != 1) return 0;
+// Floats of convolution v's padded copy (and with `gradient_copy`, the weight gradient's, gy's
+// too) for reads of `reach` positions; 0 where the route cannot run it: strides in the weight
+// gradient, or an index past an int.
+std::int64_t copies(const Window& v, std::int64_t filters, std::size_t reach, bool gradient_copy) {
+  if (gradient_copy && !unit_strides(v)) return 0;
   try {
     const std::int64_t floats =
-        (CheckedInt(v.n) * (v.c + (gradient_copy ? filters : 0)) * padded_plane(extents(v, vector)))
+        (CheckedInt(v.n) * (v.c + (gradient_copy ? filters : 0)) *
+         padded_plane(v, extents(v, reach)))
             .value();
     if (floats >= INT_MAX || (CheckedInt(v.n) * filters * v.out_positions()).value() >= INT_MAX)
       return 0;
@@ -88,11 +97,19 @@ bool fits(const ContextImpl& ctx, const Window& v, std::int64_t filters,
   return floats > 0 && std::size_t(floats) <= workspace_floats;
 }
 
+// conv_padded.cl's strides, which it takes as constants.
+std::string stride_options(const Window& v) {
+  if (unit_strides(v)) return "";
+  return " -DSTRIDE_D=" + std::to_string(v.stride[0]) + " -DSTRIDE_H=" +
+         std::to_string(v.stride[1]) + " -DSTRIDE_W=" + std::to_string(v.stride[2]);
+}
+
 // Copies x into the workspace from `offset` with convolution v's padding.
 void pad(ContextImpl& ctx, const Window& v, const cl_int4& padded, const Tensor& x,
          const Tensor& workspace, std::size_t offset) {
-  const auto rows = cl_int(v.n * v.c * padded.s[0] * padded.s[1]);
-  cl_kernel k = ctx.kernel("conv_padded", "pad_planes");
+  const auto rows = cl_int(v.n * v.c * v.stride[0] * v.stride[1] * v.stride[2] * padded.s[0] *
+                           padded.s[1]);
+  cl_kernel k = ctx.kernel("conv_padded", "pad_planes", stride_options(v));
   set_args(k, mem(x), mem(workspace), cl_ulong(offset), v.packed(), padded, rows);
   ctx.enqueue_elementwise(k, std::size_t(rows));
 }
@@ -114,7 +131,7 @@ void run(ContextImpl& ctx, const Window& v, std::int64_t filters, const Tensor& 
   const cl_int4 padded = as_int4(extents(v, plan.reach()));
   pad(ctx, v, padded, x, workspace, 0);
   const std::string options =
-      plan_options(plan) + (flip ? " -DFLIP=1" : "") + epilogue_options(epilogue);
+      plan_options(plan) + stride_options(v) + (flip ? " -DFLIP=1" : "") + epilogue_options(epilogue);
   cl_kernel k = ctx.kernel("conv_padded", "conv_padded", options);
   set_args(k, mem(workspace), mem(w), mem(bias ? *bias : w), cl_int(bias != nullptr), mem(y),
            v.packed(), v.packed_out(), padded, cl_int(filters), beta);
@@ -133,15 +150,22 @@ std::size_t padded_workspace_floats(const Window& win, std::int64_t filters, std
   if (groups != 1) return 0;
   // The widest reach any device plans (LaunchPlanner::padded_conv): the most rows of zeros.
   constexpr std::size_t kWidest = 64;
-  std::int64_t most = copies(win, filters, kWidest, true);
+  std::int64_t most =
+      std::max(copies(win, filters, kWidest, true), copies(win, filters, kWidest, false));
   if (const std::optional<Window> v = flipped_window(win, filters))
     most = std::max(most, copies(*v, win.c, kWidest, false));
   return std::size_t(most);
 }
 
 bool PaddedConv::serves_forward(std::size_t workspace_floats) const {
+  // Strided, its per-output work is a fraction of a unit stride's and the copy's phases cost a
+  // pass: where the host BLAS runs the column route's products, those won on small windows (on a
+  // 2-core AVX-512 Xeon, ResNet's 3 x 3 stride-2 layers at batch 32 ran 25-30 ms there against
+  // 34-43 here, its 1 x 1 downsampling 5-8 against 11), and lost on wide ones (the 7 x 7 stem, 89
+  // against 61).
+  const bool pays = unit_strides(win) || !host_blas_pays(ctx) || win.kernel_positions() >= 25;
   return groups == 1 && fits(ctx, win, filters, workspace_floats) &&
-         takes(ConvRoute::padded, false, true);
+         takes(ConvRoute::padded, false, pays);
 }
 
 bool PaddedConv::serves_input_gradient(std::size_t workspace_floats) const {
@@ -173,7 +197,7 @@ void PaddedConv::weight_gradient(const Tensor& x, const Tensor& gy, const Tensor
       ctx.planner.padded_conv(std::size_t(filters), std::size_t(win.kernel_positions()));
   const std::array<std::int64_t, 3> e = extents(win, plan.vector);
   const cl_int4 padded = as_int4(e);
-  const std::size_t gy_offset = std::size_t(win.n * win.c * padded_plane(e));
+  const std::size_t gy_offset = std::size_t(win.n * win.c * padded_plane(win, e));
   pad(ctx, win, padded, x, workspace, 0);
   pad(ctx, output_window(win, filters), padded, gy, workspace, gy_offset);
   cl_kernel k = ctx.kernel("conv_padded", "conv_padded_weight_gradient", plan_options(plan));

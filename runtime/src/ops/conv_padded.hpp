@@ -1,5 +1,6 @@
-// Internal: convolutions with unit strides computed directly over a zero-padded copy of the
-// input (cl_kernels/conv_padded.cl), CPUs' route for forward and both gradients. The column
+// Internal: convolutions computed directly over a zero-padded copy of the input
+// (cl_kernels/conv_padded.cl), CPUs' route for forward (any strides: the copy is dealt into their
+// phases) and both gradients (unit strides). The column
 // route wrote a column matrix of C x taps rows per output position and read it back through the
 // GEMM, then reordered the product into y; here each channel and tap is one vector load of the copy
 // for a block of filters, and y is written once.
@@ -18,9 +19,9 @@ namespace clnn::detail {
 std::size_t padded_workspace_floats(const Window& win, std::int64_t filters, std::int64_t groups);
 
 struct PaddedConv : ConvGeometry {
-  // Whether forward takes this route: one group, unit strides, the padded copy (with its spare
-  // vector) within `workspace_floats` and int indices, and ContextImpl::conv_route asks for it or
-  // is automatic on a CPU.
+  // Whether forward takes this route: one group, the padded copy (with its spare rows) within
+  // `workspace_floats` and int indices, and ContextImpl::conv_route asks for it or is automatic
+  // on a CPU.
   bool serves_forward(std::size_t workspace_floats) const;
 
   // y = epilogue(beta * y + conv(x, w) + bias) (bias may be null), the padded copy written to the
