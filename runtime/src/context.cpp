@@ -101,6 +101,14 @@ void ContextImpl::enqueue_elementwise(cl_kernel k, std::size_t n) {
   enqueue<1>(queue.get(), k, {elementwise_plan.global_size(n)}, {elementwise_plan.local_size});
 }
 
+void ContextImpl::enqueue_lines(cl_kernel k, std::size_t n) {
+  const std::size_t units = std::max<std::size_t>(1, info.compute_units);
+  if (info.type != DeviceType::cpu || n >= units * elementwise_plan.local_size)
+    return enqueue_elementwise(k, n);
+  const std::size_t local = std::max<std::size_t>(1, (n + units - 1) / units);
+  enqueue<1>(queue.get(), k, {(n + local - 1) / local * local}, {local});
+}
+
 cl_mem ContextImpl::scratch(std::size_t floats) {
   const std::size_t bytes =
       checked_bytes(std::int64_t(std::max<std::size_t>(floats, 1)), sizeof(float), "scratch");

@@ -42,6 +42,11 @@ struct ContextImpl {
   void enqueue_elementwise(cl_kernel kernel, std::size_t n);
   // The same for a kernel that steps through n floats four at a time (FLOAT4_STEPS).
   void enqueue_float4s(cl_kernel kernel, std::size_t n) { enqueue_elementwise(kernel, (n + 3) / 4); }
+  // The same for kernels whose work-items each walk a long line of work in a loop of their own
+  // (a plane, a row: CPUs' line kernels): on CPUs the groups shrink until every compute unit has
+  // one, where groups of the elementwise plan's size would leave most of them idle (a depthwise
+  // layer of 32 planes at batch 1: one group of 256 work-items, one core of 16).
+  void enqueue_lines(cl_kernel kernel, std::size_t n);
   // A device buffer of at least `floats` floats for a library routine's temporaries (split-K
   // partial products); grows as needed. One per thread: the in-order queue orders one thread's
   // launches, but another thread's could land between a routine's write and read of it. While

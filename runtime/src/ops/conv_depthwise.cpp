@@ -75,7 +75,7 @@ void DepthwiseConv::forward(const Tensor& x, const Tensor& w, const Tensor* bias
         ctx.kernel("conv_depthwise", "depthwise_forward_rows", epilogue_options(epilogue));
     set_args(k, mem(x), mem(w), b, has_bias, mem(y), win.packed(), win.packed_out(), n,
              multiplier(*this), beta);
-    ctx.enqueue_elementwise(k, std::size_t(win.n * filters));  // a plane per work-item
+    ctx.enqueue_lines(k, std::size_t(win.n * filters));  // a plane per work-item
     return;
   }
   const std::int64_t per_item = outputs_per_item(win);
@@ -99,7 +99,7 @@ void DepthwiseConv::input_gradient(const Tensor& gy, const Tensor& w, const Tens
     set_args(k, mem(gy), mem(w), mem(gx), win.packed(), win.packed_out(), cl_int(win.n),
              multiplier(*this), seg, beta);
     const std::int64_t segments = (win.in[2] + seg - 1) / seg;
-    ctx.enqueue_elementwise(k, std::size_t(win.n * win.c * win.in[0] * win.in[1] * segments));
+    ctx.enqueue_lines(k, std::size_t(win.n * win.c * win.in[0] * win.in[1] * segments));
     return;
   }
   cl_kernel k = ctx.kernel("conv_depthwise", "depthwise_input_gradient");
@@ -138,7 +138,7 @@ void DepthwiseConv::weight_gradient(const Tensor& x, const Tensor& gy, const Ten
     cl_kernel k = ctx.kernel("conv_depthwise", "depthwise_weight_gradient_rows", taps);
     set_args(k, mem(x), mem(gy), out, win.packed(), win.packed_out(), cl_int(win.n),
              multiplier(*this), seg, cl_int(pieces), cl_long(per_piece), out_beta);
-    ctx.enqueue_elementwise(k, rows * pieces);
+    ctx.enqueue_lines(k, rows * pieces);
   } else {
     const std::string options = taps + " -DITEMS=" + std::to_string(plan.local_size);
     cl_kernel k = ctx.kernel("conv_depthwise", "depthwise_weight_gradient", options);

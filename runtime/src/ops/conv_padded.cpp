@@ -111,7 +111,7 @@ void pad(ContextImpl& ctx, const Window& v, const cl_int4& padded, const Tensor&
                            padded.s[1]);
   cl_kernel k = ctx.kernel("conv_padded", "pad_planes", stride_options(v));
   set_args(k, mem(x), mem(workspace), cl_ulong(offset), v.packed(), padded, rows);
-  ctx.enqueue_elementwise(k, std::size_t(rows));
+  ctx.enqueue_lines(k, std::size_t(rows));
 }
 
 std::string plan_options(const PaddedConvPlan& plan) {
@@ -204,8 +204,8 @@ void PaddedConv::weight_gradient(const Tensor& x, const Tensor& gy, const Tensor
   set_args(k, mem(workspace), cl_ulong(gy_offset), mem(gw), win.packed(), win.packed_out(), padded,
            cl_int(filters), cl_int(win.n), beta);
   const std::size_t blocks = (std::size_t(win.kernel_positions()) + plan.taps - 1) / plan.taps;
-  ctx.enqueue_elementwise(
-      k, std::size_t(filters) / plan.gradient_filters * blocks * std::size_t(win.c));
+  ctx.enqueue_lines(k,
+                    std::size_t(filters) / plan.gradient_filters * blocks * std::size_t(win.c));
 }
 
 std::string PaddedConv::describe() const {

@@ -63,9 +63,10 @@ class PoolOp : public Op {
       set_args(k, mem(*args.inputs[0]), mem(args.output),
                mem(args.saved.defined() ? args.saved : args.output), cl_int(args.saved.defined()),
                w.packed(), w.packed_out(), cl_long(w.n * w.c));
-      args.ctx.enqueue_elementwise(k, !rows   ? std::size_t(args.output.size())
-                                      : pairs ? output_lines(w)
-                                              : std::size_t(w.n * w.c));
+      if (!rows)
+        args.ctx.enqueue_elementwise(k, std::size_t(args.output.size()));
+      else
+        args.ctx.enqueue_lines(k, pairs ? output_lines(w) : std::size_t(w.n * w.c));
       return;
     }
     cl_kernel k = args.ctx.kernel("pool", "avg_pool_forward");
@@ -85,7 +86,10 @@ class PoolOp : public Op {
           ctx.kernel("pool", pairs ? "max_pool_backward_pairs" : "max_pool_backward_tiles");
       set_args(k, mem(args.saved), mem(args.grad_output), mem(*gx), w.packed(), w.packed_out(),
                cl_long(w.n * w.c), args.betas[0]);
-      ctx.enqueue_elementwise(k, pairs ? output_lines(w) : std::size_t(args.grad_output.size()));
+      if (pairs)
+        ctx.enqueue_lines(k, output_lines(w));
+      else
+        ctx.enqueue_elementwise(k, std::size_t(args.grad_output.size()));
       return;
     }
     if (max_ && !windows_overlap(w)) {
