@@ -73,8 +73,7 @@ TEST_CASE("a checkpoint round-trips parameters, state, optimizer slots and posit
   fs::remove(path);
 }
 
-TEST_CASE("a checkpoint keeps a loss scaler's state; version 1 files still load",
-          "[checkpoint]") {
+TEST_CASE("a checkpoint keeps a loss scaler's state; version 1 files still load", "[checkpoint]") {
   Model m;
   Executor ex(context(), m.g, {m.loss}, Mode::training);
   const auto path = temp_file("scaler");

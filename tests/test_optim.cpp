@@ -274,9 +274,8 @@ TEST_CASE("loss scaling: Adam's bias correction counts only the steps taken", "[
   set_problem_inputs(skipping, problem);
   set_problem_inputs(straight, problem);
   for (int step = 0; step < 3; ++step)
-    for (auto [ex, adam, scaler] :
-         {std::tuple{&skipping, &skipping_adam, &skipping_scaler},
-          std::tuple{&straight, &straight_adam, &straight_scaler}}) {
+    for (auto [ex, adam, scaler] : {std::tuple{&skipping, &skipping_adam, &skipping_scaler},
+                                    std::tuple{&straight, &straight_adam, &straight_scaler}}) {
       ex->forward();
       ex->backward(problem.loss, scaler->device_state());
       scaler->step(*ex, *adam);

@@ -66,7 +66,8 @@ int main(int argc, char** argv) {
       ex.backward(m.loss);
       adam.step();
     }
-    clnn::save_checkpoint((ckpt / "trained.ckpt").string(), ex, &adam, {2, ex.step(), 2, clnn::optim::LossScalerState{1024.0f, 7, 3}});
+    clnn::save_checkpoint((ckpt / "trained.ckpt").string(), ex, &adam,
+                          {2, ex.step(), 2, clnn::optim::LossScalerState{1024.0f, 7, 3}});
     // Without the optimizer: loading it with one is a mismatch the loader must report.
     clnn::save_checkpoint((ckpt / "no_optimizer.ckpt").string(), ex, nullptr, {1, 1, 0, {}});
     return 0;

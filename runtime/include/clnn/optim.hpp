@@ -102,9 +102,9 @@ class Adam : public Optimizer {
 
   AdamOptions options_;
   std::vector<Tensor> m_, v_;
-  Tensor corrections_;         // c1 and c2 of steps 1, 2, ..., known_ (cl_kernels/optim.cl)
-  std::int64_t known_ = 0;     // steps corrections_ covers
-  bool saturated_ = false;     // from known_ + 1 on both corrections round to 1
+  Tensor corrections_;      // c1 and c2 of steps 1, 2, ..., known_ (cl_kernels/optim.cl)
+  std::int64_t known_ = 0;  // steps corrections_ covers
+  bool saturated_ = false;  // from known_ + 1 on both corrections round to 1
 };
 
 // Adam with decoupled weight decay.

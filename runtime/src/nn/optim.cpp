@@ -220,7 +220,14 @@ void Adam::enqueue_update(const Tensor* gate) {
 namespace {
 
 // cl_kernels/optim.cl's layout of a loss scaler's state.
-enum ScalerAt : std::size_t { kScaleAt, kFoundAt, kUnscaleAt, kInARowAt, kSkippedAt, kScalerFloats };
+enum ScalerAt : std::size_t {
+  kScaleAt,
+  kFoundAt,
+  kUnscaleAt,
+  kInARowAt,
+  kSkippedAt,
+  kScalerFloats
+};
 
 }  // namespace
 
@@ -247,8 +254,7 @@ void LossScaler::step(const Executor& ex, Optimizer& optimizer) {
     const float zero = 0.0f;
     detail::Access::note_write(state_);
     detail::check(clEnqueueFillBuffer(ctx.queue.get(), mem(state_), &zero, sizeof zero,
-                                      kFoundAt * sizeof(float), sizeof(float), 0, nullptr,
-                                      nullptr),
+                                      kFoundAt * sizeof(float), sizeof(float), 0, nullptr, nullptr),
                   "clEnqueueFillBuffer (the loss scaler's flag)");
   }
   interrupted_ = true;

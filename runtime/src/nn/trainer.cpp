@@ -85,7 +85,9 @@ struct Trainer::Impl {
         group(options.communicator),
         rank(group.rank()),
         ranks(group.size()),
-        out(rank != 0 ? silent : options.log ? *options.log : std::cout),
+        out(rank != 0     ? silent
+            : options.log ? *options.log
+                          : std::cout),
         terminal(rank == 0 && !options.log && isatty(STDOUT_FILENO)),
         norm(data::pixel_statistics(train_set)),
         net(model, rows_per_rank(options), train_set),

@@ -31,8 +31,7 @@ std::array<std::int64_t, 3> extents(const Window& win, std::size_t reach) {
 
 // Floats of a channel's copy: every phase's.
 std::int64_t padded_plane(const Window& win, const std::array<std::int64_t, 3>& p) {
-  return (CheckedInt(p[0]) * p[1] * p[2] * win.stride[0] * win.stride[1] * win.stride[2])
-      .value();
+  return (CheckedInt(p[0]) * p[1] * p[2] * win.stride[0] * win.stride[1] * win.stride[2]).value();
 }
 
 // The extents as the kernels take them (within an int once fits() has passed them).
@@ -77,10 +76,9 @@ Window output_window(const Window& win, std::int64_t filters) {
 std::int64_t copies(const Window& v, std::int64_t filters, std::size_t reach, bool gradient_copy) {
   if (gradient_copy && !unit_strides(v)) return 0;
   try {
-    const std::int64_t floats =
-        (CheckedInt(v.n) * (v.c + (gradient_copy ? filters : 0)) *
-         padded_plane(v, extents(v, reach)))
-            .value();
+    const std::int64_t floats = (CheckedInt(v.n) * (v.c + (gradient_copy ? filters : 0)) *
+                                 padded_plane(v, extents(v, reach)))
+                                    .value();
     if (floats >= INT_MAX || (CheckedInt(v.n) * filters * v.out_positions()).value() >= INT_MAX)
       return 0;
     return floats;
@@ -100,15 +98,16 @@ bool fits(const ContextImpl& ctx, const Window& v, std::int64_t filters,
 // conv_padded.cl's strides, which it takes as constants.
 std::string stride_options(const Window& v) {
   if (unit_strides(v)) return "";
-  return " -DSTRIDE_D=" + std::to_string(v.stride[0]) + " -DSTRIDE_H=" +
-         std::to_string(v.stride[1]) + " -DSTRIDE_W=" + std::to_string(v.stride[2]);
+  return " -DSTRIDE_D=" + std::to_string(v.stride[0]) +
+         " -DSTRIDE_H=" + std::to_string(v.stride[1]) +
+         " -DSTRIDE_W=" + std::to_string(v.stride[2]);
 }
 
 // Copies x into the workspace from `offset` with convolution v's padding.
 void pad(ContextImpl& ctx, const Window& v, const cl_int4& padded, const Tensor& x,
          const Tensor& workspace, std::size_t offset) {
-  const auto rows = cl_int(v.n * v.c * v.stride[0] * v.stride[1] * v.stride[2] * padded.s[0] *
-                           padded.s[1]);
+  const auto rows =
+      cl_int(v.n * v.c * v.stride[0] * v.stride[1] * v.stride[2] * padded.s[0] * padded.s[1]);
   cl_kernel k = ctx.kernel("conv_padded", "pad_planes", stride_options(v));
   set_args(k, mem(x), mem(workspace), cl_ulong(offset), v.packed(), padded, rows);
   ctx.enqueue_lines(k, std::size_t(rows));
@@ -116,8 +115,7 @@ void pad(ContextImpl& ctx, const Window& v, const cl_int4& padded, const Tensor&
 
 std::string plan_options(const PaddedConvPlan& plan) {
   return "-DVEC=" + std::to_string(plan.vector) + " -DFILTERS=" + std::to_string(plan.filters) +
-         " -DVECS=" + std::to_string(plan.vectors) +
-         " -DTAPS=" + std::to_string(plan.taps) +
+         " -DVECS=" + std::to_string(plan.vectors) + " -DTAPS=" + std::to_string(plan.taps) +
          " -DGRADIENT_FILTERS=" + std::to_string(plan.gradient_filters);
 }
 
@@ -130,18 +128,18 @@ void run(ContextImpl& ctx, const Window& v, std::int64_t filters, const Tensor& 
   const PaddedConvPlan plan = ctx.planner.padded_conv(std::size_t(filters));
   const cl_int4 padded = as_int4(extents(v, plan.reach()));
   pad(ctx, v, padded, x, workspace, 0);
-  const std::string options =
-      plan_options(plan) + stride_options(v) + (flip ? " -DFLIP=1" : "") + epilogue_options(epilogue);
+  const std::string options = plan_options(plan) + stride_options(v) + (flip ? " -DFLIP=1" : "") +
+                              epilogue_options(epilogue);
   cl_kernel k = ctx.kernel("conv_padded", "conv_padded", options);
   set_args(k, mem(workspace), mem(w), mem(bias ? *bias : w), cl_int(bias != nullptr), mem(y),
            v.packed(), v.packed_out(), padded, cl_int(filters), beta);
   // A few work-items a group along the positions, as gemm_cpu's share rows of A.
   const std::size_t items = (std::size_t(span(v, padded)) + plan.reach() - 1) / plan.reach();
   const std::size_t local = std::min<std::size_t>(4, items);
-  enqueue<3>(ctx.queue.get(), k,
-             {(items + local - 1) / local * local, std::size_t(filters) / plan.filters,
-              std::size_t(v.n)},
-             {local, 1, 1}, nullptr);
+  enqueue<3>(
+      ctx.queue.get(), k,
+      {(items + local - 1) / local * local, std::size_t(filters) / plan.filters, std::size_t(v.n)},
+      {local, 1, 1}, nullptr);
 }
 
 }  // namespace
@@ -204,15 +202,13 @@ void PaddedConv::weight_gradient(const Tensor& x, const Tensor& gy, const Tensor
   set_args(k, mem(workspace), cl_ulong(gy_offset), mem(gw), win.packed(), win.packed_out(), padded,
            cl_int(filters), cl_int(win.n), beta);
   const std::size_t blocks = (std::size_t(win.kernel_positions()) + plan.taps - 1) / plan.taps;
-  ctx.enqueue_lines(k,
-                    std::size_t(filters) / plan.gradient_filters * blocks * std::size_t(win.c));
+  ctx.enqueue_lines(k, std::size_t(filters) / plan.gradient_filters * blocks * std::size_t(win.c));
 }
 
 std::string PaddedConv::describe() const {
   const PaddedConvPlan plan = ctx.planner.padded_conv(std::size_t(filters));
   return "padded direct, " + std::to_string(plan.vectors) + " vectors of " +
-         std::to_string(plan.vector) + " positions by " + std::to_string(plan.filters) +
-         " filters";
+         std::to_string(plan.vector) + " positions by " + std::to_string(plan.filters) + " filters";
 }
 
 }  // namespace clnn::detail
