@@ -92,6 +92,11 @@ std::int64_t uint_of(float bits) {
   return std::int64_t(value);
 }
 
+// A kernel's gate argument: a loss scaler's state, or null for none.
+cl_mem gate_arg(const Tensor* gate) {
+  return gate ? mem(*gate) : cl_mem(nullptr);
+}
+
 void check_count(std::int64_t count, const char* what) {
   if (count < 0 || count > std::int64_t(std::numeric_limits<std::uint32_t>::max()))
     throw Error(std::string(what) + " must lie in [0, 2^32), not " + std::to_string(count));
@@ -123,7 +128,7 @@ void Optimizer::update(const Tensor* gate) {
   enqueue_update(gate);
   auto& ctx = detail::Access::impl(executor_.context());
   cl_kernel k = ctx.kernel("optim", "count_step");
-  detail::set_args(k, mem(taken_), gate ? mem(*gate) : cl_mem(nullptr));
+  detail::set_args(k, mem(taken_), gate_arg(gate));
   ctx.enqueue_elementwise(k, 1);
   ++steps_bound_;
 }
@@ -154,7 +159,7 @@ void SGD::enqueue_update(const Tensor* gate) {
   auto& ctx = detail::Access::impl(executor_.context());
   cl_kernel k = ctx.kernel("optim", "sgd_step");
   detail::set_args(k, options_.lr, options_.momentum, options_.weight_decay,
-                   cl_int(options_.nesterov), grad_scale_, gate ? mem(*gate) : cl_mem(nullptr));
+                   cl_int(options_.nesterov), grad_scale_, gate_arg(gate));
   const auto params = executor_.parameters();
   enqueue_updates<3>(executor_, k, 6, [&](std::size_t i) {
     const Tensor g = executor_.gradient(params[i]);
@@ -206,8 +211,7 @@ void Adam::enqueue_update(const Tensor* gate) {
   cl_kernel k = ctx.kernel("optim", "adam_step");
   detail::set_args(k, options_.lr, options_.beta1, options_.beta2, options_.eps,
                    options_.weight_decay, cl_int(options_.decoupled_weight_decay),
-                   mem(corrections_), cl_uint(known_), mem(taken()), grad_scale_,
-                   gate ? mem(*gate) : cl_mem(nullptr));
+                   mem(corrections_), cl_uint(known_), mem(taken()), grad_scale_, gate_arg(gate));
   const auto params = executor_.parameters();
   enqueue_updates<4>(executor_, k, 11, [&](std::size_t i) {
     const Tensor p = executor_.parameter(params[i].name());

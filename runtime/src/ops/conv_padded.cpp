@@ -46,15 +46,11 @@ std::int64_t span(const Window& win, const cl_int4& p) {
   return ((win.out[0] - 1) * p.s[1] + win.out[1] - 1) * std::int64_t(p.s[2]) + win.out[2];
 }
 
-bool unit_strides(const Window& win) {
-  return win.stride[0] == 1 && win.stride[1] == 1 && win.stride[2] == 1;
-}
-
 // The input gradient of a unit-stride convolution as a convolution of gy (spatial.hpp's
 // input_gradient_window, read by the kernel's FLIP), or nullopt for strides, or where a pad
 // would be negative: the original's larger than its window's reach.
 std::optional<Window> flipped_window(const Window& win, std::int64_t filters) {
-  if (!unit_strides(win)) return std::nullopt;
+  if (!win.unit_strides()) return std::nullopt;
   const Window v = input_gradient_window(win, filters);
   for (std::size_t d = 0; d < 3; ++d)
     if (v.pad_begin[d] < 0 || v.pad_end[d] < 0) return std::nullopt;
@@ -74,7 +70,7 @@ Window output_window(const Window& win, std::int64_t filters) {
 // too) for reads of `reach` positions; 0 where the route cannot run it: strides in the weight
 // gradient, or an index past an int.
 std::int64_t copies(const Window& v, std::int64_t filters, std::size_t reach, bool gradient_copy) {
-  if (gradient_copy && !unit_strides(v)) return 0;
+  if (gradient_copy && !v.unit_strides()) return 0;
   try {
     const std::int64_t floats = (CheckedInt(v.n) * (v.c + (gradient_copy ? filters : 0)) *
                                  padded_plane(v, extents(v, reach)))
@@ -97,7 +93,7 @@ bool fits(const ContextImpl& ctx, const Window& v, std::int64_t filters,
 
 // conv_padded.cl's strides, which it takes as constants.
 std::string stride_options(const Window& v) {
-  if (unit_strides(v)) return "";
+  if (v.unit_strides()) return "";
   return " -DSTRIDE_D=" + std::to_string(v.stride[0]) +
          " -DSTRIDE_H=" + std::to_string(v.stride[1]) +
          " -DSTRIDE_W=" + std::to_string(v.stride[2]);
@@ -161,7 +157,7 @@ bool PaddedConv::serves_forward(std::size_t workspace_floats) const {
   // 2-core AVX-512 Xeon, ResNet's 3 x 3 stride-2 layers at batch 32 ran 25-30 ms there against
   // 34-43 here, its 1 x 1 downsampling 5-8 against 11), and lost on wide ones (the 7 x 7 stem, 89
   // against 61).
-  const bool pays = unit_strides(win) || !host_blas_pays(ctx) || win.kernel_positions() >= 25;
+  const bool pays = win.unit_strides() || !host_blas_pays(ctx) || win.kernel_positions() >= 25;
   return groups == 1 && fits(ctx, win, filters, workspace_floats) &&
          takes(ConvRoute::padded, false, pays);
 }

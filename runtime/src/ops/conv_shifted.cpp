@@ -101,8 +101,7 @@ bool ShiftedConv::serves_weight_gradient(std::size_t workspace_floats) const {
   if (groups != 1 || filters % 4 != 0 || win.c * win.kernel_positions() % 4 != 0) return false;
   // The spread's work-groups hold tiles of whole float4s of samples.
   if (ctx.reduction_plan.local_size % kTilePositions != 0) return false;
-  for (std::size_t d = 0; d < 3; ++d)
-    if (win.stride[d] != 1) return false;
+  if (!win.unit_strides()) return false;
   const ShiftedLayout l = layout_for(win, filters);
   // The spread kernel's int indices run to a channel past the end.
   if (std::size_t(l.total()) > workspace_floats || l.total() + l.channel() >= INT_MAX) return false;

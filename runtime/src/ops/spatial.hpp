@@ -26,6 +26,7 @@ struct Window {
   std::int64_t in_positions() const { return in[0] * in[1] * in[2]; }
   std::int64_t out_positions() const { return out[0] * out[1] * out[2]; }
   std::int64_t kernel_positions() const { return kernel[0] * kernel[1] * kernel[2]; }
+  bool unit_strides() const { return stride[0] == 1 && stride[1] == 1 && stride[2] == 1; }
   // The geometry as the kernels take it: (C, D, H, W, KD, KH, KW, SD, SH, SW, PD, PH, PW, DD, DH,
   // DW) and (OD, OH, OW, 0).
   cl_int16 packed() const;
