@@ -2,6 +2,8 @@
 // -DACTIVATION=<code> (an ACT_ code of kernel_codes.h; the activation's parameters are
 // the kernel arguments p and q): with the operation fixed at compile time the loops vectorize.
 
+#include "muladd.h"
+
 #ifndef ACTIVATION
 #define ACTIVATION 0
 #endif
@@ -140,7 +142,7 @@ __kernel void activation_backward(__global const float* x, __global const float*
   __global float4* gx4 = (__global float4*)gx;
   FLOAT4_STEPS(i, n) {
     const float4 g = ((__global const float4*)gy)[i] * activation_derivative4(x4[i], y4[i], p, q);
-    gx4[i] = beta == 0.0f ? g : mad((float4)(beta), gx4[i], g);
+    gx4[i] = beta == 0.0f ? g : MULADD((float4)(beta), gx4[i], g);
   }
   TAIL_STEPS(i, n) {
     const float g = gy[i] * activation_derivative(x[i], y[i], p, q);

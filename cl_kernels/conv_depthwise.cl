@@ -13,6 +13,7 @@
 
 #include "epilogue.h"
 #include "line_segments.h"
+#include "muladd.h"
 
 // The filters' extents, the stride and dilation along W and the outputs per work-item along W
 // (OWB), compiled in for depthwise_forward (the host always builds it so): its tap loops unroll,
@@ -83,7 +84,7 @@ __kernel void depthwise_forward(__global const float* x, __global const float* w
         for (int e = 0; e < KW; ++e) {
           const float tap = w_at[(a * KH + b) * KW + e];
 #pragma unroll
-          for (int j = 0; j < OWB; ++j) sum[j] = mad(LINE_AT(j * SW + e * DW), tap, sum[j]);
+          for (int j = 0; j < OWB; ++j) sum[j] = MULADD(LINE_AT(j * SW + e * DW), tap, sum[j]);
         }
 #undef LINE_AT
       }
@@ -132,7 +133,7 @@ __kernel void depthwise_input_gradient(__global const float* gy, __global const 
           const int ow = depthwise_meets(xw, e, g.s9, g.sc, g.sf, o.s2);
           if (ow < 0) continue;
           const int p = (od * o.s1 + oh) * o.s2 + ow, t = (a * g.s5 + b) * g.s6 + e;
-          for (int m = 0; m < M; ++m) sum = mad(gy_at[(long)m * P + p], w_at[m * T + t], sum);
+          for (int m = 0; m < M; ++m) sum = MULADD(gy_at[(long)m * P + p], w_at[m * T + t], sum);
         }
       }
     }
@@ -195,7 +196,7 @@ void depthwise_weight_gradient(__global const float* x, __global const float* gy
       for (int s = 0; s < TAPS; ++s) {
         const int z = od * g.s7 + dz[s], yy = oh * g.s8 + dy[s], xx = ow * g.s9 + dx[s];
         if ((uint)z < (uint)g.s1 && (uint)yy < (uint)g.s2 && (uint)xx < (uint)g.s3)
-          acc[s] = mad(d, x_at[(z * g.s2 + yy) * g.s3 + xx], acc[s]);
+          acc[s] = MULADD(d, x_at[(z * g.s2 + yy) * g.s3 + xx], acc[s]);
       }
     }
     // The last block's taps past T repeat tap T - 1 and are not written.
@@ -254,7 +255,7 @@ __kernel void depthwise_forward_rows(__global const float* x, __global const flo
               __global const float* x_line = x_at + (z * g.s2 + yy) * g.s3;
               for (int e = 0; e < g.s6; ++e) {
                 const float16 v = segment_load(x_line, begin * g.s9 + e * g.sf - g.sc, g.s9, g.s3);
-                acc = mad(v, (float16)(w_at[(a * g.s5 + b) * g.s6 + e]), acc);
+                acc = MULADD(v, (float16)(w_at[(a * g.s5 + b) * g.s6 + e]), acc);
               }
             }
           }
@@ -264,7 +265,7 @@ __kernel void depthwise_forward_rows(__global const float* x, __global const flo
           if (beta != 0.0f) {
             float before[SEG];
             for (int s = 0; s < SEG; ++s) before[s] = s < count ? y_line[s] : 0.0f;
-            acc = mad((float16)(beta), vload16(0, before), acc);
+            acc = MULADD((float16)(beta), vload16(0, before), acc);
           }
           segment_store(y_line, FINISH(acc), count);
         }
@@ -308,7 +309,7 @@ __kernel void depthwise_input_gradient_rows(__global const float* gy, __global c
             const int hi = min(o.s2, depthwise_ceil_div(end - off, g.s9));
             const float tap = w[k * T + (a * g.s5 + b) * g.s6 + e];
             for (int ow = lo; ow < hi; ++ow)
-              gx_line[ow * g.s9 + off] = mad(gy_line[ow], tap, gx_line[ow * g.s9 + off]);
+              gx_line[ow * g.s9 + off] = MULADD(gy_line[ow], tap, gx_line[ow * g.s9 + off]);
           }
         }
       }
@@ -350,7 +351,7 @@ __kernel void depthwise_weight_gradient_rows(__global const float* x, __global c
         const int2 span = depthwise_span(off, g.s9, g.s3, begin, end);
         float sum = acc[s];
         for (int ow = span.s0; ow < span.s1; ++ow)
-          sum = mad(gy_line[ow], x_line[ow * g.s9 + off], sum);
+          sum = MULADD(gy_line[ow], x_line[ow * g.s9 + off], sum);
         acc[s] = sum;
       }
     }

@@ -7,6 +7,8 @@
 
 // Where tap a (of kernel extent along one dimension) of input coordinate z meets the output:
 // z = out * stride - pad + a * dilation; -1 where it meets none.
+#include "muladd.h"
+
 inline int meets(int z, int a, int stride, int pad, int dilation, int extent) {
   const int shifted = z + pad - a * dilation;
   if (shifted < 0 || shifted % stride != 0) return -1;
@@ -36,7 +38,7 @@ __kernel void conv_input_gradient_direct(__global const float* gy, __global cons
           if (ow < 0) continue;
           __global const float* gy_at = gy + (long)n * K * P + (od * o.s1 + oh) * o.s2 + ow;
           __global const float* w_at = w + (long)c * T + (a * g.s5 + b) * g.s6 + e;
-          for (int k = 0; k < K; ++k) sum = mad(gy_at[(long)k * P], w_at[(long)k * C * T], sum);
+          for (int k = 0; k < K; ++k) sum = MULADD(gy_at[(long)k * P], w_at[(long)k * C * T], sum);
         }
       }
     }
@@ -85,7 +87,7 @@ void conv_weight_gradient_direct(__global const float* x, __global const float* 
       if (pair < FILTERS * ROWS) {
         const int k = pair / ROWS, r = pair % ROWS;
         float sum = acc[s];
-        for (int qq = 0; qq < TILE_Q; ++qq) sum = mad(gy_tile[k][qq], col_tile[r][qq], sum);
+        for (int qq = 0; qq < TILE_Q; ++qq) sum = MULADD(gy_tile[k][qq], col_tile[r][qq], sum);
         acc[s] = sum;
       }
     }

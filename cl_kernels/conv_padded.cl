@@ -17,6 +17,7 @@
 // gradient (unit strides).
 
 #include "epilogue.h"
+#include "muladd.h"
 
 #ifndef VEC
 #define VEC 16
@@ -145,7 +146,7 @@ __kernel void conv_padded(__global const float* xp, __global const float* w,
           for (int i = 0; i < FILTERS; ++i) {
             const floatV weight = (floatV)(wk[i * filter + TAP(t)]);
 #pragma unroll
-            for (int j = 0; j < VECS; ++j) acc[j][i] = mad(weight, v[j], acc[j][i]);
+            for (int j = 0; j < VECS; ++j) acc[j][i] = MULADD(weight, v[j], acc[j][i]);
           }
         }
       }
@@ -221,7 +222,7 @@ __kernel void conv_padded_weight_gradient(__global const float* xp, const ulong 
         for (int j = 0; j < TAPS; ++j) {
           const floatV v = vloadV(0, xs + p + offset[j]);
 #pragma unroll
-          for (int i = 0; i < GRADIENT_FILTERS; ++i) acc[i][j] = mad(d[i], v, acc[i][j]);
+          for (int i = 0; i < GRADIENT_FILTERS; ++i) acc[i][j] = MULADD(d[i], v, acc[i][j]);
         }
       }
     }

@@ -5,6 +5,8 @@
 // The plainest kernels go through float4s, (n + 3) / 4 work-items' worth: every buffer starts
 // 16-byte aligned, and one 16-byte access per step keeps four times the bytes in flight (the
 // H100's copy rose from 2.4 to 2.9 TB/s). The last n % 4 elements follow one by one.
+#include "muladd.h"
+
 #define FLOAT4_STEPS(i, n) for (ulong i = get_global_id(0); i < (n) / 4; i += get_global_size(0))
 #define TAIL_STEPS(i, n) \
   for (ulong i = (n) / 4 * 4 + get_global_id(0); i < (n); i += get_global_size(0))
@@ -28,7 +30,7 @@ __kernel void copy(__global const float* x, __global float* y, const ulong n) {
 
 // y = a * x + y
 __kernel void axpy(const float a, __global const float* x, __global float* y, const ulong n) {
-  FLOAT4_STEPS(i, n) AS_FLOAT4(y)[i] = mad((float4)(a), AS_CONST_FLOAT4(x)[i], AS_FLOAT4(y)[i]);
+  FLOAT4_STEPS(i, n) AS_FLOAT4(y)[i] = MULADD((float4)(a), AS_CONST_FLOAT4(x)[i], AS_FLOAT4(y)[i]);
   TAIL_STEPS(i, n) y[i] = a * x[i] + y[i];
 }
 

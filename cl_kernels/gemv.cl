@@ -10,6 +10,8 @@
 // gemm_sum_slices sums them). beta == 0 never reads C.
 // The host checks that every index within one matrix fits an int.
 
+#include "muladd.h"
+
 #ifndef SKINNY
 #define SKINNY 1
 #endif
@@ -103,11 +105,11 @@ void gemv_rows(const int L, const int K, const int slice_k, const float alpha,
         for (int e = 0; e < 4; ++e)
 #pragma unroll
           for (int i = 0; i < PASS; ++i)
-            if (s0 + i < SKINNY) sums[i] = mad(we[e], xk[e * small_k + i], sums[i]);
+            if (s0 + i < SKINNY) sums[i] = MULADD(we[e], xk[e * small_k + i], sums[i]);
 #else
 #pragma unroll
         for (int i = 0; i < PASS; ++i)
-          if (s0 + i < SKINNY) sums[i] = mad(w, small4(x, k, small_k, small_s, s0 + i), sums[i]);
+          if (s0 + i < SKINNY) sums[i] = MULADD(w, small4(x, k, small_k, small_s, s0 + i), sums[i]);
 #endif
       }
 #pragma unroll
@@ -119,7 +121,7 @@ void gemv_rows(const int L, const int K, const int slice_k, const float alpha,
 #endif
     }
     for (int k = whole + t; k < k1; k += TEAM)  // K's last elements, in the last slice
-      for (int s = 0; s < SKINNY; ++s) acc[s] = mad(row[k], x[k * small_k + s * small_s], acc[s]);
+      for (int s = 0; s < SKINNY; ++s) acc[s] = MULADD(row[k], x[k * small_k + s * small_s], acc[s]);
   }
 #if TEAM > 1
   // Vector-major, so the work-items of one step touch neighbouring words.
@@ -186,7 +188,7 @@ void gemv_cols(const int L, const int K, const int slice_k, const float alpha,
       for (int j = 0; j < WIDTH; ++j) {
         const float4 w = big4(col + k * big_k + 4 * j, L - l - 4 * j);
 #pragma unroll
-        for (int i = 0; i < PASS; ++i) acc[j][i] = mad(w, (float4)(xs[i]), acc[j][i]);
+        for (int i = 0; i < PASS; ++i) acc[j][i] = MULADD(w, (float4)(xs[i]), acc[j][i]);
       }
     }
     for (int j = 0; j < WIDTH; ++j)

@@ -6,6 +6,8 @@
 // operand tiles in local memory (GPUs), otherwise they are read through the cache (CPUs).
 // beta == 0 never reads C.
 
+#include "muladd.h"
+
 #ifndef TILE_M
 #define TILE_M 32
 #endif
@@ -92,7 +94,7 @@ void gemm(const int M, const int N, const int K, const float alpha,
       for (int i = 0; i < WORK_M; ++i) a[i] = As[kk][ty + i * LY];
       for (int j = 0; j < WORK_N; ++j) b[j] = Bs[kk][tx + j * LX];
       for (int i = 0; i < WORK_M; ++i)
-        for (int j = 0; j < WORK_N; ++j) acc[i][j] = mad(a[i], b[j], acc[i][j]);
+        for (int j = 0; j < WORK_N; ++j) acc[i][j] = MULADD(a[i], b[j], acc[i][j]);
     }
     barrier(CLK_LOCAL_MEM_FENCE);
   }
@@ -105,7 +107,7 @@ void gemm(const int M, const int N, const int K, const float alpha,
     for (int i = 0; i < WORK_M; ++i) a[i] = A_AT(rows[i], k);
     for (int j = 0; j < WORK_N; ++j) b[j] = B_AT(k, cols[j]);
     for (int i = 0; i < WORK_M; ++i)
-      for (int j = 0; j < WORK_N; ++j) acc[i][j] = mad(a[i], b[j], acc[i][j]);
+      for (int j = 0; j < WORK_N; ++j) acc[i][j] = MULADD(a[i], b[j], acc[i][j]);
   }
 #endif
 

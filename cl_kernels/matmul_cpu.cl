@@ -8,6 +8,8 @@
 // across work-items (which a loop over K inside each work-item defeats). Work-items of a group
 // run along N and share their rows of A through the cache.
 
+#include "muladd.h"
+
 #ifndef WORK_M
 #define WORK_M 8
 #endif
@@ -72,7 +74,7 @@ __kernel void gemm_cpu(const int M, const int N, const int K, const float alpha,
         floatW av[4], bv[4];
         for (int u = 0; u < 4; ++u) av[u] = vloadW(0, a[u] + k), bv[u] = vloadW(0, b[u] + k);
         for (int u = 0; u < 4; ++u)
-          for (int v = 0; v < 4; ++v) dots[u][v] = mad(av[u], bv[v], dots[u][v]);
+          for (int v = 0; v < 4; ++v) dots[u][v] = MULADD(av[u], bv[v], dots[u][v]);
       }
       for (int u = 0; u < 4 && i0 + u < WORK_M; ++u)
         for (int v = 0; v < 4 && j0 + v < WORK_N; ++v) {
@@ -80,7 +82,7 @@ __kernel void gemm_cpu(const int M, const int N, const int K, const float alpha,
           vstoreW(dots[u][v], 0, lanes);
           float sum = 0.0f;
           for (int l = 0; l < WORK_N; ++l) sum += lanes[l];
-          for (int kk = k; kk < K; ++kk) sum = mad(a[u][kk], b[v][kk], sum);
+          for (int kk = k; kk < K; ++kk) sum = MULADD(a[u][kk], b[v][kk], sum);
           block[i0 + u][j0 + v] = sum;
         }
     }
@@ -89,7 +91,7 @@ __kernel void gemm_cpu(const int M, const int N, const int K, const float alpha,
   if (whole && !TRANS_B) {
     for (int k = 0; k < K; ++k) {
       const floatW b = vloadW(0, B + (long)k * ldb + n0);
-      for (int i = 0; i < WORK_M; ++i) acc[i] = mad((floatW)(A_AT(rows[i], k)), b, acc[i]);
+      for (int i = 0; i < WORK_M; ++i) acc[i] = MULADD((floatW)(A_AT(rows[i], k)), b, acc[i]);
     }
   } else {
     // Columns gathered one by one: op(B) transposed, or the last block of a row.
@@ -100,7 +102,7 @@ __kernel void gemm_cpu(const int M, const int N, const int K, const float alpha,
         column[j] = TRANS_B ? B[(long)n * ldb + k] : B[(long)k * ldb + n];
       }
       const floatW b = vloadW(0, column);
-      for (int i = 0; i < WORK_M; ++i) acc[i] = mad((floatW)(A_AT(rows[i], k)), b, acc[i]);
+      for (int i = 0; i < WORK_M; ++i) acc[i] = MULADD((floatW)(A_AT(rows[i], k)), b, acc[i]);
     }
   }
 #endif
@@ -109,7 +111,7 @@ __kernel void gemm_cpu(const int M, const int N, const int K, const float alpha,
     __global float* c = C + (long)(m0 + i) * ldc + n0;
     const floatW r = alpha * acc[i];
     if (whole) {
-      vstoreW(beta == 0.0f ? r : mad((floatW)(beta), vloadW(0, c), r), 0, c);
+      vstoreW(beta == 0.0f ? r : MULADD((floatW)(beta), vloadW(0, c), r), 0, c);
     } else {
       float out[WORK_N];
       vstoreW(r, 0, out);

@@ -18,6 +18,8 @@
 // the note at #if MMA_TF32); loads and local tiles stay as they are. With -DMMA16=1 (and PAD4=2)
 // they run in fp16, or bf16 with -DMMA_BF16=1, from local tiles of 16-bit pairs (see #if MMA16).
 
+#include "muladd.h"
+
 #ifndef TILE_M
 #define TILE_M 128
 #endif
@@ -354,10 +356,10 @@ inline void store_across16(__local uint* tile, int row, int per_row, int f, floa
 #endif
 
 #define OUTER(acc, a, b)                      \
-  acc[0] = mad((float4)(a.x), b, acc[0]);     \
-  acc[1] = mad((float4)(a.y), b, acc[1]);     \
-  acc[2] = mad((float4)(a.z), b, acc[2]);     \
-  acc[3] = mad((float4)(a.w), b, acc[3]);
+  acc[0] = MULADD((float4)(a.x), b, acc[0]);     \
+  acc[1] = MULADD((float4)(a.y), b, acc[1]);     \
+  acc[2] = MULADD((float4)(a.z), b, acc[2]);     \
+  acc[3] = MULADD((float4)(a.w), b, acc[3]);
 
 // Writes a 4x4 piece of C at (m, n): alpha * acc (+ beta * C).
 inline void store_c(__global float* C, int ldc, int M, int N, int m, int n, const float4* acc,
@@ -367,7 +369,7 @@ inline void store_c(__global float* C, int ldc, int M, int N, int m, int n, cons
     if (m + i >= M) return;
     __global float* c = C + (long)(m + i) * ldc + n;
     const float4 r = alpha * acc[i];
-    AT4(c) = beta == 0.0f ? r : mad((float4)(beta), AT4(c), r);
+    AT4(c) = beta == 0.0f ? r : MULADD((float4)(beta), AT4(c), r);
   }
 }
 
@@ -379,7 +381,7 @@ inline void store_c_pair(__global float* C, int ldc, int M, int N, int m, int n,
   if (m >= M || n >= N) return;
   __global float2* c = (__global float2*)(C + (long)m * ldc + n);
   const float2 r = alpha * v;
-  *c = beta == 0.0f ? r : mad((float2)(beta), *c, r);
+  *c = beta == 0.0f ? r : MULADD((float2)(beta), *c, r);
 }
 #endif
 
@@ -468,13 +470,13 @@ inline void store_y(__global float* y, int ldc, const int4 o, int M, int N, int 
 #if ALIGNED_POSITIONS  // P a multiple of 4: the four columns lie in one sample, a float4 of y
     const int n = q / P;
     __global float* c = y + (long)n * ldc + (long)(m + i) * P + (q - n * P);
-    AT4(c) = FINISH(beta == 0.0f ? r : mad((float4)(beta), AT4(c), r));
+    AT4(c) = FINISH(beta == 0.0f ? r : MULADD((float4)(beta), AT4(c), r));
 #else  // element by element: the columns may straddle two samples
     const float v[4] = {r.x, r.y, r.z, r.w};
     for (int j = 0; j < 4 && q + j < N; ++j) {
       const int n = (q + j) / P;
       __global float* c = y + (long)n * ldc + (long)(m + i) * P + (q + j - n * P);
-      *c = FINISH(beta == 0.0f ? v[j] : mad(beta, *c, v[j]));
+      *c = FINISH(beta == 0.0f ? v[j] : MULADD(beta, *c, v[j]));
     }
 #endif
   }
@@ -492,7 +494,7 @@ inline void store_y_pair(__global float* y, int ldc, const int4 o, int M, int N,
     const int n = (q + j) / P;
     __global float* c = y + (long)n * ldc + (long)m * P + (q + j - n * P);
     const float r = alpha * values[j] + (bias ? bias[m] : 0.0f);
-    *c = FINISH(beta == 0.0f ? r : mad(beta, *c, r));
+    *c = FINISH(beta == 0.0f ? r : MULADD(beta, *c, r));
   }
 }
 #endif

@@ -5,6 +5,7 @@
 // work-items write one element.
 
 #include "line_segments.h"
+#include "muladd.h"
 
 // Element i of planes of D x H x W as (plane, d, h, w), in 32-bit arithmetic where i and the
 // plane fit it (64-bit division had made max pooling run at a quarter of the copy bandwidth on
@@ -348,8 +349,8 @@ __kernel void max_pool_backward_pairs(__global const int* argmax, __global const
       float16 bottom = shuffle2(select(none, grad, best == left + W),
                                 select(none, grad, best == left + W + 1), interleave);
       if (beta != 0.0f) {
-        top = mad((float16)(beta), vload16(0, gx + at), top);
-        bottom = mad((float16)(beta), vload16(0, gx + at + W), bottom);
+        top = MULADD((float16)(beta), vload16(0, gx + at), top);
+        bottom = MULADD((float16)(beta), vload16(0, gx + at + W), bottom);
       }
       vstore16(top, 0, gx + at);
       vstore16(bottom, 0, gx + at + W);
