@@ -1,12 +1,14 @@
 // GEMM for CPUs: C[b] = alpha * op(A[b]) * op(B[b]) + beta * C[b], row-major, with the same
 // arguments as matmul.cl's gemm, any sizes.
 //
-// Each work-item computes a WORK_M x WORK_N block of C (WORK_N = 8 or 16) held in WORK_M vector
-// registers: per step of k it loads one vector of B's row and adds A(m, k) times it to each row's
-// accumulator. That is the register-blocked inner loop of CPU BLAS kernels, written with OpenCL
-// vector types so the compiler emits SIMD instructions directly instead of having to vectorize
-// across work-items (which a loop over K inside each work-item defeats). Work-items of a group
-// run along N and share their rows of A through the cache.
+// Each work-item computes a WORK_M x WORK_N block of C held in WORK_M x VECS vector registers of
+// VEC floats: per step of k it loads VECS vectors of B's row and adds A(m, k) times them to each
+// row's accumulators. That is the register-blocked inner loop of CPU BLAS kernels, written with
+// OpenCL vector types so the compiler emits SIMD instructions directly instead of having to
+// vectorize across work-items (which a loop over K inside each work-item defeats). With one
+// vector a row (8 x 16 on AVX-512) a step took 9 loads for 8 multiply-adds, and the load ports
+// set the pace; 8 rows of 3 vectors take 11 loads for 24. Work-items of a group run along N and
+// share their rows of A through the cache.
 
 #include "muladd.h"
 
@@ -23,11 +25,22 @@
 #define TRANS_B 0
 #endif
 
+// The widest vector of 16, 8 or 4 floats that divides WORK_N (LaunchPlanner::fits allows at
+// most 4 of them).
+#if WORK_N % 16 == 0
+#define VEC 16
+#elif WORK_N % 8 == 0
+#define VEC 8
+#else
+#define VEC 4
+#endif
+#define VECS (WORK_N / VEC)
+
 #define CAT_(a, b) a##b
 #define CAT(a, b) CAT_(a, b)
-#define floatW CAT(float, WORK_N)
-#define vloadW CAT(vload, WORK_N)
-#define vstoreW CAT(vstore, WORK_N)
+#define floatV CAT(float, VEC)
+#define vloadV CAT(vload, VEC)
+#define vstoreV CAT(vstore, VEC)
 
 #if TRANS_A
 #define A_AT(m, k) A[(long)(k) * lda + (m)]
@@ -40,8 +53,13 @@ __kernel void gemm_cpu(const int M, const int N, const int K, const float alpha,
                        const ulong stride_a, __global const float* B, const ulong offset_b,
                        const int ldb, const ulong stride_b, const float beta, __global float* C,
                        const ulong offset_c, const int ldc, const ulong stride_c) {
-  const int n0 = get_global_id(0) * WORK_N, m0 = get_global_id(1) * WORK_M;
-  if (n0 >= N || m0 >= M) return;  // the global size is rounded up to whole work-groups
+  // The columns this work-item stores start at first; the last block of a row, where it would
+  // run past N, is computed whole, shifted left to end at N (its leading columns duplicate the
+  // previous block's and are not stored), so that only products narrower than a block gather
+  // columns one by one.
+  const int first = get_global_id(0) * WORK_N, m0 = get_global_id(1) * WORK_M;
+  if (first >= N || m0 >= M) return;  // the global size is rounded up to whole work-groups
+  const int n0 = first + WORK_N > N ? max(N - WORK_N, 0) : first;
   const ulong batch = get_global_id(2);
   A += offset_a + batch * stride_a;
   B += offset_b + batch * stride_b;
@@ -49,8 +67,11 @@ __kernel void gemm_cpu(const int M, const int N, const int K, const float alpha,
 
   int rows[WORK_M];  // clamped: rows past M compute duplicates that are never stored
   for (int i = 0; i < WORK_M; ++i) rows[i] = min(m0 + i, M - 1);
-  floatW acc[WORK_M];
-  for (int i = 0; i < WORK_M; ++i) acc[i] = (floatW)(0.0f);
+  floatV acc[WORK_M][VECS];
+#pragma unroll
+  for (int i = 0; i < WORK_M; ++i)
+#pragma unroll
+    for (int j = 0; j < VECS; ++j) acc[i][j] = (floatV)(0.0f);
 
   const bool whole = n0 + WORK_N <= N;
 #if TRANS_B && !TRANS_A
@@ -66,32 +87,40 @@ __kernel void gemm_cpu(const int M, const int N, const int K, const float alpha,
         a[u] = A + (long)rows[min(i0 + u, WORK_M - 1)] * lda;
         b[u] = B + (long)min(n0 + j0 + u, N - 1) * ldb;
       }
-      floatW dots[4][4];
+      floatV dots[4][4];
       for (int u = 0; u < 4; ++u)
-        for (int v = 0; v < 4; ++v) dots[u][v] = (floatW)(0.0f);
+        for (int v = 0; v < 4; ++v) dots[u][v] = (floatV)(0.0f);
       int k = 0;
-      for (; k + WORK_N <= K; k += WORK_N) {
-        floatW av[4], bv[4];
-        for (int u = 0; u < 4; ++u) av[u] = vloadW(0, a[u] + k), bv[u] = vloadW(0, b[u] + k);
+      for (; k + VEC <= K; k += VEC) {
+        floatV av[4], bv[4];
+        for (int u = 0; u < 4; ++u) av[u] = vloadV(0, a[u] + k), bv[u] = vloadV(0, b[u] + k);
         for (int u = 0; u < 4; ++u)
           for (int v = 0; v < 4; ++v) dots[u][v] = MULADD(av[u], bv[v], dots[u][v]);
       }
       for (int u = 0; u < 4 && i0 + u < WORK_M; ++u)
         for (int v = 0; v < 4 && j0 + v < WORK_N; ++v) {
-          float lanes[WORK_N];
-          vstoreW(dots[u][v], 0, lanes);
+          float lanes[VEC];
+          vstoreV(dots[u][v], 0, lanes);
           float sum = 0.0f;
-          for (int l = 0; l < WORK_N; ++l) sum += lanes[l];
+          for (int l = 0; l < VEC; ++l) sum += lanes[l];
           for (int kk = k; kk < K; ++kk) sum = MULADD(a[u][kk], b[v][kk], sum);
           block[i0 + u][j0 + v] = sum;
         }
     }
-  for (int i = 0; i < WORK_M; ++i) acc[i] = vloadW(0, block[i]);
+  for (int i = 0; i < WORK_M; ++i)
+    for (int j = 0; j < VECS; ++j) acc[i][j] = vloadV(j, block[i]);
 #else
   if (whole && !TRANS_B) {
     for (int k = 0; k < K; ++k) {
-      const floatW b = vloadW(0, B + (long)k * ldb + n0);
-      for (int i = 0; i < WORK_M; ++i) acc[i] = MULADD((floatW)(A_AT(rows[i], k)), b, acc[i]);
+      floatV b[VECS];
+#pragma unroll
+      for (int j = 0; j < VECS; ++j) b[j] = vloadV(j, B + (long)k * ldb + n0);
+#pragma unroll
+      for (int i = 0; i < WORK_M; ++i) {
+        const floatV a = (floatV)(A_AT(rows[i], k));
+#pragma unroll
+        for (int j = 0; j < VECS; ++j) acc[i][j] = MULADD(a, b[j], acc[i][j]);
+      }
     }
   } else {
     // Columns gathered one by one: op(B) transposed, or the last block of a row.
@@ -101,21 +130,26 @@ __kernel void gemm_cpu(const int M, const int N, const int K, const float alpha,
         const int n = min(n0 + j, N - 1);
         column[j] = TRANS_B ? B[(long)n * ldb + k] : B[(long)k * ldb + n];
       }
-      const floatW b = vloadW(0, column);
-      for (int i = 0; i < WORK_M; ++i) acc[i] = MULADD((floatW)(A_AT(rows[i], k)), b, acc[i]);
+      for (int i = 0; i < WORK_M; ++i) {
+        const floatV a = (floatV)(A_AT(rows[i], k));
+        for (int j = 0; j < VECS; ++j) acc[i][j] = MULADD(a, vloadV(j, column), acc[i][j]);
+      }
     }
   }
 #endif
 
   for (int i = 0; i < WORK_M && m0 + i < M; ++i) {
     __global float* c = C + (long)(m0 + i) * ldc + n0;
-    const floatW r = alpha * acc[i];
-    if (whole) {
-      vstoreW(beta == 0.0f ? r : MULADD((floatW)(beta), vloadW(0, c), r), 0, c);
+    if (n0 == first && whole) {
+      for (int j = 0; j < VECS; ++j) {
+        const floatV r = alpha * acc[i][j];
+        vstoreV(beta == 0.0f ? r : MULADD((floatV)(beta), vloadV(j, c), r), j, c);
+      }
     } else {
       float out[WORK_N];
-      vstoreW(r, 0, out);
-      for (int j = 0; j < N - n0; ++j) c[j] = beta == 0.0f ? out[j] : out[j] + beta * c[j];
+      for (int j = 0; j < VECS; ++j) vstoreV(alpha * acc[i][j], j, out);
+      for (int j = first - n0; j < min(WORK_N, N - n0); ++j)
+        c[j] = beta == 0.0f ? out[j] : out[j] + beta * c[j];
     }
   }
 }

@@ -204,7 +204,13 @@ TEST_CASE("the CPU matmul plan follows the native vector width", "[launch]") {
     INFO("native width " << d.native_vector_width);
     const auto plan = LaunchPlanner(d).matmul();
     CHECK(plan.kernel == clnn::MatmulKernel::cpu);
-    CHECK(plan.work_n == d.native_vector_width);
+    // Whole native vectors, several a row (one a row bound the kernel to its loads), and the
+    // sums with B's vectors and A's broadcast within the vector registers.
+    const std::size_t width = d.native_vector_width, vectors = plan.work_n / width;
+    const std::size_t registers = width == 16 ? 32 : 16;
+    CHECK(plan.work_n % width == 0);
+    CHECK(vectors > 1);
+    CHECK(plan.work_m * vectors + vectors + 1 <= registers);
     CHECK(LaunchPlanner(d).plannable(plan));
   }
   // Half as many vector registers without AVX-512: fewer rows per block.
@@ -335,7 +341,10 @@ TEST_CASE("fits rejects configurations beyond the device", "[launch]") {
   CHECK_FALSE(nvidia.fits({true, 64, 64, 8, 4, 4, MatmulKernel::vec4}));    // blocks are 8x8
   CHECK_FALSE(nvidia.fits({false, 64, 64, 8, 8, 8, MatmulKernel::vec4}));   // stages tiles
   CHECK(LaunchPlanner(cpu()).fits({false, 8, 64, 1, 8, 16, MatmulKernel::cpu}));
-  CHECK_FALSE(LaunchPlanner(cpu()).fits({false, 8, 60, 1, 8, 12, MatmulKernel::cpu}));   // width
+  CHECK(LaunchPlanner(cpu()).fits({false, 8, 192, 1, 8, 48, MatmulKernel::cpu}));        // 3 x 16
+  CHECK(LaunchPlanner(cpu()).fits({false, 8, 48, 1, 8, 12, MatmulKernel::cpu}));         // 3 x 4
+  CHECK_FALSE(LaunchPlanner(cpu()).fits({false, 8, 80, 1, 8, 20, MatmulKernel::cpu}));   // 5 x 4
+  CHECK_FALSE(LaunchPlanner(cpu()).fits({false, 8, 60, 1, 8, 6, MatmulKernel::cpu}));    // width
   CHECK_FALSE(LaunchPlanner(cpu()).fits({false, 16, 64, 1, 8, 16, MatmulKernel::cpu}));  // rows
 }
 

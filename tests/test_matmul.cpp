@@ -143,10 +143,17 @@ TEST_CASE("every matmul kernel matches the reference", "[matmul][slow]") {
   // Configurations of each kernel, runnable on any device with local memory (emulated on CPUs);
   // the planner picks among them by device, the tuner times them all.
   const std::vector<MatmulPlan> plans{
-      {true, 32, 32, 8, 8, 8, MatmulKernel::vec4},   {true, 64, 32, 16, 8, 8, MatmulKernel::vec4},
-      {true, 32, 64, 16, 8, 8, MatmulKernel::vec4},  {false, 3, 8, 1, 3, 4, MatmulKernel::cpu},
-      {false, 8, 32, 1, 8, 16, MatmulKernel::cpu},   {false, 6, 16, 1, 6, 8, MatmulKernel::cpu},
-      {true, 16, 16, 8, 2, 2, MatmulKernel::tiled},  {false, 8, 8, 8, 4, 2, MatmulKernel::tiled},
+      {true, 32, 32, 8, 8, 8, MatmulKernel::vec4},
+      {true, 64, 32, 16, 8, 8, MatmulKernel::vec4},
+      {true, 32, 64, 16, 8, 8, MatmulKernel::vec4},
+      {false, 3, 8, 1, 3, 4, MatmulKernel::cpu},
+      {false, 8, 32, 1, 8, 16, MatmulKernel::cpu},
+      {false, 6, 16, 1, 6, 8, MatmulKernel::cpu},
+      // Several vectors a row: the last block of a row shifted to end at N (n = 72 and 21, 20).
+      {false, 8, 96, 1, 8, 48, MatmulKernel::cpu},
+      {false, 6, 24, 1, 6, 12, MatmulKernel::cpu},
+      {true, 16, 16, 8, 2, 2, MatmulKernel::tiled},
+      {false, 8, 8, 8, 4, 2, MatmulKernel::tiled},
   };
   auto& impl = detail::Access::impl(context());
   for (const MatmulPlan& plan : plans) {

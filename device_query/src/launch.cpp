@@ -197,12 +197,14 @@ bool LaunchPlanner::fits(const MatmulPlan& plan) const {
           (16 * plan.tile_k) % plan.tile_m != 0 || (16 * plan.tile_k) % plan.tile_n != 0)
         return false;
       break;
-    case MatmulKernel::cpu:
-      // OpenCL vector widths; one row of work-items.
-      if (plan.use_local_memory || plan.tile_m != plan.work_m ||
-          (plan.work_n != 4 && plan.work_n != 8 && plan.work_n != 16))
+    case MatmulKernel::cpu: {
+      // Up to 4 vectors of 16, 8 or 4 floats a row (matmul_cpu.cl's VEC); one row of work-items.
+      const std::size_t vec = plan.work_n % 16 == 0 ? 16 : plan.work_n % 8 == 0 ? 8 : 4;
+      if (plan.use_local_memory || plan.tile_m != plan.work_m || plan.work_n == 0 ||
+          plan.work_n % 4 != 0 || plan.work_n / vec > 4)
         return false;
       break;
+    }
   }
   return plan.work_group_size() <= device_.max_work_group_size &&
          plan.local_x() <= item_limit(device_, 0) && plan.local_y() <= item_limit(device_, 1) &&
@@ -290,14 +292,15 @@ MatmulPlan LaunchPlanner::matmul() const {
       if (auto plan = vec4_plan(tile, tile)) return *plan;
     return matmul_tiled();
   }
-  // CPUs: a block of rows as tall as the registers allow, one native vector wide; four
-  // work-items a group share rows of A. Without AVX-512 (16 floats) there are half as many
-  // vector registers, hence fewer rows.
+  // CPUs: a block of rows by native vectors that the registers hold with the vectors of B and
+  // the broadcast of A: 8 x 3 sums of 32 registers with AVX-512 (16 floats), 6 x 2 of 16 without.
+  // Four work-items a group share rows of A.
   const std::size_t width = device_.native_vector_width >= 16  ? 16
                             : device_.native_vector_width >= 8 ? 8
                                                                : 4;
-  const std::size_t rows = width == 16 ? 8 : 6;
-  const MatmulPlan plan{false, rows, 4 * width, 1, rows, width, MatmulKernel::cpu};
+  const std::size_t rows = width == 16 ? 8 : 6, vectors = width == 16 ? 3 : 2;
+  const MatmulPlan plan{
+      false, rows, 4 * vectors * width, 1, rows, vectors * width, MatmulKernel::cpu};
   return plannable(plan) ? plan : matmul_tiled();
 }
 

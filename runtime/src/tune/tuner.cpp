@@ -40,7 +40,7 @@ std::vector<MatmulPlan> candidates(const LaunchPlanner& planner, const GemmCall&
           if (full || tk <= 16) consider({true, tm, tn, tk, 8, 8, MatmulKernel::vec4});
   } else {
     for (std::size_t wm : {2, 4, 6, 8, 12, 16})
-      for (std::size_t wn : {4, 8, 16})
+      for (std::size_t wn : {4, 8, 16, 24, 32, 48, 64})
         for (std::size_t items : {1, 2, 4, 8})
           if (full || (wn == planned.work_n && wm % 4 == 0 && items >= 2))
             consider({false, wm, wn * items, 1, wm, wn, MatmulKernel::cpu});
