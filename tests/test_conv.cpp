@@ -16,6 +16,7 @@
 #include "ops/conv_pointwise.hpp"
 #include "ops/conv_shifted.hpp"
 #include "ops/conv_winograd.hpp"
+#include "ops/gemm_host.hpp"
 #include "ops/spatial.hpp"
 #include "ops/winograd_transform.hpp"
 #include "reference/conv.hpp"
@@ -247,11 +248,14 @@ TEST_CASE("the pointwise convolution matches the reference", "[conv]") {
     scope.set(ConvRoute::pointwise);
   }
   // Other taps, strides, pads and groups keep to the other routes.
-  CHECK(pointwise({2, 4, 6, 6}, {6, 4, 1, 1}, {}).serves());
-  CHECK_FALSE(pointwise({2, 3, 8, 8}, {4, 3, 3, 3}, {}).serves());
-  CHECK_FALSE(pointwise({2, 3, 8, 8}, {4, 3, 1, 1}, options({2, 2}, {0, 0}, {0, 0}, {})).serves());
-  CHECK_FALSE(pointwise({2, 3, 8, 8}, {4, 3, 1, 1}, options({}, {1, 0}, {0, 0}, {})).serves());
-  CHECK_FALSE(pointwise({2, 4, 6, 6}, {6, 2, 1, 1}, options({}, {0, 0}, {0, 0}, {}, 2)).serves());
+  CHECK(pointwise({2, 4, 6, 6}, {6, 4, 1, 1}, {}).serves_forward());
+  CHECK_FALSE(pointwise({2, 3, 8, 8}, {4, 3, 3, 3}, {}).serves_forward());
+  CHECK_FALSE(
+      pointwise({2, 3, 8, 8}, {4, 3, 1, 1}, options({2, 2}, {0, 0}, {0, 0}, {})).serves_forward());
+  CHECK_FALSE(
+      pointwise({2, 3, 8, 8}, {4, 3, 1, 1}, options({}, {1, 0}, {0, 0}, {})).serves_forward());
+  CHECK_FALSE(
+      pointwise({2, 4, 6, 6}, {6, 2, 1, 1}, options({}, {0, 0}, {0, 0}, {}, 2)).serves_forward());
 }
 
 TEST_CASE("Winograd's transforms compute the correlation of a tile", "[conv]") {
@@ -690,10 +694,15 @@ TEST_CASE("a route CLNN_CONV forces is the only one that takes a pass", "[conv][
     CHECK(padded.serves_forward(std::size_t{1} << 24) == (route == ConvRoute::padded));
     CHECK(padded.serves_input_gradient(std::size_t{1} << 24) == (route == ConvRoute::padded));
     CHECK(padded.serves_weight_gradient(std::size_t{1} << 24) == (route == ConvRoute::padded));
-    CHECK(pointwise.serves() == (route == ConvRoute::pointwise));
+    CHECK(pointwise.serves_forward() == (route == ConvRoute::pointwise));
+    CHECK(pointwise.serves_gradients() == (route == ConvRoute::pointwise));
   }
   scope.set(ConvRoute::automatic);
   CHECK(depthwise.serves());  // on every device
+  // 1x1 forward passes on every CPU; their gradients where the host BLAS pays.
+  const bool gpu = pointwise.ctx.info.type == DeviceType::gpu;
+  CHECK(pointwise.serves_forward() == !gpu);
+  CHECK(pointwise.serves_gradients() == (!gpu && detail::host_blas_pays(pointwise.ctx)));
 }
 
 TEST_CASE("Executor::schedule names each pass's route as the pass takes it", "[conv][route]") {

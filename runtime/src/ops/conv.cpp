@@ -275,7 +275,7 @@ class ConvPasses {
     if (depthwise_.serves()) return Route::depthwise;
     if (winograd_.serves_forward()) return Route::winograd;
     if (implicit_.serves_forward()) return Route::implicit;
-    if (pointwise_.serves()) return Route::pointwise;
+    if (pointwise_.serves_forward()) return Route::pointwise;
     if (padded_.serves_forward(workspace_floats_)) return Route::padded;
     return Route::columns;
   }
@@ -295,7 +295,7 @@ class ConvPasses {
     }
     if (open(gx, r.gx) && winograd_.serves_input_gradient()) r.gx = Route::winograd;
     if (open(gx, r.gx) && implicit_.serves_input_gradient()) r.gx = Route::implicit;
-    if (pointwise_.serves()) {
+    if (pointwise_.serves_gradients()) {
       if (open(gx, r.gx)) r.gx = Route::pointwise;
       if (open(gw, r.gw)) r.gw = Route::pointwise;
     }

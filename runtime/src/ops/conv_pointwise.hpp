@@ -1,7 +1,7 @@
 // Internal: 1x1 convolutions (one tap, unit strides, no pads, one group) as plain products of each
-// sample's [C, P] plane, CPUs' route for forward and both gradients: y[n] = w x[n] on the GEMM
-// (the host BLAS there), with no column matrix and no reordering of the product. The column route
-// copied x into columns and the product back into NCHW order around the same GEMM; the padded
+// sample's [C, P] plane, CPUs' route for forward (and both gradients where the host BLAS pays):
+// y[n] = w x[n] on the GEMM, with no column matrix and no reordering of the product. The column
+// route copied x into columns and the product back into NCHW order around the same GEMM; the padded
 // route ran 1x1 filters at a fraction of the BLAS's rate (mobilenet_v2's pointwise layers,
 // PERFORMANCE.md "CPUs: pointwise convolutions").
 #pragma once
@@ -17,10 +17,11 @@ void add_channel_bias(ContextImpl& ctx, const Tensor& y, const Tensor* bias, std
                       std::int64_t filters, std::int64_t positions, const Epilogue& epilogue);
 
 struct PointwiseConv : ConvGeometry {
-  // Whether every pass takes this route: a 1x1 convolution of one group with unit strides and no
-  // pads, and ContextImpl::conv_route asks for it or is automatic on a CPU where the host BLAS
-  // pays (host_blas_pays).
-  bool serves() const;
+  // Whether the passes take this route: a 1x1 convolution of one group with unit strides and no
+  // pads, and ContextImpl::conv_route asks for it or is automatic on a CPU, where for the
+  // gradients the host BLAS must pay too (host_blas_pays).
+  bool serves_forward() const;
+  bool serves_gradients() const;
 
   // y = epilogue(beta * y + conv(x, w) + bias) (bias may be null).
   void forward(const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor& y, float beta,
@@ -29,6 +30,9 @@ struct PointwiseConv : ConvGeometry {
   void input_gradient(const Tensor& gy, const Tensor& w, const Tensor& gx, float beta) const;
   // gw = beta * gw + sum over samples of gy[n] x[n]^T.
   void weight_gradient(const Tensor& x, const Tensor& gy, const Tensor& gw, float beta) const;
+
+ private:
+  bool one_by_one() const;
 };
 
 }  // namespace clnn::detail
