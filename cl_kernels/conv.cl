@@ -181,13 +181,15 @@ __kernel void tap_major_filters(__global const float* w, __global float* out,
   }
 }
 
-// y[row, p] = FINISH(y[row, p] + bias[row % K]) for each row (sample, filter) of y [N, K, P]: the
-// bias and epilogue of a convolution whose product left them out (ops/conv_pointwise.cpp). A row
-// per work-item, for CPUs: no index division per element.
+// y[n, first + k, p] = FINISH(y[n, first + k, p] + bias[k]) for each row (sample n, filter k) of
+// the K channels from `first` of y [N, channels, P]: the bias and epilogue of a convolution whose
+// product left them out (ops/conv_pointwise.cpp). A row per work-item, for CPUs: no index
+// division per element.
 __kernel void channel_bias_rows(__global float* y, __global const float* bias, const int has_bias,
-                                const int K, const long P, const long rows) {
+                                const int K, const int channels, const int first, const long P,
+                                const long rows) {
   for (long row = get_global_id(0); row < rows; row += get_global_size(0)) {
-    __global float* line = y + row * P;
+    __global float* line = y + (row / K * channels + first + row % K) * P;
     const float b = has_bias ? bias[row % K] : 0.0f;
     for (long p = 0; p < P; ++p) line[p] = FINISH(line[p] + b);
   }

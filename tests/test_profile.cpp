@@ -330,8 +330,9 @@ TEST_CASE("an inference executor assembles a concat of convolutions in place",
           "[profile][executor]") {
   using clnn::detail::ConvRoute;
   // concat(relu(conv1x1(x)), conv3x3(2 x), relu(conv3x3 of 8 filters over 576 rows)): the
-  // implicit GEMM writes its channels of the concat itself (split over K at batch 1, where the
-  // slices' sum writes them), other routes copy theirs. 2 x lives between the first producers
+  // implicit GEMM and the pointwise products write their channels of the concat themselves (the
+  // implicit GEMM split over K at batch 1, where the slices' sum writes them), other routes copy
+  // theirs. 2 x lives between the first producers
   // and the concat, in the buffer the concat's would share if it were taken at the concat. A
   // concat whose operand is read elsewhere too is left as it is.
   for (std::int64_t n : {1, 2})
@@ -353,8 +354,8 @@ TEST_CASE("an inference executor assembles a concat of convolutions in place",
       const auto input = clnn::test::random_vector(std::size_t(clnn::element_count(x.shape())), 7);
 
       clnn::test::RouteScope scope(ConvRoute::automatic);
-      for (ConvRoute route :
-           {ConvRoute::automatic, ConvRoute::columns, ConvRoute::implicit, ConvRoute::winograd}) {
+      for (ConvRoute route : {ConvRoute::automatic, ConvRoute::columns, ConvRoute::implicit,
+                              ConvRoute::winograd, ConvRoute::pointwise}) {
         INFO("route " << int(route));
         scope.set(route);
         InferenceAndTraining pair(g, {out, not_assembled}, input);
@@ -376,6 +377,8 @@ TEST_CASE("an inference executor assembles a concat of convolutions in place",
           INFO(pass.node << ": " << pass.route);
           const auto copies = std::count(pass.kernels.begin(), pass.kernels.end(), "copy_block");
           if (route == ConvRoute::implicit && n == 1) CHECK(copies == 0);
+          // The pointwise products write their samples' channels at any batch.
+          if (pass.route.find("pointwise") != std::string::npos) CHECK(copies == 0);
           if (route == ConvRoute::columns) CHECK(copies == 1);
         }
         CHECK(placed == 3);

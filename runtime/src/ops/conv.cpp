@@ -334,7 +334,8 @@ class ConvPasses {
   }
 
   // y = epilogue(beta * y + conv(x, w) + bias), written where `placement` says if it says: the
-  // implicit GEMM writes there itself, other routes write y and copy it. `prepared`, if given,
+  // implicit GEMM and the pointwise products write there themselves, other routes write y and
+  // copy it. `prepared`, if given,
   // holds prepare_filters' filters.
   void forward(const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor& y, float beta,
                const Epilogue& epilogue = {}, const Placement& placement = {},
@@ -349,8 +350,7 @@ class ConvPasses {
       case Route::implicit:
         return implicit_.forward(x, w, bias, y, beta, epilogue, placement, prepared);
       case Route::pointwise:
-        pointwise_.forward(x, w, bias, y, beta, epilogue);
-        break;
+        return pointwise_.forward(x, w, bias, y, beta, epilogue, placement);
       case Route::padded:
         padded_.forward(x, w, bias, y, beta, epilogue, workspace_);
         break;

@@ -8,13 +8,16 @@
 
 #include "clnn/tensor.hpp"
 #include "ops/conv_geometry.hpp"
+#include "ops/op.hpp"
 
 namespace clnn::detail {
 
-// y = epilogue(y + bias[k]) over y [samples, filters, positions] (bias may be null): for routes
-// whose products leave the bias and epilogue out (this one; the column route on CPUs).
+// y = epilogue(y + bias[k]) over the `filters` channels from `first` of y [samples, channels,
+// positions] (bias may be null): for routes whose products leave the bias and epilogue out (this
+// one; the column route on CPUs).
 void add_channel_bias(ContextImpl& ctx, const Tensor& y, const Tensor* bias, std::int64_t samples,
-                      std::int64_t filters, std::int64_t positions, const Epilogue& epilogue);
+                      std::int64_t filters, std::int64_t positions, const Epilogue& epilogue,
+                      std::int64_t first = 0);
 
 struct PointwiseConv : ConvGeometry {
   // Whether the passes take this route: a 1x1 convolution of one group with unit strides and no
@@ -23,9 +26,10 @@ struct PointwiseConv : ConvGeometry {
   bool serves_forward() const;
   bool serves_gradients() const;
 
-  // y = epilogue(beta * y + conv(x, w) + bias) (bias may be null).
+  // y = epilogue(beta * y + conv(x, w) + bias) (bias may be null), written in placement's
+  // channels instead of y where it gives them.
   void forward(const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor& y, float beta,
-               const Epilogue& epilogue) const;
+               const Epilogue& epilogue, const Placement& placement = {}) const;
   // gx = beta * gx + w^T gy, sample by sample.
   void input_gradient(const Tensor& gy, const Tensor& w, const Tensor& gx, float beta) const;
   // gw = beta * gw + sum over samples of gy[n] x[n]^T.
