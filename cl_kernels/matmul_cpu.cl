@@ -8,7 +8,10 @@
 // vectorize across work-items (which a loop over K inside each work-item defeats). With one
 // vector a row (8 x 16 on AVX-512) a step took 9 loads for 8 multiply-adds, and the load ports
 // set the pace; 8 rows of 3 vectors take 11 loads for 24. Work-items of a group run along N and
-// share their rows of A through the cache.
+// share their rows of A through the cache, or (TILE_K > 1) along M and share the rows of B: then
+// a barrier after every TILE_K steps of k makes PoCL run each step for the whole group before the
+// next (it loops over the work-items between barriers, keeping their sums aside), so the group's
+// TILE_K rows of B, read once from memory, serve every block of rows from the cache.
 
 #include "muladd.h"
 
@@ -17,6 +20,9 @@
 #endif
 #ifndef WORK_N
 #define WORK_N 16
+#endif
+#ifndef TILE_K
+#define TILE_K 1
 #endif
 #ifndef TRANS_A
 #define TRANS_A 0
@@ -58,7 +64,8 @@ __kernel void gemm_cpu(const int M, const int N, const int K, const float alpha,
   // previous block's and are not stored), so that only products narrower than a block gather
   // columns one by one.
   const int first = get_global_id(0) * WORK_N, m0 = get_global_id(1) * WORK_M;
-  if (first >= N || m0 >= M) return;  // the global size is rounded up to whole work-groups
+  // Items past M compute clamped duplicates where their group meets barriers (TILE_K > 1).
+  if (first >= N || (TILE_K == 1 && m0 >= M)) return;  // the global size is in whole groups
   const int n0 = first + WORK_N > N ? max(N - WORK_N, 0) : first;
   const ulong batch = get_global_id(2);
   A += offset_a + batch * stride_a;
@@ -111,16 +118,23 @@ __kernel void gemm_cpu(const int M, const int N, const int K, const float alpha,
     for (int j = 0; j < VECS; ++j) acc[i][j] = vloadV(j, block[i]);
 #else
   if (whole && !TRANS_B) {
-    for (int k = 0; k < K; ++k) {
-      floatV b[VECS];
+    const int step = TILE_K > 1 ? TILE_K : K;  // without barriers, all of K at once
+    for (int kb = 0; kb < K; kb += step) {
+      const int kend = min(K, kb + step);
+      for (int k = kb; k < kend; ++k) {
+        floatV b[VECS];
 #pragma unroll
-      for (int j = 0; j < VECS; ++j) b[j] = vloadV(j, B + (long)k * ldb + n0);
+        for (int j = 0; j < VECS; ++j) b[j] = vloadV(j, B + (long)k * ldb + n0);
 #pragma unroll
-      for (int i = 0; i < WORK_M; ++i) {
-        const floatV a = (floatV)(A_AT(rows[i], k));
+        for (int i = 0; i < WORK_M; ++i) {
+          const floatV a = (floatV)(A_AT(rows[i], k));
 #pragma unroll
-        for (int j = 0; j < VECS; ++j) acc[i][j] = MULADD(a, b[j], acc[i][j]);
+          for (int j = 0; j < VECS; ++j) acc[i][j] = MULADD(a, b[j], acc[i][j]);
+        }
       }
+#if TILE_K > 1
+      barrier(CLK_LOCAL_MEM_FENCE);
+#endif
     }
   } else {
     // Columns gathered one by one: op(B) transposed, or the last block of a row.

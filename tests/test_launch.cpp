@@ -217,6 +217,26 @@ TEST_CASE("the CPU matmul plan follows the native vector width", "[launch]") {
   CHECK(LaunchPlanner(avx2).matmul().work_m < LaunchPlanner(avx512).matmul().work_m);
 }
 
+TEST_CASE("a single large product on a CPU shares B's rows in groups along M", "[launch]") {
+  DeviceInfo d = cpu();
+  d.native_vector_width = 16;
+  const LaunchPlanner planner(d);
+  const auto rows = planner.matmul();
+  const auto single = planner.matmul(1024, 1024, 1, 1024);
+  CHECK(single.tile_n == single.work_n);
+  CHECK(single.tile_m == 4 * single.work_m);
+  CHECK(single.tile_k > 1);  // steps of K between barriers
+  CHECK(single.work_m == rows.work_m);
+  CHECK(single.work_n == rows.work_n);
+  CHECK(planner.fits(single));
+  // Batched, smaller or of unknown K: in rows of blocks without barriers.
+  for (const auto& plan : {planner.matmul(1024, 1024, 32, 1024), planner.matmul(64, 3136, 1, 256),
+                           planner.matmul(2048, 49, 1, 512), planner.matmul(1024, 1024, 1)}) {
+    CHECK(plan.tile_m == plan.work_m);
+    CHECK(plan.tile_k == 1);
+  }
+}
+
 TEST_CASE("the padded convolution's blocks follow the vector registers", "[launch]") {
   DeviceInfo avx512 = cpu(), avx2 = cpu();
   avx512.native_vector_width = 16;
@@ -345,6 +365,9 @@ TEST_CASE("fits rejects configurations beyond the device", "[launch]") {
   CHECK(LaunchPlanner(cpu()).fits({false, 8, 48, 1, 8, 12, MatmulKernel::cpu}));         // 3 x 4
   CHECK_FALSE(LaunchPlanner(cpu()).fits({false, 8, 80, 1, 8, 20, MatmulKernel::cpu}));   // 5 x 4
   CHECK_FALSE(LaunchPlanner(cpu()).fits({false, 8, 60, 1, 8, 6, MatmulKernel::cpu}));    // width
+  CHECK(LaunchPlanner(cpu()).fits({false, 32, 48, 128, 8, 48, MatmulKernel::cpu}));      // a column
+  CHECK_FALSE(LaunchPlanner(cpu()).fits({false, 16, 96, 1, 8, 48, MatmulKernel::cpu}));  // 2 x 2
+  CHECK_FALSE(LaunchPlanner(cpu()).fits({false, 8, 96, 8, 8, 48, MatmulKernel::cpu}));   // barriers
   CHECK_FALSE(LaunchPlanner(cpu()).fits({false, 16, 64, 1, 8, 16, MatmulKernel::cpu}));  // rows
 }
 

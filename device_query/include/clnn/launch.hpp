@@ -160,8 +160,9 @@ class LaunchPlanner {
   // The fastest kernel's plan for products it can take (vec4 needs aligned calls).
   MatmulPlan matmul() const;
   // The same for a batch of M x N products: smaller blocks where the largest would leave
-  // compute units idle, and long k-steps where each unit runs at most one block.
-  MatmulPlan matmul(std::size_t m, std::size_t n, std::size_t batch) const;
+  // compute units idle, and long k-steps where each unit runs at most one block. On CPUs, a
+  // single product with M, N and K of 128 or more (k known) shares B's rows in groups along M.
+  MatmulPlan matmul(std::size_t m, std::size_t n, std::size_t batch, std::size_t k = 0) const;
   // The plan for an M x N product whose caller occupies the device by splitting K instead: blocks
   // are halved only while they lie mostly outside the product.
   MatmulPlan matmul_for_split_k(std::size_t m, std::size_t n) const;
