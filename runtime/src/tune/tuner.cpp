@@ -42,8 +42,12 @@ std::vector<MatmulPlan> candidates(const LaunchPlanner& planner, const GemmCall&
     for (std::size_t wm : {2, 4, 6, 8, 12, 16})
       for (std::size_t wn : {4, 8, 16, 24, 32, 48, 64})
         for (std::size_t items : {1, 2, 4, 8})
-          if (full || (wn == planned.work_n && wm % 4 == 0 && items >= 2))
+          if (full || (wn == planned.work_n && wm % 4 == 0 && items >= 2)) {
+            // A row of work-items sharing A, and a column of them sharing B's rows in steps of
+            // k between barriers (LaunchPlanner::matmul's plan for single large products).
             consider({false, wm, wn * items, 1, wm, wn, MatmulKernel::cpu});
+            consider({false, wm * items, wn, 128, wm, wn, MatmulKernel::cpu});
+          }
   }
   return out;
 }
