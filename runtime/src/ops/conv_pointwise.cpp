@@ -70,7 +70,7 @@ void PointwiseConv::forward(const Tensor& x, const Tensor& w, const Tensor* bias
   g.a = mem(w), g.lda = std::size_t(win.c);
   g.beta = beta;
   gemm(ctx, g);
-  add_channel_bias(ctx, out, bias, win.n, filters, win.in_positions(), epilogue, first);
+  add_channel_bias(ctx, out, bias, win.n, filters, std::int64_t(positions), epilogue, first);
 }
 
 void PointwiseConv::input_gradient(const Tensor& gy, const Tensor& w, const Tensor& gx,
