@@ -130,7 +130,8 @@ TEST_CASE("the padded direct convolution matches the reference", "[conv]") {
   // Forward and both gradients through conv_padded.cl, whatever the device (CPUs take it
   // unforced). Output lines shorter and longer than a vector, filter counts of every power of two
   // the plan blocks them in, taps in one block and in several (5 x 5, 3 x 3 x 3), 1-, 2- and 3-D,
-  // dilation and asymmetric pads; the bias gradient is a channel sum. Then strided forwards.
+  // dilation and asymmetric pads; the bias gradient is a channel sum. Then strided forwards, the
+  // stem's 49 taps in loops (windows of up to 27 are unrolled).
   using clnn::detail::ConvRoute;
   RouteScope scope(ConvRoute::padded);
   auto padded = [](const Shape& x, const Shape& w, const ConvOptions& o) {
@@ -138,13 +139,14 @@ TEST_CASE("the padded direct convolution matches the reference", "[conv]") {
   };
   const std::vector<Case> cases{
       {{2, 3, 7, 6}, {4, 3, 3, 3}, options({}, {1, 1}, {1, 1}, {})},
-      {{1, 32, 5, 5}, {4, 32, 3, 3}, options({}, {1, 1}, {1, 1}, {})},  // input gradient: 2 blocks
+      {{1, 32, 5, 5}, {4, 32, 3, 3}, options({}, {1, 1}, {1, 1}, {})},   // input gradient: 2 blocks
       {{1, 1, 12, 12}, {16, 1, 5, 5}, options({}, {2, 2}, {2, 2}, {})},  // 5x5 as the main job's
       {{1, 2, 6, 6}, {32, 2, 5, 5}, options({}, {2, 2}, {2, 2}, {})},
       {{1, 5, 9, 37}, {6, 5, 3, 2}, options({}, {0, 1}, {2, 0}, {})},       // rows of 37 in 38
       {{2, 2, 11, 10}, {3, 2, 3, 3}, options({}, {2, 1}, {1, 2}, {2, 3})},  // dilated
       {{3, 4, 5, 9}, {5, 4, 1, 1}, {}},                                     // 1x1, 5 filters
-      {{2, 3, 13}, {8, 3, 4}, options({}, {1}, {2}, {2})},                  // 1-D, dilated
+      {{2, 4, 3, 32}, {5, 4, 1, 1}, {}},  // rows of whole vectors with no pad between them
+      {{2, 3, 13}, {8, 3, 4}, options({}, {1}, {2}, {2})},  // 1-D, dilated
       {{2, 2, 5, 4, 5}, {3, 2, 3, 3, 3}, options({}, {1, 1, 0}, {0, 1, 2}, {1, 1, 2})},  // 3-D
   };
   // The routes an executor's schedule names for the passes (with the convolution's own
