@@ -409,9 +409,11 @@ TEST_CASE("skinny products take the matrix-vector kernels unless a backend is fo
   auto& impl = detail::Access::impl(context());
   const auto saved = impl.gemm_backend;
   impl.gemm_backend = detail::GemmBackend::automatic;
-  auto backend = [&](std::size_t m, std::size_t n) {
+  // On CPUs more than 4 vectors take them only along a long K (gemv_pays).
+  const bool cpu = impl.info.type == DeviceType::cpu;
+  auto backend = [&](std::size_t m, std::size_t n, std::size_t k = 256) {
     detail::GemmCall call;
-    call.m = m, call.n = n, call.k = 64, call.lda = 64, call.ldb = n, call.ldc = n;
+    call.m = m, call.n = n, call.k = k, call.lda = k, call.ldb = n, call.ldc = n;
     return detail::choose_gemm_backend(impl, call);
   };
   using detail::GemmBackend;
@@ -419,11 +421,11 @@ TEST_CASE("skinny products take the matrix-vector kernels unless a backend is fo
                       {1, 1}}) {
     INFO("m " << m << " n " << n);
     CHECK(backend(m, n) == GemmBackend::gemv);
+    CHECK((backend(m, n, 32) == GemmBackend::gemv) == (std::min(m, n) <= 4 || !cpu));
   }
   // 16 aligned columns of B side by side: GPUs run them on the vec4 tiles (gemv_pays), CPUs on
   // the matrix-vector kernels.
-  const bool gpu = impl.info.type == DeviceType::gpu;
-  CHECK((backend(1000, 16) == GemmBackend::gemv) == !gpu);
+  CHECK((backend(1000, 16) == GemmBackend::gemv) == cpu);
   CHECK(backend(1000, 3) == GemmBackend::gemv);
   for (auto [m, n] : {std::pair<std::size_t, std::size_t>{17, 1000}, {1000, 17}, {17, 17}}) {
     INFO("m " << m << " n " << n);
@@ -447,7 +449,7 @@ TEST_CASE("skinny products take the matrix-vector kernels unless a backend is fo
   impl.gemm_backend = saved;
 }
 
-TEST_CASE("on GPUs, more than 4 vectors side by side take the vec4 GEMM tiles", "[matmul]") {
+TEST_CASE("on GPUs, more than 4 vectors side by side take the vec4 GEMM tiles; on CPUs, short ones the GEMM", "[matmul]") {
   DeviceInfo gpu, cpu;
   gpu.type = DeviceType::gpu, cpu.type = DeviceType::cpu;
   // A 4096 x 4096 matrix by n columns of B: side by side in B [4096, n], along K in B^T.
@@ -462,6 +464,9 @@ TEST_CASE("on GPUs, more than 4 vectors side by side take the vec4 GEMM tiles", 
   CHECK_FALSE(detail::gemv_pays(gpu, call(16, false)));
   CHECK(detail::gemv_pays(gpu, call(16, true)));
   CHECK(detail::gemv_pays(cpu, call(16, false)));
+  detail::GemmCall short_k = call(16, false);  // a 1x1 convolution's 32 channels into 16 filters
+  short_k.k = short_k.lda = 32;
+  CHECK_FALSE(detail::gemv_pays(cpu, short_k));
   CHECK(detail::gemv_pays(gpu, call(10, false)));  // off float4s: the tiles would run slower kernels
   CHECK_FALSE(detail::gemv_pays(cpu, call(17, true)));  // not skinny
 }

@@ -114,6 +114,9 @@ TEST_CASE("an executor records its launches again when the context's choices cha
   Value y = conv(x, w, std::nullopt, ConvOptions{{1, 1}, {1, 1}, {1, 1}, {1, 1}, 1});
   auto& impl = detail::Access::impl(context());
   const detail::ConvRoute saved = impl.conv_route;
+  // The column route's products on clnn's kernels: a host BLAS's calls are not recorded.
+  const detail::GemmBackend saved_gemm = impl.gemm_backend;
+  impl.gemm_backend = detail::GemmBackend::own;
   auto launched = [&](Executor& ex) {
     detail::record_launches(true);
     ex.forward();
@@ -140,6 +143,7 @@ TEST_CASE("an executor records its launches again when the context's choices cha
   fresh.set_input("x", random_vector(2 * 4 * 9 * 9, 1));
   fresh.forward();
   impl.conv_route = saved;
+  impl.gemm_backend = saved_gemm;
   CHECK(columns_values == fresh.value(y).to_host());
 }
 
