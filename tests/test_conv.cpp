@@ -301,10 +301,9 @@ TEST_CASE("Winograd's transforms compute the correlation of a tile", "[conv]") {
 }
 
 TEST_CASE("Winograd's F(4x4, 3x3) and F(2x2, 5x5) match the reference", "[conv]") {
-  // Forward and input gradient through winograd.cl, whatever the device (a CPU runs it when
-  // told to): odd output extents (a last tile half outside), paddings of 0 to the filter's reach
-  // and uneven ones, channel and filter counts off float4s (the GEMM's general kernel), tiles off
-  // float4s.
+  // Forward and input gradient through winograd.cl, whatever the device: odd output extents (a last
+  // tile half outside), paddings of 0 to the filter's reach and uneven ones, channel and filter
+  // counts off float4s (the GEMM's general kernel), tiles off float4s.
   using clnn::detail::ConvRoute;
   RouteScope scope(ConvRoute::winograd);
   auto winograd = [](const Shape& x, const Shape& w, const ConvOptions& o) {
@@ -312,21 +311,31 @@ TEST_CASE("Winograd's F(4x4, 3x3) and F(2x2, 5x5) match the reference", "[conv]"
   };
   const std::vector<Case> served{
       {{2, 3, 7, 6}, {4, 3, 3, 3}, options({}, {1, 1}, {1, 1}, {})},
-      {{1, 32, 5, 5}, {4, 32, 3, 3}, options({}, {1, 1}, {1, 1}, {})},  // input gradient: 2 blocks    // 7 rows: odd output
-      {{1, 8, 8, 8}, {8, 8, 3, 3}, options({}, {1, 1}, {1, 1}, {})},    // aligned: vec4 GEMM
-      {{3, 5, 6, 9}, {6, 5, 3, 3}, options({}, {0, 0}, {0, 0}, {})},    // no padding
-      {{2, 4, 5, 5}, {3, 4, 3, 3}, options({}, {2, 0}, {1, 2}, {})},    // uneven padding
-      {{1, 2, 3, 3}, {2, 2, 3, 3}, options({}, {2, 2}, {2, 2}, {})},    // padding of 2
-      {{2, 3, 8, 7}, {4, 3, 5, 5}, options({}, {2, 2}, {2, 2}, {})},    // 5x5, odd output
-      {{1, 8, 9, 9}, {8, 8, 5, 5}, options({}, {0, 0}, {0, 0}, {})},    // 5x5, no padding
-      {{2, 4, 5, 6}, {3, 4, 5, 5}, options({}, {4, 1}, {3, 0}, {})},    // 5x5, uneven padding
+      {{1, 32, 5, 5},
+       {4, 32, 3, 3},
+       options({}, {1, 1}, {1, 1}, {})},  // input gradient: 2 blocks    // 7 rows: odd output
+      {{1, 8, 8, 8}, {8, 8, 3, 3}, options({}, {1, 1}, {1, 1}, {})},  // aligned: vec4 GEMM
+      {{3, 5, 6, 9}, {6, 5, 3, 3}, options({}, {0, 0}, {0, 0}, {})},  // no padding
+      {{2, 4, 5, 5}, {3, 4, 3, 3}, options({}, {2, 0}, {1, 2}, {})},  // uneven padding
+      {{1, 2, 3, 3}, {2, 2, 3, 3}, options({}, {2, 2}, {2, 2}, {})},  // padding of 2
+      {{2, 3, 8, 7}, {4, 3, 5, 5}, options({}, {2, 2}, {2, 2}, {})},  // 5x5, odd output
+      {{1, 8, 9, 9}, {8, 8, 5, 5}, options({}, {0, 0}, {0, 0}, {})},  // 5x5, no padding
+      {{2, 4, 5, 6}, {3, 4, 5, 5}, options({}, {4, 1}, {3, 0}, {})},  // 5x5, uneven padding
+      // 50 tiles: on CPUs, whole vectors of 16 (or 8, 4) tiles and a last part of one.
+      {{2, 3, 20, 18}, {4, 3, 3, 3}, options({}, {1, 1}, {1, 1}, {})},
   };
-  for (const Case& c : served) {
-    INFO("x " << to_string(c.x) << " w " << to_string(c.w));
-    CHECK(winograd(c.x, c.w, c.o).serves_forward());
-    CHECK(winograd(c.x, c.w, c.o).serves_input_gradient());
-    run_op_check(conv_check(c.x, c.w, true, c.o));
-  }
+  // Both transforms' styles: a tile per work-item (GPUs), vectors of tiles (CPUs' row loops).
+  auto& impl = clnn::detail::Access::impl(clnn::test::context());
+  const bool saved_rows = impl.row_loops;
+  for (bool rows : {false, true})
+    for (const Case& c : served) {
+      INFO("x " << to_string(c.x) << " w " << to_string(c.w) << " row loops " << rows);
+      impl.row_loops = rows;
+      CHECK(winograd(c.x, c.w, c.o).serves_forward());
+      CHECK(winograd(c.x, c.w, c.o).serves_input_gradient());
+      run_op_check(conv_check(c.x, c.w, true, c.o));
+    }
+  impl.row_loops = saved_rows;
   const std::vector<Case> others{
       {{2, 3, 8, 8}, {4, 3, 3, 3}, options({2, 2}, {1, 1}, {1, 1}, {})},     // strided
       {{2, 3, 8, 8}, {4, 3, 3, 3}, options({}, {2, 2}, {2, 2}, {2, 2})},     // dilated
@@ -344,6 +353,16 @@ TEST_CASE("Winograd's F(4x4, 3x3) and F(2x2, 5x5) match the reference", "[conv]"
   }
   scope.set(ConvRoute::columns);
   CHECK_FALSE(winograd({2, 3, 7, 6}, {4, 3, 3, 3}, options({}, {1, 1}, {1, 1}, {})).serves_forward());
+  // Unforced: 3x3 on CPUs from 128 channels and filters and 128 tiles (on GPUs from 64 of each).
+  scope.set(ConvRoute::automatic);
+  const ConvOptions same = options({}, {1, 1}, {1, 1}, {});
+  const bool gpu = winograd({1, 1, 4, 4}, {1, 1, 3, 3}, same).ctx.info.type == DeviceType::gpu;
+  CHECK(winograd({32, 128, 7, 7}, {128, 128, 3, 3}, same).serves_forward());
+  CHECK(winograd({32, 128, 7, 7}, {256, 128, 3, 3}, same).serves_input_gradient());
+  CHECK(winograd({1, 128, 7, 7}, {128, 128, 3, 3}, same).serves_forward() == gpu);  // 4 tiles
+  CHECK(winograd({32, 64, 7, 7}, {64, 64, 3, 3}, same).serves_forward() == gpu);
+  CHECK(winograd({32, 128, 8, 8}, {128, 128, 5, 5}, options({}, {2, 2}, {2, 2}, {}))
+            .serves_forward() == gpu);
 }
 
 TEST_CASE("direct gradients for few column rows match the reference", "[conv][slow]") {

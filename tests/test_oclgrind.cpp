@@ -499,10 +499,12 @@ TEST_CASE("oclgrind: convolution on every route", "[oclgrind]") {
     RouteScope scope(ConvRoute::implicit);
     run_op_check(conv_check({1, 2, 5, 5}, {2, 2, 3, 3}, padded({1, 1})));
   }
-  {
+  for (bool rows : {false, true}) {  // a tile per work-item, and vectors of tiles (_lanes)
     RouteScope scope(ConvRoute::winograd);
+    impl().row_loops = rows;
     run_op_check(conv_check({2, 3, 5, 4}, {4, 3, 3, 3}, padded({1, 1})));
   }
+  impl().row_loops = saved_rows;
   {
     RouteScope scope(ConvRoute::direct);
     run_op_check(conv_check({2, 3, 11}, {7, 3, 3}, padded({1}, {2})));

@@ -251,11 +251,13 @@ TransposePlan LaunchPlanner::transpose() const {
   return {tile, rows};
 }
 
+std::size_t LaunchPlanner::vector_floats() const {
+  return device_.native_vector_width >= 16 ? 16 : device_.native_vector_width >= 8 ? 8 : 4;
+}
+
 PaddedConvPlan LaunchPlanner::padded_conv(std::size_t filters, std::size_t taps) const {
   PaddedConvPlan plan;
-  plan.vector = device_.native_vector_width >= 16  ? 16
-                : device_.native_vector_width >= 8 ? 8
-                                                   : 4;
+  plan.vector = vector_floats();
   // The sums, the input vectors and a broadcast weight in the vector registers (AVX-512's 32
   // hold 8 filters x 3 vectors of sums, AVX2's 16 hold 4 x 3), with at least as many vectors
   // as filters allow: a tap's loads (vectors + filters) then stay under its multiply-adds

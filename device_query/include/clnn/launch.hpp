@@ -220,6 +220,8 @@ class LaunchPlanner {
   ReductionPlan reduction() const;
   TransposePlan transpose() const;
   PaddedConvPlan padded_conv(std::size_t filters, std::size_t taps = 1) const;
+  // Floats of the vectors that CPU kernels compute in: the device's native width as 16, 8 or 4.
+  std::size_t vector_floats() const;
   // Whether an elementwise or reduction plan (planned or tuned) respects the device's limits:
   // a work-group size the device takes (a power of two within local memory for reductions).
   bool fits(const ElementwisePlan& plan) const;

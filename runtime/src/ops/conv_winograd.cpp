@@ -21,6 +21,11 @@ namespace {
 // implicit GEMM's 0.85 ms: the model ran 1.30 ms against 2.14.
 int output_tile(std::int64_t r) { return r == 3 ? 4 : r == 5 ? 2 : 0; }
 
+// The m x m tiles of the output of all samples.
+std::int64_t tile_count(const Window& win, std::int64_t m) {
+  return win.n * ((win.out[1] + m - 1) / m) * ((win.out[2] + m - 1) / m);
+}
+
 // The kernels' build options for r x r filters (r of 3 or 5), built once: not per launch.
 const std::string& transform_options(std::int64_t r) {
   static const std::string three = winograd_transform(output_tile(3), 3).build_options();
@@ -57,7 +62,7 @@ bool applies(const Window& win, std::int64_t filters, std::int64_t groups) {
   for (std::size_t d = 1; d < 3; ++d)
     if (win.kernel[d] != r || win.stride[d] != 1 || win.dilation[d] != 1) return false;
   const std::int64_t alpha = m + r - 1;
-  const std::int64_t tiles = win.n * ((win.out[1] + m - 1) / m) * ((win.out[2] + m - 1) / m);
+  const std::int64_t tiles = tile_count(win, m);
   for (std::int64_t extent : {win.n * win.c * win.in_positions(),
                               win.n * filters * win.out_positions(), alpha * alpha * filters * tiles,
                               alpha * alpha * win.c * tiles})
@@ -72,10 +77,22 @@ bool applies(const Window& win, std::int64_t filters, std::int64_t groups) {
 // as without, and 0.93x as fast with its 1- and 32-channel layers on it too.
 constexpr std::int64_t kMinChannels = 64;
 
-// Whether the transforms pay on a GPU for a pass over this many channels into this many filters
-// (CPUs, where FLOPs are cheap, take this route only when told to).
+// Whether the transforms pay on a GPU for a pass over this many channels into this many filters.
 bool pays(std::int64_t channels, std::int64_t filters) {
   return channels >= kMinChannels && filters >= kMinChannels;
+}
+
+// Channels and filters from which F(4x4, 3x3) pays on a CPU, against the padded direct route:
+// on a 2-core AVX-512 Xeon at batch 32 (resnet18's layers, `clnn-bench models --profile-nodes`),
+// 512 channels of 7x7 ran in 20-22 ms against 47-65, 256 of 14x14 in 25 against 30, 128 of 28x28
+// in 26 against 33, but 64 of 56x56 in 56-71 against 30-32: there the product's 64-deep sums
+// do not pay for the transforms' memory traffic. Nor do products over fewer than 128 tiles
+// (batch 1): 512 channels of 7x7 in 4 tiles ran 6.6 ms, the product as matrix-vector rows.
+constexpr std::int64_t kMinChannelsOnCpus = 128, kMinTilesOnCpus = 128;
+
+bool pays_on_cpus(const Window& win, std::int64_t channels, std::int64_t filters) {
+  return win.kernel[1] == 3 && channels >= kMinChannelsOnCpus && filters >= kMinChannelsOnCpus &&
+         tile_count(win, output_tile(3)) >= kMinTilesOnCpus;
 }
 
 // U, the filters transformed, into u from element `at` on.
@@ -88,6 +105,20 @@ void transform_filters(ContextImpl& ctx, const WinogradLaunch& l, cl_mem w, bool
   ctx.enqueue_elementwise(filters, std::size_t(l.filters * l.channels));
 }
 
+// The input and output transforms' kernels for a context: where it loops rows (CPUs) the _lanes
+// kernels, a vector of tiles per work-item (the device's native width), else a tile per
+// work-item; and the work-items per channel or filter.
+struct TransformLanes {
+  std::string suffix, options;
+  std::size_t items = 0;
+};
+
+TransformLanes transform_lanes(const ContextImpl& ctx, std::int64_t tiles) {
+  if (!ctx.row_loops) return {"", "", std::size_t(tiles)};
+  const std::size_t lanes = ctx.planner.vector_floats();
+  return {"_lanes", " -DLANES=" + std::to_string(lanes), (std::size_t(tiles) + lanes - 1) / lanes};
+}
+
 // The convolution; U read from `prepared_u` where given, else transformed from w into scratch.
 void run(ContextImpl& ctx, const WinogradLaunch& l, cl_mem x, cl_mem w, bool flip, cl_mem bias,
          cl_mem y, float beta, const Epilogue& epilogue, cl_mem prepared_u = nullptr) {
@@ -95,12 +126,14 @@ void run(ContextImpl& ctx, const WinogradLaunch& l, cl_mem x, cl_mem w, bool fli
   cl_mem scratch = ctx.scratch(l.scratch_floats());
   if (!prepared_u) transform_filters(ctx, l, w, flip, scratch, 0);
 
-  cl_kernel inputs = ctx.kernel("winograd", "winograd_inputs", transform);
+  const TransformLanes lanes = transform_lanes(ctx, l.tiles());
+  cl_kernel inputs =
+      ctx.kernel("winograd", "winograd_inputs" + lanes.suffix, transform + lanes.options);
   set_args(inputs, x, scratch, cl_ulong(l.v_offset()),
            cl_int4{{cl_int(l.n), cl_int(l.channels), cl_int(l.h), cl_int(l.w)}},
            cl_int4{{cl_int(l.tiles_h()), cl_int(l.tiles_w()), cl_int(l.pad_h), cl_int(l.pad_w)}},
            cl_int(l.row()));
-  ctx.enqueue_elementwise(inputs, std::size_t(l.channels * l.tiles()));
+  ctx.enqueue_elementwise(inputs, std::size_t(l.channels) * lanes.items);
 
   // M[xi] = U[xi] V[xi] for the alpha^2 points xi.
   GemmCall g;
@@ -111,12 +144,12 @@ void run(ContextImpl& ctx, const WinogradLaunch& l, cl_mem x, cl_mem w, bool fli
   g.c = scratch, g.offset_c = l.m_offset(), g.ldc = g.n, g.stride_c = g.m * g.n;
   gemm(ctx, g);
 
-  cl_kernel outputs =
-      ctx.kernel("winograd", "winograd_outputs", transform + epilogue_options(epilogue));
+  cl_kernel outputs = ctx.kernel("winograd", "winograd_outputs" + lanes.suffix,
+                                 transform + lanes.options + epilogue_options(epilogue));
   set_args(outputs, scratch, cl_ulong(l.m_offset()), y, bias,
            cl_int4{{cl_int(l.n), cl_int(l.filters), cl_int(l.out_h), cl_int(l.out_w)}},
            cl_int2{{cl_int(l.tiles_h()), cl_int(l.tiles_w())}}, cl_int(l.row()), beta);
-  ctx.enqueue_elementwise(outputs, std::size_t(l.filters * l.tiles()));
+  ctx.enqueue_elementwise(outputs, std::size_t(l.filters) * lanes.items);
 }
 
 // The forward pass of c as a launch.
@@ -131,7 +164,8 @@ WinogradLaunch forward_launch(const WinogradConv& c) {
 }  // namespace
 
 bool WinogradConv::serves_forward() const {
-  return applies(win, filters, groups) && takes(ConvRoute::winograd, pays(win.c, filters));
+  return applies(win, filters, groups) &&
+         takes(ConvRoute::winograd, pays(win.c, filters), pays_on_cpus(win, win.c, filters));
 }
 
 std::string WinogradConv::describe() const {
@@ -140,7 +174,8 @@ std::string WinogradConv::describe() const {
 }
 
 bool WinogradConv::serves_input_gradient() const {
-  return applies(win, filters, groups) && takes(ConvRoute::winograd, pays(filters, win.c));
+  return applies(win, filters, groups) &&
+         takes(ConvRoute::winograd, pays(filters, win.c), pays_on_cpus(win, filters, win.c));
 }
 
 std::size_t WinogradConv::prepared_filter_floats() const {

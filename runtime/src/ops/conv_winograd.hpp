@@ -16,7 +16,8 @@ namespace clnn::detail {
 struct WinogradConv : ConvGeometry {
   // Whether the context runs this convolution's forward pass, or its input gradient, this way:
   // a 2-D convolution with 3x3 or 5x5 filters, unit strides and dilations and one group, and
-  // ContextImpl::conv_route asks for it or, automatic, a GPU with enough channels and filters.
+  // ContextImpl::conv_route asks for it or, automatic, enough channels and filters (3x3 only on
+  // CPUs).
   bool serves_forward() const;
   bool serves_input_gradient() const;
   // The transform, as "F(4x4, 3x3)".

@@ -64,8 +64,7 @@ bool gemv_pays(const DeviceInfo& device, const GemmCall& g) {
   if (!gemm_is_skinny(g)) return false;
   const GemvView v = gemv_view(g);
   if (device.type == DeviceType::cpu) return v.shape.skinny <= kMostSideBySide || g.k >= kLongK;
-  return !side_by_side(v) || v.shape.skinny <= kMostSideBySide ||
-         !gemm_is_aligned(g);
+  return !side_by_side(v) || v.shape.skinny <= kMostSideBySide || !gemm_is_aligned(g);
 }
 
 namespace {
