@@ -35,6 +35,22 @@ class ReplayScope {
   bool saved_;
 };
 
+// Runs products on clnn's own kernels while it lives: a pass that calls a host BLAS is not
+// recorded, and these tests count what passes replay.
+class OwnGemmScope {
+ public:
+  OwnGemmScope() : impl_(detail::Access::impl(context())), saved_(impl_.gemm_backend) {
+    impl_.gemm_backend = detail::GemmBackend::own;
+  }
+  ~OwnGemmScope() { impl_.gemm_backend = saved_; }
+  OwnGemmScope(const OwnGemmScope&) = delete;
+  OwnGemmScope& operator=(const OwnGemmScope&) = delete;
+
+ private:
+  detail::ContextImpl& impl_;
+  detail::GemmBackend saved_;
+};
+
 struct Training {
   Graph g;
   Value loss;
@@ -85,6 +101,7 @@ std::vector<float> train_steps(Executor& ex, const Value& loss, int steps) {
 }  // namespace
 
 TEST_CASE("replayed launches give bit for bit what running every op gives", "[executor][replay]") {
+  OwnGemmScope own;
   Training t = conv_net();
   std::vector<float> live, replayed;
   {
@@ -114,9 +131,7 @@ TEST_CASE("an executor records its launches again when the context's choices cha
   Value y = conv(x, w, std::nullopt, ConvOptions{{1, 1}, {1, 1}, {1, 1}, {1, 1}, 1});
   auto& impl = detail::Access::impl(context());
   const detail::ConvRoute saved = impl.conv_route;
-  // The column route's products on clnn's kernels: a host BLAS's calls are not recorded.
-  const detail::GemmBackend saved_gemm = impl.gemm_backend;
-  impl.gemm_backend = detail::GemmBackend::own;
+  OwnGemmScope own;
   auto launched = [&](Executor& ex) {
     detail::record_launches(true);
     ex.forward();
@@ -143,7 +158,6 @@ TEST_CASE("an executor records its launches again when the context's choices cha
   fresh.set_input("x", random_vector(2 * 4 * 9 * 9, 1));
   fresh.forward();
   impl.conv_route = saved;
-  impl.gemm_backend = saved_gemm;
   CHECK(columns_values == fresh.value(y).to_host());
 }
 

@@ -170,11 +170,12 @@ std::size_t padded_workspace_floats(const Window& win, std::int64_t filters, std
 
 bool PaddedConv::serves_forward(std::size_t workspace_floats) const {
   // Strided, its per-output work is a fraction of a unit stride's and the copy's phases cost a
-  // pass: where the host BLAS runs the column route's products, those won on small windows (on a
-  // 2-core AVX-512 Xeon, ResNet's 3 x 3 stride-2 layers at batch 32 ran 25-30 ms there against
-  // 34-43 here, its 1 x 1 downsampling 5-8 against 11), and lost on wide ones (the 7 x 7 stem, 89
-  // against 61).
-  const bool pays = win.unit_strides() || !host_blas_pays(ctx) || win.kernel_positions() >= 25;
+  // pass: where the host BLAS runs the column route's products, those keep 1 x 1 windows (on a
+  // 2-core AVX-512 Xeon, clnn-run of single layers at batch 32: ResNet's 1 x 1 downsampling of 64
+  // channels at 56x56 4.3-6.9 ms there against 6.7-11 here). Wider windows run here since taps
+  // are unrolled: ResNet's 3 x 3 stride-2 layers 22.7-30 ms against 24-39, mobilenet_v2's 3 x 3
+  // stem of 3 channels 7.1-8.4 against 18-33, ResNet's 7 x 7 stem 39-40 against 91.
+  const bool pays = win.unit_strides() || !host_blas_pays(ctx) || win.kernel_positions() > 1;
   return groups == 1 && fits(ctx, win, filters, workspace_floats) &&
          takes(ConvRoute::padded, false, pays);
 }
