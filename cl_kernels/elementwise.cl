@@ -5,6 +5,7 @@
 // The plainest kernels go through float4s, (n + 3) / 4 work-items' worth: every buffer starts
 // 16-byte aligned, and one 16-byte access per step keeps four times the bytes in flight (the
 // H100's copy rose from 2.4 to 2.9 TB/s). The last n % 4 elements follow one by one.
+#include "epilogue.h"
 #include "muladd.h"
 
 #define FLOAT4_STEPS(i, n) for (ulong i = get_global_id(0); i < (n) / 4; i += get_global_size(0))
@@ -55,19 +56,19 @@ float4 binary4(const float4 x, const float4 y, const int op) {
   return op == BIN_ADD ? x + y : op == BIN_SUB ? x - y : x * y;
 }
 
-// out[i] = a[i] (op) b[i % nb]: b repeats over a's leading dimensions (nb divides n). Four at a
-// time where nb is a multiple of 4.
+// out[i] = epilogue(a[i] (op) b[i % nb]): b repeats over a's leading dimensions (nb divides n).
+// Four at a time where nb is a multiple of 4.
 __kernel void binary_forward(__global const float* a, __global const float* b,
                              __global float* out, const ulong n, const ulong nb, const int op) {
   if (nb % 4 == 0) {
     FLOAT4_STEPS(i, n)
-    AS_FLOAT4(out)[i] = binary4(AS_CONST_FLOAT4(a)[i],
-                                AS_CONST_FLOAT4(b)[repeated(i, nb / 4, n / 4)], op);
+    AS_FLOAT4(out)[i] = FINISH(binary4(AS_CONST_FLOAT4(a)[i],
+                                       AS_CONST_FLOAT4(b)[repeated(i, nb / 4, n / 4)], op));
     return;
   }
   for (ulong i = get_global_id(0); i < n; i += get_global_size(0)) {
     float x = a[i], y = b[repeated(i, nb, n)];
-    out[i] = op == BIN_ADD ? x + y : op == BIN_SUB ? x - y : x * y;
+    out[i] = FINISH(op == BIN_ADD ? x + y : op == BIN_SUB ? x - y : x * y);
   }
 }
 

@@ -266,6 +266,39 @@ TEST_CASE("an inference executor folds relu and clip into the convolution before
   }
 }
 
+TEST_CASE("an inference executor folds relu and clip into add, sub and mul before them",
+          "[profile][executor]") {
+  // relu(x + x * 2) and clip(x * b) on the direct kernel (b repeated over the leading
+  // dimensions, 5 floats: one by one), relu(x - c) with c broadcast along the middle axis (the
+  // broadcast kernel, then the activation's own pass); a relu whose add is an output too stays a
+  // kernel of its own. Bit for bit against training, which runs every node as itself.
+  clnn::Graph g;
+  Value x = g.input("x", {2, 3, 4, 5});
+  Value b = g.parameter("b", {5}, clnn::init::uniform(-1.0f, 1.0f, 1));
+  Value c = g.parameter("c", {3, 1, 1}, clnn::init::uniform(-1.0f, 1.0f, 2));
+  Value sum = clnn::add(x, clnn::scale(x, 2.0f));
+  Value residual = clnn::relu(sum);
+  Value clipped = clnn::clip(clnn::mul(x, b), -0.25f, 0.5f);
+  Value broadcast = clnn::relu(clnn::sub(x, c));
+  Value kept = clnn::add(x, c);
+  Value kept_relu = clnn::relu(kept);
+  const auto input = clnn::test::random_vector(2 * 3 * 4 * 5, 3);
+  InferenceAndTraining pair(g, {residual, clipped, broadcast, kept, kept_relu}, input);
+  auto& [inference, training] = pair;
+  auto folded = forward_rows(inference);
+  auto unfolded = forward_rows(training);
+  for (const Value& v : {residual, clipped, broadcast, kept, kept_relu})
+    CHECK(inference.value(v).to_host() == training.value(v).to_host());
+  CHECK(unfolded["relu forward"].entries == 3);
+  CHECK(unfolded["clip forward"].entries == 1);
+  CHECK(folded["relu forward"].entries == 1);  // only the kept add's
+  CHECK(folded.count("clip forward") == 0);
+  CHECK(folded["add forward"].kernel_ms.count("activation_forward") == 0);
+  CHECK(folded["sub forward"].kernel_ms.count("activation_forward") == 1);
+  // Nothing is read below zero: the folded values are the activations'.
+  for (float v : inference.value(residual).to_host()) CHECK(v >= 0.0f);
+}
+
 TEST_CASE("an implicit GEMM split over K applies the folded activation as it sums the slices",
           "[profile][executor]") {
   // One block of 8 filters over 576 rows: split on every device (test_conv's implicit cases).

@@ -91,9 +91,9 @@ void broadcast_binary(ContextImpl& ctx, const Tensor& a, const std::vector<std::
   ctx.enqueue_elementwise(k, std::size_t(out.size()));
 }
 
-void binary_repeated(ContextImpl& ctx, const Tensor& a, const Tensor& b, const Tensor& out,
-                     int op) {
-  cl_kernel k = ctx.kernel("elementwise", "binary_forward");
+void binary_repeated(ContextImpl& ctx, const Tensor& a, const Tensor& b, const Tensor& out, int op,
+                     const Epilogue& epilogue) {
+  cl_kernel k = ctx.kernel("elementwise", "binary_forward", epilogue_options(epilogue));
   set_args(k, mem(a), mem(b), mem(out), count(a), count(b), cl_int(op));
   const auto n = std::size_t(a.size());
   // Four at a time where b's size is a multiple of 4 (so then is a's).

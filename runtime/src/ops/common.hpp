@@ -50,9 +50,10 @@ std::optional<BroadcastView> in_float4s(const BroadcastView& v);
 void broadcast_binary(ContextImpl& ctx, const Tensor& a, const std::vector<std::int64_t>& a_strides,
                       const Tensor& b, const std::vector<std::int64_t>& b_strides,
                       const Tensor& out, int op);
-// out = a (op) b where b's elements repeat over a's leading dimensions (its size divides a's; a
-// same-shaped b repeats once); op is BIN_ADD, BIN_SUB or BIN_MUL. out may be a.
-void binary_repeated(ContextImpl& ctx, const Tensor& a, const Tensor& b, const Tensor& out, int op);
+// out = epilogue(a (op) b) where b's elements repeat over a's leading dimensions (its size divides
+// a's; a same-shaped b repeats once); op is BIN_ADD, BIN_SUB or BIN_MUL. out may be a.
+void binary_repeated(ContextImpl& ctx, const Tensor& a, const Tensor& b, const Tensor& out, int op,
+                     const Epilogue& epilogue = {});
 // Element count as the kernels take it.
 cl_ulong count(const Tensor& t);
 
