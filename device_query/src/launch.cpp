@@ -344,14 +344,15 @@ MatmulPlan LaunchPlanner::shrink_blocks(MatmulPlan plan, std::size_t m, std::siz
 MatmulPlan LaunchPlanner::matmul(std::size_t m, std::size_t n, std::size_t batch,
                                  std::size_t k) const {
   const MatmulPlan largest = matmul();
-  if (largest.kernel == MatmulKernel::cpu && batch == 1 && std::min({m, n, k}) >= 128) {
+  if (largest.kernel == MatmulKernel::cpu && batch == 1 && std::min({m, n, k}) >= kCpuColumnStep) {
     // One large product: four blocks of rows a group, sharing 128 rows of B at a time. On
     // PoCL's 2 AVX-512 cores, SGEMM 1000, 1024 and 2000 ran at 182-211 GFLOP/s this way against
     // 123-146 in rows of blocks. Smaller and batched products did not gain: ResNet-50's 1x1
     // convolutions ran 0.6x to 1.5x as fast at batch 1 (C512 7x7 K2048: 1.3 against 0.75 ms),
     // and up to 1.9x slower at batch 32 (a product per sample).
     MatmulPlan column = largest;
-    column.tile_m = 4 * largest.work_m, column.tile_n = largest.work_n, column.tile_k = 128;
+    column.tile_m = 4 * largest.work_m, column.tile_n = largest.work_n;
+    column.tile_k = kCpuColumnStep;
     return plannable(column) ? column : largest;
   }
   if (largest.kernel != MatmulKernel::vec4) return largest;

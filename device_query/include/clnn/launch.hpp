@@ -188,6 +188,9 @@ class LaunchPlanner {
   static constexpr std::size_t kRegistersPerItem = 168;
   // Skinny products: at most this many vectors against the big matrix.
   static constexpr std::size_t kMaxSkinny = 16;
+  // gemm_cpu in columns (matmul(m, n, batch, k)): the steps of K between barriers, in which a
+  // group's blocks of rows share the rows of B; also the least M, N and K planned so.
+  static constexpr std::size_t kCpuColumnStep = 128;
   // Elements of K one work-item of a skinny product walks at most (in one slice).
   static constexpr std::size_t kMaxItemK = 4096;
   // The fewest rows of K a GPU's skinny-product slice takes where the outputs alone leave the

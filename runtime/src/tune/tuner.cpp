@@ -46,7 +46,8 @@ std::vector<MatmulPlan> candidates(const LaunchPlanner& planner, const GemmCall&
             // A row of work-items sharing A, and a column of them sharing B's rows in steps of
             // k between barriers (LaunchPlanner::matmul's plan for single large products).
             consider({false, wm, wn * items, 1, wm, wn, MatmulKernel::cpu});
-            consider({false, wm * items, wn, 128, wm, wn, MatmulKernel::cpu});
+            consider(
+                {false, wm * items, wn, LaunchPlanner::kCpuColumnStep, wm, wn, MatmulKernel::cpu});
           }
   }
   return out;
