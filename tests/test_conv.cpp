@@ -131,7 +131,7 @@ TEST_CASE("the padded direct convolution matches the reference", "[conv]") {
   // unforced). Output lines shorter and longer than a vector, filter counts of every power of two
   // the plan blocks them in, taps in one block and in several (5 x 5, 3 x 3 x 3), 1-, 2- and 3-D,
   // dilation and asymmetric pads; the bias gradient is a channel sum. Then strided forwards, the
-  // stem's 49 taps in loops (windows of up to 27 are unrolled).
+  // stem's 49 taps in loops (windows of up to 9 taps are unrolled, larger ones loop).
   using clnn::detail::ConvRoute;
   RouteScope scope(ConvRoute::padded);
   auto padded = [](const Shape& x, const Shape& w, const ConvOptions& o) {
