@@ -24,6 +24,16 @@
       s += (c) * (v);      \
   } while (0)
 
+// out = mat in, out being rows x cols, in type T (float, or a vector of tiles): the left product
+// of each transform (G g, B^T d, A^T p), unrolled like TERM's callers.
+#define LEFT_PRODUCT(T, out, mat, in, rows, cols, inner)                           \
+  _Pragma("unroll") for (int a_ = 0; a_ < (rows); ++a_)                           \
+      _Pragma("unroll") for (int b_ = 0; b_ < (cols); ++b_) {                     \
+    T s_ = 0.0f;                                                                  \
+    _Pragma("unroll") for (int k_ = 0; k_ < (inner); ++k_) TERM(s_, mat[a_][k_], in[k_][b_]); \
+    out[a_][b_] = s_;                                                             \
+  }
+
 // Tile t of the numbering above: its sample n, row ty and column tx, as (n, ty, tx).
 inline int3 tile_at(int t, int TH, int TW) { return (int3)(t / (TW * TH), t / TW % TH, t % TW); }
 
@@ -44,15 +54,7 @@ __kernel void winograd_filters(__global const float* w, __global float* u, const
       for (int b = 0; b < WIN_R; ++b)
         g[a][b] = src[flip ? WIN_R * WIN_R - 1 - (WIN_R * a + b) : WIN_R * a + b];
     float t[ALPHA][WIN_R];  // G g
-#pragma unroll
-    for (int a = 0; a < ALPHA; ++a)
-#pragma unroll
-      for (int b = 0; b < WIN_R; ++b) {
-        float s = 0.0f;
-#pragma unroll
-        for (int k = 0; k < WIN_R; ++k) TERM(s, G[a][k], g[k][b]);
-        t[a][b] = s;
-      }
+    LEFT_PRODUCT(float, t, G, g, ALPHA, WIN_R, WIN_R);
 #pragma unroll
     for (int a = 0; a < ALPHA; ++a)  // (G g) G^T
 #pragma unroll
@@ -88,15 +90,7 @@ __kernel void winograd_inputs(__global const float* x, __global float* v, const 
         d[a][b] = (uint)h < (uint)H && (uint)w < (uint)W ? plane[h * W + w] : 0.0f;
       }
     float e[ALPHA][ALPHA];  // B^T d
-#pragma unroll
-    for (int a = 0; a < ALPHA; ++a)
-#pragma unroll
-      for (int b = 0; b < ALPHA; ++b) {
-        float s = 0.0f;
-#pragma unroll
-        for (int k = 0; k < ALPHA; ++k) TERM(s, BT[a][k], d[k][b]);
-        e[a][b] = s;
-      }
+    LEFT_PRODUCT(float, e, BT, d, ALPHA, ALPHA, ALPHA);
     const long point = (long)C * T_LD;  // between the matrices of two points
     __global float* out = v + (long)c * T_LD + t;
 #pragma unroll
@@ -133,15 +127,7 @@ __kernel void winograd_outputs(__global const float* m, const ulong m_offset, __
 #pragma unroll
       for (int b = 0; b < ALPHA; ++b) p[a][b] = in[(ALPHA * a + b) * point];
     float q[WIN_M][ALPHA];  // A^T p
-#pragma unroll
-    for (int a = 0; a < WIN_M; ++a)
-#pragma unroll
-      for (int b = 0; b < ALPHA; ++b) {
-        float s = 0.0f;
-#pragma unroll
-        for (int k = 0; k < ALPHA; ++k) TERM(s, AT[a][k], p[k][b]);
-        q[a][b] = s;
-      }
+    LEFT_PRODUCT(float, q, AT, p, WIN_M, ALPHA, ALPHA);
     const float add = bias ? bias[f] : 0.0f;
     __global float* plane = y + ((long)at.x * F + f) * OH * OW;
 #pragma unroll
@@ -224,16 +210,12 @@ __kernel void winograd_inputs_lanes(__global const float* x, __global float* v,
           }
       }
     }
-    floatL e[ALPHA][ALPHA];  // B^T d
+    floatL d[ALPHA][ALPHA], e[ALPHA][ALPHA];  // B^T d
 #pragma unroll
     for (int a = 0; a < ALPHA; ++a)
 #pragma unroll
-      for (int b = 0; b < ALPHA; ++b) {
-        floatL s = 0.0f;
-#pragma unroll
-        for (int k = 0; k < ALPHA; ++k) TERM(s, BT[a][k], vloadL(0, lanes[ALPHA * k + b]));
-        e[a][b] = s;
-      }
+      for (int b = 0; b < ALPHA; ++b) d[a][b] = vloadL(0, lanes[ALPHA * a + b]);
+    LEFT_PRODUCT(floatL, e, BT, d, ALPHA, ALPHA, ALPHA);
     const long point = (long)C * T_LD;
     __global float* out = v + (long)c * T_LD + t0;
     const int stored = min(LANES, T - t0);
@@ -285,15 +267,7 @@ __kernel void winograd_outputs_lanes(__global const float* m, const ulong m_offs
         }
       }
     floatL q[WIN_M][ALPHA];  // A^T p
-#pragma unroll
-    for (int a = 0; a < WIN_M; ++a)
-#pragma unroll
-      for (int b = 0; b < ALPHA; ++b) {
-        floatL s = 0.0f;
-#pragma unroll
-        for (int k = 0; k < ALPHA; ++k) TERM(s, AT[a][k], p[k][b]);
-        q[a][b] = s;
-      }
+    LEFT_PRODUCT(floatL, q, AT, p, WIN_M, ALPHA, ALPHA);
     const float add = bias ? bias[f] : 0.0f;
     float lanes[WIN_M * WIN_M][LANES];
 #pragma unroll
