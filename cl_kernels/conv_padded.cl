@@ -14,7 +14,7 @@
 //
 // The geometry g and o are Window::packed() and packed_out(); padded is (Dq, Hq, Wq, 0). With
 // FLIP the same kernel computes a convolution's input gradient as a convolution of its output
-// gradient (unit strides).
+// gradient (unit strides); with DEPTHWISE (FILTERS 1) a depthwise convolution's forward pass.
 
 #include "epilogue.h"
 #include "muladd.h"
@@ -41,6 +41,9 @@
 #endif
 #ifndef FLIP
 #define FLIP 0
+#endif
+#ifndef DEPTHWISE
+#define DEPTHWISE 0
 #endif
 #ifndef TAPS
 #define TAPS 12
@@ -116,9 +119,15 @@ __kernel void conv_padded(__global const float* xp, __global const float* w,
 #else
   const int KD = g.s4, KH = g.s5, KW = g.s6, DD = g.sd, DH = g.se, DW = g.sf;
 #endif
+#if DEPTHWISE  // a filter per channel (groups = channels = K): filter k0 reads channel k0 alone
+  const int C = 1, taps = KD * KH * KW;
+  const long phase = (long)Dq * Hq * Wq, plane = phase * SD * SH * SW;
+  __global const float* xs = xp + ((long)n * K + k0) * plane + p0;
+#else
   const int C = g.s0, taps = KD * KH * KW;
   const long phase = (long)Dq * Hq * Wq, plane = phase * SD * SH * SW;
   __global const float* xs = xp + (long)n * C * plane + p0;
+#endif
 #if FLIP
   // An input gradient (ops/conv_padded.cpp): w is the original's [C, K, taps] (its filters are
   // this convolution's channels), each filter read with its taps reversed.

@@ -536,6 +536,11 @@ TEST_CASE("oclgrind: convolution on every route", "[oclgrind]") {
       impl().row_loops = !gpu;
       run_op_check(conv_check({2, 3, 5, 9}, {6, 1, 3, 3}, o));
     }
+    // A filter per channel with unit strides on short lines: on CPUs over a padded copy.
+    impl().row_loops = true;
+    ConvOptions same = padded({1, 1});
+    same.groups = 3;
+    run_op_check(conv_check({2, 3, 5, 7}, {3, 1, 3, 3}, same));
     impl().row_loops = saved_rows;
   }
 }

@@ -118,11 +118,11 @@ std::string window_options(const Window& v) {
 
 // Copies x into the workspace from `offset` with convolution v's padding.
 void pad(ContextImpl& ctx, const Window& v, const cl_int4& padded, const Tensor& x,
-         const Tensor& workspace, std::size_t offset) {
+         cl_mem workspace, std::size_t offset) {
   const auto rows =
       cl_int(v.n * v.c * v.stride[0] * v.stride[1] * v.stride[2] * padded.s[0] * padded.s[1]);
   cl_kernel k = ctx.kernel("conv_padded", "pad_planes", stride_options(v));
-  set_args(k, mem(x), mem(workspace), cl_ulong(offset), v.packed(), padded, rows);
+  set_args(k, mem(x), workspace, cl_ulong(offset), v.packed(), padded, rows);
   ctx.enqueue_lines(k, std::size_t(rows));
 }
 
@@ -132,20 +132,31 @@ std::string plan_options(const PaddedConvPlan& plan) {
          " -DGRADIENT_FILTERS=" + std::to_string(plan.gradient_filters);
 }
 
+// What conv_padded computes: a convolution of one group, its input gradient (w the original
+// convolution's [filters', v.c, taps], v its flipped_window), or a depthwise forward pass (a
+// filter per channel).
+enum class PaddedPass { forward, flipped, depthwise };
+
+// The padded plan for `filters` filters in a pass: a depthwise pass blocks one a work-item.
+PaddedConvPlan pass_plan(const ContextImpl& ctx, std::int64_t filters, PaddedPass pass) {
+  return ctx.planner.padded_conv(pass == PaddedPass::depthwise ? 1 : std::size_t(filters));
+}
+
 // y = epilogue(beta * y + conv_v(x, w) + bias) for convolution `v`: x copied with its padding
-// into the workspace, then conv_padded. flip: w is the original convolution's [filters', v.c,
-// taps] and v its input gradient (flipped_window).
+// into the workspace, then conv_padded.
 void run(ContextImpl& ctx, const Window& v, std::int64_t filters, const Tensor& x, const Tensor& w,
          const Tensor* bias, const Tensor& y, float beta, const Epilogue& epilogue,
-         const Tensor& workspace, bool flip) {
-  const PaddedConvPlan plan = ctx.planner.padded_conv(std::size_t(filters));
+         cl_mem workspace, PaddedPass pass) {
+  const PaddedConvPlan plan = pass_plan(ctx, filters, pass);
   const cl_int4 padded = as_int4(extents(v, plan.reach()));
   pad(ctx, v, padded, x, workspace, 0);
   const std::string options = plan_options(plan) + stride_options(v) + window_options(v) +
-                              (flip ? " -DFLIP=1" : "") + epilogue_options(epilogue);
+                              (pass == PaddedPass::flipped ? " -DFLIP=1" : "") +
+                              (pass == PaddedPass::depthwise ? " -DDEPTHWISE=1" : "") +
+                              epilogue_options(epilogue);
   cl_kernel k = ctx.kernel("conv_padded", "conv_padded", options);
-  set_args(k, mem(workspace), mem(w), mem(bias ? *bias : w), cl_int(bias != nullptr), mem(y),
-           v.packed(), v.packed_out(), padded, cl_int(filters), beta);
+  set_args(k, workspace, mem(w), mem(bias ? *bias : w), cl_int(bias != nullptr), mem(y), v.packed(),
+           v.packed_out(), padded, cl_int(filters), beta);
   // A few work-items a group along the positions, as gemm_cpu's share rows of A.
   const std::size_t items = (std::size_t(span(v, padded)) + plan.reach() - 1) / plan.reach();
   const std::size_t local = std::min<std::size_t>(4, items);
@@ -193,14 +204,27 @@ bool PaddedConv::serves_weight_gradient(std::size_t workspace_floats) const {
 
 void PaddedConv::forward(const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor& y,
                          float beta, const Epilogue& epilogue, const Tensor& workspace) const {
-  run(ctx, win, filters, x, w, bias, y, beta, epilogue, workspace, false);
+  run(ctx, win, filters, x, w, bias, y, beta, epilogue, mem(workspace), PaddedPass::forward);
+}
+
+std::size_t padded_depthwise_floats(const ContextImpl& ctx, const Window& win) {
+  const std::int64_t floats =
+      copies(win, win.c, pass_plan(ctx, win.c, PaddedPass::depthwise).reach(), false);
+  return std::size_t(floats);
+}
+
+void padded_depthwise_forward(ContextImpl& ctx, const Window& win, const Tensor& x, const Tensor& w,
+                              const Tensor* bias, const Tensor& y, float beta,
+                              const Epilogue& epilogue) {
+  cl_mem scratch = ctx.scratch(padded_depthwise_floats(ctx, win));
+  run(ctx, win, win.c, x, w, bias, y, beta, epilogue, scratch, PaddedPass::depthwise);
 }
 
 void PaddedConv::input_gradient(const Tensor& gy, const Tensor& w, const Tensor& gx, float beta,
                                 const Tensor& workspace) const {
   const std::optional<Window> v = flipped_window(win, filters);
   if (!v) throw Error("conv: no padded input gradient for this geometry");  // serves_ checks
-  run(ctx, *v, win.c, gy, w, nullptr, gx, beta, {}, workspace, true);
+  run(ctx, *v, win.c, gy, w, nullptr, gx, beta, {}, mem(workspace), PaddedPass::flipped);
 }
 
 void PaddedConv::weight_gradient(const Tensor& x, const Tensor& gy, const Tensor& gw, float beta,
@@ -210,8 +234,8 @@ void PaddedConv::weight_gradient(const Tensor& x, const Tensor& gy, const Tensor
   const std::array<std::int64_t, 3> e = extents(win, plan.vector);
   const cl_int4 padded = as_int4(e);
   const std::size_t gy_offset = std::size_t(win.n * win.c * padded_plane(win, e));
-  pad(ctx, win, padded, x, workspace, 0);
-  pad(ctx, output_window(win, filters), padded, gy, workspace, gy_offset);
+  pad(ctx, win, padded, x, mem(workspace), 0);
+  pad(ctx, output_window(win, filters), padded, gy, mem(workspace), gy_offset);
   cl_kernel k = ctx.kernel("conv_padded", "conv_padded_weight_gradient", plan_options(plan));
   set_args(k, mem(workspace), cl_ulong(gy_offset), mem(gw), win.packed(), win.packed_out(), padded,
            cl_int(filters), cl_int(win.n), beta);

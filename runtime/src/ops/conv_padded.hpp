@@ -18,6 +18,15 @@ namespace clnn::detail {
 // matrices; 0 where the route cannot run it.
 std::size_t padded_workspace_floats(const Window& win, std::int64_t filters, std::int64_t groups);
 
+// A depthwise convolution's forward pass (a filter per channel: groups = channels = filters)
+// over a padded copy in the context's scratch, as CPUs run it (ops/conv_depthwise.cpp): every
+// tap one vector load of the copy, no bound checked and no lane gathered at the edges. The
+// floats of the copy, or 0 where an index would pass an int.
+std::size_t padded_depthwise_floats(const ContextImpl& ctx, const Window& win);
+void padded_depthwise_forward(ContextImpl& ctx, const Window& win, const Tensor& x, const Tensor& w,
+                              const Tensor* bias, const Tensor& y, float beta,
+                              const Epilogue& epilogue);
+
 struct PaddedConv : ConvGeometry {
   // Whether forward takes this route: one group, the padded copy (with its spare rows) within
   // `workspace_floats` and int indices, and ContextImpl::conv_route asks for it or is automatic
