@@ -100,12 +100,13 @@ __kernel void pad_planes(__global const float* x, __global float* xp, const ulon
 }
 
 // y[n, k, d, h, w] = epilogue(beta * y + sum over c and taps of w[k, c, tap] xp[...] + bias[k])
+// (y's sample n at y_offset + n * y_channels * positions)
 // for FILTERS filters from get_global_id(1) * FILTERS (K is a multiple of FILTERS) and the
 // VECS * VEC positions p from get_global_id(0) * VECS * VEC of sample get_global_id(2).
 __kernel void conv_padded(__global const float* xp, __global const float* w,
                           __global const float* bias, const int has_bias, __global float* y,
-                          const int16 g, const int4 o, const int4 padded, const int K,
-                          const float beta) {
+                          const ulong y_offset, const int y_channels, const int16 g,
+                          const int4 o, const int4 padded, const int K, const float beta) {
   const int Dq = padded.s0, Hq = padded.s1, Wq = padded.s2;
   const int SD = STRIDE_D, SH = STRIDE_H, SW = STRIDE_W;
   const int OD = o.s0, OH = o.s1, OW = o.s2;
@@ -172,13 +173,16 @@ __kernel void conv_padded(__global const float* xp, __global const float* w,
   }
 
   const long positions = (long)OD * OH * OW;
+  // Sample n's output: y's own, or its channels of a concat (y_channels in all, y_offset floats
+  // in) where the outputs are placed there.
+  __global float* yn = y + y_offset + (long)n * y_channels * positions;
   // The coordinates of position p0, then of each lane's in turn, without a division.
   int wq = p0 % Wq, hq = p0 / Wq % Hq, dq = p0 / Wq / Hq;
   for (int j = 0; j < VECS; ++j) {
     // Most vectors lie whole within a row of the output: stored as one vector (the lanes one by
     // one became scatter instructions, a tenth of the kernel's time on 56 x 56 planes).
     if (p0 + (j + 1) * VEC <= span && wq + VEC <= OW && hq < OH) {
-      __global float* yk = y + ((long)n * K + k0) * positions + (dq * OH + hq) * OW + wq;
+      __global float* yk = yn + (long)k0 * positions + (dq * OH + hq) * OW + wq;
       for (int i = 0; i < FILTERS; ++i, yk += positions) {
         const floatV v = acc[j][i] + (has_bias ? bias[k0 + i] : 0.0f);
         vstoreV(FINISH(beta == 0.0f ? v : MULADD((floatV)(beta), vloadV(0, yk), v)), 0, yk);
@@ -204,7 +208,7 @@ __kernel void conv_padded(__global const float* xp, __global const float* w,
     for (int i = 0; i < FILTERS; ++i) {
       const int k = k0 + i;
       const float shift = has_bias ? bias[k] : 0.0f;
-      __global float* yk = y + ((long)n * K + k) * positions;
+      __global float* yk = yn + (long)k * positions;
       vstoreV(acc[j][i], 0, lanes);
       for (int l = 0; l < VEC; ++l) {
         if (at[l] < 0) continue;

@@ -364,7 +364,8 @@ TEST_CASE("an inference executor assembles a concat of convolutions in place",
           "[profile][executor]") {
   using clnn::detail::ConvRoute;
   // concat(relu(conv1x1(x)), conv3x3(2 x), relu(conv3x3 of 8 filters over 576 rows)): the
-  // implicit GEMM and the pointwise products write their channels of the concat themselves (the
+  // implicit GEMM, the pointwise products and the padded route write their channels of the
+  // concat themselves (the
   // implicit GEMM split over K at batch 1, where the slices' sum writes them), other routes copy
   // theirs. 2 x lives between the first producers
   // and the concat, in the buffer the concat's would share if it were taken at the concat. A
@@ -394,7 +395,7 @@ TEST_CASE("an inference executor assembles a concat of convolutions in place",
       const auto saved_gemm = impl.gemm_backend;
       impl.gemm_backend = clnn::detail::GemmBackend::own;
       for (ConvRoute route : {ConvRoute::automatic, ConvRoute::columns, ConvRoute::implicit,
-                              ConvRoute::winograd, ConvRoute::pointwise}) {
+                              ConvRoute::winograd, ConvRoute::pointwise, ConvRoute::padded}) {
         INFO("route " << int(route));
         scope.set(route);
         InferenceAndTraining pair(g, {out, not_assembled}, input);
@@ -416,8 +417,10 @@ TEST_CASE("an inference executor assembles a concat of convolutions in place",
           INFO(pass.node << ": " << pass.route);
           const auto copies = std::count(pass.kernels.begin(), pass.kernels.end(), "copy_block");
           if (route == ConvRoute::implicit && n == 1) CHECK(copies == 0);
-          // The pointwise products write their samples' channels at any batch.
+          // The pointwise products and the padded route write their samples' channels at any
+          // batch.
           if (pass.route.find("pointwise") != std::string::npos) CHECK(copies == 0);
+          if (route == ConvRoute::padded) CHECK(copies == 0);
           if (route == ConvRoute::columns) CHECK(copies == 1);
         }
         CHECK(placed == 3);

@@ -334,8 +334,8 @@ class ConvPasses {
   }
 
   // y = epilogue(beta * y + conv(x, w) + bias), written where `placement` says if it says: the
-  // implicit GEMM and the pointwise products write there themselves, other routes write y and
-  // copy it. `prepared`, if given,
+  // implicit GEMM, the pointwise products and the padded route write there themselves, other
+  // routes write y and copy it. `prepared`, if given,
   // holds prepare_filters' filters.
   void forward(const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor& y, float beta,
                const Epilogue& epilogue = {}, const Placement& placement = {},
@@ -352,8 +352,7 @@ class ConvPasses {
       case Route::pointwise:
         return pointwise_.forward(x, w, bias, y, beta, epilogue, placement);
       case Route::padded:
-        padded_.forward(x, w, bias, y, beta, epilogue, workspace_);
-        break;
+        return padded_.forward(x, w, bias, y, beta, epilogue, workspace_, placement);
       default:
         columns_.forward(x, w, bias, y, beta);
         apply_epilogue(geometry_.ctx, y, epilogue);

@@ -142,11 +142,13 @@ PaddedConvPlan pass_plan(const ContextImpl& ctx, std::int64_t filters, PaddedPas
   return ctx.planner.padded_conv(pass == PaddedPass::depthwise ? 1 : std::size_t(filters));
 }
 
-// y = epilogue(beta * y + conv_v(x, w) + bias) for convolution `v`: x copied with its padding
-// into the workspace, then conv_padded.
+// y = epilogue(beta * y + conv_v(x, w) + bias) for convolution `v`, written where `placement`
+// says if it says: x copied with its padding into the workspace, then conv_padded.
 void run(ContextImpl& ctx, const Window& v, std::int64_t filters, const Tensor& x, const Tensor& w,
          const Tensor* bias, const Tensor& y, float beta, const Epilogue& epilogue,
-         cl_mem workspace, PaddedPass pass) {
+         cl_mem workspace, PaddedPass pass, const Placement& placement = {}) {
+  const Tensor& out = placement.into ? *placement.into : y;
+  const auto y_offset = cl_ulong(placement.channel * v.out_positions());
   const PaddedConvPlan plan = pass_plan(ctx, filters, pass);
   const cl_int4 padded = as_int4(extents(v, plan.reach()));
   pad(ctx, v, padded, x, workspace, 0);
@@ -155,8 +157,8 @@ void run(ContextImpl& ctx, const Window& v, std::int64_t filters, const Tensor& 
                               (pass == PaddedPass::depthwise ? " -DDEPTHWISE=1" : "") +
                               epilogue_options(epilogue);
   cl_kernel k = ctx.kernel("conv_padded", "conv_padded", options);
-  set_args(k, workspace, mem(w), mem(bias ? *bias : w), cl_int(bias != nullptr), mem(y), v.packed(),
-           v.packed_out(), padded, cl_int(filters), beta);
+  set_args(k, workspace, mem(w), mem(bias ? *bias : w), cl_int(bias != nullptr), mem(out), y_offset,
+           cl_int(out.shape()[1]), v.packed(), v.packed_out(), padded, cl_int(filters), beta);
   // A few work-items a group along the positions, as gemm_cpu's share rows of A.
   const std::size_t items = (std::size_t(span(v, padded)) + plan.reach() - 1) / plan.reach();
   const std::size_t local = std::min<std::size_t>(4, items);
@@ -203,8 +205,10 @@ bool PaddedConv::serves_weight_gradient(std::size_t workspace_floats) const {
 }
 
 void PaddedConv::forward(const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor& y,
-                         float beta, const Epilogue& epilogue, const Tensor& workspace) const {
-  run(ctx, win, filters, x, w, bias, y, beta, epilogue, mem(workspace), PaddedPass::forward);
+                         float beta, const Epilogue& epilogue, const Tensor& workspace,
+                         const Placement& placement) const {
+  run(ctx, win, filters, x, w, bias, y, beta, epilogue, mem(workspace), PaddedPass::forward,
+      placement);
 }
 
 std::size_t padded_depthwise_floats(const ContextImpl& ctx, const Window& win) {

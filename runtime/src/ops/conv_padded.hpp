@@ -10,6 +10,7 @@
 
 #include "clnn/tensor.hpp"
 #include "ops/conv_geometry.hpp"
+#include "ops/op.hpp"
 
 namespace clnn::detail {
 
@@ -34,9 +35,10 @@ struct PaddedConv : ConvGeometry {
   bool serves_forward(std::size_t workspace_floats) const;
 
   // y = epilogue(beta * y + conv(x, w) + bias) (bias may be null), the padded copy written to the
-  // start of `workspace`.
+  // start of `workspace`; into a concat's channels instead where `placement` says.
   void forward(const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor& y, float beta,
-               const Epilogue& epilogue, const Tensor& workspace) const;
+               const Epilogue& epilogue, const Tensor& workspace,
+               const Placement& placement = {}) const;
 
   // Whether the input gradient takes it: the same, for the convolution of gy that gives it (the
   // filters flipped, pads of the window's reach less the original's, none negative).
