@@ -162,9 +162,10 @@ __kernel void winograd_outputs(__global const float* m, const ulong m_offset, __
 #define vloadL CATL(vload, LANES)
 #define vstoreL CATL(vstore, LANES)
 
-// The tiles t0 .. t0 + LANES - 1 of the numbering above (the last one repeated past T), each
-// lane's tile stepped from its predecessor's rather than divided: the offset of its first row
-// and column (row0 * W + column0 of its plane, as the caller's plane(n) gives it), and those two.
+// For the tiles t0 .. t0 + LANES - 1 of the numbering above (the last one repeated past T),
+// each lane's tile stepped from its predecessor's rather than divided: with tile_ = (n, ty, tx)
+// of lane l's tile (the caller's expressions plane, row0 and column0 read it), rows_[l] = row0,
+// columns_[l] = column0 and offset_[l] = plane + row0 * at_ + column0, at_ floats a row.
 #define LANE_TILES(t0, T, TH, TW, plane, row0, column0, at_, offset_, rows_, columns_)  \
   do {                                                                                     \
     int3 tile_ = tile_at(t0, TH, TW);                                                      \
