@@ -2,8 +2,6 @@
 // (cl_kernels/conv_depthwise.cl).
 #include "ops/conv_depthwise.hpp"
 
-#include "ops/conv_padded.hpp"
-
 #include <algorithm>
 #include <climits>
 #include <string>

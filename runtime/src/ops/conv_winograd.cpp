@@ -2,6 +2,7 @@
 #include "ops/conv_winograd.hpp"
 
 #include <climits>
+#include <cstdint>
 
 #include "cl/kernel_call.hpp"
 #include "ops/common.hpp"
@@ -161,11 +162,30 @@ WinogradLaunch forward_launch(const WinogradConv& c) {
           m + r - 1};
 }
 
+// The input gradient of c as a launch: output position i of the gradient meets gy at
+// i + pad - tap, so with the taps turned, a window starting at i - (r - 1 - pad).
+WinogradLaunch input_gradient_launch(const WinogradConv& c) {
+  const Window& win = c.win;
+  const std::int64_t r = win.kernel[1], m = output_tile(r);
+  return {win.n,     c.filters, win.out[1],           win.out[2],
+          win.c,     win.in[1], win.in[2],            r - 1 - win.pad_begin[1],
+          r - 1 - win.pad_begin[2], m, m + r - 1};
+}
+
+// Whether the launch's scratch (U, V and M) is one allocation the device takes: unforced, a
+// convolution too large for it (a large batch) keeps to the other routes.
+bool scratch_fits(const ContextImpl& ctx, const WinogradLaunch& l) {
+  const std::uint64_t most = ctx.info.max_mem_alloc_size;
+  return most == 0 || l.scratch_floats() <= most / sizeof(float);
+}
+
 }  // namespace
 
 bool WinogradConv::serves_forward() const {
-  return applies(win, filters, groups) &&
-         takes(ConvRoute::winograd, pays(win.c, filters), pays_on_cpus(win, win.c, filters));
+  if (!applies(win, filters, groups)) return false;
+  const bool fits = scratch_fits(ctx, forward_launch(*this));
+  return takes(ConvRoute::winograd, pays(win.c, filters) && fits,
+               pays_on_cpus(win, win.c, filters) && fits);
 }
 
 std::string WinogradConv::describe() const {
@@ -174,8 +194,10 @@ std::string WinogradConv::describe() const {
 }
 
 bool WinogradConv::serves_input_gradient() const {
-  return applies(win, filters, groups) &&
-         takes(ConvRoute::winograd, pays(filters, win.c), pays_on_cpus(win, filters, win.c));
+  if (!applies(win, filters, groups)) return false;
+  const bool fits = scratch_fits(ctx, input_gradient_launch(*this));
+  return takes(ConvRoute::winograd, pays(filters, win.c) && fits,
+               pays_on_cpus(win, filters, win.c) && fits);
 }
 
 std::size_t WinogradConv::prepared_filter_floats() const {
@@ -195,13 +217,8 @@ void WinogradConv::forward(const Tensor& x, const Tensor& w, const Tensor* bias,
 
 void WinogradConv::input_gradient(const Tensor& gy, const Tensor& w, const Tensor& gx,
                                   float beta) const {
-  // Output position i of the gradient meets gy at i + pad - tap: with the taps turned, a window
-  // starting at i - (r - 1 - pad).
-  const std::int64_t r = win.kernel[1], m = output_tile(r);
-  const WinogradLaunch l{win.n,     filters,   win.out[1],           win.out[2],
-                         win.c,     win.in[1], win.in[2],            r - 1 - win.pad_begin[1],
-                         r - 1 - win.pad_begin[2], m, m + r - 1};
-  run(ctx, l, mem(gy), mem(w), true, nullptr, mem(gx), beta, Epilogue{});
+  run(ctx, input_gradient_launch(*this), mem(gy), mem(w), true, nullptr, mem(gx), beta,
+      Epilogue{});
 }
 
 }  // namespace clnn::detail
