@@ -310,15 +310,15 @@ TEST_CASE("Winograd's F(4x4, 3x3) and F(2x2, 5x5) match the reference", "[conv]"
     return clnn::detail::WinogradConv{conv_geometry(x, w, o)};
   };
   const std::vector<Case> served{
-      {{2, 3, 7, 6}, {4, 3, 3, 3}, options({}, {1, 1}, {1, 1}, {})},     // 7 rows: odd output
+      {{2, 3, 7, 6}, {4, 3, 3, 3}, options({}, {1, 1}, {1, 1}, {})},    // 7 rows: odd output
       {{1, 32, 5, 5}, {4, 32, 3, 3}, options({}, {1, 1}, {1, 1}, {})},  // input gradient: 2 blocks
-      {{1, 8, 8, 8}, {8, 8, 3, 3}, options({}, {1, 1}, {1, 1}, {})},  // aligned: vec4 GEMM
-      {{3, 5, 6, 9}, {6, 5, 3, 3}, options({}, {0, 0}, {0, 0}, {})},  // no padding
-      {{2, 4, 5, 5}, {3, 4, 3, 3}, options({}, {2, 0}, {1, 2}, {})},  // uneven padding
-      {{1, 2, 3, 3}, {2, 2, 3, 3}, options({}, {2, 2}, {2, 2}, {})},  // padding of 2
-      {{2, 3, 8, 7}, {4, 3, 5, 5}, options({}, {2, 2}, {2, 2}, {})},  // 5x5, odd output
-      {{1, 8, 9, 9}, {8, 8, 5, 5}, options({}, {0, 0}, {0, 0}, {})},  // 5x5, no padding
-      {{2, 4, 5, 6}, {3, 4, 5, 5}, options({}, {4, 1}, {3, 0}, {})},  // 5x5, uneven padding
+      {{1, 8, 8, 8}, {8, 8, 3, 3}, options({}, {1, 1}, {1, 1}, {})},    // aligned: vec4 GEMM
+      {{3, 5, 6, 9}, {6, 5, 3, 3}, options({}, {0, 0}, {0, 0}, {})},    // no padding
+      {{2, 4, 5, 5}, {3, 4, 3, 3}, options({}, {2, 0}, {1, 2}, {})},    // uneven padding
+      {{1, 2, 3, 3}, {2, 2, 3, 3}, options({}, {2, 2}, {2, 2}, {})},    // padding of 2
+      {{2, 3, 8, 7}, {4, 3, 5, 5}, options({}, {2, 2}, {2, 2}, {})},    // 5x5, odd output
+      {{1, 8, 9, 9}, {8, 8, 5, 5}, options({}, {0, 0}, {0, 0}, {})},    // 5x5, no padding
+      {{2, 4, 5, 6}, {3, 4, 5, 5}, options({}, {4, 1}, {3, 0}, {})},    // 5x5, uneven padding
       // 50 tiles: on CPUs, whole vectors of 16 (or 8, 4) tiles and a last part of one.
       {{2, 3, 20, 18}, {4, 3, 3, 3}, options({}, {1, 1}, {1, 1}, {})},
   };

@@ -167,9 +167,17 @@ WinogradLaunch forward_launch(const WinogradConv& c) {
 WinogradLaunch input_gradient_launch(const WinogradConv& c) {
   const Window& win = c.win;
   const std::int64_t r = win.kernel[1], m = output_tile(r);
-  return {win.n,     c.filters, win.out[1],           win.out[2],
-          win.c,     win.in[1], win.in[2],            r - 1 - win.pad_begin[1],
-          r - 1 - win.pad_begin[2], m, m + r - 1};
+  return {win.n,
+          c.filters,
+          win.out[1],
+          win.out[2],
+          win.c,
+          win.in[1],
+          win.in[2],
+          r - 1 - win.pad_begin[1],
+          r - 1 - win.pad_begin[2],
+          m,
+          m + r - 1};
 }
 
 // Whether the launch's scratch (U, V and M) is one allocation the device takes: unforced, a
@@ -217,8 +225,7 @@ void WinogradConv::forward(const Tensor& x, const Tensor& w, const Tensor* bias,
 
 void WinogradConv::input_gradient(const Tensor& gy, const Tensor& w, const Tensor& gx,
                                   float beta) const {
-  run(ctx, input_gradient_launch(*this), mem(gy), mem(w), true, nullptr, mem(gx), beta,
-      Epilogue{});
+  run(ctx, input_gradient_launch(*this), mem(gy), mem(w), true, nullptr, mem(gx), beta, Epilogue{});
 }
 
 }  // namespace clnn::detail
