@@ -449,7 +449,7 @@ TEST_CASE("skinny products take the matrix-vector kernels unless a backend is fo
   impl.gemm_backend = saved;
 }
 
-TEST_CASE("on GPUs, more than 4 vectors side by side take the vec4 GEMM tiles; on CPUs, short ones the GEMM", "[matmul]") {
+TEST_CASE("the GEMM takes more than 4 vectors: side by side on GPUs, short on CPUs", "[matmul]") {
   DeviceInfo gpu, cpu;
   gpu.type = DeviceType::gpu, cpu.type = DeviceType::cpu;
   // A 4096 x 4096 matrix by n columns of B: side by side in B [4096, n], along K in B^T.
