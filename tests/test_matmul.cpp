@@ -295,9 +295,17 @@ TEST_CASE("the host BLAS runs products on a CPU device's buffers in place", "[ma
     INFO("CLNN_GEMM " << detail::to_string(setting));
     impl.gemm_backend = setting;
     // CPUs take it for every product but those over tap rows (unasked only where OpenBLAS runs
-    // kernels for the CPU); elsewhere, even forced, it serves none and the choice is automatic's.
-    const bool taken = setting == detail::GemmBackend::blas ? cpu : detail::host_blas_pays(impl);
-    CHECK((detail::choose_gemm_backend(impl, plain) == detail::GemmBackend::blas) == taken);
+    // kernels for the CPU, and for products of kMinHostBlasProduct multiply-adds or more);
+    // elsewhere, even forced, it serves none and the choice is automatic's.
+    const bool forced = setting == detail::GemmBackend::blas;
+    CHECK((detail::choose_gemm_backend(impl, plain) == detail::GemmBackend::blas) ==
+          (forced && cpu));
+    detail::GemmCall large = plain;
+    large.m = large.n = large.k = 512, large.lda = large.ldb = large.ldc = 512;
+    REQUIRE(detail::host_blas_product_pays(large));
+    REQUIRE_FALSE(detail::host_blas_product_pays(plain));
+    CHECK((detail::choose_gemm_backend(impl, large) == detail::GemmBackend::blas) ==
+          (forced ? cpu : detail::host_blas_pays(impl)));
     CHECK_FALSE((detail::host_blas_pays(impl) && !cpu));
     CHECK(detail::host_blas_serves(impl, plain) == cpu);
     CHECK_FALSE(detail::host_blas_serves(impl, taps));

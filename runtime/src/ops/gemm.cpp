@@ -118,10 +118,9 @@ GemmChoice choose_fp32_gemm(const ContextImpl& ctx, const GemmCall& g) {
                                                       : GemmBackend::own;
     return choice;
   }
-  // Untuned on a CPU device: the host BLAS, 5x to 15x ahead of clnn's cpu kernel in clnn-bench
-  // matmul on PoCL (PERFORMANCE.md, "CPUs: GEMM through the host BLAS"), where it runs kernels
-  // for this CPU.
-  if (blas_serves && host_blas_pays(ctx)) {
+  // Untuned on a CPU device: the host BLAS for large products, where it runs kernels for this
+  // CPU (PERFORMANCE.md, "CPUs: GEMM through the host BLAS"; gemm_host.hpp for the size).
+  if (blas_serves && host_blas_pays(ctx) && host_blas_product_pays(g)) {
     choice.backend = GemmBackend::blas;
     return choice;
   }

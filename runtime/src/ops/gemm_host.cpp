@@ -99,6 +99,10 @@ bool host_blas_pays(const ContextImpl& ctx) {
   return ctx.info.type == DeviceType::cpu && tuned_for_this_cpu;
 }
 
+bool host_blas_product_pays(const GemmCall& call) {
+  return double(call.m) * double(call.n) * double(call.k) >= kMinHostBlasProduct;
+}
+
 void gemm_host_blas(ContextImpl& ctx, const GemmCall& g, cl_event* event) {
   if (!host_blas_serves(ctx, g)) throw Error("matmul: the host BLAS serves only CPU devices");
   check_int_indexable(g);  // cblas takes int sizes

@@ -19,6 +19,16 @@ bool host_blas_serves(const ContextImpl& ctx, const GemmCall& call);
 // clnn's kernels; CLNN_GEMM=blas still forces it.
 bool host_blas_pays(const ContextImpl& ctx);
 
+// Whether a call's products are big enough for the host BLAS: it runs them one after another,
+// each waking its threads, after mapping the buffers, which waits for the queue; clnn's gemm_cpu
+// runs a whole batch in one launch. kMinHostBlasProduct multiply-adds a product: on the 2-core
+// AVX-512 Xeon (clnn-bench matmul --device cpu) gemm_cpu ran square products faster up to 512
+// (256: 220 GFLOP/s against 137; 512: 244-271 against 235-265) and OpenBLAS from 640 (1024:
+// 302-320 against 160-214). At batch 1 and 32 the zoo's pointwise convolutions (at most 51
+// million multiply-adds a sample) then ran 1.1x to 1.5x as fast on gemm_cpu.
+inline constexpr double kMinHostBlasProduct = 512.0 * 512.0 * 512.0;
+bool host_blas_product_pays(const GemmCall& call);
+
 // Runs the call with cblas_sgemm, one product per batch entry, on the buffers mapped in place;
 // waits for the queue's earlier work (the mapping does) and returns with C unmapped. event, when
 // given, receives the event of C's unmapping, which completes after the product.
