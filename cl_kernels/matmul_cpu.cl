@@ -12,8 +12,13 @@
 // a barrier after every TILE_K steps of k makes PoCL run each step for the whole group before the
 // next (it loops over the work-items between barriers, keeping their sums aside), so the group's
 // TILE_K rows of B, read once from memory, serve every block of rows from the cache.
+//
+// With -DROW_BIAS=1 the kernel takes one more argument, bias, and finishes C as a convolution's
+// output: C = FINISH(alpha * op(A) op(B) + beta * C + bias[m]) (epilogue.h), so that a pointwise
+// convolution needs no second pass over its output (ops/conv_pointwise.cpp).
 
 #include "muladd.h"
+#include "epilogue.h"
 
 #ifndef WORK_M
 #define WORK_M 8
@@ -29,6 +34,9 @@
 #endif
 #ifndef TRANS_B
 #define TRANS_B 0
+#endif
+#ifndef ROW_BIAS
+#define ROW_BIAS 0
 #endif
 
 // The widest vector of 16, 8 or 4 floats that divides WORK_N (LaunchPlanner::fits allows at
@@ -58,7 +66,11 @@ __kernel void gemm_cpu(const int M, const int N, const int K, const float alpha,
                        __global const float* A, const ulong offset_a, const int lda,
                        const ulong stride_a, __global const float* B, const ulong offset_b,
                        const int ldb, const ulong stride_b, const float beta, __global float* C,
-                       const ulong offset_c, const int ldc, const ulong stride_c) {
+                       const ulong offset_c, const int ldc, const ulong stride_c
+#if ROW_BIAS
+                       , __global const float* bias
+#endif
+                       ) {
   // The columns this work-item stores start at first; the last block of a row, where it would
   // run past N, is computed whole, shifted left to end at N (its leading columns duplicate the
   // previous block's and are not stored), so that only products narrower than a block gather
@@ -154,16 +166,22 @@ __kernel void gemm_cpu(const int M, const int N, const int K, const float alpha,
 
   for (int i = 0; i < WORK_M && m0 + i < M; ++i) {
     __global float* c = C + (long)(m0 + i) * ldc + n0;
+#if ROW_BIAS  // added after the product and C, as channel_bias_rows adds it: the same bits
+    const float row_bias = bias[m0 + i];
+#define BIASED(v) ((v) + row_bias)
+#else
+#define BIASED(v) (v)
+#endif
     if (n0 == first && whole) {
       for (int j = 0; j < VECS; ++j) {
         const floatV r = alpha * acc[i][j];
-        vstoreV(beta == 0.0f ? r : MULADD((floatV)(beta), vloadV(j, c), r), j, c);
+        vstoreV(FINISH(BIASED(beta == 0.0f ? r : MULADD((floatV)(beta), vloadV(j, c), r))), j, c);
       }
     } else {
       float out[WORK_N];
       for (int j = 0; j < VECS; ++j) vstoreV(alpha * acc[i][j], j, out);
       for (int j = first - n0; j < min(WORK_N, N - n0); ++j)
-        c[j] = beta == 0.0f ? out[j] : out[j] + beta * c[j];
+        c[j] = FINISH(BIASED(beta == 0.0f ? out[j] : out[j] + beta * c[j]));
     }
   }
 }

@@ -283,6 +283,55 @@ bool own_splits(const detail::GemmCall& call) {
 
 }  // namespace
 
+TEST_CASE("gemm_cpu adds a row bias and finishes C where gemm_finishes_rows says so", "[matmul]") {
+  auto& impl = detail::Access::impl(context());
+  const bool cpu = impl.info.type == DeviceType::cpu;
+  struct Case {
+    std::size_t batch, m, n, k;
+    float beta;
+    bool bias;
+  };
+  // Rows past a block of 8, columns past whole vectors and narrower than one, a batch, beta.
+  for (const Case& s : {Case{3, 13, 37, 29, 0.0f, true}, Case{1, 8, 5, 64, 0.5f, true},
+                        Case{2, 17, 64, 3, 0.0f, false}}) {
+    INFO("batch " << s.batch << " m " << s.m << " n " << s.n << " k " << s.k);
+    const auto a = random_vector(s.m * s.k, 1), b = random_vector(s.batch * s.k * s.n, 2);
+    const auto c = random_vector(s.batch * s.m * s.n, 3), bias = random_vector(s.m, 4);
+    auto dev = [](const std::vector<float>& v) {
+      return Tensor::from_host(context(), {std::int64_t(v.size())}, v);
+    };
+    Tensor ta = dev(a), tb = dev(b), tc = dev(c), tbias = dev(bias);
+    detail::GemmCall call;  // a pointwise convolution's: one A, a product per sample
+    call.m = s.m, call.n = s.n, call.k = s.k, call.batch = s.batch, call.beta = s.beta;
+    call.a = detail::Access::mem(ta), call.lda = s.k;
+    call.b = detail::Access::mem(tb), call.ldb = s.n, call.stride_b = s.k * s.n;
+    call.c = detail::Access::mem(tc), call.ldc = s.n, call.stride_c = s.m * s.n;
+    call.row_bias = s.bias ? detail::Access::mem(tbias) : nullptr;
+    call.finish = {true, 0.0f, 0.25f, true};  // clip to [0, 0.25]: both bounds bite
+    if (!detail::gemm_finishes_rows(impl, call)) {
+      CHECK_FALSE(cpu);  // every such call finishes on CPUs
+      CHECK_THROWS_WITH(detail::gemm(impl, call), Catch::Contains("row bias"));
+      continue;
+    }
+    detail::gemm(impl, call);
+    const auto got = tc.to_host();
+    const Vec product = reference::matmul(
+        Vec(a.begin(), a.end()), {std::int64_t(s.m), std::int64_t(s.k)}, Vec(b.begin(), b.end()),
+        {std::int64_t(s.batch), std::int64_t(s.k), std::int64_t(s.n)}, false, false);
+    std::size_t low = 0, high = 0, off = 0;
+    for (std::size_t i = 0; i < got.size(); ++i) {
+      const std::size_t row = i / s.n % s.m;
+      double want = product[i] + s.beta * double(c[i]) + (s.bias ? bias[row] : 0.0);
+      low += want<0.0, high += want> 0.25;
+      want = std::min(std::max(want, 0.0), 0.25);
+      off += std::fabs(got[i] - want) > 1e-5;
+    }
+    CHECK(off == 0);
+    CHECK(low > 0);
+    CHECK(high > 0);
+  }
+}
+
 TEST_CASE("the host BLAS runs products on a CPU device's buffers in place", "[matmul]") {
   auto& impl = detail::Access::impl(context());
   const bool cpu = impl.info.type == DeviceType::cpu;

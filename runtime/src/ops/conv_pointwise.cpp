@@ -69,6 +69,13 @@ void PointwiseConv::forward(const Tensor& x, const Tensor& w, const Tensor* bias
   g.stride_c = std::size_t(out.shape()[1]) * positions;
   g.a = mem(w), g.lda = std::size_t(win.c);
   g.beta = beta;
+  // The bias and activation in the product's own kernel where it takes them (gemm_cpu): at
+  // batch 1 mobilenet_v2's bias passes had taken a tenth of its step on PoCL, 0.25 ms for one
+  // layer's 112 x 112 x 96 outputs.
+  g.row_bias = bias ? mem(*bias) : nullptr;
+  g.finish = epilogue;
+  if (gemm_finishes_rows(ctx, g)) return gemm(ctx, g);
+  g.row_bias = nullptr, g.finish = {};
   gemm(ctx, g);
   add_channel_bias(ctx, out, bias, win.n, filters, std::int64_t(positions), epilogue, first);
 }

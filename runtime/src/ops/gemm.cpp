@@ -192,8 +192,12 @@ void gemm_with_plan(ContextImpl& ctx, const GemmCall& g, const MatmulPlan& plan,
   check_int_indexable(g);
   if (!gemm_plan_serves(ctx.planner, plan, g))
     throw Error("matmul: the configuration " + plan.describe() + " cannot run this call");
+  if (g.finishes() && plan.kernel != MatmulKernel::cpu)
+    throw Error("matmul: only the cpu kernel adds a row bias and finishes C");
   std::string options = plan.build_options() + " -DTRANS_A=" + (g.trans_a ? "1" : "0") +
                         " -DTRANS_B=" + (g.trans_b ? "1" : "0") + tap_row_options(g.b_rows);
+  if (g.row_bias) options += " -DROW_BIAS=1";
+  if (g.finish.on) options += " " + epilogue_options(g.finish);
   if (plan.float4_tiles() && g.k % plan.tile_k == 0)  // no step reaches past K
     options += " -DWHOLE_K_STEPS=1";
   cl_kernel kernel = ctx.kernel(plan.source_name(), plan.kernel_name(), options);
@@ -203,6 +207,7 @@ void gemm_with_plan(ContextImpl& ctx, const GemmCall& g, const MatmulPlan& plan,
            static_cast<cl_int>(g.ldb), static_cast<cl_ulong>(g.stride_b), g.beta, g.c,
            static_cast<cl_ulong>(g.offset_c), static_cast<cl_int>(g.ldc),
            static_cast<cl_ulong>(g.stride_c));
+  if (g.row_bias) check(clSetKernelArg(kernel, 17, sizeof(cl_mem), &g.row_bias), "clSetKernelArg");
   const std::size_t groups_n = (g.n + plan.tile_n - 1) / plan.tile_n;
   const std::size_t groups_m = (g.m + plan.tile_m - 1) / plan.tile_m;
   enqueue<3>(ctx.queue.get(), kernel,
@@ -376,19 +381,36 @@ void gemm_split_k(ContextImpl& ctx, const GemmCall& g, std::size_t slices,
   sum_slices(ctx, partial, 0, slices, mn, g.alpha, g.beta, g.c, g.offset_c);
 }
 
+// Whether a call runs as slices of K: a single product into a contiguous C (no event: several
+// launches), with scratch free for the partial products.
+bool runs_in_slices(ContextImpl& ctx, const GemmCall& call, const GemmChoice& choice,
+                    cl_event* event) {
+  return !event && call.batch == 1 && call.ldc == call.n && !operand_in_scratch(ctx, call) &&
+         split_k_slices(ctx, call, choice) > 1;
+}
+
+// Whether the product's one launch is gemm_cpu's, which adds a row bias and finishes C.
+bool finishes_in_kernel(ContextImpl& ctx, const GemmCall& call, const GemmChoice& choice,
+                        cl_event* event) {
+  return choice.backend == GemmBackend::own && choice.plan.kernel == MatmulKernel::cpu &&
+         !runs_in_slices(ctx, call, choice, event);
+}
+
 }  // namespace
 
 void gemm_as_chosen(ContextImpl& ctx, const GemmCall& call, const GemmChoice& choice,
                     cl_event* event) {
+  if (call.finishes() && !finishes_in_kernel(ctx, call, choice, event))
+    throw Error("matmul: a row bias and finish asked of " + describe_gemm(ctx, call));
   if (choice.backend == GemmBackend::gemv) return gemv(ctx, call, event);  // its own slices
   if (choice.backend == GemmBackend::blas) return gemm_host_blas(ctx, call, event);  // no slices
-  // Split K for a single product into a contiguous C (no event: several launches), with scratch
-  // free for the partial products.
-  if (!event && call.batch == 1 && call.ldc == call.n && !operand_in_scratch(ctx, call)) {
-    if (std::size_t slices = split_k_slices(ctx, call, choice); slices > 1)
-      return gemm_split_k(ctx, call, slices, choice);
-  }
+  if (runs_in_slices(ctx, call, choice, event))
+    return gemm_split_k(ctx, call, split_k_slices(ctx, call, choice), choice);
   gemm_unsplit(ctx, call, choice, event);
+}
+
+bool gemm_finishes_rows(ContextImpl& ctx, const GemmCall& call) {
+  return finishes_in_kernel(ctx, call, choose_gemm(ctx, call), nullptr);
 }
 
 std::string describe_gemm(ContextImpl& ctx, const GemmCall& call) {

@@ -33,6 +33,11 @@ struct GemmCall {
   cl_mem c = nullptr;
   std::size_t offset_c = 0, ldc = 0, stride_c = 0;
   TapRows b_rows;  // trans_b calls only
+  // C finished as a convolution's output, C = finish(alpha op(A) op(B) + beta C + row_bias[m])
+  // (row_bias may be null): only where gemm_finishes_rows says gemm() can.
+  cl_mem row_bias = nullptr;
+  Epilogue finish;
+  bool finishes() const { return row_bias || finish.on; }
 };
 
 // CLNN_GEMM=own|clblast|blas forces a backend for a context (ContextImpl::gemm_backend, settings.hpp);
@@ -51,6 +56,9 @@ GemmChoice choose_gemm(const ContextImpl& ctx, const GemmCall& call);
 // The backend and plan gemm() would run a call with, in words (Executor::schedule()).
 std::string describe_gemm(ContextImpl& ctx, const GemmCall& call);
 GemmBackend choose_gemm_backend(const ContextImpl& ctx, const GemmCall& call);
+// Whether gemm() applies a call's row bias and finish in its product's kernel: gemm_cpu in one
+// launch (an unsplit product on clnn's CPU kernel).
+bool gemm_finishes_rows(ContextImpl& ctx, const GemmCall& call);
 std::string to_string(GemmBackend backend);
 
 // How many slices of K gemm() splits a single product into: more than one when C has too few
