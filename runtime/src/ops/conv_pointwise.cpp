@@ -74,10 +74,8 @@ void PointwiseConv::forward(const Tensor& x, const Tensor& w, const Tensor* bias
   // layer's 112 x 112 x 96 outputs.
   g.row_bias = bias ? mem(*bias) : nullptr;
   g.finish = epilogue;
-  if (gemm_finishes_rows(ctx, g)) return gemm(ctx, g);
-  g.row_bias = nullptr, g.finish = {};
-  gemm(ctx, g);
-  add_channel_bias(ctx, out, bias, win.n, filters, std::int64_t(positions), epilogue, first);
+  if (!gemm_finishing_rows(ctx, g))
+    add_channel_bias(ctx, out, bias, win.n, filters, std::int64_t(positions), epilogue, first);
 }
 
 void PointwiseConv::input_gradient(const Tensor& gy, const Tensor& w, const Tensor& gx,

@@ -409,10 +409,6 @@ void gemm_as_chosen(ContextImpl& ctx, const GemmCall& call, const GemmChoice& ch
   gemm_unsplit(ctx, call, choice, event);
 }
 
-bool gemm_finishes_rows(ContextImpl& ctx, const GemmCall& call) {
-  return finishes_in_kernel(ctx, call, choose_gemm(ctx, call), nullptr);
-}
-
 std::string describe_gemm(ContextImpl& ctx, const GemmCall& call) {
   const GemmChoice choice = choose_gemm(ctx, call);
   if (choice.backend == GemmBackend::gemv) return "gemv " + gemv_plan(ctx, call).describe();
@@ -425,8 +421,10 @@ std::string describe_gemm(ContextImpl& ctx, const GemmCall& call) {
   return out;
 }
 
-void gemm(ContextImpl& ctx, const GemmCall& call, GemmBackend backend, cl_event* event) {
-  if (call.m == 0 || call.n == 0 || call.batch == 0) return;
+namespace {
+
+// The choice gemm() runs a call with, noted for the tuner where it is collecting shapes.
+GemmChoice choose_to_run(const ContextImpl& ctx, const GemmCall& call, GemmBackend backend) {
   if (TuningNotes* notes = active_tuning_notes(); notes && !call.b_rows.taps)
     notes->products.push_back(gemm_tuning_shape(call));
   GemmChoice choice = choose_gemm(ctx, call);
@@ -434,7 +432,23 @@ void gemm(ContextImpl& ctx, const GemmCall& call, GemmBackend backend, cl_event*
   if (backend != GemmBackend::automatic &&
       (backend != GemmBackend::blas || host_blas_serves(ctx, call)))
     choice.backend = backend;
-  gemm_as_chosen(ctx, call, choice, event);
+  return choice;
+}
+
+}  // namespace
+
+void gemm(ContextImpl& ctx, const GemmCall& call, GemmBackend backend, cl_event* event) {
+  if (call.m == 0 || call.n == 0 || call.batch == 0) return;
+  gemm_as_chosen(ctx, call, choose_to_run(ctx, call, backend), event);
+}
+
+bool gemm_finishing_rows(ContextImpl& ctx, GemmCall call) {
+  if (call.m == 0 || call.n == 0 || call.batch == 0) return true;  // no rows to finish
+  const GemmChoice choice = choose_to_run(ctx, call, GemmBackend::automatic);
+  const bool finishes = finishes_in_kernel(ctx, call, choice, nullptr);
+  if (!finishes) call.row_bias = nullptr, call.finish = {};
+  gemm_as_chosen(ctx, call, choice, nullptr);
+  return finishes;
 }
 
 }  // namespace clnn::detail

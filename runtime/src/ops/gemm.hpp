@@ -34,7 +34,8 @@ struct GemmCall {
   std::size_t offset_c = 0, ldc = 0, stride_c = 0;
   TapRows b_rows;  // trans_b calls only
   // C finished as a convolution's output, C = finish(alpha op(A) op(B) + beta C + row_bias[m])
-  // (row_bias may be null): only where gemm_finishes_rows says gemm() can.
+  // (row_bias may be null): gemm_finishing_rows, or gemm() where the product runs on gemm_cpu
+  // in one launch (it refuses them elsewhere).
   cl_mem row_bias = nullptr;
   Epilogue finish;
   bool finishes() const { return row_bias || finish.on; }
@@ -56,9 +57,10 @@ GemmChoice choose_gemm(const ContextImpl& ctx, const GemmCall& call);
 // The backend and plan gemm() would run a call with, in words (Executor::schedule()).
 std::string describe_gemm(ContextImpl& ctx, const GemmCall& call);
 GemmBackend choose_gemm_backend(const ContextImpl& ctx, const GemmCall& call);
-// Whether gemm() applies a call's row bias and finish in its product's kernel: gemm_cpu in one
-// launch (an unsplit product on clnn's CPU kernel).
-bool gemm_finishes_rows(ContextImpl& ctx, const GemmCall& call);
+// Runs a call as gemm() does, its row bias and finish in the product's kernel where the chosen
+// one takes them (gemm_cpu in one launch: true); elsewhere the product alone (false), the bias
+// and finish left to the caller.
+bool gemm_finishing_rows(ContextImpl& ctx, GemmCall call);
 std::string to_string(GemmBackend backend);
 
 // How many slices of K gemm() splits a single product into: more than one when C has too few
