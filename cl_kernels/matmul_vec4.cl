@@ -18,7 +18,9 @@
 // the note at #if MMA_TF32); loads and local tiles stay as they are. With -DMMA16=1 (and PAD4=2)
 // they run in fp16, or bf16 with -DMMA_BF16=1, from local tiles of 16-bit pairs (see #if MMA16).
 
+#include "block_order.h"
 #include "muladd.h"
+#include "mma.h"
 
 #ifndef TILE_M
 #define TILE_M 128
@@ -28,9 +30,6 @@
 #endif
 #ifndef TILE_K
 #define TILE_K 8
-#endif
-#ifndef GROUP_ROWS
-#define GROUP_ROWS 8
 #endif
 #ifndef TRANS_A
 #define TRANS_A 0
@@ -113,17 +112,6 @@ inline float4 to_tf32(float4 x) {
   const uint4 rounded = (u + 0x1000u) & 0xffffe000u;
   return as_float4(select(rounded, u, (u & 0x7f800000u) == 0x7f800000u));
 }
-
-// d += a b for one m16n8k8 tile: a holds the lane's four elements of A, b its two of B, d its
-// four of the 16 x 8 sums (rows g and g + 8, columns 2t and 2t + 1).
-inline void mma_tile(float* d, const uint* a, const uint* b) {
-  asm volatile(
-      "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
-      "{%8,%9}, {%10,%11,%12,%13};"
-      : "=f"(d[0]), "=f"(d[1]), "=f"(d[2]), "=f"(d[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]), "f"(d[0]), "f"(d[1]),
-        "f"(d[2]), "f"(d[3]));
-}
 #endif
 
 #if MMA16
@@ -138,34 +126,8 @@ inline void mma_tile(float* d, const uint* a, const uint* b) {
 // Stores into word rows want the two k of a word in one work-item: where a tile's float4s run
 // along K (A untransposed, B transposed) each float4 gives two words; where they run across it,
 // a work-item's loads come in pairs of neighbouring rows (across_row), and each pair gives a
-// uint4 of four columns.
+// uint4 of four columns. pack16 (mma.h) rounds and packs a pair.
 #define MMA_ROWS (TILE_K / 2)
-
-// Two values rounded to the 16-bit format and packed, lo in the low half.
-inline uint pack16(float lo, float hi) {
-  uint d;
-#if MMA_BF16
-  asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(d) : "f"(hi), "f"(lo));
-#else
-  asm("cvt.rn.f16x2.f32 %0, %1, %2;" : "=r"(d) : "f"(hi), "f"(lo));
-#endif
-  return d;
-}
-
-// d += a b for one m16n8k16 tile: a holds the lane's four words of A (rows g and g + 8, k pairs
-// t and t + 4), b its two of B; d as mma_tile's for TF32.
-inline void mma_tile(float* d, const uint* a, const uint* b) {
-  asm volatile(
-#if MMA_BF16
-      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
-#else
-      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
-#endif
-      "{%8,%9}, {%10,%11,%12,%13};"
-      : "=f"(d[0]), "=f"(d[1]), "=f"(d[2]), "=f"(d[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]), "f"(d[0]), "f"(d[1]),
-        "f"(d[2]), "f"(d[3]));
-}
 #endif
 
 // Row (k within a step) and float4 column of float4 number f = tid + l * THREADS of a tile whose
@@ -373,17 +335,6 @@ inline void store_c(__global float* C, int ldc, int M, int N, int m, int n, cons
   }
 }
 
-#if MMA
-// Writes two neighbouring elements of C at (m, n), n even: alpha * v (+ beta * C). N is a
-// multiple of 4, so n < N puts both inside.
-inline void store_c_pair(__global float* C, int ldc, int M, int N, int m, int n, float2 v,
-                         float alpha, float beta) {
-  if (m >= M || n >= N) return;
-  __global float2* c = (__global float2*)(C + (long)m * ldc + n);
-  const float2 r = alpha * v;
-  *c = beta == 0.0f ? r : MULADD((float2)(beta), *c, r);
-}
-#endif
 
 #if CONV_GATHER
 // Convolution as an implicit GEMM: y = alpha * conv(x, A) + bias + beta * y, where B is the
@@ -546,15 +497,8 @@ void KERNEL_NAME(const int M, const int N, const int K, const float alpha,
   __local float4 Bs[2][TILE_K][TILE_N / 4 + PAD4];
 #endif
   const int tx = get_local_id(0), ty = get_local_id(1), tid = ty * LX + tx;
-  // Blocks run in bands of GROUP_ROWS block-rows, column by column within a band, instead of
-  // row by row: the blocks resident at once then share a few panels of A and of B, which stay
-  // in the L2 cache, where whole rows of blocks would stream all of B through it per row.
-  const int groups_n = get_num_groups(0), groups_m = get_num_groups(1);
-  const int linear = get_group_id(1) * groups_n + get_group_id(0);
-  const int band = linear / (GROUP_ROWS * groups_n), in_band = linear % (GROUP_ROWS * groups_n);
-  const int band_rows = min(GROUP_ROWS, groups_m - band * GROUP_ROWS);
-  const int n0 = (in_band / band_rows) * TILE_N;
-  const int m0 = (band * GROUP_ROWS + in_band % band_rows) * TILE_M;
+  const int2 origin = block_origin(TILE_M, TILE_N);
+  const int m0 = origin.x, n0 = origin.y;
 #if CONV_GATHER
   // The third dimension runs over groups and, within each, slices of K (split-K): slice s sums
   // rows [s * slice_k, (s + 1) * slice_k) into its own copy of y, slice_stride_c apart.
