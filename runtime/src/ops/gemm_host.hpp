@@ -24,8 +24,9 @@ bool host_blas_pays(const ContextImpl& ctx);
 // runs a whole batch in one launch. kMinHostBlasProduct multiply-adds a product: on the 2-core
 // AVX-512 Xeon (clnn-bench matmul --device cpu) gemm_cpu ran square products faster up to 512
 // (256: 220 GFLOP/s against 137; 512: 244-271 against 235-265) and OpenBLAS from 640 (1024:
-// 302-320 against 160-214). At batch 1 and 32 the zoo's pointwise convolutions (at most 51
-// million multiply-adds a sample) then ran 1.1x to 1.5x as fast on gemm_cpu.
+// 302-320 against 160-214). At batch 1 and 32 the zoo's pointwise convolutions (at most 86
+// million multiply-adds a sample, squeezenet1_1's classifier) then ran 1.1x to 1.5x as fast on
+// gemm_cpu.
 inline constexpr double kMinHostBlasProduct = 512.0 * 512.0 * 512.0;
 bool host_blas_product_pays(const GemmCall& call);
 
