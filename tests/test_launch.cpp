@@ -609,3 +609,46 @@ TEST_CASE("tensor-core plans: whole warp pieces, only where the device runs the 
   CHECK(clnn::MatmulPlan{true, 128, 128, 32, 8, 8, MatmulKernel::fp16}.local_mem_bytes() ==
         clnn::MatmulPlan{true, 128, 128, 16, 8, 8, MatmulKernel::tf32}.local_mem_bytes());
 }
+
+TEST_CASE("pipelined TF32 plans: stages of whole chunks within local memory", "[launch]") {
+  using clnn::MatmulKernel;
+  using clnn::MatmulPlan;
+  using clnn::Precision;
+  DeviceInfo h200 = gpu(48 << 10, 1024, 32, 132);
+  h200.registers_per_group = 65536;
+  h200.nv_compute_capability = 90;
+  const LaunchPlanner planner(h200);
+  const auto plan = planner.pipelined(Precision::tf32);
+  REQUIRE(plan);
+  CHECK(plan->stages >= 2);
+  CHECK(planner.fits(*plan));
+  CHECK(plan->source_name() == "matmul_mma");
+  CHECK(plan->kernel_name() == "gemm_mma");
+  CHECK_THAT(plan->build_options(), Catch::Contains("-DSTAGES=" + std::to_string(plan->stages)));
+  CHECK_THAT(plan->describe(), Catch::Contains("stages"));
+  // Each stage holds an A and a B tile in fp32, unpadded.
+  CHECK(plan->local_mem_bytes() ==
+        plan->stages * (plan->tile_m + plan->tile_n) * plan->tile_k * sizeof(float));
+  for (Precision p : {Precision::fp32, Precision::fp16, Precision::bf16})
+    CHECK_FALSE(planner.pipelined(p));
+  // 3 stages of 128 x 128 x 16 fill the 48 KiB; 4 do not fit, nor 2 of 32.
+  CHECK(planner.fits({true, 128, 128, 16, 8, 16, MatmulKernel::tf32, 3}));
+  CHECK_FALSE(planner.fits({true, 128, 128, 16, 8, 16, MatmulKernel::tf32, 4}));
+  CHECK_FALSE(planner.fits({true, 128, 128, 32, 8, 16, MatmulKernel::tf32, 2}));
+  CHECK(planner.fits({true, 128, 128, 8, 8, 16, MatmulKernel::tf32, 4}));
+  // 2 to 4 stages; steps of a power of two up to 32; the tensor-core kernels' pieces; TF32 only.
+  CHECK_FALSE(planner.fits({true, 128, 128, 8, 8, 8, MatmulKernel::tf32, 1}));
+  CHECK_FALSE(planner.fits({true, 64, 64, 8, 8, 8, MatmulKernel::tf32, 5}));
+  CHECK_FALSE(planner.fits({true, 128, 128, 24, 8, 8, MatmulKernel::tf32, 2}));
+  CHECK_FALSE(planner.fits({true, 128, 96, 8, 8, 16, MatmulKernel::tf32, 2}));
+  CHECK_FALSE(planner.fits({true, 128, 128, 16, 8, 8, MatmulKernel::fp16, 2}));
+  CHECK_FALSE(planner.fits({true, 128, 128, 16, 8, 8, MatmulKernel::vec4, 2}));
+  // Where the device has no TF32 tensor cores, none.
+  DeviceInfo turing = h200;
+  turing.nv_compute_capability = 75;
+  for (const DeviceInfo& d : {turing, cpu()}) {
+    const LaunchPlanner other(d);
+    CHECK_FALSE(other.pipelined(Precision::tf32));
+    CHECK_FALSE(other.fits({true, 128, 128, 8, 8, 8, MatmulKernel::tf32, 2}));
+  }
+}

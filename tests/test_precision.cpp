@@ -85,11 +85,13 @@ struct GemmShape {
   float alpha, beta;
 };
 
-// C = alpha op(A) op(B) + beta C through gemm() on ctx; returns C and the choice in words.
+// C = alpha op(A) op(B) + beta C through gemm() on ctx (or with `plan`); returns C and the
+// choice in words.
 std::pair<std::vector<float>, std::string> run_gemm(const Context& ctx, const GemmShape& s,
                                                     const std::vector<float>& a,
                                                     const std::vector<float>& b,
-                                                    const std::vector<float>& c) {
+                                                    const std::vector<float>& c,
+                                                    const MatmulPlan* plan = nullptr) {
   auto dev = [&](const std::vector<float>& v) {
     return Tensor::from_host(ctx, {std::int64_t(v.size())}, v);
   };
@@ -102,9 +104,65 @@ std::pair<std::vector<float>, std::string> run_gemm(const Context& ctx, const Ge
   call.b = detail::Access::mem(tb), call.ldb = s.tb ? s.k : s.n, call.stride_b = s.k * s.n;
   call.c = detail::Access::mem(tc), call.ldc = s.n, call.stride_c = s.m * s.n;
   auto& impl = detail::Access::impl(ctx);
+  if (plan) {
+    detail::gemm_with_plan(impl, call, *plan, nullptr);
+    return {tc.to_host(), plan->describe()};
+  }
   const std::string chosen = detail::describe_gemm(impl, call);
   detail::gemm(impl, call);
   return {tc.to_host(), chosen};
+}
+
+const std::vector<GemmShape> kGemmShapes{
+    {1, 64, 32, 16, false, false, 1.0f, 0.0f},     // one warp's piece
+    {2, 132, 68, 36, false, false, 1.0f, 0.5f},    // edges, a batch, beta, K past the steps
+    {1, 128, 256, 520, false, true, 0.5f, 0.0f},   // long K, B transposed
+    {1, 68, 96, 44, true, false, -1.0f, 1.0f},     // A transposed
+    {3, 260, 132, 100, true, true, 1.0f, 0.25f},   // both
+    {1, 512, 512, 4096, false, false, 1.0f, 0.0f}  // split over K where the planner says
+};
+
+// Values of more bits than the formats keep, so that rounding shows.
+struct GemmOperands {
+  std::vector<float> a, b, c;
+  explicit GemmOperands(const GemmShape& s)
+      : a(random_vector(s.batch * s.m * s.k, 11, -2.0f, 2.0f)),
+        b(random_vector(s.batch * s.k * s.n, 12, -2.0f, 2.0f)),
+        c(random_vector(s.batch * s.m * s.n, 13)) {}
+};
+
+// The double reference of a product run in precision p: of the rounded inputs, of their
+// magnitudes (for the bound), and of the unrounded inputs (fp32's result).
+struct RoundedReference {
+  Vec want, magnitude, unrounded;
+  RoundedReference(Precision p, const GemmShape& s, const GemmOperands& x) {
+    const Shape sa = s.ta ? Shape{std::int64_t(s.batch), std::int64_t(s.k), std::int64_t(s.m)}
+                          : Shape{std::int64_t(s.batch), std::int64_t(s.m), std::int64_t(s.k)};
+    const Shape sb = s.tb ? Shape{std::int64_t(s.batch), std::int64_t(s.n), std::int64_t(s.k)}
+                          : Shape{std::int64_t(s.batch), std::int64_t(s.k), std::int64_t(s.n)};
+    const auto ra = rounded(p, x.a), rb = rounded(p, x.b);
+    want = reference::matmul(as_doubles(ra), sa, as_doubles(rb), sb, s.ta, s.tb);
+    magnitude = reference::matmul(as_doubles(ra, true), sa, as_doubles(rb, true), sb, s.ta, s.tb);
+    unrounded = reference::matmul(as_doubles(x.a), sa, as_doubles(x.b), sb, s.ta, s.tb);
+  }
+};
+
+// Checks a product run in a tensor-core precision against the reference of its rounded inputs,
+// within fp32's summation bound, and that it differs from fp32's (the precision ran). Against
+// the unrounded inputs the products differ by up to 2^-10 (TF32, fp16) or 2^-7 (bf16) of their
+// magnitude: the reference of the rounded ones shows the format's rounding.
+void check_rounded_product(const GemmShape& s, const GemmOperands& x, const RoundedReference& r,
+                           const std::vector<float>& got) {
+  std::size_t outside = 0, differ_from_fp32 = 0;
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    const double w = s.alpha * r.want[i] + s.beta * double(x.c[i]);
+    const double bound =
+        fp32_sum_bound(s.k, std::fabs(s.alpha) * r.magnitude[i] + std::fabs(s.beta * x.c[i]));
+    outside += std::fabs(got[i] - w) > bound;
+    differ_from_fp32 += got[i] != float(s.alpha * r.unrounded[i] + s.beta * double(x.c[i]));
+  }
+  CHECK(outside == 0);
+  CHECK(differ_from_fp32 > 0);
 }
 
 }  // namespace
@@ -141,56 +199,24 @@ TEST_CASE("native precisions follow the device", "[precision]") {
   CHECK(to_string(Precision::bf16) == "bf16");
 }
 
-TEST_CASE("tensor-core GEMM matches the reference of its rounded inputs",
-          "[precision][matmul]") {
-  const std::vector<GemmShape> shapes{
-      {1, 64, 32, 16, false, false, 1.0f, 0.0f},     // one warp's piece
-      {2, 132, 68, 36, false, false, 1.0f, 0.5f},    // edges, a batch, beta, K past the steps
-      {1, 128, 256, 520, false, true, 0.5f, 0.0f},   // long K, B transposed
-      {1, 68, 96, 44, true, false, -1.0f, 1.0f},     // A transposed
-      {3, 260, 132, 100, true, true, 1.0f, 0.25f},   // both
-      {1, 512, 512, 4096, false, false, 1.0f, 0.0f}  // split over K where the planner says
-  };
+TEST_CASE("tensor-core GEMM matches the reference of its rounded inputs", "[precision][matmul]") {
   for (Precision p : kTensorCorePrecisions) {
     Context ctx = context_in(p);
-    for (const GemmShape& s : shapes) {
+    for (const GemmShape& s : kGemmShapes) {
       INFO(to_string(p) << " batch " << s.batch << " m " << s.m << " n " << s.n << " k " << s.k
                         << " ta " << s.ta << " tb " << s.tb);
-      // Values of more bits than the formats keep, so that rounding shows.
-      const auto a = random_vector(s.batch * s.m * s.k, 11, -2.0f, 2.0f);
-      const auto b = random_vector(s.batch * s.k * s.n, 12, -2.0f, 2.0f);
-      const auto c = random_vector(s.batch * s.m * s.n, 13);
-      const auto [got, chosen] = run_gemm(ctx, s, a, b, c);
+      const GemmOperands x(s);
+      const auto [got, chosen] = run_gemm(ctx, s, x.a, x.b, x.c);
       INFO("chosen: " << chosen);
       if (!tensor_cores(p)) {  // fp32, as an fp32 context runs it
         CHECK(chosen.find(to_string(p)) == std::string::npos);
-        const auto [fp32, fp32_chosen] = run_gemm(clnn::test::context(), s, a, b, c);
+        const auto [fp32, fp32_chosen] = run_gemm(clnn::test::context(), s, x.a, x.b, x.c);
         CHECK(chosen == fp32_chosen);
         CHECK(got == fp32);
         continue;
       }
       CHECK_THAT(chosen, Catch::StartsWith(to_string(p)));
-      const Shape sa = s.ta ? Shape{std::int64_t(s.batch), std::int64_t(s.k), std::int64_t(s.m)}
-                            : Shape{std::int64_t(s.batch), std::int64_t(s.m), std::int64_t(s.k)};
-      const Shape sb = s.tb ? Shape{std::int64_t(s.batch), std::int64_t(s.n), std::int64_t(s.k)}
-                            : Shape{std::int64_t(s.batch), std::int64_t(s.k), std::int64_t(s.n)};
-      const auto ra = rounded(p, a), rb = rounded(p, b);
-      const Vec want = reference::matmul(as_doubles(ra), sa, as_doubles(rb), sb, s.ta, s.tb);
-      const Vec magnitude =
-          reference::matmul(as_doubles(ra, true), sa, as_doubles(rb, true), sb, s.ta, s.tb);
-      // Against the unrounded inputs the products differ by up to 2^-10 (TF32, fp16) or 2^-7
-      // (bf16) of their magnitude: the reference of the rounded ones shows the format's rounding.
-      const Vec unrounded = reference::matmul(as_doubles(a), sa, as_doubles(b), sb, s.ta, s.tb);
-      std::size_t outside = 0, differ_from_fp32 = 0;
-      for (std::size_t i = 0; i < got.size(); ++i) {
-        const double w = s.alpha * want[i] + s.beta * double(c[i]);
-        const double bound =
-            fp32_sum_bound(s.k, std::fabs(s.alpha) * magnitude[i] + std::fabs(s.beta * c[i]));
-        outside += std::fabs(got[i] - w) > bound;
-        differ_from_fp32 += got[i] != float(s.alpha * unrounded[i] + s.beta * double(c[i]));
-      }
-      CHECK(outside == 0);
-      CHECK(differ_from_fp32 > 0);  // the precision ran, not fp32
+      check_rounded_product(s, x, RoundedReference(p, s, x), got);
     }
     // An unaligned product, which the tensor-core kernels do not take, runs fp32.
     const GemmShape odd{1, 33, 17, 129, false, false, 1.0f, 0.0f};
@@ -201,6 +227,30 @@ TEST_CASE("tensor-core GEMM matches the reference of its rounded inputs",
     const Vec want =
         reference::matmul(as_doubles(a), {1, 33, 129}, as_doubles(b), {1, 129, 17}, false, false);
     CHECK(clnn::test::relative_error(got, want) < 1e-5);
+  }
+}
+
+TEST_CASE("every form of the TF32 GEMM kernels matches the reference of its rounded inputs",
+          "[precision][matmul]") {
+  if (!tensor_cores(Precision::tf32)) return;  // the inline PTX builds on NVIDIA devices only
+  Context ctx = context_in(Precision::tf32);
+  const LaunchPlanner& planner = detail::Access::impl(ctx).planner;
+  std::vector<MatmulPlan> forms;
+  for (std::size_t stages : {0, 2, 3, 4})
+    for (std::size_t tile_k : {8, 16, 32})
+      for (std::size_t work_n : {8, 16}) {
+        const MatmulPlan form{true, 128, 128, tile_k, 8, work_n, MatmulKernel::tf32, stages};
+        if (planner.fits(form)) forms.push_back(form);
+      }
+  CHECK(forms.size() >= 6);
+  for (const GemmShape& s : kGemmShapes) {
+    const GemmOperands x(s);
+    const RoundedReference reference(Precision::tf32, s, x);
+    for (const MatmulPlan& form : forms) {
+      INFO(form.describe() << ": batch " << s.batch << " m " << s.m << " n " << s.n << " k " << s.k
+                           << " ta " << s.ta << " tb " << s.tb);
+      check_rounded_product(s, x, reference, run_gemm(ctx, s, x.a, x.b, x.c, &form).first);
+    }
   }
 }
 

@@ -12,9 +12,10 @@ namespace {
 
 // Every variable unset, so that the ones a case sets are the only ones it reads.
 struct CleanEnvironment {
-  ScopedEnv vars[8]{{"CLNN_DEVICE", nullptr},  {"CLNN_CACHE_DIR", nullptr}, {"CLNN_GEMM", nullptr},
-                    {"CLNN_CONV", nullptr},    {"CLNN_TUNE", nullptr},      {"CLNN_LOG", nullptr},
-                    {"CLNN_PROFILE", nullptr}, {"CLNN_PRECISION", nullptr}};
+  ScopedEnv vars[9]{
+      {"CLNN_DEVICE", nullptr},  {"CLNN_CACHE_DIR", nullptr}, {"CLNN_GEMM", nullptr},
+      {"CLNN_CONV", nullptr},    {"CLNN_TUNE", nullptr},      {"CLNN_LOG", nullptr},
+      {"CLNN_PROFILE", nullptr}, {"CLNN_PRECISION", nullptr}, {"CLNN_TF32_GEMM", nullptr}};
 };
 
 }  // namespace
@@ -30,6 +31,7 @@ TEST_CASE("settings: unset variables take their defaults", "[settings]") {
   CHECK(s.log == detail::LogLevel::quiet);
   CHECK(s.profile == detail::ProfileMode::off);
   CHECK(s.precision == clnn::Precision::fp32);
+  CHECK_FALSE(s.tf32_pipelined);
   ScopedEnv empty("CLNN_CONV", "");  // empty is unset
   CHECK(detail::Settings::from_environment().conv == detail::ConvRoute::automatic);
 }
@@ -63,6 +65,12 @@ TEST_CASE("settings: each variable's values", "[settings]") {
     CHECK(read().precision == clnn::Precision::bf16);
   }
   {
+    ScopedEnv e("CLNN_TF32_GEMM", "pipelined");
+    CHECK(read().tf32_pipelined);
+    ScopedEnv staged("CLNN_TF32_GEMM", "staged");
+    CHECK_FALSE(read().tf32_pipelined);
+  }
+  {
     ScopedEnv dir("CLNN_CACHE_DIR", "/tmp/somewhere"), device("CLNN_DEVICE", "cpu");
     CHECK(read().cache_dir == "/tmp/somewhere");
     CHECK(read().device == "cpu");
@@ -78,9 +86,13 @@ TEST_CASE("settings: a value a variable does not take names the variable and its
     const char* value;
     const char* one_of_its_values;
   };
-  for (const Wrong& w : {Wrong{"CLNN_CONV", "winogard", "winograd"}, {"CLNN_GEMM", "cublas", "clblast"},
-                         {"CLNN_TUNE", "yes", "full"}, {"CLNN_LOG", "verbose", "debug"},
-                         {"CLNN_PROFILE", "on", "nodes"}, {"CLNN_PRECISION", "fp8", "tf32"}}) {
+  for (const Wrong& w : {Wrong{"CLNN_CONV", "winogard", "winograd"},
+                         {"CLNN_GEMM", "cublas", "clblast"},
+                         {"CLNN_TUNE", "yes", "full"},
+                         {"CLNN_LOG", "verbose", "debug"},
+                         {"CLNN_PROFILE", "on", "nodes"},
+                         {"CLNN_PRECISION", "fp8", "tf32"},
+                         {"CLNN_TF32_GEMM", "cp.async", "pipelined"}}) {
     INFO(w.variable << "=" << w.value);
     ScopedEnv e(w.variable, w.value);
     CHECK_THROWS_AS(detail::Settings::from_environment(), clnn::Error);

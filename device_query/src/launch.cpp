@@ -64,6 +64,7 @@ std::string to_string(MatmulKernel kernel) {
 
 std::size_t MatmulPlan::local_mem_bytes() const {
   if (!use_local_memory) return 0;
+  if (stages > 0) return stages * (tile_m + tile_n) * tile_k * sizeof(float);
   if (kernel == MatmulKernel::vec4)  // double-buffered, each row padded by a float4
     return 2 * (tile_m + tile_n + 8) * tile_k * sizeof(float);
   if (kernel == MatmulKernel::tf32)  // by two float4s (PAD4 = 2)
@@ -74,11 +75,13 @@ std::size_t MatmulPlan::local_mem_bytes() const {
 }
 
 std::string MatmulPlan::source_name() const {
+  if (stages > 0) return "matmul_mma";
   if (tensor_cores()) return "matmul_vec4";
   return kernel == MatmulKernel::tiled ? "matmul" : "matmul_" + to_string(kernel);
 }
 
 std::string MatmulPlan::kernel_name() const {
+  if (stages > 0) return "gemm_mma";
   if (tensor_cores()) return "gemm_vec4";
   return kernel == MatmulKernel::tiled ? "gemm" : "gemm_" + to_string(kernel);
 }
@@ -87,7 +90,10 @@ std::string MatmulPlan::build_options() const {
   // Rows of 8 floats past a multiple of 32 put the 4 x 8 lanes of an mma fragment's load in
   // 32 distinct local memory banks.
   std::string mma;
-  if (kernel == MatmulKernel::tf32) mma = " -DMMA_TF32=1 -DPAD4=2";
+  if (stages > 0)
+    mma = " -DSTAGES=" + std::to_string(stages);
+  else if (kernel == MatmulKernel::tf32)
+    mma = " -DMMA_TF32=1 -DPAD4=2";
   if (kernel == MatmulKernel::fp16) mma = " -DMMA16=1 -DPAD4=2";
   if (kernel == MatmulKernel::bf16) mma = " -DMMA16=1 -DMMA_BF16=1 -DPAD4=2";
   return "-DTILE_M=" + std::to_string(tile_m) + " -DTILE_N=" + std::to_string(tile_n) +
@@ -99,7 +105,8 @@ std::string MatmulPlan::build_options() const {
 std::string MatmulPlan::describe() const {
   return to_string(kernel) + " tile " + std::to_string(tile_m) + "x" + std::to_string(tile_n) +
          "x" + std::to_string(tile_k) + ", " + std::to_string(work_m) + "x" +
-         std::to_string(work_n) + " per item" + (use_local_memory ? ", local memory" : "");
+         std::to_string(work_n) + " per item" + (use_local_memory ? ", local memory" : "") +
+         (stages > 0 ? ", " + std::to_string(stages) + " stages" : "");
 }
 
 std::string to_string(GemvLayout layout) {
@@ -168,6 +175,7 @@ bool LaunchPlanner::fits(const MatmulPlan& plan) const {
   // Staged tiles need local memory; where it is emulated in global memory (CPUs) they run, only
   // slower, so the planner does not choose them there but tests and the tuner may.
   if (plan.use_local_memory && device_.local_mem_size == 0) return false;
+  if (plan.stages > 0 && !plan.tensor_cores()) return false;
   switch (plan.kernel) {
     case MatmulKernel::tiled:
       break;
@@ -187,6 +195,11 @@ bool LaunchPlanner::fits(const MatmulPlan& plan) const {
           (pairs && ((loads_a / items) % 2 != 0 || (loads_b / items) % 2 != 0 ||
                      (4 * items) % plan.tile_m != 0 || (4 * items) % plan.tile_n != 0)) ||
           device_.simd_width != 32 || !runs_natively(device_, precision_of(plan.kernel)))
+        return false;
+      // Pipelined (TF32): 2 to 4 stages of whole 16-byte chunks, steps of 8, 16 or 32.
+      if (plan.stages > 0 && (plan.kernel != MatmulKernel::tf32 || plan.stages < 2 ||
+                              plan.stages > 4 || plan.tile_k > 32 || plan.tile_m < 32 ||
+                              plan.tile_n < 32 || (plan.tile_k & (plan.tile_k - 1)) != 0))
         return false;
       break;
     }
@@ -591,6 +604,17 @@ std::optional<MatmulPlan> LaunchPlanner::with_tensor_cores(const MatmulPlan& pla
     if (fits(mma)) return mma;
   }
   return std::nullopt;
+}
+
+std::optional<MatmulPlan> LaunchPlanner::pipelined(Precision precision) const {
+  if (precision != Precision::tf32) return std::nullopt;
+  // 128 x 128 blocks in pieces of 64 x 32 (8 warps), 2 stages of 8 k: the one form that has run
+  // correctly on the H200 so far (test_precision's GEMM shapes, 2026-12-05). The forms meant to
+  // be fast, 3 stages of 16 k in pieces of 64 x 64, fill the 48 KiB of local memory a work-group
+  // may take; test_precision runs each form that fits, and they wait for a GPU to be measured.
+  const MatmulPlan plan{true, 128, 128, 8, 8, 8, MatmulKernel::tf32, 2};
+  if (!fits(plan)) return std::nullopt;
+  return plan;
 }
 
 MatmulPlan LaunchPlanner::matmul_any_shape() const {

@@ -77,6 +77,7 @@ struct ContextImpl {
   OwnedQueue queue;
   std::unique_ptr<ProgramCache> programs;
   GemmBackend gemm_backend = GemmBackend::automatic;  // matmul's backend (CLNN_GEMM)
+  bool tf32_pipelined = false;                        // CLNN_TF32_GEMM=pipelined
   std::unique_ptr<TuningCache> tuning;                // null with CLNN_TUNE=off
   bool tune_full = false;                             // CLNN_TUNE=full
   // Whether executors record their passes' launches and replay them (tests compare both ways).
@@ -85,13 +86,14 @@ struct ContextImpl {
   // What ops choose their launches by besides shapes and the device: an executor replays
   // recorded launches only while this is what they were recorded under (the tuners and tests
   // change it between runs of one executor).
-  using LaunchChoices = std::tuple<ConvRoute, GemmBackend, Precision, bool, std::size_t,
-                                   std::size_t, std::size_t, std::size_t, std::size_t, bool,
-                                   std::uint64_t>;
+  using LaunchChoices =
+      std::tuple<ConvRoute, GemmBackend, Precision, bool, bool, std::size_t, std::size_t,
+                 std::size_t, std::size_t, std::size_t, bool, std::uint64_t>;
   LaunchChoices launch_choices() const {
     return {conv_route,
             gemm_backend,
             precision,
+            tf32_pipelined,
             row_loops,
             elementwise_plan.local_size,
             elementwise_plan.max_groups,

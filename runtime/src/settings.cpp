@@ -82,6 +82,12 @@ Precision parse_precision() {
                           Precision::fp32, "fp32");
 }
 
+// Which kernel runs TF32 GEMMs: gemm_vec4's register-staged form, or the pipelined gemm_mma
+// (LaunchPlanner::pipelined; not yet chosen by default, see PERFORMANCE.md).
+bool parse_tf32_gemm() {
+  return parse<bool>("CLNN_TF32_GEMM", {{"staged", false}, {"pipelined", true}}, false, "staged");
+}
+
 }  // namespace
 
 Settings Settings::from_environment() {
@@ -94,6 +100,7 @@ Settings Settings::from_environment() {
   s.log = parse_log();
   s.profile = parse_profile();
   s.precision = parse_precision();
+  s.tf32_pipelined = parse_tf32_gemm();
   return s;
 }
 

@@ -50,6 +50,7 @@ struct Settings {
   LogLevel log = LogLevel::quiet;             // CLNN_LOG
   ProfileMode profile = ProfileMode::off;     // CLNN_PROFILE
   Precision precision = Precision::fp32;      // CLNN_PRECISION: a Context's unless it names one
+  bool tf32_pipelined = false;                // CLNN_TF32_GEMM=pipelined: gemm_mma for TF32
 
   // Every variable, read and checked; throws clnn::Error for a value one does not take.
   static Settings from_environment();

@@ -56,6 +56,8 @@ struct PaddedConvPlan {
 //   8x8 blocks per work-item count its accumulators.
 // - fp16, bf16: the same, the products mma.sync m16n8k16 from operands rounded to 16 bits and
 //   staged as pairs along K (MMA16); steps of K a multiple of 16.
+// - tf32 with stages > 0: the pipelined tensor-core kernel (matmul_mma.cl): cp.async copies
+//   into `stages` fp32 tiles in flight, warp pieces of 64 x (4 * work_n). Plain products only.
 enum class MatmulKernel { tiled, vec4, cpu, tf32, fp16, bf16 };
 
 std::string to_string(MatmulKernel kernel);
@@ -65,6 +67,7 @@ struct MatmulPlan {
   std::size_t tile_m = 1, tile_n = 1, tile_k = 1;
   std::size_t work_m = 1, work_n = 1;
   MatmulKernel kernel = MatmulKernel::tiled;
+  std::size_t stages = 0;  // tf32 only: local tiles in flight (0: vec4's register-staged form)
   std::size_t local_x() const { return tile_n / work_n; }  // work-items along N
   std::size_t local_y() const { return tile_m / work_m; }  // work-items along M
   std::size_t work_group_size() const { return local_x() * local_y(); }
@@ -212,6 +215,9 @@ class LaunchPlanner {
   // pieces (64 x 32), where the device runs that precision natively; nothing otherwise (fp32
   // runs vec4).
   std::optional<MatmulPlan> with_tensor_cores(const MatmulPlan& plan, Precision precision) const;
+  // The pipelined TF32 kernel's plan (CLNN_TF32_GEMM=pipelined), where the device runs TF32
+  // natively; nothing otherwise.
+  std::optional<MatmulPlan> pipelined(Precision precision) const;
   // The plan for any call: matmul() unless that is vec4, whose calls must be aligned; then the
   // tiled kernel's.
   MatmulPlan matmul_any_shape() const;

@@ -68,7 +68,8 @@ std::string tap_row_options(const TapRows& r) {
 }  // namespace
 
 bool gemm_plan_serves(const LaunchPlanner& planner, const MatmulPlan& plan, const GemmCall& g) {
-  if (g.b_rows.taps && !plan.float4_tiles()) return false;  // only vec4's loads read them
+  // only vec4's loads read them
+  if (g.b_rows.taps && (!plan.float4_tiles() || plan.stages > 0)) return false;
   return planner.fits(plan) && (!plan.float4_tiles() || gemm_is_aligned(g));
 }
 
@@ -142,10 +143,14 @@ GemmChoice choose_gemm(const ContextImpl& ctx, const GemmCall& g) {
   const GemmChoice choice = choose_fp32_gemm(ctx, g);
   // TF32, fp16 or bf16 where the context runs it: the vec4 kernel's plan (tuned or planned) on
   // tensor cores, in place of CLBlast too unless CLNN_GEMM asks for it. Matrix-vector products,
-  // bound by memory, and products the vec4 kernel cannot take (unaligned ones) stay fp32.
+  // bound by memory, and products the vec4 kernel cannot take (unaligned ones) stay fp32. With
+  // CLNN_TF32_GEMM=pipelined, TF32 products that gemm_mma takes run there instead.
   if (ctx.precision == Precision::fp32 || choice.backend == GemmBackend::gemv ||
       choice.backend == GemmBackend::blas || ctx.gemm_backend == GemmBackend::clblast)
     return choice;
+  if (auto pipelined = ctx.planner.pipelined(ctx.precision);
+      ctx.tf32_pipelined && pipelined && gemm_plan_serves(ctx.planner, *pipelined, g))
+    return {GemmBackend::own, *pipelined};
   const MatmulPlan vec4 =
       choice.backend == GemmBackend::own ? choice.plan : gemm_planner_plan(ctx, g);
   if (auto mma = ctx.planner.with_tensor_cores(vec4, ctx.precision);
