@@ -550,13 +550,24 @@ TEST_CASE("skinny-product plans follow the device and the shape", "[launch]") {
   CHECK_FALSE(h200.fits(bad));
 }
 
+namespace {
+
+// An H200 as its tensor-core kernels see it: 48 KiB of local memory, warps of 32, 132 units,
+// compute capability 9.0.
+DeviceInfo h200_like() {
+  DeviceInfo h200 = gpu(48 << 10, 1024, 32, 132);
+  h200.registers_per_group = 65536;
+  h200.nv_compute_capability = 90;
+  return h200;
+}
+
+}  // namespace
+
 TEST_CASE("tensor-core plans: whole warp pieces, only where the device runs the precision",
           "[launch]") {
   using clnn::MatmulKernel;
   using clnn::Precision;
-  DeviceInfo h200 = gpu(48 << 10, 1024, 32, 132);
-  h200.registers_per_group = 65536;
-  h200.nv_compute_capability = 90;
+  const DeviceInfo h200 = h200_like();
   const LaunchPlanner planner(h200);
   struct Form {
     Precision precision;
@@ -614,9 +625,7 @@ TEST_CASE("pipelined TF32 plans: stages of whole chunks within local memory", "[
   using clnn::MatmulKernel;
   using clnn::MatmulPlan;
   using clnn::Precision;
-  DeviceInfo h200 = gpu(48 << 10, 1024, 32, 132);
-  h200.registers_per_group = 65536;
-  h200.nv_compute_capability = 90;
+  const DeviceInfo h200 = h200_like();
   const LaunchPlanner planner(h200);
   const auto plan = planner.pipelined(Precision::tf32);
   REQUIRE(plan);
