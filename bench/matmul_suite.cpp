@@ -1,6 +1,9 @@
 // The matmul suite: clnn's SGEMM as matmul runs it (its own kernels on GPUs, the host BLAS on CPU
 // devices, tensor cores in a TF32 context; the backend is named), clnn's own kernels alone, and
-// CLBlast's, on square fp32 matrices, each compared with CLBlast's before it is timed.
+// CLBlast's, on square fp32 matrices, each compared with CLBlast's before it is timed. In a TF32
+// context on a device with TF32 tensor cores, also every form of the pipelined kernel
+// (LaunchPlanner::pipelined_forms), each compared with CLBlast's and timed: one call measures
+// them all.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -75,6 +78,20 @@ std::vector<Record> matmul_suite(const Context& ctx, const Options& options) {
     fmt::print("{:>6}  {:>12.1f}  {:>8}  {:>11.1f}  {:>15.1f}  {:>7.2f}  {:>10.1e}\n", n,
                r["gflops"].get<double>(), backend, r["own_gflops"].get<double>(),
                r["clblast_gflops"].get<double>(), r["ratio"].get<double>(), diff);
+    if (impl.precision == Precision::tf32) {
+      r["pipelined"] = nlohmann::json::array();
+      for (const MatmulPlan& form : impl.planner.pipelined_forms()) {
+        auto run = [&] { detail::gemm_with_plan(impl, call_into(c_own), form, nullptr); };
+        run();
+        const double form_diff = relative_difference(c_own.to_host(), reference);
+        const double form_s = median_seconds(ctx, run);
+        r["pipelined"].push_back({{"plan", form.describe()},
+                                  {"gflops", flops / form_s * 1e-9},
+                                  {"relative_difference", form_diff}});
+        fmt::print("{:>6}  {:>12.1f}  {}, rel. diff {:.1e}\n", "", flops / form_s * 1e-9,
+                   form.describe(), form_diff);
+      }
+    }
     records.push_back(r);
   }
   return records;

@@ -1,6 +1,7 @@
 // LaunchPlanner on synthetic devices: every plan respects the device's limits and follows them.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <array>
 
 #include "clnn/launch.hpp"
@@ -640,6 +641,14 @@ TEST_CASE("pipelined TF32 plans: stages of whole chunks within local memory", "[
         plan->stages * (plan->tile_m + plan->tile_n) * plan->tile_k * sizeof(float));
   for (Precision p : {Precision::fp32, Precision::fp16, Precision::bf16})
     CHECK_FALSE(planner.pipelined(p));
+  // Every form that fits, the planner's among them: 2 stages of 8, 16; 3 of 8, 16; 4 of 8; in
+  // pieces 32 and 64 wide.
+  const auto forms = planner.pipelined_forms();
+  CHECK(forms.size() == 10);
+  CHECK(std::count_if(forms.begin(), forms.end(), [&](const clnn::MatmulPlan& form) {
+          return form.describe() == plan->describe();
+        }) == 1);
+  for (const MatmulPlan& form : forms) CHECK(planner.fits(form));
   // 3 stages of 128 x 128 x 16 fill the 48 KiB; 4 do not fit, nor 2 of 32.
   CHECK(planner.fits({true, 128, 128, 16, 8, 16, MatmulKernel::tf32, 3}));
   CHECK_FALSE(planner.fits({true, 128, 128, 16, 8, 16, MatmulKernel::tf32, 4}));
@@ -658,6 +667,7 @@ TEST_CASE("pipelined TF32 plans: stages of whole chunks within local memory", "[
   for (const DeviceInfo& d : {turing, cpu()}) {
     const LaunchPlanner other(d);
     CHECK_FALSE(other.pipelined(Precision::tf32));
+    CHECK(other.pipelined_forms().empty());
     CHECK_FALSE(other.fits({true, 128, 128, 8, 8, 8, MatmulKernel::tf32, 2}));
   }
 }

@@ -617,6 +617,17 @@ std::optional<MatmulPlan> LaunchPlanner::pipelined(Precision precision) const {
   return plan;
 }
 
+std::vector<MatmulPlan> LaunchPlanner::pipelined_forms() const {
+  std::vector<MatmulPlan> forms;
+  for (std::size_t stages : {2, 3, 4})
+    for (std::size_t tile_k : {8, 16, 32})
+      for (std::size_t work_n : {8, 16}) {
+        const MatmulPlan form{true, 128, 128, tile_k, 8, work_n, MatmulKernel::tf32, stages};
+        if (fits(form)) forms.push_back(form);
+      }
+  return forms;
+}
+
 MatmulPlan LaunchPlanner::matmul_any_shape() const {
   const MatmulPlan plan = matmul();
   return plan.kernel == MatmulKernel::vec4 ? matmul_tiled() : plan;

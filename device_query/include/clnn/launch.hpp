@@ -218,6 +218,10 @@ class LaunchPlanner {
   // The pipelined TF32 kernel's plan (CLNN_TF32_GEMM=pipelined), where the device runs TF32
   // natively; nothing otherwise.
   std::optional<MatmulPlan> pipelined(Precision precision) const;
+  // Every form of the pipelined TF32 kernel that fits the device, at 128 x 128 blocks: 2 to 4
+  // stages of 8, 16 or 32 k, pieces 32 or 64 wide (for tests and clnn-bench matmul, which time
+  // them all; empty where the device has no TF32 tensor cores).
+  std::vector<MatmulPlan> pipelined_forms() const;
   // The plan for any call: matmul() unless that is vec4, whose calls must be aligned; then the
   // tiled kernel's.
   MatmulPlan matmul_any_shape() const;
