@@ -228,8 +228,8 @@ inline int2 depthwise_span(int off, int s, int extent, int begin, int end) {
 // depthwise_forward, a work-item per segment of SEG positions of a line of y, summed in one
 // float16 (line_segments.h) and stored once with the bias, beta and the epilogue (FINISH): a tap
 // is one or two vector loads of x's line where the segment's reads lie inside it (unit or
-// stride-2 convolutions), lanes gathered one by one only at a padded edge, zeros standing for
-// the padding. A work-item takes a whole plane of y (sample, filter), so its indices cost no
+// stride-2 convolutions) or reach a few columns into its padding (moved lanes), lanes gathered
+// one by one only at other padded edges, zeros standing for the padding. A work-item takes a whole plane of y (sample, filter), so its indices cost no
 // division per segment. (Summing in y tap by tap had cost three scalar memory operations per tap
 // and position: mobilenet_v2's depthwise layers ran at a tenth of the CPU's bandwidth.)
 __kernel void depthwise_forward_rows(__global const float* x, __global const float* w,
@@ -240,7 +240,11 @@ __kernel void depthwise_forward_rows(__global const float* x, __global const flo
   for (long plane = get_global_id(0); plane < (long)N * K; plane += get_global_size(0)) {
     for (int od = 0; od < o.s0; ++od) {
       for (int oh = 0; oh < o.s1; ++oh) {
-        for (int begin = 0; begin < o.s2; begin += SEG) {
+        for (int start = 0; start < o.s2; start += SEG) {
+          // With beta 0 a line of SEG or more ends on a whole segment that overlaps the one
+          // before (its outputs written twice, the same values): its loads then reach at most
+          // the pad past the line's end, which segment_load takes as vectors, not gathers.
+          const int begin = beta == 0.0f && start + SEG > o.s2 && o.s2 >= SEG ? o.s2 - SEG : start;
           const int k = plane % K;
           const long n = plane / K, line = (plane * o.s0 + od) * o.s1 + oh;
           float16 acc = (float16)(0.0f);

@@ -198,6 +198,29 @@ TEST_CASE("the depthwise passes cut long lines and long sums under every plan", 
       }
 }
 
+TEST_CASE("the depthwise forward rows load lines' padded ends as moved vectors", "[conv]") {
+  // Lines of 16 or more whose taps reach 1 to 3 columns past either end (3 x 3, 5 x 5 and 7 x 7
+  // filters at stride 1, 3 x 3 at stride 2 from a line of 32 or more), and lines that end on an
+  // overlapping segment (beta 0) or on a short one (beta 1), against the reference; pads of 4 and
+  // short lines keep the gather.
+  RouteScope scope(ConvRoute::depthwise);
+  const std::vector<Case> ends{
+      {{1, 2, 3, 40}, {2, 1, 3, 3}, options({}, {1, 1}, {1, 1}, {}, 2)},
+      {{1, 2, 4, 21}, {2, 1, 5, 5}, options({}, {2, 2}, {2, 2}, {}, 2)},
+      {{2, 2, 7, 19}, {4, 1, 7, 7}, options({}, {3, 3}, {3, 3}, {}, 2)},
+      {{1, 3, 5, 40}, {3, 1, 3, 3}, options({2, 2}, {1, 1}, {1, 1}, {}, 3)},
+      {{1, 3, 5, 33}, {3, 1, 3, 3}, options({2, 2}, {1, 1}, {0, 0}, {}, 3)},
+      {{1, 2, 9, 18}, {2, 1, 9, 9}, options({}, {4, 4}, {4, 4}, {}, 2)},
+      {{1, 2, 3, 16}, {2, 1, 3, 3}, options({}, {1, 1}, {1, 1}, {}, 2)},
+  };
+  Style style(false);
+  for (const Case& c : ends) {
+    check_betas(c, 0.0f, std::numeric_limits<float>::quiet_NaN());
+    check_betas(c, 1.0f, 0.0f);
+    check_betas(c, 0.5f, 0.0f);
+  }
+}
+
 TEST_CASE("the depthwise route serves one group per channel", "[conv]") {
   const Case dw{{2, 3, 7, 5}, {6, 1, 3, 3}, options({}, {1, 1}, {1, 1}, {}, 3)};
   const Case one_channel{{2, 1, 7, 5}, {4, 1, 3, 3}, options({}, {1, 1}, {1, 1}, {})};
