@@ -6,6 +6,7 @@
 // operand tiles in local memory (GPUs), otherwise they are read through the cache (CPUs).
 // beta == 0 never reads C.
 
+#include "gemm_arguments.h"
 #include "muladd.h"
 
 #ifndef TILE_M
@@ -48,11 +49,7 @@
 #endif
 
 __kernel __attribute__((reqd_work_group_size(LX, LY, 1)))
-void gemm(const int M, const int N, const int K, const float alpha,
-          __global const float* A, const ulong offset_a, const int lda, const ulong stride_a,
-          __global const float* B, const ulong offset_b, const int ldb, const ulong stride_b,
-          const float beta,
-          __global float* C, const ulong offset_c, const int ldc, const ulong stride_c) {
+void gemm(GEMM_ARGUMENTS) {
   const int tx = get_local_id(0), ty = get_local_id(1);
   const int n0 = get_group_id(0) * TILE_N, m0 = get_group_id(1) * TILE_M;
   const ulong batch = get_global_id(2);

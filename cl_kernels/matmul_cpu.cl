@@ -17,6 +17,7 @@
 // output: C = FINISH(alpha * op(A) op(B) + beta * C + bias[m]) (epilogue.h), so that a pointwise
 // convolution needs no second pass over its output (ops/conv_pointwise.cpp).
 
+#include "gemm_arguments.h"
 #include "muladd.h"
 #include "epilogue.h"
 
@@ -62,11 +63,7 @@
 #define A_AT(m, k) A[(long)(m) * lda + (k)]
 #endif
 
-__kernel void gemm_cpu(const int M, const int N, const int K, const float alpha,
-                       __global const float* A, const ulong offset_a, const int lda,
-                       const ulong stride_a, __global const float* B, const ulong offset_b,
-                       const int ldb, const ulong stride_b, const float beta, __global float* C,
-                       const ulong offset_c, const int ldc, const ulong stride_c
+__kernel void gemm_cpu(GEMM_ARGUMENTS
 #if ROW_BIAS
                        , __global const float* bias
 #endif

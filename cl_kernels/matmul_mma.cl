@@ -22,6 +22,7 @@
 
 #define MMA_TF32 1
 #include "block_order.h"
+#include "gemm_arguments.h"
 #include "muladd.h"
 #include "mma.h"
 
@@ -149,11 +150,7 @@ inline void copy_step(__local float4* tile, const Copy* copies, int count, long 
 }
 
 __kernel __attribute__((reqd_work_group_size(LX, LY, 1)))
-void gemm_mma(const int M, const int N, const int K, const float alpha,
-              __global const float* A, const ulong offset_a, const int lda, const ulong stride_a,
-              __global const float* B, const ulong offset_b, const int ldb, const ulong stride_b,
-              const float beta,
-              __global float* C, const ulong offset_c, const int ldc, const ulong stride_c) {
+void gemm_mma(GEMM_ARGUMENTS) {
   __local float4 tiles[STAGES][STAGE_WORDS / 4];
   const int tid = get_local_id(1) * LX + get_local_id(0);
   const int2 origin = block_origin(TILE_M, TILE_N);

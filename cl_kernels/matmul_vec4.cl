@@ -19,6 +19,7 @@
 // they run in fp16, or bf16 with -DMMA_BF16=1, from local tiles of 16-bit pairs (see #if MMA16).
 
 #include "block_order.h"
+#include "gemm_arguments.h"
 #include "muladd.h"
 #include "mma.h"
 
@@ -479,11 +480,7 @@ inline void store_y_pair(__global float* y, int ldc, const int4 o, int M, int N,
 #endif
 
 __kernel __attribute__((reqd_work_group_size(LX, LY, 1)))
-void KERNEL_NAME(const int M, const int N, const int K, const float alpha,
-               __global const float* A, const ulong offset_a, const int lda, const ulong stride_a,
-               __global const float* B, const ulong offset_b, const int ldb, const ulong stride_b,
-               const float beta,
-               __global float* C, const ulong offset_c, const int ldc, const ulong stride_c
+void KERNEL_NAME(GEMM_ARGUMENTS
 #if CONV_GATHER
                , const int16 geometry, const int4 out, __global const float* bias,
                __global const int4* taps, const int slice_k, const ulong slice_stride_c
