@@ -148,9 +148,10 @@ GemmChoice choose_gemm(const ContextImpl& ctx, const GemmCall& g) {
   if (ctx.precision == Precision::fp32 || choice.backend == GemmBackend::gemv ||
       choice.backend == GemmBackend::blas || ctx.gemm_backend == GemmBackend::clblast)
     return choice;
-  if (auto pipelined = ctx.planner.pipelined(ctx.precision);
-      ctx.tf32_pipelined && pipelined && gemm_plan_serves(ctx.planner, *pipelined, g))
-    return {GemmBackend::own, *pipelined};
+  if (ctx.tf32_pipelined)
+    if (auto pipelined = ctx.planner.pipelined(ctx.precision);
+        pipelined && gemm_plan_serves(ctx.planner, *pipelined, g))
+      return {GemmBackend::own, *pipelined};
   const MatmulPlan vec4 =
       choice.backend == GemmBackend::own ? choice.plan : gemm_planner_plan(ctx, g);
   if (auto mma = ctx.planner.with_tensor_cores(vec4, ctx.precision);
