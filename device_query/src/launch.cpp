@@ -175,7 +175,7 @@ bool LaunchPlanner::fits(const MatmulPlan& plan) const {
   // Staged tiles need local memory; where it is emulated in global memory (CPUs) they run, only
   // slower, so the planner does not choose them there but tests and the tuner may.
   if (plan.use_local_memory && device_.local_mem_size == 0) return false;
-  if (plan.stages > 0 && !plan.tensor_cores()) return false;
+  if (plan.stages > 0 && plan.kernel != MatmulKernel::tf32) return false;  // gemm_mma is TF32
   switch (plan.kernel) {
     case MatmulKernel::tiled:
       break;
@@ -197,9 +197,9 @@ bool LaunchPlanner::fits(const MatmulPlan& plan) const {
           device_.simd_width != 32 || !runs_natively(device_, precision_of(plan.kernel)))
         return false;
       // Pipelined (TF32): 2 to 4 stages of whole 16-byte chunks, steps of 8, 16 or 32.
-      if (plan.stages > 0 && (plan.kernel != MatmulKernel::tf32 || plan.stages < 2 ||
-                              plan.stages > 4 || plan.tile_k > 32 || plan.tile_m < 32 ||
-                              plan.tile_n < 32 || (plan.tile_k & (plan.tile_k - 1)) != 0))
+      if (plan.stages > 0 &&
+          (plan.stages < 2 || plan.stages > 4 || plan.tile_k > 32 || plan.tile_m < 32 ||
+           plan.tile_n < 32 || (plan.tile_k & (plan.tile_k - 1)) != 0))
         return false;
       break;
     }

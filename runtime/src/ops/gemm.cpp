@@ -68,7 +68,7 @@ std::string tap_row_options(const TapRows& r) {
 }  // namespace
 
 bool gemm_plan_serves(const LaunchPlanner& planner, const MatmulPlan& plan, const GemmCall& g) {
-  // only vec4's loads read them
+  // Tap rows: only vec4's loads read them (gemm_vec4's, not gemm_mma's copies).
   if (g.b_rows.taps && (!plan.float4_tiles() || plan.stages > 0)) return false;
   return planner.fits(plan) && (!plan.float4_tiles() || gemm_is_aligned(g));
 }
