@@ -278,6 +278,105 @@ __kernel void depthwise_forward_rows(__global const float* x, __global const flo
   }
 }
 
+// depthwise_forward for small planes on CPUs (ops/conv_depthwise.cpp's plane_kernel_floats):
+// a work-item per plane of y, its lanes running over the plane's positions from end to end
+// rather than line by line, so that lines of 7 or 14 positions fill whole vectors. Built for
+// one geometry: stride P_STRIDE (1 or 2) along both axes, input planes of exactly P_STRIDE *
+// (P_OH, P_OW) positions, P_KH x P_KW taps from (-P_PH, -P_PW), no dilation. The input plane is
+// first copied into private memory, dealt into P_STRIDE x P_STRIDE phases by the parity of row
+// and column (one phase at unit stride), each a plane of P_OH x P_OW with P_LEAD zeros before it
+// and P_TAIL after: tap (b, e) then reads phase ((b - PH) mod S, (e - PW) mod S) at the output's
+// own flat position plus a constant, one vector load for 16 outputs. Rows above and below the
+// input read the zeros; a column past either side would read the neighbouring row's end, so
+// those lanes are masked. (The line kernel gathered every lane of such short lines: mobilenet_v2's
+// 7x7 and 14x14 layers ran at a tenth of the bandwidth their reads and writes allow.)
+#ifndef P_OW
+#define P_STRIDE 1
+#define P_KH 1
+#define P_KW 1
+#define P_PH 0
+#define P_PW 0
+#define P_OH 1
+#define P_OW 1
+#define P_LEAD 0
+#define P_TAIL 15
+#endif
+#define P_POSITIONS (P_OH * P_OW)
+#define P_PHASE (P_LEAD + P_POSITIONS + P_TAIL)
+// floor(a / P_STRIDE) and a mod P_STRIDE for a possibly negative tap offset a.
+#define P_DIV(a) ((a) >= 0 ? (a) / P_STRIDE : -((P_STRIDE - 1 - (a)) / P_STRIDE))
+#define P_MOD(a) ((a) - P_DIV(a) * P_STRIDE)
+
+__kernel void depthwise_forward_planes(__global const float* x, __global const float* w,
+                                       __global const float* bias, const int has_bias,
+                                       __global float* y, const int N, const int C, const int M,
+                                       const float beta) {
+  const int K = C * M, T = P_KH * P_KW;
+  float phases[P_STRIDE * P_STRIDE * P_PHASE];
+  // The zeros around each phase, once: the copies below write only the planes between them.
+  for (int f = 0; f < P_STRIDE * P_STRIDE; ++f) {
+    for (int i = 0; i < P_LEAD; ++i) phases[f * P_PHASE + i] = 0.0f;
+    for (int i = 0; i < P_TAIL; ++i) phases[f * P_PHASE + P_LEAD + P_POSITIONS + i] = 0.0f;
+  }
+  for (long plane = get_global_id(0); plane < (long)N * K; plane += get_global_size(0)) {
+    const int k = plane % K;
+    const long n = plane / K;
+    __global const float* x_at =
+        x + (n * C + k / M) * (P_STRIDE * P_STRIDE * P_POSITIONS);
+#if P_STRIDE == 1
+    float* inside = phases + P_LEAD;
+    int i = 0;
+    for (; i + 16 <= P_POSITIONS; i += 16) vstore16(vload16(0, x_at + i), 0, inside + i);
+    for (; i < P_POSITIONS; ++i) inside[i] = x_at[i];
+#else  // rows and columns of each parity into their phases
+    for (int row = 0; row < 2 * P_OH; ++row) {
+      __global const float* src = x_at + row * (2 * P_OW);
+      float* even = phases + (row % 2 * 2) * P_PHASE + P_LEAD + row / 2 * P_OW;
+      float* odd = even + P_PHASE;
+      int j = 0;
+      for (; j + 8 <= P_OW; j += 8) {
+        const float16 v = vload16(0, src + 2 * j);
+        vstore8(v.even, 0, even + j);
+        vstore8(v.odd, 0, odd + j);
+      }
+      for (; j < P_OW; ++j) even[j] = src[2 * j], odd[j] = src[2 * j + 1];
+    }
+#endif
+    float taps[P_KH * P_KW];
+    for (int t = 0; t < T; ++t) taps[t] = w[(long)k * T + t];
+    const float shift = has_bias ? bias[k] : 0.0f;
+    __global float* y_at = y + plane * P_POSITIONS;
+    // Each lane's output column, for the masks of the taps that reach across a side.
+    int16 column = (int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15) % P_OW;
+    for (int p0 = 0; p0 < P_POSITIONS; p0 += 16) {
+      float16 acc = (float16)(0.0f);
+#pragma unroll
+      for (int b = 0; b < P_KH; ++b) {
+#pragma unroll
+        for (int e = 0; e < P_KW; ++e) {
+          const int phase = P_MOD(b - P_PH) * P_STRIDE + P_MOD(e - P_PW);
+          const int across = P_DIV(e - P_PW);  // columns moved, within the phase
+          const float* at = phases + phase * P_PHASE + P_LEAD + p0;
+          float16 v = vload16(0, at + P_DIV(b - P_PH) * P_OW + across);
+          if (across != 0)
+            v = select((float16)(0.0f), v, (column + across >= 0) & (column + across < P_OW));
+          acc = MULADD(v, (float16)(taps[b * P_KW + e]), acc);
+        }
+      }
+      acc += (float16)(shift);
+      const int count = min(16, P_POSITIONS - p0);
+      if (beta != 0.0f) {
+        float before[16];
+        for (int s = 0; s < 16; ++s) before[s] = s < count ? y_at[p0 + s] : 0.0f;
+        acc = MULADD((float16)(beta), vload16(0, before), acc);
+      }
+      segment_store(y_at + p0, FINISH(acc), count);
+      column += (int16)(16 % P_OW);
+      column = select(column, column - (int16)(P_OW), column >= (int16)(P_OW));
+    }
+  }
+}
+
 // depthwise_input_gradient, a work-item per segment of `seg` positions of a line of x: each tap
 // adds gy's line times the tap at the positions it reached, every stride-th one.
 __kernel void depthwise_input_gradient_rows(__global const float* gy, __global const float* w,

@@ -221,6 +221,43 @@ TEST_CASE("the depthwise forward rows load lines' padded ends as moved vectors",
   }
 }
 
+TEST_CASE("the depthwise forward planes run whole planes of same-padded layers", "[conv]") {
+  // Planes shorter and longer than a segment, of 3x3, 5x5 and 7x7 filters at stride 1 and 2 (even
+  // extents), pads uneven, a multiplier of 2, a 1-D line, and the last segment short or whole,
+  // each with beta 0, 1 and 0.5, against the reference; then layers the plane kernel must leave
+  // to the others.
+  RouteScope scope(ConvRoute::depthwise);
+  Style style(false);
+  const std::vector<Case> planes{
+      {{1, 2, 14, 14}, {2, 1, 3, 3}, options({}, {1, 1}, {1, 1}, {}, 2)},      // 196
+      {{2, 3, 7, 7}, {6, 1, 3, 3}, options({}, {1, 1}, {1, 1}, {}, 3)},        // x2
+      {{1, 2, 2, 2}, {2, 1, 3, 3}, options({}, {1, 1}, {1, 1}, {}, 2)},        // 4 positions
+      {{1, 2, 4, 8}, {2, 1, 3, 3}, options({}, {0, 2}, {2, 0}, {}, 2)},        // uneven, 32
+      {{1, 3, 9, 9}, {3, 1, 7, 7}, options({}, {3, 3}, {3, 3}, {}, 3)},        // 7 x 7
+      {{1, 2, 14, 14}, {2, 1, 3, 3}, options({2, 2}, {1, 1}, {1, 1}, {}, 2)},  // 7 x 7 out
+      {{2, 2, 8, 6}, {4, 1, 5, 5}, options({2, 2}, {2, 2}, {2, 2}, {}, 2)},    // 5 x 5, x2
+      {{1, 2, 10, 12}, {2, 1, 5, 5}, options({2, 2}, {2, 2}, {1, 1}, {}, 2)},  // uneven
+      {{1, 2, 4, 40}, {2, 1, 3, 3}, options({2, 2}, {0, 0}, {1, 1}, {}, 2)},   // 2 x 20
+      {{2, 3, 11}, {3, 1, 3}, options({}, {1}, {1}, {}, 3)},                   // 1-D
+  };
+  for (const Case& c : planes) {
+    INFO("x " << to_string(c.x) << " w " << to_string(c.w));
+    CHECK(depthwise(c).describe_forward() == "depthwise, a plane per work-item");
+    check_betas(c, 0.0f, std::numeric_limits<float>::quiet_NaN());
+    check_betas(c, 1.0f, 0.0f);
+    check_betas(c, 0.5f, 0.0f);
+  }
+  // Padding other than "same", odd extents at stride 2, dilation, 3-D.
+  for (const Case& c : {cases()[1], cases()[3], cases()[5], cases()[16]}) {
+    INFO("x " << to_string(c.x) << " w " << to_string(c.w));
+    CHECK(depthwise(c).describe_forward() != "depthwise, a plane per work-item");
+  }
+  {
+    Style gpu(true);
+    CHECK(depthwise(planes[0]).describe_forward() == "depthwise");
+  }
+}
+
 TEST_CASE("the depthwise route serves one group per channel", "[conv]") {
   const Case dw{{2, 3, 7, 5}, {6, 1, 3, 3}, options({}, {1, 1}, {1, 1}, {}, 3)};
   const Case one_channel{{2, 1, 7, 5}, {4, 1, 3, 3}, options({}, {1, 1}, {1, 1}, {})};

@@ -536,11 +536,18 @@ TEST_CASE("oclgrind: convolution on every route", "[oclgrind]") {
       impl().row_loops = !gpu;
       run_op_check(conv_check({2, 3, 5, 9}, {6, 1, 3, 3}, o));
     }
-    // A filter per channel with unit strides on short lines: on CPUs over a padded copy.
+    // On CPUs, "same" padding a plane per work-item (depthwise_forward_planes), at stride 1 and
+    // 2; and a filter per channel on short lines with other padding over a padded copy.
     impl().row_loops = true;
     ConvOptions same = padded({1, 1});
     same.groups = 3;
     run_op_check(conv_check({2, 3, 5, 7}, {3, 1, 3, 3}, same));
+    ConvOptions halved = padded({1, 1}, {2, 2});
+    halved.groups = 3;
+    run_op_check(conv_check({2, 3, 6, 4}, {3, 1, 3, 3}, halved));
+    ConvOptions valid;
+    valid.groups = 3;
+    run_op_check(conv_check({2, 3, 5, 7}, {3, 1, 3, 3}, valid));
     impl().row_loops = saved_rows;
   }
 }

@@ -102,12 +102,16 @@ void ContextImpl::enqueue_elementwise(cl_kernel k, std::size_t n) {
   enqueue<1>(queue.get(), k, {elementwise_plan.global_size(n)}, {elementwise_plan.local_size});
 }
 
-void ContextImpl::enqueue_lines(cl_kernel k, std::size_t n) {
+void ContextImpl::enqueue_lines(cl_kernel k, std::size_t n, std::size_t private_bytes) {
+  if (info.type != DeviceType::cpu) return enqueue_elementwise(k, n);
   const std::size_t units = std::max<std::size_t>(1, info.compute_units);
-  if (info.type != DeviceType::cpu || n >= units * elementwise_plan.local_size)
-    return enqueue_elementwise(k, n);
-  const std::size_t local = std::max<std::size_t>(1, (n + units - 1) / units);
-  enqueue<1>(queue.get(), k, {(n + local - 1) / local * local}, {local});
+  const std::size_t most = private_bytes == 0
+                               ? elementwise_plan.local_size
+                               : std::clamp<std::size_t>(kCpuGroupPrivateBytes / private_bytes, 1,
+                                                         elementwise_plan.local_size);
+  const ElementwisePlan plan{std::min(most, std::max<std::size_t>(1, (n + units - 1) / units)),
+                             elementwise_plan.max_groups};
+  enqueue<1>(queue.get(), k, {plan.global_size(n)}, {plan.local_size});
 }
 
 cl_mem ContextImpl::scratch(std::size_t floats) {

@@ -45,8 +45,12 @@ struct ContextImpl {
   // The same for kernels whose work-items each walk a long line of work in a loop of their own
   // (a plane, a row: CPUs' line kernels): on CPUs the groups shrink until every compute unit has
   // one, where groups of the elementwise plan's size would leave most of them idle (a depthwise
-  // layer of 32 planes at batch 1: one group of 256 work-items, one core of 16).
-  void enqueue_lines(cl_kernel kernel, std::size_t n);
+  // layer of 32 planes at batch 1: one group of 256 work-items, one core of 16). A kernel whose
+  // work-items each hold `private_bytes` of private arrays gets groups that hold at most
+  // kCpuGroupPrivateBytes of them: PoCL keeps a group's arrays side by side on its thread's stack
+  // (a group of 256 planes of 12,600 floats overflowed it).
+  void enqueue_lines(cl_kernel kernel, std::size_t n, std::size_t private_bytes = 0);
+  static constexpr std::size_t kCpuGroupPrivateBytes = 256 * 1024;
   // A device buffer of at least `floats` floats for a library routine's temporaries (split-K
   // partial products); grows as needed. One per thread: the in-order queue orders one thread's
   // launches, but another thread's could land between a routine's write and read of it. While

@@ -386,6 +386,12 @@ class ConvPasses {
                         by_columns(r.gb, gb), betas);
   }
 
+  // The forward route in words (the depthwise route's form with it).
+  std::string describe_forward() const {
+    const Route route = forward_route();
+    return route == Route::depthwise ? depthwise_.describe_forward() : describe(route);
+  }
+
   // A route in words, with its plan where it has one: what Executor::schedule() shows.
   std::string describe(Route route, bool input_gradient = false) const {
     switch (route) {
@@ -524,7 +530,7 @@ class ConvOp : public Op {
     static const Tensor unused;  // describing touches no workspace
     const ConvPasses c(args.ctx, plan(args.inputs[0], args.inputs[1]), unused);
     if (args.pass == Pass::forward)
-      return c.describe(c.forward_route()) + (args.epilogue.on ? ", activation folded in" : "");
+      return c.describe_forward() + (args.epilogue.on ? ", activation folded in" : "");
     auto wants = [&](std::size_t i) { return i < args.wanted.size() && args.wanted[i]; };
     const BackwardRoutes r = c.backward_routes(wants(0), wants(1), wants(2));
     std::string out;

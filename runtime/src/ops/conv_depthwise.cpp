@@ -52,6 +52,49 @@ std::int64_t outputs_per_item(const Window& win) {
   return 1;
 }
 
+// depthwise_forward_planes for this convolution: its build options and each work-item's private
+// floats, or no options where it does not serve. It takes 2-D planes (or 1-D lines) at a stride
+// of 1 or 2 along both axes, without dilation, whose input is exactly stride x the output's
+// extents (the padding, if any, "same"), and whose private copy holds at most kMaxPlaneFloats
+// (kMaxStridedPlaneFloats at stride 2).
+struct PlaneKernel {
+  std::string options;
+  std::int64_t floats = 0;
+};
+
+PlaneKernel plane_kernel(const Window& win) {
+  const std::int64_t s = win.stride[1];
+  if (win.in[0] != 1 || win.kernel[0] != 1 || win.stride[0] != 1 || win.stride[2] != s ||
+      (s != 1 && s != 2))
+    return {};
+  for (std::int64_t d : win.dilation)
+    if (d != 1) return {};
+  if (win.in[1] != s * win.out[1] || win.in[2] != s * win.out[2]) return {};
+  // Tap (b, e) reads its phase at the output's own position plus floor((b - PH) / s) rows and
+  // floor((e - PW) / s) columns: the zeros before and after each phase cover the farthest reads,
+  // and 15 lanes more for the last segment.
+  auto floor_div = [s](std::int64_t a) { return a >= 0 ? a / s : -((s - 1 - a) / s); };
+  std::int64_t lowest = 0, highest = 0;
+  for (std::int64_t b = 0; b < win.kernel[1]; ++b)
+    for (std::int64_t e = 0; e < win.kernel[2]; ++e) {
+      const std::int64_t offset =
+          floor_div(b - win.pad_begin[1]) * win.out[2] + floor_div(e - win.pad_begin[2]);
+      lowest = std::min(lowest, offset), highest = std::max(highest, offset);
+    }
+  const std::int64_t lead = -lowest, tail = highest + 15;
+  const std::int64_t floats = s * s * (lead + win.out[1] * win.out[2] + tail);
+  if (floats > (s == 1 ? DepthwiseConv::kMaxPlaneFloats : DepthwiseConv::kMaxStridedPlaneFloats))
+    return {};
+  auto define = [](const char* name, std::int64_t value) {
+    return std::string(" -D") + name + "=" + std::to_string(value);
+  };
+  return {define("P_STRIDE", s) + define("P_KH", win.kernel[1]) + define("P_KW", win.kernel[2]) +
+              define("P_PH", win.pad_begin[1]) + define("P_PW", win.pad_begin[2]) +
+              define("P_OH", win.out[1]) + define("P_OW", win.out[2]) + define("P_LEAD", lead) +
+              define("P_TAIL", tail),
+          floats};
+}
+
 }  // namespace
 
 bool DepthwiseConv::serves() const {
@@ -70,20 +113,53 @@ bool DepthwiseConv::serves() const {
   return takes(ConvRoute::depthwise, groups > 1, groups > 1);
 }
 
+DepthwiseConv::ForwardForm DepthwiseConv::forward_form() const {
+  if (!ctx.row_loops) return ForwardForm::elements;
+  if (!plane_kernel(win).options.empty()) return ForwardForm::planes;
+  // Short lines that the plane kernel does not take (padding other than "same") run over a
+  // padded copy (ops/conv_padded.hpp), where the line kernel would gather every lane:
+  // mobilenet_v2's 7x7 layers of 960 channels at batch 32 (2-core AVX-512 Xeon) ran 3.3-3.5 ms
+  // there against 5.8-6.6, its 14x14 ones 4.3-5.0 against 5.2-5.6. Longer lines and strides keep
+  // the line kernel: the copy's pass cost more than its vector loads saved (56x56 with 144
+  // channels 17.1 against 14.9 ms; stride 2, 96 channels of 112x112, 32.1 against 21.6).
+  if (multiplier(*this) == 1 && win.unit_strides() && win.out[2] < kSegment &&
+      padded_depthwise_floats(ctx, win) > 0)
+    return ForwardForm::padded;
+  return ForwardForm::lines;
+}
+
+std::string DepthwiseConv::describe_forward() const {
+  switch (forward_form()) {
+    case ForwardForm::planes:
+      return "depthwise, a plane per work-item";
+    case ForwardForm::padded:
+      return "depthwise over a padded copy";
+    case ForwardForm::lines:
+      return "depthwise, a line per work-item";
+    case ForwardForm::elements:
+      break;
+  }
+  return "depthwise";
+}
+
 void DepthwiseConv::forward(const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor& y,
                             float beta, const Epilogue& epilogue) const {
   const cl_mem b = mem(bias ? *bias : w);
   const cl_int has_bias = bias != nullptr, n = cl_int(win.n);
-  // On CPUs a filter per channel over lines shorter than a segment runs over a padded copy
-  // (ops/conv_padded.hpp), where the line kernel below gathers every lane: mobilenet_v2's 7x7
-  // layers of 960 channels at batch 32 (2-core AVX-512 Xeon) ran 3.3-3.5 ms there against
-  // 5.8-6.6, its 14x14 ones 4.3-5.0 against 5.2-5.6. Longer lines and strides keep the line
-  // kernel: the copy's pass cost more than its vector loads saved (56x56 with 144 channels 17.1
-  // against 14.9 ms; stride 2, 96 channels of 112x112, 32.1 against 21.6).
-  if (ctx.row_loops && multiplier(*this) == 1 && win.unit_strides() && win.out[2] < kSegment &&
-      padded_depthwise_floats(ctx, win) > 0)
+  const ForwardForm form = forward_form();
+  if (form == ForwardForm::planes) {
+    const PlaneKernel planes = plane_kernel(win);
+    cl_kernel k = ctx.kernel("conv_depthwise", "depthwise_forward_planes",
+                             planes.options + epilogue_options(epilogue));
+    set_args(k, mem(x), mem(w), b, has_bias, mem(y), n, cl_int(win.c), multiplier(*this), beta);
+    // A plane per work-item, and its private copy (with the taps and a segment) per item.
+    const std::size_t private_bytes = std::size_t(planes.floats + win.kernel_positions() + 16) * 4;
+    ctx.enqueue_lines(k, std::size_t(win.n * filters), private_bytes);
+    return;
+  }
+  if (form == ForwardForm::padded)
     return padded_depthwise_forward(ctx, win, x, w, bias, y, beta, epilogue);
-  if (ctx.row_loops) {
+  if (form == ForwardForm::lines) {
     cl_kernel k =
         ctx.kernel("conv_depthwise", "depthwise_forward_rows", epilogue_options(epilogue));
     set_args(k, mem(x), mem(w), b, has_bias, mem(y), win.packed(), win.packed_out(), n,
