@@ -238,6 +238,31 @@ TEST_CASE("a single large product on a CPU shares B's rows in groups along M", "
   }
 }
 
+TEST_CASE("a CPU product of short rows takes fewer vectors a row and more rows", "[launch]") {
+  DeviceInfo d = cpu();
+  d.native_vector_width = 16;
+  const LaunchPlanner planner(d);
+  const auto rows = planner.matmul();  // 8 rows of 3 vectors
+  // 49 columns: blocks of 48 would compute 96 a row, blocks of 32 compute 64.
+  const auto short_rows = planner.matmul(960, 49, 32, 160);
+  CHECK(short_rows.work_n == 32);
+  CHECK(short_rows.work_m == 12);
+  CHECK(short_rows.tile_m == short_rows.work_m);
+  CHECK(short_rows.tile_n / short_rows.work_n == rows.tile_n / rows.work_n);
+  CHECK(planner.fits(short_rows));
+  // The same registers for the sums.
+  CHECK(short_rows.work_m * short_rows.work_n == rows.work_m * rows.work_n);
+  // Within a tenth of the fewest, the most vectors: 196 columns of 64 rows compute 240 x 64 in
+  // blocks of 8 x 48, 208 x 72 in blocks of 24 x 16 (a tenth less would be 14,976 x 1.1).
+  const auto wide = planner.matmul(64, 196, 32, 384);
+  CHECK(wide.work_n == rows.work_n);
+  CHECK(wide.work_m == rows.work_m);
+  // 16 columns: one vector, 24 rows.
+  const auto one = planner.matmul(96, 16, 4, 64);
+  CHECK(one.work_n == 16);
+  CHECK(one.work_m == 24);
+}
+
 TEST_CASE("the padded convolution's blocks follow the vector registers", "[launch]") {
   DeviceInfo avx512 = cpu(), avx2 = cpu();
   avx512.native_vector_width = 16;

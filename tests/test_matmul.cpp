@@ -152,6 +152,9 @@ TEST_CASE("every matmul kernel matches the reference", "[matmul][slow]") {
       // Several vectors a row: the last block of a row shifted to end at N (n = 72 and 21, 20).
       {false, 8, 96, 1, 8, 48, MatmulKernel::cpu},
       {false, 6, 24, 1, 6, 12, MatmulKernel::cpu},
+      // Short rows' forms (LaunchPlanner::cpu_blocks_for): 12 rows of 2 vectors, 24 of one.
+      {false, 12, 128, 1, 12, 32, MatmulKernel::cpu},
+      {false, 24, 64, 1, 24, 16, MatmulKernel::cpu},
       // A column of work-items taking steps of 8 k between barriers, the last column's items
       // past M included (m = 13, 37).
       {false, 12, 12, 8, 3, 12, MatmulKernel::cpu},

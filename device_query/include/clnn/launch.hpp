@@ -267,6 +267,9 @@ class LaunchPlanner {
   // The GEMM kernel's plan with steps of 16 where a compute unit's registers hold two
   // work-groups of it (only where the device says how many it has); else the plan.
   MatmulPlan long_steps_if_registers_hold(const MatmulPlan& plan) const;
+  // gemm_cpu's plan with fewer vectors a row (and more rows) where an m x n product's blocks
+  // compute much less that way.
+  MatmulPlan cpu_blocks_for(const MatmulPlan& plan, std::size_t m, std::size_t n) const;
   // The plan with steps of tile_k where they are longer and fit; else the plan.
   MatmulPlan with_k_step(MatmulPlan plan, std::size_t tile_k) const;
 
