@@ -92,7 +92,26 @@ void gemv_rows(const int L, const int K, const int slice_k, const float alpha,
 #endif
 #pragma unroll
       for (int i = 0; i < PASS; ++i) sums[i] = 0.0f;
-      for (int k = k0 + 4 * t; k < whole; k += 4 * TEAM) {
+      int k = k0 + 4 * t;
+#if TEAM == 1 && SMALL_FLOAT4 && !SMALL_ALONG_S
+      // CPUs (a row per work-item, the vectors contiguous along K): 16 floats a step, one AVX-512
+      // vector, then float4s for the rest. With float4 sums alone each multiply-add waited on the
+      // last (4 floats per latency of one): fully connected layers at batch 1 streamed their
+      // weights at half of PoCL's copy bandwidth.
+      float16 wide[PASS];
+#pragma unroll
+      for (int i = 0; i < PASS; ++i) wide[i] = 0.0f;
+      for (; k + 16 <= whole; k += 16) {
+        const float16 w = vload16(0, row + k);
+#pragma unroll
+        for (int i = 0; i < PASS; ++i)
+          if (s0 + i < SKINNY) wide[i] = MULADD(w, vload16(0, x + (s0 + i) * small_s + k), wide[i]);
+      }
+#pragma unroll
+      for (int i = 0; i < PASS; ++i)
+        sums[i] = (wide[i].s0123 + wide[i].s4567) + (wide[i].s89ab + wide[i].scdef);
+#endif
+      for (; k < whole; k += 4 * TEAM) {
 #if BIG_FLOAT4
         const float4 w = *(__global const float4*)(row + k);
 #else
