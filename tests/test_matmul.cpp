@@ -15,6 +15,7 @@
 using namespace clnn;
 using clnn::test::context;
 using clnn::test::GemvStyle;
+using clnn::test::kCpuRowBlocks;
 using clnn::test::kCpuStyle;
 using clnn::test::kGpuSmallGroups;
 using clnn::test::kGpuStyle;
@@ -543,8 +544,8 @@ void check_skinny(std::size_t skinny, std::size_t long_side, std::size_t k, std:
                   bool shared_b = false) {
   static const std::array<std::pair<std::size_t, std::size_t>, 4> kPadOffset{
       {{3, 0}, {0, 4}, {0, 1}, {4, 8}}};  // (pad, offset); pad 0 lets K split
-  static const std::array<const GemvStyle*, 4> kStyles{nullptr, &kGpuStyle, &kCpuStyle,
-                                                       &kGpuSmallGroups};
+  static const std::array<const GemvStyle*, 5> kStyles{nullptr, &kGpuStyle, &kCpuStyle,
+                                                       &kGpuSmallGroups, &kCpuRowBlocks};
   static std::size_t turn = 0;
   for (bool m_skinny : {true, false})
     for (bool ta : {false, true})
@@ -607,12 +608,12 @@ TEST_CASE("a skinny product over few outputs splits K into slices", "[matmul]") 
 
 TEST_CASE("GPU and CPU plans of the matrix-vector kernels match the reference", "[matmul]") {
   // Whatever this device plans, each kernel runs as a GPU (teams, every vector at once) and a CPU
-  // (a work-item per row or 32 outputs, 8 vectors at a time) would run it: split and not, float4
-  // loads and not, with K's tail and the vectors' passes uneven.
+  // (a work-item per row, per 3 rows or per 32 outputs, 8 or 2 vectors at a time) would run it:
+  // split and not, float4 loads and not, with K's tail and the vectors' passes uneven.
   struct Size {
     std::size_t skinny, long_side, k;
   };
-  for (const GemvStyle* style : {&kGpuStyle, &kGpuSmallGroups, &kCpuStyle})
+  for (const GemvStyle* style : {&kGpuStyle, &kGpuSmallGroups, &kCpuStyle, &kCpuRowBlocks})
     for (const Size& size : {Size{16, 130, 1031}, Size{11, 1000, 5000}, Size{1, 37, 50001}})
       for (bool m_skinny : {true, false})
         for (bool ta : {false, true})

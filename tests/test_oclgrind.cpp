@@ -466,7 +466,8 @@ TEST_CASE("oclgrind: every matmul kernel, and split K", "[oclgrind]") {
   }
   // Skinny products (CLNN_GEMM=own here keeps gemm() off them), as GPUs and CPUs run them:
   // rows and columns of the big matrix contiguous, with three outputs split over K and forty not.
-  for (const auto* style : {&clnn::test::kGpuSmallGroups, &clnn::test::kCpuStyle})
+  for (const auto* style :
+       {&clnn::test::kGpuSmallGroups, &clnn::test::kCpuStyle, &clnn::test::kCpuRowBlocks})
     for (bool ta : {false, true})
       for (bool tb : {false, true}) {
         check_gemm(nullptr, 2, 40, 20, ta, tb, style);

@@ -119,7 +119,8 @@ struct GemvPlan {
   std::size_t local_size = 1;  // a power of two
   std::size_t team = 1;        // rows: work-items summing one row (a power of two); columns: 1
   std::size_t pass = 1;        // vectors summed per walk over a slice (up to skinny)
-  std::size_t width = 1;       // columns: float4s of outputs per work-item; rows: 1
+  std::size_t width = 1;       // columns: float4s of outputs per work-item; rows: rows per
+                               // work-item (teams of 1; gemv_row_blocks where more than 1)
   std::size_t slices = 1;      // slices of K, one partial product each (1: no second pass)
   std::size_t slice_k = 4;     // elements of K per slice, a multiple of 4 (the last takes the rest)
   // Outputs along the long side that one work-group computes: a row per team, or 4 * width

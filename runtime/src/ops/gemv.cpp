@@ -100,8 +100,8 @@ void launch(ContextImpl& ctx, const GemvView& v, const GemvPlan& plan, float alp
             cl_mem out, std::size_t offset, std::size_t c_batch, std::size_t c_slice,
             cl_event* event) {
   const bool rows = plan.layout == GemvLayout::rows;
-  cl_kernel kernel = ctx.kernel("gemv", rows ? "gemv_rows" : "gemv_cols",
-                                plan.build_options() + alignment_options(v));
+  const char* name = !rows ? "gemv_cols" : plan.width > 1 ? "gemv_row_blocks" : "gemv_rows";
+  cl_kernel kernel = ctx.kernel("gemv", name, plan.build_options() + alignment_options(v));
   set_args(kernel, cl_int(v.shape.long_side), cl_int(v.shape.k), cl_int(plan.slice_k), alpha,
            v.big, cl_ulong(v.big_offset), cl_int(rows ? v.big_l : v.big_k),
            cl_ulong(v.big_batch), v.small, cl_ulong(v.small_offset), cl_int(v.small_k),
