@@ -159,7 +159,8 @@ TEST_CASE("the depthwise forward pass applies an epilogue in both styles", "[con
   RouteScope scope(ConvRoute::depthwise);
   for (bool gpu : {false, true}) {
     Style style(gpu);
-    for (const Case& c : {cases()[0], cases()[11]}) {
+    // On CPUs the first two run a plane per work-item, the strided one a line per work-item.
+    for (const Case& c : {cases()[0], cases()[11], cases()[1]}) {
       INFO("gpu " << gpu << " x " << to_string(c.x));
       const DepthwiseConv route = depthwise(c);
       const auto g = clnn::test::geometry(c.x, c.w, c.o);
@@ -202,19 +203,22 @@ TEST_CASE("the depthwise forward rows load lines' padded ends as moved vectors",
   // Lines of 16 or more whose taps reach 1 to 3 columns past either end (3 x 3, 5 x 5 and 7 x 7
   // filters at stride 1, 3 x 3 at stride 2 from a line of 32 or more), and lines that end on an
   // overlapping segment (beta 0) or on a short one (beta 1), against the reference; pads of 4 and
-  // short lines keep the gather.
+  // short lines keep the gather. Rows padded other than "same", so that the plane kernel leaves
+  // them to the line kernel.
   RouteScope scope(ConvRoute::depthwise);
   const std::vector<Case> ends{
-      {{1, 2, 3, 40}, {2, 1, 3, 3}, options({}, {1, 1}, {1, 1}, {}, 2)},
-      {{1, 2, 4, 21}, {2, 1, 5, 5}, options({}, {2, 2}, {2, 2}, {}, 2)},
-      {{2, 2, 7, 19}, {4, 1, 7, 7}, options({}, {3, 3}, {3, 3}, {}, 2)},
+      {{1, 2, 3, 40}, {2, 1, 3, 3}, options({}, {0, 1}, {0, 1}, {}, 2)},
+      {{1, 2, 4, 21}, {2, 1, 5, 5}, options({}, {1, 2}, {0, 2}, {}, 2)},
+      {{2, 2, 7, 19}, {4, 1, 7, 7}, options({}, {2, 3}, {2, 3}, {}, 2)},
       {{1, 3, 5, 40}, {3, 1, 3, 3}, options({2, 2}, {1, 1}, {1, 1}, {}, 3)},
       {{1, 3, 5, 33}, {3, 1, 3, 3}, options({2, 2}, {1, 1}, {0, 0}, {}, 3)},
-      {{1, 2, 9, 18}, {2, 1, 9, 9}, options({}, {4, 4}, {4, 4}, {}, 2)},
-      {{1, 2, 3, 16}, {2, 1, 3, 3}, options({}, {1, 1}, {1, 1}, {}, 2)},
+      {{1, 2, 9, 18}, {2, 1, 9, 9}, options({}, {3, 4}, {3, 4}, {}, 2)},
+      {{1, 2, 3, 16}, {2, 1, 3, 3}, options({}, {0, 1}, {0, 1}, {}, 2)},
   };
   Style style(false);
   for (const Case& c : ends) {
+    INFO("x " << to_string(c.x) << " w " << to_string(c.w));
+    CHECK(depthwise(c).describe_forward() == "depthwise, a line per work-item");
     check_betas(c, 0.0f, std::numeric_limits<float>::quiet_NaN());
     check_betas(c, 1.0f, 0.0f);
     check_betas(c, 0.5f, 0.0f);
@@ -247,10 +251,21 @@ TEST_CASE("the depthwise forward planes run whole planes of same-padded layers",
     check_betas(c, 1.0f, 0.0f);
     check_betas(c, 0.5f, 0.0f);
   }
-  // Padding other than "same", odd extents at stride 2, dilation, 3-D.
-  for (const Case& c : {cases()[1], cases()[3], cases()[5], cases()[16]}) {
+  // Padding other than "same", odd extents at stride 2, dilation, 3-D, one input plane padded in
+  // depth (three output planes), and more taps than the kernel unrolls; each against the
+  // reference.
+  const std::vector<Case> others{
+      cases()[1],
+      cases()[3],
+      cases()[5],
+      cases()[16],
+      {{1, 2, 1, 2, 2}, {2, 1, 1, 1, 1}, options({}, {1, 0, 0}, {1, 0, 0}, {}, 2)},
+      {{1, 2, 8, 8}, {2, 1, 9, 9}, options({}, {4, 4}, {4, 4}, {}, 2)},
+  };
+  for (const Case& c : others) {
     INFO("x " << to_string(c.x) << " w " << to_string(c.w));
     CHECK(depthwise(c).describe_forward() != "depthwise, a plane per work-item");
+    check_betas(c, 0.0f, std::numeric_limits<float>::quiet_NaN());
   }
   {
     Style gpu(true);

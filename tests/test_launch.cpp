@@ -539,11 +539,16 @@ TEST_CASE("skinny-product plans follow the device and the shape", "[launch]") {
   CHECK(plan(h200, GemvLayout::rows, 4096, 4096, 16).pass == 16);
   CHECK(plan(h200, GemvLayout::columns, 4096, 4096, 16).pass == 16);
   CHECK(cols.width == 1);
-  // A CPU: a work-item streams a row alone, or a run of 32 outputs of each row, with at most 8
-  // vectors' accumulators at a time; a few work-groups per core are enough for rows.
+  // A CPU: a work-item streams 8 rows side by side (fewer with more vectors a pass), or a run of
+  // 32 outputs of each row, with at most 8 vectors' accumulators at a time; a few work-groups
+  // per core are enough for rows.
   const LaunchPlanner host(cpu());
   const GemvPlan host_rows = plan(host, GemvLayout::rows, 4096, 4096);
   CHECK(host_rows.team == 1);
+  CHECK(host_rows.width == 8);
+  CHECK(host.fits(host_rows));
+  CHECK(plan(host, GemvLayout::rows, 4096, 4096, 2).width == 4);
+  CHECK(plan(host, GemvLayout::rows, 4096, 4096, 16).width == 1);
   CHECK(host_rows.slices == 1);
   CHECK(plan(host, GemvLayout::rows, 4096, 25088).slice_k <= LaunchPlanner::kMaxItemK);
   const GemvPlan host_cols = plan(host, GemvLayout::columns, 4096, 4096);
@@ -572,7 +577,7 @@ TEST_CASE("skinny-product plans follow the device and the shape", "[launch]") {
   bad.pass = 2;  // more than its one vector
   CHECK_FALSE(h200.fits(bad));
   bad = fc6;
-  bad.width = 2;  // rows have one output per team
+  bad.width = 2;  // several rows per work-item only in teams of 1
   CHECK_FALSE(h200.fits(bad));
 }
 

@@ -619,8 +619,8 @@ TEST_CASE("GPU and CPU plans of the matrix-vector kernels match the reference", 
         for (bool ta : {false, true})
           for (bool tb : {false, true})
             for (auto [pad, offset] : {std::pair<std::size_t, std::size_t>{0, 0}, {3, 1}}) {
-              INFO("style " << style->local_size << "/" << style->team << "/" << style->pass
-                            << "/" << style->width);
+              INFO("style " << style->local_size << "/" << style->team << "/" << style->pass << "/"
+                            << style->width << "/" << style->rows);
               GemmRoute route{detail::GemmBackend::gemv, nullptr, pad, offset, style};
               const std::size_t m = m_skinny ? size.skinny : size.long_side;
               const std::size_t n = m_skinny ? size.long_side : size.skinny;

@@ -123,8 +123,8 @@ struct GemvPlan {
                                // work-item (teams of 1; gemv_row_blocks where more than 1)
   std::size_t slices = 1;      // slices of K, one partial product each (1: no second pass)
   std::size_t slice_k = 4;     // elements of K per slice, a multiple of 4 (the last takes the rest)
-  // Outputs along the long side that one work-group computes: a row per team, or 4 * width
-  // per work-item.
+  // Outputs along the long side that one work-group computes: rows, width rows per team;
+  // columns, 4 * width per work-item.
   std::size_t outputs_per_group() const;
   // Work-groups along the long side (per slice and per product of a batch).
   std::size_t groups(std::size_t long_side) const;

@@ -53,9 +53,10 @@ std::int64_t outputs_per_item(const Window& win) {
 }
 
 // depthwise_forward_planes for this convolution: its build options and each work-item's private
-// floats, or no options where it does not serve. It takes 2-D planes (or 1-D lines) at a stride
-// of 1 or 2 along both axes, without dilation, whose input is exactly stride x the output's
-// extents (the padding, if any, "same"), and whose private copy holds at most kMaxPlaneFloats
+// floats, or no options where it does not serve. It takes 2-D planes (or 1-D lines; one plane
+// deep in and out) at a stride of 1 or 2 along both axes, without dilation, whose input is
+// exactly stride x the output's extents (the padding, if any, "same"), whose filters have at
+// most kMaxPlaneTaps taps, and whose private copy holds at most kMaxPlaneFloats
 // (kMaxStridedPlaneFloats at stride 2).
 struct PlaneKernel {
   std::string options;
@@ -64,8 +65,11 @@ struct PlaneKernel {
 
 PlaneKernel plane_kernel(const Window& win) {
   const std::int64_t s = win.stride[1];
-  if (win.in[0] != 1 || win.kernel[0] != 1 || win.stride[0] != 1 || win.stride[2] != s ||
-      (s != 1 && s != 2))
+  // One plane deep in and out (depth padding would add output planes the kernel never writes),
+  // and at most kMaxPlaneTaps taps: the kernel unrolls their loops.
+  if (win.in[0] != 1 || win.out[0] != 1 || win.kernel[0] != 1 || win.stride[0] != 1 ||
+      win.stride[2] != s || (s != 1 && s != 2) ||
+      win.kernel_positions() > DepthwiseConv::kMaxPlaneTaps)
     return {};
   for (std::int64_t d : win.dilation)
     if (d != 1) return {};

@@ -43,6 +43,8 @@ struct DepthwiseConv : ConvGeometry {
   // 3.2-5.8, from 112x112 8.8-12.8 against 7.8-8.5).
   static constexpr std::int64_t kMaxPlaneFloats = 16384;
   static constexpr std::int64_t kMaxStridedPlaneFloats = 4096;
+  // ... and where its filters have at most this many taps (7 x 7), whose loops it unrolls.
+  static constexpr std::int64_t kMaxPlaneTaps = 49;
 };
 
 }  // namespace clnn::detail
