@@ -46,6 +46,15 @@
 #define SMALL_ALONG_S 0
 #endif
 
+// The arguments every matrix-vector kernel takes, in the order ops/gemv.cpp sets them; the big
+// matrix's stride between runs is big_l (rows kernels) or big_k (gemv_cols).
+#define GEMV_ARGUMENTS(big_stride)                                                             \
+  const int L, const int K, const int slice_k, const float alpha, __global const float* big,    \
+      const ulong big_offset, const int big_stride, const ulong big_batch,                      \
+      __global const float* small, const ulong small_offset, const int small_k,                 \
+      const int small_s, const ulong small_batch, const float beta, __global float* c,          \
+      const ulong c_offset, const int c_l, const int c_s, const ulong c_batch, const ulong c_slice
+
 inline void store(__global float* c, const float alpha, const float acc, const float beta) {
   *c = beta == 0.0f ? alpha * acc : alpha * acc + beta * *c;
 }
@@ -64,12 +73,7 @@ inline float4 small4(__global const float* x, const int k, const int small_k, co
 // Big contiguous along K: a team of TEAM work-items per row l, each taking every TEAM-th float4
 // of the slice (so a team's loads are contiguous), then a tree in local memory over the team.
 __kernel __attribute__((reqd_work_group_size(LOCAL_SIZE, 1, 1)))
-void gemv_rows(const int L, const int K, const int slice_k, const float alpha,
-               __global const float* big, const ulong big_offset, const int big_l,
-               const ulong big_batch, __global const float* small, const ulong small_offset,
-               const int small_k, const int small_s, const ulong small_batch, const float beta,
-               __global float* c, const ulong c_offset, const int c_l, const int c_s,
-               const ulong c_batch, const ulong c_slice) {
+void gemv_rows(GEMV_ARGUMENTS(big_l)) {
   const int lid = get_local_id(0), t = lid % TEAM;
   const int l = get_group_id(0) * (LOCAL_SIZE / TEAM) + lid / TEAM;
   const int slice = get_group_id(1);
@@ -178,13 +182,7 @@ inline float16 small16(__global const float* x, const int k, const int small_k, 
 // multiply-adds per vector: batch-1 fully connected layers read their weights at 22 GB/s on a
 // 2-core EPYC where ONNX Runtime's reached 36.
 __kernel __attribute__((reqd_work_group_size(LOCAL_SIZE, 1, 1)))
-void gemv_row_blocks(const int L, const int K, const int slice_k, const float alpha,
-                     __global const float* big, const ulong big_offset, const int big_l,
-                     const ulong big_batch, __global const float* small,
-                     const ulong small_offset, const int small_k, const int small_s,
-                     const ulong small_batch, const float beta, __global float* c,
-                     const ulong c_offset, const int c_l, const int c_s, const ulong c_batch,
-                     const ulong c_slice) {
+void gemv_row_blocks(GEMV_ARGUMENTS(big_l)) {
   const int l0 = get_global_id(0) * WIDTH;
   if (l0 >= L) return;  // no barriers
   const int slice = get_group_id(1);
@@ -244,12 +242,7 @@ inline float4 big4(__global const float* p, const int valid) {
 // of K; neighbouring work-items load neighbouring float4s (WIDTH 1, GPUs), and all of a group
 // read the same x(k, s).
 __kernel __attribute__((reqd_work_group_size(LOCAL_SIZE, 1, 1)))
-void gemv_cols(const int L, const int K, const int slice_k, const float alpha,
-               __global const float* big, const ulong big_offset, const int big_k,
-               const ulong big_batch, __global const float* small, const ulong small_offset,
-               const int small_k, const int small_s, const ulong small_batch, const float beta,
-               __global float* c, const ulong c_offset, const int c_l, const int c_s,
-               const ulong c_batch, const ulong c_slice) {
+void gemv_cols(GEMV_ARGUMENTS(big_k)) {
   const int l = 4 * WIDTH * get_global_id(0);
   if (l >= L) return;
   const int slice = get_group_id(1);
