@@ -570,6 +570,9 @@ TEST_CASE("oclgrind: pooling", "[oclgrind]") {
     }
     run_op_check(pool_check(true, {1, 2, 4, 19}, disjoint));  // eight windows a step on CPUs
     run_op_check(pool_check(true, {1, 2, 4, 18}, disjoint));  // backward too, where they tile
+    // Inference on CPUs, a line of maxima per work-item: lines of a vector and more (this one),
+    // and shorter ones ({1, 2, 7, 5} above), their last lines' vectors passing x's end.
+    run_op_check(pool_check(true, {1, 2, 5, 18}, overlapping));
   }
   run_op_check(max_pool_indices_check({1, 2, 7, 5}, overlapping, true));
 }

@@ -2,6 +2,9 @@
 // double-precision reference.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <cmath>
+
 #include "op_checks.hpp"
 #include "plan_override.hpp"
 
@@ -61,6 +64,76 @@ TEST_CASE("max_pool forward per element and per line of outputs", "[pool]") {
     run_op_check(pool_check(true, {2, 3, 11}, pool({3}, {2}, {1}, {0})));
     run_op_check(
         pool_check(true, {1, 2, 5, 6, 4}, pool({2, 3, 2}, {2, 2, 1}, {1, 1, 0}, {0, 1, 1})));
+  }
+}
+
+TEST_CASE("max_pool in inference: a line of window maxima per work-item", "[pool]") {
+  // max_pool_forward_values (CPUs in inference, where the 2 x 2 kernel does not serve), forced
+  // here whatever the device, against the double reference: strides 1 and 2, padding, ceil
+  // mode, lines shorter than a vector, of exactly one and past whole vectors, 1-D; and the
+  // windows it leaves to the rows kernel (a line too long for its private copy, stride 3,
+  // dilation, 3-D).
+  struct Case {
+    Shape x;
+    PoolOptions o;
+    bool values;  // whether max_pool_forward_values takes it
+  };
+  PoolOptions dilated = pool({3, 3}, {2, 2});
+  dilated.dilations = {1, 2};
+  const std::vector<Case> cases{
+      {{1, 3, 9, 37}, pool({3, 3}, {2, 2}, {}, {}, true), true},     // squeezenet1_1's, 18 a line
+      {{2, 2, 20, 20}, pool({3, 3}, {2, 2}, {1, 1}, {1, 1}), true},  // resnet's
+      {{1, 2, 6, 40}, pool({3, 3}, {1, 1}, {1, 1}, {1, 1}), true},   // stride 1, 40 a line
+      {{2, 2, 7, 9}, pool({3, 3}, {2, 2}, {1, 1}, {1, 1}), true},    // shorter than a vector
+      {{1, 2, 13, 13}, pool({3, 3}, {2, 2}), true},  // the last lines' vector would pass x's end
+      {{1, 1, 4, 16}, pool({2, 3}, {1, 1}), true},   // one vector exactly
+      {{2, 3, 41}, pool({3}, {2}, {1}, {1}), true},  // 1-D
+      {{1, 1, 3, 1100}, pool({3, 3}, {2, 2}), false},
+      {{1, 2, 9, 10}, pool({3, 3}, {3, 3}), false},
+      {{1, 2, 9, 11}, dilated, false},
+      {{1, 2, 5, 6, 4}, pool({2, 3, 2}, {2, 2, 1}), false},
+  };
+  test::RowLoopsOverride rows;
+  rows.use(true);
+  for (const Case& k : cases) {
+    INFO(to_string(k.x) << " values " << k.values);
+    const PoolOptions& o = k.o;
+    const reference::Geometry geometry(k.x, o.kernel, o.strides, o.pads_begin, o.pads_end,
+                                       o.dilations, o.ceil_mode);
+    const auto x = clnn::test::random_vector(std::size_t(element_count(k.x)), 3);
+    Graph g;
+    Value y = max_pool(g.input("x", k.x), o);
+    Executor ex(clnn::test::context(), g, {y}, Mode::inference);
+    ex.set_input("x", x);
+    ex.forward();
+    CHECK(clnn::test::relative_error(ex.value(y).to_host(),
+                                     reference::max_pool(geometry, Vec(x.begin(), x.end()))) ==
+          0.0);
+    const auto schedule = ex.schedule();
+    REQUIRE(schedule.size() == 1);
+    const auto& kernels = schedule[0].kernels;
+    CHECK(std::count(kernels.begin(), kernels.end(), "max_pool_forward_values") == k.values);
+  }
+  // A NaN makes each window that holds it NaN, and no other.
+  Graph g;
+  const Shape shape{1, 1, 5, 20};
+  Value y = max_pool(g.input("x", shape), pool({3, 3}, {2, 2}));
+  auto x = clnn::test::random_vector(100, 4);
+  x[2 * 20 + 7] = std::nanf("");  // row 2, column 7: windows (0, 3) and (1, 3)
+  Executor ex(clnn::test::context(), g, {y}, Mode::inference);
+  ex.set_input("x", x);
+  ex.forward();
+  const auto out = ex.value(y).to_host();
+  x[2 * 20 + 7] = -2.0f;  // below every other value: the reference of the other windows
+  const auto expected = reference::max_pool(
+      reference::Geometry(shape, {3, 3}, {2, 2}, {}, {}, {}, false), Vec(x.begin(), x.end()));
+  REQUIRE(out.size() == expected.size());
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    INFO("output " << i);
+    if (i == 3 || i == 9 + 3)
+      CHECK(std::isnan(out[i]));
+    else
+      CHECK(out[i] == float(expected[i]));
   }
 }
 
