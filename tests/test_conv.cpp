@@ -187,8 +187,12 @@ TEST_CASE("the padded direct convolution matches the reference", "[conv]") {
       {{2, 3, 9, 10}, {5, 3, 3, 3}, options({1, 2}, {1, 1}, {0, 1}, {})},
       {{1, 2, 13, 8}, {3, 2, 3, 3}, options({3, 1}, {1, 1}, {1, 1}, {})},
       {{2, 3, 8, 11}, {4, 3, 2, 5}, options({1, 3}, {1, 2}, {0, 1}, {})},
-      {{1, 2, 11, 12}, {3, 2, 3, 3}, options({2, 2}, {2, 2}, {2, 2}, {2, 2})},           // dilated
-      {{2, 3, 17}, {4, 3, 3}, options({2}, {1}, {1}, {})},                               // 1-D
+      {{1, 2, 11, 12}, {3, 2, 3, 3}, options({2, 2}, {2, 2}, {2, 2}, {2, 2})},  // dilated
+      {{2, 3, 17}, {4, 3, 3}, options({2}, {1}, {1}, {})},                      // 1-D
+      // Rows of 32 columns and more: the stride-2 copy takes 16 a step from two vector loads.
+      {{1, 3, 5, 70}, {8, 3, 3, 3}, options({2, 2}, {1, 1}, {1, 1}, {})},  // a first layer's
+      {{1, 3, 5, 67}, {8, 3, 3, 3}, options({2, 2}, {0, 0}, {0, 0}, {})},  // squeezenet1_1's
+      {{2, 2, 77}, {4, 2, 3}, options({2}, {1}, {1}, {})},
       {{1, 2, 7, 6, 9}, {3, 2, 3, 3, 3}, options({2, 2, 2}, {1, 1, 1}, {1, 1, 1}, {})},  // 3-D
   };
   for (const Case& c : strided) {

@@ -513,6 +513,10 @@ TEST_CASE("oclgrind: convolution on every route", "[oclgrind]") {
   {
     RouteScope scope(ConvRoute::padded);  // every pass
     run_op_check(conv_check({2, 3, 5, 4}, {4, 3, 3, 3}, padded({1, 1})));
+    // Strided forward over rows of 32 columns: the copy takes the even phase's 16 columns from
+    // two vector loads, and the odd phase's, whose loads would pass the row (and, on the last
+    // row, x), one by one.
+    run_op_check(conv_check({1, 2, 3, 32}, {4, 2, 3, 3}, padded({0, 0}, {2, 2})));
   }
   {
     RouteScope scope(ConvRoute::pointwise);  // with a bias: channel_bias_rows
