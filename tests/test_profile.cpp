@@ -429,6 +429,72 @@ TEST_CASE("an inference executor assembles a concat of convolutions in place",
     }
 }
 
+TEST_CASE("an inference executor folds an add into the convolution that produces an operand",
+          "[profile][executor]") {
+  using clnn::detail::ConvRoute;
+  // Two residual blocks, t = x / 2 the first one's input: block = relu(conv1x1(relu(conv3x3(t)))
+  // + t), the relu after the add; then out = block + conv1x1(relu(conv3x3(block))), the skip
+  // operand first. Each add's last convolution adds its result to the block's input in place
+  // and the add runs nothing, on every route. Four adds stay: one whose other operand is read
+  // after it, one whose convolution is an output too, one whose convolution has a relu of its
+  // own (folded into it), and one whose convolution reads the other operand itself.
+  for (std::int64_t n : {1, 2}) {
+    INFO("batch " << n);
+    clnn::Graph g;
+    Value x = g.input("x", {n, 16, 5, 7});
+    auto param = [&](const char* name, const Shape& s, std::uint64_t seed) {
+      return g.parameter(name, s, clnn::init::uniform(-0.25f, 0.25f, seed));
+    };
+    auto pointwise = [&](const Value& in, const char* name, std::uint64_t seed) {
+      return clnn::conv(in, param(name, {16, 16, 1, 1}, seed));
+    };
+    clnn::ConvOptions same;
+    same.pads_begin = same.pads_end = {1, 1};
+    auto wide = [&](const Value& in, const char* name, std::uint64_t seed) {
+      return clnn::relu(clnn::conv(in, param(name, {16, 16, 3, 3}, seed), std::nullopt, same));
+    };
+    Value t = clnn::scale(x, 0.5f);
+    Value h = clnn::relu(clnn::conv(t, param("w1", {16, 16, 3, 3}, 1), param("b1", {16}, 2), same));
+    Value block = clnn::relu(
+        clnn::add(clnn::conv(h, param("w2", {16, 16, 1, 1}, 3), param("b2", {16}, 4)), t));
+    Value out = clnn::add(block, pointwise(wide(block, "w3", 5), "w4", 6));
+    Value u = clnn::scale(x, -1.0f);
+    Value read_after = clnn::mul(clnn::add(pointwise(u, "w5", 7), u), u);
+    Value v = clnn::scale(x, 2.0f);
+    Value kept = pointwise(v, "w6", 8);
+    Value kept_sum = clnn::add(kept, v);
+    Value w = clnn::scale(x, 3.0f);
+    Value activated = clnn::add(clnn::relu(pointwise(w, "w7", 9)), w);
+    Value r = clnn::scale(x, 4.0f);
+    Value reads_other = clnn::add(r, pointwise(r, "w8", 10));
+    const std::vector<Value> outputs{out, read_after, kept, kept_sum, activated, reads_other};
+    const auto input = clnn::test::random_vector(std::size_t(clnn::element_count(x.shape())), 9);
+    clnn::test::RouteScope scope(ConvRoute::automatic);
+    for (ConvRoute route : {ConvRoute::automatic, ConvRoute::columns, ConvRoute::implicit,
+                            ConvRoute::winograd, ConvRoute::pointwise, ConvRoute::padded}) {
+      INFO("route " << int(route));
+      scope.set(route);
+      InferenceAndTraining pair(g, outputs, input);
+      auto& [inference, training] = pair;
+      auto rows = forward_rows(inference);
+      forward_rows(training);
+      // The sum's terms are added in another order (the bias after the other operand): not bit
+      // for bit.
+      for (const Value& o : outputs)
+        CHECK(clnn::test::relative_error(inference.value(o).to_host(),
+                                         training.value(o).to_host()) < 1e-6);
+      CHECK(rows["add forward"].entries == 4);
+      std::size_t folded = 0, added_in = 0;
+      for (const auto& pass : inference.schedule()) {
+        if (pass.op == "add" && pass.route.rfind("folded into 'conv", 0) == 0) ++folded;
+        if (pass.route.find("' added in") != std::string::npos) ++added_in;
+      }
+      CHECK(folded == 2);
+      CHECK(added_in == 2);
+    }
+  }
+}
+
 TEST_CASE("an inference executor prepares its filters once and again after they are written",
           "[profile][executor]") {
   using clnn::detail::ConvRoute;

@@ -483,8 +483,8 @@ class ConvOp : public Op {
   void forward(const ForwardArgs& args) const override {
     const Tensor* bias = args.inputs.size() == 3 ? args.inputs[2] : nullptr;
     ConvPasses c(args.ctx, plan(args.inputs[0]->shape(), args.inputs[1]->shape()), args.workspace);
-    c.forward(*args.inputs[0], *args.inputs[1], bias, args.output, 0.0f, args.epilogue,
-              args.placement, args.prepared);
+    c.forward(*args.inputs[0], *args.inputs[1], bias, args.output, args.accumulate ? 1.0f : 0.0f,
+              args.epilogue, args.placement, args.prepared);
   }
 
   // The filters, rearranged or transformed for the forward route (tap_major_filters,
@@ -507,6 +507,7 @@ class ConvOp : public Op {
 
   bool takes_epilogue() const override { return true; }
   bool takes_placement() const override { return true; }
+  bool takes_accumulation() const override { return true; }
 
   void backward(const BackwardArgs& args) const override {
     const Tensor &x = *args.inputs[0], &w = *args.inputs[1];

@@ -41,6 +41,10 @@ struct ForwardArgs {
   // Which shard of the whole batch this executor's batch is (Executor::set_shard): random draws
   // take the values the same rows of the whole batch would.
   std::uint64_t shard = 0;
+  // Inference: output holds a value already, which forward adds its result to (before the
+  // epilogue): an add of this op's output and that value folded into the op. Given only to ops
+  // that take it (Op::takes_accumulation).
+  bool accumulate = false;
 };
 
 // What an inference executor keeps from one forward() to the next, made from parameters (filters
@@ -163,6 +167,15 @@ class Op {
   virtual bool prepare(const PrepareArgs& /*args*/) const { return false; }
   // Whether forward writes its output where ForwardArgs::placement says (inference only).
   virtual bool takes_placement() const { return false; }
+  // Whether forward adds its result to what its output holds where ForwardArgs::accumulate says
+  // (inference only).
+  virtual bool takes_accumulation() const { return false; }
+  // Whether forward is the elementwise sum of its two operands, of its own shape both (add): an
+  // inference executor may fold it into the producer of one (Op::takes_accumulation), which
+  // then adds its result to the other where that lies.
+  virtual bool sums_operands(const std::vector<Shape>& /*inputs*/, const Shape& /*output*/) const {
+    return false;
+  }
   // Whether forward only lays its operands side by side along axis 1 of its `rank`-D output (a
   // concat of channels): an inference executor may then have their producers write them there
   // in place (Op::takes_placement) and skip the copies.
