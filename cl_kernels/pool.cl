@@ -223,8 +223,11 @@ __kernel void max_pool_forward_pairs(__global const float* x, __global float* y,
 // loads a tap. The rows kernel's per-lane bookkeeping of where each maximum came from had cost
 // 4x ONNX Runtime's time (squeezenet1_1's 3x3 stride-2 pooling of 64 planes of 111 x 111, 0.35
 // ms against 0.09 on 2 cores). Every window holds an input element (make_window's rule), so no
-// -INFINITY is stored; a NaN in a window gives NaN.
-#define VALUES_LINE 1024 // floats of the private line: its padding, input and reach past both
+// -INFINITY is stored. A NaN in a window gives NaN (the kernels above keep a NaN only where it
+// is a window's first element: training and GPUs may differ from this on NaN inputs).
+#ifndef VALUES_LINE  // floats of the private line (PoolOp's kValuesLineFloats sets it)
+#define VALUES_LINE 1024
+#endif
 
 __attribute__((always_inline)) inline float16 max_or_nan(const float16 best, const float16 v) {
   return select(best, v, isgreater(v, best) | isnan(v));

@@ -907,9 +907,11 @@ std::vector<Executor::ScheduledPass> Executor::schedule() const {
                        impl_->requires_grad[std::size_t(nd.inputs[i])]);
     ScheduledPass s{nd.name, nd.op->type(), detail::pass_name(pass), "", 0, {}};
     const bool forward = pass == detail::Pass::forward;
-    if (impl_->folded[std::size_t(v)])
-      s.route = "folded into '" + impl_->node(nd.inputs[0]).name + "'";
-    else if (forward && impl_->assembled[std::size_t(v)])
+    if (impl_->folded[std::size_t(v)]) {  // into its operand's producer, or the convolution
+      const int operand = nd.inputs[0];   // that an add it follows was folded into
+      const int by = impl_->summed_by[std::size_t(operand)];
+      s.route = "folded into '" + impl_->node(by >= 0 ? by : operand).name + "'";
+    } else if (forward && impl_->assembled[std::size_t(v)])
       s.route = "assembled in place by its operands' producers";
     else if (const int by = impl_->summed_by[std::size_t(v)]; forward && by >= 0)
       s.route = "folded into '" + impl_->node(by).name + "'";

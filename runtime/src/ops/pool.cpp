@@ -58,7 +58,8 @@ class PoolOp : public Op {
     // (it ran vgg11's 2 x 2 layers 1.5x to 6x faster, 14 to 56 columns).
     if (max_ && args.ctx.row_loops && !args.saved.defined() && !pairs_tile(w)) {
       if (const int reach = values_line_reach(w)) {
-        cl_kernel k = args.ctx.kernel("pool", "max_pool_forward_values");
+        cl_kernel k = args.ctx.kernel("pool", "max_pool_forward_values",
+                                      "-DVALUES_LINE=" + std::to_string(kValuesLineFloats));
         set_args(k, mem(*args.inputs[0]), mem(args.output), w.packed(), w.packed_out(),
                  cl_long(w.n * w.c), cl_int(reach));
         args.ctx.enqueue_lines(k, output_lines(w), kValuesLineFloats * sizeof(float));
@@ -206,7 +207,7 @@ class PoolOp : public Op {
     return true;
   }
 
-  // max_pool_forward_values's private line (VALUES_LINE in pool.cl).
+  // max_pool_forward_values's private line, in floats (the kernel's VALUES_LINE).
   static constexpr int kValuesLineFloats = 1024;
 
   // The floats of max_pool_forward_values's private line that a line of w reads (its leading
