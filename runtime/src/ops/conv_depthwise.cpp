@@ -20,9 +20,6 @@ cl_int multiplier(const DepthwiseConv& c) {
   return cl_int(c.filters / c.groups);
 }
 
-// Positions of a line that depthwise_forward_rows keeps in one vector (line_segments.h's SEG).
-constexpr std::int64_t kSegment = 16;
-
 // The other *_rows kernels' segments of a line of `extent` positions: as even as they can be, and
 // no longer than the reduction plan lets one work-item run.
 cl_int segment(const ContextImpl& ctx, std::int64_t extent) {

@@ -218,9 +218,9 @@ class PoolOp : public Op {
     if (w.in[0] != 1 || w.kernel[0] != 1 || w.out[0] != 1) return 0;
     if (w.dilation[1] != 1 || w.dilation[2] != 1 || (w.stride[2] != 1 && w.stride[2] != 2))
       return 0;
-    const std::int64_t last_segment = (w.out[2] - 1) / 16 * 16;
-    const std::int64_t reach =
-        std::max(w.pad_begin[2] + w.in[2], w.stride[2] * (last_segment + 16) + w.kernel[2] - 1);
+    const std::int64_t last_segment = (w.out[2] - 1) / kSegment * kSegment;
+    const std::int64_t reach = std::max(w.pad_begin[2] + w.in[2],
+                                        w.stride[2] * (last_segment + kSegment) + w.kernel[2] - 1);
     return reach <= kValuesLineFloats ? int(reach) : 0;
   }
 

@@ -17,6 +17,10 @@ using Triple = std::array<std::int64_t, 3>;
 // The largest kernel extent, stride, pad or dilation: the kernels take them as cl_int.
 constexpr std::int64_t kMaxWindowValue = 2147483647;
 
+// Positions of a line that the CPUs' line kernels keep in one vector (line_segments.h's SEG:
+// depthwise_forward_rows, max_pool_forward_rows and max_pool_forward_values).
+constexpr std::int64_t kSegment = 16;
+
 struct Window {
   std::int64_t n = 1, c = 1;  // batch and channels of the input
   Triple in{1, 1, 1}, kernel{1, 1, 1}, stride{1, 1, 1}, pad_begin{0, 0, 0}, pad_end{0, 0, 0},
