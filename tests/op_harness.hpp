@@ -5,6 +5,8 @@
 // training mode.
 #pragma once
 
+#include <algorithm>
+
 #include <catch2/catch.hpp>
 
 #include <functional>
@@ -57,6 +59,26 @@ inline OpCheck twice(OpCheck check) {
 
 inline std::vector<double> to_double(const std::vector<float>& v) {
   return {v.begin(), v.end()};
+}
+
+// The check followed by relu: the reference's output clamped at 0, its gradient masked there.
+inline OpCheck relu_after(OpCheck check) {
+  OpCheck c = check;
+  c.build = [build = check.build](const std::vector<Value>& v) { return relu(build(v)); };
+  c.forward = [forward = check.forward](const std::vector<Vec>& in) {
+    Vec y = forward(in);
+    for (double& e : y) e = std::max(e, 0.0);
+    return y;
+  };
+  c.backward = [forward = check.forward, backward = check.backward](const std::vector<Vec>& in,
+                                                                    const Vec& gy) {
+    const Vec y = forward(in);
+    Vec masked = gy;
+    for (std::size_t i = 0; i < y.size(); ++i)
+      if (!(y[i] > 0.0)) masked[i] = 0.0;
+    return backward(in, masked);
+  };
+  return c;
 }
 
 inline void run_op_check(const OpCheck& check, std::uint32_t seed = 1) {

@@ -39,6 +39,44 @@ TEST_CASE("conv2d: padding and bias", "[conv]") {
   run_op_check(conv_check({3, 2, 4, 9}, {5, 2, 1, 1}, true, {}));   // 1x1
 }
 
+TEST_CASE("a relu after a convolution folds into it in training", "[conv]") {
+  // The executor folds the relu into the convolution, whose backward masks the gradient where the
+  // output is 0: checked against the reference convolution followed by relu, on each route that
+  // takes the geometry (the 3x3 case on every route of a 3x3 window; 1x1 and depthwise on their
+  // own), with the gradients written and then added to (twice).
+  using detail::ConvRoute;
+  struct RouteCase {
+    ConvRoute route;
+    Shape x, w;
+    ConvOptions o;
+  };
+  const ConvOptions same = options({}, {1, 1}, {1, 1}, {});
+  const std::vector<RouteCase> cases{
+      {ConvRoute::automatic, {2, 3, 7, 6}, {4, 3, 3, 3}, same},
+      {ConvRoute::columns, {2, 3, 7, 6}, {4, 3, 3, 3}, same},
+      {ConvRoute::implicit, {2, 3, 7, 6}, {4, 3, 3, 3}, same},
+      {ConvRoute::winograd, {2, 3, 7, 6}, {4, 3, 3, 3}, same},
+      {ConvRoute::padded, {2, 3, 7, 6}, {4, 3, 3, 3}, same},
+      {ConvRoute::pointwise, {2, 4, 5, 3}, {6, 4, 1, 1}, {}},
+      {ConvRoute::depthwise, {2, 3, 6, 5}, {3, 1, 3, 3}, options({}, {1, 1}, {1, 1}, {}, 3)},
+  };
+  for (const RouteCase& c : cases) {
+    INFO("route " << int(c.route) << ", x " << to_string(c.x) << " w " << to_string(c.w));
+    RouteScope scope(c.route);
+    const OpCheck check = clnn::test::relu_after(conv_check(c.x, c.w, true, c.o));
+    Graph g;
+    Value x = g.parameter("x", c.x, init::uniform(-1.0f, 1.0f, 1));
+    Value w = g.parameter("w", c.w, init::uniform(-1.0f, 1.0f, 2));
+    Value b = g.parameter("b", {c.w[0]}, init::uniform(-1.0f, 1.0f, 3));
+    Executor ex(clnn::test::context(), g, {sum(check.build({x, w, b}))}, Mode::training);
+    std::map<std::string, std::string> by;
+    for (const auto& p : ex.schedule()) by[p.node + " " + p.pass] = p.route;
+    CHECK(by["relu_1 forward"] == "folded into 'conv_1'");
+    run_op_check(check);
+    run_op_check(twice(check));
+  }
+}
+
 TEST_CASE("conv2d: strides, asymmetric pads and dilation", "[conv]") {
   run_op_check(conv_check({2, 3, 9, 8}, {4, 3, 3, 2}, true, options({2, 1}, {1, 0}, {0, 2}, {})));
   run_op_check(
@@ -762,11 +800,11 @@ TEST_CASE("Executor::schedule names each pass's route as the pass takes it", "[c
   for (const auto& p : passes) by[p.node + " " + p.pass] = p;
   REQUIRE(by.count("conv_1 forward") == 1);
   CHECK(by["conv_1 forward"].op == "conv");
-  CHECK(by["conv_1 forward"].route == "winograd F(4x4, 3x3)");
+  CHECK(by["conv_1 forward"].route == "winograd F(4x4, 3x3), activation folded in");
   CHECK(by["conv_1 backward"].route ==
         "x: winograd F(4x4, 3x3); w: columns + GEMM; bias: columns + GEMM");
   CHECK(by["conv_1 forward"].workspace_bytes > 0);
-  CHECK(by["relu_1 forward"].route.empty());
+  CHECK(by["relu_1 forward"].route == "folded into 'conv_1'");
   CHECK(passes.front().pass == "forward");
   CHECK(passes.back().node == "conv_1");  // backward runs in reverse
   CHECK(passes.back().pass == "backward");

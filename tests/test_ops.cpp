@@ -23,9 +23,11 @@ OpCheck binary_check(reference::Binary op, Shape sa, Shape sb) {
            : op == reference::Binary::sub ? sub(v[0], v[1])
                                           : mul(v[0], v[1]);
   };
-  c.forward = [op](const std::vector<Vec>& x) { return reference::binary(op, x[0], x[1]); };
-  c.backward = [op](const std::vector<Vec>& x, const Vec& g) {
-    auto [ga, gb] = reference::binary_backward(op, x[0], x[1], g);
+  c.forward = [=](const std::vector<Vec>& x) {
+    return reference::broadcast_binary(op, x[0], sa, x[1], sb);
+  };
+  c.backward = [=](const std::vector<Vec>& x, const Vec& g) {
+    auto [ga, gb] = reference::broadcast_binary_backward(op, x[0], sa, x[1], sb, g);
     return std::vector<Vec>{ga, gb};
   };
   return c;
@@ -69,6 +71,20 @@ TEST_CASE("add sub mul on equal shapes and with a trailing-part operand", "[ops]
     run_op_check(binary_check(op, {3, 4, 5, 2}, {5, 2}));  // a trailing block
     run_op_check(binary_check(op, {6, 3, 12}, {3, 12}));   // four at a time
     run_op_check(binary_check(op, {8, 4}, {8, 4}));
+  }
+}
+
+TEST_CASE("a relu after add sub or mul folds into it in training", "[ops][elementwise]") {
+  // Its backward masks the gradient where the output is 0: the direct kernels' shapes and a
+  // broadcast one, against the reference followed by relu, written and then added to (twice).
+  using reference::Binary;
+  for (Binary op : {Binary::add, Binary::sub, Binary::mul}) {
+    for (auto [a, b] :
+         {std::pair<Shape, Shape>{{7, 33}, {7, 33}}, {{5, 129}, {129}}, {{3, 4, 5}, {4, 1}}}) {
+      INFO("op " << int(op) << ", " << to_string(a) << " and " << to_string(b));
+      run_op_check(clnn::test::relu_after(binary_check(op, a, b)));
+      run_op_check(twice(clnn::test::relu_after(binary_check(op, a, b))));
+    }
   }
 }
 

@@ -200,15 +200,24 @@ std::map<std::string, clnn::detail::ProfileRow> forward_rows(clnn::Executor& ex)
 // An inference and a training executor of g for `outputs`, input "x" set on both: the training
 // one runs every node as itself (nothing folded, assembled or prepared), so it is the reference
 // the inference one must match bit for bit.
+// Training's outputs are inference's and `unfolded`: activations' operands asked for too, so
+// that training runs those activations as nodes of their own (it folds a relu otherwise).
 struct InferenceAndTraining {
   InferenceAndTraining(const clnn::Graph& g, const std::vector<Value>& outputs,
-                       const std::vector<float>& input)
+                       const std::vector<float>& input, std::vector<Value> unfolded = {})
       : inference(clnn::test::context(), g, outputs, clnn::Mode::inference),
-        training(clnn::test::context(), g, outputs, clnn::Mode::training) {
+        training(clnn::test::context(), g, with(outputs, std::move(unfolded)),
+                 clnn::Mode::training) {
     inference.set_input("x", input);
     training.set_input("x", input);
   }
   clnn::Executor inference, training;
+
+ private:
+  static std::vector<Value> with(std::vector<Value> outputs, std::vector<Value> more) {
+    outputs.insert(outputs.end(), more.begin(), more.end());
+    return outputs;
+  }
 };
 
 }  // namespace
@@ -227,8 +236,8 @@ TEST_CASE("an inference executor folds relu and clip into the convolution before
     Value w2 = g.parameter("w2", {8, 8, 3, 3}, clnn::init::uniform(-0.5f, 0.5f, 3));
     clnn::ConvOptions o;
     o.pads_begin = o.pads_end = {1, 1};
-    Value out = clnn::clip(clnn::conv(clnn::relu(clnn::conv(x, w1, b1, o)), w2, std::nullopt, o),
-                           -0.5f, 0.25f);
+    Value first = clnn::conv(x, w1, b1, o);
+    Value out = clnn::clip(clnn::conv(clnn::relu(first), w2, std::nullopt, o), -0.5f, 0.25f);
     Value kept = clnn::conv(x, w2, std::nullopt, o);
     Value kept_relu = clnn::relu(kept);
     const auto input = clnn::test::random_vector(std::size_t(clnn::element_count(x.shape())), 4);
@@ -238,7 +247,7 @@ TEST_CASE("an inference executor folds relu and clip into the convolution before
                             ConvRoute::winograd, ConvRoute::padded}) {
       INFO("route " << int(route));
       scope.set(route);
-      InferenceAndTraining pair(g, {out, kept, kept_relu}, input);
+      InferenceAndTraining pair(g, {out, kept, kept_relu}, input, {first});
       auto& [inference, training] = pair;
       auto folded = forward_rows(inference);
       auto unfolded = forward_rows(training);
@@ -271,7 +280,8 @@ TEST_CASE("an inference executor folds relu and clip into add, sub and mul befor
   // relu(x + x * 2) and clip(x * b) on the direct kernel (b repeated over the leading
   // dimensions, 5 floats: one by one), relu(x - c) with c broadcast along the middle axis (the
   // broadcast kernel, then the activation's own pass); a relu whose add is an output too stays a
-  // kernel of its own. Bit for bit against training, which runs every node as itself.
+  // kernel of its own. Bit for bit against training, which runs every node as itself (the
+  // relus' operands asked for too).
   clnn::Graph g;
   Value x = g.input("x", {2, 3, 4, 5});
   Value b = g.parameter("b", {5}, clnn::init::uniform(-1.0f, 1.0f, 1));
@@ -279,11 +289,13 @@ TEST_CASE("an inference executor folds relu and clip into add, sub and mul befor
   Value sum = clnn::add(x, clnn::scale(x, 2.0f));
   Value residual = clnn::relu(sum);
   Value clipped = clnn::clip(clnn::mul(x, b), -0.25f, 0.5f);
-  Value broadcast = clnn::relu(clnn::sub(x, c));
+  Value broadcast_operand = clnn::sub(x, c);
+  Value broadcast = clnn::relu(broadcast_operand);
   Value kept = clnn::add(x, c);
   Value kept_relu = clnn::relu(kept);
   const auto input = clnn::test::random_vector(2 * 3 * 4 * 5, 3);
-  InferenceAndTraining pair(g, {residual, clipped, broadcast, kept, kept_relu}, input);
+  InferenceAndTraining pair(g, {residual, clipped, broadcast, kept, kept_relu}, input,
+                            {sum, broadcast_operand});
   auto& [inference, training] = pair;
   auto folded = forward_rows(inference);
   auto unfolded = forward_rows(training);
@@ -308,9 +320,10 @@ TEST_CASE("an implicit GEMM split over K applies the folded activation as it sum
   Value b = g.parameter("b", {8}, clnn::init::uniform(-0.5f, 0.5f, 2));
   clnn::ConvOptions o;
   o.pads_begin = o.pads_end = {1, 1};
-  Value out = clnn::relu(clnn::conv(x, w, b, o));
+  Value product = clnn::conv(x, w, b, o);
+  Value out = clnn::relu(product);
   clnn::test::RouteScope scope(clnn::detail::ConvRoute::implicit);
-  InferenceAndTraining pair(g, {out}, clnn::test::random_vector(64 * 16, 3));
+  InferenceAndTraining pair(g, {out}, clnn::test::random_vector(64 * 16, 3), {product});
   auto& [inference, training] = pair;
   auto folded = forward_rows(inference);
   forward_rows(training);

@@ -188,16 +188,6 @@ inline Vec binary(Binary op, const Vec& a, const Vec& b) {
   return out;
 }
 
-inline std::pair<Vec, Vec> binary_backward(Binary op, const Vec& a, const Vec& b, const Vec& g) {
-  Vec ga(a.size(), 0.0), gb(b.size(), 0.0);
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    std::size_t j = i % b.size();
-    ga[i] = op == Binary::mul ? g[i] * b[j] : g[i];
-    gb[j] += op == Binary::mul ? g[i] * a[i] : op == Binary::sub ? -g[i] : g[i];
-  }
-  return {ga, gb};
-}
-
 enum class Act {
   relu,
   leaky_relu,

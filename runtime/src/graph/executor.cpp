@@ -242,6 +242,9 @@ ExecutorImpl::ExecutorImpl(const Context& context, const Graph& g,
         throw Error("Executor: node '" + nd.name + "' updates its operand '" +
                     node(nd.inputs[i]).name + "', which must be graph state (Graph::state)");
     }
+    // A folded epilogue's value is its producer's output, which that backward may read.
+    if (training && requires_grad[std::size_t(v)] && folded[std::size_t(v)])
+      pinned[std::size_t(v)] = true;
     if (training && requires_grad[std::size_t(v)] && !folded[std::size_t(v)]) {
       auto needs = nd.op->backward_needs();
       if (needs.output) pinned[std::size_t(v)] = true;
@@ -471,8 +474,8 @@ void ExecutorImpl::fold_epilogues(bool training) {
     const auto u = std::size_t(nd.inputs[0]);
     const Node& producer = node(int(u));
     if (producer.kind != NodeKind::op || !producer.op->takes_epilogue() ||
-        (training && !producer.op->backward_takes_epilogue()) || readers[u] != 1 || pinned[u] ||
-        epilogues[u].on)
+        (training && !producer.op->backward_takes_epilogue(*epilogue)) || readers[u] != 1 ||
+        pinned[u] || epilogues[u].on)
       continue;
     epilogues[u] = *epilogue;
     folded[std::size_t(v)] = true;

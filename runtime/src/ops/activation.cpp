@@ -212,6 +212,15 @@ void apply_epilogue(ContextImpl& ctx, const Tensor& y, const Epilogue& e) {
   activation_forward(ctx, kClip, e.lo, e.hi, y, y);
 }
 
+void mask_by_epilogue(ContextImpl& ctx, const Tensor& y, const Tensor& g, const Epilogue& e) {
+  if (!e.masks_from_output()) throw Error("mask_by_epilogue: the output does not say the mask");
+  // relu's backward with its output standing for its operand (> 0 exactly where it was), in
+  // place: each element's gradient is read before it is written.
+  cl_kernel k = ctx.kernel("activation", "activation_backward", activation_options(kRelu));
+  set_args(k, mem(y), mem(y), mem(g), mem(g), count(g), 0.0f, 0.0f, 0.0f);
+  ctx.enqueue_float4s(k, static_cast<std::size_t>(g.size()));
+}
+
 }  // namespace clnn::detail
 
 namespace clnn {

@@ -81,10 +81,13 @@ class BinaryOp : public Op {
     return broadcast_shape(type(), in[0], in[1]);
   }
 
-  // In inference a relu or clip after add, sub or mul (a residual block's) is applied as the
-  // direct kernels store, instead of in a pass of its own over the output (resnet50 at batch 32
-  // on 2 cores: 74 ms of relu passes). Training keeps it apart: backward would need it masked.
+  // A relu or clip after add, sub or mul (a residual block's) is applied as the direct kernels
+  // store, instead of in a pass of its own over the output (resnet50 at batch 32 on 2 cores:
+  // 74 ms of relu passes); in training a relu alone, whose gradient backward masks by the output.
   bool takes_epilogue() const override { return code_ <= kMul; }
+  bool backward_takes_epilogue(const Epilogue& e) const override {
+    return code_ <= kMul && e.masks_from_output();
+  }
   bool sums_operands(const std::vector<Shape>& in, const Shape& out) const override {
     return code_ == kAdd && in[0] == out && in[1] == out;
   }
@@ -109,6 +112,7 @@ class BinaryOp : public Op {
   void backward(const BackwardArgs& args) const override {
     const Tensor &a = *args.inputs[0], &b = *args.inputs[1], &gy = args.grad_output;
     const Shape& out = gy.shape();
+    if (args.epilogue.on) mask_by_epilogue(args.ctx, args.output, gy, args.epilogue);
     if (fast(a.shape(), b.shape(), out)) return backward_fast(args);
     for (int which = 0; which < 2; ++which) {
       Tensor* g = args.grad_inputs[std::size_t(which)];

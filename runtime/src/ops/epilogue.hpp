@@ -5,6 +5,7 @@
 // backward masks the gradient where the activation's backward would have.
 #pragma once
 
+#include <cmath>
 #include <string>
 
 #include "clnn/tensor.hpp"
@@ -22,6 +23,10 @@ struct Epilogue {
   // Where the derivative is 1, as the activation kernels have it: [lo, hi] for clip
   // (passes_lo), (lo, hi] for relu (0 itself passes nothing).
   bool passes_lo = false;
+
+  // Whether the output alone says where the derivative is 1: relu's, output > 0 exactly where
+  // its operand was (clip's output cannot tell a value at a bound from one clipped to it).
+  bool masks_from_output() const { return on && lo == 0.0f && hi == INFINITY && !passes_lo; }
 };
 
 // Build options that define EPILOGUE_LO and EPILOGUE_HI for a kernel's FINISH macro
@@ -31,5 +36,9 @@ std::string epilogue_options(const Epilogue& epilogue);
 
 // y = min(max(y, lo), hi) in place: for a producer whose route did not apply the epilogue.
 void apply_epilogue(ContextImpl& ctx, const Tensor& y, const Epilogue& epilogue);
+
+// g = g where the epilogue's derivative is 1, else 0, in place, read from the output y it
+// produced: a producer's backward for an epilogue that masks_from_output().
+void mask_by_epilogue(ContextImpl& ctx, const Tensor& y, const Tensor& g, const Epilogue& epilogue);
 
 }  // namespace clnn::detail

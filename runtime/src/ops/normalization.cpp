@@ -130,7 +130,7 @@ class BatchNormOp : public Op {
   }
 
   bool takes_epilogue() const override { return true; }
-  bool backward_takes_epilogue() const override { return true; }
+  bool backward_takes_epilogue(const Epilogue&) const override { return true; }
   Needs backward_needs() const override { return {true, false}; }
   bool differentiable(std::size_t input) const override { return input < 3; }
   bool writes_input(std::size_t input) const override { return input == 3 || input == 4; }

@@ -147,9 +147,9 @@ class Op {
   virtual Needs backward_needs() const { return {}; }
   // Whether forward applies ForwardArgs::epilogue to its output.
   virtual bool takes_epilogue() const { return false; }
-  // Whether backward applies the epilogue's derivative too (BackwardArgs::epilogue), so that a
-  // training executor may fold one in as well.
-  virtual bool backward_takes_epilogue() const { return false; }
+  // Whether backward applies this epilogue's derivative too (BackwardArgs::epilogue), so that a
+  // training executor may fold it in as well; the executor then keeps the output for backward.
+  virtual bool backward_takes_epilogue(const Epilogue&) const { return false; }
   // The epilogue this op is, if it is one (relu, clip): what an executor folds into the op that
   // produces its operand.
   virtual std::optional<Epilogue> as_epilogue() const { return std::nullopt; }
