@@ -285,16 +285,20 @@ TEST_CASE("the padded convolution's blocks follow the vector registers", "[launc
   for (const auto* planner : {&wide, &narrow})  // the padded copies' widest reach (conv_padded)
     for (std::size_t filters : {1, 2, 3, 4, 8, 64})
       CHECK(planner->padded_conv(filters).reach() <= 64);
-  // Weight gradient: a filter's taps in as few blocks as the 24 (12) sums hold, then filters.
+  // Weight gradient: two filters where the count allows, their taps in as few blocks as the 24
+  // (12) sums hold, then more filters; one filter's taps where the count is odd.
   const clnn::PaddedConvPlan three = wide.padded_conv(32, 9), five = wide.padded_conv(32, 25);
   CHECK(three.taps == 9);
   CHECK(three.gradient_filters == 2);
-  CHECK(five.taps == 13);  // two blocks of 13 and 12
-  CHECK(five.gradient_filters == 1);
+  CHECK(five.taps == 9);  // three blocks of 9, 9 and 7
+  CHECK(five.gradient_filters == 2);
+  CHECK(wide.padded_conv(5, 25).taps == 13);  // two blocks of 13 and 12
+  CHECK(wide.padded_conv(5, 25).gradient_filters == 1);
   CHECK(wide.padded_conv(64, 1).gradient_filters == 16);
   CHECK(wide.padded_conv(6, 1).gradient_filters == 2);
-  CHECK(narrow.padded_conv(32, 9).gradient_filters == 1);
-  CHECK(narrow.padded_conv(32, 27).taps == 9);  // three blocks
+  CHECK(narrow.padded_conv(32, 9).gradient_filters == 2);
+  CHECK(narrow.padded_conv(32, 9).taps == 5);   // two blocks of 5 and 4
+  CHECK(narrow.padded_conv(32, 27).taps == 6);  // five blocks
   for (const auto* planner : {&wide, &narrow})
     for (std::size_t taps : {1, 4, 9, 25, 27, 49}) {
       const clnn::PaddedConvPlan p = planner->padded_conv(64, taps);

@@ -287,11 +287,16 @@ PaddedConvPlan LaunchPlanner::padded_conv(std::size_t filters, std::size_t taps)
   const std::size_t sums = plan.vector >= 16 ? 24 : 12, most = plan.vector >= 16 ? 8 : 4;
   while (plan.filters * 2 <= most && filters % (plan.filters * 2) == 0) plan.filters *= 2;
   plan.vectors = std::min<std::size_t>(4, sums / plan.filters);
-  // The weight gradient's sums in the same registers, beside gy's vectors and x's: taps in as
-  // few blocks as hold them, then as many filters as fit beside (2 x 9 for 3 x 3 filters, 1 x 13
-  // for 5 x 5 on AVX-512).
-  const std::size_t blocks = (std::max<std::size_t>(taps, 1) + sums - 1) / sums;
-  plan.taps = (std::max<std::size_t>(taps, 1) + blocks - 1) / blocks;
+  // The weight gradient's sums in the same registers: F filters by T taps, each step loading a
+  // vector of gy per filter and of x per tap (F + T loads for F x T multiply-adds), each block of
+  // taps streaming the planes again. Two filters at least where the count allows (one took more
+  // than a load a multiply-add), then taps in as few blocks as hold them, then as many filters
+  // as fit beside (2 x 9 for 3 x 3 filters and 2 x 9, 9, 7 for 5 x 5 on AVX-512).
+  const std::size_t all = std::max<std::size_t>(taps, 1);
+  if (filters % 2 == 0) plan.gradient_filters = 2;
+  const std::size_t per_block = std::max<std::size_t>(1, sums / plan.gradient_filters);
+  const std::size_t blocks = (all + per_block - 1) / per_block;
+  plan.taps = (all + blocks - 1) / blocks;
   while (plan.gradient_filters * 2 * plan.taps <= sums && plan.gradient_filters < 16 &&
          filters % (plan.gradient_filters * 2) == 0)
     plan.gradient_filters *= 2;
