@@ -2,12 +2,16 @@
 // inference executor. Host microseconds per launch: forward() returning, the queue not waited
 // for; device microseconds per launch: the profiler's kernel time; wall microseconds per launch:
 // forward() and the wait for its kernels. Beside them, the driver's floor: clEnqueueNDRangeKernel
-// alone on a trivial kernel whose arguments were set once, nothing of clnn's on the path.
+// alone on a trivial kernel whose arguments were set once, nothing of clnn's on the path, and
+// that kernel's wall time a launch by its work-groups.
 // bench/compare/torch_overhead.py times the same chain in PyTorch eager.
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <chrono>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "bench.hpp"
 #include "cl/profiler.hpp"
@@ -30,49 +34,98 @@ void check_cl(cl_int status, const char* call) {
   if (status != CL_SUCCESS) throw Error(fmt::format("overhead: {} failed ({})", call, status));
 }
 
-// Host microseconds per clEnqueueNDRangeKernel of a one-line kernel over n floats, its arguments
-// set once, kNodes launches a run on the context's queue: what the driver takes for a launch.
-double driver_us_per_launch(const Context& ctx, std::int64_t n) {
-  const char* source =
-      "__kernel void halve(__global float* x, const ulong n) {\n"
-      "  const ulong i = get_global_id(0);\n"
-      "  if (i < n) x[i] *= 0.5f;\n"
-      "}\n";
-  cl_int status = CL_SUCCESS;
-  cl_device_id device = native_device(ctx);
-  cl_program program = clCreateProgramWithSource(native_context(ctx), 1, &source, nullptr, &status);
-  check_cl(status, "clCreateProgramWithSource");
-  std::vector<double> runs;
-  cl_kernel kernel = nullptr;
-  try {
-    check_cl(clBuildProgram(program, 1, &device, "", nullptr, nullptr), "clBuildProgram");
-    kernel = clCreateKernel(program, "halve", &status);
-    check_cl(status, "clCreateKernel");
-    Tensor x = Tensor::zeros(ctx, {n});
-    cl_mem buffer = native_buffer(x);
-    const cl_ulong count = cl_ulong(n);
-    check_cl(clSetKernelArg(kernel, 0, sizeof buffer, &buffer), "clSetKernelArg");
-    check_cl(clSetKernelArg(kernel, 1, sizeof count, &count), "clSetKernelArg");
-    const std::size_t local = 256, global = (std::size_t(n) + local - 1) / local * local;
+// A one-line kernel over n floats with its arguments set once, nothing of clnn's on its path.
+class TrivialKernel {
+ public:
+  TrivialKernel(const Context& ctx, std::int64_t n) : x_(Tensor::zeros(ctx, {n})) {
+    const char* source =
+        "__kernel void halve(__global float* x, const ulong n) {\n"
+        "  const ulong i = get_global_id(0);\n"
+        "  if (i < n) x[i] *= 0.5f;\n"
+        "}\n";
+    cl_int status = CL_SUCCESS;
+    device_ = native_device(ctx);
+    program_ = clCreateProgramWithSource(native_context(ctx), 1, &source, nullptr, &status);
+    try {
+      check_cl(status, "clCreateProgramWithSource");
+      check_cl(clBuildProgram(program_, 1, &device_, "", nullptr, nullptr), "clBuildProgram");
+      kernel_ = clCreateKernel(program_, "halve", &status);
+      check_cl(status, "clCreateKernel");
+      cl_mem buffer = native_buffer(x_);
+      const cl_ulong count = cl_ulong(n);
+      check_cl(clSetKernelArg(kernel_, 0, sizeof buffer, &buffer), "clSetKernelArg");
+      check_cl(clSetKernelArg(kernel_, 1, sizeof count, &count), "clSetKernelArg");
+    } catch (...) {
+      release();
+      throw;
+    }
+  }
+  ~TrivialKernel() { release(); }
+  TrivialKernel(const TrivialKernel&) = delete;
+  TrivialKernel& operator=(const TrivialKernel&) = delete;
+
+  std::size_t most_local() const {
+    std::size_t most = 1;
+    check_cl(clGetKernelWorkGroupInfo(kernel_, device_, CL_KERNEL_WORK_GROUP_SIZE, sizeof most,
+                                      &most, nullptr),
+             "clGetKernelWorkGroupInfo");
+    return most;
+  }
+
+  // Median seconds of kNodes launches over `global` items in groups of `local`, to the return
+  // of the last enqueue (host) and to the queue's end (wall).
+  std::pair<double, double> time(const Context& ctx, std::size_t global, std::size_t local) {
     cl_command_queue queue = native_queue(ctx);
+    std::vector<double> host, wall;
     for (int r = 0; r <= kRuns; ++r) {  // the first run warms up
       const auto start = std::chrono::steady_clock::now();
       for (int i = 0; i < kNodes; ++i)
-        check_cl(
-            clEnqueueNDRangeKernel(queue, kernel, 1, nullptr, &global, &local, 0, nullptr, nullptr),
-            "clEnqueueNDRangeKernel");
+        check_cl(clEnqueueNDRangeKernel(queue, kernel_, 1, nullptr, &global, &local, 0, nullptr,
+                                        nullptr),
+                 "clEnqueueNDRangeKernel");
       const auto enqueued = std::chrono::steady_clock::now();
       ctx.finish();
-      if (r > 0) runs.push_back(std::chrono::duration<double>(enqueued - start).count());
+      const auto done = std::chrono::steady_clock::now();
+      if (r == 0) continue;
+      host.push_back(std::chrono::duration<double>(enqueued - start).count());
+      wall.push_back(std::chrono::duration<double>(done - start).count());
     }
-  } catch (...) {
-    if (kernel) clReleaseKernel(kernel);
-    clReleaseProgram(program);
-    throw;
+    return {median(host), median(wall)};
   }
-  clReleaseKernel(kernel);
-  clReleaseProgram(program);
-  return median(runs) / kNodes * 1e6;
+
+ private:
+  void release() {
+    if (kernel_) clReleaseKernel(kernel_);
+    if (program_) clReleaseProgram(program_);
+    kernel_ = nullptr, program_ = nullptr;
+  }
+
+  Tensor x_;
+  cl_device_id device_ = nullptr;
+  cl_program program_ = nullptr;
+  cl_kernel kernel_ = nullptr;
+};
+
+// Host microseconds per clEnqueueNDRangeKernel of the trivial kernel over n floats in groups of
+// 256: what the driver takes for a launch.
+double driver_us_per_launch(const Context& ctx, std::int64_t n) {
+  TrivialKernel k(ctx, n);
+  const std::size_t local = 256, global = (std::size_t(n) + local - 1) / local * local;
+  return k.time(ctx, global, local).first / kNodes * 1e6;
+}
+
+// Wall microseconds per launch of the trivial kernel over n floats dealt into 1, 4, 16, 64 and
+// 256 work-groups, where n divides so and the device takes the group: what a launch costs the
+// device by its groups (PoCL wakes a thread per group, up to its compute units).
+std::vector<std::pair<std::int64_t, double>> wall_by_groups(const Context& ctx, std::int64_t n) {
+  TrivialKernel k(ctx, n);
+  std::vector<std::pair<std::int64_t, double>> walls;
+  for (std::int64_t groups : {1, 4, 16, 64, 256}) {
+    if (n % groups != 0 || std::size_t(n / groups) > k.most_local()) continue;
+    const auto [host, wall] = k.time(ctx, std::size_t(n), std::size_t(n / groups));
+    walls.emplace_back(groups, wall / kNodes * 1e6);
+  }
+  return walls;
 }
 
 }  // namespace
@@ -122,6 +175,12 @@ std::vector<Record> overhead_suite(const Context& ctx, const Options& options) {
     fmt::print("{:>10}  {:>14.2f}  {:>16.2f}  {:>14.2f}  {:>16.2f}\n", n,
                r["host_us_per_launch"].get<double>(), r["device_us_per_launch"].get<double>(),
                r["wall_us_per_launch"].get<double>(), r["driver_us_per_launch"].get<double>());
+    std::string line;
+    for (const auto& [groups, us] : wall_by_groups(ctx, n)) {
+      r["driver_wall_us_by_groups"][std::to_string(groups)] = us;
+      line += fmt::format("  {} groups {:.2f}", groups, us);
+    }
+    fmt::print("{:>10}  driver wall us/launch by work-groups:{}\n", "", line);
     records.push_back(r);
   }
   return records;
