@@ -9,9 +9,11 @@
 
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <functional>
 #include <limits>
 #include <string>
+#include <utility>
 
 #include "clnn/clnn.hpp"
 #include "reference/ops.hpp"
@@ -61,24 +63,32 @@ inline std::vector<double> to_double(const std::vector<float>& v) {
   return {v.begin(), v.end()};
 }
 
-// The check followed by relu: the reference's output clamped at 0, its gradient masked there.
-inline OpCheck relu_after(OpCheck check) {
+// The check followed by clip(lo, hi), built as relu where lo is 0 and hi infinite: the
+// reference's output clamped, its gradient masked where it was clamped.
+inline OpCheck clip_after(OpCheck check, double lo, double hi) {
   OpCheck c = check;
-  c.build = [build = check.build](const std::vector<Value>& v) { return relu(build(v)); };
-  c.forward = [forward = check.forward](const std::vector<Vec>& in) {
+  const bool is_relu = lo == 0.0 && hi == INFINITY;
+  c.build = [build = check.build, is_relu, lo, hi](const std::vector<Value>& v) {
+    return is_relu ? relu(build(v)) : clip(build(v), float(lo), float(hi));
+  };
+  c.forward = [forward = check.forward, lo, hi](const std::vector<Vec>& in) {
     Vec y = forward(in);
-    for (double& e : y) e = std::max(e, 0.0);
+    for (double& e : y) e = std::min(std::max(e, lo), hi);
     return y;
   };
-  c.backward = [forward = check.forward, backward = check.backward](const std::vector<Vec>& in,
-                                                                    const Vec& gy) {
+  c.backward = [forward = check.forward, backward = check.backward, lo, hi](
+                   const std::vector<Vec>& in, const Vec& gy) {
     const Vec y = forward(in);
     Vec masked = gy;
     for (std::size_t i = 0; i < y.size(); ++i)
-      if (!(y[i] > 0.0)) masked[i] = 0.0;
+      if (!(y[i] > lo && y[i] < hi)) masked[i] = 0.0;
     return backward(in, masked);
   };
   return c;
+}
+
+inline OpCheck relu_after(OpCheck check) {
+  return clip_after(std::move(check), 0.0, INFINITY);
 }
 
 inline void run_op_check(const OpCheck& check, std::uint32_t seed = 1) {

@@ -75,6 +75,20 @@ TEST_CASE("a relu after a convolution folds into it in training", "[conv]") {
     run_op_check(check);
     run_op_check(twice(check));
   }
+  SECTION("a clip stays a node of its own: its derivative cannot be read from the output") {
+    const Shape xs{2, 3, 7, 6}, ws{4, 3, 3, 3};
+    const OpCheck check = clnn::test::clip_after(conv_check(xs, ws, true, same), 0.0, 0.5);
+    Graph g;
+    Value x = g.parameter("x", xs, init::uniform(-1.0f, 1.0f, 1));
+    Value w = g.parameter("w", ws, init::uniform(-1.0f, 1.0f, 2));
+    Value b = g.parameter("b", {ws[0]}, init::uniform(-1.0f, 1.0f, 3));
+    Executor ex(clnn::test::context(), g, {sum(check.build({x, w, b}))}, Mode::training);
+    std::map<std::string, std::string> by;
+    for (const auto& p : ex.schedule()) by[p.node + " " + p.pass] = p.route;
+    REQUIRE(by.count("clip_1 forward") == 1);
+    CHECK(by["clip_1 forward"].empty());
+    run_op_check(check);
+  }
 }
 
 TEST_CASE("conv2d: strides, asymmetric pads and dilation", "[conv]") {

@@ -3,6 +3,8 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <map>
+#include <string>
 
 #include "graph/graph_data.hpp"
 #include "graph/memory_plan.hpp"
@@ -197,6 +199,35 @@ TEST_CASE("the memory plan reuses dead buffers of values and gradients", "[execu
   CHECK(inference.value(out).to_host() == training.value(out).to_host());
   CHECK_THROWS_WITH(inference.value(h), Catch::Contains("not kept"));
   CHECK_NOTHROW(training.value(h));
+}
+
+TEST_CASE("training keeps a folded relu's value only where its producer's backward reads it",
+          "[executor][memory]") {
+  // A relu folds into the convolution and into the batch normalization before it. The
+  // convolution's backward masks its gradient by the relu's output, so that value is kept; batch
+  // normalization recomputes its output from x, and a max pooling's backward reads only its
+  // saved indices, so nothing keeps the normalized value after forward.
+  Graph g;
+  Value x = g.parameter("x", {2, 3, 6, 6}, init::uniform(-1.0f, 1.0f, 1));
+  Value w = g.parameter("w", {4, 3, 3, 3}, init::uniform(-1.0f, 1.0f, 2));
+  ConvOptions o;
+  o.pads_begin = o.pads_end = {1, 1};
+  Value conv_relu = relu(conv(x, w, std::nullopt, o));
+  Value gamma = g.parameter("gamma", {4}, init::constant(1.0f));
+  Value beta = g.parameter("beta", {4}, init::constant(0.0f));
+  Value rm = g.state("rm", {4}, init::zeros());
+  Value rv = g.state("rv", {4}, init::constant(1.0f));
+  Value bn_relu = relu(batch_norm(conv_relu, gamma, beta, rm, rv));
+  PoolOptions pool;
+  pool.kernel = {2, 2};
+  Executor training(context(), g, {sum(max_pool(bn_relu, pool))}, Mode::training);
+  std::map<std::string, std::string> by;
+  for (const auto& p : training.schedule()) by[p.node + " " + p.pass] = p.route;
+  REQUIRE(by["relu_1 forward"] == "folded into 'conv_1'");
+  REQUIRE(by["relu_2 forward"] == "folded into 'batch_norm_1'");
+  training.forward();
+  CHECK_NOTHROW(training.value(conv_relu));
+  CHECK_THROWS_WITH(training.value(bn_relu), Catch::Contains("not kept"));
 }
 
 TEST_CASE("gradients of branches that end at an input keep their buffers until read",

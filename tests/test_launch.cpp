@@ -299,12 +299,19 @@ TEST_CASE("the padded convolution's blocks follow the vector registers", "[launc
   CHECK(narrow.padded_conv(32, 9).gradient_filters == 2);
   CHECK(narrow.padded_conv(32, 9).taps == 5);   // two blocks of 5 and 4
   CHECK(narrow.padded_conv(32, 27).taps == 6);  // five blocks
-  for (const auto* planner : {&wide, &narrow})
-    for (std::size_t taps : {1, 4, 9, 25, 27, 49}) {
-      const clnn::PaddedConvPlan p = planner->padded_conv(64, taps);
-      CHECK(p.gradient_filters * p.taps <= 24);
-      CHECK(p.taps * ((taps + p.taps - 1) / p.taps) >= taps);
-    }
+  // Every plan fits its device's sums and divides the filters, and its filters' taps take as few
+  // blocks as those sums allow.
+  for (auto [planner, sums] :
+       {std::pair{&wide, std::size_t(24)}, std::pair{&narrow, std::size_t(12)}})
+    for (std::size_t filters : {1, 2, 3, 5, 6, 64})
+      for (std::size_t taps : {1, 4, 9, 25, 27, 49}) {
+        INFO(sums << " sums, " << filters << " filters, " << taps << " taps");
+        const clnn::PaddedConvPlan p = planner->padded_conv(filters, taps);
+        CHECK(p.gradient_filters * p.taps <= sums);
+        CHECK(filters % p.gradient_filters == 0);
+        const std::size_t most = sums / p.gradient_filters;  // taps a block can hold
+        CHECK((taps + p.taps - 1) / p.taps == (taps + most - 1) / most);
+      }
 }
 
 TEST_CASE("matmul blocks shrink until a product occupies the device", "[launch]") {

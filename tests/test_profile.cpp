@@ -198,10 +198,12 @@ std::map<std::string, clnn::detail::ProfileRow> forward_rows(clnn::Executor& ex)
 }
 
 // An inference and a training executor of g for `outputs`, input "x" set on both: the training
-// one runs every node as itself (nothing folded, assembled or prepared), so it is the reference
-// the inference one must match bit for bit.
+// one assembles, prepares and sums nothing in place, so it is the reference the inference one
+// must match bit for bit.
 // Training's outputs are inference's and `unfolded`: activations' operands asked for too, so
-// that training runs those activations as nodes of their own (it folds a relu otherwise).
+// that training runs those activations as nodes of their own. A relu whose operand is not named
+// there folds in training as in inference (its training backward is checked in test_conv and
+// test_ops against the reference).
 struct InferenceAndTraining {
   InferenceAndTraining(const clnn::Graph& g, const std::vector<Value>& outputs,
                        const std::vector<float>& input, std::vector<Value> unfolded = {})

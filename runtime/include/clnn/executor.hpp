@@ -60,7 +60,9 @@ class Executor {
   // device_state()): a scale the device decided needs no wait for the host.
   void backward(const Value& loss, const Tensor& scale, const GradientReady& gradient_ready = {});
 
-  // The tensor of an output (or, in training, of any value backward keeps).
+  // The tensor of an output (or, in training, of any value backward keeps; which those are
+  // depends on what the executor folds, e.g. a relu's operand is gone where the relu runs inside
+  // its producer: ask for a value as an output to be sure of it).
   Tensor value(const Value& v) const;
   // d loss / d param from the last backward().
   Tensor gradient(const Value& param) const;

@@ -242,8 +242,11 @@ ExecutorImpl::ExecutorImpl(const Context& context, const Graph& g,
         throw Error("Executor: node '" + nd.name + "' updates its operand '" +
                     node(nd.inputs[i]).name + "', which must be graph state (Graph::state)");
     }
-    // A folded epilogue's value is its producer's output, which that backward may read.
-    if (training && requires_grad[std::size_t(v)] && folded[std::size_t(v)])
+    // A folded epilogue's value is its producer's output, which that backward may read (conv
+    // and add mask their gradient by it; batch normalization recomputes it from x instead).
+    if (training && requires_grad[std::size_t(v)] && folded[std::size_t(v)] &&
+        node(nd.inputs[0]).op->backward_with_epilogue(*nd.op->as_epilogue()) ==
+            Op::EpilogueBackward::from_output)
       pinned[std::size_t(v)] = true;
     if (training && requires_grad[std::size_t(v)] && !folded[std::size_t(v)]) {
       auto needs = nd.op->backward_needs();
@@ -474,8 +477,9 @@ void ExecutorImpl::fold_epilogues(bool training) {
     const auto u = std::size_t(nd.inputs[0]);
     const Node& producer = node(int(u));
     if (producer.kind != NodeKind::op || !producer.op->takes_epilogue() ||
-        (training && !producer.op->backward_takes_epilogue(*epilogue)) || readers[u] != 1 ||
-        pinned[u] || epilogues[u].on)
+        (training &&
+         producer.op->backward_with_epilogue(*epilogue) == Op::EpilogueBackward::refused) ||
+        readers[u] != 1 || pinned[u] || epilogues[u].on)
       continue;
     epilogues[u] = *epilogue;
     folded[std::size_t(v)] = true;

@@ -77,6 +77,15 @@ void activation_forward(ContextImpl& ctx, const Activation& act, float p, float 
   ctx.enqueue_float4s(k, static_cast<std::size_t>(y.size()));
 }
 
+// gx = beta gx + gy times the derivative at x (or, where the derivative is read from the output,
+// at y); gx may be gy.
+void activation_backward(ContextImpl& ctx, const Activation& act, float p, float q, const Tensor& x,
+                         const Tensor& y, const Tensor& gy, const Tensor& gx, float beta) {
+  cl_kernel k = ctx.kernel("activation", "activation_backward", activation_options(act));
+  set_args(k, mem(x), mem(y), mem(gy), mem(gx), count(gx), p, q, beta);
+  ctx.enqueue_float4s(k, static_cast<std::size_t>(gx.size()));
+}
+
 class ActivationOp : public Op {
  public:
   ActivationOp(Activation act, float p, float q) : act_(act), p_(p), q_(q) {}
@@ -93,9 +102,7 @@ class ActivationOp : public Op {
     // The operand the derivative does not read may have been released: gy stands in for it.
     const Tensor& x = act_.derivative_from_output ? args.grad_output : *args.inputs[0];
     const Tensor& y = act_.derivative_from_output ? args.output : args.grad_output;
-    cl_kernel k = args.ctx.kernel("activation", "activation_backward", activation_options(act_));
-    set_args(k, mem(x), mem(y), mem(args.grad_output), mem(*gx), count(*gx), p_, q_, args.betas[0]);
-    args.ctx.enqueue_float4s(k, static_cast<std::size_t>(gx->size()));
+    activation_backward(args.ctx, act_, p_, q_, x, y, args.grad_output, *gx, args.betas[0]);
   }
 
   Needs backward_needs() const override {
@@ -216,9 +223,7 @@ void mask_by_epilogue(ContextImpl& ctx, const Tensor& y, const Tensor& g, const 
   if (!e.masks_from_output()) throw Error("mask_by_epilogue: the output does not say the mask");
   // relu's backward with its output standing for its operand (> 0 exactly where it was), in
   // place: each element's gradient is read before it is written.
-  cl_kernel k = ctx.kernel("activation", "activation_backward", activation_options(kRelu));
-  set_args(k, mem(y), mem(y), mem(g), mem(g), count(g), 0.0f, 0.0f, 0.0f);
-  ctx.enqueue_float4s(k, static_cast<std::size_t>(g.size()));
+  activation_backward(ctx, kRelu, 0.0f, 0.0f, y, y, g, g, 0.0f);
 }
 
 }  // namespace clnn::detail

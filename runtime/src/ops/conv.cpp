@@ -511,7 +511,9 @@ class ConvOp : public Op {
 
   // A relu folded in: its gradient masked where the output is 0, in place (the relu's gradient
   // is this convolution's, and nothing else reads it), then the convolution's backward.
-  bool backward_takes_epilogue(const Epilogue& e) const override { return e.masks_from_output(); }
+  EpilogueBackward backward_with_epilogue(const Epilogue& e) const override {
+    return e.masks_from_output() ? EpilogueBackward::from_output : EpilogueBackward::refused;
+  }
 
   void backward(const BackwardArgs& args) const override {
     const Tensor &x = *args.inputs[0], &w = *args.inputs[1];

@@ -1,6 +1,6 @@
 // Internal: activations folded into the op that produces their operand. An executor fuses a relu
 // or clip whose operand has no other reader into that operand's producer where the producer takes
-// one (Op::takes_epilogue; in training, Op::backward_takes_epilogue too): the value is then
+// one (Op::takes_epilogue; in training, Op::backward_with_epilogue too): the value is then
 // written once, where it was written, read and written again, and in training the producer's
 // backward masks the gradient where the activation's backward would have.
 #pragma once

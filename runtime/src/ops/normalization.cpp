@@ -130,7 +130,10 @@ class BatchNormOp : public Op {
   }
 
   bool takes_epilogue() const override { return true; }
-  bool backward_takes_epilogue(const Epilogue&) const override { return true; }
+  // Backward recomputes the normalized value from x, and the activation's derivative with it.
+  EpilogueBackward backward_with_epilogue(const Epilogue&) const override {
+    return EpilogueBackward::recomputed;
+  }
   Needs backward_needs() const override { return {true, false}; }
   bool differentiable(std::size_t input) const override { return input < 3; }
   bool writes_input(std::size_t input) const override { return input == 3 || input == 4; }

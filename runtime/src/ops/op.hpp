@@ -148,8 +148,12 @@ class Op {
   // Whether forward applies ForwardArgs::epilogue to its output.
   virtual bool takes_epilogue() const { return false; }
   // Whether backward applies this epilogue's derivative too (BackwardArgs::epilogue), so that a
-  // training executor may fold it in as well; the executor then keeps the output for backward.
-  virtual bool backward_takes_epilogue(const Epilogue&) const { return false; }
+  // training executor may fold it in as well, and whence: from the output, which the executor then
+  // keeps for backward, or recomputed from what backward_needs() already keeps.
+  enum class EpilogueBackward { refused, recomputed, from_output };
+  virtual EpilogueBackward backward_with_epilogue(const Epilogue&) const {
+    return EpilogueBackward::refused;
+  }
   // The epilogue this op is, if it is one (relu, clip): what an executor folds into the op that
   // produces its operand.
   virtual std::optional<Epilogue> as_epilogue() const { return std::nullopt; }
