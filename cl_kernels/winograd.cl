@@ -106,14 +106,17 @@ __kernel void winograd_inputs(__global const float* x, __global float* v, const 
 }
 
 // y = beta * y + A^T p A + bias[f] for each output tile (m x m of filter f), from the alpha^2
-// products p of the tile. shape: (N, F, OH, OW); tiles: (TH, TW).
+// products p of the tile. shape: (N, F, OH, OW); tiles: (TH, TW). Sample n's filter f is plane
+// n * y_channels + f of y from y_offset on: y's own (y_channels = F), or F channels of a concat.
 #include "epilogue.h"
 
 __kernel void winograd_outputs(__global const float* m, const ulong m_offset, __global float* y,
+                               const ulong y_offset, const int y_channels,
                                __global const float* bias, const int4 shape, const int2 tiles,
                                const int T_LD, const float beta) {
   const float AT[WIN_M][ALPHA] = WIN_AT;
   m += m_offset;
+  y += y_offset;
   const int N = shape.s0, F = shape.s1, OH = shape.s2, OW = shape.s3;
   const int TH = tiles.s0, TW = tiles.s1, T = N * TH * TW;
   for (long i = get_global_id(0); i < (long)F * T; i += get_global_size(0)) {
@@ -129,7 +132,7 @@ __kernel void winograd_outputs(__global const float* m, const ulong m_offset, __
     float q[WIN_M][ALPHA];  // A^T p
     LEFT_PRODUCT(float, q, AT, p, WIN_M, ALPHA, ALPHA);
     const float add = bias ? bias[f] : 0.0f;
-    __global float* plane = y + ((long)at.x * F + f) * OH * OW;
+    __global float* plane = y + ((long)at.x * y_channels + f) * OH * OW;
 #pragma unroll
     for (int a = 0; a < WIN_M; ++a) {  // (A^T p) A
       const int h = WIN_M * at.y + a;
@@ -241,11 +244,12 @@ __kernel void winograd_inputs_lanes(__global const float* x, __global float* v,
 // y = beta * y + A^T p A + bias[f] for LANES tiles of filter f; arguments as winograd_outputs'.
 // The transformed tiles' m x m outputs are set aside by lanes, then stored tile by tile.
 __kernel void winograd_outputs_lanes(__global const float* m, const ulong m_offset,
-                                     __global float* y, __global const float* bias,
-                                     const int4 shape, const int2 tiles, const int T_LD,
-                                     const float beta) {
+                                     __global float* y, const ulong y_offset, const int y_channels,
+                                     __global const float* bias, const int4 shape,
+                                     const int2 tiles, const int T_LD, const float beta) {
   const float AT[WIN_M][ALPHA] = WIN_AT;
   m += m_offset;
+  y += y_offset;
   const int N = shape.s0, F = shape.s1, OH = shape.s2, OW = shape.s3;
   const int TH = tiles.s0, TW = tiles.s1, T = N * TH * TW, groups = (T + LANES - 1) / LANES;
   for (long i = get_global_id(0); i < (long)F * groups; i += get_global_size(0)) {
@@ -282,7 +286,7 @@ __kernel void winograd_outputs_lanes(__global const float* m, const ulong m_offs
       }
     long offset[LANES];
     int h0[LANES], w0[LANES];
-    LANE_TILES(t0, T, TH, TW, ((long)tile_.x * F + f) * OH * OW, WIN_M * tile_.y,
+    LANE_TILES(t0, T, TH, TW, ((long)tile_.x * y_channels + f) * OH * OW, WIN_M * tile_.y,
                WIN_M * tile_.z, OW, offset, h0, w0);
     for (int l = 0; l < stored; ++l) {
       __global float* out = y + offset[l];

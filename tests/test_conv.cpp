@@ -407,14 +407,20 @@ TEST_CASE("Winograd's F(4x4, 3x3) and F(2x2, 5x5) match the reference", "[conv]"
   }
   scope.set(ConvRoute::columns);
   CHECK_FALSE(winograd({2, 3, 7, 6}, {4, 3, 3, 3}, options({}, {1, 1}, {1, 1}, {})).serves_forward());
-  // Unforced: 3x3 on CPUs from 128 channels and filters and 128 tiles (on GPUs from 64 of each).
+  // Unforced: 3x3 on CPUs from 32 channels, 64 filters and 32 tiles (on GPUs from 64 channels
+  // and filters).
   scope.set(ConvRoute::automatic);
   const ConvOptions same = options({}, {1, 1}, {1, 1}, {});
   const bool gpu = winograd({1, 1, 4, 4}, {1, 1, 3, 3}, same).ctx.info.type == DeviceType::gpu;
   CHECK(winograd({32, 128, 7, 7}, {128, 128, 3, 3}, same).serves_forward());
   CHECK(winograd({32, 128, 7, 7}, {256, 128, 3, 3}, same).serves_input_gradient());
   CHECK(winograd({1, 128, 7, 7}, {128, 128, 3, 3}, same).serves_forward() == gpu);  // 4 tiles
-  CHECK(winograd({32, 64, 7, 7}, {64, 64, 3, 3}, same).serves_forward() == gpu);
+  CHECK(winograd({1, 64, 14, 14}, {64, 64, 3, 3}, same).serves_forward() == gpu);   // 16 tiles
+  CHECK(winograd({1, 32, 27, 27}, {128, 32, 3, 3}, same).serves_forward() == !gpu);  // 49 tiles
+  CHECK_FALSE(winograd({1, 32, 27, 27}, {128, 32, 3, 3}, same).serves_input_gradient());
+  CHECK(winograd({32, 64, 7, 7}, {64, 64, 3, 3}, same).serves_forward());
+  CHECK_FALSE(winograd({32, 16, 7, 7}, {64, 16, 3, 3}, same).serves_forward());  // 16 channels
+  CHECK_FALSE(winograd({32, 64, 7, 7}, {32, 64, 3, 3}, same).serves_forward());  // 32 filters
   CHECK(winograd({32, 128, 8, 8}, {128, 128, 5, 5}, options({}, {2, 2}, {2, 2}, {}))
             .serves_forward() == gpu);
   // Nor where its scratch is more than the device allocates at once.

@@ -334,9 +334,9 @@ class ConvPasses {
   }
 
   // y = epilogue(beta * y + conv(x, w) + bias), written where `placement` says if it says: the
-  // implicit GEMM, the pointwise products and the padded route write there themselves, other
-  // routes write y and copy it. `prepared`, if given,
-  // holds prepare_filters' filters.
+  // implicit GEMM, Winograd, the pointwise products and the padded route write there
+  // themselves, other routes write y and copy it. `prepared`, if given, holds
+  // prepare_filters' filters.
   void forward(const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor& y, float beta,
                const Epilogue& epilogue = {}, const Placement& placement = {},
                const Tensor* prepared = nullptr) {
@@ -345,8 +345,7 @@ class ConvPasses {
         depthwise_.forward(x, w, bias, y, beta, epilogue);
         break;
       case Route::winograd:
-        winograd_.forward(x, w, bias, y, beta, epilogue, prepared);
-        break;
+        return winograd_.forward(x, w, bias, y, beta, epilogue, placement, prepared);
       case Route::implicit:
         return implicit_.forward(x, w, bias, y, beta, epilogue, placement, prepared);
       case Route::pointwise:

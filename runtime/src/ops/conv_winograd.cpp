@@ -83,19 +83,6 @@ bool pays(std::int64_t channels, std::int64_t filters) {
   return channels >= kMinChannels && filters >= kMinChannels;
 }
 
-// Channels and filters from which F(4x4, 3x3) pays on a CPU, against the padded direct route:
-// on a 2-core AVX-512 Xeon at batch 32 (resnet18's layers, `clnn-bench models --profile-nodes`),
-// 512 channels of 7x7 ran in 20-22 ms against 47-65, 256 of 14x14 in 25 against 30, 128 of 28x28
-// in 26 against 33, but 64 of 56x56 in 56-71 against 30-32: there the product's 64-deep sums
-// do not pay for the transforms' memory traffic. Nor do products over fewer than 128 tiles
-// (batch 1): 512 channels of 7x7 in 4 tiles ran 6.6 ms, the product as matrix-vector rows.
-constexpr std::int64_t kMinChannelsOnCpus = 128, kMinTilesOnCpus = 128;
-
-bool pays_on_cpus(const Window& win, std::int64_t channels, std::int64_t filters) {
-  return win.kernel[1] == 3 && channels >= kMinChannelsOnCpus && filters >= kMinChannelsOnCpus &&
-         tile_count(win, output_tile(3)) >= kMinTilesOnCpus;
-}
-
 // U, the filters transformed, into u from element `at` on.
 void transform_filters(ContextImpl& ctx, const WinogradLaunch& l, cl_mem w, bool flip, cl_mem u,
                        std::size_t at) {
@@ -120,9 +107,11 @@ TransformLanes transform_lanes(const ContextImpl& ctx, std::int64_t tiles) {
   return {"_lanes", " -DLANES=" + std::to_string(lanes), (std::size_t(tiles) + lanes - 1) / lanes};
 }
 
-// The convolution; U read from `prepared_u` where given, else transformed from w into scratch.
+// The convolution into y, or where `placement` says if it says; U read from `prepared_u` where
+// given, else transformed from w into scratch.
 void run(ContextImpl& ctx, const WinogradLaunch& l, cl_mem x, cl_mem w, bool flip, cl_mem bias,
-         cl_mem y, float beta, const Epilogue& epilogue, cl_mem prepared_u = nullptr) {
+         const Tensor& y, float beta, const Epilogue& epilogue, const Placement& placement = {},
+         cl_mem prepared_u = nullptr) {
   const std::string& transform = transform_options(l.alpha - l.m + 1);
   cl_mem scratch = ctx.scratch(l.scratch_floats());
   if (!prepared_u) transform_filters(ctx, l, w, flip, scratch, 0);
@@ -147,7 +136,9 @@ void run(ContextImpl& ctx, const WinogradLaunch& l, cl_mem x, cl_mem w, bool fli
 
   cl_kernel outputs = ctx.kernel("winograd", "winograd_outputs" + lanes.suffix,
                                  transform + lanes.options + epilogue_options(epilogue));
-  set_args(outputs, scratch, cl_ulong(l.m_offset()), y, bias,
+  const Tensor& out = placement.into ? *placement.into : y;
+  set_args(outputs, scratch, cl_ulong(l.m_offset()), mem(out),
+           cl_ulong(placement.channel * l.out_h * l.out_w), cl_int(out.shape()[1]), bias,
            cl_int4{{cl_int(l.n), cl_int(l.filters), cl_int(l.out_h), cl_int(l.out_w)}},
            cl_int2{{cl_int(l.tiles_h()), cl_int(l.tiles_w())}}, cl_int(l.row()), beta);
   ctx.enqueue_elementwise(outputs, std::size_t(l.filters) * lanes.items);
@@ -187,13 +178,29 @@ bool scratch_fits(const ContextImpl& ctx, const WinogradLaunch& l) {
   return most == 0 || l.scratch_floats() <= most / sizeof(float);
 }
 
+// Where F(4x4, 3x3) pays on a CPU, against the padded direct route: on a 2-core AVX-512 Xeon
+// (`clnn-run` of single layers, the fastest of 3 to 6 alternating runs, ms, padded / Winograd)
+// 32 channels into 128 of 27x27 0.52 / 0.40 at batch 1 and 9.4 / 7.2 at 32, 64 into 64 of 56x56
+// 1.19 / 0.94 and 37 / 31, 128 into 128 of 28x28 1.12 / 0.77, 48 into 192 of 13x13 at batch 32
+// 5.9 / 3.8; but 16 channels into 64 of 55x55 0.33 / 0.65 and 9.4 / 12.4. Products of 16 tiles
+// (13x13 and 14x14 at batch 1) gained nothing, and the large Fashion-MNIST model's 14x14 layers
+// lost there (0.50 against 0.61 ms a batch-1 inference). With 16 tiles or fewer the product
+// takes the matrix-vector kernels where K is 256 or more (256 channels of 14x14 at batch 1: the
+// layer took 4.2 to 5.7 ms against 2.1).
+constexpr std::int64_t kMinChannelsOnCpus = 32, kMinFiltersOnCpus = 64, kMinTilesOnCpus = 32;
+
+bool pays_on_cpus(const WinogradLaunch& l) {
+  return l.alpha - l.m + 1 == 3 && l.channels >= kMinChannelsOnCpus &&
+         l.filters >= kMinFiltersOnCpus && l.tiles() >= kMinTilesOnCpus;
+}
+
 }  // namespace
 
 bool WinogradConv::serves_forward() const {
   if (!applies(win, filters, groups)) return false;
   const bool fits = scratch_fits(ctx, forward_launch(*this));
   return takes(ConvRoute::winograd, pays(win.c, filters) && fits,
-               pays_on_cpus(win, win.c, filters) && fits);
+               pays_on_cpus(forward_launch(*this)) && fits);
 }
 
 std::string WinogradConv::describe() const {
@@ -205,7 +212,7 @@ bool WinogradConv::serves_input_gradient() const {
   if (!applies(win, filters, groups)) return false;
   const bool fits = scratch_fits(ctx, input_gradient_launch(*this));
   return takes(ConvRoute::winograd, pays(filters, win.c) && fits,
-               pays_on_cpus(win, filters, win.c) && fits);
+               pays_on_cpus(input_gradient_launch(*this)) && fits);
 }
 
 std::size_t WinogradConv::prepared_filter_floats() const {
@@ -218,14 +225,15 @@ void WinogradConv::prepare_filters(const Tensor& w, const Tensor& prepared) cons
 }
 
 void WinogradConv::forward(const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor& y,
-                           float beta, const Epilogue& epilogue, const Tensor* prepared) const {
-  run(ctx, forward_launch(*this), mem(x), mem(w), false, bias ? mem(*bias) : nullptr, mem(y), beta,
-      epilogue, prepared ? mem(*prepared) : nullptr);
+                           float beta, const Epilogue& epilogue, const Placement& placement,
+                           const Tensor* prepared) const {
+  run(ctx, forward_launch(*this), mem(x), mem(w), false, bias ? mem(*bias) : nullptr, y, beta,
+      epilogue, placement, prepared ? mem(*prepared) : nullptr);
 }
 
 void WinogradConv::input_gradient(const Tensor& gy, const Tensor& w, const Tensor& gx,
                                   float beta) const {
-  run(ctx, input_gradient_launch(*this), mem(gy), mem(w), true, nullptr, mem(gx), beta, Epilogue{});
+  run(ctx, input_gradient_launch(*this), mem(gy), mem(w), true, nullptr, gx, beta, Epilogue{});
 }
 
 }  // namespace clnn::detail

@@ -10,6 +10,7 @@
 
 #include "clnn/tensor.hpp"
 #include "ops/conv_geometry.hpp"
+#include "ops/op.hpp"
 
 namespace clnn::detail {
 
@@ -23,10 +24,12 @@ struct WinogradConv : ConvGeometry {
   // The transform, as "F(4x4, 3x3)".
   std::string describe() const;
 
-  // y = epilogue(beta * y + conv(x, w) + bias) (bias may be null); the transformed filters are
-  // read from `prepared` where given (prepare_filters' result), else transformed first.
+  // y = epilogue(beta * y + conv(x, w) + bias) (bias may be null), written where `placement`
+  // says if it says; the transformed filters are read from `prepared` where given
+  // (prepare_filters' result), else transformed first.
   void forward(const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor& y, float beta,
-               const Epilogue& epilogue, const Tensor* prepared = nullptr) const;
+               const Epilogue& epilogue, const Placement& placement,
+               const Tensor* prepared = nullptr) const;
   // Floats of the forward pass's transformed filters (U), which prepare_filters writes.
   std::size_t prepared_filter_floats() const;
   void prepare_filters(const Tensor& w, const Tensor& prepared) const;
