@@ -2,7 +2,8 @@
 // (cl_kernels/winograd.cl, ops/winograd_transform.hpp): filters and input tiles transformed into
 // 36 matrices each, one batched GEMM, and the products transformed back into the output. 4x and
 // 2.8x fewer multiplications than the implicit GEMM, for more memory traffic, which pays where
-// channels and filters are many (64 or more, on GPUs).
+// channels and filters are many (64 or more on GPUs; on CPUs, 3x3 only, 32 channels, 64 filters
+// and 32 tiles).
 #pragma once
 
 #include <cstdint>
@@ -17,8 +18,8 @@ namespace clnn::detail {
 struct WinogradConv : ConvGeometry {
   // Whether the context runs this convolution's forward pass, or its input gradient, this way:
   // a 2-D convolution with 3x3 or 5x5 filters, unit strides and dilations and one group, and
-  // ContextImpl::conv_route asks for it or, automatic, enough channels and filters (3x3 only on
-  // CPUs).
+  // ContextImpl::conv_route asks for it or, automatic, enough channels and filters (on CPUs 3x3
+  // only, and enough tiles).
   bool serves_forward() const;
   bool serves_input_gradient() const;
   // The transform, as "F(4x4, 3x3)".
