@@ -282,6 +282,15 @@ TEST_CASE("the padded convolution's blocks follow the vector registers", "[launc
   CHECK(narrow.padded_conv(64).vector == 8);
   CHECK(narrow.padded_conv(64).filters == 4);
   CHECK(narrow.padded_conv(64).vectors == 3);
+  // Fewer vectors where the span's last work-items would waste more: a 7x7 plane (61 positions
+  // of the copy) and a 14x14 one (222) as 2 vectors, a 56x56 one (3,246) as 3; never more.
+  CHECK(wide.padded_conv(64, 1, 61).vectors == 2);
+  CHECK(wide.padded_conv(64, 1, 222).vectors == 2);
+  CHECK(wide.padded_conv(64, 1, 3246).vectors == 3);
+  CHECK(wide.padded_conv(64, 1, 16).vectors == 1);
+  for (std::size_t span : {1, 15, 17, 61, 100, 1000})
+    for (std::size_t filters : {1, 2, 8, 64})
+      CHECK(wide.padded_conv(filters, 1, span).vectors <= wide.padded_conv(filters).vectors);
   for (const auto* planner : {&wide, &narrow})  // the padded copies' widest reach (conv_padded)
     for (std::size_t filters : {1, 2, 3, 4, 8, 64})
       CHECK(planner->padded_conv(filters).reach() <= 64);

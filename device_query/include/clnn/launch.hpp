@@ -233,7 +233,9 @@ class LaunchPlanner {
   bool plannable(const MatmulPlan& plan) const;
   ReductionPlan reduction() const;
   TransposePlan transpose() const;
-  PaddedConvPlan padded_conv(std::size_t filters, std::size_t taps = 1) const;
+  // `span`, where known (> 0): the positions of a sample's copy the forward pass runs over,
+  // from which fewer vectors a work-item may waste fewer lanes past its end.
+  PaddedConvPlan padded_conv(std::size_t filters, std::size_t taps = 1, std::size_t span = 0) const;
   // Floats of the vectors that CPU kernels compute in: the device's native width as 16, 8 or 4.
   std::size_t vector_floats() const;
   // Whether an elementwise or reduction plan (planned or tuned) respects the device's limits:

@@ -138,8 +138,11 @@ std::string plan_options(const PaddedConvPlan& plan) {
 enum class PaddedPass { forward, flipped, depthwise };
 
 // The padded plan for `filters` filters in a pass: a depthwise pass blocks one a work-item.
-PaddedConvPlan pass_plan(const ContextImpl& ctx, std::int64_t filters, PaddedPass pass) {
-  return ctx.planner.padded_conv(pass == PaddedPass::depthwise ? 1 : std::size_t(filters));
+PaddedConvPlan pass_plan(const ContextImpl& ctx, const Window& v, std::int64_t filters,
+                         PaddedPass pass) {
+  const std::size_t f = pass == PaddedPass::depthwise ? 1 : std::size_t(filters);
+  const std::size_t widest = ctx.planner.padded_conv(f).reach();  // what fits() allowed for
+  return ctx.planner.padded_conv(f, 1, std::size_t(span(v, as_int4(extents(v, widest)))));
 }
 
 // y = epilogue(beta * y + conv_v(x, w) + bias) for convolution `v`, written where `placement`
@@ -149,7 +152,7 @@ void run(ContextImpl& ctx, const Window& v, std::int64_t filters, const Tensor& 
          cl_mem workspace, PaddedPass pass, const Placement& placement = {}) {
   const Tensor& out = placement.into ? *placement.into : y;
   const auto y_offset = cl_ulong(placement.channel * v.out_positions());
-  const PaddedConvPlan plan = pass_plan(ctx, filters, pass);
+  const PaddedConvPlan plan = pass_plan(ctx, v, filters, pass);
   const cl_int4 padded = as_int4(extents(v, plan.reach()));
   pad(ctx, v, padded, x, workspace, 0);
   const std::string options = plan_options(plan) + stride_options(v) + window_options(v) +
@@ -213,7 +216,7 @@ void PaddedConv::forward(const Tensor& x, const Tensor& w, const Tensor* bias, c
 
 std::size_t padded_depthwise_floats(const ContextImpl& ctx, const Window& win) {
   const std::int64_t floats =
-      copies(win, win.c, pass_plan(ctx, win.c, PaddedPass::depthwise).reach(), false);
+      copies(win, win.c, pass_plan(ctx, win, win.c, PaddedPass::depthwise).reach(), false);
   return std::size_t(floats);
 }
 
@@ -248,7 +251,7 @@ void PaddedConv::weight_gradient(const Tensor& x, const Tensor& gy, const Tensor
 }
 
 std::string PaddedConv::describe() const {
-  const PaddedConvPlan plan = ctx.planner.padded_conv(std::size_t(filters));
+  const PaddedConvPlan plan = pass_plan(ctx, win, filters, PaddedPass::forward);
   return "padded direct, " + std::to_string(plan.vectors) + " vectors of " +
          std::to_string(plan.vector) + " positions by " + std::to_string(plan.filters) + " filters";
 }
