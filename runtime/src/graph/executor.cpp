@@ -12,6 +12,7 @@
 #include "graph/graph_data.hpp"
 #include "graph/memory_plan.hpp"
 #include "ops/common.hpp"
+#include "ops/epilogue.hpp"
 #include "tune/tuning_notes.hpp"
 
 namespace clnn {
@@ -138,6 +139,11 @@ struct ExecutorImpl {
   void write_named(const std::string& name, NodeKind kind, const std::vector<float>& host,
                    const char* call);
   void fold_epilogues(bool training);
+  // Whether backward masks op node v's gradient by its output, the epilogue folded into it.
+  bool masks_from_output(int v) const {
+    const Epilogue& e = epilogues[std::size_t(v)];
+    return e.on && node(v).op->backward_with_epilogue(e) == Op::EpilogueBackward::from_output;
+  }
   void fold_sums();
   void assemble_concats();
   // The producer whose forward writes value u: u's own node, or where u is an epilogue folded
@@ -242,11 +248,10 @@ ExecutorImpl::ExecutorImpl(const Context& context, const Graph& g,
         throw Error("Executor: node '" + nd.name + "' updates its operand '" +
                     node(nd.inputs[i]).name + "', which must be graph state (Graph::state)");
     }
-    // A folded epilogue's value is its producer's output, which that backward may read (conv
-    // and add mask their gradient by it; batch normalization recomputes it from x instead).
+    // A folded epilogue's value is its producer's output, by which backward masks the gradient
+    // where the producer's derivative comes from it (conv, add; batch normalization recomputes).
     if (training && requires_grad[std::size_t(v)] && folded[std::size_t(v)] &&
-        node(nd.inputs[0]).op->backward_with_epilogue(*nd.op->as_epilogue()) ==
-            Op::EpilogueBackward::from_output)
+        masks_from_output(nd.inputs[0]))
       pinned[std::size_t(v)] = true;
     if (training && requires_grad[std::size_t(v)] && !folded[std::size_t(v)]) {
       auto needs = nd.op->backward_needs();
@@ -656,6 +661,9 @@ void ExecutorImpl::backward(int loss, float scale, const Tensor* device_scale,
     std::optional<ProfileScope> scope;
     open_scope(scope, nd, Pass::backward, s.grad_inputs);
     run_pass(backward_launches[std::size_t(s.node)], nd, [&] {
+      if (masks_from_output(s.node))
+        mask_by_epilogue(impl, values[std::size_t(s.node)], grads[std::size_t(s.node)],
+                         epilogues[std::size_t(s.node)]);
       auto inputs = tensors_of(nd.inputs, values);
       nd.op->backward(BackwardArgs{
           impl, inputs, values[std::size_t(s.node)], grads[std::size_t(s.node)], s.grad_inputs,

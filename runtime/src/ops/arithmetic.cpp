@@ -113,7 +113,6 @@ class BinaryOp : public Op {
   void backward(const BackwardArgs& args) const override {
     const Tensor &a = *args.inputs[0], &b = *args.inputs[1], &gy = args.grad_output;
     const Shape& out = gy.shape();
-    if (args.epilogue.on) mask_by_epilogue(args.ctx, args.output, gy, args.epilogue);
     if (fast(a.shape(), b.shape(), out)) return backward_fast(args);
     for (int which = 0; which < 2; ++which) {
       Tensor* g = args.grad_inputs[std::size_t(which)];

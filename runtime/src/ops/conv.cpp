@@ -508,8 +508,8 @@ class ConvOp : public Op {
   bool takes_placement() const override { return true; }
   bool takes_accumulation() const override { return true; }
 
-  // A relu folded in: its gradient masked where the output is 0, in place (the relu's gradient
-  // is this convolution's, and nothing else reads it), then the convolution's backward.
+  // A relu folded in: the executor masks its gradient where the output is 0, in place (the
+  // relu's gradient is this convolution's, and nothing else reads it), before backward.
   EpilogueBackward backward_with_epilogue(const Epilogue& e) const override {
     return e.masks_from_output() ? EpilogueBackward::from_output : EpilogueBackward::refused;
   }
@@ -517,7 +517,6 @@ class ConvOp : public Op {
   void backward(const BackwardArgs& args) const override {
     const Tensor &x = *args.inputs[0], &w = *args.inputs[1];
     Tensor* gb = args.grad_inputs.size() == 3 ? args.grad_inputs[2] : nullptr;
-    if (args.epilogue.on) mask_by_epilogue(args.ctx, args.output, args.grad_output, args.epilogue);
     ConvPasses c(args.ctx, plan(x.shape(), w.shape()), args.workspace);
     c.backward(x, w, args.grad_output, args.grad_inputs[0], args.grad_inputs[1], gb, args.betas);
   }

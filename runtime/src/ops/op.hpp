@@ -70,7 +70,8 @@ struct BackwardArgs {
   const Tensor& saved;  // what forward saved
   std::uint64_t step;   // the step of the forward() this backward follows
   // The epilogue forward applied (ops that take one in training): grad_output is the gradient
-  // after it, which backward masks by the epilogue's derivative.
+  // after it, which backward masks by the epilogue's derivative where backward_with_epilogue
+  // says `recomputed` (for `from_output` the executor has masked it already).
   Epilogue epilogue{};
   std::uint64_t shard = 0;  // as ForwardArgs::shard
 };
@@ -147,9 +148,10 @@ class Op {
   virtual Needs backward_needs() const { return {}; }
   // Whether forward applies ForwardArgs::epilogue to its output.
   virtual bool takes_epilogue() const { return false; }
-  // Whether backward applies this epilogue's derivative too (BackwardArgs::epilogue), so that a
-  // training executor may fold it in as well, and whence: from the output, which the executor then
-  // keeps for backward, or recomputed from what backward_needs() already keeps.
+  // Whether a training executor may fold this epilogue in as well, and how its derivative reaches
+  // backward: `from_output`, the executor keeps the output and masks grad_output by it before
+  // backward (mask_by_epilogue); `recomputed`, backward applies it (BackwardArgs::epilogue) from
+  // what backward_needs() already keeps.
   enum class EpilogueBackward { refused, recomputed, from_output };
   virtual EpilogueBackward backward_with_epilogue(const Epilogue&) const {
     return EpilogueBackward::refused;
