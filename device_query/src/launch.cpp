@@ -291,11 +291,10 @@ PaddedConvPlan LaunchPlanner::padded_conv(std::size_t filters, std::size_t taps,
   // On a short span the work-items' last lanes run past its end: a 7x7 plane (61 positions of
   // the copy, rows of 9) takes 96 lanes as 3 vectors a work-item, 64 as 2. Fewer vectors where
   // the work-items' cost (a tap's multiply-adds, or its loads where more) over the span is at
-  // least 5% less (on long spans the counts differ by rounding alone, and 8 x 2 ran no faster
-  // than 8 x 3 there):
-  // on a 2-core AVX-512 Xeon (`clnn-run`, batch 1, fastest of 4 alternating runs) 512 channels
-  // of 7x7 ran 1.05 ms against 1.37, 256 of 14x14 0.96 against 1.04, and resnet18 17.0 against
-  // 18.8.
+  // least 5% less: on long spans the counts differ by rounding alone, and 8 x 2 ran no faster
+  // than 8 x 3 there. On a 2-core AVX-512 Xeon (`clnn-run`, batch 1, fastest of 4 alternating
+  // runs) 512 channels of 7x7 ran 1.05 ms against 1.37, 256 of 14x14 0.96 against 1.04, and
+  // resnet18 17.0 against 18.8.
   if (span > 0) {
     auto cost = [&](std::size_t vectors) {
       const std::size_t items = (span + vectors * plan.vector - 1) / (vectors * plan.vector);
