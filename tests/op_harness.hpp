@@ -12,8 +12,10 @@
 #include <cmath>
 #include <functional>
 #include <limits>
+#include <map>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "clnn/clnn.hpp"
 #include "reference/ops.hpp"
@@ -89,6 +91,20 @@ inline OpCheck clip_after(OpCheck check, double lo, double hi) {
 
 inline OpCheck relu_after(OpCheck check) {
   return clip_after(std::move(check), 0.0, INFINITY);
+}
+
+// The routes a training executor of the check's graph (its operands parameters, the sum of its
+// output the loss) gives its passes, by "node pass" ("relu_1 forward"): what it folds.
+inline std::map<std::string, std::string> training_routes(const OpCheck& check) {
+  Graph g;
+  std::vector<Value> operands;
+  for (std::size_t i = 0; i < check.shapes.size(); ++i)
+    operands.push_back(g.parameter("p" + std::to_string(i), check.shapes[i],
+                                   init::uniform(-1.0f, 1.0f, std::uint64_t(i + 1))));
+  Executor ex(context(), g, {sum(check.build(operands))}, Mode::training);
+  std::map<std::string, std::string> routes;
+  for (const auto& p : ex.schedule()) routes[p.node + " " + p.pass] = p.route;
+  return routes;
 }
 
 inline void run_op_check(const OpCheck& check, std::uint32_t seed = 1) {

@@ -64,27 +64,14 @@ TEST_CASE("a relu after a convolution folds into it in training", "[conv]") {
     INFO("route " << int(c.route) << ", x " << to_string(c.x) << " w " << to_string(c.w));
     RouteScope scope(c.route);
     const OpCheck check = clnn::test::relu_after(conv_check(c.x, c.w, true, c.o));
-    Graph g;
-    Value x = g.parameter("x", c.x, init::uniform(-1.0f, 1.0f, 1));
-    Value w = g.parameter("w", c.w, init::uniform(-1.0f, 1.0f, 2));
-    Value b = g.parameter("b", {c.w[0]}, init::uniform(-1.0f, 1.0f, 3));
-    Executor ex(clnn::test::context(), g, {sum(check.build({x, w, b}))}, Mode::training);
-    std::map<std::string, std::string> by;
-    for (const auto& p : ex.schedule()) by[p.node + " " + p.pass] = p.route;
-    CHECK(by["relu_1 forward"] == "folded into 'conv_1'");
+    CHECK(clnn::test::training_routes(check)["relu_1 forward"] == "folded into 'conv_1'");
     run_op_check(check);
     run_op_check(twice(check));
   }
   SECTION("a clip stays a node of its own: its derivative cannot be read from the output") {
     const Shape xs{2, 3, 7, 6}, ws{4, 3, 3, 3};
     const OpCheck check = clnn::test::clip_after(conv_check(xs, ws, true, same), 0.0, 0.5);
-    Graph g;
-    Value x = g.parameter("x", xs, init::uniform(-1.0f, 1.0f, 1));
-    Value w = g.parameter("w", ws, init::uniform(-1.0f, 1.0f, 2));
-    Value b = g.parameter("b", {ws[0]}, init::uniform(-1.0f, 1.0f, 3));
-    Executor ex(clnn::test::context(), g, {sum(check.build({x, w, b}))}, Mode::training);
-    std::map<std::string, std::string> by;
-    for (const auto& p : ex.schedule()) by[p.node + " " + p.pass] = p.route;
+    auto by = clnn::test::training_routes(check);
     REQUIRE(by.count("clip_1 forward") == 1);
     CHECK(by["clip_1 forward"].empty());
     run_op_check(check);
