@@ -530,7 +530,31 @@ TEST_CASE("the weight gradient over shifted padded copies matches the reference"
   }
 }
 
+namespace {
+
+// The chunks case on the route and GEMM backend the context has.
+void check_conv_in_chunks();
+
+}  // namespace
+
 TEST_CASE("conv splits large batches into chunks", "[conv]") {
+  check_conv_in_chunks();
+  // The column route, its products finishing their samples (gemm_cpu) or leaving the bias to a
+  // pass over each chunk's samples (the host BLAS, on CPUs; elsewhere the chunk's reorder adds
+  // it).
+  RouteScope scope(detail::ConvRoute::columns);
+  auto& impl = detail::Access::impl(clnn::test::context());
+  const auto saved = impl.gemm_backend;
+  for (auto backend : {detail::GemmBackend::own, detail::GemmBackend::blas}) {
+    impl.gemm_backend = backend;
+    check_conv_in_chunks();
+  }
+  impl.gemm_backend = saved;
+}
+
+namespace {
+
+void check_conv_in_chunks() {
   // 16 channels x 25 taps x 100 x 100 positions: a few samples per chunk, so the gradients of
   // weights and bias add across chunks.
   const Shape xs{10, 16, 100, 100}, ws{4, 16, 5, 5};
@@ -565,6 +589,8 @@ TEST_CASE("conv splits large batches into chunks", "[conv]") {
   CHECK(clnn::test::relative_error(ex.gradient(W).to_host(), gw) < 1e-4);
   CHECK(clnn::test::relative_error(ex.gradient(B).to_host(), gb) < 1e-4);
 }
+
+}  // namespace
 
 TEST_CASE("conv rejects sizes that make no sense", "[conv][errors]") {
   Graph g;

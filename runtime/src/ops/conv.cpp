@@ -109,14 +109,21 @@ class ColumnConv {
         ws_(workspace),
         per_sample_(p_.groups == 1 && host_blas_pays(ctx)) {}
 
-  // y = beta * y + conv(x, w) + bias
-  void forward(const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor& y, float beta) {
+  // y = epilogue(beta * y + conv(x, w) + bias)
+  void forward(const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor& y, float beta,
+               const Epilogue& epilogue) {
     for (std::int64_t n0 = 0; n0 < p_.win.n; n0 += p_.chunk) {
       const std::int64_t nb = std::min(p_.chunk, p_.win.n - n0);
       const std::size_t cols = std::size_t(nb * p_.positions);
       vol2col(x, n0, nb);
       if (per_sample_) {
-        gemm(ctx_, into_samples(w, y, n0, nb, beta));
+        // The bias and epilogue in the product's kernel where it takes them (gemm_cpu), else in
+        // one pass over the chunk's samples: ResNet-50's strided 1 x 1 layers had run two.
+        GemmCall g = into_samples(w, y, n0, nb, beta);
+        g.row_bias = bias ? mem(*bias) : nullptr;
+        g.finish = epilogue;
+        if (!gemm_finishing_rows(ctx_, g))
+          add_channel_bias(ctx_, y, bias, nb, p_.k, p_.positions, epilogue, n0 * p_.k);
         continue;
       }
       // Per group: yt_g [K/G, nb P] = w_g [K/G, CK] col_g [CK, nb P], all groups in one call.
@@ -133,8 +140,7 @@ class ColumnConv {
                beta);
       ctx_.enqueue_elementwise(k, std::size_t(p_.k) * cols);
     }
-    if (per_sample_)  // the products left the bias out
-      add_channel_bias(ctx_, y, bias, p_.win.n, p_.k, p_.positions, {});
+    if (!per_sample_) apply_epilogue(ctx_, y, epilogue);
   }
 
   // Gradients from gy (each optional; betas[0..2] for x, w and bias).
@@ -353,8 +359,7 @@ class ConvPasses {
       case Route::padded:
         return padded_.forward(x, w, bias, y, beta, epilogue, workspace_, placement);
       default:
-        columns_.forward(x, w, bias, y, beta);
-        apply_epilogue(geometry_.ctx, y, epilogue);
+        columns_.forward(x, w, bias, y, beta, epilogue);
     }
     if (placement.into) copy_to_placement(geometry_.ctx, y, placement);
   }

@@ -14,7 +14,8 @@ namespace clnn::detail {
 
 // y = epilogue(y + bias[k]) over the `filters` channels from `first` of y [samples, channels,
 // positions] (bias may be null): for routes whose products leave the bias and epilogue out (this
-// one; the column route on CPUs).
+// one; the column route on CPUs). `first` counts channels from y's start, so n0 * channels more
+// starts at sample n0.
 void add_channel_bias(ContextImpl& ctx, const Tensor& y, const Tensor* bias, std::int64_t samples,
                       std::int64_t filters, std::int64_t positions, const Epilogue& epilogue,
                       std::int64_t first = 0);
