@@ -238,7 +238,7 @@ TEST_CASE("a single large product on a CPU shares B's rows in groups along M", "
   }
 }
 
-TEST_CASE("a CPU product whose B outgrows a core's cache runs chunks of columns rows first",
+TEST_CASE("a CPU product whose B fills a core's cache runs chunks of columns rows first",
           "[launch]") {
   DeviceInfo d = cpu();  // 2 MiB of local memory: PoCL's size of a core's cache
   d.native_vector_width = 16;
@@ -251,6 +251,8 @@ TEST_CASE("a CPU product whose B outgrows a core's cache runs chunks of columns 
   CHECK(big.tile_k == 1);
   CHECK(planner.fits(big));
   CHECK_THAT(big.build_options(), Catch::Contains("-DCOLUMN_CHUNK=4"));
+  // C512 28x28 K128: B 1.6 MB, over half of the cache; 393 KB a group's columns.
+  CHECK(planner.matmul(128, 784, 32, 512).column_chunk == 2);
   // A B of 0.8 MB stays in the cache between rows of blocks; one row of blocks reads it once;
   // unknown K says nothing.
   for (const auto& plan : {planner.matmul(256, 3136, 32, 64), planner.matmul(8, 3136, 32, 256),

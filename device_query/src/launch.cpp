@@ -435,16 +435,18 @@ MatmulPlan LaunchPlanner::cpu_blocks_for(const MatmulPlan& plan, std::size_t m,
 MatmulPlan LaunchPlanner::cpu_columns_in_cache(MatmulPlan plan, std::size_t m, std::size_t n,
                                                std::size_t k) const {
   // In launch order a row of blocks reads all of B before the next row reads it again: from the
-  // core's cache where B fits there, else from the shared cache or memory, once per row of
-  // blocks. Chunks of columns whose rows of B fit (a half of the cache each, the rest for A and
-  // C) are read once. PoCL sizes a CPU's local memory to a core's cache (2 MiB on the AVX-512
-  // Xeon). There, ResNet-50's C256 56x56 K64 and K128 layers at batch 32 (B 3.2 MB a sample) ran
-  // 24-25 and 38-39 ms in chunks of 4, 8 or 12 groups, against 37 and 62 in rows; where B fitted
-  // (C64 56x56 K256, 0.8 MB), chunks ran 22 ms against 18.
+  // core's cache where B fits there beside A and C, else from the shared cache or memory, once
+  // per row of blocks. Where B takes over half of the cache, chunks of columns whose rows of B
+  // take half of it run through every row first and read B once. PoCL sizes a CPU's local
+  // memory to a core's cache (2 MiB on the Xeons of the 2-core and 16-core machines). On the
+  // 2-core one, batch 32: ResNet-50's C256 56x56 K64 and K128 layers (B 3.2 MB a sample) ran
+  // 24-25 and 37-39 ms in chunks of 4, 8 or 12 groups, against 37 and 62 in rows, its C512 28x28
+  // K128 layers (1.6 MB) 17.6 against 24.4; where B took 0.8 MB (C64 56x56 K256), chunks ran
+  // 22 ms against 18. mobilenet_v2's C144 56x56 K24 at batch 1 (1.8 MB): 0.17 ms against 0.28.
   const std::size_t rows = (m + plan.tile_m - 1) / plan.tile_m;
   const std::size_t columns = (n + plan.tile_n - 1) / plan.tile_n;
   const std::size_t chunk_bytes = k * plan.tile_n * sizeof(float);
-  if (k == 0 || rows < 2 || plan.tile_k != 1 || columns * chunk_bytes <= device_.local_mem_size)
+  if (k == 0 || rows < 2 || plan.tile_k != 1 || columns * chunk_bytes <= device_.local_mem_size / 2)
     return plan;
   plan.column_chunk =
       floor_pow2(std::max<std::size_t>(1, device_.local_mem_size / 2 / chunk_bytes));

@@ -169,7 +169,7 @@ class LaunchPlanner {
   // The same for a batch of M x N products: smaller blocks where the largest would leave
   // compute units idle, and long k-steps where each unit runs at most one block. On CPUs, a
   // single product with M, N and K of 128 or more (k known) shares B's rows in groups along M;
-  // others run chunks of columns through every row where B outgrows a core's cache (k known).
+  // others run chunks of columns through every row where B fills a core's cache (k known).
   MatmulPlan matmul(std::size_t m, std::size_t n, std::size_t batch, std::size_t k = 0) const;
   // The plan for an M x N product whose caller occupies the device by splitting K instead: blocks
   // are halved only while they lie mostly outside the product.
@@ -278,7 +278,7 @@ class LaunchPlanner {
   // compute much less that way.
   MatmulPlan cpu_blocks_for(const MatmulPlan& plan, std::size_t m, std::size_t n) const;
   // gemm_cpu's plan running chunks of its groups' columns through every block of rows where one
-  // product's B (k x n) does not stay in a core's cache between rows of blocks.
+  // product's B (k x n) takes over half of a core's cache (local memory on PoCL).
   MatmulPlan cpu_columns_in_cache(MatmulPlan plan, std::size_t m, std::size_t n,
                                   std::size_t k) const;
   // The plan with steps of tile_k where they are longer and fit; else the plan.
