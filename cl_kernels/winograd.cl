@@ -291,6 +291,21 @@ __kernel void winograd_outputs_lanes(__global const float* m, const ulong m_offs
     for (int l = 0; l < stored; ++l) {
       __global float* out = y + offset[l];
       const int rows = min(WIN_M, OH - h0[l]), columns = min(WIN_M, OW - w0[l]);
+      if (rows == WIN_M && columns == WIN_M) {
+        // A whole tile: its rows stored with constant bounds, as vectors.
+#pragma unroll
+        for (int a = 0; a < WIN_M; ++a) {
+          float row[WIN_M];
+#pragma unroll
+          for (int b = 0; b < WIN_M; ++b) {
+            const float s = lanes[WIN_M * a + b][l];
+            row[b] = FINISH(beta == 0.0f ? s : beta * out[a * OW + b] + s);
+          }
+#pragma unroll
+          for (int b = 0; b < WIN_M; ++b) out[a * OW + b] = row[b];
+        }
+        continue;
+      }
       for (int a = 0; a < rows; ++a)
         for (int b = 0; b < columns; ++b) {
           const float s = lanes[WIN_M * a + b][l];
