@@ -1,7 +1,8 @@
 // The order in which a GEMM's work-groups take their blocks of C. Blocks run in bands of
 // GROUP_ROWS block-rows, column by column within a band, instead of row by row: the blocks
 // resident at once then share a few panels of A and of B, which stay in the L2 cache, where whole
-// rows of blocks would stream all of B through it per row.
+// rows of blocks would stream all of B through it per row. gemm_cpu (COLUMNS_FIRST) takes bands
+// of every block-row: a column's rows of B then serve all its blocks from the core's cache.
 
 #ifndef GROUP_ROWS
 #define GROUP_ROWS 8

@@ -39,6 +39,13 @@
 #ifndef ROW_BIAS
 #define ROW_BIAS 0
 #endif
+#ifndef COLUMNS_FIRST
+#define COLUMNS_FIRST 0
+#endif
+#if COLUMNS_FIRST
+#define GROUP_ROWS 4096  // bands of 4096 block-rows: every block-row of all but huge products
+#include "block_order.h"
+#endif
 
 // The widest vector of 16, 8 or 4 floats that divides WORK_N (LaunchPlanner::fits allows at
 // most 4 of them).
@@ -72,15 +79,9 @@ __kernel void gemm_cpu(GEMM_ARGUMENTS
   // run past N, is computed whole, shifted left to end at N (its leading columns duplicate the
   // previous block's and are not stored), so that only products narrower than a block gather
   // columns one by one.
-#ifdef COLUMN_CHUNK
-  // Groups in launch order take chunks of COLUMN_CHUNK groups' columns through every block of
-  // rows, the rows first, so that a chunk's rows of B serve them all from the core's cache.
-  const int across = get_num_groups(0), down = get_num_groups(1);
-  const int order = get_group_id(0) + get_group_id(1) * across;
-  const int chunk = order / (COLUMN_CHUNK * down), in_chunk = order % (COLUMN_CHUNK * down);
-  const int group_n = chunk * COLUMN_CHUNK + in_chunk / down, group_m = in_chunk % down;
-  const int first = (group_n * (int)get_local_size(0) + (int)get_local_id(0)) * WORK_N;
-  const int m0 = (group_m * (int)get_local_size(1) + (int)get_local_id(1)) * WORK_M;
+#if COLUMNS_FIRST  // the groups take their blocks column by column (bands of every block-row)
+  const int2 origin = block_origin(get_local_size(1) * WORK_M, get_local_size(0) * WORK_N);
+  const int first = origin.y + get_local_id(0) * WORK_N, m0 = origin.x + get_local_id(1) * WORK_M;
 #else
   const int first = get_global_id(0) * WORK_N, m0 = get_global_id(1) * WORK_M;
 #endif

@@ -238,30 +238,27 @@ TEST_CASE("a single large product on a CPU shares B's rows in groups along M", "
   }
 }
 
-TEST_CASE("a CPU product whose B fills a core's cache runs chunks of columns rows first",
+TEST_CASE("a CPU product whose B fills a core's cache takes its blocks column by column",
           "[launch]") {
   DeviceInfo d = cpu();  // 2 MiB of local memory: PoCL's size of a core's cache
   d.native_vector_width = 16;
   const LaunchPlanner planner(d);
-  // ResNet-50's C256 56x56 K64 at batch 32: B is 256 x 3136 floats (3.2 MB) a sample, a group's
-  // columns 256 x 192 (196 KB); 4 groups (the power of two under 1 MiB) a chunk.
-  const auto big = planner.matmul(64, 3136, 32, 256);
-  CHECK(big.column_chunk == 4);
-  CHECK(big.tile_m == big.work_m);
-  CHECK(big.tile_k == 1);
-  CHECK(planner.fits(big));
-  CHECK_THAT(big.build_options(), Catch::Contains("-DCOLUMN_CHUNK=4"));
-  // C512 28x28 K128: B 1.6 MB, over half of the cache; 393 KB a group's columns.
-  CHECK(planner.matmul(128, 784, 32, 512).column_chunk == 2);
+  // ResNet-50's C256 56x56 K64 at batch 32 (B 3.2 MB a sample) and C512 28x28 K128 (1.6 MB).
+  for (const auto& plan : {planner.matmul(64, 3136, 32, 256), planner.matmul(128, 784, 32, 512)}) {
+    CHECK(plan.columns_first);
+    CHECK(plan.tile_m == plan.work_m);
+    CHECK(plan.tile_k == 1);
+    CHECK(planner.fits(plan));
+    CHECK_THAT(plan.build_options(), Catch::Contains("-DCOLUMNS_FIRST=1"));
+  }
   // A B of 0.8 MB stays in the cache between rows of blocks; one row of blocks reads it once;
   // unknown K says nothing.
   for (const auto& plan : {planner.matmul(256, 3136, 32, 64), planner.matmul(8, 3136, 32, 256),
                            planner.matmul(64, 3136, 32)})
-    CHECK(plan.column_chunk == 0);
-  // A smaller cache: chunks of one group where a group's columns of B fill half of it.
-  d.local_mem_size = 256u << 10;
-  CHECK(LaunchPlanner(d).matmul(64, 3136, 32, 256).column_chunk == 1);
-  CHECK(LaunchPlanner(d).matmul(256, 3136, 32, 64).column_chunk == 2);
+    CHECK_FALSE(plan.columns_first);
+  // A smaller cache: the 0.8 MB fills it.
+  d.local_mem_size = 1u << 20;
+  CHECK(LaunchPlanner(d).matmul(256, 3136, 32, 64).columns_first);
 }
 
 TEST_CASE("a CPU product of short rows takes fewer vectors a row and more rows", "[launch]") {

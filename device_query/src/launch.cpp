@@ -106,7 +106,7 @@ std::string MatmulPlan::build_options() const {
          " -DTILE_K=" + std::to_string(tile_k) + " -DWORK_M=" + std::to_string(work_m) +
          " -DWORK_N=" + std::to_string(work_n) +
          " -DUSE_LOCAL_MEMORY=" + (use_local_memory ? "1" : "0") + mma +
-         (column_chunk > 0 ? " -DCOLUMN_CHUNK=" + std::to_string(column_chunk) : "");
+         (columns_first ? " -DCOLUMNS_FIRST=1" : "");
 }
 
 std::string MatmulPlan::describe() const {
@@ -114,7 +114,7 @@ std::string MatmulPlan::describe() const {
          "x" + std::to_string(tile_k) + ", " + std::to_string(work_m) + "x" +
          std::to_string(work_n) + " per item" + (use_local_memory ? ", local memory" : "") +
          (stages > 0 ? ", " + std::to_string(stages) + " stages" : "") +
-         (column_chunk > 0 ? ", rows first in chunks of " + std::to_string(column_chunk) : "");
+         (columns_first ? ", column by column" : "");
 }
 
 std::string to_string(GemvLayout layout) {
@@ -399,7 +399,7 @@ MatmulPlan LaunchPlanner::matmul(std::size_t m, std::size_t n, std::size_t batch
     return plannable(column) ? column : largest;
   }
   if (largest.kernel == MatmulKernel::cpu)
-    return cpu_columns_in_cache(cpu_blocks_for(largest, m, n), m, n, k);
+    return cpu_columns_first_if_b_fills_cache(cpu_blocks_for(largest, m, n), m, n, k);
   if (largest.kernel != MatmulKernel::vec4) return largest;
   // Halve the blocks (rows first) while the product has too few of them to occupy about every
   // compute unit: on the H100, 1024^3 ran 1.7x faster in 64x128 blocks (128 of them) than in
@@ -432,24 +432,21 @@ MatmulPlan LaunchPlanner::cpu_blocks_for(const MatmulPlan& plan, std::size_t m,
   return plannable(fewer) ? fewer : plan;
 }
 
-MatmulPlan LaunchPlanner::cpu_columns_in_cache(MatmulPlan plan, std::size_t m, std::size_t n,
-                                               std::size_t k) const {
-  // In launch order a row of blocks reads all of B before the next row reads it again: from the
+MatmulPlan LaunchPlanner::cpu_columns_first_if_b_fills_cache(MatmulPlan plan, std::size_t m,
+                                                             std::size_t n, std::size_t k) const {
+  // Row by row, each row of blocks reads all of B before the next reads it again: from the
   // core's cache where B fits there beside A and C, else from the shared cache or memory, once
-  // per row of blocks. Where B takes over half of the cache, chunks of columns whose rows of B
-  // take half of it run through every row first and read B once. PoCL sizes a CPU's local
-  // memory to a core's cache (2 MiB on the Xeons of the 2-core and 16-core machines). On the
-  // 2-core one, batch 32: ResNet-50's C256 56x56 K64 and K128 layers (B 3.2 MB a sample) ran
-  // 24-25 and 37-39 ms in chunks of 4, 8 or 12 groups, against 37 and 62 in rows, its C512 28x28
-  // K128 layers (1.6 MB) 17.6 against 24.4; where B took 0.8 MB (C64 56x56 K256), chunks ran
-  // 22 ms against 18. mobilenet_v2's C144 56x56 K24 at batch 1 (1.8 MB): 0.17 ms against 0.28.
+  // per row of blocks. Column by column, a column's rows of B serve all its blocks from the
+  // cache and B is read once, but A once per column. PoCL sizes a CPU's local memory to a core's
+  // cache (2 MiB on the Xeons of the 2-core and 16-core machines). On the 2-core one, batch 32:
+  // ResNet-50's C256 56x56 K64 and K128 layers (B 3.2 MB a sample) ran 24-25 and 37-39 ms
+  // column by column, against 37 and 62 row by row, its C512 28x28 K128 layers (1.6 MB) 17.6
+  // against 24.4; where B took 0.8 MB (C64 56x56 K256), 22 ms against 18. mobilenet_v2's C144
+  // 56x56 K24 at batch 1 (1.8 MB): 0.17 ms against 0.28.
   const std::size_t rows = (m + plan.tile_m - 1) / plan.tile_m;
-  const std::size_t columns = (n + plan.tile_n - 1) / plan.tile_n;
-  const std::size_t chunk_bytes = k * plan.tile_n * sizeof(float);
-  if (k == 0 || rows < 2 || plan.tile_k != 1 || columns * chunk_bytes <= device_.local_mem_size / 2)
-    return plan;
-  plan.column_chunk =
-      floor_pow2(std::max<std::size_t>(1, device_.local_mem_size / 2 / chunk_bytes));
+  const std::size_t b_bytes = k * n * sizeof(float);
+  plan.columns_first =
+      k > 0 && rows >= 2 && plan.tile_k == 1 && b_bytes > device_.local_mem_size / 2;
   return plan;
 }
 

@@ -68,9 +68,9 @@ struct MatmulPlan {
   std::size_t work_m = 1, work_n = 1;
   MatmulKernel kernel = MatmulKernel::tiled;
   std::size_t stages = 0;  // tf32 only: local tiles in flight (0: vec4's register-staged form)
-  // cpu only: the work-groups along N that run every block of rows before the next such chunk
-  // starts (0: the groups in launch order, a row of blocks at a time).
-  std::size_t column_chunk = 0;
+  // cpu only: the work-groups take their blocks of C column by column, every block-row of a
+  // column before the next column (block_order.h), rather than a row of blocks at a time.
+  bool columns_first = false;
   std::size_t local_x() const { return tile_n / work_n; }  // work-items along N
   std::size_t local_y() const { return tile_m / work_m; }  // work-items along M
   std::size_t work_group_size() const { return local_x() * local_y(); }
@@ -169,7 +169,7 @@ class LaunchPlanner {
   // The same for a batch of M x N products: smaller blocks where the largest would leave
   // compute units idle, and long k-steps where each unit runs at most one block. On CPUs, a
   // single product with M, N and K of 128 or more (k known) shares B's rows in groups along M;
-  // others run chunks of columns through every row where B fills a core's cache (k known).
+  // others take their blocks column by column where B fills a core's cache (k known).
   MatmulPlan matmul(std::size_t m, std::size_t n, std::size_t batch, std::size_t k = 0) const;
   // The plan for an M x N product whose caller occupies the device by splitting K instead: blocks
   // are halved only while they lie mostly outside the product.
@@ -277,10 +277,10 @@ class LaunchPlanner {
   // gemm_cpu's plan with fewer vectors a row (and more rows) where an m x n product's blocks
   // compute much less that way.
   MatmulPlan cpu_blocks_for(const MatmulPlan& plan, std::size_t m, std::size_t n) const;
-  // gemm_cpu's plan running chunks of its groups' columns through every block of rows where one
-  // product's B (k x n) takes over half of a core's cache (local memory on PoCL).
-  MatmulPlan cpu_columns_in_cache(MatmulPlan plan, std::size_t m, std::size_t n,
-                                  std::size_t k) const;
+  // gemm_cpu's plan taking its blocks column by column where one product's B (k x n) takes over
+  // half of a core's cache (local memory on PoCL).
+  MatmulPlan cpu_columns_first_if_b_fills_cache(MatmulPlan plan, std::size_t m, std::size_t n,
+                                                std::size_t k) const;
   // The plan with steps of tile_k where they are longer and fit; else the plan.
   MatmulPlan with_k_step(MatmulPlan plan, std::size_t tile_k) const;
 
