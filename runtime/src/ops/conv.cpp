@@ -8,6 +8,7 @@
 // everything else here, through column matrices and GEMM, a chunk of samples at a time.
 #include <algorithm>
 #include <memory>
+#include <tuple>
 
 #include "checked_int.hpp"
 #include "cl/kernel_call.hpp"
@@ -393,11 +394,16 @@ class ConvPasses {
   // The forward route in words (the depthwise route's form with it).
   std::string describe_forward() const {
     const Route route = forward_route();
-    return route == Route::depthwise ? depthwise_.describe_forward() : describe(route);
+    return route == Route::depthwise ? depthwise_.describe_forward()
+                                     : describe(route, Described::forward);
   }
 
+  // The pass a description is of: a route's plan differs between them.
+  enum class Described { forward, input_gradient, weight_gradient, bias_gradient };
+
   // A route in words, with its plan where it has one: what Executor::schedule() shows.
-  std::string describe(Route route, bool input_gradient = false) const {
+  std::string describe(Route route, Described pass) const {
+    const bool input_gradient = pass == Described::input_gradient;
     switch (route) {
       case Route::depthwise:
         return "depthwise";
@@ -411,7 +417,9 @@ class ConvPasses {
       case Route::pointwise:
         return "pointwise GEMM";
       case Route::padded:
-        return padded_.describe();
+        return input_gradient                       ? padded_.describe_input_gradient()
+               : pass == Described::weight_gradient ? padded_.describe_weight_gradient()
+                                                    : padded_.describe_forward();
       case Route::direct:
         return "direct";
       case Route::shifted:
@@ -545,10 +553,12 @@ class ConvOp : public Op {
     auto wants = [&](std::size_t i) { return i < args.wanted.size() && args.wanted[i]; };
     const BackwardRoutes r = c.backward_routes(wants(0), wants(1), wants(2));
     std::string out;
-    for (auto [name, route] : {std::pair{"x", r.gx}, {"w", r.gw}, {"bias", r.gb}})
+    using Described = ConvPasses::Described;
+    for (auto [name, route, pass] : {std::tuple{"x", r.gx, Described::input_gradient},
+                                     {"w", r.gw, Described::weight_gradient},
+                                     {"bias", r.gb, Described::bias_gradient}})
       if (route != Route::none)
-        out += (out.empty() ? "" : "; ") + std::string(name) + ": " +
-               c.describe(route, /*input_gradient=*/route == r.gx && name[0] == 'x');
+        out += (out.empty() ? "" : "; ") + std::string(name) + ": " + c.describe(route, pass);
     return out;
   }
 

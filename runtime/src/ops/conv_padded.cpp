@@ -250,10 +250,29 @@ void PaddedConv::weight_gradient(const Tensor& x, const Tensor& gy, const Tensor
   ctx.enqueue_lines(k, std::size_t(filters) / plan.gradient_filters * blocks * std::size_t(win.c));
 }
 
-std::string PaddedConv::describe() const {
-  const PaddedConvPlan plan = pass_plan(ctx, win, filters, PaddedPass::forward);
+namespace {
+
+std::string describe_positions(const PaddedConvPlan& plan) {
   return "padded direct, " + std::to_string(plan.vectors) + " vectors of " +
          std::to_string(plan.vector) + " positions by " + std::to_string(plan.filters) + " filters";
+}
+
+}  // namespace
+
+std::string PaddedConv::describe_forward() const {
+  return describe_positions(pass_plan(ctx, win, filters, PaddedPass::forward));
+}
+
+std::string PaddedConv::describe_input_gradient() const {
+  const std::optional<Window> v = flipped_window(win, filters);
+  return v ? describe_positions(pass_plan(ctx, *v, win.c, PaddedPass::flipped)) : "padded direct";
+}
+
+std::string PaddedConv::describe_weight_gradient() const {
+  const PaddedConvPlan plan =
+      ctx.planner.padded_conv(std::size_t(filters), std::size_t(win.kernel_positions()));
+  return "padded direct, " + std::to_string(plan.gradient_filters) + " filters by " +
+         std::to_string(plan.taps) + " taps";
 }
 
 }  // namespace clnn::detail

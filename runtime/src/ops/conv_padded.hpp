@@ -53,7 +53,11 @@ struct PaddedConv : ConvGeometry {
   void weight_gradient(const Tensor& x, const Tensor& gy, const Tensor& gw, float beta,
                        const Tensor& workspace) const;
 
-  std::string describe() const;
+  // Each pass's plan in words: "padded direct, 3 vectors of 16 positions by 8 filters" (forward
+  // and input gradient), "padded direct, 2 filters by 9 taps" (weight gradient).
+  std::string describe_forward() const;
+  std::string describe_input_gradient() const;
+  std::string describe_weight_gradient() const;
 };
 
 }  // namespace clnn::detail
