@@ -8,6 +8,7 @@
 #include "clnn/interop.hpp"
 #include "conv_checks.hpp"
 #include "graph/graph_data.hpp"
+#include "ops/gemm_host.hpp"
 #include "support.hpp"
 
 namespace {
@@ -262,16 +263,22 @@ TEST_CASE("an inference executor folds relu and clip into the convolution before
       CHECK(folded["relu forward"].entries == 1);
       CHECK(folded.count("clip forward") == 0);
       // Winograd's output transform, the implicit GEMM (unsplit: K here is 72 rows) and the
-      // padded direct convolution apply the epilogue as they store; the column route runs the
-      // activation kernel over y after its product. Automatic takes one, by device.
+      // padded direct convolution apply the epilogue as they store; the column route too where
+      // it runs a product per sample (CPUs where the host BLAS pays: gemm_cpu finishes them, or
+      // the bias pass after the host's product), else the activation kernel over y after its
+      // product. Automatic takes one, by device.
       const auto& kernels = folded["conv forward"].kernel_ms;
       const std::size_t winograd =  // vectors of tiles where the context loops rows (CPUs)
           kernels.count("winograd_outputs") + kernels.count("winograd_outputs_lanes");
       if (route == ConvRoute::winograd) CHECK(winograd == 1);
       if (route == ConvRoute::implicit) CHECK(kernels.count("conv_vec4") == 1);
       if (route == ConvRoute::padded) CHECK(kernels.count("conv_padded") == 1);
+      const bool columns = kernels.count("vol2col") + kernels.count("vol2col_rows") > 0;
+      const bool per_sample =
+          clnn::detail::host_blas_pays(clnn::detail::Access::impl(clnn::test::context()));
       const bool in_kernel =
-          winograd + kernels.count("conv_vec4") + kernels.count("conv_padded") > 0;
+          winograd + kernels.count("conv_vec4") + kernels.count("conv_padded") > 0 ||
+          (columns && per_sample);
       CHECK(kernels.count("activation_forward") == (in_kernel ? 0 : 1));
     }
   }

@@ -213,7 +213,8 @@ void gemm_with_plan(ContextImpl& ctx, const GemmCall& g, const MatmulPlan& plan,
            static_cast<cl_int>(g.ldb), static_cast<cl_ulong>(g.stride_b), g.beta, g.c,
            static_cast<cl_ulong>(g.offset_c), static_cast<cl_int>(g.ldc),
            static_cast<cl_ulong>(g.stride_c));
-  if (g.row_bias) check(clSetKernelArg(kernel, 17, sizeof(cl_mem), &g.row_bias), "clSetKernelArg");
+  // Through set_arg, which a recording sees: set directly, the pass could not be replayed.
+  if (g.row_bias) set_arg(kernel, 17, g.row_bias);
   const std::size_t groups_n = (g.n + plan.tile_n - 1) / plan.tile_n;
   const std::size_t groups_m = (g.m + plan.tile_m - 1) / plan.tile_m;
   enqueue<3>(ctx.queue.get(), kernel,
