@@ -12,7 +12,8 @@
 inline int2 block_origin(int tile_m, int tile_n) {
   const int groups_n = get_num_groups(0), groups_m = get_num_groups(1);
   const int linear = get_group_id(1) * groups_n + get_group_id(0);
-  const int band = linear / (GROUP_ROWS * groups_n), in_band = linear % (GROUP_ROWS * groups_n);
+  const long per_band = (long)GROUP_ROWS * groups_n;  // beyond int where GROUP_ROWS is large
+  const int band = linear / per_band, in_band = linear % per_band;
   const int band_rows = min(GROUP_ROWS, groups_m - band * GROUP_ROWS);
   return (int2)((band * GROUP_ROWS + in_band % band_rows) * tile_m, (in_band / band_rows) * tile_n);
 }

@@ -183,8 +183,9 @@ __kernel void tap_major_filters(__global const float* w, __global float* out,
 
 // y[n, first + k, p] = FINISH(y[n, first + k, p] + bias[k]) for each row (sample n, filter k) of
 // the K channels from `first` of y [N, channels, P]: the bias and epilogue of a convolution whose
-// product left them out (ops/conv_pointwise.cpp). A row per work-item, for CPUs: no index
-// division per element.
+// product left them out (ops/conv_pointwise.cpp). `first` counts channels from y's start, so
+// n0 * channels more starts at sample n0 (the column route's chunks). A row per work-item, for
+// CPUs: no index division per element.
 __kernel void channel_bias_rows(__global float* y, __global const float* bias, const int has_bias,
                                 const int K, const int channels, const int first, const long P,
                                 const long rows) {

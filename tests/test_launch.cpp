@@ -230,7 +230,8 @@ TEST_CASE("a single large product on a CPU shares B's rows in groups along M", "
   CHECK(single.work_m == rows.work_m);
   CHECK(single.work_n == rows.work_n);
   CHECK(planner.fits(single));
-  // Batched, smaller or of unknown K: in rows of blocks without barriers.
+  // Batched, smaller or of unknown K: work-items in rows without barriers (their blocks column
+  // by column where B fills the cache).
   for (const auto& plan : {planner.matmul(1024, 1024, 32, 1024), planner.matmul(64, 3136, 1, 256),
                            planner.matmul(2048, 49, 1, 512), planner.matmul(1024, 1024, 1)}) {
     CHECK(plan.tile_m == plan.work_m);

@@ -457,6 +457,7 @@ TEST_CASE("oclgrind: every matmul kernel, and split K", "[oclgrind]") {
   for (const MatmulPlan& plan : {MatmulPlan{true, 16, 16, 8, 2, 2, MatmulKernel::tiled},
                                  MatmulPlan{false, 3, 8, 1, 3, 4, MatmulKernel::cpu},
                                  MatmulPlan{false, 3, 24, 1, 3, 12, MatmulKernel::cpu},
+                                 MatmulPlan{false, 3, 24, 1, 3, 12, MatmulKernel::cpu, 0, true},
                                  MatmulPlan{false, 6, 12, 8, 3, 12, MatmulKernel::cpu},
                                  MatmulPlan{true, 32, 32, 8, 8, 8, MatmulKernel::vec4}}) {
     REQUIRE(impl().planner.fits(plan));

@@ -112,6 +112,7 @@ TEST_CASE("a tuned matmul configuration is stored, used and correct", "[tune][ma
   CHECK(used.tile_m == stored->at("tile_m").get<std::size_t>());
   CHECK(used.work_n == stored->at("work_n").get<std::size_t>());
   CHECK(to_string(used.kernel) == stored->at("kernel").get<std::string>());
+  CHECK(used.columns_first == stored->at("columns_first").get<bool>());  // gemm_cpu's order
 
   auto a = clnn::test::random_vector(std::size_t(m * k), 1),
        b = clnn::test::random_vector(std::size_t(n * k), 2);

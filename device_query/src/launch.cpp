@@ -184,6 +184,7 @@ bool LaunchPlanner::fits(const MatmulPlan& plan) const {
   // Staged tiles need local memory; where it is emulated in global memory (CPUs) they run, only
   // slower, so the planner does not choose them there but tests and the tuner may.
   if (plan.use_local_memory && device_.local_mem_size == 0) return false;
+  if (plan.columns_first && plan.kernel != MatmulKernel::cpu) return false;  // gemm_cpu's alone
   if (plan.stages > 0 && plan.kernel != MatmulKernel::tf32) return false;  // gemm_mma is TF32
   switch (plan.kernel) {
     case MatmulKernel::tiled:
@@ -439,7 +440,7 @@ MatmulPlan LaunchPlanner::cpu_columns_first_if_b_fills_cache(MatmulPlan plan, st
   // per row of blocks. Column by column, a column's rows of B serve all its blocks from the
   // cache and B is read once, but A once per column. PoCL sizes a CPU's local memory to a core's
   // cache (2 MiB on the Xeons of the 2-core and 16-core machines). On the 2-core one, batch 32:
-  // ResNet-50's C256 56x56 K64 and K128 layers (B 3.2 MB a sample) ran 24-25 and 37-39 ms
+  // ResNet-50's C256 56x56 K64 and K128 layers (B 3.2 MB a sample) ran 24-26 and 38 ms
   // column by column, against 37 and 62 row by row, its C512 28x28 K128 layers (1.6 MB) 17.6
   // against 24.4; where B took 0.8 MB (C64 56x56 K256), 22 ms against 18. mobilenet_v2's C144
   // 56x56 K24 at batch 1 (1.8 MB): 0.17 ms against 0.28.

@@ -124,7 +124,7 @@ class ColumnConv {
         g.row_bias = bias ? mem(*bias) : nullptr;
         g.finish = epilogue;
         if (!gemm_finishing_rows(ctx_, g))
-          add_channel_bias(ctx_, y, bias, nb, p_.k, p_.positions, epilogue, n0 * p_.k);
+          add_channel_bias(ctx_, y, bias, nb, p_.k, p_.positions, epilogue, n0 * y.shape()[1]);
         continue;
       }
       // Per group: yt_g [K/G, nb P] = w_g [K/G, CK] col_g [CK, nb P], all groups in one call.

@@ -95,11 +95,15 @@ GemmChoice choose_fp32_gemm(const ContextImpl& ctx, const GemmCall& g) {
   GemmChoice choice{ctx.gemm_backend, gemm_planner_plan(ctx, g)};
   if (entry) {
     try {
-      const MatmulPlan tuned{
-          entry->at("local").get<bool>(),         entry->at("tile_m").get<std::size_t>(),
-          entry->at("tile_n").get<std::size_t>(), entry->at("tile_k").get<std::size_t>(),
-          entry->at("work_m").get<std::size_t>(), entry->at("work_n").get<std::size_t>(),
-          kernel_from_name(entry->value("kernel", std::string("tiled")))};
+      const MatmulPlan tuned{entry->at("local").get<bool>(),
+                             entry->at("tile_m").get<std::size_t>(),
+                             entry->at("tile_n").get<std::size_t>(),
+                             entry->at("tile_k").get<std::size_t>(),
+                             entry->at("work_m").get<std::size_t>(),
+                             entry->at("work_n").get<std::size_t>(),
+                             kernel_from_name(entry->value("kernel", std::string("tiled"))),
+                             0,
+                             entry->value("columns_first", false)};
       if (gemm_plan_serves(ctx.planner, tuned, g)) choice.plan = tuned;
     } catch (const std::exception&) {  // a malformed entry: the plan serves
     }

@@ -46,6 +46,7 @@ std::vector<MatmulPlan> candidates(const LaunchPlanner& planner, const GemmCall&
             // A row of work-items sharing A, and a column of them sharing B's rows in steps of
             // k between barriers (LaunchPlanner::matmul's plan for single large products).
             consider({false, wm, wn * items, 1, wm, wn, MatmulKernel::cpu});
+            consider({false, wm, wn * items, 1, wm, wn, MatmulKernel::cpu, 0, true});
             consider(
                 {false, wm * items, wn, LaunchPlanner::kCpuColumnStep, wm, wn, MatmulKernel::cpu});
           }
@@ -126,6 +127,7 @@ TuneResult tune_matmul(const Context& ctx, std::int64_t m, std::int64_t n, std::
                         {"work_m", best.work_m},
                         {"work_n", best.work_n},
                         {"kernel", to_string(best.kernel)},
+                        {"columns_first", best.columns_first},
                         {"backend", tiles}},
                        result.best_ms);
   return result;
