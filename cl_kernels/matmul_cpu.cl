@@ -42,10 +42,6 @@
 #ifndef COLUMNS_FIRST
 #define COLUMNS_FIRST 0
 #endif
-#if COLUMNS_FIRST
-#define GROUP_ROWS 4096  // bands of 4096 block-rows: every block-row of all but huge products
-#include "block_order.h"
-#endif
 
 // The widest vector of 16, 8 or 4 floats that divides WORK_N (LaunchPlanner::fits allows at
 // most 4 of them).
@@ -79,9 +75,14 @@ __kernel void gemm_cpu(GEMM_ARGUMENTS
   // run past N, is computed whole, shifted left to end at N (its leading columns duplicate the
   // previous block's and are not stored), so that only products narrower than a block gather
   // columns one by one.
-#if COLUMNS_FIRST  // the groups take their blocks column by column (bands of every block-row)
-  const int2 origin = block_origin(get_local_size(1) * WORK_M, get_local_size(0) * WORK_N);
-  const int first = origin.y + get_local_id(0) * WORK_N, m0 = origin.x + get_local_id(1) * WORK_M;
+#if COLUMNS_FIRST
+  // The groups take their blocks column by column, every block-row of a column before the next
+  // column (as one of block_order.h's bands holding every row), so that a column's rows of B
+  // serve all its blocks from the core's cache.
+  const int down = get_num_groups(1);
+  const int order = get_group_id(0) + get_group_id(1) * get_num_groups(0);  // launch order
+  const int first = (order / down * (int)get_local_size(0) + (int)get_local_id(0)) * WORK_N;
+  const int m0 = (order % down * (int)get_local_size(1) + (int)get_local_id(1)) * WORK_M;
 #else
   const int first = get_global_id(0) * WORK_N, m0 = get_global_id(1) * WORK_M;
 #endif

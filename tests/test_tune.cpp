@@ -137,6 +137,28 @@ TEST_CASE("a tuned matmul configuration is stored, used and correct", "[tune][ma
   CHECK_THROWS_AS(tune_matmul(ctx, 0, 4, 4), ShapeError);
 }
 
+TEST_CASE("a gemm_cpu entry stored before the column order keeps the planner's order",
+          "[tune][matmul]") {
+  TempCacheDir temp;
+  Context ctx = Context::create();
+  auto& impl = detail::Access::impl(ctx);
+  REQUIRE(impl.tuning);
+  detail::GemmCall call;  // ResNet-50's C256 56x56 K64 at batch 32: B of 3.2 MB a product
+  call.m = 64, call.n = 3136, call.k = 256, call.batch = 32;
+  const MatmulPlan planned = detail::gemm_plan(impl, call);
+  if (planned.kernel != MatmulKernel::cpu) return;  // gemm_cpu's order alone (CPU devices)
+  const bool order = planned.columns_first;         // by the device's cache
+  nlohmann::json entry = {{"local", false},           {"tile_m", planned.tile_m},
+                          {"tile_n", planned.tile_n}, {"tile_k", planned.tile_k},
+                          {"work_m", planned.work_m}, {"work_n", planned.work_n},
+                          {"kernel", "cpu"},          {"backend", "own"}};
+  impl.tuning->store("gemm", detail::gemm_tuning_shape(call), entry, 1.0);
+  CHECK(detail::gemm_plan(impl, call).columns_first == order);
+  entry["columns_first"] = !order;  // an entry's own order wins
+  impl.tuning->store("gemm", detail::gemm_tuning_shape(call), entry, 1.0);
+  CHECK(detail::gemm_plan(impl, call).columns_first == !order);
+}
+
 TEST_CASE("tuning a skinny product reports the matrix-vector kernels that serve it",
           "[tune][matmul]") {
   TempCacheDir temp;

@@ -185,7 +185,7 @@ bool LaunchPlanner::fits(const MatmulPlan& plan) const {
   // slower, so the planner does not choose them there but tests and the tuner may.
   if (plan.use_local_memory && device_.local_mem_size == 0) return false;
   if (plan.columns_first && plan.kernel != MatmulKernel::cpu) return false;  // gemm_cpu's alone
-  if (plan.stages > 0 && plan.kernel != MatmulKernel::tf32) return false;  // gemm_mma is TF32
+  if (plan.stages > 0 && plan.kernel != MatmulKernel::tf32) return false;    // gemm_mma is TF32
   switch (plan.kernel) {
     case MatmulKernel::tiled:
       break;

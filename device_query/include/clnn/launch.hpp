@@ -69,7 +69,7 @@ struct MatmulPlan {
   MatmulKernel kernel = MatmulKernel::tiled;
   std::size_t stages = 0;  // tf32 only: local tiles in flight (0: vec4's register-staged form)
   // cpu only: the work-groups take their blocks of C column by column, every block-row of a
-  // column before the next column (block_order.h), rather than a row of blocks at a time.
+  // column before the next column, rather than a row of blocks at a time.
   bool columns_first = false;
   std::size_t local_x() const { return tile_n / work_n; }  // work-items along N
   std::size_t local_y() const { return tile_m / work_m; }  // work-items along M

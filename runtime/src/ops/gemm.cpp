@@ -95,15 +95,18 @@ GemmChoice choose_fp32_gemm(const ContextImpl& ctx, const GemmCall& g) {
   GemmChoice choice{ctx.gemm_backend, gemm_planner_plan(ctx, g)};
   if (entry) {
     try {
-      const MatmulPlan tuned{entry->at("local").get<bool>(),
-                             entry->at("tile_m").get<std::size_t>(),
-                             entry->at("tile_n").get<std::size_t>(),
-                             entry->at("tile_k").get<std::size_t>(),
-                             entry->at("work_m").get<std::size_t>(),
-                             entry->at("work_n").get<std::size_t>(),
-                             kernel_from_name(entry->value("kernel", std::string("tiled"))),
-                             0,
-                             entry->value("columns_first", false)};
+      MatmulPlan tuned{entry->at("local").get<bool>(),
+                       entry->at("tile_m").get<std::size_t>(),
+                       entry->at("tile_n").get<std::size_t>(),
+                       entry->at("tile_k").get<std::size_t>(),
+                       entry->at("work_m").get<std::size_t>(),
+                       entry->at("work_n").get<std::size_t>(),
+                       kernel_from_name(entry->value("kernel", std::string("tiled")))};
+      // Entries stored before the field took the planner's order: they keep it where they can.
+      tuned.columns_first =
+          entry->contains("columns_first")
+              ? entry->at("columns_first").get<bool>()
+              : choice.plan.columns_first && tuned.kernel == MatmulKernel::cpu && tuned.tile_k == 1;
       if (gemm_plan_serves(ctx.planner, tuned, g)) choice.plan = tuned;
     } catch (const std::exception&) {  // a malformed entry: the plan serves
     }
