@@ -118,13 +118,10 @@ class ColumnConv {
       const std::size_t cols = std::size_t(nb * p_.positions);
       vol2col(x, n0, nb);
       if (per_sample_) {
-        // The bias and epilogue in the product's kernel where it takes them (gemm_cpu), else in
-        // one pass over the chunk's samples: ResNet-50's strided 1 x 1 layers had run two.
-        GemmCall g = into_samples(w, y, n0, nb, beta);
-        g.row_bias = bias ? mem(*bias) : nullptr;
-        g.finish = epilogue;
-        if (!gemm_finishing_rows(ctx_, g))
-          add_channel_bias(ctx_, y, bias, nb, p_.k, p_.positions, epilogue, n0 * y.shape()[1]);
+        // The bias and epilogue as the pointwise route adds them, over the chunk's samples:
+        // ResNet-50's strided 1 x 1 layers had run a pass for each.
+        gemm_into_channels(ctx_, into_samples(w, y, n0, nb, beta), y, bias, epilogue,
+                           n0 * y.shape()[1]);
         continue;
       }
       // Per group: yt_g [K/G, nb P] = w_g [K/G, CK] col_g [CK, nb P], all groups in one call.

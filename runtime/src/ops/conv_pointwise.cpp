@@ -20,8 +20,8 @@ GemmCall per_sample(const Window& win, std::size_t m, std::size_t k, cl_mem b, c
   return g;
 }
 
-}  // namespace
-
+// y = epilogue(y + bias[k]) over the `filters` channels from `first` of y (gemm_into_channels'
+// pass where the product left them out).
 void add_channel_bias(ContextImpl& ctx, const Tensor& y, const Tensor* bias, std::int64_t samples,
                       std::int64_t filters, std::int64_t positions, const Epilogue& epilogue,
                       std::int64_t first) {
@@ -32,6 +32,17 @@ void add_channel_bias(ContextImpl& ctx, const Tensor& y, const Tensor* bias, std
   set_args(k, mem(y), mem(bias ? *bias : y), cl_int(bias != nullptr), cl_int(filters),
            cl_int(y.shape()[1]), cl_int(first), cl_long(positions), rows);
   ctx.enqueue_elementwise(k, std::size_t(rows));
+}
+
+}  // namespace
+
+void gemm_into_channels(ContextImpl& ctx, GemmCall g, const Tensor& y, const Tensor* bias,
+                        const Epilogue& epilogue, std::int64_t first) {
+  g.row_bias = bias ? mem(*bias) : nullptr;
+  g.finish = epilogue;
+  if (!gemm_finishing_rows(ctx, g))
+    add_channel_bias(ctx, y, bias, std::int64_t(g.batch), std::int64_t(g.m), std::int64_t(g.n),
+                     epilogue, first);
 }
 
 bool PointwiseConv::one_by_one() const {
@@ -72,10 +83,7 @@ void PointwiseConv::forward(const Tensor& x, const Tensor& w, const Tensor* bias
   // The bias and activation in the product's own kernel where it takes them (gemm_cpu): at
   // batch 1 mobilenet_v2's bias passes had taken a tenth of its step on PoCL, 0.25 ms for one
   // layer's 112 x 112 x 96 outputs.
-  g.row_bias = bias ? mem(*bias) : nullptr;
-  g.finish = epilogue;
-  if (!gemm_finishing_rows(ctx, g))
-    add_channel_bias(ctx, out, bias, win.n, filters, std::int64_t(positions), epilogue, first);
+  gemm_into_channels(ctx, g, out, bias, epilogue, first);
 }
 
 void PointwiseConv::input_gradient(const Tensor& gy, const Tensor& w, const Tensor& gx,

@@ -8,17 +8,18 @@
 
 #include "clnn/tensor.hpp"
 #include "ops/conv_geometry.hpp"
+#include "ops/gemm.hpp"
 #include "ops/op.hpp"
 
 namespace clnn::detail {
 
-// y = epilogue(y + bias[k]) over the `filters` channels from `first` of y [samples, channels,
-// positions] (bias may be null): for routes whose products leave the bias and epilogue out (this
-// one; the column route on CPUs). `first` counts channels from y's start, so n0 * channels more
-// starts at sample n0.
-void add_channel_bias(ContextImpl& ctx, const Tensor& y, const Tensor* bias, std::int64_t samples,
-                      std::int64_t filters, std::int64_t positions, const Epilogue& epilogue,
-                      std::int64_t first = 0);
+// Runs g, a convolution's products of each sample's plane (g.batch samples of g.m filters by
+// g.n positions) into y [samples, channels, positions] from channel `first`, and finishes them:
+// y = epilogue(product + bias[k]) (bias may be null), in gemm_cpu's stores where it takes them,
+// else in one pass after the product. For this route and the column route on CPUs. `first`
+// counts channels from y's start, so n0 * channels more starts at sample n0.
+void gemm_into_channels(ContextImpl& ctx, GemmCall g, const Tensor& y, const Tensor* bias,
+                        const Epilogue& epilogue, std::int64_t first);
 
 struct PointwiseConv : ConvGeometry {
   // Whether the passes take this route: a 1x1 convolution of one group with unit strides and no
