@@ -133,6 +133,7 @@ TEST_CASE("an executor records its launches again when the context's choices cha
   const detail::ConvRoute saved = impl.conv_route;
   OwnGemmScope own;
   auto launched = [&](Executor& ex) {
+    detail::forget_launches();
     detail::record_launches(true);
     ex.forward();
     detail::record_launches(false);

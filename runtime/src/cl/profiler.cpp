@@ -214,4 +214,9 @@ std::set<std::string> launched_kernels() {
   return census;
 }
 
+void forget_launches() {
+  std::lock_guard<std::mutex> lock(census_mutex);
+  census.clear();
+}
+
 }  // namespace clnn::detail

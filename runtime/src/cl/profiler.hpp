@@ -123,6 +123,9 @@ class HostCallTimer {
 // default), a launch costs one atomic load.
 void record_launches(bool on);
 std::set<std::string> launched_kernels();
+// Empties the census: for a test that counts one run's launches where earlier cases in the same
+// process (a whole-binary run, as on the GPU machine) left theirs.
+void forget_launches();
 extern std::atomic<bool> census_on;
 void add_to_census(cl_kernel kernel);
 inline void note_launch(cl_kernel kernel) {
