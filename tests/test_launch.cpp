@@ -392,7 +392,7 @@ TEST_CASE("known registers lengthen the steps of blocks two of which they hold",
   CHECK(slices.tile_k == 16);
   CHECK(known.fits(slices));
   CHECK(slices_unknown.tile_k == 8);  // tiles within half of local memory
-  CHECK(known.matmul_for_split_k(64, 576).tile_k == 16);
+  CHECK(known.matmul_for_split_k(64, 576, 50176).tile_k == 16);
   // 128 x 128 blocks (256 work-items) would leave room for one work-group: steps stay short.
   CHECK(known.matmul(4096, 4096, 1).tile_m == 128);
   CHECK(known.matmul(4096, 4096, 1).tile_k == 8);
@@ -408,13 +408,21 @@ TEST_CASE("a product that splits K keeps blocks that fit it", "[launch]") {
   // idle, which matmul(m, n, batch) answers with smaller blocks and split-K with slices.
   const LaunchPlanner nvidia(gpu(48 << 10, 1024, 32, 132));
   const auto shrunk = nvidia.matmul(64, 576, 1);
-  const auto for_split = nvidia.matmul_for_split_k(64, 576);
+  const auto for_split = nvidia.matmul_for_split_k(64, 576, 50176);
   CHECK(for_split.tile_m == 64);  // not mostly outside the 64 rows
   CHECK(for_split.tile_n == nvidia.matmul().tile_n);
   CHECK(shrunk.tile_m * shrunk.tile_n < for_split.tile_m * for_split.tile_n);
   CHECK(nvidia.plannable(for_split));
-  const LaunchPlanner host(cpu());
-  CHECK(host.matmul_for_split_k(64, 576).tile_n == host.matmul().tile_n);
+  // CPUs split K for no occupancy: the blocks are an unsplit product's, here fewer vectors a row
+  // for mobilenet_v2's 49 columns.
+  DeviceInfo avx512 = cpu();
+  avx512.native_vector_width = 16;
+  const LaunchPlanner host(avx512);
+  CHECK(host.matmul_for_split_k(64, 576, 50176).describe() ==
+        host.matmul(64, 576, 1, 50176).describe());
+  const auto seven = host.matmul_for_split_k(320, 49, 960);
+  CHECK(seven.describe() == host.matmul(320, 49, 1, 960).describe());
+  CHECK(seven.work_n < host.matmul().work_n);
 }
 
 TEST_CASE("fits rejects configurations beyond the device", "[launch]") {

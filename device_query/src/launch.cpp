@@ -451,8 +451,12 @@ MatmulPlan LaunchPlanner::cpu_columns_first_if_b_fills_cache(MatmulPlan plan, st
   return plan;
 }
 
-MatmulPlan LaunchPlanner::matmul_for_split_k(std::size_t m, std::size_t n) const {
+MatmulPlan LaunchPlanner::matmul_for_split_k(std::size_t m, std::size_t n, std::size_t k) const {
   const MatmulPlan largest = matmul();
+  // CPUs run work-groups as their threads come free and split K for no occupancy
+  // (gemm_k_slices): their blocks are an unsplit product's. mobilenet_v2's 7 x 7 pointwise
+  // products (N = 49, K of 320 to 960) had computed 96 columns a row in blocks of 48.
+  if (largest.kernel == MatmulKernel::cpu) return matmul(m, n, 1, k);
   if (largest.kernel != MatmulKernel::vec4) return largest;
   return long_steps_if_registers_hold(shrink_blocks(largest, m, n, 1, 0));
 }

@@ -172,8 +172,8 @@ class LaunchPlanner {
   // others take their blocks column by column where B fills a core's cache (k known).
   MatmulPlan matmul(std::size_t m, std::size_t n, std::size_t batch, std::size_t k = 0) const;
   // The plan for an M x N product whose caller occupies the device by splitting K instead: blocks
-  // are halved only while they lie mostly outside the product.
-  MatmulPlan matmul_for_split_k(std::size_t m, std::size_t n) const;
+  // are halved only while they lie mostly outside the product (CPUs: an unsplit product's plan).
+  MatmulPlan matmul_for_split_k(std::size_t m, std::size_t n, std::size_t k) const;
   // The plan for a convolution as an implicit GEMM (vec4 with CONV_GATHER) of `batch` products
   // of M filters by N columns over `taps` kernel positions: blocks shrunk only where they would
   // leave most compute units idle, and long k-steps where the filters have several taps or each

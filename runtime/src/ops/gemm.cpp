@@ -174,7 +174,7 @@ MatmulPlan gemm_plan(const ContextImpl& ctx, const GemmCall& g) {
 MatmulPlan smallest_vec4_plan() { return {true, 32, 32, 8, 8, 8, MatmulKernel::vec4}; }
 
 MatmulPlan gemm_planner_plan(const ContextImpl& ctx, const GemmCall& g) {
-  const MatmulPlan plan = splits_k(g) ? ctx.planner.matmul_for_split_k(g.m, g.n)
+  const MatmulPlan plan = splits_k(g) ? ctx.planner.matmul_for_split_k(g.m, g.n, g.k)
                                       : ctx.planner.matmul(g.m, g.n, g.batch, g.k);
   if (gemm_plan_serves(ctx.planner, plan, g)) return plan;
   return g.b_rows.taps ? smallest_vec4_plan() : ctx.planner.matmul_any_shape();
