@@ -252,6 +252,14 @@ TEST_CASE("a CPU product whose B fills a core's cache takes its blocks column by
     CHECK(planner.fits(plan));
     CHECK_THAT(plan.build_options(), Catch::Contains("-DCOLUMNS_FIRST=1"));
   }
+  // At batch 1 too, where A (128 KB and 256 KB) stays in the cache: ResNet-50's C256 56x56 K128
+  // and C512 28x28 K128 rather than blocks that share B's rows.
+  for (const auto& plan : {planner.matmul(128, 3136, 1, 256), planner.matmul(128, 784, 1, 512)}) {
+    CHECK(plan.columns_first);
+    CHECK(plan.tile_k == 1);
+  }
+  // A of 4 MB (SGEMM 1024) keeps the shared rows.
+  CHECK(planner.matmul(1024, 1024, 1, 1024).tile_k > 1);
   // A B of 0.8 MB stays in the cache between rows of blocks; one row of blocks reads it once;
   // unknown K says nothing.
   for (const auto& plan : {planner.matmul(256, 3136, 32, 64), planner.matmul(8, 3136, 32, 256),
