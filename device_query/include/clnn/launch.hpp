@@ -168,8 +168,9 @@ class LaunchPlanner {
   MatmulPlan matmul() const;
   // The same for a batch of M x N products: smaller blocks where the largest would leave
   // compute units idle, and long k-steps where each unit runs at most one block. On CPUs, a
-  // single product with M, N and K of 128 or more (k known) shares B's rows in groups along M;
-  // others take their blocks column by column where B fills a core's cache (k known).
+  // single product with M, N and K of 128 or more (k known) shares B's rows in groups along M,
+  // unless A stays in half a core's cache where B does not; others, and those, take their blocks
+  // column by column where B fills a core's cache (k known).
   MatmulPlan matmul(std::size_t m, std::size_t n, std::size_t batch, std::size_t k = 0) const;
   // The plan for an M x N product whose caller occupies the device by splitting K instead: blocks
   // are halved only while they lie mostly outside the product (CPUs: an unsplit product's plan).
