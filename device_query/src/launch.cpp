@@ -393,10 +393,8 @@ MatmulPlan LaunchPlanner::matmul(std::size_t m, std::size_t n, std::size_t batch
   // ResNet-50's 1x1 layers at batch 1 (clnn-tune, 2-core AVX-512 Xeon): 128 x 784 x 512 0.45
   // ms against 0.56, 256 x 784 x 512 0.78 against 0.88, 128 x 3136 x 256 0.81 against 0.98;
   // SGEMM 1024 (A 4 MB) 13.9 against 11.4 kept the shared rows.
-  const bool a_stays = m * k * sizeof(float) <= device_.local_mem_size / 2;
-  const bool b_streams = k * n * sizeof(float) > device_.local_mem_size / 2;
   if (largest.kernel == MatmulKernel::cpu && batch == 1 && std::min({m, n, k}) >= kCpuColumnStep &&
-      !(a_stays && b_streams)) {
+      !(cpu_cache_holds(m * k) && !cpu_cache_holds(k * n))) {
     // One large product: four blocks of rows a group, sharing 128 rows of B at a time. On
     // PoCL's 2 AVX-512 cores, SGEMM 1000, 1024 and 2000 ran at 182-211 GFLOP/s this way against
     // 123-146 in rows of blocks. Smaller and batched products did not gain: ResNet-50's 1x1
@@ -453,10 +451,12 @@ MatmulPlan LaunchPlanner::cpu_columns_first_if_b_fills_cache(MatmulPlan plan, st
   // against 24.4; where B took 0.8 MB (C64 56x56 K256), 22 ms against 18. mobilenet_v2's C144
   // 56x56 K24 at batch 1 (1.8 MB): 0.17 ms against 0.28.
   const std::size_t rows = (m + plan.tile_m - 1) / plan.tile_m;
-  const std::size_t b_bytes = k * n * sizeof(float);
-  plan.columns_first =
-      k > 0 && rows >= 2 && plan.tile_k == 1 && b_bytes > device_.local_mem_size / 2;
+  plan.columns_first = k > 0 && rows >= 2 && plan.tile_k == 1 && !cpu_cache_holds(k * n);
   return plan;
+}
+
+bool LaunchPlanner::cpu_cache_holds(std::size_t floats) const {
+  return floats * sizeof(float) <= device_.local_mem_size / 2;
 }
 
 MatmulPlan LaunchPlanner::matmul_for_split_k(std::size_t m, std::size_t n, std::size_t k) const {

@@ -278,8 +278,11 @@ class LaunchPlanner {
   // gemm_cpu's plan with fewer vectors a row (and more rows) where an m x n product's blocks
   // compute much less that way.
   MatmulPlan cpu_blocks_for(const MatmulPlan& plan, std::size_t m, std::size_t n) const;
-  // gemm_cpu's plan taking its blocks column by column where one product's B (k x n) takes over
-  // half of a core's cache (local memory on PoCL).
+  // Whether an operand of `floats` floats stays in half of a core's cache (PoCL sizes local
+  // memory to it) beside the other operands: gemm_cpu's block order depends on it.
+  bool cpu_cache_holds(std::size_t floats) const;
+  // gemm_cpu's plan taking its blocks column by column where one product's B (k x n) does not
+  // stay in the cache (cpu_cache_holds).
   MatmulPlan cpu_columns_first_if_b_fills_cache(MatmulPlan plan, std::size_t m, std::size_t n,
                                                 std::size_t k) const;
   // The plan with steps of tile_k where they are longer and fit; else the plan.
