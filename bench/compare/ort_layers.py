@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Layer by layer on the CPU: each Conv node of an ONNX model with its shape and MFLOP, clnn's
 time (CLNN_PROFILE=nodes clnn-run) beside ONNX Runtime's (its profile's kernel time of the node,
-the activation it fused included), and each one's GFLOP/s. clnn's node rows include a sync per
-node (about 25 us on a 2-core PoCL), so layers of a few dozen microseconds read worse than they
-run. PoCL's worker threads are pinned (POCL_AFFINITY=1) unless the environment says otherwise:
+the activation it fused included), and each one's GFLOP/s. clnn's figure is the device time of
+the node's launches from their events (the profiler waits for each launch, which a model's
+unprofiled run does not). PoCL's worker threads are pinned (POCL_AFFINITY=1) unless the environment says otherwise:
 unpinned, short runs on a small VM came in two speeds.
 
 usage: ort_layers.py MODEL.onnx [--clnn-run PATH] [--runs N] [--sorted]
