@@ -3,7 +3,9 @@
 // input (alpha = m + r - 1), with alpha^2 multiplications per channel instead of m^2 r^2. The
 // three kernels below transform the filters and the input tiles into alpha^2 matrices each (one
 // per point xi of the transform), a batched GEMM multiplies them, M[xi] = U[xi] V[xi], and the
-// last kernel transforms M back into the output.
+// last kernel transforms M back into the output. A 3-D convolution runs the input and output
+// transforms over its planes (depth slices) as channels and filters, and sums its depth taps in a
+// grouped implicit GEMM instead of the batched one (ops/conv_winograd.cpp).
 // Layouts: U[xi][f][c] (F x C per point), V[xi][c][t] and M[xi][f][t] (T_LD per row), where
 // t = (n * TH + ty) * TW + tx numbers the tiles of all samples.
 // The host defines WIN_M, WIN_R and the transform's matrices A^T (WIN_AT, m x alpha), G (WIN_G,
@@ -105,15 +107,16 @@ __kernel void winograd_inputs(__global const float* x, __global float* v, const 
   }
 }
 
-// y = beta * y + A^T p A + bias[f] for each output tile (m x m of filter f), from the alpha^2
-// products p of the tile. shape: (N, F, OH, OW); tiles: (TH, TW). Sample n's filter f is plane
-// n * y_channels + f of y from y_offset on: y's own (y_channels = F), or F channels of a concat.
+// y = beta * y + A^T p A + bias[f / depth] for each output tile (m x m of plane f), from the
+// alpha^2 products p of the tile. shape: (N, F, OH, OW); tiles: (TH, TW). Sample n's plane f is
+// plane n * y_channels + f of y from y_offset on: y's own (y_channels = F), or F planes of a
+// concat. In 2-D a plane is a filter (depth 1); in 3-D the planes of a filter are its depth.
 #include "epilogue.h"
 
 __kernel void winograd_outputs(__global const float* m, const ulong m_offset, __global float* y,
                                const ulong y_offset, const int y_channels,
                                __global const float* bias, const int4 shape, const int2 tiles,
-                               const int T_LD, const float beta) {
+                               const int T_LD, const int depth, const float beta) {
   const float AT[WIN_M][ALPHA] = WIN_AT;
   m += m_offset;
   y += y_offset;
@@ -131,7 +134,7 @@ __kernel void winograd_outputs(__global const float* m, const ulong m_offset, __
       for (int b = 0; b < ALPHA; ++b) p[a][b] = in[(ALPHA * a + b) * point];
     float q[WIN_M][ALPHA];  // A^T p
     LEFT_PRODUCT(float, q, AT, p, WIN_M, ALPHA, ALPHA);
-    const float add = bias ? bias[f] : 0.0f;
+    const float add = bias ? bias[f / depth] : 0.0f;
     __global float* plane = y + ((long)at.x * y_channels + f) * OH * OW;
 #pragma unroll
     for (int a = 0; a < WIN_M; ++a) {  // (A^T p) A
@@ -241,12 +244,14 @@ __kernel void winograd_inputs_lanes(__global const float* x, __global float* v,
   }
 }
 
-// y = beta * y + A^T p A + bias[f] for LANES tiles of filter f; arguments as winograd_outputs'.
+// y = beta * y + A^T p A + bias[f / depth] for LANES tiles of plane f; arguments as
+// winograd_outputs'.
 // The transformed tiles' m x m outputs are set aside by lanes, then stored tile by tile.
 __kernel void winograd_outputs_lanes(__global const float* m, const ulong m_offset,
                                      __global float* y, const ulong y_offset, const int y_channels,
                                      __global const float* bias, const int4 shape,
-                                     const int2 tiles, const int T_LD, const float beta) {
+                                     const int2 tiles, const int T_LD, const int depth,
+                                     const float beta) {
   const float AT[WIN_M][ALPHA] = WIN_AT;
   m += m_offset;
   y += y_offset;
@@ -273,7 +278,7 @@ __kernel void winograd_outputs_lanes(__global const float* m, const ulong m_offs
       }
     floatL q[WIN_M][ALPHA];  // A^T p
     LEFT_PRODUCT(floatL, q, AT, p, WIN_M, ALPHA, ALPHA);
-    const float add = bias ? bias[f] : 0.0f;
+    const float add = bias ? bias[f / depth] : 0.0f;
     float lanes[WIN_M * WIN_M][LANES];
 #pragma unroll
     for (int a = 0; a < WIN_M; ++a)  // (A^T p) A

@@ -378,16 +378,38 @@ TEST_CASE("Winograd's F(4x4, 3x3) and F(2x2, 5x5) match the reference", "[conv]"
       CHECK(winograd(c.x, c.w, c.o).serves_input_gradient());
       run_op_check(conv_check(c.x, c.w, true, c.o));
     }
+  // 3-D, forward only (the input gradient takes another route): the planes by F(4x4, 3x3) or
+  // F(2x2, 5x5), the depth taps summed by the implicit GEMM's grouped product.
+  const std::vector<Case> volumes{
+      {{1, 2, 4, 4, 5}, {3, 2, 3, 3, 3}, options({}, {1, 1, 1}, {1, 1, 1}, {})},  // odd planes
+      {{2, 5, 3, 6, 7}, {6, 5, 2, 3, 3}, options({}, {0, 1, 1}, {1, 1, 0}, {})},  // 2 taps, uneven
+      {{1, 3, 5, 5, 5}, {4, 3, 1, 3, 3}, options({}, {0, 1, 1}, {0, 1, 1}, {})},  // 1 depth tap
+      {{1, 2, 3, 4, 4}, {2, 2, 3, 3, 3}, options({}, {0, 1, 1}, {0, 1, 1}, {})},  // depth 1 out
+      {{2, 4, 3, 7, 6}, {3, 4, 3, 5, 5}, options({}, {1, 2, 2}, {1, 2, 2}, {})},  // 5x5 planes
+  };
+  for (bool rows : {false, true})
+    for (const Case& c : volumes) {
+      INFO("x " << to_string(c.x) << " w " << to_string(c.w) << " row loops " << rows);
+      impl.row_loops = rows;
+      CHECK(winograd(c.x, c.w, c.o).serves_forward());
+      CHECK_FALSE(winograd(c.x, c.w, c.o).serves_input_gradient());
+      run_op_check(conv_check(c.x, c.w, true, c.o));
+    }
   impl.row_loops = saved_rows;
   const std::vector<Case> others{
-      {{2, 3, 8, 8}, {4, 3, 3, 3}, options({2, 2}, {1, 1}, {1, 1}, {})},     // strided
-      {{2, 3, 8, 8}, {4, 3, 3, 3}, options({}, {2, 2}, {2, 2}, {2, 2})},     // dilated
-      {{2, 4, 6, 6}, {6, 2, 3, 3}, options({}, {1, 1}, {1, 1}, {}, 2)},      // groups
-      {{2, 3, 8, 8}, {4, 3, 7, 7}, options({}, {3, 3}, {3, 3}, {})},         // 7x7
-      {{2, 3, 8, 8}, {4, 3, 5, 3}, options({}, {2, 1}, {2, 1}, {})},         // 5x3
-      {{2, 3, 8, 8}, {4, 3, 3, 1}, options({}, {1, 0}, {1, 0}, {})},         // 3x1
-      {{2, 3, 12}, {2, 3, 3}, options({}, {1}, {1}, {})},                    // 1-D
-      {{1, 2, 4, 4, 5}, {3, 2, 3, 3, 3}, options({}, {1, 1, 1}, {1, 1, 1}, {})},  // 3-D
+      {{2, 3, 8, 8}, {4, 3, 3, 3}, options({2, 2}, {1, 1}, {1, 1}, {})},                 // strided
+      {{2, 3, 8, 8}, {4, 3, 3, 3}, options({}, {2, 2}, {2, 2}, {2, 2})},                 // dilated
+      {{2, 4, 6, 6}, {6, 2, 3, 3}, options({}, {1, 1}, {1, 1}, {}, 2)},                  // groups
+      {{2, 3, 8, 8}, {4, 3, 7, 7}, options({}, {3, 3}, {3, 3}, {})},                     // 7x7
+      {{2, 3, 8, 8}, {4, 3, 5, 3}, options({}, {2, 1}, {2, 1}, {})},                     // 5x3
+      {{2, 3, 8, 8}, {4, 3, 3, 1}, options({}, {1, 0}, {1, 0}, {})},                     // 3x1
+      {{2, 3, 12}, {2, 3, 3}, options({}, {1}, {1}, {})},                                // 1-D
+      {{1, 2, 5, 4, 5}, {3, 2, 3, 3, 3}, options({2, 1, 1}, {1, 1, 1}, {1, 1, 1}, {})},  // depth:
+      {{1, 2, 5, 4, 5},
+       {3, 2, 3, 3, 3},
+       options({}, {2, 1, 1}, {2, 1, 1}, {2, 1, 1})},  // stride 2,
+      // dilation 2; 3x5 planes
+      {{1, 2, 4, 5, 5}, {3, 2, 3, 3, 5}, options({}, {1, 1, 2}, {1, 1, 2}, {})},
   };
   for (const Case& c : others) {
     INFO("x " << to_string(c.x) << " w " << to_string(c.w));
@@ -412,6 +434,11 @@ TEST_CASE("Winograd's F(4x4, 3x3) and F(2x2, 5x5) match the reference", "[conv]"
   CHECK_FALSE(winograd({32, 64, 7, 7}, {32, 64, 3, 3}, same).serves_forward());  // 32 filters
   CHECK(winograd({32, 128, 8, 8}, {128, 128, 5, 5}, options({}, {2, 2}, {2, 2}, {}))
             .serves_forward() == gpu);
+  // 3-D: on GPUs, from 64 channels and filters as in 2-D; not on CPUs (not measured there).
+  const ConvOptions same3 = options({}, {1, 1, 1}, {1, 1, 1}, {});
+  CHECK(winograd({32, 64, 16, 56, 56}, {64, 64, 3, 3, 3}, same3).serves_forward() == gpu);
+  CHECK_FALSE(winograd({32, 64, 16, 56, 56}, {64, 64, 3, 3, 3}, same3).serves_input_gradient());
+  CHECK_FALSE(winograd({32, 32, 16, 56, 56}, {64, 32, 3, 3, 3}, same3).serves_forward());
   // Nor where its scratch is more than the device allocates at once.
   const auto most = impl.info.max_mem_alloc_size;
   impl.info.max_mem_alloc_size = 1 << 20;  // 1 MiB: U alone is 2.25 MiB

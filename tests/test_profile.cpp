@@ -617,3 +617,24 @@ TEST_CASE("an inference executor prepares its filters once and again after they 
     CHECK(inference.value(out).to_host() == training.value(out).to_host());
   }
 }
+
+TEST_CASE("a 3-D Winograd convolution prepares its filters once: transformed, then rearranged",
+          "[profile][executor]") {
+  // The planes' filters transformed, then put tap-major for the depth taps' product.
+  using clnn::detail::ConvRoute;
+  clnn::test::RouteScope scope(ConvRoute::winograd);
+  clnn::Graph g;
+  Value x = g.input("x", {2, 8, 4, 6, 7});
+  Value w = g.parameter("w", {8, 8, 3, 3, 3}, clnn::init::uniform(-0.5f, 0.5f, 1));
+  clnn::ConvOptions same;
+  same.pads_begin = same.pads_end = {1, 1, 1};
+  Value out = clnn::conv(x, w, std::nullopt, same);
+  InferenceAndTraining pair(g, {out}, clnn::test::random_vector(2 * 8 * 4 * 6 * 7, 2));
+  for (std::size_t i = 0; i < 2; ++i) {
+    auto rows = forward_rows(pair.inference);
+    pair.training.forward();
+    CHECK(pair.inference.value(out).to_host() == pair.training.value(out).to_host());
+    CHECK(rows["conv forward"].kernel_ms.count("winograd_filters") == (i == 0 ? 1u : 0u));
+    CHECK(rows["conv forward"].kernel_ms.count("tap_major_filters") == (i == 0 ? 1u : 0u));
+  }
+}

@@ -105,18 +105,6 @@ ScratchLayout scratch_layout(const ImplicitLaunch& l, const ImplicitConfig& conf
   return s;
 }
 
-// Writes the filters w (filters x channels x taps per group) into scratch at offset in the
-// kernel's tap-major order (conv.cl's tap_major_filters); flipped, with channels and filters
-// exchanged, for the input gradient.
-void arrange_filters(ContextImpl& ctx, cl_mem w, cl_mem scratch, std::size_t offset,
-                     std::int64_t filters, std::int64_t channels, std::int64_t taps,
-                     std::int64_t groups, bool flip) {
-  cl_kernel arrange = ctx.kernel("conv", "tap_major_filters");
-  set_args(arrange, w, scratch, cl_ulong(offset), cl_int(filters / groups),
-           cl_int(channels / groups), cl_int(taps), cl_int(groups), cl_int(flip ? 1 : 0));
-  ctx.enqueue_elementwise(arrange, std::size_t(filters * (channels / groups) * taps));
-}
-
 // The gather's table (matmul_vec4.cl, CONV_GATHER): for each of the K rows of the column matrix,
 // in tap-major order r = t * Cg + c with t = (a * KH + b) * KW + e and Cg = K / taps, the offset
 // of x[c, a * DD, b * DH, e * DW] within a sample's group of channels, and the tap's reach
@@ -151,9 +139,10 @@ struct OutputAt {
 // laid out as `layout`; and the epilogue: stored by the kernel where the launch is not split
 // over K and K is short enough to pay (or y is placed, where no later pass could reach it),
 // applied by the sum of the slices where it is split. Returns whether it applied the epilogue.
-bool launch(ContextImpl& ctx, const ImplicitLaunch& l, const ImplicitConfig& config, cl_mem x,
-            cl_mem w, std::size_t offset_w, cl_mem bias, const OutputAt& y, float beta,
-            cl_mem scratch, const ScratchLayout& layout, const Epilogue& epilogue = {}) {
+bool launch(ContextImpl& ctx, const ImplicitLaunch& l, const ImplicitConfig& config,
+            const Operand& x, cl_mem w, std::size_t offset_w, cl_mem bias, const OutputAt& y,
+            float beta, cl_mem scratch, const ScratchLayout& layout,
+            const Epilogue& epilogue = {}) {
   const Window& win = l.win;
   const std::int64_t positions = win.out_positions(), volume = win.in_positions();
   const std::int64_t m = filters_per_group(l), n = columns(l), k = rows(l);
@@ -173,7 +162,7 @@ bool launch(ContextImpl& ctx, const ImplicitLaunch& l, const ImplicitConfig& con
   if (stores_epilogue) options += epilogue_options(epilogue);
   cl_kernel kernel = ctx.kernel(plan.source_name(), "conv_vec4", options);
   set_args(kernel, cl_int(m), cl_int(n), cl_int(k), 1.0f, w, cl_ulong(offset_w), cl_int(k),
-           cl_ulong(m * k), x, cl_ulong(0), cl_int(win.c * volume),
+           cl_ulong(m * k), x.mem, cl_ulong(x.offset), cl_int(win.c * volume),
            cl_ulong(win.c / l.groups * volume), split ? 0.0f : beta, split ? scratch : y.mem,
            cl_ulong(split ? layout.partials : y.offset),
            cl_int(split ? l.filters * positions : y.sample_stride), cl_ulong(m * positions),
@@ -208,6 +197,19 @@ std::optional<OutputAt> placed_output(const ImplicitLaunch& l, const ImplicitCon
 }
 
 }  // namespace
+
+void arrange_filters(ContextImpl& ctx, cl_mem w, cl_mem out, std::size_t offset,
+                     std::int64_t filters, std::int64_t channels, std::int64_t taps,
+                     std::int64_t groups, bool flip) {
+  cl_kernel arrange = ctx.kernel("conv", "tap_major_filters");
+  set_args(arrange, w, out, cl_ulong(offset), cl_int(filters / groups), cl_int(channels / groups),
+           cl_int(taps), cl_int(groups), cl_int(flip ? 1 : 0));
+  ctx.enqueue_elementwise(arrange, std::size_t(filters * (channels / groups) * taps));
+}
+
+bool implicit_runs(const ContextImpl& ctx, const ImplicitLaunch& l) {
+  return product_plan(ctx, l).has_value();
+}
 
 std::string ImplicitConfig::describe() const {
   return plan.describe() + (slices > 1 ? ", K in " + std::to_string(slices) + " slices" : "");
@@ -255,10 +257,10 @@ ImplicitConfig chosen_config(const ContextImpl& ctx, const ImplicitLaunch& l) {
 }
 
 void run_implicit(ContextImpl& ctx, const ImplicitLaunch& l, const ImplicitConfig& config,
-                  cl_mem x, cl_mem w, cl_mem y) {
+                  const Operand& x, const Operand& w, const Operand& y) {
   const ScratchLayout layout = scratch_layout(l, config, false);
-  launch(ctx, l, config, x, w, 0, nullptr, contiguous(l, y), 0.0f, ctx.scratch(layout.total),
-         layout);
+  const OutputAt out{y.mem, y.offset, l.filters * l.win.out_positions(), false};
+  launch(ctx, l, config, x, w.mem, w.offset, nullptr, out, 0.0f, ctx.scratch(layout.total), layout);
 }
 
 bool ImplicitConv::serves_forward() const {
@@ -304,7 +306,7 @@ void ImplicitConv::forward(const Tensor& x, const Tensor& w, const Tensor* bias,
   cl_mem filters_mem = rearrange ? scratch : prepared ? mem(*prepared) : mem(w);
   const std::optional<OutputAt> placed = placed_output(l, config, placement);
   const bool applied =
-      launch(ctx, l, config, mem(x), filters_mem, 0, bias ? mem(*bias) : nullptr,
+      launch(ctx, l, config, {mem(x)}, filters_mem, 0, bias ? mem(*bias) : nullptr,
              placed ? *placed : contiguous(l, mem(y)), beta, scratch, layout, epilogue);
   if (placed) return;  // the launch stored the epilogue
   if (!applied) apply_epilogue(ctx, y, epilogue);
@@ -319,7 +321,7 @@ void ImplicitConv::input_gradient(const Tensor& gy, const Tensor& w, const Tenso
   const ScratchLayout layout = scratch_layout(l, config, true);
   cl_mem scratch = ctx.scratch(layout.total);
   arrange_filters(ctx, mem(w), scratch, 0, filters, win.c, win.kernel_positions(), groups, true);
-  launch(ctx, l, config, mem(gy), scratch, 0, nullptr, contiguous(l, mem(gx)), beta, scratch,
+  launch(ctx, l, config, {mem(gy)}, scratch, 0, nullptr, contiguous(l, mem(gx)), beta, scratch,
          layout);
 }
 

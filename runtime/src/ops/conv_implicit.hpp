@@ -39,10 +39,25 @@ ImplicitConfig planned_config(const ContextImpl& ctx, const ImplicitLaunch& l);
 ImplicitConfig chosen_config(const ContextImpl& ctx, const ImplicitLaunch& l);
 // A launch's shape in the tuning cache: filters and channels per group, columns, rows.
 std::vector<std::int64_t> implicit_tuning_shape(const ImplicitLaunch& l);
-// y = conv(x, w) for a launch, run with `config`, where w already holds the filters in the
-// kernel's tap-major order (the tuner times configurations so).
+// Whether the kernel runs a launch on this device (its extents within int, a block that fits).
+bool implicit_runs(const ContextImpl& ctx, const ImplicitLaunch& l);
+// An operand of run_implicit: a buffer and the element it starts at.
+struct Operand {
+  cl_mem mem = nullptr;
+  std::size_t offset = 0;
+};
+// y = conv(x, w) for a launch the kernel runs, run with `config`, where w already holds the
+// filters in the kernel's tap-major order (the tuner times configurations so; the Winograd route
+// runs its 3-D products so). A split configuration sums its slices in ContextImpl::scratch: the
+// operands must lie elsewhere then.
 void run_implicit(ContextImpl& ctx, const ImplicitLaunch& l, const ImplicitConfig& config,
-                  cl_mem x, cl_mem w, cl_mem y);
+                  const Operand& x, const Operand& w, const Operand& y);
+// Writes w (filters x channels x taps per group) from element 0 into `out` from element
+// `offset` on in the kernel's tap-major order (conv.cl's tap_major_filters); flipped, with
+// channels and filters exchanged, for the input gradient.
+void arrange_filters(ContextImpl& ctx, cl_mem w, cl_mem out, std::size_t offset,
+                     std::int64_t filters, std::int64_t channels, std::int64_t taps,
+                     std::int64_t groups, bool flip);
 
 // y = conv(x, w) as implicit GEMMs.
 struct ImplicitConv : ConvGeometry {

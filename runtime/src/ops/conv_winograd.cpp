@@ -1,4 +1,5 @@
-// Winograd F(m x m, r x r) convolution: transforms (cl_kernels/winograd.cl) around a batched GEMM.
+// Winograd F(m x m, r x r) convolution: transforms (cl_kernels/winograd.cl) around a batched GEMM
+// (3-D: around a grouped implicit GEMM over the depth taps).
 #include "ops/conv_winograd.hpp"
 
 #include <climits>
@@ -6,6 +7,7 @@
 
 #include "cl/kernel_call.hpp"
 #include "ops/common.hpp"
+#include "ops/conv_implicit.hpp"
 #include "ops/gemm.hpp"
 #include "ops/winograd_transform.hpp"
 
@@ -35,10 +37,20 @@ const std::string& transform_options(std::int64_t r) {
 }
 
 // One convolution run this way: `filters` filters over `channels` channels of x [N, channels,
-// H, W], padded by pad_h and pad_w before, into y [N, filters, OH, OW], in tiles of m x m
-// outputs from alpha x alpha inputs.
+// (depth,) H, W], padded by pad_h and pad_w before, into y [N, filters, (out_depth,) OH, OW], in
+// tiles of m x m outputs from alpha x alpha inputs.
+//
+// In 3-D, the filters' depth_taps along the depth (unit stride, pad_d before) stay a sum: each
+// plane of x transforms as in 2-D (x viewed as [N, channels * depth, H, W]), so that V[xi] holds
+// rows (c, d) of tiles, and M[xi][f, od] = sum over c, a of U[xi][f, c, a] V[xi][c, od + a -
+// pad_d] is, for each point, a convolution along the depth: one grouped 3-D convolution of
+// depth_taps x 1 x 1 filters over V as one sample of points * channels channels of depth x row
+// x 1 (the implicit GEMM's kernel, the points its groups). Its output M, read as [xi][f * out_depth
+// + od][t], transforms back as in 2-D into y viewed as [N, filters * out_depth, OH, OW].
 struct WinogradLaunch {
   std::int64_t n, channels, h, w, filters, out_h, out_w, pad_h, pad_w, m, alpha;
+  std::int64_t depth = 1, out_depth = 1, depth_taps = 1, pad_d = 0;
+  bool volumetric = false;  // 3-D: the product is the grouped convolution above
 
   std::int64_t points() const { return alpha * alpha; }
   std::int64_t tiles_h() const { return (out_h + m - 1) / m; }
@@ -46,27 +58,54 @@ struct WinogradLaunch {
   std::int64_t tiles() const { return n * tiles_h() * tiles_w(); }
   // The rows of V and M hold the tiles padded to a float4, so the GEMM runs on aligned rows.
   std::int64_t row() const { return float4_aligned(tiles()); }
-  // Scratch holds U, then V, then M, each starting on a float4.
+  // U: filters x channels x depth taps a point.
+  std::int64_t u_floats() const { return points() * filters * channels * depth_taps; }
+  // Scratch holds U, then (3-D with several depth taps) U in the implicit GEMM's tap-major order,
+  // then V, then M, each starting on a float4.
+  bool arranges() const { return volumetric && depth_taps > 1; }
+  std::size_t arranged_offset() const { return std::size_t(float4_aligned(u_floats())); }
+  // Where the product reads U in scratch.
+  std::size_t u_offset() const { return arranges() ? arranged_offset() : 0; }
   std::size_t v_offset() const {
-    return std::size_t(float4_aligned(points() * filters * channels));
+    return arranged_offset() + (arranges() ? std::size_t(float4_aligned(u_floats())) : 0);
   }
-  std::size_t m_offset() const { return v_offset() + std::size_t(points() * channels * row()); }
-  std::size_t scratch_floats() const { return m_offset() + std::size_t(points() * filters * row()); }
+  std::size_t m_offset() const {
+    return v_offset() + std::size_t(points() * channels * depth * row());
+  }
+  std::size_t scratch_floats() const {
+    return m_offset() + std::size_t(points() * filters * out_depth * row());
+  }
 };
 
+// The 3-D product of a launch as the implicit GEMM's launch (above).
+ImplicitLaunch depth_product(const WinogradLaunch& l) {
+  ImplicitLaunch p;
+  Window& win = p.win;
+  win.spatial_dims = 3;
+  win.n = 1, win.c = l.points() * l.channels;
+  win.in = {l.depth, l.row(), 1};
+  win.kernel = {l.depth_taps, 1, 1};
+  win.pad_begin = {l.pad_d, 0, 0};
+  win.pad_end = {l.out_depth + l.depth_taps - 1 - l.depth - l.pad_d, 0, 0};
+  win.out = {l.out_depth, l.row(), 1};
+  p.filters = l.points() * l.filters, p.groups = l.points();
+  return p;
+}
+
 // Whether the geometry is one the transforms compute: 2-D, 3x3 or 5x5, unit strides and
-// dilations, one group, and extents the kernels index with int arithmetic.
+// dilations, one group, and extents the kernels index with int arithmetic; or 3-D with such
+// planes, any filter depth, unit stride and dilation along it (the forward pass only).
 bool applies(const Window& win, std::int64_t filters, std::int64_t groups) {
-  if (win.spatial_dims != 2 || groups != 1) return false;
+  if (win.spatial_dims < 2 || groups != 1) return false;
   const std::int64_t r = win.kernel[1], m = output_tile(r);
   if (m == 0) return false;
-  for (std::size_t d = 1; d < 3; ++d)
-    if (win.kernel[d] != r || win.stride[d] != 1 || win.dilation[d] != 1) return false;
+  for (std::size_t d = 0; d < 3; ++d)
+    if ((d > 0 && win.kernel[d] != r) || win.stride[d] != 1 || win.dilation[d] != 1) return false;
   const std::int64_t alpha = m + r - 1;
-  const std::int64_t tiles = tile_count(win, m);
-  for (std::int64_t extent : {win.n * win.c * win.in_positions(),
-                              win.n * filters * win.out_positions(), alpha * alpha * filters * tiles,
-                              alpha * alpha * win.c * tiles})
+  const std::int64_t tiles = float4_aligned(tile_count(win, m));
+  for (std::int64_t extent :
+       {win.n * win.c * win.in_positions(), win.n * filters * win.out_positions(),
+        alpha * alpha * filters * win.out[0] * tiles, alpha * alpha * win.c * win.in[0] * tiles})
     if (extent >= INT_MAX) return false;
   return true;
 }
@@ -88,9 +127,40 @@ void transform_filters(ContextImpl& ctx, const WinogradLaunch& l, cl_mem w, bool
                        std::size_t at) {
   cl_kernel filters =
       ctx.kernel("winograd", "winograd_filters", transform_options(l.alpha - l.m + 1));
-  set_args(filters, w, u, cl_ulong(at), cl_int(l.filters), cl_int(l.channels),
-           cl_int(flip ? 1 : 0));
-  ctx.enqueue_elementwise(filters, std::size_t(l.filters * l.channels));
+  // In 3-D each depth tap's plane of a filter is one more channel: U[xi][f][c * depth_taps + a].
+  const std::int64_t planes = l.channels * l.depth_taps;
+  set_args(filters, w, u, cl_ulong(at), cl_int(l.filters), cl_int(planes), cl_int(flip ? 1 : 0));
+  ctx.enqueue_elementwise(filters, std::size_t(l.filters * planes));
+}
+
+// U as the 3-D product reads it, into `out` from element `at` on: transformed, then (several
+// depth taps) rearranged tap-major from scratch's U. In 2-D, U itself.
+void prepare_u(ContextImpl& ctx, const WinogradLaunch& l, cl_mem w, cl_mem scratch, cl_mem out,
+               std::size_t at) {
+  if (!l.arranges()) return transform_filters(ctx, l, w, false, out, at);
+  transform_filters(ctx, l, w, false, scratch, 0);
+  arrange_filters(ctx, scratch, out, at, l.points() * l.filters, l.points() * l.channels,
+                  l.depth_taps, l.points(), false);
+}
+
+// M = U V for the alpha^2 points: one batched GEMM in 2-D, one grouped convolution along the
+// depth in 3-D (WinogradLaunch), U read from u.
+void multiply(ContextImpl& ctx, const WinogradLaunch& l, cl_mem u, cl_mem scratch) {
+  if (l.volumetric) {
+    const ImplicitLaunch product = depth_product(l);
+    ImplicitConfig config = chosen_config(ctx, product);
+    config.slices = 1;  // its operands lie in scratch, where slices would be summed
+    run_implicit(ctx, product, config, {scratch, l.v_offset()},
+                 {u, u == scratch ? l.u_offset() : 0}, {scratch, l.m_offset()});
+    return;
+  }
+  GemmCall g;
+  g.batch = std::size_t(l.points());
+  g.m = std::size_t(l.filters), g.n = std::size_t(l.row()), g.k = std::size_t(l.channels);
+  g.a = u, g.lda = g.k, g.stride_a = g.m * g.k;
+  g.b = scratch, g.offset_b = l.v_offset(), g.ldb = g.n, g.stride_b = g.k * g.n;
+  g.c = scratch, g.offset_c = l.m_offset(), g.ldc = g.n, g.stride_c = g.m * g.n;
+  gemm(ctx, g);
 }
 
 // The input and output transforms' kernels for a context: where it loops rows (CPUs) the _lanes
@@ -114,43 +184,48 @@ void run(ContextImpl& ctx, const WinogradLaunch& l, cl_mem x, cl_mem w, bool fli
          cl_mem prepared_u = nullptr) {
   const std::string& transform = transform_options(l.alpha - l.m + 1);
   cl_mem scratch = ctx.scratch(l.scratch_floats());
-  if (!prepared_u) transform_filters(ctx, l, w, flip, scratch, 0);
+  if (!prepared_u) {
+    if (flip)
+      transform_filters(ctx, l, w, true, scratch, 0);  // the input gradient (2-D)
+    else
+      prepare_u(ctx, l, w, scratch, scratch, l.u_offset());
+  }
 
+  // In 3-D the planes of x and y are its channels and filters in 2-D (WinogradLaunch).
+  const std::int64_t planes = l.channels * l.depth, out_planes = l.filters * l.out_depth;
   const TransformLanes lanes = transform_lanes(ctx, l.tiles());
   cl_kernel inputs =
       ctx.kernel("winograd", "winograd_inputs" + lanes.suffix, transform + lanes.options);
   set_args(inputs, x, scratch, cl_ulong(l.v_offset()),
-           cl_int4{{cl_int(l.n), cl_int(l.channels), cl_int(l.h), cl_int(l.w)}},
+           cl_int4{{cl_int(l.n), cl_int(planes), cl_int(l.h), cl_int(l.w)}},
            cl_int4{{cl_int(l.tiles_h()), cl_int(l.tiles_w()), cl_int(l.pad_h), cl_int(l.pad_w)}},
            cl_int(l.row()));
-  ctx.enqueue_elementwise(inputs, std::size_t(l.channels) * lanes.items);
+  ctx.enqueue_elementwise(inputs, std::size_t(planes) * lanes.items);
 
-  // M[xi] = U[xi] V[xi] for the alpha^2 points xi.
-  GemmCall g;
-  g.batch = std::size_t(l.points());
-  g.m = std::size_t(l.filters), g.n = std::size_t(l.row()), g.k = std::size_t(l.channels);
-  g.a = prepared_u ? prepared_u : scratch, g.lda = g.k, g.stride_a = g.m * g.k;
-  g.b = scratch, g.offset_b = l.v_offset(), g.ldb = g.n, g.stride_b = g.k * g.n;
-  g.c = scratch, g.offset_c = l.m_offset(), g.ldc = g.n, g.stride_c = g.m * g.n;
-  gemm(ctx, g);
+  multiply(ctx, l, prepared_u ? prepared_u : scratch, scratch);
 
   cl_kernel outputs = ctx.kernel("winograd", "winograd_outputs" + lanes.suffix,
                                  transform + lanes.options + epilogue_options(epilogue));
   const Tensor& out = placement.into ? *placement.into : y;
-  set_args(outputs, scratch, cl_ulong(l.m_offset()), mem(out),
-           cl_ulong(placement.channel * l.out_h * l.out_w), cl_int(out.shape()[1]), bias,
-           cl_int4{{cl_int(l.n), cl_int(l.filters), cl_int(l.out_h), cl_int(l.out_w)}},
-           cl_int2{{cl_int(l.tiles_h()), cl_int(l.tiles_w())}}, cl_int(l.row()), beta);
-  ctx.enqueue_elementwise(outputs, std::size_t(l.filters) * lanes.items);
+  const std::int64_t plane = l.out_depth * l.out_h * l.out_w;
+  set_args(outputs, scratch, cl_ulong(l.m_offset()), mem(out), cl_ulong(placement.channel * plane),
+           cl_int(out.shape()[1] * l.out_depth), bias,
+           cl_int4{{cl_int(l.n), cl_int(out_planes), cl_int(l.out_h), cl_int(l.out_w)}},
+           cl_int2{{cl_int(l.tiles_h()), cl_int(l.tiles_w())}}, cl_int(l.row()),
+           cl_int(l.out_depth), beta);
+  ctx.enqueue_elementwise(outputs, std::size_t(out_planes) * lanes.items);
 }
 
 // The forward pass of c as a launch.
 WinogradLaunch forward_launch(const WinogradConv& c) {
   const Window& win = c.win;
   const std::int64_t r = win.kernel[1], m = output_tile(r);
-  return {win.n,      win.c,      win.in[1],        win.in[2],        c.filters,
-          win.out[1], win.out[2], win.pad_begin[1], win.pad_begin[2], m,
-          m + r - 1};
+  WinogradLaunch l{win.n,      win.c,      win.in[1],        win.in[2],        c.filters,
+                   win.out[1], win.out[2], win.pad_begin[1], win.pad_begin[2], m,
+                   m + r - 1};
+  l.depth = win.in[0], l.out_depth = win.out[0], l.depth_taps = win.kernel[0];
+  l.pad_d = win.pad_begin[0], l.volumetric = win.spatial_dims == 3;
+  return l;
 }
 
 // The input gradient of c as a launch: output position i of the gradient meets gy at
@@ -200,30 +275,36 @@ bool pays_on_cpus(const WinogradLaunch& l) {
 
 bool WinogradConv::serves_forward() const {
   if (!applies(win, filters, groups)) return false;
-  const bool fits = scratch_fits(ctx, forward_launch(*this));
+  const WinogradLaunch l = forward_launch(*this);
+  if (l.volumetric && !implicit_runs(ctx, depth_product(l))) return false;
+  const bool fits = scratch_fits(ctx, l);
+  // 3-D on CPUs: not measured, and the product would run the GPUs' implicit GEMM kernel.
   return takes(ConvRoute::winograd, pays(win.c, filters) && fits,
-               pays_on_cpus(forward_launch(*this)) && fits);
+               !l.volumetric && pays_on_cpus(l) && fits);
 }
 
 std::string WinogradConv::describe() const {
   const std::string r = std::to_string(win.kernel[1]), m = std::to_string(output_tile(win.kernel[1]));
-  return "F(" + m + "x" + m + ", " + r + "x" + r + ")";
+  const std::string planes = "F(" + m + "x" + m + ", " + r + "x" + r + ")";
+  if (win.spatial_dims < 3) return planes;
+  return planes + " over " + std::to_string(win.kernel[0]) + " depth taps";
 }
 
 bool WinogradConv::serves_input_gradient() const {
-  if (!applies(win, filters, groups)) return false;
+  // 3-D: the forward pass only (its filters would need flipping along the depth as well).
+  if (win.spatial_dims == 3 || !applies(win, filters, groups)) return false;
   const bool fits = scratch_fits(ctx, input_gradient_launch(*this));
   return takes(ConvRoute::winograd, pays(filters, win.c) && fits,
                pays_on_cpus(input_gradient_launch(*this)) && fits);
 }
 
 std::size_t WinogradConv::prepared_filter_floats() const {
-  const WinogradLaunch l = forward_launch(*this);
-  return std::size_t(l.points() * l.filters * l.channels);
+  return std::size_t(forward_launch(*this).u_floats());
 }
 
 void WinogradConv::prepare_filters(const Tensor& w, const Tensor& prepared) const {
-  transform_filters(ctx, forward_launch(*this), mem(w), false, mem(prepared), 0);
+  const WinogradLaunch l = forward_launch(*this);
+  prepare_u(ctx, l, mem(w), ctx.scratch(std::size_t(l.u_floats())), mem(prepared), 0);
 }
 
 void WinogradConv::forward(const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor& y,

@@ -3,7 +3,8 @@
 // 36 matrices each, one batched GEMM, and the products transformed back into the output. 4x and
 // 2.8x fewer multiplications than the implicit GEMM, for more memory traffic, which pays where
 // channels and filters are many (64 or more on GPUs; on CPUs, 3x3 only, 32 channels, 64 filters
-// and 32 tiles).
+// and 32 tiles). 3-D convolutions with such planes (3x3x3) transform plane by plane and sum the
+// depth taps in a grouped implicit GEMM instead of the batched one (forward pass, GPUs).
 #pragma once
 
 #include <cstdint>
@@ -17,12 +18,13 @@ namespace clnn::detail {
 
 struct WinogradConv : ConvGeometry {
   // Whether the context runs this convolution's forward pass, or its input gradient, this way:
-  // a 2-D convolution with 3x3 or 5x5 filters, unit strides and dilations and one group, and
+  // a 2-D convolution (or, forward only, a 3-D one of such planes) with 3x3 or 5x5 filters, unit
+  // strides and dilations and one group, and
   // ContextImpl::conv_route asks for it or, automatic, enough channels and filters (on CPUs 3x3
   // only, and enough tiles).
   bool serves_forward() const;
   bool serves_input_gradient() const;
-  // The transform, as "F(4x4, 3x3)".
+  // The transform, as "F(4x4, 3x3)" (3-D: "F(4x4, 3x3) over 3 depth taps").
   std::string describe() const;
 
   // y = epilogue(beta * y + conv(x, w) + bias) (bias may be null), written where `placement`

@@ -26,7 +26,7 @@ TuneResult tune_implicit_conv(const Context& ctx, const ImplicitLaunch& l, TuneE
   const cl_mem x_mem = Access::mem(x), w_mem = Access::mem(w);
   auto run = [&](const ImplicitConfig& c, const Tensor& y) {
     return [&impl, &l, c, x_mem, w_mem, y_mem = Access::mem(y)] {
-      run_implicit(impl, l, c, x_mem, w_mem, y_mem);
+      run_implicit(impl, l, c, {x_mem}, {w_mem}, {y_mem});
     };
   };
 
