@@ -379,13 +379,16 @@ TEST_CASE("Winograd's F(4x4, 3x3) and F(2x2, 5x5) match the reference", "[conv]"
       run_op_check(conv_check(c.x, c.w, true, c.o));
     }
   // 3-D, forward only (the input gradient takes another route): the planes by F(4x4, 3x3) or
-  // F(2x2, 5x5), the depth taps summed by the implicit GEMM's grouped product.
+  // F(2x2, 5x5), the depth taps summed by the implicit GEMM's grouped product, or (row loops) by
+  // a GEMM per tap.
   const std::vector<Case> volumes{
       {{1, 2, 4, 4, 5}, {3, 2, 3, 3, 3}, options({}, {1, 1, 1}, {1, 1, 1}, {})},  // odd planes
       {{2, 5, 3, 6, 7}, {6, 5, 2, 3, 3}, options({}, {0, 1, 1}, {1, 1, 0}, {})},  // 2 taps, uneven
       {{1, 3, 5, 5, 5}, {4, 3, 1, 3, 3}, options({}, {0, 1, 1}, {0, 1, 1}, {})},  // 1 depth tap
       {{1, 2, 3, 4, 4}, {2, 2, 3, 3, 3}, options({}, {0, 1, 1}, {0, 1, 1}, {})},  // depth 1 out
       {{2, 4, 3, 7, 6}, {3, 4, 3, 5, 5}, options({}, {1, 2, 2}, {1, 2, 2}, {})},  // 5x5 planes
+      // depth pads past the taps' reach: no tap reaches every output plane
+      {{1, 2, 2, 4, 4}, {2, 2, 2, 3, 3}, options({}, {2, 1, 1}, {2, 1, 1}, {})},
   };
   for (bool rows : {false, true})
     for (const Case& c : volumes) {
@@ -434,11 +437,17 @@ TEST_CASE("Winograd's F(4x4, 3x3) and F(2x2, 5x5) match the reference", "[conv]"
   CHECK_FALSE(winograd({32, 64, 7, 7}, {32, 64, 3, 3}, same).serves_forward());  // 32 filters
   CHECK(winograd({32, 128, 8, 8}, {128, 128, 5, 5}, options({}, {2, 2}, {2, 2}, {}))
             .serves_forward() == gpu);
-  // 3-D: on GPUs, from 64 channels and filters as in 2-D; not on CPUs (not measured there).
+  // 3-D: on GPUs from 64 channels and filters as in 2-D; on CPUs the tiles of every output plane
+  // count (7x7 planes, 4 tiles: 2 deep at batch 1 too few, at batch 8 enough).
   const ConvOptions same3 = options({}, {1, 1, 1}, {1, 1, 1}, {});
-  CHECK(winograd({32, 64, 16, 56, 56}, {64, 64, 3, 3, 3}, same3).serves_forward() == gpu);
+  CHECK(winograd({32, 64, 16, 56, 56}, {64, 64, 3, 3, 3}, same3).serves_forward());
   CHECK_FALSE(winograd({32, 64, 16, 56, 56}, {64, 64, 3, 3, 3}, same3).serves_input_gradient());
-  CHECK_FALSE(winograd({32, 32, 16, 56, 56}, {64, 32, 3, 3, 3}, same3).serves_forward());
+  CHECK(winograd({32, 32, 16, 56, 56}, {64, 32, 3, 3, 3}, same3).serves_forward() == !gpu);
+  CHECK(winograd({1, 512, 2, 7, 7}, {512, 512, 3, 3, 3}, same3).serves_forward() == gpu);
+  CHECK(winograd({8, 512, 2, 7, 7}, {512, 512, 3, 3, 3}, same3).serves_forward());
+  // ... and a tap reaches every output plane (depth pads of 3 do not: the GPUs' product).
+  CHECK(winograd({8, 64, 4, 8, 8}, {64, 64, 3, 3, 3}, options({}, {3, 1, 1}, {3, 1, 1}, {}))
+            .serves_forward() == gpu);
   // Nor where its scratch is more than the device allocates at once.
   const auto most = impl.info.max_mem_alloc_size;
   impl.info.max_mem_alloc_size = 1 << 20;  // 1 MiB: U alone is 2.25 MiB

@@ -2,8 +2,10 @@
 // (3-D: around a grouped implicit GEMM over the depth taps).
 #include "ops/conv_winograd.hpp"
 
+#include <algorithm>
 #include <climits>
 #include <cstdint>
+#include <utility>
 
 #include "cl/kernel_call.hpp"
 #include "ops/common.hpp"
@@ -45,12 +47,13 @@ const std::string& transform_options(std::int64_t r) {
 // rows (c, d) of tiles, and M[xi][f, od] = sum over c, a of U[xi][f, c, a] V[xi][c, od + a -
 // pad_d] is, for each point, a convolution along the depth: one grouped 3-D convolution of
 // depth_taps x 1 x 1 filters over V as one sample of points * channels channels of depth x row
-// x 1 (the implicit GEMM's kernel, the points its groups). Its output M, read as [xi][f * out_depth
-// + od][t], transforms back as in 2-D into y viewed as [N, filters * out_depth, OH, OW].
+// x 1 (the implicit GEMM's kernel, the points its groups), or a batched GEMM per depth tap
+// (multiply). Its output M, read as [xi][f * out_depth + od][t], transforms back as in 2-D into
+// y viewed as [N, filters * out_depth, OH, OW].
 struct WinogradLaunch {
   std::int64_t n, channels, h, w, filters, out_h, out_w, pad_h, pad_w, m, alpha;
   std::int64_t depth = 1, out_depth = 1, depth_taps = 1, pad_d = 0;
-  bool volumetric = false;  // 3-D: the product is the grouped convolution above
+  bool volumetric = false;  // 3-D: the product sums the depth taps as above
 
   std::int64_t points() const { return alpha * alpha; }
   std::int64_t tiles_h() const { return (out_h + m - 1) / m; }
@@ -143,24 +146,53 @@ void prepare_u(ContextImpl& ctx, const WinogradLaunch& l, cl_mem w, cl_mem scrat
                   l.depth_taps, l.points(), false);
 }
 
-// M = U V for the alpha^2 points: one batched GEMM in 2-D, one grouped convolution along the
-// depth in 3-D (WinogradLaunch), U read from u.
+// The output depth planes od that depth tap a reaches, od + a - pad_d within the input: [begin,
+// end).
+std::pair<std::int64_t, std::int64_t> planes_of_tap(const WinogradLaunch& l, std::int64_t a) {
+  return {std::max<std::int64_t>(0, l.pad_d - a), std::min(l.out_depth, l.depth + l.pad_d - a)};
+}
+
+// A depth tap that reaches every output plane (-1 if none does: pads past the filters' reach).
+std::int64_t covering_tap(const WinogradLaunch& l) {
+  for (std::int64_t a = 0; a < l.depth_taps; ++a)
+    if (planes_of_tap(l, a) == std::pair<std::int64_t, std::int64_t>{0, l.out_depth}) return a;
+  return -1;
+}
+
+// M = U V for the alpha^2 points, U read from u. In 2-D one batched GEMM. In 3-D, where the
+// context loops rows (CPUs, whose GEMM is gemm_cpu), one such GEMM per depth tap over the planes
+// it reaches, the tap that reaches all of them first; elsewhere one grouped convolution along
+// the depth (WinogradLaunch), which reads and writes M once.
 void multiply(ContextImpl& ctx, const WinogradLaunch& l, cl_mem u, cl_mem scratch) {
-  if (l.volumetric) {
+  const std::size_t u_at = u == scratch ? l.u_offset() : 0;
+  const std::int64_t first = covering_tap(l);
+  if (l.volumetric && (!ctx.row_loops || first < 0)) {
     const ImplicitLaunch product = depth_product(l);
     ImplicitConfig config = chosen_config(ctx, product);
     config.slices = 1;  // its operands lie in scratch, where slices would be summed
-    run_implicit(ctx, product, config, {scratch, l.v_offset()},
-                 {u, u == scratch ? l.u_offset() : 0}, {scratch, l.m_offset()});
+    run_implicit(ctx, product, config, {scratch, l.v_offset()}, {u, u_at}, {scratch, l.m_offset()});
     return;
   }
-  GemmCall g;
-  g.batch = std::size_t(l.points());
-  g.m = std::size_t(l.filters), g.n = std::size_t(l.row()), g.k = std::size_t(l.channels);
-  g.a = u, g.lda = g.k, g.stride_a = g.m * g.k;
-  g.b = scratch, g.offset_b = l.v_offset(), g.ldb = g.n, g.stride_b = g.k * g.n;
-  g.c = scratch, g.offset_c = l.m_offset(), g.ldc = g.n, g.stride_c = g.m * g.n;
-  gemm(ctx, g);
+  // U[xi] is filters x (taps x channels), tap-major; V[xi] and M[xi] are (channels or filters) x
+  // (planes x row). In 2-D: one tap, one plane.
+  const auto row = std::size_t(l.row()), channels = std::size_t(l.channels);
+  const auto taps = std::size_t(l.depth_taps), filters = std::size_t(l.filters);
+  for (std::int64_t i = 0; i < l.depth_taps; ++i) {
+    const std::int64_t a = i == 0 ? first : i <= first ? i - 1 : i;
+    const auto [begin, end] = planes_of_tap(l, a);
+    if (begin >= end) continue;
+    GemmCall g;
+    g.batch = std::size_t(l.points());
+    g.m = filters, g.n = std::size_t(end - begin) * row, g.k = channels;
+    g.beta = i == 0 ? 0.0f : 1.0f;
+    g.a = u, g.offset_a = u_at + std::size_t(a) * channels, g.lda = taps * channels;
+    g.stride_a = filters * taps * channels;
+    g.b = scratch, g.offset_b = l.v_offset() + std::size_t(begin + a - l.pad_d) * row;
+    g.ldb = std::size_t(l.depth) * row, g.stride_b = channels * g.ldb;
+    g.c = scratch, g.offset_c = l.m_offset() + std::size_t(begin) * row;
+    g.ldc = std::size_t(l.out_depth) * row, g.stride_c = filters * g.ldc;
+    gemm(ctx, g);
+  }
 }
 
 // The input and output transforms' kernels for a context: where it loops rows (CPUs) the _lanes
@@ -264,11 +296,17 @@ bool scratch_fits(const ContextImpl& ctx, const WinogradLaunch& l) {
 // layer took 4.2 to 5.7 ms against 1.1 to 2.1). Every layer measured had 64 filters or more:
 // the filters' bound is that, not a measured edge. The input gradient takes the same rule with
 // channels and filters exchanged and the input's tiles; it was not measured on its own.
+// In 3-D the tiles of every output plane count (the columns of a tap's product), and a tap must
+// reach every output plane (else the product would run the GPUs' grouped kernel). r3d_18 at
+// batch 1 (CLNN_PROFILE=nodes, padded against Winograd, ms): its 64-channel layers (16 x 196
+// tiles) 229-244 / 61-70, 128 channels (8 x 49) 82-93 / 26-32, 256 (4 x 16) 32-34 / 31-39, 512
+// (2 x 4, below the bound) 22-24 / 165-169; the model 1.48-1.57 s against 0.84.
 constexpr std::int64_t kMinChannelsOnCpus = 32, kMinFiltersOnCpus = 64, kMinTilesOnCpus = 32;
 
 bool pays_on_cpus(const WinogradLaunch& l) {
   return l.alpha - l.m + 1 == 3 && l.channels >= kMinChannelsOnCpus &&
-         l.filters >= kMinFiltersOnCpus && l.tiles() >= kMinTilesOnCpus;
+         l.filters >= kMinFiltersOnCpus && l.tiles() * l.out_depth >= kMinTilesOnCpus &&
+         (!l.volumetric || covering_tap(l) >= 0);
 }
 
 }  // namespace
@@ -278,9 +316,7 @@ bool WinogradConv::serves_forward() const {
   const WinogradLaunch l = forward_launch(*this);
   if (l.volumetric && !implicit_runs(ctx, depth_product(l))) return false;
   const bool fits = scratch_fits(ctx, l);
-  // 3-D on CPUs: not measured, and the product would run the GPUs' implicit GEMM kernel.
-  return takes(ConvRoute::winograd, pays(win.c, filters) && fits,
-               !l.volumetric && pays_on_cpus(l) && fits);
+  return takes(ConvRoute::winograd, pays(win.c, filters) && fits, pays_on_cpus(l) && fits);
 }
 
 std::string WinogradConv::describe() const {
