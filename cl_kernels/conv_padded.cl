@@ -134,7 +134,11 @@ __kernel void conv_padded(__global const float* xp, __global const float* w,
   const int SD = STRIDE_D, SH = STRIDE_H, SW = STRIDE_W;
   const int OD = o.s0, OH = o.s1, OW = o.s2;
   const int span = span_of(o, Hq, Wq);
+#ifdef FILTERS_FIRST  // blocks of filters the first dimension of the grid (ops/conv_padded.cpp)
+  const int p0 = get_global_id(1) * (VECS * VEC), k0 = get_global_id(0) * FILTERS;
+#else
   const int p0 = get_global_id(0) * (VECS * VEC), k0 = get_global_id(1) * FILTERS;
+#endif
   const int n = get_global_id(2);
   if (p0 >= span) return;  // the global size is rounded up to whole work-groups
 #ifdef WINDOW_D

@@ -244,6 +244,29 @@ TEST_CASE("the padded direct convolution matches the reference", "[conv]") {
     CHECK_THAT(routes(c).first, Catch::StartsWith("padded direct"));
     run_op_check(conv_check(c.x, c.w, true, c.o));
   }
+  // Blocks of filters first in the grid, where a sample's copy (here over 3 MB) overflows half of
+  // a core's cache (PoCL's local memory) and the filters take less: unit stride and stride 2,
+  // forward against the reference.
+  auto& impl = clnn::detail::Access::impl(clnn::test::context());
+  CHECK(impl.planner.padded_filters_first(4 * 12 * 132 * 132, 8 * 4 * 27));
+  for (const Case& c : std::vector<Case>{
+           {{1, 4, 10, 130, 130}, {8, 4, 3, 3, 3}, options({}, {1, 1, 1}, {1, 1, 1}, {})},
+           {{1, 4, 10, 130, 130}, {8, 4, 3, 3, 3}, options({2, 2, 2}, {1, 1, 1}, {1, 1, 1}, {})}}) {
+    INFO("filters first: x " << to_string(c.x) << " w " << to_string(c.w));
+    Graph g;
+    Value x = g.input("x", c.x);
+    Value w = g.parameter("w", c.w, init::uniform(-1.0f, 1.0f, 3));
+    Value y = conv(x, w, std::nullopt, c.o);
+    Executor ex(clnn::test::context(), g, {y}, Mode::inference);
+    const std::vector<float> xs = clnn::test::random_vector(std::size_t(element_count(c.x)), 4);
+    ex.set_input("x", xs);
+    ex.forward();
+    const std::vector<float> ws = ex.parameter("w").to_host();
+    const reference::Vec want =
+        reference::conv(clnn::test::geometry(c.x, c.w, c.o), reference::Vec(xs.begin(), xs.end()),
+                        reference::Vec(ws.begin(), ws.end()), nullptr);
+    CHECK(clnn::test::relative_error(ex.value(y).to_host(), want) < 1e-5);
+  }
   // Groups keep to the other routes; so does a copy larger than the workspace.
   CHECK_FALSE(padded({2, 4, 6, 6}, {6, 2, 3, 3}, options({}, {1, 1}, {1, 1}, {}, 2))
                   .serves_forward(std::size_t{1} << 24));

@@ -361,6 +361,18 @@ TEST_CASE("the padded convolution's blocks follow the vector registers", "[launc
       }
 }
 
+TEST_CASE("the padded convolution takes blocks of filters first where its copy fills the cache",
+          "[launch]") {
+  // A sample's copy beyond half of a core's cache (the synthetic CPU's local memory) and larger
+  // than the filters: filters first; a copy the cache holds, or filters larger than it, not.
+  const DeviceInfo d = cpu();
+  const LaunchPlanner planner(d);
+  const std::size_t half = d.local_mem_size / 2 / sizeof(float);
+  CHECK(planner.padded_filters_first(4 * half, half));
+  CHECK_FALSE(planner.padded_filters_first(half, 16));
+  CHECK_FALSE(planner.padded_filters_first(4 * half, 8 * half));
+}
+
 TEST_CASE("matmul blocks shrink until a product occupies the device", "[launch]") {
   const LaunchPlanner nvidia(gpu(48 << 10, 1024, 32, 132));
   const auto big = nvidia.matmul(4096, 4096, 1);

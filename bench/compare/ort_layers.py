@@ -50,7 +50,7 @@ def ort_node_ms(model, runs):
     total = {}
     for e in events:
         if e.get("cat") == "Node" and e["name"].endswith("_kernel_time"):
-            # ONNX Runtime names a node after its output; NCHWc nodes add "_nchwc"
+            # a node's name (or its output's); NCHWc nodes add "_nchwc"
             name = e["name"][: -len("_kernel_time")].replace("_nchwc", "")
             total[name] = total.get(name, 0.0) + e["dur"] / 1000.0
     return {name: t / (runs + 2) for name, t in total.items()}
@@ -77,26 +77,29 @@ def main():
     # clnn names convolutions conv_1, conv_2, ... in the graph's order
     for i, n in enumerate(node for node in graph.node if node.op_type == "Conv"):
         out = n.output[0]
-        o = peer.get(out)
+        # ONNX Runtime's profile names a node by its name, or by its output where it has none
+        o = peer.get(n.name) if n.name else None
+        o = peer.get(out) if o is None else o
         for c in consumers.get(out, []):  # the activation ONNX Runtime fused names the node
             if o is None and c.op_type in ("Relu", "Clip"):
-                o = peer.get(c.output[0])
+                o = peer.get(c.name) or peer.get(c.output[0])
         x, y, w = shapes.get(n.input[0]), shapes.get(out), weights.get(n.input[1])
         attrs = {at.name: (list(at.ints) or at.i) for at in n.attribute}
-        if not (x and y and w and len(w) == 4):
+        if not (x and y and w and len(w) >= 3):
             continue
-        mflop = 2.0 * y[0] * y[1] * y[2] * y[3] * w[1] * w[2] * w[3] / 1e6
+        mflop = 2.0 * float(np.prod(y)) * float(np.prod(w[1:])) / 1e6  # 1-, 2- or 3-D
         c = clnn.get(f"conv_{i + 1}")
         if c is None or o is None:
             continue
         stride = attrs.get("strides", [1])[0]
-        rows.append((c - o, f"conv_{i + 1:<4} C{x[1]:<5} K{y[1]:<5} {x[2]}x{x[3]:<8} "
+        extent = "x".join(str(e) for e in x[2:])
+        rows.append((c - o, f"conv_{i + 1:<4} C{x[1]:<5} K{y[1]:<5} {extent:<10} "
                             f"k{w[2]} s{stride} g{attrs.get('group', 1):<4} {mflop:8.1f} "
                             f"{c:8.3f} {o:8.3f} {mflop / c:7.0f} {mflop / o:7.0f}"))
         clnn_total, peer_total = clnn_total + c, peer_total + o
     if a.sorted:
         rows.sort(reverse=True)
-    print(f"{'node':10} {'C':6} {'K':6} {'HxW':10} {'':3} {'':2} {'':5} {'MFLOP':>8} "
+    print(f"{'node':10} {'C':6} {'K':6} {'extent':10} {'':3} {'':2} {'':5} {'MFLOP':>8} "
           f"{'clnn ms':>8} {'ORT ms':>8} {'GFLOP/s':>7} {'ORT':>7}")
     for _, r in rows:
         print(r)

@@ -6,6 +6,7 @@
 #include <climits>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "checked_int.hpp"
 #include "cl/kernel_call.hpp"
@@ -159,16 +160,23 @@ void run(ContextImpl& ctx, const Window& v, std::int64_t filters, const Tensor& 
                               (pass == PaddedPass::flipped ? " -DFLIP=1" : "") +
                               (pass == PaddedPass::depthwise ? " -DDEPTHWISE=1" : "") +
                               epilogue_options(epilogue);
-  cl_kernel k = ctx.kernel("conv_padded", "conv_padded", options);
+  const std::int64_t taps = v.kernel_positions();
+  const bool filters_first =
+      pass != PaddedPass::depthwise &&
+      ctx.planner.padded_filters_first(std::size_t(v.c * padded_plane(v, extents(v, plan.reach()))),
+                                       std::size_t(filters * v.c * taps));
+  cl_kernel k = ctx.kernel("conv_padded", "conv_padded",
+                           options + (filters_first ? " -DFILTERS_FIRST=1" : ""));
   set_args(k, workspace, mem(w), mem(bias ? *bias : w), cl_int(bias != nullptr), mem(out), y_offset,
            cl_int(out.shape()[1]), v.packed(), v.packed_out(), padded, cl_int(filters), beta);
   // A few work-items a group along the positions, as gemm_cpu's share rows of A.
   const std::size_t items = (std::size_t(span(v, padded)) + plan.reach() - 1) / plan.reach();
   const std::size_t local = std::min<std::size_t>(4, items);
-  enqueue<3>(
-      ctx.queue.get(), k,
-      {(items + local - 1) / local * local, std::size_t(filters) / plan.filters, std::size_t(v.n)},
-      {local, 1, 1}, nullptr);
+  std::array<std::size_t, 3> global{(items + local - 1) / local * local,
+                                    std::size_t(filters) / plan.filters, std::size_t(v.n)},
+      group{local, 1, 1};
+  if (filters_first) std::swap(global[0], global[1]), std::swap(group[0], group[1]);
+  enqueue<3>(ctx.queue.get(), k, global, group, nullptr);
 }
 
 }  // namespace
