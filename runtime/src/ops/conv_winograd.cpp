@@ -1,5 +1,5 @@
 // Winograd F(m x m, r x r) convolution: transforms (cl_kernels/winograd.cl) around a batched GEMM
-// (3-D: around a grouped implicit GEMM over the depth taps).
+// (3-D: around products that sum the depth taps, multiply() below).
 #include "ops/conv_winograd.hpp"
 
 #include <algorithm>
