@@ -125,7 +125,8 @@ inline void store_run(const float* from, __global float* to, const int n, const 
 // y[n, k, d, h, w] = epilogue(beta * y + sum over c and taps of w[k, c, tap] xp[...] + bias[k])
 // (y's sample n at y_offset + n * y_channels * positions)
 // for FILTERS filters from get_global_id(1) * FILTERS (K is a multiple of FILTERS) and the
-// VECS * VEC positions p from get_global_id(0) * VECS * VEC of sample get_global_id(2).
+// VECS * VEC positions p from get_global_id(0) * VECS * VEC of sample get_global_id(2) (with
+// FILTERS_FIRST the first two dimensions exchanged).
 __kernel void conv_padded(__global const float* xp, __global const float* w,
                           __global const float* bias, const int has_bias, __global float* y,
                           const ulong y_offset, const int y_channels, const int16 g,

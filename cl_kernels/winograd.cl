@@ -1,11 +1,11 @@
-// Winograd F(m x m, r x r) for 2-D convolutions with r x r filters, unit strides and dilations
+// Winograd F(m x m, r x r) for convolutions with r x r filter planes, unit strides and dilations
 // (ops/conv_winograd.cpp): the output in m x m tiles, each from an alpha x alpha tile of the
 // input (alpha = m + r - 1), with alpha^2 multiplications per channel instead of m^2 r^2. The
 // three kernels below transform the filters and the input tiles into alpha^2 matrices each (one
 // per point xi of the transform), a batched GEMM multiplies them, M[xi] = U[xi] V[xi], and the
 // last kernel transforms M back into the output. A 3-D convolution runs the input and output
-// transforms over its planes (depth slices) as channels and filters, and sums its depth taps in a
-// grouped implicit GEMM instead of the batched one (ops/conv_winograd.cpp).
+// transforms over its planes (depth slices) as channels and filters, and sums its depth taps in
+// its own products (ops/conv_winograd.cpp's multiply).
 // Layouts: U[xi][f][c] (F x C per point), V[xi][c][t] and M[xi][f][t] (T_LD per row), where
 // t = (n * TH + ty) * TW + tx numbers the tiles of all samples.
 // The host defines WIN_M, WIN_R and the transform's matrices A^T (WIN_AT, m x alpha), G (WIN_G,

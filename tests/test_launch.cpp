@@ -371,6 +371,7 @@ TEST_CASE("the padded convolution takes blocks of filters first where its copy f
   CHECK(planner.padded_filters_first(4 * half, half));
   CHECK_FALSE(planner.padded_filters_first(half, 16));
   CHECK_FALSE(planner.padded_filters_first(4 * half, 8 * half));
+  CHECK_FALSE(LaunchPlanner(gpu(49152, 1024, 32)).padded_filters_first(1 << 24, 16));  // CPUs only
 }
 
 TEST_CASE("matmul blocks shrink until a product occupies the device", "[launch]") {

@@ -329,7 +329,8 @@ bool LaunchPlanner::padded_filters_first(std::size_t copy_floats, std::size_t fi
   // 1, CLNN_PROFILE=nodes, ms positions / filters first): 64 -> 128 channels of 16x56x56, stride
   // 2 (copy 15.5 MB, filters 0.9 MB) 78 / 32-35, 128 -> 256 of 8x28x28 (4.6 and 3.5 MB) 26-27 /
   // 21-25; 512 -> 512 of 2x7x7 (copy 0.7 MB, filters 28 MB) 13.1-13.7 / 16.9-18.7.
-  return !cpu_cache_holds(copy_floats) && filter_floats < copy_floats;
+  return device_.type == DeviceType::cpu && !cpu_cache_holds(copy_floats) &&
+         filter_floats < copy_floats;
 }
 
 bool LaunchPlanner::fits(const ElementwisePlan& plan) const {

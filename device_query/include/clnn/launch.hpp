@@ -241,9 +241,9 @@ class LaunchPlanner {
   // `span`, where known (> 0): the positions of a sample's copy the forward pass runs over,
   // from which fewer vectors a work-item may waste fewer lanes past its end.
   PaddedConvPlan padded_conv(std::size_t filters, std::size_t taps = 1, std::size_t span = 0) const;
-  // Whether conv_padded's grid takes its blocks of filters first, for a sample's copy of the
-  // input and the filters of these sizes: each operand is read from memory once per block of the
-  // other unless it stays in the cache.
+  // Whether conv_padded's grid takes its blocks of filters first on a CPU, for a sample's copy of
+  // the input and the filters of these sizes: each operand is read from memory once per block of
+  // the other unless it stays in the cache.
   bool padded_filters_first(std::size_t copy_floats, std::size_t filter_floats) const;
   // Floats of the vectors that CPU kernels compute in: the device's native width as 16, 8 or 4.
   std::size_t vector_floats() const;

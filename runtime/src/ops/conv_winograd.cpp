@@ -54,6 +54,7 @@ struct WinogradLaunch {
   std::int64_t n, channels, h, w, filters, out_h, out_w, pad_h, pad_w, m, alpha;
   std::int64_t depth = 1, out_depth = 1, depth_taps = 1, pad_d = 0;
   bool volumetric = false;  // 3-D: the product sums the depth taps as above
+  bool u_in_scratch = true;  // false where the executor prepared U (prepare_filters)
 
   std::int64_t points() const { return alpha * alpha; }
   std::int64_t tiles_h() const { return (out_h + m - 1) / m; }
@@ -63,13 +64,14 @@ struct WinogradLaunch {
   std::int64_t row() const { return float4_aligned(tiles()); }
   // U: filters x channels x depth taps a point.
   std::int64_t u_floats() const { return points() * filters * channels * depth_taps; }
-  // Scratch holds U, then (3-D with several depth taps) U in the implicit GEMM's tap-major order,
-  // then V, then M, each starting on a float4.
+  // Scratch holds U (unless prepared), then (3-D with several depth taps) U in the implicit
+  // GEMM's tap-major order, then V, then M, each starting on a float4.
   bool arranges() const { return volumetric && depth_taps > 1; }
   std::size_t arranged_offset() const { return std::size_t(float4_aligned(u_floats())); }
   // Where the product reads U in scratch.
   std::size_t u_offset() const { return arranges() ? arranged_offset() : 0; }
   std::size_t v_offset() const {
+    if (!u_in_scratch) return 0;
     return arranged_offset() + (arranges() ? std::size_t(float4_aligned(u_floats())) : 0);
   }
   std::size_t m_offset() const {
@@ -159,14 +161,20 @@ std::int64_t covering_tap(const WinogradLaunch& l) {
   return -1;
 }
 
-// M = U V for the alpha^2 points, U read from u. In 2-D one batched GEMM. In 3-D, where the
-// context loops rows (CPUs, whose GEMM is gemm_cpu), one such GEMM per depth tap over the planes
-// it reaches, the tap that reaches all of them first; elsewhere one grouped convolution along
-// the depth (WinogradLaunch), which reads and writes M once.
+// Whether the 3-D product is the grouped convolution along the depth (WinogradLaunch), which
+// reads and writes M once: on devices that do not loop rows (GPUs), and where no tap reaches
+// every output plane; else GEMMs per tap on gemm_cpu.
+bool grouped_product(const ContextImpl& ctx, const WinogradLaunch& l) {
+  return l.volumetric && (!ctx.row_loops || covering_tap(l) < 0);
+}
+
+// M = U V for the alpha^2 points, U read from u. In 2-D one batched GEMM; in 3-D the grouped
+// product, or one such GEMM per depth tap over the planes it reaches, the tap that reaches all
+// of them first.
 void multiply(ContextImpl& ctx, const WinogradLaunch& l, cl_mem u, cl_mem scratch) {
   const std::size_t u_at = u == scratch ? l.u_offset() : 0;
   const std::int64_t first = covering_tap(l);
-  if (l.volumetric && (!ctx.row_loops || first < 0)) {
+  if (grouped_product(ctx, l)) {
     const ImplicitLaunch product = depth_product(l);
     ImplicitConfig config = chosen_config(ctx, product);
     config.slices = 1;  // its operands lie in scratch, where slices would be summed
@@ -211,9 +219,10 @@ TransformLanes transform_lanes(const ContextImpl& ctx, std::int64_t tiles) {
 
 // The convolution into y, or where `placement` says if it says; U read from `prepared_u` where
 // given, else transformed from w into scratch.
-void run(ContextImpl& ctx, const WinogradLaunch& l, cl_mem x, cl_mem w, bool flip, cl_mem bias,
+void run(ContextImpl& ctx, WinogradLaunch l, cl_mem x, cl_mem w, bool flip, cl_mem bias,
          const Tensor& y, float beta, const Epilogue& epilogue, const Placement& placement = {},
          cl_mem prepared_u = nullptr) {
+  l.u_in_scratch = prepared_u == nullptr;
   const std::string& transform = transform_options(l.alpha - l.m + 1);
   cl_mem scratch = ctx.scratch(l.scratch_floats());
   if (!prepared_u) {
@@ -303,10 +312,10 @@ bool scratch_fits(const ContextImpl& ctx, const WinogradLaunch& l) {
 // (2 x 4, below the bound) 22-24 / 165-169; the model 1.48-1.57 s against 0.84.
 constexpr std::int64_t kMinChannelsOnCpus = 32, kMinFiltersOnCpus = 64, kMinTilesOnCpus = 32;
 
-bool pays_on_cpus(const WinogradLaunch& l) {
+bool pays_on_cpus(const ContextImpl& ctx, const WinogradLaunch& l) {
   return l.alpha - l.m + 1 == 3 && l.channels >= kMinChannelsOnCpus &&
          l.filters >= kMinFiltersOnCpus && l.tiles() * l.out_depth >= kMinTilesOnCpus &&
-         (!l.volumetric || covering_tap(l) >= 0);
+         !grouped_product(ctx, l);
 }
 
 }  // namespace
@@ -314,9 +323,9 @@ bool pays_on_cpus(const WinogradLaunch& l) {
 bool WinogradConv::serves_forward() const {
   if (!applies(win, filters, groups)) return false;
   const WinogradLaunch l = forward_launch(*this);
-  if (l.volumetric && !implicit_runs(ctx, depth_product(l))) return false;
+  if (grouped_product(ctx, l) && !implicit_runs(ctx, depth_product(l))) return false;
   const bool fits = scratch_fits(ctx, l);
-  return takes(ConvRoute::winograd, pays(win.c, filters) && fits, pays_on_cpus(l) && fits);
+  return takes(ConvRoute::winograd, pays(win.c, filters) && fits, pays_on_cpus(ctx, l) && fits);
 }
 
 std::string WinogradConv::describe() const {
@@ -331,7 +340,7 @@ bool WinogradConv::serves_input_gradient() const {
   if (win.spatial_dims == 3 || !applies(win, filters, groups)) return false;
   const bool fits = scratch_fits(ctx, input_gradient_launch(*this));
   return takes(ConvRoute::winograd, pays(filters, win.c) && fits,
-               pays_on_cpus(input_gradient_launch(*this)) && fits);
+               pays_on_cpus(ctx, input_gradient_launch(*this)) && fits);
 }
 
 std::size_t WinogradConv::prepared_filter_floats() const {
@@ -340,7 +349,8 @@ std::size_t WinogradConv::prepared_filter_floats() const {
 
 void WinogradConv::prepare_filters(const Tensor& w, const Tensor& prepared) const {
   const WinogradLaunch l = forward_launch(*this);
-  prepare_u(ctx, l, mem(w), ctx.scratch(std::size_t(l.u_floats())), mem(prepared), 0);
+  cl_mem scratch = l.arranges() ? ctx.scratch(std::size_t(l.u_floats())) : nullptr;
+  prepare_u(ctx, l, mem(w), scratch, mem(prepared), 0);
 }
 
 void WinogradConv::forward(const Tensor& x, const Tensor& w, const Tensor* bias, const Tensor& y,
