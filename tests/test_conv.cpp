@@ -19,6 +19,7 @@
 #include "ops/gemm_host.hpp"
 #include "ops/spatial.hpp"
 #include "ops/winograd_transform.hpp"
+#include "plan_override.hpp"
 #include "reference/conv.hpp"
 
 using namespace clnn;
@@ -391,17 +392,20 @@ TEST_CASE("Winograd's F(4x4, 3x3) and F(2x2, 5x5) match the reference", "[conv]"
       // 50 tiles: on CPUs, whole vectors of 16 (or 8, 4) tiles and a last part of one.
       {{2, 3, 20, 18}, {4, 3, 3, 3}, options({}, {1, 1}, {1, 1}, {})},
   };
-  // Both transforms' styles: a tile per work-item (GPUs), vectors of tiles (CPUs' row loops).
-  auto& impl = clnn::detail::Access::impl(clnn::test::context());
-  const bool saved_rows = impl.row_loops;
-  for (bool rows : {false, true})
-    for (const Case& c : served) {
-      INFO("x " << to_string(c.x) << " w " << to_string(c.w) << " row loops " << rows);
-      impl.row_loops = rows;
-      CHECK(winograd(c.x, c.w, c.o).serves_forward());
-      CHECK(winograd(c.x, c.w, c.o).serves_input_gradient());
-      run_op_check(conv_check(c.x, c.w, true, c.o));
-    }
+  // Both transforms' styles: a tile per work-item (GPUs), vectors of tiles (CPUs' row loops);
+  // the input gradient this way too, or (3-D) on another route.
+  auto check_served = [&](const std::vector<Case>& cases, bool input_gradient) {
+    clnn::test::RowLoopsOverride row_loops;
+    for (bool rows : {false, true})
+      for (const Case& c : cases) {
+        INFO("x " << to_string(c.x) << " w " << to_string(c.w) << " row loops " << rows);
+        row_loops.use(rows);
+        CHECK(winograd(c.x, c.w, c.o).serves_forward());
+        CHECK(winograd(c.x, c.w, c.o).serves_input_gradient() == input_gradient);
+        run_op_check(conv_check(c.x, c.w, true, c.o));
+      }
+  };
+  check_served(served, true);
   // 3-D, forward only (the input gradient takes another route): the planes by F(4x4, 3x3) or
   // F(2x2, 5x5), the depth taps summed by the implicit GEMM's grouped product, or (row loops) by
   // a GEMM per tap.
@@ -414,15 +418,7 @@ TEST_CASE("Winograd's F(4x4, 3x3) and F(2x2, 5x5) match the reference", "[conv]"
       // depth pads past the taps' reach: no tap reaches every output plane
       {{1, 2, 2, 4, 4}, {2, 2, 2, 3, 3}, options({}, {2, 1, 1}, {2, 1, 1}, {})},
   };
-  for (bool rows : {false, true})
-    for (const Case& c : volumes) {
-      INFO("x " << to_string(c.x) << " w " << to_string(c.w) << " row loops " << rows);
-      impl.row_loops = rows;
-      CHECK(winograd(c.x, c.w, c.o).serves_forward());
-      CHECK_FALSE(winograd(c.x, c.w, c.o).serves_input_gradient());
-      run_op_check(conv_check(c.x, c.w, true, c.o));
-    }
-  impl.row_loops = saved_rows;
+  check_served(volumes, false);
   const std::vector<Case> others{
       {{2, 3, 8, 8}, {4, 3, 3, 3}, options({2, 2}, {1, 1}, {1, 1}, {})},                 // strided
       {{2, 3, 8, 8}, {4, 3, 3, 3}, options({}, {2, 2}, {2, 2}, {2, 2})},                 // dilated
@@ -473,6 +469,7 @@ TEST_CASE("Winograd's F(4x4, 3x3) and F(2x2, 5x5) match the reference", "[conv]"
   CHECK(winograd({8, 64, 4, 8, 8}, {64, 64, 3, 3, 3}, options({}, {3, 1, 1}, {3, 1, 1}, {}))
             .serves_forward() == gpu);
   // Nor where its scratch is more than the device allocates at once.
+  auto& impl = clnn::detail::Access::impl(clnn::test::context());
   const auto most = impl.info.max_mem_alloc_size;
   impl.info.max_mem_alloc_size = 1 << 20;  // 1 MiB: U alone is 2.25 MiB
   CHECK_FALSE(winograd({32, 128, 7, 7}, {128, 128, 3, 3}, same).serves_forward());

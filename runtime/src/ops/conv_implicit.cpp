@@ -179,9 +179,9 @@ bool launch(ContextImpl& ctx, const ImplicitLaunch& l, const ImplicitConfig& con
   return stores_epilogue || (split && epilogue.on);
 }
 
-// y itself, samples one after another.
-OutputAt contiguous(const ImplicitLaunch& l, cl_mem y) {
-  return {y, 0, l.filters * l.win.out_positions(), false};
+// y itself from element `offset` on, samples one after another.
+OutputAt contiguous(const ImplicitLaunch& l, cl_mem y, std::size_t offset = 0) {
+  return {y, offset, l.filters * l.win.out_positions(), false};
 }
 
 // The channels of `placement` where the launch can write them: its samples are placement's
@@ -259,8 +259,8 @@ ImplicitConfig chosen_config(const ContextImpl& ctx, const ImplicitLaunch& l) {
 void run_implicit(ContextImpl& ctx, const ImplicitLaunch& l, const ImplicitConfig& config,
                   const Operand& x, const Operand& w, const Operand& y) {
   const ScratchLayout layout = scratch_layout(l, config, false);
-  const OutputAt out{y.mem, y.offset, l.filters * l.win.out_positions(), false};
-  launch(ctx, l, config, x, w.mem, w.offset, nullptr, out, 0.0f, ctx.scratch(layout.total), layout);
+  launch(ctx, l, config, x, w.mem, w.offset, nullptr, contiguous(l, y.mem, y.offset), 0.0f,
+         ctx.scratch(layout.total), layout);
 }
 
 bool ImplicitConv::serves_forward() const {

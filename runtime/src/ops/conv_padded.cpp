@@ -154,7 +154,8 @@ void run(ContextImpl& ctx, const Window& v, std::int64_t filters, const Tensor& 
   const Tensor& out = placement.into ? *placement.into : y;
   const auto y_offset = cl_ulong(placement.channel * v.out_positions());
   const PaddedConvPlan plan = pass_plan(ctx, v, filters, pass);
-  const cl_int4 padded = as_int4(extents(v, plan.reach()));
+  const std::array<std::int64_t, 3> copy_extents = extents(v, plan.reach());
+  const cl_int4 padded = as_int4(copy_extents);
   pad(ctx, v, padded, x, workspace, 0);
   const std::string options = plan_options(plan) + stride_options(v) + window_options(v) +
                               (pass == PaddedPass::flipped ? " -DFLIP=1" : "") +
@@ -163,7 +164,7 @@ void run(ContextImpl& ctx, const Window& v, std::int64_t filters, const Tensor& 
   const std::int64_t taps = v.kernel_positions();
   const bool filters_first =
       pass != PaddedPass::depthwise &&
-      ctx.planner.padded_filters_first(std::size_t(v.c * padded_plane(v, extents(v, plan.reach()))),
+      ctx.planner.padded_filters_first(std::size_t(v.c * padded_plane(v, copy_extents)),
                                        std::size_t(filters * v.c * taps));
   cl_kernel k = ctx.kernel("conv_padded", "conv_padded",
                            options + (filters_first ? " -DFILTERS_FIRST=1" : ""));
