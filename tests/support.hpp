@@ -18,9 +18,19 @@
 
 namespace clnn::test {
 
+// Whether context() has created the device under test's context.
+inline bool& context_created() {
+  static bool created = false;
+  return created;
+}
+
 // The device under test: CLNN_DEVICE when set, else the default device. Created once.
 inline Context& context() {
-  static Context ctx = Context::create();
+  static Context ctx = [] {
+    Context made = Context::create();
+    context_created() = true;
+    return made;
+  }();
   return ctx;
 }
 
