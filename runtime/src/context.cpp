@@ -109,7 +109,14 @@ void ContextImpl::enqueue_lines(cl_kernel k, std::size_t n, std::size_t private_
                                ? elementwise_plan.local_size
                                : std::clamp<std::size_t>(kCpuGroupPrivateBytes / private_bytes, 1,
                                                          elementwise_plan.local_size);
-  const ElementwisePlan plan{std::min(most, std::max<std::size_t>(1, (n + units - 1) / units)),
+  // Groups in whole waves of the units, and at least kCpuLineWaves of them: PoCL deals a
+  // kernel's groups to its threads in equal shares of what is left, and a thread that slept through
+  // the last launch joins tens of microseconds late, so that 2 or 3 groups on 2 threads left one
+  // core idle for much of a short launch (a depthwise layer of 576 planes of 14 x 14: groups of
+  // 246, 246 and 84).
+  const std::size_t waves = std::max(kCpuLineWaves, (n + units * most - 1) / (units * most));
+  const std::size_t groups = units * waves;
+  const ElementwisePlan plan{std::max<std::size_t>(1, (n + groups - 1) / groups),
                              elementwise_plan.max_groups};
   enqueue<1>(queue.get(), k, {plan.global_size(n)}, {plan.local_size});
 }
