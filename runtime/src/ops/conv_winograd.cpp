@@ -217,6 +217,19 @@ TransformLanes transform_lanes(const ContextImpl& ctx, std::int64_t tiles) {
   return {"_lanes", " -DLANES=" + std::to_string(lanes), (std::size_t(tiles) + lanes - 1) / lanes};
 }
 
+// Launches a transform over `planes` channels or filters. The _lanes kernels' work-items each
+// loop over their vector of tiles, as CPUs' line kernels do, and are spread over every core
+// (ContextImpl::enqueue_lines), where the elementwise plan's groups of 256 had put a batch-1
+// layer's transform (32 channels of 27 x 27: 128 work-items) on one core.
+void enqueue_transform(ContextImpl& ctx, cl_kernel k, const TransformLanes& lanes,
+                       std::int64_t planes) {
+  const std::size_t items = std::size_t(planes) * lanes.items;
+  if (lanes.suffix.empty())
+    ctx.enqueue_elementwise(k, items);
+  else
+    ctx.enqueue_lines(k, items);
+}
+
 // The convolution into y, or where `placement` says if it says; U read from `prepared_u` where
 // given, else transformed from w into scratch.
 void run(ContextImpl& ctx, WinogradLaunch l, cl_mem x, cl_mem w, bool flip, cl_mem bias,
@@ -241,7 +254,7 @@ void run(ContextImpl& ctx, WinogradLaunch l, cl_mem x, cl_mem w, bool flip, cl_m
            cl_int4{{cl_int(l.n), cl_int(planes), cl_int(l.h), cl_int(l.w)}},
            cl_int4{{cl_int(l.tiles_h()), cl_int(l.tiles_w()), cl_int(l.pad_h), cl_int(l.pad_w)}},
            cl_int(l.row()));
-  ctx.enqueue_elementwise(inputs, std::size_t(planes) * lanes.items);
+  enqueue_transform(ctx, inputs, lanes, planes);
 
   multiply(ctx, l, prepared_u ? prepared_u : scratch, scratch);
 
@@ -254,7 +267,7 @@ void run(ContextImpl& ctx, WinogradLaunch l, cl_mem x, cl_mem w, bool flip, cl_m
            cl_int4{{cl_int(l.n), cl_int(out_planes), cl_int(l.out_h), cl_int(l.out_w)}},
            cl_int2{{cl_int(l.tiles_h()), cl_int(l.tiles_w())}}, cl_int(l.row()),
            cl_int(l.out_depth), beta);
-  ctx.enqueue_elementwise(outputs, std::size_t(out_planes) * lanes.items);
+  enqueue_transform(ctx, outputs, lanes, out_planes);
 }
 
 // The forward pass of c as a launch.
