@@ -109,7 +109,7 @@ void ContextImpl::enqueue_lines(cl_kernel k, std::size_t n, std::size_t private_
                                ? elementwise_plan.local_size
                                : std::clamp<std::size_t>(kCpuGroupPrivateBytes / private_bytes, 1,
                                                          elementwise_plan.local_size);
-  // Groups in whole waves of the units, and at least kCpuLineWaves of them: PoCL deals a
+  // About kCpuLineWaves groups a unit or more, in whole waves where n allows: PoCL deals a
   // kernel's groups to its threads in equal shares of what is left, and a thread that slept through
   // the last launch joins tens of microseconds late, so that 2 or 3 groups on 2 threads left one
   // core idle for much of a short launch (a depthwise layer of 576 planes of 14 x 14: groups of

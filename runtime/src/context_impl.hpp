@@ -44,11 +44,11 @@ struct ContextImpl {
   void enqueue_float4s(cl_kernel kernel, std::size_t n) { enqueue_elementwise(kernel, (n + 3) / 4); }
   // The same for kernels whose work-items each walk a long line of work in a loop of their own
   // (a plane, a row: CPUs' line kernels): on CPUs the groups shrink until every compute unit has
-  // kCpuLineWaves of them, where groups of the elementwise plan's size would leave most of them
-  // idle (a depthwise layer of 32 planes at batch 1: one group of 256 work-items, one core of 16).
-  // A kernel whose work-items each hold `private_bytes` of private arrays gets groups that hold at
-  // most kCpuGroupPrivateBytes of them: PoCL keeps a group's arrays side by side on its thread's
-  // stack (a group of 256 planes of 12,600 floats overflowed it).
+  // about kCpuLineWaves of them, where groups of the elementwise plan's size would leave most of
+  // them idle (a depthwise layer of 32 planes at batch 1: one group of 256 work-items, one core of
+  // 16). A kernel whose work-items each hold `private_bytes` of private arrays gets groups that
+  // hold at most kCpuGroupPrivateBytes of them: PoCL keeps a group's arrays side by side on its
+  // thread's stack (a group of 256 planes of 12,600 floats overflowed it).
   void enqueue_lines(cl_kernel kernel, std::size_t n, std::size_t private_bytes = 0);
   static constexpr std::size_t kCpuGroupPrivateBytes = 256 * 1024;
   // The fewest groups per compute unit of a line kernel where its lines allow: mobilenet_v2 at
