@@ -137,6 +137,45 @@ TEST_CASE("a tuned matmul configuration is stored, used and correct", "[tune][ma
   CHECK_THROWS_AS(tune_matmul(ctx, 0, 4, 4), ShapeError);
 }
 
+TEST_CASE("a product over tap rows is tuned as one, under a shape of its own", "[tune][matmul]") {
+  TempCacheDir temp;
+  Context ctx = Context::create();
+  auto& impl = detail::Access::impl(ctx);
+  REQUIRE(impl.tuning);
+  // A 3x3 weight gradient's product: 8 filters by 4 channels x 9 taps over K = 200 positions of
+  // a padded input of 4 samples a position, whose rows lie 48 floats apart and channels 512.
+  const std::vector<std::int64_t> shape{8, 36, 200, 0, 1, 9, 3, 3, 0, 48, 4, 512};
+  const detail::GemmCall geometry = detail::gemm_call_of_tuning_shape(shape);
+  CHECK(detail::gemm_tuning_shape(geometry) == shape);
+  CHECK(detail::b_operand_floats(geometry) == 3 * 512 + 2 * 48 + 2 * 4 + 200);
+  const TuneResult r = detail::tune_gemm_shape(ctx, shape, TuneEffort::fast);
+  CHECK(r.shape == "8x36x200 over tap rows");
+  CHECK(r.backend == "own");  // only clnn's kernel reads tap rows: no other backend timed
+  CHECK(r.clblast_wall_ms == 0);
+  CHECK(r.blas_wall_ms == 0);
+  check_winner(r);
+  // Stored under the tap rows' shape, not the plain product's, and what such a call runs.
+  const auto* stored = impl.tuning->nearest("gemm", shape);
+  REQUIRE(stored);
+  CHECK_FALSE(impl.tuning->nearest("gemm", {8, 36, 200, 0, 1}));
+  const MatmulPlan used = detail::gemm_plan(impl, geometry);
+  CHECK(used.tile_m == stored->at("tile_m").get<std::size_t>());
+  CHECK(used.tile_n == stored->at("tile_n").get<std::size_t>());
+  CHECK(used.tile_k == stored->at("tile_k").get<std::size_t>());
+  CHECK(used.kernel == MatmulKernel::vec4);
+
+  // Malformed shapes are refused, not run.
+  for (const auto& bad : std::vector<std::vector<std::int64_t>>{
+           {8, 36, 200},                                // neither a plain nor a tap shape
+           {8, 36, 200, 0, 0, 9, 3, 3, 0, 48, 4, 512},  // tap rows of an untransposed B
+           {8, 40, 200, 0, 1, 9, 3, 3, 0, 48, 4, 512},  // N not whole channels of taps
+           {8, 36, 200, 0, 1, 9, 0, 3, 0, 48, 4, 512},  // no rows of taps
+           {8, 36, -200, 0, 1}}) {
+    INFO(bad.size());
+    CHECK_THROWS_AS(detail::gemm_call_of_tuning_shape(bad), Error);
+  }
+}
+
 TEST_CASE("a gemm_cpu entry stored before the column order keeps the planner's order",
           "[tune][matmul]") {
   TempCacheDir temp;

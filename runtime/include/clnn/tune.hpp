@@ -22,6 +22,7 @@ enum class TuneEffort { fast, full };
 
 struct TuneResult {
   std::string kernel;          // "gemm", "conv", "elementwise" or "reduction"
+  std::string shape;           // gemm: M x N x K, and "over tap rows" for a weight gradient's
   std::size_t candidates = 0;  // configurations timed
   std::size_t rejected = 0;    // configurations whose result differed from the plan's
   double planned_ms = 0;       // the LaunchPlanner's configuration

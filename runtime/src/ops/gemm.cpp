@@ -20,7 +20,45 @@
 namespace clnn::detail {
 
 std::vector<std::int64_t> gemm_tuning_shape(const GemmCall& g) {
-  return {std::int64_t(g.m), std::int64_t(g.n), std::int64_t(g.k), g.trans_a, g.trans_b};
+  std::vector<std::int64_t> shape{std::int64_t(g.m), std::int64_t(g.n), std::int64_t(g.k),
+                                  g.trans_a, g.trans_b};
+  if (const TapRows& r = g.b_rows; r.taps)
+    shape.insert(shape.end(), {std::int64_t(r.taps), std::int64_t(r.kh), std::int64_t(r.kw),
+                               std::int64_t(r.step_d), std::int64_t(r.step_h),
+                               std::int64_t(r.step_w), std::int64_t(g.ldb)});
+  return shape;
+}
+
+GemmCall gemm_call_of_tuning_shape(const std::vector<std::int64_t>& shape) {
+  const bool taps = shape.size() == kTapTuningShapeSize;
+  if ((shape.size() != kGemmTuningShapeSize && !taps) ||
+      std::any_of(shape.begin(), shape.end(), [](std::int64_t v) { return v < 0; }))
+    throw Error("matmul: a malformed tuning shape");
+  auto at = [&](std::size_t i) { return std::size_t(shape[i]); };
+  GemmCall g;
+  g.m = at(0), g.n = at(1), g.k = at(2);
+  g.trans_a = shape[3] != 0, g.trans_b = shape[4] != 0;
+  g.lda = g.trans_a ? g.m : g.k;
+  g.ldb = g.trans_b ? g.k : g.n;
+  g.ldc = g.n;
+  if (taps) {
+    g.b_rows = {at(5), at(6), at(7), at(8), at(9), at(10)};
+    g.ldb = at(11);
+    if (!g.trans_b || g.b_rows.taps == 0 || g.n % g.b_rows.taps != 0 || g.b_rows.kh == 0 ||
+        g.b_rows.kw == 0 || g.b_rows.taps % (g.b_rows.kh * g.b_rows.kw) != 0)
+      throw Error("matmul: a malformed tuning shape of tap rows");
+  }
+  return g;
+}
+
+std::size_t b_operand_floats(const GemmCall& g) {
+  if (!g.b_rows.taps) return (g.trans_b ? g.n : g.k) * g.ldb;
+  // The last channel's start, its farthest tap and K floats from there.
+  const TapRows& r = g.b_rows;
+  const std::size_t depth = r.taps / (r.kh * r.kw);
+  const std::size_t reach =
+      (depth - 1) * r.step_d + (r.kh - 1) * r.step_h + (r.kw - 1) * r.step_w;
+  return (g.n / r.taps - 1) * g.ldb + reach + g.k;
 }
 
 bool gemm_is_aligned(const GemmCall& g) {
@@ -29,7 +67,8 @@ bool gemm_is_aligned(const GemmCall& g) {
   // batch 1 too (they had gone to CLBlast, whose padding copies cost more than the product).
   if (g.trans_a && g.m % 4 != 0) return false;
   for (std::size_t v : {g.n, g.k, g.lda, g.ldb, g.ldc, g.offset_a, g.offset_b, g.offset_c,
-                        g.stride_a, g.stride_b, g.stride_c})
+                        g.stride_a, g.stride_b, g.stride_c, g.b_rows.step_d, g.b_rows.step_h,
+                        g.b_rows.step_w})
     if (v % 4 != 0) return false;
   return true;
 }
@@ -87,11 +126,10 @@ GemmChoice choose_fp32_gemm(const ContextImpl& ctx, const GemmCall& g) {
     return {GemmBackend::gemv, gemm_planner_plan(ctx, g)};
   // One look at the tuning cache: a tuned shape nearby gives both the configuration and the
   // backend that won there (tune_matmul times both).
-  // Products over tap rows run the planner's plan: the tuner times plain products, whose B
-  // streams from memory where tap rows are read from a few megabytes in cache.
-  const nlohmann::json* entry = ctx.tuning && !g.b_rows.taps
-                                    ? ctx.tuning->nearest("gemm", gemm_tuning_shape(g))
-                                    : nullptr;
+  // Products over tap rows have shapes of their own: B's rows, read from a few megabytes in
+  // cache, run unlike a plain product's, which stream from memory.
+  const nlohmann::json* entry =
+      ctx.tuning ? ctx.tuning->nearest("gemm", gemm_tuning_shape(g)) : nullptr;
   GemmChoice choice{ctx.gemm_backend, gemm_planner_plan(ctx, g)};
   if (entry) {
     try {
@@ -439,7 +477,7 @@ namespace {
 
 // The choice gemm() runs a call with, noted for the tuner where it is collecting shapes.
 GemmChoice choose_to_run(const ContextImpl& ctx, const GemmCall& call, GemmBackend backend) {
-  if (TuningNotes* notes = active_tuning_notes(); notes && !call.b_rows.taps)
+  if (TuningNotes* notes = active_tuning_notes())
     notes->products.push_back(gemm_tuning_shape(call));
   GemmChoice choice = choose_gemm(ctx, call);
   // A backend asked for, but the host BLAS only where it serves (as CLNN_GEMM=blas).

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "cl_api.hpp"
+#include "clnn/tune.hpp"
 #include "ops/epilogue.hpp"
 #include "context_impl.hpp"
 
@@ -14,7 +15,7 @@ namespace clnn::detail {
 // B (transposed: N x K) as a weight gradient's column matrix read from a zero-padded input that
 // lies channel by channel, ldb floats apart (ops/conv_shifted.cpp): row n = c * taps + t, with
 // tap t = (a * kh + b) * kw + e, starts at c * ldb + a * step_d + b * step_h + e * step_w. Only
-// clnn's vec4 kernel reads B so; its rows need not be float4-aligned.
+// clnn's vec4 kernel reads B so, in float4s: the steps are multiples of 4 (gemm_is_aligned).
 struct TapRows {
   std::size_t taps = 0;  // 0: B's rows lie ldb apart, as usual
   std::size_t kh = 1, kw = 1, step_d = 0, step_h = 0, step_w = 0;
@@ -47,8 +48,8 @@ struct GemmCall {
 // What a call runs with: the backend (CLNN_GEMM's, else gemv for a skinny call, else the tuned
 // shape's, else by kernel and size) and clnn's kernel configuration (the tuned one of the nearest shape when the tuning
 // cache has one that fits the device and the call, else the LaunchPlanner's). One lookup in the
-// tuning cache per call. Products over tap rows always run the LaunchPlanner's configuration on
-// clnn's own kernel.
+// tuning cache per call. Products over tap rows always run on clnn's own vec4 kernel, tuned as
+// products over tap rows (their own shapes in the cache).
 struct GemmChoice {
   GemmBackend backend = GemmBackend::automatic;
   MatmulPlan plan;
@@ -85,8 +86,8 @@ void sum_slices(ContextImpl& ctx, cl_mem partial, std::size_t offset_partial, st
                 std::size_t n, float alpha, float beta, cl_mem c, std::size_t offset_c,
                 const Epilogue& epilogue = {});
 
-// Whether the vec4 kernel can take a call: N, K, leading dimensions, offsets and batch strides
-// all multiples of 4, and M too where A is transposed.
+// Whether the vec4 kernel can take a call: N, K, leading dimensions, offsets, batch strides and
+// tap rows' steps all multiples of 4, and M too where A is transposed.
 bool gemm_is_aligned(const GemmCall& call);
 // Whether a configuration can run a call: it fits the device, and a vec4 one gets an aligned
 // call; tap rows take nothing but vec4.
@@ -100,8 +101,19 @@ MatmulPlan smallest_vec4_plan();
 MatmulPlan gemm_plan(const ContextImpl& ctx, const GemmCall& call);
 // The LaunchPlanner's configuration for a call, ignoring the tuning cache.
 MatmulPlan gemm_planner_plan(const ContextImpl& ctx, const GemmCall& call);
-// The tuning cache's key for a call.
+// The tuning cache's key for a call: M, N, K and the transpositions, then, for tap rows, the
+// taps (count, kh, kw, steps) and ldb, which set how much of B the cache serves.
 std::vector<std::int64_t> gemm_tuning_shape(const GemmCall& call);
+inline constexpr std::size_t kGemmTuningShapeSize = 5, kTapTuningShapeSize = 12;
+// A call of a tuning shape's geometry (lda K or M, ldc N; no operands); throws on a malformed one.
+GemmCall gemm_call_of_tuning_shape(const std::vector<std::int64_t>& shape);
+// The floats of B a call reads, from its offset on.
+std::size_t b_operand_floats(const GemmCall& call);
+// Times configurations of clnn's kernel (and, for plain products, CLBlast and the host BLAS)
+// for a call of a tuning shape on random operands, checks each against the plan's result, and
+// stores the fastest in the tuning cache (tune/tuner.cpp).
+TuneResult tune_gemm_shape(const Context& ctx, const std::vector<std::int64_t>& shape,
+                           TuneEffort effort);
 // Runs clnn's kernel with a given configuration (the tuner's candidates).
 void gemm_with_plan(ContextImpl& ctx, const GemmCall& call, const MatmulPlan& plan,
                     cl_event* event);

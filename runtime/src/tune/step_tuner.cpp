@@ -10,6 +10,7 @@
 #include "clnn/tune.hpp"
 #include "context_impl.hpp"
 #include "ops/conv_implicit.hpp"
+#include "ops/gemm.hpp"
 #include "tune/measure.hpp"
 #include "tune/tuning_notes.hpp"
 
@@ -97,8 +98,7 @@ std::vector<TuneResult> tune_executor(Executor& executor, const Value& loss, Tun
   shapes.erase(std::unique(shapes.begin(), shapes.end()), shapes.end());
   std::vector<TuneResult> results;
   for (const auto& s : shapes)
-    results.push_back(
-        tune_matmul(executor.context(), s[0], s[1], s[2], s[3] != 0, s[4] != 0, effort));
+    results.push_back(detail::tune_gemm_shape(executor.context(), s, effort));
   std::vector<std::vector<std::int64_t>> tuned;  // one launch per tuning shape
   for (const detail::ImplicitLaunch& l : convolutions) {
     const auto shape = detail::implicit_tuning_shape(l);

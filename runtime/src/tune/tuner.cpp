@@ -75,51 +75,61 @@ TuneResult tune_matmul(const Context& ctx, std::int64_t m, std::int64_t n, std::
 TuneResult tune_matmul(const Context& ctx, std::int64_t m, std::int64_t n, std::int64_t k,
                        bool transpose_a, bool transpose_b, TuneEffort effort) {
   if (m <= 0 || n <= 0 || k <= 0) throw ShapeError("tune_matmul: sizes must be positive");
-  auto& impl = detail::Access::impl(ctx);
-  std::mt19937 rng(1);
-  Tensor a = detail::random_tensor(ctx, m * k, rng), b = detail::random_tensor(ctx, k * n, rng);
-  Tensor reference = Tensor::empty(ctx, {m * n}), out = Tensor::empty(ctx, {m * n});
-  GemmCall call;
-  call.trans_a = transpose_a, call.trans_b = transpose_b;
-  call.m = std::size_t(m), call.n = std::size_t(n), call.k = std::size_t(k);
-  call.a = detail::Access::mem(a), call.lda = std::size_t(transpose_a ? m : k);
-  call.b = detail::Access::mem(b), call.ldb = std::size_t(transpose_b ? k : n);
-  call.ldc = std::size_t(n);
+  return detail::tune_gemm_shape(ctx, {m, n, k, transpose_a, transpose_b}, effort);
+}
 
-  const MatmulPlan planned = detail::gemm_planner_plan(impl, call);
-  call.c = detail::Access::mem(reference);
+namespace detail {
+
+TuneResult tune_gemm_shape(const Context& ctx, const std::vector<std::int64_t>& shape,
+                           TuneEffort effort) {
+  auto& impl = Access::impl(ctx);
+  GemmCall call = gemm_call_of_tuning_shape(shape);
+  std::mt19937 rng(1);
+  const auto m = std::int64_t(call.m), n = std::int64_t(call.n), k = std::int64_t(call.k);
+  Tensor a = random_tensor(ctx, m * k, rng);
+  Tensor b = random_tensor(ctx, std::int64_t(b_operand_floats(call)), rng);
+  Tensor reference = Tensor::empty(ctx, {m * n}), out = Tensor::empty(ctx, {m * n});
+  call.a = Access::mem(a), call.b = Access::mem(b);
+
+  const MatmulPlan planned = gemm_planner_plan(impl, call);
+  call.c = Access::mem(reference);
   TuneResult result;
   result.kernel = "gemm";
+  result.shape = std::to_string(m) + "x" + std::to_string(n) + "x" + std::to_string(k) +
+                 (call.b_rows.taps ? " over tap rows" : "");
   result.planned_ms = result.best_ms = time_plan(impl, call, planned);
   result.best = planned.describe();
   MatmulPlan best = planned;
   const auto want = reference.to_host();
-  call.c = detail::Access::mem(out);
+  call.c = Access::mem(out);
   for (const MatmulPlan& p : candidates(impl.planner, call, effort == TuneEffort::full)) {
     // A candidate wins only with the planned kernel's result (sums may round differently).
-    if (detail::candidate_wins(
+    if (candidate_wins(
             result, p.describe(), [&] { return time_plan(impl, call, p); },
-            [&] { return detail::relative_l2(out.to_host(), want) < 1e-5; }))
+            [&] { return relative_l2(out.to_host(), want) < 1e-5; }))
       best = p;
   }
   // Which backend serves this shape best: the tuned kernel, CLBlast or (CPU devices) the host
-  // BLAS, timed alike.
+  // BLAS, timed alike. Only clnn's kernel reads tap rows.
   result.own_wall_ms = result.best_ms;
-  result.clblast_wall_ms = time_plan(impl, call, best, detail::GemmBackend::clblast);
-  std::string tiles = result.clblast_wall_ms < result.own_wall_ms ? "clblast" : "own";
-  if (detail::host_blas_serves(impl, call)) {
-    result.blas_wall_ms = time_plan(impl, call, best, detail::GemmBackend::blas);
+  std::string tiles = "own";
+  if (!call.b_rows.taps) {
+    result.clblast_wall_ms = time_plan(impl, call, best, GemmBackend::clblast);
+    if (result.clblast_wall_ms < result.own_wall_ms) tiles = "clblast";
+  }
+  if (host_blas_serves(impl, call)) {
+    result.blas_wall_ms = time_plan(impl, call, best, GemmBackend::blas);
     if (result.blas_wall_ms < std::min(result.own_wall_ms, result.clblast_wall_ms)) tiles = "blas";
   }
   result.backend = tiles;
   // A skinny product runs as a matrix-vector product whatever the tiles' winner (which serves it
   // where CLNN_GEMM forces a backend): timed alike for the report.
-  if (detail::choose_gemm_backend(impl, call) == detail::GemmBackend::gemv) {
-    result.gemv_wall_ms = time_plan(impl, call, best, detail::GemmBackend::gemv);
+  if (choose_gemm_backend(impl, call) == GemmBackend::gemv) {
+    result.gemv_wall_ms = time_plan(impl, call, best, GemmBackend::gemv);
     result.backend = "gemv";
   }
   if (impl.tuning)
-    impl.tuning->store("gemm", detail::gemm_tuning_shape(call),
+    impl.tuning->store("gemm", gemm_tuning_shape(call),
                        {{"local", best.use_local_memory},
                         {"tile_m", best.tile_m},
                         {"tile_n", best.tile_n},
@@ -132,5 +142,7 @@ TuneResult tune_matmul(const Context& ctx, std::int64_t m, std::int64_t n, std::
                        result.best_ms);
   return result;
 }
+
+}  // namespace detail
 
 }  // namespace clnn
