@@ -431,9 +431,17 @@ TEST_CASE("a product that splits K keeps blocks that fit it", "[launch]") {
   const auto shrunk = nvidia.matmul(64, 576, 1);
   const auto for_split = nvidia.matmul_for_split_k(64, 576, 50176);
   CHECK(for_split.tile_m == 64);  // not mostly outside the 64 rows
-  CHECK(for_split.tile_n == nvidia.matmul().tile_n);
   CHECK(shrunk.tile_m * shrunk.tile_n < for_split.tile_m * for_split.tile_n);
   CHECK(nvidia.plannable(for_split));
+  // Columns in blocks of 64 where 128 would compute more past N (576: 640 against 576; 288: 384
+  // against 320), not narrower (32 x 32 blocks ran slower), and 128 where they compute no more.
+  CHECK(for_split.tile_n == 64);
+  const auto thirty_two = nvidia.matmul_for_split_k(32, 288, 415744);
+  CHECK(thirty_two.tile_m == 32);
+  CHECK(thirty_two.tile_n == 64);
+  CHECK(thirty_two.tile_k == 8);  // work-groups of one SIMD group: more of them resident
+  CHECK(nvidia.matmul_for_split_k(64, 1024, 50176).tile_n == nvidia.matmul().tile_n);
+  CHECK(nvidia.matmul_for_split_k(64, 200, 50176).tile_n == nvidia.matmul().tile_n);
   // CPUs split K for no occupancy: the blocks are an unsplit product's, here fewer vectors a row
   // for mobilenet_v2's 49 columns.
   DeviceInfo avx512 = cpu();

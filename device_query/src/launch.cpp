@@ -477,7 +477,25 @@ MatmulPlan LaunchPlanner::matmul_for_split_k(std::size_t m, std::size_t n, std::
   // products (N = 49, K of 320 to 960) had computed 96 columns a row in blocks of 48.
   if (largest.kernel == MatmulKernel::cpu) return matmul(m, n, 1, k);
   if (largest.kernel != MatmulKernel::vec4) return largest;
-  return long_steps_if_registers_hold(shrink_blocks(largest, m, n, 1, 0));
+  const MatmulPlan plan = narrower_if_less_padding(shrink_blocks(largest, m, n, 1, 0), n);
+  // Work-groups of one SIMD group take steps of 8: with them more groups stay resident per unit.
+  // clnn-tune on the H100, 32 x 64 blocks of the large model's weight gradients at batch 512:
+  // 32 x 288 (K 416k) 0.37 ms with steps of 8, 0.44 with 16; 64 x 288 (K 108k) 0.155 and 0.207.
+  if (plan.work_group_size() <= device_.simd_width) return with_k_step_at_most(plan, 8);
+  return long_steps_if_registers_hold(plan);
+}
+
+MatmulPlan LaunchPlanner::narrower_if_less_padding(MatmulPlan plan, std::size_t n) const {
+  // Slices of K occupy the device, so a block's width need not: the columns past N are work
+  // thrown away. clnn-tune on the H100, the large model's weight gradients at batch 512 (over
+  // tap rows, K of 108k to 416k): 32 x 288 ran 0.43 ms in blocks of 32 x 128 (384 columns
+  // computed), 0.37 in 32 x 64 (320); 64 x 576 0.31 in 64 x 128 (640), 0.24 in 64 x 64; 32 x 32
+  // blocks (no padding) 0.44, their work-groups of 16 too small.
+  constexpr std::size_t kNarrowest = 64;
+  if (plan.tile_n <= kNarrowest) return plan;
+  auto computed = [n](std::size_t tile) { return (n + tile - 1) / tile * tile; };
+  const auto narrower = vec4_plan(plan.tile_m, plan.tile_n / 2);
+  return narrower && computed(narrower->tile_n) < computed(plan.tile_n) ? *narrower : plan;
 }
 
 MatmulPlan LaunchPlanner::long_steps_if_registers_hold(const MatmulPlan& plan) const {
@@ -490,6 +508,12 @@ MatmulPlan LaunchPlanner::long_steps_if_registers_hold(const MatmulPlan& plan) c
   const std::size_t two_groups = 2 * plan.work_group_size() * kRegistersPerItem;
   const bool fit = plan.kernel == MatmulKernel::vec4 && two_groups <= device_.registers_per_group;
   return fit ? with_k_step(plan, 16) : plan;
+}
+
+MatmulPlan LaunchPlanner::with_k_step_at_most(MatmulPlan plan, std::size_t tile_k) const {
+  MatmulPlan shorter = plan;
+  shorter.tile_k = tile_k;
+  return plan.tile_k > tile_k && fits(shorter) ? shorter : plan;
 }
 
 MatmulPlan LaunchPlanner::with_k_step(MatmulPlan plan, std::size_t tile_k) const {

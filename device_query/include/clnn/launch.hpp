@@ -173,7 +173,8 @@ class LaunchPlanner {
   // column by column where B fills a core's cache (k known).
   MatmulPlan matmul(std::size_t m, std::size_t n, std::size_t batch, std::size_t k = 0) const;
   // The plan for an M x N product whose caller occupies the device by splitting K instead: blocks
-  // are halved only while they lie mostly outside the product (CPUs: an unsplit product's plan).
+  // are halved only while they lie mostly outside the product, or to 64 columns where that
+  // computes fewer past N (CPUs: an unsplit product's plan).
   MatmulPlan matmul_for_split_k(std::size_t m, std::size_t n, std::size_t k) const;
   // The plan for a convolution as an implicit GEMM (vec4 with CONV_GATHER) of `batch` products
   // of M filters by N columns over `taps` kernel positions: blocks shrunk only where they would
@@ -272,6 +273,9 @@ class LaunchPlanner {
   // `wanted` of them (times batch) cover it.
   MatmulPlan shrink_blocks(MatmulPlan plan, std::size_t m, std::size_t n, std::size_t batch,
                            std::size_t wanted) const;
+  // The vec4 plan with blocks half as wide (not below 64 columns) where they compute fewer
+  // columns past N.
+  MatmulPlan narrower_if_less_padding(MatmulPlan plan, std::size_t n) const;
   // Steps of 16 along K for a vec4 plan whose blocks of an M x N product (times batch) each get
   // a compute unit of their own.
   MatmulPlan longest_k_step_if_alone(MatmulPlan plan, std::size_t m, std::size_t n,
@@ -291,6 +295,8 @@ class LaunchPlanner {
                                                 std::size_t k) const;
   // The plan with steps of tile_k where they are longer and fit; else the plan.
   MatmulPlan with_k_step(MatmulPlan plan, std::size_t tile_k) const;
+  // The plan with steps of tile_k where they are shorter and fit; else the plan.
+  MatmulPlan with_k_step_at_most(MatmulPlan plan, std::size_t tile_k) const;
 
   DeviceInfo device_;
 };
