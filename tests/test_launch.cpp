@@ -613,8 +613,16 @@ TEST_CASE("skinny-product plans follow the device and the shape", "[launch]") {
   CHECK(plan(h200, GemvLayout::columns, 3, 1000000).slice_k <= LaunchPlanner::kMaxItemK);
   // A large batch fills the device alone.
   CHECK(plan(h200, GemvLayout::columns, 4096, 4096, 1, 512).slices == 1);
-  // More vectors need longer slices for their partial sums to stay cheap.
+  // More vectors need longer slices for their partial sums to stay cheap, unless the cache holds
+  // the matrix: then each work-item's wait on its loads, row after row, costs more than they.
   CHECK(plan(h200, GemvLayout::columns, 1024, 65536, 16).slice_k >= 16 * 16);
+  DeviceInfo cached = gpu(48 << 10, 1024, 32, 132);
+  cached.global_mem_cache_size = 50u << 20;
+  const LaunchPlanner l2(cached);
+  const GemvPlan fc2 = plan(l2, GemvLayout::columns, 256, 512, 10);  // 0.5 MB
+  CHECK(fc2.slice_k == LaunchPlanner::kMinGpuGemvSlice);
+  CHECK(plan(h200, GemvLayout::columns, 256, 512, 10).slice_k >= 16 * 10);
+  CHECK(plan(l2, GemvLayout::columns, 1024, 65536, 16).slice_k >= 16 * 16);  // 256 MB
   // Without slices: one launch however long K is.
   CHECK(h200.gemv(GemvShape{GemvLayout::columns, 3, 1000000, 1, 1}, false).slices == 1);
   // The rows' tree keeps to half of local memory, and the work-group limit holds.

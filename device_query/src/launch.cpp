@@ -673,6 +673,10 @@ GemvPlan LaunchPlanner::gemv(const GemvShape& shape, bool may_split) const {
   // thread, and a few per unit balance them. Each slice writes partial sums that the second
   // pass reads back: at least 16 elements of K per vector keep that traffic within an eighth of
   // the big matrix's, and at least 4 float4s per work-item of a team keep the tree's share small.
+  // On a GPU whose cache holds the big matrix that traffic costs little beside each work-item's
+  // wait on its loads, one row after another: there slices go down to kMinGpuGemvSlice. On the
+  // H100 the large model's 256 -> 10 weight gradient at batch 512 (M 256, K 512, 10 vectors)
+  // took 0.054 ms in 3 slices of 172 rows, 0.014 in 32 of 16 (and 0.010 to sum them).
   // The sum walks every slice of an output: at most 256 of them unless kMaxItemK needs more.
   const std::size_t units = std::max<std::size_t>(1, device_.compute_units);
   const std::size_t wanted = device_.type == DeviceType::gpu
@@ -681,8 +685,13 @@ GemvPlan LaunchPlanner::gemv(const GemvShape& shape, bool may_split) const {
   const std::size_t groups = plan.groups(shape.long_side) * std::max<std::size_t>(1, shape.batch);
   std::size_t slices = 1;
   if (may_split) {
-    const std::size_t floor = device_.type == DeviceType::gpu ? kMinGpuGemvSlice : 64;
-    const std::size_t min_slice = std::max<std::size_t>({floor, 16 * plan.skinny, 16 * plan.team});
+    const bool gpu = device_.type == DeviceType::gpu;
+    const double matrix_bytes = double(shape.long_side) * double(shape.k) *
+                                double(std::max<std::size_t>(1, shape.batch)) * sizeof(float);
+    const bool cached = gpu && matrix_bytes <= double(device_.global_mem_cache_size);
+    const std::size_t floor = gpu ? kMinGpuGemvSlice : 64;
+    const std::size_t min_slice =
+        std::max<std::size_t>({floor, cached ? 0 : 16 * plan.skinny, 16 * plan.team});
     const std::size_t for_units = std::min({ceil_div(wanted, groups), std::size_t{256},
                                             std::max<std::size_t>(1, shape.k / min_slice)});
     slices = std::max(for_units, ceil_div(shape.k, plan.team * max_walk(plan)));
