@@ -45,8 +45,9 @@ TEST_CASE("max_pool and avg_pool in 2-D", "[pool]") {
 }
 
 TEST_CASE("max_pool forward per element and per line of outputs", "[pool]") {
-  // max_pool_forward (GPUs) and max_pool_forward_rows (CPUs): the device picks one; each is
-  // checked here whatever the device, with padding, dilation and 1-D and 3-D windows.
+  // max_pool_forward (GPUs; max_pool_forward_2x2 for whole 2 x 2 windows) and
+  // max_pool_forward_rows (CPUs): the device picks one; each is checked here whatever the
+  // device, with padding, dilation and 1-D and 3-D windows.
   test::RowLoopsOverride rows;
   PoolOptions dilated = pool({2, 3}, {1, 2}, {1, 0}, {0, 1});
   dilated.dilations = {2, 2};

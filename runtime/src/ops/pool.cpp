@@ -1,6 +1,7 @@
 // max_pool and avg_pool over 1, 2 or 3 spatial dimensions (kernel, strides, pads, ceil mode,
 // count_include_pad), and global_avg_pool.
 #include <algorithm>
+#include <climits>
 #include <memory>
 
 #include "cl/kernel_call.hpp"
@@ -67,14 +68,23 @@ class PoolOp : public Op {
       }
     }
     if (max_) {  // in training the argmax of each window is saved for backward
+      const cl_mem argmax = mem(args.saved.defined() ? args.saved : args.output);
+      // GPUs: 2 x 2 windows a work-item per output with 32-bit indices.
+      if (!args.ctx.row_loops && pairs_tile(w) && w.n * w.c * w.in_positions() < INT_MAX) {
+        cl_kernel k = args.ctx.kernel("pool", "max_pool_forward_2x2");
+        set_args(k, mem(*args.inputs[0]), mem(args.output), argmax, cl_int(args.saved.defined()),
+                 cl_int(w.in[1]), cl_int(w.in[2]), cl_int(w.out[1]), cl_int(w.out[2]),
+                 cl_int(args.output.size()));
+        args.ctx.enqueue_elementwise(k, std::size_t(args.output.size()));
+        return;
+      }
       // CPUs: a work-item per line of 2 x 2 windows, or per plane of others.
       const bool rows = args.ctx.row_loops, pairs = rows && pairs_tile(w);
       const char* name = !rows ? "max_pool_forward"
                          : pairs ? "max_pool_forward_pairs"
                                  : "max_pool_forward_rows";
       cl_kernel k = args.ctx.kernel("pool", name);
-      set_args(k, mem(*args.inputs[0]), mem(args.output),
-               mem(args.saved.defined() ? args.saved : args.output), cl_int(args.saved.defined()),
+      set_args(k, mem(*args.inputs[0]), mem(args.output), argmax, cl_int(args.saved.defined()),
                w.packed(), w.packed_out(), cl_long(w.n * w.c));
       if (!rows)
         args.ctx.enqueue_elementwise(k, std::size_t(args.output.size()));
