@@ -26,29 +26,51 @@ std::size_t local_bytes(const Window& win, std::int64_t filters, std::size_t til
 // H200 mostly idle (the large model's first layer at batch 512: 0.19 ms, 0.12 with eight).
 constexpr std::size_t kMinTiles = 4, kGroupsPerUnit = 8;
 
+// The shorter of the weight-gradient kernel's tiles of columns.
+constexpr std::size_t kLeastTileColumns = 32;
+
 // Columns the weight-gradient kernel stages at a time (conv_direct.cl's TILE_Q): 64 where there
 // are columns enough for every work-group and the tiles leave half of local memory free, else 32.
 // Longer tiles give each work-item more products per pair of barriers; shorter ones more
 // work-groups (the default model's first layer at batch 64 ran 0.040 ms in 196 work-groups of 4
 // tiles of 64, 0.032 in 262 of 6 tiles of 32).
+// The work-group stages a column a work-item (conv_direct.cl), so it holds at least a tile's.
 std::size_t tile_columns(const ContextImpl& ctx, const Window& win, std::int64_t filters) {
   const std::size_t columns = std::size_t(win.n * win.out_positions());
   const std::size_t units = std::max<cl_uint>(1, ctx.info.compute_units);
   const bool plenty = columns / 64 >= kMinTiles * kGroupsPerUnit * units;
-  return plenty && local_bytes(win, filters, 64) <= ctx.info.local_mem_size / 2 ? 64 : 32;
+  return plenty && ctx.reduction_plan.local_size >= 64 &&
+                 local_bytes(win, filters, 64) <= ctx.info.local_mem_size / 2
+             ? 64
+             : kLeastTileColumns;
+}
+
+// The weight-gradient kernel's work-group: whole columns of a tile's work-items, with as few
+// pairs (filter, row) a work-item as the reduction plan's work-groups allow, spread evenly. In
+// groups of 256, the first layers' 32 filters x 9 taps (288 pairs) had left all but one SIMD
+// group waiting at each barrier while it summed a second pair.
+std::size_t weight_gradient_items(const ContextImpl& ctx, const Window& win, std::int64_t filters,
+                                  std::size_t tile_q) {
+  const std::size_t pairs = std::size_t(filters * rows(win)), most = ctx.reduction_plan.local_size;
+  const std::size_t per_item = (pairs + most - 1) / most;
+  const std::size_t items = ((pairs + per_item - 1) / per_item + tile_q - 1) / tile_q * tile_q;
+  return std::min(items, most / tile_q * tile_q);
 }
 
 std::string build_options(const ContextImpl& ctx, const Window& win, std::int64_t filters) {
+  const std::size_t tile_q = tile_columns(ctx, win, filters);
   return "-DFILTERS=" + std::to_string(filters) + " -DROWS=" + std::to_string(rows(win)) +
-         " -DITEMS=" + std::to_string(ctx.reduction_plan.local_size) +
-         " -DTILE_Q=" + std::to_string(tile_columns(ctx, win, filters));
+         " -DITEMS=" + std::to_string(weight_gradient_items(ctx, win, filters, tile_q)) +
+         " -DTILE_Q=" + std::to_string(tile_q);
 }
 
 }  // namespace
 
 bool DirectConv::serves_gradients() const {
   if (groups != 1 || rows(win) > kMaxRows) return false;
-  if (local_bytes(win, filters, 32) > ctx.info.local_mem_size / 2) return false;
+  if (local_bytes(win, filters, kLeastTileColumns) > ctx.info.local_mem_size / 2 ||
+      ctx.reduction_plan.local_size < kLeastTileColumns)
+    return false;
   for (std::int64_t extent : {win.n * win.c * win.in_positions(),
                               win.n * filters * win.out_positions(), win.n * win.out_positions()})
     if (extent >= INT_MAX) return false;
@@ -84,7 +106,7 @@ void DirectConv::weight_gradient(const Tensor& x, const Tensor& gy, const Tensor
                            build_options(ctx, win, filters));
   set_args(k, mem(x), mem(gy), partial, win.packed(), win.packed_out(), cl_int(win.n),
            cl_int(per_group));
-  const std::size_t local = ctx.reduction_plan.local_size;
+  const std::size_t local = weight_gradient_items(ctx, win, filters, tile_q);
   enqueue<1>(ctx.queue.get(), k, {used * local}, {local});
   sum.run(ctx, nullptr, nullptr, mem(gw));
 }
