@@ -56,8 +56,7 @@ std::size_t b_operand_floats(const GemmCall& g) {
   // The last channel's start, its farthest tap and K floats from there.
   const TapRows& r = g.b_rows;
   const std::size_t depth = r.taps / (r.kh * r.kw);
-  const std::size_t reach =
-      (depth - 1) * r.step_d + (r.kh - 1) * r.step_h + (r.kw - 1) * r.step_w;
+  const std::size_t reach = (depth - 1) * r.step_d + (r.kh - 1) * r.step_h + (r.kw - 1) * r.step_w;
   return (g.n / r.taps - 1) * g.ldb + reach + g.k;
 }
 
@@ -66,9 +65,9 @@ bool gemm_is_aligned(const GemmCall& g) {
   // clamped and C's checked one by one, so vit_b_16's 197 tokens a sample take the vec4 tiles at
   // batch 1 too (they had gone to CLBlast, whose padding copies cost more than the product).
   if (g.trans_a && g.m % 4 != 0) return false;
-  for (std::size_t v : {g.n, g.k, g.lda, g.ldb, g.ldc, g.offset_a, g.offset_b, g.offset_c,
-                        g.stride_a, g.stride_b, g.stride_c, g.b_rows.step_d, g.b_rows.step_h,
-                        g.b_rows.step_w})
+  for (std::size_t v :
+       {g.n, g.k, g.lda, g.ldb, g.ldc, g.offset_a, g.offset_b, g.offset_c, g.stride_a, g.stride_b,
+        g.stride_c, g.b_rows.step_d, g.b_rows.step_h, g.b_rows.step_w})
     if (v % 4 != 0) return false;
   return true;
 }

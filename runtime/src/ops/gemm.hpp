@@ -7,8 +7,8 @@
 
 #include "cl_api.hpp"
 #include "clnn/tune.hpp"
-#include "ops/epilogue.hpp"
 #include "context_impl.hpp"
+#include "ops/epilogue.hpp"
 
 namespace clnn::detail {
 
@@ -42,14 +42,14 @@ struct GemmCall {
   bool finishes() const { return row_bias || finish.on; }
 };
 
-// CLNN_GEMM=own|clblast|blas forces a backend for a context (ContextImpl::gemm_backend, settings.hpp);
-// automatic picks by device and shape: skinny products (ops/gemv.hpp) take the matrix-vector
-// kernels, the others by device, size and the tuning cache.
-// What a call runs with: the backend (CLNN_GEMM's, else gemv for a skinny call, else the tuned
-// shape's, else by kernel and size) and clnn's kernel configuration (the tuned one of the nearest shape when the tuning
-// cache has one that fits the device and the call, else the LaunchPlanner's). One lookup in the
-// tuning cache per call. Products over tap rows always run on clnn's own vec4 kernel, tuned as
-// products over tap rows (their own shapes in the cache).
+// CLNN_GEMM=own|clblast|blas forces a backend for a context (ContextImpl::gemm_backend,
+// settings.hpp); automatic picks by device and shape: skinny products (ops/gemv.hpp) take the
+// matrix-vector kernels, the others by device, size and the tuning cache. What a call runs with:
+// the backend (CLNN_GEMM's, else gemv for a skinny call, else the tuned shape's, else by kernel and
+// size) and clnn's kernel configuration (the tuned one of the nearest shape when the tuning cache
+// has one that fits the device and the call, else the LaunchPlanner's). One lookup in the tuning
+// cache per call. Products over tap rows always run on clnn's own vec4 kernel, tuned as products
+// over tap rows (their own shapes in the cache).
 struct GemmChoice {
   GemmBackend backend = GemmBackend::automatic;
   MatmulPlan plan;
