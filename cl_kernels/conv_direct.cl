@@ -60,6 +60,9 @@ __kernel void conv_input_gradient_direct(__global const float* gy, __global cons
 // ops/conv_direct.cpp's work-groups).
 #define PAIRS ((FILTERS * ROWS + ITEMS - 1) / ITEMS)
 #define COLUMN_ITEMS (ITEMS / TILE_Q)  // work-items staging one column
+#if ITEMS < TILE_Q || ITEMS % TILE_Q != 0
+#error "conv_weight_gradient_direct: ITEMS must be a multiple of TILE_Q"
+#endif
 
 __kernel __attribute__((reqd_work_group_size(ITEMS, 1, 1)))
 void conv_weight_gradient_direct(__global const float* x, __global const float* gy,
@@ -74,7 +77,7 @@ void conv_weight_gradient_direct(__global const float* x, __global const float* 
   float acc[PAIRS];
   for (int s = 0; s < PAIRS; ++s) acc[s] = 0.0f;
   for (int q0 = q_begin; q0 < q_end; q0 += TILE_Q) {
-    if (first < COLUMN_ITEMS) {
+    {
       const int q = q0 + qq, n = q / P, p = q - n * P;
       const int ow = p % o.s2, oh = p / o.s2 % o.s1, od = p / (o.s2 * o.s1);
       const bool column = q < q_end;

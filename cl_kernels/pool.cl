@@ -164,9 +164,9 @@ __kernel void max_pool_forward_rows(__global const float* x, __global float* y,
 // GPUs: a work-item per output, its two input rows' pairs read as float2s, 32-bit indices (the
 // host checks that x's offsets fit an int). The general kernel's 64-bit divisions had run the
 // large model's first pooling at batch 512 at 39% of the bandwidth on the H100 (0.057 ms; 0.034
-// so). Planes of H x W, outputs of
-// OH x OW a plane; the first maximum in the order (0, 0), (0, 1), (1, 0), (1, 1), as
-// window_argmax takes it (isgreater, as >, never prefers a NaN).
+// so). Planes of H x W, outputs of OH x OW a plane; the first maximum in the order (0, 0),
+// (0, 1), (1, 0), (1, 1), as window_argmax takes it (isgreater, as >, never prefers a NaN: a
+// NaN wins only as its window's first element).
 __kernel void max_pool_forward_2x2(__global const float* x, __global float* y,
                                    __global int* argmax, const int has_argmax, const int H,
                                    const int W, const int OH, const int OW, const int total) {

@@ -68,6 +68,33 @@ TEST_CASE("max_pool forward per element and per line of outputs", "[pool]") {
   }
 }
 
+TEST_CASE("2 x 2 max pooling keeps a NaN only as its window's first element", "[pool]") {
+  // max_pool_forward_2x2 (GPUs) and max_pool_forward_pairs (CPUs) as window_argmax: the first
+  // element starts the maximum, and isgreater never prefers a NaN. A 2 x 8 plane of increasing
+  // values, window j with a NaN at its j-th element (row by row).
+  std::vector<float> x(16);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = float(i + 1);
+  for (std::size_t j = 0; j < 4; ++j) x[j / 2 * 8 + 2 * j + j % 2] = NAN;
+  test::RowLoopsOverride rows;
+  for (bool per_line : {false, true})
+    for (Mode mode : {Mode::inference, Mode::training}) {
+      INFO("per line " << per_line << " training " << (mode == Mode::training));
+      rows.use(per_line);
+      Graph g;
+      Value xv = g.input("x", {1, 1, 2, 8});
+      Value y = max_pool(xv, pool({2, 2}));
+      Executor ex(test::context(), g, {y}, mode);
+      ex.set_input("x", x);
+      ex.forward();
+      const auto got = ex.value(y).to_host();
+      REQUIRE(got.size() == 4);
+      CHECK(std::isnan(got[0]));
+      CHECK(got[1] == 12.0f);  // the bottom right elements: 2 * j + 10
+      CHECK(got[2] == 14.0f);
+      CHECK(got[3] == 15.0f);  // its own bottom right is the NaN: the bottom left
+    }
+}
+
 TEST_CASE("max_pool in inference: a line of window maxima per work-item", "[pool]") {
   // max_pool_forward_values (CPUs in inference, where the 2 x 2 kernel does not serve), forced
   // here whatever the device, against the double reference: strides 1 and 2, padding, ceil

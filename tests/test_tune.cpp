@@ -170,7 +170,10 @@ TEST_CASE("a product over tap rows is tuned as one, under a shape of its own", "
            {8, 36, 200, 0, 0, 9, 3, 3, 0, 48, 4, 512},  // tap rows of an untransposed B
            {8, 40, 200, 0, 1, 9, 3, 3, 0, 48, 4, 512},  // N not whole channels of taps
            {8, 36, 200, 0, 1, 9, 0, 3, 0, 48, 4, 512},  // no rows of taps
-           {8, 36, -200, 0, 1}}) {
+           {8, 36, -200, 0, 1},                         // a negative size
+           {8, 0, 200, 0, 1, 9, 3, 3, 0, 48, 4, 512},   // no columns
+           {8, 36, 200, 0, 1, 9, std::int64_t{1} << 32, std::int64_t{1} << 32, 0, 48, 4,
+            512}}) {  // rows whose product would wrap
     INFO(bad.size());
     CHECK_THROWS_AS(detail::gemm_call_of_tuning_shape(bad), Error);
   }

@@ -479,8 +479,9 @@ MatmulPlan LaunchPlanner::matmul_for_split_k(std::size_t m, std::size_t n, std::
   if (largest.kernel != MatmulKernel::vec4) return largest;
   const MatmulPlan plan = narrower_if_less_padding(shrink_blocks(largest, m, n, 1, 0), n);
   // Work-groups of one SIMD group take steps of 8: with them more groups stay resident per unit.
-  // clnn-tune on the H100, 32 x 64 blocks of the large model's weight gradients at batch 512:
-  // 32 x 288 (K 416k) 0.37 ms with steps of 8, 0.44 with 16; 64 x 288 (K 108k) 0.155 and 0.207.
+  // clnn-tune on the H100, the large model's weight gradients at batch 512 in 32 x 64 blocks:
+  // 32 x 288 (K 416k) 0.37 ms with steps of 8, 0.44 with 16; 64 x 288 (K 108k; planned in 64 x
+  // 64 blocks, two SIMD groups) 0.155 and 0.207.
   if (plan.work_group_size() <= device_.simd_width) return with_k_step_at_most(plan, 8);
   return long_steps_if_registers_hold(plan);
 }
@@ -673,8 +674,9 @@ GemvPlan LaunchPlanner::gemv(const GemvShape& shape, bool may_split) const {
   // thread, and a few per unit balance them. Each slice writes partial sums that the second
   // pass reads back: at least 16 elements of K per vector keep that traffic within an eighth of
   // the big matrix's, and at least 4 float4s per work-item of a team keep the tree's share small.
-  // On a GPU whose cache holds the big matrix that traffic costs little beside each work-item's
-  // wait on its loads, one row after another: there slices go down to kMinGpuGemvSlice. On the
+  // On a GPU whose cache holds the big matrix (the cache it reports, which may be smaller than
+  // its L2) that traffic costs little beside each work-item's wait on its loads, one row after
+  // another: there slices go down to kMinGpuGemvSlice. On the
   // H100 the large model's 256 -> 10 weight gradient at batch 512 (M 256, K 512, 10 vectors)
   // took 0.054 ms in 3 slices of 172 rows, 0.014 in 32 of 16 (and 0.010 to sum them).
   // The sum walks every slice of an output: at most 256 of them unless kMaxItemK needs more.

@@ -174,7 +174,8 @@ class LaunchPlanner {
   MatmulPlan matmul(std::size_t m, std::size_t n, std::size_t batch, std::size_t k = 0) const;
   // The plan for an M x N product whose caller occupies the device by splitting K instead: blocks
   // are halved only while they lie mostly outside the product, or to 64 columns where that
-  // computes fewer past N (CPUs: an unsplit product's plan).
+  // computes fewer past N, and work-groups of one SIMD group take steps of 8 (CPUs: an unsplit
+  // product's plan).
   MatmulPlan matmul_for_split_k(std::size_t m, std::size_t n, std::size_t k) const;
   // The plan for a convolution as an implicit GEMM (vec4 with CONV_GATHER) of `batch` products
   // of M filters by N columns over `taps` kernel positions: blocks shrunk only where they would

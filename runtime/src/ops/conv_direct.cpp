@@ -54,6 +54,9 @@ std::size_t weight_gradient_items(const ContextImpl& ctx, const Window& win, std
   const std::size_t pairs = std::size_t(filters * rows(win)), most = ctx.reduction_plan.local_size;
   const std::size_t per_item = (pairs + most - 1) / most;
   const std::size_t items = ((pairs + per_item - 1) / per_item + tile_q - 1) / tile_q * tile_q;
+  if (most < tile_q)  // serves_gradients and tile_columns keep the plan from this
+    throw Error("conv: work-groups of " + std::to_string(most) + " cannot stage tiles of " +
+                std::to_string(tile_q) + " columns");
   return std::min(items, most / tile_q * tile_q);
 }
 

@@ -12,8 +12,9 @@ namespace clnn::detail {
 
 struct DirectConv : ConvGeometry {
   // Whether the context runs this convolution's gradients this way: one group, at most
-  // kMaxRows column rows (channels x taps), tiles that fit local memory, and
-  // ContextImpl::conv_route asks for it or, automatic, a GPU.
+  // kMaxRows column rows (channels x taps), tiles that fit local memory, work-groups (the
+  // reduction plan's) of a tile's 32 columns at least, and ContextImpl::conv_route asks for it
+  // or, automatic, a GPU.
   bool serves_gradients() const;
 
   // gx = beta * gx + the input gradient from gy.

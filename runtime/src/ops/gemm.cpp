@@ -30,9 +30,13 @@ std::vector<std::int64_t> gemm_tuning_shape(const GemmCall& g) {
 }
 
 GemmCall gemm_call_of_tuning_shape(const std::vector<std::int64_t>& shape) {
+  // Sizes of at least 1 and every number below INT_MAX (clnn's kernels index with ints), so that
+  // no product of two of them overflows below.
   const bool taps = shape.size() == kTapTuningShapeSize;
   if ((shape.size() != kGemmTuningShapeSize && !taps) ||
-      std::any_of(shape.begin(), shape.end(), [](std::int64_t v) { return v < 0; }))
+      std::any_of(shape.begin(), shape.end(),
+                  [](std::int64_t v) { return v < 0 || v >= INT_MAX; }) ||
+      std::any_of(shape.begin(), shape.begin() + 3, [](std::int64_t v) { return v == 0; }))
     throw Error("matmul: a malformed tuning shape");
   auto at = [&](std::size_t i) { return std::size_t(shape[i]); };
   GemmCall g;
@@ -44,10 +48,12 @@ GemmCall gemm_call_of_tuning_shape(const std::vector<std::int64_t>& shape) {
   if (taps) {
     g.b_rows = {at(5), at(6), at(7), at(8), at(9), at(10)};
     g.ldb = at(11);
-    if (!g.trans_b || g.b_rows.taps == 0 || g.n % g.b_rows.taps != 0 || g.b_rows.kh == 0 ||
-        g.b_rows.kw == 0 || g.b_rows.taps % (g.b_rows.kh * g.b_rows.kw) != 0)
+    const TapRows& r = g.b_rows;
+    if (!g.trans_b || r.taps == 0 || r.kh == 0 || r.kw == 0 || g.n % r.taps != 0 ||
+        r.taps % r.kh != 0 || r.taps / r.kh % r.kw != 0)
       throw Error("matmul: a malformed tuning shape of tap rows");
   }
+  check_int_indexable(g);
   return g;
 }
 
@@ -124,7 +130,7 @@ GemmChoice choose_fp32_gemm(const ContextImpl& ctx, const GemmCall& g) {
   if (!g.b_rows.taps && ctx.gemm_backend == GemmBackend::automatic && gemv_pays(ctx.info, g))
     return {GemmBackend::gemv, gemm_planner_plan(ctx, g)};
   // One look at the tuning cache: a tuned shape nearby gives both the configuration and the
-  // backend that won there (tune_matmul times both).
+  // backend that won there (tune_gemm_shape times both; only the configuration for tap rows).
   // Products over tap rows have shapes of their own: B's rows, read from a few megabytes in
   // cache, run unlike a plain product's, which stream from memory.
   const nlohmann::json* entry =
