@@ -676,9 +676,9 @@ GemvPlan LaunchPlanner::gemv(const GemvShape& shape, bool may_split) const {
   // the big matrix's, and at least 4 float4s per work-item of a team keep the tree's share small.
   // On a GPU whose cache holds the big matrix (the cache it reports, which may be smaller than
   // its L2) that traffic costs little beside each work-item's wait on its loads, one row after
-  // another: there slices go down to kMinGpuGemvSlice. On the
-  // H100 the large model's 256 -> 10 weight gradient at batch 512 (M 256, K 512, 10 vectors)
-  // took 0.054 ms in 3 slices of 172 rows, 0.014 in 32 of 16 (and 0.010 to sum them).
+  // another: there slices go down to kMinGpuGemvSlice. On the H100 the large model's 256 -> 10
+  // weight gradient at batch 512 (M 256, K 512, 10 vectors) took 0.054 ms in 3 slices of 172
+  // rows, 0.014 in 32 of 16 (and 0.010 to sum them).
   // The sum walks every slice of an output: at most 256 of them unless kMaxItemK needs more.
   const std::size_t units = std::max<std::size_t>(1, device_.compute_units);
   const std::size_t wanted = device_.type == DeviceType::gpu

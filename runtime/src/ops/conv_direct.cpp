@@ -30,11 +30,11 @@ constexpr std::size_t kMinTiles = 4, kGroupsPerUnit = 8;
 constexpr std::size_t kLeastTileColumns = 32;
 
 // Columns the weight-gradient kernel stages at a time (conv_direct.cl's TILE_Q): 64 where there
-// are columns enough for every work-group and the tiles leave half of local memory free, else 32.
-// Longer tiles give each work-item more products per pair of barriers; shorter ones more
-// work-groups (the default model's first layer at batch 64 ran 0.040 ms in 196 work-groups of 4
-// tiles of 64, 0.032 in 262 of 6 tiles of 32).
-// The work-group stages a column a work-item (conv_direct.cl), so it holds at least a tile's.
+// are columns enough for every work-group, the tiles leave half of local memory free and the
+// reduction plan's work-groups hold 64 work-items (one stages each column), else 32. Longer
+// tiles give each work-item more products per pair of barriers; shorter ones more work-groups
+// (the default model's first layer at batch 64 ran 0.040 ms in 196 work-groups of 4 tiles of 64,
+// 0.032 in 262 of 6 tiles of 32).
 std::size_t tile_columns(const ContextImpl& ctx, const Window& win, std::int64_t filters) {
   const std::size_t columns = std::size_t(win.n * win.out_positions());
   const std::size_t units = std::max<cl_uint>(1, ctx.info.compute_units);
@@ -52,14 +52,16 @@ std::size_t tile_columns(const ContextImpl& ctx, const Window& win, std::int64_t
 std::size_t weight_gradient_items(const ContextImpl& ctx, const Window& win, std::int64_t filters,
                                   std::size_t tile_q) {
   const std::size_t pairs = std::size_t(filters * rows(win)), most = ctx.reduction_plan.local_size;
-  const std::size_t per_item = (pairs + most - 1) / most;
-  const std::size_t items = ((pairs + per_item - 1) / per_item + tile_q - 1) / tile_q * tile_q;
   if (most < tile_q)  // serves_gradients and tile_columns keep the plan from this
     throw Error("conv: work-groups of " + std::to_string(most) + " cannot stage tiles of " +
                 std::to_string(tile_q) + " columns");
+  const std::size_t per_item = (pairs + most - 1) / most;
+  const std::size_t items = ((pairs + per_item - 1) / per_item + tile_q - 1) / tile_q * tile_q;
   return std::min(items, most / tile_q * tile_q);
 }
 
+// Both kernels' build options (one program holds them): the weight gradient's work-group and
+// tile too.
 std::string build_options(const ContextImpl& ctx, const Window& win, std::int64_t filters) {
   const std::size_t tile_q = tile_columns(ctx, win, filters);
   return "-DFILTERS=" + std::to_string(filters) + " -DROWS=" + std::to_string(rows(win)) +
