@@ -329,6 +329,17 @@ TEST_CASE("the padded convolution's blocks follow the vector registers", "[launc
     CHECK(wide.padded_conv(64, 1, span).vectors == 3);
     CHECK(narrow.padded_conv(64, 1, span).vectors == 3);
   }
+  // Where the loop keeps more addresses live (strides, taps not unrolled), 16 sums on AVX-512:
+  // 8 filters x 2 vectors, 4 x 4; AVX2 keeps its 12, and the weight gradient its plan.
+  CHECK(wide.padded_conv(64, 1, 0, true).filters == 8);
+  CHECK(wide.padded_conv(64, 1, 0, true).vectors == 2);
+  CHECK(wide.padded_conv(4, 1, 0, true).vectors == 4);
+  CHECK(wide.padded_conv(1, 1, 61, true).vectors == 4);
+  CHECK(wide.padded_conv(64, 1, 61, true).vectors == 2);
+  CHECK(narrow.padded_conv(64, 1, 0, true).vectors == 3);
+  CHECK(wide.padded_conv(32, 9, 0, true).taps == wide.padded_conv(32, 9).taps);
+  CHECK(wide.padded_conv(32, 9, 0, true).gradient_filters ==
+        wide.padded_conv(32, 9).gradient_filters);
   for (const auto* planner : {&wide, &narrow})  // the padded copies' widest reach (conv_padded)
     for (std::size_t filters : {1, 2, 3, 4, 8, 64})
       CHECK(planner->padded_conv(filters).reach() <= 64);

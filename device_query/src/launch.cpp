@@ -278,8 +278,8 @@ std::size_t LaunchPlanner::vector_floats() const {
   return device_.native_vector_width >= 16 ? 16 : device_.native_vector_width >= 8 ? 8 : 4;
 }
 
-PaddedConvPlan LaunchPlanner::padded_conv(std::size_t filters, std::size_t taps,
-                                          std::size_t span) const {
+PaddedConvPlan LaunchPlanner::padded_conv(std::size_t filters, std::size_t taps, std::size_t span,
+                                          bool addresses_live) const {
   PaddedConvPlan plan;
   plan.vector = vector_floats();
   // The sums, the input vectors and a broadcast weight in the vector registers (AVX-512's 32
@@ -289,8 +289,18 @@ PaddedConvPlan LaunchPlanner::padded_conv(std::size_t filters, std::size_t taps,
   // 3 x 3, 64-filter bench layer (`clnn-bench conv`) on a 2-core AVX-512 Xeon ran forward at
   // 0.122 TFLOP/s so, 0.150 as 8 x 3 (0.148 as 8 x 2, 0.139 as 4 x 4).
   const std::size_t sums = plan.vector >= 16 ? 24 : 12, most = plan.vector >= 16 ? 8 : 4;
+  // Where the loop keeps more addresses live, 24 sums spill on AVX-512: PoCL's build of a
+  // stride-2 layer moved zmm registers to and from the stack 440 times as 8 x 3 (49 times as
+  // 8 x 2), a 5 x 5 layer's (taps not unrolled) 337 times (55). On a 2-core AVX-512 EPYC
+  // (clnn-run of single layers, three alternated rounds, ms as 8 x 3 / 8 x 2): mobilenet_v2's
+  // stem (C3 K32, stride 2) 0.251-0.288 / 0.212-0.221 at batch 1 and 12.3-12.4 / 11.3-12.3 at
+  // 32, ResNet's 7 x 7 stem 1.47 / 1.28-1.31, its C64 K128 stride-2 layer at 56 x 56
+  // 1.15-1.16 / 0.97-0.99, the main job's first layer (5 x 5, batch 64) 0.62-0.65 / 0.52-0.55.
+  // Unrolled unit-stride layers keep 24: squeezenet1_1's C16 K64 55 x 55 ran 0.436-0.461 as
+  // 8 x 3, 0.442-0.485 as 8 x 2.
+  const std::size_t kept = addresses_live && plan.vector >= 16 ? 16 : sums;
   while (plan.filters * 2 <= most && filters % (plan.filters * 2) == 0) plan.filters *= 2;
-  plan.vectors = std::min<std::size_t>(4, sums / plan.filters);
+  plan.vectors = std::min<std::size_t>(4, kept / plan.filters);
   // On a short span the work-items' last lanes run past its end: a 7x7 plane (61 positions of
   // the copy, rows of 9) takes 96 lanes as 3 vectors a work-item, 64 as 2. Fewer vectors where
   // the work-items' cost (a tap's multiply-adds, or its loads where more) over the span is at

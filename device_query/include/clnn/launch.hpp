@@ -241,8 +241,11 @@ class LaunchPlanner {
   ReductionPlan reduction() const;
   TransposePlan transpose() const;
   // `span`, where known (> 0): the positions of a sample's copy the forward pass runs over,
-  // from which fewer vectors a work-item may waste fewer lanes past its end.
-  PaddedConvPlan padded_conv(std::size_t filters, std::size_t taps = 1, std::size_t span = 0) const;
+  // from which fewer vectors a work-item may waste fewer lanes past its end. `addresses_live`:
+  // the forward loop keeps more than its taps' offsets in registers (strided phases, or taps too
+  // many to unroll), so the sums leave it more registers.
+  PaddedConvPlan padded_conv(std::size_t filters, std::size_t taps = 1, std::size_t span = 0,
+                             bool addresses_live = false) const;
   // Whether conv_padded's grid takes its blocks of filters first on a CPU, for a sample's copy of
   // the input and the filters of these sizes: each operand is read from memory once per block of
   // the other unless it stays in the cache.

@@ -139,11 +139,14 @@ std::string plan_options(const PaddedConvPlan& plan) {
 enum class PaddedPass { forward, flipped, depthwise };
 
 // The padded plan for `filters` filters in a pass: a depthwise pass blocks one a work-item.
+// Strides (phases) and taps that window_options() leaves in a loop keep more addresses live.
 PaddedConvPlan pass_plan(const ContextImpl& ctx, const Window& v, std::int64_t filters,
                          PaddedPass pass) {
   const std::size_t f = pass == PaddedPass::depthwise ? 1 : std::size_t(filters);
   const std::size_t widest = ctx.planner.padded_conv(f).reach();  // what fits() allowed for
-  return ctx.planner.padded_conv(f, 1, std::size_t(span(v, as_int4(extents(v, widest)))));
+  const bool addresses_live = !v.unit_strides() || v.kernel_positions() > kUnrolledTaps;
+  return ctx.planner.padded_conv(f, 1, std::size_t(span(v, as_int4(extents(v, widest)))),
+                                 addresses_live);
 }
 
 // y = epilogue(beta * y + conv_v(x, w) + bias) for convolution `v`, written where `placement`
