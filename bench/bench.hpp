@@ -57,6 +57,7 @@ std::vector<Record> elementwise_suite(const Context& ctx, const Options& options
 std::vector<Record> train_suite(const Context& ctx, const Options& options);
 std::vector<Record> models_suite(const Context& ctx, const Options& options);
 std::vector<Record> overhead_suite(const Context& ctx, const Options& options);
+std::vector<Record> mma_suite(const Context& ctx, const Options& options);
 // The models the models suite knows, for --models.
 const std::vector<std::string>& model_names();
 

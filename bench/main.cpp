@@ -17,10 +17,15 @@ namespace {
 using Suite = std::vector<clnn::bench::Record> (*)(const clnn::Context&,
                                                    const clnn::bench::Options&);
 const std::map<std::string, Suite> kSuites{
-    {"attention", clnn::bench::attention_suite},     {"conv", clnn::bench::conv_suite},
-    {"elementwise", clnn::bench::elementwise_suite}, {"matmul", clnn::bench::matmul_suite},
-    {"models", clnn::bench::models_suite},           {"overhead", clnn::bench::overhead_suite},
-    {"skinny", clnn::bench::skinny_suite},           {"train", clnn::bench::train_suite},
+    {"attention", clnn::bench::attention_suite},
+    {"conv", clnn::bench::conv_suite},
+    {"elementwise", clnn::bench::elementwise_suite},
+    {"matmul", clnn::bench::matmul_suite},
+    {"mma", clnn::bench::mma_suite},
+    {"models", clnn::bench::models_suite},
+    {"overhead", clnn::bench::overhead_suite},
+    {"skinny", clnn::bench::skinny_suite},
+    {"train", clnn::bench::train_suite},
 };
 
 }  // namespace
@@ -39,7 +44,9 @@ int main(int argc, char** argv) {
       "with a side of C of at most 16: GB/s of the big operand against copy's), models (whole "
       "networks: clnn-fashion's models training and inference, an ONNX zoo of torchvision "
       "models; --profile adds a per-op profile of a step), overhead (a chain of 1,000 small relu "
-      "nodes: host, device and wall microseconds per launch, and the driver's enqueue alone).",
+      "nodes: host, device and wall microseconds per launch, and the driver's enqueue alone), "
+      "mma (NVIDIA tensor cores through mma.sync: the products alone, then fed from local "
+      "memory and staged between barriers as a GEMM's steps are: TFLOP/s of each rung).",
       "clnn-bench"};
   app.add_option("suites", suites, "the suites to run")->check(CLI::IsMember(kSuites));
   app.add_flag("--all", every_suite, "every suite");
