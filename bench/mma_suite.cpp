@@ -21,8 +21,8 @@ namespace clnn::bench {
 namespace {
 
 // Every rung's kernel; the build options pick the precision (F16: m16n8k16 in fp16, else
-// m16n8k8 in TF32), CHAINS (mma_alone) and SUBSTEPS (mma_staged). The values multiplied are
-// whatever the seed makes: only the time counts.
+// m16n8k8 in TF32), CHAINS (mma_alone), TILES (mma_local) and SUBSTEPS (mma_staged). The values
+// multiplied are whatever the seed makes: only the time counts.
 const char* kSource = R"CL(
 #ifdef F16
 #define MMA_ASM "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 "
@@ -34,6 +34,9 @@ const char* kSource = R"CL(
 #endif
 #ifndef SUBSTEPS
 #define SUBSTEPS 1
+#endif
+#ifndef TILES
+#define TILES 4
 #endif
 inline void mma(float* d, const uint* a, const uint* b) {
   asm volatile(MMA_ASM "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%10,%11,%12,%13};"
@@ -79,32 +82,19 @@ __kernel void mma_alone(__global float* out, int steps, uint seed) {
   SUM_OUT(d, 1, CHAINS)
 }
 
-__kernel void mma_local32(__global float* out, int steps, uint seed) {
+// A warp's piece of 64 x 8 * TILES (4: 64 x 32, 8: 64 x 64), its fragments read each step.
+__kernel void mma_local(__global float* out, int steps, uint seed) {
   FILL_TILE
-  float d[4][4][4] = {0};
+  float d[4][TILES][4] = {0};
   for (int i = 0; i < steps; i += 4) {
 #pragma unroll
     for (int step = 0; step < 4; ++step) {
-      uint a[4][4], b[4][2];
-      LOAD(a, b, 4, step)
-      PRODUCTS(a, b, 4)
+      uint a[4][4], b[TILES][2];
+      LOAD(a, b, TILES, step)
+      PRODUCTS(a, b, TILES)
     }
   }
-  SUM_OUT(d, 4, 4)
-}
-
-__kernel void mma_local64(__global float* out, int steps, uint seed) {
-  FILL_TILE
-  float d[4][8][4] = {0};
-  for (int i = 0; i < steps; i += 4) {
-#pragma unroll
-    for (int step = 0; step < 4; ++step) {
-      uint a[4][4], b[8][2];
-      LOAD(a, b, 8, step)
-      PRODUCTS(a, b, 8)
-    }
-  }
-  SUM_OUT(d, 4, 8)
+  SUM_OUT(d, 4, TILES)
 }
 
 __kernel void mma_local64_ahead(__global float* out, int steps, uint seed) {
@@ -125,7 +115,7 @@ __kernel void mma_local64_ahead(__global float* out, int steps, uint seed) {
   SUM_OUT(d, 4, 8)
 }
 
-// mma_local32's steps, SUBSTEPS of them between barriers, reading one half of the tile while
+// mma_local's steps in 64 x 32 pieces, SUBSTEPS of them between barriers, reading one half of the tile while
 // every work-item stores four float4s into the other (a GEMM's staged k-step), which the next
 // step reads.
 __kernel void mma_staged(__global float* out, int steps, uint seed) {
@@ -217,8 +207,10 @@ std::vector<Record> mma_suite(const Context& ctx, const Options&) {
   for (const bool f16 : {false, true}) {
     const std::string p = f16 ? " -DF16" : "";
     rungs.push_back({"mma_alone", p, "products alone (8 chains a warp)", 128, 4, 8});
-    rungs.push_back({"mma_local32", p, "fragments from local memory, 64 x 32 pieces", 256, 2, 16});
-    rungs.push_back({"mma_local64", p, "fragments from local memory, 64 x 64 pieces", 256, 1, 32});
+    rungs.push_back(
+        {"mma_local", p + " -DTILES=4", "fragments from local memory, 64 x 32 pieces", 256, 2, 16});
+    rungs.push_back(
+        {"mma_local", p + " -DTILES=8", "fragments from local memory, 64 x 64 pieces", 256, 1, 32});
     rungs.push_back(
         {"mma_local64_ahead", p, "64 x 64, next fragments loaded during the products", 256, 1, 32});
   }
