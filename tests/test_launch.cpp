@@ -337,6 +337,9 @@ TEST_CASE("the padded convolution's blocks follow the vector registers", "[launc
   CHECK(wide.padded_conv(1, 1, 61, true).vectors == 4);
   CHECK(wide.padded_conv(64, 1, 61, true).vectors == 2);
   CHECK(narrow.padded_conv(64, 1, 0, true).vectors == 3);
+  for (std::size_t filters : {1, 2, 4, 8, 12, 64})  // within what fits() sized the copy for
+    for (std::size_t span : {0, 16, 61, 222, 3246})
+      CHECK(wide.padded_conv(filters, 1, span, true).reach() <= wide.padded_conv(filters).reach());
   CHECK(wide.padded_conv(32, 9, 0, true).taps == wide.padded_conv(32, 9).taps);
   CHECK(wide.padded_conv(32, 9, 0, true).gradient_filters ==
         wide.padded_conv(32, 9).gradient_filters);
