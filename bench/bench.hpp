@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "clnn/context.hpp"
+#include "clnn/interop.hpp"
 #include "clnn/dist.hpp"
 #include "clnn/tensor.hpp"
 #include "clnn/train.hpp"
@@ -41,6 +42,35 @@ double median_seconds(const Context& ctx, const std::function<void()>& enqueue, 
 std::vector<float> pseudo_random(std::size_t n, std::uint32_t seed);
 // The L2 norm of a - b relative to b's (infinite where either holds a NaN or infinity).
 double relative_difference(const std::vector<float>& a, const std::vector<float>& b);
+
+// Throws Error naming the OpenCL call where status is not CL_SUCCESS.
+void check_cl(cl_int status, const char* call);
+
+// A kernel built from OpenCL C source outside clnn's program cache, for probes that want
+// nothing of clnn's on their path (overhead, mma). A failed build throws with its log.
+class RawKernel {
+ public:
+  RawKernel(const Context& ctx, const char* source, const char* name,
+            const std::string& options = "");
+  ~RawKernel();
+  RawKernel(const RawKernel&) = delete;
+  RawKernel& operator=(const RawKernel&) = delete;
+
+  cl_kernel get() const { return kernel_; }
+  template <typename T>
+  void set_arg(cl_uint index, const T& value) {
+    check_cl(clSetKernelArg(kernel_, index, sizeof value, &value), "clSetKernelArg");
+  }
+  // The largest work-group the kernel takes on its device.
+  std::size_t most_local() const;
+
+ private:
+  void release();
+
+  cl_device_id device_ = nullptr;
+  cl_program program_ = nullptr;
+  cl_kernel kernel_ = nullptr;
+};
 
 // The elementwise suite's default sizes for a device, smallest first: the last one is beyond
 // its caches.

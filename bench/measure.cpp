@@ -1,8 +1,10 @@
 // Measurements shared by the suites: the median time of an operation, the copy bandwidth,
-// pseudo-random inputs and how far two results differ.
+// pseudo-random inputs, how far two results differ, and kernels built outside clnn.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+
+#include <fmt/format.h>
 
 #include "bench.hpp"
 #include "clnn/clnn.hpp"
@@ -52,6 +54,48 @@ double relative_difference(const std::vector<float>& a, const std::vector<float>
     norm += double(b[i]) * double(b[i]);
   }
   return std::sqrt(diff / norm);
+}
+
+void check_cl(cl_int status, const char* call) {
+  if (status != CL_SUCCESS) throw Error(fmt::format("clnn-bench: {} failed ({})", call, status));
+}
+
+RawKernel::RawKernel(const Context& ctx, const char* source, const char* name,
+                     const std::string& options)
+    : device_(native_device(ctx)) {
+  cl_int status = CL_SUCCESS;
+  program_ = clCreateProgramWithSource(native_context(ctx), 1, &source, nullptr, &status);
+  try {
+    check_cl(status, "clCreateProgramWithSource");
+    if (clBuildProgram(program_, 1, &device_, options.c_str(), nullptr, nullptr) != CL_SUCCESS) {
+      std::size_t size = 0;
+      clGetProgramBuildInfo(program_, device_, CL_PROGRAM_BUILD_LOG, 0, nullptr, &size);
+      std::string log(size, '\0');
+      clGetProgramBuildInfo(program_, device_, CL_PROGRAM_BUILD_LOG, size, log.data(), nullptr);
+      throw Error(fmt::format("clnn-bench: {} ({}) did not build:\n{}", name, options, log));
+    }
+    kernel_ = clCreateKernel(program_, name, &status);
+    check_cl(status, "clCreateKernel");
+  } catch (...) {
+    release();
+    throw;
+  }
+}
+
+RawKernel::~RawKernel() { release(); }
+
+std::size_t RawKernel::most_local() const {
+  std::size_t most = 1;
+  check_cl(clGetKernelWorkGroupInfo(kernel_, device_, CL_KERNEL_WORK_GROUP_SIZE, sizeof most,
+                                    &most, nullptr),
+           "clGetKernelWorkGroupInfo");
+  return most;
+}
+
+void RawKernel::release() {
+  if (kernel_) clReleaseKernel(kernel_);
+  if (program_) clReleaseProgram(program_);
+  kernel_ = nullptr, program_ = nullptr;
 }
 
 }  // namespace clnn::bench

@@ -14,7 +14,6 @@
 
 #include "bench.hpp"
 #include "clnn/clnn.hpp"
-#include "clnn/interop.hpp"
 
 namespace clnn::bench {
 
@@ -144,62 +143,36 @@ void mma_staged(__global float* out, int steps, uint seed) {
 
 struct Rung {
   const char* kernel;
-  std::string options;
+  bool f16;             // m16n8k16 in fp16, else m16n8k8 in TF32
+  std::string defines;  // the kernel's other build options
   std::string what;
   int group;              // work-items a group
   int groups_per_unit;    // groups a compute unit
   int products_per_step;  // mma a warp per step of the kernel's loop
-};
 
-void check_cl(cl_int status, const char* call) {
-  if (status != CL_SUCCESS) throw Error(fmt::format("mma: {} failed ({})", call, status));
-}
+  std::string options() const { return (f16 ? "-DF16 " : "") + defines; }
+};
 
 // Seconds of one launch of `rung` (the fastest of three after a warm-up).
 double launch_seconds(const Context& ctx, const Rung& rung, cl_mem out, int steps) {
-  cl_context context = native_context(ctx);
-  cl_device_id device = native_device(ctx);
-  cl_int status = CL_SUCCESS;
-  cl_program program = clCreateProgramWithSource(context, 1, &kSource, nullptr, &status);
-  check_cl(status, "clCreateProgramWithSource");
-  cl_kernel kernel = nullptr;
+  RawKernel kernel(ctx, kSource, rung.kernel, rung.options());
+  kernel.set_arg(0, out);
+  kernel.set_arg(1, steps);
+  kernel.set_arg(2, cl_uint(12345));  // the seed
+  const std::size_t local = std::size_t(rung.group);
+  const std::size_t global = local * ctx.device().compute_units * std::size_t(rung.groups_per_unit);
+  cl_command_queue queue = native_queue(ctx);
   double best = 0;
-  try {
-    if (clBuildProgram(program, 1, &device, rung.options.c_str(), nullptr, nullptr) !=
-        CL_SUCCESS) {
-      std::size_t size = 0;
-      clGetProgramBuildInfo(program, device, CL_PROGRAM_BUILD_LOG, 0, nullptr, &size);
-      std::string log(size, '\0');
-      clGetProgramBuildInfo(program, device, CL_PROGRAM_BUILD_LOG, size, log.data(), nullptr);
-      throw Error(fmt::format("mma: {} ({}) did not build:\n{}", rung.kernel, rung.options, log));
-    }
-    kernel = clCreateKernel(program, rung.kernel, &status);
-    check_cl(status, "clCreateKernel");
-    const cl_uint seed = 12345;
-    check_cl(clSetKernelArg(kernel, 0, sizeof out, &out), "clSetKernelArg");
-    check_cl(clSetKernelArg(kernel, 1, sizeof steps, &steps), "clSetKernelArg");
-    check_cl(clSetKernelArg(kernel, 2, sizeof seed, &seed), "clSetKernelArg");
-    const std::size_t local = std::size_t(rung.group);
-    const std::size_t global =
-        local * ctx.device().compute_units * std::size_t(rung.groups_per_unit);
-    cl_command_queue queue = native_queue(ctx);
-    for (int run = 0; run < 4; ++run) {
-      const auto start = std::chrono::steady_clock::now();
-      check_cl(
-          clEnqueueNDRangeKernel(queue, kernel, 1, nullptr, &global, &local, 0, nullptr, nullptr),
-          "clEnqueueNDRangeKernel");
-      check_cl(clFinish(queue), "clFinish");
-      const double s =
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      if (run == 1 || (run > 1 && s < best)) best = s;
-    }
-  } catch (...) {
-    if (kernel) clReleaseKernel(kernel);
-    clReleaseProgram(program);
-    throw;
+  for (int run = 0; run < 4; ++run) {  // the first warms up
+    const auto start = std::chrono::steady_clock::now();
+    check_cl(clEnqueueNDRangeKernel(queue, kernel.get(), 1, nullptr, &global, &local, 0, nullptr,
+                                    nullptr),
+             "clEnqueueNDRangeKernel");
+    check_cl(clFinish(queue), "clFinish");
+    const double s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (run == 1 || s < best) best = s;
   }
-  clReleaseKernel(kernel);
-  clReleaseProgram(program);
   return best;
 }
 
@@ -216,18 +189,17 @@ std::vector<Record> mma_suite(const Context& ctx, const Options&) {
   }
   std::vector<Rung> rungs;
   for (const bool f16 : {false, true}) {
-    const std::string p = f16 ? " -DF16" : "";
-    rungs.push_back({"mma_alone", p, "products alone (8 chains a warp)", 128, 4, 8});
-    rungs.push_back(
-        {"mma_local", p + " -DTILES=4", "fragments from local memory, 64 x 32 pieces", 256, 2, 16});
-    rungs.push_back(
-        {"mma_local", p + " -DTILES=8", "fragments from local memory, 64 x 64 pieces", 256, 1, 32});
-    rungs.push_back(
-        {"mma_local64_ahead", p, "64 x 64, next fragments loaded during the products", 256, 1, 32});
+    rungs.push_back({"mma_alone", f16, "", "products alone (8 chains a warp)", 128, 4, 8});
+    rungs.push_back({"mma_local", f16, "-DTILES=4", "fragments from local memory, 64 x 32 pieces",
+                     256, 2, 16});
+    rungs.push_back({"mma_local", f16, "-DTILES=8", "fragments from local memory, 64 x 64 pieces",
+                     256, 1, 32});
+    rungs.push_back({"mma_local64_ahead", f16, "",
+                     "64 x 64, next fragments loaded during the products", 256, 1, 32});
   }
   for (const int substeps : {1, 2, 4})
     rungs.push_back(
-        {"mma_staged", " -DSUBSTEPS=" + std::to_string(substeps),
+        {"mma_staged", false, "-DSUBSTEPS=" + std::to_string(substeps),
          "64 x 32 and a barrier every " + std::to_string(16 * substeps) + " products a warp", 256,
          2, 16 * substeps});
 
@@ -236,13 +208,12 @@ std::vector<Record> mma_suite(const Context& ctx, const Options&) {
   fmt::print("{:>6}  {:<56}  {:>9}\n", "format", "rung", "TFLOP/s");
   std::vector<Record> records;
   for (const Rung& rung : rungs) {
-    const bool f16 = rung.options.find("F16") != std::string::npos;
     const double seconds = launch_seconds(ctx, rung, native_buffer(out), steps);
     const double warps = double(device.compute_units) * rung.groups_per_unit * rung.group / 32;
-    const double flops_per_product = 2.0 * 16 * 8 * (f16 ? 16 : 8);
+    const double flops_per_product = 2.0 * 16 * 8 * (rung.f16 ? 16 : 8);
     const double tflops =
         warps * steps * rung.products_per_step * flops_per_product / seconds * 1e-12;
-    const char* format = f16 ? "fp16" : "tf32";
+    const char* format = rung.f16 ? "fp16" : "tf32";
     fmt::print("{:>6}  {:<56}  {:>9.1f}\n", format, rung.what, tflops);
     Record r;
     r["format"] = format;

@@ -30,47 +30,22 @@ double median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
-void check_cl(cl_int status, const char* call) {
-  if (status != CL_SUCCESS) throw Error(fmt::format("overhead: {} failed ({})", call, status));
-}
-
 // A one-line kernel over n floats with its arguments set once, nothing of clnn's on its path.
 class TrivialKernel {
  public:
-  TrivialKernel(const Context& ctx, std::int64_t n) : x_(Tensor::zeros(ctx, {n})) {
-    const char* source =
-        "__kernel void halve(__global float* x, const ulong n) {\n"
-        "  const ulong i = get_global_id(0);\n"
-        "  if (i < n) x[i] *= 0.5f;\n"
-        "}\n";
-    cl_int status = CL_SUCCESS;
-    device_ = native_device(ctx);
-    program_ = clCreateProgramWithSource(native_context(ctx), 1, &source, nullptr, &status);
-    try {
-      check_cl(status, "clCreateProgramWithSource");
-      check_cl(clBuildProgram(program_, 1, &device_, "", nullptr, nullptr), "clBuildProgram");
-      kernel_ = clCreateKernel(program_, "halve", &status);
-      check_cl(status, "clCreateKernel");
-      cl_mem buffer = native_buffer(x_);
-      const cl_ulong count = cl_ulong(n);
-      check_cl(clSetKernelArg(kernel_, 0, sizeof buffer, &buffer), "clSetKernelArg");
-      check_cl(clSetKernelArg(kernel_, 1, sizeof count, &count), "clSetKernelArg");
-    } catch (...) {
-      release();
-      throw;
-    }
+  TrivialKernel(const Context& ctx, std::int64_t n)
+      : x_(Tensor::zeros(ctx, {n})),
+        kernel_(ctx,
+                "__kernel void halve(__global float* x, const ulong n) {\n"
+                "  const ulong i = get_global_id(0);\n"
+                "  if (i < n) x[i] *= 0.5f;\n"
+                "}\n",
+                "halve") {
+    kernel_.set_arg(0, native_buffer(x_));
+    kernel_.set_arg(1, cl_ulong(n));
   }
-  ~TrivialKernel() { release(); }
-  TrivialKernel(const TrivialKernel&) = delete;
-  TrivialKernel& operator=(const TrivialKernel&) = delete;
 
-  std::size_t most_local() const {
-    std::size_t most = 1;
-    check_cl(clGetKernelWorkGroupInfo(kernel_, device_, CL_KERNEL_WORK_GROUP_SIZE, sizeof most,
-                                      &most, nullptr),
-             "clGetKernelWorkGroupInfo");
-    return most;
-  }
+  std::size_t most_local() const { return kernel_.most_local(); }
 
   // Median seconds of kNodes launches over `global` items in groups of `local`, to the return
   // of the last enqueue (host) and to the queue's end (wall).
@@ -80,8 +55,8 @@ class TrivialKernel {
     for (int r = 0; r <= kRuns; ++r) {  // the first run warms up
       const auto start = std::chrono::steady_clock::now();
       for (int i = 0; i < kNodes; ++i)
-        check_cl(clEnqueueNDRangeKernel(queue, kernel_, 1, nullptr, &global, &local, 0, nullptr,
-                                        nullptr),
+        check_cl(clEnqueueNDRangeKernel(queue, kernel_.get(), 1, nullptr, &global, &local, 0,
+                                        nullptr, nullptr),
                  "clEnqueueNDRangeKernel");
       const auto enqueued = std::chrono::steady_clock::now();
       ctx.finish();
@@ -94,16 +69,8 @@ class TrivialKernel {
   }
 
  private:
-  void release() {
-    if (kernel_) clReleaseKernel(kernel_);
-    if (program_) clReleaseProgram(program_);
-    kernel_ = nullptr, program_ = nullptr;
-  }
-
   Tensor x_;
-  cl_device_id device_ = nullptr;
-  cl_program program_ = nullptr;
-  cl_kernel kernel_ = nullptr;
+  RawKernel kernel_;
 };
 
 // Host microseconds per clEnqueueNDRangeKernel of the trivial kernel over n floats in groups of
