@@ -8,17 +8,21 @@
 // m16n8k8 (TF32 operands, fp32 sums): 4 x N_TILES tiles of 16 x 8, WORK_M x WORK_N sums a lane.
 //
 // The operand tiles go from global to local memory with cp.async (16 bytes a copy, no registers
-// on the way) into STAGES buffers: while the warps multiply step s, the copies of steps s + 1 ..
-// s + STAGES - 1 are in flight, and each step costs one barrier. gemm_vec4's tensor-core form
-// instead holds its next step in registers and rounds it on the way into local memory; with its
-// narrower pieces it reads 1.5x the local memory per product.
+// on the way) into STAGES buffers, all of them in flight from the start. Each step of TILE_K
+// costs one barrier, after which the buffer just read is refilled with the step STAGES ahead.
+// A warp's fragments are read one k-step of 8 ahead of its products, across the barrier too:
+// the products of a step's last 8 k are issued after the barrier, the refill's copies and the
+// next step's first fragment loads, so that they cover the loads' latency. Against issuing them
+// before the barrier this ran 126.7 TFLOP/s against 107.8 on an H100 at 8192 (PERFORMANCE.md).
 //
 // The tiles keep each operand's layout in global memory and stay fp32 (lanes round to TF32 as
 // they read their fragments). Without padding, a fragment's 32 loads would fall in 8 banks, so
 // the 16-byte chunks of each row are permuted by XOR with bits of the row (along_word,
 // across_word): every fragment load then hits 32 banks, and each copy stays one 16-byte chunk.
-// NVIDIA places a __local float array on a 4-byte boundary (after 4 bytes of its own): the
-// tiles are float4s, which cp.async's 16-byte copies need.
+// Operands stored along k (A, or B transposed) are read with ldmatrix, four 8 x 4 fp32 blocks
+// an instruction (a 16-bit 8 x 8 matrix is an 8 x 4 matrix of 32-bit words), one A fragment or
+// two B fragments. NVIDIA places a __local float array on a 4-byte boundary (after 4 bytes of
+// its own): the tiles are float4s, which cp.async's and ldmatrix's 16-byte rows need.
 
 #define MMA_TF32 1
 #include "block_order.h"
@@ -65,12 +69,17 @@
 #define A_COPIES (TILE_M * CHUNKS / THREADS)  // 16-byte copies a work-item makes per step
 #define B_COPIES (TILE_N * CHUNKS / THREADS)
 
-// cp.async.wait_group takes a literal: the copies a work-item may leave in flight.
+// cp.async.wait_group takes a literal: how many groups of copies (one a step) a work-item may
+// leave in flight when it needs the oldest. All STAGES are in flight before the first step;
+// from then on one is refilled per step, after the wait for the next.
 #if STAGES == 2
+#define WAIT_FIRST "cp.async.wait_group 1;"
 #define WAIT_STEP "cp.async.wait_group 0;"
 #elif STAGES == 3
+#define WAIT_FIRST "cp.async.wait_group 2;"
 #define WAIT_STEP "cp.async.wait_group 1;"
 #elif STAGES == 4
+#define WAIT_FIRST "cp.async.wait_group 3;"
 #define WAIT_STEP "cp.async.wait_group 2;"
 #else
 #error "STAGES is 2, 3 or 4"
@@ -149,6 +158,79 @@ inline void copy_step(__local float4* tile, const Copy* copies, int count, long 
   }
 }
 
+// Four 8 x 4 blocks of fp32 words (8 x 8 of 16 bits) from local memory: lanes 8 q .. 8 q + 7
+// give the addresses of block q's rows, 16 bytes each; a lane gets word (lane % 4) of row
+// (lane / 4) of each block.
+inline void load_blocks(uint* r, __local const float* row) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"((uint)(ulong)row));
+}
+
+// A lane's fragments for k-step kk of a stage (as: its A tile, bs: its B tile): a[i] for A's
+// rows wm + 16 i .. + 15, b[j] for B's columns wn + 8 j .. + 7, rounded to TF32. The lane holds
+// rows g (+ 8) of A at k = t (+ 4), columns g of B at k = t (+ 4). In an along tile the rows 16
+// apart share their swizzle; in an across tile the XOR of 2 * t moves the lane's column chunks
+// among groups of four: (2 q) ^ (2 t) for chunk pair q, swap[q] words. Always inlined (as
+// products): the fragment arrays stay in registers only where every index is a constant.
+__attribute__((always_inline)) inline void load_fragments(uint a[4][4], uint b[N_TILES][2],
+                                                          __local const float* as,
+                                                          __local const float* bs, int kk, int wm,
+                                                          int wn, int lane, const int* swap) {
+  const int g = lane / 4, t = lane % 4;
+#if TRANS_A
+#pragma unroll
+  for (int i = 0; i < 4; ++i)
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      // column chunks of rows wm + 16 i + 8 h + g: chunk pair 2 i + h, 4 pairs to a group
+      const int at = wm + 32 * (i / 2) + swap[(2 * i + h) % 4] + 4 * (g / 4) + g % 4;
+      a[i][h] = tf32(as[(kk + t) * TILE_M + at]);
+      a[i][h + 2] = tf32(as[(kk + t + 4) * TILE_M + at]);
+    }
+#else
+  // Blocks: rows 0-7 and 8-15 at k 0-3, then both at k 4-7: a[i][0..3] in the mma's order.
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    load_blocks(a[i], as + along_word(wm + 16 * i + lane % 16, kk + 4 * (lane / 16)));
+#pragma unroll
+    for (int e = 0; e < 4; ++e) a[i][e] = tf32(as_float(a[i][e]));
+  }
+#endif
+#if TRANS_B
+  // Blocks: columns of tile j at k 0-3 and 4-7, then those of tile j + 1.
+#pragma unroll
+  for (int j = 0; j < N_TILES; j += 2) {
+    uint r[4];
+    load_blocks(r, bs + along_word(wn + 8 * (j + lane / 16) + lane % 8, kk + 4 * (lane / 8 % 2)));
+    b[j][0] = tf32(as_float(r[0]));
+    b[j][1] = tf32(as_float(r[1]));
+    b[j + 1][0] = tf32(as_float(r[2]));
+    b[j + 1][1] = tf32(as_float(r[3]));
+  }
+#else
+#pragma unroll
+  for (int j = 0; j < N_TILES; ++j) {
+    const int at = wn + 32 * (j / 4) + swap[j % 4] + 4 * (g / 4) + g % 4;
+    b[j][0] = tf32(bs[(kk + t) * TILE_N + at]);
+    b[j][1] = tf32(bs[(kk + t + 4) * TILE_N + at]);
+  }
+#endif
+}
+
+__attribute__((always_inline)) inline void products(float acc[4][N_TILES][4], uint a[4][4],
+                                                    uint b[N_TILES][2]) {
+#pragma unroll
+  for (int i = 0; i < 4; ++i)
+#pragma unroll
+    for (int j = 0; j < N_TILES; ++j) mma_tile(acc[i][j], a[i], b[j]);
+}
+
+// k-steps of 8 a stage, and how many the loop unrolls: whole stages, at least two k-steps, so
+// that which of the two fragment buffers a k-step fills is known when it is compiled.
+#define SUBSTEPS (TILE_K / 8)
+#define UNROLLED (SUBSTEPS > 1 ? SUBSTEPS : 2)
+
 __kernel __attribute__((reqd_work_group_size(LX, LY, 1)))
 void gemm_mma(GEMM_ARGUMENTS) {
   __local float4 tiles[STAGES][STAGE_WORDS / 4];
@@ -185,10 +267,10 @@ void gemm_mma(GEMM_ARGUMENTS) {
     b_copies[l] = across_copy(B, ldb, N, TILE_N, n0, tid + l * THREADS);
 #endif
 
-  // The first STAGES - 1 steps in flight; one group of copies per step, empty past K, so that
-  // every work-item counts the same groups.
+  // Every stage in flight; one group of copies per step, empty past K, so that every work-item
+  // counts the same groups.
 #pragma unroll
-  for (int s = 0; s < STAGES - 1; ++s) {
+  for (int s = 0; s < STAGES; ++s) {
     if (s * TILE_K < K) {
       copy_step(tiles[s], a_copies, A_COPIES, a_step, s * TILE_K, K, A);
       copy_step(tiles[s] + A_WORDS / 4, b_copies, B_COPIES, b_step, s * TILE_K, K, B);
@@ -198,74 +280,57 @@ void gemm_mma(GEMM_ARGUMENTS) {
 
   // acc[i][j]: the lane's four sums of tile (i, j) of its warp's piece: rows wm + 16 i + g
   // (and + 8), columns wn + 8 j + 2 t (and + 1).
-  const int warp = tid / 32, g = tid % 32 / 4, t = tid % 4;
+  const int lane = tid % 32, warp = tid / 32, g = lane / 4, t = lane % 4;
   const int wm = warp / WARPS_N * 64, wn = warp % WARPS_N * (4 * WORK_N);
   float acc[4][N_TILES][4];
 #pragma unroll
   for (int i = 0; i < 4; ++i)
+#pragma unroll
     for (int j = 0; j < N_TILES; ++j)
+#pragma unroll
       for (int e = 0; e < 4; ++e) acc[i][j][e] = 0.0f;
-
-  // A lane reads the same words of every stage, k-steps of 8 apart: rows g (+ 8) of A at k = t
-  // (+ 4), columns g of B at k = t (+ 4). In an along tile the rows 16 apart share their
-  // swizzle; in an across tile the XOR of 2 * t moves the lane's column chunks among groups of
-  // four: (2 q) ^ (2 t) for chunk pair q.
   int swap[4];
 #pragma unroll
   for (int q = 0; q < 4; ++q) swap[q] = 8 * (q ^ t);
 
-  int read = 0;
-  for (int k0 = 0; k0 < K; k0 += TILE_K) {
-    asm volatile(WAIT_STEP ::: "memory");
-    barrier(CLK_LOCAL_MEM_FENCE);  // step k0 landed for all; the stage to refill is read
-    const int fill = (read + STAGES - 1) % STAGES, ahead = k0 + (STAGES - 1) * TILE_K;
-    if (ahead < K) {
-      copy_step(tiles[fill], a_copies, A_COPIES, a_step, ahead, K, A);
-      copy_step(tiles[fill] + A_WORDS / 4, b_copies, B_COPIES, b_step, ahead, K, B);
-    }
-    commit_copies();
-
-    __local const float* as = (__local const float*)tiles[read];
-    __local const float* bs = as + A_WORDS;
+  // Fragments in two buffers: a k-step's products use one while the next k-step's loads fill
+  // the other.
+  uint a[2][4][4], b[2][N_TILES][2];
+  asm volatile(WAIT_FIRST ::: "memory");
+  barrier(CLK_LOCAL_MEM_FENCE);
+  load_fragments(a[0], b[0], (__local const float*)tiles[0],
+                 (__local const float*)tiles[0] + A_WORDS, 0, wm, wn, lane, swap);
+  const int substeps = (K + TILE_K - 1) / TILE_K * SUBSTEPS;
+  for (int u0 = 0; u0 < substeps; u0 += UNROLLED) {
 #pragma unroll
-    for (int kk = 0; kk < TILE_K; kk += 8) {
-      uint a[4][4], b[N_TILES][2];
-#pragma unroll
-      for (int i = 0; i < 4; ++i)
-        for (int h = 0; h < 2; ++h) {
-#if TRANS_A
-          // column chunks of rows wm + 16 i + 8 h + g: chunk pair 2 i + h, 4 pairs to a group
-          const int at = wm + 32 * (i / 2) + swap[(2 * i + h) % 4] + 4 * (g / 4) + g % 4;
-          a[i][h] = tf32(as[(kk + t) * TILE_M + at]);
-          a[i][h + 2] = tf32(as[(kk + t + 4) * TILE_M + at]);
-#else
-          const int r = wm + 16 * i + 8 * h + g;
-          a[i][h] = tf32(as[along_word(r, kk + t)]);
-          a[i][h + 2] = tf32(as[along_word(r, kk + t + 4)]);
-#endif
+    for (int h = 0; h < UNROLLED; ++h) {
+      const int u = u0 + h, step = u / SUBSTEPS, read = step % STAGES;
+      const int kk = h % SUBSTEPS * 8, now = h % 2, next = 1 - now;
+      __local const float* as = (__local const float*)tiles[read];
+      if (kk + 8 < TILE_K) {
+        load_fragments(a[next], b[next], as, as + A_WORDS, kk + 8, wm, wn, lane, swap);
+        products(acc, a[now], b[now]);
+      } else if (u < substeps) {  // false only for the second of two steps of 8 past K
+        asm volatile(WAIT_STEP ::: "memory");
+        barrier(CLK_LOCAL_MEM_FENCE);  // the next step landed for all; this one is read
+        const int ahead = (step + STAGES) * TILE_K;
+        if (ahead < K) {
+          copy_step(tiles[read], a_copies, A_COPIES, a_step, ahead, K, A);
+          copy_step(tiles[read] + A_WORDS / 4, b_copies, B_COPIES, b_step, ahead, K, B);
         }
-#pragma unroll
-      for (int j = 0; j < N_TILES; ++j) {
-#if TRANS_B
-        const int c = wn + 8 * j + g;
-        b[j][0] = tf32(bs[along_word(c, kk + t)]);
-        b[j][1] = tf32(bs[along_word(c, kk + t + 4)]);
-#else
-        const int at = wn + 32 * (j / 4) + swap[j % 4] + 4 * (g / 4) + g % 4;
-        b[j][0] = tf32(bs[(kk + t) * TILE_N + at]);
-        b[j][1] = tf32(bs[(kk + t + 4) * TILE_N + at]);
-#endif
+        commit_copies();
+        // Past the last step this reads a stale stage, unused.
+        __local const float* ns = (__local const float*)tiles[(read + 1) % STAGES];
+        load_fragments(a[next], b[next], ns, ns + A_WORDS, 0, wm, wn, lane, swap);
+        products(acc, a[now], b[now]);
       }
-#pragma unroll
-      for (int i = 0; i < 4; ++i)
-        for (int j = 0; j < N_TILES; ++j) mma_tile(acc[i][j], a[i], b[j]);
     }
-    read = (read + 1) % STAGES;
   }
   asm volatile("cp.async.wait_group 0;" ::: "memory");  // none left in flight at the exit
 
 #pragma unroll
   for (int i = 0; i < 4; ++i)
+#pragma unroll
     for (int j = 0; j < N_TILES; ++j) {
       const int m = m0 + wm + 16 * i + g, n = n0 + wn + 8 * j + 2 * t;
       store_c_pair(C, ldc, M, N, m, n, (float2)(acc[i][j][0], acc[i][j][1]), alpha, beta);
