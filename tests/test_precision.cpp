@@ -253,6 +253,35 @@ TEST_CASE("every form of the TF32 GEMM kernels matches the reference of its roun
   }
 }
 
+TEST_CASE("TF32 products of many blocks take the pipelined kernel unless told otherwise",
+          "[precision][matmul]") {
+  Context ctx = context_in(Precision::tf32);
+  auto& impl = detail::Access::impl(ctx);
+  const auto saved = impl.tf32_gemm;
+  const std::size_t units = std::max<std::size_t>(1, impl.info.compute_units);
+  // Square products: 128 x 128 blocks, at least 4 per unit from `large` on.
+  auto square = [](std::size_t n) {
+    detail::GemmCall call;
+    call.m = call.n = call.k = n, call.lda = call.ldb = call.ldc = n;
+    return call;
+  };
+  std::size_t side = 128;
+  while ((side / 128) * (side / 128) < 4 * units) side += 128;
+  const detail::GemmCall large = square(side), small = square(side - 128);
+  auto pipelined = [&](const detail::GemmCall& call) {
+    return detail::choose_gemm(impl, call).plan.stages > 0;
+  };
+  const bool runs = impl.planner.pipelined(Precision::tf32).has_value();
+  impl.tf32_gemm = detail::Tf32Gemm::automatic;
+  CHECK(pipelined(large) == runs);
+  CHECK_FALSE(pipelined(small));
+  impl.tf32_gemm = detail::Tf32Gemm::pipelined;
+  CHECK(pipelined(small) == runs);
+  impl.tf32_gemm = detail::Tf32Gemm::staged;
+  CHECK_FALSE(pipelined(large));
+  impl.tf32_gemm = saved;
+}
+
 TEST_CASE("tensor-core implicit-GEMM convolution matches the reference of its rounded inputs",
           "[precision][conv]") {
   struct Case {

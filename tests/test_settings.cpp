@@ -31,7 +31,7 @@ TEST_CASE("settings: unset variables take their defaults", "[settings]") {
   CHECK(s.log == detail::LogLevel::quiet);
   CHECK(s.profile == detail::ProfileMode::off);
   CHECK(s.precision == clnn::Precision::fp32);
-  CHECK_FALSE(s.tf32_pipelined);
+  CHECK(s.tf32_gemm == detail::Tf32Gemm::automatic);
   ScopedEnv empty("CLNN_CONV", "");  // empty is unset
   CHECK(detail::Settings::from_environment().conv == detail::ConvRoute::automatic);
 }
@@ -66,9 +66,9 @@ TEST_CASE("settings: each variable's values", "[settings]") {
   }
   {
     ScopedEnv e("CLNN_TF32_GEMM", "pipelined");
-    CHECK(read().tf32_pipelined);
+    CHECK(read().tf32_gemm == detail::Tf32Gemm::pipelined);
     ScopedEnv staged("CLNN_TF32_GEMM", "staged");
-    CHECK_FALSE(read().tf32_pipelined);
+    CHECK(read().tf32_gemm == detail::Tf32Gemm::staged);
   }
   {
     ScopedEnv dir("CLNN_CACHE_DIR", "/tmp/somewhere"), device("CLNN_DEVICE", "cpu");

@@ -754,13 +754,15 @@ std::optional<MatmulPlan> LaunchPlanner::with_tensor_cores(const MatmulPlan& pla
 
 std::optional<MatmulPlan> LaunchPlanner::pipelined(Precision precision) const {
   if (precision != Precision::tf32) return std::nullopt;
-  // 128 x 128 blocks in pieces of 64 x 32 (8 warps), 2 stages of 8 k: the one form that has run
-  // correctly on the H200 so far (test_precision's GEMM shapes, 2026-12-05). The forms meant to
-  // be fast, 3 stages of 16 k in pieces of 64 x 64, fill the 48 KiB of local memory a work-group
-  // may take; test_precision runs each form that fits, and they wait for a GPU to be measured.
-  const MatmulPlan plan{true, 128, 128, 8, 8, 8, MatmulKernel::tf32, 2};
-  if (!fits(plan)) return std::nullopt;
-  return plan;
+  // 128 x 128 blocks in pieces of 64 x 64 (4 warps), steps of 16 k: the fastest form from
+  // 2048 up on an H100 (2026-12-06; 124.5 TFLOP/s at 8192 in 3 stages, 2 stages 3% behind,
+  // pieces of 64 x 32 10% behind, steps of 8 15% behind; PERFORMANCE.md). 3 stages fill the 48
+  // KiB a work-group may take; where less local memory is given, fewer stages or shorter steps.
+  for (const MatmulPlan& plan : {MatmulPlan{true, 128, 128, 16, 8, 16, MatmulKernel::tf32, 3},
+                                 MatmulPlan{true, 128, 128, 16, 8, 16, MatmulKernel::tf32, 2},
+                                 MatmulPlan{true, 128, 128, 8, 8, 16, MatmulKernel::tf32, 2}})
+    if (fits(plan)) return plan;
+  return std::nullopt;
 }
 
 std::vector<MatmulPlan> LaunchPlanner::pipelined_forms() const {

@@ -74,7 +74,7 @@ ContextImpl::ContextImpl(const DeviceInfo& device_info, std::optional<Precision>
   programs = std::make_unique<ProgramCache>(context.get(), device, info,
                                             ProgramCache::default_disk_dir(settings.cache_dir));
   gemm_backend = settings.gemm;
-  tf32_pipelined = settings.tf32_pipelined;
+  tf32_gemm = settings.tf32_gemm;
   conv_route = settings.conv;
   if (settings.tune != TuneMode::off)
     tuning = std::make_unique<TuningCache>(info, TuningCache::default_file(settings.cache_dir));

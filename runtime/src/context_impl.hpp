@@ -85,7 +85,7 @@ struct ContextImpl {
   OwnedQueue queue;
   std::unique_ptr<ProgramCache> programs;
   GemmBackend gemm_backend = GemmBackend::automatic;  // matmul's backend (CLNN_GEMM)
-  bool tf32_pipelined = false;                        // CLNN_TF32_GEMM=pipelined
+  Tf32Gemm tf32_gemm = Tf32Gemm::automatic;           // CLNN_TF32_GEMM
   std::unique_ptr<TuningCache> tuning;                // null with CLNN_TUNE=off
   bool tune_full = false;                             // CLNN_TUNE=full
   // Whether executors record their passes' launches and replay them (tests compare both ways).
@@ -95,13 +95,13 @@ struct ContextImpl {
   // recorded launches only while this is what they were recorded under (the tuners and tests
   // change it between runs of one executor).
   using LaunchChoices =
-      std::tuple<ConvRoute, GemmBackend, Precision, bool, bool, std::size_t, std::size_t,
+      std::tuple<ConvRoute, GemmBackend, Precision, Tf32Gemm, bool, std::size_t, std::size_t,
                  std::size_t, std::size_t, std::size_t, bool, std::uint64_t>;
   LaunchChoices launch_choices() const {
     return {conv_route,
             gemm_backend,
             precision,
-            tf32_pipelined,
+            tf32_gemm,
             row_loops,
             elementwise_plan.local_size,
             elementwise_plan.max_groups,

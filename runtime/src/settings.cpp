@@ -82,10 +82,10 @@ Precision parse_precision() {
                           Precision::fp32, "fp32");
 }
 
-// Which kernel runs TF32 GEMMs: gemm_vec4's register-staged form, or the pipelined gemm_mma
-// (LaunchPlanner::pipelined; not yet chosen by default, see PERFORMANCE.md).
-bool parse_tf32_gemm() {
-  return parse<bool>("CLNN_TF32_GEMM", {{"staged", false}, {"pipelined", true}}, false, "staged");
+Tf32Gemm parse_tf32_gemm() {
+  return parse<Tf32Gemm>("CLNN_TF32_GEMM",
+                         {{"staged", Tf32Gemm::staged}, {"pipelined", Tf32Gemm::pipelined}},
+                         Tf32Gemm::automatic, "chosen per product");
 }
 
 }  // namespace
@@ -100,7 +100,7 @@ Settings Settings::from_environment() {
   s.log = parse_log();
   s.profile = parse_profile();
   s.precision = parse_precision();
-  s.tf32_pipelined = parse_tf32_gemm();
+  s.tf32_gemm = parse_tf32_gemm();
   return s;
 }
 

@@ -38,6 +38,10 @@ enum class ConvRoute {
 // The tuning cache: read, with the tuners trying a fast subset of candidates (fast) or every one
 // (full), or not used (off).
 enum class TuneMode { fast, full, off };
+
+// Which kernel runs GEMMs in TF32 on tensor cores: gemm_vec4's register-staged form, or the
+// pipelined gemm_mma; automatic: gemm_mma for products of many blocks (ops/gemm.cpp).
+enum class Tf32Gemm { automatic, staged, pipelined };
 // The profiler at start: off, on with a row per op pass (ops), or per node pass (nodes).
 enum class ProfileMode { off, ops, nodes };
 
@@ -50,7 +54,7 @@ struct Settings {
   LogLevel log = LogLevel::quiet;             // CLNN_LOG
   ProfileMode profile = ProfileMode::off;     // CLNN_PROFILE
   Precision precision = Precision::fp32;      // CLNN_PRECISION: a Context's unless it names one
-  bool tf32_pipelined = false;                // CLNN_TF32_GEMM=pipelined: gemm_mma for TF32
+  Tf32Gemm tf32_gemm = Tf32Gemm::automatic;   // CLNN_TF32_GEMM
 
   // Every variable, read and checked; throws clnn::Error for a value one does not take.
   static Settings from_environment();

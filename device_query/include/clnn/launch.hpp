@@ -223,8 +223,9 @@ class LaunchPlanner {
   // pieces (64 x 32), where the device runs that precision natively; nothing otherwise (fp32
   // runs vec4).
   std::optional<MatmulPlan> with_tensor_cores(const MatmulPlan& plan, Precision precision) const;
-  // The pipelined TF32 kernel's plan (CLNN_TF32_GEMM=pipelined), where the device runs TF32
-  // natively; nothing otherwise.
+  // The pipelined TF32 kernel's plan (gemm_mma: ops/gemm.cpp takes it for products of many
+  // blocks, or for all with CLNN_TF32_GEMM=pipelined), where the device runs TF32 natively;
+  // nothing otherwise.
   std::optional<MatmulPlan> pipelined(Precision precision) const;
   // Every form of the pipelined TF32 kernel that fits the device, at 128 x 128 blocks: 2 to 4
   // stages of 8, 16 or 32 k, pieces 32 or 64 wide (for tests and clnn-bench matmul, which time

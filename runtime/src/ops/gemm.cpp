@@ -187,20 +187,32 @@ GemmChoice choose_fp32_gemm(const ContextImpl& ctx, const GemmCall& g) {
   return choice;
 }
 
+// Whether a product has the blocks for gemm_mma to beat gemm_vec4's tensor-core form: four
+// per compute unit. On an H100 (132 units) gemm_mma ran 6% ahead at 4096 and 8192 (1,024 and
+// 4,096 blocks of 128 x 128), level at 2048 (256 blocks) and 13% behind at 1024, where the
+// staged kernel's smaller blocks fill more units (PERFORMANCE.md, 2026-12-06).
+bool pipelined_fills(const ContextImpl& ctx, const MatmulPlan& plan, const GemmCall& g) {
+  const std::size_t blocks =
+      (g.m + plan.tile_m - 1) / plan.tile_m * ((g.n + plan.tile_n - 1) / plan.tile_n) * g.batch;
+  return blocks >= 4 * std::max<std::size_t>(1, ctx.info.compute_units);
+}
+
 }  // namespace
 
 GemmChoice choose_gemm(const ContextImpl& ctx, const GemmCall& g) {
   const GemmChoice choice = choose_fp32_gemm(ctx, g);
   // TF32, fp16 or bf16 where the context runs it: the vec4 kernel's plan (tuned or planned) on
   // tensor cores, in place of CLBlast too unless CLNN_GEMM asks for it. Matrix-vector products,
-  // bound by memory, and products the vec4 kernel cannot take (unaligned ones) stay fp32. With
-  // CLNN_TF32_GEMM=pipelined, TF32 products that gemm_mma takes run there instead.
+  // bound by memory, and products the vec4 kernel cannot take (unaligned ones) stay fp32. TF32
+  // products that gemm_mma takes run there where they fill the device (pipelined_fills) or
+  // CLNN_TF32_GEMM=pipelined asks for it.
   if (ctx.precision == Precision::fp32 || choice.backend == GemmBackend::gemv ||
       choice.backend == GemmBackend::blas || ctx.gemm_backend == GemmBackend::clblast)
     return choice;
-  if (ctx.tf32_pipelined)
+  if (ctx.tf32_gemm != Tf32Gemm::staged)
     if (auto pipelined = ctx.planner.pipelined(ctx.precision);
-        pipelined && gemm_plan_serves(ctx.planner, *pipelined, g))
+        pipelined && gemm_plan_serves(ctx.planner, *pipelined, g) &&
+        (ctx.tf32_gemm == Tf32Gemm::pipelined || pipelined_fills(ctx, *pipelined, g)))
       return {GemmBackend::own, *pipelined};
   const MatmulPlan vec4 =
       choice.backend == GemmBackend::own ? choice.plan : gemm_planner_plan(ctx, g);
