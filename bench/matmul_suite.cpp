@@ -46,11 +46,12 @@ std::vector<Record> matmul_suite(const Context& ctx, const Options& options) {
       g.c = detail::Access::mem(c), g.ldc = std::size_t(n);
       return g;
     };
-    // The backend, or the kernel where that runs on tensor cores (a TF32, fp16 or bf16 context).
+    // The backend, or the kernel where that runs on tensor cores (a TF32, fp16 or bf16 context):
+    // the precision for gemm_vec4's forms, gemm_mma for the pipelined one.
     const detail::GemmChoice choice = detail::choose_gemm(impl, call_into(c_clnn));
     const std::string backend =
         choice.plan.tensor_cores() && choice.backend == detail::GemmBackend::own
-            ? to_string(choice.plan.kernel)
+            ? (choice.plan.stages > 0 ? choice.plan.kernel_name() : to_string(choice.plan.kernel))
             : detail::to_string(choice.backend);
     auto clnn = [&] { detail::gemm(impl, call_into(c_clnn)); };
     auto own = [&] { detail::gemm(impl, call_into(c_own), detail::GemmBackend::own); };

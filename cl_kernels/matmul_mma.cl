@@ -230,6 +230,12 @@ __attribute__((always_inline)) inline void products(float acc[4][N_TILES][4], ui
 // that which of the two fragment buffers a k-step fills is known when it is compiled.
 #define SUBSTEPS (TILE_K / 8)
 #define UNROLLED (SUBSTEPS > 1 ? SUBSTEPS : 2)
+#if TILE_K != 8 && TILE_K != 16 && TILE_K != 32
+#error "TILE_K is 8, 16 or 32 (the swizzles, and the fragment buffers' parity)"
+#endif
+#if TRANS_B && N_TILES % 2
+#error "ldmatrix reads B's fragments two tiles at a time"
+#endif
 
 __kernel __attribute__((reqd_work_group_size(LX, LY, 1)))
 void gemm_mma(GEMM_ARGUMENTS) {
@@ -310,7 +316,7 @@ void gemm_mma(GEMM_ARGUMENTS) {
       if (kk + 8 < TILE_K) {
         load_fragments(a[next], b[next], as, as + A_WORDS, kk + 8, wm, wn, lane, swap);
         products(acc, a[now], b[now]);
-      } else if (u < substeps) {  // false only for the second of two steps of 8 past K
+      } else if (u < substeps) {  // false only in steps of 8, for the step past an odd last
         asm volatile(WAIT_STEP ::: "memory");
         barrier(CLK_LOCAL_MEM_FENCE);  // the next step landed for all; this one is read
         const int ahead = (step + STAGES) * TILE_K;
@@ -319,7 +325,8 @@ void gemm_mma(GEMM_ARGUMENTS) {
           copy_step(tiles[read] + A_WORDS / 4, b_copies, B_COPIES, b_step, ahead, K, B);
         }
         commit_copies();
-        // Past the last step this reads a stale stage, unused.
+        // Past the last step this reads a stage holding no further step (stale or never
+        // written); those fragments go unused.
         __local const float* ns = (__local const float*)tiles[(read + 1) % STAGES];
         load_fragments(a[next], b[next], ns, ns + A_WORDS, 0, wm, wn, lane, swap);
         products(acc, a[now], b[now]);

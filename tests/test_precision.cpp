@@ -257,29 +257,40 @@ TEST_CASE("TF32 products of many blocks take the pipelined kernel unless told ot
           "[precision][matmul]") {
   Context ctx = context_in(Precision::tf32);
   auto& impl = detail::Access::impl(ctx);
-  const auto saved = impl.tf32_gemm;
-  const std::size_t units = std::max<std::size_t>(1, impl.info.compute_units);
-  // Square products: 128 x 128 blocks, at least 4 per unit from `large` on.
-  auto square = [](std::size_t n) {
-    detail::GemmCall call;
-    call.m = call.n = call.k = n, call.lda = call.ldb = call.ldc = n;
-    return call;
-  };
-  std::size_t side = 128;
-  while ((side / 128) * (side / 128) < 4 * units) side += 128;
-  const detail::GemmCall large = square(side), small = square(side - 128);
-  auto pipelined = [&](const detail::GemmCall& call) {
-    return detail::choose_gemm(impl, call).plan.stages > 0;
-  };
-  const bool runs = impl.planner.pipelined(Precision::tf32).has_value();
+  const auto saved_tf32 = impl.tf32_gemm;
+  const auto saved_backend = impl.gemm_backend;
+  impl.gemm_backend = detail::GemmBackend::automatic;
   impl.tf32_gemm = detail::Tf32Gemm::automatic;
-  CHECK(pipelined(large) == runs);
-  CHECK_FALSE(pipelined(small));
-  impl.tf32_gemm = detail::Tf32Gemm::pipelined;
-  CHECK(pipelined(small) == runs);
-  impl.tf32_gemm = detail::Tf32Gemm::staged;
-  CHECK_FALSE(pipelined(large));
-  impl.tf32_gemm = saved;
+  auto call = [](std::size_t m, std::size_t n, std::size_t k, std::size_t batch = 1) {
+    detail::GemmCall g;
+    g.m = m, g.n = n, g.k = k, g.batch = batch, g.lda = k, g.ldb = g.ldc = n;
+    g.stride_a = m * k, g.stride_b = k * n, g.stride_c = m * n;
+    return g;
+  };
+  auto pipelined = [&](const detail::GemmCall& g) {
+    return detail::choose_gemm(impl, g).plan.stages > 0;
+  };
+  const auto plan = impl.planner.pipelined(Precision::tf32);
+  if (!plan) {  // no TF32 tensor cores: nothing takes the kernel, even when asked to
+    CHECK_FALSE(pipelined(call(4096, 4096, 4096)));
+    impl.tf32_gemm = detail::Tf32Gemm::pipelined;
+    CHECK_FALSE(pipelined(call(4096, 4096, 4096)));
+  } else {
+    // From 4 blocks per unit, with K of 1024 or more.
+    const std::size_t wanted = 4 * std::max<std::size_t>(1, impl.info.compute_units);
+    const std::size_t rows = plan->tile_m, columns = plan->tile_n * wanted;  // one block row
+    CHECK(pipelined(call(rows, columns, 1024)));
+    CHECK_FALSE(pipelined(call(rows, columns - plan->tile_n, 1024)));  // one block short
+    CHECK_FALSE(pipelined(call(rows, columns, 1020)));                 // K short
+    CHECK(pipelined(call(rows, plan->tile_n, 1024, wanted)));          // blocks by batch
+    CHECK_FALSE(pipelined(call(rows, plan->tile_n, 1024, wanted - 1)));
+    impl.tf32_gemm = detail::Tf32Gemm::pipelined;
+    CHECK(pipelined(call(rows, plan->tile_n, 64)));
+    impl.tf32_gemm = detail::Tf32Gemm::staged;
+    CHECK_FALSE(pipelined(call(rows, columns, 1024)));
+  }
+  impl.tf32_gemm = saved_tf32;
+  impl.gemm_backend = saved_backend;
 }
 
 TEST_CASE("tensor-core implicit-GEMM convolution matches the reference of its rounded inputs",

@@ -754,10 +754,11 @@ std::optional<MatmulPlan> LaunchPlanner::with_tensor_cores(const MatmulPlan& pla
 
 std::optional<MatmulPlan> LaunchPlanner::pipelined(Precision precision) const {
   if (precision != Precision::tf32) return std::nullopt;
-  // 128 x 128 blocks in pieces of 64 x 64 (4 warps), steps of 16 k: the fastest form from
-  // 2048 up on an H100 (2026-12-06; 124.5 TFLOP/s at 8192 in 3 stages, 2 stages 3% behind,
-  // pieces of 64 x 32 10% behind, steps of 8 15% behind; PERFORMANCE.md). 3 stages fill the 48
-  // KiB a work-group may take; where less local memory is given, fewer stages or shorter steps.
+  // 128 x 128 blocks in pieces of 64 x 64 (4 warps), steps of 16 k: the fastest form at 4096
+  // and 8192 on an H100 (2026-12-06, PERFORMANCE.md; 124.5 TFLOP/s at 8192 in 3 stages, 2
+  // stages 2% behind, pieces of 64 x 32 or 4 stages of 8 k 11% behind; at 2048 2 stages led by
+  // 2%). 3 stages fill the 48 KiB a work-group may take; with less local memory, fewer stages or
+  // shorter steps.
   for (const MatmulPlan& plan : {MatmulPlan{true, 128, 128, 16, 8, 16, MatmulKernel::tf32, 3},
                                  MatmulPlan{true, 128, 128, 16, 8, 16, MatmulKernel::tf32, 2},
                                  MatmulPlan{true, 128, 128, 8, 8, 16, MatmulKernel::tf32, 2}})

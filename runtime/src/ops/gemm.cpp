@@ -187,14 +187,14 @@ GemmChoice choose_fp32_gemm(const ContextImpl& ctx, const GemmCall& g) {
   return choice;
 }
 
-// Whether a product has the blocks for gemm_mma to beat gemm_vec4's tensor-core form: four
-// per compute unit. On an H100 (132 units) gemm_mma ran 6% ahead at 4096 and 8192 (1,024 and
-// 4,096 blocks of 128 x 128), level at 2048 (256 blocks) and 13% behind at 1024, where the
-// staged kernel's smaller blocks fill more units (PERFORMANCE.md, 2026-12-06).
+// Whether a product is of the kind gemm_mma beat gemm_vec4's tensor-core form on: four blocks
+// per compute unit, K of 1024 or more. On an H100 (132 units) gemm_mma ran 6% ahead at 4096
+// and 8192 (1,024 and 4,096 blocks of 128 x 128), level at 2048 (256 blocks) and 13% behind
+// at 1024, where the staged kernel's smaller blocks fill more units. Only square products were
+// measured (PERFORMANCE.md, 2026-12-06): short K, few steps for 3 stages, stays staged.
 bool pipelined_fills(const ContextImpl& ctx, const MatmulPlan& plan, const GemmCall& g) {
-  const std::size_t blocks =
-      (g.m + plan.tile_m - 1) / plan.tile_m * ((g.n + plan.tile_n - 1) / plan.tile_n) * g.batch;
-  return blocks >= 4 * std::max<std::size_t>(1, ctx.info.compute_units);
+  return g.k >= 1024 &&
+         plan.blocks(g.m, g.n, g.batch) >= 4 * std::max<std::size_t>(1, ctx.info.compute_units);
 }
 
 }  // namespace
@@ -385,6 +385,8 @@ std::size_t split_k_slices(const ContextImpl& ctx, const GemmCall& g, const Gemm
   const std::size_t tiles = plan.blocks(g.m, g.n, g.batch), rows = LaunchPlanner::kMinSliceRows;
   const std::size_t units = std::max<std::size_t>(1, ctx.info.compute_units);
   if (g.k < 2 * rows || choice.backend == GemmBackend::blas) return 1;  // the BLAS splits itself
+  // gemm_mma was measured unsplit only, and takes only products of many blocks.
+  if (plan.stages > 0) return 1;
   // Over half the units busy, slices pay only where they fill the last wave of blocks (on the
   // H100 1024^3 ran faster unsplit in 128 blocks of 64x128 than in 3 slices of them).
   // (clnn's own kernel only: its plan's blocks are the ones counted)
