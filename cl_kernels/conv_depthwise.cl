@@ -237,6 +237,9 @@ __kernel void depthwise_forward_rows(__global const float* x, __global const flo
                                      __global float* y, const int16 g, const int4 o, const int N,
                                      const int M, const float beta) {
   const int C = g.s0, K = C * M, T = g.s4 * g.s5 * g.s6, V = g.s1 * g.s2 * g.s3;
+  // Stride 2 along W, three taps from column -1 (mobilenet's downsampling layers): a row's
+  // taps share one pair of loads.
+  const bool pairs = g.s9 == 2 && g.s6 == 3 && g.sc == 1 && g.sf == 1;
   for (long plane = get_global_id(0); plane < (long)N * K; plane += get_global_size(0)) {
     for (int od = 0; od < o.s0; ++od) {
       for (int oh = 0; oh < o.s1; ++oh) {
@@ -257,9 +260,24 @@ __kernel void depthwise_forward_rows(__global const float* x, __global const flo
               const int yy = oh * g.s8 - g.sb + b * g.se;
               if ((uint)yy >= (uint)g.s2) continue;
               __global const float* x_line = x_at + (z * g.s2 + yy) * g.s3;
+              __global const float* taps = w_at + (a * g.s5 + b) * g.s6;
+              if (pairs && 2 * begin + 31 < g.s3) {
+                // Columns 2 o - 1, 2 o and 2 o + 1 of 32 loaded once: the odd ones moved up a
+                // lane, the even ones, the odd ones.
+                const float16 low = vload16(0, x_line + 2 * begin);
+                const float16 high = vload16(0, x_line + 2 * begin + 16);
+                const float16 even = (float16)(low.even, high.even);
+                const float16 odd = (float16)(low.odd, high.odd);
+                const float before = begin > 0 ? x_line[2 * begin - 1] : 0.0f;
+                const float16 left = (float16)(before, odd.s0123, odd.s4567, odd.s89ab, odd.scde);
+                acc = MULADD(left, (float16)(taps[0]), acc);
+                acc = MULADD(even, (float16)(taps[1]), acc);
+                acc = MULADD(odd, (float16)(taps[2]), acc);
+                continue;
+              }
               for (int e = 0; e < g.s6; ++e) {
                 const float16 v = segment_load(x_line, begin * g.s9 + e * g.sf - g.sc, g.s9, g.s3);
-                acc = MULADD(v, (float16)(w_at[(a * g.s5 + b) * g.s6 + e]), acc);
+                acc = MULADD(v, (float16)(taps[e]), acc);
               }
             }
           }

@@ -204,13 +204,17 @@ TEST_CASE("the depthwise forward rows load lines' padded ends as moved vectors",
   // filters at stride 1, 3 x 3 at stride 2 from a line of 32 or more), and lines that end on an
   // overlapping segment (beta 0) or on a short one (beta 1), against the reference; pads of 4 and
   // short lines keep the gather. Rows padded other than "same", so that the plane kernel leaves
-  // them to the line kernel.
+  // them to the line kernel. At stride 2 with 3 taps from column -1, segments whose 32 columns
+  // lie inside the line share a pair of loads among a row's taps (lines of 40 and 64, a
+  // multiplier of 2); a segment reaching the last column of an odd line takes the taps' loads.
   RouteScope scope(ConvRoute::depthwise);
   const std::vector<Case> ends{
       {{1, 2, 3, 40}, {2, 1, 3, 3}, options({}, {0, 1}, {0, 1}, {}, 2)},
       {{1, 2, 4, 21}, {2, 1, 5, 5}, options({}, {1, 2}, {0, 2}, {}, 2)},
       {{2, 2, 7, 19}, {4, 1, 7, 7}, options({}, {2, 3}, {2, 3}, {}, 2)},
       {{1, 3, 5, 40}, {3, 1, 3, 3}, options({2, 2}, {1, 1}, {1, 1}, {}, 3)},
+      {{2, 2, 5, 64}, {4, 1, 3, 3}, options({2, 2}, {1, 1}, {1, 1}, {}, 2)},
+      {{1, 2, 5, 45}, {2, 1, 3, 3}, options({2, 2}, {1, 1}, {1, 1}, {}, 2)},
       {{1, 3, 5, 33}, {3, 1, 3, 3}, options({2, 2}, {1, 1}, {0, 0}, {}, 3)},
       {{1, 2, 9, 18}, {2, 1, 9, 9}, options({}, {3, 4}, {3, 4}, {}, 2)},
       {{1, 2, 3, 16}, {2, 1, 3, 3}, options({}, {0, 1}, {0, 1}, {}, 2)},
