@@ -109,10 +109,13 @@ inline void copy16(__local float4* to, __global const float* from, int bytes) {
 
 inline void commit_copies(void) { asm volatile("cp.async.commit_group;" ::: "memory"); }
 
+// Rounds to nearest, ties away from zero, at TF32's 10-bit mantissa: cvt.rna.tf32.f32's result in
+// the bits the tensor cores read (they ignore the low 13), in one add and one compare instead of
+// its three instructions. Infinities and NaNs keep their bits: the carry would turn a NaN whose
+// payload fills the low bits into an infinity.
 inline uint tf32(float x) {
-  uint r;
-  asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(x));
-  return r;
+  const uint u = as_uint(x);
+  return fabs(x) < INFINITY ? u + 0x1000u : u;
 }
 
 // A work-item's copies keep their place in the tile from step to step: each one's source at
@@ -158,6 +161,14 @@ inline void copy_step(__local float4* tile, const Copy* copies, int count, long 
   }
 }
 
+// Copies step k0 of both operands into a stage: A's tile, then B's.
+inline void copy_stage(__local float4* stage, const Copy* a_copies, long a_step,
+                       __global const float* A, const Copy* b_copies, long b_step,
+                       __global const float* B, int k0, int K) {
+  copy_step(stage, a_copies, A_COPIES, a_step, k0, K, A);
+  copy_step(stage + A_WORDS / 4, b_copies, B_COPIES, b_step, k0, K, B);
+}
+
 // Four 8 x 4 blocks of fp32 words (8 x 8 of 16 bits) from local memory: lanes 8 q .. 8 q + 7
 // give the addresses of block q's rows, 16 bytes each; a lane gets word (lane % 4) of row
 // (lane / 4) of each block.
@@ -167,16 +178,18 @@ inline void load_blocks(uint* r, __local const float* row) {
                : "r"((uint)(ulong)row));
 }
 
-// A lane's fragments for k-step kk of a stage (as: its A tile, bs: its B tile): a[i] for A's
+// A lane's fragments for k-step kk of a stage (A's tile, then B's): a[i] for A's
 // rows wm + 16 i .. + 15, b[j] for B's columns wn + 8 j .. + 7, rounded to TF32. The lane holds
 // rows g (+ 8) of A at k = t (+ 4), columns g of B at k = t (+ 4). In an along tile the rows 16
 // apart share their swizzle; in an across tile the XOR of 2 * t moves the lane's column chunks
 // among groups of four: (2 q) ^ (2 t) for chunk pair q, swap[q] words. Always inlined (as
 // products): the fragment arrays stay in registers only where every index is a constant.
 __attribute__((always_inline)) inline void load_fragments(uint a[4][4], uint b[N_TILES][2],
-                                                          __local const float* as,
-                                                          __local const float* bs, int kk, int wm,
-                                                          int wn, int lane, const int* swap) {
+                                                          __local const float4* stage, int kk,
+                                                          int wm, int wn, int lane,
+                                                          const int* swap) {
+  __local const float* as = (__local const float*)stage;
+  __local const float* bs = as + A_WORDS;
   const int g = lane / 4, t = lane % 4;
 #if TRANS_A
 #pragma unroll
@@ -277,10 +290,8 @@ void gemm_mma(GEMM_ARGUMENTS) {
   // counts the same groups.
 #pragma unroll
   for (int s = 0; s < STAGES; ++s) {
-    if (s * TILE_K < K) {
-      copy_step(tiles[s], a_copies, A_COPIES, a_step, s * TILE_K, K, A);
-      copy_step(tiles[s] + A_WORDS / 4, b_copies, B_COPIES, b_step, s * TILE_K, K, B);
-    }
+    if (s * TILE_K < K)
+      copy_stage(tiles[s], a_copies, a_step, A, b_copies, b_step, B, s * TILE_K, K);
     commit_copies();
   }
 
@@ -304,31 +315,25 @@ void gemm_mma(GEMM_ARGUMENTS) {
   uint a[2][4][4], b[2][N_TILES][2];
   asm volatile(WAIT_FIRST ::: "memory");
   barrier(CLK_LOCAL_MEM_FENCE);
-  load_fragments(a[0], b[0], (__local const float*)tiles[0],
-                 (__local const float*)tiles[0] + A_WORDS, 0, wm, wn, lane, swap);
+  load_fragments(a[0], b[0], tiles[0], 0, wm, wn, lane, swap);
   const int substeps = (K + TILE_K - 1) / TILE_K * SUBSTEPS;
   for (int u0 = 0; u0 < substeps; u0 += UNROLLED) {
 #pragma unroll
     for (int h = 0; h < UNROLLED; ++h) {
       const int u = u0 + h, step = u / SUBSTEPS, read = step % STAGES;
       const int kk = h % SUBSTEPS * 8, now = h % 2, next = 1 - now;
-      __local const float* as = (__local const float*)tiles[read];
       if (kk + 8 < TILE_K) {
-        load_fragments(a[next], b[next], as, as + A_WORDS, kk + 8, wm, wn, lane, swap);
+        load_fragments(a[next], b[next], tiles[read], kk + 8, wm, wn, lane, swap);
         products(acc, a[now], b[now]);
       } else if (u < substeps) {  // false only in steps of 8, for the step past an odd last
         asm volatile(WAIT_STEP ::: "memory");
         barrier(CLK_LOCAL_MEM_FENCE);  // the next step landed for all; this one is read
         const int ahead = (step + STAGES) * TILE_K;
-        if (ahead < K) {
-          copy_step(tiles[read], a_copies, A_COPIES, a_step, ahead, K, A);
-          copy_step(tiles[read] + A_WORDS / 4, b_copies, B_COPIES, b_step, ahead, K, B);
-        }
+        if (ahead < K) copy_stage(tiles[read], a_copies, a_step, A, b_copies, b_step, B, ahead, K);
         commit_copies();
         // Past the last step this reads a stage holding no further step (stale or never
         // written); those fragments go unused.
-        __local const float* ns = (__local const float*)tiles[(read + 1) % STAGES];
-        load_fragments(a[next], b[next], ns, ns + A_WORDS, 0, wm, wn, lane, swap);
+        load_fragments(a[next], b[next], tiles[(read + 1) % STAGES], 0, wm, wn, lane, swap);
         products(acc, a[now], b[now]);
       }
     }
