@@ -225,13 +225,31 @@ inline int2 depthwise_span(int off, int s, int extent, int begin, int end) {
                 min(end, depthwise_ceil_div(extent - off, s)));
 }
 
+// acc plus a row's three taps at stride 2 from column -1 over the segment of outputs from
+// `begin`, whose columns 2 begin .. 2 begin + 31 lie inside the line: output o reads columns
+// 2 o - 1, 2 o and 2 o + 1, so the 32 columns, loaded once, give all three: the odd ones moved
+// up a lane (column 2 begin - 1, or the padding's zero, first), the even ones, the odd ones.
+__attribute__((always_inline)) inline float16 stride2_three_taps(__global const float* line,
+                                                                 const int begin,
+                                                                 __global const float* taps,
+                                                                 const float16 acc) {
+  const float16 low = vload16(0, line + 2 * begin), high = vload16(0, line + 2 * begin + 16);
+  const float16 even = (float16)(low.even, high.even), odd = (float16)(low.odd, high.odd);
+  const float before = begin > 0 ? line[2 * begin - 1] : 0.0f;
+  const float16 left = (float16)(before, odd.s0123, odd.s4567, odd.s89ab, odd.scde);
+  return MULADD(odd, (float16)(taps[2]),
+                MULADD(even, (float16)(taps[1]), MULADD(left, (float16)(taps[0]), acc)));
+}
+
 // depthwise_forward, a work-item per segment of SEG positions of a line of y, summed in one
 // float16 (line_segments.h) and stored once with the bias, beta and the epilogue (FINISH): a tap
 // is one or two vector loads of x's line where the segment's reads lie inside it (unit or
 // stride-2 convolutions) or reach a few columns into its padding (moved lanes), lanes gathered
-// one by one only at other padded edges, zeros standing for the padding. A work-item takes a whole plane of y (sample, filter), so its indices cost no
-// division per segment. (Summing in y tap by tap had cost three scalar memory operations per tap
-// and position: mobilenet_v2's depthwise layers ran at a tenth of the CPU's bandwidth.)
+// one by one only at other padded edges, zeros standing for the padding; at stride 2 with three
+// taps from column -1, a row's taps share their loads (stride2_three_taps). A work-item takes a
+// whole plane of y (sample, filter), so its indices cost no division per segment. (Summing in y
+// tap by tap had cost three scalar memory operations per tap and position: mobilenet_v2's
+// depthwise layers ran at a tenth of the CPU's bandwidth.)
 __kernel void depthwise_forward_rows(__global const float* x, __global const float* w,
                                      __global const float* bias, const int has_bias,
                                      __global float* y, const int16 g, const int4 o, const int N,
@@ -262,17 +280,7 @@ __kernel void depthwise_forward_rows(__global const float* x, __global const flo
               __global const float* x_line = x_at + (z * g.s2 + yy) * g.s3;
               __global const float* taps = w_at + (a * g.s5 + b) * g.s6;
               if (pairs && 2 * begin + 31 < g.s3) {
-                // Columns 2 o - 1, 2 o and 2 o + 1 of 32 loaded once: the odd ones moved up a
-                // lane, the even ones, the odd ones.
-                const float16 low = vload16(0, x_line + 2 * begin);
-                const float16 high = vload16(0, x_line + 2 * begin + 16);
-                const float16 even = (float16)(low.even, high.even);
-                const float16 odd = (float16)(low.odd, high.odd);
-                const float before = begin > 0 ? x_line[2 * begin - 1] : 0.0f;
-                const float16 left = (float16)(before, odd.s0123, odd.s4567, odd.s89ab, odd.scde);
-                acc = MULADD(left, (float16)(taps[0]), acc);
-                acc = MULADD(even, (float16)(taps[1]), acc);
-                acc = MULADD(odd, (float16)(taps[2]), acc);
+                acc = stride2_three_taps(x_line, begin, taps, acc);
                 continue;
               }
               for (int e = 0; e < g.s6; ++e) {
