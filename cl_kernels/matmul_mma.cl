@@ -112,7 +112,7 @@ inline void commit_copies(void) { asm volatile("cp.async.commit_group;" ::: "mem
 // Rounds to nearest, ties away from zero, at TF32's 10-bit mantissa: cvt.rna.tf32.f32's result in
 // the bits the tensor cores read (they ignore the low 13), in one add and one compare instead of
 // its three instructions. Infinities and NaNs keep their bits: the carry would turn a NaN whose
-// payload fills the low bits into an infinity.
+// mantissa's top bits are all ones (0x7fffffff, NVIDIA's) into a zero.
 inline uint tf32(float x) {
   const uint u = as_uint(x);
   return fabs(x) < INFINITY ? u + 0x1000u : u;

@@ -42,6 +42,7 @@ enum class TuneMode { fast, full, off };
 // Which kernel runs GEMMs in TF32 on tensor cores: gemm_vec4's register-staged form, or the
 // pipelined gemm_mma; automatic: gemm_mma for products of many blocks (ops/gemm.cpp).
 enum class Tf32Gemm { automatic, staged, pipelined };
+
 // The profiler at start: off, on with a row per op pass (ops), or per node pass (nodes).
 enum class ProfileMode { off, ops, nodes };
 
