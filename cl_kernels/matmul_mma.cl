@@ -109,15 +109,6 @@ inline void copy16(__local float4* to, __global const float* from, int bytes) {
 
 inline void commit_copies(void) { asm volatile("cp.async.commit_group;" ::: "memory"); }
 
-// Rounds to nearest, ties away from zero, at TF32's 10-bit mantissa: cvt.rna.tf32.f32's result in
-// the bits the tensor cores read (they ignore the low 13), in one add and one compare instead of
-// its three instructions. Infinities and NaNs keep their bits: the carry would turn a NaN whose
-// mantissa's top bits are all ones (0x7fffffff, NVIDIA's) into a zero.
-inline uint tf32(float x) {
-  const uint u = as_uint(x);
-  return fabs(x) < INFINITY ? u + 0x1000u : u;
-}
-
 // A work-item's copies keep their place in the tile from step to step: each one's source at
 // k = 0 (rows and columns past the matrix clamped to the last, read and never stored), how far
 // it moves a step, its k within a step, and its word in a stage.

@@ -105,13 +105,9 @@
 #if MMA_TF32
 #define MMA_ROWS TILE_K  // rows of a local tile: one k each
 
-// Round to nearest, ties away from zero, to TF32's 10-bit mantissa (as cvt.rna.tf32.f32); the
-// low 13 bits, which the tensor cores ignore, cleared. Infinities and NaNs keep their bits (the
-// carry would move a NaN's payload into its exponent).
+// Each lane rounded to TF32 (tf32, mma.h).
 inline float4 to_tf32(float4 x) {
-  const uint4 u = as_uint4(x);
-  const uint4 rounded = (u + 0x1000u) & 0xffffe000u;
-  return as_float4(select(rounded, u, (u & 0x7f800000u) == 0x7f800000u));
+  return as_float4((uint4)(tf32(x.x), tf32(x.y), tf32(x.z), tf32(x.w)));
 }
 #endif
 

@@ -4,6 +4,15 @@
 // Uses MULADD (muladd.h, included first).
 
 #if MMA_TF32
+// Rounds to nearest, ties away from zero, at TF32's 10-bit mantissa: cvt.rna.tf32.f32's result in
+// the bits the tensor cores read (they ignore the low 13), in one add and one compare instead of
+// its three instructions. Infinities and NaNs keep their bits: the carry would turn a NaN whose
+// mantissa's top bits are all ones (0x7fffffff, NVIDIA's) into a zero.
+inline uint tf32(float x) {
+  const uint u = as_uint(x);
+  return fabs(x) < INFINITY ? u + 0x1000u : u;
+}
+
 // d += a b for one m16n8k8 tile: a holds the lane's four elements of A, b its two of B, d its
 // four of the 16 x 8 sums (rows g and g + 8, columns 2t and 2t + 1).
 inline void mma_tile(float* d, const uint* a, const uint* b) {
