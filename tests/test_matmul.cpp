@@ -475,7 +475,7 @@ TEST_CASE("skinny products take the matrix-vector kernels unless a backend is fo
   auto& impl = detail::Access::impl(context());
   const auto saved = impl.gemm_backend;
   impl.gemm_backend = detail::GemmBackend::automatic;
-  // On CPUs more than 4 vectors take them only along a long K (gemv_pays).
+  // On CPUs more than 4 vectors take them only along a long K, and in one pass of 8 (gemv_pays).
   const bool cpu = impl.info.type == DeviceType::cpu;
   auto backend = [&](std::size_t m, std::size_t n, std::size_t k = 256) {
     detail::GemmCall call;
@@ -486,12 +486,13 @@ TEST_CASE("skinny products take the matrix-vector kernels unless a backend is fo
   for (auto [m, n] : {std::pair<std::size_t, std::size_t>{1, 4096}, {16, 1000}, {3, 3}, {16, 17},
                       {1, 1}}) {
     INFO("m " << m << " n " << n);
-    CHECK(backend(m, n) == GemmBackend::gemv);
+    CHECK((backend(m, n) == GemmBackend::gemv) == (std::min(m, n) <= 8 || !cpu));
     CHECK((backend(m, n, 32) == GemmBackend::gemv) == (std::min(m, n) <= 4 || !cpu));
   }
-  // 16 aligned columns of B side by side: GPUs run them on the vec4 tiles (gemv_pays), CPUs on
-  // the matrix-vector kernels.
-  CHECK((backend(1000, 16) == GemmBackend::gemv) == cpu);
+  // 8 aligned columns of B side by side: GPUs run them on the vec4 tiles (gemv_pays), CPUs on
+  // the matrix-vector kernels; 16 both on the tiles.
+  CHECK((backend(1000, 8) == GemmBackend::gemv) == cpu);
+  CHECK(backend(1000, 16) != GemmBackend::gemv);
   CHECK(backend(1000, 3) == GemmBackend::gemv);
   for (auto [m, n] : {std::pair<std::size_t, std::size_t>{17, 1000}, {1000, 17}, {17, 17}}) {
     INFO("m " << m << " n " << n);
@@ -515,9 +516,11 @@ TEST_CASE("skinny products take the matrix-vector kernels unless a backend is fo
   impl.gemm_backend = saved;
 }
 
-TEST_CASE("the GEMM takes more than 4 vectors: side by side on GPUs, short on CPUs", "[matmul]") {
-  DeviceInfo gpu, cpu;
-  gpu.type = DeviceType::gpu, cpu.type = DeviceType::cpu;
+TEST_CASE("the GEMM takes more than 4 vectors: side by side on GPUs, short or many on CPUs",
+          "[matmul]") {
+  DeviceInfo gpu_info, cpu_info;
+  gpu_info.type = DeviceType::gpu, cpu_info.type = DeviceType::cpu;
+  const LaunchPlanner gpu(gpu_info), cpu(cpu_info);
   // A 4096 x 4096 matrix by n columns of B: side by side in B [4096, n], along K in B^T.
   auto call = [](std::size_t n, bool trans_b) {
     detail::GemmCall c;
@@ -529,8 +532,9 @@ TEST_CASE("the GEMM takes more than 4 vectors: side by side on GPUs, short on CP
   CHECK_FALSE(detail::gemv_pays(gpu, call(8, false)));
   CHECK_FALSE(detail::gemv_pays(gpu, call(16, false)));
   CHECK(detail::gemv_pays(gpu, call(16, true)));
-  CHECK(detail::gemv_pays(cpu, call(16, false)));
-  detail::GemmCall short_k = call(16, false);  // a 1x1 convolution's 32 channels into 16 filters
+  CHECK(detail::gemv_pays(cpu, call(8, false)));
+  CHECK_FALSE(detail::gemv_pays(cpu, call(16, false)));  // two passes over the matrix
+  detail::GemmCall short_k = call(8, false);  // a 1x1 convolution's 32 channels into 16 filters
   short_k.k = short_k.lda = 32;
   CHECK_FALSE(detail::gemv_pays(cpu, short_k));
   CHECK(detail::gemv_pays(gpu, call(10, false)));  // off float4s: the tiles would run slower kernels

@@ -312,23 +312,34 @@ bool scratch_fits(const ContextImpl& ctx, const WinogradLaunch& l) {
 // 32 channels into 128 of 27x27 0.52 / 0.40 at batch 1 and 9.4 / 7.2 at 32, 64 into 64 of 56x56
 // 1.19 / 0.94 and 37 / 31, 128 into 128 of 28x28 1.12 / 0.77, 48 into 192 of 13x13 at batch 32
 // 5.9 / 3.8; but 16 channels into 64 of 55x55 0.33 / 0.65 and 9.4 / 12.4. Products of 16 tiles
-// (13x13 and 14x14 at batch 1) gained nothing, and the large Fashion-MNIST model's 14x14 layers
-// lost there (0.50 against 0.61 ms a batch-1 inference). With 16 tiles or fewer the product
-// takes the matrix-vector kernels where K is 256 or more (256 channels of 14x14 at batch 1: the
-// layer took 4.2 to 5.7 ms against 1.1 to 2.1). Every layer measured had 64 filters or more:
-// the filters' bound is that, not a measured edge. The input gradient takes the same rule with
-// channels and filters exchanged and the input's tiles; it was not measured on its own.
+// (13x13 and 14x14 at batch 1; two rounds) pay where channels times filters is 8192 or more:
+// 48 into 192 0.22-0.39 / 0.22-0.25, 64 into 128 0.22-0.23 / 0.16-0.18, 64 into 256 0.35-0.40 /
+// 0.23-0.28, 96 into 96 0.24-0.27 / 0.16-0.25, 128 into 128 0.35-0.38 / 0.23-0.28, 256 into 256
+// 1.24-1.38 / 0.55-0.85 (since its product left the matrix-vector kernels, gemv_pays), 512 into
+// 512 4.9-5.4 / 3.0-3.7; not below it: the large Fashion-MNIST model's 32 into 64 0.085 / 0.10-0.11
+// and 64 into 64 0.125-0.16 / 0.14, 32 into 128 0.13-0.15 / 0.13-0.16. Products of 4 tiles (7x7)
+// lost 4-5 times over (256 channels 0.41-0.51 / 1.7-2.2). Every layer measured had 64 filters or
+// more: the filters' bound is that, not a measured edge. Whole models gain less than their layers
+// alone, whose transformed filters (4 times the filters' bytes) stay in the cache from run to run:
+// at batch 1, five alternating rounds, resnet18 18.5-19.3 ms against 18.6-22.9 before,
+// squeezenet1_1 5.2-6.5 against 5.4-6.0. The input gradient takes the same rule with channels and
+// filters exchanged and the input's tiles; it was not measured on its own.
+//
 // In 3-D the tiles of every output plane count (the columns of a tap's product), and a tap must
-// reach every output plane (else the product would run the GPUs' grouped kernel). r3d_18 at
-// batch 1 (CLNN_PROFILE=nodes, padded against Winograd, ms): its 64-channel layers (16 x 196
-// tiles) 229-244 / 61-70, 128 channels (8 x 49) 82-93 / 26-32, 256 (4 x 16) 32-34 / 31-39, 512
-// (2 x 4, below the bound) 22-24 / 165-169; the model 1.48-1.57 s against 0.84.
-constexpr std::int64_t kMinChannelsOnCpus = 32, kMinFiltersOnCpus = 64, kMinTilesOnCpus = 32;
+// reach every output plane (else the product would run the GPUs' grouped kernel). r3d_18 at batch
+// 1 (CLNN_PROFILE=nodes, padded against Winograd, ms): its 64-channel layers (16 x 196 tiles)
+// 229-244 / 61-70, 128 channels (8 x 49) 82-93 / 26-32, 256 (4 x 16) 32-34 / 31-39, 512 (2 x 4,
+// below the bound) 22-24 / 165-169; the model 1.48-1.57 s against 0.84.
+constexpr std::int64_t kMinChannelsOnCpus = 32, kMinFiltersOnCpus = 64, kMinTilesOnCpus = 16,
+                       kFewTilesOnCpus = 32, kMinPairsOnFewTiles = 8192;
 
 bool pays_on_cpus(const ContextImpl& ctx, const WinogradLaunch& l) {
+  const std::int64_t tiles = l.tiles() * l.out_depth;
+  const bool enough_work =
+      tiles >= kFewTilesOnCpus ||
+      (tiles >= kMinTilesOnCpus && l.channels * l.filters >= kMinPairsOnFewTiles);
   return l.alpha - l.m + 1 == 3 && l.channels >= kMinChannelsOnCpus &&
-         l.filters >= kMinFiltersOnCpus && l.tiles() * l.out_depth >= kMinTilesOnCpus &&
-         !grouped_product(ctx, l);
+         l.filters >= kMinFiltersOnCpus && enough_work && !grouped_product(ctx, l);
 }
 
 }  // namespace

@@ -127,7 +127,7 @@ GemmChoice choose_fp32_gemm(const ContextImpl& ctx, const GemmCall& g) {
   // tuning cache is read, which a batch-1 layer would otherwise pay for on every call. Only
   // CLNN_GEMM (and tap rows, which only vec4 reads) keep such a product off them, and on GPUs
   // many vectors side by side (gemv_pays).
-  if (!g.b_rows.taps && ctx.gemm_backend == GemmBackend::automatic && gemv_pays(ctx.info, g))
+  if (!g.b_rows.taps && ctx.gemm_backend == GemmBackend::automatic && gemv_pays(ctx.planner, g))
     return {GemmBackend::gemv, gemm_planner_plan(ctx, g)};
   // One look at the tuning cache: a tuned shape nearby gives both the configuration and the
   // backend that won there (tune_gemm_shape times both; only the configuration for tap rows).
