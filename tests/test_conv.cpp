@@ -441,8 +441,8 @@ TEST_CASE("Winograd's F(4x4, 3x3) and F(2x2, 5x5) match the reference", "[conv]"
   }
   scope.set(ConvRoute::columns);
   CHECK_FALSE(winograd({2, 3, 7, 6}, {4, 3, 3, 3}, options({}, {1, 1}, {1, 1}, {})).serves_forward());
-  // Unforced: 3x3 on CPUs from 32 channels, 64 filters and 32 tiles (on GPUs from 64 channels
-  // and filters).
+  // Unforced: 3x3 on CPUs from 32 channels, 64 filters and 32 tiles, or 16 tiles where channels
+  // times filters is 8192 or more (on GPUs from 64 channels and filters).
   scope.set(ConvRoute::automatic);
   const ConvOptions same = options({}, {1, 1}, {1, 1}, {});
   const bool gpu = winograd({1, 1, 4, 4}, {1, 1, 3, 3}, same).ctx.info.type == DeviceType::gpu;
@@ -450,6 +450,10 @@ TEST_CASE("Winograd's F(4x4, 3x3) and F(2x2, 5x5) match the reference", "[conv]"
   CHECK(winograd({32, 128, 7, 7}, {256, 128, 3, 3}, same).serves_input_gradient());
   CHECK(winograd({1, 128, 7, 7}, {128, 128, 3, 3}, same).serves_forward() == gpu);  // 4 tiles
   CHECK(winograd({1, 64, 14, 14}, {64, 64, 3, 3}, same).serves_forward() == gpu);   // 16 tiles
+  CHECK(winograd({1, 64, 14, 14}, {128, 64, 3, 3}, same).serves_forward());         // 8192 pairs
+  CHECK(winograd({1, 32, 14, 14}, {256, 32, 3, 3}, same).serves_forward() == !gpu);
+  CHECK_FALSE(winograd({1, 32, 14, 14}, {128, 32, 3, 3}, same).serves_forward());  // 4096 pairs
+  CHECK(winograd({1, 128, 14, 14}, {64, 128, 3, 3}, same).serves_input_gradient());
   CHECK(winograd({1, 32, 27, 27}, {128, 32, 3, 3}, same).serves_forward() == !gpu);  // 49 tiles
   CHECK_FALSE(winograd({1, 32, 27, 27}, {128, 32, 3, 3}, same).serves_input_gradient());
   CHECK(winograd({32, 64, 7, 7}, {64, 64, 3, 3}, same).serves_forward());

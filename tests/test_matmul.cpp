@@ -534,7 +534,8 @@ TEST_CASE("the GEMM takes more than 4 vectors: side by side on GPUs, short or ma
   CHECK(detail::gemv_pays(gpu, call(16, true)));
   CHECK(detail::gemv_pays(cpu, call(8, false)));
   CHECK_FALSE(detail::gemv_pays(cpu, call(16, false)));  // two passes over the matrix
-  detail::GemmCall short_k = call(8, false);  // a 1x1 convolution's 32 channels into 16 filters
+  CHECK_FALSE(detail::gemv_pays(cpu, call(9, false)));
+  detail::GemmCall short_k = call(8, false);  // a 1x1 convolution's 32 channels into 8 filters
   short_k.k = short_k.lda = 32;
   CHECK_FALSE(detail::gemv_pays(cpu, short_k));
   CHECK(detail::gemv_pays(gpu, call(10, false)));  // off float4s: the tiles would run slower kernels

@@ -311,8 +311,9 @@ bool scratch_fits(const ContextImpl& ctx, const WinogradLaunch& l) {
 // (`clnn-run` of single layers, the fastest of 3 to 6 alternating runs, ms, padded / Winograd)
 // 32 channels into 128 of 27x27 0.52 / 0.40 at batch 1 and 9.4 / 7.2 at 32, 64 into 64 of 56x56
 // 1.19 / 0.94 and 37 / 31, 128 into 128 of 28x28 1.12 / 0.77, 48 into 192 of 13x13 at batch 32
-// 5.9 / 3.8; but 16 channels into 64 of 55x55 0.33 / 0.65 and 9.4 / 12.4. Products of 16 tiles
-// (13x13 and 14x14 at batch 1; two rounds) pay where channels times filters is 8192 or more:
+// 5.9 / 3.8; but 16 channels into 64 of 55x55 0.33 / 0.65 and 9.4 / 12.4. On a 2-core EPYC
+// (2026-12-06, two rounds of `clnn-run`), products of 16 tiles (13x13 and 14x14 at batch 1; 17
+// to 31 tiles were not measured) pay where channels times filters is 8192 or more:
 // 48 into 192 0.22-0.39 / 0.22-0.25, 64 into 128 0.22-0.23 / 0.16-0.18, 64 into 256 0.35-0.40 /
 // 0.23-0.28, 96 into 96 0.24-0.27 / 0.16-0.25, 128 into 128 0.35-0.38 / 0.23-0.28, 256 into 256
 // 1.24-1.38 / 0.55-0.85 (since its product left the matrix-vector kernels, gemv_pays), 512 into

@@ -3,9 +3,10 @@
 // 36 matrices each, one batched GEMM, and the products transformed back into the output. 4x and
 // 2.8x fewer multiplications than the implicit GEMM, for more memory traffic, which pays where
 // channels and filters are many (64 or more on GPUs; on CPUs, 3x3 only, 32 channels, 64 filters
-// and 32 tiles). 3-D convolutions with such planes (any filter depth) transform plane by plane and
-// sum the depth taps in the product: a grouped implicit GEMM on GPUs, a batched GEMM per tap on
-// CPUs (forward passes only; on CPUs the tiles of every output plane count).
+// and 32 tiles, or 16 where channels times filters is 8192 or more). 3-D convolutions with such
+// planes (any filter depth) transform plane by plane and sum the depth taps in the product: a
+// grouped implicit GEMM on GPUs, a batched GEMM per tap on CPUs (forward passes only; on CPUs the
+// tiles of every output plane count).
 #pragma once
 
 #include <cstdint>

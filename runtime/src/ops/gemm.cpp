@@ -125,8 +125,9 @@ GemmChoice choose_fp32_gemm(const ContextImpl& ctx, const GemmCall& g) {
   // GEMM tiles (and CLBlast's) would compute mostly padding: on the H200 alexnet at batch 1 took
   // 1.01 ms to PyTorch's 0.49 with its fully connected layers on the tiles. Decided before the
   // tuning cache is read, which a batch-1 layer would otherwise pay for on every call. Only
-  // CLNN_GEMM (and tap rows, which only vec4 reads) keep such a product off them, and on GPUs
-  // many vectors side by side (gemv_pays).
+  // CLNN_GEMM (and tap rows, which only vec4 reads) keep such a product off them, and many
+  // vectors (gemv_pays: on GPUs side by side; on CPUs more than 4 unless K is 256 or more and
+  // they take one pass of 8).
   if (!g.b_rows.taps && ctx.gemm_backend == GemmBackend::automatic && gemv_pays(ctx.planner, g))
     return {GemmBackend::gemv, gemm_planner_plan(ctx, g)};
   // One look at the tuning cache: a tuned shape nearby gives both the configuration and the
