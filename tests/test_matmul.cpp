@@ -475,7 +475,8 @@ TEST_CASE("skinny products take the matrix-vector kernels unless a backend is fo
   auto& impl = detail::Access::impl(context());
   const auto saved = impl.gemm_backend;
   impl.gemm_backend = detail::GemmBackend::automatic;
-  // On CPUs more than 4 vectors take them only along a long K, and in one pass of 8 (gemv_pays).
+  // On CPUs more than 4 vectors take them only along a long K, in one pass of 8 unless each lies
+  // along K (gemv_pays).
   const bool cpu = impl.info.type == DeviceType::cpu;
   auto backend = [&](std::size_t m, std::size_t n, std::size_t k = 256) {
     detail::GemmCall call;
@@ -486,6 +487,7 @@ TEST_CASE("skinny products take the matrix-vector kernels unless a backend is fo
   for (auto [m, n] : {std::pair<std::size_t, std::size_t>{1, 4096}, {16, 1000}, {3, 3}, {16, 17},
                       {1, 1}}) {
     INFO("m " << m << " n " << n);
+    // 16 rows of A run over B's columns: two passes, and not along K, which CPUs leave.
     CHECK((backend(m, n) == GemmBackend::gemv) == (std::min(m, n) <= 8 || !cpu));
     CHECK((backend(m, n, 32) == GemmBackend::gemv) == (std::min(m, n) <= 4 || !cpu));
   }
@@ -534,6 +536,7 @@ TEST_CASE("the GEMM takes more than 4 vectors: side by side on GPUs, short or ma
   CHECK(detail::gemv_pays(gpu, call(16, true)));
   CHECK(detail::gemv_pays(cpu, call(8, false)));
   CHECK_FALSE(detail::gemv_pays(cpu, call(16, false)));  // two passes over the matrix
+  CHECK(detail::gemv_pays(cpu, call(16, true)));         // two passes, each vector along K
   CHECK_FALSE(detail::gemv_pays(cpu, call(9, false)));
   detail::GemmCall short_k = call(8, false);  // a 1x1 convolution's 32 channels into 8 filters
   short_k.k = short_k.lda = 32;

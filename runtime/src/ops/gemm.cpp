@@ -127,7 +127,7 @@ GemmChoice choose_fp32_gemm(const ContextImpl& ctx, const GemmCall& g) {
   // tuning cache is read, which a batch-1 layer would otherwise pay for on every call. Only
   // CLNN_GEMM (and tap rows, which only vec4 reads) keep such a product off them, and many
   // vectors (gemv_pays: on GPUs side by side; on CPUs more than 4 unless K is 256 or more and
-  // they take one pass of 8).
+  // they take one pass of 8 or lie along K).
   if (!g.b_rows.taps && ctx.gemm_backend == GemmBackend::automatic && gemv_pays(ctx.planner, g))
     return {GemmBackend::gemv, gemm_planner_plan(ctx, g)};
   // One look at the tuning cache: a tuned shape nearby gives both the configuration and the

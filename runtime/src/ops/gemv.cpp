@@ -54,16 +54,17 @@ bool side_by_side(const GemvView& v) {
 }  // namespace
 
 // On CPUs more than kMostSideBySide vectors take the matrix-vector kernels only where they are
-// long, so that each output's sum runs long enough to pay for its setup, and all of them in one
-// pass over the big matrix (LaunchPlanner::gemv takes 8 at a time there). On a 2-core AVX-512
-// Xeon, mobilenet_v2's 1x1 layer of 32 channels into 16 filters (112x112, batch 32; K = 32) ran
-// 20.3 ms as gemv_cols against 4.8 on the host BLAS (`clnn-run`). On a 2-core EPYC, clnn-bench
-// skinny, gemv against clnn's GEMM tiles, ms: a 4096 x 4096 matrix by 8 columns 10.0 / 24.9, by
-// 16 columns 19.0 / 10.4; a 4096 -> 4096 layer's input gradient at batch 16 23.8 / 6.5 and its
-// forward pass 9.3 / 10.9 (the one product measured that two passes served better; unforced,
-// the host BLAS takes it now, not timed against gemv). Winograd's products for resnet18's
-// 256-channel 3 x 3 layers at batch 1 (16 tiles, K = 256): the layer 2.3-2.5 ms through gemv,
-// 0.55-0.85 on gemm_cpu.
+// long, so that each output's sum runs long enough to pay for its setup, and either all of them
+// in one pass over the big matrix (LaunchPlanner::gemv takes 8 at a time there) or each vector
+// contiguous along K in rows (no side-by-side reads). On a 2-core AVX-512 Xeon, mobilenet_v2's
+// 1x1 layer of 32 channels into 16 filters (112x112, batch 32; K = 32) ran 20.3 ms as gemv_cols
+// against 4.8 on the host BLAS (`clnn-run`). On a 2-core EPYC, clnn-bench skinny, gemv against
+// clnn's GEMM tiles, ms: a 4096 x 4096 matrix by 8 columns 10.0 / 24.9, by 16 columns side by
+// side 19.0 / 10.4; a 4096 -> 4096 layer's input gradient at batch 16 (columns) 23.8 / 6.5 and
+// its forward pass (16 rows along K) 9.3 / 10.9, 8.1-8.4 against 8.7-10.2 on the host BLAS that
+// would take it (`clnn-run`, 3 alternating rounds). Winograd's products for resnet18's
+// 256-channel 3 x 3 layers at batch 1 (16 tiles side by side, K = 256): the layer 2.3-2.5 ms
+// through gemv, 0.55-0.85 on gemm_cpu.
 constexpr std::size_t kMostSideBySide = 4, kLongK = 256;
 
 bool gemv_pays(const LaunchPlanner& planner, const GemmCall& g) {
@@ -71,7 +72,8 @@ bool gemv_pays(const LaunchPlanner& planner, const GemmCall& g) {
   const GemvView v = gemv_view(g);
   if (planner.device().type == DeviceType::cpu)
     return v.shape.skinny <= kMostSideBySide ||
-           (g.k >= kLongK && planner.gemv(v.shape).pass >= v.shape.skinny);
+           (g.k >= kLongK && (planner.gemv(v.shape).pass >= v.shape.skinny ||
+                              (v.shape.layout == GemvLayout::rows && !side_by_side(v))));
   return !side_by_side(v) || v.shape.skinny <= kMostSideBySide || !gemm_is_aligned(g);
 }
 

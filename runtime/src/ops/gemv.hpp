@@ -28,10 +28,10 @@ GemvView gemv_view(const GemmCall& call);
 // more than 4 vectors lie side by side (x(k, s) next to x(k, s + 1)), which gemv_rows reads one
 // float at a time for every element of the big matrix, and the vec4 GEMM kernel can take the
 // call, and on CPUs more than 4 vectors unless K is 256 or more and the plan takes them all in
-// one pass (8; gemv.cpp). clnn-bench skinny on the H200, a 4096 x 4096 matrix by N such columns
-// against the GEMM tiles: 2.58x as fast at N = 4, 0.67x at N = 8, 0.34x at N = 16. A
-// Fashion-MNIST model's last layer (batch 32 by 128 features into 10 classes) took 0.016 ms there
-// and 0.037 on CLBlast.
+// one pass (8) or each lies along K in rows (gemv.cpp). clnn-bench skinny on the H200, a 4096 x
+// 4096 matrix by N such columns against the GEMM tiles: 2.58x as fast at N = 4, 0.67x at N = 8,
+// 0.34x at N = 16. A Fashion-MNIST model's last layer (batch 32 by 128 features into 10 classes)
+// took 0.016 ms there and 0.037 on CLBlast.
 bool gemv_pays(const LaunchPlanner& planner, const GemmCall& call);
 
 // The LaunchPlanner's plan for a skinny call as gemv() runs it: split over K only where the
