@@ -332,12 +332,12 @@ bool scratch_fits(const ContextImpl& ctx, const WinogradLaunch& l) {
 // 229-244 / 61-70, 128 channels (8 x 49) 82-93 / 26-32, 256 (4 x 16) 32-34 / 31-39, 512 (2 x 4,
 // below the bound) 22-24 / 165-169; the model 1.48-1.57 s against 0.84.
 constexpr std::int64_t kMinChannelsOnCpus = 32, kMinFiltersOnCpus = 64, kMinTilesOnCpus = 16,
-                       kFewTilesOnCpus = 32, kMinPairsOnFewTiles = 8192;
+                       kMinTilesAnyPairsOnCpus = 32, kMinPairsOnFewTiles = 8192;
 
 bool pays_on_cpus(const ContextImpl& ctx, const WinogradLaunch& l) {
   const std::int64_t tiles = l.tiles() * l.out_depth;
   const bool enough_work =
-      tiles >= kFewTilesOnCpus ||
+      tiles >= kMinTilesAnyPairsOnCpus ||
       (tiles >= kMinTilesOnCpus && l.channels * l.filters >= kMinPairsOnFewTiles);
   return l.alpha - l.m + 1 == 3 && l.channels >= kMinChannelsOnCpus &&
          l.filters >= kMinFiltersOnCpus && enough_work && !grouped_product(ctx, l);

@@ -70,10 +70,11 @@ constexpr std::size_t kMostSideBySide = 4, kLongK = 256;
 bool gemv_pays(const LaunchPlanner& planner, const GemmCall& g) {
   if (!gemm_is_skinny(g)) return false;
   const GemvView v = gemv_view(g);
-  if (planner.device().type == DeviceType::cpu)
-    return v.shape.skinny <= kMostSideBySide ||
-           (g.k >= kLongK && (planner.gemv(v.shape).pass >= v.shape.skinny ||
-                              (v.shape.layout == GemvLayout::rows && !side_by_side(v))));
+  if (planner.device().type == DeviceType::cpu) {
+    if (v.shape.skinny <= kMostSideBySide) return true;
+    const bool along_k = v.shape.layout == GemvLayout::rows && !side_by_side(v);
+    return g.k >= kLongK && (along_k || planner.gemv(v.shape).pass >= v.shape.skinny);
+  }
   return !side_by_side(v) || v.shape.skinny <= kMostSideBySide || !gemm_is_aligned(g);
 }
 
