@@ -1,6 +1,6 @@
-// Test helper: runs part of a test under another reduction plan on the shared test context, so
-// the kernels a GPU's plan picks (a work-group per row, long rows cut into pieces) run on PoCL
-// too; the context's plan comes back at the end of the scope.
+// Test helpers: run part of a test under another plan on the shared test context (a reduction
+// plan, the row-loop style, the elementwise launches' cap on groups), so the kernels another
+// device's plan picks run on PoCL too; the context's plan comes back at the end of the scope.
 #pragma once
 
 #include "context_impl.hpp"
@@ -43,6 +43,24 @@ class RowLoopsOverride {
  private:
   bool& rows_;
   const bool saved_;
+};
+
+// Runs part of a test with the elementwise launches capped at one work-group, as a large input
+// hits the planner's cap on groups: each work-item of a grid-stride loop then takes many
+// elements. The context's plan comes back at the end of the scope.
+class ElementwiseGroupsOverride {
+ public:
+  ElementwiseGroupsOverride()
+      : groups_(detail::Access::impl(context()).elementwise_plan.max_groups), saved_(groups_) {
+    groups_ = 1;
+  }
+  ~ElementwiseGroupsOverride() { groups_ = saved_; }
+  ElementwiseGroupsOverride(const ElementwiseGroupsOverride&) = delete;
+  ElementwiseGroupsOverride& operator=(const ElementwiseGroupsOverride&) = delete;
+
+ private:
+  std::size_t& groups_;
+  const std::size_t saved_;
 };
 
 }  // namespace clnn::test

@@ -30,6 +30,26 @@ PoolOptions pool(std::vector<std::int64_t> kernel, std::vector<std::int64_t> str
   return o;
 }
 
+// max_pool of random x in inference against the double reference, exactly; returns how many of
+// its launches ran `kernel`.
+long max_pool_launches_of(const Shape& shape, const PoolOptions& o, std::uint32_t seed,
+                          const std::string& kernel) {
+  const reference::Geometry geometry(shape, o.kernel, o.strides, o.pads_begin, o.pads_end,
+                                     o.dilations, o.ceil_mode);
+  const auto x = clnn::test::random_vector(std::size_t(element_count(shape)), seed);
+  Graph g;
+  Value y = max_pool(g.input("x", shape), o);
+  Executor ex(clnn::test::context(), g, {y}, Mode::inference);
+  ex.set_input("x", x);
+  ex.forward();
+  CHECK(clnn::test::relative_error(ex.value(y).to_host(),
+                                   reference::max_pool(geometry, Vec(x.begin(), x.end()))) == 0.0);
+  const auto schedule = ex.schedule();
+  REQUIRE(schedule.size() == 1);
+  const auto& kernels = schedule[0].kernels;
+  return long(std::count(kernels.begin(), kernels.end(), kernel));
+}
+
 }  // namespace
 
 TEST_CASE("max_pool and avg_pool in 2-D", "[pool]") {
@@ -125,22 +145,7 @@ TEST_CASE("max_pool in inference: a line of window maxima per work-item", "[pool
   rows.use(true);
   for (const Case& k : cases) {
     INFO(to_string(k.x) << " values " << k.values);
-    const PoolOptions& o = k.o;
-    const reference::Geometry geometry(k.x, o.kernel, o.strides, o.pads_begin, o.pads_end,
-                                       o.dilations, o.ceil_mode);
-    const auto x = clnn::test::random_vector(std::size_t(element_count(k.x)), 3);
-    Graph g;
-    Value y = max_pool(g.input("x", k.x), o);
-    Executor ex(clnn::test::context(), g, {y}, Mode::inference);
-    ex.set_input("x", x);
-    ex.forward();
-    CHECK(clnn::test::relative_error(ex.value(y).to_host(),
-                                     reference::max_pool(geometry, Vec(x.begin(), x.end()))) ==
-          0.0);
-    const auto schedule = ex.schedule();
-    REQUIRE(schedule.size() == 1);
-    const auto& kernels = schedule[0].kernels;
-    CHECK(std::count(kernels.begin(), kernels.end(), "max_pool_forward_values") == k.values);
+    CHECK(max_pool_launches_of(k.x, k.o, 3, "max_pool_forward_values") == k.values);
   }
   // A NaN makes each window that holds it NaN, and no other.
   Graph g;
@@ -162,6 +167,51 @@ TEST_CASE("max_pool in inference: a line of window maxima per work-item", "[pool
       CHECK(std::isnan(out[i]));
     else
       CHECK(out[i] == float(expected[i]));
+  }
+}
+
+TEST_CASE("max_pool in inference on GPUs: a work-item per output, the window's taps unrolled",
+          "[pool]") {
+  // max_pool_forward_unrolled (GPUs in inference, where the 2 x 2 kernel does not serve), forced
+  // here whatever the device, against the double reference: padding, ceil mode, strides 1 to 3,
+  // dilation, 1-D; and the windows it leaves to other kernels (2 x 2, 3-D, more than 64 taps).
+  struct Case {
+    Shape x;
+    PoolOptions o;
+    bool unrolled;  // whether max_pool_forward_unrolled takes it
+  };
+  PoolOptions dilated = pool({3, 3}, {2, 2}, {2, 1}, {0, 1});
+  dilated.dilations = {2, 3};
+  const std::vector<Case> cases{
+      {{2, 3, 9, 37}, pool({3, 3}, {2, 2}, {}, {}, true), true},     // squeezenet1_1's
+      {{2, 2, 20, 20}, pool({3, 3}, {2, 2}, {1, 1}, {1, 1}), true},  // resnet's
+      {{1, 2, 6, 17}, pool({3, 2}, {1, 3}, {1, 0}, {1, 1}), true},
+      {{1, 2, 11, 13}, dilated, true},
+      {{2, 3, 41}, pool({3}, {2}, {1}, {1}), true},  // 1-D
+      {{2, 3, 8, 8}, pool({2, 2}, {2, 2}), false},
+      {{1, 2, 5, 6, 4}, pool({2, 3, 2}, {2, 2, 1}), false},
+      {{1, 1, 9, 9}, pool({9, 9}), false},
+  };
+  test::RowLoopsOverride rows;
+  rows.use(false);
+  for (const Case& k : cases) {
+    test::ElementwiseGroupsOverride one_group;  // each work-item takes many outputs
+    INFO(to_string(k.x) << " unrolled " << k.unrolled);
+    CHECK(max_pool_launches_of(k.x, k.o, 5, "max_pool_forward_unrolled") == k.unrolled);
+  }
+  // A NaN makes each window that holds it NaN, wherever it lies in the window.
+  Graph g;
+  Value y = max_pool(g.input("x", {1, 1, 3, 7}), pool({3, 3}, {1, 1}));
+  auto x = clnn::test::random_vector(21, 6);
+  x[1 * 7 + 3] = std::nanf("");  // the middle row's column 3: windows 1, 2 and 3 of 5
+  Executor ex(clnn::test::context(), g, {y}, Mode::inference);
+  ex.set_input("x", x);
+  ex.forward();
+  const auto out = ex.value(y).to_host();
+  REQUIRE(out.size() == 5);
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    INFO("output " << i);
+    CHECK(std::isnan(out[i]) == (i >= 1 && i <= 3));
   }
 }
 

@@ -67,6 +67,14 @@ class PoolOp : public Op {
         return;
       }
     }
+    // GPUs in inference: a window's taps unrolled, where the 2 x 2 kernel does not serve.
+    if (max_ && !args.ctx.row_loops && !args.saved.defined() && !pairs_tile(w) && unrolls(w)) {
+      cl_kernel k = args.ctx.kernel("pool", "max_pool_forward_unrolled", unrolled_options(w));
+      set_args(k, mem(*args.inputs[0]), mem(args.output), w.packed(), w.packed_out(),
+               cl_int(args.output.size()));
+      args.ctx.enqueue_elementwise(k, std::size_t(args.output.size()));
+      return;
+    }
     if (max_) {  // in training the argmax of each window is saved for backward
       const cl_mem argmax = mem(args.saved.defined() ? args.saved : args.output);
       // GPUs: 2 x 2 windows a work-item per output with 32-bit indices.
@@ -232,6 +240,25 @@ class PoolOp : public Op {
     const std::int64_t reach = std::max(w.pad_begin[2] + w.in[2],
                                         w.stride[2] * (last_segment + kSegment) + w.kernel[2] - 1);
     return reach <= kValuesLineFloats ? int(reach) : 0;
+  }
+
+  // Windows that max_pool_forward_unrolled takes: one plane deep (2-D or 1-D), at most
+  // kMostUnrolledTaps taps, and x's and y's offsets within an int.
+  static constexpr std::int64_t kMostUnrolledTaps = 64;
+  static bool unrolls(const Window& w) {
+    const std::int64_t planes = w.n * w.c;
+    return w.in[0] == 1 && w.kernel[0] == 1 && w.out[0] == 1 &&
+           w.kernel_positions() <= kMostUnrolledTaps && planes * w.in_positions() < INT_MAX &&
+           planes * w.out_positions() < INT_MAX;
+  }
+  static std::string unrolled_options(const Window& w) {
+    std::string options;
+    const char* axes[] = {"H", "W"};
+    for (std::size_t t = 1; t < 3; ++t)
+      options += std::string(" -DUNROLLED_K") + axes[t - 1] + "=" + std::to_string(w.kernel[t]) +
+                 " -DUNROLLED_S" + axes[t - 1] + "=" + std::to_string(w.stride[t]) +
+                 " -DUNROLLED_D" + axes[t - 1] + "=" + std::to_string(w.dilation[t]);
+    return options;
   }
 
   static bool windows_overlap(const Window& w) {
