@@ -248,7 +248,7 @@ __kernel void max_pool_forward_pairs(__global const float* x, __global float* y,
 // 4x ONNX Runtime's time (squeezenet1_1's 3x3 stride-2 pooling of 64 planes of 111 x 111, 0.35
 // ms against 0.09 on 2 cores). Every window holds an input element (make_window's rule), so no
 // -INFINITY is stored. A NaN in a window gives NaN (the kernels above keep a NaN only where it
-// is a window's first element: training may differ from this on NaN inputs).
+// is a window's first element: training, and GPUs' other kernels, may differ on NaN inputs).
 #ifndef VALUES_LINE  // floats of the private line (PoolOp's kValuesLineFloats sets it)
 #define VALUES_LINE 1024
 #endif
@@ -307,7 +307,8 @@ __kernel void max_pool_forward_values(__global const float* x, __global float* y
 // Each window's maximum alone (inference) on GPUs, for 2-D or 1-D windows one plane deep: a
 // work-item per output, the window's extents, strides and dilations constants (UNROLLED_KH,
 // UNROLLED_KW, UNROLLED_SH, UNROLLED_SW, UNROLLED_DH, UNROLLED_DW), its taps unrolled, 32-bit
-// indices (the host checks that x's offsets fit an int). NaN as in max_pool_forward_values.
+// indices (the host checks that x's offsets fit an int). NaN as in max_pool_forward_values; a
+// window over padding alone (dilation allows one) gives 0, as in max_pool_forward.
 // max_pool_forward's loops over the extents, 64-bit offsets and argmax had run squeezenet1_1's
 // three 3 x 3 stride-2 poolings at batch 32 in 0.229 ms on the H200, at under half of the
 // bandwidth.
@@ -320,6 +321,7 @@ __kernel void max_pool_forward_unrolled(__global const float* x, __global float*
     const int top = oh * UNROLLED_SH - g.sb, left = ow * UNROLLED_SW - g.sc;
     __global const float* planar = x + plane * H * W;
     float best = -INFINITY;
+    bool seen = false;
 #pragma unroll
     for (int b = 0; b < UNROLLED_KH; ++b) {
       const int h = top + b * UNROLLED_DH;
@@ -330,9 +332,10 @@ __kernel void max_pool_forward_unrolled(__global const float* x, __global float*
         if (w < 0 || w >= W) continue;
         const float v = planar[h * W + w];
         if (isgreater(v, best) || isnan(v)) best = v;
+        seen = true;
       }
     }
-    y[i] = best;
+    y[i] = seen ? best : 0.0f;
   }
 }
 #endif

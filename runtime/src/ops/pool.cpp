@@ -243,13 +243,14 @@ class PoolOp : public Op {
   }
 
   // Windows that max_pool_forward_unrolled takes: one plane deep (2-D or 1-D), at most
-  // kMostUnrolledTaps taps, and x's and y's offsets within an int.
+  // kMostUnrolledTaps taps, x's offsets within an int and y's within half of one (the
+  // grid-stride index plus a launch's work-items must not wrap).
   static constexpr std::int64_t kMostUnrolledTaps = 64;
   static bool unrolls(const Window& w) {
     const std::int64_t planes = w.n * w.c;
     return w.in[0] == 1 && w.kernel[0] == 1 && w.out[0] == 1 &&
            w.kernel_positions() <= kMostUnrolledTaps && planes * w.in_positions() < INT_MAX &&
-           planes * w.out_positions() < INT_MAX;
+           planes * w.out_positions() < INT_MAX / 2;
   }
   static std::string unrolled_options(const Window& w) {
     std::string options;
