@@ -55,9 +55,11 @@ class PoolOp : public Op {
       args.ctx.enqueue_elementwise(k, std::size_t(args.output.size()));
       return;
     }
-    // CPUs in inference: a line of values per work-item, where the 2 x 2 kernel does not serve
-    // (it ran vgg11's 2 x 2 layers 1.5x to 6x faster, 14 to 56 columns).
-    if (max_ && args.ctx.row_loops && !args.saved.defined() && !pairs_tile(w)) {
+    // Inference, where the 2 x 2 kernels do not serve: each window's maximum alone, no argmax.
+    const bool maxima_alone = max_ && !args.saved.defined() && !pairs_tile(w);
+    // CPUs: a line of values per work-item (the 2 x 2 kernel ran vgg11's 2 x 2 layers 1.5x to 6x
+    // faster, 14 to 56 columns).
+    if (maxima_alone && args.ctx.row_loops) {
       if (const int reach = values_line_reach(w)) {
         cl_kernel k = args.ctx.kernel("pool", "max_pool_forward_values",
                                       "-DVALUES_LINE=" + std::to_string(kValuesLineFloats));
@@ -67,8 +69,8 @@ class PoolOp : public Op {
         return;
       }
     }
-    // GPUs in inference: a window's taps unrolled, where the 2 x 2 kernel does not serve.
-    if (max_ && !args.ctx.row_loops && !args.saved.defined() && !pairs_tile(w) && unrolls(w)) {
+    // GPUs: a work-item per output, the window's taps unrolled.
+    if (maxima_alone && !args.ctx.row_loops && unrolls(w)) {
       cl_kernel k = args.ctx.kernel("pool", "max_pool_forward_unrolled", unrolled_options(w));
       set_args(k, mem(*args.inputs[0]), mem(args.output), w.packed(), w.packed_out(),
                cl_int(args.output.size()));
