@@ -126,7 +126,9 @@ TEST_CASE("the implicit GEMM matches the reference", "[conv][slow]") {
   // Forward and input gradient through matmul_vec4.cl's CONV_GATHER, whatever the device (a CPU
   // runs it when told to). Output rows of 4k positions are stored as float4s, others (6, 5, 10)
   // element by element from rows padded to a multiple of 4. Channel counts that are multiples of
-  // the k-step gather a whole tap per step, others row by row.
+  // the k-step gather a whole tap per step, others row by row. Unit strides along W spread each
+  // work-item's four columns across the tile (LANES_APART), the strided cases keep them side by
+  // side.
   using clnn::detail::ConvRoute;
   RouteScope scope(ConvRoute::implicit);
   auto implicit = [](const Shape& x, const Shape& w, const ConvOptions& o) {

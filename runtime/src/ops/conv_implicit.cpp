@@ -154,6 +154,9 @@ bool launch(ContextImpl& ctx, const ImplicitLaunch& l, const ImplicitConfig& con
   // Samples of a multiple of 4 positions are stored in float4s; others element by element (a
   // run-time choice between the two had slowed the kernel by 13% on the H100).
   if (positions % 4 == 0) options += " -DALIGNED_POSITIONS=1";
+  // Neighbouring columns read neighbouring elements of x: the SIMD groups' loads coalesce with
+  // each work-item's columns spread across the tile (see LANES_APART).
+  if (win.stride[2] == 1) options += " -DLANES_APART=1";
   const std::int64_t slices = slice_count(l, config);
   const bool split = slices > 1;
   // Split, the sum of the slices applies it.
