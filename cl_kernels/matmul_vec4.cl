@@ -451,7 +451,7 @@ inline void store_y_pair(__global float* y, int ldc, const int4 o, int M, int N,
 // TILE_N / 4), rows B_ROWS_APART apart. Under LANES_APART (the host's choice where the stride
 // along W is 1) the lanes lie TILE_N / 4 columns apart, so the work-items of a SIMD group read
 // neighbouring columns: on the H100 the large model trained 4-10% faster at batch 128 and 512,
-// and squeezenet1_1 and resnet50 ran 2-4% faster. The float4 next_b[l] then holds one row of four
+// and squeezenet1_1 and resnet50 ran 1-4% faster. The float4 next_b[l] then holds one row of four
 // columns TILE_N / 4 apart, stored one by one in place of the GEMM's float4 store. With wider
 // strides four neighbouring columns a work-item stay faster (alexnet's 11 x 11 stride-4 first
 // layer: 0.23 ms against 0.28 with its lanes apart).
