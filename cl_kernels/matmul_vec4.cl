@@ -450,11 +450,13 @@ inline void store_y_pair(__global float* y, int ldc, const int4 o, int M, int N,
 // A work-item's B loads all fall in the same four columns, its lanes (THREADS is a multiple of
 // TILE_N / 4), rows B_ROWS_APART apart. Under LANES_APART (the host's choice where the stride
 // along W is 1) the lanes lie TILE_N / 4 columns apart, so the work-items of a SIMD group read
-// neighbouring columns: on the H100 the large model trained 4-10% faster at batch 128 and 512,
-// and squeezenet1_1 and resnet50 ran 1-4% faster. The float4 next_b[l] then holds one row of four
-// columns TILE_N / 4 apart, stored one by one in place of the GEMM's float4 store. With wider
-// strides four neighbouring columns a work-item stay faster (alexnet's 11 x 11 stride-4 first
-// layer: 0.23 ms against 0.28 with its lanes apart).
+// neighbouring columns and each load spans a quarter of the lines. With every layer's lanes
+// apart, on the H100, the large model trained 4-10% faster at batch 128 and 512, squeezenet1_1
+// and resnet50 ran 1-5% faster, and alexnet's 11 x 11 stride-4 first layer ran slower (0.28 ms
+// against 0.23, for reasons not known), hence the rule; stride 2 was not timed apart. next_b[l]
+// then holds one row of four columns TILE_N / 4 apart, stored one by one in place of the GEMM's
+// float4 store (uint4 of words under MMA16). Where a SIMD group's stores cover several rows (TILE_N
+// of 64 or less) they meet 2-way bank conflicts, which the vector stores had not.
 #ifndef LANES_APART
 #define LANES_APART 0
 #endif

@@ -127,8 +127,8 @@ TEST_CASE("the implicit GEMM matches the reference", "[conv][slow]") {
   // runs it when told to). Output rows of 4k positions are stored as float4s, others (6, 5, 10)
   // element by element from rows padded to a multiple of 4. Channel counts that are multiples of
   // the k-step gather a whole tap per step, others row by row. Unit strides along W spread each
-  // work-item's four columns across the tile (LANES_APART), the strided cases keep them side by
-  // side.
+  // work-item's four columns across the tile (LANES_APART); the cases strided along W keep them
+  // side by side, row by row (2-D) and a whole tap per step (3-D).
   using clnn::detail::ConvRoute;
   RouteScope scope(ConvRoute::implicit);
   auto implicit = [](const Shape& x, const Shape& w, const ConvOptions& o) {
@@ -140,20 +140,20 @@ TEST_CASE("the implicit GEMM matches the reference", "[conv][slow]") {
     bool input_gradient;  // whether that runs implicitly too
   };
   const std::vector<ImplicitCase> cases{
-      {{2, 3, 8, 6}, {4, 3, 3, 3}, options({}, {1, 1}, {1, 1}, {}), true},  // rows of 27 taps
-      {{3, 4, 6, 6}, {5, 4, 3, 3}, options({}, {1, 1}, {1, 1}, {}), true},  // aligned rows of 36
+      {{2, 3, 8, 6}, {4, 3, 3, 3}, options({}, {1, 1}, {1, 1}, {}), true},     // rows of 27 taps
+      {{3, 4, 6, 6}, {5, 4, 3, 3}, options({}, {1, 1}, {1, 1}, {}), true},     // aligned rows of 36
       {{2, 4, 12, 12}, {40, 4, 3, 3}, options({}, {1, 1}, {1, 1}, {}), true},  // several blocks
       {{2, 2, 12, 10}, {3, 2, 3, 3}, options({}, {2, 1}, {2, 3}, {2, 3}), true},  // dilated
       {{2, 4, 6, 6}, {6, 2, 3, 3}, options({}, {1, 1}, {1, 1}, {}, 2), true},     // groups
       {{2, 3, 6, 6}, {3, 1, 3, 3}, options({}, {1, 1}, {1, 1}, {}, 3), true},     // depthwise
       {{2, 3, 8, 8}, {4, 3, 3, 3}, options({2, 2}, {1, 1}, {1, 1}, {}), false},   // strided
-      {{2, 3, 12}, {2, 3, 3}, options({}, {1}, {1}, {}), true},                    // 1-D
-      {{1, 2, 5, 5}, {2, 2, 3, 3}, options({}, {1, 1}, {1, 1}, {}), true},  // rows of 5 in 8
+      {{2, 3, 12}, {2, 3, 3}, options({}, {1}, {1}, {}), true},                   // 1-D
+      {{1, 2, 5, 5}, {2, 2, 3, 3}, options({}, {1, 1}, {1, 1}, {}), true},        // rows of 5 in 8
       {{2, 2, 4, 4, 5}, {3, 2, 3, 3, 3}, options({}, {1, 1, 1}, {1, 1, 1}, {}), true},  // 3-D
       // Channels per tap in whole k-steps (WHOLE_TAPS) where the step is 8 (CPUs) or 16 too:
       {{2, 16, 7, 6}, {12, 16, 3, 3}, options({}, {1, 1}, {1, 1}, {}), true},
       {{2, 16, 6, 5}, {16, 8, 3, 3}, options({}, {2, 2}, {2, 2}, {2, 2}, 2), true},  // dilated
-      {{1, 8, 4, 5, 6}, {8, 8, 3, 3, 3}, options({1, 2, 1}, {1, 1, 1}, {1, 1, 1}, {}), false},
+      {{1, 8, 4, 5, 6}, {8, 8, 3, 3, 3}, options({1, 2, 2}, {1, 1, 1}, {1, 1, 1}, {}), false},
       // One block over 576 rows: split into slices of K, forward and input gradient.
       {{1, 64, 4, 4}, {8, 64, 3, 3}, options({}, {1, 1}, {1, 1}, {}), true},
       {{1, 8, 4, 4}, {64, 8, 3, 3}, options({}, {1, 1}, {1, 1}, {}), true},
