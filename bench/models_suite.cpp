@@ -218,8 +218,10 @@ std::vector<Record> models_suite(const Context& ctx, const Options& options) {
   Suite suite{ctx, opts, std::nullopt, 0, {}};
   if (opts.profile) {
     suite.roofline = Roofline::measure(ctx);
-    fmt::print("roofline: {:.1f} GB/s (clnn's copy), {:.0f} GFLOP/s (peak_gflops)\n",
-               suite.roofline->gbps, suite.roofline->gflops);
+    fmt::print(
+        "roofline: {:.1f} GB/s (clnn's copy), {:.0f} GFLOP/s (peak_gflops), {:.2f} us a launch "
+        "(the least)\n",
+        suite.roofline->gbps, suite.roofline->gflops, suite.roofline->launch_seconds * 1e6);
   }
   fmt::print("{:<14} {:<5} {:>5}  {}\n", "model", "kind", "batch", "figure");
   run_builtin(suite);

@@ -14,9 +14,9 @@
 #include <vector>
 
 #include "bench.hpp"
-#include "cl/profiler.hpp"
 #include "clnn/clnn.hpp"
 #include "clnn/interop.hpp"
+#include "step_profile.hpp"
 
 namespace clnn::bench {
 
@@ -122,21 +122,11 @@ std::vector<Record> overhead_suite(const Context& ctx, const Options& options) {
       host.push_back(std::chrono::duration<double>(enqueued - start).count());
       wall.push_back(std::chrono::duration<double>(done - start).count());
     }
-    double device_ms = 0, launches = 0;
-    {
-      detail::ProfilingOn on;
-      detail::take_profile();
-      ex.forward();
-      ctx.finish();
-      for (const auto& row : detail::take_profile())
-        device_ms += row.ms, launches += double(row.launches);
-    }
     Record r;
     r["n"] = n;
     r["nodes"] = kNodes;
-    r["launches"] = launches;
     r["host_us_per_launch"] = median(host) / kNodes * 1e6;
-    r["device_us_per_launch"] = device_ms * 1e3 / std::max(launches, 1.0);
+    r["device_us_per_launch"] = device_seconds_per_launch(ctx, [&] { ex.forward(); }) * 1e6;
     r["wall_us_per_launch"] = median(wall) / kNodes * 1e6;
     r["driver_us_per_launch"] = driver_us_per_launch(ctx, n);
     fmt::print("{:>10}  {:>14.2f}  {:>16.2f}  {:>14.2f}  {:>16.2f}\n", n,
