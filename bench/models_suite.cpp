@@ -219,8 +219,8 @@ std::vector<Record> models_suite(const Context& ctx, const Options& options) {
   if (opts.profile) {
     suite.roofline = Roofline::measure(ctx);
     fmt::print(
-        "roofline: {:.1f} GB/s (clnn's copy), {:.0f} GFLOP/s (peak_gflops), {:.2f} us a launch "
-        "(the least)\n",
+        "roofline: {:.1f} GB/s (clnn's copy), {:.0f} GFLOP/s (peak_gflops); floor: {:.2f} us a "
+        "launch (a near-empty kernel's, profiled)\n",
         suite.roofline->gbps, suite.roofline->gflops, suite.roofline->launch_seconds * 1e6);
   }
   fmt::print("{:<14} {:<5} {:>5}  {}\n", "model", "kind", "batch", "figure");

@@ -59,7 +59,7 @@ double launch_floor_seconds(const Context& ctx) {
   return least;
 }
 
-double Roofline::peak_seconds(double flops, double bytes) const {
+double Roofline::ideal_seconds(double flops, double bytes) const {
   const double memory = gbps > 0 ? bytes / (gbps * 1e9) : 0.0;
   const double compute = gflops > 0 ? flops / (gflops * 1e9) : 0.0;
   return std::max(memory, compute);
@@ -89,10 +89,8 @@ std::vector<OpRow> profile_steps(const Context& ctx, const Roofline& roofline, d
     if (seconds > 0) {
       r.gbps = bytes / seconds * 1e-9;
       r.tflops = flops / seconds * 1e-12;
-      if (flops > 0 || bytes > 0) {
-        r.roofline = roofline.ideal_seconds(flops, bytes, r.launches) / seconds;
-        r.of_peak = roofline.peak_seconds(flops, bytes) / seconds;
-      }
+      if (flops > 0 || bytes > 0) r.roofline = roofline.ideal_seconds(flops, bytes) / seconds;
+      r.launch_floor = r.launches * roofline.launch_seconds / seconds;
     }
     total_ms += r.ms;
     rows.push_back(r);
@@ -109,17 +107,15 @@ void print_profile(const std::vector<OpRow>& rows) {
   for (const OpRow& r : rows) total += r.ms;
   fmt::print("    kernel time per step: {:.3f} ms\n", total);
   fmt::print("    {:<30} {:>9} {:>6} {:>8} {:>8} {:>8} {:>8} {:>8}  {}\n", "op", "ms", "share",
-             "launches", "GB/s", "TFLOP/s", "of peak", "roofline", "kernels (ms)");
+             "launches", "GB/s", "TFLOP/s", "roofline", "floor", "kernels (ms)");
   for (const OpRow& r : rows) {
     std::string kernels;
     for (const auto& [name, ms] : r.top_kernels)
       kernels += fmt::format("{}{} ({:.3f})", kernels.empty() ? "" : ", ", name, ms);
-    auto percent = [](const std::optional<double>& f) {
-      return f ? fmt::format("{:.1f}%", 100 * *f) : std::string("-");
-    };
-    fmt::print("    {:<30} {:>9.3f} {:>5.1f}% {:>8.1f} {:>8.1f} {:>8.3f} {:>8} {:>8}  {}{}\n",
-               r.label, r.ms, 100 * r.share, r.launches, r.gbps, r.tflops, percent(r.of_peak),
-               percent(r.roofline), kernels, r.flagged ? "  FLAG" : "");
+    const std::string roofline = r.roofline ? fmt::format("{:.1f}%", 100 * *r.roofline) : "-";
+    fmt::print("    {:<30} {:>9.3f} {:>5.1f}% {:>8.1f} {:>8.1f} {:>8.3f} {:>8} {:>7.0f}%  {}{}\n",
+               r.label, r.ms, 100 * r.share, r.launches, r.gbps, r.tflops, roofline,
+               100 * r.launch_floor, kernels, r.flagged ? "  FLAG" : "");
   }
 }
 
@@ -136,7 +132,7 @@ Record profile_json(const std::vector<OpRow>& rows) {
                    {"gbps", r.gbps},
                    {"tflops", r.tflops},
                    {"roofline_fraction", r.roofline ? Record(*r.roofline) : Record()},
-                   {"peak_fraction", r.of_peak ? Record(*r.of_peak) : Record()},
+                   {"launch_floor_fraction", r.launch_floor},
                    {"flagged", r.flagged}});
   }
   return out;

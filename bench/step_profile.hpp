@@ -16,23 +16,19 @@ namespace clnn::bench {
 struct Roofline {
   double gbps = 0;    // memory bandwidth: clnn's copy kernel
   double gflops = 0;  // peak_gflops of the device; 0 when unknown
-  // The profiler's device time a launch of the least kernel (launch_floor_seconds): however
-  // little a launch does, it takes this long, which a small step's rows cannot escape.
+  // The profiler's device time a launch of a near-empty kernel (launch_floor_seconds): what a
+  // row's launches take before their work counts, as this profiler sees them.
   double launch_seconds = 0;
   static Roofline measure(const Context& ctx);
   // The least time work of this many flops and bytes takes at the device's peaks.
-  double peak_seconds(double flops, double bytes) const;
-  // ... and in this many launches, each of which takes launch_seconds at least.
-  double ideal_seconds(double flops, double bytes, double launches) const {
-    return launches * launch_seconds + peak_seconds(flops, bytes);
-  }
+  double ideal_seconds(double flops, double bytes) const;
 };
 
 // Device seconds per launch of what `run` enqueues, as the runtime's profiler reports them.
 double device_seconds_per_launch(const Context& ctx, const std::function<void()>& run);
 
-// The least device time a launch of clnn's takes on this device: a chain of relus over a few
-// floats in an inference executor, the least average of three runs.
+// The profiler's device time a launch of clnn's near-empty kernels takes on this device: a chain
+// of relus over 1,024 floats in an inference executor, the least of three passes' averages.
 double launch_floor_seconds(const Context& ctx);
 
 struct OpRow {
@@ -42,17 +38,17 @@ struct OpRow {
   double launches = 0;
   std::vector<std::pair<std::string, double>> top_kernels;  // at most 3: name, ms per step
   double gbps = 0, tflops = 0;                              // achieved, from the cost model
-  // Ideal time (its launches included) / measured time; none for a row without a cost model
-  // ("other").
+  // Ideal time / measured time; none for a row without a cost model ("other").
   std::optional<double> roofline;
-  std::optional<double> of_peak;  // the same without the launches: the share of the peaks
+  // The row's launches times Roofline::launch_seconds / measured time: how much of the row a
+  // near-empty kernel's launches would take. Beside a flag it tells a row whose launches are
+  // most of its time (fewer of them would help) from one whose kernels are slow.
+  double launch_floor = 0;
   bool flagged = false;  // over kFlagShare of the step at under kFlagRoofline of its roofline
 };
 
 // Issue 17's rule for a row worth a look: it takes a large part of the step and does far less
-// than its roofline allows. The roofline counts each launch's floor: on an H200 a launch of a
-// thousand floats takes about 5 us of device time, so a batch-1 step of 0.06 ms reaches no
-// tenth of the peaks however its kernels are written, and flags there said nothing.
+// than its roofline allows.
 inline constexpr double kFlagShare = 0.10;
 inline constexpr double kFlagRoofline = 0.10;
 
