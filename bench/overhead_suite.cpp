@@ -98,8 +98,8 @@ std::vector<std::pair<std::int64_t, double>> wall_by_groups(const Context& ctx, 
 }  // namespace
 
 std::vector<Record> overhead_suite(const Context& ctx, const Options& options) {
-  const std::vector<std::int64_t> sizes = options.sizes.empty() ? std::vector<std::int64_t>{1024}
-                                                                 : options.sizes;
+  const std::vector<std::int64_t> sizes =
+      options.sizes.empty() ? std::vector<std::int64_t>{kSmallLaunchFloats} : options.sizes;
   fmt::print("{} relu nodes in a chain, inference\n", kNodes);
   fmt::print("{:>10}  {:>14}  {:>16}  {:>14}  {:>16}\n", "n", "host us/launch", "device us/launch",
              "wall us/launch", "driver us/launch");

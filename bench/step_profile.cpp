@@ -43,13 +43,12 @@ double device_seconds_per_launch(const Context& ctx, const std::function<void()>
 }
 
 double launch_floor_seconds(const Context& ctx) {
-  constexpr std::int64_t kFloats = 1024;  // clnn-bench overhead's default
   constexpr int kChain = 200;
   Graph g;
-  Value y = g.input("x", {kFloats});
+  Value y = g.input("x", {kSmallLaunchFloats});
   for (int i = 0; i < kChain; ++i) y = relu(y);
   Executor ex(ctx, g, {y}, Mode::inference);
-  ex.set_input("x", pseudo_random(std::size_t(kFloats), 1));
+  ex.set_input("x", pseudo_random(std::size_t(kSmallLaunchFloats), 1));
   ex.forward();  // builds the program and records the launches
   double least = 0;
   for (int run = 0; run < 3; ++run) {

@@ -27,8 +27,12 @@ struct Roofline {
 // Device seconds per launch of what `run` enqueues, as the runtime's profiler reports them.
 double device_seconds_per_launch(const Context& ctx, const std::function<void()>& run);
 
+// The floats of each relu in clnn-bench overhead's chain by default, and in launch_floor_seconds'.
+inline constexpr std::int64_t kSmallLaunchFloats = 1024;
+
 // The profiler's device time a launch of clnn's near-empty kernels takes on this device: a chain
-// of relus over 1,024 floats in an inference executor, the least of three passes' averages.
+// of relus over kSmallLaunchFloats floats in an inference executor, the least of three passes'
+// averages.
 double launch_floor_seconds(const Context& ctx);
 
 struct OpRow {

@@ -453,7 +453,8 @@ inline void store_y_pair(__global float* y, int ldc, const int4 o, int M, int N,
 // neighbouring columns and each load spans a quarter of the lines. With every layer's lanes
 // apart, on the H100, the large model trained 4-10% faster at batch 128 and 512, squeezenet1_1
 // and resnet50 ran 1-5% faster, and alexnet's 11 x 11 stride-4 first layer ran slower (0.28 ms
-// against 0.23, for reasons not known), hence the rule; stride 2 was not timed apart. next_b[l]
+// against 0.23, for reasons not known), hence the rule; with it squeezenet1_1 and resnet50 kept
+// 1.5-2.5% and alexnet ran level (session 59, PERFORMANCE.md). next_b[l]
 // then holds one row of four columns TILE_N / 4 apart, stored one by one in place of the GEMM's
 // float4 store (uint4 of words under MMA16). Where a SIMD group's stores cover several rows (TILE_N
 // of 64 or less) they meet 2-way bank conflicts, which the vector stores had not.
