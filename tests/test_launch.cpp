@@ -526,9 +526,16 @@ TEST_CASE("an implicit convolution keeps large blocks and lengthens their steps"
   CHECK(taps.tile_k == 16);
   CHECK(taps.tile_k > many.tile_k);
   CHECK(nvidia.fits(taps));
-  // Few columns: blocks shrink until half the units have one.
+  // Few columns: blocks shrink toward half the units having one, but keep two SIMD groups of
+  // work-items; slices of K fill the units instead.
   const auto few = nvidia.implicit_conv(64, 2048, 1);
-  CHECK(blocks(few, 64, 2048) >= 132 / 2);
+  CHECK(few.work_group_size() >= 2 * 32);
+  CHECK(few.tile_m * few.tile_n < largest.tile_m * largest.tile_n);
+  const auto last_layer = nvidia.implicit_conv(512, 49, 1);  // resnet50's 1x1 2048 -> 512, 7x7
+  CHECK(last_layer.work_group_size() >= 2 * 32);
+  CHECK(last_layer.tile_n == 64);
+  const std::size_t last_blocks = blocks(last_layer, 512, 49);
+  CHECK(last_blocks * nvidia.k_slices(last_layer, last_blocks, 2048) >= 132);
   // A small device (16 KiB of local memory, 128 work-items) keeps to its limits; the CPU to its
   // own kernel.
   const LaunchPlanner small(gpu(16 << 10, 128, 32, 8));

@@ -384,12 +384,17 @@ std::optional<MatmulPlan> LaunchPlanner::vec4_plan(std::size_t tile_m, std::size
 }
 
 MatmulPlan LaunchPlanner::shrink_blocks(MatmulPlan plan, std::size_t m, std::size_t n,
-                                        std::size_t batch, std::size_t wanted) const {
+                                        std::size_t batch, std::size_t wanted,
+                                        std::size_t least_items) const {
   // Moves to tile_m x tile_n blocks where the device takes them; false where it cannot.
   auto shrink_to = [&](std::size_t tile_m, std::size_t tile_n) {
     auto smaller = tile_m >= 32 && tile_n >= 32 ? vec4_plan(tile_m, tile_n) : std::nullopt;
     if (smaller) plan = *smaller;
     return smaller.has_value();
+  };
+  // Halving for occupancy stops at blocks of least_items work-items.
+  auto has_items = [&](std::size_t tile_m, std::size_t tile_n) {
+    return tile_m / plan.work_m * (tile_n / plan.work_n) >= least_items;
   };
   // First no block mostly outside the product: a convolution's 64 output channels in blocks of
   // 128 rows would compute twice what they keep.
@@ -400,8 +405,9 @@ MatmulPlan LaunchPlanner::shrink_blocks(MatmulPlan plan, std::size_t m, std::siz
   }
   while (plan.blocks(m, n, batch) < wanted) {
     const bool rows = plan.tile_m >= plan.tile_n;
-    if (!shrink_to(rows ? plan.tile_m / 2 : plan.tile_m, rows ? plan.tile_n : plan.tile_n / 2))
-      break;
+    const std::size_t tile_m = rows ? plan.tile_m / 2 : plan.tile_m;
+    const std::size_t tile_n = rows ? plan.tile_n : plan.tile_n / 2;
+    if (!has_items(tile_m, tile_n) || !shrink_to(tile_m, tile_n)) break;
   }
   return plan;
 }
@@ -539,9 +545,15 @@ MatmulPlan LaunchPlanner::implicit_conv(std::size_t m, std::size_t n, std::size_
   if (largest.kernel != MatmulKernel::vec4) return largest;
   // A gathered element costs more than a loaded one, so large blocks, which gather each for
   // more rows, pay even where they leave some compute units idle: on the H100, 256 filters ran
-  // 1.1x as fast in 98 blocks of 128 x 128 as in 196 of 64 x 128.
+  // 1.1x as fast in 98 blocks of 128 x 128 as in 196 of 64 x 128. Blocks keep two SIMD groups
+  // of work-items or more, and slices of K (k_slices) fill the units where blocks are few: on
+  // the H100 at batch 1, resnet50 ran 1.22-1.23 ms against 1.83-1.86 with blocks shrunk to 16
+  // work-items (its 1x1 layer of 2048 -> 512 channels at 7x7: 64 x 64 blocks in 32 slices, was
+  // 32 x 32 in 8), resnet18 0.60 against 0.72-0.73, squeezenet1_1 0.43-0.44 against 0.49-0.50;
+  // batch 32 and training unchanged.
   const MatmulPlan plan =
-      shrink_blocks(largest, m, n, batch, std::max<std::size_t>(1, device_.compute_units / 2));
+      shrink_blocks(largest, m, n, batch, std::max<std::size_t>(1, device_.compute_units / 2),
+                    2 * device_.simd_width);
   // Filters of several taps check each tap's bounds once per k-step: steps of 16 halve those
   // checks, and paid even with many blocks per unit. clnn-tune on the H200, r3d_18's 3x3x3
   // convolutions at batch 32: 64 filters (12,544 blocks of 64 x 128) 9.4 ms with steps of 16,

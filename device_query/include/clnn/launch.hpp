@@ -275,9 +275,9 @@ class LaunchPlanner {
                               std::size_t resident, std::size_t least_rows) const;
   std::optional<MatmulPlan> vec4_plan(std::size_t tile_m, std::size_t tile_n) const;
   // Halves vec4 blocks while they lie mostly outside an M x N product, then while fewer than
-  // `wanted` of them (times batch) cover it.
+  // `wanted` of them (times batch) cover it and the halves keep least_items work-items.
   MatmulPlan shrink_blocks(MatmulPlan plan, std::size_t m, std::size_t n, std::size_t batch,
-                           std::size_t wanted) const;
+                           std::size_t wanted, std::size_t least_items = 1) const;
   // The vec4 plan with blocks half as wide (not below 64 columns) where they compute fewer
   // columns past N.
   MatmulPlan narrower_if_less_padding(MatmulPlan plan, std::size_t n) const;
