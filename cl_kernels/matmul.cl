@@ -124,14 +124,22 @@ void gemm(GEMM_ARGUMENTS) {
 // of a split-K product summed into C (contiguous, mn elements). beta == 0 never reads C.
 #include "epilogue.h"  // a split convolution's activation, applied by the sum
 
+// With -DCOL_BIAS=1, col_bias[i % columns] joins each sum before alpha (gemm_vec4's COL_BIAS).
 __kernel void gemm_sum_slices(__global const float* partial, const ulong offset_p,
                               const int slices, const ulong mn, const float alpha,
-                              const float beta, __global float* c, const ulong offset_c) {
+                              const float beta, __global float* c, const ulong offset_c
+#if COL_BIAS
+                              , __global const float* col_bias, const int columns
+#endif
+                              ) {
   partial += offset_p;
   c += offset_c;
   for (ulong i = get_global_id(0); i < mn; i += get_global_size(0)) {
     float acc = 0.0f;
     for (int s = 0; s < slices; ++s) acc += partial[s * mn + i];
+#if COL_BIAS
+    acc += col_bias[i % columns];
+#endif
     c[i] = FINISH(beta == 0.0f ? alpha * acc : alpha * acc + beta * c[i]);
   }
 }

@@ -17,6 +17,8 @@
 // b_row). With -DMMA_TF32=1 (and PAD4=2) the products run on NVIDIA's tensor cores in TF32 (see
 // the note at #if MMA_TF32); loads and local tiles stay as they are. With -DMMA16=1 (and PAD4=2)
 // they run in fp16, or bf16 with -DMMA_BF16=1, from local tiles of 16-bit pairs (see #if MMA16).
+// With -DCOL_BIAS=1 (plain fp32 products) the kernel takes one more argument, col_bias, and adds
+// col_bias[n] to column n's sums before alpha: a Linear layer's bias (the host passes alpha 1).
 
 #include "block_order.h"
 #include "gemm_arguments.h"
@@ -527,6 +529,8 @@ void KERNEL_NAME(GEMM_ARGUMENTS
 #if CONV_GATHER
                , const int16 geometry, const int4 out, __global const float* bias,
                __global const int4* taps, const int slice_k, const ulong slice_stride_c
+#elif COL_BIAS && !MMA
+               , __global const float* col_bias
 #endif
                ) {
 #if MMA16  // rows of words, declared as uint4s for store_across16's 16-byte alignment
@@ -657,6 +661,12 @@ void KERNEL_NAME(GEMM_ARGUMENTS
 #if CONV_GATHER
       store_y(C, ldc, out, M, N, m, n, acc[h][g], alpha, beta, bias);
 #else
+#if COL_BIAS
+      if (n < N) {
+        const float4 bias = vload4(0, col_bias + n);
+        for (int i = 0; i < 4; ++i) acc[h][g][i] += bias;
+      }
+#endif
       store_c(C, ldc, M, N, m, n, acc[h][g], alpha, beta);
 #endif
     }

@@ -263,6 +263,55 @@ TEST_CASE("matmul forward and backward: batched and shared operands", "[matmul][
   });
 }
 
+namespace {
+
+// matmul with a bias [N] added to every row, against the reference product plus the bias; the
+// bias's gradient sums the output's over its rows.
+OpCheck biased_matmul_check(Shape sa, Shape sb, bool ta, bool tb) {
+  const std::int64_t n = tb ? sb[sb.size() - 2] : sb.back();
+  OpCheck c = matmul_check(sa, sb, ta, tb);
+  c.shapes.push_back({n});
+  c.build = [=](const std::vector<Value>& v) { return matmul(v[0], v[1], v[2], ta, tb); };
+  c.forward = [=](const std::vector<Vec>& x) {
+    Vec y = reference::matmul(x[0], sa, x[1], sb, ta, tb);
+    for (std::size_t i = 0; i < y.size(); ++i) y[i] += x[2][i % std::size_t(n)];
+    return y;
+  };
+  c.backward = [=](const std::vector<Vec>& x, const Vec& g) {
+    auto [ga, gb] = reference::matmul_backward(x[0], sa, x[1], sb, ta, tb, g);
+    Vec gbias(std::size_t(n), 0.0);
+    for (std::size_t i = 0; i < g.size(); ++i) gbias[i % std::size_t(n)] += g[i];
+    return std::vector<Vec>{ga, gb, gbias};
+  };
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("matmul with a bias: forward and backward on every backend", "[matmul][ops]") {
+  // Columns in float4s (clnn's vec4 kernel adds the bias in its stores on GPUs) and not (the
+  // bias in a pass of its own), one row and 127, batched with a shared weight.
+  with_each_backend([] {
+    for (bool ta : {false, true})
+      for (bool tb : {false, true}) {
+        INFO("ta " << ta << " tb " << tb);
+        clnn::test::run_op_check(biased_matmul_check(ta ? Shape{9, 5} : Shape{5, 9},
+                                                     tb ? Shape{8, 9} : Shape{9, 8}, ta, tb));
+        clnn::test::run_op_check(biased_matmul_check(ta ? Shape{6, 1} : Shape{1, 6},
+                                                     tb ? Shape{3, 6} : Shape{6, 3}, ta, tb));
+      }
+    OpCheck tall = biased_matmul_check({127, 20}, {20, 12}, false, false);
+    tall.finite_differences = false;
+    clnn::test::run_op_check(tall);
+    clnn::test::run_op_check(biased_matmul_check({3, 5, 7}, {7, 4}, false, false));
+  });
+  Graph g;
+  Value a = g.input("a", {4, 5}), b = g.input("b", {5, 3});
+  CHECK_THROWS_WITH(matmul(a, b, g.input("c", {4})),
+                    Catch::Contains("bias of shape [4]") && Catch::Contains("3 columns"));
+  CHECK_THROWS_AS(matmul(a, b, g.input("d", {1, 3})), ShapeError);
+}
+
 TEST_CASE("matmul rejects shapes that do not fit", "[matmul][errors]") {
   Graph g;
   Value a = g.input("a", {4, 5});
@@ -431,6 +480,65 @@ TEST_CASE("gemm splits a long K over few tiles and sums the slices", "[matmul]")
         for (std::size_t i = 0; i < ref.size(); ++i) ref[i] = 0.5 * ref[i] - double(c0[i]);
         CHECK(relative_error(C.to_host(), ref) < 1e-4);
       }
+}
+
+TEST_CASE("gemm_vec4 and the slices' sum add a column bias", "[matmul]") {
+  // gemm_vec4 (fp32) with COL_BIAS on any device (emulated on CPUs), and clnn's own kernel
+  // split over K, whose sum adds it; C = A B + bias[n] + beta C.
+  auto& impl = detail::Access::impl(context());
+  const MatmulPlan plan{true, 32, 32, 8, 8, 8, MatmulKernel::vec4};
+  REQUIRE(impl.planner.fits(plan));
+  struct Case {
+    std::size_t batch, m, n, k;
+    float beta;
+    bool split;
+  };
+  for (const Case& t : {Case{1, 37, 20, 44, 0.0f, false}, Case{3, 5, 72, 12, 0.5f, false},
+                        Case{1, 6, 12, 3001, 0.0f, true}, Case{1, 13, 8, 1030, -1.0f, true}}) {
+    INFO("batch " << t.batch << " m " << t.m << " n " << t.n << " k " << t.k << " split "
+                  << t.split);
+    auto a = random_vector(t.batch * t.m * t.k, 1), b = random_vector(t.k * t.n, 2);
+    auto c0 = random_vector(t.batch * t.m * t.n, 3), bias = random_vector(t.n, 4);
+    Tensor A = Tensor::from_host(context(), {std::int64_t(a.size())}, a);
+    Tensor B = Tensor::from_host(context(), {std::int64_t(b.size())}, b);
+    Tensor C = Tensor::from_host(context(), {std::int64_t(c0.size())}, c0);
+    Tensor Bias = Tensor::from_host(context(), {std::int64_t(t.n)}, bias);
+    detail::GemmCall call;
+    call.m = t.m, call.n = t.n, call.k = t.k, call.batch = t.batch, call.beta = t.beta;
+    call.a = detail::Access::mem(A), call.lda = t.k, call.stride_a = t.m * t.k;
+    call.b = detail::Access::mem(B), call.ldb = t.n;
+    call.c = detail::Access::mem(C), call.ldc = t.n, call.stride_c = t.m * t.n;
+    call.col_bias = detail::Access::mem(Bias);
+    if (t.split) {
+      REQUIRE(own_splits(call));
+      const auto saved = impl.gemm_backend;
+      impl.gemm_backend = detail::GemmBackend::own;
+      CHECK(detail::gemm_adding_columns(impl, call));
+      impl.gemm_backend = saved;
+    } else {
+      detail::gemm_with_plan(impl, call, plan, nullptr);
+    }
+    std::vector<double> want(c0.size());
+    for (std::size_t bt = 0; bt < t.batch; ++bt) {
+      Vec ab = reference::matmul(Vec(a.begin() + std::ptrdiff_t(bt * t.m * t.k),
+                                     a.begin() + std::ptrdiff_t((bt + 1) * t.m * t.k)),
+                                 {std::int64_t(t.m), std::int64_t(t.k)}, Vec(b.begin(), b.end()),
+                                 {std::int64_t(t.k), std::int64_t(t.n)}, false, false);
+      for (std::size_t i = 0; i < ab.size(); ++i) {
+        const std::size_t at = bt * t.m * t.n + i;
+        want[at] = ab[i] + bias[i % t.n] + double(t.beta) * c0[at];
+      }
+    }
+    CHECK(relative_error(C.to_host(), want) < 1e-4);
+  }
+  // Alpha other than 1 would scale the bias: refused.
+  detail::GemmCall scaled;
+  scaled.m = scaled.n = scaled.k = 4, scaled.lda = scaled.ldb = scaled.ldc = 4;
+  scaled.alpha = 2.0f;
+  Tensor bias = Tensor::from_host(context(), {4}, std::vector<float>(4, 1.0f));
+  scaled.col_bias = detail::Access::mem(bias);
+  CHECK_THROWS_WITH(detail::gemm_with_plan(impl, scaled, plan, nullptr),
+                    Catch::Contains("adds no column bias"));
 }
 
 TEST_CASE("gemm keeps a product unsplit when an operand lies in scratch", "[matmul]") {

@@ -174,3 +174,71 @@ TEST_CASE("GELU as exporters write it runs as the gelu operator, same outputs", 
     CHECK(relative_error(ex.value(y).to_host(), want) < 1e-6);
   }
 }
+
+TEST_CASE("a Linear layer as exporters write it runs as one matmul with a bias", "[onnx]") {
+  // MatMul then Add of a bias (either order), and Gemm with a one-row C (1-D or [1, N]): one
+  // matmul node with the bias, no add. Near misses stay unfused: a bias of the wrong extent
+  // (broadcast from [1]), a product read by another node, Gemm with beta 2.
+  OnnxDir t;
+  const auto path = (t.dir / "model" / "m.onnx").string();
+  const std::int64_t rows = 5, k = 7, n = 12;
+  enum class Form { matmul_add, add_matmul, gemm, gemm_row, scalar_bias, shared_product, beta };
+  for (const Form form : {Form::matmul_add, Form::add_matmul, Form::gemm, Form::gemm_row,
+                          Form::scalar_bias, Form::shared_product, Form::beta}) {
+    INFO("form " << int(form));
+    auto m = empty_model({rows, k}, 17);
+    auto* g = m.mutable_graph();
+    const std::vector<float> w = random_vector(std::size_t(k * n), 7);
+    const std::int64_t bias_size = form == Form::scalar_bias ? 1 : n;
+    const std::vector<float> bias = random_vector(std::size_t(bias_size), 8);
+    auto initializer = [&](const std::string& name, const Shape& shape,
+                           const std::vector<float>& values) {
+      auto* c = g->add_initializer();
+      c->set_name(name);
+      c->set_data_type(::onnx::TensorProto::FLOAT);
+      for (auto d : shape) c->add_dims(d);
+      for (float v : values) c->add_float_data(v);
+    };
+    initializer("w", {k, n}, w);
+    initializer("b", form == Form::gemm_row ? Shape{1, bias_size} : Shape{bias_size}, bias);
+    const bool gemm = form == Form::gemm || form == Form::gemm_row || form == Form::beta;
+    if (gemm) {
+      auto* node = add_node(m, "Gemm", {"x", "w", "b"}, "y");
+      if (form == Form::beta) {
+        auto* beta = node->add_attribute();
+        beta->set_name("beta");
+        beta->set_type(::onnx::AttributeProto::FLOAT);
+        beta->set_f(2.0f);
+      }
+    } else {
+      add_node(m, "MatMul", {"x", "w"}, "product");
+      if (form == Form::add_matmul)
+        add_node(m, "Add", {"b", "product"}, "y");
+      else
+        add_node(m, "Add", {"product", "b"}, form == Form::shared_product ? "sum" : "y");
+      if (form == Form::shared_product) add_node(m, "Add", {"sum", "product"}, "y");
+    }
+    write(path, m.SerializeAsString());
+    clnn::onnx::Model model = clnn::onnx::load(path);
+    const Value y = model.outputs[0].second;
+    Executor ex(context(), model.graph, {y}, Mode::inference);
+    const std::vector<float> x = random_vector(std::size_t(rows * k), 9);
+    ex.set_input("x", x);
+    ex.forward();
+    const bool fused =
+        form != Form::scalar_bias && form != Form::shared_product && form != Form::beta;
+    CHECK(schedule_has(ex, "add") == !fused);
+    const double beta = form == Form::beta ? 2.0 : 1.0;
+    std::vector<double> want;
+    for (std::int64_t r = 0; r < rows; ++r)
+      for (std::int64_t c = 0; c < n; ++c) {
+        double product = 0.0;
+        for (std::int64_t i = 0; i < k; ++i)
+          product += double(x[std::size_t(r * k + i)]) * w[std::size_t(i * n + c)];
+        double v = product + beta * bias[std::size_t(bias_size == 1 ? 0 : c)];
+        if (form == Form::shared_product) v += product;
+        want.push_back(v);
+      }
+    CHECK(relative_error(ex.value(y).to_host(), want) < 1e-5);
+  }
+}

@@ -15,6 +15,10 @@ namespace clnn {
 // is shared by every batch of a 3-D one. transpose_a/transpose_b use an operand's last two
 // dimensions swapped.
 Value matmul(const Value& a, const Value& b, bool transpose_a = false, bool transpose_b = false);
+// The same product plus bias [N] added to every row: a Linear layer, y = x W^T + b with
+// transpose_b. One pass where the product's kernel adds it; equal to add(matmul(a, b), bias).
+Value matmul(const Value& a, const Value& b, const Value& bias, bool transpose_a = false,
+             bool transpose_b = false);
 
 // Elementwise arithmetic with numpy broadcasting: shapes align from the right and each pair of
 // extents is equal or one of them 1 (a bias row [N] added to [B, N], say). Equal shapes and a

@@ -91,6 +91,9 @@ class Importer : public detail::ValueSource {
       for (const auto& [name, value] : options_.bound_inputs)
         if (!constants_.count(name) || initializers_.count(name))
           throw Error("a value is bound to '" + name + "', which is not an input of " + path_);
+    for (const auto& node : graph.node())
+      for (const auto& input : node.input()) ++readers_[input];
+    for (const auto& output : graph.output()) ++readers_[output.name()];
     for (const auto& node : graph.node()) {
       for (const auto& output : node.output()) producers_[output] = &node;
       convert(node);
@@ -156,6 +159,11 @@ class Importer : public detail::ValueSource {
   }
 
   bool fuse_attention() const override { return options_.fuse_attention; }
+
+  int readers(const std::string& name) override {
+    auto it = readers_.find(name);
+    return it == readers_.end() ? 0 : it->second;
+  }
 
   const ::onnx::NodeProto* producer(const std::string& name) override {
     auto it = producers_.find(name);
@@ -271,6 +279,7 @@ class Importer : public detail::ValueSource {
   std::map<std::string, const ::onnx::TensorProto*> initializers_;
   std::map<std::string, HostTensor> constants_;  // decoded initializers and Constant outputs
   std::map<std::string, const ::onnx::NodeProto*> producers_;  // of the nodes converted so far
+  std::map<std::string, int> readers_;                         // ValueSource::readers
   std::set<std::string> device_integers_;                      // values holding integers, as floats
   std::set<std::string> integer_inputs_;                       // graph inputs among them
 };

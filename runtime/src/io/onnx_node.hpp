@@ -44,6 +44,8 @@ class ValueSource {
   virtual HostTensor decode(const ::onnx::TensorProto& tensor, const std::string& where) = 0;
   // The node that produced a value, or nullptr (an input, an initializer, a Constant folded).
   virtual const ::onnx::NodeProto* producer(const std::string& name) = 0;
+  // How many node inputs and graph outputs of the whole graph read a value.
+  virtual int readers(const std::string& name) = 0;
   // Whether converters may fuse patterns of nodes (LoadOptions::fuse_attention).
   virtual bool fuse_attention() const = 0;
   virtual std::int64_t opset() const = 0;

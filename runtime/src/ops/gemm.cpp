@@ -249,12 +249,28 @@ void check_int_indexable(const GemmCall& g) {
 
 void sum_slices(ContextImpl& ctx, cl_mem partial, std::size_t offset_partial, std::size_t slices,
                 std::size_t n, float alpha, float beta, cl_mem c, std::size_t offset_c,
-                const Epilogue& epilogue) {
-  cl_kernel k = ctx.kernel("matmul", "gemm_sum_slices", epilogue_options(epilogue));
+                const Epilogue& epilogue, cl_mem col_bias, std::size_t columns) {
+  cl_kernel k = ctx.kernel("matmul", "gemm_sum_slices",
+                           epilogue_options(epilogue) + (col_bias ? " -DCOL_BIAS=1" : ""));
   set_args(k, partial, cl_ulong(offset_partial), cl_int(slices), cl_ulong(n), alpha, beta, c,
            cl_ulong(offset_c));
+  if (col_bias) {
+    set_arg(k, 8, col_bias);
+    set_arg(k, 9, cl_int(columns));
+  }
   ctx.enqueue_elementwise(k, n);
 }
+
+namespace {
+
+// Whether a plan's kernel adds a call's column bias: gemm_vec4 in fp32 (COL_BIAS), for plain
+// products with alpha 1. (Its tensor-core forms could add it in their pair stores; not yet run
+// on a GPU, so they leave it to a pass of its own.)
+bool adds_columns(const MatmulPlan& plan, const GemmCall& g) {
+  return plan.kernel == MatmulKernel::vec4 && g.alpha == 1.0f && !g.b_rows.taps;
+}
+
+}  // namespace
 
 void gemm_with_plan(ContextImpl& ctx, const GemmCall& g, const MatmulPlan& plan, cl_event* event) {
   if (g.b_rows.taps && !g.trans_b) throw Error("matmul: tap rows are rows of a transposed B");
@@ -263,9 +279,12 @@ void gemm_with_plan(ContextImpl& ctx, const GemmCall& g, const MatmulPlan& plan,
     throw Error("matmul: the configuration " + plan.describe() + " cannot run this call");
   if (g.finishes() && plan.kernel != MatmulKernel::cpu)
     throw Error("matmul: only the cpu kernel adds a row bias and finishes C");
+  if (g.col_bias && !adds_columns(plan, g))
+    throw Error("matmul: " + plan.describe() + " adds no column bias (alpha 1, plain products)");
   std::string options = plan.build_options() + " -DTRANS_A=" + (g.trans_a ? "1" : "0") +
                         " -DTRANS_B=" + (g.trans_b ? "1" : "0") + tap_row_options(g.b_rows);
   if (g.row_bias) options += " -DROW_BIAS=1";
+  if (g.col_bias) options += " -DCOL_BIAS=1";
   if (g.finish.on) options += " " + epilogue_options(g.finish);
   if (plan.float4_tiles() && g.k % plan.tile_k == 0)  // no step reaches past K
     options += " -DWHOLE_K_STEPS=1";
@@ -278,6 +297,7 @@ void gemm_with_plan(ContextImpl& ctx, const GemmCall& g, const MatmulPlan& plan,
            static_cast<cl_ulong>(g.stride_c));
   // Through set_arg, which a recording sees: set directly, the pass could not be replayed.
   if (g.row_bias) set_arg(kernel, 17, g.row_bias);
+  if (g.col_bias) set_arg(kernel, 17, g.col_bias);
   const std::size_t groups_n = (g.n + plan.tile_n - 1) / plan.tile_n;
   const std::size_t groups_m = (g.m + plan.tile_m - 1) / plan.tile_m;
   enqueue<3>(ctx.queue.get(), kernel,
@@ -445,12 +465,13 @@ void gemm_split_k(ContextImpl& ctx, const GemmCall& g, std::size_t slices,
     s.offset_a = g.offset_a + first * a_step, s.stride_a = a_step;
     s.offset_b = g.offset_b + first * b_step, s.stride_b = b_step;
     s.c = partial, s.offset_c = first * mn, s.ldc = g.n, s.stride_c = mn;
+    s.col_bias = nullptr;  // the sum adds it
     // Never split again: scratch holds the partials.
     gemm_unsplit(ctx, s, choice, nullptr);
   };
   slice_call(0, slices - 1, slice_k);
   slice_call(slices - 1, 1, g.k - (slices - 1) * slice_k);
-  sum_slices(ctx, partial, 0, slices, mn, g.alpha, g.beta, g.c, g.offset_c);
+  sum_slices(ctx, partial, 0, slices, mn, g.alpha, g.beta, g.c, g.offset_c, {}, g.col_bias, g.n);
 }
 
 // Whether a call runs as slices of K: a single product into a contiguous C (no event: several
@@ -468,12 +489,23 @@ bool finishes_in_kernel(ContextImpl& ctx, const GemmCall& call, const GemmChoice
          !runs_in_slices(ctx, call, choice, event);
 }
 
+// Whether the product's kernels add its column bias: the sum of a split product, or clnn's fp32
+// vec4 kernel run whole.
+bool adds_columns_in_kernel(ContextImpl& ctx, const GemmCall& call, const GemmChoice& choice,
+                            cl_event* event) {
+  if (choice.backend == GemmBackend::gemv || choice.backend == GemmBackend::blas) return false;
+  return runs_in_slices(ctx, call, choice, event) ||
+         (choice.backend == GemmBackend::own && adds_columns(choice.plan, call));
+}
+
 }  // namespace
 
 void gemm_as_chosen(ContextImpl& ctx, const GemmCall& call, const GemmChoice& choice,
                     cl_event* event) {
   if (call.finishes() && !finishes_in_kernel(ctx, call, choice, event))
     throw Error("matmul: a row bias and finish asked of " + describe_gemm(ctx, call));
+  if (call.col_bias && !adds_columns_in_kernel(ctx, call, choice, event))
+    throw Error("matmul: a column bias asked of " + describe_gemm(ctx, call));
   if (choice.backend == GemmBackend::gemv) return gemv(ctx, call, event);  // its own slices
   if (choice.backend == GemmBackend::blas) return gemm_host_blas(ctx, call, event);  // no slices
   if (runs_in_slices(ctx, call, choice, event))
@@ -512,6 +544,15 @@ GemmChoice choose_to_run(const ContextImpl& ctx, const GemmCall& call, GemmBacke
 void gemm(ContextImpl& ctx, const GemmCall& call, GemmBackend backend, cl_event* event) {
   if (call.m == 0 || call.n == 0 || call.batch == 0) return;
   gemm_as_chosen(ctx, call, choose_to_run(ctx, call, backend), event);
+}
+
+bool gemm_adding_columns(ContextImpl& ctx, GemmCall call) {
+  if (call.m == 0 || call.n == 0 || call.batch == 0) return true;  // no columns to add to
+  const GemmChoice choice = choose_to_run(ctx, call, GemmBackend::automatic);
+  const bool adds = call.alpha == 1.0f && adds_columns_in_kernel(ctx, call, choice, nullptr);
+  if (!adds) call.col_bias = nullptr;
+  gemm_as_chosen(ctx, call, choice, nullptr);
+  return adds;
 }
 
 bool gemm_finishing_rows(ContextImpl& ctx, GemmCall call) {

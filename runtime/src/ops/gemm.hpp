@@ -40,6 +40,10 @@ struct GemmCall {
   cl_mem row_bias = nullptr;
   Epilogue finish;
   bool finishes() const { return row_bias || finish.on; }
+  // C[b][m, n] += col_bias[n] with the sums, before alpha (so alpha must be 1): a Linear layer's
+  // bias, added by clnn's fp32 vec4 kernel and by the sum of a split product
+  // (gemm_adding_columns; gemm() refuses it elsewhere). Null: none.
+  cl_mem col_bias = nullptr;
 };
 
 // CLNN_GEMM=own|clblast|blas forces a backend for a context (ContextImpl::gemm_backend,
@@ -62,6 +66,9 @@ GemmBackend choose_gemm_backend(const ContextImpl& ctx, const GemmCall& call);
 // one takes them (gemm_cpu in one launch: true); elsewhere the product alone (false), the bias
 // and finish left to the caller.
 bool gemm_finishing_rows(ContextImpl& ctx, GemmCall call);
+// Runs a call as gemm() does, its column bias added where the chosen kernels add it (true);
+// elsewhere the product alone (false), the bias left to the caller.
+bool gemm_adding_columns(ContextImpl& ctx, GemmCall call);
 std::string to_string(GemmBackend backend);
 
 // How many slices of K gemm() splits a single product into: more than one when C has too few
@@ -79,12 +86,12 @@ bool operand_in_scratch(ContextImpl& ctx, const GemmCall& call);
 // floats or more: clnn's GEMM and matrix-vector kernels index one matrix with int arithmetic.
 void check_int_indexable(const GemmCall& call);
 
-// C[offset_c + i] = epilogue(alpha * sum_s partial[offset_partial + s * n + i] +
-// beta * C[offset_c + i]) for i < n: the partial products of a product split over K summed into
-// a contiguous C (gemm_sum_slices).
+// C[offset_c + i] = epilogue(alpha * (sum_s partial[offset_partial + s * n + i] +
+// col_bias[i % columns]) + beta * C[offset_c + i]) for i < n: the partial products of a product
+// split over K summed into a contiguous C (gemm_sum_slices); col_bias may be null.
 void sum_slices(ContextImpl& ctx, cl_mem partial, std::size_t offset_partial, std::size_t slices,
                 std::size_t n, float alpha, float beta, cl_mem c, std::size_t offset_c,
-                const Epilogue& epilogue = {});
+                const Epilogue& epilogue = {}, cl_mem col_bias = nullptr, std::size_t columns = 0);
 
 // Whether the vec4 kernel can take a call: N, K, leading dimensions, offsets, batch strides and
 // tap rows' steps all multiples of 4, and M too where A is transposed.
