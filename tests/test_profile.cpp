@@ -520,6 +520,48 @@ TEST_CASE("an inference executor folds an add into the convolution that produces
   }
 }
 
+TEST_CASE("an inference executor folds a residual add into the product behind a reshape",
+          "[profile][executor]") {
+  // A transformer's residual: tokens [2, 3, 8] as rows [6, 8], a Linear layer (matmul with a
+  // bias), back to tokens, plus t = 2x. The product adds its result to t in place and the add
+  // runs nothing, on every GEMM backend (the bias in the product's kernel or a pass of its own).
+  // u + Linear(u) stays an add: the product reads the other operand itself.
+  clnn::Graph g;
+  Value x = g.input("x", {2, 3, 8});
+  Value w = g.parameter("w", {8, 8}, clnn::init::uniform(-0.5f, 0.5f, 1));
+  Value b = g.parameter("b", {8}, clnn::init::uniform(-0.5f, 0.5f, 2));
+  auto linear = [&](const Value& in) {
+    return clnn::reshape(clnn::matmul(clnn::reshape(in, {6, 8}), w, b), {2, 3, 8});
+  };
+  Value t = clnn::scale(x, 2.0f), u = clnn::scale(x, 3.0f);
+  Value residual = clnn::add(linear(x), t);
+  Value own_input = clnn::add(u, linear(u));
+  const std::vector<Value> outputs{residual, own_input};
+  const auto input = clnn::test::random_vector(2 * 3 * 8, 3);
+  auto& impl = clnn::detail::Access::impl(clnn::test::context());
+  const auto saved = impl.gemm_backend;
+  for (auto backend : {clnn::detail::GemmBackend::automatic, clnn::detail::GemmBackend::own,
+                       clnn::detail::GemmBackend::clblast, clnn::detail::GemmBackend::blas}) {
+    INFO("backend " << clnn::detail::to_string(backend));
+    impl.gemm_backend = backend;
+    InferenceAndTraining pair(g, outputs, input);
+    auto& [inference, training] = pair;
+    forward_rows(inference);
+    forward_rows(training);
+    for (const Value& o : outputs)
+      CHECK(clnn::test::relative_error(inference.value(o).to_host(), training.value(o).to_host()) <
+            1e-6);
+    std::size_t folded = 0, added_in = 0;
+    for (const auto& pass : inference.schedule()) {
+      if (pass.op == "add" && pass.route.rfind("folded into 'reshape", 0) == 0) ++folded;
+      if (pass.op == "matmul" && pass.route.find("' added in") != std::string::npos) ++added_in;
+    }
+    CHECK(folded == 1);
+    CHECK(added_in == 1);
+  }
+  impl.gemm_backend = saved;
+}
+
 TEST_CASE("an inference executor prepares its filters once and again after they are written",
           "[profile][executor]") {
   using clnn::detail::ConvRoute;
