@@ -15,7 +15,9 @@
 //
 // With -DROW_BIAS=1 the kernel takes one more argument, bias, and finishes C as a convolution's
 // output: C = FINISH(alpha * op(A) op(B) + beta * C + bias[m]) (epilogue.h), so that a pointwise
-// convolution needs no second pass over its output (ops/conv_pointwise.cpp).
+// convolution needs no second pass over its output (ops/conv_pointwise.cpp). With -DCOL_BIAS=1
+// it takes col_bias instead and adds col_bias[n] to column n (a Linear layer's bias; the host
+// passes alpha 1).
 
 #include "gemm_arguments.h"
 #include "muladd.h"
@@ -38,6 +40,9 @@
 #endif
 #ifndef ROW_BIAS
 #define ROW_BIAS 0
+#endif
+#ifndef COL_BIAS
+#define COL_BIAS 0
 #endif
 // Rows of B ahead of k that each step prefetches (TILE_K == 1), where the compiler targets a CPU
 // (PoCL's prefetch() is empty; clang's builtin emits the instruction). B's rows lie a row of the
@@ -80,6 +85,8 @@
 __kernel void gemm_cpu(GEMM_ARGUMENTS
 #if ROW_BIAS
                        , __global const float* bias
+#elif COL_BIAS
+                       , __global const float* col_bias
 #endif
                        ) {
   // The columns this work-item stores start at first; the last block of a row, where it would
@@ -203,12 +210,21 @@ __kernel void gemm_cpu(GEMM_ARGUMENTS
 #endif
     if (n0 == first && whole) {
       for (int j = 0; j < VECS; ++j) {
+#if COL_BIAS
+        const floatV r = alpha * (acc[i][j] + vloadV(j, col_bias + n0));
+#else
         const floatV r = alpha * acc[i][j];
+#endif
         vstoreV(FINISH(BIASED(beta == 0.0f ? r : MULADD((floatV)(beta), vloadV(j, c), r))), j, c);
       }
     } else {
       float out[WORK_N];
+#if COL_BIAS
+      for (int j = 0; j < VECS; ++j)
+        vstoreV(alpha * (acc[i][j] + vloadV(j, col_bias + n0)), j, out);
+#else
       for (int j = 0; j < VECS; ++j) vstoreV(alpha * acc[i][j], j, out);
+#endif
       for (int j = first - n0; j < min(WORK_N, N - n0); ++j)
         c[j] = FINISH(BIASED(beta == 0.0f ? out[j] : out[j] + beta * c[j]));
     }

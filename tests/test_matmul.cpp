@@ -289,9 +289,12 @@ OpCheck biased_matmul_check(Shape sa, Shape sb, bool ta, bool tb) {
 }  // namespace
 
 TEST_CASE("matmul with a bias: forward and backward on every backend", "[matmul][ops]") {
-  // Columns in float4s (clnn's vec4 kernel adds the bias in its stores on GPUs) and not (the
-  // bias in a pass of its own), one row and 127, batched with a shared weight.
+  // Odd sizes (the general kernels, the bias in a pass of its own), one row and 127 rows, and
+  // sizes in float4s in the Linear layer's form (B transposed) and batched with a shared weight,
+  // whose bias clnn's own kernels add in their stores (gemm_vec4 on GPUs, gemm_cpu on CPUs).
   with_each_backend([] {
+    clnn::test::run_op_check(biased_matmul_check({12, 8}, {16, 8}, false, true));
+    clnn::test::run_op_check(biased_matmul_check({2, 6, 8}, {8, 16}, false, false));
     for (bool ta : {false, true})
       for (bool tb : {false, true}) {
         INFO("ta " << ta << " tb " << tb);
@@ -482,62 +485,76 @@ TEST_CASE("gemm splits a long K over few tiles and sums the slices", "[matmul]")
       }
 }
 
-TEST_CASE("gemm_vec4 and the slices' sum add a column bias", "[matmul]") {
-  // gemm_vec4 (fp32) with COL_BIAS on any device (emulated on CPUs), and clnn's own kernel
-  // split over K, whose sum adds it; C = A B + bias[n] + beta C.
+TEST_CASE("the GEMM kernels and the slices' sum add a column bias", "[matmul]") {
+  // The kernels with COL_BIAS on any device (gemm_vec4 emulated on CPUs): gemm_vec4, and
+  // gemm_cpu with rows of whole vectors, a row's last block shifted back to end at N (n = 20, 72),
+  // columns gathered one by one (n = 12 under blocks of 16; B transposed), column by column; and
+  // clnn's own kernel split over K, whose sum adds it. C = op(A) op(B) + bias[n] + beta C.
   auto& impl = detail::Access::impl(context());
-  const MatmulPlan plan{true, 32, 32, 8, 8, 8, MatmulKernel::vec4};
-  REQUIRE(impl.planner.fits(plan));
+  const std::vector<MatmulPlan> plans{{true, 32, 32, 8, 8, 8, MatmulKernel::vec4},
+                                      {false, 8, 32, 1, 8, 16, MatmulKernel::cpu},
+                                      {false, 6, 24, 1, 6, 12, MatmulKernel::cpu, 0, true}};
   struct Case {
     std::size_t batch, m, n, k;
     float beta;
-    bool split;
+    bool tb, split;
   };
-  for (const Case& t : {Case{1, 37, 20, 44, 0.0f, false}, Case{3, 5, 72, 12, 0.5f, false},
-                        Case{1, 6, 12, 3001, 0.0f, true}, Case{1, 13, 8, 1030, -1.0f, true}}) {
-    INFO("batch " << t.batch << " m " << t.m << " n " << t.n << " k " << t.k << " split "
-                  << t.split);
-    auto a = random_vector(t.batch * t.m * t.k, 1), b = random_vector(t.k * t.n, 2);
-    auto c0 = random_vector(t.batch * t.m * t.n, 3), bias = random_vector(t.n, 4);
-    Tensor A = Tensor::from_host(context(), {std::int64_t(a.size())}, a);
-    Tensor B = Tensor::from_host(context(), {std::int64_t(b.size())}, b);
-    Tensor C = Tensor::from_host(context(), {std::int64_t(c0.size())}, c0);
-    Tensor Bias = Tensor::from_host(context(), {std::int64_t(t.n)}, bias);
-    detail::GemmCall call;
-    call.m = t.m, call.n = t.n, call.k = t.k, call.batch = t.batch, call.beta = t.beta;
-    call.a = detail::Access::mem(A), call.lda = t.k, call.stride_a = t.m * t.k;
-    call.b = detail::Access::mem(B), call.ldb = t.n;
-    call.c = detail::Access::mem(C), call.ldc = t.n, call.stride_c = t.m * t.n;
-    call.col_bias = detail::Access::mem(Bias);
-    if (t.split) {
-      REQUIRE(own_splits(call));
-      const auto saved = impl.gemm_backend;
-      impl.gemm_backend = detail::GemmBackend::own;
-      CHECK(detail::gemm_adding_columns(impl, call));
-      impl.gemm_backend = saved;
-    } else {
-      detail::gemm_with_plan(impl, call, plan, nullptr);
-    }
-    std::vector<double> want(c0.size());
-    for (std::size_t bt = 0; bt < t.batch; ++bt) {
-      Vec ab = reference::matmul(Vec(a.begin() + std::ptrdiff_t(bt * t.m * t.k),
-                                     a.begin() + std::ptrdiff_t((bt + 1) * t.m * t.k)),
-                                 {std::int64_t(t.m), std::int64_t(t.k)}, Vec(b.begin(), b.end()),
-                                 {std::int64_t(t.k), std::int64_t(t.n)}, false, false);
-      for (std::size_t i = 0; i < ab.size(); ++i) {
-        const std::size_t at = bt * t.m * t.n + i;
-        want[at] = ab[i] + bias[i % t.n] + double(t.beta) * c0[at];
+  const std::vector<Case> cases{{1, 37, 20, 44, 0.0f, false, false},
+                                {3, 5, 72, 12, 0.5f, false, false},
+                                {2, 9, 12, 20, 0.0f, true, false},
+                                {1, 6, 12, 3001, 0.0f, false, true},
+                                {1, 13, 8, 1030, -1.0f, true, true}};
+  for (const MatmulPlan& plan : plans)
+    for (const Case& t : cases) {
+      if (t.split && plan.kernel == MatmulKernel::cpu) continue;  // the split runs gemm()'s plan
+      if (plan.kernel == MatmulKernel::vec4 && t.n % 4 != 0) continue;
+      INFO(plan.describe() << ": batch " << t.batch << " m " << t.m << " n " << t.n << " k " << t.k
+                           << " tb " << t.tb << " split " << t.split);
+      REQUIRE(impl.planner.fits(plan));
+      auto a = random_vector(t.batch * t.m * t.k, 1), b = random_vector(t.k * t.n, 2);
+      auto c0 = random_vector(t.batch * t.m * t.n, 3), bias = random_vector(t.n, 4);
+      Tensor A = Tensor::from_host(context(), {std::int64_t(a.size())}, a);
+      Tensor B = Tensor::from_host(context(), {std::int64_t(b.size())}, b);
+      Tensor C = Tensor::from_host(context(), {std::int64_t(c0.size())}, c0);
+      Tensor Bias = Tensor::from_host(context(), {std::int64_t(t.n)}, bias);
+      detail::GemmCall call;
+      call.m = t.m, call.n = t.n, call.k = t.k, call.batch = t.batch, call.beta = t.beta;
+      call.trans_b = t.tb;
+      call.a = detail::Access::mem(A), call.lda = t.k, call.stride_a = t.m * t.k;
+      call.b = detail::Access::mem(B), call.ldb = t.tb ? t.k : t.n;
+      call.c = detail::Access::mem(C), call.ldc = t.n, call.stride_c = t.m * t.n;
+      call.col_bias = detail::Access::mem(Bias);
+      if (t.split) {
+        REQUIRE(own_splits(call));
+        const auto saved = impl.gemm_backend;
+        impl.gemm_backend = detail::GemmBackend::own;
+        CHECK(detail::gemm_adding_columns(impl, call));
+        impl.gemm_backend = saved;
+      } else {
+        detail::gemm_with_plan(impl, call, plan, nullptr);
       }
+      const Shape sb = t.tb ? Shape{std::int64_t(t.n), std::int64_t(t.k)}
+                            : Shape{std::int64_t(t.k), std::int64_t(t.n)};
+      std::vector<double> want(c0.size());
+      for (std::size_t bt = 0; bt < t.batch; ++bt) {
+        Vec ab = reference::matmul(Vec(a.begin() + std::ptrdiff_t(bt * t.m * t.k),
+                                       a.begin() + std::ptrdiff_t((bt + 1) * t.m * t.k)),
+                                   {std::int64_t(t.m), std::int64_t(t.k)}, Vec(b.begin(), b.end()),
+                                   sb, false, t.tb);
+        for (std::size_t i = 0; i < ab.size(); ++i) {
+          const std::size_t at = bt * t.m * t.n + i;
+          want[at] = ab[i] + bias[i % t.n] + double(t.beta) * c0[at];
+        }
+      }
+      CHECK(relative_error(C.to_host(), want) < 1e-4);
     }
-    CHECK(relative_error(C.to_host(), want) < 1e-4);
-  }
   // Alpha other than 1 would scale the bias: refused.
   detail::GemmCall scaled;
   scaled.m = scaled.n = scaled.k = 4, scaled.lda = scaled.ldb = scaled.ldc = 4;
   scaled.alpha = 2.0f;
   Tensor bias = Tensor::from_host(context(), {4}, std::vector<float>(4, 1.0f));
   scaled.col_bias = detail::Access::mem(bias);
-  CHECK_THROWS_WITH(detail::gemm_with_plan(impl, scaled, plan, nullptr),
+  CHECK_THROWS_WITH(detail::gemm_with_plan(impl, scaled, plans[0], nullptr),
                     Catch::Contains("adds no column bias"));
 }
 

@@ -176,19 +176,33 @@ TEST_CASE("GELU as exporters write it runs as the gelu operator, same outputs", 
 }
 
 TEST_CASE("a Linear layer as exporters write it runs as one matmul with a bias", "[onnx]") {
-  // MatMul then Add of a bias (either order), and Gemm with a one-row C (1-D or [1, N]): one
-  // matmul node with the bias, no add. Near misses stay unfused: a bias of the wrong extent
-  // (broadcast from [1]), a product read by another node, Gemm with beta 2.
+  // MatMul then Add of a bias (either order; x of tokens [2, 5, K] too), and Gemm with a one-row
+  // C (1-D or [1, N]; B transposed, as PyTorch exports Linear): one matmul node with the bias, no
+  // add. Near misses stay unfused: a bias of the wrong extent (broadcast from [1]), a product
+  // read by another node, Gemm with beta 2.
   OnnxDir t;
   const auto path = (t.dir / "model" / "m.onnx").string();
-  const std::int64_t rows = 5, k = 7, n = 12;
-  enum class Form { matmul_add, add_matmul, gemm, gemm_row, scalar_bias, shared_product, beta };
-  for (const Form form : {Form::matmul_add, Form::add_matmul, Form::gemm, Form::gemm_row,
-                          Form::scalar_bias, Form::shared_product, Form::beta}) {
+  const std::int64_t k = 8, n = 12;
+  enum class Form {
+    matmul_add,
+    add_matmul,
+    tokens,
+    gemm,
+    gemm_row,
+    gemm_tb,
+    scalar_bias,
+    shared_product,
+    beta
+  };
+  for (const Form form :
+       {Form::matmul_add, Form::add_matmul, Form::tokens, Form::gemm, Form::gemm_row, Form::gemm_tb,
+        Form::scalar_bias, Form::shared_product, Form::beta}) {
     INFO("form " << int(form));
-    auto m = empty_model({rows, k}, 17);
+    const std::int64_t rows = form == Form::tokens ? 10 : 5;
+    auto m = empty_model(form == Form::tokens ? Shape{2, 5, k} : Shape{rows, k}, 17);
     auto* g = m.mutable_graph();
-    const std::vector<float> w = random_vector(std::size_t(k * n), 7);
+    const bool tb = form == Form::gemm_tb;
+    const std::vector<float> w = random_vector(std::size_t(k * n), 7);  // [k, n], or [n, k]
     const std::int64_t bias_size = form == Form::scalar_bias ? 1 : n;
     const std::vector<float> bias = random_vector(std::size_t(bias_size), 8);
     auto initializer = [&](const std::string& name, const Shape& shape,
@@ -199,11 +213,17 @@ TEST_CASE("a Linear layer as exporters write it runs as one matmul with a bias",
       for (auto d : shape) c->add_dims(d);
       for (float v : values) c->add_float_data(v);
     };
-    initializer("w", {k, n}, w);
+    initializer("w", tb ? Shape{n, k} : Shape{k, n}, w);
     initializer("b", form == Form::gemm_row ? Shape{1, bias_size} : Shape{bias_size}, bias);
-    const bool gemm = form == Form::gemm || form == Form::gemm_row || form == Form::beta;
+    const bool gemm = form == Form::gemm || form == Form::gemm_row || tb || form == Form::beta;
     if (gemm) {
       auto* node = add_node(m, "Gemm", {"x", "w", "b"}, "y");
+      if (tb) {
+        auto* trans = node->add_attribute();
+        trans->set_name("transB");
+        trans->set_type(::onnx::AttributeProto::INT);
+        trans->set_i(1);
+      }
       if (form == Form::beta) {
         auto* beta = node->add_attribute();
         beta->set_name("beta");
@@ -234,7 +254,7 @@ TEST_CASE("a Linear layer as exporters write it runs as one matmul with a bias",
       for (std::int64_t c = 0; c < n; ++c) {
         double product = 0.0;
         for (std::int64_t i = 0; i < k; ++i)
-          product += double(x[std::size_t(r * k + i)]) * w[std::size_t(i * n + c)];
+          product += double(x[std::size_t(r * k + i)]) * w[std::size_t(tb ? c * k + i : i * n + c)];
         double v = product + beta * bias[std::size_t(bias_size == 1 ? 0 : c)];
         if (form == Form::shared_product) v += product;
         want.push_back(v);

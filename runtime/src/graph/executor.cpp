@@ -145,6 +145,13 @@ struct ExecutorImpl {
     return e.on && node(v).op->backward_with_epilogue(e) == Op::EpilogueBackward::from_output;
   }
   void fold_sums();
+  // The value behind u's views (ops that alias their input) that `passes` lets through.
+  template <typename Passes>
+  int behind_views(int u, Passes&& passes) const {
+    while (node(u).kind == NodeKind::op && node(u).op->aliases_input() && passes(u))
+      u = node(u).inputs[0];
+    return u;
+  }
   void assemble_concats();
   // The producer whose forward writes value u: u's own node, or where u is an epilogue folded
   // into its operand's producer, that producer.
@@ -546,10 +553,9 @@ void ExecutorImpl::fold_sums() {
       const int operand = nd.inputs[std::size_t(i)], other = nd.inputs[std::size_t(1 - i)];
       // The operand's producer, seen through views read by nothing else (a product's reshape
       // back to the tokens of a transformer's residual add).
-      int p = operand;
-      while (node(p).kind == NodeKind::op && node(p).op->aliases_input() &&
-             read_at[std::size_t(p)].size() == 1 && !pinned[std::size_t(p)])
-        p = node(p).inputs[0];
+      const int p = behind_views(operand, [&](int u) {
+        return read_at[std::size_t(u)].size() == 1 && !pinned[std::size_t(u)];
+      });
       const Node& producer = node(p);
       if (producer.kind != NodeKind::op || !producer.op->takes_accumulation() ||
           folded[std::size_t(p)] || epilogues[std::size_t(p)].on ||
@@ -933,11 +939,13 @@ std::vector<Executor::ScheduledPass> Executor::schedule() const {
     if (impl_->folded[std::size_t(v)]) {  // into its operand's producer, or the convolution
       const int operand = nd.inputs[0];   // that an add it follows was folded into
       const int by = impl_->summed_by[std::size_t(operand)];
-      s.route = "folded into '" + impl_->node(by >= 0 ? by : operand).name + "'";
+      const int into = by >= 0 ? impl_->behind_views(by, [](int) { return true; }) : operand;
+      s.route = "folded into '" + impl_->node(into).name + "'";
     } else if (forward && impl_->assembled[std::size_t(v)])
       s.route = "assembled in place by its operands' producers";
     else if (const int by = impl_->summed_by[std::size_t(v)]; forward && by >= 0)
-      s.route = "folded into '" + impl_->node(by).name + "'";
+      s.route = "folded into '" +
+                impl_->node(impl_->behind_views(by, [](int) { return true; })).name + "'";
     else
       s.route = nd.op->describe(detail::DescribeArgs{impl, shapes, nd.shape, pass, wanted,
                                                      impl_->epilogues[std::size_t(v)]});

@@ -263,11 +263,13 @@ void sum_slices(ContextImpl& ctx, cl_mem partial, std::size_t offset_partial, st
 
 namespace {
 
-// Whether a plan's kernel adds a call's column bias: gemm_vec4 in fp32 (COL_BIAS), for plain
-// products with alpha 1. (Its tensor-core forms could add it in their pair stores; not yet run
-// on a GPU, so they leave it to a pass of its own.)
+// Whether a plan's kernel adds a call's column bias: gemm_vec4 in fp32 and gemm_cpu (COL_BIAS;
+// not with a row bias), for plain products with alpha 1. (gemm_vec4's tensor-core forms could add
+// it in their pair stores; not yet run on a GPU, so they leave it to a pass of its own.)
 bool adds_columns(const MatmulPlan& plan, const GemmCall& g) {
-  return plan.kernel == MatmulKernel::vec4 && g.alpha == 1.0f && !g.b_rows.taps;
+  const bool kernel =
+      plan.kernel == MatmulKernel::vec4 || (plan.kernel == MatmulKernel::cpu && !g.row_bias);
+  return kernel && g.alpha == 1.0f && !g.b_rows.taps;
 }
 
 }  // namespace
@@ -424,7 +426,8 @@ std::size_t split_k_slices(const ContextImpl& ctx, const GemmCall& g) {
 }
 
 bool operand_in_scratch(ContextImpl& ctx, const GemmCall& g) {
-  return ctx.is_scratch(g.a) || ctx.is_scratch(g.b) || ctx.is_scratch(g.c);
+  return ctx.is_scratch(g.a) || ctx.is_scratch(g.b) || ctx.is_scratch(g.c) ||
+         (g.col_bias && ctx.is_scratch(g.col_bias));
 }
 
 namespace {
@@ -490,10 +493,11 @@ bool finishes_in_kernel(ContextImpl& ctx, const GemmCall& call, const GemmChoice
 }
 
 // Whether the product's kernels add its column bias: the sum of a split product, or clnn's fp32
-// vec4 kernel run whole.
+// vec4 or CPU kernel run whole.
 bool adds_columns_in_kernel(ContextImpl& ctx, const GemmCall& call, const GemmChoice& choice,
                             cl_event* event) {
   if (choice.backend == GemmBackend::gemv || choice.backend == GemmBackend::blas) return false;
+  if (call.alpha != 1.0f) return false;  // the sums take the bias before alpha
   return runs_in_slices(ctx, call, choice, event) ||
          (choice.backend == GemmBackend::own && adds_columns(choice.plan, call));
 }
@@ -549,7 +553,7 @@ void gemm(ContextImpl& ctx, const GemmCall& call, GemmBackend backend, cl_event*
 bool gemm_adding_columns(ContextImpl& ctx, GemmCall call) {
   if (call.m == 0 || call.n == 0 || call.batch == 0) return true;  // no columns to add to
   const GemmChoice choice = choose_to_run(ctx, call, GemmBackend::automatic);
-  const bool adds = call.alpha == 1.0f && adds_columns_in_kernel(ctx, call, choice, nullptr);
+  const bool adds = adds_columns_in_kernel(ctx, call, choice, nullptr);
   if (!adds) call.col_bias = nullptr;
   gemm_as_chosen(ctx, call, choice, nullptr);
   return adds;

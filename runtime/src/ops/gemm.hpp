@@ -41,7 +41,7 @@ struct GemmCall {
   Epilogue finish;
   bool finishes() const { return row_bias || finish.on; }
   // C[b][m, n] += col_bias[n] with the sums, before alpha (so alpha must be 1): a Linear layer's
-  // bias, added by clnn's fp32 vec4 kernel and by the sum of a split product
+  // bias, added by clnn's fp32 vec4 and CPU kernels and by the sum of a split product
   // (gemm_adding_columns; gemm() refuses it elsewhere). Null: none.
   cl_mem col_bias = nullptr;
 };

@@ -141,7 +141,8 @@ class MatmulOp : public Op {
       const Operands p = gradient_of_b(a, dc);
       product(args.ctx, p.x, p.tx, p.y, p.ty, matrix(*gb), args.betas[1], n);
     }
-    if (Tensor* gbias = args.grad_inputs.size() > 2 ? args.grad_inputs[2] : nullptr) {
+    Tensor* gbias = args.grad_inputs.size() > 2 ? args.grad_inputs[2] : nullptr;
+    if (gbias && gbias->size() > 0) {
       // The bias's gradient sums the output's gradient over its rows, of every batch.
       const std::size_t columns = dc.cols;
       reduce_middle(args.ctx, args.grad_output, nullptr, *gbias,
