@@ -208,25 +208,26 @@ __kernel void gemm_cpu(GEMM_ARGUMENTS
 #else
 #define BIASED(v) (v)
 #endif
+#if COL_BIAS  // joins the sums before alpha, as gemm_vec4 adds it; where the block is wider
+              // than N (not whole), only the columns that exist, in the stores below
+    if (whole)
+      for (int j = 0; j < VECS; ++j) acc[i][j] += vloadV(j, col_bias + n0);
+#endif
     if (n0 == first && whole) {
       for (int j = 0; j < VECS; ++j) {
-#if COL_BIAS
-        const floatV r = alpha * (acc[i][j] + vloadV(j, col_bias + n0));
-#else
         const floatV r = alpha * acc[i][j];
-#endif
         vstoreV(FINISH(BIASED(beta == 0.0f ? r : MULADD((floatV)(beta), vloadV(j, c), r))), j, c);
       }
     } else {
       float out[WORK_N];
+      for (int j = 0; j < VECS; ++j) vstoreV(acc[i][j], j, out);
+      for (int j = first - n0; j < min(WORK_N, N - n0); ++j) {
 #if COL_BIAS
-      for (int j = 0; j < VECS; ++j)
-        vstoreV(alpha * (acc[i][j] + vloadV(j, col_bias + n0)), j, out);
-#else
-      for (int j = 0; j < VECS; ++j) vstoreV(alpha * acc[i][j], j, out);
+        if (!whole) out[j] += col_bias[n0 + j];
 #endif
-      for (int j = first - n0; j < min(WORK_N, N - n0); ++j)
-        c[j] = FINISH(BIASED(beta == 0.0f ? out[j] : out[j] + beta * c[j]));
+        const float r = alpha * out[j];
+        c[j] = FINISH(BIASED(beta == 0.0f ? r : r + beta * c[j]));
+      }
     }
   }
 }

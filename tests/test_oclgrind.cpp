@@ -90,11 +90,13 @@ OpCheck conv_check(Shape x, Shape w, ConvOptions o) {
 
 // C = op(A) op(B) through one kernel configuration, checked against the reference.
 // plan null: through the matrix-vector kernels in a style (the product must be skinny).
+// col_bias: a bias of n columns added by the kernel (COL_BIAS), reading no column past n.
 void check_gemm(const MatmulPlan* plan, std::size_t m, std::size_t n, std::size_t k, bool ta,
-                bool tb, const clnn::test::GemvStyle* style = nullptr) {
-  INFO((plan ? plan->describe() : "gemv")
-       << " m " << m << " n " << n << " k " << k << " ta " << ta << " tb " << tb);
-  const auto a = random_vector(m * k, 1), b = random_vector(k * n, 2);
+                bool tb, const clnn::test::GemvStyle* style = nullptr, bool col_bias = false) {
+  INFO((plan ? plan->describe() : "gemv") << " m " << m << " n " << n << " k " << k << " ta " << ta
+                                          << " tb " << tb << " bias " << col_bias);
+  const auto a = random_vector(m * k, 1), b = random_vector(k * n, 2), bias = random_vector(n, 3);
+  Tensor dbias = Tensor::from_host(context(), {std::int64_t(n)}, bias);
   Tensor da = Tensor::from_host(context(), {std::int64_t(a.size())}, a);
   Tensor db = Tensor::from_host(context(), {std::int64_t(b.size())}, b);
   Tensor dc = Tensor::zeros(context(), {std::int64_t(m * n)});
@@ -104,15 +106,17 @@ void check_gemm(const MatmulPlan* plan, std::size_t m, std::size_t n, std::size_
   call.a = detail::Access::mem(da), call.lda = ta ? m : k, call.stride_a = m * k;
   call.b = detail::Access::mem(db), call.ldb = tb ? k : n, call.stride_b = k * n;
   call.c = detail::Access::mem(dc), call.ldc = n, call.stride_c = m * n;
+  if (col_bias) call.col_bias = detail::Access::mem(dbias);
   if (plan)
     detail::gemm_with_plan(impl(), call, *plan, nullptr);
   else
     detail::gemv_with_plan(impl(), call, clnn::test::styled(impl(), call, *style));
   const Shape sa{1, std::int64_t(ta ? k : m), std::int64_t(ta ? m : k)};
   const Shape sb{1, std::int64_t(tb ? n : k), std::int64_t(tb ? k : n)};
-  CHECK(relative_error(dc.to_host(), reference::matmul(Vec(a.begin(), a.end()), sa,
-                                                       Vec(b.begin(), b.end()), sb, ta, tb)) <
-        1e-5);
+  Vec want = reference::matmul(Vec(a.begin(), a.end()), sa, Vec(b.begin(), b.end()), sb, ta, tb);
+  if (col_bias)
+    for (std::size_t i = 0; i < want.size(); ++i) want[i] += bias[i % n];
+  CHECK(relative_error(dc.to_host(), want) < 1e-5);
 }
 
 // Runs convolutions on one route until it ends.
@@ -464,6 +468,10 @@ TEST_CASE("oclgrind: every matmul kernel, and split K", "[oclgrind]") {
     check_gemm(&plan, 36, 20, 12, false, true);  // multiples of 4: vec4 serves them too
     check_gemm(&plan, 12, 40, 16, true, false);
     check_gemm(&plan, 37, 20, 12, false, false);  // odd rows of A: vec4 reads past none
+    // A column bias where the kernel adds one: rows of whole blocks, a row's last block
+    // shifted back, and (n = 8 under blocks of 12 or 24) a block wider than the product.
+    if (plan.kernel == MatmulKernel::vec4 || plan.kernel == MatmulKernel::cpu)
+      for (std::size_t n : {20, 8}) check_gemm(&plan, 13, n, 12, false, true, nullptr, true);
   }
   // Skinny products (CLNN_GEMM=own here keeps gemm() off them), as GPUs and CPUs run them:
   // rows and columns of the big matrix contiguous, with three outputs split over K and forty not.

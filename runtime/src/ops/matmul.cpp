@@ -120,12 +120,11 @@ class MatmulOp : public Op {
     const std::size_t n = batch(args.output);
     const float beta = args.accumulate ? 1.0f : 0.0f;
     if (args.inputs.size() < 3) return product(args.ctx, a, ta_, b, tb_, c, beta, n);
-    const Tensor& bias = *args.inputs[2];
-    auto [call, launches] = product_call(a, ta_, b, tb_, c, beta, n);
-    call.col_bias = mem(bias);
-    if (launches == 1 && gemm_adding_columns(args.ctx, call)) return;
-    if (launches > 1) product(args.ctx, a, ta_, b, tb_, c, beta, n);
-    binary_repeated(args.ctx, args.output, bias, args.output, BIN_ADD);
+    // One launch: the output is batched wherever an operand is.
+    GemmCall call = product_call(a, ta_, b, tb_, c, beta, n).first;
+    call.col_bias = mem(*args.inputs[2]);
+    if (!gemm_adding_columns(args.ctx, call))
+      binary_repeated(args.ctx, args.output, *args.inputs[2], args.output, BIN_ADD);
   }
   bool takes_accumulation() const override { return true; }
 
