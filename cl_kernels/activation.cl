@@ -8,6 +8,7 @@
 #define ACTIVATION 0
 #endif
 
+#include "epilogue.h"  // GELU
 #include "kernel_codes.h"
 
 #define INV_SQRT2 0.70710678118654752f
@@ -21,7 +22,7 @@ float activation(const float x, const float p, const float q) {
     case ACT_SIGMOID: return x >= 0.0f ? 1.0f / (1.0f + exp(-x)) : exp(x) / (1.0f + exp(x));
     case ACT_TANH: return tanh(x);
     case ACT_ELU: return x > 0.0f ? x : p * (exp(x) - 1.0f);
-    case ACT_GELU: return 0.5f * x * (1.0f + erf(x * INV_SQRT2));
+    case ACT_GELU: return GELU(x);
     case ACT_SQRT: return sqrt(x);
     case ACT_EXP: return exp(x);
     case ACT_SELU: return x > 0.0f ? q * x : q * p * (exp(x) - 1.0f);

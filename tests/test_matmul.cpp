@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <limits>
 
 #include "context_impl.hpp"
@@ -485,11 +486,12 @@ TEST_CASE("gemm splits a long K over few tiles and sums the slices", "[matmul]")
       }
 }
 
-TEST_CASE("the GEMM kernels and the slices' sum add a column bias", "[matmul]") {
+TEST_CASE("the GEMM kernels and the slices' sum add a column bias and finish C", "[matmul]") {
   // The kernels with COL_BIAS on any device (gemm_vec4 emulated on CPUs): gemm_vec4, and
   // gemm_cpu with rows of whole vectors, a row's last block shifted back to end at N (n = 20, 72),
   // columns gathered one by one (n = 12 under blocks of 16; B transposed), column by column; and
-  // clnn's own kernel split over K, whose sum adds it. C = op(A) op(B) + bias[n] + beta C.
+  // clnn's own kernel split over K, whose sum adds it. C = finish(op(A) op(B) + bias[n] + beta C)
+  // with no finish, relu or GELU (relu: lo 0, hi infinity).
   auto& impl = detail::Access::impl(context());
   const std::vector<MatmulPlan> plans{{true, 32, 32, 8, 8, 8, MatmulKernel::vec4},
                                       {false, 8, 32, 1, 8, 16, MatmulKernel::cpu},
@@ -498,18 +500,21 @@ TEST_CASE("the GEMM kernels and the slices' sum add a column bias", "[matmul]") 
     std::size_t batch, m, n, k;
     float beta;
     bool tb, split;
+    detail::Epilogue finish;
   };
-  const std::vector<Case> cases{{1, 37, 20, 44, 0.0f, false, false},
-                                {3, 5, 72, 12, 0.5f, false, false},
-                                {2, 9, 12, 20, 0.0f, true, false},
-                                {1, 6, 12, 3001, 0.0f, false, true},
-                                {1, 13, 8, 1030, -1.0f, true, true}};
+  const detail::Epilogue relu{true, 0.0f, INFINITY}, gelu{true, 0.0f, 0.0f, false, true};
+  const std::vector<Case> cases{{1, 37, 20, 44, 0.0f, false, false, {}},
+                                {3, 5, 72, 12, 0.5f, false, false, gelu},
+                                {2, 9, 12, 20, 0.0f, true, false, relu},
+                                {1, 6, 12, 3001, 0.0f, false, true, gelu},
+                                {1, 13, 8, 1030, -1.0f, true, true, relu}};
   for (const MatmulPlan& plan : plans)
     for (const Case& t : cases) {
       if (t.split && plan.kernel == MatmulKernel::cpu) continue;  // the split runs gemm()'s plan
       if (plan.kernel == MatmulKernel::vec4 && t.n % 4 != 0) continue;
       INFO(plan.describe() << ": batch " << t.batch << " m " << t.m << " n " << t.n << " k " << t.k
-                           << " tb " << t.tb << " split " << t.split);
+                           << " tb " << t.tb << " split " << t.split << " relu "
+                           << t.finish.clamps() << " gelu " << t.finish.gelu);
       REQUIRE(impl.planner.fits(plan));
       auto a = random_vector(t.batch * t.m * t.k, 1), b = random_vector(t.k * t.n, 2);
       auto c0 = random_vector(t.batch * t.m * t.n, 3), bias = random_vector(t.n, 4);
@@ -524,11 +529,12 @@ TEST_CASE("the GEMM kernels and the slices' sum add a column bias", "[matmul]") 
       call.b = detail::Access::mem(B), call.ldb = t.tb ? t.k : t.n;
       call.c = detail::Access::mem(C), call.ldc = t.n, call.stride_c = t.m * t.n;
       call.col_bias = detail::Access::mem(Bias);
+      call.finish = t.finish;
       if (t.split) {
         REQUIRE(own_splits(call));
         const auto saved = impl.gemm_backend;
         impl.gemm_backend = detail::GemmBackend::own;
-        CHECK(detail::gemm_adding_columns(impl, call));
+        CHECK(detail::gemm_finishing_columns(impl, call));
         impl.gemm_backend = saved;
       } else {
         detail::gemm_with_plan(impl, call, plan, nullptr);
@@ -543,7 +549,10 @@ TEST_CASE("the GEMM kernels and the slices' sum add a column bias", "[matmul]") 
                                    sb, false, t.tb);
         for (std::size_t i = 0; i < ab.size(); ++i) {
           const std::size_t at = bt * t.m * t.n + i;
-          want[at] = ab[i] + bias[i % t.n] + double(t.beta) * c0[at];
+          const double z = ab[i] + bias[i % t.n] + double(t.beta) * c0[at];
+          want[at] = t.finish.gelu       ? 0.5 * z * (1.0 + std::erf(z / std::sqrt(2.0)))
+                     : t.finish.clamps() ? std::max(z, 0.0)
+                                         : z;
         }
       }
       CHECK(relative_error(C.to_host(), want) < 1e-4);

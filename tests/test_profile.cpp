@@ -93,7 +93,7 @@ TEST_CASE("take_profile: a row per node pass, with launches, cost and kernels", 
   clnn::Graph g;
   Value x = g.input("x", {4, 8});
   Value w = g.parameter("w", {8, 3}, clnn::init::uniform(-1.0f, 1.0f, 1));
-  Value loss = clnn::sum(clnn::relu(clnn::matmul(x, w)));
+  Value loss = clnn::sum(clnn::tanh(clnn::matmul(x, w)));  // tanh: no epilogue folds it away
   clnn::Executor ex(ctx, g, {loss}, clnn::Mode::training);
   ex.set_input("x", clnn::test::random_vector(32, 2));
 
@@ -111,8 +111,8 @@ TEST_CASE("take_profile: a row per node pass, with launches, cost and kernels", 
     ctx.finish();
   }
   const auto rows = clnn::detail::take_profile();
-  for (const char* label : {"matmul forward", "relu forward", "sum forward", "matmul backward",
-                            "relu backward", "sum backward"}) {
+  for (const char* label : {"matmul forward", "tanh forward", "sum forward", "matmul backward",
+                            "tanh backward", "sum backward"}) {
     INFO(label);
     const auto* row = find_row(rows, label);
     REQUIRE(row);
@@ -137,7 +137,7 @@ TEST_CASE("take_profile by node: a row per node and pass, named after the node",
   clnn::Graph g;
   Value x = g.input("x", {4, 8});
   Value w = g.parameter("w", {8, 3}, clnn::init::uniform(-1.0f, 1.0f, 1));
-  Value y = clnn::relu(clnn::relu(clnn::matmul(x, w)));
+  Value y = clnn::tanh(clnn::tanh(clnn::matmul(x, w)));  // tanh: no epilogue folds it away
   clnn::Executor ex(ctx, g, {y}, clnn::Mode::inference);
   ex.set_input("x", clnn::test::random_vector(32, 2));
   ctx.finish();
@@ -150,16 +150,16 @@ TEST_CASE("take_profile by node: a row per node and pass, named after the node",
     clnn::detail::set_profiling_by_node(false);
   }
   const auto rows = clnn::detail::take_profile();
-  // Two relu nodes, two rows; none under the op alone.
+  // Two tanh nodes, two rows; none under the op alone.
   for (const char* label :
-       {"matmul forward 'matmul_1'", "relu forward 'relu_1'", "relu forward 'relu_2'"}) {
+       {"matmul forward 'matmul_1'", "tanh forward 'tanh_1'", "tanh forward 'tanh_2'"}) {
     INFO(label);
     const auto* row = find_row(rows, label);
     REQUIRE(row);
     CHECK(row->entries == 1);
     CHECK(row->launches >= 1);
   }
-  CHECK_FALSE(find_row(rows, "relu forward"));
+  CHECK_FALSE(find_row(rows, "tanh forward"));
 }
 
 TEST_CASE("take_profile: a scope inside another belongs to it", "[profile]") {
@@ -560,6 +560,94 @@ TEST_CASE("an inference executor folds a residual add into the product behind a 
     CHECK(added_in == 1);
   }
   impl.gemm_backend = saved;
+}
+
+TEST_CASE("an inference executor folds relu and GELU into the product before them",
+          "[profile][executor]") {
+  // relu(x w + b) and GELU(x v) on rows [6, 8]; GELU(Linear(x) + t) back on tokens [2, 3, 8],
+  // whose GELU folds into the add and moves with it into the product; a GELU whose product is an
+  // output too stays a kernel of its own. On every GEMM backend: clnn's kernels apply it as they
+  // store, the others in a pass after the product (with the bias, where there is one). Training,
+  // which folds no GELU and here no relu (their operands are asked for), is the reference.
+  clnn::Graph g;
+  Value x = g.input("x", {2, 3, 8});
+  Value w = g.parameter("w", {8, 8}, clnn::init::uniform(-0.5f, 0.5f, 1));
+  Value v = g.parameter("v", {8, 12}, clnn::init::uniform(-0.5f, 0.5f, 2));
+  Value b = g.parameter("b", {8}, clnn::init::uniform(-0.5f, 0.5f, 3));
+  Value rows = clnn::reshape(x, {6, 8});
+  Value biased = clnn::matmul(rows, w, b), plain = clnn::matmul(rows, v);
+  Value relu_out = clnn::relu(biased), gelu_out = clnn::gelu(plain);
+  Value sum = clnn::add(clnn::reshape(clnn::matmul(rows, w, b), {2, 3, 8}), clnn::scale(x, 2.0f));
+  Value residual = clnn::gelu(sum);
+  Value kept = clnn::matmul(rows, v);
+  Value kept_gelu = clnn::gelu(kept);
+  const std::vector<Value> outputs{relu_out, gelu_out, residual, kept, kept_gelu};
+  const auto input = clnn::test::random_vector(2 * 3 * 8, 4, -2.0f, 2.0f);
+  auto& impl = clnn::detail::Access::impl(clnn::test::context());
+  const auto saved = impl.gemm_backend;
+  for (auto backend : {clnn::detail::GemmBackend::automatic, clnn::detail::GemmBackend::own,
+                       clnn::detail::GemmBackend::clblast, clnn::detail::GemmBackend::blas}) {
+    INFO("backend " << clnn::detail::to_string(backend));
+    impl.gemm_backend = backend;
+    InferenceAndTraining pair(g, outputs, input, {biased, plain, sum});
+    auto& [inference, training] = pair;
+    auto folded = forward_rows(inference);
+    auto unfolded = forward_rows(training);
+    // GELU's erf may be compiled differently inside the product's kernel: not bit for bit.
+    for (const Value& o : outputs)
+      CHECK(clnn::test::relative_error(inference.value(o).to_host(), training.value(o).to_host()) <
+            1e-6);
+    CHECK(unfolded["gelu forward"].entries == 3);
+    CHECK(unfolded["relu forward"].entries == 1);
+    CHECK(folded["gelu forward"].entries == 1);  // the kept product's
+    CHECK(folded.count("relu forward") == 0);
+    CHECK(folded.count("add forward") == 0);
+    const auto& kernels = folded["matmul forward"].kernel_ms;
+    if (backend == clnn::detail::GemmBackend::own) {
+      CHECK(kernels.count("activation_forward") == 0);
+      CHECK(kernels.count("binary_forward") == 0);
+    }
+  }
+  impl.gemm_backend = saved;
+}
+
+TEST_CASE("a training executor folds a relu into the product before it, never a GELU",
+          "[profile][executor]") {
+  // loss = sum(GELU(relu(x w + b) v) * r): the relu folds into the first product, whose backward
+  // masks the gradient by its output; GELU stays a node (its derivative needs its operand). The
+  // same loss and gradients, bit for bit, as with the relu's operand asked for (unfolded).
+  clnn::Graph g;
+  Value x = g.parameter("x", {6, 8}, clnn::init::uniform(-1.0f, 1.0f, 1));
+  Value w = g.parameter("w", {8, 8}, clnn::init::uniform(-0.5f, 0.5f, 2));
+  Value b = g.parameter("b", {8}, clnn::init::uniform(-0.5f, 0.5f, 3));
+  Value v = g.parameter("v", {8, 4}, clnn::init::uniform(-0.5f, 0.5f, 4));
+  Value r = g.input("r", {6, 4});
+  Value product = clnn::matmul(x, w, b);
+  Value loss = clnn::sum(clnn::mul(clnn::gelu(clnn::matmul(clnn::relu(product), v)), r));
+  clnn::Executor folded(clnn::test::context(), g, {loss}, clnn::Mode::training);
+  clnn::Executor unfolded(clnn::test::context(), g, {loss, product}, clnn::Mode::training);
+  std::map<std::string, clnn::detail::ProfileRow> rows[2];
+  std::vector<float> results[2];
+  for (int i = 0; i < 2; ++i) {
+    clnn::Executor& ex = i == 0 ? folded : unfolded;
+    ex.set_input("r", clnn::test::random_vector(6 * 4, 5));
+    ProfilingOn on;
+    clnn::detail::take_profile();
+    ex.forward();
+    ex.backward(loss);
+    for (auto& row : clnn::detail::take_profile()) rows[i][row.label] = row;
+    results[i] = ex.value(loss).to_host();
+    for (const Value& p : {x, w, b, v}) {
+      const auto grad = ex.gradient(p).to_host();
+      results[i].insert(results[i].end(), grad.begin(), grad.end());
+    }
+  }
+  CHECK(results[0] == results[1]);
+  CHECK(rows[0].count("relu forward") == 0);
+  CHECK(rows[0].count("relu backward") == 0);
+  CHECK(rows[1]["relu forward"].entries == 1);
+  CHECK(rows[0]["gelu forward"].entries == 1);
+  CHECK(rows[0]["gelu backward"].entries == 1);
 }
 
 TEST_CASE("an inference executor prepares its filters once and again after they are written",

@@ -51,7 +51,10 @@ Linear::Linear(Graph& g, const std::string& name, std::int64_t in_features,
   if (with_bias) bias = default_bias(g, name, shape, out_features, seed);
 }
 
+// A batch of rows takes the bias in the product (one node, exported as Gemm); tokens (3-D) take
+// it in an add, which exports as one node too.
 Value Linear::forward(const Value& x) {
+  if (bias && x.shape().size() == 2) return matmul(x, weight, *bias);
   Value y = matmul(x, weight);
   return bias ? add(y, *bias) : y;
 }

@@ -1,6 +1,6 @@
 // Elementwise activations and math functions (relu, sigmoid, gelu, ..., log, erf, the
-// trigonometric family: one kernel built per function) and softmax / log_softmax; relu and clip
-// as epilogues (ops/epilogue.hpp).
+// trigonometric family: one kernel built per function) and softmax / log_softmax; relu, clip and
+// GELU as epilogues (ops/epilogue.hpp).
 #include <cmath>
 #include <cstdio>
 #include <memory>
@@ -112,6 +112,7 @@ class ActivationOp : public Op {
   std::optional<Epilogue> as_epilogue() const override {
     if (act_.code == kRelu.code) return Epilogue{true, 0.0f, INFINITY, false};
     if (act_.code == kClip.code) return Epilogue{true, p_, q_, true};
+    if (act_.code == kGelu.code) return Epilogue{true, 0.0f, 0.0f, false, true};
     return std::nullopt;
   }
 
@@ -209,12 +210,14 @@ Value activation(const Value& v, Activation act, float p = 0.0f, float q = 0.0f)
 
 std::string epilogue_options(const Epilogue& e) {
   if (!e.on) return "";
+  if (e.gelu) return " -DEPILOGUE_GELU=1";
   return " -DEPILOGUE_LO=" + float_literal(e.lo) + " -DEPILOGUE_HI=" + float_literal(e.hi) +
          (e.passes_lo ? " -DEPILOGUE_PASSES_LO" : "");
 }
 
 void apply_epilogue(ContextImpl& ctx, const Tensor& y, const Epilogue& e) {
   if (!e.on) return;
+  if (e.gelu) return activation_forward(ctx, kGelu, 0.0f, 0.0f, y, y);
   // Clip with lo and hi is relu where they are 0 and infinity: the same fmin(fmax()).
   activation_forward(ctx, kClip, e.lo, e.hi, y, y);
 }

@@ -263,12 +263,11 @@ void sum_slices(ContextImpl& ctx, cl_mem partial, std::size_t offset_partial, st
 
 namespace {
 
-// Whether a plan's kernel adds a call's column bias: gemm_vec4 in fp32 and gemm_cpu (COL_BIAS;
-// not with a row bias), for plain products with alpha 1. (gemm_vec4's tensor-core forms could add
-// it in their pair stores; not yet run on a GPU, so they leave it to a pass of its own.)
-bool adds_columns(const MatmulPlan& plan, const GemmCall& g) {
+// Whether a plan's kernel applies a call's column bias and finish: every kernel but matmul.cl's
+// gemm (gemm_cpu not with a row bias), for plain products with alpha 1.
+bool finishes_columns(const MatmulPlan& plan, const GemmCall& g) {
   const bool kernel =
-      plan.kernel == MatmulKernel::vec4 || (plan.kernel == MatmulKernel::cpu && !g.row_bias);
+      plan.kernel != MatmulKernel::tiled && (plan.kernel != MatmulKernel::cpu || !g.row_bias);
   return kernel && g.alpha == 1.0f && !g.b_rows.taps;
 }
 
@@ -279,9 +278,11 @@ void gemm_with_plan(ContextImpl& ctx, const GemmCall& g, const MatmulPlan& plan,
   check_int_indexable(g);
   if (!gemm_plan_serves(ctx.planner, plan, g))
     throw Error("matmul: the configuration " + plan.describe() + " cannot run this call");
-  if (g.finishes() && plan.kernel != MatmulKernel::cpu)
-    throw Error("matmul: only the cpu kernel adds a row bias and finishes C");
-  if (g.col_bias && !adds_columns(plan, g))
+  if (g.row_bias && plan.kernel != MatmulKernel::cpu)
+    throw Error("matmul: only the cpu kernel adds a row bias");
+  if (g.finish.on && !g.row_bias && !finishes_columns(plan, g))
+    throw Error("matmul: " + plan.describe() + " applies no finish (alpha 1, plain products)");
+  if (g.col_bias && !finishes_columns(plan, g))
     throw Error("matmul: " + plan.describe() + " adds no column bias (alpha 1, plain products)");
   std::string options = plan.build_options() + " -DTRANS_A=" + (g.trans_a ? "1" : "0") +
                         " -DTRANS_B=" + (g.trans_b ? "1" : "0") + tap_row_options(g.b_rows);
@@ -468,13 +469,14 @@ void gemm_split_k(ContextImpl& ctx, const GemmCall& g, std::size_t slices,
     s.offset_a = g.offset_a + first * a_step, s.stride_a = a_step;
     s.offset_b = g.offset_b + first * b_step, s.stride_b = b_step;
     s.c = partial, s.offset_c = first * mn, s.ldc = g.n, s.stride_c = mn;
-    s.col_bias = nullptr;  // the sum adds it
+    s.col_bias = nullptr, s.finish = {};  // the sum applies them
     // Never split again: scratch holds the partials.
     gemm_unsplit(ctx, s, choice, nullptr);
   };
   slice_call(0, slices - 1, slice_k);
   slice_call(slices - 1, 1, g.k - (slices - 1) * slice_k);
-  sum_slices(ctx, partial, 0, slices, mn, g.alpha, g.beta, g.c, g.offset_c, {}, g.col_bias, g.n);
+  sum_slices(ctx, partial, 0, slices, mn, g.alpha, g.beta, g.c, g.offset_c, g.finish, g.col_bias,
+             g.n);
 }
 
 // Whether a call runs as slices of K: a single product into a contiguous C (no event: several
@@ -486,29 +488,32 @@ bool runs_in_slices(ContextImpl& ctx, const GemmCall& call, const GemmChoice& ch
 }
 
 // Whether the product's one launch is gemm_cpu's, which adds a row bias and finishes C.
-bool finishes_in_kernel(ContextImpl& ctx, const GemmCall& call, const GemmChoice& choice,
-                        cl_event* event) {
+bool finishes_rows_in_kernel(ContextImpl& ctx, const GemmCall& call, const GemmChoice& choice,
+                             cl_event* event) {
   return choice.backend == GemmBackend::own && choice.plan.kernel == MatmulKernel::cpu &&
          !runs_in_slices(ctx, call, choice, event);
 }
 
-// Whether the product's kernels add its column bias: the sum of a split product, or clnn's fp32
-// vec4 or CPU kernel run whole.
-bool adds_columns_in_kernel(ContextImpl& ctx, const GemmCall& call, const GemmChoice& choice,
-                            cl_event* event) {
+// Whether the product's kernels apply its column bias and finish: the sum of a split product, or
+// clnn's own kernels run whole (finishes_columns).
+bool finishes_columns_in_kernel(ContextImpl& ctx, const GemmCall& call, const GemmChoice& choice,
+                                cl_event* event) {
   if (choice.backend == GemmBackend::gemv || choice.backend == GemmBackend::blas) return false;
   if (call.alpha != 1.0f) return false;  // the sums take the bias before alpha
   return runs_in_slices(ctx, call, choice, event) ||
-         (choice.backend == GemmBackend::own && adds_columns(choice.plan, call));
+         (choice.backend == GemmBackend::own && finishes_columns(choice.plan, call));
 }
 
 }  // namespace
 
 void gemm_as_chosen(ContextImpl& ctx, const GemmCall& call, const GemmChoice& choice,
                     cl_event* event) {
-  if (call.finishes() && !finishes_in_kernel(ctx, call, choice, event))
-    throw Error("matmul: a row bias and finish asked of " + describe_gemm(ctx, call));
-  if (call.col_bias && !adds_columns_in_kernel(ctx, call, choice, event))
+  if (call.row_bias && !finishes_rows_in_kernel(ctx, call, choice, event))
+    throw Error("matmul: a row bias asked of " + describe_gemm(ctx, call));
+  const bool in_rows = call.row_bias && finishes_rows_in_kernel(ctx, call, choice, event);
+  if (call.finish.on && !in_rows && !finishes_columns_in_kernel(ctx, call, choice, event))
+    throw Error("matmul: a finish asked of " + describe_gemm(ctx, call));
+  if (call.col_bias && !finishes_columns_in_kernel(ctx, call, choice, event))
     throw Error("matmul: a column bias asked of " + describe_gemm(ctx, call));
   if (choice.backend == GemmBackend::gemv) return gemv(ctx, call, event);  // its own slices
   if (choice.backend == GemmBackend::blas) return gemm_host_blas(ctx, call, event);  // no slices
@@ -550,19 +555,19 @@ void gemm(ContextImpl& ctx, const GemmCall& call, GemmBackend backend, cl_event*
   gemm_as_chosen(ctx, call, choose_to_run(ctx, call, backend), event);
 }
 
-bool gemm_adding_columns(ContextImpl& ctx, GemmCall call) {
-  if (call.m == 0 || call.n == 0 || call.batch == 0) return true;  // no columns to add to
+bool gemm_finishing_columns(ContextImpl& ctx, GemmCall call) {
+  if (call.m == 0 || call.n == 0 || call.batch == 0) return true;  // no columns to finish
   const GemmChoice choice = choose_to_run(ctx, call, GemmBackend::automatic);
-  const bool adds = adds_columns_in_kernel(ctx, call, choice, nullptr);
-  if (!adds) call.col_bias = nullptr;
+  const bool finishes = finishes_columns_in_kernel(ctx, call, choice, nullptr);
+  if (!finishes) call.col_bias = nullptr, call.finish = {};
   gemm_as_chosen(ctx, call, choice, nullptr);
-  return adds;
+  return finishes;
 }
 
 bool gemm_finishing_rows(ContextImpl& ctx, GemmCall call) {
   if (call.m == 0 || call.n == 0 || call.batch == 0) return true;  // no rows to finish
   const GemmChoice choice = choose_to_run(ctx, call, GemmBackend::automatic);
-  const bool finishes = finishes_in_kernel(ctx, call, choice, nullptr);
+  const bool finishes = finishes_rows_in_kernel(ctx, call, choice, nullptr);
   if (!finishes) call.row_bias = nullptr, call.finish = {};
   gemm_as_chosen(ctx, call, choice, nullptr);
   return finishes;

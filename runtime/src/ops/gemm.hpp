@@ -36,13 +36,14 @@ struct GemmCall {
   TapRows b_rows;  // trans_b calls only
   // C finished as a convolution's output, C = finish(alpha op(A) op(B) + beta C + row_bias[m])
   // (row_bias may be null): gemm_finishing_rows, or gemm() where the product runs on gemm_cpu
-  // in one launch (it refuses them elsewhere).
+  // in one launch (it refuses a row bias elsewhere).
   cl_mem row_bias = nullptr;
+  // The activation applied to what is stored, after beta C and either bias: by gemm_cpu and
+  // gemm_vec4 (all its forms) and gemm_mma, and by the sum of a split product
+  // (gemm_finishing_columns; gemm() refuses it elsewhere).
   Epilogue finish;
-  bool finishes() const { return row_bias || finish.on; }
   // C[b][m, n] += col_bias[n] with the sums, before alpha (so alpha must be 1): a Linear layer's
-  // bias, added by clnn's fp32 vec4 and CPU kernels and by the sum of a split product
-  // (gemm_adding_columns; gemm() refuses it elsewhere). Null: none.
+  // bias, added where the finish is (not by gemm_cpu with a row bias). Null: none.
   cl_mem col_bias = nullptr;
 };
 
@@ -64,11 +65,11 @@ std::string describe_gemm(ContextImpl& ctx, const GemmCall& call);
 GemmBackend choose_gemm_backend(const ContextImpl& ctx, const GemmCall& call);
 // Runs a call as gemm() does, its row bias and finish in the product's kernel where the chosen
 // one takes them (gemm_cpu in one launch: true); elsewhere the product alone (false), the bias
-// and finish left to the caller.
+// and finish left to the caller (no column bias).
 bool gemm_finishing_rows(ContextImpl& ctx, GemmCall call);
-// Runs a call as gemm() does, its column bias added where the chosen kernels add it (true);
-// elsewhere the product alone (false), the bias left to the caller.
-bool gemm_adding_columns(ContextImpl& ctx, GemmCall call);
+// Runs a call as gemm() does, its column bias and finish applied where the chosen kernels apply
+// them (true); elsewhere the product alone (false), both left to the caller.
+bool gemm_finishing_columns(ContextImpl& ctx, GemmCall call);
 std::string to_string(GemmBackend backend);
 
 // How many slices of K gemm() splits a single product into: more than one when C has too few

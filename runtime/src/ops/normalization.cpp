@@ -130,9 +130,9 @@ class BatchNormOp : public Op {
   }
 
   bool takes_epilogue() const override { return true; }
-  // Backward recomputes the normalized value from x, and the activation's derivative with it.
-  EpilogueBackward backward_with_epilogue(const Epilogue&) const override {
-    return EpilogueBackward::recomputed;
+  // Backward recomputes the normalized value from x, and a clamp's derivative with it.
+  EpilogueBackward backward_with_epilogue(const Epilogue& e) const override {
+    return e.clamps() ? EpilogueBackward::recomputed : EpilogueBackward::refused;
   }
   Needs backward_needs() const override { return {true, false}; }
   bool differentiable(std::size_t input) const override { return input < 3; }
