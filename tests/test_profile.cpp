@@ -607,6 +607,18 @@ TEST_CASE("an inference executor folds relu and GELU into the product before the
       CHECK(kernels.count("activation_forward") == 0);
       CHECK(kernels.count("binary_forward") == 0);
     }
+    // The schedule says where: the three products with an activation, two with a bias too.
+    std::size_t stores = 0, after = 0, with_bias = 0;
+    for (const auto& pass : inference.schedule()) {
+      if (pass.op != "matmul") continue;
+      stores += pass.route.find("activation in its stores") != std::string::npos;
+      after += pass.route.find("activation in a pass after") != std::string::npos;
+      with_bias += pass.route.find("bias and activation") != std::string::npos;
+    }
+    CHECK(stores + after == 3);
+    CHECK(with_bias == 2);
+    if (backend == clnn::detail::GemmBackend::own) CHECK(stores == 3);
+    if (backend == clnn::detail::GemmBackend::clblast) CHECK(after == 3);
   }
   impl.gemm_backend = saved;
 }

@@ -564,6 +564,10 @@ bool gemm_finishing_columns(ContextImpl& ctx, GemmCall call) {
   return finishes;
 }
 
+bool gemm_finishes_columns(ContextImpl& ctx, const GemmCall& call) {
+  return finishes_columns_in_kernel(ctx, call, choose_gemm(ctx, call), nullptr);
+}
+
 bool gemm_finishing_rows(ContextImpl& ctx, GemmCall call) {
   if (call.m == 0 || call.n == 0 || call.batch == 0) return true;  // no rows to finish
   const GemmChoice choice = choose_to_run(ctx, call, GemmBackend::automatic);

@@ -70,6 +70,9 @@ bool gemm_finishing_rows(ContextImpl& ctx, GemmCall call);
 // Runs a call as gemm() does, its column bias and finish applied where the chosen kernels apply
 // them (true); elsewhere the product alone (false), both left to the caller.
 bool gemm_finishing_columns(ContextImpl& ctx, GemmCall call);
+// Whether gemm_finishing_columns would apply a call's column bias and finish in its kernels
+// (Executor::schedule()).
+bool gemm_finishes_columns(ContextImpl& ctx, const GemmCall& call);
 std::string to_string(GemmBackend backend);
 
 // How many slices of K gemm() splits a single product into: more than one when C has too few

@@ -166,7 +166,16 @@ class MatmulOp : public Op {
     auto plan = [&](const Operands& p, const Matrix& z) {
       return describe_gemm(args.ctx, product_call(p.x, p.tx, p.y, p.ty, z, 0.0f, n).first);
     };
-    if (args.pass == Pass::forward) return plan({a, ta_, b, tb_}, c);
+    if (args.pass == Pass::forward) {
+      std::string out = plan({a, ta_, b, tb_}, c);
+      const bool bias = args.inputs.size() > 2;
+      if (!bias && !args.epilogue.on) return out;
+      const GemmCall call = product_call(a, ta_, b, tb_, c, 0.0f, n).first;
+      out += std::string(", ") + (bias && args.epilogue.on ? "bias and activation"
+                                  : bias                   ? "bias"
+                                                           : "activation");
+      return out + (gemm_finishes_columns(args.ctx, call) ? " in its stores" : " in a pass after");
+    }
     std::string out;
     if (args.wanted.size() > 0 && args.wanted[0]) out = "a: " + plan(gradient_of_a(b, c), a);
     if (args.wanted.size() > 1 && args.wanted[1])
