@@ -256,7 +256,8 @@ ExecutorImpl::ExecutorImpl(const Context& context, const Graph& g,
                     node(nd.inputs[i]).name + "', which must be graph state (Graph::state)");
     }
     // A folded epilogue's value is its producer's output, by which backward masks the gradient
-    // where the producer's derivative comes from it (conv, add; batch normalization recomputes).
+    // where the producer's derivative comes from it (conv, matmul, add; batch normalization
+    // recomputes).
     if (training && requires_grad[std::size_t(v)] && folded[std::size_t(v)] &&
         masks_from_output(nd.inputs[0]))
       pinned[std::size_t(v)] = true;
@@ -472,26 +473,29 @@ MemoryPlan ExecutorImpl::plan_gradients(const std::vector<PlanValue>& values) co
   return plan_memory(steps, grads_of);
 }
 
-// A relu or clip whose operand has no other reader, and is not an output, becomes its
-// producer's epilogue where the producer takes one; in training, where the producer's backward
-// applies the epilogue's derivative too (the value before the activation is gone).
+// A relu, clip or GELU whose operand has no other reader, and is not an output, becomes its
+// producer's epilogue where the producer takes one; in inference the producer may lie behind
+// views of its output that nothing else reads (a token Linear's reshapes, as ONNX spells it). In
+// training, where the producer's backward applies the epilogue's derivative too (the value
+// before the activation is gone), and only directly.
 void ExecutorImpl::fold_epilogues(bool training) {
   epilogues.assign(graph->nodes.size(), Epilogue{});
   folded.assign(graph->nodes.size(), false);
   std::vector<int> readers(graph->nodes.size(), 0);
   for (int v : order)
     for (int u : node(v).inputs) ++readers[std::size_t(u)];
+  auto alone = [&](int u) { return readers[std::size_t(u)] == 1 && !pinned[std::size_t(u)]; };
   for (int v : order) {
     const Node& nd = node(v);
     if (nd.kind != NodeKind::op) continue;
     const std::optional<Epilogue> epilogue = nd.op->as_epilogue();
     if (!epilogue) continue;
-    const auto u = std::size_t(nd.inputs[0]);
+    const auto u = std::size_t(training ? nd.inputs[0] : behind_views(nd.inputs[0], alone));
     const Node& producer = node(int(u));
     if (producer.kind != NodeKind::op || !producer.op->takes_epilogue() ||
         (training &&
          producer.op->backward_with_epilogue(*epilogue) == Op::EpilogueBackward::refused) ||
-        readers[u] != 1 || pinned[u] || epilogues[u].on)
+        !alone(int(u)) || epilogues[u].on)
       continue;
     epilogues[u] = *epilogue;
     folded[std::size_t(v)] = true;
@@ -937,9 +941,11 @@ std::vector<Executor::ScheduledPass> Executor::schedule() const {
     ScheduledPass s{nd.name, nd.op->type(), detail::pass_name(pass), "", 0, {}};
     const bool forward = pass == detail::Pass::forward;
     if (impl_->folded[std::size_t(v)]) {  // into its operand's producer, or the convolution
-      const int operand = nd.inputs[0];   // that an add it follows was folded into
+      // that an add it follows was folded into (either perhaps behind views)
+      const auto behind = [&](int u) { return impl_->behind_views(u, [](int) { return true; }); };
+      const int operand = behind(nd.inputs[0]);
       const int by = impl_->summed_by[std::size_t(operand)];
-      const int into = by >= 0 ? impl_->behind_views(by, [](int) { return true; }) : operand;
+      const int into = by >= 0 ? behind(by) : operand;
       s.route = "folded into '" + impl_->node(into).name + "'";
     } else if (forward && impl_->assembled[std::size_t(v)])
       s.route = "assembled in place by its operands' producers";
