@@ -506,7 +506,7 @@ TEST_CASE("the GEMM kernels and the slices' sum add a column bias and finish C",
   const std::vector<Case> cases{{1, 37, 20, 44, 0.0f, false, false, {}},
                                 {3, 5, 72, 12, 0.5f, false, false, gelu},
                                 {2, 9, 12, 20, 0.0f, true, false, relu},
-                                {1, 6, 12, 3001, 0.0f, false, true, gelu},
+                                {1, 6, 12, 3001, 0.5f, false, true, gelu},
                                 {1, 13, 8, 1030, -1.0f, true, true, relu}};
   for (const MatmulPlan& plan : plans)
     for (const Case& t : cases) {
