@@ -8,7 +8,7 @@
       const ulong offset_b, const int ldb, const ulong stride_b, const float beta,          \
       __global float* C, const ulong offset_c, const int ldc, const ulong stride_c
 
-// With -DCOL_BIAS=1 (gemm_vec4 and gemm_mma; gemm_cpu has its own) the kernel takes one argument
+// With -DCOL_BIAS=1 (gemm_vec4 in fp32; gemm_cpu has its own) the kernel takes one argument
 // more, col_bias, and adds col_bias[n] to column n's sums before alpha: a Linear layer's bias
 // (the host passes alpha 1). COLUMN_BIAS is that argument, or null without it.
 #if COL_BIAS

@@ -26,7 +26,6 @@
 
 #define MMA_TF32 1
 #include "block_order.h"
-#include "epilogue.h"
 #include "gemm_arguments.h"
 #include "muladd.h"
 #include "mma.h"
@@ -243,7 +242,7 @@ __attribute__((always_inline)) inline void products(float acc[4][N_TILES][4], ui
 #endif
 
 __kernel __attribute__((reqd_work_group_size(LX, LY, 1)))
-void gemm_mma(GEMM_ARGUMENTS COL_BIAS_ARGUMENT) {
+void gemm_mma(GEMM_ARGUMENTS) {
   __local float4 tiles[STAGES][STAGE_WORDS / 4];
   const int tid = get_local_id(1) * LX + get_local_id(0);
   const int2 origin = block_origin(TILE_M, TILE_N);
@@ -337,9 +336,7 @@ void gemm_mma(GEMM_ARGUMENTS COL_BIAS_ARGUMENT) {
 #pragma unroll
     for (int j = 0; j < N_TILES; ++j) {
       const int m = m0 + wm + 16 * i + g, n = n0 + wn + 8 * j + 2 * t;
-      store_c_pair(C, ldc, M, N, m, n, (float2)(acc[i][j][0], acc[i][j][1]), alpha, beta,
-                   COLUMN_BIAS);
-      store_c_pair(C, ldc, M, N, m + 8, n, (float2)(acc[i][j][2], acc[i][j][3]), alpha, beta,
-                   COLUMN_BIAS);
+      store_c_pair(C, ldc, M, N, m, n, (float2)(acc[i][j][0], acc[i][j][1]), alpha, beta);
+      store_c_pair(C, ldc, M, N, m + 8, n, (float2)(acc[i][j][2], acc[i][j][3]), alpha, beta);
     }
 }

@@ -17,9 +17,10 @@
 // b_row). With -DMMA_TF32=1 (and PAD4=2) the products run on NVIDIA's tensor cores in TF32 (see
 // the note at #if MMA_TF32); loads and local tiles stay as they are. With -DMMA16=1 (and PAD4=2)
 // they run in fp16, or bf16 with -DMMA_BF16=1, from local tiles of 16-bit pairs (see #if MMA16).
-// With -DCOL_BIAS=1 (plain products) the kernel takes one more argument, col_bias, and adds
+// With -DCOL_BIAS=1 (plain fp32 products) the kernel takes one more argument, col_bias, and adds
 // col_bias[n] to column n's sums before alpha: a Linear layer's bias (the host passes alpha 1).
-// An activation folded in (epilogue.h's FINISH) applies to what is stored, in unsplit launches.
+// An activation folded in (epilogue.h's FINISH) applies to what is stored, in unsplit fp32
+// launches. (The tensor-core forms could take both in store_c_pair; not yet run on a GPU.)
 
 #include "block_order.h"
 #include "epilogue.h"
@@ -529,7 +530,7 @@ void KERNEL_NAME(GEMM_ARGUMENTS
 #if CONV_GATHER
                , const int16 geometry, const int4 out, __global const float* bias,
                __global const int4* taps, const int slice_k, const ulong slice_stride_c
-#else
+#elif !MMA
                COL_BIAS_ARGUMENT
 #endif
                ) {
@@ -650,8 +651,8 @@ void KERNEL_NAME(GEMM_ARGUMENTS
       store_y_pair(C, ldc, out, M, N, m, n, top, alpha, beta, bias);
       store_y_pair(C, ldc, out, M, N, m + 8, n, bottom, alpha, beta, bias);
 #else
-      store_c_pair(C, ldc, M, N, m, n, top, alpha, beta, COLUMN_BIAS);
-      store_c_pair(C, ldc, M, N, m + 8, n, bottom, alpha, beta, COLUMN_BIAS);
+      store_c_pair(C, ldc, M, N, m, n, top, alpha, beta);
+      store_c_pair(C, ldc, M, N, m + 8, n, bottom, alpha, beta);
 #endif
     }
 #else

@@ -1,7 +1,7 @@
 // NVIDIA's tensor cores through inline PTX (compute capability 8.0 and up; the host builds
 // these only there), shared by gemm_vec4's tensor-core forms and gemm_mma. MMA_TF32 selects
 // m16n8k8 in TF32, MMA16 m16n8k16 in fp16 (or bf16 with MMA_BF16); store_c_pair serves both.
-// Uses MULADD and FINISH (muladd.h and epilogue.h, included first).
+// Uses MULADD (muladd.h, included first).
 
 #if MMA_TF32
 // Rounds to nearest, ties away from zero, at TF32's 10-bit mantissa: cvt.rna.tf32.f32's result in
@@ -54,14 +54,13 @@ inline void mma_tile(float* d, const uint* a, const uint* b) {
 #endif
 
 #if MMA_TF32 || MMA16
-// Writes two neighbouring elements of C at (m, n), n even: finish(alpha * (v + col_bias[n, n + 1])
-// (+ beta * C)), col_bias null for none. N is a multiple of 4, so n < N puts both inside.
+// Writes two neighbouring elements of C at (m, n), n even: alpha * v (+ beta * C). N is a
+// multiple of 4, so n < N puts both inside.
 inline void store_c_pair(__global float* C, int ldc, int M, int N, int m, int n, float2 v,
-                         float alpha, float beta, __global const float* col_bias) {
+                         float alpha, float beta) {
   if (m >= M || n >= N) return;
-  if (col_bias) v += vload2(0, col_bias + n);
   __global float2* c = (__global float2*)(C + (long)m * ldc + n);
   const float2 r = alpha * v;
-  *c = FINISH(beta == 0.0f ? r : MULADD((float2)(beta), *c, r));
+  *c = beta == 0.0f ? r : MULADD((float2)(beta), *c, r);
 }
 #endif

@@ -87,15 +87,15 @@ struct GemmShape {
 
 // C = alpha op(A) op(B) + beta C through gemm() on ctx (or with `plan`); returns C and the
 // choice in words.
-// With `bias` (n floats) and `finish`, C = finish(op(A) op(B) + bias + beta C) (alpha 1).
-std::pair<std::vector<float>, std::string> run_gemm(
-    const Context& ctx, const GemmShape& s, const std::vector<float>& a,
-    const std::vector<float>& b, const std::vector<float>& c, const MatmulPlan* plan = nullptr,
-    const std::vector<float>& bias = {}, const detail::Epilogue& finish = {}) {
+std::pair<std::vector<float>, std::string> run_gemm(const Context& ctx, const GemmShape& s,
+                                                    const std::vector<float>& a,
+                                                    const std::vector<float>& b,
+                                                    const std::vector<float>& c,
+                                                    const MatmulPlan* plan = nullptr) {
   auto dev = [&](const std::vector<float>& v) {
     return Tensor::from_host(ctx, {std::int64_t(v.size())}, v);
   };
-  Tensor ta = dev(a), tb = dev(b), tc = dev(c), tbias = dev(bias.empty() ? c : bias);
+  Tensor ta = dev(a), tb = dev(b), tc = dev(c);
   detail::GemmCall call;
   call.trans_a = s.ta, call.trans_b = s.tb;
   call.m = s.m, call.n = s.n, call.k = s.k, call.batch = s.batch;
@@ -103,8 +103,6 @@ std::pair<std::vector<float>, std::string> run_gemm(
   call.a = detail::Access::mem(ta), call.lda = s.ta ? s.m : s.k, call.stride_a = s.m * s.k;
   call.b = detail::Access::mem(tb), call.ldb = s.tb ? s.k : s.n, call.stride_b = s.k * s.n;
   call.c = detail::Access::mem(tc), call.ldc = s.n, call.stride_c = s.m * s.n;
-  if (!bias.empty()) call.col_bias = detail::Access::mem(tbias);
-  call.finish = finish;
   auto& impl = detail::Access::impl(ctx);
   if (plan) {
     detail::gemm_with_plan(impl, call, *plan, nullptr);
@@ -251,52 +249,6 @@ TEST_CASE("every form of the TF32 GEMM kernels matches the reference of its roun
       INFO(form.describe() << ": batch " << s.batch << " m " << s.m << " n " << s.n << " k " << s.k
                            << " ta " << s.ta << " tb " << s.tb);
       check_rounded_product(s, x, reference, run_gemm(ctx, s, x.a, x.b, x.c, &form).first);
-    }
-  }
-}
-
-TEST_CASE("tensor-core GEMM adds a column bias and finishes C as it stores",
-          "[precision][matmul]") {
-  // Every tensor-core form (TF32's pipelined and register-staged ones, fp16's and bf16's), with
-  // a bias and relu or GELU, against the same form's product without them, finished here: the
-  // sums are the same, so only the bias's rounding (added before beta C) and GELU's differ.
-  if (!tensor_cores(Precision::tf32)) return;  // the inline PTX builds on NVIDIA devices only
-  const detail::Epilogue relu{true, 0.0f, INFINITY}, gelu{true, 0.0f, 0.0f, false, true};
-  const std::vector<GemmShape> shapes{{2, 132, 68, 36, false, false, 1.0f, 0.5f},
-                                      {1, 128, 256, 520, false, true, 1.0f, 0.0f}};
-  for (Precision p : kTensorCorePrecisions) {
-    Context ctx = context_in(p);
-    const LaunchPlanner& planner = detail::Access::impl(ctx).planner;
-    std::vector<MatmulPlan> forms;
-    if (p == Precision::tf32) forms = planner.pipelined_forms();
-    const MatmulKernel kernel = p == Precision::tf32   ? MatmulKernel::tf32
-                                : p == Precision::fp16 ? MatmulKernel::fp16
-                                                       : MatmulKernel::bf16;
-    for (std::size_t tile_k : {8, 16, 32}) {
-      const MatmulPlan form{true, 128, 128, tile_k, 8, 8, kernel};
-      if (planner.fits(form)) forms.push_back(form);
-    }
-    REQUIRE(forms.size() >= 2);
-    for (const GemmShape& s : shapes) {
-      const GemmOperands x(s);
-      const auto bias = random_vector(s.n, 14, -2.0f, 2.0f);
-      for (const MatmulPlan& form : forms) {
-        CHECK(form.tensor_cores());
-        const std::vector<float> plain = run_gemm(ctx, s, x.a, x.b, x.c, &form).first;
-        for (const detail::Epilogue& finish : {relu, gelu}) {
-          INFO(to_string(p) << " " << form.describe() << ": m " << s.m << " n " << s.n << " k "
-                            << s.k << " gelu " << finish.gelu);
-          const auto got = run_gemm(ctx, s, x.a, x.b, x.c, &form, bias, finish).first;
-          std::size_t outside = 0;
-          for (std::size_t i = 0; i < got.size(); ++i) {
-            const double z = double(plain[i]) + bias[i % s.n];
-            const double want =
-                finish.gelu ? 0.5 * z * (1.0 + std::erf(z / std::sqrt(2.0))) : std::max(z, 0.0);
-            outside += std::fabs(got[i] - want) > 1e-5 * (std::fabs(z) + 1.0);
-          }
-          CHECK(outside == 0);
-        }
-      }
     }
   }
 }

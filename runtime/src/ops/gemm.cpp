@@ -263,11 +263,12 @@ void sum_slices(ContextImpl& ctx, cl_mem partial, std::size_t offset_partial, st
 
 namespace {
 
-// Whether a plan's kernel applies a call's column bias and finish: every kernel but matmul.cl's
-// gemm (gemm_cpu not with a row bias), for plain products with alpha 1.
+// Whether a plan's kernel applies a call's column bias and finish: gemm_vec4 in fp32 and gemm_cpu
+// (not with a row bias), for plain products with alpha 1. (The tensor-core forms could, in their
+// pair stores; not yet run on a GPU, they leave both to the caller.)
 bool finishes_columns(const MatmulPlan& plan, const GemmCall& g) {
   const bool kernel =
-      plan.kernel != MatmulKernel::tiled && (plan.kernel != MatmulKernel::cpu || !g.row_bias);
+      plan.kernel == MatmulKernel::vec4 || (plan.kernel == MatmulKernel::cpu && !g.row_bias);
   return kernel && g.alpha == 1.0f && !g.b_rows.taps;
 }
 

@@ -39,7 +39,7 @@ struct GemmCall {
   // in one launch (it refuses a row bias elsewhere).
   cl_mem row_bias = nullptr;
   // The activation applied to what is stored, after beta C and either bias: by gemm_cpu and
-  // gemm_vec4 (all its forms) and gemm_mma, and by the sum of a split product
+  // gemm_vec4 in fp32, and by the sum of a split product
   // (gemm_finishing_columns; gemm() refuses it elsewhere).
   Epilogue finish;
   // C[b][m, n] += col_bias[n] with the sums, before alpha (so alpha must be 1): a Linear layer's
