@@ -2,19 +2,8 @@
 // in the order ops/gemm.cpp's gemm_with_plan sets them: C[b] = alpha * op(A[b]) * op(B[b]) +
 // beta * C[b] for batch entries b, each matrix at its offset plus b times its stride, rows its
 // leading dimension apart.
-#define GEMM_ARGUMENTS                                                                      \
-  const int M, const int N, const int K, const float alpha, __global const float* A,        \
-      const ulong offset_a, const int lda, const ulong stride_a, __global const float* B,   \
-      const ulong offset_b, const int ldb, const ulong stride_b, const float beta,          \
-      __global float* C, const ulong offset_c, const int ldc, const ulong stride_c
-
-// With -DCOL_BIAS=1 (gemm_vec4 in fp32; gemm_cpu has its own) the kernel takes one argument
-// more, col_bias, and adds col_bias[n] to column n's sums before alpha: a Linear layer's bias
-// (the host passes alpha 1). COLUMN_BIAS is that argument, or null without it.
-#if COL_BIAS
-#define COL_BIAS_ARGUMENT , __global const float* col_bias
-#define COLUMN_BIAS col_bias
-#else
-#define COL_BIAS_ARGUMENT
-#define COLUMN_BIAS 0
-#endif
+#define GEMM_ARGUMENTS                                                                    \
+  const int M, const int N, const int K, const float alpha, __global const float *A,      \
+      const ulong offset_a, const int lda, const ulong stride_a, __global const float *B, \
+      const ulong offset_b, const int ldb, const ulong stride_b, const float beta,        \
+      __global float *C, const ulong offset_c, const int ldc, const ulong stride_c

@@ -19,11 +19,8 @@
 // they run in fp16, or bf16 with -DMMA_BF16=1, from local tiles of 16-bit pairs (see #if MMA16).
 // With -DCOL_BIAS=1 (plain fp32 products) the kernel takes one more argument, col_bias, and adds
 // col_bias[n] to column n's sums before alpha: a Linear layer's bias (the host passes alpha 1).
-// An activation folded in (epilogue.h's FINISH) applies to what is stored, in unsplit fp32
-// launches. (The tensor-core forms could take both in store_c_pair; not yet run on a GPU.)
 
 #include "block_order.h"
-#include "epilogue.h"
 #include "gemm_arguments.h"
 #include "muladd.h"
 #include "mma.h"
@@ -325,7 +322,7 @@ inline void store_across16(__local uint* tile, int row, int per_row, int f, floa
   acc[2] = MULADD((float4)(a.z), b, acc[2]);     \
   acc[3] = MULADD((float4)(a.w), b, acc[3]);
 
-// Writes a 4x4 piece of C at (m, n): finish(alpha * acc (+ beta * C)).
+// Writes a 4x4 piece of C at (m, n): alpha * acc (+ beta * C).
 inline void store_c(__global float* C, int ldc, int M, int N, int m, int n, const float4* acc,
                     float alpha, float beta) {
   if (n >= N) return;
@@ -333,7 +330,7 @@ inline void store_c(__global float* C, int ldc, int M, int N, int m, int n, cons
     if (m + i >= M) return;
     __global float* c = C + (long)(m + i) * ldc + n;
     const float4 r = alpha * acc[i];
-    AT4(c) = FINISH(beta == 0.0f ? r : MULADD((float4)(beta), AT4(c), r));
+    AT4(c) = beta == 0.0f ? r : MULADD((float4)(beta), AT4(c), r);
   }
 }
 
@@ -410,6 +407,8 @@ inline void gather_step(float4* b, __global const float* x, __global const int4*
   }
 }
 #endif
+
+#include "epilogue.h"  // unsplit launches only
 
 // Writes a 4x4 piece of the output at filter m, columns q .. q + 3.
 inline void store_y(__global float* y, int ldc, const int4 o, int M, int N, int m, int q,
@@ -530,8 +529,8 @@ void KERNEL_NAME(GEMM_ARGUMENTS
 #if CONV_GATHER
                , const int16 geometry, const int4 out, __global const float* bias,
                __global const int4* taps, const int slice_k, const ulong slice_stride_c
-#elif !MMA
-               COL_BIAS_ARGUMENT
+#elif COL_BIAS && !MMA
+               , __global const float* col_bias
 #endif
                ) {
 #if MMA16  // rows of words, declared as uint4s for store_across16's 16-byte alignment

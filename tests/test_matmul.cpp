@@ -491,7 +491,8 @@ TEST_CASE("the GEMM kernels and the slices' sum add a column bias and finish C",
   // gemm_cpu with rows of whole vectors, a row's last block shifted back to end at N (n = 20, 72),
   // columns gathered one by one (n = 12 under blocks of 16; B transposed), column by column; and
   // clnn's own kernel split over K, whose sum adds it. C = finish(op(A) op(B) + bias[n] + beta C)
-  // with no finish, relu or GELU (relu: lo 0, hi infinity).
+  // with no finish, relu or GELU (relu: lo 0, hi infinity) where the kernel finishes C (gemm_cpu,
+  // the sum), C = op(A) op(B) + bias[n] + beta C on gemm_vec4.
   auto& impl = detail::Access::impl(context());
   const std::vector<MatmulPlan> plans{{true, 32, 32, 8, 8, 8, MatmulKernel::vec4},
                                       {false, 8, 32, 1, 8, 16, MatmulKernel::cpu},
@@ -515,6 +516,8 @@ TEST_CASE("the GEMM kernels and the slices' sum add a column bias and finish C",
       INFO(plan.describe() << ": batch " << t.batch << " m " << t.m << " n " << t.n << " k " << t.k
                            << " tb " << t.tb << " split " << t.split << " relu "
                            << t.finish.clamps() << " gelu " << t.finish.gelu);
+      const bool finishing = t.split || plan.kernel == MatmulKernel::cpu;
+      const detail::Epilogue finish = finishing ? t.finish : detail::Epilogue{};
       REQUIRE(impl.planner.fits(plan));
       auto a = random_vector(t.batch * t.m * t.k, 1), b = random_vector(t.k * t.n, 2);
       auto c0 = random_vector(t.batch * t.m * t.n, 3), bias = random_vector(t.n, 4);
@@ -529,12 +532,14 @@ TEST_CASE("the GEMM kernels and the slices' sum add a column bias and finish C",
       call.b = detail::Access::mem(B), call.ldb = t.tb ? t.k : t.n;
       call.c = detail::Access::mem(C), call.ldc = t.n, call.stride_c = t.m * t.n;
       call.col_bias = detail::Access::mem(Bias);
-      call.finish = t.finish;
+      call.finish = finish;
       if (t.split) {
         REQUIRE(own_splits(call));
         const auto saved = impl.gemm_backend;
         impl.gemm_backend = detail::GemmBackend::own;
-        CHECK(detail::gemm_finishing_columns(impl, call));
+        const detail::GemmFinished done = detail::gemm_finishing_columns(impl, call);
+        CHECK(done.bias);
+        CHECK(done.finish);
         impl.gemm_backend = saved;
       } else {
         detail::gemm_with_plan(impl, call, plan, nullptr);
@@ -550,9 +555,9 @@ TEST_CASE("the GEMM kernels and the slices' sum add a column bias and finish C",
         for (std::size_t i = 0; i < ab.size(); ++i) {
           const std::size_t at = bt * t.m * t.n + i;
           const double z = ab[i] + bias[i % t.n] + double(t.beta) * c0[at];
-          want[at] = t.finish.gelu       ? 0.5 * z * (1.0 + std::erf(z / std::sqrt(2.0)))
-                     : t.finish.clamps() ? std::max(z, 0.0)
-                                         : z;
+          want[at] = finish.gelu       ? 0.5 * z * (1.0 + std::erf(z / std::sqrt(2.0)))
+                     : finish.clamps() ? std::max(z, 0.0)
+                                       : z;
         }
       }
       CHECK(relative_error(C.to_host(), want) < 1e-4);
@@ -565,6 +570,11 @@ TEST_CASE("the GEMM kernels and the slices' sum add a column bias and finish C",
   scaled.col_bias = detail::Access::mem(bias);
   CHECK_THROWS_WITH(detail::gemm_with_plan(impl, scaled, plans[0], nullptr),
                     Catch::Contains("adds no column bias"));
+  // gemm_vec4 finishes no C: a pass after it costs less (gemm.cpp's finishes).
+  detail::GemmCall finished = scaled;
+  finished.alpha = 1.0f, finished.col_bias = nullptr, finished.finish = {true, 0.0f, INFINITY};
+  CHECK_THROWS_WITH(detail::gemm_with_plan(impl, finished, plans[0], nullptr),
+                    Catch::Contains("applies no finish"));
 }
 
 TEST_CASE("gemm keeps a product unsplit when an operand lies in scratch", "[matmul]") {

@@ -492,7 +492,7 @@ void ExecutorImpl::fold_epilogues(bool training) {
     if (!epilogue) continue;
     const auto u = std::size_t(training ? nd.inputs[0] : behind_views(nd.inputs[0], alone));
     const Node& producer = node(int(u));
-    if (producer.kind != NodeKind::op || !producer.op->takes_epilogue() ||
+    if (producer.kind != NodeKind::op || !producer.op->takes_epilogue(*epilogue) ||
         (training &&
          producer.op->backward_with_epilogue(*epilogue) == Op::EpilogueBackward::refused) ||
         !alone(int(u)) || epilogues[u].on)
@@ -563,7 +563,8 @@ void ExecutorImpl::fold_sums() {
       const Node& producer = node(p);
       if (producer.kind != NodeKind::op || !producer.op->takes_accumulation() ||
           folded[std::size_t(p)] || epilogues[std::size_t(p)].on ||
-          (epilogues[std::size_t(v)].on && !producer.op->takes_epilogue()) ||
+          (epilogues[std::size_t(v)].on &&
+           !producer.op->takes_epilogue(epilogues[std::size_t(v)])) ||
           read_at[std::size_t(p)].size() != 1 || pinned[std::size_t(p)] || !free_from(other, p, v))
         continue;
       accumulates_into[std::size_t(p)] = other;

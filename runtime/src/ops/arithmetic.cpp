@@ -84,7 +84,7 @@ class BinaryOp : public Op {
   // A relu or clip after add, sub or mul (a residual block's) is applied as the direct kernels
   // store, instead of in a pass of its own over the output (resnet50 at batch 32 on 2 cores:
   // 74 ms of relu passes); in training a relu alone, whose gradient backward masks by the output.
-  bool takes_epilogue() const override { return code_ <= kMul; }
+  bool takes_epilogue(const Epilogue&) const override { return code_ <= kMul; }
   EpilogueBackward backward_with_epilogue(const Epilogue& e) const override {
     return code_ <= kMul && e.masks_from_output() ? EpilogueBackward::from_output
                                                   : EpilogueBackward::refused;

@@ -263,13 +263,20 @@ void sum_slices(ContextImpl& ctx, cl_mem partial, std::size_t offset_partial, st
 
 namespace {
 
-// Whether a plan's kernel applies a call's column bias and finish: gemm_vec4 in fp32 and gemm_cpu
-// (not with a row bias), for plain products with alpha 1. (The tensor-core forms could, in their
-// pair stores; not yet run on a GPU, they leave both to the caller.)
-bool finishes_columns(const MatmulPlan& plan, const GemmCall& g) {
+// Whether a plan's kernel adds a call's column bias: gemm_vec4 in fp32 and gemm_cpu (not with a
+// row bias), for plain products with alpha 1. (The tensor-core forms could, in their pair stores;
+// not yet run on a GPU, they leave it to the caller.)
+bool adds_columns(const MatmulPlan& plan, const GemmCall& g) {
   const bool kernel =
       plan.kernel == MatmulKernel::vec4 || (plan.kernel == MatmulKernel::cpu && !g.row_bias);
   return kernel && g.alpha == 1.0f && !g.b_rows.taps;
+}
+
+// Whether a plan's kernel applies a call's finish: gemm_cpu alone. In gemm_vec4's stores a GELU,
+// and even a relu, made the transformer rows' products 20-30% slower on the H100 (session 61):
+// a pass after them costs less.
+bool finishes(const MatmulPlan& plan) {
+  return plan.kernel == MatmulKernel::cpu;
 }
 
 }  // namespace
@@ -281,9 +288,9 @@ void gemm_with_plan(ContextImpl& ctx, const GemmCall& g, const MatmulPlan& plan,
     throw Error("matmul: the configuration " + plan.describe() + " cannot run this call");
   if (g.row_bias && plan.kernel != MatmulKernel::cpu)
     throw Error("matmul: only the cpu kernel adds a row bias");
-  if (g.finish.on && !g.row_bias && !finishes_columns(plan, g))
-    throw Error("matmul: " + plan.describe() + " applies no finish (alpha 1, plain products)");
-  if (g.col_bias && !finishes_columns(plan, g))
+  if (g.finish.on && !finishes(plan))
+    throw Error("matmul: " + plan.describe() + " applies no finish");
+  if (g.col_bias && !adds_columns(plan, g))
     throw Error("matmul: " + plan.describe() + " adds no column bias (alpha 1, plain products)");
   std::string options = plan.build_options() + " -DTRANS_A=" + (g.trans_a ? "1" : "0") +
                         " -DTRANS_B=" + (g.trans_b ? "1" : "0") + tap_row_options(g.b_rows);
@@ -495,14 +502,33 @@ bool finishes_rows_in_kernel(ContextImpl& ctx, const GemmCall& call, const GemmC
          !runs_in_slices(ctx, call, choice, event);
 }
 
-// Whether the product's kernels apply its column bias and finish: the sum of a split product, or
-// clnn's own kernels run whole (finishes_columns).
-bool finishes_columns_in_kernel(ContextImpl& ctx, const GemmCall& call, const GemmChoice& choice,
-                                cl_event* event) {
+// Whether the product's kernels add its column bias: the sum of a split product, or clnn's fp32
+// vec4 or CPU kernel run whole.
+bool adds_columns_in_kernel(ContextImpl& ctx, const GemmCall& call, const GemmChoice& choice,
+                            cl_event* event) {
   if (choice.backend == GemmBackend::gemv || choice.backend == GemmBackend::blas) return false;
   if (call.alpha != 1.0f) return false;  // the sums take the bias before alpha
   return runs_in_slices(ctx, call, choice, event) ||
-         (choice.backend == GemmBackend::own && finishes_columns(choice.plan, call));
+         (choice.backend == GemmBackend::own && adds_columns(choice.plan, call));
+}
+
+// Whether the product's kernels apply its finish: the sum of a split product, or gemm_cpu run
+// whole.
+bool finishes_in_kernel(ContextImpl& ctx, const GemmCall& call, const GemmChoice& choice,
+                        cl_event* event) {
+  if (choice.backend == GemmBackend::gemv || choice.backend == GemmBackend::blas) return false;
+  return runs_in_slices(ctx, call, choice, event) ||
+         (choice.backend == GemmBackend::own && finishes(choice.plan));
+}
+
+// What gemm_finishing_columns applies of a call's column bias and finish in its kernels: the
+// finish only where the bias, if any, is added there too (it comes after).
+GemmFinished finished_in_kernel(ContextImpl& ctx, const GemmCall& call, const GemmChoice& choice,
+                                bool with_bias) {
+  GemmFinished done;
+  done.bias = !with_bias || adds_columns_in_kernel(ctx, call, choice, nullptr);
+  done.finish = !call.finish.on || (done.bias && finishes_in_kernel(ctx, call, choice, nullptr));
+  return done;
 }
 
 }  // namespace
@@ -512,9 +538,9 @@ void gemm_as_chosen(ContextImpl& ctx, const GemmCall& call, const GemmChoice& ch
   if (call.row_bias && !finishes_rows_in_kernel(ctx, call, choice, event))
     throw Error("matmul: a row bias asked of " + describe_gemm(ctx, call));
   const bool in_rows = call.row_bias && finishes_rows_in_kernel(ctx, call, choice, event);
-  if (call.finish.on && !in_rows && !finishes_columns_in_kernel(ctx, call, choice, event))
+  if (call.finish.on && !in_rows && !finishes_in_kernel(ctx, call, choice, event))
     throw Error("matmul: a finish asked of " + describe_gemm(ctx, call));
-  if (call.col_bias && !finishes_columns_in_kernel(ctx, call, choice, event))
+  if (call.col_bias && !adds_columns_in_kernel(ctx, call, choice, event))
     throw Error("matmul: a column bias asked of " + describe_gemm(ctx, call));
   if (choice.backend == GemmBackend::gemv) return gemv(ctx, call, event);  // its own slices
   if (choice.backend == GemmBackend::blas) return gemm_host_blas(ctx, call, event);  // no slices
@@ -556,17 +582,18 @@ void gemm(ContextImpl& ctx, const GemmCall& call, GemmBackend backend, cl_event*
   gemm_as_chosen(ctx, call, choose_to_run(ctx, call, backend), event);
 }
 
-bool gemm_finishing_columns(ContextImpl& ctx, GemmCall call) {
-  if (call.m == 0 || call.n == 0 || call.batch == 0) return true;  // no columns to finish
+GemmFinished gemm_finishing_columns(ContextImpl& ctx, GemmCall call) {
+  if (call.m == 0 || call.n == 0 || call.batch == 0) return {};  // no columns to finish
   const GemmChoice choice = choose_to_run(ctx, call, GemmBackend::automatic);
-  const bool finishes = finishes_columns_in_kernel(ctx, call, choice, nullptr);
-  if (!finishes) call.col_bias = nullptr, call.finish = {};
+  const GemmFinished done = finished_in_kernel(ctx, call, choice, call.col_bias != nullptr);
+  if (!done.bias) call.col_bias = nullptr;
+  if (!done.finish) call.finish = {};
   gemm_as_chosen(ctx, call, choice, nullptr);
-  return finishes;
+  return done;
 }
 
-bool gemm_finishes_columns(ContextImpl& ctx, const GemmCall& call) {
-  return finishes_columns_in_kernel(ctx, call, choose_gemm(ctx, call), nullptr);
+GemmFinished gemm_finishes_columns(ContextImpl& ctx, const GemmCall& call, bool with_bias) {
+  return finished_in_kernel(ctx, call, choose_gemm(ctx, call), with_bias);
 }
 
 bool gemm_finishing_rows(ContextImpl& ctx, GemmCall call) {

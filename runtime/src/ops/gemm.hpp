@@ -38,12 +38,12 @@ struct GemmCall {
   // (row_bias may be null): gemm_finishing_rows, or gemm() where the product runs on gemm_cpu
   // in one launch (it refuses a row bias elsewhere).
   cl_mem row_bias = nullptr;
-  // The activation applied to what is stored, after beta C and either bias: by gemm_cpu and
-  // gemm_vec4 in fp32, and by the sum of a split product
-  // (gemm_finishing_columns; gemm() refuses it elsewhere).
+  // The activation applied to what is stored, after beta C and either bias: by gemm_cpu and by
+  // the sum of a split product (gemm_finishing_columns; gemm() refuses it elsewhere).
   Epilogue finish;
   // C[b][m, n] += col_bias[n] with the sums, before alpha (so alpha must be 1): a Linear layer's
-  // bias, added where the finish is (not by gemm_cpu with a row bias). Null: none.
+  // bias, added by clnn's fp32 vec4 and CPU kernels (not with a row bias) and by the sum of a
+  // split product (gemm_finishing_columns; gemm() refuses it elsewhere). Null: none.
   cl_mem col_bias = nullptr;
 };
 
@@ -67,12 +67,17 @@ GemmBackend choose_gemm_backend(const ContextImpl& ctx, const GemmCall& call);
 // one takes them (gemm_cpu in one launch: true); elsewhere the product alone (false), the bias
 // and finish left to the caller (no column bias).
 bool gemm_finishing_rows(ContextImpl& ctx, GemmCall call);
+// Which of a call's column bias and finish the product's kernels applied (either, where the call
+// has none): the caller applies the rest, the finish after the bias.
+struct GemmFinished {
+  bool bias = true, finish = true;
+};
 // Runs a call as gemm() does, its column bias and finish applied where the chosen kernels apply
-// them (true); elsewhere the product alone (false), both left to the caller.
-bool gemm_finishing_columns(ContextImpl& ctx, GemmCall call);
-// Whether gemm_finishing_columns would apply a call's column bias and finish in its kernels
-// (Executor::schedule()).
-bool gemm_finishes_columns(ContextImpl& ctx, const GemmCall& call);
+// them (the finish only where the bias, if any, is added there too).
+GemmFinished gemm_finishing_columns(ContextImpl& ctx, GemmCall call);
+// What gemm_finishing_columns would apply in its kernels of a call with its finish and, where
+// with_bias, a column bias (Executor::schedule(), which plans without operands).
+GemmFinished gemm_finishes_columns(ContextImpl& ctx, const GemmCall& call, bool with_bias);
 std::string to_string(GemmBackend backend);
 
 // How many slices of K gemm() splits a single product into: more than one when C has too few

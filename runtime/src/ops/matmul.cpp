@@ -113,7 +113,8 @@ class MatmulOp : public Op {
 
   // The bias joins the product's sums in its kernel where the product runs on one that adds it
   // (ops/gemm.hpp's col_bias), else in a pass of its own: vit_b_16's bias adds had taken 6% of a
-  // batch-32 step on the H100. An activation folded in (relu, GELU) is applied where the bias is.
+  // batch-32 step on the H100. An activation folded in (relu, GELU) is applied after it, in the
+  // kernel where it takes one (gemm_cpu, the slices' sum), else in a pass of its own.
   // Accumulating (a residual add folded in), the product adds to what the output holds.
   void forward(const ForwardArgs& args) const override {
     const Matrix a = matrix(*args.inputs[0]), b = matrix(*args.inputs[1]), c = matrix(args.output);
@@ -123,14 +124,14 @@ class MatmulOp : public Op {
     const Tensor* bias = args.inputs.size() > 2 ? args.inputs[2] : nullptr;
     if (bias) call.col_bias = mem(*bias);
     call.finish = args.epilogue;
-    if (gemm_finishing_columns(args.ctx, call)) return;
-    if (bias)
+    const GemmFinished done = gemm_finishing_columns(args.ctx, call);
+    if (!done.bias)  // the bias's pass applies the activation too
       binary_repeated(args.ctx, args.output, *bias, args.output, BIN_ADD, args.epilogue);
-    else
+    else if (!done.finish)
       apply_epilogue(args.ctx, args.output, args.epilogue);
   }
   bool takes_accumulation() const override { return true; }
-  bool takes_epilogue() const override { return true; }
+  bool takes_epilogue(const Epilogue&) const override { return true; }
   // A relu folded in: the executor masks the output's gradient where the output is 0, in place,
   // before backward (as a convolution's).
   EpilogueBackward backward_with_epilogue(const Epilogue& e) const override {
@@ -170,11 +171,15 @@ class MatmulOp : public Op {
       std::string out = plan({a, ta_, b, tb_}, c);
       const bool bias = args.inputs.size() > 2;
       if (!bias && !args.epilogue.on) return out;
-      const GemmCall call = product_call(a, ta_, b, tb_, c, 0.0f, n).first;
-      out += std::string(", ") + (bias && args.epilogue.on ? "bias and activation"
-                                  : bias                   ? "bias"
-                                                           : "activation");
-      return out + (gemm_finishes_columns(args.ctx, call) ? " in its stores" : " in a pass after");
+      GemmCall call = product_call(a, ta_, b, tb_, c, 0.0f, n).first;
+      call.finish = args.epilogue;
+      const GemmFinished done = gemm_finishes_columns(args.ctx, call, bias);
+      auto place = [](bool in_kernel) { return in_kernel ? " in its stores" : " in a pass after"; };
+      if (bias && args.epilogue.on && done.bias == done.finish)
+        return out + ", bias and activation" + place(done.bias);
+      if (bias) out += std::string(", bias") + place(done.bias);
+      if (args.epilogue.on) out += std::string(", activation") + place(done.finish);
+      return out;
     }
     std::string out;
     if (args.wanted.size() > 0 && args.wanted[0]) out = "a: " + plan(gradient_of_a(b, c), a);

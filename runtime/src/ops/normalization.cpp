@@ -129,7 +129,7 @@ class BatchNormOp : public Op {
     }
   }
 
-  bool takes_epilogue() const override { return true; }
+  bool takes_epilogue(const Epilogue&) const override { return true; }
   // Backward recomputes the normalized value from x, and a clamp's derivative with it.
   EpilogueBackward backward_with_epilogue(const Epilogue& e) const override {
     return e.clamps() ? EpilogueBackward::recomputed : EpilogueBackward::refused;

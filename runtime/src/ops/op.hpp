@@ -147,7 +147,7 @@ class Op {
   };
   virtual Needs backward_needs() const { return {}; }
   // Whether forward applies ForwardArgs::epilogue to its output.
-  virtual bool takes_epilogue() const { return false; }
+  virtual bool takes_epilogue(const Epilogue&) const { return false; }
   // Whether a training executor may fold this epilogue in as well, and how its derivative reaches
   // backward: `from_output`, the executor keeps the output and masks grad_output by it before
   // backward (mask_by_epilogue); `recomputed`, backward applies it (BackwardArgs::epilogue) from
