@@ -198,6 +198,29 @@ std::map<std::string, clnn::detail::ProfileRow> forward_rows(clnn::Executor& ex)
   return rows;
 }
 
+// One profiled training step of ex with input `name` set: its rows by label, and the loss
+// followed by the gradients of `parameters`.
+struct ProfiledStep {
+  std::map<std::string, clnn::detail::ProfileRow> rows;
+  std::vector<float> results;
+};
+ProfiledStep profiled_step(clnn::Executor& ex, const Value& loss, const std::string& name,
+                           const std::vector<float>& input, const std::vector<Value>& parameters) {
+  ex.set_input(name, input);
+  ProfiledStep step;
+  ProfilingOn on;
+  clnn::detail::take_profile();
+  ex.forward();
+  ex.backward(loss);
+  for (auto& row : clnn::detail::take_profile()) step.rows[row.label] = row;
+  step.results = ex.value(loss).to_host();
+  for (const Value& p : parameters) {
+    const auto grad = ex.gradient(p).to_host();
+    step.results.insert(step.results.end(), grad.begin(), grad.end());
+  }
+  return step;
+}
+
 // An inference and a training executor of g for `outputs`, input "x" set on both: the training
 // one assembles, prepares and sums nothing in place, so it is the reference the inference one
 // must match bit for bit.
@@ -356,30 +379,16 @@ TEST_CASE("a training executor folds a relu into the batch_norm before it", "[pr
   Value loss = clnn::sum(clnn::mul(clnn::relu(normalized), r));
   clnn::Executor folded(clnn::test::context(), g, {loss}, clnn::Mode::training);
   clnn::Executor unfolded(clnn::test::context(), g, {loss, normalized}, clnn::Mode::training);
-  std::map<std::string, clnn::detail::ProfileRow> rows[2];
-  std::vector<float> results[2];
   const auto input = clnn::test::random_vector(std::size_t(clnn::element_count(r.shape())), 4);
-  for (int i = 0; i < 2; ++i) {
-    clnn::Executor& ex = i == 0 ? folded : unfolded;
-    ex.set_input("r", input);
-    ProfilingOn on;
-    clnn::detail::take_profile();
-    ex.forward();
-    ex.backward(loss);
-    for (auto& row : clnn::detail::take_profile()) rows[i][row.label] = row;
-    results[i] = ex.value(loss).to_host();
-    for (const Value& p : {x, gamma, beta}) {
-      const auto grad = ex.gradient(p).to_host();
-      results[i].insert(results[i].end(), grad.begin(), grad.end());
-    }
-  }
+  auto folded_step = profiled_step(folded, loss, "r", input, {x, gamma, beta});
+  auto unfolded_step = profiled_step(unfolded, loss, "r", input, {x, gamma, beta});
   // The same mask (batch_norm's backward recomputes the value before the relu with forward's
   // expression), so the same loss and gradients bit for bit.
-  CHECK(results[0] == results[1]);
-  CHECK(rows[0].count("relu forward") == 0);
-  CHECK(rows[0].count("relu backward") == 0);
-  CHECK(rows[1]["relu forward"].entries == 1);
-  CHECK(rows[1]["relu backward"].entries == 1);
+  CHECK(folded_step.results == unfolded_step.results);
+  CHECK(folded_step.rows.count("relu forward") == 0);
+  CHECK(folded_step.rows.count("relu backward") == 0);
+  CHECK(unfolded_step.rows["relu forward"].entries == 1);
+  CHECK(unfolded_step.rows["relu backward"].entries == 1);
 }
 
 TEST_CASE("an inference executor assembles a concat of convolutions in place",
@@ -648,28 +657,15 @@ TEST_CASE("a training executor folds a relu into the product before it, never a 
   Value loss = clnn::sum(clnn::mul(clnn::gelu(clnn::matmul(clnn::relu(product), v)), r));
   clnn::Executor folded(clnn::test::context(), g, {loss}, clnn::Mode::training);
   clnn::Executor unfolded(clnn::test::context(), g, {loss, product}, clnn::Mode::training);
-  std::map<std::string, clnn::detail::ProfileRow> rows[2];
-  std::vector<float> results[2];
-  for (int i = 0; i < 2; ++i) {
-    clnn::Executor& ex = i == 0 ? folded : unfolded;
-    ex.set_input("r", clnn::test::random_vector(6 * 4, 5));
-    ProfilingOn on;
-    clnn::detail::take_profile();
-    ex.forward();
-    ex.backward(loss);
-    for (auto& row : clnn::detail::take_profile()) rows[i][row.label] = row;
-    results[i] = ex.value(loss).to_host();
-    for (const Value& p : {x, w, b, v}) {
-      const auto grad = ex.gradient(p).to_host();
-      results[i].insert(results[i].end(), grad.begin(), grad.end());
-    }
-  }
-  CHECK(results[0] == results[1]);
-  CHECK(rows[0].count("relu forward") == 0);
-  CHECK(rows[0].count("relu backward") == 0);
-  CHECK(rows[1]["relu forward"].entries == 1);
-  CHECK(rows[0]["gelu forward"].entries == 1);
-  CHECK(rows[0]["gelu backward"].entries == 1);
+  const auto input = clnn::test::random_vector(6 * 4, 5);
+  auto folded_step = profiled_step(folded, loss, "r", input, {x, w, b, v});
+  auto unfolded_step = profiled_step(unfolded, loss, "r", input, {x, w, b, v});
+  CHECK(folded_step.results == unfolded_step.results);
+  CHECK(folded_step.rows.count("relu forward") == 0);
+  CHECK(folded_step.rows.count("relu backward") == 0);
+  CHECK(unfolded_step.rows["relu forward"].entries == 1);
+  CHECK(folded_step.rows["gelu forward"].entries == 1);
+  CHECK(folded_step.rows["gelu backward"].entries == 1);
 }
 
 TEST_CASE("an inference executor prepares its filters once and again after they are written",
