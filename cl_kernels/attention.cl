@@ -2,7 +2,10 @@
 // backward, in blocks that never hold the whole score matrix (FlashAttention's online softmax):
 // memory grows with the sequence, not with its square.
 //
-// q [heads, lq, D], k [heads, lk, D], v [heads, lk, DV], out [heads, lq, DV]; rows contiguous.
+// q [heads, lq, D], k [heads, lk, D], v [heads, lk, DV], out [heads, lq, DV]; rows contiguous,
+// except in attention_forward, which reads q, k and v and writes out through strides (a long4
+// each: heads (head / inner) and (head % inner) apart, rows, offset), so that a transformer's
+// heads are read from its packed projection where they lie.
 // A work-group owns a block of rows of one head (queries, or keys in attention_backward) and
 // walks the other side in blocks staged in local memory. Its LANES x GROUPS work-items split the
 // block: item (lane, group) owns TR consecutive rows from group * TR, and of each product with
@@ -33,23 +36,23 @@
 #define OC (DVP / LANES)  // output columns per item of a product with V's width
 #define KC (DP / LANES)   // of a product with Q's or K's width
 
-// rows x width floats of src (row-major, `valid` rows present) into dst with rows `pitch` apart,
-// zero outside, times `mul`; four at a time where rows are whole float4s.
+// rows x width floats of src (rows src_pitch apart, `valid` rows present) into dst with rows
+// `pitch` apart, zero outside, times `mul`; four at a time where rows are whole float4s.
 inline void stage_rows(__local float* dst, const int pitch, __global const float* src,
-                       const int width, const int padded_width, const int rows, const int valid,
-                       const float mul) {
+                       const long src_pitch, const int width, const int padded_width,
+                       const int rows, const int valid, const float mul) {
   if (width % 4 == 0) {
     const int quads = padded_width / 4;
     for (int e = get_local_id(0); e < rows * quads; e += ITEMS) {
       const int r = e / quads, c = e % quads * 4;
-      const float4 v = (r < valid && c < width) ? vload4(0, src + r * width + c) * mul : 0.0f;
+      const float4 v = (r < valid && c < width) ? vload4(0, src + r * src_pitch + c) * mul : 0.0f;
       *(__local float4*)(dst + r * pitch + c) = v;
     }
     return;
   }
   for (int e = get_local_id(0); e < rows * padded_width; e += ITEMS) {
     const int r = e / padded_width, c = e % padded_width;
-    dst[r * pitch + c] = (r < valid && c < width) ? src[r * width + c] * mul : 0.0f;
+    dst[r * pitch + c] = (r < valid && c < width) ? src[r * src_pitch + c] * mul : 0.0f;
   }
 }
 
@@ -148,14 +151,20 @@ inline int keys_seen(const int lk, const int q0) {
 #endif
 }
 
-// Stages keys and values k0 .. k0 + BLOCK of a head for the work-group, between barriers (the
-// first: every item is done with the previous block).
+// Where a head's first row lies in a tensor laid out by `at` (its rows at.s2 apart).
+inline long head_start(const long4 at, const int head, const int inner) {
+  return (head / inner) * at.s0 + (head % inner) * at.s1 + at.s3;
+}
+
+// Stages keys and values k0 .. k0 + BLOCK of a head (the heads' rows k and v) for the
+// work-group, between barriers (the first: every item is done with the previous block).
 inline void stage_key_block(__local float* ks, __local float* vs, __global const float* k,
-                            __global const float* v, const int head, const int lk, const int k0) {
+                            const long k_pitch, __global const float* v, const long v_pitch,
+                            const int lk, const int k0) {
   barrier(CLK_LOCAL_MEM_FENCE);
   const int valid = min(BLOCK, lk - k0);
-  stage_rows(ks, QPITCH, k + ((long)head * lk + k0) * D, D, DP, BLOCK, valid, 1.0f);
-  stage_rows(vs, VPITCH, v + ((long)head * lk + k0) * DV, DV, DVP, BLOCK, valid, 1.0f);
+  stage_rows(ks, QPITCH, k + k0 * k_pitch, k_pitch, D, DP, BLOCK, valid, 1.0f);
+  stage_rows(vs, VPITCH, v + k0 * v_pitch, v_pitch, DV, DVP, BLOCK, valid, 1.0f);
   barrier(CLK_LOCAL_MEM_FENCE);
 }
 
@@ -167,7 +176,8 @@ inline void stage_key_block(__local float* ks, __local float* vs, __global const
 __kernel __attribute__((reqd_work_group_size(ITEMS, 1, 1))) void attention_forward(
     __global const float* q, __global const float* k, __global const float* v,
     __global const float* mask, __global float* out, __global float* lse, const int lq,
-    const int lk, const float qscale, const int inner, const long4 mask_strides) {
+    const int lk, const float qscale, const int inner, const long4 mask_strides, const long4 q_at,
+    const long4 k_at, const long4 v_at, const long4 out_at) {
   // Keys and then the block's probabilities share one buffer: every item has read the keys
   // before any writes a probability (the barrier after the row maxima lies between).
   __local float4 qs4[LOCAL_FLOAT4S(ROWS * QPITCH)];
@@ -183,7 +193,10 @@ __kernel __attribute__((reqd_work_group_size(ITEMS, 1, 1))) void attention_forwa
   const int lane = get_local_id(0) % LANES, row0 = get_local_id(0) / LANES * TR;
   const int head = get_group_id(1), q0 = get_group_id(0) * ROWS;
   __global const float* m_head = head_mask(mask, head, inner, mask_strides);
-  stage_rows(qs, QPITCH, q + ((long)head * lq + q0) * D, D, DP, ROWS, min(ROWS, lq - q0), qscale);
+  stage_rows(qs, QPITCH, q + head_start(q_at, head, inner) + q0 * q_at.s2, q_at.s2, D, DP, ROWS,
+             min(ROWS, lq - q0), qscale);
+  __global const float* k_head = k + head_start(k_at, head, inner);
+  __global const float* v_head = v + head_start(v_at, head, inner);
 
   float o[TR][OC], l[TR], m[TR];
   ZERO(o, OC);
@@ -193,7 +206,7 @@ __kernel __attribute__((reqd_work_group_size(ITEMS, 1, 1))) void attention_forwa
     m[i] = -INFINITY;
   }
   for (int k0 = 0; k0 < keys_seen(lk, q0); k0 += BLOCK) {
-    stage_key_block(ks, vs, k, v, head, lk, k0);
+    stage_key_block(ks, vs, k_head, k_at.s2, v_head, v_at.s2, lk, k0);
 
     float s[TR][BLOCK / LANES];
     ZERO(s, BLOCK / LANES);
@@ -248,7 +261,7 @@ __kernel __attribute__((reqd_work_group_size(ITEMS, 1, 1))) void attention_forwa
     float sum = 0.0f;
     for (int t = 0; t < LANES; ++t) sum += partial[(row0 + i) * LANES + t];
     const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
-    __global float* out_row = out + ((long)head * lq + query) * DV;
+    __global float* out_row = out + head_start(out_at, head, inner) + query * out_at.s2;
 #pragma unroll
     for (int j = 0; j < OC; ++j)
       if (lane * OC + j < DV) out_row[lane * OC + j] = o[i][j] * inv;
@@ -349,8 +362,8 @@ __kernel __attribute__((reqd_work_group_size(ITEMS, 1, 1))) void attention_backw
     const bool first_block = kb == get_group_id(0);  // writes gq's rows, later blocks add
     barrier(CLK_LOCAL_MEM_FENCE);  // every item is done with the previous block's keys
     const int valid_keys = min(ROWS, lk - k0);
-    stage_rows(ks, QPITCH, k + ((long)head * lk + k0) * D, D, DP, ROWS, valid_keys, 1.0f);
-    stage_rows(vs, VPITCH, v + ((long)head * lk + k0) * DV, DV, DVP, ROWS, valid_keys, 1.0f);
+    stage_rows(ks, QPITCH, k + ((long)head * lk + k0) * D, D, D, DP, ROWS, valid_keys, 1.0f);
+    stage_rows(vs, VPITCH, v + ((long)head * lk + k0) * DV, DV, DV, DVP, ROWS, valid_keys, 1.0f);
 
     float dk[TR][KC], dv[TR][OC];
     ZERO(dk, KC);
@@ -367,8 +380,8 @@ __kernel __attribute__((reqd_work_group_size(ITEMS, 1, 1))) void attention_backw
     for (int q0 = first; q0 < lq; q0 += BLOCK) {
       barrier(CLK_LOCAL_MEM_FENCE);
       const int valid = min(BLOCK, lq - q0);
-      stage_rows(qs, QPITCH, q + ((long)head * lq + q0) * D, D, DP, BLOCK, valid, qscale);
-      stage_rows(gs, VPITCH, gout + ((long)head * lq + q0) * DV, DV, DVP, BLOCK, valid, 1.0f);
+      stage_rows(qs, QPITCH, q + ((long)head * lq + q0) * D, D, D, DP, BLOCK, valid, qscale);
+      stage_rows(gs, VPITCH, gout + ((long)head * lq + q0) * DV, DV, DV, DVP, BLOCK, valid, 1.0f);
       for (int t = get_local_id(0); t < BLOCK; t += ITEMS) {
         lse_s[t] = t < valid ? lse[(long)head * lq + q0 + t] : -INFINITY;
         delta_s[t] = t < valid ? delta[(long)head * lq + q0 + t] : 0.0f;

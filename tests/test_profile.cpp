@@ -571,6 +571,71 @@ TEST_CASE("an inference executor folds a residual add into the product behind a 
   impl.gemm_backend = saved;
 }
 
+TEST_CASE("an inference executor reads attention's heads where a packed projection left them",
+          "[profile][executor]") {
+  // Self-attention as PyTorch exports it: tokens x [B 2, S 5, E 8] sequence-first, one product
+  // for q, k and v, the packed result [S, B, 3E] moved to [3, S, B, E] and sliced, each slice
+  // split into heads [S, B*H, D] and moved to [B, H, S, D] (H 2, D 4); attention's output moved
+  // back to [S, B, H, D] for the out-projection, whose rows move back batch-first for the
+  // residual add. Inference reads q, k and v in the product's output and writes attention's
+  // output in the order the out-projection's rows end in: the permutes and slices between and
+  // after run nothing, and the add folds into the out-projection. Training, which folds no
+  // views, is the reference, bit for bit.
+  clnn::Graph g;
+  const std::int64_t B = 2, S = 5, E = 8, H = 2, D = 4;
+  Value x = g.input("x", {B, S, E});
+  Value w = g.parameter("w", {E, 3 * E}, clnn::init::uniform(-0.5f, 0.5f, 1));
+  Value b = g.parameter("b", {3 * E}, clnn::init::uniform(-0.5f, 0.5f, 2));
+  Value wo = g.parameter("wo", {E, E}, clnn::init::uniform(-0.5f, 0.5f, 3));
+  Value h = clnn::scale(x, 0.5f);  // the layer's input, an op's value (an add may write into it)
+  Value rows = clnn::reshape(clnn::transpose(h, {1, 0, 2}), {S * B, E});
+  Value packed = clnn::reshape(clnn::matmul(rows, w, b), {1, S, B, 3, E});
+  Value qkv = clnn::reshape(clnn::transpose(packed, {3, 1, 2, 0, 4}), {3, S, B, E});
+  std::vector<Value> heads;
+  for (std::int64_t i = 0; i < 3; ++i) {
+    Value part = clnn::reshape(clnn::slice(qkv, {0}, {i}, {i + 1}), {S, B * H, D});
+    heads.push_back(clnn::reshape(clnn::transpose(part, {1, 0, 2}), {B, H, S, D}));
+  }
+  Value attended = clnn::scaled_dot_product_attention(heads[0], heads[1], heads[2]);
+  Value joined = clnn::reshape(clnn::transpose(attended, {2, 0, 1, 3}), {S * B, E});
+  Value projected = clnn::reshape(clnn::matmul(joined, wo), {S, B, E});
+  Value out = clnn::add(clnn::transpose(projected, {1, 0, 2}), h);
+  const auto input = clnn::test::random_vector(B * S * E, 5, -1.0f, 1.0f);
+  auto views_folded = [](clnn::Executor& ex) {
+    std::size_t n = 0;
+    for (const auto& pass : ex.schedule())
+      n += pass.route.find("' reads or writes through") != std::string::npos;
+    return n;
+  };
+  SECTION("every view between the product, attention and the out-projection") {
+    InferenceAndTraining pair(g, {out}, input);
+    auto& [inference, training] = pair;
+    auto folded = forward_rows(inference);
+    forward_rows(training);
+    CHECK(inference.value(out).to_host() == training.value(out).to_host());
+    // Left: h's move to sequence-first. Elided: the packed move, three slices, three heads'
+    // moves, the output's and the out-projection's.
+    CHECK(views_folded(inference) == 9);
+    CHECK(views_folded(training) == 0);
+    CHECK(folded["transpose forward"].entries == 1);
+    CHECK(folded.count("slice forward") == 0);
+    CHECK(folded.count("add forward") == 0);
+  }
+  SECTION("a view another node reads runs, and the views it starts from with it") {
+    // k's heads are an output too: its move runs, so the packed move its slice reads runs too,
+    // and q and v are read from the moved copy.
+    InferenceAndTraining pair(g, {out, heads[1]}, input);
+    auto& [inference, training] = pair;
+    auto folded = forward_rows(inference);
+    forward_rows(training);
+    CHECK(inference.value(out).to_host() == training.value(out).to_host());
+    CHECK(inference.value(heads[1]).to_host() == training.value(heads[1]).to_host());
+    CHECK(views_folded(inference) == 6);  // q's and v's slices and moves, the outputs' moves
+    CHECK(folded["transpose forward"].entries == 3);
+    CHECK(folded["slice forward"].entries == 1);
+  }
+}
+
 TEST_CASE("an inference executor folds relu and GELU into the product before them",
           "[profile][executor]") {
   // relu(x w + b) and GELU(x v) on rows [6, 8]; GELU(Linear(x)) on tokens [2, 3, 8] as ONNX

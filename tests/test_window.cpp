@@ -10,6 +10,7 @@
 
 #include "clnn/ops.hpp"
 #include "op_checks.hpp"
+#include "ops/strided_view.hpp"
 #include "reference/window.hpp"
 
 using namespace clnn;
@@ -395,4 +396,52 @@ TEST_CASE("resize: nearest and linear in every coordinate mode, up and down", "[
   CHECK_THROWS_AS(resize(x, {2, 3}, bad), ShapeError);
   bad.scales = {1.0f, 0.5f};  // gives 1 column, not 12: the gradient's window would miss outputs
   CHECK_THROWS_AS(resize(x, {2, 12}, bad), ShapeError);
+}
+
+TEST_CASE("StridedView composes reshapes, transposes and slices into strides", "[window]") {
+  using clnn::detail::SliceAxis;
+  using clnn::detail::StridedView;
+  using Strides = std::vector<std::int64_t>;
+  SECTION("a head of k from a packed projection, as PyTorch's attention splits it") {
+    // P [S 3, B 2, 3E 12], E = 4 as H 2 x D 2: k[b, h, s, d] = P[s, b, E + h D + d].
+    StridedView v(Shape{3, 2, 12});
+    REQUIRE(v.reshape({3, 2, 3, 4}));
+    REQUIRE(v.reshape({1, 3, 2, 3, 4}));
+    REQUIRE(v.permute({3, 1, 2, 0, 4}));
+    REQUIRE(v.reshape({3, 3, 2, 4}));
+    REQUIRE(v.slice({{1, 1, 1}, {0, 1, 3}, {0, 1, 2}, {0, 1, 4}}));
+    REQUIRE(v.reshape({3, 2, 4}));
+    REQUIRE(v.reshape({3, 4, 2}));  // [S, B*H, D]: B and H are not one run, yet
+    CHECK_FALSE(v.tensor_view());
+    REQUIRE(v.permute({1, 0, 2}));
+    REQUIRE(v.reshape({2, 2, 3, 2}));  // [B, H, S, D]
+    const auto view = v.tensor_view();
+    REQUIRE(view);
+    CHECK(view->shape == Shape{2, 2, 3, 2});
+    CHECK(view->offset == 4);
+    CHECK(view->strides == Strides{12, 2, 24, 1});
+  }
+  SECTION("a transposed matrix read as rows is no strided view until transposed back") {
+    StridedView v(Shape{2, 3});
+    REQUIRE(v.permute({1, 0}));
+    REQUIRE(v.reshape({6}));
+    CHECK_FALSE(v.tensor_view());
+    REQUIRE(v.reshape({3, 2}));
+    REQUIRE(v.tensor_view());
+    CHECK(v.tensor_view()->strides == Strides{1, 3});
+    CHECK_FALSE(v.reshape({2, 3}));  // would split the 3 rows' atom in 2
+  }
+  SECTION("slices with steps, and extents of 1") {
+    StridedView v(Shape{10, 4});
+    REQUIRE(v.slice({{1, 3, 3}, {2, 1, 1}}));
+    CHECK(v.shape() == Shape{3, 1});
+    CHECK(v.tensor_view()->offset == 6);
+    CHECK(v.tensor_view()->strides == Strides{12, 1});
+    REQUIRE(v.reshape({1, 3}));
+    CHECK(v.tensor_view()->strides == Strides{1, 12});
+    CHECK_FALSE(v.slice({{0, 1, 1}, {2, 1, 2}}));  // past the end
+    StridedView w(Shape{4, 3});
+    CHECK_FALSE(w.permute({0, 0}));
+    CHECK_FALSE(w.reshape({5, 2}));
+  }
 }

@@ -148,14 +148,23 @@ class AttentionOp : public Op {
   }
 
   void forward(const ForwardArgs& args) const override {
-    const auto shapes = shapes_of(args.inputs);
+    // An input read through a view is given as the buffer the view lies in.
+    static const std::optional<TensorView> as_given;
+    auto view = [&](std::size_t i) -> const std::optional<TensorView>& {
+      return args.views && i < args.views->inputs.size() ? args.views->inputs[i] : as_given;
+    };
+    auto shapes = shapes_of(args.inputs);
+    for (std::size_t i = 0; i < 3; ++i)
+      if (view(i)) shapes[i] = view(i)->shape;
     const Geometry g = geometry(shapes);
     const Tiles t = choose_tiles(args.ctx, Pass2::forward, g.d, g.dv);
     const Tensor& lse = args.saved.defined() ? args.saved : args.workspace;
     cl_kernel k = kernel(args.ctx, Pass2::forward, "attention_forward", g, t);
     set_args(k, mem(*args.inputs[0]), mem(*args.inputs[1]), mem(*args.inputs[2]),
              mask_mem(args.inputs), mem(args.output), mem(lse), cl_int(g.lq), cl_int(g.lk),
-             float(scale(g) * kLog2e), cl_int(g.inner), mask_strides(shapes));
+             float(scale(g) * kLog2e), cl_int(g.inner), mask_strides(shapes),
+             placed(view(0), shapes[0]), placed(view(1), shapes[1]), placed(view(2), shapes[2]),
+             placed(args.views ? args.views->output : as_given, args.output.shape()));
     launch(args.ctx, k, g.lq, g, t);
   }
 
@@ -212,6 +221,16 @@ class AttentionOp : public Op {
   Needs backward_needs() const override { return {true, true}; }
   bool differentiable(std::size_t input) const override { return input < 3; }
 
+  // Forward reads q, k and v, and writes its output, through views whose rows are contiguous.
+  bool reads_through(std::size_t input, const TensorView& view,
+                     const std::vector<Shape>&) const override {
+    return input < 3 && rows_contiguous(view);
+  }
+  bool writes_through(const TensorView& view, const std::vector<Shape>&,
+                      const Shape&) const override {
+    return rows_contiguous(view);
+  }
+
   // Forward's per-row log-sums (backward rebuilds the probabilities from them); in inference
   // forward writes them to the workspace, which backward uses for the rows' delta terms.
   std::size_t saved_floats(const std::vector<Shape>& in, const Shape&) const override {
@@ -236,6 +255,25 @@ class AttentionOp : public Op {
     std::vector<Shape> shapes;
     for (const Tensor* t : inputs) shapes.push_back(t->shape());
     return shapes;
+  }
+
+  static bool rows_contiguous(const TensorView& view) {
+    return view.strides.size() >= 2 && view.strides.back() == 1 && view.offset >= 0 &&
+           std::all_of(view.strides.begin(), view.strides.end(),
+                       [](std::int64_t s) { return s >= 0; });
+  }
+
+  // The kernel's place of a tensor of `shape` (as given, or through `view`): the strides of its
+  // batch dimensions (outer, inner), of its rows, and its offset.
+  static cl_long4 placed(const std::optional<TensorView>& view, const Shape& shape) {
+    const std::vector<std::int64_t> strides = view ? view->strides : row_major_strides(shape);
+    const std::size_t rank = shape.size();
+    cl_long4 at{};
+    at.s[0] = rank > 2 ? strides[0] : 0;
+    at.s[1] = rank > 3 ? strides[1] : 0;
+    at.s[2] = strides[rank - 2];
+    at.s[3] = view ? view->offset : 0;
+    return at;
   }
 
   double scale(const Geometry& g) const {

@@ -92,6 +92,9 @@ class MatmulOp : public Op {
   enum class Bias { none, of_2d, batched };
   MatmulOp(bool ta, bool tb, Bias bias = Bias::none) : ta_(ta), tb_(tb), bias_(bias) {}
   std::string type() const override { return "matmul"; }
+  bool maps_rows(std::size_t input, const std::vector<Shape>& in) const override {
+    return input == 0 && !ta_ && in[0].size() == 2 && in[1].size() == 2;
+  }
 
   Shape infer_shape(const std::vector<Shape>& in) const override {
     const Shape &a = in[0], &b = in[1];

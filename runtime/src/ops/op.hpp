@@ -2,6 +2,7 @@
 // inference when the node is added, forward, and backward (the chain rule for each input).
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -12,6 +13,7 @@
 #include "clnn/shape.hpp"
 #include "clnn/tensor.hpp"
 #include "ops/epilogue.hpp"
+#include "ops/strided_view.hpp"
 
 namespace clnn::detail {
 
@@ -24,6 +26,17 @@ struct ContextImpl;
 struct Placement {
   const Tensor* into = nullptr;
   std::int64_t channel = 0;
+};
+
+// Where an op reads its inputs and writes its output through strides, in place of the copies of
+// views an inference executor folded (Op::reads_through, Op::writes_through): an input with a
+// view is given as the buffer the view lies in.
+struct ViewFolds {
+  std::vector<std::optional<TensorView>> inputs;  // by input; nullopt: read as it is
+  std::optional<TensorView> output;
+  bool any() const {
+    return output || std::any_of(inputs.begin(), inputs.end(), [](const auto& v) { return v; });
+  }
 };
 
 struct ForwardArgs {
@@ -45,6 +58,7 @@ struct ForwardArgs {
   // epilogue): an add of this op's output and that value folded into the op. Given only to ops
   // that take it (Op::takes_accumulation).
   bool accumulate = false;
+  const ViewFolds* views = nullptr;  // given only to ops that read or write through views
 };
 
 // What an inference executor keeps from one forward() to the next, made from parameters (filters
@@ -186,6 +200,32 @@ class Op {
   // concat of channels): an inference executor may then have their producers write them there
   // in place (Op::takes_placement) and skip the copies.
   virtual bool joins_channels(std::size_t /*rank*/) const { return false; }
+  // Whether the output is input 0 seen through strides (reshape, transpose, slice): maps `view`,
+  // where input 0 lies in some buffer, to where the output would lie in it (false where it
+  // would not be a strided view).
+  virtual bool view_of_input(StridedView& /*view*/) const { return false; }
+  // Whether the op moves elements one to one (reshape, transpose): maps `view`, where the output
+  // lies in some buffer, to where input 0 (of shape `input`) would lie in it.
+  virtual bool input_view_of_output(StridedView& /*view*/, const Shape& /*input*/) const {
+    return false;
+  }
+  // Whether output row r is a function of row r of input i alone (a product of rows [M, K] by a
+  // matrix): an executor may have it run on its rows in another order, and its output's rows
+  // then lie in that order.
+  virtual bool maps_rows(std::size_t /*input*/, const std::vector<Shape>& /*inputs*/) const {
+    return false;
+  }
+  // Inference: whether forward reads input i (of shape `shape`) through `view`
+  // (ForwardArgs::views), or writes its output through it: an executor then folds the views
+  // between the op and the value they start from, or end at, and runs none of them.
+  virtual bool reads_through(std::size_t /*input*/, const TensorView& /*view*/,
+                             const std::vector<Shape>& /*inputs*/) const {
+    return false;
+  }
+  virtual bool writes_through(const TensorView& /*view*/, const std::vector<Shape>& /*inputs*/,
+                              const Shape& /*output*/) const {
+    return false;
+  }
   // Whether a gradient flows to input i (labels, say, get none).
   virtual bool differentiable(std::size_t /*input*/) const { return true; }
   // The output shares input 0's buffer (reshape): no kernel runs forward.

@@ -52,6 +52,10 @@ class ReshapeOp : public Op {
   }
   Needs backward_needs() const override { return {false, false}; }
   bool aliases_input() const override { return true; }
+  bool view_of_input(StridedView& view) const override { return view.reshape(target_shape(view)); }
+  bool input_view_of_output(StridedView& view, const Shape& input) const override {
+    return view.reshape(input);
+  }
   bool to_onnx(OnnxNode& node) const override {
     node.op_type = "Reshape";
     node.int_inputs = {target_};
@@ -59,6 +63,9 @@ class ReshapeOp : public Op {
   }
 
  private:
+  // The output's shape for an input the view's.
+  Shape target_shape(const StridedView& view) const { return infer_shape({view.shape()}); }
+
   Shape target_;
   std::string name_;
 };
@@ -103,6 +110,12 @@ class TransposeOp : public Op {
   }
 
   Needs backward_needs() const override { return {false, false}; }
+  bool view_of_input(StridedView& view) const override { return view.permute(perm_); }
+  bool input_view_of_output(StridedView& view, const Shape&) const override {
+    std::vector<int> inverse(perm_.size());
+    for (std::size_t i = 0; i < perm_.size(); ++i) inverse[std::size_t(perm_[i])] = int(i);
+    return view.permute(inverse);
+  }
   bool to_onnx(OnnxNode& node) const override {
     node.op_type = "Transpose";
     node.int_lists["perm"] = std::vector<std::int64_t>(perm_.begin(), perm_.end());

@@ -153,6 +153,9 @@ class AffineWindowOp : public Op {
   }
 
   Needs backward_needs() const override { return {false, false}; }
+  bool view_of_input(StridedView& view) const override {
+    return name_ == "slice" && view.shape() == in_ && view.slice(axes_);
+  }
 
   bool to_onnx(OnnxNode& node) const override {
     std::vector<std::int64_t> starts, ends, axes, steps, pads_begin, pads_end;
