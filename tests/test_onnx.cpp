@@ -529,6 +529,42 @@ TEST_CASE("Mod folds with the divisor's sign, or the dividend's with fmod", "[on
   }
 }
 
+TEST_CASE("Pow folds on integers and floats known at load", "[onnx]") {
+  // [2, 4] ^ [2, 1] is [4, 4]; [9, 4] ^ 0.5 is [3, 2]: x [16] and [6] reshaped by them, where a
+  // wrong power would fail the load.
+  OnnxDir t;
+  const auto path = (t.dir / "model" / "m.onnx").string();
+  auto m = empty_model({16});
+  add_int_initializer(m, "a", {2, 4}, {2});
+  add_int_initializer(m, "b", {2, 1}, {2});
+  add_node(m, "Pow", {"a", "b"}, "square");
+  add_node(m, "Reshape", {"x", "square"}, "y");
+  auto* base = m.mutable_graph()->add_initializer();
+  base->set_name("c");
+  base->set_data_type(::onnx::TensorProto::FLOAT);
+  base->add_dims(2);
+  base->add_float_data(9.0f);
+  base->add_float_data(4.0f);
+  auto* half = m.mutable_graph()->add_initializer();
+  half->set_name("half");
+  half->set_data_type(::onnx::TensorProto::FLOAT);
+  half->add_float_data(0.5f);
+  add_node(m, "Pow", {"c", "half"}, "root");
+  auto* cast = add_node(m, "Cast", {"root"}, "root_int")->add_attribute();
+  cast->set_name("to");
+  cast->set_type(::onnx::AttributeProto::INT);
+  cast->set_i(::onnx::TensorProto::INT64);
+  add_int_initializer(m, "six", {6}, {1});
+  add_node(m, "Slice", {"x", "zero", "six"}, "x6");
+  add_int_initializer(m, "zero", {0}, {1});
+  add_node(m, "Reshape", {"x6", "root_int"}, "z");
+  m.mutable_graph()->add_output()->set_name("z");
+  write(path, m.SerializeAsString());
+  const clnn::onnx::Model model = clnn::onnx::load(path);
+  CHECK(model.outputs[0].second.shape() == Shape{4, 4});
+  CHECK(model.outputs[1].second.shape() == Shape{3, 2});
+}
+
 TEST_CASE("ScatterND and Transpose fold on tensors known at load", "[onnx]") {
   OnnxDir t;
   const auto path = (t.dir / "model" / "m.onnx").string();

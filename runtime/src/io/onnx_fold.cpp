@@ -173,6 +173,26 @@ HostTensor fold_arithmetic(const Node& n, const std::vector<const HostTensor*>& 
   return elementwise(n, operands, std::divides<>(), int_divide);
 }
 
+// Pow: the base's element type (an integer base keeps the power's integer part). PyTorch
+// exports an attention scale computed from a shape, head_dim ** -0.5, as one: folded, it is a
+// known scalar that the attention pattern takes.
+HostTensor fold_pow(const Node& n, const std::vector<const HostTensor*>& in) {
+  const HostTensor &x = required(n, in, 0), &y = required(n, in, 1);
+  const Shape shape = broadcast(n, x.shape, y.shape);
+  HostTensor out = make(n, x.type, shape);
+  const auto from_x = broadcast_sources(shape, x.shape), from_y = broadcast_sources(shape, y.shape);
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    const double r = std::pow(as_real(x, from_x[i]), as_real(y, from_y[i]));
+    if (out.is_float()) {
+      out.floats[i] = float(r);
+    } else {
+      if (!(std::abs(r) < 9.2e18)) n.invalid("an integer power out of range");
+      out.ints[i] = std::int64_t(r);
+    }
+  }
+  return out;
+}
+
 // Mod: fmod 0 takes the divisor's sign (Python's %), fmod 1 the dividend's (C's fmod).
 HostTensor fold_mod(const Node& n, const std::vector<const HostTensor*>& in) {
   const bool c_style = n.flag("fmod", false);
@@ -604,6 +624,7 @@ const std::map<std::string, Folder> kFolders{
     {"Mul", fold_arithmetic},
     {"Div", fold_arithmetic},
     {"Mod", fold_mod},
+    {"Pow", fold_pow},
     {"Equal", fold_compare},
     {"Less", fold_compare},
     {"LessOrEqual", fold_compare},
