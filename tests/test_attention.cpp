@@ -65,6 +65,20 @@ TEST_CASE("scaled_dot_product_attention: backward's work-groups walk several key
   run_op_check(attention_check({{8, 37, 16}, {8, 70, 16}, {8, 70, 12}, Shape{37, 70}}));
 }
 
+TEST_CASE("scaled_dot_product_attention: forward takes fewer rows a group to fill the device",
+          "[attention]") {
+  // 500 compute units: 2 heads of 70 queries take blocks of 8 rows (18 groups) instead of 64.
+  struct ComputeUnits {
+    std::uint32_t& units = detail::Access::impl(test::context()).info.compute_units;
+    const std::uint32_t saved = units;
+    ~ComputeUnits() { units = saved; }
+  } cu;
+  cu.units = 500;
+  run_op_check(
+      attention_check({{1, 2, 70, 16}, {1, 2, 45, 16}, {1, 2, 45, 12}, Shape{2, 1, 45}, true}));
+  run_op_check(attention_check({{2, 37, 20}, {2, 70, 20}, {2, 70, 12}, Shape{37, 70}}));
+}
+
 TEST_CASE("scaled_dot_product_attention: self-attention sums the three gradients", "[attention]") {
   const Shape x{2, 9, 8};
   reference::Attention a;
