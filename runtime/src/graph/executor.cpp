@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <functional>
+#include <map>
 #include <optional>
 #include <set>
 
@@ -560,6 +561,47 @@ void ExecutorImpl::fold_views() {
     return node(u).op->view_of_input(probe);
   };
 
+  // Products that run on their operand's rows as they lie before views that move whole rows
+  // (a transformer's tokens moved sequence-first before its packed projection): the views run
+  // nothing, and the product's output rows lie moved likewise, where every reader of it reads
+  // through views (`output`, where its rows lie in its buffer).
+  struct MovedRows {
+    std::vector<int> views;
+    StridedView output;
+  };
+  auto moved_rows = [&](int m) -> std::optional<MovedRows> {
+    const Node& nd = node(m);
+    if (nd.kind != NodeKind::op || pinned[std::size_t(m)] || nd.inputs.empty() ||
+        !nd.op->maps_rows(0, shapes_of(nd)))
+      return std::nullopt;
+    for (int w : readers[std::size_t(m)])
+      if (!is_view(w)) return std::nullopt;
+    const Shape& a = node(nd.inputs[0]).shape;
+    const TensorView as_rows{a, 0, row_major_strides(a)};
+    if (!nd.op->reads_through(0, as_rows, shapes_of(nd))) return std::nullopt;
+    std::vector<int> views;
+    for (int u = nd.inputs[0]; readers[std::size_t(u)].size() == 1 && !pinned[std::size_t(u)] &&
+                               is_view(u) && !folded[std::size_t(u)];
+         u = node(u).inputs[0]) {
+      StridedView probe(node(u).shape);
+      if (!node(u).op->input_view_of_output(probe, node(node(u).inputs[0]).shape)) break;
+      views.push_back(u);  // moves elements one to one: its input holds A's elements
+    }
+    for (; !views.empty(); views.pop_back()) {
+      StridedView rows(node(node(views.back()).inputs[0]).shape);
+      bool copies = false, viewed = true;
+      for (auto k = views.size(); viewed && k-- > 0;) {
+        copies = copies || !node(views[k]).op->aliases_input();
+        viewed = node(views[k]).op->view_of_input(rows);
+      }
+      if (viewed && copies && rows.rows_of_width(nd.shape[1])) return MovedRows{views, rows};
+    }
+    return std::nullopt;
+  };
+  std::map<int, MovedRows> moved;
+  for (int v : order)
+    if (auto m = moved_rows(v)) moved.emplace(v, std::move(*m));
+
   // Inputs: op `op` reads input `input` through `views` (nearest first), from the value the
   // last one reads.
   struct Chain {
@@ -571,7 +613,9 @@ void ExecutorImpl::fold_views() {
   auto readable = [&](int v, std::size_t i, std::vector<int> views) {
     std::optional<TensorView>& folded_view = view_folds[std::size_t(v)].inputs[i];
     for (; !views.empty(); views.pop_back()) {
-      StridedView view(node(node(views.back()).inputs[0]).shape);
+      const int start = node(views.back()).inputs[0];
+      const auto rows = moved.find(start);
+      StridedView view = rows != moved.end() ? rows->second.output : StridedView(node(start).shape);
       bool copies = false, viewed = true;  // a run of reshapes alone moves nothing
       for (auto k = views.size(); viewed && k-- > 0;) {
         copies = copies || !node(views[k]).op->aliases_input();
@@ -585,44 +629,67 @@ void ExecutorImpl::fold_views() {
     return views;
   };
   std::vector<Chain> chains;
-  for (int v : order) {
-    const Node& nd = node(v);
-    if (nd.kind != NodeKind::op) continue;
-    view_folds[std::size_t(v)].inputs.assign(nd.inputs.size(), std::nullopt);
-    for (std::size_t i = 0; i < nd.inputs.size(); ++i) {
-      std::vector<int> views;
-      for (int u = nd.inputs[i]; !pinned[std::size_t(u)] && is_view(u); u = node(u).inputs[0])
-        views.push_back(u);
-      views = readable(v, i, std::move(views));
-      if (!views.empty()) chains.push_back({v, i, std::move(views)});
+  // A product's rows stay moved only where every reader of its output reads through views; where
+  // one does not, the chains are planned again without it.
+  for (bool replan = true; replan;) {
+    chains.clear();
+    for (int v : order) {
+      const Node& nd = node(v);
+      if (nd.kind != NodeKind::op) continue;
+      view_folds[std::size_t(v)].inputs.assign(nd.inputs.size(), std::nullopt);
+      for (std::size_t i = 0; i < nd.inputs.size(); ++i) {
+        std::vector<int> views;
+        for (int u = nd.inputs[i]; !pinned[std::size_t(u)] && is_view(u); u = node(u).inputs[0])
+          views.push_back(u);
+        views = readable(v, i, std::move(views));
+        if (!views.empty()) chains.push_back({v, i, std::move(views)});
+      }
     }
-  }
-  // A view runs nothing only where every reader reads through it (q, k and v's slices of one
-  // packed projection, say): a chain through a view with another reader starts there instead.
-  for (bool changed = true; changed;) {
-    changed = false;
-    std::vector<std::set<std::pair<int, std::size_t>>> through(n);  // (reader, its input slot)
-    for (const Chain& c : chains)
-      for (std::size_t k = 0; k < c.views.size(); ++k)
-        through[std::size_t(c.views[k])].insert(k == 0 ? std::pair(c.op, c.input)
-                                                       : std::pair(c.views[k - 1], std::size_t(0)));
-    for (Chain& c : chains) {
-      const auto cut = std::find_if(c.views.begin(), c.views.end(), [&](int u) {
-        return through[std::size_t(u)].size() != readers[std::size_t(u)].size();
-      });
-      if (cut == c.views.end()) continue;
-      c.views = readable(c.op, c.input, std::vector<int>(c.views.begin(), cut));
-      changed = true;
+    // A view runs nothing only where every reader reads through it (q, k and v's slices of one
+    // packed projection, say): a chain through a view with another reader starts there instead.
+    for (bool changed = true; changed;) {
+      changed = false;
+      std::vector<std::set<std::pair<int, std::size_t>>> through(n);  // (reader, input slot)
+      for (const Chain& c : chains)
+        for (std::size_t k = 0; k < c.views.size(); ++k)
+          through[std::size_t(c.views[k])].insert(
+              k == 0 ? std::pair(c.op, c.input) : std::pair(c.views[k - 1], std::size_t(0)));
+      for (Chain& c : chains) {
+        const auto cut = std::find_if(c.views.begin(), c.views.end(), [&](int u) {
+          return through[std::size_t(u)].size() != readers[std::size_t(u)].size();
+        });
+        if (cut == c.views.end()) continue;
+        c.views = readable(c.op, c.input, std::vector<int>(c.views.begin(), cut));
+        changed = true;
+      }
+      chains.erase(std::remove_if(chains.begin(), chains.end(),
+                                  [](const Chain& c) { return c.views.empty(); }),
+                   chains.end());
     }
-    chains.erase(std::remove_if(chains.begin(), chains.end(),
-                                [](const Chain& c) { return c.views.empty(); }),
-                 chains.end());
+    std::set<int> elided;
+    for (const Chain& c : chains) elided.insert(c.views.begin(), c.views.end());
+    replan = false;
+    for (auto it = moved.begin(); it != moved.end();) {
+      const auto& read = readers[std::size_t(it->first)];
+      const bool through_all =
+          std::all_of(read.begin(), read.end(), [&](int w) { return elided.count(w) > 0; });
+      replan = replan || !through_all;
+      it = through_all ? std::next(it) : moved.erase(it);
+    }
   }
   for (const Chain& c : chains) {
     for (int u : c.views) viewed_by[std::size_t(u)] = c.op;
     std::vector<int>& from = reads_from[std::size_t(c.op)];
     if (from.empty()) from = node(c.op).inputs;
     from[c.input] = node(c.views.back()).inputs[0];
+  }
+  for (const auto& [m, rows] : moved) {
+    for (int u : rows.views) viewed_by[std::size_t(u)] = m;
+    std::vector<int>& from = reads_from[std::size_t(m)];
+    if (from.empty()) from = node(m).inputs;
+    from[0] = node(rows.views.back()).inputs[0];
+    const Shape& a = node(node(m).inputs[0]).shape;
+    view_folds[std::size_t(m)].inputs[0] = TensorView{a, 0, row_major_strides(a)};
   }
 
   // Outputs: views after an op, each the only reader of the value before it. Past them may lie
