@@ -431,6 +431,16 @@ TEST_CASE("known registers lengthen the steps of blocks two of which they hold",
   // 128 x 128 blocks (256 work-items) would leave room for one work-group: steps stay short.
   CHECK(known.matmul(4096, 4096, 1).tile_m == 128);
   CHECK(known.matmul(4096, 4096, 1).tile_k == 8);
+  // Unless their last wave would be under half full (300 blocks, 36 in the third wave): blocks
+  // of half the rows, two a unit, with steps of 16. 900 blocks (108 in the last) stay whole.
+  const auto last_wave = known.matmul(6304, 768, 1);
+  CHECK(last_wave.tile_m == 64);
+  CHECK(last_wave.tile_n == 128);
+  CHECK(last_wave.tile_k == 16);
+  CHECK(known.matmul(6304, 2304, 1).tile_m == 128);
+  CHECK(unknown.matmul(6304, 768, 1).tile_m == 128);  // registers unknown: as before
+  // Few rows (a transformer's tokens at batch 1): blocks keep four SIMD groups (128 work-items).
+  CHECK(known.matmul(197, 768, 1).work_group_size() == 128);
   // Half as many registers hold one work-group of 128 work-items with steps of 16.
   h100.registers_per_group = 32768;
   CHECK(LaunchPlanner(h100).matmul(64, 576, 52).tile_k == 8);
@@ -440,12 +450,14 @@ TEST_CASE("known registers lengthen the steps of blocks two of which they hold",
 
 TEST_CASE("a product that splits K keeps blocks that fit it", "[launch]") {
   // A weight gradient, 64 filters by 576 taps: 9 blocks of 64x64 would leave most of 132 units
-  // idle, which matmul(m, n, batch) answers with smaller blocks and split-K with slices.
+  // idle, which matmul(m, n, batch) answers with smaller blocks (of four SIMD groups at least,
+  // K then split where the product is small) and split-K with slices.
   const LaunchPlanner nvidia(gpu(48 << 10, 1024, 32, 132));
   const auto shrunk = nvidia.matmul(64, 576, 1);
   const auto for_split = nvidia.matmul_for_split_k(64, 576, 50176);
   CHECK(for_split.tile_m == 64);  // not mostly outside the 64 rows
-  CHECK(shrunk.tile_m * shrunk.tile_n < for_split.tile_m * for_split.tile_n);
+  CHECK(shrunk.tile_m * shrunk.tile_n < nvidia.matmul().tile_m * nvidia.matmul().tile_n);
+  CHECK(shrunk.work_group_size() >= 4 * 32);
   CHECK(nvidia.plannable(for_split));
   // Columns in blocks of 64 where 128 would compute more past N (576: 640 against 576; 288: 384
   // against 320), not narrower (32 x 32 blocks ran slower), and 128 where they compute no more.

@@ -437,10 +437,36 @@ MatmulPlan LaunchPlanner::matmul(std::size_t m, std::size_t n, std::size_t batch
   if (largest.kernel != MatmulKernel::vec4) return largest;
   // Halve the blocks (rows first) while the product has too few of them to occupy about every
   // compute unit: on the H100, 1024^3 ran 1.7x faster in 64x128 blocks (128 of them) than in
-  // 128x128 (64).
+  // 128x128 (64). Blocks keep a SIMD group for each of a unit's four schedulers at least: one
+  // or two made each unit wait on a group's loads. clnn-tune on the H100, vit_b_16's products at
+  // batch 1 (197 rows): 197 x 768 x 768 ran 0.035 ms in 64 x 128 blocks (K then split) against
+  // 0.054 as planned in smaller ones; 197 x 3072 x 768 0.042 against 0.059.
   const std::size_t wanted = std::max<std::size_t>(1, device_.compute_units * 3 / 4);
-  const MatmulPlan plan = long_steps_if_registers_hold(shrink_blocks(largest, m, n, batch, wanted));
+  const MatmulPlan shrunk = shrink_blocks(largest, m, n, batch, wanted, 4 * device_.simd_width);
+  const MatmulPlan plan = long_steps_if_registers_hold(halved_for_last_wave(shrunk, m, n, batch));
   return longest_k_step_if_alone(plan, m, n, batch);
+}
+
+MatmulPlan LaunchPlanner::halved_for_last_wave(const MatmulPlan& plan, std::size_t m, std::size_t n,
+                                               std::size_t batch) const {
+  // Blocks of half the rows, two of which a unit's registers hold where it holds one of these:
+  // the same waves, but a last wave under half full (or a lone one) takes half as long. On the
+  // H100 (132 units; clnn-tune): 6304 x 768 x 768, 300 blocks of 128 x 128 (36 in the last
+  // wave), ran 0.180 ms in 64 x 128 blocks with steps of 16 against 0.212; 6304 x 3072 x 768
+  // (12 in the last) 0.632 against 0.664; 6304 x 768 x 3072 0.734 against 0.778 (K in 3 slices);
+  // where the last wave was fuller, 128 x 128 kept the lead: 6304 x 2304 x 768 (108 in it)
+  // 0.472 against 0.496, 4096 x 2048 x 512 (116) 0.181 against 0.192, 4096^3 (100) 2.80 against
+  // 3.04.
+  const auto half = plan.tile_m >= 64 ? vec4_plan(plan.tile_m / 2, plan.tile_n) : std::nullopt;
+  const std::size_t units = device_.compute_units, registers = device_.registers_per_group;
+  auto pairs_fit = [&](const MatmulPlan& p) {
+    return 2 * p.work_group_size() * kRegistersPerItem <= registers;
+  };
+  if (plan.kernel != MatmulKernel::vec4 || !half || units == 0 || pairs_fit(plan) ||
+      !pairs_fit(*half))
+    return plan;
+  const std::size_t blocks = plan.blocks(m, n, batch), last = blocks % units;
+  return blocks <= units || (last > 0 && last <= units / 2) ? *half : plan;
 }
 
 MatmulPlan LaunchPlanner::cpu_blocks_for(const MatmulPlan& plan, std::size_t m,
