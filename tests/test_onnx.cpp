@@ -536,7 +536,7 @@ TEST_CASE("Pow folds on integers and floats known at load", "[onnx]") {
   const auto path = (t.dir / "model" / "m.onnx").string();
   auto m = empty_model({16});
   add_int_initializer(m, "a", {2, 4}, {2});
-  add_int_initializer(m, "b", {2, 1}, {2});
+  add_int_initializer(m, "b", {2, 1}, {2});  // squaring, exactly
   add_node(m, "Pow", {"a", "b"}, "square");
   add_node(m, "Reshape", {"x", "square"}, "y");
   auto* base = m.mutable_graph()->add_initializer();

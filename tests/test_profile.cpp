@@ -638,6 +638,32 @@ TEST_CASE("an inference executor reads attention's heads where a packed projecti
   }
 }
 
+TEST_CASE("an inference executor moves the rows of one product of two in a row", "[executor]") {
+  // Tokens moved sequence-first, a product, moved back batch-first, a second product whose
+  // output attention reads as heads. The second runs on its operand's rows as they lie; the
+  // first keeps its rows (its reader is the second's operand, which no op reads through).
+  clnn::Graph g;
+  const std::int64_t B = 2, S = 3, E = 4, H = 2, D = 2;
+  Value x = g.input("x", {B, S, E});
+  Value w1 = g.parameter("w1", {E, E}, clnn::init::uniform(-0.5f, 0.5f, 1));
+  Value w2 = g.parameter("w2", {E, 3 * E}, clnn::init::uniform(-0.5f, 0.5f, 2));
+  Value h = clnn::scale(x, 0.5f);
+  Value first = clnn::matmul(clnn::reshape(clnn::transpose(h, {1, 0, 2}), {S * B, E}), w1);
+  Value back = clnn::transpose(clnn::reshape(first, {S, B, E}), {1, 0, 2});
+  Value second = clnn::matmul(clnn::reshape(back, {B * S, E}), w2);
+  Value qkv = clnn::transpose(clnn::reshape(second, {B, S, 3, H, D}), {2, 0, 3, 1, 4});
+  std::vector<Value> heads;
+  for (std::int64_t i = 0; i < 3; ++i)
+    heads.push_back(clnn::reshape(clnn::slice(qkv, {0}, {i}, {i + 1}), {B, H, S, D}));
+  Value out = clnn::scaled_dot_product_attention(heads[0], heads[1], heads[2]);
+  InferenceAndTraining pair(g, {out}, clnn::test::random_vector(B * S * E, 6, -1.0f, 1.0f));
+  auto& [inference, training] = pair;
+  auto folded = forward_rows(inference);
+  forward_rows(training);
+  CHECK(inference.value(out).to_host() == training.value(out).to_host());
+  CHECK(folded["transpose forward"].entries == 1);  // the first product's, as it lies
+}
+
 TEST_CASE("an inference executor folds relu and GELU into the product before them",
           "[profile][executor]") {
   // relu(x w + b) and GELU(x v) on rows [6, 8]; GELU(Linear(x)) on tokens [2, 3, 8] as ONNX

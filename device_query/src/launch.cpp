@@ -450,7 +450,7 @@ MatmulPlan LaunchPlanner::matmul(std::size_t m, std::size_t n, std::size_t batch
 MatmulPlan LaunchPlanner::halved_for_last_wave(const MatmulPlan& plan, std::size_t m, std::size_t n,
                                                std::size_t batch) const {
   // Blocks of half the rows, two of which a unit's registers hold where it holds one of these:
-  // the same waves, but a last wave under half full (or a lone one) takes half as long. On the
+  // the same waves, but a last wave half full or less (or a lone one) takes half as long. On the
   // H100 (132 units; clnn-tune): 6304 x 768 x 768, 300 blocks of 128 x 128 (36 in the last
   // wave), ran 0.180 ms in 64 x 128 blocks with steps of 16 against 0.212; 6304 x 3072 x 768
   // (12 in the last) 0.632 against 0.664; 6304 x 768 x 3072 0.734 against 0.778 (K in 3 slices);

@@ -287,7 +287,7 @@ class LaunchPlanner {
                                      std::size_t batch) const;
   // A vec4 plan one work-group of which a unit's registers hold, as blocks of half its rows
   // (two of which they hold) where an M x N product's blocks (times batch) would leave the last
-  // wave of the units under half full, or make one wave at most.
+  // wave of the units half full or less, or make one wave at most.
   MatmulPlan halved_for_last_wave(const MatmulPlan& plan, std::size_t m, std::size_t n,
                                   std::size_t batch) const;
   // The GEMM kernel's plan with steps of 16 where a compute unit's registers hold two

@@ -564,7 +564,9 @@ void ExecutorImpl::fold_views() {
   // Products that run on their operand's rows as they lie before views that move whole rows
   // (a transformer's tokens moved sequence-first before its packed projection): the views run
   // nothing, and the product's output rows lie moved likewise, where every reader of it reads
-  // through views (`output`, where its rows lie in its buffer).
+  // through views (`output`, where its rows lie in its buffer). The value the views start from
+  // lies as it is: only ops that read through views (not products) fold views before them, so
+  // a moved product's readers are never another product's operand views.
   struct MovedRows {
     std::vector<int> views;
     StridedView output;
@@ -576,9 +578,6 @@ void ExecutorImpl::fold_views() {
       return std::nullopt;
     for (int w : readers[std::size_t(m)])
       if (!is_view(w)) return std::nullopt;
-    const Shape& a = node(nd.inputs[0]).shape;
-    const TensorView as_rows{a, 0, row_major_strides(a)};
-    if (!nd.op->reads_through(0, as_rows, shapes_of(nd))) return std::nullopt;
     std::vector<int> views;
     for (int u = nd.inputs[0]; readers[std::size_t(u)].size() == 1 && !pinned[std::size_t(u)] &&
                                is_view(u) && !folded[std::size_t(u)];

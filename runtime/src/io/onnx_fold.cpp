@@ -182,6 +182,16 @@ HostTensor fold_pow(const Node& n, const std::vector<const HostTensor*>& in) {
   HostTensor out = make(n, x.type, shape);
   const auto from_x = broadcast_sources(shape, x.shape), from_y = broadcast_sources(shape, y.shape);
   for (std::size_t i = 0; i < out.size(); ++i) {
+    if (!out.is_float() && !y.is_float() && y.ints[from_y[i]] >= 0) {
+      // Exactly, by squaring: doubles lose integers above 2^53.
+      CheckedInt power = 1, base = x.ints[from_x[i]];
+      for (std::int64_t e = y.ints[from_y[i]]; e > 0; e /= 2) {
+        if (e % 2) power = power * base;
+        if (e > 1) base = base * base;
+      }
+      out.ints[i] = power.value();  // CheckedInt threw where it overflowed
+      continue;
+    }
     const double r = std::pow(as_real(x, from_x[i]), as_real(y, from_y[i]));
     if (out.is_float()) {
       out.floats[i] = float(r);

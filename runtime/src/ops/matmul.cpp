@@ -95,13 +95,6 @@ class MatmulOp : public Op {
   bool maps_rows(std::size_t input, const std::vector<Shape>& in) const override {
     return input == 0 && !ta_ && in[0].size() == 2 && in[1].size() == 2;
   }
-  // Inference: A's rows as they lie in a buffer of another shape (the value views before it
-  // start from, where an executor moved the product's rows).
-  bool reads_through(std::size_t input, const TensorView& view,
-                     const std::vector<Shape>& in) const override {
-    return maps_rows(input, in) && view.shape == in[0] && view.offset == 0 &&
-           view.strides == row_major_strides(view.shape);
-  }
 
   Shape infer_shape(const std::vector<Shape>& in) const override {
     const Shape &a = in[0], &b = in[1];
@@ -127,6 +120,7 @@ class MatmulOp : public Op {
   // kernel where it takes one (gemm_cpu, the slices' sum), else in a pass of its own.
   // Accumulating (a residual add folded in), the product adds to what the output holds.
   void forward(const ForwardArgs& args) const override {
+    // Rows moved by an executor (maps_rows): A given as the buffer its rows lie in, in that order.
     const bool as_rows = args.views && !args.views->inputs.empty() && args.views->inputs[0];
     Matrix a = as_rows ? matrix(args.views->inputs[0]->shape) : matrix(*args.inputs[0]);
     a.mem = mem(*args.inputs[0]);

@@ -215,7 +215,7 @@ class Op {
   virtual bool maps_rows(std::size_t /*input*/, const std::vector<Shape>& /*inputs*/) const {
     return false;
   }
-  // Inference: whether forward reads input i (of shape `shape`) through `view`
+  // Inference: whether forward reads input i (the op's input shapes `inputs`) through `view`
   // (ForwardArgs::views), or writes its output through it: an executor then folds the views
   // between the op and the value they start from, or end at, and runs none of them.
   virtual bool reads_through(std::size_t /*input*/, const TensorView& /*view*/,
