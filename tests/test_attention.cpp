@@ -16,6 +16,23 @@ using clnn::test::OpCheck;
 using clnn::test::run_op_check;
 using reference::Vec;
 
+namespace {
+
+// The test context's device taken to have `count` compute units, until the scope ends.
+class ComputeUnits {
+ public:
+  explicit ComputeUnits(std::uint32_t count) { units_ = count; }
+  ~ComputeUnits() { units_ = saved_; }
+  ComputeUnits(const ComputeUnits&) = delete;
+  ComputeUnits& operator=(const ComputeUnits&) = delete;
+
+ private:
+  std::uint32_t& units_ = detail::Access::impl(test::context()).info.compute_units;
+  const std::uint32_t saved_ = units_;
+};
+
+}  // namespace
+
 TEST_CASE("scaled_dot_product_attention forward and backward", "[attention]") {
   SECTION("heads, head sizes that differ, lengths under a block") {
     run_op_check(attention_check({{2, 3, 5, 8}, {2, 3, 7, 8}, {2, 3, 7, 6}}));
@@ -54,12 +71,7 @@ TEST_CASE("scaled_dot_product_attention: backward's work-groups walk several key
   // Two compute units: backward wants 4 work-groups, so 2 heads share each head's 3 key blocks
   // (of 32 keys where local memory allows) between 2 of them, with a copy of gq each, and 8
   // heads take one each.
-  struct ComputeUnits {
-    std::uint32_t& units = detail::Access::impl(test::context()).info.compute_units;
-    const std::uint32_t saved = units;
-    ~ComputeUnits() { units = saved; }
-  } cu;
-  cu.units = 2;
+  const ComputeUnits units(2);
   run_op_check(
       attention_check({{1, 2, 70, 16}, {1, 2, 70, 16}, {1, 2, 70, 16}, std::nullopt, true}));
   run_op_check(attention_check({{8, 37, 16}, {8, 70, 16}, {8, 70, 12}, Shape{37, 70}}));
@@ -68,12 +80,7 @@ TEST_CASE("scaled_dot_product_attention: backward's work-groups walk several key
 TEST_CASE("scaled_dot_product_attention: forward takes fewer rows a group to fill the device",
           "[attention]") {
   // 500 compute units: 2 heads of 70 queries take blocks of 8 rows (18 groups) instead of 64.
-  struct ComputeUnits {
-    std::uint32_t& units = detail::Access::impl(test::context()).info.compute_units;
-    const std::uint32_t saved = units;
-    ~ComputeUnits() { units = saved; }
-  } cu;
-  cu.units = 500;
+  const ComputeUnits units(500);
   run_op_check(
       attention_check({{1, 2, 70, 16}, {1, 2, 45, 16}, {1, 2, 45, 12}, Shape{2, 1, 45}, true}));
   run_op_check(attention_check({{2, 37, 20}, {2, 70, 20}, {2, 70, 12}, Shape{37, 70}}));

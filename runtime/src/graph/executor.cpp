@@ -36,6 +36,12 @@ struct ExecutorImpl {
                Mode mode);
 
   const Node& node(int id) const { return graph->nodes[std::size_t(id)]; }
+  // The shapes of a node's inputs, as ops take them.
+  std::vector<Shape> input_shapes(const Node& nd) const {
+    std::vector<Shape> shapes;
+    for (int u : nd.inputs) shapes.push_back(node(u).shape);
+    return shapes;
+  }
   int named_node(const std::string& name, NodeKind kind, const char* call) const;
   void require_value(int id, const char* call) const;
   // The loss's gradient is seeded with scale, or with device_scale's first element where given.
@@ -200,9 +206,8 @@ struct ExecutorImpl {
     if (!profiling_enabled()) return;
     std::vector<bool> wanted;
     for (Tensor* g : grad_inputs) wanted.push_back(g != nullptr);
-    std::vector<Shape> shapes;
-    for (int u : nd.inputs) shapes.push_back(node(u).shape);
-    const Cost cost = nd.op->cost(CostArgs{pass, shapes, nd.shape, mode == Mode::training, wanted});
+    const Cost cost =
+        nd.op->cost(CostArgs{pass, input_shapes(nd), nd.shape, mode == Mode::training, wanted});
     std::string label = nd.op->type() + " " + pass_name(pass);
     if (profiling_by_node()) label += " '" + nd.name + "'";
     scope.emplace(std::move(label), cost.flops, cost.bytes);
@@ -319,8 +324,7 @@ ExecutorImpl::ExecutorImpl(const Context& context, const Graph& g,
       if (summed_by[std::size_t(v)] >= 0) pv.alias_of = summed_by[std::size_t(v)];
       if (accumulates_into[std::size_t(v)] >= 0) pv.alias_of = accumulates_into[std::size_t(v)];
       pv.written_into = placed_in[std::size_t(v)];
-      std::vector<Shape> shapes;
-      for (int u : nd.inputs) shapes.push_back(node(u).shape);
+      const std::vector<Shape> shapes = input_shapes(nd);
       workspace_floats = std::max(workspace_floats, nd.op->workspace_floats(shapes, nd.shape));
       if (training) saved_floats[std::size_t(v)] = nd.op->saved_floats(shapes, nd.shape);
       std::vector<int>& sources = prepared[std::size_t(v)].sources;
@@ -427,9 +431,8 @@ const Tensor* ExecutorImpl::prepare(int v) {
   if (stale) {
     const Node& nd = node(v);
     if (!p.current) {  // the routes may have changed since: the floats they want now
-      std::vector<Shape> shapes;
-      for (int u : nd.inputs) shapes.push_back(node(u).shape);
-      const std::size_t floats = nd.op->prepared_floats(Access::impl(ctx), shapes, nd.shape);
+      const std::size_t floats =
+          nd.op->prepared_floats(Access::impl(ctx), input_shapes(nd), nd.shape);
       const std::size_t held = p.floats.defined() ? std::size_t(p.floats.size()) : 0;
       if (floats > held) {
         p.floats = Tensor::empty(ctx, {std::int64_t(floats)});
@@ -548,17 +551,34 @@ void ExecutorImpl::fold_views() {
   std::vector<std::vector<int>> readers(n);  // one entry an input slot
   for (int v : order)
     for (int u : node(v).inputs) readers[std::size_t(u)].push_back(v);
-  auto shapes_of = [&](const Node& nd) {
-    std::vector<Shape> shapes;
-    for (int u : nd.inputs) shapes.push_back(node(u).shape);
-    return shapes;
-  };
   // Whether op node u's output is a view of its input (a reshape, transpose or slice).
   auto is_view = [&](int u) {
     if (node(u).kind != NodeKind::op || folded[std::size_t(u)] || node(u).inputs.size() != 1)
       return false;
     StridedView probe(node(node(u).inputs[0]).shape);
     return node(u).op->view_of_input(probe);
+  };
+
+  // Chains of views listed from the op that reads or writes through them. redo (an op's input
+  // views, the last one reading the value they start from): `view`, where that value lies in a
+  // buffer, becomes where the op's operand lies in it. undo (views after an op's output that
+  // move elements one to one): `view`, where the last one lies, becomes where the op's output
+  // lies. Both walk from the far end, note whether a view other than a reshape moves elements
+  // (`copies`), and are false where the result is no strided view.
+  auto redo = [&](StridedView& view, const std::vector<int>& chain, bool& copies) {
+    for (auto k = chain.size(); k-- > 0;) {
+      copies = copies || !node(chain[k]).op->aliases_input();
+      if (!node(chain[k]).op->view_of_input(view)) return false;
+    }
+    return true;
+  };
+  auto undo = [&](StridedView& view, const std::vector<int>& chain, bool& copies) {
+    for (auto k = chain.size(); k-- > 0;) {
+      copies = copies || !node(chain[k]).op->aliases_input();
+      if (!node(chain[k]).op->input_view_of_output(view, node(node(chain[k]).inputs[0]).shape))
+        return false;
+    }
+    return true;
   };
 
   // Products that run on their operand's rows as they lie before views that move whole rows
@@ -574,13 +594,13 @@ void ExecutorImpl::fold_views() {
   auto moved_rows = [&](int m) -> std::optional<MovedRows> {
     const Node& nd = node(m);
     if (nd.kind != NodeKind::op || pinned[std::size_t(m)] || nd.inputs.empty() ||
-        !nd.op->maps_rows(0, shapes_of(nd)))
+        !nd.op->maps_rows(0, input_shapes(nd)))
       return std::nullopt;
     for (int w : readers[std::size_t(m)])
       if (!is_view(w)) return std::nullopt;
     std::vector<int> views;
-    for (int u = nd.inputs[0]; readers[std::size_t(u)].size() == 1 && !pinned[std::size_t(u)] &&
-                               is_view(u) && !folded[std::size_t(u)];
+    for (int u = nd.inputs[0];
+         readers[std::size_t(u)].size() == 1 && !pinned[std::size_t(u)] && is_view(u);
          u = node(u).inputs[0]) {
       StridedView probe(node(u).shape);
       if (!node(u).op->input_view_of_output(probe, node(node(u).inputs[0]).shape)) break;
@@ -588,12 +608,9 @@ void ExecutorImpl::fold_views() {
     }
     for (; !views.empty(); views.pop_back()) {
       StridedView rows(node(node(views.back()).inputs[0]).shape);
-      bool copies = false, viewed = true;
-      for (auto k = views.size(); viewed && k-- > 0;) {
-        copies = copies || !node(views[k]).op->aliases_input();
-        viewed = node(views[k]).op->view_of_input(rows);
-      }
-      if (viewed && copies && rows.rows_of_width(nd.shape[1])) return MovedRows{views, rows};
+      bool copies = false;
+      if (redo(rows, views, copies) && copies && rows.rows_of_width(nd.shape[1]))
+        return MovedRows{views, rows};
     }
     return std::nullopt;
   };
@@ -615,13 +632,9 @@ void ExecutorImpl::fold_views() {
       const int start = node(views.back()).inputs[0];
       const auto rows = moved.find(start);
       StridedView view = rows != moved.end() ? rows->second.output : StridedView(node(start).shape);
-      bool copies = false, viewed = true;  // a run of reshapes alone moves nothing
-      for (auto k = views.size(); viewed && k-- > 0;) {
-        copies = copies || !node(views[k]).op->aliases_input();
-        viewed = node(views[k]).op->view_of_input(view);
-      }
-      folded_view = viewed && copies ? view.tensor_view() : std::nullopt;
-      if (folded_view && node(v).op->reads_through(i, *folded_view, shapes_of(node(v))))
+      bool copies = false;  // a run of reshapes alone moves nothing
+      folded_view = redo(view, views, copies) && copies ? view.tensor_view() : std::nullopt;
+      if (folded_view && node(v).op->reads_through(i, *folded_view, input_shapes(node(v))))
         return views;
     }
     folded_view = std::nullopt;
@@ -695,16 +708,6 @@ void ExecutorImpl::fold_views() {
   // a product of their rows by a matrix and views after it that move whole rows: the op then
   // writes the rows in the order those views leave them, and the product runs on them so
   // (attention's heads joined for the out-projection, whose rows then move back batch-first).
-  // `chain` (nearest first) moves the value before it one to one: `view`, where the last one
-  // lies in a buffer, becomes where that value lies in it.
-  auto undo = [&](StridedView& view, const std::vector<int>& chain, bool& copies) {
-    for (auto k = chain.size(); k-- > 0;) {
-      copies = copies || !node(chain[k]).op->aliases_input();
-      if (!node(chain[k]).op->input_view_of_output(view, node(node(chain[k]).inputs[0]).shape))
-        return false;
-    }
-    return true;
-  };
   for (int v : order) {
     const Node& nd = node(v);
     if (nd.kind != NodeKind::op || viewed_by[std::size_t(v)] >= 0) continue;
@@ -718,14 +721,14 @@ void ExecutorImpl::fold_views() {
           node(w).op->input_view_of_output(probe, node(u).shape))
         (product < 0 ? views : after).push_back(w);
       else if (product < 0 && !views.empty() && node(w).inputs[0] == u &&
-               node(w).op->maps_rows(0, shapes_of(node(w))))
+               node(w).op->maps_rows(0, input_shapes(node(w))))
         product = w;
       else
         break;
     }
     auto written_through = [&](const StridedView& view, const std::vector<int>& elided) {
       const std::optional<TensorView> written = view.tensor_view();
-      if (!written || !nd.op->writes_through(*written, shapes_of(nd), nd.shape)) return false;
+      if (!written || !nd.op->writes_through(*written, input_shapes(nd), nd.shape)) return false;
       view_folds[std::size_t(v)].output = written;
       for (int u : elided) viewed_by[std::size_t(u)] = v;
       return true;
@@ -1180,8 +1183,7 @@ std::vector<Executor::ScheduledPass> Executor::schedule() const {
   const bool training = impl_->mode == Mode::training;
   auto entry = [&](int v, detail::Pass pass) {
     const detail::Node& nd = impl_->node(v);
-    std::vector<Shape> shapes;
-    for (int u : nd.inputs) shapes.push_back(impl_->node(u).shape);
+    const std::vector<Shape> shapes = impl_->input_shapes(nd);
     std::vector<bool> wanted;
     for (std::size_t i = 0; i < nd.inputs.size(); ++i)
       wanted.push_back(pass == detail::Pass::backward && nd.op->differentiable(i) &&
