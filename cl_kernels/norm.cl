@@ -133,24 +133,38 @@ __kernel void bn_finish_statistics(__global const float* partials, __global floa
   }
 }
 
-// The channel of step i of x [N, C, SV]: 32-bit division where the steps fit in 32 bits.
+// The row (sample * C + channel) of step i of x [N, C, SV]: 32-bit division where the steps fit
+// in 32 bits.
+ulong row_of(const ulong i, const long SV, const ulong steps) {
+  return steps <= UINT_MAX ? (ulong)((uint)i / (uint)SV) : i / (ulong)SV;
+}
+
+// The channel of step i of x [N, C, SV].
 long channel_of(const ulong i, const long C, const long SV, const ulong steps) {
-  if (steps <= UINT_MAX) return (long)(((uint)i / (uint)SV) % (uint)C);
-  return (long)((i / (ulong)SV) % (ulong)C);
+  const ulong row = row_of(i, SV, steps);
+  return steps <= UINT_MAX ? (long)((uint)row % (uint)C) : (long)(row % (ulong)C);
 }
 
 // y = epilogue((x - mean[c]) * invstd[c] * gamma[c] + beta[c]). From the running statistics
 // (scale holds variances, turned into invstd with eps) or from saved ones (scale, from
-// scale_offset on, holds invstd). steps = N * C * SV.
-__kernel void bn_apply(__global const float* x, __global float* y, __global const float* mean,
-                       __global const float* scale, const ulong scale_offset,
-                       const int scale_is_variance, const float eps, __global const float* gamma,
-                       __global const float* beta, const long C, const long SV, const ulong steps) {
+// scale_offset on, holds invstd). steps = N * C * SV. x's samples start x_sample steps apart
+// from step x_offset on (C * SV and 0 where x lies as it is; a channel slice of a larger tensor,
+// in inference, else).
+__kernel void bn_apply(__global const float* x, const ulong x_offset, const ulong x_sample,
+                       __global float* y, __global const float* mean, __global const float* scale,
+                       const ulong scale_offset, const int scale_is_variance, const float eps,
+                       __global const float* gamma, __global const float* beta, const long C,
+                       const long SV, const ulong steps) {
   scale += scale_offset;
+  const ulong sample = (ulong)(C * SV);
   for (ulong i = get_global_id(0); i < steps; i += get_global_size(0)) {
-    const long c = channel_of(i, C, SV, steps);
+    const ulong row = row_of(i, SV, steps);
+    const ulong n = steps <= UINT_MAX ? (ulong)((uint)row / (uint)C) : row / (ulong)C;
+    const long c = (long)(row - n * (ulong)C);
     const float invstd = scale_is_variance ? rsqrt(scale[c] + eps) : scale[c];
-    STOREV(FINISH(bn_normalize(LOADV(x, i), mean[c], invstd, gamma[c], beta[c])), y, i);
+    // unsigned wrap-around adds the samples' extra distance whichever way it goes
+    const ulong at = x_offset + i + n * (x_sample - sample);
+    STOREV(FINISH(bn_normalize(LOADV(x, at), mean[c], invstd, gamma[c], beta[c])), y, i);
   }
 }
 

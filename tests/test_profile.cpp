@@ -461,6 +461,81 @@ TEST_CASE("an inference executor assembles a concat of convolutions in place",
     }
 }
 
+TEST_CASE("an inference executor assembles a dense block's concats in one buffer",
+          "[profile][executor]") {
+  // A dense block: x0 = 2 x (a producer that takes no placement: the executor copies its value
+  // into the block's channels), then three layers, each relu(batch_norm(.)) of the concat of
+  // every feature before it (the first of x0 itself) into a 3x3 convolution of 4 filters; the
+  // block's output is the concat of all four features. Every concat lies in the last one's
+  // buffer and runs nothing; the batch norms read their channels where they lie (4x4 positions
+  // read as float4s, 3x5 one at a time). Asking for the first layer's concat too (a reference
+  // that runs every concat) must give the same values bit for bit.
+  for (std::int64_t n : {1, 3})
+    for (std::int64_t width : {4, 5}) {
+      INFO("batch " << n << " width " << width);
+      const std::int64_t height = width == 4 ? 4 : 3;
+      clnn::Graph g;
+      Value x = g.input("x", {n, 6, height, width});
+      std::uint64_t seed = 1;
+      auto uniform = [&](const char* name, const Shape& s, float lo, float hi) {
+        return g.parameter(name + std::to_string(seed), s, clnn::init::uniform(lo, hi, seed++));
+      };
+      auto normalized = [&](const Value& v) {
+        const Shape c{v.shape()[1]};
+        Value mean =
+            g.state("mean" + std::to_string(seed), c, clnn::init::uniform(-0.5f, 0.5f, seed));
+        ++seed;
+        Value var = g.state("var" + std::to_string(seed), c, clnn::init::uniform(0.5f, 2.0f, seed));
+        ++seed;
+        return clnn::relu(clnn::batch_norm(v, uniform("gamma", c, 0.5f, 1.5f),
+                                           uniform("beta", c, -0.5f, 0.5f), mean, var));
+      };
+      clnn::ConvOptions same;
+      same.pads_begin = same.pads_end = {1, 1};
+      std::vector<Value> features{clnn::scale(x, 2.0f)};
+      std::vector<Value> runs;
+      for (int layer = 0; layer < 3; ++layer) {
+        Value run = layer == 0 ? features[0] : clnn::concat(features, 1);
+        if (layer > 0) runs.push_back(run);
+        const std::int64_t channels = run.shape()[1];
+        features.push_back(clnn::conv(normalized(run),
+                                      uniform("w", {4, channels, 3, 3}, -0.5f, 0.5f),
+                                      uniform("b", {4}, -0.5f, 0.5f), same));
+      }
+      Value block = clnn::concat(features, 1);
+      Value out = normalized(block);
+      // A batch norm of channels 2 to 6 reads them through the slice, which runs nothing (unless
+      // it is an output, as in the reference).
+      Value channels = clnn::slice(block, {1}, {2}, {7});
+      Value tail = normalized(channels);
+      const auto input = clnn::test::random_vector(std::size_t(clnn::element_count(x.shape())), 99);
+
+      clnn::Executor assembled(clnn::test::context(), g, {out, block, tail}, clnn::Mode::inference);
+      clnn::Executor reference(clnn::test::context(), g, {out, block, tail, runs[0], channels},
+                               clnn::Mode::inference);
+      for (clnn::Executor* ex : {&assembled, &reference}) ex->set_input("x", input);
+      auto rows = forward_rows(assembled);
+      auto reference_rows = forward_rows(reference);
+      for (const Value& v : {out, block, tail})
+        CHECK(assembled.value(v).to_host() == reference.value(v).to_host());
+      CHECK(rows.count("concat forward") == 0);
+      CHECK(reference_rows["concat forward"].entries == 3);
+      std::size_t lying_in = 0, written_into = 0;
+      for (const auto& pass : assembled.schedule()) {
+        INFO(pass.node << ": " << pass.route);
+        if (pass.node == block.name())
+          CHECK(pass.route == "assembled in place by its operands' producers");
+        if (pass.route == "lies in '" + block.name() + "', assembled in place") ++lying_in;
+        if (pass.route.find("written into '" + block.name() + "'") != std::string::npos)
+          ++written_into;
+        if (pass.op == "scale") CHECK(pass.route.find("from channel 0") != std::string::npos);
+        if (pass.node == channels.name()) CHECK(pass.route.find("a view '") == 0);
+      }
+      CHECK(lying_in == 2);
+      CHECK(written_into == 4);
+    }
+}
+
 TEST_CASE("an inference executor folds an add into the convolution that produces an operand",
           "[profile][executor]") {
   using clnn::detail::ConvRoute;

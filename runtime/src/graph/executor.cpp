@@ -71,6 +71,9 @@ struct ExecutorImpl {
   std::vector<int> placed_in;
   std::vector<std::int64_t> placed_at;
   std::vector<bool> assembled;
+  // Inference: per node id, the concat assembled in place whose channels hold it (-1: none),
+  // where it is a concat of a run of that one's operands (assembled too).
+  std::vector<int> lies_in;
   // Inference: per node id, the value whose buffer its forward adds its result to (an add of its
   // output and that value folded into it; -1: none); and per add so folded, the operand whose
   // producer took it (-1: none): it then shares that operand's buffer and runs no kernel.
@@ -320,6 +323,9 @@ ExecutorImpl::ExecutorImpl(const Context& context, const Graph& g,
     pv.external = nd.kind != NodeKind::op;
     if (nd.kind == NodeKind::op) {
       pv.reads = nd.inputs;
+      pv.reads.insert(pv.reads.end(), reads_from[std::size_t(v)].begin(),
+                      reads_from[std::size_t(v)].end());
+      pv.lies_in = lies_in[std::size_t(v)];
       if (shares_operand(v)) pv.alias_of = nd.inputs[0];
       if (summed_by[std::size_t(v)] >= 0) pv.alias_of = summed_by[std::size_t(v)];
       if (accumulates_into[std::size_t(v)] >= 0) pv.alias_of = accumulates_into[std::size_t(v)];
@@ -825,38 +831,112 @@ void ExecutorImpl::fold_sums() {
   }
 }
 
-// In inference, a concat of channels whose operands are each written by a producer that takes
-// a placement, and read by nothing else, is assembled in place: each producer writes its
-// samples into the concat's channels (its value's buffer goes unused, or holds what a route
-// copies from), and the concat runs nothing. squeezenet1_1's concats had copied 11% of its
-// kernel time at batch 32 (H200).
+// In inference, a concat of channels is assembled in place where each operand comes from a
+// producer that runs a forward into its own value, and is read by nothing else but concats of a
+// run of the concat's operands and ops that read it where it lies: each producer writes its
+// samples into the concat's channels (a route that takes a placement directly; otherwise the
+// executor copies its value there after it runs), and the concat runs nothing. squeezenet1_1's
+// concats had copied 11% of its kernel time at batch 32 (H200). A concat of a run of the
+// operands (a dense block's: each layer reads the concat of every feature before it, and the
+// block's output is the concat of all) runs nothing either: it lies in the larger one's
+// channels, where its readers, like the operands' other readers, read it through strides
+// (Op::reads_through). densenet121's concats had copied 3.3 ms of its 16.3 at batch 32 (H100).
 void ExecutorImpl::assemble_concats() {
   const std::size_t n = graph->nodes.size();
   placed_in.assign(n, -1);
   placed_at.assign(n, 0);
   assembled.assign(n, false);
+  lies_in.assign(n, -1);
   if (mode == Mode::training) return;  // backward would read the producers' own values
-  std::vector<int> readers(n, 0);
+  std::vector<std::vector<std::pair<int, std::size_t>>> readers(n);  // (reader, input slot)
   for (int v : order)
-    for (int u : node(v).inputs) ++readers[std::size_t(u)];
-  for (int v : order) {
-    const Node& nd = node(v);
-    if (nd.kind != NodeKind::op || !nd.op->joins_channels(nd.shape.size())) continue;
-    bool all = true;
-    for (int u : nd.inputs) {
-      const Node& writer = node(writer_of(u));
-      all = all && readers[std::size_t(u)] == 1 && !pinned[std::size_t(u)] &&
-            writer.kind == NodeKind::op && writer.op->takes_placement() &&
-            placed_in[std::size_t(writer_of(u))] < 0;
+    for (std::size_t i = 0; i < node(v).inputs.size(); ++i)
+      readers[std::size_t(node(v).inputs[i])].emplace_back(v, i);
+  auto joins_channels = [&](int v) {
+    return node(v).kind == NodeKind::op && node(v).op->joins_channels(node(v).shape.size());
+  };
+  // Whether node w runs a forward that writes its own value (which may go into a concat).
+  auto writes_own_value = [&](int w) {
+    const auto i = std::size_t(w);
+    return node(w).kind == NodeKind::op && !shares_operand(w) && !assembled[i] &&
+           summed_by[i] < 0 && accumulates_into[i] < 0 && !view_folds[i].output && placed_in[i] < 0;
+  };
+  struct Through {  // a reader that reads its input `slot` where it lies in the concat
+    int reader;
+    std::size_t slot;
+    TensorView view;
+  };
+  // The larger concats come later in the order: each claims its runs before they are seen.
+  for (auto it = order.rbegin(); it != order.rend(); ++it) {
+    const int outer = *it;
+    const Node& nd = node(outer);
+    if (!joins_channels(outer) || assembled[std::size_t(outer)] ||
+        lies_in[std::size_t(outer)] >= 0 || element_count(nd.shape) == 0)
+      continue;
+    const std::set<int> distinct(nd.inputs.begin(), nd.inputs.end());
+    if (distinct.size() != nd.inputs.size()) continue;
+    std::vector<std::int64_t> first_channel{0};  // per operand
+    for (int u : nd.inputs) first_channel.push_back(first_channel.back() + node(u).shape[1]);
+    // Where a value of shape s from channel c on lies in the concat's buffer.
+    const std::int64_t positions = element_count(nd.shape) / (nd.shape[0] * nd.shape[1]);
+    auto slice = [&](const Shape& s, std::int64_t c) {
+      std::vector<std::int64_t> strides = row_major_strides(s);
+      strides[0] = nd.shape[1] * positions;
+      return TensorView{s, c * positions, strides};
+    };
+    // The first operand of the concat's run that concat r joins, or -1.
+    auto run_start = [&](int r) {
+      if (r == outer || !joins_channels(r) || pinned[std::size_t(r)]) return -1;
+      const Node& run = node(r);
+      const auto at = std::find(nd.inputs.begin(), nd.inputs.end(), run.inputs[0]);
+      const auto k = at - nd.inputs.begin();
+      if (at == nd.inputs.end() || run.inputs.size() > nd.inputs.size() - std::size_t(k) ||
+          !std::equal(run.inputs.begin(), run.inputs.end(), at))
+        return -1;
+      return int(k);
+    };
+    std::vector<Through> through;
+    std::map<int, std::int64_t> runs;  // concat of a run -> its first channel
+    // Whether every reader of u but those `skipped` reads it through `view`.
+    auto read_through = [&](int u, const TensorView& view, auto&& skipped) {
+      for (auto [r, slot] : readers[std::size_t(u)]) {
+        if (skipped(r)) continue;
+        if (view_folds[std::size_t(r)].inputs[slot] ||
+            !node(r).op->reads_through(slot, view, input_shapes(node(r))))
+          return false;
+        through.push_back({r, slot, view});
+      }
+      return true;
+    };
+    bool ok = true;
+    for (std::size_t k = 0; ok && k < nd.inputs.size(); ++k) {
+      const int u = nd.inputs[k];
+      ok = !pinned[std::size_t(u)] && writes_own_value(writer_of(u)) &&
+           read_through(u, slice(node(u).shape, first_channel[k]), [&](int r) {
+             if (r == outer) return true;
+             const int start = run_start(r);
+             if (start >= 0) runs[r] = first_channel[std::size_t(start)];
+             return start >= 0;
+           });
     }
-    if (!all) continue;
-    std::int64_t channel = 0;
-    for (int u : nd.inputs) {
-      placed_in[std::size_t(writer_of(u))] = v;
-      placed_at[std::size_t(writer_of(u))] = channel;
-      channel += node(u).shape[1];
+    for (auto [r, c] : runs)
+      ok = ok && read_through(r, slice(node(r).shape, c), [](int) { return false; });
+    if (!ok) continue;
+    for (std::size_t k = 0; k < nd.inputs.size(); ++k) {
+      placed_in[std::size_t(writer_of(nd.inputs[k]))] = outer;
+      placed_at[std::size_t(writer_of(nd.inputs[k]))] = first_channel[k];
     }
-    assembled[std::size_t(v)] = true;
+    assembled[std::size_t(outer)] = true;
+    for (auto [r, c] : runs) {
+      assembled[std::size_t(r)] = true;
+      lies_in[std::size_t(r)] = outer;
+    }
+    for (const Through& t : through) {
+      std::vector<int>& from = reads_from[std::size_t(t.reader)];
+      if (from.empty()) from = node(t.reader).inputs;
+      from[t.slot] = outer;
+      view_folds[std::size_t(t.reader)].inputs[t.slot] = t.view;
+    }
   }
 }
 
@@ -1083,6 +1163,8 @@ void Executor::forward() {
           impl_->saved[std::size_t(v)], training, step, impl_->epilogues[std::size_t(v)], placement,
           prepared, impl_->shard, impl_->accumulates_into[std::size_t(v)] >= 0,
           impl_->view_folds[std::size_t(v)].any() ? &impl_->view_folds[std::size_t(v)] : nullptr});
+      if (placement.into && !nd.op->takes_placement())
+        detail::copy_to_placement(impl, impl_->values[std::size_t(v)], placement);
     });
   }
   impl_->step = step;
@@ -1199,7 +1281,9 @@ std::vector<Executor::ScheduledPass> Executor::schedule() const {
       s.route = "folded into '" + impl_->node(into).name + "'";
     } else if (const int by = impl_->viewed_by[std::size_t(v)]; by >= 0) {
       s.route = "a view '" + impl_->node(by).name + "' reads or writes through";
-    } else if (forward && impl_->assembled[std::size_t(v)])
+    } else if (const int in = impl_->lies_in[std::size_t(v)]; forward && in >= 0)
+      s.route = "lies in '" + impl_->node(in).name + "', assembled in place";
+    else if (forward && impl_->assembled[std::size_t(v)])
       s.route = "assembled in place by its operands' producers";
     else if (const int by = impl_->summed_by[std::size_t(v)]; forward && by >= 0)
       s.route = "folded into '" +

@@ -12,14 +12,19 @@ std::size_t MemoryPlan::total_bytes() const {
 
 MemoryPlan plan_memory(const std::vector<int>& order, const std::vector<PlanValue>& values) {
   const std::size_t n = values.size();
-  // Values that alias another share its storage: lifetimes and pins gather at the root.
-  std::vector<int> root(n, -1);
+  // Values that alias another share its storage: lifetimes and pins gather at the root. A value
+  // read before its turn (a concat assembled in place, read through the values that lie in it)
+  // is its own root.
+  std::vector<int> root(n);
+  std::iota(root.begin(), root.end(), 0);
   std::vector<int> last_use(n, -1);
   std::vector<bool> pinned(n, false);
   for (std::size_t pos = 0; pos < order.size(); ++pos) {
     const int v = order[pos];
     const PlanValue& value = values[std::size_t(v)];
-    const int r = value.alias_of >= 0 ? root[std::size_t(value.alias_of)] : v;
+    const int r = value.alias_of >= 0  ? root[std::size_t(value.alias_of)]
+                  : value.lies_in >= 0 ? value.lies_in
+                                       : v;
     root[std::size_t(v)] = r;
     last_use[std::size_t(r)] = std::max(last_use[std::size_t(r)], int(pos));
     if (value.pinned) pinned[std::size_t(r)] = true;
@@ -64,6 +69,7 @@ MemoryPlan plan_memory(const std::vector<int>& order, const std::vector<PlanValu
     if (const int into = values[std::size_t(v)].written_into;
         into >= 0 && plan.slot_of[std::size_t(into)] < 0)
       take_slot(into);
+    if (r != v && plan.slot_of[std::size_t(r)] < 0) take_slot(r);
     if (r != v)
       plan.slot_of[std::size_t(v)] = plan.slot_of[std::size_t(r)];
     else if (!values[std::size_t(v)].external && plan.slot_of[std::size_t(v)] < 0)

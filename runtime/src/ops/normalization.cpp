@@ -1,5 +1,6 @@
 // batch_norm (batch statistics and running statistics).
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "cl/kernel_call.hpp"
@@ -27,6 +28,16 @@ ChannelView channel_view(const Shape& x) {
   for (std::size_t d = 2; d < x.size(); ++d) v.s *= x[d];
   v.vec = v.s % 4 == 0 ? 4 : 1;
   return v;
+}
+
+// Whether `view` lays each sample out row-major, its samples anywhere (a channel slice of a
+// larger tensor: a dense block's features, read where its concat is assembled in place).
+bool samples_row_major(const TensorView& view) {
+  if (view.shape.size() < 2 || view.offset < 0 || view.strides[0] < 0) return false;
+  const std::vector<std::int64_t> row_major = row_major_strides(view.shape);
+  for (std::size_t d = 1; d < view.shape.size(); ++d)
+    if (view.shape[d] != 1 && view.strides[d] != row_major[d]) return false;
+  return true;
 }
 
 // The build options of norm.cl's batch-norm kernels for this view and epilogue.
@@ -76,7 +87,19 @@ class BatchNormOp : public Op {
   void forward(const ForwardArgs& args) const override {
     const Tensor &x = *args.inputs[0], &gamma = *args.inputs[1], &beta = *args.inputs[2];
     const Tensor &running_mean = *args.inputs[3], &running_var = *args.inputs[4];
-    const ChannelView v = channel_view(x.shape());
+    // Where x's samples lie, in floats: as they are, or through a view of the buffer x is then
+    // (inference).
+    const std::optional<TensorView>& view =
+        args.views ? args.views->inputs[0] : std::optional<TensorView>{};
+    ChannelView v = channel_view(view ? view->shape : x.shape());
+    cl_ulong x_offset = 0, x_sample = cl_ulong(v.c * v.s);
+    if (view) {
+      x_offset = cl_ulong(view->offset);
+      x_sample = cl_ulong(view->strides[0]);
+      if (x_offset % 4 != 0 || x_sample % 4 != 0) v.vec = 1;
+    }
+    x_offset /= cl_ulong(v.vec);  // in steps of vec floats from here
+    x_sample /= cl_ulong(v.vec);
     auto& ctx = args.ctx;
     const std::string options = norm_options(v, args.epilogue);
     cl_kernel apply = ctx.kernel("norm", "bn_apply", options);
@@ -91,11 +114,13 @@ class BatchNormOp : public Op {
                cl_long(launch.pieces), momentum_, eps_, launch.finish_memory());
       launch.enqueue(ctx, stats, finish);
       // saved = (mean[C], invstd[C]): the invstd block starts C floats in.
-      set_args(apply, mem(x), mem(args.output), mem(args.saved), mem(args.saved), cl_ulong(v.c),
-               cl_int(0), eps_, mem(gamma), mem(beta), v.c, v.steps_per_row(), v.steps());
+      set_args(apply, mem(x), x_offset, x_sample, mem(args.output), mem(args.saved),
+               mem(args.saved), cl_ulong(v.c), cl_int(0), eps_, mem(gamma), mem(beta), v.c,
+               v.steps_per_row(), v.steps());
     } else {
-      set_args(apply, mem(x), mem(args.output), mem(running_mean), mem(running_var), cl_ulong(0),
-               cl_int(1), eps_, mem(gamma), mem(beta), v.c, v.steps_per_row(), v.steps());
+      set_args(apply, mem(x), x_offset, x_sample, mem(args.output), mem(running_mean),
+               mem(running_var), cl_ulong(0), cl_int(1), eps_, mem(gamma), mem(beta), v.c,
+               v.steps_per_row(), v.steps());
     }
     ctx.enqueue_elementwise(apply, std::size_t(v.steps()));
   }
@@ -130,6 +155,11 @@ class BatchNormOp : public Op {
   }
 
   bool takes_epilogue(const Epilogue&) const override { return true; }
+  // Inference reads x through a view that keeps each sample row-major.
+  bool reads_through(std::size_t input, const TensorView& view,
+                     const std::vector<Shape>&) const override {
+    return input == 0 && samples_row_major(view);
+  }
   // Backward recomputes the normalized value from x, and a clamp's derivative with it.
   EpilogueBackward backward_with_epilogue(const Epilogue& e) const override {
     return e.clamps() ? EpilogueBackward::recomputed : EpilogueBackward::refused;
