@@ -921,6 +921,10 @@ void ExecutorImpl::assemble_concats() {
     }
     for (auto [r, c] : runs)
       ok = ok && read_through(r, slice(node(r).shape, c), [](int) { return false; });
+    // Operands copied into place one launch each, where the concat copies two a launch: only
+    // where some producer writes its part itself does assembling save copies.
+    ok = ok && std::any_of(nd.inputs.begin(), nd.inputs.end(),
+                           [&](int u) { return node(writer_of(u)).op->takes_placement(); });
     if (!ok) continue;
     for (std::size_t k = 0; k < nd.inputs.size(); ++k) {
       placed_in[std::size_t(writer_of(nd.inputs[k]))] = outer;
