@@ -158,12 +158,14 @@ __kernel void bn_apply(__global const float* x, const ulong x_offset, const ulon
   scale += scale_offset;
   const ulong sample = (ulong)(C * SV);
   for (ulong i = get_global_id(0); i < steps; i += get_global_size(0)) {
-    const ulong row = row_of(i, SV, steps);
-    const ulong n = steps <= UINT_MAX ? (ulong)((uint)row / (uint)C) : row / (ulong)C;
-    const long c = (long)(row - n * (ulong)C);
+    const long c = channel_of(i, C, SV, steps);
     const float invstd = scale_is_variance ? rsqrt(scale[c] + eps) : scale[c];
-    // unsigned wrap-around adds the samples' extra distance whichever way it goes
-    const ulong at = x_offset + i + n * (x_sample - sample);
+    ulong at = x_offset + i;
+    if (x_sample != sample) {  // the sample's extra distance (unsigned wrap-around if less)
+      const ulong row = row_of(i, SV, steps);
+      at += (steps <= UINT_MAX ? (ulong)((uint)row / (uint)C) : row / (ulong)C) *
+            (x_sample - sample);
+    }
     STOREV(FINISH(bn_normalize(LOADV(x, at), mean[c], invstd, gamma[c], beta[c])), y, i);
   }
 }

@@ -322,9 +322,10 @@ ExecutorImpl::ExecutorImpl(const Context& context, const Graph& g,
     pv.pinned = pinned[std::size_t(v)];
     pv.external = nd.kind != NodeKind::op;
     if (nd.kind == NodeKind::op) {
-      pv.reads = nd.inputs;
-      pv.reads.insert(pv.reads.end(), reads_from[std::size_t(v)].begin(),
-                      reads_from[std::size_t(v)].end());
+      // What forward reads: through views, the values they start from; a concat assembled in
+      // place, nothing (its operands' own buffers die with their producers' passes).
+      const std::vector<int>& from = reads_from[std::size_t(v)];
+      if (!assembled[std::size_t(v)]) pv.reads = from.empty() ? nd.inputs : from;
       pv.lies_in = lies_in[std::size_t(v)];
       if (shares_operand(v)) pv.alias_of = nd.inputs[0];
       if (summed_by[std::size_t(v)] >= 0) pv.alias_of = summed_by[std::size_t(v)];
@@ -866,12 +867,22 @@ void ExecutorImpl::assemble_concats() {
     std::size_t slot;
     TensorView view;
   };
-  // The larger concats come later in the order: each claims its runs before they are seen.
+  // Values that a producer adds its result to (Op::takes_accumulation), behind the views that
+  // share their buffers: a concat among them is not assembled, as the operands' other readers
+  // would read the sum where they read the operands.
+  std::set<int> summed_into;
+  for (int p : order)
+    if (const int into = accumulates_into[std::size_t(p)]; into >= 0)
+      summed_into.insert(behind_views(into, [](int) { return true; }));
+  // From the last concat in the order: a larger one mostly comes later and claims its runs
+  // first (one that comes earlier is rejected as an outer one, its operands being read by the
+  // larger, which is no run of it).
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
     const int outer = *it;
     const Node& nd = node(outer);
     if (!joins_channels(outer) || assembled[std::size_t(outer)] ||
-        lies_in[std::size_t(outer)] >= 0 || element_count(nd.shape) == 0)
+        lies_in[std::size_t(outer)] >= 0 || element_count(nd.shape) == 0 ||
+        summed_into.count(outer) > 0)
       continue;
     const std::set<int> distinct(nd.inputs.begin(), nd.inputs.end());
     if (distinct.size() != nd.inputs.size()) continue;
@@ -1298,7 +1309,8 @@ std::vector<Executor::ScheduledPass> Executor::schedule() const {
     if (const int into = impl_->accumulates_into[std::size_t(v)]; forward && into >= 0)
       s.route += ", '" + impl_->node(into).name + "' added in";
     if (const int into = impl_->placed_in[std::size_t(v)]; forward && into >= 0)
-      s.route += (s.route.empty() ? "" : ", ") + std::string("written into '") +
+      s.route += (s.route.empty() ? "" : ", ") +
+                 std::string(nd.op->takes_placement() ? "written into '" : "copied into '") +
                  impl_->node(into).name + "' from channel " +
                  std::to_string(impl_->placed_at[std::size_t(v)]);
     s.workspace_bytes = nd.op->workspace_floats(shapes, nd.shape) * sizeof(float);

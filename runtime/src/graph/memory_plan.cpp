@@ -14,7 +14,7 @@ MemoryPlan plan_memory(const std::vector<int>& order, const std::vector<PlanValu
   const std::size_t n = values.size();
   // Values that alias another share its storage: lifetimes and pins gather at the root. A value
   // read before its turn (a concat assembled in place, read through the values that lie in it)
-  // is its own root.
+  // is its own root: such a value aliases none (PlanValue::lies_in).
   std::vector<int> root(n);
   std::iota(root.begin(), root.end(), 0);
   std::vector<int> last_use(n, -1);

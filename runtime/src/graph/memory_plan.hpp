@@ -18,8 +18,9 @@ struct PlanValue {
   // Writes part of that later value (a concat assembled in place): its buffer is taken here,
   // before this value's own.
   int written_into = -1;
-  // Lies inside that later value's buffer (a concat of some of the operands of a concat
-  // assembled in place): shares its buffer, taken here if not before.
+  // Lies inside that value's buffer (a concat of some of the operands of a concat assembled in
+  // place, which may come later in the order): shares its buffer, taken here if not before.
+  // That value may not alias another itself.
   int lies_in = -1;
 };
 
