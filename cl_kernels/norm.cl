@@ -139,10 +139,12 @@ ulong row_of(const ulong i, const long SV, const ulong steps) {
   return steps <= UINT_MAX ? (ulong)((uint)i / (uint)SV) : i / (ulong)SV;
 }
 
-// The channel of step i of x [N, C, SV].
-long channel_of(const ulong i, const long C, const long SV, const ulong steps) {
-  const ulong row = row_of(i, SV, steps);
+// The channel of a row of x [N, C, SV], and of step i.
+long channel_of_row(const ulong row, const long C, const ulong steps) {
   return steps <= UINT_MAX ? (long)((uint)row % (uint)C) : (long)(row % (ulong)C);
+}
+long channel_of(const ulong i, const long C, const long SV, const ulong steps) {
+  return channel_of_row(row_of(i, SV, steps), C, steps);
 }
 
 // y = epilogue((x - mean[c]) * invstd[c] * gamma[c] + beta[c]). From the running statistics
@@ -158,14 +160,13 @@ __kernel void bn_apply(__global const float* x, const ulong x_offset, const ulon
   scale += scale_offset;
   const ulong sample = (ulong)(C * SV);
   for (ulong i = get_global_id(0); i < steps; i += get_global_size(0)) {
-    const long c = channel_of(i, C, SV, steps);
+    const ulong row = row_of(i, SV, steps);
+    const long c = channel_of_row(row, C, steps);
     const float invstd = scale_is_variance ? rsqrt(scale[c] + eps) : scale[c];
     ulong at = x_offset + i;
-    if (x_sample != sample) {  // the sample's extra distance (unsigned wrap-around if less)
-      const ulong row = row_of(i, SV, steps);
+    if (x_sample != sample)  // the sample's extra distance (unsigned wrap-around if less)
       at += (steps <= UINT_MAX ? (ulong)((uint)row / (uint)C) : row / (ulong)C) *
             (x_sample - sample);
-    }
     STOREV(FINISH(bn_normalize(LOADV(x, at), mean[c], invstd, gamma[c], beta[c])), y, i);
   }
 }

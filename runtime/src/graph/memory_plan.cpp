@@ -69,10 +69,10 @@ MemoryPlan plan_memory(const std::vector<int>& order, const std::vector<PlanValu
     if (const int into = values[std::size_t(v)].written_into;
         into >= 0 && plan.slot_of[std::size_t(into)] < 0)
       take_slot(into);
-    if (r != v && plan.slot_of[std::size_t(r)] < 0) take_slot(r);
-    if (r != v)
+    if (r != v) {
+      if (plan.slot_of[std::size_t(r)] < 0) take_slot(r);  // a later value v lies in
       plan.slot_of[std::size_t(v)] = plan.slot_of[std::size_t(r)];
-    else if (!values[std::size_t(v)].external && plan.slot_of[std::size_t(v)] < 0)
+    } else if (!values[std::size_t(v)].external && plan.slot_of[std::size_t(v)] < 0)
       take_slot(v);
     for (int u : release_at[pos]) free_slots.push_back(plan.slot_of[std::size_t(u)]);
   }
