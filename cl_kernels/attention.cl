@@ -116,10 +116,13 @@ inline void stage_rows(__local float* dst, const int pitch, __global const float
       _Pragma("unroll") for (int j_ = 0; j_ < NC; ++j_) acc[i_][j_] = 0.0f;
 
 // The mask of one head: element (query, key) at query * strides.s2 + key * strides.s3; heads
-// count as (head / inner, head % inner) against strides s0 and s1.
+// count as (head / inner, head % inner) against strides s0 and s1, the first repeating every
+// `outer_period` batch entries (the mask's extent there: 1 where it is broadcast, the batch's
+// where it is not, the windows of one image where a batch of images' windows share it).
 inline __global const float* head_mask(__global const float* mask, const int head,
-                                       const int inner, const long4 strides) {
-  return mask + (head / inner) * strides.s0 + (head % inner) * strides.s1;
+                                       const int inner, const int outer_period,
+                                       const long4 strides) {
+  return mask + (head / inner % outer_period) * strides.s0 + (head % inner) * strides.s1;
 }
 
 // A score in base 2 as the softmax sees it: -infinity where the key is past the end, masked
@@ -176,8 +179,9 @@ inline void stage_key_block(__local float* ks, __local float* vs, __global const
 __kernel __attribute__((reqd_work_group_size(ITEMS, 1, 1))) void attention_forward(
     __global const float* q, __global const float* k, __global const float* v,
     __global const float* mask, __global float* out, __global float* lse, const int lq,
-    const int lk, const float qscale, const int inner, const long4 mask_strides, const long4 q_at,
-    const long4 k_at, const long4 v_at, const long4 out_at) {
+    const int lk, const float qscale, const int inner, const long4 mask_strides,
+    const int mask_period, const long4 q_at, const long4 k_at, const long4 v_at,
+    const long4 out_at) {
   // Keys and then the block's probabilities share one buffer: every item has read the keys
   // before any writes a probability (the barrier after the row maxima lies between).
   __local float4 qs4[LOCAL_FLOAT4S(ROWS * QPITCH)];
@@ -192,7 +196,7 @@ __kernel __attribute__((reqd_work_group_size(ITEMS, 1, 1))) void attention_forwa
 
   const int lane = get_local_id(0) % LANES, row0 = get_local_id(0) / LANES * TR;
   const int head = get_group_id(1), q0 = get_group_id(0) * ROWS;
-  __global const float* m_head = head_mask(mask, head, inner, mask_strides);
+  __global const float* m_head = head_mask(mask, head, inner, mask_period, mask_strides);
   stage_rows(qs, QPITCH, q + head_start(q_at, head, inner) + q0 * q_at.s2, q_at.s2, D, DP, ROWS,
              min(ROWS, lq - q0), qscale);
   __global const float* k_head = k + head_start(k_at, head, inner);
@@ -337,8 +341,8 @@ __kernel __attribute__((reqd_work_group_size(ITEMS, 1, 1))) void attention_backw
     __global const float* mask, __global const float* gout, __global const float* lse,
     __global const float* delta, __global float* gk, __global float* gv, __global float* gq,
     const int lq, const int lk, const float qscale, const float scale, const int inner,
-    const long4 mask_strides, const float beta_k, const float beta_v, const float beta_q,
-    const int wants, const long chunk_floats) {
+    const long4 mask_strides, const int mask_period, const float beta_k, const float beta_v,
+    const float beta_q, const int wants, const long chunk_floats) {
   __local float4 ks4[LOCAL_FLOAT4S(ROWS * QPITCH)];
   __local float4 vs4[LOCAL_FLOAT4S(ROWS * VPITCH)];
   __local float4 qs4[LOCAL_FLOAT4S(BLOCK * QPITCH)];
@@ -353,7 +357,7 @@ __kernel __attribute__((reqd_work_group_size(ITEMS, 1, 1))) void attention_backw
   const int lane = get_local_id(0) % LANES, row0 = get_local_id(0) / LANES * TR;
   const int qrow0 = get_local_id(0) / LANES * TQ;  // an item's queries in the product for gq
   const int head = get_group_id(1);
-  __global const float* m_head = head_mask(mask, head, inner, mask_strides);
+  __global const float* m_head = head_mask(mask, head, inner, mask_period, mask_strides);
   __global float* gq_head = gq + get_group_id(0) * chunk_floats + (long)head * lq * D;
   const int key_blocks = (lk + ROWS - 1) / ROWS;
 

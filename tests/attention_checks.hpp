@@ -28,7 +28,8 @@ struct Case {
 };
 
 // The flat index of a mask element (right-aligned against [batch..., lq, lk], broadcast where
-// its extent is 1) for head h of `inner` heads per batch entry.
+// its extent is 1, repeating where it divides the batch's) for head h of `inner` heads per batch
+// entry.
 inline std::size_t mask_index(const Shape& mask, const Shape& full, std::size_t inner,
                               std::size_t h, std::size_t i, std::size_t j) {
   std::vector<std::size_t> at(full.size());
@@ -43,7 +44,7 @@ inline std::size_t mask_index(const Shape& mask, const Shape& full, std::size_t 
   std::size_t index = 0;
   for (std::size_t m = 0; m < mask.size(); ++m) {
     const std::size_t d = full.size() - mask.size() + m;
-    index = index * std::size_t(mask[m]) + (mask[m] == 1 ? 0 : at[d]);
+    index = index * std::size_t(mask[m]) + at[d] % std::size_t(mask[m]);
   }
   return index;
 }

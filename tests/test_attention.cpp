@@ -45,6 +45,10 @@ TEST_CASE("scaled_dot_product_attention forward and backward", "[attention]") {
     run_op_check(
         attention_check({{1, 2, 70, 16}, {1, 2, 45, 16}, {1, 2, 45, 16}, Shape{2, 1, 45}, true}));
   }
+  SECTION("a mask repeating along the first batch dimension (windows of several images)") {
+    run_op_check(attention_check({{6, 2, 5, 8}, {6, 2, 7, 8}, {6, 2, 7, 8}, Shape{3, 1, 5, 7}}));
+    run_op_check(attention_check({{4, 9, 8}, {4, 11, 8}, {4, 11, 4}, Shape{2, 9, 11}}));
+  }
   SECTION("a query whose keys are all hidden gets zeros and no gradient") {
     run_op_check(attention_check({{1, 1, 4, 4}, {1, 1, 6, 4}, {1, 1, 6, 4}, Shape{4, 6}}, 2));
   }
@@ -119,6 +123,13 @@ TEST_CASE("scaled_dot_product_attention rejects operands that do not fit", "[att
   CHECK_THROWS_AS(scaled_dot_product_attention(q, k, g.input("v3", {2, 6})), ShapeError);
   CHECK_THROWS_AS(scaled_dot_product_attention(q, k, v, g.input("m", {4, 5})), ShapeError);
   CHECK_THROWS_AS(scaled_dot_product_attention(q, k, v, g.input("m2", {1, 2, 4, 6})), ShapeError);
+  // A first dimension that neither matches nor divides the batch's, or repeats below it.
+  const Value q6 = g.input("q6", {6, 2, 4, 8}), k6 = g.input("k6", {6, 2, 6, 8});
+  CHECK_THROWS_AS(scaled_dot_product_attention(q6, k6, k6, g.input("m3", {4, 2, 4, 6})),
+                  ShapeError);
+  const Value q4 = g.input("q4", {2, 4, 4, 8}), k4 = g.input("k4", {2, 4, 6, 8});
+  CHECK_THROWS_AS(scaled_dot_product_attention(q4, k4, k4, g.input("m4", {1, 2, 4, 6})),
+                  ShapeError);
   const Value big = g.input("big", {1, 2, 300});
   CHECK_THROWS_AS(scaled_dot_product_attention(big, big, big), ShapeError);
   CHECK_THROWS_AS(scaled_dot_product_attention(q, k, v, std::nullopt, false, NAN), Error);

@@ -129,6 +129,98 @@ TEST_CASE("attention as exporters write it runs as the fused operator, same outp
     }
 }
 
+TEST_CASE("Swin's shifted-window attention runs as the fused operator, same outputs", "[onnx]") {
+  OnnxDir t;
+  const auto path = (t.dir / "model" / "m.onnx").string();
+  // Scores of 2 images of 3 windows, 2 heads ([6, 2, L, S]) plus a bias per head; seen as
+  // [2, 3, 2, L, S] between two Reshapes, plus a mask per window, as torchvision's Swin adds
+  // its shifted windows' mask. A mask per image and window is not one the fused operator
+  // repeats: that graph runs as written.
+  const std::int64_t images = 2, windows = 3, heads = 2, L = 4, S = 5, D = 8;
+  const std::int64_t batch = images * windows;
+  for (const bool per_image : {false, true}) {
+    INFO("a mask per image " << per_image);
+    ::onnx::ModelProto m;
+    m.set_ir_version(8);
+    m.add_opset_import()->set_version(17);
+    auto* g = m.mutable_graph();
+    auto input = [&](const std::string& name, const Shape& shape) {
+      auto* in = g->add_input();
+      in->set_name(name);
+      auto* type = in->mutable_type()->mutable_tensor_type();
+      type->set_elem_type(::onnx::TensorProto::FLOAT);
+      for (auto d : shape) type->mutable_shape()->add_dim()->set_dim_value(d);
+    };
+    input("q", {batch, heads, L, D});
+    input("k", {batch, heads, S, D});
+    input("v", {batch, heads, S, D});
+    input("bias", {heads, L, S});
+    input("window_mask", {per_image ? images : 1, windows, 1, L, S});
+    add_scalar(m, "scale", 1.0f / std::sqrt(float(D)));
+    add_int_initializer(m, "split", {images, windows, heads, L, S}, {5});
+    add_int_initializer(m, "merged", {batch, heads, L, S}, {4});
+    add_node(m, "Mul", {"q", "scale"}, "qs");
+    auto* kt = add_node(m, "Transpose", {"k"}, "kt");
+    auto* perm = kt->add_attribute();
+    perm->set_name("perm");
+    perm->set_type(::onnx::AttributeProto::INTS);
+    for (auto p : {0, 1, 3, 2}) perm->add_ints(p);
+    add_node(m, "MatMul", {"qs", "kt"}, "product");
+    add_node(m, "Add", {"product", "bias"}, "biased");
+    add_node(m, "Reshape", {"biased", "split"}, "per_window");
+    add_node(m, "Add", {"per_window", "window_mask"}, "masked_windows");
+    add_node(m, "Reshape", {"masked_windows", "merged"}, "masked");
+    auto* softmax = add_node(m, "Softmax", {"masked"}, "p");
+    auto* axis = softmax->add_attribute();
+    axis->set_name("axis");
+    axis->set_type(::onnx::AttributeProto::INT);
+    axis->set_i(-1);
+    add_node(m, "MatMul", {"p", "v"}, "y");
+    g->add_output()->set_name("y");
+    write(path, m.SerializeAsString());
+
+    clnn::onnx::Model model = clnn::onnx::load(path);
+    const Value y = model.outputs[0].second;
+    Executor ex(clnn::test::context(), model.graph, {y}, Mode::inference);
+    std::map<std::string, std::vector<float>> in;
+    std::uint32_t seed = 31;
+    for (const auto& [name, v] : model.inputs) {
+      in[name] = random_vector(std::size_t(element_count(v.shape())), seed++);
+      ex.set_input(name, in[name]);
+    }
+    ex.forward();
+    CHECK(schedule_has(ex, "scaled_dot_product_attention") == !per_image);
+    CHECK(schedule_has(ex, "softmax") == per_image);
+    std::vector<double> want;
+    for (std::int64_t o = 0; o < batch; ++o)
+      for (std::int64_t h = 0; h < heads; ++h)
+        for (std::int64_t i = 0; i < L; ++i) {
+          const std::int64_t head = o * heads + h;
+          const std::int64_t mask_at = ((per_image ? o : o % windows) * L + i) * S;
+          std::vector<double> s(static_cast<std::size_t>(S));
+          double top = -1e300, total = 0;
+          for (std::int64_t j = 0; j < S; ++j) {
+            double dot = 0;
+            for (std::int64_t d = 0; d < D; ++d)
+              dot += double(in["q"][std::size_t((head * L + i) * D + d)]) *
+                     in["k"][std::size_t((head * S + j) * D + d)];
+            s[std::size_t(j)] = dot / std::sqrt(double(D)) +
+                                in["bias"][std::size_t((h * L + i) * S + j)] +
+                                in["window_mask"][std::size_t(mask_at + j)];
+            top = std::max(top, s[std::size_t(j)]);
+          }
+          for (auto& e : s) total += (e = std::exp(e - top));
+          for (std::int64_t d = 0; d < D; ++d) {
+            double acc = 0;
+            for (std::int64_t j = 0; j < S; ++j)
+              acc += s[std::size_t(j)] / total * in["v"][std::size_t((head * S + j) * D + d)];
+            want.push_back(acc);
+          }
+        }
+    CHECK(relative_error(ex.value(y).to_host(), want) < 1e-5);
+  }
+}
+
 TEST_CASE("GELU as exporters write it runs as the gelu operator, same outputs", "[onnx]") {
   OnnxDir t;
   const auto path = (t.dir / "model" / "m.onnx").string();

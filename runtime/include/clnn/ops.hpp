@@ -195,10 +195,12 @@ Value group_norm(const Value& x, std::int64_t groups, const Value& gamma, const 
 
 // softmax(q k^T * scale + mask) v for each head: q [batch..., lq, d], k [batch..., lk, d],
 // v [batch..., lk, dv] -> [batch..., lq, dv], at most two batch dimensions ([batch, heads]) and
-// head sizes up to 256. The mask is added to the scores and broadcasts to [batch..., lq, lk]
-// (-infinity hides a key; it gets no gradient); causal hides the keys after each query (key j
-// from query i where j > i). scale defaults to 1 / sqrt(d). A query that sees no key gets
-// zeros. One fused kernel per pass: memory grows with the lengths, not with their product.
+// head sizes up to 256. The mask is added to the scores and broadcasts to [batch..., lq, lk],
+// or repeats along the first batch dimension where its extent there divides the batch's (entry
+// b reads the mask's b % extent: windows of several images sharing one mask per window);
+// -infinity hides a key, and the mask gets no gradient. causal hides the keys after each query (key
+// j from query i where j > i). scale defaults to 1 / sqrt(d). A query that sees no key gets zeros.
+// One fused kernel per pass: memory grows with the lengths, not with their product.
 Value scaled_dot_product_attention(const Value& q, const Value& k, const Value& v,
                                    const std::optional<Value>& mask = std::nullopt,
                                    bool causal = false, std::optional<float> scale = std::nullopt);

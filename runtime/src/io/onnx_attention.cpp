@@ -1,10 +1,13 @@
 // Attention as exporters write it, found at its last MatMul and run as the fused operator:
 //
-//   MatMul(Softmax(MatMul(Q [* a], Transpose(K) [* b]) [* c or / c] [+ mask], axis -1), V)
+//   MatMul(Softmax(MatMul(Q [* a], Transpose(K) [* b]) [* c or / c] [+ mask]..., axis -1), V)
 //
 // (PyTorch scales both Q and K^T by the square root of the scale; older graphs divide the
-// scores.) scaled_dot_product_attention never holds the scores; the unfused nodes stay in the
-// graph but no executor runs them once nothing reads them.
+// scores.) Masks may be added to the scores seen, between two Reshapes, as [images, windows,
+// ...]: Swin's shifted windows add a mask per window of each image, which the fused operator
+// takes as a mask repeating along the scores' first dimension. scaled_dot_product_attention never
+// holds the scores; the unfused nodes stay in the graph but no executor runs them once nothing
+// reads them.
 #include <cmath>
 
 #include "clnn/ops.hpp"
@@ -36,6 +39,65 @@ int softmax_axis(const ::onnx::NodeProto& softmax) {
   return -1;
 }
 
+// Whether a Reshape from `in` to `out` splits the first dimension in two, the rest unchanged.
+bool splits_first(const Shape& in, const Shape& out) {
+  return out.size() == in.size() + 1 && !in.empty() && out[0] * out[1] == in[0] &&
+         std::equal(in.begin() + 1, in.end(), out.begin() + 2);
+}
+
+// A mask added to the scores seen as [images, windows, ...] (`split`) as a mask of the scores:
+// without the images' dimension, along which it must be broadcast, it repeats every `windows`
+// entries of their first dimension. nullopt where it is not broadcast along the images.
+std::optional<Value> per_window(const Value& term, const Shape& split) {
+  const Shape& shape = term.shape();
+  if (shape.size() < split.size()) return term;  // right-aligned below the images' dimension
+  if (shape.size() > split.size() || shape[0] != 1) return std::nullopt;
+  return reshape(term, Shape(shape.begin() + 1, shape.end()));
+}
+
+// Peels the masks added to the scores off `scores` into `mask` (their sum): Adds whose other
+// operand is not a product, a scale or a division, and pairs of Reshapes between which the
+// scores are seen split as [images, windows, ...]. False where the pattern is not there.
+bool peel_masks(const Node& n, std::string& scores, std::optional<Value>& mask) {
+  ValueSource& source = n.source();
+  // How surely an Add's operand is the scores: made by a product, a scale or a division (2), or
+  // by a Reshape (1, as a mask may be), or not (0).
+  auto scored = [&](const std::string& name) {
+    if (produced_by(source, name, "MatMul") || produced_by(source, name, "Mul") ||
+        produced_by(source, name, "Div"))
+      return 2;
+    return produced_by(source, name, "Reshape") ? 1 : 0;
+  };
+  std::optional<Shape> split;  // the scores' shape seen split, walking back between the Reshapes
+  for (;;) {
+    if (const ::onnx::NodeProto* add = produced_by(source, scores, "Add"); add) {
+      if (add->input_size() != 2) return false;
+      const int first = scored(add->input(0)), second = scored(add->input(1));
+      if (first == 0 && second == 0) return false;
+      const int at = first >= second ? 0 : 1;
+      std::optional<Value> term = source.value(add->input(1 - at), n.where(), false);
+      if (split) term = per_window(*term, *split);
+      if (!term) return false;
+      mask = mask ? clnn::add(*mask, *term) : *term;
+      scores = add->input(at);
+      continue;
+    }
+    const ::onnx::NodeProto* r = produced_by(source, scores, "Reshape");
+    if (!r || r->input_size() < 1) break;
+    const std::optional<Shape> out = source.shape_of(scores), in = source.shape_of(r->input(0));
+    if (!out || !in) return false;
+    if (!split && splits_first(*out, *in)) {
+      split = in;  // walking back into the split view
+    } else if (split && *out == *split && splits_first(*in, *out)) {
+      split.reset();  // and out of it
+    } else {
+      break;
+    }
+    scores = r->input(0);
+  }
+  return !split;
+}
+
 // The fused operator for the pattern ending at MatMul n, or nullopt where it is not there.
 std::optional<Value> match_attention(const Node& n) {
   ValueSource& source = n.source();
@@ -48,21 +110,10 @@ std::optional<Value> match_attention(const Node& n) {
   if (rank < 3 || rank > kMaxRank) return std::nullopt;
   const int axis = softmax_axis(*softmax);
   if (axis != -1 && axis != int(rank) - 1) return std::nullopt;
-  // The scores: an optional mask added, an optional scale, the product.
+  // The scores: masks added, an optional scale, the product.
   std::string scores = softmax->input(0);
   std::optional<Value> mask;
-  if (const ::onnx::NodeProto* add = produced_by(source, scores, "Add"); add) {
-    // The scores are the operand a product, a scale or a division made; the mask the other.
-    auto scored = [&](const std::string& name) {
-      return produced_by(source, name, "MatMul") || produced_by(source, name, "Mul") ||
-             produced_by(source, name, "Div");
-    };
-    if (add->input_size() != 2) return std::nullopt;
-    const int at = scored(add->input(0)) ? 0 : scored(add->input(1)) ? 1 : -1;
-    if (at < 0) return std::nullopt;
-    mask = source.value(add->input(1 - at), n.where(), false);
-    scores = add->input(at);
-  }
+  if (!peel_masks(n, scores, mask)) return std::nullopt;
   float scale = 1.0f;
   if (const ::onnx::NodeProto* div = produced_by(source, scores, "Div"); div) {
     const std::optional<float> d =

@@ -159,7 +159,7 @@ class AttentionOp : public Op {
                        " are not supported: q " + to_string(q) + ", v " + to_string(v));
     Shape out = q;
     out[rank - 1] = g.dv;
-    if (in.size() > 3) mask_strides(in);  // checks the mask
+    if (in.size() > 3) mask_place(in);  // checks the mask
     return out;
   }
 
@@ -176,9 +176,10 @@ class AttentionOp : public Op {
     const Tiles t = choose_tiles(args.ctx, Pass2::forward, g.d, g.dv, g.heads(), g.lq);
     const Tensor& lse = args.saved.defined() ? args.saved : args.workspace;
     cl_kernel k = kernel(args.ctx, Pass2::forward, "attention_forward", g, t);
+    const MaskPlace m = mask_place(shapes);
     set_args(k, mem(*args.inputs[0]), mem(*args.inputs[1]), mem(*args.inputs[2]),
              mask_mem(args.inputs), mem(args.output), mem(lse), cl_int(g.lq), cl_int(g.lk),
-             float(scale(g) * kLog2e), cl_int(g.inner), mask_strides(shapes),
+             float(scale(g) * kLog2e), cl_int(g.inner), m.strides, m.outer_period,
              placed(view(0), shapes[0]), placed(view(1), shapes[1]), placed(view(2), shapes[2]),
              placed(args.views ? args.views->output : as_given, args.output.shape()));
     launch(args.ctx, k, g.lq, g, t);
@@ -218,10 +219,11 @@ class AttentionOp : public Op {
                                  : mem(delta);  // never written
     const int wants = (gk ? 1 : 0) | (gv ? 2 : 0) | (gq ? 4 : 0);
     cl_kernel kb = kernel(args.ctx, Pass2::backward, "attention_backward", g, t);
+    const MaskPlace m = mask_place(shapes);
     set_args(kb, mem(q), mem(k), mem(v), mask_mem(args.inputs), mem(args.grad_output),
              mem(args.saved), mem(delta), gk ? mem(*gk) : mem(delta), gv ? mem(*gv) : mem(delta),
              gq_mem, cl_int(g.lq), cl_int(g.lk), float(scale(g) * kLog2e), float(scale(g)),
-             cl_int(g.inner), mask_strides(shapes), beta_k, beta_v, copies ? 0.0f : beta_q,
+             cl_int(g.inner), m.strides, m.outer_period, beta_k, beta_v, copies ? 0.0f : beta_q,
              cl_int(wants), cl_long(copies ? q_floats : 0));
     enqueue<2>(args.ctx.queue.get(), kb, {std::size_t(chunks) * t.items(), std::size_t(g.heads())},
                {t.items(), 1});
@@ -300,11 +302,18 @@ class AttentionOp : public Op {
     return mem(*inputs[inputs.size() > 3 ? 3 : 0]);  // without a mask the kernel never reads it
   }
 
-  // The mask's strides against [outer, inner, lq, lk] (0 where it is broadcast); checks that it
-  // broadcasts to [batch..., lq, lk].
-  cl_long4 mask_strides(const std::vector<Shape>& in) const {
+  // Where the kernels read the mask: its strides against [outer, inner, lq, lk] (0 where it is
+  // broadcast) and its extent along outer, which the batch entries repeat.
+  struct MaskPlace {
     cl_long4 strides{};
-    if (in.size() < 4) return strides;
+    cl_int outer_period = 1;
+  };
+
+  // The mask's place; checks that it broadcasts to [batch..., lq, lk], or repeats along the
+  // first batch dimension (an extent that divides the batch's).
+  MaskPlace mask_place(const std::vector<Shape>& in) const {
+    MaskPlace place;
+    if (in.size() < 4) return place;
     const Shape& mask = in[3];
     const Geometry g = geometry(in);
     Shape full(in[0].begin(), in[0].end() - 2);
@@ -317,14 +326,17 @@ class AttentionOp : public Op {
     std::int64_t stride = 1;
     for (std::size_t i = mask.size(); i-- > 0;) {
       const std::size_t d = full.size() - (mask.size() - i);
-      if (mask[i] != 1 && mask[i] != full[d])
-        throw ShapeError(
-            shape_mismatch(type(), "the mask must broadcast to the scores", mask, full));
       const std::size_t slot = d + 2 >= full.size() ? d + 4 - full.size() : d;
-      if (mask[i] != 1) strides.s[slot] = stride;
+      const bool repeats = slot == 0 && mask[i] > 0 && full[d] % mask[i] == 0;
+      if (mask[i] != 1 && mask[i] != full[d] && !repeats)
+        throw ShapeError(shape_mismatch(
+            type(), "the mask must broadcast to the scores or repeat along their first dimension",
+            mask, full));
+      if (mask[i] != 1) place.strides.s[slot] = stride;
+      if (slot == 0) place.outer_period = cl_int(std::max<std::int64_t>(mask[i], 1));
       stride *= mask[i];
     }
-    return strides;
+    return place;
   }
 
   cl_kernel kernel(ContextImpl& ctx, Pass2 pass, const std::string& name, const Geometry& g,
