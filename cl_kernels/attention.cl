@@ -20,6 +20,7 @@
 // (an additive mask read through strides), CAUSAL (query i sees keys 0..i), and the pass whose
 // kernels a program holds (ATTENTION_FORWARD, or ATTENTION_BACKWARD: the delta kernel, the
 // gradients' and the sum of gq's copies): each kernel's local arrays are sized by its pass's tiles.
+// ROW_ITEMS: forward's kernel is CPUs', a work-item per TR queries.
 
 #define ITEMS (LANES * GROUPS)
 #define ROWS (TR * GROUPS)  // rows a work-group owns
@@ -175,7 +176,7 @@ inline void stage_key_block(__local float* ks, __local float* vs, __global const
 #define LOCAL_FLOAT4S(n) (((n) + 3) / 4)
 #define LARGER(a, b) ((a) > (b) ? (a) : (b))
 
-#ifdef ATTENTION_FORWARD
+#if defined(ATTENTION_FORWARD) && !ROW_ITEMS
 __kernel __attribute__((reqd_work_group_size(ITEMS, 1, 1))) void attention_forward(
     __global const float* q, __global const float* k, __global const float* v,
     __global const float* mask, __global float* out, __global float* lse, const int lq,
@@ -270,6 +271,115 @@ __kernel __attribute__((reqd_work_group_size(ITEMS, 1, 1))) void attention_forwa
     for (int j = 0; j < OC; ++j)
       if (lane * OC + j < DV) out_row[lane * OC + j] = o[i][j] * inv;
     if (lane == 0) lse[(long)head * lq + query] = sum > 0.0f ? m[i] + log2(sum) : -INFINITY;
+  }
+}
+#endif
+
+// CPUs (ROW_ITEMS): a work-item takes TR queries of a head alone and walks the keys BLOCK at a
+// time, its queries and outputs in vector registers along the head size: no local memory and no
+// barriers, which a CPU runs as loops over a work-group's items (on PoCL the tiled kernel above
+// ran swin_t's heads of 49 tokens at 2% of the peak). Head sizes are multiples of 4.
+#if defined(ATTENTION_FORWARD) && ROW_ITEMS
+#if D % 8 == 0 && DV % 8 == 0
+#define RW 8
+typedef float8 rvec;
+#define RLOAD(p) vload8(0, p)
+#define RSTORE(v, p) vstore8(v, 0, p)
+inline float rsum(const float8 v) {
+  const float4 t = v.lo + v.hi;
+  return (t.x + t.y) + (t.z + t.w);
+}
+#else
+#define RW 4
+typedef float4 rvec;
+#define RLOAD(p) vload4(0, p)
+#define RSTORE(v, p) vstore4(v, 0, p)
+inline float rsum(const float4 t) { return (t.x + t.y) + (t.z + t.w); }
+#endif
+
+__kernel void attention_forward_rows(
+    __global const float* q, __global const float* k, __global const float* v,
+    __global const float* mask, __global float* out, __global float* lse, const int lq,
+    const int lk, const float qscale, const int inner, const long4 mask_strides,
+    const int mask_period, const long4 q_at, const long4 k_at, const long4 v_at,
+    const long4 out_at) {
+  const int head = get_global_id(1), q0 = get_global_id(0) * TR;
+  if (q0 >= lq) return;
+  __global const float* m_head = head_mask(mask, head, inner, mask_period, mask_strides);
+  __global const float* q_head = q + head_start(q_at, head, inner);
+  __global const float* k_head = k + head_start(k_at, head, inner);
+  __global const float* v_head = v + head_start(v_at, head, inner);
+  rvec qr[TR][D / RW], o[TR][DV / RW];
+  float l[TR], m[TR];
+#pragma unroll
+  for (int i = 0; i < TR; ++i) {
+    const int row = min(q0 + i, lq - 1);  // past the end: the last query again, not written
+#pragma unroll
+    for (int c = 0; c < D / RW; ++c) qr[i][c] = RLOAD(q_head + row * q_at.s2 + c * RW) * qscale;
+#pragma unroll
+    for (int c = 0; c < DV / RW; ++c) o[i][c] = 0.0f;
+    l[i] = 0.0f;
+    m[i] = -INFINITY;
+  }
+#if CAUSAL
+  const int seen = min(lk, q0 + TR);
+#else
+  const int seen = lk;
+#endif
+  for (int k0 = 0; k0 < seen; k0 += BLOCK) {
+    float s[TR][BLOCK];
+#pragma unroll
+    for (int j = 0; j < BLOCK; ++j) {
+      __global const float* key = k_head + min(k0 + j, lk - 1) * k_at.s2;
+      rvec kr[D / RW];
+#pragma unroll
+      for (int c = 0; c < D / RW; ++c) kr[c] = RLOAD(key + c * RW);
+#pragma unroll
+      for (int i = 0; i < TR; ++i) {
+        rvec dot = qr[i][0] * kr[0];
+#pragma unroll
+        for (int c = 1; c < D / RW; ++c) dot = fma(qr[i][c], kr[c], dot);
+        s[i][j] = visible_score(rsum(dot), q0 + i, k0 + j, lq, lk, m_head, mask_strides);
+      }
+    }
+#pragma unroll
+    for (int i = 0; i < TR; ++i) {
+      float most = m[i];
+#pragma unroll
+      for (int j = 0; j < BLOCK; ++j) most = fmax(most, s[i][j]);
+      // A row that has seen no key yet keeps everything at 0 (exp2(-inf - 0)).
+      const float base = most == -INFINITY ? 0.0f : most;
+      const float rescale = exp2(m[i] - base);
+      m[i] = most;
+      l[i] *= rescale;
+#pragma unroll
+      for (int c = 0; c < DV / RW; ++c) o[i][c] *= rescale;
+#pragma unroll
+      for (int j = 0; j < BLOCK; ++j) {
+        s[i][j] = exp2(s[i][j] - base);
+        l[i] += s[i][j];
+      }
+    }
+#pragma unroll
+    for (int j = 0; j < BLOCK; ++j) {
+      __global const float* value = v_head + min(k0 + j, lk - 1) * v_at.s2;
+#pragma unroll
+      for (int c = 0; c < DV / RW; ++c) {
+        const rvec vr = RLOAD(value + c * RW);
+#pragma unroll
+        for (int i = 0; i < TR; ++i) o[i][c] = fma((rvec)(s[i][j]), vr, o[i][c]);
+      }
+    }
+  }
+#pragma unroll
+  for (int i = 0; i < TR; ++i) {
+    const int query = q0 + i;
+    if (query >= lq) break;
+    const float inv = l[i] > 0.0f ? 1.0f / l[i] : 0.0f;
+    __global float* out_row = out + head_start(out_at, head, inner) + query * out_at.s2;
+#pragma unroll
+    for (int c = 0; c < DV / RW; ++c) RSTORE(o[i][c] * inv, out_row + c * RW);
+    lse[(long)head * lq + query] = l[i] > 0.0f ? m[i] + log2(l[i]) : -INFINITY;
   }
 }
 #endif

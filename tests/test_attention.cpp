@@ -8,6 +8,7 @@
 #include "attention_checks.hpp"
 #include "clnn/ops.hpp"
 #include "context_impl.hpp"
+#include "plan_override.hpp"
 #include "support.hpp"
 
 using namespace clnn;
@@ -31,29 +32,52 @@ class ComputeUnits {
   const std::uint32_t saved_ = units_;
 };
 
+// A check run with forward's kernel for CPUs (an item per few queries) and for GPUs (tiles).
+void run_both_styles(const OpCheck& check) {
+  for (const bool rows : {true, false}) {
+    INFO("CPUs' forward kernel " << rows);
+    test::RowLoopsOverride style;
+    style.use(rows);
+    run_op_check(check);
+  }
+}
+
+// The tiled kernels alone, as a GPU runs them.
+class GpuStyle {
+ public:
+  GpuStyle() { style_.use(false); }
+
+ private:
+  test::RowLoopsOverride style_;
+};
+
 }  // namespace
 
 TEST_CASE("scaled_dot_product_attention forward and backward", "[attention]") {
   SECTION("heads, head sizes that differ, lengths under a block") {
-    run_op_check(attention_check({{2, 3, 5, 8}, {2, 3, 7, 8}, {2, 3, 7, 6}}));
+    run_both_styles(attention_check({{2, 3, 5, 8}, {2, 3, 7, 8}, {2, 3, 7, 6}}));
   }
   SECTION("one batch dimension, keys over several blocks, a mask over queries and keys") {
-    run_op_check(
+    run_both_styles(
         attention_check({{2, 37, 20}, {2, 70, 20}, {2, 70, 12}, Shape{37, 70}, false, 0.3f}));
   }
   SECTION("causal with more queries than keys, a mask per head broadcast over queries") {
-    run_op_check(
+    run_both_styles(
         attention_check({{1, 2, 70, 16}, {1, 2, 45, 16}, {1, 2, 45, 16}, Shape{2, 1, 45}, true}));
   }
   SECTION("a mask repeating along the first batch dimension (windows of several images)") {
-    run_op_check(attention_check({{6, 2, 5, 8}, {6, 2, 7, 8}, {6, 2, 7, 8}, Shape{3, 1, 5, 7}}));
-    run_op_check(attention_check({{4, 9, 8}, {4, 11, 8}, {4, 11, 4}, Shape{2, 9, 11}}));
+    run_both_styles(attention_check({{6, 2, 5, 8}, {6, 2, 7, 8}, {6, 2, 7, 8}, Shape{3, 1, 5, 7}}));
+    run_both_styles(attention_check({{4, 9, 8}, {4, 11, 8}, {4, 11, 4}, Shape{2, 9, 11}}));
   }
   SECTION("a query whose keys are all hidden gets zeros and no gradient") {
-    run_op_check(attention_check({{1, 1, 4, 4}, {1, 1, 6, 4}, {1, 1, 6, 4}, Shape{4, 6}}, 2));
+    run_both_styles(attention_check({{1, 1, 4, 4}, {1, 1, 6, 4}, {1, 1, 6, 4}, Shape{4, 6}}, 2));
+  }
+  SECTION("head sizes of 64 and 128 (fewer queries an item on CPUs)") {
+    run_both_styles(attention_check({{2, 11, 64}, {2, 9, 64}, {2, 9, 64}, Shape{11, 9}}));
+    run_both_styles(attention_check({{1, 2, 13, 64}, {1, 2, 19, 64}, {1, 2, 19, 128}}));
   }
   SECTION("one head without batch dimensions, head size above a lane's share") {
-    run_op_check(attention_check({{9, 40}, {17, 40}, {17, 33}}));
+    run_both_styles(attention_check({{9, 40}, {17, 40}, {17, 33}}));
   }
 }
 
@@ -65,6 +89,7 @@ TEST_CASE("scaled_dot_product_attention under a GPU's 48 KiB of local memory", "
     ~LocalMemory() { size = saved; }
   } local;
   local.size = 48 * 1024;
+  const GpuStyle tiles;
   run_op_check(
       attention_check({{1, 1, 40, 64}, {1, 1, 45, 64}, {1, 1, 45, 40}, Shape{1, 1, 45}, true}));
   run_op_check(attention_check({{1, 20, 100}, {1, 40, 100}, {1, 40, 12}, Shape{20, 40}}));
@@ -76,6 +101,7 @@ TEST_CASE("scaled_dot_product_attention: backward's work-groups walk several key
   // (of 32 keys where local memory allows) between 2 of them, with a copy of gq each, and 8
   // heads take one each.
   const ComputeUnits units(2);
+  const GpuStyle tiles;
   run_op_check(
       attention_check({{1, 2, 70, 16}, {1, 2, 70, 16}, {1, 2, 70, 16}, std::nullopt, true}));
   run_op_check(attention_check({{8, 37, 16}, {8, 70, 16}, {8, 70, 12}, Shape{37, 70}}));
@@ -85,6 +111,7 @@ TEST_CASE("scaled_dot_product_attention: forward takes fewer rows a group to fil
           "[attention]") {
   // 500 compute units: 2 heads of 70 queries take blocks of 8 rows (18 groups) instead of 64.
   const ComputeUnits units(500);
+  const GpuStyle tiles;
   run_op_check(
       attention_check({{1, 2, 70, 16}, {1, 2, 45, 16}, {1, 2, 45, 12}, Shape{2, 1, 45}, true}));
   run_op_check(attention_check({{2, 37, 20}, {2, 70, 20}, {2, 70, 12}, Shape{37, 70}}));

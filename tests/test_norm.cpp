@@ -233,23 +233,31 @@ TEST_CASE("concat along an axis", "[norm][shape]") {
 
 TEST_CASE("layer_norm, instance_norm and group_norm forward and backward", "[norm]") {
   SECTION("layer_norm over the last two axes, rows longer than a work-group") {
-    // Rows of 10 and 96 share work-groups (RowTeams), 37 of them leaving the last group short.
-    for (Shape x : {Shape{3, 2, 5}, Shape{2, 3, 7, 61}, Shape{37, 2, 48}}) {
-      INFO(to_string(x));
-      const Shape normalized(x.end() - 2, x.end());
-      const reference::RowNorm n{std::size_t(element_count(x) / element_count(normalized)),
-                                 std::size_t(element_count(normalized)), 1e-3};
-      OpCheck c;
-      c.shapes = {x, normalized, normalized};
-      c.build = [](const std::vector<Value>& v) { return layer_norm(v[0], v[1], v[2], -2, 1e-3f); };
-      c.forward = [=](const std::vector<Vec>& in) {
-        return reference::row_norm(n, in[0], in[1], in[2]);
-      };
-      c.backward = [=](const std::vector<Vec>& in, const Vec& g) {
-        return reference::row_norm_backward(n, in[0], in[1], g);
-      };
-      run_op_check(c);
-    }
+    // A GPU's plan: rows of 10 and 96 share work-groups (RowTeams), 37 of them leaving the last
+    // group short. A CPU's: a work-item a row.
+    for (const bool gpu : {false, true})
+      for (Shape x : {Shape{3, 2, 5}, Shape{2, 3, 7, 61}, Shape{37, 2, 48}}) {
+        INFO(to_string(x) << " a GPU's plan " << gpu);
+        clnn::test::ReductionPlanOverride plan;
+        ReductionPlan style = plan.planned();
+        style.item_per_row = !gpu;
+        plan.use(style);
+        const Shape normalized(x.end() - 2, x.end());
+        const reference::RowNorm n{std::size_t(element_count(x) / element_count(normalized)),
+                                   std::size_t(element_count(normalized)), 1e-3};
+        OpCheck c;
+        c.shapes = {x, normalized, normalized};
+        c.build = [](const std::vector<Value>& v) {
+          return layer_norm(v[0], v[1], v[2], -2, 1e-3f);
+        };
+        c.forward = [=](const std::vector<Vec>& in) {
+          return reference::row_norm(n, in[0], in[1], in[2]);
+        };
+        c.backward = [=](const std::vector<Vec>& in, const Vec& g) {
+          return reference::row_norm_backward(n, in[0], in[1], g);
+        };
+        run_op_check(c);
+      }
   }
   SECTION("instance_norm and group_norm") {
     struct Case {

@@ -478,7 +478,8 @@ TEST_CASE("an inference executor assembles a dense block's concats in one buffer
       Value x = g.input("x", {n, 6, height, width});
       std::uint64_t seed = 1;
       auto uniform = [&](const char* name, const Shape& s, float lo, float hi) {
-        return g.parameter(name + std::to_string(seed), s, clnn::init::uniform(lo, hi, seed++));
+        const std::uint64_t at = seed++;
+        return g.parameter(name + std::to_string(at), s, clnn::init::uniform(lo, hi, at));
       };
       auto normalized = [&](const Value& v) {
         const Shape c{v.shape()[1]};
@@ -557,7 +558,8 @@ TEST_CASE("an inference executor leaves a concat that an add is folded into as i
     Value x = g.input("x", {n, 2, 4, 4});
     std::uint64_t seed = 1;
     auto param = [&](const Shape& s) {
-      return g.parameter("p" + std::to_string(seed), s, clnn::init::uniform(-0.5f, 0.5f, seed++));
+      const std::uint64_t at = seed++;
+      return g.parameter("p" + std::to_string(at), s, clnn::init::uniform(-0.5f, 0.5f, at));
     };
     Value u1 = clnn::conv(x, param({4, 2, 1, 1}), param({4}));
     Value u2 = clnn::conv(x, param({4, 2, 1, 1}), param({4}));

@@ -150,7 +150,7 @@ class SoftmaxOp : public Op {
     auto& ctx = args.ctx;
     if (by_rows(ctx.reduction_plan, v)) {
       cl_kernel k = ctx.kernel("softmax", "softmax_rows_forward");
-      const RowTeams teams = row_teams(ctx, v.r);
+      const RowTeams teams = row_teams(ctx, v.outer, v.r);
       set_args(k, mem(*args.inputs[0]), mem(args.output), cl_ulong(v.outer), cl_ulong(v.r),
                cl_int(log_), team_memory(teams));
       return enqueue_row_teams(ctx, k, v.outer, teams);
@@ -168,7 +168,7 @@ class SoftmaxOp : public Op {
     auto& ctx = args.ctx;
     if (by_rows(ctx.reduction_plan, v)) {
       cl_kernel k = ctx.kernel("softmax", "softmax_rows_backward");
-      const RowTeams teams = row_teams(ctx, v.r);
+      const RowTeams teams = row_teams(ctx, v.outer, v.r);
       set_args(k, mem(args.output), mem(args.grad_output), mem(*gx), cl_ulong(v.outer),
                cl_ulong(v.r), cl_int(log_), args.betas[0], team_memory(teams));
       return enqueue_row_teams(ctx, k, v.outer, teams);

@@ -30,8 +30,10 @@ enum class Pass2 { forward, backward };
 
 // Rows per work-item (TR), items across the other side (LANES), item rows per group (GROUPS)
 // and the other side's block (BLOCK) of one kernel.
+// row_items: forward's CPU kernel, each item's TR queries alone (lanes 1, GROUPS items a group).
 struct Tiles {
   std::int64_t tr = 1, lanes = 16, groups = 1, block = 16;
+  bool row_items = false;
   std::int64_t rows() const { return tr * groups; }
   std::size_t items() const { return std::size_t(groups * lanes); }
 };
@@ -48,6 +50,10 @@ std::size_t local_bytes(Pass2 kernel, const Tiles& t, std::int64_t d, std::int64
 
 Tiles choose_tiles(const ContextImpl& ctx, Pass2 kernel, std::int64_t d, std::int64_t dv,
                    std::int64_t heads, std::int64_t rows) {
+  // CPUs: as many queries an item as keep its queries and outputs in about 32 vector registers
+  // of 8 floats (4 at head size 32, 1 from 128), 8 keys a step, 8 items a group.
+  if (kernel == Pass2::forward && ctx.row_loops && d % 4 == 0 && dv % 4 == 0)
+    return {std::clamp<std::int64_t>(128 / std::max(d, dv), 1, 4), 1, 8, 8, true};
   const std::size_t max_items = ctx.planner.max_local_size_1d();
   // The first that fits the device's local memory and work-group size. Forward keeps the output
   // rows in registers next to the scores: 8 rows an item where local memory holds them, across
@@ -126,7 +132,7 @@ std::string build_options(Pass2 pass, const Geometry& g, const Tiles& t, bool ma
          " -DDV=" + std::to_string(g.dv) + " -DTR=" + std::to_string(t.tr) +
          " -DLANES=" + std::to_string(t.lanes) + " -DGROUPS=" + std::to_string(t.groups) +
          " -DBLOCK=" + std::to_string(t.block) + " -DHAS_MASK=" + (mask ? "1" : "0") +
-         " -DCAUSAL=" + (causal ? "1" : "0");
+         " -DCAUSAL=" + (causal ? "1" : "0") + " -DROW_ITEMS=" + (t.row_items ? "1" : "0");
 }
 
 class AttentionOp : public Op {
@@ -175,7 +181,8 @@ class AttentionOp : public Op {
     const Geometry g = geometry(shapes);
     const Tiles t = choose_tiles(args.ctx, Pass2::forward, g.d, g.dv, g.heads(), g.lq);
     const Tensor& lse = args.saved.defined() ? args.saved : args.workspace;
-    cl_kernel k = kernel(args.ctx, Pass2::forward, "attention_forward", g, t);
+    cl_kernel k = kernel(args.ctx, Pass2::forward,
+                         t.row_items ? "attention_forward_rows" : "attention_forward", g, t);
     const MaskPlace m = mask_place(shapes);
     set_args(k, mem(*args.inputs[0]), mem(*args.inputs[1]), mem(*args.inputs[2]),
              mask_mem(args.inputs), mem(args.output), mem(lse), cl_int(g.lq), cl_int(g.lk),

@@ -31,7 +31,7 @@ class LayerNormOp : public Op {
     const MiddleAxis v = rows(x.shape());
     const Tensor& stats = args.saved.defined() ? args.saved : args.workspace;
     cl_kernel k = args.ctx.kernel("layer_norm", "layer_norm_forward");
-    const RowTeams teams = row_teams(args.ctx, v.r);
+    const RowTeams teams = row_teams(args.ctx, v.outer, v.r);
     set_args(k, mem(x), mem(*args.inputs[1]), mem(*args.inputs[has_beta_ ? 2 : 1]),
              mem(args.output), mem(stats), cl_ulong(v.outer), cl_ulong(v.r), eps_,
              cl_int(has_beta_), team_memory(teams));
@@ -44,7 +44,7 @@ class LayerNormOp : public Op {
     const MiddleAxis v = rows(x.shape());
     if (gx || ggamma) {
       cl_kernel k = args.ctx.kernel("layer_norm", "layer_norm_backward");
-      const RowTeams teams = row_teams(args.ctx, v.r);
+      const RowTeams teams = row_teams(args.ctx, v.outer, v.r);
       set_args(k, mem(x), mem(gy), mem(*args.inputs[1]), mem(args.saved), mem(gx ? *gx : x),
                mem(args.workspace), cl_ulong(v.outer), cl_ulong(v.r), args.betas[0],
                cl_int(gx != nullptr), cl_int(ggamma != nullptr), team_memory(teams));

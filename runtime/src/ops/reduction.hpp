@@ -82,11 +82,12 @@ void enqueue_rows(ContextImpl& ctx, cl_kernel kernel, const ReductionPlan& plan,
 // of two, along the first dimension; teams along the second; group_combine over a team): a team
 // as wide as the row's float4s' worth, up to the plan's work-group, so that short rows (swin's
 // 49 keys, convnext's 96 channels) share a work-group instead of idling most of one. Lanes times
-// teams is the plan's work-group, and as many floats of local memory.
+// teams is the plan's work-group, and as many floats of local memory. CPUs (the plan's
+// item_per_row) give each of `rows` rows a work-item.
 struct RowTeams {
   std::size_t lanes = 1, teams = 1;
 };
-RowTeams row_teams(const ContextImpl& ctx, std::size_t row);
+RowTeams row_teams(const ContextImpl& ctx, std::size_t rows, std::size_t row);
 // The local memory such a kernel's group_combine takes: a float per work-item.
 inline LocalBytes team_memory(RowTeams t) {
   return {t.lanes * t.teams * sizeof(float)};
