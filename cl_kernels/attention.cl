@@ -278,7 +278,7 @@ __kernel __attribute__((reqd_work_group_size(ITEMS, 1, 1))) void attention_forwa
 // CPUs (ROW_ITEMS): a work-item takes TR queries of a head alone and walks the keys BLOCK at a
 // time, its queries and outputs in vector registers along the head size: no local memory and no
 // barriers, which a CPU runs as loops over a work-group's items (on PoCL the tiled kernel above
-// ran swin_t's heads of 49 tokens at 2% of the peak). Head sizes are multiples of 4.
+// ran swin_t's heads of 49 tokens at 2% of the peak). Head sizes are multiples of 4; BLOCK is 8.
 #if defined(ATTENTION_FORWARD) && ROW_ITEMS
 #if D % 8 == 0 && DV % 8 == 0
 #define RW 8
@@ -326,8 +326,9 @@ __kernel void attention_forward_rows(
 #else
   const int seen = lk;
 #endif
+  const int8 lane_key = (int8)(0, 1, 2, 3, 4, 5, 6, 7);
   for (int k0 = 0; k0 < seen; k0 += BLOCK) {
-    float s[TR][BLOCK];
+    float s[TR][BLOCK];  // the block's scores, then its probabilities
 #pragma unroll
     for (int j = 0; j < BLOCK; ++j) {
       __global const float* key = k_head + min(k0 + j, lk - 1) * k_at.s2;
@@ -339,26 +340,38 @@ __kernel void attention_forward_rows(
         rvec dot = qr[i][0] * kr[0];
 #pragma unroll
         for (int c = 1; c < D / RW; ++c) dot = fma(qr[i][c], kr[c], dot);
-        s[i][j] = visible_score(rsum(dot), q0 + i, k0 + j, lq, lk, m_head, mask_strides);
+        s[i][j] = rsum(dot);
       }
     }
+    // A row's softmax step over the block as one vector of its 8 keys (as visible_score).
+    const int8 keys = k0 + lane_key;
 #pragma unroll
     for (int i = 0; i < TR; ++i) {
-      float most = m[i];
+      float8 sv = vload8(0, s[i]);
+#if HAS_MASK
+      float added[BLOCK];
+      const long row_at = min(q0 + i, lq - 1) * mask_strides.s2;
 #pragma unroll
-      for (int j = 0; j < BLOCK; ++j) most = fmax(most, s[i][j]);
+      for (int j = 0; j < BLOCK; ++j) added[j] = m_head[row_at + min(k0 + j, lk - 1) * mask_strides.s3];
+      sv += LOG2E * vload8(0, added);
+#endif
+#if CAUSAL
+      sv = select(sv, (float8)(-INFINITY), keys >= lk || keys > q0 + i);
+#else
+      sv = select(sv, (float8)(-INFINITY), keys >= lk);
+#endif
+      const float4 halves = fmax(sv.lo, sv.hi);
+      const float most = fmax(m[i], fmax(fmax(halves.x, halves.y), fmax(halves.z, halves.w)));
       // A row that has seen no key yet keeps everything at 0 (exp2(-inf - 0)).
       const float base = most == -INFINITY ? 0.0f : most;
       const float rescale = exp2(m[i] - base);
       m[i] = most;
-      l[i] *= rescale;
 #pragma unroll
       for (int c = 0; c < DV / RW; ++c) o[i][c] *= rescale;
-#pragma unroll
-      for (int j = 0; j < BLOCK; ++j) {
-        s[i][j] = exp2(s[i][j] - base);
-        l[i] += s[i][j];
-      }
+      const float8 p = exp2(sv - base);
+      const float4 sums = p.lo + p.hi;
+      l[i] = l[i] * rescale + (sums.x + sums.y) + (sums.z + sums.w);
+      vstore8(p, 0, s[i]);
     }
 #pragma unroll
     for (int j = 0; j < BLOCK; ++j) {
