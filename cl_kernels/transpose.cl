@@ -69,4 +69,31 @@ __kernel __attribute__((reqd_work_group_size(TILE, ROWS, 1))) void permute_tiled
     }
   }
 }
+
+// The same blocks for CPUs, a work-item each (grid-stride over `blocks`), straight from global
+// memory: a block's TILE lines of TILE floats stay in the core's cache while the item writes the
+// output's rows. Element by element, each with its own index arithmetic, convnext_tiny's
+// transposes ran at 2.7 GB/s on PoCL (18.7% of a batch-1 step).
+__kernel void permute_blocks(__global const float* x, __global float* y, const ulong lines,
+                             const ulong cols, const ulong col_stride, const ulong line_stride,
+                             const ulong n, const int batch_rank, const long8 batch_dims,
+                             const long8 batch_in_strides, const long8 batch_out_strides,
+                             const float beta, const ulong blocks) {
+  const ulong line_blocks = (lines + TILE - 1) / TILE, col_blocks = (cols + TILE - 1) / TILE;
+  for (ulong b = get_global_id(0); b < blocks; b += get_global_size(0)) {
+    const ulong batch = b / (line_blocks * col_blocks);
+    const ulong block = b - batch * line_blocks * col_blocks;
+    const ulong line0 = (block % line_blocks) * TILE, col0 = (block / line_blocks) * TILE;
+    ulong x_at, y_at;
+    strided_offsets(batch, n, batch_rank, batch_dims, batch_in_strides, batch_out_strides, &x_at,
+                    &y_at);
+    const ulong line_end = min(lines, line0 + TILE), col_end = min(cols, col0 + TILE);
+    for (ulong line = line0; line < line_end; ++line) {
+      __global const float* from = x + x_at + line;
+      __global float* to = y + y_at + line * line_stride;
+      for (ulong col = col0; col < col_end; ++col)
+        to[col] = beta == 0.0f ? from[col * col_stride] : from[col * col_stride] + beta * to[col];
+    }
+  }
+}
 #endif

@@ -545,8 +545,9 @@ TEST_CASE("reshape flatten and transpose", "[ops][shape]") {
   run_op_check(identity_check({2, 3, 4, 5}, [](const Value& v) { return flatten(v); }));
   run_op_check(identity_check({7}, [](const Value& v) { return reshape(v, {7, 1}); }));
 
-  // Element by element (CPUs) and through local-memory tiles (GPUs, where both sides of the
-  // transposed pair span half a tile: the last three shapes, with partial blocks and batches).
+  // Element by element, or by blocks where both sides of the transposed pair span half a tile
+  // (the last three shapes, with partial blocks and batches): a work-item's (CPUs, row loops)
+  // or a work-group's through local memory (GPUs).
   test::RowLoopsOverride style;
   for (bool rows : {false, true})
     for (auto [shape, perm] : std::vector<std::pair<Shape, std::vector<int>>>{

@@ -50,7 +50,7 @@ void permute(ContextImpl& ctx, const Tensor& x, const Tensor& y, const Shape& ou
   // The output is row-major, so a merge needs only the input to walk the dimensions as one run.
   const BroadcastView v = collapsed(out_dims, in_strides, in_strides);
   const TransposePlan plan = ctx.planner.transpose();
-  const std::optional<TiledTranspose> tiled = ctx.row_loops ? std::nullopt : tiled_view(v, plan);
+  const std::optional<TiledTranspose> tiled = tiled_view(v, plan);
   if (!tiled) {
     if (const std::optional<BroadcastView> f = in_float4s(v)) {
       cl_kernel k = ctx.kernel("transpose", "permute4");
@@ -71,13 +71,18 @@ void permute(ContextImpl& ctx, const Tensor& x, const Tensor& y, const Shape& ou
   for (std::int64_t d : tiled->batch_dims) batch *= std::size_t(d);
   const std::size_t blocks =
       batch * ((lines + plan.tile - 1) / plan.tile) * ((cols + plan.tile - 1) / plan.tile);
+  // GPUs stage each block in local memory, a work-group's; CPUs give it a work-item.
   cl_kernel k =
-      ctx.kernel("transpose", "permute_tiled",
+      ctx.kernel("transpose", ctx.row_loops ? "permute_blocks" : "permute_tiled",
                  "-DTILE=" + std::to_string(plan.tile) + " -DROWS=" + std::to_string(plan.rows));
   set_args(k, mem(x), mem(y), cl_ulong(lines), cl_ulong(cols), cl_ulong(v.a.back()),
            cl_ulong(row_major_strides(v.dims)[tiled->lines_dim]), count(y),
            cl_int(tiled->batch_dims.size()), pack_long8(tiled->batch_dims),
            pack_long8(tiled->batch_in), pack_long8(tiled->batch_out), beta);
+  if (ctx.row_loops) {
+    set_arg(k, 12, cl_ulong(blocks));  // its grid-stride bound
+    return ctx.enqueue_elementwise(k, blocks);
+  }
   enqueue(ctx.queue.get(), k, std::array<std::size_t, 2>{blocks * plan.tile, plan.rows},
           std::array<std::size_t, 2>{plan.tile, plan.rows});
 }
