@@ -51,9 +51,15 @@ std::size_t local_bytes(Pass2 kernel, const Tiles& t, std::int64_t d, std::int64
 Tiles choose_tiles(const ContextImpl& ctx, Pass2 kernel, std::int64_t d, std::int64_t dv,
                    std::int64_t heads, std::int64_t rows) {
   // CPUs: as many queries an item as keep its queries and outputs in about 32 vector registers
-  // of 8 floats (4 at head size 32, 1 from 128), 8 keys a step, 8 items a group.
-  if (kernel == Pass2::forward && ctx.row_loops && d % 4 == 0 && dv % 4 == 0)
-    return {std::clamp<std::int64_t>(128 / std::max(d, dv), 1, 4), 1, 8, 8, true};
+  // of 8 floats (4 at head size 32, 1 from 128), 8 keys a step, up to 8 items a group: fewer
+  // where that leaves a core under ContextImpl::kCpuLineWaves groups (as enqueue_lines).
+  if (kernel == Pass2::forward && ctx.row_loops && d % 4 == 0 && dv % 4 == 0) {
+    const std::int64_t tr = std::clamp<std::int64_t>(128 / std::max(d, dv), 1, 4);
+    const std::int64_t items = heads * ((rows + tr - 1) / tr);
+    const auto waves = std::int64_t(std::max<std::uint32_t>(ctx.info.compute_units, 1) *
+                                    ContextImpl::kCpuLineWaves);
+    return {tr, 1, std::clamp<std::int64_t>(items / waves, 1, 8), 8, true};
+  }
   const std::size_t max_items = ctx.planner.max_local_size_1d();
   // The first that fits the device's local memory and work-group size. Forward keeps the output
   // rows in registers next to the scores: 8 rows an item where local memory holds them, across

@@ -81,7 +81,7 @@ void permute(ContextImpl& ctx, const Tensor& x, const Tensor& y, const Shape& ou
            pack_long8(tiled->batch_in), pack_long8(tiled->batch_out), beta);
   if (ctx.row_loops) {
     set_arg(k, 12, cl_ulong(blocks));  // its grid-stride bound
-    return ctx.enqueue_elementwise(k, blocks);
+    return ctx.enqueue_lines(k, blocks);
   }
   enqueue(ctx.queue.get(), k, std::array<std::size_t, 2>{blocks * plan.tile, plan.rows},
           std::array<std::size_t, 2>{plan.tile, plan.rows});
