@@ -4,7 +4,9 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <functional>
 #include <map>
+#include <memory>
 
 #include "clnn/executor.hpp"
 #include "clnn/onnx.hpp"
@@ -31,6 +33,87 @@ void add_scalar(::onnx::ModelProto& m, const std::string& name, float value, int
   c->add_float_data(value);
 }
 
+// An opset-17 model with float inputs of the given shapes and no nodes yet.
+::onnx::ModelProto attention_model(const std::vector<std::pair<std::string, Shape>>& inputs) {
+  ::onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.add_opset_import()->set_version(17);
+  for (const auto& [name, shape] : inputs) {
+    auto* in = m.mutable_graph()->add_input();
+    in->set_name(name);
+    auto* type = in->mutable_type()->mutable_tensor_type();
+    type->set_elem_type(::onnx::TensorProto::FLOAT);
+    for (auto d : shape) type->mutable_shape()->add_dim()->set_dim_value(d);
+  }
+  return m;
+}
+
+// Transpose(k) swapping the last two of four dimensions, as exporters write K^T.
+void add_transposed_keys(::onnx::ModelProto& m, const std::string& k, const std::string& out) {
+  auto* perm = add_node(m, "Transpose", {k}, out)->add_attribute();
+  perm->set_name("perm");
+  perm->set_type(::onnx::AttributeProto::INTS);
+  for (auto p : {0, 1, 3, 2}) perm->add_ints(p);
+}
+
+// Softmax(scores) over the last axis, then MatMul by v into the model's output y.
+void add_softmax_times_v(::onnx::ModelProto& m, const std::string& scores) {
+  auto* axis = add_node(m, "Softmax", {scores}, "p")->add_attribute();
+  axis->set_name("axis");
+  axis->set_type(::onnx::AttributeProto::INT);
+  axis->set_i(-1);
+  add_node(m, "MatMul", {"p", "v"}, "y");
+  m.mutable_graph()->add_output()->set_name("y");
+}
+
+// The model at `path` in an inference executor, its inputs random (each its own seed), run.
+struct LoadedRun {
+  clnn::onnx::Model model;
+  std::unique_ptr<Executor> ex;
+  std::map<std::string, std::vector<float>> in;
+};
+LoadedRun load_and_run(const std::string& path) {
+  LoadedRun r{clnn::onnx::load(path), nullptr, {}};
+  r.ex = std::make_unique<Executor>(clnn::test::context(), r.model.graph,
+                                    std::vector<Value>{r.model.outputs[0].second}, Mode::inference);
+  std::uint32_t seed = 21;
+  for (const auto& [name, v] : r.model.inputs) {
+    r.in[name] = random_vector(std::size_t(element_count(v.shape())), seed++);
+    r.ex->set_input(name, r.in[name]);
+  }
+  r.ex->forward();
+  return r;
+}
+
+// softmax(q k^T / sqrt(D) + mask(head, i, j)) v for each of `heads` heads of q [L, D] and k and
+// v [S, D], in double precision.
+std::vector<double> attention_definition(
+    const std::vector<float>& q, const std::vector<float>& k, const std::vector<float>& v,
+    std::int64_t heads, std::int64_t L, std::int64_t S, std::int64_t D,
+    const std::function<double(std::int64_t, std::int64_t, std::int64_t)>& mask) {
+  std::vector<double> want;
+  for (std::int64_t h = 0; h < heads; ++h)
+    for (std::int64_t i = 0; i < L; ++i) {
+      std::vector<double> s(static_cast<std::size_t>(S));
+      double top = -1e300, total = 0;
+      for (std::int64_t j = 0; j < S; ++j) {
+        double dot = 0;
+        for (std::int64_t d = 0; d < D; ++d)
+          dot += double(q[std::size_t((h * L + i) * D + d)]) * k[std::size_t((h * S + j) * D + d)];
+        s[std::size_t(j)] = dot / std::sqrt(double(D)) + mask(h, i, j);
+        top = std::max(top, s[std::size_t(j)]);
+      }
+      for (auto& e : s) total += (e = std::exp(e - top));
+      for (std::int64_t d = 0; d < D; ++d) {
+        double acc = 0;
+        for (std::int64_t j = 0; j < S; ++j)
+          acc += s[std::size_t(j)] / total * v[std::size_t((h * S + j) * D + d)];
+        want.push_back(acc);
+      }
+    }
+  return want;
+}
+
 }  // namespace
 
 TEST_CASE("attention as exporters write it runs as the fused operator, same outputs", "[onnx]") {
@@ -42,90 +125,33 @@ TEST_CASE("attention as exporters write it runs as the fused operator, same outp
   for (const bool divided : {false, true})
     for (const bool masked : {false, true}) {
       INFO("divided " << divided << " masked " << masked);
-      ::onnx::ModelProto m;
-      m.set_ir_version(8);
-      m.add_opset_import()->set_version(17);
-      auto* g = m.mutable_graph();
-      auto input = [&](const std::string& name, const Shape& shape) {
-        auto* in = g->add_input();
-        in->set_name(name);
-        auto* type = in->mutable_type()->mutable_tensor_type();
-        type->set_elem_type(::onnx::TensorProto::FLOAT);
-        for (auto d : shape) type->mutable_shape()->add_dim()->set_dim_value(d);
-      };
-      input("q", {2, 3, L, D});
-      input("k", {2, 3, S, D});
-      input("v", {2, 3, S, D});
-      input("mask", {L, S});
-      auto scalar = [&](const std::string& name, float value) {
-        auto* c = g->add_initializer();
-        c->set_name(name);
-        c->set_data_type(::onnx::TensorProto::FLOAT);
-        c->add_float_data(value);
-      };
-      const float root = std::sqrt(1.0f / std::sqrt(float(D)));
-      auto* kt = add_node(m, "Transpose", {"k"}, "kt");
-      auto* perm = kt->add_attribute();
-      perm->set_name("perm");
-      perm->set_type(::onnx::AttributeProto::INTS);
-      for (auto p : {0, 1, 3, 2}) perm->add_ints(p);
+      std::vector<std::pair<std::string, Shape>> inputs{
+          {"q", {2, 3, L, D}}, {"k", {2, 3, S, D}}, {"v", {2, 3, S, D}}};
+      if (masked) inputs.push_back({"mask", {L, S}});
+      ::onnx::ModelProto m = attention_model(inputs);
+      add_transposed_keys(m, "k", "kt");
       if (divided) {
-        scalar("root_d", std::sqrt(float(D)));
+        add_scalar(m, "root_d", std::sqrt(float(D)));
         add_node(m, "MatMul", {"q", "kt"}, "product");
         add_node(m, "Div", {"product", "root_d"}, "scores");
       } else {
-        scalar("root", root);
+        add_scalar(m, "root", std::sqrt(1.0f / std::sqrt(float(D))));
         add_node(m, "Mul", {"q", "root"}, "qs");
         add_node(m, "Mul", {"kt", "root"}, "kts");
         add_node(m, "MatMul", {"qs", "kts"}, "scores");
       }
       if (masked) add_node(m, "Add", {"scores", "mask"}, "masked");
-      auto* softmax = add_node(m, "Softmax", {masked ? "masked" : "scores"}, "p");
-      auto* axis = softmax->add_attribute();
-      axis->set_name("axis");
-      axis->set_type(::onnx::AttributeProto::INT);
-      axis->set_i(-1);
-      add_node(m, "MatMul", {"p", "v"}, "y");
-      g->add_output()->set_name("y");
-      if (!masked) g->mutable_input()->RemoveLast();
+      add_softmax_times_v(m, masked ? "masked" : "scores");
       write(path, m.SerializeAsString());
 
-      clnn::onnx::Model model = clnn::onnx::load(path);
-      const Value y = model.outputs[0].second;
-      Executor ex(clnn::test::context(), model.graph, {y}, Mode::inference);
-      std::map<std::string, std::vector<float>> in;
-      for (const auto& [name, v] : model.inputs) {
-        in[name] = clnn::test::random_vector(std::size_t(element_count(v.shape())), 21);
-        ex.set_input(name, in[name]);
-      }
-      ex.forward();
-      bool fused = false;
-      for (const auto& pass : ex.schedule()) fused |= pass.op == "scaled_dot_product_attention";
-      CHECK(fused);
-      // The definition, per head in double precision.
-      std::vector<double> want;
-      for (std::int64_t h = 0; h < 6; ++h)
-        for (std::int64_t i = 0; i < L; ++i) {
-          std::vector<double> s(static_cast<std::size_t>(S));
-          double top = -1e300, total = 0;
-          for (std::int64_t j = 0; j < S; ++j) {
-            double dot = 0;
-            for (std::int64_t d = 0; d < D; ++d)
-              dot += double(in["q"][std::size_t((h * L + i) * D + d)]) *
-                     in["k"][std::size_t((h * S + j) * D + d)];
-            s[std::size_t(j)] =
-                dot / std::sqrt(double(D)) + (masked ? in["mask"][std::size_t(i * S + j)] : 0.0);
-            top = std::max(top, s[std::size_t(j)]);
-          }
-          for (auto& e : s) total += (e = std::exp(e - top));
-          for (std::int64_t d = 0; d < D; ++d) {
-            double acc = 0;
-            for (std::int64_t j = 0; j < S; ++j)
-              acc += s[std::size_t(j)] / total * in["v"][std::size_t((h * S + j) * D + d)];
-            want.push_back(acc);
-          }
-        }
-      CHECK(clnn::test::relative_error(ex.value(y).to_host(), want) < 1e-5);
+      LoadedRun r = load_and_run(path);
+      CHECK(schedule_has(*r.ex, "scaled_dot_product_attention"));
+      const auto want =
+          attention_definition(r.in["q"], r.in["k"], r.in["v"], 6, L, S, D,
+                               [&](std::int64_t, std::int64_t i, std::int64_t j) {
+                                 return masked ? double(r.in["mask"][std::size_t(i * S + j)]) : 0.0;
+                               });
+      CHECK(relative_error(r.ex->value(r.model.outputs[0].second).to_host(), want) < 1e-5);
     }
 }
 
@@ -140,84 +166,38 @@ TEST_CASE("Swin's shifted-window attention runs as the fused operator, same outp
   const std::int64_t batch = images * windows;
   for (const bool per_image : {false, true}) {
     INFO("a mask per image " << per_image);
-    ::onnx::ModelProto m;
-    m.set_ir_version(8);
-    m.add_opset_import()->set_version(17);
-    auto* g = m.mutable_graph();
-    auto input = [&](const std::string& name, const Shape& shape) {
-      auto* in = g->add_input();
-      in->set_name(name);
-      auto* type = in->mutable_type()->mutable_tensor_type();
-      type->set_elem_type(::onnx::TensorProto::FLOAT);
-      for (auto d : shape) type->mutable_shape()->add_dim()->set_dim_value(d);
-    };
-    input("q", {batch, heads, L, D});
-    input("k", {batch, heads, S, D});
-    input("v", {batch, heads, S, D});
-    input("bias", {heads, L, S});
-    input("window_mask", {per_image ? images : 1, windows, 1, L, S});
+    ::onnx::ModelProto m =
+        attention_model({{"q", {batch, heads, L, D}},
+                         {"k", {batch, heads, S, D}},
+                         {"v", {batch, heads, S, D}},
+                         {"bias", {heads, L, S}},
+                         {"window_mask", {per_image ? images : 1, windows, 1, L, S}}});
     add_scalar(m, "scale", 1.0f / std::sqrt(float(D)));
     add_int_initializer(m, "split", {images, windows, heads, L, S}, {5});
     add_int_initializer(m, "merged", {batch, heads, L, S}, {4});
     add_node(m, "Mul", {"q", "scale"}, "qs");
-    auto* kt = add_node(m, "Transpose", {"k"}, "kt");
-    auto* perm = kt->add_attribute();
-    perm->set_name("perm");
-    perm->set_type(::onnx::AttributeProto::INTS);
-    for (auto p : {0, 1, 3, 2}) perm->add_ints(p);
+    add_transposed_keys(m, "k", "kt");
     add_node(m, "MatMul", {"qs", "kt"}, "product");
     add_node(m, "Add", {"product", "bias"}, "biased");
     add_node(m, "Reshape", {"biased", "split"}, "per_window");
     add_node(m, "Add", {"per_window", "window_mask"}, "masked_windows");
     add_node(m, "Reshape", {"masked_windows", "merged"}, "masked");
-    auto* softmax = add_node(m, "Softmax", {"masked"}, "p");
-    auto* axis = softmax->add_attribute();
-    axis->set_name("axis");
-    axis->set_type(::onnx::AttributeProto::INT);
-    axis->set_i(-1);
-    add_node(m, "MatMul", {"p", "v"}, "y");
-    g->add_output()->set_name("y");
+    add_softmax_times_v(m, "masked");
     write(path, m.SerializeAsString());
 
-    clnn::onnx::Model model = clnn::onnx::load(path);
-    const Value y = model.outputs[0].second;
-    Executor ex(clnn::test::context(), model.graph, {y}, Mode::inference);
-    std::map<std::string, std::vector<float>> in;
-    std::uint32_t seed = 31;
-    for (const auto& [name, v] : model.inputs) {
-      in[name] = random_vector(std::size_t(element_count(v.shape())), seed++);
-      ex.set_input(name, in[name]);
-    }
-    ex.forward();
-    CHECK(schedule_has(ex, "scaled_dot_product_attention") == !per_image);
-    CHECK(schedule_has(ex, "softmax") == per_image);
-    std::vector<double> want;
-    for (std::int64_t o = 0; o < batch; ++o)
-      for (std::int64_t h = 0; h < heads; ++h)
-        for (std::int64_t i = 0; i < L; ++i) {
-          const std::int64_t head = o * heads + h;
-          const std::int64_t mask_at = ((per_image ? o : o % windows) * L + i) * S;
-          std::vector<double> s(static_cast<std::size_t>(S));
-          double top = -1e300, total = 0;
-          for (std::int64_t j = 0; j < S; ++j) {
-            double dot = 0;
-            for (std::int64_t d = 0; d < D; ++d)
-              dot += double(in["q"][std::size_t((head * L + i) * D + d)]) *
-                     in["k"][std::size_t((head * S + j) * D + d)];
-            s[std::size_t(j)] = dot / std::sqrt(double(D)) +
-                                in["bias"][std::size_t((h * L + i) * S + j)] +
-                                in["window_mask"][std::size_t(mask_at + j)];
-            top = std::max(top, s[std::size_t(j)]);
-          }
-          for (auto& e : s) total += (e = std::exp(e - top));
-          for (std::int64_t d = 0; d < D; ++d) {
-            double acc = 0;
-            for (std::int64_t j = 0; j < S; ++j)
-              acc += s[std::size_t(j)] / total * in["v"][std::size_t((head * S + j) * D + d)];
-            want.push_back(acc);
-          }
-        }
-    CHECK(relative_error(ex.value(y).to_host(), want) < 1e-5);
+    LoadedRun r = load_and_run(path);
+    CHECK(schedule_has(*r.ex, "scaled_dot_product_attention") == !per_image);
+    CHECK(schedule_has(*r.ex, "softmax") == per_image);
+    // Head `head` is entry head / heads (image o / windows, window o % windows), head h.
+    const auto want = attention_definition(
+        r.in["q"], r.in["k"], r.in["v"], batch * heads, L, S, D,
+        [&](std::int64_t head, std::int64_t i, std::int64_t j) {
+          const std::int64_t o = head / heads, h = head % heads;
+          const std::int64_t mask_at = ((per_image ? o : o % windows) * L + i) * S + j;
+          return double(r.in["bias"][std::size_t((h * L + i) * S + j)]) +
+                 r.in["window_mask"][std::size_t(mask_at)];
+        });
+    CHECK(relative_error(r.ex->value(r.model.outputs[0].second).to_host(), want) < 1e-5);
   }
 }
 
