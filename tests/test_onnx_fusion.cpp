@@ -119,15 +119,16 @@ std::vector<double> attention_definition(
 TEST_CASE("attention as exporters write it runs as the fused operator, same outputs", "[onnx]") {
   OnnxDir t;
   const auto path = (t.dir / "model" / "m.onnx").string();
-  // q, k, v: [2, 3, L, 8] (k and v S = 5 keys); softmax(q k^T * scale + mask) v, the scale
-  // spelled as PyTorch does (both operands times its root) or as a division of the scores.
+  // q, k, v: [2, 3, L, 8] (k and v S = 5 keys); softmax(q k^T * scale + masks) v, the scale
+  // spelled as PyTorch does (both operands times its root) or as a division of the scores, the
+  // masks one over queries and keys and one per head, added one after the other.
   const std::int64_t L = 4, S = 5, D = 8;
   for (const bool divided : {false, true})
     for (const bool masked : {false, true}) {
       INFO("divided " << divided << " masked " << masked);
       std::vector<std::pair<std::string, Shape>> inputs{
           {"q", {2, 3, L, D}}, {"k", {2, 3, S, D}}, {"v", {2, 3, S, D}}};
-      if (masked) inputs.push_back({"mask", {L, S}});
+      if (masked) inputs.insert(inputs.end(), {{"mask", {L, S}}, {"head_mask", {3, 1, S}}});
       ::onnx::ModelProto m = attention_model(inputs);
       add_transposed_keys(m, "k", "kt");
       if (divided) {
@@ -140,17 +141,21 @@ TEST_CASE("attention as exporters write it runs as the fused operator, same outp
         add_node(m, "Mul", {"kt", "root"}, "kts");
         add_node(m, "MatMul", {"qs", "kts"}, "scores");
       }
-      if (masked) add_node(m, "Add", {"scores", "mask"}, "masked");
+      if (masked) {
+        add_node(m, "Add", {"scores", "mask"}, "masked_once");
+        add_node(m, "Add", {"masked_once", "head_mask"}, "masked");
+      }
       add_softmax_times_v(m, masked ? "masked" : "scores");
       write(path, m.SerializeAsString());
 
       LoadedRun r = load_and_run(path);
       CHECK(schedule_has(*r.ex, "scaled_dot_product_attention"));
-      const auto want =
-          attention_definition(r.in["q"], r.in["k"], r.in["v"], 6, L, S, D,
-                               [&](std::int64_t, std::int64_t i, std::int64_t j) {
-                                 return masked ? double(r.in["mask"][std::size_t(i * S + j)]) : 0.0;
-                               });
+      const auto want = attention_definition(r.in["q"], r.in["k"], r.in["v"], 6, L, S, D,
+                                             [&](std::int64_t h, std::int64_t i, std::int64_t j) {
+                                               if (!masked) return 0.0;
+                                               return double(r.in["mask"][std::size_t(i * S + j)]) +
+                                                      r.in["head_mask"][std::size_t(h % 3 * S + j)];
+                                             });
       CHECK(relative_error(r.ex->value(r.model.outputs[0].second).to_host(), want) < 1e-5);
     }
 }

@@ -61,12 +61,12 @@ std::optional<Value> per_window(const Value& term, const Shape& split) {
 bool peel_masks(const Node& n, std::string& scores, std::optional<Value>& mask) {
   ValueSource& source = n.source();
   // How surely an Add's operand is the scores: made by a product, a scale or a division (2), or
-  // by a Reshape (1, as a mask may be), or not (0).
+  // by a Reshape or an Add (1, as a mask may be: a bias, then a mask), or not (0).
   auto scored = [&](const std::string& name) {
     if (produced_by(source, name, "MatMul") || produced_by(source, name, "Mul") ||
         produced_by(source, name, "Div"))
       return 2;
-    return produced_by(source, name, "Reshape") ? 1 : 0;
+    return produced_by(source, name, "Reshape") || produced_by(source, name, "Add") ? 1 : 0;
   };
   std::optional<Shape> split;  // the scores' shape seen split, walking back between the Reshapes
   for (;;) {
