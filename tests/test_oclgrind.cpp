@@ -168,8 +168,8 @@ TEST_CASE("oclgrind: elementwise, broadcasting, activations and shapes", "[oclgr
   };
   run_op_check(relu_check);
 
-  // A transpose both sides of which span half a tile: through local-memory tiles and element by
-  // element.
+  // A transpose both sides of which span half a tile: by blocks, through local-memory tiles
+  // (GPUs) or a work-item's (CPUs); then one too narrow for blocks, element by element.
   const Shape shape{2, 17, 20};
   const std::vector<int> perm{0, 2, 1};
   OpCheck permute;
@@ -188,6 +188,16 @@ TEST_CASE("oclgrind: elementwise, broadcasting, activations and shapes", "[oclgr
       run_op_check(permute);
     }
   }
+  OpCheck narrow;
+  narrow.shapes = {{2, 3, 5}};
+  narrow.build = [](const std::vector<Value>& v) { return transpose(v[0], {2, 0, 1}); };
+  narrow.forward = [](const std::vector<Vec>& x) {
+    return reference::permute(x[0], {2, 3, 5}, {2, 0, 1});
+  };
+  narrow.backward = [](const std::vector<Vec>&, const Vec& g) {
+    return std::vector<Vec>{reference::permute(g, {5, 2, 3}, {1, 2, 0})};
+  };
+  run_op_check(narrow);
   // The innermost axis kept: four floats at a time.
   OpCheck permute4;
   permute4.shapes = {{2, 3, 4}};
@@ -241,10 +251,21 @@ TEST_CASE("oclgrind: elementwise, broadcasting, activations and shapes", "[oclgr
   window_check({3, 8}, reference::slice_map({{1, 1, 2}, {0, 1, 8}}),
                [](const Value& v) { return slice(v, {0}, {1}, {3}); });
 
-  // Attention with a mask and causality: forward, delta and the gradients' kernel; then keys over
-  // two blocks (of 16 at most here), which two work-groups share: the sum of gq's copies.
-  run_op_check(test::attention_check({{1, 3, 4}, {1, 5, 4}, {1, 5, 4}, Shape{3, 5}, true}));
-  run_op_check(test::attention_check({{1, 3, 4}, {1, 20, 4}, {1, 20, 4}}));
+  // Attention with a mask and causality: forward (the tiled kernel and CPUs' row items), delta
+  // and the gradients' kernel; then keys over two blocks (of 16 at most here), which two
+  // work-groups share: the sum of gq's copies; then CPUs' row items in 8-float vectors, with a
+  // mask repeating along the batch.
+  {
+    test::RowLoopsOverride style;
+    for (bool rows : {false, true}) {
+      style.use(rows);
+      run_op_check(test::attention_check({{1, 3, 4}, {1, 5, 4}, {1, 5, 4}, Shape{3, 5}, true}));
+    }
+    style.use(false);
+    run_op_check(test::attention_check({{1, 3, 4}, {1, 20, 4}, {1, 20, 4}}));
+    style.use(true);
+    run_op_check(test::attention_check({{4, 5, 8}, {4, 9, 8}, {4, 9, 8}, Shape{2, 5, 9}}));
+  }
 
   // layer_norm over rows of 5 (both kernels), with gamma's and beta's reductions.
   const reference::RowNorm rows{3, 5, 1e-5};
