@@ -1,6 +1,6 @@
 // OpChecks that more than one test file runs (test_pool, test_ops and the Oclgrind run): shape
-// operators, reductions, pooling, top_k, batch norm and mean-squared error against their
-// references.
+// operators, permutations, reductions, pooling, top_k, batch norm and mean-squared error against
+// their references.
 #pragma once
 
 #include "op_harness.hpp"
@@ -18,6 +18,24 @@ inline OpCheck identity_check(Shape in, std::function<Value(const Value&)> build
   c.build = [build](const std::vector<Value>& v) { return build(v[0]); };
   c.forward = [](const std::vector<Vec>& x) { return x[0]; };
   c.backward = [](const std::vector<Vec>&, const Vec& g) { return std::vector<Vec>{g}; };
+  return c;
+}
+
+// transpose(x, perm) against the reference permutation; the gradient is permuted back.
+inline OpCheck permute_check(const Shape& shape, const std::vector<int>& perm) {
+  std::vector<int> inverse(perm.size());
+  for (std::size_t i = 0; i < perm.size(); ++i) inverse[std::size_t(perm[i])] = int(i);
+  Shape out_shape;
+  for (int p : perm) out_shape.push_back(shape[std::size_t(p)]);
+  OpCheck c;
+  c.shapes = {shape};
+  c.build = [perm](const std::vector<Value>& v) { return transpose(v[0], perm); };
+  c.forward = [shape, perm](const std::vector<Vec>& x) {
+    return reference::permute(x[0], shape, perm);
+  };
+  c.backward = [out_shape, inverse](const std::vector<Vec>&, const Vec& g) {
+    return std::vector<Vec>{reference::permute(g, out_shape, inverse)};
+  };
   return c;
 }
 

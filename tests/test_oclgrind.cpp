@@ -170,45 +170,16 @@ TEST_CASE("oclgrind: elementwise, broadcasting, activations and shapes", "[oclgr
 
   // A transpose both sides of which span half a tile: by blocks, through local-memory tiles
   // (GPUs) or a work-item's (CPUs); then one too narrow for blocks, element by element.
-  const Shape shape{2, 17, 20};
-  const std::vector<int> perm{0, 2, 1};
-  OpCheck permute;
-  permute.shapes = {shape};
-  permute.build = [=](const std::vector<Value>& v) { return transpose(v[0], perm); };
-  permute.forward = [=](const std::vector<Vec>& x) {
-    return reference::permute(x[0], shape, perm);
-  };
-  permute.backward = [](const std::vector<Vec>&, const Vec& g) {
-    return std::vector<Vec>{reference::permute(g, {2, 20, 17}, {0, 2, 1})};
-  };
   {
     test::RowLoopsOverride style;
     for (bool rows : {false, true}) {
       style.use(rows);
-      run_op_check(permute);
+      run_op_check(test::permute_check({2, 17, 20}, {0, 2, 1}));
     }
   }
-  OpCheck narrow;
-  narrow.shapes = {{2, 3, 5}};
-  narrow.build = [](const std::vector<Value>& v) { return transpose(v[0], {2, 0, 1}); };
-  narrow.forward = [](const std::vector<Vec>& x) {
-    return reference::permute(x[0], {2, 3, 5}, {2, 0, 1});
-  };
-  narrow.backward = [](const std::vector<Vec>&, const Vec& g) {
-    return std::vector<Vec>{reference::permute(g, {5, 2, 3}, {1, 2, 0})};
-  };
-  run_op_check(narrow);
+  run_op_check(test::permute_check({2, 3, 5}, {2, 0, 1}));
   // The innermost axis kept: four floats at a time.
-  OpCheck permute4;
-  permute4.shapes = {{2, 3, 4}};
-  permute4.build = [](const std::vector<Value>& v) { return transpose(v[0], {1, 0, 2}); };
-  permute4.forward = [](const std::vector<Vec>& x) {
-    return reference::permute(x[0], {2, 3, 4}, {1, 0, 2});
-  };
-  permute4.backward = [](const std::vector<Vec>&, const Vec& g) {
-    return std::vector<Vec>{reference::permute(g, {3, 2, 4}, {1, 0, 2})};
-  };
-  run_op_check(permute4);
+  run_op_check(test::permute_check({2, 3, 4}, {1, 0, 2}));
 
   // Concatenated along rows, each input is one contiguous block of the output.
   OpCheck concat_rows;

@@ -562,20 +562,7 @@ TEST_CASE("reshape flatten and transpose", "[ops][shape]") {
              {{2, 5, 3, 4}, {0, 2, 1, 3}}}) {
       INFO(to_string(shape) << " row loops " << rows);
       style.use(rows);
-      std::vector<int> inverse(perm.size());
-      for (std::size_t i = 0; i < perm.size(); ++i) inverse[std::size_t(perm[i])] = int(i);
-      Shape out_shape;
-      for (int p : perm) out_shape.push_back(shape[std::size_t(p)]);
-      OpCheck c;
-      c.shapes = {shape};
-      c.build = [perm = perm](const std::vector<Value>& v) { return transpose(v[0], perm); };
-      c.forward = [shape = shape, perm = perm](const std::vector<Vec>& x) {
-        return reference::permute(x[0], shape, perm);
-      };
-      c.backward = [=](const std::vector<Vec>&, const Vec& g) {
-        return std::vector<Vec>{reference::permute(g, out_shape, inverse)};
-      };
-      run_op_check(c);
+      run_op_check(test::permute_check(shape, perm));
     }
   Graph g;
   Value x = g.input("x", {2, 3, 4});
